@@ -1,0 +1,62 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+// fathom-cli: the headless composition root. Dispatches to one sub-command (see commands.h).
+
+#include "commands.h"
+
+#include <QCoreApplication>
+#include <QTextStream>
+
+#include <cstdio>
+#include <cstring>
+
+namespace fathom::cli {
+
+// NOTE: one line per command; keep the list sorted. Declarations sit next to the table so that
+// adding a command touches this file in one place.
+static const Command kCommands[] = {
+    {"version", "print the version", [](const QStringList &) {
+         std::printf("fathom-cli %s\n", FATHOM_VERSION_STRING);
+         return 0;
+     }},
+};
+
+int usageError(const char *command, const QString &message)
+{
+    std::fprintf(stderr, "fathom-cli %s: %s\n", command, qPrintable(message));
+    return 2;
+}
+
+static void printHelp()
+{
+    std::printf("usage: fathom-cli <command> [options]\n\ncommands:\n");
+    for (const Command &c : kCommands)
+        std::printf("  %-12s %s\n", c.name, c.summary);
+    std::printf("\n`fathom-cli <command> --help` describes a command's options.\n");
+}
+
+} // namespace fathom::cli
+
+int main(int argc, char **argv)
+{
+    using namespace fathom::cli;
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("Fathom"));
+    QCoreApplication::setOrganizationName(QStringLiteral("Fathom"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(FATHOM_VERSION_STRING));
+
+    QStringList args = QCoreApplication::arguments();
+    if (args.size() < 2 || args.at(1) == QLatin1String("--help") || args.at(1) == QLatin1String("-h")
+        || args.at(1) == QLatin1String("help")) {
+        printHelp();
+        return args.size() < 2 ? 2 : 0;
+    }
+    const QByteArray name = args.at(1).toUtf8();
+    for (const Command &c : kCommands) {
+        if (std::strcmp(c.name, name.constData()) == 0)
+            return c.run(args.mid(2));
+    }
+    std::fprintf(stderr, "fathom-cli: unknown command '%s'\n\n", name.constData());
+    printHelp();
+    return 2;
+}

@@ -1,0 +1,15 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/*
+  Run-time CPU feature detection for kernel dispatch. AVX2 kernels live in their own translation
+  units compiled with -mavx2 -mfma -mf16c; callers check cpu_has_avx2_fma() before using them.
+*/
+
+namespace fathom::kernels {
+
+bool cpu_has_avx2_fma();
+int cpu_physical_threads(); // threads to use for kernels by default (>= 1)
+
+} // namespace fathom::kernels

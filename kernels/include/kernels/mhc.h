@@ -1,0 +1,71 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/*
+  Manifold-constrained hyper-connections (spec §3.2-§3.3), per token with n_hc streams of width d:
+
+  mhc_pre:  x̄ = concat(X[0..n_hc)) in fp32, ρ = rsqrt(mean(x̄²) + norm_eps), μ = (φ·x̄)·ρ,
+            pre_i = sigmoid(α0 μ_i + b_i) + hc_eps, post_i = 2 sigmoid(α1 μ_{n+i} + b_{n+i}),
+            C̃[i][j] = α2 μ_{2n+n i+j} + b_{2n+n i+j}; Sinkhorn: C = rowsoftmax(C̃) + hc_eps,
+            C /= colsum + hc_eps, then (iters − 1) × (rows, columns) normalisations;
+            u = bf16(Σ_i pre_i X[i]).
+  mhc_post: X'[j] = bf16(post_j · y + Σ_i C[i][j] X[i])  (C row = input stream, column = output).
+  mhc_head: pre_i = sigmoid(α μ_i + b_i) + hc_eps (φ has n_hc rows), u = bf16(Σ pre_i X[i]).
+*/
+
+#include "kernels/status.h"
+
+namespace fathom::kernels {
+
+struct MhcPreParams
+{
+    const float *x;     // [tokens, n_hc, d] bf16-valued streams
+    const float *fn;    // [(2 + n_hc) * n_hc, n_hc * d] fp32 (hc_*_fn)
+    const float *base;  // [(2 + n_hc) * n_hc] fp32
+    const float *scale; // [3] fp32
+    float *pre;         // [tokens, n_hc] fp32
+    float *post;        // [tokens, n_hc] fp32
+    float *comb;        // [tokens, n_hc, n_hc] fp32, row i = input stream
+    float *u;           // [tokens, d] bf16-valued collapsed input of the sublayer
+    int tokens = 0;
+    int n_hc = 4;
+    int d = 0;
+    int sinkhorn_iters = 20;
+    float norm_eps = 1e-6f;
+    float hc_eps = 1e-6f;
+};
+
+Status mhc_pre_cpu(const MhcPreParams &p);
+
+struct MhcPostParams
+{
+    const float *x;    // [tokens, n_hc, d] bf16-valued streams entering the sublayer
+    const float *y;    // [tokens, d] bf16-valued sublayer output
+    const float *post; // [tokens, n_hc]
+    const float *comb; // [tokens, n_hc, n_hc]
+    float *out;        // [tokens, n_hc, d] bf16-valued; must not alias x
+    int tokens = 0;
+    int n_hc = 4;
+    int d = 0;
+};
+
+Status mhc_post_cpu(const MhcPostParams &p);
+
+struct MhcHeadParams
+{
+    const float *x;     // [tokens, n_hc, d] bf16-valued
+    const float *fn;    // [n_hc, n_hc * d] fp32 (hc_head_fn)
+    const float *base;  // [n_hc]
+    const float *scale; // [1]
+    float *u;           // [tokens, d] bf16-valued
+    int tokens = 0;
+    int n_hc = 4;
+    int d = 0;
+    float norm_eps = 1e-6f;
+    float hc_eps = 1e-6f;
+};
+
+Status mhc_head_cpu(const MhcHeadParams &p);
+
+} // namespace fathom::kernels

@@ -1,0 +1,39 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/*
+  Sparse MQA attention with an attention sink (spec §3.8, the reference's sparse_attn kernel).
+  Per query row and head h, over the gathered keys j (K = V, one shared head):
+      z_j = scale · (q_h · kv_j)                (fp32)
+      o_h = Σ_j bf16(exp(z_j − M)) kv_j / (Σ_j exp(z_j − M) + exp(σ_h − M))
+  computed as an online softmax over blocks of 64 indices (running max rescale), probabilities
+  rounded to bf16 before the P·V product, denominators in fp32, output bf16. Index −1 is skipped.
+  The sink enlarges the denominator only.
+*/
+
+#include "kernels/status.h"
+
+#include <cstdint>
+
+namespace fathom::kernels {
+
+struct SparseAttnParams
+{
+    const float *q;     // [n_q, n_heads, head_dim] bf16-valued
+    const float *kv;    // [n_kv, head_dim] bf16-valued key/value pool
+    const int32_t *idx; // [n_q, n_idx] rows of kv to attend, −1 = none
+    const float *sink;  // [n_heads] fp32 sink logits
+    float *out;         // [n_q, n_heads, head_dim] bf16-valued
+    int n_q = 0;
+    int n_heads = 0;
+    int head_dim = 0;
+    int n_kv = 0;
+    int n_idx = 0;
+    float scale = 1.0f; // softmax scale, head_dim^-1/2
+    int block = 64;     // online-softmax block (indices per block)
+};
+
+Status sparse_attn_cpu(const SparseAttnParams &p);
+
+} // namespace fathom::kernels

@@ -1,0 +1,220 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+
+#include "pretokenizer.h"
+
+#include <array>
+
+namespace fathom::engine::tokenizer {
+
+namespace {
+
+#include "unicode_tables.inc"
+
+std::uint16_t computeClass(char32_t cp)
+{
+    if (cp > 0x10FFFF)
+        return 0;
+    std::uint16_t c
+        = kUnicodeStage2[(unsigned(kUnicodeStage1[cp >> kUnicodeBlockBits]) << kUnicodeBlockBits)
+                         | (cp & ((1u << kUnicodeBlockBits) - 1))];
+    if (cp == '\r' || cp == '\n')
+        c |= kCrLf;
+    if ((cp >= 0x4E00 && cp <= 0x9FA5) || (cp >= 0x3040 && cp <= 0x30FF))
+        c |= kCjk;
+    if ((cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z'))
+        c |= kAsciiAlpha;
+    if ((cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x40) || (cp >= 0x5B && cp <= 0x60)
+        || (cp >= 0x7B && cp <= 0x7E))
+        c |= kAsciiPunct;
+    if (cp == ' ')
+        c |= kBlank;
+    return c;
+}
+
+const std::array<std::uint16_t, 128> kAsciiClasses = [] {
+    std::array<std::uint16_t, 128> t{};
+    for (char32_t cp = 0; cp < 128; ++cp)
+        t[cp] = computeClass(cp);
+    return t;
+}();
+
+// Decodes one code point at s[i]; returns its byte length (1 for an invalid byte, which then
+// gets no class at all).
+inline unsigned decodeAt(const unsigned char *s, std::size_t i, std::size_t n, char32_t &cp)
+{
+    const unsigned char b0 = s[i];
+    if (b0 < 0x80) {
+        cp = b0;
+        return 1;
+    }
+    auto cont = [&](std::size_t k) { return k < n && (s[k] & 0xC0) == 0x80; };
+    if (b0 >= 0xC2 && b0 <= 0xDF && cont(i + 1)) {
+        cp = (char32_t(b0 & 0x1F) << 6) | (s[i + 1] & 0x3F);
+        return 2;
+    }
+    if (b0 >= 0xE0 && b0 <= 0xEF && cont(i + 1) && cont(i + 2)) {
+        cp = (char32_t(b0 & 0x0F) << 12) | (char32_t(s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+        if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF))
+            return 3;
+    } else if (b0 >= 0xF0 && b0 <= 0xF4 && cont(i + 1) && cont(i + 2) && cont(i + 3)) {
+        cp = (char32_t(b0 & 0x07) << 18) | (char32_t(s[i + 1] & 0x3F) << 12)
+             | (char32_t(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
+        if (cp >= 0x10000 && cp <= 0x10FFFF)
+            return 4;
+    }
+    cp = 0xFFFFFFFF; // invalid: no class
+    return 1;
+}
+
+struct Scratch
+{
+    std::vector<std::uint16_t> cls;
+    std::vector<std::uint32_t> off;
+};
+
+// Third pattern: the length in code points of the match starting at i (0: no match), with the
+// regex's leftmost-first alternation and greedy quantifiers, never looking past e.
+inline std::size_t matchAt(const std::uint16_t *c, std::size_t i, std::size_t e)
+{
+    const std::uint16_t ci = c[i];
+    const bool hasNext = i + 1 < e;
+    // [ASCII punct][A-Za-z]+
+    if ((ci & kAsciiPunct) && hasNext && (c[i + 1] & kAsciiAlpha)) {
+        std::size_t j = i + 2;
+        while (j < e && (c[j] & kAsciiAlpha))
+            ++j;
+        return j - i;
+    }
+    // [^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+
+    if (!(ci & (kCrLf | kLetter | kPunct | kSymbol)) && hasNext && (c[i + 1] & (kLetter | kMark))) {
+        std::size_t j = i + 2;
+        while (j < e && (c[j] & (kLetter | kMark)))
+            ++j;
+        return j - i;
+    }
+    if (ci & (kLetter | kMark)) {
+        std::size_t j = i + 1;
+        while (j < e && (c[j] & (kLetter | kMark)))
+            ++j;
+        return j - i;
+    }
+    // ' '?[\p{P}\p{S}]+[\r\n]*
+    std::size_t j = 0;
+    if ((ci & kBlank) && hasNext && (c[i + 1] & (kPunct | kSymbol)))
+        j = i + 2;
+    else if (ci & (kPunct | kSymbol))
+        j = i + 1;
+    if (j) {
+        while (j < e && (c[j] & (kPunct | kSymbol)))
+            ++j;
+        while (j < e && (c[j] & kCrLf))
+            ++j;
+        return j - i;
+    }
+    if (!(ci & kSpace))
+        return 0;
+    // \s*[\r\n]+ ends after the last CR/LF of the whitespace run; else \s+(?!\S) gives back
+    // the last blank before a non-blank; else \s+.
+    std::size_t lastNl = SIZE_MAX;
+    j = i;
+    while (j < e && (c[j] & kSpace)) {
+        if (c[j] & kCrLf)
+            lastNl = j;
+        ++j;
+    }
+    if (lastNl != SIZE_MAX)
+        return lastNl + 1 - i;
+    if (j == e || j - i == 1)
+        return j - i;
+    return j - 1 - i;
+}
+
+inline void emit(std::vector<Piece> &out, const std::uint32_t *off, std::size_t b, std::size_t e)
+{
+    out.push_back(Piece{off[b], off[e]});
+}
+
+void splitThird(const std::uint16_t *c,
+                const std::uint32_t *off,
+                std::size_t s,
+                std::size_t e,
+                std::vector<Piece> &out)
+{
+    std::size_t pos = s;
+    std::size_t gapStart = s;
+    while (pos < e) {
+        const std::size_t len = matchAt(c, pos, e);
+        if (len == 0) {
+            ++pos;
+            continue;
+        }
+        if (gapStart < pos)
+            emit(out, off, gapStart, pos);
+        emit(out, off, pos, pos + len);
+        pos += len;
+        gapStart = pos;
+    }
+    if (gapStart < e)
+        emit(out, off, gapStart, e);
+}
+
+} // namespace
+
+std::uint16_t charClass(char32_t cp)
+{
+    return cp < 128 ? kAsciiClasses[cp] : computeClass(cp);
+}
+
+const char *unicodeVersion()
+{
+    return FATHOM_UNICODE_VERSION;
+}
+
+void preTokenize(std::string_view text, std::vector<Piece> &out)
+{
+    thread_local Scratch scratch;
+    const auto *s = reinterpret_cast<const unsigned char *>(text.data());
+    const std::size_t n = text.size();
+    std::vector<std::uint16_t> &cls = scratch.cls;
+    std::vector<std::uint32_t> &off = scratch.off;
+    cls.resize(n + 1);
+    off.resize(n + 1);
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < n;) {
+        off[count] = std::uint32_t(i);
+        if (s[i] < 0x80) {
+            cls[count++] = kAsciiClasses[s[i]];
+            ++i;
+            continue;
+        }
+        char32_t cp;
+        const unsigned len = decodeAt(s, i, n, cp);
+        cls[count++] = computeClass(cp);
+        i += len;
+    }
+    off[count] = std::uint32_t(n);
+    const std::uint16_t *c = cls.data();
+
+    // Steps 1 and 2 cut the text into digit chunks, CJK runs and the rest (the two classes are
+    // disjoint, so their order does not matter); step 3 then splits every CJK run and every rest.
+    std::size_t i = 0;
+    while (i < count) {
+        if (c[i] & kNumber) {
+            std::size_t j = i + 1;
+            while (j < count && j - i < 3 && (c[j] & kNumber))
+                ++j;
+            emit(out, off.data(), i, j);
+            i = j;
+            continue;
+        }
+        const std::uint16_t group = c[i] & kCjk;
+        std::size_t j = i + 1;
+        while (j < count && !(c[j] & kNumber) && (c[j] & kCjk) == group)
+            ++j;
+        splitThird(c, off.data(), i, j, out);
+        i = j;
+    }
+}
+
+} // namespace fathom::engine::tokenizer

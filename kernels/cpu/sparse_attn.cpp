@@ -16,6 +16,15 @@ Status sparse_attn_cpu(const SparseAttnParams &p)
         || (p.n_kv > 0 && !p.kv))
         return Status::invalid("sparse_attn: bad arguments");
     const int D = p.head_dim;
+    auto row = [&p, D](int32_t r) -> const float * {
+        if (r < 0)
+            return nullptr;
+        if (r < p.n_kv)
+            return p.kv + static_cast<long>(r) * D;
+        if (r - p.n_kv < p.n_kv_ext && p.kv_ext)
+            return p.kv_ext + static_cast<long>(r - p.n_kv) * D;
+        return nullptr;
+    };
     std::vector<double> acc(D);
     std::vector<float> z(p.block);
     std::vector<int32_t> rows(p.block);
@@ -32,9 +41,9 @@ Status sparse_attn_cpu(const SparseAttnParams &p)
                 float bm = -std::numeric_limits<float>::infinity();
                 for (int i = b0; i < b1; ++i) {
                     const int32_t r = idx[i];
-                    if (r < 0 || r >= p.n_kv)
+                    const float *k = row(r);
+                    if (!k)
                         continue;
-                    const float *k = p.kv + static_cast<long>(r) * D;
                     double dot = 0.0;
                     for (int e = 0; e < D; ++e)
                         dot += static_cast<double>(q[e]) * k[e];
@@ -56,7 +65,7 @@ Status sparse_attn_cpu(const SparseAttnParams &p)
                     const float pr = detail::exp_f32(z[i] - mNew);
                     bsum += pr;
                     const float pb = round_bf16(pr);
-                    const float *k = p.kv + static_cast<long>(rows[i]) * D;
+                    const float *k = row(rows[i]);
                     for (int e = 0; e < D; ++e)
                         acc[e] += static_cast<double>(pb) * k[e];
                 }

@@ -1,0 +1,175 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#include "cpuexecutor.h"
+
+#include "kernels/formats.h"
+#include "kernels/hadamard.h"
+#include "kernels/linear.h"
+#include "kernels/quant.h"
+
+#include <string>
+#include <vector>
+
+namespace fathom::engine {
+
+namespace {
+
+Result<void> check(kernels::Status st, const char *op)
+{
+    if (st.ok())
+        return {};
+    return fail(st.code == kernels::StatusCode::Unsupported ? Error::Kind::Unsupported
+                                                            : Error::Kind::InvalidArgument,
+                std::string(op) + ": " + st.message,
+                "CpuExecutor");
+}
+
+template<typename Fn>
+void fakeQuantRows(float *x, int rows, int rowStride, int dims, int block, Fn &&fn)
+{
+    std::vector<uint16_t> tmp(static_cast<size_t>(dims));
+    for (int r = 0; r < rows; ++r) {
+        float *v = x + static_cast<int64_t>(r) * rowStride;
+        for (int i = 0; i < dims; ++i)
+            tmp[i] = kernels::f32_to_bf16(v[i]);
+        fn(tmp.data(), static_cast<int64_t>(dims), block);
+        for (int i = 0; i < dims; ++i)
+            v[i] = kernels::bf16_to_f32(tmp[i]);
+    }
+}
+
+} // namespace
+
+CpuExecutor::CpuExecutor(int threads, bool exactLinear)
+    : m_pool(std::make_unique<ThreadPool>(threads))
+    , m_exactLinear(exactLinear)
+{}
+
+CpuExecutor::~CpuExecutor() = default;
+
+Result<void> CpuExecutor::linear(const LinearWeight &w,
+                                 const float *x,
+                                 int m,
+                                 float *y,
+                                 LinearOutput out,
+                                 int64_t ldx,
+                                 int64_t ldy)
+{
+    if (!w.valid())
+        return fail(Error::Kind::InvalidArgument, "linear: missing weight", "CpuExecutor");
+    if (m == 0)
+        return {};
+    kernels::linear_params p = w.params();
+    p.x = x;
+    p.x_type = kernels::act_type::f32;
+    p.ldx = ldx;
+    p.y = y;
+    p.y_type = kernels::act_type::f32;
+    p.ldy = ldy;
+    p.m = m;
+    p.accum = m_exactLinear ? kernels::linear_accum::exact : kernels::linear_accum::fp32;
+    FATHOM_TRY(
+        check(kernels::linear_cpu(p, m_pool.get()), w.view ? w.view->name.c_str() : "linear"));
+    if (out == LinearOutput::Bf16) {
+        const int64_t stride = ldy ? ldy : w.outFeatures;
+        for (int r = 0; r < m; ++r) {
+            float *row = y + r * stride;
+            for (int j = 0; j < w.outFeatures; ++j)
+                row[j] = kernels::round_bf16(row[j]);
+        }
+    }
+    return {};
+}
+
+Result<void> CpuExecutor::rmsNorm(const kernels::RmsNormParams &p)
+{
+    return check(kernels::rmsnorm_cpu(p), "rmsnorm");
+}
+
+Result<void> CpuExecutor::headRmsNormBf16(float *x, int rows, int dim, float eps)
+{
+    return check(kernels::head_rmsnorm_bf16_cpu(x, rows, dim, eps), "head_rmsnorm");
+}
+
+Result<void> CpuExecutor::rope(const kernels::RopeParams &p)
+{
+    return check(kernels::rope_cpu(p), "rope");
+}
+
+Result<void> CpuExecutor::mhcPre(const kernels::MhcPreParams &p)
+{
+    return check(kernels::mhc_pre_cpu(p), "mhc_pre");
+}
+
+Result<void> CpuExecutor::mhcPost(const kernels::MhcPostParams &p)
+{
+    return check(kernels::mhc_post_cpu(p), "mhc_post");
+}
+
+Result<void> CpuExecutor::mhcHead(const kernels::MhcHeadParams &p)
+{
+    return check(kernels::mhc_head_cpu(p), "mhc_head");
+}
+
+Result<void> CpuExecutor::compressorPool(const kernels::CompressorPoolParams &p)
+{
+    return check(kernels::compressor_pool_cpu(p), "compressor_pool");
+}
+
+Result<void> CpuExecutor::hadamard(float *x, int rows, int n, float scale)
+{
+    return check(kernels::hadamard_cpu(x, rows, n, scale), "hadamard");
+}
+
+Result<void> CpuExecutor::fakeQuantE4m3(float *x, int rows, int rowStride, int dims, int block)
+{
+    fakeQuantRows(x, rows, rowStride, dims, block, kernels::fake_quant_e4m3_bf16);
+    return {};
+}
+
+Result<void> CpuExecutor::fakeQuantE2m1(float *x, int rows, int rowStride, int dims, int block)
+{
+    fakeQuantRows(x, rows, rowStride, dims, block, kernels::fake_quant_e2m1_bf16);
+    return {};
+}
+
+Result<void> CpuExecutor::indexerScores(const kernels::IndexerScoreParams &p)
+{
+    return check(kernels::indexer_scores_cpu(p), "indexer_scores");
+}
+
+Result<void> CpuExecutor::topk(const float *values, int n, int k, int32_t *outIdx)
+{
+    return check(kernels::topk_cpu(values, n, k, outIdx), "topk");
+}
+
+Result<void> CpuExecutor::sparseAttention(const kernels::SparseAttnParams &p)
+{
+    // Independent query rows: split them over the pool (results do not depend on the split).
+    if (p.n_q <= 1)
+        return check(kernels::sparse_attn_cpu(p), "sparse_attn");
+    kernels::Status status;
+    kernels::parallel_for(m_pool.get(), p.n_q, 1, [&](int64_t begin, int64_t end) {
+        kernels::SparseAttnParams sub = p;
+        sub.n_q = static_cast<int>(end - begin);
+        sub.q = p.q + begin * p.n_heads * p.head_dim;
+        sub.idx = p.idx + begin * p.n_idx;
+        sub.out = p.out + begin * p.n_heads * p.head_dim;
+        const kernels::Status st = kernels::sparse_attn_cpu(sub);
+        if (!st.ok())
+            status = st;
+    });
+    return check(status, "sparse_attn");
+}
+
+Result<void> CpuExecutor::moeRoute(const kernels::MoeRouteParams &p)
+{
+    return check(kernels::moe_route_cpu(p), "moe_route");
+}
+
+Result<void> CpuExecutor::swiglu(const kernels::SwigluParams &p)
+{
+    return check(kernels::swiglu_cpu(p), "swiglu");
+}
+
+} // namespace fathom::engine

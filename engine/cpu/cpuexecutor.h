@@ -1,0 +1,56 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/**
+  CpuExecutor: Executor on the host CPU with the kernels of kernels/cpu, multithreaded over a
+  ThreadPool (owned here). Thread: driven by one thread at a time.
+*/
+
+#include "engine/core/threadpool.h"
+#include "engine/runtime/executor.h"
+
+#include <memory>
+
+namespace fathom::engine {
+
+class CpuExecutor final : public Executor
+{
+public:
+    // threads <= 0: kernels::cpu_physical_threads(). exactLinear: exact block sums (bit-identical
+    // to the reference kernels' definition) instead of fp32 FMA accumulation.
+    explicit CpuExecutor(int threads = 0, bool exactLinear = true);
+    ~CpuExecutor() override;
+
+    const char *name() const override { return "cpu"; }
+    ThreadPool &pool() { return *m_pool; }
+
+    Result<void> linear(const LinearWeight &w,
+                        const float *x,
+                        int m,
+                        float *y,
+                        LinearOutput out,
+                        int64_t ldx,
+                        int64_t ldy) override;
+    Result<void> rmsNorm(const kernels::RmsNormParams &p) override;
+    Result<void> headRmsNormBf16(float *x, int rows, int dim, float eps) override;
+    Result<void> rope(const kernels::RopeParams &p) override;
+    Result<void> mhcPre(const kernels::MhcPreParams &p) override;
+    Result<void> mhcPost(const kernels::MhcPostParams &p) override;
+    Result<void> mhcHead(const kernels::MhcHeadParams &p) override;
+    Result<void> compressorPool(const kernels::CompressorPoolParams &p) override;
+    Result<void> hadamard(float *x, int rows, int n, float scale) override;
+    Result<void> fakeQuantE4m3(float *x, int rows, int rowStride, int dims, int block) override;
+    Result<void> fakeQuantE2m1(float *x, int rows, int rowStride, int dims, int block) override;
+    Result<void> indexerScores(const kernels::IndexerScoreParams &p) override;
+    Result<void> topk(const float *values, int n, int k, int32_t *outIdx) override;
+    Result<void> sparseAttention(const kernels::SparseAttnParams &p) override;
+    Result<void> moeRoute(const kernels::MoeRouteParams &p) override;
+    Result<void> swiglu(const kernels::SwigluParams &p) override;
+
+private:
+    std::unique_ptr<ThreadPool> m_pool;
+    bool m_exactLinear = true;
+};
+
+} // namespace fathom::engine

@@ -1,0 +1,149 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/**
+  V4Forward: the DeepSeek V4 forward pass (spec §3-§5), written once against Executor.
+
+  forward() appends tokens to any number of sequences at once (a batch of items of different
+  lengths and positions: prefill chunks and decode steps mix freely) and returns the fp32 logits
+  of each item's last token. Any chunking of a sequence gives the same result as one call (up to
+  summation-order rounding): the causal rules of §3.5-§3.7 are applied per token.
+
+  mtpForward() runs the MTP block (§3.11) on the main model's final pre-head streams of the same
+  positions with the next token ids, on the MTP block's own state inside SequenceState.
+
+  The sublayer entry points (attentionSublayer / ffnSublayer / headLogits / mtpInput) are what
+  the layer-local golden check drives directly.
+
+  RoutingOverride replays top-k decisions (MoE experts, indexer selections) by sequence id and
+  position instead of computing them; Tap receives named intermediates (golden names) per item.
+
+  Thread: a V4Forward is used by one thread at a time; the model is shared read-only.
+*/
+
+#include "engine/core/error.h"
+#include "engine/runtime/executor.h"
+#include "engine/runtime/sequencestate.h"
+#include "engine/runtime/v4model.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fathom::engine {
+
+class RoutingOverride
+{
+public:
+    virtual ~RoutingOverride() = default;
+    // Fill `ids` (k entries, the reference's order) to force the experts of `block` at
+    // `position` of sequence `sequenceId`; false = decide normally.
+    virtual bool moeExperts(
+        int block, int sequenceId, int64_t position, int32_t *ids, int k) const = 0;
+    // Fill `ids` (up to n entries, -1 = none) to force the indexer selection; false = decide.
+    virtual bool indexerTopk(
+        int block, int sequenceId, int64_t position, int32_t *ids, int n) const = 0;
+};
+
+class Tap
+{
+public:
+    virtual ~Tap() = default;
+    // name: golden name without the batch dim, e.g. "layers.3.q"; shape excludes the batch dim.
+    virtual void tensor(const std::string &name,
+                        int item,
+                        const float *data,
+                        const std::vector<int64_t> &shape)
+        = 0;
+    virtual void ids(const std::string &name,
+                     int item,
+                     const int32_t *data,
+                     const std::vector<int64_t> &shape)
+        = 0;
+};
+
+struct ForwardItem
+{
+    SequenceState *state = nullptr;
+    const int32_t *tokens = nullptr; // token ids appended at state->length()...
+    int count = 0;
+    int sequenceId = 0; // for RoutingOverride
+};
+
+struct ForwardOptions
+{
+    const RoutingOverride *routing = nullptr;
+    Tap *tap = nullptr;
+};
+
+class V4Forward
+{
+public:
+    V4Forward(const V4Model &model, Executor &executor);
+
+    /** Appends every item's tokens. lastLogits: [items, vocab] fp32 (may be nullptr).
+        finalStreams (may be nullptr): receives the last block's output streams of every token,
+        [total tokens, n_hc, d] in item order (the MTP block's input). */
+    Result<void> forward(const std::vector<ForwardItem> &items,
+                         float *lastLogits,
+                         const ForwardOptions &options = {},
+                         std::vector<float> *finalStreams = nullptr);
+
+    /** The MTP block over the same tokens: mainStreams [total, n_hc, d] are the main model's
+        final streams of these positions, items[i].tokens the NEXT ids. Uses and extends the MTP
+        block state (its length must equal the position of each item's first token).
+        lastLogits: [items, vocab]. */
+    Result<void> mtpForward(const std::vector<ForwardItem> &items,
+                            const float *mainStreams,
+                            float *lastLogits,
+                            const ForwardOptions &options = {});
+
+    // ---- pieces (layer-local check) -----------------------------------------------------------
+    // Streams X [total, n_hc, d] of the items' tokens at their states' block lengths; the block
+    // state is extended by the tokens.
+    Result<void> attentionSublayer(int block,
+                                   const std::vector<ForwardItem> &items,
+                                   const float *x,
+                                   float *out,
+                                   const ForwardOptions &options);
+    Result<void> ffnSublayer(int block,
+                             const std::vector<ForwardItem> &items,
+                             const float *x,
+                             float *out,
+                             const ForwardOptions &options);
+    // Both sublayers of one block (prefill layer-local check).
+    Result<void> runBlock(int block,
+                          const std::vector<ForwardItem> &items,
+                          const float *x,
+                          float *out,
+                          const ForwardOptions &options);
+    // hc_head + norm + head for `rows` stream rows; mtpBlock < 0: the main head.
+    Result<void> headLogits(
+        const float *streams, int rows, float *logits, int mtpBlock = -1, Tap *tap = nullptr);
+    // MTP block input streams [rows, n_hc, d] from main streams and next ids.
+    Result<void> mtpInput(int block,
+                          const float *mainStreams,
+                          const int32_t *nextIds,
+                          int rows,
+                          float *out,
+                          Tap *tap = nullptr);
+
+private:
+    struct Batch;
+    Batch makeBatch(int block, const std::vector<ForwardItem> &items) const;
+    Result<void> attention(
+        int block, const Batch &batch, const float *x, float *y, const ForwardOptions &options);
+    Result<void> compressorUpdate(const BlockWeights &bw,
+                                  const Batch &batch,
+                                  const float *x,
+                                  bool indexer,
+                                  std::vector<int> &emittedPerItem);
+    Result<void> moe(
+        int block, const Batch &batch, const float *x, float *y, const ForwardOptions &options);
+
+    const V4Model &m_model;
+    Executor &m_exec;
+};
+
+} // namespace fathom::engine

@@ -55,7 +55,8 @@ Result<ConversationId> ConversationStore::create(const NewConversation &conversa
     q.bindValue(QStringLiteral(":model"), conversation.modelId);
     q.bindValue(QStringLiteral(":system"), conversation.systemPrompt);
     q.bindValue(QStringLiteral(":settings"),
-                QString::fromUtf8(QJsonDocument(conversation.settings).toJson(QJsonDocument::Compact)));
+                QString::fromUtf8(
+                    QJsonDocument(conversation.settings).toJson(QJsonDocument::Compact)));
     q.bindValue(QStringLiteral(":folder"), idOrNull(conversation.folderId.value));
     FATHOM_TRY(m_db.exec(q, tr("creating conversation '%1'").arg(conversation.title)));
     return ConversationId(q.lastInsertId().toLongLong());
@@ -63,8 +64,9 @@ Result<ConversationId> ConversationStore::create(const NewConversation &conversa
 
 Result<Conversation> ConversationStore::conversation(ConversationId id)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("SELECT ") + kColumns
-                                                + QStringLiteral(" FROM conversations c WHERE c.id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("SELECT ") + kColumns
+                                   + QStringLiteral(" FROM conversations c WHERE c.id = :id")));
     q.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(q, tr("reading conversation %1").arg(id.value)));
     if (!q.next())
@@ -74,7 +76,8 @@ Result<Conversation> ConversationStore::conversation(ConversationId id)
 
 Result<QList<Conversation>> ConversationStore::conversations(const ConversationFilter &filter)
 {
-    QString sql = QStringLiteral("SELECT ") + kColumns + QStringLiteral(" FROM conversations c WHERE 1");
+    QString sql = QStringLiteral("SELECT ") + kColumns
+                  + QStringLiteral(" FROM conversations c WHERE 1");
     if (filter.onlyArchived)
         sql += QStringLiteral(" AND c.archived = 1");
     else if (!filter.includeArchived)
@@ -107,18 +110,21 @@ Result<void> ConversationStore::remove(ConversationId id)
     FATHOM_STORAGE_BEGIN(tx, m_db);
     // Flatten the tree first: a cascade along messages.parent_id would recurse once per tree
     // level, and SQLite limits that depth (SQLITE_MAX_TRIGGER_DEPTH, 1000).
-    FATHOM_TRY_ASSIGN(QSqlQuery flatten, m_db.prepare(QStringLiteral(
-                                             "UPDATE messages SET parent_id = NULL, "
-                                             "active_child_id = NULL WHERE conversation_id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery flatten,
+                      m_db.prepare(
+                          QStringLiteral("UPDATE messages SET parent_id = NULL, "
+                                         "active_child_id = NULL WHERE conversation_id = :id")));
     flatten.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(flatten, tr("deleting conversation %1").arg(id.value)));
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("DELETE FROM conversations WHERE id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("DELETE FROM conversations WHERE id = :id")));
     q.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(q, tr("deleting conversation %1").arg(id.value)));
     return tx.commit();
 }
 
-Result<void> ConversationStore::setColumn(ConversationId id, const char *column,
+Result<void> ConversationStore::setColumn(ConversationId id,
+                                          const char *column,
                                           const QVariant &value)
 {
     // `column` is always one of the literals below, never data.
@@ -162,7 +168,8 @@ Result<void> ConversationStore::setSystemPrompt(ConversationId id, const QString
 
 Result<void> ConversationStore::setSettings(ConversationId id, const QJsonObject &settings)
 {
-    return setColumn(id, "settings_json",
+    return setColumn(id,
+                     "settings_json",
                      QString::fromUtf8(QJsonDocument(settings).toJson(QJsonDocument::Compact)));
 }
 
@@ -173,8 +180,9 @@ Result<void> ConversationStore::setFolder(ConversationId id, FolderId folder)
 
 Result<void> ConversationStore::touch(ConversationId id, qint64 msecs)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "UPDATE conversations SET updated_at = :now WHERE id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral(
+                          "UPDATE conversations SET updated_at = :now WHERE id = :id")));
     q.bindValue(QStringLiteral(":now"), msecs > 0 ? msecs : nowMsecs());
     q.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(q, tr("updating conversation %1").arg(id.value)));
@@ -187,14 +195,16 @@ Result<void> ConversationStore::addTag(ConversationId id, const QString &tag)
     if (name.isEmpty())
         return fail(Error::Kind::InvalidArgument, tr("A tag cannot be empty"));
     FATHOM_STORAGE_BEGIN(tx, m_db);
-    FATHOM_TRY_ASSIGN(QSqlQuery ins, m_db.prepare(QStringLiteral(
-                                         "INSERT OR IGNORE INTO tags (name) VALUES (:name)")));
+    FATHOM_TRY_ASSIGN(QSqlQuery ins,
+                      m_db.prepare(
+                          QStringLiteral("INSERT OR IGNORE INTO tags (name) VALUES (:name)")));
     ins.bindValue(QStringLiteral(":name"), name);
     FATHOM_TRY(m_db.exec(ins, tr("creating tag '%1'").arg(name)));
-    FATHOM_TRY_ASSIGN(QSqlQuery link, m_db.prepare(QStringLiteral(
-                                          "INSERT OR IGNORE INTO conversation_tags "
-                                          "(conversation_id, tag_id) SELECT :id, id FROM tags "
-                                          "WHERE name = :name")));
+    FATHOM_TRY_ASSIGN(QSqlQuery link,
+                      m_db.prepare(
+                          QStringLiteral("INSERT OR IGNORE INTO conversation_tags "
+                                         "(conversation_id, tag_id) SELECT :id, id FROM tags "
+                                         "WHERE name = :name")));
     link.bindValue(QStringLiteral(":id"), id.value);
     link.bindValue(QStringLiteral(":name"), name);
     FATHOM_TRY(m_db.exec(link, tr("tagging conversation %1 with '%2'").arg(id.value).arg(name)));
@@ -203,9 +213,10 @@ Result<void> ConversationStore::addTag(ConversationId id, const QString &tag)
 
 Result<void> ConversationStore::removeTag(ConversationId id, const QString &tag)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "DELETE FROM conversation_tags WHERE conversation_id = :id "
-                                       "AND tag_id IN (SELECT id FROM tags WHERE name = :name)")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral(
+                          "DELETE FROM conversation_tags WHERE conversation_id = :id "
+                          "AND tag_id IN (SELECT id FROM tags WHERE name = :name)")));
     q.bindValue(QStringLiteral(":id"), id.value);
     q.bindValue(QStringLiteral(":name"), tag.trimmed());
     FATHOM_TRY(m_db.exec(q, tr("removing tag '%1' from conversation %2").arg(tag).arg(id.value)));
@@ -214,10 +225,11 @@ Result<void> ConversationStore::removeTag(ConversationId id, const QString &tag)
 
 Result<QStringList> ConversationStore::tags(ConversationId id)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "SELECT t.name FROM conversation_tags ct JOIN tags t ON "
-                                       "t.id = ct.tag_id WHERE ct.conversation_id = :id ORDER BY "
-                                       "t.name COLLATE NOCASE")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(
+                          QStringLiteral("SELECT t.name FROM conversation_tags ct JOIN tags t ON "
+                                         "t.id = ct.tag_id WHERE ct.conversation_id = :id ORDER BY "
+                                         "t.name COLLATE NOCASE")));
     q.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(q, tr("reading the tags of conversation %1").arg(id.value)));
     QStringList list;
@@ -228,8 +240,9 @@ Result<QStringList> ConversationStore::tags(ConversationId id)
 
 Result<QStringList> ConversationStore::allTags()
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "SELECT name FROM tags ORDER BY name COLLATE NOCASE")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(
+                          QStringLiteral("SELECT name FROM tags ORDER BY name COLLATE NOCASE")));
     FATHOM_TRY(m_db.exec(q, tr("listing tags")));
     QStringList list;
     while (q.next())
@@ -239,9 +252,10 @@ Result<QStringList> ConversationStore::allTags()
 
 Result<FolderId> ConversationStore::createFolder(const QString &name, FolderId parent)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "INSERT INTO folders (parent_id, name, created_at) VALUES "
-                                       "(:parent, :name, :now)")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(
+                          QStringLiteral("INSERT INTO folders (parent_id, name, created_at) VALUES "
+                                         "(:parent, :name, :now)")));
     q.bindValue(QStringLiteral(":parent"), idOrNull(parent.value));
     q.bindValue(QStringLiteral(":name"), name);
     q.bindValue(QStringLiteral(":now"), nowMsecs());
@@ -252,7 +266,8 @@ Result<FolderId> ConversationStore::createFolder(const QString &name, FolderId p
 Result<void> ConversationStore::renameFolder(FolderId id, const QString &name)
 {
     FATHOM_TRY_ASSIGN(QSqlQuery q,
-                      m_db.prepare(QStringLiteral("UPDATE folders SET name = :name WHERE id = :id")));
+                      m_db.prepare(
+                          QStringLiteral("UPDATE folders SET name = :name WHERE id = :id")));
     q.bindValue(QStringLiteral(":name"), name);
     q.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(q, tr("renaming folder %1").arg(id.value)));
@@ -261,7 +276,8 @@ Result<void> ConversationStore::renameFolder(FolderId id, const QString &name)
 
 Result<void> ConversationStore::removeFolder(FolderId id)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("DELETE FROM folders WHERE id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("DELETE FROM folders WHERE id = :id")));
     q.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(q, tr("deleting folder %1").arg(id.value)));
     return {};
@@ -269,9 +285,10 @@ Result<void> ConversationStore::removeFolder(FolderId id)
 
 Result<QList<Folder>> ConversationStore::folders()
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "SELECT id, parent_id, name, created_at FROM folders ORDER "
-                                       "BY name COLLATE NOCASE")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral(
+                          "SELECT id, parent_id, name, created_at FROM folders ORDER "
+                          "BY name COLLATE NOCASE")));
     FATHOM_TRY(m_db.exec(q, tr("listing folders")));
     QList<Folder> list;
     while (q.next()) {

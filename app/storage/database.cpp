@@ -93,8 +93,7 @@ Result<std::unique_ptr<Database>> Database::open(const QString &path, const Opti
 {
     if (!QSqlDatabase::isDriverAvailable(QStringLiteral("QSQLITE")))
         return fail(Error::Kind::Unavailable,
-                    tr("The Qt SQLite driver (QSQLITE) is not installed; cannot open %1")
-                        .arg(path));
+                    tr("The Qt SQLite driver (QSQLITE) is not installed; cannot open %1").arg(path));
     if (!options.readOnly && path != QLatin1String(":memory:")) {
         const QString dir = QFileInfo(path).absolutePath();
         if (!QDir().mkpath(dir))
@@ -214,12 +213,12 @@ Result<void> Database::execScript(const QString &sql, const QString &what)
 {
     sqlite3 *db = handle();
     if (!db)
-        return fail(Error::Kind::Internal,
-                    tr("No SQLite handle for the database %1").arg(m_path));
+        return fail(Error::Kind::Internal, tr("No SQLite handle for the database %1").arg(m_path));
     char *message = nullptr;
     const int rc = sqlite3_exec(db, sql.toUtf8().constData(), nullptr, nullptr, &message);
     if (rc != SQLITE_OK) {
-        const QString text = message ? QString::fromUtf8(message) : QString::fromUtf8(sqlite3_errstr(rc));
+        const QString text = message ? QString::fromUtf8(message)
+                                     : QString::fromUtf8(sqlite3_errstr(rc));
         sqlite3_free(message);
         return fail((rc & 0xff) == SQLITE_FULL ? Error::Kind::DiskFull : Error::Kind::Database,
                     tr("Database %1: %2 failed: %3").arg(m_path, what, text));
@@ -246,8 +245,10 @@ Result<void> Database::backupTo(const QString &destinationPath)
     const QString partial = destinationPath + QStringLiteral(".partial");
     QFile::remove(partial);
     sqlite3 *destination = nullptr;
-    int rc = sqlite3_open_v2(partial.toUtf8().constData(), &destination,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    int rc = sqlite3_open_v2(partial.toUtf8().constData(),
+                             &destination,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                             nullptr);
     const auto failWith = [&](const QString &text) {
         if (destination)
             sqlite3_close(destination);
@@ -257,8 +258,8 @@ Result<void> Database::backupTo(const QString &destinationPath)
                         .arg(m_path, destinationPath, text));
     };
     if (rc != SQLITE_OK)
-        return failWith(QString::fromUtf8(destination ? sqlite3_errmsg(destination)
-                                                      : sqlite3_errstr(rc)));
+        return failWith(
+            QString::fromUtf8(destination ? sqlite3_errmsg(destination) : sqlite3_errstr(rc)));
     sqlite3_backup *backup = sqlite3_backup_init(destination, "main", source, "main");
     if (!backup)
         return failWith(QString::fromUtf8(sqlite3_errmsg(destination)));
@@ -325,7 +326,8 @@ Transaction::~Transaction()
         // ROLLBACK TO keeps the savepoint open; RELEASE removes it.
         if (!query.exec(QStringLiteral("ROLLBACK TO ") + m_savepoint)
             || !query.exec(QStringLiteral("RELEASE ") + m_savepoint))
-            qCWarning(lcDatabase, "rollback to savepoint failed: %s",
+            qCWarning(lcDatabase,
+                      "rollback to savepoint failed: %s",
                       qPrintable(query.lastError().text()));
     }
     --m_db.m_transactionDepth;

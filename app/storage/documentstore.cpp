@@ -52,9 +52,10 @@ Page readPage(const QSqlQuery &q)
 
 Result<std::optional<Document>> DocumentStore::findByHash(const QString &contentHash)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("SELECT ") + kDocumentColumns
-                                                + QStringLiteral(" FROM documents d WHERE "
-                                                                 "d.content_hash = :hash")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("SELECT ") + kDocumentColumns
+                                   + QStringLiteral(" FROM documents d WHERE "
+                                                    "d.content_hash = :hash")));
     q.bindValue(QStringLiteral(":hash"), contentHash.toLower());
     FATHOM_TRY(m_db.exec(q, tr("looking up a document by hash")));
     if (!q.next())
@@ -64,8 +65,9 @@ Result<std::optional<Document>> DocumentStore::findByHash(const QString &content
 
 Result<Document> DocumentStore::document(DocumentId id)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("SELECT ") + kDocumentColumns
-                                                + QStringLiteral(" FROM documents d WHERE d.id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("SELECT ") + kDocumentColumns
+                                   + QStringLiteral(" FROM documents d WHERE d.id = :id")));
     q.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(q, tr("reading document %1").arg(id.value)));
     if (!q.next())
@@ -75,9 +77,10 @@ Result<Document> DocumentStore::document(DocumentId id)
 
 Result<QList<Document>> DocumentStore::documents()
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("SELECT ") + kDocumentColumns
-                                                + QStringLiteral(" FROM documents d ORDER BY "
-                                                                 "d.created_at DESC, d.id DESC")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("SELECT ") + kDocumentColumns
+                                   + QStringLiteral(" FROM documents d ORDER BY "
+                                                    "d.created_at DESC, d.id DESC")));
     FATHOM_TRY(m_db.exec(q, tr("listing documents")));
     QList<Document> list;
     while (q.next())
@@ -125,13 +128,15 @@ Result<void> DocumentStore::replacePages(DocumentId id, const QList<PageText> &p
         numbers.insert(p.pageNumber);
     }
     QList<PageText> ordered = pages;
-    std::sort(ordered.begin(), ordered.end(),
-              [](const PageText &a, const PageText &b) { return a.pageNumber < b.pageNumber; });
+    std::sort(ordered.begin(), ordered.end(), [](const PageText &a, const PageText &b) {
+        return a.pageNumber < b.pageNumber;
+    });
 
     FATHOM_STORAGE_BEGIN(tx, m_db);
     FATHOM_TRY(document(id)); // a clear error for a missing document
     FATHOM_TRY_ASSIGN(QSqlQuery del,
-                      m_db.prepare(QStringLiteral("DELETE FROM document_pages WHERE document_id = :id")));
+                      m_db.prepare(
+                          QStringLiteral("DELETE FROM document_pages WHERE document_id = :id")));
     del.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(del, tr("removing the pages of document %1").arg(id.value)));
 
@@ -148,9 +153,8 @@ Result<void> DocumentStore::replacePages(DocumentId id, const QList<PageText> &p
         ins.bindValue(QStringLiteral(":offset"), offset);
         ins.bindValue(QStringLiteral(":count"), qint64(p.text.size()));
         ins.bindValue(QStringLiteral(":flags"), p.flags);
-        FATHOM_TRY(m_db.exec(ins, tr("storing page %1 of document %2")
-                                      .arg(p.pageNumber)
-                                      .arg(id.value)));
+        FATHOM_TRY(
+            m_db.exec(ins, tr("storing page %1 of document %2").arg(p.pageNumber).arg(id.value)));
         offset += p.text.size();
     }
     FATHOM_TRY_ASSIGN(QSqlQuery upd,
@@ -165,7 +169,8 @@ Result<void> DocumentStore::replacePages(DocumentId id, const QList<PageText> &p
     return tx.commit();
 }
 
-Result<void> DocumentStore::setStatus(DocumentId id, DocumentStatus status,
+Result<void> DocumentStore::setStatus(DocumentId id,
+                                      DocumentStatus status,
                                       const std::optional<Error> &error)
 {
     FATHOM_TRY_ASSIGN(QSqlQuery q,
@@ -185,9 +190,10 @@ Result<void> DocumentStore::setStatus(DocumentId id, DocumentStatus status,
 
 Result<void> DocumentStore::setTokenCount(DocumentId id, std::optional<qint64> tokenCount)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "UPDATE documents SET token_count = :tokens, updated_at = "
-                                       ":now WHERE id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(
+                          QStringLiteral("UPDATE documents SET token_count = :tokens, updated_at = "
+                                         ":now WHERE id = :id")));
     q.bindValue(QStringLiteral(":tokens"), tokenCount ? QVariant(*tokenCount) : QVariant());
     q.bindValue(QStringLiteral(":now"), nowMsecs());
     q.bindValue(QStringLiteral(":id"), id.value);
@@ -199,9 +205,10 @@ Result<void> DocumentStore::setTokenCount(DocumentId id, std::optional<qint64> t
 
 Result<void> DocumentStore::setSourcePath(DocumentId id, const QString &sourcePath)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "UPDATE documents SET source_path = :path, updated_at = "
-                                       ":now WHERE id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(
+                          QStringLiteral("UPDATE documents SET source_path = :path, updated_at = "
+                                         ":now WHERE id = :id")));
     q.bindValue(QStringLiteral(":path"), sourcePath);
     q.bindValue(QStringLiteral(":now"), nowMsecs());
     q.bindValue(QStringLiteral(":id"), id.value);
@@ -211,7 +218,8 @@ Result<void> DocumentStore::setSourcePath(DocumentId id, const QString &sourcePa
 
 Result<void> DocumentStore::removeDocument(DocumentId id)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("DELETE FROM documents WHERE id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("DELETE FROM documents WHERE id = :id")));
     q.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(q, tr("removing document %1").arg(id.value)));
     return {};
@@ -219,10 +227,11 @@ Result<void> DocumentStore::removeDocument(DocumentId id)
 
 Result<QList<Page>> DocumentStore::pages(DocumentId id)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "SELECT document_id, page_number, text, char_offset, "
-                                       "char_count, flags FROM document_pages WHERE document_id "
-                                       "= :id ORDER BY page_number")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(
+                          QStringLiteral("SELECT document_id, page_number, text, char_offset, "
+                                         "char_count, flags FROM document_pages WHERE document_id "
+                                         "= :id ORDER BY page_number")));
     q.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(q, tr("reading the pages of document %1").arg(id.value)));
     QList<Page> list;
@@ -233,10 +242,11 @@ Result<QList<Page>> DocumentStore::pages(DocumentId id)
 
 Result<Page> DocumentStore::page(DocumentId id, int pageNumber)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "SELECT document_id, page_number, text, char_offset, "
-                                       "char_count, flags FROM document_pages WHERE document_id "
-                                       "= :id AND page_number = :page")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(
+                          QStringLiteral("SELECT document_id, page_number, text, char_offset, "
+                                         "char_count, flags FROM document_pages WHERE document_id "
+                                         "= :id AND page_number = :page")));
     q.bindValue(QStringLiteral(":id"), id.value);
     q.bindValue(QStringLiteral(":page"), pageNumber);
     FATHOM_TRY(m_db.exec(q, tr("reading page %1 of document %2").arg(pageNumber).arg(id.value)));
@@ -246,44 +256,49 @@ Result<Page> DocumentStore::page(DocumentId id, int pageNumber)
     return readPage(q);
 }
 
-Result<void> DocumentStore::linkToConversation(ConversationId conversation, DocumentId document,
+Result<void> DocumentStore::linkToConversation(ConversationId conversation,
+                                               DocumentId document,
                                                int position)
 {
     FATHOM_STORAGE_BEGIN(tx, m_db);
     int pos = position;
     if (pos < 0) {
-        FATHOM_TRY_ASSIGN(QSqlQuery last, m_db.prepare(QStringLiteral(
-                                              "SELECT coalesce(max(position) + 1, 0) FROM "
-                                              "conversation_documents WHERE conversation_id = :c")));
+        FATHOM_TRY_ASSIGN(QSqlQuery last,
+                          m_db.prepare(
+                              QStringLiteral("SELECT coalesce(max(position) + 1, 0) FROM "
+                                             "conversation_documents WHERE conversation_id = :c")));
         last.bindValue(QStringLiteral(":c"), conversation.value);
         FATHOM_TRY(m_db.exec(last, tr("linking document %1").arg(document.value)));
         pos = last.next() ? last.value(0).toInt() : 0;
     }
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "INSERT OR IGNORE INTO conversation_documents "
-                                       "(conversation_id, document_id, position, added_at) "
-                                       "VALUES (:c, :d, :pos, :now)")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(
+                          QStringLiteral("INSERT OR IGNORE INTO conversation_documents "
+                                         "(conversation_id, document_id, position, added_at) "
+                                         "VALUES (:c, :d, :pos, :now)")));
     q.bindValue(QStringLiteral(":c"), conversation.value);
     q.bindValue(QStringLiteral(":d"), document.value);
     q.bindValue(QStringLiteral(":pos"), pos);
     q.bindValue(QStringLiteral(":now"), nowMsecs());
-    FATHOM_TRY(m_db.exec(q, tr("linking document %1 to conversation %2")
-                                .arg(document.value)
-                                .arg(conversation.value)));
+    FATHOM_TRY(m_db.exec(q,
+                         tr("linking document %1 to conversation %2")
+                             .arg(document.value)
+                             .arg(conversation.value)));
     return tx.commit();
 }
 
-Result<void> DocumentStore::unlinkFromConversation(ConversationId conversation,
-                                                   DocumentId document)
+Result<void> DocumentStore::unlinkFromConversation(ConversationId conversation, DocumentId document)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "DELETE FROM conversation_documents WHERE conversation_id "
-                                       "= :c AND document_id = :d")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(
+                          QStringLiteral("DELETE FROM conversation_documents WHERE conversation_id "
+                                         "= :c AND document_id = :d")));
     q.bindValue(QStringLiteral(":c"), conversation.value);
     q.bindValue(QStringLiteral(":d"), document.value);
-    FATHOM_TRY(m_db.exec(q, tr("unlinking document %1 from conversation %2")
-                                .arg(document.value)
-                                .arg(conversation.value)));
+    FATHOM_TRY(m_db.exec(q,
+                         tr("unlinking document %1 from conversation %2")
+                             .arg(document.value)
+                             .arg(conversation.value)));
     return {};
 }
 

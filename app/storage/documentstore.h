@@ -35,7 +35,8 @@ public:
     // char offsets from the page order. Pages must have distinct page numbers.
     Result<void> replacePages(DocumentId id, const QList<PageText> &pages);
     // error: its kind and message are stored (and cleared when nullopt).
-    Result<void> setStatus(DocumentId id, DocumentStatus status,
+    Result<void> setStatus(DocumentId id,
+                           DocumentStatus status,
                            const std::optional<Error> &error = std::nullopt);
     Result<void> setTokenCount(DocumentId id, std::optional<qint64> tokenCount);
     Result<void> setSourcePath(DocumentId id, const QString &sourcePath);
@@ -45,7 +46,8 @@ public:
     Result<Page> page(DocumentId id, int pageNumber);
 
     // position < 0 appends after the conversation's last document. Linking twice is a no-op.
-    Result<void> linkToConversation(ConversationId conversation, DocumentId document,
+    Result<void> linkToConversation(ConversationId conversation,
+                                    DocumentId document,
                                     int position = -1);
     Result<void> unlinkFromConversation(ConversationId conversation, DocumentId document);
     Result<QList<Document>> conversationDocuments(ConversationId conversation); // in order

@@ -36,8 +36,9 @@ QVariant idOrNull(qint64 id)
 Result<KvSnapshotId> KvSnapshotStore::record(const KvSnapshot &snapshot)
 {
     FATHOM_STORAGE_BEGIN(tx, m_db);
-    FATHOM_TRY_ASSIGN(QSqlQuery del, m_db.prepare(QStringLiteral(
-                                         "DELETE FROM kv_snapshots WHERE file_path = :path")));
+    FATHOM_TRY_ASSIGN(QSqlQuery del,
+                      m_db.prepare(
+                          QStringLiteral("DELETE FROM kv_snapshots WHERE file_path = :path")));
     del.bindValue(QStringLiteral(":path"), snapshot.filePath);
     FATHOM_TRY(m_db.exec(del, tr("recording KV snapshot %1").arg(snapshot.filePath)));
     FATHOM_TRY_ASSIGN(QSqlQuery q,
@@ -66,9 +67,9 @@ Result<KvSnapshotId> KvSnapshotStore::record(const KvSnapshot &snapshot)
 Result<std::optional<KvSnapshot>> KvSnapshotStore::find(const QString &modelFingerprint,
                                                         const QString &prefixHash)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("SELECT ") + kColumns
-                                                + QStringLiteral(
-                                                    " FROM kv_snapshots WHERE model_fingerprint = "
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("SELECT ") + kColumns
+                                   + QStringLiteral(" FROM kv_snapshots WHERE model_fingerprint = "
                                                     ":model AND prefix_hash = :prefix ORDER BY "
                                                     "token_count DESC LIMIT 1")));
     q.bindValue(QStringLiteral(":model"), modelFingerprint);
@@ -81,8 +82,9 @@ Result<std::optional<KvSnapshot>> KvSnapshotStore::find(const QString &modelFing
 
 Result<void> KvSnapshotStore::touch(KvSnapshotId id)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "UPDATE kv_snapshots SET last_used_at = :now WHERE id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral(
+                          "UPDATE kv_snapshots SET last_used_at = :now WHERE id = :id")));
     q.bindValue(QStringLiteral(":now"), nowMsecs());
     q.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(q, tr("updating KV snapshot %1").arg(id.value)));
@@ -91,7 +93,8 @@ Result<void> KvSnapshotStore::touch(KvSnapshotId id)
 
 Result<void> KvSnapshotStore::remove(KvSnapshotId id)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("DELETE FROM kv_snapshots WHERE id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("DELETE FROM kv_snapshots WHERE id = :id")));
     q.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(q, tr("removing KV snapshot %1").arg(id.value)));
     return {};
@@ -99,9 +102,10 @@ Result<void> KvSnapshotStore::remove(KvSnapshotId id)
 
 Result<QList<KvSnapshot>> KvSnapshotStore::snapshots()
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("SELECT ") + kColumns
-                                                + QStringLiteral(" FROM kv_snapshots ORDER BY "
-                                                                 "last_used_at, id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("SELECT ") + kColumns
+                                   + QStringLiteral(" FROM kv_snapshots ORDER BY "
+                                                    "last_used_at, id")));
     FATHOM_TRY(m_db.exec(q, tr("listing KV snapshots")));
     QList<KvSnapshot> list;
     while (q.next())
@@ -111,8 +115,9 @@ Result<QList<KvSnapshot>> KvSnapshotStore::snapshots()
 
 Result<qint64> KvSnapshotStore::totalBytes()
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "SELECT coalesce(sum(byte_size), 0) FROM kv_snapshots")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(
+                          QStringLiteral("SELECT coalesce(sum(byte_size), 0) FROM kv_snapshots")));
     FATHOM_TRY(m_db.exec(q, tr("summing KV snapshot sizes")));
     return q.next() ? q.value(0).toLongLong() : 0;
 }

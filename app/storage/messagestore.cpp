@@ -52,13 +52,15 @@ QVariant optionalOrNull(const std::optional<double> &v)
 
 } // namespace
 
-Result<MessageId> MessageStore::append(ConversationId conversation, MessageId parent,
+Result<MessageId> MessageStore::append(ConversationId conversation,
+                                       MessageId parent,
                                        const NewMessage &message)
 {
     FATHOM_STORAGE_BEGIN(tx, m_db);
     if (parent.isValid()) {
-        FATHOM_TRY_ASSIGN(QSqlQuery check, m_db.prepare(QStringLiteral(
-                                               "SELECT conversation_id FROM messages WHERE id = :id")));
+        FATHOM_TRY_ASSIGN(QSqlQuery check,
+                          m_db.prepare(QStringLiteral(
+                              "SELECT conversation_id FROM messages WHERE id = :id")));
         check.bindValue(QStringLiteral(":id"), parent.value);
         FATHOM_TRY(m_db.exec(check, tr("reading message %1").arg(parent.value)));
         if (!check.next() || check.value(0).toLongLong() != conversation.value)
@@ -89,26 +91,30 @@ Result<MessageId> MessageStore::append(ConversationId conversation, MessageId pa
     return id;
 }
 
-Result<void> MessageStore::setActiveChild(ConversationId conversation, MessageId parent,
+Result<void> MessageStore::setActiveChild(ConversationId conversation,
+                                          MessageId parent,
                                           MessageId child)
 {
     // The conversation's updated_at moves with every change of its tree.
     if (parent.isValid()) {
-        FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                           "UPDATE messages SET active_child_id = :child WHERE id "
-                                           "= :parent")));
+        FATHOM_TRY_ASSIGN(QSqlQuery q,
+                          m_db.prepare(QStringLiteral(
+                              "UPDATE messages SET active_child_id = :child WHERE id "
+                              "= :parent")));
         q.bindValue(QStringLiteral(":child"), child.value);
         q.bindValue(QStringLiteral(":parent"), parent.value);
         FATHOM_TRY(m_db.exec(q, tr("activating message %1").arg(child.value)));
-        FATHOM_TRY_ASSIGN(QSqlQuery t, m_db.prepare(QStringLiteral(
-                                           "UPDATE conversations SET updated_at = :now WHERE id = :c")));
+        FATHOM_TRY_ASSIGN(QSqlQuery t,
+                          m_db.prepare(QStringLiteral(
+                              "UPDATE conversations SET updated_at = :now WHERE id = :c")));
         t.bindValue(QStringLiteral(":now"), nowMsecs());
         t.bindValue(QStringLiteral(":c"), conversation.value);
         FATHOM_TRY(m_db.exec(t, tr("updating conversation %1").arg(conversation.value)));
     } else {
-        FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                           "UPDATE conversations SET active_root_id = :child, "
-                                           "updated_at = :now WHERE id = :c")));
+        FATHOM_TRY_ASSIGN(QSqlQuery q,
+                          m_db.prepare(
+                              QStringLiteral("UPDATE conversations SET active_root_id = :child, "
+                                             "updated_at = :now WHERE id = :c")));
         q.bindValue(QStringLiteral(":child"), child.value);
         q.bindValue(QStringLiteral(":now"), nowMsecs());
         q.bindValue(QStringLiteral(":c"), conversation.value);
@@ -124,14 +130,15 @@ Result<MessageId> MessageStore::appendToActivePath(ConversationId conversation,
                                                    const NewMessage &message)
 {
     FATHOM_STORAGE_BEGIN(tx, m_db);
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "WITH RECURSIVE path(id, next) AS ("
-                                       " SELECT m.id, m.active_child_id FROM conversations c JOIN "
-                                       " messages m ON m.id = c.active_root_id WHERE c.id = :c"
-                                       " UNION ALL"
-                                       " SELECT m.id, m.active_child_id FROM path p JOIN messages m"
-                                       " ON m.id = p.next)"
-                                       " SELECT id FROM path WHERE next IS NULL LIMIT 1")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral(
+                          "WITH RECURSIVE path(id, next) AS ("
+                          " SELECT m.id, m.active_child_id FROM conversations c JOIN "
+                          " messages m ON m.id = c.active_root_id WHERE c.id = :c"
+                          " UNION ALL"
+                          " SELECT m.id, m.active_child_id FROM path p JOIN messages m"
+                          " ON m.id = p.next)"
+                          " SELECT id FROM path WHERE next IS NULL LIMIT 1")));
     q.bindValue(QStringLiteral(":c"), conversation.value);
     FATHOM_TRY(m_db.exec(q, tr("finding the end of conversation %1").arg(conversation.value)));
     const MessageId leaf(q.next() ? q.value(0).toLongLong() : 0);
@@ -184,8 +191,9 @@ Result<void> MessageStore::selectBranch(MessageId message)
 
 Result<Message> MessageStore::message(MessageId id)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("SELECT ") + kColumns
-                                                + QStringLiteral(" FROM messages m WHERE m.id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("SELECT ") + kColumns
+                                   + QStringLiteral(" FROM messages m WHERE m.id = :id")));
     q.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(q, tr("reading message %1").arg(id.value)));
     if (!q.next())
@@ -196,17 +204,18 @@ Result<Message> MessageStore::message(MessageId id)
 Result<QList<Message>> MessageStore::activePath(ConversationId conversation)
 {
     FATHOM_TRY_ASSIGN(QSqlQuery q,
-                      m_db.prepare(QStringLiteral("WITH RECURSIVE path(id, depth) AS ("
-                                                  " SELECT active_root_id, 0 FROM conversations "
-                                                  " WHERE id = :c AND active_root_id IS NOT NULL"
-                                                  " UNION ALL"
-                                                  " SELECT m.active_child_id, p.depth + 1 FROM path p"
-                                                  " JOIN messages m ON m.id = p.id"
-                                                  " WHERE m.active_child_id IS NOT NULL)"
-                                                  " SELECT ")
-                                   + kColumns
-                                   + QStringLiteral(" FROM path p JOIN messages m ON m.id = p.id "
-                                                    "ORDER BY p.depth")));
+                      m_db.prepare(
+                          QStringLiteral("WITH RECURSIVE path(id, depth) AS ("
+                                         " SELECT active_root_id, 0 FROM conversations "
+                                         " WHERE id = :c AND active_root_id IS NOT NULL"
+                                         " UNION ALL"
+                                         " SELECT m.active_child_id, p.depth + 1 FROM path p"
+                                         " JOIN messages m ON m.id = p.id"
+                                         " WHERE m.active_child_id IS NOT NULL)"
+                                         " SELECT ")
+                          + kColumns
+                          + QStringLiteral(" FROM path p JOIN messages m ON m.id = p.id "
+                                           "ORDER BY p.depth")));
     q.bindValue(QStringLiteral(":c"), conversation.value);
     FATHOM_TRY(m_db.exec(q, tr("reading conversation %1").arg(conversation.value)));
     QList<Message> list;
@@ -217,9 +226,10 @@ Result<QList<Message>> MessageStore::activePath(ConversationId conversation)
 
 Result<QList<Message>> MessageStore::children(MessageId parent)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("SELECT ") + kColumns
-                                                + QStringLiteral(" FROM messages m WHERE "
-                                                                 "m.parent_id = :p ORDER BY m.id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("SELECT ") + kColumns
+                                   + QStringLiteral(" FROM messages m WHERE "
+                                                    "m.parent_id = :p ORDER BY m.id")));
     q.bindValue(QStringLiteral(":p"), parent.value);
     FATHOM_TRY(m_db.exec(q, tr("reading the replies to message %1").arg(parent.value)));
     QList<Message> list;
@@ -238,10 +248,11 @@ Result<QList<Message>> MessageStore::siblings(MessageId message)
 
 Result<QList<Message>> MessageStore::roots(ConversationId conversation)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("SELECT ") + kColumns
-                                                + QStringLiteral(" FROM messages m WHERE "
-                                                                 "m.conversation_id = :c AND "
-                                                                 "m.parent_id IS NULL ORDER BY m.id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("SELECT ") + kColumns
+                                   + QStringLiteral(" FROM messages m WHERE "
+                                                    "m.conversation_id = :c AND "
+                                                    "m.parent_id IS NULL ORDER BY m.id")));
     q.bindValue(QStringLiteral(":c"), conversation.value);
     FATHOM_TRY(m_db.exec(q, tr("reading conversation %1").arg(conversation.value)));
     QList<Message> list;
@@ -252,9 +263,10 @@ Result<QList<Message>> MessageStore::roots(ConversationId conversation)
 
 Result<QList<Message>> MessageStore::allMessages(ConversationId conversation)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral("SELECT ") + kColumns
-                                                + QStringLiteral(" FROM messages m WHERE "
-                                                                 "m.conversation_id = :c ORDER BY m.id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(QStringLiteral("SELECT ") + kColumns
+                                   + QStringLiteral(" FROM messages m WHERE "
+                                                    "m.conversation_id = :c ORDER BY m.id")));
     q.bindValue(QStringLiteral(":c"), conversation.value);
     FATHOM_TRY(m_db.exec(q, tr("reading conversation %1").arg(conversation.value)));
     QList<Message> list;
@@ -276,12 +288,12 @@ Result<qint64> MessageStore::count(ConversationId conversation)
     return q.next() ? q.value(0).toLongLong() : 0;
 }
 
-Result<void> MessageStore::updateText(MessageId id, const QString &content,
-                                      const QString &reasoning)
+Result<void> MessageStore::updateText(MessageId id, const QString &content, const QString &reasoning)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "UPDATE messages SET content = :content, reasoning = "
-                                       ":reasoning, updated_at = :now WHERE id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(
+                          QStringLiteral("UPDATE messages SET content = :content, reasoning = "
+                                         ":reasoning, updated_at = :now WHERE id = :id")));
     q.bindValue(QStringLiteral(":content"), content);
     q.bindValue(QStringLiteral(":reasoning"), reasoning);
     q.bindValue(QStringLiteral(":now"), nowMsecs());
@@ -309,7 +321,8 @@ Result<void> MessageStore::finish(MessageId id, const MessageStats &stats)
     q.bindValue(QStringLiteral(":tps"), optionalOrNull(stats.tokensPerSecond));
     q.bindValue(QStringLiteral(":state"),
                 int(stats.error ? MessageState::Failed : MessageState::Complete));
-    q.bindValue(QStringLiteral(":kind"), stats.error ? QVariant(int(stats.error->kind)) : QVariant());
+    q.bindValue(QStringLiteral(":kind"),
+                stats.error ? QVariant(int(stats.error->kind)) : QVariant());
     q.bindValue(QStringLiteral(":text"), stats.error ? stats.error->message : QString());
     q.bindValue(QStringLiteral(":now"), nowMsecs());
     q.bindValue(QStringLiteral(":id"), id.value);
@@ -321,9 +334,10 @@ Result<void> MessageStore::finish(MessageId id, const MessageStats &stats)
 
 Result<int> MessageStore::markInterrupted()
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q, m_db.prepare(QStringLiteral(
-                                       "UPDATE messages SET state = :interrupted WHERE state = "
-                                       ":streaming")));
+    FATHOM_TRY_ASSIGN(QSqlQuery q,
+                      m_db.prepare(
+                          QStringLiteral("UPDATE messages SET state = :interrupted WHERE state = "
+                                         ":streaming")));
     q.bindValue(QStringLiteral(":interrupted"), int(MessageState::Interrupted));
     q.bindValue(QStringLiteral(":streaming"), int(MessageState::Streaming));
     FATHOM_TRY(m_db.exec(q, tr("marking interrupted answers")));
@@ -347,15 +361,16 @@ Result<void> MessageStore::removeSubtree(MessageId id)
     // Delete leaves first: a cascade along parent_id would recurse once per tree level, and
     // SQLite limits that depth (SQLITE_MAX_TRIGGER_DEPTH), so long threads would fail.
     std::sort(ids.begin(), ids.end(), std::greater<>());
-    FATHOM_TRY_ASSIGN(QSqlQuery del, m_db.prepare(QStringLiteral("DELETE FROM messages WHERE id = :id")));
+    FATHOM_TRY_ASSIGN(QSqlQuery del,
+                      m_db.prepare(QStringLiteral("DELETE FROM messages WHERE id = :id")));
     for (qint64 messageId : std::as_const(ids)) {
         del.bindValue(QStringLiteral(":id"), messageId);
         FATHOM_TRY(m_db.exec(del, tr("deleting message %1").arg(messageId)));
     }
     // The deleted branch was perhaps the active one: fall back to the newest remaining sibling.
-    FATHOM_TRY_ASSIGN(const QList<Message> remaining, root.parentId.isValid()
-                                                          ? children(root.parentId)
-                                                          : roots(root.conversationId));
+    FATHOM_TRY_ASSIGN(const QList<Message> remaining,
+                      root.parentId.isValid() ? children(root.parentId)
+                                              : roots(root.conversationId));
     if (!remaining.isEmpty()) {
         FATHOM_TRY_ASSIGN(QSqlQuery active,
                           m_db.prepare(root.parentId.isValid()
@@ -363,9 +378,8 @@ Result<void> MessageStore::removeSubtree(MessageId id)
                                                             "WHERE id = :id")
                                            : QStringLiteral("SELECT active_root_id FROM "
                                                             "conversations WHERE id = :id")));
-        active.bindValue(QStringLiteral(":id"), root.parentId.isValid()
-                                                    ? root.parentId.value
-                                                    : root.conversationId.value);
+        active.bindValue(QStringLiteral(":id"),
+                         root.parentId.isValid() ? root.parentId.value : root.conversationId.value);
         FATHOM_TRY(m_db.exec(active, tr("deleting message %1").arg(id.value)));
         const bool hasActive = active.next() && !active.value(0).isNull();
         active.finish();

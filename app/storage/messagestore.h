@@ -28,7 +28,8 @@ public:
 
     // Adds `message` as the last child of `parent` (invalid: a new root) and makes it the
     // active child; touches the conversation. The parent must belong to the conversation.
-    Result<MessageId> append(ConversationId conversation, MessageId parent,
+    Result<MessageId> append(ConversationId conversation,
+                             MessageId parent,
                              const NewMessage &message);
     // Appends at the end of the conversation's active path.
     Result<MessageId> appendToActivePath(ConversationId conversation, const NewMessage &message);
@@ -47,11 +48,11 @@ public:
     Result<Message> message(MessageId id);
     // From the active root following active children to a leaf.
     Result<QList<Message>> activePath(ConversationId conversation);
-    Result<QList<Message>> children(MessageId parent);     // in creation order
-    Result<QList<Message>> siblings(MessageId message);    // including itself, in order
+    Result<QList<Message>> children(MessageId parent);  // in creation order
+    Result<QList<Message>> siblings(MessageId message); // including itself, in order
     Result<QList<Message>> roots(ConversationId conversation);
     Result<QList<Message>> allMessages(ConversationId conversation); // every branch, by id
-    Result<qint64> count(ConversationId conversation = {}); // invalid: all conversations
+    Result<qint64> count(ConversationId conversation = {});          // invalid: all conversations
 
     // Streaming: replaces the text (content and reasoning) of a message; state stays.
     Result<void> updateText(MessageId id, const QString &content, const QString &reasoning);

@@ -49,8 +49,11 @@ QString toString(FinishReason reason)
 
 FinishReason finishReasonFromString(const QString &text)
 {
-    for (FinishReason r : {FinishReason::Stop, FinishReason::Length, FinishReason::Cancelled,
-                           FinishReason::Error, FinishReason::ToolCalls}) {
+    for (FinishReason r : {FinishReason::Stop,
+                           FinishReason::Length,
+                           FinishReason::Cancelled,
+                           FinishReason::Error,
+                           FinishReason::ToolCalls}) {
         if (toString(r) == text)
             return r;
     }
@@ -74,8 +77,8 @@ QString toString(MessageState state)
 
 MessageState messageStateFromString(const QString &text)
 {
-    for (MessageState s : {MessageState::Streaming, MessageState::Interrupted,
-                           MessageState::Failed}) {
+    for (MessageState s :
+         {MessageState::Streaming, MessageState::Interrupted, MessageState::Failed}) {
         if (toString(s) == text)
             return s;
     }

@@ -50,13 +50,13 @@ enum PageFlag : int {
     PageFlagOcr = 2,         // text comes from OCR
 };
 
-QString toString(Role role);                 // "system", "user", "assistant", "tool"
+QString toString(Role role); // "system", "user", "assistant", "tool"
 std::optional<Role> roleFromString(const QString &text);
-QString toString(FinishReason reason);       // "", "stop", "length", "cancelled", "error", "tool_calls"
+QString toString(FinishReason reason); // "", "stop", "length", "cancelled", "error", "tool_calls"
 FinishReason finishReasonFromString(const QString &text);
-QString toString(MessageState state);        // "complete", "streaming", "interrupted", "failed"
+QString toString(MessageState state); // "complete", "streaming", "interrupted", "failed"
 MessageState messageStateFromString(const QString &text);
-QString toString(DocumentStatus status);     // "pending", "ingesting", "ready", "failed", "partial"
+QString toString(DocumentStatus status); // "pending", "ingesting", "ready", "failed", "partial"
 
 struct Folder
 {

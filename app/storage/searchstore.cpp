@@ -56,8 +56,7 @@ QString SearchStore::toFtsQuery(const QString &userQuery)
     return terms.join(QLatin1Char(' '));
 }
 
-Result<QList<SearchHit>> SearchStore::search(const QString &userQuery,
-                                             const SearchOptions &options)
+Result<QList<SearchHit>> SearchStore::search(const QString &userQuery, const SearchOptions &options)
 {
     const QString match = toFtsQuery(userQuery);
     if (match.isEmpty() || options.limit <= 0)
@@ -71,8 +70,9 @@ Result<QList<SearchHit>> SearchStore::search(const QString &userQuery,
         FATHOM_TRY_ASSIGN(QList<SearchHit> pages, searchPages(match, options));
         hits += pages;
     }
-    std::stable_sort(hits.begin(), hits.end(),
-                     [](const SearchHit &a, const SearchHit &b) { return a.rank < b.rank; });
+    std::stable_sort(hits.begin(), hits.end(), [](const SearchHit &a, const SearchHit &b) {
+        return a.rank < b.rank;
+    });
     if (hits.size() > options.limit)
         hits.resize(options.limit);
     return hits;
@@ -114,8 +114,7 @@ Result<QList<SearchHit>> SearchStore::searchMessages(const QString &match,
     return hits;
 }
 
-Result<QList<SearchHit>> SearchStore::searchPages(const QString &match,
-                                                  const SearchOptions &options)
+Result<QList<SearchHit>> SearchStore::searchPages(const QString &match, const SearchOptions &options)
 {
     QString sql = QStringLiteral(
         "SELECT p.document_id, d.name, p.page_number, snippet(pages_fts, 0, :open, :close, "

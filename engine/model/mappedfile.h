@@ -13,9 +13,21 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 namespace fathom::engine {
+
+// UTF-8 <-> std::filesystem::path without char8_t noise (C++20 u8string returns std::u8string).
+inline std::string pathToUtf8(const std::filesystem::path &p)
+{
+    const std::u8string u = p.u8string();
+    return std::string(u.begin(), u.end());
+}
+inline std::filesystem::path utf8ToPath(const std::string &s)
+{
+    return std::filesystem::path(std::u8string(s.begin(), s.end()));
+}
 
 class MappedFile
 {

@@ -1,0 +1,266 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#include "modelweights.h"
+
+#include "kernels/quant.h"
+
+#include <filesystem>
+#include <set>
+
+namespace fathom::engine {
+
+namespace {
+
+void addLinear(std::vector<TensorSpec> &out,
+               const std::string &name,
+               int64_t rows,
+               int64_t cols,
+               WeightFormat fmt)
+{
+    switch (fmt) {
+    case WeightFormat::Bf16:
+        out.push_back({name + ".weight", DType::Bf16, {rows, cols}});
+        break;
+    case WeightFormat::Fp8:
+        out.push_back({name + ".weight", DType::F8E4M3, {rows, cols}});
+        out.push_back({name + ".scale", DType::F8E8M0, {(rows + 127) / 128, (cols + 127) / 128}});
+        break;
+    case WeightFormat::Fp4:
+        out.push_back({name + ".weight", DType::I8, {rows, cols / 2}});
+        out.push_back({name + ".scale", DType::F8E8M0, {rows, cols / 32}});
+        break;
+    }
+}
+
+std::string shapeText(const std::vector<int64_t> &shape)
+{
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+        s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+} // namespace
+
+std::string blockPrefix(const ModelConfig &config, int layer)
+{
+    if (layer < config.numHiddenLayers)
+        return "layers." + std::to_string(layer) + ".";
+    return "mtp." + std::to_string(layer - config.numHiddenLayers) + ".";
+}
+
+std::vector<TensorSpec> expectedTensors(const ModelConfig &c)
+{
+    std::vector<TensorSpec> t;
+    const int64_t d = c.hiddenSize, V = c.vocabSize, hc = c.hcMult, H = c.numAttentionHeads,
+                  D = c.headDim;
+    const int64_t mix = (2 + hc) * hc;
+    const WeightFormat lin = c.linearFormat(), exp = c.expertFormat();
+    t.push_back({"embed.weight", DType::Bf16, {V, d}});
+    t.push_back({"head.weight", DType::Bf16, {V, d}});
+    t.push_back({"norm.weight", DType::Bf16, {d}});
+    t.push_back({"hc_head_fn", DType::F32, {hc, hc * d}});
+    t.push_back({"hc_head_base", DType::F32, {hc}});
+    t.push_back({"hc_head_scale", DType::F32, {1}});
+    for (int layer = 0; layer < c.totalLayers(); ++layer) {
+        const std::string p = blockPrefix(c, layer);
+        const bool mtp = layer >= c.numHiddenLayers;
+        const int m = c.compressRatio(layer);
+        t.push_back({p + "attn_norm.weight", DType::Bf16, {d}});
+        t.push_back({p + "ffn_norm.weight", DType::Bf16, {d}});
+        for (const char *sub : {"attn", "ffn"}) {
+            t.push_back({p + "hc_" + sub + "_fn", DType::F32, {mix, hc * d}});
+            t.push_back({p + "hc_" + sub + "_base", DType::F32, {mix}});
+            t.push_back({p + "hc_" + sub + "_scale", DType::F32, {3}});
+        }
+        t.push_back({p + "attn.attn_sink", DType::F32, {H}});
+        t.push_back({p + "attn.q_norm.weight", DType::Bf16, {c.qLoraRank}});
+        t.push_back({p + "attn.kv_norm.weight", DType::Bf16, {D}});
+        addLinear(t, p + "attn.wq_a", c.qLoraRank, d, lin);
+        addLinear(t, p + "attn.wq_b", H * D, c.qLoraRank, lin);
+        addLinear(t, p + "attn.wkv", D, d, lin);
+        addLinear(t, p + "attn.wo_a", int64_t(c.oGroups) * c.oLoraRank, H * D / c.oGroups, lin);
+        addLinear(t, p + "attn.wo_b", d, int64_t(c.oGroups) * c.oLoraRank, lin);
+        if (m != 0) {
+            const int64_t cw = (m == 4 ? 2 : 1) * D;
+            t.push_back({p + "attn.compressor.ape", DType::F32, {m, cw}});
+            t.push_back({p + "attn.compressor.wkv.weight", DType::Bf16, {cw, d}});
+            t.push_back({p + "attn.compressor.wgate.weight", DType::Bf16, {cw, d}});
+            t.push_back({p + "attn.compressor.norm.weight", DType::Bf16, {D}});
+        }
+        if (m == 4) {
+            const int64_t ihd = c.indexHeadDim;
+            addLinear(t, p + "attn.indexer.wq_b", int64_t(c.indexNHeads) * ihd, c.qLoraRank, lin);
+            t.push_back({p + "attn.indexer.weights_proj.weight", DType::Bf16, {c.indexNHeads, d}});
+            t.push_back({p + "attn.indexer.compressor.ape", DType::F32, {4, 2 * ihd}});
+            t.push_back({p + "attn.indexer.compressor.wkv.weight", DType::Bf16, {2 * ihd, d}});
+            t.push_back({p + "attn.indexer.compressor.wgate.weight", DType::Bf16, {2 * ihd, d}});
+            t.push_back({p + "attn.indexer.compressor.norm.weight", DType::Bf16, {ihd}});
+        }
+        t.push_back({p + "ffn.gate.weight", DType::Bf16, {c.nRoutedExperts, d}});
+        if (!mtp && c.isHashLayer(layer))
+            t.push_back({p + "ffn.gate.tid2eid", DType::I64, {V, c.numExpertsPerTok}});
+        else
+            t.push_back({p + "ffn.gate.bias", DType::F32, {c.nRoutedExperts}});
+        for (int e = 0; e < c.nRoutedExperts; ++e) {
+            const std::string ep = p + "ffn.experts." + std::to_string(e) + ".";
+            addLinear(t, ep + "w1", c.moeIntermediateSize, d, exp);
+            addLinear(t, ep + "w2", d, c.moeIntermediateSize, exp);
+            addLinear(t, ep + "w3", c.moeIntermediateSize, d, exp);
+        }
+        addLinear(t, p + "ffn.shared_experts.w1", c.moeIntermediateSize, d, lin);
+        addLinear(t, p + "ffn.shared_experts.w2", d, c.moeIntermediateSize, lin);
+        addLinear(t, p + "ffn.shared_experts.w3", c.moeIntermediateSize, d, lin);
+        if (mtp) {
+            addLinear(t, p + "e_proj", d, d, lin);
+            addLinear(t, p + "h_proj", d, d, lin);
+            t.push_back({p + "enorm.weight", DType::Bf16, {d}});
+            t.push_back({p + "hnorm.weight", DType::Bf16, {d}});
+            t.push_back({p + "norm.weight", DType::Bf16, {d}});
+            t.push_back({p + "hc_head_fn", DType::F32, {hc, hc * d}});
+            t.push_back({p + "hc_head_base", DType::F32, {hc}});
+            t.push_back({p + "hc_head_scale", DType::F32, {1}});
+        }
+    }
+    return t;
+}
+
+Result<void> validateTensors(const TensorStore &store, const ModelConfig &config)
+{
+    const std::vector<TensorSpec> specs = expectedTensors(config);
+    std::set<std::string_view> expected;
+    std::string where = store.files().empty()
+                            ? std::string("the model")
+                            : pathToUtf8(utf8ToPath(store.files().front()->path()).parent_path());
+    for (const TensorSpec &s : specs) {
+        expected.insert(s.name);
+        const TensorView *v = store.find(s.name);
+        if (!v)
+            return fail(Error::Kind::Format,
+                        where + ": tensor '" + s.name + "' (" + dtypeName(s.dtype) + " "
+                            + shapeText(s.shape) + ") required by " + config.sourcePath
+                            + " is missing");
+        if (v->dtype != s.dtype)
+            return fail(Error::Kind::Format,
+                        v->file + ": tensor '" + s.name + "' is " + dtypeName(v->dtype)
+                            + ", expected " + dtypeName(s.dtype) + " for this config");
+        if (v->shape != s.shape)
+            return fail(Error::Kind::Format,
+                        v->file + ": tensor '" + s.name + "' has shape " + v->shapeString()
+                            + ", expected " + shapeText(s.shape) + " for this config ("
+                            + config.sourcePath + ")");
+    }
+    for (const TensorView *v : store.tensors()) {
+        if (!expected.count(v->name))
+            return fail(Error::Kind::Format,
+                        v->file + ": tensor '" + v->name
+                            + "' is not part of the model described by " + config.sourcePath);
+    }
+    return {};
+}
+
+kernels::linear_params LinearWeight::params() const
+{
+    kernels::linear_params p;
+    p.w = weight;
+    p.w_scale = scale;
+    p.w_type = type;
+    p.n = outFeatures;
+    p.k = inFeatures;
+    return p;
+}
+
+Result<std::unique_ptr<ModelWeights>> ModelWeights::load(const std::string &dir,
+                                                         const LoadProgressFn &progress)
+{
+    if (progress && !progress(LoadProgress{0, 0, "reading config"}))
+        return fail(Error::Kind::Cancelled, "loading cancelled");
+    FATHOM_TRY_ASSIGN(ModelConfig config, loadModelConfig(dir));
+    FATHOM_TRY_ASSIGN(auto store, TensorStore::open(dir, progress));
+    FATHOM_TRY_ASSIGN(auto weights, fromStore(std::move(config), std::move(store), progress));
+    weights->m_dir = dir;
+    return weights;
+}
+
+Result<std::unique_ptr<ModelWeights>> ModelWeights::fromStore(ModelConfig config,
+                                                              std::unique_ptr<TensorStore> store,
+                                                              const LoadProgressFn &progress)
+{
+    const uint64_t total = store->totalBytes();
+    if (progress && !progress(LoadProgress{total, total, "validating"}))
+        return fail(Error::Kind::Cancelled, "loading cancelled");
+    FATHOM_TRY(validateTensors(*store, config));
+    if (config.linearFormat() == WeightFormat::Fp8) {
+        // The reference runs wo_a as a bf16 einsum on the dequantised weight (convert.py).
+        for (int layer = 0; layer < config.totalLayers(); ++layer) {
+            const std::string name = blockPrefix(config, layer) + "attn.wo_a";
+            const TensorView *w = store->find(name + ".weight");
+            const TensorView *s = store->find(name + ".scale");
+            const int64_t n = w->dim(0), k = w->dim(1);
+            std::vector<uint8_t> bytes(static_cast<size_t>(n * k * 2));
+            kernels::dequantize_weight_e4m3_bf16(w->as<uint8_t>(),
+                                                 s->as<uint8_t>(),
+                                                 n,
+                                                 k,
+                                                 reinterpret_cast<uint16_t *>(bytes.data()));
+            TensorView v;
+            v.name = name + ".weight";
+            v.dtype = DType::Bf16;
+            v.shape = {n, k};
+            v.file = w->file + " (dequantised to BF16)";
+            store->addOwned(std::move(v), std::move(bytes));
+            if (progress && !progress(LoadProgress{total, total, "converting"}))
+                return fail(Error::Kind::Cancelled, "loading cancelled");
+        }
+    }
+    auto weights = std::unique_ptr<ModelWeights>(new ModelWeights);
+    weights->m_config = std::move(config);
+    weights->m_store = std::move(store);
+    return weights;
+}
+
+const TensorView &ModelWeights::tensor(const std::string &name) const
+{
+    static const TensorView empty;
+    const TensorView *v = m_store->find(name);
+    return v ? *v : empty;
+}
+
+LinearWeight ModelWeights::linear(const std::string &prefix) const
+{
+    LinearWeight lw;
+    const TensorView *w = m_store->find(prefix + ".weight");
+    if (!w || w->rank() != 2)
+        return lw;
+    lw.view = w;
+    lw.weight = w->data;
+    lw.outFeatures = static_cast<int>(w->dim(0));
+    lw.inFeatures = static_cast<int>(w->dim(1));
+    switch (w->dtype) {
+    case DType::Bf16:
+        lw.type = kernels::linear_weight_type::bf16;
+        break;
+    case DType::F32:
+        lw.type = kernels::linear_weight_type::f32;
+        break;
+    case DType::F8E4M3:
+        lw.type = kernels::linear_weight_type::fp8_e4m3;
+        break;
+    case DType::I8:
+        lw.type = kernels::linear_weight_type::fp4_e2m1;
+        lw.inFeatures *= 2;
+        break;
+    default:
+        return LinearWeight{};
+    }
+    if (lw.type == kernels::linear_weight_type::fp8_e4m3
+        || lw.type == kernels::linear_weight_type::fp4_e2m1) {
+        const TensorView *s = m_store->find(prefix + ".scale");
+        if (!s)
+            return LinearWeight{};
+        lw.scale = s->as<uint8_t>();
+    }
+    return lw;
+}
+
+} // namespace fathom::engine

@@ -1,0 +1,260 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+// LINEAR and row conversions with AVX2 + FMA + F16C (compiled with FATHOM_AVX2_FLAGS; called
+// only after cpu_has_avx2_fma()).
+//
+// Weight decoding:
+// - e4m3 -> fp32 through fp16: sign-extend the byte to 16 bits, shift left by 7 and clear bit 14;
+//   the result is the fp16 with the same exponent and mantissa fields, i.e. value * 2^-8 (normals
+//   and subnormals alike, fp16 has the wider range), converted exactly by vcvtph2ps. The 2^8 is
+//   folded into the block scale.
+// - e2m1 -> fp32: nibbles through a pshufb table of 2 * value as int8, then int -> float; the 1/2
+//   is folded into the scale.
+// Per output column a weight row is decoded once into an L1-resident fp32 buffer and reused for
+// every row of x. Exact mode sums the (exact) fp32 products in 4-lane double accumulators per
+// block (exact, so order-free) and rounds each block once; fp32 mode is a plain FMA dot product.
+
+#include "kernels/formats.h"
+#include "linear_internal.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace fathom::kernels {
+
+void bf16_to_f32_row_avx2(const uint16_t *src, float *dst, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i));
+        const __m256i w = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(w));
+    }
+    for (; i < n; ++i)
+        dst[i] = bf16_to_f32(src[i]);
+}
+
+void f32_to_bf16_row_avx2(const float *src, uint16_t *dst, int64_t n)
+{
+    int64_t i = 0;
+    const __m256i bias = _mm256_set1_epi32(0x7FFF), one = _mm256_set1_epi32(1);
+    const __m256i expmask = _mm256_set1_epi32(0x7FFFFFFF), inf = _mm256_set1_epi32(0x7F800000);
+    for (; i + 8 <= n; i += 8) {
+        const __m256i b = _mm256_castps_si256(_mm256_loadu_ps(src + i));
+        const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(b, expmask), inf);
+        __m256i r = _mm256_add_epi32(b,
+                                     _mm256_add_epi32(bias,
+                                                      _mm256_and_si256(_mm256_srli_epi32(b, 16),
+                                                                       one)));
+        r = _mm256_srli_epi32(r, 16);
+        const __m256i q = _mm256_or_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(0x40));
+        r = _mm256_blendv_epi8(r, q, nan);
+        // pack 8 x u32 (< 65536) to u16
+        const __m128i lo = _mm256_castsi256_si128(r), hi = _mm256_extracti128_si256(r, 1);
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i), _mm_packus_epi32(lo, hi));
+    }
+    for (; i < n; ++i)
+        dst[i] = f32_to_bf16(src[i]);
+}
+
+namespace {
+
+inline float hsum_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+inline double hsum_pd(__m256d v)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
+    return _mm_cvtsd_f64(s);
+}
+
+void decode_row_avx2(const linear_params &p, int64_t j, float *out)
+{
+    const int64_t k = p.k;
+    switch (p.w_type) {
+    case linear_weight_type::bf16:
+        bf16_to_f32_row_avx2(static_cast<const uint16_t *>(p.w) + j * k, out, k);
+        break;
+    case linear_weight_type::f32:
+        std::copy_n(static_cast<const float *>(p.w) + j * k, k, out);
+        break;
+    case linear_weight_type::fp8_e4m3: {
+        const uint8_t *w = static_cast<const uint8_t *>(p.w) + j * k;
+        const int64_t kb = (k + 127) / 128;
+        const __m256i mask = _mm256_set1_epi16(static_cast<short>(0xBF80));
+        for (int64_t b = 0; b < kb; ++b) {
+            const uint8_t sb = p.w_scale[(j / 128) * kb + b];
+            const float s = e8m0_to_f32(sb);
+            const __m256 vs = _mm256_set1_ps(s * 256.0f);
+            const int64_t i1 = std::min<int64_t>(k, b * 128 + 128);
+            int64_t i = b * 128;
+            for (; i + 16 <= i1; i += 16) {
+                const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(w + i));
+                const __m256i h = _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(bytes), 7),
+                                                   mask);
+                const __m256 lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+                const __m256 hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+                _mm256_storeu_ps(out + i, _mm256_mul_ps(lo, vs));
+                _mm256_storeu_ps(out + i + 8, _mm256_mul_ps(hi, vs));
+            }
+            for (; i < i1; ++i)
+                out[i] = e4m3_to_f32(w[i]) * s;
+        }
+        break;
+    }
+    case linear_weight_type::fp4_e2m1: {
+        const uint8_t *w = static_cast<const uint8_t *>(p.w) + j * (k / 2);
+        const __m128i lut = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+        const __m128i low4 = _mm_set1_epi8(0x0F);
+        for (int64_t b = 0; b < k / 32; ++b) {
+            const float s = e8m0_to_f32(p.w_scale[j * (k / 32) + b]) * 0.5f;
+            const __m256 vs = _mm256_set1_ps(s);
+            const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(w + b * 16));
+            const __m128i lo = _mm_and_si128(bytes, low4);
+            const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low4);
+            const __m128i v0 = _mm_shuffle_epi8(lut, _mm_unpacklo_epi8(lo, hi)); // elements 0..15
+            const __m128i v1 = _mm_shuffle_epi8(lut, _mm_unpackhi_epi8(lo, hi)); // 16..31
+            float *o = out + b * 32;
+            _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v0)), vs));
+            _mm256_storeu_ps(o + 8,
+                             _mm256_mul_ps(_mm256_cvtepi32_ps(
+                                               _mm256_cvtepi8_epi32(_mm_srli_si128(v0, 8))),
+                                           vs));
+            _mm256_storeu_ps(o + 16,
+                             _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v1)), vs));
+            _mm256_storeu_ps(o + 24,
+                             _mm256_mul_ps(_mm256_cvtepi32_ps(
+                                               _mm256_cvtepi8_epi32(_mm_srli_si128(v1, 8))),
+                                           vs));
+        }
+        break;
+    }
+    }
+}
+
+// Exact block sum of x[i] * w[i], i in [0, len): products exact in fp32 (both operands have at
+// most 8 significant bits) or, with f32 operands, formed in double.
+template<bool ProductsExactInF32>
+inline double block_dot_exact(const float *x, const float *w, int64_t len)
+{
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + i), wv = _mm256_loadu_ps(w + i);
+        if constexpr (ProductsExactInF32) {
+            const __m256 pr = _mm256_mul_ps(xv, wv);
+            a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(pr)));
+            a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(pr, 1)));
+        } else {
+            a0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(xv)),
+                                 _mm256_cvtps_pd(_mm256_castps256_ps128(wv)),
+                                 a0);
+            a1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1)),
+                                 _mm256_cvtps_pd(_mm256_extractf128_ps(wv, 1)),
+                                 a1);
+        }
+    }
+    double s = hsum_pd(_mm256_add_pd(a0, a1));
+    for (; i < len; ++i)
+        s += static_cast<double>(x[i]) * static_cast<double>(w[i]);
+    return s;
+}
+
+template<bool ProductsExactInF32>
+float dot_exact(const float *x, const float *w, int64_t k, int64_t block)
+{
+    float acc = 0.0f;
+    for (int64_t b0 = 0; b0 < k; b0 += block)
+        acc += static_cast<float>(
+            block_dot_exact<ProductsExactInF32>(x + b0, w + b0, std::min(block, k - b0)));
+    return acc;
+}
+
+float dot_fp32(const float *x, const float *w, int64_t k)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+           a3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= k; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(w + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(w + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(w + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(w + i + 24), a3);
+    }
+    for (; i + 8 <= k; i += 8)
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(w + i), a0);
+    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < k; ++i)
+        s = std::fma(x[i], w[i], s);
+    return s;
+}
+
+// fp32 mode, 4 rows of x against one weight row: shares the weight loads.
+void dot_fp32_x4(const float *x, int64_t ldx, const float *w, int64_t k, float *out)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+           a3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8) {
+        const __m256 wv = _mm256_loadu_ps(w + i);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), wv, a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + ldx + i), wv, a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 2 * ldx + i), wv, a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 3 * ldx + i), wv, a3);
+    }
+    out[0] = hsum_ps(a0);
+    out[1] = hsum_ps(a1);
+    out[2] = hsum_ps(a2);
+    out[3] = hsum_ps(a3);
+    for (; i < k; ++i)
+        for (int r = 0; r < 4; ++r)
+            out[r] = std::fma(x[r * ldx + i], w[i], out[r]);
+}
+
+} // namespace
+
+void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
+{
+    const linear_params &p = *job.p;
+    const int64_t k = p.k;
+    thread_local std::vector<float> wbuf;
+    wbuf.resize(static_cast<size_t>(k) + 8);
+    float *w = wbuf.data();
+    // bf16 x with bf16 or quantized weights: products exact in fp32.
+    const bool f32_exact = p.w_type != linear_weight_type::f32
+                           && !(p.x_type == act_type::f32 && p.w_type == linear_weight_type::bf16);
+    for (int64_t j = j0; j < j1; ++j) {
+        const float *wr = w;
+        if (p.w_type == linear_weight_type::f32)
+            wr = static_cast<const float *>(p.w) + j * k;
+        else
+            decode_row_avx2(p, j, w);
+        int64_t r = 0;
+        if (p.accum == linear_accum::fp32) {
+            for (; r + 4 <= p.m; r += 4) {
+                float o[4];
+                dot_fp32_x4(job.xs + r * k, k, wr, k, o);
+                for (int t = 0; t < 4; ++t)
+                    linear_store(p, r + t, j, o[t]);
+            }
+            for (; r < p.m; ++r)
+                linear_store(p, r, j, dot_fp32(job.xs + r * k, wr, k));
+        } else if (f32_exact) {
+            for (; r < p.m; ++r)
+                linear_store(p, r, j, dot_exact<true>(job.xs + r * k, wr, k, job.block));
+        } else {
+            for (; r < p.m; ++r)
+                linear_store(p, r, j, dot_exact<false>(job.xs + r * k, wr, k, job.block));
+        }
+    }
+}
+
+} // namespace fathom::kernels

@@ -1,0 +1,158 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+// LINEAR, fast CPU paths: prepares x once (activation quantisation for FP8/FP4 weights), then
+// splits the output columns over the thread pool. The per-column kernels are in
+// linear_avx2.cpp (AVX2+FMA) and below (portable). See linear_internal.h for why working on
+// dequantised values is still bit-exact.
+
+#include "kernels/cpu_features.h"
+#include "kernels/formats.h"
+#include "kernels/linear.h"
+#include "linear_internal.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace fathom::kernels {
+
+namespace {
+
+bool is_quantized(linear_weight_type t)
+{
+    return t == linear_weight_type::fp8_e4m3 || t == linear_weight_type::fp4_e2m1;
+}
+
+void prepare_x(const linear_params &p, std::vector<float> &xs)
+{
+    const int64_t k = p.k, ld = p.ldx ? p.ldx : p.k;
+    xs.resize(static_cast<size_t>(p.m) * static_cast<size_t>(k));
+    for (int64_t r = 0; r < p.m; ++r) {
+        float *dst = xs.data() + r * k;
+        if (p.x_type == act_type::bf16)
+            bf16_to_f32_row(static_cast<const uint16_t *>(p.x) + r * ld, dst, k);
+        else
+            std::copy_n(static_cast<const float *>(p.x) + r * ld, k, dst);
+        if (!is_quantized(p.w_type))
+            continue;
+        for (int64_t b0 = 0; b0 < k; b0 += 128) {
+            const int64_t b1 = std::min<int64_t>(k, b0 + 128);
+            float amax = 0.0f;
+            for (int64_t i = b0; i < b1; ++i)
+                amax = std::max(amax, std::fabs(dst[i]));
+            const uint8_t s = pow2_scale_e8m0(amax, k_e4m3_inv_max, k_e4m3_amax_floor);
+            const float inv = e8m0_inverse_f32(s), sv = e8m0_to_f32(s);
+            for (int64_t i = b0; i < b1; ++i)
+                dst[i] = e4m3_to_f32(f32_to_e4m3(dst[i] * inv)) * sv;
+        }
+    }
+}
+
+// Decodes weight row j to fp32 (dequantised).
+void decode_row(const linear_params &p, int64_t j, float *out)
+{
+    const int64_t k = p.k;
+    switch (p.w_type) {
+    case linear_weight_type::bf16:
+        bf16_to_f32_row(static_cast<const uint16_t *>(p.w) + j * k, out, k);
+        break;
+    case linear_weight_type::f32:
+        std::copy_n(static_cast<const float *>(p.w) + j * k, k, out);
+        break;
+    case linear_weight_type::fp8_e4m3: {
+        const uint8_t *w = static_cast<const uint8_t *>(p.w) + j * k;
+        const int64_t kb = (k + 127) / 128;
+        for (int64_t b = 0; b < kb; ++b) {
+            const float s = e8m0_to_f32(p.w_scale[(j / 128) * kb + b]);
+            for (int64_t i = b * 128; i < std::min<int64_t>(k, b * 128 + 128); ++i)
+                out[i] = e4m3_to_f32(w[i]) * s;
+        }
+        break;
+    }
+    case linear_weight_type::fp4_e2m1: {
+        const uint8_t *w = static_cast<const uint8_t *>(p.w) + j * (k / 2);
+        for (int64_t b = 0; b < k / 32; ++b) {
+            const float s = e8m0_to_f32(p.w_scale[j * (k / 32) + b]);
+            for (int64_t i = b * 32; i < b * 32 + 32; ++i)
+                out[i] = e2m1_to_f32(e2m1_unpack(w, i)) * s;
+        }
+        break;
+    }
+    }
+}
+
+Status run(const linear_params &p, parallel_runner *pool, bool avx2)
+{
+    if (Status s = linear_check(p); !s.ok() || p.m == 0 || p.n == 0)
+        return s;
+    thread_local std::vector<float> xs;
+    prepare_x(p, xs);
+    linear_job job;
+    job.p = &p;
+    job.xs = xs.data();
+    job.block = p.w_type == linear_weight_type::fp8_e4m3   ? 128
+                : p.w_type == linear_weight_type::fp4_e2m1 ? 32
+                                                           : std::max(p.k, 1);
+    // ~16 KiB of weights per range at least, so small linears stay on one thread.
+    const int64_t row_bytes = std::max<int64_t>(1, linear_weight_bytes(p.w_type, 1, p.k))
+                              * std::max(1, std::min(p.m, 16));
+    const int64_t grain = std::max<int64_t>(4, (16 * 1024) / row_bytes);
+    parallel_for(pool, p.n, grain, [&](int64_t j0, int64_t j1) {
+#if defined(FATHOM_KERNELS_HAVE_AVX2)
+        if (avx2) {
+            linear_rows_avx2(job, j0, j1);
+            return;
+        }
+#endif
+        (void) avx2;
+        linear_rows_portable(job, j0, j1);
+    });
+    return Status::success();
+}
+
+} // namespace
+
+void linear_rows_portable(const linear_job &job, int64_t j0, int64_t j1)
+{
+    const linear_params &p = *job.p;
+    const int64_t k = p.k;
+    std::vector<float> w(static_cast<size_t>(k));
+    for (int64_t j = j0; j < j1; ++j) {
+        decode_row(p, j, w.data());
+        for (int64_t r = 0; r < p.m; ++r) {
+            const float *x = job.xs + r * k;
+            float acc = 0.0f;
+            if (p.accum == linear_accum::exact) {
+                for (int64_t b0 = 0; b0 < k; b0 += job.block) {
+                    const int64_t b1 = std::min(k, b0 + job.block);
+                    double s = 0.0;
+                    for (int64_t i = b0; i < b1; ++i)
+                        s += static_cast<double>(x[i]) * static_cast<double>(w[i]);
+                    acc += static_cast<float>(s);
+                }
+            } else {
+                float a[8] = {};
+                int64_t i = 0;
+                for (; i + 8 <= k; i += 8)
+                    for (int l = 0; l < 8; ++l)
+                        a[l] = std::fma(x[i + l], w[i + l], a[l]);
+                for (; i < k; ++i)
+                    a[0] = std::fma(x[i], w[i], a[0]);
+                acc = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+            }
+            linear_store(p, r, j, acc);
+        }
+    }
+}
+
+Status linear_cpu(const linear_params &p, parallel_runner *pool)
+{
+    return run(p, pool, cpu_has_avx2_fma());
+}
+
+Status linear_cpu_portable(const linear_params &p, parallel_runner *pool)
+{
+    return run(p, pool, false);
+}
+
+} // namespace fathom::kernels

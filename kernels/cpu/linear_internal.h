@@ -1,0 +1,34 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// Shared between the LINEAR translation units (portable and AVX2); not a public header.
+
+#include "kernels/linear.h"
+
+#include <cstdint>
+
+namespace fathom::kernels {
+
+/*
+  The fast paths work on dequantised values: x as fp32 (for FP8/FP4 weights: the act-quantised
+  x, xq * sA, exact in fp32) and each weight row decoded to fp32 (code * sW, exact). Products of
+  these are exact fp32 numbers equal to (xq * wq) * sA * sW, so an exact block sum rounded once
+  and accumulated in fp32 per block gives bit for bit the reference's result (power-of-two
+  scaling commutes with rounding while nothing is subnormal).
+*/
+struct linear_job
+{
+    const linear_params *p = nullptr;
+    const float *xs = nullptr; // [m, k] prepared x, row stride k
+    int64_t block = 0;         // exact mode: k-block of the per-block rounding (128 / 32 / k)
+};
+
+Status linear_check(const linear_params &p);
+void linear_store(const linear_params &p, int64_t row, int64_t col, float v);
+
+// Output columns [j0, j1) for every row of x.
+void linear_rows_portable(const linear_job &job, int64_t j0, int64_t j1);
+void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1); // only on x86-64 builds
+
+} // namespace fathom::kernels

@@ -27,11 +27,15 @@ struct Message
 {
     Role role = Role::User;
     std::string content;
-    std::string reasoningContent;     // assistant only
-    std::vector<ToolCall> toolCalls;  // assistant only
-    std::string toolCallId;           // tool only
-    std::string toolsJson;            // system/developer: JSON array of tool schemas, or empty
-    std::string responseFormatJson;   // system: JSON, or empty
+    std::string reasoningContent;    // assistant only
+    std::vector<ToolCall> toolCalls; // assistant only
+    std::string toolCallId;          // tool only
+    std::string toolsJson;           // system/developer: JSON array of tool schemas, or empty
+    std::string responseFormatJson;  // system: JSON, or empty
+    // Internal task of the official encoder (spec §8): on a user message "query", "authority",
+    // "domain" or "action"; on an assistant message "title". Empty for ordinary chats.
+    std::string task;
+    bool withoutEos = false; // assistant: a partial reply to continue (no end-of-sentence token)
 };
 
 enum class ThinkingMode { Chat, Thinking };

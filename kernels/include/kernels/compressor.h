@@ -25,9 +25,9 @@ struct CompressorPoolParams
         *prev_kv; // [ratio, 2*dc] fp32, previous window; may be nullptr (entry 0); Overlapped only
     const float *
         prev_score; // [ratio, 2*dc] fp32 gate (+ape) rows of the previous window; nullptr with prev_kv
-    const float *kv;    // [ratio, c*dc] fp32 (c = 2 Overlapped, 1 None)
-    const float *score; // [ratio, c*dc] fp32
-    float *out;         // [dc] bf16-valued pooled entry
+    const float *kv = nullptr;    // [ratio, c*dc] fp32 (c = 2 Overlapped, 1 None)
+    const float *score = nullptr; // [ratio, c*dc] fp32
+    float *out = nullptr;         // [dc] bf16-valued pooled entry
     int ratio = 0;
     int dc = 0;
     CompressorOverlap overlap = CompressorOverlap::None;

@@ -22,10 +22,10 @@ namespace fathom::kernels {
 
 struct IndexerScoreParams
 {
-    const float *q;       // [n_heads, dim] bf16-valued (rotated, Hadamard, FP4 fake-quant)
-    const float *weights; // [n_heads] bf16-valued head weights (already scaled)
-    const float *keys;    // [n_keys, dim] bf16-valued compressed index keys
-    float *scores;        // [n_keys] bf16-valued
+    const float *q = nullptr; // [n_heads, dim] bf16-valued (rotated, Hadamard, FP4 fake-quant)
+    const float *weights = nullptr; // [n_heads] bf16-valued head weights (already scaled)
+    const float *keys = nullptr;    // [n_keys, dim] bf16-valued compressed index keys
+    float *scores = nullptr;        // [n_keys] bf16-valued
     int n_heads = 0;
     int dim = 0;
     int n_keys = 0;

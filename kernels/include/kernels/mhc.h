@@ -20,14 +20,14 @@ namespace fathom::kernels {
 
 struct MhcPreParams
 {
-    const float *x;     // [tokens, n_hc, d] bf16-valued streams
-    const float *fn;    // [(2 + n_hc) * n_hc, n_hc * d] fp32 (hc_*_fn)
-    const float *base;  // [(2 + n_hc) * n_hc] fp32
-    const float *scale; // [3] fp32
-    float *pre;         // [tokens, n_hc] fp32
-    float *post;        // [tokens, n_hc] fp32
-    float *comb;        // [tokens, n_hc, n_hc] fp32, row i = input stream
-    float *u;           // [tokens, d] bf16-valued collapsed input of the sublayer
+    const float *x = nullptr;     // [tokens, n_hc, d] bf16-valued streams
+    const float *fn = nullptr;    // [(2 + n_hc) * n_hc, n_hc * d] fp32 (hc_*_fn)
+    const float *base = nullptr;  // [(2 + n_hc) * n_hc] fp32
+    const float *scale = nullptr; // [3] fp32
+    float *pre = nullptr;         // [tokens, n_hc] fp32
+    float *post = nullptr;        // [tokens, n_hc] fp32
+    float *comb = nullptr;        // [tokens, n_hc, n_hc] fp32, row i = input stream
+    float *u = nullptr;           // [tokens, d] bf16-valued collapsed input of the sublayer
     int tokens = 0;
     int n_hc = 4;
     int d = 0;
@@ -40,11 +40,11 @@ Status mhc_pre_cpu(const MhcPreParams &p);
 
 struct MhcPostParams
 {
-    const float *x;    // [tokens, n_hc, d] bf16-valued streams entering the sublayer
-    const float *y;    // [tokens, d] bf16-valued sublayer output
-    const float *post; // [tokens, n_hc]
-    const float *comb; // [tokens, n_hc, n_hc]
-    float *out;        // [tokens, n_hc, d] bf16-valued; must not alias x
+    const float *x = nullptr;    // [tokens, n_hc, d] bf16-valued streams entering the sublayer
+    const float *y = nullptr;    // [tokens, d] bf16-valued sublayer output
+    const float *post = nullptr; // [tokens, n_hc]
+    const float *comb = nullptr; // [tokens, n_hc, n_hc]
+    float *out = nullptr;        // [tokens, n_hc, d] bf16-valued; must not alias x
     int tokens = 0;
     int n_hc = 4;
     int d = 0;
@@ -54,11 +54,11 @@ Status mhc_post_cpu(const MhcPostParams &p);
 
 struct MhcHeadParams
 {
-    const float *x;     // [tokens, n_hc, d] bf16-valued
-    const float *fn;    // [n_hc, n_hc * d] fp32 (hc_head_fn)
-    const float *base;  // [n_hc]
-    const float *scale; // [1]
-    float *u;           // [tokens, d] bf16-valued
+    const float *x = nullptr;     // [tokens, n_hc, d] bf16-valued
+    const float *fn = nullptr;    // [n_hc, n_hc * d] fp32 (hc_head_fn)
+    const float *base = nullptr;  // [n_hc]
+    const float *scale = nullptr; // [1]
+    float *u = nullptr;           // [tokens, d] bf16-valued
     int tokens = 0;
     int n_hc = 4;
     int d = 0;

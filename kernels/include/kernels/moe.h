@@ -23,13 +23,13 @@ namespace fathom::kernels {
 
 struct MoeRouteParams
 {
-    const float *logits;       // [tokens, n_experts] fp32 gate logits
-    const float *bias;         // [n_experts] fp32 selection bias, may be nullptr
-    const int32_t *forced_ids; // [tokens, topk] expert ids to use instead of selecting (hash
-                               // layers: tid2eid rows; routing replay), may be nullptr
-    float *select_scores;      // [tokens, n_experts] s_e + bias_e, may be nullptr
-    int32_t *ids;              // [tokens, topk]
-    float *weights;            // [tokens, topk] fp32
+    const float *logits = nullptr;       // [tokens, n_experts] fp32 gate logits
+    const float *bias = nullptr;         // [n_experts] fp32 selection bias, may be nullptr
+    const int32_t *forced_ids = nullptr; // [tokens, topk] expert ids to use instead of selecting (hash
+                                         // layers: tid2eid rows; routing replay), may be nullptr
+    float *select_scores = nullptr;      // [tokens, n_experts] s_e + bias_e, may be nullptr
+    int32_t *ids = nullptr;              // [tokens, topk]
+    float *weights = nullptr;            // [tokens, topk] fp32
     int tokens = 0;
     int n_experts = 0;
     int topk = 0;
@@ -40,10 +40,10 @@ Status moe_route_cpu(const MoeRouteParams &p);
 
 struct SwigluParams
 {
-    const float *gate;        // [rows, inter] bf16-valued output of w1
-    const float *up;          // [rows, inter] bf16-valued output of w3
-    const float *row_weights; // [rows] fp32 routing weights, may be nullptr (weight 1)
-    float *out;               // [rows, inter] bf16-valued input of w2
+    const float *gate = nullptr;        // [rows, inter] bf16-valued output of w1
+    const float *up = nullptr;          // [rows, inter] bf16-valued output of w3
+    const float *row_weights = nullptr; // [rows] fp32 routing weights, may be nullptr (weight 1)
+    float *out = nullptr;               // [rows, inter] bf16-valued input of w2
     int rows = 0;
     int inter = 0;
     float limit = 10.0f; // swiglu_limit; <= 0 disables the clamp

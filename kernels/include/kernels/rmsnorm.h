@@ -18,9 +18,9 @@ namespace fathom::kernels {
 
 struct RmsNormParams
 {
-    const float *x;      // [rows, dim] (row stride x_stride), fp32 or bf16-valued
-    const float *weight; // [dim] fp32, may be nullptr (weightless)
-    float *y;            // [rows, dim] (row stride y_stride), bf16-valued; may alias x
+    const float *x = nullptr;      // [rows, dim] (row stride x_stride), fp32 or bf16-valued
+    const float *weight = nullptr; // [dim] fp32, may be nullptr (weightless)
+    float *y = nullptr;            // [rows, dim] (row stride y_stride), bf16-valued; may alias x
     int rows = 0;
     int dim = 0;
     int x_stride = 0; // 0 = dim

@@ -38,9 +38,10 @@ enum class RopeDirection { Forward, Inverse };
 
 struct RopeParams
 {
-    float *x; // [rows, row_stride] bf16-valued, rotated in place at [offset, offset + rope_dim)
-    const int32_t *positions; // [rows / rows_per_position] absolute positions
-    const float *freqs;       // [rope_dim / 2] from rope_freqs_cpu
+    float *x
+        = nullptr; // [rows, row_stride] bf16-valued, rotated in place at [offset, offset + rope_dim)
+    const int32_t *positions = nullptr; // [rows / rows_per_position] absolute positions
+    const float *freqs = nullptr;       // [rope_dim / 2] from rope_freqs_cpu
     int rows = 0;
     int row_stride = 0;
     int offset = 0;

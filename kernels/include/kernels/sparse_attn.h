@@ -20,14 +20,14 @@ namespace fathom::kernels {
 
 struct SparseAttnParams
 {
-    const float *q;  // [n_q, n_heads, head_dim] bf16-valued
-    const float *kv; // [n_kv, head_dim] bf16-valued key/value pool
+    const float *q = nullptr;  // [n_q, n_heads, head_dim] bf16-valued
+    const float *kv = nullptr; // [n_kv, head_dim] bf16-valued key/value pool
     const float *kv_ext
-        = nullptr;      // [n_kv_ext, head_dim] second pool: index n_kv + i is row i of kv_ext;
-                        // may be nullptr (the compressed entries next to the window rows)
-    const int32_t *idx; // [n_q, n_idx] rows of kv to attend, −1 = none
-    const float *sink;  // [n_heads] fp32 sink logits
-    float *out;         // [n_q, n_heads, head_dim] bf16-valued
+        = nullptr; // [n_kv_ext, head_dim] second pool: index n_kv + i is row i of kv_ext;
+                   // may be nullptr (the compressed entries next to the window rows)
+    const int32_t *idx = nullptr; // [n_q, n_idx] rows of kv to attend, −1 = none
+    const float *sink = nullptr;  // [n_heads] fp32 sink logits
+    float *out = nullptr;         // [n_q, n_heads, head_dim] bf16-valued
     int n_q = 0;
     int n_heads = 0;
     int head_dim = 0;

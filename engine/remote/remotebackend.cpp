@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -190,6 +192,14 @@ std::string curlMessage(CURLcode code, const char *errorBuffer)
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
         text.pop_back();
     return text;
+}
+
+// Floats as the user typed them: 0.6f goes out as 0.6, not 0.6000000238418579.
+double plainNumber(float value)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "%.7g", static_cast<double>(value));
+    return std::strtod(text, nullptr);
 }
 
 double msBetween(Clock::time_point a, Clock::time_point b)
@@ -560,7 +570,9 @@ Result<std::vector<RemoteModel>> RemoteBackend::listModels(const LoadProgressFn 
 
     CURLcode code = CURLE_OK;
     int delay = std::max(0, m_config.retryDelayMs);
+    int attempts = 0;
     for (int attempt = 0;; ++attempt) {
+        attempts = attempt + 1;
         body.clear();
         errorBuffer[0] = '\0';
         code = curl_easy_perform(easy.get());
@@ -577,8 +589,9 @@ Result<std::vector<RemoteModel>> RemoteBackend::listModels(const LoadProgressFn 
             makeError(Error::Kind::Cancelled, "listing the server's models was cancelled"));
     if (code != CURLE_OK)
         return unexpected(makeError(Error::Kind::Network,
-                                    "could not get the model list from " + url + ": "
-                                        + curlMessage(code, errorBuffer)));
+                                    "could not get the model list from " + url + " after "
+                                        + std::to_string(attempts)
+                                        + " attempt(s): " + curlMessage(code, errorBuffer)));
     long status = 0;
     curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status >= 300)
@@ -779,8 +792,8 @@ Result<std::string> RemoteBackend::requestBody(const GenerationRequest &request)
 
     body["stream"] = true;
     body["stream_options"] = {{"include_usage", true}};
-    body["temperature"] = request.sampling.temperature;
-    body["top_p"] = request.sampling.topP;
+    body["temperature"] = plainNumber(request.sampling.temperature);
+    body["top_p"] = plainNumber(request.sampling.topP);
     if (request.maxTokens > 0)
         body["max_tokens"] = request.maxTokens;
     if (request.sampling.seed != 0)
@@ -808,7 +821,7 @@ Result<std::string> RemoteBackend::requestBody(const GenerationRequest &request)
         if (request.sampling.topK > 0)
             body["top_k"] = request.sampling.topK;
         if (request.sampling.minP > 0.0f)
-            body["min_p"] = request.sampling.minP;
+            body["min_p"] = plainNumber(request.sampling.minP);
     }
     return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -990,6 +1003,9 @@ void RemoteBackend::finishTransfer(Transfer &t, int curlCodeInt)
         std::string message;
         if (code == CURLE_OPERATION_TIMEDOUT && t.deliveredBytes > 0)
             message = "the server stopped sending mid-answer (time-out): " + detail;
+        else if (code == CURLE_GOT_NOTHING)
+            message = "the server closed the connection without answering (" + detail
+                      + "); not retried, since it may have received the request";
         else if (t.deliveredBytes > 0 || t.mode != Transfer::Mode::Unknown)
             message = "the connection to " + displayUrl() + " was lost mid-answer: " + detail;
         else

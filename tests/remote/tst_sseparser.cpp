@@ -215,8 +215,10 @@ void tst_SseParser::fuzzRandomSplits()
         std::vector<SseEvent> expected;
         std::string lastId;
         const int nEvents = std::uniform_int_distribution<int>(0, 12)(rng);
+        // Appends a line end. After a lone CR it must not be a bare LF: CR LF is one line end.
         auto term = [&] {
-            return std::string(terminators[std::uniform_int_distribution<int>(0, 2)(rng)]);
+            const bool afterCr = !stream.empty() && stream.back() == '\r';
+            stream += terminators[std::uniform_int_distribution<int>(afterCr ? 1 : 0, 2)(rng)];
         };
         auto randomText = [&](int maxLen) {
             std::string s;
@@ -227,16 +229,21 @@ void tst_SseParser::fuzzRandomSplits()
             return s;
         };
         for (int e = 0; e < nEvents; ++e) {
-            if (std::uniform_int_distribution<int>(0, 3)(rng) == 0)
-                stream += ": keep-alive" + term() + term(); // a bare comment "event"
+            if (std::uniform_int_distribution<int>(0, 3)(rng) == 0) {
+                stream += ": keep-alive"; // a bare comment "event"
+                term();
+                term();
+            }
             SseEvent ev;
             if (std::uniform_int_distribution<int>(0, 4)(rng) == 0) {
                 ev.type = "t" + std::to_string(e);
-                stream += "event: " + ev.type + term();
+                stream += "event: " + ev.type;
+                term();
             }
             if (std::uniform_int_distribution<int>(0, 4)(rng) == 0) {
                 lastId = std::to_string(round * 100 + e);
-                stream += "id: " + lastId + term();
+                stream += "id: " + lastId;
+                term();
             }
             ev.id = lastId;
             const int lines = std::uniform_int_distribution<int>(1, 3)(rng);
@@ -245,11 +252,14 @@ void tst_SseParser::fuzzRandomSplits()
                 if (l)
                     ev.data += '\n';
                 ev.data += text;
-                stream += "data: " + text + term();
-                if (std::uniform_int_distribution<int>(0, 5)(rng) == 0)
-                    stream += ":comment " + randomText(10) + term();
+                stream += "data: " + text;
+                term();
+                if (std::uniform_int_distribution<int>(0, 5)(rng) == 0) {
+                    stream += ":comment " + randomText(10);
+                    term();
+                }
             }
-            stream += term();
+            term();
             expected.push_back(ev);
         }
         for (int split = 0; split < 5; ++split) {

@@ -29,6 +29,13 @@ void act_quant_row(Load load, int64_t k, int block, uint8_t *q, uint8_t *scale)
     }
 }
 
+// Checkpoint weights: 2^ceil(log2(amax / max)) with a true division (testdata/README.md §1.2),
+// unlike the kernels' multiplication by fl32(1/max) for activations.
+uint8_t weight_scale_e8m0(float amax, float max, float amax_floor)
+{
+    return pow2_scale_e8m0(std::max(amax, amax_floor) / max, 1.0f, 0.0f);
+}
+
 } // namespace
 
 void act_quant_e4m3_bf16(const uint16_t *x, int64_t k, int block, uint8_t *q, uint8_t *scale)
@@ -81,7 +88,7 @@ void quantize_weight_e4m3(const float *w, int64_t n, int64_t k, uint8_t *q, uint
             for (int64_t i = bi * 128; i < i1; ++i)
                 for (int64_t j = bj * 128; j < j1; ++j)
                     amax = std::max(amax, std::fabs(w[i * k + j]));
-            const uint8_t s = pow2_scale_e8m0(amax, k_e4m3_inv_max, k_e4m3_amax_floor);
+            const uint8_t s = weight_scale_e8m0(amax, k_e4m3_max, k_e4m3_amax_floor);
             scale[bi * kb + bj] = s;
             const float inv = e8m0_inverse_f32(s);
             for (int64_t i = bi * 128; i < i1; ++i)
@@ -100,7 +107,7 @@ void quantize_weight_e2m1(const float *w, int64_t n, int64_t k, uint8_t *packed,
             float amax = 0.0f;
             for (int j = 0; j < 32; ++j)
                 amax = std::max(amax, std::fabs(src[j]));
-            const uint8_t s = pow2_scale_e8m0(amax, k_e2m1_inv_max, k_e2m1_amax_floor);
+            const uint8_t s = weight_scale_e8m0(amax, k_e2m1_max, k_e2m1_amax_floor);
             scale[i * kb + bj] = s;
             const float inv = e8m0_inverse_f32(s);
             uint8_t *dst = packed + i * (k / 2) + bj * 16;

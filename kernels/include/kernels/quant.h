@@ -17,7 +17,8 @@
     simulation (e4m3, block 64, on the non-RoPE dims) and the indexer (e2m1, block 32, after the
     Hadamard rotation).
   - quantize_weight_*: how FP8 (128x128 blocks) and FP4 (1x32 blocks) checkpoint weights are made
-    (testdata/README.md §1.2; make-model uses them). Scales use the same rule (floors included).
+    (testdata/README.md §1.2; make-model uses them): scales 2^ceil(log2(amax / max)) with a true
+    division (floors as above).
   - dequantize_weight_*: W = code * 2^(S - 127); e.g. wo_a is dequantised to bf16 at load as the
     reference's convert.py does (exact: e4m3 * 2^k is representable in bf16).
 

@@ -1,0 +1,434 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+// LINEAR (kernels/linear.h): hand-computed cases from the spec's numerics, the fast paths (AVX2
+// and portable, 1-3 threads) bit-identical to the scalar reference, and the reference against
+// an independent dequantise-and-sum computation.
+
+#include "engine/core/threadpool.h"
+#include "kernels/cpu_features.h"
+#include "kernels/formats.h"
+#include "kernels/linear.h"
+#include "kernels/quant.h"
+
+#include <QTest>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using namespace fathom::kernels;
+using fathom::engine::ThreadPool;
+
+Q_DECLARE_METATYPE(fathom::kernels::linear_weight_type)
+
+namespace {
+
+struct Problem
+{
+    int m, n, k;
+    linear_weight_type type;
+    std::vector<uint16_t> xb; // bf16 x
+    std::vector<float> xf;    // f32 x
+    std::vector<uint8_t> w;   // raw weight bytes
+    std::vector<uint8_t> s;   // scales
+    std::vector<float> wDeq;  // dequantised weight (independent check)
+};
+
+Problem makeProblem(int m, int n, int k, linear_weight_type type, unsigned seed)
+{
+    Problem p{m, n, k, type, {}, {}, {}, {}, {}};
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    p.xb.resize(size_t(m) * k);
+    p.xf.resize(size_t(m) * k);
+    for (size_t i = 0; i < p.xb.size(); ++i) {
+        // Varying magnitudes per block make the activation scales differ.
+        const float v = nd(rng) * (1.0f + float((i / 128) % 5));
+        p.xb[i] = f32_to_bf16(v);
+        p.xf[i] = v;
+    }
+    std::vector<float> w(size_t(n) * k);
+    for (float &v : w)
+        v = nd(rng) / std::sqrt(float(k)) * (1.0f + float(rng() % 4));
+    p.wDeq.resize(w.size());
+    switch (type) {
+    case linear_weight_type::bf16:
+        p.w.resize(w.size() * 2);
+        for (size_t i = 0; i < w.size(); ++i) {
+            const uint16_t b = f32_to_bf16(w[i]);
+            std::memcpy(p.w.data() + 2 * i, &b, 2);
+            p.wDeq[i] = bf16_to_f32(b);
+        }
+        break;
+    case linear_weight_type::f32:
+        p.w.resize(w.size() * 4);
+        std::memcpy(p.w.data(), w.data(), p.w.size());
+        p.wDeq = w;
+        break;
+    case linear_weight_type::fp8_e4m3:
+        p.w.resize(w.size());
+        p.s.resize(size_t((n + 127) / 128) * ((k + 127) / 128));
+        quantize_weight_e4m3(w.data(), n, k, p.w.data(), p.s.data());
+        dequantize_weight_e4m3(p.w.data(), p.s.data(), n, k, p.wDeq.data());
+        break;
+    case linear_weight_type::fp4_e2m1:
+        p.w.resize(w.size() / 2);
+        p.s.resize(w.size() / 32);
+        quantize_weight_e2m1(w.data(), n, k, p.w.data(), p.s.data());
+        dequantize_weight_e2m1(p.w.data(), p.s.data(), n, k, p.wDeq.data());
+        break;
+    }
+    return p;
+}
+
+linear_params paramsFor(const Problem &pr, act_type xt, act_type yt, void *y)
+{
+    linear_params p;
+    p.x = xt == act_type::bf16 ? static_cast<const void *>(pr.xb.data()) : pr.xf.data();
+    p.x_type = xt;
+    p.w = pr.w.data();
+    p.w_scale = pr.s.empty() ? nullptr : pr.s.data();
+    p.w_type = pr.type;
+    p.y = y;
+    p.y_type = yt;
+    p.m = pr.m;
+    p.n = pr.n;
+    p.k = pr.k;
+    return p;
+}
+
+} // namespace
+
+class tst_Linear : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void fp8HandComputed();
+    void fp8TwoBlocks();
+    void fp4HandComputed();
+    void bf16SingleRounding();
+    void fastMatchesReference_data();
+    void fastMatchesReference();
+    void referenceMatchesDequantised_data();
+    void referenceMatchesDequantised();
+    void fp32AccumulationIsClose();
+    void stridesAndErrors();
+    void weightBytes();
+};
+
+void tst_Linear::fp8HandComputed()
+{
+    // k = 128, n = 2. x = 1.0 except x[0] = bf16(0.3) = 0.30078125: amax 1 -> sA = 2^-8;
+    // 0.30078125 * 256 = 77 -> e4m3 80; 1.0 * 256 = 256 exact.
+    std::vector<uint16_t> x(128, f32_to_bf16(1.0f));
+    x[0] = f32_to_bf16(0.3f);
+    std::vector<uint8_t> w(256);
+    std::fill(w.begin(), w.begin() + 128, 0x38); // row 0: +1.0
+    std::fill(w.begin() + 128, w.end(), 0xB0);   // row 1: -0.5
+    // One 128x128 scale block covers both rows: scale 2.0 applies to both.
+    const uint8_t s[1] = {128};
+    // Row 0: (80 + 127 * 256) * 2^-8 * 2 = 254.625; row 1: -(80 + 127 * 256) * 0.5 * 2^-8 * 2.
+    for (int pass = 0; pass < 2; ++pass) {
+        float yf[2];
+        uint16_t yb[2];
+        linear_params p;
+        p.x = x.data();
+        p.w = w.data();
+        p.w_scale = s;
+        p.w_type = linear_weight_type::fp8_e4m3;
+        p.m = 1;
+        p.n = 2;
+        p.k = 128;
+        p.y = yf;
+        p.y_type = act_type::f32;
+        QVERIFY(pass == 0 ? linear_ref(p).ok() : linear_cpu(p, nullptr).ok());
+        QCOMPARE(yf[0], 254.625f);
+        QCOMPARE(yf[1], -127.3125f);
+        p.y = yb;
+        p.y_type = act_type::bf16;
+        QVERIFY(pass == 0 ? linear_ref(p).ok() : linear_cpu(p, nullptr).ok());
+        // bf16 keeps 8 significant bits: 254.625 -> 255 (step 1), -127.3125 -> -127.5 (step .5).
+        QCOMPARE(bf16_to_f32(yb[0]), 255.0f);
+        QCOMPARE(bf16_to_f32(yb[1]), -127.5f);
+    }
+}
+
+void tst_Linear::fp8TwoBlocks()
+{
+    // Block 0: x = 2 (sA = 2^-7, codes 256), w = 1.0 with sW = 2; block 1: x = 0.25
+    // (sA = 2^-10, codes 256), w = 2.0 with sW = 0.5.
+    // y = 128*256*1 * 2^-7 * 2 + 128*256*2 * 2^-10 * 0.5 = 512 + 32 = 544.
+    std::vector<uint16_t> x(256);
+    std::fill(x.begin(), x.begin() + 128, f32_to_bf16(2.0f));
+    std::fill(x.begin() + 128, x.end(), f32_to_bf16(0.25f));
+    std::vector<uint8_t> w(256);
+    std::fill(w.begin(), w.begin() + 128, 0x38);
+    std::fill(w.begin() + 128, w.end(), 0x40);
+    const uint8_t s[2] = {128, 126};
+    float y = 0;
+    linear_params p;
+    p.x = x.data();
+    p.w = w.data();
+    p.w_scale = s;
+    p.w_type = linear_weight_type::fp8_e4m3;
+    p.m = 1;
+    p.n = 1;
+    p.k = 256;
+    p.y = &y;
+    p.y_type = act_type::f32;
+    QVERIFY(linear_ref(p).ok());
+    QCOMPARE(y, 544.0f);
+    y = 0;
+    QVERIFY(linear_cpu(p, nullptr).ok());
+    QCOMPARE(y, 544.0f);
+}
+
+void tst_Linear::fp4HandComputed()
+{
+    // k = 32: x = 1.0 (codes 256 with sA = 2^-8). Weight codes i % 8 -> values
+    // 0,.5,1,1.5,2,3,4,6 four times, sum 72; sW = 0.5 -> y = 256 * 72 * 2^-8 * 0.5 = 36.
+    std::vector<uint16_t> x(32, f32_to_bf16(1.0f));
+    std::vector<uint8_t> w(16);
+    for (int j = 0; j < 16; ++j)
+        w[j] = uint8_t(((2 * j) % 8) | (((2 * j + 1) % 8) << 4));
+    uint8_t s[1] = {126};
+    float y = 0;
+    linear_params p;
+    p.x = x.data();
+    p.w = w.data();
+    p.w_scale = s;
+    p.w_type = linear_weight_type::fp4_e2m1;
+    p.m = 1;
+    p.n = 1;
+    p.k = 32;
+    p.y = &y;
+    p.y_type = act_type::f32;
+    QVERIFY(linear_ref(p).ok());
+    QCOMPARE(y, 36.0f);
+    QVERIFY(linear_cpu(p, nullptr).ok());
+    QCOMPARE(y, 36.0f);
+    // Nibble order: byte 0 = 0x71 holds element 0 = code 1 (0.5) and element 1 = code 7 (6).
+    std::fill(w.begin(), w.end(), 0);
+    w[0] = 0x71;
+    s[0] = 127;
+    std::fill(x.begin(), x.end(), f32_to_bf16(0.0f));
+    x[0] = f32_to_bf16(1.0f);
+    QVERIFY(linear_cpu(p, nullptr).ok());
+    QCOMPARE(y, 0.5f);
+    x[0] = f32_to_bf16(0.0f);
+    x[1] = f32_to_bf16(1.0f);
+    QVERIFY(linear_cpu(p, nullptr).ok());
+    QCOMPARE(y, 6.0f);
+    QVERIFY(linear_ref(p).ok());
+    QCOMPARE(y, 6.0f);
+}
+
+void tst_Linear::bf16SingleRounding()
+{
+    // Exact sum rounded once: 1 + 2^-30 - 1 = 2^-30 (sequential fp32 would give 0).
+    const float xs[3] = {1.0f, std::ldexp(1.0f, -30), -1.0f};
+    std::vector<uint16_t> x(3), w(3, f32_to_bf16(1.0f));
+    for (int i = 0; i < 3; ++i)
+        x[i] = f32_to_bf16(xs[i]);
+    float y = 0;
+    linear_params p;
+    p.x = x.data();
+    p.w = w.data();
+    p.w_type = linear_weight_type::bf16;
+    p.m = 1;
+    p.n = 1;
+    p.k = 3;
+    p.y = &y;
+    p.y_type = act_type::f32;
+    QVERIFY(linear_ref(p).ok());
+    QCOMPARE(y, std::ldexp(1.0f, -30));
+    QVERIFY(linear_cpu(p, nullptr).ok());
+    QCOMPARE(y, std::ldexp(1.0f, -30));
+    // bf16 output: 1 + 2^-8 is a tie between 1 and 1 + 2^-7 -> even (1.0).
+    x[1] = f32_to_bf16(std::ldexp(1.0f, -8));
+    x[2] = f32_to_bf16(0.0f);
+    uint16_t yb = 0;
+    p.y = &yb;
+    p.y_type = act_type::bf16;
+    QVERIFY(linear_cpu(p, nullptr).ok());
+    QCOMPARE(yb, f32_to_bf16(1.0f));
+}
+
+void tst_Linear::fastMatchesReference_data()
+{
+    QTest::addColumn<linear_weight_type>("type");
+    QTest::addColumn<int>("m");
+    QTest::addColumn<int>("n");
+    QTest::addColumn<int>("k");
+    const struct
+    {
+        const char *name;
+        linear_weight_type t;
+    } types[] = {{"bf16", linear_weight_type::bf16},
+                 {"f32", linear_weight_type::f32},
+                 {"fp8", linear_weight_type::fp8_e4m3},
+                 {"fp4", linear_weight_type::fp4_e2m1}};
+    const int shapes[][3]
+        = {{1, 1, 128}, {1, 300, 256}, {3, 130, 384}, {5, 257, 224}, {17, 64, 1024}, {1, 129, 96}};
+    for (const auto &t : types)
+        for (const auto &s : shapes)
+            QTest::addRow("%s m%d n%d k%d", t.name, s[0], s[1], s[2])
+                << t.t << s[0] << s[1] << s[2];
+}
+
+void tst_Linear::fastMatchesReference()
+{
+    QFETCH(linear_weight_type, type);
+    QFETCH(int, m);
+    QFETCH(int, n);
+    QFETCH(int, k);
+    const Problem pr = makeProblem(m, n, k, type, unsigned(m * 7919 + n * 31 + k));
+    ThreadPool pool2(2), pool3(3);
+    for (act_type xt : {act_type::bf16, act_type::f32}) {
+        for (act_type yt : {act_type::bf16, act_type::f32}) {
+            const size_t bytes = size_t(m) * n * (yt == act_type::f32 ? 4 : 2);
+            std::vector<uint8_t> ref(bytes), got(bytes);
+            QVERIFY(linear_ref(paramsFor(pr, xt, yt, ref.data())).ok());
+            struct Variant
+            {
+                const char *name;
+                Status (*fn)(const linear_params &, parallel_runner *);
+                parallel_runner *pool;
+            };
+            const Variant variants[] = {{"cpu/1", linear_cpu, nullptr},
+                                        {"cpu/2", linear_cpu, &pool2},
+                                        {"cpu/3", linear_cpu, &pool3},
+                                        {"portable/1", linear_cpu_portable, nullptr},
+                                        {"portable/2", linear_cpu_portable, &pool2}};
+            for (const Variant &v : variants) {
+                std::fill(got.begin(), got.end(), 0xCD);
+                QVERIFY(v.fn(paramsFor(pr, xt, yt, got.data()), v.pool).ok());
+                if (std::memcmp(got.data(), ref.data(), bytes) != 0)
+                    QFAIL(qPrintable(QStringLiteral("%1 differs from linear_ref (x %2, y %3)")
+                                         .arg(QLatin1String(v.name))
+                                         .arg(xt == act_type::bf16 ? "bf16" : "f32")
+                                         .arg(yt == act_type::bf16 ? "bf16" : "f32")));
+            }
+        }
+    }
+    if (!cpu_has_avx2_fma())
+        qWarning("no AVX2+FMA on this CPU: only the portable path was compared");
+}
+
+void tst_Linear::referenceMatchesDequantised_data()
+{
+    fastMatchesReference_data();
+}
+
+void tst_Linear::referenceMatchesDequantised()
+{
+    // Independent check of the reference: activation quantisation via quant.h, dequantised
+    // weights, one double sum. Per-block fp32 rounding allows a few fp32 ulps of the terms.
+    QFETCH(linear_weight_type, type);
+    QFETCH(int, m);
+    QFETCH(int, n);
+    QFETCH(int, k);
+    const Problem pr = makeProblem(m, n, k, type, 99u + unsigned(n));
+    std::vector<float> y(size_t(m) * n);
+    QVERIFY(linear_ref(paramsFor(pr, act_type::bf16, act_type::f32, y.data())).ok());
+    const bool quantized = type == linear_weight_type::fp8_e4m3
+                           || type == linear_weight_type::fp4_e2m1;
+    for (int r = 0; r < m; ++r) {
+        std::vector<double> xr(k);
+        if (quantized) {
+            std::vector<uint8_t> q(k), s((k + 127) / 128);
+            act_quant_e4m3_bf16(pr.xb.data() + size_t(r) * k, k, 128, q.data(), s.data());
+            for (int i = 0; i < k; ++i)
+                xr[i] = double(e4m3_to_f32(q[i])) * e8m0_to_f32(s[i / 128]);
+        } else {
+            for (int i = 0; i < k; ++i)
+                xr[i] = bf16_to_f32(pr.xb[size_t(r) * k + i]);
+        }
+        for (int j = 0; j < n; ++j) {
+            double sum = 0, mag = 0;
+            for (int i = 0; i < k; ++i) {
+                sum += xr[i] * pr.wDeq[size_t(j) * k + i];
+                mag += std::fabs(xr[i] * pr.wDeq[size_t(j) * k + i]);
+            }
+            const double got = y[size_t(r) * n + j];
+            const double tol = mag * 1e-6 + 1e-30;
+            if (std::fabs(got - sum) > tol)
+                QFAIL(qPrintable(
+                    QStringLiteral("row %1 col %2: %3 vs %4").arg(r).arg(j).arg(got).arg(sum)));
+        }
+    }
+}
+
+void tst_Linear::fp32AccumulationIsClose()
+{
+    ThreadPool pool(2);
+    for (linear_weight_type t :
+         {linear_weight_type::bf16, linear_weight_type::fp8_e4m3, linear_weight_type::fp4_e2m1}) {
+        const Problem pr = makeProblem(6, 200, 512, t, 5);
+        std::vector<float> exact(6 * 200), fast(6 * 200);
+        linear_params p = paramsFor(pr, act_type::bf16, act_type::f32, exact.data());
+        QVERIFY(linear_cpu(p, &pool).ok());
+        p.y = fast.data();
+        p.accum = linear_accum::fp32;
+        QVERIFY(linear_cpu(p, &pool).ok());
+        double err = 0, ref = 0;
+        for (size_t i = 0; i < exact.size(); ++i) {
+            err += double(fast[i] - exact[i]) * (fast[i] - exact[i]);
+            ref += double(exact[i]) * exact[i];
+        }
+        QVERIFY2(std::sqrt(err / ref) < 1e-6, qPrintable(QString::number(std::sqrt(err / ref))));
+        std::vector<float> refFast(6 * 200);
+        p.y = refFast.data();
+        QVERIFY(linear_ref(p).ok());
+        err = 0;
+        for (size_t i = 0; i < exact.size(); ++i)
+            err += double(refFast[i] - exact[i]) * (refFast[i] - exact[i]);
+        QVERIFY(std::sqrt(err / ref) < 1e-6);
+    }
+}
+
+void tst_Linear::stridesAndErrors()
+{
+    const Problem pr = makeProblem(3, 40, 256, linear_weight_type::fp8_e4m3, 11);
+    // x rows 300 apart, y rows 50 apart.
+    std::vector<uint16_t> xs(3 * 300, 0);
+    for (int r = 0; r < 3; ++r)
+        std::memcpy(xs.data() + r * 300, pr.xb.data() + r * 256, 256 * 2);
+    std::vector<float> packed(3 * 40), strided(3 * 50, -1.0f);
+    QVERIFY(linear_ref(paramsFor(pr, act_type::bf16, act_type::f32, packed.data())).ok());
+    linear_params p = paramsFor(pr, act_type::bf16, act_type::f32, strided.data());
+    p.x = xs.data();
+    p.ldx = 300;
+    p.ldy = 50;
+    QVERIFY(linear_cpu(p, nullptr).ok());
+    for (int r = 0; r < 3; ++r) {
+        for (int j = 0; j < 40; ++j)
+            QCOMPARE(strided[r * 50 + j], packed[r * 40 + j]);
+        QCOMPARE(strided[r * 50 + 45], -1.0f); // untouched
+    }
+    p.w_scale = nullptr;
+    QVERIFY(!linear_cpu(p, nullptr).ok());
+    QVERIFY(!linear_ref(p).ok());
+    linear_params q = paramsFor(makeProblem(1, 4, 64, linear_weight_type::fp4_e2m1, 1),
+                                act_type::bf16,
+                                act_type::f32,
+                                packed.data());
+    q.k = 48; // not a multiple of 32
+    QVERIFY(!linear_cpu(q, nullptr).ok());
+    q.m = 0; // nothing to do
+    QVERIFY(linear_cpu(q, nullptr).ok());
+}
+
+void tst_Linear::weightBytes()
+{
+    QCOMPARE(linear_weight_bytes(linear_weight_type::fp8_e4m3, 1024, 4096),
+             int64_t(1024 * 4096 + 8 * 32));
+    QCOMPARE(linear_weight_bytes(linear_weight_type::fp4_e2m1, 2048, 4096),
+             int64_t(2048 * 2048 + 2048 * 128));
+    QCOMPARE(linear_weight_bytes(linear_weight_type::bf16, 10, 20), int64_t(400));
+}
+
+QTEST_GUILESS_MAIN(tst_Linear)
+#include "tst_linear.moc"

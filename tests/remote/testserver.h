@@ -15,6 +15,8 @@
 #include <QList>
 #include <QMutex>
 #include <QPointer>
+#include <QSslConfiguration>
+#include <QSslServer>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QThread>
@@ -22,6 +24,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace fathom::test {
 
@@ -64,15 +67,20 @@ public:
         delete m_context; // its thread has finished: safe from here
     }
 
-    bool listen(quint16 port = 0)
+    // With `tls`, connections are TLS (QSslServer hands them over after the handshake).
+    bool listen(quint16 port = 0, std::optional<QSslConfiguration> tls = std::nullopt)
     {
         bool ok = false;
         runInThread([&] {
             if (!m_server) {
-                m_server = new QTcpServer;
-                QObject::connect(m_server, &QTcpServer::newConnection, m_server, [this] {
-                    accept();
-                });
+                if (tls) {
+                    auto *ssl = new QSslServer;
+                    ssl->setSslConfiguration(*tls);
+                    m_server = ssl;
+                } else {
+                    m_server = new QTcpServer;
+                }
+                watch();
             }
             ok = m_server->listen(QHostAddress::LocalHost, port);
             if (ok)
@@ -96,9 +104,7 @@ public:
             QTimer::singleShot(ms, m_context, [this, port] {
                 if (!m_server) {
                     m_server = new QTcpServer;
-                    QObject::connect(m_server, &QTcpServer::newConnection, m_server, [this] {
-                        accept();
-                    });
+                    watch();
                 }
                 m_server->listen(QHostAddress::LocalHost, port);
             });
@@ -106,7 +112,10 @@ public:
     }
 
     quint16 port() const { return m_port; }
-    QByteArray baseUrl() const { return "http://127.0.0.1:" + QByteArray::number(m_port); }
+    QByteArray baseUrl(bool https = false) const
+    {
+        return (https ? "https://127.0.0.1:" : "http://127.0.0.1:") + QByteArray::number(m_port);
+    }
 
     void setHandler(Handler handler)
     {
@@ -202,6 +211,15 @@ private:
         Script script;
         int next = 0;
     };
+
+    // pendingConnectionAvailable, not newConnection: QSslServer queues a socket only once its
+    // handshake is done.
+    void watch()
+    {
+        QObject::connect(m_server, &QTcpServer::pendingConnectionAvailable, m_server, [this] {
+            accept();
+        });
+    }
 
     void accept()
     {

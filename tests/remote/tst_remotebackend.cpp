@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #include "testserver.h"
 
+#include "engine/core/log.h"
 #include "engine/remote/remotebackend.h"
 
 #include <QElapsedTimer>
@@ -9,6 +10,10 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QMutex>
+#include <QSslCertificate>
+#include <QSslKey>
+#include <QSslSocket>
 #include <QTest>
 
 #include <optional>
@@ -63,6 +68,17 @@ struct RecordingSink : TokenSink
     void onError(RequestId, const Error &e) override { error = e; }
     bool ended() const { return finished || error.has_value(); }
 };
+
+// Every engine log line of the whole run, to prove the API key never reaches the log.
+QMutex g_logMutex;
+QStringList g_log;
+void captureLog(LogLevel, std::string_view component, std::string_view message)
+{
+    QMutexLocker lock(&g_logMutex);
+    g_log.append(QString::fromUtf8(component.data(), qsizetype(component.size()))
+                 + QLatin1String(": ")
+                 + QString::fromUtf8(message.data(), qsizetype(message.size())));
+}
 
 QByteArray readData(const char *name)
 {
@@ -174,6 +190,7 @@ class tst_RemoteBackend : public QObject
 
 private slots:
     void initTestCase();
+    void cleanupTestCase();
     void loadListsModels();
     void loadRejectsUnknownModel();
     void loadReportsUnauthorized();
@@ -195,6 +212,8 @@ private slots:
     void genericDialectBody();
     void secretsAreScrubbed();
     void endpointUrls();
+    void tlsWithExtraCaBundle();
+    void tlsUnknownCaIsRefused();
 };
 
 void tst_RemoteBackend::initTestCase()
@@ -203,6 +222,16 @@ void tst_RemoteBackend::initTestCase()
     for (const char *v :
          {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"})
         qunsetenv(v);
+    setLogSink(&captureLog);
+}
+
+void tst_RemoteBackend::cleanupTestCase()
+{
+    setLogSink(nullptr);
+    QMutexLocker lock(&g_logMutex);
+    QVERIFY(!g_log.isEmpty());        // the failures above were logged...
+    for (const QString &line : g_log) // ...and never with the key
+        QVERIFY2(!line.contains(QLatin1String(kApiKey)), qPrintable(line));
 }
 
 void tst_RemoteBackend::loadListsModels()
@@ -681,8 +710,11 @@ void tst_RemoteBackend::retriesRefusedConnection()
     server.close();
     RecordingSink sink;
     QVERIFY(backend.submit(simpleRequest(), sink));
+    QElapsedTimer timer;
+    timer.start();
     server.listenLater(port, 150);
     QVERIFY(drive(backend, [&] { return sink.ended(); }));
+    QVERIFY(timer.elapsed() >= 140); // it did wait for the server rather than fail at once
     QVERIFY2(!sink.error, sink.error ? sink.error->toString().c_str() : "");
     QCOMPARE(sink.content, std::string("up"));
     const auto requests = server.requests();
@@ -872,6 +904,72 @@ void tst_RemoteBackend::endpointUrls()
     c.baseUrl = "http://gateway/openai/v1/";
     QCOMPARE(RemoteBackend(c).endpointUrl("/models"),
              std::string("http://gateway/openai/v1/models"));
+}
+
+namespace {
+std::optional<QSslConfiguration> serverTls()
+{
+    if (!QSslSocket::supportsSsl())
+        return std::nullopt;
+    QFile certFile(QStringLiteral(FATHOM_SOURCE_DIR "/tests/remote/data/tls/server.pem"));
+    QFile keyFile(QStringLiteral(FATHOM_SOURCE_DIR "/tests/remote/data/tls/server.key"));
+    if (!certFile.open(QIODevice::ReadOnly) || !keyFile.open(QIODevice::ReadOnly))
+        return std::nullopt;
+    QSslConfiguration tls = QSslConfiguration::defaultConfiguration();
+    tls.setLocalCertificate(QSslCertificate(certFile.readAll()));
+    tls.setPrivateKey(QSslKey(keyFile.readAll(), QSsl::Rsa));
+    tls.setPeerVerifyMode(QSslSocket::VerifyNone);
+    return tls;
+}
+} // namespace
+
+void tst_RemoteBackend::tlsWithExtraCaBundle()
+{
+    // The server's certificate is signed by a private CA that no system store knows: adding the
+    // CA bundle makes libcurl trust it (on top of the system store).
+    const auto tls = serverTls();
+    if (!tls)
+        QSKIP("Qt has no TLS backend here");
+    TestServer server;
+    QVERIFY(server.listen(0, tls));
+    const QByteArray stream = readData("vllm_reasoning.sse");
+    server.setHandler(router(
+        [&](const TestServer::Request &) { return TestServer::sse(randomPieces(stream, 8, 80)); }));
+    RemoteConfig config = configFor(server);
+    config.baseUrl = server.baseUrl(true).toStdString();
+    config.caBundlePath = FATHOM_SOURCE_DIR "/tests/remote/data/tls/ca.pem";
+    RemoteBackend backend(config);
+    auto loaded = backend.load(ModelSpec{{}, "deepseek-v4-flash", 0, {}}, {});
+    QVERIFY2(loaded, loaded ? "" : loaded.error().toString().c_str());
+    RecordingSink sink;
+    QVERIFY(backend.submit(simpleRequest(), sink));
+    QVERIFY(drive(backend, [&] { return sink.ended(); }));
+    QVERIFY2(!sink.error, sink.error ? sink.error->toString().c_str() : "");
+    QCOMPARE(sink.content, std::string("Hello! How can I help?"));
+    QCOMPARE(server.requests().size(), 2);
+}
+
+void tst_RemoteBackend::tlsUnknownCaIsRefused()
+{
+    const auto tls = serverTls();
+    if (!tls)
+        QSKIP("Qt has no TLS backend here");
+    TestServer server;
+    QVERIFY(server.listen(0, tls));
+    server.setHandler(router([](const TestServer::Request &) { return TestServer::Script{}; }));
+    RemoteConfig config = configFor(server);
+    config.baseUrl = server.baseUrl(true).toStdString();
+    config.connectRetries = 3;
+    RemoteBackend backend(config);
+    auto loaded = backend.load(ModelSpec{{}, "deepseek-v4-flash", 0, {}}, {});
+    QVERIFY(!loaded);
+    QCOMPARE(loaded.error().kind, Error::Kind::Network);
+    const QString message = QString::fromStdString(loaded.error().message);
+    QVERIFY2(message.contains(QLatin1String("certificate"), Qt::CaseInsensitive),
+             qPrintable(message));
+    // A certificate that does not verify is not a passing network hiccup: no retries.
+    QVERIFY2(message.contains(QLatin1String("after 1 attempt")), qPrintable(message));
+    QCOMPARE(server.requests().size(), 0);
 }
 
 QTEST_GUILESS_MAIN(tst_RemoteBackend)

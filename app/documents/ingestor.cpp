@@ -1,0 +1,299 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#include "ingestor.h"
+
+#include "ingestprotocol.h"
+#include "processlimits.h"
+
+#include <QCoreApplication>
+#include <QCryptographicHash>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
+#include <QLoggingCategory>
+#include <QProcess>
+#include <QtConcurrent/QtConcurrentRun>
+
+Q_LOGGING_CATEGORY(lcIngest, "fathom.documents.ingest")
+
+namespace fathom::documents {
+
+namespace {
+
+QString tr(const char *text)
+{
+    return QCoreApplication::translate("fathom::documents", text);
+}
+
+// The last line of the worker's stderr worth showing a user (Poppler and Tesseract are chatty).
+QString lastLine(const QByteArray &stderrTail)
+{
+    const QList<QByteArray> lines = stderrTail.trimmed().split('\n');
+    for (auto it = lines.crbegin(); it != lines.crend(); ++it) {
+        const QByteArray line = it->trimmed();
+        if (!line.isEmpty())
+            return QString::fromLocal8Bit(line).left(300);
+    }
+    return {};
+}
+
+bool looksLikeOutOfMemory(const QByteArray &stderrTail)
+{
+    return stderrTail.contains("Out of memory") || stderrTail.contains("bad_alloc")
+           || stderrTail.contains("Cannot allocate memory") || stderrTail.contains("out of memory");
+}
+
+} // namespace
+
+Result<QString> contentHash(const QString &path, qint64 *byteSize)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return fail(Error::Kind::Io, tr("Cannot open '%1': %2").arg(path, file.errorString()));
+    QCryptographicHash hash(QCryptographicHash::Sha256);
+    if (!hash.addData(&file))
+        return fail(Error::Kind::Io, tr("Cannot read '%1': %2").arg(path, file.errorString()));
+    if (byteSize)
+        *byteSize = file.size();
+    return QString::fromLatin1(hash.result().toHex());
+}
+
+IngestResult runIngestion(const QString &path,
+                          const IngestOptions &options,
+                          QPromise<IngestResult> *promise)
+{
+    QElapsedTimer clock;
+    clock.start();
+    IngestedDocument doc;
+    const QFileInfo info(path);
+    doc.path = info.absoluteFilePath();
+    doc.fileName = info.fileName();
+    if (!info.exists())
+        return fail(Error::Kind::Io, tr("'%1' does not exist").arg(path));
+    if (!info.isFile())
+        return fail(Error::Kind::InvalidArgument, tr("'%1' is not a file").arg(path));
+    FATHOM_TRY_ASSIGN(doc.contentHash, contentHash(doc.path, &doc.byteSize));
+
+    const QString worker = options.workerPath.isEmpty() ? DocumentIngestor::defaultWorkerPath()
+                                                        : options.workerPath;
+    const qint64 memoryMb = options.memoryLimitBytes / (1024 * 1024);
+    QStringList args;
+    args << QStringLiteral("--memory-limit-mb")
+         << QString::number(memoryMb)
+         // CPU time never exceeds wall time in the single-threaded worker: this backstop only
+         // matters if this process dies and cannot kill a spinning worker.
+         << QStringLiteral("--cpu-limit-s") << QString::number(options.timeLimitMs / 1000 + 5)
+         << QStringLiteral("--ocr")
+         << (options.extraction.ocr == OcrMode::Off ? QStringLiteral("off") : QStringLiteral("auto"))
+         << QStringLiteral("--ocr-lang") << options.extraction.ocrLanguage
+         << QStringLiteral("--max-chars") << QString::number(options.extraction.limits.maxChars)
+         << QStringLiteral("--") << doc.path;
+
+    QProcess process;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    // Tesseract's OpenMP threads would break the one-job-per-core plan (and the memory limit).
+    env.insert(QStringLiteral("OMP_THREAD_LIMIT"), QStringLiteral("1"));
+    process.setProcessEnvironment(env);
+    process.setProgram(worker);
+    process.setArguments(args);
+    process.start(QIODevice::ReadOnly);
+    if (!process.waitForStarted(30000))
+        return fail(Error::Kind::Unavailable,
+                    tr("Cannot start the document parser '%1' for '%2': %3")
+                        .arg(worker, path, process.errorString()));
+
+    protocol::FrameDecoder decoder;
+    QByteArray stderrTail;
+    bool sawHello = false;
+    bool done = false;
+    std::optional<Error> workerError;
+    std::optional<Error> protocolError;
+    int expectedPages = -1;
+
+    auto killWorker = [&process] {
+        process.kill();
+        process.waitForFinished(10000);
+    };
+    auto handleFrame = [&](protocol::Frame &frame) -> Result<void> {
+        switch (frame.type) {
+        case protocol::FrameType::Hello:
+            if (frame.version != protocol::kVersion)
+                return fail(Error::Kind::Internal,
+                            tr("The document parser '%1' speaks protocol %2, not %3")
+                                .arg(worker)
+                                .arg(frame.version)
+                                .arg(protocol::kVersion));
+            sawHello = true;
+            break;
+        case protocol::FrameType::Begin:
+            doc.content.format = frame.format;
+            doc.content.mimeType = frame.mimeType;
+            expectedPages = frame.pageCount;
+            if (expectedPages > 0) {
+                doc.content.pages.reserve(expectedPages);
+                if (promise)
+                    promise->setProgressRange(0, expectedPages);
+            }
+            break;
+        case protocol::FrameType::Page:
+            if (frame.page.number != doc.content.pages.size() + 1)
+                return fail(Error::Kind::Internal,
+                            tr("The document parser sent page %1 after page %2")
+                                .arg(frame.page.number)
+                                .arg(doc.content.pages.size()));
+            doc.content.pages.append(std::move(frame.page));
+            if (promise && expectedPages > 0)
+                promise->setProgressValue(int(doc.content.pages.size()));
+            break;
+        case protocol::FrameType::Warning:
+            doc.content.warnings.append(frame.message);
+            break;
+        case protocol::FrameType::Done:
+            done = true;
+            break;
+        case protocol::FrameType::Error:
+            workerError = Error(frame.errorKind, frame.message);
+            break;
+        }
+        return {};
+    };
+
+    for (;;) {
+        if (promise && promise->isCanceled()) {
+            killWorker();
+            return fail(Error::Kind::Cancelled, tr("Ingestion of '%1' was cancelled").arg(path));
+        }
+        const qint64 remaining = options.timeLimitMs - clock.elapsed();
+        if (remaining <= 0) {
+            killWorker();
+            return fail(Error::Kind::Timeout,
+                        tr("'%1' took longer than %2 s to parse and was stopped (a malformed or "
+                           "hostile file?)")
+                            .arg(path)
+                            .arg(options.timeLimitMs / 1000.0, 0, 'f', 1));
+        }
+        const bool running = process.state() != QProcess::NotRunning;
+        if (running)
+            process.waitForReadyRead(int(qMin<qint64>(remaining, 100)));
+        decoder.append(process.readAllStandardOutput());
+        stderrTail.append(process.readAllStandardError());
+        if (stderrTail.size() > 16384)
+            stderrTail = stderrTail.right(8192);
+        for (;;) {
+            Result<std::optional<protocol::Frame>> frame = decoder.next();
+            if (!frame) {
+                protocolError = frame.error();
+                break;
+            }
+            if (!frame->has_value())
+                break;
+            if (Result<void> handled = handleFrame(**frame); !handled) {
+                protocolError = handled.error();
+                break;
+            }
+        }
+        if (protocolError) {
+            killWorker();
+            return fail(Error::Kind::Crashed,
+                        tr("The document parser failed on '%1': %2")
+                            .arg(path, protocolError->message));
+        }
+        if (!running)
+            break;
+    }
+
+    const QString detail = lastLine(stderrTail);
+    if (!stderrTail.isEmpty())
+        qCDebug(lcIngest, "worker stderr for %s: %s", qPrintable(path), stderrTail.constData());
+    if (process.exitStatus() == QProcess::CrashExit) {
+        const int code = process.exitCode();
+        const CrashCause cause = classifyCrash(code);
+        if (cause == CrashCause::CpuLimit)
+            return fail(Error::Kind::Timeout,
+                        tr("'%1' used more CPU time than allowed and was stopped").arg(path));
+        if (looksLikeOutOfMemory(stderrTail))
+            return fail(Error::Kind::OutOfMemory,
+                        tr("'%1' needs more than the %2 MiB an ingestion may use")
+                            .arg(path)
+                            .arg(memoryMb));
+        return fail(Error::Kind::Crashed,
+                    tr("The document parser crashed on '%1' (%2)%3; the file is probably damaged")
+                        .arg(path,
+                             describeCrash(code),
+                             detail.isEmpty() ? QString() : QStringLiteral(": ") + detail));
+    }
+    if (workerError)
+        return fail(workerError->kind, workerError->message);
+    if (!sawHello || !done)
+        return fail(Error::Kind::Crashed,
+                    tr("The document parser '%1' stopped without finishing '%2' (exit status "
+                       "%3)%4")
+                        .arg(worker, path)
+                        .arg(process.exitCode())
+                        .arg(detail.isEmpty() ? QString() : QStringLiteral(": ") + detail));
+    doc.elapsedMs = clock.elapsed();
+    return doc;
+}
+
+DocumentIngestor::DocumentIngestor(IngestOptions options, int maxParallelJobs)
+    : m_options(std::move(options))
+{
+    m_pool.setMaxThreadCount(maxParallelJobs > 0 ? maxParallelJobs : QThread::idealThreadCount());
+    m_pool.setObjectName(QStringLiteral("ingestion"));
+}
+
+DocumentIngestor::~DocumentIngestor()
+{
+    cancelAll();
+    waitForDone();
+}
+
+QFuture<IngestResult> DocumentIngestor::ingest(const QString &path)
+{
+    QFuture<IngestResult> future = QtConcurrent::run(
+        &m_pool,
+        [](QPromise<IngestResult> &promise, const QString &path, const IngestOptions &options) {
+            promise.addResult(runIngestion(path, options, &promise));
+        },
+        path,
+        m_options);
+    // Forget futures that have finished so a long-lived ingestor does not grow.
+    m_futures.removeIf([](const QFuture<IngestResult> &f) { return f.isFinished(); });
+    m_futures.append(future);
+    return future;
+}
+
+void DocumentIngestor::cancelAll()
+{
+    for (QFuture<IngestResult> &f : m_futures)
+        f.cancel();
+}
+
+void DocumentIngestor::waitForDone()
+{
+    m_pool.waitForDone();
+    m_futures.clear();
+}
+
+QString DocumentIngestor::defaultWorkerPath()
+{
+    const QString fromEnv = qEnvironmentVariable("FATHOM_INGEST_WORKER");
+    if (!fromEnv.isEmpty())
+        return fromEnv;
+#ifdef Q_OS_WIN
+    const QString name = QStringLiteral("fathom-ingest-worker.exe");
+#else
+    const QString name = QStringLiteral("fathom-ingest-worker");
+#endif
+    const QDir appDir(QCoreApplication::applicationDirPath());
+    const QString beside = appDir.filePath(name);
+    if (QFileInfo::exists(beside))
+        return beside;
+    const QString libexec = appDir.filePath(QStringLiteral("../libexec/fathom/") + name);
+    if (QFileInfo::exists(libexec))
+        return QDir::cleanPath(libexec);
+    return beside; // the error then names where it was expected
+}
+
+} // namespace fathom::documents

@@ -484,7 +484,11 @@ Result<void> RemoteBackend::applyCommonOptions(void *handle, char *errorBuffer) 
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errorBuffer);
     // Redirects are not followed: re-posting a chat request elsewhere is not ours to decide.
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500 // 7.85
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
     curl_easy_setopt(easy,
                      CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::max(1, m_config.connectTimeoutMs)));
@@ -657,10 +661,20 @@ Result<void> RemoteBackend::load(const ModelSpec &spec, const LoadProgressFn &pr
         // CURLOPT_CAINFO would replace the system store; the blob carries both.
         std::string system;
         {
+#if LIBCURL_VERSION_NUM >= 0x075400 // 7.84: libcurl says where its default bundle is
             std::unique_ptr<CURL, EasyDeleter> probe(curl_easy_init());
             char *path = nullptr;
             if (probe && curl_easy_getinfo(probe.get(), CURLINFO_CAINFO, &path) == CURLE_OK && path)
                 readFile(path, system);
+#endif
+            // Fallback: the usual places of the system bundle.
+            for (const char *candidate : {"/etc/ssl/certs/ca-certificates.crt",
+                                          "/etc/pki/tls/certs/ca-bundle.crt",
+                                          "/etc/ssl/cert.pem"}) {
+                if (!system.empty())
+                    break;
+                readFile(candidate, system);
+            }
         }
         m_caBlob = system + "\n" + extra + "\n";
     }

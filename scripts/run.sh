@@ -10,5 +10,6 @@ fi
 CUDA_OPT=OFF
 if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then CUDA_OPT=ON; fi
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFATHOM_CUDA=${CUDA_OPT}
-cmake --build "$BUILD_DIR" --parallel "$(nproc)" --target fathom
+# fathom-ingest-worker parses attached documents in a separate process.
+cmake --build "$BUILD_DIR" --parallel "$(nproc)" --target fathom fathom-ingest-worker
 exec "$BUILD_DIR/bin/fathom" "$@"

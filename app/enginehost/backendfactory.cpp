@@ -1,0 +1,105 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#include "backendfactory.h"
+
+#include <QCoreApplication>
+
+#if __has_include("engine/remote/remotebackend.h") && defined(FATHOM_HAVE_REMOTE)
+#include "engine/remote/remotebackend.h"
+#define FATHOM_ENGINEHOST_REMOTE 1
+#endif
+#if __has_include("engine/cpu/cpubackend.h")
+#include "engine/cpu/cpubackend.h"
+#define FATHOM_ENGINEHOST_CPU 1
+#endif
+
+#include <thread>
+
+namespace fathom {
+
+Result<std::unique_ptr<engine::Backend>> createBackend(const BackendChoice &choice)
+{
+    switch (choice.kind) {
+    case BackendChoice::Kind::Cpu: {
+#ifdef FATHOM_ENGINEHOST_CPU
+        return std::unique_ptr<engine::Backend>(std::make_unique<engine::CpuBackend>());
+#else
+        return fail(Error::Kind::Unavailable,
+                    QCoreApplication::translate(
+                        "BackendFactory", "The CPU engine is not part of this build of Fathom."));
+#endif
+    }
+    case BackendChoice::Kind::Cuda:
+        return fail(Error::Kind::Unavailable,
+                    QCoreApplication::translate(
+                        "BackendFactory",
+                        "This build of Fathom has no CUDA support (built without the CUDA "
+                        "toolkit)."));
+    case BackendChoice::Kind::Remote: {
+#ifdef FATHOM_ENGINEHOST_REMOTE
+        engine::remote::RemoteConfig config;
+        config.name = choice.remoteName.toStdString();
+        config.baseUrl = choice.remoteUrl.toStdString();
+        config.apiKey = choice.remoteApiKey.toStdString();
+        return std::unique_ptr<engine::Backend>(
+            std::make_unique<engine::remote::RemoteBackend>(std::move(config)));
+#else
+        return fail(Error::Kind::Unavailable,
+                    QCoreApplication::translate(
+                        "BackendFactory",
+                        "This build of Fathom has no remote-server support (built without "
+                        "libcurl)."));
+#endif
+    }
+    }
+    return fail(Error::Kind::Internal,
+                QCoreApplication::translate("BackendFactory", "Unknown backend kind."));
+}
+
+engine::BackendInfo describeBackend(BackendChoice::Kind kind)
+{
+    engine::BackendInfo info;
+    switch (kind) {
+    case BackendChoice::Kind::Cpu:
+        info.kind = engine::BackendKind::Cpu;
+        info.description = QStringLiteral("CPU (%1 threads)")
+                               .arg(std::max(1u, std::thread::hardware_concurrency()))
+                               .toStdString();
+        info.capabilities.tokenizer = true;
+#ifndef FATHOM_ENGINEHOST_CPU
+        info.available = false;
+        info.unavailableReason
+            = QCoreApplication::translate("BackendFactory",
+                                          "The CPU engine is not part of this build of Fathom.")
+                  .toStdString();
+#endif
+        break;
+    case BackendChoice::Kind::Cuda:
+        info.kind = engine::BackendKind::Cuda;
+        info.description = "NVIDIA CUDA";
+        info.available = false;
+        info.unavailableReason
+            = QCoreApplication::translate("BackendFactory",
+                                          "This build of Fathom has no CUDA support (built without "
+                                          "the CUDA toolkit).")
+                  .toStdString();
+        break;
+    case BackendChoice::Kind::Remote:
+        info.kind = engine::BackendKind::Remote;
+        info.description
+            = QCoreApplication::translate("BackendFactory",
+                                          "OpenAI-compatible server (vLLM, SGLang, DeepSeek API)")
+                  .toStdString();
+#ifndef FATHOM_ENGINEHOST_REMOTE
+        info.available = false;
+        info.unavailableReason
+            = QCoreApplication::translate("BackendFactory",
+                                          "This build of Fathom has no remote-server support.")
+                  .toStdString();
+#endif
+        break;
+    }
+    return info;
+}
+
+} // namespace fathom

@@ -367,7 +367,7 @@ Result<ModelConfig> loadModelConfig(const std::string &path)
 {
     std::error_code ec;
     fs::path p = utf8ToPath(path);
-    if (fs::is_directory(p, ec))
+    if (fs::is_directory(p, ec) || p.extension() != ".json")
         p /= "config.json";
     const std::string file = pathToUtf8(p);
     FATHOM_TRY_ASSIGN(MappedFile mapped, MappedFile::open(file));

@@ -14,7 +14,15 @@ namespace fathom::cli {
 
 // NOTE: one line per command; keep the list sorted. Declarations sit next to the table so that
 // adding a command touches this file in one place.
+int runDetokenize(const QStringList &);
+int runEncode(const QStringList &);
+int runParse(const QStringList &);
+int runTokenize(const QStringList &);
 static const Command kCommands[] = {
+    {"detokenize", "JSON arrays of token ids (stdin lines) -> JSON strings", runDetokenize},
+    {"encode", "print the exact V4 prompt for a chat request (--request R.json)", runEncode},
+    {"parse", "parse a V4 completion (stdin) into reasoning, content, tool calls", runParse},
+    {"tokenize", "JSON strings (stdin lines) -> JSON arrays of V4 token ids", runTokenize},
     {"version", "print the version", [](const QStringList &) {
          std::printf("fathom-cli %s\n", FATHOM_VERSION_STRING);
          return 0;

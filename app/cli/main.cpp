@@ -18,9 +18,12 @@ int runDetokenize(const QStringList &);
 int runEncode(const QStringList &);
 int runParse(const QStringList &);
 int runTokenize(const QStringList &);
+int runMakeModel(const QStringList &);
 static const Command kCommands[] = {
     {"detokenize", "JSON arrays of token ids (stdin lines) -> JSON strings", runDetokenize},
     {"encode", "print the exact V4 prompt for a chat request (--request R.json)", runEncode},
+    {"make-model", "write a random V4 checkpoint (--out DIR --preset tiny|small|flash-slice)",
+     runMakeModel},
     {"parse", "parse a V4 completion (stdin) into reasoning, content, tool calls", runParse},
     {"tokenize", "JSON strings (stdin lines) -> JSON arrays of V4 token ids", runTokenize},
     {"version", "print the version", [](const QStringList &) {

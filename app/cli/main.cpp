@@ -19,7 +19,13 @@ int runEncode(const QStringList &);
 int runParse(const QStringList &);
 int runTokenize(const QStringList &);
 int runMakeModel(const QStringList &);
+int runLayerCheck(const QStringList &);
+int runLogits(const QStringList &);
 static const Command kCommands[] = {
+    {"layer-check", "layer-local golden check of every block (--model DIR --expected F --out F)",
+     runLayerCheck},
+    {"logits", "V4 forward pass on token ids -> logits safetensors (--model --prompt --out)",
+     runLogits},
     {"detokenize", "JSON arrays of token ids (stdin lines) -> JSON strings", runDetokenize},
     {"encode", "print the exact V4 prompt for a chat request (--request R.json)", runEncode},
     {"make-model", "write a random V4 checkpoint (--out DIR --preset tiny|small|flash-slice)",

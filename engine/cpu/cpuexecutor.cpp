@@ -145,10 +145,22 @@ Result<void> CpuExecutor::topk(const float *values, int n, int k, int32_t *outId
 
 Result<void> CpuExecutor::sparseAttention(const kernels::SparseAttnParams &p)
 {
-    // Independent query rows: split them over the pool (results do not depend on the split).
-    if (p.n_q <= 1)
-        return check(kernels::sparse_attn_cpu(p), "sparse_attn");
+    // Independent (query row, head) pairs: split rows, or heads for a single row (decode).
+    // The result does not depend on the split.
     kernels::Status status;
+    if (p.n_q == 1 && p.n_heads > 1) {
+        kernels::parallel_for(m_pool.get(), p.n_heads, 1, [&](int64_t begin, int64_t end) {
+            kernels::SparseAttnParams sub = p;
+            sub.n_heads = static_cast<int>(end - begin);
+            sub.q = p.q + begin * p.head_dim;
+            sub.sink = p.sink + begin;
+            sub.out = p.out + begin * p.head_dim;
+            const kernels::Status st = kernels::sparse_attn_cpu(sub);
+            if (!st.ok())
+                status = st;
+        });
+        return check(status, "sparse_attn");
+    }
     kernels::parallel_for(m_pool.get(), p.n_q, 1, [&](int64_t begin, int64_t end) {
         kernels::SparseAttnParams sub = p;
         sub.n_q = static_cast<int>(end - begin);

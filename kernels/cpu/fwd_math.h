@@ -11,6 +11,7 @@
   "bf16-valued" buffers are float arrays that hold values exactly representable in bfloat16.
 */
 
+#include "kernels/cpu_features.h"
 #include "kernels/formats.h"
 
 #include <cmath>
@@ -53,6 +54,35 @@ inline float sqrt_f32(float x)
 inline float rsqrt_f32(float x)
 {
     return static_cast<float>(1.0 / std::sqrt(static_cast<double>(x)));
+}
+
+double dot_f64_avx2(const float *a, const float *b, int64_t n);
+void axpy_f64_avx2(double *acc, double alpha, const float *x, int64_t n);
+
+// Σ a[i]·b[i] with exact products, accumulated in double.
+inline double dot_f64(const float *a, const float *b, int64_t n)
+{
+#if FATHOM_KERNELS_HAVE_AVX2
+    if (cpu_has_avx2_fma())
+        return dot_f64_avx2(a, b, n);
+#endif
+    double s = 0.0;
+    for (int64_t i = 0; i < n; ++i)
+        s += static_cast<double>(a[i]) * b[i];
+    return s;
+}
+
+// acc[i] += alpha · x[i] in double.
+inline void axpy_f64(double *acc, double alpha, const float *x, int64_t n)
+{
+#if FATHOM_KERNELS_HAVE_AVX2
+    if (cpu_has_avx2_fma()) {
+        axpy_f64_avx2(acc, alpha, x, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; ++i)
+        acc[i] += alpha * x[i];
 }
 
 // Total order of torch.topk on CUDA (radix order): -0.0 sorts below +0.0.

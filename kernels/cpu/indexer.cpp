@@ -21,9 +21,7 @@ Status indexer_scores_cpu(const IndexerScoreParams &p)
         double acc = 0.0;
         for (int h = 0; h < p.n_heads; ++h) {
             const float *q = p.q + static_cast<long>(h) * p.dim;
-            double dot = 0.0;
-            for (int i = 0; i < p.dim; ++i)
-                dot += static_cast<double>(q[i]) * k[i];
+            const double dot = detail::dot_f64(q, k, p.dim);
             const float v = std::max(round_bf16(static_cast<float>(dot)), 0.0f);
             acc += round_bf16(p.weights[h] * v);
         }

@@ -14,16 +14,11 @@ namespace {
 // μ = (φ·x̄)·ρ for `rows` rows of φ.
 void mixes(const float *x, const float *fn, int rows, int width, float normEps, float *mu)
 {
-    double ss = 0.0;
-    for (int i = 0; i < width; ++i)
-        ss += static_cast<double>(x[i]) * x[i];
+    const double ss = detail::dot_f64(x, x, width);
     const float rho = detail::rsqrt_f32(static_cast<float>(ss / width) + normEps);
     for (int r = 0; r < rows; ++r) {
         const float *f = fn + static_cast<long>(r) * width;
-        double acc = 0.0;
-        for (int i = 0; i < width; ++i)
-            acc += static_cast<double>(f[i]) * x[i];
-        mu[r] = static_cast<float>(acc) * rho;
+        mu[r] = static_cast<float>(detail::dot_f64(f, x, width)) * rho;
     }
 }
 

@@ -15,9 +15,7 @@ Status rmsnorm_cpu(const RmsNormParams &p)
     for (int r = 0; r < p.rows; ++r) {
         const float *x = p.x + static_cast<long>(r) * xs;
         float *y = p.y + static_cast<long>(r) * ys;
-        double ss = 0.0;
-        for (int i = 0; i < p.dim; ++i)
-            ss += static_cast<double>(x[i]) * x[i];
+        const double ss = detail::dot_f64(x, x, p.dim);
         const float var = static_cast<float>(ss / p.dim);
         const float rs = detail::rsqrt_f32(var + p.eps);
         for (int i = 0; i < p.dim; ++i) {

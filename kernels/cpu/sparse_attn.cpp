@@ -44,10 +44,7 @@ Status sparse_attn_cpu(const SparseAttnParams &p)
                     const float *k = row(r);
                     if (!k)
                         continue;
-                    double dot = 0.0;
-                    for (int e = 0; e < D; ++e)
-                        dot += static_cast<double>(q[e]) * k[e];
-                    z[n] = static_cast<float>(dot) * p.scale;
+                    z[n] = static_cast<float>(detail::dot_f64(q, k, D)) * p.scale;
                     rows[n] = r;
                     bm = std::max(bm, z[n]);
                     ++n;
@@ -66,8 +63,7 @@ Status sparse_attn_cpu(const SparseAttnParams &p)
                     bsum += pr;
                     const float pb = round_bf16(pr);
                     const float *k = row(rows[i]);
-                    for (int e = 0; e < D; ++e)
-                        acc[e] += static_cast<double>(pb) * k[e];
+                    detail::axpy_f64(acc.data(), pb, k, D);
                 }
                 for (int e = 0; e < D; ++e)
                     acc[e] = static_cast<float>(acc[e]);

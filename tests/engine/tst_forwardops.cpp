@@ -1,0 +1,399 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+// The forward-pass CPU kernels against the spec (v4-model-spec.md) and independent evaluations:
+// RoPE tables (§3.4 values) and rotation, Hadamard (explicit matrix), top-k ties (testdata README
+// §1.4), mHC Sinkhorn, compressor pooling, sparse attention with sink, MoE routing, SwiGLU clamp,
+// the bf16-arithmetic query norm.
+
+#include "kernels/compressor.h"
+#include "kernels/formats.h"
+#include "kernels/hadamard.h"
+#include "kernels/indexer.h"
+#include "kernels/mhc.h"
+#include "kernels/moe.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/rope.h"
+#include "kernels/sparse_attn.h"
+
+#include <QTest>
+
+#include <bit>
+#include <cmath>
+#include <random>
+#include <vector>
+
+using namespace fathom::kernels;
+
+namespace {
+
+std::vector<float> randomBf16(size_t n, uint32_t seed, float scale = 1.0f)
+{
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, scale);
+    std::vector<float> v(n);
+    for (float &x : v)
+        x = round_bf16(nd(rng));
+    return v;
+}
+
+} // namespace
+
+class tst_ForwardOps : public QObject
+{
+    Q_OBJECT
+private slots:
+    void ropeTablesMatchSpec()
+    {
+        // §3.4: θ_j for base 160000 with YaRN (factor 16 over 65536), rope_dim 64.
+        const double expected[32] = {1,           0.687656,   0.472871,    0.325172,    0.223607,
+                                     0.153765,    0.105737,   0.0727108,   0.05,        0.0343828,
+                                     0.0236435,   0.0162586,  0.0111803,   0.00768823,  0.00528686,
+                                     0.00363554,  0.00226563, 0.0013968,   0.00084969,  0.000508082,
+                                     0.000296978, 0.00016818, 9.08678e-05, 4.54442e-05, 1.95312e-05,
+                                     5.37231e-06, 3.6943e-06, 2.54041e-06, 1.74693e-06, 1.20129e-06,
+                                     8.26071e-07, 5.68053e-07};
+        RopeFreqParams p;
+        p.rope_dim = 64;
+        p.base = 160000;
+        p.yarn_factor = 16;
+        p.original_seq_len = 65536;
+        float f[32];
+        QVERIFY(rope_freqs_cpu(p, f).ok());
+        for (int j = 0; j < 32; ++j)
+            QVERIFY2(std::abs(f[j] - expected[j]) <= 1e-5 * expected[j],
+                     qPrintable(QStringLiteral("j=%1: %2 vs %3").arg(j).arg(f[j]).arg(expected[j])));
+        // Plain table: 10000^(-2j/64).
+        RopeFreqParams plain;
+        plain.rope_dim = 64;
+        QVERIFY(rope_freqs_cpu(plain, f).ok());
+        for (int j = 0; j < 32; ++j)
+            QVERIFY(std::abs(f[j] - std::pow(10000.0, -2.0 * j / 64)) <= 1e-6 * f[j] + 1e-12);
+    }
+
+    void ropeRotatesInterleavedPairs()
+    {
+        // Rotating (x, y) by angle t·θ keeps the pair's norm; inverse undoes the forward.
+        std::vector<float> x = randomBf16(2 * 64, 1);
+        std::vector<float> orig = x;
+        RopeFreqParams fp;
+        fp.rope_dim = 64;
+        float freqs[32];
+        QVERIFY(rope_freqs_cpu(fp, freqs).ok());
+        const int32_t pos[2] = {5, 1000};
+        RopeParams p;
+        p.x = x.data();
+        p.positions = pos;
+        p.freqs = freqs;
+        p.rows = 2;
+        p.row_stride = 64;
+        p.rope_dim = 64;
+        QVERIFY(rope_cpu(p).ok());
+        // Pair 0 of row 0 (θ_0 = 1): angle 5.
+        const double c = std::cos(5.0), s = std::sin(5.0);
+        QVERIFY(std::abs(x[0] - (orig[0] * c - orig[1] * s)) < 0.02);
+        QVERIFY(std::abs(x[1] - (orig[0] * s + orig[1] * c)) < 0.02);
+        p.direction = RopeDirection::Inverse;
+        QVERIFY(rope_cpu(p).ok());
+        for (size_t i = 0; i < x.size(); ++i)
+            QVERIFY(std::abs(x[i] - orig[i]) <= 0.02f * (std::abs(orig[i]) + 0.1f));
+    }
+
+    void hadamardMatchesMatrix()
+    {
+        const int n = 128;
+        std::vector<float> x = randomBf16(n, 2);
+        std::vector<float> y = x;
+        const float scale = 1.0f / std::sqrt(128.0f);
+        QVERIFY(hadamard_cpu(y.data(), 1, n, scale).ok());
+        for (int i = 0; i < n; ++i) {
+            double acc = 0;
+            for (int j = 0; j < n; ++j)
+                acc += (std::popcount(unsigned(i & j)) & 1 ? -1.0 : 1.0) * x[j];
+            QVERIFY(std::abs(y[i] - acc * scale) <= 0.01 * std::abs(acc * scale) + 1e-3);
+        }
+        QVERIFY(!hadamard_cpu(y.data(), 1, 96, scale).ok());
+    }
+
+    void topkTies()
+    {
+        // Lower index first among equal values; -0.0 below +0.0; descending order.
+        const float v[6] = {1.0f, 3.0f, 0.0f, 3.0f, -0.0f, 1.0f};
+        int32_t idx[6];
+        QVERIFY(topk_cpu(v, 6, 6, idx).ok());
+        const int32_t want[6] = {1, 3, 0, 5, 2, 4};
+        for (int i = 0; i < 6; ++i)
+            QCOMPARE(idx[i], want[i]);
+        QVERIFY(topk_cpu(v, 6, 3, idx).ok());
+        QCOMPARE(idx[2], 0);
+    }
+
+    void sinkhornIsDoublyStochastic()
+    {
+        const int n = 4, d = 32, rows = (2 + n) * n;
+        std::vector<float> x = randomBf16(n * d, 3), fn = randomBf16(rows * n * d, 4, 0.05f);
+        std::vector<float> base = randomBf16(rows, 5), scale = {0.5f, 0.7f, 1.3f};
+        std::vector<float> pre(n), post(n), comb(n * n), u(d);
+        MhcPreParams p;
+        p.x = x.data();
+        p.fn = fn.data();
+        p.base = base.data();
+        p.scale = scale.data();
+        p.pre = pre.data();
+        p.post = post.data();
+        p.comb = comb.data();
+        p.u = u.data();
+        p.tokens = 1;
+        p.n_hc = n;
+        p.d = d;
+        QVERIFY(mhc_pre_cpu(p).ok());
+        for (int j = 0; j < n; ++j) {
+            double col = 0, row = 0;
+            for (int i = 0; i < n; ++i) {
+                col += comb[i * n + j];
+                row += comb[j * n + i];
+            }
+            QVERIFY(std::abs(col - 1) < 1e-4);
+            QVERIFY(std::abs(row - 1) < 1e-3);
+            QVERIFY(pre[j] > 0 && pre[j] < 1.0001f && post[j] > 0 && post[j] < 2);
+        }
+        // u = bf16(Σ pre_i X_i)
+        for (int e = 0; e < d; ++e) {
+            double acc = 0;
+            for (int i = 0; i < n; ++i)
+                acc += double(pre[i]) * x[i * d + e];
+            QVERIFY(std::abs(u[e] - acc) <= 0.01 * std::abs(acc) + 1e-6);
+        }
+        // post: X'[j] = post_j y + Σ_i C[i][j] X[i] (C row = input stream).
+        std::vector<float> y = randomBf16(d, 6), out(n * d);
+        MhcPostParams q;
+        q.x = x.data();
+        q.y = y.data();
+        q.post = post.data();
+        q.comb = comb.data();
+        q.out = out.data();
+        q.tokens = 1;
+        q.n_hc = n;
+        q.d = d;
+        QVERIFY(mhc_post_cpu(q).ok());
+        for (int j = 0; j < n; ++j)
+            for (int e = 0; e < d; ++e) {
+                double acc = double(post[j]) * y[e];
+                for (int i = 0; i < n; ++i)
+                    acc += double(comb[i * n + j]) * x[i * d + e];
+                QVERIFY(std::abs(out[j * d + e] - acc) <= 0.01 * std::abs(acc) + 1e-5);
+            }
+    }
+
+    void compressorPoolsPerChannel()
+    {
+        // Overlapped: entry = per-channel softmax over A halves of the previous window and B
+        // halves of this one.
+        const int m = 4, dc = 8, w = 2 * dc;
+        std::vector<float> pk = randomBf16(m * w, 7), pg = randomBf16(m * w, 8);
+        std::vector<float> ck = randomBf16(m * w, 9), cg = randomBf16(m * w, 10);
+        std::vector<float> out(dc), out0(dc);
+        CompressorPoolParams p;
+        p.prev_kv = pk.data();
+        p.prev_score = pg.data();
+        p.kv = ck.data();
+        p.score = cg.data();
+        p.out = out.data();
+        p.ratio = m;
+        p.dc = dc;
+        p.overlap = CompressorOverlap::Overlapped;
+        QVERIFY(compressor_pool_cpu(p).ok());
+        for (int e = 0; e < dc; ++e) {
+            std::vector<double> g, a;
+            for (int r = 0; r < m; ++r) {
+                g.push_back(pg[r * w + e]);
+                a.push_back(pk[r * w + e]);
+            }
+            for (int r = 0; r < m; ++r) {
+                g.push_back(cg[r * w + dc + e]);
+                a.push_back(ck[r * w + dc + e]);
+            }
+            double mx = *std::max_element(g.begin(), g.end()), z = 0, acc = 0;
+            for (double v : g)
+                z += std::exp(v - mx);
+            for (size_t i = 0; i < g.size(); ++i)
+                acc += std::exp(g[i] - mx) / z * a[i];
+            QVERIFY(std::abs(out[e] - acc) <= 0.01 * std::abs(acc) + 1e-6);
+        }
+        // Entry 0 has no previous window: only the B slots.
+        p.prev_kv = p.prev_score = nullptr;
+        p.out = out0.data();
+        QVERIFY(compressor_pool_cpu(p).ok());
+        double mx = -1e30, z = 0, acc = 0;
+        for (int r = 0; r < m; ++r)
+            mx = std::max<double>(mx, cg[r * w + dc]);
+        for (int r = 0; r < m; ++r)
+            z += std::exp(cg[r * w + dc] - mx);
+        for (int r = 0; r < m; ++r)
+            acc += std::exp(cg[r * w + dc] - mx) / z * ck[r * w + dc];
+        QVERIFY(std::abs(out0[0] - acc) <= 0.01 * std::abs(acc) + 1e-6);
+    }
+
+    void sparseAttentionWithSink()
+    {
+        const int H = 2, D = 64, nkv = 150; // > 2 online-softmax blocks
+        std::vector<float> q = randomBf16(H * D, 11), kv = randomBf16(nkv * D, 12);
+        std::vector<int32_t> idx(nkv + 3);
+        for (int i = 0; i < nkv; ++i)
+            idx[i] = (i * 7) % nkv;
+        idx[nkv] = idx[nkv + 1] = idx[nkv + 2] = -1;
+        const float sink[H] = {0.5f, -1.0f};
+        std::vector<float> out(H * D);
+        SparseAttnParams p;
+        p.q = q.data();
+        p.kv = kv.data();
+        p.idx = idx.data();
+        p.sink = sink;
+        p.out = out.data();
+        p.n_q = 1;
+        p.n_heads = H;
+        p.head_dim = D;
+        p.n_kv = 100;
+        p.kv_ext = kv.data() + 100 * D; // rows 100.. through the second pool
+        p.n_kv_ext = nkv - 100;
+        p.n_idx = nkv + 3;
+        p.scale = 1.0f / std::sqrt(float(D));
+        QVERIFY(sparse_attn_cpu(p).ok());
+        for (int h = 0; h < H; ++h) {
+            std::vector<double> z(nkv);
+            double mx = -1e300;
+            for (int j = 0; j < nkv; ++j) {
+                double dot = 0;
+                for (int e = 0; e < D; ++e)
+                    dot += double(q[h * D + e]) * kv[j * D + e];
+                z[j] = dot * p.scale;
+                mx = std::max(mx, z[j]);
+            }
+            double den = std::exp(sink[h] - mx);
+            for (double v : z)
+                den += std::exp(v - mx);
+            double err = 0, norm = 0;
+            for (int e = 0; e < D; ++e) {
+                double acc = 0;
+                for (int j = 0; j < nkv; ++j)
+                    acc += std::exp(z[j] - mx) * kv[j * D + e];
+                acc /= den;
+                err += (out[h * D + e] - acc) * (out[h * D + e] - acc);
+                norm += acc * acc;
+            }
+            QVERIFY2(std::sqrt(err / norm) < 1e-2,
+                     qPrintable(QString::number(std::sqrt(err / norm))));
+        }
+    }
+
+    void moeRouting()
+    {
+        const int E = 8, K = 2;
+        const float logits[E] = {0.1f, 2.0f, -1.0f, 0.5f, 3.0f, 0.0f, -2.0f, 1.0f};
+        const float bias[E] = {0, 0, 0, 0, -5.0f, 0, 0, 0}; // bias steers selection only
+        int32_t ids[K];
+        float w[K], sel[E];
+        MoeRouteParams p;
+        p.logits = logits;
+        p.bias = bias;
+        p.select_scores = sel;
+        p.ids = ids;
+        p.weights = w;
+        p.tokens = 1;
+        p.n_experts = E;
+        p.topk = K;
+        p.route_scale = 1.5f;
+        QVERIFY(moe_route_cpu(p).ok());
+        QCOMPARE(ids[0], 1);
+        QCOMPARE(ids[1], 7);
+        auto s = [](float l) { return std::sqrt(std::log1p(std::exp(double(l)))); };
+        QVERIFY(std::abs(w[0] - s(2.0f) / (s(2.0f) + s(1.0f)) * 1.5) < 1e-6);
+        QVERIFY(std::abs(w[0] + w[1] - 1.5f) < 1e-6);
+        QVERIFY(std::abs(sel[4] - (s(3.0f) - 5.0)) < 1e-6);
+        const int32_t forced[K] = {4, 6};
+        p.forced_ids = forced;
+        QVERIFY(moe_route_cpu(p).ok());
+        QCOMPARE(ids[0], 4);
+        QVERIFY(std::abs(w[0] - s(3.0f) / (s(3.0f) + s(-2.0f)) * 1.5) < 1e-6);
+    }
+
+    void swigluClamps()
+    {
+        const float g[4] = {20.0f, -20.0f, 1.0f, 0.5f}, u[4] = {1.0f, 1.0f, 30.0f, -30.0f};
+        const float rw[1] = {0.5f};
+        float out[4];
+        SwigluParams p;
+        p.gate = g;
+        p.up = u;
+        p.row_weights = rw;
+        p.out = out;
+        p.rows = 1;
+        p.inter = 4;
+        p.limit = 10.0f;
+        QVERIFY(swiglu_cpu(p).ok());
+        auto silu = [](double x) { return x / (1 + std::exp(-x)); };
+        QCOMPARE(out[0], round_bf16(float(silu(10.0) * 1.0 * 0.5)));  // gate clamped above
+        QCOMPARE(out[1], round_bf16(float(silu(-20.0) * 1.0 * 0.5))); // no lower clamp on gate
+        QCOMPARE(out[2], round_bf16(float(silu(1.0) * 10.0 * 0.5)));  // up clamped to +10
+        QCOMPARE(out[3], round_bf16(float(silu(0.5) * -10.0 * 0.5))); // up clamped to -10
+    }
+
+    void rmsNorms()
+    {
+        std::vector<float> x = randomBf16(64, 13, 3.0f), w = randomBf16(64, 14);
+        std::vector<float> y(64);
+        RmsNormParams p;
+        p.x = x.data();
+        p.weight = w.data();
+        p.y = y.data();
+        p.rows = 1;
+        p.dim = 64;
+        QVERIFY(rmsnorm_cpu(p).ok());
+        double ss = 0;
+        for (float v : x)
+            ss += double(v) * v;
+        const double r = 1 / std::sqrt(ss / 64 + 1e-6);
+        for (int i = 0; i < 64; ++i) {
+            QVERIFY(std::abs(y[i] - w[i] * x[i] * r) <= 0.008 * std::abs(w[i] * x[i] * r) + 1e-6);
+            QCOMPARE(y[i], round_bf16(y[i]));
+        }
+        std::vector<float> q = x;
+        QVERIFY(head_rmsnorm_bf16_cpu(q.data(), 2, 32, 1e-6f).ok());
+        for (int h = 0; h < 2; ++h) {
+            double s2 = 0;
+            for (int i = 0; i < 32; ++i)
+                s2 += double(q[h * 32 + i]) * q[h * 32 + i];
+            QVERIFY(std::abs(s2 / 32 - 1) < 0.03);
+        }
+    }
+
+    void indexerScoresInBf16()
+    {
+        const int HI = 2, DI = 32, nK = 3;
+        std::vector<float> q = randomBf16(HI * DI, 15), k = randomBf16(nK * DI, 16);
+        const float w[HI] = {0.25f, -0.5f};
+        float s[nK];
+        IndexerScoreParams p;
+        p.q = q.data();
+        p.weights = w;
+        p.keys = k.data();
+        p.scores = s;
+        p.n_heads = HI;
+        p.dim = DI;
+        p.n_keys = nK;
+        QVERIFY(indexer_scores_cpu(p).ok());
+        for (int j = 0; j < nK; ++j) {
+            double acc = 0;
+            for (int h = 0; h < HI; ++h) {
+                double dot = 0;
+                for (int i = 0; i < DI; ++i)
+                    dot += double(q[h * DI + i]) * k[j * DI + i];
+                acc += w[h] * std::max(0.0, dot);
+            }
+            QVERIFY(std::abs(s[j] - acc) <= 0.02 * std::abs(acc) + 1e-3);
+            QCOMPARE(s[j], round_bf16(s[j]));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_ForwardOps)
+#include "tst_forwardops.moc"

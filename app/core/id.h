@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <QDebug>
 #include <QHashFunctions>
 #include <QtGlobal>
 
@@ -30,6 +31,14 @@ template<typename Tag>
 size_t qHash(Id<Tag> id, size_t seed = 0) noexcept
 {
     return ::qHash(id.value, seed);
+}
+
+template<typename Tag>
+QDebug operator<<(QDebug debug, Id<Tag> id)
+{
+    QDebugStateSaver saver(debug);
+    debug.nospace() << "Id(" << id.value << ')';
+    return debug;
 }
 
 struct ConversationIdTag;

@@ -184,7 +184,7 @@ Result<QByteArray> ConversationExporter::toJson(Database &db, ConversationId id)
             {QStringLiteral("id"), m.id.value},
             {QStringLiteral("parent_id"), idOrNull(m.parentId.value)},
             {QStringLiteral("active_child_id"), idOrNull(m.activeChildId.value)},
-            {QStringLiteral("role"), toString(m.role)},
+            {QStringLiteral("role"), roleName(m.role)},
             {QStringLiteral("content"), m.content},
             {QStringLiteral("reasoning"), m.reasoning},
             {QStringLiteral("model_id"), m.modelId},
@@ -193,8 +193,8 @@ Result<QByteArray> ConversationExporter::toJson(Database &db, ConversationId id)
             {QStringLiteral("reasoning_tokens"), m.reasoningTokens},
             {QStringLiteral("ttft_ms"), optionalOrNull(m.ttftMs)},
             {QStringLiteral("tokens_per_second"), optionalOrNull(m.tokensPerSecond)},
-            {QStringLiteral("finish_reason"), toString(m.finishReason)},
-            {QStringLiteral("state"), toString(m.state)},
+            {QStringLiteral("finish_reason"), finishReasonName(m.finishReason)},
+            {QStringLiteral("state"), messageStateName(m.state)},
             {QStringLiteral("error_kind"),
              m.errorKind ? QJsonValue(int(*m.errorKind)) : QJsonValue(QJsonValue::Null)},
             {QStringLiteral("error_text"), m.errorText},
@@ -303,7 +303,7 @@ Result<ConversationId> ConversationExporter::importJson(Database &db, const QByt
                 later << m;
                 continue;
             }
-            const std::optional<Role> role = roleFromString(
+            const std::optional<Role> role = roleFromName(
                 m.value(QStringLiteral("role")).toString());
             if (!role)
                 return fail(Error::Kind::Format,
@@ -333,9 +333,9 @@ Result<ConversationId> ConversationExporter::importJson(Database &db, const QByt
             insert.bindValue(QStringLiteral(":ttft"), number("ttft_ms"));
             insert.bindValue(QStringLiteral(":tps"), number("tokens_per_second"));
             insert.bindValue(QStringLiteral(":finish"),
-                             int(finishReasonFromString(
+                             int(finishReasonFromName(
                                  m.value(QStringLiteral("finish_reason")).toString())));
-            MessageState state = messageStateFromString(m.value(QStringLiteral("state")).toString());
+            MessageState state = messageStateFromName(m.value(QStringLiteral("state")).toString());
             if (state == MessageState::Streaming) // nobody is streaming into an imported answer
                 state = MessageState::Interrupted;
             insert.bindValue(QStringLiteral(":state"), int(state));

@@ -9,6 +9,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QLoggingCategory>
+#include <QRegularExpression>
 #include <QSqlDriver>
 #include <QThread>
 
@@ -204,6 +205,17 @@ Result<QSqlQuery> Database::prepare(const QString &sql)
 
 Result<void> Database::exec(QSqlQuery &query, const QString &what)
 {
+    // QSQLITE binds a null QString as SQL NULL; text columns are NOT NULL, and "no text" is ''.
+    // Deliberate NULLs are bound as QVariant() (no type), which this leaves alone. (By name:
+    // positional rebinding breaks placeholders that occur twice.)
+    static const QRegularExpression placeholder(QStringLiteral(":[A-Za-z_][A-Za-z0-9_]*"));
+    QRegularExpressionMatchIterator it = placeholder.globalMatch(query.lastQuery());
+    while (it.hasNext()) {
+        const QString name = it.next().captured();
+        const QVariant v = query.boundValue(name);
+        if (v.metaType().id() == QMetaType::QString && v.toString().isNull())
+            query.bindValue(name, QStringLiteral(""));
+    }
     if (!query.exec())
         return unexpected(sqlError(query.lastError(), what));
     return {};

@@ -4,7 +4,7 @@
 
 namespace fathom::storage {
 
-QString toString(Role role)
+QString roleName(Role role)
 {
     switch (role) {
     case Role::System:
@@ -19,16 +19,16 @@ QString toString(Role role)
     return QStringLiteral("user");
 }
 
-std::optional<Role> roleFromString(const QString &text)
+std::optional<Role> roleFromName(const QString &text)
 {
     for (Role r : {Role::System, Role::User, Role::Assistant, Role::Tool}) {
-        if (toString(r) == text)
+        if (roleName(r) == text)
             return r;
     }
     return std::nullopt;
 }
 
-QString toString(FinishReason reason)
+QString finishReasonName(FinishReason reason)
 {
     switch (reason) {
     case FinishReason::None:
@@ -47,20 +47,20 @@ QString toString(FinishReason reason)
     return QString();
 }
 
-FinishReason finishReasonFromString(const QString &text)
+FinishReason finishReasonFromName(const QString &text)
 {
     for (FinishReason r : {FinishReason::Stop,
                            FinishReason::Length,
                            FinishReason::Cancelled,
                            FinishReason::Error,
                            FinishReason::ToolCalls}) {
-        if (toString(r) == text)
+        if (finishReasonName(r) == text)
             return r;
     }
     return FinishReason::None;
 }
 
-QString toString(MessageState state)
+QString messageStateName(MessageState state)
 {
     switch (state) {
     case MessageState::Complete:
@@ -75,17 +75,17 @@ QString toString(MessageState state)
     return QStringLiteral("complete");
 }
 
-MessageState messageStateFromString(const QString &text)
+MessageState messageStateFromName(const QString &text)
 {
     for (MessageState s :
          {MessageState::Streaming, MessageState::Interrupted, MessageState::Failed}) {
-        if (toString(s) == text)
+        if (messageStateName(s) == text)
             return s;
     }
     return MessageState::Complete;
 }
 
-QString toString(DocumentStatus status)
+QString documentStatusName(DocumentStatus status)
 {
     switch (status) {
     case DocumentStatus::Pending:

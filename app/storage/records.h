@@ -50,13 +50,15 @@ enum PageFlag : int {
     PageFlagOcr = 2,         // text comes from OCR
 };
 
-QString toString(Role role); // "system", "user", "assistant", "tool"
-std::optional<Role> roleFromString(const QString &text);
-QString toString(FinishReason reason); // "", "stop", "length", "cancelled", "error", "tool_calls"
-FinishReason finishReasonFromString(const QString &text);
-QString toString(MessageState state); // "complete", "streaming", "interrupted", "failed"
-MessageState messageStateFromString(const QString &text);
-QString toString(DocumentStatus status); // "pending", "ingesting", "ready", "failed", "partial"
+QString roleName(Role role); // "system", "user", "assistant", "tool"
+std::optional<Role> roleFromName(const QString &text);
+QString finishReasonName(
+    FinishReason reason); // "", "stop", "length", "cancelled", "error", "tool_calls"
+FinishReason finishReasonFromName(const QString &text);
+QString messageStateName(MessageState state); // "complete", "streaming", "interrupted", "failed"
+MessageState messageStateFromName(const QString &text);
+QString documentStatusName(
+    DocumentStatus status); // "pending", "ingesting", "ready", "failed", "partial"
 
 struct Folder
 {

@@ -1,0 +1,505 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#include "app/server/apiserver.h"
+#include "engine/remote/remotebackend.h"
+
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QMutex>
+#include <QTest>
+#include <QThread>
+
+#include <curl/curl.h>
+
+#include <atomic>
+#include <map>
+
+using namespace fathom::engine;
+using fathom::server::ApiServer;
+using fathom::server::ServerConfig;
+
+namespace {
+
+const char kKey[] = "local-secret-123";
+
+// A backend that "generates" a fixed script, one piece per step for every running request, so
+// the server's streaming, queueing and cancelling can be checked without a model.
+class FakeBackend final : public Backend
+{
+public:
+    struct Running
+    {
+        GenerationRequest request;
+        TokenSink *sink = nullptr;
+        int next = 0;
+        bool cancelled = false;
+    };
+
+    static inline const std::vector<std::pair<std::string, std::string>> script
+        = {{"Let me ", ""}, {"think.", ""}, {"", "The answer "}, {"", "is "}, {"", "42."}};
+
+    BackendInfo info() const override { return {}; }
+    fathom::engine::Result<void> load(const ModelSpec &, const LoadProgressFn &) override
+    {
+        return {};
+    }
+    void unload() override {}
+    fathom::engine::Result<void> submit(GenerationRequest request, TokenSink &sink) override
+    {
+        QMutexLocker lock(&mutex);
+        if (request.messages.empty())
+            return fathom::engine::fail(fathom::engine::Error::Kind::InvalidArgument, "no messages");
+        submitted.push_back(request);
+        running[request.id] = Running{std::move(request), &sink, 0, false};
+        maxRunning = std::max(maxRunning.load(), int(running.size()));
+        return {};
+    }
+    void cancel(RequestId id) override
+    {
+        QMutexLocker lock(&mutex);
+        if (auto it = running.find(id); it != running.end()) {
+            it->second.cancelled = true;
+            ++cancels;
+        }
+    }
+    bool step() override
+    {
+        QThread::msleep(stepMs); // a decode step takes time
+        std::vector<std::pair<RequestId, Running>> work;
+        {
+            QMutexLocker lock(&mutex);
+            for (auto &[id, r] : running)
+                work.emplace_back(id, r);
+        }
+        for (auto &[id, r] : work) {
+            if (r.cancelled) {
+                erase(id);
+                r.sink->onFinished(id, FinishReason::Cancelled, {});
+                continue;
+            }
+            if (r.next < int(script.size()) && r.next < r.request.maxTokens) {
+                r.sink->onText(id, script[r.next].first, script[r.next].second);
+                QMutexLocker lock(&mutex);
+                if (auto it = running.find(id); it != running.end())
+                    ++it->second.next;
+                continue;
+            }
+            erase(id);
+            GenerationStats stats;
+            stats.promptTokens = 11;
+            stats.completionTokens = r.next;
+            stats.cachedPromptTokens = 3;
+            r.sink->onFinished(id,
+                               r.next < int(script.size()) ? FinishReason::Length
+                                                           : FinishReason::Stop,
+                               stats);
+        }
+        QMutexLocker lock(&mutex);
+        return !running.empty();
+    }
+    void erase(RequestId id)
+    {
+        QMutexLocker lock(&mutex);
+        running.erase(id);
+    }
+    std::vector<GenerationRequest> submittedRequests()
+    {
+        QMutexLocker lock(&mutex);
+        return submitted;
+    }
+
+    QMutex mutex;
+    std::map<RequestId, Running> running;
+    std::vector<GenerationRequest> submitted;
+    std::atomic<int> maxRunning{0};
+    std::atomic<int> cancels{0};
+    std::atomic<int> stepMs{2};
+};
+
+// The server and its backend on their own thread, as in fathom-cli serve; the test thread is the
+// client.
+class ServerThread
+{
+public:
+    explicit ServerThread(ServerConfig config)
+    {
+        m_thread.start();
+        m_context = new QObject;
+        m_context->moveToThread(&m_thread);
+        QMetaObject::invokeMethod(
+            m_context,
+            [this, config] {
+                m_server = new ApiServer(backend, config);
+                auto started = m_server->start();
+                m_port = started ? *started : 0;
+                if (!started)
+                    m_error = started.error().message;
+            },
+            Qt::BlockingQueuedConnection);
+    }
+    ~ServerThread()
+    {
+        QMetaObject::invokeMethod(
+            m_context, [this] { delete m_server; }, Qt::BlockingQueuedConnection);
+        m_thread.quit();
+        m_thread.wait();
+        delete m_context;
+    }
+    quint16 port() const { return m_port; }
+    QString error() const { return m_error; }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+
+    FakeBackend backend;
+
+private:
+    QThread m_thread;
+    QObject *m_context = nullptr;
+    ApiServer *m_server = nullptr;
+    quint16 m_port = 0;
+    QString m_error;
+};
+
+struct HttpResult
+{
+    long status = 0;
+    QByteArray body;
+    QByteArray headers;
+};
+
+// One blocking request with libcurl: an HTTP client that is not ours.
+HttpResult http(const std::string &url,
+                const QByteArray &method,
+                const QByteArray &body = {},
+                const char *key = nullptr)
+{
+    HttpResult result;
+    CURL *easy = curl_easy_init();
+    curl_slist *headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    if (key)
+        headers = curl_slist_append(headers, (std::string("Authorization: Bearer ") + key).c_str());
+    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(easy, CURLOPT_PROXY, "");
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.constData());
+    if (method == "POST") {
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.constData());
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.size()));
+    }
+    auto append = +[](char *data, size_t size, size_t n, void *user) -> size_t {
+        static_cast<QByteArray *>(user)->append(data, qsizetype(size * n));
+        return size * n;
+    };
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, append);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &result.body);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, append);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, &result.headers);
+    if (curl_easy_perform(easy) == CURLE_OK)
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &result.status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(easy);
+    return result;
+}
+
+QJsonObject json(const QByteArray &bytes)
+{
+    return QJsonDocument::fromJson(bytes).object();
+}
+
+struct RecordingSink : TokenSink
+{
+    std::string reasoning, content;
+    bool finished = false;
+    FinishReason reason = FinishReason::Error;
+    GenerationStats stats;
+    std::optional<fathom::engine::Error> error;
+    std::function<void()> onFirstText;
+    int texts = 0;
+    void onText(RequestId, const std::string &r, const std::string &c) override
+    {
+        reasoning += r;
+        content += c;
+        if (texts++ == 0 && onFirstText)
+            onFirstText();
+    }
+    void onFinished(RequestId, FinishReason r, const GenerationStats &s) override
+    {
+        finished = true;
+        reason = r;
+        stats = s;
+    }
+    void onError(RequestId, const fathom::engine::Error &e) override { error = e; }
+    bool ended() const { return finished || error.has_value(); }
+};
+
+template<typename Pred>
+bool drive(remote::RemoteBackend &backend, Pred done, int timeoutMs = 10000)
+{
+    QElapsedTimer timer;
+    timer.start();
+    while (!done() && timer.elapsed() < timeoutMs)
+        backend.step();
+    return done();
+}
+
+remote::RemoteConfig clientConfig(const ServerThread &server, const char *key = kKey)
+{
+    remote::RemoteConfig c;
+    c.baseUrl = server.url() + "/v1";
+    c.apiKey = key ? key : "";
+    c.useEnvironmentProxy = false;
+    c.connectTimeoutMs = 2000;
+    c.stepWaitMs = 5;
+    return c;
+}
+
+ServerConfig serverConfig()
+{
+    ServerConfig c;
+    c.modelId = QStringLiteral("deepseek-v4-flash");
+    c.apiKey = QString::fromLatin1(kKey);
+    c.contextLength = 1000;
+    c.maxConcurrent = 2;
+    return c;
+}
+
+GenerationRequest request(RequestId id)
+{
+    GenerationRequest r;
+    r.id = id;
+    chat::Message user;
+    user.role = chat::Role::User;
+    user.content = "What is six times seven?";
+    r.messages.push_back(user);
+    r.model = "deepseek-v4-flash";
+    r.thinkingMode = chat::ThinkingMode::Thinking;
+    r.reasoningEffort = chat::ReasoningEffort::Max;
+    r.sampling.temperature = 0.5f;
+    r.maxTokens = 100;
+    return r;
+}
+
+} // namespace
+
+class tst_ApiServer : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+    void healthAndModels();
+    void streamsThroughRemoteBackend();
+    void wholeAnswer();
+    void badRequests_data();
+    void badRequests();
+    void clientDisconnectCancels();
+    void queuesBeyondConcurrencyLimit();
+    void publicAddressNeedsKey();
+};
+
+void tst_ApiServer::healthAndModels()
+{
+    ServerThread server(serverConfig());
+    QVERIFY2(server.port() != 0, qPrintable(server.error()));
+    HttpResult health = http(server.url() + "/health", "GET");
+    QCOMPARE(health.status, 200L);
+    QCOMPARE(json(health.body).value("status").toString(), QStringLiteral("ok"));
+
+    HttpResult noKey = http(server.url() + "/v1/models", "GET");
+    QCOMPARE(noKey.status, 401L);
+    QVERIFY(
+        json(noKey.body).value("error").toObject().value("message").toString().contains("API key"));
+    HttpResult wrongKey = http(server.url() + "/v1/models", "GET", {}, "local-secret-124");
+    QCOMPARE(wrongKey.status, 401L);
+
+    // Our own client lists the models.
+    remote::RemoteBackend client(clientConfig(server));
+    auto loaded = client.load(ModelSpec{{}, "deepseek-v4-flash", 0, {}}, {});
+    QVERIFY2(loaded, loaded ? "" : loaded.error().toString().c_str());
+    QCOMPARE(client.models().size(), std::size_t(1));
+    QCOMPARE(client.models()[0].id, std::string("deepseek-v4-flash"));
+    QCOMPARE(client.models()[0].contextLength, 1000);
+
+    HttpResult missing = http(server.url() + "/v1/embeddings", "POST", "{}", kKey);
+    QCOMPARE(missing.status, 404L);
+    QVERIFY(json(missing.body).contains("error"));
+}
+
+void tst_ApiServer::streamsThroughRemoteBackend()
+{
+    // Our server as the far end of our remote backend: real HTTP, SSE both ways.
+    ServerThread server(serverConfig());
+    QVERIFY(server.port() != 0);
+    remote::RemoteBackend client(clientConfig(server));
+    QVERIFY(client.load(ModelSpec{{}, "deepseek-v4-flash", 0, {}}, {}));
+    RecordingSink sink;
+    QVERIFY(client.submit(request(1), sink));
+    QVERIFY(drive(client, [&] { return sink.ended(); }));
+    QVERIFY2(!sink.error, sink.error ? sink.error->toString().c_str() : "");
+    QCOMPARE(sink.reasoning, std::string("Let me think."));
+    QCOMPARE(sink.content, std::string("The answer is 42."));
+    QCOMPARE(sink.reason, FinishReason::Stop);
+    QCOMPARE(sink.stats.promptTokens, 11);
+    QCOMPARE(sink.stats.completionTokens, 5);
+    QCOMPARE(sink.stats.cachedPromptTokens, 3);
+    QVERIFY(sink.texts >= 2);
+
+    // What reached the engine: reasoning_effort max = thinking + Max; sampling kept.
+    const auto submitted = server.backend.submittedRequests();
+    QCOMPARE(submitted.size(), std::size_t(1));
+    QCOMPARE(submitted[0].thinkingMode, chat::ThinkingMode::Thinking);
+    QCOMPARE(submitted[0].reasoningEffort, chat::ReasoningEffort::Max);
+    QCOMPARE(submitted[0].sampling.temperature, 0.5f);
+    QCOMPARE(submitted[0].maxTokens, 100);
+    QCOMPARE(submitted[0].messages.size(), std::size_t(1));
+    QCOMPARE(submitted[0].messages[0].content, std::string("What is six times seven?"));
+
+    // Chat mode ("none" on the generic dialect) and a length cut.
+    GenerationRequest chatMode = request(2);
+    chatMode.thinkingMode = chat::ThinkingMode::Chat;
+    chatMode.maxTokens = 3;
+    RecordingSink second;
+    QVERIFY(client.submit(chatMode, second));
+    QVERIFY(drive(client, [&] { return second.ended(); }));
+    QVERIFY(!second.error);
+    QCOMPARE(second.reason, FinishReason::Length);
+    QCOMPARE(server.backend.submittedRequests().back().thinkingMode, chat::ThinkingMode::Chat);
+}
+
+void tst_ApiServer::wholeAnswer()
+{
+    ServerThread server(serverConfig());
+    QVERIFY(server.port() != 0);
+    const QByteArray body
+        = R"({"model":"deepseek-v4-flash","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"6*7?"}]}],"reasoning_effort":"none","max_tokens":50,"tools":[{"type":"function","function":{"name":"calc","parameters":{"type":"object"}}}]})";
+    HttpResult r = http(server.url() + "/v1/chat/completions", "POST", body, kKey);
+    QCOMPARE(r.status, 200L);
+    const QJsonObject o = json(r.body);
+    QCOMPARE(o.value("object").toString(), QStringLiteral("chat.completion"));
+    QCOMPARE(o.value("model").toString(), QStringLiteral("deepseek-v4-flash"));
+    const QJsonObject choice = o.value("choices").toArray().at(0).toObject();
+    QCOMPARE(choice.value("finish_reason").toString(), QStringLiteral("stop"));
+    QCOMPARE(choice.value("message").toObject().value("content").toString(),
+             QStringLiteral("The answer is 42."));
+    QCOMPARE(choice.value("message").toObject().value("reasoning_content").toString(),
+             QStringLiteral("Let me think."));
+    QCOMPARE(o.value("usage").toObject().value("total_tokens").toInt(), 16);
+    const auto submitted = server.backend.submittedRequests();
+    QCOMPARE(submitted.size(), std::size_t(1));
+    QCOMPARE(submitted[0].thinkingMode, chat::ThinkingMode::Chat);
+    QCOMPARE(submitted[0].messages[1].content, std::string("6*7?"));
+    QVERIFY(submitted[0].messages[0].toolsJson.find("\"calc\"") != std::string::npos);
+}
+
+void tst_ApiServer::badRequests_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<long>("status");
+    QTest::addColumn<QString>("param");
+    const QByteArray ok = R"("messages":[{"role":"user","content":"hi"}])";
+    QTest::newRow("malformed json") << QByteArray("{\"messages\": [") << 400L << QString();
+    QTest::newRow("not an object") << QByteArray("[1,2]") << 400L << QString();
+    QTest::newRow("no messages") << QByteArray("{}") << 400L << "messages";
+    QTest::newRow("temperature of the wrong type")
+        << "{" + ok + R"(,"temperature":"hot"})" << 400L << "temperature";
+    QTest::newRow("stream of the wrong type")
+        << "{" + ok + R"(,"stream":"yes"})" << 400L << "stream";
+    QTest::newRow("max_tokens beyond the context")
+        << "{" + ok + R"(,"max_tokens":5000})" << 400L << "max_tokens";
+    QTest::newRow("max_tokens not an integer")
+        << "{" + ok + R"(,"max_tokens":1.5})" << 400L << "max_tokens";
+    QTest::newRow("unknown role") << QByteArray(R"({"messages":[{"role":"wizard","content":"hi"}]})")
+                                  << 400L << "messages[0].role";
+    QTest::newRow("bad reasoning_effort")
+        << "{" + ok + R"(,"reasoning_effort":"extreme"})" << 400L << "reasoning_effort";
+    QTest::newRow("unknown model") << "{" + ok + R"(,"model":"gpt-4o"})" << 404L << "model";
+    QTest::newRow("n > 1") << "{" + ok + R"(,"n":2})" << 400L << "n";
+    QTest::newRow("10 MB body") << "{" + ok + R"(,"pad":")" + QByteArray(10 * 1024 * 1024, 'x')
+                                       + "\"}"
+                                << 413L << QString();
+}
+
+void tst_ApiServer::badRequests()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(long, status);
+    QFETCH(QString, param);
+    static ServerThread *server = nullptr;
+    if (!server)
+        server = new ServerThread(serverConfig()); // one server for all rows: it must keep serving
+    QVERIFY(server->port() != 0);
+    HttpResult r = http(server->url() + "/v1/chat/completions", "POST", body, kKey);
+    QCOMPARE(r.status, status);
+    const QJsonObject error = json(r.body).value("error").toObject();
+    QVERIFY2(!error.value("message").toString().isEmpty(), r.body.left(300).constData());
+    QVERIFY(error.contains("type"));
+    if (!param.isEmpty())
+        QCOMPARE(error.value("param").toString(), param);
+    QVERIFY(server->backend.submittedRequests().empty());
+    // Still serving.
+    QCOMPARE(http(server->url() + "/health", "GET").status, 200L);
+    if (QByteArray(QTest::currentDataTag()) == "10 MB body") {
+        delete server;
+        server = nullptr;
+    }
+}
+
+void tst_ApiServer::clientDisconnectCancels()
+{
+    ServerThread server(serverConfig());
+    QVERIFY(server.port() != 0);
+    server.backend.stepMs = 100; // slow enough to hang up in the middle
+    remote::RemoteBackend client(clientConfig(server));
+    QVERIFY(client.load(ModelSpec{{}, "deepseek-v4-flash", 0, {}}, {}));
+    RecordingSink sink;
+    sink.onFirstText = [&] { client.cancel(1); };
+    QVERIFY(client.submit(request(1), sink));
+    QVERIFY(drive(client, [&] { return sink.ended(); }));
+    QCOMPARE(sink.reason, FinishReason::Cancelled);
+    QElapsedTimer timer;
+    timer.start();
+    while (server.backend.cancels.load() == 0 && timer.elapsed() < 5000)
+        QThread::msleep(10);
+    QCOMPARE(server.backend.cancels.load(), 1);
+}
+
+void tst_ApiServer::queuesBeyondConcurrencyLimit()
+{
+    ServerThread server(serverConfig()); // maxConcurrent 2
+    QVERIFY(server.port() != 0);
+    server.backend.stepMs = 10;
+    remote::RemoteBackend client(clientConfig(server));
+    QVERIFY(client.load(ModelSpec{{}, "deepseek-v4-flash", 0, {}}, {}));
+    std::vector<RecordingSink> sinks(5);
+    for (int i = 0; i < 5; ++i)
+        QVERIFY(client.submit(request(10 + i), sinks[i]));
+    QVERIFY(drive(
+        client,
+        [&] {
+            return std::all_of(sinks.begin(), sinks.end(), [](const RecordingSink &s) {
+                return s.ended();
+            });
+        },
+        20000));
+    for (const RecordingSink &s : sinks) {
+        QVERIFY2(!s.error, s.error ? s.error->toString().c_str() : "");
+        QCOMPARE(s.content, std::string("The answer is 42."));
+    }
+    QCOMPARE(server.backend.submittedRequests().size(), std::size_t(5));
+    QCOMPARE(server.backend.maxRunning.load(), 2); // queued, never more than the limit at once
+}
+
+void tst_ApiServer::publicAddressNeedsKey()
+{
+    ServerConfig c = serverConfig();
+    c.address = QHostAddress::Any;
+    c.apiKey.clear();
+    ServerThread server(c);
+    QCOMPARE(server.port(), quint16(0));
+    QVERIFY(server.error().contains(QLatin1String("API key")));
+}
+
+QTEST_GUILESS_MAIN(tst_ApiServer)
+#include "tst_apiserver.moc"

@@ -5,16 +5,26 @@
 #include "kernels/cpu_features.h"
 
 #include <algorithm>
-#include <chrono>
 
 namespace fathom::engine {
+
+namespace {
+
+inline void cpuRelax()
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+} // namespace
 
 ThreadPool::ThreadPool(int threads)
 {
     if (threads <= 0)
         threads = kernels::cpu_physical_threads();
     for (int i = 1; i < threads; ++i)
-        m_workers.emplace_back([this, i] { workerLoop(i); });
+        m_workers.emplace_back([this] { workerLoop(); });
 }
 
 ThreadPool::~ThreadPool()
@@ -29,43 +39,43 @@ ThreadPool::~ThreadPool()
         t.join();
 }
 
-void ThreadPool::runChunks()
+void ThreadPool::runChunks(Job &job)
 {
     for (;;) {
-        const int64_t c = m_nextChunk.fetch_add(1, std::memory_order_relaxed);
-        if (c >= m_chunks)
+        const int64_t c = job.next.fetch_add(1, std::memory_order_relaxed);
+        if (c >= job.chunks)
             return;
-        const int64_t begin = c * m_chunk;
-        const int64_t end = std::min(m_n, begin + m_chunk);
-        m_fn(m_ctx, begin, end);
+        const int64_t begin = c * job.chunk;
+        job.fn(job.ctx, begin, std::min(job.n, begin + job.chunk));
+        job.done.fetch_add(1, std::memory_order_release);
     }
 }
 
-void ThreadPool::workerLoop(int)
+void ThreadPool::workerLoop()
 {
     uint64_t seen = 0;
     for (;;) {
-        // Spin a little: the next job usually follows within microseconds during decode.
+        // Spin a little (yielding, the machine may be shared): during decode the next job
+        // usually follows within microseconds.
         uint64_t gen = m_generation.load(std::memory_order_acquire);
-        for (int spin = 0; gen == seen && spin < 20000; ++spin) {
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#endif
+        for (int spin = 0; gen == seen && spin < 4000; ++spin) {
+            if (spin % 64 == 63)
+                std::this_thread::yield();
+            else
+                cpuRelax();
             gen = m_generation.load(std::memory_order_acquire);
         }
-        if (gen == seen) {
+        std::shared_ptr<Job> job;
+        {
             std::unique_lock lock(m_mutex);
             m_wake.wait(lock, [&] { return m_generation.load(std::memory_order_acquire) != seen; });
-            gen = m_generation.load(std::memory_order_acquire);
-        }
-        seen = gen;
-        {
-            std::lock_guard lock(m_mutex);
+            seen = m_generation.load(std::memory_order_acquire);
             if (m_stop)
                 return;
+            job = m_job;
         }
-        runChunks();
-        m_pending.fetch_sub(1, std::memory_order_acq_rel);
+        if (job)
+            runChunks(*job);
     }
 }
 
@@ -81,24 +91,30 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, kernels::parallel_range_
         return;
     }
     // A few chunks per thread balance uneven ranges; never below the grain.
+    auto job = std::make_shared<Job>();
     const int64_t target = static_cast<int64_t>(threads) * 4;
-    m_chunk = std::max(grain, (n + target - 1) / target);
-    m_chunks = (n + m_chunk - 1) / m_chunk;
-    m_n = n;
-    m_fn = fn;
-    m_ctx = ctx;
-    m_nextChunk.store(0, std::memory_order_relaxed);
-    m_pending.store(static_cast<int>(m_workers.size()), std::memory_order_relaxed);
+    job->fn = fn;
+    job->ctx = ctx;
+    job->n = n;
+    job->chunk = std::max(grain, (n + target - 1) / target);
+    job->chunks = (n + job->chunk - 1) / job->chunk;
     {
         std::lock_guard lock(m_mutex);
+        m_job = job;
         m_generation.fetch_add(1, std::memory_order_release);
     }
     m_wake.notify_all();
-    runChunks();
-    while (m_pending.load(std::memory_order_acquire) != 0) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
+    runChunks(*job);
+    for (int spin = 0; job->done.load(std::memory_order_acquire) != job->chunks; ++spin) {
+        if (spin % 64 == 63)
+            std::this_thread::yield();
+        else
+            cpuRelax();
+    }
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_job == job)
+            m_job.reset();
     }
     m_busy.store(false, std::memory_order_release);
 }

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -36,23 +37,27 @@ public:
     void parallel_for(int64_t n, int64_t grain, kernels::parallel_range_fn fn, void *ctx) override;
 
 private:
-    void workerLoop(int index);
-    void runChunks();
+    // One parallel_for call. Workers that wake late still hold their job, find no chunk left and
+    // drop it, so the caller only ever waits for chunks that are actually running.
+    struct Job
+    {
+        kernels::parallel_range_fn fn = nullptr;
+        void *ctx = nullptr;
+        int64_t n = 0, chunk = 0, chunks = 0;
+        std::atomic<int64_t> next{0};
+        std::atomic<int64_t> done{0};
+    };
+
+    void workerLoop();
+    static void runChunks(Job &job);
 
     std::vector<std::thread> m_workers;
     std::mutex m_mutex;
     std::condition_variable m_wake;
     std::atomic<uint64_t> m_generation{0};
-    std::atomic<int> m_pending{0};
-    std::atomic<int64_t> m_nextChunk{0};
     std::atomic<bool> m_busy{false};
-    bool m_stop = false;
-    // the current job
-    kernels::parallel_range_fn m_fn = nullptr;
-    void *m_ctx = nullptr;
-    int64_t m_n = 0;
-    int64_t m_chunk = 0;
-    int64_t m_chunks = 0;
+    std::shared_ptr<Job> m_job; // guarded by m_mutex
+    bool m_stop = false;        // guarded by m_mutex
 };
 
 } // namespace fathom::engine

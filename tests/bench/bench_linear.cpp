@@ -1,0 +1,214 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+// CPU LINEAR micro-benchmark (issue 6): GB/s of weight bytes streamed by batch-1 linears (decode)
+// against a memcpy bandwidth measured in the same run, and GFLOP/s of prefill-sized GEMMs.
+// Figures: docs/perf/cpu-kernels.md. Usage: bench_linear [--quick]
+
+#include "engine/core/threadpool.h"
+#include "kernels/cpu_features.h"
+#include "kernels/formats.h"
+#include "kernels/linear.h"
+#include "kernels/quant.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using namespace fathom::kernels;
+using fathom::engine::ThreadPool;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds(Clock::time_point a, Clock::time_point b)
+{
+    return std::chrono::duration<double>(b - a).count();
+}
+
+// Bytes copied per second (each byte read once and written once), best of several runs.
+double memcpyBandwidth(ThreadPool &pool, size_t bytes)
+{
+    std::vector<uint8_t> src(bytes, 1), dst(bytes, 0);
+    double best = 0;
+    for (int rep = 0; rep < 5; ++rep) {
+        const auto t0 = Clock::now();
+        parallel_for(&pool, pool.thread_count(), 1, [&](int64_t b, int64_t e) {
+            for (int64_t t = b; t < e; ++t) {
+                const size_t chunk = bytes / size_t(pool.thread_count());
+                std::memcpy(dst.data() + size_t(t) * chunk, src.data() + size_t(t) * chunk, chunk);
+            }
+        });
+        best = std::max(best, double(bytes) / seconds(t0, Clock::now()));
+    }
+    return best;
+}
+
+struct Weights
+{
+    linear_weight_type type;
+    int n, k;
+    std::vector<uint8_t> w, s;
+};
+
+Weights makeWeights(linear_weight_type type, int n, int k, unsigned seed)
+{
+    Weights r{type, n, k, {}, {}};
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, 1.0f / 32);
+    std::vector<float> f(size_t(n) * k);
+    for (float &v : f)
+        v = nd(rng);
+    switch (type) {
+    case linear_weight_type::bf16:
+        r.w.resize(f.size() * 2);
+        f32_to_bf16_row(f.data(), reinterpret_cast<uint16_t *>(r.w.data()), int64_t(f.size()));
+        break;
+    case linear_weight_type::fp8_e4m3:
+        r.w.resize(f.size());
+        r.s.resize(size_t((n + 127) / 128) * ((k + 127) / 128));
+        quantize_weight_e4m3(f.data(), n, k, r.w.data(), r.s.data());
+        break;
+    case linear_weight_type::fp4_e2m1:
+        r.w.resize(f.size() / 2);
+        r.s.resize(f.size() / 32);
+        quantize_weight_e2m1(f.data(), n, k, r.w.data(), r.s.data());
+        break;
+    default:
+        break;
+    }
+    return r;
+}
+
+const char *typeName(linear_weight_type t)
+{
+    switch (t) {
+    case linear_weight_type::bf16:
+        return "bf16";
+    case linear_weight_type::f32:
+        return "f32";
+    case linear_weight_type::fp8_e4m3:
+        return "fp8";
+    case linear_weight_type::fp4_e2m1:
+        return "fp4";
+    }
+    return "?";
+}
+
+linear_params params(const Weights &w, const void *x, void *y, int m, linear_accum accum)
+{
+    linear_params p;
+    p.x = x;
+    p.w = w.w.data();
+    p.w_scale = w.s.empty() ? nullptr : w.s.data();
+    p.w_type = w.type;
+    p.y = y;
+    p.m = m;
+    p.n = w.n;
+    p.k = w.k;
+    p.accum = accum;
+    return p;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+    const int threads = cpu_physical_threads();
+    std::printf("bench_linear: %d thread(s), AVX2+FMA %s\n\n",
+                threads,
+                cpu_has_avx2_fma() ? "yes" : "no");
+    ThreadPool pool1(1), poolN(threads);
+    const size_t copyBytes = quick ? (64u << 20) : (256u << 20);
+    const double bw1 = memcpyBandwidth(pool1, copyBytes), bwN = memcpyBandwidth(poolN, copyBytes);
+    std::printf(
+        "memcpy bandwidth (bytes copied/s, %zu MiB): 1 thread %.2f GB/s, %d threads %.2f GB/s\n\n",
+        copyBytes >> 20,
+        bw1 / 1e9,
+        threads,
+        bwN / 1e9);
+
+    // Decode: y = W x for a set of matrices larger than the caches, cycled (the shapes of the
+    // small benchmark model: wq_b 4096x512, experts 512x1024).
+    std::printf("batch-1 linears (weight bytes streamed per second; ratio to memcpy of the same "
+                "thread count)\n");
+    std::printf("%-5s %-11s %-6s %8s %10s %8s\n",
+                "type",
+                "shape",
+                "accum",
+                "threads",
+                "GB/s",
+                "ratio");
+    const size_t targetBytes = quick ? (96u << 20) : (384u << 20);
+    std::vector<uint16_t> x(8192, f32_to_bf16(0.5f));
+    std::vector<float> y(8192 * 512);
+    for (linear_weight_type t :
+         {linear_weight_type::bf16, linear_weight_type::fp8_e4m3, linear_weight_type::fp4_e2m1}) {
+        const int n = t == linear_weight_type::fp4_e2m1 ? 512 : 4096,
+                  k = t == linear_weight_type::fp4_e2m1 ? 1024 : 512;
+        const Weights one = makeWeights(t, n, k, 1);
+        const size_t per = size_t(linear_weight_bytes(t, n, k));
+        const int count = int(std::max<size_t>(2, targetBytes / per));
+        std::vector<Weights> set(size_t(count), one); // distinct copies: no cache reuse
+        for (linear_accum acc : {linear_accum::exact, linear_accum::fp32}) {
+            for (ThreadPool *pool : {&pool1, &poolN}) {
+                if (pool == &poolN && threads == 1)
+                    continue;
+                double best = 0;
+                for (int rep = 0; rep < 3; ++rep) {
+                    const auto t0 = Clock::now();
+                    for (const Weights &w : set) {
+                        linear_params p = params(w, x.data(), y.data(), 1, acc);
+                        p.y_type = act_type::f32;
+                        linear_cpu(p, pool);
+                    }
+                    best = std::max(best, double(per) * count / seconds(t0, Clock::now()));
+                }
+                const double ref = pool == &pool1 ? bw1 : bwN;
+                std::printf("%-5s %5dx%-5d %-6s %8d %10.2f %8.2f\n",
+                            typeName(t),
+                            n,
+                            k,
+                            acc == linear_accum::exact ? "exact" : "fp32",
+                            pool->thread_count(),
+                            best / 1e9,
+                            best / ref);
+            }
+        }
+    }
+
+    std::printf("\nprefill GEMMs (2*m*n*k / s)\n");
+    std::printf("%-5s %-16s %-6s %8s %10s\n", "type", "m x n x k", "accum", "threads", "GFLOP/s");
+    const int m = quick ? 64 : 256;
+    std::vector<uint16_t> xm(size_t(m) * 1024);
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (uint16_t &v : xm)
+        v = f32_to_bf16(nd(rng));
+    std::vector<float> ym(size_t(m) * 4096);
+    for (linear_weight_type t :
+         {linear_weight_type::bf16, linear_weight_type::fp8_e4m3, linear_weight_type::fp4_e2m1}) {
+        const Weights w = makeWeights(t, 2048, 1024, 2);
+        for (linear_accum acc : {linear_accum::exact, linear_accum::fp32}) {
+            double best = 0;
+            for (int rep = 0; rep < 3; ++rep) {
+                linear_params p = params(w, xm.data(), ym.data(), m, acc);
+                p.y_type = act_type::f32;
+                const auto t0 = Clock::now();
+                linear_cpu(p, &poolN);
+                best = std::max(best, 2.0 * m * w.n * w.k / seconds(t0, Clock::now()));
+            }
+            std::printf("%-5s %4dx%5dx%5d %-6s %8d %10.2f\n",
+                        typeName(t),
+                        m,
+                        w.n,
+                        w.k,
+                        acc == linear_accum::exact ? "exact" : "fp32",
+                        poolN.thread_count(),
+                        best / 1e9);
+        }
+    }
+    return 0;
+}

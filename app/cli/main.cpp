@@ -16,6 +16,7 @@ namespace fathom::cli {
 // adding a command touches this file in one place.
 int runDetokenize(const QStringList &);
 int runEncode(const QStringList &);
+int runIngest(const QStringList &);
 int runParse(const QStringList &);
 int runTokenize(const QStringList &);
 int runMakeModel(const QStringList &);
@@ -28,6 +29,7 @@ static const Command kCommands[] = {
      runLogits},
     {"detokenize", "JSON arrays of token ids (stdin lines) -> JSON strings", runDetokenize},
     {"encode", "print the exact V4 prompt for a chat request (--request R.json)", runEncode},
+    {"ingest", "parse documents out of process and store them (--db PATH FILE...)", runIngest},
     {"make-model", "write a random V4 checkpoint (--out DIR --preset tiny|small|flash-slice)",
      runMakeModel},
     {"parse", "parse a V4 completion (stdin) into reasoning, content, tool calls", runParse},

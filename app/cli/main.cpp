@@ -14,8 +14,10 @@ namespace fathom::cli {
 
 // NOTE: one line per command; keep the list sorted. Declarations sit next to the table so that
 // adding a command touches this file in one place.
+int runBench(const QStringList &);
 int runDetokenize(const QStringList &);
 int runEncode(const QStringList &);
+int runGenerate(const QStringList &);
 int runIngest(const QStringList &);
 int runParse(const QStringList &);
 int runTokenize(const QStringList &);
@@ -23,6 +25,9 @@ int runMakeModel(const QStringList &);
 int runLayerCheck(const QStringList &);
 int runLogits(const QStringList &);
 static const Command kCommands[] = {
+    {"bench", "prefill/decode tokens/s vs the memory-bandwidth bound (--model DIR [--json])",
+     runBench},
+    {"generate", "one chat turn on the CPU, streamed (--model DIR --prompt TEXT)", runGenerate},
     {"layer-check", "layer-local golden check of every block (--model DIR --expected F --out F)",
      runLayerCheck},
     {"logits", "V4 forward pass on token ids -> logits safetensors (--model --prompt --out)",

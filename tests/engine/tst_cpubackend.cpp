@@ -232,7 +232,8 @@ private slots:
         QVERIFY(b.load({m_model, "", 0, {}}, {}));
         auto alone = [&](RequestId id, const std::string &text) {
             Sink s;
-            b.submit(chatRequest(id, text, chat::ThinkingMode::Chat, 12), s);
+            if (!b.submit(chatRequest(id, text, chat::ThinkingMode::Chat, 12), s))
+                return std::string("<submit failed>");
             runAll(b);
             return s.out[id].content;
         };

@@ -213,12 +213,14 @@ private slots:
             if (together) {
                 Scheduler s(*m_forward, m_model->config());
                 for (size_t i = 0; i < m_prompts.size(); ++i)
-                    s.submit(request(i, m_prompts[i], 8, {-1}, 1.0f, 1000 + i), c);
+                    if (!s.submit(request(i, m_prompts[i], 8, {-1}, 1.0f, 1000 + i), c))
+                        return out;
                 runToEnd(s);
             } else {
                 for (size_t i = 0; i < m_prompts.size(); ++i) {
                     Scheduler s(*m_forward, m_model->config());
-                    s.submit(request(i, m_prompts[i], 8, {-1}, 1.0f, 1000 + i), c);
+                    if (!s.submit(request(i, m_prompts[i], 8, {-1}, 1.0f, 1000 + i), c))
+                        return out;
                     runToEnd(s);
                 }
             }

@@ -1,0 +1,373 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+// fathom-cli bench (stable command line, see the README): prefill and decode speed of the CPU
+// backend on a model folder, against the memory-bandwidth bound measured in the same run
+// (issue 6 "Performance": batch-1 decode >= 50 % of weight bytes per token / copy bandwidth;
+// prefill >= 10x the decode rate per token). Token ids are random (seeded), sampling is greedy,
+// so no tokenizer is needed.
+
+#include "commands.h"
+
+#include "engine/cpu/cpubackend.h"
+#include "engine/model/modelweights.h"
+#include "engine/runtime/v4model.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QString>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <thread>
+
+namespace fathom::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t)
+{
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Bytes the forward pass streams for one decoded token at batch 1: every projection of the main
+// layers except the routed experts, k routed experts per layer, the mHC matrices, compressor
+// position embeddings, the head; one embedding row. Norm vectors and the (short) KV history are
+// included where cheap to count; the MTP block is not run by generation.
+int64_t decodeWeightBytes(const engine::V4Model &m)
+{
+    const engine::ModelConfig &c = m.config();
+    const int64_t d = c.hiddenSize, n = c.hcMult;
+    const int64_t hcFn = (2 + n) * n * n * d * 4 + (2 + n) * n * 4 + 3 * 4;
+    int64_t total = d * 2; // embedding row (bf16)
+    for (int l = 0; l < c.numHiddenLayers; ++l) {
+        const engine::BlockWeights &b = m.block(l);
+        for (const engine::LinearWeight *w : {&b.wqA,
+                                              &b.wqB,
+                                              &b.wkv,
+                                              &b.woA,
+                                              &b.woB,
+                                              &b.compWkv,
+                                              &b.compWgate,
+                                              &b.idxWqB,
+                                              &b.idxWeights,
+                                              &b.idxCompWkv,
+                                              &b.idxCompWgate,
+                                              &b.gate,
+                                              &b.shared.w1,
+                                              &b.shared.w2,
+                                              &b.shared.w3})
+            if (w->valid())
+                total += w->bytes();
+        if (!b.experts.empty()) {
+            const engine::ExpertWeights &e = b.experts.front();
+            total += int64_t(c.numExpertsPerTok) * (e.w1.bytes() + e.w2.bytes() + e.w3.bytes());
+        }
+        total += 2 * hcFn;
+        total += int64_t(b.attnNorm.size() + b.ffnNorm.size() + b.qNorm.size() + b.kvNorm.size()
+                         + b.compNorm.size() + b.idxCompNorm.size())
+                 * 4;
+        if (b.ratio)
+            total += int64_t(b.ratio) * (b.ratio == 4 ? 2 : 1) * c.headDim * 4;
+        if (b.ratio == 4)
+            total += 4 * 2 * int64_t(c.indexHeadDim) * 4;
+        if (b.gateBias)
+            total += int64_t(c.nRoutedExperts) * 4;
+    }
+    total += m.head().bytes() + n * n * d * 4 + d * 4;
+    return total;
+}
+
+struct Bandwidth
+{
+    double copy = 0.0; // bytes/s, STREAM convention: read + written bytes
+    double read = 0.0; // bytes/s of a read-only sum
+};
+
+// Best of several passes over buffers far larger than the caches, split over `threads`.
+Bandwidth measureBandwidth(int threads, size_t bytes)
+{
+    const size_t words = bytes / sizeof(uint64_t);
+    std::vector<uint64_t> a(words), b(words);
+    for (size_t i = 0; i < words; ++i)
+        a[i] = i;
+    std::fill(b.begin(), b.end(), 1); // touch every page before timing
+    auto parallel = [&](auto fn) {
+        std::vector<std::thread> pool;
+        const size_t per = (words + threads - 1) / threads;
+        for (int t = 0; t < threads; ++t) {
+            const size_t lo = std::min(words, per * t), hi = std::min(words, lo + per);
+            pool.emplace_back([=] { fn(lo, hi); });
+        }
+        for (auto &th : pool)
+            th.join();
+    };
+    Bandwidth best;
+    std::atomic<uint64_t> sum{0}; // keeps the reads observable
+    for (int rep = 0; rep < 5; ++rep) {
+        Clock::time_point t0 = Clock::now();
+        parallel([&](size_t lo, size_t hi) {
+            std::memcpy(b.data() + lo, a.data() + lo, (hi - lo) * sizeof(uint64_t));
+        });
+        best.copy = std::max(best.copy, 2.0 * words * sizeof(uint64_t) / secondsSince(t0));
+        t0 = Clock::now();
+        parallel([&](size_t lo, size_t hi) {
+            uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            size_t i = lo;
+            for (; i + 4 <= hi; i += 4) {
+                s0 += b[i];
+                s1 += b[i + 1];
+                s2 += b[i + 2];
+                s3 += b[i + 3];
+            }
+            for (; i < hi; ++i)
+                s0 += b[i];
+            sum += s0 + s1 + s2 + s3;
+        });
+        best.read = std::max(best.read, 1.0 * words * sizeof(uint64_t) / secondsSince(t0));
+    }
+    if (sum.load() == 1) // never true; the reads cannot be optimised away
+        std::fputc(' ', stderr);
+    return best;
+}
+
+class Recorder final : public engine::GenerationListener
+{
+public:
+    void onToken(engine::RequestId, int32_t, bool) override { ++tokens; }
+    void onFinished(engine::RequestId,
+                    engine::FinishReason,
+                    const engine::GenerationStats &) override
+    {
+        finished = true;
+    }
+    void onError(engine::RequestId, const engine::Error &e) override
+    {
+        finished = true;
+        error = e.toString();
+    }
+    int tokens = 0;
+    bool finished = false;
+    std::string error;
+};
+
+void printUsage()
+{
+    std::printf(
+        "usage: fathom-cli bench --model DIR [--json] [--prompt-tokens N] [--decode-tokens N]\n"
+        "                        [--batch N] [--threads N] [--fast-linear]\n"
+        "  prefill tokens/s (one forward call over N prompt tokens, default 256), batch-1 decode\n"
+        "  tokens/s (default 32 tokens, greedy), weight bytes read per decoded token and the\n"
+        "  copy bandwidth measured in the same run, and the ratios of issue 6 (decode vs 50 %%\n"
+        "  of the bandwidth bound; prefill >= 10x decode per token). --batch N also measures\n"
+        "  the aggregate decode rate of N requests sharing steps. --fast-linear: fp32 FMA\n"
+        "  accumulation instead of the reference's exact block sums. cpu_utilisation < 1 means\n"
+        "  other processes took the cores (the figures are then lower bounds).\n");
+}
+
+} // namespace
+
+int runBench(const QStringList &args)
+{
+    const char *cmd = "bench";
+    QString model;
+    bool json = false, fastLinear = false;
+    int promptTokens = 256, decodeTokens = 32, threads = 0, batch = 0;
+    for (int i = 0; i < args.size(); ++i) {
+        const QString &a = args.at(i);
+        bool ok = true;
+        if (a == QLatin1String("--help") || a == QLatin1String("-h")) {
+            printUsage();
+            return 0;
+        } else if (a == QLatin1String("--json")) {
+            json = true;
+        } else if (a == QLatin1String("--fast-linear")) {
+            fastLinear = true;
+        } else if (i + 1 >= args.size()) {
+            return usageError(cmd, QStringLiteral("unknown or incomplete option '%1'").arg(a));
+        } else if (a == QLatin1String("--model")) {
+            model = args.at(++i);
+        } else if (a == QLatin1String("--prompt-tokens")) {
+            promptTokens = args.at(++i).toInt(&ok);
+            ok = ok && promptTokens > 0;
+        } else if (a == QLatin1String("--decode-tokens")) {
+            decodeTokens = args.at(++i).toInt(&ok);
+            ok = ok && decodeTokens > 0;
+        } else if (a == QLatin1String("--threads")) {
+            threads = args.at(++i).toInt(&ok);
+        } else if (a == QLatin1String("--batch")) {
+            batch = args.at(++i).toInt(&ok);
+            ok = ok && batch >= 0;
+        } else {
+            return usageError(cmd, QStringLiteral("unknown option '%1'").arg(a));
+        }
+        if (!ok)
+            return usageError(cmd, QStringLiteral("bad value for %1: '%2'").arg(a, args.at(i)));
+    }
+    if (model.isEmpty())
+        return usageError(cmd, QStringLiteral("--model DIR is required"));
+
+    engine::CpuBackendOptions options;
+    options.threads = threads;
+    options.exactLinear = !fastLinear;
+    options.stepTokens = std::max(promptTokens, 256); // the whole prompt in one forward call
+    options.maxConcurrent = std::max(1, batch);
+    engine::CpuBackend backend(options);
+    auto loaded = backend.load({model.toStdString(), {}, 0, {}}, {});
+    if (!loaded) {
+        std::fprintf(stderr, "fathom-cli bench: %s\n", loaded.error().toString().c_str());
+        return 1;
+    }
+    const engine::ModelConfig &config = backend.model()->config();
+    if (promptTokens + decodeTokens + 8 >= config.maxPositionEmbeddings)
+        return usageError(cmd, QStringLiteral("prompt + decode tokens exceed the model's context"));
+
+    std::mt19937 gen(2026);
+    std::uniform_int_distribution<int32_t> ids(3, static_cast<int32_t>(config.vocabSize - 1));
+    auto randomIds = [&](int count) {
+        std::vector<int32_t> v(static_cast<size_t>(count));
+        for (int32_t &t : v)
+            t = ids(gen);
+        return v;
+    };
+    engine::RequestId nextId = 1;
+    auto makeRequest = [&](std::vector<int32_t> prompt, int maxTokens) {
+        engine::TokenRequest r;
+        r.id = nextId++;
+        r.prompt = std::move(prompt);
+        r.maxTokens = maxTokens;
+        r.stopTokens = {-1}; // never stop early: random weights may well produce EOS
+        r.sampling.temperature = 0.0f;
+        return r;
+    };
+    engine::Scheduler &sched = *backend.scheduler();
+    std::string error;
+    // Runs requests to the end; returns the seconds of the first step and of the rest.
+    auto run = [&](std::vector<engine::TokenRequest> reqs, double &firstStep, double &rest) {
+        std::vector<Recorder> rec(reqs.size());
+        for (size_t i = 0; i < reqs.size(); ++i)
+            if (auto r = backend.submitTokens(std::move(reqs[i]), rec[i]); !r)
+                error = r.error().toString();
+        Clock::time_point t0 = Clock::now();
+        bool more = backend.step();
+        firstStep = secondsSince(t0);
+        t0 = Clock::now();
+        while (more)
+            more = backend.step();
+        rest = secondsSince(t0);
+        for (const Recorder &r : rec)
+            if (!r.error.empty())
+                error = r.error;
+        return rec.empty() ? 0 : rec.front().tokens;
+    };
+
+    double first = 0, rest = 0;
+    // Warm-up: maps every weight page in and sizes the buffers.
+    run({makeRequest(randomIds(promptTokens), 3)}, first, rest);
+    // Prefill: one call over the whole prompt (the first token's sampling included).
+    double prefillSeconds = 1e30;
+    for (int rep = 0; rep < 2; ++rep) {
+        run({makeRequest(randomIds(promptTokens), 1)}, first, rest);
+        prefillSeconds = std::min(prefillSeconds, first);
+    }
+    // Decode at batch 1: a short prompt, then decodeTokens steps.
+    const std::clock_t cpu0 = std::clock();
+    run({makeRequest(randomIds(16), decodeTokens + 1)}, first, rest);
+    const double decodeSeconds = rest;
+    const double decodeCpuSeconds = double(std::clock() - cpu0) / CLOCKS_PER_SEC;
+    double batchRate = 0.0;
+    if (batch > 1) {
+        std::vector<engine::TokenRequest> reqs;
+        for (int i = 0; i < batch; ++i)
+            reqs.push_back(makeRequest(randomIds(16), decodeTokens + 1));
+        run(std::move(reqs), first, rest);
+        batchRate = double(batch) * decodeTokens / rest;
+    }
+    if (!error.empty()) {
+        std::fprintf(stderr, "fathom-cli bench: %s\n", error.c_str());
+        return 1;
+    }
+    const int threadsUsed = backend.threadCount();
+    const Bandwidth bw = measureBandwidth(threadsUsed, size_t(512) << 20);
+
+    const double prefillRate = promptTokens / prefillSeconds;
+    const double decodeRate = decodeTokens / decodeSeconds;
+    const int64_t bytesPerToken = decodeWeightBytes(*backend.model());
+    const double bound = bw.copy / double(bytesPerToken);
+    const double decodeVsBound = decodeRate / bound;
+    const double prefillVsDecode = prefillRate / decodeRate;
+
+    nlohmann::ordered_json j;
+    j["model"] = model.toStdString();
+    j["backend"] = backend.info().description;
+    j["threads"] = threadsUsed;
+    j["weight_bytes_total"] = backend.weights()->weightBytes();
+    j["prompt_tokens"] = promptTokens;
+    j["prefill_tokens_per_s"] = prefillRate;
+    j["decode_tokens"] = decodeTokens;
+    j["decode_tokens_per_s"] = decodeRate;
+    j["decode_ms_per_token"] = 1000.0 / decodeRate;
+    if (batch > 1) {
+        j["batch"] = batch;
+        j["batch_decode_tokens_per_s"] = batchRate;
+    }
+    j["exact_linear"] = !fastLinear;
+    // Process CPU time over (wall time x threads) of the decode run: < 1 when other processes
+    // shared the cores (or the pool waited), so the rates above are lower bounds.
+    j["decode_cpu_utilisation"] = decodeCpuSeconds / ((first + decodeSeconds) * threadsUsed);
+    j["weight_bytes_per_decoded_token"] = bytesPerToken;
+    j["copy_bandwidth_bytes_per_s"] = bw.copy;
+    j["read_bandwidth_bytes_per_s"] = bw.read;
+    j["decode_bound_tokens_per_s"] = bound;
+    j["decode_vs_bound"] = decodeVsBound;
+    j["decode_vs_bound_goal"] = 0.5;
+    j["prefill_vs_decode"] = prefillVsDecode;
+    j["prefill_vs_decode_goal"] = 10.0;
+    j["decode_goal_met"] = decodeVsBound >= 0.5;
+    j["prefill_goal_met"] = prefillVsDecode >= 10.0;
+    j["forward_calls"] = sched.counters().forwardCalls;
+
+    if (json) {
+        std::printf("%s\n", j.dump(2).c_str());
+    } else {
+        std::printf("%-34s %s\n", "backend", j["backend"].get<std::string>().c_str());
+        std::printf("%-34s %.1f tokens/s (%d tokens, one call)\n",
+                    "prefill",
+                    prefillRate,
+                    promptTokens);
+        std::printf("%-34s %.2f tokens/s (%.1f ms/token)\n",
+                    "decode (batch 1)",
+                    decodeRate,
+                    1000.0 / decodeRate);
+        if (batch > 1)
+            std::printf("%-34s %.2f tokens/s\n",
+                        qPrintable(QStringLiteral("decode (batch %1, aggregate)").arg(batch)),
+                        batchRate);
+        std::printf("%-34s %.2f\n",
+                    "decode CPU utilisation",
+                    j["decode_cpu_utilisation"].get<double>());
+        std::printf("%-34s %.1f MB\n", "weight bytes per decoded token", bytesPerToken / 1e6);
+        std::printf("%-34s %.2f GB/s (read-only %.2f GB/s)\n",
+                    "copy bandwidth",
+                    bw.copy / 1e9,
+                    bw.read / 1e9);
+        std::printf("%-34s %.2f tokens/s\n", "bandwidth bound", bound);
+        std::printf("%-34s %.2f (goal >= 0.5) %s\n",
+                    "decode / bound",
+                    decodeVsBound,
+                    decodeVsBound >= 0.5 ? "ok" : "MISSED");
+        std::printf("%-34s %.1f (goal >= 10) %s\n",
+                    "prefill / decode per token",
+                    prefillVsDecode,
+                    prefillVsDecode >= 10.0 ? "ok" : "MISSED");
+    }
+    return 0;
+}
+
+} // namespace fathom::cli

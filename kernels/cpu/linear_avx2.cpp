@@ -219,6 +219,50 @@ void dot_fp32_x4(const float *x, int64_t ldx, const float *w, int64_t k, float *
             out[r] = std::fma(x[r * ldx + i], w[i], out[r]);
 }
 
+inline int32_t hsum_epi32(__m256i v)
+{
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+    return _mm_cvtsi128_si32(t);
+}
+
+// FP4 x act-quantised row, fused and exact in integers: X = code value * 512 (|X| <= 448 * 512)
+// times W = 2 * e2m1 value (|W| <= 12); a 32-block sum stays below 2^27, so int32 is exact and
+// one int -> float conversion is the single rounding of the exact block sum (times 2^10).
+float dot_fp4_fused(
+    const int32_t *x, const uint8_t *xsa, const uint8_t *w, const uint8_t *ws, int64_t k)
+{
+    const __m128i lut = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    float acc = 0.0f;
+    for (int64_t b = 0; b < k / 32; ++b) {
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(w + b * 16));
+        const __m128i lo = _mm_and_si128(bytes, low4);
+        const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low4);
+        const __m128i v0 = _mm_shuffle_epi8(lut, _mm_unpacklo_epi8(lo, hi));
+        const __m128i v1 = _mm_shuffle_epi8(lut, _mm_unpackhi_epi8(lo, hi));
+        const int32_t *xb = x + b * 32;
+        __m256i s = _mm256_mullo_epi32(_mm256_cvtepi8_epi32(v0),
+                                       _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb)));
+        s = _mm256_add_epi32(s,
+                             _mm256_mullo_epi32(_mm256_cvtepi8_epi32(_mm_srli_si128(v0, 8)),
+                                                _mm256_loadu_si256(
+                                                    reinterpret_cast<const __m256i *>(xb + 8))));
+        s = _mm256_add_epi32(s,
+                             _mm256_mullo_epi32(_mm256_cvtepi8_epi32(v1),
+                                                _mm256_loadu_si256(
+                                                    reinterpret_cast<const __m256i *>(xb + 16))));
+        s = _mm256_add_epi32(s,
+                             _mm256_mullo_epi32(_mm256_cvtepi8_epi32(_mm_srli_si128(v1, 8)),
+                                                _mm256_loadu_si256(
+                                                    reinterpret_cast<const __m256i *>(xb + 24))));
+        const float block = static_cast<float>(hsum_epi32(s)) * 0x1p-10f; // exact scaling
+        acc = acc + block * (e8m0_to_f32(xsa[b / 4]) * e8m0_to_f32(ws[b]));
+    }
+    return acc;
+}
+
 } // namespace
 
 void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
@@ -231,6 +275,22 @@ void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
     // bf16 x with bf16 or quantized weights: products exact in fp32.
     const bool f32_exact = p.w_type != linear_weight_type::f32
                            && !(p.x_type == act_type::f32 && p.w_type == linear_weight_type::bf16);
+    if (p.w_type == linear_weight_type::fp4_e2m1 && job.xi && p.m < 4) {
+        // Batch-1 (decode): stream the packed weights once, no fp32 decode buffer.
+        const int64_t kb = (k + 127) / 128;
+        const uint8_t *wbase = static_cast<const uint8_t *>(p.w);
+        for (int64_t j = j0; j < j1; ++j)
+            for (int64_t r = 0; r < p.m; ++r)
+                linear_store(p,
+                             r,
+                             j,
+                             dot_fp4_fused(job.xi + r * k,
+                                           job.xsa + r * kb,
+                                           wbase + j * (k / 2),
+                                           p.w_scale + j * (k / 32),
+                                           k));
+        return;
+    }
     for (int64_t j = j0; j < j1; ++j) {
         const float *wr = w;
         if (p.w_type == linear_weight_type::f32)

@@ -23,10 +23,18 @@ bool is_quantized(linear_weight_type t)
     return t == linear_weight_type::fp8_e4m3 || t == linear_weight_type::fp4_e2m1;
 }
 
-void prepare_x(const linear_params &p, std::vector<float> &xs)
+void prepare_x(const linear_params &p,
+               std::vector<float> &xs,
+               std::vector<int32_t> &xi,
+               std::vector<uint8_t> &xsa)
 {
-    const int64_t k = p.k, ld = p.ldx ? p.ldx : p.k;
+    const int64_t k = p.k, ld = p.ldx ? p.ldx : p.k, kb = (k + 127) / 128;
+    const bool ints = p.w_type == linear_weight_type::fp4_e2m1;
     xs.resize(static_cast<size_t>(p.m) * static_cast<size_t>(k));
+    if (ints) {
+        xi.resize(xs.size());
+        xsa.resize(static_cast<size_t>(p.m * kb));
+    }
     for (int64_t r = 0; r < p.m; ++r) {
         float *dst = xs.data() + r * k;
         if (p.x_type == act_type::bf16)
@@ -42,8 +50,14 @@ void prepare_x(const linear_params &p, std::vector<float> &xs)
                 amax = std::max(amax, std::fabs(dst[i]));
             const uint8_t s = pow2_scale_e8m0(amax, k_e4m3_inv_max, k_e4m3_amax_floor);
             const float inv = e8m0_inverse_f32(s), sv = e8m0_to_f32(s);
-            for (int64_t i = b0; i < b1; ++i)
-                dst[i] = e4m3_to_f32(f32_to_e4m3(dst[i] * inv)) * sv;
+            if (ints)
+                xsa[static_cast<size_t>(r * kb + b0 / 128)] = s;
+            for (int64_t i = b0; i < b1; ++i) {
+                const float q = e4m3_to_f32(f32_to_e4m3(dst[i] * inv));
+                if (ints)
+                    xi[static_cast<size_t>(r * k + i)] = static_cast<int32_t>(q * 512.0f);
+                dst[i] = q * sv;
+            }
         }
     }
 }
@@ -86,10 +100,16 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2)
     if (Status s = linear_check(p); !s.ok() || p.m == 0 || p.n == 0)
         return s;
     thread_local std::vector<float> xs;
-    prepare_x(p, xs);
+    thread_local std::vector<int32_t> xi;
+    thread_local std::vector<uint8_t> xsa;
+    prepare_x(p, xs, xi, xsa);
     linear_job job;
     job.p = &p;
     job.xs = xs.data();
+    if (p.w_type == linear_weight_type::fp4_e2m1) {
+        job.xi = xi.data();
+        job.xsa = xsa.data();
+    }
     job.block = p.w_type == linear_weight_type::fp8_e4m3   ? 128
                 : p.w_type == linear_weight_type::fp4_e2m1 ? 32
                                                            : std::max(p.k, 1);

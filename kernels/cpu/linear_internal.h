@@ -22,6 +22,10 @@ struct linear_job
     const linear_params *p = nullptr;
     const float *xs = nullptr; // [m, k] prepared x, row stride k
     int64_t block = 0;         // exact mode: k-block of the per-block rounding (128 / 32 / k)
+    // FP4 weights only: the act-quantised codes as integers (code value * 512, exact) and the
+    // activation scale bytes per 128-block, for the fused integer batch-1 kernel.
+    const int32_t *xi = nullptr;  // [m, k]
+    const uint8_t *xsa = nullptr; // [m, ceil(k/128)]
 };
 
 Status linear_check(const linear_params &p);

@@ -20,6 +20,9 @@ PACKAGES=(
   libcurl4-openssl-dev libzip-dev libtesseract-dev libleptonica-dev
   # runtime tools and data: OCR, pdftotext (benchmarks), CJK glyphs, offscreen/X test display
   tesseract-ocr tesseract-ocr-eng poppler-utils fonts-noto-cjk fonts-dejavu-core xvfb xauth
+  # real PDFs nobody here wrote, for the document tests (libtasn1.pdf, bzip2's manual.pdf.gz)
+  # and the ingestion benchmark (the 397-page valgrind_manual.pdf.gz), under /usr/share/doc
+  libtasn1-doc bzip2-doc valgrind
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -263,6 +263,41 @@ float dot_fp4_fused(
     return acc;
 }
 
+// FP8 x act-quantised row, fused: e4m3 weights decoded through fp16 (value * 2^-8), products
+// with the code values exact in fp32, summed exactly in double per 128-block, rounded once.
+float dot_fp8_fused(
+    const float *xq, const uint8_t *xsa, const uint8_t *w, const uint8_t *ws, int64_t k)
+{
+    const __m256i mask = _mm256_set1_epi16(static_cast<short>(0xBF80));
+    float acc = 0.0f;
+    for (int64_t b0 = 0, b = 0; b0 < k; b0 += 128, ++b) {
+        const int64_t b1 = std::min<int64_t>(k, b0 + 128);
+        __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(),
+                a3 = _mm256_setzero_pd();
+        int64_t i = b0;
+        for (; i + 16 <= b1; i += 16) {
+            const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(w + i));
+            const __m256i h = _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(bytes), 7),
+                                               mask);
+            const __m256 pl = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)),
+                                            _mm256_loadu_ps(xq + i));
+            const __m256 ph = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)),
+                                            _mm256_loadu_ps(xq + i + 8));
+            a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(pl)));
+            a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(pl, 1)));
+            a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(ph)));
+            a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(ph, 1)));
+        }
+        double s = hsum_pd(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
+        for (; i < b1; ++i)
+            s += static_cast<double>(e4m3_to_f32(w[i]) * 0x1p-8f) * static_cast<double>(xq[i]);
+        // s is the exact block sum times 2^-8 (a multiple of 2^-26: never subnormal).
+        const float block = static_cast<float>(s) * 256.0f;
+        acc = acc + block * (e8m0_to_f32(xsa[b]) * e8m0_to_f32(ws[b]));
+    }
+    return acc;
+}
+
 } // namespace
 
 void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
@@ -288,6 +323,21 @@ void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
                                            job.xsa + r * kb,
                                            wbase + j * (k / 2),
                                            p.w_scale + j * (k / 32),
+                                           k));
+        return;
+    }
+    if (p.w_type == linear_weight_type::fp8_e4m3 && job.xq && p.m < 4) {
+        const int64_t kb = (k + 127) / 128;
+        const uint8_t *wbase = static_cast<const uint8_t *>(p.w);
+        for (int64_t j = j0; j < j1; ++j)
+            for (int64_t r = 0; r < p.m; ++r)
+                linear_store(p,
+                             r,
+                             j,
+                             dot_fp8_fused(job.xq + r * k,
+                                           job.xsa + r * kb,
+                                           wbase + j * k,
+                                           p.w_scale + (j / 128) * kb,
                                            k));
         return;
     }

@@ -26,15 +26,19 @@ bool is_quantized(linear_weight_type t)
 void prepare_x(const linear_params &p,
                std::vector<float> &xs,
                std::vector<int32_t> &xi,
+               std::vector<float> &xq,
                std::vector<uint8_t> &xsa)
 {
     const int64_t k = p.k, ld = p.ldx ? p.ldx : p.k, kb = (k + 127) / 128;
     const bool ints = p.w_type == linear_weight_type::fp4_e2m1;
+    const bool codes = p.w_type == linear_weight_type::fp8_e4m3;
     xs.resize(static_cast<size_t>(p.m) * static_cast<size_t>(k));
-    if (ints) {
+    if (ints)
         xi.resize(xs.size());
+    if (codes)
+        xq.resize(xs.size());
+    if (ints || codes)
         xsa.resize(static_cast<size_t>(p.m * kb));
-    }
     for (int64_t r = 0; r < p.m; ++r) {
         float *dst = xs.data() + r * k;
         if (p.x_type == act_type::bf16)
@@ -50,12 +54,14 @@ void prepare_x(const linear_params &p,
                 amax = std::max(amax, std::fabs(dst[i]));
             const uint8_t s = pow2_scale_e8m0(amax, k_e4m3_inv_max, k_e4m3_amax_floor);
             const float inv = e8m0_inverse_f32(s), sv = e8m0_to_f32(s);
-            if (ints)
+            if (ints || codes)
                 xsa[static_cast<size_t>(r * kb + b0 / 128)] = s;
             for (int64_t i = b0; i < b1; ++i) {
                 const float q = e4m3_to_f32(f32_to_e4m3(dst[i] * inv));
                 if (ints)
                     xi[static_cast<size_t>(r * k + i)] = static_cast<int32_t>(q * 512.0f);
+                if (codes)
+                    xq[static_cast<size_t>(r * k + i)] = q;
                 dst[i] = q * sv;
             }
         }
@@ -101,13 +107,18 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2)
         return s;
     thread_local std::vector<float> xs;
     thread_local std::vector<int32_t> xi;
+    thread_local std::vector<float> xq;
     thread_local std::vector<uint8_t> xsa;
-    prepare_x(p, xs, xi, xsa);
+    prepare_x(p, xs, xi, xq, xsa);
     linear_job job;
     job.p = &p;
     job.xs = xs.data();
     if (p.w_type == linear_weight_type::fp4_e2m1) {
         job.xi = xi.data();
+        job.xsa = xsa.data();
+    }
+    if (p.w_type == linear_weight_type::fp8_e4m3) {
+        job.xq = xq.data();
         job.xsa = xsa.data();
     }
     job.block = p.w_type == linear_weight_type::fp8_e4m3   ? 128

@@ -25,7 +25,9 @@ struct linear_job
     // FP4 weights only: the act-quantised codes as integers (code value * 512, exact) and the
     // activation scale bytes per 128-block, for the fused integer batch-1 kernel.
     const int32_t *xi = nullptr;  // [m, k]
-    const uint8_t *xsa = nullptr; // [m, ceil(k/128)]
+    const uint8_t *xsa = nullptr; // [m, ceil(k/128)] (FP8 and FP4 weights)
+    // FP8 weights only: the act-quantised code values as floats (unscaled).
+    const float *xq = nullptr; // [m, k]
 };
 
 Status linear_check(const linear_params &p);

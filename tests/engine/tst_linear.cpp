@@ -12,6 +12,7 @@
 
 #include <QTest>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -116,6 +117,7 @@ private slots:
     void fp32AccumulationIsClose();
     void stridesAndErrors();
     void weightBytes();
+    void threadPoolCoversRangeOnce();
 };
 
 void tst_Linear::fp8HandComputed()
@@ -428,6 +430,31 @@ void tst_Linear::weightBytes()
     QCOMPARE(linear_weight_bytes(linear_weight_type::fp4_e2m1, 2048, 4096),
              int64_t(2048 * 2048 + 2048 * 128));
     QCOMPARE(linear_weight_bytes(linear_weight_type::bf16, 10, 20), int64_t(400));
+}
+
+void tst_Linear::threadPoolCoversRangeOnce()
+{
+    for (int threads : {1, 2, 3, 5}) {
+        ThreadPool pool(threads);
+        QCOMPARE(pool.thread_count(), threads);
+        for (int64_t n : {int64_t(1), int64_t(7), int64_t(100), int64_t(12345)}) {
+            for (int rep = 0; rep < 50; ++rep) {
+                std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+                for (auto &h : hits)
+                    h.store(0);
+                std::atomic<int> empty{0};
+                parallel_for(&pool, n, 3, [&](int64_t b, int64_t e) {
+                    if (b >= e)
+                        empty.fetch_add(1); // QtTest macros are not for worker threads
+                    for (int64_t i = b; i < e; ++i)
+                        hits[size_t(i)].fetch_add(1);
+                });
+                QCOMPARE(empty.load(), 0);
+                for (auto &h : hits)
+                    QCOMPARE(h.load(), 1);
+            }
+        }
+    }
 }
 
 QTEST_GUILESS_MAIN(tst_Linear)

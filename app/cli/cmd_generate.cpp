@@ -204,7 +204,7 @@ int runGenerate(const QStringList &args)
     }
     const engine::GenerationStats &s = sink.stats;
     std::fprintf(stderr,
-                 "--- %s: %d prompt tokens, %d generated, time to first token %.1f ms, "
+                 "\n--- %s: %d prompt tokens, %d generated, time to first token %.1f ms, "
                  "prefill %.1f tokens/s, decode %.2f tokens/s, finish %s\n",
                  backend.info().description.c_str(),
                  s.promptTokens,

@@ -326,7 +326,8 @@ void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
                                            k));
         return;
     }
-    if (p.w_type == linear_weight_type::fp8_e4m3 && job.xq && p.m < 4) {
+    if (p.w_type == linear_weight_type::fp8_e4m3 && job.xq && p.m < 4
+        && p.accum == linear_accum::exact) {
         const int64_t kb = (k + 127) / 128;
         const uint8_t *wbase = static_cast<const uint8_t *>(p.w);
         for (int64_t j = j0; j < j1; ++j)

@@ -298,6 +298,49 @@ float dot_fp8_fused(
     return acc;
 }
 
+inline __m256 bf16x8_to_ps(const uint16_t *p)
+{
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+// BF16 weight row x bf16-valued x row, fused (no fp32 row buffer). Exact: bf16 x bf16 products are
+// exact in fp32 and summed exactly in double; fp32 mode: FMA.
+float dot_bf16_fused(const float *x, const uint16_t *w, int64_t k, bool exact)
+{
+    int64_t i = 0;
+    if (exact) {
+        __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(),
+                a3 = _mm256_setzero_pd();
+        for (; i + 16 <= k; i += 16) {
+            const __m256 p0 = _mm256_mul_ps(bf16x8_to_ps(w + i), _mm256_loadu_ps(x + i));
+            const __m256 p1 = _mm256_mul_ps(bf16x8_to_ps(w + i + 8), _mm256_loadu_ps(x + i + 8));
+            a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(p0)));
+            a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(p0, 1)));
+            a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(p1)));
+            a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(p1, 1)));
+        }
+        double s = hsum_pd(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
+        for (; i < k; ++i)
+            s += static_cast<double>(x[i]) * static_cast<double>(bf16_to_f32(w[i]));
+        return static_cast<float>(s);
+    }
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+           a3 = _mm256_setzero_ps();
+    for (; i + 32 <= k; i += 32) {
+        a0 = _mm256_fmadd_ps(bf16x8_to_ps(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(bf16x8_to_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(bf16x8_to_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(bf16x8_to_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= k; i += 8)
+        a0 = _mm256_fmadd_ps(bf16x8_to_ps(w + i), _mm256_loadu_ps(x + i), a0);
+    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < k; ++i)
+        s = std::fma(x[i], bf16_to_f32(w[i]), s);
+    return s;
+}
+
 } // namespace
 
 void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
@@ -324,6 +367,15 @@ void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
                                            wbase + j * (k / 2),
                                            p.w_scale + j * (k / 32),
                                            k));
+        return;
+    }
+    if (p.w_type == linear_weight_type::bf16 && p.m < 4
+        && (p.x_type == act_type::bf16 || p.accum == linear_accum::fp32)) {
+        const uint16_t *wbase = static_cast<const uint16_t *>(p.w);
+        const bool exact = p.accum == linear_accum::exact;
+        for (int64_t j = j0; j < j1; ++j)
+            for (int64_t r = 0; r < p.m; ++r)
+                linear_store(p, r, j, dot_bf16_fused(job.xs + r * k, wbase + j * k, k, exact));
         return;
     }
     if (p.w_type == linear_weight_type::fp8_e4m3 && job.xq && p.m < 4

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #include "goldenrun.h"
 
+#include "engine/model/modelwriter.h"
 #include "kernels/formats.h"
 
 #include <algorithm>
@@ -10,41 +11,18 @@
 
 namespace fathom::engine {
 
-// TODO(forward): switch to engine/model's SafetensorsWriter once its implementation lands.
 Result<void> writeNamedTensors(const std::string &path, const std::vector<NamedTensor> &tensors)
 {
-    std::string header = "{";
-    uint64_t offset = 0;
-    for (size_t i = 0; i < tensors.size(); ++i) {
-        const NamedTensor &t = tensors[i];
-        const uint64_t bytes = 4 * (t.dtype == DType::I32 ? t.i32.size() : t.f32.size());
-        std::string shape;
-        for (size_t k = 0; k < t.shape.size(); ++k)
-            shape += (k ? "," : "") + std::to_string(t.shape[k]);
-        header += (i ? "," : "") + std::string("\"") + t.name + "\":{\"dtype\":\""
-                  + (t.dtype == DType::I32 ? "I32" : "F32") + "\",\"shape\":[" + shape
-                  + "],\"data_offsets\":[" + std::to_string(offset) + ","
-                  + std::to_string(offset + bytes) + "]}";
-        offset += bytes;
-    }
-    header += "}";
-    while (header.size() % 8)
-        header += ' ';
-    FILE *f = std::fopen(path.c_str(), "wb");
-    if (!f)
-        return fail(Error::Kind::Io, "cannot write " + path);
-    const uint64_t len = header.size();
-    bool ok = std::fwrite(&len, 8, 1, f) == 1 && std::fwrite(header.data(), 1, len, f) == len;
+    SafetensorsWriter w;
     for (const NamedTensor &t : tensors) {
-        const void *src = t.dtype == DType::I32 ? static_cast<const void *>(t.i32.data())
-                                                : static_cast<const void *>(t.f32.data());
-        const size_t n = t.dtype == DType::I32 ? t.i32.size() : t.f32.size();
-        ok = ok && std::fwrite(src, 4, n, f) == n;
+        const NamedTensor *tp = &t;
+        w.add(t.name, t.dtype, t.shape, [tp](std::vector<uint8_t> &out) {
+            const void *src = tp->dtype == DType::I32 ? static_cast<const void *>(tp->i32.data())
+                                                      : static_cast<const void *>(tp->f32.data());
+            std::memcpy(out.data(), src, out.size());
+        });
     }
-    ok = std::fclose(f) == 0 && ok;
-    if (!ok)
-        return fail(Error::Kind::Io, "cannot write " + path);
-    return {};
+    return w.write(path);
 }
 
 Result<std::vector<float>> goldenFloats(const SafetensorsFile &file, const std::string &name)

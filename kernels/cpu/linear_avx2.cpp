@@ -341,6 +341,42 @@ float dot_bf16_fused(const float *x, const uint16_t *w, int64_t k, bool exact)
     return s;
 }
 
+// fp32 mode, prefill: 4 weight rows x 2 rows of x per pass (8 accumulators), so every x load
+// feeds 4 FMAs and every weight load 2.
+void gemm_fp32_4x2(const float *w, int64_t k, const float *x0, const float *x1, float out[2][4])
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps(),
+           c03 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(),
+           c12 = _mm256_setzero_ps(), c13 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8) {
+        const __m256 a = _mm256_loadu_ps(x0 + i), b = _mm256_loadu_ps(x1 + i);
+        const __m256 w0 = _mm256_loadu_ps(w + i), w1 = _mm256_loadu_ps(w + k + i),
+                     w2 = _mm256_loadu_ps(w + 2 * k + i), w3 = _mm256_loadu_ps(w + 3 * k + i);
+        c00 = _mm256_fmadd_ps(a, w0, c00);
+        c01 = _mm256_fmadd_ps(a, w1, c01);
+        c02 = _mm256_fmadd_ps(a, w2, c02);
+        c03 = _mm256_fmadd_ps(a, w3, c03);
+        c10 = _mm256_fmadd_ps(b, w0, c10);
+        c11 = _mm256_fmadd_ps(b, w1, c11);
+        c12 = _mm256_fmadd_ps(b, w2, c12);
+        c13 = _mm256_fmadd_ps(b, w3, c13);
+    }
+    out[0][0] = hsum_ps(c00);
+    out[0][1] = hsum_ps(c01);
+    out[0][2] = hsum_ps(c02);
+    out[0][3] = hsum_ps(c03);
+    out[1][0] = hsum_ps(c10);
+    out[1][1] = hsum_ps(c11);
+    out[1][2] = hsum_ps(c12);
+    out[1][3] = hsum_ps(c13);
+    for (; i < k; ++i)
+        for (int t = 0; t < 4; ++t) {
+            out[0][t] = std::fma(x0[i], w[t * k + i], out[0][t]);
+            out[1][t] = std::fma(x1[i], w[t * k + i], out[1][t]);
+        }
+}
+
 } // namespace
 
 void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
@@ -393,6 +429,29 @@ void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
                                            p.w_scale + (j / 128) * kb,
                                            k));
         return;
+    }
+    if (p.accum == linear_accum::fp32 && p.m >= 4 && j1 - j0 >= 4) {
+        // Prefill in fp32 mode: decode 4 weight rows once, run the 4x2 micro-kernel over x.
+        thread_local std::vector<float> panel;
+        panel.resize(static_cast<size_t>(4 * k) + 8);
+        int64_t j = j0;
+        for (; j + 4 <= j1; j += 4) {
+            for (int t = 0; t < 4; ++t)
+                decode_row_avx2(p, j + t, panel.data() + t * k);
+            int64_t r = 0;
+            for (; r + 2 <= p.m; r += 2) {
+                float o[2][4];
+                gemm_fp32_4x2(panel.data(), k, job.xs + r * k, job.xs + (r + 1) * k, o);
+                for (int t = 0; t < 4; ++t) {
+                    linear_store(p, r, j + t, o[0][t]);
+                    linear_store(p, r + 1, j + t, o[1][t]);
+                }
+            }
+            for (; r < p.m; ++r)
+                for (int t = 0; t < 4; ++t)
+                    linear_store(p, r, j + t, dot_fp32(job.xs + r * k, panel.data() + t * k, k));
+        }
+        j0 = j; // the remaining < 4 columns below
     }
     for (int64_t j = j0; j < j1; ++j) {
         const float *wr = w;

@@ -24,6 +24,7 @@ int runImport(const QStringList &);
 int runIngest(const QStringList &);
 int runParse(const QStringList &);
 int runSearch(const QStringList &);
+int runServe(const QStringList &);
 int runTokenize(const QStringList &);
 int runMakeModel(const QStringList &);
 int runLayerCheck(const QStringList &);
@@ -48,6 +49,8 @@ static const Command kCommands[] = {
      runMakeModel},
     {"parse", "parse a V4 completion (stdin) into reasoning, content, tool calls", runParse},
     {"search", "full-text search of documents and messages (--db PATH [--json] QUERY)", runSearch},
+    {"serve", "OpenAI-compatible API server on the CPU (--model DIR [--host H --port N])",
+     runServe},
     {"tokenize", "JSON strings (stdin lines) -> JSON arrays of V4 token ids", runTokenize},
     {"version", "print the version", [](const QStringList &) {
          std::printf("fathom-cli %s\n", FATHOM_VERSION_STRING);

@@ -297,6 +297,7 @@ private slots:
     void clientDisconnectCancels();
     void queuesBeyondConcurrencyLimit();
     void publicAddressNeedsKey();
+    void manyConcurrentStreamingClients();
 };
 
 void tst_ApiServer::healthAndModels()
@@ -499,6 +500,41 @@ void tst_ApiServer::publicAddressNeedsKey()
     ServerThread server(c);
     QCOMPARE(server.port(), quint16(0));
     QVERIFY(server.error().contains(QLatin1String("API key")));
+}
+
+void tst_ApiServer::manyConcurrentStreamingClients()
+{
+    // A short version of the load test: 32 streams at once, three rounds, over one
+    // libcurl multi handle against the server; none may be dropped and every answer must be the
+    // one a single client gets.
+    ServerConfig config = serverConfig();
+    config.maxConcurrent = 32;
+    ServerThread server(config);
+    QVERIFY(server.port() != 0);
+    server.backend.stepMs = 1;
+    remote::RemoteBackend client(clientConfig(server));
+    QVERIFY(client.load(ModelSpec{{}, "deepseek-v4-flash", 0, {}}, {}));
+    for (int round = 0; round < 3; ++round) {
+        std::vector<RecordingSink> sinks(32);
+        for (int i = 0; i < 32; ++i)
+            QVERIFY(client.submit(request(1000 + round * 100 + i), sinks[i]));
+        QVERIFY(drive(
+            client,
+            [&] {
+                return std::all_of(sinks.begin(), sinks.end(), [](const RecordingSink &s) {
+                    return s.ended();
+                });
+            },
+            30000));
+        for (const RecordingSink &s : sinks) {
+            QVERIFY2(!s.error, s.error ? s.error->toString().c_str() : "");
+            QCOMPARE(s.reasoning, std::string("Let me think."));
+            QCOMPARE(s.content, std::string("The answer is 42."));
+            QCOMPARE(s.reason, FinishReason::Stop);
+        }
+    }
+    QCOMPARE(server.backend.submittedRequests().size(), std::size_t(96));
+    QVERIFY(server.backend.maxRunning.load() > 1); // they did run together
 }
 
 QTEST_GUILESS_MAIN(tst_ApiServer)

@@ -2,6 +2,12 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "chatcontroller.h"
+#include "conversationscontroller.h"
+#include "documentscontroller.h"
+#include "modelscontroller.h"
+#include "settingscontroller.h"
+
 #include <QObject>
 #include <QQmlEngine>
 #include <QThread>
@@ -17,12 +23,6 @@ class StorageService;
 
 namespace fathom::ui {
 
-class ChatController;
-class ConversationsController;
-class DocumentsController;
-class ModelsController;
-class SettingsController;
-
 /**
   The root of the UI's object tree: owns the settings, the storage service (storage thread), the
   engine thread with its EngineHost, and every controller; handed to Main.qml as `app`.
@@ -31,7 +31,7 @@ class SettingsController;
   QGuiApplication. shutdown() (also run by the destructor) ends a running answer as cancelled
   with its text saved, stops the engine thread and lets storage write what it buffered.
 */
-class AppController final : public QObject
+class AppController : public QObject
 {
     Q_OBJECT
     QML_ELEMENT

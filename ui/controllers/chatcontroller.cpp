@@ -316,8 +316,8 @@ bool ChatController::send(const QString &text)
             emit generatingChanged();
             return;
         }
-        const MessageId parent = m_messages->count() > 0
-                                     ? m_messages->at(m_messages->count() - 1).message.id
+        const MessageId parent = m_messages->rowCount() > 0
+                                     ? m_messages->at(m_messages->rowCount() - 1).message.id
                                      : MessageId();
         storage::NewMessage nm;
         nm.role = storage::Role::User;
@@ -552,7 +552,7 @@ void ChatController::stop()
 
 void ChatController::regenerate(int row)
 {
-    if (generating() || row < 0 || row >= m_messages->count())
+    if (generating() || row < 0 || row >= m_messages->rowCount())
         return;
     const ChatMessage old = m_messages->at(row);
     if (old.message.role != storage::Role::Assistant)
@@ -594,7 +594,7 @@ void ChatController::regenerate(int row)
 
 bool ChatController::editMessage(int row, const QString &text)
 {
-    if (generating() || row < 0 || row >= m_messages->count() || text.trimmed().isEmpty())
+    if (generating() || row < 0 || row >= m_messages->rowCount() || text.trimmed().isEmpty())
         return false;
     const ChatMessage old = m_messages->at(row);
     if (old.message.role != storage::Role::User)
@@ -628,7 +628,7 @@ bool ChatController::editMessage(int row, const QString &text)
 
 void ChatController::switchBranch(int row, int delta)
 {
-    if (generating() || row < 0 || row >= m_messages->count())
+    if (generating() || row < 0 || row >= m_messages->rowCount())
         return;
     const ChatMessage &current = m_messages->at(row);
     const int index = int(current.siblings.indexOf(current.message.id)) + delta;
@@ -645,7 +645,7 @@ void ChatController::switchBranch(int row, int delta)
 
 void ChatController::copyMessage(int row)
 {
-    if (row >= 0 && row < m_messages->count())
+    if (row >= 0 && row < m_messages->rowCount())
         copyText(m_messages->at(row).message.content);
 }
 

@@ -36,7 +36,7 @@ class DocumentListModel;
 
   Thread: GUI.
 */
-class ChatController final : public QObject
+class ChatController : public QObject
 {
     Q_OBJECT
     QML_ELEMENT

@@ -28,7 +28,7 @@ namespace fathom::ui {
 
   Thread: GUI.
 */
-class ConversationsController final : public QObject
+class ConversationsController : public QObject
 {
     Q_OBJECT
     QML_ELEMENT

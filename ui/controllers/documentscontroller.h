@@ -29,7 +29,7 @@ class ChatController;
   Ingestion runs in fathom-ingest-worker processes (app/documents); the stored pages are written
   by the storage thread. Thread: GUI.
 */
-class DocumentsController final : public QObject
+class DocumentsController : public QObject
 {
     Q_OBJECT
     QML_ELEMENT

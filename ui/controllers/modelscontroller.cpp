@@ -206,6 +206,8 @@ void ModelsController::load(const QString &folder)
     if (auto c = engine::loadModelConfig(
             QDir(folder).filePath(QStringLiteral("config.json")).toStdString()))
         m_configContext = int(std::min<int64_t>(c->maxPositionEmbeddings, 1 << 30));
+    if (m_configContext > 0)
+        choice.contextLength = std::min(choice.contextLength, m_configContext);
     choice.modelId = demo::isDemoModel(folder) ? QStringLiteral("demo-v4-tiny")
                                                : QFileInfo(folder).fileName();
     startLoad(choice, folder);

@@ -23,7 +23,7 @@ class SettingsController;
 
   Thread: GUI. Talks to EngineHost (engine thread) only through its queued calls and signals.
 */
-class ModelsController final : public QObject
+class ModelsController : public QObject
 {
     Q_OBJECT
     QML_ELEMENT

@@ -20,7 +20,7 @@ namespace fathom::ui {
 
   Thread: GUI.
 */
-class SettingsController final : public QObject
+class SettingsController : public QObject
 {
     Q_OBJECT
     QML_ELEMENT

@@ -23,7 +23,7 @@ struct BackendEntry
 
   Thread: GUI only.
 */
-class BackendListModel final : public QAbstractListModel
+class BackendListModel : public QAbstractListModel
 {
     Q_OBJECT
     QML_ELEMENT

@@ -17,7 +17,7 @@ namespace fathom::ui {
 
   Thread: GUI only.
 */
-class ConversationListModel final : public QAbstractListModel
+class ConversationListModel : public QAbstractListModel
 {
     Q_OBJECT
     QML_ELEMENT

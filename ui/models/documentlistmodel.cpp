@@ -25,7 +25,7 @@ QVariant DocumentListModel::data(const QModelIndex &index, int role) const
     case NameRole:
         return d.name;
     case StatusRole:
-        return storage::toString(d.status);
+        return storage::documentStatusName(d.status);
     case ProgressRole:
         return m_progress.value(d.id.value, 1.0);
     case PageCountRole:

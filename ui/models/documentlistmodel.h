@@ -15,7 +15,7 @@ namespace fathom::ui {
 
   Thread: GUI only.
 */
-class DocumentListModel final : public QAbstractListModel
+class DocumentListModel : public QAbstractListModel
 {
     Q_OBJECT
     QML_ELEMENT

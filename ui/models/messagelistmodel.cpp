@@ -23,7 +23,7 @@ QVariant MessageListModel::data(const QModelIndex &index, int role) const
     case IdRole:
         return m.id.value;
     case RoleRole:
-        return storage::toString(m.role);
+        return storage::roleName(m.role);
     case Qt::DisplayRole:
     case ContentRole:
         return m.content;
@@ -52,7 +52,7 @@ QVariant MessageListModel::data(const QModelIndex &index, int role) const
     case ThinkingSecondsRole:
         return row.thinkingSeconds;
     case FinishReasonRole:
-        return storage::toString(m.finishReason);
+        return storage::finishReasonName(m.finishReason);
     }
     return {};
 }

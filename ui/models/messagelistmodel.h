@@ -23,7 +23,7 @@ struct ChatMessage
 
   Thread: GUI only.
 */
-class MessageListModel final : public QAbstractListModel
+class MessageListModel : public QAbstractListModel
 {
     Q_OBJECT
     QML_ELEMENT

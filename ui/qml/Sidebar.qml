@@ -82,6 +82,7 @@ Rectangle {
             clip: true
             model: root.app.conversations.model
             keyNavigationEnabled: true
+            activeFocusOnTab: true
             currentIndex: root.app.conversations.model.rowOf(root.app.conversations.currentId)
             highlightMoveDuration: 0
             boundsBehavior: Flickable.StopAtBounds

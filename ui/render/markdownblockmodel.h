@@ -16,7 +16,7 @@ namespace fathom::ui {
 
   Thread: GUI only.
 */
-class MarkdownBlockModel final : public QAbstractListModel
+class MarkdownBlockModel : public QAbstractListModel
 {
     Q_OBJECT
     QML_ELEMENT

@@ -83,10 +83,10 @@ int pageFlags(PageTextSource source)
 
 // Records a parsed document (or its failure) under `existing` or a new row, in one transaction.
 Result<fathom::DocumentId> store(storage::Database &db,
-                                  const QString &hash,
-                                  const std::optional<storage::Document> &existing,
-                                  const QFileInfo &info,
-                                  const IngestResult &result)
+                                 const QString &hash,
+                                 const std::optional<storage::Document> &existing,
+                                 const QFileInfo &info,
+                                 const IngestResult &result)
 {
     storage::DocumentStore docs(db);
     storage::Transaction tx(db);
@@ -273,10 +273,10 @@ int runIngest(const QStringList &arguments)
                       : IngestResult(fail(Error::Kind::Cancelled,
                                           QStringLiteral("'%1': cancelled").arg(files.at(i))));
             Result<fathom::DocumentId> id = store(**db,
-                                                   p.hash,
-                                                   p.existing,
-                                                   QFileInfo(files.at(i)),
-                                                   result);
+                                                  p.hash,
+                                                  p.existing,
+                                                  QFileInfo(files.at(i)),
+                                                  result);
             if (id)
                 o.documentId = id->value;
             if (!result) {

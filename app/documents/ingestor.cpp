@@ -15,7 +15,8 @@
 #include <QProcess>
 #include <QtConcurrent/QtConcurrentRun>
 
-Q_LOGGING_CATEGORY(lcIngest, "fathom.documents.ingest")
+// Debug output (the workers' stderr) only when asked for with QT_LOGGING_RULES.
+Q_LOGGING_CATEGORY(lcIngest, "fathom.documents.ingest", QtInfoMsg)
 
 namespace fathom::documents {
 

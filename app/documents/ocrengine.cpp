@@ -3,6 +3,7 @@
 #include "ocrengine.h"
 
 #include <QCoreApplication>
+#include <QImage>
 
 #ifdef FATHOM_HAVE_TESSERACT
 #include <tesseract/baseapi.h>

@@ -4,7 +4,7 @@
 
 #include "app/core/error.h"
 
-#include <QImage>
+class QImage;
 #include <QString>
 
 #include <memory>

@@ -130,7 +130,8 @@ int main(int argc, char **argv)
     const QString path = parser.positionalArguments().constFirst();
 
     setStdoutBinary();
-    if (!g_out.open(stdout, QIODevice::WriteOnly | QIODevice::Unbuffered)) {
+    // The descriptor, not the FILE*: stdio would buffer frames that a crash then loses.
+    if (!g_out.open(fileno(stdout), QIODevice::WriteOnly | QIODevice::Unbuffered)) {
         std::fprintf(stderr, "fathom-ingest-worker: cannot write to stdout\n");
         return 2;
     }

@@ -1,0 +1,182 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+// Ingestion throughput against pdftotext on the same large real PDF in the same run (issue 2):
+//   goal: one job >= 0.8x pdftotext's pages/s; a multi-document batch on both cores >= 1.6x;
+//   text agreement with pdftotext >= 98% (character level, whitespace runs collapsed).
+// Usage: bench_ingestion [--pdf FILE] [--batch N] [--runs N] [--markdown OUT.md]
+// Default PDF: the Valgrind manual (valgrind package, 397 pages), unpacked to a temporary folder.
+// Our figure is end to end: hashing, the fathom-ingest-worker process with its limits, the pipe
+// protocol and assembling the pages; pdftotext writes its text to a pipe we drain.
+
+#include "../documents/testdocuments.h"
+
+#include "app/documents/ingestor.h"
+
+#include <QCoreApplication>
+#include <QDate>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QTemporaryDir>
+
+#include <algorithm>
+#include <cstdio>
+
+using namespace fathom;
+using namespace fathom::documents;
+
+namespace {
+
+double median(QList<double> v)
+{
+    std::sort(v.begin(), v.end());
+    return v.isEmpty() ? 0 : v.at(v.size() / 2);
+}
+
+// Seconds for one pdftotext run over the whole file, its text piped to us.
+double runPdftotext(const QString &tool, const QString &pdf)
+{
+    QElapsedTimer t;
+    t.start();
+    QProcess p;
+    p.start(tool, {QStringLiteral("-enc"), QStringLiteral("UTF-8"), pdf, QStringLiteral("-")});
+    p.waitForFinished(-1);
+    (void) p.readAllStandardOutput();
+    return t.nsecsElapsed() / 1e9;
+}
+
+// Seconds to pdftotext `count` documents one after another (pdftotext has no parallel mode).
+double runPdftotextBatch(const QString &tool, const QString &pdf, int count)
+{
+    double total = 0;
+    for (int i = 0; i < count; ++i)
+        total += runPdftotext(tool, pdf);
+    return total;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    QString pdf;
+    QString markdown;
+    int batch = 4;
+    int runs = 5;
+    const QStringList args = app.arguments();
+    for (int i = 1; i < args.size(); ++i) {
+        if (args[i] == QLatin1String("--pdf") && i + 1 < args.size())
+            pdf = args[++i];
+        else if (args[i] == QLatin1String("--batch") && i + 1 < args.size())
+            batch = args[++i].toInt();
+        else if (args[i] == QLatin1String("--runs") && i + 1 < args.size())
+            runs = args[++i].toInt();
+        else if (args[i] == QLatin1String("--markdown") && i + 1 < args.size())
+            markdown = args[++i];
+        else {
+            std::fprintf(stderr,
+                         "usage: bench_ingestion [--pdf FILE] [--batch N] [--runs N] "
+                         "[--markdown OUT.md]\n");
+            return 2;
+        }
+    }
+    QTemporaryDir scratch;
+    if (pdf.isEmpty())
+        pdf = test::debianPdf(QStringLiteral("/usr/share/doc/valgrind/valgrind_manual.pdf.gz"),
+                              scratch.path());
+    const QString tool = QStandardPaths::findExecutable(QStringLiteral("pdftotext"));
+    if (pdf.isEmpty() || tool.isEmpty()) {
+        std::fprintf(stderr,
+                     "bench_ingestion: needs the valgrind package's manual (or --pdf) and "
+                     "pdftotext (poppler-utils)\n");
+        return 1;
+    }
+
+    IngestOptions options;
+    options.workerPath = QCoreApplication::applicationDirPath()
+                         + QStringLiteral("/fathom-ingest-worker");
+
+    // Warm the page cache and check the text once.
+    const QStringList reference = test::pdftotextPages(pdf);
+    const IngestResult first = runIngestion(pdf, options);
+    if (!first) {
+        std::fprintf(stderr, "bench_ingestion: %s\n", qPrintable(first.error().message));
+        return 1;
+    }
+    const int pages = int(first->content.pages.size());
+    test::Agreement agreement;
+    for (int i = 0; i < pages && i < reference.size(); ++i)
+        agreement.add(first->content.pages.at(i).text, reference.at(i));
+    const bool samePages = reference.size() == pages;
+
+    // Alternate the tools run by run so that load from elsewhere hits both alike.
+    QList<double> ptSingle, ourSingle, ptBatch, ourBatch;
+    for (int r = 0; r < runs; ++r) {
+        ptSingle.append(runPdftotext(tool, pdf));
+        QElapsedTimer t;
+        t.start();
+        const IngestResult one = runIngestion(pdf, options);
+        ourSingle.append(t.nsecsElapsed() / 1e9);
+        if (!one)
+            return 1;
+
+        ptBatch.append(runPdftotextBatch(tool, pdf, batch));
+        DocumentIngestor ingestor(options, 2);
+        t.restart();
+        QList<QFuture<IngestResult>> futures;
+        for (int i = 0; i < batch; ++i)
+            futures.append(ingestor.ingest(pdf));
+        for (QFuture<IngestResult> &f : futures) {
+            if (!f.result())
+                return 1;
+        }
+        ourBatch.append(t.nsecsElapsed() / 1e9);
+    }
+
+    const double ptRate = pages / median(ptSingle);
+    const double ourRate = pages / median(ourSingle);
+    const double ptBatchRate = pages * batch / median(ptBatch);
+    const double ourBatchRate = pages * batch / median(ourBatch);
+    const double singleRatio = ourRate / ptRate;
+    const double batchRatio = ourBatchRate / ptRate;
+    const bool singleOk = singleRatio >= 0.8, batchOk = batchRatio >= 1.6,
+               textOk = agreement.ratio() >= 0.98 && samePages;
+
+    QString table;
+    table += QStringLiteral("PDF: %1 (%2 pages, %3 bytes); %4 runs, medians; %5 cores online\n\n")
+                 .arg(QFileInfo(pdf).fileName())
+                 .arg(pages)
+                 .arg(QFileInfo(pdf).size())
+                 .arg(runs)
+                 .arg(QThread::idealThreadCount());
+    table += QStringLiteral("| measure | pdftotext | fathom | ratio | goal | result |\n");
+    table += QStringLiteral("|---|---|---|---|---|---|\n");
+    table += QStringLiteral("| one document, pages/s | %1 | %2 | %3x | >= 0.8x | %4 |\n")
+                 .arg(ptRate, 0, 'f', 0)
+                 .arg(ourRate, 0, 'f', 0)
+                 .arg(singleRatio, 0, 'f', 2)
+                 .arg(singleOk ? QStringLiteral("pass") : QStringLiteral("FAIL"));
+    table += QStringLiteral("| batch of %1, 2 jobs, pages/s (pdftotext: one at a time) | %2 | %3 "
+                            "| %4x of single pdftotext | >= 1.6x | %5 |\n")
+                 .arg(batch)
+                 .arg(ptBatchRate, 0, 'f', 0)
+                 .arg(ourBatchRate, 0, 'f', 0)
+                 .arg(batchRatio, 0, 'f', 2)
+                 .arg(batchOk ? QStringLiteral("pass") : QStringLiteral("FAIL"));
+    table += QStringLiteral("| character agreement with pdftotext | | %1%% (%2 vs %3 pages) | | "
+                            ">= 98%% | %4 |\n")
+                 .arg(agreement.ratio() * 100, 0, 'f', 2)
+                 .arg(pages)
+                 .arg(reference.size())
+                 .arg(textOk ? QStringLiteral("pass") : QStringLiteral("FAIL"));
+    std::printf("%s", qPrintable(table));
+    if (!markdown.isEmpty()) {
+        QFile out(markdown);
+        if (out.open(QIODevice::Append)) {
+            out.write(QStringLiteral("\n## %1\n\n")
+                          .arg(QDate::currentDate().toString(Qt::ISODate))
+                          .toUtf8());
+            out.write(table.toUtf8());
+        }
+    }
+    return singleOk && batchOk && textOk ? 0 : 1;
+}

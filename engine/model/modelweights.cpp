@@ -150,6 +150,19 @@ Result<void> validateTensors(const TensorStore &store, const ModelConfig &config
                             + ", expected " + shapeText(s.shape) + " for this config ("
                             + config.sourcePath + ")");
     }
+    // Hash-routing tables index the experts directly: an id out of range would read out of
+    // bounds in the forward pass, so check them here (6 MB per hash layer for V4-Flash).
+    for (int layer = 0; layer < config.numHashLayers; ++layer) {
+        const TensorView *v = store.find(blockPrefix(config, layer) + "ffn.gate.tid2eid");
+        const int64_t *ids = v->as<int64_t>();
+        for (int64_t i = 0; i < v->numel(); ++i) {
+            if (ids[i] < 0 || ids[i] >= config.nRoutedExperts)
+                return fail(Error::Kind::Format,
+                            v->file + ": tensor '" + v->name + "' holds expert id "
+                                + std::to_string(ids[i]) + " at row " + std::to_string(i / v->dim(1))
+                                + "; n_routed_experts is " + std::to_string(config.nRoutedExperts));
+        }
+    }
     for (const TensorView *v : store.tensors()) {
         if (!expected.count(v->name))
             return fail(Error::Kind::Format,

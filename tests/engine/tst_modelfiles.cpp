@@ -110,6 +110,7 @@ private slots:
     void malformedConfig();
     void corruptSafetensors_data();
     void corruptSafetensors();
+    void tid2eidOutOfRange();
     void missingFile();
     void writerTinyPreset();
     void writerTokenizerVocabulary();
@@ -440,6 +441,27 @@ void tst_ModelFiles::corruptSafetensors()
     else
         QVERIFY2(msg.contains(shard), qPrintable(msg));
     QVERIFY2(msg.contains(mentions), qPrintable(msg));
+}
+
+void tst_ModelFiles::tid2eidOutOfRange()
+{
+    const QString golden = fathom::test::testdataPath(QStringLiteral("v4/tiny-bf16"));
+    if (!QFileInfo::exists(golden))
+        QSKIP("SKIPPED LOUDLY: golden data not found");
+    QTemporaryDir tmp;
+    QVERIFY(copyModel(golden, tmp.path()));
+    const QString shard = tmp.filePath(QStringLiteral("model-00001-of-00003.safetensors"));
+    RawSafetensors raw = RawSafetensors::read(shard);
+    const uint64_t begin = raw.header["layers.1.ffn.gate.tid2eid"]["data_offsets"][0].get<uint64_t>();
+    const int64_t bad = 8;                                         // n_routed_experts is 8
+    std::memcpy(raw.data.data() + begin + 7 * 2 * 8 + 8, &bad, 8); // row 7, second id
+    raw.write(shard);
+    auto weights = ModelWeights::load(toStd(tmp.path()));
+    QVERIFY(!weights);
+    const QString msg = QString::fromStdString(weights.error().message);
+    QVERIFY2(msg.contains(shard) && msg.contains(QLatin1String("layers.1.ffn.gate.tid2eid"))
+                 && msg.contains(QLatin1String("row 7")),
+             qPrintable(msg));
 }
 
 void tst_ModelFiles::missingFile()

@@ -15,7 +15,8 @@
   MTP extras e_proj/h_proj/enorm/hnorm/norm/hc_head_*.
 
   validateTensors() fails (Kind::Format) naming the shard file and the tensor on a missing tensor,
-  a wrong dtype or shape, or a tensor the config does not use (the reference refuses those too).
+  a wrong dtype or shape, a tensor the config does not use (the reference refuses those too),
+  or a hash-routing table (tid2eid) with an expert id outside [0, n_routed_experts).
 
   ModelWeights::load(): config.json -> TensorStore (progress: "reading config", "mapping
   weights", "validating", "converting") -> validate -> converts `*.attn.wo_a` from FP8 to BF16

@@ -138,6 +138,9 @@ Result<std::unique_ptr<Database>> Database::open(const QString &path, const Opti
         return fail(Error::Kind::Database,
                     tr("The SQLite library in use cannot enforce foreign keys (database %1)")
                         .arg(path));
+    // 16 MiB of page cache (the default is 2 MiB): FTS index updates touch many pages, and a
+    // large ingestion transaction would otherwise spill to the WAL over and over.
+    FATHOM_TRY(pragma(QStringLiteral("PRAGMA cache_size = -16384")));
     FATHOM_TRY(pragma(options.fullSync ? QStringLiteral("PRAGMA synchronous = FULL")
                                        : QStringLiteral("PRAGMA synchronous = NORMAL")));
 

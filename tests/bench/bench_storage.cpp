@@ -17,7 +17,6 @@
 
 #include <QCoreApplication>
 #include <QDateTime>
-#include <QThread>
 #include <QDirIterator>
 #include <QElapsedTimer>
 #include <QFile>
@@ -25,6 +24,7 @@
 #include <QRegularExpression>
 #include <QSet>
 #include <QTemporaryDir>
+#include <QThread>
 
 #include <algorithm>
 #include <cstdio>
@@ -49,11 +49,21 @@ double threadCpuMs()
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+// Time this thread spent runnable but waiting for a core (another process had it), in ms.
+double runQueueWaitMs()
+{
+    QFile f(QStringLiteral("/proc/thread-self/schedstat"));
+    if (!f.open(QIODevice::ReadOnly))
+        return 0;
+    return QString::fromLatin1(f.readAll()).section(QLatin1Char(' '), 1, 1).toDouble() / 1e6;
+}
+
 QString loadAverage()
 {
     QFile f(QStringLiteral("/proc/loadavg"));
-    return f.open(QIODevice::ReadOnly) ? QString::fromLatin1(f.readAll()).section(QLatin1Char(' '), 0, 2)
-                                       : QStringLiteral("?");
+    return f.open(QIODevice::ReadOnly)
+               ? QString::fromLatin1(f.readAll()).section(QLatin1Char(' '), 0, 2)
+               : QStringLiteral("?");
 }
 
 Stats stats(QList<double> ms)
@@ -95,16 +105,35 @@ QString corpus(qsizetype wanted)
     return text;
 }
 
-void row(const char *what, const Stats &s, double goal)
+// Wall time less the time spent waiting for a core: the operation on an unshared machine (its
+// CPU time plus waiting for the disk).
+QList<double> minus(const QList<double> &wall, const QList<double> &wait)
 {
-    std::printf("| %-44s | %7.3f | %7.3f | %7.3f | %7.3f | < %5.1f | %-4s |\n",
-                what,
-                s.p50,
-                s.p95,
-                s.p99,
-                s.max,
-                goal,
-                s.p95 < goal ? "PASS" : "FAIL");
+    QList<double> out;
+    for (qsizetype i = 0; i < wall.size(); ++i)
+        out << std::max(0.0, wall.at(i) - wait.value(i));
+    return out;
+}
+
+void row(const char *what,
+         const QList<double> &wall,
+         const QList<double> &cpu,
+         const QList<double> &wait,
+         double goal)
+{
+    const Stats s = stats(wall), c = stats(cpu), own = stats(minus(wall, wait));
+    std::printf(
+        "| %-40s | %7.3f | %7.3f | %7.3f | %7.3f | %7.3f | %7.3f | < %5.1f | %-4s | %-4s |\n",
+        what,
+        s.p50,
+        s.p95,
+        s.max,
+        c.p95,
+        own.p50,
+        own.p95,
+        goal,
+        s.p95 < goal ? "PASS" : "FAIL",
+        own.p95 < goal ? "PASS" : "FAIL");
 }
 
 #define BENCH_CHECK(expr) \
@@ -220,16 +249,18 @@ int main(int argc, char **argv)
     SearchStore search(**ftsDb);
     SearchOptions options;
     options.limit = 20;
-    QList<double> ftsMs, ftsCpu;
+    QList<double> ftsMs, ftsCpu, ftsWait;
     int totalHits = 0;
     (void) search.search(QStringLiteral("warm up"), options);
     for (const QString &q : std::as_const(queries)) {
         QElapsedTimer t;
         const double cpu0 = threadCpuMs();
+        const double wait0 = runQueueWaitMs();
         t.start();
         auto hits = search.search(q, options);
         ftsMs << t.nsecsElapsed() / 1e6;
         ftsCpu << threadCpuMs() - cpu0;
+        ftsWait << runQueueWaitMs() - wait0;
         BENCH_CHECK(hits);
         totalHits += int(hits->size());
     }
@@ -269,7 +300,10 @@ int main(int argc, char **argv)
         BENCH_CHECK(tx.commit());
     }
     const double fillSeconds = clock.elapsed() / 1000.0;
-    const auto appendRun = [&](bool activePath, QList<double> *out, QList<double> *cpuOut) -> int {
+    const auto appendRun = [&](bool activePath,
+                               QList<double> *out,
+                               QList<double> *cpuOut,
+                               QList<double> *waitOut) -> int {
         for (int i = 0; i < appendCount; ++i) {
             const int c = int(random.bounded(int(ids.size())));
             NewMessage nm;
@@ -278,11 +312,13 @@ int main(int argc, char **argv)
                                   100 + int(random.bounded(1500)));
             QElapsedTimer t;
             const double cpu0 = threadCpuMs();
+            const double wait0 = runQueueWaitMs();
             t.start();
             auto id = activePath ? messages.appendToActivePath(ids.at(c), nm)
                                  : messages.append(ids.at(c), leaves.at(c), nm);
             *out << t.nsecsElapsed() / 1e6;
             *cpuOut << threadCpuMs() - cpu0;
+            *waitOut << runQueueWaitMs() - wait0;
             if (!id) {
                 std::fprintf(stderr, "bench_storage: %s\n", qPrintable(id.error().message));
                 return 1;
@@ -292,7 +328,9 @@ int main(int argc, char **argv)
         return 0;
     };
     QList<double> appendMs, appendPathMs, streamMs, appendCpu, appendPathCpu, streamCpu;
-    if (appendRun(false, &appendMs, &appendCpu) || appendRun(true, &appendPathMs, &appendPathCpu))
+    QList<double> appendWait, appendPathWait, streamWait;
+    if (appendRun(false, &appendMs, &appendCpu, &appendWait)
+        || appendRun(true, &appendPathMs, &appendPathCpu, &appendPathWait))
         return 1;
     // Streaming saves: rewrite a growing 4,000-character answer, one commit each.
     {
@@ -305,10 +343,12 @@ int main(int argc, char **argv)
             const QString content = text.left(20 * (i + 1));
             QElapsedTimer t;
             const double cpu0 = threadCpuMs();
+            const double wait0 = runQueueWaitMs();
             t.start();
             BENCH_CHECK(messages.updateText(*answer, content, QString()));
             streamMs << t.nsecsElapsed() / 1e6;
             streamCpu << threadCpuMs() - cpu0;
+            streamWait << runQueueWaitMs() - wait0;
         }
     }
     auto count = messages.count();
@@ -317,7 +357,8 @@ int main(int argc, char **argv)
     std::printf("Fathom storage benchmark: %s, SQLite WAL, synchronous=NORMAL; load average "
                 "%s at the end (%d cores)\n\n",
                 qPrintable(QDateTime::currentDateTimeUtc().toString(Qt::ISODate)),
-                qPrintable(loadAverage()), QThread::idealThreadCount());
+                qPrintable(loadAverage()),
+                QThread::idealThreadCount());
     std::printf("- FTS database: %d pages of %d characters in %d documents, built in %.1f s; %lld "
                 "queries (words, pairs, phrases, prefixes, 5 very common words), limit 20 with "
                 "snippets, %d hits in all\n",
@@ -333,29 +374,33 @@ int main(int argc, char **argv)
                 qlonglong(ids.size()),
                 fillSeconds,
                 appendCount);
-    std::printf("| %-44s | %7s | %7s | %7s | %7s | %7s | %-4s |\n",
+    std::printf("| %-40s | %7s | %7s | %7s | %7s | %7s | %7s | %7s | %-4s | %-4s |\n",
                 "operation (ms)",
                 "p50",
                 "p95",
-                "p99",
                 "max",
-                "goal p95",
-                "");
-    std::printf("|%s|%s|%s|%s|%s|%s|%s|\n",
-                "----------------------------------------------",
-                "---------",
-                "---------",
-                "---------",
-                "---------",
-                "---------",
-                "------");
-    row("FTS query over 10,000 pages (all queries)", stats(ftsMs), 20.0);
-    row("FTS query, 5 very common words only", stats(commonMs), 20.0);
-    row("append message (known parent)", stats(appendMs), 2.0);
-    row("append message (at end of active path)", stats(appendPathMs), 2.0);
-    row("streaming save of a growing answer", stats(streamMs), 2.0);
+                "cpu p95",
+                "own p50",
+                "own p95",
+                "goal",
+                "wall",
+                "own");
+    std::printf("|------------------------------------------|---------|---------|---------|"
+                "---------|---------|---------|---------|------|------|\n");
+    row("FTS query, 10,000 pages (all queries)", ftsMs, ftsCpu, ftsWait, 20.0);
+    row("FTS query, 5 very common words", commonMs, commonCpu, ftsWait.mid(ftsWait.size() - 5), 20.0);
+    row("append message (known parent)", appendMs, appendCpu, appendWait, 2.0);
+    row("append message (end of active path)", appendPathMs, appendPathCpu, appendPathWait, 2.0);
+    row("streaming save of a growing answer", streamMs, streamCpu, streamWait, 2.0);
+    std::printf("\nwall: measured time; cpu: this thread's CPU time; own: wall less the time the "
+                "thread waited for a core\n(other processes); PASS/FAIL: p95 against the goal.\n");
     const bool pass = stats(ftsMs).p95 < 20.0 && stats(appendMs).p95 < 2.0
                       && stats(appendPathMs).p95 < 2.0;
-    std::printf("\n%s\n", pass ? "all goals met" : "GOAL MISSED");
+    const bool ownPass = stats(minus(ftsMs, ftsWait)).p95 < 20.0
+                         && stats(minus(appendMs, appendWait)).p95 < 2.0
+                         && stats(minus(appendPathMs, appendPathWait)).p95 < 2.0;
+    std::printf("\nwall-clock goals: %s; without waiting for a core: %s\n",
+                pass ? "all met" : "MISSED",
+                ownPass ? "all met" : "MISSED");
     return pass ? 0 : 1;
 }

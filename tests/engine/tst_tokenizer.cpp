@@ -459,7 +459,7 @@ private slots:
         QCOMPARE(skipping.push(std::vector<TokenId>{0, bytes[0], bytes[1], bytes[2], 1}), ni);
     }
 
-    // Words longer than 64 bytes take the heap path; check both paths against a naive BPE
+    // Words longer than 24 bytes take the heap path; check both paths against a naive BPE
     // written here from the spec (repeatedly merge the lowest-ranked adjacent pair, leftmost
     // first) over the vocab strings of tokenizer.json.
     void bpeMatchesNaiveReference()

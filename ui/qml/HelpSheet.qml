@@ -13,7 +13,6 @@ Dialog {
     anchors.centerIn: Overlay.overlay
     width: 460
     standardButtons: Dialog.Close
-    Accessible.name: qsTr("Keyboard shortcuts")
 
     readonly property var shortcuts: [
         [qsTr("New chat"), "Ctrl+N"],

@@ -17,7 +17,6 @@ Dialog {
     width: Math.min(720, Overlay.overlay ? Overlay.overlay.width - 40 : 720)
     height: Math.min(700, Overlay.overlay ? Overlay.overlay.height - 40 : 700)
     standardButtons: Dialog.Close
-    Accessible.name: qsTr("Models and backends")
 
     FolderDialog {
         id: folderDialog

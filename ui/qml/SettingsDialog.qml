@@ -17,7 +17,6 @@ Dialog {
     width: Math.min(640, Overlay.overlay ? Overlay.overlay.width - 40 : 640)
     height: Math.min(680, Overlay.overlay ? Overlay.overlay.height - 40 : 680)
     standardButtons: Dialog.Close
-    Accessible.name: qsTr("Settings")
 
     FolderDialog {
         id: dataFolderDialog

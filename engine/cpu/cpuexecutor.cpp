@@ -7,6 +7,7 @@
 #include "kernels/linear.h"
 #include "kernels/quant.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -182,6 +183,71 @@ Result<void> CpuExecutor::moeRoute(const kernels::MoeRouteParams &p)
 Result<void> CpuExecutor::swiglu(const kernels::SwigluParams &p)
 {
     return check(kernels::swiglu_cpu(p), "swiglu");
+}
+
+Result<void> CpuExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit)
+{
+    int maxRows = 0, active = 0;
+    for (const ExpertJob &j : jobs) {
+        maxRows = std::max(maxRows, j.rows);
+        active += j.rows > 0;
+    }
+    if (m_pool->thread_count() <= 1 || active < m_pool->thread_count() || maxRows > 16)
+        return Executor::expertFfn(jobs, inter, limit);
+    // Each job runs single-threaded (linear_cpu without a pool gives the same bits).
+    std::vector<std::string> errors(jobs.size());
+    const auto accum = m_exactLinear ? kernels::linear_accum::exact : kernels::linear_accum::fp32;
+    kernels::parallel_for(m_pool.get(),
+                          static_cast<int64_t>(jobs.size()),
+                          1,
+                          [&](int64_t begin, int64_t end) {
+                              std::vector<float> g, u;
+                              for (int64_t k = begin; k < end; ++k) {
+                                  const ExpertJob &j = jobs[static_cast<size_t>(k)];
+                                  if (j.rows == 0)
+                                      continue;
+                                  g.resize(static_cast<size_t>(j.rows) * inter);
+                                  u.resize(static_cast<size_t>(j.rows) * inter);
+                                  auto run = [&](const LinearWeight &w, const float *x, float *y) {
+                                      kernels::linear_params p = w.params();
+                                      p.x = x;
+                                      p.x_type = kernels::act_type::f32;
+                                      p.y = y;
+                                      p.y_type = kernels::act_type::f32;
+                                      p.m = j.rows;
+                                      p.accum = accum;
+                                      const kernels::Status st = kernels::linear_cpu(p, nullptr);
+                                      if (!st.ok())
+                                          return st;
+                                      for (int64_t i = 0;
+                                           i < static_cast<int64_t>(j.rows) * w.outFeatures;
+                                           ++i)
+                                          y[i] = kernels::round_bf16(y[i]);
+                                      return st;
+                                  };
+                                  kernels::SwigluParams sw;
+                                  sw.gate = g.data();
+                                  sw.up = u.data();
+                                  sw.row_weights = j.rowWeights;
+                                  sw.out = g.data();
+                                  sw.rows = j.rows;
+                                  sw.inter = inter;
+                                  sw.limit = limit;
+                                  kernels::Status st = run(*j.w1, j.x, g.data());
+                                  if (st.ok())
+                                      st = run(*j.w3, j.x, u.data());
+                                  if (st.ok())
+                                      st = kernels::swiglu_cpu(sw);
+                                  if (st.ok())
+                                      st = run(*j.w2, g.data(), j.y);
+                                  if (!st.ok())
+                                      errors[static_cast<size_t>(k)] = st.message;
+                              }
+                          });
+    for (const std::string &e : errors)
+        if (!e.empty())
+            return fail(Error::Kind::InvalidArgument, "expert ffn: " + e, "CpuExecutor");
+    return {};
 }
 
 } // namespace fathom::engine

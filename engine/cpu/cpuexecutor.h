@@ -47,6 +47,9 @@ public:
     Result<void> sparseAttention(const kernels::SparseAttnParams &p) override;
     Result<void> moeRoute(const kernels::MoeRouteParams &p) override;
     Result<void> swiglu(const kernels::SwigluParams &p) override;
+    // Few rows per expert (decode): experts run concurrently, one thread each, in one pool
+    // dispatch; many rows (prefill): one after the other with every linear multithreaded.
+    Result<void> expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit) override;
 
 private:
     std::unique_ptr<ThreadPool> m_pool;

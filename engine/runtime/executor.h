@@ -27,10 +27,21 @@
 #include "kernels/sparse_attn.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace fathom::engine {
 
 enum class LinearOutput { Bf16, F32 };
+
+/** One expert FFN application: y = w2(bf16(swiglu(w1 x, w3 x) · rowWeight)) for `rows` rows. */
+struct ExpertJob
+{
+    const LinearWeight *w1 = nullptr, *w2 = nullptr, *w3 = nullptr;
+    const float *x = nullptr;          // [rows, d] bf16-valued
+    const float *rowWeights = nullptr; // [rows] routing weights, nullptr for the shared expert
+    float *y = nullptr;                // [rows, d] bf16-valued
+    int rows = 0;
+};
 
 class Executor
 {
@@ -67,6 +78,10 @@ public:
     virtual Result<void> sparseAttention(const kernels::SparseAttnParams &p) = 0;
     virtual Result<void> moeRoute(const kernels::MoeRouteParams &p) = 0;
     virtual Result<void> swiglu(const kernels::SwigluParams &p) = 0;
+
+    /** Every expert of a MoE layer in one call (w1, w3, clamped SwiGLU, w2), so a backend can
+        schedule them together. The default runs them one by one through linear() / swiglu(). */
+    virtual Result<void> expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit);
 };
 
 } // namespace fathom::engine

@@ -639,63 +639,41 @@ Result<void> V4Forward::moe(
                          {K});
     }
 
-    // Shared expert (no routing weight).
-    Vec gs = zeros(static_cast<int64_t>(N) * I), us = zeros(static_cast<int64_t>(N) * I);
+    // Shared expert (no routing weight) and the routed experts, each over its gathered rows.
     Vec ys = zeros(static_cast<int64_t>(N) * d);
-    FATHOM_TRY(m_exec.linear(bw.shared.w1, x, N, gs.data(), LinearOutput::Bf16));
-    FATHOM_TRY(m_exec.linear(bw.shared.w3, x, N, us.data(), LinearOutput::Bf16));
-    kernels::SwigluParams sw;
-    sw.gate = gs.data();
-    sw.up = us.data();
-    sw.out = gs.data();
-    sw.rows = N;
-    sw.inter = I;
-    sw.limit = static_cast<float>(c.swigluLimit);
-    FATHOM_TRY(m_exec.swiglu(sw));
-    FATHOM_TRY(m_exec.linear(bw.shared.w2, gs.data(), N, ys.data(), LinearOutput::Bf16));
-
-    // Routed experts: gather the rows of each expert, run it once.
     Vec yr = zeros(static_cast<int64_t>(N) * K * d); // [row, slot, d]
-    std::vector<int> rowsOf, slotOf;
-    Vec xe, ge, ue, we, ye;
+    std::vector<ExpertJob> jobs;
+    jobs.push_back({&bw.shared.w1, &bw.shared.w2, &bw.shared.w3, x, nullptr, ys.data(), N});
+    std::vector<std::vector<int>> rowsOf(E), slotOf(E);
+    for (int rI = 0; rI < N; ++rI)
+        for (int j = 0; j < K; ++j) {
+            const int e = ids[static_cast<size_t>(rI) * K + j];
+            rowsOf[e].push_back(rI);
+            slotOf[e].push_back(j);
+        }
+    std::vector<Vec> xe(E), we(E), ye(E);
     for (int e = 0; e < E; ++e) {
-        rowsOf.clear();
-        slotOf.clear();
-        for (int rI = 0; rI < N; ++rI)
-            for (int j = 0; j < K; ++j)
-                if (ids[static_cast<size_t>(rI) * K + j] == e) {
-                    rowsOf.push_back(rI);
-                    slotOf.push_back(j);
-                }
-        const int ne = static_cast<int>(rowsOf.size());
+        const int ne = static_cast<int>(rowsOf[e].size());
         if (!ne)
             continue;
-        xe.resize(static_cast<size_t>(ne) * d);
-        ge.resize(static_cast<size_t>(ne) * I);
-        ue.resize(static_cast<size_t>(ne) * I);
-        we.resize(ne);
-        ye.resize(static_cast<size_t>(ne) * d);
+        xe[e].resize(static_cast<size_t>(ne) * d);
+        we[e].resize(ne);
+        ye[e].resize(static_cast<size_t>(ne) * d);
         for (int k = 0; k < ne; ++k) {
-            std::memcpy(xe.data() + static_cast<int64_t>(k) * d,
-                        x + static_cast<int64_t>(rowsOf[k]) * d,
+            std::memcpy(xe[e].data() + static_cast<int64_t>(k) * d,
+                        x + static_cast<int64_t>(rowsOf[e][k]) * d,
                         sizeof(float) * d);
-            we[k] = weights[static_cast<size_t>(rowsOf[k]) * K + slotOf[k]];
+            we[e][k] = weights[static_cast<size_t>(rowsOf[e][k]) * K + slotOf[e][k]];
         }
         const ExpertWeights &ew = bw.experts[static_cast<size_t>(e)];
-        FATHOM_TRY(m_exec.linear(ew.w1, xe.data(), ne, ge.data(), LinearOutput::Bf16));
-        FATHOM_TRY(m_exec.linear(ew.w3, xe.data(), ne, ue.data(), LinearOutput::Bf16));
-        sw.gate = ge.data();
-        sw.up = ue.data();
-        sw.out = ge.data();
-        sw.row_weights = we.data();
-        sw.rows = ne;
-        FATHOM_TRY(m_exec.swiglu(sw));
-        FATHOM_TRY(m_exec.linear(ew.w2, ge.data(), ne, ye.data(), LinearOutput::Bf16));
-        for (int k = 0; k < ne; ++k)
-            std::memcpy(yr.data() + (static_cast<int64_t>(rowsOf[k]) * K + slotOf[k]) * d,
-                        ye.data() + static_cast<int64_t>(k) * d,
-                        sizeof(float) * d);
+        jobs.push_back({&ew.w1, &ew.w2, &ew.w3, xe[e].data(), we[e].data(), ye[e].data(), ne});
     }
+    FATHOM_TRY(m_exec.expertFfn(jobs, I, static_cast<float>(c.swigluLimit)));
+    for (int e = 0; e < E; ++e)
+        for (size_t k = 0; k < rowsOf[e].size(); ++k)
+            std::memcpy(yr.data() + (static_cast<int64_t>(rowsOf[e][k]) * K + slotOf[e][k]) * d,
+                        ye[e].data() + static_cast<int64_t>(k) * d,
+                        sizeof(float) * d);
     // fp32 sum in the reference's order: routed experts by increasing id, then the shared one.
     std::vector<int> order(K);
     for (int rI = 0; rI < N; ++rI) {
@@ -812,6 +790,33 @@ Result<void> V4Forward::mtpInput(
     return {};
 }
 
+Result<void> V4Forward::lastTokenLogits(const std::vector<ForwardItem> &items,
+                                        const float *streams,
+                                        float *lastLogits,
+                                        int mtpBlock)
+{
+    const ModelConfig &c = m_model.config();
+    const int64_t rowSize = static_cast<int64_t>(c.hcMult) * c.hiddenSize;
+    const int64_t V = c.vocabSize;
+    Vec last;
+    std::vector<size_t> which;
+    int64_t r0 = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+        r0 += items[i].count;
+        if (!items[i].count || !items[i].logits)
+            continue;
+        last.insert(last.end(), streams + (r0 - 1) * rowSize, streams + r0 * rowSize);
+        which.push_back(i);
+    }
+    if (which.empty())
+        return {};
+    Vec logits = zeros(static_cast<int64_t>(which.size()) * V);
+    FATHOM_TRY(headLogits(last.data(), static_cast<int>(which.size()), logits.data(), mtpBlock));
+    for (size_t k = 0; k < which.size(); ++k)
+        std::memcpy(lastLogits + which[k] * V, logits.data() + k * V, sizeof(float) * V);
+    return {};
+}
+
 Result<void> V4Forward::forward(const std::vector<ForwardItem> &items,
                                 float *lastLogits,
                                 const ForwardOptions &options,
@@ -847,18 +852,8 @@ Result<void> V4Forward::forward(const std::vector<ForwardItem> &items,
     }
     if (finalStreams)
         *finalStreams = x;
-    if (lastLogits) {
-        Vec last = zeros(static_cast<int64_t>(items.size()) * n * d);
-        int r0 = 0;
-        for (size_t i = 0; i < items.size(); ++i) {
-            r0 += items[i].count;
-            if (items[i].count)
-                std::memcpy(last.data() + i * n * d,
-                            x.data() + static_cast<int64_t>(r0 - 1) * n * d,
-                            sizeof(float) * n * d);
-        }
-        FATHOM_TRY(headLogits(last.data(), static_cast<int>(items.size()), lastLogits));
-    }
+    if (lastLogits)
+        FATHOM_TRY(lastTokenLogits(items, x.data(), lastLogits, -1));
     for (const ForwardItem &it : items)
         it.state->trim();
     return {};
@@ -883,20 +878,38 @@ Result<void> V4Forward::mtpForward(const std::vector<ForwardItem> &items,
     Vec x = zeros(static_cast<int64_t>(total) * n * d), y = x;
     FATHOM_TRY(mtpInput(block, mainStreams, next.data(), total, x.data()));
     FATHOM_TRY(runBlock(block, items, x.data(), y.data(), options));
-    if (lastLogits) {
-        Vec last = zeros(static_cast<int64_t>(items.size()) * n * d);
-        int r0 = 0;
-        for (size_t i = 0; i < items.size(); ++i) {
-            r0 += items[i].count;
-            if (items[i].count)
-                std::memcpy(last.data() + i * n * d,
-                            y.data() + static_cast<int64_t>(r0 - 1) * n * d,
-                            sizeof(float) * n * d);
-        }
-        FATHOM_TRY(headLogits(last.data(), static_cast<int>(items.size()), lastLogits, block));
-    }
+    if (lastLogits)
+        FATHOM_TRY(lastTokenLogits(items, y.data(), lastLogits, block));
     for (const ForwardItem &it : items)
         it.state->trim();
+    return {};
+}
+
+} // namespace fathom::engine
+
+namespace fathom::engine {
+
+Result<void> Executor::expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit)
+{
+    std::vector<float> g, u;
+    for (const ExpertJob &j : jobs) {
+        if (j.rows == 0)
+            continue;
+        g.resize(static_cast<size_t>(j.rows) * inter);
+        u.resize(static_cast<size_t>(j.rows) * inter);
+        FATHOM_TRY(linear(*j.w1, j.x, j.rows, g.data(), LinearOutput::Bf16));
+        FATHOM_TRY(linear(*j.w3, j.x, j.rows, u.data(), LinearOutput::Bf16));
+        kernels::SwigluParams sw;
+        sw.gate = g.data();
+        sw.up = u.data();
+        sw.row_weights = j.rowWeights;
+        sw.out = g.data();
+        sw.rows = j.rows;
+        sw.inter = inter;
+        sw.limit = limit;
+        FATHOM_TRY(swiglu(sw));
+        FATHOM_TRY(linear(*j.w2, g.data(), j.rows, j.y, LinearOutput::Bf16));
+    }
     return {};
 }
 

@@ -69,6 +69,8 @@ struct ForwardItem
     const int32_t *tokens = nullptr; // token ids appended at state->length()...
     int count = 0;
     int sequenceId = 0; // for RoutingOverride
+    bool logits = true; // false: skip the head for this item (e.g. a mid-prompt chunk); its
+                        // row of lastLogits is left untouched
 };
 
 struct ForwardOptions
@@ -132,6 +134,10 @@ public:
 private:
     struct Batch;
     Batch makeBatch(int block, const std::vector<ForwardItem> &items) const;
+    Result<void> lastTokenLogits(const std::vector<ForwardItem> &items,
+                                 const float *streams,
+                                 float *lastLogits,
+                                 int mtpBlock);
     Result<void> attention(
         int block, const Batch &batch, const float *x, float *y, const ForwardOptions &options);
     Result<void> compressorUpdate(const BlockWeights &bw,

@@ -47,16 +47,21 @@ bool isClosingFence(QStringView line, QChar fenceChar, int fenceLen)
     return true;
 }
 
-bool continuesBlock(QStringView line)
+bool isListItem(QStringView line)
 {
-    // Lines that must stay with the text before a blank line: list items, indented
-    // continuations, and table rows.
-    if (line.isEmpty())
-        return true;
-    if (line.startsWith(u' ') || line.startsWith(u'\t'))
-        return true;
-    static const QRegularExpression listItem(QStringLiteral("^([-*+]|\\d{1,9}[.)])(\\s|$)"));
+    static const QRegularExpression listItem(
+        QStringLiteral("^\\s{0,3}([-*+]|\\d{1,9}[.)])(\\s|$)"));
     return listItem.match(line.toString()).hasMatch();
+}
+
+// After a blank line, whether `line` belongs to the block before it: indented continuations,
+// and the next item of a list that block is in (a list split into blocks would restart its
+// numbering).
+bool continuesBlock(QStringView line, bool inList)
+{
+    if (line.startsWith(u' ') || line.startsWith(u'\t'))
+        return inList;
+    return inList && isListItem(line);
 }
 
 } // namespace
@@ -67,7 +72,9 @@ QList<MarkdownBlock> splitMarkdown(const QString &markdown)
     const QList<QStringView> lines = QStringView(markdown).split(u'\n');
     QString text;
     bool previousBlank = false;
+    bool inList = false;
     auto flushText = [&] {
+        inList = false;
         while (text.endsWith(u'\n'))
             text.chop(1);
         if (!text.trimmed().isEmpty())
@@ -99,8 +106,10 @@ QList<MarkdownBlock> splitMarkdown(const QString &markdown)
             continue;
         }
         const bool blank = line.trimmed().isEmpty();
-        if (!blank && previousBlank && !continuesBlock(line))
+        if (!blank && previousBlank && !continuesBlock(line, inList))
             flushText();
+        if (!blank && isListItem(line))
+            inList = true;
         text += line;
         text += u'\n';
         previousBlank = blank;

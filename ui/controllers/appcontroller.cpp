@@ -132,6 +132,17 @@ void AppController::start()
 void AppController::attachEngine(QQmlEngine *engine)
 {
     m_settings->applyLanguage(engine);
+    // Names built in C++ follow the language too.
+    m_models->refreshBackends();
+    connect(
+        m_settings,
+        &SettingsController::languageChanged,
+        m_models,
+        [this] {
+            m_models->refreshBackends();
+            emit m_models->modelsChanged();
+        },
+        Qt::UniqueConnection);
 }
 
 void AppController::shutdown()

@@ -134,15 +134,10 @@ void AppController::attachEngine(QQmlEngine *engine)
     m_settings->applyLanguage(engine);
     // Names built in C++ follow the language too.
     m_models->refreshBackends();
-    connect(
-        m_settings,
-        &SettingsController::languageChanged,
-        m_models,
-        [this] {
-            m_models->refreshBackends();
-            emit m_models->modelsChanged();
-        },
-        Qt::UniqueConnection);
+    connect(m_settings, &SettingsController::languageChanged, m_models, [this] {
+        m_models->refreshBackends();
+        emit m_models->modelsChanged();
+    });
 }
 
 void AppController::shutdown()

@@ -229,6 +229,7 @@ void Tokenizer::Impl::bpeSlow(std::vector<TokenId> &sym, std::vector<TokenId> &o
         std::int32_t pos;
         TokenId left;
         TokenId right;
+        TokenId merged; // saves a second table lookup when the candidate is applied
     };
     // Min-heap on (rank, pos): the lowest rank first, the leftmost among equal ranks.
     auto later = [](const Cand &a, const Cand &b) {
@@ -249,12 +250,16 @@ void Tokenizer::Impl::bpeSlow(std::vector<TokenId> &sym, std::vector<TokenId> &o
             return;
         const TokenId a = sym[std::size_t(pos)], b = sym[std::size_t(next[std::size_t(pos)])];
         if (const MergeTable::Entry *e = merges.find(a, b)) {
-            heap.push_back(Cand{e->rank, pos, a, b});
+            heap.push_back(Cand{e->rank, std::int32_t(pos), a, b, e->id});
             std::push_heap(heap.begin(), heap.end(), later);
         }
     };
-    for (std::size_t i = 0; i + 1 < n; ++i)
-        push(std::int32_t(i));
+    // Initial candidates: one O(n) heapify instead of n pushes.
+    for (std::size_t i = 0; i + 1 < n; ++i) {
+        if (const MergeTable::Entry *e = merges.find(sym[i], sym[i + 1]))
+            heap.push_back(Cand{e->rank, std::int32_t(i), sym[i], sym[i + 1], e->id});
+    }
+    std::make_heap(heap.begin(), heap.end(), later);
     while (!heap.empty()) {
         std::pop_heap(heap.begin(), heap.end(), later);
         const Cand c = heap.back();
@@ -262,8 +267,7 @@ void Tokenizer::Impl::bpeSlow(std::vector<TokenId> &sym, std::vector<TokenId> &o
         const std::int32_t r = next[std::size_t(c.pos)];
         if (sym[std::size_t(c.pos)] != c.left || r < 0 || sym[std::size_t(r)] != c.right)
             continue; // stale
-        const MergeTable::Entry *e = merges.find(c.left, c.right);
-        sym[std::size_t(c.pos)] = e->id;
+        sym[std::size_t(c.pos)] = c.merged;
         sym[std::size_t(r)] = -1;
         next[std::size_t(c.pos)] = next[std::size_t(r)];
         if (next[std::size_t(r)] >= 0)

@@ -12,6 +12,7 @@
 #include "app/core/settings.h"
 #include "app/storage/database.h"
 #include "app/storage/messagestore.h"
+#include "app/storage/storageservice.h"
 #include "engine/cpu/cpubackend.h"
 #include "testdata.h"
 #include "ui/controllers/appcontroller.h"

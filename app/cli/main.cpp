@@ -22,29 +22,29 @@ int runExport(const QStringList &);
 int runGenerate(const QStringList &);
 int runImport(const QStringList &);
 int runIngest(const QStringList &);
+int runLayerCheck(const QStringList &);
+int runLogits(const QStringList &);
+int runMakeModel(const QStringList &);
 int runParse(const QStringList &);
 int runSearch(const QStringList &);
 int runServe(const QStringList &);
 int runTokenize(const QStringList &);
-int runMakeModel(const QStringList &);
-int runLayerCheck(const QStringList &);
-int runLogits(const QStringList &);
 static const Command kCommands[] = {
     {"backup", "copy the whole database with SQLite's online backup (--db PATH --output F)",
      runBackup},
     {"bench", "prefill/decode tokens/s vs the memory-bandwidth bound (--model DIR [--json])",
      runBench},
-    {"generate", "one chat turn on the CPU, streamed (--model DIR --prompt TEXT)", runGenerate},
-    {"import", "import a conversation exported as JSON (--db PATH FILE)", runImport},
-    {"layer-check", "layer-local golden check of every block (--model DIR --expected F --out F)",
-     runLayerCheck},
-    {"logits", "V4 forward pass on token ids -> logits safetensors (--model --prompt --out)",
-     runLogits},
     {"detokenize", "JSON arrays of token ids (stdin lines) -> JSON strings", runDetokenize},
     {"encode", "print the exact V4 prompt for a chat request (--request R.json)", runEncode},
     {"export", "a conversation as Markdown/JSON (--db PATH --conversation ID --format md|json)",
      runExport},
+    {"generate", "one chat turn on the CPU, streamed (--model DIR --prompt TEXT)", runGenerate},
+    {"import", "import a conversation exported as JSON (--db PATH FILE)", runImport},
     {"ingest", "parse documents out of process and store them (--db PATH FILE...)", runIngest},
+    {"layer-check", "layer-local golden check of every block (--model DIR --expected F --out F)",
+     runLayerCheck},
+    {"logits", "V4 forward pass on token ids -> logits safetensors (--model --prompt --out)",
+     runLogits},
     {"make-model", "write a random V4 checkpoint (--out DIR --preset tiny|small|flash-slice)",
      runMakeModel},
     {"parse", "parse a V4 completion (stdin) into reasoning, content, tool calls", runParse},

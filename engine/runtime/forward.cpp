@@ -89,24 +89,32 @@ static void tapRows(Tap *tap,
     }
 }
 
-Result<void> V4Forward::attentionSublayer(int block,
-                                          const std::vector<ForwardItem> &items,
-                                          const float *x,
-                                          float *out,
-                                          const ForwardOptions &options)
+// One hyper-connected sublayer (spec §3.2): mHC pre-mix of the streams, the sublayer's RMSNorm,
+// the sublayer itself (`inner`, from normalised input u to output y) and the mHC post-mix.
+// `kind` ("attn" / "ffn") names the golden taps; `outName` the tap of the mixed streams.
+Result<void> V4Forward::hyperConnected(const HcWeights &hc,
+                                       const std::vector<float> &norm,
+                                       const std::string &prefix,
+                                       const char *kind,
+                                       const char *outName,
+                                       const std::vector<ForwardItem> &items,
+                                       int rows,
+                                       const float *x,
+                                       float *out,
+                                       Tap *tap,
+                                       const SublayerFn &inner)
 {
     const ModelConfig &c = m_model.config();
-    const BlockWeights &bw = m_model.block(block);
-    const Batch batch = makeBatch(block, items);
-    const int N = batch.rows, n = c.hcMult;
+    const int N = rows, n = c.hcMult;
     const int d = static_cast<int>(c.hiddenSize);
     const float eps = static_cast<float>(c.rmsNormEps);
+    const std::string name = prefix + kind;
     Vec pre = zeros(N * n), post = zeros(N * n), comb = zeros(N * n * n), u = zeros(N * d);
     kernels::MhcPreParams hp;
     hp.x = x;
-    hp.fn = bw.hcAttn.fn;
-    hp.base = bw.hcAttn.base;
-    hp.scale = bw.hcAttn.scale;
+    hp.fn = hc.fn;
+    hp.base = hc.base;
+    hp.scale = hc.scale;
     hp.pre = pre.data();
     hp.post = post.data();
     hp.comb = comb.data();
@@ -118,23 +126,22 @@ Result<void> V4Forward::attentionSublayer(int block,
     hp.norm_eps = eps;
     hp.hc_eps = static_cast<float>(c.hcEps);
     FATHOM_TRY(m_exec.mhcPre(hp));
-    Tap *tap = options.tap;
-    tapRows(tap, bw.prefix + "attn_hc_pre", pre.data(), n, {n}, items);
-    tapRows(tap, bw.prefix + "attn_hc_post", post.data(), n, {n}, items);
-    tapRows(tap, bw.prefix + "attn_hc_comb", comb.data(), n * n, {n, n}, items);
+    tapRows(tap, name + "_hc_pre", pre.data(), n, {n}, items);
+    tapRows(tap, name + "_hc_post", post.data(), n, {n}, items);
+    tapRows(tap, name + "_hc_comb", comb.data(), n * n, {n, n}, items);
 
     kernels::RmsNormParams np;
     np.x = u.data();
-    np.weight = bw.attnNorm.data();
+    np.weight = norm.data();
     np.y = u.data();
     np.rows = N;
     np.dim = d;
     np.eps = eps;
     FATHOM_TRY(m_exec.rmsNorm(np));
-    tapRows(tap, bw.prefix + "attn_norm_out", u.data(), d, {d}, items);
+    tapRows(tap, name + "_norm_out", u.data(), d, {d}, items);
 
     Vec y = zeros(N * d);
-    FATHOM_TRY(attention(block, batch, u.data(), y.data(), options));
+    FATHOM_TRY(inner(u.data(), y.data()));
 
     kernels::MhcPostParams pp;
     pp.x = x;
@@ -146,8 +153,31 @@ Result<void> V4Forward::attentionSublayer(int block,
     pp.n_hc = n;
     pp.d = d;
     FATHOM_TRY(m_exec.mhcPost(pp));
-    tapRows(tap, bw.prefix + "attn_streams", out, n * d, {n, d}, items);
+    tapRows(tap, prefix + outName, out, n * d, {n, d}, items);
     return {};
+}
+
+Result<void> V4Forward::attentionSublayer(int block,
+                                          const std::vector<ForwardItem> &items,
+                                          const float *x,
+                                          float *out,
+                                          const ForwardOptions &options)
+{
+    const BlockWeights &bw = m_model.block(block);
+    const Batch batch = makeBatch(block, items);
+    return hyperConnected(bw.hcAttn,
+                          bw.attnNorm,
+                          bw.prefix,
+                          "attn",
+                          "attn_streams",
+                          items,
+                          batch.rows,
+                          x,
+                          out,
+                          options.tap,
+                          [&](const float *u, float *y) {
+                              return attention(block, batch, u, y, options);
+                          });
 }
 
 Result<void> V4Forward::ffnSublayer(int block,
@@ -165,57 +195,22 @@ Result<void> V4Forward::ffnSublayer(int block,
     for (size_t i = 0, r = 0; i < batch.items.size(); ++i)
         for (int t = 0; t < batch.items[i].count; ++t, ++r)
             batch.positions[r] = static_cast<int32_t>(batch.items[i].start + t);
-    const int N = batch.rows, n = c.hcMult;
     const int d = static_cast<int>(c.hiddenSize);
-    const float eps = static_cast<float>(c.rmsNormEps);
-    Vec pre = zeros(N * n), post = zeros(N * n), comb = zeros(N * n * n), u = zeros(N * d);
-    kernels::MhcPreParams hp;
-    hp.x = x;
-    hp.fn = bw.hcFfn.fn;
-    hp.base = bw.hcFfn.base;
-    hp.scale = bw.hcFfn.scale;
-    hp.pre = pre.data();
-    hp.post = post.data();
-    hp.comb = comb.data();
-    hp.u = u.data();
-    hp.tokens = N;
-    hp.n_hc = n;
-    hp.d = d;
-    hp.sinkhorn_iters = c.hcSinkhornIters;
-    hp.norm_eps = eps;
-    hp.hc_eps = static_cast<float>(c.hcEps);
-    FATHOM_TRY(m_exec.mhcPre(hp));
-    Tap *tap = options.tap;
-    tapRows(tap, bw.prefix + "ffn_hc_pre", pre.data(), n, {n}, items);
-    tapRows(tap, bw.prefix + "ffn_hc_post", post.data(), n, {n}, items);
-    tapRows(tap, bw.prefix + "ffn_hc_comb", comb.data(), n * n, {n, n}, items);
-
-    kernels::RmsNormParams np;
-    np.x = u.data();
-    np.weight = bw.ffnNorm.data();
-    np.y = u.data();
-    np.rows = N;
-    np.dim = d;
-    np.eps = eps;
-    FATHOM_TRY(m_exec.rmsNorm(np));
-    tapRows(tap, bw.prefix + "ffn_norm_out", u.data(), d, {d}, items);
-
-    Vec y = zeros(N * d);
-    FATHOM_TRY(moe(block, batch, u.data(), y.data(), options));
-    tapRows(tap, bw.prefix + "ffn_out", y.data(), d, {d}, items);
-
-    kernels::MhcPostParams pp;
-    pp.x = x;
-    pp.y = y.data();
-    pp.post = post.data();
-    pp.comb = comb.data();
-    pp.out = out;
-    pp.tokens = N;
-    pp.n_hc = n;
-    pp.d = d;
-    FATHOM_TRY(m_exec.mhcPost(pp));
-    tapRows(tap, bw.prefix + "out_streams", out, n * d, {n, d}, items);
-    return {};
+    return hyperConnected(bw.hcFfn,
+                          bw.ffnNorm,
+                          bw.prefix,
+                          "ffn",
+                          "out_streams",
+                          items,
+                          batch.rows,
+                          x,
+                          out,
+                          options.tap,
+                          [&](const float *u, float *y) -> Result<void> {
+                              FATHOM_TRY(moe(block, batch, u, y, options));
+                              tapRows(options.tap, bw.prefix + "ffn_out", y, d, {d}, items);
+                              return {};
+                          });
 }
 
 Result<void> V4Forward::runBlock(int block,

@@ -28,6 +28,7 @@
 #include "engine/runtime/v4model.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -133,6 +134,18 @@ public:
 
 private:
     struct Batch;
+    using SublayerFn = std::function<Result<void>(const float *u, float *y)>;
+    Result<void> hyperConnected(const HcWeights &hc,
+                                const std::vector<float> &norm,
+                                const std::string &prefix,
+                                const char *kind,
+                                const char *outName,
+                                const std::vector<ForwardItem> &items,
+                                int rows,
+                                const float *x,
+                                float *out,
+                                Tap *tap,
+                                const SublayerFn &inner);
     Batch makeBatch(int block, const std::vector<ForwardItem> &items) const;
     Result<void> lastTokenLogits(const std::vector<ForwardItem> &items,
                                  const float *streams,

@@ -40,6 +40,19 @@ Message readMessage(const QSqlQuery &q)
     return m;
 }
 
+// Runs a prepared SELECT of kColumns with one bound id and reads every row as a Message.
+Result<QList<Message>> readMessages(
+    Database &db, const QString &sql, const QString &placeholder, qint64 id, const QString &what)
+{
+    FATHOM_TRY_ASSIGN(QSqlQuery q, db.prepare(sql));
+    q.bindValue(placeholder, id);
+    FATHOM_TRY(db.exec(q, what));
+    QList<Message> list;
+    while (q.next())
+        list << readMessage(q);
+    return list;
+}
+
 QVariant idOrNull(qint64 id)
 {
     return id > 0 ? QVariant(id) : QVariant();
@@ -226,16 +239,13 @@ Result<QList<Message>> MessageStore::activePath(ConversationId conversation)
 
 Result<QList<Message>> MessageStore::children(MessageId parent)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q,
-                      m_db.prepare(QStringLiteral("SELECT ") + kColumns
-                                   + QStringLiteral(" FROM messages m WHERE "
-                                                    "m.parent_id = :p ORDER BY m.id")));
-    q.bindValue(QStringLiteral(":p"), parent.value);
-    FATHOM_TRY(m_db.exec(q, tr("reading the replies to message %1").arg(parent.value)));
-    QList<Message> list;
-    while (q.next())
-        list << readMessage(q);
-    return list;
+    return readMessages(m_db,
+                        QStringLiteral("SELECT ") + kColumns
+                            + QStringLiteral(
+                                " FROM messages m WHERE m.parent_id = :p ORDER BY m.id"),
+                        QStringLiteral(":p"),
+                        parent.value,
+                        tr("reading the replies to message %1").arg(parent.value));
 }
 
 Result<QList<Message>> MessageStore::siblings(MessageId message)
@@ -248,31 +258,24 @@ Result<QList<Message>> MessageStore::siblings(MessageId message)
 
 Result<QList<Message>> MessageStore::roots(ConversationId conversation)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q,
-                      m_db.prepare(QStringLiteral("SELECT ") + kColumns
-                                   + QStringLiteral(" FROM messages m WHERE "
-                                                    "m.conversation_id = :c AND "
-                                                    "m.parent_id IS NULL ORDER BY m.id")));
-    q.bindValue(QStringLiteral(":c"), conversation.value);
-    FATHOM_TRY(m_db.exec(q, tr("reading conversation %1").arg(conversation.value)));
-    QList<Message> list;
-    while (q.next())
-        list << readMessage(q);
-    return list;
+    return readMessages(m_db,
+                        QStringLiteral("SELECT ") + kColumns
+                            + QStringLiteral(" FROM messages m WHERE m.conversation_id = :c AND "
+                                             "m.parent_id IS NULL ORDER BY m.id"),
+                        QStringLiteral(":c"),
+                        conversation.value,
+                        tr("reading conversation %1").arg(conversation.value));
 }
 
 Result<QList<Message>> MessageStore::allMessages(ConversationId conversation)
 {
-    FATHOM_TRY_ASSIGN(QSqlQuery q,
-                      m_db.prepare(QStringLiteral("SELECT ") + kColumns
-                                   + QStringLiteral(" FROM messages m WHERE "
-                                                    "m.conversation_id = :c ORDER BY m.id")));
-    q.bindValue(QStringLiteral(":c"), conversation.value);
-    FATHOM_TRY(m_db.exec(q, tr("reading conversation %1").arg(conversation.value)));
-    QList<Message> list;
-    while (q.next())
-        list << readMessage(q);
-    return list;
+    return readMessages(m_db,
+                        QStringLiteral("SELECT ") + kColumns
+                            + QStringLiteral(
+                                " FROM messages m WHERE m.conversation_id = :c ORDER BY m.id"),
+                        QStringLiteral(":c"),
+                        conversation.value,
+                        tr("reading conversation %1").arg(conversation.value));
 }
 
 Result<qint64> MessageStore::count(ConversationId conversation)

@@ -7,7 +7,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 PACKAGES=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git ca-certificates nodejs npm
+  build-essential cmake ninja-build pkg-config git ca-certificates
   # Qt 6.4
   qt6-base-dev qt6-base-dev-tools qt6-declarative-dev qt6-declarative-dev-tools qt6-tools-dev
   qt6-tools-dev-tools qt6-l10n-tools qt6-httpserver-dev qt6-websockets-dev qt6-svg-dev
@@ -24,6 +24,13 @@ PACKAGES=(
   # and the ingestion benchmark (the 397-page valgrind_manual.pdf.gz), under /usr/share/doc
   libtasn1-doc bzip2-doc valgrind
 )
+
+# Node.js runs the tokenizer and OpenAI-client reference tests. Machines that already carry a
+# Node.js (e.g. NodeSource's, which bundles npm and conflicts with Debian's npm package) keep it;
+# only a machine without one gets Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq

@@ -1,0 +1,257 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/*
+  Device twins of kernels/formats.h and kernels/cpu/fwd_math.h, private to kernels/cuda.
+
+  The CPU kernels are exact: transcendental functions are evaluated in double and rounded to fp32
+  once, reductions are accumulated in double (exact products of fp32 values) and rounded once.
+  The CUDA ops do the same so that their results agree with the CPU bit for bit except where a
+  double sum taken in another order rounds differently (vanishingly rare; the tests' NMSE bounds
+  absorb it). Every fp32 expression that the CPU evaluates as separate roundings is written here
+  with __fmul_rn / __fadd_rn so nvcc cannot contract it into an FMA.
+
+  formats.h itself needs C++20 (<bit>), and .cu files compile as C++17, hence these copies.
+*/
+
+#include "kernels/status.h"
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace fathom::kernels {
+
+Status cuda_status(cudaError_t err); // cuda_status.cu
+
+namespace cuda {
+
+// The status of the launch just made (configuration errors surface here, asynchronous faults at
+// the next synchronising call of the caller).
+inline Status launch_status()
+{
+    return cuda_status(cudaGetLastError());
+}
+
+// ---- bf16 ---------------------------------------------------------------------------------------
+
+__host__ __device__ inline float bf16_bits_to_f32(uint16_t h)
+{
+#ifdef __CUDA_ARCH__
+    return __uint_as_float(static_cast<uint32_t>(h) << 16);
+#else
+    uint32_t b = static_cast<uint32_t>(h) << 16;
+    float f;
+    __builtin_memcpy(&f, &b, 4);
+    return f;
+#endif
+}
+
+__device__ inline uint16_t f32_to_bf16_bits(float f)
+{
+    uint32_t b = __float_as_uint(f);
+    if ((b & 0x7FFFFFFFu) > 0x7F800000u)
+        return static_cast<uint16_t>((b >> 16) | 0x40u);
+    b += 0x7FFFu + ((b >> 16) & 1u);
+    return static_cast<uint16_t>(b >> 16);
+}
+
+// bf16(x) as a float (round to nearest even; NaN stays NaN).
+__device__ inline float round_bf16(float f)
+{
+    return bf16_bits_to_f32(f32_to_bf16_bits(f));
+}
+
+// ---- e8m0 power-of-two scales -------------------------------------------------------------------
+
+__device__ inline float e8m0_to_f32(uint8_t b)
+{
+    if (b == 255)
+        return __uint_as_float(0x7FC00000u);
+    if (b == 0)
+        return __uint_as_float(0x00400000u);
+    return __uint_as_float(static_cast<uint32_t>(b) << 23);
+}
+
+// 2^(127 - b), exact.
+__device__ inline float e8m0_inverse_f32(uint8_t b)
+{
+    return ldexpf(1.0f, 127 - static_cast<int>(b));
+}
+
+__device__ inline uint8_t pow2_scale_e8m0(float amax, float inv_max, float amax_floor)
+{
+    const float a = amax > amax_floor ? amax : amax_floor; // NaN amax -> floor
+    const uint32_t b = __float_as_uint(__fmul_rn(a, inv_max));
+    const uint32_t e = (b >> 23) & 0xFFu;
+    const uint32_t m = b & 0x7FFFFFu;
+    return static_cast<uint8_t>(e + (m != 0 ? 1u : 0u));
+}
+
+constexpr float k_e4m3_inv_max = 1.0f / 448.0f;
+constexpr float k_e4m3_amax_floor = 1e-4f;
+constexpr float k_e2m1_inv_max = 1.0f / 6.0f;
+constexpr float k_e2m1_amax_floor = 6.0f * 0x1p-126f;
+
+// ---- e4m3 ---------------------------------------------------------------------------------------
+
+__device__ inline float e4m3_to_f32(uint32_t c)
+{
+    const uint32_t e = (c >> 3) & 0xFu;
+    const uint32_t m = c & 7u;
+    float v;
+    if ((c & 0x7Fu) == 0x7Fu)
+        v = __uint_as_float(0x7FC00000u);
+    else if (e == 0)
+        v = static_cast<float>(m) * 0x1p-9f;
+    else
+        v = __uint_as_float(((e + 120u) << 23) | (m << 20));
+    return (c & 0x80u) ? -v : v;
+}
+
+// Round to nearest even, saturating to +-448 (NaN -> 0x7F with the sign).
+__device__ inline uint8_t f32_to_e4m3(float x)
+{
+    const uint32_t bits = __float_as_uint(x);
+    const uint8_t sign = static_cast<uint8_t>((bits >> 24) & 0x80u);
+    const uint32_t abits = bits & 0x7FFFFFFFu;
+    if (abits > 0x7F800000u)
+        return sign | 0x7Fu;
+    const float a = __uint_as_float(abits);
+    if (a >= 448.0f)
+        return sign | 0x7Eu;
+    if (a < 0x1p-6f)
+        return sign | static_cast<uint8_t>(rintf(a * 512.0f)); // exact scaling, RNE
+    uint32_t b = abits;
+    b += 0x7FFFFu + ((b >> 20) & 1u);
+    b &= 0xFFF00000u;
+    const uint32_t e = (b >> 23) - 127u + 7u;
+    return sign | static_cast<uint8_t>((e << 3) | ((b >> 20) & 7u));
+}
+
+// ---- e2m1 ---------------------------------------------------------------------------------------
+
+// Twice the e2m1 value as an integer (-12..12): exact integer arithmetic for FP4 block sums.
+__device__ inline int e2m1_to_int2x(uint32_t code)
+{
+    // magnitudes x2: 0, 1, 2, 3, 4, 6, 8, 12
+    const int mag = static_cast<int>((0xC8643210u >> ((code & 7u) * 4u)) & 0xFu);
+    return (code & 8u) ? -mag : mag;
+}
+
+__device__ inline float e2m1_to_f32(uint32_t code)
+{
+    return static_cast<float>(e2m1_to_int2x(code)) * 0.5f;
+}
+
+__device__ inline uint8_t f32_to_e2m1(float x)
+{
+    const uint32_t bits = __float_as_uint(x);
+    const uint8_t sign = static_cast<uint8_t>((bits >> 28) & 0x8u);
+    const uint32_t abits = bits & 0x7FFFFFFFu;
+    if (abits > 0x7F800000u)
+        return sign | 7u;
+    const float a = __uint_as_float(abits);
+    uint8_t code;
+    if (a >= 6.0f)
+        code = 7;
+    else if (a < 2.0f)
+        code = static_cast<uint8_t>(rintf(a * 2.0f));
+    else if (a < 4.0f)
+        code = static_cast<uint8_t>(static_cast<int>(rintf(a)) + 2);
+    else
+        code = rintf(a * 0.5f) >= 3.0f ? 7 : 6;
+    return sign | code;
+}
+
+// ---- fp32 math evaluated in double and rounded once (fwd_math.h) --------------------------------
+
+__device__ inline float exp_f32(float x)
+{
+    return static_cast<float>(exp(static_cast<double>(x)));
+}
+
+__device__ inline float sigmoid_f32(float x)
+{
+    return static_cast<float>(1.0 / (1.0 + exp(-static_cast<double>(x))));
+}
+
+__device__ inline float silu_f32(float x)
+{
+    const double d = x;
+    return static_cast<float>(d / (1.0 + exp(-d)));
+}
+
+__device__ inline float softplus_f32(float x)
+{
+    if (x > 20.0f)
+        return x;
+    return static_cast<float>(log1p(exp(static_cast<double>(x))));
+}
+
+__device__ inline float rsqrt_f32(float x)
+{
+    return static_cast<float>(1.0 / sqrt(static_cast<double>(x)));
+}
+
+// Total order of torch.topk on CUDA: -0.0 below +0.0 (fwd_math.h radix_key).
+__device__ inline uint32_t radix_key(float v)
+{
+    const uint32_t u = __float_as_uint(v);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+// ---- reductions ---------------------------------------------------------------------------------
+
+__device__ inline double warp_sum(double v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
+    return v;
+}
+
+__device__ inline float warp_max(float v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v = fmaxf(v, __shfl_xor_sync(0xFFFFFFFFu, v, o));
+    return v;
+}
+
+// Block-wide double sum; every thread gets the result. scratch: >= 32 doubles of shared memory.
+// Must be called by all threads of the block.
+__device__ inline double block_sum(double v, double *scratch)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int nwarps = (blockDim.x + 31) >> 5;
+    v = warp_sum(v);
+    __syncthreads(); // scratch may still be read by a previous call
+    if (lane == 0)
+        scratch[warp] = v;
+    __syncthreads();
+    double r = lane < nwarps ? scratch[lane] : 0.0;
+    r = warp_sum(r);
+    return r;
+}
+
+__device__ inline float block_max(float v, float *scratch)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int nwarps = (blockDim.x + 31) >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0)
+        scratch[warp] = v;
+    __syncthreads();
+    float r = lane < nwarps ? scratch[lane] : -__int_as_float(0x7F800000);
+    return warp_max(r);
+}
+
+inline unsigned grid_for(long long n, int threads)
+{
+    const long long g = (n + threads - 1) / threads;
+    return static_cast<unsigned>(g < 1 ? 1 : (g > 0x7FFFFFFFLL ? 0x7FFFFFFFLL : g));
+}
+
+} // namespace cuda
+} // namespace fathom::kernels

@@ -1,0 +1,50 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+/*
+  Normalised Walsh-Hadamard transform of each row (hadamard.h), in place. One block per row, the
+  row in shared memory, one fp32 butterfly stage per barrier: every element sees exactly the
+  additions of hadamard_cpu (each stage's (a + b, a − b) depends only on the previous stage), so
+  the result is bit-identical. n <= 4096, a power of two.
+*/
+#include "kernels/cuda_ops.h"
+
+#include "cuda_common.cuh"
+
+namespace fathom::kernels {
+
+namespace {
+
+__global__ void hadamard_kernel(float *x, int n, float scale)
+{
+    extern __shared__ float v[];
+    float *row = x + static_cast<int64_t>(blockIdx.x) * n;
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+        v[i] = row[i];
+    __syncthreads();
+    for (int h = 1; h < n; h *= 2) {
+        for (int i = threadIdx.x; i < n / 2; i += blockDim.x) {
+            const int j = (i / h) * 2 * h + (i % h);
+            const float a = v[j], b = v[j + h];
+            v[j] = __fadd_rn(a, b);
+            v[j + h] = __fsub_rn(a, b);
+        }
+        __syncthreads();
+    }
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+        row[i] = cuda::round_bf16(__fmul_rn(v[i], scale));
+}
+
+} // namespace
+
+Status hadamard_cuda(float *x, int rows, int n, float scale, CUstream_st *stream)
+{
+    if (!x || rows < 0 || n <= 0 || (n & (n - 1)) || n > 4096)
+        return Status::invalid("hadamard_cuda: n must be a power of two <= 4096");
+    if (rows == 0)
+        return Status::success();
+    const int threads = n / 2 < 32 ? 32 : (n / 2 > 512 ? 512 : n / 2);
+    hadamard_kernel<<<rows, threads, n * sizeof(float), stream>>>(x, n, scale);
+    return cuda::launch_status();
+}
+
+} // namespace fathom::kernels

@@ -1,0 +1,223 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+/*
+  Manifold-constrained hyper-connections (mhc.h): pre (mixes + Sinkhorn + collapse, fused), post
+  (stream mixing) and head (collapse for the final norm).
+
+  pre/head: one block per token. The block reads the token's n_hc·d streams once per φ row pass:
+  every thread accumulates Σx² and the (2+n)·n dot products φ_r·x̄ of its strided columns in
+  double (exact products, as dot_f64 on the CPU), the block reduces them, and thread 0 runs the
+  tiny scalar part (sigmoids, row softmax, Sinkhorn iterations) literally as mhc_pre_cpu does.
+  The collapse u = bf16(Σ_i pre_i·X[i]) then runs over d in parallel.
+  NOTE: decode runs a single block per sublayer, which streams φ (1.5 MiB for V4-Flash) at one
+  SM's bandwidth; a split over blocks (cluster/DSMEM reduction on sm_90) is the next step.
+  post: one thread per output element, Σ_i C[i][j]·X[i] in double as the CPU, no FMA.
+*/
+#include "kernels/cuda_ops.h"
+
+#include "cuda_common.cuh"
+
+namespace fathom::kernels {
+
+namespace {
+
+constexpr int k_threads = 512;
+constexpr int k_max_rows = 24 + 1; // (2 + n)·n for n = 4, plus Σx²; n_hc <= 4 on the device
+
+// mode 0 = pre, 1 = head
+template<int Mode>
+__global__ void mhc_mix_kernel(const float *xall,
+                               const float *fn,
+                               const float *base,
+                               const float *scale,
+                               float *pre_out,
+                               float *post_out,
+                               float *comb_out,
+                               float *u_out,
+                               int n,
+                               int d,
+                               int iters,
+                               float norm_eps,
+                               float hc_eps)
+{
+    __shared__ double red[k_max_rows][k_threads / 32];
+    __shared__ float s_pre[16];
+    const int t = blockIdx.x;
+    const int rows = Mode == 0 ? (2 + n) * n : n;
+    const int width = n * d;
+    const float *x = xall + static_cast<int64_t>(t) * width;
+    double acc[k_max_rows];
+#pragma unroll
+    for (int r = 0; r < k_max_rows; ++r)
+        acc[r] = 0.0;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) {
+        const double xv = x[i];
+        acc[0] += xv * xv;
+#pragma unroll
+        for (int r = 0; r < k_max_rows - 1; ++r)
+            if (r < rows)
+                acc[r + 1] += static_cast<double>(fn[static_cast<int64_t>(r) * width + i]) * xv;
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+    for (int r = 0; r < k_max_rows; ++r) {
+        const double v = cuda::warp_sum(acc[r]);
+        if (lane == 0)
+            red[r][warp] = v;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double tot[k_max_rows];
+        for (int r = 0; r <= rows; ++r) {
+            double s = 0.0;
+            for (int w = 0; w < k_threads / 32; ++w)
+                s += red[r][w];
+            tot[r] = s;
+        }
+        const float rho = cuda::rsqrt_f32(__fadd_rn(static_cast<float>(tot[0] / width), norm_eps));
+        float mu[k_max_rows - 1];
+        for (int r = 0; r < rows; ++r)
+            mu[r] = __fmul_rn(static_cast<float>(tot[r + 1]), rho);
+        for (int i = 0; i < n; ++i) {
+            const float pre = __fadd_rn(cuda::sigmoid_f32(
+                                            __fadd_rn(__fmul_rn(scale[0], mu[i]), base[i])),
+                                        hc_eps);
+            s_pre[i] = pre;
+            if (Mode == 0) {
+                pre_out[t * n + i] = pre;
+                post_out[t * n + i] = 2.0f
+                                      * cuda::sigmoid_f32(
+                                          __fadd_rn(__fmul_rn(scale[1], mu[n + i]), base[n + i]));
+            }
+        }
+        if (Mode == 0) {
+            float c[16];
+            for (int k = 0; k < n * n; ++k)
+                c[k] = __fadd_rn(__fmul_rn(scale[2], mu[2 * n + k]), base[2 * n + k]);
+            for (int i = 0; i < n; ++i) {
+                float *row = c + i * n;
+                float mx = row[0];
+                for (int j = 1; j < n; ++j)
+                    mx = row[j] > mx ? row[j] : mx;
+                double s = 0.0;
+                for (int j = 0; j < n; ++j) {
+                    row[j] = cuda::exp_f32(__fsub_rn(row[j], mx));
+                    s += row[j];
+                }
+                const float sum = static_cast<float>(s);
+                for (int j = 0; j < n; ++j)
+                    row[j] = __fadd_rn(__fdiv_rn(row[j], sum), hc_eps);
+            }
+            for (int it = 0; it < iters; ++it) {
+                if (it > 0) {
+                    for (int i = 0; i < n; ++i) {
+                        double s = 0.0;
+                        for (int j = 0; j < n; ++j)
+                            s += c[i * n + j];
+                        const float den = __fadd_rn(static_cast<float>(s), hc_eps);
+                        for (int j = 0; j < n; ++j)
+                            c[i * n + j] = __fdiv_rn(c[i * n + j], den);
+                    }
+                }
+                for (int j = 0; j < n; ++j) {
+                    double s = 0.0;
+                    for (int i = 0; i < n; ++i)
+                        s += c[i * n + j];
+                    const float den = __fadd_rn(static_cast<float>(s), hc_eps);
+                    for (int i = 0; i < n; ++i)
+                        c[i * n + j] = __fdiv_rn(c[i * n + j], den);
+                }
+            }
+            for (int k = 0; k < n * n; ++k)
+                comb_out[t * n * n + k] = c[k];
+        }
+    }
+    __syncthreads();
+    float *u = u_out + static_cast<int64_t>(t) * d;
+    for (int e = threadIdx.x; e < d; e += blockDim.x) {
+        double a = 0.0;
+        for (int i = 0; i < n; ++i)
+            a += static_cast<double>(__fmul_rn(s_pre[i], x[static_cast<int64_t>(i) * d + e]));
+        u[e] = cuda::round_bf16(static_cast<float>(a));
+    }
+}
+
+__global__ void mhc_post_kernel(MhcPostParams p)
+{
+    const int n = p.n_hc;
+    const int64_t total = static_cast<int64_t>(p.tokens) * n * p.d;
+    const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (tid >= total)
+        return;
+    const int e = static_cast<int>(tid % p.d);
+    const int j = static_cast<int>((tid / p.d) % n);
+    const int64_t t = tid / (static_cast<int64_t>(p.d) * n);
+    const float *x = p.x + t * n * p.d;
+    const float *c = p.comb + t * n * n;
+    double acc = 0.0;
+    for (int i = 0; i < n; ++i)
+        acc += static_cast<double>(__fmul_rn(c[i * n + j], x[static_cast<int64_t>(i) * p.d + e]));
+    const float a = __fmul_rn(p.post[t * n + j], p.y[t * p.d + e]);
+    p.out[tid] = cuda::round_bf16(__fadd_rn(a, static_cast<float>(acc)));
+}
+
+} // namespace
+
+Status mhc_pre_cuda(const MhcPreParams &p, CUstream_st *stream)
+{
+    if (!p.x || !p.fn || !p.base || !p.scale || !p.pre || !p.post || !p.comb || !p.u || p.n_hc <= 0
+        || p.n_hc > 4 || p.d <= 0 || p.sinkhorn_iters < 1 || p.tokens < 0)
+        return Status::invalid("mhc_pre_cuda: bad arguments (n_hc must be 1..4)");
+    if (p.tokens == 0)
+        return Status::success();
+    mhc_mix_kernel<0><<<p.tokens, k_threads, 0, stream>>>(p.x,
+                                                          p.fn,
+                                                          p.base,
+                                                          p.scale,
+                                                          p.pre,
+                                                          p.post,
+                                                          p.comb,
+                                                          p.u,
+                                                          p.n_hc,
+                                                          p.d,
+                                                          p.sinkhorn_iters,
+                                                          p.norm_eps,
+                                                          p.hc_eps);
+    return cuda::launch_status();
+}
+
+Status mhc_head_cuda(const MhcHeadParams &p, CUstream_st *stream)
+{
+    if (!p.x || !p.fn || !p.base || !p.scale || !p.u || p.n_hc <= 0 || p.n_hc > 4 || p.d <= 0
+        || p.tokens < 0)
+        return Status::invalid("mhc_head_cuda: bad arguments (n_hc must be 1..4)");
+    if (p.tokens == 0)
+        return Status::success();
+    mhc_mix_kernel<1><<<p.tokens, k_threads, 0, stream>>>(p.x,
+                                                          p.fn,
+                                                          p.base,
+                                                          p.scale,
+                                                          nullptr,
+                                                          nullptr,
+                                                          nullptr,
+                                                          p.u,
+                                                          p.n_hc,
+                                                          p.d,
+                                                          1,
+                                                          p.norm_eps,
+                                                          p.hc_eps);
+    return cuda::launch_status();
+}
+
+Status mhc_post_cuda(const MhcPostParams &p, CUstream_st *stream)
+{
+    if (!p.x || !p.y || !p.post || !p.comb || !p.out || p.n_hc <= 0 || p.d <= 0 || p.tokens < 0)
+        return Status::invalid("mhc_post_cuda: bad arguments");
+    if (p.tokens == 0)
+        return Status::success();
+    const long long total = static_cast<long long>(p.tokens) * p.n_hc * p.d;
+    mhc_post_kernel<<<cuda::grid_for(total, 256), 256, 0, stream>>>(p);
+    return cuda::launch_status();
+}
+
+} // namespace fathom::kernels

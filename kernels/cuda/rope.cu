@@ -1,0 +1,55 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+/*
+  Interleaved RoPE (rope.h), forward and inverse, in place. One thread per (row, pair j): the
+  angle fl32(t·θ_j) as the CPU forms it, cos/sin in double rounded to fp32 (the CPU's correctly
+  rounded values but for rare double-rounding cases), the complex product with one rounding per
+  product and per sum (no FMA), result rounded to bf16. The table θ comes from rope_freqs_cpu
+  (uploaded once per layer type by the executor), so both RoPE tables are just different freqs.
+*/
+#include "kernels/cuda_ops.h"
+
+#include "cuda_common.cuh"
+
+namespace fathom::kernels {
+
+namespace {
+
+__global__ void rope_kernel(RopeParams p, int half, bool inverse)
+{
+    const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (tid >= static_cast<int64_t>(p.rows) * half)
+        return;
+    const int r = static_cast<int>(tid / half);
+    const int j = static_cast<int>(tid % half);
+    const int pos = p.positions[r / p.rows_per_position];
+    const float angle = __fmul_rn(static_cast<float>(pos), p.freqs[j]);
+    const float cs = static_cast<float>(cos(static_cast<double>(angle)));
+    float sn = static_cast<float>(sin(static_cast<double>(angle)));
+    if (inverse)
+        sn = -sn;
+    float *x = p.x + static_cast<int64_t>(r) * p.row_stride + p.offset + 2 * j;
+    const float a = x[0], b = x[1];
+    const float ac = __fmul_rn(a, cs), bd = __fmul_rn(b, sn);
+    const float ad = __fmul_rn(a, sn), bc = __fmul_rn(b, cs);
+    x[0] = cuda::round_bf16(__fsub_rn(ac, bd));
+    x[1] = cuda::round_bf16(__fadd_rn(ad, bc));
+}
+
+} // namespace
+
+Status rope_cuda(const RopeParams &p, CUstream_st *stream)
+{
+    if (!p.x || !p.positions || !p.freqs || p.rope_dim <= 0 || (p.rope_dim & 1)
+        || p.rows_per_position <= 0 || p.offset + p.rope_dim > p.row_stride || p.rows < 0)
+        return Status::invalid("rope_cuda: bad arguments");
+    if (p.rows == 0)
+        return Status::success();
+    const int half = p.rope_dim / 2;
+    const int threads = 256;
+    rope_kernel<<<cuda::grid_for(static_cast<long long>(p.rows) * half, threads), threads, 0, stream>>>(
+        p, half, p.direction == RopeDirection::Inverse);
+    return cuda::launch_status();
+}
+
+} // namespace fathom::kernels

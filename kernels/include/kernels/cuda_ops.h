@@ -1,0 +1,186 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/**
+  Host launchers of the CUDA ops (kernels/cuda, one op per .cu). Plain C++17 and no CUDA header,
+  so engine code can include it; only builds with FATHOM_HAVE_CUDA link the definitions.
+
+  Each launcher takes the params struct of its CPU twin (kernels/include/kernels/<op>.h) with
+  every pointer a DEVICE pointer, and a stream (CUstream_st * is cudaStream_t). It enqueues the
+  work and returns: InvalidArgument for bad shapes (checked on the host, nothing launched), or the
+  launch error (DeviceError). Faults inside a kernel surface at the caller's next synchronising
+  CUDA call. No launcher allocates memory or synchronises, so all of them can be captured in a
+  CUDA graph.
+
+  Numerics follow the CPU twin: the same bf16 rounding points, quantisation blocks and order of
+  the fp32 roundings; reductions that the CPU accumulates exactly in double are accumulated in
+  double here too, in another order, so results are bit-identical except in rare double-rounding
+  cases (see tests/gpu/tst_cuda_ops.cpp for the bound checked per op).
+
+  Thread: any host thread; a stream is used by one thread at a time.
+*/
+
+#include "kernels/compressor.h"
+#include "kernels/hadamard.h"
+#include "kernels/indexer.h"
+#include "kernels/linear.h"
+#include "kernels/mhc.h"
+#include "kernels/moe.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/rope.h"
+#include "kernels/sparse_attn.h"
+#include "kernels/status.h"
+
+#include <cstdint>
+
+struct CUstream_st;
+
+namespace fathom::kernels {
+
+// ---- norms, rotations, hyper-connections --------------------------------------------------------
+
+Status rmsnorm_cuda(const RmsNormParams &p, CUstream_st *stream);
+// x: [rows, dim] bf16-valued, in place (the per-head query normalisation in bf16 arithmetic).
+Status head_rmsnorm_bf16_cuda(float *x, int rows, int dim, float eps, CUstream_st *stream);
+
+// p.freqs: device copy of rope_freqs_cpu()'s table.
+Status rope_cuda(const RopeParams &p, CUstream_st *stream);
+
+Status mhc_pre_cuda(const MhcPreParams &p, CUstream_st *stream);
+Status mhc_post_cuda(const MhcPostParams &p, CUstream_st *stream);
+Status mhc_head_cuda(const MhcHeadParams &p, CUstream_st *stream);
+
+// x: [rows, n] bf16-valued, in place.
+Status hadamard_cuda(float *x, int rows, int n, float scale, CUstream_st *stream);
+
+// ---- quantisation -------------------------------------------------------------------------------
+
+// In place on dims [0, dims) of [rows, row_stride] bf16-valued rows: quantise-dequantise through
+// e4m3 (KV nope dims, block 64) or e2m1 (indexer, block 32) with power-of-two scales (quant.h).
+Status fake_quant_e4m3_cuda(
+    float *x, int rows, int row_stride, int dims, int block, CUstream_st *stream);
+Status fake_quant_e2m1_cuda(
+    float *x, int rows, int row_stride, int dims, int block, CUstream_st *stream);
+
+// ---- compressor ---------------------------------------------------------------------------------
+
+// One entry, exactly compressor_pool_cpu.
+Status compressor_pool_cuda(const CompressorPoolParams &p, CUstream_st *stream);
+/**
+  Prefill: n_entries consecutive windows pooled at once. Entry i reads the window rows
+  kv/score + i * ratio * width (width = 2*dc overlapped, dc otherwise) and writes out + i * dc.
+  Overlapped: entry i > 0 takes window i − 1 as its previous window; entry 0 takes p.prev_kv /
+  p.prev_score (nullptr for the sequence's first entry), as the CPU op would per entry.
+*/
+Status compressor_pool_batched_cuda(const CompressorPoolParams &p,
+                                    int n_entries,
+                                    CUstream_st *stream);
+
+// ---- lightning indexer --------------------------------------------------------------------------
+
+Status indexer_scores_cuda(const IndexerScoreParams &p, CUstream_st *stream);
+/**
+  n_q queries at once: q [n_q, n_heads, dim], weights [n_q, n_heads], scores [n_q, scores_ld]
+  (p.q / p.weights / p.scores point at query 0; keys shared). Each row scores all p.n_keys keys;
+  the caller limits the candidates with topk_rows_cuda's row_n.
+*/
+Status indexer_scores_rows_cuda(const IndexerScoreParams &p,
+                                int n_q,
+                                int64_t scores_ld,
+                                CUstream_st *stream);
+
+/** topk_cpu on the device: values [n] (device), out_idx [k] (device). k <= 2048. */
+Status topk_cuda(const float *values, int n, int k, int32_t *out_idx, CUstream_st *stream);
+/**
+  Row-wise top-k: values [rows, ld]; row r considers its first row_n[r] values (row_n: device
+  [rows], may be nullptr = n for every row) and writes min(k, row_n[r]) indices in topk_cpu's
+  order to out [rows, out_ld], the remaining slots −1 (the reference's masked entries).
+  k <= 2048.
+*/
+Status topk_rows_cuda(const float *values,
+                      int rows,
+                      int64_t ld,
+                      int n,
+                      const int32_t *row_n,
+                      int k,
+                      int32_t *out,
+                      int64_t out_ld,
+                      CUstream_st *stream);
+
+// ---- attention ----------------------------------------------------------------------------------
+
+// Decode (n_q = 1) and prefill (n_q > 1) alike. head_dim <= 512, p.block = 64 is the reference's.
+Status sparse_attn_cuda(const SparseAttnParams &p, CUstream_st *stream);
+
+// ---- MoE ----------------------------------------------------------------------------------------
+
+Status moe_route_cuda(const MoeRouteParams &p, CUstream_st *stream); // n_experts <= 1024, topk <= 16
+Status swiglu_cuda(const SwigluParams &p, CUstream_st *stream);
+
+// ---- linear -------------------------------------------------------------------------------------
+
+/**
+  linear_ref / linear_cpu on the device, every weight type. FP8 and FP4 weights quantise x per
+  128 block inside the kernel (no workspace). FP8/FP4 block sums are always exact (the CPU's
+  exact mode; accum = fp32 is computed exactly too); bf16/f32 weights accumulate in double with
+  accum = exact and in fp32 with accum = fp32.
+  Paths: m <= 4 and k % 16 == 0: a warp-per-column GEMV streaming the weights with 16-byte loads
+  (decode); otherwise a tiled SIMT kernel (prefill; correct for every shape).
+*/
+Status linear_cuda(const linear_params &p, CUstream_st *stream);
+/** Several independent linears (e.g. the experts of a MoE layer), enqueued in order. */
+Status linear_grouped_cuda(const linear_params *items, int count, CUstream_st *stream);
+
+// ---- small conversions --------------------------------------------------------------------------
+
+// y [rows, cols] (row stride ld) rounded to bf16 values in place (LinearOutput::Bf16 on f32 y).
+Status round_bf16_rows_cuda(float *y, int rows, int cols, int64_t ld, CUstream_st *stream);
+// out [n_tokens, copies, dim] bf16-valued = rows ids[t] of table [vocab, dim] (bf16 bits), each
+// written `copies` times (copies = n_hc for the hyper-connection expansion). Ids out of
+// [0, vocab) give zero rows.
+Status embed_rows_cuda(const uint16_t *table,
+                       int vocab,
+                       int dim,
+                       const int32_t *ids,
+                       int n_tokens,
+                       int copies,
+                       float *out,
+                       CUstream_st *stream);
+
+// ---- sampling -----------------------------------------------------------------------------------
+
+/** Per-row sampling settings (engine SamplingParams). temperature <= 0 is greedy. */
+struct SampleConfig
+{
+    float temperature = 1.0f;
+    float top_p = 1.0f;
+    int top_k = 0;      // 0 = off
+    float min_p = 0.0f; // 0 = off
+};
+
+/**
+  The engine Sampler (engine/runtime/sampler.h) on the device, one block per row: greedy argmax
+  (NaN never wins, lowest id among equal maxima), or p_i = exp((l_i − max)/T) in double, then
+  top-k (k most probable, ties by lower id), top-p (smallest probability-sorted prefix reaching
+  top_p of the mass), min-p (p >= min_p), and one draw u·mass from the row's xoshiro256** state,
+  walking the survivors in id order. Each non-greedy row consumes exactly one 64-bit number, as
+  the CPU Sampler does, so the same seed gives the same token stream up to sums taken in another
+  order.
+*/
+struct SampleParams
+{
+    const float *logits = nullptr; // [rows, ld] fp32
+    int64_t ld = 0;                // 0 = vocab
+    int rows = 0;
+    int vocab = 0;
+    const SampleConfig *config = nullptr; // [rows]
+    uint64_t *rng_state = nullptr;        // [rows, 4] xoshiro256** state, advanced in place
+    int32_t *out_ids = nullptr;           // [rows]
+};
+
+Status sample_cuda(const SampleParams &p, CUstream_st *stream);
+// Host: the initial xoshiro256** state of engine::Rng(seed) (splitmix64 expansion).
+void sample_rng_seed(uint64_t seed, uint64_t state[4]);
+
+} // namespace fathom::kernels

@@ -1,0 +1,46 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+/*
+  Clamped SwiGLU of the experts (moe.h swiglu_cpu): h = bf16((silu(min(g, L)) · clamp(u, −L, L)) · w).
+  Elementwise, one thread per value; SiLU in double rounded to fp32 as the CPU twin, the two
+  products rounded separately (no FMA), so the result is bit-identical.
+*/
+#include "kernels/cuda_ops.h"
+
+#include "cuda_common.cuh"
+
+namespace fathom::kernels {
+
+namespace {
+
+__global__ void swiglu_kernel(SwigluParams p)
+{
+    const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= static_cast<int64_t>(p.rows) * p.inter)
+        return;
+    const int64_t r = i / p.inter;
+    float gv = p.gate[i], uv = p.up[i];
+    if (p.limit > 0) {
+        gv = p.limit < gv ? p.limit : gv;                              // std::min(gv, L)
+        uv = uv < -p.limit ? -p.limit : (p.limit < uv ? p.limit : uv); // std::clamp
+    }
+    float h = __fmul_rn(cuda::silu_f32(gv), uv);
+    if (p.row_weights)
+        h = __fmul_rn(h, p.row_weights[r]);
+    p.out[i] = cuda::round_bf16(h);
+}
+
+} // namespace
+
+Status swiglu_cuda(const SwigluParams &p, CUstream_st *stream)
+{
+    if (!p.gate || !p.up || !p.out || p.rows < 0 || p.inter <= 0)
+        return Status::invalid("swiglu_cuda: bad arguments");
+    if (p.rows == 0)
+        return Status::success();
+    const long long n = static_cast<long long>(p.rows) * p.inter;
+    swiglu_kernel<<<cuda::grid_for(n, 256), 256, 0, stream>>>(p);
+    return cuda::launch_status();
+}
+
+} // namespace fathom::kernels

@@ -1,0 +1,208 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+/*
+  Top-k (indexer.h topk_cpu) per row: the k largest values in descending order, equal values by
+  lower index, −0.0 below +0.0 (torch.topk's radix order), NaN above everything.
+
+  One block of 1024 threads per row:
+  1. radix select on the 32-bit order keys, 8 bits per pass (4 passes, shared histograms): the
+     key K of the k-th best element and how many elements equal to K are taken;
+  2. an ordered compaction (each thread owns a contiguous chunk of indices, block-wide exclusive
+     scan): every element with key > K, then the lowest-index elements with key == K — so ties at
+     the boundary resolve exactly as the CPU's stable order;
+  3. a bitonic sort of the <= 2048 selected (key, index) pairs in shared memory.
+  Rows shorter than k (row_n) get −1 in the remaining slots.
+*/
+#include "kernels/cuda_ops.h"
+
+#include "cuda_common.cuh"
+
+namespace fathom::kernels {
+
+namespace {
+
+constexpr int k_threads = 1024;
+constexpr int k_max_k = 2048;
+
+// Exclusive scan of two counters over the block; returns totals through *tot_a / *tot_b.
+__device__ void block_scan2(int a, int b, int *ex_a, int *ex_b, int *tot_a, int *tot_b)
+{
+    __shared__ int wa[32], wb[32];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int ia = a, ib = b;
+    for (int o = 1; o < 32; o <<= 1) {
+        const int ta = __shfl_up_sync(0xFFFFFFFFu, ia, o);
+        const int tb = __shfl_up_sync(0xFFFFFFFFu, ib, o);
+        if (lane >= o) {
+            ia += ta;
+            ib += tb;
+        }
+    }
+    if (lane == 31) {
+        wa[warp] = ia;
+        wb[warp] = ib;
+    }
+    __syncthreads();
+    if (warp == 0) {
+        int va = wa[lane], vb = wb[lane]; // blockDim == 1024: 32 warps
+        for (int o = 1; o < 32; o <<= 1) {
+            const int ta = __shfl_up_sync(0xFFFFFFFFu, va, o);
+            const int tb = __shfl_up_sync(0xFFFFFFFFu, vb, o);
+            if (lane >= o) {
+                va += ta;
+                vb += tb;
+            }
+        }
+        wa[lane] = va;
+        wb[lane] = vb;
+    }
+    __syncthreads();
+    const int base_a = warp > 0 ? wa[warp - 1] : 0;
+    const int base_b = warp > 0 ? wb[warp - 1] : 0;
+    *ex_a = base_a + ia - a;
+    *ex_b = base_b + ib - b;
+    *tot_a = wa[31];
+    *tot_b = wb[31];
+    __syncthreads();
+}
+
+__global__ void __launch_bounds__(k_threads) topk_kernel(const float *values,
+                                                         int64_t ld,
+                                                         int n,
+                                                         const int32_t *row_n,
+                                                         int k,
+                                                         int32_t *out,
+                                                         int64_t out_ld)
+{
+    __shared__ int hist[256];
+    __shared__ uint32_t s_prefix;
+    __shared__ int s_remaining;
+    __shared__ unsigned long long buf[k_max_k];
+    const int r = blockIdx.x;
+    const float *v = values + static_cast<int64_t>(r) * ld;
+    int nr = n;
+    if (row_n) {
+        nr = row_n[r];
+        nr = nr < 0 ? 0 : (nr > n ? n : nr);
+    }
+    const int kk = k < nr ? k : nr;
+    int32_t *o = out + static_cast<int64_t>(r) * out_ld;
+    if (kk == 0) {
+        for (int j = threadIdx.x; j < k; j += blockDim.x)
+            o[j] = -1;
+        return;
+    }
+    // 1. Radix select of the kk-th largest key.
+    if (threadIdx.x == 0) {
+        s_prefix = 0;
+        s_remaining = kk;
+    }
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        for (int i = threadIdx.x; i < 256; i += blockDim.x)
+            hist[i] = 0;
+        __syncthreads();
+        const uint32_t prefix = s_prefix;
+        const uint32_t hi_mask = shift == 24 ? 0u : (0xFFFFFFFFu << (shift + 8));
+        for (int i = threadIdx.x; i < nr; i += blockDim.x) {
+            const uint32_t key = cuda::radix_key(v[i]);
+            if ((key & hi_mask) == (prefix & hi_mask))
+                atomicAdd(&hist[(key >> shift) & 0xFFu], 1);
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            int remaining = s_remaining;
+            int d = 255;
+            for (; d > 0; --d) {
+                if (hist[d] >= remaining)
+                    break;
+                remaining -= hist[d];
+            }
+            s_remaining = remaining;
+            s_prefix = prefix | (static_cast<uint32_t>(d) << shift);
+        }
+        __syncthreads();
+    }
+    const uint32_t kth = s_prefix;
+    const int take_eq = s_remaining; // elements equal to kth to take, lowest indices first
+    // 2. Ordered compaction.
+    const int chunk = (nr + blockDim.x - 1) / blockDim.x;
+    const int c0 = threadIdx.x * chunk < nr ? threadIdx.x * chunk : nr;
+    const int c1 = c0 + chunk < nr ? c0 + chunk : nr;
+    int n_gt = 0, n_eq = 0;
+    for (int i = c0; i < c1; ++i) {
+        const uint32_t key = cuda::radix_key(v[i]);
+        n_gt += key > kth;
+        n_eq += key == kth;
+    }
+    int off_gt, off_eq, tot_gt, tot_eq;
+    block_scan2(n_gt, n_eq, &off_gt, &off_eq, &tot_gt, &tot_eq);
+    (void) tot_eq;
+    for (int i = c0; i < c1; ++i) {
+        const uint32_t key = cuda::radix_key(v[i]);
+        const unsigned long long item = (static_cast<unsigned long long>(key) << 32)
+                                        | (0xFFFFFFFFu - static_cast<uint32_t>(i));
+        if (key > kth) {
+            buf[off_gt++] = item;
+        } else if (key == kth) {
+            if (off_eq < take_eq)
+                buf[tot_gt + off_eq] = item;
+            ++off_eq;
+        }
+    }
+    // 3. Bitonic sort, descending, over the next power of two (padding sorts last).
+    int size = 1;
+    while (size < kk)
+        size <<= 1;
+    for (int i = kk + threadIdx.x; i < size; i += blockDim.x)
+        buf[i] = 0ull;
+    __syncthreads();
+    for (int len = 2; len <= size; len <<= 1) {
+        for (int stride = len >> 1; stride > 0; stride >>= 1) {
+            for (int i = threadIdx.x; i < size; i += blockDim.x) {
+                const int j = i ^ stride;
+                if (j > i) {
+                    const bool desc = (i & len) == 0;
+                    const unsigned long long a = buf[i], b = buf[j];
+                    if (desc ? a < b : a > b) {
+                        buf[i] = b;
+                        buf[j] = a;
+                    }
+                }
+            }
+            __syncthreads();
+        }
+    }
+    for (int j = threadIdx.x; j < k; j += blockDim.x)
+        o[j] = j < kk ? static_cast<int32_t>(0xFFFFFFFFu
+                                             - static_cast<uint32_t>(buf[j] & 0xFFFFFFFFull))
+                      : -1;
+}
+
+} // namespace
+
+Status topk_rows_cuda(const float *values,
+                      int rows,
+                      int64_t ld,
+                      int n,
+                      const int32_t *row_n,
+                      int k,
+                      int32_t *out,
+                      int64_t out_ld,
+                      CUstream_st *stream)
+{
+    if (!values || !out || rows < 0 || n < 0 || k < 0 || k > k_max_k || ld < n || out_ld < k)
+        return Status::invalid("topk_rows_cuda: bad arguments (k <= 2048)");
+    if (rows == 0 || k == 0)
+        return Status::success();
+    topk_kernel<<<rows, k_threads, 0, stream>>>(values, ld, n, row_n, k, out, out_ld);
+    return cuda::launch_status();
+}
+
+Status topk_cuda(const float *values, int n, int k, int32_t *out_idx, CUstream_st *stream)
+{
+    if (k > n)
+        return Status::invalid("topk_cuda: k must be in [0, n]");
+    return topk_rows_cuda(values, 1, n, n, nullptr, k, out_idx, k, stream);
+}
+
+} // namespace fathom::kernels

@@ -1,0 +1,320 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+/*
+  LINEAR for few rows (decode, m <= 4): weight streaming with one warp per output column.
+
+  Prologue: the block stages the m rows of x in shared memory, activation-quantised for FP8/FP4
+  weights (warp per 128-block: amax, e8m0 scale, RNE e4m3 codes) as doubles (FP8) or 512·x̂
+  integers (FP4), as doubles for bf16/f32 weights. Main loop: each lane loads 16 weight bytes per
+  step (one 512-byte coalesced segment per warp), decodes them once and applies them to every
+  row. FP8: 8 lanes form one 128-block, their double partials are combined by shuffles; FP4: one
+  lane covers one 32-block and sums it in int32. The block sums of a step are then scaled and
+  added to the fp32 accumulator strictly in k order (shared memory, read by every lane), which is
+  the CPU twin's order, so the result is bit-identical. Dense weights accumulate in double (exact
+  mode) or fp32 (fp32 mode).
+  NOTE: the decode is integer-bound at roughly 2 TB/s of FP8 weights on an H100-class part; a
+  cvt.e4m3x2 / prmt-based decode or a split-K over blocks with an ordered epilogue is the next
+  step if a device run shows it below the copy bandwidth.
+*/
+#include "kernels/cuda_ops.h"
+
+#include "linear_internal.cuh"
+
+namespace fathom::kernels::cuda {
+
+namespace {
+
+constexpr int k_warps = 16;
+constexpr int k_threads = 32 * k_warps;
+constexpr int k_max_m = 4;
+constexpr size_t k_max_smem = 96 * 1024;
+
+enum class GemvKind { Fp8, Fp4, Bf16, F32 };
+
+// x is staged in chunks of C elements (one lane's share of a load), each chunk padded by one
+// element so that the lanes of a warp, which read different chunks, hit different banks.
+__host__ __device__ constexpr int chunk_of(GemvKind kind)
+{
+    return kind == GemvKind::Fp8 ? 16 : kind == GemvKind::Fp4 ? 32 : kind == GemvKind::Bf16 ? 8 : 4;
+}
+
+__host__ __device__ inline int64_t x_row_stride(GemvKind kind, int k)
+{
+    const int c = chunk_of(kind);
+    return static_cast<int64_t>(k / c) * (c + 1);
+}
+
+template<GemvKind Kind>
+__device__ inline int64_t xoff(int kk)
+{
+    constexpr int c = chunk_of(Kind);
+    return (kk / c) * (c + 1) + kk % c;
+}
+
+__host__ __device__ inline size_t x_bytes(GemvKind kind, int m, int k)
+{
+    return static_cast<size_t>(m) * x_row_stride(kind, k) * (kind == GemvKind::Fp4 ? 4 : 8);
+}
+
+size_t smem_bytes(GemvKind kind, int m, int k)
+{
+    const size_t kb = (static_cast<size_t>(k) + 127) / 128;
+    return x_bytes(kind, m, k) + static_cast<size_t>(m) * kb;
+}
+
+// Stage (and for quantised weights quantise) the m rows of x.
+template<GemvKind Kind>
+__device__ void stage_x(const linear_params &p, int64_t ldx, unsigned char *smem)
+{
+    const int k = p.k;
+    const int kb = (k + 127) / 128;
+    if (Kind == GemvKind::Bf16 || Kind == GemvKind::F32) {
+        double *xd = reinterpret_cast<double *>(smem);
+        for (int i = threadIdx.x; i < p.m * k; i += blockDim.x)
+            xd[(i / k) * x_row_stride(Kind, k) + xoff<Kind>(i % k)] = load_x(p, ldx, i / k, i % k);
+        return;
+    }
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    uint8_t *sa = smem + x_bytes(Kind, p.m, k);
+    const int64_t xs = x_row_stride(Kind, k);
+    for (int unit = warp; unit < p.m * kb; unit += k_warps) {
+        const int r = unit / kb, b0 = (unit % kb) * 128;
+        float v[4];
+        float amax = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const int kk = b0 + lane + 32 * i;
+            v[i] = kk < k ? load_x(p, ldx, r, kk) : 0.0f;
+            if (kk < k)
+                amax = fmaxf(amax, fabsf(v[i]));
+        }
+        amax = warp_max(amax);
+        const uint8_t s = act_scale(amax);
+        const float inv = e8m0_inverse_f32(s);
+        if (lane == 0)
+            sa[unit] = s;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const int kk = b0 + lane + 32 * i;
+            if (kk >= k)
+                continue;
+            const uint8_t q = f32_to_e4m3(__fmul_rn(v[i], inv));
+            if (Kind == GemvKind::Fp8)
+                reinterpret_cast<double *>(smem)[r * xs + xoff<Kind>(kk)] = e4m3_to_f64(q);
+            else
+                reinterpret_cast<int *>(smem)[r * xs + xoff<Kind>(kk)] = e4m3_to_int512(q);
+        }
+    }
+}
+
+template<GemvKind Kind, linear_accum Accum>
+__global__ void __launch_bounds__(k_threads)
+    gemv_kernel(linear_params p, int64_t ldx, int64_t ldy, int cpw)
+{
+    extern __shared__ __align__(16) unsigned char smem[];
+    __shared__ float terms[k_warps][k_max_m][32];
+    stage_x<Kind>(p, ldx, smem);
+    __syncthreads();
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int m = p.m, k = p.k;
+    const int kb = (k + 127) / 128;
+    const int64_t col0 = (static_cast<int64_t>(blockIdx.x) * k_warps + warp) * cpw;
+    const uint8_t *sa = smem + x_bytes(Kind, m, k);
+    const int64_t xs = x_row_stride(Kind, k);
+    for (int c = 0; c < cpw; ++c) {
+        const int64_t j = col0 + c;
+        if (j >= p.n)
+            break;
+        float acc[k_max_m] = {0.0f, 0.0f, 0.0f, 0.0f};
+        double dacc[k_max_m] = {0.0, 0.0, 0.0, 0.0};
+        if (Kind == GemvKind::Fp8) {
+            const uint8_t *w = static_cast<const uint8_t *>(p.w) + j * k;
+            const uint8_t *sw = p.w_scale + (j / 128) * kb;
+            const double *xd = reinterpret_cast<const double *>(smem);
+            for (int kbase = 0; kbase < k; kbase += 512) {
+                const int kk = kbase + lane * 16;
+                double part[k_max_m] = {0.0, 0.0, 0.0, 0.0};
+                if (kk < k) {
+                    const uint4 raw = *reinterpret_cast<const uint4 *>(w + kk);
+                    const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+                    for (int i = 0; i < 16; ++i) {
+                        const double wv = e4m3_to_f64((words[i / 4] >> (8 * (i % 4))) & 0xFFu);
+#pragma unroll
+                        for (int r = 0; r < k_max_m; ++r)
+                            if (r < m)
+                                part[r] += xd[r * xs + xoff<Kind>(kk) + i] * wv;
+                    }
+                }
+#pragma unroll
+                for (int r = 0; r < k_max_m; ++r) {
+                    if (r >= m)
+                        break;
+                    double v = part[r];
+                    v += __shfl_xor_sync(0xFFFFFFFFu, v, 1);
+                    v += __shfl_xor_sync(0xFFFFFFFFu, v, 2);
+                    v += __shfl_xor_sync(0xFFFFFFFFu, v, 4);
+                    const int b = kbase / 128 + lane / 8;
+                    if ((lane & 7) == 0 && b < kb)
+                        terms[warp][r][lane / 8] = __fmul_rn(static_cast<float>(v),
+                                                             __fmul_rn(e8m0_to_f32(sa[r * kb + b]),
+                                                                       e8m0_to_f32(sw[b])));
+                }
+                __syncwarp();
+                const int nb = kb - kbase / 128 < 4 ? kb - kbase / 128 : 4;
+#pragma unroll
+                for (int r = 0; r < k_max_m; ++r)
+                    if (r < m)
+                        for (int g = 0; g < nb; ++g)
+                            acc[r] = __fadd_rn(acc[r], terms[warp][r][g]);
+                __syncwarp();
+            }
+        } else if (Kind == GemvKind::Fp4) {
+            const uint8_t *w = static_cast<const uint8_t *>(p.w) + j * (k / 2);
+            const uint8_t *sw = p.w_scale + j * (k / 32);
+            const int *xi = reinterpret_cast<const int *>(smem);
+            const int kb32 = k / 32;
+            for (int kbase = 0; kbase < k; kbase += 1024) {
+                const int b = kbase / 32 + lane; // this lane's 32-block
+                if (b < kb32) {
+                    const uint4 raw = *reinterpret_cast<const uint4 *>(w + b * 16);
+                    const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+                    int isum[k_max_m] = {0, 0, 0, 0};
+#pragma unroll
+                    for (int i = 0; i < 32; ++i) {
+                        const int wv = e2m1_to_int2x((words[i / 8] >> (4 * (i % 8))) & 0xFu);
+#pragma unroll
+                        for (int r = 0; r < k_max_m; ++r)
+                            if (r < m)
+                                isum[r] += xi[r * xs + xoff<Kind>(b * 32) + i] * wv;
+                    }
+#pragma unroll
+                    for (int r = 0; r < k_max_m; ++r)
+                        if (r < m)
+                            terms[warp][r][lane]
+                                = __fmul_rn(__fmul_rn(static_cast<float>(isum[r]), 0x1p-10f),
+                                            __fmul_rn(e8m0_to_f32(sa[r * kb + b / 4]),
+                                                      e8m0_to_f32(sw[b])));
+                }
+                __syncwarp();
+                const int nb = kb32 - kbase / 32 < 32 ? kb32 - kbase / 32 : 32;
+#pragma unroll
+                for (int r = 0; r < k_max_m; ++r)
+                    if (r < m)
+                        for (int g = 0; g < nb; ++g)
+                            acc[r] = __fadd_rn(acc[r], terms[warp][r][g]);
+                __syncwarp();
+            }
+        } else {
+            const double *xd = reinterpret_cast<const double *>(smem);
+            constexpr int per = Kind == GemvKind::Bf16 ? 8 : 4; // elements per 16-byte load
+            const size_t esize = Kind == GemvKind::Bf16 ? 2 : 4;
+            const unsigned char *w = static_cast<const unsigned char *>(p.w) + j * k * esize;
+            for (int kk = lane * per; kk < k; kk += 32 * per) {
+                const uint4 raw = *reinterpret_cast<const uint4 *>(w + kk * esize);
+                const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+                for (int i = 0; i < per; ++i) {
+                    float wf;
+                    if (Kind == GemvKind::Bf16)
+                        wf = bf16_bits_to_f32(static_cast<uint16_t>(words[i / 2] >> (16 * (i % 2))));
+                    else
+                        wf = __uint_as_float(words[i]);
+#pragma unroll
+                    for (int r = 0; r < k_max_m; ++r) {
+                        if (r >= m)
+                            break;
+                        if (Accum == linear_accum::exact)
+                            dacc[r] += xd[r * xs + xoff<Kind>(kk) + i] * static_cast<double>(wf);
+                        else
+                            acc[r] = fmaf(static_cast<float>(xd[r * xs + xoff<Kind>(kk) + i]),
+                                          wf,
+                                          acc[r]);
+                    }
+                }
+            }
+#pragma unroll
+            for (int r = 0; r < k_max_m; ++r) {
+                if (Accum == linear_accum::exact) {
+                    acc[r] = static_cast<float>(warp_sum(dacc[r]));
+                } else {
+                    float v = acc[r];
+                    for (int o = 16; o > 0; o >>= 1)
+                        v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
+                    acc[r] = v;
+                }
+            }
+        }
+        if (lane == 0)
+            for (int r = 0; r < m; ++r)
+                store_y(p, ldy, r, j, acc[r]);
+    }
+}
+
+template<GemvKind Kind, linear_accum Accum>
+Status launch(const linear_params &p, CUstream_st *stream)
+{
+    const size_t bytes = smem_bytes(Kind, p.m, p.k);
+    if (bytes > 48 * 1024) {
+        const cudaError_t err = cudaFuncSetAttribute(gemv_kernel<Kind, Accum>,
+                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                     static_cast<int>(bytes));
+        if (err != cudaSuccess)
+            return cuda_status(err);
+    }
+    int cpw = p.n / 8192;
+    cpw = cpw < 1 ? 1 : (cpw > 8 ? 8 : cpw);
+    const long long cols_per_block = static_cast<long long>(k_warps) * cpw;
+    const int64_t ldx = p.ldx ? p.ldx : p.k;
+    const int64_t ldy = p.ldy ? p.ldy : p.n;
+    gemv_kernel<Kind, Accum>
+        <<<grid_for(p.n, static_cast<int>(cols_per_block)), k_threads, bytes, stream>>>(p,
+                                                                                        ldx,
+                                                                                        ldy,
+                                                                                        cpw);
+    return launch_status();
+}
+
+} // namespace
+
+Status linear_gemv_launch(const linear_params &p, CUstream_st *stream)
+{
+    GemvKind kind;
+    size_t align = 16;
+    switch (p.w_type) {
+    case linear_weight_type::fp8_e4m3:
+        kind = GemvKind::Fp8;
+        break;
+    case linear_weight_type::fp4_e2m1:
+        kind = GemvKind::Fp4;
+        break;
+    case linear_weight_type::bf16:
+        kind = GemvKind::Bf16;
+        break;
+    default:
+        kind = GemvKind::F32;
+        break;
+    }
+    const int64_t row_bytes = kind == GemvKind::Fp8    ? p.k
+                              : kind == GemvKind::Fp4  ? p.k / 2
+                              : kind == GemvKind::Bf16 ? int64_t(p.k) * 2
+                                                       : int64_t(p.k) * 4;
+    if (p.m > k_max_m || p.k % 16 != 0 || row_bytes % 16 != 0
+        || reinterpret_cast<uintptr_t>(p.w) % align != 0 || smem_bytes(kind, p.m, p.k) > k_max_smem)
+        return Status::unsupported("linear_gemv: shape not supported");
+    const bool exact = p.accum == linear_accum::exact;
+    switch (kind) {
+    case GemvKind::Fp8:
+        return launch<GemvKind::Fp8, linear_accum::exact>(p, stream);
+    case GemvKind::Fp4:
+        return launch<GemvKind::Fp4, linear_accum::exact>(p, stream);
+    case GemvKind::Bf16:
+        return exact ? launch<GemvKind::Bf16, linear_accum::exact>(p, stream)
+                     : launch<GemvKind::Bf16, linear_accum::fp32>(p, stream);
+    default:
+        return exact ? launch<GemvKind::F32, linear_accum::exact>(p, stream)
+                     : launch<GemvKind::F32, linear_accum::fp32>(p, stream);
+    }
+}
+
+} // namespace fathom::kernels::cuda

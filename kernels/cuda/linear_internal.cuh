@@ -1,0 +1,74 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/*
+  Shared by the LINEAR variants (linear.cu dispatch, linear_gemv.cu, linear_tiled.cu); private.
+
+  Exactness (linear.h, exact mode): FP8 block sums are sums of 128 products of e4m3 values, each
+  product exact in fp32 and the whole sum exact in double (all terms are multiples of 2^-18 below
+  2^25); FP4 block sums are formed in int32 on the integers 512·x̂ and 2·ŵ (|sum| < 2^27) and
+  scaled by 2^-10, exact. Both are rounded once to fp32 and accumulated block by block in k order
+  with separate fp32 roundings (scale product, multiply, add), like linear_ref.
+*/
+
+#include "kernels/linear.h"
+
+#include "cuda_common.cuh"
+
+namespace fathom::kernels::cuda {
+
+__device__ inline float load_x(const linear_params &p, int64_t ldx, int64_t row, int64_t i)
+{
+    if (p.x_type == act_type::bf16)
+        return bf16_bits_to_f32(static_cast<const uint16_t *>(p.x)[row * ldx + i]);
+    return static_cast<const float *>(p.x)[row * ldx + i];
+}
+
+__device__ inline void store_y(const linear_params &p, int64_t ldy, int64_t row, int64_t col, float v)
+{
+    if (p.y_type == act_type::bf16)
+        static_cast<uint16_t *>(p.y)[row * ldy + col] = f32_to_bf16_bits(v);
+    else
+        static_cast<float *>(p.y)[row * ldy + col] = v;
+}
+
+// e4m3 code -> its value as a double, with integer operations only (no F2F for normal codes).
+__device__ inline double e4m3_to_f64(uint32_t c)
+{
+    const uint32_t e = (c >> 3) & 0xFu;
+    const uint32_t m = c & 7u;
+    if (e == 0)
+        return static_cast<double>(e4m3_to_f32(c)); // zero and subnormals (rare)
+    // NaN codes (0x7F/0xFF) never occur in weights or in quantised activations (satfinite).
+    const uint32_t hi = ((c & 0x80u) << 24) | ((e + 1016u) << 20) | (m << 17);
+    return __hiloint2double(static_cast<int>(hi), 0);
+}
+
+// 512 · (e4m3 value) as an integer (exact: the e4m3 grid is 2^-9).
+__device__ inline int e4m3_to_int512(uint32_t c)
+{
+    const uint32_t e = (c >> 3) & 0xFu;
+    const uint32_t m = c & 7u;
+    const int mag = e == 0 ? static_cast<int>(m) : static_cast<int>((8u | m) << (e - 1));
+    return (c & 0x80u) ? -mag : mag;
+}
+
+// Act-quant scale byte of a block with largest magnitude amax (quant.h act_quant).
+__device__ inline uint8_t act_scale(float amax)
+{
+    return pow2_scale_e8m0(amax, k_e4m3_inv_max, k_e4m3_amax_floor);
+}
+
+inline bool is_quantized(linear_weight_type t)
+{
+    return t == linear_weight_type::fp8_e4m3 || t == linear_weight_type::fp4_e2m1;
+}
+
+// linear_gemv.cu: m <= 4 rows, k % 16 == 0. Returns Unsupported when the shape does not fit
+// (the caller then uses the tiled kernel).
+Status linear_gemv_launch(const linear_params &p, CUstream_st *stream);
+// linear_tiled.cu: any shape.
+Status linear_tiled_launch(const linear_params &p, CUstream_st *stream);
+
+} // namespace fathom::kernels::cuda

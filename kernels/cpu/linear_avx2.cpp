@@ -20,6 +20,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 namespace fathom::kernels {
@@ -263,6 +264,68 @@ float dot_fp4_fused(
     return acc;
 }
 
+// FP4 x act-quantised row, batch 1, exact in integers with byte multiplies: per 32-block the
+// e2m1 codes become 2 * value as int8 (pshufb), take the sign of x, and multiply the bytes of |X|
+// (X = code value * 512, < 2^18: three bytes, x4 layout of linear_internal.h) with vpmaddubsw.
+// Pair sums stay below 2 * 255 * 12 (no saturation); d1 + 256 * d2 partial sums below 2^15.
+// The block sum (< 2^27) is exact in int32 and converted once (the reference's single rounding);
+// eight blocks are reduced together and then accumulated in k order as in dot_fp4_fused.
+float dot_fp4_bytes(
+    const uint8_t *x4, const uint8_t *xsa, const uint8_t *w, const uint8_t *ws, int64_t k)
+{
+    const __m256i lut = _mm256_broadcastsi128_si256(
+        _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12));
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i shifts = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
+    const __m256i ones = _mm256_set1_epi16(1), c256 = _mm256_set1_epi16(256);
+    const int64_t nb = k / 32;
+    float acc = 0.0f;
+    alignas(32) int32_t sums[8];
+    for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+        const int cnt = static_cast<int>(std::min<int64_t>(8, nb - b0));
+        __m256i t[8];
+        for (int i = 0; i < 8; ++i) {
+            if (i >= cnt) {
+                t[i] = _mm256_setzero_si256();
+                continue;
+            }
+            const int64_t b = b0 + i;
+            const uint8_t *xb = x4 + b * 128;
+            const __m256i bytes = _mm256_broadcastsi128_si256(
+                _mm_loadu_si128(reinterpret_cast<const __m128i *>(w + b * 16)));
+            const __m256i codes = _mm256_and_si256(_mm256_srlv_epi32(bytes, shifts), low4);
+            const __m256i wv = _mm256_sign_epi8(_mm256_shuffle_epi8(lut, codes),
+                                                _mm256_loadu_si256(
+                                                    reinterpret_cast<const __m256i *>(xb + 96)));
+            const __m256i p0 = _mm256_maddubs_epi16(_mm256_loadu_si256(
+                                                        reinterpret_cast<const __m256i *>(xb)),
+                                                    wv);
+            const __m256i p1 = _mm256_maddubs_epi16(_mm256_loadu_si256(
+                                                        reinterpret_cast<const __m256i *>(xb + 32)),
+                                                    wv);
+            const __m256i p2 = _mm256_maddubs_epi16(_mm256_loadu_si256(
+                                                        reinterpret_cast<const __m256i *>(xb + 64)),
+                                                    wv);
+            const __m256i q = _mm256_add_epi16(p1, _mm256_slli_epi16(p2, 8));
+            t[i] = _mm256_add_epi32(_mm256_madd_epi16(p0, ones), _mm256_madd_epi16(q, c256));
+        }
+        const __m256i h01 = _mm256_hadd_epi32(t[0], t[1]), h23 = _mm256_hadd_epi32(t[2], t[3]);
+        const __m256i h45 = _mm256_hadd_epi32(t[4], t[5]), h67 = _mm256_hadd_epi32(t[6], t[7]);
+        const __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
+        const __m128i s0 = _mm_add_epi32(_mm256_castsi256_si128(h0123),
+                                         _mm256_extracti128_si256(h0123, 1));
+        const __m128i s1 = _mm_add_epi32(_mm256_castsi256_si128(h4567),
+                                         _mm256_extracti128_si256(h4567, 1));
+        _mm256_store_si256(reinterpret_cast<__m256i *>(sums), _mm256_set_m128i(s1, s0));
+        for (int i = 0; i < cnt; ++i) {
+            const int64_t b = b0 + i;
+            const float block = static_cast<float>(sums[i]) * 0x1p-10f; // exact scaling
+            acc = acc + block * (e8m0_to_f32(xsa[b / 4]) * e8m0_to_f32(ws[b]));
+        }
+    }
+    return acc;
+}
+
 // FP8 x act-quantised row, fused: e4m3 weights decoded through fp16 (value * 2^-8), products
 // with the code values exact in fp32, summed exactly in double per 128-block, rounded once.
 float dot_fp8_fused(
@@ -341,6 +404,36 @@ float dot_bf16_fused(const float *x, const uint16_t *w, int64_t k, bool exact)
     return s;
 }
 
+// BF16 weight row x any fp32 x row (as doubles), exact mode: every product of a bf16 and an fp32
+// value is exact in double; four independent accumulator chains per lane keep the FMA units busy
+// (the chains differ from the reference's single chain only in the rounding of pathological
+// exponent spreads, as documented in linear.h).
+float dot_bf16_f64(const double *x, const uint16_t *w, int64_t k)
+{
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(),
+            a3 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 16 <= k; i += 16) {
+        const __m256 w0 = bf16x8_to_ps(w + i), w1 = bf16x8_to_ps(w + i + 8);
+        a0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(w0)),
+                             _mm256_loadu_pd(x + i),
+                             a0);
+        a1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(w0, 1)),
+                             _mm256_loadu_pd(x + i + 4),
+                             a1);
+        a2 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(w1)),
+                             _mm256_loadu_pd(x + i + 8),
+                             a2);
+        a3 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(w1, 1)),
+                             _mm256_loadu_pd(x + i + 12),
+                             a3);
+    }
+    double s = hsum_pd(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
+    for (; i < k; ++i)
+        s += x[i] * static_cast<double>(bf16_to_f32(w[i]));
+    return static_cast<float>(s);
+}
+
 // fp32 mode, prefill: 4 weight rows x 2 rows of x per pass (8 accumulators), so every x load
 // feeds 4 FMAs and every weight load 2.
 void gemm_fp32_4x2(const float *w, int64_t k, const float *x0, const float *x1, float out[2][4])
@@ -389,6 +482,21 @@ void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
     // bf16 x with bf16 or quantized weights: products exact in fp32.
     const bool f32_exact = p.w_type != linear_weight_type::f32
                            && !(p.x_type == act_type::f32 && p.w_type == linear_weight_type::bf16);
+    if (p.w_type == linear_weight_type::fp4_e2m1 && job.x4 && p.m < 4) {
+        const int64_t kb = (k + 127) / 128;
+        const uint8_t *wbase = static_cast<const uint8_t *>(p.w);
+        for (int64_t j = j0; j < j1; ++j)
+            for (int64_t r = 0; r < p.m; ++r)
+                linear_store(p,
+                             r,
+                             j,
+                             dot_fp4_bytes(job.x4 + r * k * 4,
+                                           job.xsa + r * kb,
+                                           wbase + j * (k / 2),
+                                           p.w_scale + j * (k / 32),
+                                           k));
+        return;
+    }
     if (p.w_type == linear_weight_type::fp4_e2m1 && job.xi && p.m < 4) {
         // Batch-1 (decode): stream the packed weights once, no fp32 decode buffer.
         const int64_t kb = (k + 127) / 128;
@@ -403,6 +511,15 @@ void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
                                            wbase + j * (k / 2),
                                            p.w_scale + j * (k / 32),
                                            k));
+        return;
+    }
+    if (p.w_type == linear_weight_type::bf16 && p.m < 4 && job.xd
+        && p.accum == linear_accum::exact) {
+        // Batch-1 BF16 (the LM head): widen in registers, FMA in double against x.
+        const uint16_t *wbase = static_cast<const uint16_t *>(p.w);
+        for (int64_t j = j0; j < j1; ++j)
+            for (int64_t r = 0; r < p.m; ++r)
+                linear_store(p, r, j, dot_bf16_f64(job.xd + r * k, wbase + j * k, k));
         return;
     }
     if (p.w_type == linear_weight_type::bf16 && p.m < 4
@@ -476,6 +593,151 @@ void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
             for (; r < p.m; ++r)
                 linear_store(p, r, j, dot_exact<false>(job.xs + r * k, wr, k, job.block));
         }
+    }
+}
+
+namespace {
+
+// 8x8 transpose of floats: rows r[0..7] in, columns out (in place).
+inline void transpose8_ps(__m256 r[8])
+{
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// Decodes weight rows [j0, j0 + cols) (cols <= 8; missing columns are zero) and packs them
+// k-major as doubles: panel[kk * 8 + c] = dequantised W[j0 + c][kk]. rows: scratch [8][k].
+void pack_panel_f64(const linear_params &p, int64_t j0, int cols, float *rows, double *panel)
+{
+    const int64_t k = p.k;
+    for (int c = 0; c < 8; ++c) {
+        if (c < cols)
+            decode_row_avx2(p, j0 + c, rows + c * k);
+        else
+            std::fill_n(rows + c * k, k, 0.0f);
+    }
+    int64_t kk = 0;
+    for (; kk + 8 <= k; kk += 8) {
+        __m256 r[8];
+        for (int c = 0; c < 8; ++c)
+            r[c] = _mm256_loadu_ps(rows + c * k + kk);
+        transpose8_ps(r);
+        double *o = panel + kk * 8;
+        for (int t = 0; t < 8; ++t) {
+            _mm256_store_pd(o + t * 8, _mm256_cvtps_pd(_mm256_castps256_ps128(r[t])));
+            _mm256_store_pd(o + t * 8 + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(r[t], 1)));
+        }
+    }
+    for (; kk < k; ++kk)
+        for (int c = 0; c < 8; ++c)
+            panel[kk * 8 + c] = rows[c * k + kk];
+}
+
+// MR rows of x (doubles, row stride ldx) times one packed 8-column panel. Per block of `block`
+// k (aligned to 0) the double accumulators hold the exact block sums (every product of the
+// dequantised values is exact in double and so is their sum, in any order); each block is
+// rounded once to fp32 and added to the fp32 result in increasing k: the reference's numerics.
+template<int MR>
+void gemm_f64_tile(
+    const double *x, int64_t ldx, const double *panel, int64_t k, int64_t block, float out[][8])
+{
+    __m256 acc[MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r)
+        acc[r] = _mm256_setzero_ps();
+    for (int64_t b0 = 0; b0 < k; b0 += block) {
+        const int64_t b1 = std::min(k, b0 + block);
+        __m256d c0[MR], c1[MR];
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; ++r) {
+            c0[r] = _mm256_setzero_pd();
+            c1[r] = _mm256_setzero_pd();
+        }
+        const double *wp = panel + b0 * 8;
+        const double *xp = x + b0;
+        for (int64_t kk = b0; kk < b1; ++kk, wp += 8, ++xp) {
+            const __m256d w0 = _mm256_load_pd(wp), w1 = _mm256_load_pd(wp + 4);
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; ++r) {
+                const __m256d xv = _mm256_broadcast_sd(xp + r * ldx);
+                c0[r] = _mm256_fmadd_pd(xv, w0, c0[r]);
+                c1[r] = _mm256_fmadd_pd(xv, w1, c1[r]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; ++r)
+            acc[r] = _mm256_add_ps(acc[r],
+                                   _mm256_set_m128(_mm256_cvtpd_ps(c1[r]), _mm256_cvtpd_ps(c0[r])));
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r)
+        _mm256_storeu_ps(out[r], acc[r]);
+}
+
+} // namespace
+
+void linear_gemm_tiles_avx2(const linear_job &job, int64_t t0, int64_t t1)
+{
+    const linear_params &p = *job.p;
+    const int64_t k = p.k;
+    thread_local std::vector<float> rows;
+    thread_local std::vector<double> panelBuf;
+    rows.resize(static_cast<size_t>(8 * k) + 8);
+    panelBuf.resize(static_cast<size_t>(8 * k) + 8);
+    double *panel = panelBuf.data();
+    while (reinterpret_cast<uintptr_t>(panel) % 32)
+        ++panel; // aligned loads in the micro-kernel
+    constexpr int MR = 6;
+    float out[MR][8];
+    for (int64_t t = t0; t < t1; ++t) {
+        const int64_t j0 = t * k_gemm_tile_cols;
+        const int cols = static_cast<int>(std::min<int64_t>(8, p.n - j0));
+        pack_panel_f64(p, j0, cols, rows.data(), panel);
+        auto store = [&](int64_t r0, int mr) {
+            for (int r = 0; r < mr; ++r)
+                for (int c = 0; c < cols; ++c)
+                    linear_store(p, r0 + r, j0 + c, out[r][c]);
+        };
+        int64_t r = 0;
+        for (; r + MR <= p.m; r += MR) {
+            gemm_f64_tile<MR>(job.xd + r * k, k, panel, k, job.block, out);
+            store(r, MR);
+        }
+        switch (p.m - r) {
+        case 5:
+            gemm_f64_tile<5>(job.xd + r * k, k, panel, k, job.block, out);
+            break;
+        case 4:
+            gemm_f64_tile<4>(job.xd + r * k, k, panel, k, job.block, out);
+            break;
+        case 3:
+            gemm_f64_tile<3>(job.xd + r * k, k, panel, k, job.block, out);
+            break;
+        case 2:
+            gemm_f64_tile<2>(job.xd + r * k, k, panel, k, job.block, out);
+            break;
+        case 1:
+            gemm_f64_tile<1>(job.xd + r * k, k, panel, k, job.block, out);
+            break;
+        default:
+            break;
+        }
+        if (p.m > r)
+            store(r, static_cast<int>(p.m - r));
     }
 }
 

@@ -109,6 +109,8 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2)
     thread_local std::vector<int32_t> xi;
     thread_local std::vector<float> xq;
     thread_local std::vector<uint8_t> xsa;
+    thread_local std::vector<double> xd;
+    thread_local std::vector<uint8_t> x4;
     prepare_x(p, xs, xi, xq, xsa);
     linear_job job;
     job.p = &p;
@@ -124,6 +126,30 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2)
     job.block = p.w_type == linear_weight_type::fp8_e4m3   ? 128
                 : p.w_type == linear_weight_type::fp4_e2m1 ? 32
                                                            : std::max(p.k, 1);
+#if defined(FATHOM_KERNELS_HAVE_AVX2)
+    const bool exact = p.accum == linear_accum::exact;
+    const bool gemm = avx2 && exact && p.m >= k_gemm_min_rows;
+    if (avx2 && exact && (gemm || p.w_type == linear_weight_type::bf16)) {
+        xd.resize(xs.size());
+        std::copy(xs.begin(), xs.end(), xd.begin());
+        job.xd = xd.data();
+    }
+    if (avx2 && !gemm && p.w_type == linear_weight_type::fp4_e2m1 && p.m < k_gemm_min_rows) {
+        x4.resize(static_cast<size_t>(p.m) * static_cast<size_t>(p.k) * 4);
+        for (int64_t r = 0; r < p.m; ++r)
+            fp4_digits(xi.data() + r * p.k, p.k, x4.data() + r * p.k * 4);
+        job.x4 = x4.data();
+    }
+    if (gemm) {
+        // Prefill: blocked GEMM over tiles of output columns; every tile decodes its weights
+        // once for all rows of x.
+        const int64_t tiles = (p.n + k_gemm_tile_cols - 1) / k_gemm_tile_cols;
+        parallel_for(pool, tiles, 1, [&](int64_t t0, int64_t t1) {
+            linear_gemm_tiles_avx2(job, t0, t1);
+        });
+        return Status::success();
+    }
+#endif
     // ~16 KiB of weights per range at least, so small linears stay on one thread.
     const int64_t row_bytes = std::max<int64_t>(1, linear_weight_bytes(p.w_type, 1, p.k))
                               * std::max(1, std::min(p.m, 16));
@@ -142,6 +168,23 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2)
 }
 
 } // namespace
+
+void fp4_digits(const int32_t *xi, int64_t k, uint8_t *out)
+{
+    for (int64_t b = 0; b < k / 32; ++b, out += 128) {
+        for (int p = 0; p < 32; ++p) {
+            // Position p of the block holds element 2p (p < 16) or 2(p - 16) + 1: the order in
+            // which the AVX2 kernel unpacks the low and then the high nibbles of 16 bytes.
+            const int64_t i = b * 32 + (p < 16 ? 2 * p : 2 * (p - 16) + 1);
+            const int32_t v = xi[i];
+            const uint32_t a = static_cast<uint32_t>(v < 0 ? -v : v); // < 2^18
+            out[p] = static_cast<uint8_t>(a & 0xFF);
+            out[32 + p] = static_cast<uint8_t>((a >> 8) & 0xFF);
+            out[64 + p] = static_cast<uint8_t>(a >> 16);
+            out[96 + p] = static_cast<uint8_t>(v < 0 ? 0xFF : 1); // -1 or +1 as int8
+        }
+    }
+}
 
 void linear_rows_portable(const linear_job &job, int64_t j0, int64_t j1)
 {

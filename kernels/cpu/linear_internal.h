@@ -28,7 +28,16 @@ struct linear_job
     const uint8_t *xsa = nullptr; // [m, ceil(k/128)] (FP8 and FP4 weights)
     // FP8 weights only: the act-quantised code values as floats (unscaled).
     const float *xq = nullptr; // [m, k]
+    // Exact mode on AVX2 (GEMM and the BF16 batch-1 kernel): xs as doubles, [m, k].
+    const double *xd = nullptr;
+    // FP4 weights, batch 1 on AVX2: |xi| split into bytes and its sign, per 32-block
+    // [d0[32], d1[32], d2[32], sign[32]] with the block's elements in nibble order (even k
+    // first, then odd k), see fp4_digits(). [m, k / 32, 128] bytes.
+    const uint8_t *x4 = nullptr;
 };
+
+// Writes the x4 layout above for one row of act-quantised integers xi [k] (k % 32 == 0).
+void fp4_digits(const int32_t *xi, int64_t k, uint8_t *out);
 
 Status linear_check(const linear_params &p);
 void linear_store(const linear_params &p, int64_t row, int64_t col, float v);
@@ -36,5 +45,11 @@ void linear_store(const linear_params &p, int64_t row, int64_t col, float v);
 // Output columns [j0, j1) for every row of x.
 void linear_rows_portable(const linear_job &job, int64_t j0, int64_t j1);
 void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1); // only on x86-64 builds
+
+// Exact mode, many rows of x (prefill): blocked GEMM over output-column tiles of
+// k_gemm_tile_cols, tiles [t0, t1). Needs job.xd. Bit-identical to linear_rows_*.
+constexpr int k_gemm_tile_cols = 8;
+constexpr int k_gemm_min_rows = 4;
+void linear_gemm_tiles_avx2(const linear_job &job, int64_t t0, int64_t t1);
 
 } // namespace fathom::kernels

@@ -45,6 +45,44 @@ double memcpyBandwidth(ThreadPool &pool, size_t bytes)
     return best;
 }
 
+// Bytes read per second by a read-only pass (what a batch-1 linear does with its weights): each
+// thread sums its contiguous slice of a buffer far larger than the caches, best of several.
+double readBandwidth(ThreadPool &pool, size_t bytes)
+{
+    const size_t words = bytes / sizeof(uint64_t);
+    std::vector<uint64_t> src(words, 1);
+    std::vector<uint64_t> sums(size_t(pool.thread_count()), 0);
+    double best = 0;
+    for (int rep = 0; rep < 5; ++rep) {
+        const auto t0 = Clock::now();
+        parallel_for(&pool, pool.thread_count(), 1, [&](int64_t b, int64_t e) {
+            for (int64_t t = b; t < e; ++t) {
+                const size_t chunk = words / size_t(pool.thread_count());
+                const uint64_t *p = src.data() + size_t(t) * chunk;
+                uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+                for (size_t i = 0; i + 8 <= chunk; i += 8) {
+                    a0 += p[i];
+                    a1 += p[i + 1];
+                    a2 += p[i + 2];
+                    a3 += p[i + 3];
+                    a4 += p[i + 4];
+                    a5 += p[i + 5];
+                    a6 += p[i + 6];
+                    a7 += p[i + 7];
+                }
+                sums[size_t(t)] += a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+            }
+        });
+        best = std::max(best, double(words * sizeof(uint64_t)) / seconds(t0, Clock::now()));
+    }
+    uint64_t total = 0;
+    for (uint64_t v : sums)
+        total += v;
+    if (total == 1) // never; keeps the reads observable
+        std::printf(" ");
+    return best;
+}
+
 struct Weights
 {
     linear_weight_type type;
@@ -123,31 +161,56 @@ int main(int argc, char **argv)
     ThreadPool pool1(1), poolN(threads);
     const size_t copyBytes = quick ? (64u << 20) : (256u << 20);
     const double bw1 = memcpyBandwidth(pool1, copyBytes), bwN = memcpyBandwidth(poolN, copyBytes);
+    const double rd1 = readBandwidth(pool1, 2 * copyBytes),
+                 rdN = readBandwidth(poolN, 2 * copyBytes);
     std::printf(
-        "memcpy bandwidth (bytes copied/s, %zu MiB): 1 thread %.2f GB/s, %d threads %.2f GB/s\n\n",
+        "memcpy bandwidth (bytes copied/s, %zu MiB): 1 thread %.2f GB/s, %d threads %.2f GB/s\n",
         copyBytes >> 20,
         bw1 / 1e9,
         threads,
         bwN / 1e9);
+    std::printf(
+        "read bandwidth (bytes read/s, %zu MiB):     1 thread %.2f GB/s, %d threads %.2f GB/s\n\n",
+        (2 * copyBytes) >> 20,
+        rd1 / 1e9,
+        threads,
+        rdN / 1e9);
 
     // Decode: y = W x for a set of matrices larger than the caches, cycled (the shapes of the
     // small benchmark model: wq_b 4096x512, experts 512x1024).
-    std::printf("batch-1 linears (weight bytes streamed per second; ratio to memcpy of the same "
-                "thread count)\n");
-    std::printf("%-5s %-11s %-6s %8s %10s %8s\n",
+    std::printf("batch-1 linears (weight bytes streamed per second; ratio to the read bandwidth of "
+                "the same thread count; x: bf16-valued or f32 activations)\n");
+    std::printf("%-5s %-11s %-4s %-6s %8s %10s %8s\n",
                 "type",
                 "shape",
+                "x",
                 "accum",
                 "threads",
                 "GB/s",
                 "ratio");
     const size_t targetBytes = quick ? (96u << 20) : (384u << 20);
     std::vector<uint16_t> x(8192, f32_to_bf16(0.5f));
+    std::vector<float> xf(8192);
+    {
+        std::mt19937 rng(5);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        for (float &v : xf)
+            v = nd(rng); // full fp32 mantissas, like the LM head's input
+    }
     std::vector<float> y(8192 * 512);
-    for (linear_weight_type t :
-         {linear_weight_type::bf16, linear_weight_type::fp8_e4m3, linear_weight_type::fp4_e2m1}) {
-        const int n = t == linear_weight_type::fp4_e2m1 ? 512 : 4096,
-                  k = t == linear_weight_type::fp4_e2m1 ? 1024 : 512;
+    struct Case
+    {
+        linear_weight_type t;
+        int n, k;
+        bool f32x;
+    };
+    const Case cases[] = {{linear_weight_type::bf16, 4096, 512, false},
+                          {linear_weight_type::bf16, 8192, 1024, true}, // LM-head-like
+                          {linear_weight_type::fp8_e4m3, 4096, 512, false},
+                          {linear_weight_type::fp4_e2m1, 512, 1024, false}};
+    for (const Case &cs : cases) {
+        const linear_weight_type t = cs.t;
+        const int n = cs.n, k = cs.k;
         const Weights one = makeWeights(t, n, k, 1);
         const size_t per = size_t(linear_weight_bytes(t, n, k));
         const int count = int(std::max<size_t>(2, targetBytes / per));
@@ -160,17 +223,24 @@ int main(int argc, char **argv)
                 for (int rep = 0; rep < 3; ++rep) {
                     const auto t0 = Clock::now();
                     for (const Weights &w : set) {
-                        linear_params p = params(w, x.data(), y.data(), 1, acc);
+                        linear_params p = params(w,
+                                                 cs.f32x ? static_cast<const void *>(xf.data())
+                                                         : x.data(),
+                                                 y.data(),
+                                                 1,
+                                                 acc);
+                        p.x_type = cs.f32x ? act_type::f32 : act_type::bf16;
                         p.y_type = act_type::f32;
                         linear_cpu(p, pool);
                     }
                     best = std::max(best, double(per) * count / seconds(t0, Clock::now()));
                 }
-                const double ref = pool == &pool1 ? bw1 : bwN;
-                std::printf("%-5s %5dx%-5d %-6s %8d %10.2f %8.2f\n",
+                const double ref = pool == &pool1 ? rd1 : rdN;
+                std::printf("%-5s %5dx%-5d %-4s %-6s %8d %10.2f %8.2f\n",
                             typeName(t),
                             n,
                             k,
+                            cs.f32x ? "f32" : "bf16",
                             acc == linear_accum::exact ? "exact" : "fp32",
                             pool->thread_count(),
                             best / 1e9,
@@ -188,26 +258,43 @@ int main(int argc, char **argv)
     for (uint16_t &v : xm)
         v = f32_to_bf16(nd(rng));
     std::vector<float> ym(size_t(m) * 4096);
-    for (linear_weight_type t :
-         {linear_weight_type::bf16, linear_weight_type::fp8_e4m3, linear_weight_type::fp4_e2m1}) {
-        const Weights w = makeWeights(t, 2048, 1024, 2);
-        for (linear_accum acc : {linear_accum::exact, linear_accum::fp32}) {
+    // The linear_ref row is the scalar reference (one thread) on the same problem: the baseline
+    // the exact GEMM must equal bit for bit.
+    struct GemmCase
+    {
+        linear_weight_type t;
+        int m, n, k;
+    };
+    const GemmCase gemms[] = {{linear_weight_type::bf16, m, 2048, 1024},
+                              {linear_weight_type::fp8_e4m3, m, 2048, 1024},
+                              {linear_weight_type::fp4_e2m1, m, 2048, 1024},
+                              {linear_weight_type::fp4_e2m1, 48, 512, 1024}}; // one expert's rows
+    for (const GemmCase &g : gemms) {
+        const Weights w = makeWeights(g.t, g.n, g.k, 2);
+        for (int variant = 0; variant < 3; ++variant) {
+            const linear_accum acc = variant == 1 ? linear_accum::fp32 : linear_accum::exact;
+            if (variant == 2 && quick)
+                continue;
             double best = 0;
-            for (int rep = 0; rep < 3; ++rep) {
-                linear_params p = params(w, xm.data(), ym.data(), m, acc);
+            for (int rep = 0; rep < (variant == 2 ? 1 : 3); ++rep) {
+                linear_params p = params(w, xm.data(), ym.data(), g.m, acc);
                 p.y_type = act_type::f32;
                 const auto t0 = Clock::now();
-                linear_cpu(p, &poolN);
-                best = std::max(best, 2.0 * m * w.n * w.k / seconds(t0, Clock::now()));
+                if (variant == 2)
+                    linear_ref(p);
+                else
+                    linear_cpu(p, &poolN);
+                best = std::max(best, 2.0 * g.m * w.n * w.k / seconds(t0, Clock::now()));
             }
-            std::printf("%-5s %4dx%5dx%5d %-6s %8d %10.2f\n",
-                        typeName(t),
-                        m,
+            std::printf("%-5s %4dx%5dx%5d %-6s %8d %10.2f%s\n",
+                        typeName(g.t),
+                        g.m,
                         w.n,
                         w.k,
                         acc == linear_accum::exact ? "exact" : "fp32",
-                        poolN.thread_count(),
-                        best / 1e9);
+                        variant == 2 ? 1 : poolN.thread_count(),
+                        best / 1e9,
+                        variant == 2 ? "  (linear_ref, scalar)" : "");
         }
     }
     return 0;

@@ -273,7 +273,20 @@ void tst_Linear::fastMatchesReference_data()
                  {"fp8", linear_weight_type::fp8_e4m3},
                  {"fp4", linear_weight_type::fp4_e2m1}};
     const int shapes[][3]
-        = {{1, 1, 128}, {1, 300, 256}, {3, 130, 384}, {5, 257, 224}, {17, 64, 1024}, {1, 129, 96}};
+        = {{1, 1, 128},
+           {1, 300, 256},
+           {3, 130, 384},
+           {5, 257, 224},
+           {17, 64, 1024},
+           {1, 129, 96},
+           // The exact GEMM (m >= 4): every remainder of its 6-row and 8-column blocking, a
+           // partial FP8 128-block at the end of k, and more rows than one tile.
+           {4, 8, 64},
+           {6, 16, 128},
+           {7, 33, 160},
+           {12, 9, 32},
+           {40, 100, 256},
+           {23, 130, 416}};
     for (const auto &t : types)
         for (const auto &s : shapes)
             QTest::addRow("%s m%d n%d k%d", t.name, s[0], s[1], s[2])

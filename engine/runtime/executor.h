@@ -10,14 +10,21 @@
   Every op takes the kernel's params struct (kernels/include/kernels/<op>.h documents shapes,
   dtypes and the exact numerics). Activations are float arrays holding bf16 values where the
   reference holds bf16 ("bf16-valued") and fp32 values elsewhere.
-  NOTE: in this version every buffer is host memory owned by the forward pass; a device executor
-  will add buffer allocation to this interface.
+
+  Memory: an Executor is a DeviceMemory (devicememory.h). Every activation buffer and every
+  sequence-state row an op sees was allocated through it, so on a device executor they are
+  device pointers. Model constants (weights, norm vectors, RoPE tables, tid2eid, ...) are passed
+  as the V4Model's host pointers; a device executor maps them to its uploaded copies (including
+  pointers inside a tensor, e.g. one output group of wo_a). Arguments named `host...` are host
+  memory on every executor. The glue ops below (embedRows ... moeCombine) are what the forward
+  pass used to do in host loops; their defaults here are those loops, exact, on host memory.
 
   Thread: one thread drives an executor at a time (the engine thread); ops may use a pool inside.
 */
 
 #include "engine/core/error.h"
 #include "engine/model/modelweights.h"
+#include "engine/runtime/devicememory.h"
 #include "kernels/compressor.h"
 #include "kernels/indexer.h"
 #include "kernels/mhc.h"
@@ -43,10 +50,10 @@ struct ExpertJob
     int rows = 0;
 };
 
-class Executor
+class Executor : public DeviceMemory
 {
 public:
-    virtual ~Executor() = default;
+    ~Executor() override = default;
 
     virtual const char *name() const = 0;
 
@@ -82,6 +89,34 @@ public:
     /** Every expert of a MoE layer in one call (w1, w3, clamped SwiGLU, w2), so a backend can
         schedule them together. The default runs them one by one through linear() / swiglu(). */
     virtual Result<void> expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit);
+
+    // ---- glue (exact data movement and elementwise steps of the forward pass) ------------------
+    /** out [rows, copies, d] = bf16 table rows of hostIds, repeated `copies` times. */
+    virtual Result<void> embedRows(
+        const uint16_t *table, const int32_t *hostIds, int rows, int d, int copies, float *out);
+    /** x [rows, width] += table [hostPositions[r] % period] (fp32). */
+    virtual Result<void> addPeriodicRows(
+        float *x, const float *table, const int32_t *hostPositions, int rows, int width, int period);
+    /** x[i] = bf16(x[i] * scale) for n values. */
+    virtual Result<void> scaleRoundBf16(float *x, int64_t n, float scale);
+    /** dst [n, width] row k = src row hostRows[k]. */
+    virtual Result<void> gatherRows(
+        float *dst, const float *src, const int32_t *hostRows, int n, int width);
+    /** dst row hostRows[k] = src [n, width] row k. */
+    virtual Result<void> scatterRows(
+        float *dst, const float *src, const int32_t *hostRows, int n, int width);
+    /** y [rows, d] = bf16(fp32 sum of routed [rows, k, d] by increasing expert id (hostIds
+        [rows, k], the reference's order), then + shared [rows, d]). */
+    virtual Result<void> moeCombine(float *y,
+                                    const float *routed,
+                                    const float *shared,
+                                    const int32_t *hostIds,
+                                    int rows,
+                                    int k,
+                                    int d);
+    /** out [rows, n, d] = bf16(a [rows, d] + b [rows, n, d]) (a broadcast over n). */
+    virtual Result<void> addBroadcastRoundBf16(
+        float *out, const float *a, const float *b, int rows, int n, int d);
 };
 
 } // namespace fathom::engine

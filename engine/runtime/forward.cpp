@@ -14,11 +14,39 @@ namespace fathom::engine {
 
 namespace {
 
-using Vec = std::vector<float>;
+using Floats = Buffer<float>;
+using Ints = Buffer<int32_t>;
 
-Vec zeros(int64_t n)
+// Zero-filled activations in the executor's memory (host memory on the CPU).
+Result<Floats> floats(Executor &exec, int64_t n, const char *what)
 {
-    return Vec(static_cast<size_t>(n), 0.0f);
+    return Floats::make(exec, n, what);
+}
+
+// Host ints as the executor's ops read them: the host vector itself when the executor works in
+// host memory (no copy), else an uploaded copy kept in `holder`.
+Result<const int32_t *> opInts(Executor &exec,
+                               const std::vector<int32_t> &host,
+                               Ints &holder,
+                               const char *what)
+{
+    if (exec.hostAddressable())
+        return host.data();
+    FATHOM_TRY_ASSIGN(holder, Ints::make(exec, static_cast<int64_t>(host.size()), what));
+    FATHOM_TRY(exec.copyFromHost(holder.data(), host.data(), holder.bytes()));
+    return static_cast<const int32_t *>(holder.data());
+}
+
+// Executor values the forward pass reads on the host: the same pointer when the executor works
+// in host memory, else a copy read back into `holder`.
+template<typename T>
+Result<const T *> hostValues(Executor &exec, const T *data, int64_t n, std::vector<T> &holder)
+{
+    if (exec.hostAddressable())
+        return data;
+    holder.resize(static_cast<size_t>(n));
+    FATHOM_TRY(exec.copyToHost(holder.data(), data, sizeof(T) * static_cast<size_t>(n)));
+    return static_cast<const T *>(holder.data());
 }
 
 } // namespace
@@ -69,8 +97,9 @@ V4Forward::Batch V4Forward::makeBatch(int block, const std::vector<ForwardItem> 
     return b;
 }
 
-// Taps every item's rows of a [rows, ...] tensor.
-static void tapRows(Tap *tap,
+// Taps every item's rows of a [rows, ...] tensor in the executor's memory.
+static void tapRows(Executor &exec,
+                    Tap *tap,
                     const std::string &name,
                     const float *data,
                     int rowSize,
@@ -79,6 +108,14 @@ static void tapRows(Tap *tap,
 {
     if (!tap)
         return;
+    int64_t rows = 0;
+    for (const ForwardItem &it : items)
+        rows += it.count;
+    std::vector<float> holder;
+    auto host = hostValues(exec, data, rows * rowSize, holder);
+    if (!host)
+        return; // taps serve checks; a failed read-back shows there as a missing tensor
+    data = *host;
     int row = 0;
     for (size_t i = 0; i < items.size(); ++i) {
         for (int t = 0; t < items[i].count; ++t, ++row)
@@ -109,7 +146,10 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     const int d = static_cast<int>(c.hiddenSize);
     const float eps = static_cast<float>(c.rmsNormEps);
     const std::string name = prefix + kind;
-    Vec pre = zeros(N * n), post = zeros(N * n), comb = zeros(N * n * n), u = zeros(N * d);
+    FATHOM_TRY_ASSIGN(Floats pre, floats(m_exec, N * n, "mHC pre weights"));
+    FATHOM_TRY_ASSIGN(Floats post, floats(m_exec, N * n, "mHC post weights"));
+    FATHOM_TRY_ASSIGN(Floats comb, floats(m_exec, static_cast<int64_t>(N) * n * n, "mHC mixing"));
+    FATHOM_TRY_ASSIGN(Floats u, floats(m_exec, static_cast<int64_t>(N) * d, "sublayer input"));
     kernels::MhcPreParams hp;
     hp.x = x;
     hp.fn = hc.fn;
@@ -126,9 +166,9 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     hp.norm_eps = eps;
     hp.hc_eps = static_cast<float>(c.hcEps);
     FATHOM_TRY(m_exec.mhcPre(hp));
-    tapRows(tap, name + "_hc_pre", pre.data(), n, {n}, items);
-    tapRows(tap, name + "_hc_post", post.data(), n, {n}, items);
-    tapRows(tap, name + "_hc_comb", comb.data(), n * n, {n, n}, items);
+    tapRows(m_exec, tap, name + "_hc_pre", pre.data(), n, {n}, items);
+    tapRows(m_exec, tap, name + "_hc_post", post.data(), n, {n}, items);
+    tapRows(m_exec, tap, name + "_hc_comb", comb.data(), n * n, {n, n}, items);
 
     kernels::RmsNormParams np;
     np.x = u.data();
@@ -138,9 +178,9 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     np.dim = d;
     np.eps = eps;
     FATHOM_TRY(m_exec.rmsNorm(np));
-    tapRows(tap, name + "_norm_out", u.data(), d, {d}, items);
+    tapRows(m_exec, tap, name + "_norm_out", u.data(), d, {d}, items);
 
-    Vec y = zeros(N * d);
+    FATHOM_TRY_ASSIGN(Floats y, floats(m_exec, static_cast<int64_t>(N) * d, "sublayer output"));
     FATHOM_TRY(inner(u.data(), y.data()));
 
     kernels::MhcPostParams pp;
@@ -153,7 +193,7 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     pp.n_hc = n;
     pp.d = d;
     FATHOM_TRY(m_exec.mhcPost(pp));
-    tapRows(tap, prefix + outName, out, n * d, {n, d}, items);
+    tapRows(m_exec, tap, prefix + outName, out, n * d, {n, d}, items);
     return {};
 }
 
@@ -164,6 +204,7 @@ Result<void> V4Forward::attentionSublayer(int block,
                                           const ForwardOptions &options)
 {
     const BlockWeights &bw = m_model.block(block);
+    FATHOM_TRY(useExecutorMemory(items));
     const Batch batch = makeBatch(block, items);
     return hyperConnected(bw.hcAttn,
                           bw.attnNorm,
@@ -208,7 +249,7 @@ Result<void> V4Forward::ffnSublayer(int block,
                           options.tap,
                           [&](const float *u, float *y) -> Result<void> {
                               FATHOM_TRY(moe(block, batch, u, y, options));
-                              tapRows(options.tap, bw.prefix + "ffn_out", y, d, {d}, items);
+                              tapRows(m_exec, options.tap, bw.prefix + "ffn_out", y, d, {d}, items);
                               return {};
                           });
 }
@@ -223,7 +264,10 @@ Result<void> V4Forward::runBlock(int block,
     int total = 0;
     for (const ForwardItem &it : items)
         total += it.count;
-    Vec mid = zeros(static_cast<int64_t>(total) * c.hcMult * c.hiddenSize);
+    FATHOM_TRY_ASSIGN(Floats mid,
+                      floats(m_exec,
+                             static_cast<int64_t>(total) * c.hcMult * c.hiddenSize,
+                             "attention streams"));
     FATHOM_TRY(attentionSublayer(block, items, x, mid.data(), options));
     return ffnSublayer(block, items, mid.data(), out, options);
 }
@@ -241,33 +285,47 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
     const int W = cc * Dc;
     const int N = batch.rows;
     const int r = c.qkRopeHeadDim;
-    Vec a = zeros(static_cast<int64_t>(N) * W), g = zeros(static_cast<int64_t>(N) * W);
+    FATHOM_TRY_ASSIGN(Floats a, floats(m_exec, static_cast<int64_t>(N) * W, "compressor kv"));
+    FATHOM_TRY_ASSIGN(Floats g, floats(m_exec, static_cast<int64_t>(N) * W, "compressor gate"));
     FATHOM_TRY(
         m_exec.linear(indexer ? bw.idxCompWkv : bw.compWkv, x, N, a.data(), LinearOutput::F32));
     FATHOM_TRY(
         m_exec.linear(indexer ? bw.idxCompWgate : bw.compWgate, x, N, g.data(), LinearOutput::F32));
-    const float *ape = indexer ? bw.idxApe : bw.compApe;
+    // Gate rows + the positional bias of their place in the window (ape).
+    FATHOM_TRY(m_exec.addPeriodicRows(g.data(),
+                                      indexer ? bw.idxApe : bw.compApe,
+                                      batch.positions.data(),
+                                      N,
+                                      W,
+                                      m));
 
-    Vec entries;
-    std::vector<int32_t> entryPos;
+    int nE = 0;
     emittedPerItem.assign(batch.items.size(), 0);
+    for (size_t i = 0; i < batch.items.size(); ++i)
+        for (int t = 0; t < batch.items[i].count; ++t)
+            if ((batch.items[i].start + t + 1) % m == 0)
+                ++emittedPerItem[i];
+    for (int e : emittedPerItem)
+        nE += e;
+    Floats entries;
+    if (nE) {
+        FATHOM_TRY_ASSIGN(entries,
+                          floats(m_exec, static_cast<int64_t>(nE) * Dc, "compressed entries"));
+    }
+    std::vector<int32_t> entryPos;
     for (size_t i = 0; i < batch.items.size(); ++i) {
         const auto &it = batch.items[i];
         RowHistory &kvH = indexer ? it.bs->indexKv : it.bs->compKv;
         RowHistory &gH = indexer ? it.bs->indexGate : it.bs->compGate;
+        if (kvH.end() != it.start || gH.end() != it.start)
+            return fail(Error::Kind::Internal,
+                        bw.prefix + " compressor state out of step at position "
+                            + std::to_string(it.start));
+        // All of the item's rows first: an entry reads only rows up to its own position.
+        FATHOM_TRY(kvH.appendStored(a.data() + static_cast<int64_t>(it.row) * W, it.count));
+        FATHOM_TRY(gH.appendStored(g.data() + static_cast<int64_t>(it.row) * W, it.count));
         for (int t = 0; t < it.count; ++t) {
             const int64_t pos = it.start + t;
-            const int64_t row = it.row + t;
-            float *gr = g.data() + row * W;
-            const float *ar = ape + (pos % m) * W;
-            for (int e = 0; e < W; ++e)
-                gr[e] = gr[e] + ar[e];
-            if (kvH.end() != pos || gH.end() != pos)
-                return fail(Error::Kind::Internal,
-                            bw.prefix + " compressor state out of step at position "
-                                + std::to_string(pos));
-            kvH.append(a.data() + row * W, 1);
-            gH.append(gr, 1);
             if ((pos + 1) % m != 0)
                 continue;
             const int64_t s = pos / m;
@@ -276,25 +334,25 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
             if (!kvH.has(hasPrev ? curStart - m : curStart, pos + 1))
                 return fail(Error::Kind::Internal,
                             bw.prefix + " compressor inputs missing for entry " + std::to_string(s));
-            entries.resize(entries.size() + Dc);
             kernels::CompressorPoolParams pp;
             pp.prev_kv = hasPrev ? kvH.row(curStart - m) : nullptr;
             pp.prev_score = hasPrev ? gH.row(curStart - m) : nullptr;
             pp.kv = kvH.row(curStart);
             pp.score = gH.row(curStart);
-            pp.out = entries.data() + entries.size() - Dc;
+            pp.out = entries.data() + static_cast<int64_t>(entryPos.size()) * Dc;
             pp.ratio = m;
             pp.dc = Dc;
             pp.overlap = cc == 2 ? kernels::CompressorOverlap::Overlapped
                                  : kernels::CompressorOverlap::None;
             FATHOM_TRY(m_exec.compressorPool(pp));
             entryPos.push_back(static_cast<int32_t>(s * m));
-            ++emittedPerItem[i];
         }
     }
-    const int nE = static_cast<int>(entryPos.size());
     if (nE == 0)
         return {};
+    Ints entryPosOnExec;
+    FATHOM_TRY_ASSIGN(const int32_t *entryPositions,
+                      opInts(m_exec, entryPos, entryPosOnExec, "compressed entry positions"));
     kernels::RmsNormParams np;
     np.x = entries.data();
     np.weight = indexer ? bw.idxCompNorm.data() : bw.compNorm.data();
@@ -305,7 +363,7 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
     FATHOM_TRY(m_exec.rmsNorm(np));
     kernels::RopeParams rp;
     rp.x = entries.data();
-    rp.positions = entryPos.data();
+    rp.positions = entryPositions;
     rp.freqs = m_model.ropeCompressed().data();
     rp.rows = nE;
     rp.row_stride = Dc;
@@ -324,7 +382,8 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
     int k = 0;
     for (size_t i = 0; i < batch.items.size(); ++i) {
         RowHistory &dst = indexer ? batch.items[i].bs->indexKeys : batch.items[i].bs->entries;
-        dst.append(entries.data() + static_cast<int64_t>(k) * Dc, emittedPerItem[i]);
+        FATHOM_TRY(
+            dst.appendStored(entries.data() + static_cast<int64_t>(k) * Dc, emittedPerItem[i]));
         k += emittedPerItem[i];
     }
     return {};
@@ -345,8 +404,12 @@ Result<void> V4Forward::attention(
     for (const auto &it : batch.items)
         tapItems.push_back({it.state, it.tokens, it.count, it.seqId});
 
+    Ints positionsOnExec;
+    FATHOM_TRY_ASSIGN(const int32_t *positions,
+                      opInts(m_exec, batch.positions, positionsOnExec, "token positions"));
+
     // Query path (§3.4).
-    Vec cq = zeros(static_cast<int64_t>(N) * QL);
+    FATHOM_TRY_ASSIGN(Floats cq, floats(m_exec, static_cast<int64_t>(N) * QL, "q_lora"));
     FATHOM_TRY(m_exec.linear(bw.wqA, x, N, cq.data(), LinearOutput::Bf16));
     kernels::RmsNormParams np;
     np.x = cq.data();
@@ -356,13 +419,13 @@ Result<void> V4Forward::attention(
     np.dim = QL;
     np.eps = eps;
     FATHOM_TRY(m_exec.rmsNorm(np));
-    tapRows(tap, bw.prefix + "q_lora", cq.data(), QL, {QL}, tapItems);
-    Vec q = zeros(static_cast<int64_t>(N) * H * D);
+    tapRows(m_exec, tap, bw.prefix + "q_lora", cq.data(), QL, {QL}, tapItems);
+    FATHOM_TRY_ASSIGN(Floats q, floats(m_exec, static_cast<int64_t>(N) * H * D, "queries"));
     FATHOM_TRY(m_exec.linear(bw.wqB, cq.data(), N, q.data(), LinearOutput::Bf16));
     FATHOM_TRY(m_exec.headRmsNormBf16(q.data(), N * H, D, eps));
     kernels::RopeParams rp;
     rp.x = q.data();
-    rp.positions = batch.positions.data();
+    rp.positions = positions;
     rp.freqs = freqs.data();
     rp.rows = N * H;
     rp.row_stride = D;
@@ -370,10 +433,10 @@ Result<void> V4Forward::attention(
     rp.rope_dim = r;
     rp.rows_per_position = H;
     FATHOM_TRY(m_exec.rope(rp));
-    tapRows(tap, bw.prefix + "q", q.data(), H * D, {H, D}, tapItems);
+    tapRows(m_exec, tap, bw.prefix + "q", q.data(), H * D, {H, D}, tapItems);
 
     // Key/value path.
-    Vec kv = zeros(static_cast<int64_t>(N) * D);
+    FATHOM_TRY_ASSIGN(Floats kv, floats(m_exec, static_cast<int64_t>(N) * D, "kv rows"));
     FATHOM_TRY(m_exec.linear(bw.wkv, x, N, kv.data(), LinearOutput::Bf16));
     np.x = kv.data();
     np.weight = bw.kvNorm.data();
@@ -385,11 +448,12 @@ Result<void> V4Forward::attention(
     rp.rows_per_position = 1;
     FATHOM_TRY(m_exec.rope(rp));
     FATHOM_TRY(m_exec.fakeQuantE4m3(kv.data(), N, D, nope, 64));
-    tapRows(tap, bw.prefix + "kv", kv.data(), D, {D}, tapItems);
+    tapRows(m_exec, tap, bw.prefix + "kv", kv.data(), D, {D}, tapItems);
     for (const auto &it : batch.items) {
         if (it.bs->window.end() != it.start)
             return fail(Error::Kind::Internal, bw.prefix + " window out of step");
-        it.bs->window.append(kv.data() + static_cast<int64_t>(it.row) * D, it.count);
+        FATHOM_TRY(
+            it.bs->window.appendStored(kv.data() + static_cast<int64_t>(it.row) * D, it.count));
     }
 
     std::vector<int> emitted;
@@ -402,11 +466,12 @@ Result<void> V4Forward::attention(
     if (m == 4) {
         FATHOM_TRY(compressorUpdate(bw, batch, x, true, emitted));
         const int HI = c.indexNHeads, DI = c.indexHeadDim;
-        Vec qi = zeros(static_cast<int64_t>(N) * HI * DI);
+        FATHOM_TRY_ASSIGN(Floats qi,
+                          floats(m_exec, static_cast<int64_t>(N) * HI * DI, "indexer queries"));
         FATHOM_TRY(m_exec.linear(bw.idxWqB, cq.data(), N, qi.data(), LinearOutput::Bf16));
         kernels::RopeParams ip;
         ip.x = qi.data();
-        ip.positions = batch.positions.data();
+        ip.positions = positions;
         ip.freqs = m_model.ropeCompressed().data();
         ip.rows = N * HI;
         ip.row_stride = DI;
@@ -419,15 +484,26 @@ Result<void> V4Forward::attention(
                                    DI,
                                    static_cast<float>(1.0 / std::sqrt(static_cast<double>(DI)))));
         FATHOM_TRY(m_exec.fakeQuantE2m1(qi.data(), N * HI, DI, DI, 32));
-        Vec wi = zeros(static_cast<int64_t>(N) * HI);
+        FATHOM_TRY_ASSIGN(Floats wi,
+                          floats(m_exec, static_cast<int64_t>(N) * HI, "indexer head weights"));
         FATHOM_TRY(m_exec.linear(bw.idxWeights, x, N, wi.data(), LinearOutput::Bf16));
         const float wScale = static_cast<float>(std::pow(static_cast<double>(DI), -0.5)
                                                 * std::pow(static_cast<double>(HI), -0.5));
-        for (float &v : wi)
-            v = kernels::round_bf16(v * wScale);
+        FATHOM_TRY(m_exec.scaleRoundBf16(wi.data(), wi.size(), wScale));
 
         selected.assign(static_cast<size_t>(N) * topk, -1);
-        Vec scores;
+        // One score row and one top-k row, reused by every token (sized for the last one).
+        int maxVis = 0;
+        for (const auto &it : batch.items)
+            maxVis = std::max(maxVis, static_cast<int>((it.start + it.count) / m));
+        Floats scores;
+        Ints ownOnExec;
+        if (maxVis) {
+            FATHOM_TRY_ASSIGN(scores, floats(m_exec, maxVis, "indexer scores"));
+            FATHOM_TRY_ASSIGN(ownOnExec, Ints::make(m_exec, topk, "indexer selection"));
+        }
+        std::vector<float> scoresHolder;
+        std::vector<int32_t> ownHolder;
         std::vector<int32_t> pick(topk);
         for (size_t i = 0; i < batch.items.size(); ++i) {
             const auto &it = batch.items[i];
@@ -450,7 +526,6 @@ Result<void> V4Forward::attention(
                     continue;
                 if (!it.bs->indexKeys.has(0, nVis))
                     return fail(Error::Kind::Internal, bw.prefix + " indexer keys missing");
-                scores.assign(nVis, 0.0f);
                 kernels::IndexerScoreParams sp;
                 sp.q = qi.data() + row * HI * DI;
                 sp.weights = wi.data() + row * HI;
@@ -460,23 +535,27 @@ Result<void> V4Forward::attention(
                 sp.dim = DI;
                 sp.n_keys = nVis;
                 FATHOM_TRY(m_exec.indexerScores(sp));
-                std::vector<int32_t> own(k);
-                FATHOM_TRY(m_exec.topk(scores.data(), nVis, k, own.data()));
+                FATHOM_TRY(m_exec.topk(scores.data(), nVis, k, ownOnExec.data()));
+                // The selection builds the attention indices on the host.
+                FATHOM_TRY_ASSIGN(const int32_t *own,
+                                  hostValues<int32_t>(m_exec, ownOnExec.data(), k, ownHolder));
                 if (tap) {
+                    FATHOM_TRY_ASSIGN(const float *hostScores,
+                                      hostValues<float>(m_exec, scores.data(), nVis, scoresHolder));
                     tap->tensor(bw.prefix + "indexer_scores",
                                 static_cast<int>(i),
-                                scores.data(),
+                                hostScores,
                                 {nVis});
-                    tap->ids(bw.prefix + "indexer_topk", static_cast<int>(i), own.data(), {k});
+                    tap->ids(bw.prefix + "indexer_topk", static_cast<int>(i), own, {k});
                 }
                 if (sel[0] < 0)
-                    std::copy(own.begin(), own.end(), sel);
+                    std::copy(own, own + k, sel);
             }
         }
     }
 
     // Sparse attention over window rows + compressed entries (§3.5, §3.8).
-    Vec o = zeros(static_cast<int64_t>(N) * H * D);
+    FATHOM_TRY_ASSIGN(Floats o, floats(m_exec, static_cast<int64_t>(N) * H * D, "attention output"));
     std::vector<int32_t> idx;
     for (const auto &it : batch.items) {
         const int64_t end = it.start + it.count;
@@ -507,13 +586,16 @@ Result<void> V4Forward::attention(
                     row[j++] = nWin + s;
             }
         }
+        Ints idxOnExec;
+        FATHOM_TRY_ASSIGN(const int32_t *idxForOp,
+                          opInts(m_exec, idx, idxOnExec, "attention indices"));
         kernels::SparseAttnParams ap;
         ap.q = q.data() + static_cast<int64_t>(it.row) * H * D;
         ap.kv = it.bs->window.row(wStart);
         ap.n_kv = nWin;
         ap.kv_ext = nEnt ? it.bs->entries.row(0) : nullptr;
         ap.n_kv_ext = nEnt;
-        ap.idx = idx.data();
+        ap.idx = idxForOp;
         ap.sink = bw.attnSink;
         ap.out = o.data() + static_cast<int64_t>(it.row) * H * D;
         ap.n_q = it.count;
@@ -523,19 +605,20 @@ Result<void> V4Forward::attention(
         ap.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
         FATHOM_TRY(m_exec.sparseAttention(ap));
     }
-    tapRows(tap, bw.prefix + "attn_core_out", o.data(), H * D, {H, D}, tapItems);
+    tapRows(m_exec, tap, bw.prefix + "attn_core_out", o.data(), H * D, {H, D}, tapItems);
     rp.x = o.data();
     rp.rows = N * H;
     rp.rows_per_position = H;
     rp.direction = kernels::RopeDirection::Inverse;
     FATHOM_TRY(m_exec.rope(rp));
-    tapRows(tap, bw.prefix + "attn_out_derotated", o.data(), H * D, {H, D}, tapItems);
+    tapRows(m_exec, tap, bw.prefix + "attn_out_derotated", o.data(), H * D, {H, D}, tapItems);
 
     // Grouped low-rank output projection.
     const int G = c.oGroups, OL = c.oLoraRank, hpg = H / G;
     if (bw.woA.type != kernels::linear_weight_type::bf16)
         return fail(Error::Kind::Unsupported, bw.prefix + "attn.wo_a must be BF16 after loading");
-    Vec rg = zeros(static_cast<int64_t>(N) * G * OL);
+    FATHOM_TRY_ASSIGN(Floats rg,
+                      floats(m_exec, static_cast<int64_t>(N) * G * OL, "grouped output lora"));
     for (int gi = 0; gi < G; ++gi) {
         LinearWeight sub = bw.woA;
         sub.weight = static_cast<const uint16_t *>(bw.woA.weight)
@@ -551,7 +634,13 @@ Result<void> V4Forward::attention(
                                  static_cast<int64_t>(G) * OL));
     }
     FATHOM_TRY(m_exec.linear(bw.woB, rg.data(), N, y, LinearOutput::Bf16));
-    tapRows(tap, bw.prefix + "attn_out", y, static_cast<int>(c.hiddenSize), {c.hiddenSize}, tapItems);
+    tapRows(m_exec,
+            tap,
+            bw.prefix + "attn_out",
+            y,
+            static_cast<int>(c.hiddenSize),
+            {c.hiddenSize},
+            tapItems);
 
     for (size_t i = 0; i < batch.items.size(); ++i) {
         const auto &it = batch.items[i];
@@ -560,20 +649,32 @@ Result<void> V4Forward::attention(
             continue;
         const int64_t end = it.bs->length;
         const int64_t ws = std::max<int64_t>(0, end - Wn);
-        tap->tensor(bw.prefix + "window_kv",
-                    static_cast<int>(i),
-                    it.bs->window.row(ws),
-                    {end - ws, D});
-        if (m && it.bs->entries.rows())
+        std::vector<float> holder;
+        FATHOM_TRY_ASSIGN(const float *win,
+                          hostValues<float>(m_exec, it.bs->window.row(ws), (end - ws) * D, holder));
+        tap->tensor(bw.prefix + "window_kv", static_cast<int>(i), win, {end - ws, D});
+        if (m && it.bs->entries.rows()) {
+            FATHOM_TRY_ASSIGN(const float *ent,
+                              hostValues<float>(m_exec,
+                                                it.bs->entries.row(0),
+                                                it.bs->entries.rows() * D,
+                                                holder));
             tap->tensor(bw.prefix + "compressed_kv",
                         static_cast<int>(i),
-                        it.bs->entries.row(0),
+                        ent,
                         {it.bs->entries.rows(), D});
-        if (m == 4 && it.bs->indexKeys.rows())
+        }
+        if (m == 4 && it.bs->indexKeys.rows()) {
+            FATHOM_TRY_ASSIGN(const float *keys,
+                              hostValues<float>(m_exec,
+                                                it.bs->indexKeys.row(0),
+                                                it.bs->indexKeys.rows() * c.indexHeadDim,
+                                                holder));
             tap->tensor(bw.prefix + "indexer_compressed_k",
                         static_cast<int>(i),
-                        it.bs->indexKeys.row(0),
+                        keys,
                         {it.bs->indexKeys.rows(), c.indexHeadDim});
+        }
     }
     return {};
 }
@@ -587,106 +688,118 @@ Result<void> V4Forward::moe(
     const int d = static_cast<int>(c.hiddenSize), I = static_cast<int>(c.moeIntermediateSize);
     Tap *tap = options.tap;
 
-    Vec logits = zeros(static_cast<int64_t>(N) * E);
+    FATHOM_TRY_ASSIGN(Floats logits, floats(m_exec, static_cast<int64_t>(N) * E, "gate logits"));
     FATHOM_TRY(m_exec.linear(bw.gate, x, N, logits.data(), LinearOutput::F32));
-    std::vector<int32_t> ids(static_cast<size_t>(N) * K), forced(K);
-    Vec weights = zeros(static_cast<int64_t>(N) * K), sel = zeros(static_cast<int64_t>(N) * E);
+    FATHOM_TRY_ASSIGN(Ints ids, Ints::make(m_exec, static_cast<int64_t>(N) * K, "expert ids"));
+    FATHOM_TRY_ASSIGN(Floats weights,
+                      floats(m_exec, static_cast<int64_t>(N) * K, "routing weights"));
+    FATHOM_TRY_ASSIGN(Floats sel, floats(m_exec, static_cast<int64_t>(N) * E, "selection scores"));
+
+    // Forced experts per row (replayed decisions, hash layers); runs of rows that are all forced
+    // or all free are routed in one call each (the op is row by row).
+    std::vector<int32_t> forced(static_cast<size_t>(N) * K, 0);
+    std::vector<uint8_t> isForced(static_cast<size_t>(N), 0);
     for (const auto &it : batch.items) {
         for (int t = 0; t < it.count; ++t) {
             const int64_t row = it.row + t;
-            const int64_t pos = it.start + t;
-            kernels::MoeRouteParams mp;
-            mp.logits = logits.data() + row * E;
-            mp.bias = bw.gateBias;
-            mp.select_scores = sel.data() + row * E;
-            mp.ids = ids.data() + row * K;
-            mp.weights = weights.data() + row * K;
-            mp.tokens = 1;
-            mp.n_experts = E;
-            mp.topk = K;
-            mp.route_scale = static_cast<float>(c.routedScalingFactor);
+            int32_t *f = forced.data() + row * K;
             if (options.routing
-                && options.routing->moeExperts(block, it.seqId, pos, forced.data(), K)) {
-                mp.forced_ids = forced.data();
+                && options.routing->moeExperts(block, it.seqId, it.start + t, f, K)) {
+                isForced[row] = 1;
             } else if (bw.hashRouted) {
                 const int32_t tok = batch.tokens[row];
                 if (tok < 0 || tok >= c.vocabSize)
                     return fail(Error::Kind::InvalidArgument,
                                 "token id " + std::to_string(tok) + " outside the vocabulary");
-                mp.forced_ids = bw.tid2eid.data() + static_cast<int64_t>(tok) * K;
+                std::copy_n(bw.tid2eid.data() + static_cast<int64_t>(tok) * K, K, f);
+                isForced[row] = 1;
             }
-            FATHOM_TRY(m_exec.moeRoute(mp));
         }
     }
+    Ints forcedOnExec;
+    FATHOM_TRY_ASSIGN(const int32_t *forcedForOp,
+                      opInts(m_exec, forced, forcedOnExec, "forced expert ids"));
+    for (int r0 = 0; r0 < N;) {
+        int r1 = r0 + 1;
+        while (r1 < N && isForced[r1] == isForced[r0])
+            ++r1;
+        kernels::MoeRouteParams mp;
+        mp.logits = logits.data() + static_cast<int64_t>(r0) * E;
+        mp.bias = bw.gateBias;
+        mp.select_scores = sel.data() + static_cast<int64_t>(r0) * E;
+        mp.ids = ids.data() + static_cast<int64_t>(r0) * K;
+        mp.weights = weights.data() + static_cast<int64_t>(r0) * K;
+        mp.forced_ids = isForced[r0] ? forcedForOp + static_cast<int64_t>(r0) * K : nullptr;
+        mp.tokens = r1 - r0;
+        mp.n_experts = E;
+        mp.topk = K;
+        mp.route_scale = static_cast<float>(c.routedScalingFactor);
+        FATHOM_TRY(m_exec.moeRoute(mp));
+        r0 = r1;
+    }
+    // Rows are grouped by expert on the host.
+    std::vector<int32_t> idsHolder;
+    FATHOM_TRY_ASSIGN(const int32_t *hostIds,
+                      hostValues<int32_t>(m_exec, ids.data(), ids.size(), idsHolder));
     if (tap) {
         std::vector<ForwardItem> tapItems;
         for (const auto &it : batch.items)
             tapItems.push_back({it.state, it.tokens, it.count, it.seqId});
         if (!bw.hashRouted)
-            tapRows(tap, bw.prefix + "moe_select_scores", sel.data(), E, {E}, tapItems);
-        tapRows(tap, bw.prefix + "moe_expert_weights", weights.data(), K, {K}, tapItems);
+            tapRows(m_exec, tap, bw.prefix + "moe_select_scores", sel.data(), E, {E}, tapItems);
+        tapRows(m_exec, tap, bw.prefix + "moe_expert_weights", weights.data(), K, {K}, tapItems);
         int row = 0;
         for (size_t i = 0; i < tapItems.size(); ++i)
             for (int t = 0; t < tapItems[i].count; ++t, ++row)
                 tap->ids(bw.prefix + "moe_expert_ids",
                          static_cast<int>(i),
-                         ids.data() + static_cast<int64_t>(row) * K,
+                         hostIds + static_cast<int64_t>(row) * K,
                          {K});
     }
 
-    // Shared expert (no routing weight) and the routed experts, each over its gathered rows.
-    Vec ys = zeros(static_cast<int64_t>(N) * d);
-    Vec yr = zeros(static_cast<int64_t>(N) * K * d); // [row, slot, d]
+    // Shared expert (no routing weight) and the routed experts, each over its gathered rows:
+    // the (row, slot) pairs sorted by expert, rows of x and routing weights gathered in that
+    // order, expert outputs scattered back to [row, slot, d].
+    FATHOM_TRY_ASSIGN(Floats ys, floats(m_exec, static_cast<int64_t>(N) * d, "shared expert out"));
     std::vector<ExpertJob> jobs;
     jobs.push_back({&bw.shared.w1, &bw.shared.w2, &bw.shared.w3, x, nullptr, ys.data(), N});
-    std::vector<std::vector<int>> rowsOf(E), slotOf(E);
-    for (int rI = 0; rI < N; ++rI)
-        for (int j = 0; j < K; ++j) {
-            const int e = ids[static_cast<size_t>(rI) * K + j];
-            rowsOf[e].push_back(rI);
-            slotOf[e].push_back(j);
-        }
-    std::vector<Vec> xe(E), we(E), ye(E);
+    std::vector<int> firstOf(E + 1, 0);
+    for (int64_t i = 0; i < static_cast<int64_t>(N) * K; ++i)
+        ++firstOf[hostIds[i] + 1];
+    for (int e = 0; e < E; ++e)
+        firstOf[e + 1] += firstOf[e];
+    const int NK = N * K;
+    std::vector<int32_t> srcRow(NK), slotIndex(NK); // slotIndex = row * K + slot
+    {
+        std::vector<int> fill(firstOf.begin(), firstOf.end() - 1);
+        for (int rI = 0; rI < N; ++rI)
+            for (int j = 0; j < K; ++j) {
+                const int e = hostIds[static_cast<size_t>(rI) * K + j];
+                const int at = fill[e]++;
+                srcRow[at] = rI;
+                slotIndex[at] = rI * K + j;
+            }
+    }
+    FATHOM_TRY_ASSIGN(Floats xe, floats(m_exec, static_cast<int64_t>(NK) * d, "expert inputs"));
+    FATHOM_TRY_ASSIGN(Floats we, floats(m_exec, NK, "expert row weights"));
+    FATHOM_TRY_ASSIGN(Floats ye, floats(m_exec, static_cast<int64_t>(NK) * d, "expert outputs"));
+    FATHOM_TRY(m_exec.gatherRows(xe.data(), x, srcRow.data(), NK, d));
+    FATHOM_TRY(m_exec.gatherRows(we.data(), weights.data(), slotIndex.data(), NK, 1));
     for (int e = 0; e < E; ++e) {
-        const int ne = static_cast<int>(rowsOf[e].size());
+        const int ne = firstOf[e + 1] - firstOf[e];
         if (!ne)
             continue;
-        xe[e].resize(static_cast<size_t>(ne) * d);
-        we[e].resize(ne);
-        ye[e].resize(static_cast<size_t>(ne) * d);
-        for (int k = 0; k < ne; ++k) {
-            std::memcpy(xe[e].data() + static_cast<int64_t>(k) * d,
-                        x + static_cast<int64_t>(rowsOf[e][k]) * d,
-                        sizeof(float) * d);
-            we[e][k] = weights[static_cast<size_t>(rowsOf[e][k]) * K + slotOf[e][k]];
-        }
+        const int64_t at = firstOf[e];
         const ExpertWeights &ew = bw.experts[static_cast<size_t>(e)];
-        jobs.push_back({&ew.w1, &ew.w2, &ew.w3, xe[e].data(), we[e].data(), ye[e].data(), ne});
+        jobs.push_back(
+            {&ew.w1, &ew.w2, &ew.w3, xe.data() + at * d, we.data() + at, ye.data() + at * d, ne});
     }
     FATHOM_TRY(m_exec.expertFfn(jobs, I, static_cast<float>(c.swigluLimit)));
-    for (int e = 0; e < E; ++e)
-        for (size_t k = 0; k < rowsOf[e].size(); ++k)
-            std::memcpy(yr.data() + (static_cast<int64_t>(rowsOf[e][k]) * K + slotOf[e][k]) * d,
-                        ye[e].data() + static_cast<int64_t>(k) * d,
-                        sizeof(float) * d);
+    FATHOM_TRY_ASSIGN(Floats yr,
+                      floats(m_exec, static_cast<int64_t>(NK) * d, "routed outputs by slot"));
+    FATHOM_TRY(m_exec.scatterRows(yr.data(), ye.data(), slotIndex.data(), NK, d));
     // fp32 sum in the reference's order: routed experts by increasing id, then the shared one.
-    std::vector<int> order(K);
-    for (int rI = 0; rI < N; ++rI) {
-        const int32_t *rid = ids.data() + static_cast<int64_t>(rI) * K;
-        std::iota(order.begin(), order.end(), 0);
-        std::stable_sort(order.begin(), order.end(), [rid](int a, int b) {
-            return rid[a] < rid[b];
-        });
-        float *out = y + static_cast<int64_t>(rI) * d;
-        for (int e = 0; e < d; ++e) {
-            float acc = 0.0f;
-            for (int j : order)
-                acc += yr[(static_cast<int64_t>(rI) * K + j) * d + e];
-            acc += ys[static_cast<int64_t>(rI) * d + e];
-            out[e] = kernels::round_bf16(acc);
-        }
-    }
-    return {};
+    return m_exec.moeCombine(y, yr.data(), ys.data(), hostIds, N, K, d);
 }
 
 Result<void> V4Forward::headLogits(
@@ -698,7 +811,7 @@ Result<void> V4Forward::headLogits(
     const HcWeights &hw = mtp ? m_model.block(mtpBlock).hcHead : m_model.hcHead();
     const std::vector<float> &norm = mtp ? m_model.block(mtpBlock).norm : m_model.norm();
     const std::string prefix = mtp ? m_model.block(mtpBlock).prefix : std::string();
-    Vec u = zeros(static_cast<int64_t>(rows) * d);
+    FATHOM_TRY_ASSIGN(Floats u, floats(m_exec, static_cast<int64_t>(rows) * d, "head input"));
     kernels::MhcHeadParams hp;
     hp.x = streams;
     hp.fn = hw.fn;
@@ -711,9 +824,12 @@ Result<void> V4Forward::headLogits(
     hp.norm_eps = static_cast<float>(c.rmsNormEps);
     hp.hc_eps = static_cast<float>(c.hcEps);
     FATHOM_TRY(m_exec.mhcHead(hp));
-    if (tap)
+    std::vector<float> holder;
+    if (tap) {
+        FATHOM_TRY_ASSIGN(const float *hu, hostValues<float>(m_exec, u.data(), u.size(), holder));
         for (int i = 0; i < rows; ++i)
-            tap->tensor(prefix + "hc_head_out", i, u.data() + static_cast<int64_t>(i) * d, {d});
+            tap->tensor(prefix + "hc_head_out", i, hu + static_cast<int64_t>(i) * d, {d});
+    }
     kernels::RmsNormParams np;
     np.x = u.data();
     np.weight = norm.data();
@@ -722,9 +838,11 @@ Result<void> V4Forward::headLogits(
     np.dim = d;
     np.eps = static_cast<float>(c.rmsNormEps);
     FATHOM_TRY(m_exec.rmsNorm(np));
-    if (tap)
+    if (tap) {
+        FATHOM_TRY_ASSIGN(const float *hu, hostValues<float>(m_exec, u.data(), u.size(), holder));
         for (int i = 0; i < rows; ++i)
-            tap->tensor(prefix + "final_norm_out", i, u.data() + static_cast<int64_t>(i) * d, {d});
+            tap->tensor(prefix + "final_norm_out", i, hu + static_cast<int64_t>(i) * d, {d});
+    }
     return m_exec.linear(m_model.head(), u.data(), rows, logits, LinearOutput::F32);
 }
 
@@ -735,15 +853,12 @@ Result<void> V4Forward::mtpInput(
     const BlockWeights &bw = m_model.block(block);
     const int d = static_cast<int>(c.hiddenSize), n = c.hcMult;
     const float eps = static_cast<float>(c.rmsNormEps);
-    Vec e = zeros(static_cast<int64_t>(rows) * d);
-    for (int i = 0; i < rows; ++i) {
+    for (int i = 0; i < rows; ++i)
         if (nextIds[i] < 0 || nextIds[i] >= c.vocabSize)
             return fail(Error::Kind::InvalidArgument,
                         "token id " + std::to_string(nextIds[i]) + " outside the vocabulary");
-        const uint16_t *src = m_model.embed() + static_cast<int64_t>(nextIds[i]) * d;
-        for (int k = 0; k < d; ++k)
-            e[static_cast<size_t>(i) * d + k] = kernels::bf16_to_f32(src[k]);
-    }
+    FATHOM_TRY_ASSIGN(Floats e, floats(m_exec, static_cast<int64_t>(rows) * d, "MTP embeddings"));
+    FATHOM_TRY(m_exec.embedRows(m_model.embed(), nextIds, rows, d, 1, e.data()));
     kernels::RmsNormParams np;
     np.x = e.data();
     np.weight = bw.enorm.data();
@@ -752,36 +867,47 @@ Result<void> V4Forward::mtpInput(
     np.dim = d;
     np.eps = eps;
     FATHOM_TRY(m_exec.rmsNorm(np));
-    Vec h = zeros(static_cast<int64_t>(rows) * n * d);
+    FATHOM_TRY_ASSIGN(Floats h,
+                      floats(m_exec, static_cast<int64_t>(rows) * n * d, "MTP normed streams"));
     np.x = mainStreams;
     np.weight = bw.hnorm.data();
     np.y = h.data();
     np.rows = rows * n;
     FATHOM_TRY(m_exec.rmsNorm(np));
-    Vec ep = zeros(static_cast<int64_t>(rows) * d), hp = zeros(static_cast<int64_t>(rows) * n * d);
+    FATHOM_TRY_ASSIGN(Floats ep, floats(m_exec, static_cast<int64_t>(rows) * d, "MTP e_proj"));
+    FATHOM_TRY_ASSIGN(Floats hp, floats(m_exec, static_cast<int64_t>(rows) * n * d, "MTP h_proj"));
     FATHOM_TRY(m_exec.linear(bw.eProj, e.data(), rows, ep.data(), LinearOutput::Bf16));
     FATHOM_TRY(m_exec.linear(bw.hProj, h.data(), rows * n, hp.data(), LinearOutput::Bf16));
-    for (int i = 0; i < rows; ++i)
-        for (int s = 0; s < n; ++s)
-            for (int k = 0; k < d; ++k) {
-                const int64_t o = (static_cast<int64_t>(i) * n + s) * d + k;
-                out[o] = kernels::round_bf16(ep[static_cast<size_t>(i) * d + k] + hp[o]);
-            }
+    FATHOM_TRY(m_exec.addBroadcastRoundBf16(out, ep.data(), hp.data(), rows, n, d));
     if (tap) {
+        std::vector<float> he, hh, hep, hhp, hout;
+        FATHOM_TRY_ASSIGN(const float *pe, hostValues<float>(m_exec, e.data(), e.size(), he));
+        FATHOM_TRY_ASSIGN(const float *ph, hostValues<float>(m_exec, h.data(), h.size(), hh));
+        FATHOM_TRY_ASSIGN(const float *pep, hostValues<float>(m_exec, ep.data(), ep.size(), hep));
+        FATHOM_TRY_ASSIGN(const float *php, hostValues<float>(m_exec, hp.data(), hp.size(), hhp));
+        FATHOM_TRY_ASSIGN(const float *pout,
+                          hostValues<float>(m_exec,
+                                            static_cast<const float *>(out),
+                                            static_cast<int64_t>(rows) * n * d,
+                                            hout));
         for (int i = 0; i < rows; ++i) {
-            tap->tensor(bw.prefix + "enorm_out", i, e.data() + static_cast<int64_t>(i) * d, {d});
-            tap->tensor(bw.prefix + "hnorm_out",
-                        i,
-                        h.data() + static_cast<int64_t>(i) * n * d,
-                        {n, d});
-            tap->tensor(bw.prefix + "e_proj_out", i, ep.data() + static_cast<int64_t>(i) * d, {d});
-            tap->tensor(bw.prefix + "h_proj_out",
-                        i,
-                        hp.data() + static_cast<int64_t>(i) * n * d,
-                        {n, d});
-            tap->tensor(bw.prefix + "in_streams", i, out + static_cast<int64_t>(i) * n * d, {n, d});
+            tap->tensor(bw.prefix + "enorm_out", i, pe + static_cast<int64_t>(i) * d, {d});
+            tap->tensor(bw.prefix + "hnorm_out", i, ph + static_cast<int64_t>(i) * n * d, {n, d});
+            tap->tensor(bw.prefix + "e_proj_out", i, pep + static_cast<int64_t>(i) * d, {d});
+            tap->tensor(bw.prefix + "h_proj_out", i, php + static_cast<int64_t>(i) * n * d, {n, d});
+            tap->tensor(bw.prefix + "in_streams", i, pout + static_cast<int64_t>(i) * n * d, {n, d});
         }
     }
+    return {};
+}
+
+Result<void> V4Forward::useExecutorMemory(const std::vector<ForwardItem> &items)
+{
+    if (m_exec.hostAddressable())
+        return {};
+    for (const ForwardItem &it : items)
+        if (it.state)
+            FATHOM_TRY(it.state->useMemory(&m_exec));
     return {};
 }
 
@@ -793,22 +919,27 @@ Result<void> V4Forward::lastTokenLogits(const std::vector<ForwardItem> &items,
     const ModelConfig &c = m_model.config();
     const int64_t rowSize = static_cast<int64_t>(c.hcMult) * c.hiddenSize;
     const int64_t V = c.vocabSize;
-    Vec last;
     std::vector<size_t> which;
+    std::vector<int32_t> lastRow;
     int64_t r0 = 0;
     for (size_t i = 0; i < items.size(); ++i) {
         r0 += items[i].count;
         if (!items[i].count || !items[i].logits)
             continue;
-        last.insert(last.end(), streams + (r0 - 1) * rowSize, streams + r0 * rowSize);
+        lastRow.push_back(static_cast<int32_t>(r0 - 1));
         which.push_back(i);
     }
     if (which.empty())
         return {};
-    Vec logits = zeros(static_cast<int64_t>(which.size()) * V);
-    FATHOM_TRY(headLogits(last.data(), static_cast<int>(which.size()), logits.data(), mtpBlock));
+    const int rows = static_cast<int>(which.size());
+    FATHOM_TRY_ASSIGN(Floats last, floats(m_exec, rows * rowSize, "last-token streams"));
+    FATHOM_TRY(
+        m_exec.gatherRows(last.data(), streams, lastRow.data(), rows, static_cast<int>(rowSize)));
+    FATHOM_TRY_ASSIGN(Floats logits, floats(m_exec, rows * V, "logits"));
+    FATHOM_TRY(headLogits(last.data(), rows, logits.data(), mtpBlock));
     for (size_t k = 0; k < which.size(); ++k)
-        std::memcpy(lastLogits + which[k] * V, logits.data() + k * V, sizeof(float) * V);
+        FATHOM_TRY(
+            m_exec.copyToHost(lastLogits + which[k] * V, logits.data() + k * V, sizeof(float) * V));
     return {};
 }
 
@@ -827,26 +958,30 @@ Result<void> V4Forward::forward(const std::vector<ForwardItem> &items,
             return fail(Error::Kind::InvalidArgument, "forward: state made for another model");
         total += it.count;
     }
-    Vec x = zeros(static_cast<int64_t>(total) * n * d), x2 = x;
-    int row = 0;
+    std::vector<int32_t> tokens;
+    tokens.reserve(static_cast<size_t>(total));
     for (const ForwardItem &it : items) {
-        for (int t = 0; t < it.count; ++t, ++row) {
+        for (int t = 0; t < it.count; ++t) {
             const int32_t tok = it.tokens[t];
             if (tok < 0 || tok >= c.vocabSize)
                 return fail(Error::Kind::InvalidArgument,
                             "token id " + std::to_string(tok) + " outside the vocabulary");
-            const uint16_t *src = m_model.embed() + static_cast<int64_t>(tok) * d;
-            for (int s = 0; s < n; ++s)
-                for (int k = 0; k < d; ++k)
-                    x[(static_cast<int64_t>(row) * n + s) * d + k] = kernels::bf16_to_f32(src[k]);
+            tokens.push_back(tok);
         }
     }
+    FATHOM_TRY(useExecutorMemory(items));
+    const int64_t streamFloats = static_cast<int64_t>(total) * n * d;
+    FATHOM_TRY_ASSIGN(Floats x, floats(m_exec, streamFloats, "residual streams"));
+    FATHOM_TRY_ASSIGN(Floats x2, floats(m_exec, streamFloats, "residual streams"));
+    FATHOM_TRY(m_exec.embedRows(m_model.embed(), tokens.data(), total, d, n, x.data()));
     for (int l = 0; l < c.numHiddenLayers; ++l) {
         FATHOM_TRY(runBlock(l, items, x.data(), x2.data(), options));
-        std::swap(x, x2);
+        x.swap(x2);
     }
-    if (finalStreams)
-        *finalStreams = x;
+    if (finalStreams) {
+        finalStreams->resize(static_cast<size_t>(streamFloats));
+        FATHOM_TRY(m_exec.copyToHost(finalStreams->data(), x.data(), x.bytes()));
+    }
     if (lastLogits)
         FATHOM_TRY(lastTokenLogits(items, x.data(), lastLogits, -1));
     for (const ForwardItem &it : items)
@@ -870,41 +1005,23 @@ Result<void> V4Forward::mtpForward(const std::vector<ForwardItem> &items,
         total += it.count;
         next.insert(next.end(), it.tokens, it.tokens + it.count);
     }
-    Vec x = zeros(static_cast<int64_t>(total) * n * d), y = x;
+    FATHOM_TRY(useExecutorMemory(items));
+    const int64_t streamFloats = static_cast<int64_t>(total) * n * d;
+    // mainStreams is host memory (forward()'s finalStreams).
+    Floats mainOnExec;
+    if (!m_exec.hostAddressable()) {
+        FATHOM_TRY_ASSIGN(mainOnExec, floats(m_exec, streamFloats, "MTP main streams"));
+        FATHOM_TRY(m_exec.copyFromHost(mainOnExec.data(), mainStreams, mainOnExec.bytes()));
+        mainStreams = mainOnExec.data();
+    }
+    FATHOM_TRY_ASSIGN(Floats x, floats(m_exec, streamFloats, "MTP streams"));
+    FATHOM_TRY_ASSIGN(Floats y, floats(m_exec, streamFloats, "MTP streams"));
     FATHOM_TRY(mtpInput(block, mainStreams, next.data(), total, x.data()));
     FATHOM_TRY(runBlock(block, items, x.data(), y.data(), options));
     if (lastLogits)
         FATHOM_TRY(lastTokenLogits(items, y.data(), lastLogits, block));
     for (const ForwardItem &it : items)
         it.state->trim();
-    return {};
-}
-
-} // namespace fathom::engine
-
-namespace fathom::engine {
-
-Result<void> Executor::expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit)
-{
-    std::vector<float> g, u;
-    for (const ExpertJob &j : jobs) {
-        if (j.rows == 0)
-            continue;
-        g.resize(static_cast<size_t>(j.rows) * inter);
-        u.resize(static_cast<size_t>(j.rows) * inter);
-        FATHOM_TRY(linear(*j.w1, j.x, j.rows, g.data(), LinearOutput::Bf16));
-        FATHOM_TRY(linear(*j.w3, j.x, j.rows, u.data(), LinearOutput::Bf16));
-        kernels::SwigluParams sw;
-        sw.gate = g.data();
-        sw.up = u.data();
-        sw.row_weights = j.rowWeights;
-        sw.out = g.data();
-        sw.rows = j.rows;
-        sw.inter = inter;
-        sw.limit = limit;
-        FATHOM_TRY(swiglu(sw));
-        FATHOM_TRY(linear(*j.w2, g.data(), j.rows, j.y, LinearOutput::Bf16));
-    }
     return {};
 }
 

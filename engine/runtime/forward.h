@@ -16,6 +16,12 @@
   The sublayer entry points (attentionSublayer / ffnSublayer / headLogits / mtpInput) are what
   the layer-local golden check drives directly.
 
+  Memory: forward() and mtpForward() take host memory (token ids, logits, finalStreams,
+  mainStreams) on every executor. The pieces below take their streams (x, out, logits,
+  mainStreams of mtpInput) in the executor's memory (executor.h: host memory on the CPU); every
+  buffer in between is allocated through the executor, and sequence states are moved into its
+  memory before their first use.
+
   RoutingOverride replays top-k decisions (MoE experts, indexer selections) by sequence id and
   position instead of computing them; Tap receives named intermediates (golden names) per item.
 
@@ -147,6 +153,7 @@ private:
                                 Tap *tap,
                                 const SublayerFn &inner);
     Batch makeBatch(int block, const std::vector<ForwardItem> &items) const;
+    Result<void> useExecutorMemory(const std::vector<ForwardItem> &items);
     Result<void> lastTokenLogits(const std::vector<ForwardItem> &items,
                                  const float *streams,
                                  float *lastLogits,

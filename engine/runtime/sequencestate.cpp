@@ -2,15 +2,71 @@
 // SPDX-License-Identifier: MIT
 #include "sequencestate.h"
 
+#include "engine/runtime/devicememory.h"
+
 #include <algorithm>
 #include <cstring>
 #include <string>
 
 namespace fathom::engine {
 
+struct RowHistory::DeviceRows
+{
+    DeviceMemory *mem = nullptr;
+    float *data = nullptr;
+    int64_t capacity = 0; // rows
+
+    ~DeviceRows()
+    {
+        if (data)
+            mem->release(data);
+    }
+};
+
+DeviceMemory *RowHistory::memory() const
+{
+    return m_dev ? m_dev->mem : nullptr;
+}
+
+float *RowHistory::base() const
+{
+    if (m_dev)
+        return m_dev->data + m_devOffset * m_width;
+    return const_cast<float *>(m_data.data());
+}
+
 void RowHistory::append(const float *rows, int64_t count)
 {
     m_data.insert(m_data.end(), rows, rows + count * m_width);
+}
+
+Result<void> RowHistory::appendStored(const float *rows, int64_t count)
+{
+    if (!m_dev) {
+        append(rows, count);
+        return {};
+    }
+    if (count <= 0 || m_width == 0)
+        return {};
+    const size_t rowBytes = sizeof(float) * static_cast<size_t>(m_width);
+    // A buffer shared with a copy of the state, or one without room, is replaced first: appends
+    // write past this history's rows, where a copy may keep rows of its own.
+    if (m_dev.use_count() > 1 || m_devOffset + m_devRows + count > m_dev->capacity) {
+        auto fresh = std::make_shared<DeviceRows>();
+        fresh->mem = m_dev->mem;
+        fresh->capacity = std::max<int64_t>(64, 2 * (m_devRows + count));
+        FATHOM_TRY_ASSIGN(void *p,
+                          fresh->mem->allocate(static_cast<size_t>(fresh->capacity) * rowBytes,
+                                               "sequence state rows"));
+        fresh->data = static_cast<float *>(p);
+        FATHOM_TRY(fresh->mem->copy(fresh->data, base(), static_cast<size_t>(m_devRows) * rowBytes));
+        m_dev = std::move(fresh);
+        m_devOffset = 0;
+    }
+    FATHOM_TRY(
+        m_dev->mem->copy(base() + m_devRows * m_width, rows, static_cast<size_t>(count) * rowBytes));
+    m_devRows += count;
+    return {};
 }
 
 void RowHistory::truncate(int64_t newEnd)
@@ -18,7 +74,10 @@ void RowHistory::truncate(int64_t newEnd)
     if (newEnd >= end())
         return;
     const int64_t keep = std::max<int64_t>(0, newEnd - m_begin);
-    m_data.resize(static_cast<size_t>(keep * m_width));
+    if (m_dev)
+        m_devRows = keep;
+    else
+        m_data.resize(static_cast<size_t>(keep * m_width));
     if (newEnd < m_begin)
         m_begin = newEnd;
 }
@@ -29,14 +88,71 @@ void RowHistory::dropBefore(int64_t index)
     // Amortised: only move the data when the dead part is as large as the live part.
     if (drop <= 0 || drop * 2 < rows())
         return;
-    m_data.erase(m_data.begin(), m_data.begin() + drop * m_width);
+    if (m_dev) {
+        // No copy: the dead rows stay in the buffer until the next reallocation skips them.
+        m_devOffset += drop;
+        m_devRows -= drop;
+    } else {
+        m_data.erase(m_data.begin(), m_data.begin() + drop * m_width);
+    }
     m_begin += drop;
 }
 
 void RowHistory::reset(int64_t begin)
 {
     m_data.clear();
+    m_devRows = 0;
     m_begin = begin;
+}
+
+Result<std::vector<float>> RowHistory::hostRows() const
+{
+    if (!m_dev)
+        return m_data;
+    std::vector<float> out(static_cast<size_t>(m_devRows * m_width));
+    FATHOM_TRY(m_dev->mem->copyToHost(out.data(), base(), out.size() * sizeof(float)));
+    return out;
+}
+
+Result<void> RowHistory::useMemory(DeviceMemory *mem)
+{
+    if (mem && mem->hostAddressable())
+        mem = nullptr;
+    if (mem == memory())
+        return {};
+    FATHOM_TRY_ASSIGN(std::vector<float> host, hostRows());
+    if (!mem) {
+        m_data = std::move(host);
+        m_dev.reset();
+        m_devOffset = m_devRows = 0;
+        return {};
+    }
+    auto fresh = std::make_shared<DeviceRows>();
+    fresh->mem = mem;
+    const int64_t rows = m_width ? static_cast<int64_t>(host.size()) / m_width : 0;
+    fresh->capacity = std::max<int64_t>(64, 2 * rows);
+    FATHOM_TRY_ASSIGN(void *p,
+                      mem->allocate(static_cast<size_t>(fresh->capacity) * m_width * sizeof(float),
+                                    "sequence state rows"));
+    fresh->data = static_cast<float *>(p);
+    FATHOM_TRY(mem->copyFromHost(fresh->data, host.data(), host.size() * sizeof(float)));
+    m_dev = std::move(fresh);
+    m_devOffset = 0;
+    m_devRows = rows;
+    m_data.clear();
+    m_data.shrink_to_fit();
+    return {};
+}
+
+bool RowHistory::operator==(const RowHistory &o) const
+{
+    if (m_width != o.m_width || m_begin != o.m_begin || rows() != o.rows())
+        return false;
+    if (!m_dev && !o.m_dev)
+        return m_data == o.m_data;
+    auto a = hostRows();
+    auto b = o.hostRows();
+    return a && b && *a == *b;
 }
 
 SequenceState::SequenceState(const ModelConfig &config, int64_t historyTokens)
@@ -122,6 +238,20 @@ void SequenceState::trim()
     }
 }
 
+Result<void> SequenceState::useMemory(DeviceMemory *mem)
+{
+    if (mem && mem->hostAddressable())
+        mem = nullptr;
+    if (mem == m_memory)
+        return {};
+    for (BlockState &b : m_blocks)
+        for (RowHistory *h :
+             {&b.window, &b.entries, &b.compKv, &b.compGate, &b.indexKeys, &b.indexKv, &b.indexGate})
+            FATHOM_TRY(h->useMemory(mem));
+    m_memory = mem;
+    return {};
+}
+
 namespace {
 
 constexpr char kMagic[8] = {'F', 'T', 'H', 'S', 'E', 'Q', '0', '1'};
@@ -161,11 +291,19 @@ std::vector<uint8_t> SequenceState::save() const
         put(out, static_cast<int32_t>(b.ratio));
         for (const RowHistory *h :
              {&b.window, &b.entries, &b.compKv, &b.compGate, &b.indexKeys, &b.indexKv, &b.indexGate}) {
+            // Device rows are read back; save() has no error channel, so a device that fails the
+            // read-back writes the history without rows (truncate() then refuses to go back).
+            std::vector<float> host;
+            if (h->m_dev) {
+                if (auto r = h->hostRows())
+                    host = std::move(*r);
+            }
+            const std::vector<float> &data = h->m_dev ? host : h->m_data;
             put(out, static_cast<int32_t>(h->m_width));
             put(out, h->m_begin);
-            put(out, static_cast<int64_t>(h->m_data.size()));
-            const auto *p = reinterpret_cast<const uint8_t *>(h->m_data.data());
-            out.insert(out.end(), p, p + h->m_data.size() * sizeof(float));
+            put(out, static_cast<int64_t>(data.size()));
+            const auto *p = reinterpret_cast<const uint8_t *>(data.data());
+            out.insert(out.end(), p, p + data.size() * sizeof(float));
         }
     }
     return out;

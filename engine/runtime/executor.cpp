@@ -1,0 +1,140 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#include "executor.h"
+
+#include "kernels/formats.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+namespace fathom::engine {
+
+DeviceMemory &hostMemory()
+{
+    static DeviceMemory host;
+    return host;
+}
+
+Result<void> Executor::expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit)
+{
+    int maxRows = 0;
+    for (const ExpertJob &j : jobs)
+        maxRows = std::max(maxRows, j.rows);
+    if (maxRows == 0)
+        return {};
+    const int64_t n = static_cast<int64_t>(maxRows) * inter;
+    FATHOM_TRY_ASSIGN(Buffer<float> g, Buffer<float>::make(*this, n, "expert gate activations"));
+    FATHOM_TRY_ASSIGN(Buffer<float> u, Buffer<float>::make(*this, n, "expert up activations"));
+    for (const ExpertJob &j : jobs) {
+        if (j.rows == 0)
+            continue;
+        FATHOM_TRY(linear(*j.w1, j.x, j.rows, g.data(), LinearOutput::Bf16));
+        FATHOM_TRY(linear(*j.w3, j.x, j.rows, u.data(), LinearOutput::Bf16));
+        kernels::SwigluParams sw;
+        sw.gate = g.data();
+        sw.up = u.data();
+        sw.row_weights = j.rowWeights;
+        sw.out = g.data();
+        sw.rows = j.rows;
+        sw.inter = inter;
+        sw.limit = limit;
+        FATHOM_TRY(swiglu(sw));
+        FATHOM_TRY(linear(*j.w2, g.data(), j.rows, j.y, LinearOutput::Bf16));
+    }
+    return {};
+}
+
+Result<void> Executor::embedRows(
+    const uint16_t *table, const int32_t *hostIds, int rows, int d, int copies, float *out)
+{
+    for (int r = 0; r < rows; ++r) {
+        const uint16_t *src = table + static_cast<int64_t>(hostIds[r]) * d;
+        for (int s = 0; s < copies; ++s) {
+            float *dst = out + (static_cast<int64_t>(r) * copies + s) * d;
+            for (int k = 0; k < d; ++k)
+                dst[k] = kernels::bf16_to_f32(src[k]);
+        }
+    }
+    return {};
+}
+
+Result<void> Executor::addPeriodicRows(
+    float *x, const float *table, const int32_t *hostPositions, int rows, int width, int period)
+{
+    for (int r = 0; r < rows; ++r) {
+        float *xr = x + static_cast<int64_t>(r) * width;
+        const float *tr = table + static_cast<int64_t>(hostPositions[r] % period) * width;
+        for (int e = 0; e < width; ++e)
+            xr[e] = xr[e] + tr[e];
+    }
+    return {};
+}
+
+Result<void> Executor::scaleRoundBf16(float *x, int64_t n, float scale)
+{
+    for (int64_t i = 0; i < n; ++i)
+        x[i] = kernels::round_bf16(x[i] * scale);
+    return {};
+}
+
+Result<void> Executor::gatherRows(
+    float *dst, const float *src, const int32_t *hostRows, int n, int width)
+{
+    for (int k = 0; k < n; ++k)
+        std::memcpy(dst + static_cast<int64_t>(k) * width,
+                    src + static_cast<int64_t>(hostRows[k]) * width,
+                    sizeof(float) * width);
+    return {};
+}
+
+Result<void> Executor::scatterRows(
+    float *dst, const float *src, const int32_t *hostRows, int n, int width)
+{
+    for (int k = 0; k < n; ++k)
+        std::memcpy(dst + static_cast<int64_t>(hostRows[k]) * width,
+                    src + static_cast<int64_t>(k) * width,
+                    sizeof(float) * width);
+    return {};
+}
+
+Result<void> Executor::moeCombine(float *y,
+                                  const float *routed,
+                                  const float *shared,
+                                  const int32_t *hostIds,
+                                  int rows,
+                                  int k,
+                                  int d)
+{
+    std::vector<int> order(k);
+    for (int r = 0; r < rows; ++r) {
+        const int32_t *rid = hostIds + static_cast<int64_t>(r) * k;
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [rid](int a, int b) {
+            return rid[a] < rid[b];
+        });
+        float *out = y + static_cast<int64_t>(r) * d;
+        for (int e = 0; e < d; ++e) {
+            float acc = 0.0f;
+            for (int j : order)
+                acc += routed[(static_cast<int64_t>(r) * k + j) * d + e];
+            acc += shared[static_cast<int64_t>(r) * d + e];
+            out[e] = kernels::round_bf16(acc);
+        }
+    }
+    return {};
+}
+
+Result<void> Executor::addBroadcastRoundBf16(
+    float *out, const float *a, const float *b, int rows, int n, int d)
+{
+    for (int i = 0; i < rows; ++i)
+        for (int s = 0; s < n; ++s)
+            for (int k = 0; k < d; ++k) {
+                const int64_t o = (static_cast<int64_t>(i) * n + s) * d + k;
+                out[o] = kernels::round_bf16(a[static_cast<int64_t>(i) * d + k] + b[o]);
+            }
+    return {};
+}
+
+} // namespace fathom::engine

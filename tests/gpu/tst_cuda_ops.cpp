@@ -1,0 +1,1013 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+// Every CUDA op (kernels/include/kernels/cuda_ops.h) against its CPU twin on fresh random inputs.
+//
+// Most CUDA ops reproduce the CPU's exact numerics, so the bounds are tight: "bit-exact" ops must
+// match every bit; ops whose double sums run in another order get an NMSE bound far below one
+// bf16 ulp per element; top-k and routing ids must match exactly (topk_cpu defines the order of
+// ties, so even tied inputs have one right answer); sampling must pick the same ids as the
+// engine's Sampler with the same seed. Outputs are poisoned with NaN first, so an unwritten
+// element fails. Qt-free; exit code 77 (ctest SKIP_RETURN_CODE) when no CUDA device is present.
+// FATHOM_TEST_SEED=<n> repeats a run.
+
+#include "engine/runtime/sampler.h"
+#include "kernels/compressor.h"
+#include "kernels/cuda_ops.h"
+#include "kernels/formats.h"
+#include "kernels/hadamard.h"
+#include "kernels/indexer.h"
+#include "kernels/linear.h"
+#include "kernels/mhc.h"
+#include "kernels/moe.h"
+#include "kernels/quant.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/rope.h"
+#include "kernels/sparse_attn.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace k = fathom::kernels;
+
+namespace {
+
+int g_failures = 0;
+int g_checks = 0;
+std::mt19937_64 g_rng;
+
+void report(bool ok, const std::string &what)
+{
+    ++g_checks;
+    if (!ok)
+        ++g_failures;
+    std::printf("%s: %s\n", ok ? "PASS" : "FAIL", what.c_str());
+    std::fflush(stdout);
+}
+
+bool cudaOk(cudaError_t e, const char *what)
+{
+    if (e == cudaSuccess)
+        return true;
+    report(false, std::string(what) + ": " + cudaGetErrorString(e));
+    return false;
+}
+
+bool statusOk(k::Status st, const char *what)
+{
+    if (st.ok())
+        return true;
+    report(false, std::string(what) + ": " + st.message);
+    return false;
+}
+
+// A device copy of a host vector; poisoned (NaN bytes 0xFF) when created without data.
+template<typename T>
+class Dev
+{
+public:
+    explicit Dev(size_t n)
+        : m_n(n)
+    {
+        if (cudaMalloc(&m_p, std::max<size_t>(1, n) * sizeof(T)) != cudaSuccess)
+            m_p = nullptr;
+        else
+            cudaMemset(m_p, 0xFF, std::max<size_t>(1, n) * sizeof(T));
+    }
+    explicit Dev(const std::vector<T> &v)
+        : Dev(v.size())
+    {
+        if (m_p && !v.empty())
+            cudaMemcpy(m_p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice);
+    }
+    ~Dev() { cudaFree(m_p); }
+    Dev(const Dev &) = delete;
+    Dev &operator=(const Dev &) = delete;
+    T *get() const { return m_p; }
+    std::vector<T> host() const
+    {
+        std::vector<T> v(m_n);
+        cudaDeviceSynchronize();
+        if (m_p && m_n)
+            cudaMemcpy(v.data(), m_p, m_n * sizeof(T), cudaMemcpyDeviceToHost);
+        return v;
+    }
+
+private:
+    T *m_p = nullptr;
+    size_t m_n = 0;
+};
+
+bool synced(const char *what)
+{
+    return cudaOk(cudaDeviceSynchronize(), what);
+}
+
+float bf16Random(std::normal_distribution<float> &d, float scale = 1.0f)
+{
+    return k::round_bf16(d(g_rng) * scale);
+}
+
+std::vector<float> randomBf16(size_t n, float scale = 1.0f)
+{
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    std::vector<float> v(n);
+    for (float &x : v)
+        x = bf16Random(d, scale);
+    return v;
+}
+
+std::vector<float> randomF32(size_t n, float scale = 1.0f)
+{
+    std::normal_distribution<float> d(0.0f, scale);
+    std::vector<float> v(n);
+    for (float &x : v)
+        x = d(g_rng);
+    return v;
+}
+
+// ‖a − ref‖² / ‖ref‖²; +inf when any NaN or length mismatch.
+double nmse(const std::vector<float> &ref, const std::vector<float> &got)
+{
+    if (ref.size() != got.size())
+        return std::numeric_limits<double>::infinity();
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+        if (std::isnan(ref[i]) != std::isnan(got[i]))
+            return std::numeric_limits<double>::infinity();
+        if (std::isnan(ref[i]))
+            continue;
+        const double d = static_cast<double>(got[i]) - ref[i];
+        num += d * d;
+        den += static_cast<double>(ref[i]) * ref[i];
+    }
+    return den > 0 ? num / den : (num > 0 ? std::numeric_limits<double>::infinity() : 0.0);
+}
+
+size_t bitMismatches(const std::vector<float> &ref, const std::vector<float> &got)
+{
+    if (ref.size() != got.size())
+        return std::max<size_t>(1, ref.size());
+    size_t n = 0;
+    for (size_t i = 0; i < ref.size(); ++i)
+        if (std::memcmp(&ref[i], &got[i], 4) != 0)
+            ++n;
+    return n;
+}
+
+void expectExact(const std::vector<float> &ref,
+                 const std::vector<float> &got,
+                 const std::string &what)
+{
+    const size_t bad = bitMismatches(ref, got);
+    report(bad == 0,
+           what + " bit-exact (" + std::to_string(bad) + " of " + std::to_string(ref.size())
+               + " differ)");
+}
+
+void expectNmse(const std::vector<float> &ref,
+                const std::vector<float> &got,
+                double bound,
+                const std::string &what)
+{
+    const double e = nmse(ref, got);
+    char buf[96];
+    std::snprintf(buf,
+                  sizeof buf,
+                  " nmse %.3g <= %.1g (%zu bits differ)",
+                  e,
+                  bound,
+                  bitMismatches(ref, got));
+    report(e <= bound, what + buf);
+}
+
+template<typename T>
+void expectEqual(const std::vector<T> &ref, const std::vector<T> &got, const std::string &what)
+{
+    size_t bad = ref.size() == got.size() ? 0 : 1;
+    for (size_t i = 0; i < ref.size() && i < got.size(); ++i)
+        if (ref[i] != got[i])
+            ++bad;
+    report(bad == 0, what + " identical");
+}
+
+// ---- ops ----------------------------------------------------------------------------------------
+
+void testRmsNorm()
+{
+    const int rows = 7, dim = 4096, xs = 4100, ys = 4104;
+    auto x = randomBf16(static_cast<size_t>(rows) * xs, 3.0f);
+    auto w = randomF32(dim, 0.3f);
+    for (float &v : w)
+        v += 1.0f;
+    std::vector<float> ref(static_cast<size_t>(rows) * ys, 0.0f);
+    k::RmsNormParams p;
+    p.x = x.data();
+    p.weight = w.data();
+    p.y = ref.data();
+    p.rows = rows;
+    p.dim = dim;
+    p.x_stride = xs;
+    p.y_stride = ys;
+    k::rmsnorm_cpu(p);
+    Dev<float> dx(x), dw(w), dy(ref.size());
+    cudaMemset(dy.get(), 0, ref.size() * sizeof(float)); // the stride gaps stay 0 on both sides
+    p.x = dx.get();
+    p.weight = dw.get();
+    p.y = dy.get();
+    if (statusOk(k::rmsnorm_cuda(p, nullptr), "rmsnorm_cuda") && synced("rmsnorm"))
+        expectNmse(ref, dy.host(), 1e-12, "rmsnorm (strided, weighted)");
+
+    // Weightless, in place.
+    auto x2 = randomBf16(3 * 512);
+    auto ref2 = x2;
+    k::RmsNormParams q;
+    q.x = ref2.data();
+    q.y = ref2.data();
+    q.rows = 3;
+    q.dim = 512;
+    k::rmsnorm_cpu(q);
+    Dev<float> d2(x2);
+    q.x = d2.get();
+    q.y = d2.get();
+    if (statusOk(k::rmsnorm_cuda(q, nullptr), "rmsnorm_cuda in place") && synced("rmsnorm"))
+        expectNmse(ref2, d2.host(), 1e-12, "rmsnorm (weightless, in place)");
+
+    const int hrows = 3 * 64, hdim = 512;
+    auto h = randomBf16(static_cast<size_t>(hrows) * hdim, 2.0f);
+    auto href = h;
+    k::head_rmsnorm_bf16_cpu(href.data(), hrows, hdim, 1e-6f);
+    Dev<float> dh(h);
+    if (statusOk(k::head_rmsnorm_bf16_cuda(dh.get(), hrows, hdim, 1e-6f, nullptr), "head_rmsnorm")
+        && synced("head_rmsnorm"))
+        expectNmse(href, dh.host(), 1e-12, "head_rmsnorm_bf16");
+}
+
+void testRope()
+{
+    for (int yarn = 0; yarn < 2; ++yarn) {
+        k::RopeFreqParams fp;
+        fp.rope_dim = 64;
+        fp.base = yarn ? 160000.0 : 10000.0;
+        fp.yarn_factor = yarn ? 16.0 : 1.0;
+        std::vector<float> freqs(32);
+        k::rope_freqs_cpu(fp, freqs.data());
+        for (int inv = 0; inv < 2; ++inv) {
+            const int tokens = 5, heads = 8, stride = 512;
+            auto x = randomBf16(static_cast<size_t>(tokens) * heads * stride);
+            std::vector<int32_t> pos = {0, 1, 127, 65535, 1048575};
+            auto ref = x;
+            k::RopeParams p;
+            p.x = ref.data();
+            p.positions = pos.data();
+            p.freqs = freqs.data();
+            p.rows = tokens * heads;
+            p.row_stride = stride;
+            p.offset = 448;
+            p.rope_dim = 64;
+            p.rows_per_position = heads;
+            p.direction = inv ? k::RopeDirection::Inverse : k::RopeDirection::Forward;
+            k::rope_cpu(p);
+            Dev<float> dx(x), df(freqs);
+            Dev<int32_t> dp(pos);
+            p.x = dx.get();
+            p.positions = dp.get();
+            p.freqs = df.get();
+            const std::string name = std::string("rope ") + (yarn ? "yarn " : "plain ")
+                                     + (inv ? "inverse" : "forward");
+            if (statusOk(k::rope_cuda(p, nullptr), name.c_str()) && synced(name.c_str()))
+                expectNmse(ref, dx.host(), 1e-12, name);
+        }
+    }
+}
+
+void testMhc()
+{
+    const int tokens = 3, n = 4, d = 4096;
+    auto x = randomBf16(static_cast<size_t>(tokens) * n * d);
+    auto fn = randomF32(static_cast<size_t>(24) * n * d, 0.02f);
+    auto base = randomF32(24, 0.5f);
+    std::vector<float> scale = {0.7f, 0.4f, 1.3f};
+    std::vector<float> pre(tokens * n), post(tokens * n), comb(tokens * n * n),
+        u(static_cast<size_t>(tokens) * d);
+    k::MhcPreParams p;
+    p.x = x.data();
+    p.fn = fn.data();
+    p.base = base.data();
+    p.scale = scale.data();
+    p.pre = pre.data();
+    p.post = post.data();
+    p.comb = comb.data();
+    p.u = u.data();
+    p.tokens = tokens;
+    p.n_hc = n;
+    p.d = d;
+    k::mhc_pre_cpu(p);
+    Dev<float> dx(x), dfn(fn), db(base), ds(scale), dpre(pre.size()), dpost(post.size()),
+        dcomb(comb.size()), du(u.size());
+    k::MhcPreParams g = p;
+    g.x = dx.get();
+    g.fn = dfn.get();
+    g.base = db.get();
+    g.scale = ds.get();
+    g.pre = dpre.get();
+    g.post = dpost.get();
+    g.comb = dcomb.get();
+    g.u = du.get();
+    if (statusOk(k::mhc_pre_cuda(g, nullptr), "mhc_pre_cuda") && synced("mhc_pre")) {
+        expectNmse(pre, dpre.host(), 1e-12, "mhc_pre pre");
+        expectNmse(post, dpost.host(), 1e-12, "mhc_pre post");
+        expectNmse(comb, dcomb.host(), 1e-12, "mhc_pre comb (Sinkhorn)");
+        expectNmse(u, du.host(), 1e-12, "mhc_pre collapse u");
+    }
+
+    // post: mixes the streams with the comb matrices just computed.
+    auto y = randomBf16(static_cast<size_t>(tokens) * d);
+    std::vector<float> out(x.size());
+    k::MhcPostParams q;
+    q.x = x.data();
+    q.y = y.data();
+    q.post = post.data();
+    q.comb = comb.data();
+    q.out = out.data();
+    q.tokens = tokens;
+    q.n_hc = n;
+    q.d = d;
+    k::mhc_post_cpu(q);
+    Dev<float> dy(y), dpo(post), dco(comb), dout(out.size());
+    q.x = dx.get();
+    q.y = dy.get();
+    q.post = dpo.get();
+    q.comb = dco.get();
+    q.out = dout.get();
+    if (statusOk(k::mhc_post_cuda(q, nullptr), "mhc_post_cuda") && synced("mhc_post"))
+        expectExact(out, dout.host(), "mhc_post");
+
+    auto hfn = randomF32(static_cast<size_t>(n) * n * d, 0.02f);
+    auto hbase = randomF32(n, 0.5f);
+    std::vector<float> hscale = {0.9f};
+    std::vector<float> hu(static_cast<size_t>(tokens) * d);
+    k::MhcHeadParams h;
+    h.x = x.data();
+    h.fn = hfn.data();
+    h.base = hbase.data();
+    h.scale = hscale.data();
+    h.u = hu.data();
+    h.tokens = tokens;
+    h.n_hc = n;
+    h.d = d;
+    k::mhc_head_cpu(h);
+    Dev<float> dhfn(hfn), dhb(hbase), dhs(hscale), dhu(hu.size());
+    h.x = dx.get();
+    h.fn = dhfn.get();
+    h.base = dhb.get();
+    h.scale = dhs.get();
+    h.u = dhu.get();
+    if (statusOk(k::mhc_head_cuda(h, nullptr), "mhc_head_cuda") && synced("mhc_head"))
+        expectNmse(hu, dhu.host(), 1e-12, "mhc_head");
+}
+
+void testHadamardAndFakeQuant()
+{
+    const int rows = 64 * 3, n = 128;
+    auto x = randomBf16(static_cast<size_t>(rows) * n);
+    auto ref = x;
+    k::hadamard_cpu(ref.data(), rows, n, 1.0f / std::sqrt(128.0f));
+    Dev<float> dx(x);
+    if (statusOk(k::hadamard_cuda(dx.get(), rows, n, 1.0f / std::sqrt(128.0f), nullptr), "hadamard")
+        && synced("hadamard"))
+        expectExact(ref, dx.host(), "hadamard n=128");
+
+    auto fakeQuantCpu =
+        [](std::vector<float> v, int rows, int stride, int dims, int block, bool e4m3) {
+            std::vector<uint16_t> tmp(dims);
+            for (int r = 0; r < rows; ++r) {
+                float *row = v.data() + static_cast<size_t>(r) * stride;
+                for (int i = 0; i < dims; ++i)
+                    tmp[i] = k::f32_to_bf16(row[i]);
+                if (e4m3)
+                    k::fake_quant_e4m3_bf16(tmp.data(), dims, block);
+                else
+                    k::fake_quant_e2m1_bf16(tmp.data(), dims, block);
+                for (int i = 0; i < dims; ++i)
+                    row[i] = k::bf16_to_f32(tmp[i]);
+            }
+            return v;
+        };
+    {
+        // KV rows: 448 nope dims of 512, block 64; wide value range incl. tiny blocks.
+        const int kr = 9, stride = 512, dims = 448;
+        auto kv = randomBf16(static_cast<size_t>(kr) * stride, 4.0f);
+        for (int i = 0; i < 64; ++i)
+            kv[64 + i] = k::round_bf16(kv[64 + i] * 1e-6f);
+        kv[200] = 1000.0f; // saturation
+        auto ref = fakeQuantCpu(kv, kr, stride, dims, 64, true);
+        Dev<float> d(kv);
+        if (statusOk(k::fake_quant_e4m3_cuda(d.get(), kr, stride, dims, 64, nullptr),
+                     "fake_quant_e4m3")
+            && synced("fake_quant_e4m3"))
+            expectExact(ref, d.host(), "fake_quant_e4m3 block 64");
+    }
+    {
+        const int qr = 64 * 2, dims = 128;
+        auto q = randomBf16(static_cast<size_t>(qr) * dims, 2.0f);
+        auto ref = fakeQuantCpu(q, qr, dims, dims, 32, false);
+        Dev<float> d(q);
+        if (statusOk(k::fake_quant_e2m1_cuda(d.get(), qr, dims, dims, 32, nullptr),
+                     "fake_quant_e2m1")
+            && synced("fake_quant_e2m1"))
+            expectExact(ref, d.host(), "fake_quant_e2m1 block 32");
+    }
+}
+
+void testCompressor()
+{
+    // Overlapped (CSA, ratio 4, dc 512) with and without a previous window, and non-overlapped
+    // (HCA, ratio 128), single entries and batched prefill.
+    struct Case
+    {
+        int ratio, dc;
+        bool overlap;
+    };
+    for (const Case c : {Case{4, 512, true}, Case{4, 128, true}, Case{128, 512, false}}) {
+        const int width = c.overlap ? 2 * c.dc : c.dc;
+        const int entries = 5;
+        const size_t win = static_cast<size_t>(c.ratio) * width;
+        auto kv = randomF32(win * entries, 1.0f);
+        auto sc = randomF32(win * entries, 2.0f);
+        auto prevKv = randomF32(win, 1.0f);
+        auto prevSc = randomF32(win, 2.0f);
+        for (int withPrev = 0; withPrev < (c.overlap ? 2 : 1); ++withPrev) {
+            std::vector<float> ref(static_cast<size_t>(entries) * c.dc);
+            for (int e = 0; e < entries; ++e) {
+                k::CompressorPoolParams p;
+                p.kv = kv.data() + e * win;
+                p.score = sc.data() + e * win;
+                if (c.overlap) {
+                    p.prev_kv = e > 0 ? kv.data() + (e - 1) * win
+                                      : (withPrev ? prevKv.data() : nullptr);
+                    p.prev_score = e > 0 ? sc.data() + (e - 1) * win
+                                         : (withPrev ? prevSc.data() : nullptr);
+                } else {
+                    p.prev_kv = nullptr;
+                    p.prev_score = nullptr;
+                }
+                p.out = ref.data() + static_cast<size_t>(e) * c.dc;
+                p.ratio = c.ratio;
+                p.dc = c.dc;
+                p.overlap = c.overlap ? k::CompressorOverlap::Overlapped
+                                      : k::CompressorOverlap::None;
+                k::compressor_pool_cpu(p);
+            }
+            Dev<float> dkv(kv), dsc(sc), dpk(prevKv), dps(prevSc), dout(ref.size()), done(c.dc);
+            k::CompressorPoolParams g;
+            g.kv = dkv.get();
+            g.score = dsc.get();
+            g.prev_kv = c.overlap && withPrev ? dpk.get() : nullptr;
+            g.prev_score = c.overlap && withPrev ? dps.get() : nullptr;
+            g.out = dout.get();
+            g.ratio = c.ratio;
+            g.dc = c.dc;
+            g.overlap = c.overlap ? k::CompressorOverlap::Overlapped : k::CompressorOverlap::None;
+            const std::string name = "compressor_pool ratio " + std::to_string(c.ratio) + " dc "
+                                     + std::to_string(c.dc) + (withPrev ? " with prev" : "");
+            if (statusOk(k::compressor_pool_batched_cuda(g, entries, nullptr), name.c_str())
+                && synced(name.c_str()))
+                expectNmse(ref, dout.host(), 1e-12, name + " (batched x5)");
+            g.out = done.get();
+            if (statusOk(k::compressor_pool_cuda(g, nullptr), name.c_str()) && synced(name.c_str()))
+                expectNmse(std::vector<float>(ref.begin(), ref.begin() + c.dc),
+                           done.host(),
+                           1e-12,
+                           name + " (single)");
+        }
+    }
+}
+
+void testIndexer()
+{
+    const int heads = 64, dim = 128, nKeys = 1000, nQ = 3;
+    auto q = randomBf16(static_cast<size_t>(nQ) * heads * dim);
+    auto w = randomBf16(static_cast<size_t>(nQ) * heads, 0.01f);
+    auto keys = randomBf16(static_cast<size_t>(nKeys) * dim);
+    const int64_t ld = nKeys + 24;
+    std::vector<float> ref(static_cast<size_t>(nQ) * ld, 0.0f);
+    for (int t = 0; t < nQ; ++t) {
+        k::IndexerScoreParams p;
+        p.q = q.data() + static_cast<size_t>(t) * heads * dim;
+        p.weights = w.data() + static_cast<size_t>(t) * heads;
+        p.keys = keys.data();
+        p.scores = ref.data() + t * ld;
+        p.n_heads = heads;
+        p.dim = dim;
+        p.n_keys = nKeys;
+        k::indexer_scores_cpu(p);
+    }
+    Dev<float> dq(q), dw(w), dk(keys), ds(ref.size());
+    cudaMemset(ds.get(), 0, ref.size() * sizeof(float));
+    k::IndexerScoreParams g;
+    g.q = dq.get();
+    g.weights = dw.get();
+    g.keys = dk.get();
+    g.scores = ds.get();
+    g.n_heads = heads;
+    g.dim = dim;
+    g.n_keys = nKeys;
+    if (statusOk(k::indexer_scores_rows_cuda(g, nQ, ld, nullptr), "indexer_scores_rows")
+        && synced("indexer_scores"))
+        expectNmse(ref, ds.host(), 1e-10, "indexer_scores (3 queries)");
+}
+
+void testTopk()
+{
+    // Ties on purpose: values from a small set, so the boundary falls inside a run of equals.
+    const int n = 5000, rows = 4, kk = 512;
+    std::uniform_int_distribution<int> level(-40, 40);
+    std::vector<float> v(static_cast<size_t>(rows) * n);
+    for (float &x : v)
+        x = static_cast<float>(level(g_rng)) * 0.25f;
+    v[17] = -0.0f;
+    v[18] = 0.0f;
+    std::vector<int32_t> rowN = {n, 100, 0, 3000};
+    std::vector<int32_t> ref(static_cast<size_t>(rows) * kk, -1);
+    for (int r = 0; r < rows; ++r) {
+        const int m = std::min(kk, rowN[r]);
+        k::topk_cpu(v.data() + static_cast<size_t>(r) * n,
+                    rowN[r],
+                    m,
+                    ref.data() + static_cast<size_t>(r) * kk);
+    }
+    Dev<float> dv(v);
+    Dev<int32_t> dn(rowN), dout(ref.size());
+    if (statusOk(k::topk_rows_cuda(dv.get(), rows, n, n, dn.get(), kk, dout.get(), kk, nullptr),
+                 "topk_rows")
+        && synced("topk_rows"))
+        expectEqual(ref, dout.host(), "topk_rows k=512 with ties, short rows padded with -1");
+
+    // Random distinct values, larger n, the single-row entry point.
+    const int n2 = 200000, k2 = 1024;
+    auto v2 = randomF32(n2);
+    std::vector<int32_t> ref2(k2);
+    k::topk_cpu(v2.data(), n2, k2, ref2.data());
+    Dev<float> dv2(v2);
+    Dev<int32_t> do2(k2);
+    if (statusOk(k::topk_cuda(dv2.get(), n2, k2, do2.get(), nullptr), "topk") && synced("topk"))
+        expectEqual(ref2, do2.host(), "topk n=200000 k=1024");
+}
+
+void testSparseAttn()
+{
+    const int nQ = 3, heads = 64, D = 512, nKv = 160, nExt = 300, nIdx = 200;
+    auto q = randomBf16(static_cast<size_t>(nQ) * heads * D, 0.1f);
+    auto kv = randomBf16(static_cast<size_t>(nKv) * D);
+    auto ext = randomBf16(static_cast<size_t>(nExt) * D);
+    auto sink = randomF32(heads, 1.0f);
+    std::uniform_int_distribution<int> pick(-1, nKv + nExt + 5); // -1 and out-of-range skipped
+    std::vector<int32_t> idx(static_cast<size_t>(nQ) * nIdx);
+    for (int32_t &i : idx)
+        i = pick(g_rng);
+    for (int i = 0; i < nIdx; ++i)
+        idx[static_cast<size_t>(2) * nIdx + i] = i < 70 ? -1
+                                                        : idx[static_cast<size_t>(2) * nIdx + i];
+    std::vector<float> ref(q.size());
+    k::SparseAttnParams p;
+    p.q = q.data();
+    p.kv = kv.data();
+    p.kv_ext = ext.data();
+    p.idx = idx.data();
+    p.sink = sink.data();
+    p.out = ref.data();
+    p.n_q = nQ;
+    p.n_heads = heads;
+    p.head_dim = D;
+    p.n_kv = nKv;
+    p.n_kv_ext = nExt;
+    p.n_idx = nIdx;
+    p.scale = 1.0f / std::sqrt(512.0f);
+    k::sparse_attn_cpu(p);
+    Dev<float> dq(q), dkv(kv), dext(ext), dsink(sink), dout(ref.size());
+    Dev<int32_t> didx(idx);
+    k::SparseAttnParams g = p;
+    g.q = dq.get();
+    g.kv = dkv.get();
+    g.kv_ext = dext.get();
+    g.idx = didx.get();
+    g.sink = dsink.get();
+    g.out = dout.get();
+    if (statusOk(k::sparse_attn_cuda(g, nullptr), "sparse_attn") && synced("sparse_attn"))
+        expectNmse(ref, dout.host(), 1e-12, "sparse_attn (3 queries x 64 heads, 200 indices)");
+
+    // A query with no valid key: output 0.
+    std::vector<int32_t> none(nIdx, -1);
+    std::vector<float> ref0(static_cast<size_t>(heads) * D);
+    p.n_q = 1;
+    p.idx = none.data();
+    p.out = ref0.data();
+    k::sparse_attn_cpu(p);
+    Dev<int32_t> dnone(none);
+    Dev<float> dout0(ref0.size());
+    g.n_q = 1;
+    g.idx = dnone.get();
+    g.out = dout0.get();
+    if (statusOk(k::sparse_attn_cuda(g, nullptr), "sparse_attn empty") && synced("sparse_attn"))
+        expectExact(ref0, dout0.host(), "sparse_attn with no valid index");
+}
+
+void testMoe()
+{
+    const int tokens = 9, experts = 256, topk = 6;
+    auto logits = randomF32(static_cast<size_t>(tokens) * experts, 2.0f);
+    auto bias = randomF32(experts, 0.1f);
+    for (int forced = 0; forced < 2; ++forced) {
+        std::vector<int32_t> fids(static_cast<size_t>(tokens) * topk);
+        for (int t = 0; t < tokens; ++t)
+            for (int j = 0; j < topk; ++j)
+                fids[static_cast<size_t>(t) * topk + j] = (t * 37 + j * 41) % experts;
+        std::vector<int32_t> ids(static_cast<size_t>(tokens) * topk);
+        std::vector<float> w(ids.size()), sel(static_cast<size_t>(tokens) * experts);
+        k::MoeRouteParams p;
+        p.logits = logits.data();
+        p.bias = forced ? nullptr : bias.data();
+        p.forced_ids = forced ? fids.data() : nullptr;
+        p.select_scores = sel.data();
+        p.ids = ids.data();
+        p.weights = w.data();
+        p.tokens = tokens;
+        p.n_experts = experts;
+        p.topk = topk;
+        p.route_scale = 1.5f;
+        k::moe_route_cpu(p);
+        Dev<float> dl(logits), db(bias), dw(w.size()), dsel(sel.size());
+        Dev<int32_t> df(fids), did(ids.size());
+        k::MoeRouteParams g = p;
+        g.logits = dl.get();
+        g.bias = forced ? nullptr : db.get();
+        g.forced_ids = forced ? df.get() : nullptr;
+        g.select_scores = dsel.get();
+        g.ids = did.get();
+        g.weights = dw.get();
+        const std::string name = forced ? "moe_route hash (forced ids)" : "moe_route score + bias";
+        if (statusOk(k::moe_route_cuda(g, nullptr), name.c_str()) && synced(name.c_str())) {
+            expectEqual(ids, did.host(), name + " ids");
+            expectNmse(w, dw.host(), 1e-14, name + " weights");
+            expectExact(sel, dsel.host(), name + " selection scores");
+        }
+    }
+
+    const int rows = 5, inter = 2048;
+    auto gate = randomBf16(static_cast<size_t>(rows) * inter, 6.0f);
+    auto up = randomBf16(gate.size(), 6.0f);
+    auto rw = randomF32(rows, 0.3f);
+    for (int weighted = 0; weighted < 2; ++weighted) {
+        std::vector<float> ref(gate.size());
+        k::SwigluParams p;
+        p.gate = gate.data();
+        p.up = up.data();
+        p.row_weights = weighted ? rw.data() : nullptr;
+        p.out = ref.data();
+        p.rows = rows;
+        p.inter = inter;
+        p.limit = 10.0f;
+        k::swiglu_cpu(p);
+        Dev<float> dg(gate), du(up), drw(rw), dout(ref.size());
+        p.gate = dg.get();
+        p.up = du.get();
+        p.row_weights = weighted ? drw.get() : nullptr;
+        p.out = dout.get();
+        if (statusOk(k::swiglu_cuda(p, nullptr), "swiglu") && synced("swiglu"))
+            expectExact(ref,
+                        dout.host(),
+                        weighted ? "swiglu clamped, routing weight" : "swiglu clamped");
+    }
+}
+
+struct LinearCase
+{
+    const char *name;
+    k::linear_weight_type type;
+    int m, n, kdim;
+    k::act_type xType, yType;
+    int64_t ldxPad, ldyPad;
+    k::linear_accum accum;
+};
+
+void testLinear(const LinearCase &c)
+{
+    const int m = c.m, n = c.n, kd = c.kdim;
+    const int64_t ldx = c.ldxPad ? kd + c.ldxPad : 0, ldy = c.ldyPad ? n + c.ldyPad : 0;
+    const int64_t xs = ldx ? ldx : kd, ys = ldy ? ldy : n;
+    auto wf = randomF32(static_cast<size_t>(n) * kd, 1.0f / std::sqrt(static_cast<float>(kd)));
+    // Spread the magnitudes over rows and blocks so scales differ.
+    for (int j = 0; j < n; ++j)
+        for (int i = 0; i < kd; ++i)
+            wf[static_cast<size_t>(j) * kd + i] *= std::ldexp(1.0f, (j % 5) - (i / 128) % 3);
+    std::vector<uint8_t> wq, ws;
+    std::vector<uint16_t> wb;
+    const void *wHost = nullptr;
+    size_t wBytes = 0;
+    switch (c.type) {
+    case k::linear_weight_type::fp8_e4m3:
+        wq.resize(static_cast<size_t>(n) * kd);
+        ws.resize(static_cast<size_t>((n + 127) / 128) * ((kd + 127) / 128));
+        k::quantize_weight_e4m3(wf.data(), n, kd, wq.data(), ws.data());
+        wHost = wq.data();
+        wBytes = wq.size();
+        break;
+    case k::linear_weight_type::fp4_e2m1:
+        wq.resize(static_cast<size_t>(n) * kd / 2);
+        ws.resize(static_cast<size_t>(n) * kd / 32);
+        k::quantize_weight_e2m1(wf.data(), n, kd, wq.data(), ws.data());
+        wHost = wq.data();
+        wBytes = wq.size();
+        break;
+    case k::linear_weight_type::bf16:
+        wb.resize(wf.size());
+        for (size_t i = 0; i < wf.size(); ++i)
+            wb[i] = k::f32_to_bf16(wf[i]);
+        wHost = wb.data();
+        wBytes = wb.size() * 2;
+        break;
+    case k::linear_weight_type::f32:
+        wHost = wf.data();
+        wBytes = wf.size() * 4;
+        break;
+    }
+    auto xf = randomBf16(static_cast<size_t>(m) * xs, 2.0f);
+    for (int r = 0; r < m; ++r) // one row block of tiny values: the 1e-4 amax floor
+        for (int i = 0; i < std::min(kd, 128); ++i)
+            if (r == 1)
+                xf[static_cast<size_t>(r) * xs + i] = k::round_bf16(
+                    xf[static_cast<size_t>(r) * xs + i] * 1e-7f);
+    std::vector<uint16_t> xb(xf.size());
+    for (size_t i = 0; i < xf.size(); ++i)
+        xb[i] = k::f32_to_bf16(xf[i]);
+    const bool xBf16 = c.xType == k::act_type::bf16, yBf16 = c.yType == k::act_type::bf16;
+
+    k::linear_params p;
+    p.x = xBf16 ? static_cast<const void *>(xb.data()) : xf.data();
+    p.x_type = c.xType;
+    p.ldx = ldx;
+    p.w = wHost;
+    p.w_scale = ws.empty() ? nullptr : ws.data();
+    p.w_type = c.type;
+    p.y_type = c.yType;
+    p.ldy = ldy;
+    p.m = m;
+    p.n = n;
+    p.k = kd;
+    p.accum = c.accum;
+    std::vector<float> yf(static_cast<size_t>(m) * ys, 0.0f);
+    std::vector<uint16_t> yb(yf.size(), 0);
+    p.y = yBf16 ? static_cast<void *>(yb.data()) : yf.data();
+    if (!statusOk(k::linear_ref(p), "linear_ref"))
+        return;
+
+    Dev<float> dxf(xf), dyf(yf.size());
+    Dev<uint16_t> dxb(xb), dyb(yb.size());
+    Dev<uint8_t> dws(ws);
+    void *dw = nullptr;
+    if (!cudaOk(cudaMalloc(&dw, wBytes), "cudaMalloc w"))
+        return;
+    cudaMemcpy(dw, wHost, wBytes, cudaMemcpyHostToDevice);
+    cudaMemset(dyf.get(), 0, yf.size() * 4);
+    cudaMemset(dyb.get(), 0, yb.size() * 2);
+    k::linear_params g = p;
+    g.x = xBf16 ? static_cast<const void *>(dxb.get()) : dxf.get();
+    g.w = dw;
+    g.w_scale = ws.empty() ? nullptr : dws.get();
+    g.y = yBf16 ? static_cast<void *>(dyb.get()) : dyf.get();
+    const k::Status st = k::linear_cuda(g, nullptr);
+    if (statusOk(st, c.name) && synced(c.name)) {
+        std::vector<float> ref(yf.size()), got(yf.size());
+        if (yBf16) {
+            const auto h = dyb.host();
+            for (size_t i = 0; i < ref.size(); ++i) {
+                ref[i] = k::bf16_to_f32(yb[i]);
+                got[i] = k::bf16_to_f32(h[i]);
+            }
+        } else {
+            ref = yf;
+            got = dyf.host();
+        }
+        const bool quantized = c.type == k::linear_weight_type::fp8_e4m3
+                               || c.type == k::linear_weight_type::fp4_e2m1;
+        if (quantized)
+            expectExact(ref, got, c.name); // exact block sums, same fp32 order
+        else
+            expectNmse(ref, got, c.accum == k::linear_accum::exact ? 1e-13 : 1e-9, c.name);
+    }
+    cudaFree(dw);
+}
+
+void testLinears()
+{
+    using W = k::linear_weight_type;
+    using A = k::act_type;
+    const auto E = k::linear_accum::exact, F = k::linear_accum::fp32;
+    const LinearCase cases[] = {
+        {"linear fp8 gemv m=1 512x4096", W::fp8_e4m3, 1, 512, 4096, A::f32, A::f32, 0, 0, E},
+        {"linear fp8 gemv m=4 300x2048 bf16 x/y, strided",
+         W::fp8_e4m3,
+         4,
+         300,
+         2048,
+         A::bf16,
+         A::bf16,
+         8,
+         3,
+         E},
+        {"linear fp8 gemv m=2 k=1040 (partial block)",
+         W::fp8_e4m3,
+         2,
+         130,
+         1040,
+         A::f32,
+         A::f32,
+         0,
+         0,
+         F},
+        {"linear fp8 tiled m=70 256x512", W::fp8_e4m3, 70, 256, 512, A::f32, A::f32, 0, 0, E},
+        {"linear fp8 tiled odd m=5 n=77 k=1000", W::fp8_e4m3, 5, 77, 1000, A::bf16, A::f32, 3, 0, E},
+        {"linear fp4 gemv m=1 2048x4096", W::fp4_e2m1, 1, 2048, 4096, A::f32, A::f32, 0, 0, E},
+        {"linear fp4 gemv m=3 4096x2048 bf16 y", W::fp4_e2m1, 3, 4096, 2048, A::f32, A::bf16, 0, 0, E},
+        {"linear fp4 tiled m=40 96x256", W::fp4_e2m1, 40, 96, 256, A::f32, A::f32, 0, 0, E},
+        {"linear bf16 gemv m=2 1000x4096 exact", W::bf16, 2, 1000, 4096, A::f32, A::f32, 0, 0, E},
+        {"linear bf16 gemv m=1 1000x4096 fp32", W::bf16, 1, 1000, 4096, A::f32, A::f32, 0, 0, F},
+        {"linear bf16 tiled m=33 65x300 exact", W::bf16, 33, 65, 300, A::bf16, A::f32, 0, 5, E},
+        {"linear bf16 tiled m=33 65x300 fp32", W::bf16, 33, 65, 300, A::f32, A::f32, 0, 0, F},
+        {"linear f32 gemv m=1 128x512", W::f32, 1, 128, 512, A::f32, A::f32, 0, 0, E},
+        {"linear f32 tiled m=9 24x4096", W::f32, 9, 24, 4096, A::f32, A::f32, 0, 0, E},
+    };
+    for (const LinearCase &c : cases)
+        testLinear(c);
+}
+
+void testConversions()
+{
+    const int rows = 3, cols = 1000;
+    const int64_t ld = 1010;
+    auto y = randomF32(static_cast<size_t>(rows) * ld, 10.0f);
+    auto ref = y;
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c)
+            ref[static_cast<size_t>(r) * ld + c] = k::round_bf16(
+                ref[static_cast<size_t>(r) * ld + c]);
+    Dev<float> dy(y);
+    if (statusOk(k::round_bf16_rows_cuda(dy.get(), rows, cols, ld, nullptr), "round_bf16_rows")
+        && synced("round_bf16_rows"))
+        expectExact(ref, dy.host(), "round_bf16_rows");
+
+    const int vocab = 100, dim = 64, copies = 4;
+    std::vector<uint16_t> table(static_cast<size_t>(vocab) * dim);
+    auto tf = randomBf16(table.size());
+    for (size_t i = 0; i < table.size(); ++i)
+        table[i] = k::f32_to_bf16(tf[i]);
+    std::vector<int32_t> ids = {5, 0, 99, -3, 100, 42};
+    std::vector<float> eref(ids.size() * copies * dim);
+    for (size_t t = 0; t < ids.size(); ++t)
+        for (int c = 0; c < copies; ++c)
+            for (int e = 0; e < dim; ++e)
+                eref[(t * copies + c) * dim + e] = ids[t] >= 0 && ids[t] < vocab
+                                                       ? tf[static_cast<size_t>(ids[t]) * dim + e]
+                                                       : 0.0f;
+    Dev<uint16_t> dt(table);
+    Dev<int32_t> di(ids);
+    Dev<float> de(eref.size());
+    if (statusOk(k::embed_rows_cuda(dt.get(),
+                                    vocab,
+                                    dim,
+                                    di.get(),
+                                    static_cast<int>(ids.size()),
+                                    copies,
+                                    de.get(),
+                                    nullptr),
+                 "embed_rows")
+        && synced("embed_rows"))
+        expectExact(eref, de.host(), "embed_rows (x4 streams, out-of-range ids zero)");
+}
+
+void testSampling()
+{
+    const int vocab = 129280;
+    struct Cfg
+    {
+        const char *name;
+        float t, p;
+        int kk;
+        float minp;
+    };
+    const Cfg cfgs[] = {
+        {"greedy", 0.0f, 1.0f, 0, 0.0f},
+        {"T=1", 1.0f, 1.0f, 0, 0.0f},
+        {"T=0.7 top-k 50", 0.7f, 1.0f, 50, 0.0f},
+        {"T=1 top-p 0.9", 1.0f, 0.9f, 0, 0.0f},
+        {"T=1.3 min-p 0.05", 1.3f, 1.0f, 0, 0.05f},
+        {"T=0.8 top-k 200 top-p 0.8 min-p 0.02", 0.8f, 0.8f, 200, 0.02f},
+        {"T=1 top-k 1", 1.0f, 1.0f, 1, 0.0f},
+    };
+    const int rows = static_cast<int>(sizeof cfgs / sizeof cfgs[0]);
+    std::vector<k::SampleConfig> conf(rows);
+    std::vector<uint64_t> state(static_cast<size_t>(rows) * 4);
+    std::vector<fathom::engine::Sampler> samplers;
+    for (int r = 0; r < rows; ++r) {
+        conf[r].temperature = cfgs[r].t;
+        conf[r].top_p = cfgs[r].p;
+        conf[r].top_k = cfgs[r].kk;
+        conf[r].min_p = cfgs[r].minp;
+        fathom::engine::SamplingParams sp;
+        sp.temperature = cfgs[r].t;
+        sp.topP = cfgs[r].p;
+        sp.topK = cfgs[r].kk;
+        sp.minP = cfgs[r].minp;
+        sp.seed = g_rng();
+        samplers.emplace_back(sp);
+        k::sample_rng_seed(sp.seed, state.data() + static_cast<size_t>(r) * 4);
+    }
+    Dev<k::SampleConfig> dconf(conf);
+    Dev<uint64_t> dstate(state);
+    Dev<int32_t> dout(rows);
+    // Peaked logits (a few dominant ids) so that top-p keeps a realistic set.
+    const int steps = 6;
+    std::vector<int> mismatches(rows, 0);
+    for (int s = 0; s < steps; ++s) {
+        auto logits = randomF32(static_cast<size_t>(rows) * vocab, 2.0f);
+        for (int r = 0; r < rows; ++r)
+            for (int j = 0; j < 20; ++j)
+                logits[static_cast<size_t>(r) * vocab + (j * 7919 + s * 131) % vocab] += 8.0f
+                                                                                         - j * 0.3f;
+        Dev<float> dl(logits);
+        k::SampleParams p;
+        p.logits = dl.get();
+        p.rows = rows;
+        p.vocab = vocab;
+        p.config = dconf.get();
+        p.rng_state = dstate.get();
+        p.out_ids = dout.get();
+        if (!statusOk(k::sample_cuda(p, nullptr), "sample_cuda") || !synced("sample"))
+            return;
+        const auto got = dout.host();
+        for (int r = 0; r < rows; ++r) {
+            const int32_t want = samplers[r].sample(logits.data() + static_cast<size_t>(r) * vocab,
+                                                    vocab);
+            if (want != got[r])
+                ++mismatches[r];
+        }
+    }
+    for (int r = 0; r < rows; ++r)
+        report(mismatches[r] == 0,
+               std::string("sample ") + cfgs[r].name + ": same ids as engine::Sampler over "
+                   + std::to_string(steps) + " steps (" + std::to_string(mismatches[r])
+                   + " differ)");
+}
+
+} // namespace
+
+int main()
+{
+    int count = 0;
+    const cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess || count == 0) {
+        std::printf("SKIP: no CUDA device (%s); the CUDA ops were not run\n",
+                    err != cudaSuccess ? cudaGetErrorString(err) : "0 devices");
+        return 77;
+    }
+    cudaDeviceProp prop{};
+    cudaGetDeviceProperties(&prop, 0);
+    uint64_t seed = std::random_device{}();
+    if (const char *env = std::getenv("FATHOM_TEST_SEED"))
+        seed = std::strtoull(env, nullptr, 10);
+    g_rng.seed(seed);
+    std::printf("device: %s (sm_%d%d), seed %llu\n",
+                prop.name,
+                prop.major,
+                prop.minor,
+                static_cast<unsigned long long>(seed));
+
+    testRmsNorm();
+    testRope();
+    testMhc();
+    testHadamardAndFakeQuant();
+    testCompressor();
+    testIndexer();
+    testTopk();
+    testSparseAttn();
+    testMoe();
+    testLinears();
+    testConversions();
+    testSampling();
+
+    std::printf("%d of %d checks passed (seed %llu)\n",
+                g_checks - g_failures,
+                g_checks,
+                static_cast<unsigned long long>(seed));
+    return g_failures == 0 ? 0 : 1;
+}

@@ -16,8 +16,10 @@ PACKAGES=(
   qml6-module-qtquick-window qml6-module-qtquick-templates qml6-module-qtqml-workerscript
   qml6-module-qtquick-dialogs qml6-module-qtcore qml6-module-qttest
   # libraries
-  libpoppler-qt6-dev libspdlog-dev libsqlite3-dev libpcre2-dev nlohmann-json3-dev
+  libpoppler-qt6-dev libpoppler-private-dev libspdlog-dev libsqlite3-dev libpcre2-dev nlohmann-json3-dev
   libcurl4-openssl-dev libzip-dev libtesseract-dev libleptonica-dev
+  # API keys in the OS keychain (optional at configure time: FATHOM_KEYCHAIN)
+  qtkeychain-qt6-dev
   # runtime tools and data: OCR, pdftotext (benchmarks), CJK glyphs, offscreen/X test display
   tesseract-ocr tesseract-ocr-eng poppler-utils fonts-noto-cjk fonts-dejavu-core xvfb xauth
   # real PDFs nobody here wrote, for the document tests (libtasn1.pdf, bzip2's manual.pdf.gz)

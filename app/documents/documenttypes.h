@@ -68,6 +68,9 @@ struct ExtractionOptions
     OcrMode ocr = OcrMode::Auto;
     QString ocrLanguage = QStringLiteral("eng");
     int ocrDpi = 300;
+    // Threads reading one PDF's text layer (each with its own parser over the same bytes). The
+    // pages come out in order and identical whatever the count.
+    int threads = 1;
 };
 
 QString formatName(DocumentFormat format);

@@ -47,6 +47,19 @@ bool looksLikeOutOfMemory(const QByteArray &stderrTail)
 
 } // namespace
 
+qint64 countTokens(const ExtractedDocument &content, const engine::tokenizer::Tokenizer &tokenizer)
+{
+    qint64 total = 0;
+    std::vector<engine::tokenizer::TokenId> ids;
+    for (const ExtractedPage &page : content.pages) {
+        ids.clear();
+        // Ordinary text: a document quoting "<｜User｜>" must not count (or become) a control token.
+        tokenizer.encodeOrdinary(page.text.toStdString(), ids);
+        total += qint64(ids.size());
+    }
+    return total;
+}
+
 Result<QString> contentHash(const QString &path, qint64 *byteSize)
 {
     QFile file(path);
@@ -79,13 +92,16 @@ IngestResult runIngestion(const QString &path,
     const QString worker = options.workerPath.isEmpty() ? DocumentIngestor::defaultWorkerPath()
                                                         : options.workerPath;
     const qint64 memoryMb = options.memoryLimitBytes / (1024 * 1024);
+    const int threads = options.threadsPerJob > 0 ? qMin(options.threadsPerJob, 8)
+                                                  : qBound(1, QThread::idealThreadCount(), 4);
     QStringList args;
     args << QStringLiteral("--memory-limit-mb")
          << QString::number(memoryMb)
-         // CPU time never exceeds wall time in the single-threaded worker: this backstop only
+         // CPU time never exceeds wall time times the worker's threads: this backstop only
          // matters if this process dies and cannot kill a spinning worker.
-         << QStringLiteral("--cpu-limit-s") << QString::number(options.timeLimitMs / 1000 + 5)
-         << QStringLiteral("--ocr")
+         << QStringLiteral("--cpu-limit-s")
+         << QString::number(qint64(options.timeLimitMs / 1000 + 5) * threads)
+         << QStringLiteral("--threads") << QString::number(threads) << QStringLiteral("--ocr")
          << (options.extraction.ocr == OcrMode::Off ? QStringLiteral("off") : QStringLiteral("auto"))
          << QStringLiteral("--ocr-lang") << options.extraction.ocrLanguage
          << QStringLiteral("--max-chars") << QString::number(options.extraction.limits.maxChars)
@@ -233,12 +249,15 @@ IngestResult runIngestion(const QString &path,
                         .arg(worker, path)
                         .arg(process.exitCode())
                         .arg(detail.isEmpty() ? QString() : QStringLiteral(": ") + detail));
+    if (options.tokenizer.isValid())
+        doc.tokenCount = countTokens(doc.content, options.tokenizer);
     doc.elapsedMs = clock.elapsed();
     return doc;
 }
 
 DocumentIngestor::DocumentIngestor(IngestOptions options, int maxParallelJobs)
     : m_options(std::move(options))
+    , m_active(std::make_shared<std::atomic<int>>(0))
 {
     m_pool.setMaxThreadCount(maxParallelJobs > 0 ? maxParallelJobs : QThread::idealThreadCount());
     m_pool.setObjectName(QStringLiteral("ingestion"));
@@ -252,10 +271,19 @@ DocumentIngestor::~DocumentIngestor()
 
 QFuture<IngestResult> DocumentIngestor::ingest(const QString &path)
 {
+    m_active->fetch_add(1);
     QFuture<IngestResult> future = QtConcurrent::run(
         &m_pool,
-        [](QPromise<IngestResult> &promise, const QString &path, const IngestOptions &options) {
+        [active = m_active](QPromise<IngestResult> &promise,
+                            const QString &path,
+                            IngestOptions options) {
+            // A lone document gets the idle cores; a batch gets one core per job.
+            if (options.threadsPerJob <= 0)
+                options.threadsPerJob = qBound(1,
+                                               QThread::idealThreadCount() / qMax(1, active->load()),
+                                               4);
             promise.addResult(runIngestion(path, options, &promise));
+            active->fetch_sub(1);
         },
         path,
         m_options);
@@ -274,6 +302,8 @@ void DocumentIngestor::cancelAll()
 void DocumentIngestor::waitForDone()
 {
     m_pool.waitForDone();
+    // A job cancelled before it started never ran to count itself out.
+    m_active->store(0);
     m_futures.clear();
 }
 

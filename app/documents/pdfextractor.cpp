@@ -10,9 +10,30 @@
 
 #include <poppler-qt6.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifdef FATHOM_HAVE_POPPLER_CORE
+// Poppler's core API (libpoppler-private-dev), used for the text layer only: it lets one
+// TextOutputDev serve a whole run of pages, as pdftotext does. Poppler-Qt6 builds a new output
+// device per page, which empties the output device's ICC colour-space cache every page: a PDF with
+// an ICC-based /DefaultRGB then rebuilds a LittleCMS transform per page (a quarter of the time on
+// the Valgrind manual). Rendering (the blank probe, OCR) stays on Poppler-Qt6.
+#include <GfxState.h>
+#include <GlobalParams.h>
+#include <PDFDoc.h>
+#include <Stream.h>
+#include <TextOutputDev.h>
+#endif
 
 namespace fathom::documents {
 
@@ -53,7 +74,7 @@ QString pageList(const QList<int> &pages)
     return parts.join(QLatin1String(", "));
 }
 
-QString pageText(const Poppler::Page &page)
+QString pageTextFromWords(const Poppler::Page &page)
 {
     // textList() walks Poppler's text flows, blocks, lines and words in reading order (the order
     // pdftotext prints); Page::text() would sort lines geometrically and interleave columns.
@@ -69,6 +90,146 @@ QString pageText(const Poppler::Page &page)
     }
     return text;
 }
+
+#ifdef FATHOM_HAVE_POPPLER_CORE
+
+void appendToString(void *stream, const char *text, int length)
+{
+    static_cast<std::string *>(stream)->append(text, size_t(length));
+}
+
+/*
+  The text layer of every page, read ahead by `threads` threads, each with its own PDFDoc over the
+  same bytes and one TextOutputDev for all its pages (its ICC and font caches stay warm). Pages are
+  handed out in blocks in page order; take() returns them strictly in order, so the output is the
+  same whatever the thread count. Producers stay at most kLookahead pages ahead of the consumer
+  (OCR can be slow; the text of a huge document need not pile up).
+*/
+class PageTextReader
+{
+public:
+    PageTextReader(const QByteArray &data, int pageCount, int threads)
+        : m_data(data)
+        , m_pageCount(pageCount)
+        , m_pages(size_t(pageCount))
+        , m_state(size_t(pageCount), State::Pending)
+    {
+        // GfxState creates Poppler's shared sRGB profile lazily and without a lock: create it
+        // here, before two threads could race to.
+        const PDFRectangle box(0, 0, 1, 1);
+        GfxState warmUp(72, 72, &box, 0, false);
+        if (globalParams)
+            globalParams->setTextEncoding("UTF-8");
+        threads = std::clamp(threads, 1, 8);
+        for (int i = 0; i < threads; ++i)
+            m_threads.emplace_back([this] { run(); });
+    }
+
+    ~PageTextReader()
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stop = true;
+        }
+        m_changed.notify_all();
+        for (std::thread &t : m_threads)
+            t.join();
+    }
+
+    // The text of page `index` (0-based, called in order); nullopt when the page could not be
+    // read by the core parser (the caller falls back to Poppler-Qt6). Rethrows a producer's
+    // std::bad_alloc so the worker reports it as an out-of-memory.
+    std::optional<std::string> take(int index)
+    {
+        std::unique_lock lock(m_mutex);
+        m_consumed = index;
+        m_changed.notify_all();
+        m_changed.wait(lock, [&] { return m_state[size_t(index)] != State::Pending || m_failure; });
+        if (m_failure)
+            std::rethrow_exception(m_failure);
+        std::optional<std::string> text;
+        if (m_state[size_t(index)] == State::Done)
+            text = std::move(m_pages[size_t(index)]);
+        m_pages[size_t(index)] = std::string();
+        return text;
+    }
+
+private:
+    enum class State : quint8 { Pending, Done, Failed };
+    static constexpr int kBlock = 8;       // pages per hand-out: fonts and resources stay cached
+    static constexpr int kLookahead = 256; // pages read ahead of the consumer at most
+
+    void run()
+    {
+        try {
+            // The stream does not own the bytes; PDFDoc owns the stream.
+            auto doc = std::make_unique<PDFDoc>(
+                new MemStream(m_data.constData(), 0, m_data.size(), Object(objNull)));
+            std::string pageText;
+            std::unique_ptr<TextOutputDev> device;
+            if (doc->isOk() && !doc->isEncrypted()) {
+                // As pdftotext: reading order (not physical layout or raw order), no diagonal
+                // text discarded; no form feed between pages (we know where pages end).
+                device = std::make_unique<TextOutputDev>(&appendToString,
+                                                         &pageText,
+                                                         false,
+                                                         0,
+                                                         false,
+                                                         false);
+                if (device->isOk())
+                    device->setTextPageBreaks(false);
+                else
+                    device.reset();
+            }
+            for (;;) {
+                int first = 0;
+                {
+                    std::unique_lock lock(m_mutex);
+                    m_changed.wait(lock, [&] {
+                        return m_stop || m_next >= m_pageCount || m_next < m_consumed + kLookahead;
+                    });
+                    if (m_stop || m_next >= m_pageCount)
+                        return;
+                    first = m_next;
+                    m_next += kBlock;
+                }
+                const int last = std::min(first + kBlock, m_pageCount);
+                for (int i = first; i < last; ++i) {
+                    pageText.clear();
+                    bool ok = device != nullptr && i < doc->getNumPages();
+                    // As pdftotext: 72 dpi, no rotation, media box, no crop, not printing.
+                    if (ok)
+                        doc->displayPage(device.get(), i + 1, 72, 72, 0, true, false, false);
+                    std::lock_guard lock(m_mutex);
+                    m_state[size_t(i)] = ok ? State::Done : State::Failed;
+                    if (ok)
+                        m_pages[size_t(i)] = std::move(pageText);
+                    pageText = std::string();
+                }
+                m_changed.notify_all();
+            }
+        } catch (...) {
+            std::lock_guard lock(m_mutex);
+            if (!m_failure)
+                m_failure = std::current_exception();
+            m_changed.notify_all();
+        }
+    }
+
+    const QByteArray &m_data;
+    const int m_pageCount;
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::vector<std::string> m_pages;
+    std::vector<State> m_state;
+    std::exception_ptr m_failure;
+    int m_next = 0;
+    int m_consumed = 0;
+    bool m_stop = false;
+    std::vector<std::thread> m_threads;
+};
+
+#endif // FATHOM_HAVE_POPPLER_CORE
 
 } // namespace
 
@@ -115,22 +276,37 @@ Result<void> extractPdf(const QString &path, const ExtractionOptions &options, E
     QList<int> ocrPages;
     QList<int> brokenPages;
 
+#ifdef FATHOM_HAVE_POPPLER_CORE
+    PageTextReader reader(data, pageCount, options.threads);
+#endif
     for (int i = 0; i < pageCount; ++i) {
         ExtractedPage out;
         out.number = i + 1;
-        const std::unique_ptr<Poppler::Page> page = doc->page(i);
+        std::optional<QString> text;
+#ifdef FATHOM_HAVE_POPPLER_CORE
+        if (std::optional<std::string> core = reader.take(i))
+            text = QString::fromStdString(*core);
+#endif
+        // Poppler-Qt6 pages are opened only when needed: as the text fallback, and to render.
+        std::unique_ptr<Poppler::Page> page;
+        if (!text) {
+            page = doc->page(i);
+            if (page)
+                text = pageTextFromWords(*page);
+        }
+        if (text && !text->trimmed().isEmpty()) {
+            out.text = std::move(*text);
+            FATHOM_TRY(sink.page(out));
+            continue;
+        }
+        if (!page)
+            page = doc->page(i);
         if (!page) {
             out.source = PageTextSource::NoTextLayer;
             brokenPages.append(out.number);
             FATHOM_TRY(sink.page(out));
             continue;
         }
-        out.text = pageText(*page);
-        if (!out.text.trimmed().isEmpty()) {
-            FATHOM_TRY(sink.page(out));
-            continue;
-        }
-        out.text.clear();
         // No text layer. Is there anything on the page at all? A tiny rendering answers cheaply.
         const QSizeF size = page->pageSizeF();
         const double probeDpi = clampDpi(size, 18, 250000);
@@ -159,13 +335,14 @@ Result<void> extractPdf(const QString &path, const ExtractionOptions &options, E
             FATHOM_TRY(sink.page(out));
             continue;
         }
-        Result<QString> text = ocr.recognise(image, int(dpi));
-        if (!text) {
-            sink.warning(tr("Page %1 of '%2': %3").arg(out.number).arg(path, text.error().message));
+        Result<QString> recognised = ocr.recognise(image, int(dpi));
+        if (!recognised) {
+            sink.warning(
+                tr("Page %1 of '%2': %3").arg(out.number).arg(path, recognised.error().message));
             out.source = PageTextSource::NoTextLayer;
             noTextPages.append(out.number);
         } else {
-            out.text = std::move(*text);
+            out.text = std::move(*recognised);
             out.source = PageTextSource::Ocr;
             ocrPages.append(out.number);
         }

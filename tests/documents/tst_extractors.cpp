@@ -264,6 +264,19 @@ void tst_Extractors::realPdfMatchesPdftotext()
           qlonglong(doc->pages.size()),
           total.ratio());
     QVERIFY2(total.ratio() >= 0.98, qPrintable(QString::number(total.ratio())));
+
+    // Several threads read the text layer: the same pages, in the same order, byte for byte.
+    for (int threads : {2, 3}) {
+        ExtractionOptions options;
+        options.threads = threads;
+        const Result<ExtractedDocument> parallel = extractDocument(pdf, options);
+        QVERIFY2(parallel, parallel ? "" : qPrintable(parallel.error().message));
+        QCOMPARE(parallel->pages.size(), doc->pages.size());
+        for (int i = 0; i < doc->pages.size(); ++i) {
+            QCOMPARE(parallel->pages.at(i).number, i + 1);
+            QCOMPARE(parallel->pages.at(i).text, doc->pages.at(i).text);
+        }
+    }
 }
 
 void tst_Extractors::blankPages()

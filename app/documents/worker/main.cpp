@@ -120,7 +120,11 @@ int main(int argc, char **argv)
     const QCommandLineOption maxChars(QStringLiteral("max-chars"),
                                       QStringLiteral("Most characters of text kept."),
                                       QStringLiteral("n"));
-    parser.addOptions({memory, cpu, ocr, ocrLang, maxChars});
+    const QCommandLineOption threads(QStringLiteral("threads"),
+                                     QStringLiteral("Threads reading a PDF's text layer."),
+                                     QStringLiteral("n"),
+                                     QStringLiteral("1"));
+    parser.addOptions({memory, cpu, ocr, ocrLang, maxChars, threads});
     parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("The document."));
     parser.process(app);
     if (parser.positionalArguments().size() != 1) {
@@ -151,6 +155,7 @@ int main(int argc, char **argv)
     options.ocrLanguage = parser.value(ocrLang);
     if (parser.isSet(maxChars))
         options.limits.maxChars = parser.value(maxChars).toLongLong();
+    options.threads = qBound(1, parser.value(threads).toInt(), 8);
 
     try {
         runTestHook(path, limits.memoryBytes);

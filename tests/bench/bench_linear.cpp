@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <vector>
 
@@ -25,6 +26,15 @@ namespace {
 double seconds(Clock::time_point a, Clock::time_point b)
 {
     return std::chrono::duration<double>(b - a).count();
+}
+
+// Process CPU seconds (all threads). On a shared machine, work / (CPU seconds / threads) is the
+// rate the code would reach with the cores to itself (compute-bound parts), next to the wall rate.
+double cpuSeconds()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
 // Bytes copied per second (each byte read once and written once), best of several runs.
@@ -180,14 +190,15 @@ int main(int argc, char **argv)
     // small benchmark model: wq_b 4096x512, experts 512x1024).
     std::printf("batch-1 linears (weight bytes streamed per second; ratio to the read bandwidth of "
                 "the same thread count; x: bf16-valued or f32 activations)\n");
-    std::printf("%-5s %-11s %-4s %-6s %8s %10s %8s\n",
+    std::printf("%-5s %-11s %-4s %-6s %8s %10s %8s %10s\n",
                 "type",
                 "shape",
                 "x",
                 "accum",
                 "threads",
                 "GB/s",
-                "ratio");
+                "ratio",
+                "cpu GB/s");
     const size_t targetBytes = quick ? (96u << 20) : (384u << 20);
     std::vector<uint16_t> x(8192, f32_to_bf16(0.5f));
     std::vector<float> xf(8192);
@@ -219,9 +230,10 @@ int main(int argc, char **argv)
             for (ThreadPool *pool : {&pool1, &poolN}) {
                 if (pool == &poolN && threads == 1)
                     continue;
-                double best = 0;
+                double best = 0, bestCpu = 0;
                 for (int rep = 0; rep < 3; ++rep) {
                     const auto t0 = Clock::now();
+                    const double c0 = cpuSeconds();
                     for (const Weights &w : set) {
                         linear_params p = params(w,
                                                  cs.f32x ? static_cast<const void *>(xf.data())
@@ -234,9 +246,12 @@ int main(int argc, char **argv)
                         linear_cpu(p, pool);
                     }
                     best = std::max(best, double(per) * count / seconds(t0, Clock::now()));
+                    bestCpu = std::max(bestCpu,
+                                       double(per) * count * pool->thread_count()
+                                           / (cpuSeconds() - c0));
                 }
                 const double ref = pool == &pool1 ? rd1 : rdN;
-                std::printf("%-5s %5dx%-5d %-4s %-6s %8d %10.2f %8.2f\n",
+                std::printf("%-5s %5dx%-5d %-4s %-6s %8d %10.2f %8.2f %10.2f\n",
                             typeName(t),
                             n,
                             k,
@@ -244,13 +259,20 @@ int main(int argc, char **argv)
                             acc == linear_accum::exact ? "exact" : "fp32",
                             pool->thread_count(),
                             best / 1e9,
-                            best / ref);
+                            best / ref,
+                            bestCpu / 1e9);
             }
         }
     }
 
     std::printf("\nprefill GEMMs (2*m*n*k / s)\n");
-    std::printf("%-5s %-16s %-6s %8s %10s\n", "type", "m x n x k", "accum", "threads", "GFLOP/s");
+    std::printf("%-5s %-16s %-6s %8s %10s %12s\n",
+                "type",
+                "m x n x k",
+                "accum",
+                "threads",
+                "GFLOP/s",
+                "cpu GFLOP/s");
     const int m = quick ? 64 : 256;
     std::vector<uint16_t> xm(size_t(m) * 1024);
     std::mt19937 rng(3);
@@ -275,18 +297,22 @@ int main(int argc, char **argv)
             const linear_accum acc = variant == 1 ? linear_accum::fp32 : linear_accum::exact;
             if (variant == 2 && quick)
                 continue;
-            double best = 0;
+            double best = 0, bestCpu = 0;
             for (int rep = 0; rep < (variant == 2 ? 1 : 3); ++rep) {
                 linear_params p = params(w, xm.data(), ym.data(), g.m, acc);
                 p.y_type = act_type::f32;
                 const auto t0 = Clock::now();
+                const double c0 = cpuSeconds();
                 if (variant == 2)
                     linear_ref(p);
                 else
                     linear_cpu(p, &poolN);
                 best = std::max(best, 2.0 * g.m * w.n * w.k / seconds(t0, Clock::now()));
+                bestCpu = std::max(bestCpu,
+                                   2.0 * g.m * w.n * w.k * (variant == 2 ? 1 : poolN.thread_count())
+                                       / (cpuSeconds() - c0));
             }
-            std::printf("%-5s %4dx%5dx%5d %-6s %8d %10.2f%s\n",
+            std::printf("%-5s %4dx%5dx%5d %-6s %8d %10.2f %12.2f%s\n",
                         typeName(g.t),
                         g.m,
                         w.n,
@@ -294,6 +320,7 @@ int main(int argc, char **argv)
                         acc == linear_accum::exact ? "exact" : "fp32",
                         variant == 2 ? 1 : poolN.thread_count(),
                         best / 1e9,
+                        bestCpu / 1e9,
                         variant == 2 ? "  (linear_ref, scalar)" : "");
         }
     }

@@ -100,7 +100,7 @@ Status compressor_pool_batched_cuda(const CompressorPoolParams &p,
         return Status::success();
     const int threads = 128;
     const dim3 grid((p.dc + threads - 1) / threads, n_entries);
-    compressor_pool_kernel<<<grid, threads, 0, stream>>>(p, n_entries);
+    FATHOM_LAUNCH(grid, threads, 0, stream, compressor_pool_kernel)(p, n_entries);
     return cuda::launch_status();
 }
 

@@ -52,7 +52,8 @@ Status round_bf16_rows_cuda(float *y, int rows, int cols, int64_t ld, CUstream_s
     if (rows == 0 || cols == 0)
         return Status::success();
     const long long n = static_cast<long long>(rows) * cols;
-    round_rows_kernel<<<cuda::grid_for(n, 256), 256, 0, stream>>>(y, rows, cols, ld ? ld : cols);
+    FATHOM_LAUNCH(cuda::grid_for(n, 256), 256, 0, stream, round_rows_kernel)
+    (y, rows, cols, ld ? ld : cols);
     return cuda::launch_status();
 }
 
@@ -70,13 +71,8 @@ Status embed_rows_cuda(const uint16_t *table,
     if (n_tokens == 0)
         return Status::success();
     const long long n = static_cast<long long>(n_tokens) * copies * dim;
-    embed_kernel<<<cuda::grid_for(n, 256), 256, 0, stream>>>(table,
-                                                             vocab,
-                                                             dim,
-                                                             ids,
-                                                             n_tokens,
-                                                             copies,
-                                                             out);
+    FATHOM_LAUNCH(cuda::grid_for(n, 256), 256, 0, stream, embed_kernel)
+    (table, vocab, dim, ids, n_tokens, copies, out);
     return cuda::launch_status();
 }
 

@@ -21,6 +21,18 @@
 
 #include <cstdint>
 
+/*
+  Launches and dynamic shared memory go through two macros so that the same sources also build
+  as plain C++ against tests/gpu/emu (a CPU emulation of the CUDA execution model: blocks run one
+  after another, the threads of a block as fibers with real barriers and warp shuffles). That
+  lets CI, which has nvcc but no GPU, run every kernel's indexing and synchronisation against
+  the CPU twins. With nvcc they are the ordinary triple-chevron launch and extern __shared__.
+*/
+#ifndef FATHOM_CUDA_EMULATION
+#define FATHOM_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
+#define FATHOM_EXTERN_SHARED(type, name) extern __shared__ __align__(16) type name[]
+#endif
+
 namespace fathom::kernels {
 
 Status cuda_status(cudaError_t err); // cuda_status.cu
@@ -140,9 +152,11 @@ __device__ inline int e2m1_to_int2x(uint32_t code)
     return (code & 8u) ? -mag : mag;
 }
 
+// Code 8 is −0.0 (it matters: a fake-quantised negative value that rounds to zero stays −0).
 __device__ inline float e2m1_to_f32(uint32_t code)
 {
-    return static_cast<float>(e2m1_to_int2x(code)) * 0.5f;
+    const float v = static_cast<float>(e2m1_to_int2x(code & 7u)) * 0.5f;
+    return (code & 8u) ? -v : v;
 }
 
 __device__ inline uint8_t f32_to_e2m1(float x)

@@ -58,11 +58,8 @@ Status launch(float *x, int rows, int row_stride, int dims, int block, CUstream_
         return Status::success();
     const long long units = static_cast<long long>(rows) * ((dims + block - 1) / block);
     const int threads = 256;
-    fake_quant_kernel<F><<<cuda::grid_for(units, threads / 32), threads, 0, stream>>>(x,
-                                                                                      rows,
-                                                                                      row_stride,
-                                                                                      dims,
-                                                                                      block);
+    FATHOM_LAUNCH(cuda::grid_for(units, threads / 32), threads, 0, stream, fake_quant_kernel<F>)
+    (x, rows, row_stride, dims, block);
     return cuda::launch_status();
 }
 

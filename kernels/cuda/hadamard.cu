@@ -16,7 +16,7 @@ namespace {
 
 __global__ void hadamard_kernel(float *x, int n, float scale)
 {
-    extern __shared__ float v[];
+    FATHOM_EXTERN_SHARED(float, v);
     float *row = x + static_cast<int64_t>(blockIdx.x) * n;
     for (int i = threadIdx.x; i < n; i += blockDim.x)
         v[i] = row[i];
@@ -43,7 +43,7 @@ Status hadamard_cuda(float *x, int rows, int n, float scale, CUstream_st *stream
     if (rows == 0)
         return Status::success();
     const int threads = n / 2 < 32 ? 32 : (n / 2 > 512 ? 512 : n / 2);
-    hadamard_kernel<<<rows, threads, n * sizeof(float), stream>>>(x, n, scale);
+    FATHOM_LAUNCH(rows, threads, n * sizeof(float), stream, hadamard_kernel)(x, n, scale);
     return cuda::launch_status();
 }
 

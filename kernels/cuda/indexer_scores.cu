@@ -33,7 +33,7 @@ __global__ void indexer_scores_kernel(const float *q_all,
                                       int n_keys,
                                       int64_t scores_ld)
 {
-    extern __shared__ float smem[];
+    FATHOM_EXTERN_SHARED(float, smem);
     float *sq = smem;               // [n_heads * dim]
     float *sw = sq + n_heads * dim; // [n_heads]
     float *sk = sw + n_heads;       // [k_keys][dim + 1]
@@ -97,14 +97,8 @@ Status indexer_scores_rows_cuda(const IndexerScoreParams &p,
     if (p.n_keys == 0 || n_q == 0)
         return Status::success();
     const dim3 grid((p.n_keys + k_keys - 1) / k_keys, n_q);
-    indexer_scores_kernel<<<grid, k_threads, smem_bytes(p.n_heads, p.dim), stream>>>(p.q,
-                                                                                     p.weights,
-                                                                                     p.keys,
-                                                                                     p.scores,
-                                                                                     p.n_heads,
-                                                                                     p.dim,
-                                                                                     p.n_keys,
-                                                                                     scores_ld);
+    FATHOM_LAUNCH(grid, k_threads, smem_bytes(p.n_heads, p.dim), stream, indexer_scores_kernel)
+    (p.q, p.weights, p.keys, p.scores, p.n_heads, p.dim, p.n_keys, scores_ld);
     return cuda::launch_status();
 }
 

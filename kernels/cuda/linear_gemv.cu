@@ -111,7 +111,7 @@ template<GemvKind Kind, linear_accum Accum>
 __global__ void __launch_bounds__(k_threads)
     gemv_kernel(linear_params p, int64_t ldx, int64_t ldy, int cpw)
 {
-    extern __shared__ __align__(16) unsigned char smem[];
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ float terms[k_warps][k_max_m][32];
     stage_x<Kind>(p, ldx, smem);
     __syncthreads();
@@ -267,11 +267,12 @@ Status launch(const linear_params &p, CUstream_st *stream)
     const long long cols_per_block = static_cast<long long>(k_warps) * cpw;
     const int64_t ldx = p.ldx ? p.ldx : p.k;
     const int64_t ldy = p.ldy ? p.ldy : p.n;
-    gemv_kernel<Kind, Accum>
-        <<<grid_for(p.n, static_cast<int>(cols_per_block)), k_threads, bytes, stream>>>(p,
-                                                                                        ldx,
-                                                                                        ldy,
-                                                                                        cpw);
+    FATHOM_LAUNCH(grid_for(p.n, static_cast<int>(cols_per_block)),
+                  k_threads,
+                  bytes,
+                  stream,
+                  gemv_kernel<Kind, Accum>)
+    (p, ldx, ldy, cpw);
     return launch_status();
 }
 

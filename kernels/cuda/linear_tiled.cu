@@ -178,7 +178,7 @@ Status launch(const linear_params &p, CUstream_st *stream)
     const int64_t ldx = p.ldx ? p.ldx : p.k;
     const int64_t ldy = p.ldy ? p.ldy : p.n;
     const dim3 grid((p.n + k_bn - 1) / k_bn, (p.m + k_bm - 1) / k_bm);
-    tiled_kernel<Kind, Accum><<<grid, k_threads, 0, stream>>>(p, ldx, ldy);
+    FATHOM_LAUNCH(grid, k_threads, 0, stream, tiled_kernel<Kind, Accum>)(p, ldx, ldy);
     return launch_status();
 }
 

@@ -170,19 +170,20 @@ Status mhc_pre_cuda(const MhcPreParams &p, CUstream_st *stream)
         return Status::invalid("mhc_pre_cuda: bad arguments (n_hc must be 1..4)");
     if (p.tokens == 0)
         return Status::success();
-    mhc_mix_kernel<0><<<p.tokens, k_threads, 0, stream>>>(p.x,
-                                                          p.fn,
-                                                          p.base,
-                                                          p.scale,
-                                                          p.pre,
-                                                          p.post,
-                                                          p.comb,
-                                                          p.u,
-                                                          p.n_hc,
-                                                          p.d,
-                                                          p.sinkhorn_iters,
-                                                          p.norm_eps,
-                                                          p.hc_eps);
+    FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, mhc_mix_kernel<0>)
+    (p.x,
+     p.fn,
+     p.base,
+     p.scale,
+     p.pre,
+     p.post,
+     p.comb,
+     p.u,
+     p.n_hc,
+     p.d,
+     p.sinkhorn_iters,
+     p.norm_eps,
+     p.hc_eps);
     return cuda::launch_status();
 }
 
@@ -193,19 +194,8 @@ Status mhc_head_cuda(const MhcHeadParams &p, CUstream_st *stream)
         return Status::invalid("mhc_head_cuda: bad arguments (n_hc must be 1..4)");
     if (p.tokens == 0)
         return Status::success();
-    mhc_mix_kernel<1><<<p.tokens, k_threads, 0, stream>>>(p.x,
-                                                          p.fn,
-                                                          p.base,
-                                                          p.scale,
-                                                          nullptr,
-                                                          nullptr,
-                                                          nullptr,
-                                                          p.u,
-                                                          p.n_hc,
-                                                          p.d,
-                                                          1,
-                                                          p.norm_eps,
-                                                          p.hc_eps);
+    FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, mhc_mix_kernel<1>)
+    (p.x, p.fn, p.base, p.scale, nullptr, nullptr, nullptr, p.u, p.n_hc, p.d, 1, p.norm_eps, p.hc_eps);
     return cuda::launch_status();
 }
 
@@ -216,7 +206,7 @@ Status mhc_post_cuda(const MhcPostParams &p, CUstream_st *stream)
     if (p.tokens == 0)
         return Status::success();
     const long long total = static_cast<long long>(p.tokens) * p.n_hc * p.d;
-    mhc_post_kernel<<<cuda::grid_for(total, 256), 256, 0, stream>>>(p);
+    FATHOM_LAUNCH(cuda::grid_for(total, 256), 256, 0, stream, mhc_post_kernel)(p);
     return cuda::launch_status();
 }
 

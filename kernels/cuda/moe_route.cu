@@ -117,7 +117,7 @@ Status moe_route_cuda(const MoeRouteParams &p, CUstream_st *stream)
         return Status::unsupported("moe_route_cuda: at most 1024 experts and top-16");
     if (p.tokens == 0)
         return Status::success();
-    moe_route_kernel<<<p.tokens, k_threads, 0, stream>>>(p);
+    FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, moe_route_kernel)(p);
     return cuda::launch_status();
 }
 

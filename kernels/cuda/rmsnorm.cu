@@ -66,7 +66,7 @@ Status rmsnorm_cuda(const RmsNormParams &p, CUstream_st *stream)
         return Status::success();
     const int xs = p.x_stride ? p.x_stride : p.dim;
     const int ys = p.y_stride ? p.y_stride : p.dim;
-    rmsnorm_kernel<<<p.rows, k_threads, 0, stream>>>(p, xs, ys);
+    FATHOM_LAUNCH(p.rows, k_threads, 0, stream, rmsnorm_kernel)(p, xs, ys);
     return cuda::launch_status();
 }
 
@@ -77,10 +77,8 @@ Status head_rmsnorm_bf16_cuda(float *x, int rows, int dim, float eps, CUstream_s
     if (rows == 0)
         return Status::success();
     const int warps = k_threads / 32;
-    head_rmsnorm_bf16_kernel<<<cuda::grid_for(rows, warps), k_threads, 0, stream>>>(x,
-                                                                                    rows,
-                                                                                    dim,
-                                                                                    eps);
+    FATHOM_LAUNCH(cuda::grid_for(rows, warps), k_threads, 0, stream, head_rmsnorm_bf16_kernel)
+    (x, rows, dim, eps);
     return cuda::launch_status();
 }
 

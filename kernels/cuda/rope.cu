@@ -47,8 +47,12 @@ Status rope_cuda(const RopeParams &p, CUstream_st *stream)
         return Status::success();
     const int half = p.rope_dim / 2;
     const int threads = 256;
-    rope_kernel<<<cuda::grid_for(static_cast<long long>(p.rows) * half, threads), threads, 0, stream>>>(
-        p, half, p.direction == RopeDirection::Inverse);
+    FATHOM_LAUNCH(cuda::grid_for(static_cast<long long>(p.rows) * half, threads),
+                  threads,
+                  0,
+                  stream,
+                  rope_kernel)
+    (p, half, p.direction == RopeDirection::Inverse);
     return cuda::launch_status();
 }
 

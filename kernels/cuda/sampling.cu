@@ -284,15 +284,15 @@ __global__ void __launch_bounds__(k_threads) sample_kernel(SampleParams p, int64
         f.key_k = prefix;
         f.use_k = true;
     }
-    // Mass of the current survivors.
+    // Mass of the survivors of top-k (min-p applies after top-p).
+    const bool use_min = f.use_min;
+    f.use_min = false;
     mass = 0.0;
     for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
         const double pi = row.prob(i);
         if (survives(row, f, i, pi))
             mass += pi;
     }
-    const bool use_min = f.use_min;
-    f.use_min = false; // min-p applies after top-p
     mass = cuda::block_sum(mass, dscratch);
     if (f.use_p) {
         f.use_p = false;
@@ -420,7 +420,7 @@ Status sample_cuda(const SampleParams &p, CUstream_st *stream)
         return Status::invalid("sample_cuda: bad arguments");
     if (p.rows == 0)
         return Status::success();
-    sample_kernel<<<p.rows, k_threads, 0, stream>>>(p, p.ld ? p.ld : p.vocab);
+    FATHOM_LAUNCH(p.rows, k_threads, 0, stream, sample_kernel)(p, p.ld ? p.ld : p.vocab);
     return cuda::launch_status();
 }
 

@@ -54,7 +54,7 @@ __host__ __device__ inline SmemLayout smem_layout(int head_dim, int block)
 
 __global__ void __launch_bounds__(k_threads) sparse_attn_kernel(SparseAttnParams p)
 {
-    extern __shared__ __align__(16) unsigned char smem[];
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
     const SmemLayout l = smem_layout(p.head_dim, p.block);
     uint16_t *kvs = reinterpret_cast<uint16_t *>(smem);
     float *qs = reinterpret_cast<float *>(smem + l.kv_bytes);
@@ -190,7 +190,7 @@ Status sparse_attn_cuda(const SparseAttnParams &p, CUstream_st *stream)
             return cuda_status(err);
     }
     const dim3 grid(p.n_q, (p.n_heads + k_heads_per_block - 1) / k_heads_per_block);
-    sparse_attn_kernel<<<grid, k_threads, bytes, stream>>>(p);
+    FATHOM_LAUNCH(grid, k_threads, bytes, stream, sparse_attn_kernel)(p);
     return cuda::launch_status();
 }
 

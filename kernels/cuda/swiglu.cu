@@ -39,7 +39,7 @@ Status swiglu_cuda(const SwigluParams &p, CUstream_st *stream)
     if (p.rows == 0)
         return Status::success();
     const long long n = static_cast<long long>(p.rows) * p.inter;
-    swiglu_kernel<<<cuda::grid_for(n, 256), 256, 0, stream>>>(p);
+    FATHOM_LAUNCH(cuda::grid_for(n, 256), 256, 0, stream, swiglu_kernel)(p);
     return cuda::launch_status();
 }
 

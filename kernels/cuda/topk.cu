@@ -194,7 +194,7 @@ Status topk_rows_cuda(const float *values,
         return Status::invalid("topk_rows_cuda: bad arguments (k <= 2048)");
     if (rows == 0 || k == 0)
         return Status::success();
-    topk_kernel<<<rows, k_threads, 0, stream>>>(values, ld, n, row_n, k, out, out_ld);
+    FATHOM_LAUNCH(rows, k_threads, 0, stream, topk_kernel)(values, ld, n, row_n, k, out, out_ld);
     return cuda::launch_status();
 }
 

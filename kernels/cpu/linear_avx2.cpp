@@ -20,6 +20,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <climits>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -58,6 +60,70 @@ void f32_to_bf16_row_avx2(const float *src, uint16_t *dst, int64_t n)
     }
     for (; i < n; ++i)
         dst[i] = f32_to_bf16(src[i]);
+}
+
+float amax_avx2(const float *x, int64_t n)
+{
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    __m256 m = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) // maxps returns its second operand when either is NaN
+        m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), absmask), m);
+    alignas(32) float t[8];
+    _mm256_store_ps(t, m);
+    float amax = 0.0f;
+    for (float v : t)
+        amax = std::max(amax, v);
+    for (; i < n; ++i)
+        amax = std::max(amax, std::fabs(x[i]));
+    return amax;
+}
+
+void act_quant_block_avx2(float *x, int64_t n, float inv, float sv, float *xq, int32_t *xi)
+{
+    const __m256 vinv = _mm256_set1_ps(inv), vsv = _mm256_set1_ps(sv);
+    const __m256i absmask = _mm256_set1_epi32(0x7FFFFFFF), signmask = _mm256_set1_epi32(INT32_MIN);
+    const __m256 maxv = _mm256_set1_ps(448.0f), subn = _mm256_set1_ps(0x1p-6f);
+    const __m256 c512 = _mm256_set1_ps(512.0f), inv512 = _mm256_set1_ps(0x1p-9f);
+    const __m256i rnd = _mm256_set1_epi32(0x7FFFF), one = _mm256_set1_epi32(1);
+    const __m256i keep = _mm256_set1_epi32(static_cast<int>(0xFFF00000u));
+    const __m256 nanv = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000));
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i b = _mm256_castps_si256(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
+        const __m256i sign = _mm256_and_si256(b, signmask);
+        const __m256i ab = _mm256_and_si256(b, absmask);
+        const __m256 a = _mm256_castsi256_ps(ab);
+        // Normal e4m3 range: round to nearest even at 3 mantissa bits on the bit pattern.
+        __m256i nb = _mm256_add_epi32(ab,
+                                      _mm256_add_epi32(rnd,
+                                                       _mm256_and_si256(_mm256_srli_epi32(ab, 20),
+                                                                        one)));
+        __m256 q = _mm256_castsi256_ps(_mm256_and_si256(nb, keep));
+        // Subnormal grid 2^-9 (a < 2^-6): exact scaling, round half to even.
+        const __m256 qs = _mm256_mul_ps(_mm256_round_ps(_mm256_mul_ps(a, c512),
+                                                        _MM_FROUND_TO_NEAREST_INT
+                                                            | _MM_FROUND_NO_EXC),
+                                        inv512);
+        q = _mm256_blendv_ps(q, qs, _mm256_cmp_ps(a, subn, _CMP_LT_OQ));
+        q = _mm256_blendv_ps(q, maxv, _mm256_cmp_ps(a, maxv, _CMP_GE_OQ)); // saturate (and inf)
+        q = _mm256_blendv_ps(q, nanv, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));  // NaN stays NaN
+        q = _mm256_or_ps(q, _mm256_castsi256_ps(sign));
+        if (xq)
+            _mm256_storeu_ps(xq + i, q);
+        if (xi)
+            _mm256_storeu_si256(reinterpret_cast<__m256i *>(xi + i),
+                                _mm256_cvttps_epi32(_mm256_mul_ps(q, c512)));
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(q, vsv));
+    }
+    for (; i < n; ++i) {
+        const float q = e4m3_to_f32(f32_to_e4m3(x[i] * inv));
+        if (xi)
+            xi[i] = static_cast<int32_t>(q * 512.0f);
+        if (xq)
+            xq[i] = q;
+        x[i] = q * sv;
+    }
 }
 
 namespace {
@@ -270,7 +336,7 @@ float dot_fp4_fused(
 // Pair sums stay below 2 * 255 * 12 (no saturation); d1 + 256 * d2 partial sums below 2^15.
 // The block sum (< 2^27) is exact in int32 and converted once (the reference's single rounding);
 // eight blocks are reduced together and then accumulated in k order as in dot_fp4_fused.
-float dot_fp4_bytes(
+[[gnu::noinline]] float dot_fp4_bytes(
     const uint8_t *x4, const uint8_t *xsa, const uint8_t *w, const uint8_t *ws, int64_t k)
 {
     const __m256i lut = _mm256_broadcastsi128_si256(
@@ -328,7 +394,7 @@ float dot_fp4_bytes(
 
 // FP8 x act-quantised row, fused: e4m3 weights decoded through fp16 (value * 2^-8), products
 // with the code values exact in fp32, summed exactly in double per 128-block, rounded once.
-float dot_fp8_fused(
+[[gnu::noinline]] float dot_fp8_fused(
     const float *xq, const uint8_t *xsa, const uint8_t *w, const uint8_t *ws, int64_t k)
 {
     const __m256i mask = _mm256_set1_epi16(static_cast<short>(0xBF80));
@@ -408,7 +474,7 @@ float dot_bf16_fused(const float *x, const uint16_t *w, int64_t k, bool exact)
 // value is exact in double; four independent accumulator chains per lane keep the FMA units busy
 // (the chains differ from the reference's single chain only in the rounding of pathological
 // exponent spreads, as documented in linear.h).
-float dot_bf16_f64(const double *x, const uint16_t *w, int64_t k)
+[[gnu::noinline]] float dot_bf16_f64(const double *x, const uint16_t *w, int64_t k)
 {
     __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(),
             a3 = _mm256_setzero_pd();

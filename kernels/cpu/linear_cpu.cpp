@@ -27,8 +27,12 @@ void prepare_x(const linear_params &p,
                std::vector<float> &xs,
                std::vector<int32_t> &xi,
                std::vector<float> &xq,
-               std::vector<uint8_t> &xsa)
+               std::vector<uint8_t> &xsa,
+               bool avx2)
 {
+#if !defined(FATHOM_KERNELS_HAVE_AVX2)
+    avx2 = false;
+#endif
     const int64_t k = p.k, ld = p.ldx ? p.ldx : p.k, kb = (k + 127) / 128;
     const bool ints = p.w_type == linear_weight_type::fp4_e2m1;
     const bool codes = p.w_type == linear_weight_type::fp8_e4m3;
@@ -50,12 +54,28 @@ void prepare_x(const linear_params &p,
         for (int64_t b0 = 0; b0 < k; b0 += 128) {
             const int64_t b1 = std::min<int64_t>(k, b0 + 128);
             float amax = 0.0f;
-            for (int64_t i = b0; i < b1; ++i)
-                amax = std::max(amax, std::fabs(dst[i]));
+#if defined(FATHOM_KERNELS_HAVE_AVX2)
+            if (avx2)
+                amax = amax_avx2(dst + b0, b1 - b0);
+            else
+#endif
+                for (int64_t i = b0; i < b1; ++i)
+                    amax = std::max(amax, std::fabs(dst[i]));
             const uint8_t s = pow2_scale_e8m0(amax, k_e4m3_inv_max, k_e4m3_amax_floor);
             const float inv = e8m0_inverse_f32(s), sv = e8m0_to_f32(s);
             if (ints || codes)
                 xsa[static_cast<size_t>(r * kb + b0 / 128)] = s;
+#if defined(FATHOM_KERNELS_HAVE_AVX2)
+            if (avx2) {
+                act_quant_block_avx2(dst + b0,
+                                     b1 - b0,
+                                     inv,
+                                     sv,
+                                     codes ? xq.data() + r * k + b0 : nullptr,
+                                     ints ? xi.data() + r * k + b0 : nullptr);
+                continue;
+            }
+#endif
             for (int64_t i = b0; i < b1; ++i) {
                 const float q = e4m3_to_f32(f32_to_e4m3(dst[i] * inv));
                 if (ints)
@@ -111,7 +131,7 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2)
     thread_local std::vector<uint8_t> xsa;
     thread_local std::vector<double> xd;
     thread_local std::vector<uint8_t> x4;
-    prepare_x(p, xs, xi, xq, xsa);
+    prepare_x(p, xs, xi, xq, xsa, avx2);
     linear_job job;
     job.p = &p;
     job.xs = xs.data();

@@ -36,6 +36,12 @@ struct linear_job
     const uint8_t *x4 = nullptr;
 };
 
+// AVX2 pieces of the activation quantisation (bit-identical to the scalar loop in linear_cpu.cpp):
+// the largest magnitude of x[0, n) (NaN ignored, as std::max does), and for one block x[i] <-
+// e4m3(x[i] * inv) * sv with the code values to xq / xi (value * 512) where not nullptr.
+float amax_avx2(const float *x, int64_t n);
+void act_quant_block_avx2(float *x, int64_t n, float inv, float sv, float *xq, int32_t *xi);
+
 // Writes the x4 layout above for one row of act-quantised integers xi [k] (k % 32 == 0).
 void fp4_digits(const int32_t *xi, int64_t k, uint8_t *out);
 

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -116,6 +117,7 @@ private slots:
     void referenceMatchesDequantised();
     void fp32AccumulationIsClose();
     void stridesAndErrors();
+    void edgeActivations();
     void weightBytes();
     void threadPoolCoversRangeOnce();
 };
@@ -401,6 +403,52 @@ void tst_Linear::fp32AccumulationIsClose()
         for (size_t i = 0; i < exact.size(); ++i)
             err += double(refFast[i] - exact[i]) * (refFast[i] - exact[i]);
         QVERIFY(std::sqrt(err / ref) < 1e-6);
+    }
+}
+
+// Activations that hit every branch of the e4m3 activation quantisation (vectorised on AVX2):
+// zeros of both signs, values on the subnormal grid and halfway between its points, the
+// largest block value (saturates to 448 after scaling), ties of the normal grid, infinities.
+void tst_Linear::edgeActivations()
+{
+    const int k = 256, n = 24;
+    for (linear_weight_type type : {linear_weight_type::fp8_e4m3, linear_weight_type::fp4_e2m1}) {
+        for (int m : {1, 5}) {
+            Problem pr = makeProblem(m, n, k, type, 77);
+            for (int r = 0; r < m; ++r) {
+                float *x = pr.xf.data() + size_t(r) * k;
+                x[0] = 0.0f;
+                x[1] = -0.0f;
+                x[2] = 1000.0f;              // block amax: scale 2^2 (fl32(1000/448) rounds up)
+                for (int i = 3; i < 40; ++i) // subnormal grid of the scaled values: i * 2^-11
+                    x[i] = (i % 2 ? -1.0f : 1.0f) * std::ldexp(float(i - 3), -12) * 4.0f;
+                for (int i = 40; i < 80; ++i) // ties between e4m3 normals: (8 + m + 0.5) * 2^e
+                    x[i] = std::ldexp(8.5f + float(i % 8), (i % 5) - 4) * 4.0f;
+                x[128] = 3.0e38f; // second block: the largest value sets the scale
+                x[129] = -3.0e38f;
+                x[130] = 1e-30f; // flushed to zero after scaling
+                if (r == 4) {
+                    // An infinity makes the block scale NaN (the whole row NaN): one row only.
+                    x[128] = std::numeric_limits<float>::infinity();
+                }
+                if (r == 0 && m == 5)
+                    for (int i = 131; i < k; ++i)
+                        x[i] = 0.0f; // a block that is almost all zeros
+            }
+            std::vector<float> ref(size_t(m) * n), got(size_t(m) * n);
+            QVERIFY(linear_ref(paramsFor(pr, act_type::f32, act_type::f32, ref.data())).ok());
+            ThreadPool pool(2);
+            QVERIFY(linear_cpu(paramsFor(pr, act_type::f32, act_type::f32, got.data()), &pool).ok());
+            for (size_t i = 0; i < ref.size(); ++i)
+                if (std::memcmp(&ref[i], &got[i], 4) != 0
+                    && !(std::isnan(ref[i]) && std::isnan(got[i])))
+                    QFAIL(qPrintable(QStringLiteral("type %1 m %2: y[%3] %4 vs reference %5")
+                                         .arg(int(type))
+                                         .arg(m)
+                                         .arg(i)
+                                         .arg(double(got[i]))
+                                         .arg(double(ref[i]))));
+        }
     }
 }
 

@@ -22,6 +22,7 @@ int runExport(const QStringList &);
 int runGenerate(const QStringList &);
 int runImport(const QStringList &);
 int runIngest(const QStringList &);
+int runDevices(const QStringList &);
 int runLayerCheck(const QStringList &);
 int runLogits(const QStringList &);
 int runMakeModel(const QStringList &);
@@ -35,6 +36,7 @@ static const Command kCommands[] = {
     {"bench", "prefill/decode tokens/s vs the memory-bandwidth bound (--model DIR [--json])",
      runBench},
     {"detokenize", "JSON arrays of token ids (stdin lines) -> JSON strings", runDetokenize},
+    {"devices", "CUDA GPUs this build can use, or why none ([--json])", runDevices},
     {"encode", "print the exact V4 prompt for a chat request (--request R.json)", runEncode},
     {"export", "a conversation as Markdown/JSON (--db PATH --conversation ID --format md|json)",
      runExport},

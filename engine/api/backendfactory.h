@@ -5,10 +5,12 @@
 /**
   Factories for the local backends, so composition roots (EngineHost, fathom-cli) do not need the
   backends' headers. Each is defined next to its backend (createCpuBackend in
-  engine/cpu/cpubackend.cpp).
+  engine/cpu/cpubackend.cpp, createCudaBackend in engine/cuda/cudabackend.cpp, or in
+  engine/cuda/cudaunavailable.cpp for builds without CUDA).
 */
 
 #include "engine/api/backend.h"
+#include "engine/core/error.h"
 
 #include <memory>
 
@@ -16,5 +18,10 @@ namespace fathom::engine {
 
 // threads <= 0: the physical core count (FATHOM_THREADS overrides).
 std::unique_ptr<Backend> createCpuBackend(int threads = 0);
+
+// One GPU (CUDA device ordinal `deviceIndex`, see listCudaDevices() in gpudevices.h). Fails with
+// Kind::Unavailable and the reason when CUDA cannot be used here (built without CUDA, no driver,
+// no such device); the device itself is touched only by load().
+Result<std::unique_ptr<Backend>> createCudaBackend(int deviceIndex = 0);
 
 } // namespace fathom::engine

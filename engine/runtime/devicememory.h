@@ -39,7 +39,9 @@ public:
     // The device in words for messages ("host", "GPU 0 (NVIDIA H200)").
     virtual std::string deviceName() const { return "host"; }
 
-    // `bytes` of zero-filled memory; `what` names it in an out-of-memory error.
+    // `bytes` of memory; `what` names it in an out-of-memory error. Host memory comes back
+    // zero-filled; a device executor's need not (the forward pass writes every element of a
+    // buffer before reading it; tests/engine/tst_deviceexecutor checks that with NaN fill).
     virtual Result<void *> allocate(size_t bytes, const char *what)
     {
         void *p = std::calloc(bytes ? bytes : 1, 1);

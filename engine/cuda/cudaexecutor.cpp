@@ -1,0 +1,867 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#include "cudaexecutor.h"
+
+#include "cudaglue.h"
+#include "engine/runtime/v4model.h"
+#include "kernels/cuda_ops.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace fathom::engine {
+
+namespace {
+
+std::string gib(uint64_t bytes)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1ull << 30));
+    return buf;
+}
+
+// Arena granularity: small blocks by 512 bytes, large ones by 2 MiB, so that the same request
+// sizes of successive steps land on the same cached blocks.
+size_t roundedSize(size_t bytes)
+{
+    if (bytes == 0)
+        bytes = 1;
+    const size_t g = bytes < (1u << 20) ? 512 : (2u << 20);
+    return (bytes + g - 1) / g * g;
+}
+
+// Bytes of a projection's weight and scale tensors (kernels/linear.h layouts).
+void linearRanges(const LinearWeight &w, std::vector<std::pair<const void *, size_t>> &out)
+{
+    if (!w.valid())
+        return;
+    const size_t n = static_cast<size_t>(w.outFeatures), k = static_cast<size_t>(w.inFeatures);
+    switch (w.type) {
+    case kernels::linear_weight_type::bf16:
+        out.push_back({w.weight, n * k * 2});
+        break;
+    case kernels::linear_weight_type::f32:
+        out.push_back({w.weight, n * k * 4});
+        break;
+    case kernels::linear_weight_type::fp8_e4m3:
+        out.push_back({w.weight, n * k});
+        if (w.scale)
+            out.push_back({w.scale, ((n + 127) / 128) * ((k + 127) / 128)});
+        break;
+    case kernels::linear_weight_type::fp4_e2m1:
+        out.push_back({w.weight, n * k / 2});
+        if (w.scale)
+            out.push_back({w.scale, n * (k / 32)});
+        break;
+    }
+}
+
+template<typename T>
+void vectorRange(const std::vector<T> &v, std::vector<std::pair<const void *, size_t>> &out)
+{
+    if (!v.empty())
+        out.push_back({v.data(), v.size() * sizeof(T)});
+}
+
+void floatsRange(const float *p, size_t n, std::vector<std::pair<const void *, size_t>> &out)
+{
+    if (p && n)
+        out.push_back({p, n * sizeof(float)});
+}
+
+void hcRanges(const HcWeights &hc,
+              int rowsFn,
+              int nBase,
+              int nScale,
+              int64_t cols,
+              std::vector<std::pair<const void *, size_t>> &out)
+{
+    floatsRange(hc.fn, static_cast<size_t>(rowsFn) * cols, out);
+    floatsRange(hc.base, nBase, out);
+    floatsRange(hc.scale, nScale, out);
+}
+
+// Every host range the forward pass hands to ops as a model constant.
+std::vector<std::pair<const void *, size_t>> modelRanges(const V4Model &model)
+{
+    const ModelConfig &c = model.config();
+    const int n = c.hcMult;
+    const int64_t nd = static_cast<int64_t>(n) * c.hiddenSize;
+    std::vector<std::pair<const void *, size_t>> r;
+    r.push_back({model.embed(), static_cast<size_t>(c.vocabSize) * c.hiddenSize * 2});
+    linearRanges(model.head(), r);
+    vectorRange(model.norm(), r);
+    hcRanges(model.hcHead(), n, n, 1, nd, r);
+    vectorRange(model.ropePlain(), r);
+    vectorRange(model.ropeCompressed(), r);
+    for (int i = 0; i < model.blockCount(); ++i) {
+        const BlockWeights &b = model.block(i);
+        const int mix = (2 + n) * n;
+        hcRanges(b.hcAttn, mix, mix, 3, nd, r);
+        hcRanges(b.hcFfn, mix, mix, 3, nd, r);
+        for (const auto *v : {&b.attnNorm,
+                              &b.ffnNorm,
+                              &b.qNorm,
+                              &b.kvNorm,
+                              &b.compNorm,
+                              &b.idxCompNorm,
+                              &b.enorm,
+                              &b.hnorm,
+                              &b.norm})
+            vectorRange(*v, r);
+        floatsRange(b.attnSink, c.numAttentionHeads, r);
+        for (const LinearWeight *w : {&b.wqA,
+                                      &b.wqB,
+                                      &b.wkv,
+                                      &b.woA,
+                                      &b.woB,
+                                      &b.compWkv,
+                                      &b.compWgate,
+                                      &b.idxWqB,
+                                      &b.idxWeights,
+                                      &b.idxCompWkv,
+                                      &b.idxCompWgate,
+                                      &b.gate,
+                                      &b.eProj,
+                                      &b.hProj})
+            linearRanges(*w, r);
+        if (b.ratio) {
+            const int cc = b.ratio == 4 ? 2 : 1;
+            floatsRange(b.compApe, static_cast<size_t>(b.ratio) * cc * c.headDim, r);
+        }
+        if (b.ratio == 4)
+            floatsRange(b.idxApe, static_cast<size_t>(4) * 2 * c.indexHeadDim, r);
+        floatsRange(b.gateBias, c.nRoutedExperts, r);
+        vectorRange(b.tid2eid, r);
+        for (const ExpertWeights &e : b.experts)
+            for (const LinearWeight *w : {&e.w1, &e.w2, &e.w3})
+                linearRanges(*w, r);
+        for (const LinearWeight *w : {&b.shared.w1, &b.shared.w2, &b.shared.w3})
+            linearRanges(*w, r);
+        if (b.isMtp)
+            hcRanges(b.hcHead, n, n, 1, nd, r);
+    }
+    return r;
+}
+
+} // namespace
+
+Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
+{
+    int count = 0;
+    if (cudaError_t e = cudaGetDeviceCount(&count); e != cudaSuccess)
+        return fail(Error::Kind::Unavailable,
+                    std::string("CUDA is not usable: ") + cudaGetErrorString(e));
+    if (device < 0 || device >= count)
+        return fail(Error::Kind::InvalidArgument,
+                    "no CUDA device " + std::to_string(device) + " (this machine has "
+                        + std::to_string(count) + ")");
+    std::unique_ptr<CudaExecutor> x(new CudaExecutor());
+    x->m_device = device;
+    cudaDeviceProp prop{};
+    if (cudaError_t e = cudaGetDeviceProperties(&prop, device); e != cudaSuccess)
+        return fail(Error::Kind::Device,
+                    "GPU " + std::to_string(device) + ": " + cudaGetErrorString(e));
+    x->m_deviceName = "GPU " + std::to_string(device) + " (" + prop.name + ")";
+    FATHOM_TRY(x->makeCurrent());
+    cudaStream_t s = nullptr;
+    FATHOM_TRY(
+        x->cudaCheck(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "creating a stream"));
+    x->m_stream = s;
+    const char *poison = std::getenv("FATHOM_CUDA_POISON");
+    x->m_poison = poison && *poison && std::strcmp(poison, "0") != 0;
+    return x;
+}
+
+CudaExecutor::~CudaExecutor()
+{
+    if (cudaSetDevice(m_device) != cudaSuccess)
+        return;
+    if (m_stream)
+        cudaStreamSynchronize(m_stream);
+    for (auto &[p, size] : m_live)
+        cudaFree(p);
+    for (auto &[size, p] : m_free)
+        cudaFree(p);
+    if (m_weights)
+        cudaFree(m_weights);
+    for (const Timed &t : m_timed) {
+        cudaEventDestroy(static_cast<cudaEvent_t>(t.start));
+        cudaEventDestroy(static_cast<cudaEvent_t>(t.stop));
+    }
+    for (void *e : m_eventPool)
+        cudaEventDestroy(static_cast<cudaEvent_t>(e));
+    if (m_stream)
+        cudaStreamDestroy(m_stream);
+}
+
+Result<void> CudaExecutor::makeCurrent() const
+{
+    return cudaCheck(cudaSetDevice(m_device), "selecting the device");
+}
+
+Result<void> CudaExecutor::cudaCheck(int err, const std::string &what) const
+{
+    if (err == cudaSuccess)
+        return {};
+    const auto e = static_cast<cudaError_t>(err);
+    cudaGetLastError(); // clear a sticky launch error so the next call reports its own
+    return fail(e == cudaErrorMemoryAllocation ? Error::Kind::OutOfMemory : Error::Kind::Device,
+                what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")",
+                m_deviceName);
+}
+
+Result<void> CudaExecutor::opCheck(const char *op, int code, const char *message) const
+{
+    const auto c = static_cast<kernels::StatusCode>(code);
+    if (c == kernels::StatusCode::Ok)
+        return {};
+    const Error::Kind kind = c == kernels::StatusCode::Unsupported   ? Error::Kind::Unsupported
+                             : c == kernels::StatusCode::OutOfMemory ? Error::Kind::OutOfMemory
+                             : c == kernels::StatusCode::DeviceError ? Error::Kind::Device
+                                                                     : Error::Kind::InvalidArgument;
+    return fail(kind, std::string(op) + ": " + message, "CudaExecutor on " + m_deviceName);
+}
+
+// Entered by every op: makes the executor's device current (several executors, one per GPU, may
+// share the engine thread) and brackets the op with events while profiling is on.
+class CudaOpTimer
+{
+public:
+    CudaOpTimer(CudaExecutor &x, const char *category)
+        : m_x(x)
+    {
+        cudaSetDevice(x.m_device); // cheap when already current; a failure shows at the launch
+        if (!x.m_profiling)
+            return;
+        m_t.category = category;
+        m_t.start = event();
+        m_t.stop = event();
+        if (m_t.start && m_t.stop)
+            cudaEventRecord(static_cast<cudaEvent_t>(m_t.start), x.m_stream);
+    }
+    ~CudaOpTimer()
+    {
+        if (!m_x.m_profiling || !m_t.start || !m_t.stop)
+            return;
+        cudaEventRecord(static_cast<cudaEvent_t>(m_t.stop), m_x.m_stream);
+        m_x.m_timed.push_back(m_t);
+    }
+
+private:
+    void *event()
+    {
+        if (!m_x.m_eventPool.empty()) {
+            void *e = m_x.m_eventPool.back();
+            m_x.m_eventPool.pop_back();
+            return e;
+        }
+        cudaEvent_t e = nullptr;
+        return cudaEventCreate(&e) == cudaSuccess ? e : nullptr;
+    }
+    CudaExecutor &m_x;
+    CudaExecutor::Timed m_t{};
+};
+
+void CudaExecutor::setProfiling(bool on)
+{
+    m_profiling = on;
+}
+
+Result<CudaExecutor::Profile> CudaExecutor::takeProfile()
+{
+    FATHOM_TRY(synchronize());
+    Profile p;
+    for (const Timed &t : m_timed) {
+        float ms = 0;
+        if (cudaEventElapsedTime(&ms,
+                                 static_cast<cudaEvent_t>(t.start),
+                                 static_cast<cudaEvent_t>(t.stop))
+            == cudaSuccess)
+            p.ms[t.category] += ms;
+        m_eventPool.push_back(t.start);
+        m_eventPool.push_back(t.stop);
+    }
+    m_timed.clear();
+    p.gemmFlops = m_gemmFlops;
+    m_gemmFlops = 0;
+    return p;
+}
+
+#define FATHOM_CUDA_OP(op, call) \
+    do { \
+        const kernels::Status st_ = (call); \
+        FATHOM_TRY(opCheck(op, static_cast<int>(st_.code), st_.message)); \
+    } while (false)
+
+// ---- memory -------------------------------------------------------------------------------------
+
+Result<void *> CudaExecutor::allocate(size_t bytes, const char *what)
+{
+    const size_t size = roundedSize(bytes);
+    void *p = nullptr;
+    if (auto it = m_free.find(size); it != m_free.end()) {
+        p = it->second;
+        m_free.erase(it);
+        m_cachedBytes -= size;
+    } else {
+        FATHOM_TRY(makeCurrent());
+        cudaError_t e = cudaMalloc(&p, size);
+        if (e == cudaErrorMemoryAllocation && !m_free.empty()) {
+            cudaGetLastError();
+            trimCache();
+            e = cudaMalloc(&p, size);
+        }
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            size_t freeB = 0, totalB = 0;
+            cudaMemGetInfo(&freeB, &totalB);
+            return fail(e == cudaErrorMemoryAllocation ? Error::Kind::OutOfMemory
+                                                       : Error::Kind::Device,
+                        std::string("out of memory on ") + m_deviceName + " allocating " + gib(size)
+                            + " for " + what + " (" + gib(freeB) + " free of " + gib(totalB) + ", "
+                            + gib(m_weightBytes) + " model, " + gib(m_liveBytes)
+                            + " in use): " + cudaGetErrorString(e),
+                        "CudaExecutor");
+        }
+    }
+    m_live[p] = size;
+    m_liveBytes += size;
+    m_peakBytes = std::max(m_peakBytes, m_liveBytes + m_cachedBytes + m_weightBytes);
+    if (m_poison)
+        FATHOM_TRY(cudaCheck(cudaglue::poison(p, size, m_stream), "poisoning a buffer"));
+    return p;
+}
+
+void CudaExecutor::release(void *p)
+{
+    if (!p)
+        return;
+    auto it = m_live.find(p);
+    if (it == m_live.end())
+        return;
+    // Stream order: work already queued on m_stream that reads p runs before anything a later
+    // allocation of this block enqueues.
+    m_free.emplace(it->second, p);
+    m_cachedBytes += it->second;
+    m_liveBytes -= it->second;
+    m_live.erase(it);
+}
+
+void CudaExecutor::trimCache()
+{
+    if (m_free.empty())
+        return;
+    cudaSetDevice(m_device);
+    cudaStreamSynchronize(m_stream);
+    for (auto &[size, p] : m_free)
+        cudaFree(p);
+    m_free.clear();
+    m_cachedBytes = 0;
+}
+
+CudaMemoryStats CudaExecutor::memoryStats() const
+{
+    CudaMemoryStats s;
+    s.weightBytes = m_weightBytes;
+    s.liveBytes = m_liveBytes;
+    s.cachedBytes = m_cachedBytes;
+    s.peakBytes = m_peakBytes;
+    size_t f = 0, t = 0;
+    if (cudaSetDevice(m_device) == cudaSuccess && cudaMemGetInfo(&f, &t) == cudaSuccess) {
+        s.deviceFree = f;
+        s.deviceTotal = t;
+    }
+    return s;
+}
+
+void CudaExecutor::resetPeak()
+{
+    m_peakBytes = m_liveBytes + m_cachedBytes + m_weightBytes;
+}
+
+Result<void> CudaExecutor::copy(void *dst, const void *src, size_t bytes)
+{
+    if (!bytes)
+        return {};
+    return cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, m_stream),
+                     "device copy");
+}
+
+Result<void> CudaExecutor::copyToHost(void *hostDst, const void *src, size_t bytes)
+{
+    if (!bytes)
+        return {};
+    FATHOM_TRY(cudaCheck(cudaMemcpyAsync(hostDst, src, bytes, cudaMemcpyDeviceToHost, m_stream),
+                         "copy to the host"));
+    // Also where an earlier kernel's fault surfaces.
+    return cudaCheck(cudaStreamSynchronize(m_stream), "waiting for the device");
+}
+
+Result<void> CudaExecutor::copyFromHost(void *dst, const void *hostSrc, size_t bytes)
+{
+    if (!bytes)
+        return {};
+    // From pageable memory the call returns once the source is staged, so the caller may free
+    // or reuse it at once.
+    return cudaCheck(cudaMemcpyAsync(dst, hostSrc, bytes, cudaMemcpyHostToDevice, m_stream),
+                     "copy from the host");
+}
+
+Result<void> CudaExecutor::synchronize()
+{
+    return cudaCheck(cudaStreamSynchronize(m_stream), "waiting for the device");
+}
+
+Result<Buffer<int32_t>> CudaExecutor::uploadInts(const int32_t *host, int64_t n, const char *what)
+{
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> b,
+                      Buffer<int32_t>::make(*this, std::max<int64_t>(n, 1), what));
+    FATHOM_TRY(copyFromHost(b.data(), host, static_cast<size_t>(n) * sizeof(int32_t)));
+    return b;
+}
+
+// ---- model --------------------------------------------------------------------------------------
+
+Result<void> CudaExecutor::uploadModel(const V4Model &model,
+                                       const std::function<bool(uint64_t, uint64_t)> &progress)
+{
+    FATHOM_TRY(makeCurrent());
+    auto ranges = modelRanges(model);
+    std::sort(ranges.begin(), ranges.end());
+    // Merge overlapping or adjacent host ranges (tensors of one shard are contiguous) so that
+    // pointers into a tensor map by one lookup.
+    std::vector<std::pair<const char *, size_t>> merged;
+    for (const auto &[p, n] : ranges) {
+        const char *b = static_cast<const char *>(p);
+        if (!merged.empty() && b <= merged.back().first + merged.back().second) {
+            const char *end = std::max(merged.back().first + merged.back().second, b + n);
+            merged.back().second = static_cast<size_t>(end - merged.back().first);
+        } else {
+            merged.push_back({b, n});
+        }
+    }
+    uint64_t total = 0;
+    for (const auto &[p, n] : merged)
+        total += (n + 255) / 256 * 256;
+    if (m_weights) {
+        cudaFree(m_weights);
+        m_weights = nullptr;
+        m_ranges.clear();
+        m_weightBytes = 0;
+    }
+    void *base = nullptr;
+    if (cudaError_t e = cudaMalloc(&base, total); e != cudaSuccess) {
+        cudaGetLastError();
+        size_t freeB = 0, totalB = 0;
+        cudaMemGetInfo(&freeB, &totalB);
+        return fail(Error::Kind::OutOfMemory,
+                    "the model does not fit on " + m_deviceName + ": " + gib(total)
+                        + " of weights, " + gib(freeB) + " free of " + gib(totalB) + " ("
+                        + cudaGetErrorString(e) + ")",
+                    "CudaExecutor");
+    }
+    m_weights = base;
+    m_weightBytes = total;
+    uint64_t done = 0;
+    char *at = static_cast<char *>(base);
+    // Copies in pieces so progress moves and cancel is honoured on multi-GB tensors.
+    constexpr size_t kPiece = 64u << 20;
+    for (const auto &[p, n] : merged) {
+        for (size_t off = 0; off < n; off += kPiece) {
+            const size_t len = std::min(kPiece, n - off);
+            FATHOM_TRY(cudaCheck(cudaMemcpy(at + off, p + off, len, cudaMemcpyHostToDevice),
+                                 "uploading the model"));
+            done += len;
+            if (progress && !progress(done, total))
+                return fail(Error::Kind::Cancelled, "uploading the model was cancelled");
+        }
+        m_ranges.push_back({p, n, at});
+        at += (n + 255) / 256 * 256;
+    }
+    // Pageable host-to-device copies may return before the data lands; the ops run on another
+    // (non-blocking) stream, so wait here once.
+    FATHOM_TRY(cudaCheck(cudaDeviceSynchronize(), "uploading the model"));
+    m_vocab = static_cast<int>(model.config().vocabSize);
+    m_peakBytes = std::max(m_peakBytes, m_liveBytes + m_cachedBytes + m_weightBytes);
+    return {};
+}
+
+const void *CudaExecutor::device(const void *p) const
+{
+    if (!p || m_ranges.empty())
+        return p;
+    const char *c = static_cast<const char *>(p);
+    auto it = std::upper_bound(m_ranges.begin(),
+                               m_ranges.end(),
+                               c,
+                               [](const char *v, const Range &r) { return v < r.hostBegin; });
+    if (it == m_ranges.begin())
+        return p;
+    --it;
+    if (c >= it->hostBegin + it->bytes)
+        return p;
+    return it->deviceBegin + (c - it->hostBegin);
+}
+
+// ---- graphs -------------------------------------------------------------------------------------
+
+Result<CUgraphExec_st *> CudaExecutor::captureGraph(const std::function<Result<void>()> &body)
+{
+    FATHOM_TRY(makeCurrent());
+    FATHOM_TRY(cudaCheck(cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeThreadLocal),
+                         "starting a graph capture"));
+    Result<void> r = body();
+    cudaGraph_t graph = nullptr;
+    const cudaError_t e = cudaStreamEndCapture(m_stream, &graph);
+    if (!r) {
+        if (graph)
+            cudaGraphDestroy(graph);
+        cudaGetLastError();
+        return fail(r.error().kind, "during graph capture: " + r.error().message, r.error().where);
+    }
+    FATHOM_TRY(cudaCheck(e, "ending a graph capture"));
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t ie = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    FATHOM_TRY(cudaCheck(ie, "instantiating a graph"));
+    return exec;
+}
+
+Result<void> CudaExecutor::launchGraph(CUgraphExec_st *graph)
+{
+    return cudaCheck(cudaGraphLaunch(graph, m_stream), "launching a graph");
+}
+
+void CudaExecutor::destroyGraph(CUgraphExec_st *graph)
+{
+    if (graph)
+        cudaGraphExecDestroy(graph);
+}
+
+// ---- ops ----------------------------------------------------------------------------------------
+
+Result<void> CudaExecutor::linear(const LinearWeight &w,
+                                  const float *x,
+                                  int m,
+                                  float *y,
+                                  LinearOutput out,
+                                  int64_t ldx,
+                                  int64_t ldy)
+{
+    CudaOpTimer timer(*this, "gemm");
+    if (!w.valid())
+        return fail(Error::Kind::InvalidArgument, "linear: missing weight", "CudaExecutor");
+    if (m == 0)
+        return {};
+    kernels::linear_params p = w.params();
+    p.w = device(p.w);
+    p.w_scale = device(p.w_scale);
+    p.x = x;
+    p.x_type = kernels::act_type::f32;
+    p.ldx = ldx;
+    p.y = y;
+    p.y_type = kernels::act_type::f32;
+    p.ldy = ldy;
+    p.m = m;
+    p.accum = kernels::linear_accum::exact;
+    const char *name = w.view ? w.view->name.c_str() : "linear";
+    m_gemmFlops += 2.0 * m * w.outFeatures * w.inFeatures;
+    FATHOM_CUDA_OP(name, kernels::linear_cuda(p, m_stream));
+    if (out == LinearOutput::Bf16)
+        FATHOM_CUDA_OP(name,
+                       kernels::round_bf16_rows_cuda(y,
+                                                     m,
+                                                     w.outFeatures,
+                                                     ldy ? ldy : w.outFeatures,
+                                                     m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::rmsNorm(const kernels::RmsNormParams &p)
+{
+    CudaOpTimer timer(*this, "other");
+    kernels::RmsNormParams d = p;
+    d.weight = device(p.weight);
+    FATHOM_CUDA_OP("rmsnorm", kernels::rmsnorm_cuda(d, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::headRmsNormBf16(float *x, int rows, int dim, float eps)
+{
+    CudaOpTimer timer(*this, "other");
+    FATHOM_CUDA_OP("head_rmsnorm", kernels::head_rmsnorm_bf16_cuda(x, rows, dim, eps, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::rope(const kernels::RopeParams &p)
+{
+    CudaOpTimer timer(*this, "other");
+    kernels::RopeParams d = p;
+    d.freqs = device(p.freqs);
+    FATHOM_CUDA_OP("rope", kernels::rope_cuda(d, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::mhcPre(const kernels::MhcPreParams &p)
+{
+    CudaOpTimer timer(*this, "other");
+    kernels::MhcPreParams d = p;
+    d.fn = device(p.fn);
+    d.base = device(p.base);
+    d.scale = device(p.scale);
+    FATHOM_CUDA_OP("mhc_pre", kernels::mhc_pre_cuda(d, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::mhcPost(const kernels::MhcPostParams &p)
+{
+    CudaOpTimer timer(*this, "other");
+    FATHOM_CUDA_OP("mhc_post", kernels::mhc_post_cuda(p, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::mhcHead(const kernels::MhcHeadParams &p)
+{
+    CudaOpTimer timer(*this, "other");
+    kernels::MhcHeadParams d = p;
+    d.fn = device(p.fn);
+    d.base = device(p.base);
+    d.scale = device(p.scale);
+    FATHOM_CUDA_OP("mhc_head", kernels::mhc_head_cuda(d, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::compressorPool(const kernels::CompressorPoolParams &p)
+{
+    CudaOpTimer timer(*this, "other");
+    FATHOM_CUDA_OP("compressor_pool", kernels::compressor_pool_cuda(p, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::hadamard(float *x, int rows, int n, float scale)
+{
+    CudaOpTimer timer(*this, "other");
+    FATHOM_CUDA_OP("hadamard", kernels::hadamard_cuda(x, rows, n, scale, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::fakeQuantE4m3(float *x, int rows, int rowStride, int dims, int block)
+{
+    CudaOpTimer timer(*this, "other");
+    FATHOM_CUDA_OP("fake_quant_e4m3",
+                   kernels::fake_quant_e4m3_cuda(x, rows, rowStride, dims, block, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::fakeQuantE2m1(float *x, int rows, int rowStride, int dims, int block)
+{
+    CudaOpTimer timer(*this, "other");
+    FATHOM_CUDA_OP("fake_quant_e2m1",
+                   kernels::fake_quant_e2m1_cuda(x, rows, rowStride, dims, block, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::indexerScores(const kernels::IndexerScoreParams &p)
+{
+    CudaOpTimer timer(*this, "indexer");
+    FATHOM_CUDA_OP("indexer_scores", kernels::indexer_scores_cuda(p, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::topk(const float *values, int n, int k, int32_t *outIdx)
+{
+    CudaOpTimer timer(*this, "indexer");
+    FATHOM_CUDA_OP("topk", kernels::topk_cuda(values, n, k, outIdx, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::sparseAttention(const kernels::SparseAttnParams &p)
+{
+    CudaOpTimer timer(*this, "attention");
+    kernels::SparseAttnParams d = p;
+    d.sink = device(p.sink);
+    FATHOM_CUDA_OP("sparse_attn", kernels::sparse_attn_cuda(d, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::moeRoute(const kernels::MoeRouteParams &p)
+{
+    CudaOpTimer timer(*this, "other");
+    kernels::MoeRouteParams d = p;
+    d.bias = device(p.bias);
+    d.forced_ids = device(p.forced_ids);
+    FATHOM_CUDA_OP("moe_route", kernels::moe_route_cuda(d, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::swiglu(const kernels::SwigluParams &p)
+{
+    CudaOpTimer timer(*this, "other");
+    FATHOM_CUDA_OP("swiglu", kernels::swiglu_cuda(p, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit)
+{
+    CudaOpTimer timer(*this, "gemm");
+    // w1 and w3 of every expert in one grouped launch sequence, one rounding pass over all their
+    // rows, SwiGLU per expert (its routing weights), then every w2 grouped.
+    int64_t totalRows = 0;
+    for (const ExpertJob &j : jobs)
+        totalRows += j.rows;
+    if (totalRows == 0)
+        return {};
+    const int64_t n = totalRows * inter;
+    FATHOM_TRY_ASSIGN(Buffer<float> g, Buffer<float>::make(*this, n, "expert gate activations"));
+    FATHOM_TRY_ASSIGN(Buffer<float> u, Buffer<float>::make(*this, n, "expert up activations"));
+    std::vector<kernels::linear_params> up, down;
+    up.reserve(2 * jobs.size());
+    down.reserve(jobs.size());
+    auto params = [&](const LinearWeight &w, const float *x, float *y, int rows) {
+        kernels::linear_params p = w.params();
+        p.w = device(p.w);
+        p.w_scale = device(p.w_scale);
+        p.x = x;
+        p.x_type = kernels::act_type::f32;
+        p.y = y;
+        p.y_type = kernels::act_type::f32;
+        p.m = rows;
+        p.accum = kernels::linear_accum::exact;
+        return p;
+    };
+    int64_t row = 0;
+    for (const ExpertJob &j : jobs) {
+        if (j.rows == 0)
+            continue;
+        m_gemmFlops += 2.0 * j.rows * inter * j.w1->inFeatures * 3;
+        up.push_back(params(*j.w1, j.x, g.data() + row * inter, j.rows));
+        up.push_back(params(*j.w3, j.x, u.data() + row * inter, j.rows));
+        row += j.rows;
+    }
+    FATHOM_CUDA_OP("expert w1/w3",
+                   kernels::linear_grouped_cuda(up.data(), static_cast<int>(up.size()), m_stream));
+    FATHOM_CUDA_OP("expert w1/w3",
+                   kernels::round_bf16_rows_cuda(g.data(),
+                                                 static_cast<int>(totalRows),
+                                                 inter,
+                                                 inter,
+                                                 m_stream));
+    FATHOM_CUDA_OP("expert w1/w3",
+                   kernels::round_bf16_rows_cuda(u.data(),
+                                                 static_cast<int>(totalRows),
+                                                 inter,
+                                                 inter,
+                                                 m_stream));
+    row = 0;
+    for (const ExpertJob &j : jobs) {
+        if (j.rows == 0)
+            continue;
+        kernels::SwigluParams sw;
+        sw.gate = g.data() + row * inter;
+        sw.up = u.data() + row * inter;
+        sw.row_weights = j.rowWeights;
+        sw.out = g.data() + row * inter;
+        sw.rows = j.rows;
+        sw.inter = inter;
+        sw.limit = limit;
+        FATHOM_CUDA_OP("swiglu", kernels::swiglu_cuda(sw, m_stream));
+        down.push_back(params(*j.w2, g.data() + row * inter, j.y, j.rows));
+        row += j.rows;
+    }
+    FATHOM_CUDA_OP("expert w2",
+                   kernels::linear_grouped_cuda(down.data(),
+                                                static_cast<int>(down.size()),
+                                                m_stream));
+    for (const ExpertJob &j : jobs)
+        if (j.rows)
+            FATHOM_CUDA_OP("expert w2",
+                           kernels::round_bf16_rows_cuda(j.y,
+                                                         j.rows,
+                                                         j.w2->outFeatures,
+                                                         j.w2->outFeatures,
+                                                         m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::embedRows(
+    const uint16_t *table, const int32_t *hostIds, int rows, int d, int copies, float *out)
+{
+    CudaOpTimer timer(*this, "other");
+    if (rows == 0)
+        return {};
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> ids, uploadInts(hostIds, rows, "token ids"));
+    FATHOM_CUDA_OP("embed",
+                   kernels::embed_rows_cuda(
+                       device(table), m_vocab, d, ids.data(), rows, copies, out, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::addPeriodicRows(
+    float *x, const float *table, const int32_t *hostPositions, int rows, int width, int period)
+{
+    CudaOpTimer timer(*this, "other");
+    if (rows == 0)
+        return {};
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> pos, uploadInts(hostPositions, rows, "positions"));
+    return cudaCheck(
+        cudaglue::addPeriodicRows(x, device(table), pos.data(), rows, width, period, m_stream),
+        "add_periodic_rows");
+}
+
+Result<void> CudaExecutor::scaleRoundBf16(float *x, int64_t n, float scale)
+{
+    CudaOpTimer timer(*this, "other");
+    return cudaCheck(cudaglue::scaleRoundBf16(x, n, scale, m_stream), "scale_round_bf16");
+}
+
+Result<void> CudaExecutor::gatherRows(
+    float *dst, const float *src, const int32_t *hostRows, int n, int width)
+{
+    CudaOpTimer timer(*this, "other");
+    if (n == 0)
+        return {};
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> rows, uploadInts(hostRows, n, "row indices"));
+    return cudaCheck(cudaglue::gatherRows(dst, src, rows.data(), n, width, m_stream), "gather_rows");
+}
+
+Result<void> CudaExecutor::scatterRows(
+    float *dst, const float *src, const int32_t *hostRows, int n, int width)
+{
+    CudaOpTimer timer(*this, "other");
+    if (n == 0)
+        return {};
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> rows, uploadInts(hostRows, n, "row indices"));
+    return cudaCheck(cudaglue::scatterRows(dst, src, rows.data(), n, width, m_stream),
+                     "scatter_rows");
+}
+
+Result<void> CudaExecutor::moeCombine(float *y,
+                                      const float *routed,
+                                      const float *shared,
+                                      const int32_t *hostIds,
+                                      int rows,
+                                      int k,
+                                      int d)
+{
+    CudaOpTimer timer(*this, "other");
+    if (rows == 0)
+        return {};
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> ids,
+                      uploadInts(hostIds, static_cast<int64_t>(rows) * k, "expert ids"));
+    return cudaCheck(cudaglue::moeCombine(y, routed, shared, ids.data(), rows, k, d, m_stream),
+                     "moe_combine");
+}
+
+Result<void> CudaExecutor::addBroadcastRoundBf16(
+    float *out, const float *a, const float *b, int rows, int n, int d)
+{
+    CudaOpTimer timer(*this, "other");
+    return cudaCheck(cudaglue::addBroadcastRoundBf16(out, a, b, rows, n, d, m_stream),
+                     "add_broadcast_round_bf16");
+}
+
+} // namespace fathom::engine

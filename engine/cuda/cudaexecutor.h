@@ -1,0 +1,212 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/**
+  CudaExecutor: Executor on one CUDA device with the ops of kernels/cuda (cuda_ops.h) and the
+  glue kernels of cudaglue.cu.
+
+  Memory: allocate() hands out device memory from a caching arena (freed blocks are kept by size
+  and reused, so a decode step allocates nothing from the driver after the first; on
+  cudaMalloc failure the cache is returned to the driver and the allocation retried once). An
+  out-of-memory error names the device, what was being allocated, the size and the device's
+  free/total memory. Fresh blocks are not zeroed (the forward pass writes every element before
+  reading it); FATHOM_CUDA_POISON=1 fills them with NaN bytes to prove that in tests.
+
+  Weights: uploadModel() copies every tensor the V4Model points to (projections and their scales,
+  norm vectors, RoPE tables, tid2eid, embedding, head, mHC weights, sinks, ape) into one device
+  allocation, once; afterwards ops are called with the model's host pointers and map them to the
+  device copies (device() below), also for pointers inside a tensor (wo_a groups). The host keeps
+  only the read-only file mapping the pointers came from (page cache, dropped by the kernel under
+  memory pressure; no anonymous copies).
+
+  Streams: every op is enqueued on the executor's stream (non-blocking); copyToHost() waits for
+  it. Graphs: captureGraph() records the ops of a callable into a CUDA graph and launchGraph()
+  replays it, for step sequences without host round trips (see docs/perf/cuda.md: the decode
+  step itself still has some, so it is not captured yet).
+
+  Multi-GPU: everything is tied to m_device (made current before each call), ready for one
+  executor per device with an NCCL communicator beside it (engine/parallel).
+
+  Thread: one thread at a time (the engine thread).
+*/
+
+#include "engine/runtime/executor.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct CUstream_st;
+struct CUgraphExec_st;
+
+namespace fathom::engine {
+
+class V4Model;
+
+struct CudaMemoryStats
+{
+    uint64_t weightBytes = 0; // the uploaded model
+    uint64_t liveBytes = 0;   // arena blocks in use
+    uint64_t cachedBytes = 0; // arena blocks free for reuse
+    uint64_t peakBytes = 0;   // max of live + cached + weights since resetPeak()
+    uint64_t deviceFree = 0;  // cudaMemGetInfo
+    uint64_t deviceTotal = 0;
+};
+
+class CudaExecutor final : public Executor
+{
+public:
+    // Opens device `device` (its primary context) and makes the stream.
+    static Result<std::unique_ptr<CudaExecutor>> create(int device);
+    ~CudaExecutor() override;
+
+    const char *name() const override { return "cuda"; }
+    int device() const { return m_device; }
+    CUstream_st *stream() const { return m_stream; }
+
+    // ---- DeviceMemory ---------------------------------------------------------------------------
+    bool hostAddressable() const override { return false; }
+    std::string deviceName() const override { return m_deviceName; }
+    Result<void *> allocate(size_t bytes, const char *what) override;
+    void release(void *p) override;
+    Result<void> copy(void *dst, const void *src, size_t bytes) override;
+    Result<void> copyToHost(void *hostDst, const void *src, size_t bytes) override;
+    Result<void> copyFromHost(void *dst, const void *hostSrc, size_t bytes) override;
+    Result<void> synchronize() override;
+
+    // ---- model ----------------------------------------------------------------------------------
+    // progress(done, total) in bytes; return false to cancel.
+    Result<void> uploadModel(const V4Model &model,
+                             const std::function<bool(uint64_t, uint64_t)> &progress = {});
+    // The device address of a model pointer (or of any pointer inside an uploaded tensor); other
+    // pointers (device buffers) come back unchanged.
+    const void *device(const void *p) const;
+    template<typename T>
+    const T *device(const T *p) const
+    {
+        return static_cast<const T *>(device(static_cast<const void *>(p)));
+    }
+
+    CudaMemoryStats memoryStats() const;
+    void resetPeak();
+    // Returns every cached arena block to the driver.
+    void trimCache();
+
+    // ---- profiling (benchmarks) -------------------------------------------------------------------
+    // While on, every op is bracketed by device events and its time added to its category:
+    // "gemm" (linear, expert FFN), "attention" (sparse attention), "indexer" (scores, top-k),
+    // "other". Costs an event pair per op; off by default.
+    void setProfiling(bool on);
+    struct Profile
+    {
+        std::map<std::string, double> ms; // by category
+        double gemmFlops = 0;             // 2·m·n·k summed over the GEMMs
+    };
+    // Waits for the device and returns the times gathered since the last call (then cleared).
+    Result<Profile> takeProfile();
+
+    // ---- graphs ---------------------------------------------------------------------------------
+    // Records the ops `body` enqueues (it must not copy to or from the host) into a graph.
+    Result<CUgraphExec_st *> captureGraph(const std::function<Result<void>()> &body);
+    Result<void> launchGraph(CUgraphExec_st *graph);
+    void destroyGraph(CUgraphExec_st *graph);
+
+    // ---- Executor ops ---------------------------------------------------------------------------
+    Result<void> linear(const LinearWeight &w,
+                        const float *x,
+                        int m,
+                        float *y,
+                        LinearOutput out,
+                        int64_t ldx,
+                        int64_t ldy) override;
+    Result<void> rmsNorm(const kernels::RmsNormParams &p) override;
+    Result<void> headRmsNormBf16(float *x, int rows, int dim, float eps) override;
+    Result<void> rope(const kernels::RopeParams &p) override;
+    Result<void> mhcPre(const kernels::MhcPreParams &p) override;
+    Result<void> mhcPost(const kernels::MhcPostParams &p) override;
+    Result<void> mhcHead(const kernels::MhcHeadParams &p) override;
+    Result<void> compressorPool(const kernels::CompressorPoolParams &p) override;
+    Result<void> hadamard(float *x, int rows, int n, float scale) override;
+    Result<void> fakeQuantE4m3(float *x, int rows, int rowStride, int dims, int block) override;
+    Result<void> fakeQuantE2m1(float *x, int rows, int rowStride, int dims, int block) override;
+    Result<void> indexerScores(const kernels::IndexerScoreParams &p) override;
+    Result<void> topk(const float *values, int n, int k, int32_t *outIdx) override;
+    Result<void> sparseAttention(const kernels::SparseAttnParams &p) override;
+    Result<void> moeRoute(const kernels::MoeRouteParams &p) override;
+    Result<void> swiglu(const kernels::SwigluParams &p) override;
+    Result<void> expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit) override;
+
+    Result<void> embedRows(const uint16_t *table,
+                           const int32_t *hostIds,
+                           int rows,
+                           int d,
+                           int copies,
+                           float *out) override;
+    Result<void> addPeriodicRows(float *x,
+                                 const float *table,
+                                 const int32_t *hostPositions,
+                                 int rows,
+                                 int width,
+                                 int period) override;
+    Result<void> scaleRoundBf16(float *x, int64_t n, float scale) override;
+    Result<void> gatherRows(
+        float *dst, const float *src, const int32_t *hostRows, int n, int width) override;
+    Result<void> scatterRows(
+        float *dst, const float *src, const int32_t *hostRows, int n, int width) override;
+    Result<void> moeCombine(float *y,
+                            const float *routed,
+                            const float *shared,
+                            const int32_t *hostIds,
+                            int rows,
+                            int k,
+                            int d) override;
+    Result<void> addBroadcastRoundBf16(
+        float *out, const float *a, const float *b, int rows, int n, int d) override;
+
+private:
+    friend class CudaOpTimer;
+    CudaExecutor() = default;
+    struct Range
+    {
+        const char *hostBegin = nullptr;
+        size_t bytes = 0;
+        char *deviceBegin = nullptr;
+    };
+    Result<void> cudaCheck(int err, const std::string &what) const;
+    Result<void> opCheck(const char *op, int code, const char *message) const;
+    // Host ints (index lists) in a device block; released after the op is enqueued (stream order
+    // keeps the block until the op has read it).
+    Result<Buffer<int32_t>> uploadInts(const int32_t *host, int64_t n, const char *what);
+    Result<void> makeCurrent() const;
+
+    int m_device = 0;
+    std::string m_deviceName;
+    CUstream_st *m_stream = nullptr;
+    bool m_poison = false;
+
+    bool m_profiling = false;
+    struct Timed
+    {
+        const char *category;
+        void *start, *stop; // cudaEvent_t
+    };
+    std::vector<Timed> m_timed;
+    std::vector<void *> m_eventPool;
+    double m_gemmFlops = 0;
+
+    // Arena: block sizes by pointer, free blocks by size.
+    std::map<void *, size_t> m_live;
+    std::multimap<size_t, void *> m_free;
+    uint64_t m_liveBytes = 0, m_cachedBytes = 0, m_peakBytes = 0;
+
+    // Uploaded model: ranges sorted by host address.
+    std::vector<Range> m_ranges;
+    void *m_weights = nullptr;
+    uint64_t m_weightBytes = 0;
+    int m_vocab = 0;
+};
+
+} // namespace fathom::engine

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Copyright (C) 2026 Fathom contributors
+# SPDX-License-Identifier: MIT
+#
+# The device checks of issue 5 in one run, for the lent H200 machine (CUDA 13, CMake, ninja, no
+# Qt, no network): configure (engine + kernels + GPU tests only), build, run the tests labelled
+# gpu (per-op CUDA vs CPU twins, the whole model vs the golden data: prefill, chunked prefill,
+# decode, MTP), run the benchmark (bench_cuda: decode bandwidth, 8K prefill split, 128K prefill
+# memory), optionally the HuggingFace transformers peer, and print a short table last.
+#
+# Two steps:
+#   here (the dev machine):   tests/gpu/run-device-checks.sh --prepare
+#       copies what the device machine lacks into tests/gpu/.carry (git-ignored): the golden
+#       data (../shared/testdata/v4, ~11 MB) and the nlohmann/json headers.
+#   there (device tool):      run(command="tests/gpu/run-device-checks.sh",
+#                                 carry=["tests/gpu/.carry"], timeout_s=600)
+#
+# Knobs (environment): LAYERS (flash-slice main layers, default 4), LONG (long prefill tokens,
+# default 131072; 0 skips), PREFILL (default 8192), DECODE_STEPS (default 32), JOBS (default
+# nproc), SKIP_BENCH=1, SKIP_PEER=1, BUILD_DIR (default build-gpu). Logs and the table go to
+# $OUT when set (the device tool brings them back), else to $BUILD_DIR/device-checks.
+set -u -o pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CARRY="$ROOT/tests/gpu/.carry"
+
+if [ "${1:-}" = "--prepare" ]; then
+    set -e
+    mkdir -p "$CARRY/include"
+    src="${FATHOM_TESTDATA_DIR:-$ROOT/../shared/testdata}"
+    rm -rf "$CARRY/testdata"
+    mkdir -p "$CARRY/testdata"
+    cp -r "$src/v4" "$CARRY/testdata/"
+    cp "$src/README.md" "$CARRY/testdata/"
+    for d in /usr/include/nlohmann /usr/local/include/nlohmann; do
+        if [ -f "$d/json.hpp" ]; then
+            rm -rf "$CARRY/include/nlohmann"
+            cp -r "$d" "$CARRY/include/"
+            break
+        fi
+    done
+    [ -f "$CARRY/include/nlohmann/json.hpp" ] || { echo "nlohmann/json.hpp not found here"; exit 1; }
+    du -sh "$CARRY"
+    echo "ready: run this script on the device machine with carry [\"tests/gpu/.carry\"]"
+    exit 0
+fi
+
+BUILD="${BUILD_DIR:-$ROOT/build-gpu}"
+LOGS="${OUT:-$BUILD/device-checks}"
+mkdir -p "$LOGS"
+JOBS="${JOBS:-$(nproc)}"
+LAYERS="${LAYERS:-4}"
+LONG="${LONG:-131072}"
+PREFILL="${PREFILL:-8192}"
+DECODE_STEPS="${DECODE_STEPS:-32}"
+SUMMARY="$LOGS/summary.txt"
+: >"$SUMMARY"
+note() { echo "$*" | tee -a "$SUMMARY"; }
+t0=$(date +%s)
+stamp() { echo "[$(($(date +%s) - t0)) s] $*"; }
+
+stamp "device and toolchain"
+{
+    date -u
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv 2>&1
+    nvcc --version 2>&1 | tail -2
+    cmake --version | head -1
+    ninja --version
+} | tee "$LOGS/env.txt"
+
+TESTDATA="$CARRY/testdata"
+[ -d "$TESTDATA/v4" ] || TESTDATA="$ROOT/../shared/testdata"
+JSON_ARGS=()
+[ -f "$CARRY/include/nlohmann/json.hpp" ] && JSON_ARGS=(-DFATHOM_NLOHMANN_JSON_INCLUDE="$CARRY/include")
+
+stamp "configure"
+if ! cmake -S "$ROOT" -B "$BUILD" -G Ninja \
+        -DCMAKE_BUILD_TYPE=Release \
+        -DFATHOM_BUILD_APP=OFF -DFATHOM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a \
+        -DFATHOM_TESTDATA_DIR="$TESTDATA" -DFATHOM_REQUIRE_TESTDATA=ON \
+        "${JSON_ARGS[@]}" >"$LOGS/configure.log" 2>&1; then
+    tail -40 "$LOGS/configure.log"
+    note "configure: FAILED (see configure.log)"
+    exit 1
+fi
+
+stamp "build (-j$JOBS)"
+# Every gpu-labelled test plus the benchmark (not the CPU emulation tests: CI runs those).
+targets=$(grep -ho 'fathom_add_plain_test([A-Za-z0-9_]*' "$ROOT"/tests/gpu/CMakeLists.txt \
+    | sed 's/.*(//' | grep -v '_emu$' | tr '\n' ' ')
+if ! ninja -C "$BUILD" -j"$JOBS" $targets bench_cuda >"$LOGS/build.log" 2>&1; then
+    grep -E "error|FAILED" "$LOGS/build.log" | head -40
+    note "build: FAILED (see build.log)"
+    exit 1
+fi
+note "build: ok ($targets bench_cuda)"
+
+stamp "gpu tests"
+(cd "$BUILD" && ctest -L gpu --output-on-failure --timeout 900) 2>&1 | tee "$LOGS/ctest.log"
+ctest_rc=${PIPESTATUS[0]}
+grep -E "tests passed|tests failed|Passed|Failed|Not Run|Skipped" "$LOGS/ctest.log" | tail -12 >>"$SUMMARY"
+# Every check line of the passing tests too (ctest keeps the full output in LastTest.log).
+cp "$BUILD/Testing/Temporary/LastTest.log" "$LOGS/gpu-tests-full.log" 2>/dev/null
+grep -hE "^(PASS|FAIL|SKIP)" "$LOGS/gpu-tests-full.log" 2>/dev/null | sed 's/^/  /' | tail -60 >"$LOGS/gpu-checks.txt"
+
+bench_rc=0
+if [ "${SKIP_BENCH:-0}" != "1" ]; then
+    stamp "benchmark (flash-slice, $LAYERS layers)"
+    "$BUILD/bin/bench_cuda" --model /tmp/fathom-flash-slice-$LAYERS --layers "$LAYERS" \
+        --decode-steps "$DECODE_STEPS" --prefill "$PREFILL" --long "$LONG" \
+        2>&1 | tee "$LOGS/bench.log"
+    bench_rc=${PIPESTATUS[0]}
+fi
+
+# The peer of the issue: HuggingFace transformers' DeepSeek-V4 on the same slice in bf16.
+# Optional: needs transformers with a DeepSeek-V4 model class on the machine.
+if [ "${SKIP_PEER:-0}" != "1" ] && [ "${SKIP_BENCH:-0}" != "1" ]; then
+    if python3 -c 'import transformers' 2>/dev/null; then
+        stamp "peer: transformers"
+        python3 "$ROOT/tests/bench/bench_cuda_peer.py" --model /tmp/fathom-flash-slice-$LAYERS \
+            --prefill "$PREFILL" --decode-steps "$DECODE_STEPS" 2>&1 | tee "$LOGS/peer.log"
+    else
+        note "peer: skipped (python3 cannot import transformers)"
+    fi
+fi
+
+stamp "done"
+echo
+echo "================ device checks $(date -u +%F) ================"
+cat "$SUMMARY"
+[ -s "$LOGS/gpu-checks.txt" ] && { echo "gpu checks:"; cat "$LOGS/gpu-checks.txt"; }
+if [ -f "$LOGS/bench.log" ]; then
+    echo "bench_cuda (rc $bench_rc):"
+    sed -n '/^| measure/,$p' "$LOGS/bench.log"
+fi
+[ -f "$LOGS/peer.log" ] && { echo "peer:"; grep -E "^\|" "$LOGS/peer.log"; }
+[ "$ctest_rc" = 0 ] && [ "$bench_rc" = 0 ]

@@ -3,7 +3,10 @@
 
 #include "pretokenizer.h"
 
+#include <algorithm>
 #include <array>
+#include <cstring>
+#include <memory>
 
 namespace fathom::engine::tokenizer {
 
@@ -67,58 +70,52 @@ inline unsigned decodeAt(const unsigned char *s, std::size_t i, std::size_t n, c
     return 1;
 }
 
-struct Scratch
-{
-    std::vector<std::uint16_t> cls;
-    std::vector<std::uint32_t> off;
-};
-
 // Third pattern: the length in code points of the match starting at i (0: no match), with the
-// regex's leftmost-first alternation and greedy quantifiers, never looking past e.
+// regex's leftmost-first alternation and greedy quantifiers, never looking past e. c[e] must be
+// 0 (a sentinel with no class), so that the runs stop there without a bounds check.
 inline std::size_t matchAt(const std::uint16_t *c, std::size_t i, std::size_t e)
 {
     const std::uint16_t ci = c[i];
-    const bool hasNext = i + 1 < e;
     // [ASCII punct][A-Za-z]+
-    if ((ci & kAsciiPunct) && hasNext && (c[i + 1] & kAsciiAlpha)) {
+    if ((ci & kAsciiPunct) && (c[i + 1] & kAsciiAlpha)) {
         std::size_t j = i + 2;
-        while (j < e && (c[j] & kAsciiAlpha))
+        while (c[j] & kAsciiAlpha)
             ++j;
         return j - i;
     }
     // [^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+
-    if (!(ci & (kCrLf | kLetter | kPunct | kSymbol)) && hasNext && (c[i + 1] & (kLetter | kMark))) {
+    if (!(ci & (kCrLf | kLetter | kPunct | kSymbol)) && (c[i + 1] & (kLetter | kMark))) {
         std::size_t j = i + 2;
-        while (j < e && (c[j] & (kLetter | kMark)))
+        while (c[j] & (kLetter | kMark))
             ++j;
         return j - i;
     }
     if (ci & (kLetter | kMark)) {
         std::size_t j = i + 1;
-        while (j < e && (c[j] & (kLetter | kMark)))
+        while (c[j] & (kLetter | kMark))
             ++j;
         return j - i;
     }
     // ' '?[\p{P}\p{S}]+[\r\n]*
     std::size_t j = 0;
-    if ((ci & kBlank) && hasNext && (c[i + 1] & (kPunct | kSymbol)))
+    if ((ci & kBlank) && (c[i + 1] & (kPunct | kSymbol)))
         j = i + 2;
     else if (ci & (kPunct | kSymbol))
         j = i + 1;
     if (j) {
-        while (j < e && (c[j] & (kPunct | kSymbol)))
+        while (c[j] & (kPunct | kSymbol))
             ++j;
-        while (j < e && (c[j] & kCrLf))
+        while (c[j] & kCrLf)
             ++j;
         return j - i;
     }
     if (!(ci & kSpace))
         return 0;
     // \s*[\r\n]+ ends after the last CR/LF of the whitespace run; else \s+(?!\S) gives back
-    // the last blank before a non-blank; else \s+.
+    // the last blank before a non-blank (the end of the segment is not a non-blank); else \s+.
     std::size_t lastNl = SIZE_MAX;
     j = i;
-    while (j < e && (c[j] & kSpace)) {
+    while (c[j] & kSpace) {
         if (c[j] & kCrLf)
             lastNl = j;
         ++j;
@@ -130,17 +127,24 @@ inline std::size_t matchAt(const std::uint16_t *c, std::size_t i, std::size_t e)
     return j - 1 - i;
 }
 
-inline void emit(std::vector<Piece> &out, const std::uint32_t *off, std::size_t b, std::size_t e)
+// Code-point index to byte offset: the identity for ASCII-only text, a table otherwise.
+struct AsciiOffsets
 {
-    out.push_back(Piece{off[b], off[e]});
-}
+    std::uint32_t operator()(std::size_t k) const { return std::uint32_t(k); }
+};
+struct TableOffsets
+{
+    const std::uint32_t *off;
+    std::uint32_t operator()(std::size_t k) const { return off[k]; }
+};
 
-void splitThird(const std::uint16_t *c,
-                const std::uint32_t *off,
-                std::size_t s,
-                std::size_t e,
-                std::vector<Piece> &out)
+// Step 3 on the code points [s, e) (c[e] is temporarily the sentinel). Returns the new end of
+// the pieces written at w.
+template<typename Offsets>
+Piece *splitThird(std::uint16_t *c, Offsets off, std::size_t s, std::size_t e, Piece *w)
 {
+    const std::uint16_t saved = c[e];
+    c[e] = 0;
     std::size_t pos = s;
     std::size_t gapStart = s;
     while (pos < e) {
@@ -150,13 +154,88 @@ void splitThird(const std::uint16_t *c,
             continue;
         }
         if (gapStart < pos)
-            emit(out, off, gapStart, pos);
-        emit(out, off, pos, pos + len);
+            *w++ = Piece(off(gapStart), off(pos));
+        *w++ = Piece(off(pos), off(pos + len));
         pos += len;
         gapStart = pos;
     }
     if (gapStart < e)
-        emit(out, off, gapStart, e);
+        *w++ = Piece(off(gapStart), off(e));
+    c[e] = saved;
+    return w;
+}
+
+// Steps 1 and 2 cut the text into digit chunks, CJK runs and the rest (the two classes are
+// disjoint, so their order does not matter); step 3 then splits every CJK run and every rest.
+// c[count..count + 3] must be sentinels with kNumber set. Returns the end of the pieces written
+// at w.
+template<typename Offsets>
+Piece *splitAll(std::uint16_t *c, Offsets off, std::size_t count, Piece *w)
+{
+    std::size_t i = 0;
+    while (i < count) {
+        std::size_t j = i + 1;
+        if (c[i] & kNumber) {
+            while (j < count && j - i < 3 && (c[j] & kNumber))
+                ++j;
+            *w++ = Piece(off(i), off(j));
+            i = j;
+            continue;
+        }
+        // Four classes at a time first (c[count + 1..count + 3] are sentinels too).
+        constexpr std::uint64_t kLanes = 0x0001000100010001ULL;
+        constexpr std::uint64_t kStop = kLanes * (kNumber | kCjk);
+        if (c[i] & kCjk) {
+            for (std::uint64_t v; std::memcpy(&v, c + j, 8), (v & kStop) == kLanes * kCjk;)
+                j += 4;
+            while ((c[j] & (kNumber | kCjk)) == kCjk)
+                ++j;
+        } else {
+            for (std::uint64_t v; std::memcpy(&v, c + j, 8), (v & kStop) == 0;)
+                j += 4;
+            while (!(c[j] & (kNumber | kCjk)))
+                ++j;
+        }
+        w = splitThird(c, off, i, j, w);
+        i = j;
+    }
+    return w;
+}
+
+// Scratch arrays that grow and are never initialised (they are written before being read).
+template<typename T>
+struct Buffer
+{
+    std::unique_ptr<T[]> data;
+    std::size_t size = 0;
+    T *get(std::size_t n)
+    {
+        if (n > size) {
+            size = std::max(n, size * 2);
+            data.reset(new T[size]);
+        }
+        return data.get();
+    }
+};
+
+struct Scratch
+{
+    Buffer<std::uint16_t> cls;
+    Buffer<std::uint32_t> off;
+};
+
+inline bool isAscii(const unsigned char *s, std::size_t n)
+{
+    std::size_t i = 0;
+    std::uint64_t any = 0;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t v;
+        std::memcpy(&v, s + i, 8);
+        any |= v;
+    }
+    for (; i < n; ++i)
+        any |= s[i];
+    return (any & 0x8080808080808080ULL) == 0;
 }
 
 } // namespace
@@ -176,45 +255,36 @@ void preTokenize(std::string_view text, std::vector<Piece> &out)
     thread_local Scratch scratch;
     const auto *s = reinterpret_cast<const unsigned char *>(text.data());
     const std::size_t n = text.size();
-    std::vector<std::uint16_t> &cls = scratch.cls;
-    std::vector<std::uint32_t> &off = scratch.off;
-    cls.resize(n + 1);
-    off.resize(n + 1);
-    std::size_t count = 0;
-    for (std::size_t i = 0; i < n;) {
-        off[count] = std::uint32_t(i);
-        if (s[i] < 0x80) {
-            cls[count++] = kAsciiClasses[s[i]];
-            ++i;
-            continue;
+    // One class per code point plus the sentinels; at most one piece per code point.
+    std::uint16_t *cls = scratch.cls.get(n + 4);
+    const std::size_t base = out.size();
+    out.resize(base + n);
+    Piece *w = out.data() + base;
+    if (isAscii(s, n)) {
+        for (std::size_t i = 0; i < n; ++i)
+            cls[i] = kAsciiClasses[s[i]];
+        std::fill(cls + n, cls + n + 4, std::uint16_t(kNumber));
+        w = splitAll(cls, AsciiOffsets{}, n, w);
+    } else {
+        std::uint32_t *off = scratch.off.get(n + 1);
+        std::size_t count = 0;
+        for (std::size_t i = 0; i < n;) {
+            off[count] = std::uint32_t(i);
+            if (s[i] < 0x80) {
+                cls[count++] = kAsciiClasses[s[i]];
+                ++i;
+                continue;
+            }
+            char32_t cp;
+            const unsigned len = decodeAt(s, i, n, cp);
+            cls[count++] = computeClass(cp);
+            i += len;
         }
-        char32_t cp;
-        const unsigned len = decodeAt(s, i, n, cp);
-        cls[count++] = computeClass(cp);
-        i += len;
+        off[count] = std::uint32_t(n);
+        std::fill(cls + count, cls + count + 4, std::uint16_t(kNumber));
+        w = splitAll(cls, TableOffsets{off}, count, w);
     }
-    off[count] = std::uint32_t(n);
-    const std::uint16_t *c = cls.data();
-
-    // Steps 1 and 2 cut the text into digit chunks, CJK runs and the rest (the two classes are
-    // disjoint, so their order does not matter); step 3 then splits every CJK run and every rest.
-    std::size_t i = 0;
-    while (i < count) {
-        if (c[i] & kNumber) {
-            std::size_t j = i + 1;
-            while (j < count && j - i < 3 && (c[j] & kNumber))
-                ++j;
-            emit(out, off.data(), i, j);
-            i = j;
-            continue;
-        }
-        const std::uint16_t group = c[i] & kCjk;
-        std::size_t j = i + 1;
-        while (j < count && !(c[j] & kNumber) && (c[j] & kCjk) == group)
-            ++j;
-        splitThird(c, off.data(), i, j, out);
-        i = j;
-    }
+    out.resize(std::size_t(w - out.data()));
 }
 
 } // namespace fathom::engine::tokenizer

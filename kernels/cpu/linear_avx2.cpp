@@ -585,7 +585,11 @@ void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
         const uint16_t *wbase = static_cast<const uint16_t *>(p.w);
         for (int64_t j = j0; j < j1; ++j)
             for (int64_t r = 0; r < p.m; ++r)
-                linear_store(p, r, j, dot_bf16_f64(job.xd + r * k, wbase + j * k, k));
+                linear_store(p,
+                             r,
+                             j,
+                             job.avx512 ? dot_bf16_f64_avx512(job.xd + r * k, wbase + j * k, k)
+                                        : dot_bf16_f64(job.xd + r * k, wbase + j * k, k));
         return;
     }
     if (p.w_type == linear_weight_type::bf16 && p.m < 4
@@ -606,11 +610,12 @@ void linear_rows_avx2(const linear_job &job, int64_t j0, int64_t j1)
                 linear_store(p,
                              r,
                              j,
-                             dot_fp8_fused(job.xq + r * k,
-                                           job.xsa + r * kb,
-                                           wbase + j * k,
-                                           p.w_scale + (j / 128) * kb,
-                                           k));
+                             (job.avx512 ? dot_fp8_fused_avx512
+                                         : dot_fp8_fused)(job.xq + r * k,
+                                                          job.xsa + r * kb,
+                                                          wbase + j * k,
+                                                          p.w_scale + (j / 128) * kb,
+                                                          k));
         return;
     }
     if (p.accum == linear_accum::fp32 && p.m >= 4 && j1 - j0 >= 4) {
@@ -765,10 +770,10 @@ void linear_gemm_tiles_avx2(const linear_job &job, int64_t t0, int64_t t1)
     rows.resize(static_cast<size_t>(8 * k) + 8);
     panelBuf.resize(static_cast<size_t>(8 * k) + 8);
     double *panel = panelBuf.data();
-    while (reinterpret_cast<uintptr_t>(panel) % 32)
-        ++panel; // aligned loads in the micro-kernel
-    constexpr int MR = 6;
-    float out[MR][8];
+    while (reinterpret_cast<uintptr_t>(panel) % 64)
+        ++panel; // aligned loads in the micro-kernels (64 bytes for AVX-512)
+    constexpr int MR = 6, MR512 = 12;
+    float out[MR512][8];
     for (int64_t t = t0; t < t1; ++t) {
         const int64_t j0 = t * k_gemm_tile_cols;
         const int cols = static_cast<int>(std::min<int64_t>(8, p.n - j0));
@@ -779,6 +784,13 @@ void linear_gemm_tiles_avx2(const linear_job &job, int64_t t0, int64_t t1)
                     linear_store(p, r0 + r, j0 + c, out[r][c]);
         };
         int64_t r = 0;
+        if (job.avx512) {
+            for (; r < p.m; r += MR512) {
+                const int mr = static_cast<int>(std::min<int64_t>(MR512, p.m - r));
+                gemm_rows_avx512(job.xd + r * k, k, mr, panel, k, job.block, out);
+                store(r, mr);
+            }
+        }
         for (; r + MR <= p.m; r += MR) {
             gemm_f64_tile<MR>(job.xd + r * k, k, panel, k, job.block, out);
             store(r, MR);

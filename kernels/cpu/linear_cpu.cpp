@@ -121,7 +121,7 @@ void decode_row(const linear_params &p, int64_t j, float *out)
     }
 }
 
-Status run(const linear_params &p, parallel_runner *pool, bool avx2)
+Status run(const linear_params &p, parallel_runner *pool, bool avx2, bool avx512)
 {
     if (Status s = linear_check(p); !s.ok() || p.m == 0 || p.n == 0)
         return s;
@@ -135,6 +135,7 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2)
     linear_job job;
     job.p = &p;
     job.xs = xs.data();
+    job.avx512 = avx2 && avx512;
     if (p.w_type == linear_weight_type::fp4_e2m1) {
         job.xi = xi.data();
         job.xsa = xsa.data();
@@ -241,12 +242,17 @@ void linear_rows_portable(const linear_job &job, int64_t j0, int64_t j1)
 
 Status linear_cpu(const linear_params &p, parallel_runner *pool)
 {
-    return run(p, pool, cpu_has_avx2_fma());
+    return run(p, pool, cpu_has_avx2_fma(), cpu_has_avx512());
 }
 
 Status linear_cpu_portable(const linear_params &p, parallel_runner *pool)
 {
-    return run(p, pool, false);
+    return run(p, pool, false, false);
+}
+
+Status linear_cpu_avx2(const linear_params &p, parallel_runner *pool)
+{
+    return run(p, pool, cpu_has_avx2_fma(), false);
 }
 
 } // namespace fathom::kernels

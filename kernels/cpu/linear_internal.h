@@ -34,7 +34,22 @@ struct linear_job
     // [d0[32], d1[32], d2[32], sign[32]] with the block's elements in nibble order (even k
     // first, then odd k), see fp4_digits(). [m, k / 32, 128] bytes.
     const uint8_t *x4 = nullptr;
+    // Use the AVX-512 loops (linear_avx512.cpp) where there are any.
+    bool avx512 = false;
 };
+
+// AVX-512 variants (linear_avx512.cpp), same results as their AVX2 twins.
+float dot_bf16_f64_avx512(const double *x, const uint16_t *w, int64_t k);
+float dot_fp8_fused_avx512(
+    const float *xq, const uint8_t *xsa, const uint8_t *w, const uint8_t *ws, int64_t k);
+// mr (1..12) rows of x against one packed 8-column panel (see linear_avx2.cpp gemm_f64_tile).
+void gemm_rows_avx512(const double *x,
+                      int64_t ldx,
+                      int mr,
+                      const double *panel,
+                      int64_t k,
+                      int64_t block,
+                      float out[][8]);
 
 // AVX2 pieces of the activation quantisation (bit-identical to the scalar loop in linear_cpu.cpp):
 // the largest magnitude of x[0, n) (NaN ignored, as std::max does), and for one block x[i] <-

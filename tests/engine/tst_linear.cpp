@@ -317,6 +317,8 @@ void tst_Linear::fastMatchesReference()
             const Variant variants[] = {{"cpu/1", linear_cpu, nullptr},
                                         {"cpu/2", linear_cpu, &pool2},
                                         {"cpu/3", linear_cpu, &pool3},
+                                        {"avx2/1", linear_cpu_avx2, nullptr},
+                                        {"avx2/2", linear_cpu_avx2, &pool2},
                                         {"portable/1", linear_cpu_portable, nullptr},
                                         {"portable/2", linear_cpu_portable, &pool2}};
             for (const Variant &v : variants) {

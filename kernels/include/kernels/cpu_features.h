@@ -10,6 +10,9 @@
 namespace fathom::kernels {
 
 bool cpu_has_avx2_fma();
+// AVX-512 F + BW + VL (implies the AVX2 set); FATHOM_DISABLE_AVX512=1 turns it off. GCC/Clang
+// builds only (the AVX-512 units are not built with MSVC).
+bool cpu_has_avx512();
 int cpu_physical_threads(); // threads to use for kernels by default (>= 1)
 
 } // namespace fathom::kernels

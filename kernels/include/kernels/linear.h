@@ -66,6 +66,9 @@ Status linear_ref(const linear_params &p);
 Status linear_cpu(const linear_params &p, parallel_runner *pool);
 // The portable (non-AVX2) fast path, for tests of the dispatch.
 Status linear_cpu_portable(const linear_params &p, parallel_runner *pool);
+// linear_cpu without the AVX-512 loops (cpu_has_avx512()), for tests of the AVX2 kernels on
+// machines that have both.
+Status linear_cpu_avx2(const linear_params &p, parallel_runner *pool);
 
 // Bytes of weights (and scales) one call streams: for bandwidth figures.
 int64_t linear_weight_bytes(linear_weight_type type, int64_t n, int64_t k);

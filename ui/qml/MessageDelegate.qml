@@ -28,8 +28,11 @@ Item {
     required property string finishReason
 
     readonly property bool isUser: role === "user"
+    // Read once per update: each JS read of `content` copies the whole answer into the JS heap.
+    readonly property bool hasContent: content.length > 0
+    readonly property bool hasReasoning: reasoning.length > 0
     property bool editing: false
-    property bool reasoningOpen: streaming && content.length === 0
+    property bool reasoningOpen: streaming && !hasContent
 
     implicitHeight: body.implicitHeight
     Accessible.name: isUser ? qsTr("Your message") : qsTr("Answer")
@@ -42,7 +45,7 @@ Item {
 
         // ---- Reasoning ("Thought for N s") ----
         Rectangle {
-            visible: !root.isUser && root.reasoning.length > 0
+            visible: !root.isUser && root.hasReasoning
             Layout.fillWidth: true
             implicitHeight: reasoningColumn.implicitHeight + Theme.spacing
             radius: Theme.radius
@@ -54,7 +57,7 @@ Item {
                 anchors.top: parent.top
                 anchors.margins: 4
                 ToolButton {
-                    text: (root.reasoningOpen ? "▾ " : "▸ ") + (root.streaming && root.content.length === 0
+                    text: (root.reasoningOpen ? "▾ " : "▸ ") + (root.streaming && !root.hasContent
                             ? qsTr("Thinking…")
                             : root.thinkingSeconds >= 0 ? qsTr("Thought for %1 s").arg(Math.max(1, Math.round(root.thinkingSeconds)))
                                                         : qsTr("Reasoning"))
@@ -62,15 +65,31 @@ Item {
                     Accessible.name: root.reasoningOpen ? qsTr("Hide reasoning") : qsTr("Show reasoning")
                     onClicked: root.reasoningOpen = !root.reasoningOpen
                 }
-                Label {
+                // One Label per paragraph: while the reasoning streams only the last one is laid
+                // out again. Nothing is laid out while the block is closed.
+                Column {
+                    id: reasoningText
                     visible: root.reasoningOpen
                     Layout.fillWidth: true
                     Layout.leftMargin: Theme.spacing
                     Layout.rightMargin: Theme.spacing
-                    text: root.reasoning
-                    wrapMode: Text.Wrap
-                    color: Theme.subtleText
-                    textFormat: Text.PlainText
+                    spacing: Theme.spacing / 2
+                    Accessible.role: Accessible.StaticText
+                    Accessible.name: qsTr("Reasoning")
+                    Repeater {
+                        model: MarkdownBlockModel {
+                            plainText: true
+                            text: root.reasoningOpen ? root.reasoning : ""
+                        }
+                        delegate: Label {
+                            required property string markdown
+                            width: reasoningText.width
+                            text: markdown
+                            wrapMode: Text.Wrap
+                            color: Theme.subtleText
+                            textFormat: Text.PlainText
+                        }
+                    }
                 }
             }
         }
@@ -89,14 +108,16 @@ Item {
                 anchors.fill: parent
                 anchors.margins: Theme.spacing
                 anchors.leftMargin: Theme.spacing + 4
-                text: root.content
+                // Only a user's message: an invisible item still lays its text out, and an answer
+                // would be laid out again in full at every streamed update.
+                text: root.isUser ? root.content : ""
                 readOnly: true
                 selectByMouse: true
                 wrapMode: TextEdit.Wrap
                 color: Theme.text
                 font.pixelSize: Theme.fontSize
                 textFormat: TextEdit.PlainText
-                Accessible.name: root.content
+                Accessible.name: text
             }
         }
 
@@ -129,13 +150,13 @@ Item {
 
         // ---- Answer ----
         MarkdownView {
-            visible: !root.isUser && root.content.length > 0
+            visible: !root.isUser && root.hasContent
             Layout.preferredWidth: body.width
             app: root.app
-            text: root.content
+            text: root.isUser ? "" : root.content
         }
         BusyIndicator {
-            visible: !root.isUser && root.streaming && root.content.length === 0 && root.reasoning.length === 0
+            visible: !root.isUser && root.streaming && !root.hasContent && !root.hasReasoning
             running: visible
             Layout.preferredHeight: 32
             Layout.preferredWidth: 32

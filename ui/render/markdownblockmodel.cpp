@@ -58,29 +58,18 @@ void MarkdownBlockModel::setText(const QString &text)
     if (text == m_text)
         return;
     m_text = text;
-    QList<MarkdownBlock> blocks = splitMarkdown(text);
+    QList<MarkdownBlock> blocks = m_plainText ? splitParagraphs(text) : splitMarkdown(text);
+    // Only the rows that changed are reported, one row at a time, so the view updates just those
+    // delegates (while an answer streams: the last block). A row that changes kind (a fence
+    // opened) is reported like any other change; its delegate swaps its component.
     const qsizetype common = std::min(blocks.size(), m_blocks.size());
-    qsizetype firstChanged = -1, lastChanged = -1;
     for (qsizetype i = 0; i < common; ++i) {
-        if (!(blocks.at(i) == m_blocks.at(i))) {
-            if (blocks.at(i).kind != m_blocks.at(i).kind) {
-                // A block that changes kind (a fence opened) is replaced, not updated.
-                beginResetModel();
-                m_blocks = std::move(blocks);
-                m_html = QList<QString>(m_blocks.size());
-                endResetModel();
-                emit textChanged();
-                return;
-            }
-            m_blocks[i] = blocks.at(i);
-            m_html[i] = QString();
-            if (firstChanged < 0)
-                firstChanged = i;
-            lastChanged = i;
-        }
+        if (blocks.at(i) == m_blocks.at(i))
+            continue;
+        m_blocks[i] = blocks.at(i);
+        m_html[i] = QString();
+        emit dataChanged(index(int(i)), index(int(i)));
     }
-    if (firstChanged >= 0)
-        emit dataChanged(index(int(firstChanged)), index(int(lastChanged)));
     if (blocks.size() > m_blocks.size()) {
         beginInsertRows({}, int(m_blocks.size()), int(blocks.size()) - 1);
         for (qsizetype i = m_blocks.size(); i < blocks.size(); ++i) {
@@ -95,6 +84,23 @@ void MarkdownBlockModel::setText(const QString &text)
         endRemoveRows();
     }
     emit textChanged();
+}
+
+void MarkdownBlockModel::setPlainText(bool plainText)
+{
+    if (plainText == m_plainText)
+        return;
+    m_plainText = plainText;
+    const QString text = m_text;
+    m_text.clear();
+    if (!m_blocks.isEmpty()) {
+        beginResetModel();
+        m_blocks.clear();
+        m_html.clear();
+        endResetModel();
+    }
+    setText(text);
+    emit plainTextChanged();
 }
 
 void MarkdownBlockModel::setDark(bool dark)

@@ -22,6 +22,8 @@ class MarkdownBlockModel : public QAbstractListModel
     QML_ELEMENT
     Q_PROPERTY(QString text READ text WRITE setText NOTIFY textChanged)
     Q_PROPERTY(bool dark READ dark WRITE setDark NOTIFY darkChanged)
+    // Plain text split into paragraphs (splitParagraphs), for the reasoning block. Set it first.
+    Q_PROPERTY(bool plainText READ plainText WRITE setPlainText NOTIFY plainTextChanged)
 
 public:
     enum Roles {
@@ -43,14 +45,18 @@ public:
     void setText(const QString &text);
     bool dark() const { return m_dark; }
     void setDark(bool dark);
+    bool plainText() const { return m_plainText; }
+    void setPlainText(bool plainText);
 
 signals:
     void textChanged();
     void darkChanged();
+    void plainTextChanged();
 
 private:
     QString m_text;
     bool m_dark = false;
+    bool m_plainText = false;
     QList<MarkdownBlock> m_blocks;
     mutable QList<QString> m_html; // highlighted code per row, computed on first use
 };

@@ -118,6 +118,30 @@ QList<MarkdownBlock> splitMarkdown(const QString &markdown)
     return blocks;
 }
 
+QList<MarkdownBlock> splitParagraphs(const QString &text)
+{
+    QList<MarkdownBlock> blocks;
+    QString paragraph;
+    bool previousBlank = false;
+    auto flush = [&] {
+        while (paragraph.endsWith(u'\n'))
+            paragraph.chop(1);
+        if (!paragraph.trimmed().isEmpty())
+            blocks.append({MarkdownBlock::Kind::Text, paragraph, {}, true});
+        paragraph.clear();
+    };
+    for (QStringView line : QStringView(text).split(u'\n')) {
+        const bool blank = line.trimmed().isEmpty();
+        if (!blank && previousBlank)
+            flush();
+        paragraph += line;
+        paragraph += u'\n';
+        previousBlank = blank;
+    }
+    flush();
+    return blocks;
+}
+
 namespace {
 
 struct Palette

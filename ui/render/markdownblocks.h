@@ -28,6 +28,10 @@ struct MarkdownBlock
 
 QList<MarkdownBlock> splitMarkdown(const QString &markdown);
 
+// Plain text (the model's reasoning) split into Text blocks at blank lines, each without its
+// trailing newlines, so that a streaming reasoning block also re-lays out only its last paragraph.
+QList<MarkdownBlock> splitParagraphs(const QString &text);
+
 enum class CodeTheme { Light, Dark };
 
 // The code as HTML (<pre> with coloured <span>s for keywords, strings, comments and numbers),

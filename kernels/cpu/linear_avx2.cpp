@@ -382,7 +382,32 @@ float dot_fp4_fused(
                                          _mm256_extracti128_si256(h0123, 1));
         const __m128i s1 = _mm_add_epi32(_mm256_castsi256_si128(h4567),
                                          _mm256_extracti128_si256(h4567, 1));
-        _mm256_store_si256(reinterpret_cast<__m256i *>(sums), _mm256_set_m128i(s1, s0));
+        const __m256i isum = _mm256_set_m128i(s1, s0);
+        if (cnt == 8) {
+            // Scales of the eight blocks as fp32 in one go: e8m0 byte b in 1..254 is the float
+            // with exponent field b; bytes 0 and 255 (subnormal 2^-127, NaN) take the scalar path.
+            const __m128i wsb = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(ws + b0));
+            const __m128i special = _mm_or_si128(_mm_cmpeq_epi8(wsb, _mm_setzero_si128()),
+                                                 _mm_cmpeq_epi8(wsb, _mm_set1_epi8(-1)));
+            const uint8_t a0 = xsa[b0 / 4], a1 = xsa[b0 / 4 + 1];
+            if ((_mm_movemask_epi8(special) & 0xFF) == 0 && a0 != 0 && a0 != 255 && a1 != 0
+                && a1 != 255) {
+                const __m256 sw = _mm256_castsi256_ps(
+                    _mm256_slli_epi32(_mm256_cvtepu8_epi32(wsb), 23));
+                const __m256 sa = _mm256_set_m128(_mm_set1_ps(e8m0_to_f32(a1)),
+                                                  _mm_set1_ps(e8m0_to_f32(a0)));
+                // Same operations as below: fl32(sum) * 2^-10 (exact), times fl32(sA * sW).
+                const __m256 v = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(isum),
+                                                             _mm256_set1_ps(0x1p-10f)),
+                                               _mm256_mul_ps(sa, sw));
+                alignas(32) float vals[8];
+                _mm256_store_ps(vals, v);
+                for (float val : vals) // in k order: the reference's fp32 accumulation
+                    acc = acc + val;
+                continue;
+            }
+        }
+        _mm256_store_si256(reinterpret_cast<__m256i *>(sums), isum);
         for (int i = 0; i < cnt; ++i) {
             const int64_t b = b0 + i;
             const float block = static_cast<float>(sums[i]) * 0x1p-10f; // exact scaling

@@ -91,7 +91,10 @@ BackendInfo CpuBackend::info() const
     BackendInfo i;
     i.kind = BackendKind::Cpu;
     i.description = "CPU (" + std::to_string(threadCount()) + " threads, "
-                    + (kernels::cpu_has_avx2_fma() ? "AVX2" : "portable") + ")";
+                    + (kernels::cpu_has_avx512()     ? "AVX-512"
+                       : kernels::cpu_has_avx2_fma() ? "AVX2"
+                                                     : "portable")
+                    + ")";
     i.capabilities.tokenizer = m_hasTokenizer;
     i.capabilities.kvSnapshots = false; // SequenceState can; the Backend API does not expose it yet
     i.capabilities.logits = true;

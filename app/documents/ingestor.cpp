@@ -39,6 +39,9 @@ QString lastLine(const QByteArray &stderrTail)
     return {};
 }
 
+// glibc's per-thread cache of freed blocks per size class (default 7, at most 65535).
+constexpr int kWorkerTcacheCount = 2000;
+
 bool looksLikeOutOfMemory(const QByteArray &stderrTail)
 {
     return stderrTail.contains("Out of memory") || stderrTail.contains("bad_alloc")
@@ -111,6 +114,17 @@ IngestResult runIngestion(const QString &path,
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     // Tesseract's OpenMP threads would break the one-job-per-core plan (and the memory limit).
     env.insert(QStringLiteral("OMP_THREAD_LIMIT"), QStringLiteral("1"));
+#ifdef Q_OS_LINUX
+    // Poppler's text extraction is malloc-bound (a sixth of its instructions in glibc's malloc and
+    // free): a deeper per-thread cache of freed small blocks cuts the worker's instructions by
+    // about 9% on the Valgrind manual (callgrind). Only the worker gets it; the user's own
+    // tunables come first.
+    const QString tunables = env.value(QStringLiteral("GLIBC_TUNABLES"));
+    if (!tunables.contains(QLatin1String("tcache_count")))
+        env.insert(QStringLiteral("GLIBC_TUNABLES"),
+                   (tunables.isEmpty() ? QString() : tunables + QLatin1Char(':'))
+                       + QStringLiteral("glibc.malloc.tcache_count=%1").arg(kWorkerTcacheCount));
+#endif
     process.setProcessEnvironment(env);
     process.setProgram(worker);
     process.setArguments(args);

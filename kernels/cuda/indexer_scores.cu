@@ -59,9 +59,15 @@ __global__ void indexer_scores_kernel(const float *q_all,
     double acc = 0.0;
     for (int h = g; h < n_heads; h += k_groups) {
         const float *qh = sq + h * dim;
-        double dot = 0.0;
-        for (int d = 0; d < dim; ++d)
-            dot += static_cast<double>(qh[d]) * static_cast<double>(k[d]);
+        double d0 = 0.0, d1 = 0.0; // two chains against the DFMA latency
+        int d = 0;
+        for (; d + 2 <= dim; d += 2) {
+            d0 += static_cast<double>(qh[d]) * static_cast<double>(k[d]);
+            d1 += static_cast<double>(qh[d + 1]) * static_cast<double>(k[d + 1]);
+        }
+        if (d < dim)
+            d0 += static_cast<double>(qh[d]) * static_cast<double>(k[d]);
+        const double dot = d0 + d1;
         const float dv = cuda::round_bf16(static_cast<float>(dot));
         const float v = dv < 0.0f ? 0.0f : dv; // std::max(dv, 0.0f)
         acc += cuda::round_bf16(__fmul_rn(sw[h], v));

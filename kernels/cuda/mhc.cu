@@ -4,13 +4,14 @@
   Manifold-constrained hyper-connections (mhc.h): pre (mixes + Sinkhorn + collapse, fused), post
   (stream mixing) and head (collapse for the final norm).
 
-  pre/head: one block per token. The block reads the token's n_hc·d streams once per φ row pass:
-  every thread accumulates Σx² and the (2+n)·n dot products φ_r·x̄ of its strided columns in
-  double (exact products, as dot_f64 on the CPU), the block reduces them, and thread 0 runs the
-  tiny scalar part (sigmoids, row softmax, Sinkhorn iterations) literally as mhc_pre_cpu does.
-  The collapse u = bf16(Σ_i pre_i·X[i]) then runs over d in parallel.
-  NOTE: decode runs a single block per sublayer, which streams φ (1.5 MiB for V4-Flash) at one
-  SM's bandwidth; a split over blocks (cluster/DSMEM reduction on sm_90) is the next step.
+  pre/head run as two kernels per call:
+  1. dots: one block per (token, φ row) and one per token for Σx̄², each a block reduction in
+     double (exact products, as dot_f64) rounded once to fp32 — (2+n)·n + 1 blocks per token, so a
+     decode step streams φ (1.5 MiB for V4-Flash) with 25 SMs instead of one. The fp32 results
+     (fl32(φ_r·x̄) and fl32(Σx̄²/width), exactly what the CPU keeps) are parked in the first 25
+     floats of the token's u row, which the second kernel overwrites last.
+  2. finish: one block per token; thread 0 runs the scalar part (sigmoids, row softmax, Sinkhorn
+     iterations) literally as mhc_pre_cpu, then the block forms u = bf16(Σ_i pre_i·X[i]).
   post: one thread per output element, Σ_i C[i][j]·X[i] in double as the CPU, no FMA.
 */
 #include "kernels/cuda_ops.h"
@@ -22,62 +23,59 @@ namespace fathom::kernels {
 namespace {
 
 constexpr int k_threads = 512;
-constexpr int k_max_rows = 24 + 1; // (2 + n)·n for n = 4, plus Σx²; n_hc <= 4 on the device
+constexpr int k_max_rows = 24; // (2 + n)·n for n = 4; n_hc <= 4 on the device
+
+// Block (t, r): r < rows: fl32(φ_r·x̄_t); r == rows: fl32(Σx̄_t² / width). Written to u[t][r].
+__global__ void mhc_dots_kernel(
+    const float *xall, const float *fn, int rows, int width, float *u, int d)
+{
+    __shared__ double scratch[32];
+    const int t = blockIdx.x, r = blockIdx.y;
+    const float *x = xall + static_cast<int64_t>(t) * width;
+    const float *f = r < rows ? fn + static_cast<int64_t>(r) * width : x;
+    double acc0 = 0.0, acc1 = 0.0;
+    int i = threadIdx.x;
+    for (; i + static_cast<int>(blockDim.x) < width; i += 2 * blockDim.x) {
+        acc0 += static_cast<double>(f[i]) * static_cast<double>(x[i]);
+        acc1 += static_cast<double>(f[i + blockDim.x]) * static_cast<double>(x[i + blockDim.x]);
+    }
+    for (; i < width; i += blockDim.x)
+        acc0 += static_cast<double>(f[i]) * static_cast<double>(x[i]);
+    const double s = cuda::block_sum(acc0 + acc1, scratch);
+    if (threadIdx.x == 0)
+        u[static_cast<int64_t>(t) * d + r] = r < rows ? static_cast<float>(s)
+                                                      : static_cast<float>(s / width);
+}
 
 // mode 0 = pre, 1 = head
 template<int Mode>
-__global__ void mhc_mix_kernel(const float *xall,
-                               const float *fn,
-                               const float *base,
-                               const float *scale,
-                               float *pre_out,
-                               float *post_out,
-                               float *comb_out,
-                               float *u_out,
-                               int n,
-                               int d,
-                               int iters,
-                               float norm_eps,
-                               float hc_eps)
+__global__ void mhc_finish_kernel(const float *xall,
+                                  const float *base,
+                                  const float *scale,
+                                  float *pre_out,
+                                  float *post_out,
+                                  float *comb_out,
+                                  float *u_out,
+                                  int n,
+                                  int d,
+                                  int iters,
+                                  float norm_eps,
+                                  float hc_eps)
 {
-    __shared__ double red[k_max_rows][k_threads / 32];
+    __shared__ float s_dots[k_max_rows + 1];
     __shared__ float s_pre[16];
     const int t = blockIdx.x;
     const int rows = Mode == 0 ? (2 + n) * n : n;
-    const int width = n * d;
-    const float *x = xall + static_cast<int64_t>(t) * width;
-    double acc[k_max_rows];
-#pragma unroll
-    for (int r = 0; r < k_max_rows; ++r)
-        acc[r] = 0.0;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) {
-        const double xv = x[i];
-        acc[0] += xv * xv;
-#pragma unroll
-        for (int r = 0; r < k_max_rows - 1; ++r)
-            if (r < rows)
-                acc[r + 1] += static_cast<double>(fn[static_cast<int64_t>(r) * width + i]) * xv;
-    }
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-    for (int r = 0; r < k_max_rows; ++r) {
-        const double v = cuda::warp_sum(acc[r]);
-        if (lane == 0)
-            red[r][warp] = v;
-    }
+    const float *x = xall + static_cast<int64_t>(t) * n * d;
+    float *u = u_out + static_cast<int64_t>(t) * d;
+    if (threadIdx.x <= rows)
+        s_dots[threadIdx.x] = u[threadIdx.x];
     __syncthreads();
     if (threadIdx.x == 0) {
-        double tot[k_max_rows];
-        for (int r = 0; r <= rows; ++r) {
-            double s = 0.0;
-            for (int w = 0; w < k_threads / 32; ++w)
-                s += red[r][w];
-            tot[r] = s;
-        }
-        const float rho = cuda::rsqrt_f32(__fadd_rn(static_cast<float>(tot[0] / width), norm_eps));
-        float mu[k_max_rows - 1];
+        const float rho = cuda::rsqrt_f32(__fadd_rn(s_dots[rows], norm_eps));
+        float mu[k_max_rows];
         for (int r = 0; r < rows; ++r)
-            mu[r] = __fmul_rn(static_cast<float>(tot[r + 1]), rho);
+            mu[r] = __fmul_rn(s_dots[r], rho);
         for (int i = 0; i < n; ++i) {
             const float pre = __fadd_rn(cuda::sigmoid_f32(
                                             __fadd_rn(__fmul_rn(scale[0], mu[i]), base[i])),
@@ -133,7 +131,6 @@ __global__ void mhc_mix_kernel(const float *xall,
         }
     }
     __syncthreads();
-    float *u = u_out + static_cast<int64_t>(t) * d;
     for (int e = threadIdx.x; e < d; e += blockDim.x) {
         double a = 0.0;
         for (int i = 0; i < n; ++i)
@@ -166,13 +163,16 @@ __global__ void mhc_post_kernel(MhcPostParams p)
 Status mhc_pre_cuda(const MhcPreParams &p, CUstream_st *stream)
 {
     if (!p.x || !p.fn || !p.base || !p.scale || !p.pre || !p.post || !p.comb || !p.u || p.n_hc <= 0
-        || p.n_hc > 4 || p.d <= 0 || p.sinkhorn_iters < 1 || p.tokens < 0)
-        return Status::invalid("mhc_pre_cuda: bad arguments (n_hc must be 1..4)");
+        || p.n_hc > 4 || p.d < k_max_rows + 1 || p.sinkhorn_iters < 1 || p.tokens < 0
+        || p.tokens > 0x7FFFFFFF)
+        return Status::invalid("mhc_pre_cuda: bad arguments (n_hc 1..4, d >= 25)");
     if (p.tokens == 0)
         return Status::success();
-    FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, mhc_mix_kernel<0>)
+    const int rows = (2 + p.n_hc) * p.n_hc;
+    FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, mhc_dots_kernel)
+    (p.x, p.fn, rows, p.n_hc * p.d, p.u, p.d);
+    FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, mhc_finish_kernel<0>)
     (p.x,
-     p.fn,
      p.base,
      p.scale,
      p.pre,
@@ -189,13 +189,15 @@ Status mhc_pre_cuda(const MhcPreParams &p, CUstream_st *stream)
 
 Status mhc_head_cuda(const MhcHeadParams &p, CUstream_st *stream)
 {
-    if (!p.x || !p.fn || !p.base || !p.scale || !p.u || p.n_hc <= 0 || p.n_hc > 4 || p.d <= 0
-        || p.tokens < 0)
-        return Status::invalid("mhc_head_cuda: bad arguments (n_hc must be 1..4)");
+    if (!p.x || !p.fn || !p.base || !p.scale || !p.u || p.n_hc <= 0 || p.n_hc > 4
+        || p.d < p.n_hc + 1 || p.tokens < 0)
+        return Status::invalid("mhc_head_cuda: bad arguments (n_hc 1..4)");
     if (p.tokens == 0)
         return Status::success();
-    FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, mhc_mix_kernel<1>)
-    (p.x, p.fn, p.base, p.scale, nullptr, nullptr, nullptr, p.u, p.n_hc, p.d, 1, p.norm_eps, p.hc_eps);
+    FATHOM_LAUNCH(dim3(p.tokens, p.n_hc + 1), k_threads, 0, stream, mhc_dots_kernel)
+    (p.x, p.fn, p.n_hc, p.n_hc * p.d, p.u, p.d);
+    FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, mhc_finish_kernel<1>)
+    (p.x, p.base, p.scale, nullptr, nullptr, nullptr, p.u, p.n_hc, p.d, 1, p.norm_eps, p.hc_eps);
     return cuda::launch_status();
 }
 

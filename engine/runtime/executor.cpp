@@ -45,6 +45,36 @@ Result<void> Executor::expertFfn(const std::vector<ExpertJob> &jobs, int inter, 
     return {};
 }
 
+Result<void> Executor::indexerSelect(const kernels::IndexerScoreParams &p,
+                                     int rows,
+                                     const int32_t *hostVisible,
+                                     int k,
+                                     int32_t *hostOut)
+{
+    std::fill(hostOut, hostOut + static_cast<int64_t>(rows) * k, -1);
+    if (rows <= 0 || p.n_keys <= 0)
+        return {};
+    FATHOM_TRY_ASSIGN(Buffer<float> scores, Buffer<float>::make(*this, p.n_keys, "indexer scores"));
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> picked, Buffer<int32_t>::make(*this, k, "indexer selection"));
+    for (int r = 0; r < rows; ++r) {
+        const int nVis = hostVisible[r];
+        if (nVis <= 0)
+            continue;
+        kernels::IndexerScoreParams sp = p;
+        sp.q = p.q + static_cast<int64_t>(r) * p.n_heads * p.dim;
+        sp.weights = p.weights + static_cast<int64_t>(r) * p.n_heads;
+        sp.scores = scores.data();
+        sp.n_keys = nVis;
+        FATHOM_TRY(indexerScores(sp));
+        const int kr = std::min(k, nVis);
+        FATHOM_TRY(topk(scores.data(), nVis, kr, picked.data()));
+        FATHOM_TRY(copyToHost(hostOut + static_cast<int64_t>(r) * k,
+                              picked.data(),
+                              sizeof(int32_t) * static_cast<size_t>(kr)));
+    }
+    return {};
+}
+
 Result<void> Executor::embedRows(
     const uint16_t *table, const int32_t *hostIds, int rows, int d, int copies, float *out)
 {

@@ -90,6 +90,17 @@ public:
         schedule them together. The default runs them one by one through linear() / swiglu(). */
     virtual Result<void> expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit);
 
+    /** Lightning-indexer selection for `rows` consecutive query tokens of one sequence: query r
+        (p.q + r·n_heads·dim, p.weights + r·n_heads) scores keys [0, hostVisible[r]) of p.keys
+        (p.n_keys = the largest hostVisible; p.scores unused) and keeps the top
+        min(k, hostVisible[r]) in topk() order. hostOut [rows, k] (host memory) gets them, -1
+        in the remaining slots. The default runs indexerScores() + topk() token by token. */
+    virtual Result<void> indexerSelect(const kernels::IndexerScoreParams &p,
+                                       int rows,
+                                       const int32_t *hostVisible,
+                                       int k,
+                                       int32_t *hostOut);
+
     // ---- glue (exact data movement and elementwise steps of the forward pass) ------------------
     /** out [rows, copies, d] = bf16 table rows of hostIds, repeated `copies` times. */
     virtual Result<void> embedRows(

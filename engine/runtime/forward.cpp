@@ -507,6 +507,30 @@ Result<void> V4Forward::attention(
         std::vector<int32_t> pick(topk);
         for (size_t i = 0; i < batch.items.size(); ++i) {
             const auto &it = batch.items[i];
+            if (!tap && !options.routing && it.count > 0) {
+                // Every token of the item in one call (a device executor then reads the
+                // selections back once per item instead of once per token).
+                const int lastVis = static_cast<int>((it.start + it.count) / m);
+                if (lastVis > 0 && !it.bs->indexKeys.has(0, lastVis))
+                    return fail(Error::Kind::Internal, bw.prefix + " indexer keys missing");
+                std::vector<int32_t> visible(static_cast<size_t>(it.count));
+                for (int t = 0; t < it.count; ++t)
+                    visible[t] = static_cast<int32_t>((it.start + t + 1) / m);
+                kernels::IndexerScoreParams sp;
+                sp.q = qi.data() + static_cast<int64_t>(it.row) * HI * DI;
+                sp.weights = wi.data() + static_cast<int64_t>(it.row) * HI;
+                sp.keys = lastVis > 0 ? it.bs->indexKeys.row(0) : nullptr;
+                sp.n_heads = HI;
+                sp.dim = DI;
+                sp.n_keys = lastVis;
+                FATHOM_TRY(
+                    m_exec.indexerSelect(sp,
+                                         it.count,
+                                         visible.data(),
+                                         topk,
+                                         selected.data() + static_cast<int64_t>(it.row) * topk));
+                continue;
+            }
             for (int t = 0; t < it.count; ++t) {
                 const int64_t pos = it.start + t;
                 const int64_t row = it.row + t;

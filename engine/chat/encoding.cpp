@@ -433,7 +433,9 @@ Result<EncodeRequest> parseEncodeRequest(std::string_view jsonText)
     }
     if (j.contains("context") && !j["context"].is_null())
         return fail(Error::Kind::Unsupported,
-                    "request: \"context\" (continuing an encoded prefix) is not supported");
+                    "request: \"context\" is not supported (spec §8 does not define how a "
+                    "continued prefix takes part in drop-thinking, transitions and tool-result "
+                    "merging); send the whole message list instead");
     return r;
 }
 

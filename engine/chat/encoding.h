@@ -7,7 +7,16 @@
   template). encodeMessages() returns the exact prompt text, BOS included as text; tokenize it
   with added tokens matched (Tokenizer::encode). Byte-exact against testdata/encoding.
 
-  Not supported: the official `context` argument (continuing an already-encoded prefix).
+  Not supported: the official `context` argument. Spec §8 names it in the signature and says
+  only that the prompt "starts with BOS text (unless continuing a context)"; it does not say what
+  a context holds (already-rendered text or earlier messages), nor how the earlier part takes
+  part in the rules that look at the whole conversation: the last user message (which decides
+  drop-thinking and the <think> transition), tool-result merging and sorting by the preceding
+  assistant's calls, and "tools anywhere disables drop_thinking". No golden data exercises it
+  either: all 30 cases of testdata/encoding/cases.json have context = null and the 4 official
+  tests use the default. Any implementation would be a guess that nothing can check byte for
+  byte, so parseEncodeRequest() refuses a non-null context (Error::Kind::Unsupported) instead of
+  rendering a possibly different prompt. Callers send the whole message list.
 */
 
 #include "engine/chat/message.h"

@@ -279,6 +279,27 @@ private slots:
         QVERIFY(!r->finished);
     }
 
+    // `context` stays refused (encoding.h says why); null is the default and is accepted.
+    void contextIsRefusedExplicitly()
+    {
+        const std::string base = "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
+                                 "\"thinking_mode\":\"chat\"";
+        auto ok = parseEncodeRequest(base + ",\"context\":null}");
+        QVERIFY2(ok.has_value(), ok ? "" : ok.error().message.c_str());
+        QCOMPARE(encodeMessages(ok->messages, ok->options),
+                 std::string(kBos)
+                     + "<\xEF\xBD\x9CUser\xEF\xBD\x9C>Hi<\xEF\xBD\x9C"
+                       "Assistant\xEF\xBD\x9C></think>");
+        for (const char *context : {"[{\"role\":\"user\",\"content\":\"Earlier\"}]",
+                                    "\"<\xEF\xBD\x9C"
+                                    "User\xEF\xBD\x9C>x\""}) {
+            auto r = parseEncodeRequest(base + ",\"context\":" + context + "}");
+            QVERIFY(!r.has_value());
+            QVERIFY(r.error().kind == fathom::engine::Error::Kind::Unsupported);
+            QVERIFY(r.error().message.find("context") != std::string::npos);
+        }
+    }
+
     void pythonJsonLayout()
     {
         // Expected strings are what CPython 3.11's json.dumps(..., ensure_ascii=False) prints.

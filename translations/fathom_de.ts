@@ -303,6 +303,10 @@ Grenze: %4 Token</translation>
         <translation>≈%1 Token</translation>
     </message>
     <message>
+        <source>%1 tokens</source>
+        <translation>%1 Token</translation>
+    </message>
+    <message>
         <source>some pages have no text (scanned, no OCR)</source>
         <translation>einige Seiten ohne Text (gescannt, keine Texterkennung)</translation>
     </message>
@@ -694,6 +698,146 @@ Grenze: %4 Token</translation>
 </context>
 <context>
     <name>SettingsDialog</name>
+    <message>
+        <source>Remote servers</source>
+        <translation>Remote-Server</translation>
+    </message>
+    <message>
+        <source>key stored</source>
+        <translation>Schlüssel gespeichert</translation>
+    </message>
+    <message>
+        <source>Connect</source>
+        <translation>Verbinden</translation>
+    </message>
+    <message>
+        <source>Use remote server %1</source>
+        <translation>Remote-Server %1 verwenden</translation>
+    </message>
+    <message>
+        <source>Remove remote server %1</source>
+        <translation>Remote-Server %1 entfernen</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>Name</translation>
+    </message>
+    <message>
+        <source>Office vLLM</source>
+        <translation>vLLM im Büro</translation>
+    </message>
+    <message>
+        <source>Remote server name</source>
+        <translation>Name des Remote-Servers</translation>
+    </message>
+    <message>
+        <source>Address</source>
+        <translation>Adresse</translation>
+    </message>
+    <message>
+        <source>Remote server address</source>
+        <translation>Adresse des Remote-Servers</translation>
+    </message>
+    <message>
+        <source>Model id</source>
+        <translation>Modell-ID</translation>
+    </message>
+    <message>
+        <source>empty: the server&apos;s first model</source>
+        <translation>leer: das erste Modell des Servers</translation>
+    </message>
+    <message>
+        <source>Remote model id</source>
+        <translation>Modell-ID auf dem Server</translation>
+    </message>
+    <message>
+        <source>CA bundle</source>
+        <translation>CA-Zertifikate</translation>
+    </message>
+    <message>
+        <source>optional PEM file for on-premises certificates</source>
+        <translation>optionale PEM-Datei für firmeneigene Zertifikate</translation>
+    </message>
+    <message>
+        <source>CA bundle file</source>
+        <translation>Datei mit CA-Zertifikaten</translation>
+    </message>
+    <message>
+        <source>Proxy</source>
+        <translation>Proxy</translation>
+    </message>
+    <message>
+        <source>empty: the system&apos;s proxy settings</source>
+        <translation>leer: die Proxy-Einstellungen des Systems</translation>
+    </message>
+    <message>
+        <source>API key</source>
+        <translation>API-Schlüssel</translation>
+    </message>
+    <message>
+        <source>optional</source>
+        <translation>optional</translation>
+    </message>
+    <message>
+        <source>Remote server API key</source>
+        <translation>API-Schlüssel des Remote-Servers</translation>
+    </message>
+    <message>
+        <source>Add remote server</source>
+        <translation>Remote-Server hinzufügen</translation>
+    </message>
+    <message>
+        <source>API server</source>
+        <translation>API-Server</translation>
+    </message>
+    <message>
+        <source>Serve the loaded model</source>
+        <translation>Geladenes Modell bereitstellen</translation>
+    </message>
+    <message>
+        <source>Serve the loaded model over the OpenAI-compatible API</source>
+        <translation>Das geladene Modell über die OpenAI-kompatible API bereitstellen</translation>
+    </message>
+    <message>
+        <source>API server address</source>
+        <translation>Adresse des API-Servers</translation>
+    </message>
+    <message>
+        <source>Port</source>
+        <translation>Port</translation>
+    </message>
+    <message>
+        <source>API server port</source>
+        <translation>Port des API-Servers</translation>
+    </message>
+    <message>
+        <source>Concurrent requests</source>
+        <translation>Gleichzeitige Anfragen</translation>
+    </message>
+    <message>
+        <source>API server concurrent requests</source>
+        <translation>Gleichzeitige Anfragen an den API-Server</translation>
+    </message>
+    <message>
+        <source>a key is stored</source>
+        <translation>ein Schlüssel ist gespeichert</translation>
+    </message>
+    <message>
+        <source>required for addresses other than 127.0.0.1</source>
+        <translation>erforderlich für andere Adressen als 127.0.0.1</translation>
+    </message>
+    <message>
+        <source>API server key</source>
+        <translation>Schlüssel des API-Servers</translation>
+    </message>
+    <message>
+        <source>Set</source>
+        <translation>Festlegen</translation>
+    </message>
+    <message>
+        <source>Clear</source>
+        <translation>Löschen</translation>
+    </message>
     <message>
         <source>Settings</source>
         <translation>Einstellungen</translation>
@@ -1119,6 +1263,26 @@ Grenze: %4 Token</translation>
 <context>
     <name>fathom::ui::ModelsController</name>
     <message>
+        <source>Looking for NVIDIA GPUs…</source>
+        <translation>Suche nach NVIDIA-GPUs…</translation>
+    </message>
+    <message>
+        <source>GPU %1: %2, %3 GiB, compute capability %4.%5</source>
+        <translation>GPU %1: %2, %3 GiB, Compute Capability %4.%5</translation>
+    </message>
+    <message>
+        <source>not usable: %1</source>
+        <translation>nicht nutzbar: %1</translation>
+    </message>
+    <message>
+        <source>unsupported compute capability</source>
+        <translation>nicht unterstützte Compute Capability</translation>
+    </message>
+    <message>
+        <source>%1 (driver %2, CUDA runtime %3)</source>
+        <translation>%1 (Treiber %2, CUDA-Laufzeit %3)</translation>
+    </message>
+    <message>
         <source>Could not load the model %1: %2</source>
         <translation>Das Modell %1 konnte nicht geladen werden: %2</translation>
     </message>
@@ -1174,8 +1338,39 @@ Grenze: %4 Token</translation>
 <context>
     <name>fathom::ui::SettingsController</name>
     <message>
+        <source>&quot;%1&quot; is not a server address (for example https://api.deepseek.com or http://gpu01:8000/v1).</source>
+        <translation>„%1“ ist keine Serveradresse (zum Beispiel https://api.deepseek.com oder http://gpu01:8000/v1).</translation>
+    </message>
+    <message>
+        <source>The API key was not saved: %1</source>
+        <translation>Der API-Schlüssel wurde nicht gespeichert: %1</translation>
+    </message>
+    <message>
+        <source>The API key of %1 is missing from the keychain; enter it again in Settings.</source>
+        <translation>Der API-Schlüssel von %1 fehlt im Schlüsselbund; geben Sie ihn in den Einstellungen erneut ein.</translation>
+    </message>
+    <message>
+        <source>No remote server with id %1.</source>
+        <translation>Kein Remote-Server mit der ID %1.</translation>
+    </message>
+    <message>
+        <source>Serving on %1</source>
+        <translation>Bereitgestellt unter %1</translation>
+    </message>
+    <message>
+        <source>The API server did not start: %1</source>
+        <translation>Der API-Server ist nicht gestartet: %1</translation>
+    </message>
+    <message>
         <source>System language</source>
         <translation>Systemsprache</translation>
+    </message>
+</context>
+<context>
+    <name>fathom::ui::BackendListModel</name>
+    <message>
+        <source>%1, model %2</source>
+        <translation>%1, Modell %2</translation>
     </message>
 </context>
 </TS>

@@ -303,6 +303,10 @@ Límite: %4 tokens</translation>
         <translation>≈%1 tokens</translation>
     </message>
     <message>
+        <source>%1 tokens</source>
+        <translation>%1 tokens</translation>
+    </message>
+    <message>
         <source>some pages have no text (scanned, no OCR)</source>
         <translation>algunas páginas no tienen texto (escaneadas, sin OCR)</translation>
     </message>
@@ -694,6 +698,146 @@ Límite: %4 tokens</translation>
 </context>
 <context>
     <name>SettingsDialog</name>
+    <message>
+        <source>Remote servers</source>
+        <translation>Servidores remotos</translation>
+    </message>
+    <message>
+        <source>key stored</source>
+        <translation>clave guardada</translation>
+    </message>
+    <message>
+        <source>Connect</source>
+        <translation>Conectar</translation>
+    </message>
+    <message>
+        <source>Use remote server %1</source>
+        <translation>Usar el servidor remoto %1</translation>
+    </message>
+    <message>
+        <source>Remove remote server %1</source>
+        <translation>Quitar el servidor remoto %1</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>Nombre</translation>
+    </message>
+    <message>
+        <source>Office vLLM</source>
+        <translation>vLLM de la oficina</translation>
+    </message>
+    <message>
+        <source>Remote server name</source>
+        <translation>Nombre del servidor remoto</translation>
+    </message>
+    <message>
+        <source>Address</source>
+        <translation>Dirección</translation>
+    </message>
+    <message>
+        <source>Remote server address</source>
+        <translation>Dirección del servidor remoto</translation>
+    </message>
+    <message>
+        <source>Model id</source>
+        <translation>ID del modelo</translation>
+    </message>
+    <message>
+        <source>empty: the server&apos;s first model</source>
+        <translation>vacío: el primer modelo del servidor</translation>
+    </message>
+    <message>
+        <source>Remote model id</source>
+        <translation>ID del modelo remoto</translation>
+    </message>
+    <message>
+        <source>CA bundle</source>
+        <translation>Paquete de CA</translation>
+    </message>
+    <message>
+        <source>optional PEM file for on-premises certificates</source>
+        <translation>archivo PEM opcional para certificados propios</translation>
+    </message>
+    <message>
+        <source>CA bundle file</source>
+        <translation>Archivo del paquete de CA</translation>
+    </message>
+    <message>
+        <source>Proxy</source>
+        <translation>Proxy</translation>
+    </message>
+    <message>
+        <source>empty: the system&apos;s proxy settings</source>
+        <translation>vacío: la configuración de proxy del sistema</translation>
+    </message>
+    <message>
+        <source>API key</source>
+        <translation>Clave de API</translation>
+    </message>
+    <message>
+        <source>optional</source>
+        <translation>opcional</translation>
+    </message>
+    <message>
+        <source>Remote server API key</source>
+        <translation>Clave de API del servidor remoto</translation>
+    </message>
+    <message>
+        <source>Add remote server</source>
+        <translation>Añadir servidor remoto</translation>
+    </message>
+    <message>
+        <source>API server</source>
+        <translation>Servidor de API</translation>
+    </message>
+    <message>
+        <source>Serve the loaded model</source>
+        <translation>Servir el modelo cargado</translation>
+    </message>
+    <message>
+        <source>Serve the loaded model over the OpenAI-compatible API</source>
+        <translation>Servir el modelo cargado mediante la API compatible con OpenAI</translation>
+    </message>
+    <message>
+        <source>API server address</source>
+        <translation>Dirección del servidor de API</translation>
+    </message>
+    <message>
+        <source>Port</source>
+        <translation>Puerto</translation>
+    </message>
+    <message>
+        <source>API server port</source>
+        <translation>Puerto del servidor de API</translation>
+    </message>
+    <message>
+        <source>Concurrent requests</source>
+        <translation>Solicitudes simultáneas</translation>
+    </message>
+    <message>
+        <source>API server concurrent requests</source>
+        <translation>Solicitudes simultáneas del servidor de API</translation>
+    </message>
+    <message>
+        <source>a key is stored</source>
+        <translation>hay una clave guardada</translation>
+    </message>
+    <message>
+        <source>required for addresses other than 127.0.0.1</source>
+        <translation>obligatoria para direcciones distintas de 127.0.0.1</translation>
+    </message>
+    <message>
+        <source>API server key</source>
+        <translation>Clave del servidor de API</translation>
+    </message>
+    <message>
+        <source>Set</source>
+        <translation>Establecer</translation>
+    </message>
+    <message>
+        <source>Clear</source>
+        <translation>Borrar</translation>
+    </message>
     <message>
         <source>Settings</source>
         <translation>Ajustes</translation>
@@ -1119,6 +1263,26 @@ Límite: %4 tokens</translation>
 <context>
     <name>fathom::ui::ModelsController</name>
     <message>
+        <source>Looking for NVIDIA GPUs…</source>
+        <translation>Buscando GPU de NVIDIA…</translation>
+    </message>
+    <message>
+        <source>GPU %1: %2, %3 GiB, compute capability %4.%5</source>
+        <translation>GPU %1: %2, %3 GiB, capacidad de cómputo %4.%5</translation>
+    </message>
+    <message>
+        <source>not usable: %1</source>
+        <translation>no utilizable: %1</translation>
+    </message>
+    <message>
+        <source>unsupported compute capability</source>
+        <translation>capacidad de cómputo no compatible</translation>
+    </message>
+    <message>
+        <source>%1 (driver %2, CUDA runtime %3)</source>
+        <translation>%1 (controlador %2, entorno de ejecución CUDA %3)</translation>
+    </message>
+    <message>
         <source>Could not load the model %1: %2</source>
         <translation>No se pudo cargar el modelo %1: %2</translation>
     </message>
@@ -1174,8 +1338,39 @@ Límite: %4 tokens</translation>
 <context>
     <name>fathom::ui::SettingsController</name>
     <message>
+        <source>&quot;%1&quot; is not a server address (for example https://api.deepseek.com or http://gpu01:8000/v1).</source>
+        <translation>«%1» no es una dirección de servidor (por ejemplo https://api.deepseek.com o http://gpu01:8000/v1).</translation>
+    </message>
+    <message>
+        <source>The API key was not saved: %1</source>
+        <translation>La clave de API no se guardó: %1</translation>
+    </message>
+    <message>
+        <source>The API key of %1 is missing from the keychain; enter it again in Settings.</source>
+        <translation>La clave de API de %1 no está en el llavero; vuelva a introducirla en Ajustes.</translation>
+    </message>
+    <message>
+        <source>No remote server with id %1.</source>
+        <translation>No hay ningún servidor remoto con el id %1.</translation>
+    </message>
+    <message>
+        <source>Serving on %1</source>
+        <translation>Sirviendo en %1</translation>
+    </message>
+    <message>
+        <source>The API server did not start: %1</source>
+        <translation>El servidor de API no se inició: %1</translation>
+    </message>
+    <message>
         <source>System language</source>
         <translation>Idioma del sistema</translation>
+    </message>
+</context>
+<context>
+    <name>fathom::ui::BackendListModel</name>
+    <message>
+        <source>%1, model %2</source>
+        <translation>%1, modelo %2</translation>
     </message>
 </context>
 </TS>

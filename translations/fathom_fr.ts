@@ -303,6 +303,10 @@ Limite : %4 jetons</translation>
         <translation>≈%1 jetons</translation>
     </message>
     <message>
+        <source>%1 tokens</source>
+        <translation>%1 jetons</translation>
+    </message>
+    <message>
         <source>some pages have no text (scanned, no OCR)</source>
         <translation>certaines pages n’ont pas de texte (numérisées, sans OCR)</translation>
     </message>
@@ -694,6 +698,146 @@ Limite : %4 jetons</translation>
 </context>
 <context>
     <name>SettingsDialog</name>
+    <message>
+        <source>Remote servers</source>
+        <translation>Serveurs distants</translation>
+    </message>
+    <message>
+        <source>key stored</source>
+        <translation>clé enregistrée</translation>
+    </message>
+    <message>
+        <source>Connect</source>
+        <translation>Se connecter</translation>
+    </message>
+    <message>
+        <source>Use remote server %1</source>
+        <translation>Utiliser le serveur distant %1</translation>
+    </message>
+    <message>
+        <source>Remove remote server %1</source>
+        <translation>Supprimer le serveur distant %1</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>Nom</translation>
+    </message>
+    <message>
+        <source>Office vLLM</source>
+        <translation>vLLM du bureau</translation>
+    </message>
+    <message>
+        <source>Remote server name</source>
+        <translation>Nom du serveur distant</translation>
+    </message>
+    <message>
+        <source>Address</source>
+        <translation>Adresse</translation>
+    </message>
+    <message>
+        <source>Remote server address</source>
+        <translation>Adresse du serveur distant</translation>
+    </message>
+    <message>
+        <source>Model id</source>
+        <translation>Identifiant du modèle</translation>
+    </message>
+    <message>
+        <source>empty: the server&apos;s first model</source>
+        <translation>vide : le premier modèle du serveur</translation>
+    </message>
+    <message>
+        <source>Remote model id</source>
+        <translation>Identifiant du modèle distant</translation>
+    </message>
+    <message>
+        <source>CA bundle</source>
+        <translation>Certificats d’autorité (CA)</translation>
+    </message>
+    <message>
+        <source>optional PEM file for on-premises certificates</source>
+        <translation>fichier PEM facultatif pour les certificats internes</translation>
+    </message>
+    <message>
+        <source>CA bundle file</source>
+        <translation>Fichier des certificats d’autorité</translation>
+    </message>
+    <message>
+        <source>Proxy</source>
+        <translation>Proxy</translation>
+    </message>
+    <message>
+        <source>empty: the system&apos;s proxy settings</source>
+        <translation>vide : les réglages de proxy du système</translation>
+    </message>
+    <message>
+        <source>API key</source>
+        <translation>Clé d’API</translation>
+    </message>
+    <message>
+        <source>optional</source>
+        <translation>facultatif</translation>
+    </message>
+    <message>
+        <source>Remote server API key</source>
+        <translation>Clé d’API du serveur distant</translation>
+    </message>
+    <message>
+        <source>Add remote server</source>
+        <translation>Ajouter un serveur distant</translation>
+    </message>
+    <message>
+        <source>API server</source>
+        <translation>Serveur d’API</translation>
+    </message>
+    <message>
+        <source>Serve the loaded model</source>
+        <translation>Servir le modèle chargé</translation>
+    </message>
+    <message>
+        <source>Serve the loaded model over the OpenAI-compatible API</source>
+        <translation>Servir le modèle chargé par l’API compatible OpenAI</translation>
+    </message>
+    <message>
+        <source>API server address</source>
+        <translation>Adresse du serveur d’API</translation>
+    </message>
+    <message>
+        <source>Port</source>
+        <translation>Port</translation>
+    </message>
+    <message>
+        <source>API server port</source>
+        <translation>Port du serveur d’API</translation>
+    </message>
+    <message>
+        <source>Concurrent requests</source>
+        <translation>Requêtes simultanées</translation>
+    </message>
+    <message>
+        <source>API server concurrent requests</source>
+        <translation>Requêtes simultanées du serveur d’API</translation>
+    </message>
+    <message>
+        <source>a key is stored</source>
+        <translation>une clé est enregistrée</translation>
+    </message>
+    <message>
+        <source>required for addresses other than 127.0.0.1</source>
+        <translation>obligatoire pour une adresse autre que 127.0.0.1</translation>
+    </message>
+    <message>
+        <source>API server key</source>
+        <translation>Clé du serveur d’API</translation>
+    </message>
+    <message>
+        <source>Set</source>
+        <translation>Définir</translation>
+    </message>
+    <message>
+        <source>Clear</source>
+        <translation>Effacer</translation>
+    </message>
     <message>
         <source>Settings</source>
         <translation>Paramètres</translation>
@@ -1119,6 +1263,26 @@ Limite : %4 jetons</translation>
 <context>
     <name>fathom::ui::ModelsController</name>
     <message>
+        <source>Looking for NVIDIA GPUs…</source>
+        <translation>Recherche des GPU NVIDIA…</translation>
+    </message>
+    <message>
+        <source>GPU %1: %2, %3 GiB, compute capability %4.%5</source>
+        <translation>GPU %1 : %2, %3 Gio, capacité de calcul %4.%5</translation>
+    </message>
+    <message>
+        <source>not usable: %1</source>
+        <translation>inutilisable : %1</translation>
+    </message>
+    <message>
+        <source>unsupported compute capability</source>
+        <translation>capacité de calcul non prise en charge</translation>
+    </message>
+    <message>
+        <source>%1 (driver %2, CUDA runtime %3)</source>
+        <translation>%1 (pilote %2, environnement d’exécution CUDA %3)</translation>
+    </message>
+    <message>
         <source>Could not load the model %1: %2</source>
         <translation>Impossible de charger le modèle %1 : %2</translation>
     </message>
@@ -1174,8 +1338,39 @@ Limite : %4 jetons</translation>
 <context>
     <name>fathom::ui::SettingsController</name>
     <message>
+        <source>&quot;%1&quot; is not a server address (for example https://api.deepseek.com or http://gpu01:8000/v1).</source>
+        <translation>« %1 » n’est pas une adresse de serveur (par exemple https://api.deepseek.com ou http://gpu01:8000/v1).</translation>
+    </message>
+    <message>
+        <source>The API key was not saved: %1</source>
+        <translation>La clé d’API n’a pas été enregistrée : %1</translation>
+    </message>
+    <message>
+        <source>The API key of %1 is missing from the keychain; enter it again in Settings.</source>
+        <translation>La clé d’API de %1 est absente du trousseau ; saisissez-la de nouveau dans les Paramètres.</translation>
+    </message>
+    <message>
+        <source>No remote server with id %1.</source>
+        <translation>Aucun serveur distant avec l’identifiant %1.</translation>
+    </message>
+    <message>
+        <source>Serving on %1</source>
+        <translation>Service actif sur %1</translation>
+    </message>
+    <message>
+        <source>The API server did not start: %1</source>
+        <translation>Le serveur d’API n’a pas démarré : %1</translation>
+    </message>
+    <message>
         <source>System language</source>
         <translation>Langue du système</translation>
+    </message>
+</context>
+<context>
+    <name>fathom::ui::BackendListModel</name>
+    <message>
+        <source>%1, model %2</source>
+        <translation>%1, modèle %2</translation>
     </message>
 </context>
 </TS>

@@ -303,6 +303,10 @@ Limit: %4 tokens</source>
         <translation>≈%1 トークン</translation>
     </message>
     <message>
+        <source>%1 tokens</source>
+        <translation>%1 トークン</translation>
+    </message>
+    <message>
         <source>some pages have no text (scanned, no OCR)</source>
         <translation>一部のページにテキストがありません（スキャン、OCR なし）</translation>
     </message>
@@ -694,6 +698,146 @@ Limit: %4 tokens</source>
 </context>
 <context>
     <name>SettingsDialog</name>
+    <message>
+        <source>Remote servers</source>
+        <translation>リモートサーバー</translation>
+    </message>
+    <message>
+        <source>key stored</source>
+        <translation>キー保存済み</translation>
+    </message>
+    <message>
+        <source>Connect</source>
+        <translation>接続</translation>
+    </message>
+    <message>
+        <source>Use remote server %1</source>
+        <translation>リモートサーバー %1 を使用</translation>
+    </message>
+    <message>
+        <source>Remove remote server %1</source>
+        <translation>リモートサーバー %1 を削除</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名前</translation>
+    </message>
+    <message>
+        <source>Office vLLM</source>
+        <translation>オフィスの vLLM</translation>
+    </message>
+    <message>
+        <source>Remote server name</source>
+        <translation>リモートサーバーの名前</translation>
+    </message>
+    <message>
+        <source>Address</source>
+        <translation>アドレス</translation>
+    </message>
+    <message>
+        <source>Remote server address</source>
+        <translation>リモートサーバーのアドレス</translation>
+    </message>
+    <message>
+        <source>Model id</source>
+        <translation>モデル ID</translation>
+    </message>
+    <message>
+        <source>empty: the server&apos;s first model</source>
+        <translation>空欄：サーバーの最初のモデル</translation>
+    </message>
+    <message>
+        <source>Remote model id</source>
+        <translation>リモートモデルの ID</translation>
+    </message>
+    <message>
+        <source>CA bundle</source>
+        <translation>CA バンドル</translation>
+    </message>
+    <message>
+        <source>optional PEM file for on-premises certificates</source>
+        <translation>社内証明書用の PEM ファイル（任意）</translation>
+    </message>
+    <message>
+        <source>CA bundle file</source>
+        <translation>CA バンドルファイル</translation>
+    </message>
+    <message>
+        <source>Proxy</source>
+        <translation>プロキシ</translation>
+    </message>
+    <message>
+        <source>empty: the system&apos;s proxy settings</source>
+        <translation>空欄：システムのプロキシ設定</translation>
+    </message>
+    <message>
+        <source>API key</source>
+        <translation>API キー</translation>
+    </message>
+    <message>
+        <source>optional</source>
+        <translation>任意</translation>
+    </message>
+    <message>
+        <source>Remote server API key</source>
+        <translation>リモートサーバーの API キー</translation>
+    </message>
+    <message>
+        <source>Add remote server</source>
+        <translation>リモートサーバーを追加</translation>
+    </message>
+    <message>
+        <source>API server</source>
+        <translation>API サーバー</translation>
+    </message>
+    <message>
+        <source>Serve the loaded model</source>
+        <translation>読み込んだモデルを提供</translation>
+    </message>
+    <message>
+        <source>Serve the loaded model over the OpenAI-compatible API</source>
+        <translation>読み込んだモデルを OpenAI 互換 API で提供</translation>
+    </message>
+    <message>
+        <source>API server address</source>
+        <translation>API サーバーのアドレス</translation>
+    </message>
+    <message>
+        <source>Port</source>
+        <translation>ポート</translation>
+    </message>
+    <message>
+        <source>API server port</source>
+        <translation>API サーバーのポート</translation>
+    </message>
+    <message>
+        <source>Concurrent requests</source>
+        <translation>同時リクエスト数</translation>
+    </message>
+    <message>
+        <source>API server concurrent requests</source>
+        <translation>API サーバーの同時リクエスト数</translation>
+    </message>
+    <message>
+        <source>a key is stored</source>
+        <translation>キーが保存されています</translation>
+    </message>
+    <message>
+        <source>required for addresses other than 127.0.0.1</source>
+        <translation>127.0.0.1 以外のアドレスでは必須</translation>
+    </message>
+    <message>
+        <source>API server key</source>
+        <translation>API サーバーのキー</translation>
+    </message>
+    <message>
+        <source>Set</source>
+        <translation>設定</translation>
+    </message>
+    <message>
+        <source>Clear</source>
+        <translation>消去</translation>
+    </message>
     <message>
         <source>Settings</source>
         <translation>設定</translation>
@@ -1119,6 +1263,26 @@ Limit: %4 tokens</source>
 <context>
     <name>fathom::ui::ModelsController</name>
     <message>
+        <source>Looking for NVIDIA GPUs…</source>
+        <translation>NVIDIA GPU を検索中…</translation>
+    </message>
+    <message>
+        <source>GPU %1: %2, %3 GiB, compute capability %4.%5</source>
+        <translation>GPU %1: %2、%3 GiB、コンピュート能力 %4.%5</translation>
+    </message>
+    <message>
+        <source>not usable: %1</source>
+        <translation>使用不可：%1</translation>
+    </message>
+    <message>
+        <source>unsupported compute capability</source>
+        <translation>サポートされていないコンピュート能力</translation>
+    </message>
+    <message>
+        <source>%1 (driver %2, CUDA runtime %3)</source>
+        <translation>%1（ドライバー %2、CUDA ランタイム %3）</translation>
+    </message>
+    <message>
         <source>Could not load the model %1: %2</source>
         <translation>モデル %1 を読み込めませんでした：%2</translation>
     </message>
@@ -1174,8 +1338,39 @@ Limit: %4 tokens</source>
 <context>
     <name>fathom::ui::SettingsController</name>
     <message>
+        <source>&quot;%1&quot; is not a server address (for example https://api.deepseek.com or http://gpu01:8000/v1).</source>
+        <translation>「%1」はサーバーのアドレスではありません（例：https://api.deepseek.com、http://gpu01:8000/v1）。</translation>
+    </message>
+    <message>
+        <source>The API key was not saved: %1</source>
+        <translation>API キーを保存できませんでした：%1</translation>
+    </message>
+    <message>
+        <source>The API key of %1 is missing from the keychain; enter it again in Settings.</source>
+        <translation>%1 の API キーがキーチェーンにありません。設定でもう一度入力してください。</translation>
+    </message>
+    <message>
+        <source>No remote server with id %1.</source>
+        <translation>ID %1 のリモートサーバーはありません。</translation>
+    </message>
+    <message>
+        <source>Serving on %1</source>
+        <translation>%1 で提供中</translation>
+    </message>
+    <message>
+        <source>The API server did not start: %1</source>
+        <translation>API サーバーを起動できませんでした：%1</translation>
+    </message>
+    <message>
         <source>System language</source>
         <translation>システムの言語</translation>
+    </message>
+</context>
+<context>
+    <name>fathom::ui::BackendListModel</name>
+    <message>
+        <source>%1, model %2</source>
+        <translation>%1、モデル %2</translation>
     </message>
 </context>
 </TS>

@@ -303,6 +303,10 @@ Limit: %4 tokens</source>
         <translation>≈%1 个词元</translation>
     </message>
     <message>
+        <source>%1 tokens</source>
+        <translation>%1 个词元</translation>
+    </message>
+    <message>
         <source>some pages have no text (scanned, no OCR)</source>
         <translation>部分页面没有文本（扫描件，无 OCR）</translation>
     </message>
@@ -694,6 +698,146 @@ Limit: %4 tokens</source>
 </context>
 <context>
     <name>SettingsDialog</name>
+    <message>
+        <source>Remote servers</source>
+        <translation>远程服务器</translation>
+    </message>
+    <message>
+        <source>key stored</source>
+        <translation>已保存密钥</translation>
+    </message>
+    <message>
+        <source>Connect</source>
+        <translation>连接</translation>
+    </message>
+    <message>
+        <source>Use remote server %1</source>
+        <translation>使用远程服务器 %1</translation>
+    </message>
+    <message>
+        <source>Remove remote server %1</source>
+        <translation>移除远程服务器 %1</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>Office vLLM</source>
+        <translation>办公室 vLLM</translation>
+    </message>
+    <message>
+        <source>Remote server name</source>
+        <translation>远程服务器名称</translation>
+    </message>
+    <message>
+        <source>Address</source>
+        <translation>地址</translation>
+    </message>
+    <message>
+        <source>Remote server address</source>
+        <translation>远程服务器地址</translation>
+    </message>
+    <message>
+        <source>Model id</source>
+        <translation>模型 ID</translation>
+    </message>
+    <message>
+        <source>empty: the server&apos;s first model</source>
+        <translation>留空：服务器的第一个模型</translation>
+    </message>
+    <message>
+        <source>Remote model id</source>
+        <translation>远程模型 ID</translation>
+    </message>
+    <message>
+        <source>CA bundle</source>
+        <translation>CA 证书包</translation>
+    </message>
+    <message>
+        <source>optional PEM file for on-premises certificates</source>
+        <translation>可选：内部证书的 PEM 文件</translation>
+    </message>
+    <message>
+        <source>CA bundle file</source>
+        <translation>CA 证书包文件</translation>
+    </message>
+    <message>
+        <source>Proxy</source>
+        <translation>代理</translation>
+    </message>
+    <message>
+        <source>empty: the system&apos;s proxy settings</source>
+        <translation>留空：使用系统代理设置</translation>
+    </message>
+    <message>
+        <source>API key</source>
+        <translation>API 密钥</translation>
+    </message>
+    <message>
+        <source>optional</source>
+        <translation>可选</translation>
+    </message>
+    <message>
+        <source>Remote server API key</source>
+        <translation>远程服务器的 API 密钥</translation>
+    </message>
+    <message>
+        <source>Add remote server</source>
+        <translation>添加远程服务器</translation>
+    </message>
+    <message>
+        <source>API server</source>
+        <translation>API 服务器</translation>
+    </message>
+    <message>
+        <source>Serve the loaded model</source>
+        <translation>提供已加载的模型</translation>
+    </message>
+    <message>
+        <source>Serve the loaded model over the OpenAI-compatible API</source>
+        <translation>通过兼容 OpenAI 的 API 提供已加载的模型</translation>
+    </message>
+    <message>
+        <source>API server address</source>
+        <translation>API 服务器地址</translation>
+    </message>
+    <message>
+        <source>Port</source>
+        <translation>端口</translation>
+    </message>
+    <message>
+        <source>API server port</source>
+        <translation>API 服务器端口</translation>
+    </message>
+    <message>
+        <source>Concurrent requests</source>
+        <translation>并发请求数</translation>
+    </message>
+    <message>
+        <source>API server concurrent requests</source>
+        <translation>API 服务器并发请求数</translation>
+    </message>
+    <message>
+        <source>a key is stored</source>
+        <translation>已保存一个密钥</translation>
+    </message>
+    <message>
+        <source>required for addresses other than 127.0.0.1</source>
+        <translation>地址不是 127.0.0.1 时必填</translation>
+    </message>
+    <message>
+        <source>API server key</source>
+        <translation>API 服务器密钥</translation>
+    </message>
+    <message>
+        <source>Set</source>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <source>Clear</source>
+        <translation>清除</translation>
+    </message>
     <message>
         <source>Settings</source>
         <translation>设置</translation>
@@ -1119,6 +1263,26 @@ Limit: %4 tokens</source>
 <context>
     <name>fathom::ui::ModelsController</name>
     <message>
+        <source>Looking for NVIDIA GPUs…</source>
+        <translation>正在查找 NVIDIA GPU…</translation>
+    </message>
+    <message>
+        <source>GPU %1: %2, %3 GiB, compute capability %4.%5</source>
+        <translation>GPU %1：%2，%3 GiB，计算能力 %4.%5</translation>
+    </message>
+    <message>
+        <source>not usable: %1</source>
+        <translation>不可用：%1</translation>
+    </message>
+    <message>
+        <source>unsupported compute capability</source>
+        <translation>不支持的计算能力</translation>
+    </message>
+    <message>
+        <source>%1 (driver %2, CUDA runtime %3)</source>
+        <translation>%1（驱动 %2，CUDA 运行时 %3）</translation>
+    </message>
+    <message>
         <source>Could not load the model %1: %2</source>
         <translation>无法加载模型 %1：%2</translation>
     </message>
@@ -1174,8 +1338,39 @@ Limit: %4 tokens</source>
 <context>
     <name>fathom::ui::SettingsController</name>
     <message>
+        <source>&quot;%1&quot; is not a server address (for example https://api.deepseek.com or http://gpu01:8000/v1).</source>
+        <translation>“%1”不是服务器地址（例如 https://api.deepseek.com 或 http://gpu01:8000/v1）。</translation>
+    </message>
+    <message>
+        <source>The API key was not saved: %1</source>
+        <translation>API 密钥未保存：%1</translation>
+    </message>
+    <message>
+        <source>The API key of %1 is missing from the keychain; enter it again in Settings.</source>
+        <translation>钥匙串中缺少 %1 的 API 密钥；请在设置中重新输入。</translation>
+    </message>
+    <message>
+        <source>No remote server with id %1.</source>
+        <translation>没有 ID 为 %1 的远程服务器。</translation>
+    </message>
+    <message>
+        <source>Serving on %1</source>
+        <translation>正在 %1 上提供服务</translation>
+    </message>
+    <message>
+        <source>The API server did not start: %1</source>
+        <translation>API 服务器未能启动：%1</translation>
+    </message>
+    <message>
         <source>System language</source>
         <translation>系统语言</translation>
+    </message>
+</context>
+<context>
+    <name>fathom::ui::BackendListModel</name>
+    <message>
+        <source>%1, model %2</source>
+        <translation>%1，模型 %2</translation>
     </message>
 </context>
 </TS>

@@ -27,7 +27,26 @@ namespace {
 constexpr int k_warps = 16;
 constexpr int k_threads = 32 * k_warps;
 constexpr int k_max_m = 4;
-constexpr size_t k_max_smem = 96 * 1024;
+
+// Dynamic shared memory a GEMV block may use on the current device: the opt-in limit (227 KiB on
+// sm_90, 163 KiB on sm_80) less the kernel's static terms[] array. Cached per device.
+size_t max_dynamic_smem()
+{
+    constexpr int k_devices = 64;
+    static int cache[k_devices] = {}; // benign race: every thread computes the same value
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= k_devices)
+        return 48 * 1024;
+    if (cache[dev] == 0) {
+        int optin = 0;
+        if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev)
+                != cudaSuccess
+            || optin < 64 * 1024)
+            optin = 48 * 1024 + 16 * 1024;
+        cache[dev] = optin - 16 * 1024; // static terms[] (8 KiB) and headroom
+    }
+    return static_cast<size_t>(cache[dev]);
+}
 
 enum class GemvKind { Fp8, Fp4, Bf16, F32 };
 
@@ -301,7 +320,8 @@ Status linear_gemv_launch(const linear_params &p, CUstream_st *stream)
                               : kind == GemvKind::Bf16 ? int64_t(p.k) * 2
                                                        : int64_t(p.k) * 4;
     if (p.m > k_max_m || p.k % 16 != 0 || row_bytes % 16 != 0
-        || reinterpret_cast<uintptr_t>(p.w) % align != 0 || smem_bytes(kind, p.m, p.k) > k_max_smem)
+        || reinterpret_cast<uintptr_t>(p.w) % align != 0
+        || smem_bytes(kind, p.m, p.k) > max_dynamic_smem())
         return Status::unsupported("linear_gemv: shape not supported");
     const bool exact = p.accum == linear_accum::exact;
     switch (kind) {

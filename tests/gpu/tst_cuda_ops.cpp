@@ -818,6 +818,16 @@ void testLinears()
     using A = k::act_type;
     const auto E = k::linear_accum::exact, F = k::linear_accum::fp32;
     const LinearCase cases[] = {
+        {"linear fp8 gemv m=4 256x4096 (opt-in shared memory)",
+         W::fp8_e4m3,
+         4,
+         256,
+         4096,
+         A::f32,
+         A::f32,
+         0,
+         0,
+         E},
         {"linear fp8 gemv m=1 512x4096", W::fp8_e4m3, 1, 512, 4096, A::f32, A::f32, 0, 0, E},
         {"linear fp8 gemv m=4 300x2048 bf16 x/y, strided",
          W::fp8_e4m3,

@@ -5,12 +5,31 @@
 #include "app/core/error.h"
 
 #include <QCoreApplication>
+#include <QList>
 #include <QSettings>
 #include <QVariant>
 
 #include <memory>
 
 namespace fathom {
+
+/**
+  One OpenAI-compatible server (vLLM, SGLang, the DeepSeek API, another Fathom) in the list of
+  remote backends. The API key is not here: `keyRef` names it in the SecretStore (secretstore.h),
+  so the settings file never holds a key.
+*/
+struct RemoteServerSettings
+{
+    QString id;       // stable, "r" + random hex; also the SecretStore reference's suffix
+    QString name;     // shown to the user ("Office vLLM")
+    QString baseUrl;  // "https://api.deepseek.com", "http://gpu01:8000/v1"
+    QString caBundle; // PEM file of extra CA certificates (on-prem), empty = system store only
+    QString proxy;    // "http://proxy:3128", empty = the environment's
+    QString keyRef;   // SecretStore reference, empty = no key
+    QString model;    // model id to request, empty = the server's first
+
+    bool operator==(const RemoteServerSettings &) const = default;
+};
 
 /**
   The user's settings: an INI file at paths::settingsFilePath() (see paths.h for where that is),
@@ -44,6 +63,9 @@ public:
     static constexpr const char *kServerEnabled = "server/enabled";
     static constexpr const char *kServerAddress = "server/address";
     static constexpr const char *kServerPort = "server/port";
+    static constexpr const char *kServerKeyRef = "server/keyRef"; // SecretStore reference
+    static constexpr const char *kServerMaxConcurrent = "server/maxConcurrent";
+    static constexpr const char *kRemoteServers = "remoteServers"; // INI array, see below
     static constexpr const char *kKvSnapshotBudgetMiB = "storage/kvSnapshotBudgetMiB";
 
     static QVariant defaultValue(const char *key);
@@ -63,6 +85,14 @@ public:
     QString logLevel() const { return value(kLogLevel).toString(); }
     QString serverAddress() const { return value(kServerAddress).toString(); }
     int serverPort() const { return value(kServerPort).toInt(); }
+    bool serverEnabled() const { return value(kServerEnabled).toBool(); }
+    QString serverKeyRef() const { return value(kServerKeyRef).toString(); }
+    int serverMaxConcurrent() const { return value(kServerMaxConcurrent).toInt(); }
+
+    // The configured remote servers, in the user's order. A file from before the list existed
+    // (one remote/url + remote/model) reads as a one-entry list.
+    QList<RemoteServerSettings> remoteServers() const;
+    void setRemoteServers(const QList<RemoteServerSettings> &servers);
 
     // Writes pending changes; the error names the file.
     Result<void> sync();

@@ -31,7 +31,7 @@ void prepare_x(const linear_params &p,
                bool avx2)
 {
 #if !defined(FATHOM_KERNELS_HAVE_AVX2)
-    avx2 = false;
+    (void) avx2; // no AVX2 unit in this build
 #endif
     const int64_t k = p.k, ld = p.ldx ? p.ldx : p.k, kb = (k + 127) / 128;
     const bool ints = p.w_type == linear_weight_type::fp4_e2m1;

@@ -39,6 +39,7 @@ struct linear_job
 };
 
 // AVX-512 variants (linear_avx512.cpp), same results as their AVX2 twins.
+#if defined(FATHOM_KERNELS_HAVE_AVX512)
 float dot_bf16_f64_avx512(const double *x, const uint16_t *w, int64_t k);
 float dot_fp8_fused_avx512(
     const float *xq, const uint8_t *xsa, const uint8_t *w, const uint8_t *ws, int64_t k);
@@ -50,6 +51,21 @@ void gemm_rows_avx512(const double *x,
                       int64_t k,
                       int64_t block,
                       float out[][8]);
+#else
+// Builds without the AVX-512 unit (MSVC, non-x86): never called, job.avx512 stays false.
+inline float dot_bf16_f64_avx512(const double *, const uint16_t *, int64_t)
+{
+    return 0.0f;
+}
+inline float dot_fp8_fused_avx512(
+    const float *, const uint8_t *, const uint8_t *, const uint8_t *, int64_t)
+{
+    return 0.0f;
+}
+inline void gemm_rows_avx512(
+    const double *, int64_t, int, const double *, int64_t, int64_t, float[][8])
+{}
+#endif
 
 // AVX2 pieces of the activation quantisation (bit-identical to the scalar loop in linear_cpu.cpp):
 // the largest magnitude of x[0, n) (NaN ignored, as std::max does), and for one block x[i] <-

@@ -275,6 +275,18 @@ void preTokenize(std::string_view text, std::vector<Piece> &out)
                 ++i;
                 continue;
             }
+            // CJK ideographs, the bulk of Chinese text, all have one class (all are Lo; checked
+            // by tst_tokenizer): no table lookup.
+            if (s[i] >= 0xE4 && s[i] <= 0xE9 && i + 2 < n && (s[i + 1] & 0xC0) == 0x80
+                && (s[i + 2] & 0xC0) == 0x80) {
+                const char32_t cp = (char32_t(s[i] & 0x0F) << 12) | (char32_t(s[i + 1] & 0x3F) << 6)
+                                    | (s[i + 2] & 0x3F);
+                if (cp >= kCjkIdeographFirst && cp <= kCjkIdeographLast) {
+                    cls[count++] = kCjkIdeographClass;
+                    i += 3;
+                    continue;
+                }
+            }
             char32_t cp;
             const unsigned len = decodeAt(s, i, n, cp);
             cls[count++] = computeClass(cp);

@@ -51,6 +51,11 @@ enum CharClass : std::uint16_t {
     kBlank = 1024,     // U+0020
 };
 
+// U+4E00-U+9FA5 (the ideographs of the second pattern) all have this class.
+inline constexpr char32_t kCjkIdeographFirst = 0x4E00;
+inline constexpr char32_t kCjkIdeographLast = 0x9FA5;
+inline constexpr std::uint16_t kCjkIdeographClass = kLetter | kCjk;
+
 std::uint16_t charClass(char32_t cp);
 const char *unicodeVersion();
 

@@ -328,6 +328,17 @@ private slots:
                                     .arg(unsigned(cp), 4, 16, QLatin1Char('0'))));
     }
 
+    // The pre-tokenizer gives U+4E00-U+9FA5 one class without looking it up: the table must
+    // agree for every one of them.
+    void cjkIdeographsShareOneClass()
+    {
+        for (char32_t cp = kCjkIdeographFirst; cp <= kCjkIdeographLast; ++cp)
+            if (charClass(cp) != kCjkIdeographClass)
+                QFAIL(qPrintable(QStringLiteral("U+%1 has class %2")
+                                     .arg(unsigned(cp), 4, 16, QLatin1Char('0'))
+                                     .arg(charClass(cp))));
+    }
+
     void preTokenizerMatchesPcre2OnVectors()
     {
         FATHOM_TESTDATA_PATH(path, "tokenizer/v4_vectors.json");

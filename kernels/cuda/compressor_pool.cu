@@ -19,8 +19,8 @@ namespace {
 
 __global__ void compressor_pool_kernel(CompressorPoolParams p, int n_entries)
 {
-    const int e = blockIdx.x * blockDim.x + threadIdx.x;
-    const int entry = blockIdx.y;
+    const int e = blockIdx.y * blockDim.x + threadIdx.x;
+    const int entry = blockIdx.x; // entries on x: a 1M-token prefill has 262144 CSA entries
     if (e >= p.dc || entry >= n_entries)
         return;
     const bool ov = p.overlap == CompressorOverlap::Overlapped;
@@ -83,7 +83,7 @@ Status check(const CompressorPoolParams &p, int n_entries)
 {
     const bool ov = p.overlap == CompressorOverlap::Overlapped;
     if (!p.kv || !p.score || !p.out || p.ratio <= 0 || p.dc <= 0 || (!ov && p.prev_kv)
-        || (p.prev_kv && !p.prev_score) || n_entries < 0 || n_entries > 65535)
+        || (p.prev_kv && !p.prev_score) || n_entries < 0 || p.dc > 65535 * 128)
         return Status::invalid("compressor_pool_cuda: bad arguments");
     return Status::success();
 }
@@ -99,7 +99,7 @@ Status compressor_pool_batched_cuda(const CompressorPoolParams &p,
     if (n_entries == 0)
         return Status::success();
     const int threads = 128;
-    const dim3 grid((p.dc + threads - 1) / threads, n_entries);
+    const dim3 grid(n_entries, (p.dc + threads - 1) / threads);
     FATHOM_LAUNCH(grid, threads, 0, stream, compressor_pool_kernel)(p, n_entries);
     return cuda::launch_status();
 }

@@ -38,10 +38,10 @@ __global__ void indexer_scores_kernel(const float *q_all,
     float *sw = sq + n_heads * dim; // [n_heads]
     float *sk = sw + n_heads;       // [k_keys][dim + 1]
     __shared__ double part[k_groups][k_keys];
-    const int qi = blockIdx.y;
+    const int qi = blockIdx.x; // queries on x (2^31 − 1), key tiles on y (65535 · 16 keys)
     const float *q = q_all + static_cast<int64_t>(qi) * n_heads * dim;
     const float *w = w_all + static_cast<int64_t>(qi) * n_heads;
-    const int key0 = blockIdx.x * k_keys;
+    const int key0 = blockIdx.y * k_keys;
     for (int i = threadIdx.x; i < n_heads * dim; i += blockDim.x)
         sq[i] = q[i];
     for (int i = threadIdx.x; i < n_heads; i += blockDim.x)
@@ -96,13 +96,14 @@ Status indexer_scores_rows_cuda(const IndexerScoreParams &p,
                                 CUstream_st *stream)
 {
     if (!p.q || !p.weights || (!p.keys && p.n_keys) || (!p.scores && p.n_keys) || p.n_heads <= 0
-        || p.dim <= 0 || n_q < 0 || n_q > 65535 || scores_ld < p.n_keys)
+        || p.dim <= 0 || n_q < 0 || scores_ld < p.n_keys
+        || (p.n_keys + k_keys - 1) / k_keys > 65535)
         return Status::invalid("indexer_scores_cuda: bad arguments");
     if (smem_bytes(p.n_heads, p.dim) > 48 * 1024)
         return Status::unsupported("indexer_scores_cuda: n_heads * dim too large (max ~11.5K)");
     if (p.n_keys == 0 || n_q == 0)
         return Status::success();
-    const dim3 grid((p.n_keys + k_keys - 1) / k_keys, n_q);
+    const dim3 grid(n_q, (p.n_keys + k_keys - 1) / k_keys);
     FATHOM_LAUNCH(grid, k_threads, smem_bytes(p.n_heads, p.dim), stream, indexer_scores_kernel)
     (p.q, p.weights, p.keys, p.scores, p.n_heads, p.dim, p.n_keys, scores_ld);
     return cuda::launch_status();

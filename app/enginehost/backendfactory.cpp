@@ -41,6 +41,8 @@ Result<std::unique_ptr<engine::Backend>> createBackend(const BackendChoice &choi
         config.name = choice.remoteName.toStdString();
         config.baseUrl = choice.remoteUrl.toStdString();
         config.apiKey = choice.remoteApiKey.toStdString();
+        config.caBundlePath = choice.remoteCaBundle.toStdString();
+        config.proxy = choice.remoteProxy.toStdString();
         return std::unique_ptr<engine::Backend>(
             std::make_unique<engine::remote::RemoteBackend>(std::move(config)));
 #else

@@ -162,6 +162,7 @@ void EngineHost::doLoad(const BackendChoice &choice)
         return;
     }
     m_backend = std::move(backend);
+    m_modelId = choice.modelId;
     const engine::BackendInfo info = m_backend->info();
     EngineModelInfo modelInfo;
     modelInfo.backendDescription = QString::fromStdString(info.description);
@@ -186,6 +187,7 @@ void EngineHost::doUnload()
         emit finished(id, EngineFinish::Cancelled, {});
     }
     m_backend.reset();
+    m_modelId.clear();
     emit unloaded();
 }
 
@@ -283,7 +285,10 @@ void EngineHost::onFinished(engine::RequestId id,
         return;
     flushOne(id);
     m_pending.remove(id);
-    emit finished(id, toEngineFinish(reason), toEngineStats(stats));
+    EngineStats s = toEngineStats(stats);
+    if (s.modelId.isEmpty())
+        s.modelId = m_modelId;
+    emit finished(id, toEngineFinish(reason), s);
 }
 
 void EngineHost::onError(engine::RequestId id, const engine::Error &error)

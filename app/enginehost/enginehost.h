@@ -87,6 +87,7 @@ private:
     QHash<engine::RequestId, Pending> m_pending; // requests in flight, with unsent text
     std::atomic<bool> m_cancelLoad{false};
     std::atomic<engine::RequestId> m_nextId{1};
+    QString m_modelId; // of the loaded backend, for answers whose backend does not name one
 };
 
 } // namespace fathom

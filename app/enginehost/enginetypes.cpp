@@ -11,6 +11,7 @@ EngineStats toEngineStats(const engine::GenerationStats &stats)
     s.completionTokens = stats.completionTokens;
     s.timeToFirstTokenMs = stats.timeToFirstTokenMs;
     s.tokensPerSecond = stats.decodeTokensPerSecond;
+    s.modelId = QString::fromStdString(stats.model);
     return s;
 }
 

@@ -26,7 +26,9 @@ struct BackendChoice
     QString modelId;    // remote: the server's model id (may be empty: the first one)
     QString remoteName; // remote: shown to the user
     QString remoteUrl;
-    QString remoteApiKey;
+    QString remoteApiKey;   // read from the SecretStore just before loading; never persisted
+    QString remoteCaBundle; // PEM file of extra CA certificates
+    QString remoteProxy;    // empty: the environment's proxy settings
     int contextLength = 0;
     QList<int> devices;
 };
@@ -53,6 +55,7 @@ struct EngineStats
     int completionTokens = 0;
     double timeToFirstTokenMs = 0.0;
     double tokensPerSecond = 0.0;
+    QString modelId; // the model that produced the answer (a remote server's reported id)
 };
 
 enum class EngineFinish { Stop, Length, Cancelled, Error, ToolCalls };

@@ -314,7 +314,8 @@ Result<void> MessageStore::finish(MessageId id, const MessageStats &stats)
                           "UPDATE messages SET finish_reason = :reason, prompt_tokens = :prompt, "
                           "completion_tokens = :completion, reasoning_tokens = :reasoningTokens, "
                           "ttft_ms = :ttft, tokens_per_second = :tps, state = :state, error_kind "
-                          "= :kind, error_text = :text, updated_at = :now WHERE id = :id")));
+                          "= :kind, error_text = :text, model_id = COALESCE(NULLIF(:model, ''), "
+                          "model_id), updated_at = :now WHERE id = :id")));
     q.bindValue(QStringLiteral(":reason"),
                 int(stats.error ? FinishReason::Error : stats.finishReason));
     q.bindValue(QStringLiteral(":prompt"), stats.promptTokens);
@@ -327,6 +328,9 @@ Result<void> MessageStore::finish(MessageId id, const MessageStats &stats)
     q.bindValue(QStringLiteral(":kind"),
                 stats.error ? QVariant(int(stats.error->kind)) : QVariant());
     q.bindValue(QStringLiteral(":text"), stats.error ? stats.error->message : QString());
+    // The model that actually produced the answer (a remote server's reported id) replaces the
+    // one asked for at beginAnswer(); an empty id keeps that one.
+    q.bindValue(QStringLiteral(":model"), stats.modelId);
     q.bindValue(QStringLiteral(":now"), nowMsecs());
     q.bindValue(QStringLiteral(":id"), id.value);
     FATHOM_TRY(m_db.exec(q, tr("finishing message %1").arg(id.value)));

@@ -139,6 +139,7 @@ struct MessageStats
     std::optional<double> ttftMs;
     std::optional<double> tokensPerSecond;
     std::optional<Error> error; // set: state becomes Failed
+    QString modelId;            // the model that produced it; empty: keep the one at the start
 };
 
 struct Document

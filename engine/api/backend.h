@@ -91,6 +91,10 @@ struct GenerationStats
     double timeToFirstTokenMs = 0.0;
     double promptTokensPerSecond = 0.0;
     double decodeTokensPerSecond = 0.0;
+    // The model that produced the answer as the backend knows it: the id a remote server reports
+    // in its chunks (which may differ from the one asked for: "auto", aliases); empty when the
+    // backend has only the loaded model (the caller knows that one).
+    std::string model;
 };
 
 /** Receives a request's output. Called on the backend's thread from inside step(). */

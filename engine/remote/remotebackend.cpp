@@ -240,6 +240,7 @@ struct RemoteBackend::Transfer
     TokenSink *sink = nullptr;
     std::string body;
     std::string url;
+    std::string requestedModel; // the id in the request body (the reported one wins)
     std::unique_ptr<CURL, EasyDeleter> easy;
     std::unique_ptr<curl_slist, SlistDeleter> headers;
     char errorBuffer[CURL_ERROR_SIZE] = {};
@@ -859,6 +860,8 @@ Result<void> RemoteBackend::submit(GenerationRequest request, TokenSink &sink)
     t->id = request.id;
     t->sink = &sink;
     t->body = std::move(*body);
+    t->requestedModel = request.model.empty() || request.model == "auto" ? m_defaultModel
+                                                                          : request.model;
     t->url = endpointUrl("/chat/completions");
     t->submitted = Clock::now();
     t->easy.reset(curl_easy_init());
@@ -958,6 +961,7 @@ void RemoteBackend::reportFinished(Transfer &t, FinishReason reason)
         stats.completionTokens = u->completionTokens;
         stats.cachedPromptTokens = u->cachedPromptTokens;
     }
+    stats.model = t.decoder.model().empty() ? t.requestedModel : t.decoder.model();
     const auto now = Clock::now();
     if (t.firstText) {
         stats.timeToFirstTokenMs = msBetween(t.submitted, *t.firstText);

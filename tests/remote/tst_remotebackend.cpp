@@ -343,6 +343,7 @@ void tst_RemoteBackend::streamsDeepSeekFormat()
     QCOMPARE(sink.stats.promptTokens, 31);
     QCOMPARE(sink.stats.completionTokens, 42);
     QCOMPARE(sink.stats.cachedPromptTokens, 16); // DeepSeek's prompt_cache_hit_tokens
+    QCOMPARE(sink.stats.model, std::string("deepseek-v4-pro"));
     QVERIFY(sink.stats.timeToFirstTokenMs > 0);
     QVERIFY(!drive(
                 backend, [] { return false; }, 50)
@@ -408,6 +409,8 @@ void tst_RemoteBackend::streamsVllmFormat()
     QCOMPARE(sink.stats.promptTokens, 12);
     QCOMPARE(sink.stats.completionTokens, 9);
     QCOMPARE(sink.stats.cachedPromptTokens, 8);
+    // The answer records the model the server says produced it, not the id that was asked for.
+    QCOMPARE(sink.stats.model, std::string("deepseek-ai/DeepSeek-V4-Flash"));
     QVERIFY(sink.textCalls >= 2); // streamed, not delivered in one piece at the end
 }
 

@@ -22,6 +22,7 @@ private slots:
     void selectBranchRemembersChoicesBelow();
     void parentMustBeInConversation();
     void streamingUpdateAndFinish();
+    void finishRecordsTheProducingModel();
     void markInterrupted();
     void removeSubtreeKeepsSiblingsActive();
     void deepConversationCanBeDeleted();
@@ -191,6 +192,27 @@ void tst_MessageStore::streamingUpdateAndFinish()
     QCOMPARE(f.finishReason, FinishReason::Error);
     QCOMPARE(*f.errorKind, Error::Kind::OutOfMemory);
     QCOMPARE(f.errorText, QStringLiteral("CUDA out of memory"));
+}
+
+void tst_MessageStore::finishRecordsTheProducingModel()
+{
+    MessageStore store(*m_db);
+    TAKE(u, store.appendToActivePath(m_conversation, user(QStringLiteral("q"))));
+    NewMessage a = assistant(QString());
+    a.state = MessageState::Streaming;
+    a.modelId = QStringLiteral("auto"); // what the user picked
+    TAKE(id, store.append(m_conversation, u, a));
+    MessageStats stats;
+    stats.modelId = QStringLiteral("deepseek-v4-pro"); // what the server says answered
+    VERIFY_OK(store.finish(id, stats));
+    TAKE(m, store.message(id));
+    QCOMPARE(m.modelId, QStringLiteral("deepseek-v4-pro"));
+
+    // A backend that names no model keeps the id recorded when the answer began.
+    TAKE(id2, store.append(m_conversation, u, a));
+    VERIFY_OK(store.finish(id2, MessageStats{}));
+    TAKE(m2, store.message(id2));
+    QCOMPARE(m2.modelId, QStringLiteral("auto"));
 }
 
 void tst_MessageStore::markInterrupted()

@@ -485,6 +485,7 @@ void ChatController::onFinished(quint64 id, EngineFinish reason, const EngineSta
         s.ttftMs = stats.timeToFirstTokenMs;
     if (stats.tokensPerSecond > 0)
         s.tokensPerSecond = stats.tokensPerSecond;
+    s.modelId = stats.modelId; // the model that produced it (a remote server's reported id)
     if (m_firstReasoningMs >= 0 && m_firstContentMs < 0)
         m_messages->setThinkingSeconds(m_answerId,
                                        (m_answerClock.elapsed() - m_firstReasoningMs) / 1000.0);

@@ -98,12 +98,53 @@ void appendToString(void *stream, const char *text, int length)
     static_cast<std::string *>(stream)->append(text, size_t(length));
 }
 
+// One PDFDoc over the document's bytes and one TextOutputDev for all the pages it reads.
+class CoreTextDevice
+{
+public:
+    explicit CoreTextDevice(const QByteArray &data)
+        // The stream does not own the bytes; PDFDoc owns the stream.
+        : m_doc(std::make_unique<PDFDoc>(
+            new MemStream(data.constData(), 0, data.size(), Object(objNull))))
+    {
+        if (!m_doc->isOk() || m_doc->isEncrypted())
+            return;
+        // As pdftotext: reading order (not physical layout or raw order), no diagonal text
+        // discarded; no form feed between pages (we know where pages end).
+        m_device = std::make_unique<TextOutputDev>(&appendToString, &m_text, false, 0, false, false);
+        if (m_device->isOk())
+            m_device->setTextPageBreaks(false);
+        else
+            m_device.reset();
+    }
+
+    // Page `index` (0-based); false when this parser cannot read it.
+    bool read(int index, std::string &text)
+    {
+        if (!m_device || index >= m_doc->getNumPages())
+            return false;
+        m_text.clear();
+        // As pdftotext: 72 dpi, no rotation, media box, no crop, not printing.
+        m_doc->displayPage(m_device.get(), index + 1, 72, 72, 0, true, false, false);
+        text = std::move(m_text);
+        m_text = std::string();
+        return true;
+    }
+
+private:
+    std::unique_ptr<PDFDoc> m_doc;
+    std::unique_ptr<TextOutputDev> m_device;
+    std::string m_text; // the device appends here
+};
+
 /*
-  The text layer of every page, read ahead by `threads` threads, each with its own PDFDoc over the
-  same bytes and one TextOutputDev for all its pages (its ICC and font caches stay warm). Pages are
-  handed out in blocks in page order; take() returns them strictly in order, so the output is the
-  same whatever the thread count. Producers stay at most kLookahead pages ahead of the consumer
-  (OCR can be slow; the text of a huge document need not pile up).
+  The text layer of every page. With one thread it is read on the caller's thread, page by page
+  (a single-threaded process: glibc's malloc skips its locks and uses the main arena, as
+  pdftotext does). With more, `threads` threads read ahead, each with its own CoreTextDevice over
+  the same bytes (its ICC and font caches stay warm); pages are handed out in blocks in page order
+  and take() returns them strictly in order, so the output is the same whatever the thread count.
+  Readers stay at most kLookahead pages ahead of the consumer (OCR can be slow; the text of a huge
+  document need not pile up).
 */
 class PageTextReader
 {
@@ -111,16 +152,18 @@ public:
     PageTextReader(const QByteArray &data, int pageCount, int threads)
         : m_data(data)
         , m_pageCount(pageCount)
-        , m_pages(size_t(pageCount))
-        , m_state(size_t(pageCount), State::Pending)
     {
+        if (globalParams)
+            globalParams->setTextEncoding("UTF-8");
+        threads = std::clamp(threads, 1, 8);
+        if (threads == 1 || pageCount <= kBlock)
+            return; // read inline by take()
         // GfxState creates Poppler's shared sRGB profile lazily and without a lock: create it
         // here, before two threads could race to.
         const PDFRectangle box(0, 0, 1, 1);
         GfxState warmUp(72, 72, &box, 0, false);
-        if (globalParams)
-            globalParams->setTextEncoding("UTF-8");
-        threads = std::clamp(threads, 1, 8);
+        m_pages.resize(size_t(pageCount));
+        m_state.assign(size_t(pageCount), State::Pending);
         for (int i = 0; i < threads; ++i)
             m_threads.emplace_back([this] { run(); });
     }
@@ -137,10 +180,18 @@ public:
     }
 
     // The text of page `index` (0-based, called in order); nullopt when the page could not be
-    // read by the core parser (the caller falls back to Poppler-Qt6). Rethrows a producer's
+    // read by the core parser (the caller falls back to Poppler-Qt6). Rethrows a reader's
     // std::bad_alloc so the worker reports it as an out-of-memory.
     std::optional<std::string> take(int index)
     {
+        if (m_threads.empty()) {
+            if (!m_inline)
+                m_inline = std::make_unique<CoreTextDevice>(m_data);
+            std::string text;
+            if (!m_inline->read(index, text))
+                return std::nullopt;
+            return text;
+        }
         std::unique_lock lock(m_mutex);
         m_consumed = index;
         m_changed.notify_all();
@@ -162,25 +213,8 @@ private:
     void run()
     {
         try {
-            // The stream does not own the bytes; PDFDoc owns the stream.
-            auto doc = std::make_unique<PDFDoc>(
-                new MemStream(m_data.constData(), 0, m_data.size(), Object(objNull)));
+            CoreTextDevice device(m_data);
             std::string pageText;
-            std::unique_ptr<TextOutputDev> device;
-            if (doc->isOk() && !doc->isEncrypted()) {
-                // As pdftotext: reading order (not physical layout or raw order), no diagonal
-                // text discarded; no form feed between pages (we know where pages end).
-                device = std::make_unique<TextOutputDev>(&appendToString,
-                                                         &pageText,
-                                                         false,
-                                                         0,
-                                                         false,
-                                                         false);
-                if (device->isOk())
-                    device->setTextPageBreaks(false);
-                else
-                    device.reset();
-            }
             for (;;) {
                 int first = 0;
                 {
@@ -195,11 +229,7 @@ private:
                 }
                 const int last = std::min(first + kBlock, m_pageCount);
                 for (int i = first; i < last; ++i) {
-                    pageText.clear();
-                    bool ok = device != nullptr && i < doc->getNumPages();
-                    // As pdftotext: 72 dpi, no rotation, media box, no crop, not printing.
-                    if (ok)
-                        doc->displayPage(device.get(), i + 1, 72, 72, 0, true, false, false);
+                    const bool ok = device.read(i, pageText);
                     std::lock_guard lock(m_mutex);
                     m_state[size_t(i)] = ok ? State::Done : State::Failed;
                     if (ok)
@@ -218,6 +248,7 @@ private:
 
     const QByteArray &m_data;
     const int m_pageCount;
+    std::unique_ptr<CoreTextDevice> m_inline;
     std::mutex m_mutex;
     std::condition_variable m_changed;
     std::vector<std::string> m_pages;

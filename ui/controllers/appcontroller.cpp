@@ -10,6 +10,7 @@
 
 #include "app/core/paths.h"
 #include "app/enginehost/enginehost.h"
+#include "app/server/localserver.h"
 #include "app/storage/storageservice.h"
 #include "ui/models/documentlistmodel.h"
 
@@ -45,6 +46,9 @@ AppController::AppController(const Options &options, QObject *parent)
     connect(m_engineThread.get(), &QThread::finished, m_engineHost, &QObject::deleteLater);
     m_engineThread->start();
 
+    // The API server switch in Settings: the same ApiServer as `fathom-cli serve`, over the
+    // loaded model; started here when the settings say so.
+    m_settings->attachServer(new server::LocalServer(m_engineHost, this));
     m_models = new ModelsController(m_engineHost, m_settings, this);
     m_documents = new DocumentsController(m_storage.get(), this);
     // The chat's context meter counts the documents the panel shows.
@@ -75,7 +79,8 @@ AppController::AppController(const Options &options, QObject *parent)
     for (QObject *source : {static_cast<QObject *>(m_chat),
                             static_cast<QObject *>(m_documents),
                             static_cast<QObject *>(m_conversations),
-                            static_cast<QObject *>(m_models)}) {
+                            static_cast<QObject *>(m_models),
+                            static_cast<QObject *>(m_settings)}) {
         connect(source, SIGNAL(errorOccurred(QString)), this, SIGNAL(notify(QString)));
     }
     connect(m_storage.get(), &storage::StorageService::writeFailed, this, [this](const Error &e) {
@@ -148,6 +153,9 @@ void AppController::shutdown()
     if (qGuiApp)
         qGuiApp->removeEventFilter(this);
     m_conversations->commitPendingDelete();
+    // The API server's requests are cancelled while the engine still runs.
+    if (auto *server = findChild<server::LocalServer *>())
+        server->stop();
     m_chat->shutdown();
     // The engine thread ends; EngineHost is deleted there and cancels what still runs.
     m_engineThread->quit();

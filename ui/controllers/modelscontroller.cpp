@@ -24,6 +24,9 @@ ModelsController::ModelsController(EngineHost *host, SettingsController *setting
     , m_backends(new BackendListModel(this))
 {
     refreshBackends();
+    connect(m_settings, &SettingsController::remoteServersChanged, this, [this] {
+        refreshBackends();
+    });
     connect(m_host, &EngineHost::loadProgress, this, [this](const EngineLoadProgress &p) {
         m_progress = p.bytesTotal > 0 ? double(p.bytesDone) / double(p.bytesTotal) : 0.0;
         m_stage = p.stage;
@@ -70,6 +73,11 @@ void ModelsController::refreshBackends()
         e.unavailableReason = QString::fromStdString(info.unavailableReason);
         entries.append(e);
     }
+    const engine::BackendInfo remote = describeBackend(BackendChoice::Kind::Remote);
+    entries.append(BackendListModel::remoteServerEntries(m_settings->settings().remoteServers(),
+                                                         remote.available,
+                                                         QString::fromStdString(
+                                                             remote.unavailableReason)));
     m_backends->reset(entries);
 }
 
@@ -225,6 +233,18 @@ void ModelsController::loadRemote(const QString &url, const QString &modelId, co
     startLoad(choice, url);
     m_settings->settings().setValue(Settings::kRemoteUrl, url);
     m_settings->settings().setValue(Settings::kRemoteModel, modelId);
+}
+
+void ModelsController::loadRemoteServer(const QString &serverId)
+{
+    auto choice = m_settings->remoteChoice(serverId);
+    if (!choice) {
+        setState(QStringLiteral("failed"), choice.error().message);
+        emit errorOccurred(choice.error().message);
+        return;
+    }
+    m_configContext = 0;
+    startLoad(*choice, choice->remoteName);
 }
 
 void ModelsController::startLoad(const BackendChoice &choice, const QString &displayPath)

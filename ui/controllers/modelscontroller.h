@@ -70,6 +70,8 @@ public:
     Q_INVOKABLE void useDemoModel();
     Q_INVOKABLE void load(const QString &folder);
     Q_INVOKABLE void loadRemote(const QString &url, const QString &modelId, const QString &apiKey);
+    // A remote server configured in Settings (its key comes from the SecretStore).
+    Q_INVOKABLE void loadRemoteServer(const QString &serverId);
     Q_INVOKABLE void cancelLoad();
     Q_INVOKABLE void unload();
     // The start-up choice: the configured model, else the demo model.

@@ -59,6 +59,11 @@ AppController::AppController(const Options &options, QObject *parent)
                                 m_documents->model(),
                                 this);
     m_documents->setChat(m_chat);
+    // Documents are counted with the loaded model's tokenizer.
+    connect(m_models, &ModelsController::stateChanged, this, [this] {
+        if (m_models->ready())
+            m_documents->setModelFolder(m_models->currentPath());
+    });
     m_conversations = new ConversationsController(m_storage.get(), this);
 
     connect(m_conversations, &ConversationsController::currentChanged, this, [this] {

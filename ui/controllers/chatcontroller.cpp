@@ -162,14 +162,8 @@ int ChatController::systemTokens() const
 
 int ChatController::documentTokens() const
 {
-    qint64 total = 0;
-    for (const storage::Document &d : m_documents->documents()) {
-        if (d.tokenCount)
-            total += *d.tokenCount;
-        else
-            total += qint64(double(d.charCount) / 3.5);
-    }
-    return int(std::min<qint64>(total, std::numeric_limits<int>::max()));
+    // Counted by the model's tokenizer at ingestion when there was one, else estimated.
+    return int(std::min<qint64>(m_documents->totalTokens(), std::numeric_limits<int>::max()));
 }
 
 int ChatController::conversationTokens() const
@@ -427,8 +421,12 @@ void ChatController::submit(MessageId answerId,
         system += tr("The user attached these documents. Cite pages as [document, page N].")
                   + QStringLiteral("\n\n") + documents;
     }
-    if (!system.isEmpty())
-        request.messages.push_back({engine::chat::Role::System, system.toStdString()});
+    if (!system.isEmpty()) {
+        engine::chat::Message systemMessage;
+        systemMessage.role = engine::chat::Role::System;
+        systemMessage.content = system.toStdString();
+        request.messages.push_back(std::move(systemMessage));
+    }
     for (const storage::Message &m : path) {
         if (m.state == storage::MessageState::Failed || m.content.isEmpty())
             continue;

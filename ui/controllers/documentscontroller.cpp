@@ -9,6 +9,7 @@
 
 #include <QFileInfo>
 #include <QFutureWatcher>
+#include <QtConcurrent/QtConcurrentRun>
 
 namespace fathom::ui {
 
@@ -41,6 +42,27 @@ DocumentsController::DocumentsController(storage::StorageService *storage, QObje
 DocumentsController::~DocumentsController()
 {
     m_ingestor->cancelAll();
+}
+
+void DocumentsController::setModelFolder(const QString &modelFolder)
+{
+    if (modelFolder == m_modelFolder)
+        return;
+    m_modelFolder = modelFolder;
+    const int generation = ++m_tokenizerGeneration;
+    if (modelFolder.isEmpty()) {
+        m_ingestor->setTokenizer({});
+        return;
+    }
+    // Parsing a tokenizer.json takes a moment: never on the GUI thread.
+    QtConcurrent::run([modelFolder] {
+        return engine::tokenizer::Tokenizer::fromModelDir(modelFolder.toStdString());
+    }).then(this, [this, generation](const engine::Result<engine::tokenizer::Tokenizer> &tokenizer) {
+        if (generation != m_tokenizerGeneration)
+            return; // another model was loaded meanwhile
+        // Without one, documents are still ingested; their token counts are estimated.
+        m_ingestor->setTokenizer(tokenizer ? *tokenizer : engine::tokenizer::Tokenizer());
+    });
 }
 
 void DocumentsController::openConversation(qint64 conversationId)
@@ -161,10 +183,9 @@ void DocumentsController::ingest(const QString &path, qint64 temporaryId)
                             FATHOM_TRY(store.setStatus(id,
                                                        partial ? storage::DocumentStatus::Partial
                                                                : storage::DocumentStatus::Ready));
-                            // Until a tokenizer counts it: about 3.5 characters per token.
-                            FATHOM_TRY(
-                                store.setTokenCount(id,
-                                                    qint64(double(doc.content.charCount()) / 3.5)));
+                            // Counted by the loaded model's tokenizer in the ingestion job;
+                            // none without a model (the panel then shows an estimate).
+                            FATHOM_TRY(store.setTokenCount(id, doc.tokenCount));
                         }
                         FATHOM_TRY(store.linkToConversation(conv, id));
                         emit w.documentsChanged();

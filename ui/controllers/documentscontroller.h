@@ -54,6 +54,9 @@ public:
 
     DocumentListModel *model() { return m_model; }
 
+    // The loaded model's folder (empty: none): documents attached from now on are counted with
+    // its tokenizer, loaded off the GUI thread.
+    void setModelFolder(const QString &modelFolder);
     // Loads the documents of a conversation (0: none).
     void openConversation(qint64 conversationId);
     Q_INVOKABLE void attach(const QList<QUrl> &urls);
@@ -87,6 +90,8 @@ private:
     DocumentListModel *m_model;
     std::unique_ptr<documents::DocumentIngestor> m_ingestor;
     qint64 m_conversationId = 0;
+    QString m_modelFolder;
+    int m_tokenizerGeneration = 0;
     qint64 m_nextTemporaryId = -1;
     int m_generation = 0;
 

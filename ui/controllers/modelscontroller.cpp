@@ -71,6 +71,8 @@ void ModelsController::refreshBackends()
         e.description = QString::fromStdString(info.description);
         e.available = info.available;
         e.unavailableReason = QString::fromStdString(info.unavailableReason);
+        if (code == u"cuda")
+            describeGpus(e);
         entries.append(e);
     }
     const engine::BackendInfo remote = describeBackend(BackendChoice::Kind::Remote);
@@ -79,6 +81,49 @@ void ModelsController::refreshBackends()
                                                          QString::fromStdString(
                                                              remote.unavailableReason)));
     m_backends->reset(entries);
+}
+
+void ModelsController::describeGpus(BackendEntry &entry)
+{
+    if (!m_gpus) {
+        entry.available = false;
+        entry.unavailableReason = tr("Looking for NVIDIA GPUs…");
+        if (!m_gpuQueryStarted) {
+            m_gpuQueryStarted = true;
+            QtConcurrent::run([] { return engine::listCudaDevices(); })
+                .then(this, [this](const engine::GpuDeviceList &list) {
+                    m_gpus = list;
+                    refreshBackends();
+                });
+        }
+        return;
+    }
+    // The devices are listed whenever the driver reports them, also when this build cannot use
+    // them, so the user sees what the machine has.
+    for (const engine::GpuDevice &d : m_gpus->devices) {
+        QString line = tr("GPU %1: %2, %3 GiB, compute capability %4.%5")
+                           .arg(d.index)
+                           .arg(QString::fromStdString(d.name))
+                           .arg(double(d.totalMemory) / double(1ull << 30), 0, 'f', 1)
+                           .arg(d.computeMajor)
+                           .arg(d.computeMinor);
+        if (!d.supported)
+            line += QStringLiteral(" — ")
+                    + tr("not usable: %1")
+                          .arg(d.note.empty() ? tr("unsupported compute capability")
+                                              : QString::fromStdString(d.note));
+        entry.devices.append(line);
+    }
+    if (!m_gpus->available) {
+        // The engine's reason (no CUDA in this build, no driver, no device) comes first.
+        entry.available = false;
+        entry.unavailableReason = QString::fromStdString(m_gpus->unavailableReason);
+    } else if (!m_gpus->driverVersion.empty()) {
+        entry.description = tr("%1 (driver %2, CUDA runtime %3)")
+                                .arg(entry.description,
+                                     QString::fromStdString(m_gpus->driverVersion),
+                                     QString::fromStdString(m_gpus->runtimeVersion));
+    }
 }
 
 QVariantList ModelsController::models() const

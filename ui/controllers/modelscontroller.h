@@ -3,6 +3,7 @@
 #pragma once
 
 #include "app/enginehost/enginetypes.h"
+#include "engine/api/gpudevices.h"
 #include "ui/models/backendlistmodel.h"
 
 #include <QObject>
@@ -85,12 +86,16 @@ signals:
     void errorOccurred(const QString &message);
 
 private:
+    void describeGpus(BackendEntry &entry);
     void setState(const QString &state, const QString &error = {});
     void startLoad(const BackendChoice &choice, const QString &displayPath);
 
     EngineHost *m_host;
     SettingsController *m_settings;
     BackendListModel *m_backends;
+    // The CUDA devices, asked once off the GUI thread (the driver's first answer takes a moment).
+    std::optional<engine::GpuDeviceList> m_gpus;
+    bool m_gpuQueryStarted = false;
     QString m_state = QStringLiteral("none"); // none, preparing, loading, loaded, failed
     double m_progress = 0;
     QString m_stage;

@@ -31,7 +31,9 @@ QVariant DocumentListModel::data(const QModelIndex &index, int role) const
     case PageCountRole:
         return d.pageCount;
     case TokenCountRole:
-        return d.tokenCount.value_or(-1);
+        return tokenCount(d);
+    case TokensEstimatedRole:
+        return !d.tokenCount.has_value();
     case ErrorTextRole:
         return d.errorText;
     case PathRole:
@@ -50,6 +52,7 @@ QHash<int, QByteArray> DocumentListModel::roleNames() const
             {ProgressRole, "progress"},
             {PageCountRole, "pageCount"},
             {TokenCountRole, "tokenCount"},
+            {TokensEstimatedRole, "tokensEstimated"},
             {ErrorTextRole, "errorText"},
             {PathRole, "path"},
             {MimeTypeRole, "mimeType"}};
@@ -139,11 +142,20 @@ int DocumentListModel::rowOf(qint64 id) const
     return -1;
 }
 
+qint64 DocumentListModel::tokenCount(const storage::Document &document)
+{
+    if (document.tokenCount)
+        return *document.tokenCount;
+    if (document.charCount > 0)
+        return qint64(double(document.charCount) / 3.5) + 1;
+    return -1;
+}
+
 qint64 DocumentListModel::totalTokens() const
 {
     qint64 total = 0;
     for (const storage::Document &d : m_rows)
-        total += d.tokenCount.value_or(0);
+        total += std::max<qint64>(0, tokenCount(d));
     return total;
 }
 

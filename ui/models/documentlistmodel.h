@@ -29,7 +29,8 @@ public:
         StatusRole,   // "pending", "ingesting", "ready", "failed", "partial"
         ProgressRole, // 0..1, -1 while the page count is unknown
         PageCountRole,
-        TokenCountRole, // -1: not counted
+        TokenCountRole,      // counted by the model's tokenizer, else estimated; -1: no text yet
+        TokensEstimatedRole, // TokenCountRole is an estimate (no tokenizer when it was ingested)
         ErrorTextRole,
         PathRole,
         MimeTypeRole,
@@ -52,7 +53,10 @@ public:
     std::optional<storage::Document> document(qint64 id) const;
     const QList<storage::Document> &documents() const { return m_rows; }
     Q_INVOKABLE int rowOf(qint64 id) const;
-    qint64 totalTokens() const; // counted documents only
+    qint64 totalTokens() const; // counted, else estimated
+    // The document's token count, or an estimate from its characters (about 3.5 per token) when
+    // it was ingested without a tokenizer; -1 while nothing is known.
+    static qint64 tokenCount(const storage::Document &document);
 
 signals:
     void countChanged();

@@ -56,6 +56,7 @@ ColumnLayout {
             width: scroll.availableWidth
 
             Image {
+                objectName: "pageImage"
                 visible: root.app.documents.viewerIsPdf
                 width: parent.width
                 fillMode: Image.PreserveAspectFit
@@ -69,6 +70,7 @@ ColumnLayout {
                 BusyIndicator { anchors.centerIn: parent; running: parent.status === Image.Loading }
             }
             TextArea {
+                objectName: "pageText"
                 visible: !root.app.documents.viewerIsPdf
                 width: parent.width
                 readOnly: true

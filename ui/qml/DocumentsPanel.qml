@@ -45,6 +45,7 @@ Rectangle {
                     required property double progress
                     required property int pageCount
                     required property var tokenCount
+                    required property bool tokensEstimated
                     required property string errorText
                     width: ListView.view.width
                     Accessible.name: name
@@ -88,7 +89,8 @@ Rectangle {
                                     return qsTr("Reading…")
                                 let s = qsTr("%n page(s)", "", doc.pageCount)
                                 if (doc.tokenCount >= 0)
-                                    s += " · " + qsTr("≈%1 tokens").arg(doc.tokenCount)
+                                    s += " · " + (doc.tokensEstimated ? qsTr("≈%1 tokens").arg(doc.tokenCount)
+                                                                      : qsTr("%1 tokens").arg(doc.tokenCount))
                                 if (doc.status === "partial")
                                     s += " · " + qsTr("some pages have no text (scanned, no OCR)")
                                 return s

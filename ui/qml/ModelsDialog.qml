@@ -181,6 +181,7 @@ Dialog {
                     required property string description
                     required property bool available
                     required property string unavailableReason
+                    required property var devices
                     Layout.fillWidth: true
                     Rectangle { width: 10; height: 10; radius: 5; color: available ? Theme.conversation : Theme.error }
                     ColumnLayout {
@@ -193,6 +194,20 @@ Dialog {
                             font.pixelSize: Theme.fontSize - 2
                             color: available ? Theme.subtleText : Theme.error
                             text: available ? description : qsTr("Unavailable: %1").arg(unavailableReason)
+                        }
+                        // CUDA: each GPU with its memory.
+                        Repeater {
+                            model: devices
+                            delegate: Label {
+                                required property string modelData
+                                Layout.fillWidth: true
+                                Layout.leftMargin: Theme.spacing
+                                wrapMode: Text.Wrap
+                                font.pixelSize: Theme.fontSize - 2
+                                color: Theme.text
+                                text: modelData
+                                Accessible.name: modelData
+                            }
                         }
                     }
                 }

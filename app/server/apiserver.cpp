@@ -110,6 +110,18 @@ ApiServer::~ApiServer()
     m_running.clear();
 }
 
+void ApiServer::kick()
+{
+    if (m_config.driveBackend)
+        m_stepTimer.start();
+}
+
+void ApiServer::setModel(const QString &modelId, int contextLength)
+{
+    m_config.modelId = modelId;
+    m_config.contextLength = contextLength;
+}
+
 bool ApiServer::authorized(const QHttpServerRequest &request) const
 {
     if (m_config.apiKey.isEmpty())
@@ -248,7 +260,7 @@ void ApiServer::handleChat(const QHttpServerRequest &request, QHttpServerRespond
                 if (!it->second->done) {
                     it->second->clientGone = true;
                     m_backend.cancel(id); // reported back through onFinished(Cancelled)
-                    m_stepTimer.start();
+                    kick();
                 }
                 return;
             }
@@ -290,7 +302,7 @@ void ApiServer::startJob(std::shared_ptr<Job> job)
                                            {QLatin1String("content"), QString()}},
                                std::nullopt));
     }
-    m_stepTimer.start();
+    kick();
 }
 
 void ApiServer::sendHeadersIfNeeded(Job &job)

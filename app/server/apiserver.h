@@ -47,6 +47,10 @@ struct ServerConfig
     int contextLength = 0; // for the max_tokens check; 0 = unknown
     int defaultMaxTokens = 4096;
     qint64 maxBodyBytes = 8 * 1024 * 1024; // larger bodies get 413
+    // true: the server calls Backend::step() itself (fathom-cli serve); false: something else
+    // steps the backend and its sink calls arrive on their own (the app's EngineHost, through
+    // EngineHostBackend).
+    bool driveBackend = true;
 };
 
 class ApiServer final : public QObject, private engine::TokenSink
@@ -60,6 +64,9 @@ public:
 
     Result<quint16> start();
     quint16 port() const { return m_port; }
+    // The model the app has loaded now (/v1/models, the max_tokens check); takes effect for the
+    // requests that arrive next.
+    void setModel(const QString &modelId, int contextLength);
     int runningRequests() const { return int(m_running.size()); }
     int queuedRequests() const { return int(m_queue.size()); }
 
@@ -78,7 +85,7 @@ private:
     void writeEvent(Job &job, const QJsonObject &object);
     void writeRaw(Job &job, const QByteArray &bytes);
     void sendHeadersIfNeeded(Job &job);
-    void pump();
+    void kick(); // starts stepping the backend (when this server drives it)
 
     // TokenSink (called from inside m_backend.step(), on this thread)
     void onText(engine::RequestId id,

@@ -371,6 +371,18 @@ QJsonArray toolCallsArray(const std::vector<chat::ToolCall> &calls, bool withInd
 }
 
 namespace {
+// The engine's own figures for the answer, outside the OpenAI fields (clients ignore unknown
+// keys): what a benchmark compares the rate it sees with (tests/bench/bench_server.mjs).
+void addTimings(QJsonObject &o, const GenerationStats &stats)
+{
+    if (stats.decodeTokensPerSecond <= 0 && stats.timeToFirstTokenMs <= 0)
+        return;
+    o.insert(QLatin1String("fathom_timings"),
+             QJsonObject{{QLatin1String("decode_tokens_per_second"), stats.decodeTokensPerSecond},
+                         {QLatin1String("prompt_tokens_per_second"), stats.promptTokensPerSecond},
+                         {QLatin1String("time_to_first_token_ms"), stats.timeToFirstTokenMs}});
+}
+
 QJsonObject envelope(const CompletionIds &ids, const char *object)
 {
     return QJsonObject{{QLatin1String("id"), ids.id},
@@ -400,6 +412,7 @@ QJsonObject usageChunkObject(const CompletionIds &ids, const GenerationStats &st
     QJsonObject o = envelope(ids, "chat.completion.chunk");
     o.insert(QLatin1String("choices"), QJsonArray());
     o.insert(QLatin1String("usage"), usageObject(stats));
+    addTimings(o, stats);
     return o;
 }
 
@@ -423,6 +436,7 @@ QJsonObject completionObject(const CompletionIds &ids,
                        {QLatin1String("finish_reason"), finishReasonName(finish)}};
     o.insert(QLatin1String("choices"), QJsonArray{choice});
     o.insert(QLatin1String("usage"), usageObject(stats));
+    addTimings(o, stats);
     return o;
 }
 

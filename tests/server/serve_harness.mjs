@@ -106,14 +106,18 @@ export async function startServer(cli, modelDir, extra = []) {
 }
 
 // Streams one chat completion; returns the concatenated reasoning and content, the number of
-// non-empty deltas, their arrival times (ms), the usage chunk and the finish reason.
+// non-empty deltas, their arrival times (ms), the usage chunk, the finish reason and the server's
+// own timings for the answer (fathom_timings, sent with the usage chunk).
 export async function streamChat(client, params, options = {}) {
     const stream = await client.chat.completions.create(
         { ...params, stream: true, stream_options: { include_usage: true } }, options);
-    const r = { reasoning: '', content: '', deltas: 0, times: [], usage: null, finish: null };
+    const r = { reasoning: '', content: '', deltas: 0, times: [], usage: null, finish: null, timings: null };
     for await (const chunk of stream) {
         if (chunk.usage)
             r.usage = chunk.usage;
+        // fathom-cli serve's own figures for this answer (decode rate, time to first token).
+        if (chunk.fathom_timings)
+            r.timings = chunk.fathom_timings;
         const choice = chunk.choices?.[0];
         if (!choice)
             continue;

@@ -3,8 +3,11 @@
 #include "settingscontroller.h"
 
 #include "app/core/paths.h"
+#include "app/server/localserver.h"
 
 #include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
 #include <QLocale>
 #include <QTranslator>
 #include <QUrl>
@@ -16,6 +19,10 @@ namespace fathom::ui {
 SettingsController::SettingsController(std::unique_ptr<Settings> settings, QObject *parent)
     : QObject(parent)
     , m_settings(std::move(settings))
+    // Keys that fall back to a file go next to this settings file (a test's settings, a profile).
+    , m_secrets(std::make_unique<SecretStore>(
+          SecretStore::Backend::Auto,
+          QFileInfo(m_settings->filePath()).absoluteDir().filePath(QStringLiteral("secrets"))))
 {}
 
 SettingsController::~SettingsController() = default;
@@ -237,6 +244,232 @@ void SettingsController::applyLanguage(QQmlEngine *engine)
     }
     if (engine)
         engine->retranslate();
+}
+
+QVariantList SettingsController::remoteServers() const
+{
+    QVariantList list;
+    for (const RemoteServerSettings &r : m_settings->remoteServers()) {
+        list.append(QVariantMap{{QStringLiteral("id"), r.id},
+                                {QStringLiteral("name"), r.name.isEmpty() ? r.baseUrl : r.name},
+                                {QStringLiteral("baseUrl"), r.baseUrl},
+                                {QStringLiteral("caBundle"), r.caBundle},
+                                {QStringLiteral("proxy"), r.proxy},
+                                {QStringLiteral("model"), r.model},
+                                {QStringLiteral("hasKey"), !r.keyRef.isEmpty()}});
+    }
+    return list;
+}
+
+QString SettingsController::saveRemoteServer(const QVariantMap &server,
+                                             const QString &apiKey,
+                                             bool clearKey)
+{
+    QList<RemoteServerSettings> servers = m_settings->remoteServers();
+    RemoteServerSettings r;
+    r.id = server.value(QStringLiteral("id")).toString();
+    auto it = std::find_if(servers.begin(), servers.end(), [&](const RemoteServerSettings &x) {
+        return !r.id.isEmpty() && x.id == r.id;
+    });
+    if (it != servers.end())
+        r = *it;
+    else
+        r.id = SecretStore::newReference(QStringLiteral("r")).remove(QLatin1Char('/'));
+    r.name = server.value(QStringLiteral("name")).toString().trimmed();
+    r.baseUrl = server.value(QStringLiteral("baseUrl")).toString().trimmed();
+    r.caBundle = server.value(QStringLiteral("caBundle")).toString().trimmed();
+    r.proxy = server.value(QStringLiteral("proxy")).toString().trimmed();
+    r.model = server.value(QStringLiteral("model")).toString().trimmed();
+    const QUrl url(r.baseUrl);
+    if (!url.isValid() || (url.scheme() != u"http" && url.scheme() != u"https")
+        || url.host().isEmpty()) {
+        emit errorOccurred(tr("\"%1\" is not a server address (for example "
+                              "https://api.deepseek.com or http://gpu01:8000/v1).")
+                               .arg(r.baseUrl));
+        return {};
+    }
+    if (!apiKey.isEmpty()) {
+        const QString ref = QStringLiteral("remote/") + r.id;
+        if (auto w = m_secrets->write(ref, apiKey); !w) {
+            emit errorOccurred(tr("The API key was not saved: %1").arg(w.error().message));
+            return {};
+        }
+        r.keyRef = ref;
+    } else if (clearKey && !r.keyRef.isEmpty()) {
+        if (auto removed = m_secrets->remove(r.keyRef); !removed)
+            emit errorOccurred(removed.error().message);
+        r.keyRef.clear();
+    }
+    if (it != servers.end())
+        *it = r;
+    else
+        servers.append(r);
+    m_settings->setRemoteServers(servers);
+    syncOrReport();
+    emit remoteServersChanged();
+    return r.id;
+}
+
+void SettingsController::removeRemoteServer(const QString &id)
+{
+    QList<RemoteServerSettings> servers = m_settings->remoteServers();
+    const auto removed = std::remove_if(servers.begin(), servers.end(), [&](const auto &r) {
+        if (r.id != id)
+            return false;
+        if (!r.keyRef.isEmpty()) {
+            if (auto gone = m_secrets->remove(r.keyRef); !gone)
+                emit errorOccurred(gone.error().message);
+        }
+        return true;
+    });
+    if (removed == servers.end())
+        return;
+    servers.erase(removed, servers.end());
+    m_settings->setRemoteServers(servers);
+    syncOrReport();
+    emit remoteServersChanged();
+}
+
+Result<BackendChoice> SettingsController::remoteChoice(const QString &id) const
+{
+    for (const RemoteServerSettings &r : m_settings->remoteServers()) {
+        if (r.id != id)
+            continue;
+        BackendChoice choice;
+        choice.kind = BackendChoice::Kind::Remote;
+        choice.remoteName = r.name.isEmpty() ? r.baseUrl : r.name;
+        choice.remoteUrl = r.baseUrl;
+        choice.remoteCaBundle = r.caBundle;
+        choice.remoteProxy = r.proxy;
+        choice.modelId = r.model;
+        if (!r.keyRef.isEmpty()) {
+            FATHOM_TRY_ASSIGN(std::optional<QString> key, m_secrets->read(r.keyRef));
+            if (!key)
+                return fail(Error::Kind::Unavailable,
+                            tr("The API key of %1 is missing from the keychain; enter it again "
+                               "in Settings.")
+                                .arg(choice.remoteName));
+            choice.remoteApiKey = *key;
+        }
+        return choice;
+    }
+    return fail(Error::Kind::InvalidArgument, tr("No remote server with id %1.").arg(id));
+}
+
+void SettingsController::syncOrReport()
+{
+    if (auto r = m_settings->sync(); !r)
+        emit errorOccurred(r.error().message);
+}
+
+bool SettingsController::serverEnabled() const
+{
+    return m_settings->serverEnabled();
+}
+
+void SettingsController::setServerEnabled(bool on)
+{
+    writeServer(Settings::kServerEnabled, on);
+}
+
+QString SettingsController::serverAddress() const
+{
+    return m_settings->serverAddress();
+}
+
+void SettingsController::setServerAddress(const QString &address)
+{
+    writeServer(Settings::kServerAddress, address.trimmed());
+}
+
+int SettingsController::serverPort() const
+{
+    return m_settings->serverPort();
+}
+
+void SettingsController::setServerPort(int port)
+{
+    writeServer(Settings::kServerPort, port);
+}
+
+int SettingsController::serverMaxConcurrent() const
+{
+    return m_settings->serverMaxConcurrent();
+}
+
+void SettingsController::setServerMaxConcurrent(int n)
+{
+    writeServer(Settings::kServerMaxConcurrent, std::max(1, n));
+}
+
+bool SettingsController::serverHasKey() const
+{
+    return !m_settings->serverKeyRef().isEmpty();
+}
+
+bool SettingsController::serverRunning() const
+{
+    return m_server && m_server->isRunning();
+}
+
+void SettingsController::setServerApiKey(const QString &key)
+{
+    const QString ref = QStringLiteral("server");
+    if (key.isEmpty()) {
+        if (auto removed = m_secrets->remove(ref); !removed)
+            emit errorOccurred(removed.error().message);
+        m_settings->remove(Settings::kServerKeyRef);
+    } else {
+        if (auto w = m_secrets->write(ref, key); !w) {
+            emit errorOccurred(tr("The API key was not saved: %1").arg(w.error().message));
+            return;
+        }
+        m_settings->setValue(Settings::kServerKeyRef, ref);
+    }
+    syncOrReport();
+    applyServer();
+}
+
+void SettingsController::writeServer(const char *key, const QVariant &value)
+{
+    if (m_settings->value(key) == value)
+        return;
+    m_settings->setValue(key, value);
+    syncOrReport();
+    applyServer();
+}
+
+void SettingsController::attachServer(server::LocalServer *server)
+{
+    m_server = server;
+    connect(server, &server::LocalServer::runningChanged, this, &SettingsController::serverChanged);
+    applyServer();
+}
+
+void SettingsController::applyServer()
+{
+    if (m_server) {
+        m_server->stop();
+        m_serverStatus.clear();
+        if (serverEnabled()) {
+            server::LocalServerOptions o;
+            o.address = serverAddress();
+            o.port = serverPort();
+            o.maxConcurrent = serverMaxConcurrent();
+            if (const QString ref = m_settings->serverKeyRef(); !ref.isEmpty()) {
+                auto key = m_secrets->read(ref);
+                if (key && *key)
+                    o.apiKey = **key;
+            }
+            if (auto started = m_server->start(o)) {
+                m_serverStatus = tr("Serving on %1").arg(m_server->url());
+            } else {
+                m_serverStatus = started.error().message;
+                emit errorOccurred(tr("The API server did not start: %1").arg(m_serverStatus));
+            }
+        }
+    }
+    emit serverChanged();
 }
 
 } // namespace fathom::ui

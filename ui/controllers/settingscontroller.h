@@ -2,7 +2,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "app/core/secretstore.h"
 #include "app/core/settings.h"
+#include "app/enginehost/enginetypes.h"
 
 #include <QObject>
 #include <QPointer>
@@ -11,6 +13,10 @@
 #include <QUrl>
 
 class QTranslator;
+
+namespace fathom::server {
+class LocalServer;
+}
 
 namespace fathom::ui {
 
@@ -41,6 +47,17 @@ class SettingsController : public QObject
     Q_PROPERTY(QString language READ language WRITE setLanguage NOTIFY changed)
     Q_PROPERTY(int fontSize READ fontSize WRITE setFontSize NOTIFY changed)
     Q_PROPERTY(QVariantList languages READ languages CONSTANT)
+    // Remote servers: [{id, name, baseUrl, caBundle, proxy, model, hasKey}] (never the key).
+    Q_PROPERTY(QVariantList remoteServers READ remoteServers NOTIFY remoteServersChanged)
+    // The app's API server (the same ApiServer as `fathom-cli serve`).
+    Q_PROPERTY(bool serverEnabled READ serverEnabled WRITE setServerEnabled NOTIFY serverChanged)
+    Q_PROPERTY(QString serverAddress READ serverAddress WRITE setServerAddress NOTIFY serverChanged)
+    Q_PROPERTY(int serverPort READ serverPort WRITE setServerPort NOTIFY serverChanged)
+    Q_PROPERTY(int serverMaxConcurrent READ serverMaxConcurrent WRITE setServerMaxConcurrent
+                   NOTIFY serverChanged)
+    Q_PROPERTY(bool serverHasKey READ serverHasKey NOTIFY serverChanged)
+    Q_PROPERTY(bool serverRunning READ serverRunning NOTIFY serverChanged)
+    Q_PROPERTY(QString serverStatus READ serverStatus NOTIFY serverChanged)
 
 public:
     static constexpr const char *kDataDir = "storage/dataDir";
@@ -88,6 +105,36 @@ public:
     Q_INVOKABLE void removeModelFolder(const QString &folder);
     Q_INVOKABLE QString localPath(const QUrl &url) const;
 
+    QVariantList remoteServers() const;
+    // Adds (empty "id") or updates a remote server from {id, name, baseUrl, caBundle, proxy,
+    // model}; `apiKey` empty keeps the stored key, `clearKey` removes it. Returns the server's id,
+    // or "" with errorOccurred() when it could not be saved.
+    Q_INVOKABLE QString saveRemoteServer(const QVariantMap &server,
+                                         const QString &apiKey,
+                                         bool clearKey = false);
+    Q_INVOKABLE void removeRemoteServer(const QString &id);
+    // The remote server `id` as a backend choice, with its key read from the SecretStore (for
+    // ModelsController::loadRemoteServer; the key stays in memory only).
+    Result<BackendChoice> remoteChoice(const QString &id) const;
+
+    bool serverEnabled() const;
+    void setServerEnabled(bool on);
+    QString serverAddress() const;
+    void setServerAddress(const QString &address);
+    int serverPort() const;
+    void setServerPort(int port);
+    int serverMaxConcurrent() const;
+    void setServerMaxConcurrent(int n);
+    bool serverHasKey() const;
+    bool serverRunning() const;
+    QString serverStatus() const { return m_serverStatus; }
+    // Stores the API server's key (empty removes it) and restarts a running server with it.
+    Q_INVOKABLE void setServerApiKey(const QString &key);
+    // Gives this controller the app's API server; it is started now when the settings say so and
+    // follows the settings from then on.
+    void attachServer(server::LocalServer *server);
+    SecretStore &secrets() { return *m_secrets; }
+
     // Loads the translation of `language` ("" = the system's) into the application.
     void applyLanguage(QQmlEngine *engine);
     // The translation file prefix, ":/i18n/fathom_<lang>.qm".
@@ -96,10 +143,19 @@ public:
 signals:
     void changed();
     void languageChanged();
+    void remoteServersChanged();
+    void serverChanged();
+    void errorOccurred(const QString &message);
 
 private:
     void write(const char *key, const QVariant &value);
+    void writeServer(const char *key, const QVariant &value);
+    void syncOrReport();
+    void applyServer();
     std::unique_ptr<Settings> m_settings;
+    std::unique_ptr<SecretStore> m_secrets;
+    QPointer<server::LocalServer> m_server;
+    QString m_serverStatus;
     QTranslator *m_translator = nullptr; // child
     QPointer<QQmlEngine> m_engine;
 };

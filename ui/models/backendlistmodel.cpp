@@ -32,6 +32,8 @@ QVariant BackendListModel::data(const QModelIndex &index, int role) const
         return b.unavailableReason;
     case DevicesRole:
         return b.devices;
+    case ServerIdRole:
+        return b.serverId;
     }
     return {};
 }
@@ -43,7 +45,28 @@ QHash<int, QByteArray> BackendListModel::roleNames() const
             {DescriptionRole, "description"},
             {AvailableRole, "available"},
             {ReasonRole, "unavailableReason"},
-            {DevicesRole, "devices"}};
+            {DevicesRole, "devices"},
+            {ServerIdRole, "serverId"}};
+}
+
+QList<BackendEntry> BackendListModel::remoteServerEntries(const QList<RemoteServerSettings> &servers,
+                                                         bool available,
+                                                         const QString &unavailableReason)
+{
+    QList<BackendEntry> out;
+    for (const RemoteServerSettings &r : servers) {
+        BackendEntry e;
+        e.kind = QStringLiteral("remote");
+        e.serverId = r.id;
+        e.name = r.name.isEmpty() ? r.baseUrl : r.name;
+        e.description = r.model.isEmpty()
+                            ? r.baseUrl
+                            : tr("%1, model %2").arg(r.baseUrl, r.model);
+        e.available = available;
+        e.unavailableReason = unavailableReason;
+        out.append(e);
+    }
+    return out;
 }
 
 void BackendListModel::reset(QList<BackendEntry> entries)

@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "app/core/settings.h"
+
 #include <QAbstractListModel>
 #include <QQmlEngine>
 
@@ -16,10 +18,12 @@ struct BackendEntry
     bool available = true;
     QString unavailableReason;
     QStringList devices; // CUDA: "GPU 0: NVIDIA H200, 139 GiB"
+    QString serverId;    // a configured remote server (Settings::remoteServers()), else empty
 };
 
 /**
-  The backends this build and machine offer, with the reason when one is unavailable.
+  The backends this build and machine offer, with the reason when one is unavailable, followed
+  by the remote servers configured in Settings (one row each, kind "remote", with serverId).
 
   Thread: GUI only.
 */
@@ -37,6 +41,7 @@ public:
         AvailableRole,
         ReasonRole,
         DevicesRole,
+        ServerIdRole,
     };
 
     explicit BackendListModel(QObject *parent = nullptr);
@@ -46,6 +51,11 @@ public:
     QHash<int, QByteArray> roleNames() const override;
 
     void reset(QList<BackendEntry> entries);
+
+    // One row per configured remote server; `available` is what the build's remote kind says.
+    static QList<BackendEntry> remoteServerEntries(const QList<RemoteServerSettings> &servers,
+                                                   bool available,
+                                                   const QString &unavailableReason);
 
 private:
     QList<BackendEntry> m_rows;

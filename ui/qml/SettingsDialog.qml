@@ -6,7 +6,8 @@ import QtQuick.Layouts
 import QtQuick.Dialogs
 import Fathom
 
-// Data folder, model folders, GPUs, context length, sampling, theme, language, font size.
+// Data folder, model folders, GPUs, context length, sampling, theme, language, font size,
+// remote servers and the local API server.
 Dialog {
     id: root
     required property AppController app
@@ -181,6 +182,124 @@ Dialog {
                     onClicked: modelFolderDialog.open()
                 }
                 Label { id: modelProblem; Layout.fillWidth: true; wrapMode: Text.Wrap; color: Theme.error; visible: text.length > 0 }
+            }
+
+            // Remote servers (OpenAI-compatible: vLLM, SGLang, the DeepSeek API). Keys go to the
+            // system keychain (or a private file), never into the settings file.
+            Label { text: qsTr("Remote servers"); font.bold: true; Layout.columnSpan: 2; Layout.topMargin: Theme.spacing; color: Theme.text }
+            ColumnLayout {
+                Layout.columnSpan: 2
+                Layout.fillWidth: true
+                Repeater {
+                    model: root.s.remoteServers
+                    delegate: RowLayout {
+                        required property var modelData
+                        Layout.fillWidth: true
+                        Label {
+                            Layout.fillWidth: true
+                            text: modelData.name + " — " + modelData.baseUrl + (modelData.model.length > 0 ? " (" + modelData.model + ")" : "")
+                            elide: Text.ElideMiddle
+                            color: Theme.text
+                        }
+                        Label { visible: modelData.hasKey; text: qsTr("key stored"); color: Theme.subtleText }
+                        Button {
+                            text: qsTr("Connect")
+                            Accessible.name: qsTr("Use remote server %1").arg(modelData.name)
+                            onClicked: root.app.models.loadRemoteServer(modelData.id)
+                        }
+                        ToolButton {
+                            text: "✕"
+                            Accessible.name: qsTr("Remove remote server %1").arg(modelData.name)
+                            onClicked: root.s.removeRemoteServer(modelData.id)
+                        }
+                    }
+                }
+                GridLayout {
+                    Layout.fillWidth: true
+                    columns: 2
+                    Label { text: qsTr("Name"); color: Theme.text }
+                    TextField { id: rsName; Layout.fillWidth: true; placeholderText: qsTr("Office vLLM"); Accessible.name: qsTr("Remote server name") }
+                    Label { text: qsTr("Address"); color: Theme.text }
+                    TextField { id: rsUrl; Layout.fillWidth: true; placeholderText: "https://gpu01:8000/v1"; Accessible.name: qsTr("Remote server address") }
+                    Label { text: qsTr("Model id"); color: Theme.text }
+                    TextField { id: rsModel; Layout.fillWidth: true; placeholderText: qsTr("empty: the server's first model"); Accessible.name: qsTr("Remote model id") }
+                    Label { text: qsTr("CA bundle"); color: Theme.text }
+                    TextField { id: rsCa; Layout.fillWidth: true; placeholderText: qsTr("optional PEM file for on-premises certificates"); Accessible.name: qsTr("CA bundle file") }
+                    Label { text: qsTr("Proxy"); color: Theme.text }
+                    TextField { id: rsProxy; Layout.fillWidth: true; placeholderText: qsTr("empty: the system's proxy settings"); Accessible.name: qsTr("Proxy") }
+                    Label { text: qsTr("API key"); color: Theme.text }
+                    TextField { id: rsKey; Layout.fillWidth: true; echoMode: TextInput.Password; placeholderText: qsTr("optional"); Accessible.name: qsTr("Remote server API key") }
+                }
+                Button {
+                    text: qsTr("Add remote server")
+                    enabled: rsUrl.text.length > 0
+                    onClicked: {
+                        const id = root.s.saveRemoteServer({ name: rsName.text, baseUrl: rsUrl.text, model: rsModel.text, caBundle: rsCa.text, proxy: rsProxy.text }, rsKey.text, false)
+                        if (id.length > 0) {
+                            rsName.text = ""; rsUrl.text = ""; rsModel.text = ""; rsCa.text = ""; rsProxy.text = ""; rsKey.text = ""
+                        }
+                    }
+                }
+            }
+
+            // The local API server for the office's other tools (same server as `fathom-cli serve`).
+            Label { text: qsTr("API server"); font.bold: true; Layout.columnSpan: 2; Layout.topMargin: Theme.spacing; color: Theme.text }
+            Label { text: qsTr("Serve the loaded model"); color: Theme.text }
+            Switch {
+                checked: root.s.serverEnabled
+                Accessible.name: qsTr("Serve the loaded model over the OpenAI-compatible API")
+                onToggled: root.s.serverEnabled = checked
+            }
+            Label { text: qsTr("Address"); color: Theme.text }
+            TextField {
+                Layout.fillWidth: true
+                text: root.s.serverAddress
+                placeholderText: "127.0.0.1"
+                Accessible.name: qsTr("API server address")
+                onEditingFinished: root.s.serverAddress = text
+            }
+            Label { text: qsTr("Port"); color: Theme.text }
+            SpinBox {
+                from: 1; to: 65535; editable: true
+                value: root.s.serverPort
+                Accessible.name: qsTr("API server port")
+                onValueModified: root.s.serverPort = value
+            }
+            Label { text: qsTr("Concurrent requests"); color: Theme.text }
+            SpinBox {
+                from: 1; to: 64
+                value: root.s.serverMaxConcurrent
+                Accessible.name: qsTr("API server concurrent requests")
+                onValueModified: root.s.serverMaxConcurrent = value
+            }
+            Label { text: qsTr("API key"); color: Theme.text }
+            RowLayout {
+                Layout.fillWidth: true
+                TextField {
+                    id: serverKey
+                    Layout.fillWidth: true
+                    echoMode: TextInput.Password
+                    placeholderText: root.s.serverHasKey ? qsTr("a key is stored") : qsTr("required for addresses other than 127.0.0.1")
+                    Accessible.name: qsTr("API server key")
+                }
+                Button {
+                    text: qsTr("Set")
+                    enabled: serverKey.text.length > 0
+                    onClicked: { root.s.setServerApiKey(serverKey.text); serverKey.text = "" }
+                }
+                Button {
+                    text: qsTr("Clear")
+                    visible: root.s.serverHasKey
+                    onClicked: root.s.setServerApiKey("")
+                }
+            }
+            Label {
+                Layout.columnSpan: 2
+                Layout.fillWidth: true
+                visible: text.length > 0
+                text: root.s.serverStatus
+                wrapMode: Text.Wrap
+                color: root.s.serverRunning ? Theme.subtleText : Theme.error
             }
         }
     }

@@ -135,76 +135,83 @@ void DocumentsController::ingest(const QString &path, qint64 temporaryId)
                 const int max = watcher->progressMaximum();
                 m_model->setProgress(temporaryId, max > 0 ? double(value) / max : -1.0);
             });
-    connect(watcher, &QFutureWatcherBase::finished, watcher, &QObject::deleteLater);
-    watcher->setFuture(future);
-
-    future.then(this, [this, temporaryId, generation, path](const documents::IngestResult &result) {
-        auto failRow = [this, temporaryId, generation](const QString &message) {
-            if (generation != m_generation)
+    // The result is taken from the watcher, not from a then() continuation: the ingestor keeps
+    // the job's future and cancels it at shutdown, and Qt 6.4's QFuture::cancel() walks the
+    // continuation chain, whose data is freed once the continuation has run (a crash on exit).
+    connect(
+        watcher, &QFutureWatcherBase::finished, this, [this, watcher, temporaryId, generation, path] {
+            watcher->deleteLater();
+            if (watcher->future().isCanceled() || watcher->future().resultCount() == 0)
                 return;
-            if (auto d = m_model->document(temporaryId)) {
-                d->status = storage::DocumentStatus::Failed;
-                d->errorText = message;
-                m_model->upsert(*d, 1.0);
-            }
-        };
-        if (!result) {
-            failRow(result.error().message);
-            emit errorOccurred(tr("%1 could not be read: %2")
-                                   .arg(QFileInfo(path).fileName(), result.error().message));
-            return;
-        }
-        m_chat->ensureConversation(QFileInfo(path).fileName())
-            .then(this, [this, result, temporaryId, generation, failRow](ConversationId conv) {
-                if (!conv.isValid())
+            const documents::IngestResult result = watcher->result();
+            auto failRow = [this, temporaryId, generation](const QString &message) {
+                if (generation != m_generation)
                     return;
-                const documents::IngestedDocument doc = *result;
-                m_storage
-                    ->run([conv, doc](storage::StorageWorker &w) -> Result<storage::Document> {
-                        storage::DocumentStore &store = w.documents();
-                        FATHOM_TRY_ASSIGN(const std::optional<storage::Document> existing,
-                                          store.findByHash(doc.contentHash));
-                        DocumentId id;
-                        if (existing) {
-                            id = existing->id; // the same file dropped twice is stored once
-                        } else {
-                            storage::NewDocument nd;
-                            nd.contentHash = doc.contentHash;
-                            nd.name = doc.fileName;
-                            nd.sourcePath = doc.path;
-                            nd.mimeType = doc.content.mimeType;
-                            nd.byteSize = doc.byteSize;
-                            nd.status = storage::DocumentStatus::Ingesting;
-                            FATHOM_TRY_ASSIGN(id, store.insertDocument(nd));
-                            FATHOM_TRY(store.replacePages(id, toPages(doc.content)));
-                            const bool partial = doc.content.pagesWithSource(
-                                                     documents::PageTextSource::NoTextLayer)
-                                                 > 0;
-                            FATHOM_TRY(store.setStatus(id,
-                                                       partial ? storage::DocumentStatus::Partial
+                if (auto d = m_model->document(temporaryId)) {
+                    d->status = storage::DocumentStatus::Failed;
+                    d->errorText = message;
+                    m_model->upsert(*d, 1.0);
+                }
+            };
+            if (!result) {
+                failRow(result.error().message);
+                emit errorOccurred(tr("%1 could not be read: %2")
+                                       .arg(QFileInfo(path).fileName(), result.error().message));
+                return;
+            }
+            m_chat->ensureConversation(QFileInfo(path).fileName())
+                .then(this, [this, result, temporaryId, generation, failRow](ConversationId conv) {
+                    if (!conv.isValid())
+                        return;
+                    const documents::IngestedDocument doc = *result;
+                    m_storage
+                        ->run([conv, doc](storage::StorageWorker &w) -> Result<storage::Document> {
+                            storage::DocumentStore &store = w.documents();
+                            FATHOM_TRY_ASSIGN(const std::optional<storage::Document> existing,
+                                              store.findByHash(doc.contentHash));
+                            DocumentId id;
+                            if (existing) {
+                                id = existing->id; // the same file dropped twice is stored once
+                            } else {
+                                storage::NewDocument nd;
+                                nd.contentHash = doc.contentHash;
+                                nd.name = doc.fileName;
+                                nd.sourcePath = doc.path;
+                                nd.mimeType = doc.content.mimeType;
+                                nd.byteSize = doc.byteSize;
+                                nd.status = storage::DocumentStatus::Ingesting;
+                                FATHOM_TRY_ASSIGN(id, store.insertDocument(nd));
+                                FATHOM_TRY(store.replacePages(id, toPages(doc.content)));
+                                const bool partial = doc.content.pagesWithSource(
+                                                         documents::PageTextSource::NoTextLayer)
+                                                     > 0;
+                                FATHOM_TRY(store.setStatus(id,
+                                                           partial
+                                                               ? storage::DocumentStatus::Partial
                                                                : storage::DocumentStatus::Ready));
-                            // Counted by the loaded model's tokenizer in the ingestion job;
-                            // none without a model (the panel then shows an estimate).
-                            FATHOM_TRY(store.setTokenCount(id, doc.tokenCount));
-                        }
-                        FATHOM_TRY(store.linkToConversation(conv, id));
-                        emit w.documentsChanged();
-                        return store.document(id);
-                    })
-                    .then(this,
-                          [this, temporaryId, generation, failRow](
-                              const Result<storage::Document> &stored) {
-                              if (!stored) {
-                                  failRow(stored.error().message);
-                                  emit errorOccurred(tr("The document could not be saved: %1")
-                                                         .arg(stored.error().message));
-                                  return;
-                              }
-                              if (generation == m_generation)
-                                  m_model->replaceId(temporaryId, *stored);
-                          });
-            });
-    });
+                                // Counted by the loaded model's tokenizer in the ingestion job;
+                                // none without a model (the panel then shows an estimate).
+                                FATHOM_TRY(store.setTokenCount(id, doc.tokenCount));
+                            }
+                            FATHOM_TRY(store.linkToConversation(conv, id));
+                            emit w.documentsChanged();
+                            return store.document(id);
+                        })
+                        .then(this,
+                              [this, temporaryId, generation, failRow](
+                                  const Result<storage::Document> &stored) {
+                                  if (!stored) {
+                                      failRow(stored.error().message);
+                                      emit errorOccurred(tr("The document could not be saved: %1")
+                                                             .arg(stored.error().message));
+                                      return;
+                                  }
+                                  if (generation == m_generation)
+                                      m_model->replaceId(temporaryId, *stored);
+                              });
+                });
+        });
+    watcher->setFuture(future);
 }
 
 void DocumentsController::remove(qint64 documentId)

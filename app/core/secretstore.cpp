@@ -169,7 +169,8 @@ SecretStore::SecretStore(Backend backend, QString fileDir)
     , m_dir(std::move(fileDir))
 {
     if (m_dir.isEmpty())
-        m_dir = QFileInfo(paths::settingsFilePath()).absoluteDir().filePath(QStringLiteral("secrets"));
+        m_dir
+            = QFileInfo(paths::settingsFilePath()).absoluteDir().filePath(QStringLiteral("secrets"));
     if (m_backend == Backend::Auto
         && qEnvironmentVariable("FATHOM_SECRET_STORE") == QLatin1String("file"))
         m_backend = Backend::File;
@@ -187,7 +188,8 @@ bool SecretStore::keychainBuiltIn()
 QString SecretStore::newReference(const QString &prefix)
 {
     return prefix + QLatin1Char('/')
-           + QString::number(QRandomGenerator::global()->generate64(), 16).rightJustified(16, QLatin1Char('0'));
+           + QString::number(QRandomGenerator::global()->generate64(), 16)
+                 .rightJustified(16, QLatin1Char('0'));
 }
 
 Result<void> SecretStore::checkRef(const QString &ref) const
@@ -222,8 +224,7 @@ Result<void> SecretStore::write(const QString &ref, const QString &secret)
         }
         if (m_backend == Backend::Keychain || !keychainMissing(job.error()))
             return fail(Error::Kind::Unavailable,
-                        tr("Cannot store the key in the system keychain: %1")
-                            .arg(job.errorString()));
+                        tr("Cannot store the key in the system keychain: %1").arg(job.errorString()));
     }
 #else
     if (m_backend == Backend::Keychain)

@@ -61,7 +61,8 @@ engine::BackendInfo EngineHostBackend::info() const
     return info;
 }
 
-engine::Result<void> EngineHostBackend::load(const engine::ModelSpec &, const engine::LoadProgressFn &)
+engine::Result<void> EngineHostBackend::load(const engine::ModelSpec &,
+                                             const engine::LoadProgressFn &)
 {
     return engine::fail(engine::Error::Kind::Unsupported,
                         "the app's API server serves the model loaded in the Models screen");

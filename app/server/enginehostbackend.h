@@ -37,8 +37,7 @@ public:
     engine::Result<void> load(const engine::ModelSpec &spec,
                               const engine::LoadProgressFn &progress) override;
     void unload() override {}
-    engine::Result<void> submit(engine::GenerationRequest request,
-                                engine::TokenSink &sink) override;
+    engine::Result<void> submit(engine::GenerationRequest request, engine::TokenSink &sink) override;
     void cancel(engine::RequestId id) override;
     bool step() override { return false; }
 
@@ -56,8 +55,8 @@ private:
     void onFailed(quint64 hostId, const fathom::Error &error);
 
     QPointer<EngineHost> m_host;
-    QHash<engine::RequestId, Entry> m_byHost;              // EngineHost id -> request
-    QHash<engine::RequestId, engine::RequestId> m_toHost;  // ApiServer id -> EngineHost id
+    QHash<engine::RequestId, Entry> m_byHost;             // EngineHost id -> request
+    QHash<engine::RequestId, engine::RequestId> m_toHost; // ApiServer id -> EngineHost id
 };
 
 } // namespace fathom::server

@@ -33,7 +33,7 @@ Result<quint16> LocalServer::start(const LocalServerOptions &options)
     ServerConfig config;
     const QString host = options.address.trimmed();
     if (!config.address.setAddress(host == QLatin1String("localhost") ? QStringLiteral("127.0.0.1")
-                                                                       : host))
+                                                                      : host))
         return fail(Error::Kind::InvalidArgument,
                     tr("\"%1\" is not an IP address to serve on (for example 127.0.0.1).")
                         .arg(options.address));

@@ -861,7 +861,7 @@ Result<void> RemoteBackend::submit(GenerationRequest request, TokenSink &sink)
     t->sink = &sink;
     t->body = std::move(*body);
     t->requestedModel = request.model.empty() || request.model == "auto" ? m_defaultModel
-                                                                          : request.model;
+                                                                         : request.model;
     t->url = endpointUrl("/chat/completions");
     t->submitted = Clock::now();
     t->easy.reset(curl_easy_init());

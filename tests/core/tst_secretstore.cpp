@@ -31,11 +31,12 @@ QByteArray allFilesUnder(const QString &dir, const QString &skip = QString())
 {
     QByteArray out;
     QDir d(dir);
-    for (const QFileInfo &fi : d.entryInfoList(QDir::Files | QDir::Dirs | QDir::NoDotAndDotDot
-                                               | QDir::Hidden)) {
+    for (const QFileInfo &fi :
+         d.entryInfoList(QDir::Files | QDir::Dirs | QDir::NoDotAndDotDot | QDir::Hidden)) {
         if (!skip.isEmpty() && fi.absoluteFilePath().startsWith(skip))
             continue;
-        out += fi.isDir() ? allFilesUnder(fi.absoluteFilePath(), skip) : readAll(fi.absoluteFilePath());
+        out += fi.isDir() ? allFilesUnder(fi.absoluteFilePath(), skip)
+                          : readAll(fi.absoluteFilePath());
     }
     return out;
 }

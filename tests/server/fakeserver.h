@@ -169,9 +169,9 @@ struct HttpResult
 
 // One blocking request with libcurl: an HTTP client that is not ours.
 inline HttpResult http(const std::string &url,
-                const QByteArray &method,
-                const QByteArray &body = {},
-                const char *key = nullptr)
+                       const QByteArray &method,
+                       const QByteArray &body = {},
+                       const char *key = nullptr)
 {
     HttpResult result;
     CURL *easy = curl_easy_init();

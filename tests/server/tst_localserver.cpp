@@ -117,14 +117,15 @@ void tst_LocalServer::remoteServerThroughTheAppsApiServer()
     QSignalSpy errors(&settings, &ui::SettingsController::errorOccurred);
 
     // Two servers side by side; the second is the one we use.
-    const QString other = settings.saveRemoteServer(
-        {{"name", "Office vLLM"}, {"baseUrl", "http://10.0.0.9:8000/v1"}}, QString());
+    const QString other = settings.saveRemoteServer({{"name", "Office vLLM"},
+                                                     {"baseUrl", "http://10.0.0.9:8000/v1"}},
+                                                    QString());
     QVERIFY(!other.isEmpty());
-    const QString id = settings.saveRemoteServer(
-        {{"name", "Cluster"},
-         {"baseUrl", QString::fromStdString(upstream.url() + "/v1")},
-         {"proxy", ""}},
-        QString::fromLatin1(kRemoteKey));
+    const QString id = settings.saveRemoteServer({{"name", "Cluster"},
+                                                  {"baseUrl",
+                                                   QString::fromStdString(upstream.url() + "/v1")},
+                                                  {"proxy", ""}},
+                                                 QString::fromLatin1(kRemoteKey));
     QVERIFY(!id.isEmpty());
     QCOMPARE(settings.remoteServers().size(), 2);
     QVERIFY(settings.remoteServers().at(1).toMap().value("hasKey").toBool());
@@ -145,7 +146,9 @@ void tst_LocalServer::remoteServerThroughTheAppsApiServer()
     host->load(*choice);
     QTRY_VERIFY_WITH_TIMEOUT(loaded.size() + loadFailed.size() > 0, 15000);
     QVERIFY2(loadFailed.isEmpty(),
-             loadFailed.isEmpty() ? "" : qPrintable(loadFailed.first().first().value<fathom::Error>().message));
+             loadFailed.isEmpty()
+                 ? ""
+                 : qPrintable(loadFailed.first().first().value<fathom::Error>().message));
 
     // An answer straight through EngineHost records the model the upstream reported.
     {

@@ -20,9 +20,10 @@ SettingsController::SettingsController(std::unique_ptr<Settings> settings, QObje
     : QObject(parent)
     , m_settings(std::move(settings))
     // Keys that fall back to a file go next to this settings file (a test's settings, a profile).
-    , m_secrets(std::make_unique<SecretStore>(
-          SecretStore::Backend::Auto,
-          QFileInfo(m_settings->filePath()).absoluteDir().filePath(QStringLiteral("secrets"))))
+    , m_secrets(std::make_unique<SecretStore>(SecretStore::Backend::Auto,
+                                              QFileInfo(m_settings->filePath())
+                                                  .absoluteDir()
+                                                  .filePath(QStringLiteral("secrets"))))
 {}
 
 SettingsController::~SettingsController() = default;

@@ -53,8 +53,8 @@ class SettingsController : public QObject
     Q_PROPERTY(bool serverEnabled READ serverEnabled WRITE setServerEnabled NOTIFY serverChanged)
     Q_PROPERTY(QString serverAddress READ serverAddress WRITE setServerAddress NOTIFY serverChanged)
     Q_PROPERTY(int serverPort READ serverPort WRITE setServerPort NOTIFY serverChanged)
-    Q_PROPERTY(int serverMaxConcurrent READ serverMaxConcurrent WRITE setServerMaxConcurrent
-                   NOTIFY serverChanged)
+    Q_PROPERTY(int serverMaxConcurrent READ serverMaxConcurrent WRITE setServerMaxConcurrent NOTIFY
+                   serverChanged)
     Q_PROPERTY(bool serverHasKey READ serverHasKey NOTIFY serverChanged)
     Q_PROPERTY(bool serverRunning READ serverRunning NOTIFY serverChanged)
     Q_PROPERTY(QString serverStatus READ serverStatus NOTIFY serverChanged)

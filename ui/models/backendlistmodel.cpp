@@ -50,8 +50,8 @@ QHash<int, QByteArray> BackendListModel::roleNames() const
 }
 
 QList<BackendEntry> BackendListModel::remoteServerEntries(const QList<RemoteServerSettings> &servers,
-                                                         bool available,
-                                                         const QString &unavailableReason)
+                                                          bool available,
+                                                          const QString &unavailableReason)
 {
     QList<BackendEntry> out;
     for (const RemoteServerSettings &r : servers) {
@@ -59,9 +59,7 @@ QList<BackendEntry> BackendListModel::remoteServerEntries(const QList<RemoteServ
         e.kind = QStringLiteral("remote");
         e.serverId = r.id;
         e.name = r.name.isEmpty() ? r.baseUrl : r.name;
-        e.description = r.model.isEmpty()
-                            ? r.baseUrl
-                            : tr("%1, model %2").arg(r.baseUrl, r.model);
+        e.description = r.model.isEmpty() ? r.baseUrl : tr("%1, model %2").arg(r.baseUrl, r.model);
         e.available = available;
         e.unavailableReason = unavailableReason;
         out.append(e);

@@ -3,6 +3,10 @@
 <context>
     <name>BackendFactory</name>
     <message>
+        <source>The CUDA backend cannot be used: %1</source>
+        <translation>Das CUDA-Backend kann nicht verwendet werden: %1</translation>
+    </message>
+    <message>
         <source>The CPU engine is not part of this build of Fathom.</source>
         <translation>Die CPU-Engine ist in diesem Build von Fathom nicht enthalten.</translation>
     </message>

@@ -3,6 +3,10 @@
 <context>
     <name>BackendFactory</name>
     <message>
+        <source>The CUDA backend cannot be used: %1</source>
+        <translation>No se puede usar el backend CUDA: %1</translation>
+    </message>
+    <message>
         <source>The CPU engine is not part of this build of Fathom.</source>
         <translation>El motor de CPU no forma parte de esta compilación de Fathom.</translation>
     </message>

@@ -3,6 +3,10 @@
 <context>
     <name>BackendFactory</name>
     <message>
+        <source>The CUDA backend cannot be used: %1</source>
+        <translation>Le backend CUDA ne peut pas être utilisé : %1</translation>
+    </message>
+    <message>
         <source>The CPU engine is not part of this build of Fathom.</source>
         <translation>Le moteur CPU ne fait pas partie de cette version de Fathom.</translation>
     </message>

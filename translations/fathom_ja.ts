@@ -3,6 +3,10 @@
 <context>
     <name>BackendFactory</name>
     <message>
+        <source>The CUDA backend cannot be used: %1</source>
+        <translation>CUDA バックエンドを使用できません: %1</translation>
+    </message>
+    <message>
         <source>The CPU engine is not part of this build of Fathom.</source>
         <translation>このビルドの Fathom には CPU エンジンが含まれていません。</translation>
     </message>

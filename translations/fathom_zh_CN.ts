@@ -3,6 +3,10 @@
 <context>
     <name>BackendFactory</name>
     <message>
+        <source>The CUDA backend cannot be used: %1</source>
+        <translation>无法使用 CUDA 后端：%1</translation>
+    </message>
+    <message>
         <source>The CPU engine is not part of this build of Fathom.</source>
         <translation>此版本的 Fathom 不包含 CPU 推理引擎。</translation>
     </message>

@@ -2,6 +2,9 @@
 // SPDX-License-Identifier: MIT
 #include "backendfactory.h"
 
+#include "engine/api/backendfactory.h"
+#include "engine/api/gpudevices.h"
+
 #include <QCoreApplication>
 
 #if __has_include("engine/remote/remotebackend.h") && defined(FATHOM_HAVE_REMOTE)
@@ -29,12 +32,17 @@ Result<std::unique_ptr<engine::Backend>> createBackend(const BackendChoice &choi
                         "BackendFactory", "The CPU engine is not part of this build of Fathom."));
 #endif
     }
-    case BackendChoice::Kind::Cuda:
-        return fail(Error::Kind::Unavailable,
-                    QCoreApplication::translate(
-                        "BackendFactory",
-                        "This build of Fathom has no CUDA support (built without the CUDA "
-                        "toolkit)."));
+    case BackendChoice::Kind::Cuda: {
+        // One GPU for now (multi-GPU comes with NCCL): the first device the user picked.
+        const int device = choice.devices.isEmpty() ? 0 : choice.devices.front();
+        auto backend = engine::createCudaBackend(device);
+        if (!backend)
+            return fail(Error::Kind::Unavailable,
+                        QCoreApplication::translate("BackendFactory",
+                                                    "The CUDA backend cannot be used: %1")
+                            .arg(QString::fromStdString(backend.error().message)));
+        return std::move(*backend);
+    }
     case BackendChoice::Kind::Remote: {
 #ifdef FATHOM_ENGINEHOST_REMOTE
         engine::remote::RemoteConfig config;
@@ -76,16 +84,18 @@ engine::BackendInfo describeBackend(BackendChoice::Kind kind)
                   .toStdString();
 #endif
         break;
-    case BackendChoice::Kind::Cuda:
+    case BackendChoice::Kind::Cuda: {
         info.kind = engine::BackendKind::Cuda;
         info.description = "NVIDIA CUDA";
-        info.available = false;
-        info.unavailableReason
-            = QCoreApplication::translate("BackendFactory",
-                                          "This build of Fathom has no CUDA support (built without "
-                                          "the CUDA toolkit).")
-                  .toStdString();
+        // Asks the driver (once it is loaded, cheap); the answer says why when CUDA is unusable.
+        const engine::GpuDeviceList gpus = engine::listCudaDevices();
+        info.available = gpus.available;
+        if (gpus.available)
+            info.description = engine::describeCudaDevices(gpus);
+        else
+            info.unavailableReason = gpus.unavailableReason;
         break;
+    }
     case BackendChoice::Kind::Remote:
         info.kind = engine::BackendKind::Remote;
         info.description

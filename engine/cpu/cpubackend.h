@@ -36,6 +36,7 @@ class CpuExecutor;
 class ModelWeights;
 class V4Model;
 class V4Forward;
+class TextRequest;
 
 struct CpuBackendOptions
 {
@@ -71,8 +72,6 @@ public:
     int threadCount() const;
 
 private:
-    class TextRequest;
-
     CpuBackendOptions m_options;
     std::unique_ptr<CpuExecutor> m_executor;
     std::unique_ptr<ModelWeights> m_weights;

@@ -30,6 +30,7 @@ class CudaExecutor;
 class ModelWeights;
 class V4Model;
 class V4Forward;
+class TextRequest;
 
 struct CudaBackendOptions
 {
@@ -59,8 +60,6 @@ public:
     V4Forward *forward() { return m_forward.get(); }
 
 private:
-    class TextRequest;
-
     CudaBackendOptions m_options;
     std::string m_description;
     std::unique_ptr<ModelWeights> m_weights;

@@ -185,6 +185,18 @@ void tst_ChatController::sendMatchesEngineAndIsSaved()
     QCOMPARE(stored->completionTokens,
              answer.data(ui::MessageListModel::CompletionTokensRole).toLongLong());
     QVERIFY(stored->promptTokens > 0);
+
+    // The context meter counts finished messages with the model's tokenizer (off the GUI thread),
+    // not with the characters-per-token estimate: the same tokenizer file, loaded here on its own.
+    auto tok = engine::tokenizer::Tokenizer::fromModelDir(m_model.toStdString());
+    QVERIFY(tok);
+    int expected = 0;
+    for (const QString &text : {QStringLiteral("Hello there"), shown})
+        expected += int(tok->encode(text.toStdString()).size()) + 4;
+    QVERIFY(expected
+            != ui::ChatController::estimateTokens(QStringLiteral("Hello there"))
+                   + ui::ChatController::estimateTokens(shown) + 8);
+    QTRY_COMPARE(chat->conversationTokens(), expected);
 }
 
 void tst_ChatController::regenerateEditAndSwitchBranches()

@@ -59,6 +59,10 @@ AppController::AppController(const Options &options, QObject *parent)
                                 m_documents->model(),
                                 this);
     m_documents->setChat(m_chat);
+    connect(m_documents,
+            &DocumentsController::tokenizerChanged,
+            m_chat,
+            &ChatController::setTokenizer);
     // Documents are counted with the loaded model's tokenizer.
     connect(m_models, &ModelsController::stateChanged, this, [this] {
         if (m_models->ready())

@@ -10,8 +10,10 @@
 #include "ui/models/documentlistmodel.h"
 
 #include <QClipboard>
+#include <QFutureWatcher>
 #include <QGuiApplication>
 #include <QLoggingCategory>
+#include <QtConcurrent/QtConcurrentRun>
 
 Q_LOGGING_CATEGORY(lcChat, "fathom.ui.chat")
 
@@ -107,6 +109,7 @@ ChatController::ChatController(storage::StorageService *storage,
     connect(m_host, &EngineHost::finished, this, &ChatController::onFinished);
     connect(m_host, &EngineHost::failed, this, &ChatController::onFailed);
     connect(m_messages, &MessageListModel::countChanged, this, &ChatController::contextChanged);
+    connect(m_messages, &MessageListModel::countChanged, this, &ChatController::countMessageTokens);
     connect(m_documents, &DocumentListModel::countChanged, this, &ChatController::contextChanged);
     connect(m_documents, &DocumentListModel::dataChanged, this, &ChatController::contextChanged);
     connect(m_models, &ModelsController::stateChanged, this, &ChatController::contextChanged);
@@ -169,9 +172,54 @@ int ChatController::documentTokens() const
 int ChatController::conversationTokens() const
 {
     qint64 total = 0;
-    for (const ChatMessage &m : m_messages->rows())
-        total += estimateTokens(m.message.content) + 4;
+    for (const ChatMessage &m : m_messages->rows()) {
+        const auto counted = m_messageTokens.constFind(m.message.id.value);
+        total += (counted != m_messageTokens.cend() ? *counted : estimateTokens(m.message.content))
+                 + 4;
+    }
     return int(std::min<qint64>(total, std::numeric_limits<int>::max()));
+}
+
+void ChatController::setTokenizer(std::shared_ptr<const engine::tokenizer::Tokenizer> tokenizer)
+{
+    m_tokenizer = std::move(tokenizer);
+    m_messageTokens.clear(); // counts belong to the tokenizer that made them
+    emit contextChanged();
+    countMessageTokens();
+}
+
+void ChatController::countMessageTokens()
+{
+    if (!m_tokenizer || m_counting)
+        return;
+    QList<QPair<qint64, QString>> pending;
+    for (const ChatMessage &m : m_messages->rows()) {
+        if (m.message.state != storage::MessageState::Streaming
+            && !m_messageTokens.contains(m.message.id.value))
+            pending.append({m.message.id.value, m.message.content});
+    }
+    if (pending.isEmpty())
+        return;
+    // Long conversations hold megabytes of text: counted on a pool thread, never the GUI's.
+    m_counting = true;
+    auto *watcher = new QFutureWatcher<QList<QPair<qint64, int>>>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, tok = m_tokenizer] {
+        watcher->deleteLater();
+        m_counting = false;
+        if (tok != m_tokenizer)
+            return countMessageTokens(); // the model changed meanwhile
+        for (const auto &[id, tokens] : watcher->result())
+            m_messageTokens.insert(id, tokens);
+        emit contextChanged();
+        countMessageTokens(); // messages that finished meanwhile
+    });
+    watcher->setFuture(QtConcurrent::run([tok = m_tokenizer, pending] {
+        QList<QPair<qint64, int>> counts;
+        counts.reserve(pending.size());
+        for (const auto &[id, text] : pending)
+            counts.append({id, int(tok->encode(text.toStdString()).size())});
+        return counts;
+    }));
 }
 
 int ChatController::contextLimit() const
@@ -533,6 +581,7 @@ void ChatController::finishAnswer(const storage::MessageStats &stats)
     });
     emit conversationTouched(m_answerConversation.value);
     emit contextChanged();
+    countMessageTokens(); // the answer is final now
 }
 
 void ChatController::stop()

@@ -4,12 +4,16 @@
 
 #include "app/enginehost/enginetypes.h"
 #include "app/storage/records.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "ui/models/messagelistmodel.h"
 
 #include <QElapsedTimer>
 #include <QFuture>
+#include <QHash>
 #include <QObject>
 #include <QQmlEngine>
+
+#include <memory>
 
 namespace fathom {
 class EngineHost;
@@ -99,6 +103,11 @@ public:
     // English prose, fewer in code and CJK).
     static int estimateTokens(const QString &text);
 
+    // The loaded model's tokenizer (null: none). With one, finished messages are counted exactly
+    // for the context meter, on a pool thread, and cached by message id; a message still
+    // streaming, or not counted yet, is estimated.
+    void setTokenizer(std::shared_ptr<const engine::tokenizer::Tokenizer> tokenizer);
+
 signals:
     void conversationChanged();
     void conversationCreated(const fathom::storage::Conversation &conversation);
@@ -122,6 +131,7 @@ private:
     void finishAnswer(const storage::MessageStats &stats);
     void setLoading(bool loading);
     void fail(const QString &message);
+    void countMessageTokens();
 
     storage::StorageService *m_storage;
     EngineHost *m_host;
@@ -129,6 +139,10 @@ private:
     SettingsController *m_settings;
     DocumentListModel *m_documents;
     MessageListModel *m_messages;
+
+    std::shared_ptr<const engine::tokenizer::Tokenizer> m_tokenizer;
+    QHash<qint64, int> m_messageTokens; // message id -> exact count (finished messages)
+    bool m_counting = false;
 
     storage::Conversation m_conversation;
     QString m_reasoningMode;

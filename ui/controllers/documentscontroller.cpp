@@ -52,6 +52,7 @@ void DocumentsController::setModelFolder(const QString &modelFolder)
     const int generation = ++m_tokenizerGeneration;
     if (modelFolder.isEmpty()) {
         m_ingestor->setTokenizer({});
+        emit tokenizerChanged(nullptr);
         return;
     }
     // Parsing a tokenizer.json takes a moment: never on the GUI thread.
@@ -62,6 +63,8 @@ void DocumentsController::setModelFolder(const QString &modelFolder)
             return; // another model was loaded meanwhile
         // Without one, documents are still ingested; their token counts are estimated.
         m_ingestor->setTokenizer(tokenizer ? *tokenizer : engine::tokenizer::Tokenizer());
+        emit tokenizerChanged(
+            tokenizer ? std::make_shared<const engine::tokenizer::Tokenizer>(*tokenizer) : nullptr);
     });
 }
 

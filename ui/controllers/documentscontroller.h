@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "engine/tokenizer/tokenizer.h"
 #include "ui/models/documentlistmodel.h"
 
 #include <QObject>
@@ -80,6 +81,8 @@ signals:
     void viewerChanged();
     void viewerPageChanged();
     void errorOccurred(const QString &message);
+    // The tokenizer documents are counted with (null: none), shared with the context meter.
+    void tokenizerChanged(std::shared_ptr<const fathom::engine::tokenizer::Tokenizer> tokenizer);
 
 private:
     void ingest(const QString &path, qint64 temporaryId);

@@ -197,6 +197,9 @@ void tst_ChatController::sendMatchesEngineAndIsSaved()
             != ui::ChatController::estimateTokens(QStringLiteral("Hello there"))
                    + ui::ChatController::estimateTokens(shown) + 8);
     QTRY_COMPARE(chat->conversationTokens(), expected);
+    const QString system = QStringLiteral("Answer in one sentence, citing pages.");
+    chat->setSystemPrompt(system);
+    QCOMPARE(chat->systemTokens(), int(tok->encode(system.toStdString()).size()));
 }
 
 void tst_ChatController::regenerateEditAndSwitchBranches()

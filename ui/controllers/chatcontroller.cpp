@@ -160,6 +160,9 @@ int ChatController::estimateTokens(const QString &text)
 
 int ChatController::systemTokens() const
 {
+    // A system prompt is short: counting it here costs microseconds.
+    if (m_tokenizer)
+        return int(m_tokenizer->encode(m_conversation.systemPrompt.toStdString()).size());
     return estimateTokens(m_conversation.systemPrompt);
 }
 

@@ -111,13 +111,7 @@ Result<std::vector<int32_t>> CpuBackend::encodePrompt(const GenerationRequest &r
                     m_weights->directory()
                         + " has no tokenizer.json: only token-level requests "
                           "can run on this model");
-    chat::EncodeOptions eo;
-    eo.thinkingMode = request.thinkingMode;
-    eo.reasoningEffort = request.reasoningEffort;
-    eo.dropThinking = true;
-    eo.addBos = true;
-    const std::string text = chat::encodeMessages(request.messages, eo);
-    return m_tokenizer.encode(text);
+    return encodeChatPrompt(m_tokenizer, request);
 }
 
 Result<void> CpuBackend::submit(GenerationRequest request, TokenSink &sink)

@@ -102,12 +102,7 @@ Result<void> CudaBackend::submit(GenerationRequest request, TokenSink &sink)
     if (m_requests.count(request.id))
         return fail(Error::Kind::InvalidArgument,
                     "request " + std::to_string(request.id) + " is already running");
-    chat::EncodeOptions eo;
-    eo.thinkingMode = request.thinkingMode;
-    eo.reasoningEffort = request.reasoningEffort;
-    eo.dropThinking = true;
-    eo.addBos = true;
-    std::vector<int32_t> prompt = m_tokenizer.encode(chat::encodeMessages(request.messages, eo));
+    std::vector<int32_t> prompt = encodeChatPrompt(m_tokenizer, request);
     auto text = std::make_unique<TextRequest>(request.id, sink, m_tokenizer, request.thinkingMode);
     TokenRequest tr;
     tr.id = request.id;

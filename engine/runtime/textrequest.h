@@ -16,9 +16,24 @@
 #include "engine/runtime/scheduler.h"
 #include "engine/tokenizer/tokenizer.h"
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fathom::engine {
+
+/** The prompt ids of a chat request: V4's prompt format (spec §8: BOS, thinking mode, reasoning
+    effort, earlier reasoning dropped) through the model's tokenizer. */
+inline std::vector<int32_t> encodeChatPrompt(const tokenizer::Tokenizer &tok,
+                                             const GenerationRequest &request)
+{
+    chat::EncodeOptions eo;
+    eo.thinkingMode = request.thinkingMode;
+    eo.reasoningEffort = request.reasoningEffort;
+    eo.dropThinking = true;
+    eo.addBos = true;
+    return tok.encode(chat::encodeMessages(request.messages, eo));
+}
 
 /** One chat request: token ids -> UTF-8-safe text -> reasoning / content / tool calls. */
 class TextRequest final : public GenerationListener

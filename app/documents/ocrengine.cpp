@@ -3,7 +3,6 @@
 #include "ocrengine.h"
 
 #include <QCoreApplication>
-#include <QImage>
 
 #ifdef FATHOM_HAVE_TESSERACT
 #include <tesseract/capi.h>
@@ -150,19 +149,15 @@ Result<void> OcrEngine::init(const QString &language)
 #endif
 }
 
-Result<QString> OcrEngine::recognise(const QImage &image, int dpi)
+Result<QString> OcrEngine::recognise(const GreyImage &image, int dpi)
 {
 #ifdef FATHOM_HAVE_TESSERACT
     if (!d->api)
         return fail(Error::Kind::Internal, tr("OCR used before init()"));
-    const QImage grey = image.convertToFormat(QImage::Format_Grayscale8);
-    if (grey.isNull())
-        return fail(Error::Kind::OutOfMemory,
-                    tr("OCR: cannot convert a %1x%2 page image")
-                        .arg(image.width())
-                        .arg(image.height()));
+    if (image.isNull())
+        return fail(Error::Kind::Internal, tr("OCR: the page image is empty"));
     const TesseractApi &t = tesseractApi();
-    t.setImage(d->api, grey.constBits(), grey.width(), grey.height(), 1, int(grey.bytesPerLine()));
+    t.setImage(d->api, image.scanLine(0), image.width, image.height, 1, int(image.bytesPerLine));
     t.setSourceResolution(d->api, dpi);
     char *text = t.getUtf8Text(d->api);
     t.clear(d->api);

@@ -4,12 +4,31 @@
 
 #include "app/core/error.h"
 
-class QImage;
+#include <QByteArray>
 #include <QString>
 
 #include <memory>
 
 namespace fathom::documents {
+
+// An 8-bit grey image (0 black, 255 white), rows top to bottom: what the PDF renderer produces
+// for the blank-page probe and for OCR. Plain bytes, so that the worker needs no QtGui.
+struct GreyImage
+{
+    int width = 0;
+    int height = 0;
+    qsizetype bytesPerLine = 0;
+    QByteArray pixels; // height * bytesPerLine
+
+    bool isNull() const
+    {
+        return width <= 0 || height <= 0 || pixels.size() < height * bytesPerLine;
+    }
+    const uchar *scanLine(int y) const
+    {
+        return reinterpret_cast<const uchar *>(pixels.constData()) + y * bytesPerLine;
+    }
+};
 
 /**
   Tesseract OCR of rendered pages, when Fathom was built with Tesseract (TESSERACT_FOUND). The
@@ -29,8 +48,8 @@ public:
 
     // Loads `language` ("eng", "deu+eng"); cheap after the first successful call.
     Result<void> init(const QString &language);
-    // `image` is any format; it is converted to 8-bit grey. `dpi` helps Tesseract size glyphs.
-    Result<QString> recognise(const QImage &image, int dpi);
+    // `dpi` helps Tesseract size glyphs.
+    Result<QString> recognise(const GreyImage &image, int dpi);
 
 private:
     struct Private;

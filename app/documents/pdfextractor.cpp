@@ -1,19 +1,17 @@
-// Copyright (C) 2026 Fathom contributors
-// SPDX-License-Identifier: MIT
 #include "pdfextractor.h"
 
 #include "ocrengine.h"
 
 #include <QCoreApplication>
 #include <QFile>
-#include <QImage>
-
-#include <poppler-qt6.h>
+#include <QSizeF>
+#include <QStringList>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -23,16 +21,25 @@
 #include <vector>
 
 #ifdef FATHOM_HAVE_POPPLER_CORE
-// Poppler's core API (libpoppler-private-dev), used for the text layer only: it lets one
-// TextOutputDev serve a whole run of pages, as pdftotext does. Poppler-Qt6 builds a new output
-// device per page, which empties the output device's ICC colour-space cache every page: a PDF with
-// an ICC-based /DefaultRGB then rebuilds a LittleCMS transform per page (a quarter of the time on
-// the Valgrind manual). Rendering (the blank probe, OCR) stays on Poppler-Qt6.
+// Poppler's core API (libpoppler-private-dev) for everything: the text layer with one
+// TextOutputDev serving a whole run of pages, as pdftotext does (Poppler-Qt6 builds a new output
+// device per page, which empties its ICC colour-space cache every page: a PDF with an ICC-based
+// /DefaultRGB then rebuilds a LittleCMS transform per page, a quarter of the time on the Valgrind
+// manual), and SplashOutputDev rendering straight into 8-bit grey for the blank probe and OCR.
+// The worker then links neither Poppler-Qt6 nor QtGui (and their X11/EGL/GL/DBus libraries):
+// about 30 ms less start-up per document.
+#include <Error.h>
 #include <GfxState.h>
 #include <GlobalParams.h>
 #include <PDFDoc.h>
+#include <SplashOutputDev.h>
 #include <Stream.h>
 #include <TextOutputDev.h>
+#include <splash/SplashBitmap.h>
+#else
+// Without the core API (e.g. Windows builds): Poppler-Qt6's word list and QImage rendering.
+#include <poppler-qt6.h>
+#include <QImage>
 #endif
 
 namespace fathom::documents {
@@ -51,12 +58,11 @@ double clampDpi(QSizeF sizePt, double wanted, double maxPixels)
     return qMax(1.0, qMin(wanted, std::sqrt(maxPixels / inches2)));
 }
 
-bool imageIsBlank(const QImage &image)
+bool imageIsBlank(const GreyImage &image)
 {
-    const QImage grey = image.convertToFormat(QImage::Format_Grayscale8);
-    for (int y = 0; y < grey.height(); ++y) {
-        const uchar *row = grey.constScanLine(y);
-        for (int x = 0; x < grey.width(); ++x) {
+    for (int y = 0; y < image.height; ++y) {
+        const uchar *row = image.scanLine(y);
+        for (int x = 0; x < image.width; ++x) {
             if (row[x] < 245)
                 return false;
         }
@@ -74,23 +80,6 @@ QString pageList(const QList<int> &pages)
     return parts.join(QLatin1String(", "));
 }
 
-QString pageTextFromWords(const Poppler::Page &page)
-{
-    // textList() walks Poppler's text flows, blocks, lines and words in reading order (the order
-    // pdftotext prints); Page::text() would sort lines geometrically and interleave columns.
-    const std::vector<std::unique_ptr<Poppler::TextBox>> words = page.textList();
-    QString text;
-    text.reserve(qsizetype(words.size()) * 8);
-    for (const std::unique_ptr<Poppler::TextBox> &word : words) {
-        text += word->text();
-        if (word->hasSpaceAfter())
-            text += QLatin1Char(' ');
-        else if (!word->nextWord()) // the last word of its line
-            text += QLatin1Char('\n');
-    }
-    return text;
-}
-
 #ifdef FATHOM_HAVE_POPPLER_CORE
 
 void appendToString(void *stream, const char *text, int length)
@@ -98,16 +87,45 @@ void appendToString(void *stream, const char *text, int length)
     static_cast<std::string *>(stream)->append(text, size_t(length));
 }
 
-// One PDFDoc over the document's bytes and one TextOutputDev for all the pages it reads.
+// Poppler reports damaged objects on stderr, which the parent keeps only the tail of; a hostile
+// file can produce millions. Keep the first few, as Poppler-Qt6's own handler would print them.
+void reportPopplerError(ErrorCategory, Goffset position, const char *message)
+{
+    static std::atomic<int> reported{0};
+    const int n = reported.fetch_add(1);
+    if (n < 50)
+        std::fprintf(stderr, "poppler: %s (at %lld)\n", message, static_cast<long long>(position));
+    else if (n == 50)
+        std::fputs("poppler: further errors not shown\n", stderr);
+}
+
+void initPopplerGlobals()
+{
+    static std::once_flag once;
+    std::call_once(once, [] {
+        // Poppler-Qt6 creates these when it loads a document; nothing else in the worker does.
+        if (!globalParams)
+            globalParams = std::make_unique<GlobalParams>();
+        globalParams->setTextEncoding("UTF-8");
+        setErrorCallback(&reportPopplerError);
+    });
+}
+
+// A PDFDoc over bytes it does not own.
+std::unique_ptr<PDFDoc> openCoreDocument(const QByteArray &data)
+{
+    return std::make_unique<PDFDoc>(
+        new MemStream(data.constData(), 0, data.size(), Object(objNull)));
+}
+
+// One TextOutputDev for all the pages read through it from one PDFDoc.
 class CoreTextDevice
 {
 public:
-    explicit CoreTextDevice(const QByteArray &data)
-        // The stream does not own the bytes; PDFDoc owns the stream.
-        : m_doc(std::make_unique<PDFDoc>(
-            new MemStream(data.constData(), 0, data.size(), Object(objNull))))
+    explicit CoreTextDevice(PDFDoc &doc)
+        : m_doc(doc)
     {
-        if (!m_doc->isOk() || m_doc->isEncrypted())
+        if (!m_doc.isOk())
             return;
         // As pdftotext: reading order (not physical layout or raw order), no diagonal text
         // discarded; no form feed between pages (we know where pages end).
@@ -118,43 +136,42 @@ public:
             m_device.reset();
     }
 
-    // Page `index` (0-based); false when this parser cannot read it.
+    // Page `index` (0-based); false when the page cannot be opened.
     bool read(int index, std::string &text)
     {
-        if (!m_device || index >= m_doc->getNumPages())
+        if (!m_device || index >= m_doc.getNumPages() || !m_doc.getPage(index + 1))
             return false;
         m_text.clear();
         // As pdftotext: 72 dpi, no rotation, media box, no crop, not printing.
-        m_doc->displayPage(m_device.get(), index + 1, 72, 72, 0, true, false, false);
+        m_doc.displayPage(m_device.get(), index + 1, 72, 72, 0, true, false, false);
         text = std::move(m_text);
         m_text = std::string();
         return true;
     }
 
 private:
-    std::unique_ptr<PDFDoc> m_doc;
+    PDFDoc &m_doc;
     std::unique_ptr<TextOutputDev> m_device;
     std::string m_text; // the device appends here
 };
 
 /*
-  The text layer of every page. With one thread it is read on the caller's thread, page by page
-  (a single-threaded process: glibc's malloc skips its locks and uses the main arena, as
-  pdftotext does). With more, `threads` threads read ahead, each with its own CoreTextDevice over
-  the same bytes (its ICC and font caches stay warm); pages are handed out in blocks in page order
-  and take() returns them strictly in order, so the output is the same whatever the thread count.
-  Readers stay at most kLookahead pages ahead of the consumer (OCR can be slow; the text of a huge
-  document need not pile up).
+  The text layer of every page. With one thread it is read on the caller's thread from the
+  document the caller opened, page by page (a single-threaded process: glibc's malloc skips its
+  locks and uses the main arena, as pdftotext does). With more, `threads` threads read ahead, each
+  with its own PDFDoc over the same bytes and its own CoreTextDevice (its ICC and font caches
+  stay warm); pages are handed out in blocks in page order and take() returns them strictly in
+  order, so the output is the same whatever the thread count. Readers stay at most kLookahead
+  pages ahead of the consumer (OCR can be slow; the text of a huge document need not pile up).
 */
 class PageTextReader
 {
 public:
-    PageTextReader(const QByteArray &data, int pageCount, int threads)
-        : m_data(data)
+    PageTextReader(PDFDoc &doc, const QByteArray &data, int pageCount, int threads)
+        : m_doc(doc)
+        , m_data(data)
         , m_pageCount(pageCount)
     {
-        if (globalParams)
-            globalParams->setTextEncoding("UTF-8");
         threads = std::clamp(threads, 1, 8);
         if (threads == 1 || pageCount <= kBlock)
             return; // read inline by take()
@@ -179,14 +196,13 @@ public:
             t.join();
     }
 
-    // The text of page `index` (0-based, called in order); nullopt when the page could not be
-    // read by the core parser (the caller falls back to Poppler-Qt6). Rethrows a reader's
-    // std::bad_alloc so the worker reports it as an out-of-memory.
+    // The text of page `index` (0-based, called in order); nullopt when the page cannot be
+    // opened. Rethrows a reader's std::bad_alloc so the worker reports it as an out-of-memory.
     std::optional<std::string> take(int index)
     {
         if (m_threads.empty()) {
             if (!m_inline)
-                m_inline = std::make_unique<CoreTextDevice>(m_data);
+                m_inline = std::make_unique<CoreTextDevice>(m_doc);
             std::string text;
             if (!m_inline->read(index, text))
                 return std::nullopt;
@@ -213,7 +229,8 @@ private:
     void run()
     {
         try {
-            CoreTextDevice device(m_data);
+            const std::unique_ptr<PDFDoc> doc = openCoreDocument(m_data);
+            CoreTextDevice device(*doc);
             std::string pageText;
             for (;;) {
                 int first = 0;
@@ -246,6 +263,7 @@ private:
         }
     }
 
+    PDFDoc &m_doc;
     const QByteArray &m_data;
     const int m_pageCount;
     std::unique_ptr<CoreTextDevice> m_inline;
@@ -258,6 +276,167 @@ private:
     int m_consumed = 0;
     bool m_stop = false;
     std::vector<std::thread> m_threads;
+};
+
+// The pages of one PDF through Poppler's core API.
+class PdfPages
+{
+public:
+    // `data` must outlive this object.
+    static Result<std::unique_ptr<PdfPages>> open(const QString &path, const QByteArray &data)
+    {
+        initPopplerGlobals();
+        std::unique_ptr<PdfPages> pages(new PdfPages(data));
+        if (!pages->m_doc->isOk()) {
+            if (pages->m_doc->getErrorCode() == errEncrypted)
+                return fail(Error::Kind::Unsupported,
+                            tr("'%1' is password-protected; Fathom cannot read encrypted PDFs")
+                                .arg(path));
+            return fail(Error::Kind::Format,
+                        tr("'%1' is not a readable PDF (Poppler could not parse it)").arg(path));
+        }
+        return pages;
+    }
+
+    int pageCount() const { return m_doc->getNumPages(); }
+
+    void startReading(int threads)
+    {
+        m_reader = std::make_unique<PageTextReader>(*m_doc, m_data, pageCount(), threads);
+    }
+
+    // The text layer of page `index` (0-based, in order); nullopt when it cannot be opened.
+    std::optional<QString> text(int index)
+    {
+        if (std::optional<std::string> text = m_reader->take(index))
+            return QString::fromStdString(*text);
+        return std::nullopt;
+    }
+
+    // In points, as displayed (the crop box, turned by the page's rotation).
+    QSizeF pageSize(int index)
+    {
+        const double w = m_doc->getPageCropWidth(index + 1),
+                     h = m_doc->getPageCropHeight(index + 1);
+        return m_doc->getPageRotate(index + 1) % 180 == 0 ? QSizeF(w, h) : QSizeF(h, w);
+    }
+
+    // The page at `dpi` in 8-bit grey on white, anti-aliased, as Poppler-Qt6 renders it (crop
+    // box, the page's rotation); a null image when it cannot be rendered.
+    GreyImage render(int index, double dpi)
+    {
+        if (!m_renderer) {
+            SplashColor white;
+            white[0] = 0xff;
+            m_renderer = std::make_unique<SplashOutputDev>(splashModeMono8, 1, false, white);
+            m_renderer->setFontAntialias(true);
+            m_renderer->setVectorAntialias(true);
+            m_renderer->setFreeTypeHinting(false, false);
+            m_renderer->startDoc(m_doc.get());
+        }
+        GreyImage image;
+        if (!m_doc->getPage(index + 1))
+            return image;
+        m_doc->displayPage(m_renderer.get(), index + 1, dpi, dpi, 0, false, true, false);
+        SplashBitmap *bitmap = m_renderer->getBitmap();
+        if (!bitmap || bitmap->getMode() != splashModeMono8 || !bitmap->getDataPtr())
+            return image;
+        image.width = bitmap->getWidth();
+        image.height = bitmap->getHeight();
+        image.bytesPerLine = bitmap->getRowSize();
+        if (image.bytesPerLine < image.width) // bottom-up rows: never asked for
+            return GreyImage();
+        image.pixels = QByteArray(reinterpret_cast<const char *>(bitmap->getDataPtr()),
+                                  qsizetype(image.height) * image.bytesPerLine);
+        return image;
+    }
+
+private:
+    explicit PdfPages(const QByteArray &data)
+        : m_data(data)
+        , m_doc(openCoreDocument(data))
+    {}
+
+    const QByteArray &m_data;
+    std::unique_ptr<PDFDoc> m_doc;
+    std::unique_ptr<PageTextReader> m_reader; // before m_renderer's doc goes: declared after m_doc
+    std::unique_ptr<SplashOutputDev> m_renderer;
+};
+
+#else // !FATHOM_HAVE_POPPLER_CORE
+
+QString pageTextFromWords(const Poppler::Page &page)
+{
+    // textList() walks Poppler's text flows, blocks, lines and words in reading order (the order
+    // pdftotext prints); Page::text() would sort lines geometrically and interleave columns.
+    const std::vector<std::unique_ptr<Poppler::TextBox>> words = page.textList();
+    QString text;
+    text.reserve(qsizetype(words.size()) * 8);
+    for (const std::unique_ptr<Poppler::TextBox> &word : words) {
+        text += word->text();
+        if (word->hasSpaceAfter())
+            text += QLatin1Char(' ');
+        else if (!word->nextWord()) // the last word of its line
+            text += QLatin1Char('\n');
+    }
+    return text;
+}
+
+// The pages of one PDF through Poppler-Qt6 (no core API in this build).
+class PdfPages
+{
+public:
+    static Result<std::unique_ptr<PdfPages>> open(const QString &path, const QByteArray &data)
+    {
+        std::unique_ptr<PdfPages> pages(new PdfPages);
+        pages->m_doc = Poppler::Document::loadFromData(data);
+        if (!pages->m_doc)
+            return fail(Error::Kind::Format,
+                        tr("'%1' is not a readable PDF (Poppler could not parse it)").arg(path));
+        if (pages->m_doc->isLocked())
+            return fail(Error::Kind::Unsupported,
+                        tr("'%1' is password-protected; Fathom cannot read encrypted PDFs")
+                            .arg(path));
+        pages->m_doc->setRenderHint(Poppler::Document::Antialiasing, true);
+        pages->m_doc->setRenderHint(Poppler::Document::TextAntialiasing, true);
+        return pages;
+    }
+
+    int pageCount() const { return m_doc->numPages(); }
+    void startReading(int) {}
+
+    std::optional<QString> text(int index)
+    {
+        if (const std::unique_ptr<Poppler::Page> page = m_doc->page(index))
+            return pageTextFromWords(*page);
+        return std::nullopt;
+    }
+
+    QSizeF pageSize(int index)
+    {
+        const std::unique_ptr<Poppler::Page> page = m_doc->page(index);
+        return page ? page->pageSizeF() : QSizeF();
+    }
+
+    GreyImage render(int index, double dpi)
+    {
+        GreyImage image;
+        const std::unique_ptr<Poppler::Page> page = m_doc->page(index);
+        if (!page)
+            return image;
+        const QImage grey = page->renderToImage(dpi, dpi).convertToFormat(QImage::Format_Grayscale8);
+        if (grey.isNull())
+            return image;
+        image.width = grey.width();
+        image.height = grey.height();
+        image.bytesPerLine = grey.bytesPerLine();
+        image.pixels = QByteArray(reinterpret_cast<const char *>(grey.constBits()),
+                                  grey.sizeInBytes());
+        return image;
+    }
+
+private:
+    std::unique_ptr<Poppler::Document> m_doc;
 };
 
 #endif // FATHOM_HAVE_POPPLER_CORE
@@ -278,14 +457,8 @@ Result<void> extractPdf(const QString &path, const ExtractionOptions &options, E
     else
         data = file.readAll();
 
-    std::unique_ptr<Poppler::Document> doc = Poppler::Document::loadFromData(data);
-    if (!doc)
-        return fail(Error::Kind::Format,
-                    tr("'%1' is not a readable PDF (Poppler could not parse it)").arg(path));
-    if (doc->isLocked())
-        return fail(Error::Kind::Unsupported,
-                    tr("'%1' is password-protected; Fathom cannot read encrypted PDFs").arg(path));
-    const int pageCount = doc->numPages();
+    FATHOM_TRY_ASSIGN(std::unique_ptr<PdfPages> doc, PdfPages::open(path, data));
+    const int pageCount = doc->pageCount();
     if (pageCount <= 0)
         return fail(Error::Kind::Format, tr("'%1' is a PDF without pages").arg(path));
     if (pageCount > options.limits.maxPages)
@@ -294,8 +467,6 @@ Result<void> extractPdf(const QString &path, const ExtractionOptions &options, E
                         .arg(path)
                         .arg(pageCount)
                         .arg(options.limits.maxPages));
-    doc->setRenderHint(Poppler::Document::Antialiasing, true);
-    doc->setRenderHint(Poppler::Document::TextAntialiasing, true);
 
     sink.begin(DocumentFormat::Pdf, QStringLiteral("application/pdf"), pageCount);
 
@@ -307,41 +478,26 @@ Result<void> extractPdf(const QString &path, const ExtractionOptions &options, E
     QList<int> ocrPages;
     QList<int> brokenPages;
 
-#ifdef FATHOM_HAVE_POPPLER_CORE
-    PageTextReader reader(data, pageCount, options.threads);
-#endif
+    doc->startReading(options.threads);
     for (int i = 0; i < pageCount; ++i) {
         ExtractedPage out;
         out.number = i + 1;
-        std::optional<QString> text;
-#ifdef FATHOM_HAVE_POPPLER_CORE
-        if (std::optional<std::string> core = reader.take(i))
-            text = QString::fromStdString(*core);
-#endif
-        // Poppler-Qt6 pages are opened only when needed: as the text fallback, and to render.
-        std::unique_ptr<Poppler::Page> page;
+        std::optional<QString> text = doc->text(i);
         if (!text) {
-            page = doc->page(i);
-            if (page)
-                text = pageTextFromWords(*page);
-        }
-        if (text && !text->trimmed().isEmpty()) {
-            out.text = std::move(*text);
-            FATHOM_TRY(sink.page(out));
-            continue;
-        }
-        if (!page)
-            page = doc->page(i);
-        if (!page) {
             out.source = PageTextSource::NoTextLayer;
             brokenPages.append(out.number);
             FATHOM_TRY(sink.page(out));
             continue;
         }
+        if (!text->trimmed().isEmpty()) {
+            out.text = std::move(*text);
+            FATHOM_TRY(sink.page(out));
+            continue;
+        }
         // No text layer. Is there anything on the page at all? A tiny rendering answers cheaply.
-        const QSizeF size = page->pageSizeF();
+        const QSizeF size = doc->pageSize(i);
         const double probeDpi = clampDpi(size, 18, 250000);
-        const QImage probe = page->renderToImage(probeDpi, probeDpi);
+        const GreyImage probe = doc->render(i, probeDpi);
         if (!probe.isNull() && imageIsBlank(probe)) {
             out.source = PageTextSource::Blank;
             FATHOM_TRY(sink.page(out));
@@ -359,7 +515,7 @@ Result<void> extractPdf(const QString &path, const ExtractionOptions &options, E
         }
         // 40 Mpixel caps a poster-sized page; A4 at 300 dpi is 8.7 Mpixel.
         const double dpi = clampDpi(size, options.ocrDpi, 40e6);
-        const QImage image = page->renderToImage(dpi, dpi);
+        const GreyImage image = doc->render(i, dpi);
         if (image.isNull()) {
             out.source = PageTextSource::NoTextLayer;
             noTextPages.append(out.number);

@@ -78,6 +78,8 @@ Result<void> CpuBackend::load(const ModelSpec &spec, const LoadProgressFn &progr
     so.maxConcurrent = m_options.maxConcurrent;
     so.stepTokens = m_options.stepTokens;
     so.contextLength = spec.contextLength;
+    so.keptStates = m_options.keptStates;
+    so.checkpointInterval = m_options.checkpointInterval;
     m_scheduler = std::make_unique<Scheduler>(*m_forward, m_model->config(), so);
     m_tokenizer = std::move(tok);
     m_hasTokenizer = hasTokenizer;

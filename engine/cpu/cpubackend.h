@@ -19,6 +19,10 @@
   deltas. Finish reasons: Stop (EOS), ToolCalls (EOS after a tool-call block), Length (max tokens
   or the context), Cancelled.
 
+  Regenerating an answer or editing a message resubmits the conversation; the scheduler then
+  reuses the kept state of the previous request up to the common prefix (SequenceState
+  truncation, exact), so only the changed tail is prefilled (stats: cachedPromptTokens).
+
   step() runs one scheduler step: one forward call shared by every running request (continuous
   batching; see scheduler.h). Thread: one thread (the engine thread), as Backend says.
 */
@@ -44,6 +48,9 @@ struct CpuBackendOptions
     int maxConcurrent = 8;   // running requests; more queue
     int stepTokens = 256;    // tokens per forward call (prefill chunk + decode tokens)
     bool exactLinear = true; // CpuExecutor: exact block sums (reference numerics)
+    // Prefix reuse for regenerate / edit (scheduler.h): finished states kept, checkpoint spacing.
+    int keptStates = 2;
+    int64_t checkpointInterval = 4096;
 };
 
 class CpuBackend final : public Backend

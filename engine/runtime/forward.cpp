@@ -1009,7 +1009,7 @@ Result<void> V4Forward::forward(const std::vector<ForwardItem> &items,
     if (lastLogits)
         FATHOM_TRY(lastTokenLogits(items, x.data(), lastLogits, -1));
     for (const ForwardItem &it : items)
-        it.state->trim();
+        it.state->commit(it.tokens, it.count); // ids (for truncate), checkpoints, trim
     return {};
 }
 
@@ -1045,7 +1045,7 @@ Result<void> V4Forward::mtpForward(const std::vector<ForwardItem> &items,
     if (lastLogits)
         FATHOM_TRY(lastTokenLogits(items, y.data(), lastLogits, block));
     for (const ForwardItem &it : items)
-        it.state->trim();
+        it.state->commit(it.tokens, it.count, true);
     return {};
 }
 

@@ -13,6 +13,7 @@ struct Scheduler::Active
     SequenceState state;
     Sampler sampler;
     size_t prefilled = 0; // prompt tokens already fed
+    size_t cached = 0;    // of them, taken over from a kept state
     int generated = 0;
     int32_t pending = -1; // last sampled token, fed by the next decode step
     bool cancelled = false;
@@ -114,6 +115,7 @@ void Scheduler::finish(Active &a, FinishReason reason)
     GenerationStats s;
     s.promptTokens = static_cast<int>(a.request.prompt.size());
     s.completionTokens = a.generated;
+    s.cachedPromptTokens = static_cast<int>(a.cached);
     if (a.generated > 0) {
         s.timeToFirstTokenMs = seconds(a.firstToken - a.submitted) * 1000.0;
         const double prefill = seconds(a.firstToken - a.prefillStart);
@@ -124,6 +126,41 @@ void Scheduler::finish(Active &a, FinishReason reason)
             s.decodeTokensPerSecond = (a.generated - 1) / decode;
     }
     a.listener->onFinished(a.request.id, reason, s);
+    // Keep the state for prefix reuse (an errored forward leaves it undefined: not kept).
+    if (m_options.keptStates > 0 && a.state.length() > 0) {
+        m_kept.push_back(std::move(a.state));
+        while (static_cast<int>(m_kept.size()) > m_options.keptStates)
+            m_kept.pop_front();
+    }
+}
+
+bool Scheduler::reuseKept(Active &a)
+{
+    const std::vector<int32_t> &prompt = a.request.prompt;
+    size_t best = m_kept.size();
+    int64_t bestReach = 0;
+    for (size_t i = 0; i < m_kept.size(); ++i) {
+        const std::vector<int32_t> &ids = m_kept[i].tokens();
+        const size_t n = std::min(ids.size(), prompt.size() - 1);
+        const size_t common = static_cast<size_t>(
+            std::mismatch(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), prompt.begin())
+                .first
+            - ids.begin());
+        const int64_t reach = m_kept[i].reachableWithoutCompute(static_cast<int64_t>(common));
+        if (reach > bestReach) {
+            bestReach = reach;
+            best = i;
+        }
+    }
+    if (best == m_kept.size())
+        return false;
+    SequenceState state = std::move(m_kept[best]);
+    m_kept.erase(m_kept.begin() + static_cast<std::ptrdiff_t>(best));
+    if (!state.truncate(bestReach)) // reachable without compute: cannot fail
+        return false;
+    a.state = std::move(state);
+    a.prefilled = a.cached = static_cast<size_t>(bestReach);
+    return true;
 }
 
 void Scheduler::reportCancelled()
@@ -149,7 +186,12 @@ void Scheduler::admit()
         std::unique_ptr<Active> a = std::move(m_queue.front());
         m_queue.pop_front();
         // The state is allocated only when the request runs: queued requests cost no memory.
-        a->state = SequenceState(m_config, m_options.historyTokens);
+        if (!reuseKept(*a))
+            a->state = SequenceState(m_config,
+                                     m_options.historyTokens,
+                                     m_options.checkpointInterval);
+        // Where a regenerate of this answer will rewind to.
+        a->state.requestCheckpoint(static_cast<int64_t>(a->request.prompt.size()) - 1);
         m_running.push_back(std::move(a));
     }
 }

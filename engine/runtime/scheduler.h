@@ -24,6 +24,16 @@
   (prompt tokens over the time from the first prefill step to the first token) and decode
   tokens/s (tokens after the first over the time since the first token).
 
+  Prefix reuse (regenerate / edit branching): with `keptStates` > 0 the states of the last
+  finished requests are kept (ids included). A new request whose prompt starts with the ids of a
+  kept state takes that state over and rewinds it (SequenceState::truncate) to the longest
+  common prefix, at most prompt length - 1 (the last prompt token's logits are needed), or to the
+  nearest earlier point it can reach without compute (a checkpoint or its history), and
+  prefills only the rest: exact, since truncate() gives the state of a fresh prefill. Every
+  request's state marks a checkpoint at its prompt length - 1, so regenerating an answer costs
+  one prompt token; an edited message rewinds to the checkpoint below the edit (every
+  `checkpointInterval` tokens). GenerationStats::cachedPromptTokens reports the reused tokens.
+
   Thread: used by one thread (the engine thread); listeners are called on it from step().
 */
 
@@ -67,6 +77,8 @@ struct SchedulerOptions
     int stepTokens = 256;      // tokens per forward call (decode tokens + prefill chunk)
     int64_t contextLength = 0; // 0 = the config's max_position_embeddings
     int64_t historyTokens = 0; // SequenceState rows kept for truncate() (generation needs none)
+    int64_t checkpointInterval = 4096; // SequenceState checkpoints (see sequencestate.h)
+    int keptStates = 0;                // finished requests' states kept for prefix reuse (0: none)
 };
 
 struct SchedulerCounters
@@ -103,6 +115,8 @@ private:
     struct Active;
 
     void admit();
+    // Hands a kept state whose ids share a prefix with `prompt` to `a` (rewound); false if none.
+    bool reuseKept(Active &a);
     void finish(Active &a, FinishReason reason);
     void reportCancelled();
 
@@ -111,6 +125,7 @@ private:
     SchedulerOptions m_options;
     std::deque<std::unique_ptr<Active>> m_queue;
     std::vector<std::unique_ptr<Active>> m_running;
+    std::deque<SequenceState> m_kept; // oldest first
     std::vector<float> m_logits;
     SchedulerCounters m_counters;
 };

@@ -3,6 +3,7 @@
 #include "sequencestate.h"
 
 #include "engine/runtime/devicememory.h"
+#include "engine/runtime/forward.h"
 
 #include <algorithm>
 #include <cstring>
@@ -155,9 +156,14 @@ bool RowHistory::operator==(const RowHistory &o) const
     return a && b && *a == *b;
 }
 
-SequenceState::SequenceState(const ModelConfig &config, int64_t historyTokens)
+SequenceState::SequenceState(const ModelConfig &config,
+                             int64_t historyTokens,
+                             int64_t checkpointInterval)
     : m_history(historyTokens)
+    , m_interval(std::max<int64_t>(0, checkpointInterval))
     , m_window(config.slidingWindow)
+    , m_mainBlocks(config.numHiddenLayers)
+    , m_streamWidth(static_cast<int64_t>(config.hcMult) * config.hiddenSize)
 {
     const int D = config.headDim, DI = config.indexHeadDim;
     for (int i = 0; i < config.totalLayers(); ++i) {
@@ -188,44 +194,298 @@ int64_t compressorStart(int ratio, int64_t length)
 
 } // namespace
 
-Result<void> SequenceState::truncate(int64_t position)
+bool SequenceState::inHistory(const BlockState &b, int64_t p) const
+{
+    if (p > b.length)
+        return false;
+    if (p == b.length)
+        return true;
+    const int64_t winStart = std::max<int64_t>(0, p - m_window + 1);
+    const int64_t cs = compressorStart(b.ratio, p);
+    return b.window.has(winStart, p) && (!b.ratio || (b.compKv.has(cs, p) && b.compGate.has(cs, p)))
+           && (b.ratio != 4 || (b.indexKv.has(cs, p) && b.indexGate.has(cs, p)));
+}
+
+bool SequenceState::restorable(const BlockState &b, int64_t p) const
+{
+    if (p < 0 || p > b.length)
+        return false;
+    if (p == 0 || inHistory(b, p))
+        return true;
+    for (const BlockState::Checkpoint &c : b.checkpoints)
+        if (c.position == p)
+            return true;
+    return false;
+}
+
+Result<void> SequenceState::restoreBlock(BlockState &b, int64_t p)
+{
+    std::erase_if(b.checkpoints, [p](const BlockState::Checkpoint &c) { return c.position > p; });
+    if (p == b.length)
+        return {};
+    const int64_t n = b.ratio ? p / b.ratio : 0;
+    if (inHistory(b, p)) {
+        b.window.truncate(p);
+        b.compKv.truncate(p);
+        b.compGate.truncate(p);
+        b.indexKv.truncate(p);
+        b.indexGate.truncate(p);
+    } else {
+        const BlockState::Checkpoint *cp = nullptr;
+        for (const BlockState::Checkpoint &c : b.checkpoints)
+            if (c.position == p)
+                cp = &c;
+        if (cp) {
+            // Host copies; moved into the state's memory like any other rows.
+            b.window = cp->window;
+            b.compKv = cp->compKv;
+            b.compGate = cp->compGate;
+            b.indexKv = cp->indexKv;
+            b.indexGate = cp->indexGate;
+            for (RowHistory *h : {&b.window, &b.compKv, &b.compGate, &b.indexKv, &b.indexGate})
+                FATHOM_TRY(h->useMemory(m_memory));
+        } else { // p == 0: the empty state
+            for (RowHistory *h : {&b.window, &b.compKv, &b.compGate, &b.indexKv, &b.indexGate})
+                h->reset(0);
+        }
+    }
+    b.entries.truncate(n);
+    b.indexKeys.truncate(n);
+    b.length = p;
+    return {};
+}
+
+namespace {
+
+// Rows [first, last) of `h` as a host-backed history (a checkpoint copy); false on a device
+// read-back failure.
+bool sliceToHost(const RowHistory &h, int64_t first, int64_t last, RowHistory &out)
+{
+    out = RowHistory(h.width());
+    out.reset(first);
+    if (last <= first || h.width() == 0)
+        return true;
+    std::vector<float> rows(static_cast<size_t>((last - first) * h.width()));
+    if (!h.memory()) {
+        std::memcpy(rows.data(), h.row(first), rows.size() * sizeof(float));
+    } else if (!h.memory()->copyToHost(rows.data(), h.row(first), rows.size() * sizeof(float))) {
+        return false;
+    }
+    out.append(rows.data(), last - first);
+    return true;
+}
+
+} // namespace
+
+void SequenceState::capture(BlockState &b, int64_t p)
+{
+    if (p <= 0 || p > b.length || !inHistory(b, p))
+        return;
+    for (const BlockState::Checkpoint &c : b.checkpoints)
+        if (c.position == p)
+            return;
+    BlockState::Checkpoint c;
+    c.position = p;
+    const int64_t winStart = std::max<int64_t>(0, p - m_window + 1);
+    const int64_t cs = compressorStart(b.ratio, p);
+    bool ok = sliceToHost(b.window, winStart, p, c.window);
+    if (b.ratio) {
+        ok = ok && sliceToHost(b.compKv, cs, p, c.compKv)
+             && sliceToHost(b.compGate, cs, p, c.compGate);
+    } else {
+        c.compKv = RowHistory(b.compKv.width());
+        c.compGate = RowHistory(b.compGate.width());
+        c.compKv.reset(p);
+        c.compGate.reset(p);
+    }
+    if (b.ratio == 4) {
+        ok = ok && sliceToHost(b.indexKv, cs, p, c.indexKv)
+             && sliceToHost(b.indexGate, cs, p, c.indexGate);
+    } else {
+        c.indexKv = RowHistory(b.indexKv.width());
+        c.indexGate = RowHistory(b.indexGate.width());
+        c.indexKv.reset(p);
+        c.indexGate.reset(p);
+    }
+    // A failed device read-back only costs speed: a rewind then starts from an older checkpoint.
+    if (!ok)
+        return;
+    auto at = std::lower_bound(b.checkpoints.begin(),
+                               b.checkpoints.end(),
+                               p,
+                               [](const BlockState::Checkpoint &x, int64_t v) {
+                                   return x.position < v;
+                               });
+    b.checkpoints.insert(at, std::move(c));
+}
+
+void SequenceState::takeCheckpoints(BlockState &b)
+{
+    // Positions passed since the last checkpoint; rows back to the previous trim() are still
+    // there (trim() runs after every forward call), so each of them can still be captured.
+    const int64_t last = b.checkpoints.empty() ? 0 : b.checkpoints.back().position;
+    if (m_interval > 0)
+        for (int64_t p = (last / m_interval + 1) * m_interval; p <= b.length; p += m_interval)
+            capture(b, p);
+    for (int64_t p : m_requested)
+        if (p <= b.length)
+            capture(b, p);
+}
+
+void SequenceState::requestCheckpoint(int64_t position)
+{
+    if (position <= 0)
+        return;
+    auto at = std::lower_bound(m_requested.begin(), m_requested.end(), position);
+    if (at == m_requested.end() || *at != position)
+        m_requested.insert(at, position);
+    for (BlockState &b : m_blocks)
+        capture(b, position); // no-op unless already passed and still in the history
+}
+
+int64_t SequenceState::checkpointBytes() const
+{
+    int64_t bytes = 0;
+    for (const BlockState &b : m_blocks)
+        for (const BlockState::Checkpoint &c : b.checkpoints)
+            for (const RowHistory *h : {&c.window, &c.compKv, &c.compGate, &c.indexKv, &c.indexGate})
+                bytes += h->rows() * h->width() * static_cast<int64_t>(sizeof(float));
+    return bytes;
+}
+
+int64_t SequenceState::reachableWithoutCompute(int64_t position) const
+{
+    position = std::clamp<int64_t>(position, 0, length());
+    // Candidates, descending: the position itself (inside the history), checkpoints, 0.
+    std::vector<int64_t> candidates{position};
+    if (!m_blocks.empty())
+        for (const BlockState::Checkpoint &c : m_blocks.front().checkpoints)
+            if (c.position < position)
+                candidates.push_back(c.position);
+    std::sort(candidates.rbegin(), candidates.rend());
+    for (int64_t r : candidates) {
+        bool ok = true;
+        for (const BlockState &b : m_blocks)
+            ok = ok && restorable(b, std::min(r, b.length));
+        if (ok)
+            return r;
+    }
+    return 0;
+}
+
+Result<void> SequenceState::truncate(int64_t position, V4Forward *forward)
 {
     if (position < 0 || position > length())
         return fail(Error::Kind::InvalidArgument,
                     "cannot truncate a sequence of " + std::to_string(length()) + " tokens to "
                         + std::to_string(position));
-    // Check first, so a refused truncate leaves the state untouched.
-    for (const BlockState &b : m_blocks) {
-        const int64_t p = std::min(position, b.length);
-        const int64_t winStart = std::max<int64_t>(0, p - m_window + 1);
-        const int64_t cs = compressorStart(b.ratio, p);
-        if (!b.window.has(winStart, p) || (b.ratio && !b.compKv.has(cs, p))
-            || (b.ratio == 4 && !b.indexKv.has(cs, p)))
-            return fail(Error::Kind::Unsupported,
-                        "cannot truncate to position " + std::to_string(position)
-                            + ": the sequence state keeps only the last " + std::to_string(m_history)
-                            + " positions of history; restore a saved snapshot instead");
-    }
-    for (BlockState &b : m_blocks) {
-        const int64_t p = std::min(position, b.length);
-        b.length = p;
-        b.window.truncate(p);
-        if (b.ratio) {
-            const int64_t n = p / b.ratio;
-            b.entries.truncate(n);
-            b.compKv.truncate(p);
-            b.compGate.truncate(p);
-            b.indexKeys.truncate(n);
-            b.indexKv.truncate(p);
-            b.indexGate.truncate(p);
+    const int main = std::min<int>(m_mainBlocks, blockCount());
+    // Largest position <= p every main block can be cut back to.
+    auto mainReach = [&](int64_t p) {
+        std::vector<int64_t> candidates{p};
+        if (main > 0)
+            for (const BlockState::Checkpoint &c : m_blocks.front().checkpoints)
+                if (c.position < p)
+                    candidates.push_back(c.position);
+        std::sort(candidates.rbegin(), candidates.rend());
+        for (int64_t r : candidates) {
+            bool ok = true;
+            for (int i = 0; i < main; ++i)
+                ok = ok && restorable(m_blocks[static_cast<size_t>(i)], r);
+            if (ok)
+                return r;
         }
+        return int64_t(0);
+    };
+    // Plan: main blocks restart at `start`; each MTP block at its own restart (<= its target);
+    // an MTP block that must recompute needs the main streams from its restart on.
+    int64_t start = mainReach(position);
+    std::vector<int64_t> mtpTarget, mtpStart;
+    for (int i = main; i < blockCount(); ++i) {
+        const BlockState &b = m_blocks[static_cast<size_t>(i)];
+        const int64_t q = std::min(position, b.length);
+        int64_t r = q;
+        while (r > 0 && !restorable(b, r)) {
+            int64_t next = 0; // the next lower checkpoint (or 0)
+            for (const BlockState::Checkpoint &c : b.checkpoints)
+                if (c.position < r)
+                    next = std::max(next, c.position);
+            r = inHistory(b, r) ? r : next;
+        }
+        mtpTarget.push_back(q);
+        mtpStart.push_back(r);
+        if (r < q)
+            start = mainReach(std::min(start, r));
+    }
+    bool mtpCompute = false;
+    for (size_t j = 0; j < mtpStart.size(); ++j)
+        mtpCompute = mtpCompute || mtpStart[j] < mtpTarget[j];
+    const bool compute = start < position || mtpCompute;
+    if (compute && !forward)
+        return fail(Error::Kind::Unsupported,
+                    "truncating to position " + std::to_string(position)
+                        + " needs the tokens from the checkpoint at " + std::to_string(start)
+                        + " recomputed (the state keeps " + std::to_string(m_history)
+                        + " positions of history); pass the forward pass to truncate()");
+    if (compute && static_cast<int64_t>(m_tokens.size()) < position)
+        return fail(Error::Kind::Unsupported,
+                    "cannot truncate to position " + std::to_string(position)
+                        + ": the token ids of this sequence state are not known (it was not "
+                          "built through V4Forward::forward)");
+    for (size_t j = 0; j < mtpStart.size(); ++j)
+        if (mtpStart[j] < mtpTarget[j]
+            && (j > 0 || static_cast<int64_t>(m_mtpTokens.size()) < mtpTarget[j]))
+            return fail(Error::Kind::Unsupported,
+                        "cannot truncate MTP block " + std::to_string(j)
+                            + ": its token ids are not known");
+
+    // Committed from here on.
+    const std::vector<int32_t> tokens = m_tokens, mtpTokens = m_mtpTokens;
+    std::erase_if(m_requested, [position](int64_t p) { return p > position; });
+    for (int i = 0; i < main; ++i)
+        FATHOM_TRY(restoreBlock(m_blocks[static_cast<size_t>(i)], start));
+    for (size_t j = 0; j < mtpStart.size(); ++j)
+        FATHOM_TRY(restoreBlock(m_blocks[static_cast<size_t>(main) + j], mtpStart[j]));
+    m_tokens.resize(static_cast<size_t>(std::min<int64_t>(start, m_tokens.size())));
+    if (!mtpStart.empty())
+        m_mtpTokens.resize(
+            static_cast<size_t>(std::min<int64_t>(mtpStart.front(), m_mtpTokens.size())));
+    if (!compute)
+        return {};
+
+    std::vector<float> streams;
+    if (start < position) {
+        ForwardItem it;
+        it.state = this;
+        it.tokens = tokens.data() + start;
+        it.count = static_cast<int>(position - start);
+        it.logits = false;
+        FATHOM_TRY(forward->forward({it}, nullptr, {}, mtpCompute ? &streams : nullptr));
+    }
+    if (mtpCompute && mtpStart.front() < mtpTarget.front()) {
+        ForwardItem it;
+        it.state = this;
+        it.tokens = mtpTokens.data() + mtpStart.front();
+        it.count = static_cast<int>(mtpTarget.front() - mtpStart.front());
+        it.logits = false;
+        FATHOM_TRY(forward->mtpForward({it},
+                                       streams.data() + (mtpStart.front() - start) * m_streamWidth,
+                                       nullptr));
     }
     return {};
+}
+
+void SequenceState::commit(const int32_t *ids, int count, bool mtp)
+{
+    if (ids && count > 0)
+        (mtp ? m_mtpTokens : m_tokens).insert((mtp ? m_mtpTokens : m_tokens).end(), ids, ids + count);
+    trim();
 }
 
 void SequenceState::trim()
 {
     for (BlockState &b : m_blocks) {
+        takeCheckpoints(b);
         const int64_t keepFrom = b.length - m_history;
         b.window.dropBefore(std::max<int64_t>(0, keepFrom - m_window));
         if (b.ratio) {
@@ -254,13 +514,24 @@ Result<void> SequenceState::useMemory(DeviceMemory *mem)
 
 namespace {
 
-constexpr char kMagic[8] = {'F', 'T', 'H', 'S', 'E', 'Q', '0', '1'};
+// Version 02 adds the token ids, the checkpoint settings and the checkpoints; 01 (rows only)
+// is still read (such a state truncates only inside its history).
+constexpr char kMagic[8] = {'F', 'T', 'H', 'S', 'E', 'Q', '0', '2'};
+constexpr char kMagicV1[8] = {'F', 'T', 'H', 'S', 'E', 'Q', '0', '1'};
 
 template<typename T>
 void put(std::vector<uint8_t> &out, const T &v)
 {
     const auto *p = reinterpret_cast<const uint8_t *>(&v);
     out.insert(out.end(), p, p + sizeof(T));
+}
+
+template<typename T>
+void putVector(std::vector<uint8_t> &out, const std::vector<T> &v)
+{
+    put(out, static_cast<int64_t>(v.size()));
+    const auto *p = reinterpret_cast<const uint8_t *>(v.data());
+    out.insert(out.end(), p, p + v.size() * sizeof(T));
 }
 
 struct Reader
@@ -276,9 +547,53 @@ struct Reader
         pos += sizeof(T);
         return true;
     }
+    template<typename T>
+    bool getVector(std::vector<T> &v)
+    {
+        int64_t n = 0;
+        if (!get(n) || n < 0 || static_cast<uint64_t>(n) > (bytes.size() - pos) / sizeof(T))
+            return false;
+        v.resize(static_cast<size_t>(n));
+        std::memcpy(v.data(), bytes.data() + pos, static_cast<size_t>(n) * sizeof(T));
+        pos += static_cast<size_t>(n) * sizeof(T);
+        return true;
+    }
 };
 
 } // namespace
+
+void SequenceState::saveRows(std::vector<uint8_t> &out, const RowHistory &h)
+{
+    // Device rows are read back; save() has no error channel, so a device that fails the
+    // read-back writes the history without rows (truncate() then refuses to go back).
+    std::vector<float> host;
+    if (h.m_dev) {
+        if (auto r = h.hostRows())
+            host = std::move(*r);
+    }
+    const std::vector<float> &data = h.m_dev ? host : h.m_data;
+    put(out, static_cast<int32_t>(h.m_width));
+    put(out, h.m_begin);
+    put(out, static_cast<int64_t>(data.size()));
+    const auto *p = reinterpret_cast<const uint8_t *>(data.data());
+    out.insert(out.end(), p, p + data.size() * sizeof(float));
+}
+
+bool SequenceState::restoreRows(const std::vector<uint8_t> &bytes, size_t &pos, RowHistory &h)
+{
+    Reader r{bytes, pos};
+    int32_t width = 0;
+    int64_t count = 0;
+    if (!r.get(width) || !r.get(h.m_begin) || !r.get(count))
+        return false;
+    if (width != h.m_width || count < 0 || (width && count % width)
+        || static_cast<uint64_t>(count) > (bytes.size() - r.pos) / sizeof(float))
+        return false;
+    h.m_data.resize(static_cast<size_t>(count));
+    std::memcpy(h.m_data.data(), bytes.data() + r.pos, static_cast<size_t>(count) * sizeof(float));
+    pos = r.pos + static_cast<size_t>(count) * sizeof(float);
+    return true;
+}
 
 std::vector<uint8_t> SequenceState::save() const
 {
@@ -286,24 +601,21 @@ std::vector<uint8_t> SequenceState::save() const
     put(out, static_cast<int32_t>(m_blocks.size()));
     put(out, static_cast<int32_t>(m_window));
     put(out, m_history);
+    put(out, m_interval);
+    putVector(out, m_tokens);
+    putVector(out, m_mtpTokens);
+    putVector(out, m_requested);
     for (const BlockState &b : m_blocks) {
         put(out, b.length);
         put(out, static_cast<int32_t>(b.ratio));
         for (const RowHistory *h :
-             {&b.window, &b.entries, &b.compKv, &b.compGate, &b.indexKeys, &b.indexKv, &b.indexGate}) {
-            // Device rows are read back; save() has no error channel, so a device that fails the
-            // read-back writes the history without rows (truncate() then refuses to go back).
-            std::vector<float> host;
-            if (h->m_dev) {
-                if (auto r = h->hostRows())
-                    host = std::move(*r);
-            }
-            const std::vector<float> &data = h->m_dev ? host : h->m_data;
-            put(out, static_cast<int32_t>(h->m_width));
-            put(out, h->m_begin);
-            put(out, static_cast<int64_t>(data.size()));
-            const auto *p = reinterpret_cast<const uint8_t *>(data.data());
-            out.insert(out.end(), p, p + data.size() * sizeof(float));
+             {&b.window, &b.entries, &b.compKv, &b.compGate, &b.indexKeys, &b.indexKv, &b.indexGate})
+            saveRows(out, *h);
+        put(out, static_cast<int64_t>(b.checkpoints.size()));
+        for (const BlockState::Checkpoint &c : b.checkpoints) {
+            put(out, c.position);
+            for (const RowHistory *h : {&c.window, &c.compKv, &c.compGate, &c.indexKv, &c.indexGate})
+                saveRows(out, *h);
         }
     }
     return out;
@@ -315,8 +627,11 @@ Result<SequenceState> SequenceState::restore(const std::vector<uint8_t> &bytes,
     auto bad = [](const std::string &why) {
         return fail(Error::Kind::Format, "sequence state snapshot: " + why);
     };
-    if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0)
+    if (bytes.size() < 8
+        || (std::memcmp(bytes.data(), kMagic, 8) != 0
+            && std::memcmp(bytes.data(), kMagicV1, 8) != 0))
         return bad("not a Fathom sequence state (bad magic)");
+    const bool v1 = std::memcmp(bytes.data(), kMagicV1, 8) == 0;
     SequenceState fresh(config);
     Reader r{bytes, 8};
     int32_t blocks = 0, window = 0;
@@ -328,6 +643,12 @@ Result<SequenceState> SequenceState::restore(const std::vector<uint8_t> &bytes,
                    + std::to_string(window) + ")");
     SequenceState s = fresh;
     s.m_history = history;
+    if (v1) {
+        s.m_interval = 0; // no token ids: nothing could be recomputed
+    } else if (!r.get(s.m_interval) || s.m_interval < 0 || !r.getVector(s.m_tokens)
+               || !r.getVector(s.m_mtpTokens) || !r.getVector(s.m_requested)) {
+        return bad("truncated token ids");
+    }
     for (BlockState &b : s.m_blocks) {
         int32_t ratio = 0;
         if (!r.get(b.length) || !r.get(ratio))
@@ -335,21 +656,33 @@ Result<SequenceState> SequenceState::restore(const std::vector<uint8_t> &bytes,
         if (ratio != b.ratio)
             return bad("compress ratio mismatch");
         for (RowHistory *h :
-             {&b.window, &b.entries, &b.compKv, &b.compGate, &b.indexKeys, &b.indexKv, &b.indexGate}) {
-            int32_t width = 0;
-            int64_t count = 0;
-            if (!r.get(width) || !r.get(h->m_begin) || !r.get(count))
-                return bad("truncated row header");
-            if (width != h->m_width || count < 0 || (width && count % width)
-                || static_cast<uint64_t>(count) * sizeof(float) > bytes.size() - r.pos)
+             {&b.window, &b.entries, &b.compKv, &b.compGate, &b.indexKeys, &b.indexKv, &b.indexGate})
+            if (!restoreRows(bytes, r.pos, *h))
                 return bad("row data does not match the model");
-            h->m_data.resize(static_cast<size_t>(count));
-            std::memcpy(h->m_data.data(), bytes.data() + r.pos, count * sizeof(float));
-            r.pos += count * sizeof(float);
+        if (v1)
+            continue;
+        int64_t count = 0;
+        if (!r.get(count) || count < 0 || static_cast<uint64_t>(count) > bytes.size() - r.pos)
+            return bad("truncated checkpoint list");
+        for (int64_t i = 0; i < count; ++i) {
+            BlockState::Checkpoint c;
+            c.window = RowHistory(b.window.width());
+            c.compKv = RowHistory(b.compKv.width());
+            c.compGate = RowHistory(b.compGate.width());
+            c.indexKv = RowHistory(b.indexKv.width());
+            c.indexGate = RowHistory(b.indexGate.width());
+            if (!r.get(c.position) || c.position <= 0 || c.position > b.length)
+                return bad("bad checkpoint position");
+            for (RowHistory *h : {&c.window, &c.compKv, &c.compGate, &c.indexKv, &c.indexGate})
+                if (!restoreRows(bytes, r.pos, *h))
+                    return bad("checkpoint rows do not match the model");
+            b.checkpoints.push_back(std::move(c));
         }
     }
     if (r.pos != bytes.size())
         return bad("trailing bytes");
+    if (!s.m_tokens.empty() && s.length() != static_cast<int64_t>(s.m_tokens.size()))
+        return bad("token ids do not match the length");
     return s;
 }
 

@@ -6,17 +6,46 @@
   SequenceState: everything a sequence carries between forward calls (spec §5.1), per block
   (main layers, then MTP blocks): the raw KV rows of the last positions (the sliding window),
   the compressed KV entries and compressed indexer keys, and the compressor inputs (a, g + ape)
-  of the positions whose windows are not closed yet.
+  of the positions whose windows are not closed yet; plus the token ids fed so far.
 
   It is a value: copyable, extendable by any number of tokens (V4Forward::forward), truncatable
-  back to an earlier position, and serialisable to bytes and back bit-exactly. Rows of the last
-  `historyTokens` positions are kept beyond what decoding needs, so truncate() can go back that
-  far; deeper rewinds need a saved snapshot (truncate() says so).
+  back to ANY earlier position, and serialisable to bytes and back bit-exactly.
+
+  Truncation (why it works this way). Of the state at position p, the compressed caches
+  (`entries`, `indexKeys`) are append-only: the state at p holds exactly their first
+  floor(p / ratio) rows, so they are simply cut. Only three small parts depend on the recent
+  past and are overwritten as the sequence grows: the window rows [p - window + 1, p), the
+  attention compressor's open window(s) (rows [compressorStart(p), p): the partial window, plus
+  the previous one for the overlapped CSA compressor) and the indexer compressor's. Keeping those
+  for every position would cost the raw KV of every token (window rows are head_dim floats per
+  token and block, far more than the compressed cache), so the state keeps them two ways:
+  - history: the rows of the last `historyTokens` positions stay (trim() drops older ones), so
+    any position in [length - historyTokens, length] is reached by cutting rows, with no compute;
+  - checkpoints: small copies of just those parts (window - 1 rows, <= 2 x ratio compressor rows
+    per block) taken when the sequence passes a checkpoint position: every `checkpointInterval`
+    tokens and at positions the caller asks for (requestCheckpoint(): the scheduler marks the end
+    of every prompt, the point regenerate / edit branching rewinds to). Position 0 (the empty
+    state) is always one.
+  A position p outside the history is reached by restoring the nearest checkpoint c <= p and
+  recomputing tokens [c, p) through the forward pass (the state keeps the ids): truncate(p,
+  &forward) does that; truncate(p) alone fails (Unsupported) and leaves the state untouched;
+  reachableWithoutCompute(p) gives the largest such c, so a caller that feeds the tokens anyway
+  (the scheduler's prefix reuse) can restore there and prefill the rest. The forward pass treats
+  every token causally and identically whatever the chunking (CPU exact mode: bit-exact, tested
+  in tests/engine/tst_sequencestate), so the result equals a fresh prefill of p tokens.
+
+  Memory of a checkpoint (fp32): per block (window - 1) x head_dim + compressor rows (CSA: up to
+  8 x 2 x (2 head_dim + 2 index_head_dim), HCA: up to ratio x 2 x head_dim) floats, i.e. for
+  V4-Flash about 11 MB of window rows + at most 11.6 MiB of compressor rows, ~23 MB. With the
+  default interval of 4096 tokens that is ~5.6 KB per token of context, next to ~13.8 KB of fp32
+  compressed cache per token; the recompute of a rewind is at most one interval of prefill.
+  SchedulerOptions / the constructor choose both knobs (interval 0: only requested checkpoints).
 
   Rows live in host memory (std::vector) unless the state was moved into an executor's memory
   (useMemory(): V4Forward does this for a device executor before the first op touches the
   state). Device rows are shared between copies and copied on the first append to a shared
   buffer; save() and operator== read them back to the host. The memory must outlive the state.
+  Checkpoints are always host copies (taken rarely; restored through useMemory()).
 
   Thread: a state is used by one thread at a time.
 */
@@ -31,6 +60,7 @@
 namespace fathom::engine {
 
 class DeviceMemory;
+class V4Forward;
 
 // Rows of a fixed width for the absolute indices [begin(), end()).
 class RowHistory
@@ -97,6 +127,16 @@ struct BlockState
     RowHistory indexKv;   // indexer compressor a rows by position [c * index_head_dim]
     RowHistory indexGate; // indexer compressor g + ape rows by position
 
+    // Host copies of the position-dependent rows at checkpoint positions (ascending): window
+    // rows [p - window + 1, p) and compressor rows [compressorStart(p), p). Entries need none.
+    struct Checkpoint
+    {
+        int64_t position = 0;
+        RowHistory window, compKv, compGate, indexKv, indexGate;
+        bool operator==(const Checkpoint &o) const = default;
+    };
+    std::vector<Checkpoint> checkpoints;
+
     bool operator==(const BlockState &o) const = default;
 };
 
@@ -105,18 +145,41 @@ class SequenceState
 public:
     SequenceState() = default;
     // An empty sequence for `config` (main layers + MTP blocks).
-    explicit SequenceState(const ModelConfig &config, int64_t historyTokens = 1024);
+    explicit SequenceState(const ModelConfig &config,
+                           int64_t historyTokens = 1024,
+                           int64_t checkpointInterval = 4096);
 
     int64_t length() const { return m_blocks.empty() ? 0 : m_blocks.front().length; }
     int64_t historyTokens() const { return m_history; }
+    int64_t checkpointInterval() const { return m_interval; }
     int blockCount() const { return static_cast<int>(m_blocks.size()); }
     BlockState &block(int i) { return m_blocks.at(static_cast<size_t>(i)); }
     const BlockState &block(int i) const { return m_blocks.at(static_cast<size_t>(i)); }
     int window() const { return m_window; }
 
-    // Back to `position` tokens (main layers; MTP blocks to at most that many).
-    Result<void> truncate(int64_t position);
-    // Forgets rows no longer needed beyond the history allowance (called after each forward).
+    // The ids fed to the main layers (positions 0 .. length - 1) and to the first MTP block
+    // (its "next" ids, positions 0 .. its length - 1).
+    const std::vector<int32_t> &tokens() const { return m_tokens; }
+    const std::vector<int32_t> &mtpTokens() const { return m_mtpTokens; }
+
+    // Back to `position` tokens (main layers; MTP blocks to at most that many), for every
+    // 0 <= position <= length(). Without `forward`, only positions reachable without compute
+    // (see reachableWithoutCompute) succeed; with it, the tokens between the nearest checkpoint
+    // and `position` are recomputed (main layers, and the MTP block when it had gone that far).
+    // A failed truncate leaves the state untouched unless the recompute itself failed.
+    Result<void> truncate(int64_t position, V4Forward *forward = nullptr);
+    // The largest position <= `position` the state can be cut back to without recomputing.
+    int64_t reachableWithoutCompute(int64_t position) const;
+    // Take a checkpoint when the sequence passes `position` (now, if it is the current length
+    // or still inside the history). Ignored for positions the state can no longer capture.
+    void requestCheckpoint(int64_t position);
+    // Bytes held by checkpoints (host memory).
+    int64_t checkpointBytes() const;
+
+    // Called by V4Forward after it appended `count` tokens: records the ids (mtp: the first
+    // MTP block's next ids), takes due checkpoints and trims the history.
+    void commit(const int32_t *ids, int count, bool mtp = false);
+    // Takes due checkpoints and forgets rows no longer needed beyond the history allowance.
     void trim();
     // Moves every row into `mem` (see RowHistory::useMemory); a no-op when already there.
     Result<void> useMemory(DeviceMemory *mem);
@@ -125,7 +188,9 @@ public:
     // Same rows and settings, wherever the rows live.
     bool operator==(const SequenceState &o) const
     {
-        return m_blocks == o.m_blocks && m_history == o.m_history && m_window == o.m_window;
+        return m_blocks == o.m_blocks && m_history == o.m_history && m_window == o.m_window
+               && m_interval == o.m_interval && m_tokens == o.m_tokens
+               && m_mtpTokens == o.m_mtpTokens && m_requested == o.m_requested;
     }
 
     std::vector<uint8_t> save() const;
@@ -133,9 +198,22 @@ public:
                                          const ModelConfig &config);
 
 private:
+    static void saveRows(std::vector<uint8_t> &out, const RowHistory &h);
+    static bool restoreRows(const std::vector<uint8_t> &bytes, size_t &pos, RowHistory &h);
+    bool inHistory(const BlockState &b, int64_t position) const;
+    bool restorable(const BlockState &b, int64_t position) const;
+    Result<void> restoreBlock(BlockState &b, int64_t position);
+    void capture(BlockState &b, int64_t position);
+    void takeCheckpoints(BlockState &b);
+
     std::vector<BlockState> m_blocks;
     int64_t m_history = 1024;
+    int64_t m_interval = 4096;
     int m_window = 0;
+    int m_mainBlocks = 0;
+    int64_t m_streamWidth = 0; // hc_mult x hidden_size: one row of forward()'s finalStreams
+    std::vector<int32_t> m_tokens, m_mtpTokens;
+    std::vector<int64_t> m_requested; // checkpoint positions asked for, ascending
     DeviceMemory *m_memory = nullptr; // nullptr: host vectors
 };
 

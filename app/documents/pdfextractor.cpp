@@ -359,7 +359,8 @@ private:
 
     const QByteArray &m_data;
     std::unique_ptr<PDFDoc> m_doc;
-    std::unique_ptr<PageTextReader> m_reader; // before m_renderer's doc goes: declared after m_doc
+    // Both use m_doc, so they are declared after it (destroyed before it).
+    std::unique_ptr<PageTextReader> m_reader;
     std::unique_ptr<SplashOutputDev> m_renderer;
 };
 

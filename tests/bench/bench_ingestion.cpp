@@ -4,6 +4,9 @@
 //   goal: one job >= 0.8x pdftotext's pages/s; a multi-document batch on both cores >= 1.6x;
 //   text agreement with pdftotext >= 98% (character level, whitespace runs collapsed).
 // Usage: bench_ingestion [--pdf FILE] [--batch N] [--runs N] [--markdown OUT.md]
+//                        [--compare-worker PATH]
+// --compare-worker runs another fathom-ingest-worker binary (e.g. an older build) through the
+// same one-thread and batch measurements in the same run, alternating with ours.
 // One document is measured with the worker's automatic thread count (all cores, at most 4) and
 // with one thread (the per-core cost); the batch runs 2 jobs, one thread each. Medians decide the
 // goals; the best runs and the load average before and after are printed too.
@@ -117,6 +120,7 @@ int main(int argc, char **argv)
     QCoreApplication app(argc, argv);
     QString pdf;
     QString markdown;
+    QString otherWorker;
     int batch = 4;
     int runs = 5;
     const QStringList args = app.arguments();
@@ -129,10 +133,12 @@ int main(int argc, char **argv)
             runs = args[++i].toInt();
         else if (args[i] == QLatin1String("--markdown") && i + 1 < args.size())
             markdown = args[++i];
+        else if (args[i] == QLatin1String("--compare-worker") && i + 1 < args.size())
+            otherWorker = args[++i];
         else {
             std::fprintf(stderr,
                          "usage: bench_ingestion [--pdf FILE] [--batch N] [--runs N] "
-                         "[--markdown OUT.md]\n");
+                         "[--markdown OUT.md] [--compare-worker PATH]\n");
             return 2;
         }
     }
@@ -168,8 +174,25 @@ int main(int argc, char **argv)
     // Alternate the tools run by run so that load from elsewhere hits both alike.
     const QString loadBefore = loadAverage();
     QList<double> ptSingle, ourSingle, ourSingle1, ptBatch, ptPairs, ourBatch, ptCpu, ourCpu1;
+    QList<double> otherSingle1, otherCpu1, otherBatch;
     IngestOptions oneThread = options;
     oneThread.threadsPerJob = 1;
+    IngestOptions otherOneThread = oneThread;
+    otherOneThread.workerPath = otherWorker;
+    // Seconds to ingest `batch` documents with 2 jobs, one thread each; negative on failure.
+    auto runBatch = [&](const IngestOptions &jobOptions) {
+        DocumentIngestor ingestor(jobOptions, 2);
+        QElapsedTimer t;
+        t.start();
+        QList<QFuture<IngestResult>> futures;
+        for (int i = 0; i < batch; ++i)
+            futures.append(ingestor.ingest(pdf));
+        for (QFuture<IngestResult> &f : futures) {
+            if (!f.result())
+                return -1.0;
+        }
+        return t.nsecsElapsed() / 1e9;
+    };
     for (int r = 0; r < runs; ++r) {
         double cpu = cpuSeconds();
         ptSingle.append(runPdftotext(tool, pdf));
@@ -189,16 +212,25 @@ int main(int argc, char **argv)
 
         ptBatch.append(runPdftotextBatch(tool, pdf, batch));
         ptPairs.append(runPdftotextPairs(tool, pdf, batch));
-        DocumentIngestor ingestor(oneThread, 2);
-        t.restart();
-        QList<QFuture<IngestResult>> futures;
-        for (int i = 0; i < batch; ++i)
-            futures.append(ingestor.ingest(pdf));
-        for (QFuture<IngestResult> &f : futures) {
-            if (!f.result())
+        const double seconds = runBatch(oneThread);
+        if (seconds < 0)
+            return 1;
+        ourBatch.append(seconds);
+
+        if (!otherWorker.isEmpty()) {
+            cpu = cpuSeconds();
+            t.restart();
+            if (!runIngestion(pdf, otherOneThread)) {
+                std::fprintf(stderr, "bench_ingestion: %s failed\n", qPrintable(otherWorker));
                 return 1;
+            }
+            otherSingle1.append(t.nsecsElapsed() / 1e9);
+            otherCpu1.append(cpuSeconds() - cpu);
+            const double otherSeconds = runBatch(otherOneThread);
+            if (otherSeconds < 0)
+                return 1;
+            otherBatch.append(otherSeconds);
         }
-        ourBatch.append(t.nsecsElapsed() / 1e9);
     }
 
     const QString loadAfter = loadAverage();
@@ -254,6 +286,26 @@ int main(int argc, char **argv)
                  .arg(batch)
                  .arg(rate(ptPairs, batch))
                  .arg(pages * batch / median(ptPairs) / ptRate, 0, 'f', 2);
+    if (!otherWorker.isEmpty()) {
+        table += QStringLiteral(
+                     "| compared worker (%1): one document, 1 thread, pages/s | %2 | %3 | "
+                     "%4x | | |\n")
+                     .arg(otherWorker, rate(ptSingle, 1), rate(otherSingle1, 1))
+                     .arg(pages / median(otherSingle1) / ptRate, 0, 'f', 2);
+        table += QStringLiteral("| compared worker: CPU seconds per document | %1 (%2) | %3 (%4) | "
+                                "%5x | | |\n")
+                     .arg(median(ptCpu), 0, 'f', 3)
+                     .arg(best(ptCpu), 0, 'f', 3)
+                     .arg(median(otherCpu1), 0, 'f', 3)
+                     .arg(best(otherCpu1), 0, 'f', 3)
+                     .arg(median(ptCpu) / median(otherCpu1), 0, 'f', 2);
+        table += QStringLiteral(
+                     "| compared worker: batch of %1, 2 jobs, pages/s | %2 | %3 | %4x of "
+                     "single pdftotext | | |\n")
+                     .arg(batch)
+                     .arg(rate(ptBatch, batch), rate(otherBatch, batch))
+                     .arg(pages * batch / median(otherBatch) / ptRate, 0, 'f', 2);
+    }
     table += QStringLiteral("| character agreement with pdftotext | | %1% (%2 vs %3 pages) | | "
                             ">= 98% | %4 |\n")
                  .arg(agreement.ratio() * 100, 0, 'f', 2)

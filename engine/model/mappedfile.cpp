@@ -117,6 +117,19 @@ Result<MappedFile> MappedFile::open(const std::string &path)
 
 void MappedFile::prefetch(size_t, size_t) const {}
 
+void MappedFile::release(size_t offset, size_t length) const
+{
+    if (!m_data || offset >= m_size)
+        return;
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    const size_t page = si.dwPageSize;
+    const size_t begin = (offset + page - 1) / page * page;
+    const size_t end = std::min(m_size, offset + length) / page * page;
+    if (end > begin)
+        VirtualUnlock(const_cast<uint8_t *>(m_data) + begin, end - begin);
+}
+
 #else
 
 Result<MappedFile> MappedFile::open(const std::string &path)
@@ -159,6 +172,18 @@ void MappedFile::prefetch(size_t offset, size_t length) const
     const size_t begin = offset / page * page;
     const size_t end = std::min(m_size, offset + length);
     madvise(const_cast<uint8_t *>(m_data) + begin, end - begin, MADV_WILLNEED);
+}
+
+void MappedFile::release(size_t offset, size_t length) const
+{
+    if (!m_data || offset >= m_size)
+        return;
+    // Whole pages inside the range only: a page shared with a neighbouring tensor stays.
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t begin = (offset + page - 1) / page * page;
+    const size_t end = std::min(m_size, offset + length) / page * page;
+    if (end > begin)
+        madvise(const_cast<uint8_t *>(m_data) + begin, end - begin, MADV_DONTNEED);
 }
 
 #endif

@@ -48,6 +48,11 @@ public:
 
     // Hint that [offset, offset + length) will be read soon (madvise WILLNEED; no-op elsewhere).
     void prefetch(size_t offset, size_t length) const;
+    // The whole pages inside [offset, offset + length) will not be read again for now (the
+    // source of a converted tensor): they leave the resident set (madvise DONTNEED; Windows:
+    // VirtualUnlock, which drops unlocked pages from the working set). The mapping is read-only
+    // and file-backed, so a later read simply faults them back in from the file.
+    void release(size_t offset, size_t length) const;
 
 private:
     void reset();

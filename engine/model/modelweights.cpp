@@ -221,6 +221,14 @@ Result<std::unique_ptr<ModelWeights>> ModelWeights::fromStore(ModelConfig config
             v.dtype = DType::Bf16;
             v.shape = {n, k};
             v.file = w->file + " (dequantised to BF16)";
+            // The FP8 original is not read again: drop its pages from the resident set, so the
+            // model costs the converted copy only (issue 6: resident <= 1.1x weights used).
+            for (const auto &file : store->files()) {
+                const MappedFile &map = file->mapping();
+                const auto *p = static_cast<const uint8_t *>(w->data);
+                if (map.data() && p >= map.data() && p + w->bytes <= map.data() + map.size())
+                    map.release(static_cast<size_t>(p - map.data()), w->bytes);
+            }
             store->addOwned(std::move(v), std::move(bytes));
             if (progress && !progress(LoadProgress{total, total, "converting"}))
                 return fail(Error::Kind::Cancelled, "loading cancelled");

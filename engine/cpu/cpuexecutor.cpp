@@ -8,6 +8,8 @@
 #include "kernels/quant.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -46,7 +48,69 @@ CpuExecutor::CpuExecutor(int threads, bool exactLinear)
     , m_exactLinear(exactLinear)
 {}
 
-CpuExecutor::~CpuExecutor() = default;
+CpuExecutor::~CpuExecutor()
+{
+    for (auto &[size, p] : m_freeBlocks)
+        std::free(p);
+    // Blocks still in use when the executor goes are freed by their owners' release() calls,
+    // which must come first (Buffer keeps a pointer to its memory).
+}
+
+namespace {
+// Blocks below this go to calloc (the malloc heap reuses them without page faults); the cache
+// keeps at most k_cacheBytes of unused blocks, each at most k_cacheBlockMax.
+constexpr size_t k_cacheMin = size_t(64) << 10;
+constexpr size_t k_cacheBlockMax = size_t(64) << 20;
+constexpr size_t k_cacheBytes = size_t(192) << 20;
+} // namespace
+
+Result<void *> CpuExecutor::allocate(size_t bytes, const char *what)
+{
+    if (bytes < k_cacheMin || bytes > k_cacheBlockMax)
+        return DeviceMemory::allocate(bytes, what);
+    const size_t size = (bytes + 4095) & ~size_t(4095);
+    void *p = nullptr;
+    {
+        std::lock_guard lock(m_cacheMutex);
+        if (auto it = m_freeBlocks.find(size); it != m_freeBlocks.end()) {
+            p = it->second;
+            m_freeBlocks.erase(it);
+            m_freeBytes -= size;
+        }
+    }
+    if (!p) {
+        p = std::aligned_alloc(64, size);
+        if (!p)
+            return fail(Error::Kind::OutOfMemory,
+                        "out of host memory allocating " + std::to_string(bytes) + " bytes for "
+                            + what,
+                        "CpuExecutor");
+    }
+    std::memset(p, 0, bytes);
+    std::lock_guard lock(m_cacheMutex);
+    m_liveBlocks.emplace(p, size);
+    return p;
+}
+
+void CpuExecutor::release(void *p)
+{
+    if (!p)
+        return;
+    {
+        std::lock_guard lock(m_cacheMutex);
+        const auto it = m_liveBlocks.find(p);
+        if (it != m_liveBlocks.end()) {
+            const size_t size = it->second;
+            m_liveBlocks.erase(it);
+            if (m_freeBytes + size <= k_cacheBytes) {
+                m_freeBlocks.emplace(size, p);
+                m_freeBytes += size;
+                return;
+            }
+        }
+    }
+    std::free(p);
+}
 
 Result<void> CpuExecutor::linear(const LinearWeight &w,
                                  const float *x,

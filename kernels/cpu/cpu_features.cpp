@@ -54,6 +54,23 @@ bool cpu_has_avx512()
 #endif
 }
 
+bool cpu_has_avx512_vnni()
+{
+#if defined(FATHOM_KERNELS_HAVE_AVX512) && (defined(__GNUC__) || defined(__clang__))
+    static const bool has = [] {
+        if (!cpu_has_avx512())
+            return false;
+        if (const char *off = std::getenv("FATHOM_DISABLE_VNNI"); off && *off && *off != '0')
+            return false;
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512vnni") != 0;
+    }();
+    return has;
+#else
+    return false;
+#endif
+}
+
 int cpu_physical_threads()
 {
     if (const char *env = std::getenv("FATHOM_THREADS"); env && *env) {

@@ -85,6 +85,45 @@ inline void axpy_f64(double *acc, double alpha, const float *x, int64_t n)
         acc[i] += alpha * x[i];
 }
 
+void dot_f64_heads_avx2(
+    const double *qd, int64_t ldq, int heads, const float *b, int64_t n, double *out);
+void axpy_f64_heads_avx2(
+    double *acc, int64_t ldacc, const double *alpha, int heads, const float *x, int64_t n);
+
+// out[h] = dot_f64(q_h, b, n) for `heads` rows q_h given as doubles (qd + h * ldq, the exact
+// conversions of the float rows): the same bits as one dot_f64 call per head.
+inline void dot_f64_heads(
+    const double *qd, int64_t ldq, int heads, const float *b, int64_t n, double *out)
+{
+#if FATHOM_KERNELS_HAVE_AVX2
+    if (cpu_has_avx2_fma()) {
+        dot_f64_heads_avx2(qd, ldq, heads, b, n, out);
+        return;
+    }
+#endif
+    for (int h = 0; h < heads; ++h) {
+        const double *q = qd + h * ldq;
+        double s = 0.0;
+        for (int64_t i = 0; i < n; ++i)
+            s += q[i] * b[i];
+        out[h] = s;
+    }
+}
+
+// axpy_f64(acc + h * ldacc, alpha[h], x, n) for every head: the same bits.
+inline void axpy_f64_heads(
+    double *acc, int64_t ldacc, const double *alpha, int heads, const float *x, int64_t n)
+{
+#if FATHOM_KERNELS_HAVE_AVX2
+    if (cpu_has_avx2_fma()) {
+        axpy_f64_heads_avx2(acc, ldacc, alpha, heads, x, n);
+        return;
+    }
+#endif
+    for (int h = 0; h < heads; ++h)
+        axpy_f64(acc + h * ldacc, alpha[h], x, n);
+}
+
 // Total order of torch.topk on CUDA (radix order): -0.0 sorts below +0.0.
 inline uint32_t radix_key(float v)
 {

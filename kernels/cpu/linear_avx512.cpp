@@ -90,6 +90,46 @@ float dot_bf16_f64_avx512(const double *x, const uint16_t *w, int64_t k)
     return static_cast<float>(s);
 }
 
+void dot4_bf16_f64_avx512(const double *x, const uint16_t *w, int64_t ldw, int64_t k, float out[4])
+{
+    // Four weight rows against one x: each row's arithmetic is exactly dot_bf16_f64_avx512's
+    // (same accumulators, same reduction), but every x load feeds four rows and the four
+    // weight streams (plus a prefetch of the next four rows) keep more loads in flight.
+    __m512d a[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r)
+        a[r][0] = a[r][1] = a[r][2] = a[r][3] = _mm512_setzero_pd();
+    int64_t i = 0;
+    for (; i + 32 <= k; i += 32) {
+        const __m512d x0 = _mm512_loadu_pd(x + i), x1 = _mm512_loadu_pd(x + i + 8),
+                      x2 = _mm512_loadu_pd(x + i + 16), x3 = _mm512_loadu_pd(x + i + 24);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; ++r) {
+            const uint16_t *wr = w + r * ldw + i;
+            _mm_prefetch(reinterpret_cast<const char *>(wr + 4 * ldw), _MM_HINT_T0);
+            const __m512 w0 = bf16x16_to_ps(wr), w1 = bf16x16_to_ps(wr + 16);
+            a[r][0] = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(w0)), x0, a[r][0]);
+            a[r][1] = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_castpd_ps(
+                                          _mm512_extractf64x4_pd(_mm512_castps_pd(w0), 1))),
+                                      x1,
+                                      a[r][1]);
+            a[r][2] = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(w1)), x2, a[r][2]);
+            a[r][3] = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_castpd_ps(
+                                          _mm512_extractf64x4_pd(_mm512_castps_pd(w1), 1))),
+                                      x3,
+                                      a[r][3]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+        double s = hsum_pd512(
+            _mm512_add_pd(_mm512_add_pd(a[r][0], a[r][1]), _mm512_add_pd(a[r][2], a[r][3])));
+        for (int64_t t = i; t < k; ++t)
+            s += x[t] * static_cast<double>(bf16_to_f32(w[r * ldw + t]));
+        out[r] = static_cast<float>(s);
+    }
+}
+
 float dot_fp8_fused_avx512(
     const float *xq, const uint8_t *xsa, const uint8_t *w, const uint8_t *ws, int64_t k)
 {

@@ -121,7 +121,7 @@ void decode_row(const linear_params &p, int64_t j, float *out)
     }
 }
 
-Status run(const linear_params &p, parallel_runner *pool, bool avx2, bool avx512)
+Status run(const linear_params &p, parallel_runner *pool, bool avx2, bool avx512, bool vnni)
 {
     if (Status s = linear_check(p); !s.ok() || p.m == 0 || p.n == 0)
         return s;
@@ -150,7 +150,8 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2, bool avx512
 #if defined(FATHOM_KERNELS_HAVE_AVX2)
     const bool exact = p.accum == linear_accum::exact;
     const bool gemm = avx2 && exact && p.m >= k_gemm_min_rows;
-    if (avx2 && exact && (gemm || p.w_type == linear_weight_type::bf16)) {
+    const bool vnni_gemm = gemm && avx512 && vnni && p.w_type == linear_weight_type::fp4_e2m1;
+    if (avx2 && exact && !vnni_gemm && (gemm || p.w_type == linear_weight_type::bf16)) {
         xd.resize(xs.size());
         std::copy(xs.begin(), xs.end(), xd.begin());
         job.xd = xd.data();
@@ -160,6 +161,18 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2, bool avx512
         for (int64_t r = 0; r < p.m; ++r)
             fp4_digits(xi.data() + r * p.k, p.k, x4.data() + r * p.k * 4);
         job.x4 = x4.data();
+    }
+    if (gemm && avx512 && vnni && p.w_type == linear_weight_type::fp4_e2m1) {
+        // Prefill with FP4 weights: integer block sums with vpdpbusd (linear_vnni.cpp).
+        thread_local std::vector<uint8_t> xv;
+        xv.resize(static_cast<size_t>(p.m) * static_cast<size_t>(p.k) * 3);
+        fp4_vnni_digits(xi.data(), p.m, p.k, xv.data());
+        job.xv = xv.data();
+        const int64_t tiles = (p.n + k_vnni_tile_cols - 1) / k_vnni_tile_cols;
+        parallel_for(pool, tiles, 1, [&](int64_t t0, int64_t t1) {
+            linear_gemm_fp4_vnni(job, t0, t1);
+        });
+        return Status::success();
     }
     if (gemm) {
         // Prefill: blocked GEMM over tiles of output columns; every tile decodes its weights
@@ -242,17 +255,22 @@ void linear_rows_portable(const linear_job &job, int64_t j0, int64_t j1)
 
 Status linear_cpu(const linear_params &p, parallel_runner *pool)
 {
-    return run(p, pool, cpu_has_avx2_fma(), cpu_has_avx512());
+    return run(p, pool, cpu_has_avx2_fma(), cpu_has_avx512(), cpu_has_avx512_vnni());
 }
 
 Status linear_cpu_portable(const linear_params &p, parallel_runner *pool)
 {
-    return run(p, pool, false, false);
+    return run(p, pool, false, false, false);
 }
 
 Status linear_cpu_avx2(const linear_params &p, parallel_runner *pool)
 {
-    return run(p, pool, cpu_has_avx2_fma(), false);
+    return run(p, pool, cpu_has_avx2_fma(), false, false);
+}
+
+Status linear_cpu_avx512_no_vnni(const linear_params &p, parallel_runner *pool)
+{
+    return run(p, pool, cpu_has_avx2_fma(), cpu_has_avx512(), false);
 }
 
 } // namespace fathom::kernels

@@ -36,11 +36,16 @@ struct linear_job
     const uint8_t *x4 = nullptr;
     // Use the AVX-512 loops (linear_avx512.cpp) where there are any.
     bool avx512 = false;
+    // FP4 weights, exact GEMM on AVX-512 VNNI: xi + 2^18 split into bytes, [m][3][k]
+    // (digit-major per row), see linear_vnni.cpp.
+    const uint8_t *xv = nullptr;
 };
 
 // AVX-512 variants (linear_avx512.cpp), same results as their AVX2 twins.
 #if defined(FATHOM_KERNELS_HAVE_AVX512)
 float dot_bf16_f64_avx512(const double *x, const uint16_t *w, int64_t k);
+// Rows w, w + ldw, w + 2 ldw, w + 3 ldw: the same four results as dot_bf16_f64_avx512.
+void dot4_bf16_f64_avx512(const double *x, const uint16_t *w, int64_t ldw, int64_t k, float out[4]);
 float dot_fp8_fused_avx512(
     const float *xq, const uint8_t *xsa, const uint8_t *w, const uint8_t *ws, int64_t k);
 // mr (1..12) rows of x against one packed 8-column panel (see linear_avx2.cpp gemm_f64_tile).
@@ -51,12 +56,21 @@ void gemm_rows_avx512(const double *x,
                       int64_t k,
                       int64_t block,
                       float out[][8]);
+// Exact FP4 GEMM with vpdpbusd (linear_vnni.cpp): output-column tiles of 16, [t0, t1).
+// Needs job.xv (fp4_vnni_digits) and job.xsa. Bit-identical to linear_ref.
+constexpr int k_vnni_tile_cols = 16;
+void fp4_vnni_digits(const int32_t *xi, int64_t m, int64_t k, uint8_t *xv);
+void linear_gemm_fp4_vnni(const linear_job &job, int64_t t0, int64_t t1);
 #else
 // Builds without the AVX-512 unit (MSVC, non-x86): never called, job.avx512 stays false.
+constexpr int k_vnni_tile_cols = 16;
+inline void fp4_vnni_digits(const int32_t *, int64_t, int64_t, uint8_t *) {}
+inline void linear_gemm_fp4_vnni(const linear_job &, int64_t, int64_t) {}
 inline float dot_bf16_f64_avx512(const double *, const uint16_t *, int64_t)
 {
     return 0.0f;
 }
+inline void dot4_bf16_f64_avx512(const double *, const uint16_t *, int64_t, int64_t, float[4]) {}
 inline float dot_fp8_fused_avx512(
     const float *, const uint8_t *, const uint8_t *, const uint8_t *, int64_t)
 {

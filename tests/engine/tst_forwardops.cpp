@@ -285,6 +285,54 @@ private slots:
         }
     }
 
+    // The fast kernel (all heads of a row together) gives the bits of the per-head loop, for
+    // head counts around its 4-head grouping, several query rows, skipped indices, a row
+    // length off the 8-element vector step and more than one online-softmax block.
+    void sparseAttentionHeadsTogetherIsBitIdentical()
+    {
+        const int nkv = 150;
+        for (int H : {1, 3, 4, 5, 8}) {
+            for (int D : {64, 61}) {
+                const int nq = 3, nIdx = 140;
+                std::vector<float> q = randomBf16(nq * H * D, 21 + H),
+                                   kv = randomBf16(nkv * D, 22 + D);
+                std::vector<int32_t> idx(nq * nIdx);
+                for (int t = 0; t < nq; ++t)
+                    for (int i = 0; i < nIdx; ++i)
+                        idx[t * nIdx + i] = (i % 9 == 4) ? -1 : (i * 11 + t * 5) % nkv;
+                std::vector<float> sink(H);
+                for (int h = 0; h < H; ++h)
+                    sink[h] = 0.25f * float(h) - 0.5f;
+                std::vector<float> ref(nq * H * D), got(nq * H * D, 7.0f);
+                SparseAttnParams p;
+                p.q = q.data();
+                p.kv = kv.data();
+                p.idx = idx.data();
+                p.sink = sink.data();
+                p.n_q = nq;
+                p.n_heads = H;
+                p.head_dim = D;
+                p.n_kv = 90;
+                p.kv_ext = kv.data() + 90 * D;
+                p.n_kv_ext = nkv - 90;
+                p.n_idx = nIdx;
+                p.scale = 1.0f / std::sqrt(float(D));
+                p.out = ref.data();
+                QVERIFY(sparse_attn_ref(p).ok());
+                p.out = got.data();
+                QVERIFY(sparse_attn_cpu(p).ok());
+                for (size_t i = 0; i < ref.size(); ++i)
+                    QVERIFY2(std::bit_cast<uint32_t>(ref[i]) == std::bit_cast<uint32_t>(got[i]),
+                             qPrintable(QStringLiteral("H %1 D %2 element %3: %4 vs %5")
+                                            .arg(H)
+                                            .arg(D)
+                                            .arg(i)
+                                            .arg(double(got[i]))
+                                            .arg(double(ref[i]))));
+            }
+        }
+    }
+
     void moeRouting()
     {
         const int E = 8, K = 2;

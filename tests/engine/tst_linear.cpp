@@ -317,6 +317,7 @@ void tst_Linear::fastMatchesReference()
             const Variant variants[] = {{"cpu/1", linear_cpu, nullptr},
                                         {"cpu/2", linear_cpu, &pool2},
                                         {"cpu/3", linear_cpu, &pool3},
+                                        {"no-vnni/2", linear_cpu_avx512_no_vnni, &pool2},
                                         {"avx2/1", linear_cpu_avx2, nullptr},
                                         {"avx2/2", linear_cpu_avx2, &pool2},
                                         {"portable/1", linear_cpu_portable, nullptr},
@@ -334,6 +335,8 @@ void tst_Linear::fastMatchesReference()
     }
     if (!cpu_has_avx2_fma())
         qWarning("no AVX2+FMA on this CPU: only the portable path was compared");
+    if (type == linear_weight_type::fp4_e2m1 && m >= 4 && !cpu_has_avx512_vnni())
+        qWarning("no AVX-512 VNNI on this CPU: the integer FP4 GEMM was not compared");
 }
 
 void tst_Linear::referenceMatchesDequantised_data()

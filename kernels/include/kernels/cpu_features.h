@@ -13,6 +13,9 @@ bool cpu_has_avx2_fma();
 // AVX-512 F + BW + VL (implies the AVX2 set); FATHOM_DISABLE_AVX512=1 turns it off. GCC/Clang
 // builds only (the AVX-512 units are not built with MSVC).
 bool cpu_has_avx512();
+// AVX-512 VNNI (vpdpbusd) on top of cpu_has_avx512(); FATHOM_DISABLE_VNNI=1 (or
+// FATHOM_DISABLE_AVX512=1) turns it off.
+bool cpu_has_avx512_vnni();
 int cpu_physical_threads(); // threads to use for kernels by default (>= 1)
 
 } // namespace fathom::kernels

@@ -69,6 +69,9 @@ Status linear_cpu_portable(const linear_params &p, parallel_runner *pool);
 // linear_cpu without the AVX-512 loops (cpu_has_avx512()), for tests of the AVX2 kernels on
 // machines that have both.
 Status linear_cpu_avx2(const linear_params &p, parallel_runner *pool);
+// linear_cpu with the AVX-512 loops but without the VNNI FP4 GEMM (the double GEMM instead),
+// for tests and benchmarks comparing the two.
+Status linear_cpu_avx512_no_vnni(const linear_params &p, parallel_runner *pool);
 
 // Bytes of weights (and scales) one call streams: for bandwidth figures.
 int64_t linear_weight_bytes(linear_weight_type type, int64_t n, int64_t k);

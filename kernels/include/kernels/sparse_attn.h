@@ -39,5 +39,8 @@ struct SparseAttnParams
 };
 
 Status sparse_attn_cpu(const SparseAttnParams &p);
+// The same computation one head at a time (the straightforward loop): sparse_attn_cpu must
+// give the same bits (tests/engine/tst_forwardops).
+Status sparse_attn_ref(const SparseAttnParams &p);
 
 } // namespace fathom::kernels

@@ -20,7 +20,11 @@
 
   ModelWeights::load(): config.json -> TensorStore (progress: "reading config", "mapping
   weights", "validating", "converting") -> validate -> converts `*.attn.wo_a` from FP8 to BF16
-  (the reference's convert.py does; the only copy made) -> ready. Thread: immutable after load.
+  (the reference's convert.py does; the only copy made, and the FP8 original's pages are
+  released from the resident set afterwards) -> ready. Every other tensor is a view into the
+  read-only mapping, so resident memory grows only as the forward pass touches weights
+  (tests/engine/tst_residentmemory: growth <= 1.1x weightBytes() + state and activations).
+  Thread: immutable after load.
 */
 
 #include "engine/api/backend.h"

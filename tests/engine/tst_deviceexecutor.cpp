@@ -262,6 +262,19 @@ private slots:
         // Back to host memory.
         QVERIFY(d.useMemory(nullptr));
         QVERIFY(d.memory() == nullptr && d == h);
+
+        // A rewind past the history (none kept): the checkpoint's host rows go back into device
+        // memory and the missing tokens are recomputed there; same logits as on the host.
+        SequenceState hc(c, 0, 16), dc(c, 0, 16);
+        QVERIFY(cf.forward({{&hc, p0, S, 0}}, nullptr));
+        QVERIFY(df.forward({{&dc, p0, S, 0}}, nullptr));
+        QVERIFY(!dc.truncate(21)); // needs compute
+        QVERIFY(hc.truncate(21, &cf) && dc.truncate(21, &df));
+        QCOMPARE(dc.memory(), static_cast<DeviceMemory *>(&dev));
+        QVERIFY(df.forward({{&dc, p0 + 21, 5, 0}}, b.data()));
+        QVERIFY(cf.forward({{&hc, p0 + 21, 5, 0}}, a.data()));
+        QVERIFY(a == b);
+        QVERIFY(dc == hc);
     }
 };
 

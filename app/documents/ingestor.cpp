@@ -15,6 +15,12 @@
 #include <QProcess>
 #include <QtConcurrent/QtConcurrentRun>
 
+#ifdef FATHOM_HAVE_OPENSSL_CRYPTO
+#include <openssl/evp.h>
+#endif
+
+#include <memory>
+
 // Debug output (the workers' stderr) only when asked for with QT_LOGGING_RULES.
 Q_LOGGING_CATEGORY(lcIngest, "fathom.documents.ingest", QtInfoMsg)
 
@@ -68,6 +74,37 @@ Result<QString> contentHash(const QString &path, qint64 *byteSize)
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly))
         return fail(Error::Kind::Io, tr("Cannot open '%1': %2").arg(path, file.errorString()));
+#ifdef FATHOM_HAVE_OPENSSL_CRYPTO
+    // OpenSSL's SHA-256 uses the CPU's SHA extensions: ~1.5 GB/s against QCryptographicHash's
+    // ~0.15 GB/s, i.e. 1 ms instead of 8-12 ms for a 1.4 MB PDF, paid by every document ingested.
+    const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                      &EVP_MD_CTX_free);
+    if (ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1) {
+        QByteArray buffer(1 << 20, Qt::Uninitialized);
+        qint64 total = 0;
+        for (;;) {
+            const qint64 n = file.read(buffer.data(), buffer.size());
+            if (n < 0)
+                return fail(Error::Kind::Io,
+                            tr("Cannot read '%1': %2").arg(path, file.errorString()));
+            if (n == 0)
+                break;
+            total += n;
+            if (EVP_DigestUpdate(ctx.get(), buffer.constData(), size_t(n)) != 1)
+                return fail(Error::Kind::Internal, tr("Cannot hash '%1' (OpenSSL)").arg(path));
+        }
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int length = 0;
+        if (EVP_DigestFinal_ex(ctx.get(), digest, &length) == 1) {
+            if (byteSize)
+                *byteSize = total;
+            return QString::fromLatin1(
+                QByteArray::fromRawData(reinterpret_cast<const char *>(digest), int(length)).toHex());
+        }
+    }
+    // No usable OpenSSL digest (a FIPS-restricted configuration?): Qt's own SHA-256.
+    file.seek(0);
+#endif
     QCryptographicHash hash(QCryptographicHash::Sha256);
     if (!hash.addData(&file))
         return fail(Error::Kind::Io, tr("Cannot read '%1': %2").arg(path, file.errorString()));

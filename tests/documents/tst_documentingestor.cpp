@@ -149,6 +149,15 @@ void tst_DocumentIngestor::hostileBatch()
              test::pdftotextPages(pdf).size() > 0 ? test::pdftotextPages(pdf).size()
                                                   : real.content.pages.size());
     QCOMPARE(real.contentHash.size(), 64);
+    QCOMPARE(real.byteSize, QFileInfo(pdf).size());
+    // The hash against an independent implementation (coreutils).
+    const QString sha256sum = QStandardPaths::findExecutable(QStringLiteral("sha256sum"));
+    if (!sha256sum.isEmpty()) {
+        QProcess p;
+        p.start(sha256sum, {pdf});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(real.contentHash, QString::fromLatin1(p.readAllStandardOutput().left(64)));
+    }
     const IngestedDocument empty = futures[7].result().value();
     QCOMPARE(empty.content.pages.size(), 10000);
     QCOMPARE(empty.content.pagesWithSource(PageTextSource::Blank), 10000);

@@ -18,6 +18,8 @@ PACKAGES=(
   # libraries
   libpoppler-qt6-dev libpoppler-private-dev libspdlog-dev libsqlite3-dev libpcre2-dev nlohmann-json3-dev
   libcurl4-openssl-dev libzip-dev libtesseract-dev libleptonica-dev
+  # OpenSSL's SHA-256 for the content hash of ingested documents (optional at configure time)
+  libssl-dev
   # API keys in the OS keychain (optional at configure time: FATHOM_KEYCHAIN)
   qtkeychain-qt6-dev
   # runtime tools and data: OCR, pdftotext (benchmarks), CJK glyphs, offscreen/X test display

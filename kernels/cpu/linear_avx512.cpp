@@ -6,12 +6,14 @@
 // batch-1 kernels and the exact GEMM need half the instructions per weight. The results are the
 // same bits (exact block sums, see linear_internal.h).
 
+#include "fwd_math.h"
 #include "kernels/formats.h"
 #include "linear_internal.h"
 
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace fathom::kernels {
 
@@ -167,6 +169,61 @@ float dot_fp8_fused_avx512(
     }
     return acc;
 }
+
+namespace detail {
+
+void dot_f64_heads_avx512(
+    const double *qd, int64_t ldq, int heads, const float *b, int64_t n, double *out)
+{
+    // Lane l of a head's accumulator sums elements i + l (i a multiple of 8): lanes 0-3 are
+    // dot_f64_avx2's first 4-lane accumulator and lanes 4-7 its second, with the same fused
+    // multiply-adds in the same order; the final reduction below is its (lo + hi), then
+    // (t0 + t1) + (t2 + t3), then the tail. So every head gets dot_f64_avx2's bits.
+    for (int h0 = 0; h0 < heads; h0 += 8) {
+        const int nh = std::min(8, heads - h0);
+        __m512d s[8];
+        for (int h = 0; h < 8; ++h)
+            s[h] = _mm512_setzero_pd();
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            const __m512d vb = _mm512_cvtps_pd(_mm256_loadu_ps(b + i));
+#pragma GCC unroll 8
+            for (int h = 0; h < 8; ++h)
+                if (h < nh)
+                    s[h] = _mm512_fmadd_pd(_mm512_loadu_pd(qd + (h0 + h) * ldq + i), vb, s[h]);
+        }
+        for (int h = 0; h < nh; ++h) {
+            const __m256d v = _mm256_add_pd(_mm512_castpd512_pd256(s[h]),
+                                            _mm512_extractf64x4_pd(s[h], 1));
+            alignas(32) double t[4];
+            _mm256_store_pd(t, v);
+            double r = (t[0] + t[1]) + (t[2] + t[3]);
+            const double *q = qd + (h0 + h) * ldq;
+            for (int64_t j = i; j < n; ++j)
+                r += q[j] * b[j];
+            out[h0 + h] = r;
+        }
+    }
+}
+
+void axpy_f64_heads_avx512(
+    double *acc, int64_t ldacc, const double *alpha, int heads, const float *x, int64_t n)
+{
+    // Element-wise fused multiply-adds: the same bits as axpy_f64_avx2 for any vector width.
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m512d vx = _mm512_cvtps_pd(_mm256_loadu_ps(x + i));
+        for (int h = 0; h < heads; ++h) {
+            double *a = acc + h * ldacc + i;
+            _mm512_storeu_pd(a, _mm512_fmadd_pd(_mm512_set1_pd(alpha[h]), vx, _mm512_loadu_pd(a)));
+        }
+    }
+    if (i < n) // the AVX2 loop itself for the rest: its own instructions per element
+        for (int h = 0; h < heads; ++h)
+            axpy_f64_avx2(acc + h * ldacc + i, alpha[h], x + i, n - i);
+}
+
+} // namespace detail
 
 void gemm_rows_avx512(const double *x,
                       int64_t ldx,

@@ -427,14 +427,16 @@ Result<void> SequenceState::truncate(int64_t position, V4Forward *forward)
                         + " needs the tokens from the checkpoint at " + std::to_string(start)
                         + " recomputed (the state keeps " + std::to_string(m_history)
                         + " positions of history); pass the forward pass to truncate()");
-    if (compute && static_cast<int64_t>(m_tokens.size()) < position)
+    if (compute && static_cast<int64_t>(m_tokens.size()) != length())
         return fail(Error::Kind::Unsupported,
                     "cannot truncate to position " + std::to_string(position)
                         + ": the token ids of this sequence state are not known (it was not "
                           "built through V4Forward::forward)");
     for (size_t j = 0; j < mtpStart.size(); ++j)
         if (mtpStart[j] < mtpTarget[j]
-            && (j > 0 || static_cast<int64_t>(m_mtpTokens.size()) < mtpTarget[j]))
+            && (j > 0
+                || static_cast<int64_t>(m_mtpTokens.size())
+                       != m_blocks[static_cast<size_t>(main)].length))
             return fail(Error::Kind::Unsupported,
                         "cannot truncate MTP block " + std::to_string(j)
                             + ": its token ids are not known");
@@ -477,8 +479,15 @@ Result<void> SequenceState::truncate(int64_t position, V4Forward *forward)
 
 void SequenceState::commit(const int32_t *ids, int count, bool mtp)
 {
-    if (ids && count > 0)
-        (mtp ? m_mtpTokens : m_tokens).insert((mtp ? m_mtpTokens : m_tokens).end(), ids, ids + count);
+    // The ids are kept only while they describe every position: a state built without them
+    // (the golden set-up writes rows directly) keeps none, and cannot be recomputed.
+    std::vector<int32_t> &kept = mtp ? m_mtpTokens : m_tokens;
+    const size_t block = mtp ? static_cast<size_t>(m_mainBlocks) : 0;
+    const int64_t blockLength = block < m_blocks.size() ? m_blocks[block].length : 0;
+    if (ids && count > 0 && static_cast<int64_t>(kept.size()) + count == blockLength)
+        kept.insert(kept.end(), ids, ids + count);
+    else if (static_cast<int64_t>(kept.size()) != blockLength)
+        kept.clear();
     trim();
 }
 

@@ -186,6 +186,11 @@ CudaExecutor::~CudaExecutor()
         cudaFree(p);
     for (auto &[size, p] : m_free)
         cudaFree(p);
+    for (auto &[exec, blocks] : m_graphBlocks) {
+        cudaGraphExecDestroy(exec);
+        for (auto &[size, p] : blocks)
+            cudaFree(p);
+    }
     if (m_weights)
         cudaFree(m_weights);
     for (const Timed &t : m_timed) {
@@ -303,7 +308,10 @@ Result<void *> CudaExecutor::allocate(size_t bytes, const char *what)
 {
     const size_t size = roundedSize(bytes);
     void *p = nullptr;
-    if (auto it = m_free.find(size); it != m_free.end()) {
+    if (auto it = m_capturePool.find(size); m_capturing && it != m_capturePool.end()) {
+        p = it->second;
+        m_capturePool.erase(it);
+    } else if (auto it = m_free.find(size); it != m_free.end()) {
         p = it->second;
         m_free.erase(it);
         m_cachedBytes -= size;
@@ -345,6 +353,12 @@ void CudaExecutor::release(void *p)
         return;
     // Stream order: work already queued on m_stream that reads p runs before anything a later
     // allocation of this block enqueues.
+    if (m_capturing) {
+        // Used by the graph being captured: only the capture itself may reuse it.
+        m_capturePool.emplace(it->second, p);
+        m_live.erase(it);
+        return;
+    }
     m_free.emplace(it->second, p);
     m_cachedBytes += it->second;
     m_liveBytes -= it->second;
@@ -447,6 +461,9 @@ Result<void> CudaExecutor::uploadModel(const V4Model &model,
     uint64_t total = 0;
     for (const auto &[p, n] : merged)
         total += (n + 255) / 256 * 256;
+#ifdef FATHOM_CUDA_EMULATION
+    emu::clear_host_ranges();
+#endif
     if (m_weights) {
         cudaFree(m_weights);
         m_weights = nullptr;
@@ -480,14 +497,174 @@ Result<void> CudaExecutor::uploadModel(const V4Model &model,
                 return fail(Error::Kind::Cancelled, "uploading the model was cancelled");
         }
         m_ranges.push_back({p, n, at});
+#ifdef FATHOM_CUDA_EMULATION
+        // tests/gpu/emu strict mode: a kernel handed a pointer into these host tensors fails.
+        emu::register_host_range(p, n);
+#endif
         at += (n + 255) / 256 * 256;
     }
     // Pageable host-to-device copies may return before the data lands; the ops run on another
     // (non-blocking) stream, so wait here once.
     FATHOM_TRY(cudaCheck(cudaDeviceSynchronize(), "uploading the model"));
     m_vocab = static_cast<int>(model.config().vocabSize);
+    FATHOM_TRY(buildExpertTables(model));
     m_peakBytes = std::max(m_peakBytes, m_liveBytes + m_cachedBytes + m_weightBytes);
     return {};
+}
+
+Result<void> CudaExecutor::buildExpertTables(const V4Model &model)
+{
+    for (auto &[key, t] : m_expertTables)
+        release(t.table);
+    m_expertTables.clear();
+    for (int b = 0; b < model.blockCount(); ++b) {
+        const std::vector<ExpertWeights> &ex = model.block(b).experts;
+        if (ex.empty())
+            continue;
+        const int E = static_cast<int>(ex.size());
+        std::vector<const void *> host(static_cast<size_t>(6) * E, nullptr);
+        bool usable = true;
+        for (int e = 0; e < E; ++e) {
+            const LinearWeight *w[3] = {&ex[e].w1, &ex[e].w2, &ex[e].w3};
+            const LinearWeight *w0[3] = {&ex[0].w1, &ex[0].w2, &ex[0].w3};
+            for (int i = 0; i < 3; ++i) {
+                if (!w[i]->valid() || w[i]->type != w0[i]->type
+                    || w[i]->outFeatures != w0[i]->outFeatures
+                    || w[i]->inFeatures != w0[i]->inFeatures) {
+                    usable = false;
+                    continue;
+                }
+                const void *dw = device(w[i]->weight);
+                const void *ds = w[i]->scale ? device(static_cast<const void *>(w[i]->scale))
+                                             : nullptr;
+                if (dw == w[i]->weight || reinterpret_cast<uintptr_t>(dw) % 16 != 0)
+                    usable = false; // not uploaded, or not aligned for 16-byte loads
+                host[static_cast<size_t>(i) * E + e] = dw;
+                host[static_cast<size_t>(3 + i) * E + e] = ds;
+            }
+        }
+        ExpertTable t;
+        t.usable = usable;
+        if (usable) {
+            FATHOM_TRY_ASSIGN(t.table, allocate(host.size() * sizeof(void *), "expert tables"));
+            FATHOM_TRY(copyFromHost(t.table, host.data(), host.size() * sizeof(void *)));
+        }
+        m_expertTables[ex.data()] = t;
+    }
+    return synchronize(); // the host table vectors go out of scope
+}
+
+Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
+{
+    if (job.rows <= 0 || job.rows > 4 || job.k <= 0 || !job.experts || !job.shared)
+        return false;
+    auto it = m_expertTables.find(job.experts);
+    if (it == m_expertTables.end() || !it->second.usable)
+        return false;
+    const int N = job.rows, K = job.k, E = job.nExperts, d = job.d, I = job.inter;
+    const int NK = N * K;
+    const int slots = std::min(E, NK);
+    // The shared expert first, as expertFfn does it (its own profiling bracket).
+    FATHOM_TRY_ASSIGN(Buffer<float> ys,
+                      Buffer<float>::make(*this, static_cast<int64_t>(N) * d, "shared expert out"));
+    {
+        std::vector<ExpertJob> shared;
+        shared.push_back(
+            {&job.shared->w1, &job.shared->w2, &job.shared->w3, job.x, nullptr, ys.data(), N});
+        FATHOM_TRY(expertFfn(shared, I, job.limit));
+    }
+    CudaOpTimer timer(*this, "gemm");
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> offsets,
+                      Buffer<int32_t>::make(*this, E + 1, "expert offsets"));
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> active, Buffer<int32_t>::make(*this, slots, "active experts"));
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> srcRow, Buffer<int32_t>::make(*this, NK, "expert rows"));
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> slotIndex, Buffer<int32_t>::make(*this, NK, "expert slots"));
+    FATHOM_CUDA_OP("moe_group",
+                   kernels::moe_group_cuda(job.ids,
+                                           N,
+                                           K,
+                                           E,
+                                           offsets.data(),
+                                           active.data(),
+                                           slots,
+                                           srcRow.data(),
+                                           slotIndex.data(),
+                                           m_stream));
+    FATHOM_TRY_ASSIGN(Buffer<float> xe,
+                      Buffer<float>::make(*this, static_cast<int64_t>(NK) * d, "expert inputs"));
+    FATHOM_TRY_ASSIGN(Buffer<float> we, Buffer<float>::make(*this, NK, "expert row weights"));
+    FATHOM_TRY(cudaCheck(cudaglue::gatherRows(xe.data(), job.x, srcRow.data(), NK, d, m_stream),
+                         "gather_rows"));
+    FATHOM_TRY(
+        cudaCheck(cudaglue::gatherRows(we.data(), job.weights, slotIndex.data(), NK, 1, m_stream),
+                  "gather_rows"));
+
+    // The routed experts: one grouped launch per projection over the expert-sorted rows.
+    const void *const *table = static_cast<const void *const *>(it->second.table);
+    const ExpertWeights &e0 = job.experts[0];
+    auto group = [&](int which) {
+        kernels::expert_group g;
+        g.offsets = offsets.data();
+        g.active = active.data();
+        g.slots = slots;
+        g.w_table = table + static_cast<size_t>(which) * E;
+        g.scale_table = reinterpret_cast<const uint8_t *const *>(
+            table + static_cast<size_t>(3 + which) * E);
+        return g;
+    };
+    auto base = [&](const LinearWeight &w, const float *x, float *y) {
+        kernels::linear_params p = w.params();
+        p.w = device(p.w);
+        p.w_scale = device(p.w_scale);
+        p.x = x;
+        p.x_type = kernels::act_type::f32;
+        p.y = y;
+        p.y_type = kernels::act_type::f32;
+        p.m = N; // at most N rows per expert: the k ids of a row are distinct
+        p.accum = kernels::linear_accum::exact;
+        return p;
+    };
+    const int64_t ni = static_cast<int64_t>(NK) * I;
+    FATHOM_TRY_ASSIGN(Buffer<float> g, Buffer<float>::make(*this, ni, "expert gate activations"));
+    FATHOM_TRY_ASSIGN(Buffer<float> u, Buffer<float>::make(*this, ni, "expert up activations"));
+    m_gemmFlops += 2.0 * NK * I * e0.w1.inFeatures * 3;
+    FATHOM_CUDA_OP("expert w1",
+                   kernels::linear_experts_gemv_cuda(base(e0.w1, xe.data(), g.data()),
+                                                     group(0),
+                                                     m_stream));
+    FATHOM_CUDA_OP("expert w3",
+                   kernels::linear_experts_gemv_cuda(base(e0.w3, xe.data(), u.data()),
+                                                     group(2),
+                                                     m_stream));
+    FATHOM_CUDA_OP("expert w1/w3", kernels::round_bf16_rows_cuda(g.data(), NK, I, I, m_stream));
+    FATHOM_CUDA_OP("expert w1/w3", kernels::round_bf16_rows_cuda(u.data(), NK, I, I, m_stream));
+    kernels::SwigluParams sw;
+    sw.gate = g.data();
+    sw.up = u.data();
+    sw.row_weights = we.data();
+    sw.out = g.data();
+    sw.rows = NK;
+    sw.inter = I;
+    sw.limit = job.limit;
+    FATHOM_CUDA_OP("swiglu", kernels::swiglu_cuda(sw, m_stream));
+    FATHOM_TRY_ASSIGN(Buffer<float> ye,
+                      Buffer<float>::make(*this, static_cast<int64_t>(NK) * d, "expert outputs"));
+    FATHOM_CUDA_OP("expert w2",
+                   kernels::linear_experts_gemv_cuda(base(e0.w2, g.data(), ye.data()),
+                                                     group(1),
+                                                     m_stream));
+    FATHOM_CUDA_OP("expert w2", kernels::round_bf16_rows_cuda(ye.data(), NK, d, d, m_stream));
+    FATHOM_TRY_ASSIGN(Buffer<float> yr,
+                      Buffer<float>::make(*this,
+                                          static_cast<int64_t>(NK) * d,
+                                          "routed outputs by slot"));
+    FATHOM_TRY(
+        cudaCheck(cudaglue::scatterRows(yr.data(), ye.data(), slotIndex.data(), NK, d, m_stream),
+                  "scatter_rows"));
+    FATHOM_TRY(
+        cudaCheck(cudaglue::moeCombine(job.y, yr.data(), ys.data(), job.ids, N, K, d, m_stream),
+                  "moe_combine"));
+    return true;
 }
 
 const void *CudaExecutor::device(const void *p) const
@@ -512,22 +689,44 @@ const void *CudaExecutor::device(const void *p) const
 Result<CUgraphExec_st *> CudaExecutor::captureGraph(const std::function<Result<void>()> &body)
 {
     FATHOM_TRY(makeCurrent());
-    FATHOM_TRY(cudaCheck(cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeThreadLocal),
+    if (m_capturing)
+        return fail(Error::Kind::Internal, "nested graph capture", m_deviceName);
+    FATHOM_TRY(cudaCheck(cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeRelaxed),
                          "starting a graph capture"));
+    m_capturing = true;
+    m_capturePool.clear();
     Result<void> r = body();
+    m_capturing = false;
     cudaGraph_t graph = nullptr;
     const cudaError_t e = cudaStreamEndCapture(m_stream, &graph);
+    std::multimap<size_t, void *> owned;
+    owned.swap(m_capturePool);
+    auto giveBack = [&] {
+        for (auto &[size, p] : owned) {
+            m_free.emplace(size, p);
+            m_cachedBytes += size;
+            m_liveBytes -= size;
+        }
+    };
     if (!r) {
         if (graph)
             cudaGraphDestroy(graph);
         cudaGetLastError();
+        giveBack();
         return fail(r.error().kind, "during graph capture: " + r.error().message, r.error().where);
     }
-    FATHOM_TRY(cudaCheck(e, "ending a graph capture"));
+    if (auto c = cudaCheck(e, "ending a graph capture"); !c) {
+        giveBack();
+        return fail(c.error().kind, c.error().message, c.error().where);
+    }
     cudaGraphExec_t exec = nullptr;
     const cudaError_t ie = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
-    FATHOM_TRY(cudaCheck(ie, "instantiating a graph"));
+    if (auto c = cudaCheck(ie, "instantiating a graph"); !c) {
+        giveBack();
+        return fail(c.error().kind, c.error().message, c.error().where);
+    }
+    m_graphBlocks[exec] = std::move(owned);
     return exec;
 }
 
@@ -538,8 +737,19 @@ Result<void> CudaExecutor::launchGraph(CUgraphExec_st *graph)
 
 void CudaExecutor::destroyGraph(CUgraphExec_st *graph)
 {
-    if (graph)
-        cudaGraphExecDestroy(graph);
+    if (!graph)
+        return;
+    // A replay may still run: the blocks return to the cache, which stream order keeps safe.
+    cudaGraphExecDestroy(graph);
+    auto it = m_graphBlocks.find(graph);
+    if (it == m_graphBlocks.end())
+        return;
+    for (auto &[size, p] : it->second) {
+        m_free.emplace(size, p);
+        m_cachedBytes += size;
+        m_liveBytes -= size;
+    }
+    m_graphBlocks.erase(it);
 }
 
 // ---- ops ----------------------------------------------------------------------------------------
@@ -725,6 +935,68 @@ Result<void> CudaExecutor::indexerSelect(const kernels::IndexerScoreParams &p,
                               sizeof(int32_t) * static_cast<size_t>(n) * k));
     }
     return {};
+}
+
+Result<bool> CudaExecutor::indexerSelectOnExecutor(
+    const kernels::IndexerScoreParams &p, int rows, const int32_t *hostVisible, int k, int32_t *out)
+{
+    CudaOpTimer timer(*this, "indexer");
+    if (rows <= 0)
+        return true;
+    if (p.n_keys <= 0) {
+        FATHOM_TRY(cudaCheck(cudaMemsetAsync(out,
+                                             0xFF, // -1
+                                             sizeof(int32_t) * static_cast<size_t>(rows) * k,
+                                             m_stream),
+                             "indexer selections"));
+        return true;
+    }
+    const int block = static_cast<int>(
+        std::max<int64_t>(1, std::min<int64_t>(rows, (int64_t(32) << 20) / p.n_keys)));
+    FATHOM_TRY_ASSIGN(Buffer<float> scores,
+                      Buffer<float>::make(*this,
+                                          static_cast<int64_t>(block) * p.n_keys,
+                                          "indexer scores"));
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> visible, uploadInts(hostVisible, rows, "visible keys"));
+    for (int r0 = 0; r0 < rows; r0 += block) {
+        const int n = std::min(block, rows - r0);
+        kernels::IndexerScoreParams sp = p;
+        sp.q = p.q + static_cast<int64_t>(r0) * p.n_heads * p.dim;
+        sp.weights = p.weights + static_cast<int64_t>(r0) * p.n_heads;
+        sp.scores = scores.data();
+        FATHOM_CUDA_OP("indexer_scores_rows",
+                       kernels::indexer_scores_rows_cuda(sp, n, p.n_keys, m_stream));
+        FATHOM_CUDA_OP("topk_rows",
+                       kernels::topk_rows_cuda(scores.data(),
+                                               n,
+                                               p.n_keys,
+                                               p.n_keys,
+                                               visible.data() + r0,
+                                               k,
+                                               out + static_cast<int64_t>(r0) * k,
+                                               k,
+                                               m_stream));
+    }
+    return true;
+}
+
+Result<bool> CudaExecutor::sparseIndicesOnExecutor(int32_t *out,
+                                                   int rows,
+                                                   int nIdx,
+                                                   int64_t start,
+                                                   int64_t windowStart,
+                                                   int window,
+                                                   int nWin,
+                                                   int ratio,
+                                                   const int32_t *sel,
+                                                   int topk)
+{
+    CudaOpTimer timer(*this, "other");
+    FATHOM_TRY(
+        cudaCheck(cudaglue::buildSparseIndices(
+                      out, rows, nIdx, start, windowStart, window, nWin, ratio, sel, topk, m_stream),
+                  "sparse_indices"));
+    return true;
 }
 
 Result<void> CudaExecutor::sparseAttention(const kernels::SparseAttnParams &p)

@@ -110,6 +110,10 @@ public:
 
     // ---- graphs ---------------------------------------------------------------------------------
     // Records the ops `body` enqueues (it must not copy to or from the host) into a graph.
+    // Arena blocks the body releases become the graph's own until destroyGraph() (a replay
+    // writes them again, so nothing else may get them meanwhile); blocks it allocates and keeps
+    // are the caller's (the graph's inputs and outputs). Capture runs in the relaxed mode, so a
+    // body may allocate from the driver; running it once eagerly first warms the arena.
     Result<CUgraphExec_st *> captureGraph(const std::function<Result<void>()> &body);
     Result<void> launchGraph(CUgraphExec_st *graph);
     void destroyGraph(CUgraphExec_st *graph);
@@ -139,10 +143,30 @@ public:
                                const int32_t *hostVisible,
                                int k,
                                int32_t *hostOut) override;
+    // The selections stay on the device and the index rows are built there (no read-back).
+    Result<bool> indexerSelectOnExecutor(const kernels::IndexerScoreParams &p,
+                                         int rows,
+                                         const int32_t *hostVisible,
+                                         int k,
+                                         int32_t *out) override;
+    Result<bool> sparseIndicesOnExecutor(int32_t *out,
+                                         int rows,
+                                         int nIdx,
+                                         int64_t start,
+                                         int64_t windowStart,
+                                         int window,
+                                         int nWin,
+                                         int ratio,
+                                         const int32_t *sel,
+                                         int topk) override;
     Result<void> sparseAttention(const kernels::SparseAttnParams &p) override;
     Result<void> moeRoute(const kernels::MoeRouteParams &p) override;
     Result<void> swiglu(const kernels::SwigluParams &p) override;
     Result<void> expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit) override;
+    // Decode-sized batches (<= 4 rows): grouping by expert on the device (moe_group_cuda), the
+    // routed experts in one grouped launch per projection (linear_experts_gemv_cuda), a fixed
+    // launch sequence whatever the routing. Larger batches: false (host grouping).
+    Result<bool> moeOnDevice(const MoeDeviceJob &job) override;
 
     Result<void> embedRows(const uint16_t *table,
                            const int32_t *hostIds,
@@ -202,10 +226,27 @@ private:
     std::vector<void *> m_eventPool;
     double m_gemmFlops = 0;
 
+    // Graph capture: blocks released while capturing (reused within the capture), then owned
+    // by the graph.
+    bool m_capturing = false;
+    std::multimap<size_t, void *> m_capturePool;
+    std::map<CUgraphExec_st *, std::multimap<size_t, void *>> m_graphBlocks;
+
     // Arena: block sizes by pointer, free blocks by size.
     std::map<void *, size_t> m_live;
     std::multimap<size_t, void *> m_free;
     uint64_t m_liveBytes = 0, m_cachedBytes = 0, m_peakBytes = 0;
+
+    // Device pointer tables of each MoE layer's routed experts (built by uploadModel): w1, w2,
+    // w3 then their scales, [6][nExperts]; usable = every expert has the same shape and type and
+    // 16-byte aligned weights (the GEMV's loads).
+    struct ExpertTable
+    {
+        void *table = nullptr;
+        bool usable = false;
+    };
+    std::map<const void *, ExpertTable> m_expertTables; // by &experts[0]
+    Result<void> buildExpertTables(const V4Model &model);
 
     // Uploaded model: ranges sorted by host address.
     std::vector<Range> m_ranges;

@@ -7,6 +7,11 @@
 
 #include <cuda_runtime.h>
 
+// As kernels/cuda/cuda_common.cuh: the same source also builds as C++ against tests/gpu/emu.
+#ifndef FATHOM_CUDA_EMULATION
+#define FATHOM_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
+#endif
+
 namespace fathom::engine::cudaglue {
 
 namespace {
@@ -58,7 +63,8 @@ __global__ void gatherKernel(
         const int64_t to = scatter ? rows[k] : k;
         const float *s = src + from * width;
         float *d = dst + to * width;
-        if ((width & 3) == 0 && ((reinterpret_cast<uintptr_t>(s) | reinterpret_cast<uintptr_t>(d)) & 15) == 0) {
+        if ((width & 3) == 0
+            && ((reinterpret_cast<uintptr_t>(s) | reinterpret_cast<uintptr_t>(d)) & 15) == 0) {
             const float4 *s4 = reinterpret_cast<const float4 *>(s);
             float4 *d4 = reinterpret_cast<float4 *>(d);
             for (int e = threadIdx.x; e < width / 4; e += blockDim.x)
@@ -113,7 +119,59 @@ __global__ void addBroadcastKernel(float *out, const float *a, const float *b, i
     }
 }
 
+// One thread per query row (decode: one row; prefill chunks: a few thousand).
+__global__ void sparseIndicesKernel(int32_t *out,
+                                    int rows,
+                                    int nIdx,
+                                    int64_t start,
+                                    int64_t windowStart,
+                                    int window,
+                                    int nWin,
+                                    int ratio,
+                                    const int32_t *sel,
+                                    int topk)
+{
+    for (int t = blockIdx.x * blockDim.x + threadIdx.x; t < rows; t += gridDim.x * blockDim.x) {
+        const int64_t pos = start + t;
+        int32_t *row = out + static_cast<int64_t>(t) * nIdx;
+        int j = 0;
+        for (int64_t p = pos - window + 1 > 0 ? pos - window + 1 : 0; p <= pos && j < nIdx; ++p)
+            row[j++] = static_cast<int32_t>(p - windowStart);
+        if (ratio == 4) {
+            const int32_t *s = sel + static_cast<int64_t>(t) * topk;
+            for (int k = 0; k < topk && j < nIdx; ++k)
+                if (s[k] >= 0)
+                    row[j++] = nWin + s[k];
+        } else if (ratio > 0) {
+            const int nVis = static_cast<int>((pos + 1) / ratio);
+            for (int e = 0; e < nVis && j < nIdx; ++e)
+                row[j++] = nWin + e;
+        }
+        for (; j < nIdx; ++j)
+            row[j] = -1;
+    }
+}
+
 } // namespace
+
+int buildSparseIndices(int32_t *out,
+                       int rows,
+                       int nIdx,
+                       int64_t start,
+                       int64_t windowStart,
+                       int window,
+                       int nWin,
+                       int ratio,
+                       const int32_t *sel,
+                       int topk,
+                       CUstream_st *stream)
+{
+    if (rows <= 0 || nIdx <= 0)
+        return 0;
+    FATHOM_LAUNCH(blocksFor(rows, 128), 128, 0, stream, sparseIndicesKernel)
+    (out, rows, nIdx, start, windowStart, window, nWin, ratio, sel, topk);
+    return status();
+}
 
 int addPeriodicRows(float *x,
                     const float *table,
@@ -126,7 +184,8 @@ int addPeriodicRows(float *x,
     const int64_t n = static_cast<int64_t>(rows) * width;
     if (n == 0)
         return 0;
-    addPeriodicRowsKernel<<<blocksFor(n, 256), 256, 0, stream>>>(x, table, positions, rows, width, period);
+    FATHOM_LAUNCH(blocksFor(n, 256), 256, 0, stream, addPeriodicRowsKernel)
+    (x, table, positions, rows, width, period);
     return status();
 }
 
@@ -134,23 +193,27 @@ int scaleRoundBf16(float *x, int64_t n, float scale, CUstream_st *stream)
 {
     if (n == 0)
         return 0;
-    scaleRoundKernel<<<blocksFor(n, 256), 256, 0, stream>>>(x, n, scale);
+    FATHOM_LAUNCH(blocksFor(n, 256), 256, 0, stream, scaleRoundKernel)(x, n, scale);
     return status();
 }
 
-int gatherRows(float *dst, const float *src, const int32_t *rows, int n, int width, CUstream_st *stream)
+int gatherRows(
+    float *dst, const float *src, const int32_t *rows, int n, int width, CUstream_st *stream)
 {
     if (n == 0)
         return 0;
-    gatherKernel<<<n < 65535 ? n : 65535, 128, 0, stream>>>(dst, src, rows, n, width, false);
+    FATHOM_LAUNCH((n < 65535 ? n : 65535), 128, 0, stream, gatherKernel)
+    (dst, src, rows, n, width, false);
     return status();
 }
 
-int scatterRows(float *dst, const float *src, const int32_t *rows, int n, int width, CUstream_st *stream)
+int scatterRows(
+    float *dst, const float *src, const int32_t *rows, int n, int width, CUstream_st *stream)
 {
     if (n == 0)
         return 0;
-    gatherKernel<<<n < 65535 ? n : 65535, 128, 0, stream>>>(dst, src, rows, n, width, true);
+    FATHOM_LAUNCH((n < 65535 ? n : 65535), 128, 0, stream, gatherKernel)
+    (dst, src, rows, n, width, true);
     return status();
 }
 
@@ -167,16 +230,18 @@ int moeCombine(float *y,
         return static_cast<int>(cudaErrorInvalidValue);
     if (rows == 0)
         return 0;
-    moeCombineKernel<<<rows < 65535 ? rows : 65535, 256, 0, stream>>>(y, routed, shared, ids, rows, k, d);
+    FATHOM_LAUNCH((rows < 65535 ? rows : 65535), 256, 0, stream, moeCombineKernel)
+    (y, routed, shared, ids, rows, k, d);
     return status();
 }
 
-int addBroadcastRoundBf16(float *out, const float *a, const float *b, int rows, int n, int d, CUstream_st *stream)
+int addBroadcastRoundBf16(
+    float *out, const float *a, const float *b, int rows, int n, int d, CUstream_st *stream)
 {
     const int64_t total = static_cast<int64_t>(rows) * n * d;
     if (total == 0)
         return 0;
-    addBroadcastKernel<<<blocksFor(total, 256), 256, 0, stream>>>(out, a, b, rows, n, d);
+    FATHOM_LAUNCH(blocksFor(total, 256), 256, 0, stream, addBroadcastKernel)(out, a, b, rows, n, d);
     return status();
 }
 

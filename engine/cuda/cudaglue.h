@@ -42,6 +42,21 @@ int moeCombine(float *y,
                CUstream_st *stream);
 int addBroadcastRoundBf16(
     float *out, const float *a, const float *b, int rows, int n, int d, CUstream_st *stream);
+// Sparse-attention index rows of `rows` consecutive queries at positions start, start + 1, ...
+// (forward.cpp's host loop): window rows max(0, pos − window + 1) .. pos as offsets from
+// windowStart, then for ratio 4 the selections sel [rows, topk] that are >= 0, for another ratio
+// > 0 the entries 0 .. (pos + 1) / ratio − 1, each offset by nWin; −1 in the remaining slots.
+int buildSparseIndices(int32_t *out,
+                       int rows,
+                       int nIdx,
+                       int64_t start,
+                       int64_t windowStart,
+                       int window,
+                       int nWin,
+                       int ratio,
+                       const int32_t *sel,
+                       int topk,
+                       CUstream_st *stream);
 // Fills `bytes` with 0xFF (NaN in fp32): poisons fresh buffers to catch reads of unwritten memory.
 int poison(void *p, uint64_t bytes, CUstream_st *stream);
 

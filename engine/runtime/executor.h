@@ -40,6 +40,23 @@ namespace fathom::engine {
 
 enum class LinearOutput { Bf16, F32 };
 
+struct ExpertWeights;
+
+/** A MoE layer's shared + routed experts and their combine from routing decisions that stay in
+    the executor's memory (ids, weights): Executor::moeOnDevice. */
+struct MoeDeviceJob
+{
+    const ExpertWeights *experts = nullptr; // [nExperts] routed experts (V4Model)
+    const ExpertWeights *shared = nullptr;
+    int nExperts = 0;
+    const float *x = nullptr;       // [rows, d] bf16-valued
+    const int32_t *ids = nullptr;   // [rows, k]
+    const float *weights = nullptr; // [rows, k] routing weights
+    float *y = nullptr;             // [rows, d] bf16-valued: moeCombine's result
+    int rows = 0, k = 0, d = 0, inter = 0;
+    float limit = 0.0f;
+};
+
 /** One expert FFN application: y = w2(bf16(swiglu(w1 x, w3 x) · rowWeight)) for `rows` rows. */
 struct ExpertJob
 {
@@ -100,6 +117,29 @@ public:
                                        const int32_t *hostVisible,
                                        int k,
                                        int32_t *hostOut);
+
+    /** Optional: the whole expert part of a MoE layer (grouping by expert, shared and routed
+        FFNs, combine) without reading the routing back, so a device's decode step has no host
+        round trip there. Returns false where the executor has no such path for this job (the
+        default); the forward pass then reads the ids back and groups on the host. */
+    virtual Result<bool> moeOnDevice(const MoeDeviceJob &) { return false; }
+
+    /** Optional, for a device executor: indexerSelect() with the selections left in executor
+        memory (`out` [rows, k], -1 padded), and the sparse-attention index rows built there from
+        them (sparseIndicesOnExecutor: rows of queries at positions start.., window rows from
+        windowStart, then ratio 4's selections sel [rows, topk] offset by nWin), so a CSA layer
+        needs no read-back. Both return false where unsupported (the default); the forward
+        pass then uses indexerSelect() and builds the index rows on the host. */
+    virtual Result<bool> indexerSelectOnExecutor(
+        const kernels::IndexerScoreParams &, int, const int32_t *, int, int32_t *)
+    {
+        return false;
+    }
+    virtual Result<bool> sparseIndicesOnExecutor(
+        int32_t *, int, int, int64_t, int64_t, int, int, int, const int32_t *, int)
+    {
+        return false;
+    }
 
     // ---- glue (exact data movement and elementwise steps of the forward pass) ------------------
     /** out [rows, copies, d] = bf16 table rows of hostIds, repeated `copies` times. */

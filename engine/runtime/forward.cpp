@@ -463,6 +463,8 @@ Result<void> V4Forward::attention(
     // Lightning indexer (CSA): per token the selected compressed entries.
     const int topk = c.indexTopk;
     std::vector<int32_t> selected; // [N, topk], -1 padded
+    Ints selOnExec;                // the same in executor memory (indexerSelectOnExecutor)
+    bool selectedOnExec = false;
     if (m == 4) {
         FATHOM_TRY(compressorUpdate(bw, batch, x, true, emitted));
         const int HI = c.indexNHeads, DI = c.indexHeadDim;
@@ -523,6 +525,26 @@ Result<void> V4Forward::attention(
                 sp.n_heads = HI;
                 sp.dim = DI;
                 sp.n_keys = lastVis;
+                if (!m_exec.hostAddressable()) {
+                    // A device executor may keep the selections (no read-back).
+                    if (!selOnExec.data()) {
+                        FATHOM_TRY_ASSIGN(selOnExec,
+                                          Ints::make(m_exec,
+                                                     static_cast<int64_t>(N) * topk,
+                                                     "indexer selections"));
+                    }
+                    FATHOM_TRY_ASSIGN(const bool kept,
+                                      m_exec.indexerSelectOnExecutor(
+                                          sp,
+                                          it.count,
+                                          visible.data(),
+                                          topk,
+                                          selOnExec.data() + static_cast<int64_t>(it.row) * topk));
+                    if (kept) {
+                        selectedOnExec = true;
+                        continue;
+                    }
+                }
                 FATHOM_TRY(
                     m_exec.indexerSelect(sp,
                                          it.count,
@@ -592,8 +614,33 @@ Result<void> V4Forward::attention(
             return fail(Error::Kind::Internal, bw.prefix + " compressed entries missing");
         const int nCmp = m == 0 ? 0 : (m == 4 ? topk : nEnt);
         const int nIdx = Wn + nCmp;
-        idx.assign(static_cast<size_t>(it.count) * nIdx, -1);
-        for (int t = 0; t < it.count; ++t) {
+        Ints idxOnExec;
+        const int32_t *idxForOp = nullptr;
+        if (selectedOnExec) {
+            FATHOM_TRY_ASSIGN(idxOnExec,
+                              Ints::make(m_exec,
+                                         static_cast<int64_t>(it.count) * nIdx,
+                                         "attention indices"));
+            FATHOM_TRY_ASSIGN(const bool built,
+                              m_exec.sparseIndicesOnExecutor(
+                                  idxOnExec.data(),
+                                  it.count,
+                                  nIdx,
+                                  it.start,
+                                  wStart,
+                                  Wn,
+                                  nWin,
+                                  m,
+                                  selOnExec.data() + static_cast<int64_t>(it.row) * topk,
+                                  topk));
+            if (!built)
+                return fail(Error::Kind::Internal,
+                            bw.prefix + " indexer selections kept on the executor without an "
+                                        "index builder");
+            idxForOp = idxOnExec.data();
+        }
+        idx.assign(selectedOnExec ? 0 : static_cast<size_t>(it.count) * nIdx, -1);
+        for (int t = 0; t < it.count && !selectedOnExec; ++t) {
             const int64_t pos = it.start + t;
             int32_t *row = idx.data() + static_cast<int64_t>(t) * nIdx;
             int j = 0;
@@ -610,9 +657,9 @@ Result<void> V4Forward::attention(
                     row[j++] = nWin + s;
             }
         }
-        Ints idxOnExec;
-        FATHOM_TRY_ASSIGN(const int32_t *idxForOp,
-                          opInts(m_exec, idx, idxOnExec, "attention indices"));
+        if (!selectedOnExec) {
+            FATHOM_TRY_ASSIGN(idxForOp, opInts(m_exec, idx, idxOnExec, "attention indices"));
+        }
         kernels::SparseAttnParams ap;
         ap.q = q.data() + static_cast<int64_t>(it.row) * H * D;
         ap.kv = it.bs->window.row(wStart);
@@ -760,6 +807,25 @@ Result<void> V4Forward::moe(
         mp.route_scale = static_cast<float>(c.routedScalingFactor);
         FATHOM_TRY(m_exec.moeRoute(mp));
         r0 = r1;
+    }
+    // A device executor may group the rows by expert itself (no read-back of the ids).
+    if (!tap) {
+        MoeDeviceJob job;
+        job.experts = bw.experts.data();
+        job.shared = &bw.shared;
+        job.nExperts = static_cast<int>(bw.experts.size());
+        job.x = x;
+        job.ids = ids.data();
+        job.weights = weights.data();
+        job.y = y;
+        job.rows = N;
+        job.k = K;
+        job.d = d;
+        job.inter = I;
+        job.limit = static_cast<float>(c.swigluLimit);
+        FATHOM_TRY_ASSIGN(const bool done, m_exec.moeOnDevice(job));
+        if (done)
+            return {};
     }
     // Rows are grouped by expert on the host.
     std::vector<int32_t> idsHolder;

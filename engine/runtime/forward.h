@@ -91,6 +91,8 @@ class V4Forward
 public:
     V4Forward(const V4Model &model, Executor &executor);
 
+    Executor &executor() const { return m_exec; }
+
     /** Appends every item's tokens. lastLogits: [items, vocab] fp32 (may be nullptr).
         finalStreams (may be nullptr): receives the last block's output streams of every token,
         [total tokens, n_hc, d] in item order (the MTP block's input). */

@@ -241,10 +241,38 @@ private:
 
 } // namespace
 
+namespace {
+
+// Host floats as the executor's ops read them: the vector itself on a host executor, else a
+// device copy in `holder` (uploaded unless it is an output).
+Result<float *> execFloats(Executor &exec,
+                           std::vector<float> &host,
+                           Buffer<float> &holder,
+                           const char *what,
+                           bool upload = true)
+{
+    if (exec.hostAddressable())
+        return host.data();
+    FATHOM_TRY_ASSIGN(holder, Buffer<float>::make(exec, static_cast<int64_t>(host.size()), what));
+    if (upload)
+        FATHOM_TRY(exec.copyFromHost(holder.data(), host.data(), holder.bytes()));
+    return holder.data();
+}
+
+Result<void> backToHost(Executor &exec, std::vector<float> &host, const Buffer<float> &holder)
+{
+    if (exec.hostAddressable())
+        return {};
+    return exec.copyToHost(host.data(), holder.data(), holder.bytes());
+}
+
+} // namespace
+
 Result<std::vector<NamedTensor>> runLayerCheck(V4Forward &forward,
                                                const ModelConfig &config,
                                                const SafetensorsFile &expected)
 {
+    Executor &exec = forward.executor();
     const TensorView *promptView = expected.find("prompt_tokens");
     if (!promptView || promptView->rank() != 2)
         return fail(Error::Kind::Format, expected.path() + ": prompt_tokens [B, S] is missing");
@@ -328,32 +356,46 @@ Result<std::vector<NamedTensor>> runLayerCheck(V4Forward &forward,
         for (int b = 0; b < B; ++b)
             items.push_back({&states[b], &dec0[b], 1, b});
         std::vector<float> mid(x.size()), out(x.size());
-        FATHOM_TRY(forward.attentionSublayer(blk, items, x.data(), mid.data(), opt));
-        FATHOM_TRY_ASSIGN(const std::vector<float> attnStreams,
+        Buffer<float> xb, midb, outb, attnb;
+        FATHOM_TRY_ASSIGN(float *xp, execFloats(exec, x, xb, "golden input streams"));
+        FATHOM_TRY_ASSIGN(float *midp, execFloats(exec, mid, midb, "attention streams", false));
+        FATHOM_TRY_ASSIGN(float *outp, execFloats(exec, out, outb, "block output", false));
+        FATHOM_TRY(forward.attentionSublayer(blk, items, xp, midp, opt));
+        FATHOM_TRY_ASSIGN(std::vector<float> attnStreams,
                           goldenFloats(expected, prefix + "attn_streams"));
-        FATHOM_TRY(forward.ffnSublayer(blk, items, attnStreams.data(), out.data(), opt));
+        FATHOM_TRY_ASSIGN(float *attnp,
+                          execFloats(exec, attnStreams, attnb, "golden attention streams"));
+        FATHOM_TRY(forward.ffnSublayer(blk, items, attnp, outp, opt));
         for (NamedTensor &t : tap.take(B))
             results.push_back(std::move(t));
     }
 
     // Head from the golden last out_streams.
-    FATHOM_TRY_ASSIGN(const std::vector<float> last,
+    FATHOM_TRY_ASSIGN(std::vector<float> last,
                       goldenFloats(expected, blockPrefix(config, L - 1) + "out_streams"));
     NamedTensor head{"head_logits", DType::F32, {B, config.vocabSize}, {}, {}};
     head.f32.resize(static_cast<size_t>(B * config.vocabSize));
-    FATHOM_TRY(forward.headLogits(last.data(), B, head.f32.data(), -1, &tap));
+    Buffer<float> lastb, headb;
+    FATHOM_TRY_ASSIGN(float *lastp, execFloats(exec, last, lastb, "golden last streams"));
+    FATHOM_TRY_ASSIGN(float *headp, execFloats(exec, head.f32, headb, "head logits", false));
+    FATHOM_TRY(forward.headLogits(lastp, B, headp, -1, &tap));
+    FATHOM_TRY(backToHost(exec, head.f32, headb));
     for (NamedTensor &t : tap.take(B))
         results.push_back(std::move(t));
     results.push_back(std::move(head));
 
     if (config.numNextnPredictLayers > 0 && expected.find("mtp.0.out_streams")) {
         std::vector<float> in(last.size());
-        FATHOM_TRY(forward.mtpInput(L, last.data(), dec1.data(), B, in.data(), &tap));
-        FATHOM_TRY_ASSIGN(const std::vector<float> mtpOut,
-                          goldenFloats(expected, "mtp.0.out_streams"));
+        Buffer<float> inb, mtpb, mlb;
+        FATHOM_TRY_ASSIGN(float *inp, execFloats(exec, in, inb, "MTP input streams", false));
+        FATHOM_TRY(forward.mtpInput(L, lastp, dec1.data(), B, inp, &tap));
+        FATHOM_TRY_ASSIGN(std::vector<float> mtpOut, goldenFloats(expected, "mtp.0.out_streams"));
         NamedTensor ml{"mtp.0.logits", DType::F32, {B, config.vocabSize}, {}, {}};
         ml.f32.resize(static_cast<size_t>(B * config.vocabSize));
-        FATHOM_TRY(forward.headLogits(mtpOut.data(), B, ml.f32.data(), L, &tap));
+        FATHOM_TRY_ASSIGN(float *mtpp, execFloats(exec, mtpOut, mtpb, "golden MTP streams"));
+        FATHOM_TRY_ASSIGN(float *mlp, execFloats(exec, ml.f32, mlb, "MTP logits", false));
+        FATHOM_TRY(forward.headLogits(mtpp, B, mlp, L, &tap));
+        FATHOM_TRY(backToHost(exec, ml.f32, mlb));
         for (NamedTensor &t : tap.take(B))
             results.push_back(std::move(t));
         results.push_back(std::move(ml));

@@ -60,4 +60,21 @@ Status linear_grouped_cuda(const linear_params *items, int count, CUstream_st *s
     return Status::success();
 }
 
+Status linear_experts_gemv_cuda(const linear_params &base,
+                                const expert_group &g,
+                                CUstream_st *stream)
+{
+    if (!g.offsets || !g.active || !g.w_table || g.slots <= 0 || g.slots > 65535)
+        return Status::invalid("linear_experts_gemv_cuda: bad expert group");
+    if (Status st = check(base); !st.ok())
+        return st;
+    if (base.m == 0 || base.n == 0)
+        return Status::success();
+    if (base.m > 4 || base.k == 0)
+        return Status::unsupported("linear_experts_gemv_cuda: more than 4 rows per expert");
+    if (cuda::is_quantized(base.w_type) && !g.scale_table)
+        return Status::invalid("linear_experts_gemv_cuda: FP8/FP4 experts without scales");
+    return cuda::linear_gemv_launch(base, stream, g);
+}
+
 } // namespace fathom::kernels

@@ -128,10 +128,28 @@ __device__ void stage_x(const linear_params &p, int64_t ldx, unsigned char *smem
 
 template<GemvKind Kind, linear_accum Accum>
 __global__ void __launch_bounds__(k_threads)
-    gemv_kernel(linear_params p, int64_t ldx, int64_t ldy, int cpw)
+    gemv_kernel(linear_params p, int64_t ldx, int64_t ldy, int cpw, expert_group g)
 {
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ float terms[k_warps][k_max_m][32];
+    if (g.active) {
+        // Grouped experts: grid row blockIdx.y serves the expert in that active slot; its rows,
+        // weight and scales come from device memory (the whole block leaves together).
+        const int e = g.active[blockIdx.y];
+        if (e < 0)
+            return;
+        const int r0 = g.offsets[e];
+        const int rows = g.offsets[e + 1] - r0;
+        if (rows <= 0)
+            return;
+        p.m = rows < p.m ? rows : p.m;
+        p.w = g.w_table[e];
+        p.w_scale = g.scale_table ? g.scale_table[e] : nullptr;
+        const int xsz = p.x_type == act_type::bf16 ? 2 : 4;
+        const int ysz = p.y_type == act_type::bf16 ? 2 : 4;
+        p.x = static_cast<const char *>(p.x) + static_cast<int64_t>(r0) * ldx * xsz;
+        p.y = static_cast<char *>(p.y) + static_cast<int64_t>(r0) * ldy * ysz;
+    }
     stage_x<Kind>(p, ldx, smem);
     __syncthreads();
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -271,7 +289,7 @@ __global__ void __launch_bounds__(k_threads)
 }
 
 template<GemvKind Kind, linear_accum Accum>
-Status launch(const linear_params &p, CUstream_st *stream)
+Status launch(const linear_params &p, const expert_group &g, CUstream_st *stream)
 {
     const size_t bytes = smem_bytes(Kind, p.m, p.k);
     if (bytes > 48 * 1024) {
@@ -286,18 +304,15 @@ Status launch(const linear_params &p, CUstream_st *stream)
     const long long cols_per_block = static_cast<long long>(k_warps) * cpw;
     const int64_t ldx = p.ldx ? p.ldx : p.k;
     const int64_t ldy = p.ldy ? p.ldy : p.n;
-    FATHOM_LAUNCH(grid_for(p.n, static_cast<int>(cols_per_block)),
-                  k_threads,
-                  bytes,
-                  stream,
-                  gemv_kernel<Kind, Accum>)
-    (p, ldx, ldy, cpw);
+    const dim3 grid(grid_for(p.n, static_cast<int>(cols_per_block)), g.active ? g.slots : 1);
+    FATHOM_LAUNCH(grid, k_threads, bytes, stream, gemv_kernel<Kind, Accum>)
+    (p, ldx, ldy, cpw, g);
     return launch_status();
 }
 
 } // namespace
 
-Status linear_gemv_launch(const linear_params &p, CUstream_st *stream)
+Status linear_gemv_launch(const linear_params &p, CUstream_st *stream, const expert_group &g)
 {
     GemvKind kind;
     size_t align = 16;
@@ -326,15 +341,15 @@ Status linear_gemv_launch(const linear_params &p, CUstream_st *stream)
     const bool exact = p.accum == linear_accum::exact;
     switch (kind) {
     case GemvKind::Fp8:
-        return launch<GemvKind::Fp8, linear_accum::exact>(p, stream);
+        return launch<GemvKind::Fp8, linear_accum::exact>(p, g, stream);
     case GemvKind::Fp4:
-        return launch<GemvKind::Fp4, linear_accum::exact>(p, stream);
+        return launch<GemvKind::Fp4, linear_accum::exact>(p, g, stream);
     case GemvKind::Bf16:
-        return exact ? launch<GemvKind::Bf16, linear_accum::exact>(p, stream)
-                     : launch<GemvKind::Bf16, linear_accum::fp32>(p, stream);
+        return exact ? launch<GemvKind::Bf16, linear_accum::exact>(p, g, stream)
+                     : launch<GemvKind::Bf16, linear_accum::fp32>(p, g, stream);
     default:
-        return exact ? launch<GemvKind::F32, linear_accum::exact>(p, stream)
-                     : launch<GemvKind::F32, linear_accum::fp32>(p, stream);
+        return exact ? launch<GemvKind::F32, linear_accum::exact>(p, g, stream)
+                     : launch<GemvKind::F32, linear_accum::fp32>(p, g, stream);
     }
 }
 

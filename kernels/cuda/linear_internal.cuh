@@ -12,6 +12,7 @@
   with separate fp32 roundings (scale product, multiply, add), like linear_ref.
 */
 
+#include "kernels/cuda_ops.h"
 #include "kernels/linear.h"
 
 #include "cuda_common.cuh"
@@ -67,7 +68,9 @@ inline bool is_quantized(linear_weight_type t)
 
 // linear_gemv.cu: m <= 4 rows, k % 16 == 0. Returns Unsupported when the shape does not fit
 // (the caller then uses the tiled kernel).
-Status linear_gemv_launch(const linear_params &p, CUstream_st *stream);
+// With g.active set: the grouped-expert form (linear_experts_gemv_cuda), p.w the first expert's
+// weight (its alignment stands for all of them, which the caller checks).
+Status linear_gemv_launch(const linear_params &p, CUstream_st *stream, const expert_group &g = {});
 // linear_tiled.cu: any shape.
 Status linear_tiled_launch(const linear_params &p, CUstream_st *stream);
 

@@ -9,6 +9,12 @@
 //
 // Qt-free (the GPU machine has no Qt). Exit code 77 (ctest SKIP_RETURN_CODE) without a device or
 // without the golden data (unless FATHOM_REQUIRE_TESTDATA).
+//
+// The same source builds as tst_cuda_model_emu (FATHOM_CUDA_EMULATION): the real CUDA backend
+// under tests/gpu/emu's CPU emulation in strict mode (device memory closed to the host outside
+// kernels and copies, host pointers refused as kernel arguments, graph capture refusing what the
+// runtime refuses). It runs a CI-sized subset (FATHOM_EMU_FULL=1: everything) and fails on any
+// error the emulator reports.
 
 #include "engine/api/backendfactory.h"
 #include "engine/api/gpudevices.h"
@@ -23,12 +29,18 @@
 
 #include <nlohmann/json.hpp>
 
+#ifdef FATHOM_CUDA_EMULATION
+#include <cuda_runtime.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -260,6 +272,133 @@ void endToEnd(Variant &v, CudaExecutor &gpu, bool forced, int chunk)
     check(d.finite && d.meanAbs <= 0.25 * limMean, buf);
 }
 
+double relRms(const std::vector<float> &got, const std::vector<float> &ref)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        const double d = double(got[i]) - ref[i];
+        num += d * d;
+        den += double(ref[i]) * ref[i];
+    }
+    return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+double maxAbsDiff(const std::vector<float> &got, const std::vector<float> &ref)
+{
+    double m = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        const double d = std::abs(double(got[i]) - ref[i]);
+        m = std::isfinite(d) ? std::max(m, d) : 1e300;
+    }
+    return m;
+}
+
+// README §2 layer-local check: every block alone at the golden step from golden inputs and KV
+// state, within the manifest's per-tensor advice (ids identical as sets); and the same check
+// on the CPU executor, which the GPU's exact-twin ops must reproduce (relative RMS <= 1e-5).
+void layerLocal(Variant &v, CudaExecutor &gpu)
+{
+    const ModelConfig &c = v.model->config();
+    V4Forward fwd(*v.model, gpu);
+    auto res = runLayerCheck(fwd, c, *v.expected);
+    if (!res) {
+        check(false, v.name + " layer-local: " + res.error().toString());
+        return;
+    }
+    CpuExecutor cpu(0);
+    V4Forward cfwd(*v.model, cpu);
+    auto cres = runLayerCheck(cfwd, c, *v.expected);
+    if (!cres) {
+        check(false, v.name + " layer-local (cpu): " + cres.error().toString());
+        return;
+    }
+    std::map<std::string, const NamedTensor *> byName;
+    for (const NamedTensor &t : *cres)
+        byName[t.name] = &t;
+    const auto &advice = v.manifest["tolerance_advice"]["layer_local"]["per_tensor_kind"];
+    int compared = 0;
+    std::string failures;
+    double worstCpu = 0;
+    std::string worstCpuName;
+    for (const NamedTensor &t : *res) {
+        const std::string goldenName = t.name == "head_logits" ? "decode_logits" : t.name;
+        const TensorView *g = v.expected->find(goldenName);
+        if (!g)
+            continue;
+        ++compared;
+        const auto dot = t.name.rfind('.');
+        const std::string kind = dot == std::string::npos ? t.name : t.name.substr(dot + 1);
+        const NamedTensor *ct = byName.count(t.name) ? byName[t.name] : nullptr;
+        if (t.dtype == DType::I32) {
+            auto gi = goldenInts(*v.expected, t.name);
+            const int64_t k = t.shape.empty() ? 1 : t.shape.back();
+            bool same = gi && gi->size() == t.i32.size() && k > 0;
+            for (size_t r = 0; same && r < t.i32.size() / k; ++r) {
+                std::vector<int32_t> a(t.i32.begin() + r * k, t.i32.begin() + (r + 1) * k);
+                std::vector<int32_t> b(gi->begin() + r * k, gi->begin() + (r + 1) * k);
+                std::sort(a.begin(), a.end());
+                std::sort(b.begin(), b.end());
+                same = a == b;
+            }
+            if (!same)
+                failures += " " + t.name + " (ids differ from golden)";
+            if (!ct || ct->i32 != t.i32)
+                failures += " " + t.name + " (ids differ from CPU)";
+            continue;
+        }
+        std::vector<float> gf;
+        if (t.name == "head_logits") {
+            auto all = goldenFloats(*v.expected, "decode_logits");
+            const int64_t B = t.shape[0], V = t.shape[1], T = g->dim(1);
+            for (int64_t b = 0; all && b < B; ++b)
+                gf.insert(gf.end(), all->begin() + b * T * V, all->begin() + (b * T + 1) * V);
+        } else if (auto gv = goldenFloats(*v.expected, t.name)) {
+            gf = std::move(*gv);
+        }
+        if (gf.size() != t.f32.size()) {
+            failures += " " + t.name + " (size)";
+            continue;
+        }
+        double figure, limit;
+        const auto adv = advice.contains(kind) ? advice[kind] : nlohmann::json::object();
+        if (t.name == "head_logits" || kind == "logits") {
+            figure = maxAbsDiff(t.f32, gf);
+            limit = 1e-4;
+        } else if (adv.contains("max_abs")) {
+            figure = maxAbsDiff(t.f32, gf);
+            limit = adv["max_abs"].get<double>();
+        } else {
+            figure = relRms(t.f32, gf);
+            limit = adv.contains("rel_rms") ? adv["rel_rms"].get<double>() : 3e-3;
+        }
+        if (!(figure <= limit)) {
+            char buf[160];
+            std::snprintf(buf, sizeof buf, " %s (%.3g > %.3g)", t.name.c_str(), figure, limit);
+            failures += buf;
+        }
+        if (!ct || ct->f32.size() != t.f32.size()) {
+            failures += " " + t.name + " (missing on CPU)";
+            continue;
+        }
+        const double dc = relRms(t.f32, ct->f32);
+        if (!(dc <= worstCpu)) {
+            worstCpu = std::isfinite(dc) ? dc : 1e300;
+            worstCpuName = t.name;
+        }
+    }
+    char buf[256];
+    std::snprintf(buf,
+                  sizeof buf,
+                  "%s layer-local: %d tensors within the golden advice; GPU vs CPU executor worst "
+                  "rel RMS %.2e (%s, limit 1e-5)",
+                  v.name.c_str(),
+                  compared,
+                  worstCpu,
+                  worstCpuName.c_str());
+    check(compared > 20 && failures.empty() && worstCpu <= 1e-5,
+          std::string(buf) + (failures.empty() ? "" : "; failed:" + failures));
+}
+
 void mtp(Variant &v, CudaExecutor &gpu)
 {
     // mtp_logits: the MTP block over the prompt with next ids, last position.
@@ -386,6 +525,176 @@ void graphReplay(CudaExecutor &gpu)
     check(r && eager == replay, "CUDA graph replay reproduces the eager ops bit for bit");
 }
 
+// The MoE part of a decode step without host round trips (CudaExecutor::moeOnDevice: device
+// grouping by expert, one grouped launch per expert projection): it must equal the host-grouped
+// path (ids read back, per-expert expertFfn, moeCombine) bit for bit, capture into a CUDA graph
+// (a fixed launch sequence whatever the routing), and the graph replayed on new inputs and new
+// routing must equal the eager call bit for bit.
+void graphMoe(Variant &v, CudaExecutor &gpu)
+{
+    const ModelConfig &c = v.model->config();
+    int block = -1;
+    for (int b = 0; b < v.model->blockCount() && block < 0; ++b)
+        if (!v.model->block(b).experts.empty())
+            block = b;
+    if (block < 0) {
+        check(false, v.name + " graph MoE: no MoE block");
+        return;
+    }
+    const BlockWeights &bw = v.model->block(block);
+    const int N = 2, K = c.numExpertsPerTok, E = c.nRoutedExperts;
+    const int d = static_cast<int>(c.hiddenSize), I = static_cast<int>(c.moeIntermediateSize);
+    uint64_t st = 0x9E3779B97F4A7C15ull;
+    auto next = [&] {
+        st ^= st << 13;
+        st ^= st >> 7;
+        st ^= st << 17;
+        return st;
+    };
+    std::vector<float> hx(static_cast<size_t>(N) * d), hw(static_cast<size_t>(N) * K);
+    std::vector<int32_t> hids(static_cast<size_t>(N) * K);
+    auto draw = [&] {
+        for (float &f : hx) // multiples of 1/64 in [-2, 2): exact bf16 values
+            f = static_cast<float>(static_cast<int>(next() % 256) - 128) / 64.0f;
+        for (float &f : hw)
+            f = static_cast<float>(1 + next() % 1024) / 1024.0f;
+        for (int r = 0; r < N; ++r) {
+            std::vector<int32_t> all(E);
+            for (int e = 0; e < E; ++e)
+                all[e] = e;
+            for (int j = 0; j < K; ++j) {
+                std::swap(all[j], all[j + next() % (E - j)]);
+                hids[static_cast<size_t>(r) * K + j] = all[j];
+            }
+        }
+    };
+    auto x = Buffer<float>::make(gpu, N * d, "graph MoE x");
+    auto ids = Buffer<int32_t>::make(gpu, N * K, "graph MoE ids");
+    auto w = Buffer<float>::make(gpu, N * K, "graph MoE weights");
+    auto y = Buffer<float>::make(gpu, N * d, "graph MoE y");
+    if (!x || !ids || !w || !y) {
+        check(false, v.name + " graph MoE buffers");
+        return;
+    }
+    auto upload = [&]() -> Result<void> {
+        FATHOM_TRY(gpu.copyFromHost(x->data(), hx.data(), x->bytes()));
+        FATHOM_TRY(gpu.copyFromHost(ids->data(), hids.data(), ids->bytes()));
+        return gpu.copyFromHost(w->data(), hw.data(), w->bytes());
+    };
+    MoeDeviceJob job;
+    job.experts = bw.experts.data();
+    job.shared = &bw.shared;
+    job.nExperts = E;
+    job.x = x->data();
+    job.ids = ids->data();
+    job.weights = w->data();
+    job.y = y->data();
+    job.rows = N;
+    job.k = K;
+    job.d = d;
+    job.inter = I;
+    job.limit = static_cast<float>(c.swigluLimit);
+    auto onDevice = [&]() -> Result<void> {
+        FATHOM_TRY_ASSIGN(const bool taken, gpu.moeOnDevice(job));
+        if (!taken)
+            return fail(Error::Kind::Unsupported, "moeOnDevice declined the job");
+        return {};
+    };
+    // The forward pass's host grouping (forward.cpp moe()), through the executor's ops.
+    auto hostGrouped = [&](std::vector<float> &out) -> Result<void> {
+        const int NK = N * K;
+        std::vector<int> firstOf(E + 1, 0);
+        for (int32_t e : hids)
+            ++firstOf[e + 1];
+        for (int e = 0; e < E; ++e)
+            firstOf[e + 1] += firstOf[e];
+        std::vector<int32_t> srcRow(NK), slotIndex(NK);
+        std::vector<int> fill(firstOf.begin(), firstOf.end() - 1);
+        for (int r = 0; r < N; ++r)
+            for (int j = 0; j < K; ++j) {
+                const int at = fill[hids[static_cast<size_t>(r) * K + j]]++;
+                srcRow[at] = r;
+                slotIndex[at] = r * K + j;
+            }
+        FATHOM_TRY_ASSIGN(auto ys, Buffer<float>::make(gpu, N * d, "ref shared"));
+        FATHOM_TRY_ASSIGN(auto xe, Buffer<float>::make(gpu, NK * d, "ref xe"));
+        FATHOM_TRY_ASSIGN(auto we, Buffer<float>::make(gpu, NK, "ref we"));
+        FATHOM_TRY_ASSIGN(auto ye, Buffer<float>::make(gpu, NK * d, "ref ye"));
+        FATHOM_TRY_ASSIGN(auto yr, Buffer<float>::make(gpu, NK * d, "ref yr"));
+        FATHOM_TRY_ASSIGN(auto yy, Buffer<float>::make(gpu, N * d, "ref y"));
+        FATHOM_TRY(gpu.gatherRows(xe.data(), x->data(), srcRow.data(), NK, d));
+        FATHOM_TRY(gpu.gatherRows(we.data(), w->data(), slotIndex.data(), NK, 1));
+        std::vector<ExpertJob> jobs;
+        jobs.push_back(
+            {&bw.shared.w1, &bw.shared.w2, &bw.shared.w3, x->data(), nullptr, ys.data(), N});
+        for (int e = 0; e < E; ++e) {
+            const int ne = firstOf[e + 1] - firstOf[e];
+            if (!ne)
+                continue;
+            const int64_t at = firstOf[e];
+            const ExpertWeights &ew = bw.experts[static_cast<size_t>(e)];
+            jobs.push_back(
+                {&ew.w1, &ew.w2, &ew.w3, xe.data() + at * d, we.data() + at, ye.data() + at * d, ne});
+        }
+        FATHOM_TRY(gpu.expertFfn(jobs, I, job.limit));
+        FATHOM_TRY(gpu.scatterRows(yr.data(), ye.data(), slotIndex.data(), NK, d));
+        FATHOM_TRY(gpu.moeCombine(yy.data(), yr.data(), ys.data(), hids.data(), N, K, d));
+        out.resize(static_cast<size_t>(N) * d);
+        return gpu.copyToHost(out.data(), yy.data(), yy.bytes());
+    };
+    auto readY = [&](std::vector<float> &out) {
+        out.assign(static_cast<size_t>(N) * d, 0.0f);
+        return gpu.copyToHost(out.data(), y->data(), y->bytes());
+    };
+    auto finite = [](const std::vector<float> &a) {
+        return std::all_of(a.begin(), a.end(), [](float f) { return std::isfinite(f); });
+    };
+    draw();
+    std::vector<float> ref, eager, replay;
+    Result<void> r = upload();
+    if (r)
+        r = hostGrouped(ref);
+    if (r)
+        r = onDevice();
+    if (r)
+        r = readY(eager);
+    if (!r) {
+        check(false, v.name + " graph MoE eager: " + r.error().toString());
+        return;
+    }
+    check(finite(ref) && eager == ref,
+          v.name + " MoE grouped on the device equals the host grouping bit for bit (block "
+              + std::to_string(block) + ")");
+    auto g = gpu.captureGraph(onDevice);
+    if (!g) {
+        check(false, v.name + " graph MoE capture: " + g.error().toString());
+        return;
+    }
+    bool same = true;
+    std::string err;
+    for (int round = 0; round < 3 && same && err.empty(); ++round) {
+        draw();
+        r = upload();
+        if (r)
+            r = gpu.launchGraph(*g);
+        if (r)
+            r = readY(replay);
+        if (r)
+            r = onDevice();
+        if (r)
+            r = readY(eager);
+        if (r)
+            r = hostGrouped(ref);
+        if (!r)
+            err = r.error().toString();
+        same = same && finite(eager) && replay == eager && eager == ref;
+    }
+    gpu.destroyGraph(*g);
+    check(err.empty() && same,
+          v.name + " MoE graph replayed with new inputs and routing equals eager bit for bit"
+              + (err.empty() ? "" : ": " + err));
+}
+
 // Greedy token-level generation through the Backend interface: CudaBackend and CpuBackend
 // produce the same tokens on tiny-bf16 (exact twin ops; a rare rounding flip would show here).
 struct Tokens final : GenerationListener
@@ -462,6 +771,13 @@ int main()
         return FATHOM_REQUIRE_TESTDATA ? 1 : 77;
     }
     setenv("FATHOM_CUDA_POISON", "1", 1);
+#ifdef FATHOM_CUDA_EMULATION
+    emu::set_strict(true);
+    const char *fullEnv = std::getenv("FATHOM_EMU_FULL");
+    const bool full = fullEnv && *fullEnv && std::strcmp(fullEnv, "0") != 0;
+#else
+    const bool full = true;
+#endif
     auto gpu = CudaExecutor::create(0);
     if (!gpu) {
         std::printf("FAIL: %s\n", gpu.error().toString().c_str());
@@ -470,6 +786,7 @@ int main()
     oomMessage(**gpu);
     graphReplay(**gpu);
     for (const char *name : {"tiny-bf16", "tiny-quant"}) {
+        const bool quant = std::string(name) == "tiny-quant";
         auto v = loadVariant(root + "/v4/" + name, name);
         if (!v)
             continue;
@@ -477,12 +794,26 @@ int main()
             check(false, std::string(name) + " upload: " + r.error().toString());
             continue;
         }
+        graphMoe(*v, **gpu);
+        layerLocal(*v, **gpu);
+        // Emulation (CI): whole-prompt and chunked prefill + decode with replayed routing on
+        // tiny-bf16, whole-prompt on tiny-quant (the FP8/FP4 paths), own routing and MTP on
+        // tiny-bf16.
         for (int chunk : {0, 5, 16})
-            endToEnd(*v, **gpu, true, chunk);
-        endToEnd(*v, **gpu, false, 0);
-        mtp(*v, **gpu);
+            if (full || chunk == 0 || (chunk == 5 && !quant))
+                endToEnd(*v, **gpu, true, chunk);
+        if (full || !quant)
+            endToEnd(*v, **gpu, false, 0);
+        if (full || !quant)
+            mtp(*v, **gpu);
     }
     backend(root + "/v4/tiny-bf16");
+#ifdef FATHOM_CUDA_EMULATION
+    const int emuErrors = emu::error_count();
+    check(emuErrors == 0,
+          "the emulator saw no errors (host pointers, capture misuse, divergent warps): "
+              + std::to_string(emuErrors));
+#endif
     std::printf("%d checks, %d failed\n", g_checks, g_failures);
     return g_failures ? 1 : 0;
 }

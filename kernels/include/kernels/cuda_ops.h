@@ -132,6 +132,44 @@ Status linear_cuda(const linear_params &p, CUstream_st *stream);
 /** Several independent linears (e.g. the experts of a MoE layer), enqueued in order. */
 Status linear_grouped_cuda(const linear_params *items, int count, CUstream_st *stream);
 
+/** Device-resident grouping of the rows of a MoE layer by expert (moe_group_cuda). */
+struct expert_group
+{
+    const int32_t *offsets = nullptr; // [n_experts + 1] expert e owns rows [offsets[e], offsets[e+1])
+    const int32_t *active = nullptr; // [slots] experts with rows, ascending, -1 padded
+    int slots = 0;
+    const void *const *w_table = nullptr;        // [n_experts] device weight of each expert
+    const uint8_t *const *scale_table = nullptr; // [n_experts] its scales (FP8/FP4), or nullptr
+};
+/**
+  The experts of a MoE layer in ONE launch, whatever the routing (so a decode step is a fixed
+  launch sequence, capturable in a CUDA graph): base holds what the experts share (w_type, n, k,
+  x/y types and strides, accum) with base.x / base.y at row 0 of the expert-sorted rows and
+  base.w = any expert's weight (alignment check); base.m = the most rows one expert can have
+  (<= 4: decode). Expert e computes rows [offsets[e], offsets[e+1]) with w_table[e]; the results
+  are those of linear_cuda per expert, bit for bit. Unsupported when the GEMV path cannot take
+  the shape (the caller then groups on the host).
+*/
+Status linear_experts_gemv_cuda(const linear_params &base,
+                                const expert_group &g,
+                                CUstream_st *stream);
+/**
+  ids [rows, k] (device, each in [0, n_experts)) -> offsets [n_experts + 1], active [slots]
+  (experts with rows, ascending; -1 after them; slots >= min(n_experts, rows·k) keeps all),
+  src_row [rows·k] and slot_index [rows·k] (= row·k + j): the (row, j) pairs sorted by expert,
+  then by row·k + j, as the forward pass's host grouping. One block; n_experts <= 4096.
+*/
+Status moe_group_cuda(const int32_t *ids,
+                      int rows,
+                      int k,
+                      int n_experts,
+                      int32_t *offsets,
+                      int32_t *active,
+                      int slots,
+                      int32_t *src_row,
+                      int32_t *slot_index,
+                      CUstream_st *stream);
+
 // ---- small conversions --------------------------------------------------------------------------
 
 // y [rows, cols] (row stride ld) rounded to bf16 values in place (LinearOutput::Bf16 on f32 y).

@@ -7,9 +7,52 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <memory>
+#include <set>
 #include <vector>
+
+// Fiber switches: glibc's swapcontext saves and restores the signal mask with a system call on
+// every switch, which dominated the emulation's run time (a warp shuffle switches 32 fibers
+// twice). On x86-64 a minimal switch saves only the callee-saved registers and the FP control
+// words (SysV ABI); elsewhere ucontext is used.
+#if defined(__x86_64__) && defined(__linux__)
+#define FATHOM_EMU_FAST_SWITCH 1
+extern "C" void fathom_emu_switch(void **save_sp, void *load_sp);
+asm(R"(
+    .text
+    .globl fathom_emu_switch
+    .type fathom_emu_switch,@function
+fathom_emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size fathom_emu_switch,.-fathom_emu_switch
+    .section .note.GNU-stack,"",@progbits
+    .text
+)");
+#endif
 
 namespace emu {
 
@@ -20,6 +63,7 @@ enum class State { Ready, AtBarrier, AtWarp, Done };
 struct Fiber
 {
     ucontext_t ctx;
+    void *sp = nullptr; // saved stack pointer (fast switch)
     State state = State::Ready;
     dim3 tid;
     uint64_t value = 0;
@@ -36,6 +80,7 @@ struct Block
     std::vector<unsigned char> smem;
     const std::function<void()> *body = nullptr;
     ucontext_t sched;
+    void *sched_sp = nullptr;
     int cur = -1;
 };
 
@@ -43,6 +88,7 @@ Block *g_block = nullptr;
 char *g_stacks = nullptr;
 int g_errors = 0;
 cudaError_t g_last = cudaSuccess;
+long long g_launches = 0;
 
 void error(const char *what)
 {
@@ -61,6 +107,10 @@ void fiber_main()
     Block &b = *g_block;
     (*b.body)();
     b.fibers[b.cur].state = State::Done;
+#ifdef FATHOM_EMU_FAST_SWITCH
+    fathom_emu_switch(&b.fibers[b.cur].sp, b.sched_sp); // never comes back
+    std::abort();
+#endif
     // returns to b.sched through uc_link
 }
 
@@ -69,7 +119,35 @@ void yield(State s)
     Block &b = *g_block;
     Fiber &f = b.fibers[b.cur];
     f.state = s;
+#ifdef FATHOM_EMU_FAST_SWITCH
+    fathom_emu_switch(&f.sp, b.sched_sp);
+#else
     swapcontext(&f.ctx, &b.sched);
+#endif
+}
+
+void start_fiber(Block &b, Fiber &f, int i)
+{
+    char *base = g_stacks + static_cast<size_t>(i) * k_stack;
+#ifdef FATHOM_EMU_FAST_SWITCH
+    // The frame fathom_emu_switch pops: FP control words, r15 .. rbp, then fiber_main as the
+    // return address above a zero fake return address (entry with rsp = 8 mod 16, as a call).
+    uint64_t *top = reinterpret_cast<uint64_t *>(base + k_stack);
+    top[-1] = 0;
+    top[-2] = reinterpret_cast<uint64_t>(&fiber_main);
+    for (int r = 3; r <= 8; ++r)
+        top[-r] = 0;
+    uint32_t ctl[2] = {0x1F80u, 0x037Fu}; // MXCSR and x87 control word defaults
+    std::memcpy(&top[-9], ctl, 8);
+    f.sp = &top[-9];
+    (void) b;
+#else
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = base;
+    f.ctx.uc_stack.ss_size = k_stack;
+    f.ctx.uc_link = &b.sched;
+    makecontext(&f.ctx, fiber_main, 0);
+#endif
 }
 
 void run_block(Block &b)
@@ -79,11 +157,7 @@ void run_block(Block &b)
     for (int i = 0; i < n; ++i) {
         Fiber &f = b.fibers[i];
         f.tid = dim3(i % b.block.x, (i / b.block.x) % b.block.y, i / (b.block.x * b.block.y));
-        getcontext(&f.ctx);
-        f.ctx.uc_stack.ss_sp = g_stacks + static_cast<size_t>(i) * k_stack;
-        f.ctx.uc_stack.ss_size = k_stack;
-        f.ctx.uc_link = &b.sched;
-        makecontext(&f.ctx, fiber_main, 0);
+        start_fiber(b, f, i);
     }
     const int warps = (n + 31) / 32;
     for (;;) {
@@ -92,7 +166,11 @@ void run_block(Block &b)
             if (b.fibers[i].state != State::Ready)
                 continue;
             b.cur = i;
+#ifdef FATHOM_EMU_FAST_SWITCH
+            fathom_emu_switch(&b.sched_sp, b.fibers[i].sp);
+#else
             swapcontext(&b.sched, &b.fibers[i].ctx);
+#endif
             ran = true;
         }
         (void) ran;
@@ -222,6 +300,8 @@ void run_kernel(dim3 grid, dim3 block, size_t smem, const std::function<void()> 
         }
         g_stacks = static_cast<char *>(p);
     }
+    ++g_launches;
+    DeviceAccess open;
     Block b;
     b.grid = grid;
     b.block = block;
@@ -238,38 +318,314 @@ void run_kernel(dim3 grid, dim3 block, size_t smem, const std::function<void()> 
     g_block = nullptr;
 }
 
+// ---- device memory, strict mode ------------------------------------------------------------------
+
+namespace {
+
+constexpr size_t k_region = size_t(8) << 30; // reserved, not committed (MAP_NORESERVE)
+constexpr size_t k_align = 256;              // as cudaMalloc
+char *g_region = nullptr;
+size_t g_top = 0;                           // bump pointer (offset)
+std::map<void *, size_t> g_allocs;          // live blocks
+std::multimap<size_t, void *> g_freeBlocks; // freed blocks by size, reused exactly
+bool g_strict = false;
+int g_open = 0; // DeviceAccess nesting
+std::vector<std::pair<const char *, size_t>> g_hostRanges;
+
+void report(const char *what)
+{
+    ++g_errors;
+    g_last = cudaErrorLaunchFailure;
+    std::fprintf(stderr, "cuda emulation: %s\n", what);
+}
+
+void protect(bool open)
+{
+    if (!g_strict || !g_region || g_top == 0)
+        return;
+    const size_t page = 4096;
+    const size_t len = (g_top + page - 1) / page * page;
+    mprotect(g_region, len, open ? (PROT_READ | PROT_WRITE) : PROT_NONE);
+}
+
+bool reserve()
+{
+    if (g_region)
+        return true;
+    void *p = mmap(nullptr,
+                   k_region,
+                   PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1,
+                   0);
+    if (p == MAP_FAILED)
+        return false;
+    g_region = static_cast<char *>(p);
+    return true;
+}
+
+struct Stream
+{
+    bool capturing = false;
+    bool relaxed = false;
+    bool invalidated = false;
+    std::vector<std::function<void()>> ops;
+};
+std::set<Stream *> g_streams;
+Stream g_default;
+int g_captures = 0;       // streams capturing now
+int g_strictCaptures = 0; // of them, in the global or thread-local mode
+
+Stream *stream_of(cudaStream_t s)
+{
+    return s ? reinterpret_cast<Stream *>(s) : &g_default;
+}
+
+// A call the runtime refuses while a capture (global / thread-local mode) is under way: fails and
+// invalidates every capture, as the real runtime does.
+bool refused_in_capture(const char *call, bool evenRelaxed = false)
+{
+    if (evenRelaxed ? g_captures == 0 : g_strictCaptures == 0)
+        return false;
+    for (Stream *s : g_streams)
+        if (s->capturing)
+            s->invalidated = true;
+    if (g_default.capturing)
+        g_default.invalidated = true;
+    std::fprintf(stderr, "cuda emulation: %s during a stream capture (not permitted)\n", call);
+    g_last = cudaErrorStreamCaptureUnsupported;
+    return true;
+}
+
+} // namespace
+
+void set_strict(bool on)
+{
+    if (on == g_strict)
+        return;
+    if (!on)
+        protect(true);
+    g_strict = on;
+    if (on && g_open == 0)
+        protect(false);
+}
+bool strict()
+{
+    return g_strict;
+}
+void register_host_range(const void *p, size_t bytes)
+{
+    if (p && bytes)
+        g_hostRanges.push_back({static_cast<const char *>(p), bytes});
+}
+void clear_host_ranges()
+{
+    g_hostRanges.clear();
+}
+bool in_device_memory(const void *p)
+{
+    const char *c = static_cast<const char *>(p);
+    return g_region && c >= g_region && c < g_region + g_top;
+}
+void check_pointer_arg(const void *p, int index)
+{
+    if (!p || in_device_memory(p))
+        return;
+    char buf[160];
+    std::snprintf(buf,
+                  sizeof buf,
+                  "kernel argument %d is a host pointer (%p), not device memory",
+                  index,
+                  p);
+    report(buf);
+}
+void check_struct_arg(const void *bytes, size_t size, int index)
+{
+    if (g_hostRanges.empty())
+        return;
+    for (size_t off = 0; off + 8 <= size; off += 8) {
+        uint64_t w;
+        std::memcpy(&w, static_cast<const char *>(bytes) + off, 8);
+        const char *c = reinterpret_cast<const char *>(w);
+        for (const auto &[b, n] : g_hostRanges)
+            if (c >= b && c < b + n) {
+                char buf[200];
+                std::snprintf(buf,
+                              sizeof buf,
+                              "kernel argument %d (a struct) holds a host pointer into a model "
+                              "tensor at byte %zu (%p)",
+                              index,
+                              off,
+                              static_cast<const void *>(c));
+                report(buf);
+                return;
+            }
+    }
+}
+DeviceAccess::DeviceAccess()
+{
+    if (g_open++ == 0)
+        protect(true);
+}
+DeviceAccess::~DeviceAccess()
+{
+    if (--g_open == 0)
+        protect(false);
+}
+void enqueue(cudaStream_t stream, std::function<void()> op)
+{
+    Stream *s = stream_of(stream);
+    if (s->capturing) {
+        s->ops.push_back(std::move(op));
+        return;
+    }
+    op();
+}
+long long launch_count()
+{
+    return g_launches;
+}
+void reset_launch_count()
+{
+    g_launches = 0;
+}
+
 } // namespace emu
+
+using emu::g_last;
+
+struct CUgraph_st
+{
+    std::vector<std::function<void()>> ops;
+};
+struct CUgraphExec_st
+{
+    std::vector<std::function<void()>> ops;
+};
+struct CUevent_st
+{
+    std::chrono::steady_clock::time_point at{};
+    bool recorded = false;
+};
 
 cudaError_t cudaMallocBytes(void **p, size_t n)
 {
-    *p = std::malloc(n ? n : 1);
-    return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+    *p = nullptr;
+    if (emu::refused_in_capture("cudaMalloc"))
+        return cudaErrorStreamCaptureUnsupported;
+    if (!emu::reserve())
+        return cudaErrorMemoryAllocation;
+    const size_t size = (std::max<size_t>(n, 1) + emu::k_align - 1) / emu::k_align * emu::k_align;
+    if (auto it = emu::g_freeBlocks.find(size); it != emu::g_freeBlocks.end()) {
+        *p = it->second;
+        emu::g_freeBlocks.erase(it);
+    } else {
+        if (size > emu::k_region - emu::g_top)
+            return cudaErrorMemoryAllocation;
+        *p = emu::g_region + emu::g_top;
+        emu::g_top += size;
+        if (emu::g_strict && emu::g_open == 0)
+            emu::protect(false);
+    }
+    emu::g_allocs[*p] = size;
+    return cudaSuccess;
 }
 cudaError_t cudaFree(void *p)
 {
-    std::free(p);
+    if (!p)
+        return cudaSuccess;
+    if (emu::refused_in_capture("cudaFree"))
+        return cudaErrorStreamCaptureUnsupported;
+    auto it = emu::g_allocs.find(p);
+    if (it == emu::g_allocs.end()) {
+        emu::report("cudaFree of a pointer that cudaMalloc did not return");
+        return cudaErrorInvalidValue;
+    }
+    emu::g_freeBlocks.emplace(it->second, p);
+    emu::g_allocs.erase(it);
     return cudaSuccess;
 }
-cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind)
+
+namespace {
+
+bool copy_ok(void *dst, const void *src, cudaMemcpyKind kind)
 {
+    if (!emu::g_strict || kind == cudaMemcpyDefault || kind == cudaMemcpyHostToHost)
+        return true;
+    const bool dd = emu::in_device_memory(dst), sd = emu::in_device_memory(src);
+    const bool ok = kind == cudaMemcpyHostToDevice   ? dd && !sd
+                    : kind == cudaMemcpyDeviceToHost ? sd && !dd
+                                                     : dd && sd;
+    if (!ok)
+        emu::report("cudaMemcpy with pointers that do not match its direction");
+    return ok;
+}
+
+void do_copy(void *dst, const void *src, size_t n)
+{
+    emu::DeviceAccess open;
     std::memmove(dst, src, n);
+}
+
+} // namespace
+
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind kind)
+{
+    if (emu::refused_in_capture("cudaMemcpy (synchronous)"))
+        return cudaErrorStreamCaptureUnsupported;
+    if (!copy_ok(dst, src, kind))
+        return cudaErrorInvalidValue;
+    do_copy(dst, src, n);
     return cudaSuccess;
 }
 cudaError_t cudaMemset(void *p, int value, size_t n)
 {
+    if (emu::refused_in_capture("cudaMemset (synchronous)"))
+        return cudaErrorStreamCaptureUnsupported;
+    emu::DeviceAccess open;
     std::memset(p, value, n);
+    return cudaSuccess;
+}
+cudaError_t cudaMemcpyAsync(
+    void *dst, const void *src, size_t n, cudaMemcpyKind kind, cudaStream_t stream)
+{
+    if (!copy_ok(dst, src, kind))
+        return cudaErrorInvalidValue;
+    emu::Stream *s = emu::stream_of(stream);
+    if (s->capturing && kind != cudaMemcpyDeviceToDevice) {
+        // Copies from or to pageable host memory cannot be captured.
+        emu::refused_in_capture("cudaMemcpyAsync to or from (pageable) host memory", true);
+        return cudaErrorStreamCaptureUnsupported;
+    }
+    emu::enqueue(stream, [dst, src, n]() { do_copy(dst, src, n); });
+    return cudaSuccess;
+}
+cudaError_t cudaMemsetAsync(void *p, int value, size_t n, cudaStream_t stream)
+{
+    emu::enqueue(stream, [p, value, n]() {
+        emu::DeviceAccess open;
+        std::memset(p, value, n);
+    });
+    return cudaSuccess;
+}
+cudaError_t cudaMemGetInfo(size_t *free, size_t *total)
+{
+    *total = emu::k_region;
+    *free = emu::k_region - emu::g_top;
     return cudaSuccess;
 }
 cudaError_t cudaDeviceSynchronize()
 {
-    const cudaError_t e = emu::g_last;
-    emu::g_last = cudaSuccess;
+    if (emu::refused_in_capture("cudaDeviceSynchronize"))
+        return cudaErrorStreamCaptureUnsupported;
+    const cudaError_t e = g_last;
+    g_last = cudaSuccess;
     return e;
 }
 cudaError_t cudaGetLastError()
 {
-    const cudaError_t e = emu::g_last;
-    emu::g_last = cudaSuccess;
+    const cudaError_t e = g_last;
+    g_last = cudaSuccess;
     return e;
 }
 const char *cudaGetErrorString(cudaError_t e)
@@ -281,8 +637,33 @@ const char *cudaGetErrorString(cudaError_t e)
         return "out of memory";
     case cudaErrorInvalidValue:
         return "invalid argument";
+    case cudaErrorStreamCaptureUnsupported:
+        return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated:
+        return "operation failed due to a previous error during capture";
+    case cudaErrorInvalidResourceHandle:
+        return "invalid resource handle";
     default:
         return "unspecified launch failure (emulation)";
+    }
+}
+const char *cudaGetErrorName(cudaError_t e)
+{
+    switch (e) {
+    case cudaSuccess:
+        return "cudaSuccess";
+    case cudaErrorMemoryAllocation:
+        return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidValue:
+        return "cudaErrorInvalidValue";
+    case cudaErrorStreamCaptureUnsupported:
+        return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated:
+        return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorInvalidResourceHandle:
+        return "cudaErrorInvalidResourceHandle";
+    default:
+        return "cudaErrorLaunchFailure";
     }
 }
 cudaError_t cudaGetDeviceCount(int *count)
@@ -295,6 +676,20 @@ cudaError_t cudaGetDevice(int *device)
     *device = 0;
     return cudaSuccess;
 }
+cudaError_t cudaSetDevice(int device)
+{
+    return device == 0 ? cudaSuccess : cudaErrorInvalidValue;
+}
+cudaError_t cudaDriverGetVersion(int *version)
+{
+    *version = 13000;
+    return cudaSuccess;
+}
+cudaError_t cudaRuntimeGetVersion(int *version)
+{
+    *version = 13000;
+    return cudaSuccess;
+}
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr, int)
 {
     *value = 227 * 1024; // as an H100/H200
@@ -304,7 +699,141 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int)
 {
     std::memset(prop, 0, sizeof *prop);
     std::snprintf(prop->name, sizeof prop->name, "CPU emulation of the CUDA model");
+    prop->totalGlobalMem = emu::k_region;
     prop->major = 9;
     prop->minor = 0;
+    prop->multiProcessorCount = 132;
+    return cudaSuccess;
+}
+
+// ---- streams, graphs, events ----------------------------------------------------------------------
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned)
+{
+    auto *s = new emu::Stream;
+    emu::g_streams.insert(s);
+    *stream = reinterpret_cast<cudaStream_t>(s);
+    return cudaSuccess;
+}
+cudaError_t cudaStreamCreate(cudaStream_t *stream)
+{
+    return cudaStreamCreateWithFlags(stream, cudaStreamDefault);
+}
+cudaError_t cudaStreamDestroy(cudaStream_t stream)
+{
+    auto *s = reinterpret_cast<emu::Stream *>(stream);
+    if (!emu::g_streams.erase(s))
+        return cudaErrorInvalidResourceHandle;
+    if (s->capturing) {
+        --emu::g_captures;
+        emu::g_strictCaptures -= !s->relaxed;
+    }
+    delete s;
+    return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t stream)
+{
+    if (emu::stream_of(stream)->capturing || emu::g_captures) {
+        emu::refused_in_capture("cudaStreamSynchronize", true);
+        return cudaErrorStreamCaptureUnsupported;
+    }
+    const cudaError_t e = g_last;
+    g_last = cudaSuccess;
+    return e;
+}
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode)
+{
+    emu::Stream *s = emu::stream_of(stream);
+    if (!stream || s->capturing)
+        return cudaErrorInvalidValue; // the legacy stream cannot be captured
+    s->capturing = true;
+    s->relaxed = mode == cudaStreamCaptureModeRelaxed;
+    emu::g_strictCaptures += !s->relaxed;
+    s->invalidated = false;
+    s->ops.clear();
+    ++emu::g_captures;
+    return cudaSuccess;
+}
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph)
+{
+    emu::Stream *s = emu::stream_of(stream);
+    *graph = nullptr;
+    if (!s->capturing)
+        return cudaErrorInvalidValue;
+    s->capturing = false;
+    --emu::g_captures;
+    emu::g_strictCaptures -= !s->relaxed;
+    if (s->invalidated) {
+        s->ops.clear();
+        return cudaErrorStreamCaptureInvalidated;
+    }
+    auto *g = new CUgraph_st;
+    g->ops = std::move(s->ops);
+    s->ops.clear();
+    *graph = g;
+    return cudaSuccess;
+}
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus *status)
+{
+    const emu::Stream *s = emu::stream_of(stream);
+    *status = !s->capturing    ? cudaStreamCaptureStatusNone
+              : s->invalidated ? cudaStreamCaptureStatusInvalidated
+                               : cudaStreamCaptureStatusActive;
+    return cudaSuccess;
+}
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long)
+{
+    if (!graph)
+        return cudaErrorInvalidValue;
+    auto *x = new CUgraphExec_st;
+    x->ops = graph->ops;
+    *exec = x;
+    return cudaSuccess;
+}
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream)
+{
+    if (!exec)
+        return cudaErrorInvalidValue;
+    for (const auto &op : exec->ops)
+        emu::enqueue(stream, op);
+    return cudaSuccess;
+}
+cudaError_t cudaGraphDestroy(cudaGraph_t graph)
+{
+    delete graph;
+    return cudaSuccess;
+}
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec)
+{
+    delete exec;
+    return cudaSuccess;
+}
+cudaError_t cudaEventCreate(cudaEvent_t *event)
+{
+    *event = new CUevent_st;
+    return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
+{
+    emu::enqueue(stream, [event]() {
+        event->at = std::chrono::steady_clock::now();
+        event->recorded = true;
+    });
+    return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t)
+{
+    return cudaSuccess;
+}
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t stop)
+{
+    if (!start->recorded || !stop->recorded)
+        return cudaErrorInvalidResourceHandle;
+    *ms = std::chrono::duration<float, std::milli>(stop->at - start->at).count();
+    return cudaSuccess;
+}
+cudaError_t cudaEventDestroy(cudaEvent_t event)
+{
+    delete event;
     return cudaSuccess;
 }

@@ -16,6 +16,23 @@
   (NaN for floats), so reads of unwritten shared memory show up; static __shared__ arrays are
   zero-initialised once and keep their values between blocks.
 
+  Runtime API: "device" memory comes from one reserved region (cudaMalloc is a first-fit
+  allocator over it, so an impossible request fails with cudaErrorMemoryAllocation as on the
+  device). Streams execute in order at once (asynchronous calls complete before they return).
+  Stream capture records every launch, asynchronous copy and memset enqueued on the capturing
+  stream (kernel arguments copied by value, as a launch does) into a graph, and cudaGraphLaunch
+  replays the recording; calls that the real runtime refuses during a capture in the global or
+  thread-local mode (cudaMalloc, cudaFree, synchronous copies, pageable host copies, waiting on
+  the capturing stream) fail with cudaErrorStreamCaptureUnsupported and invalidate the capture.
+
+  Strict mode (emu::set_strict(true), used by the whole-model test) adds two checks of the
+  host/device boundary that plain C++ cannot see: the device region is inaccessible to the host
+  outside kernels and runtime copies (mprotect), so host code that dereferences a device pointer
+  crashes here as it would on the device; and every kernel argument is checked: a pointer
+  argument must be null or point into device memory, and no 8-byte word of a struct argument may
+  point into a range registered with emu::register_host_range() (the model's host tensors, which
+  a kernel must never see).
+
   Not modelled: memory races between threads (fibers never interleave between sync points),
   device math accuracy (the host's libm is used), timing. Only for tests.
 */
@@ -28,6 +45,8 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <type_traits>
+#include <utility>
 
 #define __global__
 #define __device__
@@ -52,16 +71,45 @@ struct uint4
 {
     unsigned x, y, z, w;
 };
+struct float4
+{
+    float x, y, z, w;
+};
 
 struct CUstream_st;
 typedef CUstream_st *cudaStream_t;
+struct CUevent_st;
+typedef CUevent_st *cudaEvent_t;
+struct CUgraph_st;
+typedef CUgraph_st *cudaGraph_t;
+struct CUgraphExec_st;
+typedef CUgraphExec_st *cudaGraphExec_t;
 
 enum cudaError_t {
     cudaSuccess = 0,
     cudaErrorInvalidValue = 1,
     cudaErrorMemoryAllocation = 2,
+    cudaErrorInsufficientDriver = 35,
+    cudaErrorNoDevice = 100,
+    cudaErrorInvalidResourceHandle = 400,
+    cudaErrorNotReady = 600,
     cudaErrorLaunchFailure = 719,
+    cudaErrorStreamCaptureUnsupported = 900,
+    cudaErrorStreamCaptureInvalidated = 901,
+    cudaErrorStreamCaptureWrongThread = 908,
 };
+enum cudaStreamCaptureMode {
+    cudaStreamCaptureModeGlobal = 0,
+    cudaStreamCaptureModeThreadLocal = 1,
+    cudaStreamCaptureModeRelaxed = 2
+};
+enum cudaStreamCaptureStatus {
+    cudaStreamCaptureStatusNone = 0,
+    cudaStreamCaptureStatusActive = 1,
+    cudaStreamCaptureStatusInvalidated = 2
+};
+constexpr unsigned cudaStreamDefault = 0;
+constexpr unsigned cudaStreamNonBlocking = 1;
 enum cudaMemcpyKind {
     cudaMemcpyHostToHost = 0,
     cudaMemcpyHostToDevice = 1,
@@ -75,8 +123,10 @@ enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
 struct cudaDeviceProp
 {
     char name[256];
+    size_t totalGlobalMem;
     int major;
     int minor;
+    int multiProcessorCount;
 };
 
 namespace emu {
@@ -91,19 +141,62 @@ void syncthreads();
 uint64_t warp_exchange(uint64_t value, int kind, int arg);
 void *dynamic_smem();
 void run_kernel(dim3 grid, dim3 block, size_t smem, const std::function<void()> &body);
-// Errors seen by the emulator (divergent warp operations, deadlocks, bad launch shapes).
+// Errors seen by the emulator (divergent warp operations, deadlocks, bad launch shapes, host
+// pointers handed to kernels, misuse of the runtime during a capture).
 int error_count();
+
+// ---- strict mode (see the header comment) --------------------------------------------------------
+void set_strict(bool on);
+bool strict();
+// [p, p + bytes) is host memory a kernel must never be given (e.g. a model tensor on the host).
+void register_host_range(const void *p, size_t bytes);
+void clear_host_ranges();
+bool in_device_memory(const void *p);
+// Argument checks of strict mode: report() counts an error naming the kernel argument.
+void check_pointer_arg(const void *p, int index);
+void check_struct_arg(const void *bytes, size_t size, int index);
+// Opens / closes the device region to the host (strict mode) around kernels and copies.
+struct DeviceAccess
+{
+    DeviceAccess();
+    ~DeviceAccess();
+};
+// Stream order: runs `op` now, or appends it to the stream's capture.
+void enqueue(cudaStream_t stream, std::function<void()> op);
+// Launches seen since the counter was reset (tests: a fixed launch sequence per step).
+long long launch_count();
+void reset_launch_count();
+
+template<typename T>
+void check_arg(const T &a, int index)
+{
+    if constexpr (std::is_pointer_v<T>) {
+        check_pointer_arg(static_cast<const void *>(a), index);
+    } else if constexpr (std::is_class_v<T> && std::is_trivially_copyable_v<T>) {
+        check_struct_arg(&a, sizeof a, index);
+    }
+}
 
 struct Launcher
 {
     dim3 grid, block;
     size_t smem;
+    cudaStream_t stream;
     template<typename F>
     auto kernel(F *f) const
     {
         const Launcher l = *this;
-        return
-            [l, f](auto &&...args) { run_kernel(l.grid, l.block, l.smem, [&]() { f(args...); }); };
+        return [l, f](auto &&...args) {
+            // Arguments are copied by value as a launch does (and kept by a captured graph).
+            auto run = [l, f, ... a = std::decay_t<decltype(args)>(args)]() {
+                if (strict()) {
+                    int i = 0;
+                    (check_arg(a, i++), ...);
+                }
+                run_kernel(l.grid, l.block, l.smem, [&]() { f(a...); });
+            };
+            enqueue(l.stream, std::move(run));
+        };
     }
 };
 
@@ -127,7 +220,11 @@ T shfl(T v, int kind, int arg)
 #define gridDim (::emu::grid_dim())
 
 #define FATHOM_LAUNCH(grid, block, smem, stream, ...) \
-    ::emu::Launcher{dim3(grid), dim3(block), static_cast<size_t>(smem)}.kernel(__VA_ARGS__)
+    ::emu::Launcher{dim3(grid), \
+                    dim3(block), \
+                    static_cast<size_t>(smem), \
+                    reinterpret_cast<cudaStream_t>(stream)} \
+        .kernel(__VA_ARGS__)
 #define FATHOM_EXTERN_SHARED(type, name) type *name = static_cast<type *>(::emu::dynamic_smem())
 
 inline void __syncthreads()
@@ -228,11 +325,37 @@ cudaError_t cudaMalloc(T **p, size_t n)
 cudaError_t cudaFree(void *p);
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind kind);
 cudaError_t cudaMemset(void *p, int value, size_t n);
+cudaError_t cudaMemcpyAsync(
+    void *dst, const void *src, size_t n, cudaMemcpyKind kind, cudaStream_t stream = nullptr);
+cudaError_t cudaMemsetAsync(void *p, int value, size_t n, cudaStream_t stream = nullptr);
+cudaError_t cudaMemGetInfo(size_t *free, size_t *total);
 cudaError_t cudaDeviceSynchronize();
 cudaError_t cudaGetLastError();
 const char *cudaGetErrorString(cudaError_t e);
+const char *cudaGetErrorName(cudaError_t e);
 cudaError_t cudaGetDeviceCount(int *count);
 cudaError_t cudaGetDevice(int *device);
+cudaError_t cudaSetDevice(int device);
+cudaError_t cudaDriverGetVersion(int *version);
+cudaError_t cudaRuntimeGetVersion(int *version);
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned flags);
+cudaError_t cudaStreamCreate(cudaStream_t *stream);
+cudaError_t cudaStreamDestroy(cudaStream_t stream);
+cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus *status);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec,
+                                 cudaGraph_t graph,
+                                 unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaEventCreate(cudaEvent_t *event);
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
+cudaError_t cudaEventSynchronize(cudaEvent_t event);
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t stop);
+cudaError_t cudaEventDestroy(cudaEvent_t event);
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device);
 template<typename F>

@@ -1,0 +1,95 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+/*
+  MoE row grouping on the device (moe_group_cuda): a counting sort of the (row, slot) pairs of a
+  layer by expert id, in one block, so that the expert GEMMs, the gathers and the scatter read
+  their row lists from device memory and a decode step needs no read-back of the expert ids.
+
+  Counting: shared-memory atomics (order-free). Offsets and the active-expert list: one thread,
+  serially (n_experts is a few hundred). Placement: thread t fills the experts t, t + blockDim,
+  ... by scanning the ids in order, so each expert's pairs stay in increasing row·k + j order,
+  exactly the host grouping's order (and deterministic).
+*/
+#include "kernels/cuda_ops.h"
+
+#include "cuda_common.cuh"
+
+namespace fathom::kernels {
+
+namespace {
+
+constexpr int k_threads = 256;
+
+__global__ void __launch_bounds__(k_threads) moe_group_kernel(const int32_t *ids,
+                                                              int n,
+                                                              int k,
+                                                              int n_experts,
+                                                              int32_t *offsets,
+                                                              int32_t *active,
+                                                              int slots,
+                                                              int32_t *src_row,
+                                                              int32_t *slot_index)
+{
+    FATHOM_EXTERN_SHARED(int, start);   // [n_experts + 1]
+    int *count = start + n_experts + 1; // [n_experts]
+    for (int e = threadIdx.x; e < n_experts; e += blockDim.x)
+        count[e] = 0;
+    __syncthreads();
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        const int e = ids[i];
+        if (e >= 0 && e < n_experts)
+            atomicAdd(&count[e], 1);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int at = 0, a = 0;
+        for (int e = 0; e < n_experts; ++e) {
+            start[e] = at;
+            offsets[e] = at;
+            at += count[e];
+            if (count[e] > 0 && a < slots)
+                active[a++] = e;
+        }
+        start[n_experts] = at;
+        offsets[n_experts] = at;
+        for (; a < slots; ++a)
+            active[a] = -1;
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < n_experts; e += blockDim.x) {
+        int at = start[e];
+        if (count[e] == 0)
+            continue;
+        for (int i = 0; i < n; ++i)
+            if (ids[i] == e) {
+                src_row[at] = i / k;
+                slot_index[at] = i;
+                ++at;
+            }
+    }
+}
+
+} // namespace
+
+Status moe_group_cuda(const int32_t *ids,
+                      int rows,
+                      int k,
+                      int n_experts,
+                      int32_t *offsets,
+                      int32_t *active,
+                      int slots,
+                      int32_t *src_row,
+                      int32_t *slot_index,
+                      CUstream_st *stream)
+{
+    if (rows < 0 || k <= 0 || n_experts <= 0 || n_experts > 4096 || slots < 0)
+        return Status::invalid("moe_group_cuda: bad shape");
+    if (!ids || !offsets || (slots > 0 && !active) || (rows > 0 && (!src_row || !slot_index)))
+        return Status::invalid("moe_group_cuda: null pointer");
+    const size_t smem = sizeof(int) * (2 * static_cast<size_t>(n_experts) + 1);
+    FATHOM_LAUNCH(1, k_threads, smem, stream, moe_group_kernel)
+    (ids, rows * k, k, n_experts, offsets, active, slots, src_row, slot_index);
+    return cuda::launch_status();
+}
+
+} // namespace fathom::kernels

@@ -47,6 +47,7 @@ void pack_panel(const linear_params &p, int64_t j0, int cols, fp4_panel &pn)
     pn.scale.assign(static_cast<size_t>(nb) * k_cols, 1.0f);
     const __m128i lut = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
     const __m128i low4 = _mm_set1_epi8(0x0F);
+    const __m128i ones8 = _mm_set1_epi8(1), ones16 = _mm_set1_epi16(1);
     const uint8_t *wbase = static_cast<const uint8_t *>(p.w);
     alignas(32) int8_t v[32];
     for (int c = 0; c < cols; ++c) {
@@ -60,10 +61,13 @@ void pack_panel(const linear_params &p, int64_t j0, int cols, fp4_panel &pn)
             const __m128i v1 = _mm_shuffle_epi8(lut, _mm_unpackhi_epi8(lo, hi)); // 16..31
             _mm_store_si128(reinterpret_cast<__m128i *>(v), v0);
             _mm_store_si128(reinterpret_cast<__m128i *>(v + 16), v1);
-            int32_t s = 0;
-            for (int i = 0; i < 32; ++i)
-                s += v[i];
-            pn.sumw4[b * k_cols + c] = 4 * s;
+            // sum(W) of the block: byte pairs (1 * W, no saturation) then int32 lanes.
+            __m128i s = _mm_madd_epi16(_mm_add_epi16(_mm_maddubs_epi16(ones8, v0),
+                                                     _mm_maddubs_epi16(ones8, v1)),
+                                       ones16);
+            s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+            s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+            pn.sumw4[b * k_cols + c] = 4 * _mm_cvtsi128_si32(s);
             pn.scale[b * k_cols + c] = e8m0_to_f32(ws[b]);
             for (int q = 0; q < 8; ++q)
                 std::memcpy(&pn.w[((b * 8 + q) * k_cols + c) * 4], v + 4 * q, 4);

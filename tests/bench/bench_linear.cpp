@@ -293,9 +293,13 @@ int main(int argc, char **argv)
                               {linear_weight_type::fp4_e2m1, 48, 512, 1024}}; // one expert's rows
     for (const GemmCase &g : gemms) {
         const Weights w = makeWeights(g.t, g.n, g.k, 2);
-        for (int variant = 0; variant < 3; ++variant) {
+        // Variant 3 (FP4 only): the exact double GEMM without the VNNI integer kernel, the
+        // baseline of the VNNI path in the same run.
+        for (int variant = 0; variant < 4; ++variant) {
             const linear_accum acc = variant == 1 ? linear_accum::fp32 : linear_accum::exact;
             if (variant == 2 && quick)
+                continue;
+            if (variant == 3 && g.t != linear_weight_type::fp4_e2m1)
                 continue;
             double best = 0, bestCpu = 0;
             for (int rep = 0; rep < (variant == 2 ? 1 : 3); ++rep) {
@@ -305,6 +309,8 @@ int main(int argc, char **argv)
                 const double c0 = cpuSeconds();
                 if (variant == 2)
                     linear_ref(p);
+                else if (variant == 3)
+                    linear_cpu_avx512_no_vnni(p, &poolN);
                 else
                     linear_cpu(p, &poolN);
                 best = std::max(best, 2.0 * g.m * w.n * w.k / seconds(t0, Clock::now()));
@@ -321,7 +327,9 @@ int main(int argc, char **argv)
                         variant == 2 ? 1 : poolN.thread_count(),
                         best / 1e9,
                         bestCpu / 1e9,
-                        variant == 2 ? "  (linear_ref, scalar)" : "");
+                        variant == 2   ? "  (linear_ref, scalar)"
+                        : variant == 3 ? "  (double GEMM, no VNNI)"
+                                       : "");
         }
     }
     return 0;

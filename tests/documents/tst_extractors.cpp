@@ -10,6 +10,7 @@
 #include "app/documents/ocrengine.h"
 #include "app/documents/textdecoder.h"
 
+#include <QCryptographicHash>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -34,6 +35,7 @@ private slots:
     void realPdfMatchesPdftotext_data();
     void realPdfMatchesPdftotext();
     void blankPages();
+    void encryptedPdf();
     void scannedPage();
     void unsupportedFormat();
 
@@ -289,6 +291,122 @@ void tst_Extractors::blankPages()
     QCOMPARE(doc->pagesWithSource(PageTextSource::Blank), 3);
     QCOMPARE(doc->charCount(), 0);
     QVERIFY(doc->warnings.isEmpty());
+}
+
+namespace {
+
+// RC4, as the PDF Standard security handler (revision 2) uses it.
+QByteArray rc4(const QByteArray &key, const QByteArray &data)
+{
+    quint8 box[256];
+    for (int i = 0; i < 256; ++i)
+        box[i] = quint8(i);
+    for (int i = 0, j = 0; i < 256; ++i) {
+        j = (j + box[i] + quint8(key[i % key.size()])) & 0xff;
+        std::swap(box[i], box[j]);
+    }
+    QByteArray out(data.size(), Qt::Uninitialized);
+    for (int n = 0, i = 0, j = 0; n < data.size(); ++n) {
+        i = (i + 1) & 0xff;
+        j = (j + box[i]) & 0xff;
+        std::swap(box[i], box[j]);
+        out[n] = char(quint8(data[n]) ^ box[(box[i] + box[j]) & 0xff]);
+    }
+    return out;
+}
+
+QByteArray md5(const QByteArray &data)
+{
+    return QCryptographicHash::hash(data, QCryptographicHash::Md5);
+}
+
+/*
+  A one-page PDF encrypted with the Standard security handler, revision 2 (40-bit RC4), written
+  from the PDF 1.7 reference (7.6.3, algorithms 1-4): the page shows `text` in Helvetica. With an
+  empty user password anyone may open it (only the owner password restricts it); with a user
+  password nobody can without it.
+*/
+QByteArray makeEncryptedPdf(const QByteArray &userPassword,
+                            const QByteArray &ownerPassword,
+                            const QByteArray &text)
+{
+    static const QByteArray padding = QByteArray::fromHex(
+        "28BF4E5E4E758A4164004E56FFFA01082E2E00B6D0683E802F0CA9FE6453697A");
+    auto pad = [](const QByteArray &password) { return (password + padding).left(32); };
+    const QByteArray id = QByteArray::fromHex("00112233445566778899aabbccddeeff");
+    const QByteArray permissions = QByteArray::fromHex("fcffffff"); // P = -4, little-endian
+    const QByteArray owner = rc4(md5(pad(ownerPassword)).left(5), pad(userPassword)); // alg. 3
+    const QByteArray key = md5(pad(userPassword) + owner + permissions + id).left(5); // alg. 2
+    const QByteArray user = rc4(key, padding);                                        // alg. 4
+    auto objectKey = [&](int number) { // algorithm 1, generation 0
+        const QByteArray salt("\0\0\0\0\0", 5);
+        QByteArray k = key + salt;
+        k[5] = char(number & 0xff);
+        k[6] = char((number >> 8) & 0xff);
+        k[7] = char((number >> 16) & 0xff);
+        return md5(k).left(10);
+    };
+
+    QByteArray pdf("%PDF-1.4\n");
+    QList<qint64> offsets;
+    auto object = [&](const QByteArray &body) {
+        offsets.append(pdf.size());
+        pdf += QByteArray::number(offsets.size()) + " 0 obj\n" + body + "\nendobj\n";
+    };
+    object("<< /Type /Catalog /Pages 2 0 R >>");
+    object("<< /Type /Pages /Count 1 /Kids [5 0 R] >>");
+    const QByteArray content = rc4(objectKey(3), "BT /F1 24 Tf 72 700 Td (" + text + ") Tj ET");
+    object("<< /Length " + QByteArray::number(content.size()) + " >>\nstream\n" + content
+           + "\nendstream");
+    object("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+    object("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R /Resources << "
+           "/Font << /F1 4 0 R >> >> >>");
+    object("<< /Filter /Standard /V 1 /R 2 /O <" + owner.toHex() + "> /U <" + user.toHex()
+           + "> /P -4 >>");
+    const qint64 xref = pdf.size();
+    pdf += "xref\n0 7\n0000000000 65535 f \n";
+    for (qint64 o : offsets)
+        pdf += QByteArray::number(o).rightJustified(10, '0') + " 00000 n \n";
+    pdf += "trailer\n<< /Size 7 /Root 1 0 R /Encrypt 6 0 R /ID [<" + id.toHex() + "> <" + id.toHex()
+           + ">] >>\nstartxref\n" + QByteArray::number(xref) + "\n%%EOF\n";
+    return pdf;
+}
+
+} // namespace
+
+void tst_Extractors::encryptedPdf()
+{
+    const QByteArray sentence("Fathom reads encrypted documents");
+    // Only an owner password: readable by anyone, as pdftotext reads it.
+    const QString open = m_dir.filePath(QStringLiteral("owner-only.pdf"));
+    QVERIFY(test::writeFile(open, makeEncryptedPdf("", "owner", sentence)));
+    const Result<ExtractedDocument> doc = extractDocument(open);
+    QVERIFY2(doc, doc ? "" : qPrintable(doc.error().message));
+    QCOMPARE(doc->pages.size(), 1);
+    QCOMPARE(doc->pages.at(0).source, PageTextSource::TextLayer);
+    QCOMPARE(doc->pages.at(0).text.simplified(), QString::fromLatin1(sentence));
+    if (!QStandardPaths::findExecutable(QStringLiteral("pdftotext")).isEmpty()) {
+        const QStringList reference = test::pdftotextPages(open);
+        QCOMPARE(reference.size(), 1);
+        QCOMPARE(reference.at(0).simplified(), QString::fromLatin1(sentence));
+    }
+
+    // A user password: refused in words, not read and not crashed on.
+    const QString locked = m_dir.filePath(QStringLiteral("locked.pdf"));
+    QVERIFY(test::writeFile(locked, makeEncryptedPdf("secret", "owner", sentence)));
+    const QString pdftotext = QStandardPaths::findExecutable(QStringLiteral("pdftotext"));
+    if (!pdftotext.isEmpty()) { // the independent reader cannot open it either
+        QProcess p;
+        p.start(pdftotext, {locked, QStringLiteral("-")});
+        QVERIFY(p.waitForFinished(60000));
+        QVERIFY(p.exitCode() != 0);
+        QVERIFY(p.readAllStandardOutput().isEmpty());
+    }
+    const Result<ExtractedDocument> refused = extractDocument(locked);
+    QVERIFY(!refused);
+    QCOMPARE(refused.error().kind, Error::Kind::Unsupported);
+    QVERIFY2(refused.error().message.contains(QLatin1String("password")),
+             qPrintable(refused.error().message));
 }
 
 void tst_Extractors::scannedPage()

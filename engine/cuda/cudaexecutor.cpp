@@ -446,12 +446,14 @@ Result<void> CudaExecutor::uploadModel(const V4Model &model,
     FATHOM_TRY(makeCurrent());
     auto ranges = modelRanges(model);
     std::sort(ranges.begin(), ranges.end());
-    // Merge overlapping or adjacent host ranges (tensors of one shard are contiguous) so that
-    // pointers into a tensor map by one lookup.
+    // Merge overlapping host ranges (a tensor listed twice). Adjacent tensors stay separate:
+    // each starts 256-byte aligned on the device whatever its offset in the file (safetensors
+    // data offsets need not be aligned; the GEMV's 16-byte weight loads and the expert tables
+    // need aligned rows). A pointer inside a tensor maps by one lookup.
     std::vector<std::pair<const char *, size_t>> merged;
     for (const auto &[p, n] : ranges) {
         const char *b = static_cast<const char *>(p);
-        if (!merged.empty() && b <= merged.back().first + merged.back().second) {
+        if (!merged.empty() && b < merged.back().first + merged.back().second) {
             const char *end = std::max(merged.back().first + merged.back().second, b + n);
             merged.back().second = static_cast<size_t>(end - merged.back().first);
         } else {

@@ -695,6 +695,56 @@ void graphMoe(Variant &v, CudaExecutor &gpu)
               + (err.empty() ? "" : ": " + err));
 }
 
+#ifdef FATHOM_CUDA_EMULATION
+// A decode step (own routing, no taps) reads nothing back per layer: the expert ids, indexer
+// selections and attention indices stay on the device; the only read-backs are the logits (one
+// per sequence). Counted by the emulator's runtime.
+void decodeRoundTrips(Variant &v, CudaExecutor &gpu)
+{
+    const ModelConfig &c = v.model->config();
+    auto prompt = goldenInts(*v.expected, "prompt_tokens");
+    auto decode = goldenInts(*v.expected, "decode_tokens");
+    if (!prompt || !decode) {
+        check(false, v.name + " round trips: golden tensors missing");
+        return;
+    }
+    const int B = static_cast<int>(v.expected->find("prompt_tokens")->dim(0));
+    const int S = static_cast<int>(v.expected->find("prompt_tokens")->dim(1));
+    const int T = static_cast<int>(v.expected->find("decode_tokens")->dim(1));
+    V4Forward fwd(*v.model, gpu);
+    std::vector<SequenceState> states(B, SequenceState(c));
+    std::vector<float> logits(static_cast<size_t>(B) * c.vocabSize);
+    std::vector<ForwardItem> items;
+    for (int b = 0; b < B; ++b)
+        items.push_back({&states[b], prompt->data() + b * S, S, b});
+    auto r = fwd.forward(items, logits.data());
+    std::vector<long long> readbacks, waits;
+    for (int t = 0; r && t < 3; ++t) {
+        items.clear();
+        for (int b = 0; b < B; ++b)
+            items.push_back({&states[b], decode->data() + b * T + t, 1, b});
+        emu::reset_round_trip_counts();
+        r = fwd.forward(items, logits.data());
+        readbacks.push_back(emu::readback_count());
+        waits.push_back(emu::wait_count());
+    }
+    if (!r) {
+        check(false, v.name + " round trips: " + r.error().toString());
+        return;
+    }
+    bool ok = true;
+    std::string figures;
+    for (size_t i = 0; i < readbacks.size(); ++i) {
+        ok = ok && readbacks[i] == B && waits[i] == B;
+        figures += " " + std::to_string(readbacks[i]) + "/" + std::to_string(waits[i]);
+    }
+    check(ok,
+          v.name + ": a decode step of " + std::to_string(B)
+              + " sequences reads back only the logits (read-backs/waits per step:" + figures
+              + ", expected " + std::to_string(B) + "/" + std::to_string(B) + ")");
+}
+#endif
+
 // Greedy token-level generation through the Backend interface: CudaBackend and CpuBackend
 // produce the same tokens on tiny-bf16 (exact twin ops; a rare rounding flip would show here).
 struct Tokens final : GenerationListener
@@ -795,6 +845,9 @@ int main()
             continue;
         }
         graphMoe(*v, **gpu);
+#ifdef FATHOM_CUDA_EMULATION
+        decodeRoundTrips(*v, **gpu);
+#endif
         layerLocal(*v, **gpu);
         // Emulation (CI): whole-prompt and chunked prefill + decode with replayed routing on
         // tiny-bf16, whole-prompt on tiny-quant (the FP8/FP4 paths), own routing and MTP on

@@ -89,6 +89,8 @@ char *g_stacks = nullptr;
 int g_errors = 0;
 cudaError_t g_last = cudaSuccess;
 long long g_launches = 0;
+long long g_readbacks = 0;
+long long g_waits = 0;
 
 void error(const char *what)
 {
@@ -489,6 +491,19 @@ void reset_launch_count()
 {
     g_launches = 0;
 }
+long long readback_count()
+{
+    return g_readbacks;
+}
+long long wait_count()
+{
+    return g_waits;
+}
+void reset_round_trip_counts()
+{
+    g_readbacks = 0;
+    g_waits = 0;
+}
 
 } // namespace emu
 
@@ -575,6 +590,8 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind kind
         return cudaErrorStreamCaptureUnsupported;
     if (!copy_ok(dst, src, kind))
         return cudaErrorInvalidValue;
+    ++emu::g_waits;
+    emu::g_readbacks += kind == cudaMemcpyDeviceToHost;
     do_copy(dst, src, n);
     return cudaSuccess;
 }
@@ -597,6 +614,7 @@ cudaError_t cudaMemcpyAsync(
         emu::refused_in_capture("cudaMemcpyAsync to or from (pageable) host memory", true);
         return cudaErrorStreamCaptureUnsupported;
     }
+    emu::g_readbacks += kind == cudaMemcpyDeviceToHost;
     emu::enqueue(stream, [dst, src, n]() { do_copy(dst, src, n); });
     return cudaSuccess;
 }
@@ -618,6 +636,7 @@ cudaError_t cudaDeviceSynchronize()
 {
     if (emu::refused_in_capture("cudaDeviceSynchronize"))
         return cudaErrorStreamCaptureUnsupported;
+    ++emu::g_waits;
     const cudaError_t e = g_last;
     g_last = cudaSuccess;
     return e;
@@ -737,6 +756,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream)
         emu::refused_in_capture("cudaStreamSynchronize", true);
         return cudaErrorStreamCaptureUnsupported;
     }
+    ++emu::g_waits;
     const cudaError_t e = g_last;
     g_last = cudaSuccess;
     return e;

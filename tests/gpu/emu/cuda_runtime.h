@@ -166,6 +166,11 @@ void enqueue(cudaStream_t stream, std::function<void()> op);
 // Launches seen since the counter was reset (tests: a fixed launch sequence per step).
 long long launch_count();
 void reset_launch_count();
+// Host round trips since the counters were reset: device-to-host copies, and waits for the
+// device (stream / device synchronisation, synchronous copies).
+long long readback_count();
+long long wait_count();
+void reset_round_trip_counts();
 
 template<typename T>
 void check_arg(const T &a, int index)

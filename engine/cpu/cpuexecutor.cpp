@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -146,34 +147,126 @@ Result<void> CpuExecutor::linear(const LinearWeight &w,
     return {};
 }
 
+// The token loops of the row-wise ops below run on the pool: every token (row) is computed by
+// the same code on its own, so a split gives the same bits as one call. Prefill spends a few
+// percent of its time in them; a decode step (one row) is not split.
+template<typename Params, typename Fn>
+kernels::Status CpuExecutor::splitRows(const Params &p, int rows, int64_t grain, Fn &&fn)
+{
+    if (rows <= 1 || m_pool->thread_count() <= 1)
+        return fn(p, 0, rows);
+    kernels::Status status;
+    std::mutex statusMutex;
+    kernels::parallel_for(m_pool.get(), rows, grain, [&](int64_t begin, int64_t end) {
+        const kernels::Status st = fn(p, static_cast<int>(begin), static_cast<int>(end));
+        if (!st.ok()) {
+            std::lock_guard lock(statusMutex);
+            status = st;
+        }
+    });
+    return status;
+}
+
 Result<void> CpuExecutor::rmsNorm(const kernels::RmsNormParams &p)
 {
-    return check(kernels::rmsnorm_cpu(p), "rmsnorm");
+    const int xs = p.x_stride ? p.x_stride : p.dim;
+    const int ys = p.y_stride ? p.y_stride : p.dim;
+    return check(splitRows(p,
+                           p.rows,
+                           16,
+                           [xs, ys](kernels::RmsNormParams q, int r0, int r1) {
+                               q.x += static_cast<int64_t>(r0) * xs;
+                               q.y += static_cast<int64_t>(r0) * ys;
+                               q.rows = r1 - r0;
+                               q.x_stride = xs;
+                               q.y_stride = ys;
+                               return kernels::rmsnorm_cpu(q);
+                           }),
+                 "rmsnorm");
 }
 
 Result<void> CpuExecutor::headRmsNormBf16(float *x, int rows, int dim, float eps)
 {
-    return check(kernels::head_rmsnorm_bf16_cpu(x, rows, dim, eps), "head_rmsnorm");
+    return check(splitRows(x,
+                           rows,
+                           64,
+                           [dim, eps](float *v, int r0, int r1) {
+                               return kernels::head_rmsnorm_bf16_cpu(v
+                                                                         + static_cast<int64_t>(r0)
+                                                                               * dim,
+                                                                     r1 - r0,
+                                                                     dim,
+                                                                     eps);
+                           }),
+                 "head_rmsnorm");
 }
 
 Result<void> CpuExecutor::rope(const kernels::RopeParams &p)
 {
-    return check(kernels::rope_cpu(p), "rope");
+    // Split on position groups (rows_per_position rows share one position).
+    const int per = std::max(1, p.rows_per_position);
+    const int groups = (p.rows + per - 1) / per;
+    return check(splitRows(p,
+                           groups,
+                           std::max(1, 256 / per),
+                           [per](kernels::RopeParams q, int g0, int g1) {
+                               const int r0 = g0 * per;
+                               q.x += static_cast<int64_t>(r0) * q.row_stride;
+                               q.positions += g0;
+                               q.rows = std::min(q.rows, g1 * per) - r0;
+                               return kernels::rope_cpu(q);
+                           }),
+                 "rope");
 }
 
 Result<void> CpuExecutor::mhcPre(const kernels::MhcPreParams &p)
 {
-    return check(kernels::mhc_pre_cpu(p), "mhc_pre");
+    return check(splitRows(p,
+                           p.tokens,
+                           1,
+                           [](kernels::MhcPreParams q, int t0, int t1) {
+                               const int64_t n = q.n_hc;
+                               q.x += t0 * n * q.d;
+                               q.pre += t0 * n;
+                               q.post += t0 * n;
+                               q.comb += t0 * n * n;
+                               q.u += static_cast<int64_t>(t0) * q.d;
+                               q.tokens = t1 - t0;
+                               return kernels::mhc_pre_cpu(q);
+                           }),
+                 "mhc_pre");
 }
 
 Result<void> CpuExecutor::mhcPost(const kernels::MhcPostParams &p)
 {
-    return check(kernels::mhc_post_cpu(p), "mhc_post");
+    return check(splitRows(p,
+                           p.tokens,
+                           2,
+                           [](kernels::MhcPostParams q, int t0, int t1) {
+                               const int64_t n = q.n_hc;
+                               q.x += t0 * n * q.d;
+                               q.y += static_cast<int64_t>(t0) * q.d;
+                               q.post += t0 * n;
+                               q.comb += t0 * n * n;
+                               q.out += t0 * n * q.d;
+                               q.tokens = t1 - t0;
+                               return kernels::mhc_post_cpu(q);
+                           }),
+                 "mhc_post");
 }
 
 Result<void> CpuExecutor::mhcHead(const kernels::MhcHeadParams &p)
 {
-    return check(kernels::mhc_head_cpu(p), "mhc_head");
+    return check(splitRows(p,
+                           p.tokens,
+                           1,
+                           [](kernels::MhcHeadParams q, int t0, int t1) {
+                               q.x += static_cast<int64_t>(t0) * q.n_hc * q.d;
+                               q.u += static_cast<int64_t>(t0) * q.d;
+                               q.tokens = t1 - t0;
+                               return kernels::mhc_head_cpu(q);
+                           }),
+                 "mhc_head");
 }
 
 Result<void> CpuExecutor::compressorPool(const kernels::CompressorPoolParams &p)
@@ -183,19 +276,50 @@ Result<void> CpuExecutor::compressorPool(const kernels::CompressorPoolParams &p)
 
 Result<void> CpuExecutor::hadamard(float *x, int rows, int n, float scale)
 {
-    return check(kernels::hadamard_cpu(x, rows, n, scale), "hadamard");
+    return check(splitRows(x,
+                           rows,
+                           32,
+                           [n, scale](float *v, int r0, int r1) {
+                               return kernels::hadamard_cpu(v + static_cast<int64_t>(r0) * n,
+                                                            r1 - r0,
+                                                            n,
+                                                            scale);
+                           }),
+                 "hadamard");
 }
 
 Result<void> CpuExecutor::fakeQuantE4m3(float *x, int rows, int rowStride, int dims, int block)
 {
-    fakeQuantRows(x, rows, rowStride, dims, block, kernels::fake_quant_e4m3_bf16);
-    return {};
+    return check(splitRows(x,
+                           rows,
+                           32,
+                           [=](float *v, int r0, int r1) {
+                               fakeQuantRows(v + static_cast<int64_t>(r0) * rowStride,
+                                             r1 - r0,
+                                             rowStride,
+                                             dims,
+                                             block,
+                                             kernels::fake_quant_e4m3_bf16);
+                               return kernels::Status::success();
+                           }),
+                 "fake_quant_e4m3");
 }
 
 Result<void> CpuExecutor::fakeQuantE2m1(float *x, int rows, int rowStride, int dims, int block)
 {
-    fakeQuantRows(x, rows, rowStride, dims, block, kernels::fake_quant_e2m1_bf16);
-    return {};
+    return check(splitRows(x,
+                           rows,
+                           32,
+                           [=](float *v, int r0, int r1) {
+                               fakeQuantRows(v + static_cast<int64_t>(r0) * rowStride,
+                                             r1 - r0,
+                                             rowStride,
+                                             dims,
+                                             block,
+                                             kernels::fake_quant_e2m1_bf16);
+                               return kernels::Status::success();
+                           }),
+                 "fake_quant_e2m1");
 }
 
 Result<void> CpuExecutor::indexerScores(const kernels::IndexerScoreParams &p)

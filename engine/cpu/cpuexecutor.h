@@ -63,6 +63,10 @@ public:
     void release(void *p) override;
 
 private:
+    // Runs fn(params, first, end) over [0, rows) on the pool (one call for a single row).
+    template<typename Params, typename Fn>
+    kernels::Status splitRows(const Params &p, int rows, int64_t grain, Fn &&fn);
+
     std::unique_ptr<ThreadPool> m_pool;
     bool m_exactLinear = true;
     std::mutex m_cacheMutex;

@@ -3,14 +3,16 @@
 // The forward-pass CPU kernels against the spec (v4-model-spec.md) and independent evaluations:
 // RoPE tables (§3.4 values) and rotation, Hadamard (explicit matrix), top-k ties (testdata README
 // §1.4), mHC Sinkhorn, compressor pooling, sparse attention with sink, MoE routing, SwiGLU clamp,
-// the bf16-arithmetic query norm.
+// the bf16-arithmetic query norm; CpuExecutor's split token loops against one kernel call.
 
+#include "engine/cpu/cpuexecutor.h"
 #include "kernels/compressor.h"
 #include "kernels/formats.h"
 #include "kernels/hadamard.h"
 #include "kernels/indexer.h"
 #include "kernels/mhc.h"
 #include "kernels/moe.h"
+#include "kernels/quant.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
 #include "kernels/sparse_attn.h"
@@ -288,6 +290,153 @@ private slots:
     // The fast kernel (all heads of a row together) gives the bits of the per-head loop, for
     // head counts around its 4-head grouping, several query rows, skipped indices, a row
     // length off the 8-element vector step and more than one online-softmax block.
+    // CpuExecutor runs the token loops of mHC and the RMS norm on its pool; each token must see
+    // exactly the bits of one unsplit kernel call (wrong offsets or strides in a split would show).
+    void executorRowSplitsAreBitIdentical()
+    {
+        const int n = 4, d = 96, rows = (2 + n) * n;
+        fathom::engine::CpuExecutor exec(2);
+        for (int tokens : {1, 2, 7, 37}) {
+            std::vector<float> x = randomBf16(size_t(tokens) * n * d, 41 + tokens),
+                               fn = randomBf16(size_t(rows) * n * d, 42, 0.05f);
+            std::vector<float> base = randomBf16(rows, 43), scale = {0.5f, 0.7f, 1.3f};
+            auto pre = [&](std::vector<float> &pr,
+                           std::vector<float> &po,
+                           std::vector<float> &c,
+                           std::vector<float> &u,
+                           bool viaExecutor) {
+                pr.assign(size_t(tokens) * n, -1.0f);
+                po.assign(size_t(tokens) * n, -1.0f);
+                c.assign(size_t(tokens) * n * n, -1.0f);
+                u.assign(size_t(tokens) * d, -1.0f);
+                MhcPreParams p;
+                p.x = x.data();
+                p.fn = fn.data();
+                p.base = base.data();
+                p.scale = scale.data();
+                p.pre = pr.data();
+                p.post = po.data();
+                p.comb = c.data();
+                p.u = u.data();
+                p.tokens = tokens;
+                p.n_hc = n;
+                p.d = d;
+                return viaExecutor ? bool(exec.mhcPre(p)) : mhc_pre_cpu(p).ok();
+            };
+            std::vector<float> pr0, po0, c0, u0, pr1, po1, c1, u1;
+            QVERIFY(pre(pr0, po0, c0, u0, false));
+            QVERIFY(pre(pr1, po1, c1, u1, true));
+            QVERIFY(pr0 == pr1 && po0 == po1 && c0 == c1 && u0 == u1);
+
+            std::vector<float> y = randomBf16(size_t(tokens) * d, 44);
+            std::vector<float> out0(size_t(tokens) * n * d, -1.0f), out1 = out0;
+            MhcPostParams q;
+            q.x = x.data();
+            q.y = y.data();
+            q.post = po0.data();
+            q.comb = c0.data();
+            q.tokens = tokens;
+            q.n_hc = n;
+            q.d = d;
+            q.out = out0.data();
+            QVERIFY(mhc_post_cpu(q).ok());
+            q.out = out1.data();
+            QVERIFY(bool(exec.mhcPost(q)));
+            QVERIFY(out0 == out1);
+
+            std::vector<float> hfn = randomBf16(size_t(n) * n * d, 45, 0.05f);
+            std::vector<float> h0(size_t(tokens) * d, -1.0f), h1 = h0;
+            MhcHeadParams h;
+            h.x = x.data();
+            h.fn = hfn.data();
+            h.base = base.data();
+            h.scale = scale.data();
+            h.tokens = tokens;
+            h.n_hc = n;
+            h.d = d;
+            h.u = h0.data();
+            QVERIFY(mhc_head_cpu(h).ok());
+            h.u = h1.data();
+            QVERIFY(bool(exec.mhcHead(h)));
+            QVERIFY(h0 == h1);
+
+            // RMS norm over rows with distinct strides (every row a slice of a wider buffer).
+            const int rowsN = tokens * 3, dim = 64, xs = 80, ys = 72;
+            std::vector<float> xr = randomBf16(size_t(rowsN) * xs, 46, 3.0f),
+                               w = randomBf16(dim, 47);
+            std::vector<float> r0(size_t(rowsN) * ys, -1.0f), r1 = r0;
+            RmsNormParams r;
+            r.x = xr.data();
+            r.weight = w.data();
+            r.rows = rowsN;
+            r.dim = dim;
+            r.x_stride = xs;
+            r.y_stride = ys;
+            r.y = r0.data();
+            QVERIFY(rmsnorm_cpu(r).ok());
+            r.y = r1.data();
+            QVERIFY(bool(exec.rmsNorm(r)));
+            QVERIFY(r0 == r1);
+
+            // Head norm, Hadamard, fake quantisation (strided rows) and RoPE with several rows
+            // per position, each through the executor and as one kernel call.
+            const int hr = tokens * 40, hd = 128;
+            std::vector<float> hx0 = randomBf16(size_t(hr) * hd, 48, 2.0f), hx1 = hx0;
+            QVERIFY(head_rmsnorm_bf16_cpu(hx0.data(), hr, hd, 1e-6f).ok());
+            QVERIFY(bool(exec.headRmsNormBf16(hx1.data(), hr, hd, 1e-6f)));
+            QVERIFY(hx0 == hx1);
+            QVERIFY(hadamard_cpu(hx0.data(), hr, hd, 0.125f).ok());
+            QVERIFY(bool(exec.hadamard(hx1.data(), hr, hd, 0.125f)));
+            QVERIFY(hx0 == hx1);
+            std::vector<float> fq0 = randomBf16(size_t(hr) * hd, 49, 4.0f), fq1 = fq0, fr = fq0;
+            QVERIFY(bool(exec.fakeQuantE4m3(fq1.data(), hr, hd, hd - 64, 64)));
+            std::vector<uint16_t> t(hd - 64);
+            for (int row = 0; row < hr; ++row) {
+                float *v = fr.data() + size_t(row) * hd;
+                for (int i = 0; i < hd - 64; ++i)
+                    t[i] = f32_to_bf16(v[i]);
+                fake_quant_e4m3_bf16(t.data(), hd - 64, 64);
+                for (int i = 0; i < hd - 64; ++i)
+                    v[i] = bf16_to_f32(t[i]);
+            }
+            QVERIFY(fr == fq1);
+            QVERIFY(fr != fq0); // the quantisation changed something
+            t.resize(hd);
+            std::vector<float> e0 = randomBf16(size_t(hr) * hd, 50, 4.0f), e1 = e0;
+            QVERIFY(bool(exec.fakeQuantE2m1(e1.data(), hr, hd, hd, 32)));
+            for (int row = 0; row < hr; ++row) {
+                float *v = e0.data() + size_t(row) * hd;
+                for (int i = 0; i < hd; ++i)
+                    t[i] = f32_to_bf16(v[i]);
+                fake_quant_e2m1_bf16(t.data(), hd, 32);
+                for (int i = 0; i < hd; ++i)
+                    v[i] = bf16_to_f32(t[i]);
+            }
+            QVERIFY(e0 == e1);
+            const int per = 8, ropeRows = tokens * per;
+            std::vector<float> freqs(32);
+            for (int i = 0; i < 32; ++i)
+                freqs[i] = float(std::pow(10000.0, -2.0 * i / 64));
+            std::vector<int32_t> positions(tokens);
+            for (int i = 0; i < tokens; ++i)
+                positions[i] = 3 * i + 5;
+            std::vector<float> rx0 = randomBf16(size_t(ropeRows) * hd, 51), rx1 = rx0;
+            RopeParams rp;
+            rp.positions = positions.data();
+            rp.freqs = freqs.data();
+            rp.rows = ropeRows;
+            rp.row_stride = hd;
+            rp.offset = hd - 64;
+            rp.rope_dim = 64;
+            rp.rows_per_position = per;
+            rp.x = rx0.data();
+            QVERIFY(rope_cpu(rp).ok());
+            rp.x = rx1.data();
+            QVERIFY(bool(exec.rope(rp)));
+            QVERIFY(rx0 == rx1);
+        }
+    }
+
     void sparseAttentionHeadsTogetherIsBitIdentical()
     {
         const int nkv = 150;

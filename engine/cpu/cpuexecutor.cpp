@@ -221,6 +221,8 @@ Result<void> CpuExecutor::rope(const kernels::RopeParams &p)
 
 Result<void> CpuExecutor::mhcPre(const kernels::MhcPreParams &p)
 {
+    if (p.tokens == 1) // a decode step: the kernel shares out the work inside the token
+        return check(kernels::mhc_pre_cpu(p, m_pool.get()), "mhc_pre");
     return check(splitRows(p,
                            p.tokens,
                            1,
@@ -239,6 +241,8 @@ Result<void> CpuExecutor::mhcPre(const kernels::MhcPreParams &p)
 
 Result<void> CpuExecutor::mhcPost(const kernels::MhcPostParams &p)
 {
+    if (p.tokens == 1) // a decode step: the kernel shares out the work inside the token
+        return check(kernels::mhc_post_cpu(p, m_pool.get()), "mhc_post");
     return check(splitRows(p,
                            p.tokens,
                            2,
@@ -257,6 +261,8 @@ Result<void> CpuExecutor::mhcPost(const kernels::MhcPostParams &p)
 
 Result<void> CpuExecutor::mhcHead(const kernels::MhcHeadParams &p)
 {
+    if (p.tokens == 1) // a decode step: the kernel shares out the work inside the token
+        return check(kernels::mhc_head_cpu(p, m_pool.get()), "mhc_head");
     return check(splitRows(p,
                            p.tokens,
                            1,

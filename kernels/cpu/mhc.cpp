@@ -11,30 +11,41 @@ namespace fathom::kernels {
 
 namespace {
 
-// μ = (φ·x̄)·ρ for `rows` rows of φ.
-void mixes(const float *x, const float *fn, int rows, int width, float normEps, float *mu)
+// μ = (φ·x̄)·ρ for `rows` rows of φ. With a pool (a decode step: one token) the rows are
+// shared out; every row is the same dot product either way.
+void mixes(const float *x,
+           const float *fn,
+           int rows,
+           int width,
+           float normEps,
+           float *mu,
+           parallel_runner *pool)
 {
     const double ss = detail::dot_f64(x, x, width);
     const float rho = detail::rsqrt_f32(static_cast<float>(ss / width) + normEps);
-    for (int r = 0; r < rows; ++r) {
-        const float *f = fn + static_cast<long>(r) * width;
-        mu[r] = static_cast<float>(detail::dot_f64(f, x, width)) * rho;
-    }
+    parallel_for(pool, rows, 4, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const float *f = fn + r * width;
+            mu[r] = static_cast<float>(detail::dot_f64(f, x, width)) * rho;
+        }
+    });
 }
 
-void collapse(const float *x, const float *pre, int n, int d, float *u)
+void collapse(const float *x, const float *pre, int n, int d, float *u, parallel_runner *pool)
 {
-    for (int e = 0; e < d; ++e) {
-        double acc = 0.0;
-        for (int i = 0; i < n; ++i)
-            acc += static_cast<double>(pre[i] * x[static_cast<long>(i) * d + e]);
-        u[e] = round_bf16(static_cast<float>(acc));
-    }
+    parallel_for(pool, d, 256, [&](int64_t e0, int64_t e1) {
+        for (int64_t e = e0; e < e1; ++e) {
+            double acc = 0.0;
+            for (int i = 0; i < n; ++i)
+                acc += static_cast<double>(pre[i] * x[static_cast<long>(i) * d + e]);
+            u[e] = round_bf16(static_cast<float>(acc));
+        }
+    });
 }
 
 } // namespace
 
-Status mhc_pre_cpu(const MhcPreParams &p)
+Status mhc_pre_cpu(const MhcPreParams &p, parallel_runner *pool)
 {
     if (!p.x || !p.fn || !p.base || !p.scale || !p.pre || !p.post || !p.comb || !p.u || p.n_hc <= 0
         || p.n_hc > 16 || p.d <= 0 || p.sinkhorn_iters < 1)
@@ -45,7 +56,7 @@ Status mhc_pre_cpu(const MhcPreParams &p)
     std::vector<float> mu(rows);
     for (int t = 0; t < p.tokens; ++t) {
         const float *x = p.x + static_cast<long>(t) * width;
-        mixes(x, p.fn, rows, width, p.norm_eps, mu.data());
+        mixes(x, p.fn, rows, width, p.norm_eps, mu.data(), pool);
         float *pre = p.pre + t * n;
         float *post = p.post + t * n;
         float *c = p.comb + t * n * n;
@@ -93,12 +104,12 @@ Status mhc_pre_cpu(const MhcPreParams &p)
             normRows();
             normCols();
         }
-        collapse(x, pre, n, p.d, p.u + static_cast<long>(t) * p.d);
+        collapse(x, pre, n, p.d, p.u + static_cast<long>(t) * p.d, pool);
     }
     return Status::success();
 }
 
-Status mhc_post_cpu(const MhcPostParams &p)
+Status mhc_post_cpu(const MhcPostParams &p, parallel_runner *pool)
 {
     if (!p.x || !p.y || !p.post || !p.comb || !p.out || p.n_hc <= 0 || p.d <= 0)
         return Status::invalid("mhc_post: bad arguments");
@@ -109,20 +120,22 @@ Status mhc_post_cpu(const MhcPostParams &p)
         const float *post = p.post + t * n;
         const float *c = p.comb + t * n * n;
         float *out = p.out + static_cast<long>(t) * n * p.d;
-        for (int j = 0; j < n; ++j) {
-            for (int e = 0; e < p.d; ++e) {
-                double acc = 0.0;
-                for (int i = 0; i < n; ++i)
-                    acc += static_cast<double>(c[i * n + j] * x[static_cast<long>(i) * p.d + e]);
-                const float a = post[j] * y[e];
-                out[static_cast<long>(j) * p.d + e] = round_bf16(a + static_cast<float>(acc));
+        parallel_for(pool, p.d, 256, [&](int64_t e0, int64_t e1) {
+            for (int j = 0; j < n; ++j) {
+                for (int64_t e = e0; e < e1; ++e) {
+                    double acc = 0.0;
+                    for (int i = 0; i < n; ++i)
+                        acc += static_cast<double>(c[i * n + j] * x[i * p.d + e]);
+                    const float a = post[j] * y[e];
+                    out[j * p.d + e] = round_bf16(a + static_cast<float>(acc));
+                }
             }
-        }
+        });
     }
     return Status::success();
 }
 
-Status mhc_head_cpu(const MhcHeadParams &p)
+Status mhc_head_cpu(const MhcHeadParams &p, parallel_runner *pool)
 {
     if (!p.x || !p.fn || !p.base || !p.scale || !p.u || p.n_hc <= 0 || p.n_hc > 16 || p.d <= 0)
         return Status::invalid("mhc_head: bad arguments");
@@ -131,10 +144,10 @@ Status mhc_head_cpu(const MhcHeadParams &p)
     float mu[16], pre[16];
     for (int t = 0; t < p.tokens; ++t) {
         const float *x = p.x + static_cast<long>(t) * width;
-        mixes(x, p.fn, n, width, p.norm_eps, mu);
+        mixes(x, p.fn, n, width, p.norm_eps, mu, pool);
         for (int i = 0; i < n; ++i)
             pre[i] = detail::sigmoid_f32(p.scale[0] * mu[i] + p.base[i]) + p.hc_eps;
-        collapse(x, pre, n, p.d, p.u + static_cast<long>(t) * p.d);
+        collapse(x, pre, n, p.d, p.u + static_cast<long>(t) * p.d, pool);
     }
     return Status::success();
 }

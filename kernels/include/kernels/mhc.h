@@ -12,8 +12,13 @@
             u = bf16(Σ_i pre_i X[i]).
   mhc_post: X'[j] = bf16(post_j · y + Σ_i C[i][j] X[i])  (C row = input stream, column = output).
   mhc_head: pre_i = sigmoid(α μ_i + b_i) + hc_eps (φ has n_hc rows), u = bf16(Σ pre_i X[i]).
+
+  With a pool, the rows of φ·x̄ and the d elements of u / X' are shared out inside each token (for
+  a decode step; several tokens are better split over tokens by the caller). The bits do not
+  depend on the pool.
 */
 
+#include "kernels/parallel.h"
 #include "kernels/status.h"
 
 namespace fathom::kernels {
@@ -36,7 +41,7 @@ struct MhcPreParams
     float hc_eps = 1e-6f;
 };
 
-Status mhc_pre_cpu(const MhcPreParams &p);
+Status mhc_pre_cpu(const MhcPreParams &p, parallel_runner *pool = nullptr);
 
 struct MhcPostParams
 {
@@ -50,7 +55,7 @@ struct MhcPostParams
     int d = 0;
 };
 
-Status mhc_post_cpu(const MhcPostParams &p);
+Status mhc_post_cpu(const MhcPostParams &p, parallel_runner *pool = nullptr);
 
 struct MhcHeadParams
 {
@@ -66,6 +71,6 @@ struct MhcHeadParams
     float hc_eps = 1e-6f;
 };
 
-Status mhc_head_cpu(const MhcHeadParams &p);
+Status mhc_head_cpu(const MhcHeadParams &p, parallel_runner *pool = nullptr);
 
 } // namespace fathom::kernels

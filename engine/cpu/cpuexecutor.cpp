@@ -333,6 +333,42 @@ Result<void> CpuExecutor::indexerScores(const kernels::IndexerScoreParams &p)
     return check(kernels::indexer_scores_cpu(p), "indexer_scores");
 }
 
+Result<void> CpuExecutor::indexerSelect(const kernels::IndexerScoreParams &p,
+                                        int rows,
+                                        const int32_t *hostVisible,
+                                        int k,
+                                        int32_t *hostOut)
+{
+    // The default's token loop with the tokens shared out over the pool (a prefill chunk scores
+    // every query row against all keys visible to it); each row is computed the same way.
+    std::fill(hostOut, hostOut + static_cast<int64_t>(rows) * k, -1);
+    if (rows <= 0 || p.n_keys <= 0)
+        return {};
+    kernels::Status status;
+    std::mutex statusMutex;
+    kernels::parallel_for(m_pool.get(), rows, 1, [&](int64_t r0, int64_t r1) {
+        std::vector<float> scores(static_cast<size_t>(p.n_keys));
+        for (int64_t r = r0; r < r1; ++r) {
+            const int nVis = hostVisible[r];
+            if (nVis <= 0)
+                continue;
+            kernels::IndexerScoreParams sp = p;
+            sp.q = p.q + r * p.n_heads * p.dim;
+            sp.weights = p.weights + r * p.n_heads;
+            sp.scores = scores.data();
+            sp.n_keys = nVis;
+            kernels::Status st = kernels::indexer_scores_cpu(sp);
+            if (st.ok())
+                st = kernels::topk_cpu(scores.data(), nVis, std::min(k, nVis), hostOut + r * k);
+            if (!st.ok()) {
+                std::lock_guard lock(statusMutex);
+                status = st;
+            }
+        }
+    });
+    return check(status, "indexer_select");
+}
+
 Result<void> CpuExecutor::topk(const float *values, int n, int k, int32_t *outIdx)
 {
     return check(kernels::topk_cpu(values, n, k, outIdx), "topk");

@@ -47,6 +47,11 @@ public:
     Result<void> fakeQuantE4m3(float *x, int rows, int rowStride, int dims, int block) override;
     Result<void> fakeQuantE2m1(float *x, int rows, int rowStride, int dims, int block) override;
     Result<void> indexerScores(const kernels::IndexerScoreParams &p) override;
+    Result<void> indexerSelect(const kernels::IndexerScoreParams &p,
+                               int rows,
+                               const int32_t *hostVisible,
+                               int k,
+                               int32_t *hostOut) override;
     Result<void> topk(const float *values, int n, int k, int32_t *outIdx) override;
     Result<void> sparseAttention(const kernels::SparseAttnParams &p) override;
     Result<void> moeRoute(const kernels::MoeRouteParams &p) override;

@@ -437,6 +437,34 @@ private slots:
         }
     }
 
+    // CpuExecutor::indexerSelect shares the query rows out over its pool; the selections must be
+    // those of the base class's token loop (indexerScores + topk per row), -1 padding included.
+    void executorIndexerSelectMatchesTokenLoop()
+    {
+        const int heads = 4, dim = 64, keys = 90, rows = 23, k = 16;
+        fathom::engine::CpuExecutor exec(2);
+        std::vector<float> q = randomBf16(size_t(rows) * heads * dim, 61),
+                           kv = randomBf16(size_t(keys) * dim, 62),
+                           w = randomBf16(rows * heads, 63);
+        std::vector<int32_t> visible(rows);
+        for (int r = 0; r < rows; ++r)
+            visible[r] = r < 3 ? r * 3 : std::min(keys, 4 * r - 3); // 0 keys, fewer than k, more
+        IndexerScoreParams p;
+        p.q = q.data();
+        p.weights = w.data();
+        p.keys = kv.data();
+        p.n_heads = heads;
+        p.dim = dim;
+        p.n_keys = keys;
+        std::vector<int32_t> a(size_t(rows) * k, 7), b(size_t(rows) * k, 9);
+        QVERIFY(bool(
+            exec.fathom::engine::Executor::indexerSelect(p, rows, visible.data(), k, a.data())));
+        QVERIFY(bool(exec.indexerSelect(p, rows, visible.data(), k, b.data())));
+        QCOMPARE(b, a);
+        QCOMPARE(a[0], -1);                    // row 0 sees no key
+        QVERIFY(a[size_t(rows - 1) * k] >= 0); // the last row selects k keys
+    }
+
     void sparseAttentionHeadsTogetherIsBitIdentical()
     {
         const int nkv = 150;

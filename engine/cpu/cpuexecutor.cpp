@@ -137,12 +137,19 @@ Result<void> CpuExecutor::linear(const LinearWeight &w,
     FATHOM_TRY(
         check(kernels::linear_cpu(p, m_pool.get()), w.view ? w.view->name.c_str() : "linear"));
     if (out == LinearOutput::Bf16) {
+        // Rows on the pool for a prefill chunk (the rounding is per element).
         const int64_t stride = ldy ? ldy : w.outFeatures;
-        for (int r = 0; r < m; ++r) {
-            float *row = y + r * stride;
-            for (int j = 0; j < w.outFeatures; ++j)
-                row[j] = kernels::round_bf16(row[j]);
-        }
+        const int64_t nOut = w.outFeatures;
+        kernels::parallel_for(m_pool.get(),
+                              m,
+                              std::max<int64_t>(1, 16384 / std::max<int64_t>(1, nOut)),
+                              [&](int64_t r0, int64_t r1) {
+                                  for (int64_t r = r0; r < r1; ++r) {
+                                      float *row = y + r * stride;
+                                      for (int64_t j = 0; j < nOut; ++j)
+                                          row[j] = kernels::round_bf16(row[j]);
+                                  }
+                              });
     }
     return {};
 }
@@ -412,7 +419,20 @@ Result<void> CpuExecutor::moeRoute(const kernels::MoeRouteParams &p)
 
 Result<void> CpuExecutor::swiglu(const kernels::SwigluParams &p)
 {
-    return check(kernels::swiglu_cpu(p), "swiglu");
+    return check(splitRows(p,
+                           p.rows,
+                           8,
+                           [](kernels::SwigluParams q, int r0, int r1) {
+                               const int64_t at = static_cast<int64_t>(r0) * q.inter;
+                               q.gate += at;
+                               q.up += at;
+                               q.out += at;
+                               if (q.row_weights)
+                                   q.row_weights += r0;
+                               q.rows = r1 - r0;
+                               return kernels::swiglu_cpu(q);
+                           }),
+                 "swiglu");
 }
 
 Result<void> CpuExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit)

@@ -378,6 +378,27 @@ private slots:
             QVERIFY(bool(exec.rmsNorm(r)));
             QVERIFY(r0 == r1);
 
+            // SwiGLU over rows with and without routing weights.
+            const int sr = tokens * 5, inter = 48;
+            std::vector<float> sg = randomBf16(size_t(sr) * inter, 52, 6.0f),
+                               su = randomBf16(size_t(sr) * inter, 53, 6.0f),
+                               sw = randomBf16(sr, 54);
+            for (bool weighted : {false, true}) {
+                std::vector<float> s0(size_t(sr) * inter, -1.0f), s1 = s0;
+                SwigluParams gp;
+                gp.gate = sg.data();
+                gp.up = su.data();
+                gp.row_weights = weighted ? sw.data() : nullptr;
+                gp.rows = sr;
+                gp.inter = inter;
+                gp.limit = 7.0f;
+                gp.out = s0.data();
+                QVERIFY(swiglu_cpu(gp).ok());
+                gp.out = s1.data();
+                QVERIFY(bool(exec.swiglu(gp)));
+                QVERIFY(s0 == s1);
+            }
+
             // Head norm, Hadamard, fake quantisation (strided rows) and RoPE with several rows
             // per position, each through the executor and as one kernel call.
             const int hr = tokens * 40, hd = 128;

@@ -28,7 +28,8 @@ void prepare_x(const linear_params &p,
                std::vector<int32_t> &xi,
                std::vector<float> &xq,
                std::vector<uint8_t> &xsa,
-               bool avx2)
+               bool avx2,
+               parallel_runner *pool)
 {
 #if !defined(FATHOM_KERNELS_HAVE_AVX2)
     (void) avx2; // no AVX2 unit in this build
@@ -43,49 +44,52 @@ void prepare_x(const linear_params &p,
         xq.resize(xs.size());
     if (ints || codes)
         xsa.resize(static_cast<size_t>(p.m * kb));
-    for (int64_t r = 0; r < p.m; ++r) {
-        float *dst = xs.data() + r * k;
-        if (p.x_type == act_type::bf16)
-            bf16_to_f32_row(static_cast<const uint16_t *>(p.x) + r * ld, dst, k);
-        else
-            std::copy_n(static_cast<const float *>(p.x) + r * ld, k, dst);
-        if (!is_quantized(p.w_type))
-            continue;
-        for (int64_t b0 = 0; b0 < k; b0 += 128) {
-            const int64_t b1 = std::min<int64_t>(k, b0 + 128);
-            float amax = 0.0f;
-#if defined(FATHOM_KERNELS_HAVE_AVX2)
-            if (avx2)
-                amax = amax_avx2(dst + b0, b1 - b0);
+    // Rows are independent: a prefill chunk prepares them on the pool (a decode row stays here).
+    parallel_for(pool, p.m, 16, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            float *dst = xs.data() + r * k;
+            if (p.x_type == act_type::bf16)
+                bf16_to_f32_row(static_cast<const uint16_t *>(p.x) + r * ld, dst, k);
             else
-#endif
-                for (int64_t i = b0; i < b1; ++i)
-                    amax = std::max(amax, std::fabs(dst[i]));
-            const uint8_t s = pow2_scale_e8m0(amax, k_e4m3_inv_max, k_e4m3_amax_floor);
-            const float inv = e8m0_inverse_f32(s), sv = e8m0_to_f32(s);
-            if (ints || codes)
-                xsa[static_cast<size_t>(r * kb + b0 / 128)] = s;
-#if defined(FATHOM_KERNELS_HAVE_AVX2)
-            if (avx2) {
-                act_quant_block_avx2(dst + b0,
-                                     b1 - b0,
-                                     inv,
-                                     sv,
-                                     codes ? xq.data() + r * k + b0 : nullptr,
-                                     ints ? xi.data() + r * k + b0 : nullptr);
+                std::copy_n(static_cast<const float *>(p.x) + r * ld, k, dst);
+            if (!is_quantized(p.w_type))
                 continue;
-            }
+            for (int64_t b0 = 0; b0 < k; b0 += 128) {
+                const int64_t b1 = std::min<int64_t>(k, b0 + 128);
+                float amax = 0.0f;
+#if defined(FATHOM_KERNELS_HAVE_AVX2)
+                if (avx2)
+                    amax = amax_avx2(dst + b0, b1 - b0);
+                else
 #endif
-            for (int64_t i = b0; i < b1; ++i) {
-                const float q = e4m3_to_f32(f32_to_e4m3(dst[i] * inv));
-                if (ints)
-                    xi[static_cast<size_t>(r * k + i)] = static_cast<int32_t>(q * 512.0f);
-                if (codes)
-                    xq[static_cast<size_t>(r * k + i)] = q;
-                dst[i] = q * sv;
+                    for (int64_t i = b0; i < b1; ++i)
+                        amax = std::max(amax, std::fabs(dst[i]));
+                const uint8_t s = pow2_scale_e8m0(amax, k_e4m3_inv_max, k_e4m3_amax_floor);
+                const float inv = e8m0_inverse_f32(s), sv = e8m0_to_f32(s);
+                if (ints || codes)
+                    xsa[static_cast<size_t>(r * kb + b0 / 128)] = s;
+#if defined(FATHOM_KERNELS_HAVE_AVX2)
+                if (avx2) {
+                    act_quant_block_avx2(dst + b0,
+                                         b1 - b0,
+                                         inv,
+                                         sv,
+                                         codes ? xq.data() + r * k + b0 : nullptr,
+                                         ints ? xi.data() + r * k + b0 : nullptr);
+                    continue;
+                }
+#endif
+                for (int64_t i = b0; i < b1; ++i) {
+                    const float q = e4m3_to_f32(f32_to_e4m3(dst[i] * inv));
+                    if (ints)
+                        xi[static_cast<size_t>(r * k + i)] = static_cast<int32_t>(q * 512.0f);
+                    if (codes)
+                        xq[static_cast<size_t>(r * k + i)] = q;
+                    dst[i] = q * sv;
+                }
             }
         }
-    }
+    });
 }
 
 // Decodes weight row j to fp32 (dequantised).
@@ -131,7 +135,7 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2, bool avx512
     thread_local std::vector<uint8_t> xsa;
     thread_local std::vector<double> xd;
     thread_local std::vector<uint8_t> x4;
-    prepare_x(p, xs, xi, xq, xsa, avx2);
+    prepare_x(p, xs, xi, xq, xsa, avx2, pool);
     linear_job job;
     job.p = &p;
     job.xs = xs.data();
@@ -153,7 +157,12 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2, bool avx512
     const bool vnni_gemm = gemm && avx512 && vnni && p.w_type == linear_weight_type::fp4_e2m1;
     if (avx2 && exact && !vnni_gemm && (gemm || p.w_type == linear_weight_type::bf16)) {
         xd.resize(xs.size());
-        std::copy(xs.begin(), xs.end(), xd.begin());
+        // Plain pointers: a thread_local named inside the lambda would be the worker's own.
+        const float *src = xs.data();
+        double *dst = xd.data();
+        parallel_for(pool, static_cast<int64_t>(xs.size()), 16384, [=](int64_t i0, int64_t i1) {
+            std::copy(src + i0, src + i1, dst + i0);
+        });
         job.xd = xd.data();
     }
     if (avx2 && !gemm && p.w_type == linear_weight_type::fp4_e2m1 && p.m < k_gemm_min_rows) {
@@ -166,7 +175,12 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2, bool avx512
         // Prefill with FP4 weights: integer block sums with vpdpbusd (linear_vnni.cpp).
         thread_local std::vector<uint8_t> xv;
         xv.resize(static_cast<size_t>(p.m) * static_cast<size_t>(p.k) * 3);
-        fp4_vnni_digits(xi.data(), p.m, p.k, xv.data());
+        const int32_t *ints = xi.data();
+        uint8_t *digits = xv.data();
+        const int64_t k = p.k;
+        parallel_for(pool, p.m, 16, [=](int64_t r0, int64_t r1) {
+            fp4_vnni_digits(ints + r0 * k, r1 - r0, k, digits + r0 * 3 * k);
+        });
         job.xv = xv.data();
         const int64_t tiles = (p.n + k_vnni_tile_cols - 1) / k_vnni_tile_cols;
         parallel_for(pool, tiles, 1, [&](int64_t t0, int64_t t1) {

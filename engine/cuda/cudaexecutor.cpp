@@ -311,6 +311,7 @@ Result<void *> CudaExecutor::allocate(size_t bytes, const char *what)
     if (auto it = m_capturePool.find(size); m_capturing && it != m_capturePool.end()) {
         p = it->second;
         m_capturePool.erase(it);
+        m_graphBytes -= size;
     } else if (auto it = m_free.find(size); it != m_free.end()) {
         p = it->second;
         m_free.erase(it);
@@ -338,7 +339,7 @@ Result<void *> CudaExecutor::allocate(size_t bytes, const char *what)
     }
     m_live[p] = size;
     m_liveBytes += size;
-    m_peakBytes = std::max(m_peakBytes, m_liveBytes + m_cachedBytes + m_weightBytes);
+    m_peakBytes = std::max(m_peakBytes, m_liveBytes + m_cachedBytes + m_graphBytes + m_weightBytes);
     if (m_poison)
         FATHOM_TRY(cudaCheck(cudaglue::poison(p, size, m_stream), "poisoning a buffer"));
     return p;
@@ -356,6 +357,8 @@ void CudaExecutor::release(void *p)
     if (m_capturing) {
         // Used by the graph being captured: only the capture itself may reuse it.
         m_capturePool.emplace(it->second, p);
+        m_graphBytes += it->second;
+        m_liveBytes -= it->second;
         m_live.erase(it);
         return;
     }
@@ -381,7 +384,7 @@ CudaMemoryStats CudaExecutor::memoryStats() const
 {
     CudaMemoryStats s;
     s.weightBytes = m_weightBytes;
-    s.liveBytes = m_liveBytes;
+    s.liveBytes = m_liveBytes + m_graphBytes; // graph-owned blocks are in use
     s.cachedBytes = m_cachedBytes;
     s.peakBytes = m_peakBytes;
     size_t f = 0, t = 0;
@@ -394,7 +397,7 @@ CudaMemoryStats CudaExecutor::memoryStats() const
 
 void CudaExecutor::resetPeak()
 {
-    m_peakBytes = m_liveBytes + m_cachedBytes + m_weightBytes;
+    m_peakBytes = m_liveBytes + m_cachedBytes + m_graphBytes + m_weightBytes;
 }
 
 Result<void> CudaExecutor::copy(void *dst, const void *src, size_t bytes)
@@ -510,7 +513,7 @@ Result<void> CudaExecutor::uploadModel(const V4Model &model,
     FATHOM_TRY(cudaCheck(cudaDeviceSynchronize(), "uploading the model"));
     m_vocab = static_cast<int>(model.config().vocabSize);
     FATHOM_TRY(buildExpertTables(model));
-    m_peakBytes = std::max(m_peakBytes, m_liveBytes + m_cachedBytes + m_weightBytes);
+    m_peakBytes = std::max(m_peakBytes, m_liveBytes + m_cachedBytes + m_graphBytes + m_weightBytes);
     return {};
 }
 
@@ -707,7 +710,7 @@ Result<CUgraphExec_st *> CudaExecutor::captureGraph(const std::function<Result<v
         for (auto &[size, p] : owned) {
             m_free.emplace(size, p);
             m_cachedBytes += size;
-            m_liveBytes -= size;
+            m_graphBytes -= size;
         }
     };
     if (!r) {
@@ -749,7 +752,7 @@ void CudaExecutor::destroyGraph(CUgraphExec_st *graph)
     for (auto &[size, p] : it->second) {
         m_free.emplace(size, p);
         m_cachedBytes += size;
-        m_liveBytes -= size;
+        m_graphBytes -= size;
     }
     m_graphBlocks.erase(it);
 }

@@ -22,8 +22,11 @@
 
   Streams: every op is enqueued on the executor's stream (non-blocking); copyToHost() waits for
   it. Graphs: captureGraph() records the ops of a callable into a CUDA graph and launchGraph()
-  replays it, for step sequences without host round trips (see docs/perf/cuda.md: the decode
-  step itself still has some, so it is not captured yet).
+  replays it, for step sequences without host round trips. A decode step reads nothing back
+  before its logits (MoE grouping, indexer selections and attention indices stay on the device:
+  moeOnDevice, indexerSelectOnExecutor, sparseIndicesOnExecutor), but it still uploads small
+  host int arrays and bakes per-step scalars into its launches, so it is not captured yet (see
+  docs/perf/cuda.md); the MoE part alone is captured and replayed in tst_cuda_model.
 
   Multi-GPU: everything is tied to m_device (made current before each call), ready for one
   executor per device with an NCCL communicator beside it (engine/parallel).
@@ -231,6 +234,7 @@ private:
     bool m_capturing = false;
     std::multimap<size_t, void *> m_capturePool;
     std::map<CUgraphExec_st *, std::multimap<size_t, void *>> m_graphBlocks;
+    uint64_t m_graphBytes = 0; // in m_capturePool and m_graphBlocks
 
     // Arena: block sizes by pointer, free blocks by size.
     std::map<void *, size_t> m_live;

@@ -301,7 +301,13 @@ Result<void> CpuExecutor::hadamard(float *x, int rows, int n, float scale)
                  "hadamard");
 }
 
-Result<void> CpuExecutor::fakeQuantE4m3(float *x, int rows, int rowStride, int dims, int block)
+Result<void> CpuExecutor::fakeQuantSplit(float *x,
+                                         int rows,
+                                         int rowStride,
+                                         int dims,
+                                         int block,
+                                         void (*quant)(uint16_t *, int64_t, int),
+                                         const char *what)
 {
     return check(splitRows(x,
                            rows,
@@ -312,27 +318,32 @@ Result<void> CpuExecutor::fakeQuantE4m3(float *x, int rows, int rowStride, int d
                                              rowStride,
                                              dims,
                                              block,
-                                             kernels::fake_quant_e4m3_bf16);
+                                             quant);
                                return kernels::Status::success();
                            }),
-                 "fake_quant_e4m3");
+                 what);
+}
+
+Result<void> CpuExecutor::fakeQuantE4m3(float *x, int rows, int rowStride, int dims, int block)
+{
+    return fakeQuantSplit(x,
+                          rows,
+                          rowStride,
+                          dims,
+                          block,
+                          kernels::fake_quant_e4m3_bf16,
+                          "fake_quant_e4m3");
 }
 
 Result<void> CpuExecutor::fakeQuantE2m1(float *x, int rows, int rowStride, int dims, int block)
 {
-    return check(splitRows(x,
-                           rows,
-                           32,
-                           [=](float *v, int r0, int r1) {
-                               fakeQuantRows(v + static_cast<int64_t>(r0) * rowStride,
-                                             r1 - r0,
-                                             rowStride,
-                                             dims,
-                                             block,
-                                             kernels::fake_quant_e2m1_bf16);
-                               return kernels::Status::success();
-                           }),
-                 "fake_quant_e2m1");
+    return fakeQuantSplit(x,
+                          rows,
+                          rowStride,
+                          dims,
+                          block,
+                          kernels::fake_quant_e2m1_bf16,
+                          "fake_quant_e2m1");
 }
 
 Result<void> CpuExecutor::indexerScores(const kernels::IndexerScoreParams &p)

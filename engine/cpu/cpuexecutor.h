@@ -71,6 +71,14 @@ private:
     // Runs fn(params, first, end) over [0, rows) on the pool (one call for a single row).
     template<typename Params, typename Fn>
     kernels::Status splitRows(const Params &p, int rows, int64_t grain, Fn &&fn);
+    // Fake quantisation of `rows` rows through bf16 with `quant` (e4m3 or e2m1), rows on the pool.
+    Result<void> fakeQuantSplit(float *x,
+                                int rows,
+                                int rowStride,
+                                int dims,
+                                int block,
+                                void (*quant)(uint16_t *, int64_t, int),
+                                const char *what);
 
     std::unique_ptr<ThreadPool> m_pool;
     bool m_exactLinear = true;

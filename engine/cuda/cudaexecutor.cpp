@@ -900,46 +900,15 @@ Result<void> CudaExecutor::indexerSelect(const kernels::IndexerScoreParams &p,
                                          int k,
                                          int32_t *hostOut)
 {
-    CudaOpTimer timer(*this, "indexer");
-    std::fill(hostOut, hostOut + static_cast<int64_t>(rows) * k, -1);
-    if (rows <= 0 || p.n_keys <= 0)
+    // The device-side selection, read back (replayed routing and debug taps need it on the host).
+    if (rows <= 0)
         return {};
-    // Row-wise scores and top-k over blocks of query rows (score block <= 128 MiB), one
-    // read-back of the selections per block.
-    const int block = static_cast<int>(
-        std::max<int64_t>(1, std::min<int64_t>(rows, (int64_t(32) << 20) / p.n_keys)));
-    FATHOM_TRY_ASSIGN(Buffer<float> scores,
-                      Buffer<float>::make(*this,
-                                          static_cast<int64_t>(block) * p.n_keys,
-                                          "indexer scores"));
     FATHOM_TRY_ASSIGN(Buffer<int32_t> picked,
                       Buffer<int32_t>::make(*this,
-                                            static_cast<int64_t>(block) * k,
+                                            static_cast<int64_t>(rows) * k,
                                             "indexer selections"));
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> visible, uploadInts(hostVisible, rows, "visible keys"));
-    for (int r0 = 0; r0 < rows; r0 += block) {
-        const int n = std::min(block, rows - r0);
-        kernels::IndexerScoreParams sp = p;
-        sp.q = p.q + static_cast<int64_t>(r0) * p.n_heads * p.dim;
-        sp.weights = p.weights + static_cast<int64_t>(r0) * p.n_heads;
-        sp.scores = scores.data();
-        FATHOM_CUDA_OP("indexer_scores_rows",
-                       kernels::indexer_scores_rows_cuda(sp, n, p.n_keys, m_stream));
-        FATHOM_CUDA_OP("topk_rows",
-                       kernels::topk_rows_cuda(scores.data(),
-                                               n,
-                                               p.n_keys,
-                                               p.n_keys,
-                                               visible.data() + r0,
-                                               k,
-                                               picked.data(),
-                                               k,
-                                               m_stream));
-        FATHOM_TRY(copyToHost(hostOut + static_cast<int64_t>(r0) * k,
-                              picked.data(),
-                              sizeof(int32_t) * static_cast<size_t>(n) * k));
-    }
-    return {};
+    FATHOM_TRY(indexerSelectOnExecutor(p, rows, hostVisible, k, picked.data()));
+    return copyToHost(hostOut, picked.data(), sizeof(int32_t) * static_cast<size_t>(rows) * k);
 }
 
 Result<bool> CudaExecutor::indexerSelectOnExecutor(

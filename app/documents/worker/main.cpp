@@ -21,6 +21,15 @@
 #include <optional>
 #include <vector>
 
+#ifdef _WIN32
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+
+#include <shellapi.h>
+#endif
+
 using namespace fathom;
 using namespace fathom::documents;
 
@@ -158,9 +167,30 @@ const char kUsage[]
       "  --max-chars <n>         Most characters of text kept.\n"
       "  --threads <n>           Threads reading a PDF's text layer (default 1).\n";
 
-// 0: parsed; otherwise the exit status (after printing the help or the error).
-int parseArguments(int argc, char **argv, Options &o)
+// The arguments as text. Without a QCoreApplication nobody else does this: on Windows argv is in
+// the ANSI code page, which cannot spell every file name (a Chinese name on a German system), so
+// the UTF-16 command line is split instead.
+QStringList commandLineArguments(int argc, char **argv)
 {
+    QStringList args;
+#ifdef _WIN32
+    int n = 0;
+    if (LPWSTR *wide = CommandLineToArgvW(GetCommandLineW(), &n)) {
+        for (int i = 0; i < n; ++i)
+            args.append(QString::fromWCharArray(wide[i]));
+        LocalFree(wide);
+        return args;
+    }
+#endif
+    for (int i = 0; i < argc; ++i)
+        args.append(QString::fromLocal8Bit(argv[i]));
+    return args;
+}
+
+// 0: parsed; otherwise the exit status (after printing the help or the error).
+int parseArguments(const QStringList &argv, Options &o)
+{
+    const qsizetype argc = argv.size();
     auto number = [](const QString &name, const QString &text, qint64 &out) {
         bool ok = false;
         out = text.toLongLong(&ok);
@@ -173,8 +203,8 @@ int parseArguments(int argc, char **argv, Options &o)
     };
     bool positionalOnly = false;
     QStringList positional;
-    for (int i = 1; i < argc; ++i) {
-        const QString arg = QString::fromLocal8Bit(argv[i]);
+    for (qsizetype i = 1; i < argc; ++i) {
+        const QString &arg = argv[i];
         if (positionalOnly || !arg.startsWith(QLatin1Char('-')) || arg == QLatin1String("-")) {
             positional.append(arg);
             continue;
@@ -192,9 +222,9 @@ int parseArguments(int argc, char **argv, Options &o)
             value = name.mid(eq + 1);
             name.truncate(eq);
         } else if (i + 1 < argc) {
-            value = QString::fromLocal8Bit(argv[++i]);
+            value = argv[++i];
         } else {
-            std::fprintf(stderr, "fathom-ingest-worker: missing value for '%s'\n", argv[i]);
+            std::fprintf(stderr, "fathom-ingest-worker: missing value for '%s'\n", qPrintable(arg));
             return 2;
         }
         qint64 n = 0;
@@ -233,7 +263,7 @@ int run(int argc, char **argv)
     // No QCoreApplication: nothing here needs an event loop, and translate() works without one
     // (the worker has never installed translations).
     Options o;
-    if (const int status = parseArguments(argc, argv, o); status != 0)
+    if (const int status = parseArguments(commandLineArguments(argc, argv), o); status != 0)
         return status < 0 ? 0 : status;
     const QString path = o.file;
 

@@ -79,6 +79,7 @@ Result<void> CpuBackend::load(const ModelSpec &spec, const LoadProgressFn &progr
     so.stepTokens = m_options.stepTokens;
     so.contextLength = spec.contextLength;
     so.keptStates = m_options.keptStates;
+    so.keptStateBytes = m_options.keptStateBytes;
     so.checkpointInterval = m_options.checkpointInterval;
     m_scheduler = std::make_unique<Scheduler>(*m_forward, m_model->config(), so);
     m_tokenizer = std::move(tok);

@@ -50,6 +50,7 @@ struct CpuBackendOptions
     bool exactLinear = true; // CpuExecutor: exact block sums (reference numerics)
     // Prefix reuse for regenerate / edit (scheduler.h): finished states kept, checkpoint spacing.
     int keptStates = 2;
+    int64_t keptStateBytes = int64_t(2) << 30; // and at most 2 GiB of them
     int64_t checkpointInterval = 4096;
 };
 

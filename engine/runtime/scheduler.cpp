@@ -129,7 +129,17 @@ void Scheduler::finish(Active &a, FinishReason reason)
     // Keep the state for prefix reuse (an errored forward leaves it undefined: not kept).
     if (m_options.keptStates > 0 && a.state.length() > 0) {
         m_kept.push_back(std::move(a.state));
-        while (static_cast<int>(m_kept.size()) > m_options.keptStates)
+        // Oldest first out: by count, then by bytes (a long document's state can be gigabytes;
+        // one larger than the whole allowance is not kept at all).
+        auto keptBytes = [this] {
+            int64_t bytes = 0;
+            for (const SequenceState &s : m_kept)
+                bytes += s.memoryBytes();
+            return bytes;
+        };
+        while (static_cast<int>(m_kept.size()) > m_options.keptStates
+               || (m_options.keptStateBytes > 0 && !m_kept.empty()
+                   && keptBytes() > m_options.keptStateBytes))
             m_kept.pop_front();
     }
 }

@@ -79,6 +79,7 @@ struct SchedulerOptions
     int64_t historyTokens = 0; // SequenceState rows kept for truncate() (generation needs none)
     int64_t checkpointInterval = 4096; // SequenceState checkpoints (see sequencestate.h)
     int keptStates = 0;                // finished requests' states kept for prefix reuse (0: none)
+    int64_t keptStateBytes = 0;        // and at most this many bytes of them (0: no byte limit)
 };
 
 struct SchedulerCounters

@@ -353,6 +353,16 @@ int64_t SequenceState::checkpointBytes() const
     return bytes;
 }
 
+int64_t SequenceState::memoryBytes() const
+{
+    int64_t bytes = checkpointBytes();
+    for (const BlockState &b : m_blocks)
+        for (const RowHistory *h :
+             {&b.window, &b.entries, &b.compKv, &b.compGate, &b.indexKeys, &b.indexKv, &b.indexGate})
+            bytes += h->rows() * h->width() * static_cast<int64_t>(sizeof(float));
+    return bytes;
+}
+
 int64_t SequenceState::reachableWithoutCompute(int64_t position) const
 {
     position = std::clamp<int64_t>(position, 0, length());

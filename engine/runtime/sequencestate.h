@@ -175,6 +175,9 @@ public:
     void requestCheckpoint(int64_t position);
     // Bytes held by checkpoints (host memory).
     int64_t checkpointBytes() const;
+    // Bytes of every row the state holds (caches, history, compressor rows, checkpoints), wherever
+    // they live: what keeping this state costs.
+    int64_t memoryBytes() const;
 
     // Called by V4Forward after it appended `count` tokens: records the ids (mtp: the first
     // MTP block's next ids), takes due checkpoints and trims the history.

@@ -306,6 +306,20 @@ private slots:
         // Edit at 70: the nearest checkpoint at or below it (interval 64).
         QCOMPARE(cb.stats[3].cachedPromptTokens, 64);
         QVERIFY(b.counters().prefillTokens < a.counters().prefillTokens);
+
+        // The byte allowance: one byte keeps nothing (the regenerate prefills everything again),
+        // a large one keeps the state as the count alone does.
+        SchedulerOptions tight = reuse, roomy = reuse;
+        tight.keptStateBytes = 1;
+        roomy.keptStateBytes = int64_t(1) << 40;
+        Scheduler t(*l->forward, c, tight), r(*l->forward, c, roomy);
+        Collector ct, cr;
+        QVERIFY(run(t, ct, 1, prompt) && run(t, ct, 2, prompt));
+        QVERIFY(run(r, cr, 1, prompt) && run(r, cr, 2, prompt));
+        QCOMPARE(ct.stats[2].cachedPromptTokens, 0);
+        QCOMPARE(cr.stats[2].cachedPromptTokens, int(prompt.size()) - 1);
+        QCOMPARE(ct.tokens[2], ca.tokens[2]);
+        QCOMPARE(cr.tokens[2], ca.tokens[2]);
     }
 };
 

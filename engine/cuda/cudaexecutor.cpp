@@ -618,16 +618,8 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
         return g;
     };
     auto base = [&](const LinearWeight &w, const float *x, float *y) {
-        kernels::linear_params p = w.params();
-        p.w = device(p.w);
-        p.w_scale = device(p.w_scale);
-        p.x = x;
-        p.x_type = kernels::act_type::f32;
-        p.y = y;
-        p.y_type = kernels::act_type::f32;
-        p.m = N; // at most N rows per expert: the k ids of a row are distinct
-        p.accum = kernels::linear_accum::exact;
-        return p;
+        // At most N rows per expert: the k ids of a row are distinct.
+        return linearParams(w, x, y, N);
     };
     const int64_t ni = static_cast<int64_t>(NK) * I;
     FATHOM_TRY_ASSIGN(Buffer<float> g, Buffer<float>::make(*this, ni, "expert gate activations"));
@@ -670,6 +662,23 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
         cudaCheck(cudaglue::moeCombine(job.y, yr.data(), ys.data(), job.ids, N, K, d, m_stream),
                   "moe_combine"));
     return true;
+}
+
+kernels::linear_params CudaExecutor::linearParams(const LinearWeight &w,
+                                                  const float *x,
+                                                  float *y,
+                                                  int rows) const
+{
+    kernels::linear_params p = w.params();
+    p.w = device(p.w);
+    p.w_scale = device(p.w_scale);
+    p.x = x;
+    p.x_type = kernels::act_type::f32;
+    p.y = y;
+    p.y_type = kernels::act_type::f32;
+    p.m = rows;
+    p.accum = kernels::linear_accum::exact;
+    return p;
 }
 
 const void *CudaExecutor::device(const void *p) const
@@ -772,17 +781,9 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
         return fail(Error::Kind::InvalidArgument, "linear: missing weight", "CudaExecutor");
     if (m == 0)
         return {};
-    kernels::linear_params p = w.params();
-    p.w = device(p.w);
-    p.w_scale = device(p.w_scale);
-    p.x = x;
-    p.x_type = kernels::act_type::f32;
+    kernels::linear_params p = linearParams(w, x, y, m);
     p.ldx = ldx;
-    p.y = y;
-    p.y_type = kernels::act_type::f32;
     p.ldy = ldy;
-    p.m = m;
-    p.accum = kernels::linear_accum::exact;
     const char *name = w.view ? w.view->name.c_str() : "linear";
     m_gemmFlops += 2.0 * m * w.outFeatures * w.inFeatures;
     FATHOM_CUDA_OP(name, kernels::linear_cuda(p, m_stream));
@@ -1016,16 +1017,7 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
     up.reserve(2 * jobs.size());
     down.reserve(jobs.size());
     auto params = [&](const LinearWeight &w, const float *x, float *y, int rows) {
-        kernels::linear_params p = w.params();
-        p.w = device(p.w);
-        p.w_scale = device(p.w_scale);
-        p.x = x;
-        p.x_type = kernels::act_type::f32;
-        p.y = y;
-        p.y_type = kernels::act_type::f32;
-        p.m = rows;
-        p.accum = kernels::linear_accum::exact;
-        return p;
+        return linearParams(w, x, y, rows);
     };
     int64_t row = 0;
     for (const ExpertJob &j : jobs) {

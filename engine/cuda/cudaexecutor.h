@@ -92,6 +92,12 @@ public:
     {
         return static_cast<const T *>(device(static_cast<const void *>(p)));
     }
+    // The exact fp32-in/fp32-out linear over `rows` rows of x with w's device addresses
+    // (contiguous rows; callers set strides).
+    kernels::linear_params linearParams(const LinearWeight &w,
+                                        const float *x,
+                                        float *y,
+                                        int rows) const;
 
     CudaMemoryStats memoryStats() const;
     void resetPeak();

@@ -71,6 +71,23 @@ bool cpu_has_avx512_vnni()
 #endif
 }
 
+bool cpu_has_avx512_bf16()
+{
+#if defined(FATHOM_KERNELS_HAVE_AVX512BF16) && (defined(__GNUC__) || defined(__clang__))
+    static const bool has = [] {
+        if (!cpu_has_avx512())
+            return false;
+        if (const char *off = std::getenv("FATHOM_DISABLE_AVX512BF16"); off && *off && *off != '0')
+            return false;
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vbmi");
+    }();
+    return has;
+#else
+    return false;
+#endif
+}
+
 int cpu_physical_threads()
 {
     if (const char *env = std::getenv("FATHOM_THREADS"); env && *env) {

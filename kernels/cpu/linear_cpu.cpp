@@ -151,6 +151,10 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2, bool avx512
     job.block = p.w_type == linear_weight_type::fp8_e4m3   ? 128
                 : p.w_type == linear_weight_type::fp4_e2m1 ? 32
                                                            : std::max(p.k, 1);
+    if (p.accum == linear_accum::fp32 && p.m < k_gemm_min_rows && avx512 && cpu_has_avx512_bf16()) {
+        linear_gemv_bf16dot(job, pool); // decode GEMV in fp32 mode at the memory bandwidth
+        return Status::success();
+    }
 #if defined(FATHOM_KERNELS_HAVE_AVX2)
     const bool exact = p.accum == linear_accum::exact;
     const bool gemm = avx2 && exact && p.m >= k_gemm_min_rows;

@@ -81,6 +81,15 @@ inline void gemm_rows_avx512(
 {}
 #endif
 
+// fp32 mode, m < k_gemm_min_rows (decode GEMV) with vdpbf16ps / vpermi2b
+// (linear_bf16dot_gemv.cpp): prepares x from job.xs / xq / xi / xsa and runs all output columns
+// on `pool`. Only after cpu_has_avx512_bf16().
+#if defined(FATHOM_KERNELS_HAVE_AVX512BF16)
+void linear_gemv_bf16dot(const linear_job &job, parallel_runner *pool);
+#else
+inline void linear_gemv_bf16dot(const linear_job &, parallel_runner *) {}
+#endif
+
 // AVX2 pieces of the activation quantisation (bit-identical to the scalar loop in linear_cpu.cpp):
 // the largest magnitude of x[0, n) (NaN ignored, as std::max does), and for one block x[i] <-
 // e4m3(x[i] * inv) * sv with the code values to xq / xi (value * 512) where not nullptr.

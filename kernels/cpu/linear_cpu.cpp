@@ -11,6 +11,7 @@
 #include "linear_internal.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <vector>
 
@@ -174,6 +175,29 @@ Status run(const linear_params &p, parallel_runner *pool, bool avx2, bool avx512
         for (int64_t r = 0; r < p.m; ++r)
             fp4_digits(xi.data() + r * p.k, p.k, x4.data() + r * p.k * 4);
         job.x4 = x4.data();
+    }
+    // fp32 mode, prefill: block sums with vdpbf16ps (linear_bf16dot.cpp); BF16 weights only when
+    // every x is a bf16 value (CpuExecutor passes bf16-valued activations as f32). Not from
+    // linear_cpu_avx2 / _portable (avx512 false there).
+    if (avx2 && avx512 && !exact && p.m >= k_gemm_min_rows && cpu_has_avx512_bf16()
+        && (is_quantized(p.w_type) || p.w_type == linear_weight_type::bf16)) {
+        thread_local std::vector<uint16_t> xb;
+        const int64_t kp = bf16dot_row_elems(p.k);
+        xb.resize(static_cast<size_t>(p.m) * static_cast<size_t>(kp));
+        uint16_t *codes = xb.data();
+        std::atomic<bool> all_bf16{true};
+        parallel_for(pool, p.m, 16, [&job, codes, &all_bf16](int64_t r0, int64_t r1) {
+            if (!bf16dot_prepare_x(job, r0, r1, codes))
+                all_bf16.store(false, std::memory_order_relaxed);
+        });
+        if (all_bf16.load()) {
+            job.xb = xb.data();
+            const int64_t tiles = (p.n + k_bf16dot_tile_cols - 1) / k_bf16dot_tile_cols;
+            parallel_for(pool, tiles, 1, [&](int64_t t0, int64_t t1) {
+                linear_gemm_bf16dot(job, t0, t1);
+            });
+            return Status::success();
+        }
     }
     if (gemm && avx512 && vnni && p.w_type == linear_weight_type::fp4_e2m1) {
         // Prefill with FP4 weights: integer block sums with vpdpbusd (linear_vnni.cpp).

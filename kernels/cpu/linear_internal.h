@@ -39,7 +39,30 @@ struct linear_job
     // FP4 weights, exact GEMM on AVX-512 VNNI: xi + 2^18 split into bytes, [m][3][k]
     // (digit-major per row), see linear_vnni.cpp.
     const uint8_t *xv = nullptr;
+    // fp32 mode, GEMM with vdpbf16ps (linear_bf16dot.cpp): x as bf16, [m][bf16dot_row_elems(k)]
+    // (FP8/FP4 weights: the act-quantised code values; BF16 weights: x itself), zero padded.
+    const uint16_t *xb = nullptr;
 };
+
+// fp32-mode GEMM on AVX-512 BF16 (linear_bf16dot.cpp, after cpu_has_avx512_bf16()): FP8/FP4
+// weights, or BF16 weights with bf16 x; output-column tiles of k_bf16dot_tile_cols, [t0, t1).
+// Needs job.xb (bf16dot_prepare_x, rows [r0, r1); false: some x of a BF16 weight is not a bf16
+// value, use another path) and for FP8/FP4 job.xsa.
+constexpr int k_bf16dot_tile_cols = 32;
+inline int64_t bf16dot_row_elems(int64_t k)
+{
+    return (k + 1) / 2 * 2;
+}
+#if defined(FATHOM_KERNELS_HAVE_AVX512BF16)
+bool bf16dot_prepare_x(const linear_job &job, int64_t r0, int64_t r1, uint16_t *xb);
+void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1);
+#else
+inline bool bf16dot_prepare_x(const linear_job &, int64_t, int64_t, uint16_t *)
+{
+    return false;
+}
+inline void linear_gemm_bf16dot(const linear_job &, int64_t, int64_t) {}
+#endif
 
 // AVX-512 variants (linear_avx512.cpp), same results as their AVX2 twins.
 #if defined(FATHOM_KERNELS_HAVE_AVX512)

@@ -84,6 +84,72 @@ Problem makeProblem(int m, int n, int k, linear_weight_type type, unsigned seed)
     return p;
 }
 
+// The fp32 mode's guarantee (linear.h) against the exact reference: per weight block the fp32
+// block sum of the code products (order unspecified, <= block - 1 roundings per term path), then
+// fma(block, sA sW, acc) in block order (one rounding per block), vs the reference's block sums
+// rounded once and added in fp32. Both differ from the real sum by at most
+// (terms of a block + 2 x blocks + a few) x 2^-24 x sum_k |x_k w_k| (x after activation
+// quantisation, w dequantised), to first order; a bf16 y adds one bf16 ulp. Returns the number
+// of outputs outside that bound and describes the first in `first`.
+int fp32BoundViolations(const Problem &pr,
+                        act_type xt,
+                        act_type yt,
+                        const void *got,
+                        const std::vector<float> &exact,
+                        QString *first)
+{
+    const int m = pr.m, n = pr.n, k = pr.k;
+    const bool quantized = pr.type == linear_weight_type::fp8_e4m3
+                           || pr.type == linear_weight_type::fp4_e2m1;
+    const int block = pr.type == linear_weight_type::fp8_e4m3   ? 128
+                      : pr.type == linear_weight_type::fp4_e2m1 ? 32
+                                                                : k;
+    const int blocks = (k + block - 1) / block;
+    const double c = double(block + 2 * blocks + 4) * std::ldexp(1.0, -24);
+    int bad = 0;
+    std::vector<double> xr(static_cast<size_t>(k));
+    for (int r = 0; r < m; ++r) {
+        if (quantized) {
+            std::vector<uint8_t> q(static_cast<size_t>(k)), s(static_cast<size_t>((k + 127) / 128));
+            if (xt == act_type::bf16)
+                act_quant_e4m3_bf16(pr.xb.data() + size_t(r) * k, k, 128, q.data(), s.data());
+            else
+                act_quant_e4m3_f32(pr.xf.data() + size_t(r) * k, k, 128, q.data(), s.data());
+            for (int i = 0; i < k; ++i)
+                xr[size_t(i)] = double(e4m3_to_f32(q[size_t(i)])) * e8m0_to_f32(s[size_t(i / 128)]);
+        } else {
+            for (int i = 0; i < k; ++i)
+                xr[size_t(i)] = xt == act_type::bf16 ? bf16_to_f32(pr.xb[size_t(r) * k + i])
+                                                     : pr.xf[size_t(r) * k + i];
+        }
+        for (int j = 0; j < n; ++j) {
+            double mag = 0;
+            for (int i = 0; i < k; ++i)
+                mag += std::fabs(xr[size_t(i)] * pr.wDeq[size_t(j) * k + i]);
+            const double e = exact[size_t(r) * n + j];
+            double tol = c * mag;
+            double y;
+            if (yt == act_type::bf16) {
+                y = bf16_to_f32(static_cast<const uint16_t *>(got)[size_t(r) * n + j]);
+                const double big = std::fabs(e) + tol;
+                tol += big > 0 ? std::ldexp(1.0, std::ilogb(big) - 7) : 0.0;
+            } else {
+                y = static_cast<const float *>(got)[size_t(r) * n + j];
+            }
+            if (!(std::fabs(y - e) <= tol)) {
+                if (bad++ == 0 && first)
+                    *first = QStringLiteral("y[%1][%2] = %3, exact %4, bound %5")
+                                 .arg(r)
+                                 .arg(j)
+                                 .arg(y, 0, 'g', 9)
+                                 .arg(e, 0, 'g', 9)
+                                 .arg(tol, 0, 'g', 3);
+            }
+        }
+    }
+    return bad;
+}
+
 linear_params paramsFor(const Problem &pr, act_type xt, act_type yt, void *y)
 {
     linear_params p;
@@ -116,6 +182,10 @@ private slots:
     void referenceMatchesDequantised_data();
     void referenceMatchesDequantised();
     void fp32AccumulationIsClose();
+    void fp32GemmWithinBound_data();
+    void fp32GemmWithinBound();
+    void fp32GemmBoundCatchesWrongScale();
+    void fp32GemmAllFp8Codes();
     void stridesAndErrors();
     void edgeActivations();
     void weightBytes();
@@ -409,6 +479,161 @@ void tst_Linear::fp32AccumulationIsClose()
             err += double(refFast[i] - exact[i]) * (refFast[i] - exact[i]);
         QVERIFY(std::sqrt(err / ref) < 1e-6);
     }
+}
+
+void tst_Linear::fp32GemmWithinBound_data()
+{
+    QTest::addColumn<linear_weight_type>("type");
+    QTest::addColumn<int>("m");
+    QTest::addColumn<int>("n");
+    QTest::addColumn<int>("k");
+    const struct
+    {
+        const char *name;
+        linear_weight_type t;
+    } types[] = {{"bf16", linear_weight_type::bf16},
+                 {"f32", linear_weight_type::f32},
+                 {"fp8", linear_weight_type::fp8_e4m3},
+                 {"fp4", linear_weight_type::fp4_e2m1}};
+    // GEMM shapes (m >= 4): every remainder of the 6-row and 32-column blocking, partial FP8
+    // blocks, odd k (a zero-padded k-pair), more rows and columns than one tile.
+    const int shapes[][3] = {{4, 40, 64},
+                             {5, 33, 200},
+                             {7, 65, 333},
+                             {13, 100, 1024},
+                             {64, 96, 544},
+                             {97, 31, 129},
+                             {300, 70, 256},
+                             {6, 257, 1000}};
+    for (const auto &t : types)
+        for (const auto &s : shapes) {
+            const int k = t.t == linear_weight_type::fp4_e2m1 ? std::max(32, s[2] / 32 * 32) : s[2];
+            QTest::addRow("%s m%d n%d k%d", t.name, s[0], s[1], k) << t.t << s[0] << s[1] << k;
+        }
+}
+
+void tst_Linear::fp32GemmWithinBound()
+{
+    QFETCH(linear_weight_type, type);
+    QFETCH(int, m);
+    QFETCH(int, n);
+    QFETCH(int, k);
+    const Problem pr = makeProblem(m, n, k, type, unsigned(m * 131 + n * 17 + k));
+    ThreadPool pool(2);
+    for (act_type xt : {act_type::bf16, act_type::f32}) {
+        std::vector<float> exact(size_t(m) * n);
+        QVERIFY(linear_ref(paramsFor(pr, xt, act_type::f32, exact.data())).ok());
+        for (act_type yt : {act_type::bf16, act_type::f32}) {
+            const size_t bytes = size_t(m) * n * (yt == act_type::f32 ? 4 : 2);
+            std::vector<uint8_t> got(bytes, 0xCD), got1(bytes, 0xCD);
+            linear_params p = paramsFor(pr, xt, yt, got.data());
+            p.accum = linear_accum::fp32;
+            QVERIFY(linear_cpu(p, &pool).ok());
+            QString first;
+            const int bad = fp32BoundViolations(pr, xt, yt, got.data(), exact, &first);
+            if (bad)
+                QFAIL(qPrintable(QStringLiteral("x %1 y %2: %3 outputs outside the bound, first %4")
+                                     .arg(xt == act_type::bf16 ? "bf16" : "f32")
+                                     .arg(yt == act_type::bf16 ? "bf16" : "f32")
+                                     .arg(bad)
+                                     .arg(first)));
+            // The vdpbf16ps GEMM splits only columns over threads: the same bits on one thread.
+            p.y = got1.data();
+            QVERIFY(linear_cpu(p, nullptr).ok());
+            if (cpu_has_avx512_bf16() && type != linear_weight_type::f32
+                && (type != linear_weight_type::bf16 || xt == act_type::bf16))
+                QVERIFY(std::memcmp(got.data(), got1.data(), bytes) == 0);
+        }
+    }
+    if (type == linear_weight_type::bf16) {
+        // f32 x holding bf16 values (how CpuExecutor passes activations): the same bits as bf16 x
+        // (the vdpbf16ps GEMM takes both; anything else would be a different summation).
+        Problem same = pr;
+        for (size_t i = 0; i < same.xf.size(); ++i)
+            same.xf[i] = bf16_to_f32(same.xb[i]);
+        std::vector<float> a(size_t(m) * n), b(size_t(m) * n);
+        linear_params p = paramsFor(same, act_type::bf16, act_type::f32, a.data());
+        p.accum = linear_accum::fp32;
+        QVERIFY(linear_cpu(p, &pool).ok());
+        p = paramsFor(same, act_type::f32, act_type::f32, b.data());
+        p.accum = linear_accum::fp32;
+        QVERIFY(linear_cpu(p, &pool).ok());
+        QVERIFY(std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
+    }
+    // The exact mode is untouched by the fp32 kernels.
+    std::vector<float> ref(size_t(m) * n), cpu(size_t(m) * n);
+    QVERIFY(linear_ref(paramsFor(pr, act_type::bf16, act_type::f32, ref.data())).ok());
+    QVERIFY(linear_cpu(paramsFor(pr, act_type::bf16, act_type::f32, cpu.data()), &pool).ok());
+    QVERIFY(std::memcmp(ref.data(), cpu.data(), ref.size() * 4) == 0);
+    if (type != linear_weight_type::f32 && !cpu_has_avx512_bf16())
+        qWarning("no AVX-512 BF16 on this CPU: the vdpbf16ps GEMM was not exercised");
+}
+
+// The bound above is tight enough to see a wrong scale: one weight-scale byte of the weights the
+// fp32 mode reads off by one (a factor 2 on one block) must put outputs outside it.
+void tst_Linear::fp32GemmBoundCatchesWrongScale()
+{
+    for (linear_weight_type type : {linear_weight_type::fp8_e4m3, linear_weight_type::fp4_e2m1}) {
+        const int m = 37, n = 70, k = 512;
+        const Problem pr = makeProblem(m, n, k, type, 4242);
+        std::vector<float> exact(size_t(m) * n), got(size_t(m) * n);
+        QVERIFY(linear_ref(paramsFor(pr, act_type::bf16, act_type::f32, exact.data())).ok());
+        Problem wrong = pr;
+        wrong.s[1] = uint8_t(wrong.s[1] + 1);
+        linear_params p = paramsFor(wrong, act_type::bf16, act_type::f32, got.data());
+        p.accum = linear_accum::fp32;
+        QVERIFY(linear_cpu(p, nullptr).ok());
+        const int bad
+            = fp32BoundViolations(pr, act_type::bf16, act_type::f32, got.data(), exact, nullptr);
+        QVERIFY2(bad > 0, "a doubled weight block scale stayed within the fp32-mode bound");
+        // And the right scales pass on the same problem.
+        p = paramsFor(pr, act_type::bf16, act_type::f32, got.data());
+        p.accum = linear_accum::fp32;
+        QVERIFY(linear_cpu(p, nullptr).ok());
+        QCOMPARE(fp32BoundViolations(pr, act_type::bf16, act_type::f32, got.data(), exact, nullptr),
+                 0);
+    }
+}
+
+// Every finite e4m3 code (subnormals, both zeros, the largest) as a weight, with unit scales: the
+// fp32 mode's decoding of the weight codes (to bf16 in the vdpbf16ps GEMM) must be exact. Sums
+// of a few terms here are exact in fp32 either way, so the results are compared bit for bit.
+void tst_Linear::fp32GemmAllFp8Codes()
+{
+    const int m = 64, n = 256, k = 64; // k >= 32: the vectorised decoding
+    std::vector<uint8_t> w(size_t(n) * k, 0), s(size_t((n + 127) / 128) * 1, 127);
+    for (int j = 0; j < n; ++j)
+        w[size_t(j) * k + (j % k)] = uint8_t(j == 0x7F || j == 0xFF ? 0 : j); // no NaN codes
+    std::vector<float> x(size_t(m) * k);
+    for (int r = 0; r < m; ++r)
+        for (int i = 0; i < k; ++i)
+            x[size_t(r) * k + i] = i == r ? 1.0f : 0.0f; // picks weight column r of each row
+    std::vector<float> ref(size_t(m) * n), got(size_t(m) * n);
+    linear_params p;
+    p.x = x.data();
+    p.x_type = act_type::f32;
+    p.w = w.data();
+    p.w_scale = s.data();
+    p.w_type = linear_weight_type::fp8_e4m3;
+    p.y = ref.data();
+    p.y_type = act_type::f32;
+    p.m = m;
+    p.n = n;
+    p.k = k;
+    QVERIFY(linear_ref(p).ok());
+    p.y = got.data();
+    p.accum = linear_accum::fp32;
+    QVERIFY(linear_cpu(p, nullptr).ok());
+    for (int r = 0; r < m; ++r)
+        for (int j = 0; j < n; ++j) {
+            const float want = (j % k) == r ? ref[size_t(r) * n + j] : 0.0f;
+            QCOMPARE(ref[size_t(r) * n + j], want);
+            if (std::memcmp(&got[size_t(r) * n + j], &ref[size_t(r) * n + j], 4) != 0)
+                QFAIL(qPrintable(QStringLiteral("code 0x%1: %2 vs %3")
+                                     .arg(j, 2, 16, QLatin1Char('0'))
+                                     .arg(double(got[size_t(r) * n + j]))
+                                     .arg(double(ref[size_t(r) * n + j]))));
+        }
 }
 
 // Activations that hit every branch of the e4m3 activation quantisation (vectorised on AVX2):

@@ -22,9 +22,26 @@
     (compressor wkv/wgate, MoE gate, head: x bf16 or f32, y_type f32; mHC hc_*_fn: w f32).
   - y_type bf16 rounds the fp32 result once to nearest even; y_type f32 stores it.
 
-  accum = fp32 swaps the exact block sums for plain fp32 FMA accumulation (faster, different
-  summation order; the difference is of the size the golden data's tolerances were measured
-  with). Default exact.
+  accum = fp32 (faster): fp32 sums in an unspecified order instead of exact block sums. What it
+  guarantees, with B the block length (128 FP8, 32 FP4, k for bf16 / f32), nb the number of
+  blocks and u = 2^-24:
+      |y - y_exact| <= (B + 2 nb + 4) * u * sum_k |x'[k]| * |w'[j][k]|     (to first order)
+  before the y_type bf16 rounding (then one more bf16 rounding), where x' is x after activation
+  quantisation (xq * sA) and w' the dequantised weight (a NaN or infinity where the exact
+  result has one). With bf16 x and bf16 w, inputs and products below 2^-126 may be flushed
+  to zero. The result is deterministic for a given CPU feature set, shape and thread count, but
+  not bit-identical across CPU features or to linear_ref's fp32 mode.
+  On AVX-512 BF16 CPUs (cpu_has_avx512_bf16()) it has the reference's tensor-core structure
+  (§6.3): for FP8/FP4 weights, per weight block the sum of the code products
+  sum_{k in b} xq[k] * wq[j][k] (each exact) is added up in fp32 in an unspecified order, then
+  acc = fl32(acc + block * (sA * sW)) (fused) in increasing block order; bf16 x against bf16 w is
+  one fp32 sum of the exact products. The GEMM (m >= 4) is linear_bf16dot.cpp (vdpbf16ps); it
+  gives the same bits for any thread count and any m (a row's sums never depend on other rows).
+  The GEMV (m = 1..3, decode; linear_bf16dot_gemv.cpp) streams each weight byte once at the
+  memory bandwidth; it keeps a block's partial sums in 16 vector lanes, scales and accumulates
+  each lane over the blocks and adds the lanes at the end (within the same bound); BF16 weights
+  there are widened to fp32 and FMA'd against x (bf16 or f32, nothing flushed).
+  Elsewhere it is plain fp32 FMA accumulation of x' * w' (within the same bound). Default exact.
 
   Shapes: FP4 needs k % 32 == 0; all other shapes are free (partial FP8 blocks use the same block
   index). x and y must not overlap. Rows of x / y are ldx / ldy elements apart (0 = packed).

@@ -159,15 +159,102 @@ linear_params params(const Weights &w, const void *x, void *y, int m, linear_acc
     return p;
 }
 
+// `--gemm`: the prefill GEMMs of the small benchmark model (m = 256 and 1024 rows; experts
+// ~192 rows), every LINEAR variant on the same problem in the same run: the exact mode's GEMM
+// (double FMAs; FP4: the VNNI integer kernel, and the double GEMM as "exact/no-vnni"), the fp32
+// mode on this CPU (AVX-512 BF16: vdpbf16ps block sums, linear_bf16dot.cpp) and the fp32 mode
+// without AVX-512 (plain fp32 FMAs, linear_cpu_avx2). Speed-up = rate / exact rate.
+int gemmTable(bool quick)
+{
+    ThreadPool pool(cpu_physical_threads());
+    std::printf("bench_linear --gemm: %d thread(s), AVX-512 %s, VNNI %s, BF16 %s\n\n",
+                pool.thread_count(),
+                cpu_has_avx512() ? "yes" : "no",
+                cpu_has_avx512_vnni() ? "yes" : "no",
+                cpu_has_avx512_bf16() ? "yes" : "no");
+    std::printf("%-5s %-17s %-18s %10s %12s %9s\n",
+                "type",
+                "m x n x k",
+                "variant",
+                "GFLOP/s",
+                "cpu GFLOP/s",
+                "vs exact");
+    struct GemmCase
+    {
+        const char *what;
+        linear_weight_type t;
+        int m, n, k;
+    };
+    std::vector<GemmCase> cases;
+    for (int m : {256, 1024}) {
+        if (quick && m > 256)
+            continue;
+        cases.push_back({"wq_b", linear_weight_type::fp8_e4m3, m, 4096, 512});
+        cases.push_back({"wq_a/wkv", linear_weight_type::fp8_e4m3, m, 512, 1024});
+        cases.push_back({"wo_b", linear_weight_type::fp8_e4m3, m, 1024, 1024});
+        cases.push_back({"wo_a group", linear_weight_type::bf16, m, 512, 2048});
+    }
+    cases.push_back({"expert w1/w3", linear_weight_type::fp4_e2m1, 192, 512, 1024});
+    cases.push_back({"expert w2", linear_weight_type::fp4_e2m1, 192, 1024, 512});
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<uint16_t> x(size_t(1024) * 2048);
+    for (uint16_t &v : x)
+        v = f32_to_bf16(nd(rng));
+    std::vector<float> y(size_t(1024) * 4096);
+    for (const GemmCase &g : cases) {
+        const Weights w = makeWeights(g.t, g.n, g.k, 2);
+        double exactRate = 0;
+        for (int variant = 0; variant < 4; ++variant) {
+            if (variant == 1 && g.t != linear_weight_type::fp4_e2m1)
+                continue;
+            const linear_accum acc = variant >= 2 ? linear_accum::fp32 : linear_accum::exact;
+            double best = 0, bestCpu = 0;
+            for (int rep = 0; rep < (quick ? 2 : 3); ++rep) {
+                linear_params p = params(w, x.data(), y.data(), g.m, acc);
+                p.y_type = act_type::bf16;
+                const auto t0 = Clock::now();
+                const double c0 = cpuSeconds();
+                if (variant == 1)
+                    linear_cpu_avx512_no_vnni(p, &pool);
+                else if (variant == 3)
+                    linear_cpu_avx2(p, &pool);
+                else
+                    linear_cpu(p, &pool);
+                const double flop = 2.0 * g.m * g.n * g.k;
+                best = std::max(best, flop / seconds(t0, Clock::now()));
+                bestCpu = std::max(bestCpu, flop * pool.thread_count() / (cpuSeconds() - c0));
+            }
+            if (variant == 0)
+                exactRate = best;
+            static const char *names[] = {"exact", "exact/no-vnni", "fp32", "fp32/avx2"};
+            char shape[32];
+            std::snprintf(shape, sizeof shape, "%4dx%5dx%5d", g.m, g.n, g.k);
+            std::printf("%-5s %-17s %-18s %10.2f %12.2f %8.2fx  %s\n",
+                        typeName(g.t),
+                        shape,
+                        names[variant],
+                        best / 1e9,
+                        bestCpu / 1e9,
+                        best / exactRate,
+                        g.what);
+        }
+    }
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
     const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+    if (argc > 1 && std::strcmp(argv[1], "--gemm") == 0)
+        return gemmTable(argc > 2 && std::strcmp(argv[2], "--quick") == 0);
     const int threads = cpu_physical_threads();
-    std::printf("bench_linear: %d thread(s), AVX2+FMA %s\n\n",
+    std::printf("bench_linear: %d thread(s), AVX2+FMA %s, AVX-512 BF16 (fp32-mode kernels) %s\n\n",
                 threads,
-                cpu_has_avx2_fma() ? "yes" : "no");
+                cpu_has_avx2_fma() ? "yes" : "no",
+                cpu_has_avx512_bf16() ? "yes" : "no");
     ThreadPool pool1(1), poolN(threads);
     const size_t copyBytes = quick ? (64u << 20) : (256u << 20);
     const double bw1 = memcpyBandwidth(pool1, copyBytes), bwN = memcpyBandwidth(poolN, copyBytes);
@@ -217,6 +304,7 @@ int main(int argc, char **argv)
     };
     const Case cases[] = {{linear_weight_type::bf16, 4096, 512, false},
                           {linear_weight_type::bf16, 8192, 1024, true}, // LM-head-like
+                          {linear_weight_type::bf16, 129280, 1024, true}, // the LM head itself
                           {linear_weight_type::fp8_e4m3, 4096, 512, false},
                           {linear_weight_type::fp4_e2m1, 512, 1024, false}};
     for (const Case &cs : cases) {

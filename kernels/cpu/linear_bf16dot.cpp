@@ -127,29 +127,61 @@ struct panel
 {
     aligned_buf<uint32_t> w;   // [pairs][32]
     aligned_buf<float> scale;  // [blocks][32] (FP8/FP4)
-    aligned_buf<uint32_t> col; // one column's pairs, before the transpose
+    aligned_buf<uint32_t> col; // [32][pairs rounded up to 16]: columns before the transpose
 };
 
 // Decodes output columns [j0, j0 + cols) into the panel (missing columns are zero).
+// 16 x 16 dwords: out row j = column j of the 16 rows r[0..15] (unpack 32, unpack 64, then a
+// 4 x 4 transpose of 128-bit lanes).
+inline void transpose16(__m512i r[16])
+{
+    __m512i a[16], b[16];
+    for (int i = 0; i < 16; i += 2) {
+        a[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        a[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        b[i] = _mm512_unpacklo_epi64(a[i], a[i + 2]);
+        b[i + 1] = _mm512_unpackhi_epi64(a[i], a[i + 2]);
+        b[i + 2] = _mm512_unpacklo_epi64(a[i + 1], a[i + 3]);
+        b[i + 3] = _mm512_unpackhi_epi64(a[i + 1], a[i + 3]);
+    }
+    // b[4g + s], 128-bit lane L: column 4L + s of rows 4g..4g+3.
+    for (int s = 0; s < 4; ++s) {
+        const __m512i c0 = _mm512_shuffle_i32x4(b[s], b[4 + s], 0x44);
+        const __m512i c1 = _mm512_shuffle_i32x4(b[s], b[4 + s], 0xEE);
+        const __m512i c2 = _mm512_shuffle_i32x4(b[8 + s], b[12 + s], 0x44);
+        const __m512i c3 = _mm512_shuffle_i32x4(b[8 + s], b[12 + s], 0xEE);
+        r[s] = _mm512_shuffle_i32x4(c0, c2, 0x88);
+        r[4 + s] = _mm512_shuffle_i32x4(c0, c2, 0xDD);
+        r[8 + s] = _mm512_shuffle_i32x4(c1, c3, 0x88);
+        r[12 + s] = _mm512_shuffle_i32x4(c1, c3, 0xDD);
+    }
+}
+
+// Decodes output columns [j0, j0 + cols) into the panel (missing columns are zero): each column
+// to its own row of k-pairs (padded with zeros to a multiple of 16 pairs), then 16 x 16
+// transposes into [pairs][32].
 void pack_panel(const linear_params &p, int64_t j0, int cols, int64_t pairs, int64_t nb, panel &pn)
 {
-    const int64_t k = p.k;
-    uint32_t *pw = pn.w.get(static_cast<size_t>(pairs) * k_cols);
-    uint32_t *col = pn.col.get(static_cast<size_t>(pairs) + 32);
+    const int64_t k = p.k, p16 = (pairs + 15) / 16 * 16;
+    uint32_t *pw = pn.w.get(static_cast<size_t>(p16) * k_cols);
+    uint32_t *colbuf = pn.col.get(static_cast<size_t>(p16) * k_cols + 32);
     float *sc = nullptr;
     if (nb > 0)
         sc = pn.scale.get(static_cast<size_t>(nb) * k_cols);
     const int64_t kb = (k + 127) / 128;
     for (int c = 0; c < k_cols; ++c) {
         const int64_t j = j0 + c;
+        uint32_t *col = colbuf + c * p16;
         if (c >= cols) {
-            for (int64_t q = 0; q < pairs; ++q)
-                pw[q * k_cols + c] = 0;
+            std::memset(col, 0, static_cast<size_t>(p16) * 4);
             for (int64_t b = 0; b < nb; ++b)
                 sc[b * k_cols + c] = 0.0f;
             continue;
         }
-        col[pairs - 1] = 0; // the padding element of an odd k
+        for (int64_t q = pairs - 1; q < p16; ++q)
+            col[q] = 0; // the padding (and the odd element of an odd k)
         switch (p.w_type) {
         case linear_weight_type::fp8_e4m3:
             e4m3_to_bf16(static_cast<const uint8_t *>(p.w) + j * k,
@@ -167,11 +199,16 @@ void pack_panel(const linear_params &p, int64_t j0, int cols, int64_t pairs, int
             std::memcpy(col, static_cast<const uint16_t *>(p.w) + j * k, static_cast<size_t>(k) * 2);
             break;
         }
-        if (k % 2)
-            reinterpret_cast<uint16_t *>(col)[k] = 0;
-        for (int64_t q = 0; q < pairs; ++q)
-            pw[q * k_cols + c] = col[q];
     }
+    __m512i r[16];
+    for (int64_t q = 0; q < p16; q += 16)
+        for (int h = 0; h < k_cols; h += 16) {
+            for (int i = 0; i < 16; ++i)
+                r[i] = _mm512_loadu_si512(colbuf + (h + i) * p16 + q);
+            transpose16(r);
+            for (int i = 0; i < 16; ++i)
+                _mm512_store_si512(pw + (q + i) * k_cols + h, r[i]);
+        }
 }
 
 // R rows of x (bf16 pairs, row stride ldx dwords) against one panel; out[r][32].

@@ -72,6 +72,9 @@ Result<void> CudaBackend::load(const ModelSpec &spec, const LoadProgressFn &prog
     so.maxConcurrent = m_options.maxConcurrent;
     so.stepTokens = m_options.stepTokens;
     so.contextLength = spec.contextLength;
+    so.keptStates = m_options.keptStates;
+    so.keptStateBytes = m_options.keptStateBytes;
+    so.checkpointInterval = m_options.checkpointInterval;
     m_scheduler = std::make_unique<Scheduler>(*m_forward, m_model->config(), so);
     m_tokenizer = std::move(tok);
     m_hasTokenizer = hasTokenizer;

@@ -37,6 +37,11 @@ struct CudaBackendOptions
     int device = 0;
     int maxConcurrent = 8; // running requests; more queue
     int stepTokens = 2048; // tokens per forward call (prefill chunk + decode tokens)
+    // Prefix reuse for regenerate / edit (scheduler.h), as the CPU backend: finished states kept
+    // in device memory, at most keptStateBytes of them; checkpoint spacing (host copies).
+    int keptStates = 2;
+    int64_t keptStateBytes = int64_t(2) << 30;
+    int64_t checkpointInterval = 4096;
 };
 
 class CudaBackend final : public Backend

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 namespace fathom::engine {
 
@@ -173,6 +174,8 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_stream = s;
     const char *poison = std::getenv("FATHOM_CUDA_POISON");
     x->m_poison = poison && *poison && std::strcmp(poison, "0") != 0;
+    const char *graphs = std::getenv("FATHOM_CUDA_STEP_GRAPHS");
+    x->m_stepGraphs = !graphs || std::strcmp(graphs, "0") != 0;
     return x;
 }
 
@@ -182,6 +185,11 @@ CudaExecutor::~CudaExecutor()
         return;
     if (m_stream)
         cudaStreamSynchronize(m_stream);
+    for (auto &[rows, execs] : m_stepExecs)
+        for (CUgraphExec_st *e : execs)
+            cudaGraphExecDestroy(e);
+    freeStaging(m_up);
+    freeStaging(m_down);
     for (auto &[p, size] : m_live)
         cudaFree(p);
     for (auto &[size, p] : m_free)
@@ -412,6 +420,18 @@ Result<void> CudaExecutor::copyToHost(void *hostDst, const void *src, size_t byt
 {
     if (!bytes)
         return {};
+    if (m_inStep) {
+        // Gathered by the graph into the read-back block; endStep() writes hostDst.
+        FATHOM_TRY_ASSIGN(const auto at, stage(m_down, bytes));
+        m_readbacks.push_back({hostDst, at.first, at.second, bytes});
+        ++m_stepStats.nodes;
+        return cudaCheck(cudaMemcpyAsync(m_down[at.first].device + at.second,
+                                         src,
+                                         bytes,
+                                         cudaMemcpyDeviceToDevice,
+                                         m_stream),
+                         "gathering a read-back of a decode step");
+    }
     FATHOM_TRY(cudaCheck(cudaMemcpyAsync(hostDst, src, bytes, cudaMemcpyDeviceToHost, m_stream),
                          "copy to the host"));
     // Also where an earlier kernel's fault surfaces.
@@ -422,6 +442,19 @@ Result<void> CudaExecutor::copyFromHost(void *dst, const void *hostSrc, size_t b
 {
     if (!bytes)
         return {};
+    if (m_inStep) {
+        // Staged now (the caller may free hostSrc), uploaded with the step's other inputs by one
+        // copy before the graph, moved to dst by the graph in stream order.
+        FATHOM_TRY_ASSIGN(const auto at, stage(m_up, bytes));
+        std::memcpy(m_up[at.first].host + at.second, hostSrc, bytes);
+        ++m_stepStats.nodes;
+        return cudaCheck(cudaMemcpyAsync(dst,
+                                         m_up[at.first].device + at.second,
+                                         bytes,
+                                         cudaMemcpyDeviceToDevice,
+                                         m_stream),
+                         "staged copy from the host");
+    }
     // From pageable memory the call returns once the source is staged, so the caller may free
     // or reuse it at once.
     return cudaCheck(cudaMemcpyAsync(dst, hostSrc, bytes, cudaMemcpyHostToDevice, m_stream),
@@ -430,6 +463,10 @@ Result<void> CudaExecutor::copyFromHost(void *dst, const void *hostSrc, size_t b
 
 Result<void> CudaExecutor::synchronize()
 {
+    if (m_inStep)
+        return fail(Error::Kind::Internal,
+                    "waiting for the device inside a graphed decode step",
+                    m_deviceName);
     return cudaCheck(cudaStreamSynchronize(m_stream), "waiting for the device");
 }
 
@@ -764,6 +801,160 @@ void CudaExecutor::destroyGraph(CUgraphExec_st *graph)
         m_graphBytes -= size;
     }
     m_graphBlocks.erase(it);
+}
+
+// ---- decode-step graphs ---------------------------------------------------------------------------
+
+Result<std::pair<size_t, size_t>> CudaExecutor::stage(std::vector<Staging> &chunks, size_t bytes)
+{
+    const size_t need = (bytes + 255) / 256 * 256; // 256-byte aligned pieces
+    if (chunks.empty() || chunks.back().used + need > chunks.back().capacity) {
+        Staging c;
+        c.capacity = std::max<size_t>(need,
+                                      chunks.empty() ? size_t(1) << 20 : chunks.back().capacity);
+        void *h = nullptr, *d = nullptr;
+        // Relaxed capture mode permits both allocations; a spill happens once per growth.
+        FATHOM_TRY(cudaCheck(cudaMallocHost(&h, c.capacity), "pinned staging for a decode step"));
+        if (auto r = cudaCheck(cudaMalloc(&d, c.capacity), "device staging for a decode step"); !r) {
+            cudaFreeHost(h);
+            return fail(r.error().kind, r.error().message, r.error().where);
+        }
+        c.host = static_cast<char *>(h);
+        c.device = static_cast<char *>(d);
+        chunks.push_back(c);
+    }
+    Staging &c = chunks.back();
+    const size_t at = c.used;
+    c.used += need;
+    return std::make_pair(chunks.size() - 1, at);
+}
+
+void CudaExecutor::freeStaging(std::vector<Staging> &chunks)
+{
+    for (Staging &c : chunks) {
+        cudaFreeHost(c.host);
+        cudaFree(c.device);
+    }
+    chunks.clear();
+}
+
+Result<bool> CudaExecutor::beginStep(int rows)
+{
+    if (!m_stepGraphs || m_profiling || m_capturing || m_inStep || rows < 1 || rows > kMaxStepRows)
+        return false;
+    FATHOM_TRY(makeCurrent());
+    // The previous step has completed (endStep waits): chunks that spilled become one.
+    for (std::vector<Staging> *chunks : {&m_up, &m_down}) {
+        if (chunks->size() > 1) {
+            size_t total = 0;
+            for (const Staging &c : *chunks)
+                total += c.capacity;
+            freeStaging(*chunks);
+            FATHOM_TRY(stage(*chunks, total));
+        }
+        for (Staging &c : *chunks)
+            c.used = 0;
+    }
+    m_readbacks.clear();
+    FATHOM_TRY(cudaCheck(cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeRelaxed),
+                         "starting a decode-step capture"));
+    m_capturing = true;
+    m_inStep = true;
+    m_stepRows = rows;
+    m_capturePool.clear();
+    return true;
+}
+
+Result<void> CudaExecutor::endStep(bool ok)
+{
+    if (!m_inStep)
+        return fail(Error::Kind::Internal, "endStep without beginStep", m_deviceName);
+    m_inStep = false;
+    m_capturing = false;
+    cudaGraph_t graph = nullptr;
+    const cudaError_t e = cudaStreamEndCapture(m_stream, &graph);
+    // Blocks the step released are free again once the step has run (stream order).
+    std::multimap<size_t, void *> owned;
+    owned.swap(m_capturePool);
+    auto giveBack = [&] {
+        for (auto &[size, p] : owned) {
+            m_free.emplace(size, p);
+            m_cachedBytes += size;
+            m_graphBytes -= size;
+        }
+        owned.clear();
+    };
+    if (!ok || e != cudaSuccess) {
+        if (graph)
+            cudaGraphDestroy(graph);
+        cudaGetLastError();
+        giveBack();
+        m_readbacks.clear();
+        if (!ok)
+            return {};
+        return cudaCheck(e, "ending a decode-step capture");
+    }
+    // The batch size's kept instantiations, most recently used first: update one in place.
+    std::vector<CUgraphExec_st *> &execs = m_stepExecs[m_stepRows];
+    CUgraphExec_st *exec = nullptr;
+    for (size_t i = 0; i < execs.size() && !exec; ++i) {
+        cudaGraphExecUpdateResultInfo info{};
+        if (cudaGraphExecUpdate(execs[i], graph, &info) == cudaSuccess) {
+            exec = execs[i];
+            std::rotate(execs.begin(),
+                        execs.begin() + static_cast<std::ptrdiff_t>(i),
+                        execs.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+            ++m_stepStats.updates;
+        } else {
+            cudaGetLastError(); // a topology mismatch is not an error of the step
+        }
+    }
+    if (!exec) {
+        cudaGraphExec_t fresh = nullptr;
+        const cudaError_t ie = cudaGraphInstantiate(&fresh, graph, 0);
+        if (ie != cudaSuccess) {
+            cudaGraphDestroy(graph);
+            giveBack();
+            m_readbacks.clear();
+            return cudaCheck(ie, "instantiating a decode-step graph");
+        }
+        ++m_stepStats.instantiations;
+        exec = fresh;
+        execs.insert(execs.begin(), exec);
+        if (static_cast<int>(execs.size()) > kStepExecs) {
+            cudaGraphExecDestroy(execs.back());
+            execs.pop_back();
+        }
+    }
+    cudaGraphDestroy(graph);
+    Result<void> r;
+    for (const Staging &c : m_up) {
+        if (!c.used || !r)
+            continue;
+        r = cudaCheck(cudaMemcpyAsync(c.device, c.host, c.used, cudaMemcpyHostToDevice, m_stream),
+                      "uploading a decode step's inputs");
+        ++m_stepStats.uploads;
+    }
+    if (r)
+        r = cudaCheck(cudaGraphLaunch(exec, m_stream), "launching a decode-step graph");
+    for (const Staging &c : m_down) {
+        if (!c.used || !r)
+            continue;
+        r = cudaCheck(cudaMemcpyAsync(c.host, c.device, c.used, cudaMemcpyDeviceToHost, m_stream),
+                      "reading back a decode step's results");
+        ++m_stepStats.readbacks;
+    }
+    // Always wait: the staging blocks are rewritten by the next step (and faults surface here).
+    if (const auto w = cudaCheck(cudaStreamSynchronize(m_stream), "waiting for a decode step");
+        r && !w)
+        r = w;
+    if (r)
+        for (const Readback &b : m_readbacks)
+            std::memcpy(b.hostDst, m_down[b.chunk].host + b.offset, b.bytes);
+    m_readbacks.clear();
+    giveBack();
+    ++m_stepStats.steps;
+    return r;
 }
 
 // ---- ops ----------------------------------------------------------------------------------------

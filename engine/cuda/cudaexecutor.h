@@ -24,9 +24,11 @@
   it. Graphs: captureGraph() records the ops of a callable into a CUDA graph and launchGraph()
   replays it, for step sequences without host round trips. A decode step reads nothing back
   before its logits (MoE grouping, indexer selections and attention indices stay on the device:
-  moeOnDevice, indexerSelectOnExecutor, sparseIndicesOnExecutor), but it still uploads small
-  host int arrays and bakes per-step scalars into its launches, so it is not captured yet (see
-  docs/perf/cuda.md); the MoE part alone is captured and replayed in tst_cuda_model.
+  moeOnDevice, indexerSelectOnExecutor, sparseIndicesOnExecutor) and runs as one graph launch
+  with one upload before and one read-back after it (beginStep/endStep below). Its launches
+  still carry per-step scalars (positions, key counts, state row addresses), so each step is
+  recorded again and the instantiated graph updated in place rather than replayed unchanged
+  (see docs/perf/cuda.md).
 
   Multi-GPU: everything is tied to m_device (made current before each call), ready for one
   executor per device with an NCCL communicator beside it (engine/parallel).
@@ -126,6 +128,34 @@ public:
     Result<CUgraphExec_st *> captureGraph(const std::function<Result<void>()> &body);
     Result<void> launchGraph(CUgraphExec_st *graph);
     void destroyGraph(CUgraphExec_st *graph);
+
+    // ---- decode-step graphs (Executor::beginStep / endStep) --------------------------------------
+    // A decode step of <= kMaxStepRows single-token items is recorded (relaxed capture) and
+    // launched as one graph: its host-to-device copies are staged in pinned memory and uploaded
+    // by ONE copy before the launch (the graph copies each piece to its destination on the
+    // device, in stream order), its device-to-host copies (logits, final streams) are gathered
+    // by the graph into one pinned block read back by ONE copy after it. The instantiated graph
+    // of a batch size is kept and updated in place with the next step's recording
+    // (cudaGraphExecUpdate: same kernels in the same order, new arguments); a step whose
+    // launches differ (a compressor closes a window, a state buffer grows) gets its own
+    // instantiation, up to kStepExecs kept per batch size. On by default;
+    // FATHOM_CUDA_STEP_GRAPHS=0 or setStepGraphs(false) turns it off (eager launches).
+    static constexpr int kMaxStepRows = 4; // moeOnDevice's limit: no read-back inside the step
+    static constexpr int kStepExecs = 4;
+    void setStepGraphs(bool on) { m_stepGraphs = on; }
+    bool stepGraphs() const { return m_stepGraphs; }
+    struct StepStats
+    {
+        long long steps = 0;          // graphed steps launched
+        long long instantiations = 0; // cudaGraphInstantiate calls
+        long long updates = 0;        // successful cudaGraphExecUpdate calls
+        long long uploads = 0;        // host-to-device copies issued for graphed steps
+        long long readbacks = 0;      // device-to-host copies issued for graphed steps
+        long long nodes = 0;          // staged pieces: uploads + read-backs recorded in graphs
+    };
+    StepStats stepStats() const { return m_stepStats; }
+    Result<bool> beginStep(int rows) override;
+    Result<void> endStep(bool ok) override;
 
     // ---- Executor ops ---------------------------------------------------------------------------
     Result<void> linear(const LinearWeight &w,
@@ -241,6 +271,30 @@ private:
     std::multimap<size_t, void *> m_capturePool;
     std::map<CUgraphExec_st *, std::multimap<size_t, void *>> m_graphBlocks;
     uint64_t m_graphBytes = 0; // in m_capturePool and m_graphBlocks
+
+    // Decode-step graphs: staging chunks (pinned host + device, same size); a step uses the
+    // first chunk and spills into more only when it outgrows it (then the next step's first
+    // chunk is made large enough).
+    struct Staging
+    {
+        char *host = nullptr;
+        char *device = nullptr;
+        size_t capacity = 0, used = 0;
+    };
+    struct Readback
+    {
+        void *hostDst;
+        size_t chunk, offset, bytes;
+    };
+    Result<std::pair<size_t, size_t>> stage(std::vector<Staging> &chunks, size_t bytes);
+    void freeStaging(std::vector<Staging> &chunks);
+    bool m_stepGraphs = true;
+    bool m_inStep = false;
+    int m_stepRows = 0;
+    std::vector<Staging> m_up, m_down;
+    std::vector<Readback> m_readbacks;
+    std::map<int, std::vector<CUgraphExec_st *>> m_stepExecs; // by batch size, most recent first
+    StepStats m_stepStats;
 
     // Arena: block sizes by pointer, free blocks by size.
     std::map<void *, size_t> m_live;

@@ -141,6 +141,23 @@ public:
         return false;
     }
 
+    /** Optional, for a device executor: a decode step (`rows` single-token items, no taps, no
+        replayed routing) recorded and launched as one graph. beginStep() returns true when the
+        executor records the step; until endStep(), copyFromHost() is staged (one upload before
+        the graph) and copyToHost() deferred: its destination is written by endStep(), so the
+        step must not read back values it uses. endStep(ok) launches the recording and completes
+        the read-backs (ok), or drops it (!ok, after an error). Default: no graph. */
+    virtual Result<bool> beginStep(int rows)
+    {
+        (void) rows;
+        return false;
+    }
+    virtual Result<void> endStep(bool ok)
+    {
+        (void) ok;
+        return {};
+    }
+
     // ---- glue (exact data movement and elementwise steps of the forward pass) ------------------
     /** out [rows, copies, d] = bf16 table rows of hostIds, repeated `copies` times. */
     virtual Result<void> embedRows(

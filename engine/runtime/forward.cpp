@@ -1060,20 +1060,39 @@ Result<void> V4Forward::forward(const std::vector<ForwardItem> &items,
         }
     }
     FATHOM_TRY(useExecutorMemory(items));
+    // A decode step may run as one device graph (Executor::beginStep): nothing below reads back
+    // a value it uses (logits and final streams are read after the step).
+    bool decode = !options.tap && !options.routing && total > 0;
+    for (const ForwardItem &it : items)
+        decode = decode && it.count == 1;
+    bool graphed = false;
+    if (decode) {
+        FATHOM_TRY_ASSIGN(graphed, m_exec.beginStep(total));
+    }
     const int64_t streamFloats = static_cast<int64_t>(total) * n * d;
-    FATHOM_TRY_ASSIGN(Floats x, floats(m_exec, streamFloats, "residual streams"));
-    FATHOM_TRY_ASSIGN(Floats x2, floats(m_exec, streamFloats, "residual streams"));
-    FATHOM_TRY(m_exec.embedRows(m_model.embed(), tokens.data(), total, d, n, x.data()));
-    for (int l = 0; l < c.numHiddenLayers; ++l) {
-        FATHOM_TRY(runBlock(l, items, x.data(), x2.data(), options));
-        x.swap(x2);
+    auto body = [&]() -> Result<void> {
+        FATHOM_TRY_ASSIGN(Floats x, floats(m_exec, streamFloats, "residual streams"));
+        FATHOM_TRY_ASSIGN(Floats x2, floats(m_exec, streamFloats, "residual streams"));
+        FATHOM_TRY(m_exec.embedRows(m_model.embed(), tokens.data(), total, d, n, x.data()));
+        for (int l = 0; l < c.numHiddenLayers; ++l) {
+            FATHOM_TRY(runBlock(l, items, x.data(), x2.data(), options));
+            x.swap(x2);
+        }
+        if (finalStreams) {
+            finalStreams->resize(static_cast<size_t>(streamFloats));
+            FATHOM_TRY(m_exec.copyToHost(finalStreams->data(), x.data(), x.bytes()));
+        }
+        if (lastLogits)
+            FATHOM_TRY(lastTokenLogits(items, x.data(), lastLogits, -1));
+        return {};
+    };
+    Result<void> ran = body();
+    if (graphed) {
+        Result<void> launched = m_exec.endStep(static_cast<bool>(ran));
+        if (ran && !launched)
+            ran = std::move(launched);
     }
-    if (finalStreams) {
-        finalStreams->resize(static_cast<size_t>(streamFloats));
-        FATHOM_TRY(m_exec.copyToHost(finalStreams->data(), x.data(), x.bytes()));
-    }
-    if (lastLogits)
-        FATHOM_TRY(lastTokenLogits(items, x.data(), lastLogits, -1));
+    FATHOM_TRY(std::move(ran));
     for (const ForwardItem &it : items)
         it.state->commit(it.tokens, it.count); // ids (for truncate), checkpoints, trim
     return {};

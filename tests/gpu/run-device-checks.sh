@@ -17,8 +17,15 @@
 #
 # Knobs (environment): LAYERS (flash-slice main layers, default 4), LONG (long prefill tokens,
 # default 131072; 0 skips), PREFILL (default 8192), DECODE_STEPS (default 32), JOBS (default
-# nproc), SKIP_TESTS=1, SKIP_BENCH=1, SKIP_PEER=1, BUILD_DIR (default build-gpu). Logs and the
-# table go to $OUT when set (the device tool brings them back), else to $BUILD_DIR/device-checks.
+# nproc), SKIP_TESTS=1, SKIP_BENCH=1, SKIP_PEER=1, SKIP_EAGER=1, BUILD_DIR (default build-gpu).
+# Logs and the table go to $OUT when set (the device tool brings them back), else to
+# $BUILD_DIR/device-checks.
+#
+# Decode-step graphs (CudaExecutor::beginStep, on by default): tst_cuda_model checks graphed
+# decode against eager launches bit for bit and prints STEP lines (median step time of a tiny
+# model both ways: the per-step overhead, the arithmetic being negligible); after bench_cuda
+# (graphed decode), a second short bench_cuda run with FATHOM_CUDA_STEP_GRAPHS=0 gives the eager
+# decode figures on the same slice (SKIP_EAGER=1 leaves it out).
 #
 # One device command may run 10 minutes. If build + tests + benchmark do not fit, split it in
 # two calls made back to back (the warm machine keeps the git-ignored build-gpu folder):
@@ -117,6 +124,12 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         --decode-steps "$DECODE_STEPS" --prefill "$PREFILL" --long "$LONG" \
         2>&1 | tee "$LOGS/bench.log"
     bench_rc=${PIPESTATUS[0]}
+    if [ "${SKIP_EAGER:-0}" != "1" ] && [ "$bench_rc" = 0 ]; then
+        stamp "benchmark, eager decode (FATHOM_CUDA_STEP_GRAPHS=0; short prefill, no long one)"
+        FATHOM_CUDA_STEP_GRAPHS=0 "$BUILD/bin/bench_cuda" --model /tmp/fathom-flash-slice-$LAYERS \
+            --layers "$LAYERS" --decode-steps "$DECODE_STEPS" --prefill 1024 --long 0 \
+            2>&1 | tee "$LOGS/bench-eager.log"
+    fi
 fi
 
 # The peer of the issue: HuggingFace transformers' DeepSeek-V4 on the same slice in bf16.
@@ -136,6 +149,14 @@ echo
 echo "================ device checks $(date -u +%F) ================"
 cat "$SUMMARY"
 [ -s "$LOGS/gpu-checks.txt" ] && { echo "gpu checks:"; cat "$LOGS/gpu-checks.txt"; }
+if [ -f "$LOGS/gpu-tests-full.log" ] && grep -q "^STEP:" "$LOGS/gpu-tests-full.log"; then
+    echo "decode-step overhead (tiny models, eager vs step graph):"
+    grep -h "^STEP:" "$LOGS/gpu-tests-full.log" | sed 's/^STEP: /  /'
+fi
+if [ -f "$LOGS/bench-eager.log" ]; then
+    echo "bench_cuda decode with eager launches (FATHOM_CUDA_STEP_GRAPHS=0):"
+    grep -E "^\| (decode step|weight bytes/step|per-layer overhead)" "$LOGS/bench-eager.log"
+fi
 if [ -f "$LOGS/bench.log" ]; then
     echo "bench_cuda (rc $bench_rc):"
     sed -n '/^| measure/,$p' "$LOGS/bench.log"

@@ -34,6 +34,7 @@
 #endif
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -718,6 +719,8 @@ void decodeRoundTrips(Variant &v, CudaExecutor &gpu)
     for (int b = 0; b < B; ++b)
         items.push_back({&states[b], prompt->data() + b * S, S, b});
     auto r = fwd.forward(items, logits.data());
+    const bool graphed = gpu.stepGraphs() && B <= CudaExecutor::kMaxStepRows;
+    const long long want = graphed ? 1 : B; // a graphed step gathers the logits: one read-back
     std::vector<long long> readbacks, waits;
     for (int t = 0; r && t < 3; ++t) {
         items.clear();
@@ -735,16 +738,127 @@ void decodeRoundTrips(Variant &v, CudaExecutor &gpu)
     bool ok = true;
     std::string figures;
     for (size_t i = 0; i < readbacks.size(); ++i) {
-        ok = ok && readbacks[i] == B && waits[i] == B;
+        ok = ok && readbacks[i] == want && waits[i] == want;
         figures += " " + std::to_string(readbacks[i]) + "/" + std::to_string(waits[i]);
     }
     check(ok,
-          v.name + ": a decode step of " + std::to_string(B)
-              + " sequences reads back only the logits (read-backs/waits per step:" + figures
-              + ", expected " + std::to_string(B) + "/" + std::to_string(B) + ")");
+          v.name + ": a decode step of " + std::to_string(B) + " sequences ("
+              + (graphed ? "step graph" : "eager")
+              + ") reads back only the logits (read-backs/waits per step:" + figures + ", expected "
+              + std::to_string(want) + "/" + std::to_string(want) + ")");
 }
+
 #endif
 
+// A decode step as one CUDA graph (CudaExecutor::beginStep/endStep): N steps of B sequences
+// with step graphs and eagerly, from the same prefill; logits bit-identical at every step and
+// the states equal at the end; each graphed step is one upload, one graph launch, one
+// read-back and one wait (counted by the emulator's runtime under emulation, by the executor's
+// own statistics on a GPU). Also times both (on a GPU: the per-step overhead of a tiny model,
+// where the arithmetic is negligible; printed as a STEP line for run-device-checks.sh).
+void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
+{
+    const ModelConfig &c = v.model->config();
+    auto prompt = goldenInts(*v.expected, "prompt_tokens");
+    if (!prompt) {
+        check(false, v.name + " step graph: golden tensors missing");
+        return;
+    }
+    const int S = static_cast<int>(v.expected->find("prompt_tokens")->dim(1));
+    B = std::min(B, static_cast<int>(v.expected->find("prompt_tokens")->dim(0)));
+    const int64_t V = c.vocabSize;
+    V4Forward fwd(*v.model, gpu);
+    const bool was = gpu.stepGraphs();
+    std::vector<SequenceState> eager(B, SequenceState(c)), graph;
+    std::vector<float> le(static_cast<size_t>(B) * V), lg(le.size());
+    std::vector<ForwardItem> items;
+    for (int b = 0; b < B; ++b)
+        items.push_back({&eager[b], prompt->data() + b * S, S, b});
+    auto r = fwd.forward(items, le.data()); // prefill: never graphed
+    graph = eager;                          // device rows shared, copied on the first append
+    const CudaExecutor::StepStats before = gpu.stepStats();
+    bool same = true, counts = true;
+    std::vector<double> eagerS, graphS;
+    std::string figures;
+    for (int t = 0; r && t < steps; ++t) {
+        std::vector<int32_t> ids(B);
+        for (int b = 0; b < B; ++b)
+            ids[b] = static_cast<int32_t>((37 * t + 101 * b + 5) % V);
+        gpu.setStepGraphs(false);
+        items.clear();
+        for (int b = 0; b < B; ++b)
+            items.push_back({&eager[b], &ids[b], 1, b});
+        auto t0 = std::chrono::steady_clock::now();
+        r = fwd.forward(items, le.data());
+        eagerS.push_back(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        if (!r)
+            break;
+        gpu.setStepGraphs(true);
+        items.clear();
+        for (int b = 0; b < B; ++b)
+            items.push_back({&graph[b], &ids[b], 1, b});
+#ifdef FATHOM_CUDA_EMULATION
+        emu::reset_round_trip_counts();
+#endif
+        const CudaExecutor::StepStats s0 = gpu.stepStats();
+        t0 = std::chrono::steady_clock::now();
+        r = fwd.forward(items, lg.data());
+        graphS.push_back(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        const CudaExecutor::StepStats s1 = gpu.stepStats();
+        (void) s0;
+        (void) s1;
+#ifdef FATHOM_CUDA_EMULATION
+        const long long up = emu::upload_count(), launches = emu::graph_launch_count(),
+                        back = emu::readback_count(), waits = emu::wait_count();
+#else
+        const long long up = s1.uploads - s0.uploads, launches = s1.steps - s0.steps,
+                        back = s1.readbacks - s0.readbacks, waits = launches;
+#endif
+        counts = counts && up == 1 && launches == 1 && back == 1 && waits == 1;
+        if (t < 3 || up != 1 || launches != 1 || back != 1 || waits != 1)
+            figures += " " + std::to_string(up) + "/" + std::to_string(launches) + "/"
+                       + std::to_string(back) + "/" + std::to_string(waits);
+        same = same && std::memcmp(le.data(), lg.data(), le.size() * sizeof(float)) == 0;
+    }
+    gpu.setStepGraphs(was);
+    if (!r) {
+        check(false, v.name + " step graph: " + r.error().toString());
+        return;
+    }
+    const CudaExecutor::StepStats after = gpu.stepStats();
+    const long long graphedSteps = after.steps - before.steps;
+    check(graphedSteps == steps && same,
+          v.name + ": " + std::to_string(steps) + " decode steps of " + std::to_string(B)
+              + " sequences as step graphs equal eager launches bit for bit ("
+              + std::to_string(graphedSteps) + " graphed; "
+              + std::to_string(after.instantiations - before.instantiations) + " instantiations, "
+              + std::to_string(after.updates - before.updates) + " in-place updates)");
+    check(counts,
+          v.name
+              + ": a graphed decode step is one upload, one graph launch, one read-back, one "
+                "wait (upload/launch/read-back/wait:"
+              + figures + ")");
+    std::sort(eagerS.begin(), eagerS.end());
+    std::sort(graphS.begin(), graphS.end());
+    if (!eagerS.empty() && !graphS.empty()) {
+        const double e = eagerS[eagerS.size() / 2] * 1e6, g = graphS[graphS.size() / 2] * 1e6;
+        std::printf("STEP: %s decode step of %d (%d layers), median of %d: eager %.1f us, step "
+                    "graph %.1f us (%.2f us per layer)\n",
+                    v.name.c_str(),
+                    B,
+                    c.numHiddenLayers,
+                    steps,
+                    e,
+                    g,
+                    g / c.numHiddenLayers);
+    }
+    bool statesEqual = true;
+    for (int b = 0; b < B; ++b)
+        statesEqual = statesEqual && eager[b] == graph[b];
+    check(statesEqual, v.name + ": sequence states after graphed and eager decode are equal");
+}
 // Greedy token-level generation through the Backend interface: CudaBackend and CpuBackend
 // produce the same tokens on tiny-bf16 (exact twin ops; a rare rounding flip would show here).
 struct Tokens final : GenerationListener
@@ -752,8 +866,13 @@ struct Tokens final : GenerationListener
     std::vector<int32_t> ids;
     bool done = false;
     std::string error;
+    int cached = 0;
     void onToken(RequestId, int32_t token, bool) override { ids.push_back(token); }
-    void onFinished(RequestId, FinishReason, const GenerationStats &) override { done = true; }
+    void onFinished(RequestId, FinishReason, const GenerationStats &s) override
+    {
+        cached = s.cachedPromptTokens;
+        done = true;
+    }
     void onError(RequestId, const Error &e) override
     {
         error = e.toString();
@@ -799,6 +918,21 @@ void backend(const std::string &modelDir)
     check(a.error.empty() && a.ids.size() == 12 && a.ids == b.ids,
           "CudaBackend greedy tokens equal CpuBackend's (" + std::to_string(a.ids.size())
               + " tokens" + (a.error.empty() ? "" : ", " + a.error) + ")");
+    // Regenerate (same prompt, new request): the kept state is taken over and rewound to the
+    // prompt's checkpoint (prompt length - 1), so one prompt token is recomputed; same tokens.
+    Tokens again;
+    r.id = 2;
+    if (!cuda->submitTokens(r, again)) {
+        check(false, "backend resubmit");
+        return;
+    }
+    for (int i = 0; i < 1000 && !again.done; ++i)
+        cuda->step();
+    check(again.error.empty() && again.ids == a.ids
+              && again.cached == static_cast<int>(r.prompt.size()) - 1,
+          "CudaBackend keeps finished states: a regenerate reuses " + std::to_string(again.cached)
+              + " of " + std::to_string(r.prompt.size()) + " prompt tokens (expected "
+              + std::to_string(r.prompt.size() - 1) + ") and gives the same tokens");
     check(cuda->info().description.find("GPU 0") != std::string::npos,
           "backend description names the GPU: " + cuda->info().description);
 }
@@ -847,7 +981,13 @@ int main()
         graphMoe(*v, **gpu);
 #ifdef FATHOM_CUDA_EMULATION
         decodeRoundTrips(*v, **gpu);
+        (*gpu)->setStepGraphs(false);
+        decodeRoundTrips(*v, **gpu);
+        (*gpu)->setStepGraphs(true);
 #endif
+        decodeStepGraph(*v, **gpu, 2, full ? 24 : quant ? 6 : 12);
+        if (!quant)
+            decodeStepGraph(*v, **gpu, 1, full ? 24 : 4);
         layerLocal(*v, **gpu);
         // Emulation (CI): whole-prompt and chunked prefill + decode with replayed routing on
         // tiny-bf16, whole-prompt on tiny-quant (the FP8/FP4 paths), own routing and MTP on

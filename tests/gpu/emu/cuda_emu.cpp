@@ -90,6 +90,20 @@ int g_errors = 0;
 cudaError_t g_last = cudaSuccess;
 long long g_launches = 0;
 long long g_readbacks = 0;
+long long g_uploads = 0;
+long long g_graphLaunches = 0;
+std::map<void *, size_t> g_pinnedBytes; // cudaMallocHost blocks
+
+// [p, p + n) lies in one cudaMallocHost block.
+bool pinned(const void *p, size_t n)
+{
+    auto it = g_pinnedBytes.upper_bound(const_cast<void *>(p));
+    if (it == g_pinnedBytes.begin())
+        return false;
+    --it;
+    const char *b = static_cast<const char *>(it->first), *c = static_cast<const char *>(p);
+    return c >= b && c + n <= b + it->second;
+}
 long long g_waits = 0;
 
 void error(const char *what)
@@ -372,6 +386,7 @@ struct Stream
     bool relaxed = false;
     bool invalidated = false;
     std::vector<std::function<void()>> ops;
+    std::vector<const void *> kinds; // of ops
 };
 std::set<Stream *> g_streams;
 Stream g_default;
@@ -474,11 +489,12 @@ DeviceAccess::~DeviceAccess()
     if (--g_open == 0)
         protect(false);
 }
-void enqueue(cudaStream_t stream, std::function<void()> op)
+void enqueue(cudaStream_t stream, std::function<void()> op, const void *kind)
 {
     Stream *s = stream_of(stream);
     if (s->capturing) {
         s->ops.push_back(std::move(op));
+        s->kinds.push_back(kind);
         return;
     }
     op();
@@ -499,10 +515,20 @@ long long wait_count()
 {
     return g_waits;
 }
+long long upload_count()
+{
+    return g_uploads;
+}
+long long graph_launch_count()
+{
+    return g_graphLaunches;
+}
 void reset_round_trip_counts()
 {
     g_readbacks = 0;
     g_waits = 0;
+    g_uploads = 0;
+    g_graphLaunches = 0;
 }
 
 } // namespace emu
@@ -512,11 +538,18 @@ using emu::g_last;
 struct CUgraph_st
 {
     std::vector<std::function<void()>> ops;
+    std::vector<const void *> kinds;
 };
 struct CUgraphExec_st
 {
     std::vector<std::function<void()>> ops;
+    std::vector<const void *> kinds;
 };
+
+namespace {
+// Node kinds of copies and memsets (kernels are named by their function).
+const char k_copyNode = 0, k_memsetNode = 0;
+} // namespace
 struct CUevent_st
 {
     std::chrono::steady_clock::time_point at{};
@@ -609,21 +642,31 @@ cudaError_t cudaMemcpyAsync(
     if (!copy_ok(dst, src, kind))
         return cudaErrorInvalidValue;
     emu::Stream *s = emu::stream_of(stream);
-    if (s->capturing && kind != cudaMemcpyDeviceToDevice) {
+    const void *host = kind == cudaMemcpyHostToDevice   ? src
+                       : kind == cudaMemcpyDeviceToHost ? static_cast<const void *>(dst)
+                                                        : nullptr;
+    if (s->capturing && host && !emu::pinned(host, n)) {
         // Copies from or to pageable host memory cannot be captured.
         emu::refused_in_capture("cudaMemcpyAsync to or from (pageable) host memory", true);
         return cudaErrorStreamCaptureUnsupported;
     }
-    emu::g_readbacks += kind == cudaMemcpyDeviceToHost;
-    emu::enqueue(stream, [dst, src, n]() { do_copy(dst, src, n); });
+    if (!s->capturing) {
+        emu::g_readbacks += kind == cudaMemcpyDeviceToHost;
+        emu::g_uploads += kind == cudaMemcpyHostToDevice;
+    }
+    emu::enqueue(
+        stream, [dst, src, n]() { do_copy(dst, src, n); }, &k_copyNode);
     return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void *p, int value, size_t n, cudaStream_t stream)
 {
-    emu::enqueue(stream, [p, value, n]() {
-        emu::DeviceAccess open;
-        std::memset(p, value, n);
-    });
+    emu::enqueue(
+        stream,
+        [p, value, n]() {
+            emu::DeviceAccess open;
+            std::memset(p, value, n);
+        },
+        &k_memsetNode);
     return cudaSuccess;
 }
 cudaError_t cudaMemGetInfo(size_t *free, size_t *total)
@@ -771,6 +814,7 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mo
     emu::g_strictCaptures += !s->relaxed;
     s->invalidated = false;
     s->ops.clear();
+    s->kinds.clear();
     ++emu::g_captures;
     return cudaSuccess;
 }
@@ -789,7 +833,9 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph)
     }
     auto *g = new CUgraph_st;
     g->ops = std::move(s->ops);
+    g->kinds = std::move(s->kinds);
     s->ops.clear();
+    s->kinds.clear();
     *graph = g;
     return cudaSuccess;
 }
@@ -807,13 +853,53 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsig
         return cudaErrorInvalidValue;
     auto *x = new CUgraphExec_st;
     x->ops = graph->ops;
+    x->kinds = graph->kinds;
     *exec = x;
+    return cudaSuccess;
+}
+cudaError_t cudaGraphExecUpdate(cudaGraphExec_t exec,
+                                cudaGraph_t graph,
+                                cudaGraphExecUpdateResultInfo *info)
+{
+    if (!exec || !graph)
+        return cudaErrorInvalidValue;
+    const bool same = exec->kinds == graph->kinds;
+    if (info) {
+        info->result = same ? cudaGraphExecUpdateSuccess : cudaGraphExecUpdateErrorTopologyChanged;
+        info->errorNode = info->errorFromNode = nullptr;
+    }
+    if (!same) {
+        g_last = cudaErrorGraphExecUpdateFailure;
+        return cudaErrorGraphExecUpdateFailure;
+    }
+    exec->ops = graph->ops;
+    return cudaSuccess;
+}
+cudaError_t cudaMallocHost(void **p, size_t n)
+{
+    *p = std::malloc(std::max<size_t>(n, 1));
+    if (!*p)
+        return cudaErrorMemoryAllocation;
+    emu::g_pinnedBytes[*p] = n;
+    return cudaSuccess;
+}
+cudaError_t cudaFreeHost(void *p)
+{
+    if (!p)
+        return cudaSuccess;
+    if (!emu::g_pinnedBytes.erase(p)) {
+        emu::report("cudaFreeHost of a pointer that cudaMallocHost did not return");
+        return cudaErrorInvalidValue;
+    }
+    std::free(p);
     return cudaSuccess;
 }
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream)
 {
     if (!exec)
         return cudaErrorInvalidValue;
+    if (!emu::stream_of(stream)->capturing)
+        ++emu::g_graphLaunches;
     for (const auto &op : exec->ops)
         emu::enqueue(stream, op);
     return cudaSuccess;

@@ -97,6 +97,19 @@ enum cudaError_t {
     cudaErrorStreamCaptureUnsupported = 900,
     cudaErrorStreamCaptureInvalidated = 901,
     cudaErrorStreamCaptureWrongThread = 908,
+    cudaErrorGraphExecUpdateFailure = 910,
+};
+// What cudaGraphExecUpdate reports (the fields this project reads).
+enum cudaGraphExecUpdateResult {
+    cudaGraphExecUpdateSuccess = 0,
+    cudaGraphExecUpdateError = 1,
+    cudaGraphExecUpdateErrorTopologyChanged = 2,
+};
+struct cudaGraphExecUpdateResultInfo
+{
+    cudaGraphExecUpdateResult result;
+    void *errorNode;
+    void *errorFromNode;
 };
 enum cudaStreamCaptureMode {
     cudaStreamCaptureModeGlobal = 0,
@@ -161,8 +174,9 @@ struct DeviceAccess
     DeviceAccess();
     ~DeviceAccess();
 };
-// Stream order: runs `op` now, or appends it to the stream's capture.
-void enqueue(cudaStream_t stream, std::function<void()> op);
+// Stream order: runs `op` now, or appends it to the stream's capture. `kind` names the node type
+// (the kernel function, or a tag for copies and memsets): cudaGraphExecUpdate compares them.
+void enqueue(cudaStream_t stream, std::function<void()> op, const void *kind = nullptr);
 // Launches seen since the counter was reset (tests: a fixed launch sequence per step).
 long long launch_count();
 void reset_launch_count();
@@ -170,6 +184,9 @@ void reset_launch_count();
 // device (stream / device synchronisation, synchronous copies).
 long long readback_count();
 long long wait_count();
+// Host-to-device copies enqueued outside a capture, and graph launches, since the reset.
+long long upload_count();
+long long graph_launch_count();
 void reset_round_trip_counts();
 
 template<typename T>
@@ -200,7 +217,7 @@ struct Launcher
                 }
                 run_kernel(l.grid, l.block, l.smem, [&]() { f(a...); });
             };
-            enqueue(l.stream, std::move(run));
+            enqueue(l.stream, std::move(run), reinterpret_cast<const void *>(f));
         };
     }
 };
@@ -354,6 +371,14 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec,
                                  cudaGraph_t graph,
                                  unsigned long long flags = 0);
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+// Succeeds when the new graph has the same nodes (types, kernels) in the same order: the exec
+// then runs the new graph's parameters; else cudaErrorGraphExecUpdateFailure (exec unchanged).
+cudaError_t cudaGraphExecUpdate(cudaGraphExec_t exec,
+                                cudaGraph_t graph,
+                                cudaGraphExecUpdateResultInfo *info);
+// Page-locked host memory (plain host memory here; copies from it may be captured).
+cudaError_t cudaMallocHost(void **p, size_t n);
+cudaError_t cudaFreeHost(void *p);
 cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
 cudaError_t cudaEventCreate(cudaEvent_t *event);

@@ -25,6 +25,15 @@ using namespace fathom::engine;
 
 namespace {
 
+// FATHOM_TEST_EXACT_LINEAR=0 runs every check with the fp32-mode linears (CpuExecutor's
+// exactLinear = false: fp32 block sums like the reference's tensor cores, linear.h) instead of
+// the exact block sums; the second ctest entry tst_v4golden_fp32 does that.
+bool exactLinear()
+{
+    const QByteArray v = qgetenv("FATHOM_TEST_EXACT_LINEAR");
+    return v.isEmpty() || v != "0";
+}
+
 struct Loaded
 {
     std::unique_ptr<ModelWeights> weights;
@@ -187,7 +196,7 @@ void tst_V4Golden::layerLocal()
     FATHOM_TESTDATA_PATH(dir, "v4");
     auto l = this->variant(qPrintable(variant));
     QVERIFY(l);
-    CpuExecutor exec(2);
+    CpuExecutor exec(2, exactLinear());
     V4Forward fwd(*l->model, exec);
     auto res = runLayerCheck(fwd, l->model->config(), *l->expected);
     QVERIFY2(res, res ? "" : res.error().toString().c_str());
@@ -277,7 +286,7 @@ void tst_V4Golden::prefillLayerLocal()
     auto l = this->variant(qPrintable(variant));
     QVERIFY(l);
     const ModelConfig &c = l->model->config();
-    CpuExecutor exec(2);
+    CpuExecutor exec(2, exactLinear());
     V4Forward fwd(*l->model, exec);
     auto prompt = goldenInts(*l->expected, "prompt_tokens");
     QVERIFY(prompt);
@@ -345,7 +354,7 @@ void tst_V4Golden::runEndToEnd(bool forced, int)
     auto l = this->variant(qPrintable(variant));
     QVERIFY(l);
     const ModelConfig &c = l->model->config();
-    CpuExecutor exec(2);
+    CpuExecutor exec(2, exactLinear());
     V4Forward fwd(*l->model, exec);
     auto prompt = goldenInts(*l->expected, "prompt_tokens");
     auto decode = goldenInts(*l->expected, "decode_tokens");
@@ -412,7 +421,7 @@ void tst_V4Golden::stateOps()
     auto l = this->variant(qPrintable(variant));
     QVERIFY(l);
     const ModelConfig &c = l->model->config();
-    CpuExecutor exec(2);
+    CpuExecutor exec(2, exactLinear());
     V4Forward fwd(*l->model, exec);
     auto prompt = goldenInts(*l->expected, "prompt_tokens");
     QVERIFY(prompt);
@@ -463,7 +472,7 @@ void tst_V4Golden::mtpEndToEnd()
     auto l = this->variant(qPrintable(variant));
     QVERIFY(l);
     const ModelConfig &c = l->model->config();
-    CpuExecutor exec(2);
+    CpuExecutor exec(2, exactLinear());
     V4Forward fwd(*l->model, exec);
     auto prompt = goldenInts(*l->expected, "prompt_tokens");
     auto decode = goldenInts(*l->expected, "decode_tokens");

@@ -289,33 +289,39 @@ bool bf16dot_prepare_x(const linear_job &job, int64_t r0, int64_t r1, uint16_t *
 {
     const linear_params &p = *job.p;
     const int64_t k = p.k, kp = bf16dot_row_elems(k);
-    uint32_t inexact = 0;
+    const bool ints = p.w_type == linear_weight_type::fp4_e2m1;
+    const __m512 inv512 = _mm512_set1_ps(0x1p-9f);
+    const __m512i low16 = _mm512_set1_epi32(0xFFFF);
+    __m512i inexact = _mm512_setzero_si512();
+    uint32_t inexact_tail = 0;
     for (int64_t r = r0; r < r1; ++r) {
         uint16_t *d = xb + r * kp;
-        if (p.w_type == linear_weight_type::fp4_e2m1) {
-            const int32_t *q = job.xi + r * k; // code value * 512
-            for (int64_t i = 0; i < k; ++i) {
-                const float f = static_cast<float>(q[i]) * 0x1p-9f;
-                uint32_t b;
-                std::memcpy(&b, &f, 4);
-                d[i] = static_cast<uint16_t>(b >> 16);
-            }
-        } else {
-            // FP8 weights: the code values (exact in bf16). BF16 weights: x itself (job.xs, x as
-            // floats), exact in bf16 when the low 16 bits are zero.
-            const float *q = p.w_type == linear_weight_type::fp8_e4m3 ? job.xq + r * k
-                                                                      : job.xs + r * k;
-            for (int64_t i = 0; i < k; ++i) {
-                uint32_t b;
-                std::memcpy(&b, q + i, 4);
-                inexact |= b & 0xFFFFu;
-                d[i] = static_cast<uint16_t>(b >> 16);
-            }
+        // FP4 weights: the code values from xi (code * 512, exact in fp32 and bf16). FP8 weights:
+        // the code values (xq, exact in bf16). BF16 weights: x itself (job.xs, x as floats), exact
+        // in bf16 when the low 16 bits are zero.
+        const float *q = p.w_type == linear_weight_type::fp8_e4m3 ? job.xq + r * k : job.xs + r * k;
+        const int32_t *qi = ints ? job.xi + r * k : nullptr;
+        int64_t i = 0;
+        for (; i + 16 <= k; i += 16) {
+            const __m512i v = ints ? _mm512_castps_si512(
+                                  _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(qi + i)),
+                                                inv512))
+                                   : _mm512_loadu_si512(q + i);
+            inexact = _mm512_or_si512(inexact, _mm512_and_si512(v, low16));
+            _mm256_storeu_si256(reinterpret_cast<__m256i *>(d + i),
+                                _mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)));
+        }
+        for (; i < k; ++i) {
+            const float f = ints ? static_cast<float>(qi[i]) * 0x1p-9f : q[i];
+            uint32_t b;
+            std::memcpy(&b, &f, 4);
+            inexact_tail |= b & 0xFFFFu;
+            d[i] = static_cast<uint16_t>(b >> 16);
         }
         if (kp != k)
             d[k] = 0;
     }
-    return inexact == 0;
+    return inexact_tail == 0 && _mm512_test_epi32_mask(inexact, inexact) == 0;
 }
 
 void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)

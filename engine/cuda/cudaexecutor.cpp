@@ -598,11 +598,13 @@ Result<void> CudaExecutor::buildExpertTables(const V4Model &model)
 
 Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
 {
-    if (job.rows <= 0 || job.rows > 4 || job.k <= 0 || !job.experts || !job.shared)
-        return false;
     auto it = m_expertTables.find(job.experts);
-    if (it == m_expertTables.end() || !it->second.usable)
+    if (job.rows <= 0 || job.rows > 4 || job.k <= 0 || !job.experts || !job.shared
+        || it == m_expertTables.end() || !it->second.usable) {
+        // The forward pass would read the ids back: a recorded step cannot (see beginStep).
+        m_stepNeedsHost = m_stepNeedsHost || m_inStep;
         return false;
+    }
     const int N = job.rows, K = job.k, E = job.nExperts, d = job.d, I = job.inter;
     const int NK = N * K;
     const int slots = std::min(E, NK);
@@ -842,6 +844,12 @@ Result<bool> CudaExecutor::beginStep(int rows)
 {
     if (!m_stepGraphs || m_profiling || m_capturing || m_inStep || rows < 1 || rows > kMaxStepRows)
         return false;
+    // Nothing inside a recorded step may read back a value the host uses: every MoE layer must
+    // group on the device (moeOnDevice).
+    for (const auto &[experts, table] : m_expertTables)
+        if (!table.usable)
+            return false;
+    m_stepNeedsHost = false;
     FATHOM_TRY(makeCurrent());
     // The previous step has completed (endStep waits): chunks that spilled become one.
     for (std::vector<Staging> *chunks : {&m_up, &m_down}) {
@@ -884,7 +892,7 @@ Result<void> CudaExecutor::endStep(bool ok)
         }
         owned.clear();
     };
-    if (!ok || e != cudaSuccess) {
+    if (!ok || e != cudaSuccess || m_stepNeedsHost) {
         if (graph)
             cudaGraphDestroy(graph);
         cudaGetLastError();
@@ -892,6 +900,10 @@ Result<void> CudaExecutor::endStep(bool ok)
         m_readbacks.clear();
         if (!ok)
             return {};
+        if (m_stepNeedsHost)
+            return fail(Error::Kind::Internal,
+                        "a graphed decode step took a path that reads values back to the host",
+                        m_deviceName);
         return cudaCheck(e, "ending a decode-step capture");
     }
     // The batch size's kept instantiations, most recently used first: update one in place.
@@ -1092,6 +1104,7 @@ Result<void> CudaExecutor::indexerSelect(const kernels::IndexerScoreParams &p,
                                          int k,
                                          int32_t *hostOut)
 {
+    m_stepNeedsHost = m_stepNeedsHost || m_inStep; // a read-back the host uses at once
     // The device-side selection, read back (replayed routing and debug taps need it on the host).
     if (rows <= 0)
         return {};

@@ -290,6 +290,7 @@ private:
     void freeStaging(std::vector<Staging> &chunks);
     bool m_stepGraphs = true;
     bool m_inStep = false;
+    bool m_stepNeedsHost = false; // a host-path op ran inside the recording (a bug: fails the step)
     int m_stepRows = 0;
     std::vector<Staging> m_up, m_down;
     std::vector<Readback> m_readbacks;

@@ -7,7 +7,7 @@
 // golden tiny models, prefill + decode) are already exactly representable in them: KV entries
 // (window and compressed) as e4m3 nope dims with one power-of-two scale per 64 + bf16 RoPE
 // dims, index keys as e2m1 with one power-of-two scale per 32. So storing them that way loses
-// nothing. Needs no GPU (plain test, label `unit`).
+// nothing. Needs no GPU (plain test, label `engine`).
 
 #include "engine/cpu/cpuexecutor.h"
 #include "engine/cuda/kvlayout.h"

@@ -182,6 +182,9 @@ private slots:
     void referenceMatchesDequantised_data();
     void referenceMatchesDequantised();
     void fp32AccumulationIsClose();
+    void fp32GemvWithinBound_data();
+    void fp32GemvWithinBound();
+    void fp32GemvAllCodes();
     void fp32GemmWithinBound_data();
     void fp32GemmWithinBound();
     void fp32GemmBoundCatchesWrongScale();
@@ -634,6 +637,124 @@ void tst_Linear::fp32GemmAllFp8Codes()
                                      .arg(double(got[size_t(r) * n + j]))
                                      .arg(double(ref[size_t(r) * n + j]))));
         }
+}
+
+void tst_Linear::fp32GemvWithinBound_data()
+{
+    QTest::addColumn<linear_weight_type>("type");
+    QTest::addColumn<int>("m");
+    QTest::addColumn<int>("n");
+    QTest::addColumn<int>("k");
+    const struct
+    {
+        const char *name;
+        linear_weight_type t;
+    } types[] = {{"bf16", linear_weight_type::bf16},
+                 {"f32", linear_weight_type::f32},
+                 {"fp8", linear_weight_type::fp8_e4m3},
+                 {"fp4", linear_weight_type::fp4_e2m1}};
+    // Partial 128-blocks and 64-element chunks at the end of k (FP4: k % 32 == 0), a partial
+    // 128-row FP8 scale block, more than one scale row, a single column.
+    const int shapes[][2] = {{1, 32}, {37, 96}, {130, 224}, {257, 200}, {64, 1000}, {300, 1024}};
+    std::mt19937 rng(11);
+    for (const auto &t : types)
+        for (const auto &s : shapes)
+            for (int m = 1; m <= 3; ++m) {
+                const int k = t.t == linear_weight_type::fp4_e2m1 ? s[1] / 32 * 32 : s[1];
+                QTest::addRow("%s m%d n%d k%d", t.name, m, s[0], k) << t.t << m << s[0] << k;
+            }
+}
+
+// fp32 mode for decode rows (m < 4: the vdpbf16ps GEMV of linear_bf16dot_gemv.cpp where the CPU
+// has AVX-512 BF16) against the exact reference, within the bound of fp32BoundViolations().
+void tst_Linear::fp32GemvWithinBound()
+{
+    QFETCH(linear_weight_type, type);
+    QFETCH(int, m);
+    QFETCH(int, n);
+    QFETCH(int, k);
+    const Problem pr = makeProblem(m, n, k, type, unsigned(7 * n + k + m));
+    for (act_type xt : {act_type::bf16, act_type::f32}) {
+        std::vector<float> exact(size_t(m) * n);
+        QVERIFY(linear_ref(paramsFor(pr, xt, act_type::f32, exact.data())).ok());
+        for (act_type yt : {act_type::bf16, act_type::f32}) {
+            const size_t bytes = size_t(m) * n * (yt == act_type::f32 ? 4 : 2);
+            std::vector<uint8_t> got(bytes, 0xCD), got1(bytes, 0xCD);
+            for (int threads : {1, 3}) {
+                ThreadPool pool(threads);
+                linear_params p = paramsFor(pr, xt, yt, (threads == 1 ? got1 : got).data());
+                p.accum = linear_accum::fp32;
+                QVERIFY(linear_cpu(p, &pool).ok());
+            }
+            QString first;
+            const int bad = fp32BoundViolations(pr, xt, yt, got.data(), exact, &first);
+            if (bad)
+                QFAIL(qPrintable(QStringLiteral("x %1 y %2: %3 outputs outside the bound, first %4")
+                                     .arg(int(xt))
+                                     .arg(int(yt))
+                                     .arg(bad)
+                                     .arg(first)));
+            // Columns split over threads: the same bits as one thread.
+            QVERIFY(std::memcmp(got.data(), got1.data(), bytes) == 0);
+        }
+    }
+    if (!cpu_has_avx512_bf16())
+        qWarning("no AVX-512 BF16 on this CPU: the vdpbf16ps GEMV was not exercised");
+}
+
+// Every e4m3 code (subnormals, both zeros, the largest; no NaN) and every e2m1 nibble as the
+// weight that a one-hot x picks, for m = 1..3 and each position of a 64-element chunk: the fp32
+// GEMV's decoding tables (bf16 in registers) must give the reference's value bit for bit (a
+// one-term sum is exact in either mode). A wrong table entry or lane order fails here.
+void tst_Linear::fp32GemvAllCodes()
+{
+    for (linear_weight_type type : {linear_weight_type::fp8_e4m3, linear_weight_type::fp4_e2m1}) {
+        const bool fp8 = type == linear_weight_type::fp8_e4m3;
+        const int n = fp8 ? 256 : 16, k = 192; // a partial 64-chunk / 128-block at the end
+        for (int m = 1; m <= 3; ++m)
+            for (int pos : {0, 5, 8, 17, 33, 63, 64, 130, 191}) {
+                std::vector<uint8_t> w(fp8 ? size_t(n) * k : size_t(n) * k / 2, 0);
+                std::vector<uint8_t> s(fp8 ? size_t((n + 127) / 128) * ((k + 127) / 128)
+                                           : size_t(n) * k / 32,
+                                       127);
+                for (int j = 0; j < n; ++j) {
+                    const int code = fp8 && (j == 0x7F || j == 0xFF) ? 0 : j; // no NaN codes
+                    if (fp8)
+                        w[size_t(j) * k + pos] = uint8_t(code);
+                    else
+                        w[size_t(j) * k / 2 + pos / 2] = uint8_t(pos % 2 ? code << 4 : code);
+                }
+                std::vector<float> x(size_t(m) * k, 0.0f);
+                for (int r = 0; r < m; ++r)
+                    x[size_t(r) * k + pos] = float(r + 1); // rows differ: 1, 2, 3
+                std::vector<float> ref(size_t(m) * n), got(size_t(m) * n);
+                linear_params p;
+                p.x = x.data();
+                p.x_type = act_type::f32;
+                p.w = w.data();
+                p.w_scale = s.data();
+                p.w_type = type;
+                p.y = ref.data();
+                p.y_type = act_type::f32;
+                p.m = m;
+                p.n = n;
+                p.k = k;
+                QVERIFY(linear_ref(p).ok());
+                p.y = got.data();
+                p.accum = linear_accum::fp32;
+                QVERIFY(linear_cpu(p, nullptr).ok());
+                for (int i = 0; i < m * n; ++i)
+                    if (std::memcmp(&ref[size_t(i)], &got[size_t(i)], 4) != 0)
+                        QFAIL(qPrintable(QStringLiteral("%1 m %2 pos %3 row %4 code %5: %6 vs %7")
+                                             .arg(fp8 ? "fp8" : "fp4")
+                                             .arg(m)
+                                             .arg(pos)
+                                             .arg(i / n)
+                                             .arg(i % n)
+                                             .arg(got[size_t(i)])
+                                             .arg(ref[size_t(i)])));
+            }
+    }
 }
 
 // Activations that hit every branch of the e4m3 activation quantisation (vectorised on AVX2):

@@ -87,7 +87,9 @@ Result<void *> CpuExecutor::allocate(size_t bytes, const char *what)
                             + what,
                         "CpuExecutor");
     }
-    std::memset(p, 0, bytes);
+    // Not zero-filled: the forward pass writes every element of a buffer before reading it
+    // (DeviceMemory::allocate; tests/engine/tst_deviceexecutor runs it on NaN-filled buffers),
+    // and clearing recycled blocks cost ~1 % of a prefill.
     std::lock_guard lock(m_cacheMutex);
     m_liveBlocks.emplace(p, size);
     return p;
@@ -144,11 +146,12 @@ Result<void> CpuExecutor::linear(const LinearWeight &w,
                               m,
                               std::max<int64_t>(1, 16384 / std::max<int64_t>(1, nOut)),
                               [&](int64_t r0, int64_t r1) {
-                                  for (int64_t r = r0; r < r1; ++r) {
-                                      float *row = y + r * stride;
-                                      for (int64_t j = 0; j < nOut; ++j)
-                                          row[j] = kernels::round_bf16(row[j]);
+                                  if (stride == nOut) {
+                                      kernels::round_bf16_inplace(y + r0 * stride, (r1 - r0) * nOut);
+                                      return;
                                   }
+                                  for (int64_t r = r0; r < r1; ++r)
+                                      kernels::round_bf16_inplace(y + r * stride, nOut);
                               });
     }
     return {};
@@ -226,8 +229,10 @@ Result<void> CpuExecutor::rope(const kernels::RopeParams &p)
                  "rope");
 }
 
-Result<void> CpuExecutor::mhcPre(const kernels::MhcPreParams &p)
+Result<void> CpuExecutor::mhcPre(const kernels::MhcPreParams &params)
 {
+    kernels::MhcPreParams p = params;
+    p.fp32_sums = !m_exactLinear;
     if (p.tokens == 1) // a decode step: the kernel shares out the work inside the token
         return check(kernels::mhc_pre_cpu(p, m_pool.get()), "mhc_pre");
     return check(splitRows(p,
@@ -266,8 +271,10 @@ Result<void> CpuExecutor::mhcPost(const kernels::MhcPostParams &p)
                  "mhc_post");
 }
 
-Result<void> CpuExecutor::mhcHead(const kernels::MhcHeadParams &p)
+Result<void> CpuExecutor::mhcHead(const kernels::MhcHeadParams &params)
 {
+    kernels::MhcHeadParams p = params;
+    p.fp32_sums = !m_exactLinear;
     if (p.tokens == 1) // a decode step: the kernel shares out the work inside the token
         return check(kernels::mhc_head_cpu(p, m_pool.get()), "mhc_head");
     return check(splitRows(p,
@@ -348,7 +355,13 @@ Result<void> CpuExecutor::fakeQuantE2m1(float *x, int rows, int rowStride, int d
 
 Result<void> CpuExecutor::indexerScores(const kernels::IndexerScoreParams &p)
 {
-    return check(kernels::indexer_scores_cpu(p), "indexer_scores");
+    if (m_exactLinear)
+        return check(kernels::indexer_scores_cpu(p), "indexer_scores");
+    std::vector<float> keysT(
+        static_cast<size_t>(kernels::indexer_keys_transposed_floats(p.n_keys, p.dim)));
+    if (p.n_keys > 0)
+        kernels::indexer_keys_transpose(p.keys, p.n_keys, p.dim, keysT.data());
+    return check(kernels::indexer_scores_fast_cpu(p, keysT.data()), "indexer_scores");
 }
 
 Result<void> CpuExecutor::indexerSelect(const kernels::IndexerScoreParams &p,
@@ -362,9 +375,18 @@ Result<void> CpuExecutor::indexerSelect(const kernels::IndexerScoreParams &p,
     std::fill(hostOut, hostOut + static_cast<int64_t>(rows) * k, -1);
     if (rows <= 0 || p.n_keys <= 0)
         return {};
+    // Without exact linears the keys are transposed once for all rows (fp32 scoring, 16 keys
+    // per vector).
+    std::vector<float> keysT;
+    if (!m_exactLinear) {
+        keysT.resize(static_cast<size_t>(kernels::indexer_keys_transposed_floats(p.n_keys, p.dim)));
+        kernels::indexer_keys_transpose(p.keys, p.n_keys, p.dim, keysT.data());
+    }
     kernels::Status status;
     std::mutex statusMutex;
-    kernels::parallel_for(m_pool.get(), rows, 1, [&](int64_t r0, int64_t r1) {
+    // Later rows see more keys: chunks from the last rows back (see sparseAttention).
+    kernels::parallel_for(m_pool.get(), rows, 1, [&](int64_t first, int64_t last) {
+        const int64_t r0 = rows - last, r1 = rows - first;
         std::vector<float> scores(static_cast<size_t>(p.n_keys));
         for (int64_t r = r0; r < r1; ++r) {
             const int nVis = hostVisible[r];
@@ -375,7 +397,8 @@ Result<void> CpuExecutor::indexerSelect(const kernels::IndexerScoreParams &p,
             sp.weights = p.weights + r * p.n_heads;
             sp.scores = scores.data();
             sp.n_keys = nVis;
-            kernels::Status st = kernels::indexer_scores_cpu(sp);
+            kernels::Status st = m_exactLinear ? kernels::indexer_scores_cpu(sp)
+                                               : kernels::indexer_scores_fast_cpu(sp, keysT.data());
             if (st.ok())
                 st = kernels::topk_cpu(scores.data(), nVis, std::min(k, nVis), hostOut + r * k);
             if (!st.ok()) {
@@ -394,31 +417,41 @@ Result<void> CpuExecutor::topk(const float *values, int n, int k, int32_t *outId
 
 Result<void> CpuExecutor::sparseAttention(const kernels::SparseAttnParams &p)
 {
-    // Independent (query row, head) pairs: split rows, or heads for a single row (decode).
-    // The result does not depend on the split.
+    // Independent (query row, head) pairs: split rows, or heads for a single row (decode; one
+    // share of heads per thread, so each thread reads every key row once). The result does not
+    // depend on the split. Without exact linears the sums are fp32 (sparse_attn_fast_cpu).
+    auto kernel = m_exactLinear ? kernels::sparse_attn_cpu : kernels::sparse_attn_fast_cpu;
     kernels::Status status;
+    std::mutex statusMutex;
+    auto keep = [&](const kernels::Status &st) {
+        if (!st.ok()) {
+            std::lock_guard lock(statusMutex);
+            status = st;
+        }
+    };
     if (p.n_q == 1 && p.n_heads > 1) {
-        kernels::parallel_for(m_pool.get(), p.n_heads, 1, [&](int64_t begin, int64_t end) {
+        const int threads = m_pool->thread_count();
+        const int64_t grain = (p.n_heads + threads - 1) / threads;
+        kernels::parallel_for(m_pool.get(), p.n_heads, grain, [&](int64_t begin, int64_t end) {
             kernels::SparseAttnParams sub = p;
             sub.n_heads = static_cast<int>(end - begin);
             sub.q = p.q + begin * p.head_dim;
             sub.sink = p.sink + begin;
             sub.out = p.out + begin * p.head_dim;
-            const kernels::Status st = kernels::sparse_attn_cpu(sub);
-            if (!st.ok())
-                status = st;
+            keep(kernel(sub));
         });
         return check(status, "sparse_attn");
     }
-    kernels::parallel_for(m_pool.get(), p.n_q, 1, [&](int64_t begin, int64_t end) {
+    // Later rows see more keys (compressed entries): the pool hands its chunks out in order,
+    // so the chunks run from the last rows back and the cheap ones fill the end.
+    kernels::parallel_for(m_pool.get(), p.n_q, 1, [&](int64_t first, int64_t last) {
+        const int64_t begin = p.n_q - last, end = p.n_q - first;
         kernels::SparseAttnParams sub = p;
         sub.n_q = static_cast<int>(end - begin);
         sub.q = p.q + begin * p.n_heads * p.head_dim;
         sub.idx = p.idx + begin * p.n_idx;
         sub.out = p.out + begin * p.n_heads * p.head_dim;
-        const kernels::Status st = kernels::sparse_attn_cpu(sub);
-        if (!st.ok())
-            status = st;
+        keep(kernel(sub));
     });
     return check(status, "sparse_attn");
 }
@@ -430,10 +463,12 @@ Result<void> CpuExecutor::moeRoute(const kernels::MoeRouteParams &p)
 
 Result<void> CpuExecutor::swiglu(const kernels::SwigluParams &p)
 {
+    // Without exact linears in fp32 with a vector exp (swiglu_fast_cpu).
+    auto kernel = m_exactLinear ? kernels::swiglu_cpu : kernels::swiglu_fast_cpu;
     return check(splitRows(p,
                            p.rows,
                            8,
-                           [](kernels::SwigluParams q, int r0, int r1) {
+                           [kernel](kernels::SwigluParams q, int r0, int r1) {
                                const int64_t at = static_cast<int64_t>(r0) * q.inter;
                                q.gate += at;
                                q.up += at;
@@ -441,7 +476,7 @@ Result<void> CpuExecutor::swiglu(const kernels::SwigluParams &p)
                                if (q.row_weights)
                                    q.row_weights += r0;
                                q.rows = r1 - r0;
-                               return kernels::swiglu_cpu(q);
+                               return kernel(q);
                            }),
                  "swiglu");
 }
@@ -480,10 +515,9 @@ Result<void> CpuExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int inte
                                       const kernels::Status st = kernels::linear_cpu(p, nullptr);
                                       if (!st.ok())
                                           return st;
-                                      for (int64_t i = 0;
-                                           i < static_cast<int64_t>(j.rows) * w.outFeatures;
-                                           ++i)
-                                          y[i] = kernels::round_bf16(y[i]);
+                                      kernels::round_bf16_inplace(y,
+                                                                  static_cast<int64_t>(j.rows)
+                                                                      * w.outFeatures);
                                       return st;
                                   };
                                   kernels::SwigluParams sw;
@@ -498,7 +532,8 @@ Result<void> CpuExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int inte
                                   if (st.ok())
                                       st = run(*j.w3, j.x, u.data());
                                   if (st.ok())
-                                      st = kernels::swiglu_cpu(sw);
+                                      st = m_exactLinear ? kernels::swiglu_cpu(sw)
+                                                         : kernels::swiglu_fast_cpu(sw);
                                   if (st.ok())
                                       st = run(*j.w2, g.data(), j.y);
                                   if (!st.ok())

@@ -62,8 +62,9 @@ public:
 
     // Large activation buffers are recycled: a forward pass allocates the same sizes layer
     // after layer and step after step, and fresh large blocks (mmap'ed by malloc) cost a page
-    // fault per 4 KiB on first touch (~8 % of a prefill profile). Handed out zero-filled like
-    // any host memory.
+    // fault per 4 KiB on first touch (~8 % of a prefill profile). Blocks of 64 KiB and more
+    // come back uninitialised (like a device executor's memory: the forward pass writes every
+    // element before reading it); smaller ones zero-filled from calloc.
     Result<void *> allocate(size_t bytes, const char *what) override;
     void release(void *p) override;
 

@@ -119,4 +119,97 @@ void axpy_f64_heads_avx2(
             axpy_f64_avx2(acc + h * ldacc + i, alpha[h], x + i, n - i);
 }
 
+namespace {
+
+// round_bf16 of 8 floats: nearest even, NaN -> quiet NaN with the same sign (formats.h).
+inline __m256 round_bf16_8(__m256 v)
+{
+    const __m256i b = _mm256_castps_si256(v);
+    const __m256i hi = _mm256_set1_epi32(int(0xFFFF0000u));
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
+    const __m256i r
+        = _mm256_and_si256(_mm256_add_epi32(b, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7FFF))),
+                           hi);
+    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x7FFFFFFF)),
+                                           _mm256_set1_epi32(0x7F800000));
+    const __m256i q = _mm256_and_si256(_mm256_or_si256(b, _mm256_set1_epi32(0x00400000)), hi);
+    return _mm256_castsi256_ps(_mm256_blendv_epi8(r, q, nan));
+}
+
+// Σ_i double(w_i · x_i) from +0 in the order i = 0..n-1 for 4 lanes (products in fp32, as
+// the scalar loops compute them), returned as float.
+inline __m128 sum_products_4(const float *w, const float *x, int64_t ld, int n)
+{
+    __m256d acc = _mm256_setzero_pd();
+    for (int i = 0; i < n; ++i)
+        acc = _mm256_add_pd(acc,
+                            _mm256_cvtps_pd(
+                                _mm_mul_ps(_mm_set1_ps(w[i]), _mm_loadu_ps(x + i * ld))));
+    return _mm256_cvtpd_ps(acc);
+}
+
+} // namespace
+
+void round_bf16_inplace_avx2(float *v, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(v + i, round_bf16_8(_mm256_loadu_ps(v + i)));
+    for (; i < n; ++i)
+        v[i] = round_bf16(v[i]);
+}
+
+void mhc_collapse_avx2(
+    const float *x, const float *pre, int n, int64_t d, int64_t e0, int64_t e1, float *u)
+{
+    int64_t e = e0;
+    for (; e + 8 <= e1; e += 8) {
+        const __m128 lo = sum_products_4(pre, x + e, d, n);
+        const __m128 hi = sum_products_4(pre, x + e + 4, d, n);
+        _mm256_storeu_ps(u + e, round_bf16_8(_mm256_set_m128(hi, lo)));
+    }
+    for (; e < e1; ++e) {
+        double acc = 0.0;
+        for (int i = 0; i < n; ++i)
+            acc += static_cast<double>(pre[i] * x[static_cast<int64_t>(i) * d + e]);
+        u[e] = round_bf16(static_cast<float>(acc));
+    }
+}
+
+void mhc_post_avx2(const float *x,
+                   const float *y,
+                   const float *post,
+                   const float *comb,
+                   int n,
+                   int64_t d,
+                   int64_t e0,
+                   int64_t e1,
+                   float *out)
+{
+    float col[16];
+    for (int j = 0; j < n; ++j) {
+        for (int i = 0; i < n; ++i)
+            col[i] = comb[i * n + j];
+        const __m256 pj = _mm256_set1_ps(post[j]);
+        float *o = out + j * d;
+        int64_t e = e0;
+        for (; e + 8 <= e1; e += 8) {
+            const __m128 lo = sum_products_4(col, x + e, d, n);
+            const __m128 hi = sum_products_4(col, x + e + 4, d, n);
+            __m256 a = _mm256_mul_ps(pj, _mm256_loadu_ps(y + e));
+            // The product is rounded on its own as in the scalar loop: no fused multiply-add
+            // (GCC contracts vector mul + add in C++ under -mfma).
+            __asm__("" : "+x"(a));
+            _mm256_storeu_ps(o + e, round_bf16_8(_mm256_add_ps(a, _mm256_set_m128(hi, lo))));
+        }
+        for (; e < e1; ++e) {
+            double acc = 0.0;
+            for (int i = 0; i < n; ++i)
+                acc += static_cast<double>(col[i] * x[i * d + e]);
+            const float a = post[j] * y[e];
+            o[e] = round_bf16(a + static_cast<float>(acc));
+        }
+    }
+}
+
 } // namespace fathom::kernels::detail

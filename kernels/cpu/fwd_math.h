@@ -143,6 +143,35 @@ inline void axpy_f64_heads(
         axpy_f64(acc + h * ldacc, alpha[h], x, n);
 }
 
+// Element-wise AVX2 versions of scalar loops, the same bits (the same fp32 products, double
+// sums in the same order, the same bf16 rounding incl. NaN): v[i] = round_bf16(v[i]);
+// mhc.cpp's collapse and post mix over the elements [e0, e1) of one token.
+void round_bf16_inplace_avx2(float *v, int64_t n);
+void mhc_collapse_avx2(
+    const float *x, const float *pre, int n, int64_t d, int64_t e0, int64_t e1, float *u);
+void mhc_post_avx2(const float *x,
+                   const float *y,
+                   const float *post,
+                   const float *comb,
+                   int n,
+                   int64_t d,
+                   int64_t e0,
+                   int64_t e1,
+                   float *out);
+
+// v[i] = round_bf16(v[i]) for n floats.
+inline void round_bf16_inplace(float *v, int64_t n)
+{
+#if FATHOM_KERNELS_HAVE_AVX2
+    if (cpu_has_avx2_fma()) {
+        round_bf16_inplace_avx2(v, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; ++i)
+        v[i] = round_bf16(v[i]);
+}
+
 // Total order of torch.topk on CUDA (radix order): -0.0 sorts below +0.0.
 inline uint32_t radix_key(float v)
 {

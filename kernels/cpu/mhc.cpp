@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #include "kernels/mhc.h"
 
+#include "fwd_avx512.h"
 #include "fwd_math.h"
 
 #include <algorithm>
@@ -13,14 +14,75 @@ namespace {
 
 // μ = (φ·x̄)·ρ for `rows` rows of φ. With a pool (a decode step: one token) the rows are
 // shared out; every row is the same dot product either way.
+#if FATHOM_FWD_AVX512
+// fp32 sums of the non-exact mode: Σ x² and the rows [r0, r1) of φ·x (unscaled), four rows
+// per pass over x.
+FATHOM_FWD_AVX512_TARGET float sumsq_fast(const float *x, int width)
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    for (int e = 0; e < width; e += 32) {
+        const __m512 a = _mm512_maskz_loadu_ps(detail::lanes16(width - e), x + e);
+        const __m512 b = _mm512_maskz_loadu_ps(detail::lanes16(width - e - 16), x + e + 16);
+        s0 = _mm512_fmadd_ps(a, a, s0);
+        s1 = _mm512_fmadd_ps(b, b, s1);
+    }
+    return detail::hsum_ps(_mm512_add_ps(s0, s1));
+}
+
+FATHOM_FWD_AVX512_TARGET void rows_fast(
+    const float *x, const float *fn, int64_t r0, int64_t r1, int width, float rho, float *mu)
+{
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) {
+        __m512 a[4], b[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i)
+            a[i] = b[i] = _mm512_setzero_ps();
+        const float *f = fn + r * width;
+        for (int e = 0; e < width; e += 32) {
+            const __mmask16 m0 = detail::lanes16(width - e), m1 = detail::lanes16(width - e - 16);
+            const __m512 x0 = _mm512_maskz_loadu_ps(m0, x + e);
+            const __m512 x1 = _mm512_maskz_loadu_ps(m1, x + e + 16);
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; ++i) {
+                a[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, f + i * width + e), x0, a[i]);
+                b[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, f + i * width + e + 16), x1, b[i]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i)
+            mu[r + i] = detail::hsum_ps(_mm512_add_ps(a[i], b[i])) * rho;
+    }
+    for (; r < r1; ++r) {
+        __m512 a = _mm512_setzero_ps();
+        const float *f = fn + r * width;
+        for (int e = 0; e < width; e += 16) {
+            const __mmask16 m = detail::lanes16(width - e);
+            a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, f + e), _mm512_maskz_loadu_ps(m, x + e), a);
+        }
+        mu[r] = detail::hsum_ps(a) * rho;
+    }
+}
+#endif
+
 void mixes(const float *x,
            const float *fn,
            int rows,
            int width,
            float normEps,
            float *mu,
-           parallel_runner *pool)
+           parallel_runner *pool,
+           bool fp32Sums = false)
 {
+#if FATHOM_FWD_AVX512
+    if (fp32Sums && cpu_has_avx512()) {
+        const float rho = detail::rsqrt_f32(sumsq_fast(x, width) / width + normEps);
+        parallel_for(pool, rows, 4, [&](int64_t r0, int64_t r1) {
+            rows_fast(x, fn, r0, r1, width, rho, mu);
+        });
+        return;
+    }
+#endif
     const double ss = detail::dot_f64(x, x, width);
     const float rho = detail::rsqrt_f32(static_cast<float>(ss / width) + normEps);
     parallel_for(pool, rows, 4, [&](int64_t r0, int64_t r1) {
@@ -34,6 +96,12 @@ void mixes(const float *x,
 void collapse(const float *x, const float *pre, int n, int d, float *u, parallel_runner *pool)
 {
     parallel_for(pool, d, 256, [&](int64_t e0, int64_t e1) {
+#if FATHOM_KERNELS_HAVE_AVX2
+        if (cpu_has_avx2_fma()) {
+            detail::mhc_collapse_avx2(x, pre, n, d, e0, e1, u);
+            return;
+        }
+#endif
         for (int64_t e = e0; e < e1; ++e) {
             double acc = 0.0;
             for (int i = 0; i < n; ++i)
@@ -56,7 +124,7 @@ Status mhc_pre_cpu(const MhcPreParams &p, parallel_runner *pool)
     std::vector<float> mu(rows);
     for (int t = 0; t < p.tokens; ++t) {
         const float *x = p.x + static_cast<long>(t) * width;
-        mixes(x, p.fn, rows, width, p.norm_eps, mu.data(), pool);
+        mixes(x, p.fn, rows, width, p.norm_eps, mu.data(), pool, p.fp32_sums);
         float *pre = p.pre + t * n;
         float *post = p.post + t * n;
         float *c = p.comb + t * n * n;
@@ -121,6 +189,12 @@ Status mhc_post_cpu(const MhcPostParams &p, parallel_runner *pool)
         const float *c = p.comb + t * n * n;
         float *out = p.out + static_cast<long>(t) * n * p.d;
         parallel_for(pool, p.d, 256, [&](int64_t e0, int64_t e1) {
+#if FATHOM_KERNELS_HAVE_AVX2
+            if (cpu_has_avx2_fma()) {
+                detail::mhc_post_avx2(x, y, post, c, n, p.d, e0, e1, out);
+                return;
+            }
+#endif
             for (int j = 0; j < n; ++j) {
                 for (int64_t e = e0; e < e1; ++e) {
                     double acc = 0.0;
@@ -144,7 +218,7 @@ Status mhc_head_cpu(const MhcHeadParams &p, parallel_runner *pool)
     float mu[16], pre[16];
     for (int t = 0; t < p.tokens; ++t) {
         const float *x = p.x + static_cast<long>(t) * width;
-        mixes(x, p.fn, n, width, p.norm_eps, mu, pool);
+        mixes(x, p.fn, n, width, p.norm_eps, mu, pool, p.fp32_sums);
         for (int i = 0; i < n; ++i)
             pre[i] = detail::sigmoid_f32(p.scale[0] * mu[i] + p.base[i]) + p.hc_eps;
         collapse(x, pre, n, p.d, p.u + static_cast<long>(t) * p.d, pool);

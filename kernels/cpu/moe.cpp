@@ -4,6 +4,7 @@
 
 #include "kernels/indexer.h"
 
+#include "fwd_avx512.h"
 #include "fwd_math.h"
 
 #include <algorithm>
@@ -68,6 +69,51 @@ Status swiglu_cpu(const SwigluParams &p)
         }
     }
     return Status::success();
+}
+
+#if FATHOM_FWD_AVX512
+namespace {
+
+FATHOM_FWD_AVX512_TARGET void swiglu_fast_avx512(const SwigluParams &p)
+{
+    const bool clamp = p.limit > 0;
+    const __m512 lim = _mm512_set1_ps(p.limit), nlim = _mm512_set1_ps(-p.limit);
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int r = 0; r < p.rows; ++r) {
+        const float *g = p.gate + static_cast<long>(r) * p.inter;
+        const float *u = p.up + static_cast<long>(r) * p.inter;
+        float *o = p.out + static_cast<long>(r) * p.inter;
+        const __m512 w = _mm512_set1_ps(p.row_weights ? p.row_weights[r] : 1.0f);
+        for (int i = 0; i < p.inter; i += 16) {
+            const __mmask16 mk = detail::lanes16(p.inter - i);
+            __m512 gv = _mm512_maskz_loadu_ps(mk, g + i), uv = _mm512_maskz_loadu_ps(mk, u + i);
+            if (clamp) {
+                gv = _mm512_min_ps(gv, lim);
+                uv = _mm512_max_ps(_mm512_min_ps(uv, lim), nlim);
+            }
+            const __m512 e = detail::exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), gv));
+            __m512 h = _mm512_mul_ps(_mm512_div_ps(gv, _mm512_add_ps(one, e)), uv);
+            if (p.row_weights)
+                h = _mm512_mul_ps(h, w);
+            _mm512_mask_storeu_ps(o + i, mk, detail::round_bf16_ps(h));
+        }
+    }
+}
+
+} // namespace
+#endif
+
+Status swiglu_fast_cpu(const SwigluParams &p)
+{
+#if FATHOM_FWD_AVX512
+    if (cpu_has_avx512()) {
+        if (!p.gate || !p.up || !p.out || p.rows < 0 || p.inter <= 0)
+            return Status::invalid("swiglu: bad arguments");
+        swiglu_fast_avx512(p);
+        return Status::success();
+    }
+#endif
+    return swiglu_cpu(p);
 }
 
 } // namespace fathom::kernels

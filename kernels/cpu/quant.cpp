@@ -6,6 +6,8 @@
 
 #include "kernels/formats.h"
 
+#include "fwd_math.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -61,6 +63,11 @@ void fake_quant_e4m3_bf16(uint16_t *x, int64_t n, int block)
         for (int64_t i = b0; i < b1; ++i)
             x[i] = f32_to_bf16(e4m3_to_f32(f32_to_e4m3(bf16_to_f32(x[i]) * inv)) * sv);
     }
+}
+
+void round_bf16_inplace(float *x, int64_t n)
+{
+    detail::round_bf16_inplace(x, n);
 }
 
 void fake_quant_e2m1_bf16(uint16_t *x, int64_t n, int block)

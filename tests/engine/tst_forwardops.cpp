@@ -21,6 +21,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -127,6 +128,147 @@ private slots:
             QCOMPARE(idx[i], want[i]);
         QVERIFY(topk_cpu(v, 6, 3, idx).ok());
         QCOMPARE(idx[2], 0);
+    }
+
+    // mhc_post / the collapse of mhc_pre (vectorised with double sums in the scalar order) give
+    // exactly the bits of the definition: double sum of the fp32 products from +0 in stream
+    // order, rounded to fp32, (post_j·y added in fp32), rounded to bf16. d off the 8-lane step.
+    // The non-exact mode's fp32 φ·x̄ (fp32_sums) against the exact μ with the fp32 dot bound,
+    // carried through sigmoid (slope <= 1/4) to pre / post and through pre to u; the Sinkhorn
+    // mix only loosely (its Lipschitz constant is not worked out here); and CpuExecutor
+    // without exact linears passes fp32_sums (its bits equal a direct kernel call).
+    void mhcVectorisedAndFp32Sums()
+    {
+        const double uu = std::ldexp(1.0, -24);
+        const int n = 4, rows = (2 + n) * n;
+        for (int d : {96, 100, 1027}) {
+            const int tokens = 3, width = n * d;
+            std::vector<float> x = randomBf16(size_t(tokens) * width, 61 + d),
+                               fn = randomBf16(size_t(rows) * width, 62, 0.05f),
+                               base = randomBf16(rows, 63), scale = {0.5f, 0.7f, 1.3f},
+                               y = randomBf16(size_t(tokens) * d, 64);
+            std::vector<float> pre(tokens * n), post(tokens * n), comb(tokens * n * n),
+                u(size_t(tokens) * d), out(size_t(tokens) * width);
+            MhcPreParams p;
+            p.x = x.data();
+            p.fn = fn.data();
+            p.base = base.data();
+            p.scale = scale.data();
+            p.pre = pre.data();
+            p.post = post.data();
+            p.comb = comb.data();
+            p.u = u.data();
+            p.tokens = tokens;
+            p.n_hc = n;
+            p.d = d;
+            QVERIFY(mhc_pre_cpu(p).ok());
+            MhcPostParams q;
+            q.x = x.data();
+            q.y = y.data();
+            q.post = post.data();
+            q.comb = comb.data();
+            q.out = out.data();
+            q.tokens = tokens;
+            q.n_hc = n;
+            q.d = d;
+            QVERIFY(mhc_post_cpu(q).ok());
+            for (int t = 0; t < tokens; ++t) {
+                const float *xt = x.data() + size_t(t) * width;
+                for (int e = 0; e < d; ++e) {
+                    double acc = 0.0;
+                    for (int i = 0; i < n; ++i)
+                        acc += double(pre[t * n + i] * xt[i * d + e]);
+                    QCOMPARE(std::bit_cast<uint32_t>(u[size_t(t) * d + e]),
+                             std::bit_cast<uint32_t>(round_bf16(float(acc))));
+                    for (int j = 0; j < n; ++j) {
+                        double c = 0.0;
+                        for (int i = 0; i < n; ++i)
+                            c += double(comb[t * n * n + i * n + j] * xt[i * d + e]);
+                        const float a = post[t * n + j] * y[size_t(t) * d + e];
+                        QCOMPARE(std::bit_cast<uint32_t>(out[size_t(t) * width + j * d + e]),
+                                 std::bit_cast<uint32_t>(round_bf16(a + float(c))));
+                    }
+                }
+            }
+
+            // fp32 sums.
+            std::vector<float> pre2(pre.size()), post2(post.size()), comb2(comb.size()),
+                u2(u.size());
+            MhcPreParams f = p;
+            f.pre = pre2.data();
+            f.post = post2.data();
+            f.comb = comb2.data();
+            f.u = u2.data();
+            f.fp32_sums = true;
+            QVERIFY(mhc_pre_cpu(f).ok());
+            for (int t = 0; t < tokens; ++t) {
+                const float *xt = x.data() + size_t(t) * width;
+                double ss = 0, ssMag = 0;
+                for (int e = 0; e < width; ++e)
+                    ss += double(xt[e]) * xt[e];
+                ssMag = ss;
+                const double rho = 1.0 / std::sqrt(ss / width + p.norm_eps);
+                // rho: relative error of the fp32 Σx² (gamma_width) through rsqrt (half), plus
+                // the roundings of the division, the addition and the rsqrt (a few ulp).
+                const double rhoRel = 0.5 * (width + 2) * uu * ssMag / ss + 8 * uu;
+                double dmu[2 * n];
+                for (int r = 0; r < 2 * n; ++r) {
+                    double dot = 0, mag = 0;
+                    for (int e = 0; e < width; ++e) {
+                        dot += double(fn[size_t(r) * width + e]) * xt[e];
+                        mag += std::abs(double(fn[size_t(r) * width + e]) * xt[e]);
+                    }
+                    dmu[r] = ((width + 2) * uu * mag + std::abs(dot) * (rhoRel + 2 * uu)) * rho
+                             * 1.01;
+                }
+                for (int i = 0; i < n; ++i) {
+                    const double bPre = scale[0] / 4 * dmu[i] + 8 * uu;
+                    const double bPost = 2 * scale[1] / 4 * dmu[n + i] + 16 * uu;
+                    QVERIFY2(std::abs(pre2[t * n + i] - pre[t * n + i]) <= 2 * bPre,
+                             qPrintable(QStringLiteral("d %1 pre %2: %3 vs %4 bound %5")
+                                            .arg(d)
+                                            .arg(i)
+                                            .arg(double(pre2[t * n + i]))
+                                            .arg(double(pre[t * n + i]))
+                                            .arg(2 * bPre)));
+                    QVERIFY(std::abs(post2[t * n + i] - post[t * n + i]) <= 2 * bPost);
+                }
+                for (int k = 0; k < n * n; ++k)
+                    QVERIFY(std::abs(comb2[t * n * n + k] - comb[t * n * n + k]) <= 1e-4);
+                for (int e = 0; e < d; ++e) {
+                    // Two bf16 roundings (2^-8 relative each) of sums at most Σ|Δpre_i||X_i| apart.
+                    double bound = std::ldexp(1.0, -8)
+                                   * (std::abs(u[size_t(t) * d + e])
+                                      + std::abs(u2[size_t(t) * d + e]));
+                    for (int i = 0; i < n; ++i)
+                        bound += std::abs(pre2[t * n + i] - pre[t * n + i])
+                                 * std::abs(xt[i * d + e]);
+                    QVERIFY(std::abs(u2[size_t(t) * d + e] - u[size_t(t) * d + e])
+                            <= 1.01 * bound + 1e-30);
+                }
+            }
+            // CpuExecutor without exact linears: fp32 sums, any split of tokens / rows.
+            fathom::engine::CpuExecutor exec(2, /*exactLinear=*/false);
+            for (int tk : {1, tokens}) {
+                std::vector<float> pre3(pre.size(), 7), post3(post.size(), 7),
+                    comb3(comb.size(), 7), u3(u.size(), 7);
+                MhcPreParams e3 = p;
+                e3.tokens = tk;
+                e3.pre = pre3.data();
+                e3.post = post3.data();
+                e3.comb = comb3.data();
+                e3.u = u3.data();
+                QVERIFY(exec.mhcPre(e3).has_value());
+                for (int i = 0; i < tk * n; ++i) {
+                    QCOMPARE(pre3[i], pre2[i]);
+                    QCOMPARE(post3[i], post2[i]);
+                }
+                for (int i = 0; i < tk * n * n; ++i)
+                    QCOMPARE(comb3[i], comb2[i]);
+                for (int i = 0; i < tk * d; ++i)
+                    QCOMPARE(u3[i], u2[i]);
+            }
+        }
     }
 
     void sinkhornIsDoublyStochastic()
@@ -531,6 +673,138 @@ private slots:
         }
     }
 
+    // The fp32 attention of the non-exact mode against the true attention (double, unrounded
+    // probabilities) with an error bound built from its arithmetic: per probability the bf16
+    // rounding (2^-8 relative: 8 significant bits) plus the fp32 score error (gamma_D · scale · Σ|q·k|, through exp
+    // on both the score and the maximum) plus a few ulp for exp, the rescales and the fp32 sums,
+    // the same for the denominator, and the bf16 rounding of the output. The exact kernel must
+    // meet the same bound (so the bound is not loose by construction only for one of them), and
+    // CpuExecutor without exact linears must give the kernel's bits for any split of heads/rows.
+    void sparseAttentionFastWithinBound()
+    {
+        const double u = std::ldexp(1.0, -24);
+        const int nkv = 170;
+        for (int H : {1, 3, 4, 5, 8, 12}) {
+            for (int D : {64, 61, 512}) {
+                const int nq = 4, nIdx = 150;
+                // Scores of a few units (q scaled by 4): the running maximum moves between the
+                // 64-index blocks, so the rescale path is exercised.
+                std::vector<float> q = randomBf16(size_t(nq) * H * D, 31 + H, 4.0f),
+                                   kv = randomBf16(size_t(nkv) * D, 32 + D);
+                std::vector<int32_t> idx(size_t(nq) * nIdx);
+                for (int t = 0; t < nq; ++t)
+                    for (int i = 0; i < nIdx; ++i)
+                        idx[t * nIdx + i] = (i % 7 == 3) ? -1 : (i * 13 + t * 3) % nkv;
+                for (int i = 0; i < 64; ++i) // row 1: the whole first block skipped
+                    idx[1 * nIdx + i] = -1;
+                for (int i = 0; i < nIdx; ++i) // row 3: nothing to attend
+                    idx[3 * nIdx + i] = -1;
+                std::vector<float> sink(H);
+                for (int h = 0; h < H; ++h)
+                    sink[h] = 0.5f * float(h) - 1.0f;
+                SparseAttnParams p;
+                p.q = q.data();
+                p.kv = kv.data();
+                p.idx = idx.data();
+                p.sink = sink.data();
+                p.n_q = nq;
+                p.n_heads = H;
+                p.head_dim = D;
+                p.n_kv = 100;
+                p.kv_ext = kv.data() + 100 * D;
+                p.n_kv_ext = nkv - 100;
+                p.n_idx = nIdx;
+                p.scale = 1.0f / std::sqrt(float(D));
+                std::vector<float> exact(size_t(nq) * H * D), fast(exact.size(), 7.0f);
+                p.out = exact.data();
+                QVERIFY(sparse_attn_cpu(p).ok());
+                p.out = fast.data();
+                QVERIFY(sparse_attn_fast_cpu(p).ok());
+                double worst = 0.0;
+                for (int t = 0; t < nq; ++t) {
+                    std::vector<int> keys;
+                    for (int i = 0; i < nIdx; ++i)
+                        if (idx[t * nIdx + i] >= 0)
+                            keys.push_back(idx[t * nIdx + i]);
+                    const int n = int(keys.size());
+                    for (int h = 0; h < H; ++h) {
+                        const float *qh = q.data() + (size_t(t) * H + h) * D;
+                        std::vector<double> z(n), ez(n);
+                        double mx = -1e300, ezMax = 0.0;
+                        for (int j = 0; j < n; ++j) {
+                            double dot = 0, mag = 0;
+                            for (int e = 0; e < D; ++e) {
+                                dot += double(qh[e]) * kv[size_t(keys[j]) * D + e];
+                                mag += std::abs(double(qh[e]) * kv[size_t(keys[j]) * D + e]);
+                            }
+                            z[j] = dot * p.scale;
+                            ez[j] = (D + 2) * u * mag * p.scale;
+                            mx = std::max(mx, z[j]);
+                            ezMax = std::max(ezMax, ez[j]);
+                        }
+                        const double c1 = (n + 24) * u;
+                        double den = n ? std::exp(sink[h] - mx) : 1.0;
+                        for (int j = 0; j < n; ++j)
+                            den += std::exp(z[j] - mx);
+                        const double rho = 2.0 * ezMax + c1; // denominator, relative
+                        for (int e = 0; e < D; ++e) {
+                            double o = 0, numErr = 0;
+                            for (int j = 0; j < n; ++j) {
+                                const double w = std::exp(z[j] - mx);
+                                const double v = kv[size_t(keys[j]) * D + e];
+                                o += w * v;
+                                numErr += w * std::abs(v)
+                                          * (std::ldexp(1.0, -8) + 2.0 * (ez[j] + ezMax) + c1);
+                            }
+                            o /= den;
+                            const double err = (numErr / den + std::abs(o) * rho) * (1.0 + 2 * rho);
+                            const double bound = 1.01
+                                                     * (err
+                                                        + std::ldexp(1.0, -8) * (std::abs(o) + err))
+                                                 + 1e-30;
+                            const size_t at = (size_t(t) * H + h) * D + e;
+                            for (const float got : {fast[at], exact[at]}) {
+                                QVERIFY2(std::abs(got - o) <= bound,
+                                         qPrintable(QStringLiteral("H %1 D %2 row %3 head %4 "
+                                                                   "element %5: %6 vs true %7, "
+                                                                   "bound %8")
+                                                        .arg(H)
+                                                        .arg(D)
+                                                        .arg(t)
+                                                        .arg(h)
+                                                        .arg(e)
+                                                        .arg(double(got))
+                                                        .arg(o)
+                                                        .arg(bound)));
+                                worst = std::max(worst, std::abs(got - o) / bound);
+                            }
+                            QCOMPARE(fast[at], round_bf16(fast[at]));
+                        }
+                    }
+                }
+                QVERIFY(worst > 0.0);           // the bound is compared against real differences
+                for (int e = 0; e < H * D; ++e) // row 3 attends nothing: zeros
+                    QCOMPARE(fast[size_t(3) * H * D + e], 0.0f);
+
+                // CpuExecutor (non-exact) splits rows (prefill) or heads (decode): same bits.
+                fathom::engine::CpuExecutor exec(2, /*exactLinear=*/false);
+                std::vector<float> viaExec(fast.size(), 7.0f);
+                p.out = viaExec.data();
+                QVERIFY(exec.sparseAttention(p).has_value());
+                QVERIFY(std::memcmp(viaExec.data(), fast.data(), fast.size() * 4) == 0);
+                for (int t = 0; t < nq; ++t) {
+                    SparseAttnParams one = p;
+                    one.n_q = 1;
+                    one.q = q.data() + size_t(t) * H * D;
+                    one.idx = idx.data() + size_t(t) * nIdx;
+                    one.out = viaExec.data() + size_t(t) * H * D;
+                    QVERIFY(exec.sparseAttention(one).has_value());
+                }
+                QVERIFY(std::memcmp(viaExec.data(), fast.data(), fast.size() * 4) == 0);
+            }
+        }
+    }
+
     void moeRouting()
     {
         const int E = 8, K = 2;
@@ -583,6 +857,45 @@ private slots:
         QCOMPARE(out[3], round_bf16(float(silu(0.5) * -10.0 * 0.5))); // up clamped to -10
     }
 
+    // swiglu_fast_cpu (fp32 with a vector exp, the non-exact mode): the clamps exactly, the
+    // value within two bf16 roundings (2^-8 relative each) plus 1e-6 relative for the fp32 silu;
+    // CpuExecutor without exact linears gives the kernel's bits for any row split.
+    void swigluFastWithinBound()
+    {
+        const int rows = 5, inter = 531; // off the 16-lane step
+        std::vector<float> g = randomBf16(size_t(rows) * inter, 71, 6.0f),
+                           u = randomBf16(size_t(rows) * inter, 72, 6.0f);
+        g[0] = 30.0f;   // clamped to the limit
+        g[1] = -120.0f; // exp(-g) overflows: silu -> -0
+        const float w[rows] = {0.5f, 1.0f, -0.25f, 2.0f, 0.125f};
+        std::vector<float> exact(g.size()), fast(g.size()), viaExec(g.size());
+        SwigluParams p;
+        p.gate = g.data();
+        p.up = u.data();
+        p.row_weights = w;
+        p.rows = rows;
+        p.inter = inter;
+        p.limit = 10.0f;
+        p.out = exact.data();
+        QVERIFY(swiglu_cpu(p).ok());
+        p.out = fast.data();
+        QVERIFY(swiglu_fast_cpu(p).ok());
+        for (size_t i = 0; i < g.size(); ++i) {
+            const double bound = std::ldexp(1.0, -8) * (std::abs(exact[i]) + std::abs(fast[i]))
+                                 + 1e-6 * std::abs(exact[i]) + 1e-30;
+            QVERIFY2(std::abs(fast[i] - exact[i]) <= bound,
+                     qPrintable(QStringLiteral("%1: %2 vs %3")
+                                    .arg(i)
+                                    .arg(double(fast[i]))
+                                    .arg(double(exact[i]))));
+            QCOMPARE(fast[i], round_bf16(fast[i]));
+        }
+        fathom::engine::CpuExecutor exec(2, /*exactLinear=*/false);
+        p.out = viaExec.data();
+        QVERIFY(exec.swiglu(p).has_value());
+        QVERIFY(std::memcmp(viaExec.data(), fast.data(), fast.size() * 4) == 0);
+    }
+
     void rmsNorms()
     {
         std::vector<float> x = randomBf16(64, 13, 3.0f), w = randomBf16(64, 14);
@@ -609,6 +922,99 @@ private slots:
             for (int i = 0; i < 32; ++i)
                 s2 += double(q[h * 32 + i]) * q[h * 32 + i];
             QVERIFY(std::abs(s2 / 32 - 1) < 0.03);
+        }
+    }
+
+    // The fp32 indexer scoring of the non-exact mode (keys transposed in blocks of 16) against
+    // the true Σ_h w_h·relu(q_h·k) with a bound from its steps: the fp32 dot error
+    // (gamma_dim · Σ|q·k|) and the bf16 roundings of dot and product (2^-8 each), the fp32 head
+    // sum (H·u·Σ|terms|) and the bf16 score; the exact kernel must meet it too. Key counts off
+    // the 16-key block; CpuExecutor::indexerSelect (non-exact) must select with the same scores.
+    void indexerScoresFastWithinBound()
+    {
+        const double u = std::ldexp(1.0, -24);
+        for (int HI : {16, 5, 1}) {
+            for (int DI : {128, 64}) {
+                const int nK = 37;
+                std::vector<float> q = randomBf16(size_t(HI) * DI, 51 + HI),
+                                   k = randomBf16(size_t(nK) * DI, 52 + DI), w = randomBf16(HI, 53);
+                std::vector<float> exact(nK), fast(nK + 5, 9.0f);
+                IndexerScoreParams p;
+                p.q = q.data();
+                p.weights = w.data();
+                p.keys = k.data();
+                p.n_heads = HI;
+                p.dim = DI;
+                p.n_keys = nK;
+                p.scores = exact.data();
+                QVERIFY(indexer_scores_cpu(p).ok());
+                std::vector<float> kt(size_t(indexer_keys_transposed_floats(nK, DI)), -1.0f);
+                indexer_keys_transpose(k.data(), nK, DI, kt.data());
+                p.scores = fast.data();
+                QVERIFY(indexer_scores_fast_cpu(p, kt.data()).ok());
+                for (int j = nK; j < nK + 5; ++j)
+                    QCOMPARE(fast[j], 9.0f); // nothing written past n_keys
+                for (int j = 0; j < nK; ++j) {
+                    double truth = 0, err = 0, terms = 0;
+                    for (int h = 0; h < HI; ++h) {
+                        double dot = 0, mag = 0;
+                        for (int i = 0; i < DI; ++i) {
+                            dot += double(q[h * DI + i]) * k[size_t(j) * DI + i];
+                            mag += std::abs(double(q[h * DI + i]) * k[size_t(j) * DI + i]);
+                        }
+                        const double delta = (DI + 2) * u * mag;
+                        truth += w[h] * std::max(0.0, dot);
+                        err += std::abs(w[h])
+                               * (1.01 * std::ldexp(1.0, -7) * (std::abs(dot) + delta) + 2 * delta);
+                        terms += std::abs(w[h]) * (std::abs(dot) + delta) * 1.01;
+                    }
+                    err += (HI + 1) * u * terms;
+                    const double bound = 1.01
+                                             * (err + std::ldexp(1.0, -8) * (std::abs(truth) + err))
+                                         + 1e-30;
+                    for (const float got : {fast[j], exact[j]})
+                        QVERIFY2(std::abs(got - truth) <= bound,
+                                 qPrintable(QStringLiteral("H %1 dim %2 key %3: %4 vs true %5, "
+                                                           "bound %6")
+                                                .arg(HI)
+                                                .arg(DI)
+                                                .arg(j)
+                                                .arg(double(got))
+                                                .arg(truth)
+                                                .arg(bound)));
+                    QCOMPARE(fast[j], round_bf16(fast[j]));
+                }
+
+                // The pooled selection of a chunk: row r sees r + 1 keys (the last all 37).
+                const int rows = nK;
+                std::vector<float> qs = randomBf16(size_t(rows) * HI * DI, 54),
+                                   ws = randomBf16(size_t(rows) * HI, 55);
+                std::vector<int32_t> visible(rows);
+                for (int r = 0; r < rows; ++r)
+                    visible[r] = r + 1;
+                const int topk = 8;
+                IndexerScoreParams sp = p;
+                sp.q = qs.data();
+                sp.weights = ws.data();
+                sp.scores = nullptr;
+                fathom::engine::CpuExecutor exec(2, /*exactLinear=*/false);
+                std::vector<int32_t> got(size_t(rows) * topk, 5);
+                QVERIFY(exec.indexerSelect(sp, rows, visible.data(), topk, got.data()).has_value());
+                for (int r = 0; r < rows; ++r) {
+                    IndexerScoreParams one = sp;
+                    one.q = qs.data() + size_t(r) * HI * DI;
+                    one.weights = ws.data() + size_t(r) * HI;
+                    one.n_keys = visible[r];
+                    std::vector<float> sc(visible[r]);
+                    one.scores = sc.data();
+                    QVERIFY(indexer_scores_fast_cpu(one, kt.data()).ok());
+                    const int kk = std::min(topk, visible[r]);
+                    std::vector<int32_t> want(topk, -1);
+                    QVERIFY(topk_cpu(sc.data(), visible[r], kk, want.data()).ok());
+                    for (int i = 0; i < topk; ++i)
+                        QCOMPARE(got[size_t(r) * topk + i], want[i]);
+                }
+            }
         }
     }
 

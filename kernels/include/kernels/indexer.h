@@ -33,6 +33,18 @@ struct IndexerScoreParams
 
 Status indexer_scores_cpu(const IndexerScoreParams &p);
 
+// The non-exact mode (CpuExecutor without exact linears): the same bf16 steps with the dot
+// products and the head sum accumulated in fp32 (any order). keys_t holds the keys transposed
+// in blocks of 16 (indexer_keys_transpose; at least p.n_keys keys), shared by every query row
+// of a chunk. Without AVX-512 it runs indexer_scores_cpu (p.keys; exact sums are one order).
+Status indexer_scores_fast_cpu(const IndexerScoreParams &p, const float *keys_t);
+// keys [n_keys, dim] -> out [ceil(n_keys / 16), dim, 16], missing keys of the last block 0.
+void indexer_keys_transpose(const float *keys, int n_keys, int dim, float *out);
+inline int64_t indexer_keys_transposed_floats(int n_keys, int dim)
+{
+    return static_cast<int64_t>((n_keys + 15) / 16) * 16 * dim;
+}
+
 // values: [n]; out_idx: [k] (k <= n). Writes indices in descending value order.
 Status topk_cpu(const float *values, int n, int k, int32_t *out_idx);
 

@@ -39,6 +39,9 @@ struct MhcPreParams
     int sinkhorn_iters = 20;
     float norm_eps = 1e-6f;
     float hc_eps = 1e-6f;
+    // Non-exact mode (CpuExecutor without exact linears): φ·x̄ and mean(x̄²) summed in fp32 in
+    // any order (AVX-512); everything after μ unchanged.
+    bool fp32_sums = false;
 };
 
 Status mhc_pre_cpu(const MhcPreParams &p, parallel_runner *pool = nullptr);
@@ -69,6 +72,7 @@ struct MhcHeadParams
     int d = 0;
     float norm_eps = 1e-6f;
     float hc_eps = 1e-6f;
+    bool fp32_sums = false; // as in MhcPreParams
 };
 
 Status mhc_head_cpu(const MhcHeadParams &p, parallel_runner *pool = nullptr);

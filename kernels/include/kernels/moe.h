@@ -50,5 +50,8 @@ struct SwigluParams
 };
 
 Status swiglu_cpu(const SwigluParams &p);
+// The same in fp32 arithmetic with a vector exp (~2 ulp; the non-exact mode of CpuExecutor).
+// Without AVX-512 it runs swiglu_cpu.
+Status swiglu_fast_cpu(const SwigluParams &p);
 
 } // namespace fathom::kernels

@@ -37,6 +37,10 @@ void act_quant_e4m3_f32(const float *x, int64_t k, int block, uint8_t *q, uint8_
 void fake_quant_e4m3_bf16(uint16_t *x, int64_t n, int block);
 void fake_quant_e2m1_bf16(uint16_t *x, int64_t n, int block);
 
+// x[i] = round_bf16(x[i]) for n floats in place (formats.h's rounding, NaN included; AVX2 when
+// available, the same bits).
+void round_bf16_inplace(float *x, int64_t n);
+
 // w [n, k] row-major f32 -> q [n, k] e4m3, scale [ceil(n/128), ceil(k/128)] e8m0.
 void quantize_weight_e4m3(const float *w, int64_t n, int64_t k, uint8_t *q, uint8_t *scale);
 // w [n, k] (k % 32 == 0) -> packed [n, k/2] (low nibble = even element), scale [n, k/32].

@@ -42,5 +42,10 @@ Status sparse_attn_cpu(const SparseAttnParams &p);
 // The same computation one head at a time (the straightforward loop): sparse_attn_cpu must
 // give the same bits (tests/engine/tst_forwardops).
 Status sparse_attn_ref(const SparseAttnParams &p);
+// The same attention with fp32 sums in an unspecified order (CpuExecutor without exact
+// linears): scores fp32, probabilities rounded to bf16 before P·V, P·V and denominators fp32,
+// the same online-softmax blocks, exponentials to ~2 ulp. AVX-512 over heads and dims; without
+// AVX-512 it runs sparse_attn_cpu (exact sums are one admissible order).
+Status sparse_attn_fast_cpu(const SparseAttnParams &p);
 
 } // namespace fathom::kernels

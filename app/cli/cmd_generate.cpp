@@ -94,10 +94,11 @@ void printUsage()
         "usage: fathom-cli generate --model DIR --prompt TEXT [--thinking] [--max-tokens N]\n"
         "                           [--temperature T] [--seed S] [--top-p P] [--top-k K]\n"
         "                           [--min-p M] [--system TEXT] [--reasoning-effort high|max]\n"
-        "                           [--threads N] [--fast-linear]\n"
+        "                           [--threads N] [--exact-linear]\n"
         "  streams the answer to stdout, the reasoning (--thinking) to stderr, and the\n"
         "  statistics to stderr at the end. Defaults: temperature 1.0, top-p 1.0 (model card),\n"
-        "  --max-tokens 512; --temperature 0 is greedy.\n");
+        "  --max-tokens 512; --temperature 0 is greedy. --exact-linear: the exact block sums of\n"
+        "  the numerical oracle instead of the reference's fp32 block accumulation (slower).\n");
 }
 
 } // namespace
@@ -110,7 +111,7 @@ int runGenerate(const QStringList &args)
     req.id = 1;
     req.maxTokens = 512;
     int threads = 0;
-    bool fastLinear = false;
+    bool fastLinear = true; // fp32 block accumulation, as the reference (spec 6.3)
     for (int i = 0; i < args.size(); ++i) {
         const QString &a = args.at(i);
         const bool hasValue = i + 1 < args.size();
@@ -120,6 +121,8 @@ int runGenerate(const QStringList &args)
             return 0;
         } else if (a == QLatin1String("--fast-linear")) {
             fastLinear = true;
+        } else if (a == QLatin1String("--exact-linear")) {
+            fastLinear = false;
         } else if (a == QLatin1String("--thinking")) {
             req.thinkingMode = engine::chat::ThinkingMode::Thinking;
         } else if (!hasValue) {

@@ -98,6 +98,7 @@ int runServe(const QStringList &args)
     engine::CpuBackendOptions options;
     options.threads = threads;
     options.maxConcurrent = config.maxConcurrent;
+    options.exactLinear = false; // fp32 block accumulation, as the reference (spec 6.3)
     engine::CpuBackend backend(options);
     std::fprintf(stderr, "fathom-cli serve: loading %s\n", qPrintable(model));
     auto loaded = backend.load({model.toStdString(), modelId.toStdString(), 0, {}}, {});

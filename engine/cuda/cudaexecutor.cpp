@@ -3,6 +3,9 @@
 #include "cudaexecutor.h"
 
 #include "cudaglue.h"
+#ifndef FATHOM_CUDA_EMULATION
+#include "cublaslt_linear.h" // cublaslt
+#endif
 #include "engine/runtime/v4model.h"
 #include "kernels/cuda_ops.h"
 
@@ -989,7 +992,21 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
     p.ldy = ldy;
     const char *name = w.view ? w.view->name.c_str() : "linear";
     m_gemmFlops += 2.0 * m * w.outFeatures * w.inFeatures;
-    FATHOM_CUDA_OP(name, kernels::linear_cuda(p, m_stream));
+    bool done = false;
+#ifndef FATHOM_CUDA_EMULATION
+    // cublaslt: non-exact mode, FP8 prefill GEMMs via cuBLASLt (false: SIMT kernel below).
+    if (!m_exactLinear && m >= CublasLtLinear::kMinRows) {
+        kernels::linear_params q = p;
+        q.accum = kernels::linear_accum::fp32;
+        if (CublasLtLinear::accepts(q)) {
+            if (!m_lt)
+                m_lt = std::make_shared<CublasLtLinear>(m_device);
+            done = m_lt->run(q, w.params().w_scale, m_stream);
+        }
+    }
+#endif
+    if (!done)
+        FATHOM_CUDA_OP(name, kernels::linear_cuda(p, m_stream));
     if (out == LinearOutput::Bf16)
         FATHOM_CUDA_OP(name,
                        kernels::round_bf16_rows_cuda(y,

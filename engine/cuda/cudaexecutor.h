@@ -50,6 +50,7 @@ struct CUgraphExec_st;
 namespace fathom::engine {
 
 class V4Model;
+class CublasLtLinear;
 
 struct CudaMemoryStats
 {
@@ -143,6 +144,12 @@ public:
     static constexpr int kMaxStepRows = 4; // moeOnDevice's limit: no read-back inside the step
     static constexpr int kStepExecs = 4;
     void setStepGraphs(bool on) { m_stepGraphs = on; }
+
+    // cublaslt: false = non-exact linears (the CPU's linear_accum::fp32 twin): FP8 prefill GEMMs
+    // with m >= 64 rows go through cuBLASLt's block-scaled FP8 GEMM (cublaslt_linear.h), the
+    // rest through the exact SIMT kernels. Default true (exact, bit-identical to the CPU).
+    void setExactLinear(bool exact) { m_exactLinear = exact; }
+    bool exactLinear() const { return m_exactLinear; }
     bool stepGraphs() const { return m_stepGraphs; }
     struct StepStats
     {
@@ -264,6 +271,8 @@ private:
     std::vector<Timed> m_timed;
     std::vector<void *> m_eventPool;
     double m_gemmFlops = 0;
+    bool m_exactLinear = true;
+    std::shared_ptr<CublasLtLinear> m_lt; // cublaslt: made on first non-exact FP8 GEMM
 
     // Graph capture: blocks released while capturing (reused within the capture), then owned
     // by the graph.

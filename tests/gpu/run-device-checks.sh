@@ -153,6 +153,10 @@ if [ -f "$LOGS/gpu-tests-full.log" ] && grep -q "^STEP:" "$LOGS/gpu-tests-full.l
     echo "decode-step overhead (tiny models, eager vs step graph):"
     grep -h "^STEP:" "$LOGS/gpu-tests-full.log" | sed 's/^STEP: /  /'
 fi
+if [ -f "$LOGS/gpu-tests-full.log" ] && grep -qi "cublaslt" "$LOGS/gpu-tests-full.log"; then
+    echo "cuBLASLt FP8 block-scaled path (tst_cuda_ops; non-exact mode only):"
+    grep -hiE "^(PASS|FAIL).*cublaslt|cuBLASLt FP8 GEMM:" "$LOGS/gpu-tests-full.log" | sed 's/^/  /'
+fi
 if [ -f "$LOGS/bench-eager.log" ]; then
     echo "bench_cuda decode with eager launches (FATHOM_CUDA_STEP_GRAPHS=0):"
     grep -E "^\| (decode step|weight bytes/step|per-layer overhead)" "$LOGS/bench-eager.log"

@@ -24,6 +24,11 @@
 #include "kernels/rope.h"
 #include "kernels/sparse_attn.h"
 
+#ifndef FATHOM_CUDA_EMULATION
+#include "engine/cuda/cublaslt_linear.h" // cublaslt
+#include "kernels/linear_fp8_cublaslt.h"
+#endif
+
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -865,6 +870,162 @@ void testLinears()
         testLinear(c);
 }
 
+#ifndef FATHOM_CUDA_EMULATION
+// cublaslt: the non-exact FP8 prefill GEMM (engine/cuda/cublaslt_linear.h). Its activation
+// quantiser must give the CPU's act_quant bytes exactly; the GEMM is checked per element
+// against the exact result (linear_ref) with a bound for Hopper FP8 tensor cores, whose
+// in-block accumulation keeps about 14 bits (so linear.h's fp32 bound, B * 2^-24 in the block,
+// does not apply): |y - y_exact| <= (B * 2^-13 + (2 nb + 4) * 2^-24) * sum_k |x'[k]| |w'[j][k]|.
+// It is also compared with the CPU's fp32 mode (linear_cpu, linear_accum::fp32) by NMSE; a
+// wrong scale layout gives errors of order 1 in both.
+void testCublasLtCase(int m, int n, int kd)
+{
+    const std::string name = "cublaslt fp8 m=" + std::to_string(m) + " " + std::to_string(n) + "x"
+                             + std::to_string(kd);
+    auto wf = randomF32(static_cast<size_t>(n) * kd, 1.0f / std::sqrt(static_cast<float>(kd)));
+    for (int j = 0; j < n; ++j) // different scales per 128x128 block, both directions
+        for (int i = 0; i < kd; ++i)
+            wf[static_cast<size_t>(j) * kd + i] *= std::ldexp(1.0f, (j / 128) % 3 - (i / 128) % 4);
+    std::vector<uint8_t> wq(static_cast<size_t>(n) * kd),
+        ws(static_cast<size_t>((n + 127) / 128) * ((kd + 127) / 128));
+    k::quantize_weight_e4m3(wf.data(), n, kd, wq.data(), ws.data());
+    auto xf = randomF32(static_cast<size_t>(m) * kd, 2.0f);
+    for (int r = 0; r < m; ++r) // rows and blocks of different magnitudes, one tiny (amax floor)
+        for (int i = 0; i < kd; ++i)
+            xf[static_cast<size_t>(r) * kd + i] *= r == 1 && i < 128
+                                                       ? 1e-7f
+                                                       : std::ldexp(1.0f, r % 7 - (i / 128) % 3);
+
+    // Activation quantiser vs quant.h (codes and scales bit for bit).
+    Dev<float> dx(xf);
+    Dev<uint8_t> dq(static_cast<size_t>(m) * kd);
+    Dev<float> dxs(static_cast<size_t>(m) * (kd / 128));
+    std::vector<uint8_t> q(static_cast<size_t>(m) * kd), sq(static_cast<size_t>(m) * (kd / 128));
+    for (int r = 0; r < m; ++r)
+        k::act_quant_e4m3_f32(xf.data() + static_cast<size_t>(r) * kd,
+                              kd,
+                              128,
+                              q.data() + static_cast<size_t>(r) * kd,
+                              sq.data() + static_cast<size_t>(r) * (kd / 128));
+    if (statusOk(k::act_quant_fp8_vec128_cuda(dx.get(), m, kd, 0, dq.get(), dxs.get(), nullptr),
+                 "act_quant_fp8_vec128_cuda")
+        && synced("act_quant_fp8_vec128_cuda")) {
+        expectEqual(q, dq.host(), name + " act-quant codes");
+        std::vector<float> want(sq.size());
+        for (int r = 0; r < m; ++r) // layout [k/128][m]
+            for (int b = 0; b < kd / 128; ++b)
+                want[static_cast<size_t>(b) * m + r] = k::e8m0_to_f32(
+                    sq[static_cast<size_t>(r) * (kd / 128) + b]);
+        expectExact(want, dxs.host(), name + " act-quant scales ([k/128][m] fp32)");
+    }
+
+    // References: exact, CPU fp32 mode, and the bound's sum of |x'| |w'|.
+    k::linear_params p;
+    p.x = xf.data();
+    p.x_type = k::act_type::f32;
+    p.w = wq.data();
+    p.w_scale = ws.data();
+    p.w_type = k::linear_weight_type::fp8_e4m3;
+    p.y_type = k::act_type::f32;
+    p.m = m;
+    p.n = n;
+    p.k = kd;
+    std::vector<float> exact(static_cast<size_t>(m) * n), cpu32(exact.size());
+    p.y = exact.data();
+    if (!statusOk(k::linear_ref(p), "linear_ref"))
+        return;
+    p.y = cpu32.data();
+    p.accum = k::linear_accum::fp32;
+    if (!statusOk(k::linear_cpu(p, nullptr), "linear_cpu fp32"))
+        return;
+    std::vector<float> wd(wq.size()), xd(q.size());
+    k::dequantize_weight_e4m3(wq.data(), ws.data(), n, kd, wd.data());
+    for (int r = 0; r < m; ++r)
+        for (int i = 0; i < kd; ++i)
+            xd[static_cast<size_t>(r) * kd + i] = std::fabs(
+                k::e4m3_to_f32(q[static_cast<size_t>(r) * kd + i])
+                * k::e8m0_to_f32(sq[static_cast<size_t>(r) * (kd / 128) + i / 128]));
+
+    Dev<uint8_t> dw(wq);
+    Dev<float> dy(exact.size()); // NaN-poisoned: an unwritten element fails
+    k::linear_params g = p;
+    g.x = dx.get();
+    g.w = dw.get();
+    g.y = dy.get();
+    fathom::engine::CublasLtLinear lt(0);
+    if (!fathom::engine::CublasLtLinear::accepts(g)) {
+        report(false, name + ": shape refused by CublasLtLinear::accepts");
+        return;
+    }
+    if (!lt.available()) {
+        report(false, name + ": cuBLASLt unavailable: " + lt.why());
+        return;
+    }
+    if (!lt.run(g, ws.data(), nullptr)) {
+        report(false, name + ": cuBLASLt path fell back (see the warning above)");
+        return;
+    }
+    if (!synced(name.c_str()))
+        return;
+    const std::vector<float> got = dy.host();
+    const int nb = kd / 128;
+    const double coef = 128 * std::ldexp(1.0, -13) + (2.0 * nb + 4) * std::ldexp(1.0, -24);
+    size_t bad = 0;
+    double worst = 0;
+    for (int r = 0; r < m; ++r)
+        for (int j = 0; j < n; ++j) {
+            double sum = 0;
+            for (int i = 0; i < kd; ++i)
+                sum += xd[static_cast<size_t>(r) * kd + i]
+                       * std::fabs(wd[static_cast<size_t>(j) * kd + i]);
+            const size_t at = static_cast<size_t>(r) * n + j;
+            const double err = std::fabs(static_cast<double>(got[at]) - exact[at]);
+            const double lim = coef * sum;
+            if (!(err <= lim))
+                ++bad;
+            if (lim > 0)
+                worst = std::max(worst, err / lim);
+        }
+    report(bad == 0,
+           name + ": per-element bound vs exact (" + std::to_string(bad)
+               + " outside, worst err/bound " + std::to_string(worst) + ")");
+    expectNmse(cpu32, got, 1e-6, name + " vs CPU fp32 mode");
+}
+
+void testCublasLt()
+{
+    testCublasLtCase(64, 256, 640); // k/128 = 5: weight scales padded to 8 per row of blocks
+    testCublasLtCase(200, 384, 1024);
+    testCublasLtCase(1024, 256, 1024);
+    // Shapes the path refuses (the executor then runs the SIMT kernel): partial 128-blocks
+    // along n or k, fewer than kMinRows rows, exact accumulation.
+    k::linear_params p;
+    void *const fake = reinterpret_cast<void *>(uintptr_t(256)); // never dereferenced
+    p.x = fake;
+    p.y = fake;
+    p.w = fake;
+    p.w_scale = reinterpret_cast<const uint8_t *>(uintptr_t(256));
+    p.w_type = k::linear_weight_type::fp8_e4m3;
+    p.x_type = p.y_type = k::act_type::f32;
+    p.accum = k::linear_accum::fp32;
+    p.m = 128;
+    p.n = 256;
+    p.k = 512;
+    using fathom::engine::CublasLtLinear;
+    report(CublasLtLinear::accepts(p), "cublaslt accepts m=128 256x512");
+    auto refused = [&](const char *what, auto change) {
+        k::linear_params q = p;
+        change(q);
+        report(!CublasLtLinear::accepts(q), std::string("cublaslt refuses ") + what);
+    };
+    refused("k=1000", [](k::linear_params &q) { q.k = 1000; });
+    refused("n=200", [](k::linear_params &q) { q.n = 200; });
+    refused("m=63", [](k::linear_params &q) { q.m = CublasLtLinear::kMinRows - 1; });
+    refused("exact accum", [](k::linear_params &q) { q.accum = k::linear_accum::exact; });
+    refused("FP4", [](k::linear_params &q) { q.w_type = k::linear_weight_type::fp4_e2m1; });
+}
+#endif
+
 void testConversions()
 {
     const int rows = 3, cols = 1000;
@@ -1016,6 +1177,9 @@ int main()
     testSparseAttn();
     testMoe();
     testLinears();
+#ifndef FATHOM_CUDA_EMULATION
+    testCublasLt();
+#endif
     testConversions();
     testSampling();
 

@@ -1,0 +1,375 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#include "cublaslt_linear.h"
+
+#include "engine/core/log.h"
+#include "kernels/linear_fp8_cublaslt.h"
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+
+#include <vector>
+
+namespace fathom::engine {
+
+namespace {
+
+constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+
+bool aligned16(const void *p)
+{
+    return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
+}
+
+} // namespace
+
+// The entry points used, resolved from libcublasLt with dlsym (declarations from cublasLt.h).
+struct CublasLtLinear::Api
+{
+    void *lib = nullptr;
+#define FATHOM_LT_FN(name) decltype(&::name) name = nullptr;
+    FATHOM_LT_FN(cublasLtCreate)
+    FATHOM_LT_FN(cublasLtDestroy)
+    FATHOM_LT_FN(cublasLtGetStatusString)
+    FATHOM_LT_FN(cublasLtMatmulDescCreate)
+    FATHOM_LT_FN(cublasLtMatmulDescDestroy)
+    FATHOM_LT_FN(cublasLtMatmulDescSetAttribute)
+    FATHOM_LT_FN(cublasLtMatrixLayoutCreate)
+    FATHOM_LT_FN(cublasLtMatrixLayoutDestroy)
+    FATHOM_LT_FN(cublasLtMatmulPreferenceCreate)
+    FATHOM_LT_FN(cublasLtMatmulPreferenceDestroy)
+    FATHOM_LT_FN(cublasLtMatmulPreferenceSetAttribute)
+    FATHOM_LT_FN(cublasLtMatmulAlgoGetHeuristic)
+    FATHOM_LT_FN(cublasLtMatmul)
+#undef FATHOM_LT_FN
+};
+
+struct CublasLtLinear::Plan
+{
+    Api *api = nullptr;
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
+    cublasLtMatmulAlgo_t algo{};
+    bool ok = false;
+    ~Plan()
+    {
+        if (d)
+            api->cublasLtMatrixLayoutDestroy(d);
+        if (b)
+            api->cublasLtMatrixLayoutDestroy(b);
+        if (a)
+            api->cublasLtMatrixLayoutDestroy(a);
+        if (desc)
+            api->cublasLtMatmulDescDestroy(desc);
+    }
+};
+
+CublasLtLinear::CublasLtLinear(int device)
+    : m_device(device)
+{}
+
+CublasLtLinear::~CublasLtLinear()
+{
+    m_plans.clear();
+    for (auto &[key, p] : m_scales)
+        cudaFree(p);
+    cudaFree(m_q);
+    cudaFree(m_xs);
+    cudaFree(m_workspace);
+    if (m_handle && m_api)
+        m_api->cublasLtDestroy(static_cast<cublasLtHandle_t>(m_handle));
+    // The library stays mapped: cuBLASLt may keep process-wide state.
+}
+
+bool CublasLtLinear::accepts(const kernels::linear_params &p)
+{
+    return p.w_type == kernels::linear_weight_type::fp8_e4m3 && p.m >= kMinRows && p.n > 0
+           && p.k > 0 && p.n % 128 == 0 && p.k % 128 == 0 && p.x_type == kernels::act_type::f32
+           && p.y_type == kernels::act_type::f32 && p.accum == kernels::linear_accum::fp32
+           && (p.ldy == 0 || p.ldy % 4 == 0) && p.x && p.y && p.w && p.w_scale && aligned16(p.y)
+           && aligned16(p.w);
+}
+
+void CublasLtLinear::warnOnce(const std::string &what)
+{
+    if (m_warned.emplace(what, true).second)
+        logWarning("cuda", "cuBLASLt FP8 GEMM: " + what + "; using the SIMT kernel");
+}
+
+bool CublasLtLinear::load()
+{
+    if (m_tried)
+        return m_handle != nullptr;
+    m_tried = true;
+    auto api = std::make_unique<Api>();
+    for (const char *name : {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"}) {
+        api->lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        if (api->lib)
+            break;
+    }
+    if (!api->lib) {
+        const char *err = dlerror();
+        m_why = std::string("libcublasLt not loadable (") + (err ? err : "dlopen failed") + ")";
+        warnOnce(m_why);
+        return false;
+    }
+    bool all = true;
+#define FATHOM_LT_SYM(name) \
+    api->name = reinterpret_cast<decltype(api->name)>(dlsym(api->lib, #name)); \
+    all = all && api->name != nullptr;
+    FATHOM_LT_SYM(cublasLtCreate)
+    FATHOM_LT_SYM(cublasLtDestroy)
+    FATHOM_LT_SYM(cublasLtGetStatusString)
+    FATHOM_LT_SYM(cublasLtMatmulDescCreate)
+    FATHOM_LT_SYM(cublasLtMatmulDescDestroy)
+    FATHOM_LT_SYM(cublasLtMatmulDescSetAttribute)
+    FATHOM_LT_SYM(cublasLtMatrixLayoutCreate)
+    FATHOM_LT_SYM(cublasLtMatrixLayoutDestroy)
+    FATHOM_LT_SYM(cublasLtMatmulPreferenceCreate)
+    FATHOM_LT_SYM(cublasLtMatmulPreferenceDestroy)
+    FATHOM_LT_SYM(cublasLtMatmulPreferenceSetAttribute)
+    FATHOM_LT_SYM(cublasLtMatmulAlgoGetHeuristic)
+    FATHOM_LT_SYM(cublasLtMatmul)
+#undef FATHOM_LT_SYM
+    if (!all) {
+        m_why = "libcublasLt lacks an entry point (older than CUDA 12.9?)";
+        warnOnce(m_why);
+        return false;
+    }
+    cublasLtHandle_t h = nullptr;
+    if (cublasStatus_t st = api->cublasLtCreate(&h); st != CUBLAS_STATUS_SUCCESS) {
+        m_why = std::string("cublasLtCreate failed: ") + api->cublasLtGetStatusString(st);
+        warnOnce(m_why);
+        return false;
+    }
+    if (cudaMalloc(&m_workspace, kWorkspaceBytes) != cudaSuccess) {
+        cudaGetLastError();
+        api->cublasLtDestroy(h);
+        m_why = "cannot allocate the 32 MiB cuBLASLt workspace";
+        warnOnce(m_why);
+        return false;
+    }
+    m_workspaceBytes = kWorkspaceBytes;
+    m_handle = h;
+    m_api = std::move(api);
+    return true;
+}
+
+bool CublasLtLinear::available()
+{
+    return load();
+}
+
+const float *CublasLtLinear::weightScales(const kernels::linear_params &p,
+                                          const uint8_t *hostScale,
+                                          bool capturing)
+{
+    if (auto it = m_scales.find(hostScale); it != m_scales.end())
+        return it->second;
+    if (capturing || !hostScale)
+        return nullptr;
+    const int64_t count = kernels::fp8_blk128_scale_count(p.n, p.k);
+    std::vector<float> host(static_cast<size_t>(count));
+    kernels::fp8_blk128_scales_from_e8m0(hostScale, p.n, p.k, host.data());
+    float *dev = nullptr;
+    if (cudaMalloc(&dev, host.size() * sizeof(float)) != cudaSuccess) {
+        cudaGetLastError();
+        warnOnce("out of device memory for the fp32 weight scales");
+        return nullptr;
+    }
+    // Synchronous: the host vector dies here (once per weight).
+    if (cudaMemcpy(dev, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice)
+        != cudaSuccess) {
+        cudaGetLastError();
+        cudaFree(dev);
+        warnOnce("weight scale upload failed");
+        return nullptr;
+    }
+    m_scales.emplace(hostScale, dev);
+    return dev;
+}
+
+bool CublasLtLinear::ensureScratch(size_t qBytes, size_t sBytes, bool capturing, CUstream_st *stream)
+{
+    if (qBytes <= m_qBytes && sBytes <= m_xsBytes)
+        return true;
+    if (capturing)
+        return false;
+    // Earlier GEMMs on the stream may still read the old blocks.
+    if (cudaStreamSynchronize(stream) != cudaSuccess)
+        return false;
+    if (qBytes > m_qBytes) {
+        cudaFree(m_q);
+        m_q = nullptr;
+        m_qBytes = 0;
+        if (cudaMalloc(&m_q, qBytes) != cudaSuccess) {
+            cudaGetLastError();
+            m_q = nullptr;
+            return false;
+        }
+        m_qBytes = qBytes;
+    }
+    if (sBytes > m_xsBytes) {
+        cudaFree(m_xs);
+        m_xs = nullptr;
+        m_xsBytes = 0;
+        if (cudaMalloc(&m_xs, sBytes) != cudaSuccess) {
+            cudaGetLastError();
+            m_xs = nullptr;
+            return false;
+        }
+        m_xsBytes = sBytes;
+    }
+    return true;
+}
+
+CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p)
+{
+    const int64_t ldy = p.ldy ? p.ldy : p.n;
+    const auto key = std::make_tuple(p.m, p.n, p.k, ldy, int64_t(0));
+    if (auto it = m_plans.find(key); it != m_plans.end())
+        return it->second->ok ? it->second.get() : nullptr;
+    auto pl = std::make_unique<Plan>();
+    pl->api = m_api.get();
+    Api &a = *m_api;
+    Plan *raw = pl.get();
+    m_plans.emplace(key, std::move(pl));
+    auto bad = [&](const char *what, cublasStatus_t st) {
+        warnOnce(std::string(what) + " failed (" + a.cublasLtGetStatusString(st) + ")");
+        return nullptr;
+    };
+    // D (n x m, column-major, ld = ldy) = op(A) op(B): A = W stored k x n (ld k), transposed;
+    // B = the codes of x stored k x m (ld k). That is y [m, n] row-major.
+    cublasStatus_t st = a.cublasLtMatmulDescCreate(&raw->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        return bad("cublasLtMatmulDescCreate", st);
+    const cublasOperation_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
+    const int32_t modeA = CUBLASLT_MATMUL_MATRIX_SCALE_BLK128x128_32F;
+    const int32_t modeB = CUBLASLT_MATMUL_MATRIX_SCALE_VEC128_32F;
+    struct Attr
+    {
+        cublasLtMatmulDescAttributes_t attr;
+        const void *v;
+        size_t size;
+    };
+    for (const Attr &at : {Attr{CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT},
+                           Attr{CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN},
+                           Attr{CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &modeA, sizeof modeA},
+                           Attr{CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &modeB, sizeof modeB}}) {
+        st = a.cublasLtMatmulDescSetAttribute(raw->desc, at.attr, at.v, at.size);
+        if (st != CUBLAS_STATUS_SUCCESS)
+            return bad("cublasLtMatmulDescSetAttribute (scale modes)", st);
+    }
+    st = a.cublasLtMatrixLayoutCreate(&raw->a, CUDA_R_8F_E4M3, p.k, p.n, p.k);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = a.cublasLtMatrixLayoutCreate(&raw->b, CUDA_R_8F_E4M3, p.k, p.m, p.k);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = a.cublasLtMatrixLayoutCreate(&raw->d, CUDA_R_32F, p.n, p.m, ldy);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        return bad("cublasLtMatrixLayoutCreate", st);
+    cublasLtMatmulPreference_t pref = nullptr;
+    st = a.cublasLtMatmulPreferenceCreate(&pref);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        return bad("cublasLtMatmulPreferenceCreate", st);
+    const uint64_t ws = m_workspaceBytes;
+    a.cublasLtMatmulPreferenceSetAttribute(pref,
+                                           CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                           &ws,
+                                           sizeof ws);
+    cublasLtMatmulHeuristicResult_t result{};
+    int found = 0;
+    st = a.cublasLtMatmulAlgoGetHeuristic(static_cast<cublasLtHandle_t>(m_handle),
+                                          raw->desc,
+                                          raw->a,
+                                          raw->b,
+                                          raw->d,
+                                          raw->d,
+                                          pref,
+                                          1,
+                                          &result,
+                                          &found);
+    a.cublasLtMatmulPreferenceDestroy(pref);
+    if (st != CUBLAS_STATUS_SUCCESS || found == 0) {
+        warnOnce("no algorithm for e4m3 x e4m3 -> f32 with 128x128 / 1x128 block scales ("
+                 + std::string(a.cublasLtGetStatusString(st)) + ")");
+        return nullptr;
+    }
+    raw->algo = result.algo;
+    raw->ok = true;
+    return raw;
+}
+
+bool CublasLtLinear::run(const kernels::linear_params &p,
+                         const uint8_t *hostScale,
+                         CUstream_st *stream)
+{
+    if (!accepts(p) || !load())
+        return false;
+    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+    if (cudaStreamIsCapturing(stream, &cs) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+    }
+    const bool capturing = cs != cudaStreamCaptureStatusNone;
+    ++m_stats.fallbacks; // undone below on success
+    const float *ws = weightScales(p, hostScale, capturing);
+    if (!ws)
+        return false;
+    const size_t qBytes = static_cast<size_t>(p.m) * p.k;
+    const size_t sBytes = static_cast<size_t>(p.m) * (p.k / 128) * sizeof(float);
+    if (!ensureScratch(qBytes, sBytes, capturing, stream))
+        return false;
+    Plan *pl = plan(p);
+    if (!pl)
+        return false;
+    const kernels::Status qs = kernels::act_quant_fp8_vec128_cuda(static_cast<const float *>(p.x),
+                                                                  p.m,
+                                                                  p.k,
+                                                                  p.ldx,
+                                                                  m_q,
+                                                                  m_xs,
+                                                                  stream);
+    if (!qs.ok()) {
+        warnOnce("activation quantisation failed");
+        return false;
+    }
+    Api &a = *m_api;
+    const void *sa = ws, *sb = m_xs;
+    cublasStatus_t st = a.cublasLtMatmulDescSetAttribute(pl->desc,
+                                                         CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
+                                                         &sa,
+                                                         sizeof sa);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = a.cublasLtMatmulDescSetAttribute(pl->desc,
+                                              CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
+                                              &sb,
+                                              sizeof sb);
+    const float alpha = 1.0f, beta = 0.0f;
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = a.cublasLtMatmul(static_cast<cublasLtHandle_t>(m_handle),
+                              pl->desc,
+                              &alpha,
+                              p.w,
+                              pl->a,
+                              m_q,
+                              pl->b,
+                              &beta,
+                              p.y,
+                              pl->d,
+                              p.y,
+                              pl->d,
+                              &pl->algo,
+                              m_workspace,
+                              m_workspaceBytes,
+                              stream);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        warnOnce(std::string("cublasLtMatmul failed (") + a.cublasLtGetStatusString(st) + ")");
+        return false;
+    }
+    --m_stats.fallbacks;
+    ++m_stats.calls;
+    return true;
+}
+
+} // namespace fathom::engine

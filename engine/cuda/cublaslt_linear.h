@@ -1,0 +1,103 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/**
+  CublasLtLinear: the FP8 block-scaled prefill GEMM through cuBLASLt, for CudaExecutor's
+  non-exact mode (setExactLinear(false), the CPU's linear_accum::fp32 twin).
+
+  What it computes: y[m][j] = sum_k x'[k] * w'[j][k] in fp32 with x' the activation-quantised x
+  (linear.h / quant.h act_quant: e4m3, 1x128 blocks, power-of-two scales; done on the device by
+  act_quant_fp8_vec128_cuda) and w' the FP8 weight with its 128x128 e8m0 scales. cuBLASLt's
+  Hopper block-scaled modes express exactly that scheme (spec §6.3): operand A = W (k-major,
+  CUBLASLT_MATMUL_MATRIX_SCALE_BLK128x128_32F), operand B = x (k-major,
+  CUBLASLT_MATMUL_MATRIX_SCALE_VEC128_32F), fp32 accumulation with per-block scale promotion,
+  D fp32 = y. The accumulation order is cuBLASLt's, so the result is within linear.h's fp32
+  bound of the exact result, not bit-identical to the CPU or to the SIMT kernel.
+
+  When it runs: FP8 weights, m >= kMinRows, n and k multiples of 128 (partial 128-blocks are not
+  sent: the scale layouts for them are not documented for these modes), x and y f32, row
+  strides keeping 16-byte alignment. Everything else answers false and the caller runs the SIMT
+  kernel; so does every failure (library missing, no algorithm from the heuristic, a failed
+  call), logged once per kind.
+
+  Loading: libcublasLt is opened with dlopen on first use, so neither fathom nor fathom-cli gets
+  a load-time dependency on it (the CUDA runtime is static and loads the driver lazily too).
+
+  Memory: the fp32 weight scales (converted once per weight, on first use, from the host copy of
+  the e8m0 bytes), the quantised activations and cuBLASLt's workspace are this object's own
+  cudaMalloc blocks, outside the executor's arena and memoryStats(). Nothing is allocated while
+  the stream is being captured: a weight or a size not yet prepared then answers false.
+
+  Thread: one thread at a time (the executor's).
+*/
+
+#include "kernels/linear.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+struct CUstream_st;
+
+namespace fathom::engine {
+
+class CublasLtLinear
+{
+public:
+    static constexpr int kMinRows = 64;
+
+    explicit CublasLtLinear(int device);
+    ~CublasLtLinear();
+    CublasLtLinear(const CublasLtLinear &) = delete;
+    CublasLtLinear &operator=(const CublasLtLinear &) = delete;
+
+    // Whether the library loaded and a handle exists (else why()).
+    bool available();
+    const std::string &why() const { return m_why; }
+
+    // Shape/type test only (no library call).
+    static bool accepts(const kernels::linear_params &p);
+
+    // p: device pointers (x f32, y f32, w e4m3 codes); hostScale: the weight's e8m0 scale bytes
+    // in host memory (the cache key). True when y has been computed (enqueued on stream).
+    bool run(const kernels::linear_params &p, const uint8_t *hostScale, CUstream_st *stream);
+
+    struct Stats
+    {
+        long long calls = 0;     // run() that went through cuBLASLt
+        long long fallbacks = 0; // run() that answered false for an accepted shape
+    };
+    Stats stats() const { return m_stats; }
+
+private:
+    struct Api;
+    struct Plan;
+    bool load();
+    void warnOnce(const std::string &what);
+    const float *weightScales(const kernels::linear_params &p,
+                              const uint8_t *hostScale,
+                              bool capturing);
+    bool ensureScratch(size_t qBytes, size_t sBytes, bool capturing, CUstream_st *stream);
+    Plan *plan(const kernels::linear_params &p);
+
+    int m_device = 0;
+    bool m_tried = false;
+    std::string m_why;
+    std::unique_ptr<Api> m_api;
+    void *m_handle = nullptr; // cublasLtHandle_t
+    void *m_workspace = nullptr;
+    size_t m_workspaceBytes = 0;
+    uint8_t *m_q = nullptr;
+    size_t m_qBytes = 0;
+    float *m_xs = nullptr;
+    size_t m_xsBytes = 0;
+    std::map<const uint8_t *, float *> m_scales;
+    std::map<std::tuple<int, int, int, int64_t, int64_t>, std::unique_ptr<Plan>> m_plans;
+    std::map<std::string, bool> m_warned;
+    Stats m_stats;
+};
+
+} // namespace fathom::engine

@@ -1,0 +1,91 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+/*
+  Activation quantisation for the cuBLASLt FP8 block-scaled GEMM (linear_fp8_cublaslt.h). One
+  warp per (row, 128-block): the same amax, scale byte and e4m3 rounding as the exact SIMT
+  kernels (linear_gemv.cu), so x' = q * sA is the one the CPU's linear computes with; only the
+  GEMM's accumulation differs (linear.h, accum fp32).
+*/
+#include "kernels/linear_fp8_cublaslt.h"
+
+#include "cuda_common.cuh"
+
+#include <cstring>
+
+namespace fathom::kernels {
+
+namespace {
+
+constexpr int k_threads = 256;
+
+__global__ void __launch_bounds__(k_threads)
+    act_quant_vec128_kernel(const float *x, int m, int k, int64_t ldx, uint8_t *q, float *scales)
+{
+    const int kb = k / 128;
+    const int64_t unit = static_cast<int64_t>(blockIdx.x) * (k_threads / 32) + (threadIdx.x >> 5);
+    if (unit >= static_cast<int64_t>(m) * kb)
+        return;
+    const int lane = threadIdx.x & 31;
+    const int r = static_cast<int>(unit / kb), b = static_cast<int>(unit % kb);
+    const float *xr = x + static_cast<int64_t>(r) * ldx + b * 128;
+    float v[4];
+    float amax = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        v[i] = xr[lane + 32 * i];
+        amax = fmaxf(amax, fabsf(v[i]));
+    }
+    amax = cuda::warp_max(amax);
+    const uint8_t s = cuda::pow2_scale_e8m0(amax, cuda::k_e4m3_inv_max, cuda::k_e4m3_amax_floor);
+    const float inv = cuda::e8m0_inverse_f32(s);
+    uint8_t *qr = q + static_cast<int64_t>(r) * k + b * 128;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+        qr[lane + 32 * i] = cuda::f32_to_e4m3(__fmul_rn(v[i], inv));
+    if (lane == 0)
+        scales[static_cast<int64_t>(b) * m + r] = cuda::e8m0_to_f32(s);
+}
+
+} // namespace
+
+Status act_quant_fp8_vec128_cuda(
+    const float *x, int m, int k, int64_t ldx, uint8_t *q, float *scales, CUstream_st *stream)
+{
+    if (m < 0 || k < 0 || k % 128 != 0)
+        return Status::invalid("act_quant_fp8_vec128_cuda: k must be a multiple of 128");
+    if (m == 0 || k == 0)
+        return Status::success();
+    if (!x || !q || !scales)
+        return Status::invalid("act_quant_fp8_vec128_cuda: null x, q or scales");
+    const int64_t units = static_cast<int64_t>(m) * (k / 128);
+    const int64_t blocks = (units + k_threads / 32 - 1) / (k_threads / 32);
+    FATHOM_LAUNCH(static_cast<unsigned>(blocks), k_threads, 0, stream, act_quant_vec128_kernel)
+    (x, m, k, ldx ? ldx : k, q, scales);
+    return cuda::launch_status();
+}
+
+int64_t fp8_blk128_scale_count(int64_t n, int64_t k)
+{
+    const int64_t nb = (n + 127) / 128, kb = (k + 127) / 128;
+    return nb * ((kb + 3) / 4 * 4);
+}
+
+void fp8_blk128_scales_from_e8m0(const uint8_t *e8m0, int64_t n, int64_t k, float *out)
+{
+    const int64_t nb = (n + 127) / 128, kb = (k + 127) / 128, l4 = (kb + 3) / 4 * 4;
+    for (int64_t i = 0; i < nb; ++i)
+        for (int64_t j = 0; j < l4; ++j) {
+            float v = 0.0f;
+            if (j < kb) {
+                const uint8_t s = e8m0[i * kb + j];
+                // The bit patterns of formats.h's e8m0: 2^(s-127), s = 0 the subnormal 2^-127.
+                const uint32_t bits = s == 255 ? 0x7FC00000u
+                                      : s == 0 ? 0x00400000u
+                                               : static_cast<uint32_t>(s) << 23;
+                std::memcpy(&v, &bits, sizeof v);
+            }
+            out[i * l4 + j] = v;
+        }
+}
+
+} // namespace fathom::kernels

@@ -179,6 +179,9 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_poison = poison && *poison && std::strcmp(poison, "0") != 0;
     const char *graphs = std::getenv("FATHOM_CUDA_STEP_GRAPHS");
     x->m_stepGraphs = !graphs || std::strcmp(graphs, "0") != 0;
+    // cublaslt: FATHOM_CUDA_EXACT_LINEAR=0 starts in the non-exact mode (setExactLinear).
+    const char *exact = std::getenv("FATHOM_CUDA_EXACT_LINEAR");
+    x->m_exactLinear = !exact || std::strcmp(exact, "0") != 0;
     return x;
 }
 

@@ -147,7 +147,8 @@ public:
 
     // cublaslt: false = non-exact linears (the CPU's linear_accum::fp32 twin): FP8 prefill GEMMs
     // with m >= 64 rows go through cuBLASLt's block-scaled FP8 GEMM (cublaslt_linear.h), the
-    // rest through the exact SIMT kernels. Default true (exact, bit-identical to the CPU).
+    // rest through the exact SIMT kernels. Default true (exact, bit-identical to the CPU);
+    // FATHOM_CUDA_EXACT_LINEAR=0 makes create() start with false.
     void setExactLinear(bool exact) { m_exactLinear = exact; }
     bool exactLinear() const { return m_exactLinear; }
     bool stepGraphs() const { return m_stepGraphs; }

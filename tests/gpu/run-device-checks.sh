@@ -26,6 +26,8 @@
 # model both ways: the per-step overhead, the arithmetic being negligible); after bench_cuda
 # (graphed decode), a second short bench_cuda run with FATHOM_CUDA_STEP_GRAPHS=0 gives the eager
 # decode figures on the same slice (SKIP_EAGER=1 leaves it out).
+# Non-exact linears (cublaslt): a third short bench_cuda run with FATHOM_CUDA_EXACT_LINEAR=0 gives
+# the prefill with the FP8 GEMMs through cuBLASLt (SKIP_FAST=1 leaves it out).
 #
 # One device command may run 10 minutes. If build + tests + benchmark do not fit, split it in
 # two calls made back to back (the warm machine keeps the git-ignored build-gpu folder):
@@ -130,6 +132,13 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
             --layers "$LAYERS" --decode-steps "$DECODE_STEPS" --prefill 1024 --long 0 \
             2>&1 | tee "$LOGS/bench-eager.log"
     fi
+    # cublaslt: the non-exact mode (FP8 prefill GEMMs through cuBLASLt); prefill only.
+    if [ "${SKIP_FAST:-0}" != "1" ] && [ "$bench_rc" = 0 ]; then
+        stamp "benchmark, non-exact linears (FATHOM_CUDA_EXACT_LINEAR=0; no long prefill)"
+        FATHOM_CUDA_EXACT_LINEAR=0 "$BUILD/bin/bench_cuda" --model /tmp/fathom-flash-slice-$LAYERS \
+            --layers "$LAYERS" --decode-steps 4 --prefill "$PREFILL" --long 0 \
+            2>&1 | tee "$LOGS/bench-fast.log"
+    fi
 fi
 
 # The peer of the issue: HuggingFace transformers' DeepSeek-V4 on the same slice in bf16.
@@ -160,6 +169,11 @@ fi
 if [ -f "$LOGS/bench-eager.log" ]; then
     echo "bench_cuda decode with eager launches (FATHOM_CUDA_STEP_GRAPHS=0):"
     grep -E "^\| (decode step|weight bytes/step|per-layer overhead)" "$LOGS/bench-eager.log"
+fi
+if [ -f "$LOGS/bench-fast.log" ]; then
+    echo "bench_cuda prefill with non-exact linears (FATHOM_CUDA_EXACT_LINEAR=0, cuBLASLt FP8):"
+    grep -iE "^\| .*(prefill|GEMM|gemm|FP8|attention|indexer)" "$LOGS/bench-fast.log"
+    grep -h "cuBLASLt FP8 GEMM:" "$LOGS/bench-fast.log" | sort -u | sed 's/^/  /'
 fi
 if [ -f "$LOGS/bench.log" ]; then
     echo "bench_cuda (rc $bench_rc):"

@@ -76,6 +76,7 @@ CublasLtLinear::~CublasLtLinear()
         cudaFree(p);
     cudaFree(m_q);
     cudaFree(m_xs);
+    cudaFree(m_yb);
     cudaFree(m_workspace);
     if (m_handle && m_api)
         m_api->cublasLtDestroy(static_cast<cublasLtHandle_t>(m_handle));
@@ -190,9 +191,10 @@ const float *CublasLtLinear::weightScales(const kernels::linear_params &p,
     return dev;
 }
 
-bool CublasLtLinear::ensureScratch(size_t qBytes, size_t sBytes, bool capturing, CUstream_st *stream)
+bool CublasLtLinear::ensureScratch(
+    size_t qBytes, size_t sBytes, size_t yBytes, bool capturing, CUstream_st *stream)
 {
-    if (qBytes <= m_qBytes && sBytes <= m_xsBytes)
+    if (qBytes <= m_qBytes && sBytes <= m_xsBytes && yBytes <= m_ybBytes)
         return true;
     if (capturing)
         return false;
@@ -221,13 +223,25 @@ bool CublasLtLinear::ensureScratch(size_t qBytes, size_t sBytes, bool capturing,
         }
         m_xsBytes = sBytes;
     }
+    if (yBytes > m_ybBytes) {
+        cudaFree(m_yb);
+        m_yb = nullptr;
+        m_ybBytes = 0;
+        if (cudaMalloc(&m_yb, yBytes) != cudaSuccess) {
+            cudaGetLastError();
+            m_yb = nullptr;
+            return false;
+        }
+        m_ybBytes = yBytes;
+    }
     return true;
 }
 
-CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p)
+CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p, bool bf16D)
 {
-    const int64_t ldy = p.ldy ? p.ldy : p.n;
-    const auto key = std::make_tuple(p.m, p.n, p.k, ldy, int64_t(0));
+    // A bf16 D goes to the packed scratch m_yb (then widened into y).
+    const int64_t ldy = bf16D ? p.n : (p.ldy ? p.ldy : p.n);
+    const auto key = std::make_tuple(p.m, p.n, p.k, ldy, int64_t(bf16D));
     if (auto it = m_plans.find(key); it != m_plans.end())
         return it->second->ok ? it->second.get() : nullptr;
     auto pl = std::make_unique<Plan>();
@@ -265,7 +279,7 @@ CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p)
     if (st == CUBLAS_STATUS_SUCCESS)
         st = a.cublasLtMatrixLayoutCreate(&raw->b, CUDA_R_8F_E4M3, p.k, p.m, p.k);
     if (st == CUBLAS_STATUS_SUCCESS)
-        st = a.cublasLtMatrixLayoutCreate(&raw->d, CUDA_R_32F, p.n, p.m, ldy);
+        st = a.cublasLtMatrixLayoutCreate(&raw->d, bf16D ? CUDA_R_16BF : CUDA_R_32F, p.n, p.m, ldy);
     if (st != CUBLAS_STATUS_SUCCESS)
         return bad("cublasLtMatrixLayoutCreate", st);
     cublasLtMatmulPreference_t pref = nullptr;
@@ -291,8 +305,8 @@ CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p)
                                           &found);
     a.cublasLtMatmulPreferenceDestroy(pref);
     if (st != CUBLAS_STATUS_SUCCESS || found == 0) {
-        warnOnce("no algorithm for e4m3 x e4m3 -> f32 with 128x128 / 1x128 block scales ("
-                 + std::string(a.cublasLtGetStatusString(st)) + ")");
+        warnOnce(std::string("no algorithm for e4m3 x e4m3 -> ") + (bf16D ? "bf16" : "f32")
+                 + " with 128x128 / 1x128 block scales (" + a.cublasLtGetStatusString(st) + ")");
         return nullptr;
     }
     raw->algo = result.algo;
@@ -302,7 +316,8 @@ CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p)
 
 bool CublasLtLinear::run(const kernels::linear_params &p,
                          const uint8_t *hostScale,
-                         CUstream_st *stream)
+                         CUstream_st *stream,
+                         bool bf16Output)
 {
     if (!accepts(p) || !load())
         return false;
@@ -318,9 +333,16 @@ bool CublasLtLinear::run(const kernels::linear_params &p,
         return false;
     const size_t qBytes = static_cast<size_t>(p.m) * p.k;
     const size_t sBytes = static_cast<size_t>(p.m) * (p.k / 128) * sizeof(float);
-    if (!ensureScratch(qBytes, sBytes, capturing, stream))
+    if (!ensureScratch(qBytes, sBytes, 0, capturing, stream))
         return false;
-    Plan *pl = plan(p);
+    Plan *pl = plan(p, false);
+    const bool viaBf16 = !pl && bf16Output;
+    if (viaBf16) {
+        const size_t yBytes = static_cast<size_t>(p.m) * p.n * 2;
+        if (!ensureScratch(qBytes, sBytes, yBytes, capturing, stream))
+            return false;
+        pl = plan(p, true);
+    }
     if (!pl)
         return false;
     const kernels::Status qs = kernels::act_quant_fp8_vec128_cuda(static_cast<const float *>(p.x),
@@ -355,9 +377,9 @@ bool CublasLtLinear::run(const kernels::linear_params &p,
                               m_q,
                               pl->b,
                               &beta,
-                              p.y,
+                              viaBf16 ? static_cast<void *>(m_yb) : p.y,
                               pl->d,
-                              p.y,
+                              viaBf16 ? static_cast<void *>(m_yb) : p.y,
                               pl->d,
                               &pl->algo,
                               m_workspace,
@@ -365,6 +387,12 @@ bool CublasLtLinear::run(const kernels::linear_params &p,
                               stream);
     if (st != CUBLAS_STATUS_SUCCESS) {
         warnOnce(std::string("cublasLtMatmul failed (") + a.cublasLtGetStatusString(st) + ")");
+        return false;
+    }
+    if (viaBf16
+        && !kernels::widen_bf16_rows_cuda(m_yb, p.m, p.n, static_cast<float *>(p.y), p.ldy, stream)
+                .ok()) {
+        warnOnce("widening the bf16 output failed");
         return false;
     }
     --m_stats.fallbacks;

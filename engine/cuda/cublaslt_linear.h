@@ -17,9 +17,10 @@
 
   When it runs: FP8 weights, m >= kMinRows, n and k multiples of 128 (partial 128-blocks are not
   sent: the scale layouts for them are not documented for these modes), x and y f32, row
-  strides keeping 16-byte alignment. Everything else answers false and the caller runs the SIMT
-  kernel; so does every failure (library missing, no algorithm from the heuristic, a failed
-  call), logged once per kind.
+  strides keeping 16-byte alignment. D is f32; where cuBLASLt has no f32-output kernel for these
+  modes and the caller rounds to bf16 anyway, a bf16 D is widened into y (same values).
+  Everything else answers false and the caller runs the SIMT kernel; so does every failure
+  (library missing, no algorithm from the heuristic, a failed call), logged once per kind.
 
   Loading: libcublasLt is opened with dlopen on first use, so neither fathom nor fathom-cli gets
   a load-time dependency on it (the CUDA runtime is static and loads the driver lazily too).
@@ -63,7 +64,12 @@ public:
 
     // p: device pointers (x f32, y f32, w e4m3 codes); hostScale: the weight's e8m0 scale bytes
     // in host memory (the cache key). True when y has been computed (enqueued on stream).
-    bool run(const kernels::linear_params &p, const uint8_t *hostScale, CUstream_st *stream);
+    // bf16Output: the caller rounds y to bf16 anyway (LinearOutput::Bf16), so when cuBLASLt has
+    // no f32-output kernel a bf16-output one may be used (D = bf16(fp32 result), widened into y).
+    bool run(const kernels::linear_params &p,
+             const uint8_t *hostScale,
+             CUstream_st *stream,
+             bool bf16Output = false);
 
     struct Stats
     {
@@ -80,8 +86,9 @@ private:
     const float *weightScales(const kernels::linear_params &p,
                               const uint8_t *hostScale,
                               bool capturing);
-    bool ensureScratch(size_t qBytes, size_t sBytes, bool capturing, CUstream_st *stream);
-    Plan *plan(const kernels::linear_params &p);
+    bool ensureScratch(
+        size_t qBytes, size_t sBytes, size_t yBytes, bool capturing, CUstream_st *stream);
+    Plan *plan(const kernels::linear_params &p, bool bf16D);
 
     int m_device = 0;
     bool m_tried = false;
@@ -94,6 +101,8 @@ private:
     size_t m_qBytes = 0;
     float *m_xs = nullptr;
     size_t m_xsBytes = 0;
+    uint16_t *m_yb = nullptr; // bf16 D when only a bf16-output algorithm exists
+    size_t m_ybBytes = 0;
     std::map<const uint8_t *, float *> m_scales;
     std::map<std::tuple<int, int, int, int64_t, int64_t>, std::unique_ptr<Plan>> m_plans;
     std::map<std::string, bool> m_warned;

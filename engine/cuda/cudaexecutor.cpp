@@ -1004,7 +1004,7 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
         if (CublasLtLinear::accepts(q)) {
             if (!m_lt)
                 m_lt = std::make_shared<CublasLtLinear>(m_device);
-            done = m_lt->run(q, w.params().w_scale, m_stream);
+            done = m_lt->run(q, w.params().w_scale, m_stream, out == LinearOutput::Bf16);
         }
     }
 #endif

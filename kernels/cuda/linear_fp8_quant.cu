@@ -46,7 +46,34 @@ __global__ void __launch_bounds__(k_threads)
         scales[static_cast<int64_t>(b) * m + r] = cuda::e8m0_to_f32(s);
 }
 
+__global__ void widen_bf16_kernel(const uint16_t *yb, int64_t total, int n, float *y, int64_t ldy)
+{
+    const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= total)
+        return;
+    y[(i / n) * ldy + i % n] = cuda::bf16_bits_to_f32(yb[i]);
+}
+
 } // namespace
+
+Status widen_bf16_rows_cuda(
+    const uint16_t *yb, int m, int n, float *y, int64_t ldy, CUstream_st *stream)
+{
+    if (m < 0 || n < 0)
+        return Status::invalid("widen_bf16_rows_cuda: negative shape");
+    const int64_t total = static_cast<int64_t>(m) * n;
+    if (total == 0)
+        return Status::success();
+    if (!yb || !y)
+        return Status::invalid("widen_bf16_rows_cuda: null yb or y");
+    FATHOM_LAUNCH(static_cast<unsigned>((total + k_threads - 1) / k_threads),
+                  k_threads,
+                  0,
+                  stream,
+                  widen_bf16_kernel)
+    (yb, total, n, y, ldy ? ldy : n);
+    return cuda::launch_status();
+}
 
 Status act_quant_fp8_vec128_cuda(
     const float *x, int m, int k, int64_t ldx, uint8_t *q, float *scales, CUstream_st *stream)

@@ -961,9 +961,17 @@ void testCublasLtCase(int m, int n, int kd)
         report(false, name + ": cuBLASLt unavailable: " + lt.why());
         return;
     }
+    // f32 output is what the executor asks for first; if cuBLASLt has none for these modes the
+    // check fails and the bf16-output fallback (LinearOutput::Bf16 callers) is checked instead,
+    // with one more bf16 rounding allowed.
+    bool bf16Out = false;
     if (!lt.run(g, ws.data(), nullptr)) {
-        report(false, name + ": cuBLASLt path fell back (see the warning above)");
-        return;
+        report(false, name + ": cuBLASLt f32-output path fell back (see the warning above)");
+        bf16Out = true;
+        if (!lt.run(g, ws.data(), nullptr, true)) {
+            report(false, name + ": cuBLASLt bf16-output path fell back too");
+            return;
+        }
     }
     if (!synced(name.c_str()))
         return;
@@ -980,16 +988,16 @@ void testCublasLtCase(int m, int n, int kd)
                        * std::fabs(wd[static_cast<size_t>(j) * kd + i]);
             const size_t at = static_cast<size_t>(r) * n + j;
             const double err = std::fabs(static_cast<double>(got[at]) - exact[at]);
-            const double lim = coef * sum;
+            const double lim = coef * sum + (bf16Out ? std::ldexp(std::fabs(exact[at]), -8) : 0.0);
             if (!(err <= lim))
                 ++bad;
             if (lim > 0)
                 worst = std::max(worst, err / lim);
         }
     report(bad == 0,
-           name + ": per-element bound vs exact (" + std::to_string(bad)
-               + " outside, worst err/bound " + std::to_string(worst) + ")");
-    expectNmse(cpu32, got, 1e-6, name + " vs CPU fp32 mode");
+           name + (bf16Out ? " (bf16 output)" : "") + ": per-element bound vs exact ("
+               + std::to_string(bad) + " outside, worst err/bound " + std::to_string(worst) + ")");
+    expectNmse(cpu32, got, bf16Out ? 1e-5 : 1e-6, name + " vs CPU fp32 mode");
 }
 
 void testCublasLt()

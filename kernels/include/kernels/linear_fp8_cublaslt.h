@@ -29,6 +29,11 @@ namespace fathom::kernels {
 Status act_quant_fp8_vec128_cuda(
     const float *x, int m, int k, int64_t ldx, uint8_t *q, float *scales, CUstream_st *stream);
 
+// y [m, n] f32 (row stride ldy, 0 = n) = the bf16 values yb [m, n] (packed), widened exactly
+// (the bf16-output fallback when cuBLASLt has no f32-output kernel for the block-scaled modes).
+Status widen_bf16_rows_cuda(
+    const uint16_t *yb, int m, int n, float *y, int64_t ldy, CUstream_st *stream);
+
 // Number of floats of the BLK128x128 weight scale tensor.
 int64_t fp8_blk128_scale_count(int64_t n, int64_t k);
 // e8m0 [ceil(n/128), ceil(k/128)] (host) -> fp32 BLK128x128 layout (host), 2^(s - 127) exactly

@@ -857,17 +857,23 @@ Result<bool> CudaExecutor::beginStep(int rows)
             return false;
     m_stepNeedsHost = false;
     FATHOM_TRY(makeCurrent());
-    // The previous step has completed (endStep waits): chunks that spilled become one.
+    // The previous step has completed (endStep waits): chunks that spilled become one. The
+    // first chunks are made here, outside the capture (pinned allocations may synchronise);
+    // the read-back one holds the logits rows.
+    const size_t first[2] = {size_t(1) << 20,
+                             (size_t(1) << 20) + size_t(rows) * std::max(m_vocab, 0) * 4};
+    int which = 0;
     for (std::vector<Staging> *chunks : {&m_up, &m_down}) {
-        if (chunks->size() > 1) {
-            size_t total = 0;
-            for (const Staging &c : *chunks)
-                total += c.capacity;
+        size_t total = 0;
+        for (const Staging &c : *chunks)
+            total += c.capacity;
+        if (chunks->size() > 1 || total < first[which]) {
             freeStaging(*chunks);
-            FATHOM_TRY(stage(*chunks, total));
+            FATHOM_TRY(stage(*chunks, std::max(total, first[which])));
         }
         for (Staging &c : *chunks)
             c.used = 0;
+        ++which;
     }
     m_readbacks.clear();
     FATHOM_TRY(cudaCheck(cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeRelaxed),

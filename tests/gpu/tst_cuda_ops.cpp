@@ -24,9 +24,9 @@
 #include "kernels/rope.h"
 #include "kernels/sparse_attn.h"
 
+#include "kernels/linear_fp8_cublaslt.h" // cublaslt
 #ifndef FATHOM_CUDA_EMULATION
 #include "engine/cuda/cublaslt_linear.h" // cublaslt
-#include "kernels/linear_fp8_cublaslt.h"
 #endif
 
 #include <cuda_runtime.h>
@@ -870,6 +870,73 @@ void testLinears()
         testLinear(c);
 }
 
+// cublaslt: the device helpers of the cuBLASLt path (also under the emulation): the activation
+// quantiser on strided x against quant.h bit for bit, the bf16 widening, the weight scale layout.
+void testFp8BlockHelpers()
+{
+    const int m = 37, kd = 384, ldx = kd + 5;
+    auto xf = randomF32(static_cast<size_t>(m) * ldx, 3.0f);
+    for (int r = 0; r < m; ++r)
+        for (int i = 0; i < kd; ++i)
+            xf[static_cast<size_t>(r) * ldx + i] *= std::ldexp(1.0f, (r % 9) - 4 + (i / 128));
+    std::vector<uint8_t> q(static_cast<size_t>(m) * kd), sq(static_cast<size_t>(m) * (kd / 128));
+    for (int r = 0; r < m; ++r)
+        k::act_quant_e4m3_f32(xf.data() + static_cast<size_t>(r) * ldx,
+                              kd,
+                              128,
+                              q.data() + static_cast<size_t>(r) * kd,
+                              sq.data() + static_cast<size_t>(r) * (kd / 128));
+    std::vector<float> want(sq.size());
+    for (int r = 0; r < m; ++r)
+        for (int b = 0; b < kd / 128; ++b)
+            want[static_cast<size_t>(b) * m + r] = k::e8m0_to_f32(
+                sq[static_cast<size_t>(r) * (kd / 128) + b]);
+    Dev<float> dx(xf), dxs(want.size());
+    Dev<uint8_t> dq(q.size());
+    if (statusOk(k::act_quant_fp8_vec128_cuda(dx.get(), m, kd, ldx, dq.get(), dxs.get(), nullptr),
+                 "act_quant_fp8_vec128_cuda strided")
+        && synced("act_quant_fp8_vec128_cuda strided")) {
+        expectEqual(q, dq.host(), "fp8 vec128 act-quant codes, strided x");
+        expectExact(want, dxs.host(), "fp8 vec128 act-quant scales, strided x");
+    }
+    report(!k::act_quant_fp8_vec128_cuda(dx.get(), m, 200, 0, dq.get(), dxs.get(), nullptr).ok(),
+           "fp8 vec128 act-quant refuses k % 128 != 0");
+
+    const int rows = 5, cols = 70, ldy = cols + 3;
+    auto v = randomBf16(static_cast<size_t>(rows) * cols, 5.0f);
+    std::vector<uint16_t> vb(v.size());
+    for (size_t i = 0; i < v.size(); ++i)
+        vb[i] = k::f32_to_bf16(v[i]);
+    std::vector<float> wantY(static_cast<size_t>(rows) * ldy, 0.0f);
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c)
+            wantY[static_cast<size_t>(r) * ldy + c] = v[static_cast<size_t>(r) * cols + c];
+    Dev<uint16_t> dvb(vb);
+    Dev<float> dy(std::vector<float>(wantY.size(), 0.0f)); // the gaps must stay untouched
+    if (statusOk(k::widen_bf16_rows_cuda(dvb.get(), rows, cols, dy.get(), ldy, nullptr),
+                 "widen_bf16_rows_cuda")
+        && synced("widen_bf16_rows_cuda"))
+        expectExact(wantY, dy.host(), "bf16 widening into strided f32 rows");
+
+    // n = 200, k = 640: 2 x 5 blocks, rows padded to 8 with zeros.
+    std::vector<uint8_t> e8(10);
+    for (size_t i = 0; i < e8.size(); ++i)
+        e8[i] = static_cast<uint8_t>(i == 3 ? 0 : i == 7 ? 255 : 120 + i);
+    std::vector<float> blk(static_cast<size_t>(k::fp8_blk128_scale_count(200, 640)));
+    k::fp8_blk128_scales_from_e8m0(e8.data(), 200, 640, blk.data());
+    bool ok = blk.size() == 16;
+    for (int nb = 0; ok && nb < 2; ++nb)
+        for (int kb = 0; kb < 8; ++kb) {
+            const float got = blk[static_cast<size_t>(nb) * 8 + kb];
+            const bool same = kb < 5 ? (std::isnan(k::e8m0_to_f32(e8[nb * 5 + kb]))
+                                            ? std::isnan(got)
+                                            : got == k::e8m0_to_f32(e8[nb * 5 + kb]))
+                                     : got == 0.0f;
+            ok = ok && same;
+        }
+    report(ok, "fp8 128x128 weight scales: fp32 [n/128][round_up(k/128, 4)] layout");
+}
+
 #ifndef FATHOM_CUDA_EMULATION
 // cublaslt: the non-exact FP8 prefill GEMM (engine/cuda/cublaslt_linear.h). Its activation
 // quantiser must give the CPU's act_quant bytes exactly; the GEMM is checked per element
@@ -1185,6 +1252,7 @@ int main()
     testSparseAttn();
     testMoe();
     testLinears();
+    testFp8BlockHelpers();
 #ifndef FATHOM_CUDA_EMULATION
     testCublasLt();
 #endif

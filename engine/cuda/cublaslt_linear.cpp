@@ -237,7 +237,10 @@ bool CublasLtLinear::ensureScratch(
     return true;
 }
 
-CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p, bool bf16D)
+CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p,
+                                           bool bf16D,
+                                           const void *scaleA,
+                                           const void *scaleB)
 {
     // A bf16 D goes to the packed scratch m_yb (then widened into y).
     const int64_t ldy = bf16D ? p.n : (p.ldy ? p.ldy : p.n);
@@ -270,10 +273,13 @@ CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p, bool
     for (const Attr &at : {Attr{CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT},
                            Attr{CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN},
                            Attr{CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &modeA, sizeof modeA},
-                           Attr{CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &modeB, sizeof modeB}}) {
+                           Attr{CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &modeB, sizeof modeB},
+                           // Set before the heuristic too (run() sets them again per call).
+                           Attr{CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &scaleA, sizeof scaleA},
+                           Attr{CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &scaleB, sizeof scaleB}}) {
         st = a.cublasLtMatmulDescSetAttribute(raw->desc, at.attr, at.v, at.size);
         if (st != CUBLAS_STATUS_SUCCESS)
-            return bad("cublasLtMatmulDescSetAttribute (scale modes)", st);
+            return bad("cublasLtMatmulDescSetAttribute (scale modes, pointers)", st);
     }
     st = a.cublasLtMatrixLayoutCreate(&raw->a, CUDA_R_8F_E4M3, p.k, p.n, p.k);
     if (st == CUBLAS_STATUS_SUCCESS)
@@ -335,13 +341,13 @@ bool CublasLtLinear::run(const kernels::linear_params &p,
     const size_t sBytes = static_cast<size_t>(p.m) * (p.k / 128) * sizeof(float);
     if (!ensureScratch(qBytes, sBytes, 0, capturing, stream))
         return false;
-    Plan *pl = plan(p, false);
+    Plan *pl = plan(p, false, ws, m_xs);
     const bool viaBf16 = !pl && bf16Output;
     if (viaBf16) {
         const size_t yBytes = static_cast<size_t>(p.m) * p.n * 2;
         if (!ensureScratch(qBytes, sBytes, yBytes, capturing, stream))
             return false;
-        pl = plan(p, true);
+        pl = plan(p, true, ws, m_xs);
     }
     if (!pl)
         return false;

@@ -88,7 +88,7 @@ private:
                               bool capturing);
     bool ensureScratch(
         size_t qBytes, size_t sBytes, size_t yBytes, bool capturing, CUstream_st *stream);
-    Plan *plan(const kernels::linear_params &p, bool bf16D);
+    Plan *plan(const kernels::linear_params &p, bool bf16D, const void *scaleA, const void *scaleB);
 
     int m_device = 0;
     bool m_tried = false;

@@ -3,9 +3,11 @@
 /*
   LINEAR dispatch (linear.h on the device): argument checks as linear_check, then the weight-
   streaming GEMV for decode-sized m (linear_gemv.cu) or the tiled kernel (linear_tiled.cu).
-  cuBLASLt is not used: its block-scaled FP8 modes (sm_90: per-tensor/outer-vector scales only;
-  1×128 × 128×128 block scaling needs sm_100) cannot express the reference's per-block E8M0
-  scales with per-block fp32 promotion on Hopper, and the FP4 1×32 weight blocks not at all.
+  This exact path does not use cuBLASLt: tensor cores sum each 128-block with fewer bits than
+  the exact block sums, and the FP4 1×32 weight blocks have no cuBLASLt scale mode. The non-exact
+  mode (CudaExecutor::setExactLinear(false)) sends FP8 prefill GEMMs to cuBLASLt's VEC128 x
+  BLK128x128 block-scaled modes (engine/cuda/cublaslt_linear.cpp); whether Hopper's cuBLASLt
+  offers them is checked at run time (fallback to this kernel) and not yet on a device.
 */
 #include "kernels/cuda_ops.h"
 

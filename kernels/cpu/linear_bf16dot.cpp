@@ -343,7 +343,6 @@ void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
     }
     const auto *x = reinterpret_cast<const uint32_t *>(job.xb);
     float out[k_rows][k_cols];
-    const int64_t ld = p.ldy ? p.ldy : p.n;
     for (int64_t t = t0; t < t1; ++t) {
         const int64_t j0 = t * k_cols;
         const int cols = static_cast<int>(std::min<int64_t>(k_cols, p.n - j0));
@@ -360,13 +359,7 @@ void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
                         per_act,
                         scaled,
                         out);
-            for (int i = 0; i < mr; ++i) {
-                if (p.y_type == act_type::f32)
-                    std::copy_n(out[i], cols, static_cast<float *>(p.y) + (r + i) * ld + j0);
-                else
-                    for (int c = 0; c < cols; ++c)
-                        linear_store(p, r + i, j0 + c, out[i][c]);
-            }
+            linear_store_tile(p, r, mr, j0, cols, &out[0][0], k_cols);
         }
     }
 }

@@ -124,6 +124,10 @@ void fp4_digits(const int32_t *xi, int64_t k, uint8_t *out);
 
 Status linear_check(const linear_params &p);
 void linear_store(const linear_params &p, int64_t row, int64_t col, float v);
+// Rows [r, r + mr) x columns [j0, j0 + cols) of a GEMM tile, out[i * pitch + c], into y (f32
+// copied, bf16 rounded once as linear_store does).
+void linear_store_tile(
+    const linear_params &p, int64_t r, int mr, int64_t j0, int cols, const float *out, int pitch);
 
 // Output columns [j0, j1) for every row of x.
 void linear_rows_portable(const linear_job &job, int64_t j0, int64_t j1);

@@ -67,6 +67,20 @@ void linear_store(const linear_params &p, int64_t row, int64_t col, float v)
         static_cast<float *>(p.y)[row * ld + col] = v;
 }
 
+void linear_store_tile(
+    const linear_params &p, int64_t r, int mr, int64_t j0, int cols, const float *out, int pitch)
+{
+    const int64_t ld = p.ldy ? p.ldy : p.n;
+    for (int i = 0; i < mr; ++i) {
+        const float *row = out + static_cast<int64_t>(i) * pitch;
+        if (p.y_type == act_type::f32)
+            std::copy_n(row, cols, static_cast<float *>(p.y) + (r + i) * ld + j0);
+        else
+            for (int c = 0; c < cols; ++c)
+                linear_store(p, r + i, j0 + c, row[c]);
+    }
+}
+
 // Scale product sA * sW as the kernels form it in fp32: an exact power of two.
 static float scale_product(uint8_t sa, uint8_t sw)
 {

@@ -188,7 +188,6 @@ void linear_gemm_fp4_vnni(const linear_job &job, int64_t t0, int64_t t1)
     for (int64_t i = 0; i < p.m * kb; ++i)
         sa[i] = e8m0_to_f32(job.xsa[i]);
     float out[k_rows][k_cols];
-    const int64_t ld = p.ldy ? p.ldy : p.n;
     for (int64_t t = t0; t < t1; ++t) {
         const int64_t j0 = t * k_cols;
         const int cols = static_cast<int>(std::min<int64_t>(k_cols, p.n - j0));
@@ -196,13 +195,7 @@ void linear_gemm_fp4_vnni(const linear_job &job, int64_t t0, int64_t t1)
         for (int64_t r = 0; r < p.m; r += k_rows) {
             const int mr = static_cast<int>(std::min<int64_t>(k_rows, p.m - r));
             run_rows(mr, job.xv + r * 3 * k, k, sa.data() + r * kb, kb, pn, out);
-            for (int i = 0; i < mr; ++i) {
-                if (p.y_type == act_type::f32)
-                    std::copy_n(out[i], cols, static_cast<float *>(p.y) + (r + i) * ld + j0);
-                else
-                    for (int c = 0; c < cols; ++c)
-                        linear_store(p, r + i, j0 + c, out[i][c]);
-            }
+            linear_store_tile(p, r, mr, j0, cols, &out[0][0], k_cols);
         }
     }
 }

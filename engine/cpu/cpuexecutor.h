@@ -53,6 +53,11 @@ public:
                                int k,
                                int32_t *hostOut) override;
     Result<void> topk(const float *values, int n, int k, int32_t *outIdx) override;
+    // Row copies of the MoE dispatch, on the pool for prefill-sized copies.
+    Result<void> gatherRows(
+        float *dst, const float *src, const int32_t *hostRows, int n, int width) override;
+    Result<void> scatterRows(
+        float *dst, const float *src, const int32_t *hostRows, int n, int width) override;
     Result<void> sparseAttention(const kernels::SparseAttnParams &p) override;
     Result<void> moeRoute(const kernels::MoeRouteParams &p) override;
     Result<void> swiglu(const kernels::SwigluParams &p) override;

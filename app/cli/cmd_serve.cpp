@@ -36,12 +36,16 @@ void printServeUsage()
     std::printf(
         "usage: fathom-cli serve --model DIR [--host 127.0.0.1] [--port 8000] [--api-key KEY]\n"
         "                        [--max-concurrent N] [--model-id ID] [--threads N]\n"
-        "                        [--max-tokens N]\n"
+        "                        [--max-tokens N] [--exact-linear]\n"
         "  OpenAI-compatible API on http://HOST:PORT/v1 (/v1/models, /v1/chat/completions,\n"
         "  /health). Loopback only unless --host names another address, which then needs an\n"
         "  API key (--api-key, or the FATHOM_API_KEY environment variable, which stays out of\n"
         "  the process list). --port 0 picks a free port; the chosen one is printed.\n"
-        "  --max-tokens is the default answer length when a request sets none (4096).\n");
+        "  --max-tokens is the default answer length when a request sets none (4096).\n"
+        "  --exact-linear: the exact block sums of the numerical oracle instead of the\n"
+        "  reference's fp32 block accumulation: slower, but every answer is bit-identical\n"
+        "  whatever else runs in the same steps (the fp32 kernels differ in the last bits\n"
+        "  between one and several rows per step).\n");
 }
 
 } // namespace
@@ -55,12 +59,17 @@ int runServe(const QStringList &args)
     config.apiKey = qEnvironmentVariable("FATHOM_API_KEY");
     QString modelId;
     int threads = 0;
+    bool exactLinear = false; // fp32 block accumulation, as the reference (spec 6.3)
     for (int i = 0; i < args.size(); ++i) {
         const QString &a = args.at(i);
         bool ok = true;
         if (a == QLatin1String("--help") || a == QLatin1String("-h")) {
             printServeUsage();
             return 0;
+        }
+        if (a == QLatin1String("--exact-linear")) {
+            exactLinear = true;
+            continue;
         }
         if (i + 1 >= args.size())
             return usageError(cmd, QStringLiteral("unknown or incomplete option '%1'").arg(a));
@@ -98,7 +107,7 @@ int runServe(const QStringList &args)
     engine::CpuBackendOptions options;
     options.threads = threads;
     options.maxConcurrent = config.maxConcurrent;
-    options.exactLinear = false; // fp32 block accumulation, as the reference (spec 6.3)
+    options.exactLinear = exactLinear;
     engine::CpuBackend backend(options);
     std::fprintf(stderr, "fathom-cli serve: loading %s\n", qPrintable(model));
     auto loaded = backend.load({model.toStdString(), modelId.toStdString(), 0, {}}, {});

@@ -760,13 +760,7 @@ Result<CUgraphExec_st *> CudaExecutor::captureGraph(const std::function<Result<v
     const cudaError_t e = cudaStreamEndCapture(m_stream, &graph);
     std::multimap<size_t, void *> owned;
     owned.swap(m_capturePool);
-    auto giveBack = [&] {
-        for (auto &[size, p] : owned) {
-            m_free.emplace(size, p);
-            m_cachedBytes += size;
-            m_graphBytes -= size;
-        }
-    };
+    auto giveBack = [&] { returnGraphBlocks(owned); };
     if (!r) {
         if (graph)
             cudaGraphDestroy(graph);
@@ -803,12 +797,18 @@ void CudaExecutor::destroyGraph(CUgraphExec_st *graph)
     auto it = m_graphBlocks.find(graph);
     if (it == m_graphBlocks.end())
         return;
-    for (auto &[size, p] : it->second) {
+    returnGraphBlocks(it->second);
+    m_graphBlocks.erase(it);
+}
+
+void CudaExecutor::returnGraphBlocks(std::multimap<size_t, void *> &blocks)
+{
+    for (auto &[size, p] : blocks) {
         m_free.emplace(size, p);
         m_cachedBytes += size;
         m_graphBytes -= size;
     }
-    m_graphBlocks.erase(it);
+    blocks.clear();
 }
 
 // ---- decode-step graphs ---------------------------------------------------------------------------
@@ -896,14 +896,7 @@ Result<void> CudaExecutor::endStep(bool ok)
     // Blocks the step released are free again once the step has run (stream order).
     std::multimap<size_t, void *> owned;
     owned.swap(m_capturePool);
-    auto giveBack = [&] {
-        for (auto &[size, p] : owned) {
-            m_free.emplace(size, p);
-            m_cachedBytes += size;
-            m_graphBytes -= size;
-        }
-        owned.clear();
-    };
+    auto giveBack = [&] { returnGraphBlocks(owned); };
     if (!ok || e != cudaSuccess || m_stepNeedsHost) {
         if (graph)
             cudaGraphDestroy(graph);

@@ -281,6 +281,8 @@ private:
     std::multimap<size_t, void *> m_capturePool;
     std::map<CUgraphExec_st *, std::multimap<size_t, void *>> m_graphBlocks;
     uint64_t m_graphBytes = 0; // in m_capturePool and m_graphBlocks
+    // Blocks a graph (or a failed capture) owned go back to the cache; empties `blocks`.
+    void returnGraphBlocks(std::multimap<size_t, void *> &blocks);
 
     // Decode-step graphs: staging chunks (pinned host + device, same size); a step uses the
     // first chunk and spills into more only when it outgrows it (then the next step's first

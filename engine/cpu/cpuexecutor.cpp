@@ -356,15 +356,17 @@ Result<void> CpuExecutor::fakeQuantE2m1(float *x, int rows, int rowStride, int d
                           "fake_quant_e2m1");
 }
 
+namespace {
+// The fp32 indexer kernel reads the keys transposed (16 per vector); the transposed copy is made
+// per call, a full read and write of every visible key, which pays only when many query rows
+// share it. One query row (a decode step, indexerScores) is scored straight from the cache by
+// the exact kernel, which is also within the fp32 mode's bound.
+constexpr int k_fastIndexerMinRows = 16;
+} // namespace
+
 Result<void> CpuExecutor::indexerScores(const kernels::IndexerScoreParams &p)
 {
-    if (m_exactLinear)
-        return check(kernels::indexer_scores_cpu(p), "indexer_scores");
-    std::vector<float> keysT(
-        static_cast<size_t>(kernels::indexer_keys_transposed_floats(p.n_keys, p.dim)));
-    if (p.n_keys > 0)
-        kernels::indexer_keys_transpose(p.keys, p.n_keys, p.dim, keysT.data());
-    return check(kernels::indexer_scores_fast_cpu(p, keysT.data()), "indexer_scores");
+    return check(kernels::indexer_scores_cpu(p), "indexer_scores");
 }
 
 Result<void> CpuExecutor::indexerSelect(const kernels::IndexerScoreParams &p,
@@ -378,10 +380,11 @@ Result<void> CpuExecutor::indexerSelect(const kernels::IndexerScoreParams &p,
     std::fill(hostOut, hostOut + static_cast<int64_t>(rows) * k, -1);
     if (rows <= 0 || p.n_keys <= 0)
         return {};
-    // Without exact linears the keys are transposed once for all rows (fp32 scoring, 16 keys
-    // per vector).
+    // Without exact linears and with enough rows the keys are transposed once for all rows (fp32
+    // scoring, 16 keys per vector).
+    const bool fast = !m_exactLinear && rows >= k_fastIndexerMinRows;
     std::vector<float> keysT;
-    if (!m_exactLinear) {
+    if (fast) {
         keysT.resize(static_cast<size_t>(kernels::indexer_keys_transposed_floats(p.n_keys, p.dim)));
         kernels::indexer_keys_transpose(p.keys, p.n_keys, p.dim, keysT.data());
     }
@@ -400,8 +403,8 @@ Result<void> CpuExecutor::indexerSelect(const kernels::IndexerScoreParams &p,
             sp.weights = p.weights + r * p.n_heads;
             sp.scores = scores.data();
             sp.n_keys = nVis;
-            kernels::Status st = m_exactLinear ? kernels::indexer_scores_cpu(sp)
-                                               : kernels::indexer_scores_fast_cpu(sp, keysT.data());
+            kernels::Status st = fast ? kernels::indexer_scores_fast_cpu(sp, keysT.data())
+                                      : kernels::indexer_scores_cpu(sp);
             if (st.ok())
                 st = kernels::topk_cpu(scores.data(), nVis, std::min(k, nVis), hostOut + r * k);
             if (!st.ok()) {

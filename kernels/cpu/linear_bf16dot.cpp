@@ -31,14 +31,17 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace fathom::kernels {
 
 namespace {
 
-constexpr int k_cols = k_bf16dot_tile_cols; // 32: two zmm of fp32 lanes
-constexpr int k_rows = 6;
+constexpr int k_cols = 8;             // output columns per register tile
+constexpr int k_vecs = 3;             // row vectors (16 rows each) per register tile: 24 block sums
+constexpr int64_t k_slab = 256;       // k-pairs per decoded slab (4 FP8 / 16 FP4 blocks, 8 KiB)
+constexpr int64_t k_slab_blocks = 16; // weight blocks per slab at most (FP4)
 
 // 64-byte aligned scratch that keeps its capacity (one per thread).
 template<typename T>
@@ -123,14 +126,6 @@ void e2m1_to_bf16_pairs(const uint8_t *w, int64_t nbytes, uint32_t *out)
     }
 }
 
-struct panel
-{
-    aligned_buf<uint32_t> w;   // [pairs][32]
-    aligned_buf<float> scale;  // [blocks][32] (FP8/FP4)
-    aligned_buf<uint32_t> col; // [32][pairs rounded up to 16]: columns before the transpose
-};
-
-// Decodes output columns [j0, j0 + cols) into the panel (missing columns are zero).
 // 16 x 16 dwords: out row j = column j of the 16 rows r[0..15] (unpack 32, unpack 64, then a
 // 4 x 4 transpose of 128-bit lanes).
 inline void transpose16(__m512i r[16])
@@ -159,208 +154,414 @@ inline void transpose16(__m512i r[16])
     }
 }
 
-// Decodes output columns [j0, j0 + cols) into the panel (missing columns are zero): each column
-// to its own row of k-pairs (padded with zeros to a multiple of 16 pairs), then 16 x 16
-// transposes into [pairs][32].
-void pack_panel(const linear_params &p, int64_t j0, int cols, int64_t pairs, int64_t nb, panel &pn)
+// Rows of x as 16-lane vectors: vector v holds rows 16v .. 16v + lanes(v) - 1 (lanes < 16 only
+// for the last), stored [pairs][lanes] dwords from dword offset 16 v pairs (xb is m * pairs
+// dwords, no padding rows).
+inline int x_lanes(int64_t m, int64_t v)
 {
-    const int64_t k = p.k, p16 = (pairs + 15) / 16 * 16;
-    uint32_t *pw = pn.w.get(static_cast<size_t>(p16) * k_cols);
-    uint32_t *colbuf = pn.col.get(static_cast<size_t>(p16) * k_cols + 32);
-    float *sc = nullptr;
-    if (nb > 0)
-        sc = pn.scale.get(static_cast<size_t>(nb) * k_cols);
-    const int64_t kb = (k + 127) / 128;
-    for (int c = 0; c < k_cols; ++c) {
-        const int64_t j = j0 + c;
-        uint32_t *col = colbuf + c * p16;
-        if (c >= cols) {
-            std::memset(col, 0, static_cast<size_t>(p16) * 4);
-            for (int64_t b = 0; b < nb; ++b)
-                sc[b * k_cols + c] = 0.0f;
-            continue;
-        }
-        for (int64_t q = pairs - 1; q < p16; ++q)
-            col[q] = 0; // the padding (and the odd element of an odd k)
-        switch (p.w_type) {
-        case linear_weight_type::fp8_e4m3:
-            e4m3_to_bf16(static_cast<const uint8_t *>(p.w) + j * k,
-                         k,
-                         reinterpret_cast<uint16_t *>(col));
-            for (int64_t b = 0; b < nb; ++b)
-                sc[b * k_cols + c] = e8m0_to_f32(p.w_scale[(j / 128) * kb + b]);
-            break;
-        case linear_weight_type::fp4_e2m1:
-            e2m1_to_bf16_pairs(static_cast<const uint8_t *>(p.w) + j * (k / 2), k / 2, col);
-            for (int64_t b = 0; b < nb; ++b)
-                sc[b * k_cols + c] = e8m0_to_f32(p.w_scale[j * (k / 32) + b]);
-            break;
-        default: // bf16
-            std::memcpy(col, static_cast<const uint16_t *>(p.w) + j * k, static_cast<size_t>(k) * 2);
-            break;
-        }
-    }
-    __m512i r[16];
-    for (int64_t q = 0; q < p16; q += 16)
-        for (int h = 0; h < k_cols; h += 16) {
-            for (int i = 0; i < 16; ++i)
-                r[i] = _mm512_loadu_si512(colbuf + (h + i) * p16 + q);
-            transpose16(r);
-            for (int i = 0; i < 16; ++i)
-                _mm512_store_si512(pw + (q + i) * k_cols + h, r[i]);
-        }
+    return static_cast<int>(std::min<int64_t>(16, m - 16 * v));
 }
 
-// R rows of x (bf16 pairs, row stride ldx dwords) against one panel; out[r][32].
-// Blocks of bp pairs; scaled: acc = fma(block, sa[r][b / per_act] * sw[b], acc), else one block.
-template<int R>
-void tile(const uint32_t *x,
-          int64_t ldx,
-          const float *sa,
-          int64_t sa_ld,
-          const panel &pn,
-          int64_t pairs,
+// Decodes pairs [q0, q0 + sp) of output columns [j0, j0 + cols) into wd[c][k_slab] (columns
+// >= cols are zero; the odd element of an odd k is zero).
+void decode_slab(const linear_params &p, int64_t j0, int cols, int64_t q0, int64_t sp, uint32_t *wd)
+{
+    const int64_t k = p.k, e0 = 2 * q0, ne = std::min<int64_t>(2 * sp, k - e0);
+    for (int c = 0; c < k_cols; ++c) {
+        uint32_t *col = wd + c * k_slab;
+        if (c >= cols) {
+            std::memset(col, 0, static_cast<size_t>(sp) * 4);
+            continue;
+        }
+        const int64_t j = j0 + c;
+        switch (p.w_type) {
+        case linear_weight_type::fp8_e4m3:
+            e4m3_to_bf16(static_cast<const uint8_t *>(p.w) + j * k + e0,
+                         ne,
+                         reinterpret_cast<uint16_t *>(col));
+            break;
+        case linear_weight_type::fp4_e2m1: // k is a multiple of 32
+            e2m1_to_bf16_pairs(static_cast<const uint8_t *>(p.w) + j * (k / 2) + q0, sp, col);
+            break;
+        default: // bf16
+            std::memcpy(col,
+                        static_cast<const uint16_t *>(p.w) + j * k + e0,
+                        static_cast<size_t>(ne) * 2);
+            break;
+        }
+        if (ne & 1)
+            reinterpret_cast<uint16_t *>(col)[ne] = 0;
+    }
+}
+
+// Weight scales of blocks [b0, b0 + nbl) of columns [j0, j0 + cols) as floats, sw[c][16]
+// (columns >= cols zero). FP8: one scale per 128 x 128 block, the same for the 8 columns (j0 is
+// a multiple of 8). FP4: 16 bytes of a column at once (e8m0 -> f32 is a shift, but for 0 and
+// 255: those through e8m0_to_f32).
+void fill_scales(const linear_params &p, int64_t j0, int cols, int64_t b0, int64_t nbl, float *sw)
+{
+    const int64_t k = p.k;
+    if (p.w_type == linear_weight_type::fp8_e4m3) {
+        const uint8_t *s = p.w_scale + (j0 / 128) * ((k + 127) / 128) + b0;
+        for (int64_t b = 0; b < nbl; ++b) {
+            const float f = e8m0_to_f32(s[b]);
+            for (int c = 0; c < k_cols; ++c)
+                sw[c * k_slab_blocks + b] = c < cols ? f : 0.0f;
+        }
+        return;
+    }
+    for (int c = 0; c < k_cols; ++c) {
+        float *d = sw + c * k_slab_blocks;
+        if (c >= cols) {
+            _mm512_store_ps(d, _mm512_setzero_ps());
+            continue;
+        }
+        const uint8_t *s = p.w_scale + (j0 + c) * (k / 32) + b0;
+        const __mmask16 mk = static_cast<__mmask16>((1u << nbl) - 1);
+        const __m512i e = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mk, s));
+        _mm512_store_si512(d, _mm512_slli_epi32(e, 23));
+        const __mmask16 odd = _mm512_mask_cmpeq_epi32_mask(mk, e, _mm512_setzero_si512())
+                              | _mm512_mask_cmpeq_epi32_mask(mk, e, _mm512_set1_epi32(255));
+        if (odd)
+            for (int64_t b = 0; b < nbl; ++b)
+                d[b] = e8m0_to_f32(s[b]);
+    }
+}
+
+// V row vectors (16 rows each) x 8 columns over the pairs [0, sp) of one slab: per block of bp
+// pairs the block sums s[v][c] start at zero in registers (24 zmm for V = 3), then acc[v][c] =
+// fma(s, sA * sW, acc) (scaled) or acc + s (BF16: one block, its sum continued over the slabs).
+// x[v]: the vector's pairs from the slab start, xs[v] dwords per pair, mk[v] its lanes; wd the
+// decoded slab [8][k_slab]; sw [block][8]; sa[v] the vector's sA [act block][16] from the slab's
+// first act block; acc[v] [8][16].
+template<int V>
+void tile(const uint32_t *const x[V],
+          const int64_t xs[V],
+          const __mmask16 mk[V],
+          const float *const sa[V],
+          const uint32_t *wd,
+          const float *sw,
+          int64_t sp,
           int64_t bp,
           int per_act,
           bool scaled,
-          float out[][k_cols])
+          float *const acc[V])
 {
-    __m512 acc0[R], acc1[R];
+    for (int64_t q0 = 0, b = 0; q0 < sp; q0 += bp, ++b) {
+        const int64_t q1 = std::min(sp, q0 + bp);
+        __m512 s[V][k_cols];
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r)
-        acc0[r] = acc1[r] = _mm512_setzero_ps();
-    const uint32_t *pw = pn.w.data;
-    for (int64_t q0 = 0, b = 0; q0 < pairs; q0 += bp, ++b) {
-        const int64_t q1 = std::min(pairs, q0 + bp);
-        __m512 s0[R], s1[R];
+        for (int v = 0; v < V; ++v)
 #pragma GCC unroll 8
-        for (int r = 0; r < R; ++r)
-            s0[r] = s1[r] = _mm512_setzero_ps();
+            for (int c = 0; c < k_cols; ++c)
+                s[v][c] = _mm512_setzero_ps();
+        const uint32_t *xp[V];
+#pragma GCC unroll 8
+        for (int v = 0; v < V; ++v)
+            xp[v] = x[v] + q0 * xs[v];
         for (int64_t q = q0; q < q1; ++q) {
-            const __m512i w0 = _mm512_load_si512(pw + q * k_cols);
-            const __m512i w1 = _mm512_load_si512(pw + q * k_cols + 16);
+            __m512i xv[V];
 #pragma GCC unroll 8
-            for (int r = 0; r < R; ++r) {
-                const __m512i xv = _mm512_set1_epi32(static_cast<int>(x[r * ldx + q]));
-                s0[r] = _mm512_dpbf16_ps(s0[r], (__m512bh) xv, (__m512bh) w0);
-                s1[r] = _mm512_dpbf16_ps(s1[r], (__m512bh) xv, (__m512bh) w1);
+            for (int v = 0; v < V; ++v) {
+                xv[v] = _mm512_maskz_loadu_epi32(mk[v], xp[v]);
+                xp[v] += xs[v];
+            }
+#pragma GCC unroll 8
+            for (int c = 0; c < k_cols; ++c) {
+                // The weight pair as the broadcast (memory) operand; the products are the same
+                // either way round.
+                const __m512i wb = _mm512_set1_epi32(static_cast<int>(wd[c * k_slab + q]));
+#pragma GCC unroll 8
+                for (int v = 0; v < V; ++v)
+                    s[v][c] = _mm512_dpbf16_ps(s[v][c], (__m512bh) xv[v], (__m512bh) wb);
             }
         }
         if (!scaled) {
 #pragma GCC unroll 8
-            for (int r = 0; r < R; ++r) {
-                acc0[r] = _mm512_add_ps(acc0[r], s0[r]);
-                acc1[r] = _mm512_add_ps(acc1[r], s1[r]);
-            }
+            for (int v = 0; v < V; ++v)
+#pragma GCC unroll 8
+                for (int c = 0; c < k_cols; ++c) {
+                    float *a = acc[v] + c * 16;
+                    _mm512_store_ps(a, _mm512_add_ps(_mm512_load_ps(a), s[v][c]));
+                }
             continue;
         }
-        const __m512 sw0 = _mm512_load_ps(pn.scale.data + b * k_cols);
-        const __m512 sw1 = _mm512_load_ps(pn.scale.data + b * k_cols + 16);
+        __m512 av[V];
 #pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-            const __m512 a = _mm512_set1_ps(sa[r * sa_ld + b / per_act]);
-            acc0[r] = _mm512_fmadd_ps(s0[r], _mm512_mul_ps(a, sw0), acc0[r]);
-            acc1[r] = _mm512_fmadd_ps(s1[r], _mm512_mul_ps(a, sw1), acc1[r]);
+        for (int v = 0; v < V; ++v)
+            av[v] = _mm512_load_ps(sa[v] + (b / per_act) * 16);
+#pragma GCC unroll 8
+        for (int c = 0; c < k_cols; ++c) {
+            const __m512 w = _mm512_set1_ps(sw[c * k_slab_blocks + b]);
+#pragma GCC unroll 8
+            for (int v = 0; v < V; ++v) {
+                float *a = acc[v] + c * 16;
+                _mm512_store_ps(a,
+                                _mm512_fmadd_ps(s[v][c],
+                                                _mm512_mul_ps(av[v], w),
+                                                _mm512_load_ps(a)));
+            }
         }
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-        _mm512_storeu_ps(out[r], acc0[r]);
-        _mm512_storeu_ps(out[r] + 16, acc1[r]);
     }
 }
 
-using tile_fn = void (*)(const uint32_t *,
-                         int64_t,
+using tile_fn = void (*)(const uint32_t *const[],
+                         const int64_t[],
+                         const __mmask16[],
+                         const float *const[],
+                         const uint32_t *,
                          const float *,
-                         int64_t,
-                         const panel &,
                          int64_t,
                          int64_t,
                          int,
                          bool,
-                         float[][k_cols]);
-constexpr tile_fn k_tiles[k_rows + 1]
-    = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>};
+                         float *const[]);
+constexpr tile_fn k_tiles[k_vecs + 1] = {nullptr, tile<1>, tile<2>, tile<3>};
 
 } // namespace
 
 bool bf16dot_prepare_x(const linear_job &job, int64_t r0, int64_t r1, uint16_t *xb)
 {
     const linear_params &p = *job.p;
-    const int64_t k = p.k, kp = bf16dot_row_elems(k);
+    const int64_t k = p.k, kp = bf16dot_row_elems(k), pairs = kp / 2;
     const bool ints = p.w_type == linear_weight_type::fp4_e2m1;
     const __m512 inv512 = _mm512_set1_ps(0x1p-9f);
     const __m512i low16 = _mm512_set1_epi32(0xFFFF);
     __m512i inexact = _mm512_setzero_si512();
     uint32_t inexact_tail = 0;
-    for (int64_t r = r0; r < r1; ++r) {
-        uint16_t *d = xb + r * kp;
-        // FP4 weights: the code values from xi (code * 512, exact in fp32 and bf16). FP8 weights:
-        // the code values (xq, exact in bf16). BF16 weights: x itself (job.xs, x as floats), exact
-        // in bf16 when the low 16 bits are zero.
-        const float *q = p.w_type == linear_weight_type::fp8_e4m3 ? job.xq + r * k : job.xs + r * k;
-        const int32_t *qi = ints ? job.xi + r * k : nullptr;
-        int64_t i = 0;
-        for (; i + 16 <= k; i += 16) {
-            const __m512i v = ints ? _mm512_castps_si512(
-                                  _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(qi + i)),
-                                                inv512))
-                                   : _mm512_loadu_si512(q + i);
-            inexact = _mm512_or_si512(inexact, _mm512_and_si512(v, low16));
-            _mm256_storeu_si256(reinterpret_cast<__m256i *>(d + i),
-                                _mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)));
+    // FP4 weights: the code values from xi (code * 512, exact in fp32 and bf16). FP8 weights:
+    // the code values (xq, exact in bf16). BF16 weights: x itself (job.xs, x as floats), exact
+    // in bf16 when the low 16 bits are zero. As fp32 bits, elements [i, i + 16) of row r.
+    const float *src = p.w_type == linear_weight_type::fp8_e4m3 ? job.xq : job.xs;
+    auto bits16 = [&](int64_t r, int64_t i) {
+        return ints ? _mm512_castps_si512(
+                   _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(job.xi + r * k + i)), inv512))
+                    : _mm512_loadu_si512(src + r * k + i);
+    };
+    auto *xt = reinterpret_cast<uint32_t *>(xb);
+    // Whole 16-row vectors inside [r0, r1): 32 elements of 16 rows at a time, the high halves
+    // packed to 16 bf16 pairs per row, then a 16 x 16 transpose to [pair][16 rows].
+    const int64_t pairs32 = k / 32 * 16; // pairs done this way
+    const __m512i hi_words = _mm512_setr_epi32(0x00030001,
+                                               0x00070005,
+                                               0x000B0009,
+                                               0x000F000D,
+                                               0x00130011,
+                                               0x00170015,
+                                               0x001B0019,
+                                               0x001F001D,
+                                               0x00230021,
+                                               0x00270025,
+                                               0x002B0029,
+                                               0x002F002D,
+                                               0x00330031,
+                                               0x00370035,
+                                               0x003B0039,
+                                               0x003F003D);
+    thread_local aligned_buf<uint16_t> row;
+    uint16_t *d = row.get(static_cast<size_t>(kp));
+    const auto *d32 = reinterpret_cast<const uint32_t *>(d);
+    for (int64_t r = r0; r < r1;) {
+        const int64_t v = r / 16;
+        const int lanes = x_lanes(p.m, v);
+        uint32_t *base = xt + v * 16 * pairs;
+        int64_t q_from = 0; // pairs [q_from, pairs) of row r still to do
+        int64_t rows = 1;
+        if (r % 16 == 0 && lanes == 16 && r + 16 <= r1) {
+            rows = 16;
+            for (int64_t q = 0; q < pairs32; q += 16) {
+                __m512i t[16];
+                for (int i = 0; i < 16; ++i) {
+                    const __m512i a = bits16(r + i, 2 * q), b = bits16(r + i, 2 * q + 16);
+                    inexact = _mm512_or_si512(inexact,
+                                              _mm512_or_si512(_mm512_and_si512(a, low16),
+                                                              _mm512_and_si512(b, low16)));
+                    t[i] = _mm512_permutex2var_epi16(a, hi_words, b);
+                }
+                transpose16(t);
+                for (int i = 0; i < 16; ++i)
+                    _mm512_storeu_si512(base + (q + i) * 16, t[i]);
+            }
+            q_from = pairs32;
         }
-        for (; i < k; ++i) {
-            const float f = ints ? static_cast<float>(qi[i]) * 0x1p-9f : q[i];
-            uint32_t b;
-            std::memcpy(&b, &f, 4);
-            inexact_tail |= b & 0xFFFFu;
-            d[i] = static_cast<uint16_t>(b >> 16);
+        for (int64_t rr = r; rr < r + rows; ++rr) {
+            if (q_from == pairs)
+                break;
+            // The rest of the row (all of it outside whole vectors) one element at a time.
+            const int64_t e0 = 2 * q_from;
+            int64_t i = e0;
+            for (; i + 16 <= k; i += 16) {
+                const __m512i a = bits16(rr, i);
+                inexact = _mm512_or_si512(inexact, _mm512_and_si512(a, low16));
+                _mm256_storeu_si256(reinterpret_cast<__m256i *>(d + i),
+                                    _mm512_cvtepi32_epi16(_mm512_srli_epi32(a, 16)));
+            }
+            for (; i < k; ++i) {
+                const float f = ints ? static_cast<float>(job.xi[rr * k + i]) * 0x1p-9f
+                                     : src[rr * k + i];
+                uint32_t b;
+                std::memcpy(&b, &f, 4);
+                inexact_tail |= b & 0xFFFFu;
+                d[i] = static_cast<uint16_t>(b >> 16);
+            }
+            if (kp != k)
+                d[k] = 0;
+            uint32_t *dst = base + rr % 16;
+            for (int64_t q = q_from; q < pairs; ++q)
+                dst[q * lanes] = d32[q];
         }
-        if (kp != k)
-            d[k] = 0;
+        r += rows;
     }
     return inexact_tail == 0 && _mm512_test_epi32_mask(inexact, inexact) == 0;
+}
+
+// acc [v][c][16 rows] of output columns [j0, j0 + cols) into y (bf16: rounded once, as
+// linear_store does).
+void store_acc(const linear_params &p, const float *acc, int64_t nv, int64_t j0, int cols)
+{
+    const int64_t ld = p.ldy ? p.ldy : p.n, m = p.m;
+    const bool f32 = p.y_type == act_type::f32;
+    for (int64_t v = 0; v < nv; ++v) {
+        const float *a = acc + v * k_cols * 16;
+        if (cols < k_cols || x_lanes(m, v) < 16) {
+            for (int i = 0; i < x_lanes(m, v); ++i) {
+                const int64_t r = v * 16 + i;
+                for (int c = 0; c < cols; ++c) {
+                    const float val = a[c * 16 + i];
+                    if (f32)
+                        static_cast<float *>(p.y)[r * ld + j0 + c] = val;
+                    else
+                        static_cast<uint16_t *>(p.y)[r * ld + j0 + c] = f32_to_bf16(val);
+                }
+            }
+            continue;
+        }
+        // 8 columns x 16 rows: to bf16 bits (round to nearest even, NaN quietened) in the low
+        // halves when y is bf16, then transposed to rows of 8.
+        __m512i t[k_cols];
+        for (int c = 0; c < k_cols; ++c) {
+            __m512i b = _mm512_load_si512(a + c * 16);
+            if (!f32) {
+                const __mmask16 nan
+                    = _mm512_cmpgt_epu32_mask(_mm512_and_si512(b, _mm512_set1_epi32(0x7FFFFFFF)),
+                                              _mm512_set1_epi32(0x7F800000));
+                const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+                const __m512i rounded = _mm512_srli_epi32(
+                    _mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7FFF)), odd), 16);
+                b = _mm512_mask_or_epi32(rounded,
+                                         nan,
+                                         _mm512_srli_epi32(b, 16),
+                                         _mm512_set1_epi32(0x40));
+            }
+            t[c] = b;
+        }
+        __m512i u[k_cols];
+        for (int h = 0; h < 2; ++h) {
+            const __m512i *a4 = t + 4 * h;
+            const __m512i lo01 = _mm512_unpacklo_epi32(a4[0], a4[1]),
+                          hi01 = _mm512_unpackhi_epi32(a4[0], a4[1]);
+            const __m512i lo23 = _mm512_unpacklo_epi32(a4[2], a4[3]),
+                          hi23 = _mm512_unpackhi_epi32(a4[2], a4[3]);
+            // u[4h + s], 128-bit lane L: columns 4h..4h+3 of row 4L + s.
+            u[4 * h + 0] = _mm512_unpacklo_epi64(lo01, lo23);
+            u[4 * h + 1] = _mm512_unpackhi_epi64(lo01, lo23);
+            u[4 * h + 2] = _mm512_unpacklo_epi64(hi01, hi23);
+            u[4 * h + 3] = _mm512_unpackhi_epi64(hi01, hi23);
+        }
+        for (int s = 0; s < 4; ++s) {
+            if (f32) {
+                float *y = static_cast<float *>(p.y) + j0;
+                // Row 4L + s: lane L of u[s] (columns 0-3) and of u[4 + s] (columns 4-7).
+                auto put = [&](auto lane) {
+                    constexpr int L = decltype(lane)::value;
+                    float *row = y + (v * 16 + 4 * L + s) * ld;
+                    _mm_storeu_si128(reinterpret_cast<__m128i *>(row),
+                                     _mm512_extracti32x4_epi32(u[s], L));
+                    _mm_storeu_si128(reinterpret_cast<__m128i *>(row + 4),
+                                     _mm512_extracti32x4_epi32(u[4 + s], L));
+                };
+                put(std::integral_constant<int, 0>());
+                put(std::integral_constant<int, 1>());
+                put(std::integral_constant<int, 2>());
+                put(std::integral_constant<int, 3>());
+            } else {
+                // 16 dwords -> 16 words: 64-bit chunk L holds row 4L + s.
+                const __m256i w0 = _mm512_cvtepi32_epi16(u[s]),
+                              w1 = _mm512_cvtepi32_epi16(u[4 + s]);
+                const __m256i even = _mm256_unpacklo_epi64(w0, w1); // rows 4*0+s, 4*2+s
+                const __m256i oddr = _mm256_unpackhi_epi64(w0, w1); // rows 4*1+s, 4*3+s
+                uint16_t *y = static_cast<uint16_t *>(p.y) + j0;
+                _mm_storeu_si128(reinterpret_cast<__m128i *>(y + (v * 16 + s) * ld),
+                                 _mm256_castsi256_si128(even));
+                _mm_storeu_si128(reinterpret_cast<__m128i *>(y + (v * 16 + 8 + s) * ld),
+                                 _mm256_extracti128_si256(even, 1));
+                _mm_storeu_si128(reinterpret_cast<__m128i *>(y + (v * 16 + 4 + s) * ld),
+                                 _mm256_castsi256_si128(oddr));
+                _mm_storeu_si128(reinterpret_cast<__m128i *>(y + (v * 16 + 12 + s) * ld),
+                                 _mm256_extracti128_si256(oddr, 1));
+            }
+        }
+    }
 }
 
 void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
 {
     const linear_params &p = *job.p;
-    const int64_t k = p.k, kp = bf16dot_row_elems(k), pairs = kp / 2, kb = (k + 127) / 128;
+    const int64_t m = p.m, k = p.k, pairs = bf16dot_row_elems(k) / 2, kb = (k + 127) / 128;
+    const int64_t nv = (m + 15) / 16;
     const bool fp8 = p.w_type == linear_weight_type::fp8_e4m3;
     const bool scaled = fp8 || p.w_type == linear_weight_type::fp4_e2m1;
     // Blocks in k-pairs, weight blocks per activation block (both 128 for FP8; 32 vs 128 FP4).
-    const int64_t bp = fp8 ? 64 : scaled ? 16 : pairs;
+    // BF16: one block; its sum runs on over the slabs in acc.
+    const int64_t bp = fp8 ? 64 : scaled ? 16 : k_slab;
     const int per_act = fp8 ? 1 : 4;
-    const int64_t nb = scaled ? (pairs + bp - 1) / bp : 0;
-    thread_local panel pn;
-    thread_local std::vector<float> sa;
+    thread_local aligned_buf<float> sat_buf, acc_buf, sw_buf;
+    thread_local aligned_buf<uint32_t> wd_buf;
+    // sA per row vector: [nv][kb][16] (lanes past m zero).
+    float *sat = nullptr;
     if (scaled) {
-        sa.resize(static_cast<size_t>(p.m * kb));
-        for (int64_t i = 0; i < p.m * kb; ++i)
-            sa[static_cast<size_t>(i)] = e8m0_to_f32(job.xsa[i]);
+        sat = sat_buf.get(static_cast<size_t>(nv * kb * 16));
+        std::memset(sat, 0, static_cast<size_t>(nv * kb * 16) * 4);
+        for (int64_t r = 0; r < m; ++r)
+            for (int64_t b = 0; b < kb; ++b)
+                sat[((r / 16) * kb + b) * 16 + r % 16] = e8m0_to_f32(job.xsa[r * kb + b]);
     }
+    float *acc = acc_buf.get(static_cast<size_t>(nv * k_cols * 16));
+    float *sw = sw_buf.get(static_cast<size_t>(k_slab_blocks * k_cols));
+    uint32_t *wd = wd_buf.get(static_cast<size_t>(k_slab * k_cols));
     const auto *x = reinterpret_cast<const uint32_t *>(job.xb);
-    float out[k_rows][k_cols];
-    for (int64_t t = t0; t < t1; ++t) {
-        const int64_t j0 = t * k_cols;
+    // Row vectors in groups of at most k_vecs, as even as possible (16 -> 3,3,3,3,2,2).
+    const int64_t groups = (nv + k_vecs - 1) / k_vecs;
+    const int64_t j_end = std::min<int64_t>(p.n, t1 * k_bf16dot_tile_cols);
+    for (int64_t j0 = t0 * k_bf16dot_tile_cols; j0 < j_end; j0 += k_cols) {
         const int cols = static_cast<int>(std::min<int64_t>(k_cols, p.n - j0));
-        pack_panel(p, j0, cols, pairs, nb, pn);
-        for (int64_t r = 0; r < p.m; r += k_rows) {
-            const int mr = static_cast<int>(std::min<int64_t>(k_rows, p.m - r));
-            k_tiles[mr](x + r * pairs,
-                        pairs,
-                        scaled ? sa.data() + r * kb : nullptr,
-                        kb,
-                        pn,
-                        pairs,
-                        bp,
-                        per_act,
-                        scaled,
-                        out);
-            linear_store_tile(p, r, mr, j0, cols, &out[0][0], k_cols);
+        std::memset(acc, 0, static_cast<size_t>(nv * k_cols * 16) * 4);
+        for (int64_t q0 = 0; q0 < pairs; q0 += k_slab) {
+            const int64_t sp = std::min(k_slab, pairs - q0), b0 = q0 / bp;
+            decode_slab(p, j0, cols, q0, sp, wd);
+            if (scaled)
+                fill_scales(p, j0, cols, b0, (sp + bp - 1) / bp, sw);
+            for (int64_t g = 0, v0 = 0; g < groups; ++g) {
+                const int V = static_cast<int>((nv - v0 + (groups - g) - 1) / (groups - g));
+                const uint32_t *xv[k_vecs];
+                int64_t xs[k_vecs];
+                __mmask16 mk[k_vecs];
+                const float *sav[k_vecs];
+                float *accv[k_vecs];
+                for (int i = 0; i < V; ++i) {
+                    const int64_t v = v0 + i;
+                    const int lanes = x_lanes(m, v);
+                    xs[i] = lanes;
+                    xv[i] = x + v * 16 * pairs + q0 * lanes;
+                    mk[i] = static_cast<__mmask16>((1u << lanes) - 1);
+                    sav[i] = scaled ? sat + (v * kb + b0 / per_act) * 16 : nullptr;
+                    accv[i] = acc + v * k_cols * 16;
+                }
+                k_tiles[V](xv, xs, mk, sav, wd, sw, sp, bp, per_act, scaled, accv);
+                v0 += V;
+            }
         }
+        store_acc(p, acc, nv, j0, cols);
     }
 }
 

@@ -339,8 +339,8 @@ bool bf16dot_prepare_x(const linear_job &job, int64_t r0, int64_t r1, uint16_t *
                     : _mm512_loadu_si512(src + r * k + i);
     };
     auto *xt = reinterpret_cast<uint32_t *>(xb);
-    // Whole 16-row vectors inside [r0, r1): 32 elements of 16 rows at a time, the high halves
-    // packed to 16 bf16 pairs per row, then a 16 x 16 transpose to [pair][16 rows].
+    // 32 elements of 16 rows at a time: the high halves packed to 16 bf16 pairs per row, then a
+    // 16 x 16 transpose to [pair][16 rows] (rows past m zero, not stored).
     const int64_t pairs32 = k / 32 * 16; // pairs done this way
     const __m512i hi_words = _mm512_setr_epi32(0x00030001,
                                                0x00070005,
@@ -361,33 +361,33 @@ bool bf16dot_prepare_x(const linear_job &job, int64_t r0, int64_t r1, uint16_t *
     thread_local aligned_buf<uint16_t> row;
     uint16_t *d = row.get(static_cast<size_t>(kp));
     const auto *d32 = reinterpret_cast<const uint32_t *>(d);
-    for (int64_t r = r0; r < r1;) {
-        const int64_t v = r / 16;
+    // The row vectors that start in [r0, r1), each whole (the ranges of a parallel_for partition
+    // the rows, so every vector is written by one thread, and none shares its cache lines).
+    for (int64_t v = (r0 + 15) / 16; v < (r1 + 15) / 16; ++v) {
+        const int64_t r = v * 16;
         const int lanes = x_lanes(p.m, v);
+        const __mmask16 mk = static_cast<__mmask16>((1u << lanes) - 1);
         uint32_t *base = xt + v * 16 * pairs;
-        int64_t q_from = 0; // pairs [q_from, pairs) of row r still to do
-        int64_t rows = 1;
-        if (r % 16 == 0 && lanes == 16 && r + 16 <= r1) {
-            rows = 16;
-            for (int64_t q = 0; q < pairs32; q += 16) {
-                __m512i t[16];
-                for (int i = 0; i < 16; ++i) {
-                    const __m512i a = bits16(r + i, 2 * q), b = bits16(r + i, 2 * q + 16);
-                    inexact = _mm512_or_si512(inexact,
-                                              _mm512_or_si512(_mm512_and_si512(a, low16),
-                                                              _mm512_and_si512(b, low16)));
-                    t[i] = _mm512_permutex2var_epi16(a, hi_words, b);
+        for (int64_t q = 0; q < pairs32; q += 16) {
+            __m512i t[16];
+            for (int i = 0; i < 16; ++i) {
+                if (i >= lanes) {
+                    t[i] = _mm512_setzero_si512();
+                    continue;
                 }
-                transpose16(t);
-                for (int i = 0; i < 16; ++i)
-                    _mm512_storeu_si512(base + (q + i) * 16, t[i]);
+                const __m512i a = bits16(r + i, 2 * q), b = bits16(r + i, 2 * q + 16);
+                inexact = _mm512_or_si512(inexact,
+                                          _mm512_or_si512(_mm512_and_si512(a, low16),
+                                                          _mm512_and_si512(b, low16)));
+                t[i] = _mm512_permutex2var_epi16(a, hi_words, b);
             }
-            q_from = pairs32;
+            transpose16(t);
+            for (int i = 0; i < 16; ++i)
+                _mm512_mask_storeu_epi32(base + (q + i) * lanes, mk, t[i]);
         }
-        for (int64_t rr = r; rr < r + rows; ++rr) {
-            if (q_from == pairs)
-                break;
-            // The rest of the row (all of it outside whole vectors) one element at a time.
+        const int64_t q_from = pairs32; // pairs [q_from, pairs) of each row still to do
+        for (int64_t rr = r; rr < r + lanes && q_from < pairs; ++rr) {
+            // The rest of the row (k % 32 elements) through a row buffer.
             const int64_t e0 = 2 * q_from;
             int64_t i = e0;
             for (; i + 16 <= k; i += 16) {
@@ -410,7 +410,6 @@ bool bf16dot_prepare_x(const linear_job &job, int64_t r0, int64_t r1, uint16_t *
             for (int64_t q = q_from; q < pairs; ++q)
                 dst[q * lanes] = d32[q];
         }
-        r += rows;
     }
     return inexact_tail == 0 && _mm512_test_epi32_mask(inexact, inexact) == 0;
 }

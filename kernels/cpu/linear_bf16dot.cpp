@@ -232,8 +232,8 @@ void fill_scales(const linear_params &p, int64_t j0, int cols, int64_t b0, int64
 // pairs the block sums s[v][c] start at zero in registers (24 zmm for V = 3), then acc[v][c] =
 // fma(s, sA * sW, acc) (scaled) or acc + s (BF16: one block, its sum continued over the slabs).
 // x[v]: the vector's pairs from the slab start, xs[v] dwords per pair, mk[v] its lanes; wd the
-// decoded slab [8][k_slab]; sw [block][8]; sa[v] the vector's sA [act block][16] from the slab's
-// first act block; acc[v] [8][16].
+// decoded slab [8][k_slab]; sw [8][k_slab_blocks]; sa[v] the vector's sA [act block][16] from the
+// slab's first act block (block b uses act block b >> act_shift); acc[v] [8][16].
 template<int V>
 void tile(const uint32_t *const x[V],
           const int64_t xs[V],
@@ -243,10 +243,24 @@ void tile(const uint32_t *const x[V],
           const float *sw,
           int64_t sp,
           int64_t bp,
-          int per_act,
+          int act_shift,
           bool scaled,
-          float *const acc[V])
+          float *const acc_in[V])
 {
+    // Local copies: the stores through acc must not make the compiler reload the pointers.
+    float *acc[V];
+    const float *sav[V];
+    const uint32_t *xb[V];
+    int64_t xst[V];
+    __mmask16 xmk[V];
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) {
+        acc[v] = acc_in[v];
+        sav[v] = sa[v];
+        xb[v] = x[v];
+        xst[v] = xs[v];
+        xmk[v] = mk[v];
+    }
     for (int64_t q0 = 0, b = 0; q0 < sp; q0 += bp, ++b) {
         const int64_t q1 = std::min(sp, q0 + bp);
         __m512 s[V][k_cols];
@@ -258,13 +272,13 @@ void tile(const uint32_t *const x[V],
         const uint32_t *xp[V];
 #pragma GCC unroll 8
         for (int v = 0; v < V; ++v)
-            xp[v] = x[v] + q0 * xs[v];
+            xp[v] = xb[v] + q0 * xst[v];
         for (int64_t q = q0; q < q1; ++q) {
             __m512i xv[V];
 #pragma GCC unroll 8
             for (int v = 0; v < V; ++v) {
-                xv[v] = _mm512_maskz_loadu_epi32(mk[v], xp[v]);
-                xp[v] += xs[v];
+                xv[v] = _mm512_maskz_loadu_epi32(xmk[v], xp[v]);
+                xp[v] += xst[v];
             }
 #pragma GCC unroll 8
             for (int c = 0; c < k_cols; ++c) {
@@ -289,7 +303,7 @@ void tile(const uint32_t *const x[V],
         __m512 av[V];
 #pragma GCC unroll 8
         for (int v = 0; v < V; ++v)
-            av[v] = _mm512_load_ps(sa[v] + (b / per_act) * 16);
+            av[v] = _mm512_load_ps(sav[v] + (b >> act_shift) * 16);
 #pragma GCC unroll 8
         for (int c = 0; c < k_cols; ++c) {
             const __m512 w = _mm512_set1_ps(sw[c * k_slab_blocks + b]);
@@ -556,7 +570,7 @@ void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
                     sav[i] = scaled ? sat + (v * kb + b0 / per_act) * 16 : nullptr;
                     accv[i] = acc + v * k_cols * 16;
                 }
-                k_tiles[V](xv, xs, mk, sav, wd, sw, sp, bp, per_act, scaled, accv);
+                k_tiles[V](xv, xs, mk, sav, wd, sw, sp, bp, per_act == 4 ? 2 : 0, scaled, accv);
                 v0 += V;
             }
         }

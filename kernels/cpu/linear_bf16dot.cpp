@@ -162,6 +162,13 @@ inline int x_lanes(int64_t m, int64_t v)
     return static_cast<int>(std::min<int64_t>(16, m - 16 * v));
 }
 
+// Prefetches [p, p + bytes) into the caches (nothing when bytes <= 0).
+inline void prefetch_rows(const uint8_t *p, int64_t bytes)
+{
+    for (int64_t i = 0; i < bytes; i += 64)
+        _mm_prefetch(reinterpret_cast<const char *>(p + i), _MM_HINT_T1);
+}
+
 // Decodes pairs [q0, q0 + sp) of output columns [j0, j0 + cols) into wd[c][k_slab] (columns
 // >= cols are zero; the odd element of an odd k is zero).
 void decode_slab(const linear_params &p, int64_t j0, int cols, int64_t q0, int64_t sp, uint32_t *wd)
@@ -546,8 +553,18 @@ void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
     // Row vectors in groups of at most k_vecs, as even as possible (16 -> 3,3,3,3,2,2).
     const int64_t groups = (nv + k_vecs - 1) / k_vecs;
     const int64_t j_end = std::min<int64_t>(p.n, t1 * k_bf16dot_tile_cols);
+    // Bytes of one weight row and of its scales (FP4: one byte per 32 elements).
+    const int64_t row_bytes = fp8 ? k : scaled ? k / 2 : 2 * k;
+    const int64_t scale_bytes = fp8 || !scaled ? 0 : k / 32;
     for (int64_t j0 = t0 * k_bf16dot_tile_cols; j0 < j_end; j0 += k_cols) {
         const int cols = static_cast<int>(std::min<int64_t>(k_cols, p.n - j0));
+        // The next group's weights come from memory (each weight is read once per call): ask
+        // for them while this group runs, the rows are too short for the hardware prefetcher.
+        prefetch_rows(static_cast<const uint8_t *>(p.w) + (j0 + k_cols) * row_bytes,
+                      std::min<int64_t>(k_cols, j_end - j0 - k_cols) * row_bytes);
+        if (scale_bytes)
+            prefetch_rows(p.w_scale + (j0 + k_cols) * scale_bytes,
+                          std::min<int64_t>(k_cols, j_end - j0 - k_cols) * scale_bytes);
         std::memset(acc, 0, static_cast<size_t>(nv * k_cols * 16) * 4);
         for (int64_t q0 = 0; q0 < pairs; q0 += k_slab) {
             const int64_t sp = std::min(k_slab, pairs - q0), b0 = q0 / bp;

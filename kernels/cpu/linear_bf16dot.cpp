@@ -252,7 +252,9 @@ void tile(const uint32_t *const x[V],
           int64_t bp,
           int act_shift,
           bool scaled,
-          float *const acc_in[V])
+          float *const acc_in[V],
+          const uint8_t *const *pf,
+          int64_t npf)
 {
     // Local copies: the stores through acc must not make the compiler reload the pointers.
     float *acc[V];
@@ -281,6 +283,10 @@ void tile(const uint32_t *const x[V],
         for (int v = 0; v < V; ++v)
             xp[v] = xb[v] + q0 * xst[v];
         for (int64_t q = q0; q < q1; ++q) {
+            if (npf > 0) { // one line of the next group's weights per pair
+                _mm_prefetch(reinterpret_cast<const char *>(*pf++), _MM_HINT_T1);
+                --npf;
+            }
             __m512i xv[V];
 #pragma GCC unroll 8
             for (int v = 0; v < V; ++v) {
@@ -336,7 +342,9 @@ using tile_fn = void (*)(const uint32_t *const[],
                          int64_t,
                          int,
                          bool,
-                         float *const[]);
+                         float *const[],
+                         const uint8_t *const *,
+                         int64_t);
 constexpr tile_fn k_tiles[k_vecs + 1] = {nullptr, tile<1>, tile<2>, tile<3>};
 
 } // namespace
@@ -556,12 +564,15 @@ void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
     // Bytes of one weight row and of its scales (FP4: one byte per 32 elements).
     const int64_t row_bytes = fp8 ? k : scaled ? k / 2 : 2 * k;
     const int64_t scale_bytes = fp8 || !scaled ? 0 : k / 32;
+    // Cache lines of one slab of 8 rows: 8 x (1 KiB of BF16 + a partial line at each end).
+    constexpr int64_t k_max_pf = k_cols * (k_slab * 4 / 64 + 2);
+    const uint8_t *pf[k_max_pf];
     for (int64_t j0 = t0 * k_bf16dot_tile_cols; j0 < j_end; j0 += k_cols) {
         const int cols = static_cast<int>(std::min<int64_t>(k_cols, p.n - j0));
-        // The next group's weights come from memory (each weight is read once per call): ask
-        // for them while this group runs, the rows are too short for the hardware prefetcher.
-        prefetch_rows(static_cast<const uint8_t *>(p.w) + (j0 + k_cols) * row_bytes,
-                      std::min<int64_t>(k_cols, j_end - j0 - k_cols) * row_bytes);
+        // The next group's weights come from memory (each weight is read once per call), in
+        // rows too short for the hardware prefetcher: the tiles ask for them line by line while
+        // this group runs (all at once, the prefetches would wait for each other).
+        const int64_t next_cols = std::min<int64_t>(k_cols, j_end - j0 - k_cols);
         if (scale_bytes)
             prefetch_rows(p.w_scale + (j0 + k_cols) * scale_bytes,
                           std::min<int64_t>(k_cols, j_end - j0 - k_cols) * scale_bytes);
@@ -571,6 +582,22 @@ void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
             decode_slab(p, j0, cols, q0, sp, wd);
             if (scaled)
                 fill_scales(p, j0, cols, b0, (sp + bp - 1) / bp, sw);
+            // This slab's bytes of the next group's rows, as cache lines.
+            const int64_t s0 = fp8 ? 2 * q0 : scaled ? q0 : 4 * q0;
+            const int64_t s1 = std::min(row_bytes,
+                                        fp8      ? 2 * (q0 + sp)
+                                        : scaled ? q0 + sp
+                                                 : 4 * (q0 + sp));
+            int64_t npf = 0;
+            for (int64_t c = 0; c < next_cols; ++c) {
+                const uint8_t *row = static_cast<const uint8_t *>(p.w)
+                                     + (j0 + k_cols + c) * row_bytes;
+                const auto first = reinterpret_cast<uintptr_t>(row + s0) & ~uintptr_t(63);
+                for (auto a = first; a < reinterpret_cast<uintptr_t>(row + s1) && npf < k_max_pf;
+                     a += 64)
+                    pf[npf++] = reinterpret_cast<const uint8_t *>(a);
+            }
+            const uint8_t *const *pf_at = pf;
             for (int64_t g = 0, v0 = 0; g < groups; ++g) {
                 const int V = static_cast<int>((nv - v0 + (groups - g) - 1) / (groups - g));
                 const uint32_t *xv[k_vecs];
@@ -587,7 +614,11 @@ void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
                     sav[i] = scaled ? sat + (v * kb + b0 / per_act) * 16 : nullptr;
                     accv[i] = acc + v * k_cols * 16;
                 }
-                k_tiles[V](xv, xs, mk, sav, wd, sw, sp, bp, per_act == 4 ? 2 : 0, scaled, accv);
+                k_tiles[V](
+                    xv, xs, mk, sav, wd, sw, sp, bp, per_act == 4 ? 2 : 0, scaled, accv, pf_at, npf);
+                const int64_t issued = std::min(npf, sp);
+                pf_at += issued;
+                npf -= issued;
                 v0 += V;
             }
         }

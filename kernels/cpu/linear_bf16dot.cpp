@@ -89,33 +89,35 @@ void e4m3_to_bf16(const uint8_t *w, int64_t n, uint16_t *out)
     }
 }
 
-// Packed e2m1 bytes (low nibble = even element) -> bf16 pairs as dwords, nbytes bytes.
+// Packed e2m1 bytes (low nibble = even element) -> bf16 pairs as dwords, nbytes bytes. Per
+// byte b in a dword: low word = b & 15, high word = b >> 4 (one ternary op on b and b << 12),
+// then one word-table lookup gives both bf16 halves.
 void e2m1_to_bf16_pairs(const uint8_t *w, int64_t nbytes, uint32_t *out)
 {
-    const __m512i lut = _mm512_setr_epi32(0x0000,
-                                          0x3F00,
-                                          0x3F80,
-                                          0x3FC0,
-                                          0x4000,
-                                          0x4040,
-                                          0x4080,
-                                          0x40C0,
-                                          0x8000,
-                                          0xBF00,
-                                          0xBF80,
-                                          0xBFC0,
-                                          0xC000,
-                                          0xC040,
-                                          0xC080,
-                                          0xC0C0);
-    const __m512i low4 = _mm512_set1_epi32(0xF);
+    const __m512i lut = _mm512_setr_epi32(0x3F000000,
+                                          0x3FC03F80,
+                                          0x40404000,
+                                          0x40C04080,
+                                          0xBF008000,
+                                          0xBFC0BF80,
+                                          0xC040C000,
+                                          0xC0C0C080,
+                                          0,
+                                          0,
+                                          0,
+                                          0,
+                                          0,
+                                          0,
+                                          0,
+                                          0);
+    const __m512i nibbles = _mm512_set1_epi32(0x000F000F);
     int64_t i = 0;
     for (; i + 16 <= nbytes; i += 16) {
         const __m512i v = _mm512_cvtepu8_epi32(
             _mm_loadu_si128(reinterpret_cast<const __m128i *>(w + i)));
-        const __m512i lo = _mm512_permutexvar_epi32(_mm512_and_si512(v, low4), lut);
-        const __m512i hi = _mm512_permutexvar_epi32(_mm512_srli_epi32(v, 4), lut);
-        _mm512_storeu_si512(out + i, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+        // (v | v << 12) & 0x000F000F: 0xA8 = (A | B) & C.
+        const __m512i idx = _mm512_ternarylogic_epi32(v, _mm512_slli_epi32(v, 12), nibbles, 0xA8);
+        _mm512_storeu_si512(out + i, _mm512_permutexvar_epi16(idx, lut));
     }
     for (; i < nbytes; ++i) {
         const float lo = e2m1_to_f32(w[i] & 0xF), hi = e2m1_to_f32(w[i] >> 4);
@@ -451,8 +453,9 @@ void store_acc(const linear_params &p, const float *acc, int64_t nv, int64_t j0,
     const bool f32 = p.y_type == act_type::f32;
     for (int64_t v = 0; v < nv; ++v) {
         const float *a = acc + v * k_cols * 16;
-        if (cols < k_cols || x_lanes(m, v) < 16) {
-            for (int i = 0; i < x_lanes(m, v); ++i) {
+        const int lanes = x_lanes(m, v);
+        if (cols < k_cols) {
+            for (int i = 0; i < lanes; ++i) {
                 const int64_t r = v * 16 + i;
                 for (int c = 0; c < cols; ++c) {
                     const float val = a[c * 16 + i];
@@ -502,6 +505,8 @@ void store_acc(const linear_params &p, const float *acc, int64_t nv, int64_t j0,
                 // Row 4L + s: lane L of u[s] (columns 0-3) and of u[4 + s] (columns 4-7).
                 auto put = [&](auto lane) {
                     constexpr int L = decltype(lane)::value;
+                    if (4 * L + s >= lanes)
+                        return;
                     float *row = y + (v * 16 + 4 * L + s) * ld;
                     _mm_storeu_si128(reinterpret_cast<__m128i *>(row),
                                      _mm512_extracti32x4_epi32(u[s], L));
@@ -518,15 +523,13 @@ void store_acc(const linear_params &p, const float *acc, int64_t nv, int64_t j0,
                               w1 = _mm512_cvtepi32_epi16(u[4 + s]);
                 const __m256i even = _mm256_unpacklo_epi64(w0, w1); // rows 4*0+s, 4*2+s
                 const __m256i oddr = _mm256_unpackhi_epi64(w0, w1); // rows 4*1+s, 4*3+s
-                uint16_t *y = static_cast<uint16_t *>(p.y) + j0;
-                _mm_storeu_si128(reinterpret_cast<__m128i *>(y + (v * 16 + s) * ld),
-                                 _mm256_castsi256_si128(even));
-                _mm_storeu_si128(reinterpret_cast<__m128i *>(y + (v * 16 + 8 + s) * ld),
-                                 _mm256_extracti128_si256(even, 1));
-                _mm_storeu_si128(reinterpret_cast<__m128i *>(y + (v * 16 + 4 + s) * ld),
-                                 _mm256_castsi256_si128(oddr));
-                _mm_storeu_si128(reinterpret_cast<__m128i *>(y + (v * 16 + 12 + s) * ld),
-                                 _mm256_extracti128_si256(oddr, 1));
+                uint16_t *y = static_cast<uint16_t *>(p.y) + j0 + v * 16 * ld;
+                const __m128i rows[4] = {_mm256_castsi256_si128(even),
+                                         _mm256_castsi256_si128(oddr),
+                                         _mm256_extracti128_si256(even, 1),
+                                         _mm256_extracti128_si256(oddr, 1)};
+                for (int L = 0; L < 4 && 4 * L + s < lanes; ++L)
+                    _mm_storeu_si128(reinterpret_cast<__m128i *>(y + (4 * L + s) * ld), rows[L]);
             }
         }
     }

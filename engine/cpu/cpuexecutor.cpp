@@ -8,9 +8,11 @@
 #include "kernels/quant.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -26,20 +28,6 @@ Result<void> check(kernels::Status st, const char *op)
                                                             : Error::Kind::InvalidArgument,
                 std::string(op) + ": " + st.message,
                 "CpuExecutor");
-}
-
-template<typename Fn>
-void fakeQuantRows(float *x, int rows, int rowStride, int dims, int block, Fn &&fn)
-{
-    std::vector<uint16_t> tmp(static_cast<size_t>(dims));
-    for (int r = 0; r < rows; ++r) {
-        float *v = x + static_cast<int64_t>(r) * rowStride;
-        for (int i = 0; i < dims; ++i)
-            tmp[i] = kernels::f32_to_bf16(v[i]);
-        fn(tmp.data(), static_cast<int64_t>(dims), block);
-        for (int i = 0; i < dims; ++i)
-            v[i] = kernels::bf16_to_f32(tmp[i]);
-    }
 }
 
 } // namespace
@@ -311,24 +299,18 @@ Result<void> CpuExecutor::hadamard(float *x, int rows, int n, float scale)
                  "hadamard");
 }
 
-Result<void> CpuExecutor::fakeQuantSplit(float *x,
-                                         int rows,
-                                         int rowStride,
-                                         int dims,
-                                         int block,
-                                         void (*quant)(uint16_t *, int64_t, int),
-                                         const char *what)
+Result<void> CpuExecutor::fakeQuantSplit(
+    float *x, int rows, int rowStride, int dims, int block, FakeQuantRowsFn quant, const char *what)
 {
     return check(splitRows(x,
                            rows,
                            32,
                            [=](float *v, int r0, int r1) {
-                               fakeQuantRows(v + static_cast<int64_t>(r0) * rowStride,
-                                             r1 - r0,
-                                             rowStride,
-                                             dims,
-                                             block,
-                                             quant);
+                               quant(v + static_cast<int64_t>(r0) * rowStride,
+                                     r1 - r0,
+                                     rowStride,
+                                     dims,
+                                     block);
                                return kernels::Status::success();
                            }),
                  what);
@@ -341,7 +323,7 @@ Result<void> CpuExecutor::fakeQuantE4m3(float *x, int rows, int rowStride, int d
                           rowStride,
                           dims,
                           block,
-                          kernels::fake_quant_e4m3_bf16,
+                          kernels::fake_quant_e4m3_f32_rows,
                           "fake_quant_e4m3");
 }
 
@@ -352,7 +334,7 @@ Result<void> CpuExecutor::fakeQuantE2m1(float *x, int rows, int rowStride, int d
                           rowStride,
                           dims,
                           block,
-                          kernels::fake_quant_e2m1_bf16,
+                          kernels::fake_quant_e2m1_f32_rows,
                           "fake_quant_e2m1");
 }
 
@@ -524,66 +506,114 @@ Result<void> CpuExecutor::swiglu(const kernels::SwigluParams &p)
 
 Result<void> CpuExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit)
 {
-    int maxRows = 0, active = 0;
-    for (const ExpertJob &j : jobs) {
-        maxRows = std::max(maxRows, j.rows);
+    int active = 0;
+    for (const ExpertJob &j : jobs)
         active += j.rows > 0;
-    }
-    if (m_pool->thread_count() <= 1 || active < m_pool->thread_count() || maxRows > 16)
+    const int threads = m_pool->thread_count();
+    if (threads <= 1 || active < threads)
         return Executor::expertFfn(jobs, inter, limit);
-    // Each job runs single-threaded (linear_cpu without a pool gives the same bits).
+    // Each job runs on one thread (linear_cpu without a pool gives the same bits), the jobs
+    // concurrently: decode's few rows per expert, and a prefill chunk's tens of rows per expert,
+    // where one pool dispatch per job instead of one per linear, rounding pass and SwiGLU (~160
+    // per layer at 256 tokens) saves the dispatch and end-of-job waits. Jobs go out largest first
+    // (the shared expert sees every row), one at a time from a counter, so the threads finish
+    // close together.
+    std::vector<int> order;
+    order.reserve(jobs.size());
+    for (size_t k = 0; k < jobs.size(); ++k)
+        if (jobs[k].rows > 0)
+            order.push_back(static_cast<int>(k));
+    std::stable_sort(order.begin(), order.end(), [&jobs](int a, int b) {
+        return jobs[static_cast<size_t>(a)].rows > jobs[static_cast<size_t>(b)].rows;
+    });
     std::vector<std::string> errors(jobs.size());
+    std::atomic<size_t> next{0};
     const auto accum = m_exactLinear ? kernels::linear_accum::exact : kernels::linear_accum::fp32;
-    kernels::parallel_for(m_pool.get(),
-                          static_cast<int64_t>(jobs.size()),
-                          1,
-                          [&](int64_t begin, int64_t end) {
-                              std::vector<float> g, u;
-                              for (int64_t k = begin; k < end; ++k) {
-                                  const ExpertJob &j = jobs[static_cast<size_t>(k)];
-                                  if (j.rows == 0)
-                                      continue;
-                                  g.resize(static_cast<size_t>(j.rows) * inter);
-                                  u.resize(static_cast<size_t>(j.rows) * inter);
-                                  auto run = [&](const LinearWeight &w, const float *x, float *y) {
-                                      kernels::linear_params p = w.params();
-                                      p.x = x;
-                                      p.x_type = kernels::act_type::f32;
-                                      p.y = y;
-                                      p.y_type = kernels::act_type::f32;
-                                      p.m = j.rows;
-                                      p.accum = accum;
-                                      const kernels::Status st = kernels::linear_cpu(p, nullptr);
-                                      if (!st.ok())
-                                          return st;
-                                      kernels::round_bf16_inplace(y,
-                                                                  static_cast<int64_t>(j.rows)
-                                                                      * w.outFeatures);
-                                      return st;
-                                  };
-                                  kernels::SwigluParams sw;
-                                  sw.gate = g.data();
-                                  sw.up = u.data();
-                                  sw.row_weights = j.rowWeights;
-                                  sw.out = g.data();
-                                  sw.rows = j.rows;
-                                  sw.inter = inter;
-                                  sw.limit = limit;
-                                  kernels::Status st = run(*j.w1, j.x, g.data());
-                                  if (st.ok())
-                                      st = run(*j.w3, j.x, u.data());
-                                  if (st.ok())
-                                      st = m_exactLinear ? kernels::swiglu_cpu(sw)
-                                                         : kernels::swiglu_fast_cpu(sw);
-                                  if (st.ok())
-                                      st = run(*j.w2, g.data(), j.y);
-                                  if (!st.ok())
-                                      errors[static_cast<size_t>(k)] = st.message;
-                              }
-                          });
+    auto runJob = [&](const ExpertJob &j, std::vector<float> &g, std::vector<float> &u) {
+        g.resize(static_cast<size_t>(j.rows) * inter);
+        u.resize(static_cast<size_t>(j.rows) * inter);
+        auto run = [&](const LinearWeight &w, const float *x, float *y) {
+            kernels::linear_params p = w.params();
+            p.x = x;
+            p.x_type = kernels::act_type::f32;
+            p.y = y;
+            p.y_type = kernels::act_type::f32;
+            p.m = j.rows;
+            p.accum = accum;
+            const kernels::Status st = kernels::linear_cpu(p, nullptr);
+            if (!st.ok())
+                return st;
+            kernels::round_bf16_inplace(y, static_cast<int64_t>(j.rows) * w.outFeatures);
+            return st;
+        };
+        kernels::SwigluParams sw;
+        sw.gate = g.data();
+        sw.up = u.data();
+        sw.row_weights = j.rowWeights;
+        sw.out = g.data();
+        sw.rows = j.rows;
+        sw.inter = inter;
+        sw.limit = limit;
+        kernels::Status st = run(*j.w1, j.x, g.data());
+        if (st.ok())
+            st = run(*j.w3, j.x, u.data());
+        if (st.ok())
+            st = m_exactLinear ? kernels::swiglu_cpu(sw) : kernels::swiglu_fast_cpu(sw);
+        if (st.ok())
+            st = run(*j.w2, g.data(), j.y);
+        return st;
+    };
+    // One chunk per thread; each takes jobs from the counter until none is left.
+    kernels::parallel_for(m_pool.get(), threads, 1, [&](int64_t, int64_t) {
+        thread_local std::vector<float> g, u;
+        for (size_t i = next.fetch_add(1); i < order.size(); i = next.fetch_add(1)) {
+            const size_t k = static_cast<size_t>(order[i]);
+            const kernels::Status st = runJob(jobs[k], g, u);
+            if (!st.ok())
+                errors[k] = st.message;
+        }
+    });
     for (const std::string &e : errors)
         if (!e.empty())
             return fail(Error::Kind::InvalidArgument, "expert ffn: " + e, "CpuExecutor");
+    return {};
+}
+
+Result<void> CpuExecutor::moeCombine(float *y,
+                                     const float *routed,
+                                     const float *shared,
+                                     const int32_t *hostIds,
+                                     int rows,
+                                     int k,
+                                     int d)
+{
+    // Executor::moeCombine's arithmetic (per element: 0 + the routed outputs by increasing
+    // expert id, stable for equal ids, + the shared one, then bf16), element-wise over a row and
+    // the rows on the pool, so the bits are the same.
+    kernels::parallel_for(m_pool.get(),
+                          rows,
+                          std::max<int64_t>(1, 16384 / std::max(1, d * (k + 1))),
+                          [&](int64_t r0, int64_t r1) {
+                              std::vector<int> order(static_cast<size_t>(k));
+                              for (int64_t r = r0; r < r1; ++r) {
+                                  const int32_t *rid = hostIds + r * k;
+                                  std::iota(order.begin(), order.end(), 0);
+                                  std::stable_sort(order.begin(), order.end(), [rid](int a, int b) {
+                                      return rid[a] < rid[b];
+                                  });
+                                  float *out = y + r * d;
+                                  std::fill(out, out + d, 0.0f);
+                                  for (int j : order) {
+                                      const float *src = routed + (r * k + j) * d;
+                                      for (int e = 0; e < d; ++e)
+                                          out[e] += src[e];
+                                  }
+                                  const float *sh = shared + r * d;
+                                  for (int e = 0; e < d; ++e)
+                                      out[e] += sh[e];
+                                  kernels::round_bf16_inplace(out, d);
+                              }
+                          });
     return {};
 }
 

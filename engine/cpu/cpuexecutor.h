@@ -61,9 +61,17 @@ public:
     Result<void> sparseAttention(const kernels::SparseAttnParams &p) override;
     Result<void> moeRoute(const kernels::MoeRouteParams &p) override;
     Result<void> swiglu(const kernels::SwigluParams &p) override;
-    // Few rows per expert (decode): experts run concurrently, one thread each, in one pool
-    // dispatch; many rows (prefill): one after the other with every linear multithreaded.
+    // Experts run concurrently, one thread each, in one pool dispatch (the default, one expert
+    // after the other with every linear multithreaded, only with fewer experts than threads).
     Result<void> expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit) override;
+    // Executor::moeCombine's sums, the rows on the pool.
+    Result<void> moeCombine(float *y,
+                            const float *routed,
+                            const float *shared,
+                            const int32_t *hostIds,
+                            int rows,
+                            int k,
+                            int d) override;
 
     // Large activation buffers are recycled: a forward pass allocates the same sizes layer
     // after layer and step after step, and fresh large blocks (mmap'ed by malloc) cost a page
@@ -77,13 +85,15 @@ private:
     // Runs fn(params, first, end) over [0, rows) on the pool (one call for a single row).
     template<typename Params, typename Fn>
     kernels::Status splitRows(const Params &p, int rows, int64_t grain, Fn &&fn);
-    // Fake quantisation of `rows` rows through bf16 with `quant` (e4m3 or e2m1), rows on the pool.
+    // Fake quantisation of `rows` rows through bf16 with `quant` (kernels/quant.h's e4m3 or
+    // e2m1 row function), rows on the pool.
+    using FakeQuantRowsFn = void (*)(float *, int64_t, int64_t, int64_t, int);
     Result<void> fakeQuantSplit(float *x,
                                 int rows,
                                 int rowStride,
                                 int dims,
                                 int block,
-                                void (*quant)(uint16_t *, int64_t, int),
+                                FakeQuantRowsFn quant,
                                 const char *what);
 
     std::unique_ptr<ThreadPool> m_pool;

@@ -22,6 +22,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -597,6 +598,159 @@ private slots:
             rp.x = rx1.data();
             QVERIFY(bool(exec.rope(rp)));
             QVERIFY(rx0 == rx1);
+        }
+    }
+
+    // head_rmsnorm_bf16_cpu (AVX-512 sums where they are provably exact) against the definition
+    // of v4-model-spec.md §3.4 written out here: Σ bf16(v²) in double in index order, mean, var,
+    // rsqrt each rounded to bf16, v = bf16(v · rs); bit for bit, on rows of narrow and of very
+    // wide dynamic range (beyond the exactness bound the kernel sums in order), subnormals,
+    // zeros, infinities and NaN (also one whose bf16 rounding would carry into the sign), partial
+    // vectors (dim 1 ... 520).
+    void headRmsNormMatchesDefinition()
+    {
+        std::mt19937 rng(91);
+        std::uniform_int_distribution<uint32_t> bits;
+        for (int dim : {1, 7, 16, 31, 64, 128, 512, 520}) {
+            const int rows = 40;
+            std::vector<float> x(size_t(rows) * dim);
+            for (int r = 0; r < rows; ++r) {
+                const int spread = r % 4 == 0 ? 60 : r % 4 == 1 ? 30 : 4;
+                for (int i = 0; i < dim; ++i) {
+                    float v = std::ldexp(1.0f + float(bits(rng) % 1000) / 1000.0f,
+                                         int(bits(rng) % (spread + 1)) - spread / 2);
+                    if (bits(rng) % 2)
+                        v = -v;
+                    x[size_t(r) * dim + i] = round_bf16(v);
+                }
+            }
+            // Specials: zero rows, subnormal squares, an overflowing square, inf, NaN, one huge
+            // value beside small ones (the in-order double sum rounds the small ones away).
+            std::fill(x.begin(), x.begin() + dim, 0.0f);
+            x[size_t(dim) * 5] = 0x1p-70f;
+            x[size_t(dim) * 6] = 3.0e38f;
+            x[size_t(dim) * 7] = std::numeric_limits<float>::infinity();
+            x[size_t(dim) * 8] = std::numeric_limits<float>::quiet_NaN();
+            x[size_t(dim) * 9] = std::bit_cast<float>(0x7FFFFFFFu); // NaN rounding into the sign
+            x[size_t(dim) * 10] = 0x1p60f;
+            x[size_t(dim) * 10 + dim - 1] = 0x1p-20f;
+            for (int i = 0; i < dim; ++i)
+                x[size_t(dim) * 11 + i] = 0x1p-66f * float(1 + i % 3); // squares subnormal
+            // eps 0: an all-zero row gives rs = inf and NaN products in the scaling loop.
+            for (float eps : {1e-6f, 0.0f}) {
+                std::vector<float> want = x, got = x;
+                for (int r = 0; r < rows; ++r) {
+                    float *v = want.data() + size_t(r) * dim;
+                    double s = 0.0;
+                    for (int i = 0; i < dim; ++i)
+                        s += round_bf16(v[i] * v[i]);
+                    const float mean = round_bf16(float(s / dim));
+                    const float var = round_bf16(mean + eps);
+                    const float rs = round_bf16(float(1.0 / std::sqrt(double(var))));
+                    for (int i = 0; i < dim; ++i)
+                        v[i] = round_bf16(v[i] * rs);
+                }
+                QVERIFY(head_rmsnorm_bf16_cpu(got.data(), rows, dim, eps).ok());
+                for (size_t i = 0; i < x.size(); ++i)
+                    if (std::bit_cast<uint32_t>(want[i]) != std::bit_cast<uint32_t>(got[i]))
+                        QFAIL(qPrintable(QStringLiteral("dim %1 row %2 element %3: %4, want %5")
+                                             .arg(dim)
+                                             .arg(i / dim)
+                                             .arg(i % dim)
+                                             .arg(got[i], 0, 'g', 9)
+                                             .arg(want[i], 0, 'g', 9)));
+            }
+        }
+    }
+
+    // kernels::fake_quant_*_f32_rows (AVX-512 where available) against their definition: each
+    // row through bf16, fake_quant_*_bf16 (the scalar kernels), back to floats, bit for bit, on
+    // arbitrary float bit patterns (NaN, infinities, subnormals, non-bf16 values), on values at
+    // the rounding ties of both grids and at the saturation points, with partial blocks and
+    // strided rows whose tails must stay untouched.
+    void fakeQuantRowsMatchDefinition()
+    {
+        std::mt19937 rng(77);
+        std::uniform_int_distribution<uint32_t> bits;
+        std::uniform_int_distribution<int> pick(0, 9);
+        const int ties4[] = {1, 3, 5, 7, 9, 11, 13}; // x 0.25: 0.25, 0.75, 1.25, 1.75, 2.25 ...
+        for (int fmt = 0; fmt < 2; ++fmt) {
+            const bool e4m3 = fmt == 0;
+            for (int dims : {16, 37, 64, 100, 128, 448}) {
+                for (int block : {32, 64}) {
+                    const int rows = 61, stride = dims + 5;
+                    std::vector<float> x(size_t(rows) * stride);
+                    for (int r = 0; r < rows; ++r) {
+                        // Per row a magnitude for its ordinary values, and one kind of specials.
+                        const float mag = std::ldexp(1.0f, int(bits(rng) % 40) - 20);
+                        for (int i = 0; i < stride; ++i) {
+                            float &v = x[size_t(r) * stride + i];
+                            const int kind = pick(rng);
+                            if (r % 5 == 0) {
+                                v = std::bit_cast<float>(bits(rng)); // anything at all
+                            } else if (kind < 3) {
+                                // Ties of the grids relative to the block's scale (amax 6 or
+                                // 448 times a power of two comes from the saturating value).
+                                const float unit = e4m3 ? 0x1p-10f : 0.25f;
+                                v = mag * unit * float(ties4[bits(rng) % 7])
+                                    * std::ldexp(1.0f, int(bits(rng) % (e4m3 ? 18 : 4)));
+                            } else if (kind == 3) {
+                                v = mag * (e4m3 ? 448.0f : 6.0f);
+                            } else {
+                                v = mag * std::normal_distribution<float>(0.0f, 1.0f)(rng);
+                            }
+                            if (bits(rng) % 2)
+                                v = -v;
+                        }
+                    }
+                    // A few hand-picked specials in row 1.
+                    const float specials[] = {0.0f,
+                                              -0.0f,
+                                              std::numeric_limits<float>::infinity(),
+                                              -std::numeric_limits<float>::infinity(),
+                                              std::numeric_limits<float>::quiet_NaN(),
+                                              -std::numeric_limits<float>::quiet_NaN(),
+                                              std::numeric_limits<float>::denorm_min(),
+                                              0x1p-130f,
+                                              3.0e38f};
+                    for (size_t i = 0; i < std::size(specials) && int(i) < dims; ++i)
+                        x[size_t(stride) + i * 2] = specials[i];
+                    std::vector<float> want = x, got = x;
+                    std::vector<uint16_t> t(static_cast<size_t>(dims));
+                    for (int r = 0; r < rows; ++r) {
+                        float *v = want.data() + size_t(r) * stride;
+                        for (int i = 0; i < dims; ++i)
+                            t[size_t(i)] = f32_to_bf16(v[i]);
+                        if (e4m3)
+                            fake_quant_e4m3_bf16(t.data(), dims, block);
+                        else
+                            fake_quant_e2m1_bf16(t.data(), dims, block);
+                        for (int i = 0; i < dims; ++i)
+                            v[i] = bf16_to_f32(t[size_t(i)]);
+                    }
+                    if (e4m3)
+                        fake_quant_e4m3_f32_rows(got.data(), rows, stride, dims, block);
+                    else
+                        fake_quant_e2m1_f32_rows(got.data(), rows, stride, dims, block);
+                    for (size_t i = 0; i < x.size(); ++i) {
+                        const uint32_t a = std::bit_cast<uint32_t>(want[i]),
+                                       b = std::bit_cast<uint32_t>(got[i]);
+                        if (a != b)
+                            QFAIL(qPrintable(
+                                QStringLiteral("%1 dims %2 block %3: element %4 "
+                                               "(row %5) of 0x%6 is 0x%7, want 0x%8")
+                                    .arg(e4m3 ? "e4m3" : "e2m1")
+                                    .arg(dims)
+                                    .arg(block)
+                                    .arg(i % stride)
+                                    .arg(i / stride)
+                                    .arg(std::bit_cast<uint32_t>(x[i]), 8, 16, QChar('0'))
+                                    .arg(b, 8, 16, QChar('0'))
+                                    .arg(a, 8, 16, QChar('0'))));
+                    }
+                    QVERIFY(std::memcmp(want.data(), x.data(), x.size() * sizeof(float)) != 0);
+                }
+            }
         }
     }
 

@@ -37,6 +37,13 @@ void act_quant_e4m3_f32(const float *x, int64_t k, int block, uint8_t *q, uint8_
 void fake_quant_e4m3_bf16(uint16_t *x, int64_t n, int block);
 void fake_quant_e2m1_bf16(uint16_t *x, int64_t n, int block);
 
+// The same on rows of floats, for executors that keep bf16 values in f32 buffers: the first
+// `dims` floats of each of `rows` rows (`row_stride` apart) are rounded to bf16 (formats.h, NaN
+// included), fake-quantised in blocks of `block` as above and widened back, in place. The same
+// bits as that round trip through fake_quant_*_bf16; AVX-512 when available.
+void fake_quant_e4m3_f32_rows(float *x, int64_t rows, int64_t row_stride, int64_t dims, int block);
+void fake_quant_e2m1_f32_rows(float *x, int64_t rows, int64_t row_stride, int64_t dims, int block);
+
 // x[i] = round_bf16(x[i]) for n floats in place (formats.h's rounding, NaN included; AVX2 when
 // available, the same bits).
 void round_bf16_inplace(float *x, int64_t n);

@@ -322,11 +322,13 @@ Result<void *> CudaExecutor::allocate(size_t bytes, const char *what)
 {
     const size_t size = roundedSize(bytes);
     void *p = nullptr;
-    if (auto it = m_capturePool.find(size); m_capturing && it != m_capturePool.end()) {
+    const std::pair<size_t, void *> lowest(size, nullptr);
+    if (auto it = m_capturePool.lower_bound(lowest);
+        m_capturing && it != m_capturePool.end() && it->first == size) {
         p = it->second;
         m_capturePool.erase(it);
         m_graphBytes -= size;
-    } else if (auto it = m_free.find(size); it != m_free.end()) {
+    } else if (auto it = m_free.lower_bound(lowest); it != m_free.end() && it->first == size) {
         p = it->second;
         m_free.erase(it);
         m_cachedBytes -= size;
@@ -758,7 +760,7 @@ Result<CUgraphExec_st *> CudaExecutor::captureGraph(const std::function<Result<v
     m_capturing = false;
     cudaGraph_t graph = nullptr;
     const cudaError_t e = cudaStreamEndCapture(m_stream, &graph);
-    std::multimap<size_t, void *> owned;
+    BlockSet owned;
     owned.swap(m_capturePool);
     auto giveBack = [&] { returnGraphBlocks(owned); };
     if (!r) {
@@ -801,7 +803,7 @@ void CudaExecutor::destroyGraph(CUgraphExec_st *graph)
     m_graphBlocks.erase(it);
 }
 
-void CudaExecutor::returnGraphBlocks(std::multimap<size_t, void *> &blocks)
+void CudaExecutor::returnGraphBlocks(BlockSet &blocks)
 {
     for (auto &[size, p] : blocks) {
         m_free.emplace(size, p);
@@ -894,7 +896,7 @@ Result<void> CudaExecutor::endStep(bool ok)
     cudaGraph_t graph = nullptr;
     const cudaError_t e = cudaStreamEndCapture(m_stream, &graph);
     // Blocks the step released are free again once the step has run (stream order).
-    std::multimap<size_t, void *> owned;
+    BlockSet owned;
     owned.swap(m_capturePool);
     auto giveBack = [&] { returnGraphBlocks(owned); };
     if (!ok || e != cudaSuccess || m_stepNeedsHost) {
@@ -1187,13 +1189,30 @@ Result<bool> CudaExecutor::sparseIndicesOnExecutor(int32_t *out,
                                                    int nWin,
                                                    int ratio,
                                                    const int32_t *sel,
-                                                   int topk)
+                                                   int topk,
+                                                   int64_t ringRows)
 {
     CudaOpTimer timer(*this, "other");
-    FATHOM_TRY(
-        cudaCheck(cudaglue::buildSparseIndices(
-                      out, rows, nIdx, start, windowStart, window, nWin, ratio, sel, topk, m_stream),
-                  "sparse_indices"));
+    if (start > INT32_MAX || ringRows > INT32_MAX || (ringRows & (ringRows - 1)) != 0)
+        return fail(Error::Kind::InvalidArgument,
+                    "sparse_indices: position " + std::to_string(start) + " or ring of "
+                        + std::to_string(ringRows) + " rows out of range",
+                    m_deviceName);
+    // The step's scalars as device data (a decode step's upload), not launch arguments.
+    const int32_t step[2] = {static_cast<int32_t>(start), static_cast<int32_t>(windowStart)};
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> onDevice, uploadInts(step, 2, "sparse_indices step"));
+    FATHOM_TRY(cudaCheck(cudaglue::buildSparseIndices(out,
+                                                      rows,
+                                                      nIdx,
+                                                      onDevice.data(),
+                                                      static_cast<int>(ringRows ? ringRows - 1 : 0),
+                                                      window,
+                                                      nWin,
+                                                      ratio,
+                                                      sel,
+                                                      topk,
+                                                      m_stream),
+                         "sparse_indices"));
     return true;
 }
 

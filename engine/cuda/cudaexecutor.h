@@ -41,6 +41,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -205,7 +206,8 @@ public:
                                          int nWin,
                                          int ratio,
                                          const int32_t *sel,
-                                         int topk) override;
+                                         int topk,
+                                         int64_t ringRows) override;
     Result<void> sparseAttention(const kernels::SparseAttnParams &p) override;
     Result<void> moeRoute(const kernels::MoeRouteParams &p) override;
     Result<void> swiglu(const kernels::SwigluParams &p) override;
@@ -275,14 +277,19 @@ private:
     bool m_exactLinear = true;
     std::shared_ptr<CublasLtLinear> m_lt; // cublaslt: made on first non-exact FP8 GEMM
 
+    // Free blocks by (size, address): an allocation takes the lowest address of its size, so
+    // the same sequence of requests from the same free blocks gets the same addresses (a
+    // decode step's activations land where the previous step's did and its graph's arguments
+    // stay the same).
+    using BlockSet = std::set<std::pair<size_t, void *>>;
     // Graph capture: blocks released while capturing (reused within the capture), then owned
     // by the graph.
     bool m_capturing = false;
-    std::multimap<size_t, void *> m_capturePool;
-    std::map<CUgraphExec_st *, std::multimap<size_t, void *>> m_graphBlocks;
+    BlockSet m_capturePool;
+    std::map<CUgraphExec_st *, BlockSet> m_graphBlocks;
     uint64_t m_graphBytes = 0; // in m_capturePool and m_graphBlocks
     // Blocks a graph (or a failed capture) owned go back to the cache; empties `blocks`.
-    void returnGraphBlocks(std::multimap<size_t, void *> &blocks);
+    void returnGraphBlocks(BlockSet &blocks);
 
     // Decode-step graphs: staging chunks (pinned host + device, same size); a step uses the
     // first chunk and spills into more only when it outgrows it (then the next step's first
@@ -311,7 +318,7 @@ private:
 
     // Arena: block sizes by pointer, free blocks by size.
     std::map<void *, size_t> m_live;
-    std::multimap<size_t, void *> m_free;
+    BlockSet m_free;
     uint64_t m_liveBytes = 0, m_cachedBytes = 0, m_peakBytes = 0;
 
     // Device pointer tables of each MoE layer's routed experts (built by uploadModel): w1, w2,

@@ -123,20 +123,21 @@ __global__ void addBroadcastKernel(float *out, const float *a, const float *b, i
 __global__ void sparseIndicesKernel(int32_t *out,
                                     int rows,
                                     int nIdx,
-                                    int64_t start,
-                                    int64_t windowStart,
+                                    const int32_t *step,
+                                    int ringMask,
                                     int window,
                                     int nWin,
                                     int ratio,
                                     const int32_t *sel,
                                     int topk)
 {
+    const int64_t start = step[0], windowStart = step[1];
     for (int t = blockIdx.x * blockDim.x + threadIdx.x; t < rows; t += gridDim.x * blockDim.x) {
         const int64_t pos = start + t;
         int32_t *row = out + static_cast<int64_t>(t) * nIdx;
         int j = 0;
         for (int64_t p = pos - window + 1 > 0 ? pos - window + 1 : 0; p <= pos && j < nIdx; ++p)
-            row[j++] = static_cast<int32_t>(p - windowStart);
+            row[j++] = static_cast<int32_t>(ringMask ? (p & ringMask) : p - windowStart);
         if (ratio == 4) {
             const int32_t *s = sel + static_cast<int64_t>(t) * topk;
             for (int k = 0; k < topk && j < nIdx; ++k)
@@ -157,8 +158,8 @@ __global__ void sparseIndicesKernel(int32_t *out,
 int buildSparseIndices(int32_t *out,
                        int rows,
                        int nIdx,
-                       int64_t start,
-                       int64_t windowStart,
+                       const int32_t *step,
+                       int ringMask,
                        int window,
                        int nWin,
                        int ratio,
@@ -169,7 +170,7 @@ int buildSparseIndices(int32_t *out,
     if (rows <= 0 || nIdx <= 0)
         return 0;
     FATHOM_LAUNCH(blocksFor(rows, 128), 128, 0, stream, sparseIndicesKernel)
-    (out, rows, nIdx, start, windowStart, window, nWin, ratio, sel, topk);
+    (out, rows, nIdx, step, ringMask, window, nWin, ratio, sel, topk);
     return status();
 }
 

@@ -44,13 +44,16 @@ int addBroadcastRoundBf16(
     float *out, const float *a, const float *b, int rows, int n, int d, CUstream_st *stream);
 // Sparse-attention index rows of `rows` consecutive queries at positions start, start + 1, ...
 // (forward.cpp's host loop): window rows max(0, pos − window + 1) .. pos as offsets from
-// windowStart, then for ratio 4 the selections sel [rows, topk] that are >= 0, for another ratio
-// > 0 the entries 0 .. (pos + 1) / ratio − 1, each offset by nWin; −1 in the remaining slots.
+// windowStart (ringMask 0) or as ring slots p & ringMask, then for ratio 4 the selections
+// sel [rows, topk] that are >= 0, for another ratio > 0 the entries 0 .. (pos + 1) / ratio − 1,
+// each offset by nWin (the window pool's size); −1 in the remaining slots. start and windowStart
+// are read from device memory (step = {start, windowStart}), so the launch's arguments do not
+// change from one decode step to the next (a step graph is replayed unchanged).
 int buildSparseIndices(int32_t *out,
                        int rows,
                        int nIdx,
-                       int64_t start,
-                       int64_t windowStart,
+                       const int32_t *step,
+                       int ringMask,
                        int window,
                        int nWin,
                        int ratio,

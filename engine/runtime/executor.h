@@ -127,16 +127,18 @@ public:
     /** Optional, for a device executor: indexerSelect() with the selections left in executor
         memory (`out` [rows, k], -1 padded), and the sparse-attention index rows built there from
         them (sparseIndicesOnExecutor: rows of queries at positions start.., window rows from
-        windowStart, then ratio 4's selections sel [rows, topk] offset by nWin), so a CSA layer
-        needs no read-back. Both return false where unsupported (the default); the forward
-        pass then uses indexerSelect() and builds the index rows on the host. */
+        windowStart - or, with ringRows > 0 (a power of two), position mod ringRows: the slots of
+        a ring (RowHistory) - then ratio 4's selections sel [rows, topk] offset by nWin, the
+        size of the window pool), so a CSA layer needs no read-back. Both return false where
+        unsupported (the default); the forward pass then uses indexerSelect() and builds the
+        index rows on the host. */
     virtual Result<bool> indexerSelectOnExecutor(
         const kernels::IndexerScoreParams &, int, const int32_t *, int, int32_t *)
     {
         return false;
     }
     virtual Result<bool> sparseIndicesOnExecutor(
-        int32_t *, int, int, int64_t, int64_t, int, int, int, const int32_t *, int)
+        int32_t *, int, int, int64_t, int64_t, int, int, int, const int32_t *, int, int64_t)
     {
         return false;
     }

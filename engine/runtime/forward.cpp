@@ -331,7 +331,10 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
             const int64_t s = pos / m;
             const int64_t curStart = pos + 1 - m;
             const bool hasPrev = cc == 2 && s > 0;
-            if (!kvH.has(hasPrev ? curStart - m : curStart, pos + 1))
+            if (!kvH.has(hasPrev ? curStart - m : curStart, pos + 1)
+                || !kvH.contiguous(curStart, pos + 1) || !gH.contiguous(curStart, pos + 1)
+                || (hasPrev && (!kvH.contiguous(curStart - m, curStart)
+                                || !gH.contiguous(curStart - m, curStart))))
                 return fail(Error::Kind::Internal,
                             bw.prefix + " compressor inputs missing for entry " + std::to_string(s));
             kernels::CompressorPoolParams pp;
@@ -606,7 +609,6 @@ Result<void> V4Forward::attention(
     for (const auto &it : batch.items) {
         const int64_t end = it.start + it.count;
         const int64_t wStart = std::max<int64_t>(0, it.start - Wn + 1);
-        const int nWin = static_cast<int>(end - wStart);
         if (!it.bs->window.has(wStart, end))
             return fail(Error::Kind::Internal, bw.prefix + " window rows missing");
         const int nEnt = m ? static_cast<int>(it.bs->entries.end()) : 0;
@@ -614,6 +616,11 @@ Result<void> V4Forward::attention(
             return fail(Error::Kind::Internal, bw.prefix + " compressed entries missing");
         const int nCmp = m == 0 ? 0 : (m == 4 ? topk : nEnt);
         const int nIdx = Wn + nCmp;
+        // The window rows as a gather pool (a device ring: the whole ring at a fixed address,
+        // rows by slot; else the rows [wStart, end) themselves); compressed entries follow it.
+        const RowHistory &win = it.bs->window;
+        const int nPool = static_cast<int>(win.poolSize(wStart, end));
+        const int64_t ring = win.ring() && win.memory() ? nPool : 0;
         Ints idxOnExec;
         const int32_t *idxForOp = nullptr;
         if (selectedOnExec) {
@@ -629,10 +636,11 @@ Result<void> V4Forward::attention(
                                   it.start,
                                   wStart,
                                   Wn,
-                                  nWin,
+                                  nPool,
                                   m,
                                   selOnExec.data() + static_cast<int64_t>(it.row) * topk,
-                                  topk));
+                                  topk,
+                                  ring));
             if (!built)
                 return fail(Error::Kind::Internal,
                             bw.prefix + " indexer selections kept on the executor without an "
@@ -645,16 +653,16 @@ Result<void> V4Forward::attention(
             int32_t *row = idx.data() + static_cast<int64_t>(t) * nIdx;
             int j = 0;
             for (int64_t p = std::max<int64_t>(0, pos - Wn + 1); p <= pos; ++p)
-                row[j++] = static_cast<int32_t>(p - wStart);
+                row[j++] = static_cast<int32_t>(win.poolIndex(p, wStart));
             if (m == 4) {
                 const int32_t *sel = selected.data() + (it.row + t) * static_cast<int64_t>(topk);
                 for (int k = 0; k < topk; ++k)
                     if (sel[k] >= 0)
-                        row[j++] = nWin + sel[k];
+                        row[j++] = nPool + sel[k];
             } else if (m) {
                 const int nVis = static_cast<int>((pos + 1) / m);
                 for (int s = 0; s < nVis; ++s)
-                    row[j++] = nWin + s;
+                    row[j++] = nPool + s;
             }
         }
         if (!selectedOnExec) {
@@ -662,8 +670,8 @@ Result<void> V4Forward::attention(
         }
         kernels::SparseAttnParams ap;
         ap.q = q.data() + static_cast<int64_t>(it.row) * H * D;
-        ap.kv = it.bs->window.row(wStart);
-        ap.n_kv = nWin;
+        ap.kv = win.poolBase(wStart);
+        ap.n_kv = nPool;
         ap.kv_ext = nEnt ? it.bs->entries.row(0) : nullptr;
         ap.n_kv_ext = nEnt;
         ap.idx = idxForOp;
@@ -720,10 +728,9 @@ Result<void> V4Forward::attention(
             continue;
         const int64_t end = it.bs->length;
         const int64_t ws = std::max<int64_t>(0, end - Wn);
-        std::vector<float> holder;
-        FATHOM_TRY_ASSIGN(const float *win,
-                          hostValues<float>(m_exec, it.bs->window.row(ws), (end - ws) * D, holder));
-        tap->tensor(bw.prefix + "window_kv", static_cast<int>(i), win, {end - ws, D});
+        std::vector<float> holder(static_cast<size_t>((end - ws) * D));
+        FATHOM_TRY(it.bs->window.rowsToHost(ws, end, holder.data())); // a device ring may wrap
+        tap->tensor(bw.prefix + "window_kv", static_cast<int>(i), holder.data(), {end - ws, D});
         if (m && it.bs->entries.rows()) {
             FATHOM_TRY_ASSIGN(const float *ent,
                               hostValues<float>(m_exec,

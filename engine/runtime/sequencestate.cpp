@@ -3,6 +3,7 @@
 #include "sequencestate.h"
 
 #include "engine/runtime/devicememory.h"
+#include "engine/runtime/executor.h"
 #include "engine/runtime/forward.h"
 
 #include <algorithm>
@@ -29,16 +30,84 @@ DeviceMemory *RowHistory::memory() const
     return m_dev ? m_dev->mem : nullptr;
 }
 
-float *RowHistory::base() const
+namespace {
+
+int64_t nextPow2(int64_t n)
 {
-    if (m_dev)
-        return m_dev->data + m_devOffset * m_width;
-    return const_cast<float *>(m_data.data());
+    int64_t p = 1;
+    while (p < n)
+        p *= 2;
+    return p;
+}
+
+// Device capacities (rows): powers of two, so a ring's slots are a mask away and a cache's
+// address changes log2 times over a context; a ring holds whole compressor windows (ratio <= 256).
+int64_t deviceCapacity(bool ring, int64_t rows)
+{
+    return nextPow2(std::max<int64_t>(ring ? 256 : 64, 2 * rows));
+}
+
+} // namespace
+
+float *RowHistory::rowAt(int64_t index) const
+{
+    if (!m_dev)
+        return const_cast<float *>(m_data.data()) + (index - m_begin) * m_width;
+    if (m_ring)
+        return m_dev->data + (index & (m_dev->capacity - 1)) * m_width;
+    return m_dev->data + (m_devOffset + index - m_begin) * m_width;
+}
+
+bool RowHistory::contiguous(int64_t first, int64_t last) const
+{
+    if (!m_dev || !m_ring || last <= first)
+        return true;
+    return (first & (m_dev->capacity - 1)) + (last - first) <= m_dev->capacity;
+}
+
+const float *RowHistory::poolBase(int64_t first) const
+{
+    return m_dev && m_ring ? m_dev->data : row(first);
+}
+
+int64_t RowHistory::poolIndex(int64_t index, int64_t first) const
+{
+    return m_dev && m_ring ? (index & (m_dev->capacity - 1)) : index - first;
+}
+
+int64_t RowHistory::poolSize(int64_t first, int64_t last) const
+{
+    return m_dev && m_ring ? m_dev->capacity : last - first;
+}
+
+int64_t RowHistory::capacity() const
+{
+    if (!m_dev)
+        return rows();
+    return m_ring ? m_dev->capacity : m_dev->capacity - m_devOffset;
 }
 
 void RowHistory::append(const float *rows, int64_t count)
 {
     m_data.insert(m_data.end(), rows, rows + count * m_width);
+}
+
+Result<void> RowHistory::copyRows(
+    DeviceRows &to, bool toRing, int64_t toOffset, int64_t first, int64_t last) const
+{
+    const size_t rowBytes = sizeof(float) * static_cast<size_t>(m_width);
+    for (int64_t i = first; i < last;) {
+        int64_t n = last - i;
+        if (m_ring)
+            n = std::min(n, m_dev->capacity - (i & (m_dev->capacity - 1)));
+        float *dst = to.data
+                     + (toRing ? (i & (to.capacity - 1)) : toOffset + (i - first)) * m_width;
+        if (toRing)
+            n = std::min(n, to.capacity - (i & (to.capacity - 1)));
+        FATHOM_TRY(to.mem->copy(dst, rowAt(i), static_cast<size_t>(n) * rowBytes));
+        i += n;
+    }
+    return {};
 }
 
 Result<void> RowHistory::appendStored(const float *rows, int64_t count)
@@ -52,20 +121,40 @@ Result<void> RowHistory::appendStored(const float *rows, int64_t count)
     const size_t rowBytes = sizeof(float) * static_cast<size_t>(m_width);
     // A buffer shared with a copy of the state, or one without room, is replaced first: appends
     // write past this history's rows, where a copy may keep rows of its own.
-    if (m_dev.use_count() > 1 || m_devOffset + m_devRows + count > m_dev->capacity) {
+    const bool full = (m_ring ? 0 : m_devOffset) + m_devRows + count > m_dev->capacity;
+    if (m_dev.use_count() > 1 || full) {
         auto fresh = std::make_shared<DeviceRows>();
         fresh->mem = m_dev->mem;
-        fresh->capacity = std::max<int64_t>(64, 2 * (m_devRows + count));
+        fresh->capacity = full ? deviceCapacity(m_ring, m_devRows + count) : m_dev->capacity;
         FATHOM_TRY_ASSIGN(void *p,
                           fresh->mem->allocate(static_cast<size_t>(fresh->capacity) * rowBytes,
                                                "sequence state rows"));
         fresh->data = static_cast<float *>(p);
-        FATHOM_TRY(fresh->mem->copy(fresh->data, base(), static_cast<size_t>(m_devRows) * rowBytes));
+        FATHOM_TRY(copyRows(*fresh, m_ring, 0, m_begin, end()));
         m_dev = std::move(fresh);
         m_devOffset = 0;
     }
-    FATHOM_TRY(
-        m_dev->mem->copy(base() + m_devRows * m_width, rows, static_cast<size_t>(count) * rowBytes));
+    const int64_t at = end();
+    if (!m_ring) {
+        FATHOM_TRY(m_dev->mem->copy(rowAt(at), rows, static_cast<size_t>(count) * rowBytes));
+    } else if (auto *exec = dynamic_cast<Executor *>(m_dev->mem)) {
+        // One launch whose arguments do not depend on the position (a graphed decode step
+        // stays the same graph); the slots travel as data.
+        std::vector<int32_t> slots(static_cast<size_t>(count));
+        for (int64_t k = 0; k < count; ++k)
+            slots[static_cast<size_t>(k)] = static_cast<int32_t>((at + k) & (m_dev->capacity - 1));
+        FATHOM_TRY(
+            exec->scatterRows(m_dev->data, rows, slots.data(), static_cast<int>(count), m_width));
+    } else {
+        for (int64_t k = 0; k < count;) {
+            const int64_t n = std::min(count - k,
+                                       m_dev->capacity - ((at + k) & (m_dev->capacity - 1)));
+            FATHOM_TRY(m_dev->mem->copy(rowAt(at + k),
+                                        rows + k * m_width,
+                                        static_cast<size_t>(n) * rowBytes));
+            k += n;
+        }
+    }
     m_devRows += count;
     return {};
 }
@@ -90,8 +179,10 @@ void RowHistory::dropBefore(int64_t index)
     if (drop <= 0 || drop * 2 < rows())
         return;
     if (m_dev) {
-        // No copy: the dead rows stay in the buffer until the next reallocation skips them.
-        m_devOffset += drop;
+        // No copy: the dead rows stay in the buffer (a ring reuses their slots; a linear
+        // buffer's next reallocation skips them).
+        if (!m_ring)
+            m_devOffset += drop;
         m_devRows -= drop;
     } else {
         m_data.erase(m_data.begin(), m_data.begin() + drop * m_width);
@@ -106,12 +197,32 @@ void RowHistory::reset(int64_t begin)
     m_begin = begin;
 }
 
+Result<void> RowHistory::rowsToHost(int64_t first, int64_t last, float *dst) const
+{
+    if (last <= first || m_width == 0)
+        return {};
+    if (!m_dev) {
+        std::memcpy(dst, row(first), sizeof(float) * static_cast<size_t>((last - first) * m_width));
+        return {};
+    }
+    for (int64_t i = first; i < last;) {
+        int64_t n = last - i;
+        if (m_ring)
+            n = std::min(n, m_dev->capacity - (i & (m_dev->capacity - 1)));
+        FATHOM_TRY(m_dev->mem->copyToHost(dst + (i - first) * m_width,
+                                          rowAt(i),
+                                          sizeof(float) * static_cast<size_t>(n * m_width)));
+        i += n;
+    }
+    return {};
+}
+
 Result<std::vector<float>> RowHistory::hostRows() const
 {
     if (!m_dev)
         return m_data;
     std::vector<float> out(static_cast<size_t>(m_devRows * m_width));
-    FATHOM_TRY(m_dev->mem->copyToHost(out.data(), base(), out.size() * sizeof(float)));
+    FATHOM_TRY(rowsToHost(m_begin, end(), out.data()));
     return out;
 }
 
@@ -131,12 +242,23 @@ Result<void> RowHistory::useMemory(DeviceMemory *mem)
     auto fresh = std::make_shared<DeviceRows>();
     fresh->mem = mem;
     const int64_t rows = m_width ? static_cast<int64_t>(host.size()) / m_width : 0;
-    fresh->capacity = std::max<int64_t>(64, 2 * rows);
+    fresh->capacity = deviceCapacity(m_ring, rows);
     FATHOM_TRY_ASSIGN(void *p,
                       mem->allocate(static_cast<size_t>(fresh->capacity) * m_width * sizeof(float),
                                     "sequence state rows"));
     fresh->data = static_cast<float *>(p);
-    FATHOM_TRY(mem->copyFromHost(fresh->data, host.data(), host.size() * sizeof(float)));
+    for (int64_t i = m_begin; i < m_begin + rows;) {
+        int64_t n = m_begin + rows - i;
+        int64_t slot = i - m_begin;
+        if (m_ring) {
+            slot = i & (fresh->capacity - 1);
+            n = std::min(n, fresh->capacity - slot);
+        }
+        FATHOM_TRY(mem->copyFromHost(fresh->data + slot * m_width,
+                                     host.data() + (i - m_begin) * m_width,
+                                     sizeof(float) * static_cast<size_t>(n * m_width)));
+        i += n;
+    }
     m_dev = std::move(fresh);
     m_devOffset = 0;
     m_devRows = rows;
@@ -170,13 +292,15 @@ SequenceState::SequenceState(const ModelConfig &config,
         BlockState b;
         b.ratio = config.compressRatio(i);
         const int c = b.ratio == 4 ? 2 : 1;
-        b.window = RowHistory(D);
+        // Rows dropped from the front as the sequence moves live in rings on a device (fixed
+        // slots for a replayed decode step); the append-only caches are linear.
+        b.window = RowHistory(D, true);
         b.entries = RowHistory(D);
-        b.compKv = RowHistory(b.ratio ? c * D : 0);
-        b.compGate = RowHistory(b.ratio ? c * D : 0);
+        b.compKv = RowHistory(b.ratio ? c * D : 0, true);
+        b.compGate = RowHistory(b.ratio ? c * D : 0, true);
         b.indexKeys = RowHistory(b.ratio == 4 ? DI : 0);
-        b.indexKv = RowHistory(b.ratio == 4 ? c * DI : 0);
-        b.indexGate = RowHistory(b.ratio == 4 ? c * DI : 0);
+        b.indexKv = RowHistory(b.ratio == 4 ? c * DI : 0, true);
+        b.indexGate = RowHistory(b.ratio == 4 ? c * DI : 0, true);
         m_blocks.push_back(std::move(b));
     }
 }
@@ -261,16 +385,13 @@ namespace {
 // read-back failure.
 bool sliceToHost(const RowHistory &h, int64_t first, int64_t last, RowHistory &out)
 {
-    out = RowHistory(h.width());
+    out = RowHistory(h.width(), h.ring());
     out.reset(first);
     if (last <= first || h.width() == 0)
         return true;
     std::vector<float> rows(static_cast<size_t>((last - first) * h.width()));
-    if (!h.memory()) {
-        std::memcpy(rows.data(), h.row(first), rows.size() * sizeof(float));
-    } else if (!h.memory()->copyToHost(rows.data(), h.row(first), rows.size() * sizeof(float))) {
+    if (!h.rowsToHost(first, last, rows.data()))
         return false;
-    }
     out.append(rows.data(), last - first);
     return true;
 }
@@ -293,8 +414,8 @@ void SequenceState::capture(BlockState &b, int64_t p)
         ok = ok && sliceToHost(b.compKv, cs, p, c.compKv)
              && sliceToHost(b.compGate, cs, p, c.compGate);
     } else {
-        c.compKv = RowHistory(b.compKv.width());
-        c.compGate = RowHistory(b.compGate.width());
+        c.compKv = RowHistory(b.compKv.width(), true);
+        c.compGate = RowHistory(b.compGate.width(), true);
         c.compKv.reset(p);
         c.compGate.reset(p);
     }
@@ -302,8 +423,8 @@ void SequenceState::capture(BlockState &b, int64_t p)
         ok = ok && sliceToHost(b.indexKv, cs, p, c.indexKv)
              && sliceToHost(b.indexGate, cs, p, c.indexGate);
     } else {
-        c.indexKv = RowHistory(b.indexKv.width());
-        c.indexGate = RowHistory(b.indexGate.width());
+        c.indexKv = RowHistory(b.indexKv.width(), true);
+        c.indexGate = RowHistory(b.indexGate.width(), true);
         c.indexKv.reset(p);
         c.indexGate.reset(p);
     }
@@ -685,11 +806,11 @@ Result<SequenceState> SequenceState::restore(const std::vector<uint8_t> &bytes,
             return bad("truncated checkpoint list");
         for (int64_t i = 0; i < count; ++i) {
             BlockState::Checkpoint c;
-            c.window = RowHistory(b.window.width());
-            c.compKv = RowHistory(b.compKv.width());
-            c.compGate = RowHistory(b.compGate.width());
-            c.indexKv = RowHistory(b.indexKv.width());
-            c.indexGate = RowHistory(b.indexGate.width());
+            c.window = RowHistory(b.window.width(), b.window.ring());
+            c.compKv = RowHistory(b.compKv.width(), b.compKv.ring());
+            c.compGate = RowHistory(b.compGate.width(), b.compGate.ring());
+            c.indexKv = RowHistory(b.indexKv.width(), b.indexKv.ring());
+            c.indexGate = RowHistory(b.indexGate.width(), b.indexGate.ring());
             if (!r.get(c.position) || c.position <= 0 || c.position > b.length)
                 return bad("bad checkpoint position");
             for (RowHistory *h : {&c.window, &c.compKv, &c.compGate, &c.indexKv, &c.indexGate})

@@ -63,15 +63,29 @@ class DeviceMemory;
 class V4Forward;
 
 // Rows of a fixed width for the absolute indices [begin(), end()).
+//
+// Device storage comes in two layouts. Linear (the compressed caches, append-only from 0): rows
+// in one buffer whose capacity is a power of two of rows, so its address changes only when the
+// cache crosses it (log2 times over a context). Ring (`ring`: the window and compressor rows,
+// which are dropped from the front as the sequence moves): row i lives in slot i mod capacity of
+// a fixed buffer (capacity a power of two >= 256 rows), so a decode step appends at a slot that
+// only the row's position determines and no row ever moves until the history outgrows the
+// ring. A ring's rows are contiguous only between wraps: readers use contiguous() / row() for
+// ranges that cannot wrap (a compressor window of ratio rows starts at a multiple of the ratio,
+// and the capacity is a multiple of every ratio <= 256), the pool view (poolBase / poolIndex /
+// poolSize) for gathers (attention), and rowsToHost() for copies. Host storage is always
+// linear (the CPU executor's rows and every result are unchanged by the layout).
 class RowHistory
 {
 public:
     RowHistory() = default;
-    explicit RowHistory(int width)
+    explicit RowHistory(int width, bool ring = false)
         : m_width(width)
+        , m_ring(ring)
     {}
 
     int width() const { return m_width; }
+    bool ring() const { return m_ring; }
     int64_t begin() const { return m_begin; }
     int64_t end() const { return m_begin + rows(); }
     int64_t rows() const
@@ -81,15 +95,28 @@ public:
         return m_width ? static_cast<int64_t>(m_data.size()) / m_width : 0;
     }
     bool has(int64_t first, int64_t last) const { return first >= m_begin && last <= end(); }
-    // In the memory the rows live in (see memory()): host or device pointers.
-    const float *row(int64_t index) const { return base() + (index - m_begin) * m_width; }
-    float *row(int64_t index) { return base() + (index - m_begin) * m_width; }
+    // In the memory the rows live in (see memory()): host or device pointers. Rows row(i) ..
+    // row(j - 1) are consecutive in memory only when contiguous(i, j).
+    const float *row(int64_t index) const { return rowAt(index); }
+    float *row(int64_t index) { return rowAt(index); }
+    bool contiguous(int64_t first, int64_t last) const;
+    // Gather view of rows [first, last): every row r of the range is row poolIndex(r, first) of
+    // the poolSize(first, last) rows at poolBase(first). Host and linear storage: the range
+    // itself (row(first), r - first, last - first); a device ring: the whole ring (its base, the
+    // slot, its capacity), fixed while the ring does not grow.
+    const float *poolBase(int64_t first) const;
+    int64_t poolIndex(int64_t index, int64_t first) const;
+    int64_t poolSize(int64_t first, int64_t last) const;
     // nullptr: host memory (a std::vector).
     DeviceMemory *memory() const;
+    // Rows the storage holds without reallocating (host: rows()).
+    int64_t capacity() const;
 
     // Host-backed histories only (tests, golden set-up): `rows` in host memory.
     void append(const float *rows, int64_t count);
-    // `rows` in the memory this history lives in (V4Forward: the executor's buffers).
+    // `rows` in the memory this history lives in (V4Forward: the executor's buffers). A device
+    // ring writes them through Executor::scatterRows when its memory is an executor (a fixed
+    // launch whatever the slots; the slots are uploaded), else by copies.
     Result<void> appendStored(const float *rows, int64_t count);
     void truncate(int64_t newEnd);  // drops rows >= newEnd
     void dropBefore(int64_t index); // forgets rows < index (amortised)
@@ -98,18 +125,27 @@ public:
     Result<void> useMemory(DeviceMemory *mem);
     // The rows in host memory (a copy for device rows).
     Result<std::vector<float>> hostRows() const;
+    // Rows [first, last) (inside [begin(), end())) into host memory at `dst`.
+    Result<void> rowsToHost(int64_t first, int64_t last, float *dst) const;
 
+    // Same width, start and rows (the layout is not compared).
     bool operator==(const RowHistory &o) const;
 
 private:
     friend class SequenceState;
     struct DeviceRows;
-    float *base() const;
+    float *rowAt(int64_t index) const;
+    // Device rows [first, last) of this history copied to slots of `to` (this layout or
+    // another), segment by segment.
+    Result<void> copyRows(
+        DeviceRows &to, bool toRing, int64_t toOffset, int64_t first, int64_t last) const;
 
     int m_width = 0;
+    bool m_ring = false;
     int64_t m_begin = 0;
     std::vector<float> m_data;
-    // Device storage: rows [m_devOffset, m_devOffset + m_devRows) of the shared buffer.
+    // Device storage: linear: rows [m_devOffset, m_devOffset + m_devRows) of the shared buffer;
+    // ring: row i in slot i mod capacity.
     std::shared_ptr<DeviceRows> m_dev;
     int64_t m_devOffset = 0;
     int64_t m_devRows = 0;

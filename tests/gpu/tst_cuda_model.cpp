@@ -526,6 +526,83 @@ void graphReplay(CudaExecutor &gpu)
     check(r && eager == replay, "CUDA graph replay reproduces the eager ops bit for bit");
 }
 
+// RowHistory's device ring (sequencestate.h): the window and compressor rows of a decode step
+// sit at slot position mod capacity of a fixed buffer. Against a host-backed twin fed the same
+// rows: appends of every size (through CudaExecutor::scatterRows), drops, wrapping reads,
+// truncation, copy-on-write copies and a growth; the ring's address must not change while it
+// does not grow (what lets a decode-step graph be replayed unchanged).
+void ringRows(CudaExecutor &gpu)
+{
+    const int W = 5;
+    RowHistory dev(W, true), host(W, false);
+    if (!dev.useMemory(&gpu)) {
+        check(false, "ring: useMemory");
+        return;
+    }
+    int64_t next = 0;
+    bool same = true, stable = true, slots = true;
+    const float *base = nullptr;
+    auto feed = [&](int64_t count) -> bool {
+        std::vector<float> rows(static_cast<size_t>(count * W));
+        for (int64_t i = 0; i < count * W; ++i)
+            rows[static_cast<size_t>(i)] = static_cast<float>(next * W + i);
+        next += count;
+        auto d = Buffer<float>::make(gpu, count * W, "ring test rows");
+        if (!d || !gpu.copyFromHost(d->data(), rows.data(), d->bytes())
+            || !dev.appendStored(d->data(), count))
+            return false;
+        host.append(rows.data(), count);
+        return true;
+    };
+    // 40 rows kept (dropBefore is amortised), appended 1, 3 or 7 at a time: the positions pass
+    // the 256-row capacity several times, so rows wrap.
+    const int sizes[] = {1, 3, 7, 1, 1};
+    for (int k = 0; k < 200; ++k) {
+        if (!feed(sizes[k % 5])) {
+            check(false, "ring: append");
+            return;
+        }
+        dev.dropBefore(next - 40);
+        host.dropBefore(next - 40);
+        same = same && dev == host;
+        if (k == 10)
+            base = dev.poolBase(dev.begin());
+        if (k > 10) {
+            stable = stable && dev.poolBase(dev.begin()) == base && dev.capacity() == 256;
+            slots = slots && dev.poolIndex(next - 1, dev.begin()) == (next - 1) % 256
+                    && dev.row(next - 1) == base + ((next - 1) % 256) * W;
+        }
+    }
+    // A range that wraps, read back in one call; contiguous() says it wraps.
+    const int64_t wrapAt = (next / 256) * 256;
+    std::vector<float> got(static_cast<size_t>(10 * W));
+    const bool wrapRead = next - wrapAt >= 5 && dev.rowsToHost(wrapAt - 5, wrapAt + 5, got.data())
+                          && std::memcmp(got.data(),
+                                         host.row(wrapAt - 5),
+                                         got.size() * sizeof(float))
+                                 == 0
+                          && !dev.contiguous(wrapAt - 5, wrapAt + 5)
+                          && dev.contiguous(wrapAt, wrapAt + 5);
+    // Copy-on-write: a copy's append leaves the original alone; truncation; growth past the ring.
+    RowHistory copy = dev;
+    bool cow = feed(2) && copy.end() == next - 2;
+    host.truncate(next - 2);
+    next -= 2;
+    cow = cow && copy == host;
+    dev.truncate(next - 3);
+    host.truncate(next - 3);
+    next -= 3;
+    same = same && dev == host;
+    const bool grew = feed(400) && dev == host && dev.capacity() == 1024
+                      && dev.poolIndex(next - 1, dev.begin()) == (next - 1) % 1024;
+    check(same && stable && slots && wrapRead && cow && grew,
+          "RowHistory device ring: equal to the host rows after wrapping appends, drops and "
+          "truncation (same "
+              + std::to_string(same) + ", fixed address " + std::to_string(stable) + ", slots "
+              + std::to_string(slots) + ", wrapping read " + std::to_string(wrapRead)
+              + ", copy-on-write " + std::to_string(cow) + ", growth " + std::to_string(grew) + ")");
+}
+
 // The MoE part of a decode step without host round trips (CudaExecutor::moeOnDevice: device
 // grouping by expert, one grouped launch per expert projection): it must equal the host-grouped
 // path (ids read back, per-expert expertFfn, moeCombine) bit for bit, capture into a CUDA graph
@@ -777,7 +854,22 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
     auto r = fwd.forward(items, le.data()); // prefill: never graphed
     graph = eager;                          // device rows shared, copied on the first append
     const CudaExecutor::StepStats before = gpu.stepStats();
+#ifdef FATHOM_CUDA_EMULATION
+    emu::reset_graph_update_counts();
+#endif
     bool same = true, counts = true;
+    // Steps whose recording equals the kept graph (emulation: no node's parameters changed):
+    // a step that closes no compressor window, after one that closed none either, must be one
+    // (the window and compressor rows sit in rings at fixed slots; positions and counts travel
+    // as uploaded data). Steps closing a window change the entry counts and the compressor's
+    // launches, so they and the step after them are recorded anew.
+    int steady = 0, steadyUnchanged = 0;
+    std::string changedAt;
+    bool prevCloses = true;
+    std::vector<int> ratios;
+    for (int l = 0; l < c.numHiddenLayers; ++l)
+        if (c.compressRatio(l) > 0)
+            ratios.push_back(c.compressRatio(l));
     std::vector<double> eagerS, graphS;
     std::string figures;
     for (int t = 0; r && t < steps; ++t) {
@@ -802,6 +894,10 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
         emu::reset_round_trip_counts();
 #endif
         const CudaExecutor::StepStats s0 = gpu.stepStats();
+#ifdef FATHOM_CUDA_EMULATION
+        const long long u0 = emu::graph_update_count(), ch0 = emu::graph_update_changed_nodes();
+        const auto kinds0 = emu::graph_update_changed_kinds();
+#endif
         t0 = std::chrono::steady_clock::now();
         r = fwd.forward(items, lg.data());
         graphS.push_back(
@@ -809,6 +905,34 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
         const CudaExecutor::StepStats s1 = gpu.stepStats();
         (void) s0;
         (void) s1;
+        bool closes = false;
+        for (int b = 0; b < B; ++b)
+            for (int m : ratios)
+                closes = closes || (graph[b].length() % m) == 0; // position length - 1 closed
+#ifdef FATHOM_CUDA_EMULATION
+        if (r && !closes && !prevCloses && t >= 2) {
+            ++steady;
+            const bool unchanged = emu::graph_update_count() == u0 + 1
+                                   && emu::graph_update_changed_nodes() == ch0;
+            steadyUnchanged += unchanged;
+            if (!unchanged) {
+                changedAt += " " + std::to_string(t) + ":"
+                             + std::to_string(emu::graph_update_changed_nodes() - ch0) + " (";
+                for (const auto &[kind, count] : emu::graph_update_changed_kinds()) {
+                    long long before = 0;
+                    for (const auto &[k0, n0] : kinds0)
+                        before = k0 == kind ? n0 : before;
+                    char buf[64];
+                    if (count > before) {
+                        std::snprintf(buf, sizeof buf, "%p x%lld ", kind, count - before);
+                        changedAt += buf;
+                    }
+                }
+                changedAt += ")";
+            }
+        }
+#endif
+        prevCloses = closes;
 #ifdef FATHOM_CUDA_EMULATION
         const long long up = emu::upload_count(), launches = emu::graph_launch_count(),
                         back = emu::readback_count(), waits = emu::wait_count();
@@ -840,6 +964,40 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
               + ": a graphed decode step is one upload, one graph launch, one read-back, one "
                 "wait (upload/launch/read-back/wait:"
               + figures + ")");
+#ifdef FATHOM_CUDA_EMULATION
+    check((steady > 0 || steps < 8) && steadyUnchanged == steady,
+          v.name + ": " + std::to_string(steadyUnchanged) + " of " + std::to_string(steady)
+              + " steady decode steps of " + std::to_string(B)
+              + " (no window closed then or the step before) recorded the kept graph unchanged "
+                "(changed nodes at step:"
+              + changedAt + ")");
+#endif
+#ifdef FATHOM_CUDA_EMULATION
+    {
+        // What keeps a step from being replayed unchanged: the nodes whose parameters the
+        // in-place updates rewrote (kernels by function address: nm -C tst_cuda_model_emu).
+        const long long n = emu::graph_update_count();
+        std::string kinds;
+        int shown = 0;
+        for (const auto &[kind, count] : emu::graph_update_changed_kinds()) {
+            if (shown++ == 12)
+                break;
+            char buf[64];
+            std::snprintf(buf, sizeof buf, " %p:%lld", kind, count);
+            kinds += buf;
+        }
+        std::printf("GRAPHDIFF: %s B=%d (check() at %p): %lld updates of %.1f nodes, %.1f nodes "
+                    "changed per update, %lld updates unchanged;%s\n",
+                    v.name.c_str(),
+                    B,
+                    reinterpret_cast<void *>(&check),
+                    n,
+                    n ? double(emu::graph_update_nodes()) / n : 0.0,
+                    n ? double(emu::graph_update_changed_nodes()) / n : 0.0,
+                    emu::graph_update_unchanged(),
+                    kinds.c_str());
+    }
+#endif
     std::sort(eagerS.begin(), eagerS.end());
     std::sort(graphS.begin(), graphS.end());
     if (!eagerS.empty() && !graphS.empty()) {
@@ -969,6 +1127,7 @@ int main()
     }
     oomMessage(**gpu);
     graphReplay(**gpu);
+    ringRows(**gpu);
     for (const char *name : {"tiny-bf16", "tiny-quant"}) {
         const bool quant = std::string(name) == "tiny-quant";
         auto v = loadVariant(root + "/v4/" + name, name);
@@ -978,6 +1137,16 @@ int main()
             check(false, std::string(name) + " upload: " + r.error().toString());
             continue;
         }
+#ifdef FATHOM_CUDA_EMULATION
+        // FATHOM_EMU_ONLY=stepgraph: only the decode-step graph checks (while iterating).
+        if (const char *only = std::getenv("FATHOM_EMU_ONLY");
+            only && std::strcmp(only, "stepgraph") == 0) {
+            decodeStepGraph(*v, **gpu, 2, full ? 24 : quant ? 6 : 12);
+            if (!quant)
+                decodeStepGraph(*v, **gpu, 1, full ? 24 : 4);
+            continue;
+        }
+#endif
         graphMoe(*v, **gpu);
 #ifdef FATHOM_CUDA_EMULATION
         decodeRoundTrips(*v, **gpu);
@@ -1000,7 +1169,10 @@ int main()
         if (full || !quant)
             mtp(*v, **gpu);
     }
-    backend(root + "/v4/tiny-bf16");
+#ifdef FATHOM_CUDA_EMULATION
+    if (const char *only = std::getenv("FATHOM_EMU_ONLY"); !only || !*only)
+#endif
+        backend(root + "/v4/tiny-bf16");
 #ifdef FATHOM_CUDA_EMULATION
     const int emuErrors = emu::error_count();
     check(emuErrors == 0,

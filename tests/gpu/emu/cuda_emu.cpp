@@ -387,6 +387,7 @@ struct Stream
     bool invalidated = false;
     std::vector<std::function<void()>> ops;
     std::vector<const void *> kinds; // of ops
+    std::vector<std::string> sigs;   // of ops
 };
 std::set<Stream *> g_streams;
 Stream g_default;
@@ -489,12 +490,13 @@ DeviceAccess::~DeviceAccess()
     if (--g_open == 0)
         protect(false);
 }
-void enqueue(cudaStream_t stream, std::function<void()> op, const void *kind)
+void enqueue(cudaStream_t stream, std::function<void()> op, const void *kind, std::string sig)
 {
     Stream *s = stream_of(stream);
     if (s->capturing) {
         s->ops.push_back(std::move(op));
         s->kinds.push_back(kind);
+        s->sigs.push_back(std::move(sig));
         return;
     }
     op();
@@ -523,6 +525,38 @@ long long graph_launch_count()
 {
     return g_graphLaunches;
 }
+long long g_updates = 0, g_updateNodes = 0, g_updateChanged = 0, g_updateUnchanged = 0;
+long long graph_update_nodes()
+{
+    return g_updateNodes;
+}
+std::map<const void *, long long> g_changedKinds;
+long long graph_update_count()
+{
+    return g_updates;
+}
+long long graph_update_changed_nodes()
+{
+    return g_updateChanged;
+}
+long long graph_update_unchanged()
+{
+    return g_updateUnchanged;
+}
+std::vector<std::pair<const void *, long long>> graph_update_changed_kinds()
+{
+    std::vector<std::pair<const void *, long long>> out(g_changedKinds.begin(),
+                                                        g_changedKinds.end());
+    std::stable_sort(out.begin(), out.end(), [](const auto &a, const auto &b) {
+        return a.second > b.second;
+    });
+    return out;
+}
+void reset_graph_update_counts()
+{
+    g_updates = g_updateNodes = g_updateChanged = g_updateUnchanged = 0;
+    g_changedKinds.clear();
+}
 void reset_round_trip_counts()
 {
     g_readbacks = 0;
@@ -539,11 +573,13 @@ struct CUgraph_st
 {
     std::vector<std::function<void()>> ops;
     std::vector<const void *> kinds;
+    std::vector<std::string> sigs;
 };
 struct CUgraphExec_st
 {
     std::vector<std::function<void()>> ops;
     std::vector<const void *> kinds;
+    std::vector<std::string> sigs;
 };
 
 namespace {
@@ -654,8 +690,12 @@ cudaError_t cudaMemcpyAsync(
         emu::g_readbacks += kind == cudaMemcpyDeviceToHost;
         emu::g_uploads += kind == cudaMemcpyHostToDevice;
     }
+    std::string sig;
+    emu::append_sig(sig, dst);
+    emu::append_sig(sig, src);
+    emu::append_sig(sig, n);
     emu::enqueue(
-        stream, [dst, src, n]() { do_copy(dst, src, n); }, &k_copyNode);
+        stream, [dst, src, n]() { do_copy(dst, src, n); }, &k_copyNode, std::move(sig));
     return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void *p, int value, size_t n, cudaStream_t stream)
@@ -666,7 +706,10 @@ cudaError_t cudaMemsetAsync(void *p, int value, size_t n, cudaStream_t stream)
             emu::DeviceAccess open;
             std::memset(p, value, n);
         },
-        &k_memsetNode);
+        &k_memsetNode,
+        std::string(reinterpret_cast<const char *>(&p), sizeof p)
+            + std::string(reinterpret_cast<const char *>(&value), sizeof value)
+            + std::string(reinterpret_cast<const char *>(&n), sizeof n));
     return cudaSuccess;
 }
 cudaError_t cudaMemGetInfo(size_t *free, size_t *total)
@@ -815,6 +858,7 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mo
     s->invalidated = false;
     s->ops.clear();
     s->kinds.clear();
+    s->sigs.clear();
     ++emu::g_captures;
     return cudaSuccess;
 }
@@ -834,8 +878,10 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph)
     auto *g = new CUgraph_st;
     g->ops = std::move(s->ops);
     g->kinds = std::move(s->kinds);
+    g->sigs = std::move(s->sigs);
     s->ops.clear();
     s->kinds.clear();
+    s->sigs.clear();
     *graph = g;
     return cudaSuccess;
 }
@@ -854,6 +900,7 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsig
     auto *x = new CUgraphExec_st;
     x->ops = graph->ops;
     x->kinds = graph->kinds;
+    x->sigs = graph->sigs;
     *exec = x;
     return cudaSuccess;
 }
@@ -872,7 +919,18 @@ cudaError_t cudaGraphExecUpdate(cudaGraphExec_t exec,
         g_last = cudaErrorGraphExecUpdateFailure;
         return cudaErrorGraphExecUpdateFailure;
     }
+    long long changed = 0;
+    for (size_t i = 0; i < graph->sigs.size(); ++i)
+        if (exec->sigs[i] != graph->sigs[i]) {
+            ++changed;
+            ++emu::g_changedKinds[graph->kinds[i]];
+        }
+    ++emu::g_updates;
+    emu::g_updateNodes += static_cast<long long>(graph->sigs.size());
+    emu::g_updateChanged += changed;
+    emu::g_updateUnchanged += changed == 0;
     exec->ops = graph->ops;
+    exec->sigs = graph->sigs;
     return cudaSuccess;
 }
 cudaError_t cudaMallocHost(void **p, size_t n)

@@ -45,8 +45,10 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #define __global__
 #define __device__
@@ -176,7 +178,13 @@ struct DeviceAccess
 };
 // Stream order: runs `op` now, or appends it to the stream's capture. `kind` names the node type
 // (the kernel function, or a tag for copies and memsets): cudaGraphExecUpdate compares them.
-void enqueue(cudaStream_t stream, std::function<void()> op, const void *kind = nullptr);
+// `sig`: the node's parameters as bytes (grid, block, shared memory and the arguments of a kernel;
+// destination, source and size of a copy), compared by cudaGraphExecUpdate to count the nodes
+// whose parameters a step changed (graph_update_changed_nodes).
+void enqueue(cudaStream_t stream,
+             std::function<void()> op,
+             const void *kind = nullptr,
+             std::string sig = {});
 // Launches seen since the counter was reset (tests: a fixed launch sequence per step).
 long long launch_count();
 void reset_launch_count();
@@ -188,6 +196,23 @@ long long wait_count();
 long long upload_count();
 long long graph_launch_count();
 void reset_round_trip_counts();
+// Successful cudaGraphExecUpdate calls since the reset, and among their nodes those whose
+// parameters differed from the exec's (a graph replayable unchanged has none). changed_kinds:
+// (node kind, count) of those nodes, most frequent first (kernels are named by their function's
+// address: look it up with nm).
+long long graph_update_count();
+long long graph_update_nodes(); // nodes of the updated graphs, summed
+long long graph_update_changed_nodes();
+long long graph_update_unchanged(); // updates that changed no node at all
+std::vector<std::pair<const void *, long long>> graph_update_changed_kinds();
+void reset_graph_update_counts();
+
+template<typename T>
+void append_sig(std::string &sig, const T &a)
+{
+    if constexpr (std::is_trivially_copyable_v<T>)
+        sig.append(reinterpret_cast<const char *>(&a), sizeof a);
+}
 
 template<typename T>
 void check_arg(const T &a, int index)
@@ -217,7 +242,12 @@ struct Launcher
                 }
                 run_kernel(l.grid, l.block, l.smem, [&]() { f(a...); });
             };
-            enqueue(l.stream, std::move(run), reinterpret_cast<const void *>(f));
+            std::string sig;
+            append_sig(sig, l.grid);
+            append_sig(sig, l.block);
+            append_sig(sig, l.smem);
+            (append_sig(sig, args), ...);
+            enqueue(l.stream, std::move(run), reinterpret_cast<const void *>(f), std::move(sig));
         };
     }
 };

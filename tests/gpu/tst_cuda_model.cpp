@@ -967,7 +967,8 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
 #ifdef FATHOM_CUDA_EMULATION
     check((steady > 0 || steps < 8) && steadyUnchanged == steady,
           v.name + ": " + std::to_string(steadyUnchanged) + " of " + std::to_string(steady)
-              + " steady decode steps of " + std::to_string(B)
+              + " steady decode steps of " + std::to_string(B) + " at positions "
+              + std::to_string(S) + ".." + std::to_string(S + steps - 1)
               + " (no window closed then or the step before) recorded the kept graph unchanged "
                 "(changed nodes at step:"
               + changedAt + ")");
@@ -1017,6 +1018,62 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
         statesEqual = statesEqual && eager[b] == graph[b];
     check(statesEqual, v.name + ": sequence states after graphed and eager decode are equal");
 }
+// The rings in the whole model: a CPU prefill of 250 tokens (16 tokens of history, so the rows
+// stay few), the state moved to the GPU, then graphed decode steps across position 256, where
+// every ring (256 slots) wraps: the window of the attention spans the wrap, compressor windows
+// close on both sides of it. The GPU ops are exact twins of the CPU's: logits must agree with
+// the CPU executor's decode of the same state to rounding (a wrong slot gives other rows), and
+// the states must hold the same rows.
+void ringWrapDecode(Variant &v, CudaExecutor &gpu)
+{
+    const ModelConfig &c = v.model->config();
+    const int64_t V = c.vocabSize;
+    const int P = 250, steps = 12;
+    std::vector<int32_t> ids(P + steps);
+    for (int i = 0; i < P + steps; ++i)
+        ids[static_cast<size_t>(i)] = static_cast<int32_t>((37 * i + 11) % V);
+    CpuExecutor cpu(0);
+    V4Forward cf(*v.model, cpu), gf(*v.model, gpu);
+    SequenceState hs(c, 16, 0);
+    ForwardItem pre{&hs, ids.data(), P, 0};
+    pre.logits = false;
+    auto r = cf.forward({pre}, nullptr);
+    SequenceState ds = hs;
+    if (r)
+        r = ds.useMemory(&gpu);
+    std::vector<float> lc(static_cast<size_t>(V)), lg(lc.size());
+    double worst = 0;
+    bool argmax = true;
+    for (int t = 0; r && t < steps; ++t) {
+        r = cf.forward({{&hs, ids.data() + P + t, 1, 0}}, lc.data());
+        if (r)
+            r = gf.forward({{&ds, ids.data() + P + t, 1, 0}}, lg.data());
+        if (!r)
+            break;
+        const LogitStats st = compareLogits({{lg.data(), lc.data()}}, V);
+        worst = std::max(worst, st.maxAbs);
+        argmax = argmax && st.finite && st.argmax == 1.0;
+    }
+    if (!r) {
+        check(false, v.name + " ring wrap decode: " + r.error().toString());
+        return;
+    }
+    const bool states = ds == hs;
+    char buf[256];
+    std::snprintf(buf,
+                  sizeof buf,
+                  "%s: decode across the ring wrap (positions %d..%d, 256-slot rings) on the GPU "
+                  "equals the CPU executor: max abs logit difference %.3g, argmax agrees %d, "
+                  "state rows equal %d",
+                  v.name.c_str(),
+                  P,
+                  P + steps - 1,
+                  worst,
+                  argmax,
+                  states);
+    check(argmax && worst <= 1e-3 && states, buf);
+}
+
 // Greedy token-level generation through the Backend interface: CudaBackend and CpuBackend
 // produce the same tokens on tiny-bf16 (exact twin ops; a rare rounding flip would show here).
 struct Tokens final : GenerationListener
@@ -1144,6 +1201,8 @@ int main()
             decodeStepGraph(*v, **gpu, 2, full ? 24 : quant ? 6 : 12);
             if (!quant)
                 decodeStepGraph(*v, **gpu, 1, full ? 24 : 4);
+            if (!quant)
+                ringWrapDecode(*v, **gpu);
             continue;
         }
 #endif
@@ -1157,6 +1216,8 @@ int main()
         decodeStepGraph(*v, **gpu, 2, full ? 24 : quant ? 6 : 12);
         if (!quant)
             decodeStepGraph(*v, **gpu, 1, full ? 24 : 4);
+        if (full || !quant)
+            ringWrapDecode(*v, **gpu);
         layerLocal(*v, **gpu);
         // Emulation (CI): whole-prompt and chunked prefill + decode with replayed routing on
         // tiny-bf16, whole-prompt on tiny-quant (the FP8/FP4 paths), own routing and MTP on

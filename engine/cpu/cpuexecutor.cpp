@@ -579,6 +579,30 @@ Result<void> CpuExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int inte
     return {};
 }
 
+Result<void> CpuExecutor::embedRows(
+    const uint16_t *table, const int32_t *hostIds, int rows, int d, int copies, float *out)
+{
+    // Executor::embedRows (bf16 widening is exact), rows on the pool.
+    kernels::parallel_for(m_pool.get(),
+                          rows,
+                          std::max<int64_t>(1, 16384 / std::max(1, d * copies)),
+                          [&](int64_t r0, int64_t r1) {
+                              for (int64_t r = r0; r < r1; ++r) {
+                                  float *dst = out + r * copies * d;
+                                  kernels::bf16_to_f32_row(table
+                                                               + static_cast<int64_t>(hostIds[r])
+                                                                     * d,
+                                                           dst,
+                                                           d);
+                                  for (int s = 1; s < copies; ++s)
+                                      std::memcpy(dst + static_cast<int64_t>(s) * d,
+                                                  dst,
+                                                  sizeof(float) * d);
+                              }
+                          });
+    return {};
+}
+
 Result<void> CpuExecutor::moeCombine(float *y,
                                      const float *routed,
                                      const float *shared,

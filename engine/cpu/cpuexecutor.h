@@ -64,6 +64,13 @@ public:
     // Experts run concurrently, one thread each, in one pool dispatch (the default, one expert
     // after the other with every linear multithreaded, only with fewer experts than threads).
     Result<void> expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit) override;
+    // Executor::embedRows, the rows on the pool.
+    Result<void> embedRows(const uint16_t *table,
+                           const int32_t *hostIds,
+                           int rows,
+                           int d,
+                           int copies,
+                           float *out) override;
     // Executor::moeCombine's sums, the rows on the pool.
     Result<void> moeCombine(float *y,
                             const float *routed,

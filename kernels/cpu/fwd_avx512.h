@@ -50,6 +50,25 @@ FATHOM_FWD_AVX512_TARGET inline __m512 round_bf16_ps(__m512 v)
     return _mm512_castsi512_ps(_mm512_and_si512(u, _mm512_set1_epi32(int(0xFFFF0000u))));
 }
 
+// formats.h's f32_to_bf16 as a float for every value: nearest even, NaN -> the quiet NaN with
+// its sign (round_bf16_ps's carry would turn some NaN payloads into infinities or zero).
+FATHOM_FWD_AVX512_TARGET inline __m512 round_bf16_nan_ps(__m512 v)
+{
+    const __m512i u = _mm512_castps_si512(v);
+    const __m512i hi = _mm512_set1_epi32(int(0xFFFF0000u));
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)),
+                                                  _mm512_set1_epi32(0x7F800000));
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    const __m512i r
+        = _mm512_and_si512(_mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF))),
+                           hi);
+    return _mm512_castsi512_ps(
+        _mm512_mask_mov_epi32(r,
+                              nan,
+                              _mm512_or_si512(_mm512_and_si512(u, hi),
+                                              _mm512_set1_epi32(0x00400000))));
+}
+
 // Horizontal sum / max by lane swaps.
 FATHOM_FWD_AVX512_TARGET inline float hsum_ps(__m512 v)
 {

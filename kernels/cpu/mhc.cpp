@@ -63,6 +63,60 @@ FATHOM_FWD_AVX512_TARGET void rows_fast(
         mu[r] = detail::hsum_ps(a) * rho;
     }
 }
+
+// Σ_i double(w_i · x_i) from +0 in the order i = 0..n-1 for the 16 lanes at x (products in
+// fp32, as the scalar loops compute them), as floats: mhc_*_avx2's sums, 8 doubles a step.
+FATHOM_FWD_AVX512_TARGET inline __m512 sum_products_16(
+    const float *w, const float *x, int64_t ld, int n, __mmask16 mk)
+{
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+    for (int i = 0; i < n; ++i) {
+        const __m512 p = _mm512_mul_ps(_mm512_set1_ps(w[i]), _mm512_maskz_loadu_ps(mk, x + i * ld));
+        lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(p)));
+        hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(p, 1)));
+    }
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+}
+
+// The collapse and post mix over the elements [e0, e1) of one token: the same bits as
+// detail::mhc_collapse_avx2 / mhc_post_avx2 and the scalar loops.
+FATHOM_FWD_AVX512_TARGET void collapse_avx512(
+    const float *x, const float *pre, int n, int64_t d, int64_t e0, int64_t e1, float *u)
+{
+    for (int64_t e = e0; e < e1; e += 16) {
+        const __mmask16 mk = detail::lanes16(static_cast<int>(std::min<int64_t>(16, e1 - e)));
+        _mm512_mask_storeu_ps(u + e,
+                              mk,
+                              detail::round_bf16_nan_ps(sum_products_16(pre, x + e, d, n, mk)));
+    }
+}
+
+FATHOM_FWD_AVX512_TARGET void post_avx512(const float *x,
+                                          const float *y,
+                                          const float *post,
+                                          const float *comb,
+                                          int n,
+                                          int64_t d,
+                                          int64_t e0,
+                                          int64_t e1,
+                                          float *out)
+{
+    float col[16];
+    for (int j = 0; j < n; ++j) {
+        for (int i = 0; i < n; ++i)
+            col[i] = comb[i * n + j];
+        const __m512 pj = _mm512_set1_ps(post[j]);
+        float *o = out + j * d;
+        for (int64_t e = e0; e < e1; e += 16) {
+            const __mmask16 mk = detail::lanes16(static_cast<int>(std::min<int64_t>(16, e1 - e)));
+            const __m512 s = sum_products_16(col, x + e, d, n, mk);
+            __m512 a = _mm512_mul_ps(pj, _mm512_maskz_loadu_ps(mk, y + e));
+            // The product is rounded on its own as in the scalar loop: no fused multiply-add.
+            __asm__("" : "+v"(a));
+            _mm512_mask_storeu_ps(o + e, mk, detail::round_bf16_nan_ps(_mm512_add_ps(a, s)));
+        }
+    }
+}
 #endif
 
 void mixes(const float *x,
@@ -96,6 +150,12 @@ void mixes(const float *x,
 void collapse(const float *x, const float *pre, int n, int d, float *u, parallel_runner *pool)
 {
     parallel_for(pool, d, 256, [&](int64_t e0, int64_t e1) {
+#if FATHOM_FWD_AVX512
+        if (cpu_has_avx512()) {
+            collapse_avx512(x, pre, n, d, e0, e1, u);
+            return;
+        }
+#endif
 #if FATHOM_KERNELS_HAVE_AVX2
         if (cpu_has_avx2_fma()) {
             detail::mhc_collapse_avx2(x, pre, n, d, e0, e1, u);
@@ -189,6 +249,12 @@ Status mhc_post_cpu(const MhcPostParams &p, parallel_runner *pool)
         const float *c = p.comb + t * n * n;
         float *out = p.out + static_cast<long>(t) * n * p.d;
         parallel_for(pool, p.d, 256, [&](int64_t e0, int64_t e1) {
+#if FATHOM_FWD_AVX512
+            if (cpu_has_avx512()) {
+                post_avx512(x, y, post, c, n, p.d, e0, e1, out);
+                return;
+            }
+#endif
 #if FATHOM_KERNELS_HAVE_AVX2
             if (cpu_has_avx2_fma()) {
                 detail::mhc_post_avx2(x, y, post, c, n, p.d, e0, e1, out);

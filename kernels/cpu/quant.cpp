@@ -110,24 +110,6 @@ void fake_quant_rows_scalar(
 }
 
 #if FATHOM_FWD_AVX512
-// formats.h's f32_to_bf16 as a float: nearest even, NaN -> the quiet NaN with its sign.
-FATHOM_FWD_AVX512_TARGET inline __m512 round_bf16_nan_ps(__m512 v)
-{
-    const __m512i u = _mm512_castps_si512(v);
-    const __m512i hi = _mm512_set1_epi32(int(0xFFFF0000u));
-    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)),
-                                                  _mm512_set1_epi32(0x7F800000));
-    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    __m512i r = _mm512_and_si512(_mm512_add_epi32(u,
-                                                  _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF))),
-                                 hi);
-    r = _mm512_mask_mov_epi32(r,
-                              nan,
-                              _mm512_or_si512(_mm512_and_si512(u, hi),
-                                              _mm512_set1_epi32(0x00400000)));
-    return _mm512_castsi512_ps(r);
-}
-
 // The value of f32_to_e4m3(y) / f32_to_e2m1(y) (formats.h): nearest even on the format's grid,
 // saturating, NaN -> NaN (e4m3) or 6 (e2m1), the sign of y kept (also on zero).
 FATHOM_FWD_AVX512_TARGET inline __m512 grid_e4m3_ps(__m512 y)
@@ -194,7 +176,7 @@ FATHOM_FWD_AVX512_TARGET void fake_quant_rows_avx512(
             __m512 amax = _mm512_setzero_ps();
             for (int64_t i = b0; i < b1; i += 16) {
                 const __mmask16 mk = detail::lanes16(static_cast<int>(b1 - i));
-                const __m512 t = round_bf16_nan_ps(_mm512_maskz_loadu_ps(mk, v + i));
+                const __m512 t = detail::round_bf16_nan_ps(_mm512_maskz_loadu_ps(mk, v + i));
                 _mm512_mask_storeu_ps(v + i, mk, t);
                 amax = _mm512_max_ps(_mm512_and_ps(t, abs_mask), amax);
             }
@@ -210,7 +192,7 @@ FATHOM_FWD_AVX512_TARGET void fake_quant_rows_avx512(
                 __m512 o = _mm512_mul_ps(q, sv);
                 if constexpr (Fmt == fq_format::e4m3)
                     o = _mm512_mask_mov_ps(o, _mm512_cmp_ps_mask(q, q, _CMP_UNORD_Q), q);
-                _mm512_mask_storeu_ps(v + i, mk, round_bf16_nan_ps(o));
+                _mm512_mask_storeu_ps(v + i, mk, detail::round_bf16_nan_ps(o));
             }
         }
     }

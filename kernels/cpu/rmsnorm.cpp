@@ -78,23 +78,12 @@ FATHOM_FWD_AVX512_TARGET bool sum_sq_bf16_exact(const float *v, int dim, double 
 FATHOM_FWD_AVX512_TARGET void scale_round_bf16(float *v, int dim, float rs)
 {
     const __m512 s = _mm512_set1_ps(rs);
-    const __m512i hi = _mm512_set1_epi32(int(0xFFFF0000u));
     for (int i = 0; i < dim; i += 16) {
         const __mmask16 mk = detail::lanes16(dim - i);
-        const __m512i u = _mm512_castps_si512(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, v + i), s));
-        const __mmask16 nan
-            = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)),
-                                      _mm512_set1_epi32(0x7F800000));
-        const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-        __m512i r = _mm512_and_si512(_mm512_add_epi32(u,
-                                                      _mm512_add_epi32(odd,
-                                                                       _mm512_set1_epi32(0x7FFF))),
-                                     hi);
-        r = _mm512_mask_mov_epi32(r,
-                                  nan,
-                                  _mm512_or_si512(_mm512_and_si512(u, hi),
-                                                  _mm512_set1_epi32(0x00400000)));
-        _mm512_mask_storeu_ps(v + i, mk, _mm512_castsi512_ps(r));
+        _mm512_mask_storeu_ps(v + i,
+                              mk,
+                              detail::round_bf16_nan_ps(
+                                  _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, v + i), s)));
     }
 }
 #endif

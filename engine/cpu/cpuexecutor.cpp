@@ -282,7 +282,24 @@ Result<void> CpuExecutor::mhcHead(const kernels::MhcHeadParams &params)
 
 Result<void> CpuExecutor::compressorPool(const kernels::CompressorPoolParams &p)
 {
-    return check(kernels::compressor_pool_cpu(p), "compressor_pool");
+    // One entry per call, serial in the forward pass (a 256-token chunk pools 64 entries per
+    // CSA layer, each a softmax over 8 slots of 512 channels with a double exp per element):
+    // the channels are independent, so large entries share them out over the pool.
+    const int slots = (p.prev_kv ? 2 : 1) * p.ratio;
+    if (m_pool->thread_count() <= 1 || static_cast<int64_t>(p.dc) * slots < 2048)
+        return check(kernels::compressor_pool_cpu(p), "compressor_pool");
+    kernels::Status status;
+    std::mutex statusMutex;
+    kernels::parallel_for(m_pool.get(), p.dc, 64, [&](int64_t e0, int64_t e1) {
+        const kernels::Status st = kernels::compressor_pool_range_cpu(p,
+                                                                      static_cast<int>(e0),
+                                                                      static_cast<int>(e1));
+        if (!st.ok()) {
+            std::lock_guard lock(statusMutex);
+            status = st;
+        }
+    });
+    return check(status, "compressor_pool");
 }
 
 Result<void> CpuExecutor::hadamard(float *x, int rows, int n, float scale)

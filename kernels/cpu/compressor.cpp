@@ -12,15 +12,20 @@ namespace fathom::kernels {
 
 Status compressor_pool_cpu(const CompressorPoolParams &p)
 {
+    return compressor_pool_range_cpu(p, 0, p.dc);
+}
+
+Status compressor_pool_range_cpu(const CompressorPoolParams &p, int e0, int e1)
+{
     const bool ov = p.overlap == CompressorOverlap::Overlapped;
     if (!p.kv || !p.score || !p.out || p.ratio <= 0 || p.dc <= 0 || (!ov && p.prev_kv)
-        || (p.prev_kv && !p.prev_score))
+        || (p.prev_kv && !p.prev_score) || e0 < 0 || e1 < e0 || e1 > p.dc)
         return Status::invalid("compressor_pool: bad arguments");
     const int width = ov ? 2 * p.dc : p.dc;
     const int bOff = ov ? p.dc : 0;
     const int nSlots = (p.prev_kv ? 2 : 1) * p.ratio;
     std::vector<float> g(nSlots), a(nSlots);
-    for (int e = 0; e < p.dc; ++e) {
+    for (int e = e0; e < e1; ++e) {
         int k = 0;
         if (p.prev_kv) {
             for (int r = 0; r < p.ratio; ++r, ++k) {

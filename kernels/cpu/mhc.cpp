@@ -64,6 +64,53 @@ FATHOM_FWD_AVX512_TARGET void rows_fast(
     }
 }
 
+// rows_fast for two tokens at once (x0, x1 with their rho), each row of φ read once for both:
+// per token the same operations in the same order, so the same bits as two rows_fast calls.
+FATHOM_FWD_AVX512_TARGET void rows_fast2(const float *x0,
+                                         const float *x1,
+                                         const float *fn,
+                                         int64_t rows,
+                                         int width,
+                                         float rho0,
+                                         float rho1,
+                                         float *mu0,
+                                         float *mu1)
+{
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        __m512 a[4][2], b[4][2];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i)
+            a[i][0] = a[i][1] = b[i][0] = b[i][1] = _mm512_setzero_ps();
+        const float *f = fn + r * width;
+        for (int e = 0; e < width; e += 32) {
+            const __mmask16 m0 = detail::lanes16(width - e), m1 = detail::lanes16(width - e - 16);
+            const __m512 p0 = _mm512_maskz_loadu_ps(m0, x0 + e);
+            const __m512 p1 = _mm512_maskz_loadu_ps(m1, x0 + e + 16);
+            const __m512 q0 = _mm512_maskz_loadu_ps(m0, x1 + e);
+            const __m512 q1 = _mm512_maskz_loadu_ps(m1, x1 + e + 16);
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; ++i) {
+                const __m512 f0 = _mm512_maskz_loadu_ps(m0, f + i * width + e);
+                const __m512 f1 = _mm512_maskz_loadu_ps(m1, f + i * width + e + 16);
+                a[i][0] = _mm512_fmadd_ps(f0, p0, a[i][0]);
+                b[i][0] = _mm512_fmadd_ps(f1, p1, b[i][0]);
+                a[i][1] = _mm512_fmadd_ps(f0, q0, a[i][1]);
+                b[i][1] = _mm512_fmadd_ps(f1, q1, b[i][1]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) {
+            mu0[r + i] = detail::hsum_ps(_mm512_add_ps(a[i][0], b[i][0])) * rho0;
+            mu1[r + i] = detail::hsum_ps(_mm512_add_ps(a[i][1], b[i][1])) * rho1;
+        }
+    }
+    if (r < rows) {
+        rows_fast(x0, fn, r, rows, width, rho0, mu0);
+        rows_fast(x1, fn, r, rows, width, rho1, mu1);
+    }
+}
+
 // Σ_i double(w_i · x_i) from +0 in the order i = 0..n-1 for the 16 lanes at x (products in
 // fp32, as the scalar loops compute them), as floats: mhc_*_avx2's sums, 8 doubles a step.
 FATHOM_FWD_AVX512_TARGET inline __m512 sum_products_16(
@@ -181,10 +228,36 @@ Status mhc_pre_cpu(const MhcPreParams &p, parallel_runner *pool)
     const int n = p.n_hc;
     const int rows = (2 + n) * n;
     const int width = n * p.d;
-    std::vector<float> mu(rows);
+    std::vector<float> mu(rows), muNext(rows);
+#if FATHOM_FWD_AVX512
+    // Prefill without a pool (CpuExecutor splits the tokens): fp32 mixes two tokens at a time.
+    const bool pairs = p.fp32_sums && !pool && cpu_has_avx512();
+#else
+    const bool pairs = false;
+#endif
+    bool haveNext = false;
     for (int t = 0; t < p.tokens; ++t) {
         const float *x = p.x + static_cast<long>(t) * width;
-        mixes(x, p.fn, rows, width, p.norm_eps, mu.data(), pool, p.fp32_sums);
+        if (haveNext) {
+            mu.swap(muNext);
+            haveNext = false;
+        } else if (pairs && t + 1 < p.tokens) {
+#if FATHOM_FWD_AVX512
+            const float *x1 = x + width;
+            rows_fast2(x,
+                       x1,
+                       p.fn,
+                       rows,
+                       width,
+                       detail::rsqrt_f32(sumsq_fast(x, width) / width + p.norm_eps),
+                       detail::rsqrt_f32(sumsq_fast(x1, width) / width + p.norm_eps),
+                       mu.data(),
+                       muNext.data());
+            haveNext = true;
+#endif
+        } else {
+            mixes(x, p.fn, rows, width, p.norm_eps, mu.data(), pool, p.fp32_sums);
+        }
         float *pre = p.pre + t * n;
         float *post = p.post + t * n;
         float *c = p.comb + t * n * n;

@@ -754,6 +754,43 @@ private slots:
         }
     }
 
+    // CpuExecutor::compressorPool shares the channels of a large entry out over its pool: the
+    // same bits as one kernel call (overlapped ratio 4 with and without a previous window, ratio
+    // 128 without overlap, a small entry that stays on one thread).
+    void executorCompressorPoolSplitIsBitIdentical()
+    {
+        fathom::engine::CpuExecutor exec(2);
+        struct Case
+        {
+            int ratio, dc;
+            bool overlapped, prev;
+        };
+        for (const Case &c : {Case{4, 512, true, true},
+                              Case{4, 512, true, false},
+                              Case{128, 512, false, false},
+                              Case{4, 96, true, true}}) {
+            const int width = c.overlapped ? 2 * c.dc : c.dc;
+            std::vector<float> kv = randomBf16(size_t(c.ratio) * width, 71, 2.0f),
+                               sc = randomBf16(size_t(c.ratio) * width, 72, 3.0f),
+                               pkv = randomBf16(size_t(c.ratio) * width, 73, 2.0f),
+                               psc = randomBf16(size_t(c.ratio) * width, 74, 3.0f);
+            CompressorPoolParams p;
+            p.kv = kv.data();
+            p.score = sc.data();
+            p.prev_kv = c.prev ? pkv.data() : nullptr;
+            p.prev_score = c.prev ? psc.data() : nullptr;
+            p.ratio = c.ratio;
+            p.dc = c.dc;
+            p.overlap = c.overlapped ? CompressorOverlap::Overlapped : CompressorOverlap::None;
+            std::vector<float> o0(size_t(c.dc), -1.0f), o1 = o0;
+            p.out = o0.data();
+            QVERIFY(compressor_pool_cpu(p).ok());
+            p.out = o1.data();
+            QVERIFY(bool(exec.compressorPool(p)));
+            QVERIFY(std::memcmp(o0.data(), o1.data(), o0.size() * sizeof(float)) == 0);
+        }
+    }
+
     // CpuExecutor::indexerSelect shares the query rows out over its pool; the selections must be
     // those of the base class's token loop (indexerScores + topk per row), -1 padding included.
     void executorIndexerSelectMatchesTokenLoop()

@@ -34,5 +34,8 @@ struct CompressorPoolParams
 };
 
 Status compressor_pool_cpu(const CompressorPoolParams &p);
+// The same for the channels [e0, e1) of out only (0 <= e0 <= e1 <= dc); every channel is
+// computed on its own, so any split gives compressor_pool_cpu's bits.
+Status compressor_pool_range_cpu(const CompressorPoolParams &p, int e0, int e1);
 
 } // namespace fathom::kernels

@@ -189,6 +189,8 @@ private slots:
     void fp32GemmWithinBound();
     void fp32GemmBoundCatchesWrongScale();
     void fp32GemmAllFp8Codes();
+    void fp32GemmAllFp4Codes();
+    void fp32GemmStridesAndSplits();
     void stridesAndErrors();
     void edgeActivations();
     void weightBytes();
@@ -498,8 +500,10 @@ void tst_Linear::fp32GemmWithinBound_data()
                  {"f32", linear_weight_type::f32},
                  {"fp8", linear_weight_type::fp8_e4m3},
                  {"fp4", linear_weight_type::fp4_e2m1}};
-    // GEMM shapes (m >= 4): every remainder of the 6-row and 32-column blocking, partial FP8
-    // blocks, odd k (a zero-padded k-pair), more rows and columns than one tile.
+    // GEMM shapes (m >= 4): partial 16-row vectors (every group of 1-3 vectors, 16 vectors as
+    // 3,3,3,3,2,2), 8-column groups and 32-column tiles with remainders, partial FP8 blocks, odd k
+    // (a zero-padded k-pair), k over several 256-pair slabs with a partial last one, an expert
+    // of the benchmark model (48 x 512 x 1024).
     const int shapes[][3] = {{4, 40, 64},
                              {5, 33, 200},
                              {7, 65, 333},
@@ -507,7 +511,12 @@ void tst_Linear::fp32GemmWithinBound_data()
                              {64, 96, 544},
                              {97, 31, 129},
                              {300, 70, 256},
-                             {6, 257, 1000}};
+                             {6, 257, 1000},
+                             {17, 24, 1536},
+                             {33, 8, 2050},
+                             {64, 16, 1027},
+                             {250, 41, 96},
+                             {48, 512, 1024}};
     for (const auto &t : types)
         for (const auto &s : shapes) {
             const int k = t.t == linear_weight_type::fp4_e2m1 ? std::max(32, s[2] / 32 * 32) : s[2];
@@ -637,6 +646,100 @@ void tst_Linear::fp32GemmAllFp8Codes()
                                      .arg(double(got[size_t(r) * n + j]))
                                      .arg(double(ref[size_t(r) * n + j]))));
         }
+}
+
+// Every e2m1 code in both nibbles of a byte (even and odd k), with unit scales: the decoding of
+// the FP4 weights (one word-table lookup per byte in the vdpbf16ps GEMM) must be exact, bit for
+// bit against the reference (sums of one term).
+void tst_Linear::fp32GemmAllFp4Codes()
+{
+    const int m = 32, n = 16, k = 64; // column j holds code j at even k = 2r, odd k = 2r + 1
+    std::vector<uint8_t> w(size_t(n) * k / 2, 0), s(size_t(n) * k / 32, 127);
+    for (int j = 0; j < n; ++j)
+        for (int i = 0; i < k / 2; ++i)
+            w[size_t(j) * k / 2 + i] = uint8_t(j | (((j + i) % 16) << 4));
+    std::vector<float> x(size_t(m) * k, 0.0f);
+    for (int r = 0; r < m; ++r)
+        x[size_t(r) * k + r] = 1.0f; // picks element r: the low nibble for even r, else the high
+    std::vector<float> ref(size_t(m) * n), got(size_t(m) * n);
+    linear_params p;
+    p.x = x.data();
+    p.x_type = act_type::f32;
+    p.w = w.data();
+    p.w_scale = s.data();
+    p.w_type = linear_weight_type::fp4_e2m1;
+    p.y = ref.data();
+    p.y_type = act_type::f32;
+    p.m = m;
+    p.n = n;
+    p.k = k;
+    QVERIFY(linear_ref(p).ok());
+    p.y = got.data();
+    p.accum = linear_accum::fp32;
+    QVERIFY(linear_cpu(p, nullptr).ok());
+    static const float e2m1[16]
+        = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+    for (int r = 0; r < m; ++r)
+        for (int j = 0; j < n; ++j) {
+            const int code = r % 2 == 0 ? j : (j + r / 2) % 16;
+            // The reference against the spec's table (x = 1 is act-quantised with scale 2^-8:
+            // 448 * 2^-8 = 1.75 is the largest code value; 1 = code 256 * 2^-8 exactly).
+            QCOMPARE(ref[size_t(r) * n + j] == 0.0f, e2m1[code] == 0.0f);
+            if (std::memcmp(&got[size_t(r) * n + j], &ref[size_t(r) * n + j], 4) != 0)
+                QFAIL(qPrintable(QStringLiteral("row %1 code %2: %3 vs %4")
+                                     .arg(r)
+                                     .arg(code)
+                                     .arg(double(got[size_t(r) * n + j]))
+                                     .arg(double(ref[size_t(r) * n + j]))));
+        }
+}
+
+// Row strides of x and y (y padding untouched), bf16 and f32 y, and row ranges of a thread pool
+// that do not start on 16-row vectors: the same bits as packed rows on one thread.
+void tst_Linear::fp32GemmStridesAndSplits()
+{
+    for (linear_weight_type type :
+         {linear_weight_type::fp8_e4m3, linear_weight_type::fp4_e2m1, linear_weight_type::bf16}) {
+        for (int m : {20, 37, 200}) {
+            const int n = 40, k = 512, ldx = k + 7, ldy = n + 9;
+            const Problem pr = makeProblem(m, n, k, type, unsigned(m + 7));
+            std::vector<uint16_t> xs(size_t(m) * ldx, 0x7FC0); // NaN between the rows
+            for (int r = 0; r < m; ++r)
+                std::memcpy(xs.data() + size_t(r) * ldx,
+                            pr.xb.data() + size_t(r) * k,
+                            size_t(k) * 2);
+            for (act_type yt : {act_type::f32, act_type::bf16}) {
+                const size_t es = yt == act_type::f32 ? 4 : 2;
+                std::vector<uint8_t> packed(size_t(m + 1) * n * es, 0xAB),
+                    strided(size_t(m + 1) * ldy * es, 0xAB); // + a guard row
+                linear_params p = paramsFor(pr, act_type::bf16, yt, packed.data());
+                p.accum = linear_accum::fp32;
+                QVERIFY(linear_cpu(p, nullptr).ok());
+                std::vector<float> exact(size_t(m) * n);
+                QVERIFY(linear_ref(paramsFor(pr, act_type::bf16, act_type::f32, exact.data())).ok());
+                QCOMPARE(fp32BoundViolations(pr, act_type::bf16, yt, packed.data(), exact, nullptr),
+                         0);
+                ThreadPool pool(3); // 12 chunks: 200 rows split every 17
+                p.x = xs.data();
+                p.ldx = ldx;
+                p.y = strided.data();
+                p.ldy = ldy;
+                QVERIFY(linear_cpu(p, &pool).ok());
+                for (int r = 0; r < m; ++r) {
+                    QVERIFY(std::memcmp(strided.data() + size_t(r) * ldy * es,
+                                        packed.data() + size_t(r) * n * es,
+                                        size_t(n) * es)
+                            == 0);
+                    for (size_t b = size_t(n) * es; b < size_t(ldy) * es; ++b)
+                        QCOMPARE(int(strided[size_t(r) * ldy * es + b]), 0xAB);
+                }
+                for (size_t b = 0; b < size_t(ldy) * es; ++b)
+                    QCOMPARE(int(strided[size_t(m) * ldy * es + b]), 0xAB);
+                for (size_t b = 0; b < size_t(n) * es; ++b)
+                    QCOMPARE(int(packed[size_t(m) * n * es + b]), 0xAB);
+            }
+        }
+    }
 }
 
 void tst_Linear::fp32GemvWithinBound_data()

@@ -202,20 +202,72 @@ Result<void> CpuExecutor::headRmsNormBf16(float *x, int rows, int dim, float eps
                  "head_rmsnorm");
 }
 
+namespace {
+// Positions below this have their RoPE cos/sin kept per frequency table (64 floats a position
+// at rope_dim 64: 4 MiB at most per table); the rest are computed per call.
+constexpr int k_ropeCachedPositions = 16384;
+constexpr size_t k_ropeTables = 4;
+} // namespace
+
+const float *CpuExecutor::ropeCosSin(const float *freqs, int half, int32_t position)
+{
+    if (position < 0 || position >= k_ropeCachedPositions)
+        return nullptr;
+    // Keyed by the frequencies' values (not their address, which a later model may reuse).
+    RopeTable *table = nullptr;
+    for (RopeTable &t : m_ropeTables)
+        if (static_cast<int>(t.freqs.size()) == half
+            && std::equal(t.freqs.begin(), t.freqs.end(), freqs)) {
+            table = &t;
+            break;
+        }
+    if (!table) {
+        if (m_ropeTables.size() >= k_ropeTables)
+            m_ropeTables.erase(m_ropeTables.begin());
+        m_ropeTables.push_back({std::vector<float>(freqs, freqs + half), {}, 0});
+        table = &m_ropeTables.back();
+    }
+    if (position >= table->rows) {
+        // Grow by at least 256 positions (decode adds one a step).
+        const int rows = std::min(k_ropeCachedPositions, std::max(position + 1, table->rows + 256));
+        table->cosSin.resize(static_cast<size_t>(rows) * 2 * half);
+        for (int r = table->rows; r < rows; ++r) {
+            float *cs = table->cosSin.data() + static_cast<size_t>(r) * 2 * half;
+            kernels::rope_cos_sin_cpu(r, freqs, half, cs, cs + half);
+        }
+        table->rows = rows;
+    }
+    return table->cosSin.data() + static_cast<size_t>(position) * 2 * half;
+}
+
 Result<void> CpuExecutor::rope(const kernels::RopeParams &p)
 {
     // Split on position groups (rows_per_position rows share one position).
     const int per = std::max(1, p.rows_per_position);
     const int groups = (p.rows + per - 1) / per;
+    const int half = p.rope_dim / 2;
+    if (!p.x || !p.positions || !p.freqs || half <= 0 || (p.rope_dim & 1) || groups <= 0)
+        return check(kernels::rope_cpu(p), "rope"); // its argument checks
+    // cos/sin of every group's position from the tables (the same values rope_cpu computes),
+    // then the rotations on the pool (kernels::rope_table_cpu, the same bits as rope_cpu).
+    const int64_t ld = 2 * static_cast<int64_t>(half);
+    m_ropeCall.resize(static_cast<size_t>(groups * ld));
+    for (int g = 0; g < groups; ++g) {
+        float *dst = m_ropeCall.data() + g * ld;
+        if (const float *cached = ropeCosSin(p.freqs, half, p.positions[g]))
+            std::copy_n(cached, ld, dst);
+        else
+            kernels::rope_cos_sin_cpu(p.positions[g], p.freqs, half, dst, dst + half);
+    }
+    const float *table = m_ropeCall.data();
     return check(splitRows(p,
                            groups,
                            std::max(1, 256 / per),
-                           [per](kernels::RopeParams q, int g0, int g1) {
+                           [per, table, ld](kernels::RopeParams q, int g0, int g1) {
                                const int r0 = g0 * per;
                                q.x += static_cast<int64_t>(r0) * q.row_stride;
-                               q.positions += g0;
                                q.rows = std::min(q.rows, g1 * per) - r0;
-                               return kernels::rope_cpu(q);
+                               return kernels::rope_table_cpu(q, table + g0 * ld, ld);
                            }),
                  "rope");
 }

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace fathom::engine {
 
@@ -103,7 +104,19 @@ private:
                                 FakeQuantRowsFn quant,
                                 const char *what);
 
+    // RoPE cos/sin of `position` (cos then sin, half each) from a table kept per frequency
+    // vector, nullptr beyond the cached positions.
+    const float *ropeCosSin(const float *freqs, int half, int32_t position);
+    struct RopeTable
+    {
+        std::vector<float> freqs;
+        std::vector<float> cosSin; // [rows, 2 * half]
+        int rows = 0;
+    };
+
     std::unique_ptr<ThreadPool> m_pool;
+    std::vector<RopeTable> m_ropeTables;
+    std::vector<float> m_ropeCall; // the current call's [groups, 2 * half]
     bool m_exactLinear = true;
     std::mutex m_cacheMutex;
     std::multimap<size_t, void *> m_freeBlocks;      // size -> block, not in use

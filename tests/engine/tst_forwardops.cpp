@@ -754,6 +754,54 @@ private slots:
         }
     }
 
+    // CpuExecutor::rope takes cos/sin from tables it keeps per frequency vector (positions below
+    // 16384) and rotates with kernels::rope_table_cpu: the same bits as rope_cpu, both
+    // directions, one and several rows per position, positions in and beyond the tables, a
+    // second call (table hit) and a second frequency vector, a partial last vector (rope_dim 36).
+    void executorRopeTablesAreBitIdentical()
+    {
+        fathom::engine::CpuExecutor exec(2);
+        for (int ropeDim : {64, 36}) {
+            const int half = ropeDim / 2;
+            for (double base : {10000.0, 160000.0}) {
+                std::vector<float> freqs(half);
+                RopeFreqParams fp;
+                fp.rope_dim = ropeDim;
+                fp.base = base;
+                QVERIFY(rope_freqs_cpu(fp, freqs.data()).ok());
+                for (int per : {1, 8}) {
+                    for (int pass = 0; pass < 2; ++pass) {
+                        const int tokens = 37, stride = ropeDim + 16;
+                        std::vector<int32_t> positions(tokens);
+                        for (int i = 0; i < tokens; ++i)
+                            positions[i] = i % 3 == 0 ? 16380 + i : 7 * i + 700 * pass;
+                        for (auto dir : {RopeDirection::Forward, RopeDirection::Inverse}) {
+                            std::vector<float> x0 = randomBf16(size_t(tokens) * per * stride,
+                                                               81 + per + pass,
+                                                               3.0f),
+                                               x1 = x0;
+                            RopeParams rp;
+                            rp.positions = positions.data();
+                            rp.freqs = freqs.data();
+                            rp.rows = tokens * per;
+                            rp.row_stride = stride;
+                            rp.offset = 16;
+                            rp.rope_dim = ropeDim;
+                            rp.rows_per_position = per;
+                            rp.direction = dir;
+                            rp.x = x0.data();
+                            QVERIFY(rope_cpu(rp).ok());
+                            rp.x = x1.data();
+                            QVERIFY(bool(exec.rope(rp)));
+                            QVERIFY(std::memcmp(x0.data(), x1.data(), x0.size() * sizeof(float))
+                                    == 0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     // CpuExecutor::compressorPool shares the channels of a large entry out over its pool: the
     // same bits as one kernel call (overlapped ratio 4 with and without a previous window, ratio
     // 128 without overlap, a small entry that stays on one thread).

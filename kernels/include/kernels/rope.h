@@ -52,4 +52,12 @@ struct RopeParams
 
 Status rope_cpu(const RopeParams &p);
 
+// cos and sin of rope_cpu for one position: cs[j] = fl32(cos(angle_j)), sn[j] = fl32(sin(angle_j))
+// with angle_j = fl32(position * freqs[j]), j < half (the forward direction's sin).
+void rope_cos_sin_cpu(int32_t position, const float *freqs, int half, float *cs, float *sn);
+// rope_cpu with the cos and sin given: position group g (rows g * rows_per_position ...) uses
+// cos_sin + g * ld (half cos values, then half forward sin values; p.positions is not read).
+// The same bits as rope_cpu; AVX-512 when available.
+Status rope_table_cpu(const RopeParams &p, const float *cos_sin, int64_t ld);
+
 } // namespace fathom::kernels

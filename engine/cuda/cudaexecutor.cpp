@@ -1165,7 +1165,11 @@ Result<bool> CudaExecutor::indexerSelectOnExecutor(
         sp.weights = p.weights + static_cast<int64_t>(r0) * p.n_heads;
         sp.scores = scores.data();
         FATHOM_CUDA_OP("indexer_scores_rows",
-                       kernels::indexer_scores_rows_cuda(sp, n, p.n_keys, m_stream));
+                       kernels::indexer_scores_rows_cuda(sp,
+                                                         n,
+                                                         p.n_keys,
+                                                         m_stream,
+                                                         visible.data() + r0));
         FATHOM_CUDA_OP("topk_rows",
                        kernels::topk_rows_cuda(scores.data(),
                                                n,

@@ -25,10 +25,12 @@
   replays it, for step sequences without host round trips. A decode step reads nothing back
   before its logits (MoE grouping, indexer selections and attention indices stay on the device:
   moeOnDevice, indexerSelectOnExecutor, sparseIndicesOnExecutor) and runs as one graph launch
-  with one upload before and one read-back after it (beginStep/endStep below). Its launches
-  still carry per-step scalars (positions, key counts, state row addresses), so each step is
-  recorded again and the instantiated graph updated in place rather than replayed unchanged
-  (see docs/perf/cuda.md).
+  with one upload before and one read-back after it (beginStep/endStep below). A step that
+  closes no compressor window records exactly the graph of the step before it (state rows in
+  rings at fixed slots, caches read over their capacity, per-step values as uploaded data,
+  allocations at the same addresses), but it is still recorded and the instantiated graph
+  updated in place rather than replayed without a recording (see docs/perf/cuda.md,
+  "Decode-step graphs", session 5, for what that still needs).
 
   Multi-GPU: everything is tied to m_device (made current before each call), ready for one
   executor per device with an NCCL communicator beside it (engine/parallel).

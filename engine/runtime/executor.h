@@ -125,7 +125,9 @@ public:
     virtual Result<bool> moeOnDevice(const MoeDeviceJob &) { return false; }
 
     /** Optional, for a device executor: indexerSelect() with the selections left in executor
-        memory (`out` [rows, k], -1 padded), and the sparse-attention index rows built there from
+        memory (`out` [rows, k], -1 padded; p.n_keys may exceed the largest visible count - the
+        forward pass passes the key cache's capacity - and keys past a row's count are never
+        selected), and the sparse-attention index rows built there from
         them (sparseIndicesOnExecutor: rows of queries at positions start.., window rows from
         windowStart - or, with ringRows > 0 (a power of two), position mod ringRows: the slots of
         a ring (RowHistory) - then ratio 4's selections sel [rows, topk] offset by nWin, the

@@ -333,8 +333,9 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
             const bool hasPrev = cc == 2 && s > 0;
             if (!kvH.has(hasPrev ? curStart - m : curStart, pos + 1)
                 || !kvH.contiguous(curStart, pos + 1) || !gH.contiguous(curStart, pos + 1)
-                || (hasPrev && (!kvH.contiguous(curStart - m, curStart)
-                                || !gH.contiguous(curStart - m, curStart))))
+                || (hasPrev
+                    && (!kvH.contiguous(curStart - m, curStart)
+                        || !gH.contiguous(curStart - m, curStart))))
                 return fail(Error::Kind::Internal,
                             bw.prefix + " compressor inputs missing for entry " + std::to_string(s));
             kernels::CompressorPoolParams pp;
@@ -536,13 +537,22 @@ Result<void> V4Forward::attention(
                                                      static_cast<int64_t>(N) * topk,
                                                      "indexer selections"));
                     }
+                    // Keys in executor memory: the cache's whole capacity, each row limited by
+                    // its visible count, so the launch stays the same as entries are added.
+                    kernels::IndexerScoreParams kp = sp;
+                    if (it.bs->indexKeys.memory()) {
+                        kp.keys = it.bs->indexKeys.row(0);
+                        kp.n_keys = static_cast<int>(it.bs->indexKeys.capacity());
+                    }
                     FATHOM_TRY_ASSIGN(const bool kept,
-                                      m_exec.indexerSelectOnExecutor(
-                                          sp,
-                                          it.count,
-                                          visible.data(),
-                                          topk,
-                                          selOnExec.data() + static_cast<int64_t>(it.row) * topk));
+                                      m_exec.indexerSelectOnExecutor(kp,
+                                                                     it.count,
+                                                                     visible.data(),
+                                                                     topk,
+                                                                     selOnExec.data()
+                                                                         + static_cast<int64_t>(
+                                                                               it.row)
+                                                                               * topk));
                     if (kept) {
                         selectedOnExec = true;
                         continue;
@@ -629,22 +639,24 @@ Result<void> V4Forward::attention(
                                          static_cast<int64_t>(it.count) * nIdx,
                                          "attention indices"));
             FATHOM_TRY_ASSIGN(const bool built,
-                              m_exec.sparseIndicesOnExecutor(
-                                  idxOnExec.data(),
-                                  it.count,
-                                  nIdx,
-                                  it.start,
-                                  wStart,
-                                  Wn,
-                                  nPool,
-                                  m,
-                                  selOnExec.data() + static_cast<int64_t>(it.row) * topk,
-                                  topk,
-                                  ring));
+                              m_exec.sparseIndicesOnExecutor(idxOnExec.data(),
+                                                             it.count,
+                                                             nIdx,
+                                                             it.start,
+                                                             wStart,
+                                                             Wn,
+                                                             nPool,
+                                                             m,
+                                                             selOnExec.data()
+                                                                 + static_cast<int64_t>(it.row)
+                                                                       * topk,
+                                                             topk,
+                                                             ring));
             if (!built)
                 return fail(Error::Kind::Internal,
-                            bw.prefix + " indexer selections kept on the executor without an "
-                                        "index builder");
+                            bw.prefix
+                                + " indexer selections kept on the executor without an "
+                                  "index builder");
             idxForOp = idxOnExec.data();
         }
         idx.assign(selectedOnExec ? 0 : static_cast<size_t>(it.count) * nIdx, -1);
@@ -672,8 +684,11 @@ Result<void> V4Forward::attention(
         ap.q = q.data() + static_cast<int64_t>(it.row) * H * D;
         ap.kv = win.poolBase(wStart);
         ap.n_kv = nPool;
-        ap.kv_ext = nEnt ? it.bs->entries.row(0) : nullptr;
-        ap.n_kv_ext = nEnt;
+        // Entries in executor memory: the cache's capacity (indices reach only the visible
+        // ones), fixed while entries are added.
+        const bool extPool = m && it.bs->entries.memory();
+        ap.kv_ext = extPool || nEnt ? it.bs->entries.row(0) : nullptr;
+        ap.n_kv_ext = extPool ? static_cast<int>(it.bs->entries.capacity()) : nEnt;
         ap.idx = idxForOp;
         ap.sink = bw.attnSink;
         ap.out = o.data() + static_cast<int64_t>(it.row) * H * D;

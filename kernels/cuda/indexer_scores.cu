@@ -31,7 +31,8 @@ __global__ void indexer_scores_kernel(const float *q_all,
                                       int n_heads,
                                       int dim,
                                       int n_keys,
-                                      int64_t scores_ld)
+                                      int64_t scores_ld,
+                                      const int32_t *row_n)
 {
     FATHOM_EXTERN_SHARED(float, smem);
     float *sq = smem;               // [n_heads * dim]
@@ -42,6 +43,8 @@ __global__ void indexer_scores_kernel(const float *q_all,
     const float *q = q_all + static_cast<int64_t>(qi) * n_heads * dim;
     const float *w = w_all + static_cast<int64_t>(qi) * n_heads;
     const int key0 = blockIdx.y * k_keys;
+    if (row_n && key0 >= row_n[qi])
+        return; // the whole block: no key of this tile is visible to the query
     for (int i = threadIdx.x; i < n_heads * dim; i += blockDim.x)
         sq[i] = q[i];
     for (int i = threadIdx.x; i < n_heads; i += blockDim.x)
@@ -93,7 +96,8 @@ size_t smem_bytes(int n_heads, int dim)
 Status indexer_scores_rows_cuda(const IndexerScoreParams &p,
                                 int n_q,
                                 int64_t scores_ld,
-                                CUstream_st *stream)
+                                CUstream_st *stream,
+                                const int32_t *row_n)
 {
     if (!p.q || !p.weights || (!p.keys && p.n_keys) || (!p.scores && p.n_keys) || p.n_heads <= 0
         || p.dim <= 0 || n_q < 0 || scores_ld < p.n_keys
@@ -105,7 +109,7 @@ Status indexer_scores_rows_cuda(const IndexerScoreParams &p,
         return Status::success();
     const dim3 grid(n_q, (p.n_keys + k_keys - 1) / k_keys);
     FATHOM_LAUNCH(grid, k_threads, smem_bytes(p.n_heads, p.dim), stream, indexer_scores_kernel)
-    (p.q, p.weights, p.keys, p.scores, p.n_heads, p.dim, p.n_keys, scores_ld);
+    (p.q, p.weights, p.keys, p.scores, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);
     return cuda::launch_status();
 }
 

@@ -83,12 +83,15 @@ Status indexer_scores_cuda(const IndexerScoreParams &p, CUstream_st *stream);
 /**
   n_q queries at once: q [n_q, n_heads, dim], weights [n_q, n_heads], scores [n_q, scores_ld]
   (p.q / p.weights / p.scores point at query 0; keys shared). Each row scores all p.n_keys keys;
-  the caller limits the candidates with topk_rows_cuda's row_n.
+  the caller limits the candidates with topk_rows_cuda's row_n. With row_n (device [n_q]), row
+  r skips the 16-key tiles at or past row_n[r] (their scores are left unwritten): p.n_keys may
+  then be a cache's capacity, so the launch stays the same while the visible count grows.
 */
 Status indexer_scores_rows_cuda(const IndexerScoreParams &p,
                                 int n_q,
                                 int64_t scores_ld,
-                                CUstream_st *stream);
+                                CUstream_st *stream,
+                                const int32_t *row_n = nullptr);
 
 /** topk_cpu on the device: values [n] (device), out_idx [k] (device). k <= 2048. */
 Status topk_cuda(const float *values, int n, int k, int32_t *out_idx, CUstream_st *stream);

@@ -13,11 +13,17 @@
 // exact in bf16 too (one block of k, no scales); there denormal inputs and products below
 // 2^-126 are flushed to zero, far below the fp32 rounding of the sum.
 //
-// Layout: x as bf16 [m][kp] (kp = k rounded up to even, zero padded); per tile of 32 output
-// columns the weights are decoded once into a panel of k-pairs [kp/2][32] dwords (two bf16 each)
-// plus the weight scales [blocks][32], then 6 rows of x at a time run against the whole panel:
-// per k-pair one broadcast of the row's pair and two vdpbf16ps (32 columns), 12 block sums and
-// 12 fp32 accumulators in registers.
+// Layout (the weights are used by few rows at prefill, ~48 per expert: decoding them must be
+// cheap). x as bf16 pairs in 16-row vectors, [pair][16 rows] per vector (bf16dot_prepare_x: 16 x
+// 16 dword transposes, once per call). Per group of 8 output columns and slab of 256 k-pairs the
+// 8 weight rows are decoded row by row into [8][256] dwords (8 KiB, L1; FP8: shift/rebias plus a
+// vpermw table for subnormal codes; FP4: one ternary op and one vpermw per 16 bytes; BF16: a
+// copy), no transpose: in the tile each weight pair is the broadcast operand. Tile: 3 row vectors
+// x 8 columns = 24 block sums in zmm registers; per k-pair 3 x loads, 8 broadcasts, 24 vdpbf16ps.
+// At each block end acc[v][c] (in L1, [8][16] per vector) = fma(sum, sA * sW, acc); BF16's one
+// block is summed on over the slabs as acc + sum (an fp32 sum in another order). The next
+// group's weight lines are prefetched one per k-pair (the rows are too short for the hardware
+// prefetcher; each weight comes from memory once per call).
 
 #include "kernels/formats.h"
 #include "linear_internal.h"
@@ -445,93 +451,84 @@ bool bf16dot_prepare_x(const linear_job &job, int64_t r0, int64_t r1, uint16_t *
     return inexact_tail == 0 && _mm512_test_epi32_mask(inexact, inexact) == 0;
 }
 
-// acc [v][c][16 rows] of output columns [j0, j0 + cols) into y (bf16: rounded once, as
-// linear_store does).
-void store_acc(const linear_params &p, const float *acc, int64_t nv, int64_t j0, int cols)
+// acc [v][c][16 rows] -> buf[row][32] at columns [8 g, 8 g + 8) (all 16 lanes of every vector:
+// buf has nv * 16 rows). 8 x 16 transposes; the 32-column rows go to y at the end of the tile.
+void acc_to_tile(const float *acc, int64_t nv, int g, float *buf)
 {
-    const int64_t ld = p.ldy ? p.ldy : p.n, m = p.m;
-    const bool f32 = p.y_type == act_type::f32;
     for (int64_t v = 0; v < nv; ++v) {
         const float *a = acc + v * k_cols * 16;
-        const int lanes = x_lanes(m, v);
-        if (cols < k_cols) {
-            for (int i = 0; i < lanes; ++i) {
-                const int64_t r = v * 16 + i;
-                for (int c = 0; c < cols; ++c) {
-                    const float val = a[c * 16 + i];
-                    if (f32)
-                        static_cast<float *>(p.y)[r * ld + j0 + c] = val;
-                    else
-                        static_cast<uint16_t *>(p.y)[r * ld + j0 + c] = f32_to_bf16(val);
-                }
-            }
+        __m512 u[k_cols];
+        for (int h = 0; h < 2; ++h) {
+            const float *a4 = a + 4 * h * 16;
+            const __m512 c0 = _mm512_load_ps(a4), c1 = _mm512_load_ps(a4 + 16);
+            const __m512 c2 = _mm512_load_ps(a4 + 32), c3 = _mm512_load_ps(a4 + 48);
+            const __m512 lo01 = _mm512_unpacklo_ps(c0, c1), hi01 = _mm512_unpackhi_ps(c0, c1);
+            const __m512 lo23 = _mm512_unpacklo_ps(c2, c3), hi23 = _mm512_unpackhi_ps(c2, c3);
+            // u[4h + s], 128-bit lane L: columns 4h..4h+3 of row 4L + s.
+            u[4 * h + 0] = _mm512_castpd_ps(
+                _mm512_unpacklo_pd(_mm512_castps_pd(lo01), _mm512_castps_pd(lo23)));
+            u[4 * h + 1] = _mm512_castpd_ps(
+                _mm512_unpackhi_pd(_mm512_castps_pd(lo01), _mm512_castps_pd(lo23)));
+            u[4 * h + 2] = _mm512_castpd_ps(
+                _mm512_unpacklo_pd(_mm512_castps_pd(hi01), _mm512_castps_pd(hi23)));
+            u[4 * h + 3] = _mm512_castpd_ps(
+                _mm512_unpackhi_pd(_mm512_castps_pd(hi01), _mm512_castps_pd(hi23)));
+        }
+        float *rows = buf + v * 16 * k_bf16dot_tile_cols + g * k_cols;
+        for (int s = 0; s < 4; ++s) {
+            // Row 4L + s: lane L of u[s] (columns 0-3) and of u[4 + s] (columns 4-7), as one
+            // 256-bit row: lanes (L of u[s], L of u[4 + s]).
+            const __m512 lo = _mm512_shuffle_f32x4(u[s],
+                                                   u[4 + s],
+                                                   0x44); // L0 s, L1 s, L0 4+s, L1 4+s
+            const __m512 hi = _mm512_shuffle_f32x4(u[s],
+                                                   u[4 + s],
+                                                   0xEE);          // L2 s, L3 s, L2 4+s, L3 4+s
+            const __m512 r01 = _mm512_shuffle_f32x4(lo, lo, 0xD8); // L0 s, L0 4+s, L1 s, L1 4+s
+            const __m512 r23 = _mm512_shuffle_f32x4(hi, hi, 0xD8);
+            _mm256_store_ps(rows + (0 + s) * k_bf16dot_tile_cols, _mm512_castps512_ps256(r01));
+            _mm256_store_ps(rows + (4 + s) * k_bf16dot_tile_cols,
+                            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(r01), 1)));
+            _mm256_store_ps(rows + (8 + s) * k_bf16dot_tile_cols, _mm512_castps512_ps256(r23));
+            _mm256_store_ps(rows + (12 + s) * k_bf16dot_tile_cols,
+                            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(r23), 1)));
+        }
+    }
+}
+
+// buf[row][32] -> y rows [0, m), columns [j0, j0 + cols) (bf16: rounded once to nearest even,
+// NaN quietened, as linear_store does): whole rows of the tile at once.
+void flush_tile(const linear_params &p, const float *buf, int64_t j0, int cols)
+{
+    const int64_t ld = p.ldy ? p.ldy : p.n;
+    const __mmask32 mk = cols >= 32 ? ~__mmask32(0) : (__mmask32(1) << cols) - 1;
+    const __mmask16 m0 = static_cast<__mmask16>(mk), m1 = static_cast<__mmask16>(mk >> 16);
+    for (int64_t r = 0; r < p.m; ++r) {
+        const float *b = buf + r * k_bf16dot_tile_cols;
+        if (p.y_type == act_type::f32) {
+            float *y = static_cast<float *>(p.y) + r * ld + j0;
+            _mm512_mask_storeu_ps(y, m0, _mm512_load_ps(b));
+            _mm512_mask_storeu_ps(y + 16, m1, _mm512_load_ps(b + 16));
             continue;
         }
-        // 8 columns x 16 rows: to bf16 bits (round to nearest even, NaN quietened) in the low
-        // halves when y is bf16, then transposed to rows of 8.
-        __m512i t[k_cols];
-        for (int c = 0; c < k_cols; ++c) {
-            __m512i b = _mm512_load_si512(a + c * 16);
-            if (!f32) {
-                const __mmask16 nan
-                    = _mm512_cmpgt_epu32_mask(_mm512_and_si512(b, _mm512_set1_epi32(0x7FFFFFFF)),
-                                              _mm512_set1_epi32(0x7F800000));
-                const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-                const __m512i rounded = _mm512_srli_epi32(
-                    _mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7FFF)), odd), 16);
-                b = _mm512_mask_or_epi32(rounded,
-                                         nan,
-                                         _mm512_srli_epi32(b, 16),
-                                         _mm512_set1_epi32(0x40));
-            }
-            t[c] = b;
-        }
-        __m512i u[k_cols];
-        for (int h = 0; h < 2; ++h) {
-            const __m512i *a4 = t + 4 * h;
-            const __m512i lo01 = _mm512_unpacklo_epi32(a4[0], a4[1]),
-                          hi01 = _mm512_unpackhi_epi32(a4[0], a4[1]);
-            const __m512i lo23 = _mm512_unpacklo_epi32(a4[2], a4[3]),
-                          hi23 = _mm512_unpackhi_epi32(a4[2], a4[3]);
-            // u[4h + s], 128-bit lane L: columns 4h..4h+3 of row 4L + s.
-            u[4 * h + 0] = _mm512_unpacklo_epi64(lo01, lo23);
-            u[4 * h + 1] = _mm512_unpackhi_epi64(lo01, lo23);
-            u[4 * h + 2] = _mm512_unpacklo_epi64(hi01, hi23);
-            u[4 * h + 3] = _mm512_unpackhi_epi64(hi01, hi23);
-        }
-        for (int s = 0; s < 4; ++s) {
-            if (f32) {
-                float *y = static_cast<float *>(p.y) + j0;
-                // Row 4L + s: lane L of u[s] (columns 0-3) and of u[4 + s] (columns 4-7).
-                auto put = [&](auto lane) {
-                    constexpr int L = decltype(lane)::value;
-                    if (4 * L + s >= lanes)
-                        return;
-                    float *row = y + (v * 16 + 4 * L + s) * ld;
-                    _mm_storeu_si128(reinterpret_cast<__m128i *>(row),
-                                     _mm512_extracti32x4_epi32(u[s], L));
-                    _mm_storeu_si128(reinterpret_cast<__m128i *>(row + 4),
-                                     _mm512_extracti32x4_epi32(u[4 + s], L));
-                };
-                put(std::integral_constant<int, 0>());
-                put(std::integral_constant<int, 1>());
-                put(std::integral_constant<int, 2>());
-                put(std::integral_constant<int, 3>());
-            } else {
-                // 16 dwords -> 16 words: 64-bit chunk L holds row 4L + s.
-                const __m256i w0 = _mm512_cvtepi32_epi16(u[s]),
-                              w1 = _mm512_cvtepi32_epi16(u[4 + s]);
-                const __m256i even = _mm256_unpacklo_epi64(w0, w1); // rows 4*0+s, 4*2+s
-                const __m256i oddr = _mm256_unpackhi_epi64(w0, w1); // rows 4*1+s, 4*3+s
-                uint16_t *y = static_cast<uint16_t *>(p.y) + j0 + v * 16 * ld;
-                const __m128i rows[4] = {_mm256_castsi256_si128(even),
-                                         _mm256_castsi256_si128(oddr),
-                                         _mm256_extracti128_si256(even, 1),
-                                         _mm256_extracti128_si256(oddr, 1)};
-                for (int L = 0; L < 4 && 4 * L + s < lanes; ++L)
-                    _mm_storeu_si128(reinterpret_cast<__m128i *>(y + (4 * L + s) * ld), rows[L]);
-            }
-        }
+        auto bf16 = [](__m512i v) {
+            const __mmask16 nan
+                = _mm512_cmpgt_epu32_mask(_mm512_and_si512(v, _mm512_set1_epi32(0x7FFFFFFF)),
+                                          _mm512_set1_epi32(0x7F800000));
+            const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(v, 16), _mm512_set1_epi32(1));
+            const __m512i rounded
+                = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(v, _mm512_set1_epi32(0x7FFF)),
+                                                     odd),
+                                    16);
+            return _mm512_mask_or_epi32(rounded,
+                                        nan,
+                                        _mm512_srli_epi32(v, 16),
+                                        _mm512_set1_epi32(0x40));
+        };
+        const __m512i lo = bf16(_mm512_load_si512(b)), hi = bf16(_mm512_load_si512(b + 16));
+        uint16_t *y = static_cast<uint16_t *>(p.y) + r * ld + j0;
+        _mm256_mask_storeu_epi16(y, m0, _mm512_cvtepi32_epi16(lo));
+        _mm256_mask_storeu_epi16(y + 16, m1, _mm512_cvtepi32_epi16(hi));
     }
 }
 
@@ -546,7 +543,7 @@ void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
     // BF16: one block; its sum runs on over the slabs in acc.
     const int64_t bp = fp8 ? 64 : scaled ? 16 : k_slab;
     const int per_act = fp8 ? 1 : 4;
-    thread_local aligned_buf<float> sat_buf, acc_buf, sw_buf;
+    thread_local aligned_buf<float> sat_buf, acc_buf, sw_buf, tile_out;
     thread_local aligned_buf<uint32_t> wd_buf;
     // sA per row vector: [nv][kb][16] (lanes past m zero).
     float *sat = nullptr;
@@ -559,6 +556,7 @@ void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
     }
     float *acc = acc_buf.get(static_cast<size_t>(nv * k_cols * 16));
     float *sw = sw_buf.get(static_cast<size_t>(k_slab_blocks * k_cols));
+    float *tile_buf = tile_out.get(static_cast<size_t>(nv * 16 * k_bf16dot_tile_cols));
     uint32_t *wd = wd_buf.get(static_cast<size_t>(k_slab * k_cols));
     const auto *x = reinterpret_cast<const uint32_t *>(job.xb);
     // Row vectors in groups of at most k_vecs, as even as possible (16 -> 3,3,3,3,2,2).
@@ -572,6 +570,7 @@ void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
     const uint8_t *pf[k_max_pf];
     for (int64_t j0 = t0 * k_bf16dot_tile_cols; j0 < j_end; j0 += k_cols) {
         const int cols = static_cast<int>(std::min<int64_t>(k_cols, p.n - j0));
+        const int g = static_cast<int>(j0 % k_bf16dot_tile_cols) / k_cols; // group in the tile
         // The next group's weights come from memory (each weight is read once per call), in
         // rows too short for the hardware prefetcher: the tiles ask for them line by line while
         // this group runs (all at once, the prefetches would wait for each other).
@@ -625,7 +624,14 @@ void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
                 v0 += V;
             }
         }
-        store_acc(p, acc, nv, j0, cols);
+        acc_to_tile(acc, nv, g, tile_buf);
+        // The tile's rows whole once its last group is done (full cache lines of y).
+        if (g == k_bf16dot_tile_cols / k_cols - 1 || j0 + k_cols >= j_end)
+            flush_tile(p,
+                       tile_buf,
+                       j0 - g * k_cols,
+                       static_cast<int>(
+                           std::min<int64_t>(k_bf16dot_tile_cols, p.n - (j0 - g * k_cols))));
     }
 }
 

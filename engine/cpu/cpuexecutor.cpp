@@ -550,7 +550,24 @@ Result<void> CpuExecutor::sparseAttention(const kernels::SparseAttnParams &p)
 
 Result<void> CpuExecutor::moeRoute(const kernels::MoeRouteParams &p)
 {
-    return check(kernels::moe_route_cpu(p), "moe_route");
+    // Token by token (softplus, sqrt and top-k per row), so the tokens go out over the pool.
+    return check(splitRows(p,
+                           p.tokens,
+                           16,
+                           [](kernels::MoeRouteParams q, int t0, int t1) {
+                               const int64_t e = static_cast<int64_t>(t0) * q.n_experts;
+                               const int64_t k = static_cast<int64_t>(t0) * q.topk;
+                               q.logits += e;
+                               if (q.select_scores)
+                                   q.select_scores += e;
+                               if (q.forced_ids)
+                                   q.forced_ids += k;
+                               q.ids += k;
+                               q.weights += k;
+                               q.tokens = t1 - t0;
+                               return kernels::moe_route_cpu(q);
+                           }),
+                 "moe_route");
 }
 
 Result<void> CpuExecutor::swiglu(const kernels::SwigluParams &p)

@@ -40,6 +40,34 @@ std::vector<float> randomBf16(size_t n, uint32_t seed, float scale = 1.0f)
     return v;
 }
 
+// moe_route_cpu once (viaExecutor false) or through CpuExecutor::moeRoute.
+void routeMoe(fathom::engine::CpuExecutor &exec,
+              const std::vector<float> &logits,
+              const std::vector<float> &bias,
+              const int32_t *forced,
+              bool withScores,
+              int tokens,
+              int E,
+              int K,
+              std::vector<int32_t> &ids,
+              std::vector<float> &w,
+              std::vector<float> &sel,
+              bool viaExecutor)
+{
+    MoeRouteParams p;
+    p.logits = logits.data();
+    p.bias = bias.data();
+    p.forced_ids = forced;
+    p.select_scores = withScores ? sel.data() : nullptr;
+    p.ids = ids.data();
+    p.weights = w.data();
+    p.tokens = tokens;
+    p.n_experts = E;
+    p.topk = K;
+    p.route_scale = 1.5f;
+    QVERIFY(viaExecutor ? bool(exec.moeRoute(p)) : moe_route_cpu(p).ok());
+}
+
 } // namespace
 
 class tst_ForwardOps : public QObject
@@ -1073,6 +1101,53 @@ private slots:
         QVERIFY(moe_route_cpu(p).ok());
         QCOMPARE(ids[0], 4);
         QVERIFY(std::abs(w[0] - s(3.0f) / (s(3.0f) + s(-2.0f)) * 1.5) < 1e-6);
+    }
+
+    // CpuExecutor::moeRoute shares the tokens out over its pool: the same ids, weights and
+    // selection scores as one kernel call, with and without forced ids and selection scores.
+    void executorMoeRouteSplitIsBitIdentical()
+    {
+        fathom::engine::CpuExecutor exec(2);
+        const int E = 32, K = 6, tokens = 77;
+        std::vector<float> logits = randomBf16(size_t(tokens) * E, 91, 2.0f),
+                           bias = randomBf16(E, 92, 0.1f);
+        std::vector<int32_t> forced(size_t(tokens) * K);
+        for (size_t i = 0; i < forced.size(); ++i)
+            forced[i] = int32_t((i * 7 + 3) % E);
+        for (bool withForced : {false, true}) {
+            for (bool withScores : {false, true}) {
+                std::vector<int32_t> ids0(size_t(tokens) * K, -1), ids1 = ids0;
+                std::vector<float> w0(size_t(tokens) * K, -1.0f), w1 = w0;
+                std::vector<float> s0(size_t(tokens) * E, -1.0f), s1 = s0;
+                routeMoe(exec,
+                         logits,
+                         bias,
+                         withForced ? forced.data() : nullptr,
+                         withScores,
+                         tokens,
+                         E,
+                         K,
+                         ids0,
+                         w0,
+                         s0,
+                         false);
+                routeMoe(exec,
+                         logits,
+                         bias,
+                         withForced ? forced.data() : nullptr,
+                         withScores,
+                         tokens,
+                         E,
+                         K,
+                         ids1,
+                         w1,
+                         s1,
+                         true);
+                QVERIFY(ids0 == ids1);
+                QVERIFY(std::memcmp(w0.data(), w1.data(), w0.size() * sizeof(float)) == 0);
+                QVERIFY(std::memcmp(s0.data(), s1.data(), s0.size() * sizeof(float)) == 0);
+            }
+        }
     }
 
     void swigluClamps()

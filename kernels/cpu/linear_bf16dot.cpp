@@ -554,7 +554,6 @@ void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
             for (int64_t b = 0; b < kb; ++b)
                 sat[((r / 16) * kb + b) * 16 + r % 16] = e8m0_to_f32(job.xsa[r * kb + b]);
     }
-    float *acc = acc_buf.get(static_cast<size_t>(nv * k_cols * 16));
     float *sw = sw_buf.get(static_cast<size_t>(k_slab_blocks * k_cols));
     float *tile_buf = tile_out.get(static_cast<size_t>(nv * 16 * k_bf16dot_tile_cols));
     uint32_t *wd = wd_buf.get(static_cast<size_t>(k_slab * k_cols));
@@ -568,70 +567,105 @@ void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
     // Cache lines of one slab of 8 rows: 8 x (1 KiB of BF16 + a partial line at each end).
     constexpr int64_t k_max_pf = k_cols * (k_slab * 4 / 64 + 2);
     const uint8_t *pf[k_max_pf];
-    for (int64_t j0 = t0 * k_bf16dot_tile_cols; j0 < j_end; j0 += k_cols) {
-        const int cols = static_cast<int>(std::min<int64_t>(k_cols, p.n - j0));
-        const int g = static_cast<int>(j0 % k_bf16dot_tile_cols) / k_cols; // group in the tile
-        // The next group's weights come from memory (each weight is read once per call), in
-        // rows too short for the hardware prefetcher: the tiles ask for them line by line while
-        // this group runs (all at once, the prefetches would wait for each other).
-        const int64_t next_cols = std::min<int64_t>(k_cols, j_end - j0 - k_cols);
-        if (scale_bytes)
-            prefetch_rows(p.w_scale + (j0 + k_cols) * scale_bytes,
-                          std::min<int64_t>(k_cols, j_end - j0 - k_cols) * scale_bytes);
-        std::memset(acc, 0, static_cast<size_t>(nv * k_cols * 16) * 4);
+    // Column blocks (whole 32-column tiles) whose accumulators fit ~64 KiB: within a block the
+    // k-slab loop runs outside the 8-column groups, so the slab of x (256 pairs x m rows, 256 KiB
+    // at m = 256) is read from L2 by every group instead of all of x from further out.
+    const int64_t blk = std::clamp<int64_t>((65536 / (nv * 16 * 4)) / k_bf16dot_tile_cols
+                                                * k_bf16dot_tile_cols,
+                                            k_bf16dot_tile_cols,
+                                            8 * k_bf16dot_tile_cols);
+    float *acc_all = acc_buf.get(static_cast<size_t>(blk / k_cols * nv * k_cols * 16));
+    for (int64_t cb = t0 * k_bf16dot_tile_cols; cb < j_end; cb += blk) {
+        const int64_t ce = std::min(j_end, cb + blk);
+        const int64_t ngroups = (ce - cb + k_cols - 1) / k_cols;
+        std::memset(acc_all, 0, static_cast<size_t>(ngroups * nv * k_cols * 16) * 4);
         for (int64_t q0 = 0; q0 < pairs; q0 += k_slab) {
             const int64_t sp = std::min(k_slab, pairs - q0), b0 = q0 / bp;
-            decode_slab(p, j0, cols, q0, sp, wd);
-            if (scaled)
-                fill_scales(p, j0, cols, b0, (sp + bp - 1) / bp, sw);
-            // This slab's bytes of the next group's rows, as cache lines.
-            const int64_t s0 = fp8 ? 2 * q0 : scaled ? q0 : 4 * q0;
-            const int64_t s1 = std::min(row_bytes,
-                                        fp8      ? 2 * (q0 + sp)
-                                        : scaled ? q0 + sp
-                                                 : 4 * (q0 + sp));
-            int64_t npf = 0;
-            for (int64_t c = 0; c < next_cols; ++c) {
-                const uint8_t *row = static_cast<const uint8_t *>(p.w)
-                                     + (j0 + k_cols + c) * row_bytes;
-                const auto first = reinterpret_cast<uintptr_t>(row + s0) & ~uintptr_t(63);
-                for (auto a = first; a < reinterpret_cast<uintptr_t>(row + s1) && npf < k_max_pf;
-                     a += 64)
-                    pf[npf++] = reinterpret_cast<const uint8_t *>(a);
-            }
-            const uint8_t *const *pf_at = pf;
-            for (int64_t g = 0, v0 = 0; g < groups; ++g) {
-                const int V = static_cast<int>((nv - v0 + (groups - g) - 1) / (groups - g));
-                const uint32_t *xv[k_vecs];
-                int64_t xs[k_vecs];
-                __mmask16 mk[k_vecs];
-                const float *sav[k_vecs];
-                float *accv[k_vecs];
-                for (int i = 0; i < V; ++i) {
-                    const int64_t v = v0 + i;
-                    const int lanes = x_lanes(m, v);
-                    xs[i] = lanes;
-                    xv[i] = x + v * 16 * pairs + q0 * lanes;
-                    mk[i] = static_cast<__mmask16>((1u << lanes) - 1);
-                    sav[i] = scaled ? sat + (v * kb + b0 / per_act) * 16 : nullptr;
-                    accv[i] = acc + v * k_cols * 16;
+            for (int64_t gi = 0; gi < ngroups; ++gi) {
+                const int64_t j0 = cb + gi * k_cols;
+                const int cols = static_cast<int>(std::min<int64_t>(k_cols, p.n - j0));
+                float *acc = acc_all + gi * nv * k_cols * 16;
+                decode_slab(p, j0, cols, q0, sp, wd);
+                if (scaled)
+                    fill_scales(p, j0, cols, b0, (sp + bp - 1) / bp, sw);
+                // The next group's weights come from memory (each weight is read once per
+                // call), in rows too short for the hardware prefetcher: the tiles ask for them
+                // line by line while this group runs (all at once, the prefetches would wait for
+                // each other). Next: the following group of this slab, else the block's first
+                // group in the next slab, else the next block's first group.
+                int64_t nj = j0 + k_cols, nq = q0;
+                if (nj >= ce) {
+                    nj = q0 + k_slab < pairs ? cb : ce;
+                    nq = q0 + k_slab < pairs ? q0 + k_slab : 0;
                 }
-                k_tiles[V](
-                    xv, xs, mk, sav, wd, sw, sp, bp, per_act == 4 ? 2 : 0, scaled, accv, pf_at, npf);
-                const int64_t issued = std::min(npf, sp);
-                pf_at += issued;
-                npf -= issued;
-                v0 += V;
+                const int64_t next_cols = std::min<int64_t>(k_cols, j_end - nj);
+                if (scale_bytes && nq == 0)
+                    prefetch_rows(p.w_scale + nj * scale_bytes, next_cols * scale_bytes);
+                const int64_t nsp = std::min(k_slab, pairs - nq);
+                const int64_t s0 = fp8 ? 2 * nq : scaled ? nq : 4 * nq;
+                const int64_t s1 = std::min(row_bytes,
+                                            fp8      ? 2 * (nq + nsp)
+                                            : scaled ? nq + nsp
+                                                     : 4 * (nq + nsp));
+                int64_t npf = 0;
+                for (int64_t c = 0; c < next_cols; ++c) {
+                    const uint8_t *row = static_cast<const uint8_t *>(p.w) + (nj + c) * row_bytes;
+                    const auto first = reinterpret_cast<uintptr_t>(row + s0) & ~uintptr_t(63);
+                    for (auto a = first;
+                         a < reinterpret_cast<uintptr_t>(row + s1) && npf < k_max_pf;
+                         a += 64)
+                        pf[npf++] = reinterpret_cast<const uint8_t *>(a);
+                }
+                const uint8_t *const *pf_at = pf;
+                for (int64_t g = 0, v0 = 0; g < groups; ++g) {
+                    const int V = static_cast<int>((nv - v0 + (groups - g) - 1) / (groups - g));
+                    const uint32_t *xv[k_vecs];
+                    int64_t xs[k_vecs];
+                    __mmask16 mk[k_vecs];
+                    const float *sav[k_vecs];
+                    float *accv[k_vecs];
+                    for (int i = 0; i < V; ++i) {
+                        const int64_t v = v0 + i;
+                        const int lanes = x_lanes(m, v);
+                        xs[i] = lanes;
+                        xv[i] = x + v * 16 * pairs + q0 * lanes;
+                        mk[i] = static_cast<__mmask16>((1u << lanes) - 1);
+                        sav[i] = scaled ? sat + (v * kb + b0 / per_act) * 16 : nullptr;
+                        accv[i] = acc + v * k_cols * 16;
+                    }
+                    k_tiles[V](xv,
+                               xs,
+                               mk,
+                               sav,
+                               wd,
+                               sw,
+                               sp,
+                               bp,
+                               per_act == 4 ? 2 : 0,
+                               scaled,
+                               accv,
+                               pf_at,
+                               npf);
+                    const int64_t issued = std::min(npf, sp);
+                    pf_at += issued;
+                    npf -= issued;
+                    v0 += V;
+                }
             }
         }
-        acc_to_tile(acc, nv, g, tile_buf);
-        // The tile's rows whole once its last group is done (full cache lines of y).
-        if (g == k_bf16dot_tile_cols / k_cols - 1 || j0 + k_cols >= j_end)
-            flush_tile(p,
-                       tile_buf,
-                       j0 - g * k_cols,
-                       static_cast<int>(
-                           std::min<int64_t>(k_bf16dot_tile_cols, p.n - (j0 - g * k_cols))));
+        // Per 32-column tile: the groups' results to a row buffer, then whole rows to y (full
+        // cache lines of y).
+        for (int64_t gi = 0; gi < ngroups; ++gi) {
+            const int g = static_cast<int>(gi % (k_bf16dot_tile_cols / k_cols));
+            acc_to_tile(acc_all + gi * nv * k_cols * 16, nv, g, tile_buf);
+            if (g == k_bf16dot_tile_cols / k_cols - 1 || gi + 1 == ngroups) {
+                const int64_t tj = cb + (gi - g) * k_cols;
+                flush_tile(p,
+                           tile_buf,
+                           tj,
+                           static_cast<int>(std::min<int64_t>(k_bf16dot_tile_cols, p.n - tj)));
+            }
+        }
     }
 }
 

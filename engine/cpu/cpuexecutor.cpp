@@ -689,6 +689,26 @@ Result<void> CpuExecutor::embedRows(
     return {};
 }
 
+Result<void> CpuExecutor::addPeriodicRows(
+    float *x, const float *table, const int32_t *hostPositions, int rows, int width, int period)
+{
+    // Executor::addPeriodicRows (one fp32 addition per element), rows on the pool.
+    kernels::parallel_for(m_pool.get(),
+                          rows,
+                          std::max<int64_t>(1, 16384 / std::max(1, width)),
+                          [&](int64_t r0, int64_t r1) {
+                              for (int64_t r = r0; r < r1; ++r) {
+                                  float *xr = x + r * width;
+                                  const float *tr = table
+                                                    + static_cast<int64_t>(hostPositions[r] % period)
+                                                          * width;
+                                  for (int e = 0; e < width; ++e)
+                                      xr[e] = xr[e] + tr[e];
+                              }
+                          });
+    return {};
+}
+
 Result<void> CpuExecutor::moeCombine(float *y,
                                      const float *routed,
                                      const float *shared,

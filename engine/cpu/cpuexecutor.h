@@ -72,6 +72,13 @@ public:
                            int d,
                            int copies,
                            float *out) override;
+    // Executor::addPeriodicRows, the rows on the pool.
+    Result<void> addPeriodicRows(float *x,
+                                 const float *table,
+                                 const int32_t *hostPositions,
+                                 int rows,
+                                 int width,
+                                 int period) override;
     // Executor::moeCombine's sums, the rows on the pool.
     Result<void> moeCombine(float *y,
                             const float *routed,

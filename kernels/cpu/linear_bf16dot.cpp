@@ -13,17 +13,19 @@
 // exact in bf16 too (one block of k, no scales); there denormal inputs and products below
 // 2^-126 are flushed to zero, far below the fp32 rounding of the sum.
 //
-// Layout (the weights are used by few rows at prefill, ~48 per expert: decoding them must be
-// cheap). x as bf16 pairs in 16-row vectors, [pair][16 rows] per vector (bf16dot_prepare_x: 16 x
-// 16 dword transposes, once per call). Per group of 8 output columns and slab of 256 k-pairs the
-// 8 weight rows are decoded row by row into [8][256] dwords (8 KiB, L1; FP8: shift/rebias plus a
-// vpermw table for subnormal codes; FP4: one ternary op and one vpermw per 16 bytes; BF16: a
-// copy), no transpose: in the tile each weight pair is the broadcast operand. Tile: 3 row vectors
-// x 8 columns = 24 block sums in zmm registers; per k-pair 3 x loads, 8 broadcasts, 24 vdpbf16ps.
-// At each block end acc[v][c] (in L1, [8][16] per vector) = fma(sum, sA * sW, acc); BF16's one
-// block is summed on over the slabs as acc + sum (an fp32 sum in another order). The next
-// group's weight lines are prefetched one per k-pair (the rows are too short for the hardware
-// prefetcher; each weight comes from memory once per call).
+// Two kernels. Above 64 rows (attention linears, shared expert) the panel kernel (panel_path
+// below). Up to 64 rows (the routed experts at prefill: ~48 rows each at 256 tokens, so each
+// decoded weight serves few rows and decoding must be cheap) the row-vector kernel: x as bf16 pairs
+// in 16-row vectors, [pair][16 rows] per vector (bf16dot_prepare_x: 16 x 16 dword transposes, once
+// per call). Per group of 8 output columns and slab of 256 k-pairs the 8 weight rows are decoded
+// row by row into [8][256] dwords (8 KiB, L1; FP8: shift/rebias plus a vpermw table for subnormal
+// codes; FP4: one ternary op and one vpermw per 16 bytes; BF16: a copy), no transpose: in the tile
+// each weight pair is the broadcast operand. Tile: 3 row vectors x 8 columns = 24 block sums in zmm
+// registers; per k-pair 3 x loads, 8 broadcasts, 24 vdpbf16ps. At each block end acc[v][c] (in L1,
+// [8][16] per vector) = fma(sum, sA * sW, acc); BF16's one block is summed on over the slabs as acc
+// + sum (an fp32 sum in another order). The next group's weight lines are prefetched one per k-pair
+// (the rows are too short for the hardware prefetcher; each weight comes from memory once per
+// call).
 
 #include "kernels/formats.h"
 #include "linear_internal.h"
@@ -48,6 +50,8 @@ constexpr int k_cols = 8;             // output columns per register tile
 constexpr int k_vecs = 3;             // row vectors (16 rows each) per register tile: 24 block sums
 constexpr int64_t k_slab = 256;       // k-pairs per decoded slab (4 FP8 / 16 FP4 blocks, 8 KiB)
 constexpr int64_t k_slab_blocks = 16; // weight blocks per slab at most (FP4)
+// Up to this many rows the row-vector kernel (the experts at prefill), above it the panel kernel.
+constexpr int64_t k_rowvec_max_rows = 64;
 
 // 64-byte aligned scratch that keeps its capacity (one per thread).
 template<typename T>
@@ -161,6 +165,257 @@ inline void transpose16(__m512i r[16])
         r[12 + s] = _mm512_shuffle_i32x4(c1, c3, 0xDD);
     }
 }
+
+// Many rows (m > k_rowvec_max_rows: the attention linears at prefill, the shared expert): the
+// panel kernel of the first version, where a decoded panel of 32 columns serves many rows. x as
+// bf16 [m][kp] rows; per 32 columns the weights decoded and 16 x 16-transposed into k-pairs
+// [kp/2][32], 6 rows x 32 columns per pass (12 block sums + 12 accumulators in registers). The
+// row-vector kernel below measured no faster there in a whole prefill.
+namespace panel_path {
+
+constexpr int k_cols = k_bf16dot_tile_cols; // 32: two zmm of fp32 lanes
+constexpr int k_rows = 6;
+
+struct panel
+{
+    aligned_buf<uint32_t> w;   // [pairs][32]
+    aligned_buf<float> scale;  // [blocks][32] (FP8/FP4)
+    aligned_buf<uint32_t> col; // [32][pairs rounded up to 16]: columns before the transpose
+};
+
+// Decodes output columns [j0, j0 + cols) into the panel (missing columns are zero).
+// 16 x 16 dwords: out row j = column j of the 16 rows r[0..15] (unpack 32, unpack 64, then a
+// 4 x 4 transpose of 128-bit lanes).
+inline void transpose16(__m512i r[16])
+{
+    __m512i a[16], b[16];
+    for (int i = 0; i < 16; i += 2) {
+        a[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        a[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        b[i] = _mm512_unpacklo_epi64(a[i], a[i + 2]);
+        b[i + 1] = _mm512_unpackhi_epi64(a[i], a[i + 2]);
+        b[i + 2] = _mm512_unpacklo_epi64(a[i + 1], a[i + 3]);
+        b[i + 3] = _mm512_unpackhi_epi64(a[i + 1], a[i + 3]);
+    }
+    // b[4g + s], 128-bit lane L: column 4L + s of rows 4g..4g+3.
+    for (int s = 0; s < 4; ++s) {
+        const __m512i c0 = _mm512_shuffle_i32x4(b[s], b[4 + s], 0x44);
+        const __m512i c1 = _mm512_shuffle_i32x4(b[s], b[4 + s], 0xEE);
+        const __m512i c2 = _mm512_shuffle_i32x4(b[8 + s], b[12 + s], 0x44);
+        const __m512i c3 = _mm512_shuffle_i32x4(b[8 + s], b[12 + s], 0xEE);
+        r[s] = _mm512_shuffle_i32x4(c0, c2, 0x88);
+        r[4 + s] = _mm512_shuffle_i32x4(c0, c2, 0xDD);
+        r[8 + s] = _mm512_shuffle_i32x4(c1, c3, 0x88);
+        r[12 + s] = _mm512_shuffle_i32x4(c1, c3, 0xDD);
+    }
+}
+
+// Decodes output columns [j0, j0 + cols) into the panel (missing columns are zero): each column
+// to its own row of k-pairs (padded with zeros to a multiple of 16 pairs), then 16 x 16
+// transposes into [pairs][32].
+void pack_panel(const linear_params &p, int64_t j0, int cols, int64_t pairs, int64_t nb, panel &pn)
+{
+    const int64_t k = p.k, p16 = (pairs + 15) / 16 * 16;
+    uint32_t *pw = pn.w.get(static_cast<size_t>(p16) * k_cols);
+    uint32_t *colbuf = pn.col.get(static_cast<size_t>(p16) * k_cols + 32);
+    float *sc = nullptr;
+    if (nb > 0)
+        sc = pn.scale.get(static_cast<size_t>(nb) * k_cols);
+    const int64_t kb = (k + 127) / 128;
+    for (int c = 0; c < k_cols; ++c) {
+        const int64_t j = j0 + c;
+        uint32_t *col = colbuf + c * p16;
+        if (c >= cols) {
+            std::memset(col, 0, static_cast<size_t>(p16) * 4);
+            for (int64_t b = 0; b < nb; ++b)
+                sc[b * k_cols + c] = 0.0f;
+            continue;
+        }
+        for (int64_t q = pairs - 1; q < p16; ++q)
+            col[q] = 0; // the padding (and the odd element of an odd k)
+        switch (p.w_type) {
+        case linear_weight_type::fp8_e4m3:
+            e4m3_to_bf16(static_cast<const uint8_t *>(p.w) + j * k,
+                         k,
+                         reinterpret_cast<uint16_t *>(col));
+            for (int64_t b = 0; b < nb; ++b)
+                sc[b * k_cols + c] = e8m0_to_f32(p.w_scale[(j / 128) * kb + b]);
+            break;
+        case linear_weight_type::fp4_e2m1:
+            e2m1_to_bf16_pairs(static_cast<const uint8_t *>(p.w) + j * (k / 2), k / 2, col);
+            for (int64_t b = 0; b < nb; ++b)
+                sc[b * k_cols + c] = e8m0_to_f32(p.w_scale[j * (k / 32) + b]);
+            break;
+        default: // bf16
+            std::memcpy(col, static_cast<const uint16_t *>(p.w) + j * k, static_cast<size_t>(k) * 2);
+            break;
+        }
+    }
+    __m512i r[16];
+    for (int64_t q = 0; q < p16; q += 16)
+        for (int h = 0; h < k_cols; h += 16) {
+            for (int i = 0; i < 16; ++i)
+                r[i] = _mm512_loadu_si512(colbuf + (h + i) * p16 + q);
+            transpose16(r);
+            for (int i = 0; i < 16; ++i)
+                _mm512_store_si512(pw + (q + i) * k_cols + h, r[i]);
+        }
+}
+
+// R rows of x (bf16 pairs, row stride ldx dwords) against one panel; out[r][32].
+// Blocks of bp pairs; scaled: acc = fma(block, sa[r][b / per_act] * sw[b], acc), else one block.
+template<int R>
+void tile(const uint32_t *x,
+          int64_t ldx,
+          const float *sa,
+          int64_t sa_ld,
+          const panel &pn,
+          int64_t pairs,
+          int64_t bp,
+          int per_act,
+          bool scaled,
+          float out[][k_cols])
+{
+    __m512 acc0[R], acc1[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+        acc0[r] = acc1[r] = _mm512_setzero_ps();
+    const uint32_t *pw = pn.w.data;
+    for (int64_t q0 = 0, b = 0; q0 < pairs; q0 += bp, ++b) {
+        const int64_t q1 = std::min(pairs, q0 + bp);
+        __m512 s0[R], s1[R];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r)
+            s0[r] = s1[r] = _mm512_setzero_ps();
+        for (int64_t q = q0; q < q1; ++q) {
+            const __m512i w0 = _mm512_load_si512(pw + q * k_cols);
+            const __m512i w1 = _mm512_load_si512(pw + q * k_cols + 16);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r) {
+                const __m512i xv = _mm512_set1_epi32(static_cast<int>(x[r * ldx + q]));
+                s0[r] = _mm512_dpbf16_ps(s0[r], (__m512bh) xv, (__m512bh) w0);
+                s1[r] = _mm512_dpbf16_ps(s1[r], (__m512bh) xv, (__m512bh) w1);
+            }
+        }
+        if (!scaled) {
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r) {
+                acc0[r] = _mm512_add_ps(acc0[r], s0[r]);
+                acc1[r] = _mm512_add_ps(acc1[r], s1[r]);
+            }
+            continue;
+        }
+        const __m512 sw0 = _mm512_load_ps(pn.scale.data + b * k_cols);
+        const __m512 sw1 = _mm512_load_ps(pn.scale.data + b * k_cols + 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            const __m512 a = _mm512_set1_ps(sa[r * sa_ld + b / per_act]);
+            acc0[r] = _mm512_fmadd_ps(s0[r], _mm512_mul_ps(a, sw0), acc0[r]);
+            acc1[r] = _mm512_fmadd_ps(s1[r], _mm512_mul_ps(a, sw1), acc1[r]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+        _mm512_storeu_ps(out[r], acc0[r]);
+        _mm512_storeu_ps(out[r] + 16, acc1[r]);
+    }
+}
+
+using tile_fn = void (*)(const uint32_t *,
+                         int64_t,
+                         const float *,
+                         int64_t,
+                         const panel &,
+                         int64_t,
+                         int64_t,
+                         int,
+                         bool,
+                         float[][k_cols]);
+constexpr tile_fn k_tiles[k_rows + 1]
+    = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>};
+
+bool prepare_rows(const linear_job &job, int64_t r0, int64_t r1, uint16_t *xb)
+{
+    const linear_params &p = *job.p;
+    const int64_t k = p.k, kp = bf16dot_row_elems(k);
+    const bool ints = p.w_type == linear_weight_type::fp4_e2m1;
+    const __m512 inv512 = _mm512_set1_ps(0x1p-9f);
+    const __m512i low16 = _mm512_set1_epi32(0xFFFF);
+    __m512i inexact = _mm512_setzero_si512();
+    uint32_t inexact_tail = 0;
+    for (int64_t r = r0; r < r1; ++r) {
+        uint16_t *d = xb + r * kp;
+        // FP4 weights: the code values from xi (code * 512, exact in fp32 and bf16). FP8 weights:
+        // the code values (xq, exact in bf16). BF16 weights: x itself (job.xs, x as floats), exact
+        // in bf16 when the low 16 bits are zero.
+        const float *q = p.w_type == linear_weight_type::fp8_e4m3 ? job.xq + r * k : job.xs + r * k;
+        const int32_t *qi = ints ? job.xi + r * k : nullptr;
+        int64_t i = 0;
+        for (; i + 16 <= k; i += 16) {
+            const __m512i v = ints ? _mm512_castps_si512(
+                                  _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(qi + i)),
+                                                inv512))
+                                   : _mm512_loadu_si512(q + i);
+            inexact = _mm512_or_si512(inexact, _mm512_and_si512(v, low16));
+            _mm256_storeu_si256(reinterpret_cast<__m256i *>(d + i),
+                                _mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)));
+        }
+        for (; i < k; ++i) {
+            const float f = ints ? static_cast<float>(qi[i]) * 0x1p-9f : q[i];
+            uint32_t b;
+            std::memcpy(&b, &f, 4);
+            inexact_tail |= b & 0xFFFFu;
+            d[i] = static_cast<uint16_t>(b >> 16);
+        }
+        if (kp != k)
+            d[k] = 0;
+    }
+    return inexact_tail == 0 && _mm512_test_epi32_mask(inexact, inexact) == 0;
+}
+
+void gemm_panels(const linear_job &job, int64_t t0, int64_t t1)
+{
+    const linear_params &p = *job.p;
+    const int64_t k = p.k, kp = bf16dot_row_elems(k), pairs = kp / 2, kb = (k + 127) / 128;
+    const bool fp8 = p.w_type == linear_weight_type::fp8_e4m3;
+    const bool scaled = fp8 || p.w_type == linear_weight_type::fp4_e2m1;
+    // Blocks in k-pairs, weight blocks per activation block (both 128 for FP8; 32 vs 128 FP4).
+    const int64_t bp = fp8 ? 64 : scaled ? 16 : pairs;
+    const int per_act = fp8 ? 1 : 4;
+    const int64_t nb = scaled ? (pairs + bp - 1) / bp : 0;
+    thread_local panel pn;
+    thread_local std::vector<float> sa;
+    if (scaled) {
+        sa.resize(static_cast<size_t>(p.m * kb));
+        for (int64_t i = 0; i < p.m * kb; ++i)
+            sa[static_cast<size_t>(i)] = e8m0_to_f32(job.xsa[i]);
+    }
+    const auto *x = reinterpret_cast<const uint32_t *>(job.xb);
+    float out[k_rows][k_cols];
+    for (int64_t t = t0; t < t1; ++t) {
+        const int64_t j0 = t * k_cols;
+        const int cols = static_cast<int>(std::min<int64_t>(k_cols, p.n - j0));
+        pack_panel(p, j0, cols, pairs, nb, pn);
+        for (int64_t r = 0; r < p.m; r += k_rows) {
+            const int mr = static_cast<int>(std::min<int64_t>(k_rows, p.m - r));
+            k_tiles[mr](x + r * pairs,
+                        pairs,
+                        scaled ? sa.data() + r * kb : nullptr,
+                        kb,
+                        pn,
+                        pairs,
+                        bp,
+                        per_act,
+                        scaled,
+                        out);
+            linear_store_tile(p, r, mr, j0, cols, &out[0][0], k_cols);
+        }
+    }
+}
+
+} // namespace panel_path
 
 // Rows of x as 16-lane vectors: vector v holds rows 16v .. 16v + lanes(v) - 1 (lanes < 16 only
 // for the last), stored [pairs][lanes] dwords from dword offset 16 v pairs (xb is m * pairs
@@ -359,6 +614,8 @@ constexpr tile_fn k_tiles[k_vecs + 1] = {nullptr, tile<1>, tile<2>, tile<3>};
 
 bool bf16dot_prepare_x(const linear_job &job, int64_t r0, int64_t r1, uint16_t *xb)
 {
+    if (job.p->m > k_rowvec_max_rows)
+        return panel_path::prepare_rows(job, r0, r1, xb);
     const linear_params &p = *job.p;
     const int64_t k = p.k, kp = bf16dot_row_elems(k), pairs = kp / 2;
     const bool ints = p.w_type == linear_weight_type::fp4_e2m1;
@@ -534,6 +791,8 @@ void flush_tile(const linear_params &p, const float *buf, int64_t j0, int cols)
 
 void linear_gemm_bf16dot(const linear_job &job, int64_t t0, int64_t t1)
 {
+    if (job.p->m > k_rowvec_max_rows)
+        return panel_path::gemm_panels(job, t0, t1);
     const linear_params &p = *job.p;
     const int64_t m = p.m, k = p.k, pairs = bf16dot_row_elems(k) / 2, kb = (k + 127) / 128;
     const int64_t nv = (m + 15) / 16;

@@ -40,17 +40,18 @@ struct linear_job
     // (digit-major per row), see linear_vnni.cpp.
     const uint8_t *xv = nullptr;
     // fp32 mode, GEMM with vdpbf16ps (linear_bf16dot.cpp): x as bf16 (FP8/FP4 weights: the
-    // act-quantised code values; BF16 weights: x itself), m * bf16dot_row_elems(k) elements as
-    // k-pairs of 16-row vectors: vector v (rows 16v.., lanes = min(16, m - 16v)) holds
-    // [pairs][lanes] dwords from dword 16 v pairs; an odd k's last pair zero padded.
+    // act-quantised code values; BF16 weights: x itself), m * bf16dot_row_elems(k) elements, an
+    // odd k's last pair zero padded. Up to 64 rows as k-pairs of 16-row vectors (vector v, rows
+    // 16v.., lanes = min(16, m - 16v): [pairs][lanes] dwords from dword 16 v pairs), above that
+    // as rows [m][bf16dot_row_elems(k)].
     const uint16_t *xb = nullptr;
 };
 
 // fp32-mode GEMM on AVX-512 BF16 (linear_bf16dot.cpp, after cpu_has_avx512_bf16()): FP8/FP4
 // weights, or BF16 weights with bf16 x; output-column tiles of k_bf16dot_tile_cols, [t0, t1).
-// Needs job.xb (bf16dot_prepare_x writes the 16-row vectors that start in [r0, r1), so the
-// ranges of a partition of [0, m) fill it; false: some x of a BF16 weight is not a bf16 value,
-// use another path) and for FP8/FP4 job.xsa.
+// Needs job.xb (bf16dot_prepare_x writes rows [r0, r1), or with the 16-row vectors those that
+// start in [r0, r1): the ranges of a partition of [0, m) fill it; false: some x of a BF16 weight
+// is not a bf16 value, use another path) and for FP8/FP4 job.xsa.
 constexpr int k_bf16dot_tile_cols = 32;
 inline int64_t bf16dot_row_elems(int64_t k)
 {

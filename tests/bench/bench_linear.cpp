@@ -221,7 +221,8 @@ int gemmTable(bool quick, bool fp32Only)
             // Small problems (the experts' few rows) repeat the call for >= 20 ms per timing.
             for (int rep = 0; rep < (quick ? 2 : fp32Only ? 5 : 3); ++rep) {
                 linear_params p = params(w, x.data(), y.data(), g.m, acc);
-                p.y_type = act_type::bf16;
+                // --gemm-fp32: f32 y, as CpuExecutor's linears write it.
+                p.y_type = fp32Only ? act_type::f32 : act_type::bf16;
                 const auto t0 = Clock::now();
                 const double c0 = cpuSeconds();
                 int calls = 0;

@@ -624,7 +624,13 @@ Result<void> V4Forward::attention(
         const int nEnt = m ? static_cast<int>(it.bs->entries.end()) : 0;
         if (m && nEnt > 0 && it.bs->entries.begin() != 0)
             return fail(Error::Kind::Internal, bw.prefix + " compressed entries missing");
-        const int nCmp = m == 0 ? 0 : (m == 4 ? topk : nEnt);
+        // Entries in executor memory are read over the cache's capacity (indices reach only the
+        // visible ones; other layers' rows end in -1), so the launches stay the same as entries
+        // are added (a replayable decode-step graph). -1 columns at the end leave the
+        // attention's blocks, and so its bits, unchanged.
+        const bool extPool = m && it.bs->entries.memory();
+        const int nExt = extPool ? static_cast<int>(it.bs->entries.capacity()) : nEnt;
+        const int nCmp = m == 0 ? 0 : (m == 4 ? topk : nExt);
         const int nIdx = Wn + nCmp;
         // The window rows as a gather pool (a device ring: the whole ring at a fixed address,
         // rows by slot; else the rows [wStart, end) themselves); compressed entries follow it.
@@ -684,11 +690,8 @@ Result<void> V4Forward::attention(
         ap.q = q.data() + static_cast<int64_t>(it.row) * H * D;
         ap.kv = win.poolBase(wStart);
         ap.n_kv = nPool;
-        // Entries in executor memory: the cache's capacity (indices reach only the visible
-        // ones), fixed while entries are added.
-        const bool extPool = m && it.bs->entries.memory();
         ap.kv_ext = extPool || nEnt ? it.bs->entries.row(0) : nullptr;
-        ap.n_kv_ext = extPool ? static_cast<int>(it.bs->entries.capacity()) : nEnt;
+        ap.n_kv_ext = nExt;
         ap.idx = idxForOp;
         ap.sink = bw.attnSink;
         ap.out = o.data() + static_cast<int64_t>(it.row) * H * D;

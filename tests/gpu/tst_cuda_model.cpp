@@ -859,14 +859,12 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
 #endif
     bool same = true, counts = true;
     // Steps whose recording equals the kept graph (emulation: no node's parameters changed):
-    // a step that closes no compressor window, after one that closed no HCA window, must be
-    // one (the window and compressor rows sit in rings at fixed slots, the caches are read over
-    // their capacity, positions and counts travel as uploaded data). A step closing a window
-    // has the compressor's launches at new rows, and an HCA close lengthens that layer's index
-    // rows, so those steps and the step after an HCA close are recorded anew.
+    // every step that closes no compressor window must be one (the window and compressor rows
+    // sit in rings at fixed slots, the caches are read over their capacity, positions and
+    // counts travel as uploaded data). A step closing a window has the compressor's launches
+    // at new rows and appends to a cache, so it is recorded anew.
     int steady = 0, steadyUnchanged = 0;
     std::string changedAt;
-    bool prevClosesHca = true;
     std::vector<int> ratios;
     for (int l = 0; l < c.numHiddenLayers; ++l)
         if (c.compressRatio(l) > 0)
@@ -906,15 +904,12 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
         const CudaExecutor::StepStats s1 = gpu.stepStats();
         (void) s0;
         (void) s1;
-        bool closes = false, closesHca = false;
+        bool closes = false;
         for (int b = 0; b < B; ++b)
-            for (int m : ratios) {
-                const bool closed = (graph[b].length() % m) == 0; // position length - 1 closed
-                closes = closes || closed;
-                closesHca = closesHca || (closed && m > 4);
-            }
+            for (int m : ratios)
+                closes = closes || (graph[b].length() % m) == 0; // position length - 1 closed
 #ifdef FATHOM_CUDA_EMULATION
-        if (r && !closes && !prevClosesHca && t >= 2) {
+        if (r && !closes && t >= 2) {
             ++steady;
             const bool unchanged = emu::graph_update_count() == u0 + 1
                                    && emu::graph_update_changed_nodes() == ch0;
@@ -936,7 +931,6 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
             }
         }
 #endif
-        prevClosesHca = closesHca;
 #ifdef FATHOM_CUDA_EMULATION
         const long long up = emu::upload_count(), launches = emu::graph_launch_count(),
                         back = emu::readback_count(), waits = emu::wait_count();
@@ -973,8 +967,7 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
           v.name + ": " + std::to_string(steadyUnchanged) + " of " + std::to_string(steady)
               + " steady decode steps of " + std::to_string(B) + " at positions "
               + std::to_string(S) + ".." + std::to_string(S + steps - 1)
-              + " (no window closed then, no HCA window the step before) recorded the kept graph "
-                "unchanged "
+              + " (no window closed then) recorded the kept graph unchanged "
                 "(changed nodes at step:"
               + changedAt + ")");
 #endif

@@ -615,7 +615,7 @@ Result<void> V4Forward::attention(
 
     // Sparse attention over window rows + compressed entries (§3.5, §3.8).
     FATHOM_TRY_ASSIGN(Floats o, floats(m_exec, static_cast<int64_t>(N) * H * D, "attention output"));
-    std::vector<int32_t> idx;
+    std::vector<int32_t> &idx = m_attentionIndices;
     for (const auto &it : batch.items) {
         const int64_t end = it.start + it.count;
         const int64_t wStart = std::max<int64_t>(0, it.start - Wn + 1);

@@ -172,6 +172,9 @@ private:
 
     const V4Model &m_model;
     Executor &m_exec;
+    // The attention's host index rows, kept between calls: at a prefill's size a fresh vector per
+    // layer is a fresh mapping, paid in page faults every time.
+    std::vector<int32_t> m_attentionIndices;
 };
 
 } // namespace fathom::engine

@@ -183,35 +183,6 @@ struct panel
     aligned_buf<uint32_t> col; // [32][pairs rounded up to 16]: columns before the transpose
 };
 
-// Decodes output columns [j0, j0 + cols) into the panel (missing columns are zero).
-// 16 x 16 dwords: out row j = column j of the 16 rows r[0..15] (unpack 32, unpack 64, then a
-// 4 x 4 transpose of 128-bit lanes).
-inline void transpose16(__m512i r[16])
-{
-    __m512i a[16], b[16];
-    for (int i = 0; i < 16; i += 2) {
-        a[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        a[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        b[i] = _mm512_unpacklo_epi64(a[i], a[i + 2]);
-        b[i + 1] = _mm512_unpackhi_epi64(a[i], a[i + 2]);
-        b[i + 2] = _mm512_unpacklo_epi64(a[i + 1], a[i + 3]);
-        b[i + 3] = _mm512_unpackhi_epi64(a[i + 1], a[i + 3]);
-    }
-    // b[4g + s], 128-bit lane L: column 4L + s of rows 4g..4g+3.
-    for (int s = 0; s < 4; ++s) {
-        const __m512i c0 = _mm512_shuffle_i32x4(b[s], b[4 + s], 0x44);
-        const __m512i c1 = _mm512_shuffle_i32x4(b[s], b[4 + s], 0xEE);
-        const __m512i c2 = _mm512_shuffle_i32x4(b[8 + s], b[12 + s], 0x44);
-        const __m512i c3 = _mm512_shuffle_i32x4(b[8 + s], b[12 + s], 0xEE);
-        r[s] = _mm512_shuffle_i32x4(c0, c2, 0x88);
-        r[4 + s] = _mm512_shuffle_i32x4(c0, c2, 0xDD);
-        r[8 + s] = _mm512_shuffle_i32x4(c1, c3, 0x88);
-        r[12 + s] = _mm512_shuffle_i32x4(c1, c3, 0xDD);
-    }
-}
-
 // Decodes output columns [j0, j0 + cols) into the panel (missing columns are zero): each column
 // to its own row of k-pairs (padded with zeros to a multiple of 16 pairs), then 16 x 16
 // transposes into [pairs][32].

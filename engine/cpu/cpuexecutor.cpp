@@ -668,23 +668,11 @@ Result<void> CpuExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int inte
 Result<void> CpuExecutor::embedRows(
     const uint16_t *table, const int32_t *hostIds, int rows, int d, int copies, float *out)
 {
-    // Executor::embedRows (bf16 widening is exact), rows on the pool.
     kernels::parallel_for(m_pool.get(),
                           rows,
                           std::max<int64_t>(1, 16384 / std::max(1, d * copies)),
                           [&](int64_t r0, int64_t r1) {
-                              for (int64_t r = r0; r < r1; ++r) {
-                                  float *dst = out + r * copies * d;
-                                  kernels::bf16_to_f32_row(table
-                                                               + static_cast<int64_t>(hostIds[r])
-                                                                     * d,
-                                                           dst,
-                                                           d);
-                                  for (int s = 1; s < copies; ++s)
-                                      std::memcpy(dst + static_cast<int64_t>(s) * d,
-                                                  dst,
-                                                  sizeof(float) * d);
-                              }
+                              embedRowRange(table, hostIds, r0, r1, d, copies, out);
                           });
     return {};
 }
@@ -692,19 +680,11 @@ Result<void> CpuExecutor::embedRows(
 Result<void> CpuExecutor::addPeriodicRows(
     float *x, const float *table, const int32_t *hostPositions, int rows, int width, int period)
 {
-    // Executor::addPeriodicRows (one fp32 addition per element), rows on the pool.
     kernels::parallel_for(m_pool.get(),
                           rows,
                           std::max<int64_t>(1, 16384 / std::max(1, width)),
                           [&](int64_t r0, int64_t r1) {
-                              for (int64_t r = r0; r < r1; ++r) {
-                                  float *xr = x + r * width;
-                                  const float *tr = table
-                                                    + static_cast<int64_t>(hostPositions[r] % period)
-                                                          * width;
-                                  for (int e = 0; e < width; ++e)
-                                      xr[e] = xr[e] + tr[e];
-                              }
+                              addPeriodicRowRange(x, table, hostPositions, r0, r1, width, period);
                           });
     return {};
 }
@@ -717,32 +697,11 @@ Result<void> CpuExecutor::moeCombine(float *y,
                                      int k,
                                      int d)
 {
-    // Executor::moeCombine's arithmetic (per element: 0 + the routed outputs by increasing
-    // expert id, stable for equal ids, + the shared one, then bf16), element-wise over a row and
-    // the rows on the pool, so the bits are the same.
     kernels::parallel_for(m_pool.get(),
                           rows,
                           std::max<int64_t>(1, 16384 / std::max(1, d * (k + 1))),
                           [&](int64_t r0, int64_t r1) {
-                              std::vector<int> order(static_cast<size_t>(k));
-                              for (int64_t r = r0; r < r1; ++r) {
-                                  const int32_t *rid = hostIds + r * k;
-                                  std::iota(order.begin(), order.end(), 0);
-                                  std::stable_sort(order.begin(), order.end(), [rid](int a, int b) {
-                                      return rid[a] < rid[b];
-                                  });
-                                  float *out = y + r * d;
-                                  std::fill(out, out + d, 0.0f);
-                                  for (int j : order) {
-                                      const float *src = routed + (r * k + j) * d;
-                                      for (int e = 0; e < d; ++e)
-                                          out[e] += src[e];
-                                  }
-                                  const float *sh = shared + r * d;
-                                  for (int e = 0; e < d; ++e)
-                                      out[e] += sh[e];
-                                  kernels::round_bf16_inplace(out, d);
-                              }
+                              moeCombineRowRange(y, routed, shared, hostIds, r0, r1, k, d);
                           });
     return {};
 }

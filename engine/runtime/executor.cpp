@@ -3,6 +3,7 @@
 #include "executor.h"
 
 #include "kernels/formats.h"
+#include "kernels/quant.h"
 
 #include <algorithm>
 #include <cstring>
@@ -75,29 +76,49 @@ Result<void> Executor::indexerSelect(const kernels::IndexerScoreParams &p,
     return {};
 }
 
+void Executor::embedRowRange(const uint16_t *table,
+                             const int32_t *hostIds,
+                             int64_t r0,
+                             int64_t r1,
+                             int d,
+                             int copies,
+                             float *out)
+{
+    for (int64_t r = r0; r < r1; ++r) {
+        float *dst = out + r * copies * d;
+        kernels::bf16_to_f32_row(table + static_cast<int64_t>(hostIds[r]) * d, dst, d); // exact
+        for (int s = 1; s < copies; ++s)
+            std::memcpy(dst + static_cast<int64_t>(s) * d, dst, sizeof(float) * d);
+    }
+}
+
 Result<void> Executor::embedRows(
     const uint16_t *table, const int32_t *hostIds, int rows, int d, int copies, float *out)
 {
-    for (int r = 0; r < rows; ++r) {
-        const uint16_t *src = table + static_cast<int64_t>(hostIds[r]) * d;
-        for (int s = 0; s < copies; ++s) {
-            float *dst = out + (static_cast<int64_t>(r) * copies + s) * d;
-            for (int k = 0; k < d; ++k)
-                dst[k] = kernels::bf16_to_f32(src[k]);
-        }
-    }
+    embedRowRange(table, hostIds, 0, rows, d, copies, out);
     return {};
+}
+
+void Executor::addPeriodicRowRange(float *x,
+                                   const float *table,
+                                   const int32_t *hostPositions,
+                                   int64_t r0,
+                                   int64_t r1,
+                                   int width,
+                                   int period)
+{
+    for (int64_t r = r0; r < r1; ++r) {
+        float *xr = x + r * width;
+        const float *tr = table + static_cast<int64_t>(hostPositions[r] % period) * width;
+        for (int e = 0; e < width; ++e)
+            xr[e] = xr[e] + tr[e];
+    }
 }
 
 Result<void> Executor::addPeriodicRows(
     float *x, const float *table, const int32_t *hostPositions, int rows, int width, int period)
 {
-    for (int r = 0; r < rows; ++r) {
-        float *xr = x + static_cast<int64_t>(r) * width;
-        const float *tr = table + static_cast<int64_t>(hostPositions[r] % period) * width;
-        for (int e = 0; e < width; ++e)
-            xr[e] = xr[e] + tr[e];
-    }
+    addPeriodicRowRange(x, table, hostPositions, 0, rows, width, period);
     return {};
 }
 
@@ -128,6 +149,38 @@ Result<void> Executor::scatterRows(
     return {};
 }
 
+void Executor::moeCombineRowRange(float *y,
+                                  const float *routed,
+                                  const float *shared,
+                                  const int32_t *hostIds,
+                                  int64_t r0,
+                                  int64_t r1,
+                                  int k,
+                                  int d)
+{
+    // Per element: 0 + the routed outputs by increasing expert id (stable for equal ids) + the
+    // shared one, then bf16; the element loop innermost so it vectorises.
+    std::vector<int> order(static_cast<size_t>(k));
+    for (int64_t r = r0; r < r1; ++r) {
+        const int32_t *rid = hostIds + r * k;
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [rid](int a, int b) {
+            return rid[a] < rid[b];
+        });
+        float *out = y + r * d;
+        std::fill(out, out + d, 0.0f);
+        for (int j : order) {
+            const float *src = routed + (r * k + j) * d;
+            for (int e = 0; e < d; ++e)
+                out[e] += src[e];
+        }
+        const float *sh = shared + r * d;
+        for (int e = 0; e < d; ++e)
+            out[e] += sh[e];
+        kernels::round_bf16_inplace(out, d);
+    }
+}
+
 Result<void> Executor::moeCombine(float *y,
                                   const float *routed,
                                   const float *shared,
@@ -136,22 +189,7 @@ Result<void> Executor::moeCombine(float *y,
                                   int k,
                                   int d)
 {
-    std::vector<int> order(k);
-    for (int r = 0; r < rows; ++r) {
-        const int32_t *rid = hostIds + static_cast<int64_t>(r) * k;
-        std::iota(order.begin(), order.end(), 0);
-        std::stable_sort(order.begin(), order.end(), [rid](int a, int b) {
-            return rid[a] < rid[b];
-        });
-        float *out = y + static_cast<int64_t>(r) * d;
-        for (int e = 0; e < d; ++e) {
-            float acc = 0.0f;
-            for (int j : order)
-                acc += routed[(static_cast<int64_t>(r) * k + j) * d + e];
-            acc += shared[static_cast<int64_t>(r) * d + e];
-            out[e] = kernels::round_bf16(acc);
-        }
-    }
+    moeCombineRowRange(y, routed, shared, hostIds, 0, rows, k, d);
     return {};
 }
 

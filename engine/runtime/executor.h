@@ -189,6 +189,33 @@ public:
     /** out [rows, n, d] = bf16(a [rows, d] + b [rows, n, d]) (a broadcast over n). */
     virtual Result<void> addBroadcastRoundBf16(
         float *out, const float *a, const float *b, int rows, int n, int d);
+
+protected:
+    // The arithmetic of embedRows, addPeriodicRows and moeCombine on rows [r0, r1) of host
+    // memory: the defaults above run them over every row, a host executor over chunks of rows
+    // on its threads, so both give the same bits by construction.
+    static void embedRowRange(const uint16_t *table,
+                              const int32_t *hostIds,
+                              int64_t r0,
+                              int64_t r1,
+                              int d,
+                              int copies,
+                              float *out);
+    static void addPeriodicRowRange(float *x,
+                                    const float *table,
+                                    const int32_t *hostPositions,
+                                    int64_t r0,
+                                    int64_t r1,
+                                    int width,
+                                    int period);
+    static void moeCombineRowRange(float *y,
+                                   const float *routed,
+                                   const float *shared,
+                                   const int32_t *hostIds,
+                                   int64_t r0,
+                                   int64_t r1,
+                                   int k,
+                                   int d);
 };
 
 } // namespace fathom::engine

@@ -209,10 +209,10 @@ constexpr int k_ropeCachedPositions = 16384;
 constexpr size_t k_ropeTables = 4;
 } // namespace
 
-const float *CpuExecutor::ropeCosSin(const float *freqs, int half, int32_t position)
+const CpuExecutor::RopeTable *CpuExecutor::ropeTable(const float *freqs,
+                                                     int half,
+                                                     int32_t maxPosition)
 {
-    if (position < 0 || position >= k_ropeCachedPositions)
-        return nullptr;
     // Keyed by the frequencies' values (not their address, which a later model may reuse).
     RopeTable *table = nullptr;
     for (RopeTable &t : m_ropeTables)
@@ -227,9 +227,10 @@ const float *CpuExecutor::ropeCosSin(const float *freqs, int half, int32_t posit
         m_ropeTables.push_back({std::vector<float>(freqs, freqs + half), {}, 0});
         table = &m_ropeTables.back();
     }
-    if (position >= table->rows) {
+    const int want = std::min(k_ropeCachedPositions, maxPosition + 1);
+    if (want > table->rows) {
         // Grow by at least 256 positions (decode adds one a step).
-        const int rows = std::min(k_ropeCachedPositions, std::max(position + 1, table->rows + 256));
+        const int rows = std::min(k_ropeCachedPositions, std::max(want, table->rows + 256));
         table->cosSin.resize(static_cast<size_t>(rows) * 2 * half);
         for (int r = table->rows; r < rows; ++r) {
             float *cs = table->cosSin.data() + static_cast<size_t>(r) * 2 * half;
@@ -237,7 +238,7 @@ const float *CpuExecutor::ropeCosSin(const float *freqs, int half, int32_t posit
         }
         table->rows = rows;
     }
-    return table->cosSin.data() + static_cast<size_t>(position) * 2 * half;
+    return table;
 }
 
 Result<void> CpuExecutor::rope(const kernels::RopeParams &p)
@@ -252,12 +253,16 @@ Result<void> CpuExecutor::rope(const kernels::RopeParams &p)
     // then the rotations on the pool (kernels::rope_table_cpu, the same bits as rope_cpu).
     const int64_t ld = 2 * static_cast<int64_t>(half);
     m_ropeCall.resize(static_cast<size_t>(groups * ld));
+    const RopeTable &cache = *ropeTable(p.freqs,
+                                        half,
+                                        *std::max_element(p.positions, p.positions + groups));
     for (int g = 0; g < groups; ++g) {
         float *dst = m_ropeCall.data() + g * ld;
-        if (const float *cached = ropeCosSin(p.freqs, half, p.positions[g]))
-            std::copy_n(cached, ld, dst);
+        const int32_t pos = p.positions[g];
+        if (pos >= 0 && pos < cache.rows)
+            std::copy_n(cache.cosSin.data() + static_cast<size_t>(pos) * ld, ld, dst);
         else
-            kernels::rope_cos_sin_cpu(p.positions[g], p.freqs, half, dst, dst + half);
+            kernels::rope_cos_sin_cpu(pos, p.freqs, half, dst, dst + half);
     }
     const float *table = m_ropeCall.data();
     return check(splitRows(p,

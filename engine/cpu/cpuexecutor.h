@@ -111,15 +111,16 @@ private:
                                 FakeQuantRowsFn quant,
                                 const char *what);
 
-    // RoPE cos/sin of `position` (cos then sin, half each) from a table kept per frequency
-    // vector, nullptr beyond the cached positions.
-    const float *ropeCosSin(const float *freqs, int half, int32_t position);
+    // RoPE cos/sin (cos then sin, half each) of positions [0, rows), kept per frequency vector.
     struct RopeTable
     {
         std::vector<float> freqs;
         std::vector<float> cosSin; // [rows, 2 * half]
         int rows = 0;
     };
+    // The table of `freqs`, grown to cover maxPosition (up to the cached positions); looked up
+    // once per call, not per position.
+    const RopeTable *ropeTable(const float *freqs, int half, int32_t maxPosition);
 
     std::unique_ptr<ThreadPool> m_pool;
     std::vector<RopeTable> m_ropeTables;

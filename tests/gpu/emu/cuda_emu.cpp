@@ -67,7 +67,8 @@ struct Fiber
     State state = State::Ready;
     dim3 tid;
     uint64_t value = 0;
-    int kind = 0, arg = 0;
+    int kind = 0, arg = 0; // kind 3: a warp collective (value = the lane's operand pointer)
+    warp_collective_fn collective = nullptr;
 };
 
 constexpr size_t k_stack = 256 * 1024;
@@ -209,6 +210,27 @@ void run_block(Block &b)
                 }
                 continue;
             }
+            int collectives = 0;
+            for (int i = l0; i < l1; ++i)
+                collectives += b.fibers[i].kind == 3;
+            if (collectives != 0) {
+                bool same = collectives == l1 - l0 && l1 - l0 == 32;
+                for (int i = l0 + 1; same && i < l1; ++i)
+                    same = b.fibers[i].collective == b.fibers[l0].collective;
+                if (!same) {
+                    error(l1 - l0 != 32 ? "warp collective (mma) in a warp of fewer than 32 threads"
+                                        : "lanes of a warp at different warp operations");
+                    return;
+                }
+                void *lanes[32];
+                for (int i = l0; i < l1; ++i)
+                    lanes[i - l0] = reinterpret_cast<void *>(b.fibers[i].value);
+                b.fibers[l0].collective(lanes);
+                for (int i = l0; i < l1; ++i)
+                    b.fibers[i].state = State::Ready;
+                released = true;
+                continue;
+            }
             uint64_t vals[32];
             for (int i = l0; i < l1; ++i)
                 vals[i - l0] = b.fibers[i].value;
@@ -281,6 +303,16 @@ uint64_t warp_exchange(uint64_t value, int kind, int arg)
     f.arg = arg;
     yield(State::AtWarp);
     return g_block->fibers[g_block->cur].value;
+}
+
+void warp_collective(void *lane_data, warp_collective_fn fn)
+{
+    Fiber &f = g_block->fibers[g_block->cur];
+    f.value = reinterpret_cast<uint64_t>(lane_data);
+    f.kind = 3;
+    f.arg = 0;
+    f.collective = fn;
+    yield(State::AtWarp);
 }
 
 void *dynamic_smem()

@@ -154,6 +154,13 @@ void syncthreads();
 // All 32 lanes deposit `value`; each gets back the value of the lane selected by (kind, arg):
 // kind 0 = lane ^ arg, 1 = lane − arg (own value when < 0), 2 = lane arg.
 uint64_t warp_exchange(uint64_t value, int kind, int arg);
+// A generic warp collective (the emulation of mma.sync and the like): every lane posts a pointer
+// to its own operand struct; when all 32 lanes of the warp have arrived, `fn` is called once with
+// the 32 lane pointers (index = lane) and computes every lane's results in place. All lanes must
+// pass the same fn; a warp of fewer than 32 threads, part of a warp (divergence, early exit) or
+// lanes at different operations are reported as errors like the other warp operations.
+using warp_collective_fn = void (*)(void *const lanes[32]);
+void warp_collective(void *lane_data, warp_collective_fn fn);
 void *dynamic_smem();
 void run_kernel(dim3 grid, dim3 block, size_t smem, const std::function<void()> &body);
 // Errors seen by the emulator (divergent warp operations, deadlocks, bad launch shapes, host

@@ -8,6 +8,8 @@
   mode (CudaExecutor::setExactLinear(false)) sends FP8 prefill GEMMs to cuBLASLt's VEC128 x
   BLK128x128 block-scaled modes (engine/cuda/cublaslt_linear.cpp); whether Hopper's cuBLASLt
   offers them is checked at run time (fallback to this kernel) and not yet on a device.
+  linear_tc_cuda / linear_grouped_tc_cuda (the non-exact mode's entry points): accum fp32 FP8/FP4
+  linears with enough rows on sm_89+ go to the tensor-core kernel (linear_mma.cu), the rest here.
 */
 #include "kernels/cuda_ops.h"
 
@@ -60,6 +62,46 @@ Status linear_grouped_cuda(const linear_params *items, int count, CUstream_st *s
         if (Status st = linear_cuda(items[i], stream); !st.ok())
             return st;
     return Status::success();
+}
+
+namespace {
+
+constexpr int k_tc_min_rows = 64;
+
+bool tc_candidate(const linear_params &p)
+{
+    return p.accum == linear_accum::fp32 && cuda::is_quantized(p.w_type)
+           && !cuda::linear_mma_refusal(p);
+}
+
+} // namespace
+
+Status linear_tc_cuda(const linear_params &p, CUstream_st *stream)
+{
+    if (p.m >= k_tc_min_rows && tc_candidate(p) && cuda::linear_mma_device_ok()) {
+        const Status st = linear_mma_cuda(p, stream);
+        if (st.code != StatusCode::Unsupported)
+            return st;
+    }
+    return linear_cuda(p, stream);
+}
+
+Status linear_grouped_tc_cuda(const linear_params *items, int count, CUstream_st *stream)
+{
+    if (count < 0 || (count > 0 && !items))
+        return Status::invalid("linear_grouped_tc_cuda: bad arguments");
+    int64_t rows = 0;
+    bool all = count > 0;
+    for (int i = 0; i < count; ++i) {
+        rows += items[i].m;
+        all = all && (items[i].m == 0 || tc_candidate(items[i]));
+    }
+    if (all && rows >= k_tc_min_rows && cuda::linear_mma_device_ok()) {
+        const Status st = linear_grouped_mma_cuda(items, count, stream);
+        if (st.code != StatusCode::Unsupported)
+            return st;
+    }
+    return linear_grouped_cuda(items, count, stream);
 }
 
 Status linear_experts_gemv_cuda(const linear_params &base,

@@ -73,5 +73,9 @@ inline bool is_quantized(linear_weight_type t)
 Status linear_gemv_launch(const linear_params &p, CUstream_st *stream, const expert_group &g = {});
 // linear_tiled.cu: any shape.
 Status linear_tiled_launch(const linear_params &p, CUstream_st *stream);
+// linear_mma.cu: whether the current device has e4m3 mma.sync (sm_89+; queried once per device),
+// and why p cannot take the tensor-core path (nullptr: it can).
+bool linear_mma_device_ok();
+const char *linear_mma_refusal(const linear_params &p);
 
 } // namespace fathom::kernels::cuda

@@ -38,6 +38,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -937,6 +938,343 @@ void testFp8BlockHelpers()
     report(ok, "fp8 128x128 weight scales: fp32 [n/128][round_up(k/128, 4)] layout");
 }
 
+// ---- tensor-core MMA (mma_sync.cuh) and the tensor-core LINEAR (linear_mma.cu) ----------------
+
+// One mma by one warp on random fragments vs a host matrix product built from the PTX ISA's
+// fragment formulas ("Matrix Fragments for mma.m16n8k32 / mma.m16n8k16", floating point types),
+// written here element by element (a_i, b_i, c_i), independently of mma_sync.cuh's register
+// table: a transposed or mis-laned fragment gives errors of the order of the values.
+// Emulation: products exact, the sum in double rounded once, so the result must be the exact
+// sum rounded to fp32. Device: tensor cores truncate inside the mma; bound 2^-12 of sum |a b| + |c|.
+void testMmaProbe(int kind)
+{
+    const bool fp8 = kind == 0;
+    const int K = fp8 ? 32 : 16, per = fp8 ? 4 : 2; // k, elements per 32-bit register
+    const std::string name = fp8 ? "mma m16n8k32 e4m3" : "mma m16n8k16 bf16";
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<uint32_t> a(32 * 4), b(32 * 2);
+    std::vector<float> c(32 * 4);
+    auto element = [&](bool isA) -> uint32_t {
+        if (fp8) {
+            for (;;) {
+                const int v = byte(g_rng);
+                if ((v & 0x7F) != 0x7F)
+                    return static_cast<uint32_t>(v);
+            }
+        }
+        (void) isA;
+        return k::f32_to_bf16(nd(g_rng));
+    };
+    for (uint32_t &r : a)
+        for (int j = 0; j < per; ++j)
+            r |= element(true) << (32 / per * j);
+    for (uint32_t &r : b)
+        for (int j = 0; j < per; ++j)
+            r |= element(false) << (32 / per * j);
+    for (float &v : c)
+        v = nd(g_rng) * 8.0f;
+    auto value = [&](uint32_t reg, int j) -> double {
+        return fp8 ? static_cast<double>(k::e4m3_to_f32(static_cast<uint8_t>(reg >> (8 * j))))
+                   : static_cast<double>(k::bf16_to_f32(static_cast<uint16_t>(reg >> (16 * j))));
+    };
+    double A[16][32] = {}, B[32][8] = {};
+    for (int lane = 0; lane < 32; ++lane) {
+        const int gid = lane >> 2, tig = lane % 4;
+        for (int i = 0; i < 4 * per; ++i) { // a_i: register i / per, element i % per
+            const double v = value(a[lane * 4 + i / per], i % per);
+            int row, col;
+            if (fp8) {
+                row = (i < 4 || (i >= 8 && i < 12)) ? gid : gid + 8;
+                col = i < 8 ? tig * 4 + (i & 3) : tig * 4 + (i & 3) + 16;
+            } else {
+                row = (i < 2 || (i >= 4 && i < 6)) ? gid : gid + 8;
+                col = i < 4 ? tig * 2 + (i & 1) : tig * 2 + (i & 1) + 8;
+            }
+            A[row][col] = v;
+        }
+        for (int i = 0; i < 2 * per; ++i) { // b_i
+            const double v = value(b[lane * 2 + i / per], i % per);
+            const int row = fp8 ? (i < 4 ? tig * 4 + i : tig * 4 + (i - 4) + 16)
+                                : (i < 2 ? tig * 2 + i : tig * 2 + (i - 2) + 8);
+            B[row][gid] = v;
+        }
+    }
+    std::vector<float> want(32 * 4);
+    std::vector<double> mag(32 * 4);
+    for (int lane = 0; lane < 32; ++lane)
+        for (int i = 0; i < 4; ++i) { // c_i: row gid (+8 for i >= 2), col tig * 2 + (i & 1)
+            const int row = (lane >> 2) + (i >= 2 ? 8 : 0), col = (lane % 4) * 2 + (i & 1);
+            double s = c[lane * 4 + i], m = std::fabs(s);
+            for (int kk = 0; kk < K; ++kk) {
+                s += A[row][kk] * B[kk][col];
+                m += std::fabs(A[row][kk] * B[kk][col]);
+            }
+            want[lane * 4 + i] = static_cast<float>(s);
+            mag[lane * 4 + i] = m;
+        }
+    Dev<uint32_t> da(a), db(b);
+    Dev<float> dc(c), dd(c.size());
+    const k::Status st = k::mma_probe_cuda(kind, da.get(), db.get(), dc.get(), dd.get(), nullptr);
+    if (st.code == k::StatusCode::Unsupported) {
+        std::printf("SKIP: %s: %s\n", name.c_str(), st.message);
+        return;
+    }
+    if (!statusOk(st, name.c_str()) || !synced(name.c_str()))
+        return;
+    const std::vector<float> got = dd.host();
+#ifdef FATHOM_CUDA_EMULATION
+    expectExact(want, got, name + " vs host product from the PTX fragment layout");
+#else
+    size_t bad = 0;
+    for (size_t i = 0; i < got.size(); ++i)
+        if (!(std::fabs(static_cast<double>(got[i]) - want[i]) <= std::ldexp(mag[i], -12)))
+            ++bad;
+    report(bad == 0,
+           name + " vs host product from the PTX fragment layout (" + std::to_string(bad)
+               + " of 128 outside 2^-12 sum|ab|)");
+#endif
+}
+
+struct MmaCase
+{
+    const char *name;
+    k::linear_weight_type type;
+    std::vector<int> rows; // one linear per entry (experts when several); 0 rows allowed
+    int n, kdim;
+    k::act_type xType, yType;
+    int64_t ldxPad;
+};
+
+// The tensor-core LINEAR against the CPU: per element against the exact result (linear_ref)
+// with the tensor-core bound, and by NMSE against the CPU's fp32 mode (its twin in the
+// non-exact mode). With S = sum_k |x'[k]| |w'[j][k]| (x' the quantised activations, w' the
+// dequantised weights), B the weight block (128 FP8, 32 FP4) and nb = k / B:
+//   device:    |y - y_exact| <= (B 2^-13 + (2 nb + 4) 2^-24) S   (Hopper keeps ~14 bits inside
+//              an mma, as for cuBLASLt above; promotions and the fp32 accumulator add 2 nb + 4 u)
+//   emulation: |y - y_exact| <= (4 + 2 nb + 4) 2^-24 S   (each mma sums exactly and rounds once:
+//              at most 4 roundings per block partial for FP8, 1 for FP4, then fma promotions)
+// plus one bf16 rounding (2^-8 |y|) with bf16 output. A wrong scale index, a skipped tail or a
+// swapped fragment gives errors of order S, far outside. NMSE vs the CPU's fp32 mode: both are
+// within the bound of the exact result, and for random data S / |y| ~ sqrt(k) (~30 here), so
+// device 1e-6 (~ (2^-13 sqrt(B) 30)^2 / 4), emulation 1e-11.
+void testMmaLinear(const MmaCase &c)
+{
+    const bool fp8 = c.type == k::linear_weight_type::fp8_e4m3;
+    const int n = c.n, kd = c.kdim, items = static_cast<int>(c.rows.size());
+    const int64_t xs = kd + c.ldxPad;
+    int total = 0;
+    for (int r : c.rows)
+        total += r;
+    struct Expert
+    {
+        std::vector<uint8_t> wq, ws;
+        std::vector<float> wd;
+    };
+    std::vector<Expert> ex(items);
+    for (int e = 0; e < items; ++e) {
+        auto wf = randomF32(static_cast<size_t>(n) * kd, 1.0f / std::sqrt(static_cast<float>(kd)));
+        for (int j = 0; j < n; ++j) // scales differ per row, per 128 block and per expert
+            for (int i = 0; i < kd; ++i)
+                wf[static_cast<size_t>(j) * kd + i] *= std::ldexp(1.0f,
+                                                                  (j / (fp8 ? 128 : 1) + e) % 5
+                                                                      - (i / 32) % 3);
+        Expert &x = ex[e];
+        x.wd.resize(wf.size());
+        if (fp8) {
+            x.wq.resize(static_cast<size_t>(n) * kd);
+            x.ws.resize(static_cast<size_t>((n + 127) / 128) * (kd / 128));
+            k::quantize_weight_e4m3(wf.data(), n, kd, x.wq.data(), x.ws.data());
+            k::dequantize_weight_e4m3(x.wq.data(), x.ws.data(), n, kd, x.wd.data());
+        } else {
+            x.wq.resize(static_cast<size_t>(n) * kd / 2);
+            x.ws.resize(static_cast<size_t>(n) * kd / 32);
+            k::quantize_weight_e2m1(wf.data(), n, kd, x.wq.data(), x.ws.data());
+            k::dequantize_weight_e2m1(x.wq.data(), x.ws.data(), n, kd, x.wd.data());
+        }
+    }
+    // All items' rows in one x / y (expert-sorted rows, as the MoE path has them).
+    auto xf = randomBf16(static_cast<size_t>(std::max(total, 1)) * xs, 2.0f);
+    for (int r = 0; r < total; ++r)
+        for (int i = 0; i < kd; ++i) {
+            float &v = xf[static_cast<size_t>(r) * xs + i];
+            v = k::round_bf16(
+                v * (r == 1 && i < 128 ? 1e-7f : std::ldexp(1.0f, r % 7 - (i / 128) % 3)));
+        }
+    std::vector<uint16_t> xb(xf.size());
+    for (size_t i = 0; i < xf.size(); ++i)
+        xb[i] = k::f32_to_bf16(xf[i]);
+    const bool xBf16 = c.xType == k::act_type::bf16, yBf16 = c.yType == k::act_type::bf16;
+
+    // Host references per item (f32 output; bf16 rounding allowed in the bound).
+    std::vector<float> exact(static_cast<size_t>(total) * n), cpu32(exact.size()), S(exact.size());
+    std::vector<k::linear_params> host(items);
+    int row = 0;
+    for (int e = 0; e < items; ++e) {
+        k::linear_params p;
+        p.x = xf.data() + static_cast<size_t>(row) * xs;
+        p.x_type = k::act_type::f32;
+        p.ldx = xs;
+        p.w = ex[e].wq.data();
+        p.w_scale = ex[e].ws.data();
+        p.w_type = c.type;
+        p.y_type = k::act_type::f32;
+        p.m = c.rows[e];
+        p.n = n;
+        p.k = kd;
+        p.y = exact.data() + static_cast<size_t>(row) * n;
+        if (!statusOk(k::linear_ref(p), "linear_ref"))
+            return;
+        p.accum = k::linear_accum::fp32;
+        p.y = cpu32.data() + static_cast<size_t>(row) * n;
+        if (p.m && !statusOk(k::linear_cpu(p, nullptr), "linear_cpu fp32"))
+            return;
+        std::vector<uint8_t> q(kd), sq(kd / 128);
+        for (int r = 0; r < c.rows[e]; ++r) {
+            k::act_quant_e4m3_f32(xf.data() + static_cast<size_t>(row + r) * xs,
+                                  kd,
+                                  128,
+                                  q.data(),
+                                  sq.data());
+            for (int j = 0; j < n; ++j) {
+                double s = 0;
+                for (int i = 0; i < kd; ++i)
+                    s += std::fabs(k::e4m3_to_f32(q[i]) * k::e8m0_to_f32(sq[i / 128])
+                                   * ex[e].wd[static_cast<size_t>(j) * kd + i]);
+                S[static_cast<size_t>(row + r) * n + j] = static_cast<float>(s);
+            }
+        }
+        row += c.rows[e];
+    }
+
+    // Device.
+    Dev<float> dxf(xf), dyf(exact.size());
+    Dev<uint16_t> dxb(xb), dyb(exact.size());
+    std::vector<std::unique_ptr<Dev<uint8_t>>> dwq, dws;
+    std::vector<k::linear_params> dev(items);
+    row = 0;
+    for (int e = 0; e < items; ++e) {
+        dwq.push_back(std::make_unique<Dev<uint8_t>>(ex[e].wq));
+        dws.push_back(std::make_unique<Dev<uint8_t>>(ex[e].ws));
+        k::linear_params &g = dev[e];
+        g.x = xBf16 ? static_cast<const void *>(dxb.get() + static_cast<size_t>(row) * xs)
+                    : dxf.get() + static_cast<size_t>(row) * xs;
+        g.x_type = c.xType;
+        g.ldx = xs;
+        g.w = dwq.back()->get();
+        g.w_scale = dws.back()->get();
+        g.w_type = c.type;
+        g.y = yBf16 ? static_cast<void *>(dyb.get() + static_cast<size_t>(row) * n)
+                    : dyf.get() + static_cast<size_t>(row) * n;
+        g.y_type = c.yType;
+        g.m = c.rows[e];
+        g.n = n;
+        g.k = kd;
+        g.accum = k::linear_accum::fp32;
+        row += c.rows[e];
+    }
+    const k::Status st = items == 1 ? k::linear_mma_cuda(dev[0], nullptr)
+                                    : k::linear_grouped_mma_cuda(dev.data(), items, nullptr);
+    if (st.code == k::StatusCode::Unsupported) {
+        std::printf("SKIP: %s: %s\n", c.name, st.message);
+        return;
+    }
+    if (!statusOk(st, c.name) || !synced(c.name))
+        return;
+    std::vector<float> got(exact.size());
+    if (yBf16) {
+        const auto h = dyb.host();
+        for (size_t i = 0; i < got.size(); ++i)
+            got[i] = k::bf16_to_f32(h[i]);
+    } else {
+        got = dyf.host();
+    }
+    const int B = fp8 ? 128 : 32, nb = kd / B;
+#ifdef FATHOM_CUDA_EMULATION
+    const double coef = (4.0 + 2.0 * nb + 4.0) * std::ldexp(1.0, -24);
+    const double nmseBound = 1e-11;
+#else
+    const double coef = B * std::ldexp(1.0, -13) + (2.0 * nb + 4.0) * std::ldexp(1.0, -24);
+    const double nmseBound = 1e-6;
+#endif
+    size_t bad = 0;
+    double worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        const double err = std::fabs(static_cast<double>(got[i]) - exact[i]);
+        const double lim = coef * S[i] + (yBf16 ? std::ldexp(std::fabs(exact[i]), -8) : 0.0);
+        if (!(err <= lim))
+            ++bad;
+        if (lim > 0)
+            worst = std::max(worst, err / lim);
+    }
+    report(bad == 0,
+           std::string(c.name) + ": per-element bound vs exact (" + std::to_string(bad)
+               + " outside, worst err/bound " + std::to_string(worst) + ")");
+    expectNmse(cpu32, got, yBf16 ? 1e-5 : nmseBound, std::string(c.name) + " vs CPU fp32 mode");
+}
+
+void testMma()
+{
+    testMmaProbe(0);
+    testMmaProbe(1);
+    using W = k::linear_weight_type;
+    using A = k::act_type;
+    const MmaCase cases[] = {
+        {"mma linear fp8 m=70 200x256 (row and column tails)",
+         W::fp8_e4m3,
+         {70},
+         200,
+         256,
+         A::f32,
+         A::f32,
+         0},
+        {"mma linear fp8 m=64 128x384 bf16 x, strided",
+         W::fp8_e4m3,
+         {64},
+         128,
+         384,
+         A::bf16,
+         A::f32,
+         8},
+        {"mma linear fp4 m=100 136x256", W::fp4_e2m1, {100}, 136, 256, A::f32, A::f32, 0},
+        {"mma linear fp4 m=33 256x128 bf16 y", W::fp4_e2m1, {33}, 256, 128, A::f32, A::bf16, 0},
+        {"mma grouped fp4 experts rows 17,0,64,3,90 192x256",
+         W::fp4_e2m1,
+         {17, 0, 64, 3, 90},
+         192,
+         256,
+         A::f32,
+         A::f32,
+         0},
+        {"mma grouped fp8 rows 5,70 130x128 bf16 x",
+         W::fp8_e4m3,
+         {5, 70},
+         130,
+         128,
+         A::bf16,
+         A::f32,
+         0},
+    };
+    for (const MmaCase &c : cases)
+        testMmaLinear(c);
+
+    // Dispatch: linear_tc_cuda refuses the tensor cores in exact mode (bit-identical to
+    // linear_cuda) and for too few rows; shapes the kernel cannot take are refused, not run.
+    k::linear_params p;
+    p.w_type = W::fp8_e4m3;
+    p.m = 64;
+    p.n = 128;
+    p.k = 200;
+    p.x = p.w = p.y = reinterpret_cast<void *>(uintptr_t{256});
+    p.w_scale = reinterpret_cast<const uint8_t *>(uintptr_t{256});
+    report(k::linear_mma_cuda(p, nullptr).code == k::StatusCode::Unsupported,
+           "mma linear refuses k % 128 != 0");
+    p.k = 256;
+    p.w_type = W::bf16;
+    report(k::linear_mma_cuda(p, nullptr).code == k::StatusCode::Unsupported,
+           "mma linear refuses bf16 weights");
+}
+
 #ifndef FATHOM_CUDA_EMULATION
 // cublaslt: the non-exact FP8 prefill GEMM (engine/cuda/cublaslt_linear.h). Its activation
 // quantiser must give the CPU's act_quant bytes exactly; the GEMM is checked per element
@@ -1253,6 +1591,7 @@ int main()
     testMoe();
     testLinears();
     testFp8BlockHelpers();
+    testMma();
 #ifndef FATHOM_CUDA_EMULATION
     testCublasLt();
 #endif

@@ -135,6 +135,30 @@ Status linear_cuda(const linear_params &p, CUstream_st *stream);
 /** Several independent linears (e.g. the experts of a MoE layer), enqueued in order. */
 Status linear_grouped_cuda(const linear_params *items, int count, CUstream_st *stream);
 
+/**
+  Tensor-core LINEAR (linear_mma.cu; non-exact mode only): FP8 / FP4 weights, k % 128 == 0,
+  16-byte aligned weights, on sm_89+ (e4m3 mma.sync). x is activation-quantised as every LINEAR
+  does; each weight block's tensor-core partial is promoted into an fp32 accumulator with
+  sA * sW (FP8: per 128 block, FP4: per 32 block). Not bit-exact: within linear.h's fp32 bound
+  but for the tensor cores' in-mma accumulation (Hopper keeps about 14 bits there). Unsupported
+  (nothing launched) when a shape or the device does not fit.
+  The grouped form launches items that share n, k, types and strides (a MoE layer's experts)
+  together: one launch per up to 56 items.
+*/
+Status linear_mma_cuda(const linear_params &p, CUstream_st *stream);
+Status linear_grouped_mma_cuda(const linear_params *items, int count, CUstream_st *stream);
+/**
+  The non-exact dispatch: items with accum == fp32, FP8/FP4 weights, enough rows (a single
+  linear m >= 64; a group >= 64 rows in all) on an sm_89+ device go to the tensor-core kernel,
+  everything else to linear_cuda / linear_grouped_cuda (exact block sums).
+*/
+Status linear_tc_cuda(const linear_params &p, CUstream_st *stream);
+Status linear_grouped_tc_cuda(const linear_params *items, int count, CUstream_st *stream);
+// Test hook: one warp runs one mma on per-lane fragments (kind 0: m16n8k32 e4m3, a [32][4],
+// b [32][2], c/d [32][4] by lane; kind 1: m16n8k16 bf16, same shapes). mma_sync.cuh's layout.
+Status mma_probe_cuda(
+    int kind, const uint32_t *a, const uint32_t *b, const float *c, float *d, CUstream_st *stream);
+
 /** Device-resident grouping of the rows of a MoE layer by expert (moe_group_cuda). */
 struct expert_group
 {

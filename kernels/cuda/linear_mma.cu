@@ -1,0 +1,423 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+/*
+  LINEAR on tensor cores (non-exact mode, prefill): y = x W^T for FP8 (e4m3, 128x128 e8m0
+  blocks) and FP4 (e2m1, 1x32 e8m0 blocks) weights with mma.sync m16n8k32 e4m3 (mma_sync.cuh).
+
+  Numerics (the block-scaled scheme DeepGEMM describes): x is activation-quantised per 1x128 as
+  every LINEAR does (amax, e8m0 scale sA, e4m3 round to nearest even: the same device helpers as
+  linear_tiled.cu / linear_fp8_quant.cu, so x' = q * sA is the CPU's); the tensor cores form
+  sums of exact e4m3 code products over a weight block (FP8: 4 k32 steps = one 128 block, in
+  the mma's fp32 accumulator; FP4: each k32 step, its weights converted e2m1 -> e4m3 in shared
+  memory, exact since e2m1 is a subset of e4m3) and each block partial is promoted into the
+  fp32 accumulator as acc += partial * (sA * sW), in k order. Only the in-block sum differs
+  from the CPU's fp32 mode: Hopper's FP8 tensor cores keep fewer accumulator bits inside an
+  mma (about 14; see tst_cuda_ops' cuBLASLt bound), the emulation sums them exactly. So this
+  is a "tensor-core, tolerance" mode: never used by the exact mode.
+
+  Tiling: 64 rows x 128 columns per block of 8 warps (2 x 4; 32 x 32 outputs per warp = 2 x 4
+  mma tiles), k walked in steps of 128: stage the quantised x tile (e4m3 codes + per-row sA) and
+  the weight tile (e4m3 codes; FP4 converted, per-row per-32 sW) in shared memory with rows
+  padded to 144 bytes (lane (g, t) reads word 36 g + t: 32 distinct banks), then 4 k32 steps.
+  Plain loads, no cp.async double buffering yet, and x is quantised again by every column tile
+  (NOTE: correctness first; a pre-quantised x and a pipelined / wgmma mainloop are the next steps,
+  see docs/perf/cuda.md "Session 6").
+
+  Grouped form: a batch of up to k_max_items linears sharing n, k, types and strides (the experts
+  of a MoE layer) in one launch, passed by value; blocks map to (column tile, row tile of some
+  item) through the items' row-tile prefix sums.
+*/
+#include "kernels/cuda_ops.h"
+
+#include "linear_internal.cuh"
+#include "mma_sync.cuh"
+
+namespace fathom::kernels {
+
+namespace cuda {
+
+namespace {
+
+constexpr int k_bm = 64;
+constexpr int k_bn = 128;
+constexpr int k_bk = 128;
+constexpr int k_row_bytes = k_bk + 16; // padded shared row (bank-conflict free fragment reads)
+constexpr int k_row_words = k_row_bytes / 4;
+constexpr int k_threads = 256;
+constexpr int k_max_items = 56;
+
+struct mma_item
+{
+    const void *x;
+    const void *w;
+    const uint8_t *w_scale;
+    void *y;
+    int m;
+    int tile0; // first row tile of this item in the launch
+};
+
+struct mma_batch
+{
+    mma_item items[k_max_items];
+    int count;
+    int tiles; // row tiles of all items
+    int n, k;
+    int64_t ldx, ldy;
+    act_type x_type, y_type;
+    linear_weight_type w_type;
+};
+
+// e2m1 code -> the e4m3 code of the same value (sign kept; code 8 is -0).
+__device__ inline uint32_t e2m1_to_e4m3_code(uint32_t c)
+{
+    // magnitudes 0, 0.5, 1, 1.5, 2, 3, 4, 6 -> e4m3 codes 0x00, 0x30, 0x38, 0x3C, ..., 0x4C
+    const uint32_t m = c & 7u;
+    const uint32_t code = m == 0 ? 0u : m == 1 ? 0x30u : 0x38u + ((m - 2u) << 2);
+    return code | ((c & 8u) << 4);
+}
+
+template<linear_weight_type WType>
+__global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
+{
+    __align__(16) __shared__ uint32_t xs[k_bm * k_row_words];
+    __align__(16) __shared__ uint32_t ws[k_bn * k_row_words];
+    __shared__ float sa[k_bm];
+    __shared__ float sw[k_bn][4]; // FP4: per row, per 32-block of the step; FP8: [0][0]
+
+    // Which item and row tile.
+    int it = 0;
+    const int tile = static_cast<int>(blockIdx.y);
+    while (it + 1 < bt.count && bt.items[it + 1].tile0 <= tile)
+        ++it;
+    const mma_item item = bt.items[it];
+    const int m = item.m, n = bt.n, k = bt.k;
+    const int kb = k / k_bk;
+    const int row0 = (tile - item.tile0) * k_bm, col0 = static_cast<int>(blockIdx.x) * k_bn;
+    const int warp = static_cast<int>(threadIdx.x) >> 5, lane = static_cast<int>(threadIdx.x) & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int wm = (warp >> 2) * 32, wn = (warp & 3) * 32; // the warp's 32 x 32 outputs
+
+    float acc[2][4][4];
+    float part[2][4][4];
+#pragma unroll
+    for (int a = 0; a < 2; ++a)
+#pragma unroll
+        for (int b = 0; b < 4; ++b)
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+                acc[a][b][i] = 0.0f;
+
+    for (int b = 0; b < kb; ++b) {
+        const int k0 = b * k_bk;
+        // x rows: warp w quantises rows 8w .. 8w + 7 of the tile (4 values per lane).
+        for (int rr = 0; rr < k_bm / 8; ++rr) {
+            const int r = warp * (k_bm / 8) + rr;
+            const int64_t grow = row0 + r;
+            float v[4];
+            float amax = 0.0f;
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int64_t kk = k0 + 4 * lane + i;
+                v[i] = 0.0f;
+                if (grow < m) {
+                    const int64_t at = grow * bt.ldx + kk;
+                    v[i] = bt.x_type == act_type::bf16
+                               ? bf16_bits_to_f32(static_cast<const uint16_t *>(item.x)[at])
+                               : static_cast<const float *>(item.x)[at];
+                }
+                amax = fmaxf(amax, fabsf(v[i]));
+            }
+            amax = warp_max(amax);
+            const uint8_t s = act_scale(amax);
+            const float inv = e8m0_inverse_f32(s);
+            uint32_t packed = 0;
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+                packed |= static_cast<uint32_t>(f32_to_e4m3(__fmul_rn(v[i], inv))) << (8 * i);
+            xs[r * k_row_words + lane] = packed;
+            if (lane == 0)
+                sa[r] = e8m0_to_f32(s);
+        }
+        // Weight rows (e4m3 codes), 4 bytes per store.
+        if (WType == linear_weight_type::fp8_e4m3) {
+            const uint8_t *w = static_cast<const uint8_t *>(item.w);
+            for (int i = static_cast<int>(threadIdx.x); i < k_bn * (k_bk / 16); i += k_threads) {
+                const int c = i / (k_bk / 16), q = i % (k_bk / 16);
+                const int64_t j = col0 + c;
+                uint4 v{0u, 0u, 0u, 0u};
+                if (j < n)
+                    v = *reinterpret_cast<const uint4 *>(w + j * k + k0 + 16 * q);
+                uint32_t *dst = ws + c * k_row_words + 4 * q;
+                dst[0] = v.x;
+                dst[1] = v.y;
+                dst[2] = v.z;
+                dst[3] = v.w;
+            }
+            if (threadIdx.x == 0)
+                sw[0][0] = e8m0_to_f32(item.w_scale[(col0 / 128) * kb + b]);
+        } else {
+            const uint8_t *w = static_cast<const uint8_t *>(item.w);
+            // 8 packed bytes (16 codes) per thread and step: k_bn * 8 units of 8 bytes.
+            for (int i = static_cast<int>(threadIdx.x); i < k_bn * (k_bk / 16); i += k_threads) {
+                const int c = i / (k_bk / 16), q = i % (k_bk / 16);
+                const int64_t j = col0 + c;
+                uint32_t lo = 0, hi = 0;
+                if (j < n) {
+                    const uint32_t *src = reinterpret_cast<const uint32_t *>(w + j * (k / 2)
+                                                                             + k0 / 2 + 8 * q);
+                    lo = src[0];
+                    hi = src[1];
+                }
+                uint32_t out[4];
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    const uint32_t word = h ? hi : lo; // 8 codes, low nibble = even k
+#pragma unroll
+                    for (int o = 0; o < 2; ++o) {
+                        uint32_t r = 0;
+#pragma unroll
+                        for (int e = 0; e < 4; ++e)
+                            r |= e2m1_to_e4m3_code((word >> (4 * (4 * o + e))) & 0xFu) << (8 * e);
+                        out[2 * h + o] = r;
+                    }
+                }
+                uint32_t *dst = ws + c * k_row_words + 4 * q;
+                dst[0] = out[0];
+                dst[1] = out[1];
+                dst[2] = out[2];
+                dst[3] = out[3];
+            }
+            for (int i = static_cast<int>(threadIdx.x); i < k_bn * 4; i += k_threads) {
+                const int c = i / 4, sub = i % 4;
+                const int64_t j = col0 + c;
+                sw[c][sub] = j < n ? e8m0_to_f32(item.w_scale[j * (k / 32) + b * 4 + sub]) : 0.0f;
+            }
+        }
+        __syncthreads();
+
+#pragma unroll
+        for (int a = 0; a < 2; ++a)
+#pragma unroll
+            for (int c = 0; c < 4; ++c)
+#pragma unroll
+                for (int i = 0; i < 4; ++i)
+                    part[a][c][i] = 0.0f;
+#pragma unroll
+        for (int s = 0; s < 4; ++s) {
+            const int kw = s * 8 + t; // word of k = 32 s + 4 t
+            uint32_t af[2][4], bf[4][2];
+#pragma unroll
+            for (int a = 0; a < 2; ++a) {
+                const int r = wm + 16 * a + g;
+                af[a][0] = xs[r * k_row_words + kw];
+                af[a][1] = xs[(r + 8) * k_row_words + kw];
+                af[a][2] = xs[r * k_row_words + kw + 4];
+                af[a][3] = xs[(r + 8) * k_row_words + kw + 4];
+            }
+#pragma unroll
+            for (int c = 0; c < 4; ++c) {
+                const int col = wn + 8 * c + g;
+                bf[c][0] = ws[col * k_row_words + kw];
+                bf[c][1] = ws[col * k_row_words + kw + 4];
+            }
+#pragma unroll
+            for (int a = 0; a < 2; ++a)
+#pragma unroll
+                for (int c = 0; c < 4; ++c)
+                    mma::m16n8k32_e4m3(part[a][c], af[a], bf[c], part[a][c]);
+            if (WType == linear_weight_type::fp4_e2m1) {
+                // Promote each 32-block: acc += partial * sA[row] * sW[col][s].
+#pragma unroll
+                for (int a = 0; a < 2; ++a)
+#pragma unroll
+                    for (int c = 0; c < 4; ++c)
+#pragma unroll
+                        for (int i = 0; i < 4; ++i) {
+                            const int r = wm + 16 * a + g + (i >= 2 ? 8 : 0);
+                            const int col = wn + 8 * c + 2 * t + (i & 1);
+                            acc[a][c][i] = fmaf(part[a][c][i],
+                                                __fmul_rn(sa[r], sw[col][s]),
+                                                acc[a][c][i]);
+                            part[a][c][i] = 0.0f;
+                        }
+            }
+        }
+        if (WType == linear_weight_type::fp8_e4m3) {
+            const float swb = sw[0][0];
+#pragma unroll
+            for (int a = 0; a < 2; ++a)
+#pragma unroll
+                for (int c = 0; c < 4; ++c)
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        const int r = wm + 16 * a + g + (i >= 2 ? 8 : 0);
+                        acc[a][c][i] = fmaf(part[a][c][i], __fmul_rn(sa[r], swb), acc[a][c][i]);
+                    }
+        }
+        __syncthreads();
+    }
+
+#pragma unroll
+    for (int a = 0; a < 2; ++a)
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int64_t row = row0 + wm + 16 * a + g + (i >= 2 ? 8 : 0);
+                const int64_t col = col0 + wn + 8 * c + 2 * t + (i & 1);
+                if (row >= m || col >= n)
+                    continue;
+                const int64_t at = row * bt.ldy + col;
+                if (bt.y_type == act_type::bf16)
+                    static_cast<uint16_t *>(item.y)[at] = f32_to_bf16_bits(acc[a][c][i]);
+                else
+                    static_cast<float *>(item.y)[at] = acc[a][c][i];
+            }
+}
+
+// One warp, one mma: the fragment test of tst_cuda_ops (kind 0 = e4m3 m16n8k32, 1 = bf16 m16n8k16).
+__global__ void mma_probe_kernel(
+    int kind, const uint32_t *a, const uint32_t *b, const float *c, float *d)
+{
+    const int lane = static_cast<int>(threadIdx.x);
+    uint32_t af[4], bf[2];
+    float cf[4], df[4];
+    for (int i = 0; i < 4; ++i) {
+        af[i] = a[lane * 4 + i];
+        cf[i] = c[lane * 4 + i];
+    }
+    bf[0] = b[lane * 2];
+    bf[1] = b[lane * 2 + 1];
+    if (kind == 0)
+        mma::m16n8k32_e4m3(df, af, bf, cf);
+    else
+        mma::m16n8k16_bf16(df, af, bf, cf);
+    for (int i = 0; i < 4; ++i)
+        d[lane * 4 + i] = df[i];
+}
+
+// Why p cannot take the tensor-core path (nullptr: it can).
+const char *refusal(const linear_params &p)
+{
+    if (p.w_type != linear_weight_type::fp8_e4m3 && p.w_type != linear_weight_type::fp4_e2m1)
+        return "linear_mma: only FP8 / FP4 weights";
+    if (p.k <= 0 || p.k % k_bk != 0)
+        return "linear_mma: k must be a positive multiple of 128";
+    if (p.n <= 0 || p.m < 0)
+        return "linear_mma: bad shape";
+    if (!p.x || !p.w || !p.w_scale || !p.y)
+        return "linear_mma: null x, w, w_scale or y";
+    if ((reinterpret_cast<uintptr_t>(p.w) & 15u) != 0)
+        return "linear_mma: weights not 16-byte aligned";
+    if ((p.ldx != 0 && p.ldx < p.k) || (p.ldy != 0 && p.ldy < p.n))
+        return "linear_mma: row stride smaller than the row";
+    return nullptr;
+}
+
+bool same_group(const linear_params &a, const linear_params &b)
+{
+    return a.w_type == b.w_type && a.n == b.n && a.k == b.k && a.x_type == b.x_type
+           && a.y_type == b.y_type && (a.ldx ? a.ldx : a.k) == (b.ldx ? b.ldx : b.k)
+           && (a.ldy ? a.ldy : a.n) == (b.ldy ? b.ldy : b.n);
+}
+
+Status launch_batch(const mma_batch &bt, CUstream_st *stream)
+{
+    if (bt.tiles == 0)
+        return Status::success();
+    const dim3 grid((bt.n + k_bn - 1) / k_bn, bt.tiles);
+    if (bt.w_type == linear_weight_type::fp8_e4m3)
+        FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<linear_weight_type::fp8_e4m3>)(bt);
+    else
+        FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<linear_weight_type::fp4_e2m1>)(bt);
+    return launch_status();
+}
+
+} // namespace
+
+bool linear_mma_device_ok()
+{
+    // Queried once per device index (the e4m3 mma needs sm_89+).
+    static int s_state[64] = {}; // 0 unknown, 1 yes, 2 no
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64)
+        return false;
+    if (s_state[dev] == 0) {
+        cudaDeviceProp prop{};
+        const bool ok = cudaGetDeviceProperties(&prop, dev) == cudaSuccess
+                        && (prop.major > 8 || (prop.major == 8 && prop.minor >= 9));
+        s_state[dev] = ok ? 1 : 2;
+    }
+    return s_state[dev] == 1;
+}
+
+Status linear_mma_launch(const linear_params *items, int count, CUstream_st *stream)
+{
+    int i = 0;
+    while (i < count) {
+        mma_batch bt{};
+        const linear_params &p0 = items[i];
+        bt.n = p0.n;
+        bt.k = p0.k;
+        bt.ldx = p0.ldx ? p0.ldx : p0.k;
+        bt.ldy = p0.ldy ? p0.ldy : p0.n;
+        bt.x_type = p0.x_type;
+        bt.y_type = p0.y_type;
+        bt.w_type = p0.w_type;
+        for (; i < count && bt.count < k_max_items && same_group(items[i], p0); ++i) {
+            const linear_params &p = items[i];
+            if (p.m == 0)
+                continue;
+            const int tiles = (p.m + k_bm - 1) / k_bm;
+            if (bt.tiles + tiles > 65535)
+                break;
+            bt.items[bt.count++] = mma_item{p.x, p.w, p.w_scale, p.y, p.m, bt.tiles};
+            bt.tiles += tiles;
+        }
+        if (Status st = launch_batch(bt, stream); !st.ok())
+            return st;
+    }
+    return Status::success();
+}
+
+const char *linear_mma_refusal(const linear_params &p)
+{
+    return refusal(p);
+}
+
+} // namespace cuda
+
+Status mma_probe_cuda(
+    int kind, const uint32_t *a, const uint32_t *b, const float *c, float *d, CUstream_st *stream)
+{
+    if ((kind != 0 && kind != 1) || !a || !b || !c || !d)
+        return Status::invalid("mma_probe_cuda: bad arguments");
+    if (kind == 0 && !cuda::linear_mma_device_ok())
+        return Status::unsupported("mma_probe_cuda: the device has no e4m3 tensor cores (sm_89+)");
+    FATHOM_LAUNCH(1, 32, 0, stream, cuda::mma_probe_kernel)(kind, a, b, c, d);
+    return cuda::launch_status();
+}
+
+Status linear_mma_cuda(const linear_params &p, CUstream_st *stream)
+{
+    return linear_grouped_mma_cuda(&p, 1, stream);
+}
+
+Status linear_grouped_mma_cuda(const linear_params *items, int count, CUstream_st *stream)
+{
+    if (count < 0 || (count > 0 && !items))
+        return Status::invalid("linear_grouped_mma_cuda: bad arguments");
+    for (int i = 0; i < count; ++i) {
+        if (items[i].m == 0)
+            continue;
+        if (const char *why = cuda::linear_mma_refusal(items[i]))
+            return Status::unsupported(why);
+        if (static_cast<int64_t>(items[i].m) > 65535LL * 64)
+            return Status::unsupported("linear_mma: more than 4M rows");
+    }
+    if (!cuda::linear_mma_device_ok())
+        return Status::unsupported("linear_mma: the device has no e4m3 tensor cores (sm_89+)");
+    return cuda::linear_mma_launch(items, count, stream);
+}
+
+} // namespace fathom::kernels

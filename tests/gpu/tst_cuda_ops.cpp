@@ -628,6 +628,308 @@ void testSparseAttn()
         expectExact(ref0, dout0.host(), "sparse_attn with no valid index");
 }
 
+// ---- non-exact prefill variants on tensor cores (indexer_scores_mma.cu, sparse_attn_mma.cu) -----
+//
+// Compared with the exact CPU twins on fresh random inputs, per element against a bound derived
+// from the fast kernels' arithmetic (bf16 unit roundoff u = 2^-8, fp32 u = 2^-24):
+// indexer: the head dot d_h is an fp32 sum of exact products, |d~ - d| <= eps_h = dim 2^-23
+//   sum |q||k| (twice the usual (dim - 1) u bound, any summation order and the tensor cores'
+//   accumulation); bf16 rounding, ReLU (1-Lipschitz), the weight product and its bf16 rounding
+//   move each head term by at most |w_h| (1.01 eps_h + 2^-6 |d_h|) (two roundings that can fall
+//   on either side: 2 x 2^-8 each); the fp32 head sum adds H 2^-24 sum |terms| and the final bf16
+//   rounding 2^-7 |s|. Bound: 1.1 sum_h |w_h| (eps_h + 2^-6 |d_h|) + 2^-6 |s| + 1e-30.
+// attention: z~_j - z_j <= delta = head_dim 2^-23 scale sum|q||k_j| + 2^-23 |z_j|; every weight
+//   p_j / den moves by at most (e^(2 delta) - 1) plus the two bf16 roundings of p (2^-7), expf
+//   (2 ulp) and fp32 sums (64 2^-24 per block); the output's bf16 rounding 2^-7 |o|. Bound per
+//   element: 2^-7 |o_e| + (2^-6 + 4 delta) sum_j a_j |v_je|, a_j = exact softmax weights.
+// A wrong fragment lane, a missing sink or a key too many/few gives errors of the order of the
+// values themselves (the sinks are drawn so that the sink term is 5-50 % of the denominator;
+// rows with 1-3 valid keys make one key a third of the output).
+
+// Scores: every visible element within the bound, every invisible one left unwritten (NaN).
+void testIndexerFastCase(int heads, int dim, int nKeys, int nQ, bool fp4Inputs)
+{
+    auto q = randomBf16(static_cast<size_t>(nQ) * heads * dim);
+    auto w = randomBf16(static_cast<size_t>(nQ) * heads, 0.05f);
+    auto keys = randomBf16(static_cast<size_t>(nKeys) * dim);
+    if (fp4Inputs) { // the model's index queries and keys: e2m1 x 2^s per 32 dims
+        k::fake_quant_e2m1_f32_rows(q.data(), static_cast<int64_t>(nQ) * heads, dim, dim, 32);
+        k::fake_quant_e2m1_f32_rows(keys.data(), nKeys, dim, dim, 32);
+    }
+    // Visible counts: causal-like ramp, a few edge values (0, 1, a tile boundary, all, > all).
+    std::vector<int32_t> rowN(nQ);
+    for (int r = 0; r < nQ; ++r)
+        rowN[r] = static_cast<int32_t>((static_cast<int64_t>(r + 1) * nKeys) / nQ);
+    const int32_t edges[] = {0, 1, 127, 128, 129, nKeys, nKeys + 5, 8, 7};
+    for (int i = 0; i < 9 && i < nQ; ++i)
+        rowN[(i * 7) % nQ] = edges[i];
+    const int64_t ld = nKeys + 3;
+    std::vector<float> ref(static_cast<size_t>(nQ) * ld, 0.0f), bound(ref.size(), 0.0f);
+    for (int t = 0; t < nQ; ++t) {
+        k::IndexerScoreParams p;
+        p.q = q.data() + static_cast<size_t>(t) * heads * dim;
+        p.weights = w.data() + static_cast<size_t>(t) * heads;
+        p.keys = keys.data();
+        p.scores = ref.data() + t * ld;
+        p.n_heads = heads;
+        p.dim = dim;
+        p.n_keys = nKeys;
+        k::indexer_scores_cpu(p);
+        for (int s = 0; s < nKeys; ++s) {
+            double b = 0.0;
+            for (int h = 0; h < heads; ++h) {
+                double d = 0.0, a = 0.0;
+                for (int e = 0; e < dim; ++e) {
+                    const double x = static_cast<double>(p.q[h * dim + e])
+                                     * keys[size_t(s) * dim + e];
+                    d += x;
+                    a += std::fabs(x);
+                }
+                b += std::fabs(p.weights[h]) * (dim * 0x1p-23 * a + 0x1p-6 * std::fabs(d));
+            }
+            bound[t * ld + s] = static_cast<float>(1.1 * b + 0x1p-6 * std::fabs(ref[t * ld + s])
+                                                   + 1e-30);
+        }
+    }
+    Dev<float> dq(q), dw(w), dk(keys), ds(ref.size());
+    Dev<int32_t> dn(rowN);
+    k::IndexerScoreParams g;
+    g.q = dq.get();
+    g.weights = dw.get();
+    g.keys = dk.get();
+    g.scores = ds.get();
+    g.n_heads = heads;
+    g.dim = dim;
+    g.n_keys = nKeys;
+    char name[128];
+    std::snprintf(name,
+                  sizeof name,
+                  "indexer_scores fast (%d heads x %d, %d keys, %d rows%s)",
+                  heads,
+                  dim,
+                  nKeys,
+                  nQ,
+                  fp4Inputs ? ", FP4-valued" : "");
+    if (!statusOk(k::indexer_scores_rows_fast_cuda(g, nQ, ld, nullptr, dn.get()), name)
+        || !synced(name))
+        return;
+    const auto got = ds.host();
+    size_t bad = 0, unwritten = 0, stray = 0, checked = 0;
+    double worst = 0.0, num = 0.0, den = 0.0;
+    for (int t = 0; t < nQ; ++t) {
+        const int lim = std::min(rowN[t], nKeys);
+        for (int s = 0; s < nKeys + 3; ++s) {
+            const float v = got[t * ld + s];
+            if (s >= lim) {
+                stray += !std::isnan(v); // past the visible count (or the keys): never written
+                continue;
+            }
+            ++checked;
+            if (std::isnan(v)) {
+                ++unwritten;
+                continue;
+            }
+            const double err = std::fabs(static_cast<double>(v) - ref[t * ld + s]);
+            worst = std::max(worst, err / bound[t * ld + s]);
+            bad += err > bound[t * ld + s];
+            num += err * err;
+            den += static_cast<double>(ref[t * ld + s]) * ref[t * ld + s];
+        }
+    }
+    char buf[256];
+    std::snprintf(buf,
+                  sizeof buf,
+                  ": %zu of %zu outside the bound (worst %.3g of it), %zu unwritten, %zu written "
+                  "past the visible count, nmse %.3g",
+                  bad,
+                  checked,
+                  worst,
+                  unwritten,
+                  stray,
+                  den > 0 ? num / den : 0.0);
+    report(bad == 0 && unwritten == 0 && stray == 0, name + std::string(buf));
+
+    // Top-k on the fast scores (the device top-k) vs topk_cpu on the exact ones: a key whose exact
+    // score beats the (k+1)-th exact score by more than its bound plus the row's largest bound is
+    // selected whatever the rounding (if not, one of the k keys ranked above it would be outside
+    // the exact top k, with a fast score <= s_(k+1) + max bound < its own). Overlap reported.
+    const int kk = 64;
+    Dev<int32_t> dsel(static_cast<size_t>(nQ) * kk);
+    if (!statusOk(k::topk_rows_cuda(ds.get(), nQ, ld, nKeys, dn.get(), kk, dsel.get(), kk, nullptr),
+                  "topk_rows on fast scores")
+        || !synced("topk_rows"))
+        return;
+    const auto sel = dsel.host();
+    size_t missed = 0, same = 0, total = 0;
+    for (int t = 0; t < nQ; ++t) {
+        const int lim = std::min(rowN[t], nKeys);
+        if (lim <= kk)
+            continue; // every visible key is selected either way
+        std::vector<int32_t> want(kk + 1);
+        k::topk_cpu(ref.data() + t * ld, lim, kk + 1, want.data());
+        const double next = ref[t * ld + want[kk]];
+        double bmax = 0.0;
+        for (int s = 0; s < lim; ++s)
+            bmax = std::max(bmax, static_cast<double>(bound[t * ld + s]));
+        std::vector<char> picked(lim, 0);
+        for (int j = 0; j < kk; ++j) {
+            const int32_t s = sel[static_cast<size_t>(t) * kk + j];
+            if (s >= 0 && s < lim)
+                picked[s] = 1;
+        }
+        for (int j = 0; j < kk; ++j) {
+            const int32_t s = want[j];
+            same += picked[s];
+            ++total;
+            if (ref[t * ld + s] > next + bound[t * ld + s] + bmax && !picked[s])
+                ++missed;
+        }
+    }
+    std::snprintf(buf,
+                  sizeof buf,
+                  "indexer fast top-%d: %zu clear winners missed, overlap with the exact top-k "
+                  "%.4f",
+                  kk,
+                  missed,
+                  total ? static_cast<double>(same) / total : 1.0);
+    report(missed == 0, buf);
+}
+
+void testIndexerFast()
+{
+    testIndexerFastCase(64, 128, 1000, 70, true); // V4 shapes, FP4-valued as in the model
+    testIndexerFastCase(64, 128, 300, 64, false);
+    testIndexerFastCase(2, 64, 37, 9, true); // tiny-bf16's indexer
+    testIndexerFastCase(3, 48, 200, 17, false);
+}
+
+void testSparseAttnFastCase(int nQ, int heads, int D, int nKv, int nExt, int nIdx, float qScale)
+{
+    auto q = randomBf16(static_cast<size_t>(nQ) * heads * D, qScale);
+    auto kv = randomBf16(static_cast<size_t>(nKv) * D);
+    auto ext = randomBf16(static_cast<size_t>(nExt) * D);
+    std::uniform_real_distribution<float> sinkDist(1.0f, 5.0f);
+    std::vector<float> sink(heads);
+    for (float &s : sink)
+        s = sinkDist(g_rng);
+    std::uniform_int_distribution<int> pick(0, nKv + nExt - 1);
+    std::uniform_int_distribution<int> coin(0, 9);
+    std::vector<int32_t> idx(static_cast<size_t>(nQ) * nIdx);
+    for (int t = 0; t < nQ; ++t)
+        for (int i = 0; i < nIdx; ++i) {
+            int32_t &r = idx[static_cast<size_t>(t) * nIdx + i];
+            const int c = coin(g_rng);
+            r = c == 0 ? -1 : c == 1 ? nKv + nExt + c : pick(g_rng); // -1, out of range, valid
+            if (t % 4 == 1 && i >= 3) // rows with only 1-3 valid keys
+                r = -1;
+            if (t % 4 == 2 && i % 64 >= 2) // index blocks with 2 valid rows each
+                r = -1;
+        }
+    if (nQ > 3)
+        std::fill(idx.begin() + 3 * nIdx, idx.begin() + 4 * nIdx, -1); // a row with no key
+    std::vector<float> ref(q.size());
+    k::SparseAttnParams p;
+    p.q = q.data();
+    p.kv = kv.data();
+    p.kv_ext = ext.data();
+    p.idx = idx.data();
+    p.sink = sink.data();
+    p.out = ref.data();
+    p.n_q = nQ;
+    p.n_heads = heads;
+    p.head_dim = D;
+    p.n_kv = nKv;
+    p.n_kv_ext = nExt;
+    p.n_idx = nIdx;
+    p.scale = 1.0f / std::sqrt(static_cast<float>(D));
+    k::sparse_attn_cpu(p);
+    // Per-element bounds from the exact weights (double).
+    std::vector<float> bound(ref.size());
+    for (int t = 0; t < nQ; ++t) {
+        std::vector<const float *> rows;
+        for (int i = 0; i < nIdx; ++i) {
+            const int32_t r = idx[static_cast<size_t>(t) * nIdx + i];
+            if (r >= 0 && r < nKv)
+                rows.push_back(kv.data() + static_cast<size_t>(r) * D);
+            else if (r >= nKv && r < nKv + nExt)
+                rows.push_back(ext.data() + static_cast<size_t>(r - nKv) * D);
+        }
+        for (int h = 0; h < heads; ++h) {
+            const float *qh = q.data() + (static_cast<size_t>(t) * heads + h) * D;
+            std::vector<double> z(rows.size());
+            double m = -INFINITY, delta = 0.0;
+            for (size_t j = 0; j < rows.size(); ++j) {
+                double d = 0.0, a = 0.0;
+                for (int e = 0; e < D; ++e) {
+                    d += static_cast<double>(qh[e]) * rows[j][e];
+                    a += std::fabs(static_cast<double>(qh[e]) * rows[j][e]);
+                }
+                z[j] = d * p.scale;
+                m = std::max(m, z[j]);
+                delta = std::max(delta, D * 0x1p-23 * a * p.scale + 0x1p-23 * std::fabs(z[j]));
+            }
+            double den = rows.empty() ? 1.0 : std::exp(sink[h] - m);
+            for (double zj : z)
+                den += std::exp(zj - m);
+            const size_t o = (static_cast<size_t>(t) * heads + h) * D;
+            for (int e = 0; e < D; ++e) {
+                double wsum = 0.0;
+                for (size_t j = 0; j < rows.size(); ++j)
+                    wsum += std::exp(z[j] - m) / den * std::fabs(rows[j][e]);
+                bound[o + e] = static_cast<float>(0x1p-7 * std::fabs(ref[o + e])
+                                                  + (0x1p-6 + 4.0 * delta) * wsum + 1e-30);
+            }
+        }
+    }
+    Dev<float> dq(q), dkv(kv), dext(ext), dsink(sink), dout(ref.size());
+    Dev<int32_t> didx(idx);
+    k::SparseAttnParams g = p;
+    g.q = dq.get();
+    g.kv = dkv.get();
+    g.kv_ext = dext.get();
+    g.idx = didx.get();
+    g.sink = dsink.get();
+    g.out = dout.get();
+    char name[128];
+    std::snprintf(name,
+                  sizeof name,
+                  "sparse_attn fast (%d rows x %d heads x %d, %d indices)",
+                  nQ,
+                  heads,
+                  D,
+                  nIdx);
+    if (!statusOk(k::sparse_attn_fast_cuda(g, nullptr), name) || !synced(name))
+        return;
+    const auto got = dout.host();
+    size_t bad = 0;
+    double worst = 0.0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+        const double err = std::fabs(static_cast<double>(got[i]) - ref[i]);
+        if (!(err <= bound[i]))
+            ++bad;
+        else
+            worst = std::max(worst, err / bound[i]);
+    }
+    char buf[160];
+    std::snprintf(buf,
+                  sizeof buf,
+                  ": %zu of %zu outside the bound (worst %.3g of it), nmse %.3g",
+                  bad,
+                  ref.size(),
+                  worst,
+                  nmse(ref, got));
+    report(bad == 0, name + std::string(buf));
+}
+
+void testSparseAttnFast()
+{
+    testSparseAttnFastCase(12, 64, 512, 300, 500, 640, 1.0f); // V4-Flash: window + top-512
+    testSparseAttnFastCase(9, 4, 96, 40, 20, 30, 1.0f);       // tiny-bf16
+    testSparseAttnFastCase(8, 80, 128, 100, 0, 130, 0.5f);    // two head groups, no ext pool
+    // Fewer than k_min_fast_rows rows: the exact kernel (bit for bit as sparse_attn_cuda).
+    testSparseAttnFastCase(2, 8, 64, 50, 10, 70, 1.0f);
+}
+
 void testMoe()
 {
     const int tokens = 9, experts = 256, topk = 6;
@@ -1588,6 +1890,8 @@ int main()
     testIndexer();
     testTopk();
     testSparseAttn();
+    testIndexerFast();
+    testSparseAttnFast();
     testMoe();
     testLinears();
     testFp8BlockHelpers();

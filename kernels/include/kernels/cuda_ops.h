@@ -116,6 +116,26 @@ Status topk_rows_cuda(const float *values,
 // Decode (n_q = 1) and prefill (n_q > 1) alike. head_dim <= 512, p.block = 64 is the reference's.
 Status sparse_attn_cuda(const SparseAttnParams &p, CUstream_st *stream);
 
+// ---- non-exact prefill variants on tensor cores (CudaExecutor without exact linears) ------------
+
+/**
+  Not bit-identical to the CPU: bf16 mma.sync with fp32 sums (tst_cuda_ops checks the bounds).
+  Both launchers take the exact entry points' arguments and fall back to them (same results as
+  those) for fewer than k_min_fast_rows query rows (decode: one block per row would leave most of
+  the GPU idle; the exact kernels split the heads) and for shapes the tensor-core kernels do not
+  handle (indexer: dim a multiple of 16, <= 128; attention: head_dim a multiple of 32, <= 512,
+  block <= 64).
+*/
+constexpr int k_min_fast_rows = 8;
+bool indexer_scores_mma_supported(int n_heads, int dim);
+Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
+                                     int n_q,
+                                     int64_t scores_ld,
+                                     CUstream_st *stream,
+                                     const int32_t *row_n = nullptr);
+bool sparse_attn_mma_supported(const SparseAttnParams &p);
+Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream);
+
 // ---- MoE ----------------------------------------------------------------------------------------
 
 Status moe_route_cuda(const MoeRouteParams &p, CUstream_st *stream); // n_experts <= 1024, topk <= 16

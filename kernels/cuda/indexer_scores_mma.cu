@@ -1,0 +1,194 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+/*
+  Lightning-indexer scores on tensor cores (the non-exact mode's prefill variant of
+  indexer_scores.cu): I(t, s) = bf16(Σ_h bf16(w_th · relu(bf16(q_th · k_s)))) with the head dots
+  from bf16 mma.sync (m16n8k16, fp32 accumulation) and the head sum in fp32, head by head.
+
+  Why bf16 and not e4m3: q and k are FP4 fake-quantised (e2m1 x 2^s per 32 dims, spec §3.7 and
+  tst_kvlayout), so e4m3 m16n8k32 with one k-step per scale block would also have exact products,
+  but it needs the per-block scales split off both operands (a quantisation pass over q and the
+  keys, two more fp32 multiplies per fragment); bf16 holds the fake-quantised values exactly, with
+  the same exact products, at half the e4m3 rate. That is the next step if this kernel limits.
+
+  Tile: a block of 4 warps scores 64 query rows x 128 keys. The key tile sits in shared memory as
+  bf16 (row stride dim + 8 halves: the B-fragment reads of a warp, row g word t, hit 32 different
+  banks); each warp owns 16 query rows (the mma's M) and walks the heads: per head it loads its A
+  fragments (16 rows x dim) straight from global fp32 q (bf16-valued, so the conversion is exact),
+  runs dim/16 k-steps against each of the 16 key n-tiles, and folds the 16 x 8 dots into its
+  score accumulators with the op's bf16 roundings (ReLU with std::max's semantics: −0 and NaN
+  pass). Causal visibility: a warp stops at the last 8-key tile any of its rows sees (row_n), a
+  block whose 64 rows see none of its keys exits at once, and scores at or past a row's visible
+  count are not written (topk_rows reads only those before it).
+
+  Differences from the exact kernel: the dots are fp32 sums (error <= dim · 2^-24 · Σ|q||k| with
+  the hardware's fp32 accumulation, 0 under the emulation's double sums) and the head sum is an
+  fp32 sum in head order; each may move a bf16 rounding by one ulp. Bounds: tst_cuda_ops.
+*/
+#include "kernels/cuda_ops.h"
+
+#include "cuda_common.cuh"
+#include "mma_sync.cuh"
+
+namespace fathom::kernels {
+
+namespace {
+
+constexpr int k_rows_per_warp = 16;
+constexpr int k_warps = 4;
+constexpr int k_rows = k_rows_per_warp * k_warps; // query rows per block
+constexpr int k_keys = 128;                       // keys per block
+constexpr int k_ntiles = k_keys / 8;
+constexpr int k_max_ksteps = 8; // dim <= 128
+
+__device__ inline uint32_t pack_bf16(float lo, float hi)
+{
+    return static_cast<uint32_t>(cuda::f32_to_bf16_bits(lo))
+           | (static_cast<uint32_t>(cuda::f32_to_bf16_bits(hi)) << 16);
+}
+
+__global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const float *q_all,
+                                                                          const float *w_all,
+                                                                          const float *keys,
+                                                                          float *scores,
+                                                                          int n_q,
+                                                                          int n_heads,
+                                                                          int dim,
+                                                                          int n_keys,
+                                                                          int64_t ld,
+                                                                          const int32_t *row_n)
+{
+    FATHOM_EXTERN_SHARED(uint32_t, sk); // [k_keys][stride_w] bf16 pairs
+    __shared__ int s_lim[k_warps];
+    const int stride_w = dim / 2 + 4; // words per key row (== 4 mod 8: conflict-free B reads)
+    const int ksteps = dim / 16;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int key0 = blockIdx.y * k_keys;
+    const int r0 = blockIdx.x * k_rows + warp * k_rows_per_warp + g;
+    const int r1 = r0 + 8;
+    auto limit = [&](int r) {
+        if (r >= n_q)
+            return 0;
+        const int n = row_n ? row_n[r] : n_keys;
+        return n < n_keys ? n : n_keys;
+    };
+    const int lim0 = limit(r0), lim1 = limit(r1);
+    int wlim = lim0 > lim1 ? lim0 : lim1;
+    for (int o = 16; o > 0; o >>= 1) {
+        const int other = __shfl_xor_sync(0xFFFFFFFFu, wlim, o);
+        wlim = other > wlim ? other : wlim;
+    }
+    if (lane == 0)
+        s_lim[warp] = wlim;
+    __syncthreads();
+    int blim = 0;
+    for (int w = 0; w < k_warps; ++w)
+        blim = s_lim[w] > blim ? s_lim[w] : blim;
+    if (key0 >= blim)
+        return; // no row of the block sees a key of this tile (uniform over the block)
+
+    // The key tile as bf16 pairs; keys past n_keys are zero (their scores are never written).
+    const int pairs = dim / 2;
+    for (int i = threadIdx.x; i < k_keys * pairs; i += blockDim.x) {
+        const int kk = i / pairs, d2 = i % pairs;
+        const int key = key0 + kk;
+        uint32_t v = 0;
+        if (key < n_keys) {
+            const float *src = keys + static_cast<int64_t>(key) * dim + 2 * d2;
+            v = pack_bf16(src[0], src[1]);
+        }
+        sk[kk * stride_w + d2] = v;
+    }
+    __syncthreads();
+    if (key0 >= wlim)
+        return; // this warp's rows see none of these keys (no barrier follows)
+    const int vis = wlim - key0;
+    const int nt = vis >= k_keys ? k_ntiles : (vis + 7) / 8;
+
+    float acc[k_ntiles][4];
+#pragma unroll
+    for (int j = 0; j < k_ntiles; ++j)
+        acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+
+    const float *q0 = q_all + static_cast<int64_t>(r0) * n_heads * dim;
+    const float *q1 = q_all + static_cast<int64_t>(r1) * n_heads * dim;
+    const bool ok0 = r0 < n_q, ok1 = r1 < n_q;
+    for (int h = 0; h < n_heads; ++h) {
+        uint32_t a[k_max_ksteps][4];
+#pragma unroll
+        for (int ks = 0; ks < k_max_ksteps; ++ks) {
+            if (ks < ksteps) {
+                const int c = h * dim + ks * 16 + 2 * t;
+                a[ks][0] = ok0 ? pack_bf16(q0[c], q0[c + 1]) : 0u;
+                a[ks][1] = ok1 ? pack_bf16(q1[c], q1[c + 1]) : 0u;
+                a[ks][2] = ok0 ? pack_bf16(q0[c + 8], q0[c + 9]) : 0u;
+                a[ks][3] = ok1 ? pack_bf16(q1[c + 8], q1[c + 9]) : 0u;
+            }
+        }
+        const float w0 = ok0 ? w_all[static_cast<int64_t>(r0) * n_heads + h] : 0.0f;
+        const float w1 = ok1 ? w_all[static_cast<int64_t>(r1) * n_heads + h] : 0.0f;
+#pragma unroll
+        for (int j = 0; j < k_ntiles; ++j) {
+            if (j < nt) {
+                float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                const uint32_t *kr = sk + (j * 8 + g) * stride_w + t;
+#pragma unroll
+                for (int ks = 0; ks < k_max_ksteps; ++ks) {
+                    if (ks < ksteps) {
+                        const uint32_t b[2] = {kr[ks * 8], kr[ks * 8 + 4]};
+                        cuda::mma::m16n8k16_bf16(d, a[ks], b, d);
+                    }
+                }
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const float dv = cuda::round_bf16(d[i]);
+                    const float v = dv < 0.0f ? 0.0f : dv; // std::max(dv, 0.0f)
+                    acc[j][i] = __fadd_rn(acc[j][i],
+                                          cuda::round_bf16(__fmul_rn(i < 2 ? w0 : w1, v)));
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < k_ntiles; ++j) {
+        if (j < nt) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int key = key0 + j * 8 + 2 * t + (i & 1);
+                const int r = i < 2 ? r0 : r1;
+                if (key < (i < 2 ? lim0 : lim1))
+                    scores[static_cast<int64_t>(r) * ld + key] = cuda::round_bf16(acc[j][i]);
+            }
+        }
+    }
+}
+
+} // namespace
+
+bool indexer_scores_mma_supported(int n_heads, int dim)
+{
+    return n_heads > 0 && dim >= 16 && dim <= 16 * k_max_ksteps && dim % 16 == 0;
+}
+
+Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
+                                     int n_q,
+                                     int64_t scores_ld,
+                                     CUstream_st *stream,
+                                     const int32_t *row_n)
+{
+    if (n_q < k_min_fast_rows || !indexer_scores_mma_supported(p.n_heads, p.dim))
+        return indexer_scores_rows_cuda(p, n_q, scores_ld, stream, row_n);
+    if (!p.q || !p.weights || (!p.keys && p.n_keys) || (!p.scores && p.n_keys) || n_q < 0
+        || scores_ld < p.n_keys || (p.n_keys + k_keys - 1) / k_keys > 65535)
+        return Status::invalid("indexer_scores_rows_fast_cuda: bad arguments");
+    if (p.n_keys == 0 || n_q == 0)
+        return Status::success();
+    const size_t smem = sizeof(uint32_t) * k_keys * (p.dim / 2 + 4); // <= 34 KiB
+    const dim3 grid((n_q + k_rows - 1) / k_rows, (p.n_keys + k_keys - 1) / k_keys);
+    FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_mma_kernel)
+    (p.q, p.weights, p.keys, p.scores, n_q, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);
+    return cuda::launch_status();
+}
+
+} // namespace fathom::kernels

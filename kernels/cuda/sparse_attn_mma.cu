@@ -1,0 +1,306 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+/*
+  Sparse MQA attention with a sink on tensor cores (the non-exact mode's prefill variant of
+  sparse_attn.cu; sparse_attn.h's definition, sparse_attn_fast_cpu's numerics).
+
+  One block of 16 warps per (query row, group of 64 heads). All heads of a row attend to the same
+  gathered kv rows (MQA, K = V), so per block of p.block (<= 64) indices the row is a small dense
+  attention: S = Q K^T (64 heads x 64 keys, k = head_dim) and O += P V (64 x head_dim, k = 64).
+  Per index block:
+  1. warp 0 compacts the valid indices (−1 and out-of-range skipped, order kept; the exact
+     kernel's rule) with a shuffle scan;
+  2. the block gathers those rows into shared memory as bf16 (the pool is bf16-valued: exact),
+     rows past the valid count zero;
+  3. S: warp (m, c) computes heads 16m..16m+15 x keys 16c..16c+15 over the whole head_dim with
+     bf16 mma.sync (fp32 accumulation), scaled, into shared memory (fp32);
+  4. softmax, warp w for heads 4w..4w+3, a lane per 2 keys: block maximum, running maximum,
+     alpha = exp(m − m_new), p = exp(z − m_new) (fp32 expf), the fp32 sum of p into the running
+     denominator, bf16(p) into shared memory for P·V;
+  5. P·V: warp (m, c) rescales its O accumulators (heads of m, dims c·D/4 .. (c+1)·D/4, in
+     registers for the whole row) by alpha and adds P V with bf16 mma.sync.
+  At the end o = bf16(O / (denominator + exp(sink − m))) (a row with no valid key: 0, as the
+  exact kernel). Shared memory rows are padded so that the fragment reads of a warp hit 32
+  different banks (row stride ≡ 4 words mod 8).
+  Shared memory for head_dim 512: 2 x 65 KiB (kv, q) + 18 KiB (S) + 9 KiB (P) ≈ 160 KiB (one block
+  per SM; the sm_90 opt-in).
+  Differences from the exact kernel: fp32 dots and P·V sums (hardware order), expf (~2 ulp), fp32
+  denominators; each may move a bf16 rounding by one ulp. Bounds: tst_cuda_ops.
+*/
+#include "kernels/cuda_ops.h"
+
+#include "cuda_common.cuh"
+#include "mma_sync.cuh"
+
+namespace fathom::kernels {
+
+namespace {
+
+constexpr int k_heads = 64; // heads per block
+constexpr int k_warps = 16;
+constexpr int k_threads = 32 * k_warps;
+constexpr int k_blk = 64; // keys per index block (max)
+constexpr int k_max_dim = 512;
+constexpr int k_max_nt = k_max_dim / 32;    // O n-tiles per warp (dims D/4 in tiles of 8)
+constexpr int k_s_stride = k_blk + 8;       // fp32 S row stride
+constexpr int k_p_stride_w = k_blk / 2 + 4; // bf16-pair P row stride (words)
+
+struct Layout
+{
+    int row_w; // words per kv / q row
+    size_t kv, q, s, p, stats, rows;
+    size_t total() const { return kv + q + s + p + stats + rows; }
+};
+
+__host__ __device__ inline Layout layout(int head_dim)
+{
+    Layout l;
+    l.row_w = head_dim / 2 + 4;
+    l.kv = sizeof(uint32_t) * k_blk * l.row_w;
+    l.q = sizeof(uint32_t) * k_heads * l.row_w;
+    l.s = sizeof(float) * k_heads * k_s_stride;
+    l.p = sizeof(uint32_t) * k_heads * k_p_stride_w;
+    l.stats = sizeof(float) * 3 * k_heads;
+    l.rows = sizeof(int32_t) * k_blk;
+    return l;
+}
+
+__device__ inline uint32_t pack_bf16(float lo, float hi)
+{
+    return static_cast<uint32_t>(cuda::f32_to_bf16_bits(lo))
+           | (static_cast<uint32_t>(cuda::f32_to_bf16_bits(hi)) << 16);
+}
+
+__global__ void __launch_bounds__(k_threads, 1) sparse_attn_mma_kernel(SparseAttnParams p)
+{
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
+    __shared__ int s_n;
+    const int D = p.head_dim;
+    const Layout l = layout(D);
+    uint32_t *kvs = reinterpret_cast<uint32_t *>(smem);
+    uint32_t *qs = reinterpret_cast<uint32_t *>(smem + l.kv);
+    float *ss = reinterpret_cast<float *>(smem + l.kv + l.q);
+    uint32_t *ps = reinterpret_cast<uint32_t *>(smem + l.kv + l.q + l.s);
+    float *sm = reinterpret_cast<float *>(smem + l.kv + l.q + l.s + l.p);
+    float *sden = sm + k_heads;
+    float *salpha = sden + k_heads;
+    int32_t *rows = reinterpret_cast<int32_t *>(smem + l.kv + l.q + l.s + l.p + l.stats);
+
+    const int t_row = blockIdx.x;
+    const int h0 = blockIdx.y * k_heads;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int pairs = D / 2;
+
+    // Q of the 64 heads as bf16 (heads past n_heads zero), running statistics.
+    for (int i = threadIdx.x; i < k_heads * pairs; i += blockDim.x) {
+        const int hh = i / pairs, d2 = i % pairs;
+        uint32_t v = 0;
+        if (h0 + hh < p.n_heads) {
+            const float *src = p.q + (static_cast<int64_t>(t_row) * p.n_heads + h0 + hh) * D
+                               + 2 * d2;
+            v = pack_bf16(src[0], src[1]);
+        }
+        qs[hh * l.row_w + d2] = v;
+    }
+    if (threadIdx.x < k_heads) {
+        sm[threadIdx.x] = -__int_as_float(0x7F800000);
+        sden[threadIdx.x] = 0.0f;
+    }
+
+    const int m_tile = warp & 3;  // heads 16 m_tile .. + 15 (S and P·V)
+    const int c_part = warp >> 2; // S: keys 16 c_part .. + 15; P·V: dims c_part · D/4 ..
+    const int nt = D / 32;        // P·V n-tiles of this warp
+    const int ksteps = D / 16;    // S k-steps
+    float acc[k_max_nt][4];
+#pragma unroll
+    for (int j = 0; j < k_max_nt; ++j)
+        acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+
+    const int32_t *idx = p.idx + static_cast<int64_t>(t_row) * p.n_idx;
+    for (int b0 = 0; b0 < p.n_idx; b0 += p.block) {
+        const int b1 = b0 + p.block < p.n_idx ? b0 + p.block : p.n_idx;
+        __syncthreads(); // the previous block's tiles are no longer read
+        // 1. Compaction: lane handles indices b0 + 2 lane, + 1 (block <= 64).
+        if (warp == 0) {
+            int32_t r[2];
+            int ok[2];
+            for (int j = 0; j < 2; ++j) {
+                const int i = b0 + 2 * lane + j;
+                r[j] = i < b1 ? idx[i] : -1;
+                ok[j] = r[j] >= 0 && (r[j] < p.n_kv || (p.kv_ext && r[j] - p.n_kv < p.n_kv_ext));
+            }
+            const int c = ok[0] + ok[1];
+            int incl = c;
+            for (int o = 1; o < 32; o <<= 1) {
+                const int v = __shfl_up_sync(0xFFFFFFFFu, incl, o);
+                if (lane >= o)
+                    incl += v;
+            }
+            int pos = incl - c;
+            for (int j = 0; j < 2; ++j)
+                if (ok[j])
+                    rows[pos++] = r[j];
+            if (lane == 31)
+                s_n = incl;
+        }
+        __syncthreads();
+        const int n = s_n;
+        if (n == 0)
+            continue;
+        // 2. Gather (rows n.. zero: their scores are masked, their values must not be NaN).
+        for (int i = threadIdx.x; i < k_blk * pairs; i += blockDim.x) {
+            const int s = i / pairs, d2 = i % pairs;
+            uint32_t v = 0;
+            if (s < n) {
+                const int32_t r = rows[s];
+                const float *src = (r < p.n_kv ? p.kv + static_cast<int64_t>(r) * D
+                                               : p.kv_ext + static_cast<int64_t>(r - p.n_kv) * D)
+                                   + 2 * d2;
+                v = pack_bf16(src[0], src[1]);
+            }
+            kvs[s * l.row_w + d2] = v;
+        }
+        __syncthreads();
+        // 3. S = scale · Q K^T for heads of m_tile x keys 16 c_part .. + 15.
+        if (16 * c_part < n) {
+            float d[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+            const uint32_t *qa = qs + (16 * m_tile + g) * l.row_w + t;
+            const uint32_t *kb0 = kvs + (16 * c_part + g) * l.row_w + t;
+            const uint32_t *kb1 = kb0 + 8 * l.row_w;
+            for (int ks = 0; ks < ksteps; ++ks) {
+                const int w = ks * 8;
+                const uint32_t a[4] = {qa[w],
+                                       qa[w + 8 * l.row_w],
+                                       qa[w + 4],
+                                       qa[w + 8 * l.row_w + 4]};
+                const uint32_t bA[2] = {kb0[w], kb0[w + 4]};
+                const uint32_t bB[2] = {kb1[w], kb1[w + 4]};
+                cuda::mma::m16n8k16_bf16(d[0], a, bA, d[0]);
+                cuda::mma::m16n8k16_bf16(d[1], a, bB, d[1]);
+            }
+            for (int jj = 0; jj < 2; ++jj)
+                for (int i = 0; i < 4; ++i) {
+                    const int hh = 16 * m_tile + g + (i >= 2 ? 8 : 0);
+                    const int key = 16 * c_part + 8 * jj + 2 * t + (i & 1);
+                    ss[hh * k_s_stride + key] = __fmul_rn(d[jj][i], p.scale);
+                }
+        }
+        __syncthreads();
+        // 4. Online softmax, heads 4 warp .. + 3, keys lane and lane + 32.
+        for (int hr = 0; hr < 4; ++hr) {
+            const int hh = 4 * warp + hr;
+            const float ninf = -__int_as_float(0x7F800000);
+            const float z0 = lane < n ? ss[hh * k_s_stride + lane] : ninf;
+            const float z1 = lane + 32 < n ? ss[hh * k_s_stride + lane + 32] : ninf;
+            const float bm = cuda::warp_max(fmaxf(z0, z1));
+            const float m_old = sm[hh];
+            const float m_new = fmaxf(m_old, bm);
+            const float alpha = isinf(m_old) ? 0.0f : expf(__fsub_rn(m_old, m_new));
+            const float p0 = lane < n ? expf(__fsub_rn(z0, m_new)) : 0.0f;
+            const float p1 = lane + 32 < n ? expf(__fsub_rn(z1, m_new)) : 0.0f;
+            float sum = __fadd_rn(p0, p1);
+            for (int o = 16; o > 0; o >>= 1)
+                sum = __fadd_rn(sum, __shfl_xor_sync(0xFFFFFFFFu, sum, o));
+            // bf16(p) for keys 2 lane', 2 lane' + 1: pair up through a shuffle (lane l holds keys
+            // l and l + 32; the words of a P row are keys (2i, 2i + 1)).
+            const float pb0 = cuda::round_bf16(p0), pb1 = cuda::round_bf16(p1);
+            const float e0 = __shfl_sync(0xFFFFFFFFu, pb0, (2 * lane) & 31);
+            const float o0 = __shfl_sync(0xFFFFFFFFu, pb0, (2 * lane + 1) & 31);
+            const float e1 = __shfl_sync(0xFFFFFFFFu, pb1, (2 * lane) & 31);
+            const float o1 = __shfl_sync(0xFFFFFFFFu, pb1, (2 * lane + 1) & 31);
+            // Word lane (< 16): keys 2 lane, 2 lane + 1 (< 32); word lane (>= 16): keys 32 + ...
+            ps[hh * k_p_stride_w + lane] = lane < 16 ? pack_bf16(e0, o0) : pack_bf16(e1, o1);
+            if (lane == 0) {
+                sm[hh] = m_new;
+                sden[hh] = __fadd_rn(__fmul_rn(sden[hh], alpha), sum);
+                salpha[hh] = alpha;
+            }
+        }
+        __syncthreads();
+        // 5. O = alpha O + P V for heads of m_tile, dims c_part · D/4 .. + D/4.
+        {
+            const float al0 = salpha[16 * m_tile + g], al1 = salpha[16 * m_tile + g + 8];
+#pragma unroll
+            for (int j = 0; j < k_max_nt; ++j) {
+                acc[j][0] = __fmul_rn(acc[j][0], al0);
+                acc[j][1] = __fmul_rn(acc[j][1], al0);
+                acc[j][2] = __fmul_rn(acc[j][2], al1);
+                acc[j][3] = __fmul_rn(acc[j][3], al1);
+            }
+            const uint16_t *kv16 = reinterpret_cast<const uint16_t *>(kvs);
+            const int row_h = 2 * l.row_w; // halves per kv row
+            const uint32_t *pa = ps + (16 * m_tile + g) * k_p_stride_w + t;
+            const int kmax = (n + 15) / 16;
+            for (int ks = 0; ks < kmax; ++ks) {
+                const int w = ks * 8;
+                const uint32_t a[4] = {pa[w],
+                                       pa[w + 8 * k_p_stride_w],
+                                       pa[w + 4],
+                                       pa[w + 8 * k_p_stride_w + 4]};
+                const uint16_t *v0 = kv16 + (16 * ks + 2 * t) * row_h + c_part * (D / 4) + g;
+#pragma unroll
+                for (int j = 0; j < k_max_nt; ++j) {
+                    if (j < nt) {
+                        const uint16_t *v = v0 + 8 * j;
+                        const uint32_t b[2] = {static_cast<uint32_t>(v[0])
+                                                   | (static_cast<uint32_t>(v[row_h]) << 16),
+                                               static_cast<uint32_t>(v[8 * row_h])
+                                                   | (static_cast<uint32_t>(v[9 * row_h]) << 16)};
+                        cuda::mma::m16n8k16_bf16(acc[j], a, b, acc[j]);
+                    }
+                }
+            }
+        }
+    }
+    __syncthreads(); // statistics final (a row whose last blocks were empty skipped step 4)
+    const int hA = 16 * m_tile + g, hB = hA + 8;
+    for (int half = 0; half < 2; ++half) {
+        const int hh = half ? hB : hA;
+        if (h0 + hh >= p.n_heads)
+            continue;
+        const float m = sm[hh];
+        const bool none = isinf(m);
+        const float sink_term = none ? 1.0f : expf(__fsub_rn(p.sink[h0 + hh], m));
+        const float den = none ? 1.0f : __fadd_rn(sden[hh], sink_term);
+        float *o = p.out + (static_cast<int64_t>(t_row) * p.n_heads + h0 + hh) * D
+                   + c_part * (D / 4);
+#pragma unroll
+        for (int j = 0; j < k_max_nt; ++j) {
+            if (j < nt) {
+                o[8 * j + 2 * t] = cuda::round_bf16(__fdiv_rn(acc[j][2 * half], den));
+                o[8 * j + 2 * t + 1] = cuda::round_bf16(__fdiv_rn(acc[j][2 * half + 1], den));
+            }
+        }
+    }
+}
+
+} // namespace
+
+bool sparse_attn_mma_supported(const SparseAttnParams &p)
+{
+    return p.head_dim >= 32 && p.head_dim <= k_max_dim && p.head_dim % 32 == 0 && p.block > 0
+           && p.block <= k_blk;
+}
+
+Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream)
+{
+    if (p.n_q < k_min_fast_rows || !sparse_attn_mma_supported(p))
+        return sparse_attn_cuda(p, stream);
+    if (!p.q || !p.idx || !p.sink || !p.out || p.n_heads <= 0 || (p.n_kv > 0 && !p.kv)
+        || p.n_idx < 0 || (p.n_heads + k_heads - 1) / k_heads > 65535)
+        return Status::invalid("sparse_attn_fast_cuda: bad arguments");
+    const size_t bytes = layout(p.head_dim).total();
+    if (bytes > 48 * 1024) {
+        const cudaError_t err = cudaFuncSetAttribute(sparse_attn_mma_kernel,
+                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                     static_cast<int>(bytes));
+        if (err != cudaSuccess)
+            return cuda_status(err);
+    }
+    const dim3 grid(p.n_q, (p.n_heads + k_heads - 1) / k_heads);
+    FATHOM_LAUNCH(grid, k_threads, bytes, stream, sparse_attn_mma_kernel)(p);
+    return cuda::launch_status();
+}
+
+} // namespace fathom::kernels

@@ -1165,11 +1165,14 @@ Result<bool> CudaExecutor::indexerSelectOnExecutor(
         sp.weights = p.weights + static_cast<int64_t>(r0) * p.n_heads;
         sp.scores = scores.data();
         FATHOM_CUDA_OP("indexer_scores_rows",
-                       kernels::indexer_scores_rows_cuda(sp,
-                                                         n,
-                                                         p.n_keys,
-                                                         m_stream,
-                                                         visible.data() + r0));
+                       // Non-exact mode: tensor cores (attn: indexer_scores_mma.cu).
+                       (m_exactLinear ? kernels::indexer_scores_rows_cuda
+                                      : kernels::indexer_scores_rows_fast_cuda)(sp,
+                                                                                n,
+                                                                                p.n_keys,
+                                                                                m_stream,
+                                                                                visible.data()
+                                                                                    + r0));
         FATHOM_CUDA_OP("topk_rows",
                        kernels::topk_rows_cuda(scores.data(),
                                                n,
@@ -1225,7 +1228,10 @@ Result<void> CudaExecutor::sparseAttention(const kernels::SparseAttnParams &p)
     CudaOpTimer timer(*this, "attention");
     kernels::SparseAttnParams d = p;
     d.sink = device(p.sink);
-    FATHOM_CUDA_OP("sparse_attn", kernels::sparse_attn_cuda(d, m_stream));
+    // Non-exact mode: tensor cores for prefill (attn: sparse_attn_mma.cu).
+    FATHOM_CUDA_OP("sparse_attn",
+                   m_exactLinear ? kernels::sparse_attn_cuda(d, m_stream)
+                                 : kernels::sparse_attn_fast_cuda(d, m_stream));
     return {};
 }
 

@@ -192,8 +192,11 @@ CudaExecutor::~CudaExecutor()
     if (m_stream)
         cudaStreamSynchronize(m_stream);
     for (auto &[rows, execs] : m_stepExecs)
-        for (CUgraphExec_st *e : execs)
-            cudaGraphExecDestroy(e);
+        for (StepExec &e : execs) {
+            cudaGraphExecDestroy(e.exec);
+            for (auto &[size, p] : e.blocks)
+                cudaFree(p);
+        }
     freeStaging(m_up);
     freeStaging(m_down);
     for (auto &[p, size] : m_live)
@@ -312,9 +315,15 @@ Result<CudaExecutor::Profile> CudaExecutor::takeProfile()
 
 #define FATHOM_CUDA_OP(op, call) \
     do { \
+        if (skipLaunch(op)) \
+            break; \
         const kernels::Status st_ = (call); \
         FATHOM_TRY(opCheck(op, static_cast<int>(st_.code), st_.message)); \
     } while (false)
+
+// A glue launch or runtime call returning cudaError_t: hashed inside a step, skipped by a
+// replay's walk.
+#define FATHOM_CUDA_GLUE(call, what) (skipLaunch(what) ? Result<void>{} : cudaCheck((call), (what)))
 
 // ---- memory -------------------------------------------------------------------------------------
 
@@ -322,6 +331,17 @@ Result<void *> CudaExecutor::allocate(size_t bytes, const char *what)
 {
     const size_t size = roundedSize(bytes);
     void *p = nullptr;
+    if (m_replaying) {
+        // A replay's walk gets the recording's block of the same place (reserved for the graph).
+        if (m_replayNext < m_replay->allocations.size()
+            && m_replay->allocations[m_replayNext].first == size) {
+            p = m_replay->allocations[m_replayNext++].second;
+            m_replayLive.insert(p);
+            walk(size, reinterpret_cast<uintptr_t>(p));
+            return p;
+        }
+        m_replayDiverged = true; // a fresh block below; endStep() fails the step
+    }
     const std::pair<size_t, void *> lowest(size, nullptr);
     if (auto it = m_capturePool.lower_bound(lowest);
         m_capturing && it != m_capturePool.end() && it->first == size) {
@@ -355,6 +375,10 @@ Result<void *> CudaExecutor::allocate(size_t bytes, const char *what)
     }
     m_live[p] = size;
     m_liveBytes += size;
+    if (m_inStep && !m_replaying) {
+        m_stepAllocations.emplace_back(size, p);
+        walk(size, reinterpret_cast<uintptr_t>(p));
+    }
     m_peakBytes = std::max(m_peakBytes, m_liveBytes + m_cachedBytes + m_graphBytes + m_weightBytes);
     if (m_poison)
         FATHOM_TRY(cudaCheck(cudaglue::poison(p, size, m_stream), "poisoning a buffer"));
@@ -365,6 +389,8 @@ void CudaExecutor::release(void *p)
 {
     if (!p)
         return;
+    if (m_replaying && m_replayLive.erase(p))
+        return; // stays the kept graph's
     auto it = m_live.find(p);
     if (it == m_live.end())
         return;
@@ -420,6 +446,10 @@ Result<void> CudaExecutor::copy(void *dst, const void *src, size_t bytes)
 {
     if (!bytes)
         return {};
+    if (m_inStep)
+        walk(reinterpret_cast<uintptr_t>(dst), reinterpret_cast<uintptr_t>(src), bytes);
+    if (m_replaying)
+        return {};
     return cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, m_stream),
                      "device copy");
 }
@@ -432,6 +462,9 @@ Result<void> CudaExecutor::copyToHost(void *hostDst, const void *src, size_t byt
         // Gathered by the graph into the read-back block; endStep() writes hostDst.
         FATHOM_TRY_ASSIGN(const auto at, stage(m_down, bytes));
         m_readbacks.push_back({hostDst, at.first, at.second, bytes});
+        walk(reinterpret_cast<uintptr_t>(src), (uint64_t(at.first) << 40) | at.second, bytes);
+        if (m_replaying)
+            return {};
         ++m_stepStats.nodes;
         return cudaCheck(cudaMemcpyAsync(m_down[at.first].device + at.second,
                                          src,
@@ -455,6 +488,9 @@ Result<void> CudaExecutor::copyFromHost(void *dst, const void *hostSrc, size_t b
         // copy before the graph, moved to dst by the graph in stream order.
         FATHOM_TRY_ASSIGN(const auto at, stage(m_up, bytes));
         std::memcpy(m_up[at.first].host + at.second, hostSrc, bytes);
+        walk(reinterpret_cast<uintptr_t>(dst), (uint64_t(at.first) << 40) | at.second, bytes);
+        if (m_replaying)
+            return {};
         ++m_stepStats.nodes;
         return cudaCheck(cudaMemcpyAsync(dst,
                                          m_up[at.first].device + at.second,
@@ -645,11 +681,12 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
     FATHOM_TRY_ASSIGN(Buffer<float> xe,
                       Buffer<float>::make(*this, static_cast<int64_t>(NK) * d, "expert inputs"));
     FATHOM_TRY_ASSIGN(Buffer<float> we, Buffer<float>::make(*this, NK, "expert row weights"));
-    FATHOM_TRY(cudaCheck(cudaglue::gatherRows(xe.data(), job.x, srcRow.data(), NK, d, m_stream),
-                         "gather_rows"));
     FATHOM_TRY(
-        cudaCheck(cudaglue::gatherRows(we.data(), job.weights, slotIndex.data(), NK, 1, m_stream),
-                  "gather_rows"));
+        FATHOM_CUDA_GLUE(cudaglue::gatherRows(xe.data(), job.x, srcRow.data(), NK, d, m_stream),
+                         "gather_rows"));
+    FATHOM_TRY(FATHOM_CUDA_GLUE(
+        cudaglue::gatherRows(we.data(), job.weights, slotIndex.data(), NK, 1, m_stream),
+        "gather_rows"));
 
     // The routed experts: one grouped launch per projection over the expert-sorted rows.
     const void *const *table = static_cast<const void *const *>(it->second.table);
@@ -702,12 +739,12 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
                       Buffer<float>::make(*this,
                                           static_cast<int64_t>(NK) * d,
                                           "routed outputs by slot"));
+    FATHOM_TRY(FATHOM_CUDA_GLUE(
+        cudaglue::scatterRows(yr.data(), ye.data(), slotIndex.data(), NK, d, m_stream),
+        "scatter_rows"));
     FATHOM_TRY(
-        cudaCheck(cudaglue::scatterRows(yr.data(), ye.data(), slotIndex.data(), NK, d, m_stream),
-                  "scatter_rows"));
-    FATHOM_TRY(
-        cudaCheck(cudaglue::moeCombine(job.y, yr.data(), ys.data(), job.ids, N, K, d, m_stream),
-                  "moe_combine"));
+        FATHOM_CUDA_GLUE(cudaglue::moeCombine(job.y, yr.data(), ys.data(), job.ids, N, K, d, m_stream),
+                         "moe_combine"));
     return true;
 }
 
@@ -848,7 +885,15 @@ void CudaExecutor::freeStaging(std::vector<Staging> &chunks)
     chunks.clear();
 }
 
-Result<bool> CudaExecutor::beginStep(int rows)
+void CudaExecutor::walk(uint64_t a, uint64_t b, uint64_t c)
+{
+    for (uint64_t v : {a, b, c}) {
+        m_walk ^= v + 0x9e3779b97f4a7c15ull + (m_walk << 6) + (m_walk >> 2);
+        m_walk *= 1099511628211ull;
+    }
+}
+
+Result<bool> CudaExecutor::beginStep(int rows, uint64_t shapeKey)
 {
     if (!m_stepGraphs || m_profiling || m_capturing || m_inStep || rows < 1 || rows > kMaxStepRows)
         return false;
@@ -861,7 +906,8 @@ Result<bool> CudaExecutor::beginStep(int rows)
     FATHOM_TRY(makeCurrent());
     // The previous step has completed (endStep waits): chunks that spilled become one. The
     // first chunks are made here, outside the capture (pinned allocations may synchronise);
-    // the read-back one holds the logits rows.
+    // the read-back one holds the logits rows. New chunks: the kept graphs copy from the old
+    // ones, so none of them is replayed until recorded again.
     const size_t first[2] = {size_t(1) << 20,
                              (size_t(1) << 20) + size_t(rows) * std::max(m_vocab, 0) * 4};
     int which = 0;
@@ -872,80 +918,42 @@ Result<bool> CudaExecutor::beginStep(int rows)
         if (chunks->size() > 1 || total < first[which]) {
             freeStaging(*chunks);
             FATHOM_TRY(stage(*chunks, std::max(total, first[which])));
+            ++m_stagingGeneration;
         }
         for (Staging &c : *chunks)
             c.used = 0;
         ++which;
     }
     m_readbacks.clear();
+    m_stepKey = shapeKey;
+    m_walk = 0;
+    m_stepAllocations.clear();
+    m_stepRows = rows;
+    if (shapeKey) {
+        for (StepExec &e : m_stepExecs[rows]) {
+            if (e.key != shapeKey || e.staging != m_stagingGeneration)
+                continue;
+            // Replay: the walk runs without launching anything (skipLaunch), endStep() launches
+            // this graph.
+            m_replay = &e;
+            m_replaying = true;
+            m_replayNext = 0;
+            m_replayLive.clear();
+            m_replayDiverged = false;
+            m_inStep = true;
+            return true;
+        }
+    }
     FATHOM_TRY(cudaCheck(cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeRelaxed),
                          "starting a decode-step capture"));
     m_capturing = true;
     m_inStep = true;
-    m_stepRows = rows;
     m_capturePool.clear();
     return true;
 }
 
-Result<void> CudaExecutor::endStep(bool ok)
+Result<void> CudaExecutor::runStep(CUgraphExec_st *exec)
 {
-    if (!m_inStep)
-        return fail(Error::Kind::Internal, "endStep without beginStep", m_deviceName);
-    m_inStep = false;
-    m_capturing = false;
-    cudaGraph_t graph = nullptr;
-    const cudaError_t e = cudaStreamEndCapture(m_stream, &graph);
-    // Blocks the step released are free again once the step has run (stream order).
-    BlockSet owned;
-    owned.swap(m_capturePool);
-    auto giveBack = [&] { returnGraphBlocks(owned); };
-    if (!ok || e != cudaSuccess || m_stepNeedsHost) {
-        if (graph)
-            cudaGraphDestroy(graph);
-        cudaGetLastError();
-        giveBack();
-        m_readbacks.clear();
-        if (!ok)
-            return {};
-        if (m_stepNeedsHost)
-            return fail(Error::Kind::Internal,
-                        "a graphed decode step took a path that reads values back to the host",
-                        m_deviceName);
-        return cudaCheck(e, "ending a decode-step capture");
-    }
-    // The batch size's kept instantiations, most recently used first: update one in place.
-    std::vector<CUgraphExec_st *> &execs = m_stepExecs[m_stepRows];
-    CUgraphExec_st *exec = nullptr;
-    for (size_t i = 0; i < execs.size() && !exec; ++i) {
-        cudaGraphExecUpdateResultInfo info{};
-        if (cudaGraphExecUpdate(execs[i], graph, &info) == cudaSuccess) {
-            exec = execs[i];
-            std::rotate(execs.begin(),
-                        execs.begin() + static_cast<std::ptrdiff_t>(i),
-                        execs.begin() + static_cast<std::ptrdiff_t>(i) + 1);
-            ++m_stepStats.updates;
-        } else {
-            cudaGetLastError(); // a topology mismatch is not an error of the step
-        }
-    }
-    if (!exec) {
-        cudaGraphExec_t fresh = nullptr;
-        const cudaError_t ie = cudaGraphInstantiate(&fresh, graph, 0);
-        if (ie != cudaSuccess) {
-            cudaGraphDestroy(graph);
-            giveBack();
-            m_readbacks.clear();
-            return cudaCheck(ie, "instantiating a decode-step graph");
-        }
-        ++m_stepStats.instantiations;
-        exec = fresh;
-        execs.insert(execs.begin(), exec);
-        if (static_cast<int>(execs.size()) > kStepExecs) {
-            cudaGraphExecDestroy(execs.back());
-            execs.pop_back();
-        }
-    }
-    cudaGraphDestroy(graph);
     Result<void> r;
     for (const Staging &c : m_up) {
         if (!c.used || !r)
@@ -971,8 +979,126 @@ Result<void> CudaExecutor::endStep(bool ok)
         for (const Readback &b : m_readbacks)
             std::memcpy(b.hostDst, m_down[b.chunk].host + b.offset, b.bytes);
     m_readbacks.clear();
-    giveBack();
     ++m_stepStats.steps;
+    return r;
+}
+
+Result<void> CudaExecutor::endReplay(bool ok)
+{
+    StepExec *e = m_replay;
+    m_replay = nullptr;
+    m_replaying = false;
+    m_inStep = false;
+    // The walk must have been the recording's: same allocations (all released again), same
+    // launches, copies, uploads and read-backs in the same places, nothing spilled.
+    const bool same = !m_replayDiverged && m_replayNext == e->allocations.size()
+                      && m_replayLive.empty() && m_walk == e->walk && m_up.size() == 1
+                      && m_down.size() == 1 && !m_stepNeedsHost;
+    m_replayLive.clear();
+    if (!ok) {
+        m_readbacks.clear();
+        return {};
+    }
+    if (!same) {
+        m_readbacks.clear();
+        return fail(Error::Kind::Internal,
+                    "a replayed decode step of " + std::to_string(m_stepRows)
+                        + " rows walked differently from the recording of its key (a launch "
+                          "argument the key does not cover?)",
+                    m_deviceName);
+    }
+    CUgraphExec_st *exec = e->exec;
+    std::vector<StepExec> &execs = m_stepExecs[m_stepRows];
+    for (size_t i = 0; i < execs.size(); ++i)
+        if (execs[i].exec == exec)
+            std::rotate(execs.begin(),
+                        execs.begin() + static_cast<std::ptrdiff_t>(i),
+                        execs.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    ++m_stepStats.replays;
+    return runStep(exec);
+}
+
+Result<void> CudaExecutor::endStep(bool ok)
+{
+    if (!m_inStep)
+        return fail(Error::Kind::Internal, "endStep without beginStep", m_deviceName);
+    if (m_replaying)
+        return endReplay(ok);
+    m_inStep = false;
+    m_capturing = false;
+    cudaGraph_t graph = nullptr;
+    const cudaError_t e = cudaStreamEndCapture(m_stream, &graph);
+    // Blocks the step released: the kept instantiation's while it is replayable (a replay
+    // writes them again), else free once the step has run (stream order).
+    BlockSet owned;
+    owned.swap(m_capturePool);
+    auto giveBack = [&] { returnGraphBlocks(owned); };
+    if (!ok || e != cudaSuccess || m_stepNeedsHost) {
+        if (graph)
+            cudaGraphDestroy(graph);
+        cudaGetLastError();
+        giveBack();
+        m_readbacks.clear();
+        if (!ok)
+            return {};
+        if (m_stepNeedsHost)
+            return fail(Error::Kind::Internal,
+                        "a graphed decode step took a path that reads values back to the host",
+                        m_deviceName);
+        return cudaCheck(e, "ending a decode-step capture");
+    }
+    // The batch size's kept instantiations, most recently used first: update one in place.
+    std::vector<StepExec> &execs = m_stepExecs[m_stepRows];
+    bool found = false;
+    for (size_t i = 0; i < execs.size() && !found; ++i) {
+        cudaGraphExecUpdateResultInfo info{};
+        if (cudaGraphExecUpdate(execs[i].exec, graph, &info) == cudaSuccess) {
+            found = true;
+            std::rotate(execs.begin(),
+                        execs.begin() + static_cast<std::ptrdiff_t>(i),
+                        execs.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+            ++m_stepStats.updates;
+        } else {
+            cudaGetLastError(); // a topology mismatch is not an error of the step
+        }
+    }
+    if (!found) {
+        cudaGraphExec_t fresh = nullptr;
+        const cudaError_t ie = cudaGraphInstantiate(&fresh, graph, 0);
+        if (ie != cudaSuccess) {
+            cudaGraphDestroy(graph);
+            giveBack();
+            m_readbacks.clear();
+            return cudaCheck(ie, "instantiating a decode-step graph");
+        }
+        ++m_stepStats.instantiations;
+        StepExec kept;
+        kept.exec = fresh;
+        execs.insert(execs.begin(), std::move(kept));
+        if (static_cast<int>(execs.size()) > kStepExecs) {
+            cudaGraphExecDestroy(execs.back().exec);
+            returnGraphBlocks(execs.back().blocks);
+            execs.pop_back();
+        }
+    }
+    cudaGraphDestroy(graph);
+    // What the instantiation now holds: the recording's walk, and its blocks when a later step
+    // of the same key may replay it (every block it allocated was released inside it).
+    StepExec &kept = execs.front();
+    returnGraphBlocks(kept.blocks); // the previous recording's (it has run: endStep waits)
+    bool replayable = m_stepKey != 0 && m_up.size() == 1 && m_down.size() == 1;
+    for (const auto &a : m_stepAllocations)
+        replayable = replayable && owned.count(a) != 0;
+    kept.key = replayable ? m_stepKey : 0;
+    kept.walk = m_walk;
+    kept.staging = m_stagingGeneration;
+    kept.allocations = replayable ? std::move(m_stepAllocations)
+                                  : std::vector<std::pair<size_t, void *>>{};
+    m_stepAllocations.clear();
+    if (replayable)
+        kept.blocks.swap(owned);
+    Result<void> r = runStep(kept.exec);
+    giveBack(); // empty when kept
     return r;
 }
 
@@ -1144,11 +1270,11 @@ Result<bool> CudaExecutor::indexerSelectOnExecutor(
     if (rows <= 0)
         return true;
     if (p.n_keys <= 0) {
-        FATHOM_TRY(cudaCheck(cudaMemsetAsync(out,
-                                             0xFF, // -1
-                                             sizeof(int32_t) * static_cast<size_t>(rows) * k,
-                                             m_stream),
-                             "indexer selections"));
+        FATHOM_TRY(FATHOM_CUDA_GLUE(cudaMemsetAsync(out,
+                                                    0xFF, // -1
+                                                    sizeof(int32_t) * static_cast<size_t>(rows) * k,
+                                                    m_stream),
+                                    "indexer selections"));
         return true;
     }
     const int block = static_cast<int>(
@@ -1208,7 +1334,8 @@ Result<bool> CudaExecutor::sparseIndicesOnExecutor(int32_t *out,
     // The step's scalars as device data (a decode step's upload), not launch arguments.
     const int32_t step[2] = {static_cast<int32_t>(start), static_cast<int32_t>(windowStart)};
     FATHOM_TRY_ASSIGN(Buffer<int32_t> onDevice, uploadInts(step, 2, "sparse_indices step"));
-    FATHOM_TRY(cudaCheck(cudaglue::buildSparseIndices(out,
+    FATHOM_TRY(
+        FATHOM_CUDA_GLUE(cudaglue::buildSparseIndices(out,
                                                       rows,
                                                       nIdx,
                                                       onDevice.data(),
@@ -1345,7 +1472,7 @@ Result<void> CudaExecutor::addPeriodicRows(
     if (rows == 0)
         return {};
     FATHOM_TRY_ASSIGN(Buffer<int32_t> pos, uploadInts(hostPositions, rows, "positions"));
-    return cudaCheck(
+    return FATHOM_CUDA_GLUE(
         cudaglue::addPeriodicRows(x, device(table), pos.data(), rows, width, period, m_stream),
         "add_periodic_rows");
 }
@@ -1353,7 +1480,7 @@ Result<void> CudaExecutor::addPeriodicRows(
 Result<void> CudaExecutor::scaleRoundBf16(float *x, int64_t n, float scale)
 {
     CudaOpTimer timer(*this, "other");
-    return cudaCheck(cudaglue::scaleRoundBf16(x, n, scale, m_stream), "scale_round_bf16");
+    return FATHOM_CUDA_GLUE(cudaglue::scaleRoundBf16(x, n, scale, m_stream), "scale_round_bf16");
 }
 
 Result<void> CudaExecutor::gatherRows(
@@ -1363,7 +1490,8 @@ Result<void> CudaExecutor::gatherRows(
     if (n == 0)
         return {};
     FATHOM_TRY_ASSIGN(Buffer<int32_t> rows, uploadInts(hostRows, n, "row indices"));
-    return cudaCheck(cudaglue::gatherRows(dst, src, rows.data(), n, width, m_stream), "gather_rows");
+    return FATHOM_CUDA_GLUE(cudaglue::gatherRows(dst, src, rows.data(), n, width, m_stream),
+                            "gather_rows");
 }
 
 Result<void> CudaExecutor::scatterRows(
@@ -1373,8 +1501,8 @@ Result<void> CudaExecutor::scatterRows(
     if (n == 0)
         return {};
     FATHOM_TRY_ASSIGN(Buffer<int32_t> rows, uploadInts(hostRows, n, "row indices"));
-    return cudaCheck(cudaglue::scatterRows(dst, src, rows.data(), n, width, m_stream),
-                     "scatter_rows");
+    return FATHOM_CUDA_GLUE(cudaglue::scatterRows(dst, src, rows.data(), n, width, m_stream),
+                            "scatter_rows");
 }
 
 Result<void> CudaExecutor::moeCombine(float *y,
@@ -1390,16 +1518,16 @@ Result<void> CudaExecutor::moeCombine(float *y,
         return {};
     FATHOM_TRY_ASSIGN(Buffer<int32_t> ids,
                       uploadInts(hostIds, static_cast<int64_t>(rows) * k, "expert ids"));
-    return cudaCheck(cudaglue::moeCombine(y, routed, shared, ids.data(), rows, k, d, m_stream),
-                     "moe_combine");
+    return FATHOM_CUDA_GLUE(cudaglue::moeCombine(y, routed, shared, ids.data(), rows, k, d, m_stream),
+                            "moe_combine");
 }
 
 Result<void> CudaExecutor::addBroadcastRoundBf16(
     float *out, const float *a, const float *b, int rows, int n, int d)
 {
     CudaOpTimer timer(*this, "other");
-    return cudaCheck(cudaglue::addBroadcastRoundBf16(out, a, b, rows, n, d, m_stream),
-                     "add_broadcast_round_bf16");
+    return FATHOM_CUDA_GLUE(cudaglue::addBroadcastRoundBf16(out, a, b, rows, n, d, m_stream),
+                            "add_broadcast_round_bf16");
 }
 
 } // namespace fathom::engine

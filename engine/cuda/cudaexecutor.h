@@ -163,9 +163,18 @@ public:
         long long uploads = 0;        // host-to-device copies issued for graphed steps
         long long readbacks = 0;      // device-to-host copies issued for graphed steps
         long long nodes = 0;          // staged pieces: uploads + read-backs recorded in graphs
+        long long replays = 0; // steps launched as a kept graph without a recording (of steps)
     };
     StepStats stepStats() const { return m_stepStats; }
-    Result<bool> beginStep(int rows) override;
+    // Replay (shapeKey != 0): when a kept graph of the batch size was recorded under the same
+    // key (and is replayable: every block it allocated was released inside it, it did not
+    // spill its staging, the staging chunks are still the ones it copies from), the step is not
+    // recorded: the forward walk runs with every launch skipped - its allocations are served
+    // the recording's blocks in the recording's order (the instantiation keeps them reserved
+    // meanwhile), its uploads are staged as before - and the kept graph is launched. The walk's
+    // sequence of allocations, launches, copies, uploads and read-backs is hashed both times; a
+    // replay whose hash differs from its recording's fails (Internal) instead of launching.
+    Result<bool> beginStep(int rows, uint64_t shapeKey) override;
     Result<void> endStep(bool ok) override;
 
     // ---- Executor ops ---------------------------------------------------------------------------
@@ -315,8 +324,41 @@ private:
     int m_stepRows = 0;
     std::vector<Staging> m_up, m_down;
     std::vector<Readback> m_readbacks;
-    std::map<int, std::vector<CUgraphExec_st *>> m_stepExecs; // by batch size, most recent first
+    // A kept decode-step instantiation: the key and walk hash of its recording, the blocks that
+    // recording allocated (in order; reserved for replays while the graph is kept).
+    struct StepExec
+    {
+        CUgraphExec_st *exec = nullptr;
+        uint64_t key = 0; // 0: not replayable
+        uint64_t walk = 0;
+        uint64_t staging = 0; // m_stagingGeneration it copies from
+        std::vector<std::pair<size_t, void *>> allocations;
+        BlockSet blocks; // owned (m_graphBytes)
+    };
+    std::map<int, std::vector<StepExec>> m_stepExecs; // by batch size, most recent first
     StepStats m_stepStats;
+    uint64_t m_stepKey = 0;
+    uint64_t m_walk = 0;              // hash of the step's walk so far
+    uint64_t m_stagingGeneration = 0; // bumped when the staging chunks are made anew
+    std::vector<std::pair<size_t, void *>> m_stepAllocations; // the recording's
+    // Replay: the kept graph, the next of its allocations, the blocks handed out and not yet
+    // released, and whether the walk asked for something the recording did not.
+    bool m_replaying = false;
+    StepExec *m_replay = nullptr;
+    size_t m_replayNext = 0;
+    std::set<void *> m_replayLive;
+    bool m_replayDiverged = false;
+    void walk(uint64_t a, uint64_t b = 0, uint64_t c = 0);
+    // Every launch: hashed inside a step; true when it must be skipped (a replay's walk).
+    bool skipLaunch(const char *what)
+    {
+        if (m_inStep)
+            walk(reinterpret_cast<uintptr_t>(what));
+        return m_replaying;
+    }
+    Result<void> endReplay(bool ok);
+    // Upload, launch, read-back, wait and the read-backs' host copies of a decode step.
+    Result<void> runStep(CUgraphExec_st *exec);
 
     // Arena: block sizes by pointer, free blocks by size.
     std::map<void *, size_t> m_live;

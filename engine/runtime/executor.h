@@ -150,10 +150,16 @@ public:
         executor records the step; until endStep(), copyFromHost() is staged (one upload before
         the graph) and copyToHost() deferred: its destination is written by endStep(), so the
         step must not read back values it uses. endStep(ok) launches the recording and completes
-        the read-backs (ok), or drops it (!ok, after an error). Default: no graph. */
-    virtual Result<bool> beginStep(int rows)
+        the read-backs (ok), or drops it (!ok, after an error). Default: no graph.
+        `shapeKey` (0: none) identifies what the step's launches depend on besides its uploaded
+        data (batch shape, the state buffers' addresses and capacities; V4Forward gives 0 for a
+        step that closes a compressor window or moves a state buffer): an executor may then
+        replay the graph it kept for that key instead of recording the step - the forward walk
+        still runs (its uploads, the state's bookkeeping) but launches nothing. */
+    virtual Result<bool> beginStep(int rows, uint64_t shapeKey)
     {
         (void) rows;
+        (void) shapeKey;
         return false;
     }
     virtual Result<void> endStep(bool ok)

@@ -49,6 +49,61 @@ Result<const T *> hostValues(Executor &exec, const T *data, int64_t n, std::vect
     return static_cast<const T *>(holder.data());
 }
 
+// What a decode step's launches depend on besides its uploaded data (Executor::beginStep):
+// the batch shape and, per item and block, every state buffer's address, offset and capacity.
+// 0 (no key) when a step closes a compressor window (its emission launches at rows that move
+// every close), when an append would move a buffer (growth, copy-on-write) or when rows live in
+// host memory.
+uint64_t decodeStepKey(const ModelConfig &c,
+                       const std::vector<ForwardItem> &items,
+                       bool logits,
+                       bool streams)
+{
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&h](uint64_t v) {
+        h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+        h *= 1099511628211ull;
+    };
+    mix(items.size());
+    mix((logits ? 2u : 0u) | (streams ? 1u : 0u));
+    for (const ForwardItem &it : items) {
+        if (it.count != 1)
+            return 0;
+        mix(it.logits ? 1u : 0u);
+        for (int l = 0; l < c.numHiddenLayers; ++l) {
+            const BlockState &b = it.state->block(l);
+            const int m = b.ratio;
+            if (m && (b.length + 1) % m == 0)
+                return 0;
+            const RowHistory *appended[] = {&b.window,
+                                            m ? &b.compKv : nullptr,
+                                            m ? &b.compGate : nullptr,
+                                            m == 4 ? &b.indexKv : nullptr,
+                                            m == 4 ? &b.indexGate : nullptr};
+            for (const RowHistory *r : appended)
+                if (r && !r->appendsInPlace(1))
+                    return 0;
+            for (const RowHistory *r : {&b.window,
+                                        &b.entries,
+                                        &b.compKv,
+                                        &b.compGate,
+                                        &b.indexKeys,
+                                        &b.indexKv,
+                                        &b.indexGate}) {
+                if (r->rows() && !r->deviceData())
+                    return 0;
+                mix(reinterpret_cast<uintptr_t>(r->deviceData()));
+                mix(static_cast<uint64_t>(r->capacity()));
+                if (!r->ring()) {
+                    mix(static_cast<uint64_t>(r->deviceOffset()));
+                    mix(static_cast<uint64_t>(r->begin()));
+                }
+            }
+        }
+    }
+    return h ? h : 1;
+}
+
 } // namespace
 
 struct V4Forward::Batch
@@ -504,7 +559,10 @@ Result<void> V4Forward::attention(
             maxVis = std::max(maxVis, static_cast<int>((it.start + it.count) / m));
         Floats scores;
         Ints ownOnExec;
-        if (maxVis) {
+        // Only the per-token path below (taps, replayed routing) uses them; a decode step's
+        // allocations then do not depend on its position (a replayed step graph reuses the
+        // recording's blocks).
+        if (maxVis && (tap || options.routing)) {
             FATHOM_TRY_ASSIGN(scores, floats(m_exec, maxVis, "indexer scores"));
             FATHOM_TRY_ASSIGN(ownOnExec, Ints::make(m_exec, topk, "indexer selection"));
         }
@@ -1092,7 +1150,12 @@ Result<void> V4Forward::forward(const std::vector<ForwardItem> &items,
         decode = decode && it.count == 1;
     bool graphed = false;
     if (decode) {
-        FATHOM_TRY_ASSIGN(graphed, m_exec.beginStep(total));
+        const uint64_t key = m_exec.hostAddressable() ? 0
+                                                      : decodeStepKey(c,
+                                                                      items,
+                                                                      lastLogits != nullptr,
+                                                                      finalStreams != nullptr);
+        FATHOM_TRY_ASSIGN(graphed, m_exec.beginStep(total, key));
     }
     const int64_t streamFloats = static_cast<int64_t>(total) * n * d;
     auto body = [&]() -> Result<void> {

@@ -87,6 +87,18 @@ int64_t RowHistory::capacity() const
     return m_ring ? m_dev->capacity : m_dev->capacity - m_devOffset;
 }
 
+const float *RowHistory::deviceData() const
+{
+    return m_dev ? m_dev->data : nullptr;
+}
+
+bool RowHistory::appendsInPlace(int64_t count) const
+{
+    // The same conditions appendStored() replaces the buffer under.
+    return m_dev && m_dev.use_count() == 1
+           && (m_ring ? 0 : m_devOffset) + m_devRows + count <= m_dev->capacity;
+}
+
 void RowHistory::append(const float *rows, int64_t count)
 {
     m_data.insert(m_data.end(), rows, rows + count * m_width);

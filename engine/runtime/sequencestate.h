@@ -111,6 +111,13 @@ public:
     DeviceMemory *memory() const;
     // Rows the storage holds without reallocating (host: rows()).
     int64_t capacity() const;
+    // Device storage as a decode-step graph sees it (the key of a replayable step): the
+    // buffer (nullptr: host rows) and the offset of this history's first row in it (linear).
+    const float *deviceData() const;
+    int64_t deviceOffset() const { return m_devOffset; }
+    // Whether appendStored(count rows) writes into the present device buffer (no growth, no
+    // copy-on-write of a shared buffer), so the buffer's address stays what it was.
+    bool appendsInPlace(int64_t count) const;
 
     // Host-backed histories only (tests, golden set-up): `rows` in host memory.
     void append(const float *rows, int64_t count);

@@ -5,6 +5,7 @@
 // attention, 256 FP4 experts of width 2048, the real vocabulary, --layers N main layers + MTP).
 //
 //   bench_cuda [--model DIR] [--layers N] [--decode-steps N] [--prefill N] [--long N] [--chunk N]
+//              [--ops-only 1]   (ceilings and the indexer / attention op table only)
 //
 // Measures in the same run, on the same device:
 //  - ceilings: device-to-device copy bandwidth (bytes read + written / time) and the FP8 e4m3
@@ -25,12 +26,14 @@
 #include "engine/model/modelwriter.h"
 #include "engine/runtime/forward.h"
 #include "engine/runtime/v4model.h"
+#include "kernels/cuda_ops.h" // attn: indexer / attention op timings
 
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -305,6 +308,199 @@ double seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
     return std::chrono::duration<double>(b - a).count();
 }
 
+// attn: the indexer and sparse attention kernels alone, exact (double SIMT, bit-identical to the
+// CPU) vs fast (tensor cores, the non-exact mode), on V4-Flash shapes: 64 index heads x 128,
+// 64 heads x 512, MQA. Random bf16-valued data (the timing does not depend on it). Useful FLOP
+// only (the indexer's causal half skipped, the attention's valid keys). The exact kernels run on
+// a slice of the rows (they take seconds per full call) and are scaled to the full row count.
+struct OpTimer
+{
+    cudaEvent_t s = nullptr, e = nullptr;
+    OpTimer()
+    {
+        cudaEventCreate(&s);
+        cudaEventCreate(&e);
+    }
+    ~OpTimer()
+    {
+        cudaEventDestroy(s);
+        cudaEventDestroy(e);
+    }
+    // Median ms of `reps` runs after one warm-up.
+    template<typename Fn>
+    double median(int reps, Fn &&fn)
+    {
+        std::vector<float> t;
+        fn();
+        for (int i = 0; i < reps; ++i) {
+            cudaEventRecord(s);
+            fn();
+            cudaEventRecord(e);
+            cudaEventSynchronize(e);
+            float ms = 0;
+            cudaEventElapsedTime(&ms, s, e);
+            t.push_back(ms);
+        }
+        std::sort(t.begin(), t.end());
+        return t.empty() ? -1.0 : t[t.size() / 2];
+    }
+};
+
+// Device buffer of n bf16-valued floats in [-1, 1) (a 1M-value random block repeated).
+float *randomDeviceBf16(size_t n, uint32_t seed)
+{
+    float *d = nullptr;
+    if (cudaMalloc(&d, n * sizeof(float)) != cudaSuccess)
+        return nullptr;
+    const size_t blk = std::min<size_t>(n, size_t(1) << 20);
+    std::vector<float> h(blk);
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (float &v : h) {
+        uint32_t b;
+        const float f = u(rng);
+        std::memcpy(&b, &f, 4);
+        b &= 0xFFFF0000u;
+        std::memcpy(&v, &b, 4);
+    }
+    for (size_t o = 0; o < n; o += blk)
+        cudaMemcpy(d + o, h.data(), std::min(blk, n - o) * sizeof(float), cudaMemcpyHostToDevice);
+    return d;
+}
+
+// One indexer case: nQ query rows over nKeys index keys; causal: row r sees (r + 1) * nKeys / nQ
+// keys (a prefill from position 0), else every row sees all keys. exactRows: rows timed exact.
+void benchIndexer(const char *label, int nQ, int nKeys, bool causal, int exactRows)
+{
+    namespace kk = fathom::kernels;
+    const int H = 64, dim = 128;
+    float *q = randomDeviceBf16(size_t(nQ) * H * dim, 1);
+    float *w = randomDeviceBf16(size_t(nQ) * H, 2);
+    float *keys = randomDeviceBf16(size_t(nKeys) * dim, 3);
+    float *scores = nullptr;
+    int32_t *rowN = nullptr;
+    std::vector<int32_t> hn(nQ);
+    double visible = 0;
+    for (int r = 0; r < nQ; ++r) {
+        hn[r] = causal ? static_cast<int32_t>((int64_t(r) + 1) * nKeys / nQ) : nKeys;
+        visible += hn[r];
+    }
+    if (!q || !w || !keys || cudaMalloc(&scores, size_t(nQ) * nKeys * 4) != cudaSuccess
+        || cudaMalloc(&rowN, size_t(nQ) * 4) != cudaSuccess) {
+        std::printf("  %s: out of device memory\n", label);
+        return;
+    }
+    cudaMemcpy(rowN, hn.data(), hn.size() * 4, cudaMemcpyHostToDevice);
+    kk::IndexerScoreParams p;
+    p.q = q;
+    p.weights = w;
+    p.keys = keys;
+    p.scores = scores;
+    p.n_heads = H;
+    p.dim = dim;
+    p.n_keys = nKeys;
+    OpTimer t;
+    const double fast = t.median(5, [&] {
+        kk::indexer_scores_rows_fast_cuda(p, nQ, nKeys, nullptr, rowN);
+    });
+    // Exact on the last exactRows rows (the most keys when causal), scaled by visible keys.
+    const int r0 = nQ - std::min(exactRows, nQ);
+    double visSlice = 0;
+    for (int r = r0; r < nQ; ++r)
+        visSlice += hn[r];
+    kk::IndexerScoreParams ps = p;
+    ps.q = q + size_t(r0) * H * dim;
+    ps.weights = w + size_t(r0) * H;
+    const double exactSlice = t.median(1, [&] {
+        kk::indexer_scores_rows_cuda(ps, nQ - r0, nKeys, nullptr, rowN + r0);
+    });
+    const double exact = exactSlice * visible / std::max(visSlice, 1.0);
+    const cudaError_t err = cudaDeviceSynchronize();
+    const double flop = 2.0 * visible * H * dim;
+    row(std::string("indexer ") + label + " exact",
+        err ? cudaGetErrorString(err) : fmt("%.2f ms", exact),
+        fmt("(%d rows timed, scaled)", nQ - r0));
+    row(std::string("indexer ") + label + " fast",
+        fmt("%.3f ms", fast),
+        fmt("%.0f TFLOP/s, ", flop / (fast * 1e-3) / 1e12) + fmt("%.0fx exact", exact / fast));
+    cudaFree(q);
+    cudaFree(w);
+    cudaFree(keys);
+    cudaFree(scores);
+    cudaFree(rowN);
+}
+
+// One attention case: nQ rows x 64 heads x 512 over nIdx valid indices per row into a pool of
+// nKv window rows and nExt compressed entries.
+void benchAttention(const char *label, int nQ, int nKv, int nExt, int nIdx, int exactRows)
+{
+    namespace kk = fathom::kernels;
+    const int H = 64, D = 512;
+    float *q = randomDeviceBf16(size_t(nQ) * H * D, 4);
+    float *kv = randomDeviceBf16(size_t(nKv) * D, 5);
+    float *ext = randomDeviceBf16(size_t(nExt) * D, 6);
+    float *sink = randomDeviceBf16(H, 7);
+    float *out = nullptr;
+    int32_t *idx = nullptr;
+    std::vector<int32_t> hi(size_t(nQ) * nIdx);
+    std::mt19937 rng(8);
+    for (int r = 0; r < nQ; ++r)
+        for (int i = 0; i < nIdx; ++i)
+            hi[size_t(r) * nIdx + i] = i < 128 ? (r + nKv - 127 + i) % nKv // the window
+                                               : nKv + static_cast<int32_t>(rng() % nExt);
+    if (!q || !kv || !ext || !sink || cudaMalloc(&out, size_t(nQ) * H * D * 4) != cudaSuccess
+        || cudaMalloc(&idx, hi.size() * 4) != cudaSuccess) {
+        std::printf("  %s: out of device memory\n", label);
+        return;
+    }
+    cudaMemcpy(idx, hi.data(), hi.size() * 4, cudaMemcpyHostToDevice);
+    kk::SparseAttnParams p;
+    p.q = q;
+    p.kv = kv;
+    p.kv_ext = ext;
+    p.idx = idx;
+    p.sink = sink;
+    p.out = out;
+    p.n_q = nQ;
+    p.n_heads = H;
+    p.head_dim = D;
+    p.n_kv = nKv;
+    p.n_kv_ext = nExt;
+    p.n_idx = nIdx;
+    p.scale = 1.0f / std::sqrt(512.0f);
+    OpTimer t;
+    const double fast = t.median(5, [&] { kk::sparse_attn_fast_cuda(p, nullptr); });
+    kk::SparseAttnParams ps = p;
+    ps.n_q = std::min(exactRows, nQ);
+    const double exact = t.median(1, [&] { kk::sparse_attn_cuda(ps, nullptr); }) * nQ / ps.n_q;
+    const cudaError_t err = cudaDeviceSynchronize();
+    const double flop = 4.0 * nQ * double(nIdx) * H * D;
+    row(std::string("attention ") + label + " exact",
+        err ? cudaGetErrorString(err) : fmt("%.2f ms", exact),
+        fmt("(%d rows timed, scaled)", ps.n_q));
+    row(std::string("attention ") + label + " fast",
+        fmt("%.3f ms", fast),
+        fmt("%.0f TFLOP/s, ", flop / (fast * 1e-3) / 1e12) + fmt("%.0fx exact", exact / fast));
+    cudaFree(q);
+    cudaFree(kv);
+    cudaFree(ext);
+    cudaFree(sink);
+    cudaFree(out);
+    cudaFree(idx);
+}
+
+void benchAttnOps()
+{
+    std::printf("indexer and sparse attention (V4-Flash shapes), exact vs fast\n");
+    // 8K prefill, CSA layer: 2048 index keys, causal; the last 1024 rows of a 128K prefill:
+    // 32768 keys, all visible (the executor's row block at that key count).
+    benchIndexer("8K prefill (8192 x 2048 keys, causal)", 8192, 2048, true, 512);
+    benchIndexer("128K tail (1024 x 32768 keys)", 1024, 32768, false, 64);
+    // 8K prefill, CSA: window 128 + top-512 entries; 128K, HCA: window 128 + 1024 entries.
+    benchAttention("CSA 8K (8192 x 640 keys)", 8192, 8192, 2048, 640, 256);
+    benchAttention("HCA 128K (1024 x 1152 keys)", 1024, 8192, 1024, 1152, 64);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -312,6 +508,7 @@ int main(int argc, char **argv)
     std::string dir = "/tmp/fathom-flash-slice";
     int layers = 4, decodeSteps = 32, prefill = 8192, chunk = 8192;
     int64_t longTokens = 131072;
+    bool opsOnly = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--model")
@@ -326,6 +523,8 @@ int main(int argc, char **argv)
             longTokens = std::atoll(argv[i + 1]);
         else if (a == "--chunk")
             chunk = std::atoi(argv[i + 1]);
+        else if (a == "--ops-only") // attn: only the ceilings and the op timings
+            opsOnly = std::atoi(argv[i + 1]) != 0;
     }
     const GpuDeviceList devices = listCudaDevices();
     std::printf("%s", describeCudaDevices(devices).c_str());
@@ -343,6 +542,14 @@ int main(int argc, char **argv)
     row("FP8 block-scaled GEMM 8192^3 (engine path)",
         bs > 0 ? fmt("%.0f TFLOP/s", bs / 1e12) : "n/a",
         bs > 0 && fp8 > 0 ? fmt("= %.1f %% of FP8 rate (goal >= 40 %%)", 100 * bs / fp8) : "");
+
+    benchAttnOps(); // attn
+    if (opsOnly) {
+        std::printf("\n");
+        for (const Row &r : g_rows)
+            std::printf("| %-44s | %-18s | %s\n", r.what.c_str(), r.value.c_str(), r.goal.c_str());
+        return 0;
+    }
 
     if (!std::filesystem::exists(dir + "/config.json")) {
         std::printf("writing the flash-slice model (%d layers) to %s\n", layers, dir.c_str());

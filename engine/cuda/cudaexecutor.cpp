@@ -748,6 +748,13 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
     return true;
 }
 
+// FP8 / FP4 weights: the ones the tensor-core GEMM (non-exact mode) can take.
+static bool isQuantizedLinear(const kernels::linear_params &p)
+{
+    return p.w_type == kernels::linear_weight_type::fp8_e4m3
+           || p.w_type == kernels::linear_weight_type::fp4_e2m1;
+}
+
 kernels::linear_params CudaExecutor::linearParams(const LinearWeight &w,
                                                   const float *x,
                                                   float *y,
@@ -1135,8 +1142,16 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
         }
     }
 #endif
-    if (!done)
-        FATHOM_CUDA_OP(name, kernels::linear_cuda(p, m_stream));
+    if (!done) {
+        // tcgemm: the non-exact mode sends FP8/FP4 prefill GEMMs to the tensor-core kernel
+        // (linear_mma.cu) where the device (sm_89+) and shape allow; linear_cuda otherwise.
+        kernels::linear_params q = p;
+        if (!m_exactLinear && isQuantizedLinear(q))
+            q.accum = kernels::linear_accum::fp32;
+        FATHOM_CUDA_OP(name,
+                       m_exactLinear ? kernels::linear_cuda(p, m_stream)
+                                     : kernels::linear_tc_cuda(q, m_stream));
+    }
     if (out == LinearOutput::Bf16)
         FATHOM_CUDA_OP(name,
                        kernels::round_bf16_rows_cuda(y,
@@ -1395,8 +1410,18 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
     std::vector<kernels::linear_params> up, down;
     up.reserve(2 * jobs.size());
     down.reserve(jobs.size());
+    // tcgemm: in the non-exact mode the FP8/FP4 experts of the layer go to the tensor-core
+    // grouped GEMM (linear_mma.cu, one launch per 56 experts) where the device and shapes allow.
     auto params = [&](const LinearWeight &w, const float *x, float *y, int rows) {
-        return linearParams(w, x, y, rows);
+        kernels::linear_params q = linearParams(w, x, y, rows);
+        if (!m_exactLinear && isQuantizedLinear(q))
+            q.accum = kernels::linear_accum::fp32;
+        return q;
+    };
+    auto grouped = [&](const std::vector<kernels::linear_params> &items) {
+        const int count = static_cast<int>(items.size());
+        return m_exactLinear ? kernels::linear_grouped_cuda(items.data(), count, m_stream)
+                             : kernels::linear_grouped_tc_cuda(items.data(), count, m_stream);
     };
     int64_t row = 0;
     for (const ExpertJob &j : jobs) {
@@ -1408,7 +1433,7 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
         row += j.rows;
     }
     FATHOM_CUDA_OP("expert w1/w3",
-                   kernels::linear_grouped_cuda(up.data(), static_cast<int>(up.size()), m_stream));
+                   grouped(up));
     FATHOM_CUDA_OP("expert w1/w3",
                    kernels::round_bf16_rows_cuda(g.data(),
                                                  static_cast<int>(totalRows),
@@ -1437,10 +1462,7 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
         down.push_back(params(*j.w2, g.data() + row * inter, j.y, j.rows));
         row += j.rows;
     }
-    FATHOM_CUDA_OP("expert w2",
-                   kernels::linear_grouped_cuda(down.data(),
-                                                static_cast<int>(down.size()),
-                                                m_stream));
+    FATHOM_CUDA_OP("expert w2", grouped(down));
     for (const ExpertJob &j : jobs)
         if (j.rows)
             FATHOM_CUDA_OP("expert w2",

@@ -38,6 +38,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -253,6 +254,163 @@ double blockScaledRate()
     cudaFree(x);
     cudaFree(y);
     return rate;
+}
+
+// tcgemm: the tensor-core block-scaled GEMM (kernels/cuda/linear_mma.cu, the non-exact mode's
+// FP8 / FP4 path) on V4-Flash shapes at 8192 rows, random data (f32 x, the engine's input), median
+// of 5 after 2 warm-ups, the whole call timed (in-kernel activation quantisation included), with
+// cuBLASLt's block-scaled FP8 path on the same dense shapes where it runs. Rates as % of the
+// plain FP8 cuBLASLt rate of this run (the 40 % denominator).
+double timeMs(const std::function<bool()> &call)
+{
+    cudaEvent_t s, e;
+    cudaEventCreate(&s);
+    cudaEventCreate(&e);
+    std::vector<float> t;
+    for (int i = 0; i < 7; ++i) {
+        cudaEventRecord(s);
+        const bool ok = call();
+        cudaEventRecord(e);
+        cudaEventSynchronize(e);
+        if (!ok || cudaGetLastError() != cudaSuccess) {
+            t.clear();
+            break;
+        }
+        float ms = 0;
+        cudaEventElapsedTime(&ms, s, e);
+        if (i >= 2)
+            t.push_back(ms);
+    }
+    cudaEventDestroy(s);
+    cudaEventDestroy(e);
+    if (t.empty())
+        return -1;
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+void gemmRow(const std::string &what, double flops, double ms, double fp8)
+{
+    if (ms <= 0) {
+        row(what, "n/a");
+        return;
+    }
+    const double rate = flops / (ms * 1e-3);
+    row(what,
+        fmt("%.0f TFLOP/s", rate / 1e12),
+        fp8 > 0 ? fmt("= %.1f %% of FP8 rate (goal >= 40 %%)", 100 * rate / fp8) : "");
+}
+
+void benchGemms(double fp8)
+{
+    namespace K = fathom::kernels;
+    std::printf("tensor-core GEMMs (linear_mma.cu), 8192 rows\n");
+    std::mt19937 rng(5);
+    auto fill = [&](void *dst, size_t bytes, uint8_t mask, uint8_t base) {
+        std::vector<uint8_t> h(bytes);
+        for (auto &v : h)
+            v = static_cast<uint8_t>(base + (rng() & mask));
+        return cudaMemcpy(dst, h.data(), bytes, cudaMemcpyHostToDevice) == cudaSuccess;
+    };
+    auto fillX = [&](float *dst, size_t n) {
+        std::vector<float> h(n);
+        std::normal_distribution<float> d;
+        for (auto &v : h)
+            v = d(rng);
+        return cudaMemcpy(dst, h.data(), n * 4, cudaMemcpyHostToDevice) == cudaSuccess;
+    };
+    const int M = 8192;
+    struct Dense
+    {
+        const char *name;
+        int n, k;
+    };
+    // V4-Flash attention projections (FP8, spec §6 table).
+    const Dense dense[] = {{"wq_a 1024x4096", 1024, 4096},
+                           {"wq_b 32768x1024", 32768, 1024},
+                           {"wkv 512x4096", 512, 4096},
+                           {"wo_b 4096x8192", 4096, 8192}};
+    for (const Dense &d : dense) {
+        void *w = nullptr, *x = nullptr, *y = nullptr, *sc = nullptr;
+        const size_t scN = size_t(d.n / 128) * (d.k / 128);
+        if (cudaMalloc(&w, size_t(d.n) * d.k) != cudaSuccess
+            || cudaMalloc(&x, size_t(M) * d.k * 4) != cudaSuccess
+            || cudaMalloc(&y, size_t(M) * d.n * 4) != cudaSuccess
+            || cudaMalloc(&sc, scN) != cudaSuccess || !fill(w, size_t(d.n) * d.k, 0xB7, 0)
+            || !fill(sc, scN, 7, 120) || !fillX(static_cast<float *>(x), size_t(M) * d.k)) {
+            row(std::string("mma fp8 ") + d.name, "allocation failed");
+        } else {
+            K::linear_params p;
+            p.x = x;
+            p.x_type = K::act_type::f32;
+            p.w = w;
+            p.w_scale = static_cast<const uint8_t *>(sc);
+            p.w_type = K::linear_weight_type::fp8_e4m3;
+            p.y = y;
+            p.y_type = K::act_type::f32;
+            p.m = M;
+            p.n = d.n;
+            p.k = d.k;
+            p.accum = K::linear_accum::fp32;
+            const double flops = 2.0 * M * d.n * d.k;
+            gemmRow(std::string("mma fp8 ") + d.name,
+                    flops,
+                    timeMs([&] { return K::linear_mma_cuda(p, nullptr).ok(); }),
+                    fp8);
+            std::vector<uint8_t> hs(scN);
+            cudaMemcpy(hs.data(), sc, scN, cudaMemcpyDeviceToHost);
+            CublasLtLinear lt(0);
+            double ltMs = -1;
+            if (CublasLtLinear::accepts(p) && lt.available())
+                ltMs = timeMs([&] { return lt.run(p, hs.data(), nullptr); });
+            gemmRow(std::string("cuBLASLt fp8 ") + d.name, flops, ltMs, fp8);
+        }
+        cudaFree(w);
+        cudaFree(x);
+        cudaFree(y);
+        cudaFree(sc);
+    }
+    // The routed experts of one layer at an 8K prefill: 256 FP4 experts, 8192 x 6 / 256 = 192 rows
+    // each, w1 (and w3: same shape) 2048x4096 and w2 4096x2048, one grouped call each.
+    const int E = 256, rowsPer = M * 6 / E;
+    for (const Dense &d : {Dense{"experts w1 256 x 2048x4096", 2048, 4096},
+                           Dense{"experts w2 256 x 4096x2048", 4096, 2048}}) {
+        void *w = nullptr, *x = nullptr, *y = nullptr, *sc = nullptr;
+        const size_t wB = size_t(d.n) * d.k / 2, sB = size_t(d.n) * d.k / 32;
+        const size_t rows = size_t(E) * rowsPer;
+        if (cudaMalloc(&w, wB * E) != cudaSuccess || cudaMalloc(&sc, sB * E) != cudaSuccess
+            || cudaMalloc(&x, rows * d.k * 4) != cudaSuccess
+            || cudaMalloc(&y, rows * d.n * 4) != cudaSuccess || !fill(w, wB * E, 0xFF, 0)
+            || !fill(sc, sB * E, 3, 124) || !fillX(static_cast<float *>(x), rows * d.k)) {
+            row(std::string("mma fp4 ") + d.name, "allocation failed");
+        } else {
+            std::vector<K::linear_params> items(E);
+            for (int e = 0; e < E; ++e) {
+                K::linear_params &p = items[e];
+                p.x = static_cast<const float *>(x) + size_t(e) * rowsPer * d.k;
+                p.x_type = K::act_type::f32;
+                p.w = static_cast<const uint8_t *>(w) + wB * e;
+                p.w_scale = static_cast<const uint8_t *>(sc) + sB * e;
+                p.w_type = K::linear_weight_type::fp4_e2m1;
+                p.y = static_cast<float *>(y) + size_t(e) * rowsPer * d.n;
+                p.y_type = K::act_type::f32;
+                p.m = rowsPer;
+                p.n = d.n;
+                p.k = d.k;
+                p.accum = K::linear_accum::fp32;
+            }
+            gemmRow(std::string("mma fp4 ") + d.name + " (192 rows each)",
+                    2.0 * rows * d.n * d.k,
+                    timeMs([&] {
+                        return K::linear_grouped_mma_cuda(items.data(), E, nullptr).ok();
+                    }),
+                    fp8);
+        }
+        cudaFree(w);
+        cudaFree(x);
+        cudaFree(y);
+        cudaFree(sc);
+    }
 }
 
 // Weight bytes one batch-1 decode step reads: every projection of the main blocks (K routed
@@ -544,6 +702,7 @@ int main(int argc, char **argv)
         bs > 0 && fp8 > 0 ? fmt("= %.1f %% of FP8 rate (goal >= 40 %%)", 100 * bs / fp8) : "");
 
     benchAttnOps(); // attn
+    benchGemms(fp8); // tcgemm
     if (opsOnly) {
         std::printf("\n");
         for (const Row &r : g_rows)

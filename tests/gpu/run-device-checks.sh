@@ -27,7 +27,9 @@
 # (graphed decode), a second short bench_cuda run with FATHOM_CUDA_STEP_GRAPHS=0 gives the eager
 # decode figures on the same slice (SKIP_EAGER=1 leaves it out).
 # Non-exact linears (cublaslt): a third short bench_cuda run with FATHOM_CUDA_EXACT_LINEAR=0 gives
-# the prefill with the FP8 GEMMs through cuBLASLt (SKIP_FAST=1 leaves it out).
+# the prefill with the FP8 GEMMs through cuBLASLt (SKIP_FAST=1 leaves it out) and the FP4 experts
+# (and FP8 linears cuBLASLt does not take) on the tensor-core GEMM (linear_mma.cu, tcgemm); the
+# GEMM table of every bench_cuda run times that kernel alone on V4-Flash shapes.
 #
 # One device command may run 10 minutes. If build + tests + benchmark do not fit, split it in
 # two calls made back to back (the warm machine keeps the git-ignored build-gpu folder):
@@ -165,6 +167,14 @@ fi
 if [ -f "$LOGS/gpu-tests-full.log" ] && grep -qi "cublaslt" "$LOGS/gpu-tests-full.log"; then
     echo "cuBLASLt FP8 block-scaled path (tst_cuda_ops; non-exact mode only):"
     grep -hiE "^(PASS|FAIL).*cublaslt|cuBLASLt FP8 GEMM:" "$LOGS/gpu-tests-full.log" | sed 's/^/  /'
+fi
+if [ -f "$LOGS/gpu-tests-full.log" ] && grep -q "mma" "$LOGS/gpu-tests-full.log"; then
+    echo "tensor-core GEMM (linear_mma.cu; tst_cuda_ops; non-exact mode only):"
+    grep -hE "^(PASS|FAIL|SKIP).*mma (m16n8k|linear|grouped)" "$LOGS/gpu-tests-full.log" | sed 's/^/  /'
+fi
+if [ -f "$LOGS/bench.log" ] && grep -q "^| mma " "$LOGS/bench.log"; then
+    echo "tensor-core GEMMs at 8192 rows (bench_cuda; % of the FP8 cuBLASLt rate of the run):"
+    grep -E "^\| (FP8 e4m3 GEMM|mma |cuBLASLt fp8 )" "$LOGS/bench.log"
 fi
 if [ -f "$LOGS/bench-eager.log" ]; then
     echo "bench_cuda decode with eager launches (FATHOM_CUDA_STEP_GRAPHS=0):"

@@ -47,6 +47,35 @@ __device__ inline uint32_t pack_bf16(float lo, float hi)
            | (static_cast<uint32_t>(cuda::f32_to_bf16_bits(hi)) << 16);
 }
 
+// Two / four consecutive floats as bf16 pairs, one 8- / 16-byte load on the device (src aligned
+// to it: the launchers check the base pointers, row strides are multiples of 16 floats).
+__device__ inline uint32_t load_bf16x2(const float *src)
+{
+#ifdef FATHOM_CUDA_EMULATION
+    return pack_bf16(src[0], src[1]);
+#else
+    const float2 v = *reinterpret_cast<const float2 *>(src);
+    return pack_bf16(v.x, v.y);
+#endif
+}
+
+__device__ inline void load_bf16x4(const float *src, uint32_t *dst)
+{
+#ifdef FATHOM_CUDA_EMULATION
+    dst[0] = pack_bf16(src[0], src[1]);
+    dst[1] = pack_bf16(src[2], src[3]);
+#else
+    const float4 v = *reinterpret_cast<const float4 *>(src);
+    dst[0] = pack_bf16(v.x, v.y);
+    dst[1] = pack_bf16(v.z, v.w);
+#endif
+}
+
+inline bool aligned16(const void *p)
+{
+    return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
+}
+
 __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const float *q_all,
                                                                           const float *w_all,
                                                                           const float *keys,
@@ -89,16 +118,15 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
         return; // no row of the block sees a key of this tile (uniform over the block)
 
     // The key tile as bf16 pairs; keys past n_keys are zero (their scores are never written).
-    const int pairs = dim / 2;
-    for (int i = threadIdx.x; i < k_keys * pairs; i += blockDim.x) {
-        const int kk = i / pairs, d2 = i % pairs;
+    const int quads = dim / 4;
+    for (int i = threadIdx.x; i < k_keys * quads; i += blockDim.x) {
+        const int kk = i / quads, d4 = i % quads;
         const int key = key0 + kk;
-        uint32_t v = 0;
-        if (key < n_keys) {
-            const float *src = keys + static_cast<int64_t>(key) * dim + 2 * d2;
-            v = pack_bf16(src[0], src[1]);
-        }
-        sk[kk * stride_w + d2] = v;
+        uint32_t v[2] = {0u, 0u};
+        if (key < n_keys)
+            load_bf16x4(keys + static_cast<int64_t>(key) * dim + 4 * d4, v);
+        sk[kk * stride_w + 2 * d4] = v[0];
+        sk[kk * stride_w + 2 * d4 + 1] = v[1];
     }
     __syncthreads();
     if (key0 >= wlim)
@@ -120,10 +148,10 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
         for (int ks = 0; ks < k_max_ksteps; ++ks) {
             if (ks < ksteps) {
                 const int c = h * dim + ks * 16 + 2 * t;
-                a[ks][0] = ok0 ? pack_bf16(q0[c], q0[c + 1]) : 0u;
-                a[ks][1] = ok1 ? pack_bf16(q1[c], q1[c + 1]) : 0u;
-                a[ks][2] = ok0 ? pack_bf16(q0[c + 8], q0[c + 9]) : 0u;
-                a[ks][3] = ok1 ? pack_bf16(q1[c + 8], q1[c + 9]) : 0u;
+                a[ks][0] = ok0 ? load_bf16x2(q0 + c) : 0u;
+                a[ks][1] = ok1 ? load_bf16x2(q1 + c) : 0u;
+                a[ks][2] = ok0 ? load_bf16x2(q0 + c + 8) : 0u;
+                a[ks][3] = ok1 ? load_bf16x2(q1 + c + 8) : 0u;
             }
         }
         const float w0 = ok0 ? w_all[static_cast<int64_t>(r0) * n_heads + h] : 0.0f;
@@ -177,7 +205,8 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
                                      CUstream_st *stream,
                                      const int32_t *row_n)
 {
-    if (n_q < k_min_fast_rows || !indexer_scores_mma_supported(p.n_heads, p.dim))
+    if (n_q < k_min_fast_rows || !indexer_scores_mma_supported(p.n_heads, p.dim) || !aligned16(p.q)
+        || !aligned16(p.keys))
         return indexer_scores_rows_cuda(p, n_q, scores_ld, stream, row_n);
     if (!p.q || !p.weights || (!p.keys && p.n_keys) || (!p.scores && p.n_keys) || n_q < 0
         || scores_ld < p.n_keys || (p.n_keys + k_keys - 1) / k_keys > 65535)

@@ -71,6 +71,25 @@ __device__ inline uint32_t pack_bf16(float lo, float hi)
            | (static_cast<uint32_t>(cuda::f32_to_bf16_bits(hi)) << 16);
 }
 
+// Four consecutive floats as two bf16 pairs, one 16-byte load on the device (src aligned to it:
+// the launcher checks the base pointers, row strides are multiples of 32 floats).
+__device__ inline void load_bf16x4(const float *src, uint32_t *dst)
+{
+#ifdef FATHOM_CUDA_EMULATION
+    dst[0] = pack_bf16(src[0], src[1]);
+    dst[1] = pack_bf16(src[2], src[3]);
+#else
+    const float4 v = *reinterpret_cast<const float4 *>(src);
+    dst[0] = pack_bf16(v.x, v.y);
+    dst[1] = pack_bf16(v.z, v.w);
+#endif
+}
+
+inline bool aligned16(const void *p)
+{
+    return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
+}
+
 __global__ void __launch_bounds__(k_threads, 1) sparse_attn_mma_kernel(SparseAttnParams p)
 {
     FATHOM_EXTERN_SHARED(unsigned char, smem);
@@ -90,18 +109,16 @@ __global__ void __launch_bounds__(k_threads, 1) sparse_attn_mma_kernel(SparseAtt
     const int h0 = blockIdx.y * k_heads;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
-    const int pairs = D / 2;
+    const int quads = D / 4;
 
     // Q of the 64 heads as bf16 (heads past n_heads zero), running statistics.
-    for (int i = threadIdx.x; i < k_heads * pairs; i += blockDim.x) {
-        const int hh = i / pairs, d2 = i % pairs;
-        uint32_t v = 0;
-        if (h0 + hh < p.n_heads) {
-            const float *src = p.q + (static_cast<int64_t>(t_row) * p.n_heads + h0 + hh) * D
-                               + 2 * d2;
-            v = pack_bf16(src[0], src[1]);
-        }
-        qs[hh * l.row_w + d2] = v;
+    for (int i = threadIdx.x; i < k_heads * quads; i += blockDim.x) {
+        const int hh = i / quads, d4 = i % quads;
+        uint32_t v[2] = {0u, 0u};
+        if (h0 + hh < p.n_heads)
+            load_bf16x4(p.q + (static_cast<int64_t>(t_row) * p.n_heads + h0 + hh) * D + 4 * d4, v);
+        qs[hh * l.row_w + 2 * d4] = v[0];
+        qs[hh * l.row_w + 2 * d4 + 1] = v[1];
     }
     if (threadIdx.x < k_heads) {
         sm[threadIdx.x] = -__int_as_float(0x7F800000);
@@ -149,17 +166,18 @@ __global__ void __launch_bounds__(k_threads, 1) sparse_attn_mma_kernel(SparseAtt
         if (n == 0)
             continue;
         // 2. Gather (rows n.. zero: their scores are masked, their values must not be NaN).
-        for (int i = threadIdx.x; i < k_blk * pairs; i += blockDim.x) {
-            const int s = i / pairs, d2 = i % pairs;
-            uint32_t v = 0;
+        for (int i = threadIdx.x; i < k_blk * quads; i += blockDim.x) {
+            const int s = i / quads, d4 = i % quads;
+            uint32_t v[2] = {0u, 0u};
             if (s < n) {
                 const int32_t r = rows[s];
-                const float *src = (r < p.n_kv ? p.kv + static_cast<int64_t>(r) * D
-                                               : p.kv_ext + static_cast<int64_t>(r - p.n_kv) * D)
-                                   + 2 * d2;
-                v = pack_bf16(src[0], src[1]);
+                load_bf16x4((r < p.n_kv ? p.kv + static_cast<int64_t>(r) * D
+                                        : p.kv_ext + static_cast<int64_t>(r - p.n_kv) * D)
+                                + 4 * d4,
+                            v);
             }
-            kvs[s * l.row_w + d2] = v;
+            kvs[s * l.row_w + 2 * d4] = v[0];
+            kvs[s * l.row_w + 2 * d4 + 1] = v[1];
         }
         __syncthreads();
         // 3. S = scale · Q K^T for heads of m_tile x keys 16 c_part .. + 15.
@@ -285,7 +303,8 @@ bool sparse_attn_mma_supported(const SparseAttnParams &p)
 
 Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream)
 {
-    if (p.n_q < k_min_fast_rows || !sparse_attn_mma_supported(p))
+    if (p.n_q < k_min_fast_rows || !sparse_attn_mma_supported(p) || !aligned16(p.q)
+        || !aligned16(p.kv) || !aligned16(p.kv_ext))
         return sparse_attn_cuda(p, stream);
     if (!p.q || !p.idx || !p.sink || !p.out || p.n_heads <= 0 || (p.n_kv > 0 && !p.kv)
         || p.n_idx < 0 || (p.n_heads + k_heads - 1) / k_heads > 65535)

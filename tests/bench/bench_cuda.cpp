@@ -484,12 +484,14 @@ struct OpTimer
         cudaEventDestroy(s);
         cudaEventDestroy(e);
     }
-    // Median ms of `reps` runs after one warm-up.
+    // Median ms of `reps` runs after one warm-up (none when warmUp is false: the exact kernels,
+    // whose single run takes seconds; the first launch's module load is noise next to that).
     template<typename Fn>
-    double median(int reps, Fn &&fn)
+    double median(int reps, Fn &&fn, bool warmUp = true)
     {
         std::vector<float> t;
-        fn();
+        if (warmUp)
+            fn();
         for (int i = 0; i < reps; ++i) {
             cudaEventRecord(s);
             fn();
@@ -569,9 +571,8 @@ void benchIndexer(const char *label, int nQ, int nKeys, bool causal, int exactRo
     kk::IndexerScoreParams ps = p;
     ps.q = q + size_t(r0) * H * dim;
     ps.weights = w + size_t(r0) * H;
-    const double exactSlice = t.median(1, [&] {
-        kk::indexer_scores_rows_cuda(ps, nQ - r0, nKeys, nullptr, rowN + r0);
-    });
+    const double exactSlice = t.median(
+        1, [&] { kk::indexer_scores_rows_cuda(ps, nQ - r0, nKeys, nullptr, rowN + r0); }, false);
     const double exact = exactSlice * visible / std::max(visSlice, 1.0);
     const cudaError_t err = cudaDeviceSynchronize();
     const double flop = 2.0 * visible * H * dim;
@@ -630,7 +631,9 @@ void benchAttention(const char *label, int nQ, int nKv, int nExt, int nIdx, int 
     const double fast = t.median(5, [&] { kk::sparse_attn_fast_cuda(p, nullptr); });
     kk::SparseAttnParams ps = p;
     ps.n_q = std::min(exactRows, nQ);
-    const double exact = t.median(1, [&] { kk::sparse_attn_cuda(ps, nullptr); }) * nQ / ps.n_q;
+    const double exact = t.median(
+                             1, [&] { kk::sparse_attn_cuda(ps, nullptr); }, false)
+                         * nQ / ps.n_q;
     const cudaError_t err = cudaDeviceSynchronize();
     const double flop = 4.0 * nQ * double(nIdx) * H * D;
     row(std::string("attention ") + label + " exact",
@@ -647,8 +650,12 @@ void benchAttention(const char *label, int nQ, int nKv, int nExt, int nIdx, int 
     cudaFree(idx);
 }
 
+// FATHOM_BENCH_ATTN_OPS=0 skips this table (about 10-30 s, most of it the exact kernels), e.g.
+// in the second and third bench_cuda runs of run-device-checks.sh.
 void benchAttnOps()
 {
+    if (const char *env = std::getenv("FATHOM_BENCH_ATTN_OPS"); env && std::strcmp(env, "0") == 0)
+        return;
     std::printf("indexer and sparse attention (V4-Flash shapes), exact vs fast\n");
     // 8K prefill, CSA layer: 2048 index keys, causal; the last 1024 rows of a 128K prefill:
     // 32768 keys, all visible (the executor's row block at that key count).

@@ -1223,6 +1223,16 @@ Result<void> CudaExecutor::compressorPool(const kernels::CompressorPoolParams &p
     return {};
 }
 
+Result<bool> CudaExecutor::compressorPoolSlots(const kernels::CompressorPoolParams &p,
+                                               const int32_t *hostSlots)
+{
+    CudaOpTimer timer(*this, "other");
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> slots, uploadInts(hostSlots, 4, "compressor window slots"));
+    FATHOM_CUDA_OP("compressor_pool",
+                   kernels::compressor_pool_slots_cuda(p, slots.data(), m_stream));
+    return true;
+}
+
 Result<void> CudaExecutor::hadamard(float *x, int rows, int n, float scale)
 {
     CudaOpTimer timer(*this, "other");
@@ -1307,13 +1317,13 @@ Result<bool> CudaExecutor::indexerSelectOnExecutor(
         sp.scores = scores.data();
         FATHOM_CUDA_OP("indexer_scores_rows",
                        // Non-exact mode: tensor cores (attn: indexer_scores_mma.cu).
-                       (m_exactLinear ? kernels::indexer_scores_rows_cuda
-                                      : kernels::indexer_scores_rows_fast_cuda)(sp,
-                                                                                n,
-                                                                                p.n_keys,
-                                                                                m_stream,
-                                                                                visible.data()
-                                                                                    + r0));
+                       (m_exactLinear
+                            ? kernels::indexer_scores_rows_cuda
+                            : kernels::indexer_scores_rows_fast_cuda)(sp,
+                                                                      n,
+                                                                      p.n_keys,
+                                                                      m_stream,
+                                                                      visible.data() + r0));
         FATHOM_CUDA_OP("topk_rows",
                        kernels::topk_rows_cuda(scores.data(),
                                                n,
@@ -1432,8 +1442,7 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
         up.push_back(params(*j.w3, j.x, u.data() + row * inter, j.rows));
         row += j.rows;
     }
-    FATHOM_CUDA_OP("expert w1/w3",
-                   grouped(up));
+    FATHOM_CUDA_OP("expert w1/w3", grouped(up));
     FATHOM_CUDA_OP("expert w1/w3",
                    kernels::round_bf16_rows_cuda(g.data(),
                                                  static_cast<int>(totalRows),

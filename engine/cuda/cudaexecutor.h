@@ -145,7 +145,7 @@ public:
     // instantiation, up to kStepExecs kept per batch size. On by default;
     // FATHOM_CUDA_STEP_GRAPHS=0 or setStepGraphs(false) turns it off (eager launches).
     static constexpr int kMaxStepRows = 4; // moeOnDevice's limit: no read-back inside the step
-    static constexpr int kStepExecs = 4;
+    static constexpr int kStepExecs = 8;
     void setStepGraphs(bool on) { m_stepGraphs = on; }
 
     // cublaslt: false = non-exact linears (the CPU's linear_accum::fp32 twin): FP8 prefill GEMMs
@@ -192,6 +192,8 @@ public:
     Result<void> mhcPost(const kernels::MhcPostParams &p) override;
     Result<void> mhcHead(const kernels::MhcHeadParams &p) override;
     Result<void> compressorPool(const kernels::CompressorPoolParams &p) override;
+    Result<bool> compressorPoolSlots(const kernels::CompressorPoolParams &p,
+                                     const int32_t *hostSlots) override;
     Result<void> hadamard(float *x, int rows, int n, float scale) override;
     Result<void> fakeQuantE4m3(float *x, int rows, int rowStride, int dims, int block) override;
     Result<void> fakeQuantE2m1(float *x, int rows, int rowStride, int dims, int block) override;

@@ -92,6 +92,18 @@ public:
     virtual Result<void> mhcPost(const kernels::MhcPostParams &p) = 0;
     virtual Result<void> mhcHead(const kernels::MhcHeadParams &p) = 0;
     virtual Result<void> compressorPool(const kernels::CompressorPoolParams &p) = 0;
+    /** Optional, for a device executor (a replayable decode step): compressorPool() of one
+        entry whose rows are in rings: p.kv / p.score / p.prev_kv / p.prev_score are the rings'
+        bases and hostSlots[4] the first slots of the window and the previous window in the kv
+        ring and in the score ring (uploaded as data, so the launch does not move with the
+        position). false: not supported (the caller passes the rows themselves). */
+    virtual Result<bool> compressorPoolSlots(const kernels::CompressorPoolParams &p,
+                                             const int32_t *hostSlots)
+    {
+        (void) p;
+        (void) hostSlots;
+        return false;
+    }
     virtual Result<void> hadamard(float *x, int rows, int n, float scale) = 0;
     /** In place on [rows, row_stride] bf16-valued rows, dims [0, dims): quantise-dequantise
         through e4m3 (blocks of `block`, KV) or e2m1 (indexer). */

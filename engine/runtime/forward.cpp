@@ -50,10 +50,9 @@ Result<const T *> hostValues(Executor &exec, const T *data, int64_t n, std::vect
 }
 
 // What a decode step's launches depend on besides its uploaded data (Executor::beginStep):
-// the batch shape and, per item and block, every state buffer's address, offset and capacity.
-// 0 (no key) when a step closes a compressor window (its emission launches at rows that move
-// every close), when an append would move a buffer (growth, copy-on-write) or when rows live in
-// host memory.
+// the batch shape, per item and block which compressors close a window, and every state
+// buffer's address, offset and capacity. 0 (no key) when an append would move a buffer
+// (growth, copy-on-write) or when rows live in host memory.
 uint64_t decodeStepKey(const ModelConfig &c,
                        const std::vector<ForwardItem> &items,
                        bool logits,
@@ -73,13 +72,19 @@ uint64_t decodeStepKey(const ModelConfig &c,
         for (int l = 0; l < c.numHiddenLayers; ++l) {
             const BlockState &b = it.state->block(l);
             const int m = b.ratio;
-            if (m && (b.length + 1) % m == 0)
-                return 0;
+            // A closing step emits an entry (its pooling reads the rings at slots given as
+            // data, the caches take it at an index given as data): keyed by the pattern, and
+            // by whether the overlapped pooling has a previous window (the first entry has
+            // none).
+            const bool closes = m && (b.length + 1) % m == 0;
+            mix(closes ? 1 + ((b.length + 1) / m > 1 ? 1 : 0) : 0);
             const RowHistory *appended[] = {&b.window,
                                             m ? &b.compKv : nullptr,
                                             m ? &b.compGate : nullptr,
                                             m == 4 ? &b.indexKv : nullptr,
-                                            m == 4 ? &b.indexGate : nullptr};
+                                            m == 4 ? &b.indexGate : nullptr,
+                                            closes ? &b.entries : nullptr,
+                                            closes && m == 4 ? &b.indexKeys : nullptr};
             for (const RowHistory *r : appended)
                 if (r && !r->appendsInPlace(1))
                     return 0;
@@ -403,7 +408,25 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
             pp.dc = Dc;
             pp.overlap = cc == 2 ? kernels::CompressorOverlap::Overlapped
                                  : kernels::CompressorOverlap::None;
-            FATHOM_TRY(m_exec.compressorPool(pp));
+            // Device rings: the rings' bases with the window's slots as data, so a decode step
+            // closing a window launches the same whatever the position (a replayable graph).
+            bool pooled = false;
+            if (!m_exec.hostAddressable() && kvH.ring() && gH.ring() && kvH.deviceData()
+                && gH.deviceData()) {
+                kernels::CompressorPoolParams rp = pp;
+                rp.kv = kvH.deviceData();
+                rp.score = gH.deviceData();
+                rp.prev_kv = hasPrev ? kvH.deviceData() : nullptr;
+                rp.prev_score = hasPrev ? gH.deviceData() : nullptr;
+                const int32_t slots[4]
+                    = {static_cast<int32_t>(kvH.poolIndex(curStart, curStart)),
+                       hasPrev ? static_cast<int32_t>(kvH.poolIndex(curStart - m, curStart - m)) : 0,
+                       static_cast<int32_t>(gH.poolIndex(curStart, curStart)),
+                       hasPrev ? static_cast<int32_t>(gH.poolIndex(curStart - m, curStart - m)) : 0};
+                FATHOM_TRY_ASSIGN(pooled, m_exec.compressorPoolSlots(rp, slots));
+            }
+            if (!pooled)
+                FATHOM_TRY(m_exec.compressorPool(pp));
             entryPos.push_back(static_cast<int32_t>(s * m));
         }
     }

@@ -147,9 +147,18 @@ Result<void> RowHistory::appendStored(const float *rows, int64_t count)
         m_devOffset = 0;
     }
     const int64_t at = end();
-    if (!m_ring) {
+    auto *exec = dynamic_cast<Executor *>(m_dev->mem);
+    if (!m_ring && exec && !exec->hostAddressable()) {
+        // A compressed cache: through scatterRows with the row indices as data too, so a decode
+        // step that appends an entry launches the same whatever the entry's index.
+        std::vector<int32_t> at0(static_cast<size_t>(count));
+        for (int64_t k = 0; k < count; ++k)
+            at0[static_cast<size_t>(k)] = static_cast<int32_t>(m_devOffset + at + k - m_begin);
+        FATHOM_TRY(
+            exec->scatterRows(m_dev->data, rows, at0.data(), static_cast<int>(count), m_width));
+    } else if (!m_ring) {
         FATHOM_TRY(m_dev->mem->copy(rowAt(at), rows, static_cast<size_t>(count) * rowBytes));
-    } else if (auto *exec = dynamic_cast<Executor *>(m_dev->mem)) {
+    } else if (exec) {
         // One launch whose arguments do not depend on the position (a graphed decode step
         // stays the same graph); the slots travel as data.
         std::vector<int32_t> slots(static_cast<size_t>(count));

@@ -17,7 +17,9 @@ namespace fathom::kernels {
 
 namespace {
 
-__global__ void compressor_pool_kernel(CompressorPoolParams p, int n_entries)
+// slots (nullptr: rows at the pointers themselves): ring slots of the window rows, see
+// compressor_pool_slots_cuda (one entry).
+__global__ void compressor_pool_kernel(CompressorPoolParams p, int n_entries, const int32_t *slots)
 {
     const int e = blockIdx.y * blockDim.x + threadIdx.x;
     const int entry = blockIdx.x; // entries on x: a 1M-token prefill has 262144 CSA entries
@@ -37,6 +39,14 @@ __global__ void compressor_pool_kernel(CompressorPoolParams p, int n_entries)
         } else {
             prev_kv = p.prev_kv;
             prev_score = p.prev_score;
+        }
+    }
+    if (slots) { // one entry
+        kv += static_cast<int64_t>(slots[0]) * width;
+        score += static_cast<int64_t>(slots[2]) * width;
+        if (prev_kv) {
+            prev_kv += static_cast<int64_t>(slots[1]) * width;
+            prev_score += static_cast<int64_t>(slots[3]) * width;
         }
     }
     // Pass 1: max of the gates.
@@ -100,7 +110,21 @@ Status compressor_pool_batched_cuda(const CompressorPoolParams &p,
         return Status::success();
     const int threads = 128;
     const dim3 grid(n_entries, (p.dc + threads - 1) / threads);
-    FATHOM_LAUNCH(grid, threads, 0, stream, compressor_pool_kernel)(p, n_entries);
+    FATHOM_LAUNCH(grid, threads, 0, stream, compressor_pool_kernel)(p, n_entries, nullptr);
+    return cuda::launch_status();
+}
+
+Status compressor_pool_slots_cuda(const CompressorPoolParams &p,
+                                  const int32_t *slots,
+                                  CUstream_st *stream)
+{
+    if (Status st = check(p, 1); !st.ok())
+        return st;
+    if (!slots)
+        return Status::invalid("compressor_pool_slots_cuda: no slots");
+    const int threads = 128;
+    const dim3 grid(1, (p.dc + threads - 1) / threads);
+    FATHOM_LAUNCH(grid, threads, 0, stream, compressor_pool_kernel)(p, 1, slots);
     return cuda::launch_status();
 }
 

@@ -44,6 +44,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -858,21 +859,16 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
     emu::reset_graph_update_counts();
 #endif
     bool same = true, counts = true;
-    // Replays: a step that closes no compressor window (the window and compressor rows sit in
-    // rings at fixed slots, the caches are read over their capacity, positions and counts
-    // travel as uploaded data) has the launches of the step before it, so once one such step
-    // of a batch shape is recorded, every following one is a replay of the kept graph (no
-    // recording, no update). A step closing a window has the compressor's launches at new rows
-    // and appends to a cache, so it is recorded anew; the step after it replays again when the
-    // shape's graph is still kept. Recorded steady steps (the first of their shape) are listed
-    // with the nodes their in-place update changed (emulation).
-    int steady = 0, steadyReplayed = 0, steadyAfterSteady = 0, replayedAfterSteady = 0;
-    bool previousSteady = false;
+    // Replays: the window and compressor rows sit in rings at fixed slots, the caches are read
+    // over their capacity and appended at indices given as data, the compressor pools at ring
+    // slots given as data, positions and counts travel as uploaded data; so a step has the
+    // launches of any earlier step with the same shape - which compressors close a window, and
+    // the state buffers' addresses and capacities (they move on growth) - and once such a
+    // step is recorded, every later one is a replay of the kept graph (no recording, no update).
+    // Recorded steps are listed with the nodes their in-place update changed (emulation).
+    int repeats = 0, repeatsReplayed = 0, steady = 0, steadyReplayed = 0;
+    std::set<std::vector<uintptr_t>> seen;
     std::string changedAt;
-    std::vector<int> ratios;
-    for (int l = 0; l < c.numHiddenLayers; ++l)
-        if (c.compressRatio(l) > 0)
-            ratios.push_back(c.compressRatio(l));
     std::vector<double> eagerS, graphS;
     std::string figures;
     for (int t = 0; r && t < steps; ++t) {
@@ -896,6 +892,28 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
 #ifdef FATHOM_CUDA_EMULATION
         emu::reset_round_trip_counts();
 #endif
+        // This step's shape: closing pattern and state buffers, from the states themselves.
+        std::vector<uintptr_t> shape;
+        bool closes = false;
+        for (int b = 0; b < B; ++b) {
+            for (int l = 0; l < c.numHiddenLayers; ++l) {
+                const BlockState &bs = graph[b].block(l);
+                const bool close = bs.ratio && (bs.length + 1) % bs.ratio == 0;
+                closes = closes || close;
+                shape.push_back(close ? 1 + ((bs.length + 1) / bs.ratio > 1) : 0);
+                for (const RowHistory *h : {&bs.window,
+                                            &bs.entries,
+                                            &bs.compKv,
+                                            &bs.compGate,
+                                            &bs.indexKeys,
+                                            &bs.indexKv,
+                                            &bs.indexGate}) {
+                    shape.push_back(reinterpret_cast<uintptr_t>(h->deviceData()));
+                    shape.push_back(static_cast<uintptr_t>(h->capacity()));
+                }
+            }
+        }
+        const bool repeat = !seen.insert(shape).second;
         const CudaExecutor::StepStats s0 = gpu.stepStats();
 #ifdef FATHOM_CUDA_EMULATION
         const long long u0 = emu::graph_update_count(), ch0 = emu::graph_update_changed_nodes();
@@ -906,25 +924,21 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
         graphS.push_back(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         const CudaExecutor::StepStats s1 = gpu.stepStats();
-        bool closes = false;
-        for (int b = 0; b < B; ++b)
-            for (int m : ratios)
-                closes = closes || (graph[b].length() % m) == 0; // position length - 1 closed
         const bool replayed = s1.replays == s0.replays + 1;
+        if (r && repeat) {
+            ++repeats;
+            repeatsReplayed += replayed;
+        }
         if (r && !closes) {
             ++steady;
             steadyReplayed += replayed;
-            if (previousSteady) {
-                ++steadyAfterSteady;
-                replayedAfterSteady += replayed;
-            }
         }
-        previousSteady = r && !closes;
 #ifdef FATHOM_CUDA_EMULATION
-        if (r && !closes && !replayed) {
+        if (r && !replayed) {
             const bool unchanged = emu::graph_update_count() == u0 + 1
                                    && emu::graph_update_changed_nodes() == ch0;
-            changedAt += " " + std::to_string(t) + (unchanged ? ":recorded unchanged" : "");
+            changedAt += " " + std::to_string(t) + (closes ? "(closing)" : "")
+                         + (unchanged ? ":recorded unchanged" : "");
             if (!unchanged && emu::graph_update_count() == u0) {
                 changedAt += ":instantiated";
             } else if (!unchanged) {
@@ -976,13 +990,14 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
               + ": a graphed decode step is one upload, one graph launch, one read-back, one "
                 "wait (upload/launch/read-back/wait:"
               + figures + ")");
-    check((steadyAfterSteady > 0 || steps < 4) && replayedAfterSteady == steadyAfterSteady,
-          v.name + ": every steady decode step of " + std::to_string(B) + " at positions "
+    check((repeats > 0 || steps < 4) && repeatsReplayed == repeats,
+          v.name + ": every decode step of " + std::to_string(B) + " at positions "
               + std::to_string(S) + ".." + std::to_string(S + steps - 1)
-              + " (no window closed) after a steady one is a replay of the kept graph: "
-              + std::to_string(replayedAfterSteady) + " of " + std::to_string(steadyAfterSteady)
-              + " (" + std::to_string(steadyReplayed) + " of " + std::to_string(steady)
-              + " steady steps replayed; recorded steady steps:" + changedAt + ")");
+              + " whose shape (closing compressors, state buffers) an earlier step had is a "
+                "replay of the kept graph: "
+              + std::to_string(repeatsReplayed) + " of " + std::to_string(repeats) + " ("
+              + std::to_string(steadyReplayed) + " of " + std::to_string(steady)
+              + " steps closing no window replayed; recorded steps:" + changedAt + ")");
 #ifdef FATHOM_CUDA_EMULATION
     {
         // What keeps a step from being replayed unchanged: the nodes whose parameters the

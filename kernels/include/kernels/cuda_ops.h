@@ -76,6 +76,17 @@ Status compressor_pool_cuda(const CompressorPoolParams &p, CUstream_st *stream);
 Status compressor_pool_batched_cuda(const CompressorPoolParams &p,
                                     int n_entries,
                                     CUstream_st *stream);
+/**
+  Decode from ring rows (a replayable step graph): one entry whose window rows start at a slot
+  read from device memory, so the launch is the same whatever the position. p.kv / p.score /
+  p.prev_kv / p.prev_score are the rings' bases (rows of width 2*dc overlapped, dc otherwise);
+  slots[4] (device): the first slot of the window in the kv ring, of the previous window in the
+  kv ring, of the window in the score ring, of the previous window in the score ring. The
+  window's rows must not wrap (a ring of a multiple of ratio rows, windows at multiples of it).
+*/
+Status compressor_pool_slots_cuda(const CompressorPoolParams &p,
+                                  const int32_t *slots,
+                                  CUstream_st *stream);
 
 // ---- lightning indexer --------------------------------------------------------------------------
 

@@ -41,10 +41,28 @@ constexpr int k_keys = 128;                       // keys per block
 constexpr int k_ntiles = k_keys / 8;
 constexpr int k_max_ksteps = 8; // dim <= 128
 
+// bf16(lo) | bf16(hi) << 16, round to nearest even. On sm_80+ one cvt.rn.bf16x2.f32 (its first
+// source lands in the upper half) instead of ~8 integer operations per value: the conversions
+// and the epilogue's roundings would otherwise cost more issue slots than the mma itself. NaN
+// becomes the canonical NaN there (payloads differ from cuda::f32_to_bf16_bits; still NaN).
 __device__ inline uint32_t pack_bf16(float lo, float hi)
 {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    uint32_t r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+#else
     return static_cast<uint32_t>(cuda::f32_to_bf16_bits(lo))
            | (static_cast<uint32_t>(cuda::f32_to_bf16_bits(hi)) << 16);
+#endif
+}
+
+// x = bf16(x), y = bf16(y) (as floats), through one pack.
+__device__ inline void round_bf16x2(float &x, float &y)
+{
+    const uint32_t r = pack_bf16(x, y);
+    x = __uint_as_float(r << 16);
+    y = __uint_as_float(r & 0xFFFF0000u);
 }
 
 // Two / four consecutive floats as bf16 pairs, one 8- / 16-byte load on the device (src aligned
@@ -168,25 +186,32 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
                         cuda::mma::m16n8k16_bf16(d, a[ks], b, d);
                     }
                 }
+                // bf16(dot), ReLU with std::max(dv, 0.0f)'s semantics, bf16(w x relu), add.
+                round_bf16x2(d[0], d[1]);
+                round_bf16x2(d[2], d[3]);
+                float pr[4];
 #pragma unroll
-                for (int i = 0; i < 4; ++i) {
-                    const float dv = cuda::round_bf16(d[i]);
-                    const float v = dv < 0.0f ? 0.0f : dv; // std::max(dv, 0.0f)
-                    acc[j][i] = __fadd_rn(acc[j][i],
-                                          cuda::round_bf16(__fmul_rn(i < 2 ? w0 : w1, v)));
-                }
+                for (int i = 0; i < 4; ++i)
+                    pr[i] = __fmul_rn(i < 2 ? w0 : w1, d[i] < 0.0f ? 0.0f : d[i]);
+                round_bf16x2(pr[0], pr[1]);
+                round_bf16x2(pr[2], pr[3]);
+#pragma unroll
+                for (int i = 0; i < 4; ++i)
+                    acc[j][i] = __fadd_rn(acc[j][i], pr[i]);
             }
         }
     }
 #pragma unroll
     for (int j = 0; j < k_ntiles; ++j) {
         if (j < nt) {
+            round_bf16x2(acc[j][0], acc[j][1]);
+            round_bf16x2(acc[j][2], acc[j][3]);
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
                 const int key = key0 + j * 8 + 2 * t + (i & 1);
                 const int r = i < 2 ? r0 : r1;
                 if (key < (i < 2 ? lim0 : lim1))
-                    scores[static_cast<int64_t>(r) * ld + key] = cuda::round_bf16(acc[j][i]);
+                    scores[static_cast<int64_t>(r) * ld + key] = acc[j][i];
             }
         }
     }

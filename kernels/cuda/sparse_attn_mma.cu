@@ -65,10 +65,28 @@ __host__ __device__ inline Layout layout(int head_dim)
     return l;
 }
 
+// bf16(lo) | bf16(hi) << 16, round to nearest even. On sm_80+ one cvt.rn.bf16x2.f32 (its first
+// source lands in the upper half) instead of ~8 integer operations per value: the conversions
+// and the epilogue's roundings would otherwise cost more issue slots than the mma itself. NaN
+// becomes the canonical NaN there (payloads differ from cuda::f32_to_bf16_bits; still NaN).
 __device__ inline uint32_t pack_bf16(float lo, float hi)
 {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    uint32_t r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+#else
     return static_cast<uint32_t>(cuda::f32_to_bf16_bits(lo))
            | (static_cast<uint32_t>(cuda::f32_to_bf16_bits(hi)) << 16);
+#endif
+}
+
+// x = bf16(x), y = bf16(y) (as floats), through one pack.
+__device__ inline void round_bf16x2(float &x, float &y)
+{
+    const uint32_t r = pack_bf16(x, y);
+    x = __uint_as_float(r << 16);
+    y = __uint_as_float(r & 0xFFFF0000u);
 }
 
 // Four consecutive floats as two bf16 pairs, one 16-byte load on the device (src aligned to it:
@@ -220,15 +238,14 @@ __global__ void __launch_bounds__(k_threads, 1) sparse_attn_mma_kernel(SparseAtt
             float sum = __fadd_rn(p0, p1);
             for (int o = 16; o > 0; o >>= 1)
                 sum = __fadd_rn(sum, __shfl_xor_sync(0xFFFFFFFFu, sum, o));
-            // bf16(p) for keys 2 lane', 2 lane' + 1: pair up through a shuffle (lane l holds keys
-            // l and l + 32; the words of a P row are keys (2i, 2i + 1)).
-            const float pb0 = cuda::round_bf16(p0), pb1 = cuda::round_bf16(p1);
-            const float e0 = __shfl_sync(0xFFFFFFFFu, pb0, (2 * lane) & 31);
-            const float o0 = __shfl_sync(0xFFFFFFFFu, pb0, (2 * lane + 1) & 31);
-            const float e1 = __shfl_sync(0xFFFFFFFFu, pb1, (2 * lane) & 31);
-            const float o1 = __shfl_sync(0xFFFFFFFFu, pb1, (2 * lane + 1) & 31);
-            // Word lane (< 16): keys 2 lane, 2 lane + 1 (< 32); word lane (>= 16): keys 32 + ...
-            ps[hh * k_p_stride_w + lane] = lane < 16 ? pack_bf16(e0, o0) : pack_bf16(e1, o1);
+            // bf16(p) into P row words (keys 2i, 2i + 1): lane l holds keys l and l + 32, packed
+            // as one word; word l < 16 takes the low halves of lanes 2l, 2l + 1, word l >= 16
+            // their high halves (keys 32 + 2(l - 16), + 1).
+            const uint32_t pw = pack_bf16(p0, p1);
+            const uint32_t e = __shfl_sync(0xFFFFFFFFu, pw, (2 * lane) & 31);
+            const uint32_t o = __shfl_sync(0xFFFFFFFFu, pw, (2 * lane + 1) & 31);
+            ps[hh * k_p_stride_w + lane] = lane < 16 ? (e & 0xFFFFu) | (o << 16)
+                                                     : (e >> 16) | (o & 0xFFFF0000u);
             if (lane == 0) {
                 sm[hh] = m_new;
                 sden[hh] = __fadd_rn(__fmul_rn(sden[hh], alpha), sum);
@@ -286,8 +303,11 @@ __global__ void __launch_bounds__(k_threads, 1) sparse_attn_mma_kernel(SparseAtt
 #pragma unroll
         for (int j = 0; j < k_max_nt; ++j) {
             if (j < nt) {
-                o[8 * j + 2 * t] = cuda::round_bf16(__fdiv_rn(acc[j][2 * half], den));
-                o[8 * j + 2 * t + 1] = cuda::round_bf16(__fdiv_rn(acc[j][2 * half + 1], den));
+                float x = __fdiv_rn(acc[j][2 * half], den);
+                float y = __fdiv_rn(acc[j][2 * half + 1], den);
+                round_bf16x2(x, y);
+                o[8 * j + 2 * t] = x;
+                o[8 * j + 2 * t + 1] = y;
             }
         }
     }

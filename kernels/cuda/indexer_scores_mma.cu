@@ -77,15 +77,19 @@ __device__ inline uint32_t load_bf16x2(const float *src)
 #endif
 }
 
-__device__ inline void load_bf16x4(const float *src, uint32_t *dst)
+__device__ inline void load_f32x4(const float *src, float *dst)
 {
 #ifdef FATHOM_CUDA_EMULATION
-    dst[0] = pack_bf16(src[0], src[1]);
-    dst[1] = pack_bf16(src[2], src[3]);
+    dst[0] = src[0];
+    dst[1] = src[1];
+    dst[2] = src[2];
+    dst[3] = src[3];
 #else
     const float4 v = *reinterpret_cast<const float4 *>(src);
-    dst[0] = pack_bf16(v.x, v.y);
-    dst[1] = pack_bf16(v.z, v.w);
+    dst[0] = v.x;
+    dst[1] = v.y;
+    dst[2] = v.z;
+    dst[3] = v.w;
 #endif
 }
 
@@ -137,14 +141,26 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
 
     // The key tile as bf16 pairs; keys past n_keys are zero (their scores are never written).
     const int quads = dim / 4;
-    for (int i = threadIdx.x; i < k_keys * quads; i += blockDim.x) {
-        const int kk = i / quads, d4 = i % quads;
-        const int key = key0 + kk;
-        uint32_t v[2] = {0u, 0u};
-        if (key < n_keys)
-            load_bf16x4(keys + static_cast<int64_t>(key) * dim + 4 * d4, v);
-        sk[kk * stride_w + 2 * d4] = v[0];
-        sk[kk * stride_w + 2 * d4 + 1] = v[1];
+    // In batches of 4 quads per thread, loads first (4 16-byte loads in flight per thread).
+    for (int i0 = threadIdx.x; i0 < k_keys * quads; i0 += 4 * blockDim.x) {
+        float f[4][4];
+#pragma unroll
+        for (int b = 0; b < 4; ++b) {
+            const int i = i0 + b * blockDim.x;
+            const int kk = i / quads, d4 = i % quads;
+            f[b][0] = f[b][1] = f[b][2] = f[b][3] = 0.0f;
+            if (i < k_keys * quads && key0 + kk < n_keys)
+                load_f32x4(keys + static_cast<int64_t>(key0 + kk) * dim + 4 * d4, f[b]);
+        }
+#pragma unroll
+        for (int b = 0; b < 4; ++b) {
+            const int i = i0 + b * blockDim.x;
+            const int kk = i / quads, d4 = i % quads;
+            if (i < k_keys * quads) {
+                sk[kk * stride_w + 2 * d4] = pack_bf16(f[b][0], f[b][1]);
+                sk[kk * stride_w + 2 * d4 + 1] = pack_bf16(f[b][2], f[b][3]);
+            }
+        }
     }
     __syncthreads();
     if (key0 >= wlim)

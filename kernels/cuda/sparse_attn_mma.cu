@@ -44,6 +44,7 @@ constexpr int k_max_dim = 512;
 constexpr int k_max_nt = k_max_dim / 32;    // O n-tiles per warp (dims D/4 in tiles of 8)
 constexpr int k_s_stride = k_blk + 8;       // fp32 S row stride
 constexpr int k_p_stride_w = k_blk / 2 + 4; // bf16-pair P row stride (words)
+constexpr int k_gather_batch = 4;
 
 struct Layout
 {
@@ -91,16 +92,28 @@ __device__ inline void round_bf16x2(float &x, float &y)
 
 // Four consecutive floats as two bf16 pairs, one 16-byte load on the device (src aligned to it:
 // the launcher checks the base pointers, row strides are multiples of 32 floats).
-__device__ inline void load_bf16x4(const float *src, uint32_t *dst)
+__device__ inline void load_f32x4(const float *src, float *dst)
 {
 #ifdef FATHOM_CUDA_EMULATION
-    dst[0] = pack_bf16(src[0], src[1]);
-    dst[1] = pack_bf16(src[2], src[3]);
+    dst[0] = src[0];
+    dst[1] = src[1];
+    dst[2] = src[2];
+    dst[3] = src[3];
 #else
     const float4 v = *reinterpret_cast<const float4 *>(src);
-    dst[0] = pack_bf16(v.x, v.y);
-    dst[1] = pack_bf16(v.z, v.w);
+    dst[0] = v.x;
+    dst[1] = v.y;
+    dst[2] = v.z;
+    dst[3] = v.w;
 #endif
+}
+
+__device__ inline void load_bf16x4(const float *src, uint32_t *dst)
+{
+    float f[4];
+    load_f32x4(src, f);
+    dst[0] = pack_bf16(f[0], f[1]);
+    dst[1] = pack_bf16(f[2], f[3]);
 }
 
 inline bool aligned16(const void *p)
@@ -184,18 +197,31 @@ __global__ void __launch_bounds__(k_threads, 1) sparse_attn_mma_kernel(SparseAtt
         if (n == 0)
             continue;
         // 2. Gather (rows n.. zero: their scores are masked, their values must not be NaN).
-        for (int i = threadIdx.x; i < k_blk * quads; i += blockDim.x) {
-            const int s = i / quads, d4 = i % quads;
-            uint32_t v[2] = {0u, 0u};
-            if (s < n) {
-                const int32_t r = rows[s];
-                load_bf16x4((r < p.n_kv ? p.kv + static_cast<int64_t>(r) * D
-                                        : p.kv_ext + static_cast<int64_t>(r - p.n_kv) * D)
-                                + 4 * d4,
-                            v);
+        // In batches of 4 quads per thread, loads first: 4 x 512 16-byte loads in flight.
+        for (int i0 = threadIdx.x; i0 < k_blk * quads; i0 += k_gather_batch * blockDim.x) {
+            float f[k_gather_batch][4];
+#pragma unroll
+            for (int b = 0; b < k_gather_batch; ++b) {
+                const int i = i0 + b * blockDim.x;
+                const int s = i / quads, d4 = i % quads;
+                f[b][0] = f[b][1] = f[b][2] = f[b][3] = 0.0f;
+                if (i < k_blk * quads && s < n) {
+                    const int32_t r = rows[s];
+                    load_f32x4((r < p.n_kv ? p.kv + static_cast<int64_t>(r) * D
+                                           : p.kv_ext + static_cast<int64_t>(r - p.n_kv) * D)
+                                   + 4 * d4,
+                               f[b]);
+                }
             }
-            kvs[s * l.row_w + 2 * d4] = v[0];
-            kvs[s * l.row_w + 2 * d4 + 1] = v[1];
+#pragma unroll
+            for (int b = 0; b < k_gather_batch; ++b) {
+                const int i = i0 + b * blockDim.x;
+                const int s = i / quads, d4 = i % quads;
+                if (i < k_blk * quads) {
+                    kvs[s * l.row_w + 2 * d4] = pack_bf16(f[b][0], f[b][1]);
+                    kvs[s * l.row_w + 2 * d4 + 1] = pack_bf16(f[b][2], f[b][3]);
+                }
+            }
         }
         __syncthreads();
         // 3. S = scale · Q K^T for heads of m_tile x keys 16 c_part .. + 15.

@@ -11,15 +11,19 @@
   keys, two more fp32 multiplies per fragment); bf16 holds the fake-quantised values exactly, with
   the same exact products, at half the e4m3 rate. That is the next step if this kernel limits.
 
-  Tile: a block of 4 warps scores 64 query rows x 128 keys. The key tile sits in shared memory as
+  Tile: a block of 4 warps scores 32 query rows x 256 keys. The key tile sits in shared memory as
   bf16 (row stride dim + 8 halves: the B-fragment reads of a warp, row g word t, hit 32 different
-  banks); each warp owns 16 query rows (the mma's M) and walks the heads: per head it loads its A
-  fragments (16 rows x dim) straight from global fp32 q (bf16-valued, so the conversion is exact),
-  runs dim/16 k-steps against each of the 16 key n-tiles, and folds the 16 x 8 dots into its
-  score accumulators with the op's bf16 roundings (ReLU with std::max's semantics: −0 and NaN
-  pass). Causal visibility: a warp stops at the last 8-key tile any of its rows sees (row_n), a
-  block whose 64 rows see none of its keys exits at once, and scores at or past a row's visible
-  count are not written (topk_rows reads only those before it).
+  banks; 68 KiB for dim 128); warp w owns 16 query rows (the mma's M; rows of w & 1) and 128 keys
+  (half w >> 1) and walks the heads: per head it loads its A fragments (16 rows x dim) straight
+  from global fp32 q (bf16-valued, so the conversion is exact), runs dim/16 k-steps against each
+  of its 16 key n-tiles, and folds the 16 x 8 dots into its score accumulators with the op's bf16
+  roundings (ReLU with std::max's semantics: −0 and NaN pass). The q fragments are the kernel's
+  main memory traffic (64 heads x 128 dims x 4 B per row and 128 keys, ~30x the key tile's), so
+  the two warps of a row group read the same q (the second from L1) for twice the keys.
+  Causal visibility: a warp stops at the last 8-key tile any of its rows sees (row_n), a warp
+  whose rows see none of its keys, or a block none of whose rows sees a key of its tile, exits
+  at once, and scores at or past a row's visible count are not written (topk_rows reads only
+  those before it).
 
   Differences from the exact kernel: the dots are fp32 sums (error <= dim · 2^-24 · Σ|q||k| with
   the hardware's fp32 accumulation, 0 under the emulation's double sums) and the head sum is an
@@ -35,10 +39,11 @@ namespace fathom::kernels {
 namespace {
 
 constexpr int k_rows_per_warp = 16;
-constexpr int k_warps = 4;
-constexpr int k_rows = k_rows_per_warp * k_warps; // query rows per block
-constexpr int k_keys = 128;                       // keys per block
-constexpr int k_ntiles = k_keys / 8;
+constexpr int k_keys_per_warp = 128;
+constexpr int k_warps = 4;                  // 2 row groups x 2 key halves
+constexpr int k_rows = 2 * k_rows_per_warp; // query rows per block
+constexpr int k_keys = 2 * k_keys_per_warp; // keys per block
+constexpr int k_ntiles = k_keys_per_warp / 8;
 constexpr int k_max_ksteps = 8; // dim <= 128
 
 // bf16(lo) | bf16(hi) << 16, round to nearest even. On sm_80+ one cvt.rn.bf16x2.f32 (its first
@@ -116,7 +121,10 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
     const int key0 = blockIdx.y * k_keys;
-    const int r0 = blockIdx.x * k_rows + warp * k_rows_per_warp + g;
+    // Warps 0, 1 and 2, 3 own the same 16 query rows (their q fragments: one L2 read, the
+    // second warp's from L1), warps 0, 2 and 1, 3 the same 128 keys.
+    const int r0 = blockIdx.x * k_rows + (warp & 1) * k_rows_per_warp + g;
+    const int kw = (warp >> 1) * k_keys_per_warp; // the warp's first key in the tile
     const int r1 = r0 + 8;
     auto limit = [&](int r) {
         if (r >= n_q)
@@ -163,10 +171,10 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
         }
     }
     __syncthreads();
-    if (key0 >= wlim)
-        return; // this warp's rows see none of these keys (no barrier follows)
-    const int vis = wlim - key0;
-    const int nt = vis >= k_keys ? k_ntiles : (vis + 7) / 8;
+    if (key0 + kw >= wlim)
+        return; // this warp's rows see none of its keys (no barrier follows)
+    const int vis = wlim - key0 - kw;
+    const int nt = vis >= k_keys_per_warp ? k_ntiles : (vis + 7) / 8;
 
     float acc[k_ntiles][4];
 #pragma unroll
@@ -194,7 +202,7 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
         for (int j = 0; j < k_ntiles; ++j) {
             if (j < nt) {
                 float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-                const uint32_t *kr = sk + (j * 8 + g) * stride_w + t;
+                const uint32_t *kr = sk + (kw + j * 8 + g) * stride_w + t;
 #pragma unroll
                 for (int ks = 0; ks < k_max_ksteps; ++ks) {
                     if (ks < ksteps) {
@@ -224,7 +232,7 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
             round_bf16x2(acc[j][2], acc[j][3]);
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
-                const int key = key0 + j * 8 + 2 * t + (i & 1);
+                const int key = key0 + kw + j * 8 + 2 * t + (i & 1);
                 const int r = i < 2 ? r0 : r1;
                 if (key < (i < 2 ? lim0 : lim1))
                     scores[static_cast<int64_t>(r) * ld + key] = acc[j][i];
@@ -254,7 +262,14 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
         return Status::invalid("indexer_scores_rows_fast_cuda: bad arguments");
     if (p.n_keys == 0 || n_q == 0)
         return Status::success();
-    const size_t smem = sizeof(uint32_t) * k_keys * (p.dim / 2 + 4); // <= 34 KiB
+    const size_t smem = sizeof(uint32_t) * k_keys * (p.dim / 2 + 4); // <= 68 KiB
+    if (smem > 48 * 1024) {
+        const cudaError_t err = cudaFuncSetAttribute(indexer_scores_mma_kernel,
+                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                     static_cast<int>(smem));
+        if (err != cudaSuccess)
+            return cuda_status(err);
+    }
     const dim3 grid((n_q + k_rows - 1) / k_rows, (p.n_keys + k_keys - 1) / k_keys);
     FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_mma_kernel)
     (p.q, p.weights, p.keys, p.scores, n_q, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);

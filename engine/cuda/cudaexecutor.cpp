@@ -755,6 +755,25 @@ static bool isQuantizedLinear(const kernels::linear_params &p)
            || p.w_type == kernels::linear_weight_type::fp4_e2m1;
 }
 
+// tcgemm: the tensor-core GEMM's workspace (x quantised once per call instead of once per
+// column tile) for non-exact FP8/FP4 calls of >= 64 rows; empty otherwise or when the
+// allocation fails (the kernel then quantises in-kernel). Released after the launch is enqueued
+// (the arena is ordered on the executor's stream, as every temporary here).
+Buffer<uint8_t> CudaExecutor::mmaWorkspace(const kernels::linear_params *items, int count)
+{
+    int64_t rows = 0;
+    for (int i = 0; i < count; ++i) {
+        if (items[i].accum != kernels::linear_accum::fp32 || !isQuantizedLinear(items[i]))
+            return {};
+        rows += items[i].m;
+    }
+    const size_t bytes = rows >= 64 ? kernels::linear_mma_workspace_bytes(items, count) : 0;
+    if (!bytes)
+        return {};
+    auto b = Buffer<uint8_t>::make(*this, static_cast<int64_t>(bytes), "tensor-core GEMM workspace");
+    return b ? std::move(*b) : Buffer<uint8_t>{};
+}
+
 kernels::linear_params CudaExecutor::linearParams(const LinearWeight &w,
                                                   const float *x,
                                                   float *y,
@@ -1148,9 +1167,13 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
         kernels::linear_params q = p;
         if (!m_exactLinear && isQuantizedLinear(q))
             q.accum = kernels::linear_accum::fp32;
+        Buffer<uint8_t> work = mmaWorkspace(&q, 1);
         FATHOM_CUDA_OP(name,
                        m_exactLinear ? kernels::linear_cuda(p, m_stream)
-                                     : kernels::linear_tc_cuda(q, m_stream));
+                                     : kernels::linear_tc_cuda(q,
+                                                               m_stream,
+                                                               work.data(),
+                                                               work.bytes()));
     }
     if (out == LinearOutput::Bf16)
         FATHOM_CUDA_OP(name,
@@ -1430,8 +1453,14 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
     };
     auto grouped = [&](const std::vector<kernels::linear_params> &items) {
         const int count = static_cast<int>(items.size());
-        return m_exactLinear ? kernels::linear_grouped_cuda(items.data(), count, m_stream)
-                             : kernels::linear_grouped_tc_cuda(items.data(), count, m_stream);
+        if (m_exactLinear)
+            return kernels::linear_grouped_cuda(items.data(), count, m_stream);
+        Buffer<uint8_t> work = mmaWorkspace(items.data(), count);
+        return kernels::linear_grouped_tc_cuda(items.data(),
+                                               count,
+                                               m_stream,
+                                               work.data(),
+                                               work.bytes());
     };
     int64_t row = 0;
     for (const ExpertJob &j : jobs) {

@@ -98,6 +98,8 @@ public:
     {
         return static_cast<const T *>(device(static_cast<const void *>(p)));
     }
+    // tcgemm: the tensor-core GEMM's workspace for these items (empty: none needed / failed).
+    Buffer<uint8_t> mmaWorkspace(const kernels::linear_params *items, int count);
     // The exact fp32-in/fp32-out linear over `rows` rows of x with w's device addresses
     // (contiguous rows; callers set strides).
     kernels::linear_params linearParams(const LinearWeight &w,

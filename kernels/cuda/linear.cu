@@ -76,17 +76,24 @@ bool tc_candidate(const linear_params &p)
 
 } // namespace
 
-Status linear_tc_cuda(const linear_params &p, CUstream_st *stream)
+Status linear_tc_cuda(const linear_params &p,
+                      CUstream_st *stream,
+                      void *workspace,
+                      size_t workspace_bytes)
 {
     if (p.m >= k_tc_min_rows && tc_candidate(p) && cuda::linear_mma_device_ok()) {
-        const Status st = linear_mma_cuda(p, stream);
+        const Status st = linear_mma_cuda(p, stream, workspace, workspace_bytes);
         if (st.code != StatusCode::Unsupported)
             return st;
     }
     return linear_cuda(p, stream);
 }
 
-Status linear_grouped_tc_cuda(const linear_params *items, int count, CUstream_st *stream)
+Status linear_grouped_tc_cuda(const linear_params *items,
+                              int count,
+                              CUstream_st *stream,
+                              void *workspace,
+                              size_t workspace_bytes)
 {
     if (count < 0 || (count > 0 && !items))
         return Status::invalid("linear_grouped_tc_cuda: bad arguments");
@@ -97,7 +104,7 @@ Status linear_grouped_tc_cuda(const linear_params *items, int count, CUstream_st
         all = all && (items[i].m == 0 || tc_candidate(items[i]));
     }
     if (all && rows >= k_tc_min_rows && cuda::linear_mma_device_ok()) {
-        const Status st = linear_grouped_mma_cuda(items, count, stream);
+        const Status st = linear_grouped_mma_cuda(items, count, stream, workspace, workspace_bytes);
         if (st.code != StatusCode::Unsupported)
             return st;
     }

@@ -52,6 +52,8 @@ struct mma_item
     const void *w;
     const uint8_t *w_scale;
     void *y;
+    uint8_t *q; // pre-quantised x (workspace): [m, k] e4m3 codes, or nullptr (quantise in-kernel)
+    float *qs;  // its scales sA: [m, k / 128]
     int m;
     int tile0; // first row tile of this item in the launch
 };
@@ -76,7 +78,60 @@ __device__ inline uint32_t e2m1_to_e4m3_code(uint32_t c)
     return code | ((c & 8u) << 4);
 }
 
-template<linear_weight_type WType>
+// The 32-bit word `lane` (k = 4 lane .. 4 lane + 3 of the block at k0) of row `row` of x,
+// activation-quantised; every lane of the warp calls it for the same row (warp_max). sA is the
+// scale's value. The same device helpers as linear_tiled.cu / linear_fp8_quant.cu.
+__device__ inline uint32_t quantise_word(
+    const mma_batch &bt, const mma_item &item, int64_t row, int k0, int lane, float &sA)
+{
+    float v[4];
+    float amax = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        v[i] = 0.0f;
+        if (row < item.m) {
+            const int64_t at = row * bt.ldx + k0 + 4 * lane + i;
+            v[i] = bt.x_type == act_type::bf16
+                       ? bf16_bits_to_f32(static_cast<const uint16_t *>(item.x)[at])
+                       : static_cast<const float *>(item.x)[at];
+        }
+        amax = fmaxf(amax, fabsf(v[i]));
+    }
+    amax = warp_max(amax);
+    const uint8_t s = act_scale(amax);
+    const float inv = e8m0_inverse_f32(s);
+    uint32_t packed = 0;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+        packed |= static_cast<uint32_t>(f32_to_e4m3(__fmul_rn(v[i], inv))) << (8 * i);
+    sA = e8m0_to_f32(s);
+    return packed;
+}
+
+// Pre-pass (with a workspace): every row of every item quantised once, instead of once per
+// column tile. Block (row tile, k block); warp w does rows 8w .. 8w + 7 of the tile.
+__global__ void __launch_bounds__(k_threads) mma_quant_kernel(mma_batch bt)
+{
+    int it = 0;
+    const int tile = static_cast<int>(blockIdx.x);
+    while (it + 1 < bt.count && bt.items[it + 1].tile0 <= tile)
+        ++it;
+    const mma_item item = bt.items[it];
+    const int b = static_cast<int>(blockIdx.y), kb = bt.k / k_bk;
+    const int warp = static_cast<int>(threadIdx.x) >> 5, lane = static_cast<int>(threadIdx.x) & 31;
+    for (int rr = 0; rr < k_bm / 8; ++rr) {
+        const int64_t row = static_cast<int64_t>(tile - item.tile0) * k_bm + warp * (k_bm / 8) + rr;
+        if (row >= item.m) // whole warp: same row
+            break;
+        float sA;
+        const uint32_t w = quantise_word(bt, item, row, b * k_bk, lane, sA);
+        reinterpret_cast<uint32_t *>(item.q + row * bt.k + b * k_bk)[lane] = w;
+        if (lane == 0)
+            item.qs[row * kb + b] = sA;
+    }
+}
+
+template<linear_weight_type WType, bool Pre>
 __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
 {
     __align__(16) __shared__ uint32_t xs[k_bm * k_row_words];
@@ -109,34 +164,33 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
 
     for (int b = 0; b < kb; ++b) {
         const int k0 = b * k_bk;
-        // x rows: warp w quantises rows 8w .. 8w + 7 of the tile (4 values per lane).
-        for (int rr = 0; rr < k_bm / 8; ++rr) {
-            const int r = warp * (k_bm / 8) + rr;
-            const int64_t grow = row0 + r;
-            float v[4];
-            float amax = 0.0f;
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const int64_t kk = k0 + 4 * lane + i;
-                v[i] = 0.0f;
-                if (grow < m) {
-                    const int64_t at = grow * bt.ldx + kk;
-                    v[i] = bt.x_type == act_type::bf16
-                               ? bf16_bits_to_f32(static_cast<const uint16_t *>(item.x)[at])
-                               : static_cast<const float *>(item.x)[at];
-                }
-                amax = fmaxf(amax, fabsf(v[i]));
+        if (Pre) {
+            // x rows already quantised (mma_quant_kernel): 8 x 16 bytes per row.
+            for (int i = static_cast<int>(threadIdx.x); i < k_bm * (k_bk / 16); i += k_threads) {
+                const int r = i / (k_bk / 16), q = i % (k_bk / 16);
+                const int64_t grow = row0 + r;
+                uint4 v{0u, 0u, 0u, 0u};
+                if (grow < m)
+                    v = *reinterpret_cast<const uint4 *>(item.q + grow * k + k0 + 16 * q);
+                uint32_t *dst = xs + r * k_row_words + 4 * q;
+                dst[0] = v.x;
+                dst[1] = v.y;
+                dst[2] = v.z;
+                dst[3] = v.w;
             }
-            amax = warp_max(amax);
-            const uint8_t s = act_scale(amax);
-            const float inv = e8m0_inverse_f32(s);
-            uint32_t packed = 0;
-#pragma unroll
-            for (int i = 0; i < 4; ++i)
-                packed |= static_cast<uint32_t>(f32_to_e4m3(__fmul_rn(v[i], inv))) << (8 * i);
-            xs[r * k_row_words + lane] = packed;
-            if (lane == 0)
-                sa[r] = e8m0_to_f32(s);
+            if (threadIdx.x < k_bm)
+                sa[threadIdx.x] = row0 + static_cast<int>(threadIdx.x) < m
+                                      ? item.qs[static_cast<int64_t>(row0 + threadIdx.x) * kb + b]
+                                      : 0.0f;
+        } else {
+            // x rows: warp w quantises rows 8w .. 8w + 7 of the tile (4 values per lane).
+            for (int rr = 0; rr < k_bm / 8; ++rr) {
+                const int r = warp * (k_bm / 8) + rr;
+                float sA;
+                xs[r * k_row_words + lane] = quantise_word(bt, item, row0 + r, k0, lane, sA);
+                if (lane == 0)
+                    sa[r] = sA;
+            }
         }
         // Weight rows (e4m3 codes), 4 bytes per store.
         if (WType == linear_weight_type::fp8_e4m3) {
@@ -321,16 +375,35 @@ bool same_group(const linear_params &a, const linear_params &b)
            && (a.ldy ? a.ldy : a.n) == (b.ldy ? b.ldy : b.n);
 }
 
-Status launch_batch(const mma_batch &bt, CUstream_st *stream)
+Status launch_batch(const mma_batch &bt, bool pre, CUstream_st *stream)
 {
     if (bt.tiles == 0)
         return Status::success();
     const dim3 grid((bt.n + k_bn - 1) / k_bn, bt.tiles);
-    if (bt.w_type == linear_weight_type::fp8_e4m3)
-        FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<linear_weight_type::fp8_e4m3>)(bt);
-    else
-        FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<linear_weight_type::fp4_e2m1>)(bt);
+    constexpr linear_weight_type F8 = linear_weight_type::fp8_e4m3,
+                                 F4 = linear_weight_type::fp4_e2m1;
+    if (pre) {
+        FATHOM_LAUNCH(dim3(bt.tiles, bt.k / k_bk), k_threads, 0, stream, mma_quant_kernel)(bt);
+        if (Status st = launch_status(); !st.ok())
+            return st;
+        if (bt.w_type == F8)
+            FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<F8, true>)(bt);
+        else
+            FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<F4, true>)(bt);
+    } else if (bt.w_type == F8) {
+        FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<F8, false>)(bt);
+    } else {
+        FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<F4, false>)(bt);
+    }
     return launch_status();
+}
+
+// Workspace bytes of one item: codes [m, k] then scales [m, k / 128] fp32, 16-byte aligned.
+int64_t item_workspace(const linear_params &p)
+{
+    const int64_t codes = (static_cast<int64_t>(p.m) * p.k + 15) / 16 * 16;
+    const int64_t scales = (static_cast<int64_t>(p.m) * (p.k / k_bk) * 4 + 15) / 16 * 16;
+    return codes + scales;
 }
 
 } // namespace
@@ -351,8 +424,19 @@ bool linear_mma_device_ok()
     return s_state[dev] == 1;
 }
 
-Status linear_mma_launch(const linear_params *items, int count, CUstream_st *stream)
+Status linear_mma_launch(const linear_params *items,
+                         int count,
+                         void *workspace,
+                         size_t workspace_bytes,
+                         CUstream_st *stream)
 {
+    // With a big enough workspace x is quantised once per call (mma_quant_kernel).
+    int64_t need = 0;
+    for (int j = 0; j < count; ++j)
+        need += items[j].m ? item_workspace(items[j]) : 0;
+    const bool pre = workspace && need > 0 && static_cast<int64_t>(workspace_bytes) >= need
+                     && (reinterpret_cast<uintptr_t>(workspace) & 15u) == 0;
+    uint8_t *ws = static_cast<uint8_t *>(workspace);
     int i = 0;
     while (i < count) {
         mma_batch bt{};
@@ -371,10 +455,18 @@ Status linear_mma_launch(const linear_params *items, int count, CUstream_st *str
             const int tiles = (p.m + k_bm - 1) / k_bm;
             if (bt.tiles + tiles > 65535)
                 break;
-            bt.items[bt.count++] = mma_item{p.x, p.w, p.w_scale, p.y, p.m, bt.tiles};
+            uint8_t *q = nullptr;
+            float *qs = nullptr;
+            if (pre) {
+                q = ws;
+                qs = reinterpret_cast<float *>(ws
+                                               + (static_cast<int64_t>(p.m) * p.k + 15) / 16 * 16);
+                ws += item_workspace(p);
+            }
+            bt.items[bt.count++] = mma_item{p.x, p.w, p.w_scale, p.y, q, qs, p.m, bt.tiles};
             bt.tiles += tiles;
         }
-        if (Status st = launch_batch(bt, stream); !st.ok())
+        if (Status st = launch_batch(bt, pre, stream); !st.ok())
             return st;
     }
     return Status::success();
@@ -398,12 +490,28 @@ Status mma_probe_cuda(
     return cuda::launch_status();
 }
 
-Status linear_mma_cuda(const linear_params &p, CUstream_st *stream)
+Status linear_mma_cuda(const linear_params &p,
+                       CUstream_st *stream,
+                       void *workspace,
+                       size_t workspace_bytes)
 {
-    return linear_grouped_mma_cuda(&p, 1, stream);
+    return linear_grouped_mma_cuda(&p, 1, stream, workspace, workspace_bytes);
 }
 
-Status linear_grouped_mma_cuda(const linear_params *items, int count, CUstream_st *stream)
+size_t linear_mma_workspace_bytes(const linear_params *items, int count)
+{
+    int64_t need = 0;
+    for (int i = 0; i < count; ++i)
+        if (items[i].m > 0 && items[i].k > 0)
+            need += cuda::item_workspace(items[i]);
+    return static_cast<size_t>(need);
+}
+
+Status linear_grouped_mma_cuda(const linear_params *items,
+                               int count,
+                               CUstream_st *stream,
+                               void *workspace,
+                               size_t workspace_bytes)
 {
     if (count < 0 || (count > 0 && !items))
         return Status::invalid("linear_grouped_mma_cuda: bad arguments");
@@ -417,7 +525,7 @@ Status linear_grouped_mma_cuda(const linear_params *items, int count, CUstream_s
     }
     if (!cuda::linear_mma_device_ok())
         return Status::unsupported("linear_mma: the device has no e4m3 tensor cores (sm_89+)");
-    return cuda::linear_mma_launch(items, count, stream);
+    return cuda::linear_mma_launch(items, count, workspace, workspace_bytes, stream);
 }
 
 } // namespace fathom::kernels

@@ -258,7 +258,8 @@ double blockScaledRate()
 
 // tcgemm: the tensor-core block-scaled GEMM (kernels/cuda/linear_mma.cu, the non-exact mode's
 // FP8 / FP4 path) on V4-Flash shapes at 8192 rows, random data (f32 x, the engine's input), median
-// of 5 after 2 warm-ups, the whole call timed (in-kernel activation quantisation included), with
+// of 5 after 2 warm-ups, the whole call timed (activation quantisation included: the pre-pass
+// with a workspace as the executor calls it, and once without: quantised per column tile), with
 // cuBLASLt's block-scaled FP8 path on the same dense shapes where it runs. Rates as % of the
 // plain FP8 cuBLASLt rate of this run (the 40 % denominator).
 double timeMs(const std::function<bool()> &call)
@@ -353,10 +354,19 @@ void benchGemms(double fp8)
             p.k = d.k;
             p.accum = K::linear_accum::fp32;
             const double flops = 2.0 * M * d.n * d.k;
+            const size_t wsBytes = K::linear_mma_workspace_bytes(&p, 1);
+            void *work = nullptr;
+            if (cudaMalloc(&work, wsBytes) != cudaSuccess)
+                work = nullptr;
             gemmRow(std::string("mma fp8 ") + d.name,
+                    flops,
+                    timeMs([&] { return K::linear_mma_cuda(p, nullptr, work, wsBytes).ok(); }),
+                    fp8);
+            gemmRow(std::string("mma fp8 ") + d.name + " (x quantised per tile)",
                     flops,
                     timeMs([&] { return K::linear_mma_cuda(p, nullptr).ok(); }),
                     fp8);
+            cudaFree(work);
             std::vector<uint8_t> hs(scN);
             cudaMemcpy(hs.data(), sc, scN, cudaMemcpyDeviceToHost);
             CublasLtLinear lt(0);
@@ -399,12 +409,18 @@ void benchGemms(double fp8)
                 p.k = d.k;
                 p.accum = K::linear_accum::fp32;
             }
+            const size_t wsBytes = K::linear_mma_workspace_bytes(items.data(), E);
+            void *work = nullptr;
+            if (cudaMalloc(&work, wsBytes) != cudaSuccess)
+                work = nullptr;
             gemmRow(std::string("mma fp4 ") + d.name + " (192 rows each)",
                     2.0 * rows * d.n * d.k,
                     timeMs([&] {
-                        return K::linear_grouped_mma_cuda(items.data(), E, nullptr).ok();
+                        return K::linear_grouped_mma_cuda(items.data(), E, nullptr, work, wsBytes)
+                            .ok();
                     }),
                     fp8);
+            cudaFree(work);
         }
         cudaFree(w);
         cudaFree(x);

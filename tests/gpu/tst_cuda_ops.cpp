@@ -1514,6 +1514,25 @@ void testMmaLinear(const MmaCase &c)
            std::string(c.name) + ": per-element bound vs exact (" + std::to_string(bad)
                + " outside, worst err/bound " + std::to_string(worst) + ")");
     expectNmse(cpu32, got, yBf16 ? 1e-5 : nmseBound, std::string(c.name) + " vs CPU fp32 mode");
+
+    // With a workspace: x quantised once by the pre-pass, the same bytes and sums, so the same
+    // bits as the in-kernel quantisation (y poisoned again first).
+    const size_t wsBytes = k::linear_mma_workspace_bytes(dev.data(), items);
+    Dev<uint8_t> work(wsBytes);
+    cudaMemset(dyf.get(), 0xFF, exact.size() * 4);
+    cudaMemset(dyb.get(), 0xFF, exact.size() * 2);
+    const k::Status st2 = k::linear_grouped_mma_cuda(dev.data(), items, nullptr, work.get(), wsBytes);
+    if (!statusOk(st2, c.name) || !synced(c.name))
+        return;
+    std::vector<float> got2(exact.size());
+    if (yBf16) {
+        const auto h = dyb.host();
+        for (size_t i = 0; i < got2.size(); ++i)
+            got2[i] = k::bf16_to_f32(h[i]);
+    } else {
+        got2 = dyf.host();
+    }
+    expectExact(got, got2, std::string(c.name) + " with a workspace (x quantised once)");
 }
 
 void testMma()

@@ -32,6 +32,7 @@
 #include "kernels/sparse_attn.h"
 #include "kernels/status.h"
 
+#include <cstddef>
 #include <cstdint>
 
 struct CUstream_st;
@@ -175,16 +176,34 @@ Status linear_grouped_cuda(const linear_params *items, int count, CUstream_st *s
   (nothing launched) when a shape or the device does not fit.
   The grouped form launches items that share n, k, types and strides (a MoE layer's experts)
   together: one launch per up to 56 items.
+  workspace (device, 16-byte aligned, >= linear_mma_workspace_bytes of the items): x is then
+  quantised once per call by a pre-pass instead of once per 128-column tile (same bytes, same
+  results); without one (nullptr or too small) the GEMM quantises in-kernel.
 */
-Status linear_mma_cuda(const linear_params &p, CUstream_st *stream);
-Status linear_grouped_mma_cuda(const linear_params *items, int count, CUstream_st *stream);
+Status linear_mma_cuda(const linear_params &p,
+                       CUstream_st *stream,
+                       void *workspace = nullptr,
+                       size_t workspace_bytes = 0);
+Status linear_grouped_mma_cuda(const linear_params *items,
+                               int count,
+                               CUstream_st *stream,
+                               void *workspace = nullptr,
+                               size_t workspace_bytes = 0);
+size_t linear_mma_workspace_bytes(const linear_params *items, int count);
 /**
   The non-exact dispatch: items with accum == fp32, FP8/FP4 weights, enough rows (a single
   linear m >= 64; a group >= 64 rows in all) on an sm_89+ device go to the tensor-core kernel,
   everything else to linear_cuda / linear_grouped_cuda (exact block sums).
 */
-Status linear_tc_cuda(const linear_params &p, CUstream_st *stream);
-Status linear_grouped_tc_cuda(const linear_params *items, int count, CUstream_st *stream);
+Status linear_tc_cuda(const linear_params &p,
+                      CUstream_st *stream,
+                      void *workspace = nullptr,
+                      size_t workspace_bytes = 0);
+Status linear_grouped_tc_cuda(const linear_params *items,
+                              int count,
+                              CUstream_st *stream,
+                              void *workspace = nullptr,
+                              size_t workspace_bytes = 0);
 // Test hook: one warp runs one mma on per-lane fragments (kind 0: m16n8k32 e4m3, a [32][4],
 // b [32][2], c/d [32][4] by lane; kind 1: m16n8k16 bf16, same shapes). mma_sync.cuh's layout.
 Status mma_probe_cuda(

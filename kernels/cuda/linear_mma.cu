@@ -162,92 +162,132 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
             for (int i = 0; i < 4; ++i)
                 acc[a][b][i] = 0.0f;
 
-    for (int b = 0; b < kb; ++b) {
+    // The next k-block's global data is read into registers (ld_*) while the tensor cores work
+    // on the current one, then written to shared memory (st_*): a register-staged two-step
+    // pipeline (with the workspace; the in-kernel quantisation stages x directly).
+    constexpr int k_wunits = k_bn * (k_bk / 16) / k_threads; // 16 weight bytes (FP4: 8) each: 4
+    constexpr int k_xunits = k_bm * (k_bk / 16) / k_threads; // 16 code bytes each: 2
+    constexpr int k_sunits = k_bn * 4 / k_threads;           // FP4 scales: 2
+    const uint8_t *wbase = static_cast<const uint8_t *>(item.w);
+    uint4 wr[k_wunits];
+    uint4 xr[k_xunits];
+    float swr[k_sunits];
+    float sar = 0.0f;
+    auto ld = [&](int b) {
         const int k0 = b * k_bk;
-        if (Pre) {
-            // x rows already quantised (mma_quant_kernel): 8 x 16 bytes per row.
-            for (int i = static_cast<int>(threadIdx.x); i < k_bm * (k_bk / 16); i += k_threads) {
-                const int r = i / (k_bk / 16), q = i % (k_bk / 16);
-                const int64_t grow = row0 + r;
-                uint4 v{0u, 0u, 0u, 0u};
-                if (grow < m)
-                    v = *reinterpret_cast<const uint4 *>(item.q + grow * k + k0 + 16 * q);
-                uint32_t *dst = xs + r * k_row_words + 4 * q;
-                dst[0] = v.x;
-                dst[1] = v.y;
-                dst[2] = v.z;
-                dst[3] = v.w;
-            }
-            if (threadIdx.x < k_bm)
-                sa[threadIdx.x] = row0 + static_cast<int>(threadIdx.x) < m
-                                      ? item.qs[static_cast<int64_t>(row0 + threadIdx.x) * kb + b]
-                                      : 0.0f;
-        } else {
-            // x rows: warp w quantises rows 8w .. 8w + 7 of the tile (4 values per lane).
-            for (int rr = 0; rr < k_bm / 8; ++rr) {
-                const int r = warp * (k_bm / 8) + rr;
-                float sA;
-                xs[r * k_row_words + lane] = quantise_word(bt, item, row0 + r, k0, lane, sA);
-                if (lane == 0)
-                    sa[r] = sA;
+#pragma unroll
+        for (int u = 0; u < k_wunits; ++u) {
+            const int i = static_cast<int>(threadIdx.x) + u * k_threads;
+            const int c = i / (k_bk / 16), q = i % (k_bk / 16);
+            const int64_t j = col0 + c;
+            wr[u] = uint4{0u, 0u, 0u, 0u};
+            if (j < n) {
+                if (WType == linear_weight_type::fp8_e4m3) {
+                    wr[u] = *reinterpret_cast<const uint4 *>(wbase + j * k + k0 + 16 * q);
+                } else {
+                    const uint32_t *src = reinterpret_cast<const uint32_t *>(wbase + j * (k / 2)
+                                                                             + k0 / 2 + 8 * q);
+                    wr[u].x = src[0];
+                    wr[u].y = src[1];
+                }
             }
         }
-        // Weight rows (e4m3 codes), 4 bytes per store.
         if (WType == linear_weight_type::fp8_e4m3) {
-            const uint8_t *w = static_cast<const uint8_t *>(item.w);
-            for (int i = static_cast<int>(threadIdx.x); i < k_bn * (k_bk / 16); i += k_threads) {
-                const int c = i / (k_bk / 16), q = i % (k_bk / 16);
-                const int64_t j = col0 + c;
-                uint4 v{0u, 0u, 0u, 0u};
-                if (j < n)
-                    v = *reinterpret_cast<const uint4 *>(w + j * k + k0 + 16 * q);
-                uint32_t *dst = ws + c * k_row_words + 4 * q;
-                dst[0] = v.x;
-                dst[1] = v.y;
-                dst[2] = v.z;
-                dst[3] = v.w;
-            }
             if (threadIdx.x == 0)
-                sw[0][0] = e8m0_to_f32(item.w_scale[(col0 / 128) * kb + b]);
+                swr[0] = e8m0_to_f32(item.w_scale[(col0 / 128) * kb + b]);
         } else {
-            const uint8_t *w = static_cast<const uint8_t *>(item.w);
-            // 8 packed bytes (16 codes) per thread and step: k_bn * 8 units of 8 bytes.
-            for (int i = static_cast<int>(threadIdx.x); i < k_bn * (k_bk / 16); i += k_threads) {
-                const int c = i / (k_bk / 16), q = i % (k_bk / 16);
-                const int64_t j = col0 + c;
-                uint32_t lo = 0, hi = 0;
-                if (j < n) {
-                    const uint32_t *src = reinterpret_cast<const uint32_t *>(w + j * (k / 2)
-                                                                             + k0 / 2 + 8 * q);
-                    lo = src[0];
-                    hi = src[1];
-                }
-                uint32_t out[4];
+#pragma unroll
+            for (int u = 0; u < k_sunits; ++u) {
+                const int i = static_cast<int>(threadIdx.x) + u * k_threads;
+                const int64_t j = col0 + i / 4;
+                swr[u] = j < n ? e8m0_to_f32(item.w_scale[j * (k / 32) + b * 4 + i % 4]) : 0.0f;
+            }
+        }
+        if (Pre) {
+#pragma unroll
+            for (int u = 0; u < k_xunits; ++u) {
+                const int i = static_cast<int>(threadIdx.x) + u * k_threads;
+                const int64_t grow = row0 + i / (k_bk / 16);
+                xr[u] = uint4{0u, 0u, 0u, 0u};
+                if (grow < m)
+                    xr[u] = *reinterpret_cast<const uint4 *>(item.q + grow * k + k0
+                                                             + 16 * (i % (k_bk / 16)));
+            }
+            if (threadIdx.x < k_bm)
+                sar = row0 + static_cast<int>(threadIdx.x) < m
+                          ? item.qs[static_cast<int64_t>(row0 + threadIdx.x) * kb + b]
+                          : 0.0f;
+        }
+    };
+    auto st = [&]() {
+#pragma unroll
+        for (int u = 0; u < k_wunits; ++u) {
+            const int i = static_cast<int>(threadIdx.x) + u * k_threads;
+            uint32_t *dst = ws + (i / (k_bk / 16)) * k_row_words + 4 * (i % (k_bk / 16));
+            if (WType == linear_weight_type::fp8_e4m3) {
+                dst[0] = wr[u].x;
+                dst[1] = wr[u].y;
+                dst[2] = wr[u].z;
+                dst[3] = wr[u].w;
+            } else {
+                // 16 e2m1 codes (low nibble = even k) -> 16 e4m3 codes.
 #pragma unroll
                 for (int h = 0; h < 2; ++h) {
-                    const uint32_t word = h ? hi : lo; // 8 codes, low nibble = even k
+                    const uint32_t word = h ? wr[u].y : wr[u].x;
 #pragma unroll
                     for (int o = 0; o < 2; ++o) {
                         uint32_t r = 0;
 #pragma unroll
                         for (int e = 0; e < 4; ++e)
                             r |= e2m1_to_e4m3_code((word >> (4 * (4 * o + e))) & 0xFu) << (8 * e);
-                        out[2 * h + o] = r;
+                        dst[2 * h + o] = r;
                     }
                 }
-                uint32_t *dst = ws + c * k_row_words + 4 * q;
-                dst[0] = out[0];
-                dst[1] = out[1];
-                dst[2] = out[2];
-                dst[3] = out[3];
-            }
-            for (int i = static_cast<int>(threadIdx.x); i < k_bn * 4; i += k_threads) {
-                const int c = i / 4, sub = i % 4;
-                const int64_t j = col0 + c;
-                sw[c][sub] = j < n ? e8m0_to_f32(item.w_scale[j * (k / 32) + b * 4 + sub]) : 0.0f;
             }
         }
+        if (WType == linear_weight_type::fp8_e4m3) {
+            if (threadIdx.x == 0)
+                sw[0][0] = swr[0];
+        } else {
+#pragma unroll
+            for (int u = 0; u < k_sunits; ++u) {
+                const int i = static_cast<int>(threadIdx.x) + u * k_threads;
+                sw[i / 4][i % 4] = swr[u];
+            }
+        }
+        if (Pre) {
+#pragma unroll
+            for (int u = 0; u < k_xunits; ++u) {
+                const int i = static_cast<int>(threadIdx.x) + u * k_threads;
+                uint32_t *dst = xs + (i / (k_bk / 16)) * k_row_words + 4 * (i % (k_bk / 16));
+                dst[0] = xr[u].x;
+                dst[1] = xr[u].y;
+                dst[2] = xr[u].z;
+                dst[3] = xr[u].w;
+            }
+            if (threadIdx.x < k_bm)
+                sa[threadIdx.x] = sar;
+        }
+    };
+
+    if (Pre)
+        ld(0);
+    for (int b = 0; b < kb; ++b) {
+        if (!Pre) {
+            // x rows: warp w quantises rows 8w .. 8w + 7 of the tile (4 values per lane).
+            for (int rr = 0; rr < k_bm / 8; ++rr) {
+                const int r = warp * (k_bm / 8) + rr;
+                float sA;
+                xs[r * k_row_words + lane] = quantise_word(bt, item, row0 + r, b * k_bk, lane, sA);
+                if (lane == 0)
+                    sa[r] = sA;
+            }
+            ld(b);
+        }
+        st();
         __syncthreads();
+        if (Pre && b + 1 < kb)
+            ld(b + 1); // in flight during the mma below
 
 #pragma unroll
         for (int a = 0; a < 2; ++a)

@@ -19,9 +19,11 @@
   mma tiles), k walked in steps of 128: stage the quantised x tile (e4m3 codes + per-row sA) and
   the weight tile (e4m3 codes; FP4 converted, per-row per-32 sW) in shared memory with rows
   padded to 144 bytes (lane (g, t) reads word 36 g + t: 32 distinct banks), then 4 k32 steps.
-  Plain loads, no cp.async double buffering yet, and x is quantised again by every column tile
-  (NOTE: correctness first; a pre-quantised x and a pipelined / wgmma mainloop are the next steps,
-  see docs/perf/cuda.md "Session 6").
+  With a workspace x is quantised once per call (mma_quant_kernel) and the next k-block's codes,
+  weights and scales are read into registers during the current block's mma; without one every
+  column tile quantises its x rows itself (same bytes and results). NOTE: correctness first, not
+  measured on a device; cp.async / ldmatrix stages and a wgmma mainloop are the next steps (see
+  docs/perf/cuda.md "Session 6: tensor-core GEMMs").
 
   Grouped form: a batch of up to k_max_items linears sharing n, k, types and strides (the experts
   of a MoE layer) in one launch, passed by value; blocks map to (column tile, row tile of some

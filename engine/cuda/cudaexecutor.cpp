@@ -528,6 +528,11 @@ Result<void> CudaExecutor::uploadModel(const V4Model &model,
                                        const std::function<bool(uint64_t, uint64_t)> &progress)
 {
     FATHOM_TRY(makeCurrent());
+    // Kept decode-step graphs are replayed by key (V4Forward's includes the model's address):
+    // a model uploaded now may sit where another one was.
+    for (auto &[rows, execs] : m_stepExecs)
+        for (StepExec &e : execs)
+            e.key = 0;
     auto ranges = modelRanges(model);
     std::sort(ranges.begin(), ranges.end());
     // Merge overlapping host ranges (a tensor listed twice). Adjacent tensors stay separate:
@@ -951,6 +956,7 @@ Result<bool> CudaExecutor::beginStep(int rows, uint64_t shapeKey)
         ++which;
     }
     m_readbacks.clear();
+    m_stepBegin = std::chrono::steady_clock::now();
     m_stepKey = shapeKey;
     m_walk = 0;
     m_stepAllocations.clear();
@@ -1027,6 +1033,7 @@ Result<void> CudaExecutor::endReplay(bool ok)
     }
     if (!same) {
         m_readbacks.clear();
+        e->key = 0; // recorded again next time
         return fail(Error::Kind::Internal,
                     "a replayed decode step of " + std::to_string(m_stepRows)
                         + " rows walked differently from the recording of its key (a launch "
@@ -1041,6 +1048,8 @@ Result<void> CudaExecutor::endReplay(bool ok)
                         execs.begin() + static_cast<std::ptrdiff_t>(i),
                         execs.begin() + static_cast<std::ptrdiff_t>(i) + 1);
     ++m_stepStats.replays;
+    m_stepStats.replayHostSeconds
+        += std::chrono::duration<double>(std::chrono::steady_clock::now() - m_stepBegin).count();
     return runStep(exec);
 }
 
@@ -1123,6 +1132,8 @@ Result<void> CudaExecutor::endStep(bool ok)
     m_stepAllocations.clear();
     if (replayable)
         kept.blocks.swap(owned);
+    m_stepStats.recordHostSeconds
+        += std::chrono::duration<double>(std::chrono::steady_clock::now() - m_stepBegin).count();
     Result<void> r = runStep(kept.exec);
     giveBack(); // empty when kept
     return r;
@@ -1169,11 +1180,9 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
             q.accum = kernels::linear_accum::fp32;
         Buffer<uint8_t> work = mmaWorkspace(&q, 1);
         FATHOM_CUDA_OP(name,
-                       m_exactLinear ? kernels::linear_cuda(p, m_stream)
-                                     : kernels::linear_tc_cuda(q,
-                                                               m_stream,
-                                                               work.data(),
-                                                               work.bytes()));
+                       m_exactLinear
+                           ? kernels::linear_cuda(p, m_stream)
+                           : kernels::linear_tc_cuda(q, m_stream, work.data(), work.bytes()));
     }
     if (out == LinearOutput::Bf16)
         FATHOM_CUDA_OP(name,
@@ -1188,8 +1197,19 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
 Result<void> CudaExecutor::rmsNorm(const kernels::RmsNormParams &p)
 {
     CudaOpTimer timer(*this, "other");
-    kernels::RmsNormParams d = p;
+    // Field by field into zeroed bytes: the struct's 4 padding bytes after eps would carry
+    // whatever the caller's stack held into the launch (a recorded graph's arguments would
+    // differ at random, and the emulation's strict mode reads them as a stray host pointer).
+    kernels::RmsNormParams d;
+    std::memset(static_cast<void *>(&d), 0, sizeof d);
+    d.x = p.x;
     d.weight = device(p.weight);
+    d.y = p.y;
+    d.rows = p.rows;
+    d.dim = p.dim;
+    d.x_stride = p.x_stride;
+    d.y_stride = p.y_stride;
+    d.eps = p.eps;
     FATHOM_CUDA_OP("rmsnorm", kernels::rmsnorm_cuda(d, m_stream));
     return {};
 }

@@ -40,6 +40,7 @@
 
 #include "engine/runtime/executor.h"
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -166,6 +167,11 @@ public:
         long long readbacks = 0;      // device-to-host copies issued for graphed steps
         long long nodes = 0;          // staged pieces: uploads + read-backs recorded in graphs
         long long replays = 0; // steps launched as a kept graph without a recording (of steps)
+        // Host time from beginStep() to the launch: the forward walk of replayed steps (no
+        // launches; uploads staged, state bookkeeping), and of recorded steps (the walk with
+        // its captured launches, plus cudaGraphExecUpdate / cudaGraphInstantiate).
+        double replayHostSeconds = 0;
+        double recordHostSeconds = 0;
     };
     StepStats stepStats() const { return m_stepStats; }
     // Replay (shapeKey != 0): when a kept graph of the batch size was recorded under the same
@@ -342,7 +348,8 @@ private:
     std::map<int, std::vector<StepExec>> m_stepExecs; // by batch size, most recent first
     StepStats m_stepStats;
     uint64_t m_stepKey = 0;
-    uint64_t m_walk = 0;              // hash of the step's walk so far
+    std::chrono::steady_clock::time_point m_stepBegin; // beginStep()
+    uint64_t m_walk = 0;                               // hash of the step's walk so far
     uint64_t m_stagingGeneration = 0; // bumped when the staging chunks are made anew
     std::vector<std::pair<size_t, void *>> m_stepAllocations; // the recording's
     // Replay: the kept graph, the next of its allocations, the blocks handed out and not yet

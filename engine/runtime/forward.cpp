@@ -50,10 +50,10 @@ Result<const T *> hostValues(Executor &exec, const T *data, int64_t n, std::vect
 }
 
 // What a decode step's launches depend on besides its uploaded data (Executor::beginStep):
-// the batch shape, per item and block which compressors close a window, and every state
+// the model, the batch shape, per item and block which compressors close a window, and every state
 // buffer's address, offset and capacity. 0 (no key) when an append would move a buffer
 // (growth, copy-on-write) or when rows live in host memory.
-uint64_t decodeStepKey(const ModelConfig &c,
+uint64_t decodeStepKey(const V4Model &model,
                        const std::vector<ForwardItem> &items,
                        bool logits,
                        bool streams)
@@ -63,6 +63,8 @@ uint64_t decodeStepKey(const ModelConfig &c,
         h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
         h *= 1099511628211ull;
     };
+    const ModelConfig &c = model.config();
+    mix(reinterpret_cast<uintptr_t>(&model)); // its weights' addresses are in the launches
     mix(items.size());
     mix((logits ? 2u : 0u) | (streams ? 1u : 0u));
     for (const ForwardItem &it : items) {
@@ -1174,7 +1176,7 @@ Result<void> V4Forward::forward(const std::vector<ForwardItem> &items,
     bool graphed = false;
     if (decode) {
         const uint64_t key = m_exec.hostAddressable() ? 0
-                                                      : decodeStepKey(c,
+                                                      : decodeStepKey(m_model,
                                                                       items,
                                                                       lastLogits != nullptr,
                                                                       finalStreams != nullptr);

@@ -1038,6 +1038,26 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
                     g,
                     g / c.numHiddenLayers);
     }
+    {
+        // The host's part of a step (beginStep to the launch): a replay walks the forward pass
+        // without launching anything (uploads staged, state bookkeeping); a recording also
+        // captures every launch and updates or instantiates the graph. Under emulation only the
+        // replay figure means something (the emulated capture is not a driver's).
+        const long long replays = after.replays - before.replays;
+        const long long recorded = graphedSteps - replays;
+        const double rs = after.replayHostSeconds - before.replayHostSeconds;
+        const double cs = after.recordHostSeconds - before.recordHostSeconds;
+        std::printf("REPLAY: %s decode step of %d (%d layers): %lld replayed, host %.1f us per "
+                    "step (%.2f us per layer); %lld recorded, host %.1f us per step\n",
+                    v.name.c_str(),
+                    B,
+                    c.numHiddenLayers,
+                    replays,
+                    replays ? rs / replays * 1e6 : 0.0,
+                    replays ? rs / replays * 1e6 / c.numHiddenLayers : 0.0,
+                    recorded,
+                    recorded ? cs / recorded * 1e6 : 0.0);
+    }
     bool statesEqual = true;
     for (int b = 0; b < B; ++b)
         statesEqual = statesEqual && eager[b] == graph[b];

@@ -25,12 +25,14 @@
   replays it, for step sequences without host round trips. A decode step reads nothing back
   before its logits (MoE grouping, indexer selections and attention indices stay on the device:
   moeOnDevice, indexerSelectOnExecutor, sparseIndicesOnExecutor) and runs as one graph launch
-  with one upload before and one read-back after it (beginStep/endStep below). A step that
-  closes no compressor window records exactly the graph of the step before it (state rows in
-  rings at fixed slots, caches read over their capacity, per-step values as uploaded data,
-  allocations at the same addresses), but it is still recorded and the instantiated graph
-  updated in place rather than replayed without a recording (see docs/perf/cuda.md,
-  "Decode-step graphs", session 5, for what that still needs).
+  with one upload before and one read-back after it (beginStep/endStep below). A step has the
+  launches of any earlier step of the same shape (state rows in rings at fixed slots, caches
+  read over their capacity and appended at indices given as data, the compressor pooling at
+  ring slots given as data, per-step values as uploaded data), so a step whose key (V4Forward:
+  model, batch shape, closing pattern, state buffers) matches a kept graph is a replay of it:
+  the forward walk runs without launching anything and the kept graph is launched (see
+  docs/perf/cuda.md, "Decode-step graphs", session 6, for what a walk-free replay still
+  needs).
 
   Multi-GPU: everything is tied to m_device (made current before each call), ready for one
   executor per device with an NCCL communicator beside it (engine/parallel).

@@ -32,6 +32,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "linear_internal.cuh"
+#include "async_copy.cuh"
 #include "mma_sync.cuh"
 
 namespace fathom::kernels {
@@ -371,6 +372,164 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
             }
 }
 
+// The pipelined mainloop of the workspace path, FP8 weights (x pre-quantised by
+// mma_quant_kernel). The same tile (64 x 128, 8 warps of 32 x 32), fragments and promotion
+// order as mma_kernel<fp8, true>, so the same bits; what differs is how data reaches the
+// tensor cores: k_stages shared-memory stages (x codes, weight codes, sA) filled by cp.async
+// 16-byte copies k_stages - 1 steps ahead (one commit group per step, zero-filled past m / n),
+// one barrier per step, and A / B fragments read with ldmatrix.x4 (rows padded to 144 bytes: the
+// 8 row addresses of one 8x8 matrix start 4 banks apart, so each ldmatrix phase is conflict
+// free). No registers hold the next step's data, so it fits 2 blocks per SM (launch bounds).
+constexpr int k_stages = 3;
+constexpr int k_stage_x = k_bm * k_row_bytes;              // 9216
+constexpr int k_stage_w = k_bn * k_row_bytes;              // 18432
+constexpr int k_stage_bytes = k_stage_x + k_stage_w + k_bm * 4; // + sA: 27904
+constexpr int k_pipe_smem = k_stages * k_stage_bytes;      // 83712
+
+__global__ void __launch_bounds__(k_threads, 2) mma_pipe_kernel(mma_batch bt)
+{
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
+
+    int it = 0;
+    const int tile = static_cast<int>(blockIdx.y);
+    while (it + 1 < bt.count && bt.items[it + 1].tile0 <= tile)
+        ++it;
+    const mma_item &item = bt.items[it];
+    const int m = item.m, n = bt.n, k = bt.k;
+    const int kb = k / k_bk;
+    const int row0 = (tile - item.tile0) * k_bm, col0 = static_cast<int>(blockIdx.x) * k_bn;
+    const int warp = static_cast<int>(threadIdx.x) >> 5, lane = static_cast<int>(threadIdx.x) & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int wm = (warp >> 2) * 32, wn = (warp & 3) * 32;
+    const uint8_t *wbase = static_cast<const uint8_t *>(item.w);
+    const uint8_t *q = item.q;
+    const float *qs = item.qs;
+    const uint8_t *wsc = item.w_scale + (col0 / 128) * kb;
+
+    // Issue stage (b % k_stages) <- k-block b: 16-byte units, thread i takes units i, i + 256, ..
+    auto issue = [&](int b) {
+        unsigned char *st = smem + (b % k_stages) * k_stage_bytes;
+        const int k0 = b * k_bk;
+#pragma unroll
+        for (int u = 0; u < k_bn * (k_bk / 16) / k_threads; ++u) {
+            const int i = static_cast<int>(threadIdx.x) + u * k_threads;
+            const int c = i >> 3, part = i & 7;
+            const bool ok = col0 + c < n;
+            const uint8_t *src = ok ? wbase + static_cast<int64_t>(col0 + c) * k + k0 + 16 * part
+                                    : wbase;
+            async::cp_async16(st + k_stage_x + c * k_row_bytes + 16 * part, src, ok);
+        }
+#pragma unroll
+        for (int u = 0; u < k_bm * (k_bk / 16) / k_threads; ++u) {
+            const int i = static_cast<int>(threadIdx.x) + u * k_threads;
+            const int r = i >> 3, part = i & 7;
+            const bool ok = row0 + r < m;
+            const uint8_t *src = ok ? q + static_cast<int64_t>(row0 + r) * k + k0 + 16 * part : q;
+            async::cp_async16(st + r * k_row_bytes + 16 * part, src, ok);
+        }
+        if (threadIdx.x < k_bm) {
+            const int r = static_cast<int>(threadIdx.x);
+            const bool ok = row0 + r < m;
+            const float *src = ok ? qs + static_cast<int64_t>(row0 + r) * kb + b : qs;
+            async::cp_async4(st + k_stage_x + k_stage_w + 4 * r, src, ok);
+        }
+    };
+
+    float acc[2][4][4];
+    float part[2][4][4];
+#pragma unroll
+    for (int a = 0; a < 2; ++a)
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+                acc[a][c][i] = 0.0f;
+
+    // Prologue: k_stages - 1 groups in flight (empty groups past kb keep the count uniform).
+#pragma unroll
+    for (int s = 0; s < k_stages - 1; ++s) {
+        if (s < kb)
+            issue(s);
+        async::cp_async_commit();
+    }
+
+    // ldmatrix row addresses (byte offsets in a stage): lane l gives row (l & 7) of matrix
+    // (l >> 3). A (16 rows x 32 k per mma): matrices (rows 0-7, k 0-15), (rows 8-15, k 0-15),
+    // (rows 0-7, k 16-31), (rows 8-15, k 16-31) = a[0..3]. B (two n8 tiles): (cols 0-7, k 0-15),
+    // (cols 0-7, k 16-31), (cols 8-15, k 0-15), (cols 8-15, k 16-31) = b[c][0], b[c][1],
+    // b[c + 1][0], b[c + 1][1].
+    const int lr = lane & 7, lm = lane >> 3;
+    const int a_off = (wm + lr + 8 * (lm & 1)) * k_row_bytes + 16 * (lm >> 1);
+    const int b_off = k_stage_x + (wn + lr + 8 * (lm >> 1)) * k_row_bytes + 16 * (lm & 1);
+
+    for (int b = 0; b < kb; ++b) {
+        async::cp_async_wait<k_stages - 2>(); // this thread's copies of k-block b have landed
+        __syncthreads(); // everyone's have; and everyone is done with the stage refilled below
+        if (b + k_stages - 1 < kb)
+            issue(b + k_stages - 1);
+        async::cp_async_commit();
+
+        const unsigned char *st = smem + (b % k_stages) * k_stage_bytes;
+        const float swb = e8m0_to_f32(wsc[b]);
+#pragma unroll
+        for (int a = 0; a < 2; ++a)
+#pragma unroll
+            for (int c = 0; c < 4; ++c)
+#pragma unroll
+                for (int i = 0; i < 4; ++i)
+                    part[a][c][i] = 0.0f;
+#pragma unroll
+        for (int s = 0; s < 4; ++s) {
+            uint32_t af[2][4], bf[4][2];
+#pragma unroll
+            for (int a = 0; a < 2; ++a)
+                async::ldmatrix_x4(af[a], st + a_off + 16 * a * k_row_bytes + 32 * s);
+#pragma unroll
+            for (int c = 0; c < 4; c += 2) {
+                uint32_t r[4];
+                async::ldmatrix_x4(r, st + b_off + 8 * c * k_row_bytes + 32 * s);
+                bf[c][0] = r[0];
+                bf[c][1] = r[1];
+                bf[c + 1][0] = r[2];
+                bf[c + 1][1] = r[3];
+            }
+#pragma unroll
+            for (int a = 0; a < 2; ++a)
+#pragma unroll
+                for (int c = 0; c < 4; ++c)
+                    mma::m16n8k32_e4m3(part[a][c], af[a], bf[c], part[a][c]);
+        }
+        const float *sa = reinterpret_cast<const float *>(st + k_stage_x + k_stage_w);
+#pragma unroll
+        for (int a = 0; a < 2; ++a)
+#pragma unroll
+            for (int c = 0; c < 4; ++c)
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const int r = wm + 16 * a + g + (i >= 2 ? 8 : 0);
+                    acc[a][c][i] = fmaf(part[a][c][i], __fmul_rn(sa[r], swb), acc[a][c][i]);
+                }
+    }
+    async::cp_async_wait<0>(); // only empty groups remain; nothing left in flight at exit
+
+#pragma unroll
+    for (int a = 0; a < 2; ++a)
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int64_t row = row0 + wm + 16 * a + g + (i >= 2 ? 8 : 0);
+                const int64_t col = col0 + wn + 8 * c + 2 * t + (i & 1);
+                if (row >= m || col >= n)
+                    continue;
+                const int64_t at = row * bt.ldy + col;
+                if (bt.y_type == act_type::bf16)
+                    static_cast<uint16_t *>(item.y)[at] = f32_to_bf16_bits(acc[a][c][i]);
+                else
+                    static_cast<float *>(item.y)[at] = acc[a][c][i];
+            }
+}
+
 // One warp, one mma: the fragment test of tst_cuda_ops (kind 0 = e4m3 m16n8k32, 1 = bf16 m16n8k16).
 __global__ void mma_probe_kernel(
     int kind, const uint32_t *a, const uint32_t *b, const float *c, float *d)
@@ -417,6 +576,25 @@ bool same_group(const linear_params &a, const linear_params &b)
            && (a.ldy ? a.ldy : a.n) == (b.ldy ? b.ldy : b.n);
 }
 
+// The pipelined kernel's dynamic shared memory (above the 48 KiB default) is granted once per
+// device; where the attribute is refused the register-staged kernel runs instead.
+bool pipe_ok()
+{
+    static int s_state[64] = {}; // 0 unknown, 1 yes, 2 no
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64)
+        return false;
+    if (s_state[dev] == 0) {
+        const cudaError_t err = cudaFuncSetAttribute(mma_pipe_kernel,
+                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                     k_pipe_smem);
+        if (err != cudaSuccess)
+            (void) cudaGetLastError(); // clear it: the fallback kernel runs
+        s_state[dev] = err == cudaSuccess ? 1 : 2;
+    }
+    return s_state[dev] == 1;
+}
+
 Status launch_batch(const mma_batch &bt, bool pre, CUstream_st *stream)
 {
     if (bt.tiles == 0)
@@ -428,7 +606,9 @@ Status launch_batch(const mma_batch &bt, bool pre, CUstream_st *stream)
         FATHOM_LAUNCH(dim3(bt.tiles, bt.k / k_bk), k_threads, 0, stream, mma_quant_kernel)(bt);
         if (Status st = launch_status(); !st.ok())
             return st;
-        if (bt.w_type == F8)
+        if (bt.w_type == F8 && pipe_ok()) {
+            FATHOM_LAUNCH(grid, k_threads, k_pipe_smem, stream, mma_pipe_kernel)(bt);
+        } else if (bt.w_type == F8)
             FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<F8, true>)(bt);
         else
             FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<F4, true>)(bt);

@@ -69,6 +69,15 @@ struct Fiber
     uint64_t value = 0;
     int kind = 0, arg = 0; // kind 3: a warp collective (value = the lane's operand pointer)
     warp_collective_fn collective = nullptr;
+    struct Copy
+    {
+        void *dst;
+        const void *src;
+        int bytes, src_bytes;
+        long long group;
+    };
+    std::vector<Copy> copies; // queued cp.async copies, in issue order
+    long long committed = 0;  // cp.async groups committed so far (the open group's index)
 };
 
 constexpr size_t k_stack = 256 * 1024;
@@ -313,6 +322,47 @@ void warp_collective(void *lane_data, warp_collective_fn fn)
     f.arg = 0;
     f.collective = fn;
     yield(State::AtWarp);
+}
+
+void cp_async(void *dst, const void *src, int bytes, int src_bytes)
+{
+    Fiber &f = g_block->fibers[g_block->cur];
+    if ((bytes != 4 && bytes != 8 && bytes != 16) || src_bytes < 0 || src_bytes > bytes
+        || (reinterpret_cast<uintptr_t>(dst) % bytes) != 0
+        || (src_bytes > 0 && reinterpret_cast<uintptr_t>(src) % bytes != 0)) {
+        error("cp.async: bad size or misaligned address");
+        return;
+    }
+    f.copies.push_back(Fiber::Copy{dst, src, bytes, src_bytes, f.committed});
+}
+
+void cp_async_commit()
+{
+    ++g_block->fibers[g_block->cur].committed;
+}
+
+void cp_async_wait(int pending)
+{
+    Fiber &f = g_block->fibers[g_block->cur];
+    const long long upto = f.committed - pending; // groups < upto are complete
+    size_t kept = 0;
+    for (size_t i = 0; i < f.copies.size(); ++i) {
+        const Fiber::Copy &c = f.copies[i];
+        if (c.group < upto) {
+            if (c.src_bytes > 0)
+                std::memcpy(c.dst, c.src, static_cast<size_t>(c.src_bytes));
+            std::memset(static_cast<char *>(c.dst) + c.src_bytes, 0,
+                        static_cast<size_t>(c.bytes - c.src_bytes));
+        } else {
+            f.copies[kept++] = c;
+        }
+    }
+    f.copies.resize(kept);
+}
+
+void device_error(const char *what)
+{
+    error(what);
 }
 
 void *dynamic_smem()

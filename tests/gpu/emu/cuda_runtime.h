@@ -162,6 +162,15 @@ uint64_t warp_exchange(uint64_t value, int kind, int arg);
 using warp_collective_fn = void (*)(void *const lanes[32]);
 void warp_collective(void *lane_data, warp_collective_fn fn);
 void *dynamic_smem();
+// cp.async (async_copy.cuh): the calling thread's copy of `bytes` bytes (zero-filled past
+// src_bytes) is only queued; it lands in shared memory when the thread waits for its group
+// (cp_async_wait(n): every committed group but the newest n), so a missing or too-weak wait
+// reads stale shared memory here as it may on the device. Copies never waited for never land.
+void cp_async(void *dst, const void *src, int bytes, int src_bytes);
+void cp_async_commit();
+void cp_async_wait(int pending);
+// An error found by a device-side model (a misaligned ldmatrix row address, ...).
+void device_error(const char *what);
 void run_kernel(dim3 grid, dim3 block, size_t smem, const std::function<void()> &body);
 // Errors seen by the emulator (divergent warp operations, deadlocks, bad launch shapes, host
 // pointers handed to kernels, misuse of the runtime during a capture).

@@ -470,7 +470,6 @@ __global__ void __launch_bounds__(k_threads, 2) mma_pipe_kernel(mma_batch bt)
         async::cp_async_commit();
 
         const unsigned char *st = smem + (b % k_stages) * k_stage_bytes;
-        const float swb = e8m0_to_f32(wsc[b]);
 #pragma unroll
         for (int a = 0; a < 2; ++a)
 #pragma unroll
@@ -500,6 +499,7 @@ __global__ void __launch_bounds__(k_threads, 2) mma_pipe_kernel(mma_batch bt)
                     mma::m16n8k32_e4m3(part[a][c], af[a], bf[c], part[a][c]);
         }
         const float *sa = reinterpret_cast<const float *>(st + k_stage_x + k_stage_w);
+        const float swb = e8m0_to_f32(wsc[b]);
 #pragma unroll
         for (int a = 0; a < 2; ++a)
 #pragma unroll

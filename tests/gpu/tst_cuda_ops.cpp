@@ -1576,6 +1576,17 @@ void testMma()
          A::bf16,
          A::f32,
          0},
+        // The pipelined workspace mainloop (3 cp.async stages): one k step (above), many k
+        // steps (stage reuse), row and column tails (zero-filled copies), bf16 y.
+        {"mma linear fp8 m=130 264x2048 (16 k steps, tails)",
+         W::fp8_e4m3,
+         {130},
+         264,
+         2048,
+         A::f32,
+         A::f32,
+         0},
+        {"mma linear fp8 m=3 136x256 bf16 y", W::fp8_e4m3, {3}, 136, 256, A::f32, A::bf16, 0},
     };
     for (const MmaCase &c : cases)
         testMmaLinear(c);

@@ -241,11 +241,164 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
     }
 }
 
+/*
+  Decode variant (fewer than k_min_fast_rows query rows): the heads are the mma's M (one row's
+  q: n_heads x dim, 16 heads per M tile), the keys its N. A block of 4 warps scores one row
+  (blockIdx.y) against k_dkeys keys (blockIdx.x), so a long row fills the GPU; warp w takes the
+  M tiles w, w + 4, ... against all the block's keys and stores each (head, key) term
+  bf16(w_h relu(bf16(dot))) to shared memory; then one thread per key sums the terms in head
+  order in fp32 and rounds to bf16: the same arithmetic, in the same order, as the prefill
+  kernel above (and the same bound). The row's visible count is device data (row_n): the launch
+  shape depends only on n_keys (the capacity) and n_q, so a replayed decode graph stays valid;
+  blocks past the count exit at once.
+*/
+constexpr int k_dkeys = 128; // keys per decode block
+constexpr int k_dntiles = k_dkeys / 8;
+
+__global__ void __launch_bounds__(k_warps * 32)
+    indexer_scores_mma_decode_kernel(const float *q_all,
+                                     const float *w_all,
+                                     const float *keys,
+                                     float *scores,
+                                     int n_heads,
+                                     int dim,
+                                     int n_keys,
+                                     int64_t ld,
+                                     const int32_t *row_n)
+{
+    FATHOM_EXTERN_SHARED(uint32_t, sk); // [k_dkeys][stride_w] bf16 pairs, then the terms
+    const int stride_w = dim / 2 + 4;
+    float *s_pr = reinterpret_cast<float *>(sk + k_dkeys * stride_w); // [heads16][k_dkeys]
+    const int ksteps = dim / 16;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int r = blockIdx.y;
+    const int key0 = blockIdx.x * k_dkeys;
+    int lim = row_n ? row_n[r] : n_keys;
+    lim = lim < n_keys ? lim : n_keys;
+    if (key0 >= lim)
+        return; // uniform over the block
+
+    const int quads = dim / 4;
+    for (int i0 = threadIdx.x; i0 < k_dkeys * quads; i0 += 4 * blockDim.x) {
+        float f[4][4];
+#pragma unroll
+        for (int b = 0; b < 4; ++b) {
+            const int i = i0 + b * blockDim.x;
+            const int kk = i / quads, d4 = i % quads;
+            f[b][0] = f[b][1] = f[b][2] = f[b][3] = 0.0f;
+            if (i < k_dkeys * quads && key0 + kk < lim)
+                load_f32x4(keys + static_cast<int64_t>(key0 + kk) * dim + 4 * d4, f[b]);
+        }
+#pragma unroll
+        for (int b = 0; b < 4; ++b) {
+            const int i = i0 + b * blockDim.x;
+            const int kk = i / quads, d4 = i % quads;
+            if (i < k_dkeys * quads) {
+                sk[kk * stride_w + 2 * d4] = pack_bf16(f[b][0], f[b][1]);
+                sk[kk * stride_w + 2 * d4 + 1] = pack_bf16(f[b][2], f[b][3]);
+            }
+        }
+    }
+    __syncthreads();
+    const int vis = lim - key0;
+    const int nt = vis >= k_dkeys ? k_dntiles : (vis + 7) / 8;
+    const float *q = q_all + static_cast<int64_t>(r) * n_heads * dim;
+    const float *w = w_all + static_cast<int64_t>(r) * n_heads;
+    const int mtiles = (n_heads + 15) / 16;
+    for (int mt = warp; mt < mtiles; mt += k_warps) {
+        const int h0 = mt * 16 + g, h1 = h0 + 8;
+        const bool ok0 = h0 < n_heads, ok1 = h1 < n_heads;
+        uint32_t a[k_max_ksteps][4];
+#pragma unroll
+        for (int ks = 0; ks < k_max_ksteps; ++ks) {
+            if (ks < ksteps) {
+                const int c = ks * 16 + 2 * t;
+                a[ks][0] = ok0 ? load_bf16x2(q + h0 * dim + c) : 0u;
+                a[ks][1] = ok1 ? load_bf16x2(q + h1 * dim + c) : 0u;
+                a[ks][2] = ok0 ? load_bf16x2(q + h0 * dim + c + 8) : 0u;
+                a[ks][3] = ok1 ? load_bf16x2(q + h1 * dim + c + 8) : 0u;
+            }
+        }
+        const float w0 = ok0 ? w[h0] : 0.0f;
+        const float w1 = ok1 ? w[h1] : 0.0f;
+#pragma unroll
+        for (int j = 0; j < k_dntiles; ++j) {
+            if (j < nt) {
+                float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                const uint32_t *kr = sk + (j * 8 + g) * stride_w + t;
+#pragma unroll
+                for (int ks = 0; ks < k_max_ksteps; ++ks) {
+                    if (ks < ksteps) {
+                        const uint32_t b[2] = {kr[ks * 8], kr[ks * 8 + 4]};
+                        cuda::mma::m16n8k16_bf16(d, a[ks], b, d);
+                    }
+                }
+                // The prefill kernel's epilogue: bf16(dot), ReLU (std::max semantics), bf16(w x).
+                round_bf16x2(d[0], d[1]);
+                round_bf16x2(d[2], d[3]);
+                float pr[4];
+#pragma unroll
+                for (int i = 0; i < 4; ++i)
+                    pr[i] = __fmul_rn(i < 2 ? w0 : w1, d[i] < 0.0f ? 0.0f : d[i]);
+                round_bf16x2(pr[0], pr[1]);
+                round_bf16x2(pr[2], pr[3]);
+                const int c = j * 8 + 2 * t;
+                s_pr[h0 * k_dkeys + c] = pr[0];
+                s_pr[h0 * k_dkeys + c + 1] = pr[1];
+                s_pr[h1 * k_dkeys + c] = pr[2];
+                s_pr[h1 * k_dkeys + c + 1] = pr[3];
+            }
+        }
+    }
+    __syncthreads();
+    for (int kk = threadIdx.x; kk < k_dkeys; kk += blockDim.x) {
+        if (kk < vis) {
+            float acc = 0.0f;
+            for (int h = 0; h < n_heads; ++h)
+                acc = __fadd_rn(acc, s_pr[h * k_dkeys + kk]);
+            float dummy = 0.0f;
+            round_bf16x2(acc, dummy);
+            scores[static_cast<int64_t>(r) * ld + key0 + kk] = acc;
+        }
+    }
+}
+
 } // namespace
 
 bool indexer_scores_mma_supported(int n_heads, int dim)
 {
     return n_heads > 0 && dim >= 16 && dim <= 16 * k_max_ksteps && dim % 16 == 0;
+}
+
+// The decode variant (see its kernel): grid (key blocks, rows), independent of the visible counts.
+static Status indexer_scores_decode_fast_cuda(const IndexerScoreParams &p,
+                                              int n_q,
+                                              int64_t scores_ld,
+                                              CUstream_st *stream,
+                                              const int32_t *row_n)
+{
+    if (!p.q || !p.weights || (!p.keys && p.n_keys) || (!p.scores && p.n_keys) || n_q < 0
+        || scores_ld < p.n_keys)
+        return Status::invalid("indexer_scores_rows_fast_cuda: bad arguments");
+    if (p.n_keys == 0 || n_q == 0)
+        return Status::success();
+    const int heads16 = (p.n_heads + 15) / 16 * 16;
+    const size_t smem = sizeof(uint32_t) * k_dkeys * (p.dim / 2 + 4)
+                        + sizeof(float) * heads16 * k_dkeys;
+    if (smem > 227 * 1024)
+        return indexer_scores_rows_cuda(p, n_q, scores_ld, stream, row_n); // > 448 heads
+    if (smem > 48 * 1024) {
+        const cudaError_t err = cudaFuncSetAttribute(indexer_scores_mma_decode_kernel,
+                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                     static_cast<int>(smem));
+        if (err != cudaSuccess)
+            return cuda_status(err);
+    }
+    const dim3 grid((p.n_keys + k_dkeys - 1) / k_dkeys, n_q);
+    FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_mma_decode_kernel)
+    (p.q, p.weights, p.keys, p.scores, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);
+    return cuda::launch_status();
 }
 
 Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
@@ -254,9 +407,10 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
                                      CUstream_st *stream,
                                      const int32_t *row_n)
 {
-    if (n_q < k_min_fast_rows || !indexer_scores_mma_supported(p.n_heads, p.dim) || !aligned16(p.q)
-        || !aligned16(p.keys))
+    if (!indexer_scores_mma_supported(p.n_heads, p.dim) || !aligned16(p.q) || !aligned16(p.keys))
         return indexer_scores_rows_cuda(p, n_q, scores_ld, stream, row_n);
+    if (n_q < k_min_fast_rows)
+        return indexer_scores_decode_fast_cuda(p, n_q, scores_ld, stream, row_n);
     if (!p.q || !p.weights || (!p.keys && p.n_keys) || (!p.scores && p.n_keys) || n_q < 0
         || scores_ld < p.n_keys || (p.n_keys + k_keys - 1) / k_keys > 65535)
         return Status::invalid("indexer_scores_rows_fast_cuda: bad arguments");

@@ -647,7 +647,8 @@ void testSparseAttn()
 // rows with 1-3 valid keys make one key a third of the output).
 
 // Scores: every visible element within the bound, every invisible one left unwritten (NaN).
-void testIndexerFastCase(int heads, int dim, int nKeys, int nQ, bool fp4Inputs)
+void testIndexerFastCase(
+    int heads, int dim, int nKeys, int nQ, bool fp4Inputs, std::vector<int32_t> fixedRowN = {})
 {
     auto q = randomBf16(static_cast<size_t>(nQ) * heads * dim);
     auto w = randomBf16(static_cast<size_t>(nQ) * heads, 0.05f);
@@ -663,6 +664,8 @@ void testIndexerFastCase(int heads, int dim, int nKeys, int nQ, bool fp4Inputs)
     const int32_t edges[] = {0, 1, 127, 128, 129, nKeys, nKeys + 5, 8, 7};
     for (int i = 0; i < 9 && i < nQ; ++i)
         rowN[(i * 7) % nQ] = edges[i];
+    if (!fixedRowN.empty())
+        rowN = fixedRowN; // decode cases: the counts chosen by the caller
     const int64_t ld = nKeys + 3;
     std::vector<float> ref(static_cast<size_t>(nQ) * ld, 0.0f), bound(ref.size(), 0.0f);
     for (int t = 0; t < nQ; ++t) {
@@ -704,12 +707,13 @@ void testIndexerFastCase(int heads, int dim, int nKeys, int nQ, bool fp4Inputs)
     char name[128];
     std::snprintf(name,
                   sizeof name,
-                  "indexer_scores fast (%d heads x %d, %d keys, %d rows%s)",
+                  "indexer_scores fast (%d heads x %d, %d keys, %d rows%s%s)",
                   heads,
                   dim,
                   nKeys,
                   nQ,
-                  fp4Inputs ? ", FP4-valued" : "");
+                  fp4Inputs ? ", FP4-valued" : "",
+                  nQ < k::k_min_fast_rows ? ", decode variant" : "");
     if (!statusOk(k::indexer_scores_rows_fast_cuda(g, nQ, ld, nullptr, dn.get()), name)
         || !synced(name))
         return;
@@ -801,6 +805,17 @@ void testIndexerFast()
     testIndexerFastCase(64, 128, 300, 64, false);
     testIndexerFastCase(2, 64, 37, 9, true); // tiny-bf16's indexer
     testIndexerFastCase(3, 48, 200, 17, false);
+    // Decode variant (< k_min_fast_rows rows: heads as M, one block per 128 keys and row).
+    // Visible counts at and around the 128-key block boundaries, 0, 1 and the capacity.
+    testIndexerFastCase(64, 128, 600, 1, true, {257});
+    testIndexerFastCase(64, 128, 600, 1, true, {600});
+    testIndexerFastCase(64, 128, 600, 1, false, {1});
+    testIndexerFastCase(64, 128, 600, 1, false, {0});
+    testIndexerFastCase(64, 128, 600, 3, true, {255, 256, 600});
+    testIndexerFastCase(64, 128, 600, 3, true, {0, 129, 605});
+    testIndexerFastCase(2, 64, 37, 3, true, {37, 5, 0});    // heads < one M tile
+    testIndexerFastCase(20, 48, 300, 2, false, {300, 130}); // partial second M tile
+    testIndexerFastCase(64, 128, 70000, 1, true, {69999});  // a long row: 547 key blocks
 }
 
 void testSparseAttnFastCase(int nQ, int heads, int D, int nKv, int nExt, int nIdx, float qScale)

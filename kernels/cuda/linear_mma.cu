@@ -31,8 +31,8 @@
 */
 #include "kernels/cuda_ops.h"
 
-#include "linear_internal.cuh"
 #include "async_copy.cuh"
+#include "linear_internal.cuh"
 #include "mma_sync.cuh"
 
 namespace fathom::kernels {
@@ -381,10 +381,10 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
 // 8 row addresses of one 8x8 matrix start 4 banks apart, so each ldmatrix phase is conflict
 // free). No registers hold the next step's data, so it fits 2 blocks per SM (launch bounds).
 constexpr int k_stages = 3;
-constexpr int k_stage_x = k_bm * k_row_bytes;              // 9216
-constexpr int k_stage_w = k_bn * k_row_bytes;              // 18432
+constexpr int k_stage_x = k_bm * k_row_bytes;                   // 9216
+constexpr int k_stage_w = k_bn * k_row_bytes;                   // 18432
 constexpr int k_stage_bytes = k_stage_x + k_stage_w + k_bm * 4; // + sA: 27904
-constexpr int k_pipe_smem = k_stages * k_stage_bytes;      // 83712
+constexpr int k_pipe_smem = k_stages * k_stage_bytes;           // 83712
 
 __global__ void __launch_bounds__(k_threads, 2) mma_pipe_kernel(mma_batch bt)
 {
@@ -446,7 +446,6 @@ __global__ void __launch_bounds__(k_threads, 2) mma_pipe_kernel(mma_batch bt)
                 acc[a][c][i] = 0.0f;
 
     // Prologue: k_stages - 1 groups in flight (empty groups past kb keep the count uniform).
-#pragma unroll
     for (int s = 0; s < k_stages - 1; ++s) {
         if (s < kb)
             issue(s);

@@ -351,7 +351,8 @@ void cp_async_wait(int pending)
         if (c.group < upto) {
             if (c.src_bytes > 0)
                 std::memcpy(c.dst, c.src, static_cast<size_t>(c.src_bytes));
-            std::memset(static_cast<char *>(c.dst) + c.src_bytes, 0,
+            std::memset(static_cast<char *>(c.dst) + c.src_bytes,
+                        0,
                         static_cast<size_t>(c.bytes - c.src_bytes));
         } else {
             f.copies[kept++] = c;

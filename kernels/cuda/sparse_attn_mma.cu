@@ -121,7 +121,11 @@ inline bool aligned16(const void *p)
     return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
 }
 
-__global__ void __launch_bounds__(k_threads, 1) sparse_attn_mma_kernel(SparseAttnParams p)
+// part == nullptr: the whole index row, normalised output (prefill). Otherwise the decode
+// variant's split blockIdx.z: index blocks [z bps, (z + 1) bps) only, and the unnormalised
+// partial O, its maximum and its denominator (no sink) to part (sparse_attn_combine_kernel).
+__global__ void __launch_bounds__(k_threads, 1)
+    sparse_attn_mma_kernel(SparseAttnParams p, float *part, int bps)
 {
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ int s_n;
@@ -166,8 +170,16 @@ __global__ void __launch_bounds__(k_threads, 1) sparse_attn_mma_kernel(SparseAtt
         acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
 
     const int32_t *idx = p.idx + static_cast<int64_t>(t_row) * p.n_idx;
-    for (int b0 = 0; b0 < p.n_idx; b0 += p.block) {
-        const int b1 = b0 + p.block < p.n_idx ? b0 + p.block : p.n_idx;
+    int i_begin = 0, i_end = p.n_idx;
+    if (part) {
+        const int64_t first = static_cast<int64_t>(blockIdx.z) * bps * p.block;
+        i_begin = first < p.n_idx ? static_cast<int>(first) : p.n_idx;
+        i_end = first + static_cast<int64_t>(bps) * p.block < p.n_idx
+                    ? static_cast<int>(first + static_cast<int64_t>(bps) * p.block)
+                    : p.n_idx;
+    }
+    for (int b0 = i_begin; b0 < i_end; b0 += p.block) {
+        const int b1 = b0 + p.block < i_end ? b0 + p.block : i_end;
         __syncthreads(); // the previous block's tiles are no longer read
         // 1. Compaction: lane handles indices b0 + 2 lane, + 1 (block <= 64).
         if (warp == 0) {
@@ -316,6 +328,31 @@ __global__ void __launch_bounds__(k_threads, 1) sparse_attn_mma_kernel(SparseAtt
     }
     __syncthreads(); // statistics final (a row whose last blocks were empty skipped step 4)
     const int hA = 16 * m_tile + g, hB = hA + 8;
+    if (part) { // split partials: [row][head][split][D O values, m, den]
+        const int D2 = D + 2;
+        for (int half = 0; half < 2; ++half) {
+            const int hh = half ? hB : hA;
+            if (h0 + hh >= p.n_heads)
+                continue;
+            float *w = part
+                       + ((static_cast<int64_t>(t_row) * p.n_heads + h0 + hh) * gridDim.z
+                          + blockIdx.z)
+                             * D2;
+            float *o = w + c_part * (D / 4);
+#pragma unroll
+            for (int j = 0; j < k_max_nt; ++j) {
+                if (j < nt) {
+                    o[8 * j + 2 * t] = acc[j][2 * half];
+                    o[8 * j + 2 * t + 1] = acc[j][2 * half + 1];
+                }
+            }
+            if (c_part == 0 && t == 0) {
+                w[D] = sm[hh];
+                w[D + 1] = sden[hh];
+            }
+        }
+        return;
+    }
     for (int half = 0; half < 2; ++half) {
         const int hh = half ? hB : hA;
         if (h0 + hh >= p.n_heads)
@@ -339,7 +376,59 @@ __global__ void __launch_bounds__(k_threads, 1) sparse_attn_mma_kernel(SparseAtt
     }
 }
 
+// The decode variant's merge, one block per (row, head): M = max_s m_s, the split sums rescaled
+// by exp(m_s - M), the sink in the final denominator only; o = bf16(O / den), 0 without a key.
+__global__ void sparse_attn_combine_kernel(
+    const float *part, float *out, int D, int splits, const float *sink, int n_heads)
+{
+    const int64_t rh = blockIdx.x; // row x n_heads + head
+    const int h = static_cast<int>(rh % n_heads);
+    const int D2 = D + 2;
+    const float *w = part + rh * splits * D2;
+    float m = -__int_as_float(0x7F800000);
+    for (int s = 0; s < splits; ++s)
+        m = fmaxf(m, w[s * D2 + D]);
+    const bool none = isinf(m);
+    float den = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+        const float ms = w[s * D2 + D];
+        if (!isinf(ms))
+            den = __fadd_rn(den, __fmul_rn(w[s * D2 + D + 1], expf(__fsub_rn(ms, m))));
+    }
+    den = none ? 1.0f : __fadd_rn(den, expf(__fsub_rn(sink[h], m)));
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        float acc = 0.0f;
+        for (int s = 0; s < splits; ++s) {
+            const float ms = w[s * D2 + D];
+            if (!isinf(ms))
+                acc = __fadd_rn(acc, __fmul_rn(w[s * D2 + d], expf(__fsub_rn(ms, m))));
+        }
+        float x = none ? 0.0f : __fdiv_rn(acc, den), dummy = 0.0f;
+        round_bf16x2(x, dummy);
+        out[rh * D + d] = x;
+    }
+}
+
+// Splits of the decode variant: fixed by the index row's width (a replayed graph's launch shape
+// does not depend on how many indices are valid), at most 32, whole online-softmax blocks each.
+int decode_splits(const SparseAttnParams &p, int *bps)
+{
+    const int nb = p.n_idx > 0 ? (p.n_idx + p.block - 1) / p.block : 1;
+    const int want = nb < 32 ? nb : 32;
+    *bps = (nb + want - 1) / want;
+    return (nb + *bps - 1) / *bps;
+}
+
 } // namespace
+
+size_t sparse_attn_decode_workspace_floats(const SparseAttnParams &p)
+{
+    if (p.block <= 0 || p.n_q <= 0 || p.n_heads <= 0)
+        return 0;
+    int bps = 0;
+    const int splits = decode_splits(p, &bps);
+    return static_cast<size_t>(p.n_q) * p.n_heads * splits * (p.head_dim + 2);
+}
 
 bool sparse_attn_mma_supported(const SparseAttnParams &p)
 {
@@ -347,9 +436,10 @@ bool sparse_attn_mma_supported(const SparseAttnParams &p)
            && p.block <= k_blk;
 }
 
-Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream)
+Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream, float *workspace)
 {
-    if (p.n_q < k_min_fast_rows || !sparse_attn_mma_supported(p) || !aligned16(p.q)
+    const bool decode = p.n_q < k_min_fast_rows;
+    if (p.n_q <= 0 || (decode && !workspace) || !sparse_attn_mma_supported(p) || !aligned16(p.q)
         || !aligned16(p.kv) || !aligned16(p.kv_ext))
         return sparse_attn_cuda(p, stream);
     if (!p.q || !p.idx || !p.sink || !p.out || p.n_heads <= 0 || (p.n_kv > 0 && !p.kv)
@@ -363,8 +453,22 @@ Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream)
         if (err != cudaSuccess)
             return cuda_status(err);
     }
-    const dim3 grid(p.n_q, (p.n_heads + k_heads - 1) / k_heads);
-    FATHOM_LAUNCH(grid, k_threads, bytes, stream, sparse_attn_mma_kernel)(p);
+    if (p.n_q == 0)
+        return Status::success();
+    if (!decode) {
+        const dim3 grid(p.n_q, (p.n_heads + k_heads - 1) / k_heads);
+        FATHOM_LAUNCH(grid, k_threads, bytes, stream, sparse_attn_mma_kernel)(p, nullptr, 0);
+        return cuda::launch_status();
+    }
+    int bps = 0;
+    const int splits = decode_splits(p, &bps);
+    const dim3 grid(p.n_q, (p.n_heads + k_heads - 1) / k_heads, splits);
+    FATHOM_LAUNCH(grid, k_threads, bytes, stream, sparse_attn_mma_kernel)(p, workspace, bps);
+    Status st = cuda::launch_status();
+    if (!st.ok())
+        return st;
+    FATHOM_LAUNCH(dim3(p.n_q * p.n_heads), 128, 0, stream, sparse_attn_combine_kernel)
+    (workspace, p.out, p.head_dim, splits, p.sink, p.n_heads);
     return cuda::launch_status();
 }
 

@@ -818,7 +818,8 @@ void testIndexerFast()
     testIndexerFastCase(64, 128, 70000, 1, true, {69999});  // a long row: 547 key blocks
 }
 
-void testSparseAttnFastCase(int nQ, int heads, int D, int nKv, int nExt, int nIdx, float qScale)
+void testSparseAttnFastCase(
+    int nQ, int heads, int D, int nKv, int nExt, int nIdx, float qScale, bool workspace = true)
 {
     auto q = randomBf16(static_cast<size_t>(nQ) * heads * D, qScale);
     auto kv = randomBf16(static_cast<size_t>(nKv) * D);
@@ -908,12 +909,18 @@ void testSparseAttnFastCase(int nQ, int heads, int D, int nKv, int nExt, int nId
     char name[128];
     std::snprintf(name,
                   sizeof name,
-                  "sparse_attn fast (%d rows x %d heads x %d, %d indices)",
+                  "sparse_attn fast (%d rows x %d heads x %d, %d indices%s)",
                   nQ,
                   heads,
                   D,
-                  nIdx);
-    if (!statusOk(k::sparse_attn_fast_cuda(g, nullptr), name) || !synced(name))
+                  nIdx,
+                  nQ >= k::k_min_fast_rows ? ""
+                  : workspace              ? ", split-KV decode variant"
+                                           : ", no workspace: exact kernel");
+    // The decode variant's split partials (fewer than k_min_fast_rows rows, workspace given).
+    Dev<float> dws(workspace ? k::sparse_attn_decode_workspace_floats(g) : 1);
+    if (!statusOk(k::sparse_attn_fast_cuda(g, nullptr, workspace ? dws.get() : nullptr), name)
+        || !synced(name))
         return;
     const auto got = dout.host();
     size_t bad = 0;
@@ -941,8 +948,15 @@ void testSparseAttnFast()
     testSparseAttnFastCase(12, 64, 512, 300, 500, 640, 1.0f); // V4-Flash: window + top-512
     testSparseAttnFastCase(9, 4, 96, 40, 20, 30, 1.0f);       // tiny-bf16
     testSparseAttnFastCase(8, 80, 128, 100, 0, 130, 0.5f);    // two head groups, no ext pool
-    // Fewer than k_min_fast_rows rows: the exact kernel (bit for bit as sparse_attn_cuda).
+    // Fewer than k_min_fast_rows rows without workspace: the exact kernel.
+    testSparseAttnFastCase(2, 8, 64, 50, 10, 70, 1.0f, false);
+    // Decode (split-KV) variant: window + compressed entries of V4 at 640 and 1152 indices, one
+    // and three rows (row 1: 1-3 valid keys, every later split empty; row 2: 2 valid keys per
+    // index block), a small shape with a partial last block and two head groups.
+    testSparseAttnFastCase(1, 64, 512, 300, 500, 640, 1.0f);
+    testSparseAttnFastCase(3, 64, 512, 300, 900, 1152, 1.0f);
     testSparseAttnFastCase(2, 8, 64, 50, 10, 70, 1.0f);
+    testSparseAttnFastCase(5, 80, 128, 100, 0, 130, 0.5f); // row 3: no valid key
 }
 
 void testMoe()

@@ -146,7 +146,17 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
                                      CUstream_st *stream,
                                      const int32_t *row_n = nullptr);
 bool sparse_attn_mma_supported(const SparseAttnParams &p);
-Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream);
+/*
+  Decode (fewer than k_min_fast_rows rows): the indexer launcher runs its decode variant (heads as
+  the mma's M, one block per 128 keys and row). The attention's decode variant splits each index
+  row (split-KV: per split the unnormalised partial O, its maximum and denominator, then a
+  log-sum-exp merge with the sink) and needs workspace (sparse_attn_decode_workspace_floats
+  floats, device memory); without it the exact kernel runs, as before.
+*/
+size_t sparse_attn_decode_workspace_floats(const SparseAttnParams &p);
+Status sparse_attn_fast_cuda(const SparseAttnParams &p,
+                             CUstream_st *stream,
+                             float *workspace = nullptr);
 
 // ---- MoE ----------------------------------------------------------------------------------------
 

@@ -643,8 +643,15 @@ void benchAttention(const char *label, int nQ, int nKv, int nExt, int nIdx, int 
     p.n_kv_ext = nExt;
     p.n_idx = nIdx;
     p.scale = 1.0f / std::sqrt(512.0f);
+    // Decode rows (< k_min_fast_rows): the split-KV variant's partials (attndec).
+    float *ws = nullptr;
+    if (nQ < kk::k_min_fast_rows
+        && cudaMalloc(&ws, kk::sparse_attn_decode_workspace_floats(p) * 4) != cudaSuccess) {
+        std::printf("  %s: out of device memory\n", label);
+        return;
+    }
     OpTimer t;
-    const double fast = t.median(5, [&] { kk::sparse_attn_fast_cuda(p, nullptr); });
+    const double fast = t.median(5, [&] { kk::sparse_attn_fast_cuda(p, nullptr, ws); });
     kk::SparseAttnParams ps = p;
     ps.n_q = std::min(exactRows, nQ);
     const double exact = t.median(
@@ -664,6 +671,7 @@ void benchAttention(const char *label, int nQ, int nKv, int nExt, int nIdx, int 
     cudaFree(sink);
     cudaFree(out);
     cudaFree(idx);
+    cudaFree(ws);
 }
 
 // FATHOM_BENCH_ATTN_OPS=0 skips this table (about 10-30 s, most of it the exact kernels), e.g.
@@ -680,6 +688,12 @@ void benchAttnOps()
     // 8K prefill, CSA: window 128 + top-512 entries; 128K, HCA: window 128 + 1024 entries.
     benchAttention("CSA 8K (8192 x 640 keys)", 8192, 8192, 2048, 640, 256);
     benchAttention("HCA 128K (1024 x 1152 keys)", 1024, 8192, 1024, 1152, 64);
+    // Decode, B = 1 (attndec): the indexer's decode variant at 32K and 256K index keys (128K and
+    // 1M tokens of CSA), the split-KV attention at 640 (CSA) and 1152 (HCA at 128K) indices.
+    benchIndexer("decode 32K (1 x 32768 keys)", 1, 32768, false, 1);
+    benchIndexer("decode 256K (1 x 262144 keys)", 1, 262144, false, 1);
+    benchAttention("CSA decode (1 x 640 keys)", 1, 8192, 2048, 640, 1);
+    benchAttention("HCA decode (1 x 1152 keys)", 1, 8192, 1024, 1152, 1);
 }
 
 } // namespace

@@ -23,7 +23,8 @@
 #
 # Decode-step graphs (CudaExecutor::beginStep, on by default): tst_cuda_model checks graphed
 # decode against eager launches bit for bit and prints STEP lines (median step time of a tiny
-# model both ways: the per-step overhead, the arithmetic being negligible); after bench_cuda
+# model both ways: the per-step overhead, the arithmetic being negligible) and REPLAY lines (the
+# host time of a replayed step: the forward walk without launches); after bench_cuda
 # (graphed decode), a second short bench_cuda run with FATHOM_CUDA_STEP_GRAPHS=0 gives the eager
 # decode figures on the same slice (SKIP_EAGER=1 leaves it out).
 # Modes: the main bench_cuda run is the non-exact mode (FATHOM_CUDA_EXACT_LINEAR=0, the mode of
@@ -169,6 +170,11 @@ cat "$SUMMARY"
 if [ -f "$LOGS/gpu-tests-full.log" ] && grep -q "^STEP:" "$LOGS/gpu-tests-full.log"; then
     echo "decode-step overhead (tiny models, eager vs step graph):"
     grep -h "^STEP:" "$LOGS/gpu-tests-full.log" | sed 's/^STEP: /  /'
+fi
+if [ -f "$LOGS/gpu-tests-full.log" ] && grep -q "^REPLAY:" "$LOGS/gpu-tests-full.log"; then
+    # Host time of a replayed step (the walk, beginStep to the launch; issue 5: <= 15 us/layer).
+    echo "decode-step replay (host time per replayed / recorded step):"
+    grep -h "^REPLAY:" "$LOGS/gpu-tests-full.log" | sed 's/^REPLAY: /  /'
 fi
 if [ -f "$LOGS/gpu-tests-full.log" ] && grep -qi "cublaslt" "$LOGS/gpu-tests-full.log"; then
     echo "cuBLASLt FP8 block-scaled path (tst_cuda_ops; non-exact mode only):"

@@ -1423,10 +1423,16 @@ Result<void> CudaExecutor::sparseAttention(const kernels::SparseAttnParams &p)
     CudaOpTimer timer(*this, "attention");
     kernels::SparseAttnParams d = p;
     d.sink = device(p.sink);
-    // Non-exact mode: tensor cores for prefill (attn: sparse_attn_mma.cu).
+    // Non-exact mode: tensor cores (attn: sparse_attn_mma.cu); decode rows split each index row,
+    // their partials in an arena temporary (sized by the index width only: replay-safe).
+    Buffer<float> parts;
+    if (!m_exactLinear && d.n_q > 0 && d.n_q < kernels::k_min_fast_rows) {
+        const auto n = static_cast<int64_t>(kernels::sparse_attn_decode_workspace_floats(d));
+        FATHOM_TRY_ASSIGN(parts, Buffer<float>::make(*this, n, "attention split partials"));
+    }
     FATHOM_CUDA_OP("sparse_attn",
                    m_exactLinear ? kernels::sparse_attn_cuda(d, m_stream)
-                                 : kernels::sparse_attn_fast_cuda(d, m_stream));
+                                 : kernels::sparse_attn_fast_cuda(d, m_stream, parts.data()));
     return {};
 }
 

@@ -336,7 +336,7 @@ Result<void *> CudaExecutor::allocate(size_t bytes, const char *what)
         if (m_replayNext < m_replay->allocations.size()
             && m_replay->allocations[m_replayNext].first == size) {
             p = m_replay->allocations[m_replayNext++].second;
-            m_replayLive.insert(p);
+            m_replayLive.push_back(p);
             walk(size, reinterpret_cast<uintptr_t>(p));
             return p;
         }
@@ -389,8 +389,15 @@ void CudaExecutor::release(void *p)
 {
     if (!p)
         return;
-    if (m_replaying && m_replayLive.erase(p))
-        return; // stays the kept graph's
+    if (m_replaying) {
+        // Searched from the most recent: releases mostly come in reverse allocation order.
+        for (size_t i = m_replayLive.size(); i-- > 0;)
+            if (m_replayLive[i] == p) {
+                m_replayLive[i] = m_replayLive.back();
+                m_replayLive.pop_back();
+                return; // stays the kept graph's
+            }
+    }
     auto it = m_live.find(p);
     if (it == m_live.end())
         return;

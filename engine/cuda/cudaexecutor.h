@@ -359,7 +359,10 @@ private:
     bool m_replaying = false;
     StepExec *m_replay = nullptr;
     size_t m_replayNext = 0;
-    std::set<void *> m_replayLive;
+    // Blocks handed out and not yet released: a vector kept across steps (its capacity stays),
+    // not a set - a replayed step makes ~50 allocations per layer, each a node allocation in
+    // a set; few are live at once and releases are mostly last-in first-out.
+    std::vector<void *> m_replayLive;
     bool m_replayDiverged = false;
     void walk(uint64_t a, uint64_t b = 0, uint64_t c = 0);
     // Every launch: hashed inside a step; true when it must be skipped (a replay's walk).

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <numeric>
 #include <utility>
 
@@ -160,16 +161,21 @@ V4Forward::Batch V4Forward::makeBatch(int block, const std::vector<ForwardItem> 
 }
 
 // Taps every item's rows of a [rows, ...] tensor in the executor's memory.
+// The name (prefix + suffix) and shape are built only when there is a tap: a decode step
+// without one (every replayed step) makes no strings or shape vectors here.
 static void tapRows(Executor &exec,
                     Tap *tap,
-                    const std::string &name,
+                    const std::string &prefix,
+                    const char *suffix,
                     const float *data,
                     int rowSize,
-                    const std::vector<int64_t> &shape,
+                    std::initializer_list<int64_t> dims,
                     const std::vector<ForwardItem> &items)
 {
     if (!tap)
         return;
+    const std::string name = prefix + suffix;
+    const std::vector<int64_t> shape(dims);
     int64_t rows = 0;
     for (const ForwardItem &it : items)
         rows += it.count;
@@ -207,7 +213,7 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     const int N = rows, n = c.hcMult;
     const int d = static_cast<int>(c.hiddenSize);
     const float eps = static_cast<float>(c.rmsNormEps);
-    const std::string name = prefix + kind;
+    const std::string name = tap ? prefix + kind : std::string(); // taps only
     FATHOM_TRY_ASSIGN(Floats pre, floats(m_exec, N * n, "mHC pre weights"));
     FATHOM_TRY_ASSIGN(Floats post, floats(m_exec, N * n, "mHC post weights"));
     FATHOM_TRY_ASSIGN(Floats comb, floats(m_exec, static_cast<int64_t>(N) * n * n, "mHC mixing"));
@@ -228,9 +234,9 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     hp.norm_eps = eps;
     hp.hc_eps = static_cast<float>(c.hcEps);
     FATHOM_TRY(m_exec.mhcPre(hp));
-    tapRows(m_exec, tap, name + "_hc_pre", pre.data(), n, {n}, items);
-    tapRows(m_exec, tap, name + "_hc_post", post.data(), n, {n}, items);
-    tapRows(m_exec, tap, name + "_hc_comb", comb.data(), n * n, {n, n}, items);
+    tapRows(m_exec, tap, name, "_hc_pre", pre.data(), n, {n}, items);
+    tapRows(m_exec, tap, name, "_hc_post", post.data(), n, {n}, items);
+    tapRows(m_exec, tap, name, "_hc_comb", comb.data(), n * n, {n, n}, items);
 
     kernels::RmsNormParams np;
     np.x = u.data();
@@ -240,7 +246,7 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     np.dim = d;
     np.eps = eps;
     FATHOM_TRY(m_exec.rmsNorm(np));
-    tapRows(m_exec, tap, name + "_norm_out", u.data(), d, {d}, items);
+    tapRows(m_exec, tap, name, "_norm_out", u.data(), d, {d}, items);
 
     FATHOM_TRY_ASSIGN(Floats y, floats(m_exec, static_cast<int64_t>(N) * d, "sublayer output"));
     FATHOM_TRY(inner(u.data(), y.data()));
@@ -255,7 +261,7 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     pp.n_hc = n;
     pp.d = d;
     FATHOM_TRY(m_exec.mhcPost(pp));
-    tapRows(m_exec, tap, prefix + outName, out, n * d, {n, d}, items);
+    tapRows(m_exec, tap, prefix, outName, out, n * d, {n, d}, items);
     return {};
 }
 
@@ -311,7 +317,7 @@ Result<void> V4Forward::ffnSublayer(int block,
                           options.tap,
                           [&](const float *u, float *y) -> Result<void> {
                               FATHOM_TRY(moe(block, batch, u, y, options));
-                              tapRows(m_exec, options.tap, bw.prefix + "ffn_out", y, d, {d}, items);
+                              tapRows(m_exec, options.tap, bw.prefix, "ffn_out", y, d, {d}, items);
                               return {};
                           });
 }
@@ -484,9 +490,10 @@ Result<void> V4Forward::attention(
     const float eps = static_cast<float>(c.rmsNormEps);
     const std::vector<float> &freqs = m_model.ropeFor(bw);
     Tap *tap = options.tap;
-    std::vector<ForwardItem> tapItems;
-    for (const auto &it : batch.items)
-        tapItems.push_back({it.state, it.tokens, it.count, it.seqId});
+    std::vector<ForwardItem> tapItems; // taps only
+    if (tap)
+        for (const auto &it : batch.items)
+            tapItems.push_back({it.state, it.tokens, it.count, it.seqId});
 
     Ints positionsOnExec;
     FATHOM_TRY_ASSIGN(const int32_t *positions,
@@ -503,7 +510,7 @@ Result<void> V4Forward::attention(
     np.dim = QL;
     np.eps = eps;
     FATHOM_TRY(m_exec.rmsNorm(np));
-    tapRows(m_exec, tap, bw.prefix + "q_lora", cq.data(), QL, {QL}, tapItems);
+    tapRows(m_exec, tap, bw.prefix, "q_lora", cq.data(), QL, {QL}, tapItems);
     FATHOM_TRY_ASSIGN(Floats q, floats(m_exec, static_cast<int64_t>(N) * H * D, "queries"));
     FATHOM_TRY(m_exec.linear(bw.wqB, cq.data(), N, q.data(), LinearOutput::Bf16));
     FATHOM_TRY(m_exec.headRmsNormBf16(q.data(), N * H, D, eps));
@@ -517,7 +524,7 @@ Result<void> V4Forward::attention(
     rp.rope_dim = r;
     rp.rows_per_position = H;
     FATHOM_TRY(m_exec.rope(rp));
-    tapRows(m_exec, tap, bw.prefix + "q", q.data(), H * D, {H, D}, tapItems);
+    tapRows(m_exec, tap, bw.prefix, "q", q.data(), H * D, {H, D}, tapItems);
 
     // Key/value path.
     FATHOM_TRY_ASSIGN(Floats kv, floats(m_exec, static_cast<int64_t>(N) * D, "kv rows"));
@@ -532,7 +539,7 @@ Result<void> V4Forward::attention(
     rp.rows_per_position = 1;
     FATHOM_TRY(m_exec.rope(rp));
     FATHOM_TRY(m_exec.fakeQuantE4m3(kv.data(), N, D, nope, 64));
-    tapRows(m_exec, tap, bw.prefix + "kv", kv.data(), D, {D}, tapItems);
+    tapRows(m_exec, tap, bw.prefix, "kv", kv.data(), D, {D}, tapItems);
     for (const auto &it : batch.items) {
         if (it.bs->window.end() != it.start)
             return fail(Error::Kind::Internal, bw.prefix + " window out of step");
@@ -785,13 +792,13 @@ Result<void> V4Forward::attention(
         ap.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
         FATHOM_TRY(m_exec.sparseAttention(ap));
     }
-    tapRows(m_exec, tap, bw.prefix + "attn_core_out", o.data(), H * D, {H, D}, tapItems);
+    tapRows(m_exec, tap, bw.prefix, "attn_core_out", o.data(), H * D, {H, D}, tapItems);
     rp.x = o.data();
     rp.rows = N * H;
     rp.rows_per_position = H;
     rp.direction = kernels::RopeDirection::Inverse;
     FATHOM_TRY(m_exec.rope(rp));
-    tapRows(m_exec, tap, bw.prefix + "attn_out_derotated", o.data(), H * D, {H, D}, tapItems);
+    tapRows(m_exec, tap, bw.prefix, "attn_out_derotated", o.data(), H * D, {H, D}, tapItems);
 
     // Grouped low-rank output projection.
     const int G = c.oGroups, OL = c.oLoraRank, hpg = H / G;
@@ -816,7 +823,8 @@ Result<void> V4Forward::attention(
     FATHOM_TRY(m_exec.linear(bw.woB, rg.data(), N, y, LinearOutput::Bf16));
     tapRows(m_exec,
             tap,
-            bw.prefix + "attn_out",
+            bw.prefix,
+            "attn_out",
             y,
             static_cast<int>(c.hiddenSize),
             {c.hiddenSize},
@@ -944,8 +952,8 @@ Result<void> V4Forward::moe(
         for (const auto &it : batch.items)
             tapItems.push_back({it.state, it.tokens, it.count, it.seqId});
         if (!bw.hashRouted)
-            tapRows(m_exec, tap, bw.prefix + "moe_select_scores", sel.data(), E, {E}, tapItems);
-        tapRows(m_exec, tap, bw.prefix + "moe_expert_weights", weights.data(), K, {K}, tapItems);
+            tapRows(m_exec, tap, bw.prefix, "moe_select_scores", sel.data(), E, {E}, tapItems);
+        tapRows(m_exec, tap, bw.prefix, "moe_expert_weights", weights.data(), K, {K}, tapItems);
         int row = 0;
         for (size_t i = 0; i < tapItems.size(); ++i)
             for (int t = 0; t < tapItems[i].count; ++t, ++row)

@@ -148,24 +148,32 @@ Result<void> RowHistory::appendStored(const float *rows, int64_t count)
     }
     const int64_t at = end();
     auto *exec = dynamic_cast<Executor *>(m_dev->mem);
+    // Row indices of the scatter: on the stack for a decode step's few rows (no heap
+    // allocation per append of a replayed step), in a vector for a prefill's.
+    int32_t local[16];
+    std::vector<int32_t> heap;
+    auto rowIndices = [&](int64_t n) -> int32_t * {
+        if (n <= 16)
+            return local;
+        heap.resize(static_cast<size_t>(n));
+        return heap.data();
+    };
     if (!m_ring && exec && !exec->hostAddressable()) {
         // A compressed cache: through scatterRows with the row indices as data too, so a decode
         // step that appends an entry launches the same whatever the entry's index.
-        std::vector<int32_t> at0(static_cast<size_t>(count));
+        int32_t *at0 = rowIndices(count);
         for (int64_t k = 0; k < count; ++k)
-            at0[static_cast<size_t>(k)] = static_cast<int32_t>(m_devOffset + at + k - m_begin);
-        FATHOM_TRY(
-            exec->scatterRows(m_dev->data, rows, at0.data(), static_cast<int>(count), m_width));
+            at0[k] = static_cast<int32_t>(m_devOffset + at + k - m_begin);
+        FATHOM_TRY(exec->scatterRows(m_dev->data, rows, at0, static_cast<int>(count), m_width));
     } else if (!m_ring) {
         FATHOM_TRY(m_dev->mem->copy(rowAt(at), rows, static_cast<size_t>(count) * rowBytes));
     } else if (exec) {
         // One launch whose arguments do not depend on the position (a graphed decode step
         // stays the same graph); the slots travel as data.
-        std::vector<int32_t> slots(static_cast<size_t>(count));
+        int32_t *slots = rowIndices(count);
         for (int64_t k = 0; k < count; ++k)
-            slots[static_cast<size_t>(k)] = static_cast<int32_t>((at + k) & (m_dev->capacity - 1));
-        FATHOM_TRY(
-            exec->scatterRows(m_dev->data, rows, slots.data(), static_cast<int>(count), m_width));
+            slots[k] = static_cast<int32_t>((at + k) & (m_dev->capacity - 1));
+        FATHOM_TRY(exec->scatterRows(m_dev->data, rows, slots, static_cast<int>(count), m_width));
     } else {
         for (int64_t k = 0; k < count;) {
             const int64_t n = std::min(count - k,

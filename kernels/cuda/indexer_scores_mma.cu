@@ -254,6 +254,9 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
 */
 constexpr int k_dkeys = 128; // keys per decode block
 constexpr int k_dntiles = k_dkeys / 8;
+// Term row stride (floats): == 8 mod 32, so a warp's term stores (lanes g x t: heads g, keys 2t)
+// fall on 2-way bank conflicts instead of 8-way; the per-key sum reads are conflict-free.
+constexpr int k_dpr_stride = k_dkeys + 8;
 
 __global__ void __launch_bounds__(k_warps * 32)
     indexer_scores_mma_decode_kernel(const float *q_all,
@@ -268,7 +271,7 @@ __global__ void __launch_bounds__(k_warps * 32)
 {
     FATHOM_EXTERN_SHARED(uint32_t, sk); // [k_dkeys][stride_w] bf16 pairs, then the terms
     const int stride_w = dim / 2 + 4;
-    float *s_pr = reinterpret_cast<float *>(sk + k_dkeys * stride_w); // [heads16][k_dkeys]
+    float *s_pr = reinterpret_cast<float *>(sk + k_dkeys * stride_w); // [heads16][k_dpr_stride]
     const int ksteps = dim / 16;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
@@ -344,10 +347,10 @@ __global__ void __launch_bounds__(k_warps * 32)
                 round_bf16x2(pr[0], pr[1]);
                 round_bf16x2(pr[2], pr[3]);
                 const int c = j * 8 + 2 * t;
-                s_pr[h0 * k_dkeys + c] = pr[0];
-                s_pr[h0 * k_dkeys + c + 1] = pr[1];
-                s_pr[h1 * k_dkeys + c] = pr[2];
-                s_pr[h1 * k_dkeys + c + 1] = pr[3];
+                s_pr[h0 * k_dpr_stride + c] = pr[0];
+                s_pr[h0 * k_dpr_stride + c + 1] = pr[1];
+                s_pr[h1 * k_dpr_stride + c] = pr[2];
+                s_pr[h1 * k_dpr_stride + c + 1] = pr[3];
             }
         }
     }
@@ -356,7 +359,7 @@ __global__ void __launch_bounds__(k_warps * 32)
         if (kk < vis) {
             float acc = 0.0f;
             for (int h = 0; h < n_heads; ++h)
-                acc = __fadd_rn(acc, s_pr[h * k_dkeys + kk]);
+                acc = __fadd_rn(acc, s_pr[h * k_dpr_stride + kk]);
             float dummy = 0.0f;
             round_bf16x2(acc, dummy);
             scores[static_cast<int64_t>(r) * ld + key0 + kk] = acc;
@@ -385,7 +388,7 @@ static Status indexer_scores_decode_fast_cuda(const IndexerScoreParams &p,
         return Status::success();
     const int heads16 = (p.n_heads + 15) / 16 * 16;
     const size_t smem = sizeof(uint32_t) * k_dkeys * (p.dim / 2 + 4)
-                        + sizeof(float) * heads16 * k_dkeys;
+                        + sizeof(float) * heads16 * k_dpr_stride;
     if (smem > 227 * 1024)
         return indexer_scores_rows_cuda(p, n_q, scores_ld, stream, row_n); // > 448 heads
     if (smem > 48 * 1024) {

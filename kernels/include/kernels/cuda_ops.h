@@ -132,10 +132,9 @@ Status sparse_attn_cuda(const SparseAttnParams &p, CUstream_st *stream);
 
 /**
   Not bit-identical to the CPU: bf16 mma.sync with fp32 sums (tst_cuda_ops checks the bounds).
-  Both launchers take the exact entry points' arguments and fall back to them (same results as
-  those) for fewer than k_min_fast_rows query rows (decode: one block per row would leave most of
-  the GPU idle; the exact kernels split the heads) and for shapes the tensor-core kernels do not
-  handle (indexer: dim a multiple of 16, <= 128; attention: head_dim a multiple of 32, <= 512,
+  Both launchers take the exact entry points' arguments, run decode variants (below) for fewer
+  than k_min_fast_rows query rows, and fall back to the exact kernels (same results as those)
+  for shapes the tensor-core kernels do not handle (indexer: dim a multiple of 16, <= 128; attention: head_dim a multiple of 32, <= 512,
   block <= 64).
 */
 constexpr int k_min_fast_rows = 8;

@@ -36,6 +36,11 @@
 
 namespace fathom::kernels {
 
+using cuda::mma::aligned16;
+using cuda::mma::load_f32x4;
+using cuda::mma::pack_bf16;
+using cuda::mma::round_bf16x2;
+
 namespace {
 
 constexpr int k_rows_per_warp = 16;
@@ -45,30 +50,6 @@ constexpr int k_rows = 2 * k_rows_per_warp; // query rows per block
 constexpr int k_keys = 2 * k_keys_per_warp; // keys per block
 constexpr int k_ntiles = k_keys_per_warp / 8;
 constexpr int k_max_ksteps = 8; // dim <= 128
-
-// bf16(lo) | bf16(hi) << 16, round to nearest even. On sm_80+ one cvt.rn.bf16x2.f32 (its first
-// source lands in the upper half) instead of ~8 integer operations per value: the conversions
-// and the epilogue's roundings would otherwise cost more issue slots than the mma itself. NaN
-// becomes the canonical NaN there (payloads differ from cuda::f32_to_bf16_bits; still NaN).
-__device__ inline uint32_t pack_bf16(float lo, float hi)
-{
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    uint32_t r;
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-    return r;
-#else
-    return static_cast<uint32_t>(cuda::f32_to_bf16_bits(lo))
-           | (static_cast<uint32_t>(cuda::f32_to_bf16_bits(hi)) << 16);
-#endif
-}
-
-// x = bf16(x), y = bf16(y) (as floats), through one pack.
-__device__ inline void round_bf16x2(float &x, float &y)
-{
-    const uint32_t r = pack_bf16(x, y);
-    x = __uint_as_float(r << 16);
-    y = __uint_as_float(r & 0xFFFF0000u);
-}
 
 // Two / four consecutive floats as bf16 pairs, one 8- / 16-byte load on the device (src aligned
 // to it: the launchers check the base pointers, row strides are multiples of 16 floats).
@@ -82,25 +63,33 @@ __device__ inline uint32_t load_bf16x2(const float *src)
 #endif
 }
 
-__device__ inline void load_f32x4(const float *src, float *dst)
+// Keys key0 .. key0 + count - 1 into shared memory as bf16 pairs, stride_w words per key; keys
+// at or past `limit` are zero (their scores are never written). In batches of 4 quads per
+// thread, the loads first (4 16-byte loads in flight per thread). The whole block calls it.
+__device__ __forceinline__ void stage_key_tile(
+    uint32_t *sk, const float *keys, int key0, int count, int limit, int dim, int stride_w)
 {
-#ifdef FATHOM_CUDA_EMULATION
-    dst[0] = src[0];
-    dst[1] = src[1];
-    dst[2] = src[2];
-    dst[3] = src[3];
-#else
-    const float4 v = *reinterpret_cast<const float4 *>(src);
-    dst[0] = v.x;
-    dst[1] = v.y;
-    dst[2] = v.z;
-    dst[3] = v.w;
-#endif
-}
-
-inline bool aligned16(const void *p)
-{
-    return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
+    const int quads = dim / 4;
+    for (int i0 = threadIdx.x; i0 < count * quads; i0 += 4 * blockDim.x) {
+        float f[4][4];
+#pragma unroll
+        for (int b = 0; b < 4; ++b) {
+            const int i = i0 + b * blockDim.x;
+            const int kk = i / quads, d4 = i % quads;
+            f[b][0] = f[b][1] = f[b][2] = f[b][3] = 0.0f;
+            if (i < count * quads && key0 + kk < limit)
+                load_f32x4(keys + static_cast<int64_t>(key0 + kk) * dim + 4 * d4, f[b]);
+        }
+#pragma unroll
+        for (int b = 0; b < 4; ++b) {
+            const int i = i0 + b * blockDim.x;
+            const int kk = i / quads, d4 = i % quads;
+            if (i < count * quads) {
+                sk[kk * stride_w + 2 * d4] = pack_bf16(f[b][0], f[b][1]);
+                sk[kk * stride_w + 2 * d4 + 1] = pack_bf16(f[b][2], f[b][3]);
+            }
+        }
+    }
 }
 
 __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const float *q_all,
@@ -148,28 +137,7 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
         return; // no row of the block sees a key of this tile (uniform over the block)
 
     // The key tile as bf16 pairs; keys past n_keys are zero (their scores are never written).
-    const int quads = dim / 4;
-    // In batches of 4 quads per thread, loads first (4 16-byte loads in flight per thread).
-    for (int i0 = threadIdx.x; i0 < k_keys * quads; i0 += 4 * blockDim.x) {
-        float f[4][4];
-#pragma unroll
-        for (int b = 0; b < 4; ++b) {
-            const int i = i0 + b * blockDim.x;
-            const int kk = i / quads, d4 = i % quads;
-            f[b][0] = f[b][1] = f[b][2] = f[b][3] = 0.0f;
-            if (i < k_keys * quads && key0 + kk < n_keys)
-                load_f32x4(keys + static_cast<int64_t>(key0 + kk) * dim + 4 * d4, f[b]);
-        }
-#pragma unroll
-        for (int b = 0; b < 4; ++b) {
-            const int i = i0 + b * blockDim.x;
-            const int kk = i / quads, d4 = i % quads;
-            if (i < k_keys * quads) {
-                sk[kk * stride_w + 2 * d4] = pack_bf16(f[b][0], f[b][1]);
-                sk[kk * stride_w + 2 * d4 + 1] = pack_bf16(f[b][2], f[b][3]);
-            }
-        }
-    }
+    stage_key_tile(sk, keys, key0, k_keys, n_keys, dim, stride_w);
     __syncthreads();
     if (key0 + kw >= wlim)
         return; // this warp's rows see none of its keys (no barrier follows)
@@ -282,27 +250,7 @@ __global__ void __launch_bounds__(k_warps * 32)
     if (key0 >= lim)
         return; // uniform over the block
 
-    const int quads = dim / 4;
-    for (int i0 = threadIdx.x; i0 < k_dkeys * quads; i0 += 4 * blockDim.x) {
-        float f[4][4];
-#pragma unroll
-        for (int b = 0; b < 4; ++b) {
-            const int i = i0 + b * blockDim.x;
-            const int kk = i / quads, d4 = i % quads;
-            f[b][0] = f[b][1] = f[b][2] = f[b][3] = 0.0f;
-            if (i < k_dkeys * quads && key0 + kk < lim)
-                load_f32x4(keys + static_cast<int64_t>(key0 + kk) * dim + 4 * d4, f[b]);
-        }
-#pragma unroll
-        for (int b = 0; b < 4; ++b) {
-            const int i = i0 + b * blockDim.x;
-            const int kk = i / quads, d4 = i % quads;
-            if (i < k_dkeys * quads) {
-                sk[kk * stride_w + 2 * d4] = pack_bf16(f[b][0], f[b][1]);
-                sk[kk * stride_w + 2 * d4 + 1] = pack_bf16(f[b][2], f[b][3]);
-            }
-        }
-    }
+    stage_key_tile(sk, keys, key0, k_dkeys, lim, dim, stride_w);
     __syncthreads();
     const int vis = lim - key0;
     const int nt = vis >= k_dkeys ? k_dntiles : (vis + 7) / 8;

@@ -72,6 +72,82 @@ struct mma_batch
     linear_weight_type w_type;
 };
 
+// Row tile `tile` of a launch (numbered across the items): its item and the item's first row.
+struct tile_place
+{
+    int item;
+    int row0;
+};
+
+__device__ __forceinline__ tile_place place_of_tile(const mma_batch &bt, int tile)
+{
+    int it = 0;
+    while (it + 1 < bt.count && bt.items[it + 1].tile0 <= tile)
+        ++it;
+    return {it, (tile - bt.items[it].tile0) * k_bm};
+}
+
+// A warp's 32 x 32 outputs as 2 x 4 mma tiles of 16 x 8 (C/D fragment layout).
+using warp_acc = float[2][4][4];
+
+__device__ __forceinline__ void zero_tiles(warp_acc &v)
+{
+#pragma unroll
+    for (int a = 0; a < 2; ++a)
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+                v[a][c][i] = 0.0f;
+}
+
+// FP8 promotion of one 128-deep block: acc += partial * (sA[row] * sW), rows of the tile's sA.
+__device__ __forceinline__ void promote_fp8(
+    warp_acc &acc, const warp_acc &part, const float *sa, float sw, int wm, int g)
+{
+#pragma unroll
+    for (int a = 0; a < 2; ++a)
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int r = wm + 16 * a + g + (i >= 2 ? 8 : 0);
+                acc[a][c][i] = fmaf(part[a][c][i], __fmul_rn(sa[r], sw), acc[a][c][i]);
+            }
+}
+
+// The warp's outputs to y (fp32 or bf16, row stride ldy), rows >= m and columns >= n left alone.
+__device__ __forceinline__ void store_tiles(const warp_acc &acc,
+                                            void *y,
+                                            act_type y_type,
+                                            int64_t ldy,
+                                            int m,
+                                            int n,
+                                            int row0,
+                                            int col0,
+                                            int wm,
+                                            int wn,
+                                            int g,
+                                            int t)
+{
+#pragma unroll
+    for (int a = 0; a < 2; ++a)
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int64_t row = row0 + wm + 16 * a + g + (i >= 2 ? 8 : 0);
+                const int64_t col = col0 + wn + 8 * c + 2 * t + (i & 1);
+                if (row >= m || col >= n)
+                    continue;
+                const int64_t at = row * ldy + col;
+                if (y_type == act_type::bf16)
+                    static_cast<uint16_t *>(y)[at] = f32_to_bf16_bits(acc[a][c][i]);
+                else
+                    static_cast<float *>(y)[at] = acc[a][c][i];
+            }
+}
+
 // e2m1 code -> the e4m3 code of the same value (sign kept; code 8 is -0).
 __device__ inline uint32_t e2m1_to_e4m3_code(uint32_t c)
 {
@@ -115,15 +191,12 @@ __device__ inline uint32_t quantise_word(
 // column tile. Block (row tile, k block); warp w does rows 8w .. 8w + 7 of the tile.
 __global__ void __launch_bounds__(k_threads) mma_quant_kernel(mma_batch bt)
 {
-    int it = 0;
-    const int tile = static_cast<int>(blockIdx.x);
-    while (it + 1 < bt.count && bt.items[it + 1].tile0 <= tile)
-        ++it;
-    const mma_item item = bt.items[it];
+    const tile_place place = place_of_tile(bt, static_cast<int>(blockIdx.x));
+    const mma_item item = bt.items[place.item];
     const int b = static_cast<int>(blockIdx.y), kb = bt.k / k_bk;
     const int warp = static_cast<int>(threadIdx.x) >> 5, lane = static_cast<int>(threadIdx.x) & 31;
     for (int rr = 0; rr < k_bm / 8; ++rr) {
-        const int64_t row = static_cast<int64_t>(tile - item.tile0) * k_bm + warp * (k_bm / 8) + rr;
+        const int64_t row = static_cast<int64_t>(place.row0) + warp * (k_bm / 8) + rr;
         if (row >= item.m) // whole warp: same row
             break;
         float sA;
@@ -142,28 +215,17 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
     __shared__ float sa[k_bm];
     __shared__ float sw[k_bn][4]; // FP4: per row, per 32-block of the step; FP8: [0][0]
 
-    // Which item and row tile.
-    int it = 0;
-    const int tile = static_cast<int>(blockIdx.y);
-    while (it + 1 < bt.count && bt.items[it + 1].tile0 <= tile)
-        ++it;
-    const mma_item item = bt.items[it];
+    const tile_place place = place_of_tile(bt, static_cast<int>(blockIdx.y));
+    const mma_item item = bt.items[place.item];
     const int m = item.m, n = bt.n, k = bt.k;
     const int kb = k / k_bk;
-    const int row0 = (tile - item.tile0) * k_bm, col0 = static_cast<int>(blockIdx.x) * k_bn;
+    const int row0 = place.row0, col0 = static_cast<int>(blockIdx.x) * k_bn;
     const int warp = static_cast<int>(threadIdx.x) >> 5, lane = static_cast<int>(threadIdx.x) & 31;
     const int g = lane >> 2, t = lane & 3;
     const int wm = (warp >> 2) * 32, wn = (warp & 3) * 32; // the warp's 32 x 32 outputs
 
-    float acc[2][4][4];
-    float part[2][4][4];
-#pragma unroll
-    for (int a = 0; a < 2; ++a)
-#pragma unroll
-        for (int b = 0; b < 4; ++b)
-#pragma unroll
-            for (int i = 0; i < 4; ++i)
-                acc[a][b][i] = 0.0f;
+    warp_acc acc, part;
+    zero_tiles(acc);
 
     // The next k-block's global data is read into registers (ld_*) while the tensor cores work
     // on the current one, then written to shared memory (st_*): a register-staged two-step
@@ -174,7 +236,7 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
     const uint8_t *wbase = static_cast<const uint8_t *>(item.w);
     uint4 wr[k_wunits];
     uint4 xr[k_xunits];
-    float swr[k_sunits];
+    float swr[k_sunits] = {};
     float sar = 0.0f;
     auto ld = [&](int b) {
         const int k0 = b * k_bk;
@@ -292,13 +354,7 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
         if (Pre && b + 1 < kb)
             ld(b + 1); // in flight during the mma below
 
-#pragma unroll
-        for (int a = 0; a < 2; ++a)
-#pragma unroll
-            for (int c = 0; c < 4; ++c)
-#pragma unroll
-                for (int i = 0; i < 4; ++i)
-                    part[a][c][i] = 0.0f;
+        zero_tiles(part);
 #pragma unroll
         for (int s = 0; s < 4; ++s) {
             const int kw = s * 8 + t; // word of k = 32 s + 4 t
@@ -339,37 +395,12 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
                         }
             }
         }
-        if (WType == linear_weight_type::fp8_e4m3) {
-            const float swb = sw[0][0];
-#pragma unroll
-            for (int a = 0; a < 2; ++a)
-#pragma unroll
-                for (int c = 0; c < 4; ++c)
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) {
-                        const int r = wm + 16 * a + g + (i >= 2 ? 8 : 0);
-                        acc[a][c][i] = fmaf(part[a][c][i], __fmul_rn(sa[r], swb), acc[a][c][i]);
-                    }
-        }
+        if (WType == linear_weight_type::fp8_e4m3)
+            promote_fp8(acc, part, sa, sw[0][0], wm, g);
         __syncthreads();
     }
 
-#pragma unroll
-    for (int a = 0; a < 2; ++a)
-#pragma unroll
-        for (int c = 0; c < 4; ++c)
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const int64_t row = row0 + wm + 16 * a + g + (i >= 2 ? 8 : 0);
-                const int64_t col = col0 + wn + 8 * c + 2 * t + (i & 1);
-                if (row >= m || col >= n)
-                    continue;
-                const int64_t at = row * bt.ldy + col;
-                if (bt.y_type == act_type::bf16)
-                    static_cast<uint16_t *>(item.y)[at] = f32_to_bf16_bits(acc[a][c][i]);
-                else
-                    static_cast<float *>(item.y)[at] = acc[a][c][i];
-            }
+    store_tiles(acc, item.y, bt.y_type, bt.ldy, m, n, row0, col0, wm, wn, g, t);
 }
 
 // The pipelined mainloop of the workspace path, FP8 weights (x pre-quantised by
@@ -390,14 +421,11 @@ __global__ void __launch_bounds__(k_threads, 2) mma_pipe_kernel(mma_batch bt)
 {
     FATHOM_EXTERN_SHARED(unsigned char, smem);
 
-    int it = 0;
-    const int tile = static_cast<int>(blockIdx.y);
-    while (it + 1 < bt.count && bt.items[it + 1].tile0 <= tile)
-        ++it;
-    const mma_item &item = bt.items[it];
+    const tile_place place = place_of_tile(bt, static_cast<int>(blockIdx.y));
+    const mma_item &item = bt.items[place.item];
     const int m = item.m, n = bt.n, k = bt.k;
     const int kb = k / k_bk;
-    const int row0 = (tile - item.tile0) * k_bm, col0 = static_cast<int>(blockIdx.x) * k_bn;
+    const int row0 = place.row0, col0 = static_cast<int>(blockIdx.x) * k_bn;
     const int warp = static_cast<int>(threadIdx.x) >> 5, lane = static_cast<int>(threadIdx.x) & 31;
     const int g = lane >> 2, t = lane & 3;
     const int wm = (warp >> 2) * 32, wn = (warp & 3) * 32;
@@ -435,15 +463,8 @@ __global__ void __launch_bounds__(k_threads, 2) mma_pipe_kernel(mma_batch bt)
         }
     };
 
-    float acc[2][4][4];
-    float part[2][4][4];
-#pragma unroll
-    for (int a = 0; a < 2; ++a)
-#pragma unroll
-        for (int c = 0; c < 4; ++c)
-#pragma unroll
-            for (int i = 0; i < 4; ++i)
-                acc[a][c][i] = 0.0f;
+    warp_acc acc, part;
+    zero_tiles(acc);
 
     // Prologue: k_stages - 1 groups in flight (empty groups past kb keep the count uniform).
     for (int s = 0; s < k_stages - 1; ++s) {
@@ -469,13 +490,7 @@ __global__ void __launch_bounds__(k_threads, 2) mma_pipe_kernel(mma_batch bt)
         async::cp_async_commit();
 
         const unsigned char *st = smem + (b % k_stages) * k_stage_bytes;
-#pragma unroll
-        for (int a = 0; a < 2; ++a)
-#pragma unroll
-            for (int c = 0; c < 4; ++c)
-#pragma unroll
-                for (int i = 0; i < 4; ++i)
-                    part[a][c][i] = 0.0f;
+        zero_tiles(part);
 #pragma unroll
         for (int s = 0; s < 4; ++s) {
             uint32_t af[2][4], bf[4][2];
@@ -498,19 +513,12 @@ __global__ void __launch_bounds__(k_threads, 2) mma_pipe_kernel(mma_batch bt)
                     mma::m16n8k32_e4m3(part[a][c], af[a], bf[c], part[a][c]);
         }
         const float *sa = reinterpret_cast<const float *>(st + k_stage_x + k_stage_w);
-        const float swb = e8m0_to_f32(wsc[b]);
-#pragma unroll
-        for (int a = 0; a < 2; ++a)
-#pragma unroll
-            for (int c = 0; c < 4; ++c)
-#pragma unroll
-                for (int i = 0; i < 4; ++i) {
-                    const int r = wm + 16 * a + g + (i >= 2 ? 8 : 0);
-                    acc[a][c][i] = fmaf(part[a][c][i], __fmul_rn(sa[r], swb), acc[a][c][i]);
-                }
+        promote_fp8(acc, part, sa, e8m0_to_f32(wsc[b]), wm, g);
     }
     async::cp_async_wait<0>(); // only empty groups remain; nothing left in flight at exit
 
+    // store_tiles() written out: through the helper (even force-inlined) ptxas (CUDA 13, sm_90a)
+    // spills 52 bytes at this kernel's 128-register bound; this way it spills nothing.
 #pragma unroll
     for (int a = 0; a < 2; ++a)
 #pragma unroll

@@ -259,4 +259,53 @@ __device__ __forceinline__ void m16n8k16_bf16(float d[4],
 
 #endif // FATHOM_CUDA_EMULATION
 
+// ---- operand helpers shared by the tensor-core kernels ----------------------------------------
+
+// bf16(lo) | bf16(hi) << 16, round to nearest even. On sm_80+ one cvt.rn.bf16x2.f32 (its first
+// source lands in the upper half) instead of ~8 integer operations per value: the conversions
+// and the epilogue's roundings would otherwise cost more issue slots than the mma itself. NaN
+// becomes the canonical NaN there (payloads differ from cuda::f32_to_bf16_bits; still NaN).
+__device__ inline uint32_t pack_bf16(float lo, float hi)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    uint32_t r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+#else
+    return static_cast<uint32_t>(cuda::f32_to_bf16_bits(lo))
+           | (static_cast<uint32_t>(cuda::f32_to_bf16_bits(hi)) << 16);
+#endif
+}
+
+// x = bf16(x), y = bf16(y) (as floats), through one pack.
+__device__ inline void round_bf16x2(float &x, float &y)
+{
+    const uint32_t r = pack_bf16(x, y);
+    x = __uint_as_float(r << 16);
+    y = __uint_as_float(r & 0xFFFF0000u);
+}
+
+// Four consecutive floats, one 16-byte load on the device (src 16-byte aligned: the callers'
+// launchers check their base pointers and strides).
+__device__ inline void load_f32x4(const float *src, float *dst)
+{
+#ifdef FATHOM_CUDA_EMULATION
+    dst[0] = src[0];
+    dst[1] = src[1];
+    dst[2] = src[2];
+    dst[3] = src[3];
+#else
+    const float4 v = *reinterpret_cast<const float4 *>(src);
+    dst[0] = v.x;
+    dst[1] = v.y;
+    dst[2] = v.z;
+    dst[3] = v.w;
+#endif
+}
+
+inline bool aligned16(const void *p)
+{
+    return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
+}
+
 } // namespace fathom::kernels::cuda::mma

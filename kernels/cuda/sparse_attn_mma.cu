@@ -34,6 +34,11 @@
 
 namespace fathom::kernels {
 
+using cuda::mma::aligned16;
+using cuda::mma::load_f32x4;
+using cuda::mma::pack_bf16;
+using cuda::mma::round_bf16x2;
+
 namespace {
 
 constexpr int k_heads = 64; // heads per block
@@ -66,59 +71,14 @@ __host__ __device__ inline Layout layout(int head_dim)
     return l;
 }
 
-// bf16(lo) | bf16(hi) << 16, round to nearest even. On sm_80+ one cvt.rn.bf16x2.f32 (its first
-// source lands in the upper half) instead of ~8 integer operations per value: the conversions
-// and the epilogue's roundings would otherwise cost more issue slots than the mma itself. NaN
-// becomes the canonical NaN there (payloads differ from cuda::f32_to_bf16_bits; still NaN).
-__device__ inline uint32_t pack_bf16(float lo, float hi)
-{
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    uint32_t r;
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-    return r;
-#else
-    return static_cast<uint32_t>(cuda::f32_to_bf16_bits(lo))
-           | (static_cast<uint32_t>(cuda::f32_to_bf16_bits(hi)) << 16);
-#endif
-}
-
-// x = bf16(x), y = bf16(y) (as floats), through one pack.
-__device__ inline void round_bf16x2(float &x, float &y)
-{
-    const uint32_t r = pack_bf16(x, y);
-    x = __uint_as_float(r << 16);
-    y = __uint_as_float(r & 0xFFFF0000u);
-}
-
 // Four consecutive floats as two bf16 pairs, one 16-byte load on the device (src aligned to it:
 // the launcher checks the base pointers, row strides are multiples of 32 floats).
-__device__ inline void load_f32x4(const float *src, float *dst)
-{
-#ifdef FATHOM_CUDA_EMULATION
-    dst[0] = src[0];
-    dst[1] = src[1];
-    dst[2] = src[2];
-    dst[3] = src[3];
-#else
-    const float4 v = *reinterpret_cast<const float4 *>(src);
-    dst[0] = v.x;
-    dst[1] = v.y;
-    dst[2] = v.z;
-    dst[3] = v.w;
-#endif
-}
-
 __device__ inline void load_bf16x4(const float *src, uint32_t *dst)
 {
     float f[4];
     load_f32x4(src, f);
     dst[0] = pack_bf16(f[0], f[1]);
     dst[1] = pack_bf16(f[2], f[3]);
-}
-
-inline bool aligned16(const void *p)
-{
-    return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
 }
 
 // part == nullptr: the whole index row, normalised output (prefill). Otherwise the decode

@@ -92,6 +92,33 @@ __device__ __forceinline__ void stage_key_tile(
     }
 }
 
+// One 16 x 8 mma tile of head dots (A: the 16 rows' fragments per 16-dim step, kr: this lane's
+// key row in the staged tile) and its terms pr = bf16(w x relu(bf16(dot))), ReLU with
+// std::max(dv, 0.0f)'s semantics; w0 weighs the tile's rows g, w1 its rows g + 8.
+__device__ __forceinline__ void head_terms(float pr[4],
+                                           const uint32_t (&a)[k_max_ksteps][4],
+                                           const uint32_t *kr,
+                                           int ksteps,
+                                           float w0,
+                                           float w1)
+{
+    float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int ks = 0; ks < k_max_ksteps; ++ks) {
+        if (ks < ksteps) {
+            const uint32_t b[2] = {kr[ks * 8], kr[ks * 8 + 4]};
+            cuda::mma::m16n8k16_bf16(d, a[ks], b, d);
+        }
+    }
+    round_bf16x2(d[0], d[1]);
+    round_bf16x2(d[2], d[3]);
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+        pr[i] = __fmul_rn(i < 2 ? w0 : w1, d[i] < 0.0f ? 0.0f : d[i]);
+    round_bf16x2(pr[0], pr[1]);
+    round_bf16x2(pr[2], pr[3]);
+}
+
 __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const float *q_all,
                                                                           const float *w_all,
                                                                           const float *keys,
@@ -169,24 +196,8 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
 #pragma unroll
         for (int j = 0; j < k_ntiles; ++j) {
             if (j < nt) {
-                float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-                const uint32_t *kr = sk + (kw + j * 8 + g) * stride_w + t;
-#pragma unroll
-                for (int ks = 0; ks < k_max_ksteps; ++ks) {
-                    if (ks < ksteps) {
-                        const uint32_t b[2] = {kr[ks * 8], kr[ks * 8 + 4]};
-                        cuda::mma::m16n8k16_bf16(d, a[ks], b, d);
-                    }
-                }
-                // bf16(dot), ReLU with std::max(dv, 0.0f)'s semantics, bf16(w x relu), add.
-                round_bf16x2(d[0], d[1]);
-                round_bf16x2(d[2], d[3]);
                 float pr[4];
-#pragma unroll
-                for (int i = 0; i < 4; ++i)
-                    pr[i] = __fmul_rn(i < 2 ? w0 : w1, d[i] < 0.0f ? 0.0f : d[i]);
-                round_bf16x2(pr[0], pr[1]);
-                round_bf16x2(pr[2], pr[3]);
+                head_terms(pr, a, sk + (kw + j * 8 + g) * stride_w + t, ksteps, w0, w1);
 #pragma unroll
                 for (int i = 0; i < 4; ++i)
                     acc[j][i] = __fadd_rn(acc[j][i], pr[i]);
@@ -276,24 +287,8 @@ __global__ void __launch_bounds__(k_warps * 32)
 #pragma unroll
         for (int j = 0; j < k_dntiles; ++j) {
             if (j < nt) {
-                float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-                const uint32_t *kr = sk + (j * 8 + g) * stride_w + t;
-#pragma unroll
-                for (int ks = 0; ks < k_max_ksteps; ++ks) {
-                    if (ks < ksteps) {
-                        const uint32_t b[2] = {kr[ks * 8], kr[ks * 8 + 4]};
-                        cuda::mma::m16n8k16_bf16(d, a[ks], b, d);
-                    }
-                }
-                // The prefill kernel's epilogue: bf16(dot), ReLU (std::max semantics), bf16(w x).
-                round_bf16x2(d[0], d[1]);
-                round_bf16x2(d[2], d[3]);
                 float pr[4];
-#pragma unroll
-                for (int i = 0; i < 4; ++i)
-                    pr[i] = __fmul_rn(i < 2 ? w0 : w1, d[i] < 0.0f ? 0.0f : d[i]);
-                round_bf16x2(pr[0], pr[1]);
-                round_bf16x2(pr[2], pr[3]);
+                head_terms(pr, a, sk + (j * 8 + g) * stride_w + t, ksteps, w0, w1);
                 const int c = j * 8 + 2 * t;
                 s_pr[h0 * k_dpr_stride + c] = pr[0];
                 s_pr[h0 * k_dpr_stride + c + 1] = pr[1];

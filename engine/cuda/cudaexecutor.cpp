@@ -179,6 +179,10 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_poison = poison && *poison && std::strcmp(poison, "0") != 0;
     const char *graphs = std::getenv("FATHOM_CUDA_STEP_GRAPHS");
     x->m_stepGraphs = !graphs || std::strcmp(graphs, "0") != 0;
+#ifdef FATHOM_CUDA_EMULATION
+    const char *verify = std::getenv("FATHOM_CUDA_VERIFY_REPLAY");
+    x->m_verifyReplay = verify && std::strcmp(verify, "1") == 0;
+#endif
     // cublaslt: FATHOM_CUDA_EXACT_LINEAR=0 starts in the non-exact mode (setExactLinear).
     const char *exact = std::getenv("FATHOM_CUDA_EXACT_LINEAR");
     x->m_exactLinear = !exact || std::strcmp(exact, "0") != 0;
@@ -338,6 +342,8 @@ Result<void *> CudaExecutor::allocate(size_t bytes, const char *what)
             p = m_replay->allocations[m_replayNext++].second;
             m_replayLive.push_back(p);
             walk(size, reinterpret_cast<uintptr_t>(p));
+            if (m_verifying && m_poison) // as the recording did
+                FATHOM_TRY(cudaCheck(cudaglue::poison(p, size, m_stream), "poisoning a buffer"));
             return p;
         }
         m_replayDiverged = true; // a fresh block below; endStep() fails the step
@@ -455,7 +461,7 @@ Result<void> CudaExecutor::copy(void *dst, const void *src, size_t bytes)
         return {};
     if (m_inStep)
         walk(reinterpret_cast<uintptr_t>(dst), reinterpret_cast<uintptr_t>(src), bytes);
-    if (m_replaying)
+    if (skipping())
         return {};
     return cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, m_stream),
                      "device copy");
@@ -470,7 +476,7 @@ Result<void> CudaExecutor::copyToHost(void *hostDst, const void *src, size_t byt
         FATHOM_TRY_ASSIGN(const auto at, stage(m_down, bytes));
         m_readbacks.push_back({hostDst, at.first, at.second, bytes});
         walk(reinterpret_cast<uintptr_t>(src), (uint64_t(at.first) << 40) | at.second, bytes);
-        if (m_replaying)
+        if (skipping())
             return {};
         ++m_stepStats.nodes;
         return cudaCheck(cudaMemcpyAsync(m_down[at.first].device + at.second,
@@ -496,7 +502,7 @@ Result<void> CudaExecutor::copyFromHost(void *dst, const void *hostSrc, size_t b
         FATHOM_TRY_ASSIGN(const auto at, stage(m_up, bytes));
         std::memcpy(m_up[at.first].host + at.second, hostSrc, bytes);
         walk(reinterpret_cast<uintptr_t>(dst), (uint64_t(at.first) << 40) | at.second, bytes);
-        if (m_replaying)
+        if (skipping())
             return {};
         ++m_stepStats.nodes;
         return cudaCheck(cudaMemcpyAsync(dst,
@@ -980,6 +986,12 @@ Result<bool> CudaExecutor::beginStep(int rows, uint64_t shapeKey)
             m_replayLive.clear();
             m_replayDiverged = false;
             m_inStep = true;
+            if (m_verifyReplay) {
+                FATHOM_TRY(cudaCheck(cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeRelaxed),
+                                     "starting a verifying capture of a replayed step"));
+                m_verifying = true;
+                m_capturing = true;
+            }
             return true;
         }
     }
@@ -1028,6 +1040,36 @@ Result<void> CudaExecutor::endReplay(bool ok)
     m_replay = nullptr;
     m_replaying = false;
     m_inStep = false;
+    if (m_verifying) {
+        m_verifying = false;
+        m_capturing = false;
+        cudaGraph_t graph = nullptr;
+        const cudaError_t ce = cudaStreamEndCapture(m_stream, &graph);
+        long long changed = -1;
+#ifdef FATHOM_CUDA_EMULATION
+        if (ce == cudaSuccess && ok) {
+            const long long before = emu::graph_update_changed_nodes();
+            cudaGraphExecUpdateResultInfo info{};
+            if (cudaGraphExecUpdate(e->exec, graph, &info) == cudaSuccess)
+                changed = emu::graph_update_changed_nodes() - before;
+            else
+                cudaGetLastError();
+        }
+#endif
+        if (graph)
+            cudaGraphDestroy(graph);
+        if (ok && changed != 0) {
+            m_replayLive.clear();
+            m_readbacks.clear();
+            e->key = 0;
+            return fail(Error::Kind::Internal,
+                        "a decode step replaying the graph of its key recorded a different graph ("
+                            + std::to_string(changed)
+                            + " nodes changed, -1: not updatable): the key misses a launch "
+                              "argument",
+                        m_deviceName);
+        }
+    }
     // The walk must have been the recording's: same allocations (all released again), same
     // launches, copies, uploads and read-backs in the same places, nothing spilled.
     const bool same = !m_replayDiverged && m_replayNext == e->allocations.size()

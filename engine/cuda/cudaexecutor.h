@@ -365,12 +365,19 @@ private:
     std::vector<void *> m_replayLive;
     bool m_replayDiverged = false;
     void walk(uint64_t a, uint64_t b = 0, uint64_t c = 0);
+    // Emulation only (FATHOM_CUDA_VERIFY_REPLAY=1): a step that would be a replay is recorded
+    // too (served the kept graph's blocks, as a replay is) and updated into the kept
+    // instantiation, which must change no node: a launch argument the key misses fails the step.
+    bool m_verifyReplay = false;
+    bool m_verifying = false;
+    // Device work of the step is skipped: a replay's walk (not one being verified).
+    bool skipping() const { return m_replaying && !m_verifying; }
     // Every launch: hashed inside a step; true when it must be skipped (a replay's walk).
     bool skipLaunch(const char *what)
     {
         if (m_inStep)
             walk(reinterpret_cast<uintptr_t>(what));
-        return m_replaying;
+        return skipping();
     }
     Result<void> endReplay(bool ok);
     // Upload, launch, read-back, wait and the read-backs' host copies of a decode step.

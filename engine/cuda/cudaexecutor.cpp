@@ -1044,7 +1044,7 @@ Result<void> CudaExecutor::endReplay(bool ok)
         m_verifying = false;
         m_capturing = false;
         cudaGraph_t graph = nullptr;
-        const cudaError_t ce = cudaStreamEndCapture(m_stream, &graph);
+        [[maybe_unused]] const cudaError_t ce = cudaStreamEndCapture(m_stream, &graph);
         long long changed = -1;
 #ifdef FATHOM_CUDA_EMULATION
         if (ce == cudaSuccess && ok) {

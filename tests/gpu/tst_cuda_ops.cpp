@@ -570,6 +570,38 @@ void testTopk()
         expectEqual(ref2, do2.host(), "topk n=200000 k=1024");
 }
 
+// The sparse attention's arguments over q, kv, ext, idx, sink, out (host or device arrays), with
+// the softmax scale head_dim^-1/2.
+k::SparseAttnParams attnParams(const float *q,
+                               const float *kv,
+                               const float *ext,
+                               const int32_t *idx,
+                               const float *sink,
+                               float *out,
+                               int nQ,
+                               int heads,
+                               int D,
+                               int nKv,
+                               int nExt,
+                               int nIdx)
+{
+    k::SparseAttnParams p;
+    p.q = q;
+    p.kv = kv;
+    p.kv_ext = ext;
+    p.idx = idx;
+    p.sink = sink;
+    p.out = out;
+    p.n_q = nQ;
+    p.n_heads = heads;
+    p.head_dim = D;
+    p.n_kv = nKv;
+    p.n_kv_ext = nExt;
+    p.n_idx = nIdx;
+    p.scale = 1.0f / std::sqrt(static_cast<float>(D));
+    return p;
+}
+
 void testSparseAttn()
 {
     const int nQ = 3, heads = 64, D = 512, nKv = 160, nExt = 300, nIdx = 200;
@@ -585,30 +617,33 @@ void testSparseAttn()
         idx[static_cast<size_t>(2) * nIdx + i] = i < 70 ? -1
                                                         : idx[static_cast<size_t>(2) * nIdx + i];
     std::vector<float> ref(q.size());
-    k::SparseAttnParams p;
-    p.q = q.data();
-    p.kv = kv.data();
-    p.kv_ext = ext.data();
-    p.idx = idx.data();
-    p.sink = sink.data();
-    p.out = ref.data();
-    p.n_q = nQ;
-    p.n_heads = heads;
-    p.head_dim = D;
-    p.n_kv = nKv;
-    p.n_kv_ext = nExt;
-    p.n_idx = nIdx;
-    p.scale = 1.0f / std::sqrt(512.0f);
+    k::SparseAttnParams p = attnParams(q.data(),
+                                       kv.data(),
+                                       ext.data(),
+                                       idx.data(),
+                                       sink.data(),
+                                       ref.data(),
+                                       nQ,
+                                       heads,
+                                       D,
+                                       nKv,
+                                       nExt,
+                                       nIdx);
     k::sparse_attn_cpu(p);
     Dev<float> dq(q), dkv(kv), dext(ext), dsink(sink), dout(ref.size());
     Dev<int32_t> didx(idx);
-    k::SparseAttnParams g = p;
-    g.q = dq.get();
-    g.kv = dkv.get();
-    g.kv_ext = dext.get();
-    g.idx = didx.get();
-    g.sink = dsink.get();
-    g.out = dout.get();
+    k::SparseAttnParams g = attnParams(dq.get(),
+                                       dkv.get(),
+                                       dext.get(),
+                                       didx.get(),
+                                       dsink.get(),
+                                       dout.get(),
+                                       nQ,
+                                       heads,
+                                       D,
+                                       nKv,
+                                       nExt,
+                                       nIdx);
     if (statusOk(k::sparse_attn_cuda(g, nullptr), "sparse_attn") && synced("sparse_attn"))
         expectNmse(ref, dout.host(), 1e-12, "sparse_attn (3 queries x 64 heads, 200 indices)");
 
@@ -844,20 +879,18 @@ void testSparseAttnFastCase(
     if (nQ > 3)
         std::fill(idx.begin() + 3 * nIdx, idx.begin() + 4 * nIdx, -1); // a row with no key
     std::vector<float> ref(q.size());
-    k::SparseAttnParams p;
-    p.q = q.data();
-    p.kv = kv.data();
-    p.kv_ext = ext.data();
-    p.idx = idx.data();
-    p.sink = sink.data();
-    p.out = ref.data();
-    p.n_q = nQ;
-    p.n_heads = heads;
-    p.head_dim = D;
-    p.n_kv = nKv;
-    p.n_kv_ext = nExt;
-    p.n_idx = nIdx;
-    p.scale = 1.0f / std::sqrt(static_cast<float>(D));
+    k::SparseAttnParams p = attnParams(q.data(),
+                                       kv.data(),
+                                       ext.data(),
+                                       idx.data(),
+                                       sink.data(),
+                                       ref.data(),
+                                       nQ,
+                                       heads,
+                                       D,
+                                       nKv,
+                                       nExt,
+                                       nIdx);
     k::sparse_attn_cpu(p);
     // Per-element bounds from the exact weights (double).
     std::vector<float> bound(ref.size());
@@ -899,13 +932,18 @@ void testSparseAttnFastCase(
     }
     Dev<float> dq(q), dkv(kv), dext(ext), dsink(sink), dout(ref.size());
     Dev<int32_t> didx(idx);
-    k::SparseAttnParams g = p;
-    g.q = dq.get();
-    g.kv = dkv.get();
-    g.kv_ext = dext.get();
-    g.idx = didx.get();
-    g.sink = dsink.get();
-    g.out = dout.get();
+    k::SparseAttnParams g = attnParams(dq.get(),
+                                       dkv.get(),
+                                       dext.get(),
+                                       didx.get(),
+                                       dsink.get(),
+                                       dout.get(),
+                                       nQ,
+                                       heads,
+                                       D,
+                                       nKv,
+                                       nExt,
+                                       nIdx);
     char name[128];
     std::snprintf(name,
                   sizeof name,

@@ -33,6 +33,7 @@
 
 #include "async_copy.cuh"
 #include "linear_internal.cuh"
+#include "linear_wgmma.cuh"
 #include "mma_sync.cuh"
 
 namespace fathom::kernels {
@@ -602,6 +603,30 @@ bool pipe_ok()
     return s_state[dev] == 1;
 }
 
+// The kernel that ran last (bench tables name it): a string literal.
+const char *g_last_kernel = "none";
+
+// The batch as the wgmma kernel's (128-row tiles), or false when it cannot take it: FP4 scale
+// rows are read 4 bytes at a time (aligned), k / 32 per row keeps that for every row.
+bool to_wgmma(const mma_batch &bt, wgmma_batch &wb)
+{
+    wb = wgmma_batch{};
+    wb.n = bt.n;
+    wb.k = bt.k;
+    wb.ldy = bt.ldy;
+    wb.y_type = bt.y_type;
+    wb.w_type = bt.w_type;
+    for (int i = 0; i < bt.count; ++i) {
+        const mma_item &it = bt.items[i];
+        if (bt.w_type == linear_weight_type::fp4_e2m1
+            && (reinterpret_cast<uintptr_t>(it.w_scale) & 3u) != 0)
+            return false;
+        wb.items[wb.count++] = wgmma_item{it.q, it.qs, it.w, it.w_scale, it.y, it.m, wb.tiles};
+        wb.tiles += (it.m + k_wgmma_bm - 1) / k_wgmma_bm;
+    }
+    return true;
+}
+
 Status launch_batch(const mma_batch &bt, bool pre, CUstream_st *stream)
 {
     if (bt.tiles == 0)
@@ -613,6 +638,22 @@ Status launch_batch(const mma_batch &bt, bool pre, CUstream_st *stream)
         FATHOM_LAUNCH(dim3(bt.tiles, bt.k / k_bk), k_threads, 0, stream, mma_quant_kernel)(bt);
         if (Status st = launch_status(); !st.ok())
             return st;
+        int64_t rows = 0;
+        for (int i = 0; i < bt.count; ++i)
+            rows += bt.items[i].m;
+        static_assert(k_wgmma_max_items >= k_max_items, "a batch fits the wgmma batch");
+        if (linear_wgmma_selected(bt.count, rows)) {
+            wgmma_batch wb;
+            if (to_wgmma(bt, wb)) {
+                const Status st = linear_wgmma_launch(wb, stream);
+                if (st.code != StatusCode::Unsupported) {
+                    g_last_kernel = "wgmma m64n128k32 (sm_90a)";
+                    return st;
+                }
+            }
+        }
+        g_last_kernel = bt.w_type == F8 && pipe_ok() ? "mma.sync m16n8k32, cp.async pipeline"
+                                                     : "mma.sync m16n8k32";
         if (bt.w_type == F8 && pipe_ok()) {
             FATHOM_LAUNCH(grid, k_threads, k_pipe_smem, stream, mma_pipe_kernel)(bt);
         } else if (bt.w_type == F8)
@@ -620,8 +661,10 @@ Status launch_batch(const mma_batch &bt, bool pre, CUstream_st *stream)
         else
             FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<F4, true>)(bt);
     } else if (bt.w_type == F8) {
+        g_last_kernel = "mma.sync m16n8k32, x quantised per tile";
         FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<F8, false>)(bt);
     } else {
+        g_last_kernel = "mma.sync m16n8k32, x quantised per tile";
         FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<F4, false>)(bt);
     }
     return launch_status();
@@ -704,6 +747,13 @@ Status linear_mma_launch(const linear_params *items,
 const char *linear_mma_refusal(const linear_params &p)
 {
     return refusal(p);
+}
+
+// Declared where used (bench_cuda, tst_cuda_ops): which kernel the last linear_*mma_cuda call
+// of this process launched (its last batch), for tables; not thread-safe, diagnostics only.
+const char *linear_mma_last_kernel()
+{
+    return g_last_kernel;
 }
 
 } // namespace cuda

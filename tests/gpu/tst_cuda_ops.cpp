@@ -45,6 +45,11 @@
 
 namespace k = fathom::kernels;
 
+namespace fathom::kernels::cuda {
+// linear_mma.cu: the kernel of the last tensor-core LINEAR batch (diagnostics; not in cuda_ops.h).
+const char *linear_mma_last_kernel();
+} // namespace fathom::kernels::cuda
+
 namespace {
 
 int g_failures = 0;
@@ -1675,6 +1680,221 @@ void testMma()
            "mma linear refuses bf16 weights");
 }
 
+// ---- Hopper wgmma (wgmma.cuh) and the wgmma GEMM mainloop (linear_wgmma.cu) ---------------------
+
+#ifdef FATHOM_CUDA_EMULATION
+} // namespace
+#include "../../kernels/cuda/wgmma.cuh"
+namespace {
+
+namespace wg = fathom::kernels::cuda::wgmma;
+
+struct WgmmaProbe
+{
+    const unsigned char *image; // copied to dynamic shared memory at address 0
+    int bytes;
+    uint64_t descA, descB;
+    float *d; // [128 threads][64]: C in, D out
+    int proxyFence, wgmmaFence;
+};
+
+void wgmmaProbeKernel(WgmmaProbe a)
+{
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
+    const int tid = static_cast<int>(threadIdx.x);
+    for (int i = tid; i < a.bytes; i += static_cast<int>(blockDim.x))
+        smem[i] = a.image[i];
+    if (a.proxyFence)
+        wg::fence_proxy_async();
+    __syncthreads();
+    float d[64];
+    for (int i = 0; i < 64; ++i)
+        d[i] = a.d[tid * 64 + i];
+    if (a.wgmmaFence)
+        wg::fence();
+    wg::mma_m64n128k32_e4m3(d, a.descA, a.descB, 1);
+    wg::commit();
+    wg::wait<0>();
+    for (int i = 0; i < 64; ++i)
+        a.d[tid * 64 + i] = d[i];
+}
+
+// PTX ISA descriptor (start >> 4 | LBO >> 4 << 16 | SBO >> 4 << 32 | swizzle << 62), written
+// here from the ISA's table, independently of wgmma::make_desc.
+uint64_t isaDesc(uint32_t start, uint32_t lbo, uint32_t sbo, uint32_t swizzle)
+{
+    return (uint64_t(start >> 4) & 0x3FFF) | ((uint64_t(lbo >> 4) & 0x3FFF) << 16)
+           | ((uint64_t(sbo >> 4) & 0x3FFF) << 32) | (uint64_t(swizzle) << 62);
+}
+
+// One emulated wgmma m64n128k32 e4m3 against a plain matmul: A (64 x 32) and B (128 x 32,
+// K-major) placed in a shared-memory image by the ISA's canonical layouts, the result read back
+// through the accumulator fragment formula (row 16 w + g + 8 ((i / 2) % 2), column 8 (i / 4) +
+// 2 q + i % 2). The emulation sums exactly and rounds once: bit-exact. Deliberately wrong
+// descriptors (LBO / SBO swapped, no swizzle for a swizzled tile, a wrong SBO) and a missing
+// fence.proxy.async must give wrong results; a missing wgmma.fence and a 64-thread "warpgroup"
+// must be emulator errors.
+void testWgmmaProbe()
+{
+    std::uniform_int_distribution<int> code(0, 0xFD);
+    auto randCode = [&]() {
+        int c = code(g_rng);
+        if ((c & 0x7F) == 0x7F) // no NaN codes
+            c ^= 1;
+        return static_cast<uint8_t>(c);
+    };
+    std::vector<uint8_t> A(64 * 32), B(128 * 32);
+    for (auto &v : A)
+        v = randCode();
+    for (auto &v : B)
+        v = randCode();
+    const std::vector<float> C = randomF32(128 * 64, 4.0f);
+    // Expected D by the fragment formula.
+    std::vector<float> want(128 * 64);
+    for (int t = 0; t < 128; ++t)
+        for (int i = 0; i < 64; ++i) {
+            const int row = 16 * (t / 32) + (t % 32) / 4 + 8 * ((i / 2) % 2);
+            const int col = 8 * (i / 4) + 2 * (t % 4) + (i % 2);
+            double s = C[t * 64 + i];
+            for (int j = 0; j < 32; ++j)
+                s += double(k::e4m3_to_f32(A[row * 32 + j])) * k::e4m3_to_f32(B[col * 32 + j]);
+            want[t * 64 + i] = static_cast<float>(s);
+        }
+
+    auto run = [&](const std::vector<uint8_t> &image, uint64_t da, uint64_t db, int proxy,
+                   int fence, int threads, int *errors) {
+        Dev<uint8_t> dimg(image);
+        Dev<float> dd(C);
+        const int before = emu::error_count();
+        WgmmaProbe a{dimg.get(), static_cast<int>(image.size()), da, db, dd.get(), proxy, fence};
+        FATHOM_LAUNCH(1, threads, image.size(), static_cast<cudaStream_t>(nullptr), wgmmaProbeKernel)(a);
+        cudaDeviceSynchronize();
+        (void) cudaGetLastError();
+        if (errors)
+            *errors = emu::error_count() - before;
+        return dd.host();
+    };
+    auto mismatch = [&](const std::vector<float> &got) { return bitMismatches(want, got); };
+
+    // (a) No swizzle. A: core matrices 8 rows x 16 bytes (rows 16 bytes apart), the 8 row groups
+    // 128 bytes apart (SBO), the second k half 1024 bytes further (LBO). B at 4096: the two k
+    // halves of a row group adjacent (LBO 128), row groups 256 apart (SBO).
+    {
+        std::vector<uint8_t> img(8192);
+        for (auto &v : img)
+            v = randCode();
+        for (int r = 0; r < 64; ++r)
+            for (int j = 0; j < 32; ++j)
+                img[(j / 16) * 1024 + (r / 8) * 128 + (r % 8) * 16 + j % 16] = A[r * 32 + j];
+        for (int r = 0; r < 128; ++r)
+            for (int j = 0; j < 32; ++j)
+                img[4096 + (r / 8) * 256 + (j / 16) * 128 + (r % 8) * 16 + j % 16] = B[r * 32 + j];
+        const uint64_t da = isaDesc(0, 1024, 128, 0), db = isaDesc(4096, 128, 256, 0);
+        const size_t bad = mismatch(run(img, da, db, 1, 1, 128, nullptr));
+        report(bad == 0, "wgmma m64n128k32 e4m3, no swizzle (LBO / SBO): bit-exact vs matmul ("
+                             + std::to_string(bad) + " of 8192 differ)");
+        report(mismatch(run(img, isaDesc(0, 128, 1024, 0), db, 1, 1, 128, nullptr)) > 1000,
+               "wgmma break check: A's LBO and SBO swapped gives wrong results");
+        report(mismatch(run(img, da, isaDesc(4096, 128, 128, 0), 1, 1, 128, nullptr)) > 1000,
+               "wgmma break check: a wrong SBO for B gives wrong results");
+        report(mismatch(run(img, da, db, 0, 1, 128, nullptr)) > 1000,
+               "wgmma break check: no fence.proxy.async (stale async view) gives wrong results");
+        int errors = 0;
+        run(img, da, db, 1, 0, 128, &errors);
+        report(errors > 0, "wgmma break check: no wgmma.fence is an emulator error");
+        errors = 0;
+        run(img, da, db, 1, 1, 64, &errors);
+        report(errors > 0, "wgmma in a 64-thread block (no full warpgroup) is an emulator error");
+    }
+    // (b) 128-byte swizzle: tiles of 128-byte rows, element (r, k) at r 128 + ((k / 16) ^ (r % 8))
+    // 16 + k % 16, 1024-byte aligned; the operand is the k32 window at byte 32 s of each row
+    // (start address + 32 s), A at 0 with s = 1, B at 8192 with s = 2; SBO 1024.
+    {
+        std::vector<uint8_t> img(8192 + 128 * 128);
+        for (auto &v : img)
+            v = randCode();
+        auto put = [&](int base, int r, int kk, uint8_t v) {
+            img[base + r * 128 + (((kk / 16) ^ (r % 8)) * 16) + kk % 16] = v;
+        };
+        for (int r = 0; r < 64; ++r)
+            for (int j = 0; j < 32; ++j)
+                put(0, r, 32 + j, A[r * 32 + j]);
+        for (int r = 0; r < 128; ++r)
+            for (int j = 0; j < 32; ++j)
+                put(8192, r, 64 + j, B[r * 32 + j]);
+        const uint64_t da = isaDesc(32, 16, 1024, 1), db = isaDesc(8192 + 64, 16, 1024, 1);
+        const size_t bad = mismatch(run(img, da, db, 1, 1, 128, nullptr));
+        report(bad == 0, "wgmma m64n128k32 e4m3, 128-byte swizzle, k32 window inside the row: "
+                         "bit-exact vs matmul ("
+                             + std::to_string(bad) + " of 8192 differ)");
+        report(mismatch(run(img, isaDesc(32, 16, 1024, 0), db, 1, 1, 128, nullptr)) > 1000,
+               "wgmma break check: swizzle mode none for a 128-byte-swizzled A gives wrong results");
+        report(mismatch(run(img, da, isaDesc(8192 + 64, 16, 512, 1), 1, 1, 128, nullptr)) > 1000,
+               "wgmma break check: SBO 512 for a 128-byte-swizzled B gives wrong results");
+        report(mismatch(run(img, isaDesc(48, 16, 1024, 1), db, 1, 1, 128, nullptr)) > 1000,
+               "wgmma break check: a start address 16 bytes off gives wrong results");
+    }
+}
+#endif
+
+// The tensor-core LINEAR through the wgmma mainloop (FATHOM_LINEAR_MMA_KERNEL=wgmma; the
+// emulation's default keeps mma.sync): testMmaLinear's per-element bound vs the exact result
+// (the same derivation: block partials of exact e4m3 products, rounded per instruction, then
+// fma promotions) on the mma.sync kernel without a workspace, and the workspace run, which is
+// the wgmma kernel here, bit-identical to it (the emulation rounds both the same way); and the
+// kernel that ran must be the wgmma one. On a device the same cases run where sm_90a is there.
+void testWgmmaLinear()
+{
+    using W = k::linear_weight_type;
+    using A = k::act_type;
+    const MmaCase cases[] = {
+        {"wgmma linear fp8 m=200 264x512 (row and column tails, 2 row tiles)",
+         W::fp8_e4m3,
+         {200},
+         264,
+         512,
+         A::f32,
+         A::f32,
+         0},
+        {"wgmma linear fp8 m=64 128x384 bf16 x, strided, bf16 y",
+         W::fp8_e4m3,
+         {64},
+         128,
+         384,
+         A::bf16,
+         A::bf16,
+         8},
+        {"wgmma grouped fp4 experts rows 130,0,64,3,190 192x256",
+         W::fp4_e2m1,
+         {130, 0, 64, 3, 190},
+         192,
+         256,
+         A::f32,
+         A::f32,
+         0},
+        {"wgmma linear fp4 m=100 136x384 bf16 y", W::fp4_e2m1, {100}, 136, 384, A::f32, A::bf16, 0},
+        {"wgmma grouped fp8 rows 5,70 130x256", W::fp8_e4m3, {5, 70}, 130, 256, A::bf16, A::f32, 0},
+    };
+    namespace kc = fathom::kernels::cuda;
+    const char *old = std::getenv("FATHOM_LINEAR_MMA_KERNEL");
+    const std::string saved = old ? old : "";
+    setenv("FATHOM_LINEAR_MMA_KERNEL", "wgmma", 1);
+    for (const MmaCase &c : cases) {
+        testMmaLinear(c);
+        const std::string ran = kc::linear_mma_last_kernel();
+#ifdef FATHOM_CUDA_EMULATION
+        report(ran.find("wgmma") != std::string::npos,
+               std::string(c.name) + ": the wgmma kernel ran (" + ran + ")");
+#else
+        std::printf("%s: kernel %s\n", c.name, ran.c_str());
+#endif
+    }
+    if (old)
+        setenv("FATHOM_LINEAR_MMA_KERNEL", saved.c_str(), 1);
+    else
+        unsetenv("FATHOM_LINEAR_MMA_KERNEL");
+}
+
 #ifndef FATHOM_CUDA_EMULATION
 // cublaslt: the non-exact FP8 prefill GEMM (engine/cuda/cublaslt_linear.h). Its activation
 // quantiser must give the CPU's act_quant bytes exactly; the GEMM is checked per element
@@ -1994,6 +2214,10 @@ int main()
     testLinears();
     testFp8BlockHelpers();
     testMma();
+#ifdef FATHOM_CUDA_EMULATION
+    testWgmmaProbe();
+#endif
+    testWgmmaLinear();
 #ifndef FATHOM_CUDA_EMULATION
     testCublasLt();
 #endif

@@ -68,7 +68,8 @@ struct Fiber
     dim3 tid;
     uint64_t value = 0;
     int kind = 0, arg = 0; // kind 3: a warp collective (value = the lane's operand pointer)
-    warp_collective_fn collective = nullptr;
+    warp_collective_fn collective = nullptr; // kind 4: a warpgroup collective
+    warpgroup_collective_fn wg_collective = nullptr;
     struct Copy
     {
         void *dst;
@@ -88,6 +89,10 @@ struct Block
     dim3 grid, block, bid;
     std::vector<Fiber> fibers;
     std::vector<unsigned char> smem;
+    std::vector<unsigned char> async_smem; // the async proxy's view (fence_proxy_async)
+    bool proxy_fence_pending = false;
+    std::vector<std::shared_ptr<void>> wg_state; // per warpgroup (warpgroup_state)
+    int cur_wg = 0;
     const std::function<void()> *body = nullptr;
     ucontext_t sched;
     void *sched_sp = nullptr;
@@ -219,6 +224,39 @@ void run_block(Block &b)
                 }
                 continue;
             }
+            int wgops = 0;
+            for (int i = l0; i < l1; ++i)
+                wgops += b.fibers[i].kind == 4;
+            if (wgops != 0) {
+                // A warpgroup collective: handled once its 4 warps have all arrived.
+                const int g0 = (w / 4) * 4;
+                if (wgops != l1 - l0 || (g0 + 4) * 32 > n) {
+                    error(wgops != l1 - l0
+                              ? "lanes of a warp at different warp operations"
+                              : "warpgroup collective (wgmma) in a warpgroup of fewer than 128 "
+                                "threads");
+                    return;
+                }
+                if (w != g0 + 3)
+                    continue; // the warpgroup's last warp checks the other three
+                bool all = true;
+                for (int i = g0 * 32; all && i < (g0 + 4) * 32; ++i)
+                    all = b.fibers[i].state == State::AtWarp && b.fibers[i].kind == 4
+                          && b.fibers[i].wg_collective == b.fibers[l0].wg_collective;
+                if (!all)
+                    continue;
+                void *lanes[128];
+                for (int i = 0; i < 128; ++i)
+                    lanes[i] = reinterpret_cast<void *>(b.fibers[g0 * 32 + i].value);
+                b.cur_wg = g0 / 4;
+                if (b.wg_state.size() <= static_cast<size_t>(b.cur_wg))
+                    b.wg_state.resize(b.cur_wg + 1);
+                b.fibers[l0].wg_collective(lanes);
+                for (int i = g0 * 32; i < (g0 + 4) * 32; ++i)
+                    b.fibers[i].state = State::Ready;
+                released = true;
+                continue;
+            }
             int collectives = 0;
             for (int i = l0; i < l1; ++i)
                 collectives += b.fibers[i].kind == 3;
@@ -273,6 +311,10 @@ void run_block(Block &b)
             for (Fiber &f : b.fibers)
                 if (f.state == State::AtBarrier)
                     f.state = State::Ready;
+            if (b.proxy_fence_pending) { // fence.proxy.async before this barrier
+                b.async_smem = b.smem;
+                b.proxy_fence_pending = false;
+            }
             continue;
         }
         error("deadlock: threads wait at different synchronisation points");
@@ -322,6 +364,46 @@ void warp_collective(void *lane_data, warp_collective_fn fn)
     f.arg = 0;
     f.collective = fn;
     yield(State::AtWarp);
+}
+
+void warpgroup_collective(void *lane_data, warpgroup_collective_fn fn)
+{
+    Fiber &f = g_block->fibers[g_block->cur];
+    f.value = reinterpret_cast<uint64_t>(lane_data);
+    f.kind = 4;
+    f.arg = 0;
+    f.wg_collective = fn;
+    yield(State::AtWarp);
+}
+
+std::shared_ptr<void> &warpgroup_state()
+{
+    return g_block->wg_state[g_block->cur_wg];
+}
+
+uint32_t shared_address(const void *p)
+{
+    const unsigned char *c = static_cast<const unsigned char *>(p);
+    const unsigned char *base = g_block->smem.data();
+    if (c < base || c >= base + g_block->smem.size()) {
+        error("shared address of a pointer outside the dynamic shared memory");
+        return 0xFFFFFFFFu;
+    }
+    return static_cast<uint32_t>(c - base);
+}
+
+const unsigned char *async_shared(uint32_t addr, size_t bytes)
+{
+    if (static_cast<size_t>(addr) + bytes > g_block->async_smem.size()) {
+        error("async proxy read outside the dynamic shared memory");
+        return nullptr;
+    }
+    return g_block->async_smem.data() + addr;
+}
+
+void fence_proxy_async()
+{
+    g_block->proxy_fence_pending = true;
 }
 
 void cp_async(void *dst, const void *src, int bytes, int src_bytes)
@@ -412,6 +494,9 @@ void run_kernel(dim3 grid, dim3 block, size_t smem, const std::function<void()> 
             for (unsigned x = 0; x < grid.x; ++x) {
                 b.bid = dim3(x, y, z);
                 std::fill(b.smem.begin(), b.smem.end(), 0xFF);
+                b.async_smem = b.smem;
+                b.proxy_fence_pending = false;
+                b.wg_state.clear();
                 run_block(b);
             }
     g_block = nullptr;

@@ -45,6 +45,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -162,6 +163,31 @@ uint64_t warp_exchange(uint64_t value, int kind, int arg);
 using warp_collective_fn = void (*)(void *const lanes[32]);
 void warp_collective(void *lane_data, warp_collective_fn fn);
 void *dynamic_smem();
+// Warpgroup collectives (the emulation of wgmma.mma_async, wgmma.fence / commit_group /
+// wait_group: wgmma.cuh): like warp_collective for the 128 threads of a warpgroup, 4 consecutive
+// warps whose first warp's index is a multiple of 4 (warp w belongs to warpgroup w / 4). `fn`
+// runs once with the 128 lane pointers (index = thread within the warpgroup) when all 128 have
+// arrived at the same fn. A block whose warpgroup would have fewer than 128 threads, lanes of one
+// warp at different operations, or warps of one warpgroup waiting at different points (a
+// barrier, another collective) are reported as errors (the last one as a deadlock).
+using warpgroup_collective_fn = void (*)(void *const lanes[128]);
+void warpgroup_collective(void *lane_data, warpgroup_collective_fn fn);
+// State kept per warpgroup of the running block (e.g. the emulated wgmma's pending groups): the
+// slot of the warpgroup whose collective `fn` is running; empty at every block start.
+std::shared_ptr<void> &warpgroup_state();
+// The shared-memory address of p (an offset into the block's dynamic shared memory: what
+// __cvta_generic_to_shared gives on the device, relative to the window's base) and the async
+// proxy's view of [addr, addr + bytes) (nullptr, with an error, when outside the dynamic shared
+// memory). Static __shared__ arrays have no shared address here.
+uint32_t shared_address(const void *p);
+const unsigned char *async_shared(uint32_t addr, size_t bytes);
+// fence.proxy.async.shared::cta: the async proxy (wgmma operands, TMA) reads shared memory
+// through its own view, which takes the generic proxy's contents (ordinary stores, landed
+// cp.async copies) only at a __syncthreads() that follows a fence.proxy.async of some thread of
+// the block since the previous such refresh. So a kernel that never fences reads stale shared
+// memory in its wgmma (the view starts as the 0xFF fill). Weaker than the device, which needs
+// the fence in every writing thread: one thread's fence refreshes the whole view here.
+void fence_proxy_async();
 // cp.async (async_copy.cuh): the calling thread's copy of `bytes` bytes (zero-filled past
 // src_bytes) is only queued; it lands in shared memory when the thread waits for its group
 // (cp_async_wait(n): every committed group but the newest n), so a missing or too-weak wait

@@ -475,6 +475,9 @@ Result<void> CudaExecutor::copyToHost(void *hostDst, const void *src, size_t byt
         // Gathered by the graph into the read-back block; endStep() writes hostDst.
         FATHOM_TRY_ASSIGN(const auto at, stage(m_down, bytes));
         m_readbacks.push_back({hostDst, at.first, at.second, bytes});
+        m_pieces.readbacks.push_back({at.second, bytes, hostDst});
+        m_pieces.readbackBytes = m_down[at.first].used;
+        m_pieces.spilled = m_pieces.spilled || at.first != 0;
         walk(reinterpret_cast<uintptr_t>(src), (uint64_t(at.first) << 40) | at.second, bytes);
         if (skipping())
             return {};
@@ -501,6 +504,9 @@ Result<void> CudaExecutor::copyFromHost(void *dst, const void *hostSrc, size_t b
         // copy before the graph, moved to dst by the graph in stream order.
         FATHOM_TRY_ASSIGN(const auto at, stage(m_up, bytes));
         std::memcpy(m_up[at.first].host + at.second, hostSrc, bytes);
+        m_pieces.uploads.push_back({at.second, bytes, nullptr});
+        m_pieces.uploadBytes = m_up[at.first].used;
+        m_pieces.spilled = m_pieces.spilled || at.first != 0;
         walk(reinterpret_cast<uintptr_t>(dst), (uint64_t(at.first) << 40) | at.second, bytes);
         if (skipping())
             return {};
@@ -969,6 +975,12 @@ Result<bool> CudaExecutor::beginStep(int rows, uint64_t shapeKey)
         ++which;
     }
     m_readbacks.clear();
+    m_pieces.uploads.clear(); // capacities stay: no allocation per step
+    m_pieces.readbacks.clear();
+    m_pieces.uploadBytes = m_pieces.readbackBytes = 0;
+    m_pieces.spilled = false;
+    m_pendingScript.reset();
+    m_scripted = false;
     m_stepBegin = std::chrono::steady_clock::now();
     m_stepKey = shapeKey;
     m_walk = 0;
@@ -1034,6 +1046,30 @@ Result<void> CudaExecutor::runStep(CUgraphExec_st *exec)
     return r;
 }
 
+Result<uint8_t *> CudaExecutor::replayWithoutWalk(size_t uploadBytes,
+                                                  size_t readbackBytes,
+                                                  const std::vector<StepPiece> &readbacks)
+{
+    if (!m_inStep || !m_replaying || m_verifying || !m_replay || !m_replay->script || m_scripted
+        || m_replayNext != 0 || m_up.size() != 1 || m_down.size() != 1
+        || uploadBytes > m_up[0].capacity || readbackBytes > m_down[0].capacity)
+        return fail(Error::Kind::Internal,
+                    "a decode step asked to replay without its walk outside such a replay",
+                    m_deviceName);
+    m_scripted = true;
+    m_up[0].used = uploadBytes;
+    m_down[0].used = readbackBytes;
+    m_readbacks.clear();
+    for (const StepPiece &b : readbacks) {
+        if (b.offset + b.bytes > readbackBytes)
+            return fail(Error::Kind::Internal,
+                        "a replayed decode step's read-back lies outside its block",
+                        m_deviceName);
+        m_readbacks.push_back({b.hostDst, 0, b.offset, b.bytes});
+    }
+    return reinterpret_cast<uint8_t *>(m_up[0].host);
+}
+
 Result<void> CudaExecutor::endReplay(bool ok)
 {
     StepExec *e = m_replay;
@@ -1072,9 +1108,13 @@ Result<void> CudaExecutor::endReplay(bool ok)
     }
     // The walk must have been the recording's: same allocations (all released again), same
     // launches, copies, uploads and read-backs in the same places, nothing spilled.
-    const bool same = !m_replayDiverged && m_replayNext == e->allocations.size()
-                      && m_replayLive.empty() && m_walk == e->walk && m_up.size() == 1
-                      && m_down.size() == 1 && !m_stepNeedsHost;
+    // A replay without the walk (m_scripted) has nothing to compare: its key decided.
+    const bool scripted = m_scripted;
+    m_scripted = false;
+    const bool same = scripted
+                      || (!m_replayDiverged && m_replayNext == e->allocations.size()
+                          && m_replayLive.empty() && m_walk == e->walk && m_up.size() == 1
+                          && m_down.size() == 1 && !m_stepNeedsHost);
     m_replayLive.clear();
     if (!ok) {
         m_readbacks.clear();
@@ -1097,6 +1137,7 @@ Result<void> CudaExecutor::endReplay(bool ok)
                         execs.begin() + static_cast<std::ptrdiff_t>(i),
                         execs.begin() + static_cast<std::ptrdiff_t>(i) + 1);
     ++m_stepStats.replays;
+    m_stepStats.walkFreeReplays += scripted ? 1 : 0;
     m_stepStats.replayHostSeconds
         += std::chrono::duration<double>(std::chrono::steady_clock::now() - m_stepBegin).count();
     return runStep(exec);
@@ -1178,6 +1219,8 @@ Result<void> CudaExecutor::endStep(bool ok)
     kept.staging = m_stagingGeneration;
     kept.allocations = replayable ? std::move(m_stepAllocations)
                                   : std::vector<std::pair<size_t, void *>>{};
+    kept.script = replayable && !m_pieces.spilled ? std::move(m_pendingScript) : nullptr;
+    m_pendingScript.reset();
     m_stepAllocations.clear();
     if (replayable)
         kept.blocks.swap(owned);

@@ -169,6 +169,7 @@ public:
         long long readbacks = 0;      // device-to-host copies issued for graphed steps
         long long nodes = 0;          // staged pieces: uploads + read-backs recorded in graphs
         long long replays = 0; // steps launched as a kept graph without a recording (of steps)
+        long long walkFreeReplays = 0; // of replays: by V4Forward's step script, no walk
         // Host time from beginStep() to the launch: the forward walk of replayed steps (no
         // launches; uploads staged, state bookkeeping), and of recorded steps (the walk with
         // its captured launches, plus cudaGraphExecUpdate / cudaGraphInstantiate).
@@ -176,6 +177,8 @@ public:
         double recordHostSeconds = 0;
     };
     StepStats stepStats() const { return m_stepStats; }
+    // FATHOM_CUDA_VERIFY_REPLAY=1 (emulation builds): replays are verified (see below).
+    bool verifiesReplays() const { return m_verifyReplay; }
     // Replay (shapeKey != 0): when a kept graph of the batch size was recorded under the same
     // key (and is replayable: every block it allocated was released inside it, it did not
     // spill its staging, the staging chunks are still the ones it copies from), the step is not
@@ -184,8 +187,31 @@ public:
     // meanwhile), its uploads are staged as before - and the kept graph is launched. The walk's
     // sequence of allocations, launches, copies, uploads and read-backs is hashed both times; a
     // replay whose hash differs from its recording's fails (Internal) instead of launching.
+    // A replay without the walk (V4Forward's step script, recorded with the graph): the caller
+    // fills the upload block itself (replayWithoutWalk) and endStep() launches; no allocation,
+    // launch or copy is walked or checked (the key decides, its completeness and the script's
+    // bytes are what the verify mode tests).
     Result<bool> beginStep(int rows, uint64_t shapeKey) override;
     Result<void> endStep(bool ok) override;
+    bool stepReplays() const override { return m_inStep && m_replaying; }
+    const StepPieces *stepPieces() const override { return m_inStep ? &m_pieces : nullptr; }
+    const uint8_t *stepUploadHost() const override
+    {
+        return m_inStep && !m_up.empty() ? reinterpret_cast<const uint8_t *>(m_up[0].host)
+                                         : nullptr;
+    }
+    void keepStepScript(std::shared_ptr<const StepScript> script) override
+    {
+        m_pendingScript = std::move(script);
+    }
+    const StepScript *stepScript() const override
+    {
+        return m_inStep && m_replaying && m_replay ? m_replay->script.get() : nullptr;
+    }
+    bool verifyingStep() const override { return m_inStep && m_verifying; }
+    Result<uint8_t *> replayWithoutWalk(size_t uploadBytes,
+                                        size_t readbackBytes,
+                                        const std::vector<StepPiece> &readbacks) override;
 
     // ---- Executor ops ---------------------------------------------------------------------------
     Result<void> linear(const LinearWeight &w,
@@ -336,6 +362,11 @@ private:
     int m_stepRows = 0;
     std::vector<Staging> m_up, m_down;
     std::vector<Readback> m_readbacks;
+    // The step's staged pieces (stepPieces()), the recording's keepStepScript(), and whether
+    // the step is a replay without the walk (replayWithoutWalk()).
+    StepPieces m_pieces;
+    std::shared_ptr<const StepScript> m_pendingScript;
+    bool m_scripted = false;
     // A kept decode-step instantiation: the key and walk hash of its recording, the blocks that
     // recording allocated (in order; reserved for replays while the graph is kept).
     struct StepExec
@@ -346,6 +377,8 @@ private:
         uint64_t staging = 0; // m_stagingGeneration it copies from
         std::vector<std::pair<size_t, void *>> allocations;
         BlockSet blocks; // owned (m_graphBytes)
+        // V4Forward's replay without the walk.
+        std::shared_ptr<const StepScript> script;
     };
     std::map<int, std::vector<StepExec>> m_stepExecs; // by batch size, most recent first
     StepStats m_stepStats;

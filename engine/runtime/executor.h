@@ -34,6 +34,8 @@
 #include "kernels/sparse_attn.h"
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 namespace fathom::engine {
@@ -66,6 +68,23 @@ struct ExpertJob
     float *y = nullptr;                // [rows, d] bf16-valued
     int rows = 0;
 };
+
+/** One staged piece of a graphed decode step (Executor::stepPieces). */
+struct StepPiece
+{
+    size_t offset = 0; // in the step's upload or read-back block
+    size_t bytes = 0;
+    void *hostDst = nullptr; // read-backs: where the bytes go
+};
+struct StepPieces
+{
+    std::vector<StepPiece> uploads, readbacks;
+    size_t uploadBytes = 0, readbackBytes = 0; // of the blocks, alignment included
+    bool spilled = false;                      // a piece landed outside the first block
+};
+// A decode step's replay without the walk (V4Forward, forward.cpp); kept by the executor with
+// the graph it was recorded with.
+class StepScript;
 
 class Executor : public DeviceMemory
 {
@@ -178,6 +197,37 @@ public:
     {
         (void) ok;
         return {};
+    }
+
+    // ---- replay without the walk (V4Forward's step script; docs/perf/cuda.md, session 7) -------
+    /** After beginStep() returned true: whether the step replays a kept graph (the walk would
+        launch nothing) rather than recording one. */
+    virtual bool stepReplays() const { return false; }
+    /** The pieces the present step has staged so far, in order (uploads: place in the step's
+        upload block and size; read-backs: place in the read-back block, size, host
+        destination), and the bytes each block uses. nullptr without step graphs. */
+    virtual const StepPieces *stepPieces() const { return nullptr; }
+    /** The upload block's host bytes of the present step (what its walk staged). */
+    virtual const uint8_t *stepUploadHost() const { return nullptr; }
+    /** During a recording: the script to keep with the graph endStep() keeps (dropped when that
+        graph is not replayable). After beginStep() chose a replay: the script kept with its
+        graph, or nullptr (the caller walks). Opaque to the executor. */
+    virtual void keepStepScript(std::shared_ptr<const StepScript> script) { (void) script; }
+    virtual const StepScript *stepScript() const { return nullptr; }
+    /** Whether the present replay is being verified (the walk must run; emulation builds with
+        FATHOM_CUDA_VERIFY_REPLAY=1): the caller then checks its script against the walk. */
+    virtual bool verifyingStep() const { return false; }
+    /** A replay without the walk: the step's upload block (uploadBytes, the recording's layout)
+        for the caller to fill, read-backs into the given host places; endStep(true) then
+        uploads, launches the kept graph and reads back. Fails where the step is no such replay. */
+    virtual Result<uint8_t *> replayWithoutWalk(size_t uploadBytes,
+                                                size_t readbackBytes,
+                                                const std::vector<StepPiece> &readbacks)
+    {
+        (void) uploadBytes;
+        (void) readbackBytes;
+        (void) readbacks;
+        return fail(Error::Kind::Unsupported, std::string(name()) + ": no decode-step replay");
     }
 
     // ---- glue (exact data movement and elementwise steps of the forward pass) ------------------

@@ -112,7 +112,365 @@ uint64_t decodeStepKey(const V4Model &model,
     return h ? h : 1;
 }
 
+// ---- Step scripts --------------------------------------------------------------------------------
+// A replayed decode step (its key matched a kept graph, Executor::beginStep) needs from the host
+// only the bytes its graph copies from the upload block and the state bookkeeping the walk would
+// do: nothing it launches depends on anything else. So while a step is recorded, every staged
+// upload is tagged with a generator (a closed formula of the step's inputs - per item the token
+// id and the block's length, the state's row counts and capacities, the model's hash-routing
+// table - and its place in the upload block), and every state change with an action (rows
+// appended to a history, the block's length); the script is kept with the graph. A replay with
+// a script runs it in order (generators read the state as the walk had it at that point, the
+// actions advance it) straight into the pinned upload block: O(items x layers) small writes,
+// then one upload, one graph launch, one read-back. Any upload of the recording that no
+// generator claimed (an op staging data this file does not know), or two pieces from one call,
+// leaves the graph without a script: its replays walk, as before. Whether a script is right is
+// what the verify mode checks (a verified replay evaluates it on copies of the states and runs
+// the walk too: same bytes at the same places, same read-backs, same state bookkeeping).
 } // namespace
+
+enum class ScriptOp : uint8_t {
+    Tokens,         // [items] token ids (embedding)
+    Positions,      // [items] the block's length per item (RoPE, ape)
+    RowIndex,       // [n] where a history's next rows go: ring slot or linear row (scatterRows)
+    PoolSlots,      // [4] the closing window's and the previous window's first slots (kv, score)
+    EntryPositions, // [closing items] first position of each new compressed entry's window
+    Visible,        // [1] indexer keys the query sees: (position + 1) / ratio
+    SparseStep,     // [2] position and window start (the CSA index builder)
+    AttnRows,       // [n] a non-CSA layer's attention index row: window slots, entries, -1
+    ForcedIds,      // [items, k] hash-routed experts of the token ids (zeros: score-routed)
+    Const,          // recorded bytes (the head's row gather: the batch shape alone)
+    Append,         // action: n rows appended to a history (RowHistory::advanceStored)
+    Length,         // action: the block took the item's n tokens
+};
+
+namespace {
+
+namespace ScriptHist {
+enum : int { Window, Entries, CompKv, CompGate, IndexKeys, IndexKv, IndexGate };
+}
+
+RowHistory &scriptHistory(BlockState &b, int which)
+{
+    switch (which) {
+    case ScriptHist::Entries:
+        return b.entries;
+    case ScriptHist::CompKv:
+        return b.compKv;
+    case ScriptHist::CompGate:
+        return b.compGate;
+    case ScriptHist::IndexKeys:
+        return b.indexKeys;
+    case ScriptHist::IndexKv:
+        return b.indexKv;
+    case ScriptHist::IndexGate:
+        return b.indexGate;
+    default:
+        return b.window;
+    }
+}
+
+const char *scriptOpName(ScriptOp op)
+{
+    static const char *const names[] = {"tokens",
+                                        "positions",
+                                        "row index",
+                                        "pool slots",
+                                        "entry positions",
+                                        "visible keys",
+                                        "sparse_indices step",
+                                        "attention index row",
+                                        "forced expert ids",
+                                        "recorded bytes",
+                                        "append",
+                                        "length"};
+    return names[static_cast<int>(op)];
+}
+
+bool isGenerator(ScriptOp op)
+{
+    return op != ScriptOp::Append && op != ScriptOp::Length;
+}
+
+// The bookkeeping a step script must reproduce, per item and block: the length and every
+// history's start, row count, buffer, offset and capacity.
+void stateMarks(const std::vector<ForwardItem> &items, std::vector<int64_t> &out)
+{
+    out.clear();
+    for (const ForwardItem &it : items) {
+        for (int l = 0; l < it.state->blockCount(); ++l) {
+            BlockState &b = it.state->block(l);
+            out.push_back(b.length);
+            for (int w = ScriptHist::Window; w <= ScriptHist::IndexGate; ++w) {
+                const RowHistory &h = scriptHistory(b, w);
+                out.push_back(h.begin());
+                out.push_back(h.rows());
+                out.push_back(h.deviceOffset());
+                out.push_back(static_cast<int64_t>(reinterpret_cast<uintptr_t>(h.deviceData())));
+                out.push_back(h.capacity());
+            }
+        }
+    }
+}
+
+} // namespace
+
+class StepScript
+{
+public:
+    struct Step
+    {
+        ScriptOp op = ScriptOp::Const;
+        uint8_t which = 0; // history (RowIndex, Append); 1 = indexer compressor (PoolSlots)
+        int32_t item = -1; // -1: every item
+        int32_t block = 0;
+        int32_t n = 0;     // rows (RowIndex, Append, Length), ints (AttnRows)
+        size_t piece = 0;  // recording: the upload's index among the step's pieces
+        size_t offset = 0; // generators: place and size in the upload block
+        size_t bytes = 0;
+        size_t constAt = 0; // Const: in consts
+    };
+    struct Readback
+    {
+        size_t offset = 0, bytes = 0; // in the read-back block
+        size_t hostOffset = 0;        // bytes into lastLogits or finalStreams
+        bool streams = false;
+    };
+    const V4Model *model = nullptr;
+    size_t items = 0;
+    bool logits = false, streams = false;
+    std::vector<Step> steps;
+    std::vector<uint8_t> consts;
+    std::vector<Readback> readbacks;
+    size_t uploadBytes = 0, readbackBytes = 0;
+};
+
+struct StepScriptRecorder
+{
+    StepScript script;
+    bool ok = true;
+    size_t generators = 0;
+};
+
+namespace {
+
+// Runs a script on the items' states: generators into `up` (the upload block), actions on the
+// states, in the recording's order.
+Result<void> runStepScript(const StepScript &s,
+                           const V4Model &model,
+                           const std::vector<ForwardItem> &items,
+                           uint8_t *up)
+{
+    const ModelConfig &c = model.config();
+    const int Wn = c.slidingWindow, K = c.numExpertsPerTok;
+    const int nItems = static_cast<int>(items.size());
+    for (const StepScript::Step &st : s.steps) {
+        if (st.block < 0 || st.block >= c.totalLayers() || st.item >= nItems)
+            return fail(Error::Kind::Internal, "step script: a step outside the batch");
+        BlockState *b = st.item >= 0 ? &items[static_cast<size_t>(st.item)].state->block(st.block)
+                                     : nullptr;
+        int32_t *o = isGenerator(st.op) ? reinterpret_cast<int32_t *>(up + st.offset) : nullptr;
+        size_t n = 0; // ints written
+        switch (st.op) {
+        case ScriptOp::Tokens:
+            for (const ForwardItem &it : items)
+                o[n++] = it.tokens[0];
+            break;
+        case ScriptOp::Positions:
+            for (const ForwardItem &it : items)
+                o[n++] = static_cast<int32_t>(it.state->block(st.block).length);
+            break;
+        case ScriptOp::RowIndex: {
+            const RowHistory &h = scriptHistory(*b, st.which);
+            if (!h.deviceData())
+                return fail(Error::Kind::Internal, "step script: a history without device rows");
+            for (int k = 0; k < st.n; ++k)
+                o[n++] = static_cast<int32_t>(h.ring() ? (h.end() + k) & (h.capacity() - 1)
+                                                       : h.deviceOffset() + h.rows() + k);
+            break;
+        }
+        case ScriptOp::PoolSlots: {
+            const int m = b->ratio;
+            const int64_t pos = b->length, curStart = pos + 1 - m;
+            const bool hasPrev = m == 4 && pos / m > 0;
+            const RowHistory &kv = scriptHistory(*b,
+                                                 st.which ? ScriptHist::IndexKv
+                                                          : ScriptHist::CompKv);
+            const RowHistory &g = scriptHistory(*b,
+                                                st.which ? ScriptHist::IndexGate
+                                                         : ScriptHist::CompGate);
+            o[n++] = static_cast<int32_t>(kv.poolIndex(curStart, curStart));
+            o[n++] = hasPrev ? static_cast<int32_t>(kv.poolIndex(curStart - m, curStart - m)) : 0;
+            o[n++] = static_cast<int32_t>(g.poolIndex(curStart, curStart));
+            o[n++] = hasPrev ? static_cast<int32_t>(g.poolIndex(curStart - m, curStart - m)) : 0;
+            break;
+        }
+        case ScriptOp::EntryPositions:
+            for (const ForwardItem &it : items) {
+                const BlockState &ib = it.state->block(st.block);
+                if (ib.ratio && (ib.length + 1) % ib.ratio == 0)
+                    o[n++] = static_cast<int32_t>(ib.length / ib.ratio * ib.ratio);
+            }
+            break;
+        case ScriptOp::Visible:
+            o[n++] = static_cast<int32_t>((b->length + 1) / b->ratio);
+            break;
+        case ScriptOp::SparseStep:
+            o[n++] = static_cast<int32_t>(b->length);
+            o[n++] = static_cast<int32_t>(std::max<int64_t>(0, b->length - Wn + 1));
+            break;
+        case ScriptOp::AttnRows: {
+            const int m = b->ratio;
+            const int64_t pos = b->length, wStart = std::max<int64_t>(0, pos - Wn + 1);
+            const RowHistory &win = b->window;
+            if (m == 4) // CSA rows come from the indexer's selections (built on the device)
+                return fail(Error::Kind::Internal, "step script: a CSA index row on the host");
+            std::fill(o, o + st.n, -1);
+            const int nVis = m ? static_cast<int>((pos + 1) / m) : 0;
+            if (pos - wStart + 1 + nVis > st.n)
+                return fail(Error::Kind::Internal, "step script: an index row overflows");
+            for (int64_t p = wStart; p <= pos; ++p)
+                o[n++] = static_cast<int32_t>(win.poolIndex(p, wStart));
+            const int nPool = static_cast<int>(win.poolSize(wStart, pos + 1));
+            for (int e = 0; e < nVis; ++e)
+                o[n++] = nPool + e;
+            n = static_cast<size_t>(st.n);
+            break;
+        }
+        case ScriptOp::ForcedIds: {
+            const BlockWeights &bw = model.block(st.block);
+            for (const ForwardItem &it : items) {
+                if (bw.hashRouted)
+                    std::copy_n(bw.tid2eid.data() + static_cast<int64_t>(it.tokens[0]) * K,
+                                K,
+                                o + n);
+                else
+                    std::fill(o + n, o + n + K, 0);
+                n += static_cast<size_t>(K);
+            }
+            break;
+        }
+        case ScriptOp::Const:
+            std::memcpy(o, s.consts.data() + st.constAt, st.bytes);
+            n = st.bytes / sizeof(int32_t);
+            break;
+        case ScriptOp::Append:
+            if (!scriptHistory(*b, st.which).advanceStored(st.n))
+                return fail(Error::Kind::Internal,
+                            "step script: rows appended outside their device buffer");
+            break;
+        case ScriptOp::Length:
+            b->length += st.n;
+            break;
+        }
+        if (o && n * sizeof(int32_t) != st.bytes)
+            return fail(Error::Kind::Internal,
+                        std::string("step script: ") + scriptOpName(st.op) + " of block "
+                            + std::to_string(st.block) + " made " + std::to_string(n * 4)
+                            + " bytes, its recording " + std::to_string(st.bytes));
+    }
+    return {};
+}
+
+} // namespace
+
+size_t V4Forward::stagedUploads() const
+{
+    if (!m_rec)
+        return 0;
+    const StepPieces *p = m_exec.stepPieces();
+    return p ? p->uploads.size() : 0;
+}
+
+void V4Forward::scriptGen(size_t before, int op, int item, int block, int which, int n)
+{
+    if (!m_rec || !m_rec->ok)
+        return;
+    const size_t now = stagedUploads();
+    if (now == before)
+        return; // nothing staged: nothing to generate
+    if (now != before + 1) {
+        m_rec->ok = false; // one generator per staged piece
+        return;
+    }
+    StepScript::Step st;
+    st.op = static_cast<ScriptOp>(op);
+    st.which = static_cast<uint8_t>(which);
+    st.item = item;
+    st.block = block;
+    st.n = n;
+    st.piece = before;
+    m_rec->script.steps.push_back(st);
+    ++m_rec->generators;
+}
+
+void V4Forward::scriptConst(size_t before, const void *bytes, size_t size)
+{
+    if (!m_rec || !m_rec->ok)
+        return;
+    const size_t at = m_rec->script.consts.size();
+    const size_t steps = m_rec->script.steps.size();
+    scriptGen(before, static_cast<int>(ScriptOp::Const), -1, 0);
+    if (m_rec->script.steps.size() == steps)
+        return;
+    m_rec->script.steps.back().constAt = at;
+    const auto *b = static_cast<const uint8_t *>(bytes);
+    m_rec->script.consts.insert(m_rec->script.consts.end(), b, b + size);
+}
+
+void V4Forward::scriptAction(int op, int item, int block, int which, int n)
+{
+    if (!m_rec)
+        return;
+    StepScript::Step st;
+    st.op = static_cast<ScriptOp>(op);
+    st.which = static_cast<uint8_t>(which);
+    st.item = item;
+    st.block = block;
+    st.n = n;
+    m_rec->script.steps.push_back(st);
+}
+
+Result<void> V4Forward::appendRows(
+    RowHistory &h, const float *rows, int64_t count, int item, int block, int which)
+{
+    const size_t before = stagedUploads();
+    FATHOM_TRY(h.appendStored(rows, count));
+    if (m_rec && count > 0) {
+        scriptGen(before,
+                  static_cast<int>(ScriptOp::RowIndex),
+                  item,
+                  block,
+                  which,
+                  static_cast<int>(count));
+        scriptAction(static_cast<int>(ScriptOp::Append), item, block, which, static_cast<int>(count));
+    }
+    return {};
+}
+
+Result<void> V4Forward::replayScript(const StepScript &script,
+                                     const std::vector<ForwardItem> &items,
+                                     float *lastLogits,
+                                     std::vector<float> *finalStreams)
+{
+    const ModelConfig &c = m_model.config();
+    if (finalStreams) {
+        int64_t total = 0;
+        for (const ForwardItem &it : items)
+            total += it.count;
+        finalStreams->resize(static_cast<size_t>(total * c.hcMult * c.hiddenSize));
+    }
+    m_scriptReadbacks.clear();
+    for (const StepScript::Readback &b : script.readbacks) {
+        auto *base = reinterpret_cast<uint8_t *>(b.streams ? finalStreams->data() : lastLogits);
+        m_scriptReadbacks.push_back({b.offset, b.bytes, base + b.hostOffset});
+    }
+    FATHOM_TRY_ASSIGN(uint8_t * up,
+                      m_exec.replayWithoutWalk(script.uploadBytes,
+                                               script.readbackBytes,
+                                               m_scriptReadbacks));
+    return runStepScript(script, m_model, items, up);
+}
 
 struct V4Forward::Batch
 {
@@ -127,6 +485,7 @@ struct V4Forward::Batch
         int seqId = 0;
     };
     std::vector<Item> items;
+    int block = 0;
     int rows = 0;
     std::vector<int32_t> positions; // [rows]
     std::vector<int32_t> tokens;    // [rows]
@@ -140,6 +499,7 @@ V4Forward::V4Forward(const V4Model &model, Executor &executor)
 V4Forward::Batch V4Forward::makeBatch(int block, const std::vector<ForwardItem> &items) const
 {
     Batch b;
+    b.block = block;
     for (size_t i = 0; i < items.size(); ++i) {
         const ForwardItem &it = items[i];
         Batch::Item bi;
@@ -360,12 +720,14 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
     FATHOM_TRY(
         m_exec.linear(indexer ? bw.idxCompWgate : bw.compWgate, x, N, g.data(), LinearOutput::F32));
     // Gate rows + the positional bias of their place in the window (ape).
+    const size_t staged0 = stagedUploads();
     FATHOM_TRY(m_exec.addPeriodicRows(g.data(),
                                       indexer ? bw.idxApe : bw.compApe,
                                       batch.positions.data(),
                                       N,
                                       W,
                                       m));
+    scriptGen(staged0, static_cast<int>(ScriptOp::Positions), -1, batch.block);
 
     int nE = 0;
     emittedPerItem.assign(batch.items.size(), 0);
@@ -390,8 +752,19 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
                         bw.prefix + " compressor state out of step at position "
                             + std::to_string(it.start));
         // All of the item's rows first: an entry reads only rows up to its own position.
-        FATHOM_TRY(kvH.appendStored(a.data() + static_cast<int64_t>(it.row) * W, it.count));
-        FATHOM_TRY(gH.appendStored(g.data() + static_cast<int64_t>(it.row) * W, it.count));
+        const int item = static_cast<int>(i);
+        FATHOM_TRY(appendRows(kvH,
+                              a.data() + static_cast<int64_t>(it.row) * W,
+                              it.count,
+                              item,
+                              batch.block,
+                              indexer ? ScriptHist::IndexKv : ScriptHist::CompKv));
+        FATHOM_TRY(appendRows(gH,
+                              g.data() + static_cast<int64_t>(it.row) * W,
+                              it.count,
+                              item,
+                              batch.block,
+                              indexer ? ScriptHist::IndexGate : ScriptHist::CompGate));
         for (int t = 0; t < it.count; ++t) {
             const int64_t pos = it.start + t;
             if ((pos + 1) % m != 0)
@@ -431,7 +804,13 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
                        hasPrev ? static_cast<int32_t>(kvH.poolIndex(curStart - m, curStart - m)) : 0,
                        static_cast<int32_t>(gH.poolIndex(curStart, curStart)),
                        hasPrev ? static_cast<int32_t>(gH.poolIndex(curStart - m, curStart - m)) : 0};
+                const size_t before = stagedUploads();
                 FATHOM_TRY_ASSIGN(pooled, m_exec.compressorPoolSlots(rp, slots));
+                scriptGen(before,
+                          static_cast<int>(ScriptOp::PoolSlots),
+                          item,
+                          batch.block,
+                          indexer ? 1 : 0);
             }
             if (!pooled)
                 FATHOM_TRY(m_exec.compressorPool(pp));
@@ -441,8 +820,10 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
     if (nE == 0)
         return {};
     Ints entryPosOnExec;
+    const size_t stagedE = stagedUploads();
     FATHOM_TRY_ASSIGN(const int32_t *entryPositions,
                       opInts(m_exec, entryPos, entryPosOnExec, "compressed entry positions"));
+    scriptGen(stagedE, static_cast<int>(ScriptOp::EntryPositions), -1, batch.block);
     kernels::RmsNormParams np;
     np.x = entries.data();
     np.weight = indexer ? bw.idxCompNorm.data() : bw.compNorm.data();
@@ -472,8 +853,12 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
     int k = 0;
     for (size_t i = 0; i < batch.items.size(); ++i) {
         RowHistory &dst = indexer ? batch.items[i].bs->indexKeys : batch.items[i].bs->entries;
-        FATHOM_TRY(
-            dst.appendStored(entries.data() + static_cast<int64_t>(k) * Dc, emittedPerItem[i]));
+        FATHOM_TRY(appendRows(dst,
+                              entries.data() + static_cast<int64_t>(k) * Dc,
+                              emittedPerItem[i],
+                              static_cast<int>(i),
+                              batch.block,
+                              indexer ? ScriptHist::IndexKeys : ScriptHist::Entries));
         k += emittedPerItem[i];
     }
     return {};
@@ -496,8 +881,10 @@ Result<void> V4Forward::attention(
             tapItems.push_back({it.state, it.tokens, it.count, it.seqId});
 
     Ints positionsOnExec;
+    const size_t stagedP = stagedUploads();
     FATHOM_TRY_ASSIGN(const int32_t *positions,
                       opInts(m_exec, batch.positions, positionsOnExec, "token positions"));
+    scriptGen(stagedP, static_cast<int>(ScriptOp::Positions), -1, block);
 
     // Query path (§3.4).
     FATHOM_TRY_ASSIGN(Floats cq, floats(m_exec, static_cast<int64_t>(N) * QL, "q_lora"));
@@ -540,11 +927,16 @@ Result<void> V4Forward::attention(
     FATHOM_TRY(m_exec.rope(rp));
     FATHOM_TRY(m_exec.fakeQuantE4m3(kv.data(), N, D, nope, 64));
     tapRows(m_exec, tap, bw.prefix, "kv", kv.data(), D, {D}, tapItems);
-    for (const auto &it : batch.items) {
+    for (size_t i = 0; i < batch.items.size(); ++i) {
+        const auto &it = batch.items[i];
         if (it.bs->window.end() != it.start)
             return fail(Error::Kind::Internal, bw.prefix + " window out of step");
-        FATHOM_TRY(
-            it.bs->window.appendStored(kv.data() + static_cast<int64_t>(it.row) * D, it.count));
+        FATHOM_TRY(appendRows(it.bs->window,
+                              kv.data() + static_cast<int64_t>(it.row) * D,
+                              it.count,
+                              static_cast<int>(i),
+                              block,
+                              ScriptHist::Window));
     }
 
     std::vector<int> emitted;
@@ -634,6 +1026,7 @@ Result<void> V4Forward::attention(
                         kp.keys = it.bs->indexKeys.row(0);
                         kp.n_keys = static_cast<int>(it.bs->indexKeys.capacity());
                     }
+                    const size_t stagedV = stagedUploads();
                     FATHOM_TRY_ASSIGN(const bool kept,
                                       m_exec.indexerSelectOnExecutor(kp,
                                                                      it.count,
@@ -644,6 +1037,10 @@ Result<void> V4Forward::attention(
                                                                                it.row)
                                                                                * topk));
                     if (kept) {
+                        scriptGen(stagedV,
+                                  static_cast<int>(ScriptOp::Visible),
+                                  static_cast<int>(i),
+                                  block);
                         selectedOnExec = true;
                         continue;
                     }
@@ -706,7 +1103,8 @@ Result<void> V4Forward::attention(
     // Sparse attention over window rows + compressed entries (§3.5, §3.8).
     FATHOM_TRY_ASSIGN(Floats o, floats(m_exec, static_cast<int64_t>(N) * H * D, "attention output"));
     std::vector<int32_t> &idx = m_attentionIndices;
-    for (const auto &it : batch.items) {
+    for (size_t i = 0; i < batch.items.size(); ++i) {
+        const auto &it = batch.items[i];
         const int64_t end = it.start + it.count;
         const int64_t wStart = std::max<int64_t>(0, it.start - Wn + 1);
         if (!it.bs->window.has(wStart, end))
@@ -734,6 +1132,7 @@ Result<void> V4Forward::attention(
                               Ints::make(m_exec,
                                          static_cast<int64_t>(it.count) * nIdx,
                                          "attention indices"));
+            const size_t stagedS = stagedUploads();
             FATHOM_TRY_ASSIGN(const bool built,
                               m_exec.sparseIndicesOnExecutor(idxOnExec.data(),
                                                              it.count,
@@ -753,6 +1152,7 @@ Result<void> V4Forward::attention(
                             bw.prefix
                                 + " indexer selections kept on the executor without an "
                                   "index builder");
+            scriptGen(stagedS, static_cast<int>(ScriptOp::SparseStep), static_cast<int>(i), block);
             idxForOp = idxOnExec.data();
         }
         idx.assign(selectedOnExec ? 0 : static_cast<size_t>(it.count) * nIdx, -1);
@@ -774,7 +1174,14 @@ Result<void> V4Forward::attention(
             }
         }
         if (!selectedOnExec) {
+            const size_t stagedI = stagedUploads();
             FATHOM_TRY_ASSIGN(idxForOp, opInts(m_exec, idx, idxOnExec, "attention indices"));
+            scriptGen(stagedI,
+                      static_cast<int>(ScriptOp::AttnRows),
+                      static_cast<int>(i),
+                      block,
+                      0,
+                      it.count * nIdx);
         }
         kernels::SparseAttnParams ap;
         ap.q = q.data() + static_cast<int64_t>(it.row) * H * D;
@@ -833,6 +1240,8 @@ Result<void> V4Forward::attention(
     for (size_t i = 0; i < batch.items.size(); ++i) {
         const auto &it = batch.items[i];
         it.bs->length = it.start + it.count;
+        if (m_rec)
+            scriptAction(static_cast<int>(ScriptOp::Length), static_cast<int>(i), block, 0, it.count);
         if (!tap)
             continue;
         const int64_t end = it.bs->length;
@@ -904,8 +1313,10 @@ Result<void> V4Forward::moe(
         }
     }
     Ints forcedOnExec;
+    const size_t stagedF = stagedUploads();
     FATHOM_TRY_ASSIGN(const int32_t *forcedForOp,
                       opInts(m_exec, forced, forcedOnExec, "forced expert ids"));
+    scriptGen(stagedF, static_cast<int>(ScriptOp::ForcedIds), -1, block);
     for (int r0 = 0; r0 < N;) {
         int r1 = r0 + 1;
         while (r1 < N && isForced[r1] == isForced[r0])
@@ -1139,8 +1550,11 @@ Result<void> V4Forward::lastTokenLogits(const std::vector<ForwardItem> &items,
         return {};
     const int rows = static_cast<int>(which.size());
     FATHOM_TRY_ASSIGN(Floats last, floats(m_exec, rows * rowSize, "last-token streams"));
+    const size_t stagedR = stagedUploads();
     FATHOM_TRY(
         m_exec.gatherRows(last.data(), streams, lastRow.data(), rows, static_cast<int>(rowSize)));
+    // Which rows: the batch shape alone (the replay key), so recorded bytes serve.
+    scriptConst(stagedR, lastRow.data(), lastRow.size() * sizeof(int32_t));
     FATHOM_TRY_ASSIGN(Floats logits, floats(m_exec, rows * V, "logits"));
     FATHOM_TRY(headLogits(last.data(), rows, logits.data(), mtpBlock));
     for (size_t k = 0; k < which.size(); ++k)
@@ -1182,19 +1596,70 @@ Result<void> V4Forward::forward(const std::vector<ForwardItem> &items,
     for (const ForwardItem &it : items)
         decode = decode && it.count == 1;
     bool graphed = false;
+    uint64_t key = 0;
     if (decode) {
-        const uint64_t key = m_exec.hostAddressable() ? 0
-                                                      : decodeStepKey(m_model,
-                                                                      items,
-                                                                      lastLogits != nullptr,
-                                                                      finalStreams != nullptr);
+        key = m_exec.hostAddressable()
+                  ? 0
+                  : decodeStepKey(m_model, items, lastLogits != nullptr, finalStreams != nullptr);
         FATHOM_TRY_ASSIGN(graphed, m_exec.beginStep(total, key));
+    }
+    // A replay of a kept graph recorded with a script: the script instead of the walk (or, in a
+    // verified replay, both, compared).
+    const StepScript *script = nullptr;
+    if (graphed && key && m_exec.stepReplays()) {
+        script = m_exec.stepScript();
+        if (script
+            && (script->model != &m_model || script->items != items.size()
+                || script->logits != (lastLogits != nullptr)
+                || script->streams != (finalStreams != nullptr)))
+            script = nullptr;
+    }
+    const bool verifying = script && m_exec.verifyingStep();
+    if (script && !verifying) {
+        Result<void> ran = replayScript(*script, items, lastLogits, finalStreams);
+        Result<void> launched = m_exec.endStep(static_cast<bool>(ran));
+        if (ran && !launched)
+            ran = std::move(launched);
+        FATHOM_TRY(std::move(ran));
+        ++m_scriptStats.replayed;
+        for (const ForwardItem &it : items)
+            it.state->commit(it.tokens, it.count);
+        return {};
+    }
+    // Verified replay: the script on copies of the states first (their shared rows must be gone
+    // before the walk appends, or it would copy on write), the walk after, compared below.
+    std::vector<uint8_t> scriptBytes;
+    std::vector<int64_t> scriptMarks, walkMarks;
+    std::string scriptError;
+    if (verifying) {
+        std::vector<SequenceState> copies;
+        copies.reserve(items.size());
+        std::vector<ForwardItem> copied = items;
+        for (size_t i = 0; i < items.size(); ++i) {
+            copies.push_back(*items[i].state);
+            copied[i].state = &copies.back();
+        }
+        scriptBytes.assign(script->uploadBytes, 0);
+        if (auto r = runStepScript(*script, m_model, copied, scriptBytes.data()); !r)
+            scriptError = r.error().message;
+        stateMarks(copied, scriptMarks);
+    }
+    // A recorded step (under a key) records its script as it walks.
+    StepScriptRecorder recorder;
+    if (graphed && key && !m_exec.stepReplays()) {
+        recorder.script.model = &m_model;
+        recorder.script.items = items.size();
+        recorder.script.logits = lastLogits != nullptr;
+        recorder.script.streams = finalStreams != nullptr;
+        m_rec = &recorder;
     }
     const int64_t streamFloats = static_cast<int64_t>(total) * n * d;
     auto body = [&]() -> Result<void> {
         FATHOM_TRY_ASSIGN(Floats x, floats(m_exec, streamFloats, "residual streams"));
         FATHOM_TRY_ASSIGN(Floats x2, floats(m_exec, streamFloats, "residual streams"));
+        const size_t staged0 = stagedUploads();
         FATHOM_TRY(m_exec.embedRows(m_model.embed(), tokens.data(), total, d, n, x.data()));
+        scriptGen(staged0, static_cast<int>(ScriptOp::Tokens), -1, 0);
         for (int l = 0; l < c.numHiddenLayers; ++l) {
             FATHOM_TRY(runBlock(l, items, x.data(), x2.data(), options));
             x.swap(x2);
@@ -1208,6 +1673,97 @@ Result<void> V4Forward::forward(const std::vector<ForwardItem> &items,
         return {};
     };
     Result<void> ran = body();
+    const bool recorded = m_rec != nullptr;
+    m_rec = nullptr;
+    if (ran && recorded) {
+        // Every upload claimed by exactly one generator, every read-back into the caller's
+        // logits or final streams: else no script (the graph's replays walk).
+        StepScript &sc = recorder.script;
+        const StepPieces *p = m_exec.stepPieces();
+        bool ok = recorder.ok && p && !p->spilled && recorder.generators == p->uploads.size();
+        for (StepScript::Step &st : sc.steps) {
+            if (!ok || !isGenerator(st.op))
+                continue;
+            st.offset = p->uploads[st.piece].offset;
+            st.bytes = p->uploads[st.piece].bytes;
+            ok = st.bytes % sizeof(int32_t) == 0 && st.offset % sizeof(int32_t) == 0;
+        }
+        const auto *logitsAt = reinterpret_cast<const uint8_t *>(lastLogits);
+        const size_t logitsBytes = items.size() * static_cast<size_t>(c.vocabSize) * sizeof(float);
+        const auto *streamsAt = finalStreams
+                                    ? reinterpret_cast<const uint8_t *>(finalStreams->data())
+                                    : nullptr;
+        const size_t streamsBytes = finalStreams ? finalStreams->size() * sizeof(float) : 0;
+        for (size_t i = 0; ok && i < p->readbacks.size(); ++i) {
+            const StepPiece &b = p->readbacks[i];
+            const auto *dst = static_cast<const uint8_t *>(b.hostDst);
+            StepScript::Readback rb;
+            rb.offset = b.offset;
+            rb.bytes = b.bytes;
+            if (logitsAt && dst >= logitsAt && dst + b.bytes <= logitsAt + logitsBytes) {
+                rb.hostOffset = static_cast<size_t>(dst - logitsAt);
+            } else if (streamsAt && dst >= streamsAt && dst + b.bytes <= streamsAt + streamsBytes) {
+                rb.hostOffset = static_cast<size_t>(dst - streamsAt);
+                rb.streams = true;
+            } else {
+                ok = false;
+            }
+            sc.readbacks.push_back(rb);
+        }
+        if (ok) {
+            sc.uploadBytes = p->uploadBytes;
+            sc.readbackBytes = p->readbackBytes;
+            m_exec.keepStepScript(std::make_shared<const StepScript>(std::move(sc)));
+            ++m_scriptStats.recorded;
+        }
+    }
+    if (ran && verifying) {
+        // The script must have staged what the walk staged, where it staged it, read back into
+        // the same places, and left the states as the walk did.
+        const StepPieces *p = m_exec.stepPieces();
+        const uint8_t *host = m_exec.stepUploadHost();
+        std::string why = scriptError;
+        size_t g = 0;
+        for (const StepScript::Step &st : script->steps) {
+            if (!why.empty() || !isGenerator(st.op))
+                continue;
+            if (!p || !host || g >= p->uploads.size() || p->uploads[g].offset != st.offset
+                || p->uploads[g].bytes != st.bytes)
+                why = std::string("upload ") + std::to_string(g) + " (" + scriptOpName(st.op)
+                      + ", block " + std::to_string(st.block) + ") is not where the walk staged";
+            else if (std::memcmp(host + st.offset, scriptBytes.data() + st.offset, st.bytes) != 0)
+                why = std::string("upload ") + std::to_string(g) + " (" + scriptOpName(st.op)
+                      + ", item " + std::to_string(st.item) + ", block " + std::to_string(st.block)
+                      + ") differs from the walk's bytes";
+            ++g;
+        }
+        if (why.empty() && (!p || g != p->uploads.size() || p->uploadBytes != script->uploadBytes))
+            why = "the walk staged " + std::to_string(p ? p->uploads.size() : 0)
+                  + " uploads, the script " + std::to_string(g);
+        if (why.empty()) {
+            bool same = p->readbacks.size() == script->readbacks.size()
+                        && p->readbackBytes == script->readbackBytes;
+            for (size_t i = 0; same && i < script->readbacks.size(); ++i) {
+                const StepScript::Readback &b = script->readbacks[i];
+                auto *base = reinterpret_cast<uint8_t *>(b.streams ? finalStreams->data()
+                                                                   : lastLogits);
+                same = p->readbacks[i].offset == b.offset && p->readbacks[i].bytes == b.bytes
+                       && p->readbacks[i].hostDst == base + b.hostOffset;
+            }
+            if (!same)
+                why = "the read-backs differ from the walk's";
+        }
+        if (why.empty()) {
+            stateMarks(items, walkMarks);
+            if (walkMarks != scriptMarks)
+                why = "the state bookkeeping (lengths, rows, buffers) differs from the walk's";
+        }
+        if (why.empty())
+            ++m_scriptStats.verified;
+        else
+            ran = fail(Error::Kind::Internal,
+                       "a replayed decode step's script differs from its walk: " + why);
+    }
     if (graphed) {
         Result<void> launched = m_exec.endStep(static_cast<bool>(ran));
         if (ran && !launched)

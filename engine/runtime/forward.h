@@ -70,6 +70,9 @@ public:
         = 0;
 };
 
+// Records a decode step's step script while the step's graph is recorded (forward.cpp).
+struct StepScriptRecorder;
+
 struct ForwardItem
 {
     SequenceState *state = nullptr;
@@ -92,6 +95,17 @@ public:
     V4Forward(const V4Model &model, Executor &executor);
 
     Executor &executor() const { return m_exec; }
+
+    /** Decode steps replayed without the walk (a step script recorded with the kept graph,
+        see forward.cpp), and the replays whose script was checked against the walk
+        (Executor::verifyingStep). */
+    struct ScriptStats
+    {
+        long long recorded = 0; // scripts kept with a recorded step graph
+        long long replayed = 0; // steps replayed by their script alone
+        long long verified = 0; // scripts equal to the walk of a verified replay
+    };
+    ScriptStats scriptStats() const { return m_scriptStats; }
 
     /** Appends every item's tokens. lastLogits: [items, vocab] fp32 (may be nullptr).
         finalStreams (may be nullptr): receives the last block's output streams of every token,
@@ -175,6 +189,21 @@ private:
     // The attention's host index rows, kept between calls: at a prefill's size a fresh vector per
     // layer is a fresh mapping, paid in page faults every time.
     std::vector<int32_t> m_attentionIndices;
+    // Replay without the walk (forward.cpp, "Step scripts"): the recorder while a decode step's
+    // graph is recorded under a key, else nullptr; the read-back places of a scripted replay.
+    StepScriptRecorder *m_rec = nullptr;
+    std::vector<StepPiece> m_scriptReadbacks;
+    Result<void> appendRows(
+        RowHistory &h, const float *rows, int64_t count, int item, int block, int which);
+    size_t stagedUploads() const;
+    void scriptGen(size_t before, int op, int item, int block, int which = 0, int n = 0);
+    void scriptConst(size_t before, const void *bytes, size_t size);
+    void scriptAction(int op, int item, int block, int which, int n);
+    Result<void> replayScript(const StepScript &script,
+                              const std::vector<ForwardItem> &items,
+                              float *lastLogits,
+                              std::vector<float> *finalStreams);
+    ScriptStats m_scriptStats;
 };
 
 } // namespace fathom::engine

@@ -188,6 +188,14 @@ Result<void> RowHistory::appendStored(const float *rows, int64_t count)
     return {};
 }
 
+bool RowHistory::advanceStored(int64_t count)
+{
+    if (!m_dev || count < 0 || (m_ring ? 0 : m_devOffset) + m_devRows + count > m_dev->capacity)
+        return false;
+    m_devRows += count;
+    return true;
+}
+
 void RowHistory::truncate(int64_t newEnd)
 {
     if (newEnd >= end())

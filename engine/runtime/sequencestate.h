@@ -125,6 +125,10 @@ public:
     // ring writes them through Executor::scatterRows when its memory is an executor (a fixed
     // launch whatever the slots; the slots are uploaded), else by copies.
     Result<void> appendStored(const float *rows, int64_t count);
+    // The bookkeeping of appendStored(count rows) alone, for rows something else writes into
+    // the present device buffer (a replayed decode-step graph: V4Forward's step script): false,
+    // and nothing changed, unless the rows fit that buffer (device rows; see appendsInPlace).
+    bool advanceStored(int64_t count);
     void truncate(int64_t newEnd);  // drops rows >= newEnd
     void dropBefore(int64_t index); // forgets rows < index (amortised)
     void reset(int64_t begin);      // empty, starting at `begin`

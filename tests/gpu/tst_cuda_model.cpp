@@ -855,6 +855,7 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
     auto r = fwd.forward(items, le.data()); // prefill: never graphed
     graph = eager;                          // device rows shared, copied on the first append
     const CudaExecutor::StepStats before = gpu.stepStats();
+    const V4Forward::ScriptStats scriptsBefore = fwd.scriptStats();
 #ifdef FATHOM_CUDA_EMULATION
     emu::reset_graph_update_counts();
 #endif
@@ -977,6 +978,7 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
         return;
     }
     const CudaExecutor::StepStats after = gpu.stepStats();
+    const V4Forward::ScriptStats scriptsAfter = fwd.scriptStats();
     const long long graphedSteps = after.steps - before.steps;
     check(graphedSteps == steps && same,
           v.name + ": " + std::to_string(steps) + " decode steps of " + std::to_string(B)
@@ -998,6 +1000,25 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
               + std::to_string(repeatsReplayed) + " of " + std::to_string(repeats) + " ("
               + std::to_string(steadyReplayed) + " of " + std::to_string(steady)
               + " steps closing no window replayed; recorded steps:" + changedAt + ")");
+    {
+        // Replays without the walk: every replay ran the step script kept with its graph
+        // (generators into the upload block, the state's bookkeeping as actions), or - verify
+        // mode - ran it and the walk both and found the same staged bytes, read-backs and states.
+        const long long replays = after.replays - before.replays;
+        const long long scripted = scriptsAfter.replayed - scriptsBefore.replayed;
+        const long long walkFree = after.walkFreeReplays - before.walkFreeReplays;
+        const long long verified = scriptsAfter.verified - scriptsBefore.verified;
+        const bool verify = gpu.verifiesReplays();
+        check(verify ? verified == replays && scripted == 0
+                     : scripted == replays && walkFree == replays && verified == 0,
+              v.name + ": every replayed decode step of " + std::to_string(B) + " "
+                  + (verify ? "ran its step script and the walk, with the same staged bytes, "
+                              "read-backs and state bookkeeping ("
+                            : "ran its step script without the forward walk (")
+                  + std::to_string(verify ? verified : scripted) + " of " + std::to_string(replays)
+                  + " replays; " + std::to_string(scriptsAfter.recorded - scriptsBefore.recorded)
+                  + " scripts recorded)");
+    }
 #ifdef FATHOM_CUDA_EMULATION
     {
         // What keeps a step from being replayed unchanged: the nodes whose parameters the
@@ -1047,12 +1068,14 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
         const long long recorded = graphedSteps - replays;
         const double rs = after.replayHostSeconds - before.replayHostSeconds;
         const double cs = after.recordHostSeconds - before.recordHostSeconds;
-        std::printf("REPLAY: %s decode step of %d (%d layers): %lld replayed, host %.1f us per "
-                    "step (%.2f us per layer); %lld recorded, host %.1f us per step\n",
+        std::printf("REPLAY: %s decode step of %d (%d layers): %lld replayed (%lld without the "
+                    "walk), host %.1f us per step (%.2f us per layer); %lld recorded, host %.1f "
+                    "us per step\n",
                     v.name.c_str(),
                     B,
                     c.numHiddenLayers,
                     replays,
+                    after.walkFreeReplays - before.walkFreeReplays,
                     replays ? rs / replays * 1e6 : 0.0,
                     replays ? rs / replays * 1e6 / c.numHiddenLayers : 0.0,
                     recorded,

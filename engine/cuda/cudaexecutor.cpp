@@ -186,6 +186,12 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // cublaslt: FATHOM_CUDA_EXACT_LINEAR=0 starts in the non-exact mode (setExactLinear).
     const char *exact = std::getenv("FATHOM_CUDA_EXACT_LINEAR");
     x->m_exactLinear = !exact || std::strcmp(exact, "0") != 0;
+    const char *fp32State = std::getenv("FATHOM_CUDA_FP32_STATE");
+    x->m_bf16State = !fp32State || std::strcmp(fp32State, "1") != 0;
+    void *counter = nullptr;
+    FATHOM_TRY(x->cudaCheck(cudaMalloc(&counter, sizeof(int)), "allocating a counter"));
+    x->m_stateInexact = static_cast<int *>(counter);
+    FATHOM_TRY(x->cudaCheck(cudaMemset(counter, 0, sizeof(int)), "clearing a counter"));
     return x;
 }
 
@@ -214,6 +220,8 @@ CudaExecutor::~CudaExecutor()
     }
     if (m_weights)
         cudaFree(m_weights);
+    if (m_stateInexact)
+        cudaFree(m_stateInexact);
     for (const Timed &t : m_timed) {
         cudaEventDestroy(static_cast<cudaEvent_t>(t.start));
         cudaEventDestroy(static_cast<cudaEvent_t>(t.stop));
@@ -1681,6 +1689,27 @@ Result<void> CudaExecutor::scatterRows(
     FATHOM_TRY_ASSIGN(Buffer<int32_t> rows, uploadInts(hostRows, n, "row indices"));
     return FATHOM_CUDA_GLUE(cudaglue::scatterRows(dst, src, rows.data(), n, width, m_stream),
                             "scatter_rows");
+}
+
+Result<void> CudaExecutor::scatterRowsBf16(
+    uint16_t *dst, const float *src, const int32_t *hostRows, int n, int width)
+{
+    CudaOpTimer timer(*this, "other");
+    if (n == 0)
+        return {};
+    FATHOM_TRY_ASSIGN(Buffer<int32_t> rows, uploadInts(hostRows, n, "row indices"));
+    FATHOM_CUDA_OP(
+        "scatter_rows_bf16",
+        kernels::scatter_rows_bf16_cuda(dst, src, rows.data(), n, width, m_stateInexact, m_stream));
+    return {};
+}
+
+Result<int64_t> CudaExecutor::stateRowsInexact()
+{
+    int v = 0;
+    FATHOM_TRY(copyToHost(&v, m_stateInexact, sizeof(int)));
+    FATHOM_TRY(synchronize());
+    return int64_t(v);
 }
 
 Result<void> CudaExecutor::moeCombine(float *y,

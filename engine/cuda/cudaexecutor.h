@@ -159,6 +159,13 @@ public:
     // FATHOM_CUDA_EXACT_LINEAR=0 makes create() start with false.
     void setExactLinear(bool exact) { m_exactLinear = exact; }
     bool exactLinear() const { return m_exactLinear; }
+    // bf16state: sequence states moved into this executor store their window rows, compressed
+    // entries and index keys as bf16 (RowHistory; lossless, half the bytes). Default on;
+    // FATHOM_CUDA_FP32_STATE=1 makes create() start with fp32 rows (for comparisons). Applies
+    // to states moved in afterwards. stateRowsInexact(): values the converting appends had to
+    // round since create() (the rows are bf16-exact by construction: nonzero is a bug upstream).
+    void setBf16StateRows(bool on) { m_bf16State = on; }
+    Result<int64_t> stateRowsInexact();
     bool stepGraphs() const { return m_stepGraphs; }
     struct StepStats
     {
@@ -283,6 +290,9 @@ public:
         float *dst, const float *src, const int32_t *hostRows, int n, int width) override;
     Result<void> scatterRows(
         float *dst, const float *src, const int32_t *hostRows, int n, int width) override;
+    bool bf16StateRows() const override { return m_bf16State; }
+    Result<void> scatterRowsBf16(
+        uint16_t *dst, const float *src, const int32_t *hostRows, int n, int width) override;
     Result<void> moeCombine(float *y,
                             const float *routed,
                             const float *shared,
@@ -324,6 +334,8 @@ private:
     std::vector<void *> m_eventPool;
     double m_gemmFlops = 0;
     bool m_exactLinear = true;
+    bool m_bf16State = true;
+    int *m_stateInexact = nullptr; // device counter of scatter_rows_bf16_cuda
     std::shared_ptr<CublasLtLinear> m_lt; // cublaslt: made on first non-exact FP8 GEMM
 
     // Free blocks by (size, address): an allocation takes the lowest address of its size, so

@@ -149,6 +149,16 @@ Result<void> Executor::scatterRows(
     return {};
 }
 
+Result<void> Executor::scatterRowsBf16(
+    uint16_t *dst, const float *src, const int32_t *hostRows, int n, int width)
+{
+    for (int k = 0; k < n; ++k)
+        for (int e = 0; e < width; ++e)
+            dst[static_cast<int64_t>(hostRows[k]) * width + e] = kernels::f32_to_bf16(
+                src[static_cast<int64_t>(k) * width + e]);
+    return {};
+}
+
 void Executor::moeCombineRowRange(float *y,
                                   const float *routed,
                                   const float *shared,

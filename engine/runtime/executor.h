@@ -245,6 +245,16 @@ public:
     /** dst row hostRows[k] = src [n, width] row k. */
     virtual Result<void> scatterRows(
         float *dst, const float *src, const int32_t *hostRows, int n, int width);
+    /** Whether sequence-state rows that are bf16-exact by construction (window rows, compressed
+        entries, index keys) are stored as bf16 in this executor's memory (RowHistory); its
+        sparseAttention and indexer ops then read them through the params' *_bf16 pointers.
+        Default: no (fp32 rows, the CPU engine's layout). */
+    virtual bool bf16StateRows() const { return false; }
+    /** scatterRows into bf16 rows: dst (bf16 bits) row hostRows[k] = bf16(src row k), rounded
+        to nearest even (the values are bf16-exact: a rounding is a bug upstream, which a device
+        executor may count). */
+    virtual Result<void> scatterRowsBf16(
+        uint16_t *dst, const float *src, const int32_t *hostRows, int n, int width);
     /** y [rows, d] = bf16(fp32 sum of routed [rows, k, d] by increasing expert id (hostIds
         [rows, k], the reference's order), then + shared [rows, d]). */
     virtual Result<void> moeCombine(float *y,

@@ -1008,6 +1008,7 @@ Result<void> V4Forward::attention(
                 sp.q = qi.data() + static_cast<int64_t>(it.row) * HI * DI;
                 sp.weights = wi.data() + static_cast<int64_t>(it.row) * HI;
                 sp.keys = lastVis > 0 ? it.bs->indexKeys.row(0) : nullptr;
+                sp.keys_bf16 = lastVis > 0 ? it.bs->indexKeys.rowBf16(0) : nullptr; // bf16state
                 sp.n_heads = HI;
                 sp.dim = DI;
                 sp.n_keys = lastVis;
@@ -1024,6 +1025,7 @@ Result<void> V4Forward::attention(
                     kernels::IndexerScoreParams kp = sp;
                     if (it.bs->indexKeys.memory()) {
                         kp.keys = it.bs->indexKeys.row(0);
+                        kp.keys_bf16 = it.bs->indexKeys.rowBf16(0);
                         kp.n_keys = static_cast<int>(it.bs->indexKeys.capacity());
                     }
                     const size_t stagedV = stagedUploads();
@@ -1076,6 +1078,7 @@ Result<void> V4Forward::attention(
                 sp.q = qi.data() + row * HI * DI;
                 sp.weights = wi.data() + row * HI;
                 sp.keys = it.bs->indexKeys.row(0);
+                sp.keys_bf16 = it.bs->indexKeys.rowBf16(0);
                 sp.scores = scores.data();
                 sp.n_heads = HI;
                 sp.dim = DI;
@@ -1186,8 +1189,10 @@ Result<void> V4Forward::attention(
         kernels::SparseAttnParams ap;
         ap.q = q.data() + static_cast<int64_t>(it.row) * H * D;
         ap.kv = win.poolBase(wStart);
+        ap.kv_bf16 = win.poolBaseBf16(wStart); // bf16state: device rows in bf16 (else nullptr)
         ap.n_kv = nPool;
         ap.kv_ext = extPool || nEnt ? it.bs->entries.row(0) : nullptr;
+        ap.kv_ext_bf16 = extPool || nEnt ? it.bs->entries.rowBf16(0) : nullptr;
         ap.n_kv_ext = nExt;
         ap.idx = idxForOp;
         ap.sink = bw.attnSink;
@@ -1249,27 +1254,24 @@ Result<void> V4Forward::attention(
         std::vector<float> holder(static_cast<size_t>((end - ws) * D));
         FATHOM_TRY(it.bs->window.rowsToHost(ws, end, holder.data())); // a device ring may wrap
         tap->tensor(bw.prefix + "window_kv", static_cast<int>(i), holder.data(), {end - ws, D});
+        // Caches through rowsToHost: device rows may be bf16 (widened back to fp32).
         if (m && it.bs->entries.rows()) {
-            FATHOM_TRY_ASSIGN(const float *ent,
-                              hostValues<float>(m_exec,
-                                                it.bs->entries.row(0),
-                                                it.bs->entries.rows() * D,
-                                                holder));
+            const RowHistory &h = it.bs->entries;
+            holder.resize(static_cast<size_t>(h.rows() * D));
+            FATHOM_TRY(h.rowsToHost(h.begin(), h.end(), holder.data()));
             tap->tensor(bw.prefix + "compressed_kv",
                         static_cast<int>(i),
-                        ent,
-                        {it.bs->entries.rows(), D});
+                        holder.data(),
+                        {h.rows(), D});
         }
         if (m == 4 && it.bs->indexKeys.rows()) {
-            FATHOM_TRY_ASSIGN(const float *keys,
-                              hostValues<float>(m_exec,
-                                                it.bs->indexKeys.row(0),
-                                                it.bs->indexKeys.rows() * c.indexHeadDim,
-                                                holder));
+            const RowHistory &h = it.bs->indexKeys;
+            holder.resize(static_cast<size_t>(h.rows() * c.indexHeadDim));
+            FATHOM_TRY(h.rowsToHost(h.begin(), h.end(), holder.data()));
             tap->tensor(bw.prefix + "indexer_compressed_k",
                         static_cast<int>(i),
-                        keys,
-                        {it.bs->indexKeys.rows(), c.indexHeadDim});
+                        holder.data(),
+                        {h.rows(), c.indexHeadDim});
         }
     }
     return {};

@@ -5,6 +5,7 @@
 #include "engine/runtime/devicememory.h"
 #include "engine/runtime/executor.h"
 #include "engine/runtime/forward.h"
+#include "kernels/formats.h"
 
 #include <algorithm>
 #include <cstring>
@@ -15,8 +16,9 @@ namespace fathom::engine {
 struct RowHistory::DeviceRows
 {
     DeviceMemory *mem = nullptr;
-    float *data = nullptr;
+    void *data = nullptr;
     int64_t capacity = 0; // rows
+    bool bf16 = false;    // rows of bf16 bits (else fp32)
 
     ~DeviceRows()
     {
@@ -28,6 +30,11 @@ struct RowHistory::DeviceRows
 DeviceMemory *RowHistory::memory() const
 {
     return m_dev ? m_dev->mem : nullptr;
+}
+
+bool RowHistory::bf16() const
+{
+    return m_dev && m_dev->bf16;
 }
 
 namespace {
@@ -42,20 +49,23 @@ int64_t nextPow2(int64_t n)
 
 // Device capacities (rows): powers of two, so a ring's slots are a mask away and a cache's
 // address changes log2 times over a context; a ring holds whole compressor windows (ratio <= 256).
+// A linear cache moved or grown to `rows` gets the next power of two >= rows (at most 2x; a
+// reserve() sizes it exactly), a ring twice its rows (its history moves through it).
 int64_t deviceCapacity(bool ring, int64_t rows)
 {
-    return nextPow2(std::max<int64_t>(ring ? 256 : 64, 2 * rows));
+    return ring ? nextPow2(std::max<int64_t>(256, 2 * rows))
+                : nextPow2(std::max<int64_t>(64, rows));
 }
 
 } // namespace
 
-float *RowHistory::rowAt(int64_t index) const
+void *RowHistory::rowAt(int64_t index) const
 {
     if (!m_dev)
         return const_cast<float *>(m_data.data()) + (index - m_begin) * m_width;
-    if (m_ring)
-        return m_dev->data + (index & (m_dev->capacity - 1)) * m_width;
-    return m_dev->data + (m_devOffset + index - m_begin) * m_width;
+    const int64_t slot = m_ring ? (index & (m_dev->capacity - 1)) : m_devOffset + index - m_begin;
+    return static_cast<unsigned char *>(m_dev->data)
+           + slot * m_width * static_cast<int64_t>(m_dev->bf16 ? 2 : 4);
 }
 
 bool RowHistory::contiguous(int64_t first, int64_t last) const
@@ -67,7 +77,16 @@ bool RowHistory::contiguous(int64_t first, int64_t last) const
 
 const float *RowHistory::poolBase(int64_t first) const
 {
-    return m_dev && m_ring ? m_dev->data : row(first);
+    if (bf16())
+        return nullptr;
+    return m_dev && m_ring ? static_cast<const float *>(m_dev->data) : row(first);
+}
+
+const uint16_t *RowHistory::poolBaseBf16(int64_t first) const
+{
+    if (!bf16())
+        return nullptr;
+    return m_ring ? static_cast<const uint16_t *>(m_dev->data) : rowBf16(first);
 }
 
 int64_t RowHistory::poolIndex(int64_t index, int64_t first) const
@@ -87,9 +106,16 @@ int64_t RowHistory::capacity() const
     return m_ring ? m_dev->capacity : m_dev->capacity - m_devOffset;
 }
 
+int64_t RowHistory::allocatedBytes() const
+{
+    if (!m_dev)
+        return storedBytes();
+    return m_dev->capacity * m_width * int64_t(elementBytes());
+}
+
 const float *RowHistory::deviceData() const
 {
-    return m_dev ? m_dev->data : nullptr;
+    return m_dev ? static_cast<const float *>(m_dev->data) : nullptr;
 }
 
 bool RowHistory::appendsInPlace(int64_t count) const
@@ -107,19 +133,54 @@ void RowHistory::append(const float *rows, int64_t count)
 Result<void> RowHistory::copyRows(
     DeviceRows &to, bool toRing, int64_t toOffset, int64_t first, int64_t last) const
 {
-    const size_t rowBytes = sizeof(float) * static_cast<size_t>(m_width);
+    // Same element type on both sides (a history keeps its type while it stays in a memory).
+    const size_t rowBytes = static_cast<size_t>(elementBytes()) * static_cast<size_t>(m_width);
     for (int64_t i = first; i < last;) {
         int64_t n = last - i;
         if (m_ring)
             n = std::min(n, m_dev->capacity - (i & (m_dev->capacity - 1)));
-        float *dst = to.data
-                     + (toRing ? (i & (to.capacity - 1)) : toOffset + (i - first)) * m_width;
+        void *dst = static_cast<unsigned char *>(to.data)
+                    + (toRing ? (i & (to.capacity - 1)) : toOffset + (i - first)) * rowBytes;
         if (toRing)
             n = std::min(n, to.capacity - (i & (to.capacity - 1)));
         FATHOM_TRY(to.mem->copy(dst, rowAt(i), static_cast<size_t>(n) * rowBytes));
         i += n;
     }
     return {};
+}
+
+Result<void> RowHistory::moveTo(int64_t capacity)
+{
+    auto fresh = std::make_shared<DeviceRows>();
+    fresh->mem = m_dev->mem;
+    fresh->capacity = capacity;
+    fresh->bf16 = m_dev->bf16;
+    FATHOM_TRY_ASSIGN(void *p,
+                      fresh->mem->allocate(static_cast<size_t>(capacity) * m_width
+                                               * static_cast<size_t>(elementBytes()),
+                                           "sequence state rows"));
+    fresh->data = p;
+    FATHOM_TRY(copyRows(*fresh, m_ring, 0, m_begin, end()));
+    m_dev = std::move(fresh);
+    m_devOffset = 0;
+    return {};
+}
+
+void RowHistory::shrinkRing()
+{
+    if (!m_dev || !m_ring)
+        return;
+    const int64_t want = deviceCapacity(true, rows());
+    // Hysteresis (> 2x): a ring at its steady size stays where it is.
+    if (m_dev->capacity > 2 * want)
+        (void) moveTo(want); // a failed shrink keeps the larger buffer
+}
+
+Result<void> RowHistory::reserve(int64_t rows)
+{
+    if (!m_dev || m_ring || m_width == 0 || rows <= capacity())
+        return {};
+    return moveTo(rows);
 }
 
 Result<void> RowHistory::appendStored(const float *rows, int64_t count)
@@ -134,20 +195,12 @@ Result<void> RowHistory::appendStored(const float *rows, int64_t count)
     // A buffer shared with a copy of the state, or one without room, is replaced first: appends
     // write past this history's rows, where a copy may keep rows of its own.
     const bool full = (m_ring ? 0 : m_devOffset) + m_devRows + count > m_dev->capacity;
-    if (m_dev.use_count() > 1 || full) {
-        auto fresh = std::make_shared<DeviceRows>();
-        fresh->mem = m_dev->mem;
-        fresh->capacity = full ? deviceCapacity(m_ring, m_devRows + count) : m_dev->capacity;
-        FATHOM_TRY_ASSIGN(void *p,
-                          fresh->mem->allocate(static_cast<size_t>(fresh->capacity) * rowBytes,
-                                               "sequence state rows"));
-        fresh->data = static_cast<float *>(p);
-        FATHOM_TRY(copyRows(*fresh, m_ring, 0, m_begin, end()));
-        m_dev = std::move(fresh);
-        m_devOffset = 0;
-    }
+    if (m_dev.use_count() > 1 || full)
+        FATHOM_TRY(moveTo(full ? deviceCapacity(m_ring, m_devRows + count) : m_dev->capacity));
     const int64_t at = end();
     auto *exec = dynamic_cast<Executor *>(m_dev->mem);
+    if (m_dev->bf16 && !exec)
+        return fail(Error::Kind::Internal, "bf16 sequence state rows outside an executor");
     // Row indices of the scatter: on the stack for a decode step's few rows (no heap
     // allocation per append of a replayed step), in a vector for a prefill's.
     int32_t local[16];
@@ -158,14 +211,28 @@ Result<void> RowHistory::appendStored(const float *rows, int64_t count)
         heap.resize(static_cast<size_t>(n));
         return heap.data();
     };
-    if (!m_ring && exec && !exec->hostAddressable()) {
+    // bf16 rows: converted on the way in (the executor's converting scatter).
+    auto scatter = [&](const int32_t *at) -> Result<void> {
+        if (m_dev->bf16)
+            return exec->scatterRowsBf16(static_cast<uint16_t *>(m_dev->data),
+                                         rows,
+                                         at,
+                                         static_cast<int>(count),
+                                         m_width);
+        return exec->scatterRows(static_cast<float *>(m_dev->data),
+                                 rows,
+                                 at,
+                                 static_cast<int>(count),
+                                 m_width);
+    };
+    if (!m_ring && exec && (!exec->hostAddressable() || m_dev->bf16)) {
         // A compressed cache: through scatterRows with the row indices as data too, so a decode
         // step that appends an entry launches the same whatever the entry's index.
         int32_t *at0 = rowIndices(count);
         for (int64_t k = 0; k < count; ++k)
             at0[k] = static_cast<int32_t>(m_devOffset + at + k - m_begin);
-        FATHOM_TRY(exec->scatterRows(m_dev->data, rows, at0, static_cast<int>(count), m_width));
-    } else if (!m_ring) {
+        FATHOM_TRY(scatter(at0));
+    } else if (!m_ring && !m_dev->bf16) {
         FATHOM_TRY(m_dev->mem->copy(rowAt(at), rows, static_cast<size_t>(count) * rowBytes));
     } else if (exec) {
         // One launch whose arguments do not depend on the position (a graphed decode step
@@ -173,7 +240,7 @@ Result<void> RowHistory::appendStored(const float *rows, int64_t count)
         int32_t *slots = rowIndices(count);
         for (int64_t k = 0; k < count; ++k)
             slots[k] = static_cast<int32_t>((at + k) & (m_dev->capacity - 1));
-        FATHOM_TRY(exec->scatterRows(m_dev->data, rows, slots, static_cast<int>(count), m_width));
+        FATHOM_TRY(scatter(slots));
     } else {
         for (int64_t k = 0; k < count;) {
             const int64_t n = std::min(count - k,
@@ -242,13 +309,21 @@ Result<void> RowHistory::rowsToHost(int64_t first, int64_t last, float *dst) con
         std::memcpy(dst, row(first), sizeof(float) * static_cast<size_t>((last - first) * m_width));
         return {};
     }
+    std::vector<uint16_t> bits; // bf16 rows: read back as bits, widened (exact)
     for (int64_t i = first; i < last;) {
         int64_t n = last - i;
         if (m_ring)
             n = std::min(n, m_dev->capacity - (i & (m_dev->capacity - 1)));
-        FATHOM_TRY(m_dev->mem->copyToHost(dst + (i - first) * m_width,
-                                          rowAt(i),
-                                          sizeof(float) * static_cast<size_t>(n * m_width)));
+        float *out = dst + (i - first) * m_width;
+        const size_t values = static_cast<size_t>(n * m_width);
+        if (m_dev->bf16) {
+            bits.resize(values);
+            FATHOM_TRY(m_dev->mem->copyToHost(bits.data(), rowAt(i), sizeof(uint16_t) * values));
+            for (size_t v = 0; v < values; ++v)
+                out[v] = kernels::bf16_to_f32(bits[v]);
+        } else {
+            FATHOM_TRY(m_dev->mem->copyToHost(out, rowAt(i), sizeof(float) * values));
+        }
         i += n;
     }
     return {};
@@ -280,10 +355,21 @@ Result<void> RowHistory::useMemory(DeviceMemory *mem)
     fresh->mem = mem;
     const int64_t rows = m_width ? static_cast<int64_t>(host.size()) / m_width : 0;
     fresh->capacity = deviceCapacity(m_ring, rows);
+    const auto *exec = dynamic_cast<const Executor *>(mem);
+    fresh->bf16 = m_bf16OnDevice && exec && exec->bf16StateRows();
+    const size_t elem = fresh->bf16 ? sizeof(uint16_t) : sizeof(float);
     FATHOM_TRY_ASSIGN(void *p,
-                      mem->allocate(static_cast<size_t>(fresh->capacity) * m_width * sizeof(float),
+                      mem->allocate(static_cast<size_t>(fresh->capacity) * m_width * elem,
                                     "sequence state rows"));
-    fresh->data = static_cast<float *>(p);
+    fresh->data = p;
+    // bf16 rows: rounded to nearest even on the host (the rows are bf16-exact by construction:
+    // this changes no value; see tst_kvlayout).
+    std::vector<uint16_t> bits;
+    if (fresh->bf16) {
+        bits.resize(host.size());
+        for (size_t v = 0; v < host.size(); ++v)
+            bits[v] = kernels::f32_to_bf16(host[v]);
+    }
     for (int64_t i = m_begin; i < m_begin + rows;) {
         int64_t n = m_begin + rows - i;
         int64_t slot = i - m_begin;
@@ -291,9 +377,12 @@ Result<void> RowHistory::useMemory(DeviceMemory *mem)
             slot = i & (fresh->capacity - 1);
             n = std::min(n, fresh->capacity - slot);
         }
-        FATHOM_TRY(mem->copyFromHost(fresh->data + slot * m_width,
-                                     host.data() + (i - m_begin) * m_width,
-                                     sizeof(float) * static_cast<size_t>(n * m_width)));
+        const int64_t from = (i - m_begin) * m_width;
+        FATHOM_TRY(mem->copyFromHost(static_cast<unsigned char *>(fresh->data)
+                                         + slot * m_width * static_cast<int64_t>(elem),
+                                     fresh->bf16 ? static_cast<const void *>(bits.data() + from)
+                                                 : static_cast<const void *>(host.data() + from),
+                                     elem * static_cast<size_t>(n * m_width)));
         i += n;
     }
     m_dev = std::move(fresh);
@@ -331,11 +420,14 @@ SequenceState::SequenceState(const ModelConfig &config,
         const int c = b.ratio == 4 ? 2 : 1;
         // Rows dropped from the front as the sequence moves live in rings on a device (fixed
         // slots for a replayed decode step); the append-only caches are linear.
-        b.window = RowHistory(D, true);
-        b.entries = RowHistory(D);
+        // bf16OnDevice: the rows that are bf16-exact by construction (window rows and compressed
+        // entries: e4m3 x 2^k nope dims + bf16 RoPE dims; index keys: e2m1 x 2^k); the
+        // compressor rows (pre-pooling sums) are not, and stay fp32.
+        b.window = RowHistory(D, true, true);
+        b.entries = RowHistory(D, false, true);
         b.compKv = RowHistory(b.ratio ? c * D : 0, true);
         b.compGate = RowHistory(b.ratio ? c * D : 0, true);
-        b.indexKeys = RowHistory(b.ratio == 4 ? DI : 0);
+        b.indexKeys = RowHistory(b.ratio == 4 ? DI : 0, false, true);
         b.indexKv = RowHistory(b.ratio == 4 ? c * DI : 0, true);
         b.indexGate = RowHistory(b.ratio == 4 ? c * DI : 0, true);
         m_blocks.push_back(std::move(b));
@@ -422,7 +514,7 @@ namespace {
 // read-back failure.
 bool sliceToHost(const RowHistory &h, int64_t first, int64_t last, RowHistory &out)
 {
-    out = RowHistory(h.width(), h.ring());
+    out = RowHistory(h.width(), h.ring(), h.bf16OnDevice());
     out.reset(first);
     if (last <= first || h.width() == 0)
         return true;
@@ -507,7 +599,7 @@ int64_t SequenceState::checkpointBytes() const
     for (const BlockState &b : m_blocks)
         for (const BlockState::Checkpoint &c : b.checkpoints)
             for (const RowHistory *h : {&c.window, &c.compKv, &c.compGate, &c.indexKv, &c.indexGate})
-                bytes += h->rows() * h->width() * static_cast<int64_t>(sizeof(float));
+                bytes += h->storedBytes();
     return bytes;
 }
 
@@ -517,8 +609,42 @@ int64_t SequenceState::memoryBytes() const
     for (const BlockState &b : m_blocks)
         for (const RowHistory *h :
              {&b.window, &b.entries, &b.compKv, &b.compGate, &b.indexKeys, &b.indexKv, &b.indexGate})
-            bytes += h->rows() * h->width() * static_cast<int64_t>(sizeof(float));
+            bytes += h->storedBytes();
     return bytes;
+}
+
+SequenceState::StorageBytes SequenceState::storageBytes(bool allocated,
+                                                        int firstBlock,
+                                                        int lastBlock) const
+{
+    StorageBytes s;
+    if (lastBlock < 0)
+        lastBlock = blockCount();
+    auto bytes = [allocated](const RowHistory &h) {
+        return allocated ? h.allocatedBytes() : h.storedBytes();
+    };
+    for (int i = std::max(0, firstBlock); i < std::min(lastBlock, blockCount()); ++i) {
+        const BlockState &b = m_blocks[static_cast<size_t>(i)];
+        s.window += bytes(b.window);
+        s.compressed += bytes(b.entries) + bytes(b.indexKeys);
+        for (const RowHistory *h : {&b.compKv, &b.compGate, &b.indexKv, &b.indexGate})
+            s.compressor += bytes(*h);
+        for (const BlockState::Checkpoint &c : b.checkpoints)
+            for (const RowHistory *h : {&c.window, &c.compKv, &c.compGate, &c.indexKv, &c.indexGate})
+                s.checkpoints += h->storedBytes();
+    }
+    return s;
+}
+
+Result<void> SequenceState::reserve(int64_t tokens)
+{
+    for (BlockState &b : m_blocks) {
+        if (!b.ratio)
+            continue;
+        FATHOM_TRY(b.entries.reserve(tokens / b.ratio));
+        FATHOM_TRY(b.indexKeys.reserve(tokens / b.ratio));
+    }
+    return {};
 }
 
 int64_t SequenceState::reachableWithoutCompute(int64_t position) const
@@ -672,6 +798,9 @@ void SequenceState::trim()
             b.indexKv.dropBefore(cs);
             b.indexGate.dropBefore(cs);
         }
+        // Rings a prefill chunk grew: back to their steady size (the history's rows).
+        for (RowHistory *h : {&b.window, &b.compKv, &b.compGate, &b.indexKv, &b.indexGate})
+            h->shrinkRing();
     }
 }
 
@@ -843,7 +972,7 @@ Result<SequenceState> SequenceState::restore(const std::vector<uint8_t> &bytes,
             return bad("truncated checkpoint list");
         for (int64_t i = 0; i < count; ++i) {
             BlockState::Checkpoint c;
-            c.window = RowHistory(b.window.width(), b.window.ring());
+            c.window = RowHistory(b.window.width(), b.window.ring(), b.window.bf16OnDevice());
             c.compKv = RowHistory(b.compKv.width(), b.compKv.ring());
             c.compGate = RowHistory(b.compGate.width(), b.compGate.ring());
             c.indexKv = RowHistory(b.indexKv.width(), b.indexKv.ring());

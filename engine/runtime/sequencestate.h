@@ -75,17 +75,29 @@ class V4Forward;
 // and the capacity is a multiple of every ratio <= 256), the pool view (poolBase / poolIndex /
 // poolSize) for gathers (attention), and rowsToHost() for copies. Host storage is always
 // linear (the CPU executor's rows and every result are unchanged by the layout).
+//
+// Element type: host rows are always fp32 (the CPU engine's layout, unchanged). A history made
+// with `bf16OnDevice` (the window rows, compressed entries and index keys: bf16-exact by
+// construction, spec §5.2 and tst_kvlayout) stores bf16 bits once it moves into the memory of an
+// executor whose bf16StateRows() is true (the CUDA executor): half the bytes, no value changed.
+// Appends then convert through Executor::scatterRowsBf16; row() / poolBase() are nullptr and
+// readers take rowBf16() / poolBaseBf16(); rowsToHost() / hostRows() widen back to fp32.
 class RowHistory
 {
 public:
     RowHistory() = default;
-    explicit RowHistory(int width, bool ring = false)
+    explicit RowHistory(int width, bool ring = false, bool bf16OnDevice = false)
         : m_width(width)
         , m_ring(ring)
+        , m_bf16OnDevice(bf16OnDevice)
     {}
 
     int width() const { return m_width; }
     bool ring() const { return m_ring; }
+    // Whether the rows are stored as bf16 bits (device storage only; see above).
+    bool bf16() const;
+    bool bf16OnDevice() const { return m_bf16OnDevice; }
+    int elementBytes() const { return bf16() ? 2 : 4; }
     int64_t begin() const { return m_begin; }
     int64_t end() const { return m_begin + rows(); }
     int64_t rows() const
@@ -96,23 +108,41 @@ public:
     }
     bool has(int64_t first, int64_t last) const { return first >= m_begin && last <= end(); }
     // In the memory the rows live in (see memory()): host or device pointers. Rows row(i) ..
-    // row(j - 1) are consecutive in memory only when contiguous(i, j).
-    const float *row(int64_t index) const { return rowAt(index); }
-    float *row(int64_t index) { return rowAt(index); }
+    // row(j - 1) are consecutive in memory only when contiguous(i, j). row(): fp32 storage
+    // (nullptr for bf16 rows), rowBf16(): bf16 storage (nullptr for fp32 rows).
+    const float *row(int64_t index) const
+    {
+        return bf16() ? nullptr : static_cast<float *>(rowAt(index));
+    }
+    float *row(int64_t index) { return bf16() ? nullptr : static_cast<float *>(rowAt(index)); }
+    const uint16_t *rowBf16(int64_t index) const
+    {
+        return bf16() ? static_cast<const uint16_t *>(rowAt(index)) : nullptr;
+    }
     bool contiguous(int64_t first, int64_t last) const;
     // Gather view of rows [first, last): every row r of the range is row poolIndex(r, first) of
     // the poolSize(first, last) rows at poolBase(first). Host and linear storage: the range
     // itself (row(first), r - first, last - first); a device ring: the whole ring (its base, the
     // slot, its capacity), fixed while the ring does not grow.
-    const float *poolBase(int64_t first) const;
+    const float *poolBase(int64_t first) const;        // nullptr for bf16 rows
+    const uint16_t *poolBaseBf16(int64_t first) const; // nullptr for fp32 rows
     int64_t poolIndex(int64_t index, int64_t first) const;
     int64_t poolSize(int64_t first, int64_t last) const;
     // nullptr: host memory (a std::vector).
     DeviceMemory *memory() const;
     // Rows the storage holds without reallocating (host: rows()).
     int64_t capacity() const;
+    // Bytes of the rows held (rows x width x element) and of the storage allocated for them
+    // (device: the whole buffer, capacity x width x element; host: as held).
+    int64_t storedBytes() const { return rows() * m_width * int64_t(elementBytes()); }
+    int64_t allocatedBytes() const;
+    // Linear device storage: room for `rows` rows from begin() without another reallocation
+    // (a prefill of known length sizes its compressed caches once instead of doubling them).
+    // Host storage and rings: no-op.
+    Result<void> reserve(int64_t rows);
     // Device storage as a decode-step graph sees it (the key of a replayable step): the
     // buffer (nullptr: host rows) and the offset of this history's first row in it (linear).
+    // The rows at that address are fp32 only when !bf16().
     const float *deviceData() const;
     int64_t deviceOffset() const { return m_devOffset; }
     // Whether appendStored(count rows) writes into the present device buffer (no growth, no
@@ -145,7 +175,11 @@ public:
 private:
     friend class SequenceState;
     struct DeviceRows;
-    float *rowAt(int64_t index) const;
+    void *rowAt(int64_t index) const;
+    Result<void> moveTo(int64_t capacity); // device storage: a fresh buffer of `capacity` rows
+    // A device ring grown for a prefill chunk back to the size its rows need (SequenceState::
+    // trim(); a decode step's ring never shrinks, so its address stays put).
+    void shrinkRing();
     // Device rows [first, last) of this history copied to slots of `to` (this layout or
     // another), segment by segment.
     Result<void> copyRows(
@@ -153,6 +187,7 @@ private:
 
     int m_width = 0;
     bool m_ring = false;
+    bool m_bf16OnDevice = false;
     int64_t m_begin = 0;
     std::vector<float> m_data;
     // Device storage: linear: rows [m_devOffset, m_devOffset + m_devRows) of the shared buffer;
@@ -225,6 +260,21 @@ public:
     // Bytes of every row the state holds (caches, history, compressor rows, checkpoints), wherever
     // they live: what keeping this state costs.
     int64_t memoryBytes() const;
+    // The same by part for blocks [firstBlock, lastBlock) (-1: every block), as held (rows x
+    // width x element) or as allocated (device buffers' capacities): compare with kvStateBytes
+    // (engine/cuda/kvlayout.h), whose window part is the last `window` rows of each block.
+    struct StorageBytes
+    {
+        int64_t window = 0;     // raw KV rows (sliding window + history)
+        int64_t compressed = 0; // compressed entries + index keys
+        int64_t compressor = 0; // compressor rows (fp32 everywhere)
+        int64_t checkpoints = 0;
+        int64_t total() const { return window + compressed + compressor + checkpoints; }
+    };
+    StorageBytes storageBytes(bool allocated, int firstBlock = 0, int lastBlock = -1) const;
+    // Device storage: sizes the compressed caches for a context of `tokens` (a prefill of known
+    // final length: one allocation instead of log2 doublings; no-op on the host).
+    Result<void> reserve(int64_t tokens);
 
     // Called by V4Forward after it appended `count` tokens: records the ids (mtp: the first
     // MTP block's next ids), takes due checkpoints and trims the history.

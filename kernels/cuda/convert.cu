@@ -3,7 +3,8 @@
 /*
   Small conversions the executor needs between ops: rounding f32 rows to bf16 values in place
   (a linear with LinearOutput::Bf16 into an f32 buffer) and the embedding gather with the
-  hyper-connection expansion (spec §3.1: every stream starts as the token's embedding row).
+  hyper-connection expansion (spec §3.1: every stream starts as the token's embedding row), and
+  the converting scatter of fp32 rows into a bf16 sequence state (RowHistory's bf16 rows).
   Elementwise; bit-identical to the CPU (round_bf16, bf16 bits widened).
 */
 #include "kernels/cuda_ops.h"
@@ -43,7 +44,45 @@ __global__ void embed_kernel(const uint16_t *table,
                  : 0.0f;
 }
 
+// One block per source row (grid-strided). A value that bf16 does not hold exactly (rounded, or
+// a NaN, whose payload bf16 cannot keep either) is counted: the rows are bf16-exact by
+// construction, so a count is a bug upstream.
+__global__ void scatter_bf16_kernel(
+    uint16_t *dst, const float *src, const int32_t *rows, int n, int width, int *inexact)
+{
+    for (int k = blockIdx.x; k < n; k += gridDim.x) {
+        const float *s = src + static_cast<int64_t>(k) * width;
+        uint16_t *d = dst + static_cast<int64_t>(rows[k]) * width;
+        int bad = 0;
+        for (int e = threadIdx.x; e < width; e += blockDim.x) {
+            const float v = s[e];
+            const uint16_t b = cuda::f32_to_bf16_bits(v);
+            d[e] = b;
+            bad += __float_as_uint(cuda::bf16_bits_to_f32(b)) != __float_as_uint(v);
+        }
+        if (bad && inexact)
+            atomicAdd(inexact, bad);
+    }
+}
+
 } // namespace
+
+Status scatter_rows_bf16_cuda(uint16_t *dst,
+                              const float *src,
+                              const int32_t *rows,
+                              int n,
+                              int width,
+                              int *inexact,
+                              CUstream_st *stream)
+{
+    if (n < 0 || width < 0 || (n > 0 && width > 0 && (!dst || !src || !rows)))
+        return Status::invalid("scatter_rows_bf16_cuda: bad arguments");
+    if (n == 0 || width == 0)
+        return Status::success();
+    FATHOM_LAUNCH(n < 65535 ? n : 65535, 128, 0, stream, scatter_bf16_kernel)
+    (dst, src, rows, n, width, inexact);
+    return cuda::launch_status();
+}
 
 Status round_bf16_rows_cuda(float *y, int rows, int cols, int64_t ld, CUstream_st *stream)
 {

@@ -8,7 +8,8 @@
   the head dots in double (exact products, as dot_f64), rounds each to bf16, applies the ReLU
   with std::max's semantics (−0 and NaN pass through), weights and rounds, and sums its heads in
   double; the 16 group partials of a key are added in double and rounded once. Only the order of
-  the double sums differs from the CPU.
+  the double sums differs from the CPU. Keys in bf16 (p.keys_bf16, a device sequence state's) are
+  widened when staged (exact).
   NOTE: at 1M context a decode step scores 256K keys per CSA layer; an fp32 (or bf16 mma) dot
   would be ~2x (resp. ~30x) faster but no longer bit-exact against the CPU twin.
 */
@@ -27,6 +28,7 @@ constexpr int k_threads = k_keys * k_groups;
 __global__ void indexer_scores_kernel(const float *q_all,
                                       const float *w_all,
                                       const float *keys,
+                                      const uint16_t *keys_bf16,
                                       float *scores_all,
                                       int n_heads,
                                       int dim,
@@ -51,8 +53,9 @@ __global__ void indexer_scores_kernel(const float *q_all,
         sw[i] = w[i];
     for (int i = threadIdx.x; i < k_keys * dim; i += blockDim.x) {
         const int kk = i / dim, d = i % dim;
+        const int64_t at = static_cast<int64_t>(key0 + kk) * dim + d;
         sk[kk * (dim + 1) + d] = key0 + kk < n_keys
-                                     ? keys[static_cast<int64_t>(key0 + kk) * dim + d]
+                                     ? (keys_bf16 ? cuda::bf16_bits_to_f32(keys_bf16[at]) : keys[at])
                                      : 0.0f;
     }
     __syncthreads();
@@ -99,8 +102,8 @@ Status indexer_scores_rows_cuda(const IndexerScoreParams &p,
                                 CUstream_st *stream,
                                 const int32_t *row_n)
 {
-    if (!p.q || !p.weights || (!p.keys && p.n_keys) || (!p.scores && p.n_keys) || p.n_heads <= 0
-        || p.dim <= 0 || n_q < 0 || scores_ld < p.n_keys
+    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && p.n_keys) || (!p.scores && p.n_keys)
+        || p.n_heads <= 0 || p.dim <= 0 || n_q < 0 || scores_ld < p.n_keys
         || (p.n_keys + k_keys - 1) / k_keys > 65535)
         return Status::invalid("indexer_scores_cuda: bad arguments");
     if (smem_bytes(p.n_heads, p.dim) > 48 * 1024)
@@ -109,7 +112,7 @@ Status indexer_scores_rows_cuda(const IndexerScoreParams &p,
         return Status::success();
     const dim3 grid(n_q, (p.n_keys + k_keys - 1) / k_keys);
     FATHOM_LAUNCH(grid, k_threads, smem_bytes(p.n_heads, p.dim), stream, indexer_scores_kernel)
-    (p.q, p.weights, p.keys, p.scores, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);
+    (p.q, p.weights, p.keys, p.keys_bf16, p.scores, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);
     return cuda::launch_status();
 }
 

@@ -66,10 +66,50 @@ __device__ inline uint32_t load_bf16x2(const float *src)
 // Keys key0 .. key0 + count - 1 into shared memory as bf16 pairs, stride_w words per key; keys
 // at or past `limit` are zero (their scores are never written). In batches of 4 quads per
 // thread, the loads first (4 16-byte loads in flight per thread). The whole block calls it.
-__device__ __forceinline__ void stage_key_tile(
-    uint32_t *sk, const float *keys, int key0, int count, int limit, int dim, int stride_w)
+// keys16 (bf16 bits, a device sequence state's keys) instead of keys: 8-byte loads stored as
+// loaded, half the bytes and no conversion.
+__device__ __forceinline__ void stage_key_tile(uint32_t *sk,
+                                               const float *keys,
+                                               const uint16_t *keys16,
+                                               int key0,
+                                               int count,
+                                               int limit,
+                                               int dim,
+                                               int stride_w)
 {
     const int quads = dim / 4;
+    if (keys16) {
+        for (int i0 = threadIdx.x; i0 < count * quads; i0 += 4 * blockDim.x) {
+            uint32_t w[4][2];
+#pragma unroll
+            for (int b = 0; b < 4; ++b) {
+                const int i = i0 + b * blockDim.x;
+                const int kk = i / quads, d4 = i % quads;
+                w[b][0] = w[b][1] = 0u;
+                if (i < count * quads && key0 + kk < limit) {
+                    const uint16_t *src = keys16 + static_cast<int64_t>(key0 + kk) * dim + 4 * d4;
+#ifdef FATHOM_CUDA_EMULATION
+                    w[b][0] = static_cast<uint32_t>(src[0]) | (static_cast<uint32_t>(src[1]) << 16);
+                    w[b][1] = static_cast<uint32_t>(src[2]) | (static_cast<uint32_t>(src[3]) << 16);
+#else
+                    const uint2 v = *reinterpret_cast<const uint2 *>(src);
+                    w[b][0] = v.x;
+                    w[b][1] = v.y;
+#endif
+                }
+            }
+#pragma unroll
+            for (int b = 0; b < 4; ++b) {
+                const int i = i0 + b * blockDim.x;
+                const int kk = i / quads, d4 = i % quads;
+                if (i < count * quads) {
+                    sk[kk * stride_w + 2 * d4] = w[b][0];
+                    sk[kk * stride_w + 2 * d4 + 1] = w[b][1];
+                }
+            }
+        }
+        return;
+    }
     for (int i0 = threadIdx.x; i0 < count * quads; i0 += 4 * blockDim.x) {
         float f[4][4];
 #pragma unroll
@@ -122,6 +162,7 @@ __device__ __forceinline__ void head_terms(float pr[4],
 __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const float *q_all,
                                                                           const float *w_all,
                                                                           const float *keys,
+                                                                          const uint16_t *keys16,
                                                                           float *scores,
                                                                           int n_q,
                                                                           int n_heads,
@@ -164,7 +205,7 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
         return; // no row of the block sees a key of this tile (uniform over the block)
 
     // The key tile as bf16 pairs; keys past n_keys are zero (their scores are never written).
-    stage_key_tile(sk, keys, key0, k_keys, n_keys, dim, stride_w);
+    stage_key_tile(sk, keys, keys16, key0, k_keys, n_keys, dim, stride_w);
     __syncthreads();
     if (key0 + kw >= wlim)
         return; // this warp's rows see none of its keys (no barrier follows)
@@ -241,6 +282,7 @@ __global__ void __launch_bounds__(k_warps * 32)
     indexer_scores_mma_decode_kernel(const float *q_all,
                                      const float *w_all,
                                      const float *keys,
+                                     const uint16_t *keys16,
                                      float *scores,
                                      int n_heads,
                                      int dim,
@@ -261,7 +303,7 @@ __global__ void __launch_bounds__(k_warps * 32)
     if (key0 >= lim)
         return; // uniform over the block
 
-    stage_key_tile(sk, keys, key0, k_dkeys, lim, dim, stride_w);
+    stage_key_tile(sk, keys, keys16, key0, k_dkeys, lim, dim, stride_w);
     __syncthreads();
     const int vis = lim - key0;
     const int nt = vis >= k_dkeys ? k_dntiles : (vis + 7) / 8;
@@ -324,8 +366,8 @@ static Status indexer_scores_decode_fast_cuda(const IndexerScoreParams &p,
                                               CUstream_st *stream,
                                               const int32_t *row_n)
 {
-    if (!p.q || !p.weights || (!p.keys && p.n_keys) || (!p.scores && p.n_keys) || n_q < 0
-        || scores_ld < p.n_keys)
+    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && p.n_keys) || (!p.scores && p.n_keys)
+        || n_q < 0 || scores_ld < p.n_keys)
         return Status::invalid("indexer_scores_rows_fast_cuda: bad arguments");
     if (p.n_keys == 0 || n_q == 0)
         return Status::success();
@@ -343,7 +385,7 @@ static Status indexer_scores_decode_fast_cuda(const IndexerScoreParams &p,
     }
     const dim3 grid((p.n_keys + k_dkeys - 1) / k_dkeys, n_q);
     FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_mma_decode_kernel)
-    (p.q, p.weights, p.keys, p.scores, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);
+    (p.q, p.weights, p.keys, p.keys_bf16, p.scores, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);
     return cuda::launch_status();
 }
 
@@ -353,12 +395,13 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
                                      CUstream_st *stream,
                                      const int32_t *row_n)
 {
-    if (!indexer_scores_mma_supported(p.n_heads, p.dim) || !aligned16(p.q) || !aligned16(p.keys))
+    if (!indexer_scores_mma_supported(p.n_heads, p.dim) || !aligned16(p.q) || !aligned16(p.keys)
+        || (reinterpret_cast<uintptr_t>(p.keys_bf16) & 7u) != 0)
         return indexer_scores_rows_cuda(p, n_q, scores_ld, stream, row_n);
     if (n_q < k_min_fast_rows)
         return indexer_scores_decode_fast_cuda(p, n_q, scores_ld, stream, row_n);
-    if (!p.q || !p.weights || (!p.keys && p.n_keys) || (!p.scores && p.n_keys) || n_q < 0
-        || scores_ld < p.n_keys || (p.n_keys + k_keys - 1) / k_keys > 65535)
+    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && p.n_keys) || (!p.scores && p.n_keys)
+        || n_q < 0 || scores_ld < p.n_keys || (p.n_keys + k_keys - 1) / k_keys > 65535)
         return Status::invalid("indexer_scores_rows_fast_cuda: bad arguments");
     if (p.n_keys == 0 || n_q == 0)
         return Status::success();
@@ -372,7 +415,7 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
     }
     const dim3 grid((n_q + k_rows - 1) / k_rows, (p.n_keys + k_keys - 1) / k_keys);
     FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_mma_kernel)
-    (p.q, p.weights, p.keys, p.scores, n_q, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);
+    (p.q, p.weights, p.keys, p.keys_bf16, p.scores, n_q, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);
     return cuda::launch_status();
 }
 

@@ -6,7 +6,8 @@
   One block per (query row, group of 4 heads), one warp per head. The query row's index list is
   walked in the reference's blocks of 64 indices: the block gathers the valid rows (−1 and
   out-of-range indices skipped, order kept) into shared memory as bf16 bits (the pool is
-  bf16-valued, so this is exact and halves shared memory), then
+  bf16-valued, so this is exact and halves shared memory; a bf16 pool, p.kv_bf16 /
+  p.kv_ext_bf16, is copied as it is), then
     scores: lane i computes z_i = fl32(q_h·kv_i)·scale with the dot in double (exact products);
     softmax: block max, rescale of the running sums (alpha = exp(m − m_new), fp32), the block's
              probabilities exp(z − m_new) in double rounded to fp32, their sum in double, bf16
@@ -90,7 +91,9 @@ __global__ void __launch_bounds__(k_threads) sparse_attn_kernel(SparseAttnParams
             int n = 0;
             for (int i = b0; i < b1; ++i) {
                 const int32_t r = idx[i];
-                const bool ok = r >= 0 && (r < p.n_kv || (p.kv_ext && r - p.n_kv < p.n_kv_ext));
+                const bool ok = r >= 0
+                                && (r < p.n_kv
+                                    || ((p.kv_ext || p.kv_ext_bf16) && r - p.n_kv < p.n_kv_ext));
                 if (ok)
                     rows[n++] = r;
             }
@@ -100,12 +103,23 @@ __global__ void __launch_bounds__(k_threads) sparse_attn_kernel(SparseAttnParams
         const int n = s_n;
         if (n == 0)
             continue;
-        for (int i = threadIdx.x; i < n * D; i += blockDim.x) {
-            const int s = i / D, e = i % D;
-            const int32_t r = rows[s];
-            const float *src = r < p.n_kv ? p.kv + static_cast<int64_t>(r) * D
-                                          : p.kv_ext + static_cast<int64_t>(r - p.n_kv) * D;
-            kvs[s * l.kv_stride + e] = cuda::f32_to_bf16_bits(src[e]);
+        if (p.kv_bf16 || p.kv_ext_bf16) {
+            for (int i = threadIdx.x; i < n * D; i += blockDim.x) {
+                const int s = i / D, e = i % D;
+                const int32_t r = rows[s];
+                const uint16_t *src = r < p.n_kv
+                                          ? p.kv_bf16 + static_cast<int64_t>(r) * D
+                                          : p.kv_ext_bf16 + static_cast<int64_t>(r - p.n_kv) * D;
+                kvs[s * l.kv_stride + e] = src[e];
+            }
+        } else {
+            for (int i = threadIdx.x; i < n * D; i += blockDim.x) {
+                const int s = i / D, e = i % D;
+                const int32_t r = rows[s];
+                const float *src = r < p.n_kv ? p.kv + static_cast<int64_t>(r) * D
+                                              : p.kv_ext + static_cast<int64_t>(r - p.n_kv) * D;
+                kvs[s * l.kv_stride + e] = cuda::f32_to_bf16_bits(src[e]);
+            }
         }
         __syncthreads();
         if (!active)
@@ -185,8 +199,11 @@ __global__ void __launch_bounds__(k_threads) sparse_attn_kernel(SparseAttnParams
 
 Status sparse_attn_cuda(const SparseAttnParams &p, CUstream_st *stream)
 {
+    // Both pools fp32 or both bf16 (a sequence state's rows are one type on the device).
+    const bool bf16 = p.kv_bf16 || p.kv_ext_bf16;
     if (!p.q || !p.idx || !p.sink || !p.out || p.n_heads <= 0 || p.head_dim <= 0 || p.block <= 0
-        || (p.n_kv > 0 && !p.kv) || p.n_q < 0 || p.n_idx < 0)
+        || (p.n_kv > 0 && !(bf16 ? static_cast<const void *>(p.kv_bf16) : p.kv)) || p.n_q < 0
+        || p.n_idx < 0 || (bf16 && p.kv_ext && !p.kv_ext_bf16))
         return Status::invalid("sparse_attn_cuda: bad arguments");
     if (p.head_dim > k_max_dim || (p.head_dim & 1) || p.block > k_max_block)
         return Status::unsupported(

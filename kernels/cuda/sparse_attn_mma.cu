@@ -10,8 +10,9 @@
   Per index block:
   1. warp 0 compacts the valid indices (−1 and out-of-range skipped, order kept; the exact
      kernel's rule) with a shuffle scan;
-  2. the block gathers those rows into shared memory as bf16 (the pool is bf16-valued: exact),
-     rows past the valid count zero;
+  2. the block gathers those rows into shared memory as bf16 (the pool is bf16-valued: exact;
+     a bf16 pool, p.kv_bf16 / p.kv_ext_bf16, is copied as it is: half the bytes read, no
+     conversion), rows past the valid count zero;
   3. S: warp (m, c) computes heads 16m..16m+15 x keys 16c..16c+15 over the whole head_dim with
      bf16 mma.sync (fp32 accumulation), scaled, into shared memory (fp32);
   4. softmax, warp w for heads 4w..4w+3, a lane per 2 keys: block maximum, running maximum,
@@ -81,6 +82,25 @@ __device__ inline void load_bf16x4(const float *src, uint32_t *dst)
     dst[1] = pack_bf16(f[2], f[3]);
 }
 
+// Four consecutive bf16 values (bits) as two pairs, one 8-byte load on the device (src aligned
+// to it: the launcher checks the base pointers, row strides are multiples of 32 values).
+__device__ inline void load_bf16x4_bits(const uint16_t *src, uint32_t *dst)
+{
+#ifdef FATHOM_CUDA_EMULATION
+    dst[0] = static_cast<uint32_t>(src[0]) | (static_cast<uint32_t>(src[1]) << 16);
+    dst[1] = static_cast<uint32_t>(src[2]) | (static_cast<uint32_t>(src[3]) << 16);
+#else
+    const uint2 v = *reinterpret_cast<const uint2 *>(src);
+    dst[0] = v.x;
+    dst[1] = v.y;
+#endif
+}
+
+inline bool aligned8(const void *p)
+{
+    return (reinterpret_cast<uintptr_t>(p) & 7u) == 0;
+}
+
 // part == nullptr: the whole index row, normalised output (prefill). Otherwise the decode
 // variant's split blockIdx.z: index blocks [z bps, (z + 1) bps) only, and the unnormalised
 // partial O, its maximum and its denominator (no sink) to part (sparse_attn_combine_kernel).
@@ -148,7 +168,9 @@ __global__ void __launch_bounds__(k_threads, 1)
             for (int j = 0; j < 2; ++j) {
                 const int i = b0 + 2 * lane + j;
                 r[j] = i < b1 ? idx[i] : -1;
-                ok[j] = r[j] >= 0 && (r[j] < p.n_kv || (p.kv_ext && r[j] - p.n_kv < p.n_kv_ext));
+                ok[j] = r[j] >= 0
+                        && (r[j] < p.n_kv
+                            || ((p.kv_ext || p.kv_ext_bf16) && r[j] - p.n_kv < p.n_kv_ext));
             }
             const int c = ok[0] + ok[1];
             int incl = c;
@@ -169,29 +191,59 @@ __global__ void __launch_bounds__(k_threads, 1)
         if (n == 0)
             continue;
         // 2. Gather (rows n.. zero: their scores are masked, their values must not be NaN).
-        // In batches of 4 quads per thread, loads first: 4 x 512 16-byte loads in flight.
-        for (int i0 = threadIdx.x; i0 < k_blk * quads; i0 += k_gather_batch * blockDim.x) {
-            float f[k_gather_batch][4];
+        // In batches of 4 quads per thread, loads first: 4 x 512 16-byte loads in flight
+        // (bf16 pools: 8-byte loads, stored as loaded).
+        if (p.kv_bf16 || p.kv_ext_bf16) {
+            for (int i0 = threadIdx.x; i0 < k_blk * quads; i0 += k_gather_batch * blockDim.x) {
+                uint32_t w[k_gather_batch][2];
 #pragma unroll
-            for (int b = 0; b < k_gather_batch; ++b) {
-                const int i = i0 + b * blockDim.x;
-                const int s = i / quads, d4 = i % quads;
-                f[b][0] = f[b][1] = f[b][2] = f[b][3] = 0.0f;
-                if (i < k_blk * quads && s < n) {
-                    const int32_t r = rows[s];
-                    load_f32x4((r < p.n_kv ? p.kv + static_cast<int64_t>(r) * D
-                                           : p.kv_ext + static_cast<int64_t>(r - p.n_kv) * D)
-                                   + 4 * d4,
-                               f[b]);
+                for (int b = 0; b < k_gather_batch; ++b) {
+                    const int i = i0 + b * blockDim.x;
+                    const int s = i / quads, d4 = i % quads;
+                    w[b][0] = w[b][1] = 0u;
+                    if (i < k_blk * quads && s < n) {
+                        const int32_t r = rows[s];
+                        load_bf16x4_bits((r < p.n_kv ? p.kv_bf16 + static_cast<int64_t>(r) * D
+                                                     : p.kv_ext_bf16
+                                                           + static_cast<int64_t>(r - p.n_kv) * D)
+                                             + 4 * d4,
+                                         w[b]);
+                    }
+                }
+#pragma unroll
+                for (int b = 0; b < k_gather_batch; ++b) {
+                    const int i = i0 + b * blockDim.x;
+                    const int s = i / quads, d4 = i % quads;
+                    if (i < k_blk * quads) {
+                        kvs[s * l.row_w + 2 * d4] = w[b][0];
+                        kvs[s * l.row_w + 2 * d4 + 1] = w[b][1];
+                    }
                 }
             }
+        } else {
+            for (int i0 = threadIdx.x; i0 < k_blk * quads; i0 += k_gather_batch * blockDim.x) {
+                float f[k_gather_batch][4];
 #pragma unroll
-            for (int b = 0; b < k_gather_batch; ++b) {
-                const int i = i0 + b * blockDim.x;
-                const int s = i / quads, d4 = i % quads;
-                if (i < k_blk * quads) {
-                    kvs[s * l.row_w + 2 * d4] = pack_bf16(f[b][0], f[b][1]);
-                    kvs[s * l.row_w + 2 * d4 + 1] = pack_bf16(f[b][2], f[b][3]);
+                for (int b = 0; b < k_gather_batch; ++b) {
+                    const int i = i0 + b * blockDim.x;
+                    const int s = i / quads, d4 = i % quads;
+                    f[b][0] = f[b][1] = f[b][2] = f[b][3] = 0.0f;
+                    if (i < k_blk * quads && s < n) {
+                        const int32_t r = rows[s];
+                        load_f32x4((r < p.n_kv ? p.kv + static_cast<int64_t>(r) * D
+                                               : p.kv_ext + static_cast<int64_t>(r - p.n_kv) * D)
+                                       + 4 * d4,
+                                   f[b]);
+                    }
+                }
+#pragma unroll
+                for (int b = 0; b < k_gather_batch; ++b) {
+                    const int i = i0 + b * blockDim.x;
+                    const int s = i / quads, d4 = i % quads;
+                    if (i < k_blk * quads) {
+                        kvs[s * l.row_w + 2 * d4] = pack_bf16(f[b][0], f[b][1]);
+                        kvs[s * l.row_w + 2 * d4 + 1] = pack_bf16(f[b][2], f[b][3]);
+                    }
                 }
             }
         }
@@ -399,11 +451,15 @@ bool sparse_attn_mma_supported(const SparseAttnParams &p)
 Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream, float *workspace)
 {
     const bool decode = p.n_q < k_min_fast_rows;
+    const bool bf16 = p.kv_bf16 || p.kv_ext_bf16;
     if (p.n_q <= 0 || (decode && !workspace) || !sparse_attn_mma_supported(p) || !aligned16(p.q)
-        || !aligned16(p.kv) || !aligned16(p.kv_ext))
+        || !aligned16(p.kv) || !aligned16(p.kv_ext) || !aligned8(p.kv_bf16)
+        || !aligned8(p.kv_ext_bf16))
         return sparse_attn_cuda(p, stream);
-    if (!p.q || !p.idx || !p.sink || !p.out || p.n_heads <= 0 || (p.n_kv > 0 && !p.kv)
-        || p.n_idx < 0 || (p.n_heads + k_heads - 1) / k_heads > 65535)
+    if (!p.q || !p.idx || !p.sink || !p.out || p.n_heads <= 0
+        || (p.n_kv > 0 && !(bf16 ? static_cast<const void *>(p.kv_bf16) : p.kv))
+        || (bf16 && p.kv_ext && !p.kv_ext_bf16) || p.n_idx < 0
+        || (p.n_heads + k_heads - 1) / k_heads > 65535)
         return Status::invalid("sparse_attn_fast_cuda: bad arguments");
     const size_t bytes = layout(p.head_dim).total();
     if (bytes > 48 * 1024) {

@@ -2103,6 +2103,237 @@ void testConversions()
         expectExact(eref, de.host(), "embed_rows (x4 streams, out-of-range ids zero)");
 }
 
+// ---- bf16 sequence state (helper "bf16state": RowHistory's bf16 rows) ---------------------------
+//
+// A device sequence state stores its window rows, compressed entries and index keys as bf16
+// bits; the attention and indexer kernels read them through the params' *_bf16 pointers. The
+// values are bf16-exact, so every kernel must give the same bits from a bf16 pool as from the
+// fp32 pool holding the same values (and, as before, the CPU twin's results).
+
+std::vector<uint16_t> bf16Bits(const std::vector<float> &v)
+{
+    std::vector<uint16_t> b(v.size());
+    for (size_t i = 0; i < v.size(); ++i)
+        b[i] = k::f32_to_bf16(v[i]);
+    return b;
+}
+
+std::vector<float> widen(const std::vector<uint16_t> &b)
+{
+    std::vector<float> v(b.size());
+    for (size_t i = 0; i < b.size(); ++i)
+        v[i] = k::bf16_to_f32(b[i]);
+    return v;
+}
+
+// The converting scatter into bf16 rows: bf16-exact rows land unchanged (and count nothing);
+// other values are rounded to nearest even and counted, NaN included.
+void testScatterBf16()
+{
+    const int width = 520, cap = 40, n = 9;
+    std::vector<int32_t> rows = {3, 39, 0, 17, 18, 5, 33, 2, 21}; // ring slots, any order
+    auto exact = randomBf16(static_cast<size_t>(n) * width, 3.0f);
+    auto other = randomF32(static_cast<size_t>(n) * width, 3.0f);
+    other[7] = std::numeric_limits<float>::quiet_NaN();
+    other[8] = 0x1.0181p0f;  // above the halfway point: rounds up
+    other[9] = 0x1.0180p0f;  // halfway, odd bf16 below: ties to even (up)
+    other[10] = 0x1.0080p0f; // halfway, even bf16 below: ties to even (down)
+    for (const bool isExact : {true, false}) {
+        const std::vector<float> &src = isExact ? exact : other;
+        std::vector<uint16_t> want(static_cast<size_t>(cap) * width, 0xFFFFu);
+        int inexact = 0;
+        for (int r = 0; r < n; ++r)
+            for (int e = 0; e < width; ++e) {
+                const float v = src[static_cast<size_t>(r) * width + e];
+                const uint16_t b = k::f32_to_bf16(v);
+                want[static_cast<size_t>(rows[r]) * width + e] = b;
+                const float back = k::bf16_to_f32(b);
+                inexact += std::memcmp(&back, &v, 4) != 0;
+            }
+        Dev<float> ds(src);
+        Dev<int32_t> dr(rows);
+        Dev<uint16_t> dd(want.size()); // 0xFFFF fill: rows not written stay so
+        Dev<int> dc(std::vector<int>{0});
+        const char *name = isExact ? "scatter_rows_bf16 (bf16-exact rows)"
+                                   : "scatter_rows_bf16 (fp32 rows, NaN, ties)";
+        if (!statusOk(k::scatter_rows_bf16_cuda(
+                          dd.get(), ds.get(), dr.get(), n, width, dc.get(), nullptr),
+                      name)
+            || !synced(name))
+            continue;
+        const auto got = dd.host();
+        const int counted = dc.host()[0];
+        size_t bad = 0;
+        for (size_t i = 0; i < want.size(); ++i)
+            bad += got[i] != want[i];
+        report(bad == 0 && counted == inexact && (!isExact || inexact == 0)
+                   && (isExact || inexact > 0),
+               std::string(name) + ": " + std::to_string(bad)
+                   + " values differ from round-to-"
+                     "nearest-even, "
+                   + std::to_string(counted) + " counted inexact (expected "
+                   + std::to_string(inexact) + ")");
+    }
+}
+
+// Exact and tensor-core attention, prefill and decode: the bf16 pools give the fp32 pools' bits.
+void testSparseAttnBf16Case(int nQ, int heads, int D, int nKv, int nExt, int nIdx, bool fast)
+{
+    auto q = randomBf16(static_cast<size_t>(nQ) * heads * D, 0.5f);
+    auto kv = randomBf16(static_cast<size_t>(nKv) * D);
+    auto ext = randomBf16(static_cast<size_t>(nExt) * D);
+    if (D >= 64) { // the model's rows: e4m3 x 2^k per 64 nope dims, bf16 RoPE dims
+        k::fake_quant_e4m3_f32_rows(kv.data(), nKv, D, D - 64, 64);
+        k::fake_quant_e4m3_f32_rows(ext.data(), nExt, D, D - 64, 64);
+    }
+    auto sink = randomF32(heads, 1.0f);
+    std::uniform_int_distribution<int> pick(-1, nKv + nExt + 3); // -1 and out-of-range skipped
+    std::vector<int32_t> idx(static_cast<size_t>(nQ) * nIdx);
+    for (int32_t &i : idx)
+        i = pick(g_rng);
+    std::vector<float> ref(q.size());
+    k::SparseAttnParams p = attnParams(q.data(),
+                                       kv.data(),
+                                       ext.data(),
+                                       idx.data(),
+                                       sink.data(),
+                                       ref.data(),
+                                       nQ,
+                                       heads,
+                                       D,
+                                       nKv,
+                                       nExt,
+                                       nIdx);
+    k::sparse_attn_cpu(p);
+    const auto kvb = bf16Bits(kv), extb = bf16Bits(ext);
+    Dev<float> dq(q), dkv(kv), dext(ext), dsink(sink), d32(ref.size()), d16(ref.size());
+    Dev<uint16_t> dkvb(kvb), dextb(extb);
+    Dev<int32_t> didx(idx);
+    k::SparseAttnParams g = attnParams(dq.get(),
+                                       dkv.get(),
+                                       dext.get(),
+                                       didx.get(),
+                                       dsink.get(),
+                                       d32.get(),
+                                       nQ,
+                                       heads,
+                                       D,
+                                       nKv,
+                                       nExt,
+                                       nIdx);
+    k::SparseAttnParams gb = g;
+    gb.kv = nullptr;
+    gb.kv_ext = nullptr;
+    gb.kv_bf16 = dkvb.get();
+    gb.kv_ext_bf16 = dextb.get();
+    gb.out = d16.get();
+    Dev<float> dws(fast ? std::max<size_t>(1, k::sparse_attn_decode_workspace_floats(g)) : 1);
+    auto run = [&](const k::SparseAttnParams &x) {
+        return fast ? k::sparse_attn_fast_cuda(x, nullptr, dws.get())
+                    : k::sparse_attn_cuda(x, nullptr);
+    };
+    char name[128];
+    std::snprintf(name,
+                  sizeof name,
+                  "sparse_attn%s from bf16 pools (%d rows x %d heads x %d, %d indices%s)",
+                  fast ? " fast" : "",
+                  nQ,
+                  heads,
+                  D,
+                  nIdx,
+                  fast && nQ < k::k_min_fast_rows ? ", split-KV decode variant" : "");
+    if (!statusOk(run(g), name) || !statusOk(run(gb), name) || !synced(name))
+        return;
+    const auto a = d32.host(), b = d16.host();
+    expectExact(a, b, std::string(name) + " vs fp32 pools");
+    if (!fast)
+        expectNmse(ref, b, 1e-12, std::string(name) + " vs CPU");
+}
+
+// Exact and tensor-core indexer scores, prefill and decode: bf16 keys give the fp32 keys' bits.
+void testIndexerBf16Case(int heads, int dim, int nKeys, int nQ, bool fast)
+{
+    auto q = randomBf16(static_cast<size_t>(nQ) * heads * dim);
+    auto w = randomBf16(static_cast<size_t>(nQ) * heads, 0.05f);
+    auto keys = randomBf16(static_cast<size_t>(nKeys) * dim);
+    k::fake_quant_e2m1_f32_rows(q.data(), static_cast<int64_t>(nQ) * heads, dim, dim, 32);
+    k::fake_quant_e2m1_f32_rows(keys.data(), nKeys, dim, dim, 32); // the model's index keys
+    std::vector<int32_t> rowN(nQ);
+    for (int r = 0; r < nQ; ++r)
+        rowN[r] = static_cast<int32_t>((static_cast<int64_t>(r + 1) * nKeys) / nQ);
+    const int64_t ld = nKeys + 3;
+    std::vector<float> ref(static_cast<size_t>(nQ) * ld, 0.0f);
+    for (int t = 0; t < nQ; ++t) {
+        k::IndexerScoreParams p;
+        p.q = q.data() + static_cast<size_t>(t) * heads * dim;
+        p.weights = w.data() + static_cast<size_t>(t) * heads;
+        p.keys = keys.data();
+        p.scores = ref.data() + t * ld;
+        p.n_heads = heads;
+        p.dim = dim;
+        p.n_keys = nKeys;
+        k::indexer_scores_cpu(p);
+    }
+    Dev<float> dq(q), dw(w), dk(keys), d32(ref.size()), d16(ref.size());
+    Dev<uint16_t> dkb(bf16Bits(keys));
+    Dev<int32_t> dn(rowN);
+    cudaMemset(d32.get(), 0, ref.size() * sizeof(float));
+    cudaMemset(d16.get(), 0, ref.size() * sizeof(float));
+    k::IndexerScoreParams g;
+    g.q = dq.get();
+    g.weights = dw.get();
+    g.keys = dk.get();
+    g.scores = d32.get();
+    g.n_heads = heads;
+    g.dim = dim;
+    g.n_keys = nKeys;
+    k::IndexerScoreParams gb = g;
+    gb.keys = nullptr;
+    gb.keys_bf16 = dkb.get();
+    gb.scores = d16.get();
+    auto run = [&](const k::IndexerScoreParams &x) {
+        return fast ? k::indexer_scores_rows_fast_cuda(x, nQ, ld, nullptr, dn.get())
+                    : k::indexer_scores_rows_cuda(x, nQ, ld, nullptr, dn.get());
+    };
+    char name[128];
+    std::snprintf(name,
+                  sizeof name,
+                  "indexer_scores%s from bf16 keys (%d heads x %d, %d keys, %d rows%s)",
+                  fast ? " fast" : "",
+                  heads,
+                  dim,
+                  nKeys,
+                  nQ,
+                  fast && nQ < k::k_min_fast_rows ? ", decode variant" : "");
+    if (!statusOk(run(g), name) || !statusOk(run(gb), name) || !synced(name))
+        return;
+    const auto a = d32.host(), b = d16.host();
+    expectExact(a, b, std::string(name) + " vs fp32 keys");
+    if (fast)
+        return;
+    std::vector<float> refVis, gotVis; // the scores each row sees
+    for (int t = 0; t < nQ; ++t)
+        for (int s = 0; s < rowN[t]; ++s) {
+            refVis.push_back(ref[t * ld + s]);
+            gotVis.push_back(b[t * ld + s]);
+        }
+    expectNmse(refVis, gotVis, 1e-10, std::string(name) + " vs CPU");
+}
+
+void testBf16State()
+{
+    testScatterBf16();
+    testSparseAttnBf16Case(3, 64, 512, 160, 300, 200, false); // exact, prefill
+    testSparseAttnBf16Case(1, 64, 512, 256, 700, 640, false); // exact, decode
+    testSparseAttnBf16Case(12, 64, 512, 300, 500, 640, true); // tensor cores, prefill
+    testSparseAttnBf16Case(2, 64, 512, 300, 900, 1152, true); // tensor cores, split-KV decode
+    testSparseAttnBf16Case(9, 4, 96, 40, 20, 30, true);       // tiny-bf16 shapes
+    testIndexerBf16Case(64, 128, 1000, 3, false);             // exact
+    testIndexerBf16Case(64, 128, 1000, 70, true);             // tensor cores, prefill
+    testIndexerBf16Case(64, 128, 600, 2, true);               // tensor cores, decode variant
+    testIndexerBf16Case(2, 64, 37, 9, true);                  // tiny-bf16's indexer
+}
+
 void testSampling()
 {
     const int vocab = 129280;
@@ -2222,6 +2453,7 @@ int main()
     testCublasLt();
 #endif
     testConversions();
+    testBf16State();
     testSampling();
 
     std::printf("%d of %d checks passed (seed %llu)\n",

@@ -258,6 +258,17 @@ Status moe_group_cuda(const int32_t *ids,
 
 // ---- small conversions --------------------------------------------------------------------------
 
+// dst row rows[k] (bf16 bits, row stride width) = bf16(src [n, width] row k), round to nearest
+// even (RowHistory's bf16 sequence-state rows). rows: device [n]. inexact (device, may be
+// nullptr): += the number of values bf16 did not hold exactly (NaN included); the rows are
+// bf16-exact by construction, so a count is a bug upstream.
+Status scatter_rows_bf16_cuda(uint16_t *dst,
+                              const float *src,
+                              const int32_t *rows,
+                              int n,
+                              int width,
+                              int *inexact,
+                              CUstream_st *stream);
 // y [rows, cols] (row stride ld) rounded to bf16 values in place (LinearOutput::Bf16 on f32 y).
 Status round_bf16_rows_cuda(float *y, int rows, int cols, int64_t ld, CUstream_st *stream);
 // out [n_tokens, copies, dim] bf16-valued = rows ids[t] of table [vocab, dim] (bf16 bits), each

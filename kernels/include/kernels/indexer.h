@@ -25,7 +25,10 @@ struct IndexerScoreParams
     const float *q = nullptr; // [n_heads, dim] bf16-valued (rotated, Hadamard, FP4 fake-quant)
     const float *weights = nullptr; // [n_heads] bf16-valued head weights (already scaled)
     const float *keys = nullptr;    // [n_keys, dim] bf16-valued compressed index keys
-    float *scores = nullptr;        // [n_keys] bf16-valued
+    // The keys as bf16 bits instead (CUDA only: a device sequence state's index keys); when
+    // set, keys is not read.
+    const uint16_t *keys_bf16 = nullptr;
+    float *scores = nullptr; // [n_keys] bf16-valued
     int n_heads = 0;
     int dim = 0;
     int n_keys = 0;

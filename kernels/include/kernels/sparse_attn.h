@@ -25,6 +25,10 @@ struct SparseAttnParams
     const float *kv_ext
         = nullptr; // [n_kv_ext, head_dim] second pool: index n_kv + i is row i of kv_ext;
                    // may be nullptr (the compressed entries next to the window rows)
+    // The pools as bf16 bits instead (CUDA only: a device sequence state stores its window rows
+    // and compressed entries in bf16, losslessly). When set, kv / kv_ext are not read.
+    const uint16_t *kv_bf16 = nullptr;
+    const uint16_t *kv_ext_bf16 = nullptr;
     const int32_t *idx = nullptr; // [n_q, n_idx] rows of kv to attend, −1 = none
     const float *sink = nullptr;  // [n_heads] fp32 sink logits
     float *out = nullptr;         // [n_q, n_heads, head_dim] bf16-valued

@@ -51,13 +51,20 @@ constexpr int k_bk = 128;
 constexpr int k_threads = 256;
 constexpr int k_stages = 3;
 // Stage layout (bytes from the stage's 1024-aligned start).
-constexpr int k_off_a = 0;                             // x codes, 128 rows x 128, swizzled
-constexpr int k_off_b = k_bm * k_bk;                   // weight codes, 128 columns x 128, swizzled
-constexpr int k_off_sa = k_off_b + k_bn * k_bk;        // sA, 128 floats
-constexpr int k_off_raw = k_off_sa + k_bm * 4;         // FP4: packed e2m1, 128 columns x 64
-constexpr int k_off_wsc = k_off_raw + k_bn * k_bk / 2; // FP4: e8m0 scales, 128 columns x 4
-constexpr int k_stage_fp8 = (k_off_raw + 1023) / 1024 * 1024;            // 33792
-constexpr int k_stage_fp4 = (k_off_wsc + k_bn * 4 + 1023) / 1024 * 1024; // 43008
+constexpr int k_off_a = 0;                      // x codes, 128 rows x 128, swizzled
+constexpr int k_off_b = k_bm * k_bk;            // weight codes, 128 columns x 128, swizzled
+constexpr int k_off_sa = k_off_b + k_bn * k_bk; // sA, 128 floats
+constexpr int k_off_raw = k_off_sa + k_bm * 4;  // FP4: packed e2m1, 128 columns x 64
+// FP4: e8m0 scales, 4 per column, one copy per thread (thread t: column t / 2), then the per-column
+// maximum scale byte of the folded path.
+constexpr int k_off_wsc = k_off_raw + k_bn * k_bk / 2;
+constexpr int k_off_emax = k_off_wsc + k_threads * 4;
+// FP4 folding: a column's four 32-block scales 2^e_j become one 2^emax per 128 block, the codes
+// taking 2^(e_j - emax): exact in e4m3 while emax - e_j <= 8 (e2m1 0.5 .. 6 times 2^-8 still on
+// the e4m3 grid, subnormals included).
+constexpr int k_fold_max_shift = 8;
+constexpr int k_stage_fp8 = (k_off_raw + 1023) / 1024 * 1024;         // 33792
+constexpr int k_stage_fp4 = (k_off_emax + k_bn + 1023) / 1024 * 1024; // 43008
 
 template<linear_weight_type WType>
 constexpr int stage_bytes()
@@ -79,8 +86,25 @@ __device__ __forceinline__ uint32_t e2m1_to_e4m3(uint32_t c)
     return code | ((c & 8u) << 4);
 }
 
-// 8 packed e2m1 bytes (16 codes, low nibble = even k) -> 16 e4m3 codes as 4 words.
-__device__ __forceinline__ void convert16(uint32_t lo, uint32_t hi, uint32_t out[4])
+// The e4m3 code of (e2m1 code c) * 2^-d, 0 <= d <= k_fold_max_shift (exact there). e2m1
+// magnitudes 0.5, 1, 1.5, 2, 3, 4, 6 = 2^x (1 + f / 8) with (x, f) = (-1, 0), (0, 0), (0, 4),
+// (1, 0), (1, 4), (2, 0), (2, 4); e4m3: biased exponent x - d + 7 when >= 1, else the subnormal
+// (8 + f) 2^(x - d - 3) = k 2^-9.
+__device__ __forceinline__ uint32_t e2m1_to_e4m3_shifted(uint32_t c, int d)
+{
+    const uint32_t m = c & 7u;
+    if (m == 0)
+        return (c & 8u) << 4;
+    const int x = m <= 1 ? -1 : m <= 3 ? 0 : m <= 5 ? 1 : 2;
+    const uint32_t f = (m >= 3 && (m & 1u)) ? 4u : 0u;
+    const int e = x - d + 7;
+    const uint32_t code = e >= 1 ? (static_cast<uint32_t>(e) << 3) | f : (8u + f) >> (1 - e);
+    return code | ((c & 8u) << 4);
+}
+
+// 8 packed e2m1 bytes (16 codes, low nibble = even k) -> 16 e4m3 codes as 4 words, each code's
+// value times 2^-d.
+__device__ __forceinline__ void convert16(uint32_t lo, uint32_t hi, int d, uint32_t out[4])
 {
 #pragma unroll
     for (int o = 0; o < 4; ++o) {
@@ -89,7 +113,9 @@ __device__ __forceinline__ void convert16(uint32_t lo, uint32_t hi, uint32_t out
         uint32_t r = 0;
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-            r |= e2m1_to_e4m3((half >> (4 * e)) & 0xFu) << (8 * e);
+            r |= (d == 0 ? e2m1_to_e4m3((half >> (4 * e)) & 0xFu)
+                         : e2m1_to_e4m3_shifted((half >> (4 * e)) & 0xFu, d))
+                 << (8 * e);
         out[o] = r;
     }
 }
@@ -155,13 +181,14 @@ __global__ void __launch_bounds__(k_threads, 1) wgmma_kernel(wgmma_batch bt)
             const bool ok = row0 + tid < m;
             const float *src = ok ? qs + static_cast<int64_t>(row0 + tid) * kb + b : qs;
             async::cp_async4(st + k_off_sa + 4 * tid, src, ok);
-        } else if (!fp8) {
-            const int c = tid - k_bm;
+        }
+        if (!fp8) { // the 4 scale bytes of the column this thread converts, its own copy
+            const int c = tid >> 1;
             const bool ok = col0 + c < n;
             const uint8_t *src = ok ? item.w_scale + static_cast<int64_t>(col0 + c) * (k / 32)
                                           + 4 * b
                                     : item.w_scale;
-            async::cp_async4(st + k_off_wsc + 4 * c, src, ok);
+            async::cp_async4(st + k_off_wsc + 4 * tid, src, ok);
         }
     };
 
@@ -182,14 +209,30 @@ __global__ void __launch_bounds__(k_threads, 1) wgmma_kernel(wgmma_batch bt)
     for (int b = 0; b < kb; ++b) {
         async::cp_async_wait<k_stages - 2>(); // this thread's copies of block b have landed
         unsigned char *st = smem + (b % k_stages) * k_stage;
+        bool fold = false;
         if (!fp8) {
             const int c = tid >> 1, h = tid & 1;
+            // Fold when every column of the tile allows it (block-uniform: one wgmma chain).
+            const uint32_t sc = *reinterpret_cast<const uint32_t *>(st + k_off_wsc + 4 * tid);
+            uint32_t emax = 0;
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+                emax = max(emax, (sc >> (8 * j)) & 0xFFu);
+            bool wide = false;
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+                wide = wide || emax - ((sc >> (8 * j)) & 0xFFu) > k_fold_max_shift;
+            fold = __syncthreads_or(wide ? 1 : 0) == 0;
+            if (h == 0)
+                st[k_off_emax + c] = static_cast<uint8_t>(emax);
 #pragma unroll
             for (int u = 0; u < 4; ++u) {
                 const uint32_t *src = reinterpret_cast<const uint32_t *>(st + k_off_raw + 64 * c
                                                                          + 32 * h + 8 * u);
+                const int j = 2 * h + (u >> 1); // the 32-block of these 16 codes
+                const int d = fold ? static_cast<int>(emax - ((sc >> (8 * j)) & 0xFFu)) : 0;
                 uint32_t out[4];
-                convert16(src[0], src[1], out);
+                convert16(src[0], src[1], d, out);
                 uint4 v;
                 v.x = out[0];
                 v.y = out[1];
@@ -213,7 +256,8 @@ __global__ void __launch_bounds__(k_threads, 1) wgmma_kernel(wgmma_batch bt)
                                              1024,
                                              wgmma::k_swizzle_128b);
         const uint64_t db = wgmma::make_desc(st_addr + k_off_b, 16, 1024, wgmma::k_swizzle_128b);
-        if (fp8) {
+        if (fp8 || fold) {
+            // FP8, or FP4 folded: one 128-deep partial, promoted with sW (FP4: 2^emax per column).
             wgmma::fence();
 #pragma unroll
             for (int s = 0; s < 4; ++s) // k32 step s: start address + 32 s (descriptor + 2 s)
@@ -221,10 +265,20 @@ __global__ void __launch_bounds__(k_threads, 1) wgmma_kernel(wgmma_batch bt)
             wgmma::commit();
             wgmma::wait<0>();
             wgmma::fence_operand(part);
+            if (fp8) {
 #pragma unroll
-            for (int i = 0; i < 64; ++i)
-                acc[i] = fmaf(part[i], __fmul_rn((i & 2) ? sa1 : sa0, sw8), acc[i]);
+                for (int i = 0; i < 64; ++i)
+                    acc[i] = fmaf(part[i], __fmul_rn((i & 2) ? sa1 : sa0, sw8), acc[i]);
+            } else {
+#pragma unroll
+                for (int i = 0; i < 64; ++i) {
+                    const int col = 8 * (i >> 2) + 2 * q + (i & 1);
+                    const float sw = e8m0_to_f32(st[k_off_emax + col]);
+                    acc[i] = fmaf(part[i], __fmul_rn((i & 2) ? sa1 : sa0, sw), acc[i]);
+                }
+            }
         } else {
+            // FP4 with a column whose scales spread more than 2^8: per 32-block promotion.
             const uint8_t *wsc = st + k_off_wsc;
 #pragma unroll
             for (int s = 0; s < 4; ++s) {
@@ -236,7 +290,7 @@ __global__ void __launch_bounds__(k_threads, 1) wgmma_kernel(wgmma_batch bt)
 #pragma unroll
                 for (int i = 0; i < 64; ++i) {
                     const int col = 8 * (i >> 2) + 2 * q + (i & 1);
-                    const float sw = e8m0_to_f32(wsc[4 * col + s]);
+                    const float sw = e8m0_to_f32(wsc[4 * (2 * col) + s]); // thread 2 col's copy
                     acc[i] = fmaf(part[i], __fmul_rn((i & 2) ? sa1 : sa0, sw), acc[i]);
                 }
             }

@@ -91,6 +91,7 @@ struct Block
     std::vector<unsigned char> smem;
     std::vector<unsigned char> async_smem; // the async proxy's view (fence_proxy_async)
     bool proxy_fence_pending = false;
+    int bar_or_pending = 0, bar_or_result = 0; // __syncthreads_or
     std::vector<std::shared_ptr<void>> wg_state; // per warpgroup (warpgroup_state)
     int cur_wg = 0;
     const std::function<void()> *body = nullptr;
@@ -311,6 +312,8 @@ void run_block(Block &b)
             for (Fiber &f : b.fibers)
                 if (f.state == State::AtBarrier)
                     f.state = State::Ready;
+            b.bar_or_result = b.bar_or_pending;
+            b.bar_or_pending = 0;
             if (b.proxy_fence_pending) { // fence.proxy.async before this barrier
                 b.async_smem = b.smem;
                 b.proxy_fence_pending = false;
@@ -344,6 +347,14 @@ dim3 grid_dim()
 void syncthreads()
 {
     yield(State::AtBarrier);
+}
+
+int syncthreads_or(int predicate)
+{
+    if (predicate)
+        g_block->bar_or_pending = 1;
+    yield(State::AtBarrier);
+    return g_block->bar_or_result; // set at the release; the next release needs this thread again
 }
 
 uint64_t warp_exchange(uint64_t value, int kind, int arg)
@@ -496,6 +507,7 @@ void run_kernel(dim3 grid, dim3 block, size_t smem, const std::function<void()> 
                 std::fill(b.smem.begin(), b.smem.end(), 0xFF);
                 b.async_smem = b.smem;
                 b.proxy_fence_pending = false;
+                b.bar_or_pending = b.bar_or_result = 0;
                 b.wg_state.clear();
                 run_block(b);
             }

@@ -152,6 +152,8 @@ dim3 block_idx();
 dim3 block_dim();
 dim3 grid_dim();
 void syncthreads();
+// __syncthreads_or: a barrier that returns nonzero to every thread when any thread passed nonzero.
+int syncthreads_or(int predicate);
 // All 32 lanes deposit `value`; each gets back the value of the lane selected by (kind, arg):
 // kind 0 = lane ^ arg, 1 = lane − arg (own value when < 0), 2 = lane arg.
 uint64_t warp_exchange(uint64_t value, int kind, int arg);
@@ -324,6 +326,10 @@ T shfl(T v, int kind, int arg)
 inline void __syncthreads()
 {
     emu::syncthreads();
+}
+inline int __syncthreads_or(int predicate)
+{
+    return emu::syncthreads_or(predicate);
 }
 inline void __syncwarp(unsigned = 0xFFFFFFFFu)
 {

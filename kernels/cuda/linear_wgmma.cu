@@ -6,12 +6,17 @@
   blocks) weights, x activation-quantised per 1x128 by linear_mma.cu's pre-pass
   (mma_quant_kernel: the codes and scales sA in the workspace). See linear_wgmma.cuh.
 
-  Numerics: those of linear_mma.cu's kernels, step for step. FP8: per 128-deep k block four
-  chained wgmma m64n128k32 form the block partial of exact e4m3 code products in the tensor
-  cores' fp32 accumulator, promoted as acc = fma(partial, sA[row] * sW, acc); FP4: per 32-deep
-  step one wgmma (its weights converted e2m1 -> e4m3 in shared memory, exact), promoted with the
-  row's per-32 scale sW[col][step]. In the emulation each instruction sums exactly and rounds
-  once, as the emulated mma.sync does, so the two paths give the same bits there (tst_cuda_ops).
+  Numerics: FP8 exactly those of linear_mma.cu's kernels: per 128-deep k block four chained
+  wgmma m64n128k32 form the block partial of exact e4m3 code products in the tensor cores' fp32
+  accumulator, promoted as acc = fma(partial, sA[row] * sW, acc), in k order. FP4 (1x32 scales
+  2^e_j): the four 32-blocks of a 128 block are folded into one partial - each e2m1 code becomes
+  the e4m3 code of its value times 2^(e_j - emax) (emax: the column's largest of the four;
+  exact while emax - e_j <= 8) and the partial is promoted once with 2^emax. The products are
+  the reference's; only the fp32 roundings of the partial sums differ from linear_mma.cu's
+  per-32 promotion (within the same derived bound, tst_cuda_ops). A block of the tile with any
+  wider spread takes the per-32 path (unscaled conversion, one wgmma and promotion per 32-block:
+  linear_mma.cu's numerics). In the emulation each instruction sums exactly and rounds once, as
+  the emulated mma.sync does, so FP8 and unfolded FP4 give the same bits as linear_mma.cu there.
 
   Tiling: 128 rows x 128 columns per block of 256 threads = 2 warpgroups, warpgroup w computing
   rows 64 w .. 64 w + 63 (64 fp32 accumulators + 64 for the block partial per thread); k walked
@@ -20,16 +25,18 @@
   and B (weight codes) are K-major with 128-byte rows and the 128-byte swizzle (wgmma.cuh:
   1024-byte aligned tiles, SBO = 1024 between 8-row atoms, k32 steps by advancing the start
   address 32 bytes). FP4: the packed e2m1 bytes land in a raw area of the stage; the thread that
-  copied a column's 32 bytes converts them into the swizzled B tile after its wait (no barrier
-  needed in between: its own copies). Every writing thread then fences the async proxy
-  (fence.proxy.async), one barrier per k block, and both warpgroups issue their wgmmas.
-  The refill of a stage is issued after the barrier that follows every warpgroup's
-  wait_group 0 on it, so no wgmma reads a stage being overwritten.
+  copied a column's 32 bytes (and its own copy of the column's 4 scale bytes) converts them into
+  the swizzled B tile after its wait (no barrier needed in between: its own copies), after one
+  __syncthreads_or that makes the fold decision block-uniform. Every writing thread then fences
+  the async proxy (fence.proxy.async), one barrier per k block (FP4: two), and both warpgroups
+  issue their wgmmas. The refill of a stage is issued after the barrier that follows every
+  warpgroup's wait_group 0 on it, so no wgmma reads a stage being overwritten.
 
   Not done yet (next steps, docs/perf/cuda.md "Session 7: wgmma mainloop"): TMA (cp.async.bulk.
   tensor with an mbarrier) and a producer warpgroup instead of cp.async by the consumers; the
-  promotion overlapped with the next block's wgmma (two partial register sets, wait_group 1);
-  stmatrix / vector stores in the epilogue; a persistent grid. NOTE: not yet run on a device.
+  promotion overlapped with the next block's wgmma (two partial register sets, wait_group 1); a
+  table-driven e2m1 conversion; vector stores in the epilogue; a persistent grid. NOTE: not yet
+  run on a device.
 */
 #include "kernels/cuda_ops.h"
 

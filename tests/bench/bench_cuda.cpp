@@ -302,6 +302,40 @@ void gemmRow(const std::string &what, double flops, double ms, double fp8)
         fp8 > 0 ? fmt("= %.1f %% of FP8 rate (goal >= 40 %%)", 100 * rate / fp8) : "");
 }
 
+} // namespace
+
+namespace fathom::kernels::cuda {
+// linear_mma.cu: the kernel of the last tensor-core LINEAR batch (diagnostics; not in cuda_ops.h).
+const char *linear_mma_last_kernel();
+} // namespace fathom::kernels::cuda
+
+namespace {
+
+// A workspace row names the kernel linear_mma.cu picked (the wgmma mainloop on sm_90a builds on
+// an sm_90 device, which is what the executor's prefill gets); when that was the wgmma one, the
+// mma.sync kernel is timed right after (FATHOM_LINEAR_MMA_KERNEL=mma) for the A/B of this run.
+void gemmRowsByKernel(const std::string &what,
+                      double flops,
+                      const std::function<bool()> &call,
+                      double fp8)
+{
+    const double ms = timeMs(call);
+    const std::string ran = fathom::kernels::cuda::linear_mma_last_kernel();
+    gemmRow(what + " [" + ran + "]", flops, ms, fp8);
+    if (ran.find("wgmma") == std::string::npos)
+        return;
+    const char *old = std::getenv("FATHOM_LINEAR_MMA_KERNEL");
+    const std::string saved = old ? old : "";
+    setenv("FATHOM_LINEAR_MMA_KERNEL", "mma", 1);
+    const double ms2 = timeMs(call);
+    const std::string ran2 = fathom::kernels::cuda::linear_mma_last_kernel();
+    if (old)
+        setenv("FATHOM_LINEAR_MMA_KERNEL", saved.c_str(), 1);
+    else
+        unsetenv("FATHOM_LINEAR_MMA_KERNEL");
+    gemmRow(what + " [" + ran2 + "]", flops, ms2, fp8);
+}
+
 void benchGemms(double fp8)
 {
     namespace K = fathom::kernels;
@@ -358,10 +392,11 @@ void benchGemms(double fp8)
             void *work = nullptr;
             if (cudaMalloc(&work, wsBytes) != cudaSuccess)
                 work = nullptr;
-            gemmRow(std::string("mma fp8 ") + d.name,
-                    flops,
-                    timeMs([&] { return K::linear_mma_cuda(p, nullptr, work, wsBytes).ok(); }),
-                    fp8);
+            gemmRowsByKernel(
+                std::string("mma fp8 ") + d.name,
+                flops,
+                [&] { return K::linear_mma_cuda(p, nullptr, work, wsBytes).ok(); },
+                fp8);
             gemmRow(std::string("mma fp8 ") + d.name + " (x quantised per tile)",
                     flops,
                     timeMs([&] { return K::linear_mma_cuda(p, nullptr).ok(); }),
@@ -413,13 +448,13 @@ void benchGemms(double fp8)
             void *work = nullptr;
             if (cudaMalloc(&work, wsBytes) != cudaSuccess)
                 work = nullptr;
-            gemmRow(std::string("mma fp4 ") + d.name + " (192 rows each)",
-                    2.0 * rows * d.n * d.k,
-                    timeMs([&] {
-                        return K::linear_grouped_mma_cuda(items.data(), E, nullptr, work, wsBytes)
-                            .ok();
-                    }),
-                    fp8);
+            gemmRowsByKernel(
+                std::string("mma fp4 ") + d.name + " (192 rows each)",
+                2.0 * rows * d.n * d.k,
+                [&] {
+                    return K::linear_grouped_mma_cuda(items.data(), E, nullptr, work, wsBytes).ok();
+                },
+                fp8);
             cudaFree(work);
         }
         cudaFree(w);

@@ -1707,6 +1707,7 @@ struct WgmmaProbe
     uint64_t descA, descB;
     float *d; // [128 threads][64]: C in, D out
     int proxyFence, wgmmaFence;
+    int overwrite; // rewrite the operands between the issue and the wait (a WAR race)
 };
 
 void wgmmaProbeKernel(WgmmaProbe a)
@@ -1725,6 +1726,12 @@ void wgmmaProbeKernel(WgmmaProbe a)
         wg::fence();
     wg::mma_m64n128k32_e4m3(d, a.descA, a.descB, 1);
     wg::commit();
+    if (a.overwrite) {
+        for (int i = tid; i < a.bytes; i += static_cast<int>(blockDim.x))
+            smem[i] ^= 1;
+        wg::fence_proxy_async();
+        __syncthreads();
+    }
     wg::wait<0>();
     for (int i = 0; i < 64; ++i)
         a.d[tid * 64 + i] = d[i];
@@ -1778,11 +1785,13 @@ void testWgmmaProbe()
                    int proxy,
                    int fence,
                    int threads,
-                   int *errors) {
+                   int *errors,
+                   int overwrite = 0) {
         Dev<uint8_t> dimg(image);
         Dev<float> dd(C);
         const int before = emu::error_count();
-        WgmmaProbe a{dimg.get(), static_cast<int>(image.size()), da, db, dd.get(), proxy, fence};
+        WgmmaProbe
+            a{dimg.get(), static_cast<int>(image.size()), da, db, dd.get(), proxy, fence, overwrite};
         FATHOM_LAUNCH(1, threads, image.size(), static_cast<cudaStream_t>(nullptr), wgmmaProbeKernel)
         (a);
         cudaDeviceSynchronize();
@@ -1823,6 +1832,11 @@ void testWgmmaProbe()
         errors = 0;
         run(img, da, db, 1, 1, 64, &errors);
         report(errors > 0, "wgmma in a 64-thread block (no full warpgroup) is an emulator error");
+        errors = 0;
+        run(img, da, db, 1, 1, 128, &errors, 1);
+        report(errors > 0,
+               "wgmma operands rewritten (and fenced) between issue and wait_group: an emulator "
+               "error");
     }
     // (b) 128-byte swizzle: tiles of 128-byte rows, element (r, k) at r 128 + ((k / 16) ^ (r % 8))
     // 16 + k % 16, 1024-byte aligned; the operand is the k32 window at byte 32 s of each row

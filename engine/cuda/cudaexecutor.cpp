@@ -1103,14 +1103,19 @@ Result<void> CudaExecutor::endReplay(bool ok)
         if (graph)
             cudaGraphDestroy(graph);
         if (ok && changed != 0) {
+            // Whether the walk itself diverged (other allocations, launches or staging) or only
+            // a launch's arguments changed at the same walk.
+            const bool walked = !m_replayDiverged && m_replayNext == e->allocations.size()
+                                && m_walk == e->walk;
             m_replayLive.clear();
             m_readbacks.clear();
             e->key = 0;
             return fail(Error::Kind::Internal,
                         "a decode step replaying the graph of its key recorded a different graph ("
                             + std::to_string(changed)
-                            + " nodes changed, -1: not updatable): the key misses a launch "
-                              "argument",
+                            + " nodes changed, -1: not updatable; the walk "
+                            + (walked ? "was the recording's" : "diverged from the recording's")
+                            + "): the key misses a launch argument",
                         m_deviceName);
         }
     }
@@ -1359,10 +1364,32 @@ Result<void> CudaExecutor::mhcHead(const kernels::MhcHeadParams &p)
     return {};
 }
 
+namespace {
+
+// Field by field into zeroed bytes (as rmsNorm's): the struct's 4 padding bytes after `overlap`
+// would carry the caller's stack into the launch, so a replayed step's verifying capture saw
+// the pooling launches change at one key (ringWrapDecode, FATHOM_CUDA_VERIFY_REPLAY=1).
+kernels::CompressorPoolParams poolParams(const kernels::CompressorPoolParams &p)
+{
+    kernels::CompressorPoolParams d;
+    std::memset(static_cast<void *>(&d), 0, sizeof d);
+    d.prev_kv = p.prev_kv;
+    d.prev_score = p.prev_score;
+    d.kv = p.kv;
+    d.score = p.score;
+    d.out = p.out;
+    d.ratio = p.ratio;
+    d.dc = p.dc;
+    d.overlap = p.overlap;
+    return d;
+}
+
+} // namespace
+
 Result<void> CudaExecutor::compressorPool(const kernels::CompressorPoolParams &p)
 {
     CudaOpTimer timer(*this, "other");
-    FATHOM_CUDA_OP("compressor_pool", kernels::compressor_pool_cuda(p, m_stream));
+    FATHOM_CUDA_OP("compressor_pool", kernels::compressor_pool_cuda(poolParams(p), m_stream));
     return {};
 }
 
@@ -1372,7 +1399,7 @@ Result<bool> CudaExecutor::compressorPoolSlots(const kernels::CompressorPoolPara
     CudaOpTimer timer(*this, "other");
     FATHOM_TRY_ASSIGN(Buffer<int32_t> slots, uploadInts(hostSlots, 4, "compressor window slots"));
     FATHOM_CUDA_OP("compressor_pool",
-                   kernels::compressor_pool_slots_cuda(p, slots.data(), m_stream));
+                   kernels::compressor_pool_slots_cuda(poolParams(p), slots.data(), m_stream));
     return true;
 }
 

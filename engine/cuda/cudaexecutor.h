@@ -30,9 +30,9 @@
   read over their capacity and appended at indices given as data, the compressor pooling at
   ring slots given as data, per-step values as uploaded data), so a step whose key (V4Forward:
   model, batch shape, closing pattern, state buffers) matches a kept graph is a replay of it:
-  the forward walk runs without launching anything and the kept graph is launched (see
-  docs/perf/cuda.md, "Decode-step graphs", session 6, for what a walk-free replay still
-  needs).
+  V4Forward's step script kept with the graph fills the upload block and advances the states
+  (no forward walk), and the kept graph is launched (see docs/perf/cuda.md, "Decode-step
+  graphs", sessions 6 and 7).
 
   Multi-GPU: everything is tied to m_device (made current before each call), ready for one
   executor per device with an NCCL communicator beside it (engine/parallel).

@@ -185,8 +185,10 @@ public:
         `shapeKey` (0: none) identifies what the step's launches depend on besides its uploaded
         data (batch shape, the state buffers' addresses and capacities; V4Forward gives 0 for a
         step that closes a compressor window or moves a state buffer): an executor may then
-        replay the graph it kept for that key instead of recording the step - the forward walk
-        still runs (its uploads, the state's bookkeeping) but launches nothing. */
+        replay the graph it kept for that key instead of recording the step - with the step
+        script kept with that graph (keepStepScript below) V4Forward then fills the upload block
+        without walking, else the forward walk runs (its uploads, the state's bookkeeping) but
+        launches nothing. */
     virtual Result<bool> beginStep(int rows, uint64_t shapeKey)
     {
         (void) rows;

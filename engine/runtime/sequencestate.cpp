@@ -178,7 +178,7 @@ void RowHistory::shrinkRing()
 
 Result<void> RowHistory::reserve(int64_t rows)
 {
-    if (!m_dev || m_ring || m_width == 0 || rows <= capacity())
+    if (!m_dev || m_ring || m_width == 0 || rows < this->rows() || rows == capacity())
         return {};
     return moveTo(rows);
 }
@@ -639,10 +639,9 @@ SequenceState::StorageBytes SequenceState::storageBytes(bool allocated,
 Result<void> SequenceState::reserve(int64_t tokens)
 {
     for (BlockState &b : m_blocks) {
-        if (!b.ratio)
-            continue;
-        FATHOM_TRY(b.entries.reserve(tokens / b.ratio));
-        FATHOM_TRY(b.indexKeys.reserve(tokens / b.ratio));
+        // A layer without compressor keeps no entries: its (empty) cache gives up its 64 rows.
+        FATHOM_TRY(b.entries.reserve(b.ratio ? tokens / b.ratio : 0));
+        FATHOM_TRY(b.indexKeys.reserve(b.ratio ? tokens / b.ratio : 0));
     }
     return {};
 }

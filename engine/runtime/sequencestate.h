@@ -136,9 +136,9 @@ public:
     // (device: the whole buffer, capacity x width x element; host: as held).
     int64_t storedBytes() const { return rows() * m_width * int64_t(elementBytes()); }
     int64_t allocatedBytes() const;
-    // Linear device storage: room for `rows` rows from begin() without another reallocation
-    // (a prefill of known length sizes its compressed caches once instead of doubling them).
-    // Host storage and rings: no-op.
+    // Linear device storage: exactly `rows` rows from begin() (rows >= rows(); a prefill of known
+    // length sizes its compressed caches once instead of doubling them). Host storage and rings:
+    // no-op.
     Result<void> reserve(int64_t rows);
     // Device storage as a decode-step graph sees it (the key of a replayable step): the
     // buffer (nullptr: host rows) and the offset of this history's first row in it (linear).

@@ -16,12 +16,14 @@
 //  - prefill of --prefill tokens (8192): tokens/s and the split between GEMMs, attention and
 //    the indexer (device events per op), GEMM rate against the FP8 rate (goal >= 40 %);
 //  - a --long token prefill (131072) in --chunk pieces: completes, and the sequence state's
-//    device memory against spec §5.2 for these layers.
+//    device memory (bf16 rows, history 0 as the scheduler's, compressed caches reserved for the
+//    prompt) against spec §5.2's bf16 and packed layouts for these layers (kvlayout.h).
 // Prints a table last. Figures go to docs/perf/cuda.md.
 
 #include "engine/api/gpudevices.h"
 #include "engine/cuda/cublaslt_linear.h"
 #include "engine/cuda/cudaexecutor.h"
+#include "engine/cuda/kvlayout.h"
 #include "engine/model/modelweights.h"
 #include "engine/model/modelwriter.h"
 #include "engine/runtime/forward.h"
@@ -496,22 +498,6 @@ double decodeWeightBytes(const V4Model &m)
     return bytes;
 }
 
-// Sequence-state bytes spec §5.2 gives for `tokens` of context over these layers (bf16 layout:
-// entry 1024 B, index key 256 B, window 128 entries per layer).
-double specStateBytes(const ModelConfig &c, int64_t tokens)
-{
-    double b = 0;
-    for (int i = 0; i < c.numHiddenLayers; ++i) {
-        const int m = c.compressRatio(i);
-        b += 128.0 * 1024;
-        if (m == 4)
-            b += double(tokens / 4) * (1024 + 256);
-        else if (m)
-            b += double(tokens / m) * 1024;
-    }
-    return b;
-}
-
 double seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b)
 {
     return std::chrono::duration<double>(b - a).count();
@@ -914,9 +900,16 @@ int main(int argc, char **argv)
         x.trimCache();
         const uint64_t before = x.memoryStats().liveBytes;
         x.resetPeak();
-        SequenceState st(c);
+        // As the scheduler makes it (no rewind history: generation needs none); the compressed
+        // caches sized for the prompt once (SequenceState::reserve) instead of doubling.
+        SequenceState st(c, 0);
         auto prompt = randomTokens(longTokens);
         const auto t0 = std::chrono::steady_clock::now();
+        Result<void> moved = st.useMemory(&x);
+        if (moved)
+            moved = st.reserve(longTokens);
+        if (!moved)
+            std::printf("FAIL: state reserve: %s\n", moved.error().toString().c_str());
         for (int64_t p = 0; p < longTokens; p += chunk) {
             const int n = static_cast<int>(std::min<int64_t>(chunk, longTokens - p));
             ForwardItem it{&st, prompt.data() + p, n, 0, p + n == longTokens};
@@ -932,11 +925,44 @@ int main(int argc, char **argv)
         const double s = seconds(t0, std::chrono::steady_clock::now());
         const CudaMemoryStats ms = x.memoryStats();
         const double state = double(ms.liveBytes - before);
-        const double spec = specStateBytes(c, longTokens);
+        const double gib = double(1ull << 30), mib = double(1ull << 20);
+        auto fmt2 = [](const char *f, double a, double b) {
+            char buf[160];
+            std::snprintf(buf, sizeof buf, f, a, b);
+            return std::string(buf);
+        };
+        const KvStateBytes bf16 = kvStateBytes(c, KvLayout::Bf16, longTokens);
+        const KvStateBytes packed = kvStateBytes(c, KvLayout::Packed, longTokens);
+        const auto held = st.storageBytes(false, 0, c.numHiddenLayers);
+        const auto alloc = st.storageBytes(true, 0, c.numHiddenLayers);
+        const auto all = st.storageBytes(true);
         row("long prefill", fmt("%.1f s", s), fmt("(%.0f tokens/s)", longTokens / s));
+        // §5.2's totals: window rings + compressed caches (the compressor state apart).
+        const double ours = double(alloc.window + alloc.compressed);
         row("sequence state on the device",
-            fmt("%.3f GiB", state / double(1ull << 30)),
-            fmt("(spec 5.2 bf16 layout, these layers: %.3f GiB)", spec / double(1ull << 30)));
+            fmt("%.3f GiB", state / gib),
+            fmt2("(arena bytes; §5.2 bf16 %.3f GiB, packed %.3f GiB, these layers)",
+                 bf16.total() / gib,
+                 packed.total() / gib));
+        row("  state rows (window + compressed, main)",
+            fmt("%.3f GiB", ours / gib),
+            fmt2("= %.3f x §5.2 bf16, %.3f x packed", ours / bf16.total(), ours / packed.total()));
+        row("  compressed caches held / allocated",
+            fmt2("%.1f / %.1f MiB", held.compressed / mib, alloc.compressed / mib),
+            fmt("(§5.2 bf16 %.1f MiB)", bf16.compressed / mib));
+        row("  window rings held / allocated",
+            fmt2("%.2f / %.2f MiB", held.window / mib, alloc.window / mib),
+            fmt("(§5.2 bf16 %.2f MiB)", bf16.window / mib));
+        row("  compressor rows (fp32) held / allocated",
+            fmt2("%.2f / %.2f MiB", held.compressor / mib, alloc.compressor / mib),
+            fmt("(§5.2 %.2f MiB)", bf16.compressorState / mib));
+        row("  whole state incl. MTP, allocated",
+            fmt("%.3f GiB", (all.window + all.compressed + all.compressor) / gib),
+            fmt("(+ %.1f MiB host checkpoints)", all.checkpoints / mib));
+        auto inexact = x.stateRowsInexact();
+        row("  state values bf16 appends rounded",
+            inexact ? fmt("%.0f", static_cast<double>(*inexact)) : "read failed",
+            "(0: the rows are bf16-exact)");
         row("peak device memory (weights + arena)",
             fmt("%.1f GiB", ms.peakBytes / double(1ull << 30)));
     }

@@ -8,8 +8,14 @@
 // (window and compressed) as e4m3 nope dims with one power-of-two scale per 64 + bf16 RoPE
 // dims, index keys as e2m1 with one power-of-two scale per 32. So storing them that way loses
 // nothing. Needs no GPU (plain test, label `engine`).
+// tst_kvlayout_emu (the same file under the CUDA emulation, FATHOM_HAVE_CUDA_BACKEND) also checks
+// the CUDA executor's bf16 state: rows equal to the CPU state's, the bytes it holds per part
+// against kvStateBytes(Bf16), and the ring and cache sizing (shrink after a chunk, reserve).
 
 #include "engine/cpu/cpuexecutor.h"
+#ifdef FATHOM_HAVE_CUDA_BACKEND
+#include "engine/cuda/cudaexecutor.h"
+#endif
 #include "engine/cuda/kvlayout.h"
 #include "engine/model/modelweights.h"
 #include "engine/runtime/forward.h"
@@ -20,6 +26,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -270,6 +277,111 @@ void lossless(const std::string &dir, const std::string &name)
               + "/" + std::to_string(key.rows) + ")");
 }
 
+#ifdef FATHOM_HAVE_CUDA_BACKEND
+// The CUDA executor's sequence state (emulated device) for a random prompt of 600 tokens in
+// chunks of 300 and 4 decode tokens, against the CPU executor's fed the same way: the rows equal
+// (bf16 storage widens back to the CPU's fp32 bits), window rows, compressed entries and index
+// keys are stored as bf16 (2 B a value) and compressor rows as fp32, the compressed part holds
+// exactly kvStateBytes(Bf16)'s bytes for the context, a reserved cache allocates exactly its
+// rows, and rings that a 300-token chunk grew are back at their steady size after the prefill.
+void deviceState(CudaExecutor &gpu, const std::string &dir, const std::string &name)
+{
+    auto w = ModelWeights::load(dir);
+    if (!w) {
+        check(false, name + ": " + w.error().toString());
+        return;
+    }
+    auto m = V4Model::create(**w);
+    if (!m || !gpu.uploadModel(**m)) {
+        check(false, name + ": model or upload");
+        return;
+    }
+    const ModelConfig &c = (*m)->config();
+    const int L = 600, chunk = 300, T = 4, history = 64;
+    std::mt19937 rng(7);
+    std::vector<int32_t> ids(L + T);
+    for (int32_t &id : ids)
+        id = static_cast<int32_t>(rng() % static_cast<uint32_t>(c.vocabSize));
+    CpuExecutor cpu(0);
+    V4Forward cfwd(**m, cpu), gfwd(**m, gpu);
+    SequenceState cst(c, history, 0), gst(c, history, 0);
+    std::vector<float> logits(static_cast<size_t>(c.vocabSize));
+    Result<void> r = gst.useMemory(&gpu);
+    if (r)
+        r = gst.reserve(L); // the prefill's final length: compressed caches sized once
+    for (int p = 0; r && p < L; p += chunk) {
+        r = cfwd.forward({{&cst, ids.data() + p, chunk, 0}}, logits.data());
+        if (r)
+            r = gfwd.forward({{&gst, ids.data() + p, chunk, 0}}, logits.data());
+    }
+    if (!r) {
+        check(false, name + ": prefill: " + r.error().toString());
+        return;
+    }
+    // Compressed caches right after the prefill: exactly the reserved rows, nothing more.
+    const SequenceState::StorageBytes held = gst.storageBytes(false, 0, c.numHiddenLayers);
+    const SequenceState::StorageBytes alloc = gst.storageBytes(true, 0, c.numHiddenLayers);
+    const KvStateBytes spec = kvStateBytes(c, KvLayout::Bf16, L);
+    check(held.compressed == spec.compressed && alloc.compressed == spec.compressed,
+          name + ": compressed entries + index keys after a reserved " + std::to_string(L)
+              + "-token prefill: held " + std::to_string(held.compressed) + " B, allocated "
+              + std::to_string(alloc.compressed) + " B, kvStateBytes(Bf16) "
+              + std::to_string(spec.compressed) + " B");
+    // Rings: a chunk grew them to hold 300 + history rows; trim() brought them back.
+    int64_t ringRows = 0, bigRings = 0;
+    for (int b = 0; b < gst.blockCount(); ++b)
+        for (const RowHistory *h : {&gst.block(b).window, &gst.block(b).compKv})
+            if (h->width()) {
+                ringRows = std::max(ringRows, h->capacity());
+                bigRings += h->capacity() > 256;
+            }
+    check(bigRings == 0,
+          name + ": rings back at their steady size after the chunked prefill (largest "
+              + std::to_string(ringRows) + " slots, " + std::to_string(bigRings) + " above 256)");
+    for (int t = 0; r && t < T; ++t) {
+        r = cfwd.forward({{&cst, ids.data() + L + t, 1, 0}}, logits.data());
+        if (r)
+            r = gfwd.forward({{&gst, ids.data() + L + t, 1, 0}}, logits.data());
+    }
+    if (!r) {
+        check(false, name + ": decode: " + r.error().toString());
+        return;
+    }
+    bool types = true;
+    for (int b = 0; b < gst.blockCount(); ++b) {
+        const BlockState &bs = gst.block(b);
+        for (const RowHistory *h : {&bs.window, &bs.entries, &bs.indexKeys})
+            types = types && (h->width() == 0 || (h->bf16() && h->elementBytes() == 2));
+        for (const RowHistory *h : {&bs.compKv, &bs.compGate, &bs.indexKv, &bs.indexGate})
+            types = types && !h->bf16() && h->elementBytes() == 4;
+    }
+    check(types,
+          name
+              + ": device window rows, entries and index keys stored as bf16, compressor rows "
+                "as fp32");
+    check(gst == cst,
+          name
+              + ": device state (bf16 rows) equals the CPU state (fp32 rows) after a chunked "
+                "prefill and decode");
+    const SequenceState::StorageBytes gb = gst.storageBytes(false, 0, c.numHiddenLayers);
+    const SequenceState::StorageBytes cb = cst.storageBytes(false, 0, c.numHiddenLayers);
+    const KvStateBytes spec2 = kvStateBytes(c, KvLayout::Bf16, L + T);
+    check(2 * gb.window == cb.window && 2 * gb.compressed == cb.compressed
+              && gb.compressor == cb.compressor && gb.compressed == spec2.compressed
+              && gb.window >= spec2.window,
+          name + ": bytes held after " + std::to_string(L + T) + " tokens (main layers): window "
+              + std::to_string(gb.window) + " (CPU fp32 " + std::to_string(cb.window)
+              + ", kvStateBytes bf16 ring " + std::to_string(spec2.window)
+              + " + history), compressed " + std::to_string(gb.compressed) + " (CPU "
+              + std::to_string(cb.compressed) + ", kvStateBytes " + std::to_string(spec2.compressed)
+              + "), compressor fp32 " + std::to_string(gb.compressor));
+    auto inexact = gpu.stateRowsInexact();
+    check(inexact && *inexact == 0,
+          name + ": the converting appends rounded " + std::to_string(inexact ? *inexact : -1)
+              + " values (bf16-exact rows)");
+}
+#endif
+
 } // namespace
 
 int main()
@@ -279,6 +391,14 @@ int main()
     if (std::filesystem::exists(root + "/v4/tiny-bf16/expected.safetensors")) {
         for (const char *name : {"tiny-bf16", "tiny-quant"})
             lossless(root + "/v4/" + name, name);
+#ifdef FATHOM_HAVE_CUDA_BACKEND
+        auto gpu = CudaExecutor::create(0);
+        if (!gpu)
+            check(false, "CudaExecutor: " + gpu.error().toString());
+        else
+            for (const char *name : {"tiny-bf16", "tiny-quant"})
+                deviceState(**gpu, root + "/v4/" + name, name);
+#endif
     } else {
         std::printf("%s golden data not found at %s/v4 (representability not checked)\n",
                     FATHOM_REQUIRE_TESTDATA ? "FAIL:" : "SKIP:",

@@ -849,6 +849,10 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
     const bool was = gpu.stepGraphs();
     std::vector<SequenceState> eager(B, SequenceState(c)), graph;
     std::vector<float> le(static_cast<size_t>(B) * V), lg(le.size());
+    // One sequence: the final streams (MTP's input) are read back too, so a replay's script
+    // has a read-back into them.
+    std::vector<float> se, sg;
+    std::vector<float> *streamsE = B == 1 ? &se : nullptr, *streamsG = B == 1 ? &sg : nullptr;
     std::vector<ForwardItem> items;
     for (int b = 0; b < B; ++b)
         items.push_back({&eager[b], prompt->data() + b * S, S, b});
@@ -881,7 +885,7 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
         for (int b = 0; b < B; ++b)
             items.push_back({&eager[b], &ids[b], 1, b});
         auto t0 = std::chrono::steady_clock::now();
-        r = fwd.forward(items, le.data());
+        r = fwd.forward(items, le.data(), {}, streamsE);
         eagerS.push_back(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         if (!r)
@@ -921,7 +925,7 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
         const auto kinds0 = emu::graph_update_changed_kinds();
 #endif
         t0 = std::chrono::steady_clock::now();
-        r = fwd.forward(items, lg.data());
+        r = fwd.forward(items, lg.data(), {}, streamsG);
         graphS.push_back(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         const CudaExecutor::StepStats s1 = gpu.stepStats();
@@ -970,7 +974,9 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
         if (t < 3 || up != 1 || launches != 1 || back != 1 || waits != 1)
             figures += " " + std::to_string(up) + "/" + std::to_string(launches) + "/"
                        + std::to_string(back) + "/" + std::to_string(waits);
-        same = same && std::memcmp(le.data(), lg.data(), le.size() * sizeof(float)) == 0;
+        same = same && std::memcmp(le.data(), lg.data(), le.size() * sizeof(float)) == 0
+               && se.size() == sg.size()
+               && std::memcmp(se.data(), sg.data(), se.size() * sizeof(float)) == 0;
     }
     gpu.setStepGraphs(was);
     if (!r) {
@@ -982,11 +988,12 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
     const long long graphedSteps = after.steps - before.steps;
     check(graphedSteps == steps && same,
           v.name + ": " + std::to_string(steps) + " decode steps of " + std::to_string(B)
-              + " sequences as step graphs equal eager launches bit for bit ("
-              + std::to_string(graphedSteps) + " graphed; "
-              + std::to_string(after.instantiations - before.instantiations) + " instantiations, "
-              + std::to_string(after.updates - before.updates) + " in-place updates, "
-              + std::to_string(after.replays - before.replays) + " replays)");
+              + " sequences as step graphs equal eager launches bit for bit (logits"
+              + (B == 1 ? " and final streams; " : "; ") + std::to_string(graphedSteps)
+              + " graphed; " + std::to_string(after.instantiations - before.instantiations)
+              + " instantiations, " + std::to_string(after.updates - before.updates)
+              + " in-place updates, " + std::to_string(after.replays - before.replays)
+              + " replays)");
     check(counts,
           v.name
               + ": a graphed decode step is one upload, one graph launch, one read-back, one "

@@ -24,7 +24,7 @@
 # Decode-step graphs (CudaExecutor::beginStep, on by default): tst_cuda_model checks graphed
 # decode against eager launches bit for bit and prints STEP lines (median step time of a tiny
 # model both ways: the per-step overhead, the arithmetic being negligible) and REPLAY lines (the
-# host time of a replayed step: the forward walk without launches); after bench_cuda
+# host time of a replayed step: its step script - no forward walk - and the upload); after bench_cuda
 # (graphed decode), a second short bench_cuda run with FATHOM_CUDA_STEP_GRAPHS=0 gives the eager
 # decode figures on the same slice (SKIP_EAGER=1 leaves it out).
 # Modes: the main bench_cuda run is the non-exact mode (FATHOM_CUDA_EXACT_LINEAR=0, the mode of
@@ -112,6 +112,21 @@ if ! ninja -C "$BUILD" -j"$JOBS" $targets bench_cuda >"$LOGS/build.log" 2>&1; th
 fi
 note "build: ok ($targets bench_cuda)"
 
+# SASS of the tensor-core kernels: the wgmma GEMM must show QGMMA (Hopper's FP8 warpgroup MMA;
+# HMMA/QMMA only means the slower mma.sync path) and no local-memory traffic (LDL/STL: spills).
+CUOBJDUMP="$(command -v cuobjdump || echo "${CUDA_HOME:-/usr/local/cuda}/bin/cuobjdump")"
+if [ -x "$CUOBJDUMP" ]; then
+    for o in $(find "$BUILD" -name 'linear_wgmma.cu.o' -o -name 'linear_mma.cu.o' \
+            -o -name 'sparse_attn_mma.cu.o' -o -name 'indexer_scores_mma.cu.o' | sort); do
+        s="$LOGS/sass-$(basename "$o" .cu.o).txt"
+        "$CUOBJDUMP" -sass "$o" >"$s" 2>&1
+        note "sass $(basename "$o"): QGMMA $(grep -c QGMMA "$s") HGMMA $(grep -c HGMMA "$s")" \
+            "QMMA/HMMA $(grep -cE '[^G](QMMA|HMMA)' "$s") LDL $(grep -c 'LDL' "$s") STL $(grep -c 'STL' "$s")"
+    done
+else
+    note "sass: cuobjdump not found"
+fi
+
 ctest_rc=0
 if [ "${SKIP_TESTS:-0}" != "1" ]; then
     stamp "gpu tests"
@@ -172,7 +187,7 @@ if [ -f "$LOGS/gpu-tests-full.log" ] && grep -q "^STEP:" "$LOGS/gpu-tests-full.l
     grep -h "^STEP:" "$LOGS/gpu-tests-full.log" | sed 's/^STEP: /  /'
 fi
 if [ -f "$LOGS/gpu-tests-full.log" ] && grep -q "^REPLAY:" "$LOGS/gpu-tests-full.log"; then
-    # Host time of a replayed step (the walk, beginStep to the launch; issue 5: <= 15 us/layer).
+    # Host time of a replayed step (beginStep to the launch; issue 5: <= 15 us/layer).
     echo "decode-step replay (host time per replayed / recorded step):"
     grep -h "^REPLAY:" "$LOGS/gpu-tests-full.log" | sed 's/^REPLAY: /  /'
 fi

@@ -202,6 +202,14 @@ void Scheduler::admit()
                                      m_options.checkpointInterval);
         // Where a regenerate of this answer will rewind to.
         a->state.requestCheckpoint(static_cast<int64_t>(a->request.prompt.size()) - 1);
+        // Device states size their compressed caches once for the prompt and the longest
+        // answer (applied when the first forward pass places the state): no doubling copies
+        // of a long context's caches. A failure here is only a lost optimisation: the caches
+        // then grow as they fill, and an allocation that cannot be made fails there.
+        const int64_t context = std::min<int64_t>(static_cast<int64_t>(a->request.prompt.size())
+                                                      + a->request.maxTokens,
+                                                  m_options.contextLength);
+        (void) a->state.reserve(context);
         m_running.push_back(std::move(a));
     }
 }

@@ -638,6 +638,9 @@ SequenceState::StorageBytes SequenceState::storageBytes(bool allocated,
 
 Result<void> SequenceState::reserve(int64_t tokens)
 {
+    m_reserved = tokens;
+    if (!m_memory)
+        return {}; // applied by useMemory
     for (BlockState &b : m_blocks) {
         // A layer without compressor keeps no entries: its (empty) cache gives up its 64 rows.
         FATHOM_TRY(b.entries.reserve(b.ratio ? tokens / b.ratio : 0));
@@ -814,7 +817,7 @@ Result<void> SequenceState::useMemory(DeviceMemory *mem)
              {&b.window, &b.entries, &b.compKv, &b.compGate, &b.indexKeys, &b.indexKv, &b.indexGate})
             FATHOM_TRY(h->useMemory(mem));
     m_memory = mem;
-    return {};
+    return m_reserved > 0 ? reserve(m_reserved) : Result<void>{};
 }
 
 namespace {

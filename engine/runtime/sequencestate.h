@@ -273,7 +273,9 @@ public:
     };
     StorageBytes storageBytes(bool allocated, int firstBlock = 0, int lastBlock = -1) const;
     // Device storage: sizes the compressed caches for a context of `tokens` (a prefill of known
-    // final length: one allocation instead of log2 doublings; no-op on the host).
+    // final length: one allocation instead of log2 doublings). On the host it is remembered
+    // and applied when the rows move to a device (useMemory): the scheduler reserves a request's
+    // prompt + answer before its first forward pass has placed the state.
     Result<void> reserve(int64_t tokens);
 
     // Called by V4Forward after it appended `count` tokens: records the ids (mtp: the first
@@ -315,6 +317,7 @@ private:
     std::vector<int32_t> m_tokens, m_mtpTokens;
     std::vector<int64_t> m_requested; // checkpoint positions asked for, ascending
     DeviceMemory *m_memory = nullptr; // nullptr: host vectors
+    int64_t m_reserved = 0;           // reserve()'s tokens, applied by useMemory
 };
 
 } // namespace fathom::engine

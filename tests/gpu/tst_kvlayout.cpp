@@ -284,7 +284,10 @@ void lossless(const std::string &dir, const std::string &name)
 // keys are stored as bf16 (2 B a value) and compressor rows as fp32, the compressed part holds
 // exactly kvStateBytes(Bf16)'s bytes for the context, a reserved cache allocates exactly its
 // rows, and rings that a 300-token chunk grew are back at their steady size after the prefill.
-void deviceState(CudaExecutor &gpu, const std::string &dir, const std::string &name)
+void deviceState(CudaExecutor &gpu,
+                 const std::string &dir,
+                 const std::string &name,
+                 bool reserveOnHost)
 {
     auto w = ModelWeights::load(dir);
     if (!w) {
@@ -306,9 +309,11 @@ void deviceState(CudaExecutor &gpu, const std::string &dir, const std::string &n
     V4Forward cfwd(**m, cpu), gfwd(**m, gpu);
     SequenceState cst(c, history, 0), gst(c, history, 0);
     std::vector<float> logits(static_cast<size_t>(c.vocabSize));
-    Result<void> r = gst.useMemory(&gpu);
+    // The prefill's final length: compressed caches sized once, either on the device or (as
+    // the scheduler does) before the state is placed, applied by useMemory.
+    Result<void> r = reserveOnHost ? gst.reserve(L) : gst.useMemory(&gpu);
     if (r)
-        r = gst.reserve(L); // the prefill's final length: compressed caches sized once
+        r = reserveOnHost ? gst.useMemory(&gpu) : gst.reserve(L);
     for (int p = 0; r && p < L; p += chunk) {
         r = cfwd.forward({{&cst, ids.data() + p, chunk, 0}}, logits.data());
         if (r)
@@ -323,7 +328,8 @@ void deviceState(CudaExecutor &gpu, const std::string &dir, const std::string &n
     const SequenceState::StorageBytes alloc = gst.storageBytes(true, 0, c.numHiddenLayers);
     const KvStateBytes spec = kvStateBytes(c, KvLayout::Bf16, L);
     check(held.compressed == spec.compressed && alloc.compressed == spec.compressed,
-          name + ": compressed entries + index keys after a reserved " + std::to_string(L)
+          name + ": compressed entries + index keys after a reserved "
+              + (reserveOnHost ? "(on the host) " : "") + std::to_string(L)
               + "-token prefill: held " + std::to_string(held.compressed) + " B, allocated "
               + std::to_string(alloc.compressed) + " B, kvStateBytes(Bf16) "
               + std::to_string(spec.compressed) + " B");
@@ -396,8 +402,8 @@ int main()
         if (!gpu)
             check(false, "CudaExecutor: " + gpu.error().toString());
         else
-            for (const char *name : {"tiny-bf16", "tiny-quant"})
-                deviceState(**gpu, root + "/v4/" + name, name);
+            for (const char *name : {"tiny-bf16", "tiny-quant"}) // both orders of reserve
+                deviceState(**gpu, root + "/v4/" + name, name, name[5] == 'q');
 #endif
     } else {
         std::printf("%s golden data not found at %s/v4 (representability not checked)\n",

@@ -393,14 +393,8 @@ void V4Forward::scriptGen(size_t before, int op, int item, int block, int which,
         m_rec->ok = false; // one generator per staged piece
         return;
     }
-    StepScript::Step st;
-    st.op = static_cast<ScriptOp>(op);
-    st.which = static_cast<uint8_t>(which);
-    st.item = item;
-    st.block = block;
-    st.n = n;
-    st.piece = before;
-    m_rec->script.steps.push_back(st);
+    scriptAction(op, item, block, which, n);
+    m_rec->script.steps.back().piece = before;
     ++m_rec->generators;
 }
 

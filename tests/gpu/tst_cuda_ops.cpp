@@ -2167,14 +2167,6 @@ std::vector<uint16_t> bf16Bits(const std::vector<float> &v)
     return b;
 }
 
-std::vector<float> widen(const std::vector<uint16_t> &b)
-{
-    std::vector<float> v(b.size());
-    for (size_t i = 0; i < b.size(); ++i)
-        v[i] = k::bf16_to_f32(b[i]);
-    return v;
-}
-
 // The converting scatter into bf16 rows: bf16-exact rows land unchanged (and count nothing);
 // other values are rounded to nearest even and counted, NaN included.
 void testScatterBf16()

@@ -22,8 +22,10 @@
   With a workspace x is quantised once per call (mma_quant_kernel) and the next k-block's codes,
   weights and scales are read into registers during the current block's mma; without one every
   column tile quantises its x rows itself (same bytes and results). NOTE: correctness first, not
-  measured on a device; cp.async / ldmatrix stages and a wgmma mainloop are the next steps (see
-  docs/perf/cuda.md "Session 6: tensor-core GEMMs").
+  measured on a device. The FP8 workspace path has a cp.async / ldmatrix pipelined mainloop, and
+  on sm_90a builds a Hopper device takes the wgmma mainloop (linear_wgmma.cu) when the items
+  average >= 64 rows (see docs/perf/cuda.md "Session 6: tensor-core GEMMs" and "Session 7: wgmma
+  mainloop").
 
   Grouped form: a batch of up to k_max_items linears sharing n, k, types and strides (the experts
   of a MoE layer) in one launch, passed by value; blocks map to (column tile, row tile of some

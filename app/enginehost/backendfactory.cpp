@@ -38,9 +38,11 @@ Result<std::unique_ptr<engine::Backend>> createBackend(const BackendChoice &choi
 #endif
     }
     case BackendChoice::Kind::Cuda: {
-        // One GPU for now (multi-GPU comes with NCCL): the first device the user picked.
+        // One GPU for now (multi-GPU comes with NCCL): the first device the user picked. As
+        // on the CPU, the app runs the linears as the reference does on GPUs (FP8 tensor-core
+        // sums, cuBLASLt / tensor-core kernels); the exact kernels are the tests' oracle.
         const int device = choice.devices.isEmpty() ? 0 : choice.devices.front();
-        auto backend = engine::createCudaBackend(device);
+        auto backend = engine::createCudaBackend(device, /*exactLinear=*/false);
         if (!backend)
             return fail(Error::Kind::Unavailable,
                         QCoreApplication::translate("BackendFactory",

@@ -11,6 +11,7 @@
 #include "engine/runtime/textrequest.h"
 #include "engine/runtime/v4model.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 namespace fathom::engine {
@@ -45,6 +46,8 @@ Result<void> CudaBackend::load(const ModelSpec &spec, const LoadProgressFn &prog
                       ModelWeights::load(spec.path, progress));
     FATHOM_TRY_ASSIGN(std::unique_ptr<V4Model> model, V4Model::create(*weights));
     FATHOM_TRY_ASSIGN(std::unique_ptr<CudaExecutor> exec, CudaExecutor::create(device));
+    if (!std::getenv("FATHOM_CUDA_EXACT_LINEAR")) // the environment wins (A/B runs)
+        exec->setExactLinear(m_options.exactLinear);
     const std::string stage = "uploading to GPU " + std::to_string(device);
     FATHOM_TRY(exec->uploadModel(*model, [&](uint64_t done, uint64_t total) {
         return !progress || progress(LoadProgress{done, total, stage});
@@ -139,7 +142,7 @@ bool CudaBackend::step()
     return more;
 }
 
-Result<std::unique_ptr<Backend>> createCudaBackend(int deviceIndex)
+Result<std::unique_ptr<Backend>> createCudaBackend(int deviceIndex, bool exactLinear)
 {
     const GpuDeviceList list = listCudaDevices();
     if (!list.available)
@@ -151,6 +154,7 @@ Result<std::unique_ptr<Backend>> createCudaBackend(int deviceIndex)
             return fail(Error::Kind::Unavailable, d.name + ": " + d.note);
         CudaBackendOptions o;
         o.device = deviceIndex;
+        o.exactLinear = exactLinear;
         return std::unique_ptr<Backend>(std::make_unique<CudaBackend>(o));
     }
     return fail(Error::Kind::Unavailable,

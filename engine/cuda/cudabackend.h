@@ -42,6 +42,9 @@ struct CudaBackendOptions
     int keptStates = 2;
     int64_t keptStateBytes = int64_t(2) << 30;
     int64_t checkpointInterval = 4096;
+    // Exact kernels (the tests' oracle, bit-identical to the CPU's exact mode) or the fast
+    // non-exact ones (createCudaBackend in engine/api/backendfactory.h says which).
+    bool exactLinear = true;
 };
 
 class CudaBackend final : public Backend

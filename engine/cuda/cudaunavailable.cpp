@@ -19,7 +19,7 @@ GpuDeviceList listCudaDevices()
     return list;
 }
 
-Result<std::unique_ptr<Backend>> createCudaBackend(int)
+Result<std::unique_ptr<Backend>> createCudaBackend(int, bool)
 {
     return fail(Error::Kind::Unavailable, kNoCuda);
 }

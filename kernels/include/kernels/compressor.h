@@ -15,6 +15,8 @@
 
 #include "kernels/status.h"
 
+#include <cstdint>
+
 namespace fathom::kernels {
 
 enum class CompressorOverlap { None, Overlapped };
@@ -31,6 +33,7 @@ struct CompressorPoolParams
     int ratio = 0;
     int dc = 0;
     CompressorOverlap overlap = CompressorOverlap::None;
+    int32_t pad_ = 0; // explicit padding: launch parameters carry no stack bytes (params_padding.cpp)
 };
 
 Status compressor_pool_cpu(const CompressorPoolParams &p);

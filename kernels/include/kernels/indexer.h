@@ -32,6 +32,7 @@ struct IndexerScoreParams
     int n_heads = 0;
     int dim = 0;
     int n_keys = 0;
+    int32_t pad_ = 0; // explicit padding: launch parameters carry no stack bytes (params_padding.cpp)
 };
 
 Status indexer_scores_cpu(const IndexerScoreParams &p);

@@ -68,12 +68,15 @@ struct linear_params
 {
     const void *x = nullptr; // [m, k] row stride ldx; bf16 bits (uint16_t) or f32 per x_type
     act_type x_type = act_type::bf16;
+    int32_t pad0_ = 0;                // explicit padding (params_padding.cpp)
     int64_t ldx = 0;                  // elements between rows of x; 0 = k
     const void *w = nullptr;          // [n, k] bf16/f32/e4m3, or [n, k/2] packed e2m1 bytes
     const uint8_t *w_scale = nullptr; // fp8: [ceil(n/128), ceil(k/128)]; fp4: [n, k/32]; else nullptr
     linear_weight_type w_type = linear_weight_type::bf16;
+    int32_t pad1_ = 0;
     void *y = nullptr; // [m, n] row stride ldy; bf16 bits or f32 per y_type
     act_type y_type = act_type::bf16;
+    int32_t pad2_ = 0;
     int64_t ldy = 0; // elements between rows of y; 0 = n
     int m = 0, n = 0, k = 0;
     linear_accum accum = linear_accum::exact;

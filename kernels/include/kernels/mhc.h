@@ -21,6 +21,8 @@
 #include "kernels/parallel.h"
 #include "kernels/status.h"
 
+#include <cstdint>
+
 namespace fathom::kernels {
 
 struct MhcPreParams
@@ -42,6 +44,8 @@ struct MhcPreParams
     // Non-exact mode (CpuExecutor without exact linears): φ·x̄ and mean(x̄²) summed in fp32 in
     // any order (AVX-512); everything after μ unchanged.
     bool fp32_sums = false;
+    uint8_t pad_[7]
+        = {}; // explicit padding: launch parameters carry no stack bytes (params_padding.cpp)
 };
 
 Status mhc_pre_cpu(const MhcPreParams &p, parallel_runner *pool = nullptr);
@@ -56,6 +60,7 @@ struct MhcPostParams
     int tokens = 0;
     int n_hc = 4;
     int d = 0;
+    int32_t pad_ = 0; // explicit padding: launch parameters carry no stack bytes (params_padding.cpp)
 };
 
 Status mhc_post_cpu(const MhcPostParams &p, parallel_runner *pool = nullptr);
@@ -73,6 +78,7 @@ struct MhcHeadParams
     float norm_eps = 1e-6f;
     float hc_eps = 1e-6f;
     bool fp32_sums = false; // as in MhcPreParams
+    uint8_t pad_[3] = {};   // explicit padding (params_padding.cpp)
 };
 
 Status mhc_head_cpu(const MhcHeadParams &p, parallel_runner *pool = nullptr);

@@ -47,6 +47,7 @@ struct SwigluParams
     int rows = 0;
     int inter = 0;
     float limit = 10.0f; // swiglu_limit; <= 0 disables the clamp
+    int32_t pad_ = 0; // explicit padding: launch parameters carry no stack bytes (params_padding.cpp)
 };
 
 Status swiglu_cpu(const SwigluParams &p);

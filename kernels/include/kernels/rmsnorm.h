@@ -14,6 +14,8 @@
 
 #include "kernels/status.h"
 
+#include <cstdint>
+
 namespace fathom::kernels {
 
 struct RmsNormParams
@@ -26,6 +28,7 @@ struct RmsNormParams
     int x_stride = 0; // 0 = dim
     int y_stride = 0; // 0 = dim
     float eps = 1e-6f;
+    int32_t pad_ = 0; // explicit padding: launch parameters carry no stack bytes (params_padding.cpp)
 };
 
 Status rmsnorm_cpu(const RmsNormParams &p);

@@ -24,6 +24,7 @@ namespace fathom::kernels {
 struct RopeFreqParams
 {
     int rope_dim = 64;      // rotated dims; rope_dim / 2 frequencies
+    int32_t pad_ = 0;       // explicit padding (params_padding.cpp)
     double base = 10000.0;  // rope_theta or compress_rope_theta
     double yarn_factor = 1; // 1 = plain RoPE (no YaRN)
     double original_seq_len = 65536;

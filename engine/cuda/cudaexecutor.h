@@ -335,7 +335,7 @@ private:
     double m_gemmFlops = 0;
     bool m_exactLinear = true;
     bool m_bf16State = true;
-    int *m_stateInexact = nullptr; // device counter of scatter_rows_bf16_cuda
+    int *m_stateInexact = nullptr;        // device counter of scatter_rows_bf16_cuda
     std::shared_ptr<CublasLtLinear> m_lt; // cublaslt: made on first non-exact FP8 GEMM
 
     // Free blocks by (size, address): an allocation takes the lowest address of its size, so

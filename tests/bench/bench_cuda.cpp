@@ -759,7 +759,7 @@ int main(int argc, char **argv)
         bs > 0 ? fmt("%.0f TFLOP/s", bs / 1e12) : "n/a",
         bs > 0 && fp8 > 0 ? fmt("= %.1f %% of FP8 rate (goal >= 40 %%)", 100 * bs / fp8) : "");
 
-    benchAttnOps(); // attn
+    benchAttnOps();  // attn
     benchGemms(fp8); // tcgemm
     if (opsOnly) {
         std::printf("\n");

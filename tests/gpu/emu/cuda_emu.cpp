@@ -91,7 +91,7 @@ struct Block
     std::vector<unsigned char> smem;
     std::vector<unsigned char> async_smem; // the async proxy's view (fence_proxy_async)
     bool proxy_fence_pending = false;
-    int bar_or_pending = 0, bar_or_result = 0; // __syncthreads_or
+    int bar_or_pending = 0, bar_or_result = 0;   // __syncthreads_or
     std::vector<std::shared_ptr<void>> wg_state; // per warpgroup (warpgroup_state)
     int cur_wg = 0;
     const std::function<void()> *body = nullptr;

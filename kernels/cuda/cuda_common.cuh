@@ -261,6 +261,31 @@ __device__ inline float block_max(float v, float *scratch)
     return warp_max(r);
 }
 
+// Raises `kernel`'s dynamic shared-memory limit when it needs more than the 48 KiB every kernel
+// gets by default (sm_90: up to 227 KiB a block).
+template<typename Kernel>
+cudaError_t allow_smem(Kernel *kernel, size_t bytes)
+{
+    if (bytes <= 48 * 1024)
+        return cudaSuccess;
+    return cudaFuncSetAttribute(kernel,
+                                cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                static_cast<int>(bytes));
+}
+
+// `decide(device)` once per device index, cached in `state` (0 unknown, 1 yes, 2 no); false
+// without a current device or past the cache's 64 devices.
+template<typename Decide>
+bool once_per_device(int (&state)[64], Decide decide)
+{
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64)
+        return false;
+    if (state[dev] == 0)
+        state[dev] = decide(dev) ? 1 : 2;
+    return state[dev] == 1;
+}
+
 inline unsigned grid_for(long long n, int threads)
 {
     const long long g = (n + threads - 1) / threads;

@@ -376,13 +376,9 @@ static Status indexer_scores_decode_fast_cuda(const IndexerScoreParams &p,
                         + sizeof(float) * heads16 * k_dpr_stride;
     if (smem > 227 * 1024)
         return indexer_scores_rows_cuda(p, n_q, scores_ld, stream, row_n); // > 448 heads
-    if (smem > 48 * 1024) {
-        const cudaError_t err = cudaFuncSetAttribute(indexer_scores_mma_decode_kernel,
-                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                     static_cast<int>(smem));
-        if (err != cudaSuccess)
-            return cuda_status(err);
-    }
+    if (const cudaError_t err = cuda::allow_smem(indexer_scores_mma_decode_kernel, smem);
+        err != cudaSuccess)
+        return cuda_status(err);
     const dim3 grid((p.n_keys + k_dkeys - 1) / k_dkeys, n_q);
     FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_mma_decode_kernel)
     (p.q, p.weights, p.keys, p.keys_bf16, p.scores, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);
@@ -406,13 +402,9 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
     if (p.n_keys == 0 || n_q == 0)
         return Status::success();
     const size_t smem = sizeof(uint32_t) * k_keys * (p.dim / 2 + 4); // <= 68 KiB
-    if (smem > 48 * 1024) {
-        const cudaError_t err = cudaFuncSetAttribute(indexer_scores_mma_kernel,
-                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                     static_cast<int>(smem));
-        if (err != cudaSuccess)
-            return cuda_status(err);
-    }
+    if (const cudaError_t err = cuda::allow_smem(indexer_scores_mma_kernel, smem);
+        err != cudaSuccess)
+        return cuda_status(err);
     const dim3 grid((n_q + k_rows - 1) / k_rows, (p.n_keys + k_keys - 1) / k_keys);
     FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_mma_kernel)
     (p.q, p.weights, p.keys, p.keys_bf16, p.scores, n_q, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);

@@ -292,13 +292,9 @@ template<GemvKind Kind, linear_accum Accum>
 Status launch(const linear_params &p, const expert_group &g, CUstream_st *stream)
 {
     const size_t bytes = smem_bytes(Kind, p.m, p.k);
-    if (bytes > 48 * 1024) {
-        const cudaError_t err = cudaFuncSetAttribute(gemv_kernel<Kind, Accum>,
-                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                     static_cast<int>(bytes));
-        if (err != cudaSuccess)
-            return cuda_status(err);
-    }
+    if (const cudaError_t err = cuda::allow_smem(gemv_kernel<Kind, Accum>, bytes);
+        err != cudaSuccess)
+        return cuda_status(err);
     int cpw = p.n / 8192;
     cpw = cpw < 1 ? 1 : (cpw > 8 ? 8 : cpw);
     const long long cols_per_block = static_cast<long long>(k_warps) * cpw;

@@ -590,19 +590,13 @@ bool same_group(const linear_params &a, const linear_params &b)
 // device; where the attribute is refused the register-staged kernel runs instead.
 bool pipe_ok()
 {
-    static int s_state[64] = {}; // 0 unknown, 1 yes, 2 no
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64)
-        return false;
-    if (s_state[dev] == 0) {
-        const cudaError_t err = cudaFuncSetAttribute(mma_pipe_kernel,
-                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                     k_pipe_smem);
+    static int s_state[64] = {};
+    return cuda::once_per_device(s_state, [](int) {
+        const cudaError_t err = cuda::allow_smem(mma_pipe_kernel, k_pipe_smem);
         if (err != cudaSuccess)
             (void) cudaGetLastError(); // clear it: the fallback kernel runs
-        s_state[dev] = err == cudaSuccess ? 1 : 2;
-    }
-    return s_state[dev] == 1;
+        return err == cudaSuccess;
+    });
 }
 
 // The kernel that ran last (bench tables name it): a string literal.
@@ -685,17 +679,12 @@ int64_t item_workspace(const linear_params &p)
 bool linear_mma_device_ok()
 {
     // Queried once per device index (the e4m3 mma needs sm_89+).
-    static int s_state[64] = {}; // 0 unknown, 1 yes, 2 no
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64)
-        return false;
-    if (s_state[dev] == 0) {
+    static int s_state[64] = {};
+    return cuda::once_per_device(s_state, [](int dev) {
         cudaDeviceProp prop{};
-        const bool ok = cudaGetDeviceProperties(&prop, dev) == cudaSuccess
-                        && (prop.major > 8 || (prop.major == 8 && prop.minor >= 9));
-        s_state[dev] = ok ? 1 : 2;
-    }
-    return s_state[dev] == 1;
+        return cudaGetDeviceProperties(&prop, dev) == cudaSuccess
+               && (prop.major > 8 || (prop.major == 8 && prop.minor >= 9));
+    });
 }
 
 Status linear_mma_launch(const linear_params *items,

@@ -323,19 +323,13 @@ __global__ void __launch_bounds__(k_threads, 1) wgmma_kernel(wgmma_batch bt)
 template<linear_weight_type WType>
 bool smem_granted()
 {
-    static int s_state[64] = {}; // 0 unknown, 1 yes, 2 no
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64)
-        return false;
-    if (s_state[dev] == 0) {
-        const cudaError_t err = cudaFuncSetAttribute(wgmma_kernel<WType>,
-                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                     smem_bytes<WType>());
+    static int s_state[64] = {};
+    return cuda::once_per_device(s_state, [](int) {
+        const cudaError_t err = cuda::allow_smem(wgmma_kernel<WType>, smem_bytes<WType>());
         if (err != cudaSuccess)
             (void) cudaGetLastError();
-        s_state[dev] = err == cudaSuccess ? 1 : 2;
-    }
-    return s_state[dev] == 1;
+        return err == cudaSuccess;
+    });
 }
 
 } // namespace
@@ -345,17 +339,12 @@ bool linear_wgmma_available()
 #ifdef FATHOM_CUDA_EMULATION
     return true;
 #elif defined(FATHOM_CUDA_SM90A)
-    static int s_state[64] = {}; // 0 unknown, 1 yes, 2 no
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64)
-        return false;
-    if (s_state[dev] == 0) {
+    static int s_state[64] = {};
+    return cuda::once_per_device(s_state, [](int dev) {
         cudaDeviceProp prop{};
-        const bool ok = cudaGetDeviceProperties(&prop, dev) == cudaSuccess && prop.major == 9
-                        && prop.minor == 0;
-        s_state[dev] = ok ? 1 : 2;
-    }
-    return s_state[dev] == 1;
+        return cudaGetDeviceProperties(&prop, dev) == cudaSuccess && prop.major == 9
+               && prop.minor == 0;
+    });
 #else
     return false; // no sm_90a code in this build
 #endif

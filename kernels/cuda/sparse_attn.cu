@@ -211,13 +211,8 @@ Status sparse_attn_cuda(const SparseAttnParams &p, CUstream_st *stream)
     if (p.n_q == 0)
         return Status::success();
     const size_t bytes = smem_layout(p.head_dim, p.block).total();
-    if (bytes > 48 * 1024) {
-        const cudaError_t err = cudaFuncSetAttribute(sparse_attn_kernel,
-                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                     static_cast<int>(bytes));
-        if (err != cudaSuccess)
-            return cuda_status(err);
-    }
+    if (const cudaError_t err = cuda::allow_smem(sparse_attn_kernel, bytes); err != cudaSuccess)
+        return cuda_status(err);
     const dim3 grid(p.n_q, (p.n_heads + k_heads_per_block - 1) / k_heads_per_block);
     FATHOM_LAUNCH(grid, k_threads, bytes, stream, sparse_attn_kernel)(p);
     return cuda::launch_status();

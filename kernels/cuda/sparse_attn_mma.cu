@@ -462,13 +462,8 @@ Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream, flo
         || (p.n_heads + k_heads - 1) / k_heads > 65535)
         return Status::invalid("sparse_attn_fast_cuda: bad arguments");
     const size_t bytes = layout(p.head_dim).total();
-    if (bytes > 48 * 1024) {
-        const cudaError_t err = cudaFuncSetAttribute(sparse_attn_mma_kernel,
-                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                     static_cast<int>(bytes));
-        if (err != cudaSuccess)
-            return cuda_status(err);
-    }
+    if (const cudaError_t err = cuda::allow_smem(sparse_attn_mma_kernel, bytes); err != cudaSuccess)
+        return cuda_status(err);
     if (p.n_q == 0)
         return Status::success();
     if (!decode) {

@@ -150,24 +150,11 @@ namespace ScriptHist {
 enum : int { Window, Entries, CompKv, CompGate, IndexKeys, IndexKv, IndexGate };
 }
 
+// ScriptHist numbers BlockState::histories() (anything else: the window, as before).
 RowHistory &scriptHistory(BlockState &b, int which)
 {
-    switch (which) {
-    case ScriptHist::Entries:
-        return b.entries;
-    case ScriptHist::CompKv:
-        return b.compKv;
-    case ScriptHist::CompGate:
-        return b.compGate;
-    case ScriptHist::IndexKeys:
-        return b.indexKeys;
-    case ScriptHist::IndexKv:
-        return b.indexKv;
-    case ScriptHist::IndexGate:
-        return b.indexGate;
-    default:
-        return b.window;
-    }
+    const auto all = b.histories();
+    return *all[which >= 0 && which < static_cast<int>(all.size()) ? which : ScriptHist::Window];
 }
 
 const char *scriptOpName(ScriptOp op)

@@ -607,8 +607,7 @@ int64_t SequenceState::memoryBytes() const
 {
     int64_t bytes = checkpointBytes();
     for (const BlockState &b : m_blocks)
-        for (const RowHistory *h :
-             {&b.window, &b.entries, &b.compKv, &b.compGate, &b.indexKeys, &b.indexKv, &b.indexGate})
+        for (const RowHistory *h : b.histories())
             bytes += h->storedBytes();
     return bytes;
 }
@@ -813,8 +812,7 @@ Result<void> SequenceState::useMemory(DeviceMemory *mem)
     if (mem == m_memory)
         return {};
     for (BlockState &b : m_blocks)
-        for (RowHistory *h :
-             {&b.window, &b.entries, &b.compKv, &b.compGate, &b.indexKeys, &b.indexKv, &b.indexGate})
+        for (RowHistory *h : b.histories())
             FATHOM_TRY(h->useMemory(mem));
     m_memory = mem;
     return m_reserved > 0 ? reserve(m_reserved) : Result<void>{};
@@ -916,8 +914,7 @@ std::vector<uint8_t> SequenceState::save() const
     for (const BlockState &b : m_blocks) {
         put(out, b.length);
         put(out, static_cast<int32_t>(b.ratio));
-        for (const RowHistory *h :
-             {&b.window, &b.entries, &b.compKv, &b.compGate, &b.indexKeys, &b.indexKv, &b.indexGate})
+        for (const RowHistory *h : b.histories())
             saveRows(out, *h);
         put(out, static_cast<int64_t>(b.checkpoints.size()));
         for (const BlockState::Checkpoint &c : b.checkpoints) {
@@ -963,8 +960,7 @@ Result<SequenceState> SequenceState::restore(const std::vector<uint8_t> &bytes,
             return bad("truncated block header");
         if (ratio != b.ratio)
             return bad("compress ratio mismatch");
-        for (RowHistory *h :
-             {&b.window, &b.entries, &b.compKv, &b.compGate, &b.indexKeys, &b.indexKv, &b.indexGate})
+        for (RowHistory *h : b.histories())
             if (!restoreRows(bytes, r.pos, *h))
                 return bad("row data does not match the model");
         if (v1)

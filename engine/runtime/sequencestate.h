@@ -53,6 +53,7 @@
 #include "engine/core/error.h"
 #include "engine/model/modelconfig.h"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -208,6 +209,17 @@ struct BlockState
     RowHistory indexKeys; // compressed indexer keys by entry index [index_head_dim]
     RowHistory indexKv;   // indexer compressor a rows by position [c * index_head_dim]
     RowHistory indexGate; // indexer compressor g + ape rows by position
+
+    // Every history above, in this order (the order save() writes them in and the step
+    // scripts number them by).
+    std::array<RowHistory *, 7> histories()
+    {
+        return {&window, &entries, &compKv, &compGate, &indexKeys, &indexKv, &indexGate};
+    }
+    std::array<const RowHistory *, 7> histories() const
+    {
+        return {&window, &entries, &compKv, &compGate, &indexKeys, &indexKv, &indexGate};
+    }
 
     // Host copies of the position-dependent rows at checkpoint positions (ascending): window
     // rows [p - window + 1, p) and compressor rows [compressorStart(p), p). Entries need none.

@@ -873,6 +873,9 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
     // Recorded steps are listed with the nodes their in-place update changed (emulation).
     int repeats = 0, repeatsReplayed = 0, steady = 0, steadyReplayed = 0;
     std::set<std::vector<uintptr_t>> seen;
+#ifdef FATHOM_CUDA_EMULATION
+    std::optional<emu::CaptureCensus> openCensus;
+#endif
     std::string changedAt;
     std::vector<double> eagerS, graphS;
     std::string figures;
@@ -930,6 +933,10 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         const CudaExecutor::StepStats s1 = gpu.stepStats();
         const bool replayed = s1.replays == s0.replays + 1;
+#ifdef FATHOM_CUDA_EMULATION
+        if (r && !replayed && !closes && !openCensus)
+            openCensus = emu::last_capture_census(); // a recorded step that closes no window
+#endif
         if (r && repeat) {
             ++repeats;
             repeatsReplayed += replayed;
@@ -1049,6 +1056,36 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
                     n ? double(emu::graph_update_nodes()) / n : 0.0,
                     n ? double(emu::graph_update_changed_nodes()) / n : 0.0,
                     emu::graph_update_unchanged(),
+                    kinds.c_str());
+    }
+#endif
+#ifdef FATHOM_CUDA_EMULATION
+    if (openCensus) {
+        // The graph's nodes per decode step: each costs launch latency on a device, so this is
+        // what the per-layer overhead target is spent on (production count: no poison memsets).
+        const emu::CaptureCensus &n = *openCensus;
+        std::string kinds;
+        int shown = 0;
+        for (const auto &[kind, count] : n.kernelKinds) {
+            if (shown++ == 16)
+                break;
+            char buf[64];
+            std::snprintf(buf, sizeof buf, " %p:%lld", kind, count);
+            kinds += buf;
+        }
+        std::printf("NODES: %s decode step of %d (%d layers, closing no window): %lld nodes "
+                    "(%.1f per layer): %lld kernels, %lld copies, %lld memsets; %lld poison "
+                    "memsets not counted; kernels by address (check() at %p):%s\n",
+                    v.name.c_str(),
+                    B,
+                    c.numHiddenLayers,
+                    n.production(),
+                    double(n.production()) / c.numHiddenLayers,
+                    n.kernels,
+                    n.copies,
+                    n.memsets - n.poisonMemsets,
+                    n.poisonMemsets,
+                    reinterpret_cast<void *>(&check),
                     kinds.c_str());
     }
 #endif

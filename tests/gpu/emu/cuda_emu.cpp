@@ -7,9 +7,11 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -732,6 +734,11 @@ std::vector<std::pair<const void *, long long>> graph_update_changed_kinds()
     });
     return out;
 }
+CaptureCensus g_lastCensus;
+CaptureCensus last_capture_census()
+{
+    return g_lastCensus;
+}
 void reset_graph_update_counts()
 {
     g_updates = g_updateNodes = g_updateChanged = g_updateUnchanged = 0;
@@ -1055,6 +1062,27 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph)
         s->ops.clear();
         return cudaErrorStreamCaptureInvalidated;
     }
+    emu::CaptureCensus census;
+    std::map<const void *, long long> kernelKinds;
+    for (size_t i = 0; i < s->kinds.size(); ++i) {
+        if (s->kinds[i] == &k_copyNode) {
+            ++census.copies;
+        } else if (s->kinds[i] == &k_memsetNode) {
+            ++census.memsets;
+            int value = 0; // the signature is pointer, value, size
+            if (s->sigs[i].size() >= sizeof(void *) + sizeof value)
+                std::memcpy(&value, s->sigs[i].data() + sizeof(void *), sizeof value);
+            census.poisonMemsets += value == 0xFF;
+        } else if (s->kinds[i]) {
+            ++census.kernels;
+            ++kernelKinds[s->kinds[i]];
+        }
+    }
+    census.kernelKinds.assign(kernelKinds.begin(), kernelKinds.end());
+    std::stable_sort(census.kernelKinds.begin(),
+                     census.kernelKinds.end(),
+                     [](const auto &a, const auto &b) { return a.second > b.second; });
+    emu::g_lastCensus = std::move(census);
     auto *g = new CUgraph_st;
     g->ops = std::move(s->ops);
     g->kinds = std::move(s->kinds);

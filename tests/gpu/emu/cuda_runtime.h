@@ -250,6 +250,17 @@ long long graph_update_changed_nodes();
 long long graph_update_unchanged(); // updates that changed no node at all
 std::vector<std::pair<const void *, long long>> graph_update_changed_kinds();
 void reset_graph_update_counts();
+// The nodes of the last graph a capture ended with (a recorded decode step): kernels, copies and
+// memsets, the memsets that fill 0xFF bytes (FATHOM_CUDA_POISON's, absent in production) counted
+// apart, and the kernels by kind, most frequent first (named by the function's address: resolve
+// with addr2line against the binary, see tests/gpu/emu/node_names.py).
+struct CaptureCensus
+{
+    long long kernels = 0, copies = 0, memsets = 0, poisonMemsets = 0;
+    std::vector<std::pair<const void *, long long>> kernelKinds;
+    long long production() const { return kernels + copies + memsets - poisonMemsets; }
+};
+CaptureCensus last_capture_census();
 
 template<typename T>
 void append_sig(std::string &sig, const T &a)

@@ -1185,6 +1185,11 @@ Result<void> CudaExecutor::endStep(bool ok)
                         m_deviceName);
         return cudaCheck(e, "ending a decode-step capture");
     }
+    size_t graphNodes = 0;
+    if (cudaGraphGetNodes(graph, nullptr, &graphNodes) == cudaSuccess)
+        m_stepStats.lastGraphNodes = static_cast<long long>(graphNodes);
+    else
+        cudaGetLastError(); // only a statistic
     // The batch size's kept instantiations, most recently used first: update one in place.
     std::vector<StepExec> &execs = m_stepExecs[m_stepRows];
     bool found = false;

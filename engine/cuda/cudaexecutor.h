@@ -177,6 +177,9 @@ public:
         long long nodes = 0;          // staged pieces: uploads + read-backs recorded in graphs
         long long replays = 0; // steps launched as a kept graph without a recording (of steps)
         long long walkFreeReplays = 0; // of replays: by V4Forward's step script, no walk
+        // Nodes of the last recorded step's graph (kernels, copies, memsets): each costs launch
+        // latency on the device, so the per-layer overhead is mostly nodes per layer.
+        long long lastGraphNodes = 0;
         // Host time from beginStep() to the launch: the forward walk of replayed steps (no
         // launches; uploads staged, state bookkeeping), and of recorded steps (the walk with
         // its captured launches, plus cudaGraphExecUpdate / cudaGraphInstantiate).

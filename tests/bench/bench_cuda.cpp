@@ -852,6 +852,14 @@ int main(int argc, char **argv)
         row("per-layer overhead beyond the bw floor",
             fmt("%.1f us", (step - floorS) / c.numHiddenLayers * 1e6),
             "(goal <= 15 us)");
+        // What the overhead is spent on: every graph node costs launch latency.
+        const long long nodes = x.stepStats().lastGraphNodes;
+        if (nodes > 0)
+            row("graph nodes per decode step",
+                fmt("%lld", nodes),
+                fmt("(%.1f per layer; %.2f us per node beyond the bw floor)",
+                    double(nodes) / c.numHiddenLayers,
+                    (step - floorS) / double(nodes) * 1e6));
     }
 
     // ---- prefill --------------------------------------------------------------------------------

@@ -873,6 +873,7 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
     // Recorded steps are listed with the nodes their in-place update changed (emulation).
     int repeats = 0, repeatsReplayed = 0, steady = 0, steadyReplayed = 0;
     std::set<std::vector<uintptr_t>> seen;
+    long long openNodes = -1; // graph nodes of a recorded step closing no window
 #ifdef FATHOM_CUDA_EMULATION
     std::optional<emu::CaptureCensus> openCensus;
 #endif
@@ -933,9 +934,11 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         const CudaExecutor::StepStats s1 = gpu.stepStats();
         const bool replayed = s1.replays == s0.replays + 1;
+        if (r && !replayed && !closes && openNodes < 0)
+            openNodes = s1.lastGraphNodes; // a recorded step that closes no window
 #ifdef FATHOM_CUDA_EMULATION
         if (r && !replayed && !closes && !openCensus)
-            openCensus = emu::last_capture_census(); // a recorded step that closes no window
+            openCensus = emu::last_capture_census();
 #endif
         if (r && repeat) {
             ++repeats;
@@ -1093,15 +1096,20 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
     std::sort(graphS.begin(), graphS.end());
     if (!eagerS.empty() && !graphS.empty()) {
         const double e = eagerS[eagerS.size() / 2] * 1e6, g = graphS[graphS.size() / 2] * 1e6;
+        // Nodes include the poison memsets this test turns on (bench_cuda's have none).
         std::printf("STEP: %s decode step of %d (%d layers), median of %d: eager %.1f us, step "
-                    "graph %.1f us (%.2f us per layer)\n",
+                    "graph %.1f us (%.2f us per layer); %lld graph nodes in a step closing no "
+                    "window (%.1f per layer, %.2f us per node)\n",
                     v.name.c_str(),
                     B,
                     c.numHiddenLayers,
                     steps,
                     e,
                     g,
-                    g / c.numHiddenLayers);
+                    g / c.numHiddenLayers,
+                    openNodes,
+                    double(openNodes) / c.numHiddenLayers,
+                    openNodes > 0 ? g / double(openNodes) : 0.0);
     }
     {
         // The host's part of a step (beginStep to the launch): a replay walks the forward pass

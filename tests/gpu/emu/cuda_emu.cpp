@@ -1170,6 +1170,13 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream)
         emu::enqueue(stream, op);
     return cudaSuccess;
 }
+cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes)
+{
+    if (!graph || !numNodes || nodes)
+        return cudaErrorInvalidValue;
+    *numNodes = graph->ops.size();
+    return cudaSuccess;
+}
 cudaError_t cudaGraphDestroy(cudaGraph_t graph)
 {
     delete graph;

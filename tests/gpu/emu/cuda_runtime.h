@@ -87,6 +87,8 @@ struct CUgraph_st;
 typedef CUgraph_st *cudaGraph_t;
 struct CUgraphExec_st;
 typedef CUgraphExec_st *cudaGraphExec_t;
+struct CUgraphNode_st;
+typedef CUgraphNode_st *cudaGraphNode_t;
 
 enum cudaError_t {
     cudaSuccess = 0,
@@ -469,6 +471,8 @@ cudaError_t cudaGraphExecUpdate(cudaGraphExec_t exec,
 cudaError_t cudaMallocHost(void **p, size_t n);
 cudaError_t cudaFreeHost(void *p);
 cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+// Counts only (nodes must be null): the emulated graph has no node objects.
+cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes);
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
 cudaError_t cudaEventCreate(cudaEvent_t *event);
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);

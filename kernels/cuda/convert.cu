@@ -4,12 +4,14 @@
   Small conversions the executor needs between ops: rounding f32 rows to bf16 values in place
   (a linear with LinearOutput::Bf16 into an f32 buffer) and the embedding gather with the
   hyper-connection expansion (spec §3.1: every stream starts as the token's embedding row), and
-  the converting scatter of fp32 rows into a bf16 sequence state (RowHistory's bf16 rows).
-  Elementwise; bit-identical to the CPU (round_bf16, bf16 bits widened).
+  the converting scatter of fp32 rows into a bf16 sequence state (RowHistory's bf16 rows), and
+  the quantising scatter into a packed one (kernels/kv_packed.h: e4m3 / e2m1 codes with E8M0
+  block scales). Bit-identical to the CPU (round_bf16, bf16 bits widened, pack_state_row).
 */
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "kv_packed.cuh"
 
 namespace fathom::kernels {
 
@@ -65,6 +67,87 @@ __global__ void scatter_bf16_kernel(
     }
 }
 
+// One block per source row (grid-strided), a thread per scale block: the block's largest
+// magnitude, its E8M0 scale (the reference's rule, as the fake quantisers), the codes; RoPE dims
+// of a KV entry as bf16 bits; padding zero. Values the layout does not hold exactly (rounded,
+// saturated, NaN) are counted, as the bf16 scatter does.
+__global__ void scatter_packed_kernel(uint8_t *dst,
+                                      const float *src,
+                                      const int32_t *rows,
+                                      int n,
+                                      int width,
+                                      int rope,
+                                      int64_t row_bytes,
+                                      int *inexact)
+{
+    for (int k = blockIdx.x; k < n; k += gridDim.x) {
+        const float *s = src + static_cast<int64_t>(k) * width;
+        uint8_t *d = dst + static_cast<int64_t>(rows[k]) * row_bytes;
+        int bad = 0;
+        if (rope < 0) {
+            const int codes = (width + 1) / 2;
+            const int blocks = (width + cuda::k_packed_key_block - 1) / cuda::k_packed_key_block;
+            for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
+                const int e0 = b * cuda::k_packed_key_block;
+                const int e1 = e0 + cuda::k_packed_key_block < width ? e0 + cuda::k_packed_key_block
+                                                                     : width;
+                float amax = 0.0f;
+                for (int e = e0; e < e1; ++e)
+                    amax = fmaxf(amax, fabsf(s[e]));
+                const uint8_t sc = cuda::pow2_scale_e8m0(amax,
+                                                         cuda::k_e2m1_inv_max,
+                                                         cuda::k_e2m1_amax_floor);
+                const float inv = cuda::e8m0_inverse_f32(sc), f = cuda::e8m0_to_f32(sc);
+                for (int e = e0; e < e1; e += 2) {
+                    uint32_t byte = 0;
+                    for (int j = 0; j < 2 && e + j < e1; ++j) {
+                        const uint8_t c = cuda::f32_to_e2m1(__fmul_rn(s[e + j], inv));
+                        byte |= static_cast<uint32_t>(c) << (4 * j);
+                        bad += __float_as_uint(__fmul_rn(cuda::e2m1_to_f32(c), f))
+                               != __float_as_uint(s[e + j]);
+                    }
+                    d[e >> 1] = static_cast<uint8_t>(byte);
+                }
+                d[codes + b] = sc;
+            }
+        } else {
+            const int nope = width - rope;
+            const int blocks = (nope + cuda::k_packed_kv_block - 1) / cuda::k_packed_kv_block;
+            uint8_t *scales = d + nope + 2 * rope;
+            for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
+                const int e0 = b * cuda::k_packed_kv_block;
+                const int e1 = e0 + cuda::k_packed_kv_block < nope ? e0 + cuda::k_packed_kv_block
+                                                                   : nope;
+                float amax = 0.0f;
+                for (int e = e0; e < e1; ++e)
+                    amax = fmaxf(amax, fabsf(s[e]));
+                const uint8_t sc = cuda::pow2_scale_e8m0(amax,
+                                                         cuda::k_e4m3_inv_max,
+                                                         cuda::k_e4m3_amax_floor);
+                const float inv = cuda::e8m0_inverse_f32(sc), f = cuda::e8m0_to_f32(sc);
+                for (int e = e0; e < e1; ++e) {
+                    const uint8_t c = cuda::f32_to_e4m3(__fmul_rn(s[e], inv));
+                    d[e] = c;
+                    bad += __float_as_uint(__fmul_rn(cuda::e4m3_to_f32(c), f))
+                           != __float_as_uint(s[e]);
+                }
+                scales[b] = sc;
+            }
+            for (int e = threadIdx.x; e < rope; e += blockDim.x) {
+                const float v = s[nope + e];
+                const uint16_t h = cuda::f32_to_bf16_bits(v);
+                d[nope + 2 * e] = static_cast<uint8_t>(h & 0xFFu);
+                d[nope + 2 * e + 1] = static_cast<uint8_t>(h >> 8);
+                bad += __float_as_uint(cuda::bf16_bits_to_f32(h)) != __float_as_uint(v);
+            }
+            for (int j = blocks + threadIdx.x; j < (blocks + 7) / 8 * 8; j += blockDim.x)
+                scales[j] = 0;
+        }
+        if (bad && inexact)
+            atomicAdd(inexact, bad);
+    }
+}
+
 } // namespace
 
 Status scatter_rows_bf16_cuda(uint16_t *dst,
@@ -81,6 +164,24 @@ Status scatter_rows_bf16_cuda(uint16_t *dst,
         return Status::success();
     FATHOM_LAUNCH(n < 65535 ? n : 65535, 128, 0, stream, scatter_bf16_kernel)
     (dst, src, rows, n, width, inexact);
+    return cuda::launch_status();
+}
+
+Status scatter_rows_packed_cuda(uint8_t *dst,
+                                const float *src,
+                                const int32_t *rows,
+                                int n,
+                                int width,
+                                int rope,
+                                int *inexact,
+                                CUstream_st *stream)
+{
+    if (n < 0 || width < 0 || rope >= width || (n > 0 && width > 0 && (!dst || !src || !rows)))
+        return Status::invalid("scatter_rows_packed_cuda: bad arguments");
+    if (n == 0 || width == 0)
+        return Status::success();
+    FATHOM_LAUNCH(n < 65535 ? n : 65535, 64, 0, stream, scatter_packed_kernel)
+    (dst, src, rows, n, width, rope, cuda::packed_row_bytes(width, rope), inexact);
     return cuda::launch_status();
 }
 

@@ -16,6 +16,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "kv_packed.cuh"
 
 namespace fathom::kernels {
 
@@ -29,6 +30,7 @@ __global__ void indexer_scores_kernel(const float *q_all,
                                       const float *w_all,
                                       const float *keys,
                                       const uint16_t *keys_bf16,
+                                      const uint8_t *keys_packed,
                                       float *scores_all,
                                       int n_heads,
                                       int dim,
@@ -54,9 +56,16 @@ __global__ void indexer_scores_kernel(const float *q_all,
     for (int i = threadIdx.x; i < k_keys * dim; i += blockDim.x) {
         const int kk = i / dim, d = i % dim;
         const int64_t at = static_cast<int64_t>(key0 + kk) * dim + d;
-        sk[kk * (dim + 1) + d] = key0 + kk < n_keys
-                                     ? (keys_bf16 ? cuda::bf16_bits_to_f32(keys_bf16[at]) : keys[at])
-                                     : 0.0f;
+        float v = 0.0f;
+        if (key0 + kk < n_keys)
+            v = keys_packed ? cuda::packed_key_f32(keys_packed
+                                                       + static_cast<int64_t>(key0 + kk)
+                                                             * cuda::packed_row_bytes(dim, -1),
+                                                   d,
+                                                   dim)
+                : keys_bf16 ? cuda::bf16_bits_to_f32(keys_bf16[at])
+                            : keys[at];
+        sk[kk * (dim + 1) + d] = v;
     }
     __syncthreads();
     const int kk = threadIdx.x % k_keys;
@@ -102,9 +111,9 @@ Status indexer_scores_rows_cuda(const IndexerScoreParams &p,
                                 CUstream_st *stream,
                                 const int32_t *row_n)
 {
-    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && p.n_keys) || (!p.scores && p.n_keys)
-        || p.n_heads <= 0 || p.dim <= 0 || n_q < 0 || scores_ld < p.n_keys
-        || (p.n_keys + k_keys - 1) / k_keys > 65535)
+    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && !p.keys_packed && p.n_keys)
+        || (!p.scores && p.n_keys) || p.n_heads <= 0 || p.dim <= 0 || n_q < 0
+        || scores_ld < p.n_keys || (p.n_keys + k_keys - 1) / k_keys > 65535)
         return Status::invalid("indexer_scores_cuda: bad arguments");
     if (smem_bytes(p.n_heads, p.dim) > 48 * 1024)
         return Status::unsupported("indexer_scores_cuda: n_heads * dim too large (max ~11.5K)");
@@ -112,7 +121,17 @@ Status indexer_scores_rows_cuda(const IndexerScoreParams &p,
         return Status::success();
     const dim3 grid(n_q, (p.n_keys + k_keys - 1) / k_keys);
     FATHOM_LAUNCH(grid, k_threads, smem_bytes(p.n_heads, p.dim), stream, indexer_scores_kernel)
-    (p.q, p.weights, p.keys, p.keys_bf16, p.scores, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);
+    (p.q,
+     p.weights,
+     p.keys,
+     p.keys_bf16,
+     p.keys_packed,
+     p.scores,
+     p.n_heads,
+     p.dim,
+     p.n_keys,
+     scores_ld,
+     row_n);
     return cuda::launch_status();
 }
 

@@ -32,6 +32,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "kv_packed.cuh"
 #include "mma_sync.cuh"
 
 namespace fathom::kernels {
@@ -67,10 +68,11 @@ __device__ inline uint32_t load_bf16x2(const float *src)
 // at or past `limit` are zero (their scores are never written). In batches of 4 quads per
 // thread, the loads first (4 16-byte loads in flight per thread). The whole block calls it.
 // keys16 (bf16 bits, a device sequence state's keys) instead of keys: 8-byte loads stored as
-// loaded, half the bytes and no conversion.
+// loaded, half the bytes and no conversion; keys8 (packed rows, kv_packed.cuh) before both.
 __device__ __forceinline__ void stage_key_tile(uint32_t *sk,
                                                const float *keys,
                                                const uint16_t *keys16,
+                                               const uint8_t *keys8,
                                                int key0,
                                                int count,
                                                int limit,
@@ -78,6 +80,35 @@ __device__ __forceinline__ void stage_key_tile(uint32_t *sk,
                                                int stride_w)
 {
     const int quads = dim / 4;
+    if (keys8) {
+        // Packed keys (e2m1 pairs + E8M0 per 32): 2-byte code loads and the scale, dequantised
+        // to bf16 pairs (exact).
+        const int64_t rb = cuda::packed_row_bytes(dim, -1);
+        for (int i0 = threadIdx.x; i0 < count * quads; i0 += 4 * blockDim.x) {
+            uint32_t w[4][2];
+#pragma unroll
+            for (int b = 0; b < 4; ++b) {
+                const int i = i0 + b * blockDim.x;
+                const int kk = i / quads, d4 = i % quads;
+                w[b][0] = w[b][1] = 0u;
+                if (i < count * quads && key0 + kk < limit)
+                    cuda::packed_key_bf16x4(keys8 + static_cast<int64_t>(key0 + kk) * rb,
+                                            4 * d4,
+                                            dim,
+                                            w[b]);
+            }
+#pragma unroll
+            for (int b = 0; b < 4; ++b) {
+                const int i = i0 + b * blockDim.x;
+                const int kk = i / quads, d4 = i % quads;
+                if (i < count * quads) {
+                    sk[kk * stride_w + 2 * d4] = w[b][0];
+                    sk[kk * stride_w + 2 * d4 + 1] = w[b][1];
+                }
+            }
+        }
+        return;
+    }
     if (keys16) {
         for (int i0 = threadIdx.x; i0 < count * quads; i0 += 4 * blockDim.x) {
             uint32_t w[4][2];
@@ -163,6 +194,7 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
                                                                           const float *w_all,
                                                                           const float *keys,
                                                                           const uint16_t *keys16,
+                                                                          const uint8_t *keys8,
                                                                           float *scores,
                                                                           int n_q,
                                                                           int n_heads,
@@ -205,7 +237,7 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
         return; // no row of the block sees a key of this tile (uniform over the block)
 
     // The key tile as bf16 pairs; keys past n_keys are zero (their scores are never written).
-    stage_key_tile(sk, keys, keys16, key0, k_keys, n_keys, dim, stride_w);
+    stage_key_tile(sk, keys, keys16, keys8, key0, k_keys, n_keys, dim, stride_w);
     __syncthreads();
     if (key0 + kw >= wlim)
         return; // this warp's rows see none of its keys (no barrier follows)
@@ -283,6 +315,7 @@ __global__ void __launch_bounds__(k_warps * 32)
                                      const float *w_all,
                                      const float *keys,
                                      const uint16_t *keys16,
+                                     const uint8_t *keys8,
                                      float *scores,
                                      int n_heads,
                                      int dim,
@@ -303,7 +336,7 @@ __global__ void __launch_bounds__(k_warps * 32)
     if (key0 >= lim)
         return; // uniform over the block
 
-    stage_key_tile(sk, keys, keys16, key0, k_dkeys, lim, dim, stride_w);
+    stage_key_tile(sk, keys, keys16, keys8, key0, k_dkeys, lim, dim, stride_w);
     __syncthreads();
     const int vis = lim - key0;
     const int nt = vis >= k_dkeys ? k_dntiles : (vis + 7) / 8;
@@ -366,8 +399,8 @@ static Status indexer_scores_decode_fast_cuda(const IndexerScoreParams &p,
                                               CUstream_st *stream,
                                               const int32_t *row_n)
 {
-    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && p.n_keys) || (!p.scores && p.n_keys)
-        || n_q < 0 || scores_ld < p.n_keys)
+    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && !p.keys_packed && p.n_keys)
+        || (!p.scores && p.n_keys) || n_q < 0 || scores_ld < p.n_keys)
         return Status::invalid("indexer_scores_rows_fast_cuda: bad arguments");
     if (p.n_keys == 0 || n_q == 0)
         return Status::success();
@@ -381,7 +414,17 @@ static Status indexer_scores_decode_fast_cuda(const IndexerScoreParams &p,
         return cuda_status(err);
     const dim3 grid((p.n_keys + k_dkeys - 1) / k_dkeys, n_q);
     FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_mma_decode_kernel)
-    (p.q, p.weights, p.keys, p.keys_bf16, p.scores, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);
+    (p.q,
+     p.weights,
+     p.keys,
+     p.keys_bf16,
+     p.keys_packed,
+     p.scores,
+     p.n_heads,
+     p.dim,
+     p.n_keys,
+     scores_ld,
+     row_n);
     return cuda::launch_status();
 }
 
@@ -396,8 +439,9 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
         return indexer_scores_rows_cuda(p, n_q, scores_ld, stream, row_n);
     if (n_q < k_min_fast_rows)
         return indexer_scores_decode_fast_cuda(p, n_q, scores_ld, stream, row_n);
-    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && p.n_keys) || (!p.scores && p.n_keys)
-        || n_q < 0 || scores_ld < p.n_keys || (p.n_keys + k_keys - 1) / k_keys > 65535)
+    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && !p.keys_packed && p.n_keys)
+        || (!p.scores && p.n_keys) || n_q < 0 || scores_ld < p.n_keys
+        || (p.n_keys + k_keys - 1) / k_keys > 65535)
         return Status::invalid("indexer_scores_rows_fast_cuda: bad arguments");
     if (p.n_keys == 0 || n_q == 0)
         return Status::success();
@@ -407,7 +451,18 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
         return cuda_status(err);
     const dim3 grid((n_q + k_rows - 1) / k_rows, (p.n_keys + k_keys - 1) / k_keys);
     FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_mma_kernel)
-    (p.q, p.weights, p.keys, p.keys_bf16, p.scores, n_q, p.n_heads, p.dim, p.n_keys, scores_ld, row_n);
+    (p.q,
+     p.weights,
+     p.keys,
+     p.keys_bf16,
+     p.keys_packed,
+     p.scores,
+     n_q,
+     p.n_heads,
+     p.dim,
+     p.n_keys,
+     scores_ld,
+     row_n);
     return cuda::launch_status();
 }
 

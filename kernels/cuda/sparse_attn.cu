@@ -7,7 +7,8 @@
   walked in the reference's blocks of 64 indices: the block gathers the valid rows (−1 and
   out-of-range indices skipped, order kept) into shared memory as bf16 bits (the pool is
   bf16-valued, so this is exact and halves shared memory; a bf16 pool, p.kv_bf16 /
-  p.kv_ext_bf16, is copied as it is), then
+  p.kv_ext_bf16, is copied as it is; a packed pool, p.kv_packed / p.kv_ext_packed, is
+  dequantised, exactly: kv_packed.cuh), then
     scores: lane i computes z_i = fl32(q_h·kv_i)·scale with the dot in double (exact products);
     softmax: block max, rescale of the running sums (alpha = exp(m − m_new), fp32), the block's
              probabilities exp(z − m_new) in double rounded to fp32, their sum in double, bf16
@@ -22,6 +23,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "kv_packed.cuh"
 
 namespace fathom::kernels {
 
@@ -93,7 +95,8 @@ __global__ void __launch_bounds__(k_threads) sparse_attn_kernel(SparseAttnParams
                 const int32_t r = idx[i];
                 const bool ok = r >= 0
                                 && (r < p.n_kv
-                                    || ((p.kv_ext || p.kv_ext_bf16) && r - p.n_kv < p.n_kv_ext));
+                                    || ((p.kv_ext || p.kv_ext_bf16 || p.kv_ext_packed)
+                                        && r - p.n_kv < p.n_kv_ext));
                 if (ok)
                     rows[n++] = r;
             }
@@ -103,7 +106,18 @@ __global__ void __launch_bounds__(k_threads) sparse_attn_kernel(SparseAttnParams
         const int n = s_n;
         if (n == 0)
             continue;
-        if (p.kv_bf16 || p.kv_ext_bf16) {
+        if (p.kv_packed || p.kv_ext_packed) {
+            const int nope = D - p.kv_rope;
+            const int64_t rb = cuda::packed_row_bytes(D, p.kv_rope);
+            for (int i = threadIdx.x; i < n * D; i += blockDim.x) {
+                const int s = i / D, e = i % D;
+                const int32_t r = rows[s];
+                const uint8_t *src = r < p.n_kv
+                                         ? p.kv_packed + static_cast<int64_t>(r) * rb
+                                         : p.kv_ext_packed + static_cast<int64_t>(r - p.n_kv) * rb;
+                kvs[s * l.kv_stride + e] = cuda::packed_kv_bf16(src, e, nope, p.kv_rope);
+            }
+        } else if (p.kv_bf16 || p.kv_ext_bf16) {
             for (int i = threadIdx.x; i < n * D; i += blockDim.x) {
                 const int s = i / D, e = i % D;
                 const int32_t r = rows[s];
@@ -199,11 +213,17 @@ __global__ void __launch_bounds__(k_threads) sparse_attn_kernel(SparseAttnParams
 
 Status sparse_attn_cuda(const SparseAttnParams &p, CUstream_st *stream)
 {
-    // Both pools fp32 or both bf16 (a sequence state's rows are one type on the device).
-    const bool bf16 = p.kv_bf16 || p.kv_ext_bf16;
+    // Both pools of one type: fp32, bf16 or packed (a sequence state's rows are one type on
+    // the device).
+    const bool packed = p.kv_packed || p.kv_ext_packed;
+    const bool bf16 = !packed && (p.kv_bf16 || p.kv_ext_bf16);
+    const void *pool = packed ? static_cast<const void *>(p.kv_packed)
+                       : bf16 ? static_cast<const void *>(p.kv_bf16)
+                              : p.kv;
     if (!p.q || !p.idx || !p.sink || !p.out || p.n_heads <= 0 || p.head_dim <= 0 || p.block <= 0
-        || (p.n_kv > 0 && !(bf16 ? static_cast<const void *>(p.kv_bf16) : p.kv)) || p.n_q < 0
-        || p.n_idx < 0 || (bf16 && p.kv_ext && !p.kv_ext_bf16))
+        || (p.n_kv > 0 && !pool) || p.n_q < 0 || p.n_idx < 0 || (bf16 && p.kv_ext && !p.kv_ext_bf16)
+        || (packed && (p.kv_ext || p.kv_ext_bf16) && !p.kv_ext_packed)
+        || (packed && (p.kv_rope < 0 || p.kv_rope > p.head_dim)))
         return Status::invalid("sparse_attn_cuda: bad arguments");
     if (p.head_dim > k_max_dim || (p.head_dim & 1) || p.block > k_max_block)
         return Status::unsupported(

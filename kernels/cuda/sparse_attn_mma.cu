@@ -12,7 +12,9 @@
      kernel's rule) with a shuffle scan;
   2. the block gathers those rows into shared memory as bf16 (the pool is bf16-valued: exact;
      a bf16 pool, p.kv_bf16 / p.kv_ext_bf16, is copied as it is: half the bytes read, no
-     conversion), rows past the valid count zero;
+     conversion; a packed pool, p.kv_packed / p.kv_ext_packed, is dequantised while staged:
+     4-byte loads of e4m3 codes or bf16 RoPE pairs, exact, kv_packed.cuh: 0.57x the bf16
+     bytes), rows past the valid count zero;
   3. S: warp (m, c) computes heads 16m..16m+15 x keys 16c..16c+15 over the whole head_dim with
      bf16 mma.sync (fp32 accumulation), scaled, into shared memory (fp32);
   4. softmax, warp w for heads 4w..4w+3, a lane per 2 keys: block maximum, running maximum,
@@ -31,6 +33,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "kv_packed.cuh"
 #include "mma_sync.cuh"
 
 namespace fathom::kernels {
@@ -170,7 +173,8 @@ __global__ void __launch_bounds__(k_threads, 1)
                 r[j] = i < b1 ? idx[i] : -1;
                 ok[j] = r[j] >= 0
                         && (r[j] < p.n_kv
-                            || ((p.kv_ext || p.kv_ext_bf16) && r[j] - p.n_kv < p.n_kv_ext));
+                            || ((p.kv_ext || p.kv_ext_bf16 || p.kv_ext_packed)
+                                && r[j] - p.n_kv < p.n_kv_ext));
             }
             const int c = ok[0] + ok[1];
             int incl = c;
@@ -193,7 +197,39 @@ __global__ void __launch_bounds__(k_threads, 1)
         // 2. Gather (rows n.. zero: their scores are masked, their values must not be NaN).
         // In batches of 4 quads per thread, loads first: 4 x 512 16-byte loads in flight
         // (bf16 pools: 8-byte loads, stored as loaded).
-        if (p.kv_bf16 || p.kv_ext_bf16) {
+        if (p.kv_packed || p.kv_ext_packed) {
+            const int nope = D - p.kv_rope;
+            const int64_t rb = cuda::packed_row_bytes(D, p.kv_rope);
+            for (int i0 = threadIdx.x; i0 < k_blk * quads; i0 += k_gather_batch * blockDim.x) {
+                uint32_t w[k_gather_batch][2];
+#pragma unroll
+                for (int b = 0; b < k_gather_batch; ++b) {
+                    const int i = i0 + b * blockDim.x;
+                    const int s = i / quads, d4 = i % quads;
+                    w[b][0] = w[b][1] = 0u;
+                    if (i < k_blk * quads && s < n) {
+                        const int32_t r = rows[s];
+                        cuda::packed_kv_bf16x4(r < p.n_kv
+                                                   ? p.kv_packed + static_cast<int64_t>(r) * rb
+                                                   : p.kv_ext_packed
+                                                         + static_cast<int64_t>(r - p.n_kv) * rb,
+                                               4 * d4,
+                                               nope,
+                                               p.kv_rope,
+                                               w[b]);
+                    }
+                }
+#pragma unroll
+                for (int b = 0; b < k_gather_batch; ++b) {
+                    const int i = i0 + b * blockDim.x;
+                    const int s = i / quads, d4 = i % quads;
+                    if (i < k_blk * quads) {
+                        kvs[s * l.row_w + 2 * d4] = w[b][0];
+                        kvs[s * l.row_w + 2 * d4 + 1] = w[b][1];
+                    }
+                }
+            }
+        } else if (p.kv_bf16 || p.kv_ext_bf16) {
             for (int i0 = threadIdx.x; i0 < k_blk * quads; i0 += k_gather_batch * blockDim.x) {
                 uint32_t w[k_gather_batch][2];
 #pragma unroll
@@ -451,14 +487,26 @@ bool sparse_attn_mma_supported(const SparseAttnParams &p)
 Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream, float *workspace)
 {
     const bool decode = p.n_q < k_min_fast_rows;
-    const bool bf16 = p.kv_bf16 || p.kv_ext_bf16;
+    const bool packed = p.kv_packed || p.kv_ext_packed;
+    const bool bf16 = !packed && (p.kv_bf16 || p.kv_ext_bf16);
+    // Packed rows: 4-byte loads of codes and RoPE pairs (rows of a multiple of 4 bytes, nope
+    // dims a multiple of 4), else the exact kernel.
+    const bool packed_ok = !packed
+                           || (p.kv_rope >= 0 && p.kv_rope < p.head_dim
+                               && (p.head_dim - p.kv_rope) % 4 == 0
+                               && cuda::packed_row_bytes(p.head_dim, p.kv_rope) % 4 == 0
+                               && (reinterpret_cast<uintptr_t>(p.kv_packed) & 3u) == 0
+                               && (reinterpret_cast<uintptr_t>(p.kv_ext_packed) & 3u) == 0);
     if (p.n_q <= 0 || (decode && !workspace) || !sparse_attn_mma_supported(p) || !aligned16(p.q)
         || !aligned16(p.kv) || !aligned16(p.kv_ext) || !aligned8(p.kv_bf16)
-        || !aligned8(p.kv_ext_bf16))
+        || !aligned8(p.kv_ext_bf16) || !packed_ok)
         return sparse_attn_cuda(p, stream);
-    if (!p.q || !p.idx || !p.sink || !p.out || p.n_heads <= 0
-        || (p.n_kv > 0 && !(bf16 ? static_cast<const void *>(p.kv_bf16) : p.kv))
-        || (bf16 && p.kv_ext && !p.kv_ext_bf16) || p.n_idx < 0
+    const void *pool = packed ? static_cast<const void *>(p.kv_packed)
+                       : bf16 ? static_cast<const void *>(p.kv_bf16)
+                              : p.kv;
+    if (!p.q || !p.idx || !p.sink || !p.out || p.n_heads <= 0 || (p.n_kv > 0 && !pool)
+        || (bf16 && p.kv_ext && !p.kv_ext_bf16)
+        || (packed && (p.kv_ext || p.kv_ext_bf16) && !p.kv_ext_packed) || p.n_idx < 0
         || (p.n_heads + k_heads - 1) / k_heads > 65535)
         return Status::invalid("sparse_attn_fast_cuda: bad arguments");
     const size_t bytes = layout(p.head_dim).total();

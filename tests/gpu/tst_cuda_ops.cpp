@@ -16,6 +16,7 @@
 #include "kernels/formats.h"
 #include "kernels/hadamard.h"
 #include "kernels/indexer.h"
+#include "kernels/kv_packed.h"
 #include "kernels/linear.h"
 #include "kernels/mhc.h"
 #include "kernels/moe.h"
@@ -2167,6 +2168,139 @@ std::vector<uint16_t> bf16Bits(const std::vector<float> &v)
     return b;
 }
 
+// packedkv: rows [rows, width] packed on the host (kernels/kv_packed.h, the CPU twin).
+std::vector<uint8_t> packRows(const std::vector<float> &v, int rows, int width, int rope)
+{
+    const int64_t rb = k::packed_row_bytes(width, rope);
+    std::vector<uint8_t> out(static_cast<size_t>(std::max<int64_t>(1, rows * rb)));
+    for (int r = 0; r < rows; ++r)
+        (void) k::pack_state_row(v.data() + static_cast<size_t>(r) * width,
+                                 width,
+                                 rope,
+                                 out.data() + static_cast<size_t>(r * rb));
+    return out;
+}
+
+// packedkv: the quantising scatter into packed rows (KV entries of V4's and the tiny models'
+// shapes, index keys): the model's rows (fake-quantised: e4m3 / e2m1 x 2^k per block, bf16 RoPE
+// dims) land as the CPU packer's bytes, unpack to the same fp32 bits and count nothing; other
+// rows give the CPU packer's bytes (nearest even) and are counted. Plus a row whose bytes are
+// worked out by hand from §5.2's layout (independent of the packer).
+void testScatterPacked()
+{
+    struct Shape
+    {
+        int width, rope;
+    };
+    for (const Shape sh : {Shape{512, 64}, Shape{96, 32}, Shape{128, -1}, Shape{64, -1}}) {
+        const int width = sh.width, rope = sh.rope, cap = 40, n = 9;
+        const int64_t rb = k::packed_row_bytes(width, rope);
+        std::vector<int32_t> rows = {3, 39, 0, 17, 18, 5, 33, 2, 21};
+        auto exact = randomBf16(static_cast<size_t>(n) * width, 3.0f);
+        if (rope >= 0)
+            k::fake_quant_e4m3_f32_rows(exact.data(), n, width, width - rope, 64);
+        else
+            k::fake_quant_e2m1_f32_rows(exact.data(), n, width, width, 32);
+        exact[1] = -0.0f; // a signed zero stays signed
+        auto other = randomF32(static_cast<size_t>(n) * width, 3.0f);
+        other[7] = std::numeric_limits<float>::quiet_NaN();
+        for (const bool isExact : {true, false}) {
+            const std::vector<float> &src = isExact ? exact : other;
+            std::vector<uint8_t> want(static_cast<size_t>(cap * rb), 0xA5u);
+            int inexact = 0;
+            for (int r = 0; r < n; ++r)
+                inexact += k::pack_state_row(src.data() + static_cast<size_t>(r) * width,
+                                             width,
+                                             rope,
+                                             want.data() + static_cast<size_t>(rows[r] * rb));
+            Dev<float> ds(src);
+            Dev<int32_t> dr(rows);
+            Dev<uint8_t> dd(std::vector<uint8_t>(want.size(), 0xA5u)); // rows not written stay
+            Dev<int> dc(std::vector<int>{0});
+            char name[128];
+            std::snprintf(name,
+                          sizeof name,
+                          "scatter_rows_packed (%s %d%s, %s rows)",
+                          rope < 0 ? "index keys" : "KV entries",
+                          width,
+                          rope < 0 ? "" : (" rope " + std::to_string(rope)).c_str(),
+                          isExact ? "fake-quantised" : "fp32");
+            if (!statusOk(k::scatter_rows_packed_cuda(
+                              dd.get(), ds.get(), dr.get(), n, width, rope, dc.get(), nullptr),
+                          name)
+                || !synced(name))
+                continue;
+            const auto got = dd.host();
+            const int counted = dc.host()[0];
+            size_t bad = 0;
+            for (size_t i = 0; i < want.size(); ++i)
+                bad += got[i] != want[i];
+            // Round trip of the model's rows: every value back bit for bit.
+            size_t lost = 0;
+            if (isExact)
+                for (int r = 0; r < n; ++r)
+                    for (int e = 0; e < width; ++e) {
+                        const float back = k::unpack_state_value(got.data()
+                                                                     + static_cast<size_t>(
+                                                                         rows[r] * rb),
+                                                                 width,
+                                                                 rope,
+                                                                 e);
+                        lost += std::memcmp(&back, &src[static_cast<size_t>(r) * width + e], 4)
+                                != 0;
+                    }
+            report(bad == 0 && lost == 0 && counted == inexact && (!isExact || inexact == 0)
+                       && (isExact || inexact > 0),
+                   std::string(name) + ": " + std::to_string(bad) + " bytes differ from the CPU "
+                       + "packer, " + std::to_string(lost) + " values lost, "
+                       + std::to_string(counted) + " counted inexact (expected "
+                       + std::to_string(inexact) + ")");
+        }
+    }
+    // By hand (§5.2): a V4 entry whose first block holds 448 and 1, the RoPE dim 0 1.0, the
+    // rest 0: block 0's scale 2^0 (E8M0 127), codes 0x7E (448) and 0x38 (1.0); blocks 1-6 of
+    // zeros take the floor's scale, 2^-22 (E8M0 105); RoPE bf16 0x3F80 little endian at byte
+    // 448; scales at 576..582, pad 583 zero; 584 bytes. An index key 1.0, -0.5, 6, 0...: scale
+    // 2^0, byte 0 = 0x92 (1.0 low nibble 2, -0.5 high nibble 9), byte 1 = 0x07, scale at 64.
+    {
+        std::vector<float> row(512, 0.0f);
+        row[0] = 448.0f;
+        row[1] = 1.0f;
+        row[448] = 1.0f;
+        std::vector<uint8_t> want(584, 0);
+        want[0] = 0x7E;
+        want[1] = 0x38;
+        want[448] = 0x80;
+        want[449] = 0x3F;
+        want[576] = 127;
+        for (int b = 1; b < 7; ++b)
+            want[576 + b] = 105;
+        std::vector<float> key(128, 0.0f);
+        key[0] = 1.0f;
+        key[1] = -0.5f;
+        key[2] = 6.0f;
+        std::vector<uint8_t> wantKey(68, 0);
+        wantKey[0] = 0x92;
+        wantKey[1] = 0x07;
+        wantKey[64] = 127;
+        for (int b = 1; b < 4; ++b)
+            wantKey[64 + b] = 1; // zero blocks: the floor 6 x 2^-126 -> 2^-126
+        Dev<float> dr(row), dk(key);
+        Dev<int32_t> d0(std::vector<int32_t>{0});
+        Dev<uint8_t> de(std::vector<uint8_t>(584, 0xA5u)), dkk(std::vector<uint8_t>(68, 0xA5u));
+        if (statusOk(k::scatter_rows_packed_cuda(de.get(), dr.get(), d0.get(), 1, 512, 64, nullptr, nullptr),
+                     "scatter_rows_packed by hand")
+            && statusOk(k::scatter_rows_packed_cuda(dkk.get(), dk.get(), d0.get(), 1, 128, -1, nullptr, nullptr),
+                        "scatter_rows_packed by hand")
+            && synced("scatter_rows_packed by hand")) {
+            report(de.host() == want && k::packed_row_bytes(512, 64) == 584,
+                   "scatter_rows_packed: a V4 KV entry's bytes as §5.2 lays them out (584 B)");
+            report(dkk.host() == wantKey && k::packed_row_bytes(128, -1) == 68,
+                   "scatter_rows_packed: a V4 index key's bytes as §5.2 lays them out (68 B)");
+        }
+    }
+}
+
 // The converting scatter into bf16 rows: bf16-exact rows land unchanged (and count nothing);
 // other values are rounded to nearest even and counted, NaN included.
 void testScatterBf16()
@@ -2268,6 +2402,18 @@ void testSparseAttnBf16Case(int nQ, int heads, int D, int nKv, int nExt, int nId
     gb.kv_bf16 = dkvb.get();
     gb.kv_ext_bf16 = dextb.get();
     gb.out = d16.get();
+    // packedkv: the same rows packed (e4m3 nope dims with E8M0 per 64, the last 64 dims bf16:
+    // the fake quantisation above), dequantised while staged.
+    const int rope = 64;
+    Dev<uint8_t> dkvp(packRows(kv, nKv, D, rope)), dextp(packRows(ext, nExt, D, rope));
+    Dev<float> d8(ref.size());
+    k::SparseAttnParams gp = g;
+    gp.kv = nullptr;
+    gp.kv_ext = nullptr;
+    gp.kv_packed = dkvp.get();
+    gp.kv_ext_packed = dextp.get();
+    gp.kv_rope = rope;
+    gp.out = d8.get();
     Dev<float> dws(fast ? std::max<size_t>(1, k::sparse_attn_decode_workspace_floats(g)) : 1);
     auto run = [&](const k::SparseAttnParams &x) {
         return fast ? k::sparse_attn_fast_cuda(x, nullptr, dws.get())
@@ -2283,12 +2429,16 @@ void testSparseAttnBf16Case(int nQ, int heads, int D, int nKv, int nExt, int nId
                   D,
                   nIdx,
                   fast && nQ < k::k_min_fast_rows ? ", split-KV decode variant" : "");
-    if (!statusOk(run(g), name) || !statusOk(run(gb), name) || !synced(name))
+    if (!statusOk(run(g), name) || !statusOk(run(gb), name) || !statusOk(run(gp), name)
+        || !synced(name))
         return;
-    const auto a = d32.host(), b = d16.host();
+    const auto a = d32.host(), b = d16.host(), c = d8.host();
     expectExact(a, b, std::string(name) + " vs fp32 pools");
-    if (!fast)
+    expectExact(a, c, std::string(name) + ": packed pools vs fp32 pools");
+    if (!fast) {
         expectNmse(ref, b, 1e-12, std::string(name) + " vs CPU");
+        expectNmse(ref, c, 1e-12, std::string(name) + ": packed pools vs CPU");
+    }
 }
 
 // Exact and tensor-core indexer scores, prefill and decode: bf16 keys give the fp32 keys' bits.
@@ -2317,9 +2467,12 @@ void testIndexerBf16Case(int heads, int dim, int nKeys, int nQ, bool fast)
     }
     Dev<float> dq(q), dw(w), dk(keys), d32(ref.size()), d16(ref.size());
     Dev<uint16_t> dkb(bf16Bits(keys));
+    Dev<uint8_t> dkp(packRows(keys, nKeys, dim, -1)); // packedkv: e2m1 pairs + E8M0 per 32
+    Dev<float> d8(ref.size());
     Dev<int32_t> dn(rowN);
     cudaMemset(d32.get(), 0, ref.size() * sizeof(float));
     cudaMemset(d16.get(), 0, ref.size() * sizeof(float));
+    cudaMemset(d8.get(), 0, ref.size() * sizeof(float));
     k::IndexerScoreParams g;
     g.q = dq.get();
     g.weights = dw.get();
@@ -2332,6 +2485,10 @@ void testIndexerBf16Case(int heads, int dim, int nKeys, int nQ, bool fast)
     gb.keys = nullptr;
     gb.keys_bf16 = dkb.get();
     gb.scores = d16.get();
+    k::IndexerScoreParams gp = g;
+    gp.keys = nullptr;
+    gp.keys_packed = dkp.get();
+    gp.scores = d8.get();
     auto run = [&](const k::IndexerScoreParams &x) {
         return fast ? k::indexer_scores_rows_fast_cuda(x, nQ, ld, nullptr, dn.get())
                     : k::indexer_scores_rows_cuda(x, nQ, ld, nullptr, dn.get());
@@ -2346,24 +2503,29 @@ void testIndexerBf16Case(int heads, int dim, int nKeys, int nQ, bool fast)
                   nKeys,
                   nQ,
                   fast && nQ < k::k_min_fast_rows ? ", decode variant" : "");
-    if (!statusOk(run(g), name) || !statusOk(run(gb), name) || !synced(name))
+    if (!statusOk(run(g), name) || !statusOk(run(gb), name) || !statusOk(run(gp), name)
+        || !synced(name))
         return;
-    const auto a = d32.host(), b = d16.host();
+    const auto a = d32.host(), b = d16.host(), c = d8.host();
     expectExact(a, b, std::string(name) + " vs fp32 keys");
+    expectExact(a, c, std::string(name) + ": packed keys vs fp32 keys");
     if (fast)
         return;
-    std::vector<float> refVis, gotVis; // the scores each row sees
+    std::vector<float> refVis, gotVis, gotVisP; // the scores each row sees
     for (int t = 0; t < nQ; ++t)
         for (int s = 0; s < rowN[t]; ++s) {
             refVis.push_back(ref[t * ld + s]);
             gotVis.push_back(b[t * ld + s]);
+            gotVisP.push_back(c[t * ld + s]);
         }
     expectNmse(refVis, gotVis, 1e-10, std::string(name) + " vs CPU");
+    expectNmse(refVis, gotVisP, 1e-10, std::string(name) + ": packed keys vs CPU");
 }
 
 void testBf16State()
 {
     testScatterBf16();
+    testScatterPacked(); // packedkv
     testSparseAttnBf16Case(3, 64, 512, 160, 300, 200, false); // exact, prefill
     testSparseAttnBf16Case(1, 64, 512, 256, 700, 640, false); // exact, decode
     testSparseAttnBf16Case(12, 64, 512, 300, 500, 640, true); // tensor cores, prefill
@@ -2471,6 +2633,16 @@ int main()
                 prop.major,
                 prop.minor,
                 static_cast<unsigned long long>(seed));
+    // FATHOM_OPS_ONLY=state: the sequence-state checks alone (bf16 / packed rows; quick runs).
+    const char *only = std::getenv("FATHOM_OPS_ONLY");
+    if (only && std::strcmp(only, "state") == 0) {
+        testBf16State();
+        std::printf("%d of %d checks passed (seed %llu)\n",
+                    g_checks - g_failures,
+                    g_checks,
+                    static_cast<unsigned long long>(seed));
+        return g_failures == 0 ? 0 : 1;
+    }
 
     testRmsNorm();
     testRope();

@@ -270,6 +270,18 @@ Status scatter_rows_bf16_cuda(uint16_t *dst,
                               int width,
                               int *inexact,
                               CUstream_st *stream);
+// dst row rows[k] (packed rows of kernels/kv_packed.h, packed_row_bytes(width, rope) bytes
+// each; rope < 0: index keys) = src [n, width] row k packed: the quantising twin of
+// scatter_rows_bf16_cuda (pack_state_row's values and bytes). inexact (device, may be nullptr):
+// += the number of values the layout did not hold exactly (0 for the model's QAT rows).
+Status scatter_rows_packed_cuda(uint8_t *dst,
+                                const float *src,
+                                const int32_t *rows,
+                                int n,
+                                int width,
+                                int rope,
+                                int *inexact,
+                                CUstream_st *stream);
 // y [rows, cols] (row stride ld) rounded to bf16 values in place (LinearOutput::Bf16 on f32 y).
 Status round_bf16_rows_cuda(float *y, int rows, int cols, int64_t ld, CUstream_st *stream);
 // out [n_tokens, copies, dim] bf16-valued = rows ids[t] of table [vocab, dim] (bf16 bits), each

@@ -28,6 +28,10 @@ struct IndexerScoreParams
     // The keys as bf16 bits instead (CUDA only: a device sequence state's index keys); when
     // set, keys is not read.
     const uint16_t *keys_bf16 = nullptr;
+    // Or as packed rows (CUDA only, the default device state since session 8: e2m1 pairs + an
+    // E8M0 scale per 32 dims, kernels/kv_packed.h), dequantised while staged (exact); when set,
+    // keys / keys_bf16 are not read.
+    const uint8_t *keys_packed = nullptr;
     float *scores = nullptr; // [n_keys] bf16-valued
     int n_heads = 0;
     int dim = 0;

@@ -29,6 +29,11 @@ struct SparseAttnParams
     // and compressed entries in bf16, losslessly). When set, kv / kv_ext are not read.
     const uint16_t *kv_bf16 = nullptr;
     const uint16_t *kv_ext_bf16 = nullptr;
+    // Or as packed rows (CUDA only, the default device state since session 8: e4m3 nope dims,
+    // bf16 RoPE dims, E8M0 scales; kernels/kv_packed.h, packed_row_bytes(head_dim, kv_rope)
+    // bytes a row), dequantised while staged (exact). When set, kv / kv_ext / *_bf16 are not read.
+    const uint8_t *kv_packed = nullptr;
+    const uint8_t *kv_ext_packed = nullptr;
     const int32_t *idx = nullptr; // [n_q, n_idx] rows of kv to attend, −1 = none
     const float *sink = nullptr;  // [n_heads] fp32 sink logits
     float *out = nullptr;         // [n_q, n_heads, head_dim] bf16-valued
@@ -40,6 +45,8 @@ struct SparseAttnParams
     int n_idx = 0;
     float scale = 1.0f; // softmax scale, head_dim^-1/2
     int block = 64;     // online-softmax block (indices per block)
+    int kv_rope = 0;    // RoPE dims of a packed row (the last ones; qk_rope_head_dim)
+    int32_t pad_ = 0;   // explicit padding (params_padding.cpp)
 };
 
 Status sparse_attn_cpu(const SparseAttnParams &p);

@@ -186,8 +186,16 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // cublaslt: FATHOM_CUDA_EXACT_LINEAR=0 starts in the non-exact mode (setExactLinear).
     const char *exact = std::getenv("FATHOM_CUDA_EXACT_LINEAR");
     x->m_exactLinear = !exact || std::strcmp(exact, "0") != 0;
+    // packedkv: the packed §5.2 state by default; FATHOM_CUDA_KV_LAYOUT=bf16 keeps session 7's
+    // bf16 rows, FATHOM_CUDA_FP32_STATE=1 (or FATHOM_CUDA_KV_LAYOUT=fp32) the fp32 ones.
     const char *fp32State = std::getenv("FATHOM_CUDA_FP32_STATE");
-    x->m_bf16State = !fp32State || std::strcmp(fp32State, "1") != 0;
+    const char *kvLayout = std::getenv("FATHOM_CUDA_KV_LAYOUT");
+    if (fp32State && std::strcmp(fp32State, "1") == 0)
+        x->m_kvLayout = KvLayout::Fp32;
+    else if (kvLayout && std::strcmp(kvLayout, "bf16") == 0)
+        x->m_kvLayout = KvLayout::Bf16;
+    else if (kvLayout && std::strcmp(kvLayout, "fp32") == 0)
+        x->m_kvLayout = KvLayout::Fp32;
     void *counter = nullptr;
     FATHOM_TRY(x->cudaCheck(cudaMalloc(&counter, sizeof(int)), "allocating a counter"));
     x->m_stateInexact = static_cast<int *>(counter);
@@ -1733,6 +1741,19 @@ Result<void> CudaExecutor::scatterRowsBf16(
     FATHOM_CUDA_OP(
         "scatter_rows_bf16",
         kernels::scatter_rows_bf16_cuda(dst, src, rows.data(), n, width, m_stateInexact, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::scatterRowsPacked(
+    uint8_t *dst, const float *src, const int32_t *hostRows, int n, int width, int rope)
+{
+    CudaOpTimer timer(*this, "other");
+    if (n == 0)
+        return {};
+    FATHOM_TRY_ASSIGN(auto rows, uploadInts(hostRows, n, "row indices"));
+    FATHOM_CUDA_OP("scatter_rows_packed",
+                   kernels::scatter_rows_packed_cuda(
+                       dst, src, rows.data(), n, width, rope, m_stateInexact, m_stream));
     return {};
 }
 

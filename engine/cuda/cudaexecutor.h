@@ -40,6 +40,7 @@
   Thread: one thread at a time (the engine thread).
 */
 
+#include "engine/cuda/kvlayout.h"
 #include "engine/runtime/executor.h"
 
 #include <chrono>
@@ -164,7 +165,13 @@ public:
     // FATHOM_CUDA_FP32_STATE=1 makes create() start with fp32 rows (for comparisons). Applies
     // to states moved in afterwards. stateRowsInexact(): values the converting appends had to
     // round since create() (the rows are bf16-exact by construction: nonzero is a bug upstream).
-    void setBf16StateRows(bool on) { m_bf16State = on; }
+    void setBf16StateRows(bool on) { m_kvLayout = on ? KvLayout::Bf16 : KvLayout::Fp32; }
+    // packedkv: the layout of those rows (engine/cuda/kvlayout.h): Packed (the default since
+    // session 8: e4m3 + bf16 RoPE + E8M0 entries, e2m1 + E8M0 keys, kernels/kv_packed.h),
+    // Bf16 (FATHOM_CUDA_KV_LAYOUT=bf16) or Fp32 (FATHOM_CUDA_FP32_STATE=1). Applies to states
+    // moved in afterwards; stateRowsInexact() counts the quantising appends' rounded values too.
+    void setKvLayout(KvLayout layout) { m_kvLayout = layout; }
+    KvLayout kvLayout() const { return m_kvLayout; }
     Result<int64_t> stateRowsInexact();
     bool stepGraphs() const { return m_stepGraphs; }
     struct StepStats
@@ -293,9 +300,16 @@ public:
         float *dst, const float *src, const int32_t *hostRows, int n, int width) override;
     Result<void> scatterRows(
         float *dst, const float *src, const int32_t *hostRows, int n, int width) override;
-    bool bf16StateRows() const override { return m_bf16State; }
+    bool bf16StateRows() const override { return m_kvLayout != KvLayout::Fp32; }
     Result<void> scatterRowsBf16(
         uint16_t *dst, const float *src, const int32_t *hostRows, int n, int width) override;
+    bool packedStateRows() const override { return m_kvLayout == KvLayout::Packed; }
+    Result<void> scatterRowsPacked(uint8_t *dst,
+                                   const float *src,
+                                   const int32_t *hostRows,
+                                   int n,
+                                   int width,
+                                   int rope) override;
     Result<void> moeCombine(float *y,
                             const float *routed,
                             const float *shared,
@@ -337,8 +351,12 @@ private:
     std::vector<void *> m_eventPool;
     double m_gemmFlops = 0;
     bool m_exactLinear = true;
-    bool m_bf16State = true;
-    int *m_stateInexact = nullptr;        // device counter of scatter_rows_bf16_cuda
+    bool m_groupLinear = true; // linearGroup() in one launch where it can (FATHOM_CUDA_GROUP_LINEAR)
+    KvLayout m_kvLayout = KvLayout::Packed;
+    int *m_stateInexact = nullptr; // device counter of scatter_rows_bf16_cuda / _packed_cuda
+    // mhc_pre_norm_cuda's one-launch path: a zeroed counter per token (it leaves them 0).
+    static constexpr int kMhcCounterTokens = 64;
+    int *m_mhcCounters = nullptr;
     std::shared_ptr<CublasLtLinear> m_lt; // cublaslt: made on first non-exact FP8 GEMM
 
     // Free blocks by (size, address): an allocation takes the lowest address of its size, so

@@ -3,6 +3,7 @@
 #include "executor.h"
 
 #include "kernels/formats.h"
+#include "kernels/kv_packed.h"
 #include "kernels/quant.h"
 
 #include <algorithm>
@@ -156,6 +157,18 @@ Result<void> Executor::scatterRowsBf16(
         for (int e = 0; e < width; ++e)
             dst[static_cast<int64_t>(hostRows[k]) * width + e] = kernels::f32_to_bf16(
                 src[static_cast<int64_t>(k) * width + e]);
+    return {};
+}
+
+Result<void> Executor::scatterRowsPacked(
+    uint8_t *dst, const float *src, const int32_t *hostRows, int n, int width, int rope)
+{
+    const int64_t rb = kernels::packed_row_bytes(width, rope);
+    for (int k = 0; k < n; ++k)
+        (void) kernels::pack_state_row(src + static_cast<int64_t>(k) * width,
+                                       width,
+                                       rope,
+                                       dst + static_cast<int64_t>(hostRows[k]) * rb);
     return {};
 }
 

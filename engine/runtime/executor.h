@@ -257,6 +257,15 @@ public:
         executor may count). */
     virtual Result<void> scatterRowsBf16(
         uint16_t *dst, const float *src, const int32_t *hostRows, int n, int width);
+    /** Whether those rows are stored in the packed §5.2 layout instead (kernels/kv_packed.h:
+        e4m3 + bf16 RoPE + E8M0 entries, e2m1 + E8M0 index keys; session 8). Its sparseAttention
+        and indexer ops then read them through the params' *_packed pointers. Default: no. */
+    virtual bool packedStateRows() const { return false; }
+    /** scatterRows into packed rows: dst row hostRows[k] (packed_row_bytes(width, rope) bytes
+        a row; rope < 0: index keys) = src row k packed (kernels::pack_state_row; the values are
+        exact in that layout: a rounding is a bug upstream, which a device executor may count). */
+    virtual Result<void> scatterRowsPacked(
+        uint8_t *dst, const float *src, const int32_t *hostRows, int n, int width, int rope);
     /** y [rows, d] = bf16(fp32 sum of routed [rows, k, d] by increasing expert id (hostIds
         [rows, k], the reference's order), then + shared [rows, d]). */
     virtual Result<void> moeCombine(float *y,

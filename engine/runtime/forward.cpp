@@ -990,6 +990,7 @@ Result<void> V4Forward::attention(
                 sp.weights = wi.data() + static_cast<int64_t>(it.row) * HI;
                 sp.keys = lastVis > 0 ? it.bs->indexKeys.row(0) : nullptr;
                 sp.keys_bf16 = lastVis > 0 ? it.bs->indexKeys.rowBf16(0) : nullptr; // bf16state
+                sp.keys_packed = lastVis > 0 ? it.bs->indexKeys.rowPacked(0) : nullptr; // packedkv
                 sp.n_heads = HI;
                 sp.dim = DI;
                 sp.n_keys = lastVis;
@@ -1007,6 +1008,7 @@ Result<void> V4Forward::attention(
                     if (it.bs->indexKeys.memory()) {
                         kp.keys = it.bs->indexKeys.row(0);
                         kp.keys_bf16 = it.bs->indexKeys.rowBf16(0);
+                        kp.keys_packed = it.bs->indexKeys.rowPacked(0);
                         kp.n_keys = static_cast<int>(it.bs->indexKeys.capacity());
                     }
                     const size_t stagedV = stagedUploads();
@@ -1060,6 +1062,7 @@ Result<void> V4Forward::attention(
                 sp.weights = wi.data() + row * HI;
                 sp.keys = it.bs->indexKeys.row(0);
                 sp.keys_bf16 = it.bs->indexKeys.rowBf16(0);
+                sp.keys_packed = it.bs->indexKeys.rowPacked(0);
                 sp.scores = scores.data();
                 sp.n_heads = HI;
                 sp.dim = DI;
@@ -1174,6 +1177,9 @@ Result<void> V4Forward::attention(
         ap.n_kv = nPool;
         ap.kv_ext = extPool || nEnt ? it.bs->entries.row(0) : nullptr;
         ap.kv_ext_bf16 = extPool || nEnt ? it.bs->entries.rowBf16(0) : nullptr;
+        ap.kv_packed = win.poolBasePacked(wStart); // packedkv: packed device rows (else nullptr)
+        ap.kv_ext_packed = extPool || nEnt ? it.bs->entries.rowPacked(0) : nullptr;
+        ap.kv_rope = c.qkRopeHeadDim;
         ap.n_kv_ext = nExt;
         ap.idx = idxForOp;
         ap.sink = bw.attnSink;

@@ -6,6 +6,7 @@
 #include "engine/runtime/executor.h"
 #include "engine/runtime/forward.h"
 #include "kernels/formats.h"
+#include "kernels/kv_packed.h"
 
 #include <algorithm>
 #include <cstring>
@@ -18,7 +19,9 @@ struct RowHistory::DeviceRows
     DeviceMemory *mem = nullptr;
     void *data = nullptr;
     int64_t capacity = 0; // rows
-    bool bf16 = false;    // rows of bf16 bits (else fp32)
+    bool bf16 = false;    // rows of bf16 bits
+    bool packed = false;  // packed rows (kernels/kv_packed.h; else fp32 unless bf16)
+    int64_t rowBytes = 0; // bytes per row
 
     ~DeviceRows()
     {
@@ -35,6 +38,16 @@ DeviceMemory *RowHistory::memory() const
 bool RowHistory::bf16() const
 {
     return m_dev && m_dev->bf16;
+}
+
+bool RowHistory::packed() const
+{
+    return m_dev && m_dev->packed;
+}
+
+int64_t RowHistory::rowBytes() const
+{
+    return m_dev ? m_dev->rowBytes : int64_t(sizeof(float)) * m_width;
 }
 
 namespace {
@@ -64,8 +77,7 @@ void *RowHistory::rowAt(int64_t index) const
     if (!m_dev)
         return const_cast<float *>(m_data.data()) + (index - m_begin) * m_width;
     const int64_t slot = m_ring ? (index & (m_dev->capacity - 1)) : m_devOffset + index - m_begin;
-    return static_cast<unsigned char *>(m_dev->data)
-           + slot * m_width * static_cast<int64_t>(m_dev->bf16 ? 2 : 4);
+    return static_cast<unsigned char *>(m_dev->data) + slot * m_dev->rowBytes;
 }
 
 bool RowHistory::contiguous(int64_t first, int64_t last) const
@@ -77,7 +89,7 @@ bool RowHistory::contiguous(int64_t first, int64_t last) const
 
 const float *RowHistory::poolBase(int64_t first) const
 {
-    if (bf16())
+    if (bf16() || packed())
         return nullptr;
     return m_dev && m_ring ? static_cast<const float *>(m_dev->data) : row(first);
 }
@@ -87,6 +99,13 @@ const uint16_t *RowHistory::poolBaseBf16(int64_t first) const
     if (!bf16())
         return nullptr;
     return m_ring ? static_cast<const uint16_t *>(m_dev->data) : rowBf16(first);
+}
+
+const uint8_t *RowHistory::poolBasePacked(int64_t first) const
+{
+    if (!packed())
+        return nullptr;
+    return m_ring ? static_cast<const uint8_t *>(m_dev->data) : rowPacked(first);
 }
 
 int64_t RowHistory::poolIndex(int64_t index, int64_t first) const
@@ -110,7 +129,7 @@ int64_t RowHistory::allocatedBytes() const
 {
     if (!m_dev)
         return storedBytes();
-    return m_dev->capacity * m_width * int64_t(elementBytes());
+    return m_dev->capacity * m_dev->rowBytes;
 }
 
 const float *RowHistory::deviceData() const
@@ -133,8 +152,8 @@ void RowHistory::append(const float *rows, int64_t count)
 Result<void> RowHistory::copyRows(
     DeviceRows &to, bool toRing, int64_t toOffset, int64_t first, int64_t last) const
 {
-    // Same element type on both sides (a history keeps its type while it stays in a memory).
-    const size_t rowBytes = static_cast<size_t>(elementBytes()) * static_cast<size_t>(m_width);
+    // Same row type on both sides (a history keeps its type while it stays in a memory).
+    const size_t rowBytes = static_cast<size_t>(m_dev->rowBytes);
     for (int64_t i = first; i < last;) {
         int64_t n = last - i;
         if (m_ring)
@@ -155,9 +174,10 @@ Result<void> RowHistory::moveTo(int64_t capacity)
     fresh->mem = m_dev->mem;
     fresh->capacity = capacity;
     fresh->bf16 = m_dev->bf16;
+    fresh->packed = m_dev->packed;
+    fresh->rowBytes = m_dev->rowBytes;
     FATHOM_TRY_ASSIGN(void *p,
-                      fresh->mem->allocate(static_cast<size_t>(capacity) * m_width
-                                               * static_cast<size_t>(elementBytes()),
+                      fresh->mem->allocate(static_cast<size_t>(capacity * m_dev->rowBytes),
                                            "sequence state rows"));
     fresh->data = p;
     FATHOM_TRY(copyRows(*fresh, m_ring, 0, m_begin, end()));
@@ -199,8 +219,9 @@ Result<void> RowHistory::appendStored(const float *rows, int64_t count)
         FATHOM_TRY(moveTo(full ? deviceCapacity(m_ring, m_devRows + count) : m_dev->capacity));
     const int64_t at = end();
     auto *exec = dynamic_cast<Executor *>(m_dev->mem);
-    if (m_dev->bf16 && !exec)
-        return fail(Error::Kind::Internal, "bf16 sequence state rows outside an executor");
+    const bool narrow = m_dev->bf16 || m_dev->packed;
+    if (narrow && !exec)
+        return fail(Error::Kind::Internal, "bf16 / packed sequence state rows outside an executor");
     // Row indices of the scatter: on the stack for a decode step's few rows (no heap
     // allocation per append of a replayed step), in a vector for a prefill's.
     int32_t local[16];
@@ -211,8 +232,16 @@ Result<void> RowHistory::appendStored(const float *rows, int64_t count)
         heap.resize(static_cast<size_t>(n));
         return heap.data();
     };
-    // bf16 rows: converted on the way in (the executor's converting scatter).
+    // bf16 / packed rows: converted on the way in (the executor's converting / quantising
+    // scatter).
     auto scatter = [&](const int32_t *at) -> Result<void> {
+        if (m_dev->packed)
+            return exec->scatterRowsPacked(static_cast<uint8_t *>(m_dev->data),
+                                           rows,
+                                           at,
+                                           static_cast<int>(count),
+                                           m_width,
+                                           m_packedRope);
         if (m_dev->bf16)
             return exec->scatterRowsBf16(static_cast<uint16_t *>(m_dev->data),
                                          rows,
@@ -225,14 +254,14 @@ Result<void> RowHistory::appendStored(const float *rows, int64_t count)
                                  static_cast<int>(count),
                                  m_width);
     };
-    if (!m_ring && exec && (!exec->hostAddressable() || m_dev->bf16)) {
+    if (!m_ring && exec && (!exec->hostAddressable() || narrow)) {
         // A compressed cache: through scatterRows with the row indices as data too, so a decode
         // step that appends an entry launches the same whatever the entry's index.
         int32_t *at0 = rowIndices(count);
         for (int64_t k = 0; k < count; ++k)
             at0[k] = static_cast<int32_t>(m_devOffset + at + k - m_begin);
         FATHOM_TRY(scatter(at0));
-    } else if (!m_ring && !m_dev->bf16) {
+    } else if (!m_ring && !narrow) {
         FATHOM_TRY(m_dev->mem->copy(rowAt(at), rows, static_cast<size_t>(count) * rowBytes));
     } else if (exec) {
         // One launch whose arguments do not depend on the position (a graphed decode step
@@ -310,13 +339,23 @@ Result<void> RowHistory::rowsToHost(int64_t first, int64_t last, float *dst) con
         return {};
     }
     std::vector<uint16_t> bits; // bf16 rows: read back as bits, widened (exact)
+    std::vector<uint8_t> bytes; // packed rows: read back, dequantised (exact)
     for (int64_t i = first; i < last;) {
         int64_t n = last - i;
         if (m_ring)
             n = std::min(n, m_dev->capacity - (i & (m_dev->capacity - 1)));
         float *out = dst + (i - first) * m_width;
         const size_t values = static_cast<size_t>(n * m_width);
-        if (m_dev->bf16) {
+        if (m_dev->packed) {
+            const auto rb = static_cast<size_t>(m_dev->rowBytes);
+            bytes.resize(static_cast<size_t>(n) * rb);
+            FATHOM_TRY(m_dev->mem->copyToHost(bytes.data(), rowAt(i), bytes.size()));
+            for (int64_t k = 0; k < n; ++k)
+                kernels::unpack_state_row(bytes.data() + static_cast<size_t>(k) * rb,
+                                          m_width,
+                                          m_packedRope,
+                                          out + k * m_width);
+        } else if (m_dev->bf16) {
             bits.resize(values);
             FATHOM_TRY(m_dev->mem->copyToHost(bits.data(), rowAt(i), sizeof(uint16_t) * values));
             for (size_t v = 0; v < values; ++v)
@@ -356,16 +395,28 @@ Result<void> RowHistory::useMemory(DeviceMemory *mem)
     const int64_t rows = m_width ? static_cast<int64_t>(host.size()) / m_width : 0;
     fresh->capacity = deviceCapacity(m_ring, rows);
     const auto *exec = dynamic_cast<const Executor *>(mem);
-    fresh->bf16 = m_bf16OnDevice && exec && exec->bf16StateRows();
-    const size_t elem = fresh->bf16 ? sizeof(uint16_t) : sizeof(float);
+    fresh->packed = m_bf16OnDevice && m_packedRope != kNotPacked && exec && exec->packedStateRows();
+    fresh->bf16 = !fresh->packed && m_bf16OnDevice && exec && exec->bf16StateRows();
+    fresh->rowBytes = fresh->packed
+                          ? kernels::packed_row_bytes(m_width, m_packedRope)
+                          : int64_t(fresh->bf16 ? sizeof(uint16_t) : sizeof(float)) * m_width;
+    const auto rb = static_cast<size_t>(fresh->rowBytes);
     FATHOM_TRY_ASSIGN(void *p,
-                      mem->allocate(static_cast<size_t>(fresh->capacity) * m_width * elem,
+                      mem->allocate(static_cast<size_t>(fresh->capacity) * rb,
                                     "sequence state rows"));
     fresh->data = p;
-    // bf16 rows: rounded to nearest even on the host (the rows are bf16-exact by construction:
-    // this changes no value; see tst_kvlayout).
+    // bf16 rows: rounded to nearest even on the host; packed rows: packed on the host (the rows
+    // are exact in both by construction: this changes no value; see tst_kvlayout).
     std::vector<uint16_t> bits;
-    if (fresh->bf16) {
+    std::vector<uint8_t> bytes;
+    if (fresh->packed) {
+        bytes.resize(static_cast<size_t>(rows) * rb);
+        for (int64_t k = 0; k < rows; ++k)
+            (void) kernels::pack_state_row(host.data() + k * m_width,
+                                           m_width,
+                                           m_packedRope,
+                                           bytes.data() + static_cast<size_t>(k) * rb);
+    } else if (fresh->bf16) {
         bits.resize(host.size());
         for (size_t v = 0; v < host.size(); ++v)
             bits[v] = kernels::f32_to_bf16(host[v]);
@@ -378,11 +429,14 @@ Result<void> RowHistory::useMemory(DeviceMemory *mem)
             n = std::min(n, fresh->capacity - slot);
         }
         const int64_t from = (i - m_begin) * m_width;
-        FATHOM_TRY(mem->copyFromHost(static_cast<unsigned char *>(fresh->data)
-                                         + slot * m_width * static_cast<int64_t>(elem),
-                                     fresh->bf16 ? static_cast<const void *>(bits.data() + from)
-                                                 : static_cast<const void *>(host.data() + from),
-                                     elem * static_cast<size_t>(n * m_width)));
+        const void *src = fresh->packed ? static_cast<const void *>(
+                              bytes.data() + static_cast<size_t>(i - m_begin) * rb)
+                          : fresh->bf16 ? static_cast<const void *>(bits.data() + from)
+                                        : static_cast<const void *>(host.data() + from);
+        FATHOM_TRY(
+            mem->copyFromHost(static_cast<unsigned char *>(fresh->data) + slot * fresh->rowBytes,
+                              src,
+                              rb * static_cast<size_t>(n)));
         i += n;
     }
     m_dev = std::move(fresh);
@@ -423,11 +477,14 @@ SequenceState::SequenceState(const ModelConfig &config,
         // bf16OnDevice: the rows that are bf16-exact by construction (window rows and compressed
         // entries: e4m3 x 2^k nope dims + bf16 RoPE dims; index keys: e2m1 x 2^k); the
         // compressor rows (pre-pooling sums) are not, and stay fp32.
-        b.window = RowHistory(D, true, true);
-        b.entries = RowHistory(D, false, true);
+        // Packed (a packing executor's layout, §5.2): window rows and entries with their RoPE
+        // dims, index keys (-1).
+        const int rope = config.qkRopeHeadDim;
+        b.window = RowHistory(D, true, true, rope);
+        b.entries = RowHistory(D, false, true, rope);
         b.compKv = RowHistory(b.ratio ? c * D : 0, true);
         b.compGate = RowHistory(b.ratio ? c * D : 0, true);
-        b.indexKeys = RowHistory(b.ratio == 4 ? DI : 0, false, true);
+        b.indexKeys = RowHistory(b.ratio == 4 ? DI : 0, false, true, -1);
         b.indexKv = RowHistory(b.ratio == 4 ? c * DI : 0, true);
         b.indexGate = RowHistory(b.ratio == 4 ? c * DI : 0, true);
         m_blocks.push_back(std::move(b));
@@ -514,7 +571,7 @@ namespace {
 // read-back failure.
 bool sliceToHost(const RowHistory &h, int64_t first, int64_t last, RowHistory &out)
 {
-    out = RowHistory(h.width(), h.ring(), h.bf16OnDevice());
+    out = RowHistory(h.width(), h.ring(), h.bf16OnDevice(), h.packedRope());
     out.reset(first);
     if (last <= first || h.width() == 0)
         return true;
@@ -970,7 +1027,10 @@ Result<SequenceState> SequenceState::restore(const std::vector<uint8_t> &bytes,
             return bad("truncated checkpoint list");
         for (int64_t i = 0; i < count; ++i) {
             BlockState::Checkpoint c;
-            c.window = RowHistory(b.window.width(), b.window.ring(), b.window.bf16OnDevice());
+            c.window = RowHistory(b.window.width(),
+                                  b.window.ring(),
+                                  b.window.bf16OnDevice(),
+                                  b.window.packedRope());
             c.compKv = RowHistory(b.compKv.width(), b.compKv.ring());
             c.compGate = RowHistory(b.compGate.width(), b.compGate.ring());
             c.indexKv = RowHistory(b.indexKv.width(), b.indexKv.ring());

@@ -83,22 +83,42 @@ class V4Forward;
 // executor whose bf16StateRows() is true (the CUDA executor): half the bytes, no value changed.
 // Appends then convert through Executor::scatterRowsBf16; row() / poolBase() are nullptr and
 // readers take rowBf16() / poolBaseBf16(); rowsToHost() / hostRows() widen back to fp32.
+//
+// Packed rows (session 8, the CUDA executor's default: Executor::packedStateRows()): a history
+// made with a `packedRope` >= -1 as well stores the packed §5.2 layout instead of bf16
+// (kernels/kv_packed.h: KV entries of packedRope RoPE dims as e4m3 nope dims + bf16 RoPE dims +
+// E8M0 scales, 584 B for V4; packedRope -1: index keys as e2m1 pairs + E8M0 scales, 68 B).
+// Appends quantise through Executor::scatterRowsPacked (exact for the model's rows, counted
+// otherwise); readers take rowPacked() / poolBasePacked() (row(), rowBf16() are nullptr); row
+// bytes are rowBytes(), no longer width x element.
 class RowHistory
 {
 public:
+    static constexpr int kNotPacked = -2;
     RowHistory() = default;
-    explicit RowHistory(int width, bool ring = false, bool bf16OnDevice = false)
+    explicit RowHistory(int width,
+                        bool ring = false,
+                        bool bf16OnDevice = false,
+                        int packedRope = kNotPacked)
         : m_width(width)
         , m_ring(ring)
         , m_bf16OnDevice(bf16OnDevice)
+        , m_packedRope(bf16OnDevice ? packedRope : kNotPacked)
     {}
 
     int width() const { return m_width; }
     bool ring() const { return m_ring; }
-    // Whether the rows are stored as bf16 bits (device storage only; see above).
+    // Whether the rows are stored as bf16 bits / packed rows (device storage only; see above).
     bool bf16() const;
+    bool packed() const;
     bool bf16OnDevice() const { return m_bf16OnDevice; }
-    int elementBytes() const { return bf16() ? 2 : 4; }
+    // The packed layout this history takes on a packing executor (kNotPacked: none; -1: index
+    // keys; >= 0: KV entries with that many RoPE dims).
+    int packedRope() const { return m_packedRope; }
+    // Bytes per value for fp32 / bf16 rows (packed rows: 1, see rowBytes()).
+    int elementBytes() const { return packed() ? 1 : bf16() ? 2 : 4; }
+    // Bytes per row in the storage (fp32: 4 width, bf16: 2 width, packed: packed_row_bytes).
+    int64_t rowBytes() const;
     int64_t begin() const { return m_begin; }
     int64_t end() const { return m_begin + rows(); }
     int64_t rows() const
@@ -120,22 +140,27 @@ public:
     {
         return bf16() ? static_cast<const uint16_t *>(rowAt(index)) : nullptr;
     }
+    const uint8_t *rowPacked(int64_t index) const
+    {
+        return packed() ? static_cast<const uint8_t *>(rowAt(index)) : nullptr;
+    }
     bool contiguous(int64_t first, int64_t last) const;
     // Gather view of rows [first, last): every row r of the range is row poolIndex(r, first) of
     // the poolSize(first, last) rows at poolBase(first). Host and linear storage: the range
     // itself (row(first), r - first, last - first); a device ring: the whole ring (its base, the
     // slot, its capacity), fixed while the ring does not grow.
-    const float *poolBase(int64_t first) const;        // nullptr for bf16 rows
-    const uint16_t *poolBaseBf16(int64_t first) const; // nullptr for fp32 rows
+    const float *poolBase(int64_t first) const;         // nullptr for bf16 rows
+    const uint16_t *poolBaseBf16(int64_t first) const;  // nullptr unless bf16 rows
+    const uint8_t *poolBasePacked(int64_t first) const; // nullptr unless packed rows
     int64_t poolIndex(int64_t index, int64_t first) const;
     int64_t poolSize(int64_t first, int64_t last) const;
     // nullptr: host memory (a std::vector).
     DeviceMemory *memory() const;
     // Rows the storage holds without reallocating (host: rows()).
     int64_t capacity() const;
-    // Bytes of the rows held (rows x width x element) and of the storage allocated for them
-    // (device: the whole buffer, capacity x width x element; host: as held).
-    int64_t storedBytes() const { return rows() * m_width * int64_t(elementBytes()); }
+    // Bytes of the rows held (rows x rowBytes()) and of the storage allocated for them
+    // (device: the whole buffer, capacity x rowBytes(); host: as held).
+    int64_t storedBytes() const { return rows() * rowBytes(); }
     int64_t allocatedBytes() const;
     // Linear device storage: exactly `rows` rows from begin() (rows >= rows(); a prefill of known
     // length sizes its compressed caches once instead of doubling them). Host storage and rings:
@@ -189,6 +214,7 @@ private:
     int m_width = 0;
     bool m_ring = false;
     bool m_bf16OnDevice = false;
+    int m_packedRope = kNotPacked;
     int64_t m_begin = 0;
     std::vector<float> m_data;
     // Device storage: linear: rows [m_devOffset, m_devOffset + m_devRows) of the shared buffer;

@@ -957,10 +957,20 @@ int main(int argc, char **argv)
             fmt2("= %.3f x §5.2 bf16, %.3f x packed", ours / bf16.total(), ours / packed.total()));
         row("  compressed caches held / allocated",
             fmt2("%.1f / %.1f MiB", held.compressed / mib, alloc.compressed / mib),
-            fmt("(§5.2 bf16 %.1f MiB)", bf16.compressed / mib));
+            fmt2("(§5.2 packed %.1f MiB, bf16 %.1f MiB)",
+                 packed.compressed / mib,
+                 bf16.compressed / mib));
         row("  window rings held / allocated",
             fmt2("%.2f / %.2f MiB", held.window / mib, alloc.window / mib),
-            fmt("(§5.2 bf16 %.2f MiB)", bf16.window / mib));
+            fmt2("(§5.2 packed %.2f MiB, bf16 %.2f MiB)", packed.window / mib, bf16.window / mib));
+        // packedkv: the layout the device state used (FATHOM_CUDA_KV_LAYOUT=bf16 / _FP32_STATE).
+        row("  device state layout",
+            x.kvLayout() == KvLayout::Packed ? "packed"
+            : x.kvLayout() == KvLayout::Bf16 ? "bf16"
+                                             : "fp32",
+            fmt2("(compressed caches %.3f x §5.2 packed, %.3f x bf16)",
+                 double(alloc.compressed) / double(packed.compressed),
+                 double(alloc.compressed) / double(bf16.compressed)));
         row("  compressor rows (fp32) held / allocated",
             fmt2("%.2f / %.2f MiB", held.compressor / mib, alloc.compressor / mib),
             fmt("(§5.2 %.2f MiB)", bf16.compressorState / mib));
@@ -968,9 +978,9 @@ int main(int argc, char **argv)
             fmt("%.3f GiB", (all.window + all.compressed + all.compressor) / gib),
             fmt("(+ %.1f MiB host checkpoints)", all.checkpoints / mib));
         auto inexact = x.stateRowsInexact();
-        row("  state values bf16 appends rounded",
+        row("  state values the appends rounded",
             inexact ? fmt("%.0f", static_cast<double>(*inexact)) : "read failed",
-            "(0: the rows are bf16-exact)");
+            "(0: the rows are exact in the packed / bf16 layout)");
         row("peak device memory (weights + arena)",
             fmt("%.1f GiB", ms.peakBytes / double(1ull << 30)));
     }

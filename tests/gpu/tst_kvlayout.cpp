@@ -280,15 +280,20 @@ void lossless(const std::string &dir, const std::string &name)
 #ifdef FATHOM_HAVE_CUDA_BACKEND
 // The CUDA executor's sequence state (emulated device) for a random prompt of 600 tokens in
 // chunks of 300 and 4 decode tokens, against the CPU executor's fed the same way: the rows equal
-// (bf16 storage widens back to the CPU's fp32 bits), window rows, compressed entries and index
-// keys are stored as bf16 (2 B a value) and compressor rows as fp32, the compressed part holds
-// exactly kvStateBytes(Bf16)'s bytes for the context, a reserved cache allocates exactly its
-// rows, and rings that a 300-token chunk grew are back at their steady size after the prefill.
+// (bf16 / packed storage reads back as the CPU's fp32 bits), window rows, compressed entries and
+// index keys are stored in `layout` (packed: kvEntrySizes(Packed)'s 584 / 68 B rows for V4;
+// bf16: 2 B a value) and compressor rows as fp32, the compressed part holds exactly
+// kvStateBytes(layout)'s bytes for the context, a reserved cache allocates exactly its rows, and
+// rings that a 300-token chunk grew are back at their steady size after the prefill.
 void deviceState(CudaExecutor &gpu,
                  const std::string &dir,
-                 const std::string &name,
-                 bool reserveOnHost)
+                 const std::string &name0,
+                 bool reserveOnHost,
+                 KvLayout layout)
 {
+    const bool packed = layout == KvLayout::Packed;
+    const std::string name = name0 + (packed ? " packed" : " bf16");
+    gpu.setKvLayout(layout);
     auto w = ModelWeights::load(dir);
     if (!w) {
         check(false, name + ": " + w.error().toString());
@@ -300,6 +305,7 @@ void deviceState(CudaExecutor &gpu,
         return;
     }
     const ModelConfig &c = (*m)->config();
+    const KvEntrySizes sizes = kvEntrySizes(c, layout);
     const int L = 600, chunk = 300, T = 4, history = 64;
     std::mt19937 rng(7);
     std::vector<int32_t> ids(L + T);
@@ -326,13 +332,13 @@ void deviceState(CudaExecutor &gpu,
     // Compressed caches right after the prefill: exactly the reserved rows, nothing more.
     const SequenceState::StorageBytes held = gst.storageBytes(false, 0, c.numHiddenLayers);
     const SequenceState::StorageBytes alloc = gst.storageBytes(true, 0, c.numHiddenLayers);
-    const KvStateBytes spec = kvStateBytes(c, KvLayout::Bf16, L);
+    const KvStateBytes spec = kvStateBytes(c, layout, L);
     check(held.compressed == spec.compressed && alloc.compressed == spec.compressed,
           name + ": compressed entries + index keys after a reserved "
               + (reserveOnHost ? "(on the host) " : "") + std::to_string(L)
               + "-token prefill: held " + std::to_string(held.compressed) + " B, allocated "
-              + std::to_string(alloc.compressed) + " B, kvStateBytes(Bf16) "
-              + std::to_string(spec.compressed) + " B");
+              + std::to_string(alloc.compressed) + " B, kvStateBytes("
+              + (packed ? "Packed" : "Bf16") + ") " + std::to_string(spec.compressed) + " B");
     // Rings: a chunk grew them to hold 300 + history rows; trim() brought them back.
     int64_t ringRows = 0, bigRings = 0;
     for (int b = 0; b < gst.blockCount(); ++b)
@@ -356,35 +362,41 @@ void deviceState(CudaExecutor &gpu,
     bool types = true;
     for (int b = 0; b < gst.blockCount(); ++b) {
         const BlockState &bs = gst.block(b);
-        for (const RowHistory *h : {&bs.window, &bs.entries, &bs.indexKeys})
-            types = types && (h->width() == 0 || (h->bf16() && h->elementBytes() == 2));
+        for (const RowHistory *h : {&bs.window, &bs.entries})
+            types = types
+                    && (h->width() == 0
+                        || ((packed ? h->packed() && !h->bf16() : h->bf16() && !h->packed())
+                            && h->rowBytes() == sizes.entry));
+        types = types
+                && (bs.indexKeys.width() == 0
+                    || ((packed ? bs.indexKeys.packed() : bs.indexKeys.bf16())
+                        && bs.indexKeys.rowBytes() == sizes.indexKey));
         for (const RowHistory *h : {&bs.compKv, &bs.compGate, &bs.indexKv, &bs.indexGate})
-            types = types && !h->bf16() && h->elementBytes() == 4;
+            types = types && !h->bf16() && !h->packed() && h->elementBytes() == 4;
     }
     check(types,
-          name
-              + ": device window rows, entries and index keys stored as bf16, compressor rows "
-                "as fp32");
+          name + ": device window rows, entries and index keys stored "
+              + (packed ? "packed (" : "as bf16 (") + std::to_string(sizes.entry) + " / "
+              + std::to_string(sizes.indexKey) + " B rows), compressor rows as fp32");
     check(gst == cst,
-          name
-              + ": device state (bf16 rows) equals the CPU state (fp32 rows) after a chunked "
-                "prefill and decode");
+          name + ": device state (" + (packed ? "packed" : "bf16")
+              + " rows) equals the CPU state (fp32 rows) after a chunked prefill and decode");
     const SequenceState::StorageBytes gb = gst.storageBytes(false, 0, c.numHiddenLayers);
     const SequenceState::StorageBytes cb = cst.storageBytes(false, 0, c.numHiddenLayers);
-    const KvStateBytes spec2 = kvStateBytes(c, KvLayout::Bf16, L + T);
-    check(2 * gb.window == cb.window && 2 * gb.compressed == cb.compressed
-              && gb.compressor == cb.compressor && gb.compressed == spec2.compressed
-              && gb.window >= spec2.window,
+    const KvStateBytes spec2 = kvStateBytes(c, layout, L + T);
+    // The window part per row: the layout's entry bytes against the CPU's 4 x head_dim.
+    check(gb.window * 4 * c.headDim == cb.window * sizes.entry && gb.compressor == cb.compressor
+              && gb.compressed == spec2.compressed && gb.window >= spec2.window,
           name + ": bytes held after " + std::to_string(L + T) + " tokens (main layers): window "
               + std::to_string(gb.window) + " (CPU fp32 " + std::to_string(cb.window)
-              + ", kvStateBytes bf16 ring " + std::to_string(spec2.window)
-              + " + history), compressed " + std::to_string(gb.compressed) + " (CPU "
-              + std::to_string(cb.compressed) + ", kvStateBytes " + std::to_string(spec2.compressed)
-              + "), compressor fp32 " + std::to_string(gb.compressor));
+              + ", kvStateBytes ring " + std::to_string(spec2.window) + " + history), compressed "
+              + std::to_string(gb.compressed) + " (CPU " + std::to_string(cb.compressed)
+              + ", kvStateBytes " + std::to_string(spec2.compressed) + "), compressor fp32 "
+              + std::to_string(gb.compressor));
     auto inexact = gpu.stateRowsInexact();
     check(inexact && *inexact == 0,
           name + ": the converting appends rounded " + std::to_string(inexact ? *inexact : -1)
-              + " values (bf16-exact rows)");
+              + " values (exact rows)");
 }
 #endif
 
@@ -402,8 +414,12 @@ int main()
         if (!gpu)
             check(false, "CudaExecutor: " + gpu.error().toString());
         else
-            for (const char *name : {"tiny-bf16", "tiny-quant"}) // both orders of reserve
-                deviceState(**gpu, root + "/v4/" + name, name, name[5] == 'q');
+            for (const char *name : {"tiny-bf16", "tiny-quant"}) { // both orders of reserve
+                deviceState(**gpu, root + "/v4/" + name, name, name[5] == 'q', KvLayout::Packed);
+                // packedkv: session 7's bf16 layout stays tested (FATHOM_CUDA_KV_LAYOUT=bf16)
+                if (name[5] == 'q')
+                    deviceState(**gpu, root + "/v4/" + name, name, false, KvLayout::Bf16);
+            }
 #endif
     } else {
         std::printf("%s golden data not found at %s/v4 (representability not checked)\n",

@@ -742,8 +742,11 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
         return g;
     };
     auto base = [&](const LinearWeight &w, const float *x, float *y) {
-        // At most N rows per expert: the k ids of a row are distinct.
-        return linearParams(w, x, y, N);
+        // At most N rows per expert: the k ids of a row are distinct. Every expert projection
+        // is rounded to bf16 (in the epilogue).
+        kernels::linear_params p = linearParams(w, x, y, N);
+        p.y_round_bf16 = 1;
+        return p;
     };
     const int64_t ni = static_cast<int64_t>(NK) * I;
     FATHOM_TRY_ASSIGN(Buffer<float> g, Buffer<float>::make(*this, ni, "expert gate activations"));
@@ -757,8 +760,6 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
                    kernels::linear_experts_gemv_cuda(base(e0.w3, xe.data(), u.data()),
                                                      group(2),
                                                      m_stream));
-    FATHOM_CUDA_OP("expert w1/w3", kernels::round_bf16_rows_cuda(g.data(), NK, I, I, m_stream));
-    FATHOM_CUDA_OP("expert w1/w3", kernels::round_bf16_rows_cuda(u.data(), NK, I, I, m_stream));
     kernels::SwigluParams sw;
     sw.gate = g.data();
     sw.up = u.data();
@@ -774,7 +775,6 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
                    kernels::linear_experts_gemv_cuda(base(e0.w2, g.data(), ye.data()),
                                                      group(1),
                                                      m_stream));
-    FATHOM_CUDA_OP("expert w2", kernels::round_bf16_rows_cuda(ye.data(), NK, d, d, m_stream));
     FATHOM_TRY_ASSIGN(Buffer<float> yr,
                       Buffer<float>::make(*this,
                                           static_cast<int64_t>(NK) * d,
@@ -1275,6 +1275,8 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
     kernels::linear_params p = linearParams(w, x, y, m);
     p.ldx = ldx;
     p.ldy = ldy;
+    // LinearOutput::Bf16 rounds in the kernels' epilogue (cuBLASLt below rounds afterwards).
+    p.y_round_bf16 = out == LinearOutput::Bf16 ? 1 : 0;
     const char *name = w.view ? w.view->name.c_str() : "linear";
     m_gemmFlops += 2.0 * m * w.outFeatures * w.inFeatures;
     bool done = false;
@@ -1287,6 +1289,13 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
             if (!m_lt)
                 m_lt = std::make_shared<CublasLtLinear>(m_device);
             done = m_lt->run(q, w.params().w_scale, m_stream, out == LinearOutput::Bf16);
+            if (done && out == LinearOutput::Bf16)
+                FATHOM_CUDA_OP(name,
+                               kernels::round_bf16_rows_cuda(y,
+                                                             m,
+                                                             w.outFeatures,
+                                                             ldy ? ldy : w.outFeatures,
+                                                             m_stream));
         }
     }
 #endif
@@ -1302,13 +1311,6 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
                            ? kernels::linear_cuda(p, m_stream)
                            : kernels::linear_tc_cuda(q, m_stream, work.data(), work.bytes()));
     }
-    if (out == LinearOutput::Bf16)
-        FATHOM_CUDA_OP(name,
-                       kernels::round_bf16_rows_cuda(y,
-                                                     m,
-                                                     w.outFeatures,
-                                                     ldy ? ldy : w.outFeatures,
-                                                     m_stream));
     return {};
 }
 
@@ -1596,8 +1598,8 @@ Result<void> CudaExecutor::swiglu(const kernels::SwigluParams &p)
 Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit)
 {
     CudaOpTimer timer(*this, "gemm");
-    // w1 and w3 of every expert in one grouped launch sequence, one rounding pass over all their
-    // rows, SwiGLU per expert (its routing weights), then every w2 grouped.
+    // w1 and w3 of every expert in one grouped launch sequence (rounded to bf16 in the
+    // epilogue), SwiGLU per expert (its routing weights), then every w2 grouped.
     int64_t totalRows = 0;
     for (const ExpertJob &j : jobs)
         totalRows += j.rows;
@@ -1613,6 +1615,7 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
     // grouped GEMM (linear_mma.cu, one launch per 56 experts) where the device and shapes allow.
     auto params = [&](const LinearWeight &w, const float *x, float *y, int rows) {
         kernels::linear_params q = linearParams(w, x, y, rows);
+        q.y_round_bf16 = 1; // every expert projection is rounded to bf16 (in the epilogue)
         if (!m_exactLinear && isQuantizedLinear(q))
             q.accum = kernels::linear_accum::fp32;
         return q;
@@ -1638,18 +1641,6 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
         row += j.rows;
     }
     FATHOM_CUDA_OP("expert w1/w3", grouped(up));
-    FATHOM_CUDA_OP("expert w1/w3",
-                   kernels::round_bf16_rows_cuda(g.data(),
-                                                 static_cast<int>(totalRows),
-                                                 inter,
-                                                 inter,
-                                                 m_stream));
-    FATHOM_CUDA_OP("expert w1/w3",
-                   kernels::round_bf16_rows_cuda(u.data(),
-                                                 static_cast<int>(totalRows),
-                                                 inter,
-                                                 inter,
-                                                 m_stream));
     row = 0;
     for (const ExpertJob &j : jobs) {
         if (j.rows == 0)
@@ -1667,14 +1658,6 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
         row += j.rows;
     }
     FATHOM_CUDA_OP("expert w2", grouped(down));
-    for (const ExpertJob &j : jobs)
-        if (j.rows)
-            FATHOM_CUDA_OP("expert w2",
-                           kernels::round_bf16_rows_cuda(j.y,
-                                                         j.rows,
-                                                         j.w2->outFeatures,
-                                                         j.w2->outFeatures,
-                                                         m_stream));
     return {};
 }
 

@@ -31,7 +31,7 @@ __device__ inline void store_y(const linear_params &p, int64_t ldy, int64_t row,
     if (p.y_type == act_type::bf16)
         static_cast<uint16_t *>(p.y)[row * ldy + col] = f32_to_bf16_bits(v);
     else
-        static_cast<float *>(p.y)[row * ldy + col] = v;
+        static_cast<float *>(p.y)[row * ldy + col] = p.y_round_bf16 ? round_bf16(v) : v;
 }
 
 // e4m3 code -> its value as a double, with integer operations only (no F2F for normal codes).

@@ -73,6 +73,7 @@ struct mma_batch
     int64_t ldx, ldy;
     act_type x_type, y_type;
     linear_weight_type w_type;
+    int y_round; // linear_params::y_round_bf16 (fp32 outputs rounded to bf16 values)
 };
 
 // Row tile `tile` of a launch (numbered across the items): its item and the item's first row.
@@ -123,6 +124,7 @@ __device__ __forceinline__ void promote_fp8(
 __device__ __forceinline__ void store_tiles(const warp_acc &acc,
                                             void *y,
                                             act_type y_type,
+                                            int y_round,
                                             int64_t ldy,
                                             int m,
                                             int n,
@@ -147,7 +149,7 @@ __device__ __forceinline__ void store_tiles(const warp_acc &acc,
                 if (y_type == act_type::bf16)
                     static_cast<uint16_t *>(y)[at] = f32_to_bf16_bits(acc[a][c][i]);
                 else
-                    static_cast<float *>(y)[at] = acc[a][c][i];
+                    static_cast<float *>(y)[at] = y_round ? round_bf16(acc[a][c][i]) : acc[a][c][i];
             }
 }
 
@@ -403,7 +405,7 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
         __syncthreads();
     }
 
-    store_tiles(acc, item.y, bt.y_type, bt.ldy, m, n, row0, col0, wm, wn, g, t);
+    store_tiles(acc, item.y, bt.y_type, bt.y_round, bt.ldy, m, n, row0, col0, wm, wn, g, t);
 }
 
 // The pipelined mainloop of the workspace path, FP8 weights (x pre-quantised by
@@ -536,7 +538,8 @@ __global__ void __launch_bounds__(k_threads, 2) mma_pipe_kernel(mma_batch bt)
                 if (bt.y_type == act_type::bf16)
                     static_cast<uint16_t *>(item.y)[at] = f32_to_bf16_bits(acc[a][c][i]);
                 else
-                    static_cast<float *>(item.y)[at] = acc[a][c][i];
+                    static_cast<float *>(item.y)[at] = bt.y_round ? round_bf16(acc[a][c][i])
+                                                                  : acc[a][c][i];
             }
 }
 
@@ -582,7 +585,8 @@ const char *refusal(const linear_params &p)
 bool same_group(const linear_params &a, const linear_params &b)
 {
     return a.w_type == b.w_type && a.n == b.n && a.k == b.k && a.x_type == b.x_type
-           && a.y_type == b.y_type && (a.ldx ? a.ldx : a.k) == (b.ldx ? b.ldx : b.k)
+           && a.y_type == b.y_type && a.y_round_bf16 == b.y_round_bf16
+           && (a.ldx ? a.ldx : a.k) == (b.ldx ? b.ldx : b.k)
            && (a.ldy ? a.ldy : a.n) == (b.ldy ? b.ldy : b.n);
 }
 
@@ -611,6 +615,7 @@ bool to_wgmma(const mma_batch &bt, wgmma_batch &wb)
     wb.k = bt.k;
     wb.ldy = bt.ldy;
     wb.y_type = bt.y_type;
+    wb.y_round = bt.y_round;
     wb.w_type = bt.w_type;
     for (int i = 0; i < bt.count; ++i) {
         const mma_item &it = bt.items[i];
@@ -710,6 +715,7 @@ Status linear_mma_launch(const linear_params *items,
         bt.ldy = p0.ldy ? p0.ldy : p0.n;
         bt.x_type = p0.x_type;
         bt.y_type = p0.y_type;
+        bt.y_round = p0.y_round_bf16 ? 1 : 0;
         bt.w_type = p0.w_type;
         for (; i < count && bt.count < k_max_items && same_group(items[i], p0); ++i) {
             const linear_params &p = items[i];

@@ -315,7 +315,7 @@ __global__ void __launch_bounds__(k_threads, 1) wgmma_kernel(wgmma_batch bt)
         if (bt.y_type == act_type::bf16)
             static_cast<uint16_t *>(item.y)[at] = f32_to_bf16_bits(acc[i]);
         else
-            static_cast<float *>(item.y)[at] = acc[i];
+            static_cast<float *>(item.y)[at] = bt.y_round ? round_bf16(acc[i]) : acc[i];
     }
 }
 

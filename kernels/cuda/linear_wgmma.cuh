@@ -40,6 +40,8 @@ struct wgmma_batch
     int64_t ldy;
     act_type y_type;
     linear_weight_type w_type;
+    int y_round; // linear_params::y_round_bf16
+    int pad_;    // keeps the launch's parameter bytes defined
 };
 
 // Whether this build has sm_90a code and the current device is sm_90 (queried once per device);

@@ -1079,6 +1079,7 @@ struct LinearCase
     k::act_type xType, yType;
     int64_t ldxPad, ldyPad;
     k::linear_accum accum;
+    int yRound = 0; // y_round_bf16 (f32 y): the result rounded to bf16 in the epilogue
 };
 
 void testLinear(const LinearCase &c)
@@ -1154,6 +1155,9 @@ void testLinear(const LinearCase &c)
     p.y = yBf16 ? static_cast<void *>(yb.data()) : yf.data();
     if (!statusOk(k::linear_ref(p), "linear_ref"))
         return;
+    if (c.yRound) // the executors' LinearOutput::Bf16: round_bf16 of the fp32 result
+        for (float &v : yf)
+            v = k::round_bf16(v);
 
     Dev<float> dxf(xf), dyf(yf.size());
     Dev<uint16_t> dxb(xb), dyb(yb.size());
@@ -1170,6 +1174,7 @@ void testLinear(const LinearCase &c)
     g.w = dw;
     g.w_scale = ws.empty() ? nullptr : dws.get();
     g.y = yBf16 ? static_cast<void *>(dyb.get()) : dyf.get();
+    g.y_round_bf16 = c.yRound;
     const k::Status st = k::linear_cuda(g, nullptr);
     if (statusOk(st, c.name) && synced(c.name)) {
         std::vector<float> ref(yf.size()), got(yf.size());
@@ -1241,6 +1246,13 @@ void testLinears()
         {"linear bf16 tiled m=33 65x300 fp32", W::bf16, 33, 65, 300, A::f32, A::f32, 0, 0, F},
         {"linear f32 gemv m=1 128x512", W::f32, 1, 128, 512, A::f32, A::f32, 0, 0, E},
         {"linear f32 tiled m=9 24x4096", W::f32, 9, 24, 4096, A::f32, A::f32, 0, 0, E},
+        // y_round_bf16: LinearOutput::Bf16 in the epilogue of the GEMV and the tiled kernel.
+        {"linear fp8 gemv m=2 k=1040 bf16-rounded y, strided", W::fp8_e4m3, 2, 300, 1040, A::f32, A::f32, 0, 3, E, 1},
+        {"linear fp4 gemv m=1 512x1024 bf16-rounded y", W::fp4_e2m1, 1, 512, 1024, A::f32, A::f32, 0, 0, E, 1},
+        {"linear bf16 gemv m=3 200x512 bf16-rounded y", W::bf16, 3, 200, 512, A::f32, A::f32, 0, 0, E, 1},
+        {"linear f32 gemv m=1 96x256 fp32 bf16-rounded y", W::f32, 1, 96, 256, A::f32, A::f32, 0, 0, F, 1},
+        {"linear fp8 tiled m=9 77x384 bf16-rounded y", W::fp8_e4m3, 9, 77, 384, A::f32, A::f32, 0, 0, E, 1},
+        {"linear bf16 tiled m=33 65x300 bf16-rounded y", W::bf16, 33, 65, 300, A::f32, A::f32, 0, 2, E, 1},
     };
     for (const LinearCase &c : cases)
         testLinear(c);
@@ -1617,6 +1629,20 @@ void testMmaLinear(const MmaCase &c, bool wsExact = true)
         expectExact(got, got2, std::string(c.name) + " with a workspace (x quantised once)");
     else
         checkBound(got2, std::string(c.name) + " with a workspace (x quantised once)");
+
+    // y_round_bf16 (f32 y): the same sums, rounded to bf16 in the epilogue.
+    if (yBf16)
+        return;
+    for (k::linear_params &g : dev)
+        g.y_round_bf16 = 1;
+    cudaMemset(dyf.get(), 0xFF, exact.size() * 4);
+    const k::Status st3 = k::linear_grouped_mma_cuda(dev.data(), items, nullptr, work.get(), wsBytes);
+    if (!statusOk(st3, c.name) || !synced(c.name))
+        return;
+    std::vector<float> want(got2.size());
+    for (size_t i = 0; i < want.size(); ++i)
+        want[i] = k::round_bf16(got2[i]);
+    expectExact(want, dyf.host(), std::string(c.name) + " rounded to bf16 in the epilogue");
 }
 
 void testMma()

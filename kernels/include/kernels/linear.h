@@ -76,7 +76,11 @@ struct linear_params
     int32_t pad1_ = 0;
     void *y = nullptr; // [m, n] row stride ldy; bf16 bits or f32 per y_type
     act_type y_type = act_type::bf16;
-    int32_t pad2_ = 0;
+    // Device kernels only (linear_cuda and the other cuda_ops.h LINEARs; the CPU kernels ignore
+    // it): with y_type f32, nonzero rounds each result once to nearest even bf16 and stores that
+    // value as fp32 (the executors' LinearOutput::Bf16 in the GEMM epilogue: the same bits as a
+    // round_bf16 pass over y afterwards). Fills the struct's padding (params_padding.cpp).
+    int32_t y_round_bf16 = 0;
     int64_t ldy = 0; // elements between rows of y; 0 = n
     int m = 0, n = 0, k = 0;
     linear_accum accum = linear_accum::exact;

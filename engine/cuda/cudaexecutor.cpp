@@ -8,6 +8,7 @@
 #endif
 #include "engine/runtime/v4model.h"
 #include "kernels/cuda_ops.h"
+#include "kernels/linear_group.h"
 
 #include <cuda_runtime.h>
 
@@ -186,6 +187,9 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // cublaslt: FATHOM_CUDA_EXACT_LINEAR=0 starts in the non-exact mode (setExactLinear).
     const char *exact = std::getenv("FATHOM_CUDA_EXACT_LINEAR");
     x->m_exactLinear = !exact || std::strcmp(exact, "0") != 0;
+    // linfuse: FATHOM_CUDA_GROUP_LINEAR=0 runs linearGroup()'s linears one launch each.
+    const char *group = std::getenv("FATHOM_CUDA_GROUP_LINEAR");
+    x->m_groupLinear = !group || std::strcmp(group, "0") != 0;
     // packedkv: the packed §5.2 state by default; FATHOM_CUDA_KV_LAYOUT=bf16 keeps session 7's
     // bf16 rows, FATHOM_CUDA_FP32_STATE=1 (or FATHOM_CUDA_KV_LAYOUT=fp32) the fp32 ones.
     const char *fp32State = std::getenv("FATHOM_CUDA_FP32_STATE");
@@ -1312,6 +1316,39 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
                            : kernels::linear_tc_cuda(q, m_stream, work.data(), work.bytes()));
     }
     return {};
+}
+
+Result<void> CudaExecutor::linearGroup(const float *x,
+                                       int m,
+                                       const std::vector<LinearJob> &jobs,
+                                       int64_t ldx)
+{
+    if (m == 0 || jobs.empty())
+        return {};
+    if (m_groupLinear && m <= 4 && jobs.size() > 1) {
+        CudaOpTimer timer(*this, "gemm");
+        std::vector<kernels::linear_params> items;
+        items.reserve(jobs.size());
+        for (const LinearJob &j : jobs) {
+            if (!j.w || !j.w->valid())
+                return fail(Error::Kind::InvalidArgument, "linearGroup: missing weight", "CudaExecutor");
+            // As linear() (its GEMV takes any accum for FP8/FP4: their block sums are exact).
+            kernels::linear_params p = linearParams(*j.w, x, j.y, m);
+            p.ldx = ldx;
+            p.ldy = j.ldy;
+            p.y_round_bf16 = j.out == LinearOutput::Bf16 ? 1 : 0;
+            items.push_back(p);
+        }
+        const int count = static_cast<int>(items.size());
+        if (kernels::linear_group_gemv_fits(items.data(), count)) {
+            for (const LinearJob &j : jobs)
+                m_gemmFlops += 2.0 * m * j.w->outFeatures * j.w->inFeatures;
+            FATHOM_CUDA_OP("linear group",
+                           kernels::linear_group_gemv_cuda(items.data(), count, m_stream));
+            return {};
+        }
+    }
+    return Executor::linearGroup(x, m, jobs, ldx); // one linear() each
 }
 
 Result<void> CudaExecutor::rmsNorm(const kernels::RmsNormParams &p)

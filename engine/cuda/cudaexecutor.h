@@ -238,6 +238,11 @@ public:
                         LinearOutput out,
                         int64_t ldx,
                         int64_t ldy) override;
+    // Decode-sized m (<= 4): one GEMV launch for the whole group (linear_group.h).
+    Result<void> linearGroup(const float *x,
+                             int m,
+                             const std::vector<LinearJob> &jobs,
+                             int64_t ldx) override;
     Result<void> rmsNorm(const kernels::RmsNormParams &p) override;
     Result<void> headRmsNormBf16(float *x, int rows, int dim, float eps) override;
     Result<void> rope(const kernels::RopeParams &p) override;
@@ -351,6 +356,7 @@ private:
     std::vector<void *> m_eventPool;
     double m_gemmFlops = 0;
     bool m_exactLinear = true;
+    bool m_groupLinear = true; // linearGroup() in one launch where it can (FATHOM_CUDA_GROUP_LINEAR)
     bool m_groupLinear = true; // linearGroup() in one launch where it can (FATHOM_CUDA_GROUP_LINEAR)
     KvLayout m_kvLayout = KvLayout::Packed;
     int *m_stateInexact = nullptr; // device counter of scatter_rows_bf16_cuda / _packed_cuda

@@ -69,6 +69,15 @@ struct ExpertJob
     int rows = 0;
 };
 
+/** One linear of a group that reads the same input rows (Executor::linearGroup). */
+struct LinearJob
+{
+    const LinearWeight *w = nullptr;
+    float *y = nullptr; // [m, w->outFeatures], row stride ldy (0 = packed)
+    LinearOutput out = LinearOutput::F32;
+    int64_t ldy = 0;
+};
+
 /** One staged piece of a graphed decode step (Executor::stepPieces). */
 struct StepPiece
 {
@@ -103,6 +112,17 @@ public:
                                 int64_t ldx = 0,
                                 int64_t ldy = 0)
         = 0;
+    /** linear() of every job on the same x [m, k] (row stride ldx), bit for bit; a device may
+        run them in one launch (decode). The default runs them one by one. */
+    virtual Result<void> linearGroup(const float *x,
+                                     int m,
+                                     const std::vector<LinearJob> &jobs,
+                                     int64_t ldx = 0)
+    {
+        for (const LinearJob &j : jobs)
+            FATHOM_TRY(linear(*j.w, x, m, j.y, j.out, ldx, j.ldy));
+        return {};
+    }
 
     virtual Result<void> rmsNorm(const kernels::RmsNormParams &p) = 0;
     virtual Result<void> headRmsNormBf16(float *x, int rows, int dim, float eps) = 0;

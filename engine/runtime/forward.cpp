@@ -683,7 +683,8 @@ Result<void> V4Forward::runBlock(int block,
 
 Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
                                          const Batch &batch,
-                                         const float *x,
+                                         const Floats &a,
+                                         Floats &g,
                                          bool indexer,
                                          std::vector<int> &emittedPerItem)
 {
@@ -694,12 +695,6 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
     const int W = cc * Dc;
     const int N = batch.rows;
     const int r = c.qkRopeHeadDim;
-    FATHOM_TRY_ASSIGN(Floats a, floats(m_exec, static_cast<int64_t>(N) * W, "compressor kv"));
-    FATHOM_TRY_ASSIGN(Floats g, floats(m_exec, static_cast<int64_t>(N) * W, "compressor gate"));
-    FATHOM_TRY(
-        m_exec.linear(indexer ? bw.idxCompWkv : bw.compWkv, x, N, a.data(), LinearOutput::F32));
-    FATHOM_TRY(
-        m_exec.linear(indexer ? bw.idxCompWgate : bw.compWgate, x, N, g.data(), LinearOutput::F32));
     // Gate rows + the positional bias of their place in the window (ape).
     const size_t staged0 = stagedUploads();
     FATHOM_TRY(m_exec.addPeriodicRows(g.data(),
@@ -867,9 +862,33 @@ Result<void> V4Forward::attention(
                       opInts(m_exec, batch.positions, positionsOnExec, "token positions"));
     scriptGen(stagedP, static_cast<int>(ScriptOp::Positions), -1, block);
 
-    // Query path (§3.4).
+    // Every projection of x first, as one group (one launch in a decode step): the query and
+    // key/value down-projections, the compressors' kv and gate rows, the indexer's head weights.
     FATHOM_TRY_ASSIGN(Floats cq, floats(m_exec, static_cast<int64_t>(N) * QL, "q_lora"));
-    FATHOM_TRY(m_exec.linear(bw.wqA, x, N, cq.data(), LinearOutput::Bf16));
+    FATHOM_TRY_ASSIGN(Floats kv, floats(m_exec, static_cast<int64_t>(N) * D, "kv rows"));
+    std::vector<LinearJob> xJobs = {{&bw.wqA, cq.data(), LinearOutput::Bf16},
+                                    {&bw.wkv, kv.data(), LinearOutput::Bf16}};
+    Floats compKv, compGate, idxKv, idxGate, wi;
+    if (m) {
+        const int64_t rows = static_cast<int64_t>(N) * (m == 4 ? 2 : 1) * D;
+        FATHOM_TRY_ASSIGN(compKv, floats(m_exec, rows, "compressor kv"));
+        FATHOM_TRY_ASSIGN(compGate, floats(m_exec, rows, "compressor gate"));
+        xJobs.push_back({&bw.compWkv, compKv.data()});
+        xJobs.push_back({&bw.compWgate, compGate.data()});
+    }
+    if (m == 4) {
+        const int64_t rows = static_cast<int64_t>(N) * 2 * c.indexHeadDim;
+        FATHOM_TRY_ASSIGN(idxKv, floats(m_exec, rows, "indexer compressor kv"));
+        FATHOM_TRY_ASSIGN(idxGate, floats(m_exec, rows, "indexer compressor gate"));
+        FATHOM_TRY_ASSIGN(wi, floats(m_exec, static_cast<int64_t>(N) * c.indexNHeads,
+                                     "indexer head weights"));
+        xJobs.push_back({&bw.idxCompWkv, idxKv.data()});
+        xJobs.push_back({&bw.idxCompWgate, idxGate.data()});
+        xJobs.push_back({&bw.idxWeights, wi.data(), LinearOutput::Bf16});
+    }
+    FATHOM_TRY(m_exec.linearGroup(x, N, xJobs));
+
+    // Query path (§3.4).
     kernels::RmsNormParams np;
     np.x = cq.data();
     np.weight = bw.qNorm.data();
@@ -879,8 +898,17 @@ Result<void> V4Forward::attention(
     np.eps = eps;
     FATHOM_TRY(m_exec.rmsNorm(np));
     tapRows(m_exec, tap, bw.prefix, "q_lora", cq.data(), QL, {QL}, tapItems);
+    // The queries and (CSA) the indexer's queries from cq, as one group.
     FATHOM_TRY_ASSIGN(Floats q, floats(m_exec, static_cast<int64_t>(N) * H * D, "queries"));
-    FATHOM_TRY(m_exec.linear(bw.wqB, cq.data(), N, q.data(), LinearOutput::Bf16));
+    std::vector<LinearJob> cqJobs = {{&bw.wqB, q.data(), LinearOutput::Bf16}};
+    Floats qi;
+    if (m == 4) {
+        FATHOM_TRY_ASSIGN(qi, floats(m_exec,
+                                     static_cast<int64_t>(N) * c.indexNHeads * c.indexHeadDim,
+                                     "indexer queries"));
+        cqJobs.push_back({&bw.idxWqB, qi.data(), LinearOutput::Bf16});
+    }
+    FATHOM_TRY(m_exec.linearGroup(cq.data(), N, cqJobs));
     FATHOM_TRY(m_exec.headRmsNormBf16(q.data(), N * H, D, eps));
     kernels::RopeParams rp;
     rp.x = q.data();
@@ -895,8 +923,6 @@ Result<void> V4Forward::attention(
     tapRows(m_exec, tap, bw.prefix, "q", q.data(), H * D, {H, D}, tapItems);
 
     // Key/value path.
-    FATHOM_TRY_ASSIGN(Floats kv, floats(m_exec, static_cast<int64_t>(N) * D, "kv rows"));
-    FATHOM_TRY(m_exec.linear(bw.wkv, x, N, kv.data(), LinearOutput::Bf16));
     np.x = kv.data();
     np.weight = bw.kvNorm.data();
     np.y = kv.data();
@@ -922,7 +948,7 @@ Result<void> V4Forward::attention(
 
     std::vector<int> emitted;
     if (m)
-        FATHOM_TRY(compressorUpdate(bw, batch, x, false, emitted));
+        FATHOM_TRY(compressorUpdate(bw, batch, compKv, compGate, false, emitted));
 
     // Lightning indexer (CSA): per token the selected compressed entries.
     const int topk = c.indexTopk;
@@ -930,11 +956,8 @@ Result<void> V4Forward::attention(
     Ints selOnExec;                // the same in executor memory (indexerSelectOnExecutor)
     bool selectedOnExec = false;
     if (m == 4) {
-        FATHOM_TRY(compressorUpdate(bw, batch, x, true, emitted));
+        FATHOM_TRY(compressorUpdate(bw, batch, idxKv, idxGate, true, emitted));
         const int HI = c.indexNHeads, DI = c.indexHeadDim;
-        FATHOM_TRY_ASSIGN(Floats qi,
-                          floats(m_exec, static_cast<int64_t>(N) * HI * DI, "indexer queries"));
-        FATHOM_TRY(m_exec.linear(bw.idxWqB, cq.data(), N, qi.data(), LinearOutput::Bf16));
         kernels::RopeParams ip;
         ip.x = qi.data();
         ip.positions = positions;
@@ -950,9 +973,6 @@ Result<void> V4Forward::attention(
                                    DI,
                                    static_cast<float>(1.0 / std::sqrt(static_cast<double>(DI)))));
         FATHOM_TRY(m_exec.fakeQuantE2m1(qi.data(), N * HI, DI, DI, 32));
-        FATHOM_TRY_ASSIGN(Floats wi,
-                          floats(m_exec, static_cast<int64_t>(N) * HI, "indexer head weights"));
-        FATHOM_TRY(m_exec.linear(bw.idxWeights, x, N, wi.data(), LinearOutput::Bf16));
         const float wScale = static_cast<float>(std::pow(static_cast<double>(DI), -0.5)
                                                 * std::pow(static_cast<double>(HI), -0.5));
         FATHOM_TRY(m_exec.scaleRoundBf16(wi.data(), wi.size(), wScale));

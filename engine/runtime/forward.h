@@ -176,9 +176,12 @@ private:
                                  int mtpBlock);
     Result<void> attention(
         int block, const Batch &batch, const float *x, float *y, const ForwardOptions &options);
+    // a / g: the compressor's kv and gate projections of the attention input [rows, cc·Dc]
+    // (attention() computes them with the other linears of that input); g is updated in place.
     Result<void> compressorUpdate(const BlockWeights &bw,
                                   const Batch &batch,
-                                  const float *x,
+                                  const Buffer<float> &a,
+                                  Buffer<float> &g,
                                   bool indexer,
                                   std::vector<int> &emittedPerItem);
     Result<void> moe(

@@ -111,6 +111,58 @@ Status linear_grouped_tc_cuda(const linear_params *items,
     return linear_grouped_cuda(items, count, stream);
 }
 
+namespace {
+
+// Why linear_group_gemv_cuda cannot take the items (success: it can).
+Status group_check(const linear_params *items, int count)
+{
+    if (count < 0 || (count > 0 && !items))
+        return Status::invalid("linear_group_gemv_cuda: bad arguments");
+    if (count == 0)
+        return Status::success();
+    const linear_params &p0 = items[0];
+    const int64_t ldx0 = p0.ldx ? p0.ldx : p0.k;
+    bool dense = false;
+    linear_accum accum = linear_accum::exact;
+    for (int i = 0; i < count; ++i) {
+        const linear_params &p = items[i];
+        if (Status st = check(p); !st.ok())
+            return st;
+        if (p.x != p0.x || p.x_type != p0.x_type || (p.ldx ? p.ldx : p.k) != ldx0 || p.m != p0.m
+            || p.k != p0.k)
+            return Status::unsupported("linear_group_gemv_cuda: items with different inputs");
+        if (!cuda::is_quantized(p.w_type)) {
+            if (dense && p.accum != accum)
+                return Status::unsupported("linear_group_gemv_cuda: dense items' accum differ");
+            dense = true;
+            accum = p.accum;
+        }
+        if (p.m > 0 && p.n > 0 && !cuda::linear_gemv_fits(p))
+            return Status::unsupported("linear_group_gemv_cuda: an item does not fit the GEMV");
+    }
+    return Status::success();
+}
+
+} // namespace
+
+bool linear_group_gemv_fits(const linear_params *items, int count)
+{
+    return group_check(items, count).ok();
+}
+
+Status linear_group_gemv_cuda(const linear_params *items, int count, CUstream_st *stream)
+{
+    if (Status st = group_check(items, count); !st.ok() || count == 0 || items[0].m == 0)
+        return st;
+    // More than k_linear_group_max items: one launch per chunk.
+    for (int i = 0; i < count; i += k_linear_group_max) {
+        const int c = count - i < k_linear_group_max ? count - i : k_linear_group_max;
+        if (Status st = cuda::linear_group_gemv_launch(items + i, c, stream); !st.ok())
+            return st;
+    }
+    return Status::success();
+}
+
 Status linear_experts_gemv_cuda(const linear_params &base,
                                 const expert_group &g,
                                 CUstream_st *stream)

@@ -20,6 +20,8 @@
 
 #include "linear_internal.cuh"
 
+#include <cstring>
+
 namespace fathom::kernels::cuda {
 
 namespace {
@@ -27,6 +29,7 @@ namespace {
 constexpr int k_warps = 16;
 constexpr int k_threads = 32 * k_warps;
 constexpr int k_max_m = 4;
+constexpr int k_max_group = k_linear_group_max;
 
 // Dynamic shared memory a GEMV block may use on the current device: the opt-in limit (227 KiB on
 // sm_90, 163 KiB on sm_80) less the kernel's static terms[] array. Cached per device.
@@ -126,6 +129,18 @@ __device__ void stage_x(const linear_params &p, int64_t ldx, unsigned char *smem
     }
 }
 
+using terms_t = float[k_max_m][32]; // one warp's block terms (terms[warp][row][block])
+
+// One block of the GEMV: columns [(block * k_warps + warp) * cpw, + cpw) of p.
+template<GemvKind Kind, linear_accum Accum>
+__device__ __forceinline__ void gemv_block(const linear_params &p,
+                                           int64_t ldx,
+                                           int64_t ldy,
+                                           int cpw,
+                                           int64_t block,
+                                           unsigned char *smem,
+                                           terms_t *terms);
+
 template<GemvKind Kind, linear_accum Accum>
 __global__ void __launch_bounds__(k_threads)
     gemv_kernel(linear_params p, int64_t ldx, int64_t ldy, int cpw, expert_group g)
@@ -150,12 +165,24 @@ __global__ void __launch_bounds__(k_threads)
         p.x = static_cast<const char *>(p.x) + static_cast<int64_t>(r0) * ldx * xsz;
         p.y = static_cast<char *>(p.y) + static_cast<int64_t>(r0) * ldy * ysz;
     }
+    gemv_block<Kind, Accum>(p, ldx, ldy, cpw, blockIdx.x, smem, terms);
+}
+
+template<GemvKind Kind, linear_accum Accum>
+__device__ __forceinline__ void gemv_block(const linear_params &p,
+                                           int64_t ldx,
+                                           int64_t ldy,
+                                           int cpw,
+                                           int64_t block,
+                                           unsigned char *smem,
+                                           terms_t *terms)
+{
     stage_x<Kind>(p, ldx, smem);
     __syncthreads();
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int m = p.m, k = p.k;
     const int kb = (k + 127) / 128;
-    const int64_t col0 = (static_cast<int64_t>(blockIdx.x) * k_warps + warp) * cpw;
+    const int64_t col0 = (block * k_warps + warp) * cpw;
     const uint8_t *sa = smem + x_bytes(Kind, m, k);
     const int64_t xs = x_row_stride(Kind, k);
     for (int c = 0; c < cpw; ++c) {
@@ -288,6 +315,39 @@ __global__ void __launch_bounds__(k_threads)
     }
 }
 
+GemvKind kind_of(linear_weight_type t)
+{
+    switch (t) {
+    case linear_weight_type::fp8_e4m3:
+        return GemvKind::Fp8;
+    case linear_weight_type::fp4_e2m1:
+        return GemvKind::Fp4;
+    case linear_weight_type::bf16:
+        return GemvKind::Bf16;
+    default:
+        return GemvKind::F32;
+    }
+}
+
+// Whether the GEMV takes p (else linear_tiled).
+bool gemv_fits(const linear_params &p, GemvKind kind)
+{
+    const int64_t row_bytes = kind == GemvKind::Fp8    ? p.k
+                              : kind == GemvKind::Fp4  ? p.k / 2
+                              : kind == GemvKind::Bf16 ? int64_t(p.k) * 2
+                                                       : int64_t(p.k) * 4;
+    return p.m <= k_max_m && p.k % 16 == 0 && row_bytes % 16 == 0
+           && reinterpret_cast<uintptr_t>(p.w) % 16 == 0
+           && smem_bytes(kind, p.m, p.k) <= max_dynamic_smem();
+}
+
+// Columns per warp: more for wide outputs (fewer blocks re-staging x).
+int columns_per_warp(int n)
+{
+    const int cpw = n / 8192;
+    return cpw < 1 ? 1 : (cpw > 8 ? 8 : cpw);
+}
+
 template<GemvKind Kind, linear_accum Accum>
 Status launch(const linear_params &p, const expert_group &g, CUstream_st *stream)
 {
@@ -295,8 +355,7 @@ Status launch(const linear_params &p, const expert_group &g, CUstream_st *stream
     if (const cudaError_t err = cuda::allow_smem(gemv_kernel<Kind, Accum>, bytes);
         err != cudaSuccess)
         return cuda_status(err);
-    int cpw = p.n / 8192;
-    cpw = cpw < 1 ? 1 : (cpw > 8 ? 8 : cpw);
+    const int cpw = columns_per_warp(p.n);
     const long long cols_per_block = static_cast<long long>(k_warps) * cpw;
     const int64_t ldx = p.ldx ? p.ldx : p.k;
     const int64_t ldy = p.ldy ? p.ldy : p.n;
@@ -306,33 +365,102 @@ Status launch(const linear_params &p, const expert_group &g, CUstream_st *stream
     return launch_status();
 }
 
+// A group of linears over the same input rows in one launch (linear_group_gemv_cuda): the grid
+// runs over the items' column blocks one item after another; every block stages x for its own
+// item's weight type, as a launch of that item alone would, so each item's bits are its own
+// launch's.
+struct gemv_group
+{
+    linear_params items[k_max_group];
+    int32_t block0[k_max_group]; // the item's first block
+    int32_t cpw[k_max_group];
+    int32_t kind[k_max_group]; // GemvKind
+    int32_t count;
+    int32_t pad_;
+};
+
+template<linear_accum Accum>
+__global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
+{
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
+    __shared__ float terms[k_warps][k_max_m][32];
+    const int b = static_cast<int>(blockIdx.x);
+    int it = 0;
+    while (it + 1 < gp.count && gp.block0[it + 1] <= b)
+        ++it;
+    const linear_params p = gp.items[it];
+    const int64_t ldx = p.ldx ? p.ldx : p.k, ldy = p.ldy ? p.ldy : p.n;
+    const int64_t block = b - gp.block0[it];
+    switch (static_cast<GemvKind>(gp.kind[it])) {
+    case GemvKind::Fp8:
+        gemv_block<GemvKind::Fp8, linear_accum::exact>(p, ldx, ldy, gp.cpw[it], block, smem, terms);
+        break;
+    case GemvKind::Fp4:
+        gemv_block<GemvKind::Fp4, linear_accum::exact>(p, ldx, ldy, gp.cpw[it], block, smem, terms);
+        break;
+    case GemvKind::Bf16:
+        gemv_block<GemvKind::Bf16, Accum>(p, ldx, ldy, gp.cpw[it], block, smem, terms);
+        break;
+    default:
+        gemv_block<GemvKind::F32, Accum>(p, ldx, ldy, gp.cpw[it], block, smem, terms);
+        break;
+    }
+}
+
 } // namespace
+
+Status linear_group_gemv_launch(const linear_params *items, int count, CUstream_st *stream)
+{
+    if (count <= 0 || count > k_max_group)
+        return Status::invalid("linear_group_gemv: 1 to 8 items");
+    gemv_group gp;
+    std::memset(static_cast<void *>(&gp), 0, sizeof gp); // defined parameter bytes (graphs)
+    size_t bytes = 0;
+    long long blocks = 0;
+    linear_accum accum = linear_accum::exact;
+    for (int i = 0; i < count; ++i) {
+        const linear_params &p = items[i];
+        const GemvKind kind = kind_of(p.w_type);
+        if (!gemv_fits(p, kind))
+            return Status::unsupported("linear_group_gemv: shape not supported");
+        if (kind == GemvKind::Bf16 || kind == GemvKind::F32)
+            accum = p.accum; // the caller checked that the dense items agree
+        const size_t b = smem_bytes(kind, p.m, p.k);
+        bytes = b > bytes ? b : bytes;
+        gp.items[i] = p;
+        gp.kind[i] = static_cast<int32_t>(kind);
+        gp.cpw[i] = columns_per_warp(p.n);
+        gp.block0[i] = static_cast<int32_t>(blocks);
+        blocks += grid_for(p.n, k_warps * gp.cpw[i]);
+    }
+    gp.count = count;
+    if (blocks == 0)
+        return Status::success();
+    if (blocks > 0x7FFFFFFFLL)
+        return Status::unsupported("linear_group_gemv: too many columns");
+    const bool exact = accum == linear_accum::exact;
+    const auto kernel = exact ? gemv_group_kernel<linear_accum::exact>
+                              : gemv_group_kernel<linear_accum::fp32>;
+    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
+        return cuda_status(err);
+    const unsigned grid = static_cast<unsigned>(blocks);
+    if (exact) {
+        FATHOM_LAUNCH(grid, k_threads, bytes, stream, gemv_group_kernel<linear_accum::exact>)(gp);
+    } else {
+        FATHOM_LAUNCH(grid, k_threads, bytes, stream, gemv_group_kernel<linear_accum::fp32>)(gp);
+    }
+    return launch_status();
+}
+
+bool linear_gemv_fits(const linear_params &p)
+{
+    return gemv_fits(p, kind_of(p.w_type));
+}
 
 Status linear_gemv_launch(const linear_params &p, CUstream_st *stream, const expert_group &g)
 {
-    GemvKind kind;
-    size_t align = 16;
-    switch (p.w_type) {
-    case linear_weight_type::fp8_e4m3:
-        kind = GemvKind::Fp8;
-        break;
-    case linear_weight_type::fp4_e2m1:
-        kind = GemvKind::Fp4;
-        break;
-    case linear_weight_type::bf16:
-        kind = GemvKind::Bf16;
-        break;
-    default:
-        kind = GemvKind::F32;
-        break;
-    }
-    const int64_t row_bytes = kind == GemvKind::Fp8    ? p.k
-                              : kind == GemvKind::Fp4  ? p.k / 2
-                              : kind == GemvKind::Bf16 ? int64_t(p.k) * 2
-                                                       : int64_t(p.k) * 4;
-    if (p.m > k_max_m || p.k % 16 != 0 || row_bytes % 16 != 0
-        || reinterpret_cast<uintptr_t>(p.w) % align != 0
-        || smem_bytes(kind, p.m, p.k) > max_dynamic_smem())
+    const GemvKind kind = kind_of(p.w_type);
+    if (!gemv_fits(p, kind))
         return Status::unsupported("linear_gemv: shape not supported");
     const bool exact = p.accum == linear_accum::exact;
     switch (kind) {

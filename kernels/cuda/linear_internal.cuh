@@ -14,6 +14,7 @@
 
 #include "kernels/cuda_ops.h"
 #include "kernels/linear.h"
+#include "kernels/linear_group.h"
 
 #include "cuda_common.cuh"
 
@@ -71,6 +72,11 @@ inline bool is_quantized(linear_weight_type t)
 // With g.active set: the grouped-expert form (linear_experts_gemv_cuda), p.w the first expert's
 // weight (its alignment stands for all of them, which the caller checks).
 Status linear_gemv_launch(const linear_params &p, CUstream_st *stream, const expert_group &g = {});
+// linear_gemv.cu: whether linear_gemv_launch takes p (m <= 4 among others).
+bool linear_gemv_fits(const linear_params &p);
+// linear_gemv.cu: 1..k_linear_group_max items over the same x in one launch (linear_group.h);
+// Unsupported when an item does not fit the GEMV.
+Status linear_group_gemv_launch(const linear_params *items, int count, CUstream_st *stream);
 // linear_tiled.cu: any shape.
 Status linear_tiled_launch(const linear_params &p, CUstream_st *stream);
 // linear_mma.cu: whether the current device has e4m3 mma.sync (sm_89+; queried once per device),

@@ -18,6 +18,7 @@
 #include "kernels/indexer.h"
 #include "kernels/kv_packed.h"
 #include "kernels/linear.h"
+#include "kernels/linear_group.h"
 #include "kernels/mhc.h"
 #include "kernels/moe.h"
 #include "kernels/quant.h"
@@ -1256,6 +1257,168 @@ void testLinears()
     };
     for (const LinearCase &c : cases)
         testLinear(c);
+}
+
+// ---- LINEAR of a group over the same x (linear_group.h) ------------------------------------------
+
+// A random weight of `type` [n, kd] on the host (codes or values) and its scales.
+struct HostWeight
+{
+    std::vector<uint8_t> bytes, scales;
+};
+
+HostWeight randomWeight(k::linear_weight_type type, int n, int kd)
+{
+    auto wf = randomF32(static_cast<size_t>(n) * kd, 1.0f / std::sqrt(static_cast<float>(kd)));
+    for (int j = 0; j < n; ++j)
+        for (int i = 0; i < kd; ++i)
+            wf[static_cast<size_t>(j) * kd + i] *= std::ldexp(1.0f, (j % 5) - (i / 128) % 3);
+    HostWeight w;
+    switch (type) {
+    case k::linear_weight_type::fp8_e4m3:
+        w.bytes.resize(static_cast<size_t>(n) * kd);
+        w.scales.resize(static_cast<size_t>((n + 127) / 128) * ((kd + 127) / 128));
+        k::quantize_weight_e4m3(wf.data(), n, kd, w.bytes.data(), w.scales.data());
+        break;
+    case k::linear_weight_type::fp4_e2m1:
+        w.bytes.resize(static_cast<size_t>(n) * kd / 2);
+        w.scales.resize(static_cast<size_t>(n) * kd / 32);
+        k::quantize_weight_e2m1(wf.data(), n, kd, w.bytes.data(), w.scales.data());
+        break;
+    case k::linear_weight_type::bf16:
+        w.bytes.resize(wf.size() * 2);
+        for (size_t i = 0; i < wf.size(); ++i) {
+            const uint16_t b = k::f32_to_bf16(wf[i]);
+            std::memcpy(w.bytes.data() + 2 * i, &b, 2);
+        }
+        break;
+    case k::linear_weight_type::f32:
+        w.bytes.resize(wf.size() * 4);
+        std::memcpy(w.bytes.data(), wf.data(), w.bytes.size());
+        break;
+    }
+    return w;
+}
+
+// Every item of a group against linear_ref (bit for bit for FP8/FP4, rounded to bf16 where asked)
+// and against its own linear_cuda launch (bit for bit: the group claims the same bits).
+void testLinearGroupCase(const char *name, int m, int kd, int64_t ldxPad)
+{
+    using W = k::linear_weight_type;
+    struct Item
+    {
+        W type;
+        int n;
+        int round;
+        int64_t ldyPad;
+    };
+    // More than k_linear_group_max items (two launches), every weight type, strided and rounded
+    // outputs, a wide one (two columns per warp: its blocks start mid-grid).
+    const Item spec[] = {{W::fp8_e4m3, 300, 1, 0},
+                         {W::fp4_e2m1, 96, 0, 3},
+                         {W::bf16, 16400, 1, 0},
+                         {W::f32, 40, 0, 0},
+                         {W::fp8_e4m3, 128, 0, 5},
+                         {W::bf16, 33, 0, 0},
+                         {W::fp8_e4m3, 17, 1, 0},
+                         {W::f32, 64, 1, 2},
+                         {W::fp4_e2m1, 256, 1, 0}};
+    const int count = static_cast<int>(std::size(spec));
+    const int64_t xs = kd + ldxPad;
+    auto xf = randomBf16(static_cast<size_t>(m) * xs, 2.0f);
+    Dev<float> dx(xf);
+    std::vector<HostWeight> hw;
+    std::vector<std::unique_ptr<Dev<uint8_t>>> dw, dsc;
+    std::vector<std::unique_ptr<Dev<float>>> dy, dy1;
+    std::vector<k::linear_params> host(count), dev(count);
+    std::vector<std::vector<float>> ref(count);
+    for (int i = 0; i < count; ++i) {
+        const Item &it = spec[i];
+        hw.push_back(randomWeight(it.type, it.n, kd));
+        const int64_t ys = it.n + it.ldyPad;
+        ref[i].assign(static_cast<size_t>(m) * ys, 0.0f);
+        k::linear_params p;
+        p.x = xf.data();
+        p.x_type = k::act_type::f32;
+        p.ldx = xs;
+        p.w = hw[i].bytes.data();
+        p.w_scale = hw[i].scales.empty() ? nullptr : hw[i].scales.data();
+        p.w_type = it.type;
+        p.y = ref[i].data();
+        p.y_type = k::act_type::f32;
+        p.ldy = it.ldyPad ? ys : 0;
+        p.m = m;
+        p.n = it.n;
+        p.k = kd;
+        p.accum = k::linear_accum::exact;
+        if (!statusOk(k::linear_ref(p), "linear_ref"))
+            return;
+        if (it.round)
+            for (float &v : ref[i])
+                v = k::round_bf16(v);
+        host[i] = p;
+        dw.push_back(std::make_unique<Dev<uint8_t>>(hw[i].bytes));
+        dsc.push_back(std::make_unique<Dev<uint8_t>>(hw[i].scales));
+        dy.push_back(std::make_unique<Dev<float>>(ref[i].size()));
+        dy1.push_back(std::make_unique<Dev<float>>(ref[i].size()));
+        cudaMemset(dy.back()->get(), 0, ref[i].size() * 4); // the strides' gaps stay 0
+        cudaMemset(dy1.back()->get(), 0, ref[i].size() * 4);
+        k::linear_params g = p;
+        g.x = dx.get();
+        g.w = dw.back()->get();
+        g.w_scale = hw[i].scales.empty() ? nullptr : dsc.back()->get();
+        g.y = dy.back()->get();
+        g.y_round_bf16 = it.round;
+        dev[i] = g;
+    }
+    report(k::linear_group_gemv_fits(dev.data(), count), std::string(name) + ": fits the GEMV");
+    const k::Status st = k::linear_group_gemv_cuda(dev.data(), count, nullptr);
+    if (!statusOk(st, name) || !synced(name))
+        return;
+    for (int i = 0; i < count; ++i) {
+        k::linear_params one = dev[i];
+        one.y = dy1[i]->get();
+        if (!statusOk(k::linear_cuda(one, nullptr), name) || !synced(name))
+            return;
+        const std::string what = std::string(name) + " item " + std::to_string(i);
+        const auto got = dy[i]->host();
+        expectExact(dy1[i]->host(), got, what + " vs its own launch");
+        const bool quantized = spec[i].type == W::fp8_e4m3 || spec[i].type == W::fp4_e2m1;
+        if (quantized)
+            expectExact(ref[i], got, what + " vs linear_ref");
+        else
+            expectNmse(ref[i], got, spec[i].round ? 1e-5 : 1e-13, what + " vs linear_ref");
+    }
+}
+
+void testLinearGroup()
+{
+    testLinearGroupCase("linear group m=1 k=512", 1, 512, 0);
+    testLinearGroupCase("linear group m=3 k=256 strided x", 3, 256, 7);
+
+    // Refusals: nothing launched, the caller runs the items one by one.
+    std::vector<float> x(2 * 64, 0.0f), y(2 * 64, 0.0f), x2(x);
+    std::vector<uint16_t> w(64 * 64, 0);
+    k::linear_params a;
+    a.x = x.data();
+    a.x_type = k::act_type::f32;
+    a.w = w.data();
+    a.w_type = k::linear_weight_type::bf16;
+    a.y = y.data();
+    a.y_type = k::act_type::f32;
+    a.m = 2;
+    a.n = 64;
+    a.k = 64;
+    k::linear_params items[2] = {a, a};
+    items[1].x = x2.data();
+    report(!k::linear_group_gemv_fits(items, 2)
+               && k::linear_group_gemv_cuda(items, 2, nullptr).code == k::StatusCode::Unsupported,
+           "linear group refuses items with different inputs");
+    items[1] = a;
+    items[0].m = items[1].m = 5;
+    report(!k::linear_group_gemv_fits(items, 2)
+               && k::linear_group_gemv_cuda(items, 2, nullptr).code == k::StatusCode::Unsupported,
+           "linear group refuses more than 4 rows");
 }
 
 // cublaslt: the device helpers of the cuBLASLt path (also under the emulation): the activation
@@ -2682,6 +2845,7 @@ int main()
     testSparseAttnFast();
     testMoe();
     testLinears();
+    testLinearGroup();
     testFp8BlockHelpers();
     testMma();
 #ifdef FATHOM_CUDA_EMULATION

@@ -696,10 +696,33 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
     const int N = job.rows, K = job.k, E = job.nExperts, d = job.d, I = job.inter;
     const int NK = N * K;
     const int slots = std::min(E, NK);
-    // The shared expert first, as expertFfn does it (its own profiling bracket).
+    const ExpertWeights &e0 = job.experts[0];
+    const ExpertWeights &sh = *job.shared;
+    // linfuse: the shared expert rides along as one more grid row of the routed experts'
+    // launches: w1/w3 with SwiGLU in the epilogue (one launch), then w2 (one launch). x/y are
+    // set below; the shapes decide here (fused: otherwise expertFfn for the shared expert and
+    // one launch per routed projection plus SwiGLU).
+    kernels::expert_ffn upF, downF;
+    upF.swiglu = 1;
+    upF.limit = job.limit;
+    upF.shared = linearParams(sh.w1, job.x, nullptr, N);
+    upF.shared_w3 = device(sh.w3.params().w);
+    upF.shared_scale3 = device(sh.w3.params().w_scale);
+    downF.shared = linearParams(sh.w2, nullptr, nullptr, N);
+    downF.shared.y_round_bf16 = 1;
+    const void *const *table = static_cast<const void *const *>(it->second.table);
+    upF.w3_table = table + static_cast<size_t>(2) * E;
+    upF.scale3_table = reinterpret_cast<const uint8_t *const *>(table + static_cast<size_t>(5) * E);
+    const bool fused = sh.w1.outFeatures == e0.w1.outFeatures
+                       && sh.w1.inFeatures == e0.w1.inFeatures
+                       && kernels::linear_experts_ffn_gemv_fits(linearParams(e0.w1, job.x, nullptr, N),
+                                                                upF)
+                       && kernels::linear_experts_ffn_gemv_fits(linearParams(e0.w2, job.x, nullptr, N),
+                                                                downF);
     FATHOM_TRY_ASSIGN(Buffer<float> ys,
                       Buffer<float>::make(*this, static_cast<int64_t>(N) * d, "shared expert out"));
-    {
+    if (!fused) {
+        // The shared expert first, as expertFfn does it (its own profiling bracket).
         std::vector<ExpertJob> shared;
         shared.push_back(
             {&job.shared->w1, &job.shared->w2, &job.shared->w3, job.x, nullptr, ys.data(), N});
@@ -732,9 +755,22 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
         cudaglue::gatherRows(we.data(), job.weights, slotIndex.data(), NK, 1, m_stream),
         "gather_rows"));
 
+    // The routed outputs back to slot order, then the weighted sum with the shared expert's.
+    auto combine = [&](const float *ye) -> Result<bool> {
+        FATHOM_TRY_ASSIGN(Buffer<float> yr,
+                          Buffer<float>::make(*this,
+                                              static_cast<int64_t>(NK) * d,
+                                              "routed outputs by slot"));
+        FATHOM_TRY(FATHOM_CUDA_GLUE(
+            cudaglue::scatterRows(yr.data(), ye, slotIndex.data(), NK, d, m_stream),
+            "scatter_rows"));
+        FATHOM_TRY(FATHOM_CUDA_GLUE(
+            cudaglue::moeCombine(job.y, yr.data(), ys.data(), job.ids, N, K, d, m_stream),
+            "moe_combine"));
+        return true;
+    };
+
     // The routed experts: one grouped launch per projection over the expert-sorted rows.
-    const void *const *table = static_cast<const void *const *>(it->second.table);
-    const ExpertWeights &e0 = job.experts[0];
     auto group = [&](int which) {
         kernels::expert_group g;
         g.offsets = offsets.data();
@@ -754,8 +790,34 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
     };
     const int64_t ni = static_cast<int64_t>(NK) * I;
     FATHOM_TRY_ASSIGN(Buffer<float> g, Buffer<float>::make(*this, ni, "expert gate activations"));
-    FATHOM_TRY_ASSIGN(Buffer<float> u, Buffer<float>::make(*this, ni, "expert up activations"));
     m_gemmFlops += 2.0 * NK * I * e0.w1.inFeatures * 3;
+    if (fused) {
+        m_gemmFlops += 2.0 * N * I * sh.w1.inFeatures * 3;
+        FATHOM_TRY_ASSIGN(Buffer<float> hs,
+                          Buffer<float>::make(*this,
+                                              static_cast<int64_t>(N) * I,
+                                              "shared expert activations"));
+        upF.row_weights = we.data();
+        upF.shared.y = hs.data();
+        FATHOM_CUDA_OP("expert w1/w3 swiglu",
+                       kernels::linear_experts_ffn_gemv_cuda(base(e0.w1, xe.data(), g.data()),
+                                                             group(0),
+                                                             upF,
+                                                             m_stream));
+        FATHOM_TRY_ASSIGN(Buffer<float> ye,
+                          Buffer<float>::make(*this,
+                                              static_cast<int64_t>(NK) * d,
+                                              "expert outputs"));
+        downF.shared.x = hs.data();
+        downF.shared.y = ys.data();
+        FATHOM_CUDA_OP("expert w2",
+                       kernels::linear_experts_ffn_gemv_cuda(base(e0.w2, g.data(), ye.data()),
+                                                             group(1),
+                                                             downF,
+                                                             m_stream));
+        return combine(ye.data());
+    }
+    FATHOM_TRY_ASSIGN(Buffer<float> u, Buffer<float>::make(*this, ni, "expert up activations"));
     FATHOM_CUDA_OP("expert w1",
                    kernels::linear_experts_gemv_cuda(base(e0.w1, xe.data(), g.data()),
                                                      group(0),
@@ -779,17 +841,7 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
                    kernels::linear_experts_gemv_cuda(base(e0.w2, g.data(), ye.data()),
                                                      group(1),
                                                      m_stream));
-    FATHOM_TRY_ASSIGN(Buffer<float> yr,
-                      Buffer<float>::make(*this,
-                                          static_cast<int64_t>(NK) * d,
-                                          "routed outputs by slot"));
-    FATHOM_TRY(FATHOM_CUDA_GLUE(
-        cudaglue::scatterRows(yr.data(), ye.data(), slotIndex.data(), NK, d, m_stream),
-        "scatter_rows"));
-    FATHOM_TRY(
-        FATHOM_CUDA_GLUE(cudaglue::moeCombine(job.y, yr.data(), ys.data(), job.ids, N, K, d, m_stream),
-                         "moe_combine"));
-    return true;
+    return combine(ye.data());
 }
 
 // FP8 / FP4 weights: the ones the tensor-core GEMM (non-exact mode) can take.

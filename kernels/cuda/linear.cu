@@ -163,6 +163,51 @@ Status linear_group_gemv_cuda(const linear_params *items, int count, CUstream_st
     return Status::success();
 }
 
+namespace {
+
+Status ffn_check(const linear_params &base, const expert_group &g, const expert_ffn &f)
+{
+    if (!g.offsets || !g.active || !g.w_table || g.slots <= 0 || g.slots > 65534)
+        return Status::invalid("linear_experts_ffn_gemv_cuda: bad expert group");
+    if (Status st = check(base); !st.ok())
+        return st;
+    if (cuda::is_quantized(base.w_type) && !g.scale_table)
+        return Status::invalid("linear_experts_ffn_gemv_cuda: FP8/FP4 experts without scales");
+    if (f.swiglu && !f.w3_table)
+        return Status::invalid("linear_experts_ffn_gemv_cuda: SwiGLU without w3");
+    if (f.shared.m > 0) {
+        if (Status st = check(f.shared); !st.ok())
+            return st;
+        if (f.swiglu && !f.shared_w3)
+            return Status::invalid("linear_experts_ffn_gemv_cuda: shared expert without w3");
+        if (f.swiglu && cuda::is_quantized(f.shared.w_type) && !f.shared_scale3)
+            return Status::invalid("linear_experts_ffn_gemv_cuda: shared w3 without scales");
+    }
+    if (base.m == 0 || base.n == 0)
+        return Status::success();
+    if (base.m > 4 || base.k == 0 || f.shared.m > 4 || !cuda::linear_experts_ffn_fits(base, f))
+        return Status::unsupported("linear_experts_ffn_gemv_cuda: shape not supported");
+    return Status::success();
+}
+
+} // namespace
+
+bool linear_experts_ffn_gemv_fits(const linear_params &base, const expert_ffn &f)
+{
+    return base.m > 0 && base.m <= 4 && base.n > 0 && base.k > 0 && f.shared.m <= 4
+           && cuda::linear_experts_ffn_fits(base, f);
+}
+
+Status linear_experts_ffn_gemv_cuda(const linear_params &base,
+                                    const expert_group &g,
+                                    const expert_ffn &f,
+                                    CUstream_st *stream)
+{
+    if (Status st = ffn_check(base, g, f); !st.ok() || base.m == 0 || base.n == 0)
+        return st;
+    return cuda::linear_experts_ffn_launch(base, g, f, stream);
+}
+
 Status linear_experts_gemv_cuda(const linear_params &base,
                                 const expert_group &g,
                                 CUstream_st *stream)

@@ -131,6 +131,18 @@ __device__ void stage_x(const linear_params &p, int64_t ldx, unsigned char *smem
 
 using terms_t = float[k_max_m][32]; // one warp's block terms (terms[warp][row][block])
 
+// What a block does with its sums: store them (store_y), or with swiglu set compute a second
+// weight's sums (w3, s3) for the same column and store the clamped SwiGLU of the two bf16-rounded
+// results times the row's weight (swiglu.cu's order of operations, bit for bit).
+struct gemv_epilogue
+{
+    const void *w3 = nullptr;
+    const uint8_t *s3 = nullptr;
+    const float *row_w = nullptr; // the block's rows' weights (row 0 first), or nullptr
+    float limit = 0.0f;
+    int swiglu = 0;
+};
+
 // One block of the GEMV: columns [(block * k_warps + warp) * cpw, + cpw) of p.
 template<GemvKind Kind, linear_accum Accum>
 __device__ __forceinline__ void gemv_block(const linear_params &p,
@@ -139,7 +151,8 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                                            int cpw,
                                            int64_t block,
                                            unsigned char *smem,
-                                           terms_t *terms);
+                                           terms_t *terms,
+                                           const gemv_epilogue &ep = gemv_epilogue{});
 
 template<GemvKind Kind, linear_accum Accum>
 __global__ void __launch_bounds__(k_threads)
@@ -175,7 +188,8 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                                            int cpw,
                                            int64_t block,
                                            unsigned char *smem,
-                                           terms_t *terms)
+                                           terms_t *terms,
+                                           const gemv_epilogue &ep)
 {
     stage_x<Kind>(p, ldx, smem);
     __syncthreads();
@@ -189,129 +203,159 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
         const int64_t j = col0 + c;
         if (j >= p.n)
             break;
-        float acc[k_max_m] = {0.0f, 0.0f, 0.0f, 0.0f};
-        double dacc[k_max_m] = {0.0, 0.0, 0.0, 0.0};
-        if (Kind == GemvKind::Fp8) {
-            const uint8_t *w = static_cast<const uint8_t *>(p.w) + j * k;
-            const uint8_t *sw = p.w_scale + (j / 128) * kb;
-            const double *xd = reinterpret_cast<const double *>(smem);
-            for (int kbase = 0; kbase < k; kbase += 512) {
-                const int kk = kbase + lane * 16;
-                double part[k_max_m] = {0.0, 0.0, 0.0, 0.0};
-                if (kk < k) {
-                    const uint4 raw = *reinterpret_cast<const uint4 *>(w + kk);
-                    const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+        float res0[k_max_m], res1[k_max_m];
+#pragma unroll 1
+        for (int pass = 0; pass < (ep.swiglu ? 2 : 1); ++pass) {
+            const void *const wsrc = pass ? ep.w3 : p.w;
+            const uint8_t *const ssrc = pass ? ep.s3 : p.w_scale;
+            float acc[k_max_m] = {0.0f, 0.0f, 0.0f, 0.0f};
+            double dacc[k_max_m] = {0.0, 0.0, 0.0, 0.0};
+            if (Kind == GemvKind::Fp8) {
+                const uint8_t *w = static_cast<const uint8_t *>(wsrc) + j * k;
+                const uint8_t *sw = ssrc + (j / 128) * kb;
+                const double *xd = reinterpret_cast<const double *>(smem);
+                for (int kbase = 0; kbase < k; kbase += 512) {
+                    const int kk = kbase + lane * 16;
+                    double part[k_max_m] = {0.0, 0.0, 0.0, 0.0};
+                    if (kk < k) {
+                        const uint4 raw = *reinterpret_cast<const uint4 *>(w + kk);
+                        const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
-                    for (int i = 0; i < 16; ++i) {
-                        const double wv = e4m3_to_f64((words[i / 4] >> (8 * (i % 4))) & 0xFFu);
+                        for (int i = 0; i < 16; ++i) {
+                            const double wv = e4m3_to_f64((words[i / 4] >> (8 * (i % 4))) & 0xFFu);
 #pragma unroll
-                        for (int r = 0; r < k_max_m; ++r)
-                            if (r < m)
-                                part[r] += xd[r * xs + xoff<Kind>(kk) + i] * wv;
+                            for (int r = 0; r < k_max_m; ++r)
+                                if (r < m)
+                                    part[r] += xd[r * xs + xoff<Kind>(kk) + i] * wv;
+                        }
                     }
-                }
-#pragma unroll
-                for (int r = 0; r < k_max_m; ++r) {
-                    if (r >= m)
-                        break;
-                    double v = part[r];
-                    v += __shfl_xor_sync(0xFFFFFFFFu, v, 1);
-                    v += __shfl_xor_sync(0xFFFFFFFFu, v, 2);
-                    v += __shfl_xor_sync(0xFFFFFFFFu, v, 4);
-                    const int b = kbase / 128 + lane / 8;
-                    if ((lane & 7) == 0 && b < kb)
-                        terms[warp][r][lane / 8] = __fmul_rn(static_cast<float>(v),
-                                                             __fmul_rn(e8m0_to_f32(sa[r * kb + b]),
-                                                                       e8m0_to_f32(sw[b])));
-                }
-                __syncwarp();
-                const int nb = kb - kbase / 128 < 4 ? kb - kbase / 128 : 4;
-#pragma unroll
-                for (int r = 0; r < k_max_m; ++r)
-                    if (r < m)
-                        for (int g = 0; g < nb; ++g)
-                            acc[r] = __fadd_rn(acc[r], terms[warp][r][g]);
-                __syncwarp();
-            }
-        } else if (Kind == GemvKind::Fp4) {
-            const uint8_t *w = static_cast<const uint8_t *>(p.w) + j * (k / 2);
-            const uint8_t *sw = p.w_scale + j * (k / 32);
-            const int *xi = reinterpret_cast<const int *>(smem);
-            const int kb32 = k / 32;
-            for (int kbase = 0; kbase < k; kbase += 1024) {
-                const int b = kbase / 32 + lane; // this lane's 32-block
-                if (b < kb32) {
-                    const uint4 raw = *reinterpret_cast<const uint4 *>(w + b * 16);
-                    const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
-                    int isum[k_max_m] = {0, 0, 0, 0};
-#pragma unroll
-                    for (int i = 0; i < 32; ++i) {
-                        const int wv = e2m1_to_int2x((words[i / 8] >> (4 * (i % 8))) & 0xFu);
-#pragma unroll
-                        for (int r = 0; r < k_max_m; ++r)
-                            if (r < m)
-                                isum[r] += xi[r * xs + xoff<Kind>(b * 32) + i] * wv;
-                    }
-#pragma unroll
-                    for (int r = 0; r < k_max_m; ++r)
-                        if (r < m)
-                            terms[warp][r][lane]
-                                = __fmul_rn(__fmul_rn(static_cast<float>(isum[r]), 0x1p-10f),
-                                            __fmul_rn(e8m0_to_f32(sa[r * kb + b / 4]),
-                                                      e8m0_to_f32(sw[b])));
-                }
-                __syncwarp();
-                const int nb = kb32 - kbase / 32 < 32 ? kb32 - kbase / 32 : 32;
-#pragma unroll
-                for (int r = 0; r < k_max_m; ++r)
-                    if (r < m)
-                        for (int g = 0; g < nb; ++g)
-                            acc[r] = __fadd_rn(acc[r], terms[warp][r][g]);
-                __syncwarp();
-            }
-        } else {
-            const double *xd = reinterpret_cast<const double *>(smem);
-            constexpr int per = Kind == GemvKind::Bf16 ? 8 : 4; // elements per 16-byte load
-            const size_t esize = Kind == GemvKind::Bf16 ? 2 : 4;
-            const unsigned char *w = static_cast<const unsigned char *>(p.w) + j * k * esize;
-            for (int kk = lane * per; kk < k; kk += 32 * per) {
-                const uint4 raw = *reinterpret_cast<const uint4 *>(w + kk * esize);
-                const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-                for (int i = 0; i < per; ++i) {
-                    float wf;
-                    if (Kind == GemvKind::Bf16)
-                        wf = bf16_bits_to_f32(static_cast<uint16_t>(words[i / 2] >> (16 * (i % 2))));
-                    else
-                        wf = __uint_as_float(words[i]);
 #pragma unroll
                     for (int r = 0; r < k_max_m; ++r) {
                         if (r >= m)
                             break;
-                        if (Accum == linear_accum::exact)
-                            dacc[r] += xd[r * xs + xoff<Kind>(kk) + i] * static_cast<double>(wf);
+                        double v = part[r];
+                        v += __shfl_xor_sync(0xFFFFFFFFu, v, 1);
+                        v += __shfl_xor_sync(0xFFFFFFFFu, v, 2);
+                        v += __shfl_xor_sync(0xFFFFFFFFu, v, 4);
+                        const int b = kbase / 128 + lane / 8;
+                        if ((lane & 7) == 0 && b < kb)
+                            terms[warp][r][lane / 8] = __fmul_rn(static_cast<float>(v),
+                                                                 __fmul_rn(e8m0_to_f32(
+                                                                               sa[r * kb + b]),
+                                                                           e8m0_to_f32(sw[b])));
+                    }
+                    __syncwarp();
+                    const int nb = kb - kbase / 128 < 4 ? kb - kbase / 128 : 4;
+#pragma unroll
+                    for (int r = 0; r < k_max_m; ++r)
+                        if (r < m)
+                            for (int g = 0; g < nb; ++g)
+                                acc[r] = __fadd_rn(acc[r], terms[warp][r][g]);
+                    __syncwarp();
+                }
+            } else if (Kind == GemvKind::Fp4) {
+                const uint8_t *w = static_cast<const uint8_t *>(wsrc) + j * (k / 2);
+                const uint8_t *sw = ssrc + j * (k / 32);
+                const int *xi = reinterpret_cast<const int *>(smem);
+                const int kb32 = k / 32;
+                for (int kbase = 0; kbase < k; kbase += 1024) {
+                    const int b = kbase / 32 + lane; // this lane's 32-block
+                    if (b < kb32) {
+                        const uint4 raw = *reinterpret_cast<const uint4 *>(w + b * 16);
+                        const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+                        int isum[k_max_m] = {0, 0, 0, 0};
+#pragma unroll
+                        for (int i = 0; i < 32; ++i) {
+                            const int wv = e2m1_to_int2x((words[i / 8] >> (4 * (i % 8))) & 0xFu);
+#pragma unroll
+                            for (int r = 0; r < k_max_m; ++r)
+                                if (r < m)
+                                    isum[r] += xi[r * xs + xoff<Kind>(b * 32) + i] * wv;
+                        }
+#pragma unroll
+                        for (int r = 0; r < k_max_m; ++r)
+                            if (r < m)
+                                terms[warp][r][lane]
+                                    = __fmul_rn(__fmul_rn(static_cast<float>(isum[r]), 0x1p-10f),
+                                                __fmul_rn(e8m0_to_f32(sa[r * kb + b / 4]),
+                                                          e8m0_to_f32(sw[b])));
+                    }
+                    __syncwarp();
+                    const int nb = kb32 - kbase / 32 < 32 ? kb32 - kbase / 32 : 32;
+#pragma unroll
+                    for (int r = 0; r < k_max_m; ++r)
+                        if (r < m)
+                            for (int g = 0; g < nb; ++g)
+                                acc[r] = __fadd_rn(acc[r], terms[warp][r][g]);
+                    __syncwarp();
+                }
+            } else {
+                const double *xd = reinterpret_cast<const double *>(smem);
+                constexpr int per = Kind == GemvKind::Bf16 ? 8 : 4; // elements per 16-byte load
+                const size_t esize = Kind == GemvKind::Bf16 ? 2 : 4;
+                const unsigned char *w = static_cast<const unsigned char *>(wsrc) + j * k * esize;
+                for (int kk = lane * per; kk < k; kk += 32 * per) {
+                    const uint4 raw = *reinterpret_cast<const uint4 *>(w + kk * esize);
+                    const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+                    for (int i = 0; i < per; ++i) {
+                        float wf;
+                        if (Kind == GemvKind::Bf16)
+                            wf = bf16_bits_to_f32(
+                                static_cast<uint16_t>(words[i / 2] >> (16 * (i % 2))));
                         else
-                            acc[r] = fmaf(static_cast<float>(xd[r * xs + xoff<Kind>(kk) + i]),
-                                          wf,
-                                          acc[r]);
+                            wf = __uint_as_float(words[i]);
+#pragma unroll
+                        for (int r = 0; r < k_max_m; ++r) {
+                            if (r >= m)
+                                break;
+                            if (Accum == linear_accum::exact)
+                                dacc[r] += xd[r * xs + xoff<Kind>(kk) + i]
+                                           * static_cast<double>(wf);
+                            else
+                                acc[r] = fmaf(static_cast<float>(xd[r * xs + xoff<Kind>(kk) + i]),
+                                              wf,
+                                              acc[r]);
+                        }
+                    }
+                }
+#pragma unroll
+                for (int r = 0; r < k_max_m; ++r) {
+                    if (Accum == linear_accum::exact) {
+                        acc[r] = static_cast<float>(warp_sum(dacc[r]));
+                    } else {
+                        float v = acc[r];
+                        for (int o = 16; o > 0; o >>= 1)
+                            v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
+                        acc[r] = v;
                     }
                 }
             }
 #pragma unroll
             for (int r = 0; r < k_max_m; ++r) {
-                if (Accum == linear_accum::exact) {
-                    acc[r] = static_cast<float>(warp_sum(dacc[r]));
-                } else {
-                    float v = acc[r];
-                    for (int o = 16; o > 0; o >>= 1)
-                        v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
-                    acc[r] = v;
-                }
+                if (pass)
+                    res1[r] = acc[r];
+                else
+                    res0[r] = acc[r];
             }
         }
         if (lane == 0)
-            for (int r = 0; r < m; ++r)
-                store_y(p, ldy, r, j, acc[r]);
+            for (int r = 0; r < m; ++r) {
+                if (!ep.swiglu) {
+                    store_y(p, ldy, r, j, res0[r]);
+                    continue;
+                }
+                // swiglu.cu on the two projections rounded to bf16 (LinearOutput::Bf16).
+                float gv = round_bf16(res0[r]), uv = round_bf16(res1[r]);
+                if (ep.limit > 0) {
+                    gv = ep.limit < gv ? ep.limit : gv;
+                    uv = uv < -ep.limit ? -ep.limit : (ep.limit < uv ? ep.limit : uv);
+                }
+                float h = __fmul_rn(silu_f32(gv), uv);
+                if (ep.row_w)
+                    h = __fmul_rn(h, ep.row_w[r]);
+                store_y(p, ldy, r, j, round_bf16(h));
+            }
     }
 }
 
@@ -407,7 +451,150 @@ __global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
     }
 }
 
+// The MoE FFN halves (linear_experts_ffn_gemv_cuda): grid rows 0..slots-1 the routed experts'
+// active slots (as gemv_kernel's expert form), row `slots` the shared expert.
+struct ffn_launch
+{
+    linear_params base;
+    expert_group g;
+    linear_params shared;
+    const void *const *w3_table;
+    const uint8_t *const *scale3_table;
+    const float *row_weights;
+    const void *shared_w3;
+    const uint8_t *shared_scale3;
+    float limit;
+    int32_t swiglu;
+    int32_t cpw;
+    int32_t kind; // GemvKind of the routed experts
+    int32_t shared_kind;
+    int32_t pad_;
+};
+
+template<linear_accum Accum>
+__global__ void __launch_bounds__(k_threads) experts_ffn_kernel(ffn_launch L)
+{
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
+    __shared__ float terms[k_warps][k_max_m][32];
+    linear_params p;
+    gemv_epilogue ep;
+    ep.limit = L.limit;
+    ep.swiglu = L.swiglu;
+    int kind;
+    if (static_cast<int>(blockIdx.y) < L.g.slots) {
+        const int e = L.g.active[blockIdx.y];
+        if (e < 0)
+            return;
+        const int r0 = L.g.offsets[e];
+        const int rows = L.g.offsets[e + 1] - r0;
+        if (rows <= 0)
+            return;
+        p = L.base;
+        p.m = rows < p.m ? rows : p.m;
+        p.w = L.g.w_table[e];
+        p.w_scale = L.g.scale_table ? L.g.scale_table[e] : nullptr;
+        const int64_t ldx = p.ldx ? p.ldx : p.k, ldy = p.ldy ? p.ldy : p.n;
+        const int xsz = p.x_type == act_type::bf16 ? 2 : 4;
+        const int ysz = p.y_type == act_type::bf16 ? 2 : 4;
+        p.x = static_cast<const char *>(p.x) + static_cast<int64_t>(r0) * ldx * xsz;
+        p.y = static_cast<char *>(p.y) + static_cast<int64_t>(r0) * ldy * ysz;
+        if (L.swiglu) {
+            ep.w3 = L.w3_table[e];
+            ep.s3 = L.scale3_table ? L.scale3_table[e] : nullptr;
+            ep.row_w = L.row_weights ? L.row_weights + r0 : nullptr;
+        }
+        kind = L.kind;
+    } else {
+        p = L.shared;
+        ep.w3 = L.shared_w3;
+        ep.s3 = L.shared_scale3;
+        kind = L.shared_kind;
+    }
+    const int64_t ldx = p.ldx ? p.ldx : p.k, ldy = p.ldy ? p.ldy : p.n;
+    switch (static_cast<GemvKind>(kind)) {
+    case GemvKind::Fp8:
+        gemv_block<GemvKind::Fp8,
+                   linear_accum::exact>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+        break;
+    case GemvKind::Fp4:
+        gemv_block<GemvKind::Fp4,
+                   linear_accum::exact>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+        break;
+    case GemvKind::Bf16:
+        gemv_block<GemvKind::Bf16, Accum>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+        break;
+    default:
+        gemv_block<GemvKind::F32, Accum>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+        break;
+    }
+}
+
 } // namespace
+
+bool linear_experts_ffn_fits(const linear_params &base, const expert_ffn &f)
+{
+    if (!gemv_fits(base, kind_of(base.w_type)))
+        return false;
+    if (f.swiglu && (base.y_type != act_type::f32 || !f.w3_table))
+        return false;
+    const linear_params &s = f.shared;
+    if (s.m == 0)
+        return true;
+    if (s.n != base.n || s.k != base.k || !gemv_fits(s, kind_of(s.w_type)))
+        return false;
+    if (f.swiglu
+        && (s.y_type != act_type::f32 || !f.shared_w3
+            || reinterpret_cast<uintptr_t>(f.shared_w3) % 16 != 0))
+        return false;
+    // Dense weights of both: the same accum (one kernel instance).
+    const bool dense_b = !is_quantized(base.w_type), dense_s = !is_quantized(s.w_type);
+    return !(dense_b && dense_s && base.accum != s.accum);
+}
+
+Status linear_experts_ffn_launch(const linear_params &base,
+                                 const expert_group &g,
+                                 const expert_ffn &f,
+                                 CUstream_st *stream)
+{
+    if (!linear_experts_ffn_fits(base, f))
+        return Status::unsupported("linear_experts_ffn: shape not supported");
+    ffn_launch L;
+    std::memset(static_cast<void *>(&L), 0, sizeof L); // defined parameter bytes (graphs)
+    L.base = base;
+    L.g = g;
+    L.shared = f.shared;
+    L.w3_table = f.w3_table;
+    L.scale3_table = f.scale3_table;
+    L.row_weights = f.row_weights;
+    L.shared_w3 = f.shared_w3;
+    L.shared_scale3 = f.shared_scale3;
+    L.limit = f.limit;
+    L.swiglu = f.swiglu ? 1 : 0;
+    L.cpw = columns_per_warp(base.n);
+    L.kind = static_cast<int32_t>(kind_of(base.w_type));
+    L.shared_kind = static_cast<int32_t>(kind_of(f.shared.w_type));
+    size_t bytes = smem_bytes(kind_of(base.w_type), base.m, base.k);
+    const bool has_shared = f.shared.m > 0;
+    if (has_shared) {
+        const size_t b = smem_bytes(kind_of(f.shared.w_type), f.shared.m, f.shared.k);
+        bytes = b > bytes ? b : bytes;
+    }
+    const linear_accum accum = !is_quantized(base.w_type)                     ? base.accum
+                               : has_shared && !is_quantized(f.shared.w_type) ? f.shared.accum
+                                                                              : linear_accum::exact;
+    const bool exact = accum == linear_accum::exact;
+    const auto kernel = exact ? experts_ffn_kernel<linear_accum::exact>
+                              : experts_ffn_kernel<linear_accum::fp32>;
+    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
+        return cuda_status(err);
+    const dim3 grid(grid_for(base.n, k_warps * L.cpw), g.slots + (has_shared ? 1 : 0));
+    if (exact) {
+        FATHOM_LAUNCH(grid, k_threads, bytes, stream, experts_ffn_kernel<linear_accum::exact>)(L);
+    } else {
+        FATHOM_LAUNCH(grid, k_threads, bytes, stream, experts_ffn_kernel<linear_accum::fp32>)(L);
+    }
+    return launch_status();
+}
 
 Status linear_group_gemv_launch(const linear_params *items, int count, CUstream_st *stream)
 {

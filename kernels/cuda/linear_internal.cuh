@@ -77,6 +77,12 @@ bool linear_gemv_fits(const linear_params &p);
 // linear_gemv.cu: 1..k_linear_group_max items over the same x in one launch (linear_group.h);
 // Unsupported when an item does not fit the GEMV.
 Status linear_group_gemv_launch(const linear_params *items, int count, CUstream_st *stream);
+// linear_gemv.cu: the MoE FFN halves (linear_group.h linear_experts_ffn_gemv_cuda).
+bool linear_experts_ffn_fits(const linear_params &base, const expert_ffn &f);
+Status linear_experts_ffn_launch(const linear_params &base,
+                                 const expert_group &g,
+                                 const expert_ffn &f,
+                                 CUstream_st *stream);
 // linear_tiled.cu: any shape.
 Status linear_tiled_launch(const linear_params &p, CUstream_st *stream);
 // linear_mma.cu: whether the current device has e4m3 mma.sync (sm_89+; queried once per device),

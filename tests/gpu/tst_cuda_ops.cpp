@@ -34,6 +34,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -1419,6 +1420,171 @@ void testLinearGroup()
     report(!k::linear_group_gemv_fits(items, 2)
                && k::linear_group_gemv_cuda(items, 2, nullptr).code == k::StatusCode::Unsupported,
            "linear group refuses more than 4 rows");
+}
+
+// The MoE FFN halves (linear_experts_ffn_gemv_cuda): routed experts of `rtype` and a shared
+// expert of `stype` against linear_ref per expert, round_bf16 and swiglu_cpu (the CPU's order),
+// bit for bit for FP8/FP4 weights.
+void testExpertFfnCase(const char *name, k::linear_weight_type rtype, k::linear_weight_type stype)
+{
+    using W = k::linear_weight_type;
+    const int E = 5, N = 3, K = 2, d = 256, I = 96;
+    const float limit = 3.0f;
+    // Rows by expert (ascending expert, then row·K + j) of the ids {1, 3}, {3, 4}, {0, 1}:
+    // expert 2 has none, slot 4 is unused.
+    std::vector<int32_t> offsets = {0, 1, 3, 3, 5, 6}, active = {0, 1, 3, 4, -1}, src = {2, 0, 2, 0, 1, 1};
+    const int NK = N * K, slots = E;
+    auto x = randomBf16(static_cast<size_t>(N) * d, 2.0f);
+    std::vector<float> xe(static_cast<size_t>(NK) * d), rw(NK);
+    for (int i = 0; i < NK; ++i) {
+        std::copy_n(x.data() + static_cast<size_t>(src[i]) * d, d, xe.data() + static_cast<size_t>(i) * d);
+        rw[i] = 0.25f + 0.125f * i;
+    }
+    // Weights: [expert][w1, w2, w3], the shared expert last.
+    std::vector<std::array<HostWeight, 3>> hw(E + 1);
+    for (int e = 0; e <= E; ++e) {
+        const W t = e < E ? rtype : stype;
+        hw[e][0] = randomWeight(t, I, d);
+        hw[e][1] = randomWeight(t, d, I);
+        hw[e][2] = randomWeight(t, I, d);
+    }
+    auto hostLinear = [&](int e, int which, const float *xin, int rows, std::vector<float> &y) {
+        const W t = e < E ? rtype : stype;
+        k::linear_params p;
+        p.x = xin;
+        p.x_type = k::act_type::f32;
+        p.w = hw[e][which].bytes.data();
+        p.w_scale = hw[e][which].scales.empty() ? nullptr : hw[e][which].scales.data();
+        p.w_type = t;
+        p.n = which == 1 ? d : I;
+        p.k = which == 1 ? I : d;
+        p.m = rows;
+        y.assign(static_cast<size_t>(rows) * p.n, 0.0f);
+        p.y = y.data();
+        p.y_type = k::act_type::f32;
+        p.accum = k::linear_accum::exact;
+        (void) k::linear_ref(p);
+        for (float &v : y)
+            v = k::round_bf16(v);
+    };
+    // Expected: hidden rows (routed by expert-sorted row, shared by row), then outputs.
+    std::vector<float> hid(static_cast<size_t>(NK) * I), hidS(static_cast<size_t>(N) * I);
+    std::vector<float> out(static_cast<size_t>(NK) * d), outS(static_cast<size_t>(N) * d);
+    auto ffn = [&](int e, const float *xin, int rows, const float *w, float *h, float *o) {
+        std::vector<float> g, u, y;
+        hostLinear(e, 0, xin, rows, g);
+        hostLinear(e, 2, xin, rows, u);
+        k::SwigluParams sp;
+        sp.gate = g.data();
+        sp.up = u.data();
+        sp.row_weights = w;
+        sp.out = h;
+        sp.rows = rows;
+        sp.inter = I;
+        sp.limit = limit;
+        (void) k::swiglu_cpu(sp);
+        hostLinear(e, 1, h, rows, y);
+        std::copy(y.begin(), y.end(), o);
+    };
+    for (int e = 0; e < E; ++e) {
+        const int r0 = offsets[e], rows = offsets[e + 1] - r0;
+        if (rows)
+            ffn(e, xe.data() + static_cast<size_t>(r0) * d, rows, rw.data() + r0,
+                hid.data() + static_cast<size_t>(r0) * I, out.data() + static_cast<size_t>(r0) * d);
+    }
+    ffn(E, x.data(), N, nullptr, hidS.data(), outS.data());
+
+    // Device: the expert tables as CudaExecutor builds them ([w1 | w2 | w3 | s1 | s2 | s3] x E).
+    std::vector<std::unique_ptr<Dev<uint8_t>>> keep;
+    auto up = [&](const std::vector<uint8_t> &v) -> const void * {
+        if (v.empty())
+            return nullptr;
+        keep.push_back(std::make_unique<Dev<uint8_t>>(v));
+        return keep.back()->get();
+    };
+    std::vector<const void *> table(6 * E), sharedW(3), sharedS(3);
+    for (int e = 0; e <= E; ++e)
+        for (int w = 0; w < 3; ++w) {
+            const void *dw = up(hw[e][w].bytes), *ds = up(hw[e][w].scales);
+            if (e < E) {
+                table[w * E + e] = dw;
+                table[(3 + w) * E + e] = ds;
+            } else {
+                sharedW[w] = dw;
+                sharedS[w] = ds;
+            }
+        }
+    Dev<uint64_t> dtable(table.size());
+    cudaMemcpy(dtable.get(), table.data(), table.size() * sizeof(void *), cudaMemcpyHostToDevice);
+    const void *const *tab = reinterpret_cast<const void *const *>(dtable.get());
+    Dev<int32_t> doff(offsets), dact(active);
+    Dev<float> dx(x), dxe(xe), drw(rw), dh(hid.size()), dhs(hidS.size()), dout(out.size()),
+        douts(outS.size());
+    auto group = [&](int which) {
+        k::expert_group g;
+        g.offsets = doff.get();
+        g.active = dact.get();
+        g.slots = slots;
+        g.w_table = tab + static_cast<size_t>(which) * E;
+        g.scale_table = reinterpret_cast<const uint8_t *const *>(tab + static_cast<size_t>(3 + which) * E);
+        return g;
+    };
+    auto params = [&](W t, int which, const void *w, const void *sc, const float *xin, float *y, int rows) {
+        k::linear_params p;
+        p.x = xin;
+        p.x_type = k::act_type::f32;
+        p.w = w;
+        p.w_scale = static_cast<const uint8_t *>(sc);
+        p.w_type = t;
+        p.n = which == 1 ? d : I;
+        p.k = which == 1 ? I : d;
+        p.m = rows;
+        p.y = y;
+        p.y_type = k::act_type::f32;
+        p.y_round_bf16 = 1;
+        p.accum = k::linear_accum::exact;
+        return p;
+    };
+    k::expert_ffn f1;
+    f1.w3_table = tab + static_cast<size_t>(2) * E;
+    f1.scale3_table = reinterpret_cast<const uint8_t *const *>(tab + static_cast<size_t>(5) * E);
+    f1.row_weights = drw.get();
+    f1.limit = limit;
+    f1.swiglu = 1;
+    f1.shared = params(stype, 0, sharedW[0], sharedS[0], dx.get(), dhs.get(), N);
+    f1.shared_w3 = sharedW[2];
+    f1.shared_scale3 = static_cast<const uint8_t *>(sharedS[2]);
+    const k::linear_params b1 = params(rtype, 0, table[0], table[3 * E], dxe.get(), dh.get(), N);
+    report(k::linear_experts_ffn_gemv_fits(b1, f1), std::string(name) + ": w1/w3 fits the GEMV");
+    if (!statusOk(k::linear_experts_ffn_gemv_cuda(b1, group(0), f1, nullptr), name) || !synced(name))
+        return;
+    auto quantized = [](W t) { return t == W::fp8_e4m3 || t == W::fp4_e2m1; };
+    const bool exactTypes = quantized(rtype) && quantized(stype);
+    auto compare = [&](const std::vector<float> &ref, const std::vector<float> &got, const std::string &what) {
+        if (exactTypes)
+            expectExact(ref, got, what);
+        else
+            expectNmse(ref, got, 1e-5, what);
+    };
+    compare(hid, dh.host(), std::string(name) + " routed w1/w3 + SwiGLU");
+    compare(hidS, dhs.host(), std::string(name) + " shared w1/w3 + SwiGLU");
+    // w2 from the host's hidden rows (the halves checked one by one).
+    Dev<float> dh2(hid), dhs2(hidS);
+    k::expert_ffn f2;
+    f2.shared = params(stype, 1, sharedW[1], sharedS[1], dhs2.get(), douts.get(), N);
+    const k::linear_params b2 = params(rtype, 1, table[E], table[4 * E], dh2.get(), dout.get(), N);
+    if (!statusOk(k::linear_experts_ffn_gemv_cuda(b2, group(1), f2, nullptr), name) || !synced(name))
+        return;
+    compare(out, dout.host(), std::string(name) + " routed w2");
+    compare(outS, douts.host(), std::string(name) + " shared w2");
+}
+
+void testExpertFfn()
+{
+    using W = k::linear_weight_type;
+    testExpertFfnCase("experts ffn fp4 routed, fp8 shared", W::fp4_e2m1, W::fp8_e4m3);
+    testExpertFfnCase("experts ffn fp8", W::fp8_e4m3, W::fp8_e4m3);
+    testExpertFfnCase("experts ffn bf16", W::bf16, W::bf16);
 }
 
 // cublaslt: the device helpers of the cuBLASLt path (also under the emulation): the activation
@@ -2846,6 +3012,7 @@ int main()
     testMoe();
     testLinears();
     testLinearGroup();
+    testExpertFfn();
     testFp8BlockHelpers();
     testMma();
 #ifdef FATHOM_CUDA_EMULATION

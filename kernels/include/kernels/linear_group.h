@@ -19,6 +19,7 @@
   then runs the items one by one. Dense (bf16 / f32) items must agree on accum.
 */
 
+#include "kernels/cuda_ops.h"
 #include "kernels/linear.h"
 #include "kernels/status.h"
 
@@ -32,5 +33,36 @@ Status linear_group_gemv_cuda(const linear_params *items, int count, CUstream_st
 // Whether linear_group_gemv_cuda launches for these items (host-side checks only, no device
 // call but the cached shared-memory limit): an executor decides before its launch bookkeeping.
 bool linear_group_gemv_fits(const linear_params *items, int count);
+
+/**
+  The two halves of a MoE layer's expert FFNs in decode, one launch each (linear_experts_gemv_cuda's
+  grouped experts, see cuda_ops.h, plus the shared expert as one more grid row):
+  - swiglu set (w1/w3 half; base.w / w_table are w1): per row of an expert
+      y = bf16((silu(min(bf16(x·w1ᵀ), L)) · clamp(bf16(x·w3ᵀ), −L, L)) · rw)
+    (moe.h swiglu_cpu after the two LINEARs rounded to bf16 - the same bits as that sequence;
+    L = limit, no clamp when limit <= 0; rw = row_weights[row] of the expert-sorted rows, none
+    for the shared expert); y must be f32.
+  - swiglu 0 (w2 half): y = x·w2ᵀ per expert, y_round_bf16 as each item asks.
+  The shared expert (shared.m > 0): a linear_params of its own rows (x, y, strides, w, w_scale,
+  w_type of any kind, m <= 4) with base's n and k, and shared_w3 / shared_scale3 for the w1/w3
+  half. The CPU twin: linear_ref / linear_cpu per expert, round_bf16, swiglu_cpu.
+*/
+struct expert_ffn
+{
+    const void *const *w3_table = nullptr;        // swiglu: [n_experts] device w3 weights
+    const uint8_t *const *scale3_table = nullptr; // their scales (FP8/FP4), or nullptr
+    const float *row_weights = nullptr;           // swiglu: [rows] routed rows' weights, or nullptr
+    float limit = 0.0f;
+    int32_t swiglu = 0;
+    linear_params shared;            // shared.m == 0: no shared expert
+    const void *shared_w3 = nullptr; // swiglu: the shared expert's w3
+    const uint8_t *shared_scale3 = nullptr;
+};
+Status linear_experts_ffn_gemv_cuda(const linear_params &base,
+                                    const expert_group &g,
+                                    const expert_ffn &f,
+                                    CUstream_st *stream);
+// Whether linear_experts_ffn_gemv_cuda takes the shapes (host-side checks only).
+bool linear_experts_ffn_gemv_fits(const linear_params &base, const expert_ffn &f);
 
 } // namespace fathom::kernels

@@ -1385,7 +1385,7 @@ Result<void> CudaExecutor::linearGroup(const float *x,
             if (!j.w || !j.w->valid())
                 return fail(Error::Kind::InvalidArgument, "linearGroup: missing weight", "CudaExecutor");
             // As linear() (its GEMV takes any accum for FP8/FP4: their block sums are exact).
-            kernels::linear_params p = linearParams(*j.w, x, j.y, m);
+            kernels::linear_params p = linearParams(*j.w, j.x ? j.x : x, j.y, m);
             p.ldx = ldx;
             p.ldy = j.ldy;
             p.y_round_bf16 = j.out == LinearOutput::Bf16 ? 1 : 0;

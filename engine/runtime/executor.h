@@ -69,13 +69,14 @@ struct ExpertJob
     int rows = 0;
 };
 
-/** One linear of a group that reads the same input rows (Executor::linearGroup). */
+/** One linear of a group over the same rows (Executor::linearGroup). */
 struct LinearJob
 {
     const LinearWeight *w = nullptr;
     float *y = nullptr; // [m, w->outFeatures], row stride ldy (0 = packed)
     LinearOutput out = LinearOutput::F32;
     int64_t ldy = 0;
+    const float *x = nullptr; // its own input (same rows, width and stride), nullptr: the group's
 };
 
 /** One staged piece of a graphed decode step (Executor::stepPieces). */
@@ -112,15 +113,16 @@ public:
                                 int64_t ldx = 0,
                                 int64_t ldy = 0)
         = 0;
-    /** linear() of every job on the same x [m, k] (row stride ldx), bit for bit; a device may
-        run them in one launch (decode). The default runs them one by one. */
+    /** linear() of every job on x [m, k] (row stride ldx; or the job's own x of that shape),
+        bit for bit; a device may run them in one launch (decode). The default runs them one by
+        one. */
     virtual Result<void> linearGroup(const float *x,
                                      int m,
                                      const std::vector<LinearJob> &jobs,
                                      int64_t ldx = 0)
     {
         for (const LinearJob &j : jobs)
-            FATHOM_TRY(linear(*j.w, x, m, j.y, j.out, ldx, j.ldy));
+            FATHOM_TRY(linear(*j.w, j.x ? j.x : x, m, j.y, j.out, ldx, j.ldy));
         return {};
     }
 

@@ -128,9 +128,8 @@ Status group_check(const linear_params *items, int count)
         const linear_params &p = items[i];
         if (Status st = check(p); !st.ok())
             return st;
-        if (p.x != p0.x || p.x_type != p0.x_type || (p.ldx ? p.ldx : p.k) != ldx0 || p.m != p0.m
-            || p.k != p0.k)
-            return Status::unsupported("linear_group_gemv_cuda: items with different inputs");
+        if (p.x_type != p0.x_type || (p.ldx ? p.ldx : p.k) != ldx0 || p.m != p0.m || p.k != p0.k)
+            return Status::unsupported("linear_group_gemv_cuda: items of different input shapes");
         if (!cuda::is_quantized(p.w_type)) {
             if (dense && p.accum != accum)
                 return Status::unsupported("linear_group_gemv_cuda: dense items' accum differ");

@@ -1326,8 +1326,10 @@ void testLinearGroupCase(const char *name, int m, int kd, int64_t ldxPad)
                          {W::fp4_e2m1, 256, 1, 0}};
     const int count = static_cast<int>(std::size(spec));
     const int64_t xs = kd + ldxPad;
+    // Every third item reads rows of its own (the output projection's groups).
     auto xf = randomBf16(static_cast<size_t>(m) * xs, 2.0f);
-    Dev<float> dx(xf);
+    auto xf2 = randomBf16(static_cast<size_t>(m) * xs, 1.0f);
+    Dev<float> dx(xf), dx2(xf2);
     std::vector<HostWeight> hw;
     std::vector<std::unique_ptr<Dev<uint8_t>>> dw, dsc;
     std::vector<std::unique_ptr<Dev<float>>> dy, dy1;
@@ -1338,8 +1340,9 @@ void testLinearGroupCase(const char *name, int m, int kd, int64_t ldxPad)
         hw.push_back(randomWeight(it.type, it.n, kd));
         const int64_t ys = it.n + it.ldyPad;
         ref[i].assign(static_cast<size_t>(m) * ys, 0.0f);
+        const bool own = i % 3 == 2;
         k::linear_params p;
-        p.x = xf.data();
+        p.x = own ? xf2.data() : xf.data();
         p.x_type = k::act_type::f32;
         p.ldx = xs;
         p.w = hw[i].bytes.data();
@@ -1365,7 +1368,7 @@ void testLinearGroupCase(const char *name, int m, int kd, int64_t ldxPad)
         cudaMemset(dy.back()->get(), 0, ref[i].size() * 4); // the strides' gaps stay 0
         cudaMemset(dy1.back()->get(), 0, ref[i].size() * 4);
         k::linear_params g = p;
-        g.x = dx.get();
+        g.x = own ? dx2.get() : dx.get();
         g.w = dw.back()->get();
         g.w_scale = hw[i].scales.empty() ? nullptr : dsc.back()->get();
         g.y = dy.back()->get();
@@ -1412,9 +1415,10 @@ void testLinearGroup()
     a.k = 64;
     k::linear_params items[2] = {a, a};
     items[1].x = x2.data();
+    items[1].k = 48;
     report(!k::linear_group_gemv_fits(items, 2)
                && k::linear_group_gemv_cuda(items, 2, nullptr).code == k::StatusCode::Unsupported,
-           "linear group refuses items with different inputs");
+           "linear group refuses items of different widths");
     items[1] = a;
     items[0].m = items[1].m = 5;
     report(!k::linear_group_gemv_fits(items, 2)

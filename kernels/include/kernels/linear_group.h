@@ -3,20 +3,21 @@
 #pragma once
 
 /**
-  LINEAR of a group of projections that read the same input rows, in one device launch (decode:
-  the attention's projections of x, or of the query's low-rank rows). Each item is a linear.h
-  LINEAR with its own weight (any type), output, output type and y_round_bf16; x, x_type, the
-  row stride of x, m and k are the same for every item. The GEMV serves them all (a grid over
-  the items' concatenated output columns); each block stages and, for FP8/FP4 weights,
-  activation-quantises x itself, exactly as a launch of that item alone, so every item's result
-  is bit for bit linear_cuda's (the reference quantises x once per input; the codes and scales
-  are the same whichever projection computes them).
+  LINEAR of a group of projections over rows of the same shape, in one device launch (decode: the
+  attention's projections of x, those of the query's low-rank rows; the output projection's
+  groups, which read different rows, are not wired yet). Each item is a linear.h LINEAR with its own weight (any type), output, output type and
+  y_round_bf16, and its own x; x_type, the row stride of x, m and k are the same for every item.
+  The GEMV serves them all (a grid over the items' concatenated output columns); each block
+  stages and, for FP8/FP4 weights, activation-quantises its item's x itself, exactly as a launch
+  of that item alone, so every item's result is bit for bit linear_cuda's (the reference
+  quantises an input once; the codes and scales are the same whichever projection computes
+  them).
 
   The CPU twin is linear_cpu (or linear_ref) of each item in turn.
 
   Unsupported (nothing launched) when an item does not fit the GEMV (m > 4, k % 16 != 0,
-  misaligned weights, too much shared memory) or the items do not share their input; the caller
-  then runs the items one by one. Dense (bf16 / f32) items must agree on accum.
+  misaligned weights, too much shared memory) or the items' input shapes differ; the caller then
+  runs the items one by one. Dense (bf16 / f32) items must agree on accum.
 */
 
 #include "kernels/cuda_ops.h"

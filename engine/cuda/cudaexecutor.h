@@ -357,7 +357,6 @@ private:
     double m_gemmFlops = 0;
     bool m_exactLinear = true;
     bool m_groupLinear = true; // linearGroup() in one launch where it can (FATHOM_CUDA_GROUP_LINEAR)
-    bool m_groupLinear = true; // linearGroup() in one launch where it can (FATHOM_CUDA_GROUP_LINEAR)
     KvLayout m_kvLayout = KvLayout::Packed;
     int *m_stateInexact = nullptr; // device counter of scatter_rows_bf16_cuda / _packed_cuda
     // mhc_pre_norm_cuda's one-launch path: a zeroed counter per token (it leaves them 0).

@@ -522,20 +522,11 @@ Result<void> CudaExecutor::copyFromHost(void *dst, const void *hostSrc, size_t b
     if (m_inStep) {
         // Staged now (the caller may free hostSrc), uploaded with the step's other inputs by one
         // copy before the graph, moved to dst by the graph in stream order.
-        FATHOM_TRY_ASSIGN(const auto at, stage(m_up, bytes));
-        std::memcpy(m_up[at.first].host + at.second, hostSrc, bytes);
-        m_pieces.uploads.push_back({at.second, bytes, nullptr});
-        m_pieces.uploadBytes = m_up[at.first].used;
-        m_pieces.spilled = m_pieces.spilled || at.first != 0;
-        walk(reinterpret_cast<uintptr_t>(dst), (uint64_t(at.first) << 40) | at.second, bytes);
+        FATHOM_TRY_ASSIGN(const char *staged, stageUpload(hostSrc, bytes, dst));
         if (skipping())
             return {};
         ++m_stepStats.nodes;
-        return cudaCheck(cudaMemcpyAsync(dst,
-                                         m_up[at.first].device + at.second,
-                                         bytes,
-                                         cudaMemcpyDeviceToDevice,
-                                         m_stream),
+        return cudaCheck(cudaMemcpyAsync(dst, staged, bytes, cudaMemcpyDeviceToDevice, m_stream),
                          "staged copy from the host");
     }
     // From pageable memory the call returns once the source is staged, so the caller may free
@@ -553,12 +544,43 @@ Result<void> CudaExecutor::synchronize()
     return cudaCheck(cudaStreamSynchronize(m_stream), "waiting for the device");
 }
 
-Result<Buffer<int32_t>> CudaExecutor::uploadInts(const int32_t *host, int64_t n, const char *what)
+Result<const char *> CudaExecutor::stageUpload(const void *hostSrc, size_t bytes, const void *dst)
 {
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> b,
-                      Buffer<int32_t>::make(*this, std::max<int64_t>(n, 1), what));
-    FATHOM_TRY(copyFromHost(b.data(), host, static_cast<size_t>(n) * sizeof(int32_t)));
-    return b;
+    FATHOM_TRY_ASSIGN(const auto at, stage(m_up, bytes));
+    std::memcpy(m_up[at.first].host + at.second, hostSrc, bytes);
+    m_pieces.uploads.push_back({at.second, bytes, nullptr});
+    m_pieces.uploadBytes = m_up[at.first].used;
+    m_pieces.spilled = m_pieces.spilled || at.first != 0;
+    walk(reinterpret_cast<uintptr_t>(dst), (uint64_t(at.first) << 40) | at.second, bytes);
+    return m_up[at.first].device + at.second;
+}
+
+Result<const void *> CudaExecutor::stageInPlace(const void *hostSrc, size_t bytes)
+{
+    if (!m_inStep || !bytes)
+        return nullptr;
+    // No destination of its own: the step's launches read the bytes where the step's one upload
+    // puts them (the upload block keeps its address while graphs that read it are kept: a new
+    // block bumps m_stagingGeneration, a spilled step is not replayed).
+    FATHOM_TRY_ASSIGN(const char *staged, stageUpload(hostSrc, bytes, nullptr));
+    return static_cast<const void *>(staged);
+}
+
+Result<CudaExecutor::DeviceInts> CudaExecutor::uploadInts(const int32_t *host,
+                                                          int64_t n,
+                                                          const char *what)
+{
+    DeviceInts d;
+    FATHOM_TRY_ASSIGN(const void *staged,
+                      stageInPlace(host, static_cast<size_t>(n) * sizeof(int32_t)));
+    if (staged) {
+        d.view = static_cast<const int32_t *>(staged);
+        return d;
+    }
+    FATHOM_TRY_ASSIGN(d.owned, Buffer<int32_t>::make(*this, std::max<int64_t>(n, 1), what));
+    FATHOM_TRY(copyFromHost(d.owned.data(), host, static_cast<size_t>(n) * sizeof(int32_t)));
+    d.view = d.owned.data();
+    return d;
 }
 
 // ---- model --------------------------------------------------------------------------------------
@@ -1501,7 +1523,7 @@ Result<bool> CudaExecutor::compressorPoolSlots(const kernels::CompressorPoolPara
                                                const int32_t *hostSlots)
 {
     CudaOpTimer timer(*this, "other");
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> slots, uploadInts(hostSlots, 4, "compressor window slots"));
+    FATHOM_TRY_ASSIGN(DeviceInts slots, uploadInts(hostSlots, 4, "compressor window slots"));
     FATHOM_CUDA_OP("compressor_pool",
                    kernels::compressor_pool_slots_cuda(poolParams(p), slots.data(), m_stream));
     return true;
@@ -1582,7 +1604,7 @@ Result<bool> CudaExecutor::indexerSelectOnExecutor(
                       Buffer<float>::make(*this,
                                           static_cast<int64_t>(block) * p.n_keys,
                                           "indexer scores"));
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> visible, uploadInts(hostVisible, rows, "visible keys"));
+    FATHOM_TRY_ASSIGN(DeviceInts visible, uploadInts(hostVisible, rows, "visible keys"));
     for (int r0 = 0; r0 < rows; r0 += block) {
         const int n = std::min(block, rows - r0);
         kernels::IndexerScoreParams sp = p;
@@ -1632,7 +1654,7 @@ Result<bool> CudaExecutor::sparseIndicesOnExecutor(int32_t *out,
                     m_deviceName);
     // The step's scalars as device data (a decode step's upload), not launch arguments.
     const int32_t step[2] = {static_cast<int32_t>(start), static_cast<int32_t>(windowStart)};
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> onDevice, uploadInts(step, 2, "sparse_indices step"));
+    FATHOM_TRY_ASSIGN(DeviceInts onDevice, uploadInts(step, 2, "sparse_indices step"));
     FATHOM_TRY(
         FATHOM_CUDA_GLUE(cudaglue::buildSparseIndices(out,
                                                       rows,
@@ -1756,7 +1778,7 @@ Result<void> CudaExecutor::embedRows(
     CudaOpTimer timer(*this, "other");
     if (rows == 0)
         return {};
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> ids, uploadInts(hostIds, rows, "token ids"));
+    FATHOM_TRY_ASSIGN(DeviceInts ids, uploadInts(hostIds, rows, "token ids"));
     FATHOM_CUDA_OP("embed",
                    kernels::embed_rows_cuda(
                        device(table), m_vocab, d, ids.data(), rows, copies, out, m_stream));
@@ -1769,7 +1791,7 @@ Result<void> CudaExecutor::addPeriodicRows(
     CudaOpTimer timer(*this, "other");
     if (rows == 0)
         return {};
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> pos, uploadInts(hostPositions, rows, "positions"));
+    FATHOM_TRY_ASSIGN(DeviceInts pos, uploadInts(hostPositions, rows, "positions"));
     return FATHOM_CUDA_GLUE(
         cudaglue::addPeriodicRows(x, device(table), pos.data(), rows, width, period, m_stream),
         "add_periodic_rows");
@@ -1787,7 +1809,7 @@ Result<void> CudaExecutor::gatherRows(
     CudaOpTimer timer(*this, "other");
     if (n == 0)
         return {};
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> rows, uploadInts(hostRows, n, "row indices"));
+    FATHOM_TRY_ASSIGN(DeviceInts rows, uploadInts(hostRows, n, "row indices"));
     return FATHOM_CUDA_GLUE(cudaglue::gatherRows(dst, src, rows.data(), n, width, m_stream),
                             "gather_rows");
 }
@@ -1798,7 +1820,7 @@ Result<void> CudaExecutor::scatterRows(
     CudaOpTimer timer(*this, "other");
     if (n == 0)
         return {};
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> rows, uploadInts(hostRows, n, "row indices"));
+    FATHOM_TRY_ASSIGN(DeviceInts rows, uploadInts(hostRows, n, "row indices"));
     return FATHOM_CUDA_GLUE(cudaglue::scatterRows(dst, src, rows.data(), n, width, m_stream),
                             "scatter_rows");
 }
@@ -1809,7 +1831,7 @@ Result<void> CudaExecutor::scatterRowsBf16(
     CudaOpTimer timer(*this, "other");
     if (n == 0)
         return {};
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> rows, uploadInts(hostRows, n, "row indices"));
+    FATHOM_TRY_ASSIGN(DeviceInts rows, uploadInts(hostRows, n, "row indices"));
     FATHOM_CUDA_OP(
         "scatter_rows_bf16",
         kernels::scatter_rows_bf16_cuda(dst, src, rows.data(), n, width, m_stateInexact, m_stream));
@@ -1848,7 +1870,7 @@ Result<void> CudaExecutor::moeCombine(float *y,
     CudaOpTimer timer(*this, "other");
     if (rows == 0)
         return {};
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> ids,
+    FATHOM_TRY_ASSIGN(DeviceInts ids,
                       uploadInts(hostIds, static_cast<int64_t>(rows) * k, "expert ids"));
     return FATHOM_CUDA_GLUE(cudaglue::moeCombine(y, routed, shared, ids.data(), rows, k, d, m_stream),
                             "moe_combine");

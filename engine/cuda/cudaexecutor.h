@@ -88,6 +88,8 @@ public:
     Result<void> copy(void *dst, const void *src, size_t bytes) override;
     Result<void> copyToHost(void *hostDst, const void *src, size_t bytes) override;
     Result<void> copyFromHost(void *dst, const void *hostSrc, size_t bytes) override;
+    // Inside a recorded decode step: the staged bytes' device address (Executor::stageInPlace).
+    Result<const void *> stageInPlace(const void *hostSrc, size_t bytes) override;
     Result<void> synchronize() override;
 
     // ---- model ----------------------------------------------------------------------------------
@@ -336,9 +338,19 @@ private:
     };
     Result<void> cudaCheck(int err, const std::string &what) const;
     Result<void> opCheck(const char *op, int code, const char *message) const;
-    // Host ints (index lists) in a device block; released after the op is enqueued (stream order
-    // keeps the block until the op has read it).
-    Result<Buffer<int32_t>> uploadInts(const int32_t *host, int64_t n, const char *what);
+    // Host ints (index lists) for an op: inside a recorded decode step a view of the step's
+    // upload block (stageInPlace: no copy node), else a device block released after the op is
+    // enqueued (stream order keeps the block until the op has read it).
+    struct DeviceInts
+    {
+        Buffer<int32_t> owned; // empty for a view
+        const int32_t *view = nullptr;
+        const int32_t *data() const { return view; }
+    };
+    Result<DeviceInts> uploadInts(const int32_t *host, int64_t n, const char *what);
+    // Stages `bytes` of host data in the step's upload block (a piece of stepPieces()); the
+    // device address of the staged bytes. `dst` is only hashed into the walk.
+    Result<const char *> stageUpload(const void *hostSrc, size_t bytes, const void *dst);
     Result<void> makeCurrent() const;
 
     int m_device = 0;

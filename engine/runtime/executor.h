@@ -223,6 +223,18 @@ public:
         return {};
     }
 
+    /** Optional, for a device executor inside a recorded decode step: stages `bytes` of host
+        data like copyFromHost() (one piece of the step's upload) but gives no buffer of its
+        own: returns the device address the step's launches may read the bytes at (valid until
+        endStep(); no copy node). nullptr outside such a step (the default): the caller copies
+        into a buffer of its own. */
+    virtual Result<const void *> stageInPlace(const void *hostSrc, size_t bytes)
+    {
+        (void) hostSrc;
+        (void) bytes;
+        return static_cast<const void *>(nullptr);
+    }
+
     // ---- replay without the walk (V4Forward's step script; docs/perf/cuda.md, session 7) -------
     /** After beginStep() returned true: whether the step replays a kept graph (the walk would
         launch nothing) rather than recording one. */

@@ -33,6 +33,11 @@ Result<const int32_t *> opInts(Executor &exec,
 {
     if (exec.hostAddressable())
         return host.data();
+    // Inside a recorded decode step the op reads the step's upload block in place (no copy).
+    FATHOM_TRY_ASSIGN(const void *staged,
+                      exec.stageInPlace(host.data(), host.size() * sizeof(int32_t)));
+    if (staged)
+        return static_cast<const int32_t *>(staged);
     FATHOM_TRY_ASSIGN(holder, Ints::make(exec, static_cast<int64_t>(host.size()), what));
     FATHOM_TRY(exec.copyFromHost(holder.data(), host.data(), holder.bytes()));
     return static_cast<const int32_t *>(holder.data());

@@ -28,4 +28,5 @@
 #include "kernels/quant.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
+#include "kernels/row_chain.h"
 #include "kernels/sparse_attn.h"

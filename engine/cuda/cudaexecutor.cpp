@@ -1529,6 +1529,16 @@ Result<bool> CudaExecutor::compressorPoolSlots(const kernels::CompressorPoolPara
     return true;
 }
 
+Result<void> CudaExecutor::rowChain(const kernels::RowChainParams &p)
+{
+    CudaOpTimer timer(*this, "other");
+    kernels::RowChainParams d = p;
+    d.norm_weight = device(p.norm_weight);
+    d.freqs = device(p.freqs);
+    FATHOM_CUDA_OP("row_chain", kernels::row_chain_cuda(d, m_stream));
+    return {};
+}
+
 Result<void> CudaExecutor::hadamard(float *x, int rows, int n, float scale)
 {
     CudaOpTimer timer(*this, "other");

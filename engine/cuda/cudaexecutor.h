@@ -257,6 +257,7 @@ public:
     Result<void> hadamard(float *x, int rows, int n, float scale) override;
     Result<void> fakeQuantE4m3(float *x, int rows, int rowStride, int dims, int block) override;
     Result<void> fakeQuantE2m1(float *x, int rows, int rowStride, int dims, int block) override;
+    Result<void> rowChain(const kernels::RowChainParams &p) override; // one launch
     Result<void> indexerScores(const kernels::IndexerScoreParams &p) override;
     Result<void> topk(const float *values, int n, int k, int32_t *outIdx) override;
     Result<void> indexerSelect(const kernels::IndexerScoreParams &p,

@@ -31,6 +31,7 @@
 #include "kernels/moe.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
+#include "kernels/row_chain.h"
 #include "kernels/sparse_attn.h"
 
 #include <cstdint>
@@ -150,6 +151,43 @@ public:
         through e4m3 (blocks of `block`, KV) or e2m1 (indexer). */
     virtual Result<void> fakeQuantE4m3(float *x, int rows, int rowStride, int dims, int block) = 0;
     virtual Result<void> fakeQuantE2m1(float *x, int rows, int rowStride, int dims, int block) = 0;
+    /** The per-row chain of kernels/row_chain.h (norm, rope, hadamard, fake quantisation, in
+        place, in that order) as one op, so a device can run it as one launch. The default is
+        the CPU twin: the single ops above in the same order (the same bits). */
+    virtual Result<void> rowChain(const kernels::RowChainParams &p)
+    {
+        if (p.norm == kernels::RowNorm::Rms) {
+            kernels::RmsNormParams np;
+            np.x = p.x;
+            np.weight = p.norm_weight;
+            np.y = p.x;
+            np.rows = p.rows;
+            np.dim = p.dim;
+            np.eps = p.eps;
+            FATHOM_TRY(rmsNorm(np));
+        } else if (p.norm == kernels::RowNorm::HeadBf16) {
+            FATHOM_TRY(headRmsNormBf16(p.x, p.rows, p.dim, p.eps));
+        }
+        if (p.positions) {
+            kernels::RopeParams rp;
+            rp.x = p.x;
+            rp.positions = p.positions;
+            rp.freqs = p.freqs;
+            rp.rows = p.rows;
+            rp.row_stride = p.dim;
+            rp.offset = p.rope_offset;
+            rp.rope_dim = p.rope_dim;
+            rp.rows_per_position = p.rows_per_position;
+            FATHOM_TRY(rope(rp));
+        }
+        if (p.hadamard_scale != 0.0f)
+            FATHOM_TRY(hadamard(p.x, p.rows, p.dim, p.hadamard_scale));
+        if (p.quant == kernels::RowQuant::E4m3)
+            FATHOM_TRY(fakeQuantE4m3(p.x, p.rows, p.dim, p.quant_dims, p.quant_block));
+        else if (p.quant == kernels::RowQuant::E2m1)
+            FATHOM_TRY(fakeQuantE2m1(p.x, p.rows, p.dim, p.quant_dims, p.quant_block));
+        return {};
+    }
     virtual Result<void> indexerScores(const kernels::IndexerScoreParams &p) = 0;
     virtual Result<void> topk(const float *values, int n, int k, int32_t *outIdx) = 0;
     virtual Result<void> sparseAttention(const kernels::SparseAttnParams &p) = 0;

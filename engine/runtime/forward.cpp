@@ -43,6 +43,22 @@ Result<const int32_t *> opInts(Executor &exec,
     return static_cast<const int32_t *>(holder.data());
 }
 
+// The row chain (kernels/row_chain.h) of `rope`'s rows: rope as given (forward), no norm, no
+// hadamard, no quantisation yet.
+kernels::RowChainParams ropeChain(const kernels::RopeParams &rope)
+{
+    kernels::RowChainParams p;
+    p.x = rope.x;
+    p.rows = rope.rows;
+    p.dim = rope.row_stride;
+    p.positions = rope.positions;
+    p.freqs = rope.freqs;
+    p.rope_offset = rope.offset;
+    p.rope_dim = rope.rope_dim;
+    p.rows_per_position = rope.rows_per_position;
+    return p;
+}
+
 // Executor values the forward pass reads on the host: the same pointer when the executor works
 // in host memory, else a copy read back into `holder`.
 template<typename T>
@@ -805,32 +821,29 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
     FATHOM_TRY_ASSIGN(const int32_t *entryPositions,
                       opInts(m_exec, entryPos, entryPosOnExec, "compressed entry positions"));
     scriptGen(stagedE, static_cast<int>(ScriptOp::EntryPositions), -1, batch.block);
-    kernels::RmsNormParams np;
-    np.x = entries.data();
-    np.weight = indexer ? bw.idxCompNorm.data() : bw.compNorm.data();
-    np.y = entries.data();
-    np.rows = nE;
-    np.dim = Dc;
-    np.eps = static_cast<float>(c.rmsNormEps);
-    FATHOM_TRY(m_exec.rmsNorm(np));
-    kernels::RopeParams rp;
-    rp.x = entries.data();
-    rp.positions = entryPositions;
-    rp.freqs = m_model.ropeCompressed().data();
-    rp.rows = nE;
-    rp.row_stride = Dc;
-    rp.offset = Dc - r;
-    rp.rope_dim = r;
-    FATHOM_TRY(m_exec.rope(rp));
+    // RMSNorm -> RoPE -> (hadamard -> e2m1 | e4m3 of the nope dims) as one op.
+    kernels::RowChainParams ec;
+    ec.x = entries.data();
+    ec.rows = nE;
+    ec.dim = Dc;
+    ec.norm = kernels::RowNorm::Rms;
+    ec.norm_weight = indexer ? bw.idxCompNorm.data() : bw.compNorm.data();
+    ec.eps = static_cast<float>(c.rmsNormEps);
+    ec.positions = entryPositions;
+    ec.freqs = m_model.ropeCompressed().data();
+    ec.rope_offset = Dc - r;
+    ec.rope_dim = r;
     if (indexer) {
-        FATHOM_TRY(m_exec.hadamard(entries.data(),
-                                   nE,
-                                   Dc,
-                                   static_cast<float>(1.0 / std::sqrt(static_cast<double>(Dc)))));
-        FATHOM_TRY(m_exec.fakeQuantE2m1(entries.data(), nE, Dc, Dc, 32));
+        ec.hadamard_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(Dc)));
+        ec.quant = kernels::RowQuant::E2m1;
+        ec.quant_dims = Dc;
+        ec.quant_block = 32;
     } else {
-        FATHOM_TRY(m_exec.fakeQuantE4m3(entries.data(), nE, Dc, Dc - r, 64));
+        ec.quant = kernels::RowQuant::E4m3;
+        ec.quant_dims = Dc - r;
+        ec.quant_block = 64;
     }
+    FATHOM_TRY(m_exec.rowChain(ec));
     int k = 0;
     for (size_t i = 0; i < batch.items.size(); ++i) {
         RowHistory &dst = indexer ? batch.items[i].bs->indexKeys : batch.items[i].bs->entries;
@@ -924,20 +937,26 @@ Result<void> V4Forward::attention(
     rp.offset = nope;
     rp.rope_dim = r;
     rp.rows_per_position = H;
-    FATHOM_TRY(m_exec.rope(rp));
+    // Head norm -> RoPE as one op (Executor::rowChain: one launch on a device).
+    kernels::RowChainParams qc = ropeChain(rp);
+    qc.norm = kernels::RowNorm::HeadBf16;
+    qc.eps = eps;
+    FATHOM_TRY(m_exec.rowChain(qc));
     tapRows(m_exec, tap, bw.prefix, "q", q.data(), H * D, {H, D}, tapItems);
 
     // Key/value path.
-    np.x = kv.data();
-    np.weight = bw.kvNorm.data();
-    np.y = kv.data();
-    np.dim = D;
-    FATHOM_TRY(m_exec.rmsNorm(np));
+    // RMSNorm -> RoPE -> e4m3 of the nope dims as one op.
     rp.x = kv.data();
     rp.rows = N;
     rp.rows_per_position = 1;
-    FATHOM_TRY(m_exec.rope(rp));
-    FATHOM_TRY(m_exec.fakeQuantE4m3(kv.data(), N, D, nope, 64));
+    kernels::RowChainParams kc = ropeChain(rp);
+    kc.norm = kernels::RowNorm::Rms;
+    kc.norm_weight = bw.kvNorm.data();
+    kc.eps = eps;
+    kc.quant = kernels::RowQuant::E4m3;
+    kc.quant_dims = nope;
+    kc.quant_block = 64;
+    FATHOM_TRY(m_exec.rowChain(kc));
     tapRows(m_exec, tap, bw.prefix, "kv", kv.data(), D, {D}, tapItems);
     for (size_t i = 0; i < batch.items.size(); ++i) {
         const auto &it = batch.items[i];
@@ -972,12 +991,13 @@ Result<void> V4Forward::attention(
         ip.offset = DI - r;
         ip.rope_dim = r;
         ip.rows_per_position = HI;
-        FATHOM_TRY(m_exec.rope(ip));
-        FATHOM_TRY(m_exec.hadamard(qi.data(),
-                                   N * HI,
-                                   DI,
-                                   static_cast<float>(1.0 / std::sqrt(static_cast<double>(DI)))));
-        FATHOM_TRY(m_exec.fakeQuantE2m1(qi.data(), N * HI, DI, DI, 32));
+        // RoPE -> hadamard -> e2m1 as one op.
+        kernels::RowChainParams ic = ropeChain(ip);
+        ic.hadamard_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(DI)));
+        ic.quant = kernels::RowQuant::E2m1;
+        ic.quant_dims = DI;
+        ic.quant_block = 32;
+        FATHOM_TRY(m_exec.rowChain(ic));
         const float wScale = static_cast<float>(std::pow(static_cast<double>(DI), -0.5)
                                                 * std::pow(static_cast<double>(HI), -0.5));
         FATHOM_TRY(m_exec.scaleRoundBf16(wi.data(), wi.size(), wScale));

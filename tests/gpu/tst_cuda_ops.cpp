@@ -443,6 +443,153 @@ void testHadamardAndFakeQuant()
     }
 }
 
+// row_chain_cuda (kernels/row_chain.h) against the single CUDA kernels run in the same order
+// (bit for bit: the same arithmetic) and against the CPU twins in that order (the single
+// kernels' own bounds: rmsnorm and rope are checked by nmse above).
+void testRowChainCase(const std::string &name, k::RowChainParams p, float scale)
+{
+    k::RopeFreqParams fp;
+    fp.rope_dim = p.rope_dim ? p.rope_dim : 64;
+    std::vector<float> freqs(static_cast<size_t>(fp.rope_dim / 2));
+    k::rope_freqs_cpu(fp, freqs.data());
+    const int groups = (p.rows + p.rows_per_position - 1) / p.rows_per_position;
+    std::vector<int32_t> pos(static_cast<size_t>(groups));
+    for (int i = 0; i < groups; ++i)
+        pos[i] = static_cast<int32_t>((i * 7919 + 13) % 1048576);
+    auto w = randomF32(p.dim, 0.3f);
+    for (float &v : w)
+        v = k::round_bf16(v + 1.0f);
+    auto x = randomBf16(static_cast<size_t>(p.rows) * p.dim, scale);
+    const bool rope = p.positions != nullptr, weight = p.norm_weight != nullptr;
+
+    // CPU twins in the chain's order.
+    auto ref = x;
+    if (p.norm == k::RowNorm::Rms) {
+        k::RmsNormParams np;
+        np.x = np.y = ref.data();
+        np.weight = weight ? w.data() : nullptr;
+        np.rows = p.rows;
+        np.dim = p.dim;
+        np.eps = p.eps;
+        k::rmsnorm_cpu(np);
+    } else if (p.norm == k::RowNorm::HeadBf16) {
+        k::head_rmsnorm_bf16_cpu(ref.data(), p.rows, p.dim, p.eps);
+    }
+    k::RopeParams rp;
+    rp.x = ref.data();
+    rp.positions = pos.data();
+    rp.freqs = freqs.data();
+    rp.rows = p.rows;
+    rp.row_stride = p.dim;
+    rp.offset = p.rope_offset;
+    rp.rope_dim = p.rope_dim;
+    rp.rows_per_position = p.rows_per_position;
+    if (rope)
+        k::rope_cpu(rp);
+    if (p.hadamard_scale != 0.0f)
+        k::hadamard_cpu(ref.data(), p.rows, p.dim, p.hadamard_scale);
+    if (p.quant == k::RowQuant::E4m3)
+        k::fake_quant_e4m3_f32_rows(ref.data(), p.rows, p.dim, p.quant_dims, p.quant_block);
+    else if (p.quant == k::RowQuant::E2m1)
+        k::fake_quant_e2m1_f32_rows(ref.data(), p.rows, p.dim, p.quant_dims, p.quant_block);
+
+    Dev<float> dw(w), df(freqs), single(x), fused(x);
+    Dev<int32_t> dp(pos);
+    // The single kernels in the chain's order.
+    bool ok = true;
+    if (p.norm == k::RowNorm::Rms) {
+        k::RmsNormParams np;
+        np.x = np.y = single.get();
+        np.weight = weight ? dw.get() : nullptr;
+        np.rows = p.rows;
+        np.dim = p.dim;
+        np.eps = p.eps;
+        ok = ok && statusOk(k::rmsnorm_cuda(np, nullptr), name.c_str());
+    } else if (p.norm == k::RowNorm::HeadBf16) {
+        ok = ok && statusOk(k::head_rmsnorm_bf16_cuda(single.get(), p.rows, p.dim, p.eps, nullptr),
+                            name.c_str());
+    }
+    rp.x = single.get();
+    rp.positions = dp.get();
+    rp.freqs = df.get();
+    if (rope)
+        ok = ok && statusOk(k::rope_cuda(rp, nullptr), name.c_str());
+    if (p.hadamard_scale != 0.0f)
+        ok = ok
+             && statusOk(k::hadamard_cuda(single.get(), p.rows, p.dim, p.hadamard_scale, nullptr),
+                         name.c_str());
+    if (p.quant == k::RowQuant::E4m3)
+        ok = ok
+             && statusOk(k::fake_quant_e4m3_cuda(
+                             single.get(), p.rows, p.dim, p.quant_dims, p.quant_block, nullptr),
+                         name.c_str());
+    else if (p.quant == k::RowQuant::E2m1)
+        ok = ok
+             && statusOk(k::fake_quant_e2m1_cuda(
+                             single.get(), p.rows, p.dim, p.quant_dims, p.quant_block, nullptr),
+                         name.c_str());
+    p.x = fused.get();
+    p.norm_weight = weight ? dw.get() : nullptr;
+    p.positions = rope ? dp.get() : nullptr;
+    p.freqs = rope ? df.get() : nullptr;
+    ok = ok && statusOk(k::row_chain_cuda(p, nullptr), name.c_str());
+    if (!ok || !synced(name.c_str()))
+        return;
+    const auto got = fused.host();
+    expectExact(single.host(), got, name + " vs the single kernels");
+    expectNmse(ref, got, 1e-12, name + " vs the CPU twins");
+}
+
+void testRowChain()
+{
+    int32_t on = 1; // any non-null pointer: the case has RoPE (the test supplies positions)
+    k::RowChainParams kv;
+    kv.rows = 5;
+    kv.dim = 512;
+    kv.norm = k::RowNorm::Rms;
+    kv.norm_weight = reinterpret_cast<const float *>(&on);
+    kv.eps = 1e-6f;
+    kv.positions = &on;
+    kv.rope_offset = 448;
+    kv.rope_dim = 64;
+    kv.quant = k::RowQuant::E4m3;
+    kv.quant_dims = 448;
+    kv.quant_block = 64;
+    testRowChainCase("row_chain kv (rmsnorm, rope, e4m3)", kv, 3.0f);
+
+    k::RowChainParams q;
+    q.rows = 3 * 8;
+    q.dim = 512;
+    q.norm = k::RowNorm::HeadBf16;
+    q.eps = 1e-6f;
+    q.positions = &on;
+    q.rope_offset = 448;
+    q.rope_dim = 64;
+    q.rows_per_position = 8;
+    testRowChainCase("row_chain query (head norm, rope)", q, 2.0f);
+
+    k::RowChainParams iq;
+    iq.rows = 2 * 4;
+    iq.dim = 128;
+    iq.positions = &on;
+    iq.rope_offset = 64;
+    iq.rope_dim = 64;
+    iq.rows_per_position = 4;
+    iq.hadamard_scale = 1.0f / std::sqrt(128.0f);
+    iq.quant = k::RowQuant::E2m1;
+    iq.quant_dims = 128;
+    iq.quant_block = 32;
+    testRowChainCase("row_chain indexer query (rope, hadamard, e2m1)", iq, 2.0f);
+
+    k::RowChainParams ie = iq;
+    ie.rows = 3;
+    ie.rows_per_position = 1;
+    ie.norm = k::RowNorm::Rms;
+    ie.norm_weight = reinterpret_cast<const float *>(&on);
+    ie.eps = 1e-6f;
+    testRowChainCase("row_chain index keys (rmsnorm, rope, hadamard, e2m1)", ie, 4.0f);
+}
+
 void testCompressor()
 {
     // Overlapped (CSA, ratio 4, dc 512) with and without a previous window, and non-overlapped
@@ -3007,6 +3154,7 @@ int main()
     testRope();
     testMhc();
     testHadamardAndFakeQuant();
+    testRowChain();
     testCompressor();
     testIndexer();
     testTopk();

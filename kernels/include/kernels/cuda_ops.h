@@ -29,6 +29,7 @@
 #include "kernels/moe.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
+#include "kernels/row_chain.h"
 #include "kernels/sparse_attn.h"
 #include "kernels/status.h"
 
@@ -51,6 +52,9 @@ Status rope_cuda(const RopeParams &p, CUstream_st *stream);
 Status mhc_pre_cuda(const MhcPreParams &p, CUstream_st *stream);
 Status mhc_post_cuda(const MhcPostParams &p, CUstream_st *stream);
 Status mhc_head_cuda(const MhcHeadParams &p, CUstream_st *stream);
+
+// The row chains of row_chain.h in one launch (one block per row); p's pointers on the device.
+Status row_chain_cuda(const RowChainParams &p, CUstream_st *stream);
 
 // x: [rows, n] bf16-valued, in place.
 Status hadamard_cuda(float *x, int rows, int n, float scale, CUstream_st *stream);

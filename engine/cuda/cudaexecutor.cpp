@@ -204,6 +204,12 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     FATHOM_TRY(x->cudaCheck(cudaMalloc(&counter, sizeof(int)), "allocating a counter"));
     x->m_stateInexact = static_cast<int *>(counter);
     FATHOM_TRY(x->cudaCheck(cudaMemset(counter, 0, sizeof(int)), "clearing a counter"));
+    void *counters = nullptr;
+    FATHOM_TRY(x->cudaCheck(cudaMalloc(&counters, sizeof(int) * kMhcCounterTokens),
+                            "allocating the mHC counters"));
+    x->m_mhcCounters = static_cast<int *>(counters);
+    FATHOM_TRY(x->cudaCheck(cudaMemset(counters, 0, sizeof(int) * kMhcCounterTokens),
+                            "clearing the mHC counters"));
     return x;
 }
 
@@ -234,6 +240,8 @@ CudaExecutor::~CudaExecutor()
         cudaFree(m_weights);
     if (m_stateInexact)
         cudaFree(m_stateInexact);
+    if (m_mhcCounters)
+        cudaFree(m_mhcCounters);
     for (const Timed &t : m_timed) {
         cudaEventDestroy(static_cast<cudaEvent_t>(t.start));
         cudaEventDestroy(static_cast<cudaEvent_t>(t.stop));
@@ -1469,6 +1477,26 @@ Result<void> CudaExecutor::mhcPre(const kernels::MhcPreParams &p)
     d.base = device(p.base);
     d.scale = device(p.scale);
     FATHOM_CUDA_OP("mhc_pre", kernels::mhc_pre_cuda(d, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::mhcPreNorm(const kernels::MhcPreParams &p,
+                                      const float *normWeight,
+                                      float eps)
+{
+    CudaOpTimer timer(*this, "other");
+    kernels::MhcPreParams d = p;
+    d.fn = device(p.fn);
+    d.base = device(p.base);
+    d.scale = device(p.scale);
+    // Up to kMhcCounterTokens tokens (decode, small prefills) in one launch.
+    FATHOM_CUDA_OP("mhc_pre",
+                   kernels::mhc_pre_norm_cuda(d,
+                                              device(normWeight),
+                                              eps,
+                                              p.tokens <= kMhcCounterTokens ? m_mhcCounters
+                                                                            : nullptr,
+                                              m_stream));
     return {};
 }
 

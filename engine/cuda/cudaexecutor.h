@@ -250,6 +250,9 @@ public:
     Result<void> rope(const kernels::RopeParams &p) override;
     Result<void> mhcPre(const kernels::MhcPreParams &p) override;
     Result<void> mhcPost(const kernels::MhcPostParams &p) override;
+    Result<void> mhcPreNorm(const kernels::MhcPreParams &p,
+                            const float *normWeight,
+                            float eps) override; // the norm in mhc_pre's last launch
     Result<void> mhcHead(const kernels::MhcHeadParams &p) override;
     Result<void> compressorPool(const kernels::CompressorPoolParams &p) override;
     Result<bool> compressorPoolSlots(const kernels::CompressorPoolParams &p,

@@ -132,6 +132,23 @@ public:
     virtual Result<void> rope(const kernels::RopeParams &p) = 0;
     virtual Result<void> mhcPre(const kernels::MhcPreParams &p) = 0;
     virtual Result<void> mhcPost(const kernels::MhcPostParams &p) = 0;
+    /** mhcPre() then rmsNorm() of its p.u in place (weight normWeight [d], eps): the sublayer's
+        input, as one op (a device folds the norm into the pre's last launch). The default is
+        the CPU twin: the two ops (the same bits). */
+    virtual Result<void> mhcPreNorm(const kernels::MhcPreParams &p,
+                                    const float *normWeight,
+                                    float eps)
+    {
+        FATHOM_TRY(mhcPre(p));
+        kernels::RmsNormParams np;
+        np.x = p.u;
+        np.weight = normWeight;
+        np.y = p.u;
+        np.rows = p.tokens;
+        np.dim = p.d;
+        np.eps = eps;
+        return rmsNorm(np);
+    }
     virtual Result<void> mhcHead(const kernels::MhcHeadParams &p) = 0;
     virtual Result<void> compressorPool(const kernels::CompressorPoolParams &p) = 0;
     /** Optional, for a device executor (a replayable decode step): compressorPool() of one

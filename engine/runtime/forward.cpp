@@ -595,19 +595,11 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     hp.sinkhorn_iters = c.hcSinkhornIters;
     hp.norm_eps = eps;
     hp.hc_eps = static_cast<float>(c.hcEps);
-    FATHOM_TRY(m_exec.mhcPre(hp));
+    // The pre and the sublayer's RMSNorm of u as one op (no tap reads u between them).
+    FATHOM_TRY(m_exec.mhcPreNorm(hp, norm.data(), eps));
     tapRows(m_exec, tap, name, "_hc_pre", pre.data(), n, {n}, items);
     tapRows(m_exec, tap, name, "_hc_post", post.data(), n, {n}, items);
     tapRows(m_exec, tap, name, "_hc_comb", comb.data(), n * n, {n, n}, items);
-
-    kernels::RmsNormParams np;
-    np.x = u.data();
-    np.weight = norm.data();
-    np.y = u.data();
-    np.rows = N;
-    np.dim = d;
-    np.eps = eps;
-    FATHOM_TRY(m_exec.rmsNorm(np));
     tapRows(m_exec, tap, name, "_norm_out", u.data(), d, {d}, items);
 
     FATHOM_TRY_ASSIGN(Floats y, floats(m_exec, static_cast<int64_t>(N) * d, "sublayer output"));

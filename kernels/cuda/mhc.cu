@@ -25,11 +25,29 @@ namespace {
 constexpr int k_threads = 512;
 constexpr int k_max_rows = 24; // (2 + n)·n for n = 4; n_hc <= 4 on the device
 
-// Block (t, r): r < rows: fl32(φ_r·x̄_t); r == rows: fl32(Σx̄_t² / width). Written to u[t][r].
-__global__ void mhc_dots_kernel(
-    const float *xall, const float *fn, int rows, int width, float *u, int d)
+#ifdef FATHOM_CUDA_EMULATION
+// The emulation runs a grid's blocks one after another: memory is coherent.
+inline void device_fence() {}
+inline float load_cg(const float *p)
 {
-    __shared__ double scratch[32];
+    return *p;
+}
+#else
+__device__ inline void device_fence()
+{
+    __threadfence();
+}
+// Past L1 (not coherent between blocks): another block's store.
+__device__ inline float load_cg(const float *p)
+{
+    return __ldcg(p);
+}
+#endif
+
+// Block (t, r): r < rows: fl32(φ_r·x̄_t); r == rows: fl32(Σx̄_t² / width). Written to u[t][r].
+__device__ void dots_block(
+    const float *xall, const float *fn, int rows, int width, float *u, int d, double *scratch)
+{
     const int t = blockIdx.x, r = blockIdx.y;
     const float *x = xall + static_cast<int64_t>(t) * width;
     const float *f = r < rows ? fn + static_cast<int64_t>(r) * width : x;
@@ -47,30 +65,38 @@ __global__ void mhc_dots_kernel(
                                                       : static_cast<float>(s / width);
 }
 
-// mode 0 = pre, 1 = head
-template<int Mode>
-__global__ void mhc_finish_kernel(const float *xall,
-                                  const float *base,
-                                  const float *scale,
-                                  float *pre_out,
-                                  float *post_out,
-                                  float *comb_out,
-                                  float *u_out,
-                                  int n,
-                                  int d,
-                                  int iters,
-                                  float norm_eps,
-                                  float hc_eps)
+__global__ void mhc_dots_kernel(
+    const float *xall, const float *fn, int rows, int width, float *u, int d)
 {
-    __shared__ float s_dots[k_max_rows + 1];
-    __shared__ float s_pre[16];
-    const int t = blockIdx.x;
-    const int rows = Mode == 0 ? (2 + n) * n : n;
+    __shared__ double scratch[32];
+    dots_block(xall, fn, rows, width, u, d, scratch);
+}
+
+// Token t's finish (one block): s_dots holds its (2+n)·n (head: n) dots and Σx̄²/width.
+// mode 0 = pre, 1 = head, 2 = pre then rmsnorm of u in place (norm_weight, rms_eps)
+template<int Mode>
+__device__ void finish_token(int t,
+                             float *s_dots,
+                             float *s_pre,
+                             double *scratch,
+                             const float *xall,
+                             const float *base,
+                             const float *scale,
+                             float *pre_out,
+                             float *post_out,
+                             float *comb_out,
+                             float *u_out,
+                             int n,
+                             int d,
+                             int iters,
+                             float norm_eps,
+                             float hc_eps,
+                             const float *norm_weight,
+                             float rms_eps)
+{
+    const int rows = Mode != 1 ? (2 + n) * n : n;
     const float *x = xall + static_cast<int64_t>(t) * n * d;
     float *u = u_out + static_cast<int64_t>(t) * d;
-    if (threadIdx.x <= rows)
-        s_dots[threadIdx.x] = u[threadIdx.x];
-    __syncthreads();
     if (threadIdx.x == 0) {
         const float rho = cuda::rsqrt_f32(__fadd_rn(s_dots[rows], norm_eps));
         float mu[k_max_rows];
@@ -81,14 +107,14 @@ __global__ void mhc_finish_kernel(const float *xall,
                                             __fadd_rn(__fmul_rn(scale[0], mu[i]), base[i])),
                                         hc_eps);
             s_pre[i] = pre;
-            if (Mode == 0) {
+            if (Mode != 1) {
                 pre_out[t * n + i] = pre;
                 post_out[t * n + i] = 2.0f
                                       * cuda::sigmoid_f32(
                                           __fadd_rn(__fmul_rn(scale[1], mu[n + i]), base[n + i]));
             }
         }
-        if (Mode == 0) {
+        if (Mode != 1) {
             float c[16];
             for (int k = 0; k < n * n; ++k)
                 c[k] = __fadd_rn(__fmul_rn(scale[2], mu[2 * n + k]), base[2 * n + k]);
@@ -137,6 +163,116 @@ __global__ void mhc_finish_kernel(const float *xall,
             a += static_cast<double>(__fmul_rn(s_pre[i], x[static_cast<int64_t>(i) * d + e]));
         u[e] = cuda::round_bf16(static_cast<float>(a));
     }
+    if (Mode == 2) {
+        // rmsnorm_kernel on the block's u row: its 256 threads' strided sums (the others add
+        // zeros, which leave block_sum's tree unchanged), then the same scaling.
+        __syncthreads();
+        double ss = 0.0;
+        if (threadIdx.x < 256)
+            for (int e = threadIdx.x; e < d; e += 256) {
+                const double v = u[e];
+                ss += v * v;
+            }
+        ss = cuda::block_sum(ss, scratch);
+        const float var = static_cast<float>(ss / d);
+        const float rs = cuda::rsqrt_f32(__fadd_rn(var, rms_eps));
+        __syncthreads(); // every thread has read u
+        for (int e = threadIdx.x; e < d; e += blockDim.x) {
+            const float y = __fmul_rn(u[e], rs);
+            u[e] = cuda::round_bf16(norm_weight ? __fmul_rn(norm_weight[e], y) : y);
+        }
+    }
+}
+
+template<int Mode>
+__global__ void mhc_finish_kernel(const float *xall,
+                                  const float *base,
+                                  const float *scale,
+                                  float *pre_out,
+                                  float *post_out,
+                                  float *comb_out,
+                                  float *u_out,
+                                  int n,
+                                  int d,
+                                  int iters,
+                                  float norm_eps,
+                                  float hc_eps,
+                                  const float *norm_weight,
+                                  float rms_eps)
+{
+    __shared__ float s_dots[k_max_rows + 1];
+    __shared__ float s_pre[16];
+    __shared__ double scratch[32];
+    const int t = blockIdx.x;
+    const int rows = Mode != 1 ? (2 + n) * n : n;
+    const float *u = u_out + static_cast<int64_t>(t) * d;
+    if (threadIdx.x <= rows)
+        s_dots[threadIdx.x] = u[threadIdx.x];
+    __syncthreads();
+    finish_token<Mode>(t,
+                       s_dots,
+                       s_pre,
+                       scratch,
+                       xall,
+                       base,
+                       scale,
+                       pre_out,
+                       post_out,
+                       comb_out,
+                       u_out,
+                       n,
+                       d,
+                       iters,
+                       norm_eps,
+                       hc_eps,
+                       norm_weight,
+                       rms_eps);
+}
+
+// dots and finish in one launch: every block (t, r) its dot as mhc_dots_kernel, then the last
+// block of token t to finish (a counter per token, left at 0 again for the next launch or a
+// graph replay) runs the token's finish as mhc_finish_kernel<2> does. The same bits, one node.
+__global__ void mhc_pre_fused_kernel(MhcPreParams p, const float *norm_weight, float rms_eps, int *counters)
+{
+    __shared__ double scratch[32];
+    __shared__ float s_dots[k_max_rows + 1];
+    __shared__ float s_pre[16];
+    __shared__ int s_last;
+    const int n = p.n_hc, rows = (2 + n) * n, t = blockIdx.x;
+    dots_block(p.x, p.fn, rows, n * p.d, p.u, p.d, scratch);
+    // The dot (thread 0's store) visible device-wide before the count that publishes it.
+    device_fence();
+    __syncthreads();
+    if (threadIdx.x == 0)
+        s_last = atomicAdd(counters + t, 1) == rows;
+    __syncthreads();
+    if (!s_last)
+        return;
+    device_fence(); // the other blocks' dots, read below, after their counts
+    const float *u = p.u + static_cast<int64_t>(t) * p.d;
+    if (threadIdx.x <= rows)
+        s_dots[threadIdx.x] = load_cg(u + threadIdx.x);
+    if (threadIdx.x == 0)
+        counters[t] = 0;
+    __syncthreads();
+    finish_token<2>(t,
+                    s_dots,
+                    s_pre,
+                    scratch,
+                    p.x,
+                    p.base,
+                    p.scale,
+                    p.pre,
+                    p.post,
+                    p.comb,
+                    p.u,
+                    n,
+                    p.d,
+                    p.sinkhorn_iters,
+                    p.norm_eps,
+                    p.hc_eps,
+                    norm_weight,
+                    rms_eps);
 }
 
 __global__ void mhc_post_kernel(MhcPostParams p)
@@ -183,7 +319,63 @@ Status mhc_pre_cuda(const MhcPreParams &p, CUstream_st *stream)
      p.d,
      p.sinkhorn_iters,
      p.norm_eps,
-     p.hc_eps);
+     p.hc_eps,
+     nullptr,
+     0.0f);
+    return cuda::launch_status();
+}
+
+Status mhc_pre_norm_cuda(const MhcPreParams &p,
+                         const float *norm_weight,
+                         float norm_eps,
+                         int *counters,
+                         CUstream_st *stream)
+{
+    if (!p.x || !p.fn || !p.base || !p.scale || !p.pre || !p.post || !p.comb || !p.u || p.n_hc <= 0
+        || p.n_hc > 4 || p.d < k_max_rows + 1 || p.sinkhorn_iters < 1 || p.tokens < 0
+        || p.tokens > 0x7FFFFFFF)
+        return Status::invalid("mhc_pre_norm_cuda: bad arguments (n_hc 1..4, d >= 25)");
+    if (p.tokens == 0)
+        return Status::success();
+    const int rows = (2 + p.n_hc) * p.n_hc;
+    if (counters) {
+        // Field by field into zeroed bytes (the launch carries no stray padding).
+        MhcPreParams f;
+        f.x = p.x;
+        f.fn = p.fn;
+        f.base = p.base;
+        f.scale = p.scale;
+        f.pre = p.pre;
+        f.post = p.post;
+        f.comb = p.comb;
+        f.u = p.u;
+        f.tokens = p.tokens;
+        f.n_hc = p.n_hc;
+        f.d = p.d;
+        f.sinkhorn_iters = p.sinkhorn_iters;
+        f.norm_eps = p.norm_eps;
+        f.hc_eps = p.hc_eps;
+        FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, mhc_pre_fused_kernel)
+        (f, norm_weight, norm_eps, counters);
+        return cuda::launch_status();
+    }
+    FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, mhc_dots_kernel)
+    (p.x, p.fn, rows, p.n_hc * p.d, p.u, p.d);
+    FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, mhc_finish_kernel<2>)
+    (p.x,
+     p.base,
+     p.scale,
+     p.pre,
+     p.post,
+     p.comb,
+     p.u,
+     p.n_hc,
+     p.d,
+     p.sinkhorn_iters,
+     p.norm_eps,
+     p.hc_eps,
+     norm_weight,
+     norm_eps);
     return cuda::launch_status();
 }
 
@@ -197,7 +389,20 @@ Status mhc_head_cuda(const MhcHeadParams &p, CUstream_st *stream)
     FATHOM_LAUNCH(dim3(p.tokens, p.n_hc + 1), k_threads, 0, stream, mhc_dots_kernel)
     (p.x, p.fn, p.n_hc, p.n_hc * p.d, p.u, p.d);
     FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, mhc_finish_kernel<1>)
-    (p.x, p.base, p.scale, nullptr, nullptr, nullptr, p.u, p.n_hc, p.d, 1, p.norm_eps, p.hc_eps);
+    (p.x,
+     p.base,
+     p.scale,
+     nullptr,
+     nullptr,
+     nullptr,
+     p.u,
+     p.n_hc,
+     p.d,
+     1,
+     p.norm_eps,
+     p.hc_eps,
+     nullptr,
+     0.0f);
     return cuda::launch_status();
 }
 

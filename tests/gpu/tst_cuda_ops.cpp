@@ -390,6 +390,92 @@ void testMhc()
         expectNmse(hu, dhu.host(), 1e-12, "mhc_head");
 }
 
+// mhc_pre_norm_cuda: mhc_pre_cuda then rmsnorm_cuda of u in two launches instead of three.
+// Against those two kernels (bit for bit) and the CPU twins (mhc_pre_cpu, rmsnorm_cpu).
+void testMhcPreNorm()
+{
+    for (const int d : {4096, 1000}) {
+        const int tokens = 3, n = 4;
+        auto x = randomBf16(static_cast<size_t>(tokens) * n * d);
+        auto fn = randomF32(static_cast<size_t>(24) * n * d, 0.02f);
+        auto base = randomF32(24, 0.5f);
+        auto w = randomF32(d, 0.3f);
+        for (float &v : w)
+            v = k::round_bf16(v + 1.0f);
+        std::vector<float> scale = {0.7f, 0.4f, 1.3f};
+        std::vector<float> pre(tokens * n), post(tokens * n), comb(tokens * n * n),
+            u(static_cast<size_t>(tokens) * d);
+        k::MhcPreParams p;
+        p.x = x.data();
+        p.fn = fn.data();
+        p.base = base.data();
+        p.scale = scale.data();
+        p.pre = pre.data();
+        p.post = post.data();
+        p.comb = comb.data();
+        p.u = u.data();
+        p.tokens = tokens;
+        p.n_hc = n;
+        p.d = d;
+        k::mhc_pre_cpu(p);
+        k::RmsNormParams np;
+        np.x = np.y = u.data();
+        np.weight = w.data();
+        np.rows = tokens;
+        np.dim = d;
+        np.eps = 1e-6f;
+        k::rmsnorm_cpu(np);
+        Dev<float> dx(x), dfn(fn), db(base), ds(scale), dw(w);
+        Dev<float> pre1(pre.size()), post1(post.size()), comb1(comb.size()), u1(u.size());
+        Dev<float> pre2(pre.size()), post2(post.size()), comb2(comb.size()), u2(u.size());
+        k::MhcPreParams g = p;
+        g.x = dx.get();
+        g.fn = dfn.get();
+        g.base = db.get();
+        g.scale = ds.get();
+        g.pre = pre1.get();
+        g.post = post1.get();
+        g.comb = comb1.get();
+        g.u = u1.get();
+        np.x = np.y = u1.get();
+        np.weight = dw.get();
+        const std::string name = "mhc_pre_norm d=" + std::to_string(d);
+        bool ok = statusOk(k::mhc_pre_cuda(g, nullptr), name.c_str())
+                  && statusOk(k::rmsnorm_cuda(np, nullptr), name.c_str());
+        g.pre = pre2.get();
+        g.post = post2.get();
+        g.comb = comb2.get();
+        g.u = u2.get();
+        ok = ok
+             && statusOk(k::mhc_pre_norm_cuda(g, dw.get(), 1e-6f, nullptr, nullptr), name.c_str());
+        // The one-launch path, twice on the same counters (they must come back to 0).
+        std::vector<int32_t> zeros(tokens, 0);
+        Dev<int32_t> counters(zeros);
+        Dev<float> pre3(pre.size()), post3(post.size()), comb3(comb.size()), u3(u.size());
+        g.pre = pre3.get();
+        g.post = post3.get();
+        g.comb = comb3.get();
+        g.u = u3.get();
+        for (int twice = 0; twice < 2; ++twice)
+            ok = ok
+                 && statusOk(k::mhc_pre_norm_cuda(g, dw.get(), 1e-6f, counters.get(), nullptr),
+                             name.c_str());
+        if (!ok || !synced(name.c_str()))
+            continue;
+        const auto got = u2.host(), got3 = u3.host();
+        expectExact(u1.host(), got, name + " u vs mhc_pre + rmsnorm kernels");
+        expectExact(pre1.host(), pre2.host(), name + " pre");
+        expectExact(post1.host(), post2.host(), name + " post");
+        expectExact(comb1.host(), comb2.host(), name + " comb");
+        expectNmse(u, got, 1e-12, name + " u vs the CPU twins");
+        expectExact(got, got3, name + " one launch: u");
+        expectExact(comb1.host(), comb3.host(), name + " one launch: comb");
+        expectExact(pre1.host(), pre3.host(), name + " one launch: pre");
+        expectExact(post1.host(), post3.host(), name + " one launch: post");
+        expectEqual(zeros, counters.host(), name + " one launch: counters back at 0");
+    }
+}
+
 void testHadamardAndFakeQuant()
 {
     const int rows = 64 * 3, n = 128;
@@ -3153,6 +3239,7 @@ int main()
     testRmsNorm();
     testRope();
     testMhc();
+    testMhcPreNorm();
     testHadamardAndFakeQuant();
     testRowChain();
     testCompressor();

@@ -51,6 +51,15 @@ Status rope_cuda(const RopeParams &p, CUstream_st *stream);
 
 Status mhc_pre_cuda(const MhcPreParams &p, CUstream_st *stream);
 Status mhc_post_cuda(const MhcPostParams &p, CUstream_st *stream);
+// mhc_pre_cuda then rmsnorm_cuda of p.u in place (weight norm_weight [d] or nullptr): the
+// sublayer's normalised input, the same bits. counters == nullptr: mhc_pre_cuda's two launches
+// (the norm in the second); else one launch (the last block of a token finishes it), counters
+// [tokens] device ints that are 0 on entry and left 0.
+Status mhc_pre_norm_cuda(const MhcPreParams &p,
+                         const float *norm_weight,
+                         float norm_eps,
+                         int *counters,
+                         CUstream_st *stream);
 Status mhc_head_cuda(const MhcHeadParams &p, CUstream_st *stream);
 
 // The row chains of row_chain.h in one launch (one block per row); p's pointers on the device.

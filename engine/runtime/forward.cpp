@@ -919,7 +919,6 @@ Result<void> V4Forward::attention(
         cqJobs.push_back({&bw.idxWqB, qi.data(), LinearOutput::Bf16});
     }
     FATHOM_TRY(m_exec.linearGroup(cq.data(), N, cqJobs));
-    FATHOM_TRY(m_exec.headRmsNormBf16(q.data(), N * H, D, eps));
     kernels::RopeParams rp;
     rp.x = q.data();
     rp.positions = positions;

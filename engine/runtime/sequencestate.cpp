@@ -64,9 +64,9 @@ int64_t nextPow2(int64_t n)
 // address changes log2 times over a context; a ring holds whole compressor windows (ratio <= 256).
 // A linear cache moved or grown to `rows` gets the next power of two >= rows (at most 2x; a
 // reserve() sizes it exactly), a ring twice its rows (its history moves through it).
-int64_t deviceCapacity(bool ring, int64_t rows)
+int64_t deviceCapacity(bool ring, int64_t rows, int64_t minRing = 256)
 {
-    return ring ? nextPow2(std::max<int64_t>(256, 2 * rows))
+    return ring ? nextPow2(std::max<int64_t>(minRing, 2 * rows))
                 : nextPow2(std::max<int64_t>(64, rows));
 }
 
@@ -190,7 +190,7 @@ void RowHistory::shrinkRing()
 {
     if (!m_dev || !m_ring)
         return;
-    const int64_t want = deviceCapacity(true, rows());
+    const int64_t want = deviceCapacity(true, rows(), m_minRing);
     // Hysteresis (> 2x): a ring at its steady size stays where it is.
     if (m_dev->capacity > 2 * want)
         (void) moveTo(want); // a failed shrink keeps the larger buffer
@@ -216,7 +216,8 @@ Result<void> RowHistory::appendStored(const float *rows, int64_t count)
     // write past this history's rows, where a copy may keep rows of its own.
     const bool full = (m_ring ? 0 : m_devOffset) + m_devRows + count > m_dev->capacity;
     if (m_dev.use_count() > 1 || full)
-        FATHOM_TRY(moveTo(full ? deviceCapacity(m_ring, m_devRows + count) : m_dev->capacity));
+        FATHOM_TRY(
+            moveTo(full ? deviceCapacity(m_ring, m_devRows + count, m_minRing) : m_dev->capacity));
     const int64_t at = end();
     auto *exec = dynamic_cast<Executor *>(m_dev->mem);
     const bool narrow = m_dev->bf16 || m_dev->packed;
@@ -393,7 +394,7 @@ Result<void> RowHistory::useMemory(DeviceMemory *mem)
     auto fresh = std::make_shared<DeviceRows>();
     fresh->mem = mem;
     const int64_t rows = m_width ? static_cast<int64_t>(host.size()) / m_width : 0;
-    fresh->capacity = deviceCapacity(m_ring, rows);
+    fresh->capacity = deviceCapacity(m_ring, rows, m_minRing);
     const auto *exec = dynamic_cast<const Executor *>(mem);
     fresh->packed = m_bf16OnDevice && m_packedRope != kNotPacked && exec && exec->packedStateRows();
     fresh->bf16 = !fresh->packed && m_bf16OnDevice && exec && exec->bf16StateRows();
@@ -487,6 +488,11 @@ SequenceState::SequenceState(const ModelConfig &config,
         b.indexKeys = RowHistory(b.ratio == 4 ? DI : 0, false, true, -1);
         b.indexKv = RowHistory(b.ratio == 4 ? c * DI : 0, true);
         b.indexGate = RowHistory(b.ratio == 4 ? c * DI : 0, true);
+        // A CSA compressor ring holds 2 windows of 4 rows (+ the history): 16 slots, not 256
+        // (each 4-row window starts at a multiple of 4, so it never wraps in 16 slots).
+        if (b.ratio == 4)
+            for (RowHistory *h : {&b.compKv, &b.compGate, &b.indexKv, &b.indexGate})
+                h->setMinRingSlots(16);
         m_blocks.push_back(std::move(b));
     }
 }
@@ -572,6 +578,7 @@ namespace {
 bool sliceToHost(const RowHistory &h, int64_t first, int64_t last, RowHistory &out)
 {
     out = RowHistory(h.width(), h.ring(), h.bf16OnDevice(), h.packedRope());
+    out.setMinRingSlots(h.minRingSlots());
     out.reset(first);
     if (last <= first || h.width() == 0)
         return true;
@@ -1035,6 +1042,8 @@ Result<SequenceState> SequenceState::restore(const std::vector<uint8_t> &bytes,
             c.compGate = RowHistory(b.compGate.width(), b.compGate.ring());
             c.indexKv = RowHistory(b.indexKv.width(), b.indexKv.ring());
             c.indexGate = RowHistory(b.indexGate.width(), b.indexGate.ring());
+            for (RowHistory *h : {&c.compKv, &c.compGate, &c.indexKv, &c.indexGate})
+                h->setMinRingSlots(b.compKv.minRingSlots());
             if (!r.get(c.position) || c.position <= 0 || c.position > b.length)
                 return bad("bad checkpoint position");
             for (RowHistory *h : {&c.window, &c.compKv, &c.compGate, &c.indexKv, &c.indexGate})

@@ -119,6 +119,11 @@ public:
     int elementBytes() const { return packed() ? 1 : bf16() ? 2 : 4; }
     // Bytes per row in the storage (fp32: 4 width, bf16: 2 width, packed: packed_row_bytes).
     int64_t rowBytes() const;
+    // Smallest device ring (slots, a power of two that is a multiple of every compressor window
+    // read from it; default 256). The CSA compressor rings hold at most 2 windows of 4 rows
+    // plus the history: SequenceState gives them 16 instead of 256 slots (session 8).
+    int64_t minRingSlots() const { return m_minRing; }
+    void setMinRingSlots(int64_t slots) { m_minRing = slots; }
     int64_t begin() const { return m_begin; }
     int64_t end() const { return m_begin + rows(); }
     int64_t rows() const
@@ -215,6 +220,7 @@ private:
     bool m_ring = false;
     bool m_bf16OnDevice = false;
     int m_packedRope = kNotPacked;
+    int64_t m_minRing = 256;
     int64_t m_begin = 0;
     std::vector<float> m_data;
     // Device storage: linear: rows [m_devOffset, m_devOffset + m_devRows) of the shared buffer;

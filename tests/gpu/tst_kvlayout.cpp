@@ -393,6 +393,40 @@ void deviceState(CudaExecutor &gpu,
               + std::to_string(gb.compressed) + " (CPU " + std::to_string(cb.compressed)
               + ", kvStateBytes " + std::to_string(spec2.compressed) + "), compressor fp32 "
               + std::to_string(gb.compressor));
+    // The scheduler's states keep no history (0): a CSA compressor ring then holds at most 2
+    // windows of 4 rows + a step's, in 16 slots (was 256: 6-8x §5.2's compressor state for
+    // V4-Flash at any context); HCA rings and windows keep 256. Prefill 40 + 3 decode tokens.
+    {
+        SequenceState z(c, 0, 0), zc(c, 0, 0);
+        Result<void> rz = z.useMemory(&gpu);
+        for (int p = 0; rz && p < 43; p += p < 40 ? 40 : 1) {
+            const int n = p < 40 ? 40 : 1;
+            rz = gfwd.forward({{&z, ids.data() + p, n, 0}}, logits.data());
+            if (rz)
+                rz = cfwd.forward({{&zc, ids.data() + p, n, 0}}, logits.data());
+        }
+        int64_t csaSlots = 0, otherMin = 1 << 30, csaRings = 0;
+        for (int b = 0; rz && b < z.blockCount(); ++b) {
+            const BlockState &bs = z.block(b);
+            for (const RowHistory *h : {&bs.compKv, &bs.compGate, &bs.indexKv, &bs.indexGate})
+                if (h->width() && bs.ratio == 4) {
+                    csaSlots = std::max(csaSlots, h->capacity());
+                    ++csaRings;
+                } else if (h->width()) {
+                    otherMin = std::min(otherMin, h->capacity());
+                }
+            if (bs.window.width())
+                otherMin = std::min(otherMin, bs.window.capacity());
+        }
+        check(rz && csaRings > 0 && csaSlots == 16 && otherMin >= 256 && z == zc,
+              name + ": history 0, 43 tokens: CSA compressor rings " + std::to_string(csaSlots)
+                  + " slots (" + std::to_string(csaRings) + " rings), other rings >= "
+                  + std::to_string(otherMin) + ", compressor rows allocated "
+                  + std::to_string(z.storageBytes(true, 0, c.numHiddenLayers).compressor)
+                  + " B (kvStateBytes' fp32 compressor state "
+                  + std::to_string(kvStateBytes(c, layout, 43).compressorState)
+                  + " B); state == CPU state");
+    }
     auto inexact = gpu.stateRowsInexact();
     check(inexact && *inexact == 0,
           name + ": the converting appends rounded " + std::to_string(inexact ? *inexact : -1)

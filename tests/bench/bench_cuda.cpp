@@ -854,12 +854,15 @@ int main(int argc, char **argv)
             "(goal <= 15 us)");
         // What the overhead is spent on: every graph node costs launch latency.
         const long long nodes = x.stepStats().lastGraphNodes;
-        if (nodes > 0)
-            row("graph nodes per decode step",
-                fmt("%lld", nodes),
-                fmt("(%.1f per layer; %.2f us per node beyond the bw floor)",
-                    double(nodes) / c.numHiddenLayers,
-                    (step - floorS) / double(nodes) * 1e6));
+        if (nodes > 0) {
+            char per[96];
+            std::snprintf(per,
+                          sizeof per,
+                          "(%.1f per layer; %.2f us per node beyond the bw floor)",
+                          double(nodes) / c.numHiddenLayers,
+                          (step - floorS) / double(nodes) * 1e6);
+            row("graph nodes per decode step", fmt("%.0f", double(nodes)), per);
+        }
     }
 
     // ---- prefill --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "row_ops.cuh"
 
 namespace fathom::kernels {
 
@@ -28,25 +29,10 @@ __global__ void fake_quant_kernel(float *x, int rows, int row_stride, int dims, 
     const int r = static_cast<int>(unit / blocks_per_row);
     const int b0 = static_cast<int>(unit % blocks_per_row) * block;
     const int b1 = b0 + block < dims ? b0 + block : dims;
-    float *v = x + static_cast<int64_t>(r) * row_stride;
-    float amax = 0.0f;
-    for (int i = b0 + lane; i < b1; i += 32)
-        amax = fmaxf(amax, fabsf(cuda::round_bf16(v[i])));
-    amax = cuda::warp_max(amax);
-    const uint8_t s = F == FakeQuantFormat::E4m3 ? cuda::pow2_scale_e8m0(amax,
-                                                                         cuda::k_e4m3_inv_max,
-                                                                         cuda::k_e4m3_amax_floor)
-                                                 : cuda::pow2_scale_e8m0(amax,
-                                                                         cuda::k_e2m1_inv_max,
-                                                                         cuda::k_e2m1_amax_floor);
-    const float inv = cuda::e8m0_inverse_f32(s);
-    const float sv = cuda::e8m0_to_f32(s);
-    for (int i = b0 + lane; i < b1; i += 32) {
-        const float xv = __fmul_rn(cuda::round_bf16(v[i]), inv);
-        const float q = F == FakeQuantFormat::E4m3 ? cuda::e4m3_to_f32(cuda::f32_to_e4m3(xv))
-                                                   : cuda::e2m1_to_f32(cuda::f32_to_e2m1(xv));
-        v[i] = cuda::round_bf16(__fmul_rn(q, sv));
-    }
+    cuda::fake_quant_block<F == FakeQuantFormat::E4m3>(x + static_cast<int64_t>(r) * row_stride,
+                                                       b0,
+                                                       b1,
+                                                       lane);
 }
 
 template<FakeQuantFormat F>

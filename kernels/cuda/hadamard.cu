@@ -9,6 +9,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "row_ops.cuh"
 
 namespace fathom::kernels {
 
@@ -21,15 +22,7 @@ __global__ void hadamard_kernel(float *x, int n, float scale)
     for (int i = threadIdx.x; i < n; i += blockDim.x)
         v[i] = row[i];
     __syncthreads();
-    for (int h = 1; h < n; h *= 2) {
-        for (int i = threadIdx.x; i < n / 2; i += blockDim.x) {
-            const int j = (i / h) * 2 * h + (i % h);
-            const float a = v[j], b = v[j + h];
-            v[j] = __fadd_rn(a, b);
-            v[j + h] = __fsub_rn(a, b);
-        }
-        __syncthreads();
-    }
+    cuda::hadamard_butterflies(v, n);
     for (int i = threadIdx.x; i < n; i += blockDim.x)
         row[i] = cuda::round_bf16(__fmul_rn(v[i], scale));
 }

@@ -232,7 +232,10 @@ __global__ void mhc_finish_kernel(const float *xall,
 // dots and finish in one launch: every block (t, r) its dot as mhc_dots_kernel, then the last
 // block of token t to finish (a counter per token, left at 0 again for the next launch or a
 // graph replay) runs the token's finish as mhc_finish_kernel<2> does. The same bits, one node.
-__global__ void mhc_pre_fused_kernel(MhcPreParams p, const float *norm_weight, float rms_eps, int *counters)
+__global__ void mhc_pre_fused_kernel(MhcPreParams p,
+                                     const float *norm_weight,
+                                     float rms_eps,
+                                     int *counters)
 {
     __shared__ double scratch[32];
     __shared__ float s_dots[k_max_rows + 1];
@@ -294,74 +297,31 @@ __global__ void mhc_post_kernel(MhcPostParams p)
     p.out[tid] = cuda::round_bf16(__fadd_rn(a, static_cast<float>(acc)));
 }
 
-} // namespace
-
-Status mhc_pre_cuda(const MhcPreParams &p, CUstream_st *stream)
+// The pre of a sublayer: dots, then the finish (with the sublayer's RMSNorm of u when
+// norm_weight is set); with counters (zeroed, one per token) both in one launch.
+Status launch_pre(const MhcPreParams &p,
+                  const char *bad_arguments, // the error's text (a literal: Status keeps it)
+                  const float *norm_weight,
+                  float norm_eps,
+                  int *counters,
+                  CUstream_st *stream)
 {
     if (!p.x || !p.fn || !p.base || !p.scale || !p.pre || !p.post || !p.comb || !p.u || p.n_hc <= 0
         || p.n_hc > 4 || p.d < k_max_rows + 1 || p.sinkhorn_iters < 1 || p.tokens < 0
         || p.tokens > 0x7FFFFFFF)
-        return Status::invalid("mhc_pre_cuda: bad arguments (n_hc 1..4, d >= 25)");
-    if (p.tokens == 0)
-        return Status::success();
-    const int rows = (2 + p.n_hc) * p.n_hc;
-    FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, mhc_dots_kernel)
-    (p.x, p.fn, rows, p.n_hc * p.d, p.u, p.d);
-    FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, mhc_finish_kernel<0>)
-    (p.x,
-     p.base,
-     p.scale,
-     p.pre,
-     p.post,
-     p.comb,
-     p.u,
-     p.n_hc,
-     p.d,
-     p.sinkhorn_iters,
-     p.norm_eps,
-     p.hc_eps,
-     nullptr,
-     0.0f);
-    return cuda::launch_status();
-}
-
-Status mhc_pre_norm_cuda(const MhcPreParams &p,
-                         const float *norm_weight,
-                         float norm_eps,
-                         int *counters,
-                         CUstream_st *stream)
-{
-    if (!p.x || !p.fn || !p.base || !p.scale || !p.pre || !p.post || !p.comb || !p.u || p.n_hc <= 0
-        || p.n_hc > 4 || p.d < k_max_rows + 1 || p.sinkhorn_iters < 1 || p.tokens < 0
-        || p.tokens > 0x7FFFFFFF)
-        return Status::invalid("mhc_pre_norm_cuda: bad arguments (n_hc 1..4, d >= 25)");
+        return Status::invalid(bad_arguments);
     if (p.tokens == 0)
         return Status::success();
     const int rows = (2 + p.n_hc) * p.n_hc;
     if (counters) {
-        // Field by field into zeroed bytes (the launch carries no stray padding).
-        MhcPreParams f;
-        f.x = p.x;
-        f.fn = p.fn;
-        f.base = p.base;
-        f.scale = p.scale;
-        f.pre = p.pre;
-        f.post = p.post;
-        f.comb = p.comb;
-        f.u = p.u;
-        f.tokens = p.tokens;
-        f.n_hc = p.n_hc;
-        f.d = p.d;
-        f.sinkhorn_iters = p.sinkhorn_iters;
-        f.norm_eps = p.norm_eps;
-        f.hc_eps = p.hc_eps;
         FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, mhc_pre_fused_kernel)
-        (f, norm_weight, norm_eps, counters);
+        (p, norm_weight, norm_eps, counters);
         return cuda::launch_status();
     }
     FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, mhc_dots_kernel)
     (p.x, p.fn, rows, p.n_hc * p.d, p.u, p.d);
-    FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, mhc_finish_kernel<2>)
+    auto *finish = norm_weight ? mhc_finish_kernel<2> : mhc_finish_kernel<0>;
+    FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, finish)
     (p.x,
      p.base,
      p.scale,
@@ -377,6 +337,34 @@ Status mhc_pre_norm_cuda(const MhcPreParams &p,
      norm_weight,
      norm_eps);
     return cuda::launch_status();
+}
+
+} // namespace
+
+Status mhc_pre_cuda(const MhcPreParams &p, CUstream_st *stream)
+{
+    return launch_pre(p,
+                      "mhc_pre_cuda: bad arguments (n_hc 1..4, d >= 25)",
+                      nullptr,
+                      0.0f,
+                      nullptr,
+                      stream);
+}
+
+Status mhc_pre_norm_cuda(const MhcPreParams &p,
+                         const float *norm_weight,
+                         float norm_eps,
+                         int *counters,
+                         CUstream_st *stream)
+{
+    if (!norm_weight)
+        return Status::invalid("mhc_pre_norm_cuda: no norm weight");
+    return launch_pre(p,
+                      "mhc_pre_norm_cuda: bad arguments (n_hc 1..4, d >= 25)",
+                      norm_weight,
+                      norm_eps,
+                      counters,
+                      stream);
 }
 
 Status mhc_head_cuda(const MhcHeadParams &p, CUstream_st *stream)

@@ -12,6 +12,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "row_ops.cuh"
 
 namespace fathom::kernels {
 
@@ -22,20 +23,12 @@ constexpr int k_threads = 256;
 __global__ void rmsnorm_kernel(RmsNormParams p, int xs, int ys)
 {
     __shared__ double scratch[32];
-    const float *x = p.x + static_cast<int64_t>(blockIdx.x) * xs;
-    float *y = p.y + static_cast<int64_t>(blockIdx.x) * ys;
-    double ss = 0.0;
-    for (int i = threadIdx.x; i < p.dim; i += blockDim.x) {
-        const double v = x[i];
-        ss += v * v;
-    }
-    ss = cuda::block_sum(ss, scratch);
-    const float var = static_cast<float>(ss / p.dim);
-    const float rs = cuda::rsqrt_f32(__fadd_rn(var, p.eps));
-    for (int i = threadIdx.x; i < p.dim; i += blockDim.x) {
-        const float n = __fmul_rn(x[i], rs);
-        y[i] = cuda::round_bf16(p.weight ? __fmul_rn(p.weight[i], n) : n);
-    }
+    cuda::rmsnorm_row(p.x + static_cast<int64_t>(blockIdx.x) * xs,
+                      p.y + static_cast<int64_t>(blockIdx.x) * ys,
+                      p.weight,
+                      p.dim,
+                      p.eps,
+                      scratch);
 }
 
 __global__ void head_rmsnorm_bf16_kernel(float *x, int rows, int dim, float eps)
@@ -45,13 +38,7 @@ __global__ void head_rmsnorm_bf16_kernel(float *x, int rows, int dim, float eps)
     if (warp >= rows)
         return;
     float *v = x + static_cast<int64_t>(warp) * dim;
-    double s = 0.0;
-    for (int i = lane; i < dim; i += 32)
-        s += cuda::round_bf16(__fmul_rn(v[i], v[i]));
-    s = cuda::warp_sum(s);
-    const float mean = cuda::round_bf16(static_cast<float>(s / dim));
-    const float var = cuda::round_bf16(__fadd_rn(mean, eps));
-    const float rs = cuda::round_bf16(cuda::rsqrt_f32(var));
+    const float rs = cuda::head_rms_scale_bf16(v, dim, eps, lane);
     for (int i = lane; i < dim; i += 32)
         v[i] = cuda::round_bf16(__fmul_rn(v[i], rs));
 }

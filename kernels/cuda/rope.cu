@@ -10,6 +10,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "row_ops.cuh"
 
 namespace fathom::kernels {
 
@@ -22,18 +23,10 @@ __global__ void rope_kernel(RopeParams p, int half, bool inverse)
         return;
     const int r = static_cast<int>(tid / half);
     const int j = static_cast<int>(tid % half);
-    const int pos = p.positions[r / p.rows_per_position];
-    const float angle = __fmul_rn(static_cast<float>(pos), p.freqs[j]);
-    const float cs = static_cast<float>(cos(static_cast<double>(angle)));
-    float sn = static_cast<float>(sin(static_cast<double>(angle)));
-    if (inverse)
-        sn = -sn;
-    float *x = p.x + static_cast<int64_t>(r) * p.row_stride + p.offset + 2 * j;
-    const float a = x[0], b = x[1];
-    const float ac = __fmul_rn(a, cs), bd = __fmul_rn(b, sn);
-    const float ad = __fmul_rn(a, sn), bc = __fmul_rn(b, cs);
-    x[0] = cuda::round_bf16(__fsub_rn(ac, bd));
-    x[1] = cuda::round_bf16(__fadd_rn(ad, bc));
+    cuda::rope_pair(p.x + static_cast<int64_t>(r) * p.row_stride + p.offset + 2 * j,
+                    p.positions[r / p.rows_per_position],
+                    p.freqs[j],
+                    inverse);
 }
 
 } // namespace

@@ -2,46 +2,25 @@
 // SPDX-License-Identifier: MIT
 /*
   The attention's per-row chains (row_chain.h) as one launch: one block of 256 threads per row,
-  the row in shared memory, one barrier between steps. Every step is the arithmetic of its
-  single kernel, with the same reductions, so the result is the single kernels' (and the CPU
-  twins') bits:
-  - rmsnorm: thread-strided double sums of the squares over 256 threads and block_sum, as
-    rmsnorm_kernel (same block size, same tree);
-  - head_rmsnorm_bf16: warp 0 alone, lane-strided and warp_sum, as head_rmsnorm_bf16_kernel;
-  - rope: each pair on its own (rope_kernel's angle, cos/sin and products);
-  - hadamard: the butterfly stages of hadamard_kernel (each element sees the same additions
-    whatever the thread mapping);
-  - fake quantisation: one warp per block of the row, fake_quant_kernel's amax and grid.
+  the row in shared memory, one barrier between steps. Every step calls the device function its
+  single kernel calls (row_ops.cuh) with the same reductions, so the result is the single
+  kernels' (and the CPU twins') bits:
+  - rmsnorm: rmsnorm_row over 256 threads (rmsnorm_kernel's block size, the same block_sum tree);
+  - head_rmsnorm_bf16: warp 0 alone computes the scale, as head_rmsnorm_bf16_kernel's warp does;
+  - rope: each pair on its own;
+  - hadamard: the butterfly stages (each element sees the same additions whatever the mapping);
+  - fake quantisation: one warp per scale block of the row.
 */
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "row_ops.cuh"
 
 namespace fathom::kernels {
 
 namespace {
 
 constexpr int k_threads = 256; // rmsnorm_kernel's block: the same reduction tree
-
-template<RowQuant Q>
-__device__ void quant_block(float *v, int b0, int b1, int lane)
-{
-    float amax = 0.0f;
-    for (int i = b0 + lane; i < b1; i += 32)
-        amax = fmaxf(amax, fabsf(cuda::round_bf16(v[i])));
-    amax = cuda::warp_max(amax);
-    const uint8_t s = Q == RowQuant::E4m3
-                          ? cuda::pow2_scale_e8m0(amax, cuda::k_e4m3_inv_max, cuda::k_e4m3_amax_floor)
-                          : cuda::pow2_scale_e8m0(amax, cuda::k_e2m1_inv_max, cuda::k_e2m1_amax_floor);
-    const float inv = cuda::e8m0_inverse_f32(s);
-    const float sv = cuda::e8m0_to_f32(s);
-    for (int i = b0 + lane; i < b1; i += 32) {
-        const float xv = __fmul_rn(cuda::round_bf16(v[i]), inv);
-        const float q = Q == RowQuant::E4m3 ? cuda::e4m3_to_f32(cuda::f32_to_e4m3(xv))
-                                            : cuda::e2m1_to_f32(cuda::f32_to_e2m1(xv));
-        v[i] = cuda::round_bf16(__fmul_rn(q, sv));
-    }
-}
 
 __global__ void row_chain_kernel(RowChainParams p)
 {
@@ -55,30 +34,13 @@ __global__ void row_chain_kernel(RowChainParams p)
     __syncthreads();
 
     if (p.norm == RowNorm::Rms) {
-        double ss = 0.0;
-        for (int i = threadIdx.x; i < n; i += blockDim.x) {
-            const double x = v[i];
-            ss += x * x;
-        }
-        ss = cuda::block_sum(ss, scratch);
-        const float var = static_cast<float>(ss / n);
-        const float rs = cuda::rsqrt_f32(__fadd_rn(var, p.eps));
-        for (int i = threadIdx.x; i < n; i += blockDim.x) {
-            const float y = __fmul_rn(v[i], rs);
-            v[i] = cuda::round_bf16(p.norm_weight ? __fmul_rn(p.norm_weight[i], y) : y);
-        }
+        cuda::rmsnorm_row(v, v, p.norm_weight, n, p.eps, scratch);
         __syncthreads();
     } else if (p.norm == RowNorm::HeadBf16) {
         if (threadIdx.x < 32) {
-            const int lane = threadIdx.x;
-            double s = 0.0;
-            for (int i = lane; i < n; i += 32)
-                s += cuda::round_bf16(__fmul_rn(v[i], v[i]));
-            s = cuda::warp_sum(s);
-            const float mean = cuda::round_bf16(static_cast<float>(s / n));
-            const float var = cuda::round_bf16(__fadd_rn(mean, p.eps));
-            if (lane == 0)
-                rs_shared = cuda::round_bf16(cuda::rsqrt_f32(var));
+            const float rs = cuda::head_rms_scale_bf16(v, n, p.eps, threadIdx.x);
+            if (threadIdx.x == 0)
+                rs_shared = rs;
         }
         __syncthreads();
         const float rs = rs_shared;
@@ -90,30 +52,13 @@ __global__ void row_chain_kernel(RowChainParams p)
     if (p.positions) {
         const int half = p.rope_dim / 2;
         const int pos = p.positions[static_cast<int>(blockIdx.x) / p.rows_per_position];
-        for (int j = threadIdx.x; j < half; j += blockDim.x) {
-            const float angle = __fmul_rn(static_cast<float>(pos), p.freqs[j]);
-            const float cs = static_cast<float>(cos(static_cast<double>(angle)));
-            const float sn = static_cast<float>(sin(static_cast<double>(angle)));
-            float *x = v + p.rope_offset + 2 * j;
-            const float a = x[0], b = x[1];
-            const float ac = __fmul_rn(a, cs), bd = __fmul_rn(b, sn);
-            const float ad = __fmul_rn(a, sn), bc = __fmul_rn(b, cs);
-            x[0] = cuda::round_bf16(__fsub_rn(ac, bd));
-            x[1] = cuda::round_bf16(__fadd_rn(ad, bc));
-        }
+        for (int j = threadIdx.x; j < half; j += blockDim.x)
+            cuda::rope_pair(v + p.rope_offset + 2 * j, pos, p.freqs[j], false);
         __syncthreads();
     }
 
     if (p.hadamard_scale != 0.0f) {
-        for (int h = 1; h < n; h *= 2) {
-            for (int i = threadIdx.x; i < n / 2; i += blockDim.x) {
-                const int j = (i / h) * 2 * h + (i % h);
-                const float a = v[j], b = v[j + h];
-                v[j] = __fadd_rn(a, b);
-                v[j + h] = __fsub_rn(a, b);
-            }
-            __syncthreads();
-        }
+        cuda::hadamard_butterflies(v, n);
         for (int i = threadIdx.x; i < n; i += blockDim.x)
             v[i] = cuda::round_bf16(__fmul_rn(v[i], p.hadamard_scale));
         __syncthreads();
@@ -126,9 +71,9 @@ __global__ void row_chain_kernel(RowChainParams p)
             const int b0 = b * p.quant_block;
             const int b1 = b0 + p.quant_block < p.quant_dims ? b0 + p.quant_block : p.quant_dims;
             if (p.quant == RowQuant::E4m3)
-                quant_block<RowQuant::E4m3>(v, b0, b1, lane);
+                cuda::fake_quant_block<true>(v, b0, b1, lane);
             else
-                quant_block<RowQuant::E2m1>(v, b0, b1, lane);
+                cuda::fake_quant_block<false>(v, b0, b1, lane);
         }
         __syncthreads();
     }
@@ -154,24 +99,7 @@ Status row_chain_cuda(const RowChainParams &p, CUstream_st *stream)
         return Status::invalid("row_chain_cuda: bad quantisation arguments");
     if (p.rows == 0)
         return Status::success();
-    // Field by field into zeroed bytes (no stray padding in the launch's arguments).
-    RowChainParams d;
-    d.x = p.x;
-    d.norm_weight = p.norm_weight;
-    d.positions = p.positions;
-    d.freqs = p.freqs;
-    d.rows = p.rows;
-    d.dim = p.dim;
-    d.norm = p.norm;
-    d.eps = p.eps;
-    d.rope_offset = p.rope_offset;
-    d.rope_dim = p.rope_dim;
-    d.rows_per_position = p.rows_per_position;
-    d.hadamard_scale = p.hadamard_scale;
-    d.quant = p.quant;
-    d.quant_dims = p.quant_dims;
-    d.quant_block = p.quant_block;
-    FATHOM_LAUNCH(p.rows, k_threads, p.dim * sizeof(float), stream, row_chain_kernel)(d);
+    FATHOM_LAUNCH(p.rows, k_threads, p.dim * sizeof(float), stream, row_chain_kernel)(p);
     return cuda::launch_status();
 }
 

@@ -1090,6 +1090,14 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
                     n.poisonMemsets,
                     reinterpret_cast<void *>(&check),
                     kinds.c_str());
+        // Uploads are read where the step's single upload put them (Executor::stageInPlace):
+        // the graph's only copies move what the step reads back (at most two, whatever the
+        // batch), and it clears no memory.
+        check(n.copies <= 2 && n.memsets == n.poisonMemsets,
+              v.name + ": a recorded decode step of " + std::to_string(B)
+                  + " copies nothing but its read-backs and sets no memory ("
+                  + std::to_string(n.copies) + " copies, "
+                  + std::to_string(n.memsets - n.poisonMemsets) + " memsets)");
     }
 #endif
     std::sort(eagerS.begin(), eagerS.end());

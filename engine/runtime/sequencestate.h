@@ -123,7 +123,7 @@ public:
     // read from it; default 256). The CSA compressor rings hold at most 2 windows of 4 rows
     // plus the history: SequenceState gives them 16 instead of 256 slots (session 8).
     int64_t minRingSlots() const { return m_minRing; }
-    void setMinRingSlots(int64_t slots) { m_minRing = slots; }
+    void setMinRingSlots(int64_t n) { m_minRing = n; } // not "slots": a Qt keyword macro
     int64_t begin() const { return m_begin; }
     int64_t end() const { return m_begin + rows(); }
     int64_t rows() const

@@ -890,8 +890,10 @@ Result<void> V4Forward::attention(
         const int64_t rows = static_cast<int64_t>(N) * 2 * c.indexHeadDim;
         FATHOM_TRY_ASSIGN(idxKv, floats(m_exec, rows, "indexer compressor kv"));
         FATHOM_TRY_ASSIGN(idxGate, floats(m_exec, rows, "indexer compressor gate"));
-        FATHOM_TRY_ASSIGN(wi, floats(m_exec, static_cast<int64_t>(N) * c.indexNHeads,
-                                     "indexer head weights"));
+        FATHOM_TRY_ASSIGN(wi,
+                          floats(m_exec,
+                                 static_cast<int64_t>(N) * c.indexNHeads,
+                                 "indexer head weights"));
         xJobs.push_back({&bw.idxCompWkv, idxKv.data()});
         xJobs.push_back({&bw.idxCompWgate, idxGate.data()});
         xJobs.push_back({&bw.idxWeights, wi.data(), LinearOutput::Bf16});
@@ -913,9 +915,10 @@ Result<void> V4Forward::attention(
     std::vector<LinearJob> cqJobs = {{&bw.wqB, q.data(), LinearOutput::Bf16}};
     Floats qi;
     if (m == 4) {
-        FATHOM_TRY_ASSIGN(qi, floats(m_exec,
-                                     static_cast<int64_t>(N) * c.indexNHeads * c.indexHeadDim,
-                                     "indexer queries"));
+        FATHOM_TRY_ASSIGN(qi,
+                          floats(m_exec,
+                                 static_cast<int64_t>(N) * c.indexNHeads * c.indexHeadDim,
+                                 "indexer queries"));
         cqJobs.push_back({&bw.idxWqB, qi.data(), LinearOutput::Bf16});
     }
     FATHOM_TRY(m_exec.linearGroup(cq.data(), N, cqJobs));
@@ -1025,7 +1028,7 @@ Result<void> V4Forward::attention(
                 sp.q = qi.data() + static_cast<int64_t>(it.row) * HI * DI;
                 sp.weights = wi.data() + static_cast<int64_t>(it.row) * HI;
                 sp.keys = lastVis > 0 ? it.bs->indexKeys.row(0) : nullptr;
-                sp.keys_bf16 = lastVis > 0 ? it.bs->indexKeys.rowBf16(0) : nullptr; // bf16state
+                sp.keys_bf16 = lastVis > 0 ? it.bs->indexKeys.rowBf16(0) : nullptr;     // bf16state
                 sp.keys_packed = lastVis > 0 ? it.bs->indexKeys.rowPacked(0) : nullptr; // packedkv
                 sp.n_heads = HI;
                 sp.dim = DI;
@@ -1241,20 +1244,22 @@ Result<void> V4Forward::attention(
         return fail(Error::Kind::Unsupported, bw.prefix + "attn.wo_a must be BF16 after loading");
     FATHOM_TRY_ASSIGN(Floats rg,
                       floats(m_exec, static_cast<int64_t>(N) * G * OL, "grouped output lora"));
+    // Group gi: its heads' columns of o times its block of wo_a, as one group of linears over
+    // the same rows (one launch in a decode step).
+    std::vector<LinearWeight> subs(G, bw.woA);
+    std::vector<LinearJob> groups(G);
     for (int gi = 0; gi < G; ++gi) {
-        LinearWeight sub = bw.woA;
-        sub.weight = static_cast<const uint16_t *>(bw.woA.weight)
-                     + static_cast<int64_t>(gi) * OL * hpg * D;
-        sub.outFeatures = OL;
-        sub.inFeatures = hpg * D;
-        FATHOM_TRY(m_exec.linear(sub,
-                                 o.data() + static_cast<int64_t>(gi) * hpg * D,
-                                 N,
-                                 rg.data() + static_cast<int64_t>(gi) * OL,
-                                 LinearOutput::Bf16,
-                                 static_cast<int64_t>(H) * D,
-                                 static_cast<int64_t>(G) * OL));
+        subs[gi].weight = static_cast<const uint16_t *>(bw.woA.weight)
+                          + static_cast<int64_t>(gi) * OL * hpg * D;
+        subs[gi].outFeatures = OL;
+        subs[gi].inFeatures = hpg * D;
+        groups[gi] = {&subs[gi],
+                      rg.data() + static_cast<int64_t>(gi) * OL,
+                      LinearOutput::Bf16,
+                      static_cast<int64_t>(G) * OL,
+                      o.data() + static_cast<int64_t>(gi) * hpg * D};
     }
+    FATHOM_TRY(m_exec.linearGroup(o.data(), N, groups, static_cast<int64_t>(H) * D));
     FATHOM_TRY(m_exec.linear(bw.woB, rg.data(), N, y, LinearOutput::Bf16));
     tapRows(m_exec,
             tap,

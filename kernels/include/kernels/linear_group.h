@@ -4,9 +4,10 @@
 
 /**
   LINEAR of a group of projections over rows of the same shape, in one device launch (decode: the
-  attention's projections of x, those of the query's low-rank rows; the output projection's
-  groups, which read different rows, are not wired yet). Each item is a linear.h LINEAR with its own weight (any type), output, output type and
-  y_round_bf16, and its own x; x_type, the row stride of x, m and k are the same for every item.
+  attention's projections of x, those of the query's low-rank rows, and the output projection's
+  groups, each reading its heads' columns of the same rows). Each item is a linear.h LINEAR with
+  its own weight (any type), output, output type and y_round_bf16, and its own x; x_type, the
+  row stride of x, m and k are the same for every item.
   The GEMV serves them all (a grid over the items' concatenated output columns); each block
   stages and, for FP8/FP4 weights, activation-quantises its item's x itself, exactly as a launch
   of that item alone, so every item's result is bit for bit linear_cuda's (the reference

@@ -743,12 +743,10 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
     const void *const *table = static_cast<const void *const *>(it->second.table);
     upF.w3_table = table + static_cast<size_t>(2) * E;
     upF.scale3_table = reinterpret_cast<const uint8_t *const *>(table + static_cast<size_t>(5) * E);
-    const bool fused = sh.w1.outFeatures == e0.w1.outFeatures
-                       && sh.w1.inFeatures == e0.w1.inFeatures
-                       && kernels::linear_experts_ffn_gemv_fits(linearParams(e0.w1, job.x, nullptr, N),
-                                                                upF)
-                       && kernels::linear_experts_ffn_gemv_fits(linearParams(e0.w2, job.x, nullptr, N),
-                                                                downF);
+    const bool fused
+        = sh.w1.outFeatures == e0.w1.outFeatures && sh.w1.inFeatures == e0.w1.inFeatures
+          && kernels::linear_experts_ffn_gemv_fits(linearParams(e0.w1, job.x, nullptr, N), upF)
+          && kernels::linear_experts_ffn_gemv_fits(linearParams(e0.w2, job.x, nullptr, N), downF);
     FATHOM_TRY_ASSIGN(Buffer<float> ys,
                       Buffer<float>::make(*this, static_cast<int64_t>(N) * d, "shared expert out"));
     if (!fused) {
@@ -791,9 +789,9 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
                           Buffer<float>::make(*this,
                                               static_cast<int64_t>(NK) * d,
                                               "routed outputs by slot"));
-        FATHOM_TRY(FATHOM_CUDA_GLUE(
-            cudaglue::scatterRows(yr.data(), ye, slotIndex.data(), NK, d, m_stream),
-            "scatter_rows"));
+        FATHOM_TRY(
+            FATHOM_CUDA_GLUE(cudaglue::scatterRows(yr.data(), ye, slotIndex.data(), NK, d, m_stream),
+                             "scatter_rows"));
         FATHOM_TRY(FATHOM_CUDA_GLUE(
             cudaglue::moeCombine(job.y, yr.data(), ys.data(), job.ids, N, K, d, m_stream),
             "moe_combine"));
@@ -1413,7 +1411,9 @@ Result<void> CudaExecutor::linearGroup(const float *x,
         items.reserve(jobs.size());
         for (const LinearJob &j : jobs) {
             if (!j.w || !j.w->valid())
-                return fail(Error::Kind::InvalidArgument, "linearGroup: missing weight", "CudaExecutor");
+                return fail(Error::Kind::InvalidArgument,
+                            "linearGroup: missing weight",
+                            "CudaExecutor");
             // As linear() (its GEMV takes any accum for FP8/FP4: their block sums are exact).
             kernels::linear_params p = linearParams(*j.w, j.x ? j.x : x, j.y, m);
             p.ldx = ldx;
@@ -1436,19 +1436,10 @@ Result<void> CudaExecutor::linearGroup(const float *x,
 Result<void> CudaExecutor::rmsNorm(const kernels::RmsNormParams &p)
 {
     CudaOpTimer timer(*this, "other");
-    // Field by field into zeroed bytes: the struct's 4 padding bytes after eps would carry
-    // whatever the caller's stack held into the launch (a recorded graph's arguments would
-    // differ at random, and the emulation's strict mode reads them as a stray host pointer).
-    kernels::RmsNormParams d;
-    std::memset(static_cast<void *>(&d), 0, sizeof d);
-    d.x = p.x;
+    // The params as given (their padding is explicit and zero: params_padding.cpp), on the
+    // device's copy of the weight.
+    kernels::RmsNormParams d = p;
     d.weight = device(p.weight);
-    d.y = p.y;
-    d.rows = p.rows;
-    d.dim = p.dim;
-    d.x_stride = p.x_stride;
-    d.y_stride = p.y_stride;
-    d.eps = p.eps;
     FATHOM_CUDA_OP("rmsnorm", kernels::rmsnorm_cuda(d, m_stream));
     return {};
 }
@@ -1518,32 +1509,10 @@ Result<void> CudaExecutor::mhcHead(const kernels::MhcHeadParams &p)
     return {};
 }
 
-namespace {
-
-// Field by field into zeroed bytes (as rmsNorm's): the struct's 4 padding bytes after `overlap`
-// would carry the caller's stack into the launch, so a replayed step's verifying capture saw
-// the pooling launches change at one key (ringWrapDecode, FATHOM_CUDA_VERIFY_REPLAY=1).
-kernels::CompressorPoolParams poolParams(const kernels::CompressorPoolParams &p)
-{
-    kernels::CompressorPoolParams d;
-    std::memset(static_cast<void *>(&d), 0, sizeof d);
-    d.prev_kv = p.prev_kv;
-    d.prev_score = p.prev_score;
-    d.kv = p.kv;
-    d.score = p.score;
-    d.out = p.out;
-    d.ratio = p.ratio;
-    d.dc = p.dc;
-    d.overlap = p.overlap;
-    return d;
-}
-
-} // namespace
-
 Result<void> CudaExecutor::compressorPool(const kernels::CompressorPoolParams &p)
 {
     CudaOpTimer timer(*this, "other");
-    FATHOM_CUDA_OP("compressor_pool", kernels::compressor_pool_cuda(poolParams(p), m_stream));
+    FATHOM_CUDA_OP("compressor_pool", kernels::compressor_pool_cuda(p, m_stream));
     return {};
 }
 
@@ -1553,7 +1522,7 @@ Result<bool> CudaExecutor::compressorPoolSlots(const kernels::CompressorPoolPara
     CudaOpTimer timer(*this, "other");
     FATHOM_TRY_ASSIGN(DeviceInts slots, uploadInts(hostSlots, 4, "compressor window slots"));
     FATHOM_CUDA_OP("compressor_pool",
-                   kernels::compressor_pool_slots_cuda(poolParams(p), slots.data(), m_stream));
+                   kernels::compressor_pool_slots_cuda(p, slots.data(), m_stream));
     return true;
 }
 

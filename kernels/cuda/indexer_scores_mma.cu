@@ -97,15 +97,7 @@ __device__ __forceinline__ void stage_key_tile(uint32_t *sk,
                                             dim,
                                             w[b]);
             }
-#pragma unroll
-            for (int b = 0; b < 4; ++b) {
-                const int i = i0 + b * blockDim.x;
-                const int kk = i / quads, d4 = i % quads;
-                if (i < count * quads) {
-                    sk[kk * stride_w + 2 * d4] = w[b][0];
-                    sk[kk * stride_w + 2 * d4 + 1] = w[b][1];
-                }
-            }
+            cuda::mma::store_staged_quads(sk, stride_w, w, i0, quads, count * quads);
         }
         return;
     }
@@ -129,15 +121,7 @@ __device__ __forceinline__ void stage_key_tile(uint32_t *sk,
 #endif
                 }
             }
-#pragma unroll
-            for (int b = 0; b < 4; ++b) {
-                const int i = i0 + b * blockDim.x;
-                const int kk = i / quads, d4 = i % quads;
-                if (i < count * quads) {
-                    sk[kk * stride_w + 2 * d4] = w[b][0];
-                    sk[kk * stride_w + 2 * d4 + 1] = w[b][1];
-                }
-            }
+            cuda::mma::store_staged_quads(sk, stride_w, w, i0, quads, count * quads);
         }
         return;
     }

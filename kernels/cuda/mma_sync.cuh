@@ -56,6 +56,24 @@
 
 namespace fathom::kernels::cuda::mma {
 
+// The store half of a batched tile staging (attention's kv tile, the indexer's key tile): batch b
+// of this thread holds the two bf16x2 words of quad i = i0 + b * blockDim.x (row i / quads, dims
+// 4 (i % quads) ..), loaded before any store so the loads overlap; quads past `total` are skipped.
+template<int Batch>
+__device__ __forceinline__ void store_staged_quads(
+    uint32_t *tile, int row_w, const uint32_t (&w)[Batch][2], int i0, int quads, int total)
+{
+#pragma unroll
+    for (int b = 0; b < Batch; ++b) {
+        const int i = i0 + b * blockDim.x;
+        const int s = i / quads, d4 = i % quads;
+        if (i < total) {
+            tile[s * row_w + 2 * d4] = w[b][0];
+            tile[s * row_w + 2 * d4 + 1] = w[b][1];
+        }
+    }
+}
+
 #ifdef FATHOM_CUDA_EMULATION
 
 namespace emu_detail {

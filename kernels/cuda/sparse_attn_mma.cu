@@ -219,15 +219,7 @@ __global__ void __launch_bounds__(k_threads, 1)
                                                w[b]);
                     }
                 }
-#pragma unroll
-                for (int b = 0; b < k_gather_batch; ++b) {
-                    const int i = i0 + b * blockDim.x;
-                    const int s = i / quads, d4 = i % quads;
-                    if (i < k_blk * quads) {
-                        kvs[s * l.row_w + 2 * d4] = w[b][0];
-                        kvs[s * l.row_w + 2 * d4 + 1] = w[b][1];
-                    }
-                }
+                cuda::mma::store_staged_quads(kvs, l.row_w, w, i0, quads, k_blk * quads);
             }
         } else if (p.kv_bf16 || p.kv_ext_bf16) {
             for (int i0 = threadIdx.x; i0 < k_blk * quads; i0 += k_gather_batch * blockDim.x) {
@@ -246,15 +238,7 @@ __global__ void __launch_bounds__(k_threads, 1)
                                          w[b]);
                     }
                 }
-#pragma unroll
-                for (int b = 0; b < k_gather_batch; ++b) {
-                    const int i = i0 + b * blockDim.x;
-                    const int s = i / quads, d4 = i % quads;
-                    if (i < k_blk * quads) {
-                        kvs[s * l.row_w + 2 * d4] = w[b][0];
-                        kvs[s * l.row_w + 2 * d4 + 1] = w[b][1];
-                    }
-                }
+                cuda::mma::store_staged_quads(kvs, l.row_w, w, i0, quads, k_blk * quads);
             }
         } else {
             for (int i0 = threadIdx.x; i0 < k_blk * quads; i0 += k_gather_batch * blockDim.x) {

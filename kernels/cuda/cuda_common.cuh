@@ -33,6 +33,30 @@
 #define FATHOM_EXTERN_SHARED(type, name) extern __shared__ __align__(16) type name[]
 #endif
 
+/*
+  Programmatic dependent launch (PDL, sm_90+). A kernel launched with the programmatic
+  stream-serialisation attribute may start while the previous kernel of the stream is still
+  running; it must not touch anything that kernel (or any earlier one of the step) may read or
+  write until it has passed FATHOM_PDL_WAIT() (griddepcontrol.wait: every prerequisite grid has
+  completed and its memory is visible). The rule of this project: every __global__ kernel calls
+  FATHOM_PDL_WAIT() before its first read or write of non-weight memory (activations, state,
+  scratch, counters, routing results); only immutable weights (and kernel arguments) may be read
+  before it. FATHOM_PDL_TRIGGER() (griddepcontrol.launch_dependents) only lets the next grid be
+  scheduled early; correctness never depends on it (without it the dependent starts when this grid
+  ends). Both are no-ops below sm_90 and in launches without the attribute; the emulator checks the
+  wait (tests/gpu/emu: non-weight device memory stays closed until the kernel's first wait).
+*/
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define FATHOM_PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#define FATHOM_PDL_TRIGGER() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#elif defined(FATHOM_CUDA_EMULATION)
+#define FATHOM_PDL_WAIT() ::emu::pdl_wait()
+#define FATHOM_PDL_TRIGGER() ::emu::pdl_trigger()
+#else
+#define FATHOM_PDL_WAIT() ((void) 0)
+#define FATHOM_PDL_TRIGGER() ((void) 0)
+#endif
+
 namespace fathom::kernels {
 
 Status cuda_status(cudaError_t err); // cuda_status.cu

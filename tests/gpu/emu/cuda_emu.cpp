@@ -461,6 +461,9 @@ void device_error(const char *what)
     error(what);
 }
 
+void pdl_wait() {}
+void pdl_trigger() {}
+
 void *dynamic_smem()
 {
     return g_block->smem.data();

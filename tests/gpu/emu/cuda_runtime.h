@@ -201,6 +201,10 @@ void cp_async_commit();
 void cp_async_wait(int pending);
 // An error found by a device-side model (a misaligned ldmatrix row address, ...).
 void device_error(const char *what);
+// griddepcontrol.wait / launch_dependents (FATHOM_PDL_WAIT / FATHOM_PDL_TRIGGER,
+// kernels/cuda/cuda_common.cuh).
+void pdl_wait();
+void pdl_trigger();
 void run_kernel(dim3 grid, dim3 block, size_t smem, const std::function<void()> &body);
 // Errors seen by the emulator (divergent warp operations, deadlocks, bad launch shapes, host
 // pointers handed to kernels, misuse of the runtime during a capture).

@@ -7,10 +7,8 @@
 
 #include <cuda_runtime.h>
 
-// As kernels/cuda/cuda_common.cuh: the same source also builds as C++ against tests/gpu/emu.
-#ifndef FATHOM_CUDA_EMULATION
-#define FATHOM_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
-#endif
+// FATHOM_LAUNCH and the PDL wait: the same source also builds as C++ against tests/gpu/emu.
+#include "kernels/cuda/cuda_common.cuh"
 
 namespace fathom::engine::cudaglue {
 
@@ -39,6 +37,8 @@ int status()
 __global__ void addPeriodicRowsKernel(
     float *x, const float *table, const int32_t *positions, int rows, int width, int period)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int64_t n = static_cast<int64_t>(rows) * width;
     for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
          i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -49,6 +49,8 @@ __global__ void addPeriodicRowsKernel(
 
 __global__ void scaleRoundKernel(float *x, int64_t n, float scale)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
          i += static_cast<int64_t>(gridDim.x) * blockDim.x)
         x[i] = roundBf16(__fmul_rn(x[i], scale));
@@ -58,6 +60,8 @@ __global__ void scaleRoundKernel(float *x, int64_t n, float scale)
 __global__ void gatherKernel(
     float *dst, const float *src, const int32_t *rows, int n, int width, bool scatter)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     for (int k = blockIdx.x; k < n; k += gridDim.x) {
         const int64_t from = scatter ? k : rows[k];
         const int64_t to = scatter ? rows[k] : k;
@@ -81,6 +85,8 @@ __global__ void gatherKernel(
 __global__ void moeCombineKernel(
     float *y, const float *routed, const float *shared, const int32_t *ids, int rows, int k, int d)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     __shared__ int order[32];
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         if (threadIdx.x == 0) {
@@ -111,6 +117,8 @@ __global__ void moeCombineKernel(
 
 __global__ void addBroadcastKernel(float *out, const float *a, const float *b, int rows, int n, int d)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int64_t total = static_cast<int64_t>(rows) * n * d;
     for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
          i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -131,6 +139,8 @@ __global__ void sparseIndicesKernel(int32_t *out,
                                     const int32_t *sel,
                                     int topk)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int64_t start = step[0], windowStart = step[1];
     for (int t = blockIdx.x * blockDim.x + threadIdx.x; t < rows; t += gridDim.x * blockDim.x) {
         const int64_t pos = start + t;

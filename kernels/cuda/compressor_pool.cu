@@ -134,3 +134,5 @@ Status compressor_pool_cuda(const CompressorPoolParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

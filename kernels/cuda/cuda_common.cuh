@@ -20,6 +20,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <utility>
 
 /*
   Launches and dynamic shared memory go through two macros so that the same sources also build
@@ -29,9 +30,17 @@
   the CPU twins. With nvcc they are the ordinary triple-chevron launch and extern __shared__.
 */
 #ifndef FATHOM_CUDA_EMULATION
-#define FATHOM_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
 #define FATHOM_EXTERN_SHARED(type, name) extern __shared__ __align__(16) type name[]
 #endif
+// FATHOM_LAUNCH(grid, block, smem, stream, kernel)(args...): cudaLaunchKernelEx, with the PDL
+// attribute when pdl_enabled() (below). The emulator implements cudaLaunchKernelEx and records the
+// attribute, so this is the one launch path of every kernel in both builds.
+#define FATHOM_LAUNCH(grid, block, smem, stream, ...) \
+    ::fathom::kernels::cuda::launcher{dim3(grid), \
+                                      dim3(block), \
+                                      static_cast<size_t>(smem), \
+                                      reinterpret_cast<cudaStream_t>(stream)} \
+        .kernel(__VA_ARGS__)
 
 /*
   Programmatic dependent launch (PDL, sm_90+). A kernel launched with the programmatic
@@ -57,6 +66,14 @@
 #define FATHOM_PDL_TRIGGER() ((void) 0)
 #endif
 
+/*
+  Where to trigger: right after the wait, in every kernel. The dependent grid is scheduled only
+  once every block of this grid has triggered or exited, i.e. when all of this grid's blocks are
+  resident or done, so its early blocks take only slots this grid no longer needs (they cannot
+  delay this grid's later waves), and at most one more grid is in flight: the dependent's own
+  trigger comes after its wait, which returns when this grid has completed.
+*/
+
 namespace fathom::kernels {
 
 Status cuda_status(cudaError_t err); // cuda_status.cu
@@ -68,6 +85,54 @@ namespace cuda {
 inline Status launch_status()
 {
     return cuda_status(cudaGetLastError());
+}
+
+// ---- launches -----------------------------------------------------------------------------------
+
+// Whether launches carry the PDL attribute on the current device (cuda_status.cu): the mode set by
+// set_cuda_pdl() (kernels/cuda_ops.h; the engine passes FATHOM_CUDA_PDL) and a device of sm_90 or
+// newer. Cached per device.
+bool pdl_enabled();
+
+struct launcher
+{
+    dim3 grid, block;
+    size_t smem;
+    cudaStream_t stream;
+
+    template<typename... Params>
+    auto kernel(void (*f)(Params...)) const
+    {
+        return [l = *this, f](auto &&...args) {
+            cudaLaunchAttribute attr[1];
+            attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+            attr[0].val.programmaticStreamSerializationAllowed = 1;
+            // gridDim, blockDim, dynamicSmemBytes, stream, attrs, numAttrs (positional: the
+            // emulator's gridDim / blockDim are macros).
+            cudaLaunchConfig_t cfg
+                = {l.grid, l.block, l.smem, l.stream, attr, pdl_enabled() ? 1u : 0u};
+            // Errors are also the runtime's last error: the caller's launch_status() reads it.
+            (void) cudaLaunchKernelEx(&cfg, f, std::forward<decltype(args)>(args)...);
+        };
+    }
+};
+
+// A hint that [p, p + bytes) will be read soon: the bytes are fetched from DRAM into L2 without
+// waiting (cp.async.bulk.prefetch.L2, sm_90; nothing below). p 16-byte aligned, bytes a multiple
+// of 16. L2 is the device's point of coherence, so a prefetch can never make a later load see
+// stale data; the GEMVs issue it for their weights before FATHOM_PDL_WAIT() so the weight stream
+// starts while the previous kernel drains. The emulator reads the range (a prefetch of memory a
+// PDL kernel may not touch yet faults there).
+__device__ inline void prefetch_l2(const void *p, uint32_t bytes)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes) : "memory");
+#elif defined(FATHOM_CUDA_EMULATION)
+    ::emu::prefetch_l2(p, bytes);
+#else
+    (void) p;
+    (void) bytes;
+#endif
 }
 
 // ---- bf16 ---------------------------------------------------------------------------------------

@@ -64,3 +64,5 @@ Status fake_quant_e2m1_cuda(
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

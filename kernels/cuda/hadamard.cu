@@ -41,3 +41,5 @@ Status hadamard_cuda(float *x, int rows, int n, float scale, CUstream_st *stream
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

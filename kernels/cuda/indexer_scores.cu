@@ -141,3 +141,5 @@ Status indexer_scores_cuda(const IndexerScoreParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

@@ -451,3 +451,7 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

@@ -116,3 +116,7 @@ void fp8_blk128_scales_from_e8m0(const uint8_t *e8m0, int64_t n, int64_t k, floa
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

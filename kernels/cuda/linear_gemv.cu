@@ -154,10 +154,38 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                                            terms_t *terms,
                                            const gemv_epilogue &ep = gemv_epilogue{});
 
+// PDL prologue, before FATHOM_PDL_WAIT(): lane 0 of every warp asks L2 for the warp's weight rows
+// (columns [(block * k_warps + warp) * cpw, + cpw) of p, contiguous), so the weight stream runs
+// while the previous kernel drains. Only for weights named by the kernel's arguments (dense
+// projections): an expert's weight is chosen by routing results, activation data that the
+// previous kernel may still be writing. gemv_fits() guarantees 16-byte aligned rows.
+__device__ inline void prefetch_weights(const linear_params &p,
+                                        GemvKind kind,
+                                        int cpw,
+                                        int64_t block)
+{
+    if ((threadIdx.x & 31) != 0)
+        return;
+    const int64_t col0 = (block * k_warps + (threadIdx.x >> 5)) * cpw;
+    const int64_t cols = p.n - col0 < cpw ? p.n - col0 : cpw;
+    if (cols <= 0)
+        return;
+    const int64_t row_bytes = kind == GemvKind::Fp8    ? p.k
+                              : kind == GemvKind::Fp4  ? p.k / 2
+                              : kind == GemvKind::Bf16 ? int64_t(p.k) * 2
+                                                       : int64_t(p.k) * 4;
+    prefetch_l2(static_cast<const unsigned char *>(p.w) + col0 * row_bytes,
+                static_cast<uint32_t>(cols * row_bytes));
+}
+
 template<GemvKind Kind, linear_accum Accum>
 __global__ void __launch_bounds__(k_threads)
     gemv_kernel(linear_params p, int64_t ldx, int64_t ldy, int cpw, expert_group g)
 {
+    if (!g.active)
+        prefetch_weights(p, Kind, cpw, blockIdx.x);
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ float terms[k_warps][k_max_m][32];
     if (g.active) {
@@ -426,15 +454,19 @@ struct gemv_group
 template<linear_accum Accum>
 __global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
 {
-    FATHOM_EXTERN_SHARED(unsigned char, smem);
-    __shared__ float terms[k_warps][k_max_m][32];
+    // Before the wait only the arguments and the items' (dense) weights are read.
     const int b = static_cast<int>(blockIdx.x);
     int it = 0;
     while (it + 1 < gp.count && gp.block0[it + 1] <= b)
         ++it;
     const linear_params p = gp.items[it];
-    const int64_t ldx = p.ldx ? p.ldx : p.k, ldy = p.ldy ? p.ldy : p.n;
     const int64_t block = b - gp.block0[it];
+    prefetch_weights(p, static_cast<GemvKind>(gp.kind[it]), gp.cpw[it], block);
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
+    __shared__ float terms[k_warps][k_max_m][32];
+    const int64_t ldx = p.ldx ? p.ldx : p.k, ldy = p.ldy ? p.ldy : p.n;
     switch (static_cast<GemvKind>(gp.kind[it])) {
     case GemvKind::Fp8:
         gemv_block<GemvKind::Fp8, linear_accum::exact>(p, ldx, ldy, gp.cpw[it], block, smem, terms);
@@ -474,6 +506,8 @@ struct ffn_launch
 template<linear_accum Accum>
 __global__ void __launch_bounds__(k_threads) experts_ffn_kernel(ffn_launch L)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ float terms[k_warps][k_max_m][32];
     linear_params p;

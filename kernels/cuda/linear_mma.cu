@@ -805,3 +805,11 @@ Status linear_grouped_mma_cuda(const linear_params *items,
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

@@ -201,3 +201,5 @@ Status linear_tiled_launch(const linear_params &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels::cuda
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

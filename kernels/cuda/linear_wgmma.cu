@@ -390,3 +390,5 @@ Status linear_wgmma_launch(const wgmma_batch &bt, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels::cuda
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

@@ -30,6 +30,8 @@ __global__ void __launch_bounds__(k_threads) moe_group_kernel(const int32_t *ids
                                                               int32_t *src_row,
                                                               int32_t *slot_index)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(int, start);   // [n_experts + 1]
     int *count = start + n_experts + 1; // [n_experts]
     for (int e = threadIdx.x; e < n_experts; e += blockDim.x)

@@ -43,6 +43,8 @@ __device__ unsigned long long block_max_u64(unsigned long long v, unsigned long 
 
 __global__ void __launch_bounds__(k_threads) moe_route_kernel(MoeRouteParams p)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     __shared__ float s[k_max_experts];
     __shared__ bool taken[k_max_experts];
     __shared__ unsigned long long scratch[32];

@@ -70,3 +70,7 @@ Status head_rmsnorm_bf16_cuda(float *x, int rows, int dim, float eps, CUstream_s
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

@@ -50,3 +50,5 @@ Status rope_cuda(const RopeParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

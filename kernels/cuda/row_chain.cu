@@ -104,3 +104,5 @@ Status row_chain_cuda(const RowChainParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

@@ -425,3 +425,5 @@ Status sample_cuda(const SampleParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

@@ -239,3 +239,5 @@ Status sparse_attn_cuda(const SparseAttnParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

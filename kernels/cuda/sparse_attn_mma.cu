@@ -516,3 +516,7 @@ Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream, flo
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

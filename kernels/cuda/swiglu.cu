@@ -57,3 +57,5 @@ Status swiglu_cuda(const SwigluParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

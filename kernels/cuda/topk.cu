@@ -206,3 +206,5 @@ Status topk_cuda(const float *values, int n, int k, int32_t *out_idx, CUstream_s
 }
 
 } // namespace fathom::kernels
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();

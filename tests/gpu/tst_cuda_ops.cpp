@@ -2385,7 +2385,7 @@ void testWgmmaProbe()
         const int before = emu::error_count();
         WgmmaProbe
             a{dimg.get(), static_cast<int>(image.size()), da, db, dd.get(), proxy, fence, overwrite};
-        FATHOM_LAUNCH(1, threads, image.size(), static_cast<cudaStream_t>(nullptr), wgmmaProbeKernel)
+        FATHOM_EMU_LAUNCH(1, threads, image.size(), static_cast<cudaStream_t>(nullptr), wgmmaProbeKernel)
         (a);
         cudaDeviceSynchronize();
         (void) cudaGetLastError();

@@ -40,6 +40,12 @@ struct CUstream_st;
 
 namespace fathom::kernels {
 
+// Programmatic dependent launch (kernels/cuda/cuda_common.cuh), process-wide: -1 the default (on),
+// 0 off, 1 on. Launches carry the attribute only on sm_90+ devices whatever the mode. The engine
+// sets it from FATHOM_CUDA_PDL; benchmarks switch it between runs.
+void set_cuda_pdl(int mode);
+bool cuda_pdl_enabled(); // for the current device
+
 // ---- norms, rotations, hyper-connections --------------------------------------------------------
 
 Status rmsnorm_cuda(const RmsNormParams &p, CUstream_st *stream);

@@ -4,8 +4,10 @@
 
 #include "cuda_runtime.h"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -104,6 +106,18 @@ struct Block
 
 Block *g_block = nullptr;
 char *g_stacks = nullptr;
+// PDL (cuda_runtime.h): the running kernel was launched with the attribute; the running block's
+// non-weight memory is closed (strict mode) until its first pdl_wait(); waits seen in the kernel.
+struct PdlRun
+{
+    bool on = false;
+    bool closed = false;
+    bool blockWaited = false;
+    long long waits = 0;
+    const void *kernel = nullptr;
+};
+PdlRun g_pdl;
+PdlCounts g_pdlCounts;
 int g_errors = 0;
 cudaError_t g_last = cudaSuccess;
 long long g_launches = 0;
@@ -123,6 +137,10 @@ bool pinned(const void *p, size_t n)
     return c >= b && c + n <= b + it->second;
 }
 long long g_waits = 0;
+
+void report(const char *what);
+bool pdl_close();
+void pdl_open();
 
 void error(const char *what)
 {
@@ -461,8 +479,28 @@ void device_error(const char *what)
     error(what);
 }
 
-void pdl_wait() {}
-void pdl_trigger() {}
+void pdl_wait()
+{
+    if (!g_pdl.on)
+        return; // launched without the attribute: griddepcontrol.wait returns at once
+    ++g_pdl.waits;
+    if (!g_pdl.blockWaited) {
+        g_pdl.blockWaited = true;
+        ++g_pdlCounts.waitedBlocks;
+    }
+    if (g_pdl.closed) {
+        g_pdl.closed = false;
+        pdl_open();
+    }
+}
+void pdl_trigger()
+{
+    ++g_pdlCounts.triggers;
+}
+PdlCounts pdl_counts()
+{
+    return g_pdlCounts;
+}
 
 void *dynamic_smem()
 {
@@ -474,7 +512,12 @@ int error_count()
     return g_errors;
 }
 
-void run_kernel(dim3 grid, dim3 block, size_t smem, const std::function<void()> &body)
+void run_kernel(dim3 grid,
+                dim3 block,
+                size_t smem,
+                const std::function<void()> &body,
+                bool pdl,
+                const void *kernel)
 {
     const unsigned long long threads = 1ull * block.x * block.y * block.z;
     if (threads == 0 || threads > k_max_threads || grid.x == 0 || grid.y == 0 || grid.z == 0
@@ -505,6 +548,10 @@ void run_kernel(dim3 grid, dim3 block, size_t smem, const std::function<void()> 
     b.body = &body;
     b.smem.assign(smem + 16, 0xFF);
     g_block = &b;
+    g_pdl = PdlRun{};
+    g_pdl.on = pdl;
+    g_pdl.kernel = kernel;
+    g_pdlCounts.kernels += pdl;
     for (unsigned z = 0; z < grid.z; ++z)
         for (unsigned y = 0; y < grid.y; ++y)
             for (unsigned x = 0; x < grid.x; ++x) {
@@ -514,9 +561,28 @@ void run_kernel(dim3 grid, dim3 block, size_t smem, const std::function<void()> 
                 b.proxy_fence_pending = false;
                 b.bar_or_pending = b.bar_or_result = 0;
                 b.wg_state.clear();
+                if (pdl) {
+                    ++g_pdlCounts.blocks;
+                    g_pdl.blockWaited = false;
+                    g_pdl.closed = pdl_close();
+                }
                 run_block(b);
+                if (g_pdl.closed) {
+                    g_pdl.closed = false;
+                    pdl_open();
+                }
             }
     g_block = nullptr;
+    if (pdl && g_pdl.waits == 0) {
+        char buf[200];
+        std::snprintf(buf,
+                      sizeof buf,
+                      "kernel %p was launched with PDL but never calls FATHOM_PDL_WAIT() (resolve "
+                      "the address with addr2line / tests/gpu/emu/node_names.py)",
+                      kernel);
+        report(buf);
+    }
+    g_pdl = PdlRun{};
 }
 
 // ---- device memory, strict mode ------------------------------------------------------------------
@@ -540,13 +606,68 @@ void report(const char *what)
     std::fprintf(stderr, "cuda emulation: %s\n", what);
 }
 
+constexpr size_t k_page = 4096;
+std::map<const char *, size_t> g_weights; // register_weight_range, page-aligned
+
 void protect(bool open)
 {
     if (!g_strict || !g_region || g_top == 0)
         return;
-    const size_t page = 4096;
-    const size_t len = (g_top + page - 1) / page * page;
+    const size_t len = (g_top + k_page - 1) / k_page * k_page;
     mprotect(g_region, len, open ? (PROT_READ | PROT_WRITE) : PROT_NONE);
+}
+
+// The SIGSEGV of a kernel that touched closed memory before its wait: says so, then dies.
+void pdl_fault(int sig, siginfo_t *info, void *)
+{
+    if (g_pdl.closed) {
+        char buf[256];
+        const int n = std::snprintf(buf,
+                                    sizeof buf,
+                                    "cuda emulation: kernel %p touched non-weight device memory "
+                                    "(%p) before FATHOM_PDL_WAIT() (PDL launch; resolve the "
+                                    "kernel with addr2line)\n",
+                                    g_pdl.kernel,
+                                    info ? info->si_addr : nullptr);
+        if (n > 0)
+            (void) !write(2, buf, static_cast<size_t>(n));
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+// Closes the device region except the weights (strict mode, a PDL block before its wait);
+// false when there is nothing to close.
+bool pdl_close()
+{
+    if (!g_strict || !g_region || g_top == 0)
+        return false;
+    static bool handler = false;
+    if (!handler) {
+        struct sigaction sa = {};
+        sa.sa_sigaction = pdl_fault;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGSEGV, &sa, nullptr);
+        sigaction(SIGBUS, &sa, nullptr);
+        handler = true;
+    }
+    const size_t len = (g_top + k_page - 1) / k_page * k_page;
+    size_t at = 0;
+    for (const auto &[p, n] : g_weights) {
+        const size_t b = static_cast<size_t>(p - g_region);
+        if (b > at)
+            mprotect(g_region + at, b - at, PROT_NONE);
+        at = std::max(at, b + n);
+    }
+    if (len > at)
+        mprotect(g_region + at, len - at, PROT_NONE);
+    return true;
+}
+
+void pdl_open()
+{
+    protect(true);
 }
 
 bool reserve()
@@ -573,6 +694,7 @@ struct Stream
     std::vector<std::function<void()>> ops;
     std::vector<const void *> kinds; // of ops
     std::vector<std::string> sigs;   // of ops
+    std::vector<char> pdl;           // of ops: a kernel launched with the PDL attribute
 };
 std::set<Stream *> g_streams;
 Stream g_default;
@@ -625,6 +747,37 @@ void clear_host_ranges()
 {
     g_hostRanges.clear();
 }
+void register_weight_range(const void *p, size_t bytes)
+{
+    const char *c = static_cast<const char *>(p);
+    if (!p || !bytes || !in_device_memory(p))
+        return;
+    // Only whole pages can stay open: the allocator page-aligns blocks of a page or more.
+    const size_t off = static_cast<size_t>(c - g_region);
+    const size_t b = (off + k_page - 1) / k_page * k_page;
+    const size_t e = (off + bytes) / k_page * k_page;
+    if (e > b)
+        g_weights[g_region + b] = e - b;
+}
+void prefetch_l2(const void *p, uint32_t bytes)
+{
+    const char *c = static_cast<const char *>(p);
+    auto it = g_allocs.upper_bound(const_cast<char *>(c));
+    const bool inside = it != g_allocs.begin()
+                        && (--it,
+                            c >= static_cast<const char *>(it->first)
+                                && c + bytes <= static_cast<const char *>(it->first) + it->second);
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0 || bytes % 16 != 0 || !inside) {
+        error("prefetch_l2: misaligned, or not inside one device allocation");
+        return;
+    }
+    volatile unsigned char sink = 0;
+    for (uint32_t i = 0; i < bytes; i += 1024)
+        sink = sink + static_cast<unsigned char>(c[i]);
+    if (bytes)
+        sink = sink + static_cast<unsigned char>(c[bytes - 1]);
+    ++g_pdlCounts.prefetches;
+}
 bool in_device_memory(const void *p)
 {
     const char *c = static_cast<const char *>(p);
@@ -675,13 +828,18 @@ DeviceAccess::~DeviceAccess()
     if (--g_open == 0)
         protect(false);
 }
-void enqueue(cudaStream_t stream, std::function<void()> op, const void *kind, std::string sig)
+void enqueue(cudaStream_t stream,
+             std::function<void()> op,
+             const void *kind,
+             std::string sig,
+             bool programmatic)
 {
     Stream *s = stream_of(stream);
     if (s->capturing) {
         s->ops.push_back(std::move(op));
         s->kinds.push_back(kind);
         s->sigs.push_back(std::move(sig));
+        s->pdl.push_back(programmatic);
         return;
     }
     op();
@@ -764,12 +922,14 @@ struct CUgraph_st
     std::vector<std::function<void()>> ops;
     std::vector<const void *> kinds;
     std::vector<std::string> sigs;
+    std::vector<char> pdl; // programmatic launches (their edges are part of the topology)
 };
 struct CUgraphExec_st
 {
     std::vector<std::function<void()>> ops;
     std::vector<const void *> kinds;
     std::vector<std::string> sigs;
+    std::vector<char> pdl;
 };
 
 namespace {
@@ -789,13 +949,18 @@ cudaError_t cudaMallocBytes(void **p, size_t n)
         return cudaErrorStreamCaptureUnsupported;
     if (!emu::reserve())
         return cudaErrorMemoryAllocation;
-    const size_t size = (std::max<size_t>(n, 1) + emu::k_align - 1) / emu::k_align * emu::k_align;
+    // Blocks of a page or more start on a page and fill whole pages, so that weights
+    // (register_weight_range) can be left open alone while a PDL kernel waits.
+    const size_t align = n >= emu::k_page ? emu::k_page : emu::k_align;
+    const size_t size = (std::max<size_t>(n, 1) + align - 1) / align * align;
     if (auto it = emu::g_freeBlocks.find(size); it != emu::g_freeBlocks.end()) {
         *p = it->second;
         emu::g_freeBlocks.erase(it);
     } else {
-        if (size > emu::k_region - emu::g_top)
+        const size_t top = (emu::g_top + align - 1) / align * align;
+        if (top > emu::k_region || size > emu::k_region - top)
             return cudaErrorMemoryAllocation;
+        emu::g_top = top;
         *p = emu::g_region + emu::g_top;
         emu::g_top += size;
         if (emu::g_strict && emu::g_open == 0)
@@ -816,6 +981,13 @@ cudaError_t cudaFree(void *p)
         return cudaErrorInvalidValue;
     }
     emu::g_freeBlocks.emplace(it->second, p);
+    for (auto w = emu::g_weights.begin(); w != emu::g_weights.end();) {
+        const char *c = static_cast<const char *>(p);
+        if (w->first >= c && w->first < c + it->second)
+            w = emu::g_weights.erase(w);
+        else
+            ++w;
+    }
     emu::g_allocs.erase(it);
     return cudaSuccess;
 }
@@ -985,8 +1157,12 @@ cudaError_t cudaRuntimeGetVersion(int *version)
     *version = 13000;
     return cudaSuccess;
 }
-cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr, int)
+cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int)
 {
+    if (attr == cudaDevAttrComputeCapabilityMajor) {
+        *value = 9;
+        return cudaSuccess;
+    }
     *value = 227 * 1024; // as an H100/H200
     return cudaSuccess;
 }
@@ -1049,6 +1225,7 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mo
     s->ops.clear();
     s->kinds.clear();
     s->sigs.clear();
+    s->pdl.clear();
     ++emu::g_captures;
     return cudaSuccess;
 }
@@ -1079,6 +1256,11 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph)
         } else if (s->kinds[i]) {
             ++census.kernels;
             ++kernelKinds[s->kinds[i]];
+            if (s->pdl[i]) {
+                ++census.pdlKernels;
+                const void *prev = i > 0 ? s->kinds[i - 1] : nullptr;
+                census.programmaticEdges += prev && prev != &k_copyNode && prev != &k_memsetNode;
+            }
         }
     }
     census.kernelKinds.assign(kernelKinds.begin(), kernelKinds.end());
@@ -1090,9 +1272,11 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph)
     g->ops = std::move(s->ops);
     g->kinds = std::move(s->kinds);
     g->sigs = std::move(s->sigs);
+    g->pdl = std::move(s->pdl);
     s->ops.clear();
     s->kinds.clear();
     s->sigs.clear();
+    s->pdl.clear();
     *graph = g;
     return cudaSuccess;
 }
@@ -1112,6 +1296,7 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsig
     x->ops = graph->ops;
     x->kinds = graph->kinds;
     x->sigs = graph->sigs;
+    x->pdl = graph->pdl;
     *exec = x;
     return cudaSuccess;
 }
@@ -1121,7 +1306,7 @@ cudaError_t cudaGraphExecUpdate(cudaGraphExec_t exec,
 {
     if (!exec || !graph)
         return cudaErrorInvalidValue;
-    const bool same = exec->kinds == graph->kinds;
+    const bool same = exec->kinds == graph->kinds && exec->pdl == graph->pdl;
     if (info) {
         info->result = same ? cudaGraphExecUpdateSuccess : cudaGraphExecUpdateErrorTopologyChanged;
         info->errorNode = info->errorFromNode = nullptr;
@@ -1169,8 +1354,8 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream)
         return cudaErrorInvalidValue;
     if (!emu::stream_of(stream)->capturing)
         ++emu::g_graphLaunches;
-    for (const auto &op : exec->ops)
-        emu::enqueue(stream, op);
+    for (size_t i = 0; i < exec->ops.size(); ++i)
+        emu::enqueue(stream, exec->ops[i], nullptr, {}, exec->pdl[i] != 0);
     return cudaSuccess;
 }
 cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes)

@@ -136,7 +136,22 @@ enum cudaMemcpyKind {
     cudaMemcpyDefault = 4
 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
-enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
+enum cudaDeviceAttr {
+    cudaDevAttrComputeCapabilityMajor = 75,
+    cudaDevAttrMaxSharedMemoryPerBlockOptin = 97
+};
+
+// cudaLaunchKernelEx's configuration (the fields and the one attribute this project uses).
+enum cudaLaunchAttributeID { cudaLaunchAttributeProgrammaticStreamSerialization = 3 };
+union cudaLaunchAttributeValue {
+    unsigned char pad[64];
+    int programmaticStreamSerializationAllowed;
+};
+struct cudaLaunchAttribute
+{
+    cudaLaunchAttributeID id;
+    cudaLaunchAttributeValue val;
+};
 
 struct cudaDeviceProp
 {
@@ -205,7 +220,17 @@ void device_error(const char *what);
 // kernels/cuda/cuda_common.cuh).
 void pdl_wait();
 void pdl_trigger();
-void run_kernel(dim3 grid, dim3 block, size_t smem, const std::function<void()> &body);
+// cp.async.bulk.prefetch.L2 (kernels/cuda/cuda_common.cuh prefetch_l2): checks the alignment and
+// that the range lies in one device allocation, and reads it (closed memory faults).
+void prefetch_l2(const void *p, uint32_t bytes);
+// pdl: launched with the programmatic stream-serialisation attribute (cudaLaunchKernelEx); then
+// the kernel must call pdl_wait() (see "PDL" below); kernel: its function, for messages.
+void run_kernel(dim3 grid,
+                dim3 block,
+                size_t smem,
+                const std::function<void()> &body,
+                bool pdl = false,
+                const void *kernel = nullptr);
 // Errors seen by the emulator (divergent warp operations, deadlocks, bad launch shapes, host
 // pointers handed to kernels, misuse of the runtime during a capture).
 int error_count();
@@ -220,6 +245,23 @@ bool in_device_memory(const void *p);
 // Argument checks of strict mode: report() counts an error naming the kernel argument.
 void check_pointer_arg(const void *p, int index);
 void check_struct_arg(const void *bytes, size_t size, int index);
+/*
+  PDL (programmatic dependent launch). A kernel launched with the attribute may run before the
+  previous kernel of its stream has finished, so until it calls pdl_wait() (griddepcontrol.wait)
+  it may read only immutable weights. In strict mode every block of such a kernel starts with the
+  device region closed except the ranges registered here (the model's weights, page-aligned by the
+  allocator): a read or write of anything else before the block's first pdl_wait() faults (the
+  handler names the kernel, then the test dies). In every mode a PDL-launched kernel none of
+  whose threads calls pdl_wait() is reported as an error: without the wait nothing orders it after
+  the previous kernel (and the kernels after it after that one).
+*/
+void register_weight_range(const void *p, size_t bytes);
+// PDL-launched kernels run, their blocks, and the blocks that called pdl_wait() (tests).
+struct PdlCounts
+{
+    long long kernels = 0, blocks = 0, waitedBlocks = 0, triggers = 0, prefetches = 0;
+};
+PdlCounts pdl_counts();
 // Opens / closes the device region to the host (strict mode) around kernels and copies.
 struct DeviceAccess
 {
@@ -231,10 +273,13 @@ struct DeviceAccess
 // `sig`: the node's parameters as bytes (grid, block, shared memory and the arguments of a kernel;
 // destination, source and size of a copy), compared by cudaGraphExecUpdate to count the nodes
 // whose parameters a step changed (graph_update_changed_nodes).
+// programmatic: a kernel launched with the PDL attribute (its edge from the previous node is
+// programmatic when that node is a kernel; the census counts both).
 void enqueue(cudaStream_t stream,
              std::function<void()> op,
              const void *kind = nullptr,
-             std::string sig = {});
+             std::string sig = {},
+             bool programmatic = false);
 // Launches seen since the counter was reset (tests: a fixed launch sequence per step).
 long long launch_count();
 void reset_launch_count();
@@ -263,6 +308,9 @@ void reset_graph_update_counts();
 struct CaptureCensus
 {
     long long kernels = 0, copies = 0, memsets = 0, poisonMemsets = 0;
+    // Kernel nodes launched with the PDL attribute, and of them those right after a kernel node
+    // (a programmatic edge in the real graph).
+    long long pdlKernels = 0, programmaticEdges = 0;
     std::vector<std::pair<const void *, long long>> kernelKinds;
     long long production() const { return kernels + copies + memsets - poisonMemsets; }
 };
@@ -290,6 +338,7 @@ struct Launcher
     dim3 grid, block;
     size_t smem;
     cudaStream_t stream;
+    bool pdl = false;
     template<typename F>
     auto kernel(F *f) const
     {
@@ -301,14 +350,24 @@ struct Launcher
                     int i = 0;
                     (check_arg(a, i++), ...);
                 }
-                run_kernel(l.grid, l.block, l.smem, [&]() { f(a...); });
+                run_kernel(
+                    l.grid,
+                    l.block,
+                    l.smem,
+                    [&]() { f(a...); },
+                    l.pdl,
+                    reinterpret_cast<const void *>(f));
             };
             std::string sig;
             append_sig(sig, l.grid);
             append_sig(sig, l.block);
             append_sig(sig, l.smem);
             (append_sig(sig, args), ...);
-            enqueue(l.stream, std::move(run), reinterpret_cast<const void *>(f), std::move(sig));
+            enqueue(l.stream,
+                    std::move(run),
+                    reinterpret_cast<const void *>(f),
+                    std::move(sig),
+                    l.pdl);
         };
     }
 };
@@ -327,12 +386,43 @@ T shfl(T v, int kind, int arg)
 
 } // namespace emu
 
+struct cudaLaunchConfig_t
+{
+    dim3 gridDim;
+    dim3 blockDim;
+    size_t dynamicSmemBytes;
+    cudaStream_t stream;
+    cudaLaunchAttribute *attrs;
+    unsigned numAttrs;
+};
+
+// As the runtime's C++ template: the kernel, its configuration and attributes; the only attribute
+// understood is programmatic stream serialisation (others are refused as the emulation cannot
+// honour them).
+template<typename... Params, typename... Args>
+cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t *config,
+                               void (*kernel)(Params...),
+                               Args &&...args)
+{
+    bool pdl = false;
+    for (unsigned i = 0; i < config->numAttrs; ++i) {
+        if (config->attrs[i].id != cudaLaunchAttributeProgrammaticStreamSerialization)
+            return cudaErrorInvalidValue;
+        pdl = config->attrs[i].val.programmaticStreamSerializationAllowed != 0;
+    }
+    emu::Launcher{config->gridDim, config->blockDim, config->dynamicSmemBytes, config->stream, pdl}
+        .kernel(kernel)(std::forward<Args>(args)...);
+    return cudaSuccess;
+}
+
 #define threadIdx (::emu::thread_idx())
 #define blockIdx (::emu::block_idx())
 #define blockDim (::emu::block_dim())
 #define gridDim (::emu::grid_dim())
 
-#define FATHOM_LAUNCH(grid, block, smem, stream, ...) \
+// A plain launch (no attribute) for emulator-only test kernels; kernels/cuda and the engine launch
+// through FATHOM_LAUNCH (kernels/cuda/cuda_common.cuh), i.e. cudaLaunchKernelEx below.
+#define FATHOM_EMU_LAUNCH(grid, block, smem, stream, ...) \
     ::emu::Launcher{dim3(grid), \
                     dim3(block), \
                     static_cast<size_t>(smem), \

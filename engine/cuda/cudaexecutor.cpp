@@ -1612,21 +1612,49 @@ Result<bool> CudaExecutor::indexerSelectOnExecutor(
                                           static_cast<int64_t>(block) * p.n_keys,
                                           "indexer scores"));
     FATHOM_TRY_ASSIGN(DeviceInts visible, uploadInts(hostVisible, rows, "visible keys"));
+    // idx8: prefill rows of the non-exact mode score on e4m3 tensor cores (sm_89+, packed keys;
+    // indexer_scores_mma.cu), q packed once here; FATHOM_CUDA_INDEXER=bf16 keeps the bf16 kernel.
+    static const bool e4m3Allowed = [] {
+        const char *v = std::getenv("FATHOM_CUDA_INDEXER");
+        return !v || std::strcmp(v, "bf16") != 0;
+    }();
+    Buffer<uint8_t> q8;
+    if (!m_exactLinear && e4m3Allowed && rows >= kernels::k_min_fast_rows
+        && kernels::indexer_scores_e4m3_supported(p)) {
+        FATHOM_TRY_ASSIGN(q8,
+                          Buffer<uint8_t>::make(*this,
+                                                static_cast<int64_t>(
+                                                    kernels::indexer_q_e4m3_bytes(rows, p.n_heads)),
+                                                "indexer packed q"));
+        FATHOM_CUDA_OP("indexer_q_pack",
+                       kernels::indexer_q_pack_e4m3_cuda(p.q,
+                                                         rows,
+                                                         p.n_heads,
+                                                         p.dim,
+                                                         q8.data(),
+                                                         m_stream));
+    }
     for (int r0 = 0; r0 < rows; r0 += block) {
         const int n = std::min(block, rows - r0);
         kernels::IndexerScoreParams sp = p;
         sp.q = p.q + static_cast<int64_t>(r0) * p.n_heads * p.dim;
         sp.weights = p.weights + static_cast<int64_t>(r0) * p.n_heads;
         sp.scores = scores.data();
-        FATHOM_CUDA_OP("indexer_scores_rows",
-                       // Non-exact mode: tensor cores (attn: indexer_scores_mma.cu).
-                       (m_exactLinear
-                            ? kernels::indexer_scores_rows_cuda
-                            : kernels::indexer_scores_rows_fast_cuda)(sp,
-                                                                      n,
-                                                                      p.n_keys,
-                                                                      m_stream,
-                                                                      visible.data() + r0));
+        if (q8.data()) {
+            FATHOM_CUDA_OP("indexer_scores_rows",
+                           kernels::indexer_scores_rows_e4m3_cuda(
+                               sp, q8.data(), rows, r0, n, p.n_keys, m_stream, visible.data() + r0));
+        } else {
+            FATHOM_CUDA_OP("indexer_scores_rows",
+                           // Non-exact mode: tensor cores (attn: indexer_scores_mma.cu).
+                           (m_exactLinear
+                                ? kernels::indexer_scores_rows_cuda
+                                : kernels::indexer_scores_rows_fast_cuda)(sp,
+                                                                          n,
+                                                                          p.n_keys,
+                                                                          m_stream,
+                                                                          visible.data() + r0));
+        }
         FATHOM_CUDA_OP("topk_rows",
                        kernels::topk_rows_cuda(scores.data(),
                                                n,

@@ -33,6 +33,7 @@
 
 #include "cuda_common.cuh"
 #include "kv_packed.cuh"
+#include "linear_internal.cuh"
 #include "mma_sync.cuh"
 
 namespace fathom::kernels {
@@ -187,6 +188,8 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
                                                                           int64_t ld,
                                                                           const int32_t *row_n)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(uint32_t, sk); // [k_keys][stride_w] bf16 pairs
     __shared__ int s_lim[k_warps];
     const int stride_w = dim / 2 + 4; // words per key row (== 4 mod 8: conflict-free B reads)
@@ -307,6 +310,8 @@ __global__ void __launch_bounds__(k_warps * 32)
                                      int64_t ld,
                                      const int32_t *row_n)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(uint32_t, sk); // [k_dkeys][stride_w] bf16 pairs, then the terms
     const int stride_w = dim / 2 + 4;
     float *s_pr = reinterpret_cast<float *>(sk + k_dkeys * stride_w); // [heads16][k_dpr_stride]
@@ -369,6 +374,285 @@ __global__ void __launch_bounds__(k_warps * 32)
     }
 }
 
+/*
+  e4m3 variant (the non-exact prefill default on sm_89+, FATHOM_CUDA_INDEXER=bf16 keeps the bf16
+  kernel above): the same tile, causal limits, epilogue and roundings, with the head dots from
+  e4m3 mma.sync m16n8k32 (twice the bf16 rate on Hopper, half the k-steps) on q and keys that
+  carry their power-of-two scales outside the e4m3 bytes.
+
+  Operands. Both sides are FP4 fake-quantised (e2m1 x 2^s per 32 dims): every value is 1 or 1.5
+  times a power of two. A vector (one query head, one key) is stored as e4m3 bytes of v x 2^-b
+  with one float 2^b per vector, b chosen from its largest value (q: floor(log2 amax) - 8, so the
+  largest byte is 256 or 384; keys: from the largest E8M0 block scale, the largest e2m1 magnitude
+  6 landing on 384). A value more than 2^16 (q) / 2^14 block scales (keys) below the vector's
+  largest would need more than e4m3's subnormal range and is rounded (nearest even; never in
+  Hadamard-rotated FP4 rows, which would need one 32-dim block 2^12 below another); every other
+  value is exact. So the products are exact, and each k-step's 32 products share one power of
+  two: each m16n8k32 adds 32 exact products of 13 significant bits (e2m1 products are multiples
+  of 1/4 with |.| <= 36 before the shared scale) to the running fp32 dot; the 4 k-steps are
+  chained through the accumulator (no per-k-step scale multiplies: the scale of a dot is the
+  product of its two vector scales, applied once, after the bf16 rounding, which it commutes
+  with: bf16(d 2^a) = bf16(d) 2^a, relu too, and w (2^a 2^b relu) = (w 2^a)(relu 2^b) exactly).
+  Hence the dot is a 4-term fp32 sum of exact block partials (3 roundings, <= 3 2^-24 sum|q||k|;
+  0 difference from the emulation's per-k-step double sums rounded once). The per-k-step scale
+  multiplies the brief first proposed (8 fp32 ops per mma) would cost more issue slots than the
+  bf16 kernel's whole k-loop; here the e4m3 path adds one multiply per score element and head.
+
+  q: packed once per prefill by indexer_q_pack_e4m3 (one warp per row and head): 128 bytes per
+  head in fragment order (below) plus the float scales, a quarter of the bytes of the fp32 q the
+  bf16 kernel reads once per 256-key tile. Keys: the device state's packed rows (kv_packed.cuh:
+  e2m1 pairs + E8M0 per 32) converted while staged (e2m1 x 2^(s_b - b) -> e4m3, exact as above).
+
+  Fragment order (dim 128, 32 words per vector): word w = 8 k + 4 h + t of the natural order
+  (k-step k, half h = which of the mma's two registers of a row/column, lane t) is stored at
+  8 t + 2 k + h, so lane t's 8 words (all 4 k-steps) are one 32-byte run: two 16-byte loads per
+  q row and head (global), two per key and n-tile (shared). Shared key rows are 36 words apart:
+  a 16-byte load is served per 8 lanes (rows g, g + 1 of 4 lanes t), whose 8 x 4 words at
+  36 g + 8 t + (0..3) cover the 32 banks once (36 = 4 mod 32 shifts row g + 1 by 4 banks into
+  the gaps of row g), so the B reads are conflict-free; the staging stores write one key's 32
+  words per warp (a permutation of 32 consecutive words: conflict-free). 36 KiB of key bytes +
+  1 KiB of key scales per block (the bf16 kernel's tile: 68 KiB).
+*/
+constexpr int k_e4_dim = 128;               // the only dim of the e4m3 variant (V4's index heads)
+constexpr int k_e4_words = k_e4_dim / 4;    // words per vector
+constexpr int k_e4_stride = k_e4_words + 4; // shared words per key row (== 4 mod 32)
+constexpr int k_e4_ksteps = k_e4_dim / 32;
+
+// Natural word w of a vector -> its fragment-order slot.
+__host__ __device__ constexpr int e4_slot(int w)
+{
+    return 8 * (w & 3) + 2 * (w >> 3) + ((w >> 2) & 1);
+}
+
+// Four consecutive 32-bit words (16-byte aligned), one 16-byte load on the device.
+__device__ inline void load_u32x4(const uint32_t *src, uint32_t dst[4])
+{
+#ifdef FATHOM_CUDA_EMULATION
+    dst[0] = src[0];
+    dst[1] = src[1];
+    dst[2] = src[2];
+    dst[3] = src[3];
+#else
+    const uint4 v = *reinterpret_cast<const uint4 *>(src);
+    dst[0] = v.x;
+    dst[1] = v.y;
+    dst[2] = v.z;
+    dst[3] = v.w;
+#endif
+}
+
+// 2^e as a float for e in [-126, 127] (the callers clamp).
+__device__ inline float pow2f(int e)
+{
+    return __uint_as_float(static_cast<uint32_t>(e + 127) << 23);
+}
+
+// One warp per (row, head) vector of 128 dims: lane l holds dims 4l .. 4l + 3.
+__global__ void __launch_bounds__(256)
+    indexer_q_pack_e4m3_kernel(const float *q, int64_t vectors, uint32_t *q8, float *qs)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    const int lane = threadIdx.x & 31;
+    const int64_t v = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (v >= vectors)
+        return; // uniform over the warp
+    float x[4];
+    load_f32x4(q + v * k_e4_dim + 4 * lane, x);
+    float amax = 0.0f;
+    for (int i = 0; i < 4; ++i)
+        amax = fmaxf(amax, fabsf(x[i]));
+    amax = cuda::warp_max(amax);
+    // floor(log2 amax) - 8: the largest value (1 or 1.5 x 2^e) becomes 256 or 384; clamped so that
+    // 2^-b stays a normal float (amax below 2^-118 only loses its smallest values).
+    int b = static_cast<int>((__float_as_uint(amax) >> 23) & 0xFFu) - 127 - 8;
+    b = b < -126 ? -126 : (b > 126 ? 126 : b);
+    if (!(amax > 0.0f) || amax > 3.0e38f)
+        b = 0; // zeros (any scale) or inf / NaN (propagate through the bytes)
+    const float inv = pow2f(-b);
+    uint32_t word = 0;
+    for (int i = 0; i < 4; ++i)
+        word |= static_cast<uint32_t>(cuda::f32_to_e4m3(__fmul_rn(x[i], inv))) << (8 * i);
+    q8[v * k_e4_words + e4_slot(lane)] = word;
+    if (lane == 0)
+        qs[v] = pow2f(b);
+}
+
+// Keys key0 .. key0 + count - 1 of packed rows (68 bytes: 64 nibble bytes, 4 E8M0 scales) into
+// shared e4m3 words in fragment order and their scales; keys at or past `limit` are zero.
+__device__ __forceinline__ void stage_key_tile_e4m3(
+    uint32_t *sk, float *sks, const uint8_t *keys8, int key0, int count, int limit)
+{
+    constexpr int64_t rb = k_e4_dim / 2 + k_e4_dim / 32;
+    for (int i0 = threadIdx.x; i0 < count * k_e4_words; i0 += 4 * blockDim.x) {
+        uint32_t c[4], s[4];
+#pragma unroll
+        for (int bt = 0; bt < 4; ++bt) {
+            const int i = i0 + bt * blockDim.x;
+            const int kk = i / k_e4_words, w = i % k_e4_words;
+            c[bt] = 0u;
+            s[bt] = 0x7F7F7F7Fu; // zero codes: any scale
+            if (i < count * k_e4_words && key0 + kk < limit) {
+                const uint8_t *row = keys8 + static_cast<int64_t>(key0 + kk) * rb;
+                c[bt] = static_cast<uint32_t>(row[2 * w])
+                        | (static_cast<uint32_t>(row[2 * w + 1]) << 8);
+                s[bt] = cuda::load_u32(row + k_e4_dim / 2);
+            }
+        }
+#pragma unroll
+        for (int bt = 0; bt < 4; ++bt) {
+            const int i = i0 + bt * blockDim.x;
+            const int kk = i / k_e4_words, w = i % k_e4_words;
+            if (i >= count * k_e4_words)
+                continue;
+            int smax = 0;
+            for (int j = 0; j < 4; ++j) {
+                const int sj = static_cast<int>((s[bt] >> (8 * j)) & 0xFFu);
+                smax = sj > smax ? sj : smax;
+            }
+            // Key scale 2^(smax - 127 - 6): e2m1's largest magnitude 6 lands on 384.
+            const int sb = static_cast<int>((s[bt] >> (8 * (w >> 3))) & 0xFFu);
+            const int rel = sb - smax + 6; // this block's bytes: e2m1 x 2^rel (rel <= 6)
+            const float f = rel < -126 ? 0.0f : pow2f(rel);
+            uint32_t word = 0;
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const float x = __fmul_rn(cuda::e2m1_to_f32((c[bt] >> (4 * j)) & 0xFu), f);
+                word |= static_cast<uint32_t>(cuda::f32_to_e4m3(x)) << (8 * j);
+            }
+            sk[kk * k_e4_stride + e4_slot(w)] = word;
+            if (w == 0) {
+                const int e = smax - 127 - 6;
+                sks[kk] = smax == 255 ? __uint_as_float(0x7FC00000u)
+                                      : (e < -126 ? ldexpf(1.0f, e) : pow2f(e));
+            }
+        }
+    }
+}
+
+__global__ void __launch_bounds__(k_warps * 32) indexer_scores_e4m3_kernel(const uint32_t *q8,
+                                                                           const float *qs,
+                                                                           const float *w_all,
+                                                                           const uint8_t *keys8,
+                                                                           float *scores,
+                                                                           int n_q,
+                                                                           int n_heads,
+                                                                           int n_keys,
+                                                                           int64_t ld,
+                                                                           const int32_t *row_n)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(uint32_t, sk); // [k_keys][k_e4_stride] e4m3 words, then k_keys scales
+    float *sks = reinterpret_cast<float *>(sk + k_keys * k_e4_stride);
+    __shared__ int s_lim[k_warps];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int key0 = blockIdx.y * k_keys;
+    const int r0 = blockIdx.x * k_rows + (warp & 1) * k_rows_per_warp + g;
+    const int kw = (warp >> 1) * k_keys_per_warp;
+    const int r1 = r0 + 8;
+    auto limit = [&](int r) {
+        if (r >= n_q)
+            return 0;
+        const int n = row_n ? row_n[r] : n_keys;
+        return n < n_keys ? n : n_keys;
+    };
+    const int lim0 = limit(r0), lim1 = limit(r1);
+    int wlim = lim0 > lim1 ? lim0 : lim1;
+    for (int o = 16; o > 0; o >>= 1) {
+        const int other = __shfl_xor_sync(0xFFFFFFFFu, wlim, o);
+        wlim = other > wlim ? other : wlim;
+    }
+    if (lane == 0)
+        s_lim[warp] = wlim;
+    __syncthreads();
+    int blim = 0;
+    for (int w = 0; w < k_warps; ++w)
+        blim = s_lim[w] > blim ? s_lim[w] : blim;
+    if (key0 >= blim)
+        return; // uniform over the block
+
+    stage_key_tile_e4m3(sk, sks, keys8, key0, k_keys, n_keys);
+    __syncthreads();
+    if (key0 + kw >= wlim)
+        return;
+    const int vis = wlim - key0 - kw;
+    const int nt = vis >= k_keys_per_warp ? k_ntiles : (vis + 7) / 8;
+
+    float acc[k_ntiles][4];
+#pragma unroll
+    for (int j = 0; j < k_ntiles; ++j)
+        acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+
+    const bool ok0 = r0 < n_q, ok1 = r1 < n_q;
+    for (int h = 0; h < n_heads; ++h) {
+        // Lane t's 8 words of rows r0 / r1: a[k] = {row g k-low, row g + 8 k-low, row g k-high,
+        // row g + 8 k-high} (mma_sync.cuh's e4m3 A table).
+        uint32_t x0[8] = {}, x1[8] = {};
+        float wq0 = 0.0f, wq1 = 0.0f;
+        if (ok0) {
+            const uint32_t *src = q8 + (static_cast<int64_t>(r0) * n_heads + h) * k_e4_words
+                                  + 8 * t;
+            load_u32x4(src, x0);
+            load_u32x4(src + 4, x0 + 4);
+            wq0 = __fmul_rn(w_all[static_cast<int64_t>(r0) * n_heads + h],
+                            qs[static_cast<int64_t>(r0) * n_heads + h]);
+        }
+        if (ok1) {
+            const uint32_t *src = q8 + (static_cast<int64_t>(r1) * n_heads + h) * k_e4_words
+                                  + 8 * t;
+            load_u32x4(src, x1);
+            load_u32x4(src + 4, x1 + 4);
+            wq1 = __fmul_rn(w_all[static_cast<int64_t>(r1) * n_heads + h],
+                            qs[static_cast<int64_t>(r1) * n_heads + h]);
+        }
+#pragma unroll
+        for (int j = 0; j < k_ntiles; ++j) {
+            if (j < nt) {
+                const int kr = kw + j * 8;
+                uint32_t y[8];
+                load_u32x4(sk + (kr + g) * k_e4_stride + 8 * t, y);
+                load_u32x4(sk + (kr + g) * k_e4_stride + 8 * t + 4, y + 4);
+                float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+                for (int ks = 0; ks < k_e4_ksteps; ++ks) {
+                    const uint32_t a[4] = {x0[2 * ks], x1[2 * ks], x0[2 * ks + 1], x1[2 * ks + 1]};
+                    const uint32_t b[2] = {y[2 * ks], y[2 * ks + 1]};
+                    cuda::mma::m16n8k32_e4m3(d, a, b, d);
+                }
+                const float sc0 = sks[kr + 2 * t], sc1 = sks[kr + 2 * t + 1];
+                round_bf16x2(d[0], d[1]);
+                round_bf16x2(d[2], d[3]);
+                float pr[4];
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const float rl = __fmul_rn(d[i] < 0.0f ? 0.0f : d[i], (i & 1) ? sc1 : sc0);
+                    pr[i] = __fmul_rn(i < 2 ? wq0 : wq1, rl);
+                }
+                round_bf16x2(pr[0], pr[1]);
+                round_bf16x2(pr[2], pr[3]);
+#pragma unroll
+                for (int i = 0; i < 4; ++i)
+                    acc[j][i] = __fadd_rn(acc[j][i], pr[i]);
+            }
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < k_ntiles; ++j) {
+        if (j < nt) {
+            round_bf16x2(acc[j][0], acc[j][1]);
+            round_bf16x2(acc[j][2], acc[j][3]);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int key = key0 + kw + j * 8 + 2 * t + (i & 1);
+                const int r = i < 2 ? r0 : r1;
+                if (key < (i < 2 ? lim0 : lim1))
+                    scores[static_cast<int64_t>(r) * ld + key] = acc[j][i];
+            }
+        }
+    }
+}
 } // namespace
 
 bool indexer_scores_mma_supported(int n_heads, int dim)
@@ -450,8 +734,72 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
     return cuda::launch_status();
 }
 
+bool indexer_scores_e4m3_supported(const IndexerScoreParams &p)
+{
+    return p.dim == k_e4_dim && p.n_heads > 0 && p.keys_packed
+           && (reinterpret_cast<uintptr_t>(p.keys_packed) & 3u) == 0
+           && cuda::linear_mma_device_ok();
+}
+
+size_t indexer_q_e4m3_bytes(int n_q, int n_heads)
+{
+    const size_t vectors = static_cast<size_t>(n_q) * static_cast<size_t>(n_heads);
+    return vectors * k_e4_dim + vectors * sizeof(float);
+}
+
+Status indexer_q_pack_e4m3_cuda(
+    const float *q, int n_q, int n_heads, int dim, uint8_t *out, CUstream_st *stream)
+{
+    if (dim != k_e4_dim || n_q < 0 || n_heads <= 0 || (n_q && (!q || !out)) || !aligned16(q)
+        || !aligned16(out))
+        return Status::invalid("indexer_q_pack_e4m3_cuda: bad arguments (dim 128, 16-byte "
+                               "aligned rows)");
+    const int64_t vectors = static_cast<int64_t>(n_q) * n_heads;
+    if (vectors == 0)
+        return Status::success();
+    constexpr int per_block = 8; // warps
+    const int64_t blocks = (vectors + per_block - 1) / per_block;
+    if (blocks > 0x7FFFFFFF)
+        return Status::invalid("indexer_q_pack_e4m3_cuda: too many rows");
+    FATHOM_LAUNCH(static_cast<unsigned>(blocks),
+                  per_block * 32,
+                  0,
+                  stream,
+                  indexer_q_pack_e4m3_kernel)
+    (q,
+     vectors,
+     reinterpret_cast<uint32_t *>(out),
+     reinterpret_cast<float *>(out + vectors * k_e4_dim));
+    return cuda::launch_status();
+}
+
+Status indexer_scores_rows_e4m3_cuda(const IndexerScoreParams &p,
+                                     const uint8_t *q_packed,
+                                     int q_packed_rows,
+                                     int q_row0,
+                                     int n_q,
+                                     int64_t scores_ld,
+                                     CUstream_st *stream,
+                                     const int32_t *row_n)
+{
+    if (!indexer_scores_e4m3_supported(p) || !q_packed || !aligned16(q_packed) || !p.weights
+        || (!p.scores && p.n_keys) || n_q < 0 || q_row0 < 0 || q_row0 + n_q > q_packed_rows
+        || scores_ld < p.n_keys || (p.n_keys + k_keys - 1) / k_keys > 65535)
+        return Status::invalid("indexer_scores_rows_e4m3_cuda: bad arguments");
+    if (p.n_keys == 0 || n_q == 0)
+        return Status::success();
+    const int64_t all = static_cast<int64_t>(q_packed_rows) * p.n_heads;
+    const int64_t first = static_cast<int64_t>(q_row0) * p.n_heads;
+    const auto *q8 = reinterpret_cast<const uint32_t *>(q_packed) + first * k_e4_words;
+    const auto *qs = reinterpret_cast<const float *>(q_packed + all * k_e4_dim) + first;
+    const size_t smem = sizeof(uint32_t) * k_keys * k_e4_stride + sizeof(float) * k_keys;
+    if (const cudaError_t err = cuda::allow_smem(indexer_scores_e4m3_kernel, smem);
+        err != cudaSuccess)
+        return cuda_status(err);
+    const dim3 grid((n_q + k_rows - 1) / k_rows, (p.n_keys + k_keys - 1) / k_keys);
+    FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_e4m3_kernel)
+    (q8, qs, p.weights, p.keys_packed, p.scores, n_q, p.n_heads, p.n_keys, scores_ld, row_n);
+    return cuda::launch_status();
+}
+
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

@@ -619,6 +619,43 @@ void benchIndexer(const char *label, int nQ, int nKeys, bool causal, int exactRo
     row(std::string("indexer ") + label + " fast",
         fmt("%.3f ms", fast),
         fmt("%.0f TFLOP/s, ", flop / (fast * 1e-3) / 1e12) + fmt("%.0fx exact", exact / fast));
+    // idx8: the e4m3 variant (the non-exact prefill default on sm_89+) on packed keys (random
+    // nibbles, E8M0 scales 2^-7 .. 2^0), q packed first (timed with it: the executor packs once
+    // per call). "fast" above is the bf16 kernel (FATHOM_CUDA_INDEXER=bf16).
+    uint8_t *kp = nullptr, *q8 = nullptr;
+    const int64_t rb = 68;
+    if (nQ >= kk::k_min_fast_rows && cudaMalloc(&kp, size_t(nKeys) * rb) == cudaSuccess
+        && cudaMalloc(&q8, kk::indexer_q_e4m3_bytes(nQ, H)) == cudaSuccess) {
+        std::vector<uint8_t> hk(size_t(nKeys) * rb);
+        uint32_t x = 12345u;
+        for (size_t i = 0; i < hk.size(); ++i) {
+            x = x * 1664525u + 1013904223u;
+            hk[i] = i % rb < 64 ? static_cast<uint8_t>(x >> 24)
+                                : static_cast<uint8_t>(120 + ((x >> 24) & 7));
+        }
+        cudaMemcpy(kp, hk.data(), hk.size(), cudaMemcpyHostToDevice);
+        kk::IndexerScoreParams pe = p;
+        pe.keys = nullptr;
+        pe.keys_packed = kp;
+        if (kk::indexer_scores_e4m3_supported(pe)) {
+            const double pack = t.median(5, [&] {
+                kk::indexer_q_pack_e4m3_cuda(q, nQ, H, dim, q8, nullptr);
+            });
+            const double e4 = t.median(5, [&] {
+                kk::indexer_q_pack_e4m3_cuda(q, nQ, H, dim, q8, nullptr);
+                kk::indexer_scores_rows_e4m3_cuda(pe, q8, nQ, 0, nQ, nKeys, nullptr, rowN);
+            });
+            const cudaError_t e2 = cudaDeviceSynchronize();
+            row(std::string("indexer ") + label + " e4m3",
+                e2 ? cudaGetErrorString(e2) : fmt("%.3f ms", e4),
+                fmt("%.0f TFLOP/s, ", flop / (e4 * 1e-3) / 1e12)
+                    + fmt("%.2fx bf16 fast, q pack %.3f ms", fast / e4, pack));
+        } else {
+            row(std::string("indexer ") + label + " e4m3", "n/a", "(no sm_89+ e4m3 mma)");
+        }
+    }
+    cudaFree(kp);
+    cudaFree(q8);
     cudaFree(q);
     cudaFree(w);
     cudaFree(keys);

@@ -923,8 +923,18 @@ void testSparseAttn()
 // rows with 1-3 valid keys make one key a third of the output).
 
 // Scores: every visible element within the bound, every invisible one left unwritten (NaN).
-void testIndexerFastCase(
-    int heads, int dim, int nKeys, int nQ, bool fp4Inputs, std::vector<int32_t> fixedRowN = {})
+// e4m3 (idx8): the e4m3 variant instead (dim 128, FP4-valued q, packed keys, q packed on the
+// device first); its dots are 4-term fp32 sums of exact block partials, so eps_h = 4 2^-23 sum
+// |q||k| (3 roundings of 2^-24 are the analysis; 4 x 2 leaves room for the tensor cores' own
+// accumulation on hardware) instead of dim 2^-23. Some vectors get blocks 2^-8 / 2^-5 below the
+// rest (the relative scales the e4m3 bytes carry); q's packing is checked bit for bit.
+void testIndexerFastCase(int heads,
+                         int dim,
+                         int nKeys,
+                         int nQ,
+                         bool fp4Inputs,
+                         std::vector<int32_t> fixedRowN = {},
+                         bool e4m3 = false)
 {
     auto q = randomBf16(static_cast<size_t>(nQ) * heads * dim);
     auto w = randomBf16(static_cast<size_t>(nQ) * heads, 0.05f);
@@ -932,6 +942,14 @@ void testIndexerFastCase(
     if (fp4Inputs) { // the model's index queries and keys: e2m1 x 2^s per 32 dims
         k::fake_quant_e2m1_f32_rows(q.data(), static_cast<int64_t>(nQ) * heads, dim, dim, 32);
         k::fake_quant_e2m1_f32_rows(keys.data(), nKeys, dim, dim, 32);
+    }
+    if (e4m3) { // exact power-of-two block rescales keep the rows FP4-valued
+        for (size_t v = 0; v < q.size() / dim; v += 5)
+            for (int e = 32; e < 64; ++e)
+                q[v * dim + e] *= (v % 2) ? 0x1p-8f : 0x1p-5f;
+        for (size_t v = 0; v < keys.size() / dim; v += 3)
+            for (int e = 96; e < 128; ++e)
+                keys[v * dim + e] *= (v % 2) ? 0x1p-8f : 0x1p-5f;
     }
     // Visible counts: causal-like ramp, a few edge values (0, 1, a tile boundary, all, > all).
     std::vector<int32_t> rowN(nQ);
@@ -964,7 +982,8 @@ void testIndexerFastCase(
                     d += x;
                     a += std::fabs(x);
                 }
-                b += std::fabs(p.weights[h]) * (dim * 0x1p-23 * a + 0x1p-6 * std::fabs(d));
+                b += std::fabs(p.weights[h])
+                     * ((e4m3 ? 4 : dim) * 0x1p-23 * a + 0x1p-6 * std::fabs(d));
             }
             bound[t * ld + s] = static_cast<float>(1.1 * b + 0x1p-6 * std::fabs(ref[t * ld + s])
                                                    + 1e-30);
@@ -983,15 +1002,66 @@ void testIndexerFastCase(
     char name[128];
     std::snprintf(name,
                   sizeof name,
-                  "indexer_scores fast (%d heads x %d, %d keys, %d rows%s%s)",
+                  "indexer_scores %s (%d heads x %d, %d keys, %d rows%s%s)",
+                  e4m3 ? "e4m3" : "fast",
                   heads,
                   dim,
                   nKeys,
                   nQ,
                   fp4Inputs ? ", FP4-valued" : "",
-                  nQ < k::k_min_fast_rows ? ", decode variant" : "");
-    if (!statusOk(k::indexer_scores_rows_fast_cuda(g, nQ, ld, nullptr, dn.get()), name)
-        || !synced(name))
+                  nQ < k::k_min_fast_rows && !e4m3 ? ", decode variant" : "");
+    if (e4m3) {
+        // Keys as the device state packs them (the CPU packer), q through the device packer.
+        const int64_t rb = k::packed_row_bytes(dim, -1);
+        std::vector<uint8_t> kp(static_cast<size_t>(std::max<int64_t>(1, nKeys * rb)));
+        for (int s = 0; s < nKeys; ++s)
+            (void) k::pack_state_row(keys.data() + static_cast<size_t>(s) * dim,
+                                     dim,
+                                     -1,
+                                     kp.data() + static_cast<size_t>(s * rb));
+        Dev<uint8_t> dkp(kp), dq8(k::indexer_q_e4m3_bytes(nQ, heads));
+        g.keys = nullptr;
+        g.keys_packed = dkp.get();
+        if (!k::indexer_scores_e4m3_supported(g)) {
+            report(false, name + std::string(": e4m3 variant not supported"));
+            return;
+        }
+        if (!statusOk(k::indexer_q_pack_e4m3_cuda(dq.get(), nQ, heads, dim, dq8.get(), nullptr),
+                      "indexer_q_pack_e4m3")
+            || !synced("indexer_q_pack_e4m3"))
+            return;
+        // The packed q decodes to q bit for bit (fragment order: word w at e4_slot(w)).
+        const auto q8 = dq8.host();
+        const size_t vectors = static_cast<size_t>(nQ) * heads;
+        size_t wrong = 0;
+        for (size_t v = 0; v < vectors; ++v) {
+            float sc;
+            std::memcpy(&sc, q8.data() + vectors * dim + 4 * v, 4);
+            for (int e = 0; e < dim; ++e) {
+                const int wd = e / 4;
+                const int slot = 8 * (wd & 3) + 2 * (wd >> 3) + ((wd >> 2) & 1);
+                const float x = k::e4m3_to_f32(q8[v * dim + 4 * slot + e % 4]) * sc;
+                wrong += std::memcmp(&x, &q[v * dim + e], 4) != 0;
+            }
+        }
+        report(wrong == 0,
+               name + std::string(": q packed exactly (") + std::to_string(wrong) + " of "
+                   + std::to_string(vectors * dim) + " values differ)");
+        // Two launches (rows split at a tile's middle): the row offset into the packed q.
+        const int split = nQ > 40 ? 40 : nQ / 2;
+        k::IndexerScoreParams g2 = g;
+        g2.weights = dw.get() + static_cast<size_t>(split) * heads;
+        g2.scores = ds.get() + split * ld;
+        if (!statusOk(
+                k::indexer_scores_rows_e4m3_cuda(g, dq8.get(), nQ, 0, split, ld, nullptr, dn.get()),
+                name)
+            || !statusOk(k::indexer_scores_rows_e4m3_cuda(
+                             g2, dq8.get(), nQ, split, nQ - split, ld, nullptr, dn.get() + split),
+                         name)
+            || !synced(name))
+            return;
+    } else if (!statusOk(k::indexer_scores_rows_fast_cuda(g, nQ, ld, nullptr, dn.get()), name)
+               || !synced(name))
         return;
     const auto got = ds.host();
     size_t bad = 0, unwritten = 0, stray = 0, checked = 0;
@@ -1075,6 +1145,17 @@ void testIndexerFastCase(
     report(missed == 0, buf);
 }
 
+// idx8: the e4m3 prefill variant (V4's 64 x 128 heads): the causal ramp with the edge counts
+// (rows seeing 0, 1, 127 .. 129 keys, all, more than all), partial row and key tiles, tile
+// boundaries of the 256-key blocks, rows split over two launches.
+void testIndexerE4m3()
+{
+    testIndexerFastCase(64, 128, 1000, 70, true, {}, true);
+    testIndexerFastCase(64, 128, 300, 33, true, {}, true);
+    testIndexerFastCase(64, 128, 513, 64, true, {}, true);
+    testIndexerFastCase(8, 128, 77, 9, true, {0, 0, 77, 1, 8, 9, 76, 255, 3}, true);
+}
+
 void testIndexerFast()
 {
     testIndexerFastCase(64, 128, 1000, 70, true); // V4 shapes, FP4-valued as in the model
@@ -1092,6 +1173,7 @@ void testIndexerFast()
     testIndexerFastCase(2, 64, 37, 3, true, {37, 5, 0});    // heads < one M tile
     testIndexerFastCase(20, 48, 300, 2, false, {300, 130}); // partial second M tile
     testIndexerFastCase(64, 128, 70000, 1, true, {69999});  // a long row: 547 key blocks
+    testIndexerE4m3();
 }
 
 void testSparseAttnFastCase(
@@ -3227,8 +3309,12 @@ int main()
                 static_cast<unsigned long long>(seed));
     // FATHOM_OPS_ONLY=state: the sequence-state checks alone (bf16 / packed rows; quick runs).
     const char *only = std::getenv("FATHOM_OPS_ONLY");
-    if (only && std::strcmp(only, "state") == 0) {
-        testBf16State();
+    if (only && (std::strcmp(only, "state") == 0 || std::strcmp(only, "indexer") == 0)) {
+        // FATHOM_OPS_ONLY=indexer: the tensor-core indexer checks alone (idx8).
+        if (std::strcmp(only, "state") == 0)
+            testBf16State();
+        else
+            testIndexerFast();
         std::printf("%d of %d checks passed (seed %llu)\n",
                     g_checks - g_failures,
                     g_checks,

@@ -180,6 +180,10 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_poison = poison && *poison && std::strcmp(poison, "0") != 0;
     const char *graphs = std::getenv("FATHOM_CUDA_STEP_GRAPHS");
     x->m_stepGraphs = !graphs || std::strcmp(graphs, "0") != 0;
+    // pdl: FATHOM_CUDA_PDL=0 launches without programmatic dependent launch (process-wide; on by
+    // default, effective on sm_90+ devices only).
+    if (const char *pdl = std::getenv("FATHOM_CUDA_PDL"); pdl && *pdl)
+        kernels::set_cuda_pdl(std::strcmp(pdl, "0") != 0 ? 1 : 0);
 #ifdef FATHOM_CUDA_EMULATION
     const char *verify = std::getenv("FATHOM_CUDA_VERIFY_REPLAY");
     x->m_verifyReplay = verify && std::strcmp(verify, "1") == 0;
@@ -643,6 +647,10 @@ Result<void> CudaExecutor::uploadModel(const V4Model &model,
     }
     m_weights = base;
     m_weightBytes = total;
+#ifdef FATHOM_CUDA_EMULATION
+    // tests/gpu/emu: the only memory a PDL-launched kernel may read before its wait.
+    emu::register_weight_range(base, total);
+#endif
     uint64_t done = 0;
     char *at = static_cast<char *>(base);
     // Copies in pieces so progress moves and cancel is honoured on multi-GB tensors.
@@ -1054,6 +1062,10 @@ Result<bool> CudaExecutor::beginStep(int rows, uint64_t shapeKey)
             return false;
     m_stepNeedsHost = false;
     FATHOM_TRY(makeCurrent());
+    // pdl: a graph recorded in the other PDL mode (kernels::set_cuda_pdl, A/B runs) has other
+    // edges, so it is not a replay of this one.
+    if (shapeKey && kernels::cuda_pdl_enabled())
+        shapeKey = (shapeKey ^ 0x50444c0000000000ull) | 1u;
     // The previous step has completed (endStep waits): chunks that spilled become one. The
     // first chunks are made here, outside the capture (pinned allocations may synchronise);
     // the read-back one holds the logits rows. New chunks: the kept graphs copy from the old
@@ -1624,7 +1636,7 @@ Result<bool> CudaExecutor::indexerSelectOnExecutor(
         FATHOM_TRY_ASSIGN(q8,
                           Buffer<uint8_t>::make(*this,
                                                 static_cast<int64_t>(
-                                                    kernels::indexer_q_e4m3_bytes(rows, p.n_heads)),
+                                                    kernels::indexer_q_e4m3_bytes(rows, p.n_heads, p.dim)),
                                                 "indexer packed q"));
         FATHOM_CUDA_OP("indexer_q_pack",
                        kernels::indexer_q_pack_e4m3_cuda(p.q,

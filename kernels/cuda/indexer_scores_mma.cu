@@ -413,15 +413,23 @@ __global__ void __launch_bounds__(k_warps * 32)
   words per warp (a permutation of 32 consecutive words: conflict-free). 36 KiB of key bytes +
   1 KiB of key scales per block (the bf16 kernel's tile: 68 KiB).
 */
-constexpr int k_e4_dim = 128;               // the only dim of the e4m3 variant (V4's index heads)
-constexpr int k_e4_words = k_e4_dim / 4;    // words per vector
-constexpr int k_e4_stride = k_e4_words + 4; // shared words per key row (== 4 mod 32)
-constexpr int k_e4_ksteps = k_e4_dim / 32;
+// Dim 128 (V4's index heads) or 64 (the tiny test models'): Ks k-steps, Ks 8 words per vector.
+template<int Dim>
+struct e4_shape
+{
+    static_assert(Dim == 64 || Dim == 128, "the e4m3 indexer handles dims 64 and 128");
+    static constexpr int words = Dim / 4;
+    static constexpr int ksteps = Dim / 32;
+    // Shared words per key row: lane t's run (2 ksteps words) of rows g, g + 1 must fill the 32
+    // banks between them: 36 = 4 mod 32 for 8-word runs, 16 for 4-word runs.
+    static constexpr int stride = Dim == 128 ? 36 : 16;
+};
 
 // Natural word w of a vector -> its fragment-order slot.
+template<int Dim>
 __host__ __device__ constexpr int e4_slot(int w)
 {
-    return 8 * (w & 3) + 2 * (w >> 3) + ((w >> 2) & 1);
+    return 2 * e4_shape<Dim>::ksteps * (w & 3) + 2 * (w >> 3) + ((w >> 2) & 1);
 }
 
 // Four consecutive 32-bit words (16-byte aligned), one 16-byte load on the device.
@@ -447,7 +455,8 @@ __device__ inline float pow2f(int e)
     return __uint_as_float(static_cast<uint32_t>(e + 127) << 23);
 }
 
-// One warp per (row, head) vector of 128 dims: lane l holds dims 4l .. 4l + 3.
+// One warp per (row, head) vector: lane l holds dims 4l .. 4l + 3 (lanes past Dim / 4 none).
+template<int Dim>
 __global__ void __launch_bounds__(256)
     indexer_q_pack_e4m3_kernel(const float *q, int64_t vectors, uint32_t *q8, float *qs)
 {
@@ -457,8 +466,10 @@ __global__ void __launch_bounds__(256)
     const int64_t v = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (v >= vectors)
         return; // uniform over the warp
-    float x[4];
-    load_f32x4(q + v * k_e4_dim + 4 * lane, x);
+    using S = e4_shape<Dim>;
+    float x[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (lane < S::words)
+        load_f32x4(q + v * Dim + 4 * lane, x);
     float amax = 0.0f;
     for (int i = 0; i < 4; ++i)
         amax = fmaxf(amax, fabsf(x[i]));
@@ -473,37 +484,41 @@ __global__ void __launch_bounds__(256)
     uint32_t word = 0;
     for (int i = 0; i < 4; ++i)
         word |= static_cast<uint32_t>(cuda::f32_to_e4m3(__fmul_rn(x[i], inv))) << (8 * i);
-    q8[v * k_e4_words + e4_slot(lane)] = word;
+    if (lane < S::words)
+        q8[v * S::words + e4_slot<Dim>(lane)] = word;
     if (lane == 0)
         qs[v] = pow2f(b);
 }
 
 // Keys key0 .. key0 + count - 1 of packed rows (68 bytes: 64 nibble bytes, 4 E8M0 scales) into
 // shared e4m3 words in fragment order and their scales; keys at or past `limit` are zero.
+template<int Dim>
 __device__ __forceinline__ void stage_key_tile_e4m3(
     uint32_t *sk, float *sks, const uint8_t *keys8, int key0, int count, int limit)
 {
-    constexpr int64_t rb = k_e4_dim / 2 + k_e4_dim / 32;
-    for (int i0 = threadIdx.x; i0 < count * k_e4_words; i0 += 4 * blockDim.x) {
+    using S = e4_shape<Dim>;
+    constexpr int64_t rb = Dim / 2 + Dim / 32;
+    for (int i0 = threadIdx.x; i0 < count * S::words; i0 += 4 * blockDim.x) {
         uint32_t c[4], s[4];
 #pragma unroll
         for (int bt = 0; bt < 4; ++bt) {
             const int i = i0 + bt * blockDim.x;
-            const int kk = i / k_e4_words, w = i % k_e4_words;
+            const int kk = i / S::words, w = i % S::words;
             c[bt] = 0u;
             s[bt] = 0x7F7F7F7Fu; // zero codes: any scale
-            if (i < count * k_e4_words && key0 + kk < limit) {
+            if (i < count * S::words && key0 + kk < limit) {
                 const uint8_t *row = keys8 + static_cast<int64_t>(key0 + kk) * rb;
                 c[bt] = static_cast<uint32_t>(row[2 * w])
                         | (static_cast<uint32_t>(row[2 * w + 1]) << 8);
-                s[bt] = cuda::load_u32(row + k_e4_dim / 2);
+                s[bt] = Dim == 128 ? cuda::load_u32(row + Dim / 2) // 4-byte aligned rows
+                                   : 0x7F7F0000u | row[Dim / 2] | (row[Dim / 2 + 1] << 8);
             }
         }
 #pragma unroll
         for (int bt = 0; bt < 4; ++bt) {
             const int i = i0 + bt * blockDim.x;
-            const int kk = i / k_e4_words, w = i % k_e4_words;
-            if (i >= count * k_e4_words)
+            const int kk = i / S::words, w = i % S::words;
+            if (i >= count * S::words)
                 continue;
             int smax = 0;
             for (int j = 0; j < 4; ++j) {
@@ -520,7 +535,7 @@ __device__ __forceinline__ void stage_key_tile_e4m3(
                 const float x = __fmul_rn(cuda::e2m1_to_f32((c[bt] >> (4 * j)) & 0xFu), f);
                 word |= static_cast<uint32_t>(cuda::f32_to_e4m3(x)) << (8 * j);
             }
-            sk[kk * k_e4_stride + e4_slot(w)] = word;
+            sk[kk * S::stride + e4_slot<Dim>(w)] = word;
             if (w == 0) {
                 const int e = smax - 127 - 6;
                 sks[kk] = smax == 255 ? __uint_as_float(0x7FC00000u)
@@ -530,6 +545,7 @@ __device__ __forceinline__ void stage_key_tile_e4m3(
     }
 }
 
+template<int Dim>
 __global__ void __launch_bounds__(k_warps * 32) indexer_scores_e4m3_kernel(const uint32_t *q8,
                                                                            const float *qs,
                                                                            const float *w_all,
@@ -543,8 +559,9 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_e4m3_kernel(const
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
-    FATHOM_EXTERN_SHARED(uint32_t, sk); // [k_keys][k_e4_stride] e4m3 words, then k_keys scales
-    float *sks = reinterpret_cast<float *>(sk + k_keys * k_e4_stride);
+    FATHOM_EXTERN_SHARED(uint32_t, sk); // [k_keys][S::stride] e4m3 words, then k_keys scales
+    using S = e4_shape<Dim>;
+    float *sks = reinterpret_cast<float *>(sk + k_keys * S::stride);
     __shared__ int s_lim[k_warps];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
@@ -573,7 +590,7 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_e4m3_kernel(const
     if (key0 >= blim)
         return; // uniform over the block
 
-    stage_key_tile_e4m3(sk, sks, keys8, key0, k_keys, n_keys);
+    stage_key_tile_e4m3<Dim>(sk, sks, keys8, key0, k_keys, n_keys);
     __syncthreads();
     if (key0 + kw >= wlim)
         return;
@@ -587,23 +604,26 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_e4m3_kernel(const
 
     const bool ok0 = r0 < n_q, ok1 = r1 < n_q;
     for (int h = 0; h < n_heads; ++h) {
-        // Lane t's 8 words of rows r0 / r1: a[k] = {row g k-low, row g + 8 k-low, row g k-high,
-        // row g + 8 k-high} (mma_sync.cuh's e4m3 A table).
-        uint32_t x0[8] = {}, x1[8] = {};
+        // Lane t's 2 Ks words of rows r0 / r1: a[k] = {row g k-low, row g + 8 k-low, row g
+        // k-high, row g + 8 k-high} (mma_sync.cuh's e4m3 A table).
+        constexpr int run = 2 * S::ksteps;
+        uint32_t x0[run] = {}, x1[run] = {};
         float wq0 = 0.0f, wq1 = 0.0f;
         if (ok0) {
-            const uint32_t *src = q8 + (static_cast<int64_t>(r0) * n_heads + h) * k_e4_words
-                                  + 8 * t;
-            load_u32x4(src, x0);
-            load_u32x4(src + 4, x0 + 4);
+            const uint32_t *src = q8 + (static_cast<int64_t>(r0) * n_heads + h) * S::words
+                                  + run * t;
+#pragma unroll
+            for (int u = 0; u < run; u += 4)
+                load_u32x4(src + u, x0 + u);
             wq0 = __fmul_rn(w_all[static_cast<int64_t>(r0) * n_heads + h],
                             qs[static_cast<int64_t>(r0) * n_heads + h]);
         }
         if (ok1) {
-            const uint32_t *src = q8 + (static_cast<int64_t>(r1) * n_heads + h) * k_e4_words
-                                  + 8 * t;
-            load_u32x4(src, x1);
-            load_u32x4(src + 4, x1 + 4);
+            const uint32_t *src = q8 + (static_cast<int64_t>(r1) * n_heads + h) * S::words
+                                  + run * t;
+#pragma unroll
+            for (int u = 0; u < run; u += 4)
+                load_u32x4(src + u, x1 + u);
             wq1 = __fmul_rn(w_all[static_cast<int64_t>(r1) * n_heads + h],
                             qs[static_cast<int64_t>(r1) * n_heads + h]);
         }
@@ -611,12 +631,13 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_e4m3_kernel(const
         for (int j = 0; j < k_ntiles; ++j) {
             if (j < nt) {
                 const int kr = kw + j * 8;
-                uint32_t y[8];
-                load_u32x4(sk + (kr + g) * k_e4_stride + 8 * t, y);
-                load_u32x4(sk + (kr + g) * k_e4_stride + 8 * t + 4, y + 4);
+                uint32_t y[run];
+#pragma unroll
+                for (int u = 0; u < run; u += 4)
+                    load_u32x4(sk + (kr + g) * S::stride + run * t + u, y + u);
                 float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
-                for (int ks = 0; ks < k_e4_ksteps; ++ks) {
+                for (int ks = 0; ks < S::ksteps; ++ks) {
                     const uint32_t a[4] = {x0[2 * ks], x1[2 * ks], x0[2 * ks + 1], x1[2 * ks + 1]};
                     const uint32_t b[2] = {y[2 * ks], y[2 * ks + 1]};
                     cuda::mma::m16n8k32_e4m3(d, a, b, d);
@@ -736,24 +757,24 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
 
 bool indexer_scores_e4m3_supported(const IndexerScoreParams &p)
 {
-    return p.dim == k_e4_dim && p.n_heads > 0 && p.keys_packed
-           && (reinterpret_cast<uintptr_t>(p.keys_packed) & 3u) == 0
+    return (p.dim == 128 || p.dim == 64) && p.n_heads > 0 && p.keys_packed
+           && (p.dim == 64 || (reinterpret_cast<uintptr_t>(p.keys_packed) & 3u) == 0)
            && cuda::linear_mma_device_ok();
 }
 
-size_t indexer_q_e4m3_bytes(int n_q, int n_heads)
+size_t indexer_q_e4m3_bytes(int n_q, int n_heads, int dim)
 {
     const size_t vectors = static_cast<size_t>(n_q) * static_cast<size_t>(n_heads);
-    return vectors * k_e4_dim + vectors * sizeof(float);
+    return vectors * static_cast<size_t>(dim) + vectors * sizeof(float);
 }
 
 Status indexer_q_pack_e4m3_cuda(
     const float *q, int n_q, int n_heads, int dim, uint8_t *out, CUstream_st *stream)
 {
-    if (dim != k_e4_dim || n_q < 0 || n_heads <= 0 || (n_q && (!q || !out)) || !aligned16(q)
-        || !aligned16(out))
-        return Status::invalid("indexer_q_pack_e4m3_cuda: bad arguments (dim 128, 16-byte "
-                               "aligned rows)");
+    if ((dim != 128 && dim != 64) || n_q < 0 || n_heads <= 0 || (n_q && (!q || !out))
+        || !aligned16(q) || !aligned16(out))
+        return Status::invalid("indexer_q_pack_e4m3_cuda: bad arguments (dim 64 or 128, "
+                               "16-byte aligned buffers)");
     const int64_t vectors = static_cast<int64_t>(n_q) * n_heads;
     if (vectors == 0)
         return Status::success();
@@ -761,15 +782,35 @@ Status indexer_q_pack_e4m3_cuda(
     const int64_t blocks = (vectors + per_block - 1) / per_block;
     if (blocks > 0x7FFFFFFF)
         return Status::invalid("indexer_q_pack_e4m3_cuda: too many rows");
-    FATHOM_LAUNCH(static_cast<unsigned>(blocks),
-                  per_block * 32,
-                  0,
-                  stream,
-                  indexer_q_pack_e4m3_kernel)
-    (q,
-     vectors,
-     reinterpret_cast<uint32_t *>(out),
-     reinterpret_cast<float *>(out + vectors * k_e4_dim));
+    auto *q8 = reinterpret_cast<uint32_t *>(out);
+    auto *qs = reinterpret_cast<float *>(out + vectors * dim);
+    const auto nb = static_cast<unsigned>(blocks);
+    if (dim == 128) {
+        FATHOM_LAUNCH(nb, per_block * 32, 0, stream, indexer_q_pack_e4m3_kernel<128>)
+        (q, vectors, q8, qs);
+    } else {
+        FATHOM_LAUNCH(nb, per_block * 32, 0, stream, indexer_q_pack_e4m3_kernel<64>)
+        (q, vectors, q8, qs);
+    }
+    return cuda::launch_status();
+}
+
+template<int Dim>
+static Status launch_scores_e4m3(const IndexerScoreParams &p,
+                                 const uint32_t *q8,
+                                 const float *qs,
+                                 int n_q,
+                                 int64_t scores_ld,
+                                 CUstream_st *stream,
+                                 const int32_t *row_n)
+{
+    const size_t smem = sizeof(uint32_t) * k_keys * e4_shape<Dim>::stride + sizeof(float) * k_keys;
+    if (const cudaError_t err = cuda::allow_smem(indexer_scores_e4m3_kernel<Dim>, smem);
+        err != cudaSuccess)
+        return cuda_status(err);
+    const dim3 grid((n_q + k_rows - 1) / k_rows, (p.n_keys + k_keys - 1) / k_keys);
+    FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_e4m3_kernel<Dim>)
+    (q8, qs, p.weights, p.keys_packed, p.scores, n_q, p.n_heads, p.n_keys, scores_ld, row_n);
     return cuda::launch_status();
 }
 
@@ -790,16 +831,10 @@ Status indexer_scores_rows_e4m3_cuda(const IndexerScoreParams &p,
         return Status::success();
     const int64_t all = static_cast<int64_t>(q_packed_rows) * p.n_heads;
     const int64_t first = static_cast<int64_t>(q_row0) * p.n_heads;
-    const auto *q8 = reinterpret_cast<const uint32_t *>(q_packed) + first * k_e4_words;
-    const auto *qs = reinterpret_cast<const float *>(q_packed + all * k_e4_dim) + first;
-    const size_t smem = sizeof(uint32_t) * k_keys * k_e4_stride + sizeof(float) * k_keys;
-    if (const cudaError_t err = cuda::allow_smem(indexer_scores_e4m3_kernel, smem);
-        err != cudaSuccess)
-        return cuda_status(err);
-    const dim3 grid((n_q + k_rows - 1) / k_rows, (p.n_keys + k_keys - 1) / k_keys);
-    FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_e4m3_kernel)
-    (q8, qs, p.weights, p.keys_packed, p.scores, n_q, p.n_heads, p.n_keys, scores_ld, row_n);
-    return cuda::launch_status();
+    const auto *q8 = reinterpret_cast<const uint32_t *>(q_packed) + first * (p.dim / 4);
+    const auto *qs = reinterpret_cast<const float *>(q_packed + all * p.dim) + first;
+    return p.dim == 128 ? launch_scores_e4m3<128>(p, q8, qs, n_q, scores_ld, stream, row_n)
+                        : launch_scores_e4m3<64>(p, q8, qs, n_q, scores_ld, stream, row_n);
 }
 
 } // namespace fathom::kernels

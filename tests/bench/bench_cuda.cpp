@@ -625,7 +625,7 @@ void benchIndexer(const char *label, int nQ, int nKeys, bool causal, int exactRo
     uint8_t *kp = nullptr, *q8 = nullptr;
     const int64_t rb = 68;
     if (nQ >= kk::k_min_fast_rows && cudaMalloc(&kp, size_t(nKeys) * rb) == cudaSuccess
-        && cudaMalloc(&q8, kk::indexer_q_e4m3_bytes(nQ, H)) == cudaSuccess) {
+        && cudaMalloc(&q8, kk::indexer_q_e4m3_bytes(nQ, H, dim)) == cudaSuccess) {
         std::vector<uint8_t> hk(size_t(nKeys) * rb);
         uint32_t x = 12345u;
         for (size_t i = 0; i < hk.size(); ++i) {
@@ -899,6 +899,41 @@ int main(int argc, char **argv)
                           double(nodes) / c.numHiddenLayers,
                           (step - floorS) / double(nodes) * 1e6);
             row("graph nodes per decode step", fmt("%.0f", double(nodes)), per);
+        }
+        // pdl: the same decode steps with programmatic dependent launch off and on, alternating
+        // in rounds (each mode keeps its own step graph; the first steps of a round are dropped).
+        {
+            constexpr int kRounds = 6, kSteps = 8, kDrop = 2;
+            auto more = randomTokens(2 * kRounds * kSteps);
+            std::vector<double> tm[2];
+            int at = 0;
+            for (int round = 0; round < kRounds; ++round)
+                for (int mode = 0; mode < 2; ++mode) {
+                    fathom::kernels::set_cuda_pdl(mode);
+                    for (int i = 0; i < kSteps; ++i, ++at) {
+                        const auto t0 = std::chrono::steady_clock::now();
+                        if (auto r = fwd.forward({{&st, more.data() + at, 1, 0}}, logits.data());
+                            !r) {
+                            std::printf("FAIL: %s\n", r.error().toString().c_str());
+                            return 1;
+                        }
+                        if (i >= kDrop)
+                            tm[mode].push_back(seconds(t0, std::chrono::steady_clock::now()));
+                    }
+                }
+            fathom::kernels::set_cuda_pdl(-1);
+            for (auto &v : tm)
+                std::sort(v.begin(), v.end());
+            const double off = tm[0][tm[0].size() / 2], on = tm[1][tm[1].size() / 2];
+            char value[64], note[128];
+            std::snprintf(value, sizeof value, "%.3f / %.3f ms", off * 1e3, on * 1e3);
+            std::snprintf(note,
+                          sizeof note,
+                          "(on/off %.3f; %.1f us per layer saved%s)",
+                          on / off,
+                          (off - on) / c.numHiddenLayers * 1e6,
+                          fathom::kernels::cuda_pdl_enabled() ? "" : "; no PDL on this device");
+            row("decode step, PDL off / on (median)", value, note);
         }
     }
 

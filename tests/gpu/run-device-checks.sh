@@ -203,6 +203,10 @@ if [ -f "$LOGS/bench.log" ] && grep -q "^| mma " "$LOGS/bench.log"; then
     echo "tensor-core GEMMs at 8192 rows (bench_cuda; % of the FP8 cuBLASLt rate of the run):"
     grep -E "^\| (FP8 e4m3 GEMM|mma |cuBLASLt fp8 )" "$LOGS/bench.log"
 fi
+if [ -f "$LOGS/bench.log" ] && grep -q "PDL off / on" "$LOGS/bench.log"; then
+    echo "programmatic dependent launch (bench_cuda decode steps, PDL off / on alternating):"
+    grep -E "^\| (decode step, PDL|graph nodes per decode)" "$LOGS/bench.log"
+fi
 if [ -f "$LOGS/bench-eager.log" ]; then
     echo "bench_cuda decode with eager launches (FATHOM_CUDA_STEP_GRAPHS=0):"
     grep -E "^\| (decode step|weight bytes/step|per-layer overhead)" "$LOGS/bench-eager.log"
@@ -215,6 +219,14 @@ grep -h "cuBLASLt FP8 GEMM:" "$LOGS/bench.log" 2>/dev/null | sort -u | sed 's/^/
 if [ -f "$LOGS/bench.log" ]; then
     echo "bench_cuda (rc $bench_rc):"
     sed -n '/^| measure/,$p' "$LOGS/bench.log"
+fi
+# pdl: the dense GEMV issues its weight prefetch (cp.async.bulk.prefetch.L2) before the
+# grid-dependency wait (griddepcontrol.wait); show the order ptxas kept in one gemv_kernel's SASS.
+gemv_obj=$(find "$BUILD" -name 'linear_gemv.cu.o' 2>/dev/null | head -1)
+if [ -n "$gemv_obj" ] && command -v cuobjdump >/dev/null 2>&1; then
+    echo "PDL prologue in SASS (first gemv_kernel: prefetch / wait / trigger, in order):"
+    cuobjdump -sass "$gemv_obj" 2>/dev/null | awk '/Function : .*gemv_kernel/ {f++} f == 1' \
+        | grep -E "ACQBULK|UBLKPF|BLKPF|PREFETCH|CCTL|griddep|PREEXIT" | head -6 | sed 's/^/  /'
 fi
 [ -f "$LOGS/peer.log" ] && { echo "peer:"; grep -E "^\|" "$LOGS/peer.log"; }
 [ "$ctest_rc" = 0 ] && [ "$bench_rc" = 0 ]

@@ -26,6 +26,7 @@
 #include "engine/runtime/forward.h"
 #include "engine/runtime/goldenrun.h"
 #include "engine/runtime/v4model.h"
+#include "kernels/cuda_ops.h" // pdl: cuda_pdl_enabled
 
 #include <nlohmann/json.hpp>
 
@@ -1093,6 +1094,21 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
         // Uploads are read where the step's single upload put them (Executor::stageInPlace):
         // the graph's only copies move what the step reads back (at most two, whatever the
         // batch), and it clears no memory.
+        // pdl: with programmatic dependent launch on, every kernel node of the recorded step
+        // carries the attribute (a programmatic edge after a kernel node); off, none does.
+        const bool pdl = fathom::kernels::cuda_pdl_enabled();
+        std::printf("PDL: %s decode step of %d: %lld of %lld kernel nodes launched with the PDL "
+                    "attribute, %lld programmatic edges (PDL %s)\n",
+                    v.name.c_str(),
+                    B,
+                    n.pdlKernels,
+                    n.kernels,
+                    n.programmaticEdges,
+                    pdl ? "on" : "off");
+        check(pdl ? n.kernels > 0 && n.pdlKernels == n.kernels : n.pdlKernels == 0,
+              v.name + ": the recorded decode step's kernel nodes carry the PDL attribute iff PDL "
+                       "is on ("
+                  + std::to_string(n.pdlKernels) + " of " + std::to_string(n.kernels) + ")");
         check(n.copies <= 2 && n.memsets == n.poisonMemsets,
               v.name + ": a recorded decode step of " + std::to_string(B)
                   + " copies nothing but its read-backs and sets no memory ("

@@ -923,7 +923,7 @@ void testSparseAttn()
 // rows with 1-3 valid keys make one key a third of the output).
 
 // Scores: every visible element within the bound, every invisible one left unwritten (NaN).
-// e4m3 (idx8): the e4m3 variant instead (dim 128, FP4-valued q, packed keys, q packed on the
+// e4m3 (idx8): the e4m3 variant instead (dim 128 or 64, FP4-valued q, packed keys, q packed on the
 // device first); its dots are 4-term fp32 sums of exact block partials, so eps_h = 4 2^-23 sum
 // |q||k| (3 roundings of 2^-24 are the analysis; 4 x 2 leaves room for the tensor cores' own
 // accumulation on hardware) instead of dim 2^-23. Some vectors get blocks 2^-8 / 2^-5 below the
@@ -948,7 +948,7 @@ void testIndexerFastCase(int heads,
             for (int e = 32; e < 64; ++e)
                 q[v * dim + e] *= (v % 2) ? 0x1p-8f : 0x1p-5f;
         for (size_t v = 0; v < keys.size() / dim; v += 3)
-            for (int e = 96; e < 128; ++e)
+            for (int e = dim - 32; e < dim; ++e)
                 keys[v * dim + e] *= (v % 2) ? 0x1p-8f : 0x1p-5f;
     }
     // Visible counts: causal-like ramp, a few edge values (0, 1, a tile boundary, all, > all).
@@ -1019,7 +1019,7 @@ void testIndexerFastCase(int heads,
                                      dim,
                                      -1,
                                      kp.data() + static_cast<size_t>(s * rb));
-        Dev<uint8_t> dkp(kp), dq8(k::indexer_q_e4m3_bytes(nQ, heads));
+        Dev<uint8_t> dkp(kp), dq8(k::indexer_q_e4m3_bytes(nQ, heads, dim));
         g.keys = nullptr;
         g.keys_packed = dkp.get();
         if (!k::indexer_scores_e4m3_supported(g)) {
@@ -1039,7 +1039,7 @@ void testIndexerFastCase(int heads,
             std::memcpy(&sc, q8.data() + vectors * dim + 4 * v, 4);
             for (int e = 0; e < dim; ++e) {
                 const int wd = e / 4;
-                const int slot = 8 * (wd & 3) + 2 * (wd >> 3) + ((wd >> 2) & 1);
+                const int slot = dim / 16 * (wd & 3) + 2 * (wd >> 3) + ((wd >> 2) & 1);
                 const float x = k::e4m3_to_f32(q8[v * dim + 4 * slot + e % 4]) * sc;
                 wrong += std::memcmp(&x, &q[v * dim + e], 4) != 0;
             }
@@ -1145,7 +1145,7 @@ void testIndexerFastCase(int heads,
     report(missed == 0, buf);
 }
 
-// idx8: the e4m3 prefill variant (V4's 64 x 128 heads): the causal ramp with the edge counts
+// idx8: the e4m3 prefill variant (V4's 64 x 128 heads, the tiny models' 64 dims): the causal ramp with the edge counts
 // (rows seeing 0, 1, 127 .. 129 keys, all, more than all), partial row and key tiles, tile
 // boundaries of the 256-key blocks, rows split over two launches.
 void testIndexerE4m3()
@@ -1154,6 +1154,8 @@ void testIndexerE4m3()
     testIndexerFastCase(64, 128, 300, 33, true, {}, true);
     testIndexerFastCase(64, 128, 513, 64, true, {}, true);
     testIndexerFastCase(8, 128, 77, 9, true, {0, 0, 77, 1, 8, 9, 76, 255, 3}, true);
+    testIndexerFastCase(2, 64, 37, 9, true, {}, true); // tiny-bf16's indexer
+    testIndexerFastCase(16, 64, 700, 45, true, {}, true);
 }
 
 void testIndexerFast()
@@ -3302,6 +3304,9 @@ int main()
     if (const char *env = std::getenv("FATHOM_TEST_SEED"))
         seed = std::strtoull(env, nullptr, 10);
     g_rng.seed(seed);
+    // pdl: FATHOM_CUDA_PDL=0 launches without programmatic dependent launch (as the engine).
+    if (const char *pdl = std::getenv("FATHOM_CUDA_PDL"); pdl && *pdl)
+        k::set_cuda_pdl(std::strcmp(pdl, "0") != 0 ? 1 : 0);
     std::printf("device: %s (sm_%d%d), seed %llu\n",
                 prop.name,
                 prop.major,
@@ -3350,6 +3355,19 @@ int main()
     testConversions();
     testBf16State();
     testSampling();
+#ifdef FATHOM_CUDA_EMULATION
+    {
+        // pdl: with PDL on (the default) every kernel above was launched with the attribute, and
+        // every one of them waited (FATHOM_PDL_WAIT) before finishing; off, none had it.
+        const emu::PdlCounts pc = emu::pdl_counts();
+        const bool on = k::cuda_pdl_enabled();
+        report(on ? pc.kernels > 0 && pc.noWait == 0 : pc.kernels == 0,
+               "PDL " + std::string(on ? "on" : "off") + ": " + std::to_string(pc.kernels)
+                   + " PDL-launched kernels, " + std::to_string(pc.noWait)
+                   + " without a wait, " + std::to_string(pc.prefetches)
+                   + " weight prefetches before a wait");
+    }
+#endif
 
     std::printf("%d of %d checks passed (seed %llu)\n",
                 g_checks - g_failures,

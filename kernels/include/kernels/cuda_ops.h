@@ -165,14 +165,14 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
                                      const int32_t *row_n = nullptr);
 /*
   idx8: the e4m3 prefill indexer (m16n8k32; indexer_scores_mma.cu explains the arithmetic and the
-  bound): dim 128, packed keys (p.keys_packed) and an sm_89+ device. q is packed first, once per
+  bound): dim 128 or 64, packed keys (p.keys_packed) and an sm_89+ device. q is packed first, once per
   call, by indexer_q_pack_e4m3_cuda (FP4-valued q, the row chain's output: e4m3 bytes in fragment
-  order + a power-of-two scale per row and head, indexer_q_e4m3_bytes(n_q, n_heads) bytes, exact
+  order + a power-of-two scale per row and head, indexer_q_e4m3_bytes(n_q, n_heads, dim) bytes, exact
   for such rows); the scoring launcher then reads rows q_row0 .. q_row0 + n_q - 1 of that buffer
   (q_packed_rows rows in all) instead of p.q. Same outputs and causal rules as the fast launcher.
 */
 bool indexer_scores_e4m3_supported(const IndexerScoreParams &p);
-size_t indexer_q_e4m3_bytes(int n_q, int n_heads);
+size_t indexer_q_e4m3_bytes(int n_q, int n_heads, int dim);
 Status indexer_q_pack_e4m3_cuda(
     const float *q, int n_q, int n_heads, int dim, uint8_t *out, CUstream_st *stream);
 Status indexer_scores_rows_e4m3_cuda(const IndexerScoreParams &p,

@@ -574,6 +574,7 @@ void run_kernel(dim3 grid,
             }
     g_block = nullptr;
     if (pdl && g_pdl.waits == 0) {
+        ++g_pdlCounts.noWait;
         char buf[200];
         std::snprintf(buf,
                       sizeof buf,

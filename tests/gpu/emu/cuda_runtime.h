@@ -260,6 +260,7 @@ void register_weight_range(const void *p, size_t bytes);
 struct PdlCounts
 {
     long long kernels = 0, blocks = 0, waitedBlocks = 0, triggers = 0, prefetches = 0;
+    long long noWait = 0; // PDL-launched kernels none of whose threads waited (each an error)
 };
 PdlCounts pdl_counts();
 // Opens / closes the device region to the host (strict mode) around kernels and copies.

@@ -1625,11 +1625,11 @@ Result<bool> CudaExecutor::indexerSelectOnExecutor(
                                           "indexer scores"));
     FATHOM_TRY_ASSIGN(DeviceInts visible, uploadInts(hostVisible, rows, "visible keys"));
     // idx8: prefill rows of the non-exact mode score on e4m3 tensor cores (sm_89+, packed keys;
-    // indexer_scores_mma.cu), q packed once here; FATHOM_CUDA_INDEXER=bf16 keeps the bf16 kernel.
-    static const bool e4m3Allowed = [] {
-        const char *v = std::getenv("FATHOM_CUDA_INDEXER");
-        return !v || std::strcmp(v, "bf16") != 0;
-    }();
+    // indexer_scores_mma.cu), q packed once here; FATHOM_CUDA_INDEXER=bf16 keeps the bf16 kernel,
+    // =e4m3split sums the k-step partials in fp32 outside the tensor cores.
+    static const char *indexerEnv = std::getenv("FATHOM_CUDA_INDEXER");
+    static const bool e4m3Allowed = !indexerEnv || std::strcmp(indexerEnv, "bf16") != 0;
+    static const bool e4m3Split = indexerEnv && std::strcmp(indexerEnv, "e4m3split") == 0;
     Buffer<uint8_t> q8;
     if (!m_exactLinear && e4m3Allowed && rows >= kernels::k_min_fast_rows
         && kernels::indexer_scores_e4m3_supported(p)) {
@@ -1654,8 +1654,15 @@ Result<bool> CudaExecutor::indexerSelectOnExecutor(
         sp.scores = scores.data();
         if (q8.data()) {
             FATHOM_CUDA_OP("indexer_scores_rows",
-                           kernels::indexer_scores_rows_e4m3_cuda(
-                               sp, q8.data(), rows, r0, n, p.n_keys, m_stream, visible.data() + r0));
+                           kernels::indexer_scores_rows_e4m3_cuda(sp,
+                                                                  q8.data(),
+                                                                  rows,
+                                                                  r0,
+                                                                  n,
+                                                                  p.n_keys,
+                                                                  m_stream,
+                                                                  visible.data() + r0,
+                                                                  e4m3Split));
         } else {
             FATHOM_CUDA_OP("indexer_scores_rows",
                            // Non-exact mode: tensor cores (attn: indexer_scores_mma.cu).

@@ -393,10 +393,14 @@ __global__ void __launch_bounds__(k_warps * 32)
   chained through the accumulator (no per-k-step scale multiplies: the scale of a dot is the
   product of its two vector scales, applied once, after the bf16 rounding, which it commutes
   with: bf16(d 2^a) = bf16(d) 2^a, relu too, and w (2^a 2^b relu) = (w 2^a)(relu 2^b) exactly).
-  Hence the dot is a 4-term fp32 sum of exact block partials (3 roundings, <= 3 2^-24 sum|q||k|;
-  0 difference from the emulation's per-k-step double sums rounded once). The per-k-step scale
-  multiplies the brief first proposed (8 fp32 ops per mma) would cost more issue slots than the
-  bf16 kernel's whole k-loop; here the e4m3 path adds one multiply per score element and head.
+  Hence the dot is a 4-term fp32 sum of exact block partials (3 roundings, <= 3 2^-24 sum|q||k|)
+  if the tensor cores add the accumulator in fp32 (the emulation does: double sums rounded once
+  per k-step). Hopper's FP8 accumulation is reported to keep fewer bits (~14 inside WGMMA,
+  DeepSeek-V3); a block partial needs <= 13, the chain more. The Split variant takes each k-step
+  from a zero accumulator and adds the 4 partials in fp32 itself (3 adds per element and head),
+  independent of the hardware's accumulator; the device run decides the default. The per-k-step
+  scale multiplies the brief first proposed (8 fp32 ops per mma) would cost more issue slots than
+  the bf16 kernel's whole k-loop; here the e4m3 path adds one multiply per score element and head.
 
   q: packed once per prefill by indexer_q_pack_e4m3 (one warp per row and head): 128 bytes per
   head in fragment order (below) plus the float scales, a quarter of the bytes of the fp32 q the
@@ -545,7 +549,10 @@ __device__ __forceinline__ void stage_key_tile_e4m3(
     }
 }
 
-template<int Dim>
+// Split: each k-step's partial from a zero accumulator, the 4 partials added in fp32 (the sum
+// never relies on the tensor cores' accumulation; 3 more adds per element and head); otherwise
+// the k-steps chain through the accumulator (see the header comment).
+template<int Dim, bool Split>
 __global__ void __launch_bounds__(k_warps * 32) indexer_scores_e4m3_kernel(const uint32_t *q8,
                                                                            const float *qs,
                                                                            const float *w_all,
@@ -640,7 +647,16 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_e4m3_kernel(const
                 for (int ks = 0; ks < S::ksteps; ++ks) {
                     const uint32_t a[4] = {x0[2 * ks], x1[2 * ks], x0[2 * ks + 1], x1[2 * ks + 1]};
                     const uint32_t b[2] = {y[2 * ks], y[2 * ks + 1]};
-                    cuda::mma::m16n8k32_e4m3(d, a, b, d);
+                    if constexpr (Split) {
+                        const float z[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                        float part[4];
+                        cuda::mma::m16n8k32_e4m3(part, a, b, z);
+#pragma unroll
+                        for (int i = 0; i < 4; ++i)
+                            d[i] = __fadd_rn(d[i], part[i]);
+                    } else {
+                        cuda::mma::m16n8k32_e4m3(d, a, b, d);
+                    }
                 }
                 const float sc0 = sks[kr + 2 * t], sc1 = sks[kr + 2 * t + 1];
                 round_bf16x2(d[0], d[1]);
@@ -795,7 +811,7 @@ Status indexer_q_pack_e4m3_cuda(
     return cuda::launch_status();
 }
 
-template<int Dim>
+template<int Dim, bool Split>
 static Status launch_scores_e4m3(const IndexerScoreParams &p,
                                  const uint32_t *q8,
                                  const float *qs,
@@ -805,11 +821,11 @@ static Status launch_scores_e4m3(const IndexerScoreParams &p,
                                  const int32_t *row_n)
 {
     const size_t smem = sizeof(uint32_t) * k_keys * e4_shape<Dim>::stride + sizeof(float) * k_keys;
-    if (const cudaError_t err = cuda::allow_smem(indexer_scores_e4m3_kernel<Dim>, smem);
+    if (const cudaError_t err = cuda::allow_smem(indexer_scores_e4m3_kernel<Dim, Split>, smem);
         err != cudaSuccess)
         return cuda_status(err);
     const dim3 grid((n_q + k_rows - 1) / k_rows, (p.n_keys + k_keys - 1) / k_keys);
-    FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_e4m3_kernel<Dim>)
+    FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_e4m3_kernel<Dim, Split>)
     (q8, qs, p.weights, p.keys_packed, p.scores, n_q, p.n_heads, p.n_keys, scores_ld, row_n);
     return cuda::launch_status();
 }
@@ -821,7 +837,8 @@ Status indexer_scores_rows_e4m3_cuda(const IndexerScoreParams &p,
                                      int n_q,
                                      int64_t scores_ld,
                                      CUstream_st *stream,
-                                     const int32_t *row_n)
+                                     const int32_t *row_n,
+                                     bool split_ksteps)
 {
     if (!indexer_scores_e4m3_supported(p) || !q_packed || !aligned16(q_packed) || !p.weights
         || (!p.scores && p.n_keys) || n_q < 0 || q_row0 < 0 || q_row0 + n_q > q_packed_rows
@@ -833,8 +850,12 @@ Status indexer_scores_rows_e4m3_cuda(const IndexerScoreParams &p,
     const int64_t first = static_cast<int64_t>(q_row0) * p.n_heads;
     const auto *q8 = reinterpret_cast<const uint32_t *>(q_packed) + first * (p.dim / 4);
     const auto *qs = reinterpret_cast<const float *>(q_packed + all * p.dim) + first;
-    return p.dim == 128 ? launch_scores_e4m3<128>(p, q8, qs, n_q, scores_ld, stream, row_n)
-                        : launch_scores_e4m3<64>(p, q8, qs, n_q, scores_ld, stream, row_n);
+    if (p.dim == 128)
+        return split_ksteps
+                   ? launch_scores_e4m3<128, true>(p, q8, qs, n_q, scores_ld, stream, row_n)
+                   : launch_scores_e4m3<128, false>(p, q8, qs, n_q, scores_ld, stream, row_n);
+    return split_ksteps ? launch_scores_e4m3<64, true>(p, q8, qs, n_q, scores_ld, stream, row_n)
+                        : launch_scores_e4m3<64, false>(p, q8, qs, n_q, scores_ld, stream, row_n);
 }
 
 } // namespace fathom::kernels

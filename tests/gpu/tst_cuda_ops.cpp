@@ -934,7 +934,7 @@ void testIndexerFastCase(int heads,
                          int nQ,
                          bool fp4Inputs,
                          std::vector<int32_t> fixedRowN = {},
-                         bool e4m3 = false)
+                         int e4m3 = 0) // 1: e4m3, 2: e4m3 with split k-steps
 {
     auto q = randomBf16(static_cast<size_t>(nQ) * heads * dim);
     auto w = randomBf16(static_cast<size_t>(nQ) * heads, 0.05f);
@@ -1003,7 +1003,7 @@ void testIndexerFastCase(int heads,
     std::snprintf(name,
                   sizeof name,
                   "indexer_scores %s (%d heads x %d, %d keys, %d rows%s%s)",
-                  e4m3 ? "e4m3" : "fast",
+                  e4m3 ? (e4m3 == 2 ? "e4m3 split" : "e4m3") : "fast",
                   heads,
                   dim,
                   nKeys,
@@ -1053,10 +1053,11 @@ void testIndexerFastCase(int heads,
         g2.weights = dw.get() + static_cast<size_t>(split) * heads;
         g2.scores = ds.get() + split * ld;
         if (!statusOk(
-                k::indexer_scores_rows_e4m3_cuda(g, dq8.get(), nQ, 0, split, ld, nullptr, dn.get()),
+                k::indexer_scores_rows_e4m3_cuda(
+                    g, dq8.get(), nQ, 0, split, ld, nullptr, dn.get(), e4m3 == 2),
                 name)
             || !statusOk(k::indexer_scores_rows_e4m3_cuda(
-                             g2, dq8.get(), nQ, split, nQ - split, ld, nullptr, dn.get() + split),
+                             g2, dq8.get(), nQ, split, nQ - split, ld, nullptr, dn.get() + split, e4m3 == 2),
                          name)
             || !synced(name))
             return;
@@ -1156,6 +1157,8 @@ void testIndexerE4m3()
     testIndexerFastCase(8, 128, 77, 9, true, {0, 0, 77, 1, 8, 9, 76, 255, 3}, true);
     testIndexerFastCase(2, 64, 37, 9, true, {}, true); // tiny-bf16's indexer
     testIndexerFastCase(16, 64, 700, 45, true, {}, true);
+    testIndexerFastCase(64, 128, 1000, 70, true, {}, 2); // the k-step partials summed in fp32
+    testIndexerFastCase(2, 64, 37, 9, true, {}, 2);
 }
 
 void testIndexerFast()

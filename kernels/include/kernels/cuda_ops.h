@@ -170,6 +170,8 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
   order + a power-of-two scale per row and head, indexer_q_e4m3_bytes(n_q, n_heads, dim) bytes, exact
   for such rows); the scoring launcher then reads rows q_row0 .. q_row0 + n_q - 1 of that buffer
   (q_packed_rows rows in all) instead of p.q. Same outputs and causal rules as the fast launcher.
+  split_ksteps: the 4 k-step partials summed in fp32 outside the tensor cores (chained through
+  the mma accumulator otherwise: faster, relies on its precision; FATHOM_CUDA_INDEXER=e4m3split).
 */
 bool indexer_scores_e4m3_supported(const IndexerScoreParams &p);
 size_t indexer_q_e4m3_bytes(int n_q, int n_heads, int dim);
@@ -182,7 +184,8 @@ Status indexer_scores_rows_e4m3_cuda(const IndexerScoreParams &p,
                                      int n_q,
                                      int64_t scores_ld,
                                      CUstream_st *stream,
-                                     const int32_t *row_n = nullptr);
+                                     const int32_t *row_n = nullptr,
+                                     bool split_ksteps = false);
 bool sparse_attn_mma_supported(const SparseAttnParams &p);
 /*
   Decode (fewer than k_min_fast_rows rows): the indexer launcher runs its decode variant (heads as

@@ -21,6 +21,8 @@ namespace {
 // compressor_pool_slots_cuda (one entry).
 __global__ void compressor_pool_kernel(CompressorPoolParams p, int n_entries, const int32_t *slots)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int e = blockIdx.y * blockDim.x + threadIdx.x;
     const int entry = blockIdx.x; // entries on x: a 1M-token prefill has 262144 CSA entries
     if (e >= p.dc || entry >= n_entries)
@@ -134,5 +136,3 @@ Status compressor_pool_cuda(const CompressorPoolParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

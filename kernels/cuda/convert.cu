@@ -19,6 +19,8 @@ namespace {
 
 __global__ void round_rows_kernel(float *y, int rows, int cols, int64_t ld)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= static_cast<int64_t>(rows) * cols)
         return;
@@ -34,6 +36,8 @@ __global__ void embed_kernel(const uint16_t *table,
                              int copies,
                              float *out)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     const int64_t per_token = static_cast<int64_t>(copies) * dim;
     if (i >= per_token * n_tokens)
@@ -52,6 +56,8 @@ __global__ void embed_kernel(const uint16_t *table,
 __global__ void scatter_bf16_kernel(
     uint16_t *dst, const float *src, const int32_t *rows, int n, int width, int *inexact)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     for (int k = blockIdx.x; k < n; k += gridDim.x) {
         const float *s = src + static_cast<int64_t>(k) * width;
         uint16_t *d = dst + static_cast<int64_t>(rows[k]) * width;
@@ -80,6 +86,8 @@ __global__ void scatter_packed_kernel(uint8_t *dst,
                                       int64_t row_bytes,
                                       int *inexact)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     for (int k = blockIdx.x; k < n; k += gridDim.x) {
         const float *s = src + static_cast<int64_t>(k) * width;
         uint8_t *d = dst + static_cast<int64_t>(rows[k]) * row_bytes;
@@ -217,11 +225,3 @@ Status embed_rows_cuda(const uint16_t *table,
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

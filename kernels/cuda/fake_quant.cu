@@ -21,6 +21,8 @@ enum class FakeQuantFormat { E4m3, E2m1 };
 template<FakeQuantFormat F>
 __global__ void fake_quant_kernel(float *x, int rows, int row_stride, int dims, int block)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int blocks_per_row = (dims + block - 1) / block;
     const int64_t unit = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
     const int lane = threadIdx.x & 31;
@@ -64,5 +66,3 @@ Status fake_quant_e2m1_cuda(
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

@@ -17,6 +17,8 @@ namespace {
 
 __global__ void hadamard_kernel(float *x, int n, float scale)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(float, v);
     float *row = x + static_cast<int64_t>(blockIdx.x) * n;
     for (int i = threadIdx.x; i < n; i += blockDim.x)
@@ -41,5 +43,3 @@ Status hadamard_cuda(float *x, int rows, int n, float scale, CUstream_st *stream
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

@@ -38,6 +38,8 @@ __global__ void indexer_scores_kernel(const float *q_all,
                                       int64_t scores_ld,
                                       const int32_t *row_n)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(float, smem);
     float *sq = smem;               // [n_heads * dim]
     float *sw = sq + n_heads * dim; // [n_heads]
@@ -141,5 +143,3 @@ Status indexer_scores_cuda(const IndexerScoreParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

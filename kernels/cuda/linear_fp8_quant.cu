@@ -21,6 +21,8 @@ constexpr int k_threads = 256;
 __global__ void __launch_bounds__(k_threads)
     act_quant_vec128_kernel(const float *x, int m, int k, int64_t ldx, uint8_t *q, float *scales)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int kb = k / 128;
     const int64_t unit = static_cast<int64_t>(blockIdx.x) * (k_threads / 32) + (threadIdx.x >> 5);
     if (unit >= static_cast<int64_t>(m) * kb)
@@ -48,6 +50,8 @@ __global__ void __launch_bounds__(k_threads)
 
 __global__ void widen_bf16_kernel(const uint16_t *yb, int64_t total, int n, float *y, int64_t ldy)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= total)
         return;
@@ -116,7 +120,3 @@ void fp8_blk128_scales_from_e8m0(const uint8_t *e8m0, int64_t n, int64_t k, floa
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

@@ -196,6 +196,8 @@ __device__ inline uint32_t quantise_word(
 // column tile. Block (row tile, k block); warp w does rows 8w .. 8w + 7 of the tile.
 __global__ void __launch_bounds__(k_threads) mma_quant_kernel(mma_batch bt)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const tile_place place = place_of_tile(bt, static_cast<int>(blockIdx.x));
     const mma_item item = bt.items[place.item];
     const int b = static_cast<int>(blockIdx.y), kb = bt.k / k_bk;
@@ -215,6 +217,8 @@ __global__ void __launch_bounds__(k_threads) mma_quant_kernel(mma_batch bt)
 template<linear_weight_type WType, bool Pre>
 __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     __align__(16) __shared__ uint32_t xs[k_bm * k_row_words];
     __align__(16) __shared__ uint32_t ws[k_bn * k_row_words];
     __shared__ float sa[k_bm];
@@ -424,6 +428,8 @@ constexpr int k_pipe_smem = k_stages * k_stage_bytes;           // 83712
 
 __global__ void __launch_bounds__(k_threads, 2) mma_pipe_kernel(mma_batch bt)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(unsigned char, smem);
 
     const tile_place place = place_of_tile(bt, static_cast<int>(blockIdx.y));
@@ -547,6 +553,8 @@ __global__ void __launch_bounds__(k_threads, 2) mma_pipe_kernel(mma_batch bt)
 __global__ void mma_probe_kernel(
     int kind, const uint32_t *a, const uint32_t *b, const float *c, float *d)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int lane = static_cast<int>(threadIdx.x);
     uint32_t af[4], bf[2];
     float cf[4], df[4];
@@ -805,11 +813,3 @@ Status linear_grouped_mma_cuda(const linear_params *items,
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

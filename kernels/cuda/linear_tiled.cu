@@ -34,6 +34,8 @@ enum class TileKind { Fp8, Fp4, Dense };
 template<TileKind Kind, linear_accum Accum>
 __global__ void __launch_bounds__(k_threads) tiled_kernel(linear_params p, int64_t ldx, int64_t ldy)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     __shared__ uint32_t xs[k_bm][k_pad];
     __shared__ uint32_t ws[k_bn][k_pad];
     __shared__ uint8_t sa[k_bm];
@@ -201,5 +203,3 @@ Status linear_tiled_launch(const linear_params &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels::cuda
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

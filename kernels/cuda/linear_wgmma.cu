@@ -130,6 +130,8 @@ __device__ __forceinline__ void convert16(uint32_t lo, uint32_t hi, int d, uint3
 template<linear_weight_type WType>
 __global__ void __launch_bounds__(k_threads, 1) wgmma_kernel(wgmma_batch bt)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     constexpr bool fp8 = WType == linear_weight_type::fp8_e4m3;
     constexpr int k_stage = stage_bytes<WType>();
     FATHOM_EXTERN_SHARED(unsigned char, smem_raw);
@@ -390,5 +392,3 @@ Status linear_wgmma_launch(const wgmma_batch &bt, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels::cuda
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

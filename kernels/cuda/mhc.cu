@@ -68,6 +68,8 @@ __device__ void dots_block(
 __global__ void mhc_dots_kernel(
     const float *xall, const float *fn, int rows, int width, float *u, int d)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     __shared__ double scratch[32];
     dots_block(xall, fn, rows, width, u, d, scratch);
 }
@@ -200,6 +202,8 @@ __global__ void mhc_finish_kernel(const float *xall,
                                   const float *norm_weight,
                                   float rms_eps)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     __shared__ float s_dots[k_max_rows + 1];
     __shared__ float s_pre[16];
     __shared__ double scratch[32];
@@ -237,6 +241,8 @@ __global__ void mhc_pre_fused_kernel(MhcPreParams p,
                                      float rms_eps,
                                      int *counters)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     __shared__ double scratch[32];
     __shared__ float s_dots[k_max_rows + 1];
     __shared__ float s_pre[16];
@@ -280,6 +286,8 @@ __global__ void mhc_pre_fused_kernel(MhcPreParams p,
 
 __global__ void mhc_post_kernel(MhcPostParams p)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int n = p.n_hc;
     const int64_t total = static_cast<int64_t>(p.tokens) * n * p.d;
     const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -406,9 +414,3 @@ Status mhc_post_cuda(const MhcPostParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

@@ -22,6 +22,8 @@ constexpr int k_threads = 256;
 
 __global__ void rmsnorm_kernel(RmsNormParams p, int xs, int ys)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     __shared__ double scratch[32];
     cuda::rmsnorm_row(p.x + static_cast<int64_t>(blockIdx.x) * xs,
                       p.y + static_cast<int64_t>(blockIdx.x) * ys,
@@ -33,6 +35,8 @@ __global__ void rmsnorm_kernel(RmsNormParams p, int xs, int ys)
 
 __global__ void head_rmsnorm_bf16_kernel(float *x, int rows, int dim, float eps)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int warp = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     const int lane = threadIdx.x & 31;
     if (warp >= rows)
@@ -70,7 +74,3 @@ Status head_rmsnorm_bf16_cuda(float *x, int rows, int dim, float eps, CUstream_s
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

@@ -18,6 +18,8 @@ namespace {
 
 __global__ void rope_kernel(RopeParams p, int half, bool inverse)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (tid >= static_cast<int64_t>(p.rows) * half)
         return;
@@ -50,5 +52,3 @@ Status rope_cuda(const RopeParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

@@ -24,6 +24,8 @@ constexpr int k_threads = 256; // rmsnorm_kernel's block: the same reduction tre
 
 __global__ void row_chain_kernel(RowChainParams p)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(float, v);
     __shared__ double scratch[32];
     __shared__ float rs_shared;
@@ -104,5 +106,3 @@ Status row_chain_cuda(const RowChainParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

@@ -138,6 +138,8 @@ __device__ T block_exclusive_scan(T v, T *scratch, T *total)
 
 __global__ void __launch_bounds__(k_threads) sample_kernel(SampleParams p, int64_t ld)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     __shared__ double dscratch[32];
     __shared__ int iscratch[32];
     __shared__ float fscratch[32];
@@ -425,5 +427,3 @@ Status sample_cuda(const SampleParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

@@ -57,6 +57,8 @@ __host__ __device__ inline SmemLayout smem_layout(int head_dim, int block)
 
 __global__ void __launch_bounds__(k_threads) sparse_attn_kernel(SparseAttnParams p)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     const SmemLayout l = smem_layout(p.head_dim, p.block);
     uint16_t *kvs = reinterpret_cast<uint16_t *>(smem);
@@ -239,5 +241,3 @@ Status sparse_attn_cuda(const SparseAttnParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

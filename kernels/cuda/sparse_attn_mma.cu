@@ -110,6 +110,8 @@ inline bool aligned8(const void *p)
 __global__ void __launch_bounds__(k_threads, 1)
     sparse_attn_mma_kernel(SparseAttnParams p, float *part, int bps)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ int s_n;
     const int D = p.head_dim;
@@ -413,6 +415,8 @@ __global__ void __launch_bounds__(k_threads, 1)
 __global__ void sparse_attn_combine_kernel(
     const float *part, float *out, int D, int splits, const float *sink, int n_heads)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int64_t rh = blockIdx.x; // row x n_heads + head
     const int h = static_cast<int>(rh % n_heads);
     const int D2 = D + 2;
@@ -516,7 +520,3 @@ Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream, flo
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

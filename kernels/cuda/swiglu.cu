@@ -17,6 +17,8 @@ namespace {
 
 __global__ void swiglu_kernel(SwigluParams p)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= static_cast<int64_t>(p.rows) * p.inter)
         return;
@@ -57,5 +59,3 @@ Status swiglu_cuda(const SwigluParams &p, CUstream_st *stream)
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

@@ -74,6 +74,8 @@ __global__ void __launch_bounds__(k_threads) topk_kernel(const float *values,
                                                          int32_t *out,
                                                          int64_t out_ld)
 {
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
     __shared__ int hist[256];
     __shared__ uint32_t s_prefix;
     __shared__ int s_remaining;
@@ -206,5 +208,3 @@ Status topk_cuda(const float *values, int n, int k, int32_t *out_idx, CUstream_s
 }
 
 } // namespace fathom::kernels
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();

@@ -140,6 +140,14 @@ long long g_waits = 0;
 
 void report(const char *what);
 bool pdl_close();
+
+extern "C" char __executable_start; // GNU ld: the image's first byte (PIE: its load address)
+
+// A kernel's address as addr2line wants it (`addr2line -f -C -e <test binary> <this>`).
+uintptr_t image_offset(const void *kernel)
+{
+    return reinterpret_cast<uintptr_t>(kernel) - reinterpret_cast<uintptr_t>(&__executable_start);
+}
 void pdl_open();
 
 void error(const char *what)
@@ -578,9 +586,10 @@ void run_kernel(dim3 grid,
         char buf[200];
         std::snprintf(buf,
                       sizeof buf,
-                      "kernel %p was launched with PDL but never calls FATHOM_PDL_WAIT() (resolve "
-                      "the address with addr2line / tests/gpu/emu/node_names.py)",
-                      kernel);
+                      "kernel 0x%zx (addr2line -f -C -e <test> 0x%zx) was launched with PDL but "
+                      "never calls FATHOM_PDL_WAIT()",
+                      static_cast<size_t>(image_offset(kernel)),
+                      static_cast<size_t>(image_offset(kernel)));
         report(buf);
     }
     g_pdl = PdlRun{};
@@ -625,10 +634,11 @@ void pdl_fault(int sig, siginfo_t *info, void *)
         char buf[256];
         const int n = std::snprintf(buf,
                                     sizeof buf,
-                                    "cuda emulation: kernel %p touched non-weight device memory "
-                                    "(%p) before FATHOM_PDL_WAIT() (PDL launch; resolve the "
-                                    "kernel with addr2line)\n",
-                                    g_pdl.kernel,
+                                    "cuda emulation: kernel 0x%zx (addr2line -f -C -e <test> "
+                                    "0x%zx) touched non-weight device memory (%p) before "
+                                    "FATHOM_PDL_WAIT() in a PDL launch\n",
+                                    static_cast<size_t>(image_offset(g_pdl.kernel)),
+                                    static_cast<size_t>(image_offset(g_pdl.kernel)),
                                     info ? info->si_addr : nullptr);
         if (n > 0)
             (void) !write(2, buf, static_cast<size_t>(n));

@@ -215,6 +215,16 @@ if [ -f "$LOGS/bench-exact.log" ]; then
     echo "bench_cuda in the exact mode (FATHOM_CUDA_EXACT_LINEAR=1; prefill 1024):"
     grep -iE "^\| .*(decode|prefill|GEMM|attention|indexer)" "$LOGS/bench-exact.log"
 fi
+# idx8: which lightning indexer the non-exact prefill ran (e4m3 m16n8k32 on sm_89+ with packed
+# keys unless FATHOM_CUDA_INDEXER=bf16 / e4m3split) and both variants' op rows and checks.
+if [ -f "$LOGS/bench.log" ] && grep -q "^| indexer " "$LOGS/bench.log"; then
+    echo "lightning indexer (model prefill ran: ${FATHOM_CUDA_INDEXER:-e4m3, the default}; op rows: fast = bf16 kernel):"
+    grep -E "^\| indexer " "$LOGS/bench.log"
+fi
+if [ -f "$LOGS/gpu-tests-full.log" ] && grep -q "indexer_scores e4m3" "$LOGS/gpu-tests-full.log"; then
+    echo "e4m3 indexer checks (tst_cuda_ops; chained / split k-steps against the bound):"
+    grep -hE "^(PASS|FAIL).*indexer_scores e4m3" "$LOGS/gpu-tests-full.log" | cut -c1-170 | sed 's/^/  /'
+fi
 grep -h "cuBLASLt FP8 GEMM:" "$LOGS/bench.log" 2>/dev/null | sort -u | sed 's/^/  /'
 if [ -f "$LOGS/bench.log" ]; then
     echo "bench_cuda (rc $bench_rc):"

@@ -194,6 +194,10 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // linfuse: FATHOM_CUDA_GROUP_LINEAR=0 runs linearGroup()'s linears one launch each.
     const char *group = std::getenv("FATHOM_CUDA_GROUP_LINEAR");
     x->m_groupLinear = !group || std::strcmp(group, "0") != 0;
+    // nodes2: FATHOM_CUDA_MHC_POST_PRE=0 launches mhcPostPreNorm()'s post and pre apart (A/B: the
+    // fused launch recomputes the post's values in each of a token's blocks).
+    const char *postPre = std::getenv("FATHOM_CUDA_MHC_POST_PRE");
+    x->m_mhcPostPre = !postPre || std::strcmp(postPre, "0") != 0;
     // packedkv: the packed §5.2 state by default; FATHOM_CUDA_KV_LAYOUT=bf16 keeps session 7's
     // bf16 rows, FATHOM_CUDA_FP32_STATE=1 (or FATHOM_CUDA_KV_LAYOUT=fp32) the fp32 ones.
     const char *fp32State = std::getenv("FATHOM_CUDA_FP32_STATE");
@@ -209,10 +213,11 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_stateInexact = static_cast<int *>(counter);
     FATHOM_TRY(x->cudaCheck(cudaMemset(counter, 0, sizeof(int)), "clearing a counter"));
     void *counters = nullptr;
-    FATHOM_TRY(x->cudaCheck(cudaMalloc(&counters, sizeof(int) * kMhcCounterTokens),
+    // One more after the mHC ones: moe_route_group_cuda's (m_mhcCounters[kMhcCounterTokens]).
+    FATHOM_TRY(x->cudaCheck(cudaMalloc(&counters, sizeof(int) * (kMhcCounterTokens + 1)),
                             "allocating the mHC counters"));
     x->m_mhcCounters = static_cast<int *>(counters);
-    FATHOM_TRY(x->cudaCheck(cudaMemset(counters, 0, sizeof(int) * kMhcCounterTokens),
+    FATHOM_TRY(x->cudaCheck(cudaMemset(counters, 0, sizeof(int) * (kMhcCounterTokens + 1)),
                             "clearing the mHC counters"));
     return x;
 }
@@ -729,6 +734,7 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
         || it == m_expertTables.end() || !it->second.usable) {
         // The forward pass would read the ids back: a recorded step cannot (see beginStep).
         m_stepNeedsHost = m_stepNeedsHost || m_inStep;
+        m_routedGroup = RoutedGroup{};
         return false;
     }
     const int N = job.rows, K = job.k, E = job.nExperts, d = job.d, I = job.inter;
@@ -765,32 +771,33 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
         FATHOM_TRY(expertFfn(shared, I, job.limit));
     }
     CudaOpTimer timer(*this, "gemm");
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> offsets,
-                      Buffer<int32_t>::make(*this, E + 1, "expert offsets"));
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> active, Buffer<int32_t>::make(*this, slots, "active experts"));
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> srcRow, Buffer<int32_t>::make(*this, NK, "expert rows"));
-    FATHOM_TRY_ASSIGN(Buffer<int32_t> slotIndex, Buffer<int32_t>::make(*this, NK, "expert slots"));
-    FATHOM_CUDA_OP("moe_group",
-                   kernels::moe_group_cuda(job.ids,
-                                           N,
-                                           K,
-                                           E,
-                                           offsets.data(),
-                                           active.data(),
-                                           slots,
-                                           srcRow.data(),
-                                           slotIndex.data(),
-                                           m_stream));
-    FATHOM_TRY_ASSIGN(Buffer<float> xe,
-                      Buffer<float>::make(*this, static_cast<int64_t>(NK) * d, "expert inputs"));
-    FATHOM_TRY_ASSIGN(Buffer<float> we, Buffer<float>::make(*this, NK, "expert row weights"));
-    FATHOM_TRY(
-        FATHOM_CUDA_GLUE(cudaglue::gatherRows(xe.data(), job.x, srcRow.data(), NK, d, m_stream),
-                         "gather_rows"));
-    FATHOM_TRY(FATHOM_CUDA_GLUE(
-        cudaglue::gatherRows(we.data(), job.weights, slotIndex.data(), NK, 1, m_stream),
-        "gather_rows"));
-
+    Buffer<int32_t> offsets, active, srcRow, slotIndex;
+    RoutedGroup routed = std::move(m_routedGroup);
+    m_routedGroup = RoutedGroup{};
+    if (routed.ids == job.ids && routed.rows == N && routed.k == K && routed.nExperts == E
+        && routed.slots == slots) {
+        // moeRoute() grouped these ids in its launch.
+        offsets = std::move(routed.offsets);
+        active = std::move(routed.active);
+        srcRow = std::move(routed.srcRow);
+        slotIndex = std::move(routed.slotIndex);
+    } else {
+        FATHOM_TRY_ASSIGN(offsets, Buffer<int32_t>::make(*this, E + 1, "expert offsets"));
+        FATHOM_TRY_ASSIGN(active, Buffer<int32_t>::make(*this, slots, "active experts"));
+        FATHOM_TRY_ASSIGN(srcRow, Buffer<int32_t>::make(*this, NK, "expert rows"));
+        FATHOM_TRY_ASSIGN(slotIndex, Buffer<int32_t>::make(*this, NK, "expert slots"));
+        FATHOM_CUDA_OP("moe_group",
+                       kernels::moe_group_cuda(job.ids,
+                                               N,
+                                               K,
+                                               E,
+                                               offsets.data(),
+                                               active.data(),
+                                               slots,
+                                               srcRow.data(),
+                                               slotIndex.data(),
+                                               m_stream));
+    }
     // The routed outputs back to slot order, then the weighted sum with the shared expert's.
     auto combine = [&](const float *ye) -> Result<bool> {
         FATHOM_TRY_ASSIGN(Buffer<float> yr,
@@ -828,31 +835,51 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
     FATHOM_TRY_ASSIGN(Buffer<float> g, Buffer<float>::make(*this, ni, "expert gate activations"));
     m_gemmFlops += 2.0 * NK * I * e0.w1.inFeatures * 3;
     if (fused) {
+        // nodes2: the routed rows read x and their weights where they are (srcRow /
+        // slotIndex) and w2 writes them in slot order, where moeCombine reads them: the
+        // gathers of x and of the weights and the scatter of the outputs are gone (3 nodes a
+        // layer). Same bits: the same rows, weights and sums, only other addresses.
         m_gemmFlops += 2.0 * N * I * sh.w1.inFeatures * 3;
         FATHOM_TRY_ASSIGN(Buffer<float> hs,
                           Buffer<float>::make(*this,
                                               static_cast<int64_t>(N) * I,
                                               "shared expert activations"));
-        upF.row_weights = we.data();
+        upF.row_weights = job.weights;
+        upF.x_rows = srcRow.data();
+        upF.slot_index = slotIndex.data();
         upF.shared.y = hs.data();
         FATHOM_CUDA_OP("expert w1/w3 swiglu",
-                       kernels::linear_experts_ffn_gemv_cuda(base(e0.w1, xe.data(), g.data()),
+                       kernels::linear_experts_ffn_gemv_cuda(base(e0.w1, job.x, g.data()),
                                                              group(0),
                                                              upF,
                                                              m_stream));
-        FATHOM_TRY_ASSIGN(Buffer<float> ye,
+        FATHOM_TRY_ASSIGN(Buffer<float> yr,
                           Buffer<float>::make(*this,
                                               static_cast<int64_t>(NK) * d,
-                                              "expert outputs"));
+                                              "routed outputs by slot"));
         downF.shared.x = hs.data();
         downF.shared.y = ys.data();
+        downF.slot_index = slotIndex.data();
+        downF.y_by_slot = 1;
         FATHOM_CUDA_OP("expert w2",
-                       kernels::linear_experts_ffn_gemv_cuda(base(e0.w2, g.data(), ye.data()),
+                       kernels::linear_experts_ffn_gemv_cuda(base(e0.w2, g.data(), yr.data()),
                                                              group(1),
                                                              downF,
                                                              m_stream));
-        return combine(ye.data());
+        FATHOM_TRY(FATHOM_CUDA_GLUE(
+            cudaglue::moeCombine(job.y, yr.data(), ys.data(), job.ids, N, K, d, m_stream),
+            "moe_combine"));
+        return true;
     }
+    FATHOM_TRY_ASSIGN(Buffer<float> xe,
+                      Buffer<float>::make(*this, static_cast<int64_t>(NK) * d, "expert inputs"));
+    FATHOM_TRY_ASSIGN(Buffer<float> we, Buffer<float>::make(*this, NK, "expert row weights"));
+    FATHOM_TRY(
+        FATHOM_CUDA_GLUE(cudaglue::gatherRows(xe.data(), job.x, srcRow.data(), NK, d, m_stream),
+                         "gather_rows"));
+    FATHOM_TRY(FATHOM_CUDA_GLUE(
+        cudaglue::gatherRows(we.data(), job.weights, slotIndex.data(), NK, 1, m_stream),
+        "gather_rows"));
     FATHOM_TRY_ASSIGN(Buffer<float> u, Buffer<float>::make(*this, ni, "expert up activations"));
     FATHOM_CUDA_OP("expert w1",
                    kernels::linear_experts_gemv_cuda(base(e0.w1, xe.data(), g.data()),
@@ -1510,6 +1537,31 @@ Result<void> CudaExecutor::mhcPost(const kernels::MhcPostParams &p)
     return {};
 }
 
+Result<void> CudaExecutor::mhcPostPreNorm(const kernels::MhcPostParams &post,
+                                          const kernels::MhcPreParams &pre,
+                                          const float *normWeight,
+                                          float eps)
+{
+    // Beyond the counters (prefill sizes) the post and the pre launch on their own.
+    if (pre.tokens > kMhcCounterTokens || !m_mhcCounters || !m_mhcPostPre) {
+        FATHOM_TRY(mhcPost(post));
+        return mhcPreNorm(pre, normWeight, eps);
+    }
+    CudaOpTimer timer(*this, "other");
+    kernels::MhcPreParams d = pre;
+    d.fn = device(pre.fn);
+    d.base = device(pre.base);
+    d.scale = device(pre.scale);
+    FATHOM_CUDA_OP("mhc_post_pre",
+                   kernels::mhc_post_pre_norm_cuda(post,
+                                                   d,
+                                                   device(normWeight),
+                                                   eps,
+                                                   m_mhcCounters,
+                                                   m_stream));
+    return {};
+}
+
 Result<void> CudaExecutor::mhcHead(const kernels::MhcHeadParams &p)
 {
     CudaOpTimer timer(*this, "other");
@@ -1749,6 +1801,33 @@ Result<void> CudaExecutor::moeRoute(const kernels::MoeRouteParams &p)
     kernels::MoeRouteParams d = p;
     d.bias = device(p.bias);
     d.forced_ids = device(p.forced_ids);
+    m_routedGroup = RoutedGroup{};
+    // Decode sizes (moeOnDevice's): the grouping of the ids in the same launch.
+    if (p.tokens > 0 && p.tokens <= 4 && p.n_experts <= 1024 && m_mhcCounters) {
+        RoutedGroup g;
+        const int NK = p.tokens * p.topk;
+        g.ids = p.ids;
+        g.rows = p.tokens;
+        g.k = p.topk;
+        g.nExperts = p.n_experts;
+        g.slots = std::min(p.n_experts, NK);
+        FATHOM_TRY_ASSIGN(g.offsets,
+                          Buffer<int32_t>::make(*this, p.n_experts + 1, "expert offsets"));
+        FATHOM_TRY_ASSIGN(g.active, Buffer<int32_t>::make(*this, g.slots, "active experts"));
+        FATHOM_TRY_ASSIGN(g.srcRow, Buffer<int32_t>::make(*this, NK, "expert rows"));
+        FATHOM_TRY_ASSIGN(g.slotIndex, Buffer<int32_t>::make(*this, NK, "expert slots"));
+        FATHOM_CUDA_OP("moe_route",
+                       kernels::moe_route_group_cuda(d,
+                                                     g.offsets.data(),
+                                                     g.active.data(),
+                                                     g.slots,
+                                                     g.srcRow.data(),
+                                                     g.slotIndex.data(),
+                                                     m_mhcCounters + kMhcCounterTokens,
+                                                     m_stream));
+        m_routedGroup = std::move(g);
+        return {};
+    }
     FATHOM_CUDA_OP("moe_route", kernels::moe_route_cuda(d, m_stream));
     return {};
 }

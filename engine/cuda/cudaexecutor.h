@@ -250,6 +250,10 @@ public:
     Result<void> rope(const kernels::RopeParams &p) override;
     Result<void> mhcPre(const kernels::MhcPreParams &p) override;
     Result<void> mhcPost(const kernels::MhcPostParams &p) override;
+    Result<void> mhcPostPreNorm(const kernels::MhcPostParams &post,
+                                const kernels::MhcPreParams &pre,
+                                const float *normWeight,
+                                float eps) override;
     Result<void> mhcPreNorm(const kernels::MhcPreParams &p,
                             const float *normWeight,
                             float eps) override; // the norm in mhc_pre's last launch
@@ -372,6 +376,7 @@ private:
     std::vector<void *> m_eventPool;
     double m_gemmFlops = 0;
     bool m_exactLinear = true;
+    bool m_mhcPostPre = true;  // mhcPostPreNorm() as one launch (FATHOM_CUDA_MHC_POST_PRE)
     bool m_groupLinear = true; // linearGroup() in one launch where it can (FATHOM_CUDA_GROUP_LINEAR)
     KvLayout m_kvLayout = KvLayout::Packed;
     int *m_stateInexact = nullptr; // device counter of scatter_rows_bf16_cuda / _packed_cuda
@@ -484,6 +489,16 @@ private:
         bool usable = false;
     };
     std::map<const void *, ExpertTable> m_expertTables; // by &experts[0]
+    // nodes2: a decode-sized moeRoute() groups its rows in the same launch
+    // (moe_route_group_cuda); moeOnDevice() takes the grouping when it is for the same ids and
+    // rows (else it groups them itself). Dropped at the next moeRoute() or when taken.
+    struct RoutedGroup
+    {
+        const int32_t *ids = nullptr;
+        int rows = 0, k = 0, nExperts = 0, slots = 0;
+        Buffer<int32_t> offsets, active, srcRow, slotIndex;
+    };
+    RoutedGroup m_routedGroup;
     Result<void> buildExpertTables(const V4Model &model);
 
     // Uploaded model: ranges sorted by host address.

@@ -149,6 +149,17 @@ public:
         np.eps = eps;
         return rmsNorm(np);
     }
+    /** mhcPost(post) then mhcPreNorm(pre, normWeight, eps), pre.x == post.out: the post of one
+        sublayer and the pre of the next as one op (a device: one launch, the post's values
+        computed where the pre reads them). The default is the CPU twin: the two ops. */
+    virtual Result<void> mhcPostPreNorm(const kernels::MhcPostParams &post,
+                                        const kernels::MhcPreParams &pre,
+                                        const float *normWeight,
+                                        float eps)
+    {
+        FATHOM_TRY(mhcPost(post));
+        return mhcPreNorm(pre, normWeight, eps);
+    }
     virtual Result<void> mhcHead(const kernels::MhcHeadParams &p) = 0;
     virtual Result<void> compressorPool(const kernels::CompressorPoolParams &p) = 0;
     /** Optional, for a device executor (a replayable decode step): compressorPool() of one

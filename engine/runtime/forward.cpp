@@ -576,6 +576,10 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     const int d = static_cast<int>(c.hiddenSize);
     const float eps = static_cast<float>(c.rmsNormEps);
     const std::string name = tap ? prefix + kind : std::string(); // taps only
+    // The previous sublayer's post, when it writes this sublayer's input, runs with this pre.
+    const bool fold = m_pendingPost.active && m_pendingPost.p.out == x && !tap;
+    if (m_pendingPost.active && !fold)
+        FATHOM_TRY(flushPost());
     FATHOM_TRY_ASSIGN(Floats pre, floats(m_exec, N * n, "mHC pre weights"));
     FATHOM_TRY_ASSIGN(Floats post, floats(m_exec, N * n, "mHC post weights"));
     FATHOM_TRY_ASSIGN(Floats comb, floats(m_exec, static_cast<int64_t>(N) * n * n, "mHC mixing"));
@@ -596,7 +600,12 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     hp.norm_eps = eps;
     hp.hc_eps = static_cast<float>(c.hcEps);
     // The pre and the sublayer's RMSNorm of u as one op (no tap reads u between them).
-    FATHOM_TRY(m_exec.mhcPreNorm(hp, norm.data(), eps));
+    if (fold) {
+        FATHOM_TRY(m_exec.mhcPostPreNorm(m_pendingPost.p, hp, norm.data(), eps));
+        m_pendingPost = PendingPost{}; // its buffers go back after the op (stream order)
+    } else {
+        FATHOM_TRY(m_exec.mhcPreNorm(hp, norm.data(), eps));
+    }
     tapRows(m_exec, tap, name, "_hc_pre", pre.data(), n, {n}, items);
     tapRows(m_exec, tap, name, "_hc_post", post.data(), n, {n}, items);
     tapRows(m_exec, tap, name, "_hc_comb", comb.data(), n * n, {n, n}, items);
@@ -614,9 +623,26 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     pp.tokens = N;
     pp.n_hc = n;
     pp.d = d;
+    if (m_deferPost && !tap) {
+        m_pendingPost.y = std::move(y);
+        m_pendingPost.post = std::move(post);
+        m_pendingPost.comb = std::move(comb);
+        m_pendingPost.p = pp;
+        m_pendingPost.active = true;
+        return {};
+    }
     FATHOM_TRY(m_exec.mhcPost(pp));
     tapRows(m_exec, tap, prefix, outName, out, n * d, {n, d}, items);
     return {};
+}
+
+Result<void> V4Forward::flushPost()
+{
+    if (!m_pendingPost.active)
+        return {};
+    Result<void> r = m_exec.mhcPost(m_pendingPost.p);
+    m_pendingPost = PendingPost{};
+    return r;
 }
 
 Result<void> V4Forward::attentionSublayer(int block,
@@ -691,7 +717,11 @@ Result<void> V4Forward::runBlock(int block,
                              static_cast<int64_t>(total) * c.hcMult * c.hiddenSize,
                              "attention streams"));
     FATHOM_TRY(attentionSublayer(block, items, x, mid.data(), options));
-    return ffnSublayer(block, items, mid.data(), out, options);
+    FATHOM_TRY(ffnSublayer(block, items, mid.data(), out, options));
+    // A deferred post reads mid: it lives until the post has run.
+    if (m_pendingPost.active && m_pendingPost.p.x == mid.data())
+        m_pendingPost.x = std::move(mid);
+    return {};
 }
 
 Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
@@ -1579,14 +1609,25 @@ Result<void> V4Forward::lastTokenLogits(const std::vector<ForwardItem> &items,
     if (which.empty())
         return {};
     const int rows = static_cast<int>(which.size());
-    FATHOM_TRY_ASSIGN(Floats last, floats(m_exec, rows * rowSize, "last-token streams"));
-    const size_t stagedR = stagedUploads();
-    FATHOM_TRY(
-        m_exec.gatherRows(last.data(), streams, lastRow.data(), rows, static_cast<int>(rowSize)));
-    // Which rows: the batch shape alone (the replay key), so recorded bytes serve.
-    scriptConst(stagedR, lastRow.data(), lastRow.size() * sizeof(int32_t));
+    // A decode step (every item one row, every item wants logits): the last rows are the rows
+    // themselves, in order; the head reads the streams where they are (no gather node, no
+    // upload; the same values). Which case it is follows from the batch shape (the replay key).
+    bool identity = true;
+    for (int k = 0; k < rows; ++k)
+        identity = identity && lastRow[static_cast<size_t>(k)] == k;
+    Floats last;
+    const float *headIn = streams;
+    if (!identity) {
+        FATHOM_TRY_ASSIGN(last, floats(m_exec, rows * rowSize, "last-token streams"));
+        const size_t stagedR = stagedUploads();
+        FATHOM_TRY(
+            m_exec.gatherRows(last.data(), streams, lastRow.data(), rows, static_cast<int>(rowSize)));
+        // Which rows: the batch shape alone (the replay key), so recorded bytes serve.
+        scriptConst(stagedR, lastRow.data(), lastRow.size() * sizeof(int32_t));
+        headIn = last.data();
+    }
     FATHOM_TRY_ASSIGN(Floats logits, floats(m_exec, rows * V, "logits"));
-    FATHOM_TRY(headLogits(last.data(), rows, logits.data(), mtpBlock));
+    FATHOM_TRY(headLogits(headIn, rows, logits.data(), mtpBlock));
     for (size_t k = 0; k < which.size(); ++k)
         FATHOM_TRY(
             m_exec.copyToHost(lastLogits + which[k] * V, logits.data() + k * V, sizeof(float) * V));
@@ -1690,9 +1731,15 @@ Result<void> V4Forward::forward(const std::vector<ForwardItem> &items,
         const size_t staged0 = stagedUploads();
         FATHOM_TRY(m_exec.embedRows(m_model.embed(), tokens.data(), total, d, n, x.data()));
         scriptGen(staged0, static_cast<int>(ScriptOp::Tokens), -1, 0);
-        for (int l = 0; l < c.numHiddenLayers; ++l) {
-            FATHOM_TRY(runBlock(l, items, x.data(), x2.data(), options));
-            x.swap(x2);
+        {
+            // Each sublayer's mHC post runs with the next one's pre (one op); the last is
+            // flushed before the streams are read.
+            DeferPosts defer(*this);
+            for (int l = 0; l < c.numHiddenLayers; ++l) {
+                FATHOM_TRY(runBlock(l, items, x.data(), x2.data(), options));
+                x.swap(x2);
+            }
+            FATHOM_TRY(flushPost());
         }
         if (finalStreams) {
             finalStreams->resize(static_cast<size_t>(streamFloats));
@@ -1833,7 +1880,11 @@ Result<void> V4Forward::mtpForward(const std::vector<ForwardItem> &items,
     FATHOM_TRY_ASSIGN(Floats x, floats(m_exec, streamFloats, "MTP streams"));
     FATHOM_TRY_ASSIGN(Floats y, floats(m_exec, streamFloats, "MTP streams"));
     FATHOM_TRY(mtpInput(block, mainStreams, next.data(), total, x.data()));
-    FATHOM_TRY(runBlock(block, items, x.data(), y.data(), options));
+    {
+        DeferPosts defer(*this); // the attention's post with the FFN's pre
+        FATHOM_TRY(runBlock(block, items, x.data(), y.data(), options));
+        FATHOM_TRY(flushPost());
+    }
     if (lastLogits)
         FATHOM_TRY(lastTokenLogits(items, y.data(), lastLogits, block));
     for (const ForwardItem &it : items)

@@ -207,6 +207,35 @@ private:
                               float *lastLogits,
                               std::vector<float> *finalStreams);
     ScriptStats m_scriptStats;
+    // nodes2: the mHC post of the last sublayer run, kept for the next sublayer's pre (one op,
+    // Executor::mhcPostPreNorm) while m_deferPost is set: forward()'s and mtpForward()'s layer
+    // loops, which flush it before anything else reads the streams (the sublayer entry points
+    // called on their own post at once). It holds the post's inputs until it runs.
+    struct PendingPost
+    {
+        Buffer<float> y, post, comb;
+        Buffer<float> x; // the streams it reads, when their owner (runBlock's mid) returns first
+        kernels::MhcPostParams p;
+        bool active = false;
+    };
+    PendingPost m_pendingPost;
+    bool m_deferPost = false;
+    Result<void> flushPost();
+    // Deferral on for one layer loop; off again (pending dropped on an error) when it ends.
+    struct DeferPosts
+    {
+        explicit DeferPosts(V4Forward &f)
+            : m_f(f)
+        {
+            m_f.m_deferPost = true;
+        }
+        ~DeferPosts()
+        {
+            m_f.m_deferPost = false;
+            m_f.m_pendingPost = PendingPost{};
+        }
+        V4Forward &m_f;
+    };
 };
 
 } // namespace fathom::engine

@@ -174,6 +174,8 @@ Status ffn_check(const linear_params &base, const expert_group &g, const expert_
         return Status::invalid("linear_experts_ffn_gemv_cuda: FP8/FP4 experts without scales");
     if (f.swiglu && !f.w3_table)
         return Status::invalid("linear_experts_ffn_gemv_cuda: SwiGLU without w3");
+    if (f.y_by_slot && !f.slot_index)
+        return Status::invalid("linear_experts_ffn_gemv_cuda: y_by_slot without slot_index");
     if (f.shared.m > 0) {
         if (Status st = check(f.shared); !st.ok())
             return st;

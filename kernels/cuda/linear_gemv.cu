@@ -84,16 +84,21 @@ size_t smem_bytes(GemvKind kind, int m, int k)
     return x_bytes(kind, m, k) + static_cast<size_t>(m) * kb;
 }
 
-// Stage (and for quantised weights quantise) the m rows of x.
+// Stage (and for quantised weights quantise) the m rows of x; with x_rows, row r is x's row
+// x_rows[r] (the MoE experts read their rows where they are instead of a gathered copy).
 template<GemvKind Kind>
-__device__ void stage_x(const linear_params &p, int64_t ldx, unsigned char *smem)
+__device__ void stage_x(const linear_params &p,
+                        int64_t ldx,
+                        unsigned char *smem,
+                        const int32_t *x_rows = nullptr)
 {
     const int k = p.k;
     const int kb = (k + 127) / 128;
     if (Kind == GemvKind::Bf16 || Kind == GemvKind::F32) {
         double *xd = reinterpret_cast<double *>(smem);
         for (int i = threadIdx.x; i < p.m * k; i += blockDim.x)
-            xd[(i / k) * x_row_stride(Kind, k) + xoff<Kind>(i % k)] = load_x(p, ldx, i / k, i % k);
+            xd[(i / k) * x_row_stride(Kind, k) + xoff<Kind>(i % k)]
+                = load_x(p, ldx, x_rows ? x_rows[i / k] : i / k, i % k);
         return;
     }
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -101,12 +106,13 @@ __device__ void stage_x(const linear_params &p, int64_t ldx, unsigned char *smem
     const int64_t xs = x_row_stride(Kind, k);
     for (int unit = warp; unit < p.m * kb; unit += k_warps) {
         const int r = unit / kb, b0 = (unit % kb) * 128;
+        const int xr = x_rows ? x_rows[r] : r;
         float v[4];
         float amax = 0.0f;
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
             const int kk = b0 + lane + 32 * i;
-            v[i] = kk < k ? load_x(p, ldx, r, kk) : 0.0f;
+            v[i] = kk < k ? load_x(p, ldx, xr, kk) : 0.0f;
             if (kk < k)
                 amax = fmaxf(amax, fabsf(v[i]));
         }
@@ -139,8 +145,14 @@ struct gemv_epilogue
     const void *w3 = nullptr;
     const uint8_t *s3 = nullptr;
     const float *row_w = nullptr; // the block's rows' weights (row 0 first), or nullptr
+    // MoE at decode (nodes2): x row r is x's row x_rows[r] (stage_x); with slots, row r's
+    // weight is row_w[slots[r]] and, with y_by_slot, its result goes to y's row slots[r]
+    // (the routed outputs in slot order, where moeCombine reads them: no gather, no scatter).
+    const int32_t *x_rows = nullptr;
+    const int32_t *slots = nullptr;
     float limit = 0.0f;
     int swiglu = 0;
+    int y_by_slot = 0;
 };
 
 // One block of the GEMV: columns [(block * k_warps + warp) * cpw, + cpw) of p.
@@ -219,7 +231,7 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                                            terms_t *terms,
                                            const gemv_epilogue &ep)
 {
-    stage_x<Kind>(p, ldx, smem);
+    stage_x<Kind>(p, ldx, smem, ep.x_rows);
     __syncthreads();
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int m = p.m, k = p.k;
@@ -369,8 +381,9 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
         }
         if (lane == 0)
             for (int r = 0; r < m; ++r) {
+                const int yr = ep.y_by_slot ? ep.slots[r] : r;
                 if (!ep.swiglu) {
-                    store_y(p, ldy, r, j, res0[r]);
+                    store_y(p, ldy, yr, j, res0[r]);
                     continue;
                 }
                 // swiglu.cu on the two projections rounded to bf16 (LinearOutput::Bf16).
@@ -381,8 +394,8 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                 }
                 float h = __fmul_rn(silu_f32(gv), uv);
                 if (ep.row_w)
-                    h = __fmul_rn(h, ep.row_w[r]);
-                store_y(p, ldy, r, j, round_bf16(h));
+                    h = __fmul_rn(h, ep.row_w[ep.slots ? ep.slots[r] : r]);
+                store_y(p, ldy, yr, j, round_bf16(h));
             }
     }
 }
@@ -495,12 +508,14 @@ struct ffn_launch
     const float *row_weights;
     const void *shared_w3;
     const uint8_t *shared_scale3;
+    const int32_t *x_rows; // expert_ffn::x_rows
+    const int32_t *slots;  // expert_ffn::slot_index
     float limit;
     int32_t swiglu;
     int32_t cpw;
     int32_t kind; // GemvKind of the routed experts
     int32_t shared_kind;
-    int32_t pad_;
+    int32_t y_by_slot;
 };
 
 template<linear_accum Accum>
@@ -530,12 +545,19 @@ __global__ void __launch_bounds__(k_threads) experts_ffn_kernel(ffn_launch L)
         const int64_t ldx = p.ldx ? p.ldx : p.k, ldy = p.ldy ? p.ldy : p.n;
         const int xsz = p.x_type == act_type::bf16 ? 2 : 4;
         const int ysz = p.y_type == act_type::bf16 ? 2 : 4;
-        p.x = static_cast<const char *>(p.x) + static_cast<int64_t>(r0) * ldx * xsz;
-        p.y = static_cast<char *>(p.y) + static_cast<int64_t>(r0) * ldy * ysz;
+        // Indirect rows are indexed from x's / y's row 0; sorted ones start at the expert's.
+        if (L.x_rows)
+            ep.x_rows = L.x_rows + r0;
+        else
+            p.x = static_cast<const char *>(p.x) + static_cast<int64_t>(r0) * ldx * xsz;
+        ep.slots = L.slots ? L.slots + r0 : nullptr;
+        ep.y_by_slot = L.y_by_slot;
+        if (!L.y_by_slot)
+            p.y = static_cast<char *>(p.y) + static_cast<int64_t>(r0) * ldy * ysz;
         if (L.swiglu) {
             ep.w3 = L.w3_table[e];
             ep.s3 = L.scale3_table ? L.scale3_table[e] : nullptr;
-            ep.row_w = L.row_weights ? L.row_weights + r0 : nullptr;
+            ep.row_w = !L.row_weights ? nullptr : L.slots ? L.row_weights : L.row_weights + r0;
         }
         kind = L.kind;
     } else {
@@ -602,6 +624,9 @@ Status linear_experts_ffn_launch(const linear_params &base,
     L.row_weights = f.row_weights;
     L.shared_w3 = f.shared_w3;
     L.shared_scale3 = f.shared_scale3;
+    L.x_rows = f.x_rows;
+    L.slots = f.slot_index;
+    L.y_by_slot = f.y_by_slot ? 1 : 0;
     L.limit = f.limit;
     L.swiglu = f.swiglu ? 1 : 0;
     L.cpw = columns_per_warp(base.n);

@@ -44,21 +44,59 @@ __device__ inline float load_cg(const float *p)
 }
 #endif
 
+// The streams a pre reads: token t's row of x in memory (StreamRows), or (PostedRows, nodes2)
+// the previous sublayer's post computed where it is needed: mhc_post_kernel's value of the same
+// element (post_value), so every block and the finish see the bits the post would have stored.
+struct StreamRows
+{
+    const float *x;
+    __device__ float operator()(int64_t t, int64_t width, int64_t i) const
+    {
+        return x[t * width + i];
+    }
+};
+
+// mhc_post_kernel's element (t, j, e): Σ_i C[i][j]·X[i] in double, no FMA, plus post_j·y.
+__device__ inline float post_value(const MhcPostParams &p, int64_t t, int j, int e)
+{
+    const int n = p.n_hc;
+    const float *x = p.x + t * n * p.d;
+    const float *c = p.comb + t * n * n;
+    double acc = 0.0;
+    for (int i = 0; i < n; ++i)
+        acc += static_cast<double>(__fmul_rn(c[i * n + j], x[static_cast<int64_t>(i) * p.d + e]));
+    const float a = __fmul_rn(p.post[t * n + j], p.y[t * p.d + e]);
+    return cuda::round_bf16(__fadd_rn(a, static_cast<float>(acc)));
+}
+
+struct PostedRows
+{
+    MhcPostParams q;
+    __device__ float operator()(int64_t t, int64_t, int64_t i) const
+    {
+        return post_value(q, t, static_cast<int>(i / q.d), static_cast<int>(i % q.d));
+    }
+};
+
 // Block (t, r): r < rows: fl32(φ_r·x̄_t); r == rows: fl32(Σx̄_t² / width). Written to u[t][r].
+template<typename Rows>
 __device__ void dots_block(
-    const float *xall, const float *fn, int rows, int width, float *u, int d, double *scratch)
+    const Rows &xr, const float *fn, int rows, int width, float *u, int d, double *scratch)
 {
     const int t = blockIdx.x, r = blockIdx.y;
-    const float *x = xall + static_cast<int64_t>(t) * width;
-    const float *f = r < rows ? fn + static_cast<int64_t>(r) * width : x;
+    const bool sq = r >= rows;
+    const float *f = sq ? nullptr : fn + static_cast<int64_t>(r) * width;
     double acc0 = 0.0, acc1 = 0.0;
     int i = threadIdx.x;
     for (; i + static_cast<int>(blockDim.x) < width; i += 2 * blockDim.x) {
-        acc0 += static_cast<double>(f[i]) * static_cast<double>(x[i]);
-        acc1 += static_cast<double>(f[i + blockDim.x]) * static_cast<double>(x[i + blockDim.x]);
+        const float x0 = xr(t, width, i), x1 = xr(t, width, i + blockDim.x);
+        acc0 += static_cast<double>(sq ? x0 : f[i]) * static_cast<double>(x0);
+        acc1 += static_cast<double>(sq ? x1 : f[i + blockDim.x]) * static_cast<double>(x1);
     }
-    for (; i < width; i += blockDim.x)
-        acc0 += static_cast<double>(f[i]) * static_cast<double>(x[i]);
+    for (; i < width; i += blockDim.x) {
+        const float x0 = xr(t, width, i);
+        acc0 += static_cast<double>(sq ? x0 : f[i]) * static_cast<double>(x0);
+    }
     const double s = cuda::block_sum(acc0 + acc1, scratch);
     if (threadIdx.x == 0)
         u[static_cast<int64_t>(t) * d + r] = r < rows ? static_cast<float>(s)
@@ -71,17 +109,17 @@ __global__ void mhc_dots_kernel(
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     __shared__ double scratch[32];
-    dots_block(xall, fn, rows, width, u, d, scratch);
+    dots_block(StreamRows{xall}, fn, rows, width, u, d, scratch);
 }
 
 // Token t's finish (one block): s_dots holds its (2+n)·n (head: n) dots and Σx̄²/width.
 // mode 0 = pre, 1 = head, 2 = pre then rmsnorm of u in place (norm_weight, rms_eps)
-template<int Mode>
+template<int Mode, typename Rows = StreamRows>
 __device__ void finish_token(int t,
                              float *s_dots,
                              float *s_pre,
                              double *scratch,
-                             const float *xall,
+                             const Rows &xr,
                              const float *base,
                              const float *scale,
                              float *pre_out,
@@ -97,7 +135,7 @@ __device__ void finish_token(int t,
                              float rms_eps)
 {
     const int rows = Mode != 1 ? (2 + n) * n : n;
-    const float *x = xall + static_cast<int64_t>(t) * n * d;
+    const int64_t width = static_cast<int64_t>(n) * d;
     float *u = u_out + static_cast<int64_t>(t) * d;
     if (threadIdx.x == 0) {
         const float rho = cuda::rsqrt_f32(__fadd_rn(s_dots[rows], norm_eps));
@@ -162,7 +200,8 @@ __device__ void finish_token(int t,
     for (int e = threadIdx.x; e < d; e += blockDim.x) {
         double a = 0.0;
         for (int i = 0; i < n; ++i)
-            a += static_cast<double>(__fmul_rn(s_pre[i], x[static_cast<int64_t>(i) * d + e]));
+            a += static_cast<double>(
+                __fmul_rn(s_pre[i], xr(t, width, static_cast<int64_t>(i) * d + e)));
         u[e] = cuda::round_bf16(static_cast<float>(a));
     }
     if (Mode == 2) {
@@ -217,7 +256,7 @@ __global__ void mhc_finish_kernel(const float *xall,
                        s_dots,
                        s_pre,
                        scratch,
-                       xall,
+                       StreamRows{xall},
                        base,
                        scale,
                        pre_out,
@@ -236,19 +275,16 @@ __global__ void mhc_finish_kernel(const float *xall,
 // dots and finish in one launch: every block (t, r) its dot as mhc_dots_kernel, then the last
 // block of token t to finish (a counter per token, left at 0 again for the next launch or a
 // graph replay) runs the token's finish as mhc_finish_kernel<2> does. The same bits, one node.
-__global__ void mhc_pre_fused_kernel(MhcPreParams p,
-                                     const float *norm_weight,
-                                     float rms_eps,
-                                     int *counters)
+template<typename Rows>
+__device__ void pre_fused_block(
+    const Rows &xr, const MhcPreParams &p, const float *norm_weight, float rms_eps, int *counters)
 {
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
     __shared__ double scratch[32];
     __shared__ float s_dots[k_max_rows + 1];
     __shared__ float s_pre[16];
     __shared__ int s_last;
     const int n = p.n_hc, rows = (2 + n) * n, t = blockIdx.x;
-    dots_block(p.x, p.fn, rows, n * p.d, p.u, p.d, scratch);
+    dots_block(xr, p.fn, rows, n * p.d, p.u, p.d, scratch);
     // The dot (thread 0's store) visible device-wide before the count that publishes it.
     device_fence();
     __syncthreads();
@@ -268,7 +304,7 @@ __global__ void mhc_pre_fused_kernel(MhcPreParams p,
                     s_dots,
                     s_pre,
                     scratch,
-                    p.x,
+                    xr,
                     p.base,
                     p.scale,
                     p.pre,
@@ -284,6 +320,38 @@ __global__ void mhc_pre_fused_kernel(MhcPreParams p,
                     rms_eps);
 }
 
+__global__ void mhc_pre_fused_kernel(MhcPreParams p,
+                                     const float *norm_weight,
+                                     float rms_eps,
+                                     int *counters)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    pre_fused_block(StreamRows{p.x}, p, norm_weight, rms_eps, counters);
+}
+
+// nodes2: the post of sublayer i (q) and the pre + RMSNorm of sublayer i+1 (p, p.x == q.out) in
+// one launch. Every block computes the post's values of its token where it reads them (the
+// dots, and the last block's u), so no block reads another's stores of q.out; the blocks of a
+// token store q.out between them (block r the chunks r, r + rows + 1, ... of blockDim
+// elements) for the next sublayer's post and the residual. The hand-off of the dots is
+// pre_fused_block's (fence, per-token counter), unchanged.
+__global__ void mhc_post_pre_fused_kernel(
+    MhcPostParams q, MhcPreParams p, const float *norm_weight, float rms_eps, int *counters)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    const int n = p.n_hc, rows = (2 + n) * n, t = blockIdx.x, r = blockIdx.y;
+    const int64_t width = static_cast<int64_t>(n) * p.d;
+    for (int64_t i = static_cast<int64_t>(r) * blockDim.x + threadIdx.x; i < width;
+         i += static_cast<int64_t>(rows + 1) * blockDim.x)
+        q.out[t * width + i] = post_value(q,
+                                          t,
+                                          static_cast<int>(i / q.d),
+                                          static_cast<int>(i % q.d));
+    pre_fused_block(PostedRows{q}, p, norm_weight, rms_eps, counters);
+}
+
 __global__ void mhc_post_kernel(MhcPostParams p)
 {
     FATHOM_PDL_WAIT();
@@ -296,13 +364,7 @@ __global__ void mhc_post_kernel(MhcPostParams p)
     const int e = static_cast<int>(tid % p.d);
     const int j = static_cast<int>((tid / p.d) % n);
     const int64_t t = tid / (static_cast<int64_t>(p.d) * n);
-    const float *x = p.x + t * n * p.d;
-    const float *c = p.comb + t * n * n;
-    double acc = 0.0;
-    for (int i = 0; i < n; ++i)
-        acc += static_cast<double>(__fmul_rn(c[i * n + j], x[static_cast<int64_t>(i) * p.d + e]));
-    const float a = __fmul_rn(p.post[t * n + j], p.y[t * p.d + e]);
-    p.out[tid] = cuda::round_bf16(__fadd_rn(a, static_cast<float>(acc)));
+    p.out[tid] = post_value(p, t, j, e);
 }
 
 // The pre of a sublayer: dots, then the finish (with the sublayer's RMSNorm of u when
@@ -399,6 +461,29 @@ Status mhc_head_cuda(const MhcHeadParams &p, CUstream_st *stream)
      p.hc_eps,
      nullptr,
      0.0f);
+    return cuda::launch_status();
+}
+
+Status mhc_post_pre_norm_cuda(const MhcPostParams &q,
+                              const MhcPreParams &p,
+                              const float *norm_weight,
+                              float norm_eps,
+                              int *counters,
+                              CUstream_st *stream)
+{
+    if (!q.x || !q.y || !q.post || !q.comb || !q.out || q.n_hc != p.n_hc || q.d != p.d
+        || q.tokens != p.tokens || q.out != p.x || q.x == q.out || !norm_weight || !counters)
+        return Status::invalid("mhc_post_pre_norm_cuda: bad arguments (the pre reads the post's "
+                               "output; norm weight and counters required)");
+    if (!p.x || !p.fn || !p.base || !p.scale || !p.pre || !p.post || !p.comb || !p.u || p.n_hc <= 0
+        || p.n_hc > 4 || p.d < k_max_rows + 1 || p.sinkhorn_iters < 1 || p.tokens < 0
+        || p.tokens > 0x7FFFFFFF)
+        return Status::invalid("mhc_post_pre_norm_cuda: bad arguments (n_hc 1..4, d >= 25)");
+    if (p.tokens == 0)
+        return Status::success();
+    const int rows = (2 + p.n_hc) * p.n_hc;
+    FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, mhc_post_pre_fused_kernel)
+    (q, p, norm_weight, norm_eps, counters);
     return cuda::launch_status();
 }
 

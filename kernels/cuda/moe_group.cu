@@ -13,6 +13,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "moe_group.cuh"
 
 namespace fathom::kernels {
 
@@ -32,43 +33,9 @@ __global__ void __launch_bounds__(k_threads) moe_group_kernel(const int32_t *ids
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
-    FATHOM_EXTERN_SHARED(int, start);   // [n_experts + 1]
-    int *count = start + n_experts + 1; // [n_experts]
-    for (int e = threadIdx.x; e < n_experts; e += blockDim.x)
-        count[e] = 0;
-    __syncthreads();
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        const int e = ids[i];
-        if (e >= 0 && e < n_experts)
-            atomicAdd(&count[e], 1);
-    }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        int at = 0, a = 0;
-        for (int e = 0; e < n_experts; ++e) {
-            start[e] = at;
-            offsets[e] = at;
-            at += count[e];
-            if (count[e] > 0 && a < slots)
-                active[a++] = e;
-        }
-        start[n_experts] = at;
-        offsets[n_experts] = at;
-        for (; a < slots; ++a)
-            active[a] = -1;
-    }
-    __syncthreads();
-    for (int e = threadIdx.x; e < n_experts; e += blockDim.x) {
-        int at = start[e];
-        if (count[e] == 0)
-            continue;
-        for (int i = 0; i < n; ++i)
-            if (ids[i] == e) {
-                src_row[at] = i / k;
-                slot_index[at] = i;
-                ++at;
-            }
-    }
+    FATHOM_EXTERN_SHARED(int, start); // [2 * n_experts + 1]
+    cuda::group_pairs(
+        cuda::PlainIds{ids}, n, k, n_experts, offsets, active, slots, src_row, slot_index, start);
 }
 
 } // namespace

@@ -13,6 +13,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "moe_group.cuh"
 
 namespace fathom::kernels {
 
@@ -41,10 +42,9 @@ __device__ unsigned long long block_max_u64(unsigned long long v, unsigned long 
     return v;
 }
 
-__global__ void __launch_bounds__(k_threads) moe_route_kernel(MoeRouteParams p)
+// Token blockIdx.x's routing (one block); thread 0 stores its ids and weights.
+__device__ void route_token(const MoeRouteParams &p)
 {
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
     __shared__ float s[k_max_experts];
     __shared__ bool taken[k_max_experts];
     __shared__ unsigned long long scratch[32];
@@ -108,6 +108,73 @@ __global__ void __launch_bounds__(k_threads) moe_route_kernel(MoeRouteParams p)
     }
 }
 
+__global__ void __launch_bounds__(k_threads) moe_route_kernel(MoeRouteParams p)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    route_token(p);
+}
+
+#ifdef FATHOM_CUDA_EMULATION
+// The emulation runs a grid's blocks one after another: memory is coherent.
+inline void device_fence() {}
+struct CgIds
+{
+    const int32_t *ids;
+    int operator()(int i) const { return ids[i]; }
+};
+#else
+__device__ inline void device_fence()
+{
+    __threadfence();
+}
+// Past L1 (not coherent between blocks): the other blocks' stores of the ids.
+struct CgIds
+{
+    const int32_t *ids;
+    __device__ int operator()(int i) const { return __ldcg(ids + i); }
+};
+#endif
+
+// nodes2: routing and grouping in one launch (moe_route_group_cuda). Every token's block
+// routes as moe_route_kernel; thread 0 publishes its ids (stores, fence, count); the launch's
+// last block to count (counter left at 0 again for the next launch or a graph replay) groups
+// all tokens' ids as moe_group_kernel, reading them past L1.
+__global__ void __launch_bounds__(k_threads) moe_route_group_kernel(MoeRouteParams p,
+                                                                    int32_t *offsets,
+                                                                    int32_t *active,
+                                                                    int slots,
+                                                                    int32_t *src_row,
+                                                                    int32_t *slot_index,
+                                                                    int *counter)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(int, start); // [2 * n_experts + 1]
+    __shared__ int s_last;
+    route_token(p);
+    if (threadIdx.x == 0) {
+        device_fence(); // the ids stored above, visible device-wide before the count
+        s_last = atomicAdd(counter, 1) == static_cast<int>(gridDim.x) - 1;
+    }
+    __syncthreads();
+    if (!s_last)
+        return;
+    device_fence(); // the other blocks' ids, read below, after their counts
+    if (threadIdx.x == 0)
+        *counter = 0;
+    cuda::group_pairs(CgIds{p.ids},
+                      p.tokens * p.topk,
+                      p.topk,
+                      p.n_experts,
+                      offsets,
+                      active,
+                      slots,
+                      src_row,
+                      slot_index,
+                      start);
+}
+
 } // namespace
 
 Status moe_route_cuda(const MoeRouteParams &p, CUstream_st *stream)
@@ -120,6 +187,29 @@ Status moe_route_cuda(const MoeRouteParams &p, CUstream_st *stream)
     if (p.tokens == 0)
         return Status::success();
     FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, moe_route_kernel)(p);
+    return cuda::launch_status();
+}
+
+Status moe_route_group_cuda(const MoeRouteParams &p,
+                            int32_t *offsets,
+                            int32_t *active,
+                            int slots,
+                            int32_t *src_row,
+                            int32_t *slot_index,
+                            int *counter,
+                            CUstream_st *stream)
+{
+    if (!p.logits || !p.ids || !p.weights || p.n_experts <= 0 || p.topk <= 0 || p.topk > p.n_experts
+        || p.tokens < 0 || !counter || !offsets || (slots > 0 && !active) || slots < 0
+        || (p.tokens > 0 && (!src_row || !slot_index)))
+        return Status::invalid("moe_route_group_cuda: bad arguments");
+    if (p.n_experts > k_max_experts || p.topk > k_max_topk)
+        return Status::unsupported("moe_route_group_cuda: at most 1024 experts and top-16");
+    if (p.tokens == 0)
+        return Status::success();
+    const size_t smem = sizeof(int) * (2 * static_cast<size_t>(p.n_experts) + 1);
+    FATHOM_LAUNCH(p.tokens, k_threads, smem, stream, moe_route_group_kernel)
+    (p, offsets, active, slots, src_row, slot_index, counter);
     return cuda::launch_status();
 }
 

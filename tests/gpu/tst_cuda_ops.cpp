@@ -476,6 +476,126 @@ void testMhcPreNorm()
     }
 }
 
+// nodes2: the post of one sublayer and the pre + RMSNorm of the next in one launch
+// (mhc_post_pre_norm_cuda) against mhc_post_cuda then mhc_pre_norm_cuda bit for bit (every
+// output, the streams too), the post against mhc_post_cpu, u against the CPU twins; twice on the
+// same counters (back at 0); 5 tokens, d = 4096 and 1000 (a partial last chunk of the stores).
+void testMhcPostPreNorm()
+{
+    for (const int d : {4096, 1000}) {
+        const int tokens = 5, n = 4;
+        const std::string name = "mhc_post_pre d=" + std::to_string(d);
+        auto x = randomBf16(static_cast<size_t>(tokens) * n * d);
+        auto y = randomBf16(static_cast<size_t>(tokens) * d);
+        auto postW = randomF32(static_cast<size_t>(tokens) * n, 0.5f);
+        for (float &v : postW)
+            v += 1.0f;
+        auto combW = randomF32(static_cast<size_t>(tokens) * n * n, 0.5f);
+        for (float &v : combW)
+            v = std::fabs(v);
+        auto fn = randomF32(static_cast<size_t>(24) * n * d, 0.02f);
+        auto base = randomF32(24, 0.5f);
+        auto w = randomF32(d, 0.3f);
+        for (float &v : w)
+            v = k::round_bf16(v + 1.0f);
+        std::vector<float> scale = {0.7f, 0.4f, 1.3f};
+        // CPU twins: the post, then the pre and the norm on its output.
+        std::vector<float> out(x.size()), pre(tokens * n), post(tokens * n), comb(tokens * n * n),
+            u(static_cast<size_t>(tokens) * d);
+        k::MhcPostParams q;
+        q.x = x.data();
+        q.y = y.data();
+        q.post = postW.data();
+        q.comb = combW.data();
+        q.out = out.data();
+        q.tokens = tokens;
+        q.n_hc = n;
+        q.d = d;
+        k::mhc_post_cpu(q);
+        k::MhcPreParams p;
+        p.x = out.data();
+        p.fn = fn.data();
+        p.base = base.data();
+        p.scale = scale.data();
+        p.pre = pre.data();
+        p.post = post.data();
+        p.comb = comb.data();
+        p.u = u.data();
+        p.tokens = tokens;
+        p.n_hc = n;
+        p.d = d;
+        k::mhc_pre_cpu(p);
+        k::RmsNormParams np;
+        np.x = np.y = u.data();
+        np.weight = w.data();
+        np.rows = tokens;
+        np.dim = d;
+        np.eps = 1e-6f;
+        k::rmsnorm_cpu(np);
+
+        Dev<float> dx(x), dy(y), dpw(postW), dcw(combW), dfn(fn), db(base), ds(scale), dw(w);
+        std::vector<int32_t> zeros(tokens, 0);
+        Dev<int32_t> counters(zeros);
+        // The two launches.
+        Dev<float> out1(out.size()), pre1(pre.size()), post1(post.size()), comb1(comb.size()),
+            u1(u.size());
+        k::MhcPostParams gq = q;
+        gq.x = dx.get();
+        gq.y = dy.get();
+        gq.post = dpw.get();
+        gq.comb = dcw.get();
+        gq.out = out1.get();
+        k::MhcPreParams g = p;
+        g.x = out1.get();
+        g.fn = dfn.get();
+        g.base = db.get();
+        g.scale = ds.get();
+        g.pre = pre1.get();
+        g.post = post1.get();
+        g.comb = comb1.get();
+        g.u = u1.get();
+        bool ok = statusOk(k::mhc_post_cuda(gq, nullptr), name.c_str())
+                  && statusOk(k::mhc_pre_norm_cuda(g, dw.get(), 1e-6f, counters.get(), nullptr),
+                              name.c_str());
+        // The one launch, twice (the second on the counters the first left).
+        Dev<float> out2(out.size()), pre2(pre.size()), post2(post.size()), comb2(comb.size()),
+            u2(u.size());
+        gq.out = out2.get();
+        g.x = out2.get();
+        g.pre = pre2.get();
+        g.post = post2.get();
+        g.comb = comb2.get();
+        g.u = u2.get();
+        // The streams poisoned (NaN) before each launch: no block may read q.out's memory
+        // before every block of its token has stored it (the values are computed where read).
+        for (int twice = 0; twice < 2; ++twice) {
+            cudaMemset(out2.get(), 0xFF, out.size() * sizeof(float));
+            ok = ok
+                 && statusOk(k::mhc_post_pre_norm_cuda(gq, g, dw.get(), 1e-6f, counters.get(), nullptr),
+                             name.c_str());
+        }
+        if (!ok || !synced(name.c_str()))
+            continue;
+        expectExact(out, out2.host(), name + " streams vs mhc_post_cpu");
+        expectExact(out1.host(), out2.host(), name + " streams vs mhc_post_cuda");
+        expectExact(u1.host(), u2.host(), name + " u vs mhc_post + mhc_pre_norm kernels");
+        expectExact(pre1.host(), pre2.host(), name + " pre");
+        expectExact(post1.host(), post2.host(), name + " post");
+        expectExact(comb1.host(), comb2.host(), name + " comb");
+        expectNmse(u, u2.host(), 1e-12, name + " u vs the CPU twins");
+        expectEqual(zeros, counters.host(), name + " counters back at 0");
+        // Refused: the pre not reading the post's output; no counters.
+        g.x = out1.get();
+        report(k::mhc_post_pre_norm_cuda(gq, g, dw.get(), 1e-6f, counters.get(), nullptr).code
+                   == k::StatusCode::InvalidArgument,
+               name + " refuses pre.x != post.out");
+        g.x = out2.get();
+        report(k::mhc_post_pre_norm_cuda(gq, g, dw.get(), 1e-6f, nullptr, nullptr).code
+                   == k::StatusCode::InvalidArgument,
+               name + " refuses no counters");
+    }
+}
+
 void testHadamardAndFakeQuant()
 {
     const int rows = 64 * 3, n = 128;
@@ -950,6 +1070,9 @@ void testIndexerFastCase(int heads,
         for (size_t v = 0; v < keys.size() / dim; v += 3)
             for (int e = dim - 32; e < dim; ++e)
                 keys[v * dim + e] *= (v % 2) ? 0x1p-8f : 0x1p-5f;
+        for (size_t v = 1; v < keys.size() / dim; v += 7) // small keys: the per-key scale
+            for (int e = 0; e < dim; ++e)
+                keys[v * dim + e] *= 0x1p-20f;
     }
     // Visible counts: causal-like ramp, a few edge values (0, 1, a tile boundary, all, > all).
     std::vector<int32_t> rowN(nQ);
@@ -1325,6 +1448,90 @@ void testSparseAttnFast()
     testSparseAttnFastCase(5, 80, 128, 100, 0, 130, 0.5f); // row 3: no valid key
 }
 
+// nodes2: routing and grouping in one launch (moe_route_group_cuda) against moe_route_cuda and
+// a host grouping of its ids (pairs sorted by expert, then by row·k + j: the forward pass's
+// order), and against moe_group_cuda; twice on one counter (back at 0). Decode sizes.
+void testMoeRouteGroup()
+{
+    for (const int experts : {256, 32})
+        for (const int tokens : {1, 3, 4}) {
+            const int topk = 6, NK = tokens * topk, slots = std::min(experts, NK);
+            const std::string name = "moe_route_group E=" + std::to_string(experts)
+                                     + " tokens=" + std::to_string(tokens);
+            auto logits = randomF32(static_cast<size_t>(tokens) * experts, 2.0f);
+            auto bias = randomF32(experts, 0.1f);
+            Dev<float> dl(logits), db(bias), dw1(NK), dw2(NK);
+            Dev<int32_t> did1(NK), did2(NK);
+            k::MoeRouteParams g;
+            g.logits = dl.get();
+            g.bias = db.get();
+            g.ids = did1.get();
+            g.weights = dw1.get();
+            g.tokens = tokens;
+            g.n_experts = experts;
+            g.topk = topk;
+            g.route_scale = 1.5f;
+            Dev<int32_t> off1(experts + 1), act1(slots), src1(NK), slot1(NK);
+            bool ok = statusOk(k::moe_route_cuda(g, nullptr), name.c_str())
+                      && statusOk(k::moe_group_cuda(did1.get(),
+                                                    tokens,
+                                                    topk,
+                                                    experts,
+                                                    off1.get(),
+                                                    act1.get(),
+                                                    slots,
+                                                    src1.get(),
+                                                    slot1.get(),
+                                                    nullptr),
+                                  name.c_str());
+            Dev<int32_t> counter(std::vector<int32_t>{0});
+            Dev<int32_t> off2(experts + 1), act2(slots), src2(NK), slot2(NK);
+            g.ids = did2.get();
+            g.weights = dw2.get();
+            for (int twice = 0; twice < 2; ++twice)
+                ok = ok
+                     && statusOk(k::moe_route_group_cuda(g,
+                                                         off2.get(),
+                                                         act2.get(),
+                                                         slots,
+                                                         src2.get(),
+                                                         slot2.get(),
+                                                         counter.get(),
+                                                         nullptr),
+                                 name.c_str());
+            if (!ok || !synced(name.c_str()))
+                continue;
+            const auto ids = did1.host();
+            // The host grouping of the routed ids.
+            std::vector<int32_t> order(NK);
+            for (int i = 0; i < NK; ++i)
+                order[i] = i;
+            std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+                return ids[a] < ids[b];
+            });
+            std::vector<int32_t> offsets(experts + 1, 0), active, src(NK);
+            for (int i = 0; i < NK; ++i)
+                ++offsets[ids[i] + 1];
+            for (int e = 0; e < experts; ++e) {
+                if (offsets[e + 1] > 0 && static_cast<int>(active.size()) < slots)
+                    active.push_back(e);
+                offsets[e + 1] += offsets[e];
+            }
+            active.resize(slots, -1);
+            for (int i = 0; i < NK; ++i)
+                src[i] = order[i] / topk;
+            expectEqual(ids, did2.host(), name + " ids");
+            expectExact(dw1.host(), dw2.host(), name + " weights");
+            expectEqual(offsets, off2.host(), name + " offsets vs host grouping");
+            expectEqual(active, act2.host(), name + " active experts vs host grouping");
+            expectEqual(src, src2.host(), name + " source rows vs host grouping");
+            expectEqual(order, slot2.host(), name + " slots vs host grouping");
+            expectEqual(off1.host(), off2.host(), name + " offsets vs moe_group_cuda");
+            expectEqual(slot1.host(), slot2.host(), name + " slots vs moe_group_cuda");
+            expectEqual(std::vector<int32_t>{0}, counter.host(), name + " counter back at 0");
+        }
+}
+
 void testMoe()
 {
     const int tokens = 9, experts = 256, topk = 6;
@@ -1569,12 +1776,72 @@ void testLinears()
         {"linear f32 gemv m=1 128x512", W::f32, 1, 128, 512, A::f32, A::f32, 0, 0, E},
         {"linear f32 tiled m=9 24x4096", W::f32, 9, 24, 4096, A::f32, A::f32, 0, 0, E},
         // y_round_bf16: LinearOutput::Bf16 in the epilogue of the GEMV and the tiled kernel.
-        {"linear fp8 gemv m=2 k=1040 bf16-rounded y, strided", W::fp8_e4m3, 2, 300, 1040, A::f32, A::f32, 0, 3, E, 1},
-        {"linear fp4 gemv m=1 512x1024 bf16-rounded y", W::fp4_e2m1, 1, 512, 1024, A::f32, A::f32, 0, 0, E, 1},
-        {"linear bf16 gemv m=3 200x512 bf16-rounded y", W::bf16, 3, 200, 512, A::f32, A::f32, 0, 0, E, 1},
-        {"linear f32 gemv m=1 96x256 fp32 bf16-rounded y", W::f32, 1, 96, 256, A::f32, A::f32, 0, 0, F, 1},
-        {"linear fp8 tiled m=9 77x384 bf16-rounded y", W::fp8_e4m3, 9, 77, 384, A::f32, A::f32, 0, 0, E, 1},
-        {"linear bf16 tiled m=33 65x300 bf16-rounded y", W::bf16, 33, 65, 300, A::f32, A::f32, 0, 2, E, 1},
+        {"linear fp8 gemv m=2 k=1040 bf16-rounded y, strided",
+         W::fp8_e4m3,
+         2,
+         300,
+         1040,
+         A::f32,
+         A::f32,
+         0,
+         3,
+         E,
+         1},
+        {"linear fp4 gemv m=1 512x1024 bf16-rounded y",
+         W::fp4_e2m1,
+         1,
+         512,
+         1024,
+         A::f32,
+         A::f32,
+         0,
+         0,
+         E,
+         1},
+        {"linear bf16 gemv m=3 200x512 bf16-rounded y",
+         W::bf16,
+         3,
+         200,
+         512,
+         A::f32,
+         A::f32,
+         0,
+         0,
+         E,
+         1},
+        {"linear f32 gemv m=1 96x256 fp32 bf16-rounded y",
+         W::f32,
+         1,
+         96,
+         256,
+         A::f32,
+         A::f32,
+         0,
+         0,
+         F,
+         1},
+        {"linear fp8 tiled m=9 77x384 bf16-rounded y",
+         W::fp8_e4m3,
+         9,
+         77,
+         384,
+         A::f32,
+         A::f32,
+         0,
+         0,
+         E,
+         1},
+        {"linear bf16 tiled m=33 65x300 bf16-rounded y",
+         W::bf16,
+         33,
+         65,
+         300,
+         A::f32,
+         A::f32,
+         0,
+         2,
+         E,
+         1},
     };
     for (const LinearCase &c : cases)
         testLinear(c);
@@ -1901,6 +2168,61 @@ void testExpertFfnCase(const char *name, k::linear_weight_type rtype, k::linear_
         return;
     compare(out, dout.host(), std::string(name) + " routed w2");
     compare(outS, douts.host(), std::string(name) + " shared w2");
+
+    // nodes2: the decode form without gathered copies. The routed rows read x where it is
+    // (x_rows = src_row), their weights in slot order (slot_index: slot = row·K + j of the
+    // expert-sorted pair), and w2 writes its rows in slot order: the same bits as the gathered
+    // launches above, and the references permuted by slot.
+    const std::vector<int32_t> slotIndex = {4, 0, 5, 1, 2, 3};
+    std::vector<float> rwSlot(NK), outSlot(out.size());
+    for (int r = 0; r < NK; ++r) {
+        rwSlot[slotIndex[r]] = rw[r];
+        std::copy_n(out.data() + static_cast<size_t>(r) * d,
+                    d,
+                    outSlot.data() + static_cast<size_t>(slotIndex[r]) * d);
+    }
+    Dev<int32_t> dsrc(src), dslot(slotIndex);
+    Dev<float> drwSlot(rwSlot), dhi(hid.size()), dhsi(hidS.size()), douti(out.size()),
+        doutsi(outS.size());
+    k::expert_ffn f1i = f1;
+    f1i.row_weights = drwSlot.get();
+    f1i.x_rows = dsrc.get();
+    f1i.slot_index = dslot.get();
+    f1i.shared.y = dhsi.get();
+    k::linear_params b1i = b1;
+    b1i.x = dx.get();
+    b1i.y = dhi.get();
+    if (!statusOk(k::linear_experts_ffn_gemv_cuda(b1i, group(0), f1i, nullptr), name)
+        || !synced(name))
+        return;
+    expectExact(dh.host(),
+                dhi.host(),
+                std::string(name) + " routed w1/w3 by src_row/slot == gathered");
+    compare(hid, dhi.host(), std::string(name) + " routed w1/w3 by src_row/slot");
+    expectExact(dhs.host(), dhsi.host(), std::string(name) + " shared w1/w3 beside indirect rows");
+    k::expert_ffn f2i = f2;
+    f2i.slot_index = dslot.get();
+    f2i.y_by_slot = 1;
+    f2i.shared.y = doutsi.get();
+    k::linear_params b2i = b2;
+    b2i.y = douti.get();
+    if (!statusOk(k::linear_experts_ffn_gemv_cuda(b2i, group(1), f2i, nullptr), name)
+        || !synced(name))
+        return;
+    compare(outSlot, douti.host(), std::string(name) + " routed w2 written by slot");
+    std::vector<float> gotSorted(out.size());
+    const std::vector<float> gotSlot = douti.host();
+    for (int r = 0; r < NK; ++r)
+        std::copy_n(gotSlot.data() + static_cast<size_t>(slotIndex[r]) * d,
+                    d,
+                    gotSorted.data() + static_cast<size_t>(r) * d);
+    expectExact(dout.host(), gotSorted, std::string(name) + " routed w2 by slot == sorted launch");
+    expectExact(douts.host(), doutsi.host(), std::string(name) + " shared w2 beside rows by slot");
+    k::expert_ffn bad = f2i;
+    bad.slot_index = nullptr;
+    report(k::linear_experts_ffn_gemv_cuda(b2i, group(1), bad, nullptr).code
+               == k::StatusCode::InvalidArgument,
+           std::string(name) + ": y_by_slot without slot_index refused");
 }
 
 void testExpertFfn()
@@ -3334,6 +3656,8 @@ int main()
     testRope();
     testMhc();
     testMhcPreNorm();
+    testMhcPostPreNorm();
+    testMoeRouteGroup();
     testHadamardAndFakeQuant();
     testRowChain();
     testCompressor();

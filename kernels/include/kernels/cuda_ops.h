@@ -61,6 +61,15 @@ Status mhc_post_cuda(const MhcPostParams &p, CUstream_st *stream);
 // sublayer's normalised input, the same bits. counters == nullptr: mhc_pre_cuda's two launches
 // (the norm in the second); else one launch (the last block of a token finishes it), counters
 // [tokens] device ints that are 0 on entry and left 0.
+// nodes2: mhc_post_cuda(post) then mhc_pre_norm_cuda(pre, ...) in one launch, the same bits:
+// pre.x must be post.out (the next sublayer reads the streams this post writes), post.x another
+// buffer; counters as mhc_pre_norm_cuda's (required: one-launch form only, tokens <= its size).
+Status mhc_post_pre_norm_cuda(const MhcPostParams &post,
+                              const MhcPreParams &pre,
+                              const float *norm_weight,
+                              float norm_eps,
+                              int *counters,
+                              CUstream_st *stream);
 Status mhc_pre_norm_cuda(const MhcPreParams &p,
                          const float *norm_weight,
                          float norm_eps,
@@ -288,6 +297,19 @@ Status linear_experts_gemv_cuda(const linear_params &base,
   src_row [rows·k] and slot_index [rows·k] (= row·k + j): the (row, j) pairs sorted by expert,
   then by row·k + j, as the forward pass's host grouping. One block; n_experts <= 4096.
 */
+/**
+  nodes2: moe_route_cuda(p) then moe_group_cuda(p.ids, p.tokens, p.topk, p.n_experts, offsets,
+  active, slots, src_row, slot_index) in one launch, the same results: each token's block
+  routes, the last block to finish groups (counter: one device int, 0 on entry, left 0).
+*/
+Status moe_route_group_cuda(const MoeRouteParams &p,
+                            int32_t *offsets,
+                            int32_t *active,
+                            int slots,
+                            int32_t *src_row,
+                            int32_t *slot_index,
+                            int *counter,
+                            CUstream_st *stream);
 Status moe_group_cuda(const int32_t *ids,
                       int rows,
                       int k,

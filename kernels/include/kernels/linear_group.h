@@ -59,6 +59,15 @@ struct expert_ffn
     linear_params shared;            // shared.m == 0: no shared expert
     const void *shared_w3 = nullptr; // swiglu: the shared expert's w3
     const uint8_t *shared_scale3 = nullptr;
+    // The routed rows where they are (decode: no gathered copies). x_rows [rows] (moe_group's
+    // src_row): routed row r (expert-sorted) reads base.x's row x_rows[r] (base.x then points
+    // at the unsorted input's row 0). slot_index [rows] (moe_group's slot_index): row r's
+    // routing weight is row_weights[slot_index[r]] (row_weights in slot order), and with
+    // y_by_slot its output is written to base.y's row slot_index[r] (slot order, as moeCombine
+    // reads it). nullptr / 0: everything expert-sorted, as before.
+    const int32_t *x_rows = nullptr;
+    const int32_t *slot_index = nullptr;
+    int32_t y_by_slot = 0;
 };
 Status linear_experts_ffn_gemv_cuda(const linear_params &base,
                                     const expert_group &g,

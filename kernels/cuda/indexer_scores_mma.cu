@@ -515,7 +515,8 @@ __device__ __forceinline__ void stage_key_tile_e4m3(
                 c[bt] = static_cast<uint32_t>(row[2 * w])
                         | (static_cast<uint32_t>(row[2 * w + 1]) << 8);
                 s[bt] = Dim == 128 ? cuda::load_u32(row + Dim / 2) // 4-byte aligned rows
-                                   : 0x7F7F0000u | row[Dim / 2] | (row[Dim / 2 + 1] << 8);
+                                   : static_cast<uint32_t>(
+                                       row[Dim / 2] | (row[Dim / 2 + 1] << 8)); // 2 scales, 0 pads
             }
         }
 #pragma unroll

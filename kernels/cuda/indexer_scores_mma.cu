@@ -53,6 +53,37 @@ constexpr int k_keys = 2 * k_keys_per_warp; // keys per block
 constexpr int k_ntiles = k_keys_per_warp / 8;
 constexpr int k_max_ksteps = 8; // dim <= 128
 
+// Causal visibility of a tile (both kernels): how many keys the thread's rows r0 and r0 + 8 see,
+// the most any row of its warp sees (a row past n_q sees none; row_n null: every row sees all n_keys), and the most any warp of
+// the block sees. The whole block calls it (one barrier); s_lim is k_warps ints of shared memory.
+struct visible_keys
+{
+    int row0, row1, warp, block; // rows r0 and r0 + 8, the warp, the block
+};
+__device__ inline visible_keys visible_key_limits(
+    int r0, int n_q, const int32_t *row_n, int n_keys, int *s_lim)
+{
+    auto limit = [&](int r) {
+        if (r >= n_q)
+            return 0;
+        const int n = row_n ? row_n[r] : n_keys;
+        return n < n_keys ? n : n_keys;
+    };
+    const int lim0 = limit(r0), lim1 = limit(r0 + 8);
+    int wlim = lim0 > lim1 ? lim0 : lim1;
+    for (int o = 16; o > 0; o >>= 1) {
+        const int other = __shfl_xor_sync(0xFFFFFFFFu, wlim, o);
+        wlim = other > wlim ? other : wlim;
+    }
+    if ((threadIdx.x & 31) == 0)
+        s_lim[threadIdx.x >> 5] = wlim;
+    __syncthreads();
+    int blim = 0;
+    for (int w = 0; w < k_warps; ++w)
+        blim = s_lim[w] > blim ? s_lim[w] : blim;
+    return {lim0, lim1, wlim, blim};
+}
+
 // Two / four consecutive floats as bf16 pairs, one 8- / 16-byte load on the device (src aligned
 // to it: the launchers check the base pointers, row strides are multiples of 16 floats).
 __device__ inline uint32_t load_bf16x2(const float *src)
@@ -202,25 +233,9 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
     const int r0 = blockIdx.x * k_rows + (warp & 1) * k_rows_per_warp + g;
     const int kw = (warp >> 1) * k_keys_per_warp; // the warp's first key in the tile
     const int r1 = r0 + 8;
-    auto limit = [&](int r) {
-        if (r >= n_q)
-            return 0;
-        const int n = row_n ? row_n[r] : n_keys;
-        return n < n_keys ? n : n_keys;
-    };
-    const int lim0 = limit(r0), lim1 = limit(r1);
-    int wlim = lim0 > lim1 ? lim0 : lim1;
-    for (int o = 16; o > 0; o >>= 1) {
-        const int other = __shfl_xor_sync(0xFFFFFFFFu, wlim, o);
-        wlim = other > wlim ? other : wlim;
-    }
-    if (lane == 0)
-        s_lim[warp] = wlim;
-    __syncthreads();
-    int blim = 0;
-    for (int w = 0; w < k_warps; ++w)
-        blim = s_lim[w] > blim ? s_lim[w] : blim;
-    if (key0 >= blim)
+    const visible_keys lim = visible_key_limits(r0, n_q, row_n, n_keys, s_lim);
+    const int lim0 = lim.row0, lim1 = lim.row1, wlim = lim.warp;
+    if (key0 >= lim.block)
         return; // no row of the block sees a key of this tile (uniform over the block)
 
     // The key tile as bf16 pairs; keys past n_keys are zero (their scores are never written).
@@ -577,25 +592,9 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_e4m3_kernel(const
     const int r0 = blockIdx.x * k_rows + (warp & 1) * k_rows_per_warp + g;
     const int kw = (warp >> 1) * k_keys_per_warp;
     const int r1 = r0 + 8;
-    auto limit = [&](int r) {
-        if (r >= n_q)
-            return 0;
-        const int n = row_n ? row_n[r] : n_keys;
-        return n < n_keys ? n : n_keys;
-    };
-    const int lim0 = limit(r0), lim1 = limit(r1);
-    int wlim = lim0 > lim1 ? lim0 : lim1;
-    for (int o = 16; o > 0; o >>= 1) {
-        const int other = __shfl_xor_sync(0xFFFFFFFFu, wlim, o);
-        wlim = other > wlim ? other : wlim;
-    }
-    if (lane == 0)
-        s_lim[warp] = wlim;
-    __syncthreads();
-    int blim = 0;
-    for (int w = 0; w < k_warps; ++w)
-        blim = s_lim[w] > blim ? s_lim[w] : blim;
-    if (key0 >= blim)
+    const visible_keys lim = visible_key_limits(r0, n_q, row_n, n_keys, s_lim);
+    const int lim0 = lim.row0, lim1 = lim.row1, wlim = lim.warp;
+    if (key0 >= lim.block)
         return; // uniform over the block
 
     stage_key_tile_e4m3<Dim>(sk, sks, keys8, key0, k_keys, n_keys);

@@ -763,10 +763,22 @@ void register_weight_range(const void *p, size_t bytes)
     const char *c = static_cast<const char *>(p);
     if (!p || !bytes || !in_device_memory(p))
         return;
-    // Only whole pages can stay open: the allocator page-aligns blocks of a page or more.
+    // Only whole pages can stay open: the allocator gives blocks of a page or more whole pages of
+    // their own, so the range's last partial page is open up to the end of its block (rounding the
+    // end down instead left the tail weights closed: whichever tensor the upload placed last, which
+    // depends on the host tensors' addresses, faulted at random).
     const size_t off = static_cast<size_t>(c - g_region);
+    size_t end = off + bytes;
+    if (auto it = g_allocs.upper_bound(const_cast<char *>(c)); it != g_allocs.begin()) {
+        --it;
+        const size_t blockEnd = static_cast<size_t>(static_cast<const char *>(it->first) - g_region)
+                                + it->second;
+        const size_t pageEnd = (end + k_page - 1) / k_page * k_page;
+        if (blockEnd % k_page == 0 && pageEnd <= blockEnd)
+            end = pageEnd;
+    }
     const size_t b = (off + k_page - 1) / k_page * k_page;
-    const size_t e = (off + bytes) / k_page * k_page;
+    const size_t e = end / k_page * k_page;
     if (e > b)
         g_weights[g_region + b] = e - b;
 }

@@ -1502,10 +1502,7 @@ Result<void> CudaExecutor::rope(const kernels::RopeParams &p)
 Result<void> CudaExecutor::mhcPre(const kernels::MhcPreParams &p)
 {
     CudaOpTimer timer(*this, "other");
-    kernels::MhcPreParams d = p;
-    d.fn = device(p.fn);
-    d.base = device(p.base);
-    d.scale = device(p.scale);
+    const kernels::MhcPreParams d = mhcOnDevice(p);
     FATHOM_CUDA_OP("mhc_pre", kernels::mhc_pre_cuda(d, m_stream));
     return {};
 }
@@ -1515,10 +1512,7 @@ Result<void> CudaExecutor::mhcPreNorm(const kernels::MhcPreParams &p,
                                       float eps)
 {
     CudaOpTimer timer(*this, "other");
-    kernels::MhcPreParams d = p;
-    d.fn = device(p.fn);
-    d.base = device(p.base);
-    d.scale = device(p.scale);
+    const kernels::MhcPreParams d = mhcOnDevice(p);
     // Up to kMhcCounterTokens tokens (decode, small prefills) in one launch.
     FATHOM_CUDA_OP("mhc_pre",
                    kernels::mhc_pre_norm_cuda(d,
@@ -1548,10 +1542,7 @@ Result<void> CudaExecutor::mhcPostPreNorm(const kernels::MhcPostParams &post,
         return mhcPreNorm(pre, normWeight, eps);
     }
     CudaOpTimer timer(*this, "other");
-    kernels::MhcPreParams d = pre;
-    d.fn = device(pre.fn);
-    d.base = device(pre.base);
-    d.scale = device(pre.scale);
+    const kernels::MhcPreParams d = mhcOnDevice(pre);
     FATHOM_CUDA_OP("mhc_post_pre",
                    kernels::mhc_post_pre_norm_cuda(post,
                                                    d,
@@ -1565,10 +1556,7 @@ Result<void> CudaExecutor::mhcPostPreNorm(const kernels::MhcPostParams &post,
 Result<void> CudaExecutor::mhcHead(const kernels::MhcHeadParams &p)
 {
     CudaOpTimer timer(*this, "other");
-    kernels::MhcHeadParams d = p;
-    d.fn = device(p.fn);
-    d.base = device(p.base);
-    d.scale = device(p.scale);
+    const kernels::MhcHeadParams d = mhcOnDevice(p);
     FATHOM_CUDA_OP("mhc_head", kernels::mhc_head_cuda(d, m_stream));
     return {};
 }
@@ -1688,7 +1676,9 @@ Result<bool> CudaExecutor::indexerSelectOnExecutor(
         FATHOM_TRY_ASSIGN(q8,
                           Buffer<uint8_t>::make(*this,
                                                 static_cast<int64_t>(
-                                                    kernels::indexer_q_e4m3_bytes(rows, p.n_heads, p.dim)),
+                                                    kernels::indexer_q_e4m3_bytes(rows,
+                                                                                  p.n_heads,
+                                                                                  p.dim)),
                                                 "indexer packed q"));
         FATHOM_CUDA_OP("indexer_q_pack",
                        kernels::indexer_q_pack_e4m3_cuda(p.q,

@@ -104,6 +104,16 @@ public:
     {
         return static_cast<const T *>(device(static_cast<const void *>(p)));
     }
+    // mHC params (pre, head) with their weights (fn, base, scale) at their device addresses.
+    template<typename P>
+    P mhcOnDevice(const P &p) const
+    {
+        P d = p;
+        d.fn = device(p.fn);
+        d.base = device(p.base);
+        d.scale = device(p.scale);
+        return d;
+    }
     // tcgemm: the tensor-core GEMM's workspace for these items (empty: none needed / failed).
     Buffer<uint8_t> mmaWorkspace(const kernels::linear_params *items, int count);
     // The exact fp32-in/fp32-out linear over `rows` rows of x with w's device addresses

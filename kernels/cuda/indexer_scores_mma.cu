@@ -84,6 +84,34 @@ __device__ inline visible_keys visible_key_limits(
     return {lim0, lim1, wlim, blim};
 }
 
+// Both kernels' epilogue: the warp's head sums rounded to bf16 and stored, row r0 / r0 + 8 only
+// for keys below its visible count lim0 / lim1 (the warp's n-tiles from key kw0 = key0 + kw).
+__device__ __forceinline__ void store_tile_scores(float (&acc)[k_ntiles][4],
+                                                  int nt,
+                                                  int kw0,
+                                                  int t,
+                                                  int r0,
+                                                  int lim0,
+                                                  int lim1,
+                                                  float *scores,
+                                                  int64_t ld)
+{
+#pragma unroll
+    for (int j = 0; j < k_ntiles; ++j) {
+        if (j < nt) {
+            round_bf16x2(acc[j][0], acc[j][1]);
+            round_bf16x2(acc[j][2], acc[j][3]);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int key = kw0 + j * 8 + 2 * t + (i & 1);
+                const int r = i < 2 ? r0 : r0 + 8;
+                if (key < (i < 2 ? lim0 : lim1))
+                    scores[static_cast<int64_t>(r) * ld + key] = acc[j][i];
+            }
+        }
+    }
+}
+
 // Two / four consecutive floats as bf16 pairs, one 8- / 16-byte load on the device (src aligned
 // to it: the launchers check the base pointers, row strides are multiples of 16 floats).
 __device__ inline uint32_t load_bf16x2(const float *src)
@@ -279,20 +307,7 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const 
             }
         }
     }
-#pragma unroll
-    for (int j = 0; j < k_ntiles; ++j) {
-        if (j < nt) {
-            round_bf16x2(acc[j][0], acc[j][1]);
-            round_bf16x2(acc[j][2], acc[j][3]);
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const int key = key0 + kw + j * 8 + 2 * t + (i & 1);
-                const int r = i < 2 ? r0 : r1;
-                if (key < (i < 2 ? lim0 : lim1))
-                    scores[static_cast<int64_t>(r) * ld + key] = acc[j][i];
-            }
-        }
-    }
+    store_tile_scores(acc, nt, key0 + kw, t, r0, lim0, lim1, scores, ld);
 }
 
 /*
@@ -675,20 +690,7 @@ __global__ void __launch_bounds__(k_warps * 32) indexer_scores_e4m3_kernel(const
             }
         }
     }
-#pragma unroll
-    for (int j = 0; j < k_ntiles; ++j) {
-        if (j < nt) {
-            round_bf16x2(acc[j][0], acc[j][1]);
-            round_bf16x2(acc[j][2], acc[j][3]);
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const int key = key0 + kw + j * 8 + 2 * t + (i & 1);
-                const int r = i < 2 ? r0 : r1;
-                if (key < (i < 2 ? lim0 : lim1))
-                    scores[static_cast<int64_t>(r) * ld + key] = acc[j][i];
-            }
-        }
-    }
+    store_tile_scores(acc, nt, key0 + kw, t, r0, lim0, lim1, scores, ld);
 }
 } // namespace
 

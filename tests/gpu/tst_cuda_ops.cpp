@@ -392,6 +392,44 @@ void testMhc()
 
 // mhc_pre_norm_cuda: mhc_pre_cuda then rmsnorm_cuda of u in two launches instead of three.
 // Against those two kernels (bit for bit) and the CPU twins (mhc_pre_cpu, rmsnorm_cpu).
+// The CPU twin of mhc_pre_norm_cuda: the mHC pre (pre, post, comb, u) of x, then u RMS-normed
+// in place with weight w (eps 1e-6); returns the params with the host pointers.
+k::MhcPreParams mhcPreNormCpu(const std::vector<float> &x,
+                              const std::vector<float> &fn,
+                              const std::vector<float> &base,
+                              const std::vector<float> &scale,
+                              const std::vector<float> &w,
+                              int tokens,
+                              int n,
+                              int d,
+                              std::vector<float> &pre,
+                              std::vector<float> &post,
+                              std::vector<float> &comb,
+                              std::vector<float> &u)
+{
+    k::MhcPreParams p;
+    p.x = x.data();
+    p.fn = fn.data();
+    p.base = base.data();
+    p.scale = scale.data();
+    p.pre = pre.data();
+    p.post = post.data();
+    p.comb = comb.data();
+    p.u = u.data();
+    p.tokens = tokens;
+    p.n_hc = n;
+    p.d = d;
+    k::mhc_pre_cpu(p);
+    k::RmsNormParams np;
+    np.x = np.y = u.data();
+    np.weight = w.data();
+    np.rows = tokens;
+    np.dim = d;
+    np.eps = 1e-6f;
+    k::rmsnorm_cpu(np);
+    return p;
+}
+
 void testMhcPreNorm()
 {
     for (const int d : {4096, 1000}) {
@@ -405,26 +443,8 @@ void testMhcPreNorm()
         std::vector<float> scale = {0.7f, 0.4f, 1.3f};
         std::vector<float> pre(tokens * n), post(tokens * n), comb(tokens * n * n),
             u(static_cast<size_t>(tokens) * d);
-        k::MhcPreParams p;
-        p.x = x.data();
-        p.fn = fn.data();
-        p.base = base.data();
-        p.scale = scale.data();
-        p.pre = pre.data();
-        p.post = post.data();
-        p.comb = comb.data();
-        p.u = u.data();
-        p.tokens = tokens;
-        p.n_hc = n;
-        p.d = d;
-        k::mhc_pre_cpu(p);
-        k::RmsNormParams np;
-        np.x = np.y = u.data();
-        np.weight = w.data();
-        np.rows = tokens;
-        np.dim = d;
-        np.eps = 1e-6f;
-        k::rmsnorm_cpu(np);
+        const k::MhcPreParams p
+            = mhcPreNormCpu(x, fn, base, scale, w, tokens, n, d, pre, post, comb, u);
         Dev<float> dx(x), dfn(fn), db(base), ds(scale), dw(w);
         Dev<float> pre1(pre.size()), post1(post.size()), comb1(comb.size()), u1(u.size());
         Dev<float> pre2(pre.size()), post2(post.size()), comb2(comb.size()), u2(u.size());
@@ -437,8 +457,12 @@ void testMhcPreNorm()
         g.post = post1.get();
         g.comb = comb1.get();
         g.u = u1.get();
+        k::RmsNormParams np;
         np.x = np.y = u1.get();
         np.weight = dw.get();
+        np.rows = tokens;
+        np.dim = d;
+        np.eps = 1e-6f;
         const std::string name = "mhc_pre_norm d=" + std::to_string(d);
         bool ok = statusOk(k::mhc_pre_cuda(g, nullptr), name.c_str())
                   && statusOk(k::rmsnorm_cuda(np, nullptr), name.c_str());
@@ -512,26 +536,8 @@ void testMhcPostPreNorm()
         q.n_hc = n;
         q.d = d;
         k::mhc_post_cpu(q);
-        k::MhcPreParams p;
-        p.x = out.data();
-        p.fn = fn.data();
-        p.base = base.data();
-        p.scale = scale.data();
-        p.pre = pre.data();
-        p.post = post.data();
-        p.comb = comb.data();
-        p.u = u.data();
-        p.tokens = tokens;
-        p.n_hc = n;
-        p.d = d;
-        k::mhc_pre_cpu(p);
-        k::RmsNormParams np;
-        np.x = np.y = u.data();
-        np.weight = w.data();
-        np.rows = tokens;
-        np.dim = d;
-        np.eps = 1e-6f;
-        k::rmsnorm_cpu(np);
+        const k::MhcPreParams p
+            = mhcPreNormCpu(out, fn, base, scale, w, tokens, n, d, pre, post, comb, u);
 
         Dev<float> dx(x), dy(y), dpw(postW), dcw(combW), dfn(fn), db(base), ds(scale), dw(w);
         std::vector<int32_t> zeros(tokens, 0);

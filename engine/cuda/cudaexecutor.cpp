@@ -198,6 +198,10 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // fused launch recomputes the post's values in each of a token's blocks).
     const char *postPre = std::getenv("FATHOM_CUDA_MHC_POST_PRE");
     x->m_mhcPostPre = !postPre || std::strcmp(postPre, "0") != 0;
+    // appends: FATHOM_CUDA_FUSED_APPENDS=0 appends a decode step's state rows one launch each
+    // (appendStateRows: window, compressor kv, gate + ape as one launch per block by default).
+    const char *fusedAppends = std::getenv("FATHOM_CUDA_FUSED_APPENDS");
+    x->m_fusedAppends = !fusedAppends || std::strcmp(fusedAppends, "0") != 0;
     // packedkv: the packed §5.2 state by default; FATHOM_CUDA_KV_LAYOUT=bf16 keeps session 7's
     // bf16 rows, FATHOM_CUDA_FP32_STATE=1 (or FATHOM_CUDA_KV_LAYOUT=fp32) the fp32 ones.
     const char *fp32State = std::getenv("FATHOM_CUDA_FP32_STATE");
@@ -1971,6 +1975,45 @@ Result<void> CudaExecutor::scatterRowsPacked(
     FATHOM_CUDA_OP("scatter_rows_packed",
                    kernels::scatter_rows_packed_cuda(
                        dst, src, rows.data(), n, width, rope, m_stateInexact, m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::appendStateRows(const StateAppend *appends,
+                                           int n,
+                                           const int32_t *hostPositions,
+                                           int positions)
+{
+    if (n > kernels::k_state_append_segments)
+        return Executor::appendStateRows(appends, n, hostPositions, positions);
+    CudaOpTimer timer(*this, "other");
+    kernels::StateAppendParams p;
+    int rows = 0;
+    for (int k = 0; k < n; ++k) {
+        const StateAppend &a = appends[k];
+        if (a.first < 0 || a.count < 0 || a.first + a.count > positions)
+            return fail(Error::Kind::InvalidArgument, "appendStateRows: bad append");
+        kernels::StateAppendSegment &sg = p.seg[k];
+        sg.dst = a.dst;
+        sg.src = a.src;
+        sg.ape = a.ape ? device(a.ape) : nullptr;
+        sg.slot_mask = a.slots - 1;
+        sg.rows = a.rows == StateAppend::Rows::Packed ? kernels::StateRows::Packed
+                  : a.rows == StateAppend::Rows::Bf16 ? kernels::StateRows::Bf16
+                                                      : kernels::StateRows::F32;
+        sg.width = a.width;
+        sg.rope = a.rope;
+        sg.first = a.first;
+        sg.count = a.count;
+        sg.period = a.period;
+        rows += a.count;
+    }
+    p.segments = n;
+    if (rows == 0)
+        return {};
+    FATHOM_TRY_ASSIGN(DeviceInts pos, uploadInts(hostPositions, positions, "positions"));
+    p.positions = pos.data();
+    FATHOM_CUDA_OP("append_state_rows",
+                   kernels::append_state_rows_cuda(p, m_stateInexact, m_stream));
     return {};
 }
 

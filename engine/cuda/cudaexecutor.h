@@ -335,6 +335,11 @@ public:
                                    int n,
                                    int width,
                                    int rope) override;
+    bool fusedStateAppends() const override { return m_fusedAppends; }
+    Result<void> appendStateRows(const StateAppend *appends,
+                                 int n,
+                                 const int32_t *hostPositions,
+                                 int positions) override;
     Result<void> moeCombine(float *y,
                             const float *routed,
                             const float *shared,
@@ -387,6 +392,7 @@ private:
     double m_gemmFlops = 0;
     bool m_exactLinear = true;
     bool m_mhcPostPre = true;  // mhcPostPreNorm() as one launch (FATHOM_CUDA_MHC_POST_PRE)
+    bool m_fusedAppends = true; // appendStateRows in one launch (FATHOM_CUDA_FUSED_APPENDS)
     bool m_groupLinear = true; // linearGroup() in one launch where it can (FATHOM_CUDA_GROUP_LINEAR)
     KvLayout m_kvLayout = KvLayout::Packed;
     int *m_stateInexact = nullptr; // device counter of scatter_rows_bf16_cuda / _packed_cuda

@@ -172,6 +172,43 @@ Result<void> Executor::scatterRowsPacked(
     return {};
 }
 
+Result<void> Executor::appendStateRows(const StateAppend *appends,
+                                       int n,
+                                       const int32_t *hostPositions,
+                                       int positions)
+{
+    for (int k = 0; k < n; ++k) {
+        const StateAppend &a = appends[k];
+        if (a.count <= 0)
+            continue;
+        if (a.first < 0 || a.first + a.count > positions || a.slots <= 0
+            || (a.slots & (a.slots - 1)) != 0 || (a.ape && a.rows != StateAppend::Rows::F32))
+            return fail(Error::Kind::InvalidArgument, "appendStateRows: bad append");
+        if (a.ape)
+            FATHOM_TRY(addPeriodicRows(
+                a.src, a.ape, hostPositions + a.first, a.count, a.width, a.period));
+        std::vector<int32_t> slots(static_cast<size_t>(a.count));
+        for (int t = 0; t < a.count; ++t)
+            slots[static_cast<size_t>(t)] = static_cast<int32_t>(hostPositions[a.first + t]
+                                                                 & (a.slots - 1));
+        switch (a.rows) {
+        case StateAppend::Rows::F32:
+            FATHOM_TRY(
+                scatterRows(static_cast<float *>(a.dst), a.src, slots.data(), a.count, a.width));
+            break;
+        case StateAppend::Rows::Bf16:
+            FATHOM_TRY(scatterRowsBf16(
+                static_cast<uint16_t *>(a.dst), a.src, slots.data(), a.count, a.width));
+            break;
+        case StateAppend::Rows::Packed:
+            FATHOM_TRY(scatterRowsPacked(
+                static_cast<uint8_t *>(a.dst), a.src, slots.data(), a.count, a.width, a.rope));
+            break;
+        }
+    }
+    return {};
+}
+
 void Executor::moeCombineRowRange(float *y,
                                   const float *routed,
                                   const float *shared,

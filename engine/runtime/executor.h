@@ -366,6 +366,34 @@ public:
         exact in that layout: a rounding is a bug upstream, which a device executor may count). */
     virtual Result<void> scatterRowsPacked(
         uint8_t *dst, const float *src, const int32_t *hostRows, int n, int width, int rope);
+    /** One append of appendStateRows: count rows of src [count, width] into the ring dst
+        (slots capacity, a power of two) at slots hostPositions[first + t] mod slots, stored as
+        fp32 (scatterRows), bf16 (scatterRowsBf16) or packed with `rope` (scatterRowsPacked). ape
+        (fp32 rows only, may be nullptr): addPeriodicRows(src, ape, hostPositions + first,
+        count, width, period) first (src keeps the sum). */
+    struct StateAppend
+    {
+        enum class Rows { F32, Bf16, Packed };
+        void *dst = nullptr;
+        int64_t slots = 0;
+        Rows rows = Rows::F32;
+        int width = 0;
+        int rope = 0;
+        float *src = nullptr;
+        int first = 0;
+        int count = 0;
+        const float *ape = nullptr;
+        int period = 1;
+    };
+    /** Whether appendStateRows is worth calling (one launch instead of one per append; session
+        10: the CUDA executor unless FATHOM_CUDA_FUSED_APPENDS=0). Default: no. */
+    virtual bool fusedStateAppends() const { return false; }
+    /** The appends of a decode step's block (window, compressor kv and gate rows) as one op.
+        Default: exactly the old sequence, per append addPeriodicRows (ape) then the scatter. */
+    virtual Result<void> appendStateRows(const StateAppend *appends,
+                                         int n,
+                                         const int32_t *hostPositions,
+                                         int positions);
     /** y [rows, d] = bf16(fp32 sum of routed [rows, k, d] by increasing expert id (hostIds
         [rows, k], the reference's order), then + shared [rows, d]). */
     virtual Result<void> moeCombine(float *y,

@@ -5,6 +5,7 @@
 #include "kernels/formats.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
@@ -170,6 +171,9 @@ namespace {
 namespace ScriptHist {
 enum : int { Window, Entries, CompKv, CompGate, IndexKeys, IndexKv, IndexGate };
 }
+
+// Appends of one Executor::appendStateRows (V4Forward::fusedAppends): 4 items of a CSA block.
+constexpr int kMaxFusedAppends = 20;
 
 // ScriptHist numbers BlockState::histories() (anything else: the window, as before).
 RowHistory &scriptHistory(BlockState &b, int which)
@@ -729,7 +733,8 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
                                          const Floats &a,
                                          Floats &g,
                                          bool indexer,
-                                         std::vector<int> &emittedPerItem)
+                                         std::vector<int> &emittedPerItem,
+                                         bool appended)
 {
     const ModelConfig &c = m_model.config();
     const int m = bw.ratio;
@@ -738,15 +743,18 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
     const int W = cc * Dc;
     const int N = batch.rows;
     const int r = c.qkRopeHeadDim;
-    // Gate rows + the positional bias of their place in the window (ape).
-    const size_t staged0 = stagedUploads();
-    FATHOM_TRY(m_exec.addPeriodicRows(g.data(),
-                                      indexer ? bw.idxApe : bw.compApe,
-                                      batch.positions.data(),
-                                      N,
-                                      W,
-                                      m));
-    scriptGen(staged0, static_cast<int>(ScriptOp::Positions), -1, batch.block);
+    // Gate rows + the positional bias of their place in the window (ape); appended: done with
+    // the appends (fusedAppends).
+    if (!appended) {
+        const size_t staged0 = stagedUploads();
+        FATHOM_TRY(m_exec.addPeriodicRows(g.data(),
+                                          indexer ? bw.idxApe : bw.compApe,
+                                          batch.positions.data(),
+                                          N,
+                                          W,
+                                          m));
+        scriptGen(staged0, static_cast<int>(ScriptOp::Positions), -1, batch.block);
+    }
 
     int nE = 0;
     emittedPerItem.assign(batch.items.size(), 0);
@@ -766,24 +774,27 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
         const auto &it = batch.items[i];
         RowHistory &kvH = indexer ? it.bs->indexKv : it.bs->compKv;
         RowHistory &gH = indexer ? it.bs->indexGate : it.bs->compGate;
-        if (kvH.end() != it.start || gH.end() != it.start)
+        const int64_t end = it.start + (appended ? it.count : 0);
+        if (kvH.end() != end || gH.end() != end)
             return fail(Error::Kind::Internal,
                         bw.prefix + " compressor state out of step at position "
                             + std::to_string(it.start));
         // All of the item's rows first: an entry reads only rows up to its own position.
         const int item = static_cast<int>(i);
-        FATHOM_TRY(appendRows(kvH,
-                              a.data() + static_cast<int64_t>(it.row) * W,
-                              it.count,
-                              item,
-                              batch.block,
-                              indexer ? ScriptHist::IndexKv : ScriptHist::CompKv));
-        FATHOM_TRY(appendRows(gH,
-                              g.data() + static_cast<int64_t>(it.row) * W,
-                              it.count,
-                              item,
-                              batch.block,
-                              indexer ? ScriptHist::IndexGate : ScriptHist::CompGate));
+        if (!appended) {
+            FATHOM_TRY(appendRows(kvH,
+                                  a.data() + static_cast<int64_t>(it.row) * W,
+                                  it.count,
+                                  item,
+                                  batch.block,
+                                  indexer ? ScriptHist::IndexKv : ScriptHist::CompKv));
+            FATHOM_TRY(appendRows(gH,
+                                  g.data() + static_cast<int64_t>(it.row) * W,
+                                  it.count,
+                                  item,
+                                  batch.block,
+                                  indexer ? ScriptHist::IndexGate : ScriptHist::CompGate));
+        }
         for (int t = 0; t < it.count; ++t) {
             const int64_t pos = it.start + t;
             if ((pos + 1) % m != 0)
@@ -878,6 +889,98 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
         k += emittedPerItem[i];
     }
     return {};
+}
+
+Result<bool> V4Forward::fusedAppends(const BlockWeights &bw,
+                                     const Batch &batch,
+                                     const float *kv,
+                                     float *compKv,
+                                     float *compGate,
+                                     float *idxKv,
+                                     float *idxGate)
+{
+    if (!m_exec.fusedStateAppends())
+        return false;
+    const ModelConfig &c = m_model.config();
+    const int m = bw.ratio, D = c.headDim, DI = c.indexHeadDim, cc = m == 4 ? 2 : 1;
+    struct Job
+    {
+        RowHistory *h;
+        float *src;
+        int width, which, item, first, count;
+        const float *ape;
+    };
+    std::array<Job, kMaxFusedAppends> jobs;
+    int n = 0;
+    for (size_t i = 0; i < batch.items.size(); ++i) {
+        const Batch::Item &it = batch.items[i];
+        // A decode step's few rows (prefill keeps the old appends); one launch's segments.
+        if (it.count > 4 || n + (m == 4 ? 5 : m ? 3 : 1) > kMaxFusedAppends)
+            return false;
+        const int item = static_cast<int>(i), r = it.row;
+        // The window rows are read only (the old append does not change them either).
+        jobs[n++] = {&it.bs->window,
+                     const_cast<float *>(kv) + static_cast<int64_t>(r) * D,
+                     D,
+                     ScriptHist::Window,
+                     item,
+                     r,
+                     it.count,
+                     nullptr};
+        if (m) {
+            const int w = cc * D;
+            float *a = compKv + static_cast<int64_t>(r) * w;
+            float *g = compGate + static_cast<int64_t>(r) * w;
+            jobs[n++] = {&it.bs->compKv, a, w, ScriptHist::CompKv, item, r, it.count, nullptr};
+            jobs[n++]
+                = {&it.bs->compGate, g, w, ScriptHist::CompGate, item, r, it.count, bw.compApe};
+        }
+        if (m == 4) {
+            const int w = 2 * DI;
+            float *a = idxKv + static_cast<int64_t>(r) * w;
+            float *g = idxGate + static_cast<int64_t>(r) * w;
+            jobs[n++] = {&it.bs->indexKv, a, w, ScriptHist::IndexKv, item, r, it.count, nullptr};
+            jobs[n++]
+                = {&it.bs->indexGate, g, w, ScriptHist::IndexGate, item, r, it.count, bw.idxApe};
+        }
+    }
+    // Device rings in step only (the old appends report a history out of step).
+    for (int k = 0; k < n; ++k) {
+        const RowHistory &h = *jobs[k].h;
+        const int64_t start = batch.items[static_cast<size_t>(jobs[k].item)].start;
+        if (!h.deviceData() || !h.ring() || h.end() != start || h.width() != jobs[k].width)
+            return false;
+    }
+    std::array<Executor::StateAppend, kMaxFusedAppends> appends;
+    for (int k = 0; k < n; ++k) {
+        RowHistory &h = *jobs[k].h;
+        FATHOM_TRY_ASSIGN(void *dst, h.prepareAppend(jobs[k].count));
+        Executor::StateAppend &a = appends[static_cast<size_t>(k)];
+        a.dst = dst;
+        a.slots = h.capacity();
+        a.rows = h.packed() ? Executor::StateAppend::Rows::Packed
+                 : h.bf16() ? Executor::StateAppend::Rows::Bf16
+                            : Executor::StateAppend::Rows::F32;
+        a.width = jobs[k].width;
+        a.rope = h.packedRope();
+        a.src = jobs[k].src;
+        a.first = jobs[k].first;
+        a.count = jobs[k].count;
+        a.ape = jobs[k].ape;
+        a.period = m ? m : 1;
+    }
+    const size_t before = stagedUploads();
+    FATHOM_TRY(m_exec.appendStateRows(appends.data(), n, batch.positions.data(), batch.rows));
+    scriptGen(before, static_cast<int>(ScriptOp::Positions), -1, batch.block);
+    for (int k = 0; k < n; ++k) {
+        const Job &j = jobs[k];
+        if (!j.h->advanceStored(j.count))
+            return fail(Error::Kind::Internal, bw.prefix + ": fused appends outside their rows");
+        if (m_rec && j.count > 0)
+            scriptAction(
+                static_cast<int>(ScriptOp::Append), j.item, batch.block, j.which, j.count);
+    }
+    return true;
 }
 
 Result<void> V4Forward::attention(
@@ -982,7 +1085,16 @@ Result<void> V4Forward::attention(
     kc.quant_block = 64;
     FATHOM_TRY(m_exec.rowChain(kc));
     tapRows(m_exec, tap, bw.prefix, "kv", kv.data(), D, {D}, tapItems);
-    for (size_t i = 0; i < batch.items.size(); ++i) {
+    // The block's appends as one op where the executor has it (fusedAppends), else one by one.
+    FATHOM_TRY_ASSIGN(const bool appended,
+                      fusedAppends(bw,
+                                   batch,
+                                   kv.data(),
+                                   compKv.data(),
+                                   compGate.data(),
+                                   idxKv.data(),
+                                   idxGate.data()));
+    for (size_t i = 0; !appended && i < batch.items.size(); ++i) {
         const auto &it = batch.items[i];
         if (it.bs->window.end() != it.start)
             return fail(Error::Kind::Internal, bw.prefix + " window out of step");
@@ -996,7 +1108,7 @@ Result<void> V4Forward::attention(
 
     std::vector<int> emitted;
     if (m)
-        FATHOM_TRY(compressorUpdate(bw, batch, compKv, compGate, false, emitted));
+        FATHOM_TRY(compressorUpdate(bw, batch, compKv, compGate, false, emitted, appended));
 
     // Lightning indexer (CSA): per token the selected compressed entries.
     const int topk = c.indexTopk;
@@ -1004,7 +1116,7 @@ Result<void> V4Forward::attention(
     Ints selOnExec;                // the same in executor memory (indexerSelectOnExecutor)
     bool selectedOnExec = false;
     if (m == 4) {
-        FATHOM_TRY(compressorUpdate(bw, batch, idxKv, idxGate, true, emitted));
+        FATHOM_TRY(compressorUpdate(bw, batch, idxKv, idxGate, true, emitted, appended));
         const int HI = c.indexNHeads, DI = c.indexHeadDim;
         kernels::RopeParams ip;
         ip.x = qi.data();

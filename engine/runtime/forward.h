@@ -183,7 +183,19 @@ private:
                                   const Buffer<float> &a,
                                   Buffer<float> &g,
                                   bool indexer,
-                                  std::vector<int> &emittedPerItem);
+                                  std::vector<int> &emittedPerItem,
+                                  bool appended = false);
+    // appends (session 10): a decode step's window, compressor kv and gate (+ ape) rows of the
+    // block as one Executor::appendStateRows; false (nothing done) where the old appends run
+    // (an executor without it, a prefill, a host or linear history). compressorUpdate(appended)
+    // then pools only.
+    Result<bool> fusedAppends(const BlockWeights &bw,
+                              const Batch &batch,
+                              const float *kv,
+                              float *compKv,
+                              float *compGate,
+                              float *idxKv,
+                              float *idxGate);
     Result<void> moe(
         int block, const Batch &batch, const float *x, float *y, const ForwardOptions &options);
 

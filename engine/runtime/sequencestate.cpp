@@ -203,6 +203,19 @@ Result<void> RowHistory::reserve(int64_t rows)
     return moveTo(rows);
 }
 
+Result<void *> RowHistory::prepareAppend(int64_t count)
+{
+    if (!m_dev)
+        return fail(Error::Kind::Internal, "prepareAppend: a history without device rows");
+    // A buffer shared with a copy of the state, or one without room, is replaced first: appends
+    // write past this history's rows, where a copy may keep rows of its own.
+    const bool full = (m_ring ? 0 : m_devOffset) + m_devRows + count > m_dev->capacity;
+    if (count > 0 && (m_dev.use_count() > 1 || full))
+        FATHOM_TRY(
+            moveTo(full ? deviceCapacity(m_ring, m_devRows + count, m_minRing) : m_dev->capacity));
+    return m_dev->data;
+}
+
 Result<void> RowHistory::appendStored(const float *rows, int64_t count)
 {
     if (!m_dev) {
@@ -212,12 +225,7 @@ Result<void> RowHistory::appendStored(const float *rows, int64_t count)
     if (count <= 0 || m_width == 0)
         return {};
     const size_t rowBytes = sizeof(float) * static_cast<size_t>(m_width);
-    // A buffer shared with a copy of the state, or one without room, is replaced first: appends
-    // write past this history's rows, where a copy may keep rows of its own.
-    const bool full = (m_ring ? 0 : m_devOffset) + m_devRows + count > m_dev->capacity;
-    if (m_dev.use_count() > 1 || full)
-        FATHOM_TRY(
-            moveTo(full ? deviceCapacity(m_ring, m_devRows + count, m_minRing) : m_dev->capacity));
+    FATHOM_TRY(prepareAppend(count));
     const int64_t at = end();
     auto *exec = dynamic_cast<Executor *>(m_dev->mem);
     const bool narrow = m_dev->bf16 || m_dev->packed;

@@ -190,6 +190,11 @@ public:
     // the present device buffer (a replayed decode-step graph: V4Forward's step script): false,
     // and nothing changed, unless the rows fit that buffer (device rows; see appendsInPlace).
     bool advanceStored(int64_t count);
+    // Device rows: appendStored()'s growth / copy-on-write for count more rows alone, so that
+    // they fit the present buffer (appendsInPlace); returns that buffer. Something else then
+    // writes the rows (Executor::appendStateRows, V4Forward's fused appends) and advanceStored()
+    // counts them.
+    Result<void *> prepareAppend(int64_t count);
     void truncate(int64_t newEnd);  // drops rows >= newEnd
     void dropBefore(int64_t index); // forgets rows < index (amortised)
     void reset(int64_t begin);      // empty, starting at `begin`

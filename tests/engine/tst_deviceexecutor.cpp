@@ -115,6 +115,10 @@ public:
         return m_cpu.expertFfn(jobs, inter, limit);
     }
 
+    // appends: the block's appends through Executor::appendStateRows (its default: the old
+    // sequence of ops on the pretend device).
+    bool fusedStateAppends() const override { return fused; }
+    bool fused = false;
     int allocations = 0, toHost = 0, fromHost = 0;
 
 private:
@@ -161,11 +165,15 @@ private slots:
         QTest::addColumn<QString>("variant");
         QTest::addColumn<int>("chunk");
         QTest::addColumn<bool>("forced");
+        QTest::addColumn<bool>("fused");
         for (const char *v : {"tiny-bf16", "tiny-quant"})
             for (int chunk : {0, 5})
                 for (bool forced : {true, false})
                     QTest::addRow("%s/chunk%d/%s", v, chunk, forced ? "forced" : "own")
-                        << QString::fromLatin1(v) << chunk << forced;
+                        << QString::fromLatin1(v) << chunk << forced << false;
+        for (const char *v : {"tiny-bf16", "tiny-quant"})
+            QTest::addRow("%s/chunk5/own/fused-appends", v)
+                << QString::fromLatin1(v) << 5 << false << true;
     }
 
     void sameLogitsAsTheCpu()
@@ -173,6 +181,7 @@ private slots:
         QFETCH(QString, variant);
         QFETCH(int, chunk);
         QFETCH(bool, forced);
+        QFETCH(bool, fused);
         FATHOM_TESTDATA_PATH(dir, "v4");
         auto l = load(dir + QLatin1Char('/') + variant);
         QVERIFY(l);
@@ -201,6 +210,7 @@ private slots:
         auto want = runLogits(cf, c, req);
         QVERIFY2(want, want ? "" : want.error().toString().c_str());
         PretendDevice dev;
+        dev.fused = fused;
         {
             V4Forward df(*l->model, dev);
             auto got = runLogits(df, c, req);
@@ -212,8 +222,16 @@ private slots:
         QCOMPARE(dev.live(), size_t(0)); // every buffer and state row given back
     }
 
+    void stateInExecutorMemory_data()
+    {
+        QTest::addColumn<bool>("fused");
+        QTest::addRow("appends") << false;
+        QTest::addRow("fused-appends") << true;
+    }
+
     void stateInExecutorMemory()
     {
+        QFETCH(bool, fused);
         FATHOM_TESTDATA_PATH(dir, "v4");
         auto l = load(dir + QStringLiteral("/tiny-quant"));
         QVERIFY(l);
@@ -226,6 +244,7 @@ private slots:
         CpuExecutor cpu(2);
         V4Forward cf(*l->model, cpu);
         PretendDevice dev;
+        dev.fused = fused;
         V4Forward df(*l->model, dev);
         std::vector<float> a(V), b(V);
 

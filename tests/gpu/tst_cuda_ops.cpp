@@ -3309,6 +3309,118 @@ void testScatterPacked()
     }
 }
 
+// appends (session 10): a decode step's appends as one launch (append_state_rows_cuda) against
+// the CPU twin, the old sequence per segment: the ape row added (fp32, in src too), then the row
+// stored as fp32, bf16 (f32_to_bf16) or packed (pack_state_row) at slot position & (slots - 1).
+// Segments of every kind: packed KV entries (the window, fake-quantised rows), fp32 compressor kv
+// rows, gate rows with ape (periods 4 and 8), packed index keys and bf16 rows of fp32 values
+// (counted inexact), items of 1 to 3 rows, positions past the ring (wrapping), an empty segment.
+void testStateAppends()
+{
+    struct Seg
+    {
+        k::StateRows rows;
+        int width, rope, slots, first, count, period;
+        bool ape, exact;
+    };
+    const std::vector<int32_t> positions = {37, 5, 6, 7, 130};
+    const std::vector<Seg> segs = {
+        {k::StateRows::Packed, 96, 32, 32, 0, 1, 1, false, true},   // window, item 0
+        {k::StateRows::Packed, 96, 32, 32, 1, 3, 1, false, true},   // window, item 1
+        {k::StateRows::F32, 48, 0, 16, 0, 1, 4, false, false},      // compressor kv
+        {k::StateRows::F32, 48, 0, 16, 1, 3, 4, true, false},       // gate + ape
+        {k::StateRows::F32, 128, 0, 256, 0, 5, 8, true, false},     // gate + ape, 5 rows
+        {k::StateRows::Packed, 64, -1, 16, 2, 2, 1, false, false},  // index keys, fp32 rows
+        {k::StateRows::Bf16, 40, 0, 64, 3, 2, 1, false, false},     // bf16 rows, fp32 values
+        {k::StateRows::F32, 48, 0, 16, 4, 0, 1, false, false},      // empty
+    };
+    k::StateAppendParams p;
+    p.segments = static_cast<int>(segs.size());
+    std::vector<std::unique_ptr<Dev<uint8_t>>> dst;
+    std::vector<std::unique_ptr<Dev<float>>> src, ape;
+    std::vector<std::vector<uint8_t>> want;
+    std::vector<std::vector<float>> wantSrc;
+    int inexact = 0;
+    for (size_t i = 0; i < segs.size(); ++i) {
+        const Seg &sg = segs[i];
+        const int64_t rb = sg.rows == k::StateRows::Packed ? k::packed_row_bytes(sg.width, sg.rope)
+                           : sg.rows == k::StateRows::Bf16 ? 2 * sg.width
+                                                           : 4 * sg.width;
+        auto rows = sg.exact ? randomBf16(static_cast<size_t>(sg.count) * sg.width, 3.0f)
+                             : randomF32(static_cast<size_t>(sg.count) * sg.width, 3.0f);
+        if (sg.exact)
+            k::fake_quant_e4m3_f32_rows(rows.data(), sg.count, sg.width, sg.width - sg.rope, 64);
+        const auto table = randomF32(static_cast<size_t>(sg.period) * sg.width, 1.0f);
+        std::vector<uint8_t> w(static_cast<size_t>(sg.slots * rb), 0xA5u);
+        std::vector<float> ws = rows;
+        for (int t = 0; t < sg.count; ++t) {
+            const int32_t pos = positions[static_cast<size_t>(sg.first + t)];
+            float *v = ws.data() + static_cast<size_t>(t) * sg.width;
+            if (sg.ape)
+                for (int e = 0; e < sg.width; ++e)
+                    v[e] = v[e] + table[static_cast<size_t>(pos % sg.period) * sg.width + e];
+            uint8_t *d = w.data() + static_cast<size_t>((pos & (sg.slots - 1)) * rb);
+            if (sg.rows == k::StateRows::Packed) {
+                inexact += k::pack_state_row(v, sg.width, sg.rope, d);
+            } else if (sg.rows == k::StateRows::Bf16) {
+                for (int e = 0; e < sg.width; ++e) {
+                    const uint16_t b = k::f32_to_bf16(v[e]);
+                    std::memcpy(d + 2 * e, &b, 2);
+                    const float back = k::bf16_to_f32(b);
+                    inexact += std::memcmp(&back, &v[e], 4) != 0;
+                }
+            } else {
+                std::memcpy(d, v, static_cast<size_t>(rb));
+            }
+        }
+        dst.push_back(std::make_unique<Dev<uint8_t>>(std::vector<uint8_t>(w.size(), 0xA5u)));
+        src.push_back(std::make_unique<Dev<float>>(rows));
+        ape.push_back(std::make_unique<Dev<float>>(table));
+        want.push_back(std::move(w));
+        wantSrc.push_back(std::move(ws));
+        k::StateAppendSegment &d = p.seg[i];
+        d.dst = dst.back()->get();
+        d.src = src.back()->get();
+        d.ape = sg.ape ? ape.back()->get() : nullptr;
+        d.slot_mask = sg.slots - 1;
+        d.rows = sg.rows;
+        d.width = sg.width;
+        d.rope = sg.rope;
+        d.first = sg.first;
+        d.count = sg.count;
+        d.period = sg.period;
+    }
+    Dev<int32_t> dpos(positions);
+    Dev<int> dc(std::vector<int>{0});
+    p.positions = dpos.get();
+    const char *name = "append_state_rows (packed, fp32, gate + ape, index keys, bf16)";
+    if (!statusOk(k::append_state_rows_cuda(p, dc.get(), nullptr), name) || !synced(name))
+        return;
+    size_t bad = 0, badSrc = 0;
+    for (size_t i = 0; i < segs.size(); ++i) {
+        const auto got = dst[i]->host();
+        const auto gotSrc = src[i]->host();
+        for (size_t j = 0; j < got.size(); ++j)
+            bad += got[j] != want[i][j];
+        for (size_t j = 0; j < gotSrc.size(); ++j)
+            badSrc += std::memcmp(&gotSrc[j], &wantSrc[i][j], 4) != 0;
+    }
+    const int counted = dc.host()[0];
+    report(bad == 0 && badSrc == 0 && counted == inexact && inexact > 0,
+           std::string(name) + ": " + std::to_string(bad) + " bytes differ from the CPU twin, "
+               + std::to_string(badSrc) + " source values differ (ape in place), "
+               + std::to_string(counted) + " counted inexact (expected "
+               + std::to_string(inexact) + ")");
+    // A bad segment (ape on packed rows, a ring that is not a power of two) is refused.
+    k::StateAppendParams q = p;
+    q.seg[0].ape = q.seg[3].ape;
+    k::StateAppendParams r = p;
+    r.seg[2].slot_mask = 5;
+    report(!k::append_state_rows_cuda(q, nullptr, nullptr).ok()
+               && !k::append_state_rows_cuda(r, nullptr, nullptr).ok(),
+           "append_state_rows refuses ape on packed rows and a ring of 6 slots");
+}
+
 // The converting scatter into bf16 rows: bf16-exact rows land unchanged (and count nothing);
 // other values are rounded to nearest even and counted, NaN included.
 void testScatterBf16()
@@ -3534,6 +3646,7 @@ void testBf16State()
 {
     testScatterBf16();
     testScatterPacked(); // packedkv
+    testStateAppends();  // appends
     testSparseAttnBf16Case(3, 64, 512, 160, 300, 200, false); // exact, prefill
     testSparseAttnBf16Case(1, 64, 512, 256, 700, 640, false); // exact, decode
     testSparseAttnBf16Case(12, 64, 512, 300, 500, 640, true); // tensor cores, prefill

@@ -346,6 +346,35 @@ Status scatter_rows_packed_cuda(uint8_t *dst,
                                 int rope,
                                 int *inexact,
                                 CUstream_st *stream);
+// A decode step's sequence-state appends as one launch (session 10): segment k writes its count
+// rows of src [count, width] into the ring dst at slots positions[first + t] & slot_mask, as
+// fp32 (StateRows::F32), bf16 bits (Bf16: scatter_rows_bf16_cuda's values) or packed rows (Packed:
+// scatter_rows_packed_cuda's bytes, rope as there). ape (F32 only, may be nullptr): the
+// compressor gate's positional bias, row positions[first + t] % period of ape [period, width]
+// added (fp32, as addPeriodicRows) to the row first, in src too. Segments must not overlap.
+// inexact as scatter_rows_packed_cuda.
+enum class StateRows : int { F32 = 0, Bf16 = 1, Packed = 2 };
+struct StateAppendSegment
+{
+    void *dst = nullptr;
+    float *src = nullptr;
+    const float *ape = nullptr;
+    int64_t slot_mask = 0; // ring capacity - 1 (a power of two)
+    StateRows rows = StateRows::F32;
+    int width = 0;
+    int rope = 0;  // Packed: RoPE dims of a KV entry, < 0: index keys
+    int first = 0; // the segment's first row in positions
+    int count = 0;
+    int period = 1; // ape
+};
+constexpr int k_state_append_segments = 20; // 4 items x (window + 2 compressors' kv and gate)
+struct StateAppendParams
+{
+    StateAppendSegment seg[k_state_append_segments];
+    int segments = 0;
+    const int32_t *positions = nullptr; // device
+};
+Status append_state_rows_cuda(const StateAppendParams &p, int *inexact, CUstream_st *stream);
 // y [rows, cols] (row stride ld) rounded to bf16 values in place (LinearOutput::Bf16 on f32 y).
 Status round_bf16_rows_cuda(float *y, int rows, int cols, int64_t ld, CUstream_st *stream);
 // out [n_tokens, copies, dim] bf16-valued = rows ids[t] of table [vocab, dim] (bf16 bits), each

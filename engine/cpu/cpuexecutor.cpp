@@ -514,6 +514,12 @@ Result<void> CpuExecutor::topk(const float *values, int n, int k, int32_t *outId
 
 Result<void> CpuExecutor::sparseAttention(const kernels::SparseAttnParams &p)
 {
+    // The output's inverse RoPE (SparseAttnParams::out_rope_positions): the attention, then
+    // rope() on its output, the bits of the separate op.
+    if (p.out_rope_positions) {
+        FATHOM_TRY(sparseAttention(kernels::sparse_attn_without_out_rope(p)));
+        return rope(kernels::sparse_attn_out_rope(p));
+    }
     // Independent (query row, head) pairs: split rows, or heads for a single row (decode; one
     // share of heads per thread, so each thread reads every key row once). The result does not
     // depend on the split. Without exact linears the sums are fp32 (sparse_attn_fast_cpu).

@@ -223,6 +223,16 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_mhcCounters = static_cast<int *>(counters);
     FATHOM_TRY(x->cudaCheck(cudaMemset(counters, 0, sizeof(int) * (kMhcCounterTokens + 1)),
                             "clearing the mHC counters"));
+    // attnnodes: FATHOM_CUDA_ATTN_FUSED_TAIL=0 launches the attention's split merge and the
+    // output's inverse RoPE apart (A/B: the fused merge runs in one block per row and head group).
+    const char *attnTail = std::getenv("FATHOM_CUDA_ATTN_FUSED_TAIL");
+    x->m_attnFusedTail = !attnTail || std::strcmp(attnTail, "0") != 0;
+    void *attnCounters = nullptr;
+    FATHOM_TRY(x->cudaCheck(cudaMalloc(&attnCounters, sizeof(int) * kAttnCounters),
+                            "allocating the attention counters"));
+    x->m_attnCounters = static_cast<int *>(attnCounters);
+    FATHOM_TRY(x->cudaCheck(cudaMemset(attnCounters, 0, sizeof(int) * kAttnCounters),
+                            "clearing the attention counters"));
     return x;
 }
 
@@ -255,6 +265,8 @@ CudaExecutor::~CudaExecutor()
         cudaFree(m_stateInexact);
     if (m_mhcCounters)
         cudaFree(m_mhcCounters);
+    if (m_attnCounters)
+        cudaFree(m_attnCounters);
     for (const Timed &t : m_timed) {
         cudaEventDestroy(static_cast<cudaEvent_t>(t.start));
         cudaEventDestroy(static_cast<cudaEvent_t>(t.stop));
@@ -1776,16 +1788,32 @@ Result<void> CudaExecutor::sparseAttention(const kernels::SparseAttnParams &p)
     CudaOpTimer timer(*this, "attention");
     kernels::SparseAttnParams d = p;
     d.sink = device(p.sink);
+    d.out_rope_freqs = device(p.out_rope_freqs);
+    // attnnodes: the output's inverse RoPE in the attention's launch, or (switch off) a separate
+    // rope launch after it.
+    const bool outRope = p.out_rope_positions != nullptr;
+    if (!m_attnFusedTail)
+        d = kernels::sparse_attn_without_out_rope(d);
     // Non-exact mode: tensor cores (attn: sparse_attn_mma.cu); decode rows split each index row,
-    // their partials in an arena temporary (sized by the index width only: replay-safe).
+    // their partials in an arena temporary (sized by the index width only: replay-safe), merged
+    // in the same launch (fused tail: zeroed counters) or by a second one.
     Buffer<float> parts;
+    int *counters = nullptr;
     if (!m_exactLinear && d.n_q > 0 && d.n_q < kernels::k_min_fast_rows) {
         const auto n = static_cast<int64_t>(kernels::sparse_attn_decode_workspace_floats(d));
         FATHOM_TRY_ASSIGN(parts, Buffer<float>::make(*this, n, "attention split partials"));
+        if (m_attnFusedTail && kernels::sparse_attn_decode_counters(d) <= kAttnCounters)
+            counters = m_attnCounters;
     }
     FATHOM_CUDA_OP("sparse_attn",
-                   m_exactLinear ? kernels::sparse_attn_cuda(d, m_stream)
-                                 : kernels::sparse_attn_fast_cuda(d, m_stream, parts.data()));
+                   m_exactLinear
+                       ? kernels::sparse_attn_cuda(d, m_stream)
+                       : kernels::sparse_attn_fast_cuda(d, m_stream, parts.data(), counters));
+    if (outRope && !m_attnFusedTail) {
+        kernels::RopeParams r = kernels::sparse_attn_out_rope(p);
+        r.freqs = device(p.out_rope_freqs);
+        FATHOM_CUDA_OP("rope", kernels::rope_cuda(r, m_stream));
+    }
     return {};
 }
 

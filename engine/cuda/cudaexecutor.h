@@ -399,6 +399,11 @@ private:
     // mhc_pre_norm_cuda's one-launch path: a zeroed counter per token (it leaves them 0).
     static constexpr int kMhcCounterTokens = 64;
     int *m_mhcCounters = nullptr;
+    // attnnodes: the attention's tail (split merge + inverse RoPE) in the attention launch
+    // (FATHOM_CUDA_ATTN_FUSED_TAIL), its zeroed counters (one per decode row and head group).
+    static constexpr int kAttnCounters = 256;
+    bool m_attnFusedTail = true;
+    int *m_attnCounters = nullptr;
     std::shared_ptr<CublasLtLinear> m_lt; // cublaslt: made on first non-exact FP8 GEMM
 
     // Free blocks by (size, address): an allocation takes the lowest address of its size, so

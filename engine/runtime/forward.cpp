@@ -1370,14 +1370,23 @@ Result<void> V4Forward::attention(
         ap.head_dim = D;
         ap.n_idx = nIdx;
         ap.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+        // The output's inverse RoPE in the attention op (one launch on a device); a tap keeps
+        // the separate rope below ("attn_core_out" is the output before it).
+        if (!tap) {
+            ap.out_rope_positions = positions + it.row;
+            ap.out_rope_freqs = freqs.data();
+            ap.out_rope_dim = r;
+        }
         FATHOM_TRY(m_exec.sparseAttention(ap));
     }
     tapRows(m_exec, tap, bw.prefix, "attn_core_out", o.data(), H * D, {H, D}, tapItems);
-    rp.x = o.data();
-    rp.rows = N * H;
-    rp.rows_per_position = H;
-    rp.direction = kernels::RopeDirection::Inverse;
-    FATHOM_TRY(m_exec.rope(rp));
+    if (tap) {
+        rp.x = o.data();
+        rp.rows = N * H;
+        rp.rows_per_position = H;
+        rp.direction = kernels::RopeDirection::Inverse;
+        FATHOM_TRY(m_exec.rope(rp));
+    }
     tapRows(m_exec, tap, bw.prefix, "attn_out_derotated", o.data(), H * D, {H, D}, tapItems);
 
     // Grouped low-rank output projection.

@@ -19,11 +19,14 @@
   gathered tile is read from global memory once per 4 heads.
   NOTE: the double dots keep the op bit-exact against the CPU; a Hopper path (wgmma over 64-key
   tiles with fp32 accumulation, split-KV for decode) trades that for speed.
+  With p.out_rope_positions each warp then applies the output's inverse RoPE to its head's
+  stored row (the attention's tail in the same launch; the bits of a separate rope_cuda).
 */
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
 #include "kv_packed.cuh"
+#include "row_ops.cuh"
 
 namespace fathom::kernels {
 
@@ -209,6 +212,14 @@ __global__ void __launch_bounds__(k_threads) sparse_attn_kernel(SparseAttnParams
         if (j < dpl && e < D)
             o[e] = cuda::round_bf16(__fdiv_rn(static_cast<float>(acc[j]), den));
     }
+    // The output's inverse RoPE (the fused tail): rope_kernel's rope_pair on the stored values
+    // of this warp's head, so the bits of the separate launch.
+    if (p.out_rope_positions) {
+        __syncwarp(); // the lanes' stores above, read back by other lanes
+        const int half = p.out_rope_dim / 2, off = D - p.out_rope_dim;
+        for (int j = lane; j < half; j += 32)
+            cuda::rope_pair(o + off + 2 * j, p.out_rope_positions[t], p.out_rope_freqs[j], true);
+    }
 }
 
 } // namespace
@@ -225,7 +236,10 @@ Status sparse_attn_cuda(const SparseAttnParams &p, CUstream_st *stream)
     if (!p.q || !p.idx || !p.sink || !p.out || p.n_heads <= 0 || p.head_dim <= 0 || p.block <= 0
         || (p.n_kv > 0 && !pool) || p.n_q < 0 || p.n_idx < 0 || (bf16 && p.kv_ext && !p.kv_ext_bf16)
         || (packed && (p.kv_ext || p.kv_ext_bf16) && !p.kv_ext_packed)
-        || (packed && (p.kv_rope < 0 || p.kv_rope > p.head_dim)))
+        || (packed && (p.kv_rope < 0 || p.kv_rope > p.head_dim))
+        || (p.out_rope_positions
+            && (!p.out_rope_freqs || p.out_rope_dim <= 0 || (p.out_rope_dim & 1)
+                || p.out_rope_dim > p.head_dim)))
         return Status::invalid("sparse_attn_cuda: bad arguments");
     if (p.head_dim > k_max_dim || (p.head_dim & 1) || p.block > k_max_block)
         return Status::unsupported(

@@ -35,6 +35,7 @@
 #include "cuda_common.cuh"
 #include "kv_packed.cuh"
 #include "mma_sync.cuh"
+#include "row_ops.cuh"
 
 namespace fathom::kernels {
 
@@ -104,16 +105,95 @@ inline bool aligned8(const void *p)
     return (reinterpret_cast<uintptr_t>(p) & 7u) == 0;
 }
 
+#ifdef FATHOM_CUDA_EMULATION
+// The emulation runs a grid's blocks one after another: memory is coherent.
+inline void device_fence() {}
+inline float load_cg(const float *p)
+{
+    return *p;
+}
+#else
+__device__ inline void device_fence()
+{
+    __threadfence();
+}
+// Past L1 (not coherent between blocks): another block's store.
+__device__ inline float load_cg(const float *p)
+{
+    return __ldcg(p);
+}
+#endif
+
+// The fused tail's inverse RoPE (p.out_rope_positions set) of heads [h_begin, h_end) of output
+// row t_row, in place on the stored bf16 values by the whole block (the caller's barrier after
+// its stores): rope_kernel's rope_pair on the same values, so the bits of the separate launch.
+__device__ inline void out_rope_rows(const SparseAttnParams &p, int t_row, int h_begin, int h_end)
+{
+    const int half = p.out_rope_dim / 2, off = p.head_dim - p.out_rope_dim;
+    const int pos = p.out_rope_positions[t_row];
+    for (int i = threadIdx.x; i < (h_end - h_begin) * half; i += blockDim.x) {
+        const int hh = h_begin + i / half, j = i % half;
+        cuda::rope_pair(p.out + (static_cast<int64_t>(t_row) * p.n_heads + hh) * p.head_dim + off
+                            + 2 * j,
+                        pos,
+                        p.out_rope_freqs[j],
+                        true);
+    }
+}
+
+// The split merge of one (row, head), the partials of split s at w + s·(D + 2) (load: plain or
+// past L1): the maximum M, e_s = exp(m_s − M) into e[s] (−1 marks an empty split, skipped), and
+// the denominator with the sink (1 without any key: none).
+template<typename Load>
+__device__ inline float combine_stats(
+    const float *w, int D, int splits, float sink, float *e, bool *none, Load load)
+{
+    const int D2 = D + 2;
+    float m = -__int_as_float(0x7F800000);
+    for (int s = 0; s < splits; ++s)
+        m = fmaxf(m, load(w + s * D2 + D));
+    *none = isinf(m);
+    float den = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+        const float ms = load(w + s * D2 + D);
+        e[s] = isinf(ms) ? -1.0f : expf(__fsub_rn(ms, m));
+        if (!isinf(ms))
+            den = __fadd_rn(den, __fmul_rn(load(w + s * D2 + D + 1), e[s]));
+    }
+    return *none ? 1.0f : __fadd_rn(den, expf(__fsub_rn(sink, m)));
+}
+
+// Output dim d of that (row, head): bf16(Σ_s O_s[d] e_s / den), empty splits skipped, 0 without
+// a key.
+template<typename Load>
+__device__ inline float combine_value(
+    const float *w, int D, int splits, int d, const float *e, float den, bool none, Load load)
+{
+    const int D2 = D + 2;
+    float acc = 0.0f;
+    for (int s = 0; s < splits; ++s)
+        if (!(e[s] < 0.0f))
+            acc = __fadd_rn(acc, __fmul_rn(load(w + s * D2 + d), e[s]));
+    float x = none ? 0.0f : __fdiv_rn(acc, den), dummy = 0.0f;
+    round_bf16x2(x, dummy);
+    return x;
+}
+
 // part == nullptr: the whole index row, normalised output (prefill). Otherwise the decode
 // variant's split blockIdx.z: index blocks [z bps, (z + 1) bps) only, and the unnormalised
-// partial O, its maximum and its denominator (no sink) to part (sparse_attn_combine_kernel).
+// partial O, its maximum and its denominator (no sink) to part (sparse_attn_combine_kernel),
+// or with counters (the fused tail) the merge in the same launch: the last block of each
+// (row, head group) to finish (a counter per group, left at 0 again for the next launch or a
+// graph replay) merges the group's splits as the combine kernel does. The output's inverse
+// RoPE (p.out_rope_positions) follows the store that writes the final output.
 __global__ void __launch_bounds__(k_threads, 1)
-    sparse_attn_mma_kernel(SparseAttnParams p, float *part, int bps)
+    sparse_attn_mma_kernel(SparseAttnParams p, float *part, int bps, int *counters)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ int s_n;
+    __shared__ int s_last;
     const int D = p.head_dim;
     const Layout l = layout(D);
     uint32_t *kvs = reinterpret_cast<uint32_t *>(smem);
@@ -385,6 +465,56 @@ __global__ void __launch_bounds__(k_threads, 1)
                 w[D + 1] = sden[hh];
             }
         }
+        if (!counters)
+            return;
+        // The partials stored above visible device-wide before the count that publishes them.
+        device_fence();
+        __syncthreads();
+        int *counter = counters + t_row * gridDim.y + blockIdx.y;
+        if (threadIdx.x == 0)
+            s_last = atomicAdd(counter, 1) == static_cast<int>(gridDim.z) - 1;
+        __syncthreads();
+        if (!s_last)
+            return;
+        device_fence(); // the other blocks' partials, read below, after their counts
+        if (threadIdx.x == 0)
+            *counter = 0;
+        // The merge of heads h0 .. h0 + nh − 1: their e_s and denominators (a thread per head;
+        // the S tile's shared memory, free now: 64 x 32 + 64 + 64 floats), then the outputs.
+        const int nh = p.n_heads - h0 < k_heads ? p.n_heads - h0 : k_heads;
+        const int splits = static_cast<int>(gridDim.z);
+        const auto cg = [](const float *a) { return load_cg(a); };
+        float *e_all = ss, *dens = ss + k_heads * 32;
+        int *nones = reinterpret_cast<int *>(dens + k_heads);
+        const float *w0 = part + (static_cast<int64_t>(t_row) * p.n_heads + h0) * splits * D2;
+        if (threadIdx.x < nh) {
+            bool none = false;
+            dens[threadIdx.x] = combine_stats(w0 + static_cast<int64_t>(threadIdx.x) * splits * D2,
+                                              D,
+                                              splits,
+                                              p.sink[h0 + threadIdx.x],
+                                              e_all + 32 * threadIdx.x,
+                                              &none,
+                                              cg);
+            nones[threadIdx.x] = none;
+        }
+        __syncthreads();
+        for (int i = threadIdx.x; i < nh * D; i += blockDim.x) {
+            const int hh = i / D, d = i % D;
+            p.out[(static_cast<int64_t>(t_row) * p.n_heads + h0 + hh) * D + d]
+                = combine_value(w0 + static_cast<int64_t>(hh) * splits * D2,
+                                D,
+                                splits,
+                                d,
+                                e_all + 32 * hh,
+                                dens[hh],
+                                nones[hh] != 0,
+                                cg);
+        }
+        if (p.out_rope_positions) {
+            __syncthreads(); // the outputs stored above, read back by other threads
+            out_rope_rows(p, t_row, h0, h0 + nh);
+        }
         return;
     }
     for (int half = 0; half < 2; ++half) {
@@ -408,40 +538,39 @@ __global__ void __launch_bounds__(k_threads, 1)
             }
         }
     }
+    if (p.out_rope_positions) {
+        __syncthreads(); // the outputs stored above, read back by other threads
+        out_rope_rows(p, t_row, h0, p.n_heads - h0 < k_heads ? p.n_heads : h0 + k_heads);
+    }
 }
 
 // The decode variant's merge, one block per (row, head): M = max_s m_s, the split sums rescaled
-// by exp(m_s - M), the sink in the final denominator only; o = bf16(O / den), 0 without a key.
-__global__ void sparse_attn_combine_kernel(
-    const float *part, float *out, int D, int splits, const float *sink, int n_heads)
+// by exp(m_s - M), the sink in the final denominator only; o = bf16(O / den), 0 without a key;
+// then the output's inverse RoPE (p.out_rope_positions).
+__global__ void sparse_attn_combine_kernel(const float *part, SparseAttnParams p, int splits)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
+    __shared__ float e[32];
+    __shared__ float s_den;
+    __shared__ int s_none;
+    const int D = p.head_dim;
     const int64_t rh = blockIdx.x; // row x n_heads + head
-    const int h = static_cast<int>(rh % n_heads);
-    const int D2 = D + 2;
-    const float *w = part + rh * splits * D2;
-    float m = -__int_as_float(0x7F800000);
-    for (int s = 0; s < splits; ++s)
-        m = fmaxf(m, w[s * D2 + D]);
-    const bool none = isinf(m);
-    float den = 0.0f;
-    for (int s = 0; s < splits; ++s) {
-        const float ms = w[s * D2 + D];
-        if (!isinf(ms))
-            den = __fadd_rn(den, __fmul_rn(w[s * D2 + D + 1], expf(__fsub_rn(ms, m))));
+    const int h = static_cast<int>(rh % p.n_heads);
+    const float *w = part + rh * splits * (D + 2);
+    const auto plain = [](const float *a) { return *a; };
+    if (threadIdx.x == 0) {
+        bool none = false;
+        s_den = combine_stats(w, D, splits, p.sink[h], e, &none, plain);
+        s_none = none;
     }
-    den = none ? 1.0f : __fadd_rn(den, expf(__fsub_rn(sink[h], m)));
-    for (int d = threadIdx.x; d < D; d += blockDim.x) {
-        float acc = 0.0f;
-        for (int s = 0; s < splits; ++s) {
-            const float ms = w[s * D2 + D];
-            if (!isinf(ms))
-                acc = __fadd_rn(acc, __fmul_rn(w[s * D2 + d], expf(__fsub_rn(ms, m))));
-        }
-        float x = none ? 0.0f : __fdiv_rn(acc, den), dummy = 0.0f;
-        round_bf16x2(x, dummy);
-        out[rh * D + d] = x;
+    __syncthreads();
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+        p.out[rh * D + d] = combine_value(w, D, splits, d, e, s_den, s_none != 0, plain);
+    if (p.out_rope_positions) {
+        __syncthreads(); // the outputs stored above, read back by other threads
+        const int t_row = static_cast<int>(rh / p.n_heads);
+        out_rope_rows(p, t_row, h, h + 1);
     }
 }
 
@@ -472,7 +601,15 @@ bool sparse_attn_mma_supported(const SparseAttnParams &p)
            && p.block <= k_blk;
 }
 
-Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream, float *workspace)
+int sparse_attn_decode_counters(const SparseAttnParams &p)
+{
+    return p.n_q > 0 && p.n_heads > 0 ? p.n_q * ((p.n_heads + k_heads - 1) / k_heads) : 0;
+}
+
+Status sparse_attn_fast_cuda(const SparseAttnParams &p,
+                             CUstream_st *stream,
+                             float *workspace,
+                             int *counters)
 {
     const bool decode = p.n_q < k_min_fast_rows;
     const bool packed = p.kv_packed || p.kv_ext_packed;
@@ -495,7 +632,10 @@ Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream, flo
     if (!p.q || !p.idx || !p.sink || !p.out || p.n_heads <= 0 || (p.n_kv > 0 && !pool)
         || (bf16 && p.kv_ext && !p.kv_ext_bf16)
         || (packed && (p.kv_ext || p.kv_ext_bf16) && !p.kv_ext_packed) || p.n_idx < 0
-        || (p.n_heads + k_heads - 1) / k_heads > 65535)
+        || (p.n_heads + k_heads - 1) / k_heads > 65535
+        || (p.out_rope_positions
+            && (!p.out_rope_freqs || p.out_rope_dim <= 0 || (p.out_rope_dim & 1)
+                || p.out_rope_dim > p.head_dim)))
         return Status::invalid("sparse_attn_fast_cuda: bad arguments");
     const size_t bytes = layout(p.head_dim).total();
     if (const cudaError_t err = cuda::allow_smem(sparse_attn_mma_kernel, bytes); err != cudaSuccess)
@@ -504,18 +644,20 @@ Status sparse_attn_fast_cuda(const SparseAttnParams &p, CUstream_st *stream, flo
         return Status::success();
     if (!decode) {
         const dim3 grid(p.n_q, (p.n_heads + k_heads - 1) / k_heads);
-        FATHOM_LAUNCH(grid, k_threads, bytes, stream, sparse_attn_mma_kernel)(p, nullptr, 0);
+        FATHOM_LAUNCH(grid, k_threads, bytes, stream, sparse_attn_mma_kernel)
+        (p, nullptr, 0, nullptr);
         return cuda::launch_status();
     }
     int bps = 0;
     const int splits = decode_splits(p, &bps);
     const dim3 grid(p.n_q, (p.n_heads + k_heads - 1) / k_heads, splits);
-    FATHOM_LAUNCH(grid, k_threads, bytes, stream, sparse_attn_mma_kernel)(p, workspace, bps);
+    FATHOM_LAUNCH(grid, k_threads, bytes, stream, sparse_attn_mma_kernel)
+    (p, workspace, bps, counters);
     Status st = cuda::launch_status();
-    if (!st.ok())
+    if (!st.ok() || counters)
         return st;
     FATHOM_LAUNCH(dim3(p.n_q * p.n_heads), 128, 0, stream, sparse_attn_combine_kernel)
-    (workspace, p.out, p.head_dim, splits, p.sink, p.n_heads);
+    (workspace, p, splits);
     return cuda::launch_status();
 }
 

@@ -3561,6 +3561,170 @@ void testSparseAttnBf16Case(int nQ, int heads, int D, int nKv, int nExt, int nId
     }
 }
 
+// attnnodes: the attention's tail in the attention launch: the output's inverse RoPE
+// (SparseAttnParams::out_rope_*) and, in the decode variant, the split merge by the last block of
+// each row and head group (counters). Fresh random inputs per shape; fp32, bf16 and packed pools;
+// the fused launch against the old sequence (attention, + combine, then rope_cuda Inverse) and
+// against the CPU twins (the same attention + rope_cpu Inverse; sparse_attn_cpu for the exact
+// kernel) bit for bit; twice on the same counters (they must be back at 0, the second launch's
+// output written afresh).
+void testSparseAttnFusedTailCase(int nQ, int heads, int D, int nExt, int nIdx, int ropeDim, bool fast)
+{
+    const int nKv = nIdx / 2 + 7;
+    auto q = randomBf16(static_cast<size_t>(nQ) * heads * D, 0.5f);
+    auto kv = randomBf16(static_cast<size_t>(nKv) * D);
+    auto ext = randomBf16(static_cast<size_t>(nExt) * D);
+    const int kvRope = D >= 64 ? 64 : 0;
+    if (kvRope) { // packable rows: e4m3 x 2^k per 64 nope dims, bf16 RoPE dims
+        k::fake_quant_e4m3_f32_rows(kv.data(), nKv, D, D - 64, 64);
+        k::fake_quant_e4m3_f32_rows(ext.data(), nExt, D, D - 64, 64);
+    }
+    auto sink = randomF32(heads, 1.0f);
+    std::uniform_int_distribution<int> pick(-1, nKv + nExt + 3);
+    std::vector<int32_t> idx(static_cast<size_t>(nQ) * nIdx);
+    for (int32_t &i : idx)
+        i = pick(g_rng);
+    if (nQ > 1) // a row with no valid key
+        std::fill(idx.begin() + nIdx, idx.begin() + 2 * nIdx, -1);
+    std::uniform_int_distribution<int32_t> posPick(0, 1 << 20);
+    std::vector<int32_t> pos(nQ);
+    for (int32_t &x : pos)
+        x = posPick(g_rng);
+    k::RopeFreqParams fp;
+    fp.rope_dim = ropeDim;
+    fp.base = 160000.0;
+    fp.yarn_factor = 16.0;
+    std::vector<float> freqs(ropeDim / 2);
+    k::rope_freqs_cpu(fp, freqs.data());
+
+    Dev<float> dq(q), dkv(kv), dext(ext), dsink(sink), dfreqs(freqs);
+    Dev<uint16_t> dkvb(bf16Bits(kv)), dextb(bf16Bits(ext));
+    Dev<uint8_t> dkvp(kvRope ? packRows(kv, nKv, D, kvRope) : std::vector<uint8_t>(1)),
+        dextp(kvRope ? packRows(ext, nExt, D, kvRope) : std::vector<uint8_t>(1));
+    Dev<int32_t> didx(idx), dpos(pos);
+    const size_t n = q.size();
+    Dev<float> dold(n), dnew(n);
+    const bool split = fast && nQ < k::k_min_fast_rows;
+    k::SparseAttnParams g0 = attnParams(dq.get(),
+                                        dkv.get(),
+                                        dext.get(),
+                                        didx.get(),
+                                        dsink.get(),
+                                        dold.get(),
+                                        nQ,
+                                        heads,
+                                        D,
+                                        nKv,
+                                        nExt,
+                                        nIdx);
+    Dev<float> dws(split ? k::sparse_attn_decode_workspace_floats(g0) : 1);
+    const int nCounters = split ? k::sparse_attn_decode_counters(g0) : 1;
+    Dev<int32_t> dcnt(std::vector<int32_t>(nCounters, 0));
+    for (int pool = 0; pool < (kvRope ? 3 : 2); ++pool) {
+        k::SparseAttnParams g = g0;
+        if (pool == 1) {
+            g.kv = g.kv_ext = nullptr;
+            g.kv_bf16 = dkvb.get();
+            g.kv_ext_bf16 = dextb.get();
+        } else if (pool == 2) {
+            g.kv = g.kv_ext = nullptr;
+            g.kv_packed = dkvp.get();
+            g.kv_ext_packed = dextp.get();
+            g.kv_rope = kvRope;
+        }
+        char name[160];
+        std::snprintf(
+            name,
+            sizeof name,
+            "attention fused tail%s (%d rows x %d heads x %d, %d indices, rope %d, %s pool)",
+            !fast   ? ", exact kernel"
+            : split ? ", split-KV decode"
+                    : ", tensor cores",
+            nQ,
+            heads,
+            D,
+            nIdx,
+            ropeDim,
+            pool == 0   ? "fp32"
+            : pool == 1 ? "bf16"
+                        : "packed");
+        // The old sequence: the attention (+ its combine launch), then rope_cuda Inverse.
+        auto launch = [&](const k::SparseAttnParams &x, int *counters) {
+            return fast ? k::sparse_attn_fast_cuda(x, nullptr, dws.get(), counters)
+                        : k::sparse_attn_cuda(x, nullptr);
+        };
+        if (!statusOk(launch(g, nullptr), name) || !synced(name))
+            return;
+        const auto core = dold.host(); // before the inverse RoPE
+        k::SparseAttnParams gf = g;
+        gf.out_rope_positions = dpos.get();
+        gf.out_rope_freqs = dfreqs.get();
+        gf.out_rope_dim = ropeDim;
+        k::RopeParams rp = k::sparse_attn_out_rope(gf);
+        if (!statusOk(k::rope_cuda(rp, nullptr), name) || !synced(name))
+            return;
+        const auto old = dold.host();
+        // The CPU twin of the tail: rope_cpu Inverse of the same attention output.
+        auto twin = core;
+        rp.x = twin.data();
+        rp.positions = pos.data();
+        rp.freqs = freqs.data();
+        k::rope_cpu(rp);
+        // Fused: twice on the same counters, the output poisoned before each launch.
+        gf.out = dnew.get();
+        for (int rep = 0; rep < 2; ++rep) {
+            cudaMemset(dnew.get(), 0xFF, n * sizeof(float));
+            if (!statusOk(launch(gf, split ? dcnt.get() : nullptr), name) || !synced(name))
+                return;
+            const auto got = dnew.host();
+            const std::string what = std::string(name) + (rep ? " (second launch)" : "");
+            expectExact(old, got, what + " vs attention + rope_cuda");
+            expectExact(twin, got, what + " vs the CPU twin rope_cpu");
+        }
+        if (split) {
+            const auto c = dcnt.host();
+            report(std::all_of(c.begin(), c.end(), [](int32_t x) { return x == 0; }),
+                   std::string(name) + ": counters back at 0");
+            // The split combine launch (no counters) applies the RoPE too.
+            cudaMemset(dnew.get(), 0xFF, n * sizeof(float));
+            if (statusOk(launch(gf, nullptr), name) && synced(name))
+                expectExact(old, dnew.host(), std::string(name) + ", combine launch");
+        }
+        if (!fast && pool == 0) { // the exact kernel: sparse_attn_cpu + rope_cpu
+            std::vector<float> ref(n);
+            k::SparseAttnParams p = attnParams(q.data(),
+                                               kv.data(),
+                                               ext.data(),
+                                               idx.data(),
+                                               sink.data(),
+                                               ref.data(),
+                                               nQ,
+                                               heads,
+                                               D,
+                                               nKv,
+                                               nExt,
+                                               nIdx);
+            k::sparse_attn_cpu(p);
+            p.out_rope_positions = pos.data();
+            p.out_rope_freqs = freqs.data();
+            p.out_rope_dim = ropeDim;
+            k::rope_cpu(k::sparse_attn_out_rope(p));
+            expectExact(ref, dnew.host(), std::string(name) + " vs sparse_attn_cpu + rope_cpu");
+        }
+    }
+}
+
+void testSparseAttnFusedTail()
+{
+    testSparseAttnFusedTailCase(1, 64, 512, 500, 640, 64, true); // V4 decode: 10 splits
+    testSparseAttnFusedTailCase(3, 80, 128, 40, 1100, 32, true); // 18 splits, two head groups
+    testSparseAttnFusedTailCase(2, 4, 96, 20, 30, 32, true);     // tiny-bf16, one split
+    testSparseAttnFusedTailCase(2, 8, 64, 30, 4096, 16, true);   // 32 splits (the cap) of 2 blocks
+    testSparseAttnFusedTailCase(9, 4, 96, 20, 100, 32, true);    // tensor cores, prefill
+    testSparseAttnFusedTailCase(1, 8, 512, 500, 640, 64, false); // exact kernel, decode
+    testSparseAttnFusedTailCase(3, 6, 96, 20, 130, 32, false);   // exact kernel, prefill
+}
+
 // Exact and tensor-core indexer scores, prefill and decode: bf16 keys give the fp32 keys' bits.
 void testIndexerBf16Case(int heads, int dim, int nKeys, int nQ, bool fast)
 {
@@ -3759,10 +3923,15 @@ int main()
                 static_cast<unsigned long long>(seed));
     // FATHOM_OPS_ONLY=state: the sequence-state checks alone (bf16 / packed rows; quick runs).
     const char *only = std::getenv("FATHOM_OPS_ONLY");
-    if (only && (std::strcmp(only, "state") == 0 || std::strcmp(only, "indexer") == 0)) {
-        // FATHOM_OPS_ONLY=indexer: the tensor-core indexer checks alone (idx8).
+    if (only
+        && (std::strcmp(only, "state") == 0 || std::strcmp(only, "indexer") == 0
+            || std::strcmp(only, "attntail") == 0)) {
+        // FATHOM_OPS_ONLY=indexer: the tensor-core indexer checks alone (idx8); attntail: the
+        // attention's fused tail (attnnodes).
         if (std::strcmp(only, "state") == 0)
             testBf16State();
+        else if (std::strcmp(only, "attntail") == 0)
+            testSparseAttnFusedTail();
         else
             testIndexerFast();
         std::printf("%d of %d checks passed (seed %llu)\n",
@@ -3786,6 +3955,7 @@ int main()
     testSparseAttn();
     testIndexerFast();
     testSparseAttnFast();
+    testSparseAttnFusedTail();
     testMoe();
     testLinears();
     testLinearGroup();

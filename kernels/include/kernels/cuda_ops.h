@@ -204,9 +204,17 @@ bool sparse_attn_mma_supported(const SparseAttnParams &p);
   floats, device memory); without it the exact kernel runs, as before.
 */
 size_t sparse_attn_decode_workspace_floats(const SparseAttnParams &p);
+/*
+  counters (the fused tail; device ints, sparse_attn_decode_counters(p) of them, zero, left zero):
+  the decode variant merges its splits in the same launch (the last block of each row and head
+  group to finish) instead of a second launch; the same bits. Both launchers apply the output's
+  inverse RoPE (p.out_rope_positions) after their final stores (sparse_attn.h).
+*/
+int sparse_attn_decode_counters(const SparseAttnParams &p);
 Status sparse_attn_fast_cuda(const SparseAttnParams &p,
                              CUstream_st *stream,
-                             float *workspace = nullptr);
+                             float *workspace = nullptr,
+                             int *counters = nullptr);
 
 // ---- MoE ----------------------------------------------------------------------------------------
 

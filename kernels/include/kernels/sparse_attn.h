@@ -12,6 +12,7 @@
   The sink enlarges the denominator only.
 */
 
+#include "kernels/rope.h"
 #include "kernels/status.h"
 
 #include <cstdint>
@@ -47,7 +48,39 @@ struct SparseAttnParams
     int block = 64;     // online-softmax block (indices per block)
     int kv_rope = 0;    // RoPE dims of a packed row (the last ones; qk_rope_head_dim)
     int32_t pad_ = 0;   // explicit padding (params_padding.cpp)
+    // Optional inverse RoPE of the output (the attention's tail; CUDA launchers only, the
+    // CPU kernels here ignore it and CpuExecutor::sparseAttention runs its rope() after them):
+    // when out_rope_positions is set, every head's last out_rope_dim dims of output row t are
+    // rotated by rope Inverse at position out_rope_positions[t] with out_rope_freqs (rope.h),
+    // the bits of a separate rope of the stored output.
+    const int32_t *out_rope_positions = nullptr; // [n_q]
+    const float *out_rope_freqs = nullptr;       // [out_rope_dim / 2]
+    int out_rope_dim = 0;
+    int32_t pad2_ = 0; // explicit padding (params_padding.cpp)
 };
+
+// The output's inverse RoPE of p (out_rope_positions set) as a separate rope op, and p without it.
+inline RopeParams sparse_attn_out_rope(const SparseAttnParams &p)
+{
+    RopeParams r;
+    r.x = p.out;
+    r.positions = p.out_rope_positions;
+    r.freqs = p.out_rope_freqs;
+    r.rows = p.n_q * p.n_heads;
+    r.row_stride = p.head_dim;
+    r.offset = p.head_dim - p.out_rope_dim;
+    r.rope_dim = p.out_rope_dim;
+    r.rows_per_position = p.n_heads;
+    r.direction = RopeDirection::Inverse;
+    return r;
+}
+inline SparseAttnParams sparse_attn_without_out_rope(SparseAttnParams p)
+{
+    p.out_rope_positions = nullptr;
+    p.out_rope_freqs = nullptr;
+    p.out_rope_dim = 0;
+    return p;
+}
 
 Status sparse_attn_cpu(const SparseAttnParams &p);
 // The same computation one head at a time (the straightforward loop): sparse_attn_cpu must

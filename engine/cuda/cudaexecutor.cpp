@@ -200,8 +200,10 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_mhcPostPre = !postPre || std::strcmp(postPre, "0") != 0;
     // appends: FATHOM_CUDA_FUSED_APPENDS=0 appends a decode step's state rows one launch each
     // (appendStateRows: window, compressor kv, gate + ape as one launch per block by default).
+    // FATHOM_CUDA_FUSED_APPENDS=2: the appends as a launch of their own, not in the kv chain's.
     const char *fusedAppends = std::getenv("FATHOM_CUDA_FUSED_APPENDS");
     x->m_fusedAppends = !fusedAppends || std::strcmp(fusedAppends, "0") != 0;
+    x->m_chainAppends = !fusedAppends || std::strcmp(fusedAppends, "2") != 0;
     // packedkv: the packed §5.2 state by default; FATHOM_CUDA_KV_LAYOUT=bf16 keeps session 7's
     // bf16 rows, FATHOM_CUDA_FP32_STATE=1 (or FATHOM_CUDA_KV_LAYOUT=fp32) the fp32 ones.
     const char *fp32State = std::getenv("FATHOM_CUDA_FP32_STATE");
@@ -2013,6 +2015,26 @@ Result<void> CudaExecutor::appendStateRows(const StateAppend *appends,
 {
     if (n > kernels::k_state_append_segments)
         return Executor::appendStateRows(appends, n, hostPositions, positions);
+    return launchAppends(nullptr, appends, n, hostPositions, positions);
+}
+
+Result<void> CudaExecutor::rowChainAppend(const kernels::RowChainParams &chain,
+                                          const StateAppend *appends,
+                                          int n,
+                                          const int32_t *hostPositions,
+                                          int positions)
+{
+    if (!m_chainAppends || n > kernels::k_state_append_segments)
+        return Executor::rowChainAppend(chain, appends, n, hostPositions, positions);
+    return launchAppends(&chain, appends, n, hostPositions, positions);
+}
+
+Result<void> CudaExecutor::launchAppends(const kernels::RowChainParams *chain,
+                                         const StateAppend *appends,
+                                         int n,
+                                         const int32_t *hostPositions,
+                                         int positions)
+{
     CudaOpTimer timer(*this, "other");
     kernels::StateAppendParams p;
     int rows = 0;
@@ -2033,15 +2055,31 @@ Result<void> CudaExecutor::appendStateRows(const StateAppend *appends,
         sg.first = a.first;
         sg.count = a.count;
         sg.period = a.period;
+        // Rows of the chain's result (the window's kv rows): stored by the chain's blocks.
+        if (chain && !a.ape && a.width == chain->dim && a.src >= chain->x
+            && a.src < chain->x + static_cast<int64_t>(chain->rows) * chain->dim
+            && (a.src - chain->x) % chain->dim == 0)
+            sg.chain_row = static_cast<int>((a.src - chain->x) / chain->dim);
         rows += a.count;
     }
     p.segments = n;
     if (rows == 0)
+        return chain ? rowChain(*chain) : Result<void>{};
+    DeviceInts pos; // lives until the launch is enqueued
+    if (rows > 0) {
+        FATHOM_TRY_ASSIGN(pos, uploadInts(hostPositions, positions, "positions"));
+        p.positions = pos.data();
+    }
+    if (!chain) {
+        FATHOM_CUDA_OP("append_state_rows",
+                       kernels::append_state_rows_cuda(p, m_stateInexact, m_stream));
         return {};
-    FATHOM_TRY_ASSIGN(DeviceInts pos, uploadInts(hostPositions, positions, "positions"));
-    p.positions = pos.data();
-    FATHOM_CUDA_OP("append_state_rows",
-                   kernels::append_state_rows_cuda(p, m_stateInexact, m_stream));
+    }
+    kernels::RowChainParams d = *chain;
+    d.norm_weight = device(chain->norm_weight);
+    d.freqs = device(chain->freqs);
+    FATHOM_CUDA_OP("row_chain_append",
+                   kernels::row_chain_append_cuda(d, p, m_stateInexact, m_stream));
     return {};
 }
 

@@ -340,6 +340,11 @@ public:
                                  int n,
                                  const int32_t *hostPositions,
                                  int positions) override;
+    Result<void> rowChainAppend(const kernels::RowChainParams &chain,
+                                const StateAppend *appends,
+                                int n,
+                                const int32_t *hostPositions,
+                                int positions) override;
     Result<void> moeCombine(float *y,
                             const float *routed,
                             const float *shared,
@@ -393,6 +398,13 @@ private:
     bool m_exactLinear = true;
     bool m_mhcPostPre = true;  // mhcPostPreNorm() as one launch (FATHOM_CUDA_MHC_POST_PRE)
     bool m_fusedAppends = true; // appendStateRows in one launch (FATHOM_CUDA_FUSED_APPENDS)
+    bool m_chainAppends = true; // rowChainAppend in one launch (FATHOM_CUDA_FUSED_APPENDS=2: not)
+    // appendStateRows / rowChainAppend (chain: nullptr for the appends alone) as one launch.
+    Result<void> launchAppends(const kernels::RowChainParams *chain,
+                               const StateAppend *appends,
+                               int n,
+                               const int32_t *hostPositions,
+                               int positions);
     bool m_groupLinear = true; // linearGroup() in one launch where it can (FATHOM_CUDA_GROUP_LINEAR)
     KvLayout m_kvLayout = KvLayout::Packed;
     int *m_stateInexact = nullptr; // device counter of scatter_rows_bf16_cuda / _packed_cuda

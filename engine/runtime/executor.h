@@ -394,6 +394,18 @@ public:
                                          int n,
                                          const int32_t *hostPositions,
                                          int positions);
+    /** rowChain(chain) then appendStateRows(appends ...) as one op (the kv rows' chain and the
+        block's appends, the window's rows among the chain's results: a device stores them from
+        the chain's launch). Default: exactly those two. */
+    virtual Result<void> rowChainAppend(const kernels::RowChainParams &chain,
+                                        const StateAppend *appends,
+                                        int n,
+                                        const int32_t *hostPositions,
+                                        int positions)
+    {
+        FATHOM_TRY(rowChain(chain));
+        return appendStateRows(appends, n, hostPositions, positions);
+    }
     /** y [rows, d] = bf16(fp32 sum of routed [rows, k, d] by increasing expert id (hostIds
         [rows, k], the reference's order), then + shared [rows, d]). */
     virtual Result<void> moeCombine(float *y,

@@ -897,7 +897,8 @@ Result<bool> V4Forward::fusedAppends(const BlockWeights &bw,
                                      float *compKv,
                                      float *compGate,
                                      float *idxKv,
-                                     float *idxGate)
+                                     float *idxGate,
+                                     const kernels::RowChainParams *chain)
 {
     if (!m_exec.fusedStateAppends())
         return false;
@@ -970,7 +971,11 @@ Result<bool> V4Forward::fusedAppends(const BlockWeights &bw,
         a.period = m ? m : 1;
     }
     const size_t before = stagedUploads();
-    FATHOM_TRY(m_exec.appendStateRows(appends.data(), n, batch.positions.data(), batch.rows));
+    if (chain)
+        FATHOM_TRY(m_exec.rowChainAppend(
+            *chain, appends.data(), n, batch.positions.data(), batch.rows));
+    else
+        FATHOM_TRY(m_exec.appendStateRows(appends.data(), n, batch.positions.data(), batch.rows));
     scriptGen(before, static_cast<int>(ScriptOp::Positions), -1, batch.block);
     for (int k = 0; k < n; ++k) {
         const Job &j = jobs[k];
@@ -1083,9 +1088,8 @@ Result<void> V4Forward::attention(
     kc.quant = kernels::RowQuant::E4m3;
     kc.quant_dims = nope;
     kc.quant_block = 64;
-    FATHOM_TRY(m_exec.rowChain(kc));
-    tapRows(m_exec, tap, bw.prefix, "kv", kv.data(), D, {D}, tapItems);
-    // The block's appends as one op where the executor has it (fusedAppends), else one by one.
+    // The block's appends with the kv chain as one op where the executor has it (fusedAppends),
+    // else the chain, then the appends one by one.
     FATHOM_TRY_ASSIGN(const bool appended,
                       fusedAppends(bw,
                                    batch,
@@ -1093,7 +1097,11 @@ Result<void> V4Forward::attention(
                                    compKv.data(),
                                    compGate.data(),
                                    idxKv.data(),
-                                   idxGate.data()));
+                                   idxGate.data(),
+                                   &kc));
+    if (!appended)
+        FATHOM_TRY(m_exec.rowChain(kc));
+    tapRows(m_exec, tap, bw.prefix, "kv", kv.data(), D, {D}, tapItems);
     for (size_t i = 0; !appended && i < batch.items.size(); ++i) {
         const auto &it = batch.items[i];
         if (it.bs->window.end() != it.start)

@@ -186,16 +186,18 @@ private:
                                   std::vector<int> &emittedPerItem,
                                   bool appended = false);
     // appends (session 10): a decode step's window, compressor kv and gate (+ ape) rows of the
-    // block as one Executor::appendStateRows; false (nothing done) where the old appends run
-    // (an executor without it, a prefill, a host or linear history). compressorUpdate(appended)
-    // then pools only.
+    // block as one Executor::appendStateRows, with the kv rows' chain (Executor::rowChainAppend)
+    // when `chain` is given (then run too); false (nothing done, the chain not run either) where
+    // the old appends run (an executor without it, a prefill, a host or linear history).
+    // compressorUpdate(appended) then pools only.
     Result<bool> fusedAppends(const BlockWeights &bw,
                               const Batch &batch,
                               const float *kv,
                               float *compKv,
                               float *compGate,
                               float *idxKv,
-                              float *idxGate);
+                              float *idxGate,
+                              const kernels::RowChainParams *chain = nullptr);
     Result<void> moe(
         int block, const Batch &batch, const float *x, float *y, const ForwardOptions &options);
 

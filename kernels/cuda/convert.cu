@@ -12,6 +12,7 @@
 
 #include "cuda_common.cuh"
 #include "kv_packed.cuh"
+#include "state_rows.cuh"
 
 namespace fathom::kernels {
 
@@ -50,20 +51,6 @@ __global__ void embed_kernel(const uint16_t *table,
                  : 0.0f;
 }
 
-// One row s [width] as bf16 bits into d by the threads of a block; returns this thread's count
-// of values bf16 did not hold exactly.
-__device__ inline int store_bf16_row(uint16_t *d, const float *s, int width)
-{
-    int bad = 0;
-    for (int e = threadIdx.x; e < width; e += blockDim.x) {
-        const float v = s[e];
-        const uint16_t b = cuda::f32_to_bf16_bits(v);
-        d[e] = b;
-        bad += __float_as_uint(cuda::bf16_bits_to_f32(b)) != __float_as_uint(v);
-    }
-    return bad;
-}
-
 // One block per source row (grid-strided). A value that bf16 does not hold exactly (rounded, or
 // a NaN, whose payload bf16 cannot keep either) is counted: the rows are bf16-exact by
 // construction, so a count is a bug upstream.
@@ -73,80 +60,12 @@ __global__ void scatter_bf16_kernel(
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     for (int k = blockIdx.x; k < n; k += gridDim.x) {
-        const int bad = store_bf16_row(dst + static_cast<int64_t>(rows[k]) * width,
+        const int bad = cuda::store_bf16_row(dst + static_cast<int64_t>(rows[k]) * width,
                                        src + static_cast<int64_t>(k) * width,
                                        width);
         if (bad && inexact)
             atomicAdd(inexact, bad);
     }
-}
-
-// One row s [width] packed into d (packed_row_bytes(width, rope) bytes) by the threads of a
-// block: a thread per scale block; returns this thread's count of values the layout did not hold
-// exactly.
-__device__ inline int store_packed_row(uint8_t *d, const float *s, int width, int rope)
-{
-    int bad = 0;
-    if (rope < 0) {
-        const int codes = (width + 1) / 2;
-        const int blocks = (width + cuda::k_packed_key_block - 1) / cuda::k_packed_key_block;
-        for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
-            const int e0 = b * cuda::k_packed_key_block;
-            const int e1 = e0 + cuda::k_packed_key_block < width ? e0 + cuda::k_packed_key_block
-                                                                 : width;
-            float amax = 0.0f;
-            for (int e = e0; e < e1; ++e)
-                amax = fmaxf(amax, fabsf(s[e]));
-            const uint8_t sc = cuda::pow2_scale_e8m0(amax,
-                                                     cuda::k_e2m1_inv_max,
-                                                     cuda::k_e2m1_amax_floor);
-            const float inv = cuda::e8m0_inverse_f32(sc), f = cuda::e8m0_to_f32(sc);
-            for (int e = e0; e < e1; e += 2) {
-                uint32_t byte = 0;
-                for (int j = 0; j < 2 && e + j < e1; ++j) {
-                    const uint8_t c = cuda::f32_to_e2m1(__fmul_rn(s[e + j], inv));
-                    byte |= static_cast<uint32_t>(c) << (4 * j);
-                    bad += __float_as_uint(__fmul_rn(cuda::e2m1_to_f32(c), f))
-                           != __float_as_uint(s[e + j]);
-                }
-                d[e >> 1] = static_cast<uint8_t>(byte);
-            }
-            d[codes + b] = sc;
-        }
-    } else {
-        const int nope = width - rope;
-        const int blocks = (nope + cuda::k_packed_kv_block - 1) / cuda::k_packed_kv_block;
-        uint8_t *scales = d + nope + 2 * rope;
-        for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
-            const int e0 = b * cuda::k_packed_kv_block;
-            const int e1 = e0 + cuda::k_packed_kv_block < nope ? e0 + cuda::k_packed_kv_block
-                                                               : nope;
-            float amax = 0.0f;
-            for (int e = e0; e < e1; ++e)
-                amax = fmaxf(amax, fabsf(s[e]));
-            const uint8_t sc = cuda::pow2_scale_e8m0(amax,
-                                                     cuda::k_e4m3_inv_max,
-                                                     cuda::k_e4m3_amax_floor);
-            const float inv = cuda::e8m0_inverse_f32(sc), f = cuda::e8m0_to_f32(sc);
-            for (int e = e0; e < e1; ++e) {
-                const uint8_t c = cuda::f32_to_e4m3(__fmul_rn(s[e], inv));
-                d[e] = c;
-                bad += __float_as_uint(__fmul_rn(cuda::e4m3_to_f32(c), f))
-                       != __float_as_uint(s[e]);
-            }
-            scales[b] = sc;
-        }
-        for (int e = threadIdx.x; e < rope; e += blockDim.x) {
-            const float v = s[nope + e];
-            const uint16_t h = cuda::f32_to_bf16_bits(v);
-            d[nope + 2 * e] = static_cast<uint8_t>(h & 0xFFu);
-            d[nope + 2 * e + 1] = static_cast<uint8_t>(h >> 8);
-            bad += __float_as_uint(cuda::bf16_bits_to_f32(h)) != __float_as_uint(v);
-        }
-        for (int j = blocks + threadIdx.x; j < (blocks + 7) / 8 * 8; j += blockDim.x)
-            scales[j] = 0;
-    }
-    return bad;
 }
 
 // One block per source row (grid-strided), a thread per scale block: the block's largest
@@ -165,7 +84,7 @@ __global__ void scatter_packed_kernel(uint8_t *dst,
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     for (int k = blockIdx.x; k < n; k += gridDim.x) {
-        const int bad = store_packed_row(dst + static_cast<int64_t>(rows[k]) * row_bytes,
+        const int bad = cuda::store_packed_row(dst + static_cast<int64_t>(rows[k]) * row_bytes,
                                          src + static_cast<int64_t>(k) * width,
                                          width,
                                          rope);
@@ -191,31 +110,9 @@ __global__ void append_state_kernel(StateAppendParams p, int *inexact)
             ++k;
         }
         const StateAppendSegment &sg = p.seg[k];
-        const int32_t pos = p.positions[sg.first + t];
-        const int64_t slot = pos & sg.slot_mask;
-        float *s = sg.src + static_cast<int64_t>(t) * sg.width;
-        int bad = 0;
-        if (sg.rows == StateRows::F32) {
-            float *d = static_cast<float *>(sg.dst) + slot * sg.width;
-            const float *a = sg.ape ? sg.ape + static_cast<int64_t>(pos % sg.period) * sg.width
-                                    : nullptr;
-            for (int e = threadIdx.x; e < sg.width; e += blockDim.x) {
-                float v = s[e];
-                if (a) {
-                    v = __fadd_rn(v, a[e]);
-                    s[e] = v;
-                }
-                d[e] = v;
-            }
-        } else if (sg.rows == StateRows::Bf16) {
-            bad = store_bf16_row(static_cast<uint16_t *>(sg.dst) + slot * sg.width, s, sg.width);
-        } else {
-            bad = store_packed_row(static_cast<uint8_t *>(sg.dst)
-                                       + slot * cuda::packed_row_bytes(sg.width, sg.rope),
-                                   s,
-                                   sg.width,
-                                   sg.rope);
-        }
+        const int bad = cuda::append_state_row(sg,
+                                               p.positions[sg.first + t],
+                                               sg.src + static_cast<int64_t>(t) * sg.width);
         if (bad && inexact)
             atomicAdd(inexact, bad);
     }

@@ -15,6 +15,7 @@
 
 #include "cuda_common.cuh"
 #include "row_ops.cuh"
+#include "state_rows.cuh"
 
 namespace fathom::kernels {
 
@@ -22,15 +23,13 @@ namespace {
 
 constexpr int k_threads = 256; // rmsnorm_kernel's block: the same reduction tree
 
-__global__ void row_chain_kernel(RowChainParams p)
+// Row r of the chain: v (p.dim floats of shared memory) ends up holding the row's result, which
+// is also stored back to the row.
+__device__ inline void chain_row(
+    const RowChainParams &p, int r, float *v, double *scratch, float &rs_shared)
 {
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_EXTERN_SHARED(float, v);
-    __shared__ double scratch[32];
-    __shared__ float rs_shared;
     const int n = p.dim;
-    float *row = p.x + static_cast<int64_t>(blockIdx.x) * n;
+    float *row = p.x + static_cast<int64_t>(r) * n;
     for (int i = threadIdx.x; i < n; i += blockDim.x)
         v[i] = row[i];
     __syncthreads();
@@ -53,7 +52,7 @@ __global__ void row_chain_kernel(RowChainParams p)
 
     if (p.positions) {
         const int half = p.rope_dim / 2;
-        const int pos = p.positions[static_cast<int>(blockIdx.x) / p.rows_per_position];
+        const int pos = p.positions[r / p.rows_per_position];
         for (int j = threadIdx.x; j < half; j += blockDim.x)
             cuda::rope_pair(v + p.rope_offset + 2 * j, pos, p.freqs[j], false);
         __syncthreads();
@@ -84,9 +83,60 @@ __global__ void row_chain_kernel(RowChainParams p)
         row[i] = v[i];
 }
 
+__global__ void row_chain_kernel(RowChainParams p)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(float, v);
+    __shared__ double scratch[32];
+    __shared__ float rs_shared;
+    chain_row(p, blockIdx.x, v, scratch, rs_shared);
+}
+
+// appends (session 10): blocks [0, rows) run the chain's rows and store the appends of their
+// rows (segments with chain_row >= 0) from the results in shared memory; the blocks after them
+// store the other segments' rows, one each (append_state_kernel's stores).
+__global__ void row_chain_append_kernel(RowChainParams p, StateAppendParams a, int *inexact)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(float, v);
+    __shared__ double scratch[32];
+    __shared__ float rs_shared;
+    const int r = blockIdx.x;
+    int bad = 0;
+    if (r < p.rows) {
+        chain_row(p, r, v, scratch, rs_shared);
+        for (int k = 0; k < a.segments; ++k) {
+            const StateAppendSegment &sg = a.seg[k];
+            if (sg.chain_row >= 0 && r >= sg.chain_row && r < sg.chain_row + sg.count)
+                bad += cuda::append_state_row(sg, a.positions[sg.first + r - sg.chain_row], v);
+        }
+    } else {
+        int t = r - p.rows, k = 0;
+        for (; k < a.segments; ++k) {
+            if (a.seg[k].chain_row >= 0)
+                continue;
+            if (t < a.seg[k].count)
+                break;
+            t -= a.seg[k].count;
+        }
+        if (k < a.segments) {
+            const StateAppendSegment &sg = a.seg[k];
+            bad += cuda::append_state_row(sg,
+                                          a.positions[sg.first + t],
+                                          sg.src + static_cast<int64_t>(t) * sg.width);
+        }
+    }
+    if (bad && inexact)
+        atomicAdd(inexact, bad);
+}
+
 } // namespace
 
-Status row_chain_cuda(const RowChainParams &p, CUstream_st *stream)
+namespace {
+
+Status check_chain(const RowChainParams &p)
 {
     if (!p.x || p.rows < 0 || p.dim <= 0 || p.dim > 8192)
         return Status::invalid("row_chain_cuda: bad rows (dim <= 8192)");
@@ -99,9 +149,58 @@ Status row_chain_cuda(const RowChainParams &p, CUstream_st *stream)
     if (p.quant != RowQuant::None
         && (p.quant_block <= 0 || p.quant_dims < 0 || p.quant_dims > p.dim))
         return Status::invalid("row_chain_cuda: bad quantisation arguments");
+    return Status::success();
+}
+
+} // namespace
+
+Status row_chain_cuda(const RowChainParams &p, CUstream_st *stream)
+{
+    if (Status st = check_chain(p); !st.ok())
+        return st;
     if (p.rows == 0)
         return Status::success();
     FATHOM_LAUNCH(p.rows, k_threads, p.dim * sizeof(float), stream, row_chain_kernel)(p);
+    return cuda::launch_status();
+}
+
+Status row_chain_append_cuda(const RowChainParams &chain,
+                             const StateAppendParams &appends,
+                             int *inexact,
+                             CUstream_st *stream)
+{
+    if (Status st = check_chain(chain); !st.ok())
+        return st;
+    if (appends.segments < 0 || appends.segments > k_state_append_segments
+        || (appends.segments > 0 && !appends.positions))
+        return Status::invalid("row_chain_append_cuda: bad appends");
+    int64_t extra = 0;
+    for (int k = 0; k < appends.segments; ++k) {
+        const StateAppendSegment &sg = appends.seg[k];
+        if (sg.count < 0 || sg.width < 0 || sg.first < 0 || sg.slot_mask < 0
+            || (sg.slot_mask & (sg.slot_mask + 1)) != 0 || (sg.count > 0 && !sg.dst)
+            || (sg.ape && (sg.rows != StateRows::F32 || sg.period <= 0))
+            || (sg.rows == StateRows::Packed && sg.rope >= sg.width))
+            return Status::invalid("row_chain_append_cuda: bad segment");
+        if (sg.chain_row >= 0) {
+            // The chain's own rows: its width, inside its rows, no ape (nothing writes v).
+            if (sg.width != chain.dim || sg.chain_row + sg.count > chain.rows || sg.ape)
+                return Status::invalid("row_chain_append_cuda: a chain segment outside the chain");
+        } else {
+            if (sg.count > 0 && !sg.src)
+                return Status::invalid("row_chain_append_cuda: bad segment");
+            extra += sg.count;
+        }
+    }
+    if (chain.rows + extra == 0)
+        return Status::success();
+    if (chain.rows + extra > 65535)
+        return Status::invalid("row_chain_append_cuda: too many rows");
+    FATHOM_LAUNCH(static_cast<int>(chain.rows + extra),
+                  k_threads,
+                  chain.dim * sizeof(float),
+                  stream,
+                  row_chain_append_kernel)(chain, appends, inexact);
     return cuda::launch_status();
 }
 

@@ -3421,6 +3421,130 @@ void testStateAppends()
            "append_state_rows refuses ape on packed rows and a ring of 6 slots");
 }
 
+// appends: row_chain_append_cuda (the kv rows' chain and the block's appends as one launch, the
+// window rows stored from the chain's results) against row_chain_cuda then append_state_rows_cuda
+// (each checked against its CPU twin above), bit for bit: the chain's rows, every ring, the gate
+// rows with ape written back, the inexact count. Items of 1 and 2 rows (chain rows 0, 1-2).
+void testRowChainAppend()
+{
+    const int rows = 3, dim = 512;
+    const std::vector<int32_t> positions = {37, 5, 6};
+    std::vector<float> freqs(32);
+    k::RopeFreqParams fp;
+    fp.rope_dim = 64;
+    k::rope_freqs_cpu(fp, freqs.data());
+    auto w = randomF32(dim, 0.3f);
+    for (float &v : w)
+        v = k::round_bf16(v + 1.0f);
+    const auto x = randomBf16(static_cast<size_t>(rows) * dim, 3.0f);
+    struct Seg
+    {
+        k::StateRows kind;
+        int width, rope, slots, first, count, period, chainRow;
+        bool ape;
+    };
+    const std::vector<Seg> segs = {
+        {k::StateRows::Packed, dim, 64, 256, 0, 1, 1, 0, false}, // window, item 0 (chain row 0)
+        {k::StateRows::F32, 48, 0, 16, 0, 1, 4, -1, false},      // compressor kv, item 0
+        {k::StateRows::F32, 48, 0, 16, 0, 1, 4, -1, true},       // gate + ape, item 0
+        {k::StateRows::Packed, dim, 64, 256, 1, 2, 1, 1, false}, // window, item 1 (rows 1-2)
+        {k::StateRows::F32, 96, 0, 16, 1, 2, 4, -1, true},       // gate + ape, item 1
+        {k::StateRows::Packed, 64, -1, 16, 1, 2, 1, -1, false},  // index keys of fp32 rows
+        {k::StateRows::Bf16, 40, 0, 64, 0, 3, 1, -1, false},     // bf16 rows of fp32 values
+    };
+    Dev<float> dw(w), df(freqs);
+    Dev<int32_t> dpos(positions);
+    struct Run
+    {
+        std::unique_ptr<Dev<float>> x;
+        std::vector<std::unique_ptr<Dev<uint8_t>>> dst;
+        std::vector<std::unique_ptr<Dev<float>>> src;
+        std::unique_ptr<Dev<int>> count;
+        k::RowChainParams chain;
+        k::StateAppendParams appends;
+    };
+    std::vector<std::vector<float>> srcRows, apes;
+    for (const Seg &sg : segs) {
+        srcRows.push_back(randomF32(static_cast<size_t>(sg.count) * sg.width, 3.0f));
+        apes.push_back(randomF32(static_cast<size_t>(sg.period) * sg.width, 1.0f));
+    }
+    std::vector<std::unique_ptr<Dev<float>>> apeDev;
+    for (const auto &a : apes)
+        apeDev.push_back(std::make_unique<Dev<float>>(a));
+    auto make = [&](bool fused) {
+        Run r;
+        r.x = std::make_unique<Dev<float>>(x);
+        r.count = std::make_unique<Dev<int>>(std::vector<int>{0});
+        r.chain.x = r.x->get();
+        r.chain.rows = rows;
+        r.chain.dim = dim;
+        r.chain.norm = k::RowNorm::Rms;
+        r.chain.norm_weight = dw.get();
+        r.chain.eps = 1e-6f;
+        r.chain.positions = dpos.get();
+        r.chain.freqs = df.get();
+        r.chain.rope_offset = dim - 64;
+        r.chain.rope_dim = 64;
+        r.chain.quant = k::RowQuant::E4m3;
+        r.chain.quant_dims = dim - 64;
+        r.chain.quant_block = 64;
+        r.appends.segments = static_cast<int>(segs.size());
+        r.appends.positions = dpos.get();
+        for (size_t i = 0; i < segs.size(); ++i) {
+            const Seg &sg = segs[i];
+            const int64_t rb = sg.kind == k::StateRows::Packed
+                                   ? k::packed_row_bytes(sg.width, sg.rope)
+                                   : (sg.kind == k::StateRows::Bf16 ? 2 : 4) * sg.width;
+            r.dst.push_back(std::make_unique<Dev<uint8_t>>(
+                std::vector<uint8_t>(static_cast<size_t>(sg.slots * rb), 0xA5u)));
+            r.src.push_back(std::make_unique<Dev<float>>(srcRows[i]));
+            k::StateAppendSegment &d = r.appends.seg[i];
+            d.dst = r.dst.back()->get();
+            d.src = sg.chainRow >= 0 ? r.x->get() + static_cast<size_t>(sg.chainRow) * dim
+                                     : r.src.back()->get();
+            d.ape = sg.ape ? apeDev[i]->get() : nullptr;
+            d.slot_mask = sg.slots - 1;
+            d.rows = sg.kind;
+            d.width = sg.width;
+            d.rope = sg.rope;
+            d.first = sg.first;
+            d.count = sg.count;
+            d.period = sg.period;
+            d.chain_row = fused ? sg.chainRow : -1;
+        }
+        return r;
+    };
+    Run two = make(false), one = make(true);
+    const char *name = "row_chain_append (kv chain + window, compressor, gate + ape, keys, bf16)";
+    if (!statusOk(k::row_chain_cuda(two.chain, nullptr), name)
+        || !statusOk(k::append_state_rows_cuda(two.appends, two.count->get(), nullptr), name)
+        || !statusOk(k::row_chain_append_cuda(one.chain, one.appends, one.count->get(), nullptr),
+                     name)
+        || !synced(name))
+        return;
+    size_t bad = 0;
+    for (size_t i = 0; i < segs.size(); ++i) {
+        bad += one.dst[i]->host() != two.dst[i]->host();
+        const auto a = one.src[i]->host(), b = two.src[i]->host();
+        bad += std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) != 0;
+    }
+    const auto xa = one.x->host(), xb = two.x->host();
+    bad += std::memcmp(xa.data(), xb.data(), xa.size() * sizeof(float)) != 0;
+    const int c1 = one.count->host()[0], c2 = two.count->host()[0];
+    report(bad == 0 && c1 == c2 && c1 > 0,
+           std::string(name) + ": " + std::to_string(bad) + " buffers differ from the two "
+               + "launches, " + std::to_string(c1) + " counted inexact (two launches: "
+               + std::to_string(c2) + ")");
+    // A chain segment with ape or outside the chain's rows is refused.
+    k::StateAppendParams q = one.appends, r = one.appends;
+    q.seg[0].ape = apeDev[0]->get();
+    q.seg[0].rows = k::StateRows::F32;
+    r.seg[3].chain_row = 2;
+    report(!k::row_chain_append_cuda(one.chain, q, nullptr, nullptr).ok()
+               && !k::row_chain_append_cuda(one.chain, r, nullptr, nullptr).ok(),
+           "row_chain_append refuses a chain segment with ape or past the chain's rows");
+}
+
 // The converting scatter into bf16 rows: bf16-exact rows land unchanged (and count nothing);
 // other values are rounded to nearest even and counted, NaN included.
 void testScatterBf16()
@@ -3811,6 +3935,7 @@ void testBf16State()
     testScatterBf16();
     testScatterPacked(); // packedkv
     testStateAppends();  // appends
+    testRowChainAppend(); // appends
     testSparseAttnBf16Case(3, 64, 512, 160, 300, 200, false); // exact, prefill
     testSparseAttnBf16Case(1, 64, 512, 256, 700, 640, false); // exact, decode
     testSparseAttnBf16Case(12, 64, 512, 300, 500, 640, true); // tensor cores, prefill

@@ -374,6 +374,9 @@ struct StateAppendSegment
     int first = 0; // the segment's first row in positions
     int count = 0;
     int period = 1; // ape
+    // row_chain_append_cuda: >= 0: the segment's rows are rows chain_row ... of the chain (src
+    // is those rows), stored by the chain's blocks from their results; -1: by blocks of their own.
+    int chain_row = -1;
 };
 constexpr int k_state_append_segments = 20; // 4 items x (window + 2 compressors' kv and gate)
 struct StateAppendParams
@@ -383,6 +386,14 @@ struct StateAppendParams
     const int32_t *positions = nullptr; // device
 };
 Status append_state_rows_cuda(const StateAppendParams &p, int *inexact, CUstream_st *stream);
+// row_chain_cuda(chain) and append_state_rows_cuda(appends) as one launch (the kv rows' chain
+// and the block's appends, the window's from the chain's results: segments with chain_row >= 0,
+// no ape). Extra blocks after the chain's rows store the other segments. The same bits as the
+// two launches.
+Status row_chain_append_cuda(const RowChainParams &chain,
+                             const StateAppendParams &appends,
+                             int *inexact,
+                             CUstream_st *stream);
 // y [rows, cols] (row stride ld) rounded to bf16 values in place (LinearOutput::Bf16 on f32 y).
 Status round_bf16_rows_cuda(float *y, int rows, int cols, int64_t ld, CUstream_st *stream);
 // out [n_tokens, copies, dim] bf16-valued = rows ids[t] of table [vocab, dim] (bf16 bits), each

@@ -225,6 +225,18 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_mhcCounters = static_cast<int *>(counters);
     FATHOM_TRY(x->cudaCheck(cudaMemset(counters, 0, sizeof(int) * (kMhcCounterTokens + 1)),
                             "clearing the mHC counters"));
+    // ffnnodes: FATHOM_CUDA_GEMV_PRENORM=0 runs normLinearGroup() as rmsnorm + the linears;
+    // FATHOM_CUDA_MOE_COMBINE_FUSED=0 launches moeOnDevice()'s combine after the w2 launch.
+    const char *preNorm = std::getenv("FATHOM_CUDA_GEMV_PRENORM");
+    x->m_gemvPreNorm = !preNorm || std::strcmp(preNorm, "0") != 0;
+    const char *combineFused = std::getenv("FATHOM_CUDA_MOE_COMBINE_FUSED");
+    x->m_moeCombineFused = !combineFused || std::strcmp(combineFused, "0") != 0;
+    void *combineCounters = nullptr;
+    FATHOM_TRY(x->cudaCheck(cudaMalloc(&combineCounters, sizeof(int) * kCombineCounters),
+                            "allocating the MoE combine counters"));
+    x->m_combineCounters = static_cast<int *>(combineCounters);
+    FATHOM_TRY(x->cudaCheck(cudaMemset(combineCounters, 0, sizeof(int) * kCombineCounters),
+                            "clearing the MoE combine counters"));
     // attnnodes: FATHOM_CUDA_ATTN_FUSED_TAIL=0 launches the attention's split merge and the
     // output's inverse RoPE apart (A/B: the fused merge runs in one block per row and head group).
     const char *attnTail = std::getenv("FATHOM_CUDA_ATTN_FUSED_TAIL");
@@ -267,6 +279,8 @@ CudaExecutor::~CudaExecutor()
         cudaFree(m_stateInexact);
     if (m_mhcCounters)
         cudaFree(m_mhcCounters);
+    if (m_combineCounters)
+        cudaFree(m_combineCounters);
     if (m_attnCounters)
         cudaFree(m_attnCounters);
     for (const Timed &t : m_timed) {
@@ -879,11 +893,24 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
         downF.shared.y = ys.data();
         downF.slot_index = slotIndex.data();
         downF.y_by_slot = 1;
+        // ffnnodes: the combine in the w2 launch (each grid column's last block, moeCombine's
+        // order and bits) where the shapes allow; the moe_combine launch otherwise.
+        kernels::expert_ffn combined = downF;
+        combined.combine_y = job.y;
+        combined.combine_ids = job.ids;
+        combined.combine_counters = m_combineCounters;
+        combined.combine_k = K;
+        combined.combine_counter_count = kCombineCounters;
+        const kernels::linear_params b2 = base(e0.w2, g.data(), yr.data());
+        const bool combineFused = m_moeCombineFused && m_combineCounters
+                                  && kernels::linear_experts_ffn_gemv_fits(b2, combined);
         FATHOM_CUDA_OP("expert w2",
-                       kernels::linear_experts_ffn_gemv_cuda(base(e0.w2, g.data(), yr.data()),
+                       kernels::linear_experts_ffn_gemv_cuda(b2,
                                                              group(1),
-                                                             downF,
+                                                             combineFused ? combined : downF,
                                                              m_stream));
+        if (combineFused)
+            return true;
         FATHOM_TRY(FATHOM_CUDA_GLUE(
             cudaglue::moeCombine(job.y, yr.data(), ys.data(), job.ids, N, K, d, m_stream),
             "moe_combine"));
@@ -1488,6 +1515,38 @@ Result<void> CudaExecutor::linearGroup(const float *x,
         }
     }
     return Executor::linearGroup(x, m, jobs, ldx); // one linear() each
+}
+
+Result<void> CudaExecutor::normLinearGroup(const kernels::RmsNormParams &np,
+                                           const std::vector<LinearJob> &jobs)
+{
+    const int m = np.rows;
+    bool fold = m_gemvPreNorm && m > 0 && m <= 4 && !jobs.empty() && np.x && np.dim > 0;
+    std::vector<kernels::linear_params> items;
+    for (const LinearJob &j : jobs) {
+        fold = fold && j.w && j.w->valid() && !j.x && j.w->inFeatures == np.dim;
+        if (!fold)
+            break;
+        // As linearGroup() / linear() on the normalised rows, reading x itself.
+        kernels::linear_params p = linearParams(*j.w, np.x, j.y, m);
+        p.ldx = np.x_stride;
+        p.ldy = j.ldy;
+        p.y_round_bf16 = j.out == LinearOutput::Bf16 ? 1 : 0;
+        items.push_back(p);
+    }
+    const int count = static_cast<int>(items.size());
+    if (!fold || !kernels::linear_group_gemv_fits(items.data(), count))
+        return Executor::normLinearGroup(np, jobs); // rmsNorm(), then the group
+    CudaOpTimer timer(*this, "gemm");
+    for (const LinearJob &j : jobs)
+        m_gemmFlops += 2.0 * m * j.w->outFeatures * j.w->inFeatures;
+    FATHOM_CUDA_OP("linear prenorm",
+                   kernels::linear_prenorm_gemv_cuda(device(np.weight),
+                                                     np.eps,
+                                                     items.data(),
+                                                     count,
+                                                     m_stream));
+    return {};
 }
 
 Result<void> CudaExecutor::rmsNorm(const kernels::RmsNormParams &p)

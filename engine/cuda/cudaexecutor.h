@@ -255,6 +255,9 @@ public:
                              int m,
                              const std::vector<LinearJob> &jobs,
                              int64_t ldx) override;
+    // ffnnodes: decode-sized rows: the norm in the GEMVs' staging of x (one launch, no rmsnorm).
+    Result<void> normLinearGroup(const kernels::RmsNormParams &np,
+                                 const std::vector<LinearJob> &jobs) override;
     Result<void> rmsNorm(const kernels::RmsNormParams &p) override;
     Result<void> headRmsNormBf16(float *x, int rows, int dim, float eps) override;
     Result<void> rope(const kernels::RopeParams &p) override;
@@ -411,6 +414,13 @@ private:
     // mhc_pre_norm_cuda's one-launch path: a zeroed counter per token (it leaves them 0).
     static constexpr int kMhcCounterTokens = 64;
     int *m_mhcCounters = nullptr;
+    // ffnnodes: normLinearGroup's norm in the GEMVs' staging (FATHOM_CUDA_GEMV_PRENORM), the MoE
+    // combine in moeOnDevice's w2 launch (FATHOM_CUDA_MOE_COMBINE_FUSED) with its zeroed
+    // counters (one per grid column of that launch; the launch leaves them 0).
+    static constexpr int kCombineCounters = 1024;
+    bool m_gemvPreNorm = true;
+    bool m_moeCombineFused = true;
+    int *m_combineCounters = nullptr;
     // attnnodes: the attention's tail (split merge + inverse RoPE) in the attention launch
     // (FATHOM_CUDA_ATTN_FUSED_TAIL), its zeroed counters (one per decode row and head group).
     static constexpr int kAttnCounters = 256;

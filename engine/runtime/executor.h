@@ -127,6 +127,16 @@ public:
         return {};
     }
 
+    /** ffnnodes: rmsNorm(np) then linearGroup(np.y, np.rows, jobs, np.y_stride) (the jobs read the
+        normalised rows: none has its own x), bit for bit. A device may fold the norm into the
+        linears' staging of x (decode), reading np.x and leaving np.y unwritten: callers read the
+        normalised rows only through the jobs (a tap of them: rmsNorm + linearGroup). */
+    virtual Result<void> normLinearGroup(const kernels::RmsNormParams &np,
+                                         const std::vector<LinearJob> &jobs)
+    {
+        FATHOM_TRY(rmsNorm(np));
+        return linearGroup(np.y, np.rows, jobs, np.y_stride);
+    }
     virtual Result<void> rmsNorm(const kernels::RmsNormParams &p) = 0;
     virtual Result<void> headRmsNormBf16(float *x, int rows, int dim, float eps) = 0;
     virtual Result<void> rope(const kernels::RopeParams &p) = 0;

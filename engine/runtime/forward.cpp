@@ -1046,8 +1046,12 @@ Result<void> V4Forward::attention(
     np.rows = N;
     np.dim = QL;
     np.eps = eps;
-    FATHOM_TRY(m_exec.rmsNorm(np));
-    tapRows(m_exec, tap, bw.prefix, "q_lora", cq.data(), QL, {QL}, tapItems);
+    // ffnnodes: with no tap of the normalised cq, the norm runs inside the group below
+    // (normLinearGroup: a device folds it into the GEMVs' staging of cq).
+    if (tap) {
+        FATHOM_TRY(m_exec.rmsNorm(np));
+        tapRows(m_exec, tap, bw.prefix, "q_lora", cq.data(), QL, {QL}, tapItems);
+    }
     // The queries and (CSA) the indexer's queries from cq, as one group.
     FATHOM_TRY_ASSIGN(Floats q, floats(m_exec, static_cast<int64_t>(N) * H * D, "queries"));
     std::vector<LinearJob> cqJobs = {{&bw.wqB, q.data(), LinearOutput::Bf16}};
@@ -1059,7 +1063,8 @@ Result<void> V4Forward::attention(
                                  "indexer queries"));
         cqJobs.push_back({&bw.idxWqB, qi.data(), LinearOutput::Bf16});
     }
-    FATHOM_TRY(m_exec.linearGroup(cq.data(), N, cqJobs));
+    FATHOM_TRY(tap ? m_exec.linearGroup(cq.data(), N, cqJobs)
+                   : m_exec.normLinearGroup(np, cqJobs));
     kernels::RopeParams rp;
     rp.x = q.data();
     rp.positions = positions;
@@ -1643,6 +1648,8 @@ Result<void> V4Forward::headLogits(
     np.rows = rows;
     np.dim = d;
     np.eps = static_cast<float>(c.rmsNormEps);
+    if (!tap) // ffnnodes: the norm in the head's launch (normLinearGroup)
+        return m_exec.normLinearGroup(np, {{&m_model.head(), logits, LinearOutput::F32}});
     FATHOM_TRY(m_exec.rmsNorm(np));
     if (tap) {
         FATHOM_TRY_ASSIGN(const float *hu, hostValues<float>(m_exec, u.data(), u.size(), holder));

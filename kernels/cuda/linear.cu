@@ -162,6 +162,26 @@ Status linear_group_gemv_cuda(const linear_params *items, int count, CUstream_st
     return Status::success();
 }
 
+Status linear_prenorm_gemv_cuda(const float *norm_weight,
+                                float norm_eps,
+                                const linear_params *items,
+                                int count,
+                                CUstream_st *stream)
+{
+    if (Status st = group_check(items, count); !st.ok() || count == 0 || items[0].m == 0)
+        return st;
+    for (int i = 0; i < count; i += k_linear_group_max) {
+        const int c = count - i < k_linear_group_max ? count - i : k_linear_group_max;
+        const Status st = c == 1 ? cuda::linear_gemv_launch(
+                                       items[i], stream, {}, norm_weight, norm_eps, true)
+                                 : cuda::linear_group_gemv_launch(
+                                       items + i, c, stream, norm_weight, norm_eps, true);
+        if (!st.ok())
+            return st;
+    }
+    return Status::success();
+}
+
 namespace {
 
 Status ffn_check(const linear_params &base, const expert_group &g, const expert_ffn &f)
@@ -176,6 +196,8 @@ Status ffn_check(const linear_params &base, const expert_group &g, const expert_
         return Status::invalid("linear_experts_ffn_gemv_cuda: SwiGLU without w3");
     if (f.y_by_slot && !f.slot_index)
         return Status::invalid("linear_experts_ffn_gemv_cuda: y_by_slot without slot_index");
+    if (f.combine_y && (!f.combine_ids || !f.combine_counters))
+        return Status::invalid("linear_experts_ffn_gemv_cuda: combine without ids or counters");
     if (f.shared.m > 0) {
         if (Status st = check(f.shared); !st.ok())
             return st;

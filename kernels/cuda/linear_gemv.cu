@@ -84,21 +84,96 @@ size_t smem_bytes(GemvKind kind, int m, int k)
     return x_bytes(kind, m, k) + static_cast<size_t>(m) * kb;
 }
 
+// ffnnodes: the pre-norm's scales and the MoE combine run once per block, outside the weight
+// loop: kept out of line so that they add no registers to it (ptxas: no spills).
+#ifdef FATHOM_CUDA_EMULATION
+#define GEMV_OUT_OF_LINE
+#else
+#define GEMV_OUT_OF_LINE __noinline__
+#endif
+
+// ffnnodes: an RMSNorm of x's rows folded into the staging (the q-lora norm before wq_b, the
+// final norm before the head): weight [k] (device), eps; on = 0: x as it is.
+struct gemv_prenorm
+{
+    const float *weight = nullptr;
+    float eps = 0.0f;
+    int32_t on = 0;
+};
+
+// The pre-norm's reciprocal RMS of each of the m rows into rs[m] (shared), as rmsnorm_kernel
+// computes it: that kernel's 256 threads' strided double sums of the squares and block_sum's
+// tree, here by warps 0-7 (row r0) and 8-15 (row r0 + 1) of the 512, so the bits are the same.
+// scratch: 16 doubles of shared memory (the block's terms[], free until the main loop).
+__device__ GEMV_OUT_OF_LINE void prenorm_scales(const linear_params &p,
+                                                int64_t ldx,
+                                                const int32_t *x_rows,
+                                                float eps,
+                                                double *scratch,
+                                                float *rs)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, t = threadIdx.x & 255;
+    for (int r0 = 0; r0 < p.m; r0 += 2) {
+        const int r = r0 + (threadIdx.x >> 8);
+        double ss = 0.0;
+        if (r < p.m) {
+            const int xr = x_rows ? x_rows[r] : r;
+            for (int i = t; i < p.k; i += 256) {
+                const double v = load_x(p, ldx, xr, i);
+                ss += v * v;
+            }
+        }
+        ss = warp_sum(ss);
+        if (lane == 0)
+            scratch[warp] = ss;
+        __syncthreads();
+        if (r < p.m && t < 32) {
+            double s = lane < 8 ? scratch[(warp & ~7) + lane] : 0.0;
+            s = warp_sum(s);
+            if (lane == 0)
+                rs[r] = rsqrt_f32(__fadd_rn(static_cast<float>(s / p.k), eps));
+        }
+        __syncthreads();
+    }
+}
+
+// x's element as staged: with the pre-norm, rmsnorm_row's stored value (bf16 of weight · x · rs).
+__device__ inline float load_xn(const linear_params &p,
+                                int64_t ldx,
+                                int64_t row,
+                                int64_t i,
+                                const gemv_prenorm &nm,
+                                const float *rs,
+                                int r)
+{
+    const float v = load_x(p, ldx, row, i);
+    if (!nm.on)
+        return v;
+    const float n = __fmul_rn(v, rs[r]);
+    return round_bf16(nm.weight ? __fmul_rn(nm.weight[i], n) : n);
+}
+
 // Stage (and for quantised weights quantise) the m rows of x; with x_rows, row r is x's row
-// x_rows[r] (the MoE experts read their rows where they are instead of a gathered copy).
+// x_rows[r] (the MoE experts read their rows where they are instead of a gathered copy); with
+// nm.on, RMS-normalised first (scratch: the block's terms[]).
 template<GemvKind Kind>
 __device__ void stage_x(const linear_params &p,
                         int64_t ldx,
                         unsigned char *smem,
-                        const int32_t *x_rows = nullptr)
+                        const int32_t *x_rows = nullptr,
+                        const gemv_prenorm &nm = gemv_prenorm{},
+                        float *scratch = nullptr)
 {
     const int k = p.k;
     const int kb = (k + 127) / 128;
+    float *rs = scratch + 2 * k_warps; // after the 16 doubles
+    if (nm.on)
+        prenorm_scales(p, ldx, x_rows, nm.eps, reinterpret_cast<double *>(scratch), rs);
     if (Kind == GemvKind::Bf16 || Kind == GemvKind::F32) {
         double *xd = reinterpret_cast<double *>(smem);
         for (int i = threadIdx.x; i < p.m * k; i += blockDim.x)
             xd[(i / k) * x_row_stride(Kind, k) + xoff<Kind>(i % k)]
-                = load_x(p, ldx, x_rows ? x_rows[i / k] : i / k, i % k);
+                = load_xn(p, ldx, x_rows ? x_rows[i / k] : i / k, i % k, nm, rs, i / k);
         return;
     }
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -112,7 +187,7 @@ __device__ void stage_x(const linear_params &p,
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
             const int kk = b0 + lane + 32 * i;
-            v[i] = kk < k ? load_x(p, ldx, xr, kk) : 0.0f;
+            v[i] = kk < k ? load_xn(p, ldx, xr, kk, nm, rs, r) : 0.0f;
             if (kk < k)
                 amax = fmaxf(amax, fabsf(v[i]));
         }
@@ -153,6 +228,7 @@ struct gemv_epilogue
     float limit = 0.0f;
     int swiglu = 0;
     int y_by_slot = 0;
+    gemv_prenorm norm; // ffnnodes: x's rows RMS-normalised as they are staged
 };
 
 // One block of the GEMV: columns [(block * k_warps + warp) * cpw, + cpw) of p.
@@ -192,7 +268,7 @@ __device__ inline void prefetch_weights(const linear_params &p,
 
 template<GemvKind Kind, linear_accum Accum>
 __global__ void __launch_bounds__(k_threads)
-    gemv_kernel(linear_params p, int64_t ldx, int64_t ldy, int cpw, expert_group g)
+    gemv_kernel(linear_params p, int64_t ldx, int64_t ldy, int cpw, expert_group g, gemv_prenorm nm)
 {
     if (!g.active)
         prefetch_weights(p, Kind, cpw, blockIdx.x);
@@ -218,7 +294,9 @@ __global__ void __launch_bounds__(k_threads)
         p.x = static_cast<const char *>(p.x) + static_cast<int64_t>(r0) * ldx * xsz;
         p.y = static_cast<char *>(p.y) + static_cast<int64_t>(r0) * ldy * ysz;
     }
-    gemv_block<Kind, Accum>(p, ldx, ldy, cpw, blockIdx.x, smem, terms);
+    gemv_epilogue ep;
+    ep.norm = nm;
+    gemv_block<Kind, Accum>(p, ldx, ldy, cpw, blockIdx.x, smem, terms, ep);
 }
 
 template<GemvKind Kind, linear_accum Accum>
@@ -231,7 +309,7 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                                            terms_t *terms,
                                            const gemv_epilogue &ep)
 {
-    stage_x<Kind>(p, ldx, smem, ep.x_rows);
+    stage_x<Kind>(p, ldx, smem, ep.x_rows, ep.norm, reinterpret_cast<float *>(terms));
     __syncthreads();
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int m = p.m, k = p.k;
@@ -434,7 +512,10 @@ int columns_per_warp(int n)
 }
 
 template<GemvKind Kind, linear_accum Accum>
-Status launch(const linear_params &p, const expert_group &g, CUstream_st *stream)
+Status launch(const linear_params &p,
+              const expert_group &g,
+              CUstream_st *stream,
+              const gemv_prenorm &nm)
 {
     const size_t bytes = smem_bytes(Kind, p.m, p.k);
     if (const cudaError_t err = cuda::allow_smem(gemv_kernel<Kind, Accum>, bytes);
@@ -446,7 +527,7 @@ Status launch(const linear_params &p, const expert_group &g, CUstream_st *stream
     const int64_t ldy = p.ldy ? p.ldy : p.n;
     const dim3 grid(grid_for(p.n, static_cast<int>(cols_per_block)), g.active ? g.slots : 1);
     FATHOM_LAUNCH(grid, k_threads, bytes, stream, gemv_kernel<Kind, Accum>)
-    (p, ldx, ldy, cpw, g);
+    (p, ldx, ldy, cpw, g, nm);
     return launch_status();
 }
 
@@ -462,6 +543,7 @@ struct gemv_group
     int32_t kind[k_max_group]; // GemvKind
     int32_t count;
     int32_t pad_;
+    gemv_prenorm norm; // ffnnodes: every item's x RMS-normalised as it is staged
 };
 
 template<linear_accum Accum>
@@ -480,18 +562,21 @@ __global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ float terms[k_warps][k_max_m][32];
     const int64_t ldx = p.ldx ? p.ldx : p.k, ldy = p.ldy ? p.ldy : p.n;
+    gemv_epilogue ep;
+    ep.norm = gp.norm;
+    const int cpw = gp.cpw[it];
     switch (static_cast<GemvKind>(gp.kind[it])) {
     case GemvKind::Fp8:
-        gemv_block<GemvKind::Fp8, linear_accum::exact>(p, ldx, ldy, gp.cpw[it], block, smem, terms);
+        gemv_block<GemvKind::Fp8, linear_accum::exact>(p, ldx, ldy, cpw, block, smem, terms, ep);
         break;
     case GemvKind::Fp4:
-        gemv_block<GemvKind::Fp4, linear_accum::exact>(p, ldx, ldy, gp.cpw[it], block, smem, terms);
+        gemv_block<GemvKind::Fp4, linear_accum::exact>(p, ldx, ldy, cpw, block, smem, terms, ep);
         break;
     case GemvKind::Bf16:
-        gemv_block<GemvKind::Bf16, Accum>(p, ldx, ldy, gp.cpw[it], block, smem, terms);
+        gemv_block<GemvKind::Bf16, Accum>(p, ldx, ldy, cpw, block, smem, terms, ep);
         break;
     default:
-        gemv_block<GemvKind::F32, Accum>(p, ldx, ldy, gp.cpw[it], block, smem, terms);
+        gemv_block<GemvKind::F32, Accum>(p, ldx, ldy, cpw, block, smem, terms, ep);
         break;
     }
 }
@@ -510,6 +595,10 @@ struct ffn_launch
     const uint8_t *shared_scale3;
     const int32_t *x_rows; // expert_ffn::x_rows
     const int32_t *slots;  // expert_ffn::slot_index
+    float *combine_y;      // expert_ffn::combine_y (ffnnodes), or nullptr
+    const int32_t *combine_ids;
+    int32_t *combine_counters;
+    int32_t combine_k;
     float limit;
     int32_t swiglu;
     int32_t cpw;
@@ -517,6 +606,107 @@ struct ffn_launch
     int32_t shared_kind;
     int32_t y_by_slot;
 };
+
+#ifdef FATHOM_CUDA_EMULATION
+// The emulation runs a grid's blocks one after another: memory is coherent.
+inline void ffn_fence() {}
+inline float ffn_load_cg(const float *p)
+{
+    return *p;
+}
+#else
+__device__ inline void ffn_fence()
+{
+    __threadfence();
+}
+// Past L1 (not coherent between blocks): another block's store.
+__device__ inline float ffn_load_cg(const float *p)
+{
+    return __ldcg(p);
+}
+#endif
+
+// ffnnodes: the w2 launch's MoE combine (expert_ffn::combine_y). Every block of grid column
+// blockIdx.x counts itself done after its stores (or at once when it has no rows); the column's
+// last block (of gridDim.y) combines the column's outputs of every token in moeCombineKernel's
+// order (fp32: 0 + the k slots by increasing expert id, stable, + the shared expert; bf16),
+// reading the other blocks' stores past L1, and leaves the counter at 0 for the next launch or
+// replay.
+struct ffn_combine_args
+{
+    float *y;
+    const int32_t *ids;
+    int32_t *counters;
+    const float *routed, *shared;
+    int64_t ldr, lds;
+    int rows, k, n, cols_per_block;
+};
+
+__device__ inline void ffn_combine(const ffn_combine_args L)
+{
+    __shared__ int s_last;
+    __shared__ int order[k_max_m][32];
+    ffn_fence();
+    __syncthreads();
+    if (threadIdx.x == 0)
+        s_last = atomicAdd(L.counters + blockIdx.x, 1) == static_cast<int>(gridDim.y) - 1;
+    __syncthreads();
+    if (!s_last)
+        return;
+    ffn_fence();
+    const int N = L.rows, K = L.k;
+    if (static_cast<int>(threadIdx.x) < N) {
+        const int32_t *rid = L.ids + static_cast<int64_t>(threadIdx.x) * K;
+        int *o = order[threadIdx.x];
+        for (int j = 0; j < K; ++j)
+            o[j] = j;
+        for (int a = 1; a < K; ++a) { // insertion sort: stable, as std::stable_sort
+            const int v = o[a];
+            int b = a - 1;
+            while (b >= 0 && rid[o[b]] > rid[v]) {
+                o[b + 1] = o[b];
+                --b;
+            }
+            o[b + 1] = v;
+        }
+    }
+    __syncthreads();
+    const int n = L.n, cpb = L.cols_per_block;
+    const int64_t c0 = static_cast<int64_t>(blockIdx.x) * cpb;
+    const int cols = static_cast<int>(n - c0 < cpb ? n - c0 : cpb);
+#pragma unroll 1
+    for (int i = threadIdx.x; i < N * cols; i += blockDim.x) {
+        const int r = i / cols;
+        const int64_t e = c0 + i % cols;
+        float acc = 0.0f;
+#pragma unroll 1
+        for (int j = 0; j < K; ++j)
+            acc = __fadd_rn(acc,
+                            ffn_load_cg(L.routed
+                                        + (static_cast<int64_t>(r) * K + order[r][j]) * L.ldr + e));
+        acc = __fadd_rn(acc, ffn_load_cg(L.shared + r * L.lds + e));
+        L.y[static_cast<int64_t>(r) * n + e] = round_bf16(acc);
+    }
+    if (threadIdx.x == 0)
+        L.counters[blockIdx.x] = 0;
+}
+
+// The combine's arguments from the launch's.
+__device__ inline ffn_combine_args combine_args(const ffn_launch &L)
+{
+    const int n = L.base.n;
+    return {L.combine_y,
+            L.combine_ids,
+            L.combine_counters,
+            static_cast<const float *>(L.base.y),
+            static_cast<const float *>(L.shared.y),
+            L.base.ldy ? L.base.ldy : n,
+            L.shared.ldy ? L.shared.ldy : n,
+            L.shared.m,
+            L.combine_k,
+            n,
+            k_warps * L.cpw};
+}
 
 template<linear_accum Accum>
 __global__ void __launch_bounds__(k_threads) experts_ffn_kernel(ffn_launch L)
@@ -532,12 +722,13 @@ __global__ void __launch_bounds__(k_threads) experts_ffn_kernel(ffn_launch L)
     int kind;
     if (static_cast<int>(blockIdx.y) < L.g.slots) {
         const int e = L.g.active[blockIdx.y];
-        if (e < 0)
+        const int r0 = e < 0 ? 0 : L.g.offsets[e];
+        const int rows = e < 0 ? 0 : L.g.offsets[e + 1] - r0;
+        if (rows <= 0) {
+            if (L.combine_y) // counts itself done (block-uniform)
+                ffn_combine(combine_args(L));
             return;
-        const int r0 = L.g.offsets[e];
-        const int rows = L.g.offsets[e + 1] - r0;
-        if (rows <= 0)
-            return;
+        }
         p = L.base;
         p.m = rows < p.m ? rows : p.m;
         p.w = L.g.w_table[e];
@@ -583,6 +774,8 @@ __global__ void __launch_bounds__(k_threads) experts_ffn_kernel(ffn_launch L)
         gemv_block<GemvKind::F32, Accum>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
         break;
     }
+    if (L.combine_y)
+        ffn_combine(combine_args(L));
 }
 
 } // namespace
@@ -594,6 +787,14 @@ bool linear_experts_ffn_fits(const linear_params &base, const expert_ffn &f)
     if (f.swiglu && (base.y_type != act_type::f32 || !f.w3_table))
         return false;
     const linear_params &s = f.shared;
+    // ffnnodes: the combine needs the w2 half by slot, the shared expert, f32 outputs, the k
+    // slots of a token within moeCombine's 32 and a counter per grid column.
+    if (f.combine_y
+        && (f.swiglu || !f.y_by_slot || s.m == 0 || f.combine_k <= 0 || f.combine_k > 32
+            || base.y_type != act_type::f32 || s.y_type != act_type::f32 || !f.combine_ids
+            || !f.combine_counters
+            || grid_for(base.n, k_warps * columns_per_warp(base.n)) > f.combine_counter_count))
+        return false;
     if (s.m == 0)
         return true;
     if (s.n != base.n || s.k != base.k || !gemv_fits(s, kind_of(s.w_type)))
@@ -627,6 +828,12 @@ Status linear_experts_ffn_launch(const linear_params &base,
     L.x_rows = f.x_rows;
     L.slots = f.slot_index;
     L.y_by_slot = f.y_by_slot ? 1 : 0;
+    if (f.combine_y) {
+        L.combine_y = f.combine_y;
+        L.combine_ids = f.combine_ids;
+        L.combine_counters = f.combine_counters;
+        L.combine_k = f.combine_k;
+    }
     L.limit = f.limit;
     L.swiglu = f.swiglu ? 1 : 0;
     L.cpw = columns_per_warp(base.n);
@@ -655,7 +862,12 @@ Status linear_experts_ffn_launch(const linear_params &base,
     return launch_status();
 }
 
-Status linear_group_gemv_launch(const linear_params *items, int count, CUstream_st *stream)
+Status linear_group_gemv_launch(const linear_params *items,
+                                int count,
+                                CUstream_st *stream,
+                                const float *norm_weight,
+                                float norm_eps,
+                                bool norm)
 {
     if (count <= 0 || count > k_max_group)
         return Status::invalid("linear_group_gemv: 1 to 8 items");
@@ -680,6 +892,9 @@ Status linear_group_gemv_launch(const linear_params *items, int count, CUstream_
         blocks += grid_for(p.n, k_warps * gp.cpw[i]);
     }
     gp.count = count;
+    gp.norm.weight = norm_weight;
+    gp.norm.eps = norm_eps;
+    gp.norm.on = norm ? 1 : 0;
     if (blocks == 0)
         return Status::success();
     if (blocks > 0x7FFFFFFFLL)
@@ -703,23 +918,32 @@ bool linear_gemv_fits(const linear_params &p)
     return gemv_fits(p, kind_of(p.w_type));
 }
 
-Status linear_gemv_launch(const linear_params &p, CUstream_st *stream, const expert_group &g)
+Status linear_gemv_launch(const linear_params &p,
+                          CUstream_st *stream,
+                          const expert_group &g,
+                          const float *norm_weight,
+                          float norm_eps,
+                          bool norm)
 {
     const GemvKind kind = kind_of(p.w_type);
     if (!gemv_fits(p, kind))
         return Status::unsupported("linear_gemv: shape not supported");
+    gemv_prenorm nm;
+    nm.weight = norm_weight;
+    nm.eps = norm_eps;
+    nm.on = norm ? 1 : 0;
     const bool exact = p.accum == linear_accum::exact;
     switch (kind) {
     case GemvKind::Fp8:
-        return launch<GemvKind::Fp8, linear_accum::exact>(p, g, stream);
+        return launch<GemvKind::Fp8, linear_accum::exact>(p, g, stream, nm);
     case GemvKind::Fp4:
-        return launch<GemvKind::Fp4, linear_accum::exact>(p, g, stream);
+        return launch<GemvKind::Fp4, linear_accum::exact>(p, g, stream, nm);
     case GemvKind::Bf16:
-        return exact ? launch<GemvKind::Bf16, linear_accum::exact>(p, g, stream)
-                     : launch<GemvKind::Bf16, linear_accum::fp32>(p, g, stream);
+        return exact ? launch<GemvKind::Bf16, linear_accum::exact>(p, g, stream, nm)
+                     : launch<GemvKind::Bf16, linear_accum::fp32>(p, g, stream, nm);
     default:
-        return exact ? launch<GemvKind::F32, linear_accum::exact>(p, g, stream)
-                     : launch<GemvKind::F32, linear_accum::fp32>(p, g, stream);
+        return exact ? launch<GemvKind::F32, linear_accum::exact>(p, g, stream, nm)
+                     : launch<GemvKind::F32, linear_accum::fp32>(p, g, stream, nm);
     }
 }
 

@@ -71,12 +71,24 @@ inline bool is_quantized(linear_weight_type t)
 // (the caller then uses the tiled kernel).
 // With g.active set: the grouped-expert form (linear_experts_gemv_cuda), p.w the first expert's
 // weight (its alignment stands for all of them, which the caller checks).
-Status linear_gemv_launch(const linear_params &p, CUstream_st *stream, const expert_group &g = {});
+// norm (ffnnodes): x's rows RMS-normalised (weight [k] or nullptr, eps) as they are staged, the
+// bits of rmsnorm_cuda's stored rows (linear_group.h linear_prenorm_gemv_cuda).
+Status linear_gemv_launch(const linear_params &p,
+                          CUstream_st *stream,
+                          const expert_group &g = {},
+                          const float *norm_weight = nullptr,
+                          float norm_eps = 0.0f,
+                          bool norm = false);
 // linear_gemv.cu: whether linear_gemv_launch takes p (m <= 4 among others).
 bool linear_gemv_fits(const linear_params &p);
 // linear_gemv.cu: 1..k_linear_group_max items over the same x in one launch (linear_group.h);
 // Unsupported when an item does not fit the GEMV.
-Status linear_group_gemv_launch(const linear_params *items, int count, CUstream_st *stream);
+Status linear_group_gemv_launch(const linear_params *items,
+                                int count,
+                                CUstream_st *stream,
+                                const float *norm_weight = nullptr,
+                                float norm_eps = 0.0f,
+                                bool norm = false);
 // linear_gemv.cu: the MoE FFN halves (linear_group.h linear_experts_ffn_gemv_cuda).
 bool linear_experts_ffn_fits(const linear_params &base, const expert_ffn &f);
 Status linear_experts_ffn_launch(const linear_params &base,

@@ -34,6 +34,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <numeric>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -2020,6 +2021,123 @@ void testLinearGroup()
            "linear group refuses more than 4 rows");
 }
 
+// ffnnodes: linear_prenorm_gemv_cuda (the RMSNorm in the GEMVs' staging of x) against
+// rmsnorm_cuda into a buffer then linear_cuda of each item (bit for bit: the kernel claims those
+// bits) and against rmsnorm_cpu + linear_ref; one item (gemv_kernel) or a group
+// (gemv_group_kernel), every weight type, 1-4 rows, strided x of unequal row scales.
+void testPreNormGemvCase(const char *name, int m, int kd, int64_t ldxPad, int count, bool weighted)
+{
+    using W = k::linear_weight_type;
+    const W types[] = {W::fp8_e4m3, W::fp4_e2m1, W::bf16, W::f32, W::fp8_e4m3};
+    const int ns[] = {300, 96, 200, 40, 17};
+    const float eps = 1e-5f;
+    const int64_t xs = kd + ldxPad;
+    auto x = randomF32(static_cast<size_t>(m) * xs, 1.0f);
+    for (int r = 0; r < m; ++r)
+        for (int i = 0; i < kd; ++i)
+            x[static_cast<size_t>(r) * xs + i] *= std::ldexp(1.0f, 2 * r - 3);
+    auto nw = randomF32(kd, 0.5f);
+    for (float &v : nw)
+        v += 1.0f;
+    // Host: rmsnorm_cpu, then linear_ref of each item.
+    std::vector<float> xn(static_cast<size_t>(m) * kd);
+    k::RmsNormParams np;
+    np.x = x.data();
+    np.weight = weighted ? nw.data() : nullptr;
+    np.y = xn.data();
+    np.rows = m;
+    np.dim = kd;
+    np.x_stride = static_cast<int>(xs);
+    np.eps = eps;
+    k::rmsnorm_cpu(np);
+    Dev<float> dx(x), dnw(nw), dxn(xn.size());
+    std::vector<HostWeight> hw;
+    std::vector<std::unique_ptr<Dev<uint8_t>>> keep;
+    std::vector<std::unique_ptr<Dev<float>>> dy, dy1;
+    std::vector<std::vector<float>> ref(count);
+    std::vector<k::linear_params> items(count);
+    for (int i = 0; i < count; ++i) {
+        hw.push_back(randomWeight(types[i], ns[i], kd));
+        ref[i].assign(static_cast<size_t>(m) * ns[i], 0.0f);
+        k::linear_params p;
+        p.x = xn.data();
+        p.x_type = k::act_type::f32;
+        p.w = hw[i].bytes.data();
+        p.w_scale = hw[i].scales.empty() ? nullptr : hw[i].scales.data();
+        p.w_type = types[i];
+        p.y = ref[i].data();
+        p.y_type = k::act_type::f32;
+        p.m = m;
+        p.n = ns[i];
+        p.k = kd;
+        p.accum = k::linear_accum::exact;
+        if (!statusOk(k::linear_ref(p), "linear_ref"))
+            return;
+        p.y_round_bf16 = i % 2 == 0;
+        if (p.y_round_bf16)
+            for (float &v : ref[i])
+                v = k::round_bf16(v);
+        keep.push_back(std::make_unique<Dev<uint8_t>>(hw[i].bytes));
+        p.w = keep.back()->get();
+        keep.push_back(std::make_unique<Dev<uint8_t>>(hw[i].scales));
+        p.w_scale = hw[i].scales.empty() ? nullptr : keep.back()->get();
+        dy.push_back(std::make_unique<Dev<float>>(ref[i].size()));
+        dy1.push_back(std::make_unique<Dev<float>>(ref[i].size()));
+        p.x = dx.get();
+        p.ldx = xs;
+        p.y = dy.back()->get();
+        items[i] = p;
+    }
+    const float *dw = weighted ? dnw.get() : nullptr;
+    if (!statusOk(k::linear_prenorm_gemv_cuda(dw, eps, items.data(), count, nullptr), name)
+        || !synced(name))
+        return;
+    // Unfused: rmsnorm_cuda into a packed buffer, then one linear_cuda each.
+    np.x = dx.get();
+    np.weight = dw;
+    np.y = dxn.get();
+    if (!statusOk(k::rmsnorm_cuda(np, nullptr), name) || !synced(name))
+        return;
+    expectExact(x, dx.host(), std::string(name) + ": x left as it is");
+    for (int i = 0; i < count; ++i) {
+        k::linear_params one = items[i];
+        one.x = dxn.get();
+        one.ldx = 0;
+        one.y = dy1[i]->get();
+        if (!statusOk(k::linear_cuda(one, nullptr), name) || !synced(name))
+            return;
+        const std::string what = std::string(name) + " item " + std::to_string(i);
+        const auto got = dy[i]->host();
+        expectExact(dy1[i]->host(), got, what + " vs rmsnorm_cuda + linear_cuda");
+        expectNmse(ref[i], got, 1e-5, what + " vs rmsnorm_cpu + linear_ref");
+    }
+}
+
+void testPreNormGemv()
+{
+    testPreNormGemvCase("prenorm gemv m=1 k=1024 fp8 alone", 1, 1024, 0, 1, true);
+    testPreNormGemvCase("prenorm gemv m=2 k=512 fp8+fp4 group", 2, 512, 8, 2, true);
+    testPreNormGemvCase("prenorm gemv m=3 k=384 all types", 3, 384, 0, 5, true);
+    testPreNormGemvCase("prenorm gemv m=4 k=256 weightless", 4, 256, 16, 4, false);
+    testPreNormGemvCase("prenorm gemv m=1 k=192 bf16 alone", 1, 128 + 64, 0, 1, true);
+    // Refusal: 5 rows (the caller runs rmsnorm + the linears).
+    std::vector<float> xv(5 * 64, 1.0f), yv(5 * 64, 0.0f);
+    std::vector<uint16_t> w(64 * 64, 0);
+    k::linear_params a;
+    a.x = xv.data();
+    a.x_type = k::act_type::f32;
+    a.w = w.data();
+    a.w_type = k::linear_weight_type::bf16;
+    a.y = yv.data();
+    a.y_type = k::act_type::f32;
+    a.m = 5;
+    a.n = 64;
+    a.k = 64;
+    report(k::linear_prenorm_gemv_cuda(nullptr, 1e-6f, &a, 1, nullptr).code
+               == k::StatusCode::Unsupported,
+           "prenorm gemv refuses more than 4 rows");
+}
+
 // The MoE FFN halves (linear_experts_ffn_gemv_cuda): routed experts of `rtype` and a shared
 // expert of `stype` against linear_ref per expert, round_bf16 and swiglu_cpu (the CPU's order),
 // bit for bit for FP8/FP4 weights.
@@ -2230,6 +2348,118 @@ void testExpertFfnCase(const char *name, k::linear_weight_type rtype, k::linear_
     report(k::linear_experts_ffn_gemv_cuda(b2i, group(1), bad, nullptr).code
                == k::StatusCode::InvalidArgument,
            std::string(name) + ": y_by_slot without slot_index refused");
+
+    // ffnnodes: the MoE combine in the w2 launch (combine_y): against the CPU twin
+    // (Executor::moeCombine's arithmetic) on the launch's own routed/shared outputs and the
+    // expected ones, for several slot orders (the ids of the grouping above, then orders that
+    // the sort has to change: reversed, equal ids), each launched twice (the counters must be
+    // back at 0: a replay) with the output poisoned before each launch. The order shows from a
+    // third slot on (fp32 addition commutes) and only where a sum rounds even in bf16: w2's
+    // inputs are scaled up by a power of two per slot (the outputs scale exactly; scaling down
+    // would meet the activation quantiser's amax floor), slot 2's input is slot 1's negated (the
+    // same expert: its output is exactly -slot 1's) and both are 2^30 large, so token 0 of the
+    // 2 tokens x 3 slots view (the 6 slot rows, the shared expert run for 2 rows) is r0 + s0
+    // when slots 1 and 2 are added first and s0 otherwise (r0 lost beside r1).
+    const int slotExp[6] = {0, 30, 30, 12, 3, 5};
+    std::vector<float> hidScaled(hid), outSlotScaled(outSlot), gotSlotScaled(gotSlot);
+    for (int r = 0; r < NK; ++r) {
+        const int sl = slotIndex[r];
+        const float sc = std::ldexp(1.0f, slotExp[sl]);
+        for (int i = 0; i < I; ++i) {
+            const size_t src = static_cast<size_t>(sl == 2 ? 3 : r) * I + i; // slot 1: row 3
+            hidScaled[static_cast<size_t>(r) * I + i] = (sl == 2 ? -hid[src] : hid[src]) * sc;
+        }
+    }
+    for (int sl = 0; sl < NK; ++sl)
+        for (int e = 0; e < d; ++e) {
+            const size_t o = static_cast<size_t>(sl) * d + e, o1 = static_cast<size_t>(d) + e;
+            const float sc = std::ldexp(1.0f, slotExp[sl]);
+            outSlotScaled[o] = sl == 2 ? -outSlot[o1] * sc : outSlot[o] * sc;
+            gotSlotScaled[o] = sl == 2 ? -gotSlot[o1] * sc : gotSlot[o] * sc;
+        }
+    Dev<float> dhScaled(hidScaled);
+    struct CombineCase
+    {
+        std::vector<int32_t> ids;
+        int rows, k;
+    };
+    const std::vector<CombineCase> idSets = {{{1, 3, 3, 4, 0, 1}, N, K},
+                                             {{3, 1, 4, 3, 1, 0}, N, K},
+                                             {{5, 1, 3, 2, 2, 0}, 2, 3},
+                                             {{2, 2, 0, 1, 3, 3}, 2, 3}};
+    auto twin = [&](const std::vector<float> &routed, const std::vector<float> &shared,
+                    const CombineCase &cc) {
+        const std::vector<int32_t> &ids = cc.ids;
+        const int N = cc.rows, K = cc.k;
+        std::vector<float> y(static_cast<size_t>(N) * d);
+        for (int t = 0; t < N; ++t) {
+            std::vector<int> order(K);
+            std::iota(order.begin(), order.end(), 0);
+            std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+                return ids[t * K + a] < ids[t * K + b];
+            });
+            for (int e = 0; e < d; ++e) {
+                float acc = 0.0f;
+                for (int j : order)
+                    acc += routed[(static_cast<size_t>(t) * K + j) * d + e];
+                acc += shared[static_cast<size_t>(t) * d + e];
+                y[static_cast<size_t>(t) * d + e] = k::round_bf16(acc);
+            }
+        }
+        return y;
+    };
+    Dev<int32_t> dcnt(std::vector<int32_t>(64, 0));
+    for (size_t set = 0; set < idSets.size(); ++set) {
+        const std::string what = std::string(name) + " combine in w2, ids " + std::to_string(set);
+        const CombineCase &cc = idSets[set];
+        const size_t ny = static_cast<size_t>(cc.rows) * d;
+        Dev<int32_t> dids(cc.ids);
+        Dev<float> dcomb(ny), dr(out.size()), dsh(outS.size());
+        k::expert_ffn fc = f2i;
+        fc.shared.m = cc.rows;
+        fc.shared.y = dsh.get();
+        fc.combine_y = dcomb.get();
+        fc.combine_ids = dids.get();
+        fc.combine_counters = dcnt.get();
+        fc.combine_k = cc.k;
+        fc.combine_counter_count = 64;
+        k::linear_params bc = b2i;
+        bc.x = dhScaled.get();
+        bc.y = dr.get();
+        report(k::linear_experts_ffn_gemv_fits(bc, fc), what + ": fits");
+        for (int rep = 0; rep < 2; ++rep) {
+            cudaMemset(dcomb.get(), 0xFF, ny * sizeof(float));
+            if (!statusOk(k::linear_experts_ffn_gemv_cuda(bc, group(1), fc, nullptr), name)
+                || !synced(name))
+                return;
+            const std::string w2 = what + (rep ? " (again)" : "");
+            const auto got = dcomb.host();
+            expectExact(twin(dr.host(), dsh.host(), cc), got, w2 + " == twin of its outputs");
+            if (exactTypes)
+                expectExact(twin(outSlotScaled, outS, cc), got, w2 + " == twin of the references");
+            expectExact(gotSlotScaled, dr.host(), w2 + ": routed outputs as without the combine");
+            auto sh = doutsi.host(), shGot = dsh.host();
+            sh.resize(ny);
+            shGot.resize(ny);
+            expectExact(sh, shGot, w2 + ": shared outputs as without the combine");
+            const auto cnt = dcnt.host();
+            report(std::all_of(cnt.begin(), cnt.end(), [](int32_t c) { return c == 0; }),
+                   w2 + ": counters back at 0");
+        }
+    }
+    k::expert_ffn nc = f2i;
+    nc.combine_y = douti.get();
+    nc.combine_ids = nullptr;
+    nc.combine_counters = dcnt.get();
+    nc.combine_k = K;
+    nc.combine_counter_count = 64;
+    report(k::linear_experts_ffn_gemv_cuda(b2i, group(1), nc, nullptr).code
+               == k::StatusCode::InvalidArgument,
+           std::string(name) + ": combine without ids refused");
+    nc.combine_ids = dslot.get();
+    nc.combine_counter_count = 1;
+    report(!k::linear_experts_ffn_gemv_fits(b2i, nc),
+           std::string(name) + ": combine needs a counter per column");
 }
 
 void testExpertFfn()
@@ -4048,6 +4278,16 @@ int main()
                 static_cast<unsigned long long>(seed));
     // FATHOM_OPS_ONLY=state: the sequence-state checks alone (bf16 / packed rows; quick runs).
     const char *only = std::getenv("FATHOM_OPS_ONLY");
+    // FATHOM_OPS_ONLY=ffnnodes: the pre-norm GEMV and the MoE FFN (w2 combine) checks alone.
+    if (only && std::strcmp(only, "ffnnodes") == 0) {
+        testPreNormGemv();
+        testExpertFfn();
+        std::printf("%d of %d checks passed (seed %llu)\n",
+                    g_checks - g_failures,
+                    g_checks,
+                    static_cast<unsigned long long>(seed));
+        return g_failures == 0 ? 0 : 1;
+    }
     if (only
         && (std::strcmp(only, "state") == 0 || std::strcmp(only, "indexer") == 0
             || std::strcmp(only, "attntail") == 0)) {
@@ -4084,6 +4324,7 @@ int main()
     testMoe();
     testLinears();
     testLinearGroup();
+    testPreNormGemv();
     testExpertFfn();
     testFp8BlockHelpers();
     testMma();

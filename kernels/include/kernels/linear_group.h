@@ -68,6 +68,16 @@ struct expert_ffn
     const int32_t *x_rows = nullptr;
     const int32_t *slot_index = nullptr;
     int32_t y_by_slot = 0;
+    // ffnnodes: the MoE combine in the w2 half's launch (needs y_by_slot and the shared expert,
+    // both outputs f32): combine_y [shared.m, n] = bf16(fp32 0 + base.y's rows t·k + j (the k
+    // slots of token t) by increasing combine_ids[t·k + j] (stable) + shared.y's row t) -
+    // moeCombine's bits. Each grid column's last block does it for its columns (a fence and an
+    // atomic counter per column: combine_counters [combine_counter_count] zero, left zero).
+    float *combine_y = nullptr;
+    const int32_t *combine_ids = nullptr;
+    int32_t *combine_counters = nullptr;
+    int32_t combine_k = 0;
+    int32_t combine_counter_count = 0;
 };
 Status linear_experts_ffn_gemv_cuda(const linear_params &base,
                                     const expert_group &g,
@@ -75,5 +85,21 @@ Status linear_experts_ffn_gemv_cuda(const linear_params &base,
                                     CUstream_st *stream);
 // Whether linear_experts_ffn_gemv_cuda takes the shapes (host-side checks only).
 bool linear_experts_ffn_gemv_fits(const linear_params &base, const expert_ffn &f);
+
+/**
+  ffnnodes: an RMSNorm of x's rows (rmsnorm.h with weight norm_weight [k] or nullptr, eps; x's
+  rows are the items' common input) folded into the GEMVs' staging of x, then the items as
+  linear_group_gemv_cuda (one item: linear_cuda's GEMV). Every block normalises the rows it
+  stages with rmsnorm_cuda's arithmetic (its 256 threads' sums and reduction tree), so each
+  item's bits are those of rmsnorm_cuda into a buffer followed by the linear(s) on it; x itself
+  is left as it is (the normalised rows are not stored). Unsupported (nothing launched) where
+  linear_group_gemv_fits refuses the items. The CPU twin: rmsnorm_cpu, then linear_ref /
+  linear_cpu of each item.
+*/
+Status linear_prenorm_gemv_cuda(const float *norm_weight,
+                                float norm_eps,
+                                const linear_params *items,
+                                int count,
+                                CUstream_st *stream);
 
 } // namespace fathom::kernels

@@ -238,9 +238,12 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     FATHOM_TRY(x->cudaCheck(cudaMemset(combineCounters, 0, sizeof(int) * kCombineCounters),
                             "clearing the MoE combine counters"));
     // attnnodes: FATHOM_CUDA_ATTN_FUSED_TAIL=0 launches the attention's split merge and the
-    // output's inverse RoPE apart (A/B: the fused merge runs in one block per row and head group).
+    // output's inverse RoPE apart; 1 merges in the attention launch always; unset merges there
+    // only when one row and head group's partials are small (sparseAttention): the fused merge
+    // runs in one block per row and head group.
     const char *attnTail = std::getenv("FATHOM_CUDA_ATTN_FUSED_TAIL");
     x->m_attnFusedTail = !attnTail || std::strcmp(attnTail, "0") != 0;
+    x->m_attnMergeAlways = attnTail && std::strcmp(attnTail, "1") == 0;
     void *attnCounters = nullptr;
     FATHOM_TRY(x->cudaCheck(cudaMalloc(&attnCounters, sizeof(int) * kAttnCounters),
                             "allocating the attention counters"));
@@ -1863,7 +1866,15 @@ Result<void> CudaExecutor::sparseAttention(const kernels::SparseAttnParams &p)
     if (!m_exactLinear && d.n_q > 0 && d.n_q < kernels::k_min_fast_rows) {
         const auto n = static_cast<int64_t>(kernels::sparse_attn_decode_workspace_floats(d));
         FATHOM_TRY_ASSIGN(parts, Buffer<float>::make(*this, n, "attention split partials"));
-        if (m_attnFusedTail && kernels::sparse_attn_decode_counters(d) <= kAttnCounters)
+        // The fused merge reads a row and head group's partials in one block (about 0.1 to
+        // 0.2 MB/us from L2 on one SM): V4-Flash's 64 heads x 10 splits x 514 floats are 1.3 MB,
+        // some 10 us against the couple of us of a second launch, so by default only merges of
+        // up to kAttnFusedMergeBytes stay in the attention launch; the inverse RoPE rides the
+        // combine launch otherwise. A device A/B with FATHOM_CUDA_ATTN_FUSED_TAIL=1 settles it.
+        const int groups = kernels::sparse_attn_decode_counters(d);
+        const bool small = groups > 0
+                           && static_cast<int64_t>(n) * 4 / groups <= kAttnFusedMergeBytes;
+        if (m_attnFusedTail && groups <= kAttnCounters && (small || m_attnMergeAlways))
             counters = m_attnCounters;
     }
     FATHOM_CUDA_OP("sparse_attn",

@@ -425,6 +425,8 @@ private:
     // (FATHOM_CUDA_ATTN_FUSED_TAIL), its zeroed counters (one per decode row and head group).
     static constexpr int kAttnCounters = 256;
     bool m_attnFusedTail = true;
+    bool m_attnMergeAlways = false; // FATHOM_CUDA_ATTN_FUSED_TAIL=1
+    static constexpr int64_t kAttnFusedMergeBytes = 256 * 1024;
     int *m_attnCounters = nullptr;
     std::shared_ptr<CublasLtLinear> m_lt; // cublaslt: made on first non-exact FP8 GEMM
 

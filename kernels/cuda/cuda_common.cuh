@@ -135,6 +135,30 @@ __device__ inline void prefetch_l2(const void *p, uint32_t bytes)
 #endif
 }
 
+// ---- hand-offs between blocks (a launch's last block finishes what the others stored) ----------
+
+// A block publishes its stores (device_fence, then an atomic count); the block that counts last
+// fences again and reads the others' stores with load_cg (past L1, which is not coherent between
+// blocks). The emulation runs a grid's blocks one after another: memory is coherent there.
+#ifdef FATHOM_CUDA_EMULATION
+inline void device_fence() {}
+template<typename T>
+inline T load_cg(const T *p)
+{
+    return *p;
+}
+#else
+__device__ inline void device_fence()
+{
+    __threadfence();
+}
+template<typename T>
+__device__ inline T load_cg(const T *p)
+{
+    return __ldcg(p);
+}
+#endif
+
 // ---- bf16 ---------------------------------------------------------------------------------------
 
 __host__ __device__ inline float bf16_bits_to_f32(uint16_t h)

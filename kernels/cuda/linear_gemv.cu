@@ -607,25 +607,6 @@ struct ffn_launch
     int32_t y_by_slot;
 };
 
-#ifdef FATHOM_CUDA_EMULATION
-// The emulation runs a grid's blocks one after another: memory is coherent.
-inline void ffn_fence() {}
-inline float ffn_load_cg(const float *p)
-{
-    return *p;
-}
-#else
-__device__ inline void ffn_fence()
-{
-    __threadfence();
-}
-// Past L1 (not coherent between blocks): another block's store.
-__device__ inline float ffn_load_cg(const float *p)
-{
-    return __ldcg(p);
-}
-#endif
-
 // ffnnodes: the w2 launch's MoE combine (expert_ffn::combine_y). Every block of grid column
 // blockIdx.x counts itself done after its stores (or at once when it has no rows); the column's
 // last block (of gridDim.y) combines the column's outputs of every token in moeCombineKernel's
@@ -646,14 +627,14 @@ __device__ inline void ffn_combine(const ffn_combine_args L)
 {
     __shared__ int s_last;
     __shared__ int order[k_max_m][32];
-    ffn_fence();
+    cuda::device_fence();
     __syncthreads();
     if (threadIdx.x == 0)
         s_last = atomicAdd(L.counters + blockIdx.x, 1) == static_cast<int>(gridDim.y) - 1;
     __syncthreads();
     if (!s_last)
         return;
-    ffn_fence();
+    cuda::device_fence();
     const int N = L.rows, K = L.k;
     if (static_cast<int>(threadIdx.x) < N) {
         const int32_t *rid = L.ids + static_cast<int64_t>(threadIdx.x) * K;
@@ -682,9 +663,9 @@ __device__ inline void ffn_combine(const ffn_combine_args L)
 #pragma unroll 1
         for (int j = 0; j < K; ++j)
             acc = __fadd_rn(acc,
-                            ffn_load_cg(L.routed
-                                        + (static_cast<int64_t>(r) * K + order[r][j]) * L.ldr + e));
-        acc = __fadd_rn(acc, ffn_load_cg(L.shared + r * L.lds + e));
+                            cuda::load_cg(
+                                L.routed + (static_cast<int64_t>(r) * K + order[r][j]) * L.ldr + e));
+        acc = __fadd_rn(acc, cuda::load_cg(L.shared + r * L.lds + e));
         L.y[static_cast<int64_t>(r) * n + e] = round_bf16(acc);
     }
     if (threadIdx.x == 0)

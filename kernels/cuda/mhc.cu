@@ -25,24 +25,8 @@ namespace {
 constexpr int k_threads = 512;
 constexpr int k_max_rows = 24; // (2 + n)·n for n = 4; n_hc <= 4 on the device
 
-#ifdef FATHOM_CUDA_EMULATION
-// The emulation runs a grid's blocks one after another: memory is coherent.
-inline void device_fence() {}
-inline float load_cg(const float *p)
-{
-    return *p;
-}
-#else
-__device__ inline void device_fence()
-{
-    __threadfence();
-}
-// Past L1 (not coherent between blocks): another block's store.
-__device__ inline float load_cg(const float *p)
-{
-    return __ldcg(p);
-}
-#endif
+using cuda::device_fence;
+using cuda::load_cg;
 
 // The streams a pre reads: token t's row of x in memory (StreamRows), or (PostedRows, nodes2)
 // the previous sublayer's post computed where it is needed: mhc_post_kernel's value of the same

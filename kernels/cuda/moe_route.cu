@@ -115,26 +115,13 @@ __global__ void __launch_bounds__(k_threads) moe_route_kernel(MoeRouteParams p)
     route_token(p);
 }
 
-#ifdef FATHOM_CUDA_EMULATION
-// The emulation runs a grid's blocks one after another: memory is coherent.
-inline void device_fence() {}
-struct CgIds
-{
-    const int32_t *ids;
-    int operator()(int i) const { return ids[i]; }
-};
-#else
-__device__ inline void device_fence()
-{
-    __threadfence();
-}
+using cuda::device_fence;
 // Past L1 (not coherent between blocks): the other blocks' stores of the ids.
 struct CgIds
 {
     const int32_t *ids;
-    __device__ int operator()(int i) const { return __ldcg(ids + i); }
+    __device__ int operator()(int i) const { return cuda::load_cg(ids + i); }
 };
-#endif
 
 // nodes2: routing and grouping in one launch (moe_route_group_cuda). Every token's block
 // routes as moe_route_kernel; thread 0 publishes its ids (stores, fence, count); the launch's

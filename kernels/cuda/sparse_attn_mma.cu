@@ -105,24 +105,8 @@ inline bool aligned8(const void *p)
     return (reinterpret_cast<uintptr_t>(p) & 7u) == 0;
 }
 
-#ifdef FATHOM_CUDA_EMULATION
-// The emulation runs a grid's blocks one after another: memory is coherent.
-inline void device_fence() {}
-inline float load_cg(const float *p)
-{
-    return *p;
-}
-#else
-__device__ inline void device_fence()
-{
-    __threadfence();
-}
-// Past L1 (not coherent between blocks): another block's store.
-__device__ inline float load_cg(const float *p)
-{
-    return __ldcg(p);
-}
-#endif
+using cuda::device_fence;
+using cuda::load_cg;
 
 // The fused tail's inverse RoPE (p.out_rope_positions set) of heads [h_begin, h_end) of output
 // row t_row, in place on the stored bf16 values by the whole block (the caller's barrier after

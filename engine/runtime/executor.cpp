@@ -185,8 +185,8 @@ Result<void> Executor::appendStateRows(const StateAppend *appends,
             || (a.slots & (a.slots - 1)) != 0 || (a.ape && a.rows != StateAppend::Rows::F32))
             return fail(Error::Kind::InvalidArgument, "appendStateRows: bad append");
         if (a.ape)
-            FATHOM_TRY(addPeriodicRows(
-                a.src, a.ape, hostPositions + a.first, a.count, a.width, a.period));
+            FATHOM_TRY(
+                addPeriodicRows(a.src, a.ape, hostPositions + a.first, a.count, a.width, a.period));
         std::vector<int32_t> slots(static_cast<size_t>(a.count));
         for (int t = 0; t < a.count; ++t)
             slots[static_cast<size_t>(t)] = static_cast<int32_t>(hostPositions[a.first + t]
@@ -197,12 +197,19 @@ Result<void> Executor::appendStateRows(const StateAppend *appends,
                 scatterRows(static_cast<float *>(a.dst), a.src, slots.data(), a.count, a.width));
             break;
         case StateAppend::Rows::Bf16:
-            FATHOM_TRY(scatterRowsBf16(
-                static_cast<uint16_t *>(a.dst), a.src, slots.data(), a.count, a.width));
+            FATHOM_TRY(scatterRowsBf16(static_cast<uint16_t *>(a.dst),
+                                       a.src,
+                                       slots.data(),
+                                       a.count,
+                                       a.width));
             break;
         case StateAppend::Rows::Packed:
-            FATHOM_TRY(scatterRowsPacked(
-                static_cast<uint8_t *>(a.dst), a.src, slots.data(), a.count, a.width, a.rope));
+            FATHOM_TRY(scatterRowsPacked(static_cast<uint8_t *>(a.dst),
+                                         a.src,
+                                         slots.data(),
+                                         a.count,
+                                         a.width,
+                                         a.rope));
             break;
         }
     }

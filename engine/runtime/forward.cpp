@@ -933,8 +933,7 @@ Result<bool> V4Forward::fusedAppends(const BlockWeights &bw,
             float *a = compKv + static_cast<int64_t>(r) * w;
             float *g = compGate + static_cast<int64_t>(r) * w;
             jobs[n++] = {&it.bs->compKv, a, w, ScriptHist::CompKv, item, r, it.count, nullptr};
-            jobs[n++]
-                = {&it.bs->compGate, g, w, ScriptHist::CompGate, item, r, it.count, bw.compApe};
+            jobs[n++] = {&it.bs->compGate, g, w, ScriptHist::CompGate, item, r, it.count, bw.compApe};
         }
         if (m == 4) {
             const int w = 2 * DI;
@@ -972,8 +971,8 @@ Result<bool> V4Forward::fusedAppends(const BlockWeights &bw,
     }
     const size_t before = stagedUploads();
     if (chain)
-        FATHOM_TRY(m_exec.rowChainAppend(
-            *chain, appends.data(), n, batch.positions.data(), batch.rows));
+        FATHOM_TRY(
+            m_exec.rowChainAppend(*chain, appends.data(), n, batch.positions.data(), batch.rows));
     else
         FATHOM_TRY(m_exec.appendStateRows(appends.data(), n, batch.positions.data(), batch.rows));
     scriptGen(before, static_cast<int>(ScriptOp::Positions), -1, batch.block);
@@ -982,8 +981,7 @@ Result<bool> V4Forward::fusedAppends(const BlockWeights &bw,
         if (!j.h->advanceStored(j.count))
             return fail(Error::Kind::Internal, bw.prefix + ": fused appends outside their rows");
         if (m_rec && j.count > 0)
-            scriptAction(
-                static_cast<int>(ScriptOp::Append), j.item, batch.block, j.which, j.count);
+            scriptAction(static_cast<int>(ScriptOp::Append), j.item, batch.block, j.which, j.count);
     }
     return true;
 }
@@ -1063,8 +1061,7 @@ Result<void> V4Forward::attention(
                                  "indexer queries"));
         cqJobs.push_back({&bw.idxWqB, qi.data(), LinearOutput::Bf16});
     }
-    FATHOM_TRY(tap ? m_exec.linearGroup(cq.data(), N, cqJobs)
-                   : m_exec.normLinearGroup(np, cqJobs));
+    FATHOM_TRY(tap ? m_exec.linearGroup(cq.data(), N, cqJobs) : m_exec.normLinearGroup(np, cqJobs));
     kernels::RopeParams rp;
     rp.x = q.data();
     rp.positions = positions;

@@ -61,8 +61,8 @@ __global__ void scatter_bf16_kernel(
     FATHOM_PDL_TRIGGER();
     for (int k = blockIdx.x; k < n; k += gridDim.x) {
         const int bad = cuda::store_bf16_row(dst + static_cast<int64_t>(rows[k]) * width,
-                                       src + static_cast<int64_t>(k) * width,
-                                       width);
+                                             src + static_cast<int64_t>(k) * width,
+                                             width);
         if (bad && inexact)
             atomicAdd(inexact, bad);
     }
@@ -85,9 +85,9 @@ __global__ void scatter_packed_kernel(uint8_t *dst,
     FATHOM_PDL_TRIGGER();
     for (int k = blockIdx.x; k < n; k += gridDim.x) {
         const int bad = cuda::store_packed_row(dst + static_cast<int64_t>(rows[k]) * row_bytes,
-                                         src + static_cast<int64_t>(k) * width,
-                                         width,
-                                         rope);
+                                               src + static_cast<int64_t>(k) * width,
+                                               width,
+                                               rope);
         if (bad && inexact)
             atomicAdd(inexact, bad);
     }

@@ -172,10 +172,10 @@ Status linear_prenorm_gemv_cuda(const float *norm_weight,
         return st;
     for (int i = 0; i < count; i += k_linear_group_max) {
         const int c = count - i < k_linear_group_max ? count - i : k_linear_group_max;
-        const Status st = c == 1 ? cuda::linear_gemv_launch(
-                                       items[i], stream, {}, norm_weight, norm_eps, true)
-                                 : cuda::linear_group_gemv_launch(
-                                       items + i, c, stream, norm_weight, norm_eps, true);
+        const Status st
+            = c == 1
+                  ? cuda::linear_gemv_launch(items[i], stream, {}, norm_weight, norm_eps, true)
+                  : cuda::linear_group_gemv_launch(items + i, c, stream, norm_weight, norm_eps, true);
         if (!st.ok())
             return st;
     }

@@ -200,7 +200,8 @@ Status row_chain_append_cuda(const RowChainParams &chain,
                   k_threads,
                   chain.dim * sizeof(float),
                   stream,
-                  row_chain_append_kernel)(chain, appends, inexact);
+                  row_chain_append_kernel)
+    (chain, appends, inexact);
     return cuda::launch_status();
 }
 

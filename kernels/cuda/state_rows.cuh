@@ -39,14 +39,11 @@ __device__ inline int store_packed_row(uint8_t *d, const float *s, int width, in
         const int blocks = (width + k_packed_key_block - 1) / k_packed_key_block;
         for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
             const int e0 = b * k_packed_key_block;
-            const int e1 = e0 + k_packed_key_block < width ? e0 + k_packed_key_block
-                                                                 : width;
+            const int e1 = e0 + k_packed_key_block < width ? e0 + k_packed_key_block : width;
             float amax = 0.0f;
             for (int e = e0; e < e1; ++e)
                 amax = fmaxf(amax, fabsf(s[e]));
-            const uint8_t sc = pow2_scale_e8m0(amax,
-                                                     k_e2m1_inv_max,
-                                                     k_e2m1_amax_floor);
+            const uint8_t sc = pow2_scale_e8m0(amax, k_e2m1_inv_max, k_e2m1_amax_floor);
             const float inv = e8m0_inverse_f32(sc), f = e8m0_to_f32(sc);
             for (int e = e0; e < e1; e += 2) {
                 uint32_t byte = 0;
@@ -66,20 +63,16 @@ __device__ inline int store_packed_row(uint8_t *d, const float *s, int width, in
         uint8_t *scales = d + nope + 2 * rope;
         for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
             const int e0 = b * k_packed_kv_block;
-            const int e1 = e0 + k_packed_kv_block < nope ? e0 + k_packed_kv_block
-                                                               : nope;
+            const int e1 = e0 + k_packed_kv_block < nope ? e0 + k_packed_kv_block : nope;
             float amax = 0.0f;
             for (int e = e0; e < e1; ++e)
                 amax = fmaxf(amax, fabsf(s[e]));
-            const uint8_t sc = pow2_scale_e8m0(amax,
-                                                     k_e4m3_inv_max,
-                                                     k_e4m3_amax_floor);
+            const uint8_t sc = pow2_scale_e8m0(amax, k_e4m3_inv_max, k_e4m3_amax_floor);
             const float inv = e8m0_inverse_f32(sc), f = e8m0_to_f32(sc);
             for (int e = e0; e < e1; ++e) {
                 const uint8_t c = f32_to_e4m3(__fmul_rn(s[e], inv));
                 d[e] = c;
-                bad += __float_as_uint(__fmul_rn(e4m3_to_f32(c), f))
-                       != __float_as_uint(s[e]);
+                bad += __float_as_uint(__fmul_rn(e4m3_to_f32(c), f)) != __float_as_uint(s[e]);
             }
             scales[b] = sc;
         }

@@ -605,6 +605,7 @@ struct ffn_launch
     int32_t kind; // GemvKind of the routed experts
     int32_t shared_kind;
     int32_t y_by_slot;
+    int32_t pad_ = 0; // no hole: a graph node's arguments are compared byte for byte
 };
 
 // ffnnodes: the w2 launch's MoE combine (expert_ffn::combine_y). Every block of grid column

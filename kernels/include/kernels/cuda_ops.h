@@ -377,13 +377,15 @@ struct StateAppendSegment
     // row_chain_append_cuda: >= 0: the segment's rows are rows chain_row ... of the chain (src
     // is those rows), stored by the chain's blocks from their results; -1: by blocks of their own.
     int chain_row = -1;
+    int pad_ = 0; // no holes (params_padding.cpp: launch arguments compared byte for byte)
 };
 constexpr int k_state_append_segments = 20; // 4 items x (window + 2 compressors' kv and gate)
 struct StateAppendParams
 {
     StateAppendSegment seg[k_state_append_segments];
-    int segments = 0;
     const int32_t *positions = nullptr; // device
+    int segments = 0;
+    int pad_ = 0;
 };
 Status append_state_rows_cuda(const StateAppendParams &p, int *inexact, CUstream_st *stream);
 // row_chain_cuda(chain) and append_state_rows_cuda(appends) as one launch (the kv rows' chain

@@ -17,7 +17,7 @@
 #
 # Knobs (environment): LAYERS (flash-slice main layers, default 4), LONG (long prefill tokens,
 # default 131072; 0 skips), PREFILL (default 8192), DECODE_STEPS (default 32), JOBS (default
-# nproc), SKIP_TESTS=1, SKIP_BENCH=1, SKIP_PEER=1, SKIP_EAGER=1, SKIP_EXACT=1, BUILD_DIR (default build-gpu).
+# nproc), SKIP_TESTS=1, SKIP_BENCH=1, SKIP_PEER=1, SKIP_EAGER=1, SKIP_EXACT=1, SKIP_FUSION_AB=1 (session 10's decode fusions off / merge forced), BUILD_DIR (default build-gpu).
 # Logs and the table go to $OUT when set (the device tool brings them back), else to
 # $BUILD_DIR/device-checks.
 #
@@ -156,6 +156,23 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
             --layers "$LAYERS" --decode-steps "$DECODE_STEPS" --prefill 1024 --long 0 \
             2>&1 | tee "$LOGS/bench-eager.log"
     fi
+    # Session 10's decode fusions A/B (graphed decode, short prefill): all four switched off
+    # (state appends, attention tail, pre-norm GEMVs, MoE combine), then the attention's split
+    # merge forced into the attention launch (by default V4-Flash's 1.3 MB merge keeps its own
+    # combine launch; docs/perf/cuda.md "Session 10").
+    if [ "${SKIP_FUSION_AB:-0}" != "1" ] && [ "$bench_rc" = 0 ]; then
+        stamp "benchmark, session-10 fusions off (FUSED_APPENDS, ATTN_FUSED_TAIL, GEMV_PRENORM, MOE_COMBINE_FUSED = 0)"
+        FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_BENCH_ATTN_OPS=0 FATHOM_CUDA_FUSED_APPENDS=0 \
+            FATHOM_CUDA_ATTN_FUSED_TAIL=0 FATHOM_CUDA_GEMV_PRENORM=0 FATHOM_CUDA_MOE_COMBINE_FUSED=0 \
+            "$BUILD/bin/bench_cuda" --model /tmp/fathom-flash-slice-$LAYERS \
+            --layers "$LAYERS" --decode-steps "$DECODE_STEPS" --prefill 1024 --long 0 \
+            2>&1 | tee "$LOGS/bench-unfused.log"
+        stamp "benchmark, attention merge forced into the attention launch (FATHOM_CUDA_ATTN_FUSED_TAIL=1)"
+        FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_BENCH_ATTN_OPS=0 FATHOM_CUDA_ATTN_FUSED_TAIL=1 \
+            "$BUILD/bin/bench_cuda" --model /tmp/fathom-flash-slice-$LAYERS \
+            --layers "$LAYERS" --decode-steps "$DECODE_STEPS" --prefill 1024 --long 0 \
+            2>&1 | tee "$LOGS/bench-merge-fused.log"
+    fi
     # The exact mode (bit-identical to the CPU engine): short prefill, no long one.
     if [ "${SKIP_EXACT:-0}" != "1" ] && [ "$bench_rc" = 0 ]; then
         stamp "benchmark, exact mode (FATHOM_CUDA_EXACT_LINEAR=1; prefill 1024, no long prefill)"
@@ -211,6 +228,13 @@ if [ -f "$LOGS/bench-eager.log" ]; then
     echo "bench_cuda decode with eager launches (FATHOM_CUDA_STEP_GRAPHS=0):"
     grep -E "^\| (decode step|weight bytes/step|per-layer overhead)" "$LOGS/bench-eager.log"
 fi
+for ab in unfused merge-fused; do
+    if [ -f "$LOGS/bench-$ab.log" ]; then
+        echo "bench_cuda decode, session-10 A/B: $ab (default run above):"
+        grep -E "^\| (decode step|weight bytes/step|per-layer overhead|graph nodes per decode)" \
+            "$LOGS/bench-$ab.log"
+    fi
+done
 if [ -f "$LOGS/bench-exact.log" ]; then
     echo "bench_cuda in the exact mode (FATHOM_CUDA_EXACT_LINEAR=1; prefill 1024):"
     grep -iE "^\| .*(decode|prefill|GEMM|attention|indexer)" "$LOGS/bench-exact.log"

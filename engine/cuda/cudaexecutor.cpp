@@ -2116,7 +2116,7 @@ Result<void> CudaExecutor::launchAppends(const kernels::RowChainParams *chain,
         sg.dst = a.dst;
         sg.src = a.src;
         sg.ape = a.ape ? device(a.ape) : nullptr;
-        sg.slot_mask = a.slots - 1;
+        sg.slot_mask = a.ringRows - 1;
         sg.rows = a.rows == StateAppend::Rows::Packed ? kernels::StateRows::Packed
                   : a.rows == StateAppend::Rows::Bf16 ? kernels::StateRows::Bf16
                                                       : kernels::StateRows::F32;

@@ -181,8 +181,8 @@ Result<void> Executor::appendStateRows(const StateAppend *appends,
         const StateAppend &a = appends[k];
         if (a.count <= 0)
             continue;
-        if (a.first < 0 || a.first + a.count > positions || a.slots <= 0
-            || (a.slots & (a.slots - 1)) != 0 || (a.ape && a.rows != StateAppend::Rows::F32))
+        if (a.first < 0 || a.first + a.count > positions || a.ringRows <= 0
+            || (a.ringRows & (a.ringRows - 1)) != 0 || (a.ape && a.rows != StateAppend::Rows::F32))
             return fail(Error::Kind::InvalidArgument, "appendStateRows: bad append");
         if (a.ape)
             FATHOM_TRY(
@@ -190,7 +190,7 @@ Result<void> Executor::appendStateRows(const StateAppend *appends,
         std::vector<int32_t> slots(static_cast<size_t>(a.count));
         for (int t = 0; t < a.count; ++t)
             slots[static_cast<size_t>(t)] = static_cast<int32_t>(hostPositions[a.first + t]
-                                                                 & (a.slots - 1));
+                                                                 & (a.ringRows - 1));
         switch (a.rows) {
         case StateAppend::Rows::F32:
             FATHOM_TRY(

@@ -377,7 +377,7 @@ public:
     virtual Result<void> scatterRowsPacked(
         uint8_t *dst, const float *src, const int32_t *hostRows, int n, int width, int rope);
     /** One append of appendStateRows: count rows of src [count, width] into the ring dst
-        (slots capacity, a power of two) at slots hostPositions[first + t] mod slots, stored as
+        (ringRows capacity, a power of two) at slots hostPositions[first + t] mod ringRows, stored as
         fp32 (scatterRows), bf16 (scatterRowsBf16) or packed with `rope` (scatterRowsPacked). ape
         (fp32 rows only, may be nullptr): addPeriodicRows(src, ape, hostPositions + first,
         count, width, period) first (src keeps the sum). */
@@ -385,7 +385,7 @@ public:
     {
         enum class Rows { F32, Bf16, Packed };
         void *dst = nullptr;
-        int64_t slots = 0;
+        int64_t ringRows = 0; // the ring's capacity (not "slots": a Qt keyword in the app)
         Rows rows = Rows::F32;
         int width = 0;
         int rope = 0;

@@ -957,7 +957,7 @@ Result<bool> V4Forward::fusedAppends(const BlockWeights &bw,
         FATHOM_TRY_ASSIGN(void *dst, h.prepareAppend(jobs[k].count));
         Executor::StateAppend &a = appends[static_cast<size_t>(k)];
         a.dst = dst;
-        a.slots = h.capacity();
+        a.ringRows = h.capacity();
         a.rows = h.packed() ? Executor::StateAppend::Rows::Packed
                  : h.bf16() ? Executor::StateAppend::Rows::Bf16
                             : Executor::StateAppend::Rows::F32;

@@ -152,6 +152,13 @@ std::vector<std::pair<const void *, size_t>> modelRanges(const V4Model &model)
     return r;
 }
 
+// An executor switch of the environment (read once, at create()): on unless set to "0".
+bool switchOn(const char *name)
+{
+    const char *v = std::getenv(name);
+    return !v || std::strcmp(v, "0") != 0;
+}
+
 } // namespace
 
 Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
@@ -178,8 +185,7 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_stream = s;
     const char *poison = std::getenv("FATHOM_CUDA_POISON");
     x->m_poison = poison && *poison && std::strcmp(poison, "0") != 0;
-    const char *graphs = std::getenv("FATHOM_CUDA_STEP_GRAPHS");
-    x->m_stepGraphs = !graphs || std::strcmp(graphs, "0") != 0;
+    x->m_stepGraphs = switchOn("FATHOM_CUDA_STEP_GRAPHS");
     // pdl: FATHOM_CUDA_PDL=0 launches without programmatic dependent launch (process-wide; on by
     // default, effective on sm_90+ devices only).
     if (const char *pdl = std::getenv("FATHOM_CUDA_PDL"); pdl && *pdl)
@@ -189,15 +195,12 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_verifyReplay = verify && std::strcmp(verify, "1") == 0;
 #endif
     // cublaslt: FATHOM_CUDA_EXACT_LINEAR=0 starts in the non-exact mode (setExactLinear).
-    const char *exact = std::getenv("FATHOM_CUDA_EXACT_LINEAR");
-    x->m_exactLinear = !exact || std::strcmp(exact, "0") != 0;
+    x->m_exactLinear = switchOn("FATHOM_CUDA_EXACT_LINEAR");
     // linfuse: FATHOM_CUDA_GROUP_LINEAR=0 runs linearGroup()'s linears one launch each.
-    const char *group = std::getenv("FATHOM_CUDA_GROUP_LINEAR");
-    x->m_groupLinear = !group || std::strcmp(group, "0") != 0;
+    x->m_groupLinear = switchOn("FATHOM_CUDA_GROUP_LINEAR");
     // nodes2: FATHOM_CUDA_MHC_POST_PRE=0 launches mhcPostPreNorm()'s post and pre apart (A/B: the
     // fused launch recomputes the post's values in each of a token's blocks).
-    const char *postPre = std::getenv("FATHOM_CUDA_MHC_POST_PRE");
-    x->m_mhcPostPre = !postPre || std::strcmp(postPre, "0") != 0;
+    x->m_mhcPostPre = switchOn("FATHOM_CUDA_MHC_POST_PRE");
     // appends: FATHOM_CUDA_FUSED_APPENDS=0 appends a decode step's state rows one launch each
     // (appendStateRows: window, compressor kv, gate + ape as one launch per block by default).
     // FATHOM_CUDA_FUSED_APPENDS=2: the appends as a launch of their own, not in the kv chain's.
@@ -214,29 +217,25 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
         x->m_kvLayout = KvLayout::Bf16;
     else if (kvLayout && std::strcmp(kvLayout, "fp32") == 0)
         x->m_kvLayout = KvLayout::Fp32;
-    void *counter = nullptr;
-    FATHOM_TRY(x->cudaCheck(cudaMalloc(&counter, sizeof(int)), "allocating a counter"));
-    x->m_stateInexact = static_cast<int *>(counter);
-    FATHOM_TRY(x->cudaCheck(cudaMemset(counter, 0, sizeof(int)), "clearing a counter"));
+    // Every device counter in one zeroed block (the kernels leave them at 0 for the next
+    // launch or replay): the state-row inexact count, the mHC last-block counters plus
+    // moe_route_group_cuda's (m_mhcCounters[kMhcCounterTokens]), the MoE combine's and the
+    // attention merge's.
+    constexpr int64_t kCounterInts = 1 + (kMhcCounterTokens + 1) + kCombineCounters + kAttnCounters;
     void *counters = nullptr;
-    // One more after the mHC ones: moe_route_group_cuda's (m_mhcCounters[kMhcCounterTokens]).
-    FATHOM_TRY(x->cudaCheck(cudaMalloc(&counters, sizeof(int) * (kMhcCounterTokens + 1)),
-                            "allocating the mHC counters"));
-    x->m_mhcCounters = static_cast<int *>(counters);
-    FATHOM_TRY(x->cudaCheck(cudaMemset(counters, 0, sizeof(int) * (kMhcCounterTokens + 1)),
-                            "clearing the mHC counters"));
+    FATHOM_TRY(x->cudaCheck(cudaMalloc(&counters, sizeof(int) * kCounterInts),
+                            "allocating the device counters"));
+    x->m_counters = static_cast<int *>(counters);
+    FATHOM_TRY(x->cudaCheck(cudaMemset(counters, 0, sizeof(int) * kCounterInts),
+                            "clearing the device counters"));
+    x->m_stateInexact = x->m_counters;
+    x->m_mhcCounters = x->m_stateInexact + 1;
+    x->m_combineCounters = x->m_mhcCounters + kMhcCounterTokens + 1;
+    x->m_attnCounters = x->m_combineCounters + kCombineCounters;
     // ffnnodes: FATHOM_CUDA_GEMV_PRENORM=0 runs normLinearGroup() as rmsnorm + the linears;
     // FATHOM_CUDA_MOE_COMBINE_FUSED=0 launches moeOnDevice()'s combine after the w2 launch.
-    const char *preNorm = std::getenv("FATHOM_CUDA_GEMV_PRENORM");
-    x->m_gemvPreNorm = !preNorm || std::strcmp(preNorm, "0") != 0;
-    const char *combineFused = std::getenv("FATHOM_CUDA_MOE_COMBINE_FUSED");
-    x->m_moeCombineFused = !combineFused || std::strcmp(combineFused, "0") != 0;
-    void *combineCounters = nullptr;
-    FATHOM_TRY(x->cudaCheck(cudaMalloc(&combineCounters, sizeof(int) * kCombineCounters),
-                            "allocating the MoE combine counters"));
-    x->m_combineCounters = static_cast<int *>(combineCounters);
-    FATHOM_TRY(x->cudaCheck(cudaMemset(combineCounters, 0, sizeof(int) * kCombineCounters),
-                            "clearing the MoE combine counters"));
+    x->m_gemvPreNorm = switchOn("FATHOM_CUDA_GEMV_PRENORM");
+    x->m_moeCombineFused = switchOn("FATHOM_CUDA_MOE_COMBINE_FUSED");
     // attnnodes: FATHOM_CUDA_ATTN_FUSED_TAIL=0 launches the attention's split merge and the
     // output's inverse RoPE apart; 1 merges in the attention launch always; unset merges there
     // only when one row and head group's partials are small (sparseAttention): the fused merge
@@ -244,12 +243,6 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     const char *attnTail = std::getenv("FATHOM_CUDA_ATTN_FUSED_TAIL");
     x->m_attnFusedTail = !attnTail || std::strcmp(attnTail, "0") != 0;
     x->m_attnMergeAlways = attnTail && std::strcmp(attnTail, "1") == 0;
-    void *attnCounters = nullptr;
-    FATHOM_TRY(x->cudaCheck(cudaMalloc(&attnCounters, sizeof(int) * kAttnCounters),
-                            "allocating the attention counters"));
-    x->m_attnCounters = static_cast<int *>(attnCounters);
-    FATHOM_TRY(x->cudaCheck(cudaMemset(attnCounters, 0, sizeof(int) * kAttnCounters),
-                            "clearing the attention counters"));
     return x;
 }
 
@@ -278,14 +271,8 @@ CudaExecutor::~CudaExecutor()
     }
     if (m_weights)
         cudaFree(m_weights);
-    if (m_stateInexact)
-        cudaFree(m_stateInexact);
-    if (m_mhcCounters)
-        cudaFree(m_mhcCounters);
-    if (m_combineCounters)
-        cudaFree(m_combineCounters);
-    if (m_attnCounters)
-        cudaFree(m_attnCounters);
+    if (m_counters)
+        cudaFree(m_counters);
     for (const Timed &t : m_timed) {
         cudaEventDestroy(static_cast<cudaEvent_t>(t.start));
         cudaEventDestroy(static_cast<cudaEvent_t>(t.stop));

@@ -410,6 +410,7 @@ private:
                                int positions);
     bool m_groupLinear = true; // linearGroup() in one launch where it can (FATHOM_CUDA_GROUP_LINEAR)
     KvLayout m_kvLayout = KvLayout::Packed;
+    int *m_counters = nullptr;     // one zeroed block: the four counter sets below point into it
     int *m_stateInexact = nullptr; // device counter of scatter_rows_bf16_cuda / _packed_cuda
     // mhc_pre_norm_cuda's one-launch path: a zeroed counter per token (it leaves them 0).
     static constexpr int kMhcCounterTokens = 64;

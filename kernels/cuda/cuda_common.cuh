@@ -159,6 +159,32 @@ __device__ inline T load_cg(const T *p)
 }
 #endif
 
+// The hand-off itself: every thread of the (1-D) block calls it after its stores, none having
+// returned. Each thread fences its stores, the block's thread 0 counts it done on counter
+// (atomicAdd), and the block that counts blocks - 1 (the last of the blocks counting on this
+// counter, in whatever order they ran) gets true in every thread; it resets the counter to 0 for
+// the next launch or graph replay (every other block has counted by then) and fences again, so
+// its reads of the others' stores (with load_cg) come after their counts. The others get false
+// and must not read what the others stored. Which block is last is not known in advance: it need
+// not be the highest index (the emulation's FATHOM_EMU_BLOCK_ORDER=reverse|shuffle checks that).
+__device__ inline bool arrive_last(int *counter, int blocks)
+{
+    __shared__ int s_last;
+    device_fence(); // this thread's stores visible device-wide before the count
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        const bool last = atomicAdd(counter, 1) == blocks - 1;
+        if (last)
+            *counter = 0;
+        s_last = last;
+    }
+    __syncthreads();
+    if (!s_last)
+        return false;
+    device_fence(); // the other blocks' stores, read after this, ordered after their counts
+    return true;
+}
+
 // ---- bf16 ---------------------------------------------------------------------------------------
 
 __host__ __device__ inline float bf16_bits_to_f32(uint16_t h)

@@ -16,6 +16,8 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <numeric>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -520,6 +522,55 @@ int error_count()
     return g_errors;
 }
 
+namespace {
+
+// FATHOM_EMU_BLOCK_ORDER (read once): the order a launch runs its blocks in. forward (the
+// default): x fastest, then y, then z; reverse: the opposite; shuffle[:seed]: a permutation of
+// the whole grid drawn per launch from one generator seeded once (the seed is printed, so a
+// failing run can be repeated with the same launches). The blocks still run one after another,
+// each to completion: a hand-off that assumes which block finishes last (or first) fails in
+// reverse or shuffle order; interleavings of blocks and memory ordering are still not modelled.
+struct BlockOrder
+{
+    enum Kind { Forward, Reverse, Shuffle } kind = Forward;
+    std::mt19937_64 rng;
+    std::vector<uint32_t> perm;
+};
+
+BlockOrder &block_order()
+{
+    static BlockOrder o = [] {
+        BlockOrder b;
+        const char *env = std::getenv("FATHOM_EMU_BLOCK_ORDER");
+        if (!env || !*env || std::strcmp(env, "forward") == 0)
+            return b;
+        if (std::strcmp(env, "reverse") == 0) {
+            b.kind = BlockOrder::Reverse;
+            std::fprintf(stderr, "cuda emulation: blocks in reverse order\n");
+            return b;
+        }
+        if (std::strncmp(env, "shuffle", 7) == 0 && (env[7] == 0 || env[7] == ':')) {
+            b.kind = BlockOrder::Shuffle;
+            unsigned long long seed = env[7] == ':' ? std::strtoull(env + 8, nullptr, 10)
+                                                    : std::random_device{}();
+            b.rng.seed(seed);
+            std::fprintf(stderr,
+                         "cuda emulation: blocks in shuffled order "
+                         "(FATHOM_EMU_BLOCK_ORDER=shuffle:%llu repeats it)\n",
+                         seed);
+            return b;
+        }
+        std::fprintf(stderr,
+                     "cuda emulation: FATHOM_EMU_BLOCK_ORDER=%s not understood "
+                     "(forward, reverse, shuffle[:seed]); forward\n",
+                     env);
+        return b;
+    }();
+    return o;
+}
+
+} // namespace
+
 void run_kernel(dim3 grid,
                 dim3 block,
                 size_t smem,
@@ -560,26 +611,36 @@ void run_kernel(dim3 grid,
     g_pdl.on = pdl;
     g_pdl.kernel = kernel;
     g_pdlCounts.kernels += pdl;
-    for (unsigned z = 0; z < grid.z; ++z)
-        for (unsigned y = 0; y < grid.y; ++y)
-            for (unsigned x = 0; x < grid.x; ++x) {
-                b.bid = dim3(x, y, z);
-                std::fill(b.smem.begin(), b.smem.end(), 0xFF);
-                b.async_smem = b.smem;
-                b.proxy_fence_pending = false;
-                b.bar_or_pending = b.bar_or_result = 0;
-                b.wg_state.clear();
-                if (pdl) {
-                    ++g_pdlCounts.blocks;
-                    g_pdl.blockWaited = false;
-                    g_pdl.closed = pdl_close();
-                }
-                run_block(b);
-                if (g_pdl.closed) {
-                    g_pdl.closed = false;
-                    pdl_open();
-                }
-            }
+    BlockOrder &order = block_order();
+    const uint64_t nblocks = 1ull * grid.x * grid.y * grid.z;
+    if (order.kind == BlockOrder::Shuffle) {
+        order.perm.resize(nblocks);
+        std::iota(order.perm.begin(), order.perm.end(), 0u);
+        std::shuffle(order.perm.begin(), order.perm.end(), order.rng);
+    }
+    for (uint64_t k = 0; k < nblocks; ++k) {
+        const uint64_t i = order.kind == BlockOrder::Forward   ? k
+                           : order.kind == BlockOrder::Reverse ? nblocks - 1 - k
+                                                               : order.perm[k];
+        b.bid = dim3(static_cast<unsigned>(i % grid.x),
+                     static_cast<unsigned>(i / grid.x % grid.y),
+                     static_cast<unsigned>(i / grid.x / grid.y));
+        std::fill(b.smem.begin(), b.smem.end(), 0xFF);
+        b.async_smem = b.smem;
+        b.proxy_fence_pending = false;
+        b.bar_or_pending = b.bar_or_result = 0;
+        b.wg_state.clear();
+        if (pdl) {
+            ++g_pdlCounts.blocks;
+            g_pdl.blockWaited = false;
+            g_pdl.closed = pdl_close();
+        }
+        run_block(b);
+        if (g_pdl.closed) {
+            g_pdl.closed = false;
+            pdl_open();
+        }
+    }
     g_block = nullptr;
     if (pdl && g_pdl.waits == 0) {
         ++g_pdlCounts.noWait;

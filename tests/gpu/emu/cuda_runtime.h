@@ -6,8 +6,11 @@
   A CPU emulation of the small part of the CUDA execution model and runtime API that
   kernels/cuda uses, for running the real kernel sources (compiled as C++) without a GPU.
 
-  Model: "device" memory is host memory; a launch runs its blocks one after another, and the
-  threads of a block as cooperative fibers (ucontext) on the calling thread. A fiber runs until it
+  Model: "device" memory is host memory; a launch runs its blocks one after another, each to
+  completion (in index order, x fastest; FATHOM_EMU_BLOCK_ORDER=reverse or shuffle[:seed] runs
+  them backwards or in a seeded random order per launch, so a kernel that assumes which block
+  finishes last fails), and the threads of a block as cooperative fibers (ucontext) on the
+  calling thread. A fiber runs until it
   reaches a synchronisation point: __syncthreads() waits for every thread of the block that has
   not exited, a warp operation (__shfl_*_sync, __syncwarp) waits for all 32 lanes of its warp and
   then exchanges values exactly as the hardware does. Warp operations reached by only part of a
@@ -33,7 +36,9 @@
   point into a range registered with emu::register_host_range() (the model's host tensors, which
   a kernel must never see).
 
-  Not modelled: memory races between threads (fibers never interleave between sync points),
+  Not modelled: memory races between threads (fibers never interleave between sync points;
+  blocks never interleave at all, and memory is coherent: a missing fence or an L1-cached read of
+  another block's stores passes here in any block order),
   device math accuracy (the host's libm is used), timing. Only for tests.
 */
 

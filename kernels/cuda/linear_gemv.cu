@@ -626,16 +626,9 @@ struct ffn_combine_args
 
 __device__ inline void ffn_combine(const ffn_combine_args L)
 {
-    __shared__ int s_last;
     __shared__ int order[k_max_m][32];
-    cuda::device_fence();
-    __syncthreads();
-    if (threadIdx.x == 0)
-        s_last = atomicAdd(L.counters + blockIdx.x, 1) == static_cast<int>(gridDim.y) - 1;
-    __syncthreads();
-    if (!s_last)
+    if (!cuda::arrive_last(L.counters + blockIdx.x, static_cast<int>(gridDim.y)))
         return;
-    cuda::device_fence();
     const int N = L.rows, K = L.k;
     if (static_cast<int>(threadIdx.x) < N) {
         const int32_t *rid = L.ids + static_cast<int64_t>(threadIdx.x) * K;
@@ -669,8 +662,6 @@ __device__ inline void ffn_combine(const ffn_combine_args L)
         acc = __fadd_rn(acc, cuda::load_cg(L.shared + r * L.lds + e));
         L.y[static_cast<int64_t>(r) * n + e] = round_bf16(acc);
     }
-    if (threadIdx.x == 0)
-        L.counters[blockIdx.x] = 0;
 }
 
 // The combine's arguments from the launch's.

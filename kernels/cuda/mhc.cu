@@ -25,7 +25,6 @@ namespace {
 constexpr int k_threads = 512;
 constexpr int k_max_rows = 24; // (2 + n)·n for n = 4; n_hc <= 4 on the device
 
-using cuda::device_fence;
 using cuda::load_cg;
 
 // The streams a pre reads: token t's row of x in memory (StreamRows), or (PostedRows, nodes2)
@@ -266,23 +265,14 @@ __device__ void pre_fused_block(
     __shared__ double scratch[32];
     __shared__ float s_dots[k_max_rows + 1];
     __shared__ float s_pre[16];
-    __shared__ int s_last;
     const int n = p.n_hc, rows = (2 + n) * n, t = blockIdx.x;
     dots_block(xr, p.fn, rows, n * p.d, p.u, p.d, scratch);
-    // The dot (thread 0's store) visible device-wide before the count that publishes it.
-    device_fence();
-    __syncthreads();
-    if (threadIdx.x == 0)
-        s_last = atomicAdd(counters + t, 1) == rows;
-    __syncthreads();
-    if (!s_last)
+    // The dot (thread 0's store) published; the token's last block (of rows + 1) reads them all.
+    if (!cuda::arrive_last(counters + t, rows + 1))
         return;
-    device_fence(); // the other blocks' dots, read below, after their counts
     const float *u = p.u + static_cast<int64_t>(t) * p.d;
     if (threadIdx.x <= rows)
         s_dots[threadIdx.x] = load_cg(u + threadIdx.x);
-    if (threadIdx.x == 0)
-        counters[t] = 0;
     __syncthreads();
     finish_token<2>(t,
                     s_dots,

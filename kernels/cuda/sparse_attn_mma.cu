@@ -105,7 +105,6 @@ inline bool aligned8(const void *p)
     return (reinterpret_cast<uintptr_t>(p) & 7u) == 0;
 }
 
-using cuda::device_fence;
 using cuda::load_cg;
 
 // The fused tail's inverse RoPE (p.out_rope_positions set) of heads [h_begin, h_end) of output
@@ -177,7 +176,6 @@ __global__ void __launch_bounds__(k_threads, 1)
     FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ int s_n;
-    __shared__ int s_last;
     const int D = p.head_dim;
     const Layout l = layout(D);
     uint32_t *kvs = reinterpret_cast<uint32_t *>(smem);
@@ -451,18 +449,10 @@ __global__ void __launch_bounds__(k_threads, 1)
         }
         if (!counters)
             return;
-        // The partials stored above visible device-wide before the count that publishes them.
-        device_fence();
-        __syncthreads();
-        int *counter = counters + t_row * gridDim.y + blockIdx.y;
-        if (threadIdx.x == 0)
-            s_last = atomicAdd(counter, 1) == static_cast<int>(gridDim.z) - 1;
-        __syncthreads();
-        if (!s_last)
+        // The partials stored above published; the row and head group's last split merges.
+        if (!cuda::arrive_last(counters + t_row * gridDim.y + blockIdx.y,
+                               static_cast<int>(gridDim.z)))
             return;
-        device_fence(); // the other blocks' partials, read below, after their counts
-        if (threadIdx.x == 0)
-            *counter = 0;
         // The merge of heads h0 .. h0 + nh − 1: their e_s and denominators (a thread per head;
         // the S tile's shared memory, free now: 64 x 32 + 64 + 64 floats), then the outputs.
         const int nh = p.n_heads - h0 < k_heads ? p.n_heads - h0 : k_heads;

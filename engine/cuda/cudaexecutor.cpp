@@ -236,6 +236,8 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // FATHOM_CUDA_MOE_COMBINE_FUSED=0 launches moeOnDevice()'s combine after the w2 launch.
     x->m_gemvPreNorm = switchOn("FATHOM_CUDA_GEMV_PRENORM");
     x->m_moeCombineFused = switchOn("FATHOM_CUDA_MOE_COMBINE_FUSED");
+    // gate: FATHOM_CUDA_GATE_ROUTE_FUSED=0 launches the MoE gate GEMV apart from the routing.
+    x->m_gateRouteFused = switchOn("FATHOM_CUDA_GATE_ROUTE_FUSED");
     // attnnodes: FATHOM_CUDA_ATTN_FUSED_TAIL=0 launches the attention's split merge and the
     // output's inverse RoPE apart; 1 merges in the attention launch always; unset merges there
     // only when one row and head group's partials are small (sparseAttention): the fused merge
@@ -1876,6 +1878,22 @@ Result<void> CudaExecutor::sparseAttention(const kernels::SparseAttnParams &p)
     return {};
 }
 
+Result<CudaExecutor::RoutedGroup> CudaExecutor::newRoutedGroup(const kernels::MoeRouteParams &p)
+{
+    RoutedGroup g;
+    const int NK = p.tokens * p.topk;
+    g.ids = p.ids;
+    g.rows = p.tokens;
+    g.k = p.topk;
+    g.nExperts = p.n_experts;
+    g.slots = std::min(p.n_experts, NK);
+    FATHOM_TRY_ASSIGN(g.offsets, Buffer<int32_t>::make(*this, p.n_experts + 1, "expert offsets"));
+    FATHOM_TRY_ASSIGN(g.active, Buffer<int32_t>::make(*this, g.slots, "active experts"));
+    FATHOM_TRY_ASSIGN(g.srcRow, Buffer<int32_t>::make(*this, NK, "expert rows"));
+    FATHOM_TRY_ASSIGN(g.slotIndex, Buffer<int32_t>::make(*this, NK, "expert slots"));
+    return g;
+}
+
 Result<void> CudaExecutor::moeRoute(const kernels::MoeRouteParams &p)
 {
     CudaOpTimer timer(*this, "other");
@@ -1885,18 +1903,7 @@ Result<void> CudaExecutor::moeRoute(const kernels::MoeRouteParams &p)
     m_routedGroup = RoutedGroup{};
     // Decode sizes (moeOnDevice's): the grouping of the ids in the same launch.
     if (p.tokens > 0 && p.tokens <= 4 && p.n_experts <= 1024 && m_mhcCounters) {
-        RoutedGroup g;
-        const int NK = p.tokens * p.topk;
-        g.ids = p.ids;
-        g.rows = p.tokens;
-        g.k = p.topk;
-        g.nExperts = p.n_experts;
-        g.slots = std::min(p.n_experts, NK);
-        FATHOM_TRY_ASSIGN(g.offsets,
-                          Buffer<int32_t>::make(*this, p.n_experts + 1, "expert offsets"));
-        FATHOM_TRY_ASSIGN(g.active, Buffer<int32_t>::make(*this, g.slots, "active experts"));
-        FATHOM_TRY_ASSIGN(g.srcRow, Buffer<int32_t>::make(*this, NK, "expert rows"));
-        FATHOM_TRY_ASSIGN(g.slotIndex, Buffer<int32_t>::make(*this, NK, "expert slots"));
+        FATHOM_TRY_ASSIGN(RoutedGroup g, newRoutedGroup(p));
         FATHOM_CUDA_OP("moe_route",
                        kernels::moe_route_group_cuda(d,
                                                      g.offsets.data(),
@@ -1911,6 +1918,42 @@ Result<void> CudaExecutor::moeRoute(const kernels::MoeRouteParams &p)
     }
     FATHOM_CUDA_OP("moe_route", kernels::moe_route_cuda(d, m_stream));
     return {};
+}
+
+// gate: at decode sizes in the fast mode the gate GEMV runs in the routing + grouping launch
+// (moe_gate_route_group_cuda: linear()'s GEMV and moeRoute()'s launch, the same bits); exact
+// mode, larger batches and shapes the fused launch does not take run the two ops.
+Result<void> CudaExecutor::gateRoute(const LinearWeight &gate,
+                                     const float *x,
+                                     float *logits,
+                                     const kernels::MoeRouteParams &p)
+{
+    if (m_gateRouteFused && !m_exactLinear && gate.valid() && p.tokens > 0 && p.tokens <= 4
+        && p.logits == logits && m_mhcCounters) {
+        kernels::MoeRouteParams d = p;
+        d.bias = device(p.bias);
+        d.forced_ids = device(p.forced_ids);
+        const kernels::linear_params g = linearParams(gate, x, logits, p.tokens);
+        if (kernels::moe_gate_route_group_fits(g, d)) {
+            CudaOpTimer timer(*this, "gemm");
+            m_routedGroup = RoutedGroup{};
+            m_gemmFlops += 2.0 * p.tokens * gate.outFeatures * gate.inFeatures;
+            FATHOM_TRY_ASSIGN(RoutedGroup rg, newRoutedGroup(p));
+            FATHOM_CUDA_OP("gate+route",
+                           kernels::moe_gate_route_group_cuda(g,
+                                                              d,
+                                                              rg.offsets.data(),
+                                                              rg.active.data(),
+                                                              rg.slots,
+                                                              rg.srcRow.data(),
+                                                              rg.slotIndex.data(),
+                                                              m_mhcCounters + kMhcCounterTokens,
+                                                              m_stream));
+            m_routedGroup = std::move(rg);
+            return {};
+        }
+    }
+    return Executor::gateRoute(gate, x, logits, p);
 }
 
 Result<void> CudaExecutor::swiglu(const kernels::SwigluParams &p)

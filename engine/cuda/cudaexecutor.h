@@ -304,6 +304,10 @@ public:
                                          int64_t ringRows) override;
     Result<void> sparseAttention(const kernels::SparseAttnParams &p) override;
     Result<void> moeRoute(const kernels::MoeRouteParams &p) override;
+    Result<void> gateRoute(const LinearWeight &gate,
+                           const float *x,
+                           float *logits,
+                           const kernels::MoeRouteParams &p) override;
     Result<void> swiglu(const kernels::SwigluParams &p) override;
     Result<void> expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit) override;
     // Decode-sized batches (<= 4 rows): grouping by expert on the device (moe_group_cuda), the
@@ -421,6 +425,7 @@ private:
     static constexpr int kCombineCounters = 1024;
     bool m_gemvPreNorm = true;
     bool m_moeCombineFused = true;
+    bool m_gateRouteFused = true; // gate: FATHOM_CUDA_GATE_ROUTE_FUSED
     int *m_combineCounters = nullptr;
     // attnnodes: the attention's tail (split merge + inverse RoPE) in the attention launch
     // (FATHOM_CUDA_ATTN_FUSED_TAIL), its zeroed counters (one per decode row and head group).
@@ -545,6 +550,8 @@ private:
         Buffer<int32_t> offsets, active, srcRow, slotIndex;
     };
     RoutedGroup m_routedGroup;
+    // The buffers of a decode-sized routing's grouping (moeRoute(), gateRoute()).
+    Result<RoutedGroup> newRoutedGroup(const kernels::MoeRouteParams &p);
     Result<void> buildExpertTables(const V4Model &model);
 
     // Uploaded model: ranges sorted by host address.

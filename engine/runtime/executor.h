@@ -230,6 +230,17 @@ public:
     virtual Result<void> topk(const float *values, int n, int k, int32_t *outIdx) = 0;
     virtual Result<void> sparseAttention(const kernels::SparseAttnParams &p) = 0;
     virtual Result<void> moeRoute(const kernels::MoeRouteParams &p) = 0;
+    /** gate: the MoE gate, linear(gate, x, p.tokens, logits, LinearOutput::F32) with
+        p.logits == logits, then moeRoute(p), so a device can run both as one launch (decode).
+        The default is the two ops. */
+    virtual Result<void> gateRoute(const LinearWeight &gate,
+                                   const float *x,
+                                   float *logits,
+                                   const kernels::MoeRouteParams &p)
+    {
+        FATHOM_TRY(linear(gate, x, p.tokens, logits, LinearOutput::F32));
+        return moeRoute(p);
+    }
     virtual Result<void> swiglu(const kernels::SwigluParams &p) = 0;
 
     /** Every expert of a MoE layer in one call (w1, w3, clamped SwiGLU, w2), so a backend can

@@ -1476,7 +1476,6 @@ Result<void> V4Forward::moe(
     Tap *tap = options.tap;
 
     FATHOM_TRY_ASSIGN(Floats logits, floats(m_exec, static_cast<int64_t>(N) * E, "gate logits"));
-    FATHOM_TRY(m_exec.linear(bw.gate, x, N, logits.data(), LinearOutput::F32));
     FATHOM_TRY_ASSIGN(Ints ids, Ints::make(m_exec, static_cast<int64_t>(N) * K, "expert ids"));
     FATHOM_TRY_ASSIGN(Floats weights,
                       floats(m_exec, static_cast<int64_t>(N) * K, "routing weights"));
@@ -1503,6 +1502,15 @@ Result<void> V4Forward::moe(
             }
         }
     }
+    // gate: rows that are all forced or all free (one routing call) and no taps: the gate and the
+    // routing as one executor op (a device runs them as one launch at decode); else the gate
+    // here, in its old place among the executor's ops, and the routing run by run.
+    const bool gateRoute = N > 0 && !tap
+                           && std::all_of(isForced.begin(), isForced.end(), [&](uint8_t f) {
+                                  return f == isForced[0];
+                              });
+    if (!gateRoute)
+        FATHOM_TRY(m_exec.linear(bw.gate, x, N, logits.data(), LinearOutput::F32));
     Ints forcedOnExec;
     const size_t stagedF = stagedUploads();
     FATHOM_TRY_ASSIGN(const int32_t *forcedForOp,
@@ -1523,7 +1531,10 @@ Result<void> V4Forward::moe(
         mp.n_experts = E;
         mp.topk = K;
         mp.route_scale = static_cast<float>(c.routedScalingFactor);
-        FATHOM_TRY(m_exec.moeRoute(mp));
+        if (gateRoute) // one run: r0 == 0, r1 == N
+            FATHOM_TRY(m_exec.gateRoute(bw.gate, x, logits.data(), mp));
+        else
+            FATHOM_TRY(m_exec.moeRoute(mp));
         r0 = r1;
     }
     // A device executor may group the rows by expert itself (no read-back of the ids).

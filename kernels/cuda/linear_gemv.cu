@@ -19,6 +19,8 @@
 #include "kernels/cuda_ops.h"
 
 #include "linear_internal.cuh"
+#include "moe_group.cuh"
+#include "moe_route.cuh"
 
 #include <cstring>
 
@@ -751,6 +753,58 @@ __global__ void __launch_bounds__(k_threads) experts_ffn_kernel(ffn_launch L)
         ffn_combine(combine_args(L));
 }
 
+// gate: the MoE gate GEMV and the routing + grouping in one decode launch
+// (moe_gate_route_group_cuda). Every block computes its columns of the logits exactly as
+// gemv_kernel does (gemv_block: the same staging, loop and reduction order, so the same bits),
+// stores them and counts itself done; the launch's last block routes every token as
+// moe_route_kernel (route_token, reading the other blocks' logits past L1) and groups the ids as
+// moe_route_group_kernel (its own stores, plain loads after the block's barrier).
+struct gate_route_launch
+{
+    linear_params p;  // the gate: y = r.logits, m = r.tokens rows, n = r.n_experts
+    MoeRouteParams r; // device pointers
+    int32_t *offsets; // [n_experts + 1]
+    int32_t *active;  // [slots]
+    int32_t *src_row; // [tokens * topk]
+    int32_t *slot_index;
+    int *counter; // 0 on entry, left 0
+    int32_t slots;
+    int32_t cpw;
+};
+
+// The routing and grouping of the last block (out of line: no registers added to the GEMV).
+__device__ GEMV_OUT_OF_LINE void gate_route_tail(const gate_route_launch &L, int *start)
+{
+    const MoeRouteParams &r = L.r;
+    for (int t = 0; t < r.tokens; ++t)
+        route_token(r, t, CgLogits{r.logits + static_cast<int64_t>(t) * r.n_experts});
+    // The ids were stored by this block's thread 0 before route_token's last barrier.
+    group_pairs(PlainIds{r.ids},
+                r.tokens * r.topk,
+                r.topk,
+                r.n_experts,
+                L.offsets,
+                L.active,
+                L.slots,
+                L.src_row,
+                L.slot_index,
+                start);
+}
+
+template<GemvKind Kind, linear_accum Accum>
+__global__ void __launch_bounds__(k_threads) gate_route_kernel(gate_route_launch L)
+{
+    prefetch_weights(L.p, Kind, L.cpw, blockIdx.x);
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
+    __shared__ float terms[k_warps][k_max_m][32];
+    const int64_t ldx = L.p.ldx ? L.p.ldx : L.p.k, ldy = L.p.ldy ? L.p.ldy : L.p.n;
+    gemv_block<Kind, Accum>(L.p, ldx, ldy, L.cpw, blockIdx.x, smem, terms);
+    // The last block to store its logits routes and groups (the counter left at 0).
+    if (arrive_last(L.counter, static_cast<int>(gridDim.x)))
+        gate_route_tail(L, reinterpret_cast<int *>(smem));
+}
 } // namespace
 
 bool linear_experts_ffn_fits(const linear_params &base, const expert_ffn &f)
@@ -920,4 +974,93 @@ Status linear_gemv_launch(const linear_params &p,
     }
 }
 
+
+bool gate_route_fits(const linear_params &g, const MoeRouteParams &r)
+{
+    // One instance (the engine's gates are bf16 weights, linear() passes exact accumulation):
+    // anything else keeps the two launches.
+    return g.w_type == linear_weight_type::bf16 && g.accum == linear_accum::exact && g.w && g.x
+           && g.m >= 1 && g.m <= k_max_m && g.m == r.tokens && g.n == r.n_experts && g.k > 0
+           && (g.ldx == 0 || g.ldx >= g.k) && (g.ldy == 0 || g.ldy == g.n)
+           && g.y == static_cast<const void *>(r.logits) && g.y_type == act_type::f32
+           && !g.y_round_bf16 && r.n_experts > 0 && r.n_experts <= k_route_max_experts && r.topk > 0
+           && r.topk <= k_route_max_topk && r.topk <= r.n_experts && gemv_fits(g, GemvKind::Bf16)
+           && sizeof(int) * (2 * static_cast<size_t>(r.n_experts) + 1) <= max_dynamic_smem();
+}
+
+Status gate_route_launch_host(const linear_params &gate,
+                              const MoeRouteParams &r,
+                              int32_t *offsets,
+                              int32_t *active,
+                              int slots,
+                              int32_t *src_row,
+                              int32_t *slot_index,
+                              int *counter,
+                              CUstream_st *stream)
+{
+    if (!gate_route_fits(gate, r))
+        return Status::unsupported("moe_gate_route_group_cuda: shape not supported");
+    gate_route_launch L;
+    std::memset(static_cast<void *>(&L), 0, sizeof L); // defined parameter bytes (graphs)
+    L.p = gate;
+    L.r = r;
+    L.offsets = offsets;
+    L.active = active;
+    L.src_row = src_row;
+    L.slot_index = slot_index;
+    L.counter = counter;
+    L.slots = slots;
+    L.cpw = columns_per_warp(gate.n);
+    const size_t group_bytes = sizeof(int) * (2 * static_cast<size_t>(r.n_experts) + 1);
+    const size_t gemv_bytes = smem_bytes(GemvKind::Bf16, gate.m, gate.k);
+    const size_t bytes = gemv_bytes > group_bytes ? gemv_bytes : group_bytes;
+    const auto kernel = gate_route_kernel<GemvKind::Bf16, linear_accum::exact>;
+    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
+        return cuda_status(err);
+    const unsigned grid = grid_for(gate.n, k_warps * L.cpw);
+    FATHOM_LAUNCH(grid,
+                  k_threads,
+                  bytes,
+                  stream,
+                  gate_route_kernel<GemvKind::Bf16, linear_accum::exact>)
+    (L);
+    return launch_status();
+}
+
 } // namespace fathom::kernels::cuda
+
+namespace fathom::kernels {
+
+bool moe_gate_route_group_fits(const linear_params &gate, const MoeRouteParams &p)
+{
+    return cuda::gate_route_fits(gate, p);
+}
+
+Status moe_gate_route_group_cuda(const linear_params &gate,
+                                 const MoeRouteParams &p,
+                                 int32_t *offsets,
+                                 int32_t *active,
+                                 int slots,
+                                 int32_t *src_row,
+                                 int32_t *slot_index,
+                                 int *counter,
+                                 CUstream_st *stream)
+{
+    if (!p.logits || !p.ids || !p.weights || p.n_experts <= 0 || p.topk <= 0 || p.topk > p.n_experts
+        || p.tokens < 0 || !counter || !offsets || (slots > 0 && !active) || slots < 0
+        || (p.tokens > 0 && (!src_row || !slot_index)))
+        return Status::invalid("moe_gate_route_group_cuda: bad arguments");
+    if (p.tokens == 0)
+        return Status::success();
+    return cuda::gate_route_launch_host(gate,
+                                        p,
+                                        offsets,
+                                        active,
+                                        slots,
+                                        src_row,
+                                        slot_index,
+                                        counter,
+                                        stream);
+}
+
+} // namespace fathom::kernels

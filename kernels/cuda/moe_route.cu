@@ -4,7 +4,8 @@
   MoE routing (moe.h moe_route_cpu): sqrtsoftplus scores, bias for selection only, top-k (ties by
   lower expert id, radix order as topk_cpu), weights s/Σs · route_scale.
 
-  One block per token, one thread per expert. The k winners are found by k rounds of a block
+  One block per token, one thread per expert (moe_route.cuh route_token, shared with the gate
+  GEMV + routing launch in linear_gemv.cu). The k winners are found by k rounds of a block
   arg-max over the packed (order key, inverted id) pairs, which yields exactly topk_cpu's order.
   Hash layers pass forced_ids (tid2eid rows); an id out of range writes id −1 and a NaN weight
   (the CPU twin returns InvalidArgument; a kernel cannot, and the table is validated at load).
@@ -14,98 +15,22 @@
 
 #include "cuda_common.cuh"
 #include "moe_group.cuh"
+#include "moe_route.cuh"
 
 namespace fathom::kernels {
 
 namespace {
 
 constexpr int k_threads = 256;
-constexpr int k_max_experts = 1024;
-constexpr int k_max_topk = 16;
-
-__device__ unsigned long long block_max_u64(unsigned long long v, unsigned long long *scratch)
-{
-    for (int o = 16; o > 0; o >>= 1) {
-        const unsigned long long w = __shfl_xor_sync(0xFFFFFFFFu, v, o);
-        v = w > v ? w : v;
-    }
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    __syncthreads();
-    if (lane == 0)
-        scratch[warp] = v;
-    __syncthreads();
-    v = lane < (blockDim.x >> 5) ? scratch[lane] : 0ull;
-    for (int o = 16; o > 0; o >>= 1) {
-        const unsigned long long w = __shfl_xor_sync(0xFFFFFFFFu, v, o);
-        v = w > v ? w : v;
-    }
-    return v;
-}
+constexpr int k_max_experts = cuda::k_route_max_experts;
+constexpr int k_max_topk = cuda::k_route_max_topk;
 
 // Token blockIdx.x's routing (one block); thread 0 stores its ids and weights.
 __device__ void route_token(const MoeRouteParams &p)
 {
-    __shared__ float s[k_max_experts];
-    __shared__ bool taken[k_max_experts];
-    __shared__ unsigned long long scratch[32];
-    __shared__ int32_t ids[k_max_topk];
-    const int t = blockIdx.x;
-    const float *l = p.logits + static_cast<int64_t>(t) * p.n_experts;
-    for (int e = threadIdx.x; e < p.n_experts; e += blockDim.x) {
-        const float sv = __fsqrt_rn(cuda::softplus_f32(l[e]));
-        s[e] = sv;
-        taken[e] = false;
-        const float sel = p.bias ? __fadd_rn(sv, p.bias[e]) : sv;
-        if (p.select_scores)
-            p.select_scores[static_cast<int64_t>(t) * p.n_experts + e] = sel;
-    }
-    __syncthreads();
-    if (p.forced_ids) {
-        if (threadIdx.x < p.topk) {
-            const int32_t f = p.forced_ids[static_cast<int64_t>(t) * p.topk + threadIdx.x];
-            ids[threadIdx.x] = f >= 0 && f < p.n_experts ? f : -1;
-        }
-    } else {
-        for (int j = 0; j < p.topk; ++j) {
-            unsigned long long best = 0ull;
-            for (int e = threadIdx.x; e < p.n_experts; e += blockDim.x) {
-                if (taken[e])
-                    continue;
-                const float sel = p.bias ? __fadd_rn(s[e], p.bias[e]) : s[e];
-                const unsigned long long item
-                    = (static_cast<unsigned long long>(cuda::radix_key(sel)) << 32)
-                      | (0xFFFFFFFFu - static_cast<uint32_t>(e));
-                best = item > best ? item : best;
-            }
-            best = block_max_u64(best, scratch);
-            if (threadIdx.x == 0) {
-                const int e = static_cast<int>(0xFFFFFFFFu
-                                               - static_cast<uint32_t>(best & 0xFFFFFFFFull));
-                ids[j] = e;
-                taken[e] = true;
-            }
-            __syncthreads();
-        }
-    }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        int32_t *out_ids = p.ids + static_cast<int64_t>(t) * p.topk;
-        float *w = p.weights + static_cast<int64_t>(t) * p.topk;
-        bool bad = false;
-        double sum = 0.0;
-        for (int j = 0; j < p.topk; ++j) {
-            if (ids[j] < 0)
-                bad = true;
-            else
-                sum += s[ids[j]];
-        }
-        const float den = static_cast<float>(sum);
-        for (int j = 0; j < p.topk; ++j) {
-            out_ids[j] = ids[j];
-            w[j] = bad ? __int_as_float(0x7FC00000)
-                       : __fmul_rn(__fdiv_rn(s[ids[j]], den), p.route_scale);
-        }
-    }
+    cuda::route_token(p,
+                      blockIdx.x,
+                      cuda::PlainLogits{p.logits + static_cast<int64_t>(blockIdx.x) * p.n_experts});
 }
 
 __global__ void __launch_bounds__(k_threads) moe_route_kernel(MoeRouteParams p)

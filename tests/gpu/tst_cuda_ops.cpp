@@ -1540,6 +1540,182 @@ void testMoeRouteGroup()
         }
 }
 
+// gate: the MoE gate GEMV and routing + grouping in one launch (moe_gate_route_group_cuda)
+// against the unfused launches (linear_cuda's GEMV, then moe_route_group_cuda: logits, ids,
+// weights, selection scores and grouping bit for bit), the CPU twins (linear_ref: nmse as the
+// bf16 GEMV's check; moe_route_cpu on the device logits: ids and selection scores exact, weights
+// as testMoe) and a host grouping; scored and forced (hash / replayed) rows, 1-4 rows, launched
+// twice on one counter (back at 0, the second launch's results the same).
+void testGateRoute()
+{
+    struct Case
+    {
+        int experts, hidden, tokens;
+        bool forced;
+    };
+    const Case cases[] = {{256, 4096, 1, false},
+                          {256, 512, 2, false},
+                          {256, 512, 4, true},
+                          {32, 256, 1, true},
+                          {32, 256, 3, false},
+                          {48, 384, 4, false},
+                          {1024, 128, 2, false}};
+    for (const Case &c : cases) {
+        const int E = c.experts, D = c.hidden, T = c.tokens, K = 6, NK = T * K;
+        const int slots = std::min(E, NK);
+        const std::string name = std::string("gate+route E=") + std::to_string(E)
+                                 + " d=" + std::to_string(D) + " rows=" + std::to_string(T)
+                                 + (c.forced ? " forced" : " scored");
+        auto wf = randomBf16(static_cast<size_t>(E) * D, 1.0f / std::sqrt(static_cast<float>(D)));
+        std::vector<uint16_t> wb(wf.size());
+        for (size_t i = 0; i < wf.size(); ++i)
+            wb[i] = k::f32_to_bf16(wf[i]);
+        auto x = randomF32(static_cast<size_t>(T) * D, 1.0f);
+        auto bias = randomF32(E, 0.1f);
+        std::vector<int32_t> fids(static_cast<size_t>(NK));
+        for (int t = 0; t < T; ++t)
+            for (int j = 0; j < K; ++j)
+                fids[static_cast<size_t>(t) * K + j] = (t * 37 + j * 41 + 5) % E;
+        // CPU twin of the GEMV.
+        k::linear_params p;
+        p.x = x.data();
+        p.x_type = k::act_type::f32;
+        p.w = wb.data();
+        p.w_type = k::linear_weight_type::bf16;
+        p.y_type = k::act_type::f32;
+        p.m = T;
+        p.n = E;
+        p.k = D;
+        p.accum = k::linear_accum::exact;
+        std::vector<float> refLogits(static_cast<size_t>(T) * E);
+        p.y = refLogits.data();
+        if (!statusOk(k::linear_ref(p), "linear_ref"))
+            continue;
+
+        Dev<uint16_t> dw(wb);
+        Dev<float> dx(x), db(bias);
+        Dev<int32_t> df(fids);
+        struct Out
+        {
+            Dev<float> logits, weights, sel;
+            Dev<int32_t> ids, off, act, src, slot;
+            Out(int T, int E, int K, int slots)
+                : logits(static_cast<size_t>(T) * E), weights(static_cast<size_t>(T) * K),
+                  sel(static_cast<size_t>(T) * E), ids(static_cast<size_t>(T) * K), off(E + 1),
+                  act(slots), src(static_cast<size_t>(T) * K), slot(static_cast<size_t>(T) * K)
+            {}
+        };
+        Out u(T, E, K, slots), f(T, E, K, slots);
+        auto params = [&](Out &o, k::linear_params &g, k::MoeRouteParams &r) {
+            g = p;
+            g.x = dx.get();
+            g.w = dw.get();
+            g.y = o.logits.get();
+            r = k::MoeRouteParams{};
+            r.logits = o.logits.get();
+            r.bias = db.get();
+            r.forced_ids = c.forced ? df.get() : nullptr;
+            r.select_scores = o.sel.get();
+            r.ids = o.ids.get();
+            r.weights = o.weights.get();
+            r.tokens = T;
+            r.n_experts = E;
+            r.topk = K;
+            r.route_scale = 1.5f;
+        };
+        Dev<int32_t> counter(std::vector<int32_t>{0});
+        k::linear_params g;
+        k::MoeRouteParams r;
+        params(u, g, r);
+        bool ok = statusOk(k::linear_cuda(g, nullptr), name.c_str())
+                  && statusOk(k::moe_route_group_cuda(r,
+                                                      u.off.get(),
+                                                      u.act.get(),
+                                                      slots,
+                                                      u.src.get(),
+                                                      u.slot.get(),
+                                                      counter.get(),
+                                                      nullptr),
+                              name.c_str());
+        params(f, g, r);
+        report(k::moe_gate_route_group_fits(g, r), name + " fits");
+        for (int twice = 0; twice < 2 && ok; ++twice) {
+            ok = statusOk(k::moe_gate_route_group_cuda(g,
+                                                       r,
+                                                       f.off.get(),
+                                                       f.act.get(),
+                                                       slots,
+                                                       f.src.get(),
+                                                       f.slot.get(),
+                                                       counter.get(),
+                                                       nullptr),
+                          name.c_str())
+                 && synced(name.c_str());
+            if (!ok)
+                break;
+            const std::string n2 = name + (twice ? " (again)" : "");
+            expectExact(u.logits.host(), f.logits.host(), n2 + " logits vs linear_cuda");
+            expectEqual(u.ids.host(), f.ids.host(), n2 + " ids vs the unfused route");
+            expectExact(u.weights.host(), f.weights.host(), n2 + " weights vs the unfused route");
+            expectExact(u.sel.host(), f.sel.host(), n2 + " selection scores vs the unfused route");
+            expectEqual(u.off.host(), f.off.host(), n2 + " offsets vs the unfused grouping");
+            expectEqual(u.act.host(), f.act.host(), n2 + " active vs the unfused grouping");
+            expectEqual(u.src.host(), f.src.host(), n2 + " source rows vs the unfused grouping");
+            expectEqual(u.slot.host(), f.slot.host(), n2 + " slots vs the unfused grouping");
+            expectEqual(std::vector<int32_t>{0}, counter.host(), n2 + " counter back at 0");
+            // Poison the outputs: the second launch must write them all again.
+            for (Dev<float> *d : {&f.logits, &f.weights, &f.sel})
+                cudaMemset(d->get(), 0xFF, d->host().size() * 4);
+            for (Dev<int32_t> *d : {&f.ids, &f.off, &f.act, &f.src, &f.slot})
+                cudaMemset(d->get(), 0xFF, d->host().size() * 4);
+        }
+        if (!ok)
+            continue;
+        // The CPU twins: linear_ref, moe_route_cpu on the device logits, a host grouping.
+        const auto devLogits = u.logits.host();
+        expectNmse(refLogits, devLogits, 1e-13, name + " logits vs linear_ref");
+        std::vector<int32_t> ids(static_cast<size_t>(NK));
+        std::vector<float> w(ids.size()), sel(static_cast<size_t>(T) * E);
+        k::MoeRouteParams cp;
+        cp.logits = devLogits.data();
+        cp.bias = bias.data();
+        cp.forced_ids = c.forced ? fids.data() : nullptr;
+        cp.select_scores = sel.data();
+        cp.ids = ids.data();
+        cp.weights = w.data();
+        cp.tokens = T;
+        cp.n_experts = E;
+        cp.topk = K;
+        cp.route_scale = 1.5f;
+        if (!statusOk(k::moe_route_cpu(cp), "moe_route_cpu"))
+            continue;
+        expectEqual(ids, u.ids.host(), name + " ids vs moe_route_cpu");
+        expectNmse(w, u.weights.host(), 1e-14, name + " weights vs moe_route_cpu");
+        expectExact(sel, u.sel.host(), name + " selection scores vs moe_route_cpu");
+        std::vector<int32_t> order(NK);
+        for (int i = 0; i < NK; ++i)
+            order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+            return ids[a] < ids[b];
+        });
+        std::vector<int32_t> offsets(E + 1, 0), active, src(NK);
+        for (int i = 0; i < NK; ++i)
+            ++offsets[ids[i] + 1];
+        for (int e = 0; e < E; ++e) {
+            if (offsets[e + 1] > 0 && static_cast<int>(active.size()) < slots)
+                active.push_back(e);
+            offsets[e + 1] += offsets[e];
+        }
+        active.resize(slots, -1);
+        for (int i = 0; i < NK; ++i)
+            src[i] = order[i] / K;
+        expectEqual(offsets, u.off.host(), name + " offsets vs host grouping");
+        expectEqual(active, u.act.host(), name + " active vs host grouping");
+        expectEqual(src, u.src.host(), name + " source rows vs host grouping");
+        expectEqual(order, u.slot.host(), name + " slots vs host grouping");
+    }
+}
+
 void testMoe()
 {
     const int tokens = 9, experts = 256, topk = 6;
@@ -4278,6 +4454,15 @@ int main()
                 static_cast<unsigned long long>(seed));
     // FATHOM_OPS_ONLY=state: the sequence-state checks alone (bf16 / packed rows; quick runs).
     const char *only = std::getenv("FATHOM_OPS_ONLY");
+    // FATHOM_OPS_ONLY=gate: the gate GEMV + routing launch alone.
+    if (only && std::strcmp(only, "gate") == 0) {
+        testGateRoute();
+        std::printf("%d of %d checks passed (seed %llu)\n",
+                    g_checks - g_failures,
+                    g_checks,
+                    static_cast<unsigned long long>(seed));
+        return g_failures == 0 ? 0 : 1;
+    }
     // FATHOM_OPS_ONLY=ffnnodes: the pre-norm GEMV and the MoE FFN (w2 combine) checks alone.
     if (only && std::strcmp(only, "ffnnodes") == 0) {
         testPreNormGemv();
@@ -4327,6 +4512,7 @@ int main()
     testMhcPreNorm();
     testMhcPostPreNorm();
     testMoeRouteGroup();
+    testGateRoute();
     testHadamardAndFakeQuant();
     testRowChain();
     testCompressor();

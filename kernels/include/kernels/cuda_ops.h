@@ -318,6 +318,24 @@ Status moe_route_group_cuda(const MoeRouteParams &p,
                             int32_t *slot_index,
                             int *counter,
                             CUstream_st *stream);
+/**
+  gate: the MoE gate GEMV (linear_cuda(gate) at decode: gate.y == p.logits, f32, gate.m ==
+  p.tokens <= 4 rows, gate.n == p.n_experts) and moe_route_group_cuda(p, ...) in one launch, the
+  same bits: the GEMV's blocks store their logits, the last block to finish routes and groups
+  every token (counter: one device int, 0 on entry, left 0). Unsupported (nothing launched)
+  where moe_gate_route_group_fits refuses: bf16 gate weights with exact accumulation only (the
+  engine's gates), the GEMV's shape limits.
+*/
+bool moe_gate_route_group_fits(const linear_params &gate, const MoeRouteParams &p);
+Status moe_gate_route_group_cuda(const linear_params &gate,
+                                 const MoeRouteParams &p,
+                                 int32_t *offsets,
+                                 int32_t *active,
+                                 int slots,
+                                 int32_t *src_row,
+                                 int32_t *slot_index,
+                                 int *counter,
+                                 CUstream_st *stream);
 Status moe_group_cuda(const int32_t *ids,
                       int rows,
                       int k,

@@ -4480,6 +4480,7 @@ int main()
         testMhcPreNorm();
         testMhcPostPreNorm();
         testMoeRouteGroup();
+        testGateRoute();
         testSparseAttnFusedTail();
         testExpertFfn();
         std::printf("%d of %d checks passed (seed %llu)\n",

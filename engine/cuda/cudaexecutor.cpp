@@ -238,6 +238,9 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_moeCombineFused = switchOn("FATHOM_CUDA_MOE_COMBINE_FUSED");
     // gate: FATHOM_CUDA_GATE_ROUTE_FUSED=0 launches the MoE gate GEMV apart from the routing.
     x->m_gateRouteFused = switchOn("FATHOM_CUDA_GATE_ROUTE_FUSED");
+    // idxchain: FATHOM_CUDA_INDEXER_FUSED=0 keeps the indexer's head-weight scaling and the CSA
+    // index rows as launches of their own (linearGroup's scaleRound, indexerSparseOnExecutor).
+    x->m_indexerFused = switchOn("FATHOM_CUDA_INDEXER_FUSED");
     // attnnodes: FATHOM_CUDA_ATTN_FUSED_TAIL=0 launches the attention's split merge and the
     // output's inverse RoPE apart; 1 merges in the attention launch always; unset merges there
     // only when one row and head group's partials are small (sparseAttention): the fused merge
@@ -1485,11 +1488,15 @@ Result<void> CudaExecutor::linearGroup(const float *x,
         CudaOpTimer timer(*this, "gemm");
         std::vector<kernels::linear_params> items;
         items.reserve(jobs.size());
+        std::vector<float> scales; // idxchain: the jobs' scaleRound in the group's epilogue
+        bool scaled = false;
         for (const LinearJob &j : jobs) {
             if (!j.w || !j.w->valid())
                 return fail(Error::Kind::InvalidArgument,
                             "linearGroup: missing weight",
                             "CudaExecutor");
+            scales.push_back(m_indexerFused && j.out == LinearOutput::Bf16 ? j.scaleRound : 0.0f);
+            scaled = scaled || scales.back() != 0.0f;
             // As linear() (its GEMV takes any accum for FP8/FP4: their block sums are exact).
             kernels::linear_params p = linearParams(*j.w, j.x ? j.x : x, j.y, m);
             p.ldx = ldx;
@@ -1502,7 +1509,13 @@ Result<void> CudaExecutor::linearGroup(const float *x,
             for (const LinearJob &j : jobs)
                 m_gemmFlops += 2.0 * m * j.w->outFeatures * j.w->inFeatures;
             FATHOM_CUDA_OP("linear group",
-                           kernels::linear_group_gemv_cuda(items.data(), count, m_stream));
+                           kernels::linear_group_gemv_cuda(items.data(),
+                                                           count,
+                                                           m_stream,
+                                                           scaled ? scales.data() : nullptr));
+            for (size_t i = 0; i < jobs.size(); ++i)
+                if (scales[i] == 0.0f)
+                    FATHOM_TRY(scaleRoundJob(jobs[i], m)); // none, or not folded
             return {};
         }
     }
@@ -1516,7 +1529,8 @@ Result<void> CudaExecutor::normLinearGroup(const kernels::RmsNormParams &np,
     bool fold = m_gemvPreNorm && m > 0 && m <= 4 && !jobs.empty() && np.x && np.dim > 0;
     std::vector<kernels::linear_params> items;
     for (const LinearJob &j : jobs) {
-        fold = fold && j.w && j.w->valid() && !j.x && j.w->inFeatures == np.dim;
+        fold = fold && j.w && j.w->valid() && !j.x && j.w->inFeatures == np.dim
+               && j.scaleRound == 0.0f;
         if (!fold)
             break;
         // As linearGroup() / linear() on the normalised rows, reading x itself.
@@ -1833,6 +1847,51 @@ Result<bool> CudaExecutor::sparseIndicesOnExecutor(int32_t *out,
                                                       topk,
                                                       m_stream),
                          "sparse_indices"));
+    return true;
+}
+
+Result<bool> CudaExecutor::indexerSparseOnExecutor(const kernels::IndexerScoreParams &p,
+                                                   int rows,
+                                                   const int32_t *hostVisible,
+                                                   int k,
+                                                   int32_t *sel,
+                                                   const SparseIndexJob &job)
+{
+    // Decode rows in one scoring chunk without the e4m3 prefill path (indexerSelectOnExecutor's
+    // choices for such rows), keys in the cache.
+    if (!m_indexerFused || rows <= 0 || rows >= kernels::k_min_fast_rows || p.n_keys <= 0
+        || p.n_keys > (int64_t(32) << 20) / rows || job.start + rows > INT32_MAX
+        || job.ringRows > INT32_MAX || (job.ringRows & (job.ringRows - 1)) != 0)
+        return false;
+    CudaOpTimer timer(*this, "indexer");
+    FATHOM_TRY_ASSIGN(Buffer<float> scores,
+                      Buffer<float>::make(*this,
+                                          static_cast<int64_t>(rows) * p.n_keys,
+                                          "indexer scores"));
+    // One upload: the rows' visible counts, then sparseIndicesOnExecutor's step scalars.
+    std::vector<int32_t> host(hostVisible, hostVisible + rows);
+    host.push_back(static_cast<int32_t>(job.start));
+    host.push_back(static_cast<int32_t>(job.windowStart));
+    FATHOM_TRY_ASSIGN(DeviceInts up, uploadInts(host.data(), rows + 2, "visible keys + step"));
+    kernels::IndexerScoreParams sp = p;
+    sp.scores = scores.data();
+    FATHOM_CUDA_OP("indexer_scores_rows",
+                   (m_exactLinear ? kernels::indexer_scores_rows_cuda
+                                  : kernels::indexer_scores_rows_fast_cuda)(sp,
+                                                                            rows,
+                                                                            p.n_keys,
+                                                                            m_stream,
+                                                                            up.data()));
+    kernels::TopkIndexRows ix;
+    ix.out = job.out;
+    ix.step = up.data() + rows;
+    ix.n_idx = job.nIdx;
+    ix.ring_mask = static_cast<int32_t>(job.ringRows ? job.ringRows - 1 : 0);
+    ix.window = job.window;
+    ix.n_win = job.nWin;
+    FATHOM_CUDA_OP("topk_rows",
+                   kernels::topk_rows_cuda(
+                       scores.data(), rows, p.n_keys, p.n_keys, up.data(), k, sel, k, m_stream, &ix));
     return true;
 }
 

@@ -302,6 +302,13 @@ public:
                                          const int32_t *sel,
                                          int topk,
                                          int64_t ringRows) override;
+    // idxchain: the index rows from the top-k launch (FATHOM_CUDA_INDEXER_FUSED=0: false).
+    Result<bool> indexerSparseOnExecutor(const kernels::IndexerScoreParams &p,
+                                         int rows,
+                                         const int32_t *hostVisible,
+                                         int k,
+                                         int32_t *sel,
+                                         const SparseIndexJob &job) override;
     Result<void> sparseAttention(const kernels::SparseAttnParams &p) override;
     Result<void> moeRoute(const kernels::MoeRouteParams &p) override;
     Result<void> gateRoute(const LinearWeight &gate,
@@ -426,6 +433,7 @@ private:
     bool m_gemvPreNorm = true;
     bool m_moeCombineFused = true;
     bool m_gateRouteFused = true; // gate: FATHOM_CUDA_GATE_ROUTE_FUSED
+    bool m_indexerFused = true;   // idxchain: FATHOM_CUDA_INDEXER_FUSED
     int *m_combineCounters = nullptr;
     // attnnodes: the attention's tail (split merge + inverse RoPE) in the attention launch
     // (FATHOM_CUDA_ATTN_FUSED_TAIL), its zeroed counters (one per decode row and head group).

@@ -78,6 +78,9 @@ struct LinearJob
     LinearOutput out = LinearOutput::F32;
     int64_t ldy = 0;
     const float *x = nullptr; // its own input (same rows, width and stride), nullptr: the group's
+    // idxchain: nonzero - then scaleRoundBf16(y, scaleRound) over the job's rows (the indexer's
+    // head weights; LinearOutput::Bf16): a device folds it into the group's epilogue.
+    float scaleRound = 0.0f;
 };
 
 /** One staged piece of a graphed decode step (Executor::stepPieces). */
@@ -122,8 +125,22 @@ public:
                                      const std::vector<LinearJob> &jobs,
                                      int64_t ldx = 0)
     {
-        for (const LinearJob &j : jobs)
+        for (const LinearJob &j : jobs) {
             FATHOM_TRY(linear(*j.w, j.x ? j.x : x, m, j.y, j.out, ldx, j.ldy));
+            FATHOM_TRY(scaleRoundJob(j, m));
+        }
+        return {};
+    }
+    /** The job's scaleRound pass (none when 0): scaleRoundBf16 over its m rows. */
+    Result<void> scaleRoundJob(const LinearJob &j, int m)
+    {
+        if (j.scaleRound == 0.0f)
+            return {};
+        const int64_t n = j.w->outFeatures;
+        if (!j.ldy || j.ldy == n)
+            return scaleRoundBf16(j.y, m * n, j.scaleRound);
+        for (int r = 0; r < m; ++r)
+            FATHOM_TRY(scaleRoundBf16(j.y + r * j.ldy, n, j.scaleRound));
         return {};
     }
 
@@ -281,6 +298,27 @@ public:
     }
     virtual Result<bool> sparseIndicesOnExecutor(
         int32_t *, int, int, int64_t, int64_t, int, int, int, const int32_t *, int, int64_t)
+    {
+        return false;
+    }
+    /** idxchain, optional: indexerSelectOnExecutor(p, rows, hostVisible, k, sel) and then
+        sparseIndicesOnExecutor(job.out, rows, job.nIdx, job.start, job.windowStart, job.window,
+        job.nWin, 4, sel, k, job.ringRows), the same bits in both buffers, with one upload
+        ([rows] visible counts, start, windowStart) and fewer launches (a device writes the
+        index rows from its top-k launch). False where unsupported (the default): nothing was
+        run and the caller runs the two. */
+    struct SparseIndexJob
+    {
+        int32_t *out = nullptr; // [rows, nIdx]
+        int64_t start = 0, windowStart = 0, ringRows = 0;
+        int nIdx = 0, window = 0, nWin = 0;
+    };
+    virtual Result<bool> indexerSparseOnExecutor(const kernels::IndexerScoreParams &,
+                                                 int,
+                                                 const int32_t *,
+                                                 int,
+                                                 int32_t *,
+                                                 const SparseIndexJob &)
     {
         return false;
     }

@@ -164,6 +164,7 @@ enum class ScriptOp : uint8_t {
     Const,          // recorded bytes (the head's row gather: the batch shape alone)
     Append,         // action: n rows appended to a history (RowHistory::advanceStored)
     Length,         // action: the block took the item's n tokens
+    VisibleStep,    // [3] Visible, then SparseStep (idxchain: indexerSparseOnExecutor)
 };
 
 namespace {
@@ -195,7 +196,8 @@ const char *scriptOpName(ScriptOp op)
                                         "forced expert ids",
                                         "recorded bytes",
                                         "append",
-                                        "length"};
+                                        "length",
+                                        "visible keys + sparse_indices step"};
     return names[static_cast<int>(op)];
 }
 
@@ -328,6 +330,11 @@ Result<void> runStepScript(const StepScript &s,
             o[n++] = static_cast<int32_t>((b->length + 1) / b->ratio);
             break;
         case ScriptOp::SparseStep:
+            o[n++] = static_cast<int32_t>(b->length);
+            o[n++] = static_cast<int32_t>(std::max<int64_t>(0, b->length - Wn + 1));
+            break;
+        case ScriptOp::VisibleStep:
+            o[n++] = static_cast<int32_t>((b->length + 1) / b->ratio);
             o[n++] = static_cast<int32_t>(b->length);
             o[n++] = static_cast<int32_t>(std::max<int64_t>(0, b->length - Wn + 1));
             break;
@@ -1032,7 +1039,12 @@ Result<void> V4Forward::attention(
                                  "indexer head weights"));
         xJobs.push_back({&bw.idxCompWkv, idxKv.data()});
         xJobs.push_back({&bw.idxCompWgate, idxGate.data()});
-        xJobs.push_back({&bw.idxWeights, wi.data(), LinearOutput::Bf16});
+        // The head weights scaled by DI^-0.5 HI^-0.5 and rounded to bf16 (scaleRoundBf16) as
+        // part of the job (idxchain: a device folds it into the group's epilogue).
+        LinearJob wiJob{&bw.idxWeights, wi.data(), LinearOutput::Bf16};
+        wiJob.scaleRound = static_cast<float>(std::pow(static_cast<double>(c.indexHeadDim), -0.5)
+                                              * std::pow(static_cast<double>(c.indexNHeads), -0.5));
+        xJobs.push_back(wiJob);
     }
     FATHOM_TRY(m_exec.linearGroup(x, N, xJobs));
 
@@ -1125,6 +1137,11 @@ Result<void> V4Forward::attention(
     std::vector<int32_t> selected; // [N, topk], -1 padded
     Ints selOnExec;                // the same in executor memory (indexerSelectOnExecutor)
     bool selectedOnExec = false;
+    // A CSA item's attention index rows in executor memory [count, Wn + topk] (idxchain: a
+    // decode item's built with its selection, indexerSparseOnExecutor; else by
+    // sparseIndicesOnExecutor below).
+    std::vector<Ints> idxRows(batch.items.size());
+    std::vector<char> idxBuilt(batch.items.size(), 0);
     if (m == 4) {
         FATHOM_TRY(compressorUpdate(bw, batch, idxKv, idxGate, true, emitted, appended));
         const int HI = c.indexNHeads, DI = c.indexHeadDim;
@@ -1144,9 +1161,7 @@ Result<void> V4Forward::attention(
         ic.quant_dims = DI;
         ic.quant_block = 32;
         FATHOM_TRY(m_exec.rowChain(ic));
-        const float wScale = static_cast<float>(std::pow(static_cast<double>(DI), -0.5)
-                                                * std::pow(static_cast<double>(HI), -0.5));
-        FATHOM_TRY(m_exec.scaleRoundBf16(wi.data(), wi.size(), wScale));
+        // wi was scaled and rounded by the x group (LinearJob::scaleRound).
 
         selected.assign(static_cast<size_t>(N) * topk, -1);
         // One score row and one top-k row, reused by every token (sized for the last one).
@@ -1201,6 +1216,41 @@ Result<void> V4Forward::attention(
                         kp.keys_bf16 = it.bs->indexKeys.rowBf16(0);
                         kp.keys_packed = it.bs->indexKeys.rowPacked(0);
                         kp.n_keys = static_cast<int>(it.bs->indexKeys.capacity());
+                    }
+                    int32_t *itemSel = selOnExec.data() + static_cast<int64_t>(it.row) * topk;
+                    // idxchain: a decode item's index row from the selection's own launches.
+                    const RowHistory &win = it.bs->window;
+                    const int64_t wStart = std::max<int64_t>(0, it.start - Wn + 1);
+                    if (it.count == 1 && win.has(wStart, it.start + it.count)) {
+                        Executor::SparseIndexJob job;
+                        job.nIdx = Wn + topk;
+                        FATHOM_TRY_ASSIGN(idxRows[i],
+                                          Ints::make(m_exec,
+                                                     static_cast<int64_t>(it.count) * job.nIdx,
+                                                     "attention indices"));
+                        job.out = idxRows[i].data();
+                        job.start = it.start;
+                        job.windowStart = wStart;
+                        job.window = Wn;
+                        job.nWin = static_cast<int>(win.poolSize(wStart, it.start + it.count));
+                        job.ringRows = win.ring() && win.memory() ? job.nWin : 0;
+                        const size_t stagedVS = stagedUploads();
+                        FATHOM_TRY_ASSIGN(const bool fused,
+                                          m_exec.indexerSparseOnExecutor(kp,
+                                                                         it.count,
+                                                                         visible.data(),
+                                                                         topk,
+                                                                         itemSel,
+                                                                         job));
+                        if (fused) {
+                            scriptGen(stagedVS,
+                                      static_cast<int>(ScriptOp::VisibleStep),
+                                      static_cast<int>(i),
+                                      block);
+                            selectedOnExec = true;
+                            idxBuilt[i] = 1;
+                            continue;
+                        }
                     }
                     const size_t stagedV = stagedUploads();
                     FATHOM_TRY_ASSIGN(const bool kept,
@@ -1303,13 +1353,17 @@ Result<void> V4Forward::attention(
         const RowHistory &win = it.bs->window;
         const int nPool = static_cast<int>(win.poolSize(wStart, end));
         const int64_t ring = win.ring() && win.memory() ? nPool : 0;
-        Ints idxOnExec;
+        Ints &idxOnExec = idxRows[i];
         const int32_t *idxForOp = nullptr;
-        if (selectedOnExec) {
-            FATHOM_TRY_ASSIGN(idxOnExec,
-                              Ints::make(m_exec,
-                                         static_cast<int64_t>(it.count) * nIdx,
-                                         "attention indices"));
+        if (selectedOnExec && idxBuilt[i]) {
+            idxForOp = idxOnExec.data(); // with the selection (indexerSparseOnExecutor)
+        } else if (selectedOnExec) {
+            if (!idxOnExec.data()) {
+                FATHOM_TRY_ASSIGN(idxOnExec,
+                                  Ints::make(m_exec,
+                                             static_cast<int64_t>(it.count) * nIdx,
+                                             "attention indices"));
+            }
             const size_t stagedS = stagedUploads();
             FATHOM_TRY_ASSIGN(const bool built,
                               m_exec.sparseIndicesOnExecutor(idxOnExec.data(),

@@ -149,14 +149,23 @@ bool linear_group_gemv_fits(const linear_params *items, int count)
     return group_check(items, count).ok();
 }
 
-Status linear_group_gemv_cuda(const linear_params *items, int count, CUstream_st *stream)
+Status linear_group_gemv_cuda(const linear_params *items,
+                              int count,
+                              CUstream_st *stream,
+                              const float *y_scales)
 {
     if (Status st = group_check(items, count); !st.ok() || count == 0 || items[0].m == 0)
         return st;
+    for (int i = 0; y_scales && i < count; ++i)
+        if (y_scales[i] != 0.0f && (items[i].y_type != act_type::f32 || !items[i].y_round_bf16))
+            return Status::invalid(
+                "linear_group_gemv_cuda: y_scales on an item without bf16-rounded f32 y");
     // More than k_linear_group_max items: one launch per chunk.
     for (int i = 0; i < count; i += k_linear_group_max) {
         const int c = count - i < k_linear_group_max ? count - i : k_linear_group_max;
-        if (Status st = cuda::linear_group_gemv_launch(items + i, c, stream); !st.ok())
+        if (Status st = cuda::linear_group_gemv_launch(
+                items + i, c, stream, nullptr, 0.0f, false, y_scales ? y_scales + i : nullptr);
+            !st.ok())
             return st;
     }
     return Status::success();

@@ -543,6 +543,7 @@ struct gemv_group
     int32_t block0[k_max_group]; // the item's first block
     int32_t cpw[k_max_group];
     int32_t kind[k_max_group]; // GemvKind
+    float y_scale[k_max_group]; // idxchain: the item's scale-round after its stores (0: none)
     int32_t count;
     int32_t pad_;
     gemv_prenorm norm; // ffnnodes: every item's x RMS-normalised as it is staged
@@ -580,6 +581,17 @@ __global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
     default:
         gemv_block<GemvKind::F32, Accum>(p, ldx, ldy, cpw, block, smem, terms, ep);
         break;
+    }
+    // idxchain: the item's y_scale - round_bf16(y * y_scale) over the bf16-rounded f32 outputs
+    // (Executor::scaleRoundBf16's arithmetic) - by each warp's lane 0 on the columns it has just
+    // stored (its own writes), after the main loop: no register holds the scale through it.
+    const float ys = gp.y_scale[it];
+    if (ys != 0.0f && (threadIdx.x & 31) == 0) {
+        const int64_t col0 = (block * k_warps + (threadIdx.x >> 5)) * cpw;
+        float *y = static_cast<float *>(p.y);
+        for (int r = 0; r < p.m; ++r)
+            for (int64_t j = col0; j < col0 + cpw && j < p.n; ++j)
+                y[r * ldy + j] = round_bf16(__fmul_rn(y[r * ldy + j], ys));
     }
 }
 
@@ -894,7 +906,8 @@ Status linear_group_gemv_launch(const linear_params *items,
                                 CUstream_st *stream,
                                 const float *norm_weight,
                                 float norm_eps,
-                                bool norm)
+                                bool norm,
+                                const float *y_scales)
 {
     if (count <= 0 || count > k_max_group)
         return Status::invalid("linear_group_gemv: 1 to 8 items");
@@ -916,6 +929,7 @@ Status linear_group_gemv_launch(const linear_params *items,
         gp.kind[i] = static_cast<int32_t>(kind);
         gp.cpw[i] = columns_per_warp(p.n);
         gp.block0[i] = static_cast<int32_t>(blocks);
+        gp.y_scale[i] = y_scales ? y_scales[i] : 0.0f;
         blocks += grid_for(p.n, k_warps * gp.cpw[i]);
     }
     gp.count = count;

@@ -88,7 +88,8 @@ Status linear_group_gemv_launch(const linear_params *items,
                                 CUstream_st *stream,
                                 const float *norm_weight = nullptr,
                                 float norm_eps = 0.0f,
-                                bool norm = false);
+                                bool norm = false,
+                                const float *y_scales = nullptr);
 // linear_gemv.cu: the MoE FFN halves (linear_group.h linear_experts_ffn_gemv_cuda).
 bool linear_experts_ffn_fits(const linear_params &base, const expert_ffn &f);
 Status linear_experts_ffn_launch(const linear_params &base,

@@ -12,6 +12,9 @@
      the boundary resolve exactly as the CPU's stable order;
   3. a bitonic sort of the <= 2048 selected (key, index) pairs in shared memory.
   Rows shorter than k (row_n) get −1 in the remaining slots.
+  idxchain: with TopkIndexRows the block also writes its row's attention index row (the window's
+  rows, then the selected entries after the window pool, then -1; cuda_ops.h) from the sorted
+  pairs, so a CSA decode step needs no sparse_indices launch.
 */
 #include "kernels/cuda_ops.h"
 
@@ -66,13 +69,42 @@ __device__ void block_scan2(int a, int b, int *ex_a, int *ex_b, int *tot_a, int 
     __syncthreads();
 }
 
+// The sorted pair j's index (step 2's item: the complemented index in the low word).
+__device__ inline int32_t pair_index(unsigned long long item)
+{
+    return static_cast<int32_t>(0xFFFFFFFFu - static_cast<uint32_t>(item & 0xFFFFFFFFull));
+}
+
+// Row r's attention index row (TopkIndexRows): kk selections, the first kk pairs of sorted.
+__device__ void write_index_row(const TopkIndexRows &ix,
+                                int r,
+                                int kk,
+                                const unsigned long long *sorted)
+{
+    const int64_t pos = static_cast<int64_t>(ix.step[0]) + r, window_start = ix.step[1];
+    const int64_t lo = pos - ix.window + 1 > 0 ? pos - ix.window + 1 : 0;
+    const int64_t nw = pos - lo + 1;
+    int32_t *row = ix.out + static_cast<int64_t>(r) * ix.n_idx;
+    for (int q = threadIdx.x; q < ix.n_idx; q += blockDim.x) {
+        int32_t v = -1;
+        if (q < nw) {
+            const int64_t p = lo + q;
+            v = static_cast<int32_t>(ix.ring_mask ? (p & ix.ring_mask) : p - window_start);
+        } else if (q - nw < kk) {
+            v = ix.n_win + pair_index(sorted[q - nw]);
+        }
+        row[q] = v;
+    }
+}
+
 __global__ void __launch_bounds__(k_threads) topk_kernel(const float *values,
                                                          int64_t ld,
                                                          int n,
                                                          const int32_t *row_n,
                                                          int k,
                                                          int32_t *out,
-                                                         int64_t out_ld)
+                                                         int64_t out_ld,
+                                                         TopkIndexRows ix)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
@@ -92,6 +124,8 @@ __global__ void __launch_bounds__(k_threads) topk_kernel(const float *values,
     if (kk == 0) {
         for (int j = threadIdx.x; j < k; j += blockDim.x)
             o[j] = -1;
+        if (ix.out)
+            write_index_row(ix, r, 0, buf);
         return;
     }
     // 1. Radix select of the kk-th largest key.
@@ -175,9 +209,9 @@ __global__ void __launch_bounds__(k_threads) topk_kernel(const float *values,
         }
     }
     for (int j = threadIdx.x; j < k; j += blockDim.x)
-        o[j] = j < kk ? static_cast<int32_t>(0xFFFFFFFFu
-                                             - static_cast<uint32_t>(buf[j] & 0xFFFFFFFFull))
-                      : -1;
+        o[j] = j < kk ? pair_index(buf[j]) : -1;
+    if (ix.out)
+        write_index_row(ix, r, kk, buf);
 }
 
 } // namespace
@@ -190,13 +224,18 @@ Status topk_rows_cuda(const float *values,
                       int k,
                       int32_t *out,
                       int64_t out_ld,
-                      CUstream_st *stream)
+                      CUstream_st *stream,
+                      const TopkIndexRows *index_rows)
 {
     if (!values || !out || rows < 0 || n < 0 || k < 0 || k > k_max_k || ld < n || out_ld < k)
         return Status::invalid("topk_rows_cuda: bad arguments (k <= 2048)");
+    const TopkIndexRows ix = index_rows ? *index_rows : TopkIndexRows{};
+    if (ix.out && (!ix.step || ix.n_idx <= 0 || ix.window < 0 || ix.n_win < 0 || k == 0))
+        return Status::invalid("topk_rows_cuda: bad index rows");
     if (rows == 0 || k == 0)
         return Status::success();
-    FATHOM_LAUNCH(rows, k_threads, 0, stream, topk_kernel)(values, ld, n, row_n, k, out, out_ld);
+    FATHOM_LAUNCH(rows, k_threads, 0, stream, topk_kernel)
+    (values, ld, n, row_n, k, out, out_ld, ix);
     return cuda::launch_status();
 }
 

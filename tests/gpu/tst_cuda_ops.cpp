@@ -2197,6 +2197,207 @@ void testLinearGroup()
            "linear group refuses more than 4 rows");
 }
 
+// idxchain: the indexer's decode chain in fewer launches. (1) linear_group_gemv_cuda's y_scales
+// (the head weights' scale + bf16 rounding in the group's epilogue) against the item's own
+// launch followed by the scale-round (Executor::scaleRoundBf16's arithmetic), bit for bit; the
+// other items as their own launches. (2) topk_rows_cuda's index rows (TopkIndexRows) against
+// the selections of a plain topk_rows launch and a host twin of the CSA index row
+// (cudaglue.cu sparseIndicesKernel / forward.cpp's host rows): 1-4 rows, candidate counts that
+// are and are not multiples of the scores' tiles, fewer than k, none, a ring window that wraps,
+// a linear window shorter than the window size, rows cut at n_idx.
+void testIdxChainGroupCase(int m)
+{
+    using W = k::linear_weight_type;
+    const int kd = 256;
+    const W types[] = {W::fp8_e4m3, W::bf16, W::bf16, W::fp4_e2m1};
+    const int ns[] = {128, 64, 40, 96};
+    const float scales[] = {0.0f, 0.0110485f, 0.0f, 0.25f}; // 128^-1/2 64^-1/2 as in V4
+    const int count = 4;
+    auto xf = randomBf16(static_cast<size_t>(m) * kd, 2.0f);
+    Dev<float> dx(xf);
+    std::vector<HostWeight> hw;
+    std::vector<std::unique_ptr<Dev<uint8_t>>> dw, dsc;
+    std::vector<std::unique_ptr<Dev<float>>> dy, dy1;
+    std::vector<k::linear_params> dev(count);
+    for (int i = 0; i < count; ++i) {
+        hw.push_back(randomWeight(types[i], ns[i], kd));
+        dw.push_back(std::make_unique<Dev<uint8_t>>(hw[i].bytes));
+        dsc.push_back(std::make_unique<Dev<uint8_t>>(hw[i].scales));
+        dy.push_back(std::make_unique<Dev<float>>(static_cast<size_t>(m) * ns[i]));
+        dy1.push_back(std::make_unique<Dev<float>>(static_cast<size_t>(m) * ns[i]));
+        k::linear_params p;
+        p.x = dx.get();
+        p.x_type = k::act_type::f32;
+        p.w = dw.back()->get();
+        p.w_scale = hw[i].scales.empty() ? nullptr : dsc.back()->get();
+        p.w_type = types[i];
+        p.y = dy.back()->get();
+        p.y_type = k::act_type::f32;
+        p.y_round_bf16 = 1;
+        p.m = m;
+        p.n = ns[i];
+        p.k = kd;
+        p.accum = k::linear_accum::exact;
+        dev[i] = p;
+    }
+    const std::string name = "idxchain: linear group with y_scales m=" + std::to_string(m);
+    if (!statusOk(k::linear_group_gemv_cuda(dev.data(), count, nullptr, scales), name.c_str())
+        || !synced(name.c_str()))
+        return;
+    for (int i = 0; i < count; ++i) {
+        k::linear_params one = dev[i];
+        one.y = dy1[i]->get();
+        if (!statusOk(k::linear_cuda(one, nullptr), name.c_str()) || !synced(name.c_str()))
+            return;
+        auto want = dy1[i]->host();
+        if (scales[i] != 0.0f)
+            for (float &v : want)
+                v = k::round_bf16(v * scales[i]);
+        expectExact(want,
+                    dy[i]->host(),
+                    name + " item " + std::to_string(i)
+                        + (scales[i] != 0.0f ? " (scaled) vs its launch + scale_round"
+                                             : " vs its launch"));
+    }
+    // An unrounded item cannot take a scale.
+    k::linear_params bad[2] = {dev[0], dev[1]};
+    bad[1].y_round_bf16 = 0;
+    const float badScales[2] = {0.0f, 0.5f};
+    report(k::linear_group_gemv_cuda(bad, 2, nullptr, badScales).code
+               == k::StatusCode::InvalidArgument,
+           "idxchain: linear group refuses y_scales on an item without bf16 rounding");
+}
+
+// Host twin of a CSA decode step's index rows (ratio 4; cudaglue.cu sparseIndicesKernel).
+std::vector<int32_t> idxChainRowsTwin(int rows,
+                                      int nIdx,
+                                      int64_t start,
+                                      int64_t windowStart,
+                                      int window,
+                                      int nWin,
+                                      int ringMask,
+                                      const std::vector<int32_t> &sel,
+                                      int topk)
+{
+    std::vector<int32_t> out(static_cast<size_t>(rows) * nIdx, -1);
+    for (int t = 0; t < rows; ++t) {
+        const int64_t pos = start + t;
+        int32_t *row = out.data() + static_cast<size_t>(t) * nIdx;
+        int j = 0;
+        for (int64_t p = std::max<int64_t>(0, pos - window + 1); p <= pos && j < nIdx; ++p)
+            row[j++] = static_cast<int32_t>(ringMask ? (p & ringMask) : p - windowStart);
+        for (int s = 0; s < topk && j < nIdx; ++s)
+            if (sel[static_cast<size_t>(t) * topk + s] >= 0)
+                row[j++] = nWin + sel[static_cast<size_t>(t) * topk + s];
+    }
+    return out;
+}
+
+void testIdxChainTopkCase(const char *name,
+                          int rows,
+                          int n,
+                          std::vector<int32_t> rowN,
+                          int kk,
+                          int64_t start,
+                          int window,
+                          int ringRows,
+                          int nIdx)
+{
+    // Ties on purpose (a small set of levels), -0 and +0.
+    std::uniform_int_distribution<int> level(-60, 60);
+    std::vector<float> v(static_cast<size_t>(rows) * n);
+    for (float &x : v)
+        x = static_cast<float>(level(g_rng)) * 0.125f;
+    if (n > 3) {
+        v[1] = -0.0f;
+        v[2] = 0.0f;
+    }
+    const int64_t windowStart = std::max<int64_t>(0, start - window + 1);
+    const int nWin = ringRows ? ringRows
+                              : static_cast<int>(start + rows - windowStart); // the pool's rows
+    const int32_t step[2] = {static_cast<int32_t>(start), static_cast<int32_t>(windowStart)};
+    Dev<float> dv(v);
+    Dev<int32_t> dn(rowN), dstep(std::vector<int32_t>(step, step + 2));
+    Dev<int32_t> dsel(static_cast<size_t>(rows) * kk), dsel1(static_cast<size_t>(rows) * kk);
+    Dev<int32_t> drows(static_cast<size_t>(rows) * nIdx);
+    k::TopkIndexRows ix;
+    ix.out = drows.get();
+    ix.step = dstep.get();
+    ix.n_idx = nIdx;
+    ix.ring_mask = ringRows ? ringRows - 1 : 0;
+    ix.window = window;
+    ix.n_win = nWin;
+    const std::string what = std::string("idxchain: topk + index rows, ") + name;
+    if (!statusOk(k::topk_rows_cuda(dv.get(), rows, n, n, dn.get(), kk, dsel.get(), kk, nullptr, &ix),
+                  what.c_str())
+        || !statusOk(k::topk_rows_cuda(dv.get(), rows, n, n, dn.get(), kk, dsel1.get(), kk, nullptr),
+                     what.c_str())
+        || !synced(what.c_str()))
+        return;
+    const auto sel = dsel.host(), sel1 = dsel1.host();
+    std::vector<int32_t> ref(static_cast<size_t>(rows) * kk, -1);
+    for (int r = 0; r < rows; ++r)
+        k::topk_cpu(v.data() + static_cast<size_t>(r) * n,
+                    rowN[r],
+                    std::min(kk, rowN[r]),
+                    ref.data() + static_cast<size_t>(r) * kk);
+    expectEqual(sel1, sel, what + ": selections vs the plain launch");
+    expectEqual(ref, sel, what + ": selections vs topk_cpu");
+    expectEqual(idxChainRowsTwin(rows, nIdx, start, windowStart, window, nWin, ix.ring_mask, ref, kk),
+                drows.host(),
+                what + ": index rows vs the host twin");
+}
+
+void testIdxChain()
+{
+    for (int m = 1; m <= 4; ++m)
+        testIdxChainGroupCase(m);
+    struct Case
+    {
+        const char *name;
+        int rows, n; // n: the scores' capacity
+        std::vector<int32_t> visible;
+        int k;
+        int64_t start;              // position of row 0
+        int window, ringRows, nIdx; // ringRows 0: linear window rows; nIdx < window + k: cut
+    };
+    const Case cases[] = {
+        {"1 row, 300 of 512 visible, ring wraps", 1, 512, {300}, 64, 1000, 128, 128, 192},
+        {"1 row, fewer visible than k", 1, 256, {20}, 64, 83, 128, 128, 192},
+        {"2 rows, none / 1 visible", 2, 128, {0, 1}, 64, 3, 128, 128, 192},
+        {"3 rows, 1000 visible (not a tile multiple)",
+         3,
+         1000,
+         {1000, 999, 640},
+         512,
+         4095,
+         128,
+         128,
+         640},
+        {"4 rows, linear window shorter than its size",
+         4,
+         384,
+         {256, 257, 258, 3},
+         64,
+         10,
+         128,
+         0,
+         192},
+        {"4 rows, linear window, rows cut at n_idx", 4, 384, {384, 200, 100, 50}, 64, 500, 128, 0, 150},
+        {"1 row, k 2048 (V4's index_topk)", 1, 5000, {4321}, 2048, 77777, 128, 128, 2176},
+    };
+    for (const Case &c : cases)
+        testIdxChainTopkCase(c.name,
+                             c.rows,
+                             c.n,
+                             c.visible,
+                             c.k,
+                             c.start,
+                             c.window,
+                             c.ringRows,
+                             c.nIdx);
+}
+
 // ffnnodes: linear_prenorm_gemv_cuda (the RMSNorm in the GEMVs' staging of x) against
 // rmsnorm_cuda into a buffer then linear_cuda of each item (bit for bit: the kernel claims those
 // bits) and against rmsnorm_cpu + linear_ref; one item (gemv_kernel) or a group
@@ -4473,6 +4674,15 @@ int main()
                     static_cast<unsigned long long>(seed));
         return g_failures == 0 ? 0 : 1;
     }
+    // FATHOM_OPS_ONLY=idxchain: the indexer chain's fused launches alone (idxchain).
+    if (only && std::strcmp(only, "idxchain") == 0) {
+        testIdxChain();
+        std::printf("%d of %d checks passed (seed %llu)\n",
+                    g_checks - g_failures,
+                    g_checks,
+                    static_cast<unsigned long long>(seed));
+        return g_failures == 0 ? 0 : 1;
+    }
     // FATHOM_OPS_ONLY=handoff: the kernels whose last block finishes the others' work (the mHC
     // pre and post+pre launches, routing + grouping, the attention's split merge, the w2 launch's
     // MoE combine); ctest runs them under FATHOM_EMU_BLOCK_ORDER=reverse and shuffle.
@@ -4526,6 +4736,7 @@ int main()
     testMoe();
     testLinears();
     testLinearGroup();
+    testIdxChain();
     testPreNormGemv();
     testExpertFfn();
     testFp8BlockHelpers();

@@ -133,13 +133,32 @@ Status indexer_scores_rows_cuda(const IndexerScoreParams &p,
                                 CUstream_st *stream,
                                 const int32_t *row_n = nullptr);
 
+/**
+  idxchain: the sparse attention's index rows written by topk_rows_cuda's launch (a CSA decode
+  step's sparse_indices, engine/cuda/cudaglue.cu buildSparseIndices with ratio 4): row r of out
+  [rows, n_idx] for the query at position P = step[0] + r holds the window's rows
+  max(0, P - window + 1) .. P (ring_mask > 0: position & ring_mask, a ring's slots; else
+  position - step[1]), then n_win + the row's selections in order, then -1; all cut at n_idx.
+  step is device data [2] (a replayed graph's upload).
+*/
+struct TopkIndexRows
+{
+    int32_t *out = nullptr;
+    const int32_t *step = nullptr;
+    int32_t n_idx = 0;
+    int32_t ring_mask = 0;
+    int32_t window = 0;
+    int32_t n_win = 0;
+};
+
 /** topk_cpu on the device: values [n] (device), out_idx [k] (device). k <= 2048. */
 Status topk_cuda(const float *values, int n, int k, int32_t *out_idx, CUstream_st *stream);
 /**
   Row-wise top-k: values [rows, ld]; row r considers its first row_n[r] values (row_n: device
   [rows], may be nullptr = n for every row) and writes min(k, row_n[r]) indices in topk_cpu's
   order to out [rows, out_ld], the remaining slots −1 (the reference's masked entries).
-  k <= 2048.
+  k <= 2048. index_rows (may be nullptr; idxchain): also the attention's index rows from the
+  selections, in the same launch (TopkIndexRows above).
 */
 Status topk_rows_cuda(const float *values,
                       int rows,
@@ -149,7 +168,8 @@ Status topk_rows_cuda(const float *values,
                       int k,
                       int32_t *out,
                       int64_t out_ld,
-                      CUstream_st *stream);
+                      CUstream_st *stream,
+                      const TopkIndexRows *index_rows = nullptr);
 
 // ---- attention ----------------------------------------------------------------------------------
 

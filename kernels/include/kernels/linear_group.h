@@ -31,7 +31,13 @@ namespace fathom::kernels {
 
 constexpr int k_linear_group_max = 8; // items per launch; more are launched in chunks
 
-Status linear_group_gemv_cuda(const linear_params *items, int count, CUstream_st *stream);
+/** y_scales (host [count], may be nullptr; idxchain): item i with y_scales[i] != 0 (an f32 y
+    rounded to bf16, y_round_bf16) stores round_bf16(its bf16 result * y_scales[i]) - the bits of
+    the item, then a scale_round_bf16 pass over its y (the indexer's head weights). */
+Status linear_group_gemv_cuda(const linear_params *items,
+                              int count,
+                              CUstream_st *stream,
+                              const float *y_scales = nullptr);
 // Whether linear_group_gemv_cuda launches for these items (host-side checks only, no device
 // call but the cached shared-memory limit): an executor decides before its launch bookkeeping.
 bool linear_group_gemv_fits(const linear_params *items, int count);

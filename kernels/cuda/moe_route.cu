@@ -40,7 +40,6 @@ __global__ void __launch_bounds__(k_threads) moe_route_kernel(MoeRouteParams p)
     route_token(p);
 }
 
-using cuda::device_fence;
 // Past L1 (not coherent between blocks): the other blocks' stores of the ids.
 struct CgIds
 {
@@ -63,18 +62,10 @@ __global__ void __launch_bounds__(k_threads) moe_route_group_kernel(MoeRoutePara
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(int, start); // [2 * n_experts + 1]
-    __shared__ int s_last;
     route_token(p);
-    if (threadIdx.x == 0) {
-        device_fence(); // the ids stored above, visible device-wide before the count
-        s_last = atomicAdd(counter, 1) == static_cast<int>(gridDim.x) - 1;
-    }
-    __syncthreads();
-    if (!s_last)
+    // The ids (thread 0's stores) published; the launch's last block groups them all.
+    if (!cuda::arrive_last(counter, static_cast<int>(gridDim.x)))
         return;
-    device_fence(); // the other blocks' ids, read below, after their counts
-    if (threadIdx.x == 0)
-        *counter = 0;
     cuda::group_pairs(CgIds{p.ids},
                       p.tokens * p.topk,
                       p.topk,

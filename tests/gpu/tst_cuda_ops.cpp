@@ -1496,7 +1496,11 @@ void testMoeRouteGroup()
             Dev<int32_t> off2(experts + 1), act2(slots), src2(NK), slot2(NK);
             g.ids = did2.get();
             g.weights = dw2.get();
-            for (int twice = 0; twice < 2; ++twice)
+            for (int twice = 0; twice < 2; ++twice) {
+                // handoff: the ids set to expert 0 before each launch, so a grouping that reads
+                // them before the other blocks stored this launch's (a block taken as last by
+                // its index) fails, as it does under FATHOM_EMU_BLOCK_ORDER=reverse.
+                cudaMemset(did2.get(), 0, static_cast<size_t>(NK) * sizeof(int32_t));
                 ok = ok
                      && statusOk(k::moe_route_group_cuda(g,
                                                          off2.get(),
@@ -1507,6 +1511,7 @@ void testMoeRouteGroup()
                                                          counter.get(),
                                                          nullptr),
                                  name.c_str());
+            }
             if (!ok || !synced(name.c_str()))
                 continue;
             const auto ids = did1.host();

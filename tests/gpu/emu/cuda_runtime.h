@@ -10,10 +10,10 @@
   completion (in index order, x fastest; FATHOM_EMU_BLOCK_ORDER=reverse or shuffle[:seed] runs
   them backwards or in a seeded random order per launch, so a kernel that assumes which block
   finishes last fails), and the threads of a block as cooperative fibers (ucontext) on the
-  calling thread. A fiber runs until it
-  reaches a synchronisation point: __syncthreads() waits for every thread of the block that has
-  not exited, a warp operation (__shfl_*_sync, __syncwarp) waits for all 32 lanes of its warp and
-  then exchanges values exactly as the hardware does. Warp operations reached by only part of a
+  calling thread. A fiber runs until it reaches a synchronisation point: __syncthreads() waits
+  for every thread of the block that has not exited, a warp operation (__shfl_*_sync,
+  __syncwarp) waits for all 32 lanes of its warp and then exchanges values exactly as the
+  hardware does. Warp operations reached by only part of a
   warp (divergence, early exit) are reported as errors, so a kernel that would be undefined on
   the device fails here too. Dynamic shared memory starts every block filled with 0xFF bytes
   (NaN for floats), so reads of unwritten shared memory show up; static __shared__ arrays are

@@ -817,6 +817,7 @@ __global__ void __launch_bounds__(k_threads) gate_route_kernel(gate_route_launch
     if (arrive_last(L.counter, static_cast<int>(gridDim.x)))
         gate_route_tail(L, reinterpret_cast<int *>(smem));
 }
+
 } // namespace
 
 bool linear_experts_ffn_fits(const linear_params &base, const expert_ffn &f)
@@ -987,7 +988,6 @@ Status linear_gemv_launch(const linear_params &p,
                      : launch<GemvKind::F32, linear_accum::fp32>(p, g, stream, nm);
     }
 }
-
 
 bool gate_route_fits(const linear_params &g, const MoeRouteParams &r)
 {

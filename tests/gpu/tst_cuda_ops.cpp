@@ -1605,9 +1605,14 @@ void testGateRoute()
             Dev<float> logits, weights, sel;
             Dev<int32_t> ids, off, act, src, slot;
             Out(int T, int E, int K, int slots)
-                : logits(static_cast<size_t>(T) * E), weights(static_cast<size_t>(T) * K),
-                  sel(static_cast<size_t>(T) * E), ids(static_cast<size_t>(T) * K), off(E + 1),
-                  act(slots), src(static_cast<size_t>(T) * K), slot(static_cast<size_t>(T) * K)
+                : logits(static_cast<size_t>(T) * E)
+                , weights(static_cast<size_t>(T) * K)
+                , sel(static_cast<size_t>(T) * E)
+                , ids(static_cast<size_t>(T) * K)
+                , off(E + 1)
+                , act(slots)
+                , src(static_cast<size_t>(T) * K)
+                , slot(static_cast<size_t>(T) * K)
             {}
         };
         Out u(T, E, K, slots), f(T, E, K, slots);
@@ -1700,9 +1705,7 @@ void testGateRoute()
         std::vector<int32_t> order(NK);
         for (int i = 0; i < NK; ++i)
             order[i] = i;
-        std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-            return ids[a] < ids[b];
-        });
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return ids[a] < ids[b]; });
         std::vector<int32_t> offsets(E + 1, 0), active, src(NK);
         for (int i = 0; i < NK; ++i)
             ++offsets[ids[i] + 1];

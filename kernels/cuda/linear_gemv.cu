@@ -1060,9 +1060,7 @@ Status moe_gate_route_group_cuda(const linear_params &gate,
                                  int *counter,
                                  CUstream_st *stream)
 {
-    if (!p.logits || !p.ids || !p.weights || p.n_experts <= 0 || p.topk <= 0 || p.topk > p.n_experts
-        || p.tokens < 0 || !counter || !offsets || (slots > 0 && !active) || slots < 0
-        || (p.tokens > 0 && (!src_row || !slot_index)))
+    if (!cuda::route_group_args_ok(p, offsets, active, slots, src_row, slot_index, counter))
         return Status::invalid("moe_gate_route_group_cuda: bad arguments");
     if (p.tokens == 0)
         return Status::success();

@@ -102,9 +102,7 @@ Status moe_route_group_cuda(const MoeRouteParams &p,
                             int *counter,
                             CUstream_st *stream)
 {
-    if (!p.logits || !p.ids || !p.weights || p.n_experts <= 0 || p.topk <= 0 || p.topk > p.n_experts
-        || p.tokens < 0 || !counter || !offsets || (slots > 0 && !active) || slots < 0
-        || (p.tokens > 0 && (!src_row || !slot_index)))
+    if (!cuda::route_group_args_ok(p, offsets, active, slots, src_row, slot_index, counter))
         return Status::invalid("moe_route_group_cuda: bad arguments");
     if (p.n_experts > k_max_experts || p.topk > k_max_topk)
         return Status::unsupported("moe_route_group_cuda: at most 1024 experts and top-16");

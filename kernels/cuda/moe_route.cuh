@@ -117,4 +117,19 @@ __device__ void route_token(const MoeRouteParams &p, int t, const LogitAt &logit
     __syncthreads(); // s[] and ids[] free for the next token
 }
 
+// The arguments of a routing + grouping launch (moe_route_group_cuda, moe_gate_route_group_cuda):
+// routing outputs, the grouping's outputs where there are tokens, a counter.
+inline bool route_group_args_ok(const MoeRouteParams &p,
+                                const int32_t *offsets,
+                                const int32_t *active,
+                                int slots,
+                                const int32_t *src_row,
+                                const int32_t *slot_index,
+                                const int *counter)
+{
+    return p.logits && p.ids && p.weights && p.n_experts > 0 && p.topk > 0 && p.topk <= p.n_experts
+           && p.tokens >= 0 && counter && offsets && (slots == 0 || active) && slots >= 0
+           && (p.tokens == 0 || (src_row && slot_index));
+}
+
 } // namespace fathom::kernels::cuda

@@ -17,7 +17,7 @@
 #
 # Knobs (environment): LAYERS (flash-slice main layers, default 4), LONG (long prefill tokens,
 # default 131072; 0 skips), PREFILL (default 8192), DECODE_STEPS (default 32), JOBS (default
-# nproc), SKIP_TESTS=1, SKIP_BENCH=1, SKIP_PEER=1, SKIP_EAGER=1, SKIP_EXACT=1, SKIP_FUSION_AB=1 (session 10's decode fusions off / merge forced), BUILD_DIR (default build-gpu).
+# nproc), SKIP_TESTS=1, SKIP_BENCH=1, SKIP_PEER=1, SKIP_EAGER=1, SKIP_EXACT=1, SKIP_FUSION_AB=1 (sessions 10-11's decode fusions off / merge forced), BUILD_DIR (default build-gpu).
 # Logs and the table go to $OUT when set (the device tool brings them back), else to
 # $BUILD_DIR/device-checks.
 #
@@ -156,14 +156,16 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
             --layers "$LAYERS" --decode-steps "$DECODE_STEPS" --prefill 1024 --long 0 \
             2>&1 | tee "$LOGS/bench-eager.log"
     fi
-    # Session 10's decode fusions A/B (graphed decode, short prefill): all four switched off
-    # (state appends, attention tail, pre-norm GEMVs, MoE combine), then the attention's split
+    # Sessions 10-11's decode fusions A/B (graphed decode, short prefill): all six switched off
+    # (state appends, attention tail, pre-norm GEMVs, MoE combine; session 11: the gate GEMV in
+    # the routing launch, the indexer's scale and index rows in its launches), then the attention's split
     # merge forced into the attention launch (by default V4-Flash's 1.3 MB merge keeps its own
     # combine launch; docs/perf/cuda.md "Session 10").
     if [ "${SKIP_FUSION_AB:-0}" != "1" ] && [ "$bench_rc" = 0 ]; then
-        stamp "benchmark, session-10 fusions off (FUSED_APPENDS, ATTN_FUSED_TAIL, GEMV_PRENORM, MOE_COMBINE_FUSED = 0)"
+        stamp "benchmark, sessions 10-11 fusions off (FUSED_APPENDS, ATTN_FUSED_TAIL, GEMV_PRENORM, MOE_COMBINE_FUSED, GATE_ROUTE_FUSED, INDEXER_FUSED = 0)"
         FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_BENCH_ATTN_OPS=0 FATHOM_CUDA_FUSED_APPENDS=0 \
             FATHOM_CUDA_ATTN_FUSED_TAIL=0 FATHOM_CUDA_GEMV_PRENORM=0 FATHOM_CUDA_MOE_COMBINE_FUSED=0 \
+            FATHOM_CUDA_GATE_ROUTE_FUSED=0 FATHOM_CUDA_INDEXER_FUSED=0 \
             "$BUILD/bin/bench_cuda" --model /tmp/fathom-flash-slice-$LAYERS \
             --layers "$LAYERS" --decode-steps "$DECODE_STEPS" --prefill 1024 --long 0 \
             2>&1 | tee "$LOGS/bench-unfused.log"
@@ -230,7 +232,7 @@ if [ -f "$LOGS/bench-eager.log" ]; then
 fi
 for ab in unfused merge-fused; do
     if [ -f "$LOGS/bench-$ab.log" ]; then
-        echo "bench_cuda decode, session-10 A/B: $ab (default run above):"
+        echo "bench_cuda decode, sessions 10-11 A/B: $ab (default run above):"
         grep -E "^\| (decode step|weight bytes/step|per-layer overhead|graph nodes per decode)" \
             "$LOGS/bench-$ab.log"
     fi

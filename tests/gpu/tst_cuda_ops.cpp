@@ -4661,68 +4661,48 @@ int main()
                 prop.major,
                 prop.minor,
                 static_cast<unsigned long long>(seed));
-    // FATHOM_OPS_ONLY=state: the sequence-state checks alone (bf16 / packed rows; quick runs).
-    const char *only = std::getenv("FATHOM_OPS_ONLY");
-    // FATHOM_OPS_ONLY=gate: the gate GEMV + routing launch alone.
-    if (only && std::strcmp(only, "gate") == 0) {
-        testGateRoute();
-        std::printf("%d of %d checks passed (seed %llu)\n",
-                    g_checks - g_failures,
-                    g_checks,
-                    static_cast<unsigned long long>(seed));
-        return g_failures == 0 ? 0 : 1;
-    }
-    // FATHOM_OPS_ONLY=ffnnodes: the pre-norm GEMV and the MoE FFN (w2 combine) checks alone.
-    if (only && std::strcmp(only, "ffnnodes") == 0) {
-        testPreNormGemv();
-        testExpertFfn();
-        std::printf("%d of %d checks passed (seed %llu)\n",
-                    g_checks - g_failures,
-                    g_checks,
-                    static_cast<unsigned long long>(seed));
-        return g_failures == 0 ? 0 : 1;
-    }
-    // FATHOM_OPS_ONLY=idxchain: the indexer chain's fused launches alone (idxchain).
-    if (only && std::strcmp(only, "idxchain") == 0) {
-        testIdxChain();
-        std::printf("%d of %d checks passed (seed %llu)\n",
-                    g_checks - g_failures,
-                    g_checks,
-                    static_cast<unsigned long long>(seed));
-        return g_failures == 0 ? 0 : 1;
-    }
-    // FATHOM_OPS_ONLY=handoff: the kernels whose last block finishes the others' work (the mHC
-    // pre and post+pre launches, routing + grouping, the attention's split merge, the w2 launch's
-    // MoE combine); ctest runs them under FATHOM_EMU_BLOCK_ORDER=reverse and shuffle.
-    if (only && std::strcmp(only, "handoff") == 0) {
-        testMhcPreNorm();
-        testMhcPostPreNorm();
-        testMoeRouteGroup();
-        testGateRoute();
-        testSparseAttnFusedTail();
-        testExpertFfn();
-        std::printf("%d of %d checks passed (seed %llu)\n",
-                    g_checks - g_failures,
-                    g_checks,
-                    static_cast<unsigned long long>(seed));
-        return g_failures == 0 ? 0 : 1;
-    }
-    if (only
-        && (std::strcmp(only, "state") == 0 || std::strcmp(only, "indexer") == 0
-            || std::strcmp(only, "attntail") == 0)) {
-        // FATHOM_OPS_ONLY=indexer: the tensor-core indexer checks alone (idx8); attntail: the
-        // attention's fused tail (attnnodes).
-        if (std::strcmp(only, "state") == 0)
-            testBf16State();
-        else if (std::strcmp(only, "attntail") == 0)
-            testSparseAttnFusedTail();
-        else
-            testIndexerFast();
-        std::printf("%d of %d checks passed (seed %llu)\n",
-                    g_checks - g_failures,
-                    g_checks,
-                    static_cast<unsigned long long>(seed));
-        return g_failures == 0 ? 0 : 1;
+    // FATHOM_OPS_ONLY=<name>: one subset of the checks alone (quick runs; ctest runs "handoff"
+    // under reversed and shuffled block orders).
+    struct Subset
+    {
+        const char *name;
+        std::vector<void (*)()> tests;
+    };
+    const Subset subsets[] = {
+        // The sequence-state checks (bf16 / packed rows).
+        {"state", {testBf16State}},
+        // The tensor-core indexer (idx8).
+        {"indexer", {testIndexerFast}},
+        // The attention's fused tail (attnnodes).
+        {"attntail", {testSparseAttnFusedTail}},
+        // The gate GEMV + routing launch.
+        {"gate", {testGateRoute}},
+        // The pre-norm GEMV and the MoE FFN (w2 combine).
+        {"ffnnodes", {testPreNormGemv, testExpertFfn}},
+        // The indexer chain's fused launches (idxchain).
+        {"idxchain", {testIdxChain}},
+        // The kernels whose last block finishes the others' work: the mHC pre and post+pre
+        // launches, routing + grouping, the attention's split merge, the w2 launch's MoE combine.
+        {"handoff",
+         {testMhcPreNorm,
+          testMhcPostPreNorm,
+          testMoeRouteGroup,
+          testGateRoute,
+          testSparseAttnFusedTail,
+          testExpertFfn}},
+    };
+    if (const char *only = std::getenv("FATHOM_OPS_ONLY")) {
+        for (const Subset &subset : subsets) {
+            if (std::strcmp(only, subset.name) != 0)
+                continue;
+            for (void (*test)() : subset.tests)
+                test();
+            std::printf("%d of %d checks passed (seed %llu)\n",
+                        g_checks - g_failures,
+                        g_checks,
+                        static_cast<unsigned long long>(seed));
+            return g_failures == 0 ? 0 : 1;
+        }
     }
 
     testRmsNorm();

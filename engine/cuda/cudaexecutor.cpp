@@ -1979,15 +1979,16 @@ Result<void> CudaExecutor::moeRoute(const kernels::MoeRouteParams &p)
     return {};
 }
 
-// gate: at decode sizes in the fast mode the gate GEMV runs in the routing + grouping launch
-// (moe_gate_route_group_cuda: linear()'s GEMV and moeRoute()'s launch, the same bits); exact
-// mode, larger batches and shapes the fused launch does not take run the two ops.
+// gate: at decode sizes the gate GEMV runs in the routing + grouping launch
+// (moe_gate_route_group_cuda: linear()'s GEMV and moeRoute()'s launch, the same bits - in both
+// modes linear() runs a bf16 gate as the exact-accumulation GEMV, which the fused launch keeps);
+// larger batches and shapes the fused launch does not take run the two ops.
 Result<void> CudaExecutor::gateRoute(const LinearWeight &gate,
                                      const float *x,
                                      float *logits,
                                      const kernels::MoeRouteParams &p)
 {
-    if (m_gateRouteFused && !m_exactLinear && gate.valid() && p.tokens > 0 && p.tokens <= 4
+    if (m_gateRouteFused && gate.valid() && p.tokens > 0 && p.tokens <= 4
         && p.logits == logits && m_mhcCounters) {
         kernels::MoeRouteParams d = p;
         d.bias = device(p.bias);

@@ -1988,8 +1988,8 @@ Result<void> CudaExecutor::gateRoute(const LinearWeight &gate,
                                      float *logits,
                                      const kernels::MoeRouteParams &p)
 {
-    if (m_gateRouteFused && gate.valid() && p.tokens > 0 && p.tokens <= 4
-        && p.logits == logits && m_mhcCounters) {
+    if (m_gateRouteFused && gate.valid() && p.tokens > 0 && p.tokens <= 4 && p.logits == logits
+        && m_mhcCounters) {
         kernels::MoeRouteParams d = p;
         d.bias = device(p.bias);
         d.forced_ids = device(p.forced_ids);

@@ -989,8 +989,13 @@ Status linear_gemv_launch(const linear_params &p,
     }
 }
 
-bool gate_route_fits(const linear_params &g, const MoeRouteParams &r)
+} // namespace fathom::kernels::cuda
+
+namespace fathom::kernels {
+
+bool moe_gate_route_group_fits(const linear_params &g, const MoeRouteParams &r)
 {
+    using namespace cuda;
     // One instance (the engine's gates are bf16 weights, linear() passes exact accumulation):
     // anything else keeps the two launches.
     return g.w_type == linear_weight_type::bf16 && g.accum == linear_accum::exact && g.w && g.x
@@ -999,55 +1004,7 @@ bool gate_route_fits(const linear_params &g, const MoeRouteParams &r)
            && g.y == static_cast<const void *>(r.logits) && g.y_type == act_type::f32
            && !g.y_round_bf16 && r.n_experts > 0 && r.n_experts <= k_route_max_experts && r.topk > 0
            && r.topk <= k_route_max_topk && r.topk <= r.n_experts && gemv_fits(g, GemvKind::Bf16)
-           && sizeof(int) * (2 * static_cast<size_t>(r.n_experts) + 1) <= max_dynamic_smem();
-}
-
-Status gate_route_launch_host(const linear_params &gate,
-                              const MoeRouteParams &r,
-                              int32_t *offsets,
-                              int32_t *active,
-                              int slots,
-                              int32_t *src_row,
-                              int32_t *slot_index,
-                              int *counter,
-                              CUstream_st *stream)
-{
-    if (!gate_route_fits(gate, r))
-        return Status::unsupported("moe_gate_route_group_cuda: shape not supported");
-    gate_route_launch L;
-    std::memset(static_cast<void *>(&L), 0, sizeof L); // defined parameter bytes (graphs)
-    L.p = gate;
-    L.r = r;
-    L.offsets = offsets;
-    L.active = active;
-    L.src_row = src_row;
-    L.slot_index = slot_index;
-    L.counter = counter;
-    L.slots = slots;
-    L.cpw = columns_per_warp(gate.n);
-    const size_t group_bytes = sizeof(int) * (2 * static_cast<size_t>(r.n_experts) + 1);
-    const size_t gemv_bytes = smem_bytes(GemvKind::Bf16, gate.m, gate.k);
-    const size_t bytes = gemv_bytes > group_bytes ? gemv_bytes : group_bytes;
-    const auto kernel = gate_route_kernel<GemvKind::Bf16, linear_accum::exact>;
-    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
-        return cuda_status(err);
-    const unsigned grid = grid_for(gate.n, k_warps * L.cpw);
-    FATHOM_LAUNCH(grid,
-                  k_threads,
-                  bytes,
-                  stream,
-                  gate_route_kernel<GemvKind::Bf16, linear_accum::exact>)
-    (L);
-    return launch_status();
-}
-
-} // namespace fathom::kernels::cuda
-
-namespace fathom::kernels {
-
-bool moe_gate_route_group_fits(const linear_params &gate, const MoeRouteParams &p)
-{
-    return cuda::gate_route_fits(gate, p);
+           && group_smem_bytes(r.n_experts) <= max_dynamic_smem();
 }
 
 Status moe_gate_route_group_cuda(const linear_params &gate,
@@ -1060,19 +1017,32 @@ Status moe_gate_route_group_cuda(const linear_params &gate,
                                  int *counter,
                                  CUstream_st *stream)
 {
-    if (!cuda::route_group_args_ok(p, offsets, active, slots, src_row, slot_index, counter))
+    using namespace cuda;
+    if (!route_group_args_ok(p, offsets, active, slots, src_row, slot_index, counter))
         return Status::invalid("moe_gate_route_group_cuda: bad arguments");
     if (p.tokens == 0)
         return Status::success();
-    return cuda::gate_route_launch_host(gate,
-                                        p,
-                                        offsets,
-                                        active,
-                                        slots,
-                                        src_row,
-                                        slot_index,
-                                        counter,
-                                        stream);
+    if (!moe_gate_route_group_fits(gate, p))
+        return Status::unsupported("moe_gate_route_group_cuda: shape not supported");
+    gate_route_launch L;
+    std::memset(static_cast<void *>(&L), 0, sizeof L); // defined parameter bytes (graphs)
+    L.p = gate;
+    L.r = p;
+    L.offsets = offsets;
+    L.active = active;
+    L.src_row = src_row;
+    L.slot_index = slot_index;
+    L.counter = counter;
+    L.slots = slots;
+    L.cpw = columns_per_warp(gate.n);
+    const size_t group_bytes = group_smem_bytes(p.n_experts);
+    const size_t gemv_bytes = smem_bytes(GemvKind::Bf16, gate.m, gate.k);
+    const size_t bytes = gemv_bytes > group_bytes ? gemv_bytes : group_bytes;
+    const auto kernel = gate_route_kernel<GemvKind::Bf16, linear_accum::exact>;
+    if (const cudaError_t err = allow_smem(kernel, bytes); err != cudaSuccess)
+        return cuda_status(err);
+    FATHOM_LAUNCH(grid_for(gate.n, k_warps * L.cpw), k_threads, bytes, stream, kernel)(L);
+    return launch_status();
 }
 
 } // namespace fathom::kernels

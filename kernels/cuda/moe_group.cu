@@ -55,7 +55,7 @@ Status moe_group_cuda(const int32_t *ids,
         return Status::invalid("moe_group_cuda: bad shape");
     if (!ids || !offsets || (slots > 0 && !active) || (rows > 0 && (!src_row || !slot_index)))
         return Status::invalid("moe_group_cuda: null pointer");
-    const size_t smem = sizeof(int) * (2 * static_cast<size_t>(n_experts) + 1);
+    const size_t smem = cuda::group_smem_bytes(n_experts);
     FATHOM_LAUNCH(1, k_threads, smem, stream, moe_group_kernel)
     (ids, rows * k, k, n_experts, offsets, active, slots, src_row, slot_index);
     return cuda::launch_status();

@@ -11,6 +11,12 @@
 
 namespace fathom::kernels::cuda {
 
+// group_pairs' `start` in bytes (the launches' dynamic shared memory).
+inline size_t group_smem_bytes(int n_experts)
+{
+    return sizeof(int) * (2 * static_cast<size_t>(n_experts) + 1);
+}
+
 struct PlainIds
 {
     const int32_t *ids;

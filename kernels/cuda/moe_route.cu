@@ -108,8 +108,11 @@ Status moe_route_group_cuda(const MoeRouteParams &p,
         return Status::unsupported("moe_route_group_cuda: at most 1024 experts and top-16");
     if (p.tokens == 0)
         return Status::success();
-    const size_t smem = sizeof(int) * (2 * static_cast<size_t>(p.n_experts) + 1);
-    FATHOM_LAUNCH(p.tokens, k_threads, smem, stream, moe_route_group_kernel)
+    FATHOM_LAUNCH(p.tokens,
+                  k_threads,
+                  cuda::group_smem_bytes(p.n_experts),
+                  stream,
+                  moe_route_group_kernel)
     (p, offsets, active, slots, src_row, slot_index, counter);
     return cuda::launch_status();
 }

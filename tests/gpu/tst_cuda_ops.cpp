@@ -1456,6 +1456,36 @@ void testSparseAttnFast()
     testSparseAttnFastCase(5, 80, 128, 100, 0, 130, 0.5f); // row 3: no valid key
 }
 
+// The grouping of routed ids [rows * topk] computed on the host, as the forward pass orders it:
+// the (row, slot) pairs sorted by expert (stable: then by row * topk + slot), offsets per expert,
+// the first `slots` active experts (-1 padded), each pair's source row.
+struct HostGrouping
+{
+    std::vector<int32_t> order, offsets, active, src;
+};
+
+HostGrouping hostGrouping(const std::vector<int32_t> &ids, int experts, int topk, int slots)
+{
+    const int n = static_cast<int>(ids.size());
+    HostGrouping g;
+    g.order.resize(static_cast<size_t>(n));
+    std::iota(g.order.begin(), g.order.end(), 0);
+    std::stable_sort(g.order.begin(), g.order.end(), [&](int a, int b) { return ids[a] < ids[b]; });
+    g.offsets.assign(static_cast<size_t>(experts) + 1, 0);
+    for (int i = 0; i < n; ++i)
+        ++g.offsets[ids[i] + 1];
+    for (int e = 0; e < experts; ++e) {
+        if (g.offsets[e + 1] > 0 && static_cast<int>(g.active.size()) < slots)
+            g.active.push_back(e);
+        g.offsets[e + 1] += g.offsets[e];
+    }
+    g.active.resize(static_cast<size_t>(slots), -1);
+    g.src.resize(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i)
+        g.src[i] = g.order[i] / topk;
+    return g;
+}
+
 // nodes2: routing and grouping in one launch (moe_route_group_cuda) against moe_route_cuda and
 // a host grouping of its ids (pairs sorted by expert, then by row·k + j: the forward pass's
 // order), and against moe_group_cuda; twice on one counter (back at 0). Decode sizes.
@@ -1515,30 +1545,13 @@ void testMoeRouteGroup()
             if (!ok || !synced(name.c_str()))
                 continue;
             const auto ids = did1.host();
-            // The host grouping of the routed ids.
-            std::vector<int32_t> order(NK);
-            for (int i = 0; i < NK; ++i)
-                order[i] = i;
-            std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-                return ids[a] < ids[b];
-            });
-            std::vector<int32_t> offsets(experts + 1, 0), active, src(NK);
-            for (int i = 0; i < NK; ++i)
-                ++offsets[ids[i] + 1];
-            for (int e = 0; e < experts; ++e) {
-                if (offsets[e + 1] > 0 && static_cast<int>(active.size()) < slots)
-                    active.push_back(e);
-                offsets[e + 1] += offsets[e];
-            }
-            active.resize(slots, -1);
-            for (int i = 0; i < NK; ++i)
-                src[i] = order[i] / topk;
+            const HostGrouping hg = hostGrouping(ids, experts, topk, slots);
             expectEqual(ids, did2.host(), name + " ids");
             expectExact(dw1.host(), dw2.host(), name + " weights");
-            expectEqual(offsets, off2.host(), name + " offsets vs host grouping");
-            expectEqual(active, act2.host(), name + " active experts vs host grouping");
-            expectEqual(src, src2.host(), name + " source rows vs host grouping");
-            expectEqual(order, slot2.host(), name + " slots vs host grouping");
+            expectEqual(hg.offsets, off2.host(), name + " offsets vs host grouping");
+            expectEqual(hg.active, act2.host(), name + " active experts vs host grouping");
+            expectEqual(hg.src, src2.host(), name + " source rows vs host grouping");
+            expectEqual(hg.order, slot2.host(), name + " slots vs host grouping");
             expectEqual(off1.host(), off2.host(), name + " offsets vs moe_group_cuda");
             expectEqual(slot1.host(), slot2.host(), name + " slots vs moe_group_cuda");
             expectEqual(std::vector<int32_t>{0}, counter.host(), name + " counter back at 0");
@@ -1702,25 +1715,11 @@ void testGateRoute()
         expectEqual(ids, u.ids.host(), name + " ids vs moe_route_cpu");
         expectNmse(w, u.weights.host(), 1e-14, name + " weights vs moe_route_cpu");
         expectExact(sel, u.sel.host(), name + " selection scores vs moe_route_cpu");
-        std::vector<int32_t> order(NK);
-        for (int i = 0; i < NK; ++i)
-            order[i] = i;
-        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return ids[a] < ids[b]; });
-        std::vector<int32_t> offsets(E + 1, 0), active, src(NK);
-        for (int i = 0; i < NK; ++i)
-            ++offsets[ids[i] + 1];
-        for (int e = 0; e < E; ++e) {
-            if (offsets[e + 1] > 0 && static_cast<int>(active.size()) < slots)
-                active.push_back(e);
-            offsets[e + 1] += offsets[e];
-        }
-        active.resize(slots, -1);
-        for (int i = 0; i < NK; ++i)
-            src[i] = order[i] / K;
-        expectEqual(offsets, u.off.host(), name + " offsets vs host grouping");
-        expectEqual(active, u.act.host(), name + " active vs host grouping");
-        expectEqual(src, u.src.host(), name + " source rows vs host grouping");
-        expectEqual(order, u.slot.host(), name + " slots vs host grouping");
+        const HostGrouping hg = hostGrouping(ids, E, K, slots);
+        expectEqual(hg.offsets, u.off.host(), name + " offsets vs host grouping");
+        expectEqual(hg.active, u.act.host(), name + " active vs host grouping");
+        expectEqual(hg.src, u.src.host(), name + " source rows vs host grouping");
+        expectEqual(hg.order, u.slot.host(), name + " slots vs host grouping");
     }
 }
 

@@ -1106,8 +1106,9 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
                     n.programmaticEdges,
                     pdl ? "on" : "off");
         check(pdl ? n.kernels > 0 && n.pdlKernels == n.kernels : n.pdlKernels == 0,
-              v.name + ": the recorded decode step's kernel nodes carry the PDL attribute iff PDL "
-                       "is on ("
+              v.name
+                  + ": the recorded decode step's kernel nodes carry the PDL attribute iff PDL "
+                    "is on ("
                   + std::to_string(n.pdlKernels) + " of " + std::to_string(n.kernels) + ")");
         check(n.copies <= 2 && n.memsets == n.poisonMemsets,
               v.name + ": a recorded decode step of " + std::to_string(B)
@@ -1306,7 +1307,10 @@ int main()
         std::printf("SKIP: no usable CUDA device: %s\n", devices.unavailableReason.c_str());
         return 77;
     }
-    const std::string root = FATHOM_TESTDATA_DIR;
+    // FATHOM_TESTDATA_DIR in the environment overrides the configured path (binaries built on
+    // one machine and run on the device machine, tests/gpu/run-device-checks.sh).
+    const char *rootEnv = std::getenv("FATHOM_TESTDATA_DIR");
+    const std::string root = rootEnv && *rootEnv ? rootEnv : FATHOM_TESTDATA_DIR;
     if (!std::filesystem::exists(root + "/v4/tiny-bf16/expected.safetensors")) {
         std::printf("%s golden data not found at %s/v4\n",
                     FATHOM_REQUIRE_TESTDATA ? "FAIL:" : "SKIP:",

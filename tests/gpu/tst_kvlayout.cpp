@@ -24,6 +24,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -439,7 +440,10 @@ void deviceState(CudaExecutor &gpu,
 int main()
 {
     specFigures();
-    const std::string root = FATHOM_TESTDATA_DIR;
+    // FATHOM_TESTDATA_DIR in the environment overrides the configured path (binaries built on
+    // one machine and run on the device machine, tests/gpu/run-device-checks.sh).
+    const char *rootEnv = std::getenv("FATHOM_TESTDATA_DIR");
+    const std::string root = rootEnv && *rootEnv ? rootEnv : FATHOM_TESTDATA_DIR;
     if (std::filesystem::exists(root + "/v4/tiny-bf16/expected.safetensors")) {
         for (const char *name : {"tiny-bf16", "tiny-quant"})
             lossless(root + "/v4/" + name, name);

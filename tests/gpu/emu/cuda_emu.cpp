@@ -126,7 +126,8 @@ long long g_launches = 0;
 long long g_readbacks = 0;
 long long g_uploads = 0;
 long long g_graphLaunches = 0;
-std::map<void *, size_t> g_pinnedBytes; // cudaMallocHost blocks
+std::map<void *, size_t> g_pinnedBytes;       // cudaMallocHost blocks
+std::map<const void *, size_t> g_smem_limits; // cudaFuncSetAttribute's dynamic smem limits
 
 // [p, p + n) lies in one cudaMallocHost block.
 bool pinned(const void *p, size_t n)
@@ -571,6 +572,14 @@ BlockOrder &block_order()
 
 } // namespace
 
+cudaError_t set_max_dynamic_smem(const void *kernel, int bytes)
+{
+    if (!kernel || bytes < 0 || bytes > 227 * 1024)
+        return g_last = cudaErrorInvalidValue;
+    g_smem_limits[kernel] = static_cast<size_t>(bytes);
+    return cudaSuccess;
+}
+
 void run_kernel(dim3 grid,
                 dim3 block,
                 size_t smem,
@@ -585,6 +594,23 @@ void run_kernel(dim3 grid,
         g_last = cudaErrorInvalidValue;
         std::fprintf(stderr, "cuda emulation: invalid launch configuration\n");
         return;
+    }
+    // Over 48 KB of dynamic shared memory only after cudaFuncSetAttribute raised the kernel's
+    // limit (the real launch fails with "invalid argument" otherwise).
+    if (smem > 48 * 1024) {
+        size_t limit = 48 * 1024;
+        if (auto it = g_smem_limits.find(kernel); it != g_smem_limits.end())
+            limit = it->second;
+        if (smem > limit) {
+            ++g_errors;
+            g_last = cudaErrorInvalidValue;
+            std::fprintf(stderr,
+                         "cuda emulation: %zu bytes of dynamic shared memory over the kernel's "
+                         "limit of %zu (cudaFuncSetAttribute not called)\n",
+                         smem,
+                         limit);
+            return;
+        }
     }
     if (!g_stacks) {
         void *p = mmap(nullptr,

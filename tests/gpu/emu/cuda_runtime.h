@@ -581,8 +581,15 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t stop)
 cudaError_t cudaEventDestroy(cudaEvent_t event);
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device);
+namespace emu {
+// The kernel's dynamic shared-memory limit as cudaFuncSetAttribute raised it (run_kernel refuses
+// a launch over 48 KB without it, as the real runtime does).
+cudaError_t set_max_dynamic_smem(const void *kernel, int bytes);
+} // namespace emu
 template<typename F>
-cudaError_t cudaFuncSetAttribute(F *, cudaFuncAttribute, int)
+cudaError_t cudaFuncSetAttribute(F *f, cudaFuncAttribute attr, int value)
 {
+    if (attr == cudaFuncAttributeMaxDynamicSharedMemorySize)
+        return emu::set_max_dynamic_smem(reinterpret_cast<const void *>(f), value);
     return cudaSuccess;
 }

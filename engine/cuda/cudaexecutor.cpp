@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <source_location>
 #include <utility>
 
 namespace fathom::engine {
@@ -321,13 +322,16 @@ Result<void> CudaExecutor::opCheck(const char *op, int code, const char *message
 class CudaOpTimer
 {
 public:
-    CudaOpTimer(CudaExecutor &x, const char *category)
+    CudaOpTimer(CudaExecutor &x,
+                const char *category,
+                const std::source_location where = std::source_location::current())
         : m_x(x)
     {
         cudaSetDevice(x.m_device); // cheap when already current; a failure shows at the launch
         if (!x.m_profiling)
             return;
         m_t.category = category;
+        m_t.op = where.function_name();
         m_t.start = event();
         m_t.stop = event();
         if (m_t.start && m_t.stop)
@@ -356,6 +360,21 @@ private:
     CudaExecutor::Timed m_t{};
 };
 
+// "CudaExecutor::linear" out of a compiler's function signature ("Result<void>
+// fathom::engine::CudaExecutor::linear(const LinearWeight&, ...)").
+static std::string opName(const char *signature)
+{
+    std::string s = signature ? signature : "?";
+    const size_t paren = s.find('(');
+    if (paren != std::string::npos)
+        s.resize(paren);
+    const size_t at = s.rfind("CudaExecutor::");
+    if (at != std::string::npos)
+        return s.substr(at + 14);
+    const size_t space = s.rfind(' ');
+    return space == std::string::npos ? s : s.substr(space + 1);
+}
+
 void CudaExecutor::setProfiling(bool on)
 {
     m_profiling = on;
@@ -370,8 +389,12 @@ Result<CudaExecutor::Profile> CudaExecutor::takeProfile()
         if (cudaEventElapsedTime(&ms,
                                  static_cast<cudaEvent_t>(t.start),
                                  static_cast<cudaEvent_t>(t.stop))
-            == cudaSuccess)
+            == cudaSuccess) {
             p.ms[t.category] += ms;
+            auto &op = p.byOp[opName(t.op)];
+            op.first += ms;
+            ++op.second;
+        }
         m_eventPool.push_back(t.start);
         m_eventPool.push_back(t.stop);
     }

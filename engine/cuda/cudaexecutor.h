@@ -137,6 +137,8 @@ public:
     {
         std::map<std::string, double> ms; // by category
         double gemmFlops = 0;             // 2·m·n·k summed over the GEMMs
+        // By op (the CudaExecutor member that launched it): milliseconds and calls.
+        std::map<std::string, std::pair<double, int>> byOp;
     };
     // Waits for the device and returns the times gathered since the last call (then cleared).
     Result<Profile> takeProfile();
@@ -404,13 +406,14 @@ private:
     struct Timed
     {
         const char *category;
+        const char *op;     // the CudaExecutor member that launched it (std::source_location)
         void *start, *stop; // cudaEvent_t
     };
     std::vector<Timed> m_timed;
     std::vector<void *> m_eventPool;
     double m_gemmFlops = 0;
     bool m_exactLinear = true;
-    bool m_mhcPostPre = true;  // mhcPostPreNorm() as one launch (FATHOM_CUDA_MHC_POST_PRE)
+    bool m_mhcPostPre = true;   // mhcPostPreNorm() as one launch (FATHOM_CUDA_MHC_POST_PRE)
     bool m_fusedAppends = true; // appendStateRows in one launch (FATHOM_CUDA_FUSED_APPENDS)
     bool m_chainAppends = true; // rowChainAppend in one launch (FATHOM_CUDA_FUSED_APPENDS=2: not)
     // appendStateRows / rowChainAppend (chain: nullptr for the appends alone) as one launch.

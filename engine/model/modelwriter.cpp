@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -52,7 +53,8 @@ std::vector<std::string> SafetensorsWriter::names() const
     return n;
 }
 
-Result<void> SafetensorsWriter::write(const std::string &path, const std::map<std::string, std::string> &metadata) const
+Result<void> SafetensorsWriter::write(const std::string &path,
+                                      const std::map<std::string, std::string> &metadata) const
 {
     nlohmann::json header = nlohmann::json::object();
     if (!metadata.empty())
@@ -60,7 +62,9 @@ Result<void> SafetensorsWriter::write(const std::string &path, const std::map<st
     uint64_t offset = 0;
     for (const Entry &e : m_entries) {
         const uint64_t bytes = entryBytes(e.dtype, e.shape);
-        header[e.name] = {{"dtype", dtypeName(e.dtype)}, {"shape", e.shape}, {"data_offsets", {offset, offset + bytes}}};
+        header[e.name] = {{"dtype", dtypeName(e.dtype)},
+                          {"shape", e.shape},
+                          {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
     }
     std::string text = header.dump();
@@ -92,7 +96,7 @@ Result<void> SafetensorsWriter::write(const std::string &path, const std::map<st
 
 // ---- presets ------------------------------------------------------------------------------------
 
-Result<ModelConfig> presetModelConfig(const std::string &preset, int layers)
+Result<ModelConfig> presetModelConfig(const std::string &preset, int layers, int firstLayer)
 {
     ModelConfig c;
     c.architectures = {"DeepseekV4ForCausalLM"};
@@ -179,15 +183,20 @@ Result<ModelConfig> presetModelConfig(const std::string &preset, int layers)
         c.ropeScaling->originalMaxPositionEmbeddings = 65536;
         c.maxPositionEmbeddings = 1048576;
     } else {
-        return fail(Error::Kind::InvalidArgument, "unknown preset '" + preset + "' (tiny, small or flash-slice)");
+        return fail(Error::Kind::InvalidArgument,
+                    "unknown preset '" + preset + "' (tiny, small or flash-slice)");
     }
     if (layers > 0)
         c.numHiddenLayers = layers;
+    if (firstLayer < 0)
+        return fail(Error::Kind::InvalidArgument,
+                    "first layer " + std::to_string(firstLayer) + " is negative");
     c.numNextnPredictLayers = 1;
-    c.numHashLayers = std::min(c.numHashLayers, c.numHiddenLayers);
+    c.numHashLayers = std::clamp(c.numHashLayers - firstLayer, 0, c.numHiddenLayers);
     c.compressRatios.clear();
-    for (int i = 0; i < c.numHiddenLayers; ++i) {
+    for (int l = 0; l < c.numHiddenLayers; ++l) {
         // Longer stacks repeat the preset's CSA/HCA alternation after its leading entries.
+        const int i = firstLayer + l;
         int m;
         if (i < static_cast<int>(pattern.size()))
             m = pattern[static_cast<size_t>(i)];
@@ -241,7 +250,11 @@ public:
     {}
 
     // rows x cols values: base + std * N(0,1), per row seeded.
-    void normalRows(const std::string &name, int64_t rows, int64_t cols, float mean, float stddev,
+    void normalRows(const std::string &name,
+                    int64_t rows,
+                    int64_t cols,
+                    float mean,
+                    float stddev,
                     const std::function<void(int64_t row, const float *values)> &sink)
     {
         const uint64_t base = hashName(name, m_seed);
@@ -264,7 +277,8 @@ private:
     ThreadPool &m_pool;
 };
 
-SafetensorsWriter::FillFn fillBf16(Generator &g, std::string name, int64_t rows, int64_t cols, float mean, float sd)
+SafetensorsWriter::FillFn fillBf16(
+    Generator &g, std::string name, int64_t rows, int64_t cols, float mean, float sd)
 {
     return [&g, name, rows, cols, mean, sd](std::vector<uint8_t> &out) {
         auto *dst = reinterpret_cast<uint16_t *>(out.data());
@@ -274,18 +288,25 @@ SafetensorsWriter::FillFn fillBf16(Generator &g, std::string name, int64_t rows,
     };
 }
 
-SafetensorsWriter::FillFn fillF32(Generator &g, std::string name, int64_t rows, int64_t cols, float mean, float sd)
+SafetensorsWriter::FillFn fillF32(
+    Generator &g, std::string name, int64_t rows, int64_t cols, float mean, float sd)
 {
     return [&g, name, rows, cols, mean, sd](std::vector<uint8_t> &out) {
         auto *dst = reinterpret_cast<float *>(out.data());
-        g.normalRows(name, rows, cols, mean, sd,
-                     [&](int64_t r, const float *v) { std::memcpy(dst + r * cols, v, static_cast<size_t>(cols) * 4); });
+        g.normalRows(name, rows, cols, mean, sd, [&](int64_t r, const float *v) {
+            std::memcpy(dst + r * cols, v, static_cast<size_t>(cols) * 4);
+        });
     };
 }
 
 // A projection in `fmt` with std = gain / sqrt(cols); FP8 / FP4 quantised from f32 draws.
-void addLinear(SafetensorsWriter &w, Generator &g, const std::string &name, int64_t rows, int64_t cols,
-               WeightFormat fmt, float gain)
+void addLinear(SafetensorsWriter &w,
+               Generator &g,
+               const std::string &name,
+               int64_t rows,
+               int64_t cols,
+               WeightFormat fmt,
+               float gain)
 {
     const float sd = gain / std::sqrt(static_cast<float>(cols));
     if (fmt == WeightFormat::Bf16) {
@@ -295,7 +316,8 @@ void addLinear(SafetensorsWriter &w, Generator &g, const std::string &name, int6
     // The weight and its scales come from the same draw; the scale tensor is written after the
     // weight, so the draw is cached between the two fills.
     auto cache = std::make_shared<std::vector<uint8_t>>();
-    const auto quantize = [&g, name, rows, cols, sd, fmt](std::vector<uint8_t> &q, std::vector<uint8_t> &s) {
+    const auto quantize = [&g, name, rows, cols, sd, fmt](std::vector<uint8_t> &q,
+                                                          std::vector<uint8_t> &s) {
         if (fmt == WeightFormat::Fp8) {
             // 128-row stripes keep memory small: draw, then quantise with 128x128 blocks.
             const int64_t kb = (cols + 127) / 128;
@@ -311,29 +333,40 @@ void addLinear(SafetensorsWriter &w, Generator &g, const std::string &name, int6
                             stripe[static_cast<size_t>(r * cols + c)] = sd * rng.normal();
                     }
                 });
-                kernels::quantize_weight_e4m3(stripe.data(), nr, cols, q.data() + r0 * cols,
+                kernels::quantize_weight_e4m3(stripe.data(),
+                                              nr,
+                                              cols,
+                                              q.data() + r0 * cols,
                                               s.data() + (r0 / 128) * kb);
             }
         } else {
             s.assign(static_cast<size_t>(rows * (cols / 32)), 0);
             g.normalRows(name, rows, cols, 0.0f, sd, [&](int64_t r, const float *v) {
-                kernels::quantize_weight_e2m1(v, 1, cols, q.data() + r * (cols / 2), s.data() + r * (cols / 32));
+                kernels::quantize_weight_e2m1(v,
+                                              1,
+                                              cols,
+                                              q.data() + r * (cols / 2),
+                                              s.data() + r * (cols / 32));
             });
         }
     };
     if (fmt == WeightFormat::Fp8) {
-        w.add(name + ".weight", DType::F8E4M3, {rows, cols}, [quantize, cache](std::vector<uint8_t> &out) {
-            quantize(out, *cache);
-        });
-        w.add(name + ".scale", DType::F8E8M0, {(rows + 127) / 128, (cols + 127) / 128},
+        w.add(name + ".weight",
+              DType::F8E4M3,
+              {rows, cols},
+              [quantize, cache](std::vector<uint8_t> &out) { quantize(out, *cache); });
+        w.add(name + ".scale",
+              DType::F8E8M0,
+              {(rows + 127) / 128, (cols + 127) / 128},
               [cache](std::vector<uint8_t> &out) {
                   std::copy(cache->begin(), cache->end(), out.begin());
                   cache->clear();
               });
     } else {
-        w.add(name + ".weight", DType::I8, {rows, cols / 2}, [quantize, cache](std::vector<uint8_t> &out) {
-            quantize(out, *cache);
-        });
+        w.add(name + ".weight",
+              DType::I8,
+              {rows, cols / 2},
+              [quantize, cache](std::vector<uint8_t> &out) { quantize(out, *cache); });
         w.add(name + ".scale", DType::F8E8M0, {rows, cols / 32}, [cache](std::vector<uint8_t> &out) {
             std::copy(cache->begin(), cache->end(), out.begin());
             cache->clear();
@@ -346,19 +379,34 @@ void addBlock(SafetensorsWriter &w, Generator &g, const ModelConfig &c, int laye
     const std::string p = blockPrefix(c, layer);
     const bool mtp = layer >= c.numHiddenLayers;
     const int m = c.compressRatio(layer);
-    const int64_t d = c.hiddenSize, hc = c.hcMult, H = c.numAttentionHeads, D = c.headDim, mix = (2 + hc) * hc;
+    const int64_t d = c.hiddenSize, hc = c.hcMult, H = c.numAttentionHeads, D = c.headDim,
+                  mix = (2 + hc) * hc;
     const WeightFormat lin = c.linearFormat(), exp = c.expertFormat();
     w.add(p + "attn_norm.weight", DType::Bf16, {d}, fillBf16(g, p + "attn_norm", 1, d, 1.0f, 0.1f));
     w.add(p + "ffn_norm.weight", DType::Bf16, {d}, fillBf16(g, p + "ffn_norm", 1, d, 1.0f, 0.1f));
     for (const std::string sub : {"attn", "ffn"}) {
-        w.add(p + "hc_" + sub + "_fn", DType::F32, {mix, hc * d},
+        w.add(p + "hc_" + sub + "_fn",
+              DType::F32,
+              {mix, hc * d},
               fillF32(g, p + "hc_" + sub + "_fn", mix, hc * d, 0.0f, 1.0f / std::sqrt(float(hc * d))));
-        w.add(p + "hc_" + sub + "_base", DType::F32, {mix}, fillF32(g, p + "hc_" + sub + "_base", 1, mix, 0.0f, 0.5f));
-        w.add(p + "hc_" + sub + "_scale", DType::F32, {3}, fillF32(g, p + "hc_" + sub + "_scale", 1, 3, 1.0f, 0.25f));
+        w.add(p + "hc_" + sub + "_base",
+              DType::F32,
+              {mix},
+              fillF32(g, p + "hc_" + sub + "_base", 1, mix, 0.0f, 0.5f));
+        w.add(p + "hc_" + sub + "_scale",
+              DType::F32,
+              {3},
+              fillF32(g, p + "hc_" + sub + "_scale", 1, 3, 1.0f, 0.25f));
     }
     w.add(p + "attn.attn_sink", DType::F32, {H}, fillF32(g, p + "attn.attn_sink", 1, H, 0.0f, 1.0f));
-    w.add(p + "attn.q_norm.weight", DType::Bf16, {c.qLoraRank}, fillBf16(g, p + "q_norm", 1, c.qLoraRank, 1.0f, 0.1f));
-    w.add(p + "attn.kv_norm.weight", DType::Bf16, {D}, fillBf16(g, p + "kv_norm", 1, D, 2.2f, 0.22f));
+    w.add(p + "attn.q_norm.weight",
+          DType::Bf16,
+          {c.qLoraRank},
+          fillBf16(g, p + "q_norm", 1, c.qLoraRank, 1.0f, 0.1f));
+    w.add(p + "attn.kv_norm.weight",
+          DType::Bf16,
+          {D},
+          fillBf16(g, p + "kv_norm", 1, D, 2.2f, 0.22f));
     addLinear(w, g, p + "attn.wq_a", c.qLoraRank, d, lin, 1.0f);
     addLinear(w, g, p + "attn.wq_b", H * D, c.qLoraRank, lin, 1.0f);
     addLinear(w, g, p + "attn.wkv", D, d, lin, 1.0f);
@@ -367,28 +415,51 @@ void addBlock(SafetensorsWriter &w, Generator &g, const ModelConfig &c, int laye
     if (m != 0) {
         const int64_t cw = (m == 4 ? 2 : 1) * D;
         const float sd = 1.0f / std::sqrt(float(d));
-        w.add(p + "attn.compressor.ape", DType::F32, {m, cw}, fillF32(g, p + "compressor.ape", m, cw, 0.0f, 0.5f));
-        w.add(p + "attn.compressor.wkv.weight", DType::Bf16, {cw, d}, fillBf16(g, p + "compressor.wkv", cw, d, 0.0f, sd));
-        w.add(p + "attn.compressor.wgate.weight", DType::Bf16, {cw, d},
+        w.add(p + "attn.compressor.ape",
+              DType::F32,
+              {m, cw},
+              fillF32(g, p + "compressor.ape", m, cw, 0.0f, 0.5f));
+        w.add(p + "attn.compressor.wkv.weight",
+              DType::Bf16,
+              {cw, d},
+              fillBf16(g, p + "compressor.wkv", cw, d, 0.0f, sd));
+        w.add(p + "attn.compressor.wgate.weight",
+              DType::Bf16,
+              {cw, d},
               fillBf16(g, p + "compressor.wgate", cw, d, 0.0f, sd));
-        w.add(p + "attn.compressor.norm.weight", DType::Bf16, {D}, fillBf16(g, p + "compressor.norm", 1, D, 2.2f, 0.22f));
+        w.add(p + "attn.compressor.norm.weight",
+              DType::Bf16,
+              {D},
+              fillBf16(g, p + "compressor.norm", 1, D, 2.2f, 0.22f));
     }
     if (m == 4) {
         const int64_t ihd = c.indexHeadDim, ih = c.indexNHeads;
         const float sd = 1.0f / std::sqrt(float(d));
         addLinear(w, g, p + "attn.indexer.wq_b", ih * ihd, c.qLoraRank, lin, 1.0f);
-        w.add(p + "attn.indexer.weights_proj.weight", DType::Bf16, {ih, d},
+        w.add(p + "attn.indexer.weights_proj.weight",
+              DType::Bf16,
+              {ih, d},
               fillBf16(g, p + "indexer.weights_proj", ih, d, 0.0f, sd));
-        w.add(p + "attn.indexer.compressor.ape", DType::F32, {4, 2 * ihd},
+        w.add(p + "attn.indexer.compressor.ape",
+              DType::F32,
+              {4, 2 * ihd},
               fillF32(g, p + "indexer.compressor.ape", 4, 2 * ihd, 0.0f, 0.5f));
-        w.add(p + "attn.indexer.compressor.wkv.weight", DType::Bf16, {2 * ihd, d},
+        w.add(p + "attn.indexer.compressor.wkv.weight",
+              DType::Bf16,
+              {2 * ihd, d},
               fillBf16(g, p + "indexer.compressor.wkv", 2 * ihd, d, 0.0f, sd));
-        w.add(p + "attn.indexer.compressor.wgate.weight", DType::Bf16, {2 * ihd, d},
+        w.add(p + "attn.indexer.compressor.wgate.weight",
+              DType::Bf16,
+              {2 * ihd, d},
               fillBf16(g, p + "indexer.compressor.wgate", 2 * ihd, d, 0.0f, sd));
-        w.add(p + "attn.indexer.compressor.norm.weight", DType::Bf16, {ihd},
+        w.add(p + "attn.indexer.compressor.norm.weight",
+              DType::Bf16,
+              {ihd},
               fillBf16(g, p + "indexer.compressor.norm", 1, ihd, 1.0f, 0.1f));
     }
-    w.add(p + "ffn.gate.weight", DType::Bf16, {c.nRoutedExperts, d},
+    w.add(p + "ffn.gate.weight",
+          DType::Bf16,
+          {c.nRoutedExperts, d},
           fillBf16(g, p + "ffn.gate", c.nRoutedExperts, d, 0.0f, 1.0f / std::sqrt(float(d))));
     if (!mtp && c.isHashLayer(layer)) {
         const int64_t V = c.vocabSize, k = c.numExpertsPerTok, E = c.nRoutedExperts;
@@ -401,13 +472,16 @@ void addBlock(SafetensorsWriter &w, Generator &g, const ModelConfig &c, int laye
                 std::iota(perm.begin(), perm.end(), 0);
                 for (int64_t i = 0; i < k; ++i) { // partial Fisher-Yates: k distinct experts
                     const int64_t j = i + static_cast<int64_t>(rng.uniform() * double(E - i));
-                    std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(std::min(j, E - 1))]);
+                    std::swap(perm[static_cast<size_t>(i)],
+                              perm[static_cast<size_t>(std::min(j, E - 1))]);
                     ids[t * k + i] = perm[static_cast<size_t>(i)];
                 }
             }
         });
     } else {
-        w.add(p + "ffn.gate.bias", DType::F32, {c.nRoutedExperts},
+        w.add(p + "ffn.gate.bias",
+              DType::F32,
+              {c.nRoutedExperts},
               fillF32(g, p + "ffn.gate.bias", 1, c.nRoutedExperts, 0.0f, 0.1f));
     }
     for (int e = 0; e < c.nRoutedExperts; ++e) {
@@ -427,10 +501,18 @@ void addBlock(SafetensorsWriter &w, Generator &g, const ModelConfig &c, int laye
         w.add(p + "enorm.weight", DType::Bf16, {d}, fillBf16(g, p + "enorm", 1, d, 1.0f, 0.1f));
         w.add(p + "hnorm.weight", DType::Bf16, {d}, fillBf16(g, p + "hnorm", 1, d, 1.0f, 0.1f));
         w.add(p + "norm.weight", DType::Bf16, {d}, fillBf16(g, p + "norm", 1, d, 1.0f, 0.1f));
-        w.add(p + "hc_head_fn", DType::F32, {hc, hc * d},
+        w.add(p + "hc_head_fn",
+              DType::F32,
+              {hc, hc * d},
               fillF32(g, p + "hc_head_fn", hc, hc * d, 0.0f, 1.0f / std::sqrt(float(hc * d))));
-        w.add(p + "hc_head_base", DType::F32, {hc}, fillF32(g, p + "hc_head_base", 1, hc, 0.0f, 0.5f));
-        w.add(p + "hc_head_scale", DType::F32, {1}, fillF32(g, p + "hc_head_scale", 1, 1, 1.0f, 0.25f));
+        w.add(p + "hc_head_base",
+              DType::F32,
+              {hc},
+              fillF32(g, p + "hc_head_base", 1, hc, 0.0f, 0.5f));
+        w.add(p + "hc_head_scale",
+              DType::F32,
+              {1},
+              fillF32(g, p + "hc_head_scale", 1, 1, 1.0f, 0.25f));
     }
 }
 
@@ -471,9 +553,13 @@ Result<void> applyTokenizer(const std::string &text, const std::string &path, Mo
             const int64_t id = t["id"].get<int64_t>();
             maxId = std::max(maxId, id);
             const std::string content = t.value("content", "");
-            if (content == "<\xEF\xBD\x9C" "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>")
+            if (content
+                == "<\xEF\xBD\x9C"
+                   "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>")
                 c.bosTokenId = id;
-            else if (content == "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>")
+            else if (content
+                     == "<\xEF\xBD\x9C"
+                        "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>")
                 c.eosTokenId = id;
         }
     if (maxId < 0)
@@ -486,7 +572,7 @@ Result<void> applyTokenizer(const std::string &text, const std::string &path, Mo
 
 Result<void> writeRandomModel(const MakeModelOptions &o, const LoadProgressFn &progress)
 {
-    FATHOM_TRY_ASSIGN(ModelConfig c, presetModelConfig(o.preset, o.layers));
+    FATHOM_TRY_ASSIGN(ModelConfig c, presetModelConfig(o.preset, o.layers, o.firstLayer));
     std::string tokenizerText;
     if (!o.tokenizerPath.empty()) {
         FATHOM_TRY_ASSIGN(tokenizerText, readFile(o.tokenizerPath));
@@ -496,7 +582,9 @@ Result<void> writeRandomModel(const MakeModelOptions &o, const LoadProgressFn &p
     fs::create_directories(utf8ToPath(o.outDir), ec);
     if (ec)
         return fail(Error::Kind::Io, "cannot create " + o.outDir + ": " + ec.message());
-    const auto out = [&](const std::string &name) { return pathToUtf8(utf8ToPath(o.outDir) / name); };
+    const auto out = [&](const std::string &name) {
+        return pathToUtf8(utf8ToPath(o.outDir) / name);
+    };
 
     ThreadPool pool;
     Generator g(o.seed, pool);
@@ -510,10 +598,16 @@ Result<void> writeRandomModel(const MakeModelOptions &o, const LoadProgressFn &p
     for (int l = 0; l < c.numHiddenLayers; ++l)
         addBlock(l < (c.numHiddenLayers + 1) / 2 ? first : second, g, c, l);
     second.add("norm.weight", DType::Bf16, {d}, fillBf16(g, "norm", 1, d, 1.0f, 0.1f));
-    second.add("hc_head_fn", DType::F32, {hc, hc * d}, fillF32(g, "hc_head_fn", hc, hc * d, 0.0f, 1.0f / std::sqrt(float(hc * d))));
+    second.add("hc_head_fn",
+               DType::F32,
+               {hc, hc * d},
+               fillF32(g, "hc_head_fn", hc, hc * d, 0.0f, 1.0f / std::sqrt(float(hc * d))));
     second.add("hc_head_base", DType::F32, {hc}, fillF32(g, "hc_head_base", 1, hc, 0.0f, 0.5f));
     second.add("hc_head_scale", DType::F32, {1}, fillF32(g, "hc_head_scale", 1, 1, 1.0f, 0.25f));
-    second.add("head.weight", DType::Bf16, {V, d}, fillBf16(g, "head", V, d, 0.0f, 1.0f / std::sqrt(float(d))));
+    second.add("head.weight",
+               DType::Bf16,
+               {V, d},
+               fillBf16(g, "head", V, d, 0.0f, 1.0f / std::sqrt(float(d))));
     for (int l = c.numHiddenLayers; l < c.totalLayers(); ++l)
         addBlock(third, g, c, l);
 
@@ -529,7 +623,11 @@ Result<void> writeRandomModel(const MakeModelOptions &o, const LoadProgressFn &p
         if (shards.size() == 1)
             std::snprintf(name, sizeof(name), "model.safetensors");
         else
-            std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
+            std::snprintf(name,
+                          sizeof(name),
+                          "model-%05zu-of-%05zu.safetensors",
+                          i + 1,
+                          shards.size());
         if (progress && !progress(LoadProgress{done, total, std::string("writing ") + name}))
             return fail(Error::Kind::Cancelled, "cancelled");
         FATHOM_TRY(shards[i].write(out(name), {{"format", "pt"}}));

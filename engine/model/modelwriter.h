@@ -67,12 +67,16 @@ struct MakeModelOptions
     std::string outDir;
     std::string preset = "tiny"; // tiny | small | flash-slice
     int layers = 0;              // 0 = the preset's
+    // The preset's layer index the model's first layer is cut from: its compress ratio and
+    // whether it routes by hash follow that layer's (flash-slice from 3: an HCA then a CSA
+    // layer with score routing, where layers 0-2 are sliding-window or hash-routed).
+    int firstLayer = 0;
     uint64_t seed = 0;
     std::string tokenizerPath; // optional tokenizer.json to copy (sets the vocabulary)
     int shards = 0;            // 0 = automatic (>= 2: embed first, MTP last)
 };
 
-Result<ModelConfig> presetModelConfig(const std::string &preset, int layers = 0);
+Result<ModelConfig> presetModelConfig(const std::string &preset, int layers = 0, int firstLayer = 0);
 Result<void> writeRandomModel(const MakeModelOptions &options, const LoadProgressFn &progress = {});
 
 } // namespace fathom::engine

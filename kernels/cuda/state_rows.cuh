@@ -14,6 +14,14 @@
 
 namespace fathom::kernels::cuda {
 
+// `r` (the value read back) holds `v` exactly: the same bits, or both NaN (the hardware returns
+// the canonical NaN from arithmetic on any NaN; kv_packed.h detail::same_bits, the CPU twin, has
+// the same rule, so a NaN row counts alike on both).
+__device__ inline bool held_exactly(float r, float v)
+{
+    return __float_as_uint(r) == __float_as_uint(v) || (r != r && v != v);
+}
+
 // One row s [width] as bf16 bits into d by the threads of a block; returns this thread's count
 // of values bf16 did not hold exactly.
 __device__ inline int store_bf16_row(uint16_t *d, const float *s, int width)
@@ -23,7 +31,7 @@ __device__ inline int store_bf16_row(uint16_t *d, const float *s, int width)
         const float v = s[e];
         const uint16_t b = f32_to_bf16_bits(v);
         d[e] = b;
-        bad += __float_as_uint(bf16_bits_to_f32(b)) != __float_as_uint(v);
+        bad += !held_exactly(bf16_bits_to_f32(b), v);
     }
     return bad;
 }
@@ -50,8 +58,7 @@ __device__ inline int store_packed_row(uint8_t *d, const float *s, int width, in
                 for (int j = 0; j < 2 && e + j < e1; ++j) {
                     const uint8_t c = f32_to_e2m1(__fmul_rn(s[e + j], inv));
                     byte |= static_cast<uint32_t>(c) << (4 * j);
-                    bad += __float_as_uint(__fmul_rn(e2m1_to_f32(c), f))
-                           != __float_as_uint(s[e + j]);
+                    bad += !held_exactly(__fmul_rn(e2m1_to_f32(c), f), s[e + j]);
                 }
                 d[e >> 1] = static_cast<uint8_t>(byte);
             }
@@ -72,7 +79,7 @@ __device__ inline int store_packed_row(uint8_t *d, const float *s, int width, in
             for (int e = e0; e < e1; ++e) {
                 const uint8_t c = f32_to_e4m3(__fmul_rn(s[e], inv));
                 d[e] = c;
-                bad += __float_as_uint(__fmul_rn(e4m3_to_f32(c), f)) != __float_as_uint(s[e]);
+                bad += !held_exactly(__fmul_rn(e4m3_to_f32(c), f), s[e]);
             }
             scales[b] = sc;
         }
@@ -81,7 +88,7 @@ __device__ inline int store_packed_row(uint8_t *d, const float *s, int width, in
             const uint16_t h = f32_to_bf16_bits(v);
             d[nope + 2 * e] = static_cast<uint8_t>(h & 0xFFu);
             d[nope + 2 * e + 1] = static_cast<uint8_t>(h >> 8);
-            bad += __float_as_uint(bf16_bits_to_f32(h)) != __float_as_uint(v);
+            bad += !held_exactly(bf16_bits_to_f32(h), v);
         }
         for (int j = blocks + threadIdx.x; j < (blocks + 7) / 8 * 8; j += blockDim.x)
             scales[j] = 0;

@@ -4,7 +4,8 @@
 // (engine/model/modelwriter.h, preset flash-slice: the real layer dimensions and formats, FP8
 // attention, 256 FP4 experts of width 2048, the real vocabulary, --layers N main layers + MTP).
 //
-//   bench_cuda [--model DIR] [--layers N] [--decode-steps N] [--prefill N] [--long N] [--chunk N]
+//   bench_cuda [--model DIR] [--layers N] [--from L] [--decode-steps N] [--prefill N] [--long N]
+//              [--chunk N]   (--from: V4-Flash's layer the slice starts at, default 3: HCA, CSA, ...)
 //              [--ops-only 1]   (ceilings and the indexer / attention op table only)
 //
 // Measures in the same run, on the same device:
@@ -338,8 +339,11 @@ void gemmRowsByKernel(const std::string &what,
     gemmRow(what + " [" + ran2 + "]", flops, ms2, fp8);
 }
 
+// FATHOM_BENCH_GEMMS=0 skips this table (the A/B runs of tests/gpu/run-device-checks.sh).
 void benchGemms(double fp8)
 {
+    if (const char *env = std::getenv("FATHOM_BENCH_GEMMS"); env && std::strcmp(env, "0") == 0)
+        return;
     namespace K = fathom::kernels;
     std::printf("tensor-core GEMMs (linear_mma.cu), 8192 rows\n");
     std::mt19937 rng(5);
@@ -768,6 +772,7 @@ int main(int argc, char **argv)
 {
     std::string dir = "/tmp/fathom-flash-slice";
     int layers = 4, decodeSteps = 32, prefill = 8192, chunk = 8192;
+    int firstLayer = 3; // V4-Flash's layers 3.. (HCA, CSA, ...; 0-1 are sliding-window only)
     int64_t longTokens = 131072;
     bool opsOnly = false;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -782,6 +787,8 @@ int main(int argc, char **argv)
             prefill = std::atoi(argv[i + 1]);
         else if (a == "--long")
             longTokens = std::atoll(argv[i + 1]);
+        else if (a == "--from")
+            firstLayer = std::atoi(argv[i + 1]);
         else if (a == "--chunk")
             chunk = std::atoi(argv[i + 1]);
         else if (a == "--ops-only") // attn: only the ceilings and the op timings
@@ -814,11 +821,15 @@ int main(int argc, char **argv)
     }
 
     if (!std::filesystem::exists(dir + "/config.json")) {
-        std::printf("writing the flash-slice model (%d layers) to %s\n", layers, dir.c_str());
+        std::printf("writing the flash-slice model (%d layers from layer %d) to %s\n",
+                    layers,
+                    firstLayer,
+                    dir.c_str());
         MakeModelOptions mo;
         mo.outDir = dir;
         mo.preset = "flash-slice";
         mo.layers = layers;
+        mo.firstLayer = firstLayer;
         mo.seed = 1;
         const auto t0 = std::chrono::steady_clock::now();
         if (auto r = writeRandomModel(mo); !r) {
@@ -853,6 +864,16 @@ int main(int argc, char **argv)
         row("model on the device (" + std::to_string(c.numHiddenLayers) + " layers + MTP)",
             fmt("%.1f GiB", x.memoryStats().weightBytes / double(1ull << 30)),
             fmt("(upload %.1f s)", seconds(t0, std::chrono::steady_clock::now())));
+    }
+    {
+        std::string kinds;
+        for (int l = 0; l < c.numHiddenLayers; ++l)
+            kinds += std::string(kinds.empty() ? "" : " ")
+                     + (c.compressRatio(l) == 0   ? "SWA"
+                        : c.compressRatio(l) == 4 ? "CSA"
+                                                  : "HCA")
+                     + (l < c.numHashLayers ? "/hash" : "");
+        row("layers (attention / routing)", kinds, "(+ MTP)");
     }
     V4Forward fwd(**model, x);
     std::mt19937 rng(3);
@@ -943,11 +964,45 @@ int main(int argc, char **argv)
                           fathom::kernels::cuda_pdl_enabled() ? "" : "; no PDL on this device");
             row("decode step, PDL off / on (median)", value, note);
         }
+        // Where a decode step's time goes: a few steps with every op bracketed by device
+        // events (profiling runs the ops eagerly, without the step graph and PDL overlap), per
+        // op of CudaExecutor: device time per step and calls per step. The op rows against the
+        // step time above show the launch gaps; against the weight bytes, the slow kernels.
+        {
+            constexpr int kSteps = 4;
+            auto more = randomTokens(kSteps + 1);
+            (void) fwd.forward({{&st, more.data(), 1, 0}}, logits.data()); // eager warm-up
+            x.setProfiling(true);
+            (void) x.takeProfile();
+            const auto t0 = std::chrono::steady_clock::now();
+            for (int i = 1; i <= kSteps; ++i)
+                (void) fwd.forward({{&st, more.data() + i, 1, 0}}, logits.data());
+            const double wall = seconds(t0, std::chrono::steady_clock::now()) / kSteps;
+            auto prof = x.takeProfile();
+            x.setProfiling(false);
+            if (prof) {
+                std::vector<std::pair<double, std::string>> ops;
+                double total = 0;
+                for (const auto &[name, v] : prof->byOp) {
+                    ops.emplace_back(v.first / kSteps,
+                                     name + " x" + std::to_string(v.second / kSteps));
+                    total += v.first / kSteps;
+                }
+                std::sort(ops.rbegin(), ops.rend());
+                row("decode step, profiled (eager, events per op)",
+                    fmt("%.3f ms", wall * 1e3),
+                    fmt("(ops %.3f ms of device time)", total));
+                for (const auto &[ms, name] : ops)
+                    row("  op " + name,
+                        fmt("%.1f us", ms * 1e3),
+                        fmt("(%.0f %% of op time)", 100 * ms / std::max(total, 1e-9)));
+            }
+        }
     }
 
     // ---- prefill --------------------------------------------------------------------------------
     std::printf("prefill of %d tokens\n", prefill);
-    {
+    if (prefill > 0) {
         SequenceState st(c);
         auto prompt = randomTokens(prefill);
         // Warm-up on a short prompt (module load, arena).
@@ -987,7 +1042,7 @@ int main(int argc, char **argv)
     std::printf("prefill of %lld tokens in chunks of %d\n",
                 static_cast<long long>(longTokens),
                 chunk);
-    {
+    if (longTokens > 0) {
         x.trimCache();
         const uint64_t before = x.memoryStats().liveBytes;
         x.resetPeak();

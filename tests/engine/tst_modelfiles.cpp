@@ -611,6 +611,17 @@ void tst_ModelFiles::presets()
     QCOMPARE(flash->numHiddenLayers, 5);
     QCOMPARE(flash->compressRatios, (std::vector<int>{0, 0, 4, 128, 4, 0}));
     QCOMPARE(flash->nRoutedExperts, 256);
+    QCOMPARE(flash->numHashLayers, 3);
+    // Cut from layer 3 (the benchmark's slice): an HCA then a CSA layer, no hash routing.
+    auto deep = presetModelConfig("flash-slice", 2, 3);
+    QVERIFY(deep);
+    QCOMPARE(deep->compressRatios, (std::vector<int>{128, 4, 0}));
+    QCOMPARE(deep->numHashLayers, 0);
+    auto fromHash = presetModelConfig("flash-slice", 3, 2);
+    QVERIFY(fromHash);
+    QCOMPARE(fromHash->compressRatios, (std::vector<int>{4, 128, 4, 0}));
+    QCOMPARE(fromHash->numHashLayers, 1);
+    QVERIFY(!presetModelConfig("flash-slice", 2, -1));
     auto longSmall = presetModelConfig("small", 11);
     QVERIFY(longSmall);
     QCOMPARE(longSmall->compressRatios,

@@ -233,6 +233,16 @@ if [ "${SKIP_TESTS:-0}" != "1" ]; then
         [ "$rc" = 0 ] || test_rc=1
         grep -h '^FAIL' "$LOGS/$1.log" | cut -c1-200 | head -20 | sed 's/^/  /' >>"$SUMMARY"
     done
+    # When the non-exact model run misses the CPU executor, the same run with the wgmma GEMM
+    # off (mma.sync) and with the bf16 indexer instead of e4m3 says which numerics moved it.
+    if grep -q '^FAIL' "$LOGS/tst_cuda_model-fast.log" 2>/dev/null; then
+        for v in "mma FATHOM_LINEAR_MMA_KERNEL=mma" "idxbf16 FATHOM_CUDA_INDEXER=bf16"; do
+            set -- $v
+            stage "tst_cuda_model-fast-$1" 40 env FATHOM_CUDA_EXACT_LINEAR=0 "$2" "$BIN/tst_cuda_model" >/dev/null
+            note "diagnostic tst_cuda_model-fast with $2:"
+            grep -hE "GPU vs CPU executor" "$LOGS/tst_cuda_model-fast-$1.log" | cut -c1-160 | sed 's/^/  /' >>"$SUMMARY"
+        done
+    fi
 fi
 
 # ---- benchmarks -----------------------------------------------------------------------------
@@ -240,14 +250,33 @@ fi
 # cuBLASLt / the tensor-core kernel, FP4 experts on tensor cores, the tensor-core indexer and
 # attention. The exact kernels (fp64 dots) would need hours for the long prefill's indexer, so
 # the exact mode gets a short run further down.
-MODEL="/tmp/fathom-flash-slice-$LAYERS"
-BENCH=(--model "$MODEL" --layers "$LAYERS" --decode-steps "$DECODE_STEPS")
-SHORT=(--prefill 1024 --long 0)
+# The slice is cut from V4-Flash's layer FROM (default 3: HCA, CSA, HCA, ...; layers 0-1 are
+# sliding-window only and 0-2 hash-routed, so a slice from 0 would time neither compressor nor
+# indexer). Written to /dev/shm when it has room (the random weights are written once per
+# machine; a disk write cost the first run 100 s), else /tmp.
+FROM="${FROM:-3}"
+SHM_FREE=$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 {print $4}')
+MODEL_ROOT=/tmp
+[ -n "$SHM_FREE" ] && [ "$SHM_FREE" -gt $((LAYERS * 5 * 1024 * 1024 + 8 * 1024 * 1024)) ] && MODEL_ROOT=/dev/shm
+MODEL="$MODEL_ROOT/fathom-flash-slice-$LAYERS-from$FROM"
+BENCH=(--model "$MODEL" --layers "$LAYERS" --from "$FROM" --decode-steps "$DECODE_STEPS")
+# The A/B runs: decode only (no prefill, no op tables); the exact run adds a short prefill.
+SHORT=(--prefill 0 --long 0)
+export FATHOM_BENCH_ATTN_OPS="${FATHOM_BENCH_ATTN_OPS:-0}" FATHOM_BENCH_GEMMS="${FATHOM_BENCH_GEMMS:-0}"
 bench_rc=0
 if [ "${SKIP_BENCH:-0}" != "1" ]; then
-    stage bench 200 env FATHOM_CUDA_EXACT_LINEAR=0 "$BIN/bench_cuda" "${BENCH[@]}" \
+    stage bench 220 env FATHOM_CUDA_EXACT_LINEAR=0 "$BIN/bench_cuda" "${BENCH[@]}" \
         --prefill "$PREFILL" --long "$LONG"
     bench_rc=$?
+    if [ -f "$MODEL/config.json" ]; then
+        # Sessions 10-11's decode fusions A/B (graphed decode): all six switched off (state
+        # appends, attention tail, pre-norm GEMVs, MoE combine, the gate GEMV in the routing
+        # launch, the indexer's scale and index rows in its launches).
+        stage bench-unfused 40 env FATHOM_CUDA_EXACT_LINEAR=0 \
+            FATHOM_CUDA_FUSED_APPENDS=0 FATHOM_CUDA_ATTN_FUSED_TAIL=0 FATHOM_CUDA_GEMV_PRENORM=0 \
+            FATHOM_CUDA_MOE_COMBINE_FUSED=0 FATHOM_CUDA_GATE_ROUTE_FUSED=0 FATHOM_CUDA_INDEXER_FUSED=0 \
+            "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
+    fi
     # The peer of the issue: HuggingFace transformers' DeepSeek-V4 on the same slice in bf16.
     if [ "${SKIP_PEER:-0}" != "1" ] && [ -f "$MODEL/config.json" ]; then
         if python3 -c 'import transformers' 2>/dev/null; then
@@ -258,24 +287,16 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         fi
     fi
     if [ -f "$MODEL/config.json" ]; then
-        # Sessions 10-11's decode fusions A/B (graphed decode, short prefill): all six switched
-        # off (state appends, attention tail, pre-norm GEMVs, MoE combine, the gate GEMV in the
-        # routing launch, the indexer's scale and index rows in its launches).
-        stage bench-unfused 45 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_BENCH_ATTN_OPS=0 \
-            FATHOM_CUDA_FUSED_APPENDS=0 FATHOM_CUDA_ATTN_FUSED_TAIL=0 FATHOM_CUDA_GEMV_PRENORM=0 \
-            FATHOM_CUDA_MOE_COMBINE_FUSED=0 FATHOM_CUDA_GATE_ROUTE_FUSED=0 FATHOM_CUDA_INDEXER_FUSED=0 \
-            "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
         # Eager decode (no step graphs): the per-step launch overhead the graphs remove.
-        [ "${SKIP_EAGER:-0}" != "1" ] && stage bench-eager 45 env FATHOM_CUDA_EXACT_LINEAR=0 \
-            FATHOM_CUDA_STEP_GRAPHS=0 FATHOM_BENCH_ATTN_OPS=0 "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
+        [ "${SKIP_EAGER:-0}" != "1" ] && stage bench-eager 40 env FATHOM_CUDA_EXACT_LINEAR=0 \
+            FATHOM_CUDA_STEP_GRAPHS=0 "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
         # The exact mode (bit-identical to the CPU engine): short prefill, no long one.
-        [ "${SKIP_EXACT:-0}" != "1" ] && stage bench-exact 60 env FATHOM_CUDA_EXACT_LINEAR=1 \
-            FATHOM_BENCH_ATTN_OPS=0 "$BIN/bench_cuda" --model "$MODEL" --layers "$LAYERS" \
-            --decode-steps 8 "${SHORT[@]}"
+        [ "${SKIP_EXACT:-0}" != "1" ] && stage bench-exact 50 env FATHOM_CUDA_EXACT_LINEAR=1 \
+            "$BIN/bench_cuda" --model "$MODEL" --layers "$LAYERS" --from "$FROM" --decode-steps 8 \
+            --prefill 1024 --long 0
         # The attention's split merge forced into the attention launch (by default V4-Flash's
         # 1.3 MB merge keeps its own combine launch; docs/perf/cuda.md "Session 10").
-        stage bench-merge-fused 45 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_BENCH_ATTN_OPS=0 \
-            FATHOM_CUDA_ATTN_FUSED_TAIL=1 "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
+        stage bench-merge-fused 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_ATTN_FUSED_TAIL=1 "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
     fi
 fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv >>"$LOGS/env.txt" 2>&1

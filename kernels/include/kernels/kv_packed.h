@@ -51,9 +51,12 @@ inline int64_t packed_row_bytes(int width, int rope)
 }
 
 namespace detail {
+// `a` (the value read back) holds `b` exactly: the same bits (a signed zero keeps its sign), or
+// both NaN (a NaN stays a NaN; its payload is not kept: GPU arithmetic returns the canonical
+// NaN, so the CUDA packer, state_rows.cuh held_exactly, counts by the same rule).
 inline bool same_bits(float a, float b)
 {
-    return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
+    return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b) || (a != a && b != b);
 }
 } // namespace detail
 

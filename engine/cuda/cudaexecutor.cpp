@@ -337,6 +337,15 @@ public:
         if (m_t.start && m_t.stop)
             cudaEventRecord(static_cast<cudaEvent_t>(m_t.start), x.m_stream);
     }
+    // What the op ran on (profiling only): appended to the op's name in the profile, with the
+    // weight bytes it read.
+    void note(const std::string &what, double bytes)
+    {
+        if (!m_x.m_profiling)
+            return;
+        m_t.detail += (m_t.detail.empty() ? "" : " + ") + what;
+        m_t.bytes += bytes;
+    }
     ~CudaOpTimer()
     {
         if (!m_x.m_profiling || !m_t.start || !m_t.stop)
@@ -359,6 +368,21 @@ private:
     CudaExecutor &m_x;
     CudaExecutor::Timed m_t{};
 };
+
+// A linear's weight bytes (its scales apart) and its name, for the profile.
+static double weightBytes(const kernels::linear_params &p)
+{
+    const double e = p.w_type == kernels::linear_weight_type::fp4_e2m1   ? 0.5
+                     : p.w_type == kernels::linear_weight_type::fp8_e4m3 ? 1.0
+                     : p.w_type == kernels::linear_weight_type::bf16     ? 2.0
+                                                                         : 4.0;
+    return e * double(p.n) * double(p.k);
+}
+
+static std::string weightName(const LinearWeight &w)
+{
+    return w.view ? w.view->name : std::string("linear");
+}
 
 // "CudaExecutor::linear" out of a compiler's function signature ("Result<void>
 // fathom::engine::CudaExecutor::linear(const LinearWeight&, ...)").
@@ -391,9 +415,10 @@ Result<CudaExecutor::Profile> CudaExecutor::takeProfile()
                                  static_cast<cudaEvent_t>(t.stop))
             == cudaSuccess) {
             p.ms[t.category] += ms;
-            auto &op = p.byOp[opName(t.op)];
-            op.first += ms;
-            ++op.second;
+            auto &op = p.byOp[opName(t.op) + (t.detail.empty() ? "" : " [" + t.detail + "]")];
+            op.ms += ms;
+            ++op.calls;
+            op.bytes += t.bytes;
         }
         m_eventPool.push_back(t.start);
         m_eventPool.push_back(t.stop);
@@ -821,6 +846,15 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
         FATHOM_TRY(expertFfn(shared, I, job.limit));
     }
     CudaOpTimer timer(*this, "gemm");
+    {
+        // The routed experts' weights read: `slots` distinct experts at most (all of them at
+        // batch 1), plus the shared one when it rides along.
+        const double expert = weightBytes(linearParams(e0.w1, job.x, nullptr, N))
+                              + weightBytes(linearParams(e0.w2, job.x, nullptr, N))
+                              + weightBytes(linearParams(e0.w3, job.x, nullptr, N));
+        timer.note(std::to_string(slots) + " routed experts" + (fused ? " + shared" : ""),
+                   expert * (slots + (fused ? 1 : 0)));
+    }
     Buffer<int32_t> offsets, active, srcRow, slotIndex;
     RoutedGroup routed = std::move(m_routedGroup);
     m_routedGroup = RoutedGroup{};
@@ -1461,6 +1495,7 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
     kernels::linear_params p = linearParams(w, x, y, m);
     p.ldx = ldx;
     p.ldy = ldy;
+    timer.note(weightName(w), weightBytes(p));
     // LinearOutput::Bf16 rounds in the kernels' epilogue (cuBLASLt below rounds afterwards).
     p.y_round_bf16 = out == LinearOutput::Bf16 ? 1 : 0;
     const char *name = w.view ? w.view->name.c_str() : "linear";
@@ -1529,8 +1564,10 @@ Result<void> CudaExecutor::linearGroup(const float *x,
         }
         const int count = static_cast<int>(items.size());
         if (kernels::linear_group_gemv_fits(items.data(), count)) {
-            for (const LinearJob &j : jobs)
-                m_gemmFlops += 2.0 * m * j.w->outFeatures * j.w->inFeatures;
+            for (size_t i = 0; i < jobs.size(); ++i) {
+                m_gemmFlops += 2.0 * m * jobs[i].w->outFeatures * jobs[i].w->inFeatures;
+                timer.note(weightName(*jobs[i].w), weightBytes(items[i]));
+            }
             FATHOM_CUDA_OP("linear group",
                            kernels::linear_group_gemv_cuda(items.data(),
                                                            count,
@@ -1567,8 +1604,10 @@ Result<void> CudaExecutor::normLinearGroup(const kernels::RmsNormParams &np,
     if (!fold || !kernels::linear_group_gemv_fits(items.data(), count))
         return Executor::normLinearGroup(np, jobs); // rmsNorm(), then the group
     CudaOpTimer timer(*this, "gemm");
-    for (const LinearJob &j : jobs)
-        m_gemmFlops += 2.0 * m * j.w->outFeatures * j.w->inFeatures;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        m_gemmFlops += 2.0 * m * jobs[i].w->outFeatures * jobs[i].w->inFeatures;
+        timer.note(weightName(*jobs[i].w), weightBytes(items[i]));
+    }
     FATHOM_CUDA_OP("linear prenorm",
                    kernels::linear_prenorm_gemv_cuda(device(np.weight),
                                                      np.eps,
@@ -2019,6 +2058,7 @@ Result<void> CudaExecutor::gateRoute(const LinearWeight &gate,
         const kernels::linear_params g = linearParams(gate, x, logits, p.tokens);
         if (kernels::moe_gate_route_group_fits(g, d)) {
             CudaOpTimer timer(*this, "gemm");
+            timer.note(weightName(gate), weightBytes(g));
             m_routedGroup = RoutedGroup{};
             m_gemmFlops += 2.0 * p.tokens * gate.outFeatures * gate.inFeatures;
             FATHOM_TRY_ASSIGN(RoutedGroup rg, newRoutedGroup(p));

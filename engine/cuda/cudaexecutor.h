@@ -137,8 +137,15 @@ public:
     {
         std::map<std::string, double> ms; // by category
         double gemmFlops = 0;             // 2·m·n·k summed over the GEMMs
-        // By op (the CudaExecutor member that launched it): milliseconds and calls.
-        std::map<std::string, std::pair<double, int>> byOp;
+        // By op (the CudaExecutor member that launched it, with the weights it ran on where it
+        // names them): milliseconds, calls and weight bytes read.
+        struct OpTime
+        {
+            double ms = 0;
+            int calls = 0;
+            double bytes = 0;
+        };
+        std::map<std::string, OpTime> byOp;
     };
     // Waits for the device and returns the times gathered since the last call (then cleared).
     Result<Profile> takeProfile();
@@ -407,7 +414,9 @@ private:
     {
         const char *category;
         const char *op;     // the CudaExecutor member that launched it (std::source_location)
-        void *start, *stop; // cudaEvent_t
+        std::string detail; // what it ran on (weight names), where the member says
+        double bytes = 0;   // weight bytes it read, where known
+        void *start = nullptr, *stop = nullptr; // cudaEvent_t
     };
     std::vector<Timed> m_timed;
     std::vector<void *> m_eventPool;

@@ -651,7 +651,7 @@ Status launch_batch(const mma_batch &bt, bool pre, CUstream_st *stream)
         for (int i = 0; i < bt.count; ++i)
             rows += bt.items[i].m;
         static_assert(k_wgmma_max_items >= k_max_items, "a batch fits the wgmma batch");
-        if (linear_wgmma_selected(bt.count, rows)) {
+        if (linear_wgmma_selected(bt.count, rows, bt.w_type)) {
             wgmma_batch wb;
             if (to_wgmma(bt, wb)) {
                 const Status st = linear_wgmma_launch(wb, stream);

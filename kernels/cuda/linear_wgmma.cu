@@ -352,7 +352,7 @@ bool linear_wgmma_available()
 #endif
 }
 
-bool linear_wgmma_selected(int items, int64_t rows)
+bool linear_wgmma_selected(int items, int64_t rows, linear_weight_type w_type)
 {
     const char *env = std::getenv("FATHOM_LINEAR_MMA_KERNEL");
     if (env && std::strcmp(env, "mma") == 0)
@@ -364,9 +364,10 @@ bool linear_wgmma_selected(int items, int64_t rows)
 #ifdef FATHOM_CUDA_EMULATION
     (void) items;
     (void) rows;
+    (void) w_type;
     return false;
 #else
-    return items > 0 && rows >= 64LL * items;
+    return w_type == linear_weight_type::fp8_e4m3 && items > 0 && rows >= 64LL * items;
 #endif
 }
 

@@ -49,9 +49,13 @@ struct wgmma_batch
 bool linear_wgmma_available();
 // Whether a batch of `items` linears with `rows` rows in all goes to the wgmma kernel:
 // FATHOM_LINEAR_MMA_KERNEL=wgmma forces it where available, =mma never; otherwise (auto) on a
-// device when available and the items average >= 64 rows, in the emulation never (its tests
-// select it explicitly, so the mma.sync tests keep their path).
-bool linear_wgmma_selected(int items, int64_t rows);
+// device when available, for FP8 weights, and the items average >= 64 rows; in the emulation
+// never (its tests select it explicitly, so the mma.sync tests keep their path). FP4 stays on
+// mma.sync in auto: on the H200 (2026-11-30) the FP4 experts ran at 71 TFLOP/s on mma.sync and
+// 35 on wgmma, and the wgmma's folded 128-deep FP4 partials moved the tiny-quant model's logits
+// 0.135 (mean abs) from the CPU engine's against mma.sync's 0.0002 (docs/perf/cuda.md
+// "Session 12").
+bool linear_wgmma_selected(int items, int64_t rows, linear_weight_type w_type);
 // FP8 / FP4 weights, x pre-quantised; bt.tiles 128-row tiles.
 Status linear_wgmma_launch(const wgmma_batch &bt, CUstream_st *stream);
 

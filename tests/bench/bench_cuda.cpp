@@ -619,7 +619,7 @@ void benchIndexer(const char *label, int nQ, int nKeys, bool causal, int exactRo
     const double flop = 2.0 * visible * H * dim;
     row(std::string("indexer ") + label + " exact",
         err ? cudaGetErrorString(err) : fmt("%.2f ms", exact),
-        fmt("(%d rows timed, scaled)", nQ - r0));
+        fmt("(%.0f rows timed, scaled)", double(nQ - r0)));
     row(std::string("indexer ") + label + " fast",
         fmt("%.3f ms", fast),
         fmt("%.0f TFLOP/s, ", flop / (fast * 1e-3) / 1e12) + fmt("%.0fx exact", exact / fast));
@@ -731,7 +731,7 @@ void benchAttention(const char *label, int nQ, int nKv, int nExt, int nIdx, int 
     const double flop = 4.0 * nQ * double(nIdx) * H * D;
     row(std::string("attention ") + label + " exact",
         err ? cudaGetErrorString(err) : fmt("%.2f ms", exact),
-        fmt("(%d rows timed, scaled)", ps.n_q));
+        fmt("(%.0f rows timed, scaled)", double(ps.n_q)));
     row(std::string("attention ") + label + " fast",
         fmt("%.3f ms", fast),
         fmt("%.0f TFLOP/s, ", flop / (fast * 1e-3) / 1e12) + fmt("%.0fx exact", exact / fast));
@@ -981,21 +981,43 @@ int main(int argc, char **argv)
             auto prof = x.takeProfile();
             x.setProfiling(false);
             if (prof) {
-                std::vector<std::pair<double, std::string>> ops;
+                struct OpRow
+                {
+                    double ms, bytes;
+                    std::string name;
+                };
+                std::vector<OpRow> ops;
                 double total = 0;
                 for (const auto &[name, v] : prof->byOp) {
-                    ops.emplace_back(v.first / kSteps,
-                                     name + " x" + std::to_string(v.second / kSteps));
-                    total += v.first / kSteps;
+                    ops.push_back({v.ms / kSteps,
+                                   v.bytes / kSteps,
+                                   name + " x" + std::to_string(v.calls / kSteps)});
+                    total += v.ms / kSteps;
                 }
-                std::sort(ops.rbegin(), ops.rend());
+                std::sort(ops.begin(), ops.end(), [](const OpRow &a, const OpRow &b) {
+                    return a.ms > b.ms;
+                });
                 row("decode step, profiled (eager, events per op)",
                     fmt("%.3f ms", wall * 1e3),
                     fmt("(ops %.3f ms of device time)", total));
-                for (const auto &[ms, name] : ops)
-                    row("  op " + name,
-                        fmt("%.1f us", ms * 1e3),
-                        fmt("(%.0f %% of op time)", 100 * ms / std::max(total, 1e-9)));
+                for (const OpRow &o : ops) {
+                    char note[160];
+                    if (o.bytes > 0)
+                        std::snprintf(note,
+                                      sizeof note,
+                                      "(%.0f %% of op time; %.1f MB of weights, %.0f GB/s = %.0f "
+                                      "%% of copy bw)",
+                                      100 * o.ms / std::max(total, 1e-9),
+                                      o.bytes / 1e6,
+                                      o.bytes / (o.ms * 1e-3) / 1e9,
+                                      100 * o.bytes / (o.ms * 1e-3) / bw);
+                    else
+                        std::snprintf(note,
+                                      sizeof note,
+                                      "(%.0f %% of op time)",
+                                      100 * o.ms / std::max(total, 1e-9));
+                    row("  op " + o.name, fmt("%.1f us", o.ms * 1e3), note);
+                }
             }
         }
     }

@@ -768,6 +768,50 @@ void benchAttnOps()
 
 } // namespace
 
+namespace {
+
+// The rows of a profile's ops (CudaExecutor::Profile::byOp), slowest first, per `steps`: time,
+// share, and for ops that name their weights the bytes and GB/s against the copy bandwidth bw.
+// limit: at most that many rows (0: all).
+void opRows(const CudaExecutor::Profile &prof, int steps, double bw, size_t limit)
+{
+    struct OpRow
+    {
+        double ms, bytes;
+        std::string name;
+    };
+    std::vector<OpRow> ops;
+    double total = 0;
+    for (const auto &[name, v] : prof.byOp) {
+        ops.push_back(
+            {v.ms / steps, v.bytes / steps, name + " x" + std::to_string(v.calls / steps)});
+        total += v.ms / steps;
+    }
+    std::sort(ops.begin(), ops.end(), [](const OpRow &a, const OpRow &b) { return a.ms > b.ms; });
+    if (limit > 0 && ops.size() > limit)
+        ops.resize(limit);
+    for (const OpRow &o : ops) {
+        char note[160];
+        if (o.bytes > 0)
+            std::snprintf(
+                note,
+                sizeof note,
+                "(%.0f %% of op time; %.1f MB of weights, %.0f GB/s = %.0f %% of copy bw)",
+                100 * o.ms / std::max(total, 1e-9),
+                o.bytes / 1e6,
+                o.bytes / (o.ms * 1e-3) / 1e9,
+                100 * o.bytes / (o.ms * 1e-3) / bw);
+        else
+            std::snprintf(note,
+                          sizeof note,
+                          "(%.0f %% of op time)",
+                          100 * o.ms / std::max(total, 1e-9));
+        row("  op " + o.name, fmt(o.ms >= 1.0 ? "%.0f us" : "%.1f us", o.ms * 1e3), note);
+    }
+}
+
+} // namespace
+
 int main(int argc, char **argv)
 {
     std::string dir = "/tmp/fathom-flash-slice";
@@ -981,43 +1025,13 @@ int main(int argc, char **argv)
             auto prof = x.takeProfile();
             x.setProfiling(false);
             if (prof) {
-                struct OpRow
-                {
-                    double ms, bytes;
-                    std::string name;
-                };
-                std::vector<OpRow> ops;
                 double total = 0;
-                for (const auto &[name, v] : prof->byOp) {
-                    ops.push_back({v.ms / kSteps,
-                                   v.bytes / kSteps,
-                                   name + " x" + std::to_string(v.calls / kSteps)});
+                for (const auto &[name, v] : prof->byOp)
                     total += v.ms / kSteps;
-                }
-                std::sort(ops.begin(), ops.end(), [](const OpRow &a, const OpRow &b) {
-                    return a.ms > b.ms;
-                });
                 row("decode step, profiled (eager, events per op)",
                     fmt("%.3f ms", wall * 1e3),
                     fmt("(ops %.3f ms of device time)", total));
-                for (const OpRow &o : ops) {
-                    char note[160];
-                    if (o.bytes > 0)
-                        std::snprintf(note,
-                                      sizeof note,
-                                      "(%.0f %% of op time; %.1f MB of weights, %.0f GB/s = %.0f "
-                                      "%% of copy bw)",
-                                      100 * o.ms / std::max(total, 1e-9),
-                                      o.bytes / 1e6,
-                                      o.bytes / (o.ms * 1e-3) / 1e9,
-                                      100 * o.bytes / (o.ms * 1e-3) / bw);
-                    else
-                        std::snprintf(note,
-                                      sizeof note,
-                                      "(%.0f %% of op time)",
-                                      100 * o.ms / std::max(total, 1e-9));
-                    row("  op " + o.name, fmt("%.1f us", o.ms * 1e3), note);
-                }
+                opRows(*prof, kSteps, bw, 0);
             }
         }
     }
@@ -1053,6 +1067,7 @@ int main(int argc, char **argv)
                 fmt("(%.0f %% of op time)", 100 * ms / std::max(opMs, 1e-9)));
         }
         row("  host / gaps (wall - op time)", fmt("%.1f ms", s * 1e3 - opMs));
+        opRows(*prof, 1, bw, 12); // the 12 slowest ops (GEMMs by weight)
         const double gemmMs = prof->ms.count("gemm") ? prof->ms.at("gemm") : 0.0;
         const double rate = prof->gemmFlops / std::max(gemmMs * 1e-3, 1e-12);
         row("GEMM rate",

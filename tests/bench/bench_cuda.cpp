@@ -32,6 +32,7 @@
 #include "kernels/cuda_ops.h" // attn: indexer / attention op timings
 
 #include <cublasLt.h>
+#include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -937,6 +938,24 @@ int main(int argc, char **argv)
         if (auto r = fwd.forward({{&st, prompt.data(), 256, 0}}, logits.data()); !r) {
             std::printf("FAIL: %s\n", r.error().toString().c_str());
             return 1;
+        }
+        // FATHOM_BENCH_NCU=1: two warm steps, then two steps between cudaProfilerStart/Stop
+        // (for `ncu --profile-from-start off`: per-kernel time and DRAM bytes of a decode step;
+        // tests/gpu/run-device-checks.sh), then exit.
+        if (const char *ncu = std::getenv("FATHOM_BENCH_NCU"); ncu && std::strcmp(ncu, "1") == 0) {
+            auto steps = randomTokens(4);
+            for (int i = 0; i < 4; ++i) {
+                if (i == 2)
+                    (void) cudaProfilerStart();
+                if (auto r = fwd.forward({{&st, steps.data() + i, 1, 0}}, logits.data()); !r) {
+                    std::printf("FAIL: %s\n", r.error().toString().c_str());
+                    return 1;
+                }
+            }
+            (void) x.synchronize();
+            (void) cudaProfilerStop();
+            std::printf("ncu: 2 decode steps profiled\n");
+            return 0;
         }
         auto next = randomTokens(decodeSteps + 4);
         std::vector<double> t;

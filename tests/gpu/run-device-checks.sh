@@ -26,7 +26,8 @@
 # `timeout` with what is left, so the table and the logs always come back), LAYERS (flash-slice
 # main layers, default 2: writing the random slice costs ~15 s of the lease a layer), LONG (long
 # prefill tokens, default 131072; 0 skips), PREFILL (default 8192), DECODE_STEPS (default 32),
-# JOBS (default nproc), SKIP_TESTS=1, SKIP_BENCH=1, SKIP_PEER=1, SKIP_EAGER=1, SKIP_EXACT=1.
+# JOBS (default nproc), SKIP_TESTS=1, SKIP_BENCH=1, SKIP_PEER=1, SKIP_EAGER=1, SKIP_EXACT=1,
+# SKIP_NCU=1 (the per-kernel ncu table of a decode step).
 # The table goes to $OUT/summary.txt and every log to $OUT/device-logs.tgz (the device tool
 # brings back at most 8 files); without $OUT they stay in WORK_DIR (/tmp/fathom-device-checks).
 #
@@ -268,6 +269,18 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
     stage bench 220 env FATHOM_CUDA_EXACT_LINEAR=0 "$BIN/bench_cuda" "${BENCH[@]}" \
         --prefill "$PREFILL" --long "$LONG"
     bench_rc=$?
+    # Per kernel of a decode step (ncu, hardware counters: time and DRAM bytes; two eager steps
+    # between cudaProfilerStart/Stop, FATHOM_BENCH_NCU=1), summed by tests/gpu/ncu_summary.py.
+    NCU="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)"
+    if [ -n "$NCU" ] && [ -f "$MODEL/config.json" ] && [ "${SKIP_NCU:-0}" != "1" ]; then
+        stage ncu-decode 90 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_STEP_GRAPHS=0 FATHOM_BENCH_NCU=1 \
+            "$NCU" --clock-control none --profile-from-start off --page raw --csv \
+            --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum,launch__grid_size,launch__block_size,launch__registers_per_thread \
+            --log-file "$LOGS/ncu-decode.csv" "$BIN/bench_cuda" "${BENCH[@]}" --prefill 0 --long 0 >/dev/null
+        BW=$(grep -m1 "device copy bandwidth" "$LOGS/bench.log" | grep -oE "[0-9]+ GB/s" | head -1 | cut -d' ' -f1)
+        python3 "$ROOT/tests/gpu/ncu_summary.py" "$LOGS/ncu-decode.csv" --steps 2 --bw "${BW:-0}" \
+            >"$LOGS/ncu-decode.txt" 2>&1
+    fi
     if [ -f "$MODEL/config.json" ]; then
         # Sessions 10-11's decode fusions A/B (graphed decode): all six switched off (state
         # appends, attention tail, pre-norm GEMVs, MoE combine, the gate GEMV in the routing
@@ -322,6 +335,7 @@ stamp "done"
         grep -E "^\| (decode step|weight bytes/step|per-layer overhead|graph nodes per decode|prefill tokens)" "$L"
     done
     [ -f "$LOGS/peer.log" ] && { echo "peer:"; grep -E "^\|" "$LOGS/peer.log"; }
+    [ -f "$LOGS/ncu-decode.txt" ] && { echo "decode step per kernel (ncu):"; head -30 "$LOGS/ncu-decode.txt"; }
     if [ -f "$LOGS/bench.log" ]; then
         echo "bench_cuda (rc $bench_rc):"
         if grep -q "^| measure" "$LOGS/bench.log"; then

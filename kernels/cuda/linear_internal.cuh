@@ -62,6 +62,56 @@ __device__ inline uint8_t act_scale(float amax)
     return pow2_scale_e8m0(amax, k_e4m3_inv_max, k_e4m3_amax_floor);
 }
 
+// FP4 (e2m1 + e8m0 per 32) on the e4m3 tensor cores (linear_mma.cu, linear_wgmma.cu).
+// e2m1 code -> the e4m3 code of the same value (sign kept; code 8 is -0).
+__device__ __forceinline__ uint32_t e2m1_to_e4m3(uint32_t c)
+{
+    // magnitudes 0, 0.5, 1, 1.5, 2, 3, 4, 6 -> e4m3 codes 0x00, 0x30, 0x38, 0x3C, ..., 0x4C
+    const uint32_t m = c & 7u;
+    const uint32_t code = m == 0 ? 0u : m == 1 ? 0x30u : 0x38u + ((m - 2u) << 2);
+    return code | ((c & 8u) << 4);
+}
+
+// FP4 folding: a column's four 32-block scales 2^e_j become one 2^emax per 128 block, the codes
+// taking 2^(e_j - emax): exact in e4m3 while emax - e_j <= 8 (e2m1 0.5 .. 6 times 2^-8 still on
+// the e4m3 grid, subnormals included). A k block of a tile folds only when every column allows
+// it (block-uniform); otherwise it takes the per-32 path (unshifted codes, one promotion per 32).
+constexpr int k_fold_max_shift = 8;
+
+// The e4m3 code of (e2m1 code c) * 2^-d, 0 <= d <= k_fold_max_shift (exact there). e2m1
+// magnitudes 0.5, 1, 1.5, 2, 3, 4, 6 = 2^x (1 + f / 8) with (x, f) = (-1, 0), (0, 0), (0, 4),
+// (1, 0), (1, 4), (2, 0), (2, 4); e4m3: biased exponent x - d + 7 when >= 1, else the subnormal
+// (8 + f) 2^(x - d - 3) = k 2^-9.
+__device__ __forceinline__ uint32_t e2m1_to_e4m3_shifted(uint32_t c, int d)
+{
+    const uint32_t m = c & 7u;
+    if (m == 0)
+        return (c & 8u) << 4;
+    const int x = m <= 1 ? -1 : m <= 3 ? 0 : m <= 5 ? 1 : 2;
+    const uint32_t f = (m >= 3 && (m & 1u)) ? 4u : 0u;
+    const int e = x - d + 7;
+    const uint32_t code = e >= 1 ? (static_cast<uint32_t>(e) << 3) | f : (8u + f) >> (1 - e);
+    return code | ((c & 8u) << 4);
+}
+
+// 8 packed e2m1 bytes (16 codes, low nibble = even k) -> 16 e4m3 codes as 4 words (code i of
+// word o is k = 4 o + i), each code's value times 2^-d.
+__device__ __forceinline__ void convert16(uint32_t lo, uint32_t hi, int d, uint32_t out[4])
+{
+#pragma unroll
+    for (int o = 0; o < 4; ++o) {
+        const uint32_t word = o < 2 ? lo : hi;
+        const uint32_t half = (word >> (16 * (o & 1))) & 0xFFFFu; // 2 bytes = 4 codes
+        uint32_t r = 0;
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+            r |= (d == 0 ? e2m1_to_e4m3((half >> (4 * e)) & 0xFu)
+                         : e2m1_to_e4m3_shifted((half >> (4 * e)) & 0xFu, d))
+                 << (8 * e);
+        out[o] = r;
+    }
+}
+
 inline bool is_quantized(linear_weight_type t)
 {
     return t == linear_weight_type::fp8_e4m3 || t == linear_weight_type::fp4_e2m1;

@@ -8,9 +8,14 @@
   every LINEAR does (amax, e8m0 scale sA, e4m3 round to nearest even: the same device helpers as
   linear_tiled.cu / linear_fp8_quant.cu, so x' = q * sA is the CPU's); the tensor cores form
   sums of exact e4m3 code products over a weight block (FP8: 4 k32 steps = one 128 block, in
-  the mma's fp32 accumulator; FP4: each k32 step, its weights converted e2m1 -> e4m3 in shared
-  memory, exact since e2m1 is a subset of e4m3) and each block partial is promoted into the
-  fp32 accumulator as acc += partial * (sA * sW), in k order. Only the in-block sum differs
+  the mma's fp32 accumulator; FP4: its weights converted e2m1 -> e4m3 in shared memory, exact
+  since e2m1 is a subset of e4m3) and each block partial is promoted into the fp32 accumulator
+  as acc += partial * (sA * sW), in k order. FP4 k blocks are folded where the tile allows
+  (linear_wgmma.cu's rule, helpers in linear_internal.cuh): a column's four 32-block scales
+  2^e_j become 2^emax, the codes times 2^(e_j - emax) (exact while the spread is <= 8
+  octaves), so 4 k32 steps form one partial promoted with sA[row] * 2^emax[col]; a k block
+  where any column of the tile spreads wider promotes every k32 step with its own 2^e_j
+  (block-uniform, __syncthreads_or). FATHOM_CUDA_FP4_FOLD=0: always per 32. Only the in-block sum differs
   from the CPU's fp32 mode: Hopper's FP8 tensor cores keep fewer accumulator bits inside an
   mma (about 14; see tst_cuda_ops' cuBLASLt bound), the emulation sums them exactly. So this
   is a "tensor-core, tolerance" mode: never used by the exact mode.
@@ -37,6 +42,9 @@
 #include "linear_internal.cuh"
 #include "linear_wgmma.cuh"
 #include "mma_sync.cuh"
+
+#include <cstdlib>
+#include <cstring>
 
 namespace fathom::kernels {
 
@@ -74,6 +82,8 @@ struct mma_batch
     act_type x_type, y_type;
     linear_weight_type w_type;
     int y_round; // linear_params::y_round_bf16 (fp32 outputs rounded to bf16 values)
+    int fold;    // FP4: fold a k block's four 32-block scales when the tile allows (FATHOM_CUDA_FP4_FOLD)
+    int pad_;    // no padding hole in the launch argument
 };
 
 // Row tile `tile` of a launch (numbered across the items): its item and the item's first row.
@@ -153,15 +163,6 @@ __device__ __forceinline__ void store_tiles(const warp_acc &acc,
             }
 }
 
-// e2m1 code -> the e4m3 code of the same value (sign kept; code 8 is -0).
-__device__ inline uint32_t e2m1_to_e4m3_code(uint32_t c)
-{
-    // magnitudes 0, 0.5, 1, 1.5, 2, 3, 4, 6 -> e4m3 codes 0x00, 0x30, 0x38, 0x3C, ..., 0x4C
-    const uint32_t m = c & 7u;
-    const uint32_t code = m == 0 ? 0u : m == 1 ? 0x30u : 0x38u + ((m - 2u) << 2);
-    return code | ((c & 8u) << 4);
-}
-
 // The 32-bit word `lane` (k = 4 lane .. 4 lane + 3 of the block at k0) of row `row` of x,
 // activation-quantised; every lane of the warp calls it for the same row (warp_max). sA is the
 // scale's value. The same device helpers as linear_tiled.cu / linear_fp8_quant.cu.
@@ -214,15 +215,25 @@ __global__ void __launch_bounds__(k_threads) mma_quant_kernel(mma_batch bt)
     }
 }
 
+// FP4 scales (fold): each k block either folds (the tile's every column spreads its four 32-block
+// scales by at most k_fold_max_shift octaves: codes converted times 2^(e_j - emax), 4 k32 mma
+// steps into one partial, one promotion with sA[row] * 2^emax[col], as FP8 promotes with its
+// per-tile sW) or takes the per-32 path (unshifted codes, each k32 step promoted with
+// sA[row] * 2^e_j[col]); the choice is block-uniform (__syncthreads_or). Thread tid converts
+// columns tid / 8 + 32 u (u < 4), 16 codes of the 32-block j = (tid % 8) / 2 each; it reads
+// those 4 scale bytes itself, and the 8 lanes of a column (consecutive) find its emax by
+// shuffles.
 template<linear_weight_type WType, bool Pre>
 __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
+    constexpr bool fp4 = WType == linear_weight_type::fp4_e2m1;
     __align__(16) __shared__ uint32_t xs[k_bm * k_row_words];
     __align__(16) __shared__ uint32_t ws[k_bn * k_row_words];
     __shared__ float sa[k_bm];
-    __shared__ float sw[k_bn][4]; // FP4: per row, per 32-block of the step; FP8: [0][0]
+    // FP4: per column, per 32-block of the step (folded: [col][0] = 2^emax); FP8: [0][0]
+    __shared__ float sw[k_bn][4];
 
     const tile_place place = place_of_tile(bt, static_cast<int>(blockIdx.y));
     const mma_item item = bt.items[place.item];
@@ -241,11 +252,13 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
     // pipeline (with the workspace; the in-kernel quantisation stages x directly).
     constexpr int k_wunits = k_bn * (k_bk / 16) / k_threads; // 16 weight bytes (FP4: 8) each: 4
     constexpr int k_xunits = k_bm * (k_bk / 16) / k_threads; // 16 code bytes each: 2
-    constexpr int k_sunits = k_bn * 4 / k_threads;           // FP4 scales: 2
+    const int fj = (static_cast<int>(threadIdx.x) % (k_bk / 16)) / 2; // FP4: this thread's 32-block
     const uint8_t *wbase = static_cast<const uint8_t *>(item.w);
     uint4 wr[k_wunits];
     uint4 xr[k_xunits];
-    float swr[k_sunits] = {};
+    float swr = 0.0f;  // FP8: the tile's weight scale (thread 0)
+    uint32_t scr = 0;  // FP4: the e8m0 bytes of (column tid / 8 + 32 u, 32-block fj), byte u
+    uint32_t emx = 0;  // FP4: those columns' largest of the four, byte u
     float sar = 0.0f;
     auto ld = [&](int b) {
         const int k0 = b * k_bk;
@@ -256,7 +269,7 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
             const int64_t j = col0 + c;
             wr[u] = uint4{0u, 0u, 0u, 0u};
             if (j < n) {
-                if (WType == linear_weight_type::fp8_e4m3) {
+                if (!fp4) {
                     wr[u] = *reinterpret_cast<const uint4 *>(wbase + j * k + k0 + 16 * q);
                 } else {
                     const uint32_t *src = reinterpret_cast<const uint32_t *>(wbase + j * (k / 2)
@@ -266,15 +279,17 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
                 }
             }
         }
-        if (WType == linear_weight_type::fp8_e4m3) {
+        if (!fp4) {
             if (threadIdx.x == 0)
-                swr[0] = e8m0_to_f32(item.w_scale[(col0 / 128) * kb + b]);
+                swr = e8m0_to_f32(item.w_scale[(col0 / 128) * kb + b]);
         } else {
+            scr = 0;
 #pragma unroll
-            for (int u = 0; u < k_sunits; ++u) {
-                const int i = static_cast<int>(threadIdx.x) + u * k_threads;
-                const int64_t j = col0 + i / 4;
-                swr[u] = j < n ? e8m0_to_f32(item.w_scale[j * (k / 32) + b * 4 + i % 4]) : 0.0f;
+            for (int u = 0; u < k_wunits; ++u) {
+                const int64_t j = col0 + static_cast<int>(threadIdx.x) / (k_bk / 16) + 32 * u;
+                if (j < n) // columns past n: scale byte 0 (spread 0, never "wide")
+                    scr |= static_cast<uint32_t>(item.w_scale[j * (k / 32) + b * 4 + fj])
+                           << (8 * u);
             }
         }
         if (Pre) {
@@ -293,41 +308,47 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
                           : 0.0f;
         }
     };
-    auto st = [&]() {
+    // FP4: the loaded block's emax per column (emx) and whether it folds. Also a barrier: every
+    // thread is past the previous block's reads of shared memory.
+    auto decide = [&]() -> bool {
+        bool wide = false;
+        emx = 0;
+#pragma unroll
+        for (int u = 0; u < k_wunits; ++u) {
+            const uint32_t e = (scr >> (8 * u)) & 0xFFu;
+            uint32_t mx = max(e, __shfl_xor_sync(0xFFFFFFFFu, e, 2));
+            mx = max(mx, __shfl_xor_sync(0xFFFFFFFFu, mx, 4));
+            wide = wide || mx - e > static_cast<uint32_t>(k_fold_max_shift);
+            emx |= mx << (8 * u);
+        }
+        return __syncthreads_or(wide ? 1 : 0) == 0 && bt.fold;
+    };
+    auto st = [&](bool fold) {
 #pragma unroll
         for (int u = 0; u < k_wunits; ++u) {
             const int i = static_cast<int>(threadIdx.x) + u * k_threads;
             uint32_t *dst = ws + (i / (k_bk / 16)) * k_row_words + 4 * (i % (k_bk / 16));
-            if (WType == linear_weight_type::fp8_e4m3) {
+            if (!fp4) {
                 dst[0] = wr[u].x;
                 dst[1] = wr[u].y;
                 dst[2] = wr[u].z;
                 dst[3] = wr[u].w;
             } else {
-                // 16 e2m1 codes (low nibble = even k) -> 16 e4m3 codes.
-#pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    const uint32_t word = h ? wr[u].y : wr[u].x;
-#pragma unroll
-                    for (int o = 0; o < 2; ++o) {
-                        uint32_t r = 0;
-#pragma unroll
-                        for (int e = 0; e < 4; ++e)
-                            r |= e2m1_to_e4m3_code((word >> (4 * (4 * o + e))) & 0xFu) << (8 * e);
-                        dst[2 * h + o] = r;
-                    }
-                }
+                // 16 e2m1 codes (low nibble = even k) -> 16 e4m3 codes, times 2^-d when folded.
+                const uint32_t e = (scr >> (8 * u)) & 0xFFu, mx = (emx >> (8 * u)) & 0xFFu;
+                uint32_t out[4];
+                convert16(wr[u].x, wr[u].y, fold ? static_cast<int>(mx - e) : 0, out);
+                dst[0] = out[0];
+                dst[1] = out[1];
+                dst[2] = out[2];
+                dst[3] = out[3];
+                if ((threadIdx.x & 1) == 0) // one of the two lanes of (column, 32-block)
+                    sw[i / (k_bk / 16)][fj] = e8m0_to_f32(fold ? mx : e);
             }
         }
-        if (WType == linear_weight_type::fp8_e4m3) {
+        if (!fp4) {
             if (threadIdx.x == 0)
-                sw[0][0] = swr[0];
-        } else {
-#pragma unroll
-            for (int u = 0; u < k_sunits; ++u) {
-                const int i = static_cast<int>(threadIdx.x) + u * k_threads;
-                sw[i / 4][i % 4] = swr[u];
-            }
+                sw[0][0] = swr;
         }
         if (Pre) {
 #pragma unroll
@@ -358,7 +379,9 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
             }
             ld(b);
         }
-        st();
+        // FP4 with the workspace: decide()'s barrier is also the one that ends block b - 1.
+        const bool fold = fp4 ? decide() : false;
+        st(fold);
         __syncthreads();
         if (Pre && b + 1 < kb)
             ld(b + 1); // in flight during the mma below
@@ -387,7 +410,7 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
 #pragma unroll
                 for (int c = 0; c < 4; ++c)
                     mma::m16n8k32_e4m3(part[a][c], af[a], bf[c], part[a][c]);
-            if (WType == linear_weight_type::fp4_e2m1) {
+            if (fp4 && !fold) {
                 // Promote each 32-block: acc += partial * sA[row] * sW[col][s].
 #pragma unroll
                 for (int a = 0; a < 2; ++a)
@@ -404,9 +427,26 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
                         }
             }
         }
-        if (WType == linear_weight_type::fp8_e4m3)
+        if (!fp4) {
             promote_fp8(acc, part, sa, sw[0][0], wm, g);
-        __syncthreads();
+        } else if (fold) {
+            // One 128-deep partial: acc += partial * sA[row] * 2^emax[col] (the wgmma kernel's
+            // folded promotion, in the same order).
+#pragma unroll
+            for (int a = 0; a < 2; ++a)
+#pragma unroll
+                for (int c = 0; c < 4; ++c)
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        const int r = wm + 16 * a + g + (i >= 2 ? 8 : 0);
+                        const int col = wn + 8 * c + 2 * t + (i & 1);
+                        acc[a][c][i] = fmaf(part[a][c][i],
+                                            __fmul_rn(sa[r], sw[col][0]),
+                                            acc[a][c][i]);
+                    }
+        }
+        if (!fp4 || !Pre)
+            __syncthreads();
     }
 
     store_tiles(acc, item.y, bt.y_type, bt.y_round, bt.ldy, m, n, row0, col0, wm, wn, g, t);
@@ -614,6 +654,16 @@ bool pipe_ok()
 // The kernel that ran last (bench tables name it): a string literal.
 const char *g_last_kernel = "none";
 
+// FATHOM_CUDA_FP4_FOLD=0: mma_kernel's FP4 path promotes every 32-block (no folding); read once.
+bool fp4_fold_enabled()
+{
+    static const bool s_on = [] {
+        const char *env = std::getenv("FATHOM_CUDA_FP4_FOLD");
+        return !(env && std::strcmp(env, "0") == 0);
+    }();
+    return s_on;
+}
+
 // The batch as the wgmma kernel's (128-row tiles), or false when it cannot take it: FP4 scale
 // rows are read 4 bytes at a time (aligned), k / 32 per row keeps that for every row.
 bool to_wgmma(const mma_batch &bt, wgmma_batch &wb)
@@ -662,7 +712,9 @@ Status launch_batch(const mma_batch &bt, bool pre, CUstream_st *stream)
             }
         }
         g_last_kernel = bt.w_type == F8 && pipe_ok() ? "mma.sync m16n8k32, cp.async pipeline"
-                                                     : "mma.sync m16n8k32";
+                        : bt.w_type == F8           ? "mma.sync m16n8k32"
+                        : bt.fold                   ? "mma.sync m16n8k32, FP4 folded per 128"
+                                                    : "mma.sync m16n8k32, FP4 per 32";
         if (bt.w_type == F8 && pipe_ok()) {
             FATHOM_LAUNCH(grid, k_threads, k_pipe_smem, stream, mma_pipe_kernel)(bt);
         } else if (bt.w_type == F8)
@@ -673,7 +725,8 @@ Status launch_batch(const mma_batch &bt, bool pre, CUstream_st *stream)
         g_last_kernel = "mma.sync m16n8k32, x quantised per tile";
         FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<F8, false>)(bt);
     } else {
-        g_last_kernel = "mma.sync m16n8k32, x quantised per tile";
+        g_last_kernel = bt.fold ? "mma.sync m16n8k32, x quantised per tile, FP4 folded per 128"
+                                : "mma.sync m16n8k32, x quantised per tile, FP4 per 32";
         FATHOM_LAUNCH(grid, k_threads, 0, stream, mma_kernel<F4, false>)(bt);
     }
     return launch_status();
@@ -725,6 +778,7 @@ Status linear_mma_launch(const linear_params *items,
         bt.y_type = p0.y_type;
         bt.y_round = p0.y_round_bf16 ? 1 : 0;
         bt.w_type = p0.w_type;
+        bt.fold = p0.w_type == linear_weight_type::fp4_e2m1 && fp4_fold_enabled() ? 1 : 0;
         for (; i < count && bt.count < k_max_items && same_group(items[i], p0); ++i) {
             const linear_params &p = items[i];
             if (p.m == 0)
@@ -752,6 +806,12 @@ Status linear_mma_launch(const linear_params *items,
 const char *linear_mma_refusal(const linear_params &p)
 {
     return refusal(p);
+}
+
+// Declared where used (tst_cuda_ops): whether mma.sync's FP4 path folds (FATHOM_CUDA_FP4_FOLD).
+bool linear_mma_fp4_fold()
+{
+    return fp4_fold_enabled();
 }
 
 // Declared where used (bench_cuda, tst_cuda_ops): which kernel the last linear_*mma_cuda call

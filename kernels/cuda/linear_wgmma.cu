@@ -66,10 +66,7 @@ constexpr int k_off_raw = k_off_sa + k_bm * 4;  // FP4: packed e2m1, 128 columns
 // maximum scale byte of the folded path.
 constexpr int k_off_wsc = k_off_raw + k_bn * k_bk / 2;
 constexpr int k_off_emax = k_off_wsc + k_threads * 4;
-// FP4 folding: a column's four 32-block scales 2^e_j become one 2^emax per 128 block, the codes
-// taking 2^(e_j - emax): exact in e4m3 while emax - e_j <= 8 (e2m1 0.5 .. 6 times 2^-8 still on
-// the e4m3 grid, subnormals included).
-constexpr int k_fold_max_shift = 8;
+// FP4 folding (linear_internal.cuh: k_fold_max_shift, e2m1_to_e4m3_shifted, convert16).
 constexpr int k_stage_fp8 = (k_off_raw + 1023) / 1024 * 1024;         // 33792
 constexpr int k_stage_fp4 = (k_off_emax + k_bn + 1023) / 1024 * 1024; // 43008
 
@@ -83,48 +80,6 @@ template<linear_weight_type WType>
 constexpr int smem_bytes()
 {
     return k_stages * stage_bytes<WType>() + 1024; // + slack to align the base to 1024
-}
-
-// e2m1 code -> the e4m3 code of the same value (sign kept; code 8 is -0).
-__device__ __forceinline__ uint32_t e2m1_to_e4m3(uint32_t c)
-{
-    const uint32_t m = c & 7u;
-    const uint32_t code = m == 0 ? 0u : m == 1 ? 0x30u : 0x38u + ((m - 2u) << 2);
-    return code | ((c & 8u) << 4);
-}
-
-// The e4m3 code of (e2m1 code c) * 2^-d, 0 <= d <= k_fold_max_shift (exact there). e2m1
-// magnitudes 0.5, 1, 1.5, 2, 3, 4, 6 = 2^x (1 + f / 8) with (x, f) = (-1, 0), (0, 0), (0, 4),
-// (1, 0), (1, 4), (2, 0), (2, 4); e4m3: biased exponent x - d + 7 when >= 1, else the subnormal
-// (8 + f) 2^(x - d - 3) = k 2^-9.
-__device__ __forceinline__ uint32_t e2m1_to_e4m3_shifted(uint32_t c, int d)
-{
-    const uint32_t m = c & 7u;
-    if (m == 0)
-        return (c & 8u) << 4;
-    const int x = m <= 1 ? -1 : m <= 3 ? 0 : m <= 5 ? 1 : 2;
-    const uint32_t f = (m >= 3 && (m & 1u)) ? 4u : 0u;
-    const int e = x - d + 7;
-    const uint32_t code = e >= 1 ? (static_cast<uint32_t>(e) << 3) | f : (8u + f) >> (1 - e);
-    return code | ((c & 8u) << 4);
-}
-
-// 8 packed e2m1 bytes (16 codes, low nibble = even k) -> 16 e4m3 codes as 4 words, each code's
-// value times 2^-d.
-__device__ __forceinline__ void convert16(uint32_t lo, uint32_t hi, int d, uint32_t out[4])
-{
-#pragma unroll
-    for (int o = 0; o < 4; ++o) {
-        const uint32_t word = o < 2 ? lo : hi;
-        const uint32_t half = (word >> (16 * (o & 1))) & 0xFFFFu; // 2 bytes = 4 codes
-        uint32_t r = 0;
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-            r |= (d == 0 ? e2m1_to_e4m3((half >> (4 * e)) & 0xFu)
-                         : e2m1_to_e4m3_shifted((half >> (4 * e)) & 0xFu, d))
-                 << (8 * e);
-        out[o] = r;
-    }
 }
 
 template<linear_weight_type WType>

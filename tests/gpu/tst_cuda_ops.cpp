@@ -52,6 +52,7 @@ namespace k = fathom::kernels;
 namespace fathom::kernels::cuda {
 // linear_mma.cu: the kernel of the last tensor-core LINEAR batch (diagnostics; not in cuda_ops.h).
 const char *linear_mma_last_kernel();
+bool linear_mma_fp4_fold();
 } // namespace fathom::kernels::cuda
 
 namespace {
@@ -3058,7 +3059,9 @@ struct MmaCase
     int n, kdim;
     k::act_type xType, yType;
     int64_t ldxPad;
-    bool wideFp4 = false; // FP4: scales of one 32-block per 128 of some rows 2^-12 of the others'
+    // FP4: scales of one 32-block per 128 of some rows 2^-12 of the others' (1: every 128 block,
+    // so no block folds; 2: odd 128 blocks, the even ones 2^-5: a mix of folded and per-32 blocks)
+    int wideFp4 = 0;
 };
 
 // The tensor-core LINEAR against the CPU: per element against the exact result (linear_ref)
@@ -3096,7 +3099,9 @@ void testMmaLinear(const MmaCase &c, bool wsExact = true)
                 wf[static_cast<size_t>(j) * kd + i]
                     *= std::ldexp(1.0f,
                                   (j / (fp8 ? 128 : 1) + e) % 5 - (i / 32) % 3 - 2 * ((i / 128) % 2)
-                                      - (c.wideFp4 && j % 3 == 0 && (i / 32) % 4 == 1 ? 12 : 0));
+                                      - (c.wideFp4 && j % 3 == 0 && (i / 32) % 4 == 1
+                                             ? (c.wideFp4 == 2 && (i / 128) % 2 == 0 ? 5 : 12)
+                                             : 0));
         Expert &x = ex[e];
         x.wd.resize(wf.size());
         if (fp8) {
@@ -3126,6 +3131,15 @@ void testMmaLinear(const MmaCase &c, bool wsExact = true)
 
     // Host references per item (f32 output; bf16 rounding allowed in the bound).
     std::vector<float> exact(static_cast<size_t>(total) * n), cpu32(exact.size()), S(exact.size());
+    // FP4: the emulated kernel's bits, from its rule (fp4fold): a k block of a 128-column tile
+    // folds when every column's four 32-block scales are at most k_fold_max_shift = 8 octaves
+    // apart (and FATHOM_CUDA_FP4_FOLD is not 0): 4 chained k32 sums of x codes times codes
+    // 2^-(emax - e_j), each rounded once (the emulated mma), then one promotion
+    // fma(partial, sA * 2^emax, acc); else per 32-block fma(sum32, sA * 2^e_j, acc). twin32: the
+    // per-32 rule everywhere (to show that folding changed bits).
+    const bool foldOn = fathom::kernels::cuda::linear_mma_fp4_fold();
+    std::vector<float> twin(exact.size()), twin32(exact.size());
+    int foldedBlocks = 0, per32Blocks = 0;
     std::vector<k::linear_params> host(items);
     int row = 0;
     for (int e = 0; e < items; ++e) {
@@ -3148,12 +3162,60 @@ void testMmaLinear(const MmaCase &c, bool wsExact = true)
         if (p.m && !statusOk(k::linear_cpu(p, nullptr), "linear_cpu fp32"))
             return;
         std::vector<uint8_t> q(kd), sq(kd / 128);
+        std::vector<char> foldTile; // [column tile][k block]
+        if (!fp8) {
+            const int tilesN = (n + 127) / 128, kbs = kd / 128;
+            foldTile.assign(static_cast<size_t>(tilesN) * kbs, 1);
+            for (int j = 0; j < n; ++j)
+                for (int b = 0; b < kbs; ++b) {
+                    const uint8_t *sc = ex[e].ws.data() + static_cast<size_t>(j) * (kd / 32) + 4 * b;
+                    const int hi = std::max(std::max(sc[0], sc[1]), std::max(sc[2], sc[3]));
+                    const int lo = std::min(std::min(sc[0], sc[1]), std::min(sc[2], sc[3]));
+                    if (hi - lo > 8 || !foldOn)
+                        foldTile[static_cast<size_t>(j / 128) * kbs + b] = 0;
+                }
+            if (c.rows[e] > 0)
+                for (char f : foldTile)
+                    ++(f ? foldedBlocks : per32Blocks);
+        }
         for (int r = 0; r < c.rows[e]; ++r) {
             k::act_quant_e4m3_f32(xf.data() + static_cast<size_t>(row + r) * xs,
                                   kd,
                                   128,
                                   q.data(),
                                   sq.data());
+            for (int j = 0; !fp8 && j < n; ++j) {
+                const uint8_t *wq = ex[e].wq.data() + static_cast<size_t>(j) * (kd / 2);
+                const uint8_t *sc = ex[e].ws.data() + static_cast<size_t>(j) * (kd / 32);
+                float acc = 0.0f, acc32 = 0.0f;
+                for (int b = 0; b < kd / 128; ++b) {
+                    const float sA = k::e8m0_to_f32(sq[b]);
+                    const int emax = std::max(std::max(sc[4 * b], sc[4 * b + 1]),
+                                              std::max(sc[4 * b + 2], sc[4 * b + 3]));
+                    const bool fold = foldTile[static_cast<size_t>(j / 128) * (kd / 128) + b];
+                    float part = 0.0f;
+                    for (int s4 = 0; s4 < 4; ++s4) {
+                        const int e32 = sc[4 * b + s4];
+                        double sum = 0, sum32 = 0;
+                        for (int i = 128 * b + 32 * s4; i < 128 * b + 32 * s4 + 32; ++i) {
+                            const double pr = static_cast<double>(k::e4m3_to_f32(q[i]))
+                                              * k::e2m1_to_f32(k::e2m1_unpack(wq, i));
+                            sum32 += pr;
+                            sum += std::ldexp(pr, e32 - emax);
+                        }
+                        const float p32 = static_cast<float>(sum32);
+                        acc32 = std::fmaf(p32, sA * k::e8m0_to_f32(static_cast<uint8_t>(e32)), acc32);
+                        if (fold)
+                            part = static_cast<float>(part + sum);
+                        else
+                            acc = std::fmaf(p32, sA * k::e8m0_to_f32(static_cast<uint8_t>(e32)), acc);
+                    }
+                    if (fold)
+                        acc = std::fmaf(part, sA * k::e8m0_to_f32(static_cast<uint8_t>(emax)), acc);
+                }
+                twin[static_cast<size_t>(row + r) * n + j] = acc;
+                twin32[static_cast<size_t>(row + r) * n + j] = acc32;
+            }
             for (int j = 0; j < n; ++j) {
                 double s = 0;
                 for (int i = 0; i < kd; ++i)
@@ -3213,8 +3275,9 @@ void testMmaLinear(const MmaCase &c, bool wsExact = true)
     const double coef = (4.0 + 2.0 * nb + 4.0) * std::ldexp(1.0, -24);
     const double nmseBound = 1e-11;
 #else
-    // The wgmma kernel's folded FP4 sums 128 products per block partial inside the tensor cores.
-    const int Bdev = fp8 || !wsExact ? 128 : 32;
+    // Folded FP4 (mma.sync and wgmma) sums 128 products per block partial inside the tensor
+    // cores; only the case whose every block is too wide to fold keeps B = 32.
+    const int Bdev = fp8 || c.wideFp4 != 1 ? 128 : 32;
     const double coef = Bdev * std::ldexp(1.0, -13) + (2.0 * nb + 4.0) * std::ldexp(1.0, -24);
     const double nmseBound = 1e-6;
 #endif
@@ -3235,6 +3298,36 @@ void testMmaLinear(const MmaCase &c, bool wsExact = true)
         expectNmse(cpu32, out, yBf16 ? 1e-5 : nmseBound, what + " vs CPU fp32 mode");
     };
     checkBound(got, c.name);
+#ifdef FATHOM_CUDA_EMULATION
+    if (!fp8) {
+        std::vector<float> want(twin);
+        if (yBf16)
+            for (float &v : want)
+                v = k::round_bf16(v);
+        expectExact(want,
+                    got,
+                    std::string(c.name) + " vs the host twin of the fold rule ("
+                        + std::to_string(foldedBlocks) + " k-blocks folded, "
+                        + std::to_string(per32Blocks) + " per 32)");
+        // The fold happened where the rule says, and nowhere else; with k >= 256 it changes some
+        // outputs' bits (with one k block the sums are mostly exact in fp32 either way).
+        size_t moved = 0;
+        for (size_t i = 0; i < twin.size(); ++i)
+            moved += twin[i] != twin32[i];
+        const bool expected = !foldOn ? foldedBlocks == 0
+                              : c.wideFp4 == 1 ? foldedBlocks == 0 && per32Blocks > 0
+                              : c.wideFp4 == 2 ? foldedBlocks > 0 && per32Blocks > 0
+                                               : per32Blocks == 0 && foldedBlocks > 0;
+        report(expected && (foldedBlocks > 0 || moved == 0)
+                   && (foldedBlocks == 0 || kd < 256 || moved > 0),
+               std::string(c.name) + ": fold decisions as the case intends (fold "
+                   + (foldOn ? "on" : "off") + ", " + std::to_string(moved)
+                   + " outputs differ from the per-32 rule)");
+        const std::string ran = fathom::kernels::cuda::linear_mma_last_kernel();
+        report((ran.find("folded") != std::string::npos) == foldOn,
+               std::string(c.name) + ": kernel " + ran);
+    }
+#endif
 
     // With a workspace: x quantised once by the pre-pass, the same bytes and sums, so the same
     // bits as the in-kernel quantisation (y poisoned again first).
@@ -3335,6 +3428,26 @@ void testMma()
          A::f32,
          0},
         {"mma linear fp8 m=3 136x256 bf16 y", W::fp8_e4m3, {3}, 136, 256, A::f32, A::bf16, 0},
+        // FP4 k blocks that fold and blocks that cannot (fp4fold): scales 2^12 apart in the
+        // odd 128 blocks, 2^5 in the even ones (shifted codes down to e4m3 subnormals).
+        {"mma linear fp4 m=70 264x512, odd k-blocks' scales 2^12 apart (folded / per-32 mix)",
+         W::fp4_e2m1,
+         {70},
+         264,
+         512,
+         A::f32,
+         A::f32,
+         0,
+         2},
+        {"mma linear fp4 m=130 136x512, some rows' scales 2^12 apart (per-32 path)",
+         W::fp4_e2m1,
+         {130},
+         136,
+         512,
+         A::f32,
+         A::f32,
+         0,
+         1},
     };
     for (const MmaCase &c : cases)
         testMmaLinear(c);
@@ -3585,7 +3698,16 @@ void testWgmmaLinear()
          A::f32,
          A::f32,
          0,
-         true},
+         1},
+        {"wgmma grouped fp4 experts rows 70,129 264x512, folded / per-32 mix",
+         W::fp4_e2m1,
+         {70, 129},
+         264,
+         512,
+         A::f32,
+         A::f32,
+         0,
+         2},
         {"wgmma linear fp4 m=100 136x384 bf16 y", W::fp4_e2m1, {100}, 136, 384, A::f32, A::bf16, 0},
         {"wgmma grouped fp8 rows 5,70 130x256", W::fp8_e4m3, {5, 70}, 130, 256, A::bf16, A::f32, 0},
     };
@@ -3595,10 +3717,12 @@ void testWgmmaLinear()
     setenv("FATHOM_LINEAR_MMA_KERNEL", "wgmma", 1);
     for (const MmaCase &c : cases) {
         // FP4 tiles whose scales allow it are folded (one 128-deep partial, promoted with the
-        // column's largest scale): other roundings than mma.sync's per-32 promotions, so the
-        // bound; tiles with a wider spread take the per-32 path, the same bits as mma.sync.
-        const bool folded = c.type == W::fp4_e2m1 && !c.wideFp4;
-        testMmaLinear(c, !folded);
+        // column's largest scale), by both kernels with the same rule (the mma.sync kernel too
+        // since fp4fold): the same bits in the emulation; with FATHOM_CUDA_FP4_FOLD=0 mma.sync
+        // promotes per 32, other roundings, so the bound. Tiles with a wider spread take the
+        // per-32 path in both.
+        const bool folded = c.type == W::fp4_e2m1 && c.wideFp4 != 1;
+        testMmaLinear(c, !folded || kc::linear_mma_fp4_fold());
         const std::string ran = kc::linear_mma_last_kernel();
 #ifdef FATHOM_CUDA_EMULATION
         report(ran.find("wgmma") != std::string::npos,
@@ -4724,6 +4848,8 @@ int main()
         {"attntail", {testSparseAttnFusedTail}},
         // The gate GEMV + routing launch.
         {"gate", {testGateRoute}},
+        // The tensor-core GEMMs (mma.sync, wgmma; fp4fold).
+        {"mma", {testMma, testWgmmaLinear}},
         // The pre-norm GEMV and the MoE FFN (w2 combine).
         {"ffnnodes", {testPreNormGemv, testExpertFfn}},
         // The indexer chain's fused launches (idxchain).

@@ -12,16 +12,22 @@
   added to the fp32 accumulator strictly in k order (shared memory, read by every lane), which is
   the CPU twin's order, so the result is bit-identical. Dense weights accumulate in double (exact
   mode) or fp32 (fp32 mode).
+  gemvpipe: the weight bytes of a step come through a per-warp ring in shared memory
+  (weight_ring): 8 steps a warp in flight as cp.async copies, the first issued before x is
+  staged, running on across the SwiGLU passes and the warp's columns; FATHOM_CUDA_GEMV_PIPELINE=0
+  (or a ring that does not fit) launches the plain loads. The arithmetic is the same either way.
   NOTE: the decode is integer-bound at roughly 2 TB/s of FP8 weights on an H100-class part; a
   cvt.e4m3x2 / prmt-based decode or a split-K over blocks with an ordered epilogue is the next
   step if a device run shows it below the copy bandwidth.
 */
 #include "kernels/cuda_ops.h"
 
+#include "async_copy.cuh"
 #include "linear_internal.cuh"
 #include "moe_group.cuh"
 #include "moe_route.cuh"
 
+#include <cstdlib>
 #include <cstring>
 
 namespace fathom::kernels::cuda {
@@ -84,6 +90,69 @@ size_t smem_bytes(GemvKind kind, int m, int k)
 {
     const size_t kb = (static_cast<size_t>(k) + 127) / 128;
     return x_bytes(kind, m, k) + static_cast<size_t>(m) * kb;
+}
+
+// gemvpipe: the weight stream's ring. A warp's step is 32 lanes x 16 bytes of one column's row
+// (every kind); with the pipeline each lane keeps its next k_ring steps in flight as cp.async
+// copies into its warp's ring in shared memory (after x and the activation scales) instead of
+// one load a step, so the weight stream runs ahead of the decode and the ordered adds (which are
+// untouched: only where the 16 bytes come from changes). k_ring_bytes per block.
+constexpr int k_ring = 8;
+constexpr int k_ring_step = 512;
+constexpr size_t k_ring_bytes = size_t(k_warps) * k_ring * k_ring_step; // 64 KiB
+
+__host__ __device__ inline size_t ring_offset(GemvKind kind, int m, int k)
+{
+    const size_t kb = (static_cast<size_t>(k) + 127) / 128;
+    return (x_bytes(kind, m, k) + static_cast<size_t>(m) * kb + 15) / 16 * 16;
+}
+
+size_t pipe_smem_bytes(GemvKind kind, int m, int k)
+{
+    return ring_offset(kind, m, k) + k_ring_bytes;
+}
+
+// FATHOM_CUDA_GEMV_PIPELINE=0: the GEMVs load their weights one step at a time as before the
+// ring (a device A/B; the bits are the same either way). Read once.
+bool gemv_pipeline_enabled()
+{
+    static const bool on = [] {
+        const char *e = std::getenv("FATHOM_CUDA_GEMV_PIPELINE");
+        return !(e && std::strcmp(e, "0") == 0);
+    }();
+    return on;
+}
+
+// Whether a launch of these shapes takes the pipelined kernels (the ring must fit as well).
+bool use_pipeline(GemvKind kind, int m, int k)
+{
+    return gemv_pipeline_enabled() && pipe_smem_bytes(kind, m, k) <= max_dynamic_smem();
+}
+
+size_t gemv_smem(GemvKind kind, int m, int k, bool pipe)
+{
+    return pipe ? pipe_smem_bytes(kind, m, k) : smem_bytes(kind, m, k);
+}
+
+// A GEMV kernel's dynamic shared memory limit: over 48 KiB (always with the ring) raised to
+// max_dynamic_smem() rather than to this launch's bytes, so that a later, smaller launch of the
+// same kernel never lowers the limit under a graph node captured earlier (the attribute is the
+// function's, read when a node launches).
+template<typename Kernel>
+cudaError_t allow_gemv_smem(Kernel *kernel, size_t bytes)
+{
+    return cuda::allow_smem(kernel, bytes <= 48 * 1024 ? bytes : max_dynamic_smem());
+}
+
+// A hint that the line at p is read soon (the weight scales of a column the ring has reached):
+// prefetch.global.L1, so the scale loads of the main loop, which are left where they are, hit.
+__device__ inline void prefetch_l1(const void *p)
+{
+#if defined(__CUDA_ARCH__)
+    asm volatile("prefetch.global.L1 [%0];" ::"l"(p));
+#else
+    (void) p;
+#endif
 }
 
 // ffnnodes: the pre-norm's scales and the MoE combine run once per block, outside the weight
@@ -233,8 +302,100 @@ struct gemv_epilogue
     gemv_prenorm norm; // ffnnodes: x's rows RMS-normalised as they are staged
 };
 
-// One block of the GEMV: columns [(block * k_warps + warp) * cpw, + cpw) of p.
-template<GemvKind Kind, linear_accum Accum>
+// gemvpipe: one lane's view of its warp's weight stream, the steps (column c of the warp's
+// cpw, pass 0 (p.w) / 1 (ep.w3), 512-byte step of the row) in the order gemv_block consumes
+// them. prime() issues the first k_ring - 1 steps; next() issues step t + k_ring - 1 into the
+// slot step t - 1 was read from (this lane's own read, done: its value was used), waits for
+// step t's copy and returns this lane's 16 bytes of it; drain() waits for the copies issued
+// past the last step (zero-filled, nothing read) before the shared memory is used again.
+// Steps past the row's end or of columns past n read nothing (the loads the plain loop skips).
+template<GemvKind Kind>
+struct weight_ring
+{
+    const unsigned char *w0, *w1; // the passes' weights
+    const uint8_t *s0, *s1;       // their scales (FP8 / FP4: prefetched to L1 ahead)
+    unsigned char *mine;       // this lane's 16 bytes of slot 0
+    int64_t row_bytes;         // one column's weight bytes (a multiple of 16)
+    int64_t col, col_end;      // the next issue's column; the warp's end (<= n)
+    int off;                   // the next issue's byte offset in the row (a step: 512 bytes)
+    int pass, passes;
+    int put, get; // slots of the next issue / read
+
+    __device__ void init(const linear_params &p,
+                         const gemv_epilogue &ep,
+                         int64_t col0,
+                         int cpw,
+                         unsigned char *smem)
+    {
+        const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+        w0 = static_cast<const unsigned char *>(p.w);
+        w1 = static_cast<const unsigned char *>(ep.w3);
+        s0 = p.w_scale;
+        s1 = ep.s3;
+        mine = smem + ring_offset(Kind, p.m, p.k) + (warp * k_ring) * k_ring_step + lane * 16;
+        row_bytes = Kind == GemvKind::Fp8    ? int64_t(p.k)
+                    : Kind == GemvKind::Fp4  ? int64_t(p.k) / 2
+                    : Kind == GemvKind::Bf16 ? int64_t(p.k) * 2
+                                             : int64_t(p.k) * 4;
+        col = col0;
+        col_end = col0 + cpw < p.n ? col0 + cpw : p.n;
+        off = 0;
+        pass = 0;
+        passes = ep.swiglu ? 2 : 1;
+        put = 0;
+        get = 0;
+    }
+
+    __device__ void issue(int k)
+    {
+        const int lane = threadIdx.x & 31;
+        const bool live = col < col_end;
+        if ((Kind == GemvKind::Fp8 || Kind == GemvKind::Fp4) && live && off == 0) {
+            // The column's scale row: FP8 one byte per 128-block of its 128-column group,
+            // FP4 one per 32-block of the column; a line per lane.
+            const int sb = Kind == GemvKind::Fp8 ? (k + 127) / 128 : k / 32;
+            const int64_t srow = Kind == GemvKind::Fp8 ? col / 128 : col;
+            if (lane * 128 < sb)
+                prefetch_l1((pass ? s1 : s0) + srow * sb + lane * 128);
+        }
+        const int64_t o = off + lane * 16;
+        async::cp_async16(mine + put * k_ring_step,
+                          (pass ? w1 : w0) + col * row_bytes + o,
+                          live && o < row_bytes);
+        async::cp_async_commit();
+        put = put + 1 == k_ring ? 0 : put + 1;
+        off += k_ring_step;
+        if (off >= row_bytes) {
+            off = 0;
+            if (++pass == passes) {
+                pass = 0;
+                ++col;
+            }
+        }
+    }
+
+    __device__ void prime(int k)
+    {
+#pragma unroll
+        for (int i = 0; i < k_ring - 1; ++i)
+            issue(k);
+    }
+
+    __device__ uint4 next(int k)
+    {
+        issue(k);
+        async::cp_async_wait<k_ring - 1>();
+        const uint4 v = *reinterpret_cast<const uint4 *>(mine + get * k_ring_step);
+        get = get + 1 == k_ring ? 0 : get + 1;
+        return v;
+    }
+
+    __device__ static void drain() { async::cp_async_wait<0>(); }
+};
+
+// One block of the GEMV: columns [(block * k_warps + warp) * cpw, + cpw) of p. Pipe: the
+// weights come through weight_ring (the same bytes, the same arithmetic in the same order).
+template<GemvKind Kind, linear_accum Accum, bool Pipe>
 __device__ __forceinline__ void gemv_block(const linear_params &p,
                                            int64_t ldx,
                                            int64_t ldy,
@@ -268,7 +429,7 @@ __device__ inline void prefetch_weights(const linear_params &p,
                 static_cast<uint32_t>(cols * row_bytes));
 }
 
-template<GemvKind Kind, linear_accum Accum>
+template<GemvKind Kind, linear_accum Accum, bool Pipe>
 __global__ void __launch_bounds__(k_threads)
     gemv_kernel(linear_params p, int64_t ldx, int64_t ldy, int cpw, expert_group g, gemv_prenorm nm)
 {
@@ -298,10 +459,10 @@ __global__ void __launch_bounds__(k_threads)
     }
     gemv_epilogue ep;
     ep.norm = nm;
-    gemv_block<Kind, Accum>(p, ldx, ldy, cpw, blockIdx.x, smem, terms, ep);
+    gemv_block<Kind, Accum, Pipe>(p, ldx, ldy, cpw, blockIdx.x, smem, terms, ep);
 }
 
-template<GemvKind Kind, linear_accum Accum>
+template<GemvKind Kind, linear_accum Accum, bool Pipe>
 __device__ __forceinline__ void gemv_block(const linear_params &p,
                                            int64_t ldx,
                                            int64_t ldy,
@@ -311,6 +472,12 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                                            terms_t *terms,
                                            const gemv_epilogue &ep)
 {
+    // The ring's first steps are in flight while x is staged (its own shared memory).
+    weight_ring<Kind> ring;
+    if constexpr (Pipe) {
+        ring.init(p, ep, (block * k_warps + (threadIdx.x >> 5)) * cpw, cpw, smem);
+        ring.prime(p.k);
+    }
     stage_x<Kind>(p, ldx, smem, ep.x_rows, ep.norm, reinterpret_cast<float *>(terms));
     __syncthreads();
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -336,9 +503,10 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                 const double *xd = reinterpret_cast<const double *>(smem);
                 for (int kbase = 0; kbase < k; kbase += 512) {
                     const int kk = kbase + lane * 16;
+                    const uint4 piped = Pipe ? ring.next(k) : uint4{};
                     double part[k_max_m] = {0.0, 0.0, 0.0, 0.0};
                     if (kk < k) {
-                        const uint4 raw = *reinterpret_cast<const uint4 *>(w + kk);
+                        const uint4 raw = Pipe ? piped : *reinterpret_cast<const uint4 *>(w + kk);
                         const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
                         for (int i = 0; i < 16; ++i) {
@@ -380,8 +548,10 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                 const int kb32 = k / 32;
                 for (int kbase = 0; kbase < k; kbase += 1024) {
                     const int b = kbase / 32 + lane; // this lane's 32-block
+                    const uint4 piped = Pipe ? ring.next(k) : uint4{};
                     if (b < kb32) {
-                        const uint4 raw = *reinterpret_cast<const uint4 *>(w + b * 16);
+                        const uint4 raw = Pipe ? piped
+                                               : *reinterpret_cast<const uint4 *>(w + b * 16);
                         const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
                         int isum[k_max_m] = {0, 0, 0, 0};
 #pragma unroll
@@ -414,8 +584,14 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                 constexpr int per = Kind == GemvKind::Bf16 ? 8 : 4; // elements per 16-byte load
                 const size_t esize = Kind == GemvKind::Bf16 ? 2 : 4;
                 const unsigned char *w = static_cast<const unsigned char *>(wsrc) + j * k * esize;
-                for (int kk = lane * per; kk < k; kk += 32 * per) {
-                    const uint4 raw = *reinterpret_cast<const uint4 *>(w + kk * esize);
+                // Pipe: every lane takes every step of the warp (a ring step each), the steps
+                // past its row's end doing nothing else; the lane's own k order is unchanged.
+                for (int kk = lane * per; Pipe ? kk - lane * per < k : kk < k; kk += 32 * per) {
+                    const uint4 piped = Pipe ? ring.next(k) : uint4{};
+                    if (Pipe && kk >= k)
+                        continue;
+                    const uint4 raw = Pipe ? piped
+                                           : *reinterpret_cast<const uint4 *>(w + kk * esize);
                     const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
                     for (int i = 0; i < per; ++i) {
@@ -478,6 +654,8 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                 store_y(p, ldy, yr, j, round_bf16(h));
             }
     }
+    if constexpr (Pipe)
+        ring.drain();
 }
 
 GemvKind kind_of(linear_weight_type t)
@@ -519,17 +697,18 @@ Status launch(const linear_params &p,
               CUstream_st *stream,
               const gemv_prenorm &nm)
 {
-    const size_t bytes = smem_bytes(Kind, p.m, p.k);
-    if (const cudaError_t err = cuda::allow_smem(gemv_kernel<Kind, Accum>, bytes);
-        err != cudaSuccess)
+    const bool pipe = use_pipeline(Kind, p.m, p.k);
+    const size_t bytes = gemv_smem(Kind, p.m, p.k, pipe);
+    void (*const kernel)(linear_params, int64_t, int64_t, int, expert_group, gemv_prenorm)
+        = pipe ? gemv_kernel<Kind, Accum, true> : gemv_kernel<Kind, Accum, false>;
+    if (const cudaError_t err = allow_gemv_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     const int cpw = columns_per_warp(p.n);
     const long long cols_per_block = static_cast<long long>(k_warps) * cpw;
     const int64_t ldx = p.ldx ? p.ldx : p.k;
     const int64_t ldy = p.ldy ? p.ldy : p.n;
     const dim3 grid(grid_for(p.n, static_cast<int>(cols_per_block)), g.active ? g.slots : 1);
-    FATHOM_LAUNCH(grid, k_threads, bytes, stream, gemv_kernel<Kind, Accum>)
-    (p, ldx, ldy, cpw, g, nm);
+    FATHOM_LAUNCH(grid, k_threads, bytes, stream, kernel)(p, ldx, ldy, cpw, g, nm);
     return launch_status();
 }
 
@@ -549,7 +728,7 @@ struct gemv_group
     gemv_prenorm norm; // ffnnodes: every item's x RMS-normalised as it is staged
 };
 
-template<linear_accum Accum>
+template<linear_accum Accum, bool Pipe>
 __global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
 {
     // Before the wait only the arguments and the items' (dense) weights are read.
@@ -570,16 +749,30 @@ __global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
     const int cpw = gp.cpw[it];
     switch (static_cast<GemvKind>(gp.kind[it])) {
     case GemvKind::Fp8:
-        gemv_block<GemvKind::Fp8, linear_accum::exact>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        gemv_block<GemvKind::Fp8, linear_accum::exact, Pipe>(p,
+                                                             ldx,
+                                                             ldy,
+                                                             cpw,
+                                                             block,
+                                                             smem,
+                                                             terms,
+                                                             ep);
         break;
     case GemvKind::Fp4:
-        gemv_block<GemvKind::Fp4, linear_accum::exact>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        gemv_block<GemvKind::Fp4, linear_accum::exact, Pipe>(p,
+                                                             ldx,
+                                                             ldy,
+                                                             cpw,
+                                                             block,
+                                                             smem,
+                                                             terms,
+                                                             ep);
         break;
     case GemvKind::Bf16:
-        gemv_block<GemvKind::Bf16, Accum>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        gemv_block<GemvKind::Bf16, Accum, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
         break;
     default:
-        gemv_block<GemvKind::F32, Accum>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        gemv_block<GemvKind::F32, Accum, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
         break;
     }
     // idxchain: the item's y_scale - round_bf16(y * y_scale) over the bf16-rounded f32 outputs
@@ -695,7 +888,7 @@ __device__ inline ffn_combine_args combine_args(const ffn_launch &L)
             k_warps * L.cpw};
 }
 
-template<linear_accum Accum>
+template<linear_accum Accum, bool Pipe>
 __global__ void __launch_bounds__(k_threads) experts_ffn_kernel(ffn_launch L)
 {
     FATHOM_PDL_WAIT();
@@ -748,17 +941,19 @@ __global__ void __launch_bounds__(k_threads) experts_ffn_kernel(ffn_launch L)
     switch (static_cast<GemvKind>(kind)) {
     case GemvKind::Fp8:
         gemv_block<GemvKind::Fp8,
-                   linear_accum::exact>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+                   linear_accum::exact,
+                   Pipe>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
         break;
     case GemvKind::Fp4:
         gemv_block<GemvKind::Fp4,
-                   linear_accum::exact>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+                   linear_accum::exact,
+                   Pipe>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
         break;
     case GemvKind::Bf16:
-        gemv_block<GemvKind::Bf16, Accum>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+        gemv_block<GemvKind::Bf16, Accum, Pipe>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
         break;
     default:
-        gemv_block<GemvKind::F32, Accum>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+        gemv_block<GemvKind::F32, Accum, Pipe>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
         break;
     }
     if (L.combine_y)
@@ -803,7 +998,7 @@ __device__ GEMV_OUT_OF_LINE void gate_route_tail(const gate_route_launch &L, int
                 start);
 }
 
-template<GemvKind Kind, linear_accum Accum>
+template<GemvKind Kind, linear_accum Accum, bool Pipe>
 __global__ void __launch_bounds__(k_threads) gate_route_kernel(gate_route_launch L)
 {
     prefetch_weights(L.p, Kind, L.cpw, blockIdx.x);
@@ -812,7 +1007,7 @@ __global__ void __launch_bounds__(k_threads) gate_route_kernel(gate_route_launch
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ float terms[k_warps][k_max_m][32];
     const int64_t ldx = L.p.ldx ? L.p.ldx : L.p.k, ldy = L.p.ldy ? L.p.ldy : L.p.n;
-    gemv_block<Kind, Accum>(L.p, ldx, ldy, L.cpw, blockIdx.x, smem, terms);
+    gemv_block<Kind, Accum, Pipe>(L.p, ldx, ldy, L.cpw, blockIdx.x, smem, terms);
     // The last block to store its logits routes and groups (the counter left at 0).
     if (arrive_last(L.counter, static_cast<int>(gridDim.x)))
         gate_route_tail(L, reinterpret_cast<int *>(smem));
@@ -879,26 +1074,27 @@ Status linear_experts_ffn_launch(const linear_params &base,
     L.cpw = columns_per_warp(base.n);
     L.kind = static_cast<int32_t>(kind_of(base.w_type));
     L.shared_kind = static_cast<int32_t>(kind_of(f.shared.w_type));
-    size_t bytes = smem_bytes(kind_of(base.w_type), base.m, base.k);
     const bool has_shared = f.shared.m > 0;
+    const bool pipe = use_pipeline(kind_of(base.w_type), base.m, base.k)
+                      && (!has_shared
+                          || use_pipeline(kind_of(f.shared.w_type), f.shared.m, f.shared.k));
+    size_t bytes = gemv_smem(kind_of(base.w_type), base.m, base.k, pipe);
     if (has_shared) {
-        const size_t b = smem_bytes(kind_of(f.shared.w_type), f.shared.m, f.shared.k);
+        const size_t b = gemv_smem(kind_of(f.shared.w_type), f.shared.m, f.shared.k, pipe);
         bytes = b > bytes ? b : bytes;
     }
     const linear_accum accum = !is_quantized(base.w_type)                     ? base.accum
                                : has_shared && !is_quantized(f.shared.w_type) ? f.shared.accum
                                                                               : linear_accum::exact;
     const bool exact = accum == linear_accum::exact;
-    const auto kernel = exact ? experts_ffn_kernel<linear_accum::exact>
-                              : experts_ffn_kernel<linear_accum::fp32>;
-    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
+    void (*const kernel)(ffn_launch) = exact ? (pipe ? experts_ffn_kernel<linear_accum::exact, true>
+                                                     : experts_ffn_kernel<linear_accum::exact, false>)
+                                             : (pipe ? experts_ffn_kernel<linear_accum::fp32, true>
+                                                     : experts_ffn_kernel<linear_accum::fp32, false>);
+    if (const cudaError_t err = allow_gemv_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     const dim3 grid(grid_for(base.n, k_warps * L.cpw), g.slots + (has_shared ? 1 : 0));
-    if (exact) {
-        FATHOM_LAUNCH(grid, k_threads, bytes, stream, experts_ffn_kernel<linear_accum::exact>)(L);
-    } else {
-        FATHOM_LAUNCH(grid, k_threads, bytes, stream, experts_ffn_kernel<linear_accum::fp32>)(L);
-    }
+    FATHOM_LAUNCH(grid, k_threads, bytes, stream, kernel)(L);
     return launch_status();
 }
 
@@ -914,9 +1110,12 @@ Status linear_group_gemv_launch(const linear_params *items,
         return Status::invalid("linear_group_gemv: 1 to 8 items");
     gemv_group gp;
     std::memset(static_cast<void *>(&gp), 0, sizeof gp); // defined parameter bytes (graphs)
-    size_t bytes = 0;
     long long blocks = 0;
     linear_accum accum = linear_accum::exact;
+    bool pipe = true;
+    for (int i = 0; i < count; ++i)
+        pipe = pipe && use_pipeline(kind_of(items[i].w_type), items[i].m, items[i].k);
+    size_t bytes = 0;
     for (int i = 0; i < count; ++i) {
         const linear_params &p = items[i];
         const GemvKind kind = kind_of(p.w_type);
@@ -924,7 +1123,7 @@ Status linear_group_gemv_launch(const linear_params *items,
             return Status::unsupported("linear_group_gemv: shape not supported");
         if (kind == GemvKind::Bf16 || kind == GemvKind::F32)
             accum = p.accum; // the caller checked that the dense items agree
-        const size_t b = smem_bytes(kind, p.m, p.k);
+        const size_t b = gemv_smem(kind, p.m, p.k, pipe);
         bytes = b > bytes ? b : bytes;
         gp.items[i] = p;
         gp.kind[i] = static_cast<int32_t>(kind);
@@ -942,16 +1141,14 @@ Status linear_group_gemv_launch(const linear_params *items,
     if (blocks > 0x7FFFFFFFLL)
         return Status::unsupported("linear_group_gemv: too many columns");
     const bool exact = accum == linear_accum::exact;
-    const auto kernel = exact ? gemv_group_kernel<linear_accum::exact>
-                              : gemv_group_kernel<linear_accum::fp32>;
-    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
+    void (*const kernel)(gemv_group) = exact ? (pipe ? gemv_group_kernel<linear_accum::exact, true>
+                                                     : gemv_group_kernel<linear_accum::exact, false>)
+                                             : (pipe ? gemv_group_kernel<linear_accum::fp32, true>
+                                                     : gemv_group_kernel<linear_accum::fp32, false>);
+    if (const cudaError_t err = allow_gemv_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     const unsigned grid = static_cast<unsigned>(blocks);
-    if (exact) {
-        FATHOM_LAUNCH(grid, k_threads, bytes, stream, gemv_group_kernel<linear_accum::exact>)(gp);
-    } else {
-        FATHOM_LAUNCH(grid, k_threads, bytes, stream, gemv_group_kernel<linear_accum::fp32>)(gp);
-    }
+    FATHOM_LAUNCH(grid, k_threads, bytes, stream, kernel)(gp);
     return launch_status();
 }
 
@@ -1036,10 +1233,13 @@ Status moe_gate_route_group_cuda(const linear_params &gate,
     L.slots = slots;
     L.cpw = columns_per_warp(gate.n);
     const size_t group_bytes = group_smem_bytes(p.n_experts);
-    const size_t gemv_bytes = smem_bytes(GemvKind::Bf16, gate.m, gate.k);
+    const bool pipe = use_pipeline(GemvKind::Bf16, gate.m, gate.k);
+    const size_t gemv_bytes = gemv_smem(GemvKind::Bf16, gate.m, gate.k, pipe);
     const size_t bytes = gemv_bytes > group_bytes ? gemv_bytes : group_bytes;
-    const auto kernel = gate_route_kernel<GemvKind::Bf16, linear_accum::exact>;
-    if (const cudaError_t err = allow_smem(kernel, bytes); err != cudaSuccess)
+    void (*const kernel)(gate_route_launch)
+        = pipe ? gate_route_kernel<GemvKind::Bf16, linear_accum::exact, true>
+               : gate_route_kernel<GemvKind::Bf16, linear_accum::exact, false>;
+    if (const cudaError_t err = allow_gemv_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     FATHOM_LAUNCH(grid_for(gate.n, k_warps * L.cpw), k_threads, bytes, stream, kernel)(L);
     return launch_status();

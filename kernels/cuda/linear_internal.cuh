@@ -63,15 +63,6 @@ __device__ inline uint8_t act_scale(float amax)
 }
 
 // FP4 (e2m1 + e8m0 per 32) on the e4m3 tensor cores (linear_mma.cu, linear_wgmma.cu).
-// e2m1 code -> the e4m3 code of the same value (sign kept; code 8 is -0).
-__device__ __forceinline__ uint32_t e2m1_to_e4m3(uint32_t c)
-{
-    // magnitudes 0, 0.5, 1, 1.5, 2, 3, 4, 6 -> e4m3 codes 0x00, 0x30, 0x38, 0x3C, ..., 0x4C
-    const uint32_t m = c & 7u;
-    const uint32_t code = m == 0 ? 0u : m == 1 ? 0x30u : 0x38u + ((m - 2u) << 2);
-    return code | ((c & 8u) << 4);
-}
-
 // FP4 folding: a column's four 32-block scales 2^e_j become one 2^emax per 128 block, the codes
 // taking 2^(e_j - emax): exact in e4m3 while emax - e_j <= 8 (e2m1 0.5 .. 6 times 2^-8 still on
 // the e4m3 grid, subnormals included). A k block of a tile folds only when every column allows
@@ -94,22 +85,65 @@ __device__ __forceinline__ uint32_t e2m1_to_e4m3_shifted(uint32_t c, int d)
     return code | ((c & 8u) << 4);
 }
 
+// The e4m3 codes of the e2m1 magnitudes 0 .. 7 (0, 0.5, 1, 1.5, 2, 3, 4, 6) times 2^-d as the
+// bytes of two words (lo: magnitudes 0 .. 3, hi: 4 .. 7), 0 <= d <= k_fold_max_shift. Unshifted:
+// 0x00, 0x30, 0x38, 0x3C, 0x40, 0x44, 0x48, 0x4C; up to d = 5 every nonzero one stays normal and
+// only its exponent field drops by d (0x30 - 5 * 8 = 0x08 is 2^-6, e4m3's smallest normal).
+__device__ __forceinline__ void e2m1_table(int d, uint32_t &lo, uint32_t &hi)
+{
+    if (d <= 5) {
+        lo = 0x3C383000u - static_cast<uint32_t>(d) * 0x08080800u;
+        hi = 0x4C484440u - static_cast<uint32_t>(d) * 0x08080808u;
+        return;
+    }
+    lo = 0;
+    hi = 0;
+#pragma unroll
+    for (uint32_t m = 1; m < 8; ++m) {
+        const uint32_t c = e2m1_to_e4m3_shifted(m, d);
+        if (m < 4)
+            lo |= c << (8 * m);
+        else
+            hi |= c << (8 * (m - 4));
+    }
+}
+
+// Byte n of the result = byte (s >> 4 n) & 7 of the 8 bytes {y, x} (x bytes 0 .. 3): PRMT with
+// selector nibbles below 8 (callers pass no others).
+__device__ __forceinline__ uint32_t byte_perm(uint32_t x, uint32_t y, uint32_t s)
+{
+#ifdef FATHOM_CUDA_EMULATION
+    const uint64_t v = (static_cast<uint64_t>(y) << 32) | x;
+    uint32_t r = 0;
+    for (int n = 0; n < 4; ++n)
+        r |= static_cast<uint32_t>((v >> (8 * ((s >> (4 * n)) & 7u))) & 0xFFu) << (8 * n);
+    return r;
+#else
+    return __byte_perm(x, y, s);
+#endif
+}
+
+// 4 e2m1 codes (bits 4 i .. 4 i + 3 of `half`) -> 4 e4m3 codes (byte i) through the table of
+// e2m1_table: the magnitudes by one byte permute, the sign bits (nibble bit 3) spread to bit 7 of
+// each byte. Checked against e2m1_to_e4m3_shifted for every half and d = 0 .. 8 (fp4fold).
+__device__ __forceinline__ uint32_t convert4(uint32_t half, uint32_t lo, uint32_t hi)
+{
+    const uint32_t mag = byte_perm(lo, hi, half & 0x7777u);
+    uint32_t s = half & 0x8888u;
+    s = (s | (s << 8)) & 0x00FF00FFu; // nibbles 0, 1 -> byte 0; 2, 3 -> byte 2
+    s = (s | (s << 4)) & 0x0F0F0F0Fu; // nibble i -> byte i (its bit 3)
+    return mag | (s << 4);
+}
+
 // 8 packed e2m1 bytes (16 codes, low nibble = even k) -> 16 e4m3 codes as 4 words (code i of
 // word o is k = 4 o + i), each code's value times 2^-d.
 __device__ __forceinline__ void convert16(uint32_t lo, uint32_t hi, int d, uint32_t out[4])
 {
+    uint32_t tlo, thi;
+    e2m1_table(d, tlo, thi);
 #pragma unroll
-    for (int o = 0; o < 4; ++o) {
-        const uint32_t word = o < 2 ? lo : hi;
-        const uint32_t half = (word >> (16 * (o & 1))) & 0xFFFFu; // 2 bytes = 4 codes
-        uint32_t r = 0;
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-            r |= (d == 0 ? e2m1_to_e4m3((half >> (4 * e)) & 0xFu)
-                         : e2m1_to_e4m3_shifted((half >> (4 * e)) & 0xFu, d))
-                 << (8 * e);
-        out[o] = r;
-    }
+    for (int o = 0; o < 4; ++o)
+        out[o] = convert4(((o < 2 ? lo : hi) >> (16 * (o & 1))) & 0xFFFFu, tlo, thi);
 }
 
 inline bool is_quantized(linear_weight_type t)

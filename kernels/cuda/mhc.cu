@@ -10,13 +10,25 @@
      decode step streams φ (1.5 MiB for V4-Flash) with 25 SMs instead of one. The fp32 results
      (fl32(φ_r·x̄) and fl32(Σx̄²/width), exactly what the CPU keeps) are parked in the first 25
      floats of the token's u row, which the second kernel overwrites last.
-  2. finish: one block per token; thread 0 runs the scalar part (sigmoids, row softmax, Sinkhorn
-     iterations) literally as mhc_pre_cpu, then the block forms u = bf16(Σ_i pre_i·X[i]).
+  2. finish: one block per token; the scalar part (sigmoids, row softmax, Sinkhorn iterations)
+     as mhc_pre_cpu, then the block forms u = bf16(Σ_i pre_i·X[i]).
   post: one thread per output element, Σ_i C[i][j]·X[i] in double as the CPU, no FMA.
+
+  Latency (session 12, FATHOM_CUDA_MHC_FAST, default 1; 0: the previous code, for device A/B):
+  the scalar part by one warp (lane k holds comb entry k; a row's or a column's double sum is
+  formed by every lane of it from shuffled entries in mhc_pre_cpu's order, then each lane divides
+  its own entry) instead of thread 0 on a local-memory array; the dots and u's loop with 8 / 4
+  elements' loads issued before their adds (the adds in the same order); the streams' element
+  (j, e) of PostedRows without 64-bit divisions. The same operations on the same values in the
+  same order: the same bits (tst_cuda_ops compares both settings bit for bit).
 */
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 
 namespace fathom::kernels {
 
@@ -36,6 +48,11 @@ struct StreamRows
     __device__ float operator()(int64_t t, int64_t width, int64_t i) const
     {
         return x[t * width + i];
+    }
+    // Stream j's element e (i = j·d + e).
+    __device__ float at(int64_t t, int64_t width, int d, int j, int e) const
+    {
+        return x[t * width + static_cast<int64_t>(j) * d + e];
     }
 };
 
@@ -59,10 +76,31 @@ struct PostedRows
     {
         return post_value(q, t, static_cast<int>(i / q.d), static_cast<int>(i % q.d));
     }
+    __device__ float at(int64_t t, int64_t, int, int j, int e) const
+    {
+        return post_value(q, t, j, e);
+    }
+};
+
+// PostedRows with 32-bit index arithmetic (i < width = n·d, an int): the same j and e.
+struct PostedRows32
+{
+    MhcPostParams q;
+    __device__ float operator()(int64_t t, int64_t, int64_t i) const
+    {
+        const unsigned k = static_cast<unsigned>(i), d = static_cast<unsigned>(q.d);
+        return post_value(q, t, static_cast<int>(k / d), static_cast<int>(k % d));
+    }
+    __device__ float at(int64_t t, int64_t, int, int j, int e) const
+    {
+        return post_value(q, t, j, e);
+    }
 };
 
 // Block (t, r): r < rows: fl32(φ_r·x̄_t); r == rows: fl32(Σx̄_t² / width). Written to u[t][r].
-template<typename Rows>
+// Fast: 8 elements' loads (4 pairs) before their adds, in the pairs loop's order: acc0 and acc1
+// take the same products in the same order as 4 turns of that loop.
+template<bool Fast, typename Rows>
 __device__ void dots_block(
     const Rows &xr, const float *fn, int rows, int width, float *u, int d, double *scratch)
 {
@@ -71,6 +109,22 @@ __device__ void dots_block(
     const float *f = sq ? nullptr : fn + static_cast<int64_t>(r) * width;
     double acc0 = 0.0, acc1 = 0.0;
     int i = threadIdx.x;
+    if (Fast) {
+        const int bd = static_cast<int>(blockDim.x);
+        for (; i + 7 * bd < width; i += 8 * bd) {
+            float xv[8], fv[8];
+#pragma unroll
+            for (int q = 0; q < 8; ++q) {
+                xv[q] = xr(t, width, i + q * bd);
+                fv[q] = sq ? xv[q] : f[i + q * bd];
+            }
+#pragma unroll
+            for (int q = 0; q < 8; q += 2) {
+                acc0 += static_cast<double>(fv[q]) * static_cast<double>(xv[q]);
+                acc1 += static_cast<double>(fv[q + 1]) * static_cast<double>(xv[q + 1]);
+            }
+        }
+    }
     for (; i + static_cast<int>(blockDim.x) < width; i += 2 * blockDim.x) {
         const float x0 = xr(t, width, i), x1 = xr(t, width, i + blockDim.x);
         acc0 += static_cast<double>(sq ? x0 : f[i]) * static_cast<double>(x0);
@@ -86,18 +140,193 @@ __device__ void dots_block(
                                                       : static_cast<float>(s / width);
 }
 
-__global__ void mhc_dots_kernel(
-    const float *xall, const float *fn, int rows, int width, float *u, int d)
+// Fast: token 0's block (0, r < rows) asks L2 for φ's row r before FATHOM_PDL_WAIT() (a weight,
+// which no kernel writes), a 16-byte-aligned piece per warp (lane 0), so the dots' φ loads find
+// it there; nothing when the row is not 16-byte aligned.
+__device__ inline void prefetch_fn_row(const float *fn, int rows, int width)
 {
+    if (blockIdx.x != 0 || static_cast<int>(blockIdx.y) >= rows || (threadIdx.x & 31) != 0
+        || (width & 3) != 0)
+        return;
+    const auto *row = reinterpret_cast<const unsigned char *>(
+        fn + static_cast<int64_t>(blockIdx.y) * width);
+    if ((reinterpret_cast<uintptr_t>(row) & 15u) != 0)
+        return;
+    const uint32_t bytes = static_cast<uint32_t>(width) * 4u, warps = blockDim.x / 32u;
+    const uint32_t chunk = (bytes / warps + 15u) & ~15u, b0 = (threadIdx.x / 32u) * chunk;
+    if (b0 < bytes)
+        cuda::prefetch_l2(row + b0, bytes - b0 < chunk ? bytes - b0 : chunk);
+}
+
+template<bool Fast>
+__global__ void __launch_bounds__(k_threads)
+    mhc_dots_kernel(const float *xall, const float *fn, int rows, int width, float *u, int d)
+{
+    if (Fast)
+        prefetch_fn_row(fn, rows, width);
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     __shared__ double scratch[32];
-    dots_block(StreamRows{xall}, fn, rows, width, u, d, scratch);
+    dots_block<Fast>(StreamRows{xall}, fn, rows, width, u, d, scratch);
+}
+
+// Token t's scalar part (thread 0; Fast = 0): pre (into s_pre and pre_out), post and comb (the
+// Sinkhorn iterations) from s_dots, as mhc_pre_cpu.
+template<int Mode>
+__device__ void mixes_thread0(int t,
+                              const float *s_dots,
+                              float *s_pre,
+                              const float *base,
+                              const float *scale,
+                              float *pre_out,
+                              float *post_out,
+                              float *comb_out,
+                              int n,
+                              int iters,
+                              float norm_eps,
+                              float hc_eps)
+{
+    const int rows = Mode != 1 ? (2 + n) * n : n;
+    const float rho = cuda::rsqrt_f32(__fadd_rn(s_dots[rows], norm_eps));
+    float mu[k_max_rows];
+    for (int r = 0; r < rows; ++r)
+        mu[r] = __fmul_rn(s_dots[r], rho);
+    for (int i = 0; i < n; ++i) {
+        const float pre = __fadd_rn(cuda::sigmoid_f32(
+                                        __fadd_rn(__fmul_rn(scale[0], mu[i]), base[i])),
+                                    hc_eps);
+        s_pre[i] = pre;
+        if (Mode != 1) {
+            pre_out[t * n + i] = pre;
+            post_out[t * n + i] = 2.0f
+                                  * cuda::sigmoid_f32(
+                                      __fadd_rn(__fmul_rn(scale[1], mu[n + i]), base[n + i]));
+        }
+    }
+    if (Mode != 1) {
+        float c[16];
+        for (int k = 0; k < n * n; ++k)
+            c[k] = __fadd_rn(__fmul_rn(scale[2], mu[2 * n + k]), base[2 * n + k]);
+        for (int i = 0; i < n; ++i) {
+            float *row = c + i * n;
+            float mx = row[0];
+            for (int j = 1; j < n; ++j)
+                mx = row[j] > mx ? row[j] : mx;
+            double s = 0.0;
+            for (int j = 0; j < n; ++j) {
+                row[j] = cuda::exp_f32(__fsub_rn(row[j], mx));
+                s += row[j];
+            }
+            const float sum = static_cast<float>(s);
+            for (int j = 0; j < n; ++j)
+                row[j] = __fadd_rn(__fdiv_rn(row[j], sum), hc_eps);
+        }
+        for (int it = 0; it < iters; ++it) {
+            if (it > 0) {
+                for (int i = 0; i < n; ++i) {
+                    double s = 0.0;
+                    for (int j = 0; j < n; ++j)
+                        s += c[i * n + j];
+                    const float den = __fadd_rn(static_cast<float>(s), hc_eps);
+                    for (int j = 0; j < n; ++j)
+                        c[i * n + j] = __fdiv_rn(c[i * n + j], den);
+                }
+            }
+            for (int j = 0; j < n; ++j) {
+                double s = 0.0;
+                for (int i = 0; i < n; ++i)
+                    s += c[i * n + j];
+                const float den = __fadd_rn(static_cast<float>(s), hc_eps);
+                for (int i = 0; i < n; ++i)
+                    c[i * n + j] = __fdiv_rn(c[i * n + j], den);
+            }
+        }
+        for (int k = 0; k < n * n; ++k)
+            comb_out[t * n * n + k] = c[k];
+    }
+}
+
+// mixes_thread0 by the block's first warp (all 32 lanes call it), n = N: lane i < N the pre
+// sigmoid, lane N + i the post's, lane k < N·N comb entry k (row k / N, column k % N; the other
+// lanes follow lane 0's values and store nothing). A row's (column's) max and double sum are
+// formed by each lane of that row (column) from its entries, shuffled in, in mhc_pre_cpu's
+// order (j = 0..N-1, i = 0..N-1); each lane then divides its own entry: every value the same
+// operations on the same operands as thread 0's loops.
+template<int Mode, int N>
+__device__ void mixes_warp(int t,
+                           const float *s_dots,
+                           float *s_pre,
+                           const float *base,
+                           const float *scale,
+                           float *pre_out,
+                           float *post_out,
+                           float *comb_out,
+                           int iters,
+                           float norm_eps,
+                           float hc_eps)
+{
+    constexpr int rows = Mode != 1 ? (2 + N) * N : N, nn = N * N;
+    constexpr unsigned all = 0xFFFFFFFFu;
+    const int lane = static_cast<int>(threadIdx.x);
+    const float rho = cuda::rsqrt_f32(__fadd_rn(s_dots[rows], norm_eps));
+    if (lane < N) {
+        const float mu = __fmul_rn(s_dots[lane], rho);
+        const float pre = __fadd_rn(cuda::sigmoid_f32(
+                                        __fadd_rn(__fmul_rn(scale[0], mu), base[lane])),
+                                    hc_eps);
+        s_pre[lane] = pre;
+        if (Mode != 1)
+            pre_out[t * N + lane] = pre;
+    } else if (Mode != 1 && lane < 2 * N) {
+        const int i = lane - N;
+        const float mu = __fmul_rn(s_dots[N + i], rho);
+        post_out[t * N + i] = 2.0f
+                              * cuda::sigmoid_f32(__fadd_rn(__fmul_rn(scale[1], mu), base[N + i]));
+    }
+    if (Mode == 1)
+        return;
+    const int k = lane < nn ? lane : 0;
+    const int row0 = (k / N) * N, col = k % N;
+    float c = __fadd_rn(__fmul_rn(scale[2], __fmul_rn(s_dots[2 * N + k], rho)), base[2 * N + k]);
+    // Row softmax: max from the row's first entry on, exp, double sum, division.
+    float mx = __shfl_sync(all, c, row0);
+#pragma unroll
+    for (int j = 1; j < N; ++j) {
+        const float v = __shfl_sync(all, c, row0 + j);
+        mx = v > mx ? v : mx;
+    }
+    c = cuda::exp_f32(__fsub_rn(c, mx));
+    {
+        double s = 0.0;
+#pragma unroll
+        for (int j = 0; j < N; ++j)
+            s += __shfl_sync(all, c, row0 + j);
+        const float sum = static_cast<float>(s);
+        c = __fadd_rn(__fdiv_rn(c, sum), hc_eps);
+    }
+    for (int it = 0; it < iters; ++it) {
+        if (it > 0) {
+            double s = 0.0;
+#pragma unroll
+            for (int j = 0; j < N; ++j)
+                s += __shfl_sync(all, c, row0 + j);
+            const float den = __fadd_rn(static_cast<float>(s), hc_eps);
+            c = __fdiv_rn(c, den);
+        }
+        double s = 0.0;
+#pragma unroll
+        for (int i = 0; i < N; ++i)
+            s += __shfl_sync(all, c, i * N + col);
+        const float den = __fadd_rn(static_cast<float>(s), hc_eps);
+        c = __fdiv_rn(c, den);
+    }
+    if (lane < nn)
+        comb_out[t * nn + lane] = c;
 }
 
 // Token t's finish (one block): s_dots holds its (2+n)·n (head: n) dots and Σx̄²/width.
 // mode 0 = pre, 1 = head, 2 = pre then rmsnorm of u in place (norm_weight, rms_eps)
-template<int Mode, typename Rows = StreamRows>
+template<int Mode, bool Fast = false, typename Rows = StreamRows>
 __device__ void finish_token(int t,
                              float *s_dots,
                              float *s_pre,
@@ -117,70 +346,67 @@ __device__ void finish_token(int t,
                              const float *norm_weight,
                              float rms_eps)
 {
-    const int rows = Mode != 1 ? (2 + n) * n : n;
     const int64_t width = static_cast<int64_t>(n) * d;
     float *u = u_out + static_cast<int64_t>(t) * d;
-    if (threadIdx.x == 0) {
-        const float rho = cuda::rsqrt_f32(__fadd_rn(s_dots[rows], norm_eps));
-        float mu[k_max_rows];
-        for (int r = 0; r < rows; ++r)
-            mu[r] = __fmul_rn(s_dots[r], rho);
-        for (int i = 0; i < n; ++i) {
-            const float pre = __fadd_rn(cuda::sigmoid_f32(
-                                            __fadd_rn(__fmul_rn(scale[0], mu[i]), base[i])),
-                                        hc_eps);
-            s_pre[i] = pre;
-            if (Mode != 1) {
-                pre_out[t * n + i] = pre;
-                post_out[t * n + i] = 2.0f
-                                      * cuda::sigmoid_f32(
-                                          __fadd_rn(__fmul_rn(scale[1], mu[n + i]), base[n + i]));
-            }
+    if (!Fast) {
+        if (threadIdx.x == 0)
+            mixes_thread0<Mode>(t,
+                                s_dots,
+                                s_pre,
+                                base,
+                                scale,
+                                pre_out,
+                                post_out,
+                                comb_out,
+                                n,
+                                iters,
+                                norm_eps,
+                                hc_eps);
+    } else if (threadIdx.x < 32) {
+#define FATHOM_MHC_MIXES(N) \
+    mixes_warp<Mode, N>( \
+        t, s_dots, s_pre, base, scale, pre_out, post_out, comb_out, iters, norm_eps, hc_eps)
+        switch (n) {
+        case 1:
+            FATHOM_MHC_MIXES(1);
+            break;
+        case 2:
+            FATHOM_MHC_MIXES(2);
+            break;
+        case 3:
+            FATHOM_MHC_MIXES(3);
+            break;
+        default:
+            FATHOM_MHC_MIXES(4);
+            break;
         }
-        if (Mode != 1) {
-            float c[16];
-            for (int k = 0; k < n * n; ++k)
-                c[k] = __fadd_rn(__fmul_rn(scale[2], mu[2 * n + k]), base[2 * n + k]);
-            for (int i = 0; i < n; ++i) {
-                float *row = c + i * n;
-                float mx = row[0];
-                for (int j = 1; j < n; ++j)
-                    mx = row[j] > mx ? row[j] : mx;
-                double s = 0.0;
-                for (int j = 0; j < n; ++j) {
-                    row[j] = cuda::exp_f32(__fsub_rn(row[j], mx));
-                    s += row[j];
-                }
-                const float sum = static_cast<float>(s);
-                for (int j = 0; j < n; ++j)
-                    row[j] = __fadd_rn(__fdiv_rn(row[j], sum), hc_eps);
-            }
-            for (int it = 0; it < iters; ++it) {
-                if (it > 0) {
-                    for (int i = 0; i < n; ++i) {
-                        double s = 0.0;
-                        for (int j = 0; j < n; ++j)
-                            s += c[i * n + j];
-                        const float den = __fadd_rn(static_cast<float>(s), hc_eps);
-                        for (int j = 0; j < n; ++j)
-                            c[i * n + j] = __fdiv_rn(c[i * n + j], den);
-                    }
-                }
-                for (int j = 0; j < n; ++j) {
-                    double s = 0.0;
-                    for (int i = 0; i < n; ++i)
-                        s += c[i * n + j];
-                    const float den = __fadd_rn(static_cast<float>(s), hc_eps);
-                    for (int i = 0; i < n; ++i)
-                        c[i * n + j] = __fdiv_rn(c[i * n + j], den);
-                }
-            }
-            for (int k = 0; k < n * n; ++k)
-                comb_out[t * n * n + k] = c[k];
-        }
+#undef FATHOM_MHC_MIXES
     }
     __syncthreads();
-    for (int e = threadIdx.x; e < d; e += blockDim.x) {
+    const int bd = static_cast<int>(blockDim.x);
+    int e0 = threadIdx.x;
+    if (Fast) {
+        // 4 elements' n loads each before their sums (the stores to u after them).
+        for (; e0 + 3 * bd < d; e0 += 4 * bd) {
+            float xv[4][4];
+#pragma unroll
+            for (int q = 0; q < 4; ++q)
+#pragma unroll
+                for (int i = 0; i < 4; ++i)
+                    if (i < n)
+                        xv[q][i] = xr.at(t, width, d, i, e0 + q * bd);
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+                double a = 0.0;
+#pragma unroll
+                for (int i = 0; i < 4; ++i)
+                    if (i < n)
+                        a += static_cast<double>(__fmul_rn(s_pre[i], xv[q][i]));
+                u[e0 + q * bd] = cuda::round_bf16(static_cast<float>(a));
+            }
+        }
+    }
+    for (int e = e0; e < d; e += bd) {
         double a = 0.0;
         for (int i = 0; i < n; ++i)
             a += static_cast<double>(
@@ -192,37 +418,64 @@ __device__ void finish_token(int t,
         // zeros, which leave block_sum's tree unchanged), then the same scaling.
         __syncthreads();
         double ss = 0.0;
-        if (threadIdx.x < 256)
-            for (int e = threadIdx.x; e < d; e += 256) {
+        if (threadIdx.x < 256) {
+            int e = threadIdx.x;
+            if (Fast)
+                for (; e + 3 * 256 < d; e += 4 * 256) {
+                    double v[4];
+#pragma unroll
+                    for (int q = 0; q < 4; ++q)
+                        v[q] = u[e + q * 256];
+#pragma unroll
+                    for (int q = 0; q < 4; ++q)
+                        ss += v[q] * v[q];
+                }
+            for (; e < d; e += 256) {
                 const double v = u[e];
                 ss += v * v;
             }
+        }
         ss = cuda::block_sum(ss, scratch);
         const float var = static_cast<float>(ss / d);
         const float rs = cuda::rsqrt_f32(__fadd_rn(var, rms_eps));
         __syncthreads(); // every thread has read u
-        for (int e = threadIdx.x; e < d; e += blockDim.x) {
+        int e = threadIdx.x;
+        if (Fast)
+            for (; e + 3 * bd < d; e += 4 * bd) {
+                float v[4], w[4];
+#pragma unroll
+                for (int q = 0; q < 4; ++q) {
+                    v[q] = u[e + q * bd];
+                    w[q] = norm_weight ? norm_weight[e + q * bd] : 1.0f;
+                }
+#pragma unroll
+                for (int q = 0; q < 4; ++q) {
+                    const float y = __fmul_rn(v[q], rs);
+                    u[e + q * bd] = cuda::round_bf16(norm_weight ? __fmul_rn(w[q], y) : y);
+                }
+            }
+        for (; e < d; e += bd) {
             const float y = __fmul_rn(u[e], rs);
             u[e] = cuda::round_bf16(norm_weight ? __fmul_rn(norm_weight[e], y) : y);
         }
     }
 }
 
-template<int Mode>
-__global__ void mhc_finish_kernel(const float *xall,
-                                  const float *base,
-                                  const float *scale,
-                                  float *pre_out,
-                                  float *post_out,
-                                  float *comb_out,
-                                  float *u_out,
-                                  int n,
-                                  int d,
-                                  int iters,
-                                  float norm_eps,
-                                  float hc_eps,
-                                  const float *norm_weight,
-                                  float rms_eps)
+template<int Mode, bool Fast>
+__global__ void __launch_bounds__(k_threads) mhc_finish_kernel(const float *xall,
+                                                               const float *base,
+                                                               const float *scale,
+                                                               float *pre_out,
+                                                               float *post_out,
+                                                               float *comb_out,
+                                                               float *u_out,
+                                                               int n,
+                                                               int d,
+                                                               int iters,
+                                                               float norm_eps,
+                                                               float hc_eps,
+                                                               const float *norm_weight,
+                                                               float rms_eps)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
@@ -235,30 +488,30 @@ __global__ void mhc_finish_kernel(const float *xall,
     if (threadIdx.x <= rows)
         s_dots[threadIdx.x] = u[threadIdx.x];
     __syncthreads();
-    finish_token<Mode>(t,
-                       s_dots,
-                       s_pre,
-                       scratch,
-                       StreamRows{xall},
-                       base,
-                       scale,
-                       pre_out,
-                       post_out,
-                       comb_out,
-                       u_out,
-                       n,
-                       d,
-                       iters,
-                       norm_eps,
-                       hc_eps,
-                       norm_weight,
-                       rms_eps);
+    finish_token<Mode, Fast>(t,
+                             s_dots,
+                             s_pre,
+                             scratch,
+                             StreamRows{xall},
+                             base,
+                             scale,
+                             pre_out,
+                             post_out,
+                             comb_out,
+                             u_out,
+                             n,
+                             d,
+                             iters,
+                             norm_eps,
+                             hc_eps,
+                             norm_weight,
+                             rms_eps);
 }
 
 // dots and finish in one launch: every block (t, r) its dot as mhc_dots_kernel, then the last
 // block of token t to finish (a counter per token, left at 0 again for the next launch or a
 // graph replay) runs the token's finish as mhc_finish_kernel<2> does. The same bits, one node.
-template<typename Rows>
+template<bool Fast, typename Rows>
 __device__ void pre_fused_block(
     const Rows &xr, const MhcPreParams &p, const float *norm_weight, float rms_eps, int *counters)
 {
@@ -266,7 +519,7 @@ __device__ void pre_fused_block(
     __shared__ float s_dots[k_max_rows + 1];
     __shared__ float s_pre[16];
     const int n = p.n_hc, rows = (2 + n) * n, t = blockIdx.x;
-    dots_block(xr, p.fn, rows, n * p.d, p.u, p.d, scratch);
+    dots_block<Fast>(xr, p.fn, rows, n * p.d, p.u, p.d, scratch);
     // The dot (thread 0's store) published; the token's last block (of rows + 1) reads them all.
     if (!cuda::arrive_last(counters + t, rows + 1))
         return;
@@ -274,34 +527,35 @@ __device__ void pre_fused_block(
     if (threadIdx.x <= rows)
         s_dots[threadIdx.x] = load_cg(u + threadIdx.x);
     __syncthreads();
-    finish_token<2>(t,
-                    s_dots,
-                    s_pre,
-                    scratch,
-                    xr,
-                    p.base,
-                    p.scale,
-                    p.pre,
-                    p.post,
-                    p.comb,
-                    p.u,
-                    n,
-                    p.d,
-                    p.sinkhorn_iters,
-                    p.norm_eps,
-                    p.hc_eps,
-                    norm_weight,
-                    rms_eps);
+    finish_token<2, Fast>(t,
+                          s_dots,
+                          s_pre,
+                          scratch,
+                          xr,
+                          p.base,
+                          p.scale,
+                          p.pre,
+                          p.post,
+                          p.comb,
+                          p.u,
+                          n,
+                          p.d,
+                          p.sinkhorn_iters,
+                          p.norm_eps,
+                          p.hc_eps,
+                          norm_weight,
+                          rms_eps);
 }
 
-__global__ void mhc_pre_fused_kernel(MhcPreParams p,
-                                     const float *norm_weight,
-                                     float rms_eps,
-                                     int *counters)
+template<bool Fast>
+__global__ void __launch_bounds__(k_threads)
+    mhc_pre_fused_kernel(MhcPreParams p, const float *norm_weight, float rms_eps, int *counters)
 {
+    if (Fast)
+        prefetch_fn_row(p.fn, (2 + p.n_hc) * p.n_hc, p.n_hc * p.d);
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
-    pre_fused_block(StreamRows{p.x}, p, norm_weight, rms_eps, counters);
+    pre_fused_block<Fast>(StreamRows{p.x}, p, norm_weight, rms_eps, counters);
 }
 
 // nodes2: the post of sublayer i (q) and the pre + RMSNorm of sublayer i+1 (p, p.x == q.out) in
@@ -309,21 +563,34 @@ __global__ void mhc_pre_fused_kernel(MhcPreParams p,
 // dots, and the last block's u), so no block reads another's stores of q.out; the blocks of a
 // token store q.out between them (block r the chunks r, r + rows + 1, ... of blockDim
 // elements) for the next sublayer's post and the residual. The hand-off of the dots is
-// pre_fused_block's (fence, per-token counter), unchanged.
-__global__ void mhc_post_pre_fused_kernel(
+// pre_fused_block's (fence, per-token counter), unchanged. Fast: 32-bit element indices (the
+// width n·d is an int: launch_pre's dots take it as one).
+template<bool Fast>
+__global__ void __launch_bounds__(k_threads) mhc_post_pre_fused_kernel(
     MhcPostParams q, MhcPreParams p, const float *norm_weight, float rms_eps, int *counters)
 {
+    if (Fast)
+        prefetch_fn_row(p.fn, (2 + p.n_hc) * p.n_hc, p.n_hc * p.d);
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     const int n = p.n_hc, rows = (2 + n) * n, t = blockIdx.x, r = blockIdx.y;
     const int64_t width = static_cast<int64_t>(n) * p.d;
-    for (int64_t i = static_cast<int64_t>(r) * blockDim.x + threadIdx.x; i < width;
-         i += static_cast<int64_t>(rows + 1) * blockDim.x)
-        q.out[t * width + i] = post_value(q,
-                                          t,
-                                          static_cast<int>(i / q.d),
-                                          static_cast<int>(i % q.d));
-    pre_fused_block(PostedRows{q}, p, norm_weight, rms_eps, counters);
+    if constexpr (Fast) {
+        float *out = q.out + t * width;
+        const unsigned d = static_cast<unsigned>(q.d), w = static_cast<unsigned>(width),
+                       step = static_cast<unsigned>(rows + 1) * blockDim.x;
+        for (unsigned i = static_cast<unsigned>(r) * blockDim.x + threadIdx.x; i < w; i += step)
+            out[i] = post_value(q, t, static_cast<int>(i / d), static_cast<int>(i % d));
+        pre_fused_block<Fast>(PostedRows32{q}, p, norm_weight, rms_eps, counters);
+    } else {
+        for (int64_t i = static_cast<int64_t>(r) * blockDim.x + threadIdx.x; i < width;
+             i += static_cast<int64_t>(rows + 1) * blockDim.x)
+            q.out[t * width + i] = post_value(q,
+                                              t,
+                                              static_cast<int>(i / q.d),
+                                              static_cast<int>(i % q.d));
+        pre_fused_block<Fast>(PostedRows{q}, p, norm_weight, rms_eps, counters);
+    }
 }
 
 __global__ void mhc_post_kernel(MhcPostParams p)
@@ -339,6 +606,22 @@ __global__ void mhc_post_kernel(MhcPostParams p)
     const int j = static_cast<int>((tid / p.d) % n);
     const int64_t t = tid / (static_cast<int64_t>(p.d) * n);
     p.out[tid] = post_value(p, t, j, e);
+}
+
+// FATHOM_CUDA_MHC_FAST (read once; unset or anything but 0: on): the latency-cut code above,
+// or (0) the previous code, for a device A/B; the same bits either way. A test may override it
+// (mhc_cuda_set_fast).
+std::atomic<int> g_mhc_fast{-1}; // -1: not read yet
+
+bool mhc_fast()
+{
+    int fast = g_mhc_fast.load(std::memory_order_relaxed);
+    if (fast < 0) {
+        const char *env = std::getenv("FATHOM_CUDA_MHC_FAST");
+        fast = env && std::strcmp(env, "0") == 0 ? 0 : 1;
+        g_mhc_fast.store(fast, std::memory_order_relaxed);
+    }
+    return fast != 0;
 }
 
 // The pre of a sublayer: dots, then the finish (with the sublayer's RMSNorm of u when
@@ -357,14 +640,18 @@ Status launch_pre(const MhcPreParams &p,
     if (p.tokens == 0)
         return Status::success();
     const int rows = (2 + p.n_hc) * p.n_hc;
+    const bool fast = mhc_fast();
     if (counters) {
-        FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, mhc_pre_fused_kernel)
+        auto *fused = fast ? mhc_pre_fused_kernel<true> : mhc_pre_fused_kernel<false>;
+        FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, fused)
         (p, norm_weight, norm_eps, counters);
         return cuda::launch_status();
     }
-    FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, mhc_dots_kernel)
+    auto *dots = fast ? mhc_dots_kernel<true> : mhc_dots_kernel<false>;
+    FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, dots)
     (p.x, p.fn, rows, p.n_hc * p.d, p.u, p.d);
-    auto *finish = norm_weight ? mhc_finish_kernel<2> : mhc_finish_kernel<0>;
+    auto *finish = norm_weight ? (fast ? mhc_finish_kernel<2, true> : mhc_finish_kernel<2, false>)
+                               : (fast ? mhc_finish_kernel<0, true> : mhc_finish_kernel<0, false>);
     FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, finish)
     (p.x,
      p.base,
@@ -384,6 +671,11 @@ Status launch_pre(const MhcPreParams &p,
 }
 
 } // namespace
+
+void mhc_cuda_set_fast(int fast)
+{
+    g_mhc_fast.store(fast < 0 ? -1 : (fast != 0 ? 1 : 0), std::memory_order_relaxed);
+}
 
 Status mhc_pre_cuda(const MhcPreParams &p, CUstream_st *stream)
 {
@@ -418,9 +710,12 @@ Status mhc_head_cuda(const MhcHeadParams &p, CUstream_st *stream)
         return Status::invalid("mhc_head_cuda: bad arguments (n_hc 1..4)");
     if (p.tokens == 0)
         return Status::success();
-    FATHOM_LAUNCH(dim3(p.tokens, p.n_hc + 1), k_threads, 0, stream, mhc_dots_kernel)
+    const bool fast = mhc_fast();
+    auto *dots = fast ? mhc_dots_kernel<true> : mhc_dots_kernel<false>;
+    FATHOM_LAUNCH(dim3(p.tokens, p.n_hc + 1), k_threads, 0, stream, dots)
     (p.x, p.fn, p.n_hc, p.n_hc * p.d, p.u, p.d);
-    FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, mhc_finish_kernel<1>)
+    auto *finish = fast ? mhc_finish_kernel<1, true> : mhc_finish_kernel<1, false>;
+    FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, finish)
     (p.x,
      p.base,
      p.scale,
@@ -456,7 +751,8 @@ Status mhc_post_pre_norm_cuda(const MhcPostParams &q,
     if (p.tokens == 0)
         return Status::success();
     const int rows = (2 + p.n_hc) * p.n_hc;
-    FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, mhc_post_pre_fused_kernel)
+    auto *fused = mhc_fast() ? mhc_post_pre_fused_kernel<true> : mhc_post_pre_fused_kernel<false>;
+    FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, fused)
     (q, p, norm_weight, norm_eps, counters);
     return cuda::launch_status();
 }

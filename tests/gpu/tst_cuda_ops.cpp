@@ -609,6 +609,151 @@ void testMhcPostPreNorm()
     }
 }
 
+// FATHOM_CUDA_MHC_FAST: the latency-cut mHC code (mhc_cuda_set_fast(1): the warp's Sinkhorn, the
+// loads issued ahead, 32-bit indices) against the previous code (0) bit for bit: every output of
+// mhc_pre_cuda, mhc_pre_norm_cuda (two launches and one), mhc_post_pre_norm_cuda and
+// mhc_head_cuda, n_hc 4..1, d = 4096 and 1000 (partial unrolled turns), 3 tokens; the pre also
+// against mhc_pre_cpu (nmse, as testMhc, which covers n_hc = 4 only).
+void testMhcFastBits()
+{
+    for (const int n : {4, 3, 2, 1})
+        for (const int d : {4096, 1000}) {
+            const int tokens = 3, rows = (2 + n) * n;
+            const std::string name = "mhc fast n=" + std::to_string(n) + " d=" + std::to_string(d);
+            auto x = randomBf16(static_cast<size_t>(tokens) * n * d);
+            auto y = randomBf16(static_cast<size_t>(tokens) * d);
+            auto postW = randomF32(static_cast<size_t>(tokens) * n, 0.5f);
+            for (float &v : postW)
+                v += 1.0f;
+            auto combW = randomF32(static_cast<size_t>(tokens) * n * n, 0.5f);
+            for (float &v : combW)
+                v = std::fabs(v);
+            auto fn = randomF32(static_cast<size_t>(rows) * n * d, 0.02f);
+            auto hfn = randomF32(static_cast<size_t>(n) * n * d, 0.02f);
+            auto base = randomF32(rows, 0.5f);
+            auto w = randomF32(d, 0.3f);
+            for (float &v : w)
+                v = k::round_bf16(v + 1.0f);
+            const std::vector<float> scale = {0.7f, 0.4f, 1.3f}, hscale = {0.9f};
+            std::vector<float> pre(tokens * n), post(tokens * n), comb(tokens * n * n),
+                u(static_cast<size_t>(tokens) * d);
+            k::MhcPreParams p;
+            p.x = x.data();
+            p.fn = fn.data();
+            p.base = base.data();
+            p.scale = scale.data();
+            p.pre = pre.data();
+            p.post = post.data();
+            p.comb = comb.data();
+            p.u = u.data();
+            p.tokens = tokens;
+            p.n_hc = n;
+            p.d = d;
+            k::mhc_pre_cpu(p);
+            Dev<float> dx(x), dy(y), dpw(postW), dcw(combW), dfn(fn), dhfn(hfn), db(base),
+                ds(scale), dhs(hscale), dw(w);
+            std::vector<int32_t> zeros(tokens, 0);
+            Dev<int32_t> counters(zeros);
+            // Every output of one setting, in a fixed order.
+            auto run = [&](int fast, bool &ok) {
+                k::mhc_cuda_set_fast(fast);
+                std::vector<std::vector<float>> got;
+                for (int form = 0; form < 4; ++form) {
+                    Dev<float> dpre(pre.size()), dpost(post.size()), dcomb(comb.size()),
+                        du(u.size()), dout(x.size());
+                    k::MhcPreParams g = p;
+                    g.x = dx.get();
+                    g.fn = dfn.get();
+                    g.base = db.get();
+                    g.scale = ds.get();
+                    g.pre = dpre.get();
+                    g.post = dpost.get();
+                    g.comb = dcomb.get();
+                    g.u = du.get();
+                    if (form == 0)
+                        ok = ok && statusOk(k::mhc_pre_cuda(g, nullptr), name.c_str());
+                    else if (form == 1)
+                        ok = ok
+                             && statusOk(k::mhc_pre_norm_cuda(g, dw.get(), 1e-6f, nullptr, nullptr),
+                                         name.c_str());
+                    else if (form == 2)
+                        ok = ok
+                             && statusOk(k::mhc_pre_norm_cuda(g,
+                                                              dw.get(),
+                                                              1e-6f,
+                                                              counters.get(),
+                                                              nullptr),
+                                         name.c_str());
+                    else {
+                        k::MhcPostParams q;
+                        q.x = dx.get();
+                        q.y = dy.get();
+                        q.post = dpw.get();
+                        q.comb = dcw.get();
+                        q.out = dout.get();
+                        q.tokens = tokens;
+                        q.n_hc = n;
+                        q.d = d;
+                        g.x = dout.get();
+                        ok = ok
+                             && statusOk(k::mhc_post_pre_norm_cuda(q,
+                                                                   g,
+                                                                   dw.get(),
+                                                                   1e-6f,
+                                                                   counters.get(),
+                                                                   nullptr),
+                                         name.c_str());
+                    }
+                    if (!ok || !synced(name.c_str())) {
+                        ok = false;
+                        return got;
+                    }
+                    got.push_back(dpre.host());
+                    got.push_back(dpost.host());
+                    got.push_back(dcomb.host());
+                    got.push_back(du.host());
+                    if (form == 3)
+                        got.push_back(dout.host());
+                }
+                Dev<float> dhu(u.size());
+                k::MhcHeadParams h;
+                h.x = dx.get();
+                h.fn = dhfn.get();
+                h.base = db.get();
+                h.scale = dhs.get();
+                h.u = dhu.get();
+                h.tokens = tokens;
+                h.n_hc = n;
+                h.d = d;
+                ok = ok && statusOk(k::mhc_head_cuda(h, nullptr), name.c_str())
+                     && synced(name.c_str());
+                if (ok)
+                    got.push_back(dhu.host());
+                return got;
+            };
+            bool ok = true;
+            const auto slow = run(0, ok), fast = run(1, ok);
+            k::mhc_cuda_set_fast(-1);
+            if (!ok || slow.size() != fast.size()) {
+                report(false, name + " ran");
+                continue;
+            }
+            const char *what[] = {"pre", "post", "comb", "u"};
+            for (size_t i = 0; i < slow.size(); ++i) {
+                const size_t form = i < 16 ? i / 4 : 3;
+                const std::string part = i == 16   ? "post streams"
+                                         : i == 17 ? "head u"
+                                                   : what[i % 4];
+                expectExact(slow[i], fast[i], name + " form " + std::to_string(form) + " " + part);
+            }
+            expectNmse(pre, fast[0], 1e-12, name + " pre vs mhc_pre_cpu");
+            expectNmse(post, fast[1], 1e-12, name + " post vs mhc_pre_cpu");
+            expectNmse(comb, fast[2], 1e-12, name + " comb vs mhc_pre_cpu");
+            expectNmse(u, fast[3], 1e-12, name + " u vs mhc_pre_cpu");
+            expectEqual(zeros, counters.host(), name + " counters back at 0");
+        }
+}
+
 void testHadamardAndFakeQuant()
 {
     const int rows = 64 * 3, n = 128;
@@ -4885,6 +5030,8 @@ int main()
         {"ffnnodes", {testPreNormGemv, testExpertFfn}},
         // The indexer chain's fused launches (idxchain).
         {"idxchain", {testIdxChain}},
+        // The mHC kernels (mhc.cu), the latency-cut code against the previous one too.
+        {"mhc", {testMhc, testMhcPreNorm, testMhcPostPreNorm, testMhcFastBits}},
         // The kernels whose last block finishes the others' work: the mHC pre and post+pre
         // launches, routing + grouping, the attention's split merge, the w2 launch's MoE combine.
         {"handoff",
@@ -4914,6 +5061,7 @@ int main()
     testMhc();
     testMhcPreNorm();
     testMhcPostPreNorm();
+    testMhcFastBits();
     testMoeRouteGroup();
     testGateRoute();
     testHadamardAndFakeQuant();

@@ -76,6 +76,9 @@ Status mhc_pre_norm_cuda(const MhcPreParams &p,
                          int *counters,
                          CUstream_st *stream);
 Status mhc_head_cuda(const MhcHeadParams &p, CUstream_st *stream);
+// The mHC kernels' latency-cut code (1, the default unless FATHOM_CUDA_MHC_FAST=0) or the
+// previous code (0), the same bits; -1: the environment's choice again. For tests and A/B runs.
+void mhc_cuda_set_fast(int fast);
 
 // The row chains of row_chain.h in one launch (one block per row); p's pointers on the device.
 Status row_chain_cuda(const RowChainParams &p, CUstream_st *stream);

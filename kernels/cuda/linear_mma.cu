@@ -15,10 +15,10 @@
   2^e_j become 2^emax, the codes times 2^(e_j - emax) (exact while the spread is <= 8
   octaves), so 4 k32 steps form one partial promoted with sA[row] * 2^emax[col]; a k block
   where any column of the tile spreads wider promotes every k32 step with its own 2^e_j
-  (block-uniform, __syncthreads_or). FATHOM_CUDA_FP4_FOLD=0: always per 32. Only the in-block sum differs
-  from the CPU's fp32 mode: Hopper's FP8 tensor cores keep fewer accumulator bits inside an
-  mma (about 14; see tst_cuda_ops' cuBLASLt bound), the emulation sums them exactly. So this
-  is a "tensor-core, tolerance" mode: never used by the exact mode.
+  (block-uniform, __syncthreads_or). FATHOM_CUDA_FP4_FOLD=0: always per 32. Only the in-block
+  sum differs from the CPU's fp32 mode: Hopper's FP8 tensor cores keep fewer accumulator bits
+  inside an mma (about 14; see tst_cuda_ops' cuBLASLt bound), the emulation sums them exactly.
+  So this is a "tensor-core, tolerance" mode: never used by the exact mode.
 
   Tiling: 64 rows x 128 columns per block of 8 warps (2 x 4; 32 x 32 outputs per warp = 2 x 4
   mma tiles), k walked in steps of 128: stage the quantised x tile (e4m3 codes + per-row sA) and
@@ -82,7 +82,7 @@ struct mma_batch
     act_type x_type, y_type;
     linear_weight_type w_type;
     int y_round; // linear_params::y_round_bf16 (fp32 outputs rounded to bf16 values)
-    int fold;    // FP4: fold a k block's four 32-block scales when the tile allows (FATHOM_CUDA_FP4_FOLD)
+    int fold;    // FP4: fold 32-block scales per 128 where the tile allows (FATHOM_CUDA_FP4_FOLD)
     int pad_;    // no padding hole in the launch argument
 };
 

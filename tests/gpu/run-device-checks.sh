@@ -237,7 +237,7 @@ if [ "${SKIP_TESTS:-0}" != "1" ]; then
     # When the non-exact model run misses the CPU executor, the same run with the wgmma GEMM
     # off (mma.sync) and with the bf16 indexer instead of e4m3 says which numerics moved it.
     if grep -q '^FAIL' "$LOGS/tst_cuda_model-fast.log" 2>/dev/null; then
-        for v in "mma FATHOM_LINEAR_MMA_KERNEL=mma" "idxbf16 FATHOM_CUDA_INDEXER=bf16"; do
+        for v in "mma FATHOM_LINEAR_MMA_KERNEL=mma" "idxbf16 FATHOM_CUDA_INDEXER=bf16" "fold0 FATHOM_CUDA_FP4_FOLD=0"; do
             set -- $v
             stage "tst_cuda_model-fast-$1" 40 env FATHOM_CUDA_EXACT_LINEAR=0 "$2" "$BIN/tst_cuda_model" >/dev/null
             note "diagnostic tst_cuda_model-fast with $2:"
@@ -310,6 +310,10 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         # The attention's split merge forced into the attention launch (by default V4-Flash's
         # 1.3 MB merge keeps its own combine launch; docs/perf/cuda.md "Session 10").
         stage bench-merge-fused 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_ATTN_FUSED_TAIL=1 "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
+        # The FP4 expert GEMMs without the per-128 scale folding (docs/perf/cuda.md "Session 12:
+        # FP4 folding on mma.sync"): the 8K prefill's A/B.
+        [ "${SKIP_FOLD0:-0}" != "1" ] && stage bench-fold0 40 env FATHOM_CUDA_EXACT_LINEAR=0 \
+            FATHOM_CUDA_FP4_FOLD=0 "$BIN/bench_cuda" "${BENCH[@]}" --prefill "$PREFILL" --long 0
     fi
 fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv >>"$LOGS/env.txt" 2>&1
@@ -328,7 +332,7 @@ stamp "done"
         echo "decode-step replay (host time per replayed / recorded step):"
         grep -h "^REPLAY:" "$G" | cut -c1-220 | sed 's/^REPLAY: /  /'
     }
-    for ab in unfused eager exact merge-fused; do
+    for ab in unfused eager exact merge-fused fold0; do
         L="$LOGS/bench-$ab.log"
         [ -f "$L" ] || continue
         echo "bench_cuda decode, $ab:"

@@ -3344,7 +3344,8 @@ void testMmaLinear(const MmaCase &c, bool wsExact = true)
             foldTile.assign(static_cast<size_t>(tilesN) * kbs, 1);
             for (int j = 0; j < n; ++j)
                 for (int b = 0; b < kbs; ++b) {
-                    const uint8_t *sc = ex[e].ws.data() + static_cast<size_t>(j) * (kd / 32) + 4 * b;
+                    const uint8_t *sc
+                        = ex[e].ws.data() + static_cast<size_t>(j) * (kd / 32) + 4 * b;
                     const int hi = std::max(std::max(sc[0], sc[1]), std::max(sc[2], sc[3]));
                     const int lo = std::min(std::min(sc[0], sc[1]), std::min(sc[2], sc[3]));
                     if (hi - lo > 8 || !foldOn)
@@ -3380,11 +3381,12 @@ void testMmaLinear(const MmaCase &c, bool wsExact = true)
                             sum += std::ldexp(pr, e32 - emax);
                         }
                         const float p32 = static_cast<float>(sum32);
-                        acc32 = std::fmaf(p32, sA * k::e8m0_to_f32(static_cast<uint8_t>(e32)), acc32);
+                        const float s32 = sA * k::e8m0_to_f32(static_cast<uint8_t>(e32));
+                        acc32 = std::fmaf(p32, s32, acc32);
                         if (fold)
                             part = static_cast<float>(part + sum);
                         else
-                            acc = std::fmaf(p32, sA * k::e8m0_to_f32(static_cast<uint8_t>(e32)), acc);
+                            acc = std::fmaf(p32, s32, acc);
                     }
                     if (fold)
                         acc = std::fmaf(part, sA * k::e8m0_to_f32(static_cast<uint8_t>(emax)), acc);

@@ -282,6 +282,14 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
             >"$LOGS/ncu-decode.txt" 2>&1
     fi
     if [ -f "$MODEL/config.json" ]; then
+        # Session 12's decode changes A/B (decode only): the GEMVs' cp.async weight ring and the
+        # mHC latency cut off (docs/perf/cuda.md "Session 12" sections; both keep the bits).
+        stage bench-s12off 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_GEMV_PIPELINE=0 \
+            FATHOM_CUDA_MHC_FAST=0 "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
+        # The FP4 expert GEMMs without the per-128 scale folding (docs/perf/cuda.md "Session 12:
+        # FP4 folding on mma.sync"): the 8K prefill's A/B.
+        [ "${SKIP_FOLD0:-0}" != "1" ] && stage bench-fold0 40 env FATHOM_CUDA_EXACT_LINEAR=0 \
+            FATHOM_CUDA_FP4_FOLD=0 "$BIN/bench_cuda" "${BENCH[@]}" --prefill "$PREFILL" --long 0
         # Sessions 10-11's decode fusions A/B (graphed decode): all six switched off (state
         # appends, attention tail, pre-norm GEMVs, MoE combine, the gate GEMV in the routing
         # launch, the indexer's scale and index rows in its launches).
@@ -307,13 +315,10 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         [ "${SKIP_EXACT:-0}" != "1" ] && stage bench-exact 50 env FATHOM_CUDA_EXACT_LINEAR=1 \
             "$BIN/bench_cuda" --model "$MODEL" --layers "$LAYERS" --from "$FROM" --decode-steps 8 \
             --prefill 1024 --long 0
-        # The attention's split merge forced into the attention launch (by default V4-Flash's
-        # 1.3 MB merge keeps its own combine launch; docs/perf/cuda.md "Session 10").
-        stage bench-merge-fused 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_ATTN_FUSED_TAIL=1 "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
-        # The FP4 expert GEMMs without the per-128 scale folding (docs/perf/cuda.md "Session 12:
-        # FP4 folding on mma.sync"): the 8K prefill's A/B.
-        [ "${SKIP_FOLD0:-0}" != "1" ] && stage bench-fold0 40 env FATHOM_CUDA_EXACT_LINEAR=0 \
-            FATHOM_CUDA_FP4_FOLD=0 "$BIN/bench_cuda" "${BENCH[@]}" --prefill "$PREFILL" --long 0
+        # The attention's split merge forced into the attention launch (2026-11-30: 2.133 vs
+        # 2.007 ms, the default stays; docs/perf/cuda.md "Session 10"), if time is left.
+        stage bench-merge-fused 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_ATTN_FUSED_TAIL=1 \
+            "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
     fi
 fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv >>"$LOGS/env.txt" 2>&1
@@ -332,11 +337,11 @@ stamp "done"
         echo "decode-step replay (host time per replayed / recorded step):"
         grep -h "^REPLAY:" "$G" | cut -c1-220 | sed 's/^REPLAY: /  /'
     }
-    for ab in unfused eager exact merge-fused fold0; do
+    for ab in s12off fold0 unfused eager exact merge-fused; do
         L="$LOGS/bench-$ab.log"
         [ -f "$L" ] || continue
         echo "bench_cuda decode, $ab:"
-        grep -E "^\| (decode step|weight bytes/step|per-layer overhead|graph nodes per decode|prefill tokens)" "$L"
+        grep -E "^\| (decode step|weight bytes/step|per-layer overhead|graph nodes per decode|prefill tokens|  time in gemm|GEMM rate|  op (normLinearGroup|moeOnDevice|mhc))" "$L"
     done
     [ -f "$LOGS/peer.log" ] && { echo "peer:"; grep -E "^\|" "$LOGS/peer.log"; }
     [ -f "$LOGS/ncu-decode.txt" ] && { echo "decode step per kernel (ncu):"; head -30 "$LOGS/ncu-decode.txt"; }

@@ -130,6 +130,31 @@ __device__ __forceinline__ void promote_fp8(
             }
 }
 
+// FP4: acc += partial * (sA[row] * sW[col][s]) per output, the partial then cleared: per 32-block
+// (s = the k32 step) or, folded, per 128-block (s = 0: sw[col][0] holds the column's 2^emax).
+__device__ __forceinline__ void promote_fp4(warp_acc &acc,
+                                            warp_acc &part,
+                                            const float *sa,
+                                            const float (*sw)[4],
+                                            int s,
+                                            int wm,
+                                            int wn,
+                                            int g,
+                                            int t)
+{
+#pragma unroll
+    for (int a = 0; a < 2; ++a)
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int r = wm + 16 * a + g + (i >= 2 ? 8 : 0);
+                const int col = wn + 8 * c + 2 * t + (i & 1);
+                acc[a][c][i] = fmaf(part[a][c][i], __fmul_rn(sa[r], sw[col][s]), acc[a][c][i]);
+                part[a][c][i] = 0.0f;
+            }
+}
+
 // The warp's outputs to y (fp32 or bf16, row stride ldy), rows >= m and columns >= n left alone.
 __device__ __forceinline__ void store_tiles(const warp_acc &acc,
                                             void *y,
@@ -256,9 +281,9 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
     const uint8_t *wbase = static_cast<const uint8_t *>(item.w);
     uint4 wr[k_wunits];
     uint4 xr[k_xunits];
-    float swr = 0.0f;  // FP8: the tile's weight scale (thread 0)
-    uint32_t scr = 0;  // FP4: the e8m0 bytes of (column tid / 8 + 32 u, 32-block fj), byte u
-    uint32_t emx = 0;  // FP4: those columns' largest of the four, byte u
+    float swr = 0.0f; // FP8: the tile's weight scale (thread 0)
+    uint32_t scr = 0; // FP4: the e8m0 bytes of (column tid / 8 + 32 u, 32-block fj), byte u
+    uint32_t emx = 0; // FP4: those columns' largest of the four, byte u
     float sar = 0.0f;
     auto ld = [&](int b) {
         const int k0 = b * k_bk;
@@ -410,41 +435,13 @@ __global__ void __launch_bounds__(k_threads) mma_kernel(mma_batch bt)
 #pragma unroll
                 for (int c = 0; c < 4; ++c)
                     mma::m16n8k32_e4m3(part[a][c], af[a], bf[c], part[a][c]);
-            if (fp4 && !fold) {
-                // Promote each 32-block: acc += partial * sA[row] * sW[col][s].
-#pragma unroll
-                for (int a = 0; a < 2; ++a)
-#pragma unroll
-                    for (int c = 0; c < 4; ++c)
-#pragma unroll
-                        for (int i = 0; i < 4; ++i) {
-                            const int r = wm + 16 * a + g + (i >= 2 ? 8 : 0);
-                            const int col = wn + 8 * c + 2 * t + (i & 1);
-                            acc[a][c][i] = fmaf(part[a][c][i],
-                                                __fmul_rn(sa[r], sw[col][s]),
-                                                acc[a][c][i]);
-                            part[a][c][i] = 0.0f;
-                        }
-            }
+            if (fp4 && !fold) // promote each 32-block
+                promote_fp4(acc, part, sa, sw, s, wm, wn, g, t);
         }
-        if (!fp4) {
+        if (!fp4)
             promote_fp8(acc, part, sa, sw[0][0], wm, g);
-        } else if (fold) {
-            // One 128-deep partial: acc += partial * sA[row] * 2^emax[col] (the wgmma kernel's
-            // folded promotion, in the same order).
-#pragma unroll
-            for (int a = 0; a < 2; ++a)
-#pragma unroll
-                for (int c = 0; c < 4; ++c)
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) {
-                        const int r = wm + 16 * a + g + (i >= 2 ? 8 : 0);
-                        const int col = wn + 8 * c + 2 * t + (i & 1);
-                        acc[a][c][i] = fmaf(part[a][c][i],
-                                            __fmul_rn(sa[r], sw[col][0]),
-                                            acc[a][c][i]);
-                    }
-        }
+        else if (fold) // one 128-deep partial (the wgmma kernel's folded promotion, same order)
+            promote_fp4(acc, part, sa, sw, 0, wm, wn, g, t);
         if (!fp4 || !Pre)
             __syncthreads();
     }
@@ -712,9 +709,9 @@ Status launch_batch(const mma_batch &bt, bool pre, CUstream_st *stream)
             }
         }
         g_last_kernel = bt.w_type == F8 && pipe_ok() ? "mma.sync m16n8k32, cp.async pipeline"
-                        : bt.w_type == F8           ? "mma.sync m16n8k32"
-                        : bt.fold                   ? "mma.sync m16n8k32, FP4 folded per 128"
-                                                    : "mma.sync m16n8k32, FP4 per 32";
+                        : bt.w_type == F8            ? "mma.sync m16n8k32"
+                        : bt.fold                    ? "mma.sync m16n8k32, FP4 folded per 128"
+                                                     : "mma.sync m16n8k32, FP4 per 32";
         if (bt.w_type == F8 && pipe_ok()) {
             FATHOM_LAUNCH(grid, k_threads, k_pipe_smem, stream, mma_pipe_kernel)(bt);
         } else if (bt.w_type == F8)

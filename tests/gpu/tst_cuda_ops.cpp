@@ -306,15 +306,20 @@ void testRope()
     }
 }
 
-void testMhc()
+// The CPU twin of mhc_pre_cuda: the mHC pre (pre, post, comb, u) of x; returns the params with
+// the host pointers.
+k::MhcPreParams mhcPreCpu(const std::vector<float> &x,
+                          const std::vector<float> &fn,
+                          const std::vector<float> &base,
+                          const std::vector<float> &scale,
+                          int tokens,
+                          int n,
+                          int d,
+                          std::vector<float> &pre,
+                          std::vector<float> &post,
+                          std::vector<float> &comb,
+                          std::vector<float> &u)
 {
-    const int tokens = 3, n = 4, d = 4096;
-    auto x = randomBf16(static_cast<size_t>(tokens) * n * d);
-    auto fn = randomF32(static_cast<size_t>(24) * n * d, 0.02f);
-    auto base = randomF32(24, 0.5f);
-    std::vector<float> scale = {0.7f, 0.4f, 1.3f};
-    std::vector<float> pre(tokens * n), post(tokens * n), comb(tokens * n * n),
-        u(static_cast<size_t>(tokens) * d);
     k::MhcPreParams p;
     p.x = x.data();
     p.fn = fn.data();
@@ -328,6 +333,19 @@ void testMhc()
     p.n_hc = n;
     p.d = d;
     k::mhc_pre_cpu(p);
+    return p;
+}
+
+void testMhc()
+{
+    const int tokens = 3, n = 4, d = 4096;
+    auto x = randomBf16(static_cast<size_t>(tokens) * n * d);
+    auto fn = randomF32(static_cast<size_t>(24) * n * d, 0.02f);
+    auto base = randomF32(24, 0.5f);
+    std::vector<float> scale = {0.7f, 0.4f, 1.3f};
+    std::vector<float> pre(tokens * n), post(tokens * n), comb(tokens * n * n),
+        u(static_cast<size_t>(tokens) * d);
+    const k::MhcPreParams p = mhcPreCpu(x, fn, base, scale, tokens, n, d, pre, post, comb, u);
     Dev<float> dx(x), dfn(fn), db(base), ds(scale), dpre(pre.size()), dpost(post.size()),
         dcomb(comb.size()), du(u.size());
     k::MhcPreParams g = p;
@@ -394,8 +412,8 @@ void testMhc()
 
 // mhc_pre_norm_cuda: mhc_pre_cuda then rmsnorm_cuda of u in two launches instead of three.
 // Against those two kernels (bit for bit) and the CPU twins (mhc_pre_cpu, rmsnorm_cpu).
-// The CPU twin of mhc_pre_norm_cuda: the mHC pre (pre, post, comb, u) of x, then u RMS-normed
-// in place with weight w (eps 1e-6); returns the params with the host pointers.
+// The CPU twin of mhc_pre_norm_cuda: mhcPreCpu, then u RMS-normed in place with weight w (eps
+// 1e-6); returns the params with the host pointers.
 k::MhcPreParams mhcPreNormCpu(const std::vector<float> &x,
                               const std::vector<float> &fn,
                               const std::vector<float> &base,
@@ -409,19 +427,7 @@ k::MhcPreParams mhcPreNormCpu(const std::vector<float> &x,
                               std::vector<float> &comb,
                               std::vector<float> &u)
 {
-    k::MhcPreParams p;
-    p.x = x.data();
-    p.fn = fn.data();
-    p.base = base.data();
-    p.scale = scale.data();
-    p.pre = pre.data();
-    p.post = post.data();
-    p.comb = comb.data();
-    p.u = u.data();
-    p.tokens = tokens;
-    p.n_hc = n;
-    p.d = d;
-    k::mhc_pre_cpu(p);
+    const k::MhcPreParams p = mhcPreCpu(x, fn, base, scale, tokens, n, d, pre, post, comb, u);
     k::RmsNormParams np;
     np.x = np.y = u.data();
     np.weight = w.data();
@@ -637,19 +643,8 @@ void testMhcFastBits()
             const std::vector<float> scale = {0.7f, 0.4f, 1.3f}, hscale = {0.9f};
             std::vector<float> pre(tokens * n), post(tokens * n), comb(tokens * n * n),
                 u(static_cast<size_t>(tokens) * d);
-            k::MhcPreParams p;
-            p.x = x.data();
-            p.fn = fn.data();
-            p.base = base.data();
-            p.scale = scale.data();
-            p.pre = pre.data();
-            p.post = post.data();
-            p.comb = comb.data();
-            p.u = u.data();
-            p.tokens = tokens;
-            p.n_hc = n;
-            p.d = d;
-            k::mhc_pre_cpu(p);
+            const k::MhcPreParams p
+                = mhcPreCpu(x, fn, base, scale, tokens, n, d, pre, post, comb, u);
             Dev<float> dx(x), dy(y), dpw(postW), dcw(combW), dfn(fn), dhfn(hfn), db(base),
                 ds(scale), dhs(hscale), dw(w);
             std::vector<int32_t> zeros(tokens, 0);

@@ -242,6 +242,7 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // idxchain: FATHOM_CUDA_INDEXER_FUSED=0 keeps the indexer's head-weight scaling and the CSA
     // index rows as launches of their own (linearGroup's scaleRound, indexerSparseOnExecutor).
     x->m_indexerFused = switchOn("FATHOM_CUDA_INDEXER_FUSED");
+    x->m_denseFp32 = switchOn("FATHOM_CUDA_DENSE_FP32");
     // attnnodes: FATHOM_CUDA_ATTN_FUSED_TAIL=0 launches the attention's split merge and the
     // output's inverse RoPE apart; 1 merges in the attention launch always; unset merges there
     // only when one row and head group's partials are small (sparseAttention): the fused merge
@@ -1525,6 +1526,12 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
         // (linear_mma.cu) where the device (sm_89+) and shape allow; linear_cuda otherwise.
         kernels::linear_params q = p;
         if (!m_exactLinear && isQuantizedLinear(q))
+            q.accum = kernels::linear_accum::fp32;
+        // Dense (bf16) prefill GEMMs - the compressors, the MoE gate, the indexer's head
+        // weights - in fp32 in the non-exact mode: the exact double accumulation ran them at
+        // about 1.5 TFLOP/s on the H200 (the exact mode's prefill, 2026-11-30), some 300 GFLOP
+        // of an 8K prefill of the 2-layer slice. Decode (<= 4 rows) keeps its GEMV.
+        if (!m_exactLinear && m_denseFp32 && m >= kDenseFp32Rows)
             q.accum = kernels::linear_accum::fp32;
         Buffer<uint8_t> work = mmaWorkspace(&q, 1);
         FATHOM_CUDA_OP(name,

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <source_location>
+#include <string_view>
 #include <utility>
 
 namespace fathom::engine {
@@ -338,13 +339,17 @@ public:
         if (m_t.start && m_t.stop)
             cudaEventRecord(static_cast<cudaEvent_t>(m_t.start), x.m_stream);
     }
+    // Whether the op is being timed (callers skip building a note()'s text otherwise).
+    bool on() const { return m_x.m_profiling; }
     // What the op ran on (profiling only): appended to the op's name in the profile, with the
     // weight bytes it read.
-    void note(const std::string &what, double bytes)
+    void note(std::string_view what, double bytes)
     {
         if (!m_x.m_profiling)
             return;
-        m_t.detail += (m_t.detail.empty() ? "" : " + ") + what;
+        if (!m_t.detail.empty())
+            m_t.detail += " + ";
+        m_t.detail += what;
         m_t.bytes += bytes;
     }
     ~CudaOpTimer()
@@ -380,9 +385,9 @@ static double weightBytes(const kernels::linear_params &p)
     return e * double(p.n) * double(p.k);
 }
 
-static std::string weightName(const LinearWeight &w)
+static std::string_view weightName(const LinearWeight &w)
 {
-    return w.view ? w.view->name : std::string("linear");
+    return w.view ? std::string_view(w.view->name) : std::string_view("linear");
 }
 
 // "CudaExecutor::linear" out of a compiler's function signature ("Result<void>
@@ -847,7 +852,7 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
         FATHOM_TRY(expertFfn(shared, I, job.limit));
     }
     CudaOpTimer timer(*this, "gemm");
-    {
+    if (timer.on()) {
         // The routed experts' weights read: `slots` distinct experts at most (all of them at
         // batch 1), plus the shared one when it rides along.
         const double expert = weightBytes(linearParams(e0.w1, job.x, nullptr, N))

@@ -20,6 +20,10 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
 #include <utility>
 
 /*
@@ -400,16 +404,49 @@ __device__ inline float block_max(float v, float *scratch)
     return warp_max(r);
 }
 
-// Raises `kernel`'s dynamic shared-memory limit when it needs more than the 48 KiB every kernel
-// gets by default (sm_90: up to 227 KiB a block).
+// A kernel switch from the environment (a device A/B of a code path; callers read it once): on
+// unless `name` is set to "0".
+inline bool env_switch_on(const char *name)
+{
+    const char *value = std::getenv(name);
+    return !(value && std::strcmp(value, "0") == 0);
+}
+
+// The dynamic shared-memory limit this process gave `kernel` on `device` (0: none yet); set:
+// record a new one. The attribute is the function's and is read when a launch - or a graph
+// node captured earlier - runs, so it must never go down (allow_smem below).
+inline size_t smem_limit_given(int device, const void *kernel, size_t set = 0)
+{
+    static std::mutex s_mutex;
+    static std::map<std::pair<int, const void *>, size_t> s_given;
+    const std::lock_guard<std::mutex> lock(s_mutex);
+    size_t &given = s_given[{device, kernel}];
+    if (set > given)
+        given = set;
+    return given;
+}
+
+// Lets `kernel` launch with `bytes` of dynamic shared memory: over the 48 KiB every kernel gets by
+// default (sm_90: up to 227 KiB a block) its limit is raised, never lowered, so a smaller later
+// launch cannot take the limit from under a bigger launch captured in a graph; one driver call
+// per kernel, device and new maximum, not one per launch.
 template<typename Kernel>
 cudaError_t allow_smem(Kernel *kernel, size_t bytes)
 {
     if (bytes <= 48 * 1024)
         return cudaSuccess;
-    return cudaFuncSetAttribute(kernel,
-                                cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                static_cast<int>(bytes));
+    int device = 0;
+    if (const cudaError_t err = cudaGetDevice(&device); err != cudaSuccess)
+        return err;
+    const void *key = reinterpret_cast<const void *>(kernel);
+    if (smem_limit_given(device, key) >= bytes)
+        return cudaSuccess;
+    const cudaError_t err = cudaFuncSetAttribute(kernel,
+                                                 cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                 static_cast<int>(bytes));
+    if (err == cudaSuccess)
+        smem_limit_given(device, key, bytes);
+    return err;
 }
 
 // `decide(device)` once per device index, cached in `state` (0 unknown, 1 yes, 2 no); false

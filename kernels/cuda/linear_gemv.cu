@@ -27,7 +27,6 @@
 #include "moe_group.cuh"
 #include "moe_route.cuh"
 
-#include <cstdlib>
 #include <cstring>
 
 namespace fathom::kernels::cuda {
@@ -116,10 +115,7 @@ size_t pipe_smem_bytes(GemvKind kind, int m, int k)
 // ring (a device A/B; the bits are the same either way). Read once.
 bool gemv_pipeline_enabled()
 {
-    static const bool on = [] {
-        const char *e = std::getenv("FATHOM_CUDA_GEMV_PIPELINE");
-        return !(e && std::strcmp(e, "0") == 0);
-    }();
+    static const bool on = env_switch_on("FATHOM_CUDA_GEMV_PIPELINE");
     return on;
 }
 
@@ -132,16 +128,6 @@ bool use_pipeline(GemvKind kind, int m, int k)
 size_t gemv_smem(GemvKind kind, int m, int k, bool pipe)
 {
     return pipe ? pipe_smem_bytes(kind, m, k) : smem_bytes(kind, m, k);
-}
-
-// A GEMV kernel's dynamic shared memory limit: over 48 KiB (always with the ring) raised to
-// max_dynamic_smem() rather than to this launch's bytes, so that a later, smaller launch of the
-// same kernel never lowers the limit under a graph node captured earlier (the attribute is the
-// function's, read when a node launches).
-template<typename Kernel>
-cudaError_t allow_gemv_smem(Kernel *kernel, size_t bytes)
-{
-    return cuda::allow_smem(kernel, bytes <= 48 * 1024 ? bytes : max_dynamic_smem());
 }
 
 // A hint that the line at p is read soon (the weight scales of a column the ring has reached):
@@ -701,7 +687,7 @@ Status launch(const linear_params &p,
     const size_t bytes = gemv_smem(Kind, p.m, p.k, pipe);
     void (*const kernel)(linear_params, int64_t, int64_t, int, expert_group, gemv_prenorm)
         = pipe ? gemv_kernel<Kind, Accum, true> : gemv_kernel<Kind, Accum, false>;
-    if (const cudaError_t err = allow_gemv_smem(kernel, bytes); err != cudaSuccess)
+    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     const int cpw = columns_per_warp(p.n);
     const long long cols_per_block = static_cast<long long>(k_warps) * cpw;
@@ -1091,7 +1077,7 @@ Status linear_experts_ffn_launch(const linear_params &base,
                                                      : experts_ffn_kernel<linear_accum::exact, false>)
                                              : (pipe ? experts_ffn_kernel<linear_accum::fp32, true>
                                                      : experts_ffn_kernel<linear_accum::fp32, false>);
-    if (const cudaError_t err = allow_gemv_smem(kernel, bytes); err != cudaSuccess)
+    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     const dim3 grid(grid_for(base.n, k_warps * L.cpw), g.slots + (has_shared ? 1 : 0));
     FATHOM_LAUNCH(grid, k_threads, bytes, stream, kernel)(L);
@@ -1145,7 +1131,7 @@ Status linear_group_gemv_launch(const linear_params *items,
                                                      : gemv_group_kernel<linear_accum::exact, false>)
                                              : (pipe ? gemv_group_kernel<linear_accum::fp32, true>
                                                      : gemv_group_kernel<linear_accum::fp32, false>);
-    if (const cudaError_t err = allow_gemv_smem(kernel, bytes); err != cudaSuccess)
+    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     const unsigned grid = static_cast<unsigned>(blocks);
     FATHOM_LAUNCH(grid, k_threads, bytes, stream, kernel)(gp);
@@ -1239,7 +1225,7 @@ Status moe_gate_route_group_cuda(const linear_params &gate,
     void (*const kernel)(gate_route_launch)
         = pipe ? gate_route_kernel<GemvKind::Bf16, linear_accum::exact, true>
                : gate_route_kernel<GemvKind::Bf16, linear_accum::exact, false>;
-    if (const cudaError_t err = allow_gemv_smem(kernel, bytes); err != cudaSuccess)
+    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     FATHOM_LAUNCH(grid_for(gate.n, k_warps * L.cpw), k_threads, bytes, stream, kernel)(L);
     return launch_status();

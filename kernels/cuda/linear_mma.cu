@@ -43,9 +43,6 @@
 #include "linear_wgmma.cuh"
 #include "mma_sync.cuh"
 
-#include <cstdlib>
-#include <cstring>
-
 namespace fathom::kernels {
 
 namespace cuda {
@@ -654,10 +651,7 @@ const char *g_last_kernel = "none";
 // FATHOM_CUDA_FP4_FOLD=0: mma_kernel's FP4 path promotes every 32-block (no folding); read once.
 bool fp4_fold_enabled()
 {
-    static const bool s_on = [] {
-        const char *env = std::getenv("FATHOM_CUDA_FP4_FOLD");
-        return !(env && std::strcmp(env, "0") == 0);
-    }();
+    static const bool s_on = env_switch_on("FATHOM_CUDA_FP4_FOLD");
     return s_on;
 }
 

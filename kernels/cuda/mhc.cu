@@ -27,8 +27,6 @@
 #include "cuda_common.cuh"
 
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 
 namespace fathom::kernels {
 
@@ -617,8 +615,7 @@ bool mhc_fast()
 {
     int fast = g_mhc_fast.load(std::memory_order_relaxed);
     if (fast < 0) {
-        const char *env = std::getenv("FATHOM_CUDA_MHC_FAST");
-        fast = env && std::strcmp(env, "0") == 0 ? 0 : 1;
+        fast = cuda::env_switch_on("FATHOM_CUDA_MHC_FAST") ? 1 : 0;
         g_mhc_fast.store(fast, std::memory_order_relaxed);
     }
     return fast != 0;

@@ -95,7 +95,7 @@ bool CublasLtLinear::accepts(const kernels::linear_params &p)
 void CublasLtLinear::warnOnce(const std::string &what)
 {
     if (m_warned.emplace(what, true).second)
-        logWarning("cuda", "cuBLASLt FP8 GEMM: " + what + "; using the SIMT kernel");
+        logWarning("cuda", "cuBLASLt GEMM: " + what + "; using the SIMT kernel");
 }
 
 bool CublasLtLinear::load()
@@ -288,10 +288,25 @@ CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p,
         st = a.cublasLtMatrixLayoutCreate(&raw->d, bf16D ? CUDA_R_16BF : CUDA_R_32F, p.n, p.m, ldy);
     if (st != CUBLAS_STATUS_SUCCESS)
         return bad("cublasLtMatrixLayoutCreate", st);
+    if (!chooseAlgo(raw,
+                    std::string("e4m3 x e4m3 -> ") + (bf16D ? "bf16" : "f32")
+                        + " with 128x128 / 1x128 block scales"))
+        return nullptr;
+    return raw;
+}
+
+// The heuristic's first algorithm for raw's descriptor and layouts (C = D); false (warned once)
+// where there is none.
+bool CublasLtLinear::chooseAlgo(Plan *raw, const std::string &what)
+{
+    Api &a = *m_api;
     cublasLtMatmulPreference_t pref = nullptr;
-    st = a.cublasLtMatmulPreferenceCreate(&pref);
-    if (st != CUBLAS_STATUS_SUCCESS)
-        return bad("cublasLtMatmulPreferenceCreate", st);
+    cublasStatus_t st = a.cublasLtMatmulPreferenceCreate(&pref);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        warnOnce(std::string("cublasLtMatmulPreferenceCreate failed (")
+                 + a.cublasLtGetStatusString(st) + ")");
+        return false;
+    }
     const uint64_t ws = m_workspaceBytes;
     a.cublasLtMatmulPreferenceSetAttribute(pref,
                                            CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
@@ -311,13 +326,114 @@ CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p,
                                           &found);
     a.cublasLtMatmulPreferenceDestroy(pref);
     if (st != CUBLAS_STATUS_SUCCESS || found == 0) {
-        warnOnce(std::string("no algorithm for e4m3 x e4m3 -> ") + (bf16D ? "bf16" : "f32")
-                 + " with 128x128 / 1x128 block scales (" + a.cublasLtGetStatusString(st) + ")");
-        return nullptr;
+        warnOnce("no algorithm for " + what + " (" + a.cublasLtGetStatusString(st) + ")");
+        return false;
     }
     raw->algo = result.algo;
     raw->ok = true;
-    return raw;
+    return true;
+}
+
+bool CublasLtLinear::acceptsDense(const kernels::linear_params &p)
+{
+    return p.w_type == kernels::linear_weight_type::bf16 && p.m >= kMinRows && p.n > 0 && p.k > 0
+           && p.k % 8 == 0 && p.x_type == kernels::act_type::f32
+           && p.y_type == kernels::act_type::f32 && p.accum == kernels::linear_accum::fp32
+           && (p.ldy == 0 || p.ldy % 4 == 0) && p.x && p.y && p.w && aligned16(p.y)
+           && aligned16(p.w);
+}
+
+CublasLtLinear::Plan *CublasLtLinear::densePlan(const kernels::linear_params &p)
+{
+    const int64_t ldy = p.ldy ? p.ldy : p.n;
+    // Tag 2: the bf16 plans (the FP8 ones use 0 / 1 for their D type).
+    const auto key = std::make_tuple(p.m, p.n, p.k, ldy, int64_t(2));
+    if (auto it = m_plans.find(key); it != m_plans.end())
+        return it->second->ok ? it->second.get() : nullptr;
+    auto pl = std::make_unique<Plan>();
+    pl->api = m_api.get();
+    Api &a = *m_api;
+    Plan *raw = pl.get();
+    m_plans.emplace(key, std::move(pl));
+    // As plan(): D (n x m, column-major, ld ldy) = W^T-op x, A = W stored k x n, B = x k x m.
+    cublasStatus_t st = a.cublasLtMatmulDescCreate(&raw->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+    const cublasOperation_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = a.cublasLtMatmulDescSetAttribute(raw->desc,
+                                              CUBLASLT_MATMUL_DESC_TRANSA,
+                                              &opT,
+                                              sizeof opT);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = a.cublasLtMatmulDescSetAttribute(raw->desc,
+                                              CUBLASLT_MATMUL_DESC_TRANSB,
+                                              &opN,
+                                              sizeof opN);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = a.cublasLtMatrixLayoutCreate(&raw->a, CUDA_R_16BF, p.k, p.n, p.k);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = a.cublasLtMatrixLayoutCreate(&raw->b, CUDA_R_16BF, p.k, p.m, p.k);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = a.cublasLtMatrixLayoutCreate(&raw->d, CUDA_R_32F, p.n, p.m, ldy);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        warnOnce(std::string("bf16 GEMM descriptor or layouts failed (")
+                 + a.cublasLtGetStatusString(st) + ")");
+        return nullptr;
+    }
+    return chooseAlgo(raw, "bf16 x bf16 -> f32") ? raw : nullptr;
+}
+
+bool CublasLtLinear::runDense(const kernels::linear_params &p, CUstream_st *stream)
+{
+    if (!acceptsDense(p) || !load())
+        return false;
+    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+    if (cudaStreamIsCapturing(stream, &cs) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+    }
+    const bool capturing = cs != cudaStreamCaptureStatusNone;
+    ++m_stats.fallbacks; // undone below on success
+    // hi and lo, packed [m, k] bf16 each, in the activation scratch.
+    const size_t half = static_cast<size_t>(p.m) * p.k;
+    if (!ensureScratch(half * 2 * sizeof(uint16_t), 0, 0, capturing, stream))
+        return false;
+    Plan *pl = densePlan(p);
+    if (!pl)
+        return false;
+    uint16_t *hi = reinterpret_cast<uint16_t *>(m_q), *lo = hi + half;
+    if (!kernels::split_bf16_rows_cuda(static_cast<const float *>(p.x), p.m, p.k, p.ldx, hi, lo, stream)
+             .ok()) {
+        warnOnce("splitting the activations into bf16 hi + lo failed");
+        return false;
+    }
+    Api &a = *m_api;
+    const float alpha = 1.0f, zero = 0.0f, one = 1.0f;
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    for (int part = 0; part < 2 && st == CUBLAS_STATUS_SUCCESS; ++part)
+        st = a.cublasLtMatmul(static_cast<cublasLtHandle_t>(m_handle),
+                              pl->desc,
+                              &alpha,
+                              p.w,
+                              pl->a,
+                              part == 0 ? hi : lo,
+                              pl->b,
+                              part == 0 ? &zero : &one,
+                              p.y,
+                              pl->d,
+                              p.y,
+                              pl->d,
+                              &pl->algo,
+                              m_workspace,
+                              m_workspaceBytes,
+                              stream);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        warnOnce(std::string("cublasLtMatmul (bf16) failed (") + a.cublasLtGetStatusString(st)
+                 + ")");
+        return false;
+    }
+    --m_stats.fallbacks;
+    ++m_stats.calls;
+    return true;
 }
 
 bool CublasLtLinear::run(const kernels::linear_params &p,

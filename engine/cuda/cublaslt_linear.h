@@ -4,7 +4,8 @@
 
 /**
   CublasLtLinear: the FP8 block-scaled prefill GEMM through cuBLASLt, for CudaExecutor's
-  non-exact mode (setExactLinear(false), the CPU's linear_accum::fp32 twin).
+  non-exact mode (setExactLinear(false), the CPU's linear_accum::fp32 twin); also the bf16
+  (dense) weights' prefill GEMMs on the bf16 tensor cores (runDense, below).
 
   What it computes: y[m][j] = sum_k x'[k] * w'[j][k] in fp32 with x' the activation-quantised x
   (linear.h / quant.h act_quant: e4m3, 1x128 blocks, power-of-two scales; done on the device by
@@ -71,6 +72,15 @@ public:
              CUstream_st *stream,
              bool bf16Output = false);
 
+    // dense: bf16 weights (the compressors' wkv / wgate, the MoE gate, the indexer's head
+    // weights at prefill sizes), y = W x in fp32 on the bf16 tensor cores, x f32 split into
+    // hi + lo bf16 (kernels::split_bf16_rows_cuda) and summed as two GEMMs (beta = 1 on the
+    // second): exact products, fp32 accumulation, x to about 2^-16 relative (exactly where x holds
+    // bf16 values, as the engine's activations at these linears do). Any n; k % 8 == 0.
+    static bool acceptsDense(const kernels::linear_params &p);
+    // Device pointers as run(); the caller rounds y to bf16 where it wants bf16 (as for run()).
+    bool runDense(const kernels::linear_params &p, CUstream_st *stream);
+
     struct Stats
     {
         long long calls = 0;     // run() that went through cuBLASLt
@@ -89,6 +99,8 @@ private:
     bool ensureScratch(
         size_t qBytes, size_t sBytes, size_t yBytes, bool capturing, CUstream_st *stream);
     Plan *plan(const kernels::linear_params &p, bool bf16D, const void *scaleA, const void *scaleB);
+    Plan *densePlan(const kernels::linear_params &p);
+    bool chooseAlgo(Plan *raw, const std::string &what);
 
     int m_device = 0;
     bool m_tried = false;

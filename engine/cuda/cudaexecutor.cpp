@@ -244,6 +244,7 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // index rows as launches of their own (linearGroup's scaleRound, indexerSparseOnExecutor).
     x->m_indexerFused = switchOn("FATHOM_CUDA_INDEXER_FUSED");
     x->m_denseFp32 = switchOn("FATHOM_CUDA_DENSE_FP32");
+    x->m_denseLt = switchOn("FATHOM_CUDA_DENSE_LT");
     // attnnodes: FATHOM_CUDA_ATTN_FUSED_TAIL=0 launches the attention's split merge and the
     // output's inverse RoPE apart; 1 merges in the attention launch always; unset merges there
     // only when one row and head group's partials are small (sparseAttention): the fused merge
@@ -1508,14 +1509,17 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
     m_gemmFlops += 2.0 * m * w.outFeatures * w.inFeatures;
     bool done = false;
 #ifndef FATHOM_CUDA_EMULATION
-    // cublaslt: non-exact mode, FP8 prefill GEMMs via cuBLASLt (false: SIMT kernel below).
+    // cublaslt: non-exact mode, FP8 and bf16 prefill GEMMs via cuBLASLt (false: SIMT kernel below).
     if (!m_exactLinear && m >= CublasLtLinear::kMinRows) {
         kernels::linear_params q = p;
         q.accum = kernels::linear_accum::fp32;
-        if (CublasLtLinear::accepts(q)) {
+        // Dense (bf16) weights on the bf16 tensor cores (x as bf16 hi + lo, fp32 sums).
+        const bool dense = m_denseLt && CublasLtLinear::acceptsDense(q);
+        if (dense || CublasLtLinear::accepts(q)) {
             if (!m_lt)
                 m_lt = std::make_shared<CublasLtLinear>(m_device);
-            done = m_lt->run(q, w.params().w_scale, m_stream, out == LinearOutput::Bf16);
+            done = dense ? m_lt->runDense(q, m_stream)
+                         : m_lt->run(q, w.params().w_scale, m_stream, out == LinearOutput::Bf16);
             if (done && out == LinearOutput::Bf16)
                 FATHOM_CUDA_OP(name,
                                kernels::round_bf16_rows_cuda(y,

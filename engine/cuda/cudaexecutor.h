@@ -448,6 +448,7 @@ private:
     bool m_indexerFused = true;   // idxchain: FATHOM_CUDA_INDEXER_FUSED
     bool m_denseFp32 = true;      // FATHOM_CUDA_DENSE_FP32: non-exact dense prefill GEMMs in fp32
     static constexpr int kDenseFp32Rows = 64;
+    bool m_denseLt = true; // FATHOM_CUDA_DENSE_LT: non-exact dense prefill GEMMs via cuBLASLt
     int *m_combineCounters = nullptr;
     // attnnodes: the attention's tail (split merge + inverse RoPE) in the attention launch
     // (FATHOM_CUDA_ATTN_FUSED_TAIL), its zeroed counters (one per decode row and head group).

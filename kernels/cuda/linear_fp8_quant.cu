@@ -58,7 +58,43 @@ __global__ void widen_bf16_kernel(const uint16_t *yb, int64_t total, int n, floa
     y[(i / n) * ldy + i % n] = cuda::bf16_bits_to_f32(yb[i]);
 }
 
+// One thread per element: hi = bf16(v), lo = bf16(v - hi) (the difference is exact in fp32).
+__global__ void split_bf16_kernel(
+    const float *x, int64_t total, int k, int64_t ldx, uint16_t *hi, uint16_t *lo)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= total)
+        return;
+    const float v = x[(i / k) * ldx + i % k];
+    const uint16_t h = cuda::f32_to_bf16_bits(v);
+    const float hv = cuda::bf16_bits_to_f32(h);
+    hi[i] = h;
+    // An infinite or NaN hi (also a finite v rounded up to infinity) keeps lo 0: no inf - inf.
+    lo[i] = isfinite(hv) ? cuda::f32_to_bf16_bits(__fsub_rn(v, hv)) : uint16_t(0);
+}
+
 } // namespace
+
+Status split_bf16_rows_cuda(
+    const float *x, int m, int k, int64_t ldx, uint16_t *hi, uint16_t *lo, CUstream_st *stream)
+{
+    if (m < 0 || k < 0)
+        return Status::invalid("split_bf16_rows_cuda: negative shape");
+    const int64_t total = static_cast<int64_t>(m) * k;
+    if (total == 0)
+        return Status::success();
+    if (!x || !hi || !lo)
+        return Status::invalid("split_bf16_rows_cuda: null x, hi or lo");
+    FATHOM_LAUNCH(static_cast<unsigned>((total + k_threads - 1) / k_threads),
+                  k_threads,
+                  0,
+                  stream,
+                  split_bf16_kernel)
+    (x, total, k, ldx ? ldx : k, hi, lo);
+    return cuda::launch_status();
+}
 
 Status widen_bf16_rows_cuda(
     const uint16_t *yb, int m, int n, float *y, int64_t ldy, CUstream_st *stream)

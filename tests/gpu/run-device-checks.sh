@@ -290,8 +290,9 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         # FP4 folding on mma.sync"): the 8K prefill's A/B.
         [ "${SKIP_FOLD0:-0}" != "1" ] && stage bench-fold0 40 env FATHOM_CUDA_EXACT_LINEAR=0 \
             FATHOM_CUDA_FP4_FOLD=0 "$BIN/bench_cuda" "${BENCH[@]}" --prefill "$PREFILL" --long 0
-        # The dense (bf16) prefill GEMMs with the exact mode's double accumulation again.
-        stage bench-dense64 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_DENSE_FP32=0 \
+        # The dense (bf16) prefill GEMMs on the tiled fp32 kernel instead of cuBLASLt's bf16
+        # tensor cores (session 13; run 2 had the double accumulation: 500 ms of GEMMs).
+        stage bench-denselt0 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_DENSE_LT=0 \
             "$BIN/bench_cuda" "${BENCH[@]}" --prefill "$PREFILL" --long 0
         # Sessions 10-11's decode fusions A/B (graphed decode): all six switched off (state
         # appends, attention tail, pre-norm GEMVs, MoE combine, the gate GEMV in the routing
@@ -340,7 +341,7 @@ stamp "done"
         echo "decode-step replay (host time per replayed / recorded step):"
         grep -h "^REPLAY:" "$G" | cut -c1-220 | sed 's/^REPLAY: /  /'
     }
-    for ab in s12off fold0 dense64 unfused eager exact merge-fused; do
+    for ab in s12off fold0 denselt0 unfused eager exact merge-fused; do
         L="$LOGS/bench-$ab.log"
         [ -f "$L" ] || continue
         echo "bench_cuda decode, $ab:"

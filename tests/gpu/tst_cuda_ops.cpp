@@ -3132,6 +3132,47 @@ void testFp8BlockHelpers()
             ok = ok && same;
         }
     report(ok, "fp8 128x128 weight scales: fp32 [n/128][round_up(k/128, 4)] layout");
+
+    // The bf16 dense GEMM's hi + lo split (split_bf16_rows_cuda), strided x: bf16-valued rows
+    // (lo must be 0), general f32 rows, and the edge values (infinities, NaN, a finite value
+    // that rounds up to infinity, subnormals, ties).
+    const int sm = 6, sk = 200, sld = sk + 3;
+    auto sx = randomF32(static_cast<size_t>(sm) * sld, 3.0f);
+    for (int i = 0; i < sk; ++i)
+        sx[i] = k::round_bf16(sx[i]); // row 0 holds bf16 values
+    const float edge[] = {std::numeric_limits<float>::infinity(),
+                          -std::numeric_limits<float>::infinity(),
+                          std::numeric_limits<float>::quiet_NaN(),
+                          std::numeric_limits<float>::max(),
+                          1e-40f,
+                          -3e-39f,
+                          1.0f + std::ldexp(1.0f, -8), // a tie: rounds to even (1.0), lo 2^-8
+                          0.0f,
+                          -0.0f};
+    for (size_t i = 0; i < std::size(edge); ++i)
+        sx[static_cast<size_t>(sm - 1) * sld + i] = edge[i];
+    std::vector<uint16_t> wantHi(static_cast<size_t>(sm) * sk), wantLo(wantHi.size());
+    for (int r = 0; r < sm; ++r)
+        for (int i = 0; i < sk; ++i) {
+            const float v = sx[static_cast<size_t>(r) * sld + i];
+            const uint16_t h = k::f32_to_bf16(v);
+            const float hv = k::bf16_to_f32(h);
+            wantHi[static_cast<size_t>(r) * sk + i] = h;
+            wantLo[static_cast<size_t>(r) * sk + i] = std::isfinite(hv) ? k::f32_to_bf16(v - hv)
+                                                                         : uint16_t(0);
+        }
+    bool loZero = true;
+    for (int i = 0; i < sk; ++i)
+        loZero = loZero && (wantLo[i] & 0x7FFFu) == 0;
+    report(loZero, "bf16 split twin: a bf16-valued row has lo = 0");
+    Dev<float> dsx(sx);
+    Dev<uint16_t> dhi(wantHi.size()), dlo(wantLo.size());
+    if (statusOk(k::split_bf16_rows_cuda(dsx.get(), sm, sk, sld, dhi.get(), dlo.get(), nullptr),
+                 "split_bf16_rows_cuda")
+        && synced("split_bf16_rows_cuda")) {
+        expectEqual(wantHi, dhi.host(), "bf16 split hi, strided x");
+        expectEqual(wantLo, dlo.host(), "bf16 split lo, strided x");
+    }
 }
 
 // ---- tensor-core MMA (mma_sync.cuh) and the tensor-core LINEAR (linear_mma.cu) ----------------
@@ -4050,11 +4091,107 @@ void testCublasLtCase(int m, int n, int kd)
     expectNmse(cpu32, got, bf16Out ? 1e-5 : 1e-6, name + " vs CPU fp32 mode");
 }
 
+// dense: the bf16 weights' prefill GEMM on cuBLASLt (CublasLtLinear::runDense): x split into
+// bf16 hi + lo, two bf16 GEMMs with fp32 accumulation. Per element against the exact result:
+// |y - y_exact| <= (k * 2^-23 + 2^-16) * sum_k |x[k]| |w[j][k]| (fp32 sums in any order, and
+// x - (hi + lo) below 2^-17 |x|); and by NMSE against the CPU's fp32 mode. bf16Rows: x holds
+// bf16 values (the engine's case, lo = 0); otherwise general f32 (lo matters: without it the
+// error is ~2^-9 |x|, far outside the bound).
+void testCublasLtDenseCase(int m, int n, int kd, int ldy, bool bf16Rows)
+{
+    const std::string name = std::string("cublaslt bf16 m=") + std::to_string(m) + " "
+                             + std::to_string(n) + "x" + std::to_string(kd)
+                             + (bf16Rows ? ", bf16 x" : ", f32 x");
+    auto wf = randomBf16(static_cast<size_t>(n) * kd, 1.0f / std::sqrt(static_cast<float>(kd)));
+    std::vector<uint16_t> wb(wf.size());
+    for (size_t i = 0; i < wf.size(); ++i)
+        wb[i] = k::f32_to_bf16(wf[i]);
+    auto xf = bf16Rows ? randomBf16(static_cast<size_t>(m) * kd, 2.0f)
+                       : randomF32(static_cast<size_t>(m) * kd, 2.0f);
+    k::linear_params p;
+    p.x = xf.data();
+    p.x_type = k::act_type::f32;
+    p.w = wb.data();
+    p.w_type = k::linear_weight_type::bf16;
+    p.y_type = k::act_type::f32;
+    p.m = m;
+    p.n = n;
+    p.k = kd;
+    std::vector<float> exact(static_cast<size_t>(m) * n), cpu32(exact.size());
+    p.y = exact.data();
+    if (!statusOk(k::linear_ref(p), "linear_ref"))
+        return;
+    p.y = cpu32.data();
+    p.accum = k::linear_accum::fp32;
+    if (!statusOk(k::linear_cpu(p, nullptr), "linear_cpu fp32"))
+        return;
+
+    Dev<uint16_t> dw(wb);
+    Dev<float> dx(xf);
+    Dev<float> dy(static_cast<size_t>(m) * ldy); // NaN-poisoned; the gaps past n must stay so
+    k::linear_params g = p;
+    g.x = dx.get();
+    g.w = dw.get();
+    g.y = dy.get();
+    g.ldy = ldy;
+    using fathom::engine::CublasLtLinear;
+    if (!CublasLtLinear::acceptsDense(g)) {
+        report(false, name + ": shape refused by CublasLtLinear::acceptsDense");
+        return;
+    }
+    CublasLtLinear lt(0);
+    if (!lt.runDense(g, nullptr)) {
+        report(false, name + ": runDense fell back (" + lt.why() + ", see the warning above)");
+        return;
+    }
+    if (!synced(name.c_str()))
+        return;
+    const std::vector<float> all = dy.host();
+    std::vector<float> got(exact.size());
+    bool gaps = true;
+    for (int r = 0; r < m; ++r)
+        for (int j = 0; j < ldy; ++j) {
+            const float v = all[static_cast<size_t>(r) * ldy + j];
+            if (j < n)
+                got[static_cast<size_t>(r) * n + j] = v;
+            else
+                gaps = gaps && std::isnan(v);
+        }
+    report(gaps, name + ": y's row gaps (ldy " + std::to_string(ldy) + ") untouched");
+    const double coef = kd * std::ldexp(1.0, -23) + std::ldexp(1.0, -16);
+    size_t bad = 0;
+    double worst = 0;
+    for (int r = 0; r < m; ++r)
+        for (int j = 0; j < n; ++j) {
+            double sum = 0;
+            for (int i = 0; i < kd; ++i)
+                sum += std::fabs(static_cast<double>(xf[static_cast<size_t>(r) * kd + i])
+                                 * wf[static_cast<size_t>(j) * kd + i]);
+            const size_t at = static_cast<size_t>(r) * n + j;
+            const double err = std::fabs(static_cast<double>(got[at]) - exact[at]);
+            const double lim = coef * sum;
+            if (!(err <= lim))
+                ++bad;
+            if (lim > 0)
+                worst = std::max(worst, err / lim);
+        }
+    report(bad == 0,
+           name + ": per-element bound vs exact (" + std::to_string(bad) + " outside, worst "
+               + "err/bound " + std::to_string(worst) + ")");
+    expectNmse(cpu32, got, 1e-9, name + " vs CPU fp32 mode");
+}
+
 void testCublasLt()
 {
     testCublasLtCase(64, 256, 640); // k/128 = 5: weight scales padded to 8 per row of blocks
     testCublasLtCase(200, 384, 1024);
     testCublasLtCase(1024, 256, 1024);
+    // The dense shapes of an 8K prefill in miniature: the MoE gate (256 x d), the indexer's head
+    // weights (64 x d), a compressor (1024 x d), odd n and k % 128 != 0 too.
+    testCublasLtDenseCase(64, 256, 1024, 256, true);
+    testCublasLtDenseCase(200, 64, 4096, 64, true);
+    testCublasLtDenseCase(130, 1024, 512, 1024, false);
+    testCublasLtDenseCase(97, 100, 200, 104, false);
     // Shapes the path refuses (the executor then runs the SIMT kernel): partial 128-blocks
     // along n or k, fewer than kMinRows rows, exact accumulation.
     k::linear_params p;
@@ -4081,6 +4218,23 @@ void testCublasLt()
     refused("m=63", [](k::linear_params &q) { q.m = CublasLtLinear::kMinRows - 1; });
     refused("exact accum", [](k::linear_params &q) { q.accum = k::linear_accum::exact; });
     refused("FP4", [](k::linear_params &q) { q.w_type = k::linear_weight_type::fp4_e2m1; });
+    // The bf16 path: any n, k % 8 == 0, at least kMinRows rows, fp32 accumulation.
+    k::linear_params d = p;
+    d.w_type = k::linear_weight_type::bf16;
+    d.n = 100;
+    d.k = 200;
+    report(CublasLtLinear::acceptsDense(d) && !CublasLtLinear::accepts(d),
+           "cublaslt dense accepts bf16 m=128 100x200 (and the FP8 path does not)");
+    report(!CublasLtLinear::acceptsDense(p), "cublaslt dense refuses FP8 weights");
+    auto refusedDense = [&](const char *what, auto change) {
+        k::linear_params q = d;
+        change(q);
+        report(!CublasLtLinear::acceptsDense(q), std::string("cublaslt dense refuses ") + what);
+    };
+    refusedDense("k=204", [](k::linear_params &q) { q.k = 204; });
+    refusedDense("m=63", [](k::linear_params &q) { q.m = CublasLtLinear::kMinRows - 1; });
+    refusedDense("exact accum", [](k::linear_params &q) { q.accum = k::linear_accum::exact; });
+    refusedDense("ldy=101", [](k::linear_params &q) { q.ldy = 101; });
 }
 #endif
 

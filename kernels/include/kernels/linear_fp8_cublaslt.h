@@ -3,7 +3,7 @@
 #pragma once
 
 /**
-  Device helpers of the cuBLASLt FP8 block-scaled GEMM (engine/cuda/cublaslt_linear.h): the
+  Device helpers of the cuBLASLt GEMMs (engine/cuda/cublaslt_linear.h): the
   activation quantiser of linear.h (quant.h act_quant: e4m3 codes, blocks of 128 along k,
   power-of-two scales 2^ceil(log2(amax / 448)) with the 1e-4 amax floor) writing what cuBLASLt's
   CUBLASLT_MATMUL_MATRIX_SCALE_VEC128_32F operand wants, and the host conversion of a weight's
@@ -33,6 +33,13 @@ Status act_quant_fp8_vec128_cuda(
 // (the bf16-output fallback when cuBLASLt has no f32-output kernel for the block-scaled modes).
 Status widen_bf16_rows_cuda(
     const uint16_t *yb, int m, int n, float *y, int64_t ldy, CUstream_st *stream);
+
+// The bf16 dense GEMM's operand (CublasLtLinear::runDense): x [m, k] f32 (row stride ldx, 0 = k)
+// as two packed bf16 matrices, hi = bf16(x) and lo = bf16(x - hi) (both round to nearest even),
+// so x = hi + lo to about 2^-16 relative (exactly, with lo = 0, where x holds bf16 values - the
+// engine's activations at the dense linears do, spec §3). hi and lo: [m, k] each (device).
+Status split_bf16_rows_cuda(
+    const float *x, int m, int k, int64_t ldx, uint16_t *hi, uint16_t *lo, CUstream_st *stream);
 
 // Number of floats of the BLK128x128 weight scale tensor.
 int64_t fp8_blk128_scale_count(int64_t n, int64_t k);

@@ -20,6 +20,7 @@
 
 #include "kernels/compressor.h"
 #include "kernels/cuda_ops.h"
+#include "kernels/fp4_fold_e4m3.h"
 #include "kernels/hadamard.h"
 #include "kernels/indexer.h"
 #include "kernels/linear.h"

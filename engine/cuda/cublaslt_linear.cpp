@@ -162,6 +162,70 @@ bool CublasLtLinear::available()
     return load();
 }
 
+bool CublasLtLinear::runQuantized(const uint8_t *w,
+                                  const float *wScales,
+                                  int n,
+                                  int k,
+                                  const uint8_t *xq,
+                                  const float *xScales,
+                                  int m,
+                                  float *y,
+                                  int64_t ldy,
+                                  CUstream_st *stream)
+{
+    if (!w || !wScales || !xq || !xScales || !y || m <= 0 || n <= 0 || k <= 0 || n % 128 != 0
+        || k % 128 != 0 || (ldy != 0 && (ldy < n || ldy % 4 != 0)) || !aligned16(w)
+        || !aligned16(xq) || !aligned16(y) || !load())
+        return false;
+    ++m_stats.fallbacks; // undone below on success
+    // The plans are run()'s (same operand types, scale modes and D type; keyed by shape).
+    kernels::linear_params p;
+    p.m = m;
+    p.n = n;
+    p.k = k;
+    p.ldy = ldy;
+    Plan *pl = plan(p, false, wScales, xScales);
+    if (!pl)
+        return false;
+    Api &a = *m_api;
+    const void *sa = wScales, *sb = xScales;
+    cublasStatus_t st = a.cublasLtMatmulDescSetAttribute(pl->desc,
+                                                         CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
+                                                         &sa,
+                                                         sizeof sa);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = a.cublasLtMatmulDescSetAttribute(pl->desc,
+                                              CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
+                                              &sb,
+                                              sizeof sb);
+    const float alpha = 1.0f, beta = 0.0f;
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = a.cublasLtMatmul(static_cast<cublasLtHandle_t>(m_handle),
+                              pl->desc,
+                              &alpha,
+                              w,
+                              pl->a,
+                              xq,
+                              pl->b,
+                              &beta,
+                              y,
+                              pl->d,
+                              y,
+                              pl->d,
+                              &pl->algo,
+                              m_workspace,
+                              m_workspaceBytes,
+                              stream);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        warnOnce(std::string("cublasLtMatmul (folded FP4 experts) failed (")
+                 + a.cublasLtGetStatusString(st) + ")");
+        return false;
+    }
+    --m_stats.fallbacks;
+    ++m_stats.calls;
+    return true;
+}
+
 const float *CublasLtLinear::weightScales(const kernels::linear_params &p,
                                           const uint8_t *hostScale,
                                           bool capturing)

@@ -60,6 +60,26 @@ public:
     bool available();
     const std::string &why() const { return m_why; }
 
+    // ltexperts: the FP4 experts of the prefill folded to e4m3 on the device
+    // (kernels::fp4_fold_e4m3_cuda): w e4m3 codes [n, k] with fp32 BLK128x128 scales wScales
+    // (device, kernels::fp8_blk128_scale_count(n, k) floats, no host key), x already quantised
+    // (codes xq [m, k] packed and VEC128 scales xScales [k/128][m]: act_quant_fp8_vec128_cuda's
+    // layout, so a row slice of a bigger quantised x is not one - each call quantises its own
+    // rows). y [m, n] f32, row stride ldy (0 = n), unrounded fp32 sums. n, k multiples of 128,
+    // m >= 1, 16-byte aligned w, xq, y. Allocates no device memory and never synchronises (the
+    // first call of a shape makes its plan: host work only). False: nothing was enqueued, the
+    // caller runs its own kernel (no f32-output algorithm, a failed call; warned once a kind).
+    bool runQuantized(const uint8_t *w,
+                      const float *wScales,
+                      int n,
+                      int k,
+                      const uint8_t *xq,
+                      const float *xScales,
+                      int m,
+                      float *y,
+                      int64_t ldy,
+                      CUstream_st *stream);
+
     // Shape/type test only (no library call).
     static bool accepts(const kernels::linear_params &p);
 

@@ -14,6 +14,7 @@
 #include "kernels/compressor.h"
 #include "kernels/cuda_ops.h"
 #include "kernels/formats.h"
+#include "kernels/fp4_fold_e4m3.h"
 #include "kernels/hadamard.h"
 #include "kernels/indexer.h"
 #include "kernels/kv_packed.h"
@@ -5144,6 +5145,479 @@ void testSampling()
                    + " differ)");
 }
 
+// ltexperts: FP4 expert weights -> e4m3 codes + 128x128 fp32 block scales (fp4_fold_e4m3.h).
+// First the claim the fold rests on, from the formats alone: every e2m1 code times 2^d,
+// -8 <= d <= 6, is an e4m3 value (and d = 7 or -9 is not, for some code: the range is tight).
+// Then the kernel against its host twin bit for bit (codes, scales, the scale padding) on
+// random weights whose 128x128 blocks spread their 32-block scales by up to 14 (one block
+// exactly 14), all 16 codes, one launch of two jobs (w1 | w3 stacked, and one source alone);
+// every element's e4m3 value times its block scale equals the FP4 value times its 32-scale; the
+// host scan refuses spread 15, a NaN scale byte, a too small block scale and partial blocks.
+uint8_t e4m3CodeOf(double v, bool &found)
+{
+    found = false;
+    for (int c = 0; c < 256; ++c) {
+        if ((c & 0x7F) == 0x7F)
+            continue; // NaN
+        if (static_cast<double>(k::e4m3_to_f32(static_cast<uint8_t>(c))) == v
+            && std::signbit(k::e4m3_to_f32(static_cast<uint8_t>(c))) == std::signbit(v)) {
+            found = true;
+            return static_cast<uint8_t>(c);
+        }
+    }
+    return 0;
+}
+
+void testFp4FoldE4m3()
+{
+    {
+        bool all = true, edge7 = true, edgeM9 = true;
+        for (int d = -9; d <= 7; ++d)
+            for (int c = 0; c < 16; ++c) {
+                bool found = false;
+                e4m3CodeOf(std::ldexp(static_cast<double>(k::e2m1_to_f32(static_cast<uint8_t>(c))),
+                                      d),
+                           found);
+                if (d == 7)
+                    edge7 = edge7 && found;
+                else if (d == -9)
+                    edgeM9 = edgeM9 && found;
+                else
+                    all = all && found;
+            }
+        report(all && !edge7 && !edgeM9,
+               "fp4 fold: e2m1 x 2^d is an e4m3 value for all 16 codes, d = -8 .. 6 (and not for "
+               "every code at d = 7 or -9)");
+    }
+    const int k = 640, r0 = 256, r1 = 128, rs = 384; // k/128 = 5: block scales padded to 8
+    std::uniform_int_distribution<int> nib(0, 255), hiS(20, 250), off(0, 14);
+    auto makeWeight = [&](int rows, std::vector<uint8_t> &w, std::vector<uint8_t> &s, int salt) {
+        w.resize(static_cast<size_t>(rows) * k / 2);
+        s.resize(static_cast<size_t>(rows) * k / 32);
+        for (uint8_t &b : w)
+            b = static_cast<uint8_t>(nib(g_rng));
+        for (int rb = 0; rb < rows / 128; ++rb)
+            for (int kb = 0; kb < k / 128; ++kb) {
+                const int hi = hiS(g_rng);
+                const int spread = (rb + kb + salt) % 3 == 0 ? 14 : off(g_rng);
+                for (int r = rb * 128; r < rb * 128 + 128; ++r)
+                    for (int j = kb * 4; j < kb * 4 + 4; ++j)
+                        s[static_cast<size_t>(r) * (k / 32) + j] = static_cast<uint8_t>(
+                            hi - std::uniform_int_distribution<int>(0, spread)(g_rng));
+                // The extremes present: max at one 32-block, max - spread at another.
+                s[static_cast<size_t>(rb * 128 + 5) * (k / 32) + kb * 4 + 1] = static_cast<uint8_t>(
+                    hi);
+                s[static_cast<size_t>(rb * 128 + 77) * (k / 32) + kb * 4 + 3] = static_cast<uint8_t>(
+                    hi - spread);
+            }
+    };
+    std::vector<uint8_t> w1, s1, w3, s3, wb, sb;
+    makeWeight(r0, w1, s1, 0);
+    makeWeight(r1, w3, s3, 1);
+    makeWeight(r0, wb, sb, 2);
+    report(k::fp4_fold_foldable(s1.data(), r0, k) && k::fp4_fold_foldable(s3.data(), r1, k)
+               && k::fp4_fold_foldable(sb.data(), r0, k),
+           "fp4 fold: the host scan takes blocks of spread <= 14");
+    {
+        // Block (1, 2) of w3 (rows 128.., 32-blocks 8..11) spread exactly 15.
+        std::vector<uint8_t> s15(s3.size(), 100);
+        s15[static_cast<size_t>(3) * (k / 32) + 9] = 115;
+        std::vector<uint8_t> s14(s3.size(), 100);
+        s14[static_cast<size_t>(3) * (k / 32) + 9] = 114;
+        std::vector<uint8_t> nan(s3.size(), 100);
+        nan[static_cast<size_t>(100) * (k / 32) + 19] = 255;
+        std::vector<uint8_t> tiny(s3.size(), 6);
+        report(k::fp4_fold_foldable(s14.data(), r1, k) && !k::fp4_fold_foldable(s15.data(), r1, k)
+                   && !k::fp4_fold_foldable(nan.data(), r1, k)
+                   && !k::fp4_fold_foldable(tiny.data(), r1, k)
+                   && !k::fp4_fold_foldable(s3.data(), r1 - 64, k)
+                   && !k::fp4_fold_foldable(s3.data(), r1, k - 32),
+               "fp4 fold: the host scan refuses spread 15, scale byte 255, max scale < 7, "
+               "rows or k not multiples of 128");
+    }
+    // Host twin: w1 | w3 into one matrix, wb alone.
+    const int64_t l4 = 8;
+    std::vector<uint8_t> wantA(static_cast<size_t>(rs) * k), wantB(static_cast<size_t>(r0) * k);
+    std::vector<float> wantSA(static_cast<size_t>(rs / 128) * l4),
+        wantSB(static_cast<size_t>(r0 / 128) * l4);
+    if (!statusOk(k::fp4_fold_e4m3_cpu(w1.data(), s1.data(), r0, k, wantA.data(), wantSA.data()),
+                  "fp4_fold_e4m3_cpu w1")
+        || !statusOk(k::fp4_fold_e4m3_cpu(w3.data(),
+                                          s3.data(),
+                                          r1,
+                                          k,
+                                          wantA.data() + static_cast<size_t>(r0) * k,
+                                          wantSA.data() + (r0 / 128) * l4),
+                     "fp4_fold_e4m3_cpu w3")
+        || !statusOk(k::fp4_fold_e4m3_cpu(wb.data(), sb.data(), r0, k, wantB.data(), wantSB.data()),
+                     "fp4_fold_e4m3_cpu wb"))
+        return;
+    report(k::fp8_blk128_scale_count(rs, k) == static_cast<int64_t>(wantSA.size()),
+           "fp4 fold: block scales have fp8_blk128_scale_count floats");
+    // Exactness of the twin's result, element by element, and its codes from the formats.
+    auto exactOf = [&](const std::vector<uint8_t> &w,
+                       const std::vector<uint8_t> &s,
+                       int rows,
+                       const uint8_t *codes,
+                       const float *blk) {
+        size_t bad = 0, badCode = 0;
+        for (int r = 0; r < rows; ++r)
+            for (int c = 0; c < k; ++c) {
+                const uint8_t n = k::e2m1_unpack(w.data() + static_cast<size_t>(r) * k / 2, c);
+                const int S = s[static_cast<size_t>(r) * (k / 32) + c / 32];
+                const double fp4 = std::ldexp(static_cast<double>(k::e2m1_to_f32(n)), S - 127);
+                const float bs = blk[(r / 128) * l4 + c / 128];
+                const uint8_t code = codes[static_cast<size_t>(r) * k + c];
+                const double got = static_cast<double>(k::e4m3_to_f32(code)) * bs;
+                if (got != fp4 || std::signbit(got) != std::signbit(fp4))
+                    ++bad;
+                bool found = false;
+                const uint8_t want = e4m3CodeOf(std::ldexp(static_cast<double>(k::e2m1_to_f32(n)),
+                                                           S - 127 - (std::ilogb(bs))),
+                                                found);
+                if (!found || want != code)
+                    ++badCode;
+            }
+        return std::make_pair(bad, badCode);
+    };
+    const auto [badA, codeA] = exactOf(w1, s1, r0, wantA.data(), wantSA.data());
+    const auto [badA3, codeA3] = exactOf(w3,
+                                         s3,
+                                         r1,
+                                         wantA.data() + static_cast<size_t>(r0) * k,
+                                         wantSA.data() + (r0 / 128) * l4);
+    const auto [badB, codeB] = exactOf(wb, sb, r0, wantB.data(), wantSB.data());
+    report(badA + badA3 + badB == 0,
+           "fp4 fold twin: e4m3 x block scale == e2m1 x 2^(S-127) for every element ("
+               + std::to_string(badA + badA3 + badB) + " differ)");
+    report(codeA + codeA3 + codeB == 0,
+           "fp4 fold twin: codes are the e4m3 codes of the shifted e2m1 values, signed zero "
+           "included ("
+               + std::to_string(codeA + codeA3 + codeB) + " differ)");
+    bool padZero = true;
+    for (size_t i = 0; i < wantSA.size(); ++i)
+        padZero = padZero && ((i % l4) < 5 ? wantSA[i] > 0 : wantSA[i] == 0.0f);
+    report(padZero, "fp4 fold twin: block scales positive, padding 0");
+
+    // The kernel: one launch, two jobs; outputs poisoned (0xFF).
+    Dev<uint8_t> dw1(w1), ds1(s1), dw3(w3), ds3(s3), dwb(wb), dsb(sb);
+    Dev<uint8_t> dA(wantA.size()), dB(wantB.size());
+    Dev<float> dSA(wantSA.size()), dSB(wantSB.size());
+    k::fp4_fold_job jobs[2];
+    jobs[0].w[0] = dw1.get();
+    jobs[0].scale[0] = ds1.get();
+    jobs[0].w[1] = dw3.get();
+    jobs[0].scale[1] = ds3.get();
+    jobs[0].rows[0] = r0;
+    jobs[0].rows[1] = r1;
+    jobs[0].codes = dA.get();
+    jobs[0].blk_scales = dSA.get();
+    jobs[1].w[0] = dwb.get();
+    jobs[1].scale[0] = dsb.get();
+    jobs[1].rows[0] = r0;
+    jobs[1].codes = dB.get();
+    jobs[1].blk_scales = dSB.get();
+    if (statusOk(k::fp4_fold_e4m3_cuda(jobs, 2, k, nullptr), "fp4_fold_e4m3_cuda")
+        && synced("fp4_fold_e4m3_cuda")) {
+        expectEqual(wantA, dA.host(), "fp4 fold kernel: w1 | w3 codes vs host twin");
+        expectEqual(wantB, dB.host(), "fp4 fold kernel: single-source codes vs host twin");
+        auto bitsOf = [](const std::vector<float> &v) {
+            std::vector<uint32_t> b(v.size());
+            std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
+            return b;
+        };
+        expectEqual(bitsOf(wantSA),
+                    bitsOf(dSA.host()),
+                    "fp4 fold kernel: w1 | w3 block scales (bits)");
+        expectEqual(bitsOf(wantSB),
+                    bitsOf(dSB.host()),
+                    "fp4 fold kernel: single-source block scales (bits)");
+    }
+    // Refusals.
+    k::fp4_fold_job odd = jobs[1];
+    odd.rows[0] = 192;
+    std::vector<k::fp4_fold_job> many(17, jobs[1]);
+    report(!k::fp4_fold_e4m3_cuda(jobs, 2, 608, nullptr).ok()
+               && !k::fp4_fold_e4m3_cuda(&odd, 1, k, nullptr).ok()
+               && !k::fp4_fold_e4m3_cuda(many.data(), 17, k, nullptr).ok()
+               && !k::fp4_fold_e4m3_cuda(jobs, 0, k, nullptr).ok()
+               && !k::fp4_fold_e4m3_cpu(wb.data(), sb.data(), 192, k, wantB.data(), wantSB.data())
+                       .ok(),
+           "fp4 fold: k or rows not multiples of 128, 0 or 17 jobs refused");
+}
+
+// ltexperts: the expert path's SwiGLU + quantisation (swiglu_quant_vec128_cuda) against its host
+// twin (swiglu_cpu on the bf16-rounded g, u, then act_quant), codes and scales bit for bit: g | u
+// unrounded and strided (ld > 2 inter), values beyond the clamp, routing weights and none, a row
+// of tiny values (the amax floor).
+// The host twin of swiglu_quant_vec128_cuda.
+k::Status swiglu_quant_vec128_cpu(const float *gu,
+                                  int rows,
+                                  int inter,
+                                  int64_t ld,
+                                  const float *row_weights,
+                                  float limit,
+                                  uint8_t *q,
+                                  float *scales)
+{
+    if (rows < 0 || inter <= 0 || inter % 128 != 0 || (rows > 0 && (!gu || !q || !scales)))
+        return k::Status::invalid("swiglu_quant_vec128_cpu: bad arguments");
+    if (!ld)
+        ld = 2 * static_cast<int64_t>(inter);
+    std::vector<float> g(static_cast<size_t>(inter)), u(g.size()), h(g.size());
+    std::vector<uint8_t> sb(static_cast<size_t>(inter / 128));
+    for (int r = 0; r < rows; ++r) {
+        for (int i = 0; i < inter; ++i) {
+            g[i] = k::round_bf16(gu[r * ld + i]);
+            u[i] = k::round_bf16(gu[r * ld + inter + i]);
+        }
+        k::SwigluParams p;
+        p.gate = g.data();
+        p.up = u.data();
+        p.row_weights = row_weights ? row_weights + r : nullptr;
+        p.out = h.data();
+        p.rows = 1;
+        p.inter = inter;
+        p.limit = limit;
+        if (k::Status st = k::swiglu_cpu(p); !st.ok())
+            return st;
+        k::act_quant_e4m3_f32(h.data(), inter, 128, q + static_cast<int64_t>(r) * inter, sb.data());
+        for (int b = 0; b < inter / 128; ++b)
+            scales[static_cast<int64_t>(b) * rows + r] = k::e8m0_to_f32(sb[b]);
+    }
+    return k::Status::success();
+}
+
+void testSwigluQuant()
+{
+    const int rows = 37, inter = 384;
+    const int64_t ld = 2 * inter + 128;
+    auto gu = randomF32(static_cast<size_t>(rows) * ld, 4.0f);
+    for (int i = 0; i < 2 * inter; ++i)
+        gu[static_cast<size_t>(3) * ld + i] *= 1e-9f;
+    gu[5] = 50.0f; // beyond the clamp (limit 10) both ways
+    gu[static_cast<size_t>(7) * ld + inter + 2] = -40.0f;
+    auto rw = randomF32(rows, 1.0f);
+    for (int withWeights = 0; withWeights < 2; ++withWeights) {
+        const float *w = withWeights ? rw.data() : nullptr;
+        std::vector<uint8_t> q(static_cast<size_t>(rows) * inter);
+        std::vector<float> s(static_cast<size_t>(rows) * (inter / 128));
+        if (!statusOk(
+                swiglu_quant_vec128_cpu(gu.data(), rows, inter, ld, w, 10.0f, q.data(), s.data()),
+                "swiglu_quant_vec128_cpu"))
+            return;
+        Dev<float> dgu(gu), drw(rw), ds(s.size());
+        Dev<uint8_t> dq(q.size());
+        const std::string name = std::string("swiglu+quant (ltexperts) ")
+                                 + (withWeights ? "weighted" : "unweighted");
+        if (statusOk(k::swiglu_quant_vec128_cuda(dgu.get(),
+                                                 rows,
+                                                 inter,
+                                                 ld,
+                                                 withWeights ? drw.get() : nullptr,
+                                                 10.0f,
+                                                 dq.get(),
+                                                 ds.get(),
+                                                 nullptr),
+                     "swiglu_quant_vec128_cuda")
+            && synced(name.c_str())) {
+            expectEqual(q, dq.host(), name + ": codes vs twin");
+            expectExact(s, ds.host(), name + ": scales vs twin ([inter/128][rows])");
+        }
+    }
+    report(!k::swiglu_quant_vec128_cuda(nullptr, 1, 200, 0, nullptr, 10.0f, nullptr, nullptr, nullptr)
+                .ok(),
+           "swiglu+quant: inter not a multiple of 128 refused");
+}
+
+#ifndef FATHOM_CUDA_EMULATION
+// ltexperts (device only: cuBLASLt does not run under the emulation): the executor's folded
+// expert chain (CudaExecutor::expertsViaLt) on one launch of the conversion for three experts
+// of 64, 192 and 200 rows - fp4_fold_e4m3_cuda (w1 | w3, w2), act_quant_fp8_vec128_cuda per
+// expert, CublasLtLinear::runQuantized for g | u, swiglu_quant_vec128_cuda, runQuantized for w2,
+// round_bf16_rows_cuda - against the CPU twin: linear_cpu with linear_accum::fp32 on the FP4
+// weights (w1, w3 rounded to bf16), swiglu_cpu, linear_cpu for w2 (rounded to bf16). g | u by
+// NMSE against the CPU's unrounded fp32 sums (the cuBLASLt bound of testCublasLt, 1e-6), y by
+// NMSE 1e-5 (a bf16 rounding of g, u or h may flip between the two summation orders).
+void testLtExpertsCase(int inter, int d)
+{
+    const std::string name = "ltexperts chain " + std::to_string(inter) + "x" + std::to_string(d);
+    const int rowsOf[3] = {64, 192, 200};
+    std::uniform_int_distribution<int> nib(0, 255), jitter(0, 14);
+    auto fp4 = [&](int n, int k, std::vector<uint8_t> &w, std::vector<uint8_t> &s) {
+        w.resize(static_cast<size_t>(n) * k / 2);
+        s.resize(static_cast<size_t>(n) * k / 32);
+        for (uint8_t &b : w)
+            b = static_cast<uint8_t>(nib(g_rng));
+        for (uint8_t &b : s) // 2^-8 .. 2^-22 times e2m1: blocks spread up to 14 (all fold)
+            b = static_cast<uint8_t>(119 - jitter(g_rng));
+    };
+    std::vector<uint8_t> w1[3], s1[3], w3[3], s3[3], w2[3], s2[3];
+    for (int e = 0; e < 3; ++e) {
+        fp4(inter, d, w1[e], s1[e]);
+        fp4(inter, d, w3[e], s3[e]);
+        fp4(d, inter, w2[e], s2[e]);
+        report(k::fp4_fold_foldable(s1[e].data(), inter, d)
+                   && k::fp4_fold_foldable(s3[e].data(), inter, d)
+                   && k::fp4_fold_foldable(s2[e].data(), d, inter),
+               name + ": expert " + std::to_string(e) + " foldable");
+    }
+    fathom::engine::CublasLtLinear lt(0);
+    if (!lt.available()) {
+        report(false, name + ": cuBLASLt unavailable: " + lt.why());
+        return;
+    }
+    const int64_t c13 = 2LL * inter * d, c2 = static_cast<int64_t>(d) * inter;
+    const int64_t sc13 = k::fp8_blk128_scale_count(2LL * inter, d),
+                  sc2 = k::fp8_blk128_scale_count(d, inter);
+    std::vector<std::unique_ptr<Dev<uint8_t>>> keep;
+    auto up = [&](const std::vector<uint8_t> &v) {
+        keep.push_back(std::make_unique<Dev<uint8_t>>(v));
+        return static_cast<const uint8_t *>(keep.back()->get());
+    };
+    Dev<uint8_t> cw13(3 * c13), cw2(3 * c2);
+    Dev<float> cs13(3 * sc13), cs2(3 * sc2);
+    k::fp4_fold_job j13[3], j2[3];
+    for (int e = 0; e < 3; ++e) {
+        j13[e].w[0] = up(w1[e]);
+        j13[e].scale[0] = up(s1[e]);
+        j13[e].w[1] = up(w3[e]);
+        j13[e].scale[1] = up(s3[e]);
+        j13[e].rows[0] = inter;
+        j13[e].rows[1] = inter;
+        j13[e].codes = cw13.get() + e * c13;
+        j13[e].blk_scales = cs13.get() + e * sc13;
+        j2[e].w[0] = up(w2[e]);
+        j2[e].scale[0] = up(s2[e]);
+        j2[e].rows[0] = d;
+        j2[e].codes = cw2.get() + e * c2;
+        j2[e].blk_scales = cs2.get() + e * sc2;
+    }
+    if (!statusOk(k::fp4_fold_e4m3_cuda(j13, 3, d, nullptr), "fp4_fold_e4m3_cuda w1|w3")
+        || !statusOk(k::fp4_fold_e4m3_cuda(j2, 3, inter, nullptr), "fp4_fold_e4m3_cuda w2"))
+        return;
+    for (int e = 0; e < 3; ++e) {
+        const int m = rowsOf[e];
+        const std::string en = name + " expert " + std::to_string(e) + " (" + std::to_string(m)
+                               + " rows)";
+        const auto x = randomBf16(static_cast<size_t>(m) * d);
+        const auto rw = randomF32(m, 0.5f);
+        // CPU twin.
+        k::linear_params p;
+        p.x = x.data();
+        p.x_type = k::act_type::f32;
+        p.w_type = k::linear_weight_type::fp4_e2m1;
+        p.y_type = k::act_type::f32;
+        p.accum = k::linear_accum::fp32;
+        p.m = m;
+        p.n = inter;
+        p.k = d;
+        std::vector<float> g(static_cast<size_t>(m) * inter), u(g.size()), h(g.size()),
+            y(static_cast<size_t>(m) * d);
+        p.w = w1[e].data();
+        p.w_scale = s1[e].data();
+        p.y = g.data();
+        if (!statusOk(k::linear_cpu(p, nullptr), "linear_cpu w1"))
+            return;
+        p.w = w3[e].data();
+        p.w_scale = s3[e].data();
+        p.y = u.data();
+        if (!statusOk(k::linear_cpu(p, nullptr), "linear_cpu w3"))
+            return;
+        std::vector<float> gu32(static_cast<size_t>(m) * 2 * inter);
+        for (int r = 0; r < m; ++r)
+            for (int i = 0; i < inter; ++i) {
+                gu32[static_cast<size_t>(r) * 2 * inter + i] = g[static_cast<size_t>(r) * inter + i];
+                gu32[static_cast<size_t>(r) * 2 * inter + inter + i]
+                    = u[static_cast<size_t>(r) * inter + i];
+            }
+        for (float &v : g)
+            v = k::round_bf16(v);
+        for (float &v : u)
+            v = k::round_bf16(v);
+        k::SwigluParams sw;
+        sw.gate = g.data();
+        sw.up = u.data();
+        sw.row_weights = rw.data();
+        sw.out = h.data();
+        sw.rows = m;
+        sw.inter = inter;
+        sw.limit = 10.0f;
+        if (!statusOk(k::swiglu_cpu(sw), "swiglu_cpu"))
+            return;
+        p.x = h.data();
+        p.n = d;
+        p.k = inter;
+        p.w = w2[e].data();
+        p.w_scale = s2[e].data();
+        p.y = y.data();
+        if (!statusOk(k::linear_cpu(p, nullptr), "linear_cpu w2"))
+            return;
+        for (float &v : y)
+            v = k::round_bf16(v);
+        // The device chain.
+        Dev<float> dx(x), drw(rw), dgu(gu32.size()), dy(y.size()),
+            dxs(static_cast<size_t>(m) * (d / 128)), dhs(static_cast<size_t>(m) * (inter / 128));
+        Dev<uint8_t> dxq(static_cast<size_t>(m) * d), dhq(static_cast<size_t>(m) * inter);
+        if (!statusOk(k::act_quant_fp8_vec128_cuda(dx.get(), m, d, 0, dxq.get(), dxs.get(), nullptr),
+                      "act_quant_fp8_vec128_cuda"))
+            return;
+        if (!lt.runQuantized(cw13.get() + e * c13,
+                             cs13.get() + e * sc13,
+                             2 * inter,
+                             d,
+                             dxq.get(),
+                             dxs.get(),
+                             m,
+                             dgu.get(),
+                             0,
+                             nullptr)) {
+            report(false, en + ": runQuantized g|u fell back (see the warning above)");
+            return;
+        }
+        if (!statusOk(k::swiglu_quant_vec128_cuda(
+                          dgu.get(), m, inter, 0, drw.get(), 10.0f, dhq.get(), dhs.get(), nullptr),
+                      "swiglu_quant_vec128_cuda"))
+            return;
+        if (!lt.runQuantized(cw2.get() + e * c2,
+                             cs2.get() + e * sc2,
+                             d,
+                             inter,
+                             dhq.get(),
+                             dhs.get(),
+                             m,
+                             dy.get(),
+                             0,
+                             nullptr)) {
+            report(false, en + ": runQuantized w2 fell back");
+            return;
+        }
+        if (!statusOk(k::round_bf16_rows_cuda(dy.get(), m, d, d, nullptr), "round_bf16_rows_cuda")
+            || !synced(en.c_str()))
+            return;
+        expectNmse(gu32, dgu.host(), 1e-6, en + ": g | u vs CPU fp32 mode");
+        expectNmse(y, dy.host(), 1e-5, en + ": y vs CPU fp32 mode (bf16 g, u, h, y)");
+    }
+    report(!lt.runQuantized(cw13.get(),
+                            cs13.get(),
+                            2 * inter + 64,
+                            d,
+                            cw2.get(),
+                            cs2.get(),
+                            64,
+                            nullptr,
+                            0,
+                            nullptr),
+           name + ": runQuantized refuses n not a multiple of 128 and null y");
+}
+
+void testLtExperts()
+{
+    testLtExpertsCase(256, 512);
+    testLtExpertsCase(512, 1024);
+}
+#endif
+
 } // namespace
 
 int main()
@@ -5191,6 +5665,8 @@ int main()
         {"ffnnodes", {testPreNormGemv, testExpertFfn}},
         // The indexer chain's fused launches (idxchain).
         {"idxchain", {testIdxChain}},
+        // The FP4 -> e4m3 expert weight conversion of the cuBLASLt expert path (ltexperts).
+        {"ltexperts", {testFp4FoldE4m3, testSwigluQuant}},
         // The mHC kernels (mhc.cu), the latency-cut code against the previous one too.
         {"mhc", {testMhc, testMhcPreNorm, testMhcPostPreNorm, testMhcFastBits}},
         // The kernels whose last block finishes the others' work: the mHC pre and post+pre
@@ -5241,6 +5717,8 @@ int main()
     testPreNormGemv();
     testExpertFfn();
     testFp8BlockHelpers();
+    testFp4FoldE4m3();
+    testSwigluQuant();
     testMma();
 #ifdef FATHOM_CUDA_EMULATION
     testWgmmaProbe();
@@ -5248,6 +5726,7 @@ int main()
     testWgmmaLinear();
 #ifndef FATHOM_CUDA_EMULATION
     testCublasLt();
+    testLtExperts();
 #endif
     testConversions();
     testBf16State();

@@ -1,0 +1,92 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+/*
+  SwiGLU + activation quantisation of the cuBLASLt expert path (fp4_fold_e4m3.h, ltexperts):
+  one warp per (row, 128-block of h), each lane 4 values. g and u rounded to bf16 first (the
+  bits swiglu_cuda reads after a y_round_bf16 GEMM), h as swiglu.cu computes it (SiLU in double
+  rounded to fp32, the products rounded separately, no FMA), then the block's amax, scale byte
+  and e4m3 codes as linear_fp8_quant.cu's act_quant_vec128_kernel: bit-identical to swiglu_cpu
+  followed by quant.h's act_quant.
+*/
+#include "kernels/fp4_fold_e4m3.h"
+
+#include "cuda_common.cuh"
+
+namespace fathom::kernels {
+
+namespace {
+
+constexpr int k_threads = 256;
+
+__global__ void __launch_bounds__(k_threads) swiglu_quant_kernel(const float *gu,
+                                                                 int rows,
+                                                                 int inter,
+                                                                 int64_t ld,
+                                                                 const float *row_weights,
+                                                                 float limit,
+                                                                 uint8_t *q,
+                                                                 float *scales)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    const int kb = inter / 128;
+    const int64_t unit = static_cast<int64_t>(blockIdx.x) * (k_threads / 32) + (threadIdx.x >> 5);
+    if (unit >= static_cast<int64_t>(rows) * kb)
+        return;
+    const int lane = threadIdx.x & 31;
+    const int r = static_cast<int>(unit / kb), b = static_cast<int>(unit % kb);
+    const float *g = gu + static_cast<int64_t>(r) * ld + b * 128;
+    const float *u = g + inter;
+    const float w = row_weights ? row_weights[r] : 1.0f;
+    float v[4];
+    float amax = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        float gv = cuda::round_bf16(g[lane + 32 * i]), uv = cuda::round_bf16(u[lane + 32 * i]);
+        if (limit > 0) {
+            gv = limit < gv ? limit : gv;                          // std::min(gv, L)
+            uv = uv < -limit ? -limit : (limit < uv ? limit : uv); // std::clamp
+        }
+        float h = __fmul_rn(cuda::silu_f32(gv), uv);
+        if (row_weights)
+            h = __fmul_rn(h, w);
+        v[i] = cuda::round_bf16(h);
+        amax = fmaxf(amax, fabsf(v[i]));
+    }
+    amax = cuda::warp_max(amax);
+    const uint8_t s = cuda::pow2_scale_e8m0(amax, cuda::k_e4m3_inv_max, cuda::k_e4m3_amax_floor);
+    const float inv = cuda::e8m0_inverse_f32(s);
+    uint8_t *qr = q + static_cast<int64_t>(r) * inter + b * 128;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+        qr[lane + 32 * i] = cuda::f32_to_e4m3(__fmul_rn(v[i], inv));
+    if (lane == 0)
+        scales[static_cast<int64_t>(b) * rows + r] = cuda::e8m0_to_f32(s);
+}
+
+} // namespace
+
+Status swiglu_quant_vec128_cuda(const float *gu,
+                                int rows,
+                                int inter,
+                                int64_t ld,
+                                const float *row_weights,
+                                float limit,
+                                uint8_t *q,
+                                float *scales,
+                                CUstream_st *stream)
+{
+    if (rows < 0 || inter <= 0 || inter % 128 != 0)
+        return Status::invalid("swiglu_quant_vec128_cuda: inter must be a multiple of 128");
+    if (rows == 0)
+        return Status::success();
+    if (!gu || !q || !scales)
+        return Status::invalid("swiglu_quant_vec128_cuda: null gu, q or scales");
+    const int64_t units = static_cast<int64_t>(rows) * (inter / 128);
+    const int64_t blocks = (units + k_threads / 32 - 1) / (k_threads / 32);
+    FATHOM_LAUNCH(static_cast<unsigned>(blocks), k_threads, 0, stream, swiglu_quant_kernel)
+    (gu, rows, inter, ld ? ld : 2 * static_cast<int64_t>(inter), row_weights, limit, q, scales);
+    return cuda::launch_status();
+}
+
+} // namespace fathom::kernels

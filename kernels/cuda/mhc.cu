@@ -99,10 +99,16 @@ struct PostedRows32
 // Fast: 8 elements' loads (4 pairs) before their adds, in the pairs loop's order: acc0 and acc1
 // take the same products in the same order as 4 turns of that loop.
 template<bool Fast, typename Rows>
-__device__ void dots_block(
-    const Rows &xr, const float *fn, int rows, int width, float *u, int d, double *scratch)
+__device__ void dots_block(int t,
+                           int r,
+                           const Rows &xr,
+                           const float *fn,
+                           int rows,
+                           int width,
+                           float *u,
+                           int d,
+                           double *scratch)
 {
-    const int t = blockIdx.x, r = blockIdx.y;
     const bool sq = r >= rows;
     const float *f = sq ? nullptr : fn + static_cast<int64_t>(r) * width;
     double acc0 = 0.0, acc1 = 0.0;
@@ -141,13 +147,11 @@ __device__ void dots_block(
 // Fast: token 0's block (0, r < rows) asks L2 for φ's row r before FATHOM_PDL_WAIT() (a weight,
 // which no kernel writes), a 16-byte-aligned piece per warp (lane 0), so the dots' φ loads find
 // it there; nothing when the row is not 16-byte aligned.
-__device__ inline void prefetch_fn_row(const float *fn, int rows, int width)
+__device__ inline void prefetch_fn_row(int t, int r, const float *fn, int rows, int width)
 {
-    if (blockIdx.x != 0 || static_cast<int>(blockIdx.y) >= rows || (threadIdx.x & 31) != 0
-        || (width & 3) != 0)
+    if (t != 0 || r >= rows || (threadIdx.x & 31) != 0 || (width & 3) != 0)
         return;
-    const auto *row = reinterpret_cast<const unsigned char *>(
-        fn + static_cast<int64_t>(blockIdx.y) * width);
+    const auto *row = reinterpret_cast<const unsigned char *>(fn + static_cast<int64_t>(r) * width);
     if ((reinterpret_cast<uintptr_t>(row) & 15u) != 0)
         return;
     const uint32_t bytes = static_cast<uint32_t>(width) * 4u, warps = blockDim.x / 32u;
@@ -156,16 +160,43 @@ __device__ inline void prefetch_fn_row(const float *fn, int rows, int width)
         cuda::prefetch_l2(row + b0, bytes - b0 < chunk ? bytes - b0 : chunk);
 }
 
-template<bool Fast>
+// RowsFastest (Fast, prefill sizes): the grid is (rows + 1, tokens), so the hardware's block order
+// runs a token's rows + 1 blocks together and its x row (64 KiB for V4-Flash) comes from DRAM
+// once, the other blocks finding it in L2; with (tokens, rows + 1) each of the rows + 1 passes
+// over the tokens streamed every x row again (25 x the bytes: ~13 GB for an 8K chunk).
+template<bool Fast, bool RowsFastest>
 __global__ void __launch_bounds__(k_threads)
     mhc_dots_kernel(const float *xall, const float *fn, int rows, int width, float *u, int d)
 {
+    const int t = RowsFastest ? blockIdx.y : blockIdx.x, r = RowsFastest ? blockIdx.x : blockIdx.y;
     if (Fast)
-        prefetch_fn_row(fn, rows, width);
+        prefetch_fn_row(t, r, fn, rows, width);
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     __shared__ double scratch[32];
-    dots_block<Fast>(StreamRows{xall}, fn, rows, width, u, d, scratch);
+    dots_block<Fast>(t, r, StreamRows{xall}, fn, rows, width, u, d, scratch);
+}
+
+// The dots launch of a pre or head: rows + 1 blocks a token, in the order above.
+Status launch_dots(const float *x,
+                   const float *fn,
+                   int rows,
+                   int width,
+                   float *u,
+                   int d,
+                   int tokens,
+                   bool fast,
+                   CUstream_st *stream)
+{
+    if (fast && tokens <= 65535) {
+        FATHOM_LAUNCH(dim3(rows + 1, tokens), k_threads, 0, stream, mhc_dots_kernel<true, true>)
+        (x, fn, rows, width, u, d);
+    } else {
+        auto *dots = fast ? mhc_dots_kernel<true, false> : mhc_dots_kernel<false, false>;
+        FATHOM_LAUNCH(dim3(tokens, rows + 1), k_threads, 0, stream, dots)
+        (x, fn, rows, width, u, d);
+    }
+    return cuda::launch_status();
 }
 
 // Token t's scalar part (thread 0; Fast = 0): pre (into s_pre and pre_out), post and comb (the
@@ -517,7 +548,7 @@ __device__ void pre_fused_block(
     __shared__ float s_dots[k_max_rows + 1];
     __shared__ float s_pre[16];
     const int n = p.n_hc, rows = (2 + n) * n, t = blockIdx.x;
-    dots_block<Fast>(xr, p.fn, rows, n * p.d, p.u, p.d, scratch);
+    dots_block<Fast>(t, static_cast<int>(blockIdx.y), xr, p.fn, rows, n * p.d, p.u, p.d, scratch);
     // The dot (thread 0's store) published; the token's last block (of rows + 1) reads them all.
     if (!cuda::arrive_last(counters + t, rows + 1))
         return;
@@ -550,7 +581,7 @@ __global__ void __launch_bounds__(k_threads)
     mhc_pre_fused_kernel(MhcPreParams p, const float *norm_weight, float rms_eps, int *counters)
 {
     if (Fast)
-        prefetch_fn_row(p.fn, (2 + p.n_hc) * p.n_hc, p.n_hc * p.d);
+        prefetch_fn_row(blockIdx.x, blockIdx.y, p.fn, (2 + p.n_hc) * p.n_hc, p.n_hc * p.d);
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     pre_fused_block<Fast>(StreamRows{p.x}, p, norm_weight, rms_eps, counters);
@@ -568,7 +599,7 @@ __global__ void __launch_bounds__(k_threads) mhc_post_pre_fused_kernel(
     MhcPostParams q, MhcPreParams p, const float *norm_weight, float rms_eps, int *counters)
 {
     if (Fast)
-        prefetch_fn_row(p.fn, (2 + p.n_hc) * p.n_hc, p.n_hc * p.d);
+        prefetch_fn_row(blockIdx.x, blockIdx.y, p.fn, (2 + p.n_hc) * p.n_hc, p.n_hc * p.d);
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     const int n = p.n_hc, rows = (2 + n) * n, t = blockIdx.x, r = blockIdx.y;
@@ -644,9 +675,9 @@ Status launch_pre(const MhcPreParams &p,
         (p, norm_weight, norm_eps, counters);
         return cuda::launch_status();
     }
-    auto *dots = fast ? mhc_dots_kernel<true> : mhc_dots_kernel<false>;
-    FATHOM_LAUNCH(dim3(p.tokens, rows + 1), k_threads, 0, stream, dots)
-    (p.x, p.fn, rows, p.n_hc * p.d, p.u, p.d);
+    if (Status st = launch_dots(p.x, p.fn, rows, p.n_hc * p.d, p.u, p.d, p.tokens, fast, stream);
+        !st.ok())
+        return st;
     auto *finish = norm_weight ? (fast ? mhc_finish_kernel<2, true> : mhc_finish_kernel<2, false>)
                                : (fast ? mhc_finish_kernel<0, true> : mhc_finish_kernel<0, false>);
     FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, finish)
@@ -708,9 +739,9 @@ Status mhc_head_cuda(const MhcHeadParams &p, CUstream_st *stream)
     if (p.tokens == 0)
         return Status::success();
     const bool fast = mhc_fast();
-    auto *dots = fast ? mhc_dots_kernel<true> : mhc_dots_kernel<false>;
-    FATHOM_LAUNCH(dim3(p.tokens, p.n_hc + 1), k_threads, 0, stream, dots)
-    (p.x, p.fn, p.n_hc, p.n_hc * p.d, p.u, p.d);
+    if (Status st = launch_dots(p.x, p.fn, p.n_hc, p.n_hc * p.d, p.u, p.d, p.tokens, fast, stream);
+        !st.ok())
+        return st;
     auto *finish = fast ? mhc_finish_kernel<1, true> : mhc_finish_kernel<1, false>;
     FATHOM_LAUNCH(p.tokens, k_threads, 0, stream, finish)
     (p.x,

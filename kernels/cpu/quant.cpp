@@ -10,6 +10,7 @@
 #include "fwd_math.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <vector>
 
@@ -248,26 +249,59 @@ void quantize_weight_e4m3(const float *w, int64_t n, int64_t k, uint8_t *q, uint
     }
 }
 
-void quantize_weight_e2m1(const float *w, int64_t n, int64_t k, uint8_t *packed, uint8_t *scale)
+namespace {
+
+// quantize_weight_e2m1's loops; inlined into a baseline and an AVX-512 function (the same
+// integer compares and float multiplies, so the same codes on both).
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+inline void
+quantize_e2m1_rows(const float *w, int64_t n, int64_t k, uint8_t *packed, uint8_t *scale)
 {
+    // Branch-free loops the compiler vectorises (the random model writer quantises billions of
+    // values here): the largest magnitude as the largest bit pattern of |x| (NaN lanes count as
+    // 0, as std::max skips them), the codes by f32_to_e2m1_branchless (= f32_to_e2m1).
     const int64_t kb = k / 32;
     for (int64_t i = 0; i < n; ++i) {
         for (int64_t bj = 0; bj < kb; ++bj) {
             const float *src = w + i * k + bj * 32;
-            float amax = 0.0f;
-            for (int j = 0; j < 32; ++j)
-                amax = std::max(amax, std::fabs(src[j]));
+            uint32_t abits = 0;
+            for (int j = 0; j < 32; ++j) {
+                const uint32_t a = std::bit_cast<uint32_t>(src[j]) & 0x7FFFFFFFu;
+                abits = std::max(abits, a > 0x7F800000u ? 0u : a);
+            }
+            const float amax = std::bit_cast<float>(abits);
             const uint8_t s = weight_scale_e8m0(amax, k_e2m1_max, k_e2m1_amax_floor);
             scale[i * kb + bj] = s;
             const float inv = e8m0_inverse_f32(s);
+            uint8_t codes[32];
+            for (int j = 0; j < 32; ++j)
+                codes[j] = f32_to_e2m1_branchless(src[j] * inv);
             uint8_t *dst = packed + i * (k / 2) + bj * 16;
-            for (int j = 0; j < 16; ++j) {
-                const uint8_t lo = f32_to_e2m1(src[2 * j] * inv);
-                const uint8_t hi = f32_to_e2m1(src[2 * j + 1] * inv);
-                dst[j] = static_cast<uint8_t>(lo | (hi << 4));
-            }
+            for (int j = 0; j < 16; ++j)
+                dst[j] = static_cast<uint8_t>(codes[2 * j] | (codes[2 * j + 1] << 4));
         }
     }
+}
+
+#if FATHOM_FWD_AVX512
+FATHOM_FWD_AVX512_TARGET void quantize_e2m1_rows_avx512(
+    const float *w, int64_t n, int64_t k, uint8_t *packed, uint8_t *scale)
+{
+    quantize_e2m1_rows(w, n, k, packed, scale);
+}
+#endif
+
+} // namespace
+
+void quantize_weight_e2m1(const float *w, int64_t n, int64_t k, uint8_t *packed, uint8_t *scale)
+{
+#if FATHOM_FWD_AVX512
+    if (cpu_has_avx512())
+        return quantize_e2m1_rows_avx512(w, n, k, packed, scale);
+#endif
+    quantize_e2m1_rows(w, n, k, packed, scale);
 }
 
 void dequantize_weight_e4m3(const uint8_t *q, const uint8_t *scale, int64_t n, int64_t k, float *out)

@@ -85,6 +85,7 @@ private slots:
     void e4m3MatchesTableEncoder();
     void e2m1HandCases();
     void e2m1MatchesTableEncoder();
+    void e2m1BranchlessAndWeightQuant();
     void pow2Scales();
     void fakeQuantE4m3();
     void fakeQuantE2m1();
@@ -254,6 +255,57 @@ void tst_Formats::e2m1MatchesTableEncoder()
                                  .arg(f32_to_e2m1(x))
                                  .arg(e2m1TableEncode(x))));
     }
+}
+
+void tst_Formats::e2m1BranchlessAndWeightQuant()
+{
+    // f32_to_e2m1_branchless == f32_to_e2m1 on every float's upper 24 bits (both signs, zeros,
+    // subnormals, every tie point, infinities, NaNs) with low bytes 00, 01, 7F, 80, FF.
+    for (uint32_t h = 0; h < (1u << 24); ++h)
+        for (uint32_t low : {0x00u, 0x01u, 0x7Fu, 0x80u, 0xFFu}) {
+            const float x = std::bit_cast<float>((h << 8) | low);
+            if (f32_to_e2m1_branchless(x) != f32_to_e2m1(x))
+                QFAIL(qPrintable(QStringLiteral("0x%1: got %2, want %3")
+                                     .arg((h << 8) | low, 8, 16, QLatin1Char('0'))
+                                     .arg(f32_to_e2m1_branchless(x))
+                                     .arg(f32_to_e2m1(x))));
+        }
+    // quantize_weight_e2m1 (branch-free amax and codes) == the scalar definition, on rows with
+    // zeros, negative zeros, infinities, NaNs, subnormals and exact tie multiples.
+    std::mt19937 rng(11);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    const int n = 64, k = 256;
+    std::vector<float> w(n * k);
+    for (int i = 0; i < n * k; ++i) {
+        const uint32_t r = rng() % 64;
+        w[i] = r == 0   ? 0.0f
+               : r == 1 ? -0.0f
+               : r == 2 ? (rng() % 2 ? INFINITY : -INFINITY)
+               : r == 3 ? std::bit_cast<float>(uint32_t(0x7FC00000u | (rng() & 0x80000000u)))
+               : r == 4 ? std::bit_cast<float>(uint32_t(rng() & 0x807FFFFFu))
+               : r == 5 ? e2m1_to_f32(uint8_t(rng() % 16)) * 0.25f + 0.0625f * float(rng() % 3)
+               : r < 16 ? nd(rng) * 1e-3f
+                        : nd(rng);
+    }
+    for (int i = 0; i < 32 * 4; ++i) // a few blocks without specials
+        w[i] = nd(rng);
+    std::vector<uint8_t> p(n * k / 2), s(n * k / 32);
+    quantize_weight_e2m1(w.data(), n, k, p.data(), s.data());
+    for (int i = 0; i < n; ++i)
+        for (int b = 0; b < k / 32; ++b) {
+            const float *src = w.data() + i * k + b * 32;
+            float amax = 0.0f;
+            for (int j = 0; j < 32; ++j)
+                amax = std::max(amax, std::fabs(src[j]));
+            const uint8_t want = pow2_scale_e8m0(std::max(amax, k_e2m1_amax_floor) / k_e2m1_max,
+                                                 1.0f,
+                                                 0.0f);
+            QCOMPARE(int(s[i * (k / 32) + b]), int(want));
+            const float inv = e8m0_inverse_f32(want);
+            for (int j = 0; j < 32; ++j)
+                QCOMPARE(int(e2m1_unpack(p.data() + i * (k / 2), b * 32 + j)),
+                         int(f32_to_e2m1(src[j] * inv)));
+        }
 }
 
 void tst_Formats::pow2Scales()

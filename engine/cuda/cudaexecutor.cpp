@@ -8,6 +8,8 @@
 #endif
 #include "engine/runtime/v4model.h"
 #include "kernels/cuda_ops.h"
+#include "kernels/fp4_fold_e4m3.h"       // ltexperts
+#include "kernels/linear_fp8_cublaslt.h" // ltexperts
 #include "kernels/linear_group.h"
 
 #include <cuda_runtime.h>
@@ -234,6 +236,8 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_mhcCounters = x->m_stateInexact + 1;
     x->m_combineCounters = x->m_mhcCounters + kMhcCounterTokens + 1;
     x->m_attnCounters = x->m_combineCounters + kCombineCounters;
+    // ltexperts: FATHOM_CUDA_EXPERTS_LT=0 keeps the prefill's FP4 experts on the grouped kernel.
+    x->m_expertsLt = switchOn("FATHOM_CUDA_EXPERTS_LT");
     // ffnnodes: FATHOM_CUDA_GEMV_PRENORM=0 runs normLinearGroup() as rmsnorm + the linears;
     // FATHOM_CUDA_MOE_COMBINE_FUSED=0 launches moeOnDevice()'s combine after the w2 launch.
     x->m_gemvPreNorm = switchOn("FATHOM_CUDA_GEMV_PRENORM");
@@ -796,6 +800,10 @@ Result<void> CudaExecutor::buildExpertTables(const V4Model &model)
                     usable = false; // not uploaded, or not aligned for 16-byte loads
                 host[static_cast<size_t>(i) * E + e] = dw;
                 host[static_cast<size_t>(3 + i) * E + e] = ds;
+                // ltexperts: scan the FP4 scales now (host bytes, once per weight), not in the
+                // first prefill that reaches expertsViaLt.
+                if (m_expertsLt)
+                    (void) expertFoldable(*w[i]);
             }
         }
         ExpertTable t;
@@ -2105,11 +2113,22 @@ Result<void> CudaExecutor::swiglu(const kernels::SwigluParams &p)
 Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int inter, float limit)
 {
     CudaOpTimer timer(*this, "gemm");
+    // ltexperts: the foldable FP4 experts through cuBLASLt first (non-exact mode); the rest below.
+    std::vector<char> viaLt(jobs.size(), 0);
+    FATHOM_TRY_ASSIGN(const int ltDone, expertsViaLt(jobs, inter, limit, viaLt));
+    if (ltDone > 0 && timer.on()) {
+        double bytes = 0;
+        for (size_t i = 0; i < jobs.size(); ++i)
+            if (viaLt[i])
+                bytes += 0.5 * 3.0 * double(inter) * jobs[i].w1->inFeatures;
+        timer.note(std::to_string(ltDone) + " FP4 experts folded to e4m3 + cuBLASLt (ltexperts)",
+                   bytes);
+    }
     // w1 and w3 of every expert in one grouped launch sequence (rounded to bf16 in the
     // epilogue), SwiGLU per expert (its routing weights), then every w2 grouped.
     int64_t totalRows = 0;
-    for (const ExpertJob &j : jobs)
-        totalRows += j.rows;
+    for (size_t i = 0; i < jobs.size(); ++i)
+        totalRows += viaLt[i] ? 0 : jobs[i].rows;
     if (totalRows == 0)
         return {};
     const int64_t n = totalRows * inter;
@@ -2139,8 +2158,9 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
                                                work.bytes());
     };
     int64_t row = 0;
-    for (const ExpertJob &j : jobs) {
-        if (j.rows == 0)
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        const ExpertJob &j = jobs[i];
+        if (j.rows == 0 || viaLt[i])
             continue;
         m_gemmFlops += 2.0 * j.rows * inter * j.w1->inFeatures * 3;
         up.push_back(params(*j.w1, j.x, g.data() + row * inter, j.rows));
@@ -2149,8 +2169,9 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
     }
     FATHOM_CUDA_OP("expert w1/w3", grouped(up));
     row = 0;
-    for (const ExpertJob &j : jobs) {
-        if (j.rows == 0)
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        const ExpertJob &j = jobs[i];
+        if (j.rows == 0 || viaLt[i])
             continue;
         kernels::SwigluParams sw;
         sw.gate = g.data() + row * inter;
@@ -2166,6 +2187,182 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
     }
     FATHOM_CUDA_OP("expert w2", grouped(down));
     return {};
+}
+
+bool CudaExecutor::expertFoldable(const LinearWeight &w)
+{
+    if (w.type != kernels::linear_weight_type::fp4_e2m1 || !w.scale)
+        return false;
+    auto it = m_foldable.find(w.scale);
+    if (it == m_foldable.end())
+        it = m_foldable
+                 .emplace(w.scale, kernels::fp4_fold_foldable(w.scale, w.outFeatures, w.inFeatures))
+                 .first;
+    return it->second;
+}
+
+// ltexperts: an expert of >= kExpertsLtMinRows rows whose w1, w2, w3 are FP4 weights that fold
+// exactly (fp4_fold_e4m3.h: every 128x128 block's 32-block scales within 14 binades, decided on
+// the host from the scale bytes, cached per weight) runs as: its w1 | w3 converted into one e4m3
+// matrix [2 inter, d] and w2 into [d, inter] (a chunk of experts per launch, into a scratch that
+// the next chunk reuses in stream order), x's rows act-quantised (act_quant_fp8_vec128_cuda: the
+// VEC128 scales are [k/128][rows], so each expert's rows get their own), one cuBLASLt GEMM for
+// g | u, SwiGLU + the quantisation of h in one launch (swiglu_quant_vec128_cuda: g, u rounded to
+// bf16 as the grouped kernel's y_round_bf16), one GEMM for w2 and y rounded to bf16. The CPU
+// twin is linear_accum::fp32 on the FP4 weights (the same products, another summation order).
+// A failed cuBLASLt call leaves its expert to the grouped kernel (nothing it wrote is kept).
+Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
+                                       int inter,
+                                       float limit,
+                                       std::vector<char> &done)
+{
+#ifdef FATHOM_CUDA_EMULATION
+    // No cuBLASLt under the emulation: the grouped kernel runs every expert.
+    (void) jobs;
+    (void) inter;
+    (void) limit;
+    (void) done;
+    return 0;
+#else
+    if (m_exactLinear || !m_expertsLt || inter <= 0 || inter % 128 != 0)
+        return 0;
+    std::vector<size_t> pick;
+    int64_t d = 0;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        const ExpertJob &j = jobs[i];
+        if (j.rows < kExpertsLtMinRows || !j.w1 || !j.w2 || !j.w3)
+            continue;
+        const int64_t jd = j.w1->inFeatures;
+        if ((d && jd != d) || jd % 128 != 0 || j.w1->outFeatures != inter
+            || j.w3->outFeatures != inter || j.w3->inFeatures != jd || j.w2->outFeatures != jd
+            || j.w2->inFeatures != inter || reinterpret_cast<uintptr_t>(j.y) % 16 != 0)
+            continue;
+        bool ok = true;
+        for (const LinearWeight *w : {j.w1, j.w3, j.w2}) {
+            const void *dw = device(w->weight);
+            ok = ok && dw != w->weight && reinterpret_cast<uintptr_t>(dw) % 16 == 0
+                 && device(static_cast<const void *>(w->scale)) != w->scale && expertFoldable(*w);
+        }
+        if (!ok)
+            continue;
+        d = jd;
+        pick.push_back(i);
+    }
+    if (pick.empty())
+        return 0;
+    if (!m_lt)
+        m_lt = std::make_shared<CublasLtLinear>(m_device);
+    if (!m_lt->available())
+        return 0;
+
+    const int64_t I = inter;
+    const int64_t codes13 = 2 * I * d, codes2 = d * I;
+    const int64_t sc13 = kernels::fp8_blk128_scale_count(2 * I, d);
+    const int64_t sc2 = kernels::fp8_blk128_scale_count(d, I);
+    const int chunk = kExpertsLtChunk;
+    static_assert(kExpertsLtChunk <= kernels::k_fp4_fold_max_jobs);
+    int64_t chunkRows = 0; // the most rows of one chunk
+    for (size_t c = 0; c < pick.size(); c += chunk) {
+        int64_t rows = 0;
+        for (size_t e = c; e < std::min(pick.size(), c + chunk); ++e)
+            rows += jobs[pick[e]].rows;
+        chunkRows = std::max(chunkRows, rows);
+    }
+    const int64_t slots = std::min<int64_t>(chunk, static_cast<int64_t>(pick.size()));
+    // Scratch (the arena is ordered on the stream: the next chunk's conversion waits for the
+    // GEMMs that read the previous one). 16-byte alignment: every offset below is a multiple
+    // of 128 bytes or elements.
+    // An allocation that fails leaves every expert to the grouped kernel.
+    auto scratch = [this]<typename T>(T *, int64_t n, const char *what) {
+        auto b = Buffer<T>::make(*this, n, what);
+        return b ? std::move(*b) : Buffer<T>{};
+    };
+    uint8_t *const u8 = nullptr;
+    float *const f32 = nullptr;
+    Buffer<uint8_t> w13 = scratch(u8, slots * codes13, "folded w1|w3");
+    Buffer<uint8_t> w2 = scratch(u8, slots * codes2, "folded w2");
+    Buffer<float> s13 = scratch(f32, slots * sc13, "folded w1|w3 scales");
+    Buffer<float> s2 = scratch(f32, slots * sc2, "folded w2 scales");
+    Buffer<uint8_t> xq = scratch(u8, chunkRows * d, "expert x e4m3");
+    Buffer<float> xs = scratch(f32, chunkRows * (d / 128), "expert x scales");
+    Buffer<float> gu = scratch(f32, chunkRows * 2 * I, "expert g|u");
+    Buffer<uint8_t> hq = scratch(u8, chunkRows * I, "expert h e4m3");
+    Buffer<float> hs = scratch(f32, chunkRows * (I / 128), "expert h scales");
+    if (!w13.data() || !w2.data() || !s13.data() || !s2.data() || !xq.data() || !xs.data()
+        || !gu.data() || !hq.data() || !hs.data())
+        return 0;
+    int count = 0;
+    for (size_t c = 0; c < pick.size(); c += chunk) {
+        const size_t end = std::min(pick.size(), c + chunk);
+        kernels::fp4_fold_job up[kExpertsLtChunk], down[kExpertsLtChunk];
+        for (size_t e = c; e < end; ++e) {
+            const ExpertJob &j = jobs[pick[e]];
+            const size_t s = e - c;
+            up[s].w[0] = static_cast<const uint8_t *>(device(j.w1->weight));
+            up[s].scale[0] = device(j.w1->scale);
+            up[s].w[1] = static_cast<const uint8_t *>(device(j.w3->weight));
+            up[s].scale[1] = device(j.w3->scale);
+            up[s].rows[0] = I;
+            up[s].rows[1] = I;
+            up[s].codes = w13.data() + s * codes13;
+            up[s].blk_scales = s13.data() + s * sc13;
+            down[s].w[0] = static_cast<const uint8_t *>(device(j.w2->weight));
+            down[s].scale[0] = device(j.w2->scale);
+            down[s].rows[0] = d;
+            down[s].codes = w2.data() + s * codes2;
+            down[s].blk_scales = s2.data() + s * sc2;
+        }
+        const int n = static_cast<int>(end - c);
+        FATHOM_CUDA_OP("fp4 fold w1|w3", kernels::fp4_fold_e4m3_cuda(up, n, d, m_stream));
+        FATHOM_CUDA_OP("fp4 fold w2", kernels::fp4_fold_e4m3_cuda(down, n, I, m_stream));
+        int64_t row = 0;
+        for (size_t e = c; e < end; ++e) {
+            const ExpertJob &j = jobs[pick[e]];
+            const size_t s = e - c;
+            const int m = j.rows;
+            uint8_t *xqe = xq.data() + row * d;
+            float *xse = xs.data() + row * (d / 128);
+            float *gue = gu.data() + row * 2 * I;
+            uint8_t *hqe = hq.data() + row * I;
+            float *hse = hs.data() + row * (I / 128);
+            row += m;
+            FATHOM_CUDA_OP("expert x quant",
+                           kernels::act_quant_fp8_vec128_cuda(
+                               j.x, m, static_cast<int>(d), 0, xqe, xse, m_stream));
+            if (!m_lt->runQuantized(w13.data() + s * codes13,
+                                    s13.data() + s * sc13,
+                                    static_cast<int>(2 * I),
+                                    static_cast<int>(d),
+                                    xqe,
+                                    xse,
+                                    m,
+                                    gue,
+                                    0,
+                                    m_stream))
+                continue;
+            FATHOM_CUDA_OP("swiglu quant",
+                           kernels::swiglu_quant_vec128_cuda(
+                               gue, m, inter, 0, j.rowWeights, limit, hqe, hse, m_stream));
+            if (!m_lt->runQuantized(w2.data() + s * codes2,
+                                    s2.data() + s * sc2,
+                                    static_cast<int>(d),
+                                    inter,
+                                    hqe,
+                                    hse,
+                                    m,
+                                    j.y,
+                                    0,
+                                    m_stream))
+                continue;
+            FATHOM_CUDA_OP("expert y round",
+                           kernels::round_bf16_rows_cuda(j.y, m, static_cast<int>(d), d, m_stream));
+            done[pick[e]] = 1;
+            m_gemmFlops += 2.0 * m * I * d * 3;
+            ++count;
+        }
+    }
+    return count;
+#endif
 }
 
 Result<void> CudaExecutor::embedRows(

@@ -116,6 +116,15 @@ public:
     }
     // tcgemm: the tensor-core GEMM's workspace for these items (empty: none needed / failed).
     Buffer<uint8_t> mmaWorkspace(const kernels::linear_params *items, int count);
+    // ltexperts: expertFfn's foldable FP4 experts (non-exact mode, >= kExpertsLtMinRows rows)
+    // converted to e4m3 + 128x128 scales (kernels::fp4_fold_e4m3_cuda) and run through cuBLASLt;
+    // done[i] is set for the jobs it ran, the count returned. Never reads the device back.
+    Result<int> expertsViaLt(const std::vector<ExpertJob> &jobs,
+                             int inter,
+                             float limit,
+                             std::vector<char> &done);
+    // Whether an FP4 weight folds exactly (kernels::fp4_fold_foldable on its host scales; cached).
+    bool expertFoldable(const LinearWeight &w);
     // The exact fp32-in/fp32-out linear over `rows` rows of x with w's device addresses
     // (contiguous rows; callers set strides).
     kernels::linear_params linearParams(const LinearWeight &w,
@@ -458,6 +467,11 @@ private:
     static constexpr int64_t kAttnFusedMergeBytes = 256 * 1024;
     int *m_attnCounters = nullptr;
     std::shared_ptr<CublasLtLinear> m_lt; // cublaslt: made on first non-exact FP8 GEMM
+    // ltexperts: FATHOM_CUDA_EXPERTS_LT=0 keeps every prefill expert on the grouped kernel.
+    bool m_expertsLt = true;
+    static constexpr int kExpertsLtMinRows = 64;
+    static constexpr int kExpertsLtChunk = 16;  // experts converted per scratch fill
+    std::map<const uint8_t *, bool> m_foldable; // host e8m0 scales -> foldable (expertFoldable)
 
     // Free blocks by (size, address): an allocation takes the lowest address of its size, so
     // the same sequence of requests from the same free blocks gets the same addresses (a

@@ -30,6 +30,8 @@
 #include "engine/runtime/forward.h"
 #include "engine/runtime/v4model.h"
 #include "kernels/cuda_ops.h" // attn: indexer / attention op timings
+#include "kernels/fp4_fold_e4m3.h"
+#include "kernels/linear_fp8_cublaslt.h"
 
 #include <cublasLt.h>
 #include <cuda_profiler_api.h>
@@ -340,6 +342,115 @@ void gemmRowsByKernel(const std::string &what,
     gemmRow(what + " [" + ran2 + "]", flops, ms2, fp8);
 }
 
+// ltexperts: the same FP4 experts as the executor's non-exact prefill runs them
+// (CudaExecutor::expertsViaLt): converted to e4m3 + 128x128 scales (fp4_fold_e4m3_cuda, 16 experts
+// a launch into a 16-expert scratch), x quantised per expert (act_quant_fp8_vec128_cuda) and one
+// CublasLtLinear::runQuantized per expert. Rows: the conversion alone (ms, GB/s of FP4 + scales
+// read and e4m3 + fp32 scales written), x quantisation + cuBLASLt alone, and both as the executor
+// interleaves them. The executor stacks w1 | w3 into one n = 4096 GEMM; here w1 alone (the
+// table's shapes).
+void benchLtExperts(const char *name,
+                    int n,
+                    int k,
+                    int E,
+                    int rowsPer,
+                    const void *w,
+                    const void *sc,
+                    const void *x,
+                    void *y,
+                    double fp8)
+{
+    namespace K = fathom::kernels;
+    const int chunk = K::k_fp4_fold_max_jobs;
+    const size_t wB = size_t(n) * k / 2, sB = size_t(n) * k / 32, cB = size_t(n) * k;
+    const int64_t scN = K::fp8_blk128_scale_count(n, k);
+    const size_t rows = size_t(E) * rowsPer;
+    const std::string what = std::string("ltexperts fp4->e4m3 + cuBLASLt ") + name;
+    CublasLtLinear lt(0);
+    if (!lt.available()) {
+        row(what, "n/a", lt.why());
+        return;
+    }
+    void *codes = nullptr, *bs = nullptr, *xq = nullptr, *xs = nullptr;
+    if (cudaMalloc(&codes, cB * chunk) != cudaSuccess
+        || cudaMalloc(&bs, size_t(scN) * 4 * chunk) != cudaSuccess
+        || cudaMalloc(&xq, rows * k) != cudaSuccess
+        || cudaMalloc(&xs, rows * (k / 128) * 4) != cudaSuccess) {
+        row(what, "allocation failed");
+        cudaFree(codes);
+        cudaFree(bs);
+        cudaFree(xq);
+        return;
+    }
+    auto fold = [&](int c0) {
+        K::fp4_fold_job jobs[K::k_fp4_fold_max_jobs];
+        const int count = std::min(chunk, E - c0);
+        for (int i = 0; i < count; ++i) {
+            jobs[i].w[0] = static_cast<const uint8_t *>(w) + wB * (c0 + i);
+            jobs[i].scale[0] = static_cast<const uint8_t *>(sc) + sB * (c0 + i);
+            jobs[i].rows[0] = n;
+            jobs[i].codes = static_cast<uint8_t *>(codes) + cB * i;
+            jobs[i].blk_scales = static_cast<float *>(bs) + scN * i;
+        }
+        return K::fp4_fold_e4m3_cuda(jobs, count, k, nullptr).ok();
+    };
+    auto gemm = [&](int e, int slot) {
+        uint8_t *q = static_cast<uint8_t *>(xq) + size_t(e) * rowsPer * k;
+        float *s = static_cast<float *>(xs) + size_t(e) * rowsPer * (k / 128);
+        return K::act_quant_fp8_vec128_cuda(static_cast<const float *>(x) + size_t(e) * rowsPer * k,
+                                            rowsPer,
+                                            k,
+                                            0,
+                                            q,
+                                            s,
+                                            nullptr)
+                   .ok()
+               && lt.runQuantized(static_cast<const uint8_t *>(codes) + cB * slot,
+                                  static_cast<const float *>(bs) + scN * slot,
+                                  n,
+                                  k,
+                                  q,
+                                  s,
+                                  rowsPer,
+                                  static_cast<float *>(y) + size_t(e) * rowsPer * n,
+                                  0,
+                                  nullptr);
+    };
+    const double foldMs = timeMs([&] {
+        for (int c0 = 0; c0 < E; c0 += chunk)
+            if (!fold(c0))
+                return false;
+        return true;
+    });
+    const double gemmMs = timeMs([&] {
+        for (int e = 0; e < E; ++e)
+            if (!gemm(e, e % chunk))
+                return false;
+        return true;
+    });
+    const double bothMs = timeMs([&] {
+        for (int c0 = 0; c0 < E; c0 += chunk) {
+            if (!fold(c0))
+                return false;
+            for (int e = c0; e < std::min(E, c0 + chunk); ++e)
+                if (!gemm(e, e - c0))
+                    return false;
+        }
+        return true;
+    });
+    const double bytes = double(E) * double(wB + sB + cB + size_t(scN) * 4);
+    row(what + ": conversion alone",
+        foldMs > 0 ? fmt("%.3f ms", foldMs) : "n/a",
+        foldMs > 0 ? fmt("%.0f GB/s", bytes / (foldMs * 1e6)) : "");
+    const double flops = 2.0 * double(rows) * n * k;
+    gemmRow(what + ": x quant + cuBLASLt (192 rows each)", flops, gemmMs, fp8);
+    gemmRow(what + ": conversion + x quant + cuBLASLt", flops, bothMs, fp8);
+    cudaFree(codes);
+    cudaFree(bs);
+    cudaFree(xq);
+    cudaFree(xs);
+}
+
 // FATHOM_BENCH_GEMMS=0 skips this table (the A/B runs of tests/gpu/run-device-checks.sh).
 void benchGemms(double fp8)
 {
@@ -463,6 +574,7 @@ void benchGemms(double fp8)
                 },
                 fp8);
             cudaFree(work);
+            benchLtExperts(d.name, d.n, d.k, E, rowsPer, w, sc, x, y, fp8);
         }
         cudaFree(w);
         cudaFree(x);

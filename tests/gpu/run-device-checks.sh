@@ -294,6 +294,10 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         # tensor cores (session 13; run 2 had the double accumulation: 500 ms of GEMMs).
         stage bench-denselt0 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_DENSE_LT=0 \
             "$BIN/bench_cuda" "${BENCH[@]}" --prefill "$PREFILL" --long 0
+        # The prefill's FP4 experts on the grouped mma.sync kernel instead of the FP4 -> e4m3
+        # conversion + cuBLASLt (session 13 "ltexperts"): the 8K prefill's A/B.
+        stage bench-expertslt0 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_EXPERTS_LT=0 \
+            "$BIN/bench_cuda" "${BENCH[@]}" --prefill "$PREFILL" --long 0
         # Sessions 10-11's decode fusions A/B (graphed decode): all six switched off (state
         # appends, attention tail, pre-norm GEMVs, MoE combine, the gate GEMV in the routing
         # launch, the indexer's scale and index rows in its launches).
@@ -347,6 +351,11 @@ stamp "done"
         echo "bench_cuda decode, $ab:"
         grep -E "^\| (decode step|weight bytes/step|per-layer overhead|graph nodes per decode|prefill tokens|  time in gemm|GEMM rate|  op (normLinearGroup|moeOnDevice|mhc))" "$L"
     done
+    L="$LOGS/bench-expertslt0.log" # ltexperts: FATHOM_CUDA_EXPERTS_LT=0 (prefill A/B)
+    [ -f "$L" ] && {
+        echo "bench_cuda prefill, expertslt0 (FP4 experts on mma.sync, no cuBLASLt):"
+        grep -E "^\| (prefill tokens|  time in gemm|GEMM rate)" "$L"
+    }
     [ -f "$LOGS/peer.log" ] && { echo "peer:"; grep -E "^\|" "$LOGS/peer.log"; }
     [ -f "$LOGS/ncu-decode.txt" ] && { echo "decode step per kernel (ncu):"; head -30 "$LOGS/ncu-decode.txt"; }
     if [ -f "$LOGS/bench.log" ]; then

@@ -2224,7 +2224,9 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
     (void) done;
     return 0;
 #else
-    if (m_exactLinear || !m_expertsLt || inter <= 0 || inter % 128 != 0)
+    // inter and d multiples of 512: each expert's slice of the VEC128 scales (rows x k/128
+    // floats) then starts 16-byte aligned, as the scale pointers of a cuBLASLt call want.
+    if (m_exactLinear || !m_expertsLt || inter <= 0 || inter % 512 != 0)
         return 0;
     std::vector<size_t> pick;
     int64_t d = 0;
@@ -2233,7 +2235,7 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
         if (j.rows < kExpertsLtMinRows || !j.w1 || !j.w2 || !j.w3)
             continue;
         const int64_t jd = j.w1->inFeatures;
-        if ((d && jd != d) || jd % 128 != 0 || j.w1->outFeatures != inter
+        if ((d && jd != d) || jd % 512 != 0 || j.w1->outFeatures != inter
             || j.w3->outFeatures != inter || j.w3->inFeatures != jd || j.w2->outFeatures != jd
             || j.w2->inFeatures != inter || reinterpret_cast<uintptr_t>(j.y) % 16 != 0)
             continue;
@@ -2271,8 +2273,8 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
     const int64_t slots = std::min<int64_t>(chunk, static_cast<int64_t>(pick.size()));
     // Scratch (the arena is ordered on the stream: the next chunk's conversion waits for the
     // GEMMs that read the previous one). 16-byte alignment: every offset below is a multiple
-    // of 128 bytes or elements.
-    // An allocation that fails leaves every expert to the grouped kernel.
+    // of 16 bytes (d, inter multiples of 512). A failed allocation leaves the experts to the
+    // grouped kernel.
     auto scratch = [this]<typename T>(T *, int64_t n, const char *what) {
         auto b = Buffer<T>::make(*this, n, what);
         return b ? std::move(*b) : Buffer<T>{};

@@ -2,8 +2,8 @@
 // SPDX-License-Identifier: MIT
 // fathom-cli make-model: writes a random-weight DeepSeek V4 checkpoint in the official layout
 // (stable command line):
-//   fathom-cli make-model --out DIR --preset tiny|small|flash-slice [--layers N] [--seed S]
-//                         [--tokenizer FILE]
+//   fathom-cli make-model --out DIR --preset tiny|small|flash-slice [--layers N] [--from L]
+//                         [--seed S] [--threads N] [--tokenizer FILE]
 // The writer is engine/model/modelwriter.h; this is argument parsing and progress only.
 
 #include "commands.h"
@@ -30,9 +30,12 @@ int runMakeModel(const QStringList &args)
         QString v;
         if (a == QLatin1String("--help") || a == QLatin1String("-h")) {
             std::printf("usage: fathom-cli make-model --out DIR --preset tiny|small|flash-slice "
-                        "[--layers N] [--seed S] [--tokenizer FILE]\n"
+                        "[--layers N] [--from L] [--seed S] [--threads N] [--tokenizer FILE]\n"
                         "Writes a random V4 checkpoint (config.json, FP8/FP4 safetensors shards, "
-                        "index; tokenizer.json when given, whose vocabulary is then used).\n");
+                        "index; tokenizer.json when given, whose vocabulary is then used).\n"
+                        "--from L cuts the layers from the preset's layer L (bench_cuda --from); "
+                        "--threads N sets the generating threads (the bytes do not depend on "
+                        "it).\n");
             return 0;
         } else if (a == QLatin1String("--out")) {
             if (!value(v))
@@ -46,6 +49,14 @@ int runMakeModel(const QStringList &args)
             bool ok = false;
             if (!value(v) || (o.layers = v.toInt(&ok), !ok) || o.layers < 1)
                 return usageError(cmd, QStringLiteral("--layers needs a positive number"));
+        } else if (a == QLatin1String("--from")) {
+            bool ok = false;
+            if (!value(v) || (o.firstLayer = v.toInt(&ok), !ok) || o.firstLayer < 0)
+                return usageError(cmd, QStringLiteral("--from needs a non-negative number"));
+        } else if (a == QLatin1String("--threads")) {
+            bool ok = false;
+            if (!value(v) || (o.threads = v.toInt(&ok), !ok) || o.threads < 1)
+                return usageError(cmd, QStringLiteral("--threads needs a positive number"));
         } else if (a == QLatin1String("--seed")) {
             bool ok = false;
             if (!value(v) || (o.seed = v.toULongLong(&ok), !ok))

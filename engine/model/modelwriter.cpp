@@ -5,6 +5,7 @@
 #include "engine/core/threadpool.h"
 #include "engine/model/mappedfile.h"
 #include "engine/model/modelweights.h"
+#include "kernels/cpu_features.h"
 #include "kernels/formats.h"
 #include "kernels/quant.h"
 
@@ -17,6 +18,11 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <thread>
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace fathom::engine {
 
@@ -79,14 +85,42 @@ Result<void> SafetensorsWriter::write(const std::string &path,
         len[i] = static_cast<uint8_t>((static_cast<uint64_t>(text.size()) >> (8 * i)) & 0xFF);
     ok = ok && std::fwrite(len, 1, 8, f) == 8;
     ok = ok && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    std::vector<uint8_t> buffer;
+    // Double buffering: the calling thread fills one tensor (on its pool) while a second thread
+    // writes the previous one; tensors under 1 MiB are written in line.
+    std::vector<uint8_t> buffers[2];
+    std::thread writer;
+    bool writeOk = true;
+    int writeErrno = 0;
+    const auto writeBuffer = [f, &writeOk, &writeErrno](const std::vector<uint8_t> *b) {
+        if (std::fwrite(b->data(), 1, b->size(), f) != b->size()) {
+            writeOk = false;
+            writeErrno = errno;
+        }
+    };
+    int current = 0;
     for (const Entry &e : m_entries) {
-        if (!ok)
-            break;
-        buffer.assign(static_cast<size_t>(entryBytes(e.dtype, e.shape)), 0);
+        std::vector<uint8_t> &buffer = buffers[current];
+        buffer.resize(static_cast<size_t>(entryBytes(e.dtype, e.shape))); // every fill writes all
         if (e.fill)
             e.fill(buffer);
-        ok = std::fwrite(buffer.data(), 1, buffer.size(), f) == buffer.size();
+        else
+            std::fill(buffer.begin(), buffer.end(), uint8_t(0));
+        if (writer.joinable())
+            writer.join();
+        if (!writeOk)
+            break;
+        if (buffer.size() < (size_t(1) << 20)) {
+            writeBuffer(&buffer);
+        } else {
+            writer = std::thread(writeBuffer, &buffer);
+            current ^= 1;
+        }
+    }
+    if (writer.joinable())
+        writer.join();
+    if (!writeOk) {
+        ok = false;
+        errno = writeErrno;
     }
     ok = (std::fclose(f) == 0) && ok;
     if (!ok)
@@ -213,12 +247,19 @@ Result<ModelConfig> presetModelConfig(const std::string &preset, int layers, int
 
 namespace {
 
-uint64_t splitmix(uint64_t &s)
+constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
+
+// splitmix64's output function.
+inline uint64_t mix64(uint64_t z)
 {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+uint64_t splitmix(uint64_t &s)
+{
+    return mix64(s += kGolden);
 }
 
 uint64_t hashName(const std::string &s, uint64_t seed)
@@ -229,17 +270,185 @@ uint64_t hashName(const std::string &s, uint64_t seed)
     return h;
 }
 
-// Deterministic per (seed, tensor, row) so rows can be generated on several threads.
+// Uniform draws for the small integer choices (expert gains, tid2eid rows).
 struct Rng
 {
     uint64_t state;
     double uniform() { return (static_cast<double>(splitmix(state) >> 11) + 0.5) * 0x1p-53; }
-    float normal()
-    {
-        const double u = uniform(), v = uniform();
-        return static_cast<float>(std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * v));
-    }
 };
+
+// Bit count without the POPCNT instruction (baseline x86-64, any compiler).
+inline int32_t popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return static_cast<int32_t>((x * 0x0101010101010101ull) >> 56);
+}
+
+/*
+  The weights' normal draws, counter-based: element i of the stream `key` (a tensor) is a pure
+  function of (key, i), so any split of a tensor over threads gives the same bytes. The value
+  is B - 24.5 + (U + 0.5) / 2^16 with B ~ Binomial(48, 1/2) (the bit count of 48 random bits)
+  and U uniform on 0..65535 (the other 16 bits): mean 0, variance 12 + 1/12, a normal to within
+  an excess kurtosis of -0.05, |z| <= 7.05 - random weights need no better, and it costs one
+  splitmix64 output and a bit count instead of Box-Muller's log and cos. Returned as the odd
+  integer 2^17 times the value (|t| < 2^22, exact in a float), so that the one float multiply by
+  kUnitScale * sd is the only rounding: the bytes do not depend on the compiler, the libm or
+  the instruction set either.
+*/
+inline int32_t drawUnit(uint64_t key, uint64_t i)
+{
+    const uint64_t b = mix64(key + i * kGolden);
+    return (popcount64(b >> 16) << 17) + 2 * static_cast<int32_t>(b & 0xFFFFu) + 1 - 3211264;
+}
+
+// The float multiplier that maps drawUnit() to N(0, sd^2) (rounded once, from doubles).
+float unitScale(float sd)
+{
+    return static_cast<float>(static_cast<double>(sd) / (131072.0 * std::sqrt(145.0 / 12.0)));
+}
+
+// out[j] = mean + sd * z(first + j), j < n; `k` = unitScale(sd). mean + t * k as one fused,
+// correctly rounded operation (std::fma), so no compiler's contraction choice can change it.
+template<typename Unit>
+inline void drawRangeWith(
+    Unit unit, uint64_t key, uint64_t first, int64_t n, float mean, float k, float *out)
+{
+    if (mean == 0.0f) {
+        for (int64_t j = 0; j < n; ++j)
+            out[j] = static_cast<float>(unit(key, first + static_cast<uint64_t>(j))) * k;
+    } else {
+        for (int64_t j = 0; j < n; ++j)
+            out[j] = std::fma(static_cast<float>(unit(key, first + static_cast<uint64_t>(j))),
+                              k,
+                              mean);
+    }
+}
+
+void drawRangePortable(uint64_t key, uint64_t first, int64_t n, float mean, float k, float *out)
+{
+    drawRangeWith(drawUnit, key, first, n, mean, k, out);
+}
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define FATHOM_WRITER_X86_PATHS 1
+// The same integers with the POPCNT instruction (the compiler turns popcount64's idiom into it;
+// every AVX2 CPU has it) and, on AVX-512 F/BW/VL/DQ CPUs, eight elements at a time. Integer
+// arithmetic, one int -> float conversion (exact) and one float multiply: the same bytes on
+// every path (tst_modelfiles' pinned hashes, under FATHOM_DISABLE_AVX2=1 / _AVX512=1 too).
+__attribute__((target("popcnt"))) void drawRangePopcnt(
+    uint64_t key, uint64_t first, int64_t n, float mean, float k, float *out)
+{
+    drawRangeWith(
+        [](uint64_t key_, uint64_t i) {
+            const uint64_t b = mix64(key_ + i * kGolden);
+            return (static_cast<int32_t>(__builtin_popcountll(b >> 16)) << 17)
+                   + 2 * static_cast<int32_t>(b & 0xFFFFu) + 1 - 3211264;
+        },
+        key,
+        first,
+        n,
+        mean,
+        k,
+        out);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push // GCC 12's intrinsic headers: false "__Y may be used uninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,popcnt"))) void drawRangeAvx512(
+    uint64_t key, uint64_t first, int64_t n, float mean, float k, float *out)
+{
+    int64_t j = 0;
+    if (mean == 0.0f) {
+        const __m512i lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+        const __m512i golden = _mm512_set1_epi64(static_cast<long long>(kGolden));
+        const __m512i step = _mm512_set1_epi64(static_cast<long long>(8 * kGolden));
+        const __m512i c1 = _mm512_set1_epi64(static_cast<long long>(0xBF58476D1CE4E5B9ull));
+        const __m512i c2 = _mm512_set1_epi64(static_cast<long long>(0x94D049BB133111EBull));
+        const __m512i low16 = _mm512_set1_epi64(0xFFFF);
+        const __m512i bias = _mm512_set1_epi64(1 - 3211264);
+        const __m256 scale = _mm256_set1_ps(k);
+        const __m512i low4 = _mm512_set1_epi8(0x0F);
+        const __m512i nibbles = _mm512_broadcast_i32x4(
+            _mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+        // key + (first + j + lane) * golden, advanced by 8 * golden (wrapping, as the scalar).
+        __m512i z = _mm512_add_epi64(_mm512_set1_epi64(
+                                         static_cast<long long>(key + first * kGolden)),
+                                     _mm512_mullo_epi64(lanes, golden));
+        for (; j + 8 <= n; j += 8) {
+            __m512i b = _mm512_xor_si512(z, _mm512_srli_epi64(z, 30));
+            b = _mm512_mullo_epi64(b, c1);
+            b = _mm512_xor_si512(b, _mm512_srli_epi64(b, 27));
+            b = _mm512_mullo_epi64(b, c2);
+            b = _mm512_xor_si512(b, _mm512_srli_epi64(b, 31));
+            // Bit count of b >> 16: per-nibble table, bytes summed per 64-bit lane (sad).
+            const __m512i hi = _mm512_srli_epi64(b, 16);
+            const __m512i pc = _mm512_sad_epu8(
+                _mm512_add_epi8(_mm512_shuffle_epi8(nibbles, _mm512_and_si512(hi, low4)),
+                                _mm512_shuffle_epi8(nibbles,
+                                                    _mm512_and_si512(_mm512_srli_epi64(hi, 4),
+                                                                     low4))),
+                _mm512_setzero_si512());
+            const __m512i t
+                = _mm512_add_epi64(_mm512_add_epi64(_mm512_slli_epi64(pc, 17),
+                                                    _mm512_slli_epi64(_mm512_and_si512(b, low16),
+                                                                      1)),
+                                   bias);
+            _mm256_storeu_ps(out + j,
+                             _mm256_mul_ps(_mm256_cvtepi32_ps(_mm512_cvtepi64_epi32(t)), scale));
+            z = _mm512_add_epi64(z, step);
+        }
+    }
+    drawRangePopcnt(key, first + static_cast<uint64_t>(j), n - j, mean, k, out + j);
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+enum class DrawPath { Portable, Popcnt, Avx512 };
+
+DrawPath drawPath()
+{
+#if defined(FATHOM_WRITER_X86_PATHS)
+    static const DrawPath path = [] {
+        // cpu_has_avx2_fma / cpu_has_avx512 honour FATHOM_DISABLE_AVX2 / FATHOM_DISABLE_AVX512.
+        if (!kernels::cpu_has_avx2_fma())
+            return DrawPath::Portable;
+        __builtin_cpu_init();
+        if (kernels::cpu_has_avx512() && __builtin_cpu_supports("avx512dq"))
+            return DrawPath::Avx512; // F + BW + VL (cpu_has_avx512) and DQ (vpmullq)
+        return DrawPath::Popcnt;
+    }();
+    return path;
+#else
+    return DrawPath::Portable;
+#endif
+}
+
+void drawRange(uint64_t key, uint64_t first, int64_t n, float mean, float k, float *out)
+{
+#if defined(FATHOM_WRITER_X86_PATHS)
+    switch (drawPath()) {
+    case DrawPath::Avx512:
+        return drawRangeAvx512(key, first, n, mean, k, out);
+    case DrawPath::Popcnt:
+        return drawRangePopcnt(key, first, n, mean, k, out);
+    case DrawPath::Portable:
+        break;
+    }
+#endif
+    drawRangePortable(key, first, n, mean, k, out);
+}
+
+// Rows per parallel chunk: at least ~64K elements, so the pool's per-call cost stays small.
+int64_t rowGrain(int64_t cols)
+{
+    return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, cols));
+}
 
 class Generator
 {
@@ -249,28 +458,26 @@ public:
         , m_pool(pool)
     {}
 
-    // rows x cols values: base + std * N(0,1), per row seeded.
-    void normalRows(const std::string &name,
-                    int64_t rows,
-                    int64_t cols,
-                    float mean,
-                    float stddev,
-                    const std::function<void(int64_t row, const float *values)> &sink)
+    uint64_t key(const std::string &name) const { return hashName(name, m_seed); }
+    uint64_t seed() const { return m_seed; }
+    ThreadPool &pool() { return m_pool; }
+
+    // rows x cols values mean + sd * z (row-major element index into the stream of `name`),
+    // handed to sink(row, values) row by row, rows spread over the pool.
+    template<typename Sink>
+    void normalRows(
+        const std::string &name, int64_t rows, int64_t cols, float mean, float sd, const Sink &sink)
     {
-        const uint64_t base = hashName(name, m_seed);
-        kernels::parallel_for(&m_pool, rows, 8, [&](int64_t r0, int64_t r1) {
+        const uint64_t base = key(name);
+        const float k = unitScale(sd);
+        kernels::parallel_for(&m_pool, rows, rowGrain(cols), [&](int64_t r0, int64_t r1) {
             std::vector<float> row(static_cast<size_t>(cols));
             for (int64_t r = r0; r < r1; ++r) {
-                Rng rng{base + static_cast<uint64_t>(r) * 0x9E3779B97F4A7C15ull};
-                for (float &v : row)
-                    v = mean + stddev * rng.normal();
+                drawRange(base, static_cast<uint64_t>(r * cols), cols, mean, k, row.data());
                 sink(r, row.data());
             }
         });
     }
-
-    uint64_t seed() const { return m_seed; }
-    ThreadPool &pool() { return m_pool; }
 
 private:
     uint64_t m_seed;
@@ -314,31 +521,37 @@ void addLinear(SafetensorsWriter &w,
         return;
     }
     // The weight and its scales come from the same draw; the scale tensor is written after the
-    // weight, so the draw is cached between the two fills.
+    // weight, so the scales are cached between the two fills.
     auto cache = std::make_shared<std::vector<uint8_t>>();
     const auto quantize = [&g, name, rows, cols, sd, fmt](std::vector<uint8_t> &q,
                                                           std::vector<uint8_t> &s) {
         if (fmt == WeightFormat::Fp8) {
-            // 128-row stripes keep memory small: draw, then quantise with 128x128 blocks.
-            const int64_t kb = (cols + 127) / 128;
-            s.assign(static_cast<size_t>(((rows + 127) / 128) * kb), 0);
-            for (int64_t r0 = 0; r0 < rows; r0 += 128) {
-                const int64_t nr = std::min<int64_t>(128, rows - r0);
-                std::vector<float> stripe(static_cast<size_t>(nr * cols));
-                const uint64_t base = hashName(name, g.seed());
-                kernels::parallel_for(&g.pool(), nr, 8, [&](int64_t a, int64_t b) {
-                    for (int64_t r = a; r < b; ++r) {
-                        Rng rng{base + static_cast<uint64_t>(r0 + r) * 0x9E3779B97F4A7C15ull};
-                        for (int64_t c = 0; c < cols; ++c)
-                            stripe[static_cast<size_t>(r * cols + c)] = sd * rng.normal();
-                    }
-                });
-                kernels::quantize_weight_e4m3(stripe.data(),
-                                              nr,
-                                              cols,
-                                              q.data() + r0 * cols,
-                                              s.data() + (r0 / 128) * kb);
-            }
+            // One 128x128 block per task: draw it, quantise it (kernels/quant.h), place its rows.
+            const int64_t rb = (rows + 127) / 128, kb = (cols + 127) / 128;
+            s.assign(static_cast<size_t>(rb * kb), 0);
+            const uint64_t base = g.key(name);
+            const float k = unitScale(sd);
+            kernels::parallel_for(&g.pool(), rb * kb, 1, [&](int64_t b0, int64_t b1) {
+                std::vector<float> block(128 * 128);
+                std::vector<uint8_t> codes(128 * 128);
+                for (int64_t b = b0; b < b1; ++b) {
+                    const int64_t i0 = (b / kb) * 128, j0 = (b % kb) * 128;
+                    const int64_t nr = std::min<int64_t>(128, rows - i0),
+                                  nc = std::min<int64_t>(128, cols - j0);
+                    for (int64_t i = 0; i < nr; ++i)
+                        drawRange(base,
+                                  static_cast<uint64_t>((i0 + i) * cols + j0),
+                                  nc,
+                                  0.0f,
+                                  k,
+                                  block.data() + i * nc);
+                    kernels::quantize_weight_e4m3(block.data(), nr, nc, codes.data(), s.data() + b);
+                    for (int64_t i = 0; i < nr; ++i)
+                        std::memcpy(q.data() + (i0 + i) * cols + j0,
+                                    codes.data() + i * nc,
+                                    static_cast<size_t>(nc));
+                }
+            });
         } else {
             s.assign(static_cast<size_t>(rows * (cols / 32)), 0);
             g.normalRows(name, rows, cols, 0.0f, sd, [&](int64_t r, const float *v) {
@@ -468,7 +681,7 @@ void addBlock(SafetensorsWriter &w, Generator &g, const ModelConfig &c, int laye
             auto *ids = reinterpret_cast<int64_t *>(out.data());
             std::vector<int64_t> perm(static_cast<size_t>(E));
             for (int64_t t = 0; t < V; ++t) {
-                Rng rng{seed + static_cast<uint64_t>(t) * 0x9E3779B97F4A7C15ull};
+                Rng rng{mix64(seed + static_cast<uint64_t>(t) * kGolden)}; // a stream per row
                 std::iota(perm.begin(), perm.end(), 0);
                 for (int64_t i = 0; i < k; ++i) { // partial Fisher-Yates: k distinct experts
                     const int64_t j = i + static_cast<int64_t>(rng.uniform() * double(E - i));
@@ -586,7 +799,7 @@ Result<void> writeRandomModel(const MakeModelOptions &o, const LoadProgressFn &p
         return pathToUtf8(utf8ToPath(o.outDir) / name);
     };
 
-    ThreadPool pool;
+    ThreadPool pool(o.threads);
     Generator g(o.seed, pool);
     // Shards as the golden data: embed + first half of the layers; the rest + head; MTP.
     std::vector<SafetensorsWriter> shards(o.shards == 1 ? 1 : 3);

@@ -12,7 +12,11 @@
   per-expert gains 1..6, shared expert gain 4.5), norm weights 1 + N(0, 0.1^2), hc base/scale so
   Sinkhorn matrices are asymmetric, random distinct tid2eid rows; FP8 weights quantised with
   128x128 block scales 2^ceil(log2(amax/448)) and FP4 experts with 1x32 scales
-  2^ceil(log2(amax/6)), both round-to-nearest-even (kernels/quant.h). Deterministic per seed.
+  2^ceil(log2(amax/6)), both round-to-nearest-even (kernels/quant.h). The normal draws are
+  counter-based (element i of a tensor is a function of (seed, tensor name, i): a smoothed
+  48-coin binomial, see modelwriter.cpp), so the bytes are a pure function of (options, seed):
+  the same for any thread count, compiler or instruction set (tst_modelfiles pins them).
+  Tensors are generated in parallel inside (rows, 128x128 blocks) on `threads` threads.
 
   Presets: "tiny" (the topology of testdata tiny-quant), "small" (dim 1024, 8 layers, 32 experts
   of width 512, top-6: the benchmark model), "flash-slice" (V4-Flash layer dimensions, N
@@ -21,7 +25,8 @@
   bos/eos ids come from its added tokens.
 
   SafetensorsWriter streams tensors to disk one at a time (the header is written first from the
-  planned shapes), so models far larger than memory can be written.
+  planned shapes), so models far larger than memory can be written; a second thread writes one
+  tensor while the next is generated (two buffers of the largest tensor's size).
 */
 
 #include "engine/api/backend.h"
@@ -40,7 +45,8 @@ namespace fathom::engine {
 class SafetensorsWriter
 {
 public:
-    // Fills `out` (bytes = product(shape) * dtype size, already sized) with the tensor's data.
+    // Fills `out` (bytes = product(shape) * dtype size, already sized; its old contents are
+    // left over from another tensor, so every byte must be written) with the tensor's data.
     using FillFn = std::function<void(std::vector<uint8_t> &out)>;
 
     void add(std::string name, DType dtype, std::vector<int64_t> shape, FillFn fill);
@@ -74,6 +80,7 @@ struct MakeModelOptions
     uint64_t seed = 0;
     std::string tokenizerPath; // optional tokenizer.json to copy (sets the vocabulary)
     int shards = 0;            // 0 = automatic (>= 2: embed first, MTP last)
+    int threads = 0;           // 0 = ThreadPool default (the bytes do not depend on it)
 };
 
 Result<ModelConfig> presetModelConfig(const std::string &preset, int layers = 0, int firstLayer = 0);

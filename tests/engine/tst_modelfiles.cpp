@@ -113,6 +113,7 @@ private slots:
     void tid2eidOutOfRange();
     void missingFile();
     void writerTinyPreset();
+    void writerThreadsAndSeeds();
     void writerTokenizerVocabulary();
     void presets();
 };
@@ -556,6 +557,117 @@ void tst_ModelFiles::writerTinyPreset()
         QVERIFY(da == fb.readAll());
         QVERIFY(da != fc.readAll());
     }
+}
+
+namespace {
+
+uint64_t fnv1a(const void *data, size_t bytes)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < bytes; ++i)
+        h = (h ^ static_cast<const uint8_t *>(data)[i]) * 1099511628211ull;
+    return h;
+}
+
+} // namespace
+
+// The writer's bytes are a pure function of (options, seed): the same with 1, 2 and 5 threads
+// (the tensors are split over the pool in chunks of rows / 128x128 blocks, so a generator that
+// drew per chunk or per thread would differ), different per seed in every random tensor, and
+// pinned per tensor (FNV-1a of the bytes below: a compiler, libm or instruction set that
+// changed a value would show here; an intended change of the draws updates them).
+void tst_ModelFiles::writerThreadsAndSeeds()
+{
+    QTemporaryDir tmp;
+    MakeModelOptions o;
+    o.preset = "tiny";
+    o.seed = 5;
+    const auto write = [&](const char *dir, int threads, uint64_t seed) {
+        o.outDir = toStd(tmp.filePath(QLatin1String(dir)));
+        o.threads = threads;
+        o.seed = seed;
+        const auto r = writeRandomModel(o);
+        return r ? QString() : QString::fromStdString(r.error().message);
+    };
+    QCOMPARE(write("t1", 1, 5), QString());
+    QCOMPARE(write("t2", 2, 5), QString());
+    QCOMPARE(write("t5", 5, 5), QString());
+    QCOMPARE(write("s6", 3, 6), QString());
+    const QDir t1(tmp.filePath(QStringLiteral("t1")));
+    const QStringList files = t1.entryList(QDir::Files);
+    QVERIFY(files.contains(QStringLiteral("config.json")));
+    QCOMPARE(t1.entryList({QStringLiteral("*.safetensors")}, QDir::Files).size(), 3);
+    for (const char *other : {"t2", "t5"}) {
+        const QDir d(tmp.filePath(QLatin1String(other)));
+        QCOMPARE(d.entryList(QDir::Files), files);
+        for (const QString &name : files) {
+            QFile a(t1.filePath(name)), b(d.filePath(name));
+            QVERIFY(a.open(QIODevice::ReadOnly) && b.open(QIODevice::ReadOnly));
+            QVERIFY2(a.readAll() == b.readAll(), qPrintable(other + QLatin1Char('/') + name));
+        }
+    }
+
+    auto w1 = ModelWeights::load(toStd(t1.path()));
+    auto w6 = ModelWeights::load(toStd(tmp.filePath(QStringLiteral("s6"))));
+    QVERIFY(w1 && w6);
+    int compared = 0;
+    for (const TensorView *v : (*w1)->store().tensors()) {
+        const TensorView &u = (*w6)->tensor(v->name);
+        QCOMPARE(u.bytes, v->bytes);
+        // e8m0 scales of a few 128x128 blocks can coincide; every draw differs.
+        if (v->dtype == DType::F8E8M0 && v->bytes < 64)
+            continue;
+        QVERIFY2(std::memcmp(u.data, v->data, v->bytes) != 0, v->name.c_str());
+        ++compared;
+    }
+    QVERIFY(compared > 100);
+
+    // The draws are N(0, 1) to the eye (embed: 131072 values, sd 1) and rows are independent:
+    // no row repeats another shifted by one element (the generator before session 13 drew row
+    // r + 2 as row r shifted by one: sequential streams seeded at consecutive counters).
+    const TensorView &embed = (*w1)->tensor("embed.weight");
+    const int64_t rows = embed.dim(0), cols = embed.dim(1);
+    double s1 = 0, s2 = 0, s4 = 0;
+    int64_t shifted = 0;
+    const uint16_t *e = embed.as<uint16_t>();
+    for (int64_t i = 0; i < rows * cols; ++i) {
+        const double x = fathom::kernels::bf16_to_f32(e[i]);
+        s1 += x;
+        s2 += x * x;
+        s4 += x * x * x * x;
+    }
+    for (int64_t r = 0; r + 2 < rows; ++r)
+        for (int64_t c = 0; c + 1 < cols; ++c)
+            shifted += e[(r + 2) * cols + c] == e[r * cols + c + 1];
+    QVERIFY2(shifted < (rows - 2) * (cols - 1) / 50, qPrintable(QString::number(shifted)));
+    const double n = double(rows * cols), mean = s1 / n, var = s2 / n - mean * mean;
+    QVERIFY2(std::fabs(mean) < 0.02 && std::fabs(var - 1.0) < 0.03
+                 && std::fabs(s4 / n / (var * var) - 3.0) < 0.15,
+             qPrintable(QStringLiteral("mean %1 var %2 kurtosis %3")
+                            .arg(mean)
+                            .arg(var)
+                            .arg(s4 / n / (var * var))));
+
+    const std::pair<const char *, uint64_t> pinned[] = {
+        {"embed.weight", 0x72e30ca3799e1226ull},
+        {"layers.0.attn_norm.weight", 0xcfeccbceedca4155ull},
+        {"layers.1.attn.wq_b.weight", 0xd69d78d96f578f1dull},
+        {"layers.1.attn.wq_b.scale", 0x9bf05a00c6958b35ull},
+        {"layers.2.ffn.experts.3.w2.weight", 0xeb289eed699022a3ull},
+        {"layers.2.ffn.experts.3.w2.scale", 0x90513619ff926368ull},
+        {"layers.0.ffn.gate.tid2eid", 0x2b617919d934fe05ull},
+        {"layers.3.hc_ffn_fn", 0x6d838c9433c8e7b7ull},
+    };
+    QString got;
+    for (const auto &[name, hash] : pinned) {
+        const TensorView &v = (*w1)->tensor(name);
+        const uint64_t h = fnv1a(v.data, v.bytes);
+        if (h != hash)
+            got += QStringLiteral("%1 0x%2ull; ")
+                       .arg(QLatin1String(name))
+                       .arg(h, 16, 16, QLatin1Char('0'));
+    }
+    QVERIFY2(got.isEmpty(), qPrintable(got));
 }
 
 void tst_ModelFiles::writerTokenizerVocabulary()

@@ -24,7 +24,8 @@
 #
 # Knobs (environment): DEADLINE (seconds for the whole run, default 420: every stage runs under
 # `timeout` with what is left, so the table and the logs always come back), LAYERS (flash-slice
-# main layers, default 2: writing the random slice costs ~15 s of the lease a layer), LONG (long
+# main layers, default 2: writing the random slice took 86 s in run 2, session 13's writer ~5-8 s
+# predicted; bench_cuda prints "written in"), LONG (long
 # prefill tokens, default 131072; 0 skips), PREFILL (default 8192), DECODE_STEPS (default 32),
 # JOBS (default nproc), SKIP_TESTS=1, SKIP_BENCH=1, SKIP_PEER=1, SKIP_EAGER=1, SKIP_EXACT=1,
 # SKIP_NCU=1 (the per-kernel ncu table of a decode step).

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <system_error>
 #include <thread>
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
@@ -88,7 +89,6 @@ Result<void> SafetensorsWriter::write(const std::string &path,
     // Double buffering: the calling thread fills one tensor (on its pool) while a second thread
     // writes the previous one; tensors under 1 MiB are written in line.
     std::vector<uint8_t> buffers[2];
-    std::thread writer;
     bool writeOk = true;
     int writeErrno = 0;
     const auto writeBuffer = [f, &writeOk, &writeErrno](const std::vector<uint8_t> *b) {
@@ -97,6 +97,16 @@ Result<void> SafetensorsWriter::write(const std::string &path,
             writeErrno = errno;
         }
     };
+    std::thread writer;
+    struct JoinOnExit // a throwing fill must not destroy a running thread
+    {
+        std::thread &t;
+        ~JoinOnExit()
+        {
+            if (t.joinable())
+                t.join();
+        }
+    } joinOnExit{writer};
     int current = 0;
     for (const Entry &e : m_entries) {
         std::vector<uint8_t> &buffer = buffers[current];
@@ -112,8 +122,12 @@ Result<void> SafetensorsWriter::write(const std::string &path,
         if (buffer.size() < (size_t(1) << 20)) {
             writeBuffer(&buffer);
         } else {
-            writer = std::thread(writeBuffer, &buffer);
-            current ^= 1;
+            try {
+                writer = std::thread(writeBuffer, &buffer);
+                current ^= 1;
+            } catch (const std::system_error &) { // no thread to be had: write in line
+                writeBuffer(&buffer);
+            }
         }
     }
     if (writer.joinable())

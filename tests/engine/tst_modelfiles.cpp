@@ -114,6 +114,8 @@ private slots:
     void missingFile();
     void writerTinyPreset();
     void writerThreadsAndSeeds();
+    void writerReportsWriteErrors_data();
+    void writerReportsWriteErrors();
     void writerTokenizerVocabulary();
     void presets();
 };
@@ -668,6 +670,35 @@ void tst_ModelFiles::writerThreadsAndSeeds()
                        .arg(h, 16, 16, QLatin1Char('0'));
     }
     QVERIFY2(got.isEmpty(), qPrintable(got));
+}
+
+// A failed write on the writing thread (tensors >= 1 MiB) or in line comes back as an Io error
+// with the path (/dev/full: every write fails with ENOSPC).
+void tst_ModelFiles::writerReportsWriteErrors_data()
+{
+    QTest::addColumn<qlonglong>("floats");
+    QTest::newRow("in line") << qlonglong(16);
+    QTest::newRow("writing thread") << (qlonglong(1) << 20);
+}
+
+void tst_ModelFiles::writerReportsWriteErrors()
+{
+    QFETCH(qlonglong, floats);
+    if (!QFileInfo::exists(QStringLiteral("/dev/full")))
+        QSKIP("no /dev/full on this system");
+    SafetensorsWriter w;
+    int fills = 0;
+    for (int i = 0; i < 3; ++i)
+        w.add("t" + std::to_string(i), DType::F32, {floats}, [&fills](std::vector<uint8_t> &out) {
+            std::fill(out.begin(), out.end(), uint8_t(1));
+            ++fills;
+        });
+    const auto r = w.write("/dev/full");
+    QVERIFY(!r);
+    QCOMPARE(r.error().kind, Error::Kind::Io);
+    QVERIFY2(QString::fromStdString(r.error().message).contains(QLatin1String("/dev/full")),
+             r.error().message.c_str());
+    QVERIFY(fills >= 1);
 }
 
 void tst_ModelFiles::writerTokenizerVocabulary()

@@ -2317,49 +2317,75 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
         const int n = static_cast<int>(end - c);
         FATHOM_CUDA_OP("fp4 fold w1|w3", kernels::fp4_fold_e4m3_cuda(up, n, d, m_stream));
         FATHOM_CUDA_OP("fp4 fold w2", kernels::fp4_fold_e4m3_cuda(down, n, I, m_stream));
+        // The chunk's x rows quantised, each expert's w1 | w3 GEMM, SwiGLU + the quantisation
+        // of h, each w2 GEMM, the outputs rounded: one launch per pass, one cuBLASLt call per
+        // expert and projection (an expert whose call fails is left to the grouped kernel: its
+        // rows in the passes after are ignored, its y rewritten there).
+        const float *xOf[kExpertsLtChunk];
+        const float *weightsOf[kExpertsLtChunk];
+        float *yOf[kExpertsLtChunk];
+        int rowsOf[kExpertsLtChunk];
+        int64_t firstRow[kExpertsLtChunk];
+        bool ok[kExpertsLtChunk];
         int64_t row = 0;
         for (size_t e = c; e < end; ++e) {
             const ExpertJob &j = jobs[pick[e]];
             const size_t s = e - c;
-            const int m = j.rows;
-            uint8_t *xqe = xq.data() + row * d;
-            float *xse = xs.data() + row * (d / 128);
-            float *gue = gu.data() + row * 2 * I;
-            uint8_t *hqe = hq.data() + row * I;
-            float *hse = hs.data() + row * (I / 128);
-            row += m;
-            FATHOM_CUDA_OP("expert x quant",
-                           kernels::act_quant_fp8_vec128_cuda(
-                               j.x, m, static_cast<int>(d), 0, xqe, xse, m_stream));
-            if (!m_lt->runQuantized(w13.data() + s * codes13,
-                                    s13.data() + s * sc13,
-                                    static_cast<int>(2 * I),
-                                    static_cast<int>(d),
-                                    xqe,
-                                    xse,
-                                    m,
-                                    gue,
-                                    0,
-                                    m_stream))
+            xOf[s] = j.x;
+            weightsOf[s] = j.rowWeights;
+            yOf[s] = j.y;
+            rowsOf[s] = j.rows;
+            firstRow[s] = row;
+            row += j.rows;
+        }
+        FATHOM_CUDA_OP("expert x quant",
+                       kernels::act_quant_vec128_rows_cuda(
+                           xOf, rowsOf, n, static_cast<int>(d), xq.data(), xs.data(), m_stream));
+        for (int s = 0; s < n; ++s)
+            ok[s] = m_lt->runQuantized(w13.data() + s * codes13,
+                                       s13.data() + s * sc13,
+                                       static_cast<int>(2 * I),
+                                       static_cast<int>(d),
+                                       xq.data() + firstRow[s] * d,
+                                       xs.data() + firstRow[s] * (d / 128),
+                                       rowsOf[s],
+                                       gu.data() + firstRow[s] * 2 * I,
+                                       0,
+                                       m_stream);
+        FATHOM_CUDA_OP("swiglu quant",
+                       kernels::swiglu_quant_vec128_rows_cuda(gu.data(),
+                                                              weightsOf,
+                                                              rowsOf,
+                                                              n,
+                                                              inter,
+                                                              0,
+                                                              limit,
+                                                              hq.data(),
+                                                              hs.data(),
+                                                              m_stream));
+        for (int s = 0; s < n; ++s)
+            ok[s] = ok[s]
+                    && m_lt->runQuantized(w2.data() + s * codes2,
+                                          s2.data() + s * sc2,
+                                          static_cast<int>(d),
+                                          inter,
+                                          hq.data() + firstRow[s] * I,
+                                          hs.data() + firstRow[s] * (I / 128),
+                                          rowsOf[s],
+                                          yOf[s],
+                                          0,
+                                          m_stream);
+        FATHOM_CUDA_OP("expert y round",
+                       kernels::round_bf16_rows_multi_cuda(yOf,
+                                                           rowsOf,
+                                                           n,
+                                                           static_cast<int>(d),
+                                                           m_stream));
+        for (int s = 0; s < n; ++s) {
+            if (!ok[s])
                 continue;
-            FATHOM_CUDA_OP("swiglu quant",
-                           kernels::swiglu_quant_vec128_cuda(
-                               gue, m, inter, 0, j.rowWeights, limit, hqe, hse, m_stream));
-            if (!m_lt->runQuantized(w2.data() + s * codes2,
-                                    s2.data() + s * sc2,
-                                    static_cast<int>(d),
-                                    inter,
-                                    hqe,
-                                    hse,
-                                    m,
-                                    j.y,
-                                    0,
-                                    m_stream))
-                continue;
-            FATHOM_CUDA_OP("expert y round",
-                           kernels::round_bf16_rows_cuda(j.y, m, static_cast<int>(d), d, m_stream));
-            done[pick[e]] = 1;
-            m_gemmFlops += 2.0 * m * I * d * 3;
+            done[pick[c + s]] = 1;
+            m_gemmFlops += 2.0 * rowsOf[s] * I * d * 3;
             ++count;
         }
     }

@@ -8,9 +8,7 @@
   and e4m3 codes as linear_fp8_quant.cu's act_quant_vec128_kernel: bit-identical to swiglu_cpu
   followed by quant.h's act_quant.
 */
-#include "kernels/fp4_fold_e4m3.h"
-
-#include "cuda_common.cuh"
+#include "expert_rows.cuh"
 
 namespace fathom::kernels {
 
@@ -18,11 +16,10 @@ namespace {
 
 constexpr int k_threads = 256;
 
-__global__ void __launch_bounds__(k_threads) swiglu_quant_kernel(const float *gu,
-                                                                 int rows,
+__global__ void __launch_bounds__(k_threads) swiglu_quant_kernel(const cuda::expert_rows_table t,
+                                                                 const float *gu,
                                                                  int inter,
                                                                  int64_t ld,
-                                                                 const float *row_weights,
                                                                  float limit,
                                                                  uint8_t *q,
                                                                  float *scales)
@@ -31,12 +28,16 @@ __global__ void __launch_bounds__(k_threads) swiglu_quant_kernel(const float *gu
     FATHOM_PDL_TRIGGER();
     const int kb = inter / 128;
     const int64_t unit = static_cast<int64_t>(blockIdx.x) * (k_threads / 32) + (threadIdx.x >> 5);
-    if (unit >= static_cast<int64_t>(rows) * kb)
+    if (unit >= t.first[t.count] * kb)
         return;
     const int lane = threadIdx.x & 31;
-    const int r = static_cast<int>(unit / kb), b = static_cast<int>(unit % kb);
-    const float *g = gu + static_cast<int64_t>(r) * ld + b * 128;
+    const int64_t R = unit / kb;
+    const int b = static_cast<int>(unit % kb);
+    const int s = cuda::expert_of_row(t, R);
+    const int64_t r = R - t.first[s], rows = t.first[s + 1] - t.first[s];
+    const float *g = gu + R * ld + b * 128;
     const float *u = g + inter;
+    const float *row_weights = t.in[s];
     const float w = row_weights ? row_weights[r] : 1.0f;
     float v[4];
     float amax = 0.0f;
@@ -54,17 +55,43 @@ __global__ void __launch_bounds__(k_threads) swiglu_quant_kernel(const float *gu
         amax = fmaxf(amax, fabsf(v[i]));
     }
     amax = cuda::warp_max(amax);
-    const uint8_t s = cuda::pow2_scale_e8m0(amax, cuda::k_e4m3_inv_max, cuda::k_e4m3_amax_floor);
-    const float inv = cuda::e8m0_inverse_f32(s);
-    uint8_t *qr = q + static_cast<int64_t>(r) * inter + b * 128;
+    const uint8_t sc = cuda::pow2_scale_e8m0(amax, cuda::k_e4m3_inv_max, cuda::k_e4m3_amax_floor);
+    const float inv = cuda::e8m0_inverse_f32(sc);
+    uint8_t *qr = q + R * inter + b * 128;
 #pragma unroll
     for (int i = 0; i < 4; ++i)
         qr[lane + 32 * i] = cuda::f32_to_e4m3(__fmul_rn(v[i], inv));
     if (lane == 0)
-        scales[static_cast<int64_t>(b) * rows + r] = cuda::e8m0_to_f32(s);
+        scales[t.first[s] * kb + static_cast<int64_t>(b) * rows + r] = cuda::e8m0_to_f32(sc);
 }
 
 } // namespace
+
+Status swiglu_quant_vec128_rows_cuda(const float *gu,
+                                     const float *const *row_weights,
+                                     const int *rows,
+                                     int count,
+                                     int inter,
+                                     int64_t ld,
+                                     float limit,
+                                     uint8_t *q,
+                                     float *scales,
+                                     CUstream_st *stream)
+{
+    cuda::expert_rows_table t;
+    if (inter <= 0 || inter % 128 != 0
+        || !cuda::make_expert_rows_table(t, row_weights, nullptr, rows, count))
+        return Status::invalid("swiglu_quant_vec128_cuda: 1 .. 16 experts, inter % 128 == 0");
+    const int64_t units = t.first[count] * (inter / 128);
+    if (units == 0)
+        return Status::success();
+    if (!gu || !q || !scales)
+        return Status::invalid("swiglu_quant_vec128_cuda: null gu, q or scales");
+    const int64_t blocks = (units + k_threads / 32 - 1) / (k_threads / 32);
+    FATHOM_LAUNCH(static_cast<unsigned>(blocks), k_threads, 0, stream, swiglu_quant_kernel)
+    (t, gu, inter, ld ? ld : 2 * static_cast<int64_t>(inter), limit, q, scales);
+    return cuda::launch_status();
+}
 
 Status swiglu_quant_vec128_cuda(const float *gu,
                                 int rows,
@@ -76,17 +103,10 @@ Status swiglu_quant_vec128_cuda(const float *gu,
                                 float *scales,
                                 CUstream_st *stream)
 {
-    if (rows < 0 || inter <= 0 || inter % 128 != 0)
-        return Status::invalid("swiglu_quant_vec128_cuda: inter must be a multiple of 128");
-    if (rows == 0)
-        return Status::success();
-    if (!gu || !q || !scales)
-        return Status::invalid("swiglu_quant_vec128_cuda: null gu, q or scales");
-    const int64_t units = static_cast<int64_t>(rows) * (inter / 128);
-    const int64_t blocks = (units + k_threads / 32 - 1) / (k_threads / 32);
-    FATHOM_LAUNCH(static_cast<unsigned>(blocks), k_threads, 0, stream, swiglu_quant_kernel)
-    (gu, rows, inter, ld ? ld : 2 * static_cast<int64_t>(inter), row_weights, limit, q, scales);
-    return cuda::launch_status();
+    if (rows < 0)
+        return Status::invalid("swiglu_quant_vec128_cuda: negative rows");
+    return swiglu_quant_vec128_rows_cuda(
+        gu, &row_weights, &rows, 1, inter, ld, limit, q, scales, stream);
 }
 
 } // namespace fathom::kernels

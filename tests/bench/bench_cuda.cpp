@@ -344,8 +344,8 @@ void gemmRowsByKernel(const std::string &what,
 
 // ltexperts: the same FP4 experts as the executor's non-exact prefill runs them
 // (CudaExecutor::expertsViaLt): converted to e4m3 + 128x128 scales (fp4_fold_e4m3_cuda, 16 experts
-// a launch into a 16-expert scratch), x quantised per expert (act_quant_fp8_vec128_cuda) and one
-// CublasLtLinear::runQuantized per expert. Rows: the conversion alone (ms, GB/s of FP4 + scales
+// a launch into a 16-expert scratch), a chunk's x rows quantised in one launch
+// (act_quant_vec128_rows_cuda) and one CublasLtLinear::runQuantized per expert. Rows: the conversion alone (ms, GB/s of FP4 + scales
 // read and e4m3 + fp32 scales written), x quantisation + cuBLASLt alone, and both as the executor
 // interleaves them. The executor stacks w1 | w3 into one n = 4096 GEMM; here w1 alone (the
 // table's shapes).
@@ -394,27 +394,37 @@ void benchLtExperts(const char *name,
         }
         return K::fp4_fold_e4m3_cuda(jobs, count, k, nullptr).ok();
     };
+    // As the executor: a chunk's x rows quantised in one launch (each expert's VEC128 scales
+    // in its own block), then one cuBLASLt call per expert.
+    auto quant = [&](int c0) {
+        const float *xOf[K::k_fp4_fold_max_jobs];
+        int rowsOf[K::k_fp4_fold_max_jobs];
+        const int count = std::min(chunk, E - c0);
+        for (int i = 0; i < count; ++i) {
+            xOf[i] = static_cast<const float *>(x) + size_t(c0 + i) * rowsPer * k;
+            rowsOf[i] = rowsPer;
+        }
+        return K::act_quant_vec128_rows_cuda(xOf,
+                                             rowsOf,
+                                             count,
+                                             k,
+                                             static_cast<uint8_t *>(xq) + size_t(c0) * rowsPer * k,
+                                             static_cast<float *>(xs)
+                                                 + size_t(c0) * rowsPer * (k / 128),
+                                             nullptr)
+            .ok();
+    };
     auto gemm = [&](int e, int slot) {
-        uint8_t *q = static_cast<uint8_t *>(xq) + size_t(e) * rowsPer * k;
-        float *s = static_cast<float *>(xs) + size_t(e) * rowsPer * (k / 128);
-        return K::act_quant_fp8_vec128_cuda(static_cast<const float *>(x) + size_t(e) * rowsPer * k,
-                                            rowsPer,
-                                            k,
-                                            0,
-                                            q,
-                                            s,
-                                            nullptr)
-                   .ok()
-               && lt.runQuantized(static_cast<const uint8_t *>(codes) + cB * slot,
-                                  static_cast<const float *>(bs) + scN * slot,
-                                  n,
-                                  k,
-                                  q,
-                                  s,
-                                  rowsPer,
-                                  static_cast<float *>(y) + size_t(e) * rowsPer * n,
-                                  0,
-                                  nullptr);
+        return lt.runQuantized(static_cast<const uint8_t *>(codes) + cB * slot,
+                               static_cast<const float *>(bs) + scN * slot,
+                               n,
+                               k,
+                               static_cast<const uint8_t *>(xq) + size_t(e) * rowsPer * k,
+                               static_cast<const float *>(xs) + size_t(e) * rowsPer * (k / 128),
+                               rowsPer,
+                               static_cast<float *>(y) + size_t(e) * rowsPer * n,
+                               0,
+                               nullptr);
     };
     const double foldMs = timeMs([&] {
         for (int c0 = 0; c0 < E; c0 += chunk)
@@ -423,14 +433,18 @@ void benchLtExperts(const char *name,
         return true;
     });
     const double gemmMs = timeMs([&] {
-        for (int e = 0; e < E; ++e)
-            if (!gemm(e, e % chunk))
+        for (int c0 = 0; c0 < E; c0 += chunk) {
+            if (!quant(c0))
                 return false;
+            for (int e = c0; e < std::min(E, c0 + chunk); ++e)
+                if (!gemm(e, e - c0))
+                    return false;
+        }
         return true;
     });
     const double bothMs = timeMs([&] {
         for (int c0 = 0; c0 < E; c0 += chunk) {
-            if (!fold(c0))
+            if (!fold(c0) || !quant(c0))
                 return false;
             for (int e = c0; e < std::min(E, c0 + chunk); ++e)
                 if (!gemm(e, e - c0))

@@ -5430,6 +5430,124 @@ void testSwigluQuant()
            "swiglu+quant: inter not a multiple of 128 refused");
 }
 
+// ltexperts: a chunk's per-expert row passes in one launch each - act_quant_vec128_rows_cuda,
+// swiglu_quant_vec128_rows_cuda, round_bf16_rows_multi_cuda - against one CPU twin per expert
+// (act_quant; the swiglu twin above; round_bf16), bit for bit, three experts of 37, 0 and 5 rows
+// (an empty one in the middle), each expert's scales in its own [k/128][rows] block at
+// first * (k/128), outputs poisoned first.
+void testExpertRows()
+{
+    const int k = 384, count = 3;
+    const int rows[count] = {37, 0, 5};
+    const int total = 42, kb = k / 128;
+    const int first[count] = {0, 37, 37};
+    std::vector<std::vector<float>> xs(count), ws(count);
+    for (int e = 0; e < count; ++e) {
+        xs[e] = randomF32(static_cast<size_t>(std::max(rows[e], 1)) * k, 3.0f);
+        ws[e] = randomF32(static_cast<size_t>(std::max(rows[e], 1)), 1.0f);
+    }
+    for (int i = 0; i < 128; ++i) // a tiny block: the amax floor
+        xs[2][static_cast<size_t>(k) + i] *= 1e-9f;
+    // x quantisation.
+    std::vector<uint8_t> wantQ(static_cast<size_t>(total) * k);
+    std::vector<float> wantS(static_cast<size_t>(total) * kb);
+    for (int e = 0; e < count; ++e)
+        for (int r = 0; r < rows[e]; ++r) {
+            std::vector<uint8_t> sb(kb);
+            k::act_quant_e4m3_f32(xs[e].data() + static_cast<size_t>(r) * k,
+                                  k,
+                                  128,
+                                  wantQ.data() + static_cast<size_t>(first[e] + r) * k,
+                                  sb.data());
+            for (int b = 0; b < kb; ++b)
+                wantS[static_cast<size_t>(first[e]) * kb + static_cast<size_t>(b) * rows[e] + r]
+                    = k::e8m0_to_f32(sb[b]);
+        }
+    std::vector<std::unique_ptr<Dev<float>>> dx, dw;
+    const float *xp[count];
+    const float *wp[count];
+    for (int e = 0; e < count; ++e) {
+        dx.push_back(std::make_unique<Dev<float>>(xs[e]));
+        dw.push_back(std::make_unique<Dev<float>>(ws[e]));
+        xp[e] = dx.back()->get();
+        wp[e] = e == 1 ? nullptr : dw.back()->get(); // expert 1: no routing weights
+    }
+    {
+        Dev<uint8_t> dq(wantQ.size());
+        Dev<float> ds(wantS.size());
+        if (statusOk(k::act_quant_vec128_rows_cuda(xp, rows, count, k, dq.get(), ds.get(), nullptr),
+                     "act_quant_vec128_rows_cuda")
+            && synced("act_quant_vec128_rows_cuda")) {
+            expectEqual(wantQ,
+                        dq.host(),
+                        "expert rows (ltexperts): x codes vs act_quant per expert");
+            expectExact(wantS, ds.host(), "expert rows (ltexperts): x scales, each expert's block");
+        }
+    }
+    // SwiGLU + quantisation over the chunk's g | u rows.
+    const int inter = 256;
+    const int64_t ld = 2 * inter;
+    auto gu = randomF32(static_cast<size_t>(total) * ld, 4.0f);
+    std::vector<uint8_t> wantH(static_cast<size_t>(total) * inter);
+    std::vector<float> wantHs(static_cast<size_t>(total) * (inter / 128));
+    for (int e = 0; e < count; ++e)
+        if (rows[e] > 0
+            && !statusOk(swiglu_quant_vec128_cpu(gu.data() + static_cast<size_t>(first[e]) * ld,
+                                                 rows[e],
+                                                 inter,
+                                                 ld,
+                                                 e == 1 ? nullptr : ws[e].data(),
+                                                 10.0f,
+                                                 wantH.data()
+                                                     + static_cast<size_t>(first[e]) * inter,
+                                                 wantHs.data()
+                                                     + static_cast<size_t>(first[e])
+                                                           * (inter / 128)),
+                         "swiglu_quant_vec128_cpu"))
+            return;
+    {
+        Dev<float> dgu(gu), dhs(wantHs.size());
+        Dev<uint8_t> dh(wantH.size());
+        if (statusOk(k::swiglu_quant_vec128_rows_cuda(
+                         dgu.get(), wp, rows, count, inter, ld, 10.0f, dh.get(), dhs.get(), nullptr),
+                     "swiglu_quant_vec128_rows_cuda")
+            && synced("swiglu_quant_vec128_rows_cuda")) {
+            expectEqual(wantH, dh.host(), "expert rows (ltexperts): swiglu + quant codes vs twin");
+            expectExact(wantHs,
+                        dhs.host(),
+                        "expert rows (ltexperts): swiglu + quant scales vs twin");
+        }
+    }
+    // Rounding of each expert's y.
+    const int cols = 200;
+    std::vector<std::vector<float>> ys(count);
+    std::vector<std::unique_ptr<Dev<float>>> dy;
+    float *yp[count];
+    for (int e = 0; e < count; ++e) {
+        ys[e] = randomF32(static_cast<size_t>(std::max(rows[e], 1)) * cols, 2.0f);
+        dy.push_back(std::make_unique<Dev<float>>(ys[e]));
+        yp[e] = dy.back()->get();
+    }
+    if (statusOk(k::round_bf16_rows_multi_cuda(yp, rows, count, cols, nullptr),
+                 "round_bf16_rows_multi_cuda")
+        && synced("round_bf16_rows_multi_cuda"))
+        for (int e = 0; e < count; ++e) {
+            std::vector<float> want = ys[e];
+            for (int i = 0; i < rows[e] * cols; ++i)
+                want[static_cast<size_t>(i)] = k::round_bf16(want[static_cast<size_t>(i)]);
+            expectExact(want,
+                        dy[static_cast<size_t>(e)]->host(),
+                        "expert rows (ltexperts): y of expert " + std::to_string(e)
+                            + " rounded to bf16");
+        }
+    const int many[17] = {};
+    report(!k::act_quant_vec128_rows_cuda(xp, rows, 0, k, nullptr, nullptr, nullptr).ok()
+               && !k::round_bf16_rows_multi_cuda(yp, many, 17, cols, nullptr).ok()
+               && !k::act_quant_vec128_rows_cuda(xp, rows, count, 200, nullptr, nullptr, nullptr)
+                       .ok(),
+           "expert rows: 0 or 17 experts and k % 128 != 0 refused");
+}
+
 #ifndef FATHOM_CUDA_EMULATION
 // ltexperts (device only: cuBLASLt does not run under the emulation): the executor's folded
 // expert chain (CudaExecutor::expertsViaLt) on one launch of the conversion for three experts
@@ -5666,7 +5784,7 @@ int main()
         // The indexer chain's fused launches (idxchain).
         {"idxchain", {testIdxChain}},
         // The FP4 -> e4m3 expert weight conversion of the cuBLASLt expert path (ltexperts).
-        {"ltexperts", {testFp4FoldE4m3, testSwigluQuant}},
+        {"ltexperts", {testFp4FoldE4m3, testSwigluQuant, testExpertRows}},
         // The mHC kernels (mhc.cu), the latency-cut code against the previous one too.
         {"mhc", {testMhc, testMhcPreNorm, testMhcPostPreNorm, testMhcFastBits}},
         // The kernels whose last block finishes the others' work: the mHC pre and post+pre
@@ -5719,6 +5837,7 @@ int main()
     testFp8BlockHelpers();
     testFp4FoldE4m3();
     testSwigluQuant();
+    testExpertRows();
     testMma();
 #ifdef FATHOM_CUDA_EMULATION
     testWgmmaProbe();

@@ -77,4 +77,33 @@ Status swiglu_quant_vec128_cuda(const float *gu,
                                 CUstream_st *stream);
 // Its host twin is tst_cuda_ops.cpp's (swiglu_cpu on the rounded g, u, then act_quant).
 
+// One launch for the rows of 1 .. k_fp4_fold_max_jobs experts of a chunk (expert_rows.cu and
+// swiglu_quant.cu): expert i has rows[i] rows at chunk row first_i = rows[0] + .. + rows[i-1];
+// its quantised rows are codes q + first_i * k and VEC128 scales scales + first_i * (k / 128)
+// laid out [k/128][rows[i]] - each expert's own cuBLASLt operand, as one call per expert would
+// write them (host arrays of count entries, device pointers).
+// x[i] [rows[i], k] packed f32 -> as act_quant_fp8_vec128_cuda on each expert's rows.
+Status act_quant_vec128_rows_cuda(const float *const *x,
+                                  const int *rows,
+                                  int count,
+                                  int k,
+                                  uint8_t *q,
+                                  float *scales,
+                                  CUstream_st *stream);
+// swiglu_quant_vec128_cuda over the chunk's g | u rows (gu row first_i + r, row stride ld),
+// expert i's routing weights row_weights[i] (nullptr: 1).
+Status swiglu_quant_vec128_rows_cuda(const float *gu,
+                                     const float *const *row_weights,
+                                     const int *rows,
+                                     int count,
+                                     int inter,
+                                     int64_t ld,
+                                     float limit,
+                                     uint8_t *q,
+                                     float *scales,
+                                     CUstream_st *stream);
+// y[i] [rows[i], cols] packed rounded to bf16 values in place (round_bf16_rows_cuda on each).
+Status round_bf16_rows_multi_cuda(
+    float *const *y, const int *rows, int count, int cols, CUstream_st *stream);
+
 } // namespace fathom::kernels

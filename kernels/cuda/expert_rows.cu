@@ -1,0 +1,108 @@
+// Copyright (C) 2026 Fathom contributors
+// SPDX-License-Identifier: MIT
+/*
+  The cuBLASLt expert path's per-expert row passes over a whole chunk in one launch each
+  (fp4_fold_e4m3.h, ltexperts): the x quantisation (the warp of linear_fp8_quant.cu's
+  act_quant_vec128_kernel, each expert's scales in its own [k/128][rows] block) and the bf16
+  rounding of the outputs (convert.cu's round_rows_kernel). Same arithmetic, same bits as one
+  launch per expert.
+*/
+#include "expert_rows.cuh"
+
+#include <cstring>
+
+namespace fathom::kernels {
+
+namespace {
+
+constexpr int k_threads = 256;
+
+__global__ void __launch_bounds__(k_threads)
+    act_quant_rows_kernel(const cuda::expert_rows_table t, int k, uint8_t *q, float *scales)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    const int kb = k / 128;
+    const int64_t unit = static_cast<int64_t>(blockIdx.x) * (k_threads / 32) + (threadIdx.x >> 5);
+    if (unit >= t.first[t.count] * kb)
+        return;
+    const int lane = threadIdx.x & 31;
+    const int64_t R = unit / kb;
+    const int b = static_cast<int>(unit % kb);
+    const int s = cuda::expert_of_row(t, R);
+    const int64_t r = R - t.first[s], rows = t.first[s + 1] - t.first[s];
+    const float *xr = t.in[s] + r * k + b * 128;
+    float v[4];
+    float amax = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        v[i] = xr[lane + 32 * i];
+        amax = fmaxf(amax, fabsf(v[i]));
+    }
+    amax = cuda::warp_max(amax);
+    const uint8_t sc = cuda::pow2_scale_e8m0(amax, cuda::k_e4m3_inv_max, cuda::k_e4m3_amax_floor);
+    const float inv = cuda::e8m0_inverse_f32(sc);
+    uint8_t *qr = q + R * k + b * 128;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+        qr[lane + 32 * i] = cuda::f32_to_e4m3(__fmul_rn(v[i], inv));
+    if (lane == 0)
+        scales[t.first[s] * kb + static_cast<int64_t>(b) * rows + r] = cuda::e8m0_to_f32(sc);
+}
+
+__global__ void round_rows_multi_kernel(const cuda::expert_rows_table t, int cols)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= t.first[t.count] * cols)
+        return;
+    const int64_t R = i / cols;
+    const int s = cuda::expert_of_row(t, R);
+    float *y = t.out[s] + (R - t.first[s]) * cols + i % cols;
+    *y = cuda::round_bf16(*y);
+}
+
+} // namespace
+
+Status act_quant_vec128_rows_cuda(const float *const *x,
+                                  const int *rows,
+                                  int count,
+                                  int k,
+                                  uint8_t *q,
+                                  float *scales,
+                                  CUstream_st *stream)
+{
+    cuda::expert_rows_table t;
+    if (!x || k <= 0 || k % 128 != 0 || !q || !scales
+        || !cuda::make_expert_rows_table(t, x, nullptr, rows, count))
+        return Status::invalid("act_quant_vec128_rows_cuda: 1 .. 16 experts, k % 128 == 0");
+    for (int i = 0; i < count; ++i)
+        if (rows[i] > 0 && !x[i])
+            return Status::invalid("act_quant_vec128_rows_cuda: null x");
+    const int64_t units = t.first[count] * (k / 128);
+    if (units == 0)
+        return Status::success();
+    const int64_t blocks = (units + k_threads / 32 - 1) / (k_threads / 32);
+    FATHOM_LAUNCH(static_cast<unsigned>(blocks), k_threads, 0, stream, act_quant_rows_kernel)
+    (t, k, q, scales);
+    return cuda::launch_status();
+}
+
+Status round_bf16_rows_multi_cuda(
+    float *const *y, const int *rows, int count, int cols, CUstream_st *stream)
+{
+    cuda::expert_rows_table t;
+    if (!y || cols <= 0 || !cuda::make_expert_rows_table(t, nullptr, y, rows, count))
+        return Status::invalid("round_bf16_rows_multi_cuda: 1 .. 16 blocks, cols > 0");
+    for (int i = 0; i < count; ++i)
+        if (rows[i] > 0 && !y[i])
+            return Status::invalid("round_bf16_rows_multi_cuda: null y");
+    const long long n = static_cast<long long>(t.first[count]) * cols;
+    if (n == 0)
+        return Status::success();
+    FATHOM_LAUNCH(cuda::grid_for(n, 256), 256, 0, stream, round_rows_multi_kernel)(t, cols);
+    return cuda::launch_status();
+}
+
+} // namespace fathom::kernels

@@ -458,10 +458,11 @@ void drawRange(uint64_t key, uint64_t first, int64_t n, float mean, float k, flo
     drawRangePortable(key, first, n, mean, k, out);
 }
 
-// Rows per parallel chunk: at least ~64K elements, so the pool's per-call cost stays small.
+// Rows per parallel chunk: at least ~4K elements (the pool makes at most 4 chunks a thread, so
+// big tensors get big chunks; small ones - the tiny preset's experts too - are still split).
 int64_t rowGrain(int64_t cols)
 {
-    return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, cols));
+    return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, cols));
 }
 
 class Generator

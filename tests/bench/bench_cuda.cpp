@@ -1202,6 +1202,20 @@ int main(int argc, char **argv)
             return 1;
         }
         row("prefill tokens/s", fmt("%.0f", prefill / s), fmt("(%.2f s)", s));
+        {
+            // ltexperts: the last row's logits, to compare the A/B runs of the device script
+            // (FATHOM_CUDA_EXPERTS_LT=0 and the like change the summation order: close, not equal).
+            double sumAbs = 0;
+            size_t arg = 0;
+            for (size_t i = 0; i < logits.size(); ++i) {
+                sumAbs += std::fabs(logits[i]);
+                if (logits[i] > logits[arg])
+                    arg = i;
+            }
+            row("prefill last-row logits (A/B check)",
+                fmt("mean |l| %.6f", sumAbs / std::max<size_t>(logits.size(), 1)),
+                fmt("argmax %.0f", static_cast<double>(arg)));
+        }
         double opMs = 0;
         for (const auto &[k, v] : prof->ms)
             opMs += v;

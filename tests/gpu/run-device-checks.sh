@@ -355,7 +355,7 @@ stamp "done"
     L="$LOGS/bench-expertslt0.log" # ltexperts: FATHOM_CUDA_EXPERTS_LT=0 (prefill A/B)
     [ -f "$L" ] && {
         echo "bench_cuda prefill, expertslt0 (FP4 experts on mma.sync, no cuBLASLt):"
-        grep -E "^\| (prefill tokens|  time in gemm|GEMM rate)" "$L"
+        grep -E "^\| (prefill tokens|prefill last-row logits|  time in gemm|GEMM rate)" "$L"
     }
     [ -f "$LOGS/peer.log" ] && { echo "peer:"; grep -E "^\|" "$LOGS/peer.log"; }
     [ -f "$LOGS/ncu-decode.txt" ] && { echo "decode step per kernel (ncu):"; head -30 "$LOGS/ncu-decode.txt"; }

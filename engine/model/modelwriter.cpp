@@ -423,11 +423,11 @@ __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,popcnt"))) void drawRa
 #endif
 #endif
 
+#if defined(FATHOM_WRITER_X86_PATHS)
 enum class DrawPath { Portable, Popcnt, Avx512 };
 
 DrawPath drawPath()
 {
-#if defined(FATHOM_WRITER_X86_PATHS)
     static const DrawPath path = [] {
         // cpu_has_avx2_fma / cpu_has_avx512 honour FATHOM_DISABLE_AVX2 / FATHOM_DISABLE_AVX512.
         if (!kernels::cpu_has_avx2_fma())
@@ -438,10 +438,8 @@ DrawPath drawPath()
         return DrawPath::Popcnt;
     }();
     return path;
-#else
-    return DrawPath::Portable;
-#endif
 }
+#endif
 
 void drawRange(uint64_t key, uint64_t first, int64_t n, float mean, float k, float *out)
 {

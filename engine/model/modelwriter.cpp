@@ -304,12 +304,12 @@ inline int32_t popcount64(uint64_t x)
   The weights' normal draws, counter-based: element i of the stream `key` (a tensor) is a pure
   function of (key, i), so any split of a tensor over threads gives the same bytes. The value
   is B - 24.5 + (U + 0.5) / 2^16 with B ~ Binomial(48, 1/2) (the bit count of 48 random bits)
-  and U uniform on 0..65535 (the other 16 bits): mean 0, variance 12 + 1/12, a normal to within
-  an excess kurtosis of -0.05, |z| <= 7.05 - random weights need no better, and it costs one
+  and U uniform on 0..65535 (the other 16 bits): mean 0, variance 12 + 1/12, a normal but for
+  an excess kurtosis of -0.04 and |z| <= 7.05 - random weights need no better, and it costs one
   splitmix64 output and a bit count instead of Box-Muller's log and cos. Returned as the odd
   integer 2^17 times the value (|t| < 2^22, exact in a float), so that the one float multiply by
-  kUnitScale * sd is the only rounding: the bytes do not depend on the compiler, the libm or
-  the instruction set either.
+  unitScale(sd) is the only rounding: the bytes do not depend on the compiler, the libm or the
+  instruction set either.
 */
 inline int32_t drawUnit(uint64_t key, uint64_t i)
 {

@@ -185,8 +185,24 @@ bool CublasLtLinear::runQuantized(const uint8_t *w,
     p.k = k;
     p.ldy = ldy;
     Plan *pl = plan(p, false, wScales, xScales);
-    if (!pl)
+    if (!pl || !scaledMatmul(pl, w, wScales, xq, xScales, y, stream, "folded FP4 experts"))
         return false;
+    --m_stats.fallbacks;
+    ++m_stats.calls;
+    return true;
+}
+
+// D = op(A) op(B) with the block scales' pointers set on pl's descriptor (per call: the plans
+// are shared by shape); false (warned once) when cuBLASLt refuses.
+bool CublasLtLinear::scaledMatmul(Plan *pl,
+                                  const void *w,
+                                  const float *wScales,
+                                  const void *xq,
+                                  const float *xScales,
+                                  void *d,
+                                  CUstream_st *stream,
+                                  const char *what)
+{
     Api &a = *m_api;
     const void *sa = wScales, *sb = xScales;
     cublasStatus_t st = a.cublasLtMatmulDescSetAttribute(pl->desc,
@@ -208,21 +224,19 @@ bool CublasLtLinear::runQuantized(const uint8_t *w,
                               xq,
                               pl->b,
                               &beta,
-                              y,
+                              d,
                               pl->d,
-                              y,
+                              d,
                               pl->d,
                               &pl->algo,
                               m_workspace,
                               m_workspaceBytes,
                               stream);
     if (st != CUBLAS_STATUS_SUCCESS) {
-        warnOnce(std::string("cublasLtMatmul (folded FP4 experts) failed (")
+        warnOnce(std::string("cublasLtMatmul (") + what + ") failed ("
                  + a.cublasLtGetStatusString(st) + ")");
         return false;
     }
-    --m_stats.fallbacks;
-    ++m_stats.calls;
     return true;
 }
 
@@ -542,39 +556,9 @@ bool CublasLtLinear::run(const kernels::linear_params &p,
         warnOnce("activation quantisation failed");
         return false;
     }
-    Api &a = *m_api;
-    const void *sa = ws, *sb = m_xs;
-    cublasStatus_t st = a.cublasLtMatmulDescSetAttribute(pl->desc,
-                                                         CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
-                                                         &sa,
-                                                         sizeof sa);
-    if (st == CUBLAS_STATUS_SUCCESS)
-        st = a.cublasLtMatmulDescSetAttribute(pl->desc,
-                                              CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
-                                              &sb,
-                                              sizeof sb);
-    const float alpha = 1.0f, beta = 0.0f;
-    if (st == CUBLAS_STATUS_SUCCESS)
-        st = a.cublasLtMatmul(static_cast<cublasLtHandle_t>(m_handle),
-                              pl->desc,
-                              &alpha,
-                              p.w,
-                              pl->a,
-                              m_q,
-                              pl->b,
-                              &beta,
-                              viaBf16 ? static_cast<void *>(m_yb) : p.y,
-                              pl->d,
-                              viaBf16 ? static_cast<void *>(m_yb) : p.y,
-                              pl->d,
-                              &pl->algo,
-                              m_workspace,
-                              m_workspaceBytes,
-                              stream);
-    if (st != CUBLAS_STATUS_SUCCESS) {
-        warnOnce(std::string("cublasLtMatmul failed (") + a.cublasLtGetStatusString(st) + ")");
+    void *d = viaBf16 ? static_cast<void *>(m_yb) : p.y;
+    if (!scaledMatmul(pl, p.w, ws, m_q, m_xs, d, stream, "FP8"))
         return false;
-    }
     if (viaBf16
         && !kernels::widen_bf16_rows_cuda(m_yb, p.m, p.n, static_cast<float *>(p.y), p.ldy, stream)
                 .ok()) {

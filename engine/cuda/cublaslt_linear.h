@@ -119,6 +119,14 @@ private:
     bool ensureScratch(
         size_t qBytes, size_t sBytes, size_t yBytes, bool capturing, CUstream_st *stream);
     Plan *plan(const kernels::linear_params &p, bool bf16D, const void *scaleA, const void *scaleB);
+    bool scaledMatmul(Plan *pl,
+                      const void *w,
+                      const float *wScales,
+                      const void *xq,
+                      const float *xScales,
+                      void *d,
+                      CUstream_st *stream,
+                      const char *what);
     Plan *densePlan(const kernels::linear_params &p);
     bool chooseAlgo(Plan *raw, const std::string &what);
 

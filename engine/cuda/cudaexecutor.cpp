@@ -238,6 +238,10 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_attnCounters = x->m_combineCounters + kCombineCounters;
     // ltexperts: FATHOM_CUDA_EXPERTS_LT=0 keeps the prefill's FP4 experts on the grouped kernel.
     x->m_expertsLt = switchOn("FATHOM_CUDA_EXPERTS_LT");
+#ifdef FATHOM_CUDA_EMULATION
+    if (const char *emu = std::getenv("FATHOM_CUDA_EXPERTS_LT_EMU"))
+        x->m_expertsLtEmu = std::strcmp(emu, "1") == 0;
+#endif
     // ffnnodes: FATHOM_CUDA_GEMV_PRENORM=0 runs normLinearGroup() as rmsnorm + the linears;
     // FATHOM_CUDA_MOE_COMBINE_FUSED=0 launches moeOnDevice()'s combine after the w2 launch.
     x->m_gemvPreNorm = switchOn("FATHOM_CUDA_GEMV_PRENORM");
@@ -2217,25 +2221,30 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
                                        std::vector<char> &done)
 {
 #ifdef FATHOM_CUDA_EMULATION
-    // No cuBLASLt under the emulation: the grouped kernel runs every expert.
-    (void) jobs;
-    (void) inter;
-    (void) limit;
-    (void) done;
-    return 0;
+    // No cuBLASLt under the emulation: with FATHOM_CUDA_EXPERTS_LT_EMU=1 the path runs with
+    // gemm_e4m3_blk128_ref_cuda in its place, for every expert of >= 1 row and dimensions that
+    // are multiples of 128 (the tiny models), so the model tests check its glue.
+    if (!m_expertsLtEmu)
+        return 0;
+    const int minRows = 1;
+    const int64_t dimStep = 128;
 #else
     // inter and d multiples of 512: each expert's slice of the VEC128 scales (rows x k/128
     // floats) then starts 16-byte aligned, as the scale pointers of a cuBLASLt call want.
-    if (m_exactLinear || !m_expertsLt || inter <= 0 || inter % 512 != 0)
+    const int minRows = kExpertsLtMinRows;
+    const int64_t dimStep = 512;
+#endif
+    // Not inside a decode step (recorded / replayed: its launches are not all FATHOM_CUDA_OPs).
+    if (m_exactLinear || !m_expertsLt || m_inStep || inter <= 0 || inter % dimStep != 0)
         return 0;
     std::vector<size_t> pick;
     int64_t d = 0;
     for (size_t i = 0; i < jobs.size(); ++i) {
         const ExpertJob &j = jobs[i];
-        if (j.rows < kExpertsLtMinRows || !j.w1 || !j.w2 || !j.w3)
+        if (j.rows < minRows || !j.w1 || !j.w2 || !j.w3)
             continue;
         const int64_t jd = j.w1->inFeatures;
-        if ((d && jd != d) || jd % 512 != 0 || j.w1->outFeatures != inter
+        if ((d && jd != d) || jd % dimStep != 0 || j.w1->outFeatures != inter
             || j.w3->outFeatures != inter || j.w3->inFeatures != jd || j.w2->outFeatures != jd
             || j.w2->inFeatures != inter || reinterpret_cast<uintptr_t>(j.y) % 16 != 0)
             continue;
@@ -2252,10 +2261,31 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
     }
     if (pick.empty())
         return 0;
+#ifndef FATHOM_CUDA_EMULATION
     if (!m_lt)
         m_lt = std::make_shared<CublasLtLinear>(m_device);
     if (!m_lt->available())
         return 0;
+#endif
+    // One GEMM of the path: y [m, n] f32 = the e4m3 weight (block scales ws) times the quantised
+    // rows (codes xq, VEC128 scales xs). False: nothing enqueued.
+    auto gemm = [&](const uint8_t *w,
+                    const float *ws,
+                    int64_t n,
+                    int64_t k,
+                    const uint8_t *xq,
+                    const float *xs,
+                    int m,
+                    float *y) {
+#ifdef FATHOM_CUDA_EMULATION
+        return kernels::gemm_e4m3_blk128_ref_cuda(
+                   w, ws, static_cast<int>(n), static_cast<int>(k), xq, xs, m, y, 0, m_stream)
+            .ok();
+#else
+        return m_lt->runQuantized(
+            w, ws, static_cast<int>(n), static_cast<int>(k), xq, xs, m, y, 0, m_stream);
+#endif
+    };
 
     const int64_t I = inter;
     const int64_t codes13 = 2 * I * d, codes2 = d * I;
@@ -2342,16 +2372,14 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
                        kernels::act_quant_vec128_rows_cuda(
                            xOf, rowsOf, n, static_cast<int>(d), xq.data(), xs.data(), m_stream));
         for (int s = 0; s < n; ++s)
-            ok[s] = m_lt->runQuantized(w13.data() + s * codes13,
-                                       s13.data() + s * sc13,
-                                       static_cast<int>(2 * I),
-                                       static_cast<int>(d),
-                                       xq.data() + firstRow[s] * d,
-                                       xs.data() + firstRow[s] * (d / 128),
-                                       rowsOf[s],
-                                       gu.data() + firstRow[s] * 2 * I,
-                                       0,
-                                       m_stream);
+            ok[s] = gemm(w13.data() + s * codes13,
+                         s13.data() + s * sc13,
+                         2 * I,
+                         d,
+                         xq.data() + firstRow[s] * d,
+                         xs.data() + firstRow[s] * (d / 128),
+                         rowsOf[s],
+                         gu.data() + firstRow[s] * 2 * I);
         FATHOM_CUDA_OP("swiglu quant",
                        kernels::swiglu_quant_vec128_rows_cuda(gu.data(),
                                                               weightsOf,
@@ -2365,16 +2393,14 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
                                                               m_stream));
         for (int s = 0; s < n; ++s)
             ok[s] = ok[s]
-                    && m_lt->runQuantized(w2.data() + s * codes2,
-                                          s2.data() + s * sc2,
-                                          static_cast<int>(d),
-                                          inter,
-                                          hq.data() + firstRow[s] * I,
-                                          hs.data() + firstRow[s] * (I / 128),
-                                          rowsOf[s],
-                                          yOf[s],
-                                          0,
-                                          m_stream);
+                    && gemm(w2.data() + s * codes2,
+                            s2.data() + s * sc2,
+                            d,
+                            I,
+                            hq.data() + firstRow[s] * I,
+                            hs.data() + firstRow[s] * (I / 128),
+                            rowsOf[s],
+                            yOf[s]);
         FATHOM_CUDA_OP("expert y round",
                        kernels::round_bf16_rows_multi_cuda(yOf,
                                                            rowsOf,
@@ -2390,7 +2416,6 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
         }
     }
     return count;
-#endif
 }
 
 Result<void> CudaExecutor::embedRows(

@@ -469,6 +469,7 @@ private:
     std::shared_ptr<CublasLtLinear> m_lt; // cublaslt: made on first non-exact FP8 GEMM
     // ltexperts: FATHOM_CUDA_EXPERTS_LT=0 keeps every prefill expert on the grouped kernel.
     bool m_expertsLt = true;
+    bool m_expertsLtEmu = false; // FATHOM_CUDA_EXPERTS_LT_EMU=1: the path in the emulation
     static constexpr int kExpertsLtMinRows = 64;
     static constexpr int kExpertsLtChunk = 16;  // experts converted per scratch fill
     std::map<const uint8_t *, bool> m_foldable; // host e8m0 scales -> foldable (expertFoldable)

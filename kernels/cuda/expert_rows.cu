@@ -63,6 +63,37 @@ __global__ void round_rows_multi_kernel(const cuda::expert_rows_table t, int col
     *y = cuda::round_bf16(*y);
 }
 
+__global__ void gemm_ref_kernel(const uint8_t *w,
+                                const float *w_scales,
+                                int n,
+                                int k,
+                                const uint8_t *xq,
+                                const float *x_scales,
+                                int m,
+                                float *y,
+                                int64_t ldy)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= static_cast<int64_t>(m) * n)
+        return;
+    const int64_t r = i / n, j = i % n;
+    const int kb = k / 128, l4 = (kb + 3) / 4 * 4;
+    float acc = 0.0f;
+    for (int b = 0; b < kb; ++b) {
+        float sum = 0.0f;
+        for (int t = b * 128; t < b * 128 + 128; ++t)
+            sum = __fadd_rn(sum,
+                            __fmul_rn(cuda::e4m3_to_f32(xq[r * k + t]),
+                                      cuda::e4m3_to_f32(w[j * k + t])));
+        const float s = __fmul_rn(x_scales[static_cast<int64_t>(b) * m + r],
+                                  w_scales[(j / 128) * l4 + b]);
+        acc = __fadd_rn(acc, __fmul_rn(sum, s));
+    }
+    y[r * ldy + j] = acc;
+}
+
 } // namespace
 
 Status act_quant_vec128_rows_cuda(const float *const *x,
@@ -102,6 +133,28 @@ Status round_bf16_rows_multi_cuda(
     if (n == 0)
         return Status::success();
     FATHOM_LAUNCH(cuda::grid_for(n, 256), 256, 0, stream, round_rows_multi_kernel)(t, cols);
+    return cuda::launch_status();
+}
+
+Status gemm_e4m3_blk128_ref_cuda(const uint8_t *w,
+                                 const float *w_scales,
+                                 int n,
+                                 int k,
+                                 const uint8_t *xq,
+                                 const float *x_scales,
+                                 int m,
+                                 float *y,
+                                 int64_t ldy,
+                                 CUstream_st *stream)
+{
+    if (!w || !w_scales || !xq || !x_scales || !y || m < 0 || n <= 0 || k <= 0 || n % 128 != 0
+        || k % 128 != 0 || (ldy != 0 && ldy < n))
+        return Status::invalid("gemm_e4m3_blk128_ref_cuda: bad arguments");
+    const long long total = static_cast<long long>(m) * n;
+    if (total == 0)
+        return Status::success();
+    FATHOM_LAUNCH(cuda::grid_for(total, 256), 256, 0, stream, gemm_ref_kernel)
+    (w, w_scales, n, k, xq, x_scales, m, y, ldy ? ldy : n);
     return cuda::launch_status();
 }
 

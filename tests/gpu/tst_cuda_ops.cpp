@@ -5548,15 +5548,15 @@ void testExpertRows()
            "expert rows: 0 or 17 experts and k % 128 != 0 refused");
 }
 
-#ifndef FATHOM_CUDA_EMULATION
-// ltexperts (device only: cuBLASLt does not run under the emulation): the executor's folded
-// expert chain (CudaExecutor::expertsViaLt) on one launch of the conversion for three experts
+// ltexperts: the executor's folded expert chain (CudaExecutor::expertsViaLt) on one launch of the conversion for three experts
 // of 64, 192 and 200 rows - fp4_fold_e4m3_cuda (w1 | w3, w2), act_quant_fp8_vec128_cuda per
 // expert, CublasLtLinear::runQuantized for g | u, swiglu_quant_vec128_cuda, runQuantized for w2,
 // round_bf16_rows_cuda - against the CPU twin: linear_cpu with linear_accum::fp32 on the FP4
 // weights (w1, w3 rounded to bf16), swiglu_cpu, linear_cpu for w2 (rounded to bf16). g | u by
 // NMSE against the CPU's unrounded fp32 sums (the cuBLASLt bound of testCublasLt, 1e-6), y by
-// NMSE 1e-5 (a bf16 rounding of g, u or h may flip between the two summation orders).
+// NMSE 1e-5 (a bf16 rounding of g, u or h may flip between the two summation orders). On the
+// device the GEMMs are cuBLASLt's; under the emulation, where cuBLASLt does not run, they are
+// gemm_e4m3_blk128_ref_cuda (the executor's stand-in there, FATHOM_CUDA_EXPERTS_LT_EMU).
 void testLtExpertsCase(int inter, int d)
 {
     const std::string name = "ltexperts chain " + std::to_string(inter) + "x" + std::to_string(d);
@@ -5567,8 +5567,12 @@ void testLtExpertsCase(int inter, int d)
         s.resize(static_cast<size_t>(n) * k / 32);
         for (uint8_t &b : w)
             b = static_cast<uint8_t>(nib(g_rng));
-        for (uint8_t &b : s) // 2^-8 .. 2^-22 times e2m1: blocks spread up to 14 (all fold)
-            b = static_cast<uint8_t>(119 - jitter(g_rng));
+        // 2^-6 .. 2^-22 times e2m1: blocks spread up to 14 (all fold), and 128x128 blocks at
+        // three levels (their block scales differ: a transposed scale layout shows).
+        for (int r = 0; r < n; ++r)
+            for (int j = 0; j < k / 32; ++j)
+                s[static_cast<size_t>(r) * (k / 32) + j] = static_cast<uint8_t>(
+                    119 + (r / 128 + j / 4) % 3 - jitter(g_rng));
     };
     std::vector<uint8_t> w1[3], s1[3], w3[3], s3[3], w2[3], s2[3];
     for (int e = 0; e < 3; ++e) {
@@ -5580,11 +5584,32 @@ void testLtExpertsCase(int inter, int d)
                    && k::fp4_fold_foldable(s2[e].data(), d, inter),
                name + ": expert " + std::to_string(e) + " foldable");
     }
+#ifndef FATHOM_CUDA_EMULATION
     fathom::engine::CublasLtLinear lt(0);
     if (!lt.available()) {
         report(false, name + ": cuBLASLt unavailable: " + lt.why());
         return;
     }
+    auto gemm = [&](const uint8_t *w,
+                    const float *ws,
+                    int n,
+                    int kk,
+                    const uint8_t *xq,
+                    const float *xs,
+                    int m,
+                    float *y) { return lt.runQuantized(w, ws, n, kk, xq, xs, m, y, 0, nullptr); };
+#else
+    auto gemm = [&](const uint8_t *w,
+                    const float *ws,
+                    int n,
+                    int kk,
+                    const uint8_t *xq,
+                    const float *xs,
+                    int m,
+                    float *y) {
+        return k::gemm_e4m3_blk128_ref_cuda(w, ws, n, kk, xq, xs, m, y, 0, nullptr).ok();
+    };
+#endif
     const int64_t c13 = 2LL * inter * d, c2 = static_cast<int64_t>(d) * inter;
     const int64_t sc13 = k::fp8_blk128_scale_count(2LL * inter, d),
                   sc2 = k::fp8_blk128_scale_count(d, inter);
@@ -5680,16 +5705,14 @@ void testLtExpertsCase(int inter, int d)
         if (!statusOk(k::act_quant_fp8_vec128_cuda(dx.get(), m, d, 0, dxq.get(), dxs.get(), nullptr),
                       "act_quant_fp8_vec128_cuda"))
             return;
-        if (!lt.runQuantized(cw13.get() + e * c13,
-                             cs13.get() + e * sc13,
-                             2 * inter,
-                             d,
-                             dxq.get(),
-                             dxs.get(),
-                             m,
-                             dgu.get(),
-                             0,
-                             nullptr)) {
+        if (!gemm(cw13.get() + e * c13,
+                  cs13.get() + e * sc13,
+                  2 * inter,
+                  d,
+                  dxq.get(),
+                  dxs.get(),
+                  m,
+                  dgu.get())) {
             report(false, en + ": runQuantized g|u fell back (see the warning above)");
             return;
         }
@@ -5697,16 +5720,14 @@ void testLtExpertsCase(int inter, int d)
                           dgu.get(), m, inter, 0, drw.get(), 10.0f, dhq.get(), dhs.get(), nullptr),
                       "swiglu_quant_vec128_cuda"))
             return;
-        if (!lt.runQuantized(cw2.get() + e * c2,
-                             cs2.get() + e * sc2,
-                             d,
-                             inter,
-                             dhq.get(),
-                             dhs.get(),
-                             m,
-                             dy.get(),
-                             0,
-                             nullptr)) {
+        if (!gemm(cw2.get() + e * c2,
+                  cs2.get() + e * sc2,
+                  d,
+                  inter,
+                  dhq.get(),
+                  dhs.get(),
+                  m,
+                  dy.get())) {
             report(false, en + ": runQuantized w2 fell back");
             return;
         }
@@ -5716,17 +5737,8 @@ void testLtExpertsCase(int inter, int d)
         expectNmse(gu32, dgu.host(), 1e-6, en + ": g | u vs CPU fp32 mode");
         expectNmse(y, dy.host(), 1e-5, en + ": y vs CPU fp32 mode (bf16 g, u, h, y)");
     }
-    report(!lt.runQuantized(cw13.get(),
-                            cs13.get(),
-                            2 * inter + 64,
-                            d,
-                            cw2.get(),
-                            cs2.get(),
-                            64,
-                            nullptr,
-                            0,
-                            nullptr),
-           name + ": runQuantized refuses n not a multiple of 128 and null y");
+    report(!gemm(cw13.get(), cs13.get(), 2 * inter + 64, d, cw2.get(), cs2.get(), 64, nullptr),
+           name + ": the GEMM refuses n not a multiple of 128 and null y");
 }
 
 void testLtExperts()
@@ -5734,7 +5746,6 @@ void testLtExperts()
     testLtExpertsCase(256, 512);
     testLtExpertsCase(512, 1024);
 }
-#endif
 
 } // namespace
 
@@ -5784,7 +5795,7 @@ int main()
         // The indexer chain's fused launches (idxchain).
         {"idxchain", {testIdxChain}},
         // The FP4 -> e4m3 expert weight conversion of the cuBLASLt expert path (ltexperts).
-        {"ltexperts", {testFp4FoldE4m3, testSwigluQuant, testExpertRows}},
+        {"ltexperts", {testFp4FoldE4m3, testSwigluQuant, testExpertRows, testLtExperts}},
         // The mHC kernels (mhc.cu), the latency-cut code against the previous one too.
         {"mhc", {testMhc, testMhcPreNorm, testMhcPostPreNorm, testMhcFastBits}},
         // The kernels whose last block finishes the others' work: the mHC pre and post+pre
@@ -5845,8 +5856,8 @@ int main()
     testWgmmaLinear();
 #ifndef FATHOM_CUDA_EMULATION
     testCublasLt();
-    testLtExperts();
 #endif
+    testLtExperts();
     testConversions();
     testBf16State();
     testSampling();

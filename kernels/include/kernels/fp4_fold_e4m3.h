@@ -106,4 +106,20 @@ Status swiglu_quant_vec128_rows_cuda(const float *gu,
 Status round_bf16_rows_multi_cuda(
     float *const *y, const int *rows, int count, int cols, CUstream_st *stream);
 
+// A plain SIMT stand-in for CublasLtLinear::runQuantized (expert_rows.cu): y [m, n] f32 (row
+// stride ldy, 0 = n) = sum over 128-blocks b of (the block's e4m3 products summed in fp32, k
+// order) * xScales[b][m] * wScales[j/128][b] in the BLK128x128 / VEC128 layouts above. Slow; for
+// the emulation, where cuBLASLt does not run (FATHOM_CUDA_EXPERTS_LT_EMU=1 sends the executor's
+// expert path through it, so the model tests check the path's glue). n, k multiples of 128.
+Status gemm_e4m3_blk128_ref_cuda(const uint8_t *w,
+                                 const float *w_scales,
+                                 int n,
+                                 int k,
+                                 const uint8_t *xq,
+                                 const float *x_scales,
+                                 int m,
+                                 float *y,
+                                 int64_t ldy,
+                                 CUstream_st *stream);
+
 } // namespace fathom::kernels

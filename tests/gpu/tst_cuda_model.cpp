@@ -1353,6 +1353,15 @@ int main()
                 ringWrapDecode(*v, **gpu);
             continue;
         }
+        // FATHOM_EMU_ONLY=moe: the MoE grouping checks and tiny-quant's whole-prompt prefill
+        // (ctest runs it with FATHOM_CUDA_EXPERTS_LT_EMU=1: the cuBLASLt expert path's glue).
+        if (const char *only = std::getenv("FATHOM_EMU_ONLY");
+            only && std::strcmp(only, "moe") == 0) {
+            graphMoe(*v, **gpu);
+            if (quant)
+                endToEnd(*v, **gpu, true, 0);
+            continue;
+        }
 #endif
         graphMoe(*v, **gpu);
 #ifdef FATHOM_CUDA_EMULATION

@@ -2150,8 +2150,46 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
             q.accum = kernels::linear_accum::fp32;
         return q;
     };
+    // sharedlt: in the non-exact mode an FP8 expert projection of >= 64 rows - the shared
+    // expert at prefill sizes (8192 rows of an 8K prompt: the layer's best-shaped GEMMs) - runs
+    // on linear()'s cuBLASLt path (act-quant + block-scaled GEMM, then the bf16 rounding); the
+    // rest, and any item cuBLASLt refuses, stay in the grouped launch.
+    std::vector<const LinearWeight *> upW, downW;
+    auto viaCublasLt = [&](std::vector<kernels::linear_params> &items,
+                           const std::vector<const LinearWeight *> &weights) -> Result<void> {
+#ifndef FATHOM_CUDA_EMULATION
+        if (m_exactLinear || !m_expertsLt)
+            return {};
+        size_t kept = 0;
+        for (size_t i = 0; i < items.size(); ++i) {
+            const kernels::linear_params &q = items[i];
+            bool done = false;
+            if (CublasLtLinear::accepts(q)) {
+                if (!m_lt)
+                    m_lt = std::make_shared<CublasLtLinear>(m_device);
+                done = m_lt->run(q, weights[i]->params().w_scale, m_stream, true);
+                if (done)
+                    FATHOM_CUDA_OP("expert linear",
+                                   kernels::round_bf16_rows_cuda(static_cast<float *>(q.y),
+                                                                 q.m,
+                                                                 q.n,
+                                                                 q.n,
+                                                                 m_stream));
+            }
+            if (!done)
+                items[kept++] = q;
+        }
+        items.resize(kept);
+#else
+        (void) items;
+        (void) weights;
+#endif
+        return {};
+    };
     auto grouped = [&](const std::vector<kernels::linear_params> &items) {
         const int count = static_cast<int>(items.size());
+        if (count == 0)
+            return kernels::Status::success();
         if (m_exactLinear)
             return kernels::linear_grouped_cuda(items.data(), count, m_stream);
         Buffer<uint8_t> work = mmaWorkspace(items.data(), count);
@@ -2169,8 +2207,11 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
         m_gemmFlops += 2.0 * j.rows * inter * j.w1->inFeatures * 3;
         up.push_back(params(*j.w1, j.x, g.data() + row * inter, j.rows));
         up.push_back(params(*j.w3, j.x, u.data() + row * inter, j.rows));
+        upW.push_back(j.w1);
+        upW.push_back(j.w3);
         row += j.rows;
     }
+    FATHOM_TRY(viaCublasLt(up, upW));
     FATHOM_CUDA_OP("expert w1/w3", grouped(up));
     row = 0;
     for (size_t i = 0; i < jobs.size(); ++i) {
@@ -2187,8 +2228,10 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
         sw.limit = limit;
         FATHOM_CUDA_OP("swiglu", kernels::swiglu_cuda(sw, m_stream));
         down.push_back(params(*j.w2, g.data() + row * inter, j.y, j.rows));
+        downW.push_back(j.w2);
         row += j.rows;
     }
+    FATHOM_TRY(viaCublasLt(down, downW));
     FATHOM_CUDA_OP("expert w2", grouped(down));
     return {};
 }

@@ -238,6 +238,8 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_attnCounters = x->m_combineCounters + kCombineCounters;
     // ltexperts: FATHOM_CUDA_EXPERTS_LT=0 keeps the prefill's FP4 experts on the grouped kernel.
     x->m_expertsLt = switchOn("FATHOM_CUDA_EXPERTS_LT");
+    if (const char *r = std::getenv("FATHOM_CUDA_EXPERTS_RESIDENT"); r && *r)
+        x->m_expertsResident = std::strcmp(r, "0") == 0 ? 0 : 1;
 #ifdef FATHOM_CUDA_EMULATION
     if (const char *emu = std::getenv("FATHOM_CUDA_EXPERTS_LT_EMU"))
         x->m_expertsLtEmu = std::strcmp(emu, "1") == 0;
@@ -288,6 +290,8 @@ CudaExecutor::~CudaExecutor()
     }
     if (m_weights)
         cudaFree(m_weights);
+    for (auto &[key, f] : m_folded)
+        cudaFree(f.block);
     if (m_counters)
         cudaFree(m_counters);
     for (const Timed &t : m_timed) {
@@ -488,7 +492,7 @@ Result<void *> CudaExecutor::allocate(size_t bytes, const char *what)
     } else {
         FATHOM_TRY(makeCurrent());
         cudaError_t e = cudaMalloc(&p, size);
-        if (e == cudaErrorMemoryAllocation && !m_free.empty()) {
+        if (e == cudaErrorMemoryAllocation && (!m_free.empty() || !m_folded.empty())) {
             cudaGetLastError();
             trimCache();
             e = cudaMalloc(&p, size);
@@ -512,7 +516,9 @@ Result<void *> CudaExecutor::allocate(size_t bytes, const char *what)
         m_stepAllocations.emplace_back(size, p);
         walk(size, reinterpret_cast<uintptr_t>(p));
     }
-    m_peakBytes = std::max(m_peakBytes, m_liveBytes + m_cachedBytes + m_graphBytes + m_weightBytes);
+    m_peakBytes = std::max(m_peakBytes,
+                           m_liveBytes + m_cachedBytes + m_graphBytes + m_weightBytes
+                               + m_foldedBytes);
     if (m_poison)
         FATHOM_TRY(cudaCheck(cudaglue::poison(p, size, m_stream), "poisoning a buffer"));
     return p;
@@ -552,6 +558,7 @@ void CudaExecutor::release(void *p)
 
 void CudaExecutor::trimCache()
 {
+    dropFolded(); // memory pressure: the folded expert copies are a cache too
     if (m_free.empty())
         return;
     cudaSetDevice(m_device);
@@ -568,6 +575,7 @@ CudaMemoryStats CudaExecutor::memoryStats() const
     s.weightBytes = m_weightBytes;
     s.liveBytes = m_liveBytes + m_graphBytes; // graph-owned blocks are in use
     s.cachedBytes = m_cachedBytes;
+    s.foldedBytes = m_foldedBytes;
     s.peakBytes = m_peakBytes;
     size_t f = 0, t = 0;
     if (cudaSetDevice(m_device) == cudaSuccess && cudaMemGetInfo(&f, &t) == cudaSuccess) {
@@ -579,7 +587,7 @@ CudaMemoryStats CudaExecutor::memoryStats() const
 
 void CudaExecutor::resetPeak()
 {
-    m_peakBytes = m_liveBytes + m_cachedBytes + m_graphBytes + m_weightBytes;
+    m_peakBytes = m_liveBytes + m_cachedBytes + m_graphBytes + m_weightBytes + m_foldedBytes;
 }
 
 Result<void> CudaExecutor::copy(void *dst, const void *src, size_t bytes)
@@ -723,6 +731,7 @@ Result<void> CudaExecutor::uploadModel(const V4Model &model,
 #ifdef FATHOM_CUDA_EMULATION
     emu::clear_host_ranges();
 #endif
+    dropFolded(); // keyed by the previous model's host pointers
     if (m_weights) {
         cudaFree(m_weights);
         m_weights = nullptr;
@@ -771,7 +780,9 @@ Result<void> CudaExecutor::uploadModel(const V4Model &model,
     FATHOM_TRY(cudaCheck(cudaDeviceSynchronize(), "uploading the model"));
     m_vocab = static_cast<int>(model.config().vocabSize);
     FATHOM_TRY(buildExpertTables(model));
-    m_peakBytes = std::max(m_peakBytes, m_liveBytes + m_cachedBytes + m_graphBytes + m_weightBytes);
+    m_peakBytes = std::max(m_peakBytes,
+                           m_liveBytes + m_cachedBytes + m_graphBytes + m_weightBytes
+                               + m_foldedBytes);
     return {};
 }
 
@@ -2236,6 +2247,66 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
     return {};
 }
 
+void CudaExecutor::dropFolded()
+{
+    if (m_folded.empty())
+        return;
+    cudaSetDevice(m_device);
+    cudaStreamSynchronize(m_stream); // queued GEMMs may still read them
+    for (auto &[key, f] : m_folded)
+        cudaFree(f.block);
+    m_folded.clear();
+    m_foldedBytes = 0;
+    m_foldedFull = false;
+}
+
+// resident: the device copy of one expert's folded weights, made now (to be filled by the
+// caller's conversion) where the policy and the free memory allow; nullptr: use the scratch.
+CudaExecutor::FoldedExpert *CudaExecutor::residentFold(
+    const void *key, int64_t codes13, int64_t codes2, int64_t sc13, int64_t sc2)
+{
+    if (auto it = m_folded.find(key); it != m_folded.end())
+        return &it->second;
+    if (m_expertsResident == 0 || m_foldedFull)
+        return nullptr;
+    auto up = [](int64_t bytes) { return static_cast<size_t>((bytes + 255) / 256 * 256); };
+    const size_t b13 = up(codes13), b2 = up(codes2), bs13 = up(sc13 * 4), bs2 = up(sc2 * 4);
+    const size_t bytes = b13 + b2 + bs13 + bs2;
+    if (m_expertsResident < 0) {
+        size_t freeB = 0, totalB = 0;
+        if (cudaMemGetInfo(&freeB, &totalB) != cudaSuccess) {
+            cudaGetLastError();
+            m_foldedFull = true;
+            return nullptr;
+        }
+        // Auto: leave a fifth of the device (at least 16 GiB) for the sequences' state and
+        // the arena's growth.
+        const uint64_t reserve = std::max<uint64_t>(kFoldedReserveMin, totalB / 5);
+        if (freeB < bytes + reserve) {
+            m_foldedFull = true;
+            return nullptr;
+        }
+    }
+    void *block = nullptr;
+    if (cudaMalloc(&block, bytes) != cudaSuccess) {
+        cudaGetLastError();
+        m_foldedFull = true;
+        return nullptr;
+    }
+    FoldedExpert f;
+    f.block = block;
+    auto *b = static_cast<uint8_t *>(block);
+    f.w13 = b;
+    f.w2 = b + b13;
+    f.s13 = reinterpret_cast<float *>(b + b13 + b2);
+    f.s2 = reinterpret_cast<float *>(b + b13 + b2 + bs13);
+    m_foldedBytes += bytes;
+    m_peakBytes = std::max(m_peakBytes,
+                           m_liveBytes + m_cachedBytes + m_graphBytes + m_weightBytes
+                               + m_foldedBytes);
+    return &m_folded.emplace(key, f).first->second;
+}
+
 bool CudaExecutor::expertFoldable(const LinearWeight &w)
 {
     if (w.type != kernels::linear_weight_type::fp4_e2m1 || !w.scale)
@@ -2343,7 +2414,23 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
             rows += jobs[pick[e]].rows;
         chunkRows = std::max(chunkRows, rows);
     }
-    const int64_t slots = std::min<int64_t>(chunk, static_cast<int64_t>(pick.size()));
+    // resident: experts with (or now given) a resident folded copy skip the scratch, and the
+    // conversion when the copy was filled by an earlier prefill.
+    std::vector<FoldedExpert *> kept(pick.size(), nullptr);
+    std::vector<char> fresh(pick.size(), 0);
+    for (size_t e = 0; e < pick.size(); ++e) {
+        const void *key = jobs[pick[e]].w1->weight;
+        const bool had = m_folded.count(key) != 0;
+        kept[e] = residentFold(key, codes13, codes2, sc13, sc2);
+        fresh[e] = kept[e] && !had;
+    }
+    int64_t slots = 0; // the most experts of one chunk without a resident copy
+    for (size_t c = 0; c < pick.size(); c += chunk) {
+        int64_t n = 0;
+        for (size_t e = c; e < std::min(pick.size(), c + chunk); ++e)
+            n += kept[e] ? 0 : 1;
+        slots = std::max(slots, n);
+    }
     // Scratch (the arena is ordered on the stream: the next chunk's conversion waits for the
     // GEMMs that read the previous one). 16-byte alignment: every offset below is a multiple
     // of 16 bytes (d, inter multiples of 512). A failed allocation leaves the experts to the
@@ -2354,42 +2441,75 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
     };
     uint8_t *const u8 = nullptr;
     float *const f32 = nullptr;
-    Buffer<uint8_t> w13 = scratch(u8, slots * codes13, "folded w1|w3");
-    Buffer<uint8_t> w2 = scratch(u8, slots * codes2, "folded w2");
-    Buffer<float> s13 = scratch(f32, slots * sc13, "folded w1|w3 scales");
-    Buffer<float> s2 = scratch(f32, slots * sc2, "folded w2 scales");
+    Buffer<uint8_t> w13, w2;
+    Buffer<float> s13, s2;
+    if (slots > 0) {
+        w13 = scratch(u8, slots * codes13, "folded w1|w3");
+        w2 = scratch(u8, slots * codes2, "folded w2");
+        s13 = scratch(f32, slots * sc13, "folded w1|w3 scales");
+        s2 = scratch(f32, slots * sc2, "folded w2 scales");
+        if (!w13.data() || !w2.data() || !s13.data() || !s2.data())
+            return 0;
+    }
     Buffer<uint8_t> xq = scratch(u8, chunkRows * d, "expert x e4m3");
     Buffer<float> xs = scratch(f32, chunkRows * (d / 128), "expert x scales");
     Buffer<float> gu = scratch(f32, chunkRows * 2 * I, "expert g|u");
     Buffer<uint8_t> hq = scratch(u8, chunkRows * I, "expert h e4m3");
     Buffer<float> hs = scratch(f32, chunkRows * (I / 128), "expert h scales");
-    if (!w13.data() || !w2.data() || !s13.data() || !s2.data() || !xq.data() || !xs.data()
-        || !gu.data() || !hq.data() || !hs.data())
+    if (!xq.data() || !xs.data() || !gu.data() || !hq.data() || !hs.data())
         return 0;
     int count = 0;
     for (size_t c = 0; c < pick.size(); c += chunk) {
         const size_t end = std::min(pick.size(), c + chunk);
         kernels::fp4_fold_job up[kExpertsLtChunk], down[kExpertsLtChunk];
+        uint8_t *w13Of[kExpertsLtChunk], *w2Of[kExpertsLtChunk];
+        float *s13Of[kExpertsLtChunk], *s2Of[kExpertsLtChunk];
+        int folds = 0, slot = 0;
         for (size_t e = c; e < end; ++e) {
             const ExpertJob &j = jobs[pick[e]];
             const size_t s = e - c;
-            up[s].w[0] = static_cast<const uint8_t *>(device(j.w1->weight));
-            up[s].scale[0] = device(j.w1->scale);
-            up[s].w[1] = static_cast<const uint8_t *>(device(j.w3->weight));
-            up[s].scale[1] = device(j.w3->scale);
-            up[s].rows[0] = I;
-            up[s].rows[1] = I;
-            up[s].codes = w13.data() + s * codes13;
-            up[s].blk_scales = s13.data() + s * sc13;
-            down[s].w[0] = static_cast<const uint8_t *>(device(j.w2->weight));
-            down[s].scale[0] = device(j.w2->scale);
-            down[s].rows[0] = d;
-            down[s].codes = w2.data() + s * codes2;
-            down[s].blk_scales = s2.data() + s * sc2;
+            if (FoldedExpert *f = kept[e]) {
+                w13Of[s] = f->w13;
+                w2Of[s] = f->w2;
+                s13Of[s] = f->s13;
+                s2Of[s] = f->s2;
+                if (!fresh[e])
+                    continue; // converted by an earlier call
+            } else {
+                w13Of[s] = w13.data() + slot * codes13;
+                w2Of[s] = w2.data() + slot * codes2;
+                s13Of[s] = s13.data() + slot * sc13;
+                s2Of[s] = s2.data() + slot * sc2;
+                ++slot;
+            }
+            kernels::fp4_fold_job &u = up[folds], &dn = down[folds];
+            ++folds;
+            u.w[0] = static_cast<const uint8_t *>(device(j.w1->weight));
+            u.scale[0] = device(j.w1->scale);
+            u.w[1] = static_cast<const uint8_t *>(device(j.w3->weight));
+            u.scale[1] = device(j.w3->scale);
+            u.rows[0] = I;
+            u.rows[1] = I;
+            u.codes = w13Of[s];
+            u.blk_scales = s13Of[s];
+            dn.w[0] = static_cast<const uint8_t *>(device(j.w2->weight));
+            dn.scale[0] = device(j.w2->scale);
+            dn.rows[0] = d;
+            dn.codes = w2Of[s];
+            dn.blk_scales = s2Of[s];
         }
         const int n = static_cast<int>(end - c);
-        FATHOM_CUDA_OP("fp4 fold w1|w3", kernels::fp4_fold_e4m3_cuda(up, n, d, m_stream));
-        FATHOM_CUDA_OP("fp4 fold w2", kernels::fp4_fold_e4m3_cuda(down, n, I, m_stream));
+        auto fold = [&]() -> Result<void> {
+            FATHOM_CUDA_OP("fp4 fold w1|w3", kernels::fp4_fold_e4m3_cuda(up, folds, d, m_stream));
+            FATHOM_CUDA_OP("fp4 fold w2", kernels::fp4_fold_e4m3_cuda(down, folds, I, m_stream));
+            return {};
+        };
+        if (folds > 0) {
+            if (Result<void> r = fold(); !r) {
+                dropFolded(); // no copy stays that its conversion may not have filled
+                return ::fathom::unexpected(std::move(r).error());
+            }
+        }
         // The chunk's x rows quantised, each expert's w1 | w3 GEMM, SwiGLU + the quantisation
         // of h, each w2 GEMM, the outputs rounded: one launch per pass, one cuBLASLt call per
         // expert and projection (an expert whose call fails is left to the grouped kernel: its
@@ -2415,8 +2535,8 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
                        kernels::act_quant_vec128_rows_cuda(
                            xOf, rowsOf, n, static_cast<int>(d), xq.data(), xs.data(), m_stream));
         for (int s = 0; s < n; ++s)
-            ok[s] = gemm(w13.data() + s * codes13,
-                         s13.data() + s * sc13,
+            ok[s] = gemm(w13Of[s],
+                         s13Of[s],
                          2 * I,
                          d,
                          xq.data() + firstRow[s] * d,
@@ -2436,8 +2556,8 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
                                                               m_stream));
         for (int s = 0; s < n; ++s)
             ok[s] = ok[s]
-                    && gemm(w2.data() + s * codes2,
-                            s2.data() + s * sc2,
+                    && gemm(w2Of[s],
+                            s2Of[s],
                             d,
                             I,
                             hq.data() + firstRow[s] * I,

@@ -64,7 +64,8 @@ struct CudaMemoryStats
     uint64_t weightBytes = 0; // the uploaded model
     uint64_t liveBytes = 0;   // arena blocks in use
     uint64_t cachedBytes = 0; // arena blocks free for reuse
-    uint64_t peakBytes = 0;   // max of live + cached + weights since resetPeak()
+    uint64_t foldedBytes = 0; // resident e4m3 copies of FP4 experts (expertsViaLt), a cache
+    uint64_t peakBytes = 0;   // max of live + cached + weights + folded since resetPeak()
     uint64_t deviceFree = 0;  // cudaMemGetInfo
     uint64_t deviceTotal = 0;
 };
@@ -473,6 +474,24 @@ private:
     static constexpr int kExpertsLtMinRows = 64;
     static constexpr int kExpertsLtChunk = 16;  // experts converted per scratch fill
     std::map<const uint8_t *, bool> m_foldable; // host e8m0 scales -> foldable (expertFoldable)
+    // resident: an expert's folded w1 | w3 and w2 (codes and block scales) kept on the device
+    // after its first conversion, while memory allows (FATHOM_CUDA_EXPERTS_RESIDENT: unset =
+    // auto, keep while the device keeps kFoldedReserve free after it; 0 never; 1 whenever the
+    // allocation succeeds). A cache: dropped by trimCache() (memory pressure) and a new model.
+    struct FoldedExpert
+    {
+        void *block = nullptr;
+        uint8_t *w13 = nullptr, *w2 = nullptr;
+        float *s13 = nullptr, *s2 = nullptr;
+    };
+    FoldedExpert *residentFold(
+        const void *key, int64_t codes13, int64_t codes2, int64_t sc13, int64_t sc2);
+    void dropFolded();
+    std::map<const void *, FoldedExpert> m_folded; // by the expert's w1 host weight
+    uint64_t m_foldedBytes = 0;
+    int m_expertsResident = -1; // -1 auto, 0 off, 1 on
+    bool m_foldedFull = false;  // auto: the reserve was reached; no more tries until a drop
+    static constexpr uint64_t kFoldedReserveMin = uint64_t(16) << 30;
 
     // Free blocks by (size, address): an allocation takes the lowest address of its size, so
     // the same sequence of requests from the same free blocks gets the same addresses (a

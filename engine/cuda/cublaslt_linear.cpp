@@ -22,6 +22,19 @@ bool aligned16(const void *p)
     return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
 }
 
+// Whether stream is being captured (nothing may be allocated then); false when the runtime
+// cannot say.
+bool captureState(CUstream_st *stream, bool *capturing)
+{
+    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+    if (cudaStreamIsCapturing(stream, &cs) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+    }
+    *capturing = cs != cudaStreamCaptureStatusNone;
+    return true;
+}
+
 } // namespace
 
 // The entry points used, resolved from libcublasLt with dlsym (declarations from cublasLt.h).
@@ -464,12 +477,9 @@ bool CublasLtLinear::runDense(const kernels::linear_params &p, CUstream_st *stre
 {
     if (!acceptsDense(p) || !load())
         return false;
-    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
-    if (cudaStreamIsCapturing(stream, &cs) != cudaSuccess) {
-        cudaGetLastError();
+    bool capturing = false;
+    if (!captureState(stream, &capturing))
         return false;
-    }
-    const bool capturing = cs != cudaStreamCaptureStatusNone;
     ++m_stats.fallbacks; // undone below on success
     // hi and lo, packed [m, k] bf16 each, in the activation scratch.
     const size_t half = static_cast<size_t>(p.m) * p.k;
@@ -521,12 +531,9 @@ bool CublasLtLinear::run(const kernels::linear_params &p,
 {
     if (!accepts(p) || !load())
         return false;
-    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
-    if (cudaStreamIsCapturing(stream, &cs) != cudaSuccess) {
-        cudaGetLastError();
+    bool capturing = false;
+    if (!captureState(stream, &capturing))
         return false;
-    }
-    const bool capturing = cs != cudaStreamCaptureStatusNone;
     ++m_stats.fallbacks; // undone below on success
     const float *ws = weightScales(p, hostScale, capturing);
     if (!ws)

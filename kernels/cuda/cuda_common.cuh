@@ -375,6 +375,26 @@ __device__ inline float warp_max(float v)
     return v;
 }
 
+// act_quant (quant.h) of one 128-wide block by one warp: lane holds v[i] = the block's element
+// lane + 32 i. The block's amax, its power-of-two e4m3 scale s (the 1e-4 amax floor), the codes
+// e4m3(v / s) written to q[lane + 32 i]; returns s. The cuBLASLt VEC128 operand's quantisers
+// (act_quant_fp8_vec128, the experts' row passes) share it.
+__device__ inline float warp_quant128_e4m3(const float (&v)[4], uint8_t *q)
+{
+    const int lane = threadIdx.x & 31;
+    float amax = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+        amax = fmaxf(amax, fabsf(v[i]));
+    amax = warp_max(amax);
+    const uint8_t sc = pow2_scale_e8m0(amax, k_e4m3_inv_max, k_e4m3_amax_floor);
+    const float inv = e8m0_inverse_f32(sc);
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+        q[lane + 32 * i] = f32_to_e4m3(__fmul_rn(v[i], inv));
+    return e8m0_to_f32(sc);
+}
+
 // Block-wide double sum; every thread gets the result. scratch: >= 32 doubles of shared memory.
 // Must be called by all threads of the block.
 __device__ inline double block_sum(double v, double *scratch)

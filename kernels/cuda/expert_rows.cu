@@ -33,21 +33,12 @@ __global__ void __launch_bounds__(k_threads)
     const int64_t r = R - t.first[s], rows = t.first[s + 1] - t.first[s];
     const float *xr = t.in[s] + r * k + b * 128;
     float v[4];
-    float amax = 0.0f;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        v[i] = xr[lane + 32 * i];
-        amax = fmaxf(amax, fabsf(v[i]));
-    }
-    amax = cuda::warp_max(amax);
-    const uint8_t sc = cuda::pow2_scale_e8m0(amax, cuda::k_e4m3_inv_max, cuda::k_e4m3_amax_floor);
-    const float inv = cuda::e8m0_inverse_f32(sc);
-    uint8_t *qr = q + R * k + b * 128;
 #pragma unroll
     for (int i = 0; i < 4; ++i)
-        qr[lane + 32 * i] = cuda::f32_to_e4m3(__fmul_rn(v[i], inv));
+        v[i] = xr[lane + 32 * i];
+    const float sc = cuda::warp_quant128_e4m3(v, q + R * k + b * 128);
     if (lane == 0)
-        scales[t.first[s] * kb + static_cast<int64_t>(b) * rows + r] = cuda::e8m0_to_f32(sc);
+        scales[t.first[s] * kb + static_cast<int64_t>(b) * rows + r] = sc;
 }
 
 __global__ void round_rows_multi_kernel(const cuda::expert_rows_table t, int cols)

@@ -31,21 +31,12 @@ __global__ void __launch_bounds__(k_threads)
     const int r = static_cast<int>(unit / kb), b = static_cast<int>(unit % kb);
     const float *xr = x + static_cast<int64_t>(r) * ldx + b * 128;
     float v[4];
-    float amax = 0.0f;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        v[i] = xr[lane + 32 * i];
-        amax = fmaxf(amax, fabsf(v[i]));
-    }
-    amax = cuda::warp_max(amax);
-    const uint8_t s = cuda::pow2_scale_e8m0(amax, cuda::k_e4m3_inv_max, cuda::k_e4m3_amax_floor);
-    const float inv = cuda::e8m0_inverse_f32(s);
-    uint8_t *qr = q + static_cast<int64_t>(r) * k + b * 128;
 #pragma unroll
     for (int i = 0; i < 4; ++i)
-        qr[lane + 32 * i] = cuda::f32_to_e4m3(__fmul_rn(v[i], inv));
+        v[i] = xr[lane + 32 * i];
+    const float s = cuda::warp_quant128_e4m3(v, q + static_cast<int64_t>(r) * k + b * 128);
     if (lane == 0)
-        scales[static_cast<int64_t>(b) * m + r] = cuda::e8m0_to_f32(s);
+        scales[static_cast<int64_t>(b) * m + r] = s;
 }
 
 __global__ void widen_bf16_kernel(const uint16_t *yb, int64_t total, int n, float *y, int64_t ldy)

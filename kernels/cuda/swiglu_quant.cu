@@ -40,7 +40,6 @@ __global__ void __launch_bounds__(k_threads) swiglu_quant_kernel(const cuda::exp
     const float *row_weights = t.in[s];
     const float w = row_weights ? row_weights[r] : 1.0f;
     float v[4];
-    float amax = 0.0f;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
         float gv = cuda::round_bf16(g[lane + 32 * i]), uv = cuda::round_bf16(u[lane + 32 * i]);
@@ -52,17 +51,10 @@ __global__ void __launch_bounds__(k_threads) swiglu_quant_kernel(const cuda::exp
         if (row_weights)
             h = __fmul_rn(h, w);
         v[i] = cuda::round_bf16(h);
-        amax = fmaxf(amax, fabsf(v[i]));
     }
-    amax = cuda::warp_max(amax);
-    const uint8_t sc = cuda::pow2_scale_e8m0(amax, cuda::k_e4m3_inv_max, cuda::k_e4m3_amax_floor);
-    const float inv = cuda::e8m0_inverse_f32(sc);
-    uint8_t *qr = q + R * inter + b * 128;
-#pragma unroll
-    for (int i = 0; i < 4; ++i)
-        qr[lane + 32 * i] = cuda::f32_to_e4m3(__fmul_rn(v[i], inv));
+    const float sc = cuda::warp_quant128_e4m3(v, q + R * inter + b * 128);
     if (lane == 0)
-        scales[t.first[s] * kb + static_cast<int64_t>(b) * rows + r] = cuda::e8m0_to_f32(sc);
+        scales[t.first[s] * kb + static_cast<int64_t>(b) * rows + r] = sc;
 }
 
 } // namespace

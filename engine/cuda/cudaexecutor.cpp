@@ -2258,6 +2258,18 @@ void CudaExecutor::dropFolded()
     m_folded.clear();
     m_foldedBytes = 0;
     m_foldedFull = false;
+    ++m_foldedDrops;
+}
+
+void CudaExecutor::forgetFolded(const void *key)
+{
+    auto it = m_folded.find(key);
+    if (it == m_folded.end())
+        return;
+    cudaFree(it->second.block); // nothing queued reads it: its conversion was never launched
+    m_foldedBytes -= it->second.bytes;
+    m_folded.erase(it);
+    m_foldedFull = false;
 }
 
 // resident: the device copy of one expert's folded weights, made now (to be filled by the
@@ -2295,6 +2307,7 @@ CudaExecutor::FoldedExpert *CudaExecutor::residentFold(
     }
     FoldedExpert f;
     f.block = block;
+    f.bytes = bytes;
     auto *b = static_cast<uint8_t *>(block);
     f.w13 = b;
     f.w2 = b + b13;
@@ -2414,6 +2427,23 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
             rows += jobs[pick[e]].rows;
         chunkRows = std::max(chunkRows, rows);
     }
+    // Scratch (the arena is ordered on the stream: the next chunk's conversion waits for the
+    // GEMMs that read the previous one). 16-byte alignment: every offset below is a multiple
+    // of 16 bytes (d, inter multiples of 512). A failed allocation leaves the experts to the
+    // grouped kernel.
+    auto scratch = [this]<typename T>(T *, int64_t n, const char *what) {
+        auto b = Buffer<T>::make(*this, n, what);
+        return b ? std::move(*b) : Buffer<T>{};
+    };
+    uint8_t *const u8 = nullptr;
+    float *const f32 = nullptr;
+    Buffer<uint8_t> xq = scratch(u8, chunkRows * d, "expert x e4m3");
+    Buffer<float> xs = scratch(f32, chunkRows * (d / 128), "expert x scales");
+    Buffer<float> gu = scratch(f32, chunkRows * 2 * I, "expert g|u");
+    Buffer<uint8_t> hq = scratch(u8, chunkRows * I, "expert h e4m3");
+    Buffer<float> hs = scratch(f32, chunkRows * (I / 128), "expert h scales");
+    if (!xq.data() || !xs.data() || !gu.data() || !hq.data() || !hs.data())
+        return 0;
     // resident: experts with (or now given) a resident folded copy skip the scratch, and the
     // conversion when the copy was filled by an earlier prefill.
     std::vector<FoldedExpert *> kept(pick.size(), nullptr);
@@ -2431,33 +2461,25 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
             n += kept[e] ? 0 : 1;
         slots = std::max(slots, n);
     }
-    // Scratch (the arena is ordered on the stream: the next chunk's conversion waits for the
-    // GEMMs that read the previous one). 16-byte alignment: every offset below is a multiple
-    // of 16 bytes (d, inter multiples of 512). A failed allocation leaves the experts to the
-    // grouped kernel.
-    auto scratch = [this]<typename T>(T *, int64_t n, const char *what) {
-        auto b = Buffer<T>::make(*this, n, what);
-        return b ? std::move(*b) : Buffer<T>{};
-    };
-    uint8_t *const u8 = nullptr;
-    float *const f32 = nullptr;
     Buffer<uint8_t> w13, w2;
     Buffer<float> s13, s2;
+    const uint64_t drops = m_foldedDrops;
     if (slots > 0) {
         w13 = scratch(u8, slots * codes13, "folded w1|w3");
         w2 = scratch(u8, slots * codes2, "folded w2");
         s13 = scratch(f32, slots * sc13, "folded w1|w3 scales");
         s2 = scratch(f32, slots * sc2, "folded w2 scales");
-        if (!w13.data() || !w2.data() || !s13.data() || !s2.data())
+        if (!w13.data() || !w2.data() || !s13.data() || !s2.data()) {
+            for (size_t e = 0; e < pick.size(); ++e)
+                if (fresh[e])
+                    forgetFolded(jobs[pick[e]].w1->weight); // never converted
+            return 0;
+        }
+        // The arena's out-of-memory retry may have dropped the copies kept[] points at: this
+        // time the grouped kernel runs every expert.
+        if (m_foldedDrops != drops)
             return 0;
     }
-    Buffer<uint8_t> xq = scratch(u8, chunkRows * d, "expert x e4m3");
-    Buffer<float> xs = scratch(f32, chunkRows * (d / 128), "expert x scales");
-    Buffer<float> gu = scratch(f32, chunkRows * 2 * I, "expert g|u");
-    Buffer<uint8_t> hq = scratch(u8, chunkRows * I, "expert h e4m3");
-    Buffer<float> hs = scratch(f32, chunkRows * (I / 128), "expert h scales");
-    if (!xq.data() || !xs.data() || !gu.data() || !hq.data() || !hs.data())
-        return 0;
     int count = 0;
     for (size_t c = 0; c < pick.size(); c += chunk) {
         const size_t end = std::min(pick.size(), c + chunk);

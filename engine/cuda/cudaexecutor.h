@@ -481,16 +481,19 @@ private:
     struct FoldedExpert
     {
         void *block = nullptr;
+        size_t bytes = 0;
         uint8_t *w13 = nullptr, *w2 = nullptr;
         float *s13 = nullptr, *s2 = nullptr;
     };
     FoldedExpert *residentFold(
         const void *key, int64_t codes13, int64_t codes2, int64_t sc13, int64_t sc2);
     void dropFolded();
+    void forgetFolded(const void *key);            // one copy not (yet) filled by its conversion
     std::map<const void *, FoldedExpert> m_folded; // by the expert's w1 host weight
     uint64_t m_foldedBytes = 0;
     int m_expertsResident = -1; // -1 auto, 0 off, 1 on
     bool m_foldedFull = false;  // auto: the reserve was reached; no more tries until a drop
+    uint64_t m_foldedDrops = 0; // dropFolded() calls (pointers into m_folded die with each)
     static constexpr uint64_t kFoldedReserveMin = uint64_t(16) << 30;
 
     // Free blocks by (size, address): an allocation takes the lowest address of its size, so

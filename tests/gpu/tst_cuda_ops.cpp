@@ -2074,8 +2074,11 @@ void testLinear(const LinearCase &c)
                                || c.type == k::linear_weight_type::fp4_e2m1;
         if (quantized)
             expectExact(ref, got, c.name); // exact block sums, same fp32 order
-        else
-            expectNmse(ref, got, c.accum == k::linear_accum::exact ? 1e-13 : 1e-9, c.name);
+        else // fp32 sums in another order: a bf16-rounded y may flip one ulp (2^-8) at a tie
+            expectNmse(ref,
+                       got,
+                       c.accum == k::linear_accum::exact ? 1e-13 : (c.yRound ? 1e-5 : 1e-9),
+                       c.name);
     }
     cudaFree(dw);
 }

@@ -340,6 +340,21 @@ __device__ inline float silu_f32(float x)
     return static_cast<float>(d / (1.0 + exp(-d)));
 }
 
+// The experts' clamped SwiGLU of one element (moe.h swiglu_cpu): bf16((silu(min(g, L)) *
+// clamp(u, -L, L)) * w), L <= 0 meaning no clamp and weighted false no w; SiLU as silu_f32,
+// the two products rounded separately (no FMA), as the CPU twin.
+__device__ inline float swiglu_bf16(float gv, float uv, float limit, bool weighted, float w)
+{
+    if (limit > 0) {
+        gv = limit < gv ? limit : gv;                          // std::min(gv, L)
+        uv = uv < -limit ? -limit : (limit < uv ? limit : uv); // std::clamp
+    }
+    float h = __fmul_rn(silu_f32(gv), uv);
+    if (weighted)
+        h = __fmul_rn(h, w);
+    return round_bf16(h);
+}
+
 __device__ inline float softplus_f32(float x)
 {
     if (x > 20.0f)

@@ -22,23 +22,18 @@ __global__ void __launch_bounds__(k_threads)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
-    const int kb = k / 128;
-    const int64_t unit = static_cast<int64_t>(blockIdx.x) * (k_threads / 32) + (threadIdx.x >> 5);
-    if (unit >= t.first[t.count] * kb)
+    cuda::row_block u;
+    if (!cuda::row_block_of_warp(t, k / 128, u))
         return;
     const int lane = threadIdx.x & 31;
-    const int64_t R = unit / kb;
-    const int b = static_cast<int>(unit % kb);
-    const int s = cuda::expert_of_row(t, R);
-    const int64_t r = R - t.first[s], rows = t.first[s + 1] - t.first[s];
-    const float *xr = t.in[s] + r * k + b * 128;
+    const float *xr = t.in[u.s] + u.r * k + u.b * 128;
     float v[4];
 #pragma unroll
     for (int i = 0; i < 4; ++i)
         v[i] = xr[lane + 32 * i];
-    const float sc = cuda::warp_quant128_e4m3(v, q + R * k + b * 128);
+    const float sc = cuda::warp_quant128_e4m3(v, q + u.R * k + u.b * 128);
     if (lane == 0)
-        scales[t.first[s] * kb + static_cast<int64_t>(b) * rows + r] = sc;
+        scales[u.scale_at] = sc;
 }
 
 __global__ void round_rows_multi_kernel(const cuda::expert_rows_table t, int cols)

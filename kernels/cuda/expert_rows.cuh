@@ -32,6 +32,29 @@ __device__ inline int expert_of_row(const expert_rows_table &t, int64_t R)
     return s;
 }
 
+// One warp's unit of a row pass over 128-wide blocks (kb a row): chunk row R, block b, expert
+// s and its row r, and where the block's scale goes in the VEC128 layout of that expert
+// ([k/128][rows] from its first chunk row on). False: the warp has no unit.
+struct row_block
+{
+    int64_t R, r, scale_at;
+    int b, s;
+};
+
+__device__ inline bool row_block_of_warp(const expert_rows_table &t, int kb, row_block &u)
+{
+    const int64_t unit = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5);
+    if (unit >= t.first[t.count] * kb)
+        return false;
+    u.R = unit / kb;
+    u.b = static_cast<int>(unit % kb);
+    u.s = expert_of_row(t, u.R);
+    u.r = u.R - t.first[u.s];
+    const int64_t rows = t.first[u.s + 1] - t.first[u.s];
+    u.scale_at = t.first[u.s] * kb + static_cast<int64_t>(u.b) * rows + u.r;
+    return true;
+}
+
 // Fills t from host arrays (false: count out of 1 .. k_fp4_fold_max_jobs or a negative row
 // count); zero padding everywhere else (launch parameters carry no stack bytes).
 inline bool make_expert_rows_table(

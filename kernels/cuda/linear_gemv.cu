@@ -629,15 +629,12 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                     continue;
                 }
                 // swiglu.cu on the two projections rounded to bf16 (LinearOutput::Bf16).
-                float gv = round_bf16(res0[r]), uv = round_bf16(res1[r]);
-                if (ep.limit > 0) {
-                    gv = ep.limit < gv ? ep.limit : gv;
-                    uv = uv < -ep.limit ? -ep.limit : (ep.limit < uv ? ep.limit : uv);
-                }
-                float h = __fmul_rn(silu_f32(gv), uv);
-                if (ep.row_w)
-                    h = __fmul_rn(h, ep.row_w[ep.slots ? ep.slots[r] : r]);
-                store_y(p, ldy, yr, j, round_bf16(h));
+                const float h = swiglu_bf16(round_bf16(res0[r]),
+                                            round_bf16(res1[r]),
+                                            ep.limit,
+                                            ep.row_w != nullptr,
+                                            ep.row_w ? ep.row_w[ep.slots ? ep.slots[r] : r] : 0.0f);
+                store_y(p, ldy, yr, j, h);
             }
     }
     if constexpr (Pipe)

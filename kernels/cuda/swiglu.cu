@@ -23,15 +23,11 @@ __global__ void swiglu_kernel(SwigluParams p)
     if (i >= static_cast<int64_t>(p.rows) * p.inter)
         return;
     const int64_t r = i / p.inter;
-    float gv = p.gate[i], uv = p.up[i];
-    if (p.limit > 0) {
-        gv = p.limit < gv ? p.limit : gv;                              // std::min(gv, L)
-        uv = uv < -p.limit ? -p.limit : (p.limit < uv ? p.limit : uv); // std::clamp
-    }
-    float h = __fmul_rn(cuda::silu_f32(gv), uv);
-    if (p.row_weights)
-        h = __fmul_rn(h, p.row_weights[r]);
-    p.out[i] = cuda::round_bf16(h);
+    p.out[i] = cuda::swiglu_bf16(p.gate[i],
+                                 p.up[i],
+                                 p.limit,
+                                 p.row_weights != nullptr,
+                                 p.row_weights ? p.row_weights[r] : 0.0f);
 }
 
 } // namespace

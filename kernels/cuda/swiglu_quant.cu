@@ -26,35 +26,25 @@ __global__ void __launch_bounds__(k_threads) swiglu_quant_kernel(const cuda::exp
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
-    const int kb = inter / 128;
-    const int64_t unit = static_cast<int64_t>(blockIdx.x) * (k_threads / 32) + (threadIdx.x >> 5);
-    if (unit >= t.first[t.count] * kb)
+    cuda::row_block rb;
+    if (!cuda::row_block_of_warp(t, inter / 128, rb))
         return;
     const int lane = threadIdx.x & 31;
-    const int64_t R = unit / kb;
-    const int b = static_cast<int>(unit % kb);
-    const int s = cuda::expert_of_row(t, R);
-    const int64_t r = R - t.first[s], rows = t.first[s + 1] - t.first[s];
-    const float *g = gu + R * ld + b * 128;
+    const float *g = gu + rb.R * ld + rb.b * 128;
     const float *u = g + inter;
-    const float *row_weights = t.in[s];
-    const float w = row_weights ? row_weights[r] : 1.0f;
+    const float *row_weights = t.in[rb.s];
+    const float w = row_weights ? row_weights[rb.r] : 1.0f;
     float v[4];
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        float gv = cuda::round_bf16(g[lane + 32 * i]), uv = cuda::round_bf16(u[lane + 32 * i]);
-        if (limit > 0) {
-            gv = limit < gv ? limit : gv;                          // std::min(gv, L)
-            uv = uv < -limit ? -limit : (limit < uv ? limit : uv); // std::clamp
-        }
-        float h = __fmul_rn(cuda::silu_f32(gv), uv);
-        if (row_weights)
-            h = __fmul_rn(h, w);
-        v[i] = cuda::round_bf16(h);
-    }
-    const float sc = cuda::warp_quant128_e4m3(v, q + R * inter + b * 128);
+    for (int i = 0; i < 4; ++i)
+        v[i] = cuda::swiglu_bf16(cuda::round_bf16(g[lane + 32 * i]),
+                                 cuda::round_bf16(u[lane + 32 * i]),
+                                 limit,
+                                 row_weights != nullptr,
+                                 w);
+    const float sc = cuda::warp_quant128_e4m3(v, q + rb.R * inter + rb.b * 128);
     if (lane == 0)
-        scales[t.first[s] * kb + static_cast<int64_t>(b) * rows + r] = sc;
+        scales[rb.scale_at] = sc;
 }
 
 } // namespace

@@ -197,44 +197,49 @@ bool CublasLtLinear::runQuantized(const uint8_t *w,
     p.n = n;
     p.k = k;
     p.ldy = ldy;
-    Plan *pl = plan(p, false, wScales, xScales);
-    if (!pl || !scaledMatmul(pl, w, wScales, xq, xScales, y, stream, "folded FP4 experts"))
+    Plan *pl = plan(p, Operands::E4m3ToF32, wScales, xScales);
+    if (!pl || !matmul(pl, w, wScales, xq, xScales, y, 0.0f, stream, "folded FP4 experts"))
         return false;
     --m_stats.fallbacks;
     ++m_stats.calls;
     return true;
 }
 
-// D = op(A) op(B) with the block scales' pointers set on pl's descriptor (per call: the plans
-// are shared by shape); false (warned once) when cuBLASLt refuses.
-bool CublasLtLinear::scaledMatmul(Plan *pl,
-                                  const void *w,
-                                  const float *wScales,
-                                  const void *xq,
-                                  const float *xScales,
-                                  void *d,
-                                  CUstream_st *stream,
-                                  const char *what)
+// D = op(A) op(B) + beta D on pl, with the block scales' pointers set on its descriptor first
+// where the operands have them (per call: the plans are shared by shape); false (warned once)
+// when cuBLASLt refuses.
+bool CublasLtLinear::matmul(Plan *pl,
+                            const void *w,
+                            const float *wScales,
+                            const void *x,
+                            const float *xScales,
+                            void *d,
+                            float beta,
+                            CUstream_st *stream,
+                            const char *what)
 {
     Api &a = *m_api;
-    const void *sa = wScales, *sb = xScales;
-    cublasStatus_t st = a.cublasLtMatmulDescSetAttribute(pl->desc,
-                                                         CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
-                                                         &sa,
-                                                         sizeof sa);
-    if (st == CUBLAS_STATUS_SUCCESS)
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    if (wScales) {
+        const void *sa = wScales, *sb = xScales;
         st = a.cublasLtMatmulDescSetAttribute(pl->desc,
-                                              CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
-                                              &sb,
-                                              sizeof sb);
-    const float alpha = 1.0f, beta = 0.0f;
+                                              CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
+                                              &sa,
+                                              sizeof sa);
+        if (st == CUBLAS_STATUS_SUCCESS)
+            st = a.cublasLtMatmulDescSetAttribute(pl->desc,
+                                                  CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
+                                                  &sb,
+                                                  sizeof sb);
+    }
+    const float alpha = 1.0f;
     if (st == CUBLAS_STATUS_SUCCESS)
         st = a.cublasLtMatmul(static_cast<cublasLtHandle_t>(m_handle),
                               pl->desc,
                               &alpha,
                               w,
                               pl->a,
-                              xq,
+                              x,
                               pl->b,
                               &beta,
                               d,
@@ -329,13 +334,14 @@ bool CublasLtLinear::ensureScratch(
 }
 
 CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p,
-                                           bool bf16D,
+                                           Operands ops,
                                            const void *scaleA,
                                            const void *scaleB)
 {
+    const bool bf16In = ops == Operands::Bf16ToF32, bf16D = ops == Operands::E4m3ToBf16;
     // A bf16 D goes to the packed scratch m_yb (then widened into y).
     const int64_t ldy = bf16D ? p.n : (p.ldy ? p.ldy : p.n);
-    const auto key = std::make_tuple(p.m, p.n, p.k, ldy, int64_t(bf16D));
+    const auto key = std::make_tuple(p.m, p.n, p.k, ldy, static_cast<int64_t>(ops));
     if (auto it = m_plans.find(key); it != m_plans.end())
         return it->second->ok ? it->second.get() : nullptr;
     auto pl = std::make_unique<Plan>();
@@ -348,7 +354,7 @@ CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p,
         return nullptr;
     };
     // D (n x m, column-major, ld = ldy) = op(A) op(B): A = W stored k x n (ld k), transposed;
-    // B = the codes of x stored k x m (ld k). That is y [m, n] row-major.
+    // B = x (its e4m3 codes, or its bf16 hi / lo) stored k x m (ld k). That is y [m, n] row-major.
     cublasStatus_t st = a.cublasLtMatmulDescCreate(&raw->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F);
     if (st != CUBLAS_STATUS_SUCCESS)
         return bad("cublasLtMatmulDescCreate", st);
@@ -361,29 +367,31 @@ CublasLtLinear::Plan *CublasLtLinear::plan(const kernels::linear_params &p,
         const void *v;
         size_t size;
     };
-    for (const Attr &at : {Attr{CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT},
-                           Attr{CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN},
-                           Attr{CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &modeA, sizeof modeA},
-                           Attr{CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &modeB, sizeof modeB},
-                           // Set before the heuristic too (run() sets them again per call).
-                           Attr{CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &scaleA, sizeof scaleA},
-                           Attr{CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &scaleB, sizeof scaleB}}) {
-        st = a.cublasLtMatmulDescSetAttribute(raw->desc, at.attr, at.v, at.size);
+    const Attr attrs[] = {Attr{CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT},
+                          Attr{CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN},
+                          // e4m3 only (bf16 operands have no block scales):
+                          Attr{CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &modeA, sizeof modeA},
+                          Attr{CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &modeB, sizeof modeB},
+                          // Set before the heuristic too (each call sets them again).
+                          Attr{CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &scaleA, sizeof scaleA},
+                          Attr{CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &scaleB, sizeof scaleB}};
+    for (size_t i = 0; i < (bf16In ? 2 : std::size(attrs)); ++i) {
+        st = a.cublasLtMatmulDescSetAttribute(raw->desc, attrs[i].attr, attrs[i].v, attrs[i].size);
         if (st != CUBLAS_STATUS_SUCCESS)
-            return bad("cublasLtMatmulDescSetAttribute (scale modes, pointers)", st);
+            return bad("cublasLtMatmulDescSetAttribute (transposes, scale modes, pointers)", st);
     }
-    st = a.cublasLtMatrixLayoutCreate(&raw->a, CUDA_R_8F_E4M3, p.k, p.n, p.k);
+    const cudaDataType_t in = bf16In ? CUDA_R_16BF : CUDA_R_8F_E4M3;
+    st = a.cublasLtMatrixLayoutCreate(&raw->a, in, p.k, p.n, p.k);
     if (st == CUBLAS_STATUS_SUCCESS)
-        st = a.cublasLtMatrixLayoutCreate(&raw->b, CUDA_R_8F_E4M3, p.k, p.m, p.k);
+        st = a.cublasLtMatrixLayoutCreate(&raw->b, in, p.k, p.m, p.k);
     if (st == CUBLAS_STATUS_SUCCESS)
         st = a.cublasLtMatrixLayoutCreate(&raw->d, bf16D ? CUDA_R_16BF : CUDA_R_32F, p.n, p.m, ldy);
     if (st != CUBLAS_STATUS_SUCCESS)
         return bad("cublasLtMatrixLayoutCreate", st);
-    if (!chooseAlgo(raw,
-                    std::string("e4m3 x e4m3 -> ") + (bf16D ? "bf16" : "f32")
-                        + " with 128x128 / 1x128 block scales"))
-        return nullptr;
-    return raw;
+    const char *what = bf16In  ? "bf16 x bf16 -> f32"
+                       : bf16D ? "e4m3 x e4m3 -> bf16 with 128x128 / 1x128 block scales"
+                               : "e4m3 x e4m3 -> f32 with 128x128 / 1x128 block scales";
+    return chooseAlgo(raw, what) ? raw : nullptr;
 }
 
 // The heuristic's first algorithm for raw's descriptor and layouts (C = D); false (warned once)
@@ -434,45 +442,6 @@ bool CublasLtLinear::acceptsDense(const kernels::linear_params &p)
            && aligned16(p.w);
 }
 
-CublasLtLinear::Plan *CublasLtLinear::densePlan(const kernels::linear_params &p)
-{
-    const int64_t ldy = p.ldy ? p.ldy : p.n;
-    // Tag 2: the bf16 plans (the FP8 ones use 0 / 1 for their D type).
-    const auto key = std::make_tuple(p.m, p.n, p.k, ldy, int64_t(2));
-    if (auto it = m_plans.find(key); it != m_plans.end())
-        return it->second->ok ? it->second.get() : nullptr;
-    auto pl = std::make_unique<Plan>();
-    pl->api = m_api.get();
-    Api &a = *m_api;
-    Plan *raw = pl.get();
-    m_plans.emplace(key, std::move(pl));
-    // As plan(): D (n x m, column-major, ld ldy) = W^T-op x, A = W stored k x n, B = x k x m.
-    cublasStatus_t st = a.cublasLtMatmulDescCreate(&raw->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F);
-    const cublasOperation_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
-    if (st == CUBLAS_STATUS_SUCCESS)
-        st = a.cublasLtMatmulDescSetAttribute(raw->desc,
-                                              CUBLASLT_MATMUL_DESC_TRANSA,
-                                              &opT,
-                                              sizeof opT);
-    if (st == CUBLAS_STATUS_SUCCESS)
-        st = a.cublasLtMatmulDescSetAttribute(raw->desc,
-                                              CUBLASLT_MATMUL_DESC_TRANSB,
-                                              &opN,
-                                              sizeof opN);
-    if (st == CUBLAS_STATUS_SUCCESS)
-        st = a.cublasLtMatrixLayoutCreate(&raw->a, CUDA_R_16BF, p.k, p.n, p.k);
-    if (st == CUBLAS_STATUS_SUCCESS)
-        st = a.cublasLtMatrixLayoutCreate(&raw->b, CUDA_R_16BF, p.k, p.m, p.k);
-    if (st == CUBLAS_STATUS_SUCCESS)
-        st = a.cublasLtMatrixLayoutCreate(&raw->d, CUDA_R_32F, p.n, p.m, ldy);
-    if (st != CUBLAS_STATUS_SUCCESS) {
-        warnOnce(std::string("bf16 GEMM descriptor or layouts failed (")
-                 + a.cublasLtGetStatusString(st) + ")");
-        return nullptr;
-    }
-    return chooseAlgo(raw, "bf16 x bf16 -> f32") ? raw : nullptr;
-}
-
 bool CublasLtLinear::runDense(const kernels::linear_params &p, CUstream_st *stream)
 {
     if (!acceptsDense(p) || !load())
@@ -485,7 +454,7 @@ bool CublasLtLinear::runDense(const kernels::linear_params &p, CUstream_st *stre
     const size_t half = static_cast<size_t>(p.m) * p.k;
     if (!ensureScratch(half * 2 * sizeof(uint16_t), 0, 0, capturing, stream))
         return false;
-    Plan *pl = densePlan(p);
+    Plan *pl = plan(p, Operands::Bf16ToF32, nullptr, nullptr);
     if (!pl)
         return false;
     uint16_t *hi = reinterpret_cast<uint16_t *>(m_q), *lo = hi + half;
@@ -494,31 +463,9 @@ bool CublasLtLinear::runDense(const kernels::linear_params &p, CUstream_st *stre
         warnOnce("splitting the activations into bf16 hi + lo failed");
         return false;
     }
-    Api &a = *m_api;
-    const float alpha = 1.0f, zero = 0.0f, one = 1.0f;
-    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
-    for (int part = 0; part < 2 && st == CUBLAS_STATUS_SUCCESS; ++part)
-        st = a.cublasLtMatmul(static_cast<cublasLtHandle_t>(m_handle),
-                              pl->desc,
-                              &alpha,
-                              p.w,
-                              pl->a,
-                              part == 0 ? hi : lo,
-                              pl->b,
-                              part == 0 ? &zero : &one,
-                              p.y,
-                              pl->d,
-                              p.y,
-                              pl->d,
-                              &pl->algo,
-                              m_workspace,
-                              m_workspaceBytes,
-                              stream);
-    if (st != CUBLAS_STATUS_SUCCESS) {
-        warnOnce(std::string("cublasLtMatmul (bf16) failed (") + a.cublasLtGetStatusString(st)
-                 + ")");
+    if (!matmul(pl, p.w, nullptr, hi, nullptr, p.y, 0.0f, stream, "bf16 hi")
+        || !matmul(pl, p.w, nullptr, lo, nullptr, p.y, 1.0f, stream, "bf16 lo"))
         return false;
-    }
     --m_stats.fallbacks;
     ++m_stats.calls;
     return true;
@@ -542,13 +489,13 @@ bool CublasLtLinear::run(const kernels::linear_params &p,
     const size_t sBytes = static_cast<size_t>(p.m) * (p.k / 128) * sizeof(float);
     if (!ensureScratch(qBytes, sBytes, 0, capturing, stream))
         return false;
-    Plan *pl = plan(p, false, ws, m_xs);
+    Plan *pl = plan(p, Operands::E4m3ToF32, ws, m_xs);
     const bool viaBf16 = !pl && bf16Output;
     if (viaBf16) {
         const size_t yBytes = static_cast<size_t>(p.m) * p.n * 2;
         if (!ensureScratch(qBytes, sBytes, yBytes, capturing, stream))
             return false;
-        pl = plan(p, true, ws, m_xs);
+        pl = plan(p, Operands::E4m3ToBf16, ws, m_xs);
     }
     if (!pl)
         return false;
@@ -564,7 +511,7 @@ bool CublasLtLinear::run(const kernels::linear_params &p,
         return false;
     }
     void *d = viaBf16 ? static_cast<void *>(m_yb) : p.y;
-    if (!scaledMatmul(pl, p.w, ws, m_q, m_xs, d, stream, "FP8"))
+    if (!matmul(pl, p.w, ws, m_q, m_xs, d, 0.0f, stream, "FP8"))
         return false;
     if (viaBf16
         && !kernels::widen_bf16_rows_cuda(m_yb, p.m, p.n, static_cast<float *>(p.y), p.ldy, stream)

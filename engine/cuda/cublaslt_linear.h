@@ -118,16 +118,25 @@ private:
                               bool capturing);
     bool ensureScratch(
         size_t qBytes, size_t sBytes, size_t yBytes, bool capturing, CUstream_st *stream);
-    Plan *plan(const kernels::linear_params &p, bool bf16D, const void *scaleA, const void *scaleB);
-    bool scaledMatmul(Plan *pl,
-                      const void *w,
-                      const float *wScales,
-                      const void *xq,
-                      const float *xScales,
-                      void *d,
-                      CUstream_st *stream,
-                      const char *what);
-    Plan *densePlan(const kernels::linear_params &p);
+    // The operand and output types of a plan (also its cache key's tag).
+    enum class Operands : int {
+        E4m3ToF32,  // block-scaled FP8 (run, runQuantized)
+        E4m3ToBf16, // the same with a bf16 D (run's fallback)
+        Bf16ToF32,  // runDense
+    };
+    Plan *plan(const kernels::linear_params &p,
+               Operands ops,
+               const void *scaleA,
+               const void *scaleB);
+    bool matmul(Plan *pl,
+                const void *w,
+                const float *wScales,
+                const void *x,
+                const float *xScales,
+                void *d,
+                float beta,
+                CUstream_st *stream,
+                const char *what);
     bool chooseAlgo(Plan *raw, const std::string &what);
 
     int m_device = 0;

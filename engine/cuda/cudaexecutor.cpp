@@ -1509,6 +1509,44 @@ Result<void> CudaExecutor::endStep(bool ok)
 
 // ---- ops ----------------------------------------------------------------------------------------
 
+// cublaslt: q (device pointers, fp32 accumulation) through CublasLtLinear where it takes the
+// shape - block-scaled FP8, or bf16 weights on the bf16 tensor cores when dense - then the bf16
+// rounding of y when roundBf16 (the kernels' y_round_bf16 epilogue). False: nothing ran, the
+// caller's kernel does it (no cuBLASLt in the emulation, fewer than kMinRows rows, a refusal).
+Result<bool> CudaExecutor::linearViaCublasLt(const kernels::linear_params &q,
+                                             const LinearWeight &w,
+                                             bool roundBf16,
+                                             bool dense,
+                                             const char *name)
+{
+#ifndef FATHOM_CUDA_EMULATION
+    if (q.m < CublasLtLinear::kMinRows)
+        return false;
+    dense = dense && CublasLtLinear::acceptsDense(q);
+    if (!dense && !CublasLtLinear::accepts(q))
+        return false;
+    if (!m_lt)
+        m_lt = std::make_shared<CublasLtLinear>(m_device);
+    const bool done = dense ? m_lt->runDense(q, m_stream)
+                            : m_lt->run(q, w.params().w_scale, m_stream, roundBf16);
+    if (done && roundBf16)
+        FATHOM_CUDA_OP(name,
+                       kernels::round_bf16_rows_cuda(static_cast<float *>(q.y),
+                                                     q.m,
+                                                     q.n,
+                                                     q.ldy ? q.ldy : q.n,
+                                                     m_stream));
+    return done;
+#else
+    (void) q;
+    (void) w;
+    (void) roundBf16;
+    (void) dense;
+    (void) name;
+    return false;
+#endif
+}
+
 Result<void> CudaExecutor::linear(const LinearWeight &w,
                                   const float *x,
                                   int m,
@@ -1531,28 +1569,12 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
     const char *name = w.view ? w.view->name.c_str() : "linear";
     m_gemmFlops += 2.0 * m * w.outFeatures * w.inFeatures;
     bool done = false;
-#ifndef FATHOM_CUDA_EMULATION
     // cublaslt: non-exact mode, FP8 and bf16 prefill GEMMs via cuBLASLt (false: SIMT kernel below).
-    if (!m_exactLinear && m >= CublasLtLinear::kMinRows) {
+    if (!m_exactLinear) {
         kernels::linear_params q = p;
         q.accum = kernels::linear_accum::fp32;
-        // Dense (bf16) weights on the bf16 tensor cores (x as bf16 hi + lo, fp32 sums).
-        const bool dense = m_denseLt && CublasLtLinear::acceptsDense(q);
-        if (dense || CublasLtLinear::accepts(q)) {
-            if (!m_lt)
-                m_lt = std::make_shared<CublasLtLinear>(m_device);
-            done = dense ? m_lt->runDense(q, m_stream)
-                         : m_lt->run(q, w.params().w_scale, m_stream, out == LinearOutput::Bf16);
-            if (done && out == LinearOutput::Bf16)
-                FATHOM_CUDA_OP(name,
-                               kernels::round_bf16_rows_cuda(y,
-                                                             m,
-                                                             w.outFeatures,
-                                                             ldy ? ldy : w.outFeatures,
-                                                             m_stream));
-        }
+        FATHOM_TRY_ASSIGN(done, linearViaCublasLt(q, w, out == LinearOutput::Bf16, m_denseLt, name));
     }
-#endif
     if (!done) {
         // tcgemm: the non-exact mode sends FP8/FP4 prefill GEMMs to the tensor-core kernel
         // (linear_mma.cu) where the device (sm_89+) and shape allow; linear_cuda otherwise.
@@ -2168,33 +2190,16 @@ Result<void> CudaExecutor::expertFfn(const std::vector<ExpertJob> &jobs, int int
     std::vector<const LinearWeight *> upW, downW;
     auto viaCublasLt = [&](std::vector<kernels::linear_params> &items,
                            const std::vector<const LinearWeight *> &weights) -> Result<void> {
-#ifndef FATHOM_CUDA_EMULATION
         if (m_exactLinear || !m_expertsLt)
             return {};
         size_t kept = 0;
         for (size_t i = 0; i < items.size(); ++i) {
-            const kernels::linear_params &q = items[i];
-            bool done = false;
-            if (CublasLtLinear::accepts(q)) {
-                if (!m_lt)
-                    m_lt = std::make_shared<CublasLtLinear>(m_device);
-                done = m_lt->run(q, weights[i]->params().w_scale, m_stream, true);
-                if (done)
-                    FATHOM_CUDA_OP("expert linear",
-                                   kernels::round_bf16_rows_cuda(static_cast<float *>(q.y),
-                                                                 q.m,
-                                                                 q.n,
-                                                                 q.n,
-                                                                 m_stream));
-            }
+            FATHOM_TRY_ASSIGN(const bool done,
+                              linearViaCublasLt(items[i], *weights[i], true, false, "expert linear"));
             if (!done)
-                items[kept++] = q;
+                items[kept++] = items[i];
         }
         items.resize(kept);
-#else
-        (void) items;
-        (void) weights;
-#endif
         return {};
     };
     auto grouped = [&](const std::vector<kernels::linear_params> &items) {

@@ -124,6 +124,13 @@ public:
                              int inter,
                              float limit,
                              std::vector<char> &done);
+    // cublaslt: q on CublasLtLinear (FP8 block-scaled, or bf16 when dense) where it takes it,
+    // y rounded to bf16 after when roundBf16; false: the caller's kernel runs it.
+    Result<bool> linearViaCublasLt(const kernels::linear_params &q,
+                                   const LinearWeight &w,
+                                   bool roundBf16,
+                                   bool dense,
+                                   const char *name);
     // Whether an FP4 weight folds exactly (kernels::fp4_fold_foldable on its host scales; cached).
     bool expertFoldable(const LinearWeight &w);
     // The exact fp32-in/fp32-out linear over `rows` rows of x with w's device addresses

@@ -350,7 +350,8 @@ void drawRangePortable(uint64_t key, uint64_t first, int64_t n, float mean, floa
 // The same integers with the POPCNT instruction (the compiler turns popcount64's idiom into it;
 // every AVX2 CPU has it) and, on AVX-512 F/BW/VL/DQ CPUs, eight elements at a time. Integer
 // arithmetic, one int -> float conversion (exact) and one float multiply: the same bytes on
-// every path (tst_modelfiles' pinned hashes, under FATHOM_DISABLE_AVX2=1 / _AVX512=1 too).
+// every path (tst_modelfiles checks the values against the draw's definition; FATHOM_DISABLE_AVX2=1
+// and FATHOM_DISABLE_AVX512=1 select the other paths).
 __attribute__((target("popcnt"))) void drawRangePopcnt(
     uint64_t key, uint64_t first, int64_t n, float mean, float k, float *out)
 {

@@ -24,6 +24,7 @@
 
 #include "async_copy.cuh"
 #include "linear_internal.cuh"
+#include "mma_sync.cuh"
 #include "moe_group.cuh"
 #include "moe_route.cuh"
 
@@ -210,6 +211,36 @@ __device__ inline float load_xn(const linear_params &p,
     return round_bf16(nm.weight ? __fmul_rn(nm.weight[i], n) : n);
 }
 
+// act_quant of x's 128-block at b0 of row r (x's row xr; with nm.on normalised), one warp: the
+// block's e8m0 scale byte; q[i] the code of element b0 + lane + 32 i (0 past k).
+__device__ inline uint8_t quant_unit(const linear_params &p,
+                                     int64_t ldx,
+                                     int xr,
+                                     int r,
+                                     int b0,
+                                     const gemv_prenorm &nm,
+                                     const float *rs,
+                                     uint8_t q[4])
+{
+    const int lane = threadIdx.x & 31;
+    float v[4];
+    float amax = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int kk = b0 + lane + 32 * i;
+        v[i] = kk < p.k ? load_xn(p, ldx, xr, kk, nm, rs, r) : 0.0f;
+        if (kk < p.k)
+            amax = fmaxf(amax, fabsf(v[i]));
+    }
+    amax = warp_max(amax);
+    const uint8_t s = act_scale(amax);
+    const float inv = e8m0_inverse_f32(s);
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+        q[i] = f32_to_e4m3(__fmul_rn(v[i], inv));
+    return s;
+}
+
 // Stage (and for quantised weights quantise) the m rows of x; with x_rows, row r is x's row
 // x_rows[r] (the MoE experts read their rows where they are instead of a gathered copy); with
 // nm.on, RMS-normalised first (scratch: the block's terms[]).
@@ -238,19 +269,8 @@ __device__ void stage_x(const linear_params &p,
     const int64_t xs = x_row_stride(Kind, k);
     for (int unit = warp; unit < p.m * kb; unit += k_warps) {
         const int r = unit / kb, b0 = (unit % kb) * 128;
-        const int xr = x_rows ? x_rows[r] : r;
-        float v[4];
-        float amax = 0.0f;
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            const int kk = b0 + lane + 32 * i;
-            v[i] = kk < k ? load_xn(p, ldx, xr, kk, nm, rs, r) : 0.0f;
-            if (kk < k)
-                amax = fmaxf(amax, fabsf(v[i]));
-        }
-        amax = warp_max(amax);
-        const uint8_t s = act_scale(amax);
-        const float inv = e8m0_inverse_f32(s);
+        uint8_t qs[4];
+        const uint8_t s = quant_unit(p, ldx, x_rows ? x_rows[r] : r, r, b0, nm, rs, qs);
         if (lane == 0)
             sa[unit] = s;
 #pragma unroll
@@ -258,7 +278,7 @@ __device__ void stage_x(const linear_params &p,
             const int kk = b0 + lane + 32 * i;
             if (kk >= k)
                 continue;
-            const uint8_t q = f32_to_e4m3(__fmul_rn(v[i], inv));
+            const uint8_t q = qs[i];
             if (Kind == GemvKind::Fp8)
                 reinterpret_cast<double *>(smem)[r * xs + xoff<Kind>(kk)] = e4m3_to_f64(q);
             else
@@ -287,6 +307,30 @@ struct gemv_epilogue
     int y_by_slot = 0;
     gemv_prenorm norm; // ffnnodes: x's rows RMS-normalised as they are staged
 };
+
+// Column j of x's row r (the block's row r: ep.slots / y_by_slot map it): store y, or with
+// ep.swiglu the clamped SwiGLU of the two projections' sums v0 (w1) and v1 (w3), each rounded to
+// bf16 (LinearOutput::Bf16) as swiglu.cu does, times the row's weight.
+__device__ inline void store_result(const linear_params &p,
+                                    int64_t ldy,
+                                    const gemv_epilogue &ep,
+                                    int64_t j,
+                                    int r,
+                                    float v0,
+                                    float v1)
+{
+    const int yr = ep.y_by_slot ? ep.slots[r] : r;
+    if (!ep.swiglu) {
+        store_y(p, ldy, yr, j, v0);
+        return;
+    }
+    const float h = swiglu_bf16(round_bf16(v0),
+                                round_bf16(v1),
+                                ep.limit,
+                                ep.row_w != nullptr,
+                                ep.row_w ? ep.row_w[ep.slots ? ep.slots[r] : r] : 0.0f);
+    store_y(p, ldy, yr, j, h);
+}
 
 // gemvpipe: one lane's view of its warp's weight stream, the steps (column c of the warp's
 // cpw, pass 0 (p.w) / 1 (ep.w3), 512-byte step of the row) in the order gemv_block consumes
@@ -390,6 +434,16 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                                            unsigned char *smem,
                                            terms_t *terms,
                                            const gemv_epilogue &ep = gemv_epilogue{});
+// gemvtc: the tensor-core form of gemv_block (accum fp32, non-exact; below).
+template<GemvKind Kind>
+__device__ __forceinline__ void gemv_block_tc(const linear_params &p,
+                                              int64_t ldx,
+                                              int64_t ldy,
+                                              int cpw,
+                                              int64_t block,
+                                              unsigned char *smem,
+                                              terms_t *terms,
+                                              const gemv_epilogue &ep = gemv_epilogue{});
 
 // PDL prologue, before FATHOM_PDL_WAIT(): lane 0 of every warp asks L2 for the warp's weight rows
 // (columns [(block * k_warps + warp) * cpw, + cpw) of p, contiguous), so the weight stream runs
@@ -415,7 +469,8 @@ __device__ inline void prefetch_weights(const linear_params &p,
                 static_cast<uint32_t>(cols * row_bytes));
 }
 
-template<GemvKind Kind, linear_accum Accum, bool Pipe>
+// Tc: the tensor-core block (gemv_block_tc; Accum and Pipe unused).
+template<GemvKind Kind, linear_accum Accum, bool Pipe, bool Tc = false>
 __global__ void __launch_bounds__(k_threads)
     gemv_kernel(linear_params p, int64_t ldx, int64_t ldy, int cpw, expert_group g, gemv_prenorm nm)
 {
@@ -445,7 +500,10 @@ __global__ void __launch_bounds__(k_threads)
     }
     gemv_epilogue ep;
     ep.norm = nm;
-    gemv_block<Kind, Accum, Pipe>(p, ldx, ldy, cpw, blockIdx.x, smem, terms, ep);
+    if constexpr (Tc)
+        gemv_block_tc<Kind>(p, ldx, ldy, cpw, blockIdx.x, smem, terms, ep);
+    else
+        gemv_block<Kind, Accum, Pipe>(p, ldx, ldy, cpw, blockIdx.x, smem, terms, ep);
 }
 
 template<GemvKind Kind, linear_accum Accum, bool Pipe>
@@ -622,23 +680,364 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
             }
         }
         if (lane == 0)
-            for (int r = 0; r < m; ++r) {
-                const int yr = ep.y_by_slot ? ep.slots[r] : r;
-                if (!ep.swiglu) {
-                    store_y(p, ldy, yr, j, res0[r]);
-                    continue;
-                }
-                // swiglu.cu on the two projections rounded to bf16 (LinearOutput::Bf16).
-                const float h = swiglu_bf16(round_bf16(res0[r]),
-                                            round_bf16(res1[r]),
-                                            ep.limit,
-                                            ep.row_w != nullptr,
-                                            ep.row_w ? ep.row_w[ep.slots ? ep.slots[r] : r] : 0.0f);
-                store_y(p, ldy, yr, j, h);
-            }
+            for (int r = 0; r < m; ++r)
+                store_result(p, ldy, ep, j, r, res0[r], ep.swiglu ? res1[r] : 0.0f);
     }
     if constexpr (Pipe)
         ring.drain();
+}
+
+// ---- gemvtc: the tensor-core GEMV (non-exact mode) ---------------------------------------------
+//
+// accum = fp32 on FP8, FP4 or bf16 weights (the non-exact mode's decode): the products are the
+// reference's (e4m3 x e4m3, e2m1 -> e4m3 x e4m3, bf16 x bf16), summed by mma.sync instead of the
+// exact path's integer / double block sums and ordered fp32 adds. The exact path does ~1-2
+// integer or fp64 operations per weight byte per row, which bounds it near 2 TB/s (FP8) and
+// ~1 TB/s (FP4) of weights on an H200 (run 2: 0.4-2 TB/s); here a warp's 16 lanes x 64 bytes
+// of weights feed 2-4 mma with a few shared loads (FP4: 16 byte permutes to e4m3 codes), so
+// the weight stream, not the issue rate, should set the pace.
+//
+// Tile: 16 weight rows (output columns: the mma's M) x the step's k; x's m <= 4 rows are the
+// mma's N (8; columns >= m zero). The block's k_warps * cpw columns are cpw tiles, each split
+// over k_warps / cpw warps by k (cpw is a power of two); a warp streams its tile's k slice
+// through a ring of k_tc_ring steps in shared memory (cp.async, 1 KiB of weights a step:
+// 16 rows x 64 bytes, FP4 with the rows' 4 scale bytes), the first steps issued before x is
+// staged. The fp32 partials of the k slices meet in shared memory and are added in slice order;
+// then warp w stores the columns gemv_block's warp w would (the same y, the group kernel's
+// y_scale and the FFN's combine need no change).
+//
+// Fragments (mma_sync.cuh's table; a permutation of k within an mma, the same on A and B, does
+// not change the sum, so each lane reads contiguous bytes):
+//   FP8 (64 k a step): lane (g, t) reads 16 bytes of rows g and g + 8 at 16 t and 16 bytes of x
+//     row g at the same k: bytes 0..7 are the first m16n8k32's a[0] / a[2] (b[0] / b[1]), bytes
+//     8..15 the second's. One promotion a step: acc += C * (sW * sA[row]) (128 x 128 / 1 x 128).
+//   FP4 (128 k a step = four 32-blocks): the mma i is 32-block i alone: lane (g, t) reads the 4
+//     bytes (8 codes) at 16 i + 4 t of rows g, g + 8, converts them to e4m3 (convert4: a[0] the
+//     low 4 codes, a[2] the high 4), and x's 8 codes at 32 i + 8 t; one promotion per mma with
+//     the row's 2^e of block i: acc += C * (2^e * sA[row]).
+//   bf16 (32 k a step): as FP8 with two m16n8k16 (8 bf16 of each row a lane); x staged as
+//     hi = bf16(x) and lo = bf16(x - hi), two mma each (products exact; x kept to ~16 bits).
+constexpr int k_tc_ring = 4;  // steps in flight a warp
+constexpr int k_tc_tile = 16; // columns a tile (the mma's M)
+
+__host__ __device__ constexpr bool tc_kind(GemvKind kind)
+{
+    return kind == GemvKind::Fp8 || kind == GemvKind::Fp4 || kind == GemvKind::Bf16;
+}
+
+// k of one 64-byte weight row step.
+__host__ __device__ constexpr int tc_step_k(GemvKind kind)
+{
+    return kind == GemvKind::Fp8 ? 64 : kind == GemvKind::Fp4 ? 128 : 32;
+}
+
+// A slot's row stride in bytes: 64 (LDS.128 of 8 lanes hit 8 distinct bank groups) or, for FP4's
+// 32-bit reads at 16 i + 4 t, 80 (rows g = 0..7 land on distinct banks).
+__host__ __device__ constexpr int tc_row_stride(GemvKind kind)
+{
+    return kind == GemvKind::Fp4 ? 80 : 64;
+}
+
+// FP4: the rows' scale bytes after the 16 rows (4 a row: the step's four 32-blocks).
+__host__ __device__ constexpr int tc_scale_offset(GemvKind kind)
+{
+    return k_tc_tile * tc_row_stride(kind);
+}
+
+__host__ __device__ constexpr int tc_slot_bytes(GemvKind kind)
+{
+    return kind == GemvKind::Fp4 ? tc_scale_offset(kind) + 4 * k_tc_tile : tc_scale_offset(kind);
+}
+
+// Staged x: e4m3 codes (FP8 / FP4) or bf16 hi / lo halves, a row's bytes padded so that the
+// lanes' reads of rows g = 0..3 fall on distinct banks; then (FP8 / FP4) sA as floats [m][kb].
+__host__ __device__ inline int64_t tc_x_stride(GemvKind kind, int k)
+{
+    return kind == GemvKind::Bf16 ? 2 * int64_t(k) + 64 : int64_t(k) + (kind == GemvKind::Fp8 ? 64 : 32);
+}
+
+__host__ __device__ inline size_t tc_ring_offset(GemvKind kind, int m, int k)
+{
+    const size_t xs = static_cast<size_t>(m) * tc_x_stride(kind, k);
+    const size_t bytes = kind == GemvKind::Bf16 ? 2 * xs : xs + size_t(m) * ((k + 127) / 128) * 4;
+    return (bytes + 15) / 16 * 16;
+}
+
+__host__ __device__ inline size_t tc_red_offset(GemvKind kind, int m, int k)
+{
+    return tc_ring_offset(kind, m, k) + size_t(k_warps) * k_tc_ring * tc_slot_bytes(kind);
+}
+
+// The slices' partials: [pass][warp][lane][4] floats.
+size_t tc_smem_bytes(GemvKind kind, int m, int k)
+{
+    return tc_red_offset(kind, m, k) + 2 * size_t(k_warps) * 32 * 4 * sizeof(float);
+}
+
+// FATHOM_CUDA_GEMV_TC=0: accum = fp32 GEMVs take the exact path as before (a device A/B; the
+// executor then keeps its dense decode GEMVs exact too). Read once.
+bool gemv_tc_enabled()
+{
+    static const bool on = env_switch_on("FATHOM_CUDA_GEMV_TC");
+    return on;
+}
+
+// Whether p (of kind) takes the tensor-core GEMV: accum fp32, an FP8 / FP4 / bf16 weight, whole
+// steps of k, an sm_89+ device, and the shared memory.
+bool tc_fits(const linear_params &p, GemvKind kind)
+{
+    return gemv_tc_enabled() && p.accum == linear_accum::fp32 && tc_kind(kind)
+           && p.k % tc_step_k(kind) == 0 && p.m >= 1 && p.m <= k_max_m
+           && tc_smem_bytes(kind, p.m, p.k) <= max_dynamic_smem() && linear_mma_device_ok();
+}
+
+// Stage x for the tensor-core GEMV: FP8 / FP4 activation-quantised exactly as stage_x (the same
+// codes and scales), as e4m3 bytes and sA floats; bf16 as hi / lo bf16 halves.
+template<GemvKind Kind>
+__device__ void stage_x_tc(const linear_params &p,
+                           int64_t ldx,
+                           unsigned char *smem,
+                           const int32_t *x_rows,
+                           const gemv_prenorm &nm,
+                           float *scratch)
+{
+    const int k = p.k;
+    float *rs = scratch + 2 * k_warps; // after the 16 doubles
+    if (nm.on)
+        prenorm_scales(p, ldx, x_rows, nm.eps, reinterpret_cast<double *>(scratch), rs);
+    const int64_t xs = tc_x_stride(Kind, k);
+    if constexpr (Kind == GemvKind::Bf16) {
+        uint16_t *hi = reinterpret_cast<uint16_t *>(smem);
+        uint16_t *lo = reinterpret_cast<uint16_t *>(smem + p.m * xs);
+        for (int i = threadIdx.x; i < p.m * k; i += blockDim.x) {
+            const int r = i / k, kk = i % k;
+            const float v = load_xn(p, ldx, x_rows ? x_rows[r] : r, kk, nm, rs, r);
+            const uint16_t h = f32_to_bf16_bits(v);
+            hi[r * (xs / 2) + kk] = h;
+            lo[r * (xs / 2) + kk] = f32_to_bf16_bits(v - bf16_bits_to_f32(h));
+        }
+    } else {
+        const int kb = (k + 127) / 128;
+        const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+        float *sa = reinterpret_cast<float *>(smem + p.m * xs);
+        for (int unit = warp; unit < p.m * kb; unit += k_warps) {
+            const int r = unit / kb, b0 = (unit % kb) * 128;
+            uint8_t qs[4];
+            const uint8_t s = quant_unit(p, ldx, x_rows ? x_rows[r] : r, r, b0, nm, rs, qs);
+            if (lane == 0)
+                sa[unit] = e8m0_to_f32(s);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int kk = b0 + lane + 32 * i;
+                if (kk < k)
+                    smem[r * xs + kk] = qs[i];
+            }
+        }
+    }
+}
+
+// One warp's weight stream for the tensor-core GEMV: steps i = 0 .. total - 1 of its tile's k
+// slice [s0, s0 + per), pass 0 (p.w) then pass 1 (ep.w3, SwiGLU), into ring slot i % k_tc_ring.
+// Every lane copies two 16-byte pieces of the 16 x 64-byte step (rows u / 4, u = lane, lane + 32:
+// a warp instruction reads 8 rows' 64 contiguous bytes); FP4: lanes 0..15 also the 4 scale bytes
+// of row `lane` (cp.async of 4 aligned bytes, else plain byte loads). Columns past n and steps past
+// the slice copy nothing (zero fill / an empty group), so every step commits one group.
+template<GemvKind Kind>
+struct tc_stream
+{
+    const unsigned char *w0, *w1;
+    const uint8_t *s0, *s1;
+    unsigned char *ring;
+    int64_t col0, n, row_bytes;
+    int first, per, total, sb; // sb: FP4 scale bytes a column (k / 32)
+
+    __device__ void issue(int i) const
+    {
+        const int lane = threadIdx.x & 31;
+        if (i < total) {
+            const int pass = i >= per ? 1 : 0;
+            const int s = first + i - pass * per;
+            unsigned char *slot = ring + (i % k_tc_ring) * tc_slot_bytes(Kind);
+            const unsigned char *w = pass ? w1 : w0;
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const int u = lane + 32 * h, row = u >> 2, piece = u & 3;
+                const int64_t col = col0 + row;
+                async::cp_async16(slot + row * tc_row_stride(Kind) + piece * 16,
+                                  w + col * row_bytes + int64_t(s) * 64 + piece * 16,
+                                  col < n);
+            }
+            if (Kind == GemvKind::Fp4 && lane < k_tc_tile) {
+                const int64_t col = col0 + lane;
+                const uint8_t *sc = (pass ? s1 : s0) + col * sb + s * 4;
+                unsigned char *dst = slot + tc_scale_offset(Kind) + lane * 4;
+                if ((reinterpret_cast<uintptr_t>(sc) & 3u) == 0) {
+                    async::cp_async4(dst, sc, col < n);
+                } else { // unaligned scale rows (not the executor's: 256-byte aligned tensors)
+#pragma unroll
+                    for (int b = 0; b < 4; ++b)
+                        dst[b] = col < n ? sc[b] : 0;
+                }
+            }
+        }
+        async::cp_async_commit();
+    }
+};
+
+// The m16n8k32 e4m3 / m16n8k16 bf16 products of one slot into c (c = a * b + c).
+template<GemvKind Kind>
+__device__ __forceinline__ void tc_step(const unsigned char *slot,
+                                        const unsigned char *xrow, // x row g at the step's k, or nullptr (g >= m)
+                                        const unsigned char *xlo,  // bf16: the lo half's row, or nullptr
+                                        const uint8_t *sw,         // FP8: the tile's scale at the step's block
+                                        const float *sa,           // FP8 / FP4: sA of rows 2t, 2t + 1 at the block, or 0
+                                        float acc[4])
+{
+    const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    if constexpr (Kind == GemvKind::Fp8 || Kind == GemvKind::Bf16) {
+        const uint4 ra = *reinterpret_cast<const uint4 *>(slot + g * 64 + t * 16);
+        const uint4 rb = *reinterpret_cast<const uint4 *>(slot + (g + 8) * 64 + t * 16);
+        const uint4 xb = xrow ? *reinterpret_cast<const uint4 *>(xrow + t * 16) : uint4{0, 0, 0, 0};
+        const uint32_t a0[4] = {ra.x, rb.x, ra.y, rb.y}, a1[4] = {ra.z, rb.z, ra.w, rb.w};
+        const uint32_t b0[2] = {xb.x, xb.y}, b1[2] = {xb.z, xb.w};
+        if constexpr (Kind == GemvKind::Fp8) {
+            float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            mma::m16n8k32_e4m3(c, a0, b0, c);
+            mma::m16n8k32_e4m3(c, a1, b1, c);
+            const float ws = e8m0_to_f32(*sw);
+#pragma unroll
+            for (int q = 0; q < 4; ++q)
+                acc[q] = fmaf(c[q], __fmul_rn(ws, sa[q & 1]), acc[q]);
+        } else {
+            const uint4 xl = xlo ? *reinterpret_cast<const uint4 *>(xlo + t * 16) : uint4{0, 0, 0, 0};
+            const uint32_t l0[2] = {xl.x, xl.y}, l1[2] = {xl.z, xl.w};
+            mma::m16n8k16_bf16(acc, a0, b0, acc);
+            mma::m16n8k16_bf16(acc, a0, l0, acc);
+            mma::m16n8k16_bf16(acc, a1, b1, acc);
+            mma::m16n8k16_bf16(acc, a1, l1, acc);
+        }
+    } else { // FP4
+        constexpr uint32_t tlo = 0x3C383000u, thi = 0x4C484440u; // e2m1_table(0)
+        const uint32_t eg = *reinterpret_cast<const uint32_t *>(slot + tc_scale_offset(Kind) + g * 4);
+        const uint32_t eh = *reinterpret_cast<const uint32_t *>(slot + tc_scale_offset(Kind)
+                                                               + (g + 8) * 4);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const uint32_t wa = *reinterpret_cast<const uint32_t *>(slot + g * 80 + i * 16 + t * 4);
+            const uint32_t wb = *reinterpret_cast<const uint32_t *>(slot + (g + 8) * 80 + i * 16
+                                                                    + t * 4);
+            const uint32_t a[4] = {convert4(wa & 0xFFFFu, tlo, thi),
+                                   convert4(wb & 0xFFFFu, tlo, thi),
+                                   convert4(wa >> 16, tlo, thi),
+                                   convert4(wb >> 16, tlo, thi)};
+            const uint64_t xb = xrow ? *reinterpret_cast<const uint64_t *>(xrow + i * 32 + t * 8)
+                                     : 0;
+            const uint32_t b[2] = {static_cast<uint32_t>(xb), static_cast<uint32_t>(xb >> 32)};
+            float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            mma::m16n8k32_e4m3(c, a, b, c);
+            const float wg = e8m0_to_f32(static_cast<uint8_t>(eg >> (8 * i)));
+            const float wh = e8m0_to_f32(static_cast<uint8_t>(eh >> (8 * i)));
+            acc[0] = fmaf(c[0], __fmul_rn(wg, sa[0]), acc[0]);
+            acc[1] = fmaf(c[1], __fmul_rn(wg, sa[1]), acc[1]);
+            acc[2] = fmaf(c[2], __fmul_rn(wh, sa[0]), acc[2]);
+            acc[3] = fmaf(c[3], __fmul_rn(wh, sa[1]), acc[3]);
+        }
+    }
+}
+
+// One block of the tensor-core GEMV: the columns [block * k_warps * cpw, + k_warps * cpw) of p,
+// stored by the warps gemv_block would store them with (see above). terms: the pre-norm's scratch.
+template<GemvKind Kind>
+__device__ __forceinline__ void gemv_block_tc(const linear_params &p,
+                                              int64_t ldx,
+                                              int64_t ldy,
+                                              int cpw,
+                                              int64_t block,
+                                              unsigned char *smem,
+                                              terms_t *terms,
+                                              const gemv_epilogue &ep)
+{
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int m = p.m, k = p.k, kb = (k + 127) / 128;
+    const int wpt = k_warps / cpw; // warps a tile
+    const int tile = warp / wpt, slice = warp % wpt;
+    const int64_t bcol0 = block * k_warps * cpw;
+    const int steps = k / tc_step_k(Kind);
+    const int passes = ep.swiglu ? 2 : 1;
+    tc_stream<Kind> st;
+    st.w0 = static_cast<const unsigned char *>(p.w);
+    st.w1 = static_cast<const unsigned char *>(ep.w3);
+    st.s0 = p.w_scale;
+    st.s1 = ep.s3;
+    st.ring = smem + tc_ring_offset(Kind, m, k) + warp * (k_tc_ring * tc_slot_bytes(Kind));
+    st.col0 = bcol0 + tile * k_tc_tile;
+    st.n = p.n;
+    st.row_bytes = int64_t(steps) * 64;
+    st.first = slice * steps / wpt;
+    st.per = (slice + 1) * steps / wpt - st.first;
+    st.total = st.col0 < p.n ? passes * st.per : 0;
+    st.sb = k / 32;
+#pragma unroll
+    for (int i = 0; i < k_tc_ring - 1; ++i)
+        st.issue(i);
+    stage_x_tc<Kind>(p, ldx, smem, ep.x_rows, ep.norm, reinterpret_cast<float *>(terms));
+    __syncthreads();
+    const int64_t xs = tc_x_stride(Kind, k);
+    const float *sa_all = reinterpret_cast<const float *>(smem + m * xs);
+    const unsigned char *xg = g < m ? smem + g * xs : nullptr;
+    const unsigned char *xl = Kind == GemvKind::Bf16 && g < m ? smem + (m + g) * xs : nullptr;
+    float acc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+    for (int i = 0; i < st.total; ++i) {
+        __syncwarp(); // every lane has read the slot this issue refills (step i - 1's)
+        st.issue(i + k_tc_ring - 1);
+        async::cp_async_wait<k_tc_ring - 1>();
+        __syncwarp(); // every lane's pieces of step i have landed
+        const int pass = i >= st.per ? 1 : 0;
+        const int s = st.first + i - pass * st.per;
+        const int64_t xoff = Kind == GemvKind::Bf16 ? int64_t(s) * 64 : int64_t(s) * tc_step_k(Kind);
+        const int blk = s * tc_step_k(Kind) / 128; // the step's 128-block (FP8 / FP4)
+        float sa[2] = {0.0f, 0.0f};
+        if constexpr (Kind != GemvKind::Bf16) {
+            if (2 * t < m)
+                sa[0] = sa_all[(2 * t) * kb + blk];
+            if (2 * t + 1 < m)
+                sa[1] = sa_all[(2 * t + 1) * kb + blk];
+        }
+        const uint8_t *sw = nullptr;
+        if constexpr (Kind == GemvKind::Fp8)
+            sw = (pass ? st.s1 : st.s0) + (st.col0 / 128) * kb + blk;
+        tc_step<Kind>(st.ring + (i % k_tc_ring) * tc_slot_bytes(Kind),
+                      xg ? xg + xoff : nullptr,
+                      xl ? xl + xoff : nullptr,
+                      sw,
+                      sa,
+                      acc[pass]);
+    }
+    async::cp_async_wait<0>();
+    // The slices' partials, then each column's sum in slice (k) order.
+    float *red = reinterpret_cast<float *>(smem + tc_red_offset(Kind, m, k));
+    for (int pass = 0; pass < passes; ++pass)
+#pragma unroll
+        for (int q = 0; q < 4; ++q)
+            red[((pass * k_warps + warp) * 32 + lane) * 4 + q] = acc[pass][q];
+    __syncthreads();
+    // Lane l of warp w: column c = l / m of the warp's cpw, x row r = l % m.
+    if (lane < cpw * m) {
+        const int c = lane / m, r = lane % m;
+        const int64_t j = (block * k_warps + warp) * cpw + c;
+        if (j < p.n) {
+            const int local = static_cast<int>(j - bcol0);
+            const int tl = local / k_tc_tile, cl = local % k_tc_tile;
+            const int src = (cl % 8) * 4 + r / 2, q = (cl / 8) * 2 + (r & 1);
+            float v[2] = {0.0f, 0.0f};
+            for (int pass = 0; pass < passes; ++pass)
+                for (int sl = 0; sl < wpt; ++sl)
+                    v[pass] = __fadd_rn(v[pass],
+                                        red[((pass * k_warps + tl * wpt + sl) * 32 + src) * 4 + q]);
+            store_result(p, ldy, ep, j, r, v[0], v[1]);
+        }
+    }
+    __syncwarp(); // the stores before lane 0's reads of them (the group's y_scale)
 }
 
 GemvKind kind_of(linear_weight_type t)
@@ -667,11 +1066,12 @@ bool gemv_fits(const linear_params &p, GemvKind kind)
            && smem_bytes(kind, p.m, p.k) <= max_dynamic_smem();
 }
 
-// Columns per warp: more for wide outputs (fewer blocks re-staging x).
+// Columns per warp: more for wide outputs (fewer blocks re-staging x); a power of two (the
+// tensor-core block splits its k_warps warps over cpw tiles).
 int columns_per_warp(int n)
 {
-    const int cpw = n / 8192;
-    return cpw < 1 ? 1 : (cpw > 8 ? 8 : cpw);
+    const int q = n / 8192;
+    return q >= 8 ? 8 : q >= 4 ? 4 : q >= 2 ? 2 : 1;
 }
 
 template<GemvKind Kind, linear_accum Accum>
@@ -680,10 +1080,13 @@ Status launch(const linear_params &p,
               CUstream_st *stream,
               const gemv_prenorm &nm)
 {
-    const bool pipe = use_pipeline(Kind, p.m, p.k);
-    const size_t bytes = gemv_smem(Kind, p.m, p.k, pipe);
+    const bool tc = tc_fits(p, Kind);
+    const bool pipe = !tc && use_pipeline(Kind, p.m, p.k);
+    const size_t bytes = tc ? tc_smem_bytes(Kind, p.m, p.k) : gemv_smem(Kind, p.m, p.k, pipe);
     void (*const kernel)(linear_params, int64_t, int64_t, int, expert_group, gemv_prenorm)
-        = pipe ? gemv_kernel<Kind, Accum, true> : gemv_kernel<Kind, Accum, false>;
+        = tc     ? gemv_kernel<Kind, linear_accum::fp32, false, true>
+          : pipe ? gemv_kernel<Kind, Accum, true>
+                 : gemv_kernel<Kind, Accum, false>;
     if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     const int cpw = columns_per_warp(p.n);
@@ -711,7 +1114,8 @@ struct gemv_group
     gemv_prenorm norm; // ffnnodes: every item's x RMS-normalised as it is staged
 };
 
-template<linear_accum Accum, bool Pipe>
+// Tc: every item on the tensor-core block (linear_group_gemv_launch decides).
+template<linear_accum Accum, bool Pipe, bool Tc = false>
 __global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
 {
     // Before the wait only the arguments and the items' (dense) weights are read.
@@ -730,6 +1134,19 @@ __global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
     gemv_epilogue ep;
     ep.norm = gp.norm;
     const int cpw = gp.cpw[it];
+    if constexpr (Tc) {
+        switch (static_cast<GemvKind>(gp.kind[it])) {
+        case GemvKind::Fp8:
+            gemv_block_tc<GemvKind::Fp8>(p, ldx, ldy, cpw, block, smem, terms, ep);
+            break;
+        case GemvKind::Fp4:
+            gemv_block_tc<GemvKind::Fp4>(p, ldx, ldy, cpw, block, smem, terms, ep);
+            break;
+        default:
+            gemv_block_tc<GemvKind::Bf16>(p, ldx, ldy, cpw, block, smem, terms, ep);
+            break;
+        }
+    } else
     switch (static_cast<GemvKind>(gp.kind[it])) {
     case GemvKind::Fp8:
         gemv_block<GemvKind::Fp8, linear_accum::exact, Pipe>(p,
@@ -871,7 +1288,8 @@ __device__ inline ffn_combine_args combine_args(const ffn_launch &L)
             k_warps * L.cpw};
 }
 
-template<linear_accum Accum, bool Pipe>
+// Tc: the routed and the shared expert on the tensor-core block (linear_experts_ffn_launch decides).
+template<linear_accum Accum, bool Pipe, bool Tc = false>
 __global__ void __launch_bounds__(k_threads) experts_ffn_kernel(ffn_launch L)
 {
     FATHOM_PDL_WAIT();
@@ -921,6 +1339,19 @@ __global__ void __launch_bounds__(k_threads) experts_ffn_kernel(ffn_launch L)
         kind = L.shared_kind;
     }
     const int64_t ldx = p.ldx ? p.ldx : p.k, ldy = p.ldy ? p.ldy : p.n;
+    if constexpr (Tc) {
+        switch (static_cast<GemvKind>(kind)) {
+        case GemvKind::Fp8:
+            gemv_block_tc<GemvKind::Fp8>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+            break;
+        case GemvKind::Fp4:
+            gemv_block_tc<GemvKind::Fp4>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+            break;
+        default:
+            gemv_block_tc<GemvKind::Bf16>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+            break;
+        }
+    } else
     switch (static_cast<GemvKind>(kind)) {
     case GemvKind::Fp8:
         gemv_block<GemvKind::Fp8,
@@ -1058,22 +1489,27 @@ Status linear_experts_ffn_launch(const linear_params &base,
     L.kind = static_cast<int32_t>(kind_of(base.w_type));
     L.shared_kind = static_cast<int32_t>(kind_of(f.shared.w_type));
     const bool has_shared = f.shared.m > 0;
-    const bool pipe = use_pipeline(kind_of(base.w_type), base.m, base.k)
-                      && (!has_shared
-                          || use_pipeline(kind_of(f.shared.w_type), f.shared.m, f.shared.k));
-    size_t bytes = gemv_smem(kind_of(base.w_type), base.m, base.k, pipe);
+    const GemvKind kb = kind_of(base.w_type), ks = kind_of(f.shared.w_type);
+    const bool tc = tc_fits(base, kb) && (!has_shared || tc_fits(f.shared, ks));
+    const bool pipe = !tc && use_pipeline(kb, base.m, base.k)
+                      && (!has_shared || use_pipeline(ks, f.shared.m, f.shared.k));
+    auto smem_of = [&](GemvKind kind, const linear_params &q) {
+        return tc ? tc_smem_bytes(kind, q.m, q.k) : gemv_smem(kind, q.m, q.k, pipe);
+    };
+    size_t bytes = smem_of(kb, base);
     if (has_shared) {
-        const size_t b = gemv_smem(kind_of(f.shared.w_type), f.shared.m, f.shared.k, pipe);
+        const size_t b = smem_of(ks, f.shared);
         bytes = b > bytes ? b : bytes;
     }
     const linear_accum accum = !is_quantized(base.w_type)                     ? base.accum
                                : has_shared && !is_quantized(f.shared.w_type) ? f.shared.accum
                                                                               : linear_accum::exact;
     const bool exact = accum == linear_accum::exact;
-    void (*const kernel)(ffn_launch) = exact ? (pipe ? experts_ffn_kernel<linear_accum::exact, true>
-                                                     : experts_ffn_kernel<linear_accum::exact, false>)
-                                             : (pipe ? experts_ffn_kernel<linear_accum::fp32, true>
-                                                     : experts_ffn_kernel<linear_accum::fp32, false>);
+    void (*const kernel)(ffn_launch) = tc ? experts_ffn_kernel<linear_accum::fp32, false, true>
+                                       : exact ? (pipe ? experts_ffn_kernel<linear_accum::exact, true>
+                                                       : experts_ffn_kernel<linear_accum::exact, false>)
+                                               : (pipe ? experts_ffn_kernel<linear_accum::fp32, true>
+                                                       : experts_ffn_kernel<linear_accum::fp32, false>);
     if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     const dim3 grid(grid_for(base.n, k_warps * L.cpw), g.slots + (has_shared ? 1 : 0));
@@ -1095,9 +1531,12 @@ Status linear_group_gemv_launch(const linear_params *items,
     std::memset(static_cast<void *>(&gp), 0, sizeof gp); // defined parameter bytes (graphs)
     long long blocks = 0;
     linear_accum accum = linear_accum::exact;
-    bool pipe = true;
-    for (int i = 0; i < count; ++i)
+    bool pipe = true, tc = true;
+    for (int i = 0; i < count; ++i) {
         pipe = pipe && use_pipeline(kind_of(items[i].w_type), items[i].m, items[i].k);
+        tc = tc && tc_fits(items[i], kind_of(items[i].w_type));
+    }
+    pipe = pipe && !tc;
     size_t bytes = 0;
     for (int i = 0; i < count; ++i) {
         const linear_params &p = items[i];
@@ -1106,7 +1545,7 @@ Status linear_group_gemv_launch(const linear_params *items,
             return Status::unsupported("linear_group_gemv: shape not supported");
         if (kind == GemvKind::Bf16 || kind == GemvKind::F32)
             accum = p.accum; // the caller checked that the dense items agree
-        const size_t b = gemv_smem(kind, p.m, p.k, pipe);
+        const size_t b = tc ? tc_smem_bytes(kind, p.m, p.k) : gemv_smem(kind, p.m, p.k, pipe);
         bytes = b > bytes ? b : bytes;
         gp.items[i] = p;
         gp.kind[i] = static_cast<int32_t>(kind);
@@ -1124,10 +1563,11 @@ Status linear_group_gemv_launch(const linear_params *items,
     if (blocks > 0x7FFFFFFFLL)
         return Status::unsupported("linear_group_gemv: too many columns");
     const bool exact = accum == linear_accum::exact;
-    void (*const kernel)(gemv_group) = exact ? (pipe ? gemv_group_kernel<linear_accum::exact, true>
-                                                     : gemv_group_kernel<linear_accum::exact, false>)
-                                             : (pipe ? gemv_group_kernel<linear_accum::fp32, true>
-                                                     : gemv_group_kernel<linear_accum::fp32, false>);
+    void (*const kernel)(gemv_group) = tc ? gemv_group_kernel<linear_accum::fp32, false, true>
+                                       : exact ? (pipe ? gemv_group_kernel<linear_accum::exact, true>
+                                                       : gemv_group_kernel<linear_accum::exact, false>)
+                                               : (pipe ? gemv_group_kernel<linear_accum::fp32, true>
+                                                       : gemv_group_kernel<linear_accum::fp32, false>);
     if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     const unsigned grid = static_cast<unsigned>(blocks);
@@ -1172,6 +1612,11 @@ Status linear_gemv_launch(const linear_params &p,
 } // namespace fathom::kernels::cuda
 
 namespace fathom::kernels {
+
+bool linear_gemv_tc_enabled()
+{
+    return cuda::gemv_tc_enabled() && cuda::linear_mma_device_ok();
+}
 
 bool moe_gate_route_group_fits(const linear_params &g, const MoeRouteParams &r)
 {

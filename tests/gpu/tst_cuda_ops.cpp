@@ -2611,11 +2611,167 @@ void testIdxChain()
                              c.nIdx);
 }
 
+// gemvtc: the tensor-core GEMV (linear_cuda at m <= 4 with accum fp32, FP8 / FP4 / bf16 weights)
+// against the exact result, per element. With S = sum_k |x'[k] w'[k]| (x' the quantised
+// activations for FP8 / FP4, x itself for bf16; w' the dequantised weights) and s = k / step the
+// number of 64-byte steps of a row (step 64 FP8, 128 FP4, 32 bf16 k):
+//   emulation: |y - y_exact| <= (R s + 24) 2^-24 S (+ 2^-17 S for bf16: x kept as bf16 hi + lo)
+//     R = roundings a step (each emulated mma sums exactly and rounds once, then the promotion's
+//     fma): FP8 2 mma + 1 fma = 3, FP4 4 mma + 4 fma = 8, bf16 4 mma = 4; + the slices' adds;
+//   device: + 32 2^-13 S (FP8 / FP4: Hopper keeps ~14 bits inside an mma), + 2^-13 S (bf16);
+// plus 2^-8 |y| with bf16 output (its rounding). A wrong scale, row, slice or fragment gives
+// errors of order S. Shapes: every columns-a-warp (1, 2, 4, 8: 16, 8, 4, 2 warps a tile), tiles
+// past n, empty k slices, a partial 128-block (FP8 k = 1088), strided bf16 x / y, 1-4 rows.
+void testGemvTcCase(const char *name,
+                    k::linear_weight_type type,
+                    int m,
+                    int n,
+                    int kd,
+                    bool bf16Io = false,
+                    int64_t ldxPad = 0)
+{
+    using W = k::linear_weight_type;
+    const HostWeight w = randomWeight(type, n, kd);
+    const int64_t xs = kd + ldxPad;
+    auto xf = randomF32(static_cast<size_t>(m) * xs, 1.0f);
+    for (int r = 0; r < m; ++r)
+        for (int i = 0; i < kd; ++i) {
+            float &v = xf[static_cast<size_t>(r) * xs + i];
+            v = std::ldexp(v, r - 1 - (i / 128) % 2);
+            if (bf16Io)
+                v = k::round_bf16(v);
+        }
+    std::vector<uint16_t> xb(xf.size());
+    for (size_t i = 0; i < xf.size(); ++i)
+        xb[i] = k::f32_to_bf16(xf[i]);
+    // w' and x' as the kernel's products see them.
+    std::vector<float> wd(static_cast<size_t>(n) * kd);
+    if (type == W::fp8_e4m3)
+        k::dequantize_weight_e4m3(w.bytes.data(), w.scales.data(), n, kd, wd.data());
+    else if (type == W::fp4_e2m1)
+        k::dequantize_weight_e2m1(w.bytes.data(), w.scales.data(), n, kd, wd.data());
+    else
+        for (size_t i = 0; i < wd.size(); ++i) {
+            uint16_t b;
+            std::memcpy(&b, w.bytes.data() + 2 * i, 2);
+            wd[i] = k::bf16_to_f32(b);
+        }
+    std::vector<float> xq(static_cast<size_t>(m) * kd);
+    for (int r = 0; r < m; ++r) {
+        const float *row = xf.data() + static_cast<size_t>(r) * xs;
+        float *out = xq.data() + static_cast<size_t>(r) * kd;
+        if (type == W::bf16) {
+            std::copy_n(row, kd, out);
+            continue;
+        }
+        std::vector<uint8_t> q(kd), sq((kd + 127) / 128);
+        k::act_quant_e4m3_f32(row, kd, 128, q.data(), sq.data());
+        for (int i = 0; i < kd; ++i)
+            out[i] = k::e4m3_to_f32(q[i]) * k::e8m0_to_f32(sq[i / 128]);
+    }
+    k::linear_params p;
+    p.x = bf16Io ? static_cast<const void *>(xb.data()) : xf.data();
+    p.x_type = bf16Io ? k::act_type::bf16 : k::act_type::f32;
+    p.ldx = ldxPad ? xs : 0;
+    p.w = w.bytes.data();
+    p.w_scale = w.scales.empty() ? nullptr : w.scales.data();
+    p.w_type = type;
+    p.y_type = k::act_type::f32;
+    p.m = m;
+    p.n = n;
+    p.k = kd;
+    std::vector<float> exact(static_cast<size_t>(m) * n);
+    p.y = exact.data();
+    if (!statusOk(k::linear_ref(p), "linear_ref"))
+        return;
+    Dev<float> dxf(xf), dy(exact.size());
+    Dev<uint16_t> dxb(xb), dyb(exact.size());
+    Dev<uint8_t> dw(w.bytes), ds(w.scales.empty() ? std::vector<uint8_t>(1) : w.scales);
+    k::linear_params g = p;
+    g.x = bf16Io ? static_cast<const void *>(dxb.get()) : dxf.get();
+    g.w = dw.get();
+    g.w_scale = w.scales.empty() ? nullptr : ds.get();
+    g.y_type = bf16Io ? k::act_type::bf16 : k::act_type::f32;
+    g.y = bf16Io ? static_cast<void *>(dyb.get()) : dy.get();
+    g.accum = k::linear_accum::fp32;
+    if (!statusOk(k::linear_cuda(g, nullptr), name) || !synced(name))
+        return;
+    std::vector<float> got(exact.size());
+    if (bf16Io) {
+        const auto h = dyb.host();
+        for (size_t i = 0; i < got.size(); ++i)
+            got[i] = k::bf16_to_f32(h[i]);
+    } else {
+        got = dy.host();
+    }
+    const int step = type == W::fp8_e4m3 ? 64 : type == W::fp4_e2m1 ? 128 : 32;
+    const int R = type == W::fp8_e4m3 ? 3 : type == W::fp4_e2m1 ? 8 : 4;
+    double rel = (R * (kd / step) + 24) * std::ldexp(1.0, -24);
+    if (type == W::bf16)
+        rel += std::ldexp(1.0, -17);
+#ifndef FATHOM_CUDA_EMULATION
+    rel += type == W::bf16 ? std::ldexp(1.0, -13) : 32 * std::ldexp(1.0, -13);
+#endif
+    size_t bad = 0;
+    double worst = 0.0, worstRatio = 0.0;
+    for (int r = 0; r < m; ++r)
+        for (int j = 0; j < n; ++j) {
+            double S = 0.0;
+            for (int i = 0; i < kd; ++i)
+                S += std::fabs(static_cast<double>(xq[static_cast<size_t>(r) * kd + i])
+                               * wd[static_cast<size_t>(j) * kd + i]);
+            const size_t o = static_cast<size_t>(r) * n + j;
+            const double bound = rel * S + (bf16Io ? std::ldexp(std::fabs(exact[o]), -8) : 0.0)
+                                 + 1e-30;
+            const double err = std::fabs(static_cast<double>(got[o]) - exact[o]);
+            if (!(err <= bound))
+                ++bad;
+            worst = std::max(worst, err);
+            worstRatio = std::max(worstRatio, err / bound);
+        }
+    char buf[160];
+    std::snprintf(buf,
+                  sizeof buf,
+                  " vs exact within the mma bound (%zu of %zu outside, worst err/bound %.3g)",
+                  bad,
+                  got.size(),
+                  worstRatio);
+    report(bad == 0, std::string(name) + buf);
+    expectNmse(exact, got, bf16Io ? 1e-5 : 1e-9, std::string(name) + " NMSE vs exact");
+}
+
+void testGemvTc()
+{
+    using W = k::linear_weight_type;
+    if (!k::linear_gemv_tc_enabled()) {
+        std::printf("SKIP: gemvtc checks (FATHOM_CUDA_GEMV_TC=0 or no sm_89+ device)\n");
+        return;
+    }
+    testGemvTcCase("gemv tc fp8 m=1 512x4096", W::fp8_e4m3, 1, 512, 4096);
+    testGemvTcCase("gemv tc fp8 m=4 300x1088 bf16 x/y strided (partial block)",
+                   W::fp8_e4m3, 4, 300, 1088, true, 24);
+    testGemvTcCase("gemv tc fp8 m=3 33000x256 (4 columns a warp)", W::fp8_e4m3, 3, 33000, 256);
+    testGemvTcCase("gemv tc fp4 m=1 2048x4096 (an expert's w1)", W::fp4_e2m1, 1, 2048, 4096);
+    testGemvTcCase("gemv tc fp4 m=4 4100x2048 (a w2, a tile past n)", W::fp4_e2m1, 4, 4100, 2048);
+    testGemvTcCase("gemv tc fp4 m=2 65600x128 (8 columns a warp, empty slices)",
+                   W::fp4_e2m1, 2, 65600, 128);
+    testGemvTcCase("gemv tc bf16 m=1 1000x4096", W::bf16, 1, 1000, 4096);
+    testGemvTcCase("gemv tc bf16 m=2 16500x256 (2 columns a warp)", W::bf16, 2, 16500, 256);
+    testGemvTcCase("gemv tc bf16 m=4 96x512 bf16 x/y", W::bf16, 4, 96, 512, true);
+}
+
 // ffnnodes: linear_prenorm_gemv_cuda (the RMSNorm in the GEMVs' staging of x) against
 // rmsnorm_cuda into a buffer then linear_cuda of each item (bit for bit: the kernel claims those
 // bits) and against rmsnorm_cpu + linear_ref; one item (gemv_kernel) or a group
 // (gemv_group_kernel), every weight type, 1-4 rows, strided x of unequal row scales.
-void testPreNormGemvCase(const char *name, int m, int kd, int64_t ldxPad, int count, bool weighted)
+// accum = fp32 (gemvtc): FP8 / FP4 / bf16 items on the tensor-core GEMV (the group all of them).
+void testPreNormGemvCase(const char *name,
+                         int m,
+                         int kd,
+                         int64_t ldxPad,
+                         int count,
+                         bool weighted,
+                         k::linear_accum accum = k::linear_accum::exact)
 {
     using W = k::linear_weight_type;
     const W types[] = {W::fp8_e4m3, W::fp4_e2m1, W::bf16, W::f32, W::fp8_e4m3};
@@ -2663,6 +2819,7 @@ void testPreNormGemvCase(const char *name, int m, int kd, int64_t ldxPad, int co
         p.accum = k::linear_accum::exact;
         if (!statusOk(k::linear_ref(p), "linear_ref"))
             return;
+        p.accum = accum;
         p.y_round_bf16 = i % 2 == 0;
         if (p.y_round_bf16)
             for (float &v : ref[i])
@@ -2710,6 +2867,11 @@ void testPreNormGemv()
     testPreNormGemvCase("prenorm gemv m=3 k=384 all types", 3, 384, 0, 5, true);
     testPreNormGemvCase("prenorm gemv m=4 k=256 weightless", 4, 256, 16, 4, false);
     testPreNormGemvCase("prenorm gemv m=1 k=192 bf16 alone", 1, 128 + 64, 0, 1, true);
+    // gemvtc: the tensor-core GEMV (accum fp32), one item and a group of fp8, fp4, bf16.
+    const auto F = k::linear_accum::fp32;
+    testPreNormGemvCase("prenorm gemv tc m=1 k=1024 fp8 alone", 1, 1024, 0, 1, true, F);
+    testPreNormGemvCase("prenorm gemv tc m=2 k=512 fp8+fp4+bf16 group", 2, 512, 8, 3, true, F);
+    testPreNormGemvCase("prenorm gemv tc m=4 k=256 fp8+fp4 weightless", 4, 256, 16, 2, false, F);
     // Refusal: 5 rows (the caller runs rmsnorm + the linears).
     std::vector<float> xv(5 * 64, 1.0f), yv(5 * 64, 0.0f);
     std::vector<uint16_t> w(64 * 64, 0);
@@ -2731,10 +2893,16 @@ void testPreNormGemv()
 // The MoE FFN halves (linear_experts_ffn_gemv_cuda): routed experts of `rtype` and a shared
 // expert of `stype` against linear_ref per expert, round_bf16 and swiglu_cpu (the CPU's order),
 // bit for bit for FP8/FP4 weights.
-void testExpertFfnCase(const char *name, k::linear_weight_type rtype, k::linear_weight_type stype)
+// accum = fp32 (gemvtc): the tensor-core GEMV where k allows (I = 128: w2 too), checked against
+// the references within NMSE 1e-5 (the launches against each other still bit for bit).
+void testExpertFfnCase(const char *name,
+                       k::linear_weight_type rtype,
+                       k::linear_weight_type stype,
+                       k::linear_accum accum = k::linear_accum::exact,
+                       int I = 96)
 {
     using W = k::linear_weight_type;
-    const int E = 5, N = 3, K = 2, d = 256, I = 96;
+    const int E = 5, N = 3, K = 2, d = 256;
     const float limit = 3.0f;
     // Rows by expert (ascending expert, then row·K + j) of the ids {1, 3}, {3, 4}, {0, 1}:
     // expert 2 has none, slot 4 is unused.
@@ -2857,7 +3025,7 @@ void testExpertFfnCase(const char *name, k::linear_weight_type rtype, k::linear_
             p.y = y;
             p.y_type = k::act_type::f32;
             p.y_round_bf16 = 1;
-            p.accum = k::linear_accum::exact;
+            p.accum = accum;
             return p;
         };
     k::expert_ffn f1;
@@ -2874,7 +3042,7 @@ void testExpertFfnCase(const char *name, k::linear_weight_type rtype, k::linear_
     if (!statusOk(k::linear_experts_ffn_gemv_cuda(b1, group(0), f1, nullptr), name) || !synced(name))
         return;
     auto quantized = [](W t) { return t == W::fp8_e4m3 || t == W::fp4_e2m1; };
-    const bool exactTypes = quantized(rtype) && quantized(stype);
+    const bool exactTypes = quantized(rtype) && quantized(stype) && accum == k::linear_accum::exact;
     auto compare =
         [&](const std::vector<float> &ref, const std::vector<float> &got, const std::string &what) {
             if (exactTypes)
@@ -3069,6 +3237,10 @@ void testExpertFfn()
     testExpertFfnCase("experts ffn fp4 routed, fp8 shared", W::fp4_e2m1, W::fp8_e4m3);
     testExpertFfnCase("experts ffn fp8", W::fp8_e4m3, W::fp8_e4m3);
     testExpertFfnCase("experts ffn bf16", W::bf16, W::bf16);
+    const auto F = k::linear_accum::fp32;
+    testExpertFfnCase("experts ffn tc fp4 routed, fp8 shared", W::fp4_e2m1, W::fp8_e4m3, F, 128);
+    testExpertFfnCase("experts ffn tc bf16", W::bf16, W::bf16, F, 128);
+    testExpertFfnCase("experts ffn tc fp8, w2 exact (k 96)", W::fp8_e4m3, W::fp8_e4m3, F, 96);
 }
 
 // cublaslt: the device helpers of the cuBLASLt path (also under the emulation): the activation
@@ -5795,6 +5967,9 @@ int main()
         {"mma", {testMma, testWgmmaLinear}},
         // The pre-norm GEMV and the MoE FFN (w2 combine).
         {"ffnnodes", {testPreNormGemv, testExpertFfn}},
+        // The decode GEMVs, exact and on the tensor cores (gemvtc).
+        {"gemv",
+         {testGemvTc, testLinears, testLinearGroup, testPreNormGemv, testExpertFfn, testIdxChain}},
         // The indexer chain's fused launches (idxchain).
         {"idxchain", {testIdxChain}},
         // The FP4 -> e4m3 expert weight conversion of the cuBLASLt expert path (ltexperts).
@@ -5848,6 +6023,7 @@ int main()
     testIdxChain();
     testPreNormGemv();
     testExpertFfn();
+    testGemvTc();
     testFp8BlockHelpers();
     testFp4FoldE4m3();
     testSwigluQuant();

@@ -248,13 +248,21 @@ Status swiglu_cuda(const SwigluParams &p, CUstream_st *stream);
 
 /**
   linear_ref / linear_cpu on the device, every weight type. FP8 and FP4 weights quantise x per
-  128 block inside the kernel (no workspace). FP8/FP4 block sums are always exact (the CPU's
-  exact mode; accum = fp32 is computed exactly too); bf16/f32 weights accumulate in double with
-  accum = exact and in fp32 with accum = fp32.
+  128 block inside the kernel (no workspace). FP8/FP4 block sums are exact (the CPU's exact
+  mode) except on the tensor-core GEMV (m <= 4, accum = fp32: linear_gemv_tc_enabled below);
+  bf16/f32 weights accumulate in double with accum = exact and in fp32 with accum = fp32.
   Paths: m <= 4 and k % 16 == 0: a warp-per-column GEMV streaming the weights with 16-byte loads
   (decode); otherwise a tiled SIMT kernel (prefill; correct for every shape).
 */
 Status linear_cuda(const linear_params &p, CUstream_st *stream);
+/**
+  gemvtc: whether the GEMV family (linear_cuda at m <= 4, linear_group.h's group, pre-norm and
+  expert FFN forms) runs accum = fp32 items with FP8, FP4 or bf16 weights on the tensor cores
+  (mma.sync, sm_89+; not bit-exact: the reference's products, fp32 sums in the mma's order, x of
+  bf16 weights kept to ~16 bits as bf16 hi + lo) - unless FATHOM_CUDA_GEMV_TC=0. When false, such
+  items take the exact block sums (FP8 / FP4) or fp32 FMAs (bf16) as before.
+*/
+bool linear_gemv_tc_enabled();
 /** Several independent linears (e.g. the experts of a MoE layer), enqueued in order. */
 Status linear_grouped_cuda(const linear_params *items, int count, CUstream_st *stream);
 

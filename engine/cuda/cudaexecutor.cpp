@@ -388,6 +388,16 @@ private:
     CudaExecutor::Timed m_t{};
 };
 
+// gemvtc: the non-exact mode's decode GEMVs (<= 4 rows) - the attention's projections, the head,
+// the MoE experts - on the tensor-core GEMV (accum fp32: the reference's products, fp32 sums in
+// the mma's order) unless FATHOM_CUDA_GEMV_TC=0. The MoE gate keeps its exact GEMV (the fused
+// gate + routing launch takes exact accumulation only: routing decides on its bits).
+static void gemvTcAccum(kernels::linear_params &p, bool exactLinear)
+{
+    if (!exactLinear && p.m <= 4 && kernels::linear_gemv_tc_enabled())
+        p.accum = kernels::linear_accum::fp32;
+}
+
 // A linear's weight bytes (its scales apart) and its name, for the profile.
 static double weightBytes(const kernels::linear_params &p)
 {
@@ -855,17 +865,26 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
     upF.swiglu = 1;
     upF.limit = job.limit;
     upF.shared = linearParams(sh.w1, job.x, nullptr, N);
+    gemvTcAccum(upF.shared, m_exactLinear);
     upF.shared_w3 = device(sh.w3.params().w);
     upF.shared_scale3 = device(sh.w3.params().w_scale);
     downF.shared = linearParams(sh.w2, nullptr, nullptr, N);
     downF.shared.y_round_bf16 = 1;
+    gemvTcAccum(downF.shared, m_exactLinear);
     const void *const *table = static_cast<const void *const *>(it->second.table);
     upF.w3_table = table + static_cast<size_t>(2) * E;
     upF.scale3_table = reinterpret_cast<const uint8_t *const *>(table + static_cast<size_t>(5) * E);
+    // The routed experts' projections (at most N rows per expert: the k ids of a row are
+    // distinct), in the non-exact mode on the tensor-core GEMV (gemvtc).
+    auto routedParams = [&](const LinearWeight &w, const float *x, float *y) {
+        kernels::linear_params p = linearParams(w, x, y, N);
+        gemvTcAccum(p, m_exactLinear);
+        return p;
+    };
     const bool fused
         = sh.w1.outFeatures == e0.w1.outFeatures && sh.w1.inFeatures == e0.w1.inFeatures
-          && kernels::linear_experts_ffn_gemv_fits(linearParams(e0.w1, job.x, nullptr, N), upF)
-          && kernels::linear_experts_ffn_gemv_fits(linearParams(e0.w2, job.x, nullptr, N), downF);
+          && kernels::linear_experts_ffn_gemv_fits(routedParams(e0.w1, job.x, nullptr), upF)
+          && kernels::linear_experts_ffn_gemv_fits(routedParams(e0.w2, job.x, nullptr), downF);
     FATHOM_TRY_ASSIGN(Buffer<float> ys,
                       Buffer<float>::make(*this, static_cast<int64_t>(N) * d, "shared expert out"));
     if (!fused) {
@@ -939,9 +958,8 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
         return g;
     };
     auto base = [&](const LinearWeight &w, const float *x, float *y) {
-        // At most N rows per expert: the k ids of a row are distinct. Every expert projection
-        // is rounded to bf16 (in the epilogue).
-        kernels::linear_params p = linearParams(w, x, y, N);
+        // Every expert projection is rounded to bf16 (in the epilogue).
+        kernels::linear_params p = routedParams(w, x, y);
         p.y_round_bf16 = 1;
         return p;
     };
@@ -1621,6 +1639,7 @@ Result<void> CudaExecutor::linearGroup(const float *x,
             p.ldx = ldx;
             p.ldy = j.ldy;
             p.y_round_bf16 = j.out == LinearOutput::Bf16 ? 1 : 0;
+            gemvTcAccum(p, m_exactLinear);
             items.push_back(p);
         }
         const int count = static_cast<int>(items.size());
@@ -1659,6 +1678,7 @@ Result<void> CudaExecutor::normLinearGroup(const kernels::RmsNormParams &np,
         p.ldx = np.x_stride;
         p.ldy = j.ldy;
         p.y_round_bf16 = j.out == LinearOutput::Bf16 ? 1 : 0;
+        gemvTcAccum(p, m_exactLinear);
         items.push_back(p);
     }
     const int count = static_cast<int>(items.size());

@@ -597,6 +597,91 @@ void benchGemms(double fp8)
     }
 }
 
+// gemvtc: the decode GEMVs alone (m = 1, linear_cuda) on V4-Flash shapes, the exact path (accum
+// exact: integer / fp64 block sums) against the tensor-core one (accum fp32), as weight GB/s and
+// % of the copy bandwidth bw. Each timing launches the GEMV over enough copies of the weight
+// (>= 256 MB in all, one after another) that L2 (50 MB) holds none of them, and divides.
+// FATHOM_BENCH_GEMVS=0 skips the table.
+void benchGemvs(double bw)
+{
+    if (const char *env = std::getenv("FATHOM_BENCH_GEMVS"); env && std::strcmp(env, "0") == 0)
+        return;
+    namespace K = fathom::kernels;
+    using W = K::linear_weight_type;
+    std::printf("decode GEMVs (linear_cuda, m = 1): exact vs tensor cores\n");
+    std::mt19937 rng(9);
+    struct Shape
+    {
+        const char *name;
+        W type;
+        int n, k;
+    };
+    const Shape shapes[] = {{"head bf16 129280x4096", W::bf16, 129280, 4096},
+                            {"wq_b fp8 32768x1024", W::fp8_e4m3, 32768, 1024},
+                            {"wo_b fp8 4096x8192", W::fp8_e4m3, 4096, 8192},
+                            {"wq_a fp8 1024x4096", W::fp8_e4m3, 1024, 4096},
+                            {"expert w1 fp4 2048x4096", W::fp4_e2m1, 2048, 4096},
+                            {"expert w2 fp4 4096x2048", W::fp4_e2m1, 4096, 2048}};
+    for (const Shape &s : shapes) {
+        const bool fp8 = s.type == W::fp8_e4m3, fp4 = s.type == W::fp4_e2m1;
+        const size_t wB = fp4 ? size_t(s.n) * s.k / 2 : size_t(s.n) * s.k * (fp8 ? 1 : 2);
+        const size_t sB = fp8 ? size_t((s.n + 127) / 128) * (s.k / 128)
+                              : fp4 ? size_t(s.n) * s.k / 32 : 0;
+        const int copies = static_cast<int>(std::max<size_t>(1, (size_t(256) << 20) / wB));
+        const size_t stride = (wB + 255) / 256 * 256;
+        void *w = nullptr, *sc = nullptr, *x = nullptr, *y = nullptr;
+        std::vector<uint8_t> h(stride * copies);
+        for (auto &v : h) // FP8: no NaN code (exponent field never 15); bf16: finite halves
+            v = static_cast<uint8_t>(rng() & (fp8 ? 0xB7 : fp4 ? 0xFF : 0x3F));
+        std::vector<uint8_t> hs(std::max<size_t>(sB, 1));
+        for (auto &v : hs)
+            v = static_cast<uint8_t>(120 + (rng() & 7));
+        std::vector<float> hx(s.k);
+        std::normal_distribution<float> nd;
+        for (auto &v : hx)
+            v = nd(rng);
+        if (cudaMalloc(&w, h.size()) != cudaSuccess || cudaMalloc(&sc, hs.size()) != cudaSuccess
+            || cudaMalloc(&x, size_t(s.k) * 4) != cudaSuccess
+            || cudaMalloc(&y, size_t(s.n) * 4) != cudaSuccess
+            || cudaMemcpy(w, h.data(), h.size(), cudaMemcpyHostToDevice) != cudaSuccess
+            || cudaMemcpy(sc, hs.data(), hs.size(), cudaMemcpyHostToDevice) != cudaSuccess
+            || cudaMemcpy(x, hx.data(), hx.size() * 4, cudaMemcpyHostToDevice) != cudaSuccess) {
+            row(std::string("gemv ") + s.name, "allocation failed");
+        } else {
+            K::linear_params p;
+            p.x = x;
+            p.x_type = K::act_type::f32;
+            p.w_scale = sB ? static_cast<const uint8_t *>(sc) : nullptr;
+            p.w_type = s.type;
+            p.y = y;
+            p.y_type = K::act_type::f32;
+            p.m = 1;
+            p.n = s.n;
+            p.k = s.k;
+            std::string line;
+            for (const K::linear_accum a : {K::linear_accum::exact, K::linear_accum::fp32}) {
+                p.accum = a;
+                const double ms = timeMs([&] {
+                    bool ok = true;
+                    for (int c = 0; c < copies && ok; ++c) {
+                        p.w = static_cast<const uint8_t *>(w) + stride * c;
+                        ok = K::linear_cuda(p, nullptr).ok();
+                    }
+                    return ok;
+                });
+                const double us = ms * 1e3 / copies, gbs = ms > 0 ? wB / (us * 1e3) : 0.0;
+                line += fmt(a == K::linear_accum::exact ? "exact %.1f us" : " | tc %.1f us", us)
+                        + fmt(" %.0f GB/s", gbs) + (bw > 0 ? fmt(" (%.0f %%)", 100 * gbs * 1e9 / bw) : "");
+            }
+            row(std::string("gemv ") + s.name, line);
+        }
+        cudaFree(w);
+        cudaFree(sc);
+        cudaFree(x);
+        cudaFree(y);
+    }
+}
+
 // Weight bytes one batch-1 decode step reads: every projection of the main blocks (K routed
 // experts + shared), the mHC weights, the head, one embedding row.
 double decodeWeightBytes(const V4Model &m)
@@ -984,6 +1069,7 @@ int main(int argc, char **argv)
 
     benchAttnOps();  // attn
     benchGemms(fp8); // tcgemm
+    benchGemvs(bw);  // gemvtc
     if (opsOnly) {
         std::printf("\n");
         for (const Row &r : g_rows)

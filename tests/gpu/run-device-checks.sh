@@ -163,13 +163,15 @@ done
 
 # SASS of the tensor-core kernels (objects under $1): the wgmma GEMM must show QGMMA (Hopper's
 # FP8 warpgroup MMA; HMMA/QMMA alone is the slower mma.sync path) and no local-memory traffic
-# (LDL/STL: spills); and the dense GEMV's PDL prologue (prefetch before the grid-dependency wait).
+# (LDL/STL: spills; linear_gemv's exact GEMVs keep small local arrays); the GEMVs' tensor-core
+# form (gemvtc) QMMA / HMMA; and the dense GEMV's PDL prologue (prefetch before the grid-dependency wait).
 sass_summary() {
     local CUOBJDUMP o t
     CUOBJDUMP="$(command -v cuobjdump || echo "${CUDA_HOME:-/usr/local/cuda}/bin/cuobjdump")"
     [ -x "$CUOBJDUMP" ] || { note "sass: cuobjdump not found"; return; }
     for o in $(find "$1" -name 'linear_wgmma.cu.o' -o -name 'linear_mma.cu.o' \
-            -o -name 'sparse_attn_mma.cu.o' -o -name 'indexer_scores_mma.cu.o' | sort); do
+            -o -name 'sparse_attn_mma.cu.o' -o -name 'indexer_scores_mma.cu.o' \
+            -o -name 'linear_gemv.cu.o' | sort); do
         t="$LOGS/sass-$(basename "$o" .cu.o).txt"
         "$CUOBJDUMP" -sass "$o" >"$t" 2>&1
         note "sass $(basename "$o"): QGMMA $(grep -c QGMMA "$t") HGMMA $(grep -c HGMMA "$t")" \
@@ -238,7 +240,7 @@ if [ "${SKIP_TESTS:-0}" != "1" ]; then
     # When the non-exact model run misses the CPU executor, the same run with the wgmma GEMM
     # off (mma.sync) and with the bf16 indexer instead of e4m3 says which numerics moved it.
     if grep -q '^FAIL' "$LOGS/tst_cuda_model-fast.log" 2>/dev/null; then
-        for v in "mma FATHOM_LINEAR_MMA_KERNEL=mma" "idxbf16 FATHOM_CUDA_INDEXER=bf16" "fold0 FATHOM_CUDA_FP4_FOLD=0"; do
+        for v in "mma FATHOM_LINEAR_MMA_KERNEL=mma" "idxbf16 FATHOM_CUDA_INDEXER=bf16" "fold0 FATHOM_CUDA_FP4_FOLD=0" "gemvtc0 FATHOM_CUDA_GEMV_TC=0"; do
             set -- $v
             stage "tst_cuda_model-fast-$1" 40 env FATHOM_CUDA_EXACT_LINEAR=0 "$2" "$BIN/tst_cuda_model" >/dev/null
             note "diagnostic tst_cuda_model-fast with $2:"
@@ -283,6 +285,10 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
             >"$LOGS/ncu-decode.txt" 2>&1
     fi
     if [ -f "$MODEL/config.json" ]; then
+        # Session 14's tensor-core decode GEMVs off (docs/perf/cuda.md "Session 14: the decode
+        # GEMVs on the tensor cores"): the exact block sums / fp64 GEMVs of run 2 (decode only).
+        stage bench-gemvtc0 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_GEMV_TC=0 \
+            "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
         # Session 12's decode changes A/B (decode only): the GEMVs' cp.async weight ring and the
         # mHC latency cut off (docs/perf/cuda.md "Session 12" sections; both keep the bits).
         stage bench-s12off 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_GEMV_PIPELINE=0 \
@@ -346,7 +352,7 @@ stamp "done"
         echo "decode-step replay (host time per replayed / recorded step):"
         grep -h "^REPLAY:" "$G" | cut -c1-220 | sed 's/^REPLAY: /  /'
     }
-    for ab in s12off fold0 denselt0 unfused eager exact merge-fused; do
+    for ab in gemvtc0 s12off fold0 denselt0 unfused eager exact merge-fused; do
         L="$LOGS/bench-$ab.log"
         [ -f "$L" ] || continue
         echo "bench_cuda decode, $ab:"

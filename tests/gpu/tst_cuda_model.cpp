@@ -1168,7 +1168,9 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
 // every ring (256 slots) wraps: the window of the attention spans the wrap, compressor windows
 // close on both sides of it. The GPU ops are exact twins of the CPU's: logits must agree with
 // the CPU executor's decode of the same state to rounding (a wrong slot gives other rows), and
-// the states must hold the same rows.
+// the states must hold the same rows - except in the non-exact mode with the tensor-core decode
+// GEMVs (gemvtc), whose K/V projections round differently: there the exact mode's run of this
+// check is the one that holds the rows to the CPU's, this one the logits.
 void ringWrapDecode(Variant &v, CudaExecutor &gpu)
 {
     const ModelConfig &c = v.model->config();
@@ -1203,19 +1205,21 @@ void ringWrapDecode(Variant &v, CudaExecutor &gpu)
         check(false, v.name + " ring wrap decode: " + r.error().toString());
         return;
     }
-    const bool states = ds == hs;
+    const bool rowsExact = gpu.exactLinear() || !fathom::kernels::linear_gemv_tc_enabled();
+    const bool states = ds == hs || !rowsExact;
     char buf[256];
     std::snprintf(buf,
                   sizeof buf,
                   "%s: decode across the ring wrap (positions %d..%d, 256-slot rings) on the GPU "
                   "equals the CPU executor: max abs logit difference %.3g, argmax agrees %d, "
-                  "state rows equal %d",
+                  "state rows equal %d%s",
                   v.name.c_str(),
                   P,
                   P + steps - 1,
                   worst,
                   argmax,
-                  states);
+                  states,
+                  rowsExact ? "" : " (not required: tensor-core decode GEMVs)");
     check(argmax && worst <= 1e-3 && states, buf);
 }
 

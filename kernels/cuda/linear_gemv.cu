@@ -712,7 +712,7 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
 //     row g at the same k: bytes 0..7 are the first m16n8k32's a[0] / a[2] (b[0] / b[1]), bytes
 //     8..15 the second's. One promotion a step: acc += C * (sW * sA[row]) (128 x 128 / 1 x 128).
 //   FP4 (128 k a step = four 32-blocks): the mma i is 32-block i alone: lane (g, t) reads the 4
-//     bytes (8 codes) at 16 i + 4 t of rows g, g + 8, converts them to e4m3 (convert4: a[0] the
+//     bytes (8 codes) at 16 i + 4 t of rows g, g + 8, converts them to e4m3 (convert8: a[0] the
 //     low 4 codes, a[2] the high 4), and x's 8 codes at 32 i + 8 t; one promotion per mma with
 //     the row's 2^e of block i: acc += C * (2^e * sA[row]).
 //   bf16 (32 k a step): as FP8 with two m16n8k16 (8 bf16 of each row a lane); x staged as
@@ -884,6 +884,18 @@ struct tc_stream
     }
 };
 
+// 8 e2m1 codes (the nibbles of w, the low one first) -> their e4m3 codes, lo: codes 0..3, hi:
+// 4..7 (convert4's codes for d = 0 in half its operations): the magnitudes by one byte permute of
+// e2m1_table(0)'s bytes, the signs by another that picks 0x80 (selector 4) or 0 (selector 0)
+// from the nibbles' bit 3 moved to bit 2.
+__device__ __forceinline__ void convert8(uint32_t w, uint32_t &lo, uint32_t &hi)
+{
+    constexpr uint32_t tlo = 0x3C383000u, thi = 0x4C484440u; // e2m1_table(0)
+    const uint32_t m = w & 0x77777777u, s = (w >> 1) & 0x44444444u;
+    lo = byte_perm(tlo, thi, m & 0xFFFFu) | byte_perm(0u, 0x80808080u, s & 0xFFFFu);
+    hi = byte_perm(tlo, thi, m >> 16) | byte_perm(0u, 0x80808080u, s >> 16);
+}
+
 // The m16n8k32 e4m3 / m16n8k16 bf16 products of one slot into c (c = a * b + c).
 template<GemvKind Kind>
 __device__ __forceinline__ void tc_step(const unsigned char *slot,
@@ -917,7 +929,6 @@ __device__ __forceinline__ void tc_step(const unsigned char *slot,
             mma::m16n8k16_bf16(acc, a1, l1, acc);
         }
     } else { // FP4
-        constexpr uint32_t tlo = 0x3C383000u, thi = 0x4C484440u; // e2m1_table(0)
         const uint32_t eg = *reinterpret_cast<const uint32_t *>(slot + tc_scale_offset(Kind) + g * 4);
         const uint32_t eh = *reinterpret_cast<const uint32_t *>(slot + tc_scale_offset(Kind)
                                                                + (g + 8) * 4);
@@ -926,10 +937,9 @@ __device__ __forceinline__ void tc_step(const unsigned char *slot,
             const uint32_t wa = *reinterpret_cast<const uint32_t *>(slot + g * 80 + i * 16 + t * 4);
             const uint32_t wb = *reinterpret_cast<const uint32_t *>(slot + (g + 8) * 80 + i * 16
                                                                     + t * 4);
-            const uint32_t a[4] = {convert4(wa & 0xFFFFu, tlo, thi),
-                                   convert4(wb & 0xFFFFu, tlo, thi),
-                                   convert4(wa >> 16, tlo, thi),
-                                   convert4(wb >> 16, tlo, thi)};
+            uint32_t a[4];
+            convert8(wa, a[0], a[2]);
+            convert8(wb, a[1], a[3]);
             const uint64_t xb = xrow ? *reinterpret_cast<const uint64_t *>(xrow + i * 32 + t * 8)
                                      : 0;
             const uint32_t b[2] = {static_cast<uint32_t>(xb), static_cast<uint32_t>(xb >> 32)};

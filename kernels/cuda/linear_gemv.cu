@@ -344,18 +344,15 @@ struct weight_ring
 {
     const unsigned char *w0, *w1; // the passes' weights
     const uint8_t *s0, *s1;       // their scales (FP8 / FP4: prefetched to L1 ahead)
-    unsigned char *mine;       // this lane's 16 bytes of slot 0
-    int64_t row_bytes;         // one column's weight bytes (a multiple of 16)
-    int64_t col, col_end;      // the next issue's column; the warp's end (<= n)
-    int off;                   // the next issue's byte offset in the row (a step: 512 bytes)
+    unsigned char *mine;          // this lane's 16 bytes of slot 0
+    int64_t row_bytes;            // one column's weight bytes (a multiple of 16)
+    int64_t col, col_end;         // the next issue's column; the warp's end (<= n)
+    int off;                      // the next issue's byte offset in the row (a step: 512 bytes)
     int pass, passes;
     int put, get; // slots of the next issue / read
 
-    __device__ void init(const linear_params &p,
-                         const gemv_epilogue &ep,
-                         int64_t col0,
-                         int cpw,
-                         unsigned char *smem)
+    __device__ void init(
+        const linear_params &p, const gemv_epilogue &ep, int64_t col0, int cpw, unsigned char *smem)
     {
         const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
         w0 = static_cast<const unsigned char *>(p.w);
@@ -420,7 +417,10 @@ struct weight_ring
         return v;
     }
 
-    __device__ static void drain() { async::cp_async_wait<0>(); }
+    __device__ static void drain()
+    {
+        async::cp_async_wait<0>();
+    }
 };
 
 // One block of the GEMV: columns [(block * k_warps + warp) * cpw, + cpw) of p. Pipe: the
@@ -753,7 +753,8 @@ __host__ __device__ constexpr int tc_slot_bytes(GemvKind kind)
 // lanes' reads of rows g = 0..3 fall on distinct banks; then (FP8 / FP4) sA as floats [m][kb].
 __host__ __device__ inline int64_t tc_x_stride(GemvKind kind, int k)
 {
-    return kind == GemvKind::Bf16 ? 2 * int64_t(k) + 64 : int64_t(k) + (kind == GemvKind::Fp8 ? 64 : 32);
+    return kind == GemvKind::Bf16 ? 2 * int64_t(k) + 64
+                                  : int64_t(k) + (kind == GemvKind::Fp8 ? 64 : 32);
 }
 
 __host__ __device__ inline size_t tc_ring_offset(GemvKind kind, int m, int k)
@@ -898,12 +899,13 @@ __device__ __forceinline__ void convert8(uint32_t w, uint32_t &lo, uint32_t &hi)
 
 // The m16n8k32 e4m3 / m16n8k16 bf16 products of one slot into c (c = a * b + c).
 template<GemvKind Kind>
-__device__ __forceinline__ void tc_step(const unsigned char *slot,
-                                        const unsigned char *xrow, // x row g at the step's k, or nullptr (g >= m)
-                                        const unsigned char *xlo,  // bf16: the lo half's row, or nullptr
-                                        const uint8_t *sw,         // FP8: the tile's scale at the step's block
-                                        const float *sa,           // FP8 / FP4: sA of rows 2t, 2t + 1 at the block, or 0
-                                        float acc[4])
+__device__ __forceinline__ void tc_step(
+    const unsigned char *slot,
+    const unsigned char *xrow, // x row g at the step's k, or nullptr (g >= m)
+    const unsigned char *xlo,  // bf16: the lo half's row, or nullptr
+    const uint8_t *sw,         // FP8: the tile's scale at the step's block
+    const float *sa,           // FP8 / FP4: sA of rows 2t, 2t + 1 at the block, or 0
+    float acc[4])
 {
     const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     if constexpr (Kind == GemvKind::Fp8 || Kind == GemvKind::Bf16) {
@@ -921,7 +923,8 @@ __device__ __forceinline__ void tc_step(const unsigned char *slot,
             for (int q = 0; q < 4; ++q)
                 acc[q] = fmaf(c[q], __fmul_rn(ws, sa[q & 1]), acc[q]);
         } else {
-            const uint4 xl = xlo ? *reinterpret_cast<const uint4 *>(xlo + t * 16) : uint4{0, 0, 0, 0};
+            const uint4 xl = xlo ? *reinterpret_cast<const uint4 *>(xlo + t * 16)
+                                 : uint4{0, 0, 0, 0};
             const uint32_t l0[2] = {xl.x, xl.y}, l1[2] = {xl.z, xl.w};
             mma::m16n8k16_bf16(acc, a0, b0, acc);
             mma::m16n8k16_bf16(acc, a0, l0, acc);
@@ -929,9 +932,10 @@ __device__ __forceinline__ void tc_step(const unsigned char *slot,
             mma::m16n8k16_bf16(acc, a1, l1, acc);
         }
     } else { // FP4
-        const uint32_t eg = *reinterpret_cast<const uint32_t *>(slot + tc_scale_offset(Kind) + g * 4);
+        const uint32_t eg = *reinterpret_cast<const uint32_t *>(slot + tc_scale_offset(Kind)
+                                                                + g * 4);
         const uint32_t eh = *reinterpret_cast<const uint32_t *>(slot + tc_scale_offset(Kind)
-                                                               + (g + 8) * 4);
+                                                                + (g + 8) * 4);
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
             const uint32_t wa = *reinterpret_cast<const uint32_t *>(slot + g * 80 + i * 16 + t * 4);
@@ -1004,7 +1008,8 @@ __device__ __forceinline__ void gemv_block_tc(const linear_params &p,
         __syncwarp(); // every lane's pieces of step i have landed
         const int pass = i >= st.per ? 1 : 0;
         const int s = st.first + i - pass * st.per;
-        const int64_t xoff = Kind == GemvKind::Bf16 ? int64_t(s) * 64 : int64_t(s) * tc_step_k(Kind);
+        const int64_t xoff = Kind == GemvKind::Bf16 ? int64_t(s) * 64
+                                                    : int64_t(s) * tc_step_k(Kind);
         const int blk = s * tc_step_k(Kind) / 128; // the step's 128-block (FP8 / FP4)
         float sa[2] = {0.0f, 0.0f};
         if constexpr (Kind != GemvKind::Bf16) {
@@ -1048,6 +1053,31 @@ __device__ __forceinline__ void gemv_block_tc(const linear_params &p,
         }
     }
     __syncwarp(); // the stores before lane 0's reads of them (the group's y_scale)
+}
+
+// gemv_block_tc for a run-time kind (the group's items, the FFN's routed / shared expert; the
+// launchers send only FP8, FP4 and bf16 weights here).
+__device__ inline void gemv_block_tc_of(GemvKind kind,
+                                        const linear_params &p,
+                                        int64_t ldx,
+                                        int64_t ldy,
+                                        int cpw,
+                                        int64_t block,
+                                        unsigned char *smem,
+                                        terms_t *terms,
+                                        const gemv_epilogue &ep)
+{
+    switch (kind) {
+    case GemvKind::Fp8:
+        gemv_block_tc<GemvKind::Fp8>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        break;
+    case GemvKind::Fp4:
+        gemv_block_tc<GemvKind::Fp4>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        break;
+    default:
+        gemv_block_tc<GemvKind::Bf16>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        break;
+    }
 }
 
 GemvKind kind_of(linear_weight_type t)
@@ -1117,7 +1147,7 @@ struct gemv_group
     linear_params items[k_max_group];
     int32_t block0[k_max_group]; // the item's first block
     int32_t cpw[k_max_group];
-    int32_t kind[k_max_group]; // GemvKind
+    int32_t kind[k_max_group];  // GemvKind
     float y_scale[k_max_group]; // idxchain: the item's scale-round after its stores (0: none)
     int32_t count;
     int32_t pad_;
@@ -1144,47 +1174,37 @@ __global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
     gemv_epilogue ep;
     ep.norm = gp.norm;
     const int cpw = gp.cpw[it];
-    if constexpr (Tc) {
+    if constexpr (Tc)
+        gemv_block_tc_of(static_cast<GemvKind>(gp.kind[it]), p, ldx, ldy, cpw, block, smem, terms, ep);
+    else
         switch (static_cast<GemvKind>(gp.kind[it])) {
         case GemvKind::Fp8:
-            gemv_block_tc<GemvKind::Fp8>(p, ldx, ldy, cpw, block, smem, terms, ep);
+            gemv_block<GemvKind::Fp8, linear_accum::exact, Pipe>(p,
+                                                                 ldx,
+                                                                 ldy,
+                                                                 cpw,
+                                                                 block,
+                                                                 smem,
+                                                                 terms,
+                                                                 ep);
             break;
         case GemvKind::Fp4:
-            gemv_block_tc<GemvKind::Fp4>(p, ldx, ldy, cpw, block, smem, terms, ep);
+            gemv_block<GemvKind::Fp4, linear_accum::exact, Pipe>(p,
+                                                                 ldx,
+                                                                 ldy,
+                                                                 cpw,
+                                                                 block,
+                                                                 smem,
+                                                                 terms,
+                                                                 ep);
+            break;
+        case GemvKind::Bf16:
+            gemv_block<GemvKind::Bf16, Accum, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
             break;
         default:
-            gemv_block_tc<GemvKind::Bf16>(p, ldx, ldy, cpw, block, smem, terms, ep);
+            gemv_block<GemvKind::F32, Accum, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
             break;
         }
-    } else
-    switch (static_cast<GemvKind>(gp.kind[it])) {
-    case GemvKind::Fp8:
-        gemv_block<GemvKind::Fp8, linear_accum::exact, Pipe>(p,
-                                                             ldx,
-                                                             ldy,
-                                                             cpw,
-                                                             block,
-                                                             smem,
-                                                             terms,
-                                                             ep);
-        break;
-    case GemvKind::Fp4:
-        gemv_block<GemvKind::Fp4, linear_accum::exact, Pipe>(p,
-                                                             ldx,
-                                                             ldy,
-                                                             cpw,
-                                                             block,
-                                                             smem,
-                                                             terms,
-                                                             ep);
-        break;
-    case GemvKind::Bf16:
-        gemv_block<GemvKind::Bf16, Accum, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
-        break;
-    default:
-        gemv_block<GemvKind::F32, Accum, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
-        break;
-    }
     // idxchain: the item's y_scale - round_bf16(y * y_scale) over the bf16-rounded f32 outputs
     // (Executor::scaleRoundBf16's arithmetic) - by each warp's lane 0 on the columns it has just
     // stored (its own writes), after the main loop: no register holds the scale through it.
@@ -1349,37 +1369,37 @@ __global__ void __launch_bounds__(k_threads) experts_ffn_kernel(ffn_launch L)
         kind = L.shared_kind;
     }
     const int64_t ldx = p.ldx ? p.ldx : p.k, ldy = p.ldy ? p.ldy : p.n;
-    if constexpr (Tc) {
+    if constexpr (Tc)
+        gemv_block_tc_of(static_cast<GemvKind>(kind), p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+    else
         switch (static_cast<GemvKind>(kind)) {
         case GemvKind::Fp8:
-            gemv_block_tc<GemvKind::Fp8>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+            gemv_block<GemvKind::Fp8, linear_accum::exact, Pipe>(p,
+                                                                 ldx,
+                                                                 ldy,
+                                                                 L.cpw,
+                                                                 blockIdx.x,
+                                                                 smem,
+                                                                 terms,
+                                                                 ep);
             break;
         case GemvKind::Fp4:
-            gemv_block_tc<GemvKind::Fp4>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+            gemv_block<GemvKind::Fp4, linear_accum::exact, Pipe>(p,
+                                                                 ldx,
+                                                                 ldy,
+                                                                 L.cpw,
+                                                                 blockIdx.x,
+                                                                 smem,
+                                                                 terms,
+                                                                 ep);
+            break;
+        case GemvKind::Bf16:
+            gemv_block<GemvKind::Bf16, Accum, Pipe>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
             break;
         default:
-            gemv_block_tc<GemvKind::Bf16>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
+            gemv_block<GemvKind::F32, Accum, Pipe>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
             break;
         }
-    } else
-    switch (static_cast<GemvKind>(kind)) {
-    case GemvKind::Fp8:
-        gemv_block<GemvKind::Fp8,
-                   linear_accum::exact,
-                   Pipe>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
-        break;
-    case GemvKind::Fp4:
-        gemv_block<GemvKind::Fp4,
-                   linear_accum::exact,
-                   Pipe>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
-        break;
-    case GemvKind::Bf16:
-        gemv_block<GemvKind::Bf16, Accum, Pipe>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
-        break;
-    default:
-        gemv_block<GemvKind::F32, Accum, Pipe>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
-        break;
-    }
     if (L.combine_y)
         ffn_combine(combine_args(L));
 }
@@ -1516,10 +1536,11 @@ Status linear_experts_ffn_launch(const linear_params &base,
                                                                               : linear_accum::exact;
     const bool exact = accum == linear_accum::exact;
     void (*const kernel)(ffn_launch) = tc ? experts_ffn_kernel<linear_accum::fp32, false, true>
-                                       : exact ? (pipe ? experts_ffn_kernel<linear_accum::exact, true>
-                                                       : experts_ffn_kernel<linear_accum::exact, false>)
-                                               : (pipe ? experts_ffn_kernel<linear_accum::fp32, true>
-                                                       : experts_ffn_kernel<linear_accum::fp32, false>);
+                                       : exact
+                                           ? (pipe ? experts_ffn_kernel<linear_accum::exact, true>
+                                                   : experts_ffn_kernel<linear_accum::exact, false>)
+                                           : (pipe ? experts_ffn_kernel<linear_accum::fp32, true>
+                                                   : experts_ffn_kernel<linear_accum::fp32, false>);
     if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     const dim3 grid(grid_for(base.n, k_warps * L.cpw), g.slots + (has_shared ? 1 : 0));
@@ -1574,10 +1595,11 @@ Status linear_group_gemv_launch(const linear_params *items,
         return Status::unsupported("linear_group_gemv: too many columns");
     const bool exact = accum == linear_accum::exact;
     void (*const kernel)(gemv_group) = tc ? gemv_group_kernel<linear_accum::fp32, false, true>
-                                       : exact ? (pipe ? gemv_group_kernel<linear_accum::exact, true>
-                                                       : gemv_group_kernel<linear_accum::exact, false>)
-                                               : (pipe ? gemv_group_kernel<linear_accum::fp32, true>
-                                                       : gemv_group_kernel<linear_accum::fp32, false>);
+                                       : exact
+                                           ? (pipe ? gemv_group_kernel<linear_accum::exact, true>
+                                                   : gemv_group_kernel<linear_accum::exact, false>)
+                                           : (pipe ? gemv_group_kernel<linear_accum::fp32, true>
+                                                   : gemv_group_kernel<linear_accum::fp32, false>);
     if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     const unsigned grid = static_cast<unsigned>(blocks);

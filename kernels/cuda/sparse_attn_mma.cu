@@ -29,6 +29,12 @@
   per SM; the sm_90 opt-in).
   Differences from the exact kernel: fp32 dots and P·V sums (hardware order), expf (~2 ulp), fp32
   denominators; each may move a bf16 rounding by one ulp. Bounds: tst_cuda_ops.
+
+  Decode rows (split-KV, attnsplit): by default the same kernel with one M tile (16 heads, 4
+  warps, 128 threads, ~90 KiB of shared memory: two blocks an SM) per block and 32 indices a
+  split, so one V4-Flash row is 4 head groups x 20 (CSA, 640 indices) or 36 (HCA, 1152) splits =
+  80 or 144 blocks instead of 10 or 18 blocks of 64 heads; each block's serial chain is one
+  32-key block (gather, S, softmax, P·V). FATHOM_CUDA_ATTN_DECODE_SPLIT=0: the previous shape.
 */
 #include "kernels/cuda_ops.h"
 
@@ -36,6 +42,9 @@
 #include "kv_packed.cuh"
 #include "mma_sync.cuh"
 #include "row_ops.cuh"
+
+#include <atomic>
+#include <cstdlib>
 
 namespace fathom::kernels {
 
@@ -46,15 +55,19 @@ using cuda::mma::round_bf16x2;
 
 namespace {
 
-constexpr int k_heads = 64; // heads per block
-constexpr int k_warps = 16;
-constexpr int k_threads = 32 * k_warps;
+// A block takes KM M tiles of 16 heads (4 KM warps): KM = 4 (64 heads, 16 warps) for prefill
+// rows and the previous decode split; KM = 1 (16 heads, 4 warps) for the decode split that
+// fills the GPU at batch 1 (attnsplit: heads and short key ranges across blocks).
+template<int KM>
+constexpr int heads_of = 16 * KM;
+template<int KM>
+constexpr int threads_of = 128 * KM;
 constexpr int k_blk = 64; // keys per index block (max)
+constexpr int k_max_splits = 64; // decode splits per index row (the merge's e_s in shared memory)
 constexpr int k_max_dim = 512;
 constexpr int k_max_nt = k_max_dim / 32;    // O n-tiles per warp (dims D/4 in tiles of 8)
 constexpr int k_s_stride = k_blk + 8;       // fp32 S row stride
 constexpr int k_p_stride_w = k_blk / 2 + 4; // bf16-pair P row stride (words)
-constexpr int k_gather_batch = 4;
 
 struct Layout
 {
@@ -63,15 +76,15 @@ struct Layout
     size_t total() const { return kv + q + s + p + stats + rows; }
 };
 
-__host__ __device__ inline Layout layout(int head_dim)
+__host__ __device__ inline Layout layout(int head_dim, int heads)
 {
     Layout l;
     l.row_w = head_dim / 2 + 4;
     l.kv = sizeof(uint32_t) * k_blk * l.row_w;
-    l.q = sizeof(uint32_t) * k_heads * l.row_w;
-    l.s = sizeof(float) * k_heads * k_s_stride;
-    l.p = sizeof(uint32_t) * k_heads * k_p_stride_w;
-    l.stats = sizeof(float) * 3 * k_heads;
+    l.q = sizeof(uint32_t) * heads * l.row_w;
+    l.s = sizeof(float) * heads * k_s_stride;
+    l.p = sizeof(uint32_t) * heads * k_p_stride_w;
+    l.stats = sizeof(float) * 3 * heads;
     l.rows = sizeof(int32_t) * k_blk;
     return l;
 }
@@ -124,60 +137,109 @@ __device__ inline void out_rope_rows(const SparseAttnParams &p, int t_row, int h
     }
 }
 
-// The split merge of one (row, head), the partials of split s at w + s·(D + 2) (load: plain or
-// past L1): the maximum M, e_s = exp(m_s − M) into e[s] (−1 marks an empty split, skipped), and
-// the denominator with the sink (1 without any key: none).
+// The split merge of one (row, head) by one warp (all 32 lanes call it; splits <=
+// k_max_splits), the partials of split s at w + s·(D + 2) (load: plain or past L1): the maximum
+// M, e_s = exp(m_s − M) into e[s] (−1 marks an empty split, skipped; the caller's barrier before
+// other warps read it), and the denominator with the sink (1 without any key: none), the same in
+// every lane. Lane l takes splits l, l + 32 (loads in parallel, not a serial chain of splits);
+// the denominator's fp32 sum is the lanes' sums, then a butterfly: one fixed order.
 template<typename Load>
 __device__ inline float combine_stats(
     const float *w, int D, int splits, float sink, float *e, bool *none, Load load)
 {
-    const int D2 = D + 2;
-    float m = -__int_as_float(0x7F800000);
-    for (int s = 0; s < splits; ++s)
-        m = fmaxf(m, load(w + s * D2 + D));
+    const int D2 = D + 2, lane = threadIdx.x & 31;
+    const float ninf = -__int_as_float(0x7F800000);
+    const float m0 = lane < splits ? load(w + lane * D2 + D) : ninf;
+    const float m1 = lane + 32 < splits ? load(w + (lane + 32) * D2 + D) : ninf;
+    const float d0 = lane < splits ? load(w + lane * D2 + D + 1) : 0.0f;
+    const float d1 = lane + 32 < splits ? load(w + (lane + 32) * D2 + D + 1) : 0.0f;
+    const float m = cuda::warp_max(fmaxf(m0, m1));
     *none = isinf(m);
-    float den = 0.0f;
-    for (int s = 0; s < splits; ++s) {
-        const float ms = load(w + s * D2 + D);
-        e[s] = isinf(ms) ? -1.0f : expf(__fsub_rn(ms, m));
-        if (!isinf(ms))
-            den = __fadd_rn(den, __fmul_rn(load(w + s * D2 + D + 1), e[s]));
-    }
+    const float e0 = isinf(m0) ? -1.0f : expf(__fsub_rn(m0, m));
+    const float e1 = isinf(m1) ? -1.0f : expf(__fsub_rn(m1, m));
+    if (lane < splits)
+        e[lane] = e0;
+    if (lane + 32 < splits)
+        e[lane + 32] = e1;
+    float den = __fadd_rn(isinf(m0) ? 0.0f : __fmul_rn(d0, e0),
+                          isinf(m1) ? 0.0f : __fmul_rn(d1, e1));
+    for (int o = 16; o > 0; o >>= 1)
+        den = __fadd_rn(den, __shfl_xor_sync(0xFFFFFFFFu, den, o));
     return *none ? 1.0f : __fadd_rn(den, expf(__fsub_rn(sink, m)));
 }
 
-// Output dim d of that (row, head): bf16(Σ_s O_s[d] e_s / den), empty splits skipped, 0 without
-// a key.
-template<typename Load>
-__device__ inline float combine_value(
-    const float *w, int D, int splits, int d, const float *e, float den, bool none, Load load)
+// Output dims d0, d0 + step, .. (N of them, those < D) of that (row, head): bf16(Σ_s O_s[d] e_s /
+// den), splits in order, empty ones skipped, 0 without a key, to out[d]. Splits in chunks of 8:
+// the chunk's 8 N loads first (all in flight), then its ordered sums - a few rounds of loads per
+// thread instead of one load latency per split and dim.
+template<int N, typename Load>
+__device__ inline void combine_values(const float *w,
+                                      int D,
+                                      int splits,
+                                      int d0,
+                                      int step,
+                                      const float *e,
+                                      float den,
+                                      bool none,
+                                      float *out,
+                                      Load load)
 {
+    constexpr int k_chunk = 8;
     const int D2 = D + 2;
-    float acc = 0.0f;
-    for (int s = 0; s < splits; ++s)
-        if (!(e[s] < 0.0f))
-            acc = __fadd_rn(acc, __fmul_rn(load(w + s * D2 + d), e[s]));
-    float x = none ? 0.0f : __fdiv_rn(acc, den), dummy = 0.0f;
-    round_bf16x2(x, dummy);
-    return x;
+    float acc[N];
+#pragma unroll
+    for (int j = 0; j < N; ++j)
+        acc[j] = 0.0f;
+    for (int s0 = 0; s0 < splits; s0 += k_chunk) {
+        float o[k_chunk][N], es[k_chunk];
+#pragma unroll
+        for (int u = 0; u < k_chunk; ++u) {
+            const int s = s0 + u;
+            es[u] = s < splits ? e[s] : -1.0f;
+#pragma unroll
+            for (int j = 0; j < N; ++j)
+                o[u][j] = s < splits && !(es[u] < 0.0f) && d0 + j * step < D
+                              ? load(w + s * D2 + d0 + j * step)
+                              : 0.0f;
+        }
+#pragma unroll
+        for (int u = 0; u < k_chunk; ++u)
+            if (!(es[u] < 0.0f))
+#pragma unroll
+                for (int j = 0; j < N; ++j)
+                    acc[j] = __fadd_rn(acc[j], __fmul_rn(o[u][j], es[u]));
+    }
+#pragma unroll
+    for (int j = 0; j < N; ++j)
+        if (d0 + j * step < D) {
+            float x = none ? 0.0f : __fdiv_rn(acc[j], den), dummy = 0.0f;
+            round_bf16x2(x, dummy);
+            out[d0 + j * step] = x;
+        }
 }
 
-// part == nullptr: the whole index row, normalised output (prefill). Otherwise the decode
-// variant's split blockIdx.z: index blocks [z bps, (z + 1) bps) only, and the unnormalised
+// part == nullptr: the whole index row in online-softmax blocks of blk indices, normalised output
+// (prefill). Otherwise the decode variant's split blockIdx.z: indices [z keys, (z + 1) keys)
+// only (blocks of blk), and the unnormalised
 // partial O, its maximum and its denominator (no sink) to part (sparse_attn_combine_kernel),
 // or with counters (the fused tail) the merge in the same launch: the last block of each
 // (row, head group) to finish (a counter per group, left at 0 again for the next launch or a
 // graph replay) merges the group's splits as the combine kernel does. The output's inverse
 // RoPE (p.out_rope_positions) follows the store that writes the final output.
-__global__ void __launch_bounds__(k_threads, 1)
-    sparse_attn_mma_kernel(SparseAttnParams p, float *part, int bps, int *counters)
+template<int KM>
+__global__ void __launch_bounds__(threads_of<KM>, KM == 4 ? 1 : 2)
+    sparse_attn_mma_kernel(SparseAttnParams p, float *part, int keys, int blk, int *counters)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
+    constexpr int k_heads = heads_of<KM>;
+    constexpr int k_warps = 4 * KM;
+    // Loads in flight per thread while staging q and the kv rows (4 KM warps: 16 / KM).
+    constexpr int k_gather_batch = 16 / KM;
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ int s_n;
     const int D = p.head_dim;
-    const Layout l = layout(D);
+    const Layout l = layout(D, k_heads);
     uint32_t *kvs = reinterpret_cast<uint32_t *>(smem);
     uint32_t *qs = reinterpret_cast<uint32_t *>(smem + l.kv);
     float *ss = reinterpret_cast<float *>(smem + l.kv + l.q);
@@ -193,22 +255,28 @@ __global__ void __launch_bounds__(k_threads, 1)
     const int g = lane >> 2, t = lane & 3;
     const int quads = D / 4;
 
-    // Q of the 64 heads as bf16 (heads past n_heads zero), running statistics.
-    for (int i = threadIdx.x; i < k_heads * quads; i += blockDim.x) {
-        const int hh = i / quads, d4 = i % quads;
-        uint32_t v[2] = {0u, 0u};
-        if (h0 + hh < p.n_heads)
-            load_bf16x4(p.q + (static_cast<int64_t>(t_row) * p.n_heads + h0 + hh) * D + 4 * d4, v);
-        qs[hh * l.row_w + 2 * d4] = v[0];
-        qs[hh * l.row_w + 2 * d4 + 1] = v[1];
+    // Q of the block's heads as bf16 (heads past n_heads zero), running statistics. Batches of
+    // 8 quads a thread, loads first (2 rounds of loads for 16 quads a thread, not 16).
+    for (int i0 = threadIdx.x; i0 < k_heads * quads; i0 += 8 * blockDim.x) {
+        uint32_t v[8][2];
+#pragma unroll
+        for (int b = 0; b < 8; ++b) {
+            const int i = i0 + b * blockDim.x;
+            const int hh = i / quads, d4 = i % quads;
+            v[b][0] = v[b][1] = 0u;
+            if (i < k_heads * quads && h0 + hh < p.n_heads)
+                load_bf16x4(p.q + (static_cast<int64_t>(t_row) * p.n_heads + h0 + hh) * D + 4 * d4,
+                            v[b]);
+        }
+        cuda::mma::store_staged_quads(qs, l.row_w, v, i0, quads, k_heads * quads);
     }
     if (threadIdx.x < k_heads) {
         sm[threadIdx.x] = -__int_as_float(0x7F800000);
         sden[threadIdx.x] = 0.0f;
     }
 
-    const int m_tile = warp & 3;  // heads 16 m_tile .. + 15 (S and P·V)
-    const int c_part = warp >> 2; // S: keys 16 c_part .. + 15; P·V: dims c_part · D/4 ..
+    const int m_tile = warp % KM; // heads 16 m_tile .. + 15 (S and P·V)
+    const int c_part = warp / KM; // S: keys 16 c_part .. + 15; P·V: dims c_part · D/4 ..
     const int nt = D / 32;        // P·V n-tiles of this warp
     const int ksteps = D / 16;    // S k-steps
     float acc[k_max_nt][4];
@@ -219,14 +287,12 @@ __global__ void __launch_bounds__(k_threads, 1)
     const int32_t *idx = p.idx + static_cast<int64_t>(t_row) * p.n_idx;
     int i_begin = 0, i_end = p.n_idx;
     if (part) {
-        const int64_t first = static_cast<int64_t>(blockIdx.z) * bps * p.block;
+        const int64_t first = static_cast<int64_t>(blockIdx.z) * keys;
         i_begin = first < p.n_idx ? static_cast<int>(first) : p.n_idx;
-        i_end = first + static_cast<int64_t>(bps) * p.block < p.n_idx
-                    ? static_cast<int>(first + static_cast<int64_t>(bps) * p.block)
-                    : p.n_idx;
+        i_end = first + keys < p.n_idx ? static_cast<int>(first + keys) : p.n_idx;
     }
-    for (int b0 = i_begin; b0 < i_end; b0 += p.block) {
-        const int b1 = b0 + p.block < i_end ? b0 + p.block : i_end;
+    for (int b0 = i_begin; b0 < i_end; b0 += blk) {
+        const int b1 = b0 + blk < i_end ? b0 + blk : i_end;
         __syncthreads(); // the previous block's tiles are no longer read
         // 1. Compaction: lane handles indices b0 + 2 lane, + 1 (block <= 64).
         if (warp == 0) {
@@ -258,20 +324,22 @@ __global__ void __launch_bounds__(k_threads, 1)
         const int n = s_n;
         if (n == 0)
             continue;
-        // 2. Gather (rows n.. zero: their scores are masked, their values must not be NaN).
-        // In batches of 4 quads per thread, loads first: 4 x 512 16-byte loads in flight
-        // (bf16 pools: 8-byte loads, stored as loaded).
+        // 2. Gather (rows n.. zero: their scores are masked, their values must not be NaN; rows
+        // past n rounded up to 16 are never read, not staged). In batches of k_gather_batch
+        // quads per thread, loads first: 2048 16-byte loads in flight a block (bf16 pools:
+        // 8-byte loads, stored as loaded).
+        const int staged = ((n + 15) & ~15) * quads;
         if (p.kv_packed || p.kv_ext_packed) {
             const int nope = D - p.kv_rope;
             const int64_t rb = cuda::packed_row_bytes(D, p.kv_rope);
-            for (int i0 = threadIdx.x; i0 < k_blk * quads; i0 += k_gather_batch * blockDim.x) {
+            for (int i0 = threadIdx.x; i0 < staged; i0 += k_gather_batch * blockDim.x) {
                 uint32_t w[k_gather_batch][2];
 #pragma unroll
                 for (int b = 0; b < k_gather_batch; ++b) {
                     const int i = i0 + b * blockDim.x;
                     const int s = i / quads, d4 = i % quads;
                     w[b][0] = w[b][1] = 0u;
-                    if (i < k_blk * quads && s < n) {
+                    if (i < staged && s < n) {
                         const int32_t r = rows[s];
                         cuda::packed_kv_bf16x4(r < p.n_kv
                                                    ? p.kv_packed + static_cast<int64_t>(r) * rb
@@ -283,17 +351,17 @@ __global__ void __launch_bounds__(k_threads, 1)
                                                w[b]);
                     }
                 }
-                cuda::mma::store_staged_quads(kvs, l.row_w, w, i0, quads, k_blk * quads);
+                cuda::mma::store_staged_quads(kvs, l.row_w, w, i0, quads, staged);
             }
         } else if (p.kv_bf16 || p.kv_ext_bf16) {
-            for (int i0 = threadIdx.x; i0 < k_blk * quads; i0 += k_gather_batch * blockDim.x) {
+            for (int i0 = threadIdx.x; i0 < staged; i0 += k_gather_batch * blockDim.x) {
                 uint32_t w[k_gather_batch][2];
 #pragma unroll
                 for (int b = 0; b < k_gather_batch; ++b) {
                     const int i = i0 + b * blockDim.x;
                     const int s = i / quads, d4 = i % quads;
                     w[b][0] = w[b][1] = 0u;
-                    if (i < k_blk * quads && s < n) {
+                    if (i < staged && s < n) {
                         const int32_t r = rows[s];
                         load_bf16x4_bits((r < p.n_kv ? p.kv_bf16 + static_cast<int64_t>(r) * D
                                                      : p.kv_ext_bf16
@@ -302,17 +370,17 @@ __global__ void __launch_bounds__(k_threads, 1)
                                          w[b]);
                     }
                 }
-                cuda::mma::store_staged_quads(kvs, l.row_w, w, i0, quads, k_blk * quads);
+                cuda::mma::store_staged_quads(kvs, l.row_w, w, i0, quads, staged);
             }
         } else {
-            for (int i0 = threadIdx.x; i0 < k_blk * quads; i0 += k_gather_batch * blockDim.x) {
+            for (int i0 = threadIdx.x; i0 < staged; i0 += k_gather_batch * blockDim.x) {
                 float f[k_gather_batch][4];
 #pragma unroll
                 for (int b = 0; b < k_gather_batch; ++b) {
                     const int i = i0 + b * blockDim.x;
                     const int s = i / quads, d4 = i % quads;
                     f[b][0] = f[b][1] = f[b][2] = f[b][3] = 0.0f;
-                    if (i < k_blk * quads && s < n) {
+                    if (i < staged && s < n) {
                         const int32_t r = rows[s];
                         load_f32x4((r < p.n_kv ? p.kv + static_cast<int64_t>(r) * D
                                                : p.kv_ext + static_cast<int64_t>(r - p.n_kv) * D)
@@ -324,7 +392,7 @@ __global__ void __launch_bounds__(k_threads, 1)
                 for (int b = 0; b < k_gather_batch; ++b) {
                     const int i = i0 + b * blockDim.x;
                     const int s = i / quads, d4 = i % quads;
-                    if (i < k_blk * quads) {
+                    if (i < staged) {
                         kvs[s * l.row_w + 2 * d4] = pack_bf16(f[b][0], f[b][1]);
                         kvs[s * l.row_w + 2 * d4 + 1] = pack_bf16(f[b][2], f[b][3]);
                     }
@@ -453,38 +521,43 @@ __global__ void __launch_bounds__(k_threads, 1)
         if (!cuda::arrive_last(counters + t_row * gridDim.y + blockIdx.y,
                                static_cast<int>(gridDim.z)))
             return;
-        // The merge of heads h0 .. h0 + nh − 1: their e_s and denominators (a thread per head;
-        // the S tile's shared memory, free now: 64 x 32 + 64 + 64 floats), then the outputs.
+        // The merge of heads h0 .. h0 + nh − 1: their e_s and denominators (a warp per head;
+        // the S tile's shared memory, free now: heads x (k_max_splits + 2) floats <= heads x
+        // k_s_stride), then the outputs: 128 threads per head, 4 dims each (D <= 512), KM heads
+        // at a time.
+        static_assert(k_max_splits + 2 <= k_s_stride, "the merge's statistics fit the S tile");
         const int nh = p.n_heads - h0 < k_heads ? p.n_heads - h0 : k_heads;
         const int splits = static_cast<int>(gridDim.z);
         const auto cg = [](const float *a) { return load_cg(a); };
-        float *e_all = ss, *dens = ss + k_heads * 32;
+        float *e_all = ss, *dens = ss + k_heads * k_max_splits;
         int *nones = reinterpret_cast<int *>(dens + k_heads);
         const float *w0 = part + (static_cast<int64_t>(t_row) * p.n_heads + h0) * splits * D2;
-        if (threadIdx.x < nh) {
+        for (int hh = warp; hh < nh; hh += k_warps) {
             bool none = false;
-            dens[threadIdx.x] = combine_stats(w0 + static_cast<int64_t>(threadIdx.x) * splits * D2,
-                                              D,
-                                              splits,
-                                              p.sink[h0 + threadIdx.x],
-                                              e_all + 32 * threadIdx.x,
-                                              &none,
-                                              cg);
-            nones[threadIdx.x] = none;
+            const float den = combine_stats(w0 + static_cast<int64_t>(hh) * splits * D2,
+                                            D,
+                                            splits,
+                                            p.sink[h0 + hh],
+                                            e_all + k_max_splits * hh,
+                                            &none,
+                                            cg);
+            if (lane == 0) {
+                dens[hh] = den;
+                nones[hh] = none;
+            }
         }
         __syncthreads();
-        for (int i = threadIdx.x; i < nh * D; i += blockDim.x) {
-            const int hh = i / D, d = i % D;
-            p.out[(static_cast<int64_t>(t_row) * p.n_heads + h0 + hh) * D + d]
-                = combine_value(w0 + static_cast<int64_t>(hh) * splits * D2,
-                                D,
-                                splits,
-                                d,
-                                e_all + 32 * hh,
-                                dens[hh],
-                                nones[hh] != 0,
-                                cg);
-        }
+        for (int hh = threadIdx.x / 128; hh < nh; hh += KM)
+            combine_values<4>(w0 + static_cast<int64_t>(hh) * splits * D2,
+                              D,
+                              splits,
+                              threadIdx.x % 128,
+                              128,
+                              e_all + k_max_splits * hh,
+                              dens[hh],
+                              nones[hh] != 0,
+                              p.out + (static_cast<int64_t>(t_row) * p.n_heads + h0 + hh) * D,
+                              cg);
         if (p.out_rope_positions) {
             __syncthreads(); // the outputs stored above, read back by other threads
             out_rope_rows(p, t_row, h0, h0 + nh);
@@ -521,11 +594,15 @@ __global__ void __launch_bounds__(k_threads, 1)
 // The decode variant's merge, one block per (row, head): M = max_s m_s, the split sums rescaled
 // by exp(m_s - M), the sink in the final denominator only; o = bf16(O / den), 0 without a key;
 // then the output's inverse RoPE (p.out_rope_positions).
-__global__ void sparse_attn_combine_kernel(const float *part, SparseAttnParams p, int splits)
+// 128 threads (the statistics by warp 0, 4 dims a thread: D <= 512), the same arithmetic in the
+// same order as the fused tail's merge (the same bits).
+__global__ void __launch_bounds__(128) sparse_attn_combine_kernel(const float *part,
+                                                                   SparseAttnParams p,
+                                                                   int splits)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
-    __shared__ float e[32];
+    __shared__ float e[k_max_splits];
     __shared__ float s_den;
     __shared__ int s_none;
     const int D = p.head_dim;
@@ -533,14 +610,16 @@ __global__ void sparse_attn_combine_kernel(const float *part, SparseAttnParams p
     const int h = static_cast<int>(rh % p.n_heads);
     const float *w = part + rh * splits * (D + 2);
     const auto plain = [](const float *a) { return *a; };
-    if (threadIdx.x == 0) {
+    if (threadIdx.x < 32) {
         bool none = false;
-        s_den = combine_stats(w, D, splits, p.sink[h], e, &none, plain);
-        s_none = none;
+        const float den = combine_stats(w, D, splits, p.sink[h], e, &none, plain);
+        if (threadIdx.x == 0) {
+            s_den = den;
+            s_none = none;
+        }
     }
     __syncthreads();
-    for (int d = threadIdx.x; d < D; d += blockDim.x)
-        p.out[rh * D + d] = combine_value(w, D, splits, d, e, s_den, s_none != 0, plain);
+    combine_values<4>(w, D, splits, threadIdx.x, 128, e, s_den, s_none != 0, p.out + rh * D, plain);
     if (p.out_rope_positions) {
         __syncthreads(); // the outputs stored above, read back by other threads
         const int t_row = static_cast<int>(rh / p.n_heads);
@@ -548,24 +627,73 @@ __global__ void sparse_attn_combine_kernel(const float *part, SparseAttnParams p
     }
 }
 
-// Splits of the decode variant: fixed by the index row's width (a replayed graph's launch shape
-// does not depend on how many indices are valid), at most 32, whole online-softmax blocks each.
-int decode_splits(const SparseAttnParams &p, int *bps)
+// FATHOM_CUDA_ATTN_DECODE_SPLIT (read once): indices per decode split with 16 heads a block
+// (unset: k_decode_keys; a multiple of 16 from 16 to 4096), or 0: the previous shape (64 heads a
+// block, whole online-softmax blocks per split, at most 32 splits). Tests override it
+// (sparse_attn_decode_set_split).
+constexpr int k_decode_keys = 32;
+std::atomic<int> g_decode_keys{-1}; // -1: not read yet
+
+int decode_keys_setting()
 {
-    const int nb = p.n_idx > 0 ? (p.n_idx + p.block - 1) / p.block : 1;
-    const int want = nb < 32 ? nb : 32;
-    *bps = (nb + want - 1) / want;
-    return (nb + *bps - 1) / *bps;
+    int keys = g_decode_keys.load(std::memory_order_relaxed);
+    if (keys < 0) {
+        keys = k_decode_keys;
+        if (const char *v = std::getenv("FATHOM_CUDA_ATTN_DECODE_SPLIT"); v && *v) {
+            const int x = std::atoi(v);
+            keys = x <= 0 ? 0 : x < 16 ? 16 : x > 4096 ? 4096 : (x + 15) / 16 * 16;
+        }
+        g_decode_keys.store(keys, std::memory_order_relaxed);
+    }
+    return keys;
+}
+
+// The decode variant's launch shape: fixed by the index row's width and the setting (a replayed
+// graph's launch shape does not depend on how many indices are valid): km M tiles of 16 heads a
+// block, `splits` splits of `keys` indices each (the last one shorter), online-softmax blocks of
+// blk indices inside a split.
+struct DecodeShape
+{
+    int km, splits, keys, blk;
+};
+
+DecodeShape decode_shape(const SparseAttnParams &p)
+{
+    const int setting = decode_keys_setting();
+    DecodeShape d;
+    if (setting == 0) { // the previous shape: whole blocks of p.block, at most 32 splits
+        const int nb = p.n_idx > 0 ? (p.n_idx + p.block - 1) / p.block : 1;
+        const int want = nb < 32 ? nb : 32;
+        const int bps = (nb + want - 1) / want;
+        d.km = 4;
+        d.splits = (nb + bps - 1) / bps;
+        d.keys = bps * p.block;
+        d.blk = p.block;
+        return d;
+    }
+    int keys = setting; // grown in steps of the setting until the splits fit the merge
+    while (p.n_idx > static_cast<int64_t>(keys) * k_max_splits)
+        keys += setting;
+    d.km = 1;
+    d.splits = p.n_idx > 0 ? (p.n_idx + keys - 1) / keys : 1;
+    d.keys = keys;
+    d.blk = p.block < keys ? p.block : keys;
+    return d;
 }
 
 } // namespace
+
+void sparse_attn_decode_set_split(int keys)
+{
+    g_decode_keys.store(keys < 0 ? -1 : keys == 0 ? 0 : keys < 16 ? 16 : (keys + 15) / 16 * 16,
+                        std::memory_order_relaxed);
+}
 
 size_t sparse_attn_decode_workspace_floats(const SparseAttnParams &p)
 {
     if (p.block <= 0 || p.n_q <= 0 || p.n_heads <= 0)
         return 0;
-    int bps = 0;
-    const int splits = decode_splits(p, &bps);
+    const int splits = decode_shape(p).splits;
     return static_cast<size_t>(p.n_q) * p.n_heads * splits * (p.head_dim + 2);
 }
 
@@ -577,7 +705,10 @@ bool sparse_attn_mma_supported(const SparseAttnParams &p)
 
 int sparse_attn_decode_counters(const SparseAttnParams &p)
 {
-    return p.n_q > 0 && p.n_heads > 0 ? p.n_q * ((p.n_heads + k_heads - 1) / k_heads) : 0;
+    if (p.n_q <= 0 || p.n_heads <= 0 || p.block <= 0)
+        return 0;
+    const int heads = 16 * decode_shape(p).km;
+    return p.n_q * ((p.n_heads + heads - 1) / heads);
 }
 
 Status sparse_attn_fast_cuda(const SparseAttnParams &p,
@@ -606,28 +737,36 @@ Status sparse_attn_fast_cuda(const SparseAttnParams &p,
     if (!p.q || !p.idx || !p.sink || !p.out || p.n_heads <= 0 || (p.n_kv > 0 && !pool)
         || (bf16 && p.kv_ext && !p.kv_ext_bf16)
         || (packed && (p.kv_ext || p.kv_ext_bf16) && !p.kv_ext_packed) || p.n_idx < 0
-        || (p.n_heads + k_heads - 1) / k_heads > 65535
+        || (p.n_heads + 15) / 16 > 65535
         || (p.out_rope_positions
             && (!p.out_rope_freqs || p.out_rope_dim <= 0 || (p.out_rope_dim & 1)
                 || p.out_rope_dim > p.head_dim)))
         return Status::invalid("sparse_attn_fast_cuda: bad arguments");
-    const size_t bytes = layout(p.head_dim).total();
-    if (const cudaError_t err = cuda::allow_smem(sparse_attn_mma_kernel, bytes); err != cudaSuccess)
-        return cuda_status(err);
     if (p.n_q == 0)
         return Status::success();
-    if (!decode) {
-        const dim3 grid(p.n_q, (p.n_heads + k_heads - 1) / k_heads);
-        FATHOM_LAUNCH(grid, k_threads, bytes, stream, sparse_attn_mma_kernel)
-        (p, nullptr, 0, nullptr);
-        return cuda::launch_status();
+    const DecodeShape ds = decode ? decode_shape(p) : DecodeShape{4, 1, p.n_idx, p.block};
+    if (ds.splits > k_max_splits)
+        return Status::invalid("sparse_attn_fast_cuda: too many decode splits");
+    const int heads = 16 * ds.km;
+    const dim3 grid(p.n_q, (p.n_heads + heads - 1) / heads, decode ? ds.splits : 1);
+    const size_t bytes = layout(p.head_dim, heads).total();
+    if (ds.km == 4) {
+        if (const cudaError_t err = cuda::allow_smem(sparse_attn_mma_kernel<4>, bytes);
+            err != cudaSuccess)
+            return cuda_status(err);
+        FATHOM_LAUNCH(grid, threads_of<4>, bytes, stream, sparse_attn_mma_kernel<4>)
+        (p, decode ? workspace : nullptr, ds.keys, ds.blk, decode ? counters : nullptr);
+    } else {
+        if (const cudaError_t err = cuda::allow_smem(sparse_attn_mma_kernel<1>, bytes);
+            err != cudaSuccess)
+            return cuda_status(err);
+        FATHOM_LAUNCH(grid, threads_of<1>, bytes, stream, sparse_attn_mma_kernel<1>)
+        (p, workspace, ds.keys, ds.blk, counters);
     }
-    int bps = 0;
-    const int splits = decode_splits(p, &bps);
-    const dim3 grid(p.n_q, (p.n_heads + k_heads - 1) / k_heads, splits);
-    FATHOM_LAUNCH(grid, k_threads, bytes, stream, sparse_attn_mma_kernel)
-    (p, workspace, bps, counters);
     Status st = cuda::launch_status();
+    if (!decode)
+        return st;
+    const int splits = ds.splits;
     if (!st.ok() || counters)
         return st;
     FATHOM_LAUNCH(dim3(p.n_q * p.n_heads), 128, 0, stream, sparse_attn_combine_kernel)

@@ -128,36 +128,75 @@ __global__ void __launch_bounds__(k_threads) topk_kernel(const float *values,
             write_index_row(ix, r, 0, buf);
         return;
     }
-    // 1. Radix select of the kk-th largest key.
+    // 1. Radix select of the kk-th largest key. A row that keeps all its elements (nr <= k:
+    // decode at short contexts) needs none: key 0 as the boundary, every element equal to it
+    // taken (the compaction below then keeps all nr, in the same order).
     if (threadIdx.x == 0) {
         s_prefix = 0;
         s_remaining = kk;
     }
-    for (int shift = 24; shift >= 0; shift -= 8) {
+    for (int shift = 24; shift >= 0 && kk < nr; shift -= 8) {
         for (int i = threadIdx.x; i < 256; i += blockDim.x)
             hist[i] = 0;
         __syncthreads();
         const uint32_t prefix = s_prefix;
         const uint32_t hi_mask = shift == 24 ? 0u : (0xFFFFFFFFu << (shift + 8));
-        for (int i = threadIdx.x; i < nr; i += blockDim.x) {
+        // Four loads in flight a thread, then their counts.
+        int i = threadIdx.x;
+        for (; i + 3 * static_cast<int>(blockDim.x) < nr; i += 4 * blockDim.x) {
+            uint32_t key[4];
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+                key[j] = cuda::radix_key(v[i + j * blockDim.x]);
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+                if ((key[j] & hi_mask) == (prefix & hi_mask))
+                    atomicAdd(&hist[(key[j] >> shift) & 0xFFu], 1);
+        }
+        for (; i < nr; i += blockDim.x) {
             const uint32_t key = cuda::radix_key(v[i]);
             if ((key & hi_mask) == (prefix & hi_mask))
                 atomicAdd(&hist[(key >> shift) & 0xFFu], 1);
         }
         __syncthreads();
-        if (threadIdx.x == 0) {
-            int remaining = s_remaining;
-            int d = 255;
-            for (; d > 0; --d) {
-                if (hist[d] >= remaining)
-                    break;
-                remaining -= hist[d];
+        // The digit: the largest d in 1..255 whose bin reaches the count still to take after
+        // the bins above it, else 0 (remaining less the bins above). Warp 0: lane l sums bins
+        // 255 - 8l .. 248 - 8l, a scan over the lanes gives the count above each lane's bins,
+        // the first lane whose bins reach the count walks its 8 bins (not up to 255 bins by one
+        // thread: a serial chain of shared loads per pass).
+        if (threadIdx.x < 32) {
+            const int lane = threadIdx.x;
+            const int remaining = s_remaining;
+            const int top = 255 - 8 * lane;
+            int sum = 0;
+#pragma unroll
+            for (int j = 0; j < 8; ++j)
+                sum += hist[top - j];
+            int incl = sum;
+            for (int o = 1; o < 32; o <<= 1) {
+                const int u = __shfl_up_sync(0xFFFFFFFFu, incl, o);
+                if (lane >= o)
+                    incl += u;
             }
-            s_remaining = remaining;
-            s_prefix = prefix | (static_cast<uint32_t>(d) << shift);
+            // The counts grow with the lane: the first lane reaching it is the one whose
+            // predecessor does not (lane 31 when none reaches it).
+            const int prev = __shfl_up_sync(0xFFFFFFFFu, incl, 1);
+            const bool first = incl >= remaining ? lane == 0 || prev < remaining : lane == 31;
+            if (first) {
+                int rem = remaining - (incl - sum), d = top;
+                for (; d > 0; --d) {
+                    if (hist[d] >= rem)
+                        break;
+                    rem -= hist[d];
+                }
+                s_remaining = rem;
+                s_prefix = prefix | (static_cast<uint32_t>(d) << shift);
+            }
         }
         __syncthreads();
     }
+    if (kk == nr) // every element taken (no pass ran): thread 0's s_prefix 0, s_remaining nr
+        __syncthreads();
     const uint32_t kth = s_prefix;
     const int take_eq = s_remaining; // elements equal to kth to take, lowest indices first
     // 2. Ordered compaction.

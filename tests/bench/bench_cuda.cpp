@@ -956,6 +956,27 @@ void benchAttention(const char *label, int nQ, int nKv, int nExt, int nIdx, int 
     cudaFree(ws);
 }
 
+// The indexer's decode top-k (topk_rows_cuda: one block a row) over one row of n scores.
+void benchTopk(const char *label, int n, int k)
+{
+    namespace kk = fathom::kernels;
+    float *v = randomDeviceBf16(size_t(n), 9);
+    int32_t *out = nullptr;
+    if (!v || cudaMalloc(&out, size_t(k) * 4) != cudaSuccess) {
+        std::printf("  %s: out of device memory\n", label);
+        return;
+    }
+    OpTimer t;
+    const double ms = t.median(
+        5, [&] { kk::topk_rows_cuda(v, 1, n, n, nullptr, k, out, k, nullptr); });
+    const cudaError_t err = cudaDeviceSynchronize();
+    row(std::string("top-k ") + label,
+        err ? cudaGetErrorString(err) : fmt("%.3f ms", ms),
+        fmt("%.0f GB/s of scores", double(n) * 4 / (ms * 1e-3) / 1e9));
+    cudaFree(v);
+    cudaFree(out);
+}
+
 // FATHOM_BENCH_ATTN_OPS=0 skips this table (about 10-30 s, most of it the exact kernels), e.g.
 // in the second and third bench_cuda runs of run-device-checks.sh.
 void benchAttnOps()
@@ -976,6 +997,11 @@ void benchAttnOps()
     benchIndexer("decode 256K (1 x 262144 keys)", 1, 262144, false, 1);
     benchAttention("CSA decode (1 x 640 keys)", 1, 8192, 2048, 640, 1);
     benchAttention("HCA decode (1 x 1152 keys)", 1, 8192, 1024, 1152, 1);
+    // The decode top-512 of the indexer (attnsplit): all kept (512 keys: no radix pass), 32K and
+    // 256K keys (4 radix passes over the row).
+    benchTopk("decode top-512 of 512 keys", 512, 512);
+    benchTopk("decode top-512 of 32768 keys", 32768, 512);
+    benchTopk("decode top-512 of 262144 keys", 262144, 512);
 }
 
 } // namespace

@@ -1092,6 +1092,40 @@ void testTopk()
     Dev<int32_t> do2(k2);
     if (statusOk(k::topk_cuda(dv2.get(), n2, k2, do2.get(), nullptr), "topk") && synced("topk"))
         expectEqual(ref2, do2.host(), "topk n=200000 k=1024");
+
+    // attnsplit: decode-sized rows (the indexer's top-512 over up to 40000 compressed keys):
+    // distinct values of both signs; exactly k visible (every element taken: no radix pass);
+    // fewer than k; negative values with ties (the digit found in the low bins of each pass,
+    // by the scan's later lanes); -0.0, +0.0 and NaN among them.
+    const int n3 = 40000, k3 = 512;
+    std::vector<int32_t> rowN3 = {n3, k3, 37, 33001};
+    const int rows3 = static_cast<int>(rowN3.size());
+    std::vector<float> v3(static_cast<size_t>(rows3) * n3);
+    std::uniform_real_distribution<float> both(-4.0f, 4.0f);
+    std::uniform_int_distribution<int> negLevel(-300, -1);
+    for (int r = 0; r < rows3; ++r)
+        for (int i = 0; i < n3; ++i)
+            v3[static_cast<size_t>(r) * n3 + i] = r == 3
+                                                      ? static_cast<float>(negLevel(g_rng)) * 0.125f
+                                                      : both(g_rng);
+    v3[5] = -0.0f;
+    v3[6] = 0.0f;
+    v3[7] = std::numeric_limits<float>::quiet_NaN();
+    v3[static_cast<size_t>(n3) + 3] = std::numeric_limits<float>::quiet_NaN();
+    std::vector<int32_t> ref3(static_cast<size_t>(rows3) * k3, -1);
+    for (int r = 0; r < rows3; ++r)
+        k::topk_cpu(v3.data() + static_cast<size_t>(r) * n3,
+                    rowN3[r],
+                    std::min(k3, rowN3[r]),
+                    ref3.data() + static_cast<size_t>(r) * k3);
+    Dev<float> dv3(v3);
+    Dev<int32_t> dn3(rowN3), do3(ref3.size());
+    if (statusOk(k::topk_rows_cuda(dv3.get(), rows3, n3, n3, dn3.get(), k3, do3.get(), k3, nullptr),
+                 "topk_rows decode sizes")
+        && synced("topk_rows decode sizes"))
+        expectEqual(ref3,
+                    do3.host(),
+                    "topk_rows k=512 over 40000, 512 (all taken), 37 and 33001 (negative ties)");
 }
 
 // The sparse attention's arguments over q, kv, ext, idx, sink, out (host or device arrays), with
@@ -1474,9 +1508,45 @@ void testIndexerFast()
     testIndexerE4m3();
 }
 
-void testSparseAttnFastCase(
-    int nQ, int heads, int D, int nKv, int nExt, int nIdx, float qScale, bool workspace = true)
+// attnsplit: the attention decode variant's shape for one case (sparse_attn_decode_set_split:
+// indices per split with 16 heads a block, 0 the previous shape), the environment's choice again
+// at the end of the scope.
+struct AttnDecodeSplit
 {
+    explicit AttnDecodeSplit(int keys)
+        : set(keys >= 0)
+    {
+        if (set)
+            k::sparse_attn_decode_set_split(keys);
+    }
+    ~AttnDecodeSplit()
+    {
+        if (set)
+            k::sparse_attn_decode_set_split(-1);
+    }
+    AttnDecodeSplit(const AttnDecodeSplit &) = delete;
+    AttnDecodeSplit &operator=(const AttnDecodeSplit &) = delete;
+    bool set;
+    // The case name's note on the shape.
+    static std::string note(int keys)
+    {
+        return keys < 0    ? std::string()
+               : keys == 0 ? std::string(", previous split shape")
+                           : ", " + std::to_string(keys) + "-index splits";
+    }
+};
+
+void testSparseAttnFastCase(int nQ,
+                            int heads,
+                            int D,
+                            int nKv,
+                            int nExt,
+                            int nIdx,
+                            float qScale,
+                            bool workspace = true,
+                            int split = -1)
+{
+    const AttnDecodeSplit shape(split);
     auto q = randomBf16(static_cast<size_t>(nQ) * heads * D, qScale);
     auto kv = randomBf16(static_cast<size_t>(nKv) * D);
     auto ext = randomBf16(static_cast<size_t>(nExt) * D);
@@ -1565,17 +1635,18 @@ void testSparseAttnFastCase(
                                        nKv,
                                        nExt,
                                        nIdx);
-    char name[128];
+    char name[160];
     std::snprintf(name,
                   sizeof name,
-                  "sparse_attn fast (%d rows x %d heads x %d, %d indices%s)",
+                  "sparse_attn fast (%d rows x %d heads x %d, %d indices%s%s)",
                   nQ,
                   heads,
                   D,
                   nIdx,
                   nQ >= k::k_min_fast_rows ? ""
                   : workspace              ? ", split-KV decode variant"
-                                           : ", no workspace: exact kernel");
+                                           : ", no workspace: exact kernel",
+                  AttnDecodeSplit::note(split).c_str());
     // The decode variant's split partials (fewer than k_min_fast_rows rows, workspace given).
     Dev<float> dws(workspace ? k::sparse_attn_decode_workspace_floats(g) : 1);
     if (!statusOk(k::sparse_attn_fast_cuda(g, nullptr, workspace ? dws.get() : nullptr), name)
@@ -1611,11 +1682,19 @@ void testSparseAttnFast()
     testSparseAttnFastCase(2, 8, 64, 50, 10, 70, 1.0f, false);
     // Decode (split-KV) variant: window + compressed entries of V4 at 640 and 1152 indices, one
     // and three rows (row 1: 1-3 valid keys, every later split empty; row 2: 2 valid keys per
-    // index block), a small shape with a partial last block and two head groups.
-    testSparseAttnFastCase(1, 64, 512, 300, 500, 640, 1.0f);
-    testSparseAttnFastCase(3, 64, 512, 300, 900, 1152, 1.0f);
-    testSparseAttnFastCase(2, 8, 64, 50, 10, 70, 1.0f);
-    testSparseAttnFastCase(5, 80, 128, 100, 0, 130, 0.5f); // row 3: no valid key
+    // index block: with 32-index splits every second split empty), a small shape with a partial
+    // last block and two head groups; each in the default shape (16 heads a block, 32-index
+    // splits: attnsplit), 16-index splits, and the previous shape (64 heads a block).
+    for (int split : {32, 16, 0}) {
+        testSparseAttnFastCase(1, 64, 512, 300, 500, 640, 1.0f, true, split);
+        testSparseAttnFastCase(3, 64, 512, 300, 900, 1152, 1.0f, true, split);
+        testSparseAttnFastCase(2, 8, 64, 50, 10, 70, 1.0f, true, split);
+        testSparseAttnFastCase(5, 80, 128, 100, 0, 130, 0.5f, true, split); // row 3: no valid key
+        // 20 heads: a partial second group of 16; 2500 indices: more than 64 splits of 32 (or
+        // 16), so the splits grow (64 or 48 indices, 40 or 53 splits), the last one partial.
+        testSparseAttnFastCase(3, 20, 128, 100, 40, 300, 1.0f, true, split);
+        testSparseAttnFastCase(4, 24, 64, 60, 2000, 2500, 1.0f, true, split); // row 3: none
+    }
 }
 
 // The grouping of routed ids [rows * topk] computed on the host, as the forward pass orders it:
@@ -4991,8 +5070,10 @@ void testSparseAttnBf16Case(int nQ, int heads, int D, int nKv, int nExt, int nId
 // against the CPU twins (the same attention + rope_cpu Inverse; sparse_attn_cpu for the exact
 // kernel) bit for bit; twice on the same counters (they must be back at 0, the second launch's
 // output written afresh).
-void testSparseAttnFusedTailCase(int nQ, int heads, int D, int nExt, int nIdx, int ropeDim, bool fast)
+void testSparseAttnFusedTailCase(
+    int nQ, int heads, int D, int nExt, int nIdx, int ropeDim, bool fast, int splitKeys = -1)
 {
+    const AttnDecodeSplit shape(splitKeys);
     const int nKv = nIdx / 2 + 7;
     auto q = randomBf16(static_cast<size_t>(nQ) * heads * D, 0.5f);
     auto kv = randomBf16(static_cast<size_t>(nKv) * D);
@@ -5055,11 +5136,11 @@ void testSparseAttnFusedTailCase(int nQ, int heads, int D, int nExt, int nIdx, i
             g.kv_ext_packed = dextp.get();
             g.kv_rope = kvRope;
         }
-        char name[160];
+        char name[192];
         std::snprintf(
             name,
             sizeof name,
-            "attention fused tail%s (%d rows x %d heads x %d, %d indices, rope %d, %s pool)",
+            "attention fused tail%s (%d rows x %d heads x %d, %d indices, rope %d, %s pool%s)",
             !fast   ? ", exact kernel"
             : split ? ", split-KV decode"
                     : ", tensor cores",
@@ -5070,7 +5151,8 @@ void testSparseAttnFusedTailCase(int nQ, int heads, int D, int nExt, int nIdx, i
             ropeDim,
             pool == 0   ? "fp32"
             : pool == 1 ? "bf16"
-                        : "packed");
+                        : "packed",
+            AttnDecodeSplit::note(splitKeys).c_str());
         // The old sequence: the attention (+ its combine launch), then rope_cuda Inverse.
         auto launch = [&](const k::SparseAttnParams &x, int *counters) {
             return fast ? k::sparse_attn_fast_cuda(x, nullptr, dws.get(), counters)
@@ -5139,10 +5221,16 @@ void testSparseAttnFusedTailCase(int nQ, int heads, int D, int nExt, int nIdx, i
 
 void testSparseAttnFusedTail()
 {
-    testSparseAttnFusedTailCase(1, 64, 512, 500, 640, 64, true); // V4 decode: 10 splits
-    testSparseAttnFusedTailCase(3, 80, 128, 40, 1100, 32, true); // 18 splits, two head groups
-    testSparseAttnFusedTailCase(2, 4, 96, 20, 30, 32, true);     // tiny-bf16, one split
-    testSparseAttnFusedTailCase(2, 8, 64, 30, 4096, 16, true);   // 32 splits (the cap) of 2 blocks
+    // Split-KV decode in the previous shape (64 heads a block) and the default one (16 heads a
+    // block, 32-index splits: attnsplit; V4 decode 20 splits, 1100 indices 35, 4096 indices
+    // 64 splits of 64, the cap).
+    for (int split : {0, 32}) {
+        testSparseAttnFusedTailCase(1, 64, 512, 500, 640, 64, true, split); // V4 decode
+        testSparseAttnFusedTailCase(3, 80, 128, 40, 1100, 32, true, split); // two+ head groups
+        testSparseAttnFusedTailCase(2, 4, 96, 20, 30, 32, true, split);     // tiny-bf16, 1 split
+        testSparseAttnFusedTailCase(2, 8, 64, 30, 4096, 16, true, split);   // the most splits
+        testSparseAttnFusedTailCase(3, 20, 64, 30, 200, 16, true, split);   // 20 heads, B = 3
+    }
     testSparseAttnFusedTailCase(9, 4, 96, 20, 100, 32, true);    // tensor cores, prefill
     testSparseAttnFusedTailCase(1, 8, 512, 500, 640, 64, false); // exact kernel, decode
     testSparseAttnFusedTailCase(3, 6, 96, 20, 130, 32, false);   // exact kernel, prefill
@@ -5961,6 +6049,10 @@ int main()
         {"indexer", {testIndexerFast}},
         // The attention's fused tail (attnnodes).
         {"attntail", {testSparseAttnFusedTail}},
+        // The attention's decode split (attnsplit): both shapes, the combine and the fused tail.
+        {"attnsplit", {testSparseAttnFast, testSparseAttnFusedTail}},
+        // Top-k (topk.cu; attnsplit's decode latency cuts) and its users.
+        {"topk", {testTopk, testIndexerFast, testIdxChain}},
         // The gate GEMV + routing launch.
         {"gate", {testGateRoute}},
         // The tensor-core GEMMs (mma.sync, wgmma; fp4fold).

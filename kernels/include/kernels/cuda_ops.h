@@ -227,6 +227,11 @@ bool sparse_attn_mma_supported(const SparseAttnParams &p);
   floats, device memory); without it the exact kernel runs, as before.
 */
 size_t sparse_attn_decode_workspace_floats(const SparseAttnParams &p);
+// The decode variant's shape (FATHOM_CUDA_ATTN_DECODE_SPLIT, read once): indices per split with
+// 16 heads a block (a multiple of 16; 32 unless set), 0: the previous shape (64 heads a block,
+// at most 32 splits of whole online-softmax blocks), -1: the environment's choice again. For
+// tests and A/B runs; the workspace size and counter count follow it (set it before sizing them).
+void sparse_attn_decode_set_split(int keys);
 /*
   counters (the fused tail; device ints, sparse_attn_decode_counters(p) of them, zero, left zero):
   the decode variant merges its splits in the same launch (the last block of each row and head

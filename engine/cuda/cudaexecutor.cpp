@@ -2058,9 +2058,10 @@ Result<void> CudaExecutor::sparseAttention(const kernels::SparseAttnParams &p)
         const auto n = static_cast<int64_t>(kernels::sparse_attn_decode_workspace_floats(d));
         FATHOM_TRY_ASSIGN(parts, Buffer<float>::make(*this, n, "attention split partials"));
         // The fused merge reads a row and head group's partials in one block (about 0.1 to
-        // 0.2 MB/us from L2 on one SM): V4-Flash's 64 heads x 10 splits x 514 floats are 1.3 MB,
-        // some 10 us against the couple of us of a second launch, so by default only merges of
-        // up to kAttnFusedMergeBytes stay in the attention launch; the inverse RoPE rides the
+        // 0.2 MB/us from L2 on one SM): V4-Flash's 16 heads x 20 splits x 514 floats are 0.66 MB
+        // (the previous shape's 64 heads x 10 splits: 1.3 MB), some 3-6 us against the couple
+        // of us of a second launch, so by default only merges of up to kAttnFusedMergeBytes
+        // stay in the attention launch; the inverse RoPE rides the
         // combine launch otherwise. A device A/B with FATHOM_CUDA_ATTN_FUSED_TAIL=1 settles it.
         const int groups = kernels::sparse_attn_decode_counters(d);
         const bool small = groups > 0

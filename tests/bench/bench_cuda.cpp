@@ -947,6 +947,26 @@ void benchAttention(const char *label, int nQ, int nKv, int nExt, int nIdx, int 
     row(std::string("attention ") + label + " fast",
         fmt("%.3f ms", fast),
         fmt("%.0f TFLOP/s, ", flop / (fast * 1e-3) / 1e12) + fmt("%.0fx exact", exact / fast));
+    // attnsplit: the decode variant's shapes side by side (the row above: the environment's,
+    // by default 32-index splits of 16 heads a block), with the combine launch as the executor
+    // runs them at V4-Flash sizes.
+    if (nQ < kk::k_min_fast_rows) {
+        for (int keys : {16, 64, 0}) {
+            kk::sparse_attn_decode_set_split(keys);
+            float *w2 = nullptr;
+            if (cudaMalloc(&w2, kk::sparse_attn_decode_workspace_floats(p) * 4) != cudaSuccess)
+                break;
+            const double f2 = t.median(5, [&] { kk::sparse_attn_fast_cuda(p, nullptr, w2); });
+            row(std::string("attention ") + label + " fast, "
+                    + (keys ? fmt("%d-index splits", keys) : std::string("previous shape")),
+                fmt("%.3f ms", f2),
+                keys ? std::string("16 heads a block (FATHOM_CUDA_ATTN_DECODE_SPLIT=")
+                           + std::to_string(keys) + ")"
+                     : std::string("64 heads a block, <= 32 splits (=0)"));
+            cudaFree(w2);
+        }
+        kk::sparse_attn_decode_set_split(-1);
+    }
     cudaFree(q);
     cudaFree(kv);
     cudaFree(ext);

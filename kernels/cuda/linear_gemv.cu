@@ -1114,6 +1114,19 @@ int columns_per_warp(int n)
     return q >= 8 ? 8 : q >= 4 ? 4 : q >= 2 ? 2 : 1;
 }
 
+// The tensor-core block's columns per warp: columns_per_warp(n), doubled while a warp would get
+// fewer steps than its ring holds (short k: an expert's w2 at k = 2048 FP4 is 16 steps a row, one
+// a warp at cpw 1) and at least 8 blocks stay: fewer, longer blocks, each warp's ring full, x
+// staged and the slices reduced fewer times.
+int tc_columns_per_warp(GemvKind kind, int n, int k, bool swiglu)
+{
+    int cpw = columns_per_warp(n);
+    const int steps = k / tc_step_k(kind) * (swiglu ? 2 : 1);
+    while (cpw < 8 && steps * cpw / k_warps < k_tc_ring && n >= 2 * cpw * k_warps * 8)
+        cpw *= 2;
+    return cpw;
+}
+
 template<GemvKind Kind, linear_accum Accum>
 Status launch(const linear_params &p,
               const expert_group &g,
@@ -1129,7 +1142,7 @@ Status launch(const linear_params &p,
                  : gemv_kernel<Kind, Accum, false>;
     if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
-    const int cpw = columns_per_warp(p.n);
+    const int cpw = tc ? tc_columns_per_warp(Kind, p.n, p.k, false) : columns_per_warp(p.n);
     const long long cols_per_block = static_cast<long long>(k_warps) * cpw;
     const int64_t ldx = p.ldx ? p.ldx : p.k;
     const int64_t ldy = p.ldy ? p.ldy : p.n;
@@ -1515,12 +1528,13 @@ Status linear_experts_ffn_launch(const linear_params &base,
     }
     L.limit = f.limit;
     L.swiglu = f.swiglu ? 1 : 0;
-    L.cpw = columns_per_warp(base.n);
     L.kind = static_cast<int32_t>(kind_of(base.w_type));
     L.shared_kind = static_cast<int32_t>(kind_of(f.shared.w_type));
     const bool has_shared = f.shared.m > 0;
     const GemvKind kb = kind_of(base.w_type), ks = kind_of(f.shared.w_type);
     const bool tc = tc_fits(base, kb) && (!has_shared || tc_fits(f.shared, ks));
+    // The shared expert has the routed ones' n and k (linear_experts_ffn_fits).
+    L.cpw = tc ? tc_columns_per_warp(kb, base.n, base.k, f.swiglu) : columns_per_warp(base.n);
     const bool pipe = !tc && use_pipeline(kb, base.m, base.k)
                       && (!has_shared || use_pipeline(ks, f.shared.m, f.shared.k));
     auto smem_of = [&](GemvKind kind, const linear_params &q) {
@@ -1580,7 +1594,7 @@ Status linear_group_gemv_launch(const linear_params *items,
         bytes = b > bytes ? b : bytes;
         gp.items[i] = p;
         gp.kind[i] = static_cast<int32_t>(kind);
-        gp.cpw[i] = columns_per_warp(p.n);
+        gp.cpw[i] = tc ? tc_columns_per_warp(kind, p.n, p.k, false) : columns_per_warp(p.n);
         gp.block0[i] = static_cast<int32_t>(blocks);
         gp.y_scale[i] = y_scales ? y_scales[i] : 0.0f;
         blocks += grid_for(p.n, k_warps * gp.cpw[i]);

@@ -469,9 +469,10 @@ __device__ inline void prefetch_weights(const linear_params &p,
                 static_cast<uint32_t>(cols * row_bytes));
 }
 
-// Tc: the tensor-core block (gemv_block_tc; Accum and Pipe unused).
+// Tc: the tensor-core block (gemv_block_tc; Accum and Pipe unused), two blocks an SM (64
+// registers, no spills).
 template<GemvKind Kind, linear_accum Accum, bool Pipe, bool Tc = false>
-__global__ void __launch_bounds__(k_threads)
+__global__ void __launch_bounds__(k_threads, Tc ? 2 : 1)
     gemv_kernel(linear_params p, int64_t ldx, int64_t ldy, int cpw, expert_group g, gemv_prenorm nm)
 {
     if (!g.active)
@@ -1000,41 +1001,47 @@ __device__ __forceinline__ void gemv_block_tc(const linear_params &p,
     const float *sa_all = reinterpret_cast<const float *>(smem + m * xs);
     const unsigned char *xg = g < m ? smem + g * xs : nullptr;
     const unsigned char *xl = Kind == GemvKind::Bf16 && g < m ? smem + (m + g) * xs : nullptr;
-    float acc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
-    for (int i = 0; i < st.total; ++i) {
-        __syncwarp(); // every lane has read the slot this issue refills (step i - 1's)
-        st.issue(i + k_tc_ring - 1);
-        async::cp_async_wait<k_tc_ring - 1>();
-        __syncwarp(); // every lane's pieces of step i have landed
-        const int pass = i >= st.per ? 1 : 0;
-        const int s = st.first + i - pass * st.per;
-        const int64_t xoff = Kind == GemvKind::Bf16 ? int64_t(s) * 64
-                                                    : int64_t(s) * tc_step_k(Kind);
-        const int blk = s * tc_step_k(Kind) / 128; // the step's 128-block (FP8 / FP4)
-        float sa[2] = {0.0f, 0.0f};
-        if constexpr (Kind != GemvKind::Bf16) {
-            if (2 * t < m)
-                sa[0] = sa_all[(2 * t) * kb + blk];
-            if (2 * t + 1 < m)
-                sa[1] = sa_all[(2 * t + 1) * kb + blk];
+    // Steps [i0, i1) of the stream (pass 0, then pass 1) into acc: two loops with an accumulator
+    // each, so that no accumulator is indexed at run time (that would put it in local memory).
+    auto run = [&](int i0, int i1, int pass, float(&acc)[4]) {
+        for (int i = i0; i < i1; ++i) {
+            __syncwarp(); // every lane has read the slot this issue refills (step i - 1's)
+            st.issue(i + k_tc_ring - 1);
+            async::cp_async_wait<k_tc_ring - 1>();
+            __syncwarp(); // every lane's pieces of step i have landed
+            const int s = st.first + i - pass * st.per;
+            const int64_t xoff = Kind == GemvKind::Bf16 ? int64_t(s) * 64
+                                                        : int64_t(s) * tc_step_k(Kind);
+            const int blk = s * tc_step_k(Kind) / 128; // the step's 128-block (FP8 / FP4)
+            float sa[2] = {0.0f, 0.0f};
+            if constexpr (Kind != GemvKind::Bf16) {
+                if (2 * t < m)
+                    sa[0] = sa_all[(2 * t) * kb + blk];
+                if (2 * t + 1 < m)
+                    sa[1] = sa_all[(2 * t + 1) * kb + blk];
+            }
+            const uint8_t *sw = nullptr;
+            if constexpr (Kind == GemvKind::Fp8)
+                sw = (pass ? st.s1 : st.s0) + (st.col0 / 128) * kb + blk;
+            tc_step<Kind>(st.ring + (i % k_tc_ring) * tc_slot_bytes(Kind),
+                          xg ? xg + xoff : nullptr,
+                          xl ? xl + xoff : nullptr,
+                          sw,
+                          sa,
+                          acc);
         }
-        const uint8_t *sw = nullptr;
-        if constexpr (Kind == GemvKind::Fp8)
-            sw = (pass ? st.s1 : st.s0) + (st.col0 / 128) * kb + blk;
-        tc_step<Kind>(st.ring + (i % k_tc_ring) * tc_slot_bytes(Kind),
-                      xg ? xg + xoff : nullptr,
-                      xl ? xl + xoff : nullptr,
-                      sw,
-                      sa,
-                      acc[pass]);
-    }
+    };
+    float acc0[4] = {0.0f, 0.0f, 0.0f, 0.0f}, acc1[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    run(0, st.total < st.per ? st.total : st.per, 0, acc0);
+    run(st.per, st.total, 1, acc1);
     async::cp_async_wait<0>();
     // The slices' partials, then each column's sum in slice (k) order.
     float *red = reinterpret_cast<float *>(smem + tc_red_offset(Kind, m, k));
-    for (int pass = 0; pass < passes; ++pass)
 #pragma unroll
-        for (int q = 0; q < 4; ++q)
-            red[((pass * k_warps + warp) * 32 + lane) * 4 + q] = acc[pass][q];
+    for (int q = 0; q < 4; ++q) {
+        red[(warp * 32 + lane) * 4 + q] = acc0[q];
+        red[((k_warps + warp) * 32 + lane) * 4 + q] = acc1[q];
+    }
     __syncthreads();
     // Lane l of warp w: column c = l / m of the warp's cpw, x row r = l % m.
     if (lane < cpw * m) {
@@ -1044,12 +1051,14 @@ __device__ __forceinline__ void gemv_block_tc(const linear_params &p,
             const int local = static_cast<int>(j - bcol0);
             const int tl = local / k_tc_tile, cl = local % k_tc_tile;
             const int src = (cl % 8) * 4 + r / 2, q = (cl / 8) * 2 + (r & 1);
-            float v[2] = {0.0f, 0.0f};
-            for (int pass = 0; pass < passes; ++pass)
-                for (int sl = 0; sl < wpt; ++sl)
-                    v[pass] = __fadd_rn(v[pass],
-                                        red[((pass * k_warps + tl * wpt + sl) * 32 + src) * 4 + q]);
-            store_result(p, ldy, ep, j, r, v[0], v[1]);
+            float v0 = 0.0f, v1 = 0.0f;
+            for (int sl = 0; sl < wpt; ++sl) {
+                const int from = ((tl * wpt + sl) * 32 + src) * 4 + q;
+                v0 = __fadd_rn(v0, red[from]);
+                if (passes == 2)
+                    v1 = __fadd_rn(v1, red[from + k_warps * 32 * 4]);
+            }
+            store_result(p, ldy, ep, j, r, v0, v1);
         }
     }
     __syncwarp(); // the stores before lane 0's reads of them (the group's y_scale)
@@ -1167,7 +1176,9 @@ struct gemv_group
     gemv_prenorm norm; // ffnnodes: every item's x RMS-normalised as it is staged
 };
 
-// Tc: every item on the tensor-core block (linear_group_gemv_launch decides).
+// Tc: every item on the tensor-core block (linear_group_gemv_launch decides). No second block an
+// SM forced: at 64 registers ptxas spills (76 bytes) with three kinds inlined; the group's big
+// items (the head) are long blocks whose ring keeps 64 KiB an SM in flight anyway.
 template<linear_accum Accum, bool Pipe, bool Tc = false>
 __global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
 {
@@ -1331,9 +1342,11 @@ __device__ inline ffn_combine_args combine_args(const ffn_launch &L)
             k_warps * L.cpw};
 }
 
-// Tc: the routed and the shared expert on the tensor-core block (linear_experts_ffn_launch decides).
+// Tc: the routed and the shared expert on the tensor-core block (linear_experts_ffn_launch decides);
+// two blocks an SM (ptxas: 64 registers, no spills; 97 without the bound), so one block's x staging
+// and slice sums overlap the other's weight stream (the experts' blocks are short).
 template<linear_accum Accum, bool Pipe, bool Tc = false>
-__global__ void __launch_bounds__(k_threads) experts_ffn_kernel(ffn_launch L)
+__global__ void __launch_bounds__(k_threads, Tc ? 2 : 1) experts_ffn_kernel(ffn_launch L)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();

@@ -2707,7 +2707,8 @@ void testGemvTcCase(const char *name,
                     int n,
                     int kd,
                     bool bf16Io = false,
-                    int64_t ldxPad = 0)
+                    int64_t ldxPad = 0,
+                    int scaleOffset = 0) // the scales this many bytes past an aligned address
 {
     using W = k::linear_weight_type;
     const HostWeight w = randomWeight(type, n, kd);
@@ -2765,11 +2766,13 @@ void testGemvTcCase(const char *name,
         return;
     Dev<float> dxf(xf), dy(exact.size());
     Dev<uint16_t> dxb(xb), dyb(exact.size());
-    Dev<uint8_t> dw(w.bytes), ds(w.scales.empty() ? std::vector<uint8_t>(1) : w.scales);
+    std::vector<uint8_t> scales(static_cast<size_t>(scaleOffset), 0);
+    scales.insert(scales.end(), w.scales.begin(), w.scales.end());
+    Dev<uint8_t> dw(w.bytes), ds(scales.empty() ? std::vector<uint8_t>(1) : scales);
     k::linear_params g = p;
     g.x = bf16Io ? static_cast<const void *>(dxb.get()) : dxf.get();
     g.w = dw.get();
-    g.w_scale = w.scales.empty() ? nullptr : ds.get();
+    g.w_scale = w.scales.empty() ? nullptr : ds.get() + scaleOffset;
     g.y_type = bf16Io ? k::act_type::bf16 : k::act_type::f32;
     g.y = bf16Io ? static_cast<void *>(dyb.get()) : dy.get();
     g.accum = k::linear_accum::fp32;
@@ -2834,6 +2837,8 @@ void testGemvTc()
     testGemvTcCase("gemv tc fp4 m=4 4100x2048 (a w2, a tile past n)", W::fp4_e2m1, 4, 4100, 2048);
     testGemvTcCase("gemv tc fp4 m=2 65600x128 (8 columns a warp, empty slices)",
                    W::fp4_e2m1, 2, 65600, 128);
+    testGemvTcCase("gemv tc fp4 m=3 300x1024 (scales not 4-byte aligned: byte loads)",
+                   W::fp4_e2m1, 3, 300, 1024, false, 0, 1);
     testGemvTcCase("gemv tc bf16 m=1 1000x4096", W::bf16, 1, 1000, 4096);
     testGemvTcCase("gemv tc bf16 m=2 16500x256 (2 columns a warp)", W::bf16, 2, 16500, 256);
     testGemvTcCase("gemv tc bf16 m=4 96x512 bf16 x/y", W::bf16, 4, 96, 512, true);

@@ -255,12 +255,30 @@ __global__ void __launch_bounds__(threads_of<KM>, KM == 4 ? 1 : 2)
     const int g = lane >> 2, t = lane & 3;
     const int quads = D / 4;
 
+    const int32_t *idx = p.idx + static_cast<int64_t>(t_row) * p.n_idx;
+    int i_begin = 0, i_end = p.n_idx;
+    if (part) {
+        const int64_t first = static_cast<int64_t>(blockIdx.z) * keys;
+        i_begin = first < p.n_idx ? static_cast<int>(first) : p.n_idx;
+        i_end = first + keys < p.n_idx ? static_cast<int>(first + keys) : p.n_idx;
+    }
+    // The first index block's indices (warp 0, lane: 2 lane, + 1), loaded before q so that their
+    // latency overlaps q's.
+    int32_t first_r[2] = {-1, -1};
+    if (warp == 0)
+        for (int j = 0; j < 2; ++j) {
+            const int i = i_begin + 2 * lane + j;
+            if (i < (i_begin + blk < i_end ? i_begin + blk : i_end))
+                first_r[j] = idx[i];
+        }
+
     // Q of the block's heads as bf16 (heads past n_heads zero), running statistics. Batches of
-    // 8 quads a thread, loads first (2 rounds of loads for 16 quads a thread, not 16).
-    for (int i0 = threadIdx.x; i0 < k_heads * quads; i0 += 8 * blockDim.x) {
-        uint32_t v[8][2];
+    // k_q_batch quads a thread, loads first (1 round of loads for 16 heads, 2 for 64: not 16).
+    constexpr int k_q_batch = KM == 1 ? 16 : 8;
+    for (int i0 = threadIdx.x; i0 < k_heads * quads; i0 += k_q_batch * blockDim.x) {
+        uint32_t v[k_q_batch][2];
 #pragma unroll
-        for (int b = 0; b < 8; ++b) {
+        for (int b = 0; b < k_q_batch; ++b) {
             const int i = i0 + b * blockDim.x;
             const int hh = i / quads, d4 = i % quads;
             v[b][0] = v[b][1] = 0u;
@@ -284,13 +302,6 @@ __global__ void __launch_bounds__(threads_of<KM>, KM == 4 ? 1 : 2)
     for (int j = 0; j < k_max_nt; ++j)
         acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
 
-    const int32_t *idx = p.idx + static_cast<int64_t>(t_row) * p.n_idx;
-    int i_begin = 0, i_end = p.n_idx;
-    if (part) {
-        const int64_t first = static_cast<int64_t>(blockIdx.z) * keys;
-        i_begin = first < p.n_idx ? static_cast<int>(first) : p.n_idx;
-        i_end = first + keys < p.n_idx ? static_cast<int>(first + keys) : p.n_idx;
-    }
     for (int b0 = i_begin; b0 < i_end; b0 += blk) {
         const int b1 = b0 + blk < i_end ? b0 + blk : i_end;
         __syncthreads(); // the previous block's tiles are no longer read
@@ -300,7 +311,7 @@ __global__ void __launch_bounds__(threads_of<KM>, KM == 4 ? 1 : 2)
             int ok[2];
             for (int j = 0; j < 2; ++j) {
                 const int i = b0 + 2 * lane + j;
-                r[j] = i < b1 ? idx[i] : -1;
+                r[j] = b0 == i_begin ? first_r[j] : i < b1 ? idx[i] : -1;
                 ok[j] = r[j] >= 0
                         && (r[j] < p.n_kv
                             || ((p.kv_ext || p.kv_ext_bf16 || p.kv_ext_packed)
@@ -425,33 +436,51 @@ __global__ void __launch_bounds__(threads_of<KM>, KM == 4 ? 1 : 2)
                 }
         }
         __syncthreads();
-        // 4. Online softmax, heads 4 warp .. + 3, keys lane and lane + 32.
-        for (int hr = 0; hr < 4; ++hr) {
-            const int hh = 4 * warp + hr;
+        // 4. Online softmax, heads 4 warp .. + 3, keys lane and lane + 32. The 4 heads' loads
+        // first and their chains (reductions, expf) side by side, not one head after another;
+        // the same arithmetic per head.
+        {
             const float ninf = -__int_as_float(0x7F800000);
-            const float z0 = lane < n ? ss[hh * k_s_stride + lane] : ninf;
-            const float z1 = lane + 32 < n ? ss[hh * k_s_stride + lane + 32] : ninf;
-            const float bm = cuda::warp_max(fmaxf(z0, z1));
-            const float m_old = sm[hh];
-            const float m_new = fmaxf(m_old, bm);
-            const float alpha = isinf(m_old) ? 0.0f : expf(__fsub_rn(m_old, m_new));
-            const float p0 = lane < n ? expf(__fsub_rn(z0, m_new)) : 0.0f;
-            const float p1 = lane + 32 < n ? expf(__fsub_rn(z1, m_new)) : 0.0f;
-            float sum = __fadd_rn(p0, p1);
+            float z0[4], z1[4], m_old[4], den_old[4];
+#pragma unroll
+            for (int hr = 0; hr < 4; ++hr) {
+                const int hh = 4 * warp + hr;
+                z0[hr] = lane < n ? ss[hh * k_s_stride + lane] : ninf;
+                z1[hr] = lane + 32 < n ? ss[hh * k_s_stride + lane + 32] : ninf;
+                m_old[hr] = sm[hh];
+                den_old[hr] = sden[hh];
+            }
+            float m_new[4], alpha[4], sum[4];
+            uint32_t pw[4];
+#pragma unroll
+            for (int hr = 0; hr < 4; ++hr) {
+                m_new[hr] = fmaxf(m_old[hr], cuda::warp_max(fmaxf(z0[hr], z1[hr])));
+                alpha[hr] = isinf(m_old[hr]) ? 0.0f : expf(__fsub_rn(m_old[hr], m_new[hr]));
+                const float p0 = lane < n ? expf(__fsub_rn(z0[hr], m_new[hr])) : 0.0f;
+                const float p1 = lane + 32 < n ? expf(__fsub_rn(z1[hr], m_new[hr])) : 0.0f;
+                sum[hr] = __fadd_rn(p0, p1);
+                pw[hr] = pack_bf16(p0, p1);
+            }
+#pragma unroll
             for (int o = 16; o > 0; o >>= 1)
-                sum = __fadd_rn(sum, __shfl_xor_sync(0xFFFFFFFFu, sum, o));
-            // bf16(p) into P row words (keys 2i, 2i + 1): lane l holds keys l and l + 32, packed
-            // as one word; word l < 16 takes the low halves of lanes 2l, 2l + 1, word l >= 16
-            // their high halves (keys 32 + 2(l - 16), + 1).
-            const uint32_t pw = pack_bf16(p0, p1);
-            const uint32_t e = __shfl_sync(0xFFFFFFFFu, pw, (2 * lane) & 31);
-            const uint32_t o = __shfl_sync(0xFFFFFFFFu, pw, (2 * lane + 1) & 31);
-            ps[hh * k_p_stride_w + lane] = lane < 16 ? (e & 0xFFFFu) | (o << 16)
-                                                     : (e >> 16) | (o & 0xFFFF0000u);
-            if (lane == 0) {
-                sm[hh] = m_new;
-                sden[hh] = __fadd_rn(__fmul_rn(sden[hh], alpha), sum);
-                salpha[hh] = alpha;
+#pragma unroll
+                for (int hr = 0; hr < 4; ++hr)
+                    sum[hr] = __fadd_rn(sum[hr], __shfl_xor_sync(0xFFFFFFFFu, sum[hr], o));
+#pragma unroll
+            for (int hr = 0; hr < 4; ++hr) {
+                const int hh = 4 * warp + hr;
+                // bf16(p) into P row words (keys 2i, 2i + 1): lane l holds keys l and l + 32,
+                // packed as one word; word l < 16 takes the low halves of lanes 2l, 2l + 1, word
+                // l >= 16 their high halves (keys 32 + 2(l - 16), + 1).
+                const uint32_t e = __shfl_sync(0xFFFFFFFFu, pw[hr], (2 * lane) & 31);
+                const uint32_t o = __shfl_sync(0xFFFFFFFFu, pw[hr], (2 * lane + 1) & 31);
+                ps[hh * k_p_stride_w + lane] = lane < 16 ? (e & 0xFFFFu) | (o << 16)
+                                                         : (e >> 16) | (o & 0xFFFF0000u);
+                if (lane == 0) {
+                    sm[hh] = m_new[hr];
+                    sden[hh] = __fadd_rn(__fmul_rn(den_old[hr], alpha[hr]), sum[hr]);
+                    salpha[hh] = alpha[hr];
+                }
             }
         }
         __syncthreads();

@@ -423,28 +423,6 @@ struct weight_ring
     }
 };
 
-// One block of the GEMV: columns [(block * k_warps + warp) * cpw, + cpw) of p. Pipe: the
-// weights come through weight_ring (the same bytes, the same arithmetic in the same order).
-template<GemvKind Kind, linear_accum Accum, bool Pipe>
-__device__ __forceinline__ void gemv_block(const linear_params &p,
-                                           int64_t ldx,
-                                           int64_t ldy,
-                                           int cpw,
-                                           int64_t block,
-                                           unsigned char *smem,
-                                           terms_t *terms,
-                                           const gemv_epilogue &ep = gemv_epilogue{});
-// gemvtc: the tensor-core form of gemv_block (accum fp32, non-exact; below).
-template<GemvKind Kind>
-__device__ __forceinline__ void gemv_block_tc(const linear_params &p,
-                                              int64_t ldx,
-                                              int64_t ldy,
-                                              int cpw,
-                                              int64_t block,
-                                              unsigned char *smem,
-                                              terms_t *terms,
-                                              const gemv_epilogue &ep = gemv_epilogue{});
-
 // PDL prologue, before FATHOM_PDL_WAIT(): lane 0 of every warp asks L2 for the warp's weight rows
 // (columns [(block * k_warps + warp) * cpw, + cpw) of p, contiguous), so the weight stream runs
 // while the previous kernel drains. Only for weights named by the kernel's arguments (dense
@@ -469,44 +447,8 @@ __device__ inline void prefetch_weights(const linear_params &p,
                 static_cast<uint32_t>(cols * row_bytes));
 }
 
-// Tc: the tensor-core block (gemv_block_tc; Accum and Pipe unused), two blocks an SM (64
-// registers, no spills).
-template<GemvKind Kind, linear_accum Accum, bool Pipe, bool Tc = false>
-__global__ void __launch_bounds__(k_threads, Tc ? 2 : 1)
-    gemv_kernel(linear_params p, int64_t ldx, int64_t ldy, int cpw, expert_group g, gemv_prenorm nm)
-{
-    if (!g.active)
-        prefetch_weights(p, Kind, cpw, blockIdx.x);
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_EXTERN_SHARED(unsigned char, smem);
-    __shared__ float terms[k_warps][k_max_m][32];
-    if (g.active) {
-        // Grouped experts: grid row blockIdx.y serves the expert in that active slot; its rows,
-        // weight and scales come from device memory (the whole block leaves together).
-        const int e = g.active[blockIdx.y];
-        if (e < 0)
-            return;
-        const int r0 = g.offsets[e];
-        const int rows = g.offsets[e + 1] - r0;
-        if (rows <= 0)
-            return;
-        p.m = rows < p.m ? rows : p.m;
-        p.w = g.w_table[e];
-        p.w_scale = g.scale_table ? g.scale_table[e] : nullptr;
-        const int xsz = p.x_type == act_type::bf16 ? 2 : 4;
-        const int ysz = p.y_type == act_type::bf16 ? 2 : 4;
-        p.x = static_cast<const char *>(p.x) + static_cast<int64_t>(r0) * ldx * xsz;
-        p.y = static_cast<char *>(p.y) + static_cast<int64_t>(r0) * ldy * ysz;
-    }
-    gemv_epilogue ep;
-    ep.norm = nm;
-    if constexpr (Tc)
-        gemv_block_tc<Kind>(p, ldx, ldy, cpw, blockIdx.x, smem, terms, ep);
-    else
-        gemv_block<Kind, Accum, Pipe>(p, ldx, ldy, cpw, blockIdx.x, smem, terms, ep);
-}
-
+// One block of the GEMV: columns [(block * k_warps + warp) * cpw, + cpw) of p. Pipe: the
+// weights come through weight_ring (the same bytes, the same arithmetic in the same order).
 template<GemvKind Kind, linear_accum Accum, bool Pipe>
 __device__ __forceinline__ void gemv_block(const linear_params &p,
                                            int64_t ldx,
@@ -515,7 +457,7 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
                                            int64_t block,
                                            unsigned char *smem,
                                            terms_t *terms,
-                                           const gemv_epilogue &ep)
+                                           const gemv_epilogue &ep = gemv_epilogue{})
 {
     // The ring's first steps are in flight while x is staged (its own shared memory).
     weight_ring<Kind> ring;
@@ -970,7 +912,7 @@ __device__ __forceinline__ void gemv_block_tc(const linear_params &p,
                                               int64_t block,
                                               unsigned char *smem,
                                               terms_t *terms,
-                                              const gemv_epilogue &ep)
+                                              const gemv_epilogue &ep = gemv_epilogue{})
 {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     const int m = p.m, k = p.k, kb = (k + 127) / 128;
@@ -1087,6 +1029,44 @@ __device__ inline void gemv_block_tc_of(GemvKind kind,
         gemv_block_tc<GemvKind::Bf16>(p, ldx, ldy, cpw, block, smem, terms, ep);
         break;
     }
+}
+
+// Tc: the tensor-core block (gemv_block_tc; Accum and Pipe unused), two blocks an SM (64
+// registers, no spills).
+template<GemvKind Kind, linear_accum Accum, bool Pipe, bool Tc = false>
+__global__ void __launch_bounds__(k_threads, Tc ? 2 : 1)
+    gemv_kernel(linear_params p, int64_t ldx, int64_t ldy, int cpw, expert_group g, gemv_prenorm nm)
+{
+    if (!g.active)
+        prefetch_weights(p, Kind, cpw, blockIdx.x);
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
+    __shared__ float terms[k_warps][k_max_m][32];
+    if (g.active) {
+        // Grouped experts: grid row blockIdx.y serves the expert in that active slot; its rows,
+        // weight and scales come from device memory (the whole block leaves together).
+        const int e = g.active[blockIdx.y];
+        if (e < 0)
+            return;
+        const int r0 = g.offsets[e];
+        const int rows = g.offsets[e + 1] - r0;
+        if (rows <= 0)
+            return;
+        p.m = rows < p.m ? rows : p.m;
+        p.w = g.w_table[e];
+        p.w_scale = g.scale_table ? g.scale_table[e] : nullptr;
+        const int xsz = p.x_type == act_type::bf16 ? 2 : 4;
+        const int ysz = p.y_type == act_type::bf16 ? 2 : 4;
+        p.x = static_cast<const char *>(p.x) + static_cast<int64_t>(r0) * ldx * xsz;
+        p.y = static_cast<char *>(p.y) + static_cast<int64_t>(r0) * ldy * ysz;
+    }
+    gemv_epilogue ep;
+    ep.norm = nm;
+    if constexpr (Tc)
+        gemv_block_tc<Kind>(p, ldx, ldy, cpw, blockIdx.x, smem, terms, ep);
+    else
+        gemv_block<Kind, Accum, Pipe>(p, ldx, ldy, cpw, blockIdx.x, smem, terms, ep);
 }
 
 GemvKind kind_of(linear_weight_type t)

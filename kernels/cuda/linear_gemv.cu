@@ -1006,6 +1006,35 @@ __device__ __forceinline__ void gemv_block_tc(const linear_params &p,
     __syncwarp(); // the stores before lane 0's reads of them (the group's y_scale)
 }
 
+// gemv_block for a run-time kind (the group's items, the FFN's routed / shared expert): FP8 / FP4
+// block sums are exact whatever Accum; dense weights take Accum.
+template<linear_accum Accum, bool Pipe>
+__device__ __forceinline__ void gemv_block_of(GemvKind kind,
+                                              const linear_params &p,
+                                              int64_t ldx,
+                                              int64_t ldy,
+                                              int cpw,
+                                              int64_t block,
+                                              unsigned char *smem,
+                                              terms_t *terms,
+                                              const gemv_epilogue &ep)
+{
+    switch (kind) {
+    case GemvKind::Fp8:
+        gemv_block<GemvKind::Fp8, linear_accum::exact, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        break;
+    case GemvKind::Fp4:
+        gemv_block<GemvKind::Fp4, linear_accum::exact, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        break;
+    case GemvKind::Bf16:
+        gemv_block<GemvKind::Bf16, Accum, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        break;
+    default:
+        gemv_block<GemvKind::F32, Accum, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        break;
+    }
+}
+
 // gemv_block_tc for a run-time kind (the group's items, the FFN's routed / shared expert; the
 // launchers send only FP8, FP4 and bf16 weights here).
 __device__ inline void gemv_block_tc_of(GemvKind kind,
@@ -1181,34 +1210,15 @@ __global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
     if constexpr (Tc)
         gemv_block_tc_of(static_cast<GemvKind>(gp.kind[it]), p, ldx, ldy, cpw, block, smem, terms, ep);
     else
-        switch (static_cast<GemvKind>(gp.kind[it])) {
-        case GemvKind::Fp8:
-            gemv_block<GemvKind::Fp8, linear_accum::exact, Pipe>(p,
-                                                                 ldx,
-                                                                 ldy,
-                                                                 cpw,
-                                                                 block,
-                                                                 smem,
-                                                                 terms,
-                                                                 ep);
-            break;
-        case GemvKind::Fp4:
-            gemv_block<GemvKind::Fp4, linear_accum::exact, Pipe>(p,
-                                                                 ldx,
-                                                                 ldy,
-                                                                 cpw,
-                                                                 block,
-                                                                 smem,
-                                                                 terms,
-                                                                 ep);
-            break;
-        case GemvKind::Bf16:
-            gemv_block<GemvKind::Bf16, Accum, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
-            break;
-        default:
-            gemv_block<GemvKind::F32, Accum, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
-            break;
-        }
+        gemv_block_of<Accum, Pipe>(static_cast<GemvKind>(gp.kind[it]),
+                                   p,
+                                   ldx,
+                                   ldy,
+                                   cpw,
+                                   block,
+                                   smem,
+                                   terms,
+                                   ep);
     // idxchain: the item's y_scale - round_bf16(y * y_scale) over the bf16-rounded f32 outputs
     // (Executor::scaleRoundBf16's arithmetic) - by each warp's lane 0 on the columns it has just
     // stored (its own writes), after the main loop: no register holds the scale through it.
@@ -1378,34 +1388,15 @@ __global__ void __launch_bounds__(k_threads, Tc ? 2 : 1) experts_ffn_kernel(ffn_
     if constexpr (Tc)
         gemv_block_tc_of(static_cast<GemvKind>(kind), p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
     else
-        switch (static_cast<GemvKind>(kind)) {
-        case GemvKind::Fp8:
-            gemv_block<GemvKind::Fp8, linear_accum::exact, Pipe>(p,
-                                                                 ldx,
-                                                                 ldy,
-                                                                 L.cpw,
-                                                                 blockIdx.x,
-                                                                 smem,
-                                                                 terms,
-                                                                 ep);
-            break;
-        case GemvKind::Fp4:
-            gemv_block<GemvKind::Fp4, linear_accum::exact, Pipe>(p,
-                                                                 ldx,
-                                                                 ldy,
-                                                                 L.cpw,
-                                                                 blockIdx.x,
-                                                                 smem,
-                                                                 terms,
-                                                                 ep);
-            break;
-        case GemvKind::Bf16:
-            gemv_block<GemvKind::Bf16, Accum, Pipe>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
-            break;
-        default:
-            gemv_block<GemvKind::F32, Accum, Pipe>(p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
-            break;
-        }
+        gemv_block_of<Accum, Pipe>(static_cast<GemvKind>(kind),
+                                   p,
+                                   ldx,
+                                   ldy,
+                                   L.cpw,
+                                   blockIdx.x,
+                                   smem,
+                                   terms,
+                                   ep);
     if (L.combine_y)
         ffn_combine(combine_args(L));
 }

@@ -1006,58 +1006,46 @@ __device__ __forceinline__ void gemv_block_tc(const linear_params &p,
     __syncwarp(); // the stores before lane 0's reads of them (the group's y_scale)
 }
 
-// gemv_block for a run-time kind (the group's items, the FFN's routed / shared expert): FP8 / FP4
-// block sums are exact whatever Accum; dense weights take Accum.
-template<linear_accum Accum, bool Pipe>
-__device__ __forceinline__ void gemv_block_of(GemvKind kind,
-                                              const linear_params &p,
-                                              int64_t ldx,
-                                              int64_t ldy,
-                                              int cpw,
-                                              int64_t block,
-                                              unsigned char *smem,
-                                              terms_t *terms,
-                                              const gemv_epilogue &ep)
+// One block of a run-time kind (the group's items, the FFN's routed / shared expert): Tc the
+// tensor-core block (its launchers send only FP8, FP4 and bf16 weights), else gemv_block, whose
+// FP8 / FP4 block sums are exact whatever Accum (dense weights take Accum).
+template<linear_accum Accum, bool Pipe, bool Tc>
+__device__ __forceinline__ void gemv_block_for(GemvKind kind,
+                                               const linear_params &p,
+                                               int64_t ldx,
+                                               int64_t ldy,
+                                               int cpw,
+                                               int64_t block,
+                                               unsigned char *smem,
+                                               terms_t *terms,
+                                               const gemv_epilogue &ep)
 {
+#define FATHOM_GEMV_ARGS p, ldx, ldy, cpw, block, smem, terms, ep
     switch (kind) {
     case GemvKind::Fp8:
-        gemv_block<GemvKind::Fp8, linear_accum::exact, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        if constexpr (Tc)
+            gemv_block_tc<GemvKind::Fp8>(FATHOM_GEMV_ARGS);
+        else
+            gemv_block<GemvKind::Fp8, linear_accum::exact, Pipe>(FATHOM_GEMV_ARGS);
         break;
     case GemvKind::Fp4:
-        gemv_block<GemvKind::Fp4, linear_accum::exact, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        if constexpr (Tc)
+            gemv_block_tc<GemvKind::Fp4>(FATHOM_GEMV_ARGS);
+        else
+            gemv_block<GemvKind::Fp4, linear_accum::exact, Pipe>(FATHOM_GEMV_ARGS);
         break;
     case GemvKind::Bf16:
-        gemv_block<GemvKind::Bf16, Accum, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        if constexpr (Tc)
+            gemv_block_tc<GemvKind::Bf16>(FATHOM_GEMV_ARGS);
+        else
+            gemv_block<GemvKind::Bf16, Accum, Pipe>(FATHOM_GEMV_ARGS);
         break;
     default:
-        gemv_block<GemvKind::F32, Accum, Pipe>(p, ldx, ldy, cpw, block, smem, terms, ep);
+        if constexpr (!Tc)
+            gemv_block<GemvKind::F32, Accum, Pipe>(FATHOM_GEMV_ARGS);
         break;
     }
-}
-
-// gemv_block_tc for a run-time kind (the group's items, the FFN's routed / shared expert; the
-// launchers send only FP8, FP4 and bf16 weights here).
-__device__ inline void gemv_block_tc_of(GemvKind kind,
-                                        const linear_params &p,
-                                        int64_t ldx,
-                                        int64_t ldy,
-                                        int cpw,
-                                        int64_t block,
-                                        unsigned char *smem,
-                                        terms_t *terms,
-                                        const gemv_epilogue &ep)
-{
-    switch (kind) {
-    case GemvKind::Fp8:
-        gemv_block_tc<GemvKind::Fp8>(p, ldx, ldy, cpw, block, smem, terms, ep);
-        break;
-    case GemvKind::Fp4:
-        gemv_block_tc<GemvKind::Fp4>(p, ldx, ldy, cpw, block, smem, terms, ep);
-        break;
-    default:
-        gemv_block_tc<GemvKind::Bf16>(p, ldx, ldy, cpw, block, smem, terms, ep);
-        break;
-    }
+#undef FATHOM_GEMV_ARGS
 }
 
 // Tc: the tensor-core block (gemv_block_tc; Accum and Pipe unused), two blocks an SM (64
@@ -1207,18 +1195,15 @@ __global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
     gemv_epilogue ep;
     ep.norm = gp.norm;
     const int cpw = gp.cpw[it];
-    if constexpr (Tc)
-        gemv_block_tc_of(static_cast<GemvKind>(gp.kind[it]), p, ldx, ldy, cpw, block, smem, terms, ep);
-    else
-        gemv_block_of<Accum, Pipe>(static_cast<GemvKind>(gp.kind[it]),
-                                   p,
-                                   ldx,
-                                   ldy,
-                                   cpw,
-                                   block,
-                                   smem,
-                                   terms,
-                                   ep);
+    gemv_block_for<Accum, Pipe, Tc>(static_cast<GemvKind>(gp.kind[it]),
+                                    p,
+                                    ldx,
+                                    ldy,
+                                    cpw,
+                                    block,
+                                    smem,
+                                    terms,
+                                    ep);
     // idxchain: the item's y_scale - round_bf16(y * y_scale) over the bf16-rounded f32 outputs
     // (Executor::scaleRoundBf16's arithmetic) - by each warp's lane 0 on the columns it has just
     // stored (its own writes), after the main loop: no register holds the scale through it.
@@ -1385,18 +1370,15 @@ __global__ void __launch_bounds__(k_threads, Tc ? 2 : 1) experts_ffn_kernel(ffn_
         kind = L.shared_kind;
     }
     const int64_t ldx = p.ldx ? p.ldx : p.k, ldy = p.ldy ? p.ldy : p.n;
-    if constexpr (Tc)
-        gemv_block_tc_of(static_cast<GemvKind>(kind), p, ldx, ldy, L.cpw, blockIdx.x, smem, terms, ep);
-    else
-        gemv_block_of<Accum, Pipe>(static_cast<GemvKind>(kind),
-                                   p,
-                                   ldx,
-                                   ldy,
-                                   L.cpw,
-                                   blockIdx.x,
-                                   smem,
-                                   terms,
-                                   ep);
+    gemv_block_for<Accum, Pipe, Tc>(static_cast<GemvKind>(kind),
+                                    p,
+                                    ldx,
+                                    ldy,
+                                    L.cpw,
+                                    blockIdx.x,
+                                    smem,
+                                    terms,
+                                    ep);
     if (L.combine_y)
         ffn_combine(combine_args(L));
 }

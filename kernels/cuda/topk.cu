@@ -231,8 +231,14 @@ __global__ void __launch_bounds__(k_threads) topk_kernel(const float *values,
     for (int i = kk + threadIdx.x; i < size; i += blockDim.x)
         buf[i] = 0ull;
     __syncthreads();
+    // Strides of 32 and more pair elements of different warps: through shared memory, a barrier
+    // each. Below 32 the pairs (i, i ^ stride) lie in one warp (thread t holds elements t and
+    // t + 1024): those strides of a length run in registers with shuffles, one barrier after
+    // them (19 barriers for 512 entries instead of 45). The same exchanges: the same order.
+    static_assert(2 * k_threads >= k_max_k, "two sort elements a thread");
     for (int len = 2; len <= size; len <<= 1) {
-        for (int stride = len >> 1; stride > 0; stride >>= 1) {
+        int stride = len >> 1;
+        for (; stride >= 32; stride >>= 1) {
             for (int i = threadIdx.x; i < size; i += blockDim.x) {
                 const int j = i ^ stride;
                 if (j > i) {
@@ -246,6 +252,25 @@ __global__ void __launch_bounds__(k_threads) topk_kernel(const float *values,
             }
             __syncthreads();
         }
+        unsigned long long x[2];
+#pragma unroll
+        for (int q = 0; q < 2; ++q)
+            x[q] = buf[threadIdx.x + q * k_threads]; // < 2048: stale past size, never stored
+        for (; stride > 0; stride >>= 1)
+#pragma unroll
+            for (int q = 0; q < 2; ++q) {
+                const int i = threadIdx.x + q * k_threads;
+                const unsigned long long y = __shfl_xor_sync(0xFFFFFFFFu, x[q], stride);
+                // The pair's lower element keeps the larger in a descending run, the upper the
+                // smaller (ascending runs: the other way round).
+                const bool larger = ((i & len) == 0) == ((i & stride) == 0);
+                x[q] = larger ? (x[q] > y ? x[q] : y) : (x[q] < y ? x[q] : y);
+            }
+#pragma unroll
+        for (int q = 0; q < 2; ++q)
+            if (threadIdx.x + q * k_threads < size)
+                buf[threadIdx.x + q * k_threads] = x[q];
+        __syncthreads();
     }
     for (int j = threadIdx.x; j < k; j += blockDim.x)
         o[j] = j < kk ? pair_index(buf[j]) : -1;

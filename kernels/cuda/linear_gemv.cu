@@ -634,11 +634,12 @@ __device__ __forceinline__ void gemv_block(const linear_params &p,
 //
 // accum = fp32 on FP8, FP4 or bf16 weights (the non-exact mode's decode): the products are the
 // reference's (e4m3 x e4m3, e2m1 -> e4m3 x e4m3, bf16 x bf16), summed by mma.sync instead of the
-// exact path's integer / double block sums and ordered fp32 adds. The exact path does ~1-2
-// integer or fp64 operations per weight byte per row, which bounds it near 2 TB/s (FP8) and
-// ~1 TB/s (FP4) of weights on an H200 (run 2: 0.4-2 TB/s); here a warp's 16 lanes x 64 bytes
-// of weights feed 2-4 mma with a few shared loads (FP4: 16 byte permutes to e4m3 codes), so
-// the weight stream, not the issue rate, should set the pace.
+// exact path's integer / double block sums and ordered fp32 adds. The exact path issues ~0.4
+// warp instructions per weight byte at one row (~210 a 512-byte step: decode, fp64 / int32
+// MACs, the ordered adds; more per extra row), which caps it near 2.5 TB/s on an H200 before any
+// latency (run 2 measured 0.4-2 TB/s); here a KiB of weights costs ~35 (FP8), ~40 (bf16) or
+// ~150 (FP4: convert8) warp instructions, so the weight stream, not the issue rate, should set
+// the pace.
 //
 // Tile: 16 weight rows (output columns: the mma's M) x the step's k; x's m <= 4 rows are the
 // mma's N (8; columns >= m zero). The block's k_warps * cpw columns are cpw tiles, each split

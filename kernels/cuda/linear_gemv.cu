@@ -719,21 +719,22 @@ size_t tc_smem_bytes(GemvKind kind, int m, int k)
     return tc_red_offset(kind, m, k) + 2 * size_t(k_warps) * 32 * 4 * sizeof(float);
 }
 
-// FATHOM_CUDA_GEMV_TC=0: accum = fp32 GEMVs take the exact path as before (a device A/B; the
-// executor then keeps its dense decode GEMVs exact too). Read once.
+// Whether accum = fp32 GEMVs may take the tensor cores: an sm_89+ device (e4m3 mma.sync) and not
+// FATHOM_CUDA_GEMV_TC=0 (a device A/B: the exact path as before, and the executor keeps its dense
+// decode GEMVs exact too; read once). linear_gemv_tc_enabled() outside.
 bool gemv_tc_enabled()
 {
     static const bool on = env_switch_on("FATHOM_CUDA_GEMV_TC");
-    return on;
+    return on && linear_mma_device_ok();
 }
 
-// Whether p (of kind) takes the tensor-core GEMV: accum fp32, an FP8 / FP4 / bf16 weight, whole
-// steps of k, an sm_89+ device, and the shared memory.
+// Whether p (of kind) takes the tensor-core GEMV: enabled, accum fp32, an FP8 / FP4 / bf16
+// weight, whole steps of k, and the shared memory.
 bool tc_fits(const linear_params &p, GemvKind kind)
 {
     return gemv_tc_enabled() && p.accum == linear_accum::fp32 && tc_kind(kind)
            && p.k % tc_step_k(kind) == 0 && p.m >= 1 && p.m <= k_max_m
-           && tc_smem_bytes(kind, p.m, p.k) <= max_dynamic_smem() && linear_mma_device_ok();
+           && tc_smem_bytes(kind, p.m, p.k) <= max_dynamic_smem();
 }
 
 // Stage x for the tensor-core GEMV: FP8 / FP4 activation-quantised exactly as stage_x (the same
@@ -1628,7 +1629,7 @@ namespace fathom::kernels {
 
 bool linear_gemv_tc_enabled()
 {
-    return cuda::gemv_tc_enabled() && cuda::linear_mma_device_ok();
+    return cuda::gemv_tc_enabled();
 }
 
 bool moe_gate_route_group_fits(const linear_params &g, const MoeRouteParams &r)

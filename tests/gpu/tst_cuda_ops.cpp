@@ -124,6 +124,18 @@ private:
     size_t m_n = 0;
 };
 
+// A LINEAR's y read back as floats: the bf16 buffer widened when y is bf16, else the f32 one.
+std::vector<float> yHost(bool yBf16, const Dev<uint16_t> &yb, const Dev<float> &yf)
+{
+    if (!yBf16)
+        return yf.host();
+    const auto h = yb.host();
+    std::vector<float> v(h.size());
+    for (size_t i = 0; i < h.size(); ++i)
+        v[i] = k::bf16_to_f32(h[i]);
+    return v;
+}
+
 bool synced(const char *what)
 {
     return cudaOk(cudaDeviceSynchronize(), what);
@@ -2778,14 +2790,7 @@ void testGemvTcCase(const char *name,
     g.accum = k::linear_accum::fp32;
     if (!statusOk(k::linear_cuda(g, nullptr), name) || !synced(name))
         return;
-    std::vector<float> got(exact.size());
-    if (bf16Io) {
-        const auto h = dyb.host();
-        for (size_t i = 0; i < got.size(); ++i)
-            got[i] = k::bf16_to_f32(h[i]);
-    } else {
-        got = dy.host();
-    }
+    const std::vector<float> got = yHost(bf16Io, dyb, dy);
     const int step = type == W::fp8_e4m3 ? 64 : type == W::fp4_e2m1 ? 128 : 32;
     const int R = type == W::fp8_e4m3 ? 3 : type == W::fp4_e2m1 ? 8 : 4;
     double rel = (R * (kd / step) + 24) * std::ldexp(1.0, -24);
@@ -3746,14 +3751,7 @@ void testMmaLinear(const MmaCase &c, bool wsExact = true)
     if (!statusOk(st, c.name) || !synced(c.name))
         return;
     [[maybe_unused]] const std::string ranFirst = fathom::kernels::cuda::linear_mma_last_kernel();
-    std::vector<float> got(exact.size());
-    if (yBf16) {
-        const auto h = dyb.host();
-        for (size_t i = 0; i < got.size(); ++i)
-            got[i] = k::bf16_to_f32(h[i]);
-    } else {
-        got = dyf.host();
-    }
+    const std::vector<float> got = yHost(yBf16, dyb, dyf);
     const int B = fp8 ? 128 : 32, nb = kd / B;
 #ifdef FATHOM_CUDA_EMULATION
     const double coef = (4.0 + 2.0 * nb + 4.0) * std::ldexp(1.0, -24);
@@ -3822,14 +3820,7 @@ void testMmaLinear(const MmaCase &c, bool wsExact = true)
     const k::Status st2 = k::linear_grouped_mma_cuda(dev.data(), items, nullptr, work.get(), wsBytes);
     if (!statusOk(st2, c.name) || !synced(c.name))
         return;
-    std::vector<float> got2(exact.size());
-    if (yBf16) {
-        const auto h = dyb.host();
-        for (size_t i = 0; i < got2.size(); ++i)
-            got2[i] = k::bf16_to_f32(h[i]);
-    } else {
-        got2 = dyf.host();
-    }
+    const std::vector<float> got2 = yHost(yBf16, dyb, dyf);
 #ifndef FATHOM_CUDA_EMULATION
     // On a device the same bits need the same instruction: wgmma (QGMMA) and mma.sync (QMMA)
     // round inside their k-sums differently (seen on the H200, 2026-11-30: every element of a

@@ -195,6 +195,52 @@ Result<std::unique_ptr<ModelWeights>> ModelWeights::load(const std::string &dir,
     return weights;
 }
 
+Result<std::unique_ptr<ModelWeights>> ModelWeights::loadRepeated(const std::string &dir,
+                                                                 int layers,
+                                                                 const LoadProgressFn &progress)
+{
+    FATHOM_TRY_ASSIGN(ModelConfig config, loadModelConfig(dir));
+    const int period = config.numHiddenLayers;
+    if (layers <= period)
+        return fail(Error::Kind::InvalidArgument,
+                    dir + ": repeating its " + std::to_string(period) + " layers to "
+                        + std::to_string(layers) + " layers: the count must be larger");
+    if (config.numHashLayers > 0)
+        return fail(Error::Kind::InvalidArgument,
+                    dir + ": its first " + std::to_string(config.numHashLayers)
+                        + " layers route by hash; only score-routed layers repeat");
+    FATHOM_TRY_ASSIGN(auto store, TensorStore::open(dir, progress));
+    ModelConfig repeated = config;
+    repeated.numHiddenLayers = layers;
+    repeated.compressRatios.clear();
+    for (int l = 0; l < layers; ++l)
+        repeated.compressRatios.push_back(config.compressRatio(l % period));
+    for (int j = 0; j < config.numNextnPredictLayers; ++j)
+        repeated.compressRatios.push_back(config.compressRatio(period + j));
+    for (int first = period; first < layers; first += period) {
+        // A mapping of its own for this repeat's layers [first, first + period).
+        FATHOM_TRY_ASSIGN(auto copy, TensorStore::open(dir));
+        std::vector<TensorView> views;
+        for (const TensorView *v : copy->tensors()) {
+            for (int l = 0; l < period && first + l < layers; ++l) {
+                const std::string from = blockPrefix(config, l);
+                if (v->name.compare(0, from.size(), from) != 0)
+                    continue;
+                TensorView alias = *v;
+                alias.name = blockPrefix(repeated, first + l) + v->name.substr(from.size());
+                alias.file = v->file + " (" + v->name + ", repeated)";
+                views.push_back(std::move(alias));
+            }
+        }
+        store->addViews(std::move(views), std::move(copy));
+    }
+    repeated.sourcePath = config.sourcePath + " (its " + std::to_string(period)
+                          + " layers repeated to " + std::to_string(layers) + ")";
+    FATHOM_TRY_ASSIGN(auto weights, fromStore(std::move(repeated), std::move(store), progress));
+    weights->m_dir = dir;
+    return weights;
+}
+
 Result<std::unique_ptr<ModelWeights>> ModelWeights::fromStore(ModelConfig config,
                                                               std::unique_ptr<TensorStore> store,
                                                               const LoadProgressFn &progress)

@@ -74,6 +74,15 @@ public:
     // dir: the model folder (config.json, shards, optional index).
     static Result<std::unique_ptr<ModelWeights>> load(const std::string &dir,
                                                       const LoadProgressFn &progress = {});
+    // For benchmarks of more layers than a disk or the RAM holds: the folder's L main layers
+    // repeated to `layers` (> L): main layer l is the folder's layer l mod L, compress ratios
+    // repeat with period L, the MTP blocks and the rest stay. Each repeat reads its own mapping
+    // of the shards, so every layer's tensors have distinct host addresses (an executor's upload
+    // makes distinct device copies) while the pages are shared (the page cache holds the folder
+    // once). The folder may have no hash-routed layer (their tid2eid rows would not repeat).
+    static Result<std::unique_ptr<ModelWeights>> loadRepeated(const std::string &dir,
+                                                              int layers,
+                                                              const LoadProgressFn &progress = {});
     // For tests: an already parsed config and opened store (validated and converted here).
     static Result<std::unique_ptr<ModelWeights>> fromStore(ModelConfig config,
                                                            std::unique_ptr<TensorStore> store,

@@ -346,22 +346,42 @@ const TensorView &TensorStore::addOwned(TensorView view, std::vector<uint8_t> da
     auto buffer = std::make_unique<std::vector<uint8_t>>(std::move(data));
     view.data = buffer->data();
     view.bytes = buffer->size();
+    m_ownedData.push_back(std::move(buffer));
+    const TensorView &added = insert(std::move(view));
+    sortNames();
+    return added;
+}
+
+void TensorStore::addViews(std::vector<TensorView> views, std::unique_ptr<TensorStore> owner)
+{
+    if (owner)
+        m_kept.push_back(std::move(owner));
+    for (TensorView &v : views)
+        insert(std::move(v));
+    sortNames();
+}
+
+const TensorView &TensorStore::insert(TensorView view)
+{
     const std::string name = view.name;
     if (const TensorView *old = find(name)) {
         m_totalBytes -= old->bytes;
         m_byName.erase(name);
     }
-    m_ownedData.push_back(std::move(buffer));
     auto [it, inserted] = m_owned.insert_or_assign(name, std::move(view));
     m_byName.emplace(it->second.name, &it->second);
     m_totalBytes += it->second.bytes;
+    return it->second;
+}
+
+void TensorStore::sortNames()
+{
     m_all.clear();
     for (const auto &[n, v] : m_byName)
         m_all.push_back(v);
     std::sort(m_all.begin(), m_all.end(), [](const TensorView *a, const TensorView *b) {
         return a->name < b->name;
     });
-    return it->second;
 }
 
 } // namespace fathom::engine

@@ -116,11 +116,20 @@ public:
     // Adds a tensor whose data the store owns (a load-time conversion, e.g. wo_a FP8 -> BF16);
     // replaces a view of the same name. Not thread-safe; call before sharing the store.
     const TensorView &addOwned(TensorView view, std::vector<uint8_t> data);
+    // Adds views of data this store does not own under their names (replacing views of the
+    // same names), e.g. another store's tensors under other names: `owner` (may be null) is kept
+    // alive as long as this store, so views into its mappings stay valid. One re-sort for all.
+    // Not thread-safe; call before sharing the store. (bench_cuda: a slice's layers repeated.)
+    void addViews(std::vector<TensorView> views, std::unique_ptr<TensorStore> owner);
 
 private:
+    const TensorView &insert(TensorView view); // replaces a view of the same name; no re-sort
+    void sortNames();
+
     std::vector<std::unique_ptr<SafetensorsFile>> m_files;
     std::unordered_map<std::string, TensorView> m_owned;
     std::vector<std::unique_ptr<std::vector<uint8_t>>> m_ownedData;
+    std::vector<std::unique_ptr<TensorStore>> m_kept; // owners of addViews' data
     std::unordered_map<std::string_view, const TensorView *> m_byName;
     std::vector<const TensorView *> m_all;
     uint64_t m_totalBytes = 0;

@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <set>
 
 using namespace fathom::engine;
 using nlohmann::json;
@@ -114,6 +115,7 @@ private slots:
     void tid2eidOutOfRange();
     void missingFile();
     void writerTinyPreset();
+    void loadRepeated();
     void writerThreadsAndSeeds();
     void writerReportsWriteErrors_data();
     void writerReportsWriteErrors();
@@ -560,6 +562,66 @@ void tst_ModelFiles::writerTinyPreset()
         QVERIFY(da == fb.readAll());
         QVERIFY(da != fc.readAll());
     }
+}
+
+// ModelWeights::loadRepeated (bench_cuda's many-layer slice): a 2-layer folder cut from tiny's
+// layer 2 (ratios 16, 4; no hash layer) repeated to 5 layers.
+void tst_ModelFiles::loadRepeated()
+{
+    QTemporaryDir dir;
+    MakeModelOptions o;
+    o.preset = "tiny";
+    o.layers = 2;
+    o.firstLayer = 2;
+    o.seed = 3;
+    o.outDir = toStd(dir.path());
+    auto written = writeRandomModel(o);
+    QVERIFY2(written, written ? "" : written.error().message.c_str());
+    auto base = ModelWeights::load(o.outDir);
+    QVERIFY2(base, base ? "" : base.error().message.c_str());
+    auto rep = ModelWeights::loadRepeated(o.outDir, 5);
+    QVERIFY2(rep, rep ? "" : rep.error().message.c_str());
+    const ModelConfig &c = (*rep)->config();
+    QCOMPARE(c.numHiddenLayers, 5);
+    QCOMPARE(c.numNextnPredictLayers, 1);
+    QCOMPARE(c.compressRatios, (std::vector<int>{16, 4, 16, 4, 16, 0}));
+    QCOMPARE(c.numHashLayers, 0);
+    // Every tensor of the 5-layer model: the folder's bytes (layer l from layer l mod 2), at an
+    // address no other tensor of the model has (distinct device copies on upload).
+    std::set<const void *> seen;
+    for (const TensorSpec &t : expectedTensors(c)) {
+        std::string from = t.name;
+        if (from.rfind("layers.", 0) == 0) {
+            const size_t dot = from.find('.', 7);
+            const int l = std::stoi(from.substr(7, dot - 7));
+            from = "layers." + std::to_string(l % 2) + from.substr(dot);
+        }
+        const TensorView &a = (*rep)->tensor(t.name), &b = (*base)->tensor(from);
+        QVERIFY2(a.data && b.data, t.name.c_str());
+        QCOMPARE(a.bytes, b.bytes);
+        QVERIFY2(std::memcmp(a.data, b.data, a.bytes) == 0, t.name.c_str());
+        QVERIFY2(seen.insert(a.data).second, t.name.c_str());
+    }
+    QCOMPARE(seen.size(), expectedTensors(c).size());
+    // The projections as the forward pass reads them (wo_a converted per layer).
+    const LinearWeight wo3 = (*rep)->linear("layers.3.attn.wo_a");
+    const LinearWeight wo1 = (*base)->linear("layers.1.attn.wo_a");
+    QVERIFY(wo3.valid() && wo3.weight != wo1.weight);
+    QVERIFY(std::memcmp(wo3.weight, wo1.weight, static_cast<size_t>(wo1.bytes())) == 0);
+
+    // Refused: not more layers than the folder has; a folder with hash-routed layers.
+    auto same = ModelWeights::loadRepeated(o.outDir, 2);
+    QVERIFY(!same);
+    QVERIFY2(same.error().message.find("must be larger") != std::string::npos,
+             same.error().message.c_str());
+    QTemporaryDir hashed;
+    o.firstLayer = 0;
+    o.outDir = toStd(hashed.path());
+    QVERIFY(writeRandomModel(o));
+    auto h = ModelWeights::loadRepeated(o.outDir, 4);
+    QVERIFY(!h);
+    QVERIFY2(h.error().message.find("route by hash") != std::string::npos,
+             h.error().message.c_str());
 }
 
 namespace {

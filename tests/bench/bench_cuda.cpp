@@ -7,6 +7,8 @@
 //   bench_cuda [--model DIR] [--layers N] [--from L] [--decode-steps N] [--prefill N] [--long N]
 //              [--chunk N]   (--from: V4-Flash's layer the slice starts at, default 3: HCA, CSA, ...)
 //              [--ops-only 1]   (ceilings and the indexer / attention op table only)
+//              [--repeat N|fit] (the written layers repeated to N main layers, or to as many
+//                               as fit on the device: ModelWeights::loadRepeated)
 //
 // Measures in the same run, on the same device:
 //  - ceilings: device-to-device copy bandwidth (bytes read + written / time) and the FP8 e4m3
@@ -16,6 +18,11 @@
 //    and the time per layer beyond that bandwidth floor (goal <= 15 us);
 //  - prefill of --prefill tokens (8192): tokens/s and the split between GEMMs, attention and
 //    the indexer (device events per op), GEMM rate against the FP8 rate (goal >= 40 %);
+//  - the slice has "as many layers as fit": --repeat fit repeats the written layers
+//    (layer l = written layer l mod L; from layer 3 the HCA / CSA alternation of V4-Flash's
+//    layers 3..42 is kept) up to what the device holds with kFitReserve left for activations,
+//    at most V4-Flash's layers from --from; each layer is a distinct device copy, so every
+//    byte of a step is read from HBM (a layer's ~270 MB of decode reads dwarf the 50 MB L2);
 //  - a --long token prefill (131072) in --chunk pieces: completes, and the sequence state's
 //    device memory (bf16 rows, history 0 as the scheduler's, compressed caches reserved for the
 //    prompt) against spec §5.2's bf16 and packed layouts for these layers (kvlayout.h).
@@ -1081,12 +1088,44 @@ void opRows(const CudaExecutor::Profile &prof, int steps, double bw, size_t limi
 
 } // namespace
 
+// --repeat fit: device memory left beyond the weights (the 8K prefill's activations and state,
+// cuBLASLt scratch, the converted experts of a chunk; run 2's 128K prefill peaked 9.4 GiB above
+// its weights), and V4-Flash's main layers (spec §1.1).
+constexpr double kFitReserve = 20.0 * (1ull << 30);
+constexpr int kFlashLayers = 43;
+
+// --repeat: the number of main layers (> the folder's to repeat, else the folder's own).
+int repeatedLayers(const ModelWeights &w, int repeat, int firstLayer)
+{
+    const int written = w.config().numHiddenLayers;
+    if (repeat >= 0)
+        return std::max(repeat, written);
+    double layerBytes = 0, otherBytes = 0;
+    for (const TensorView *v : w.store().tensors()) {
+        const double bytes = double((v->bytes + 255) / 256 * 256); // as uploaded
+        (v->name.rfind("layers.", 0) == 0 ? layerBytes : otherBytes) += bytes;
+    }
+    size_t freeB = 0, totalB = 0;
+    if (cudaMemGetInfo(&freeB, &totalB) != cudaSuccess)
+        return written;
+    const double perLayer = layerBytes / written;
+    const int fit = static_cast<int>((double(freeB) - otherBytes - kFitReserve) / perLayer);
+    std::printf("  fit: %.1f GiB free of %.1f, %.2f GiB a layer, %.2f GiB besides: %d layers\n",
+                freeB / double(1ull << 30),
+                totalB / double(1ull << 30),
+                perLayer / double(1ull << 30),
+                otherBytes / double(1ull << 30),
+                fit);
+    return std::max(written, std::min(fit, kFlashLayers - firstLayer));
+}
+
 int main(int argc, char **argv)
 {
     std::string dir = "/tmp/fathom-flash-slice";
     int layers = 4, decodeSteps = 32, prefill = 8192, chunk = 8192;
     int firstLayer = 3; // V4-Flash's layers 3.. (HCA, CSA, ...; 0-1 are sliding-window only)
     int64_t longTokens = 131072;
+    int repeat = 0; // --repeat: 0 the written layers, N, or -1 = as many as fit
     bool opsOnly = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
@@ -1104,6 +1143,8 @@ int main(int argc, char **argv)
             firstLayer = std::atoi(argv[i + 1]);
         else if (a == "--chunk")
             chunk = std::atoi(argv[i + 1]);
+        else if (a == "--repeat")
+            repeat = std::strcmp(argv[i + 1], "fit") == 0 ? -1 : std::atoi(argv[i + 1]);
         else if (a == "--ops-only") // attn: only the ceilings and the op timings
             opsOnly = std::atoi(argv[i + 1]) != 0;
     }
@@ -1156,6 +1197,23 @@ int main(int argc, char **argv)
     if (!weights) {
         std::printf("FAIL: %s\n", weights.error().toString().c_str());
         return 1;
+    }
+    if (repeat != 0) {
+        const int written = (*weights)->config().numHiddenLayers;
+        const int n = repeatedLayers(**weights, repeat, firstLayer);
+        if (n > written) {
+            const auto t0 = std::chrono::steady_clock::now();
+            weights = ModelWeights::loadRepeated(dir, n);
+            if (!weights) {
+                std::printf("FAIL: %s\n", weights.error().toString().c_str());
+                return 1;
+            }
+            row("slice: written layers repeated",
+                fmt("%.0f layers", n),
+                fmt("(layer l = written layer l mod %.0f, ", written)
+                    + fmt("distinct device copies; mapped in %.1f s)",
+                          seconds(t0, std::chrono::steady_clock::now())));
+        }
     }
     auto model = V4Model::create(**weights);
     if (!model) {

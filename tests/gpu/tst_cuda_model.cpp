@@ -23,6 +23,7 @@
 #include "engine/cuda/cudabackend.h"
 #include "engine/cuda/cudaexecutor.h"
 #include "engine/model/modelweights.h"
+#include "engine/model/modelwriter.h"
 #include "engine/runtime/forward.h"
 #include "engine/runtime/goldenrun.h"
 #include "engine/runtime/v4model.h"
@@ -45,6 +46,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -526,6 +528,101 @@ void graphReplay(CudaExecutor &gpu)
     (void) gpu.copyToHost(replay.data(), y->data(), y->bytes());
     gpu.destroyGraph(*g);
     check(r && eager == replay, "CUDA graph replay reproduces the eager ops bit for bit");
+}
+
+// bench_cuda --repeat (ModelWeights::loadRepeated): a 2-layer folder (tiny from its layer 2:
+// ratios 16 and 4, score routing) repeated to 4 and 6 layers. Each repeated layer must cost its
+// own device copy (the upload keys copies by host address; aliases of one mapping would be
+// uploaded once and the bench would read the same bytes from L2-sized footprints), and the
+// repeated model must run: in the exact mode bit for bit with the CPU executor.
+void repeatedLayers(CudaExecutor &gpu)
+{
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path()
+                         / ("fathom-repeat-" + std::to_string(std::random_device{}()));
+    MakeModelOptions o;
+    o.preset = "tiny";
+    o.layers = 2;
+    o.firstLayer = 2;
+    o.seed = 11;
+    o.outDir = dir.string();
+    struct Cleanup
+    {
+        fs::path p;
+        ~Cleanup()
+        {
+            std::error_code ec;
+            fs::remove_all(p, ec);
+        }
+    } cleanup{dir};
+    if (auto r = writeRandomModel(o); !r) {
+        check(false, "repeated layers: write: " + r.error().toString());
+        return;
+    }
+    uint64_t bytes[3] = {0, 0, 0}; // weights on the device with 2, 4 and 6 layers
+    std::unique_ptr<ModelWeights> weights;
+    std::unique_ptr<V4Model> model;
+    uint64_t layerBytes = 0, layerTensors = 0; // the written layers' tensors (host)
+    for (int i = 0; i < 3; ++i) {
+        const int layers = 2 + 2 * i;
+        auto w = i == 0 ? ModelWeights::load(o.outDir)
+                        : ModelWeights::loadRepeated(o.outDir, layers);
+        if (!w) {
+            check(false, "repeated layers: " + w.error().toString());
+            return;
+        }
+        auto m = V4Model::create(**w);
+        if (!m) {
+            check(false, "repeated layers: " + m.error().toString());
+            return;
+        }
+        if (auto r = gpu.uploadModel(**m); !r) {
+            check(false, "repeated layers: upload: " + r.error().toString());
+            return;
+        }
+        bytes[i] = gpu.memoryStats().weightBytes;
+        if (i == 0)
+            for (const TensorView *t : (*w)->store().tensors())
+                if (t->name.rfind("layers.", 0) == 0) {
+                    layerBytes += t->bytes;
+                    ++layerTensors;
+                }
+        weights = std::move(*w);
+        model = std::move(*m);
+    }
+    // Two more layers add the written layers' bytes again (each tensor 256-byte aligned; the
+    // FP8 wo_a's scale is not uploaded: its bf16 conversion is).
+    const uint64_t added = bytes[1] - bytes[0];
+    check(bytes[1] > bytes[0] && bytes[2] - bytes[0] == 2 * added && added >= layerBytes * 19 / 20
+              && added <= layerBytes + 256 * layerTensors,
+          "repeated layers: each repeated layer is its own device copy (weights 2 / 4 / 6 layers: "
+              + std::to_string(bytes[0]) + " / " + std::to_string(bytes[1]) + " / "
+              + std::to_string(bytes[2]) + " bytes; the 2 written layers "
+              + std::to_string(layerBytes) + ")");
+    LogitsRequest req;
+    req.prompt = {{5, 77, 300, 12, 9, 401, 250, 3, 64}};
+    req.decode = {{17, 200, 45}};
+    V4Forward fwd(*model, gpu);
+    auto res = runLogits(fwd, model->config(), req);
+    CpuExecutor cpu(0);
+    V4Forward cfwd(*model, cpu);
+    auto cres = runLogits(cfwd, model->config(), req);
+    if (!res || !cres) {
+        check(false, "repeated layers: run: " + (!res ? res.error() : cres.error()).toString());
+        return;
+    }
+    const int64_t V = model->config().vocabSize;
+    const LogitStats d = compareLogits(pairRows(*res, cres->prefillLast, cres->decode, 1, 3, V), V);
+    const bool same = res->prefillLast == cres->prefillLast && res->decode == cres->decode;
+    char buf[256];
+    std::snprintf(buf,
+                  sizeof buf,
+                  "repeated layers: the 6-layer model runs, GPU vs CPU executor mean abs %.2e "
+                  "(%s mode: %s)",
+                  d.meanAbs,
+                  gpu.exactLinear() ? "exact" : "fast",
+                  gpu.exactLinear() ? "bit for bit" : "finite");
+    check(d.finite && (!gpu.exactLinear() || same), buf);
 }
 
 // RowHistory's device ring (sequencestate.h): the window and compressor rows of a decode step
@@ -1337,7 +1434,18 @@ int main()
     oomMessage(**gpu);
     graphReplay(**gpu);
     ringRows(**gpu);
+#ifdef FATHOM_CUDA_EMULATION
+    // FATHOM_EMU_ONLY=repeat: only this check.
+    const char *onlyEnv = std::getenv("FATHOM_EMU_ONLY");
+    const std::string only = onlyEnv ? onlyEnv : "";
+    if (only.empty() || only == "repeat")
+#endif
+        repeatedLayers(**gpu);
     for (const char *name : {"tiny-bf16", "tiny-quant"}) {
+#ifdef FATHOM_CUDA_EMULATION
+        if (only == "repeat")
+            break;
+#endif
         const bool quant = std::string(name) == "tiny-quant";
         auto v = loadVariant(root + "/v4/" + name, name);
         if (!v)

@@ -17,17 +17,18 @@
 #       here (Release, sm_90a, stripped; build-gpu-carry) with their SASS summary, so the lease
 #       pays no build. SKIP_PREBUILD=1 leaves the binaries out.
 #   there (device tool):      run(command="tests/gpu/run-device-checks.sh",
-#                                 carry=["tests/gpu/.carry"], timeout_s=600)
+#                                 carry=["tests/gpu/.carry"], timeout_s=540)
 #       runs the carried binaries when their libraries resolve there (cuBLASLt from the toolkit
 #       or PyTorch's wheel), else configures and builds in BUILD_DIR (default build-gpu);
 #       FORCE_BUILD=1 always builds.
 #
-# Knobs (environment): DEADLINE (seconds for the whole run, default 420: every stage runs under
+# Knobs (environment): DEADLINE (seconds for the whole run, default 480: every stage runs under
 # `timeout` with what is left, so the table and the logs always come back), LAYERS (flash-slice
 # main layers, default 2: writing the random slice took 86 s in run 2, session 13's writer ~5-8 s
-# predicted; bench_cuda prints "written in"), LONG (long
-# prefill tokens, default 131072; 0 skips), PREFILL (default 8192), DECODE_STEPS (default 32),
-# JOBS (default nproc), SKIP_TESTS=1, SKIP_BENCH=1, SKIP_PEER=1, SKIP_EAGER=1, SKIP_EXACT=1,
+# predicted; bench_cuda prints "written in"), REPEAT (the many-layer run's main layers: the
+# written ones repeated, default "fit"), LONG (long prefill tokens, default 131072; 0 skips),
+# PREFILL (default 8192), DECODE_STEPS (default 32), JOBS (default nproc), SKIP_TESTS=1,
+# SKIP_BENCH=1, SKIP_FULL=1 (no many-layer run), SKIP_PEER=1, SKIP_EAGER=1, SKIP_EXACT=1,
 # SKIP_NCU=1 (the per-kernel ncu table of a decode step).
 # The table goes to $OUT/summary.txt and every log to $OUT/device-logs.tgz (the device tool
 # brings back at most 8 files); without $OUT they stay in WORK_DIR (/tmp/fathom-device-checks).
@@ -91,8 +92,9 @@ if [ "${1:-}" = "--prepare" ]; then
 fi
 
 # Everything below runs on the device machine, inside one device call: DEADLINE seconds in all
-# (default 420; the call's own limit is 600, and the lease's 900 s must also pay the machine's
-# start, so 420 leaves room for a second, shorter call after a fix), each stage under `timeout` with what is left, so
+# (default 480; the call's own limit is 600, and the lease's 900 s must also pay the machine's
+# start, ~30 s, so 480 leaves room for a second, shorter call after a fix), each stage under
+# `timeout` with what is left, so
 # the script always reaches its table and the log archive even when a stage hangs.
 BUILD="${BUILD_DIR:-$ROOT/build-gpu}"
 WORK="${WORK_DIR:-/tmp/fathom-device-checks}"
@@ -104,7 +106,7 @@ LAYERS="${LAYERS:-2}"
 LONG="${LONG:-131072}"
 PREFILL="${PREFILL:-8192}"
 DECODE_STEPS="${DECODE_STEPS:-32}"
-DEADLINE="${DEADLINE:-420}"
+DEADLINE="${DEADLINE:-480}"
 SUMMARY="$LOGS/summary.txt"
 : >"$SUMMARY"
 note() { echo "$*" | tee -a "$SUMMARY"; }
@@ -269,9 +271,28 @@ SHORT=(--prefill 0 --long 0)
 export FATHOM_BENCH_ATTN_OPS="${FATHOM_BENCH_ATTN_OPS:-0}" FATHOM_BENCH_GEMMS="${FATHOM_BENCH_GEMMS:-0}"
 bench_rc=0
 if [ "${SKIP_BENCH:-0}" != "1" ]; then
+    # The issue's slice has "as many layers as fit": bench_cuda --repeat fit repeats the written
+    # layers (each a distinct device copy; V4-Flash's HCA / CSA alternation from layer 3) up to
+    # the free memory less 20 GiB, at most V4-Flash's 40 layers from layer 3. Its decode and 8K
+    # prefill rows are the goals' figures (session 15); the 2-layer run below keeps the 128K
+    # prefill, the op tables and the peer's slice (the peer's bf16 experts fit 2 layers).
+    if [ "${SKIP_FULL:-0}" != "1" ]; then
+        stage bench-full 150 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_BENCH_GEMVS=0 \
+            "$BIN/bench_cuda" "${BENCH[@]}" --repeat "${REPEAT:-fit}" --prefill "$PREFILL" --long 0
+        [ $? = 0 ] || bench_rc=1
+    fi
     stage bench 220 env FATHOM_CUDA_EXACT_LINEAR=0 "$BIN/bench_cuda" "${BENCH[@]}" \
         --prefill "$PREFILL" --long "$LONG"
-    bench_rc=$?
+    [ $? = 0 ] || bench_rc=1
+    # The peer of the issue: HuggingFace transformers' DeepSeek-V4 on the same slice in bf16.
+    if [ "${SKIP_PEER:-0}" != "1" ] && [ -f "$MODEL/config.json" ]; then
+        if python3 -c 'import transformers' 2>/dev/null; then
+            PYTHONUNBUFFERED=1 stage peer 90 python3 "$ROOT/tests/bench/bench_cuda_peer.py" \
+                --model "$MODEL" --prefill "$PREFILL" --decode-steps "$DECODE_STEPS"
+        else
+            note "peer: skipped (python3 cannot import transformers)"
+        fi
+    fi
     # Per kernel of a decode step (ncu, hardware counters: time and DRAM bytes; two eager steps
     # between cudaProfilerStart/Stop, FATHOM_BENCH_NCU=1), summed by tests/gpu/ncu_summary.py.
     NCU="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)"
@@ -312,15 +333,6 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
             FATHOM_CUDA_FUSED_APPENDS=0 FATHOM_CUDA_ATTN_FUSED_TAIL=0 FATHOM_CUDA_GEMV_PRENORM=0 \
             FATHOM_CUDA_MOE_COMBINE_FUSED=0 FATHOM_CUDA_GATE_ROUTE_FUSED=0 FATHOM_CUDA_INDEXER_FUSED=0 \
             "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
-    fi
-    # The peer of the issue: HuggingFace transformers' DeepSeek-V4 on the same slice in bf16.
-    if [ "${SKIP_PEER:-0}" != "1" ] && [ -f "$MODEL/config.json" ]; then
-        if python3 -c 'import transformers' 2>/dev/null; then
-            PYTHONUNBUFFERED=1 stage peer 90 python3 "$ROOT/tests/bench/bench_cuda_peer.py" \
-                --model "$MODEL" --prefill "$PREFILL" --decode-steps "$DECODE_STEPS"
-        else
-            note "peer: skipped (python3 cannot import transformers)"
-        fi
     fi
     if [ -f "$MODEL/config.json" ]; then
         # Eager decode (no step graphs): the per-step launch overhead the graphs remove.
@@ -365,8 +377,16 @@ stamp "done"
     }
     [ -f "$LOGS/peer.log" ] && { echo "peer:"; grep -E "^\|" "$LOGS/peer.log"; }
     [ -f "$LOGS/ncu-decode.txt" ] && { echo "decode step per kernel (ncu):"; head -30 "$LOGS/ncu-decode.txt"; }
+    if [ -f "$LOGS/bench-full.log" ]; then
+        echo "bench_cuda, the slice with as many layers as fit (--repeat fit; the goals' decode and prefill):"
+        if grep -q "^| measure" "$LOGS/bench-full.log"; then
+            sed -n '/^| measure/,$p' "$LOGS/bench-full.log"
+        else
+            grep -E "^  [A-Za-z]" "$LOGS/bench-full.log" | tail -40
+        fi
+    fi
     if [ -f "$LOGS/bench.log" ]; then
-        echo "bench_cuda (rc $bench_rc):"
+        echo "bench_cuda, $LAYERS written layers (rc $bench_rc):"
         if grep -q "^| measure" "$LOGS/bench.log"; then
             sed -n '/^| measure/,$p' "$LOGS/bench.log"
         else

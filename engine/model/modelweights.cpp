@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #include "modelweights.h"
 
+#include "engine/core/threadpool.h"
 #include "kernels/quant.h"
 
 #include <filesystem>
@@ -251,17 +252,25 @@ Result<std::unique_ptr<ModelWeights>> ModelWeights::fromStore(ModelConfig config
     FATHOM_TRY(validateTensors(*store, config));
     if (config.linearFormat() == WeightFormat::Fp8) {
         // The reference runs wo_a as a bf16 einsum on the dequantised weight (convert.py).
+        std::vector<std::pair<TensorView, std::vector<uint8_t>>> converted;
+        ThreadPool pool;
         for (int layer = 0; layer < config.totalLayers(); ++layer) {
             const std::string name = blockPrefix(config, layer) + "attn.wo_a";
             const TensorView *w = store->find(name + ".weight");
             const TensorView *s = store->find(name + ".scale");
             const int64_t n = w->dim(0), k = w->dim(1);
             std::vector<uint8_t> bytes(static_cast<size_t>(n * k * 2));
-            kernels::dequantize_weight_e4m3_bf16(w->as<uint8_t>(),
-                                                 s->as<uint8_t>(),
-                                                 n,
-                                                 k,
-                                                 reinterpret_cast<uint16_t *>(bytes.data()));
+            // By 128-row blocks (a block of scales each) on the load's threads.
+            const int64_t kb = (k + 127) / 128;
+            kernels::parallel_for(&pool, (n + 127) / 128, 1, [&](int64_t b0, int64_t b1) {
+                const int64_t r0 = b0 * 128, r1 = std::min(n, b1 * 128);
+                kernels::dequantize_weight_e4m3_bf16(w->as<uint8_t>() + r0 * k,
+                                                     s->as<uint8_t>() + b0 * kb,
+                                                     r1 - r0,
+                                                     k,
+                                                     reinterpret_cast<uint16_t *>(bytes.data())
+                                                         + r0 * k);
+            });
             TensorView v;
             v.name = name + ".weight";
             v.dtype = DType::Bf16;
@@ -275,10 +284,11 @@ Result<std::unique_ptr<ModelWeights>> ModelWeights::fromStore(ModelConfig config
                 if (map.data() && p >= map.data() && p + w->bytes <= map.data() + map.size())
                     map.release(static_cast<size_t>(p - map.data()), w->bytes);
             }
-            store->addOwned(std::move(v), std::move(bytes));
+            converted.emplace_back(std::move(v), std::move(bytes));
             if (progress && !progress(LoadProgress{total, total, "converting"}))
                 return fail(Error::Kind::Cancelled, "loading cancelled");
         }
+        store->addOwned(std::move(converted));
     }
     auto weights = std::unique_ptr<ModelWeights>(new ModelWeights);
     weights->m_config = std::move(config);

@@ -341,15 +341,16 @@ const TensorView *TensorStore::find(std::string_view name) const
     return it == m_byName.end() ? nullptr : it->second;
 }
 
-const TensorView &TensorStore::addOwned(TensorView view, std::vector<uint8_t> data)
+void TensorStore::addOwned(std::vector<std::pair<TensorView, std::vector<uint8_t>>> tensors)
 {
-    auto buffer = std::make_unique<std::vector<uint8_t>>(std::move(data));
-    view.data = buffer->data();
-    view.bytes = buffer->size();
-    m_ownedData.push_back(std::move(buffer));
-    const TensorView &added = insert(std::move(view));
+    for (auto &[view, data] : tensors) {
+        auto buffer = std::make_unique<std::vector<uint8_t>>(std::move(data));
+        view.data = buffer->data();
+        view.bytes = buffer->size();
+        m_ownedData.push_back(std::move(buffer));
+        insert(std::move(view));
+    }
     sortNames();
-    return added;
 }
 
 void TensorStore::addViews(std::vector<TensorView> views, std::unique_ptr<TensorStore> owner)

@@ -113,9 +113,10 @@ public:
     const std::vector<std::unique_ptr<SafetensorsFile>> &files() const { return m_files; }
     uint64_t totalBytes() const { return m_totalBytes; } // sum of tensor bytes
 
-    // Adds a tensor whose data the store owns (a load-time conversion, e.g. wo_a FP8 -> BF16);
-    // replaces a view of the same name. Not thread-safe; call before sharing the store.
-    const TensorView &addOwned(TensorView view, std::vector<uint8_t> data);
+    // Adds tensors whose data the store owns (load-time conversions, e.g. wo_a FP8 -> BF16),
+    // each replacing a view of the same name; one re-sort for all. Not thread-safe; call before
+    // sharing the store.
+    void addOwned(std::vector<std::pair<TensorView, std::vector<uint8_t>>> tensors);
     // Adds views of data this store does not own under their names (replacing views of the
     // same names), e.g. another store's tensors under other names: `owner` (may be null) is kept
     // alive as long as this store, so views into its mappings stay valid. One re-sort for all.

@@ -316,11 +316,23 @@ void dequantize_weight_e4m3(const uint8_t *q, const uint8_t *scale, int64_t n, i
 void dequantize_weight_e4m3_bf16(
     const uint8_t *q, const uint8_t *scale, int64_t n, int64_t k, uint16_t *out)
 {
+    // The same products as e4m3_to_f32(q) * e8m0_to_f32(s) element by element, with the codes
+    // from a table and the scale read once a 128-block: the per-element ldexpf calls made this
+    // the bulk of a V4 model's load (wo_a of every layer, ~0.5 s a V4-Flash layer).
+    float codes[256];
+    for (int c = 0; c < 256; ++c)
+        codes[c] = e4m3_to_f32(static_cast<uint8_t>(c));
     const int64_t kb = (k + 127) / 128;
-    for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = 0; j < k; ++j)
-            out[i * k + j] = f32_to_bf16(e4m3_to_f32(q[i * k + j])
-                                         * e8m0_to_f32(scale[(i / 128) * kb + j / 128]));
+    for (int64_t i = 0; i < n; ++i) {
+        const uint8_t *row = q + i * k;
+        uint16_t *o = out + i * k;
+        for (int64_t b = 0; b < kb; ++b) {
+            const float sc = e8m0_to_f32(scale[(i / 128) * kb + b]);
+            const int64_t end = std::min(k, b * 128 + 128);
+            for (int64_t j = b * 128; j < end; ++j)
+                o[j] = f32_to_bf16(codes[row[j]] * sc);
+        }
+    }
 }
 
 void dequantize_weight_e2m1(

@@ -377,22 +377,19 @@ stamp "done"
     }
     [ -f "$LOGS/peer.log" ] && { echo "peer:"; grep -E "^\|" "$LOGS/peer.log"; }
     [ -f "$LOGS/ncu-decode.txt" ] && { echo "decode step per kernel (ncu):"; head -30 "$LOGS/ncu-decode.txt"; }
-    if [ -f "$LOGS/bench-full.log" ]; then
-        echo "bench_cuda, the slice with as many layers as fit (--repeat fit; the goals' decode and prefill):"
-        if grep -q "^| measure" "$LOGS/bench-full.log"; then
-            sed -n '/^| measure/,$p' "$LOGS/bench-full.log"
+    # A bench log's closing table, or its rows so far when the stage timed out.
+    bench_table() {
+        [ -f "$1" ] || return 0
+        echo "$2"
+        if grep -q "^| measure" "$1"; then
+            sed -n '/^| measure/,$p' "$1"
         else
-            grep -E "^  [A-Za-z]" "$LOGS/bench-full.log" | tail -40
+            grep -E "^  [A-Za-z]" "$1" | tail -40
         fi
-    fi
-    if [ -f "$LOGS/bench.log" ]; then
-        echo "bench_cuda, $LAYERS written layers (rc $bench_rc):"
-        if grep -q "^| measure" "$LOGS/bench.log"; then
-            sed -n '/^| measure/,$p' "$LOGS/bench.log"
-        else
-            grep -E "^  [A-Za-z]" "$LOGS/bench.log" | tail -40
-        fi
-    fi
+    }
+    bench_table "$LOGS/bench-full.log" \
+        "bench_cuda, the slice with as many layers as fit (--repeat fit; the goals' decode and prefill):"
+    bench_table "$LOGS/bench.log" "bench_cuda, $LAYERS written layers (rc $bench_rc):"
     echo "stages:"
     sed 's/^/  /' "$LOGS/stages.txt"
 } | tee "$LOGS/table.txt"

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -784,6 +785,15 @@ bool reserve()
     return true;
 }
 
+struct Stream;
+// Work enqueued on a stream outside a capture and not yet run (FATHOM_EMU_STREAMS=shuffle): an
+// operation, or a cudaStreamWaitEvent (no op: ready once `waitFor` has run `until` entries).
+struct Pending
+{
+    std::function<void()> op;
+    Stream *waitFor = nullptr;
+    long long until = 0;
+};
 struct Stream
 {
     bool capturing = false;
@@ -793,6 +803,10 @@ struct Stream
     std::vector<const void *> kinds; // of ops
     std::vector<std::string> sigs;   // of ops
     std::vector<char> pdl;           // of ops: a kernel launched with the PDL attribute
+    // Outside captures: entries enqueued (operations, event records and waits), of them those run
+    // (the first `done`), and the deferred rest in order.
+    long long enqueued = 0, done = 0;
+    std::deque<Pending> pending;
 };
 std::set<Stream *> g_streams;
 Stream g_default;
@@ -802,6 +816,112 @@ int g_strictCaptures = 0; // of them, in the global or thread-local mode
 Stream *stream_of(cudaStream_t s)
 {
     return s ? reinterpret_cast<Stream *>(s) : &g_default;
+}
+
+bool live_stream(cudaStream_t s)
+{
+    return !s || g_streams.count(reinterpret_cast<Stream *>(s)) != 0;
+}
+
+// FATHOM_EMU_STREAMS (read once): unset or "inorder": every stream's work runs when enqueued;
+// shuffle[:seed]: deferred until the host waits, then run in a random interleaving of the
+// streams (one generator seeded once, the seed printed) that keeps only each stream's order and
+// the event waits (see cuda_runtime.h).
+struct StreamOrder
+{
+    bool deferred = false;
+    std::mt19937_64 rng;
+};
+
+StreamOrder &stream_order()
+{
+    static StreamOrder o = [] {
+        StreamOrder so;
+        const char *env = std::getenv("FATHOM_EMU_STREAMS");
+        if (!env || !*env || std::strcmp(env, "inorder") == 0)
+            return so;
+        if (std::strncmp(env, "shuffle", 7) == 0 && (env[7] == 0 || env[7] == ':')) {
+            so.deferred = true;
+            unsigned long long seed = env[7] == ':' ? std::strtoull(env + 8, nullptr, 10)
+                                                    : std::random_device{}();
+            so.rng.seed(seed);
+            std::fprintf(stderr,
+                         "cuda emulation: streams deferred, run interleaved at random "
+                         "(FATHOM_EMU_STREAMS=shuffle:%llu repeats it)\n",
+                         seed);
+            return so;
+        }
+        std::fprintf(stderr,
+                     "cuda emulation: FATHOM_EMU_STREAMS=%s not understood (inorder, "
+                     "shuffle[:seed]); inorder\n",
+                     env);
+        return so;
+    }();
+    return o;
+}
+
+// Whether a wait entry's condition holds (a destroyed stream ran everything: see
+// cudaStreamDestroy).
+bool wait_met(const Pending &p)
+{
+    if (!p.waitFor)
+        return true;
+    if (p.waitFor != &g_default && !g_streams.count(p.waitFor))
+        return true;
+    return p.waitFor->done >= p.until;
+}
+
+// Runs deferred work, one entry at a time from a stream drawn at random among those whose next
+// entry is ready, until `enough` holds (or nothing is ready: a wait that can never be met).
+void drain(const std::function<bool()> &enough)
+{
+    std::vector<Stream *> ready;
+    while (!enough()) {
+        ready.clear();
+        if (!g_default.pending.empty() && wait_met(g_default.pending.front()))
+            ready.push_back(&g_default);
+        for (Stream *s : g_streams)
+            if (!s->pending.empty() && wait_met(s->pending.front()))
+                ready.push_back(s);
+        if (ready.empty()) {
+            bool any = !g_default.pending.empty();
+            for (Stream *s : g_streams)
+                any = any || !s->pending.empty();
+            if (any)
+                report("deferred stream work waits on work that never runs");
+            return;
+        }
+        Stream *s
+            = ready[std::uniform_int_distribution<size_t>(0, ready.size() - 1)(stream_order().rng)];
+        Pending p = std::move(s->pending.front());
+        s->pending.pop_front();
+        if (p.op)
+            p.op();
+        ++s->done;
+    }
+}
+
+// The host waits for stream s's work up to entry `until` (every entry: -1).
+void drain_stream(Stream *s, long long until = -1)
+{
+    if (!stream_order().deferred)
+        return;
+    drain([s, until] { return until < 0 ? s->pending.empty() : s->done >= until; });
+}
+
+// The host waits for the device.
+void drain_all()
+{
+    if (!stream_order().deferred)
+        return;
+    drain([] {
+        if (!g_default.pending.empty())
+            return false;
+        for (Stream *s : g_streams)
+            if (!s->pending.empty())
+                return false;
+        return true;
+    });
 }
 
 // A call the runtime refuses while a capture (global / thread-local mode) is under way: fails and
@@ -952,7 +1072,13 @@ void enqueue(cudaStream_t stream,
         s->pdl.push_back(programmatic);
         return;
     }
+    ++s->enqueued;
+    if (stream_order().deferred) {
+        s->pending.push_back(Pending{std::move(op)});
+        return;
+    }
     op();
+    ++s->done;
 }
 long long launch_count()
 {
@@ -1050,7 +1176,16 @@ struct CUevent_st
 {
     std::chrono::steady_clock::time_point at{};
     bool recorded = false;
+    bool timing = true; // not created with cudaEventDisableTiming
+    // The latest cudaEventRecord: its stream and the entry it is there (outside a capture), or
+    // inCapture (recorded into a capture: waits on it are not modelled).
+    emu::Stream *stream = nullptr;
+    long long seq = 0;
+    bool inCapture = false;
 };
+namespace {
+std::set<CUevent_st *> g_events; // live events (cudaEventCreate*, not yet destroyed)
+} // namespace
 
 cudaError_t cudaMallocBytes(void **p, size_t n)
 {
@@ -1085,6 +1220,7 @@ cudaError_t cudaFree(void *p)
         return cudaSuccess;
     if (emu::refused_in_capture("cudaFree"))
         return cudaErrorStreamCaptureUnsupported;
+    emu::drain_all(); // cudaFree waits for the device
     auto it = emu::g_allocs.find(p);
     if (it == emu::g_allocs.end()) {
         emu::report("cudaFree of a pointer that cudaMalloc did not return");
@@ -1133,6 +1269,7 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind kind
         return cudaErrorInvalidValue;
     ++emu::g_waits;
     emu::g_readbacks += kind == cudaMemcpyDeviceToHost;
+    emu::drain_all();
     do_copy(dst, src, n);
     return cudaSuccess;
 }
@@ -1140,6 +1277,7 @@ cudaError_t cudaMemset(void *p, int value, size_t n)
 {
     if (emu::refused_in_capture("cudaMemset (synchronous)"))
         return cudaErrorStreamCaptureUnsupported;
+    emu::drain_all();
     emu::DeviceAccess open;
     std::memset(p, value, n);
     return cudaSuccess;
@@ -1166,8 +1304,23 @@ cudaError_t cudaMemcpyAsync(
     emu::append_sig(sig, dst);
     emu::append_sig(sig, src);
     emu::append_sig(sig, n);
+    const bool pageable = host && !emu::pinned(host, n);
+    if (!s->capturing && pageable && kind == cudaMemcpyHostToDevice
+        && emu::stream_order().deferred) {
+        // The runtime stages a pageable source before the call returns: the caller may reuse it.
+        auto staged = std::make_shared<std::vector<char>>(static_cast<const char *>(src),
+                                                          static_cast<const char *>(src) + n);
+        emu::enqueue(
+            stream,
+            [dst, staged, n]() { do_copy(dst, staged->data(), n); },
+            &k_copyNode,
+            std::move(sig));
+        return cudaSuccess;
+    }
     emu::enqueue(
         stream, [dst, src, n]() { do_copy(dst, src, n); }, &k_copyNode, std::move(sig));
+    if (!s->capturing && pageable && kind == cudaMemcpyDeviceToHost)
+        emu::drain_stream(s, s->enqueued); // returns once a pageable destination is written
     return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void *p, int value, size_t n, cudaStream_t stream)
@@ -1195,6 +1348,7 @@ cudaError_t cudaDeviceSynchronize()
     if (emu::refused_in_capture("cudaDeviceSynchronize"))
         return cudaErrorStreamCaptureUnsupported;
     ++emu::g_waits;
+    emu::drain_all();
     const cudaError_t e = g_last;
     g_last = cudaSuccess;
     return e;
@@ -1303,8 +1457,10 @@ cudaError_t cudaStreamCreate(cudaStream_t *stream)
 cudaError_t cudaStreamDestroy(cudaStream_t stream)
 {
     auto *s = reinterpret_cast<emu::Stream *>(stream);
-    if (!emu::g_streams.erase(s))
+    if (!emu::g_streams.count(s))
         return cudaErrorInvalidResourceHandle;
+    emu::drain_stream(s); // its queued work still runs
+    emu::g_streams.erase(s);
     if (s->capturing) {
         --emu::g_captures;
         emu::g_strictCaptures -= !s->relaxed;
@@ -1318,7 +1474,10 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream)
         emu::refused_in_capture("cudaStreamSynchronize", true);
         return cudaErrorStreamCaptureUnsupported;
     }
+    if (!emu::live_stream(stream))
+        return cudaErrorInvalidResourceHandle;
     ++emu::g_waits;
+    emu::drain_stream(emu::stream_of(stream));
     const cudaError_t e = g_last;
     g_last = cudaSuccess;
     return e;
@@ -1451,10 +1610,12 @@ cudaError_t cudaFreeHost(void *p)
 {
     if (!p)
         return cudaSuccess;
-    if (!emu::g_pinnedBytes.erase(p)) {
+    if (!emu::g_pinnedBytes.count(p)) {
         emu::report("cudaFreeHost of a pointer that cudaMallocHost did not return");
         return cudaErrorInvalidValue;
     }
+    emu::drain_all(); // as cudaFree
+    emu::g_pinnedBytes.erase(p);
     std::free(p);
     return cudaSuccess;
 }
@@ -1487,30 +1648,88 @@ cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec)
 }
 cudaError_t cudaEventCreate(cudaEvent_t *event)
 {
-    *event = new CUevent_st;
+    return cudaEventCreateWithFlags(event, cudaEventDefault);
+}
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned flags)
+{
+    constexpr unsigned known = cudaEventBlockingSync | cudaEventDisableTiming
+                               | cudaEventInterprocess;
+    if (!event)
+        return cudaErrorInvalidValue;
+    if ((flags & ~known) != 0
+        || ((flags & cudaEventInterprocess) && !(flags & cudaEventDisableTiming))) {
+        *event = nullptr;
+        return cudaErrorInvalidValue;
+    }
+    auto *e = new CUevent_st;
+    e->timing = !(flags & cudaEventDisableTiming);
+    g_events.insert(e);
+    *event = e;
     return cudaSuccess;
 }
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
 {
+    if (!g_events.count(event) || !emu::live_stream(stream))
+        return cudaErrorInvalidResourceHandle;
+    emu::Stream *s = emu::stream_of(stream);
     emu::enqueue(stream, [event]() {
+        // A destroyed event's pending record is dropped (as the runtime releases it once done).
+        if (!g_events.count(event))
+            return;
         event->at = std::chrono::steady_clock::now();
         event->recorded = true;
     });
+    event->stream = s;
+    event->inCapture = s->capturing;
+    event->seq = s->capturing ? 0 : s->enqueued;
     return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t)
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned flags)
 {
+    if (!g_events.count(event) || !emu::live_stream(stream))
+        return cudaErrorInvalidResourceHandle;
+    if (flags != cudaEventWaitDefault)
+        return cudaErrorInvalidValue;
+    emu::Stream *s = emu::stream_of(stream);
+    if (!event->stream)
+        return cudaSuccess; // never recorded: nothing to wait for
+    if (s->capturing || event->inCapture) {
+        // Cross-stream capture (a forked capture) is not modelled.
+        emu::refused_in_capture("cudaStreamWaitEvent in a capture (not modelled by the emulation)",
+                                true);
+        return cudaErrorStreamCaptureUnsupported;
+    }
+    emu::Stream *from = event->stream;
+    if (from == s || (from != &emu::g_default && !emu::g_streams.count(from)))
+        return cudaSuccess; // its own order / a destroyed stream (it ran everything)
+    ++s->enqueued;
+    if (emu::stream_order().deferred)
+        s->pending.push_back(emu::Pending{{}, from, event->seq});
+    else
+        ++s->done; // in order: the recorded work has run
+    return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t event)
+{
+    if (!g_events.count(event))
+        return cudaErrorInvalidResourceHandle;
+    emu::Stream *from = event->stream;
+    if (from && !event->inCapture && (from == &emu::g_default || emu::g_streams.count(from)))
+        emu::drain_stream(from, event->seq);
     return cudaSuccess;
 }
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t stop)
 {
-    if (!start->recorded || !stop->recorded)
+    if (!g_events.count(start) || !g_events.count(stop) || !start->timing || !stop->timing
+        || !start->recorded || !stop->recorded)
         return cudaErrorInvalidResourceHandle;
     *ms = std::chrono::duration<float, std::milli>(stop->at - start->at).count();
     return cudaSuccess;
 }
 cudaError_t cudaEventDestroy(cudaEvent_t event)
 {
+    if (!g_events.erase(event))
+        return cudaErrorInvalidResourceHandle;
     delete event;
     return cudaSuccess;
 }

@@ -21,7 +21,13 @@
 
   Runtime API: "device" memory comes from one reserved region (cudaMalloc is a first-fit
   allocator over it, so an impossible request fails with cudaErrorMemoryAllocation as on the
-  device). Streams execute in order at once (asynchronous calls complete before they return).
+  device). Streams execute in order at once (asynchronous calls complete before they return),
+  unless FATHOM_EMU_STREAMS=shuffle[:seed]: then work enqueued outside a capture is deferred, per
+  stream, and runs only when the host waits (a stream / event / device synchronisation, a
+  synchronous copy or memset, cudaFree, a copy to pageable host memory), in a seeded random
+  interleaving of the streams that keeps each stream's order and the cudaStreamWaitEvent
+  dependencies only - so work on two streams that a missing event wait leaves unordered runs in
+  either order (pageable host sources are copied at the call, as the real runtime stages them).
   Stream capture records every launch, asynchronous copy and memset enqueued on the capturing
   stream (kernel arguments copied by value, as a launch does) into a graph, and cudaGraphLaunch
   replays the recording; calls that the real runtime refuses during a capture in the global or
@@ -133,6 +139,11 @@ enum cudaStreamCaptureStatus {
 };
 constexpr unsigned cudaStreamDefault = 0;
 constexpr unsigned cudaStreamNonBlocking = 1;
+constexpr unsigned cudaEventDefault = 0;
+constexpr unsigned cudaEventBlockingSync = 1;
+constexpr unsigned cudaEventDisableTiming = 2;
+constexpr unsigned cudaEventInterprocess = 4;
+constexpr unsigned cudaEventWaitDefault = 0;
 enum cudaMemcpyKind {
     cudaMemcpyHostToHost = 0,
     cudaMemcpyHostToDevice = 1,
@@ -575,7 +586,13 @@ cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes);
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
 cudaError_t cudaEventCreate(cudaEvent_t *event);
+// flags: cudaEventDefault, BlockingSync, DisableTiming (no cudaEventElapsedTime then),
+// Interprocess (with DisableTiming only; not otherwise modelled).
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned flags);
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
+// The stream's later work waits for the work before the event's latest record (none: no wait).
+// A record or a wait inside a capture (a cross-stream capture) is not modelled: refused.
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned flags = 0);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t stop);
 cudaError_t cudaEventDestroy(cudaEvent_t event);

@@ -702,6 +702,62 @@ void benchGemvs(double bw)
 
 // Weight bytes one batch-1 decode step reads: every projection of the main blocks (K routed
 // experts + shared), the mHC weights, the head, one embedding row.
+// The floor every graph node of a decode step pays: a captured chain of kNodes dependent
+// 1 x 4096 RMSNorm launches (the smallest real kernel; PDL wait and trigger as every kernel of
+// the engine), replayed, time per node with PDL off and on. Nodes a layer times this is the part
+// of the per-layer overhead that no faster kernel removes (the goal: <= 15 us a layer).
+void benchNodeFloor()
+{
+    constexpr int kNodes = 200, dim = 4096;
+    cudaStream_t s = nullptr;
+    float *buf = nullptr;
+    if (cudaStreamCreate(&s) != cudaSuccess
+        || cudaMalloc(&buf, 2 * dim * sizeof(float)) != cudaSuccess
+        || cudaMemset(buf, 0, 2 * dim * sizeof(float)) != cudaSuccess) {
+        cudaGetLastError();
+        row("graph node floor", "n/a (no stream / buffer)");
+        return;
+    }
+    double perNode[2] = {0, 0};
+    for (int pdl = 0; pdl < 2; ++pdl) {
+        fathom::kernels::set_cuda_pdl(pdl);
+        cudaGraph_t g = nullptr;
+        cudaGraphExec_t e = nullptr;
+        bool ok = cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+        for (int i = 0; ok && i < kNodes; ++i) {
+            fathom::kernels::RmsNormParams p;
+            p.x = buf + (i % 2) * dim;
+            p.y = buf + (1 - i % 2) * dim;
+            p.rows = 1;
+            p.dim = dim;
+            ok = fathom::kernels::rmsnorm_cuda(p, s).ok();
+        }
+        ok = cudaStreamEndCapture(s, &g) == cudaSuccess && ok;
+        ok = ok && cudaGraphInstantiate(&e, g, 0) == cudaSuccess;
+        // The graph on the legacy stream: timeMs's events order with it.
+        const double ms = ok ? timeMs([&] { return cudaGraphLaunch(e, nullptr) == cudaSuccess; })
+                             : -1;
+        perNode[pdl] = ms > 0 ? ms * 1e3 / kNodes : -1;
+        if (e)
+            cudaGraphExecDestroy(e);
+        if (g)
+            cudaGraphDestroy(g);
+        cudaGetLastError();
+    }
+    fathom::kernels::set_cuda_pdl(-1);
+    cudaFree(buf);
+    cudaStreamDestroy(s);
+    if (perNode[0] <= 0 || perNode[1] <= 0) {
+        row("graph node floor", "n/a (capture or launch failed)");
+        return;
+    }
+    char v[64];
+    std::snprintf(v, sizeof v, "%.2f / %.2f us", perNode[0], perNode[1]);
+    row("graph node floor, PDL off / on (a node)",
+        v,
+        "(chain of 1x4096 RMSNorms; x nodes a layer = the launch part of the per-layer overhead)");
+}
+
 double decodeWeightBytes(const V4Model &m)
 {
     const ModelConfig &c = m.config();
@@ -1168,6 +1224,7 @@ int main(int argc, char **argv)
     benchAttnOps();  // attn
     benchGemms(fp8); // tcgemm
     benchGemvs(bw);  // gemvtc
+    benchNodeFloor();
     if (opsOnly) {
         std::printf("\n");
         for (const Row &r : g_rows)

@@ -91,6 +91,8 @@ CublasLtLinear::~CublasLtLinear()
     cudaFree(m_xs);
     cudaFree(m_yb);
     cudaFree(m_workspace);
+    for (void *ws : m_moreWorkspaces)
+        cudaFree(ws);
     if (m_handle && m_api)
         m_api->cublasLtDestroy(static_cast<cublasLtHandle_t>(m_handle));
     // The library stays mapped: cuBLASLt may keep process-wide state.
@@ -175,6 +177,25 @@ bool CublasLtLinear::available()
     return load();
 }
 
+bool CublasLtLinear::reserveWorkspaces(int count, CUstream_st *stream)
+{
+    if (workspaces() >= count)
+        return true;
+    bool capturing = true;
+    if (!load() || !captureState(stream, &capturing) || capturing)
+        return false;
+    while (workspaces() < count) {
+        void *ws = nullptr;
+        if (cudaMalloc(&ws, m_workspaceBytes) != cudaSuccess) {
+            cudaGetLastError();
+            warnOnce("cannot allocate another 32 MiB workspace for concurrent streams");
+            return false;
+        }
+        m_moreWorkspaces.push_back(ws);
+    }
+    return true;
+}
+
 bool CublasLtLinear::runQuantized(const uint8_t *w,
                                   const float *wScales,
                                   int n,
@@ -184,11 +205,12 @@ bool CublasLtLinear::runQuantized(const uint8_t *w,
                                   int m,
                                   float *y,
                                   int64_t ldy,
-                                  CUstream_st *stream)
+                                  CUstream_st *stream,
+                                  int workspace)
 {
     if (!w || !wScales || !xq || !xScales || !y || m <= 0 || n <= 0 || k <= 0 || n % 128 != 0
         || k % 128 != 0 || (ldy != 0 && (ldy < n || ldy % 4 != 0)) || !aligned16(w)
-        || !aligned16(xq) || !aligned16(y) || !load())
+        || !aligned16(xq) || !aligned16(y) || !load() || workspace < 0 || workspace >= workspaces())
         return false;
     ++m_stats.fallbacks; // undone below on success
     // The plans are run()'s (same operand types, scale modes and D type; keyed by shape).
@@ -198,7 +220,8 @@ bool CublasLtLinear::runQuantized(const uint8_t *w,
     p.k = k;
     p.ldy = ldy;
     Plan *pl = plan(p, Operands::E4m3ToF32, wScales, xScales);
-    if (!pl || !matmul(pl, w, wScales, xq, xScales, y, 0.0f, stream, "folded FP4 experts"))
+    if (!pl
+        || !matmul(pl, w, wScales, xq, xScales, y, 0.0f, stream, "folded FP4 experts", workspace))
         return false;
     --m_stats.fallbacks;
     ++m_stats.calls;
@@ -216,9 +239,11 @@ bool CublasLtLinear::matmul(Plan *pl,
                             void *d,
                             float beta,
                             CUstream_st *stream,
-                            const char *what)
+                            const char *what,
+                            int workspace)
 {
     Api &a = *m_api;
+    void *ws = workspace == 0 ? m_workspace : m_moreWorkspaces[workspace - 1];
     cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
     if (wScales) {
         const void *sa = wScales, *sb = xScales;
@@ -247,7 +272,7 @@ bool CublasLtLinear::matmul(Plan *pl,
                               d,
                               pl->d,
                               &pl->algo,
-                              m_workspace,
+                              ws,
                               m_workspaceBytes,
                               stream);
     if (st != CUBLAS_STATUS_SUCCESS) {

@@ -41,6 +41,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 struct CUstream_st;
 
@@ -69,6 +70,8 @@ public:
     // m >= 1, 16-byte aligned w, xq, y. Allocates no device memory and never synchronises (the
     // first call of a shape makes its plan: host work only). False: nothing was enqueued, the
     // caller runs its own kernel (no f32-output algorithm, a failed call; warned once a kind).
+    // workspace: which of reserveWorkspaces()'s workspaces the call uses (calls that may run at
+    // once, on different streams, need different ones; 0 is always there).
     bool runQuantized(const uint8_t *w,
                       const float *wScales,
                       int n,
@@ -78,7 +81,14 @@ public:
                       int m,
                       float *y,
                       int64_t ldy,
-                      CUstream_st *stream);
+                      CUstream_st *stream,
+                      int workspace = 0);
+    // ltstreams: `count` workspaces of the same size (the heuristic's choices, made for that
+    // size, stay the same whichever a call uses), allocated now where missing: call it before
+    // the calls. False (what was made is kept): not available, the caller's
+    // stream being captured or out of memory; the caller uses workspace 0 alone.
+    bool reserveWorkspaces(int count, CUstream_st *stream);
+    int workspaces() const { return 1 + static_cast<int>(m_moreWorkspaces.size()); }
 
     // Shape/type test only (no library call).
     static bool accepts(const kernels::linear_params &p);
@@ -136,7 +146,8 @@ private:
                 void *d,
                 float beta,
                 CUstream_st *stream,
-                const char *what);
+                const char *what,
+                int workspace = 0);
     bool chooseAlgo(Plan *raw, const std::string &what);
 
     int m_device = 0;
@@ -146,6 +157,7 @@ private:
     void *m_handle = nullptr; // cublasLtHandle_t
     void *m_workspace = nullptr;
     size_t m_workspaceBytes = 0;
+    std::vector<void *> m_moreWorkspaces; // reserveWorkspaces(): 1, 2, ... (each m_workspaceBytes)
     uint8_t *m_q = nullptr;
     size_t m_qBytes = 0;
     float *m_xs = nullptr;

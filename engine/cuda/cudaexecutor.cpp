@@ -245,6 +245,10 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     if (const char *emu = std::getenv("FATHOM_CUDA_EXPERTS_LT_EMU"))
         x->m_expertsLtEmu = std::strcmp(emu, "1") == 0;
 #endif
+    // ltstreams: FATHOM_CUDA_EXPERT_STREAMS=K runs expertsViaLt's GEMMs on K side streams
+    // (default 4; 1 keeps them on the executor's stream, the A/B).
+    if (const char *k = std::getenv("FATHOM_CUDA_EXPERT_STREAMS"); k && *k)
+        x->m_expertStreams = std::clamp(std::atoi(k), 1, kMaxExpertStreams);
     // ffnnodes: FATHOM_CUDA_GEMV_PRENORM=0 runs normLinearGroup() as rmsnorm + the linears;
     // FATHOM_CUDA_MOE_COMBINE_FUSED=0 launches moeOnDevice()'s combine after the w2 launch.
     x->m_gemvPreNorm = switchOn("FATHOM_CUDA_GEMV_PRENORM");
@@ -301,6 +305,11 @@ CudaExecutor::~CudaExecutor()
     }
     for (void *e : m_eventPool)
         cudaEventDestroy(static_cast<cudaEvent_t>(e));
+    // Their work was joined into m_stream (synchronised above).
+    for (void *e : m_sideEvents)
+        cudaEventDestroy(static_cast<cudaEvent_t>(e));
+    for (CUstream_st *s : m_sideStreams)
+        cudaStreamDestroy(s);
     if (m_stream)
         cudaStreamDestroy(m_stream);
 }
@@ -2461,6 +2470,40 @@ bool CudaExecutor::expertFoldable(const LinearWeight &w)
     return it->second;
 }
 
+// ltstreams: expertsViaLt's side streams (non-blocking) and their events (no timing), made once
+// on the executor's device on first use; where any of that fails none are kept and K is 1.
+int CudaExecutor::expertStreams()
+{
+    if (m_expertStreams <= 1 || m_capturing)
+        return 1;
+    if (!m_sideTried) {
+        m_sideTried = true;
+        bool ok = static_cast<bool>(makeCurrent());
+        for (int s = 0; ok && s < m_expertStreams; ++s) {
+            cudaStream_t st = nullptr;
+            ok = cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking) == cudaSuccess;
+            if (ok)
+                m_sideStreams.push_back(st);
+        }
+        for (int e = 0; ok && e < m_expertStreams + 1; ++e) {
+            cudaEvent_t ev = nullptr;
+            ok = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) == cudaSuccess;
+            if (ok)
+                m_sideEvents.push_back(ev);
+        }
+        if (!ok) {
+            cudaGetLastError();
+            for (void *e : m_sideEvents)
+                cudaEventDestroy(static_cast<cudaEvent_t>(e));
+            for (CUstream_st *st : m_sideStreams)
+                cudaStreamDestroy(st);
+            m_sideEvents.clear();
+            m_sideStreams.clear();
+        }
+    }
+    return m_sideStreams.empty() ? 1 : static_cast<int>(m_sideStreams.size());
+}
+
 // ltexperts: an expert of >= kExpertsLtMinRows rows whose w1, w2, w3 are FP4 weights that fold
 // exactly (fp4_fold_e4m3.h: every 128x128 block's 32-block scales within 14 binades, decided on
 // the host from the scale bytes, cached per weight) runs as: its w1 | w3 converted into one e4m3
@@ -2523,8 +2566,16 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
     if (!m_lt->available())
         return 0;
 #endif
+    // ltstreams: K side streams for the GEMMs (one cuBLASLt workspace each: calls that may run
+    // at once must not share one), else K = 1 and every call on m_stream.
+    int K = expertStreams();
+#ifndef FATHOM_CUDA_EMULATION
+    if (K > 1 && !m_lt->reserveWorkspaces(K, m_stream))
+        K = 1;
+#endif
     // One GEMM of the path: y [m, n] f32 = the e4m3 weight (block scales ws) times the quantised
-    // rows (codes xq, VEC128 scales xs). False: nothing enqueued.
+    // rows (codes xq, VEC128 scales xs), on `stream` with workspace `slot`. False: nothing
+    // enqueued.
     auto gemm = [&](const uint8_t *w,
                     const float *ws,
                     int64_t n,
@@ -2532,15 +2583,45 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
                     const uint8_t *xq,
                     const float *xs,
                     int m,
-                    float *y) {
+                    float *y,
+                    CUstream_st *stream,
+                    [[maybe_unused]] int slot) {
 #ifdef FATHOM_CUDA_EMULATION
         return kernels::gemm_e4m3_blk128_ref_cuda(
-                   w, ws, static_cast<int>(n), static_cast<int>(k), xq, xs, m, y, 0, m_stream)
+                   w, ws, static_cast<int>(n), static_cast<int>(k), xq, xs, m, y, 0, stream)
             .ok();
 #else
         return m_lt->runQuantized(
-            w, ws, static_cast<int>(n), static_cast<int>(k), xq, xs, m, y, 0, m_stream);
+            w, ws, static_cast<int>(n), static_cast<int>(k), xq, xs, m, y, 0, stream, slot);
 #endif
+    };
+    // ltstreams: a pass's GEMMs side by side. fork(used): side streams 0 .. used-1 wait for
+    // m_stream's work so far (false: not forked, the pass runs on m_stream); join(used):
+    // m_stream's later work waits for theirs - before anything on m_stream reads their outputs
+    // or the scratch they read is reused (the arena's blocks are reused in m_stream order).
+    // A failed join waits on the host instead; only when that fails too is it an error.
+    auto fork = [&](int used) {
+        if (used <= 1)
+            return false;
+        auto forkEvent = static_cast<cudaEvent_t>(m_sideEvents[0]);
+        bool ok = cudaEventRecord(forkEvent, m_stream) == cudaSuccess;
+        for (int s = 0; ok && s < used; ++s)
+            ok = cudaStreamWaitEvent(m_sideStreams[s], forkEvent, 0) == cudaSuccess;
+        if (!ok)
+            cudaGetLastError();
+        return ok;
+    };
+    auto join = [&](int used) -> Result<void> {
+        for (int s = 0; s < used; ++s) {
+            auto e = static_cast<cudaEvent_t>(m_sideEvents[1 + s]);
+            if (cudaEventRecord(e, m_sideStreams[s]) == cudaSuccess
+                && cudaStreamWaitEvent(m_stream, e, 0) == cudaSuccess)
+                continue;
+            cudaGetLastError();
+            FATHOM_TRY(cudaCheck(cudaStreamSynchronize(m_sideStreams[s]),
+                                 "waiting for an expert GEMM stream"));
+        }
+        return {};
     };
 
     const int64_t I = inter;
@@ -2685,6 +2766,10 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
         FATHOM_CUDA_OP("expert x quant",
                        kernels::act_quant_vec128_rows_cuda(
                            xOf, rowsOf, n, static_cast<int>(d), xq.data(), xs.data(), m_stream));
+        // ltstreams: expert s's GEMMs on side stream s % K (workspace s % K).
+        const int used = std::min(K, n);
+        bool forked = fork(used);
+        auto on = [&](int s) { return forked ? m_sideStreams[s % K] : m_stream; };
         for (int s = 0; s < n; ++s)
             ok[s] = gemm(w13Of[s],
                          s13Of[s],
@@ -2693,7 +2778,11 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
                          xq.data() + firstRow[s] * d,
                          xs.data() + firstRow[s] * (d / 128),
                          rowsOf[s],
-                         gu.data() + firstRow[s] * 2 * I);
+                         gu.data() + firstRow[s] * 2 * I,
+                         on(s),
+                         forked ? s % K : 0);
+        if (forked)
+            FATHOM_TRY(join(used));
         FATHOM_CUDA_OP("swiglu quant",
                        kernels::swiglu_quant_vec128_rows_cuda(gu.data(),
                                                               weightsOf,
@@ -2705,6 +2794,7 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
                                                               hq.data(),
                                                               hs.data(),
                                                               m_stream));
+        forked = fork(used);
         for (int s = 0; s < n; ++s)
             ok[s] = ok[s]
                     && gemm(w2Of[s],
@@ -2714,7 +2804,11 @@ Result<int> CudaExecutor::expertsViaLt(const std::vector<ExpertJob> &jobs,
                             hq.data() + firstRow[s] * I,
                             hs.data() + firstRow[s] * (I / 128),
                             rowsOf[s],
-                            yOf[s]);
+                            yOf[s],
+                            on(s),
+                            forked ? s % K : 0);
+        if (forked)
+            FATHOM_TRY(join(used));
         FATHOM_CUDA_OP("expert y round",
                        kernels::round_bf16_rows_multi_cuda(yOf,
                                                            rowsOf,

@@ -478,6 +478,15 @@ private:
     // ltexperts: FATHOM_CUDA_EXPERTS_LT=0 keeps every prefill expert on the grouped kernel.
     bool m_expertsLt = true;
     bool m_expertsLtEmu = false; // FATHOM_CUDA_EXPERTS_LT_EMU=1: the path in the emulation
+    // ltstreams: expertsViaLt's GEMMs of a chunk spread over K side streams (forked from and
+    // joined back into m_stream by events), FATHOM_CUDA_EXPERT_STREAMS=K (default 4; 1: all on
+    // m_stream). Made on first use (expertStreams()); any failure: K = 1.
+    static constexpr int kMaxExpertStreams = 16;
+    int m_expertStreams = 4;
+    bool m_sideTried = false;
+    std::vector<CUstream_st *> m_sideStreams;
+    std::vector<void *> m_sideEvents; // cudaEvent_t: [0] the fork, [1 + s] side stream s's join
+    int expertStreams();              // K usable now (1: no side streams)
     static constexpr int kExpertsLtMinRows = 64;
     static constexpr int kExpertsLtChunk = 16;  // experts converted per scratch fill
     std::map<const uint8_t *, bool> m_foldable; // host e8m0 scales -> foldable (expertFoldable)

@@ -326,6 +326,10 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         # conversion + cuBLASLt (session 13 "ltexperts"): the 8K prefill's A/B.
         stage bench-expertslt0 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_EXPERTS_LT=0 \
             "$BIN/bench_cuda" "${BENCH[@]}" --prefill "$PREFILL" --long 0
+        # The cuBLASLt expert GEMMs of a chunk one after another on the executor's stream
+        # instead of on 4 side streams (session 15 "ltstreams"): the 8K prefill's A/B.
+        stage bench-experts1 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_EXPERT_STREAMS=1 \
+            "$BIN/bench_cuda" "${BENCH[@]}" --prefill "$PREFILL" --long 0
         # Sessions 10-11's decode fusions A/B (graphed decode): all six switched off (state
         # appends, attention tail, pre-norm GEMVs, MoE combine, the gate GEMV in the routing
         # launch, the indexer's scale and index rows in its launches).
@@ -373,6 +377,11 @@ stamp "done"
     L="$LOGS/bench-expertslt0.log" # ltexperts: FATHOM_CUDA_EXPERTS_LT=0 (prefill A/B)
     [ -f "$L" ] && {
         echo "bench_cuda prefill, expertslt0 (FP4 experts on mma.sync, no cuBLASLt):"
+        grep -E "^\| (prefill tokens|prefill last-row logits|  time in gemm|GEMM rate)" "$L"
+    }
+    L="$LOGS/bench-experts1.log" # ltstreams: FATHOM_CUDA_EXPERT_STREAMS=1 (prefill A/B)
+    [ -f "$L" ] && {
+        echo "bench_cuda prefill, experts1 (cuBLASLt expert GEMMs on one stream, not 4):"
         grep -E "^\| (prefill tokens|prefill last-row logits|  time in gemm|GEMM rate)" "$L"
     }
     [ -f "$LOGS/peer.log" ] && { echo "peer:"; grep -E "^\|" "$LOGS/peer.log"; }

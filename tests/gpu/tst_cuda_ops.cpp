@@ -6000,10 +6000,229 @@ void testLtExpertsCase(int inter, int d)
            name + ": the GEMM refuses n not a multiple of 128 and null y");
 }
 
+#ifdef FATHOM_CUDA_EMULATION
+// ltstreams: the emulation's events across streams (cudaEventCreateWithFlags,
+// cudaStreamWaitEvent): the real API's argument checks, and the order a wait gives - a memset on
+// one stream, an event, a copy of its bytes on another stream that waits on the event, 64 rounds
+// of new values. Under FATHOM_EMU_STREAMS=shuffle (ctest tst_cuda_ops_emu_streams_shuffle) the
+// same rounds without the wait must see the old bytes at least once: the mode reorders work that
+// no wait orders (what catches a missing wait in expertsViaLt's fork and join).
+void testEmuStreams()
+{
+    cudaEvent_t e = nullptr, bad = nullptr;
+    report(cudaEventCreateWithFlags(&bad, 8) == cudaErrorInvalidValue
+               && cudaEventCreateWithFlags(&bad, cudaEventInterprocess) == cudaErrorInvalidValue,
+           "emu streams: unknown event flags and Interprocess without DisableTiming refused");
+    cudaStream_t s1 = nullptr, s2 = nullptr, gone = nullptr;
+    if (!cudaOk(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "event")
+        || !cudaOk(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking), "stream 1")
+        || !cudaOk(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking), "stream 2")
+        || !cudaOk(cudaStreamCreateWithFlags(&gone, cudaStreamNonBlocking), "stream 3"))
+        return;
+    report(cudaStreamWaitEvent(s2, e, 0) == cudaSuccess,
+           "emu streams: a wait on a never-recorded event succeeds (nothing to wait for)");
+    report(cudaStreamWaitEvent(s2, e, 1) == cudaErrorInvalidValue,
+           "emu streams: a wait with unknown flags refused");
+    float ms = 0;
+    report(cudaEventRecord(e, s1) == cudaSuccess && cudaEventSynchronize(e) == cudaSuccess
+               && cudaEventElapsedTime(&ms, e, e) == cudaErrorInvalidResourceHandle,
+           "emu streams: elapsed time of a DisableTiming event refused");
+    cudaStreamDestroy(gone);
+    report(cudaStreamWaitEvent(gone, e, 0) == cudaErrorInvalidResourceHandle
+               && cudaEventRecord(e, gone) == cudaErrorInvalidResourceHandle,
+           "emu streams: a destroyed stream refused by cudaStreamWaitEvent and cudaEventRecord");
+    cudaEvent_t dead = nullptr;
+    cudaEventCreateWithFlags(&dead, cudaEventDisableTiming);
+    cudaEventDestroy(dead);
+    report(cudaStreamWaitEvent(s2, dead, 0) == cudaErrorInvalidResourceHandle
+               && cudaEventRecord(dead, s1) == cudaErrorInvalidResourceHandle
+               && cudaEventDestroy(dead) == cudaErrorInvalidResourceHandle,
+           "emu streams: a destroyed event refused (wait, record, destroy)");
+    Dev<uint8_t> buf(256), out(256);
+    auto rounds = [&](bool wait) {
+        int right = 0;
+        for (int r = 0; r < 64; ++r) {
+            const uint8_t v = static_cast<uint8_t>(r + (wait ? 1 : 101));
+            cudaMemsetAsync(buf.get(), v, 256, s1);
+            cudaEventRecord(e, s1);
+            if (wait)
+                cudaStreamWaitEvent(s2, e, 0);
+            cudaMemcpyAsync(out.get(), buf.get(), 256, cudaMemcpyDeviceToDevice, s2);
+            cudaStreamSynchronize(s2);
+            const auto h = out.host();
+            right += std::all_of(h.begin(), h.end(), [v](uint8_t b) { return b == v; });
+        }
+        return right;
+    };
+    const int ordered = rounds(true);
+    report(ordered == 64,
+           "emu streams: a copy waiting on the event sees the memset before it ("
+               + std::to_string(ordered) + " of 64 rounds)");
+    const char *mode = std::getenv("FATHOM_EMU_STREAMS");
+    if (mode && std::strncmp(mode, "shuffle", 7) == 0) {
+        const int unordered = rounds(false);
+        report(unordered < 64,
+               "emu streams (shuffle): without the wait the copy ran first in "
+                   + std::to_string(64 - unordered) + " of 64 rounds");
+    }
+    cudaEventDestroy(e);
+    cudaStreamDestroy(s1);
+    cudaStreamDestroy(s2);
+}
+#endif
+
+#ifndef FATHOM_CUDA_EMULATION
+// ltstreams (device only: cuBLASLt): a chunk's expert GEMMs as CudaExecutor::expertsViaLt runs
+// them with FATHOM_CUDA_EXPERT_STREAMS=K - g | u of expert e on side stream e % K with workspace
+// e % K, forked from the main stream by an event and joined back into it, swiglu_quant on the main
+// stream, then the w2 GEMMs forked and joined the same way - must give the bits of the same calls
+// one after another on one stream with workspace 0 (same plans: the workspaces are all the same
+// size). Six experts of 64 .. 256 rows, K = 4 (two streams get two experts each), random e4m3
+// weights and power-of-two block scales.
+void testLtExpertStreamsCase(int inter, int d)
+{
+    const std::string name = "ltstreams " + std::to_string(inter) + "x" + std::to_string(d);
+    constexpr int E = 6, K = 4;
+    const int rowsOf[E] = {64, 192, 200, 64, 128, 256};
+    fathom::engine::CublasLtLinear lt(0);
+    if (!lt.available() || !lt.reserveWorkspaces(K, nullptr)) {
+        report(false, name + ": cuBLASLt or its " + std::to_string(K) + " workspaces unavailable");
+        return;
+    }
+    std::uniform_int_distribution<int> byte(0, 255), binade(0, 4);
+    auto codes = [&](int64_t n) {
+        std::vector<uint8_t> v(static_cast<size_t>(n));
+        for (uint8_t &b : v) {
+            b = static_cast<uint8_t>(byte(g_rng));
+            if ((b & 0x7F) == 0x7F) // e4m3 NaN
+                b = 0;
+        }
+        return v;
+    };
+    auto scales = [&](int64_t n) {
+        std::vector<float> v(static_cast<size_t>(n));
+        for (float &f : v)
+            f = std::ldexp(1.0f, -6 - binade(g_rng));
+        return v;
+    };
+    const int64_t sc13 = k::fp8_blk128_scale_count(2LL * inter, d),
+                  sc2 = k::fp8_blk128_scale_count(d, inter);
+    std::vector<std::unique_ptr<Dev<uint8_t>>> w13, w2, xq, hq;
+    std::vector<std::unique_ptr<Dev<float>>> s13, s2, xs, hs, rw, gu[2], y[2];
+    for (int e = 0; e < E; ++e) {
+        const int m = rowsOf[e];
+        w13.push_back(std::make_unique<Dev<uint8_t>>(codes(2LL * inter * d)));
+        w2.push_back(std::make_unique<Dev<uint8_t>>(codes(static_cast<int64_t>(d) * inter)));
+        s13.push_back(std::make_unique<Dev<float>>(scales(sc13)));
+        s2.push_back(std::make_unique<Dev<float>>(scales(sc2)));
+        Dev<float> x(randomBf16(static_cast<size_t>(m) * d));
+        xq.push_back(std::make_unique<Dev<uint8_t>>(static_cast<size_t>(m) * d));
+        xs.push_back(std::make_unique<Dev<float>>(static_cast<size_t>(m) * (d / 128)));
+        if (!statusOk(k::act_quant_fp8_vec128_cuda(
+                          x.get(), m, d, 0, xq.back()->get(), xs.back()->get(), nullptr),
+                      "act_quant_fp8_vec128_cuda")
+            || !synced("ltstreams x"))
+            return;
+        hq.push_back(std::make_unique<Dev<uint8_t>>(static_cast<size_t>(m) * inter));
+        hs.push_back(std::make_unique<Dev<float>>(static_cast<size_t>(m) * (inter / 128)));
+        rw.push_back(std::make_unique<Dev<float>>(randomF32(m, 0.5f)));
+        for (int run = 0; run < 2; ++run) {
+            gu[run].push_back(std::make_unique<Dev<float>>(static_cast<size_t>(m) * 2 * inter));
+            y[run].push_back(std::make_unique<Dev<float>>(static_cast<size_t>(m) * d));
+        }
+    }
+    cudaStream_t mainStream = nullptr, side[K] = {};
+    cudaEvent_t fork = nullptr, joins[K] = {};
+    bool ok = cudaOk(cudaStreamCreateWithFlags(&mainStream, cudaStreamNonBlocking), "main stream")
+              && cudaOk(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming), "fork event");
+    for (int s = 0; ok && s < K; ++s)
+        ok = cudaOk(cudaStreamCreateWithFlags(&side[s], cudaStreamNonBlocking), "side stream")
+             && cudaOk(cudaEventCreateWithFlags(&joins[s], cudaEventDisableTiming), "join event");
+    // run 0: one stream, workspace 0; run 1: side streams.
+    for (int run = 0; ok && run < 2; ++run) {
+        auto pass = [&](bool down) {
+            if (run == 1) {
+                ok = ok && cudaOk(cudaEventRecord(fork, mainStream), "record the fork");
+                for (int s = 0; ok && s < K; ++s)
+                    ok = cudaOk(cudaStreamWaitEvent(side[s], fork, 0), "wait for the fork");
+            }
+            for (int e = 0; ok && e < E; ++e) {
+                cudaStream_t st = run == 1 ? side[e % K] : mainStream;
+                const int slot = run == 1 ? e % K : 0;
+                ok = down ? lt.runQuantized(w2[e]->get(),
+                                            s2[e]->get(),
+                                            d,
+                                            inter,
+                                            hq[e]->get(),
+                                            hs[e]->get(),
+                                            rowsOf[e],
+                                            y[run][e]->get(),
+                                            0,
+                                            st,
+                                            slot)
+                          : lt.runQuantized(w13[e]->get(),
+                                            s13[e]->get(),
+                                            2 * inter,
+                                            d,
+                                            xq[e]->get(),
+                                            xs[e]->get(),
+                                            rowsOf[e],
+                                            gu[run][e]->get(),
+                                            0,
+                                            st,
+                                            slot);
+                if (!ok)
+                    report(false, name + ": runQuantized fell back (see the warning above)");
+            }
+            if (run == 1)
+                for (int s = 0; ok && s < K; ++s)
+                    ok = cudaOk(cudaEventRecord(joins[s], side[s]), "record a join")
+                         && cudaOk(cudaStreamWaitEvent(mainStream, joins[s], 0), "wait for a join");
+        };
+        pass(false);
+        for (int e = 0; ok && e < E; ++e)
+            ok = statusOk(k::swiglu_quant_vec128_cuda(gu[run][e]->get(),
+                                                      rowsOf[e],
+                                                      inter,
+                                                      0,
+                                                      rw[e]->get(),
+                                                      10.0f,
+                                                      hq[e]->get(),
+                                                      hs[e]->get(),
+                                                      mainStream),
+                          "swiglu_quant_vec128_cuda");
+        pass(true);
+        ok = ok && cudaOk(cudaStreamSynchronize(mainStream), "ltstreams run");
+    }
+    if (ok) {
+        auto bits = [](const Dev<float> &a, const Dev<float> &b) {
+            const auto ha = a.host(), hb = b.host();
+            return ha.size() == hb.size()
+                   && std::memcmp(ha.data(), hb.data(), ha.size() * sizeof(float)) == 0;
+        };
+        bool same = true;
+        for (int e = 0; e < E; ++e)
+            same = same && bits(*gu[0][e], *gu[1][e]) && bits(*y[0][e], *y[1][e]);
+        report(same,
+               name + ": " + std::to_string(E) + " experts' g | u and y on " + std::to_string(K)
+                   + " forked streams (own workspaces) equal one stream's bit for bit");
+    }
+    for (int s = 0; s < K; ++s) {
+        cudaEventDestroy(joins[s]);
+        cudaStreamDestroy(side[s]);
+    }
+    cudaEventDestroy(fork);
+    cudaStreamDestroy(mainStream);
+}
+#endif
+
 void testLtExperts()
 {
     testLtExpertsCase(256, 512);
     testLtExpertsCase(512, 1024);
+#ifndef FATHOM_CUDA_EMULATION
+    testLtExpertStreamsCase(512, 1024);
+#endif
 }
 
 } // namespace
@@ -6062,6 +6281,10 @@ int main()
         {"idxchain", {testIdxChain}},
         // The FP4 -> e4m3 expert weight conversion of the cuBLASLt expert path (ltexperts).
         {"ltexperts", {testFp4FoldE4m3, testSwigluQuant, testExpertRows, testLtExperts}},
+#ifdef FATHOM_CUDA_EMULATION
+        // The emulation's events across streams (ltstreams; run under FATHOM_EMU_STREAMS=shuffle).
+        {"streams", {testEmuStreams}},
+#endif
         // The mHC kernels (mhc.cu), the latency-cut code against the previous one too.
         {"mhc", {testMhc, testMhcPreNorm, testMhcPostPreNorm, testMhcFastBits}},
         // The kernels whose last block finishes the others' work: the mHC pre and post+pre
@@ -6125,6 +6348,9 @@ int main()
     testCublasLt();
 #endif
     testLtExperts();
+#ifdef FATHOM_CUDA_EMULATION
+    testEmuStreams();
+#endif
     testConversions();
     testBf16State();
     testSampling();

@@ -177,7 +177,190 @@ __global__ void __launch_bounds__(k_threads)
     dots_block<Fast>(t, r, StreamRows{xall}, fn, rows, width, u, d, scratch);
 }
 
-// The dots launch of a pre or head: rows + 1 blocks a token, in the order above.
+// prefillother (session 15, FATHOM_CUDA_MHC_TILE): the dots of T consecutive tokens in one block
+// (prefill sizes). The (rows + 1, tokens) grid reads a token's x row (64 KiB for V4-Flash) and a
+// φ row (64 KiB) per block: 25 x 128 KiB from L2 per token, ~26 GB an 8K call. Here a block
+// stages its T tokens' x rows in shared memory once (from DRAM) and streams each φ row once for
+// the T of them: ~1.5 MiB / T of φ per token (~4.3 GB an 8K call at T = 3). Per (token, row) the
+// same loops as dots_block<true> (thread i takes elements i + k·blockDim, 8 at a time into acc0 /
+// acc1 in that order, then the pairs and the tail) and block_sum's tree (each warp's warp_sum,
+// then lane 0 of warp k sums warp k's token's 16 warp values as block_sum's lanes do): the same
+// bits. The x rows are staged with 16-byte copies where aligned (one barrier before the dots).
+constexpr int k_tile_min_tokens = 256; // fewer tokens: the (rows + 1, tokens) grid (more blocks)
+
+template<int T>
+__device__ inline void tile_partials(
+    const float *sx, int nt, const float *f, int width, double (&part)[T])
+{
+    double acc0[T], acc1[T];
+#pragma unroll
+    for (int k = 0; k < T; ++k)
+        acc0[k] = acc1[k] = 0.0;
+    const int bd = static_cast<int>(blockDim.x);
+    int i = threadIdx.x;
+#pragma unroll 2
+    for (; i + 7 * bd < width; i += 8 * bd) {
+        float fv[8];
+#pragma unroll
+        for (int q = 0; q < 8; ++q)
+            fv[q] = f ? f[i + q * bd] : 0.0f;
+#pragma unroll
+        for (int k = 0; k < T; ++k) {
+            if (k >= nt)
+                break;
+            const float *xs = sx + static_cast<int64_t>(k) * width;
+            float xv[8];
+#pragma unroll
+            for (int q = 0; q < 8; ++q)
+                xv[q] = xs[i + q * bd];
+#pragma unroll
+            for (int q = 0; q < 8; q += 2) {
+                acc0[k] += static_cast<double>(f ? fv[q] : xv[q]) * static_cast<double>(xv[q]);
+                acc1[k] += static_cast<double>(f ? fv[q + 1] : xv[q + 1])
+                           * static_cast<double>(xv[q + 1]);
+            }
+        }
+    }
+    for (; i + bd < width; i += 2 * bd) {
+        const float f0 = f ? f[i] : 0.0f, f1 = f ? f[i + bd] : 0.0f;
+#pragma unroll
+        for (int k = 0; k < T; ++k) {
+            if (k >= nt)
+                break;
+            const float *xs = sx + static_cast<int64_t>(k) * width;
+            const float x0 = xs[i], x1 = xs[i + bd];
+            acc0[k] += static_cast<double>(f ? f0 : x0) * static_cast<double>(x0);
+            acc1[k] += static_cast<double>(f ? f1 : x1) * static_cast<double>(x1);
+        }
+    }
+    for (; i < width; i += bd) {
+        const float f0 = f ? f[i] : 0.0f;
+#pragma unroll
+        for (int k = 0; k < T; ++k) {
+            if (k >= nt)
+                break;
+            const float x0 = sx[static_cast<int64_t>(k) * width + i];
+            acc0[k] += static_cast<double>(f ? f0 : x0) * static_cast<double>(x0);
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < T; ++k)
+        part[k] = acc0[k] + acc1[k];
+}
+
+template<int T>
+__global__ void __launch_bounds__(k_threads) mhc_dots_tile_kernel(
+    const float *xall, const float *fn, int rows, int width, float *u, int d, int tokens)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(float, sx);
+    __shared__ double scratch[2][T][32];
+    const int t0 = blockIdx.x * T;
+    const int nt = tokens - t0 < T ? tokens - t0 : T;
+    const float *src = xall + static_cast<int64_t>(t0) * width;
+    const int n = nt * width; // the tile's rows are consecutive in x and in sx
+    if ((n & 3) == 0 && (reinterpret_cast<uintptr_t>(src) & 15u) == 0) {
+        // 16-byte copies, 4 in flight a thread; then every thread reads what others stored.
+        const float4 *s4 = reinterpret_cast<const float4 *>(src);
+        float4 *d4 = reinterpret_cast<float4 *>(sx);
+#pragma unroll 4
+        for (int i = threadIdx.x; i < n / 4; i += blockDim.x)
+            d4[i] = s4[i];
+        __syncthreads();
+    } else {
+        for (int i = threadIdx.x; i < n; i += blockDim.x)
+            sx[i] = src[i];
+        __syncthreads();
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int nwarps = (blockDim.x + 31) >> 5;
+    for (int r = 0; r <= rows; ++r) {
+        double part[T];
+        tile_partials<T>(sx,
+                         nt,
+                         r < rows ? fn + static_cast<int64_t>(r) * width : nullptr,
+                         width,
+                         part);
+        double(*sc)[32] = scratch[r & 1]; // read after this barrier, rewritten after the next
+#pragma unroll
+        for (int k = 0; k < T; ++k) {
+            const double v = cuda::warp_sum(part[k]);
+            if (lane == 0)
+                sc[k][warp] = v;
+        }
+        __syncthreads();
+        if (warp < nt) {
+            const double s = cuda::warp_sum(lane < nwarps ? sc[warp][lane] : 0.0);
+            if (lane == 0)
+                u[static_cast<int64_t>(t0 + warp) * d + r] = r < rows
+                                                                 ? static_cast<float>(s)
+                                                                 : static_cast<float>(s / width);
+        }
+    }
+}
+
+// FATHOM_CUDA_MHC_TILE (read once; unset or anything but 0 and 2: on): the tiled dots above at
+// >= k_tile_min_tokens tokens (with the fast code only); 2 (tests): at any token count.
+std::atomic<int> g_mhc_tile{-1}; // -1: not read yet
+
+int mhc_tile()
+{
+    int tile = g_mhc_tile.load(std::memory_order_relaxed);
+    if (tile < 0) {
+        const char *env = std::getenv("FATHOM_CUDA_MHC_TILE");
+        tile = env && std::strcmp(env, "2") == 0 ? 2 : cuda::env_switch_on("FATHOM_CUDA_MHC_TILE");
+        g_mhc_tile.store(tile, std::memory_order_relaxed);
+    }
+    return tile;
+}
+
+// The tokens a tiled block takes for rows of `width` floats (0: the tile does not fit): 3 where
+// three x rows fit in the device's opt-in shared memory (V4-Flash: 192 KiB of 227), else fewer.
+int tile_tokens(int width)
+{
+    constexpr int k_devices = 64;
+    static int cache[k_devices] = {}; // benign race: every thread computes the same value
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= k_devices)
+        return 0;
+    if (cache[dev] == 0) {
+        int optin = 0;
+        if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev)
+                != cudaSuccess
+            || optin < 48 * 1024)
+            optin = 48 * 1024;
+        cache[dev] = optin - 4 * 1024; // the static scratch (1.5 KiB) and headroom
+    }
+    const int64_t row = static_cast<int64_t>(width) * 4;
+    for (int t = 3; t >= 1; --t)
+        if (t * row <= cache[dev])
+            return t;
+    return 0;
+}
+
+// False (nothing launched, no error left behind) where the shared memory cannot be had.
+template<int T>
+bool launch_dots_tile(const float *x,
+                      const float *fn,
+                      int rows,
+                      int width,
+                      float *u,
+                      int d,
+                      int tokens,
+                      CUstream_st *stream)
+{
+    const size_t smem = static_cast<size_t>(T) * width * sizeof(float);
+    if (cuda::allow_smem(mhc_dots_tile_kernel<T>, smem) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+    }
+    FATHOM_LAUNCH((tokens + T - 1) / T, k_threads, smem, stream, mhc_dots_tile_kernel<T>)
+    (x, fn, rows, width, u, d, tokens);
+    return true;
+}
+
+// The dots launch of a pre or head: rows + 1 blocks a token, in the order above (or tiled).
 Status launch_dots(const float *x,
                    const float *fn,
                    int rows,
@@ -188,6 +371,14 @@ Status launch_dots(const float *x,
                    bool fast,
                    CUstream_st *stream)
 {
+    const int tile = fast ? mhc_tile() : 0;
+    if (tile != 0 && (tokens >= k_tile_min_tokens || tile == 2)) {
+        const int t = tile_tokens(width);
+        if ((t == 3 && launch_dots_tile<3>(x, fn, rows, width, u, d, tokens, stream))
+            || (t == 2 && launch_dots_tile<2>(x, fn, rows, width, u, d, tokens, stream))
+            || (t == 1 && launch_dots_tile<1>(x, fn, rows, width, u, d, tokens, stream)))
+            return cuda::launch_status();
+    }
     if (fast && tokens <= 65535) {
         FATHOM_LAUNCH(dim3(rows + 1, tokens), k_threads, 0, stream, mhc_dots_kernel<true, true>)
         (x, fn, rows, width, u, d);
@@ -703,6 +894,11 @@ Status launch_pre(const MhcPreParams &p,
 void mhc_cuda_set_fast(int fast)
 {
     g_mhc_fast.store(fast < 0 ? -1 : (fast != 0 ? 1 : 0), std::memory_order_relaxed);
+}
+
+void mhc_cuda_set_tile(int tile)
+{
+    g_mhc_tile.store(tile < 0 ? -1 : (tile > 2 ? 2 : tile), std::memory_order_relaxed);
 }
 
 Status mhc_pre_cuda(const MhcPreParams &p, CUstream_st *stream)

@@ -762,6 +762,104 @@ void testMhcFastBits()
         }
 }
 
+// FATHOM_CUDA_MHC_TILE (prefillother): the pre's and head's dots tiled (T = 3 tokens a block, x
+// staged in shared memory) against the (rows + 1, tokens) grid bit for bit: every output of
+// mhc_pre_cuda, mhc_pre_norm_cuda (two launches) and mhc_head_cuda, with the tile forced (2) at
+// token counts that are not multiples of 3 (1, 4, 8: a last block of 1 or 2 tokens) and at the
+// default threshold (1: 257 tokens); widths with all three loops of the dots (n·d = 16384, a
+// multiple of 8·512, and 4000 / 384 with pair and single tails); the pre against mhc_pre_cpu.
+void testMhcDotsTile()
+{
+    struct Case
+    {
+        int n, d, tokens, tile;
+    };
+    for (const Case c : {Case{4, 4096, 4, 2},
+                         Case{4, 4096, 1, 2},
+                         Case{4, 1000, 8, 2},
+                         Case{2, 192, 4, 2},
+                         Case{1, 384, 8, 2},
+                         Case{4, 96, 257, 1}}) {
+        const int n = c.n, d = c.d, tokens = c.tokens, rows = (2 + n) * n;
+        const std::string name = "mhc tile n=" + std::to_string(n) + " d=" + std::to_string(d)
+                                 + " tokens=" + std::to_string(tokens);
+        auto x = randomBf16(static_cast<size_t>(tokens) * n * d);
+        auto fn = randomF32(static_cast<size_t>(rows) * n * d, 0.02f);
+        auto hfn = randomF32(static_cast<size_t>(n) * n * d, 0.02f);
+        auto base = randomF32(rows, 0.5f);
+        auto w = randomF32(d, 0.3f);
+        for (float &v : w)
+            v = k::round_bf16(v + 1.0f);
+        const std::vector<float> scale = {0.7f, 0.4f, 1.3f}, hscale = {0.9f};
+        std::vector<float> pre(tokens * n), post(tokens * n), comb(tokens * n * n),
+            u(static_cast<size_t>(tokens) * d);
+        const k::MhcPreParams p = mhcPreCpu(x, fn, base, scale, tokens, n, d, pre, post, comb, u);
+        Dev<float> dx(x), dfn(fn), dhfn(hfn), db(base), ds(scale), dhs(hscale), dw(w);
+        auto run = [&](int tile, bool &ok) {
+            k::mhc_cuda_set_fast(1);
+            k::mhc_cuda_set_tile(tile);
+            std::vector<std::vector<float>> got;
+            for (int form = 0; form < 2 && ok; ++form) {
+                Dev<float> dpre(pre.size()), dpost(post.size()), dcomb(comb.size()), du(u.size());
+                k::MhcPreParams g = p;
+                g.x = dx.get();
+                g.fn = dfn.get();
+                g.base = db.get();
+                g.scale = ds.get();
+                g.pre = dpre.get();
+                g.post = dpost.get();
+                g.comb = dcomb.get();
+                g.u = du.get();
+                ok = form == 0
+                         ? statusOk(k::mhc_pre_cuda(g, nullptr), name.c_str())
+                         : statusOk(k::mhc_pre_norm_cuda(g, dw.get(), 1e-6f, nullptr, nullptr),
+                                    name.c_str());
+                if (!ok || !synced(name.c_str())) {
+                    ok = false;
+                    break;
+                }
+                got.push_back(dpre.host());
+                got.push_back(dpost.host());
+                got.push_back(dcomb.host());
+                got.push_back(du.host());
+            }
+            Dev<float> dhu(u.size());
+            k::MhcHeadParams h;
+            h.x = dx.get();
+            h.fn = dhfn.get();
+            h.base = db.get();
+            h.scale = dhs.get();
+            h.u = dhu.get();
+            h.tokens = tokens;
+            h.n_hc = n;
+            h.d = d;
+            ok = ok && statusOk(k::mhc_head_cuda(h, nullptr), name.c_str())
+                 && synced(name.c_str());
+            if (ok)
+                got.push_back(dhu.host());
+            return got;
+        };
+        bool ok = true;
+        const auto grid = run(0, ok), tiled = run(c.tile, ok);
+        k::mhc_cuda_set_tile(-1);
+        k::mhc_cuda_set_fast(-1);
+        if (!ok || grid.size() != 9 || tiled.size() != 9) {
+            report(false, name + " ran");
+            continue;
+        }
+        const char *what[] = {"pre", "post", "comb", "u"};
+        for (size_t i = 0; i < grid.size(); ++i) {
+            const std::string part = i == 8 ? "head u"
+                                            : std::string(i < 4 ? "pre " : "pre_norm ")
+                                                  + what[i % 4];
+            expectExact(grid[i], tiled[i], name + " " + part + " tiled vs grid");
+        }
+        expectNmse(pre, tiled[0], 1e-12, name + " pre vs mhc_pre_cpu");
+        expectNmse(comb, tiled[2], 1e-12, name + " comb vs mhc_pre_cpu");
+        expectNmse(u, tiled[3], 1e-12, name + " u vs mhc_pre_cpu");
+    }
+}
+
 void testHadamardAndFakeQuant()
 {
     const int rows = 64 * 3, n = 128;
@@ -6286,7 +6384,7 @@ int main()
         {"streams", {testEmuStreams}},
 #endif
         // The mHC kernels (mhc.cu), the latency-cut code against the previous one too.
-        {"mhc", {testMhc, testMhcPreNorm, testMhcPostPreNorm, testMhcFastBits}},
+        {"mhc", {testMhc, testMhcPreNorm, testMhcPostPreNorm, testMhcFastBits, testMhcDotsTile}},
         // The kernels whose last block finishes the others' work: the mHC pre and post+pre
         // launches, routing + grouping, the attention's split merge, the w2 launch's MoE combine.
         {"handoff",
@@ -6317,6 +6415,7 @@ int main()
     testMhcPreNorm();
     testMhcPostPreNorm();
     testMhcFastBits();
+    testMhcDotsTile();
     testMoeRouteGroup();
     testGateRoute();
     testHadamardAndFakeQuant();

@@ -79,6 +79,10 @@ Status mhc_head_cuda(const MhcHeadParams &p, CUstream_st *stream);
 // The mHC kernels' latency-cut code (1, the default unless FATHOM_CUDA_MHC_FAST=0) or the
 // previous code (0), the same bits; -1: the environment's choice again. For tests and A/B runs.
 void mhc_cuda_set_fast(int fast);
+// The pre's and head's dots at prefill sizes tiled (1, the default unless FATHOM_CUDA_MHC_TILE=0:
+// T tokens a block, x staged in shared memory, >= 256 tokens and the fast code only), off (0), or
+// tiled at any token count (2, tests); -1: the environment's choice again. The same bits.
+void mhc_cuda_set_tile(int tile);
 
 // The row chains of row_chain.h in one launch (one block per row); p's pointers on the device.
 Status row_chain_cuda(const RowChainParams &p, CUstream_st *stream);

@@ -206,6 +206,9 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // nodes2: FATHOM_CUDA_MHC_POST_PRE=0 launches mhcPostPreNorm()'s post and pre apart (A/B: the
     // fused launch recomputes the post's values in each of a token's blocks).
     x->m_mhcPostPre = switchOn("FATHOM_CUDA_MHC_POST_PRE");
+    // prefillother: FATHOM_CUDA_POOL_RUNS=0 pools a prefill's compressor windows one launch (and
+    // one upload) each, as before, instead of one launch a run (compressorPoolEntries).
+    x->m_poolRuns = switchOn("FATHOM_CUDA_POOL_RUNS");
     // appends: FATHOM_CUDA_FUSED_APPENDS=0 appends a decode step's state rows one launch each
     // (appendStateRows: window, compressor kv, gate + ape as one launch per block by default).
     // FATHOM_CUDA_FUSED_APPENDS=2: the appends as a launch of their own, not in the kv chain's.
@@ -1904,6 +1907,19 @@ Result<void> CudaExecutor::compressorPool(const kernels::CompressorPoolParams &p
     CudaOpTimer timer(*this, "other");
     FATHOM_CUDA_OP("compressor_pool", kernels::compressor_pool_cuda(p, m_stream));
     return {};
+}
+
+// prefillother: a prefill's windows in one launch (FATHOM_CUDA_POOL_RUNS=0: false, the caller
+// pools entry by entry as before, each with its upload of the window's slots).
+Result<bool> CudaExecutor::compressorPoolEntries(const kernels::CompressorPoolParams &p,
+                                                 int entries)
+{
+    if (!m_poolRuns || entries <= 0 || m_capturing)
+        return false;
+    CudaOpTimer timer(*this, "other");
+    FATHOM_CUDA_OP("compressor_pool",
+                   kernels::compressor_pool_batched_cuda(p, entries, m_stream));
+    return true;
 }
 
 Result<bool> CudaExecutor::compressorPoolSlots(const kernels::CompressorPoolParams &p,

@@ -298,6 +298,8 @@ public:
                             float eps) override; // the norm in mhc_pre's last launch
     Result<void> mhcHead(const kernels::MhcHeadParams &p) override;
     Result<void> compressorPool(const kernels::CompressorPoolParams &p) override;
+    Result<bool> compressorPoolEntries(const kernels::CompressorPoolParams &p,
+                                       int entries) override;
     Result<bool> compressorPoolSlots(const kernels::CompressorPoolParams &p,
                                      const int32_t *hostSlots) override;
     Result<void> hadamard(float *x, int rows, int n, float scale) override;
@@ -440,6 +442,7 @@ private:
     double m_gemmFlops = 0;
     bool m_exactLinear = true;
     bool m_mhcPostPre = true;   // mhcPostPreNorm() as one launch (FATHOM_CUDA_MHC_POST_PRE)
+    bool m_poolRuns = true;     // compressorPoolEntries() (FATHOM_CUDA_POOL_RUNS)
     bool m_fusedAppends = true; // appendStateRows in one launch (FATHOM_CUDA_FUSED_APPENDS)
     bool m_chainAppends = true; // rowChainAppend in one launch (FATHOM_CUDA_FUSED_APPENDS=2: not)
     // appendStateRows / rowChainAppend (chain: nullptr for the appends alone) as one launch.

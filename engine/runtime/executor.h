@@ -201,6 +201,17 @@ public:
         (void) hostSlots;
         return false;
     }
+    /** Optional (prefillother): compressorPool() of `entries` consecutive windows in one op,
+        kernels::compressor_pool_batched_cuda's layout (entry i reads p.kv / p.score + i * ratio
+        rows and writes p.out + i * dc; overlapped, entry i > 0 takes window i - 1 as its
+        previous one, entry 0 p.prev_kv / p.prev_score). false: not supported (the caller pools
+        entry by entry). The same values as one compressorPool() an entry. */
+    virtual Result<bool> compressorPoolEntries(const kernels::CompressorPoolParams &p, int entries)
+    {
+        (void) p;
+        (void) entries;
+        return false;
+    }
     virtual Result<void> hadamard(float *x, int rows, int n, float scale) = 0;
     /** In place on [rows, row_stride] bf16-valued rows, dims [0, dims): quantise-dequantise
         through e4m3 (blocks of `block`, KV) or e2m1 (indexer). */

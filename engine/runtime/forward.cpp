@@ -802,6 +802,10 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
                                   batch.block,
                                   indexer ? ScriptHist::IndexGate : ScriptHist::CompGate));
         }
+        // prefillother: an item closing two or more windows (a prefill, never a recorded decode
+        // step) pools runs of entries whose window rows lie in order in the same rows as one
+        // executor op (compressorPoolEntries: one launch instead of one, with an upload, an entry).
+        bool runs = emittedPerItem[i] >= 2;
         for (int t = 0; t < it.count; ++t) {
             const int64_t pos = it.start + t;
             if ((pos + 1) % m != 0)
@@ -826,6 +830,23 @@ Result<void> V4Forward::compressorUpdate(const BlockWeights &bw,
             pp.dc = Dc;
             pp.overlap = cc == 2 ? kernels::CompressorOverlap::Overlapped
                                  : kernels::CompressorOverlap::None;
+            if (runs) {
+                int n = 1; // entries of the run: windows [curStart, pos + 1 + (n - 1) * m)
+                while (t + n * m < it.count && kvH.has(curStart, pos + 1 + n * m)
+                       && kvH.contiguous(curStart, pos + 1 + n * m)
+                       && gH.contiguous(curStart, pos + 1 + n * m))
+                    ++n;
+                if (n >= 2) {
+                    FATHOM_TRY_ASSIGN(const bool done, m_exec.compressorPoolEntries(pp, n));
+                    if (done) {
+                        for (int k = 0; k < n; ++k)
+                            entryPos.push_back(static_cast<int32_t>((s + k) * m));
+                        t += (n - 1) * m;
+                        continue;
+                    }
+                    runs = false; // not supported: entry by entry
+                }
+            }
             // Device rings: the rings' bases with the window's slots as data, so a decode step
             // closing a window launches the same whatever the position (a replayable graph).
             bool pooled = false;

@@ -330,6 +330,10 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         # instead of on 4 side streams (session 15 "ltstreams"): the 8K prefill's A/B.
         stage bench-experts1 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_EXPERT_STREAMS=1 \
             "$BIN/bench_cuda" "${BENCH[@]}" --prefill "$PREFILL" --long 0
+        # The prefill's "other" ops as before session 15 ("prefillother"): the compressor's
+        # windows one launch + upload each, the mHC dots on the (rows + 1, tokens) grid.
+        stage bench-other0 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_POOL_RUNS=0 \
+            FATHOM_CUDA_MHC_TILE=0 "$BIN/bench_cuda" "${BENCH[@]}" --prefill "$PREFILL" --long 0
         # Sessions 10-11's decode fusions A/B (graphed decode): all six switched off (state
         # appends, attention tail, pre-norm GEMVs, MoE combine, the gate GEMV in the routing
         # launch, the indexer's scale and index rows in its launches).
@@ -383,6 +387,11 @@ stamp "done"
     [ -f "$L" ] && {
         echo "bench_cuda prefill, experts1 (cuBLASLt expert GEMMs on one stream, not 4):"
         grep -E "^\| (prefill tokens|prefill last-row logits|  time in gemm|GEMM rate)" "$L"
+    }
+    L="$LOGS/bench-other0.log" # prefillother: FATHOM_CUDA_POOL_RUNS=0 FATHOM_CUDA_MHC_TILE=0
+    [ -f "$L" ] && {
+        echo "bench_cuda prefill, other0 (compressor windows a launch each, mHC dots untiled):"
+        grep -E "^\| (prefill tokens|prefill last-row logits|  time in|  host|  op |GEMM rate)" "$L"
     }
     [ -f "$LOGS/peer.log" ] && { echo "peer:"; grep -E "^\|" "$LOGS/peer.log"; }
     [ -f "$LOGS/ncu-decode.txt" ] && { echo "decode step per kernel (ncu):"; head -30 "$LOGS/ncu-decode.txt"; }

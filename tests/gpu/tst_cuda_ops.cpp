@@ -1133,6 +1133,101 @@ void testCompressor()
     }
 }
 
+// FATHOM_CUDA_POOL_RUNS (prefillother): a prefill's run of windows in one batched launch
+// (CudaExecutor::compressorPoolEntries) against the per-entry launches it replaces
+// (compressor_pool_slots_cuda from the ring bases, the window slots uploaded) bit for bit, and
+// against compressor_pool_cpu per entry bit for bit: V4-Flash's three compressors (CSA kv ratio 4
+// dc 512 overlapped, the indexer's dc 128, HCA ratio 128 dc 512), runs of 1, 3 and 7 entries that
+// start at a slot past the ring's base, the first with and without a previous window.
+void testCompressorRuns()
+{
+    struct Case
+    {
+        int ratio, dc;
+        bool overlap;
+        int entries, firstWindow; // the run's first window's slot: firstWindow * ratio rows in
+    };
+    for (const Case c : {Case{4, 512, true, 7, 3},
+                         Case{4, 512, true, 3, 0},
+                         Case{4, 128, true, 7, 1},
+                         Case{4, 128, true, 1, 2},
+                         Case{128, 512, false, 3, 1}}) {
+        const int width = c.overlap ? 2 * c.dc : c.dc;
+        const int64_t win = static_cast<int64_t>(c.ratio) * width;
+        const int windows = c.firstWindow + c.entries + 1; // one spare window after the run
+        auto kv = randomF32(static_cast<size_t>(win * windows), 1.0f);
+        auto sc = randomF32(static_cast<size_t>(win * windows), 2.0f);
+        Dev<float> dkv(kv), dsc(sc);
+        for (int withPrev = 0; withPrev < (c.overlap && c.firstWindow > 0 ? 2 : 1); ++withPrev) {
+            const std::string name = "compressor runs ratio " + std::to_string(c.ratio) + " dc "
+                                     + std::to_string(c.dc) + " x"
+                                     + std::to_string(c.entries) + (withPrev ? " with prev" : "");
+            const bool prev = c.overlap && withPrev;
+            std::vector<float> ref(static_cast<size_t>(c.entries) * c.dc);
+            for (int e = 0; e < c.entries; ++e) {
+                const int64_t w0 = static_cast<int64_t>(c.firstWindow + e) * win;
+                k::CompressorPoolParams p;
+                p.kv = kv.data() + w0;
+                p.score = sc.data() + w0;
+                const bool hasPrev = c.overlap && (e > 0 || prev);
+                p.prev_kv = hasPrev ? kv.data() + w0 - win : nullptr;
+                p.prev_score = hasPrev ? sc.data() + w0 - win : nullptr;
+                p.out = ref.data() + static_cast<size_t>(e) * c.dc;
+                p.ratio = c.ratio;
+                p.dc = c.dc;
+                p.overlap = c.overlap ? k::CompressorOverlap::Overlapped
+                                      : k::CompressorOverlap::None;
+                k::compressor_pool_cpu(p);
+            }
+            // The old path: one launch an entry, the window slots as device data.
+            Dev<float> old(ref.size()), runs(ref.size());
+            bool ok = true;
+            for (int e = 0; e < c.entries && ok; ++e) {
+                const int w = c.firstWindow + e;
+                const bool hasPrev = c.overlap && (e > 0 || prev);
+                std::vector<int32_t> slots = {w * c.ratio,
+                                              hasPrev ? (w - 1) * c.ratio : 0,
+                                              w * c.ratio,
+                                              hasPrev ? (w - 1) * c.ratio : 0};
+                Dev<int32_t> dslots(slots);
+                k::CompressorPoolParams g;
+                g.kv = dkv.get();
+                g.score = dsc.get();
+                g.prev_kv = hasPrev ? dkv.get() : nullptr;
+                g.prev_score = hasPrev ? dsc.get() : nullptr;
+                g.out = old.get() + static_cast<size_t>(e) * c.dc;
+                g.ratio = c.ratio;
+                g.dc = c.dc;
+                g.overlap = c.overlap ? k::CompressorOverlap::Overlapped
+                                      : k::CompressorOverlap::None;
+                ok = statusOk(k::compressor_pool_slots_cuda(g, dslots.get(), nullptr), name.c_str())
+                     && synced(name.c_str());
+            }
+            // The run: forward.cpp's parameters (the first window's rows, its previous window).
+            const int64_t w0 = static_cast<int64_t>(c.firstWindow) * win;
+            k::CompressorPoolParams g;
+            g.kv = dkv.get() + w0;
+            g.score = dsc.get() + w0;
+            g.prev_kv = prev ? dkv.get() + w0 - win : nullptr;
+            g.prev_score = prev ? dsc.get() + w0 - win : nullptr;
+            g.out = runs.get();
+            g.ratio = c.ratio;
+            g.dc = c.dc;
+            g.overlap = c.overlap ? k::CompressorOverlap::Overlapped : k::CompressorOverlap::None;
+            ok = ok
+                 && statusOk(k::compressor_pool_batched_cuda(g, c.entries, nullptr), name.c_str())
+                 && synced(name.c_str());
+            if (!ok) {
+                report(false, name + " ran");
+                continue;
+            }
+            const auto got = runs.host();
+            expectExact(old.host(), got, name + " one launch vs one an entry");
+            expectExact(ref, got, name + " vs compressor_pool_cpu");
+        }
+    }
+}
+
 void testIndexer()
 {
     const int heads = 64, dim = 128, nKeys = 1000, nQ = 3;
@@ -6385,6 +6480,8 @@ int main()
 #endif
         // The mHC kernels (mhc.cu), the latency-cut code against the previous one too.
         {"mhc", {testMhc, testMhcPreNorm, testMhcPostPreNorm, testMhcFastBits, testMhcDotsTile}},
+        // prefillother: the 8K prefill's other ops (the tiled mHC dots, the compressor's runs).
+        {"prefillother", {testMhcDotsTile, testCompressorRuns}},
         // The kernels whose last block finishes the others' work: the mHC pre and post+pre
         // launches, routing + grouping, the attention's split merge, the w2 launch's MoE combine.
         {"handoff",
@@ -6421,6 +6518,7 @@ int main()
     testHadamardAndFakeQuant();
     testRowChain();
     testCompressor();
+    testCompressorRuns();
     testIndexer();
     testTopk();
     testSparseAttn();

@@ -27,9 +27,10 @@
   a load-time dependency on it (the CUDA runtime is static and loads the driver lazily too).
 
   Memory: the fp32 weight scales (converted once per weight, on first use, from the host copy of
-  the e8m0 bytes), the quantised activations and cuBLASLt's workspace are this object's own
-  cudaMalloc blocks, outside the executor's arena and memoryStats(). Nothing is allocated while
-  the stream is being captured: a weight or a size not yet prepared then answers false.
+  the e8m0 bytes), the quantised activations and cuBLASLt's workspaces (one, plus K - 1 of the
+  same size for expertsViaLt's side streams: reserveWorkspaces) are this object's own cudaMalloc
+  blocks, outside the executor's arena and memoryStats(). Nothing is allocated while the stream
+  is being captured: a weight or a size not yet prepared then answers false.
 
   Thread: one thread at a time (the executor's).
 */

@@ -628,6 +628,89 @@ void testMhcPostPreNorm()
     }
 }
 
+// Device inputs of the mHC bit-for-bit checks (testMhcFastBits, testMhcDotsTile).
+struct MhcDevInputs
+{
+    k::MhcPreParams p; // the pre's shape and settings (tokens, n_hc, d, eps, iterations)
+    const float *x = nullptr, *fn = nullptr, *base = nullptr, *scale = nullptr, *w = nullptr;
+    const float *hfn = nullptr, *hscale = nullptr;                // the head
+    const float *y = nullptr, *postW = nullptr, *combW = nullptr; // form 3's post
+    int *counters = nullptr;                                      // forms 2 and 3
+};
+
+// Every output of the current mHC settings in a fixed order: for each form in [0, forms) the
+// pre's pre, post, comb and u (form 3 also the post's streams), then the head's u. Forms: 0
+// mhc_pre_cuda, 1 mhc_pre_norm_cuda in two launches, 2 in one (counters), 3
+// mhc_post_pre_norm_cuda. ok false (and the outputs so far) on a failed launch.
+std::vector<std::vector<float>> mhcOutputs(const MhcDevInputs &in,
+                                           int forms,
+                                           const std::string &name,
+                                           bool &ok)
+{
+    const int tokens = in.p.tokens, n = in.p.n_hc, d = in.p.d;
+    const size_t streams = static_cast<size_t>(tokens) * n * d, u = size_t(tokens) * d;
+    std::vector<std::vector<float>> got;
+    for (int form = 0; form < forms && ok; ++form) {
+        Dev<float> dpre(size_t(tokens) * n), dpost(size_t(tokens) * n),
+            dcomb(size_t(tokens) * n * n), du(u), dout(form == 3 ? streams : 1);
+        k::MhcPreParams g = in.p;
+        g.x = in.x;
+        g.fn = in.fn;
+        g.base = in.base;
+        g.scale = in.scale;
+        g.pre = dpre.get();
+        g.post = dpost.get();
+        g.comb = dcomb.get();
+        g.u = du.get();
+        if (form == 0) {
+            ok = statusOk(k::mhc_pre_cuda(g, nullptr), name.c_str());
+        } else if (form < 3) {
+            ok = statusOk(k::mhc_pre_norm_cuda(g,
+                                               in.w,
+                                               1e-6f,
+                                               form == 2 ? in.counters : nullptr,
+                                               nullptr),
+                          name.c_str());
+        } else {
+            k::MhcPostParams q;
+            q.x = in.x;
+            q.y = in.y;
+            q.post = in.postW;
+            q.comb = in.combW;
+            q.out = dout.get();
+            q.tokens = tokens;
+            q.n_hc = n;
+            q.d = d;
+            g.x = dout.get();
+            ok = statusOk(k::mhc_post_pre_norm_cuda(q, g, in.w, 1e-6f, in.counters, nullptr),
+                          name.c_str());
+        }
+        ok = ok && synced(name.c_str());
+        if (!ok)
+            return got;
+        got.push_back(dpre.host());
+        got.push_back(dpost.host());
+        got.push_back(dcomb.host());
+        got.push_back(du.host());
+        if (form == 3)
+            got.push_back(dout.host());
+    }
+    Dev<float> dhu(u);
+    k::MhcHeadParams h;
+    h.x = in.x;
+    h.fn = in.hfn;
+    h.base = in.base;
+    h.scale = in.hscale;
+    h.u = dhu.get();
+    h.tokens = tokens;
+    h.n_hc = n;
+    h.d = d;
+    ok = ok && statusOk(k::mhc_head_cuda(h, nullptr), name.c_str()) && synced(name.c_str());
+    if (ok)
+        got.push_back(dhu.host());
+    return got;
+}
+
 // FATHOM_CUDA_MHC_FAST: the latency-cut mHC code (mhc_cuda_set_fast(1): the warp's Sinkhorn, the
 // loads issued ahead, 32-bit indices) against the previous code (0) bit for bit: every output of
 // mhc_pre_cuda, mhc_pre_norm_cuda (two launches and one), mhc_post_pre_norm_cuda and
@@ -662,82 +745,22 @@ void testMhcFastBits()
                 ds(scale), dhs(hscale), dw(w);
             std::vector<int32_t> zeros(tokens, 0);
             Dev<int32_t> counters(zeros);
-            // Every output of one setting, in a fixed order.
+            MhcDevInputs in;
+            in.p = p;
+            in.x = dx.get();
+            in.fn = dfn.get();
+            in.base = db.get();
+            in.scale = ds.get();
+            in.w = dw.get();
+            in.hfn = dhfn.get();
+            in.hscale = dhs.get();
+            in.y = dy.get();
+            in.postW = dpw.get();
+            in.combW = dcw.get();
+            in.counters = counters.get();
             auto run = [&](int fast, bool &ok) {
                 k::mhc_cuda_set_fast(fast);
-                std::vector<std::vector<float>> got;
-                for (int form = 0; form < 4; ++form) {
-                    Dev<float> dpre(pre.size()), dpost(post.size()), dcomb(comb.size()),
-                        du(u.size()), dout(x.size());
-                    k::MhcPreParams g = p;
-                    g.x = dx.get();
-                    g.fn = dfn.get();
-                    g.base = db.get();
-                    g.scale = ds.get();
-                    g.pre = dpre.get();
-                    g.post = dpost.get();
-                    g.comb = dcomb.get();
-                    g.u = du.get();
-                    if (form == 0)
-                        ok = ok && statusOk(k::mhc_pre_cuda(g, nullptr), name.c_str());
-                    else if (form == 1)
-                        ok = ok
-                             && statusOk(k::mhc_pre_norm_cuda(g, dw.get(), 1e-6f, nullptr, nullptr),
-                                         name.c_str());
-                    else if (form == 2)
-                        ok = ok
-                             && statusOk(k::mhc_pre_norm_cuda(g,
-                                                              dw.get(),
-                                                              1e-6f,
-                                                              counters.get(),
-                                                              nullptr),
-                                         name.c_str());
-                    else {
-                        k::MhcPostParams q;
-                        q.x = dx.get();
-                        q.y = dy.get();
-                        q.post = dpw.get();
-                        q.comb = dcw.get();
-                        q.out = dout.get();
-                        q.tokens = tokens;
-                        q.n_hc = n;
-                        q.d = d;
-                        g.x = dout.get();
-                        ok = ok
-                             && statusOk(k::mhc_post_pre_norm_cuda(q,
-                                                                   g,
-                                                                   dw.get(),
-                                                                   1e-6f,
-                                                                   counters.get(),
-                                                                   nullptr),
-                                         name.c_str());
-                    }
-                    if (!ok || !synced(name.c_str())) {
-                        ok = false;
-                        return got;
-                    }
-                    got.push_back(dpre.host());
-                    got.push_back(dpost.host());
-                    got.push_back(dcomb.host());
-                    got.push_back(du.host());
-                    if (form == 3)
-                        got.push_back(dout.host());
-                }
-                Dev<float> dhu(u.size());
-                k::MhcHeadParams h;
-                h.x = dx.get();
-                h.fn = dhfn.get();
-                h.base = db.get();
-                h.scale = dhs.get();
-                h.u = dhu.get();
-                h.tokens = tokens;
-                h.n_hc = n;
-                h.d = d;
-                ok = ok && statusOk(k::mhc_head_cuda(h, nullptr), name.c_str())
-                     && synced(name.c_str());
-                if (ok)
-                    got.push_back(dhu.host());
-                return got;
+                return mhcOutputs(in, 4, name, ok);
             };
             bool ok = true;
             const auto slow = run(0, ok), fast = run(1, ok);
@@ -795,49 +818,19 @@ void testMhcDotsTile()
             u(static_cast<size_t>(tokens) * d);
         const k::MhcPreParams p = mhcPreCpu(x, fn, base, scale, tokens, n, d, pre, post, comb, u);
         Dev<float> dx(x), dfn(fn), dhfn(hfn), db(base), ds(scale), dhs(hscale), dw(w);
+        MhcDevInputs in;
+        in.p = p;
+        in.x = dx.get();
+        in.fn = dfn.get();
+        in.base = db.get();
+        in.scale = ds.get();
+        in.w = dw.get();
+        in.hfn = dhfn.get();
+        in.hscale = dhs.get();
         auto run = [&](int tile, bool &ok) {
             k::mhc_cuda_set_fast(1);
             k::mhc_cuda_set_tile(tile);
-            std::vector<std::vector<float>> got;
-            for (int form = 0; form < 2 && ok; ++form) {
-                Dev<float> dpre(pre.size()), dpost(post.size()), dcomb(comb.size()), du(u.size());
-                k::MhcPreParams g = p;
-                g.x = dx.get();
-                g.fn = dfn.get();
-                g.base = db.get();
-                g.scale = ds.get();
-                g.pre = dpre.get();
-                g.post = dpost.get();
-                g.comb = dcomb.get();
-                g.u = du.get();
-                ok = form == 0
-                         ? statusOk(k::mhc_pre_cuda(g, nullptr), name.c_str())
-                         : statusOk(k::mhc_pre_norm_cuda(g, dw.get(), 1e-6f, nullptr, nullptr),
-                                    name.c_str());
-                if (!ok || !synced(name.c_str())) {
-                    ok = false;
-                    break;
-                }
-                got.push_back(dpre.host());
-                got.push_back(dpost.host());
-                got.push_back(dcomb.host());
-                got.push_back(du.host());
-            }
-            Dev<float> dhu(u.size());
-            k::MhcHeadParams h;
-            h.x = dx.get();
-            h.fn = dhfn.get();
-            h.base = db.get();
-            h.scale = dhs.get();
-            h.u = dhu.get();
-            h.tokens = tokens;
-            h.n_hc = n;
-            h.d = d;
-            ok = ok && statusOk(k::mhc_head_cuda(h, nullptr), name.c_str())
-                 && synced(name.c_str());
-            if (ok)
-                got.push_back(dhu.host());
-            return got;
+            return mhcOutputs(in, 2, name, ok);
         };
         bool ok = true;
         const auto grid = run(0, ok), tiled = run(c.tile, ok);

@@ -532,6 +532,16 @@ namespace {
 // failing run can be repeated with the same launches). The blocks still run one after another,
 // each to completion: a hand-off that assumes which block finishes last (or first) fails in
 // reverse or shuffle order; interleavings of blocks and memory ordering are still not modelled.
+// FATHOM_EMU_BLOCK_ORDER's and FATHOM_EMU_STREAMS's "shuffle[:seed]": true and the seed (a
+// random one when none is given), false for any other value.
+bool shuffle_seed(const char *env, unsigned long long &seed)
+{
+    if (std::strncmp(env, "shuffle", 7) != 0 || (env[7] != 0 && env[7] != ':'))
+        return false;
+    seed = env[7] == ':' ? std::strtoull(env + 8, nullptr, 10) : std::random_device{}();
+    return true;
+}
+
 struct BlockOrder
 {
     enum Kind { Forward, Reverse, Shuffle } kind = Forward;
@@ -551,10 +561,8 @@ BlockOrder &block_order()
             std::fprintf(stderr, "cuda emulation: blocks in reverse order\n");
             return b;
         }
-        if (std::strncmp(env, "shuffle", 7) == 0 && (env[7] == 0 || env[7] == ':')) {
+        if (unsigned long long seed = 0; shuffle_seed(env, seed)) {
             b.kind = BlockOrder::Shuffle;
-            unsigned long long seed = env[7] == ':' ? std::strtoull(env + 8, nullptr, 10)
-                                                    : std::random_device{}();
             b.rng.seed(seed);
             std::fprintf(stderr,
                          "cuda emulation: blocks in shuffled order "
@@ -840,10 +848,8 @@ StreamOrder &stream_order()
         const char *env = std::getenv("FATHOM_EMU_STREAMS");
         if (!env || !*env || std::strcmp(env, "inorder") == 0)
             return so;
-        if (std::strncmp(env, "shuffle", 7) == 0 && (env[7] == 0 || env[7] == ':')) {
+        if (unsigned long long seed = 0; shuffle_seed(env, seed)) {
             so.deferred = true;
-            unsigned long long seed = env[7] == ':' ? std::strtoull(env + 8, nullptr, 10)
-                                                    : std::random_device{}();
             so.rng.seed(seed);
             std::fprintf(stderr,
                          "cuda emulation: streams deferred, run interleaved at random "

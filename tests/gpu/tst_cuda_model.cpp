@@ -1188,6 +1188,18 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
                     n.poisonMemsets,
                     reinterpret_cast<void *>(&check),
                     kinds.c_str());
+        // The same kernels in launch order, for node_names.py --order (one layer's chain).
+        std::string order;
+        for (const void *k : n.kernelOrder) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, " %p", k);
+            order += buf;
+        }
+        std::printf("ORDER: %s decode step of %d (check() at %p):%s\n",
+                    v.name.c_str(),
+                    B,
+                    reinterpret_cast<void *>(&check),
+                    order.c_str());
         // Uploads are read where the step's single upload put them (Executor::stageInPlace):
         // the graph's only copies move what the step reads back (at most two, whatever the
         // batch), and it clears no memory.

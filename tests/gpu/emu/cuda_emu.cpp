@@ -1531,6 +1531,7 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph)
         } else if (s->kinds[i]) {
             ++census.kernels;
             ++kernelKinds[s->kinds[i]];
+            census.kernelOrder.push_back(s->kinds[i]);
             if (s->pdl[i]) {
                 ++census.pdlKernels;
                 const void *prev = i > 0 ? s->kinds[i - 1] : nullptr;

@@ -329,6 +329,8 @@ struct CaptureCensus
     // (a programmatic edge in the real graph).
     long long pdlKernels = 0, programmaticEdges = 0;
     std::vector<std::pair<const void *, long long>> kernelKinds;
+    // The kernel nodes in capture order (the step's dependent chain: one stream).
+    std::vector<const void *> kernelOrder;
     long long production() const { return kernels + copies + memsets - poisonMemsets; }
 };
 CaptureCensus last_capture_census();

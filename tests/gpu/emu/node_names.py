@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-# Names the kernels of tst_cuda_model_emu's NODES lines (and GRAPHDIFF's changed kinds).
+# Names the kernels of tst_cuda_model_emu's NODES lines (and GRAPHDIFF's changed kinds), and
+# lists an ORDER line's kernels in launch order (a decode step's dependent chain).
 #
 # The lines give kernel addresses of the running process and the address of the test's check()
 # function; the binary's symbol table gives check()'s offset, so every address maps to an offset
@@ -25,11 +26,14 @@ def main():
     if check is None:
         sys.exit(f"{binary}: no check(bool, std::string) symbol")
     for line in sys.stdin:
-        m = re.match(r"(NODES|GRAPHDIFF): (.*?)\(check\(\) at (0x[0-9a-f]+)\)[^:]*:(.*)", line)
+        m = re.match(r"(NODES|GRAPHDIFF|ORDER): (.*?)\(check\(\) at (0x[0-9a-f]+)\)[^:]*:(.*)", line)
         if not m:
             continue
         base = int(m.group(3), 16) - check
-        pairs = re.findall(r"(0x[0-9a-f]+):(\d+)", m.group(4))
+        if m.group(1) == "ORDER":
+            pairs = [(a, i) for i, a in enumerate(re.findall(r"0x[0-9a-f]+", m.group(4)))]
+        else:
+            pairs = re.findall(r"(0x[0-9a-f]+):(\d+)", m.group(4))
         offsets = [hex(int(a, 16) - base) for a, _ in pairs]
         names = subprocess.run(["addr2line", "-f", "-C", "-e", binary] + offsets,
                                capture_output=True, text=True, check=True).stdout.splitlines()

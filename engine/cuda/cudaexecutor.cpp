@@ -256,6 +256,9 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // FATHOM_CUDA_MOE_COMBINE_FUSED=0 launches moeOnDevice()'s combine after the w2 launch.
     x->m_gemvPreNorm = switchOn("FATHOM_CUDA_GEMV_PRENORM");
     x->m_moeCombineFused = switchOn("FATHOM_CUDA_MOE_COMBINE_FUSED");
+    // moeprefetch: FATHOM_CUDA_MOE_PREFETCH=0 drops the decode MoE launches' L2 prefetches
+    // before their wait (the shared expert's weights; the w2 half's routed experts).
+    x->m_moePrefetch = switchOn("FATHOM_CUDA_MOE_PREFETCH");
     // gate: FATHOM_CUDA_GATE_ROUTE_FUSED=0 launches the MoE gate GEMV apart from the routing.
     x->m_gateRouteFused = switchOn("FATHOM_CUDA_GATE_ROUTE_FUSED");
     // idxchain: FATHOM_CUDA_INDEXER_FUSED=0 keeps the indexer's head-weight scaling and the CSA
@@ -977,6 +980,11 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
     // set below; the shapes decide here (fused: otherwise expertFfn for the shared expert and
     // one launch per routed projection plus SwiGLU).
     kernels::expert_ffn upF, downF;
+    // moeprefetch: both halves' shared-expert blocks prefetch their weights before the wait; the
+    // w2 half's routed blocks too, the routing being two launches back by then (gate+route,
+    // w1/w3, w2). The w1/w3 half's routed blocks cannot: its routing is the previous launch.
+    upF.prefetch_shared = downF.prefetch_shared = m_moePrefetch ? 1 : 0;
+    downF.prefetch_routed = m_moePrefetch ? 1 : 0;
     upF.swiglu = 1;
     upF.limit = job.limit;
     upF.shared = linearParams(sh.w1, job.x, nullptr, N);
@@ -1067,6 +1075,7 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
         g.offsets = offsets.data();
         g.active = active.data();
         g.slots = slots;
+        g.n_experts = E;
         g.w_table = table + static_cast<size_t>(which) * E;
         g.scale_table = reinterpret_cast<const uint8_t *const *>(
             table + static_cast<size_t>(3 + which) * E);

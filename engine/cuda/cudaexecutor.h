@@ -464,6 +464,7 @@ private:
     static constexpr int kCombineCounters = 1024;
     bool m_gemvPreNorm = true;
     bool m_moeCombineFused = true;
+    bool m_moePrefetch = true; // moeprefetch: FATHOM_CUDA_MOE_PREFETCH
     bool m_gateRouteFused = true; // gate: FATHOM_CUDA_GATE_ROUTE_FUSED
     bool m_indexerFused = true;   // idxchain: FATHOM_CUDA_INDEXER_FUSED
     bool m_denseFp32 = true;      // FATHOM_CUDA_DENSE_FP32: non-exact dense prefill GEMMs in fp32

@@ -141,6 +141,33 @@ __device__ inline void prefetch_l2(const void *p, uint32_t bytes)
 
 // ---- hand-offs between blocks (a launch's last block finishes what the others stored) ----------
 
+// A value read before FATHOM_PDL_WAIT() that a launch EARLIER than the previous one of the
+// stream wrote (moeprefetch: the routing, read by the w2 half). Every kernel here triggers its
+// dependents after its own wait, so a launch starts only once the launch before its predecessor
+// has completed with its stores visible; the load goes past L1 (not coherent across kernels).
+// For hints only (an L2 prefetch address): the emulation cannot tell which launch wrote the
+// value (it runs launches to completion, in order), so the bits must never depend on it.
+template<typename T>
+__device__ inline T peek_settled(const T *p)
+{
+#if defined(FATHOM_CUDA_EMULATION)
+    T v;
+    ::emu::peek(&v, p, sizeof v);
+    return v;
+#else
+    static_assert(sizeof(T) == 4 || sizeof(T) == 8, "peek_settled: 4- or 8-byte values");
+    T v;
+    if constexpr (sizeof(T) == 8) {
+        const unsigned long long u = __ldcg(reinterpret_cast<const unsigned long long *>(p));
+        memcpy(&v, &u, sizeof v);
+    } else {
+        const unsigned u = __ldcg(reinterpret_cast<const unsigned *>(p));
+        memcpy(&v, &u, sizeof v);
+    }
+    return v;
+#endif
+}
+
 // A block publishes its stores (device_fence, then an atomic count); the block that counts last
 // fences again and reads the others' stores with load_cg (past L1, which is not coherent between
 // blocks). The emulation runs a grid's blocks one after another: memory is coherent there.

@@ -427,7 +427,8 @@ struct weight_ring
 // (columns [(block * k_warps + warp) * cpw, + cpw) of p, contiguous), so the weight stream runs
 // while the previous kernel drains. Only for weights named by the kernel's arguments (dense
 // projections): an expert's weight is chosen by routing results, activation data that the
-// previous kernel may still be writing. gemv_fits() guarantees 16-byte aligned rows.
+// previous kernel may still be writing (moeprefetch: unless the routing is two launches back,
+// ffn_prefetch). gemv_fits() guarantees 16-byte aligned rows.
 __device__ inline void prefetch_weights(const linear_params &p,
                                         GemvKind kind,
                                         int cpw,
@@ -1243,7 +1244,7 @@ struct ffn_launch
     int32_t kind; // GemvKind of the routed experts
     int32_t shared_kind;
     int32_t y_by_slot;
-    int32_t pad_ = 0; // no hole: a graph node's arguments are compared byte for byte
+    int32_t prefetch; // moeprefetch: bit 0 the shared expert's blocks, bit 1 the routed ones'
 };
 
 // ffnnodes: the w2 launch's MoE combine (expert_ffn::combine_y). Every block of grid column
@@ -1319,12 +1320,49 @@ __device__ inline ffn_combine_args combine_args(const ffn_launch &L)
             k_warps * L.cpw};
 }
 
+// moeprefetch (expert_ffn::prefetch_shared / prefetch_routed), before the wait: the block asks L2
+// for its weight columns (prefetch_weights' columns; w3's too in the swiglu half). The shared
+// expert's weights are kernel arguments; a routed block's expert comes from the routing through
+// peek_settled (written two launches back; a bad id prefetches nothing).
+__device__ inline void ffn_prefetch(const ffn_launch &L)
+{
+    if (static_cast<int>(blockIdx.y) >= L.g.slots) {
+        if (!(L.prefetch & 1))
+            return;
+        const GemvKind kind = static_cast<GemvKind>(L.shared_kind);
+        linear_params p = L.shared;
+        prefetch_weights(p, kind, L.cpw, blockIdx.x);
+        if (L.swiglu) {
+            p.w = L.shared_w3;
+            prefetch_weights(p, kind, L.cpw, blockIdx.x);
+        }
+        return;
+    }
+    if (!(L.prefetch & 2) || (threadIdx.x & 31) != 0)
+        return;
+    const int e = peek_settled(L.g.active + blockIdx.y);
+    if (e < 0 || e >= L.g.n_experts)
+        return;
+    const GemvKind kind = static_cast<GemvKind>(L.kind);
+    linear_params p = L.base;
+    p.w = peek_settled(L.g.w_table + e);
+    if (p.w)
+        prefetch_weights(p, kind, L.cpw, blockIdx.x);
+    if (L.swiglu) {
+        p.w = peek_settled(L.w3_table + e);
+        if (p.w)
+            prefetch_weights(p, kind, L.cpw, blockIdx.x);
+    }
+}
+
 // Tc: the routed and the shared expert on the tensor-core block (linear_experts_ffn_launch decides);
 // two blocks an SM (ptxas: 64 registers, no spills; 97 without the bound), so one block's x staging
 // and slice sums overlap the other's weight stream (the experts' blocks are short).
 template<linear_accum Accum, bool Pipe, bool Tc = false>
 __global__ void __launch_bounds__(k_threads, Tc ? 2 : 1) experts_ffn_kernel(ffn_launch L)
 {
+    if (L.prefetch)
+        ffn_prefetch(L);
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(unsigned char, smem);
@@ -1496,6 +1534,8 @@ Status linear_experts_ffn_launch(const linear_params &base,
     }
     L.limit = f.limit;
     L.swiglu = f.swiglu ? 1 : 0;
+    L.prefetch = (f.prefetch_shared && f.shared.m > 0 ? 1 : 0)
+                 | (f.prefetch_routed && g.n_experts > 0 ? 2 : 0);
     L.kind = static_cast<int32_t>(kind_of(base.w_type));
     L.shared_kind = static_cast<int32_t>(kind_of(f.shared.w_type));
     const bool has_shared = f.shared.m > 0;

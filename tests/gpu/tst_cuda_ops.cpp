@@ -3336,6 +3336,63 @@ void testExpertFfnCase(const char *name,
         return;
     compare(out, dout.host(), std::string(name) + " routed w2");
     compare(outS, douts.host(), std::string(name) + " shared w2");
+#ifdef FATHOM_CUDA_EMULATION
+    if (k::cuda_pdl_enabled()) {
+        // moeprefetch: the halves with their L2 prefetches before the wait - the same bits, and
+        // the bytes asked for before the wait are exactly the whole weights the flags name: the
+        // shared expert's (w1 and w3, then w2) and in the w2 half every active expert's w2
+        // (read through the routing, two launches back there), nothing of the inactive one.
+        using Span = std::pair<uintptr_t, uintptr_t>;
+        auto span = [](const void *p, size_t n) {
+            return Span{reinterpret_cast<uintptr_t>(p), reinterpret_cast<uintptr_t>(p) + n};
+        };
+        auto merged = [](std::vector<Span> v) {
+            std::sort(v.begin(), v.end());
+            std::vector<Span> m;
+            for (const Span &r : v)
+                if (!m.empty() && r.first <= m.back().second)
+                    m.back().second = std::max(m.back().second, r.second);
+                else
+                    m.push_back(r);
+            return m;
+        };
+        auto asked = [&](const std::string &what) {
+            std::vector<Span> v;
+            for (const emu::Prefetch &q : emu::prefetch_log_take())
+                if (q.beforeWait)
+                    v.push_back(span(q.p, q.bytes));
+            emu::prefetch_log(false);
+            return merged(v);
+        };
+        const std::vector<float> hidBits = dh.host(), hidSBits = dhs.host();
+        const std::vector<float> outBits = dout.host(), outSBits = douts.host();
+        k::expert_ffn p1 = f1, p2 = f2;
+        p1.prefetch_shared = p2.prefetch_shared = p2.prefetch_routed = 1;
+        k::expert_group g1 = group(0), g2 = group(1);
+        g1.n_experts = g2.n_experts = E;
+        emu::prefetch_log(true);
+        if (!statusOk(k::linear_experts_ffn_gemv_cuda(b1, g1, p1, nullptr), name) || !synced(name))
+            return;
+        report(asked("w1/w3")
+                   == merged({span(sharedW[0], hw[E][0].bytes.size()),
+                              span(sharedW[2], hw[E][2].bytes.size())}),
+               std::string(name) + ": the w1/w3 half prefetches the shared expert's w1 and w3 "
+                                   "before its wait, and no routed expert's weights");
+        emu::prefetch_log(true);
+        if (!statusOk(k::linear_experts_ffn_gemv_cuda(b2, g2, p2, nullptr), name) || !synced(name))
+            return;
+        std::vector<Span> want = {span(sharedW[1], hw[E][1].bytes.size())};
+        for (int a : active)
+            if (a >= 0)
+                want.push_back(span(table[E + a], hw[a][1].bytes.size()));
+        report(asked("w2") == merged(want),
+               std::string(name) + ": the w2 half prefetches every active expert's w2 and the "
+                                   "shared expert's before its wait, nothing else");
+        report(dh.host() == hidBits && dhs.host() == hidSBits && dout.host() == outBits
+                   && douts.host() == outSBits,
+               std::string(name) + ": the halves with their prefetches give the same bits");
+    }
+#endif
 
     // nodes2: the decode form without gathered copies. The routed rows read x where it is
     // (x_rows = src_row), their weights in slot order (slot_index: slot = row·K + j of the

@@ -323,7 +323,7 @@ struct expert_group
     const int32_t *offsets = nullptr; // [n_experts + 1] expert e owns rows [offsets[e], offsets[e+1])
     const int32_t *active = nullptr; // [slots] experts with rows, ascending, -1 padded
     int slots = 0;
-    int32_t pad_ = 0;                            // explicit padding (params_padding.cpp)
+    int32_t n_experts = 0; // the tables' length (0: unknown; only the L2 prefetch reads it)
     const void *const *w_table = nullptr;        // [n_experts] device weight of each expert
     const uint8_t *const *scale_table = nullptr; // [n_experts] its scales (FP8/FP4), or nullptr
 };

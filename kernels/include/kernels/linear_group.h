@@ -84,6 +84,17 @@ struct expert_ffn
     int32_t *combine_counters = nullptr;
     int32_t combine_k = 0;
     int32_t combine_counter_count = 0;
+    // moeprefetch: L2 prefetches issued before the launch's FATHOM_PDL_WAIT() (hints only: the
+    // bits never depend on them). prefetch_shared: the shared expert's blocks ask for their
+    // weight columns (w1 and w3 in the swiglu half), as the dense GEMVs do. prefetch_routed: the
+    // routed experts' blocks read their slot's expert id (g.active) and its weight pointer
+    // (g.w_table, bounded by g.n_experts) before the wait, and ask for their columns of it. Only
+    // where the routing was written at least two launches before this one (the w2 half after
+    // the w1/w3 half): every kernel triggers its dependents after its own wait, so this launch
+    // starts only after the launch before the previous one has completed and its stores are
+    // visible. A stale id could only make the prefetch fetch the wrong bytes.
+    int32_t prefetch_shared = 0;
+    int32_t prefetch_routed = 0;
 };
 Status linear_experts_ffn_gemv_cuda(const linear_params &base,
                                     const expert_group &g,

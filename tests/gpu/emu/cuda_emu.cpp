@@ -86,6 +86,7 @@ struct Fiber
     };
     std::vector<Copy> copies; // queued cp.async copies, in issue order
     long long committed = 0;  // cp.async groups committed so far (the open group's index)
+    bool pdlWaited = false;   // this thread has passed pdl_wait() (the prefetch log's order)
 };
 
 constexpr size_t k_stack = 256 * 1024;
@@ -496,6 +497,8 @@ void pdl_wait()
     if (!g_pdl.on)
         return; // launched without the attribute: griddepcontrol.wait returns at once
     ++g_pdl.waits;
+    if (g_block && g_block->cur >= 0)
+        g_block->fibers[g_block->cur].pdlWaited = true;
     if (!g_pdl.blockWaited) {
         g_pdl.blockWaited = true;
         ++g_pdlCounts.waitedBlocks;
@@ -714,6 +717,8 @@ void report(const char *what)
 
 constexpr size_t k_page = 4096;
 std::map<const char *, size_t> g_weights; // register_weight_range, page-aligned
+bool g_prefetchLog = false;
+std::vector<Prefetch> g_prefetches;
 
 void protect(bool open)
 {
@@ -1013,6 +1018,38 @@ void prefetch_l2(const void *p, uint32_t bytes)
     if (bytes)
         sink = sink + static_cast<unsigned char>(c[bytes - 1]);
     ++g_pdlCounts.prefetches;
+    if (g_prefetchLog)
+        g_prefetches.push_back(
+            {p, bytes, g_pdl.on && g_block && g_block->cur >= 0 && !g_block->fibers[g_block->cur].pdlWaited});
+}
+void prefetch_log(bool on)
+{
+    g_prefetchLog = on;
+    g_prefetches.clear();
+}
+std::vector<Prefetch> prefetch_log_take()
+{
+    return std::move(g_prefetches);
+}
+void peek(void *dst, const void *src, size_t n)
+{
+    ++g_pdlCounts.peeks;
+    if (!g_pdl.closed || n == 0) {
+        std::memcpy(dst, src, n);
+        return;
+    }
+    // Open the pages for the copy, then close the ones no weight range keeps open.
+    const size_t off = static_cast<size_t>(static_cast<const char *>(src) - g_region);
+    const size_t b = off / k_page * k_page, e = (off + n + k_page - 1) / k_page * k_page;
+    mprotect(g_region + b, e - b, PROT_READ | PROT_WRITE);
+    std::memcpy(dst, src, n);
+    for (size_t at = b; at < e; at += k_page) {
+        auto w = g_weights.upper_bound(g_region + at);
+        const bool weight = w != g_weights.begin()
+                            && (--w, g_region + at >= w->first && g_region + at < w->first + w->second);
+        if (!weight)
+            mprotect(g_region + at, k_page, PROT_NONE);
+    }
 }
 bool in_device_memory(const void *p)
 {

@@ -239,6 +239,21 @@ void pdl_trigger();
 // cp.async.bulk.prefetch.L2 (kernels/cuda/cuda_common.cuh prefetch_l2): checks the alignment and
 // that the range lies in one device allocation, and reads it (closed memory faults).
 void prefetch_l2(const void *p, uint32_t bytes);
+// The ranges prefetch_l2 was given while the log is on (tests: which bytes a launch asked for),
+// and whether each came before the block's first pdl_wait(). prefetch_log(true) clears it.
+struct Prefetch
+{
+    const void *p;
+    uint32_t bytes;
+    bool beforeWait;
+};
+void prefetch_log(bool on);
+std::vector<Prefetch> prefetch_log_take();
+// cuda::peek_settled: a read before the block's pdl_wait() of n bytes an earlier launch than the
+// previous one wrote (a hint's input: an L2 prefetch address). Reads through the closed region;
+// the emulation runs launches to completion in order, so it cannot tell the previous launch's
+// stores from older ones: the kernels must use the value only for hints.
+void peek(void *dst, const void *src, size_t n);
 // pdl: launched with the programmatic stream-serialisation attribute (cudaLaunchKernelEx); then
 // the kernel must call pdl_wait() (see "PDL" below); kernel: its function, for messages.
 void run_kernel(dim3 grid,
@@ -275,7 +290,7 @@ void register_weight_range(const void *p, size_t bytes);
 // PDL-launched kernels run, their blocks, and the blocks that called pdl_wait() (tests).
 struct PdlCounts
 {
-    long long kernels = 0, blocks = 0, waitedBlocks = 0, triggers = 0, prefetches = 0;
+    long long kernels = 0, blocks = 0, waitedBlocks = 0, triggers = 0, prefetches = 0, peeks = 0;
     long long noWait = 0; // PDL-launched kernels none of whose threads waited (each an error)
 };
 PdlCounts pdl_counts();

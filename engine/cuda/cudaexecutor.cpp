@@ -227,9 +227,10 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
         x->m_kvLayout = KvLayout::Fp32;
     // Every device counter in one zeroed block (the kernels leave them at 0 for the next
     // launch or replay): the state-row inexact count, the mHC last-block counters plus
-    // moe_route_group_cuda's (m_mhcCounters[kMhcCounterTokens]), the MoE combine's and the
-    // attention merge's.
-    constexpr int64_t kCounterInts = 1 + (kMhcCounterTokens + 1) + kCombineCounters + kAttnCounters;
+    // moe_route_group_cuda's (m_mhcCounters[kMhcCounterTokens]), the MoE combine's, the
+    // attention merge's and the decode indexer's top-k (idxtopk).
+    constexpr int64_t kCounterInts = 1 + (kMhcCounterTokens + 1) + kCombineCounters + kAttnCounters
+                                     + kIdxTopkCounters;
     void *counters = nullptr;
     FATHOM_TRY(x->cudaCheck(cudaMalloc(&counters, sizeof(int) * kCounterInts),
                             "allocating the device counters"));
@@ -240,6 +241,7 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_mhcCounters = x->m_stateInexact + 1;
     x->m_combineCounters = x->m_mhcCounters + kMhcCounterTokens + 1;
     x->m_attnCounters = x->m_combineCounters + kCombineCounters;
+    x->m_idxTopkCounters = x->m_attnCounters + kAttnCounters; // idxtopk
     // ltexperts: FATHOM_CUDA_EXPERTS_LT=0 keeps the prefill's FP4 experts on the grouped kernel.
     x->m_expertsLt = switchOn("FATHOM_CUDA_EXPERTS_LT");
     if (const char *r = std::getenv("FATHOM_CUDA_EXPERTS_RESIDENT"); r && *r)
@@ -264,6 +266,9 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // idxchain: FATHOM_CUDA_INDEXER_FUSED=0 keeps the indexer's head-weight scaling and the CSA
     // index rows as launches of their own (linearGroup's scaleRound, indexerSparseOnExecutor).
     x->m_indexerFused = switchOn("FATHOM_CUDA_INDEXER_FUSED");
+    // idxtopk: FATHOM_CUDA_IDX_TOPK_FUSED=0 launches the decode indexer's top-k (and index rows)
+    // apart from its scores (indexerSparseOnExecutor).
+    x->m_idxTopkFused = switchOn("FATHOM_CUDA_IDX_TOPK_FUSED");
     x->m_denseFp32 = switchOn("FATHOM_CUDA_DENSE_FP32");
     x->m_denseLt = switchOn("FATHOM_CUDA_DENSE_LT");
     // attnnodes: FATHOM_CUDA_ATTN_FUSED_TAIL=0 launches the attention's split merge and the
@@ -2155,13 +2160,6 @@ Result<bool> CudaExecutor::indexerSparseOnExecutor(const kernels::IndexerScorePa
     FATHOM_TRY_ASSIGN(DeviceInts up, uploadInts(host.data(), rows + 2, "visible keys + step"));
     kernels::IndexerScoreParams sp = p;
     sp.scores = scores.data();
-    FATHOM_CUDA_OP("indexer_scores_rows",
-                   (m_exactLinear ? kernels::indexer_scores_rows_cuda
-                                  : kernels::indexer_scores_rows_fast_cuda)(sp,
-                                                                            rows,
-                                                                            p.n_keys,
-                                                                            m_stream,
-                                                                            up.data()));
     kernels::TopkIndexRows ix;
     ix.out = job.out;
     ix.step = up.data() + rows;
@@ -2169,6 +2167,33 @@ Result<bool> CudaExecutor::indexerSparseOnExecutor(const kernels::IndexerScorePa
     ix.ring_mask = static_cast<int32_t>(job.ringRows ? job.ringRows - 1 : 0);
     ix.window = job.window;
     ix.n_win = job.nWin;
+    static_assert(kIdxTopkCounters >= kernels::k_min_fast_rows, "a counter per decode row");
+    // idxtopk: scores and top-k in one launch (the rows' last scoring blocks select), where the
+    // row's scores and the sort fit the launch's shared memory (a capacity of ~23K keys at k 512).
+    if (m_idxTopkFused && rows <= kIdxTopkCounters && kernels::indexer_topk_fused_fits(sp, rows, k)) {
+        kernels::IndexerTopkOut o;
+        o.out = sel;
+        o.out_ld = k;
+        o.k = k;
+        o.index_rows = &ix;
+        o.counters = m_idxTopkCounters;
+        FATHOM_CUDA_OP("indexer_topk_rows",
+                       (m_exactLinear ? kernels::indexer_topk_rows_cuda
+                                      : kernels::indexer_topk_rows_fast_cuda)(sp,
+                                                                              rows,
+                                                                              p.n_keys,
+                                                                              up.data(),
+                                                                              o,
+                                                                              m_stream));
+        return true;
+    }
+    FATHOM_CUDA_OP("indexer_scores_rows",
+                   (m_exactLinear ? kernels::indexer_scores_rows_cuda
+                                  : kernels::indexer_scores_rows_fast_cuda)(sp,
+                                                                            rows,
+                                                                            p.n_keys,
+                                                                            m_stream,
+                                                                            up.data()));
     FATHOM_CUDA_OP("topk_rows",
                    kernels::topk_rows_cuda(
                        scores.data(), rows, p.n_keys, p.n_keys, up.data(), k, sel, k, m_stream, &ix));

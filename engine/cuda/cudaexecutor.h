@@ -467,6 +467,10 @@ private:
     bool m_moePrefetch = true; // moeprefetch: FATHOM_CUDA_MOE_PREFETCH
     bool m_gateRouteFused = true; // gate: FATHOM_CUDA_GATE_ROUTE_FUSED
     bool m_indexerFused = true;   // idxchain: FATHOM_CUDA_INDEXER_FUSED
+    bool m_idxTopkFused = true;   // idxtopk: FATHOM_CUDA_IDX_TOPK_FUSED
+    // idxtopk: the decode indexer's fused top-k, a zeroed counter per row (it leaves them 0).
+    static constexpr int kIdxTopkCounters = 8; // kernels::k_min_fast_rows (asserted)
+    int *m_idxTopkCounters = nullptr;
     bool m_denseFp32 = true;      // FATHOM_CUDA_DENSE_FP32: non-exact dense prefill GEMMs in fp32
     static constexpr int kDenseFp32Rows = 64;
     bool m_denseLt = true; // FATHOM_CUDA_DENSE_LT: non-exact dense prefill GEMMs via cuBLASLt

@@ -17,6 +17,7 @@
 
 #include "cuda_common.cuh"
 #include "kv_packed.cuh"
+#include "topk_row.cuh"
 
 namespace fathom::kernels {
 
@@ -26,21 +27,20 @@ constexpr int k_keys = 16;   // keys per block
 constexpr int k_groups = 16; // head groups per block
 constexpr int k_threads = k_keys * k_groups;
 
-__global__ void indexer_scores_kernel(const float *q_all,
-                                      const float *w_all,
-                                      const float *keys,
-                                      const uint16_t *keys_bf16,
-                                      const uint8_t *keys_packed,
-                                      float *scores_all,
-                                      int n_heads,
-                                      int dim,
-                                      int n_keys,
-                                      int64_t scores_ld,
-                                      const int32_t *row_n)
+// One block's tile (the kernels below); returns at once when no key of the tile is visible.
+__device__ inline void score_tile(float *smem,
+                                  const float *q_all,
+                                  const float *w_all,
+                                  const float *keys,
+                                  const uint16_t *keys_bf16,
+                                  const uint8_t *keys_packed,
+                                  float *scores_all,
+                                  int n_heads,
+                                  int dim,
+                                  int n_keys,
+                                  int64_t scores_ld,
+                                  const int32_t *row_n)
 {
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_EXTERN_SHARED(float, smem);
     float *sq = smem;               // [n_heads * dim]
     float *sw = sq + n_heads * dim; // [n_heads]
     float *sk = sw + n_heads;       // [k_keys][dim + 1]
@@ -100,6 +100,83 @@ __global__ void indexer_scores_kernel(const float *q_all,
     }
 }
 
+__global__ void indexer_scores_kernel(const float *q_all,
+                                      const float *w_all,
+                                      const float *keys,
+                                      const uint16_t *keys_bf16,
+                                      const uint8_t *keys_packed,
+                                      float *scores_all,
+                                      int n_heads,
+                                      int dim,
+                                      int n_keys,
+                                      int64_t scores_ld,
+                                      const int32_t *row_n)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(float, smem);
+    score_tile(smem,
+               q_all,
+               w_all,
+               keys,
+               keys_bf16,
+               keys_packed,
+               scores_all,
+               n_heads,
+               dim,
+               n_keys,
+               scores_ld,
+               row_n);
+}
+
+// idxtopk: the same tiles, then the row's last block (counters[row], gridDim.y blocks) runs the
+// row's top-k and index row (topk_row.cuh indexer_topk_tail).
+__global__ void indexer_topk_kernel(const float *q_all,
+                                    const float *w_all,
+                                    const float *keys,
+                                    const uint16_t *keys_bf16,
+                                    const uint8_t *keys_packed,
+                                    float *scores_all,
+                                    int n_heads,
+                                    int dim,
+                                    int n_keys,
+                                    int64_t scores_ld,
+                                    const int32_t *row_n,
+                                    int k,
+                                    int32_t *out,
+                                    int64_t out_ld,
+                                    TopkIndexRows ix,
+                                    int *counters)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(float, smem);
+    score_tile(smem,
+               q_all,
+               w_all,
+               keys,
+               keys_bf16,
+               keys_packed,
+               scores_all,
+               n_heads,
+               dim,
+               n_keys,
+               scores_ld,
+               row_n);
+    const int r = blockIdx.x;
+    cuda::indexer_topk_tail(scores_all + static_cast<int64_t>(r) * scores_ld,
+                            n_keys,
+                            row_n,
+                            r,
+                            k,
+                            out,
+                            out_ld,
+                            ix,
+                            counters + r,
+                            static_cast<int>(gridDim.y),
+                            smem);
+}
+
 size_t smem_bytes(int n_heads, int dim)
 {
     return sizeof(float) * (static_cast<size_t>(n_heads) * dim + n_heads + k_keys * (dim + 1));
@@ -134,6 +211,56 @@ Status indexer_scores_rows_cuda(const IndexerScoreParams &p,
      p.n_keys,
      scores_ld,
      row_n);
+    return cuda::launch_status();
+}
+
+bool indexer_topk_fused_fits(const IndexerScoreParams &p, int n_q, int k)
+{
+    return n_q > 0 && n_q < k_min_fast_rows && p.n_keys > 0 && k > 0 && k <= cuda::k_topk_max_k
+           && cuda::indexer_topk_smem(k, p.n_keys) <= k_indexer_topk_max_smem;
+}
+
+Status indexer_topk_rows_cuda(const IndexerScoreParams &p,
+                              int n_q,
+                              int64_t scores_ld,
+                              const int32_t *row_n,
+                              const IndexerTopkOut &o,
+                              CUstream_st *stream)
+{
+    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && !p.keys_packed) || !p.scores
+        || p.n_heads <= 0 || p.dim <= 0 || scores_ld < p.n_keys || !o.out || !o.counters
+        || o.out_ld < o.k || (p.n_keys + k_keys - 1) / k_keys > 65535)
+        return Status::invalid("indexer_topk_rows_cuda: bad arguments");
+    const TopkIndexRows ix = o.index_rows ? *o.index_rows : TopkIndexRows{};
+    if (ix.out && (!ix.step || ix.n_idx <= 0 || ix.window < 0 || ix.n_win < 0))
+        return Status::invalid("indexer_topk_rows_cuda: bad index rows");
+    if (!indexer_topk_fused_fits(p, n_q, o.k))
+        return Status::unsupported("indexer_topk_rows_cuda: shape outside the fused launch");
+    const size_t scoring = smem_bytes(p.n_heads, p.dim);
+    if (scoring > 48 * 1024)
+        return Status::unsupported("indexer_topk_rows_cuda: n_heads * dim too large (max ~11.5K)");
+    const size_t tail = cuda::indexer_topk_smem(o.k, p.n_keys);
+    const size_t smem = scoring > tail ? scoring : tail;
+    if (const cudaError_t err = cuda::allow_smem(indexer_topk_kernel, smem); err != cudaSuccess)
+        return cuda_status(err);
+    const dim3 grid(n_q, (p.n_keys + k_keys - 1) / k_keys);
+    FATHOM_LAUNCH(grid, k_threads, smem, stream, indexer_topk_kernel)
+    (p.q,
+     p.weights,
+     p.keys,
+     p.keys_bf16,
+     p.keys_packed,
+     p.scores,
+     p.n_heads,
+     p.dim,
+     p.n_keys,
+     scores_ld,
+     row_n,
+     o.k,
+     o.out,
+     o.out_ld,
+     ix,
+     o.counters);
     return cuda::launch_status();
 }
 

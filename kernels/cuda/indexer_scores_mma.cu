@@ -35,6 +35,7 @@
 #include "kv_packed.cuh"
 #include "linear_internal.cuh"
 #include "mma_sync.cuh"
+#include "topk_row.cuh"
 
 namespace fathom::kernels {
 
@@ -327,22 +328,20 @@ constexpr int k_dntiles = k_dkeys / 8;
 // fall on 2-way bank conflicts instead of 8-way; the per-key sum reads are conflict-free.
 constexpr int k_dpr_stride = k_dkeys + 8;
 
-__global__ void __launch_bounds__(k_warps * 32)
-    indexer_scores_mma_decode_kernel(const float *q_all,
-                                     const float *w_all,
-                                     const float *keys,
-                                     const uint16_t *keys16,
-                                     const uint8_t *keys8,
-                                     float *scores,
-                                     int n_heads,
-                                     int dim,
-                                     int n_keys,
-                                     int64_t ld,
-                                     const int32_t *row_n)
+// One decode block's tile (the kernels below); returns at once past the row's visible keys.
+__device__ inline void decode_tile(uint32_t *sk, // [k_dkeys][stride_w] bf16 pairs, then the terms
+                                   const float *q_all,
+                                   const float *w_all,
+                                   const float *keys,
+                                   const uint16_t *keys16,
+                                   const uint8_t *keys8,
+                                   float *scores,
+                                   int n_heads,
+                                   int dim,
+                                   int n_keys,
+                                   int64_t ld,
+                                   const int32_t *row_n)
 {
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_EXTERN_SHARED(uint32_t, sk); // [k_dkeys][stride_w] bf16 pairs, then the terms
     const int stride_w = dim / 2 + 4;
     float *s_pr = reinterpret_cast<float *>(sk + k_dkeys * stride_w); // [heads16][k_dpr_stride]
     const int ksteps = dim / 16;
@@ -402,6 +401,63 @@ __global__ void __launch_bounds__(k_warps * 32)
             scores[static_cast<int64_t>(r) * ld + key0 + kk] = acc;
         }
     }
+}
+
+__global__ void __launch_bounds__(k_warps * 32)
+    indexer_scores_mma_decode_kernel(const float *q_all,
+                                     const float *w_all,
+                                     const float *keys,
+                                     const uint16_t *keys16,
+                                     const uint8_t *keys8,
+                                     float *scores,
+                                     int n_heads,
+                                     int dim,
+                                     int n_keys,
+                                     int64_t ld,
+                                     const int32_t *row_n)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(uint32_t, sk);
+    decode_tile(sk, q_all, w_all, keys, keys16, keys8, scores, n_heads, dim, n_keys, ld, row_n);
+}
+
+// idxtopk: the same tiles, then the row's last block (counters[row], gridDim.x blocks) runs the
+// row's top-k and index row with its 128 threads (topk_row.cuh indexer_topk_tail).
+__global__ void __launch_bounds__(k_warps * 32)
+    indexer_topk_mma_decode_kernel(const float *q_all,
+                                   const float *w_all,
+                                   const float *keys,
+                                   const uint16_t *keys16,
+                                   const uint8_t *keys8,
+                                   float *scores,
+                                   int n_heads,
+                                   int dim,
+                                   int n_keys,
+                                   int64_t ld,
+                                   const int32_t *row_n,
+                                   int k,
+                                   int32_t *out,
+                                   int64_t out_ld,
+                                   TopkIndexRows ix,
+                                   int *counters)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(uint32_t, sk);
+    decode_tile(sk, q_all, w_all, keys, keys16, keys8, scores, n_heads, dim, n_keys, ld, row_n);
+    const int r = blockIdx.y;
+    cuda::indexer_topk_tail(scores + static_cast<int64_t>(r) * ld,
+                            n_keys,
+                            row_n,
+                            r,
+                            k,
+                            out,
+                            out_ld,
+                            ix,
+                            counters + r,
+                            static_cast<int>(gridDim.x),
+                            sk);
 }
 
 /*
@@ -770,6 +826,57 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
      p.n_keys,
      scores_ld,
      row_n);
+    return cuda::launch_status();
+}
+
+Status indexer_topk_rows_fast_cuda(const IndexerScoreParams &p,
+                                   int n_q,
+                                   int64_t scores_ld,
+                                   const int32_t *row_n,
+                                   const IndexerTopkOut &o,
+                                   CUstream_st *stream)
+{
+    // indexer_scores_rows_fast_cuda's choices for decode rows (n_q < k_min_fast_rows).
+    const int heads16 = (p.n_heads + 15) / 16 * 16;
+    const size_t scoring = sizeof(uint32_t) * k_dkeys * (p.dim / 2 + 4)
+                           + sizeof(float) * heads16 * k_dpr_stride;
+    if (!indexer_scores_mma_supported(p.n_heads, p.dim) || !aligned16(p.q) || !aligned16(p.keys)
+        || (reinterpret_cast<uintptr_t>(p.keys_bf16) & 7u) != 0 || n_q >= k_min_fast_rows
+        || scoring > 227 * 1024)
+        return indexer_topk_rows_cuda(p, n_q, scores_ld, row_n, o, stream);
+    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && !p.keys_packed) || !p.scores
+        || scores_ld < p.n_keys || !o.out || !o.counters || o.out_ld < o.k)
+        return Status::invalid("indexer_topk_rows_fast_cuda: bad arguments");
+    const TopkIndexRows ix = o.index_rows ? *o.index_rows : TopkIndexRows{};
+    if (ix.out && (!ix.step || ix.n_idx <= 0 || ix.window < 0 || ix.n_win < 0))
+        return Status::invalid("indexer_topk_rows_fast_cuda: bad index rows");
+    if (!indexer_topk_fused_fits(p, n_q, o.k))
+        return Status::unsupported("indexer_topk_rows_fast_cuda: shape outside the fused launch");
+    const size_t tail = cuda::indexer_topk_smem(o.k, p.n_keys);
+    const size_t smem = scoring > tail ? scoring : tail;
+    if (smem > 227 * 1024)
+        return Status::unsupported("indexer_topk_rows_fast_cuda: shared memory");
+    if (const cudaError_t err = cuda::allow_smem(indexer_topk_mma_decode_kernel, smem);
+        err != cudaSuccess)
+        return cuda_status(err);
+    const dim3 grid((p.n_keys + k_dkeys - 1) / k_dkeys, n_q);
+    FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_topk_mma_decode_kernel)
+    (p.q,
+     p.weights,
+     p.keys,
+     p.keys_bf16,
+     p.keys_packed,
+     p.scores,
+     p.n_heads,
+     p.dim,
+     p.n_keys,
+     scores_ld,
+     row_n,
+     o.k,
+     o.out,
+     o.out_ld,
+     ix,
+     o.counters);
     return cuda::launch_status();
 }
 

@@ -2888,6 +2888,115 @@ void testIdxChain()
                              c.nIdx);
 }
 
+// idxtopk: indexer_topk_rows_cuda / _fast_cuda (a decode indexer's scores and top-k + index rows
+// in one launch, the rows' last scoring blocks selecting) against the two launches
+// (indexer_scores_rows[_fast]_cuda, then topk_rows_cuda with TopkIndexRows), bit for bit: the
+// selections, the index rows and the scores; launched twice on one counter buffer, the counters
+// back at 0 after each. 1-4 rows, visible counts below / at / above k and not multiples of the
+// scoring tiles (16 keys exact, 128 fast), 0 and the capacity; ties on purpose (duplicated keys,
+// a row with zero head weights: every score +0).
+void testIdxTopkCase(bool fast, int heads, int dim, int nKeys, std::vector<int32_t> rowN, int kk)
+{
+    const int rows = static_cast<int>(rowN.size());
+    auto q = randomBf16(static_cast<size_t>(rows) * heads * dim);
+    auto w = randomBf16(static_cast<size_t>(rows) * heads, 0.05f);
+    auto keys = randomBf16(static_cast<size_t>(nKeys) * dim);
+    k::fake_quant_e2m1_f32_rows(q.data(), static_cast<int64_t>(rows) * heads, dim, dim, 32);
+    k::fake_quant_e2m1_f32_rows(keys.data(), nKeys, dim, dim, 32);
+    for (int s = 3; s < nKeys; s += 3) // every third key a copy of an earlier one: equal scores
+        std::copy_n(keys.begin() + static_cast<size_t>(s % 7) * dim,
+                    dim,
+                    keys.begin() + static_cast<size_t>(s) * dim);
+    if (rows > 1)
+        std::fill_n(w.begin() + heads, heads, 0.0f); // row 1: every score +0
+    const int64_t ld = nKeys + 5;
+    const int64_t start = 4000 + rows, windowStart = start - 127;
+    const int nIdx = 128 + kk - 7; // cut short of window + k
+    const int32_t step[2] = {static_cast<int32_t>(start), static_cast<int32_t>(windowStart)};
+    Dev<float> dq(q), dw(w), dk(keys), ds0(static_cast<size_t>(rows) * ld),
+        ds1(static_cast<size_t>(rows) * ld);
+    Dev<int32_t> dn(rowN), dstep(std::vector<int32_t>(step, step + 2));
+    Dev<int32_t> dsel0(static_cast<size_t>(rows) * kk), dsel1(static_cast<size_t>(rows) * kk);
+    Dev<int32_t> drows0(static_cast<size_t>(rows) * nIdx), drows1(static_cast<size_t>(rows) * nIdx);
+    Dev<int32_t> dcount(std::vector<int32_t>(k::k_min_fast_rows, 0));
+    k::IndexerScoreParams g;
+    g.q = dq.get();
+    g.weights = dw.get();
+    g.keys = dk.get();
+    g.n_heads = heads;
+    g.dim = dim;
+    g.n_keys = nKeys;
+    k::TopkIndexRows ix;
+    ix.step = dstep.get();
+    ix.n_idx = nIdx;
+    ix.ring_mask = 127;
+    ix.window = 128;
+    ix.n_win = 128;
+    std::string name = std::string("idxtopk: ") + (fast ? "fast" : "exact") + " "
+                       + std::to_string(heads) + "x" + std::to_string(dim) + ", "
+                       + std::to_string(nKeys) + " keys, k " + std::to_string(kk) + ", visible";
+    for (int32_t n : rowN)
+        name += " " + std::to_string(n);
+    // The two launches.
+    g.scores = ds0.get();
+    ix.out = drows0.get();
+    if (!statusOk((fast ? k::indexer_scores_rows_fast_cuda
+                        : k::indexer_scores_rows_cuda)(g, rows, ld, nullptr, dn.get()),
+                  name.c_str())
+        || !statusOk(k::topk_rows_cuda(ds0.get(), rows, ld, nKeys, dn.get(), kk, dsel0.get(), kk, nullptr, &ix),
+                     name.c_str())
+        || !synced(name.c_str()))
+        return;
+    const auto sel0 = dsel0.host(), rows0 = drows0.host();
+    const auto s0 = ds0.host();
+    report(k::indexer_topk_fused_fits(g, rows, kk), name + ": takes the fused launch");
+    g.scores = ds1.get();
+    ix.out = drows1.get();
+    k::IndexerTopkOut o;
+    o.out = dsel1.get();
+    o.out_ld = kk;
+    o.k = kk;
+    o.index_rows = &ix;
+    o.counters = dcount.get();
+    for (int run = 0; run < 2; ++run) { // the second on the counters the first left
+        const std::string what = name + (run ? " (again)" : "");
+        cudaMemset(dsel1.get(), 0x7F, sizeof(int32_t) * rows * kk);
+        cudaMemset(drows1.get(), 0x7F, sizeof(int32_t) * rows * nIdx);
+        if (!statusOk((fast ? k::indexer_topk_rows_fast_cuda
+                            : k::indexer_topk_rows_cuda)(g, rows, ld, dn.get(), o, nullptr),
+                      what.c_str())
+            || !synced(what.c_str()))
+            return;
+        expectEqual(sel0, dsel1.host(), what + ": selections vs the two launches");
+        expectEqual(rows0, drows1.host(), what + ": index rows vs the two launches");
+        expectEqual(dcount.host(),
+                    std::vector<int32_t>(k::k_min_fast_rows, 0),
+                    what + ": counters left at 0");
+    }
+    // The scores (scratch) as the scoring launch's, the unwritten past each visible count alike.
+    const auto s1 = ds1.host();
+    report(std::memcmp(s0.data(), s1.data(), sizeof(float) * s0.size()) == 0,
+           name + ": scores vs the scoring launch (bits)");
+}
+
+void testIdxTopk()
+{
+    for (bool fast : {false, true}) {
+        testIdxTopkCase(fast, 8, 64, 1000, {300}, 512);               // below k
+        testIdxTopkCase(fast, 8, 64, 1000, {512, 0}, 512);            // at k; none
+        testIdxTopkCase(fast, 8, 64, 1037, {700, 1037, 513}, 512);    // above k, the capacity
+        testIdxTopkCase(fast, 2, 64, 300, {257, 129, 16, 1}, 64);     // tiny-bf16's indexer
+        testIdxTopkCase(fast, 16, 128, 5000, {4321, 2049}, 2048);     // k 2048
+    }
+    testIdxTopkCase(true, 64, 128, 777, {777, 600}, 512); // V4's heads
+    // Over the fused launch's shared memory: refused (the caller launches the two).
+    k::IndexerScoreParams big;
+    big.n_heads = 64;
+    big.dim = 128;
+    big.n_keys = 40000;
+    report(!k::indexer_topk_fused_fits(big, 1, 512), "idxtopk: 40000 keys take the two launches");
+}
+
 // gemvtc: the tensor-core GEMV (linear_cuda at m <= 4 with accum fp32, FP8 / FP4 / bf16 weights)
 // against the exact result, per element. With S = sum_k |x'[k] w'[k]| (x' the quantised
 // activations for FP8 / FP4, x itself for bf16; w' the dequantised weights) and s = k / step the
@@ -6522,6 +6631,10 @@ int main()
          {testGemvTc, testLinears, testLinearGroup, testPreNormGemv, testExpertFfn, testIdxChain}},
         // The indexer chain's fused launches (idxchain).
         {"idxchain", {testIdxChain}},
+        // The decode indexer's scores and top-k in one launch (idxtopk).
+        {"idxtopk", {testIdxTopk}},
+        // A decode layer's row chains and appends as one launch (rowchains).
+        {"rowchains", {testRowChainAppend, testRowChains}},
         // The FP4 -> e4m3 expert weight conversion of the cuBLASLt expert path (ltexperts).
         {"ltexperts", {testFp4FoldE4m3, testSwigluQuant, testExpertRows, testLtExperts}},
 #ifdef FATHOM_CUDA_EMULATION
@@ -6540,7 +6653,8 @@ int main()
           testMoeRouteGroup,
           testGateRoute,
           testSparseAttnFusedTail,
-          testExpertFfn}},
+          testExpertFfn,
+          testIdxTopk}},
     };
     if (const char *only = std::getenv("FATHOM_OPS_ONLY")) {
         for (const Subset &subset : subsets) {
@@ -6579,6 +6693,7 @@ int main()
     testLinears();
     testLinearGroup();
     testIdxChain();
+    testIdxTopk();
     testPreNormGemv();
     testExpertFfn();
     testGemvTc();

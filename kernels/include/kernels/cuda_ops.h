@@ -178,6 +178,41 @@ Status topk_rows_cuda(const float *values,
                       CUstream_st *stream,
                       const TopkIndexRows *index_rows = nullptr);
 
+/**
+  idxtopk: a decode indexer's scores and top-k in one launch - indexer_scores_rows_cuda of n_q
+  (< k_min_fast_rows) rows, then topk_rows_cuda(p.scores, n_q, scores_ld, p.n_keys, row_n, o.k,
+  o.out, o.out_ld, stream, o.index_rows), with the same bits: the last scoring block of each row
+  (cuda::arrive_last on o.counters[r], n_q zeroed device ints that the launch leaves at 0) stages
+  the row's scores (p.scores, still written) in shared memory and runs topk_kernel's body
+  (topk_row.cuh) with the scoring block's threads. indexer_topk_fused_fits: whether the shape
+  takes the fused launch (the row's scores and the sort in k_indexer_topk_max_smem bytes of shared
+  memory); otherwise the launchers return Status::unsupported and the caller launches the two.
+  The _fast_ variant scores as indexer_scores_rows_fast_cuda (and falls back as it does).
+*/
+struct IndexerTopkOut
+{
+    int32_t *out = nullptr;                    // [n_q, out_ld] selections
+    const TopkIndexRows *index_rows = nullptr; // may be nullptr
+    int *counters = nullptr;                   // [n_q] zeroed device ints, left at 0
+    int64_t out_ld = 0;
+    int32_t k = 0; // 1..2048
+    int32_t pad = 0;
+};
+constexpr size_t k_indexer_topk_max_smem = 96 * 1024;
+bool indexer_topk_fused_fits(const IndexerScoreParams &p, int n_q, int k);
+Status indexer_topk_rows_cuda(const IndexerScoreParams &p,
+                              int n_q,
+                              int64_t scores_ld,
+                              const int32_t *row_n,
+                              const IndexerTopkOut &o,
+                              CUstream_st *stream);
+Status indexer_topk_rows_fast_cuda(const IndexerScoreParams &p,
+                                   int n_q,
+                                   int64_t scores_ld,
+                                   const int32_t *row_n,
+                                   const IndexerTopkOut &o,
+                                   CUstream_st *stream);
+
 // ---- attention ----------------------------------------------------------------------------------
 
 // Decode (n_q = 1) and prefill (n_q > 1) alike. head_dim <= 512, p.block = 64 is the reference's.

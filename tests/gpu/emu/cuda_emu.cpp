@@ -1020,7 +1020,9 @@ void prefetch_l2(const void *p, uint32_t bytes)
     ++g_pdlCounts.prefetches;
     if (g_prefetchLog)
         g_prefetches.push_back(
-            {p, bytes, g_pdl.on && g_block && g_block->cur >= 0 && !g_block->fibers[g_block->cur].pdlWaited});
+            {p,
+             bytes,
+             g_pdl.on && g_block && g_block->cur >= 0 && !g_block->fibers[g_block->cur].pdlWaited});
 }
 void prefetch_log(bool on)
 {
@@ -1046,7 +1048,8 @@ void peek(void *dst, const void *src, size_t n)
     for (size_t at = b; at < e; at += k_page) {
         auto w = g_weights.upper_bound(g_region + at);
         const bool weight = w != g_weights.begin()
-                            && (--w, g_region + at >= w->first && g_region + at < w->first + w->second);
+                            && (--w,
+                                g_region + at >= w->first && g_region + at < w->first + w->second);
         if (!weight)
             mprotect(g_region + at, k_page, PROT_NONE);
     }

@@ -215,6 +215,9 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     const char *fusedAppends = std::getenv("FATHOM_CUDA_FUSED_APPENDS");
     x->m_fusedAppends = !fusedAppends || std::strcmp(fusedAppends, "0") != 0;
     x->m_chainAppends = !fusedAppends || std::strcmp(fusedAppends, "2") != 0;
+    // rowchains: FATHOM_CUDA_ROW_CHAINS_FUSED=0 runs the queries' (and the indexer queries') row
+    // chains a launch each, not in the kv chain's and appends' launch (rowChainAppend's `with`).
+    x->m_rowChainsFused = switchOn("FATHOM_CUDA_ROW_CHAINS_FUSED");
     // packedkv: the packed §5.2 state by default; FATHOM_CUDA_KV_LAYOUT=bf16 keeps session 7's
     // bf16 rows, FATHOM_CUDA_FP32_STATE=1 (or FATHOM_CUDA_KV_LAYOUT=fp32) the fp32 ones.
     const char *fp32State = std::getenv("FATHOM_CUDA_FP32_STATE");
@@ -2969,18 +2972,25 @@ Result<void> CudaExecutor::rowChainAppend(const kernels::RowChainParams &chain,
                                           const StateAppend *appends,
                                           int n,
                                           const int32_t *hostPositions,
-                                          int positions)
+                                          int positions,
+                                          const ChainsWith *with)
 {
     if (!m_chainAppends || n > kernels::k_state_append_segments)
-        return Executor::rowChainAppend(chain, appends, n, hostPositions, positions);
-    return launchAppends(&chain, appends, n, hostPositions, positions);
+        return Executor::rowChainAppend(chain, appends, n, hostPositions, positions, with);
+    if (with && (!m_rowChainsFused || with->count > kernels::k_row_chains_with)) {
+        for (int k = 0; k < with->count; ++k)
+            FATHOM_TRY(rowChain(*with->chains[k]));
+        with = nullptr;
+    }
+    return launchAppends(&chain, appends, n, hostPositions, positions, with);
 }
 
 Result<void> CudaExecutor::launchAppends(const kernels::RowChainParams *chain,
                                          const StateAppend *appends,
                                          int n,
                                          const int32_t *hostPositions,
-                                         int positions)
+                                         int positions,
+                                         const ChainsWith *with)
 {
     CudaOpTimer timer(*this, "other");
     kernels::StateAppendParams p;
@@ -3010,8 +3020,11 @@ Result<void> CudaExecutor::launchAppends(const kernels::RowChainParams *chain,
         rows += a.count;
     }
     p.segments = n;
-    if (rows == 0)
+    if (rows == 0) {
+        for (int k = 0; chain && with && k < with->count; ++k)
+            FATHOM_TRY(rowChain(*with->chains[k]));
         return chain ? rowChain(*chain) : Result<void>{};
+    }
     DeviceInts pos; // lives until the launch is enqueued
     if (rows > 0) {
         FATHOM_TRY_ASSIGN(pos, uploadInts(hostPositions, positions, "positions"));
@@ -3025,6 +3038,18 @@ Result<void> CudaExecutor::launchAppends(const kernels::RowChainParams *chain,
     kernels::RowChainParams d = *chain;
     d.norm_weight = device(chain->norm_weight);
     d.freqs = device(chain->freqs);
+    if (with && with->count > 0) {
+        kernels::RowChainsWith w;
+        w.count = with->count;
+        for (int k = 0; k < w.count; ++k) {
+            w.chain[k] = *with->chains[k];
+            w.chain[k].norm_weight = device(with->chains[k]->norm_weight);
+            w.chain[k].freqs = device(with->chains[k]->freqs);
+        }
+        FATHOM_CUDA_OP("row_chains_append",
+                       kernels::row_chains_append_cuda(d, p, w, m_stateInexact, m_stream));
+        return {};
+    }
     FATHOM_CUDA_OP("row_chain_append",
                    kernels::row_chain_append_cuda(d, p, m_stateInexact, m_stream));
     return {};

@@ -386,7 +386,8 @@ public:
                                 const StateAppend *appends,
                                 int n,
                                 const int32_t *hostPositions,
-                                int positions) override;
+                                int positions,
+                                const ChainsWith *with = nullptr) override;
     Result<void> moeCombine(float *y,
                             const float *routed,
                             const float *shared,
@@ -445,12 +446,16 @@ private:
     bool m_poolRuns = true;     // compressorPoolEntries() (FATHOM_CUDA_POOL_RUNS)
     bool m_fusedAppends = true; // appendStateRows in one launch (FATHOM_CUDA_FUSED_APPENDS)
     bool m_chainAppends = true; // rowChainAppend in one launch (FATHOM_CUDA_FUSED_APPENDS=2: not)
-    // appendStateRows / rowChainAppend (chain: nullptr for the appends alone) as one launch.
+    // rowchains: rowChainAppend's `with` chains in its launch (FATHOM_CUDA_ROW_CHAINS_FUSED).
+    bool m_rowChainsFused = true;
+    // appendStateRows / rowChainAppend (chain: nullptr for the appends alone) as one launch;
+    // with (chain given only): rowChainAppend's chains in it too.
     Result<void> launchAppends(const kernels::RowChainParams *chain,
                                const StateAppend *appends,
                                int n,
                                const int32_t *hostPositions,
-                               int positions);
+                               int positions,
+                               const ChainsWith *with = nullptr);
     bool m_groupLinear = true; // linearGroup() in one launch where it can (FATHOM_CUDA_GROUP_LINEAR)
     KvLayout m_kvLayout = KvLayout::Packed;
     int *m_counters = nullptr;     // one zeroed block: the four counter sets below point into it

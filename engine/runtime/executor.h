@@ -464,15 +464,29 @@ public:
                                          int n,
                                          const int32_t *hostPositions,
                                          int positions);
+    /** rowchains (session 16): chains to run with rowChainAppend's, their rows independent of
+        its chain's, its appends' and each other's (a decode step's queries and the CSA indexer's
+        queries), and linears a device may ask its L2 for meanwhile (immutable weights, e.g. the
+        block's wo_a and wo_b; nullptr: none). */
+    struct ChainsWith
+    {
+        const kernels::RowChainParams *chains[2] = {};
+        int count = 0;
+        const LinearWeight *prefetch[2] = {};
+    };
     /** rowChain(chain) then appendStateRows(appends ...) as one op (the kv rows' chain and the
         block's appends, the window's rows among the chain's results: a device stores them from
-        the chain's launch). Default: exactly those two. */
+        the chain's launch); with (may be nullptr): its chains too, in the same op where a device
+        can. Default: rowChain of with's chains one by one, then exactly those two. */
     virtual Result<void> rowChainAppend(const kernels::RowChainParams &chain,
                                         const StateAppend *appends,
                                         int n,
                                         const int32_t *hostPositions,
-                                        int positions)
+                                        int positions,
+                                        const ChainsWith *with = nullptr)
     {
+        for (int k = 0; with && k < with->count; ++k)
+            FATHOM_TRY(rowChain(*with->chains[k]));
         FATHOM_TRY(rowChain(chain));
         return appendStateRows(appends, n, hostPositions, positions);
     }

@@ -926,7 +926,8 @@ Result<bool> V4Forward::fusedAppends(const BlockWeights &bw,
                                      float *compGate,
                                      float *idxKv,
                                      float *idxGate,
-                                     const kernels::RowChainParams *chain)
+                                     const kernels::RowChainParams *chain,
+                                     const Executor::ChainsWith *with)
 {
     if (!m_exec.fusedStateAppends())
         return false;
@@ -999,8 +1000,12 @@ Result<bool> V4Forward::fusedAppends(const BlockWeights &bw,
     }
     const size_t before = stagedUploads();
     if (chain)
-        FATHOM_TRY(
-            m_exec.rowChainAppend(*chain, appends.data(), n, batch.positions.data(), batch.rows));
+        FATHOM_TRY(m_exec.rowChainAppend(*chain,
+                                         appends.data(),
+                                         n,
+                                         batch.positions.data(),
+                                         batch.rows,
+                                         with));
     else
         FATHOM_TRY(m_exec.appendStateRows(appends.data(), n, batch.positions.data(), batch.rows));
     scriptGen(before, static_cast<int>(ScriptOp::Positions), -1, batch.block);
@@ -1108,7 +1113,13 @@ Result<void> V4Forward::attention(
     kernels::RowChainParams qc = ropeChain(rp);
     qc.norm = kernels::RowNorm::HeadBf16;
     qc.eps = eps;
-    FATHOM_TRY(m_exec.rowChain(qc));
+    // rowchains (session 16): a decode step without taps or replayed routing runs the queries'
+    // chain and (CSA) the indexer queries' chain with the kv chain and the block's appends
+    // (Executor::rowChainAppend's `with`: one launch on a device). They only read the cq
+    // group's rows (q, qi), the positions and the frequencies, so their order does not matter.
+    const bool chainsWith = !tap && !options.routing && batch.items.size() <= 4;
+    if (!chainsWith)
+        FATHOM_TRY(m_exec.rowChain(qc));
     tapRows(m_exec, tap, bw.prefix, "q", q.data(), H * D, {H, D}, tapItems);
 
     // Key/value path.
@@ -1123,6 +1134,29 @@ Result<void> V4Forward::attention(
     kc.quant = kernels::RowQuant::E4m3;
     kc.quant_dims = nope;
     kc.quant_block = 64;
+    // The indexer queries' chain (CSA): RoPE -> hadamard -> e2m1 as one op.
+    kernels::RowChainParams ic;
+    if (m == 4) {
+        const int HI = c.indexNHeads, DI = c.indexHeadDim;
+        kernels::RopeParams ip;
+        ip.x = qi.data();
+        ip.positions = positions;
+        ip.freqs = m_model.ropeCompressed().data();
+        ip.rows = N * HI;
+        ip.row_stride = DI;
+        ip.offset = DI - r;
+        ip.rope_dim = r;
+        ip.rows_per_position = HI;
+        ic = ropeChain(ip);
+        ic.hadamard_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(DI)));
+        ic.quant = kernels::RowQuant::E2m1;
+        ic.quant_dims = DI;
+        ic.quant_block = 32;
+    }
+    Executor::ChainsWith with;
+    with.chains[with.count++] = &qc;
+    if (m == 4)
+        with.chains[with.count++] = &ic;
     // The block's appends with the kv chain as one op where the executor has it (fusedAppends),
     // else the chain, then the appends one by one.
     FATHOM_TRY_ASSIGN(const bool appended,
@@ -1133,7 +1167,12 @@ Result<void> V4Forward::attention(
                                    compGate.data(),
                                    idxKv.data(),
                                    idxGate.data(),
-                                   &kc));
+                                   &kc,
+                                   chainsWith ? &with : nullptr));
+    // The chains `with` ran with the kv chain (appended): none of them again below.
+    const bool chainsRan = chainsWith && appended;
+    if (chainsWith && !appended)
+        FATHOM_TRY(m_exec.rowChain(qc));
     if (!appended)
         FATHOM_TRY(m_exec.rowChain(kc));
     tapRows(m_exec, tap, bw.prefix, "kv", kv.data(), D, {D}, tapItems);
@@ -1166,22 +1205,8 @@ Result<void> V4Forward::attention(
     if (m == 4) {
         FATHOM_TRY(compressorUpdate(bw, batch, idxKv, idxGate, true, emitted, appended));
         const int HI = c.indexNHeads, DI = c.indexHeadDim;
-        kernels::RopeParams ip;
-        ip.x = qi.data();
-        ip.positions = positions;
-        ip.freqs = m_model.ropeCompressed().data();
-        ip.rows = N * HI;
-        ip.row_stride = DI;
-        ip.offset = DI - r;
-        ip.rope_dim = r;
-        ip.rows_per_position = HI;
-        // RoPE -> hadamard -> e2m1 as one op.
-        kernels::RowChainParams ic = ropeChain(ip);
-        ic.hadamard_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(DI)));
-        ic.quant = kernels::RowQuant::E2m1;
-        ic.quant_dims = DI;
-        ic.quant_block = 32;
-        FATHOM_TRY(m_exec.rowChain(ic));
+        if (!chainsRan)
+            FATHOM_TRY(m_exec.rowChain(ic));
         // wi was scaled and rounded by the x group (LinearJob::scaleRound).
 
         selected.assign(static_cast<size_t>(N) * topk, -1);

@@ -189,7 +189,8 @@ private:
     // block as one Executor::appendStateRows, with the kv rows' chain (Executor::rowChainAppend)
     // when `chain` is given (then run too); false (nothing done, the chain not run either) where
     // the old appends run (an executor without it, a prefill, a host or linear history).
-    // compressorUpdate(appended) then pools only.
+    // compressorUpdate(appended) then pools only. with (rowchains, chain given): chains run
+    // with the kv chain (Executor::rowChainAppend), run too where it returns true.
     Result<bool> fusedAppends(const BlockWeights &bw,
                               const Batch &batch,
                               const float *kv,
@@ -197,7 +198,8 @@ private:
                               float *compGate,
                               float *idxKv,
                               float *idxGate,
-                              const kernels::RowChainParams *chain = nullptr);
+                              const kernels::RowChainParams *chain = nullptr,
+                              const Executor::ChainsWith *with = nullptr);
     Result<void> moe(
         int block, const Batch &batch, const float *x, float *y, const ForwardOptions &options);
 

@@ -96,14 +96,14 @@ __global__ void row_chain_kernel(RowChainParams p)
 // appends (session 10): blocks [0, rows) run the chain's rows and store the appends of their
 // rows (segments with chain_row >= 0) from the results in shared memory; the blocks after them
 // store the other segments' rows, one each (append_state_kernel's stores).
-__global__ void row_chain_append_kernel(RowChainParams p, StateAppendParams a, int *inexact)
+__device__ inline void chain_append_block(const RowChainParams &p,
+                                          const StateAppendParams &a,
+                                          int r,
+                                          int *inexact,
+                                          float *v,
+                                          double *scratch,
+                                          float &rs_shared)
 {
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_EXTERN_SHARED(float, v);
-    __shared__ double scratch[32];
-    __shared__ float rs_shared;
-    const int r = blockIdx.x;
     int bad = 0;
     if (r < p.rows) {
         chain_row(p, r, v, scratch, rs_shared);
@@ -130,6 +130,63 @@ __global__ void row_chain_append_kernel(RowChainParams p, StateAppendParams a, i
     }
     if (bad && inexact)
         atomicAdd(inexact, bad);
+}
+
+__global__ void row_chain_append_kernel(RowChainParams p, StateAppendParams a, int *inexact)
+{
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(float, v);
+    __shared__ double scratch[32];
+    __shared__ float rs_shared;
+    chain_append_block(p, a, blockIdx.x, inexact, v, scratch, rs_shared);
+}
+
+constexpr uint32_t k_prefetch_piece = 64u << 10; // cp.async.bulk.prefetch.L2 pieces of <= 64 KiB
+
+// rowchains: the ranges of w.prefetch in pieces of k_prefetch_piece, piece i asked for by lane 0
+// of warp i % (grid's warps) (immutable data: before FATHOM_PDL_WAIT()).
+__device__ inline void prefetch_ranges(const RowChainsWith &w)
+{
+    if ((threadIdx.x & 31) != 0)
+        return;
+    const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x >> 5);
+    const int64_t me = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    int64_t piece0 = 0; // the pieces of the ranges before range j
+    for (int j = 0; j < k_row_chains_prefetch; ++j) {
+        const int64_t bytes = w.prefetch[j] ? w.prefetch_bytes[j] : 0;
+        const int64_t pieces = (bytes + k_prefetch_piece - 1) / k_prefetch_piece;
+        // This warp's first piece of range j: the first i >= piece0 with i % warps == me.
+        int64_t i = piece0 + ((me - piece0 % warps) + warps) % warps;
+        for (; i < piece0 + pieces; i += warps) {
+            const int64_t off = (i - piece0) * k_prefetch_piece;
+            const int64_t left = bytes - off;
+            cuda::prefetch_l2(static_cast<const unsigned char *>(w.prefetch[j]) + off,
+                              left < k_prefetch_piece ? static_cast<uint32_t>(left)
+                                                      : k_prefetch_piece);
+        }
+        piece0 += pieces;
+    }
+}
+
+// rowchains (session 16): blocks [0, lead) are row_chain_append_kernel's; the blocks after them
+// run w.chain[0]'s rows, then w.chain[1]'s, one each (chain_row: the single launches' code).
+__global__ void row_chains_append_kernel(
+    RowChainParams p, StateAppendParams a, RowChainsWith w, int lead, int *inexact)
+{
+    prefetch_ranges(w);
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(float, v);
+    __shared__ double scratch[32];
+    __shared__ float rs_shared;
+    const int b = blockIdx.x;
+    if (b < lead)
+        chain_append_block(p, a, b, inexact, v, scratch, rs_shared);
+    else if (b - lead < w.chain[0].rows)
+        chain_row(w.chain[0], b - lead, v, scratch, rs_shared);
+    else if (w.count > 1)
+        chain_row(w.chain[1], b - lead - w.chain[0].rows, v, scratch, rs_shared);
 }
 
 } // namespace
@@ -164,17 +221,17 @@ Status row_chain_cuda(const RowChainParams &p, CUstream_st *stream)
     return cuda::launch_status();
 }
 
-Status row_chain_append_cuda(const RowChainParams &chain,
-                             const StateAppendParams &appends,
-                             int *inexact,
-                             CUstream_st *stream)
+namespace {
+
+// The appends' checks of row_chain_append_cuda; extra: the rows of the segments outside the chain.
+Status check_appends(const RowChainParams &chain, const StateAppendParams &appends, int64_t &extra)
 {
     if (Status st = check_chain(chain); !st.ok())
         return st;
     if (appends.segments < 0 || appends.segments > k_state_append_segments
         || (appends.segments > 0 && !appends.positions))
         return Status::invalid("row_chain_append_cuda: bad appends");
-    int64_t extra = 0;
+    extra = 0;
     for (int k = 0; k < appends.segments; ++k) {
         const StateAppendSegment &sg = appends.seg[k];
         if (sg.count < 0 || sg.width < 0 || sg.first < 0 || sg.slot_mask < 0
@@ -192,6 +249,19 @@ Status row_chain_append_cuda(const RowChainParams &chain,
             extra += sg.count;
         }
     }
+    return Status::success();
+}
+
+} // namespace
+
+Status row_chain_append_cuda(const RowChainParams &chain,
+                             const StateAppendParams &appends,
+                             int *inexact,
+                             CUstream_st *stream)
+{
+    int64_t extra = 0;
+    if (Status st = check_appends(chain, appends, extra); !st.ok())
+        return st;
     if (chain.rows + extra == 0)
         return Status::success();
     if (chain.rows + extra > 65535)
@@ -202,6 +272,53 @@ Status row_chain_append_cuda(const RowChainParams &chain,
                   stream,
                   row_chain_append_kernel)
     (chain, appends, inexact);
+    return cuda::launch_status();
+}
+
+Status row_chains_append_cuda(const RowChainParams &chain,
+                              const StateAppendParams &appends,
+                              const RowChainsWith &with,
+                              int *inexact,
+                              CUstream_st *stream)
+{
+    int64_t extra = 0;
+    if (Status st = check_appends(chain, appends, extra); !st.ok())
+        return st;
+    if (with.count < 0 || with.count > k_row_chains_with)
+        return Status::invalid("row_chains_append_cuda: bad chain count");
+    RowChainsWith w = with;
+    int64_t rows = 0;
+    int dim = chain.dim;
+    for (int k = 0; k < k_row_chains_with; ++k) {
+        if (k >= w.count) {
+            w.chain[k] = RowChainParams{}; // no blocks: rows 0
+            continue;
+        }
+        if (Status st = check_chain(w.chain[k]); !st.ok())
+            return st;
+        rows += w.chain[k].rows;
+        dim = w.chain[k].dim > dim ? w.chain[k].dim : dim;
+    }
+    for (int j = 0; j < k_row_chains_prefetch; ++j) {
+        if (!w.prefetch[j] || w.prefetch_bytes[j] <= 0) {
+            w.prefetch[j] = nullptr;
+            w.prefetch_bytes[j] = 0;
+        } else if ((reinterpret_cast<uintptr_t>(w.prefetch[j]) & 15u) != 0
+                   || (w.prefetch_bytes[j] & 15) != 0) {
+            return Status::invalid("row_chains_append_cuda: a prefetch range not 16-byte aligned");
+        }
+    }
+    const int64_t lead = chain.rows + extra;
+    if (lead + rows == 0)
+        return Status::success();
+    if (lead + rows > 65535)
+        return Status::invalid("row_chains_append_cuda: too many rows");
+    FATHOM_LAUNCH(static_cast<int>(lead + rows),
+                  k_threads,
+                  dim * sizeof(float),
+                  stream,
+                  row_chains_append_kernel)
+    (chain, appends, w, static_cast<int>(lead), inexact);
     return cuda::launch_status();
 }
 

@@ -318,6 +318,10 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         # fused launch saves one graph node per CSA layer).
         stage bench-idxtopk0 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_IDX_TOPK_FUSED=0 \
             "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
+        # Session 16's row chains (rowchains): the queries' and the indexer queries' chains a
+        # launch each again, not in the kv chain + appends launch (1-2 graph nodes a layer).
+        stage bench-rowchains0 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_ROW_CHAINS_FUSED=0 \
+            "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
         # The FP4 expert GEMMs without the per-128 scale folding (docs/perf/cuda.md "Session 12:
         # FP4 folding on mma.sync"): the 8K prefill's A/B.
         [ "${SKIP_FOLD0:-0}" != "1" ] && stage bench-fold0 40 env FATHOM_CUDA_EXACT_LINEAR=0 \
@@ -376,7 +380,7 @@ stamp "done"
         echo "decode-step replay (host time per replayed / recorded step):"
         grep -h "^REPLAY:" "$G" | cut -c1-220 | sed 's/^REPLAY: /  /'
     }
-    for ab in gemvtc0 s12off idxtopk0 fold0 denselt0 unfused eager exact merge-fused; do
+    for ab in gemvtc0 s12off idxtopk0 rowchains0 fold0 denselt0 unfused eager exact merge-fused; do
         L="$LOGS/bench-$ab.log"
         [ -f "$L" ] || continue
         echo "bench_cuda decode, $ab:"

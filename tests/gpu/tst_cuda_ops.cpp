@@ -5271,6 +5271,207 @@ void testRowChainAppend()
            "row_chain_append refuses a chain segment with ape or past the chain's rows");
 }
 
+// rowchains (session 16): row_chains_append_cuda (a decode step's kv chain + appends, the
+// queries' chain and the CSA indexer queries' chain as one launch, L2 prefetches of a weight on
+// the side) against row_chain_cuda(q), row_chain_append_cuda(kv, appends), row_chain_cuda(iq)
+// (each checked above), bit for bit: every chain's rows, every ring, the gate rows with ape
+// written back, the inexact count. 1-4 items of one row (an item's window, compressor kv and gate
+// + ape, CSA: the indexer compressor's kv and gate + ape: 20 segments at 4 CSA items).
+void testRowChainsCase(int items, bool csa)
+{
+    const int dim = 512, heads = 8, iheads = 4, idim = 128;
+    const std::string name = "row_chains_append (" + std::to_string(items) + " items, "
+                             + (csa ? "CSA: q, kv + appends, indexer q" : "q, kv + appends") + ")";
+    std::vector<int32_t> positions;
+    for (int i = 0; i < items; ++i)
+        positions.push_back(static_cast<int32_t>((i * 977 + 37) % 4096));
+    std::vector<float> freqs(32);
+    k::RopeFreqParams fp;
+    fp.rope_dim = 64;
+    k::rope_freqs_cpu(fp, freqs.data());
+    auto w = randomF32(dim, 0.3f);
+    for (float &v : w)
+        v = k::round_bf16(v + 1.0f);
+    const auto xkv = randomBf16(static_cast<size_t>(items) * dim, 3.0f);
+    const auto xq = randomBf16(static_cast<size_t>(items) * heads * dim, 2.0f);
+    const auto xi = randomBf16(static_cast<size_t>(items) * iheads * idim, 2.0f);
+    struct Seg
+    {
+        k::StateRows kind;
+        int width, slots, item, period, chainRow;
+        bool ape;
+    };
+    std::vector<Seg> segs;
+    for (int i = 0; i < items; ++i) {
+        segs.push_back({k::StateRows::Packed, dim, 256, i, 1, i, false}); // window (chain row i)
+        segs.push_back({k::StateRows::F32, 2 * 48, 16, i, 4, -1, false}); // compressor kv
+        segs.push_back({k::StateRows::F32, 2 * 48, 16, i, 4, -1, true});  // gate + ape
+        if (csa) {
+            segs.push_back({k::StateRows::F32, 2 * 32, 16, i, 4, -1, false}); // indexer kv
+            segs.push_back({k::StateRows::F32, 2 * 32, 16, i, 4, -1, true});  // gate + ape
+        }
+    }
+    // Where the segments allow: bf16 rows of fp32 values (counted inexact).
+    const bool counted = segs.size() < k::k_state_append_segments;
+    if (counted)
+        segs.push_back({k::StateRows::Bf16, 40, 64, items - 1, 1, -1, false});
+    Dev<float> dw(w), df(freqs);
+    Dev<int32_t> dpos(positions);
+    // Prefetched (an immutable weight): 3 pieces of 64 KiB and a partial one, two ranges.
+    Dev<uint8_t> weight(std::vector<uint8_t>((3u << 16) + 4096u, 7u));
+    std::vector<std::vector<float>> srcRows, apes;
+    for (const Seg &sg : segs) {
+        srcRows.push_back(randomF32(static_cast<size_t>(sg.width), 3.0f));
+        apes.push_back(randomF32(static_cast<size_t>(sg.period) * sg.width, 1.0f));
+    }
+    std::vector<std::unique_ptr<Dev<float>>> apeDev;
+    for (const auto &a : apes)
+        apeDev.push_back(std::make_unique<Dev<float>>(a));
+    struct Run
+    {
+        std::unique_ptr<Dev<float>> kv, q, qi;
+        std::vector<std::unique_ptr<Dev<uint8_t>>> dst;
+        std::vector<std::unique_ptr<Dev<float>>> src;
+        std::unique_ptr<Dev<int>> count;
+        k::RowChainParams chain, qc, ic;
+        k::StateAppendParams appends;
+    };
+    auto make = [&]() {
+        Run r;
+        r.kv = std::make_unique<Dev<float>>(xkv);
+        r.q = std::make_unique<Dev<float>>(xq);
+        r.qi = std::make_unique<Dev<float>>(xi);
+        r.count = std::make_unique<Dev<int>>(std::vector<int>{0});
+        r.chain.x = r.kv->get();
+        r.chain.rows = items;
+        r.chain.dim = dim;
+        r.chain.norm = k::RowNorm::Rms;
+        r.chain.norm_weight = dw.get();
+        r.chain.eps = 1e-6f;
+        r.chain.positions = dpos.get();
+        r.chain.freqs = df.get();
+        r.chain.rope_offset = dim - 64;
+        r.chain.rope_dim = 64;
+        r.chain.quant = k::RowQuant::E4m3;
+        r.chain.quant_dims = dim - 64;
+        r.chain.quant_block = 64;
+        r.qc.x = r.q->get();
+        r.qc.rows = items * heads;
+        r.qc.dim = dim;
+        r.qc.norm = k::RowNorm::HeadBf16;
+        r.qc.eps = 1e-6f;
+        r.qc.positions = dpos.get();
+        r.qc.freqs = df.get();
+        r.qc.rope_offset = dim - 64;
+        r.qc.rope_dim = 64;
+        r.qc.rows_per_position = heads;
+        r.ic.x = r.qi->get();
+        r.ic.rows = items * iheads;
+        r.ic.dim = idim;
+        r.ic.positions = dpos.get();
+        r.ic.freqs = df.get();
+        r.ic.rope_offset = idim - 64;
+        r.ic.rope_dim = 64;
+        r.ic.rows_per_position = iheads;
+        r.ic.hadamard_scale = 1.0f / std::sqrt(static_cast<float>(idim));
+        r.ic.quant = k::RowQuant::E2m1;
+        r.ic.quant_dims = idim;
+        r.ic.quant_block = 32;
+        r.appends.segments = static_cast<int>(segs.size());
+        r.appends.positions = dpos.get();
+        for (size_t i = 0; i < segs.size(); ++i) {
+            const Seg &sg = segs[i];
+            const int64_t rb = sg.kind == k::StateRows::Packed ? k::packed_row_bytes(sg.width, 64)
+                               : sg.kind == k::StateRows::Bf16 ? 2 * sg.width
+                                                               : 4 * sg.width;
+            r.dst.push_back(std::make_unique<Dev<uint8_t>>(
+                std::vector<uint8_t>(static_cast<size_t>(sg.slots * rb), 0xA5u)));
+            r.src.push_back(std::make_unique<Dev<float>>(srcRows[i]));
+            k::StateAppendSegment &d = r.appends.seg[i];
+            d.dst = r.dst.back()->get();
+            d.src = sg.chainRow >= 0 ? r.kv->get() + static_cast<size_t>(sg.chainRow) * dim
+                                     : r.src.back()->get();
+            d.ape = sg.ape ? apeDev[i]->get() : nullptr;
+            d.slot_mask = sg.slots - 1;
+            d.rows = sg.kind;
+            d.width = sg.width;
+            d.rope = sg.kind == k::StateRows::Packed ? 64 : 0;
+            d.first = sg.item;
+            d.count = 1;
+            d.period = sg.period;
+            d.chain_row = sg.chainRow;
+        }
+        return r;
+    };
+    Run sep = make(), one = make();
+    k::RowChainsWith with;
+    with.chain[0] = one.qc;
+    with.chain[1] = one.ic;
+    with.count = csa ? 2 : 1;
+    with.prefetch[0] = weight.get();
+    with.prefetch_bytes[0] = (2 << 16) + 16; // 2 pieces and 16 bytes
+    with.prefetch[1] = weight.get() + (2 << 16) + 32;
+    with.prefetch_bytes[1] = (1 << 16) + 4000; // past a piece's end
+    if (!statusOk(k::row_chain_cuda(sep.qc, nullptr), name.c_str())
+        || !statusOk(k::row_chain_append_cuda(sep.chain, sep.appends, sep.count->get(), nullptr),
+                     name.c_str())
+        || (csa && !statusOk(k::row_chain_cuda(sep.ic, nullptr), name.c_str()))
+        || !statusOk(k::row_chains_append_cuda(one.chain,
+                                               one.appends,
+                                               with,
+                                               one.count->get(),
+                                               nullptr),
+                     name.c_str())
+        || !synced(name.c_str()))
+        return;
+    size_t bad = 0;
+    for (size_t i = 0; i < segs.size(); ++i) {
+        bad += one.dst[i]->host() != sep.dst[i]->host();
+        const auto a = one.src[i]->host(), b = sep.src[i]->host();
+        bad += std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) != 0;
+    }
+    for (auto [a, b] : {std::pair{one.kv.get(), sep.kv.get()},
+                        std::pair{one.q.get(), sep.q.get()},
+                        std::pair{one.qi.get(), sep.qi.get()}}) {
+        const auto ha = a->host(), hb = b->host();
+        bad += std::memcmp(ha.data(), hb.data(), ha.size() * sizeof(float)) != 0;
+    }
+    // Not run: the indexer queries of a non-CSA case stay as they were.
+    if (!csa) {
+        const auto h = one.qi->host();
+        bad += std::memcmp(h.data(), xi.data(), h.size() * sizeof(float)) != 0;
+    }
+    const int c1 = one.count->host()[0], c2 = sep.count->host()[0];
+    report(bad == 0 && c1 == c2 && (c1 > 0) == counted,
+           name + ": " + std::to_string(bad) + " buffers differ from the separate launches, "
+               + std::to_string(c1) + " counted inexact (separate: " + std::to_string(c2) + ")");
+}
+
+void testRowChains()
+{
+    for (int items = 1; items <= 4; ++items)
+        for (bool csa : {false, true})
+            testRowChainsCase(items, csa);
+    // Refused: a misaligned prefetch range (start or size), more than 2 chains.
+    Dev<uint8_t> weight(std::vector<uint8_t>(4096, 1u));
+    Dev<float> x(std::vector<float>(512, 1.0f));
+    k::RowChainParams c;
+    c.x = x.get();
+    c.rows = 1;
+    c.dim = 512;
+    k::StateAppendParams a;
+    k::RowChainsWith w1, w2, w3;
+    w1.prefetch[0] = weight.get() + 8;
+    w1.prefetch_bytes[0] = 64;
+    w2.prefetch[1] = weight.get();
+    w2.prefetch_bytes[1] = 72;
+    w3.count = 3;
+    report(!k::row_chains_append_cuda(c, a, w1, nullptr, nullptr).ok()
+               && !k::row_chains_append_cuda(c, a, w2, nullptr, nullptr).ok()
+               && !k::row_chains_append_cuda(c, a, w3, nullptr, nullptr).ok(),
+           "row_chains_append refuses misaligned prefetch ranges and 3 chains");
+}
+
 // The converting scatter into bf16 rows: bf16-exact rows land unchanged (and count nothing);
 // other values are rounded to nearest even and counted, NaN included.
 void testScatterBf16()
@@ -5671,6 +5872,7 @@ void testBf16State()
     testScatterPacked();                                      // packedkv
     testStateAppends();                                       // appends
     testRowChainAppend();                                     // appends
+    testRowChains();                                          // rowchains
     testSparseAttnBf16Case(3, 64, 512, 160, 300, 200, false); // exact, prefill
     testSparseAttnBf16Case(1, 64, 512, 256, 700, 640, false); // exact, decode
     testSparseAttnBf16Case(12, 64, 512, 300, 500, 640, true); // tensor cores, prefill

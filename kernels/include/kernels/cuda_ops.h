@@ -489,6 +489,29 @@ Status row_chain_append_cuda(const RowChainParams &chain,
                              const StateAppendParams &appends,
                              int *inexact,
                              CUstream_st *stream);
+// rowchains (session 16): row_chain_append_cuda(chain, appends) and row_chain_cuda(with.chain[k])
+// (k < with.count; chains whose rows are independent of the chain's, the appends' and each
+// other's: a decode step's queries, the indexer's queries) as one launch: row_chain_append_cuda's
+// blocks first, then with.chain[0]'s rows, with.chain[1]'s (one block a row, the same per-row
+// code: the same bits as the separate launches). Every block also asks L2 for its share of the
+// ranges with.prefetch[j] (with.prefetch_bytes[j] bytes; immutable data such as the next
+// linears' weights, asked for before FATHOM_PDL_WAIT(); 16-byte aligned, a multiple of 16 bytes;
+// nullptr / 0: none), in pieces of <= 64 KiB spread over the blocks' warps.
+constexpr int k_row_chains_with = 2;
+constexpr int k_row_chains_prefetch = 2;
+struct RowChainsWith
+{
+    RowChainParams chain[k_row_chains_with];
+    const void *prefetch[k_row_chains_prefetch] = {};
+    int64_t prefetch_bytes[k_row_chains_prefetch] = {};
+    int count = 0;
+    int pad_ = 0;
+};
+Status row_chains_append_cuda(const RowChainParams &chain,
+                              const StateAppendParams &appends,
+                              const RowChainsWith &with,
+                              int *inexact,
+                              CUstream_st *stream);
 // y [rows, cols] (row stride ld) rounded to bf16 values in place (LinearOutput::Bf16 on f32 y).
 Status round_bf16_rows_cuda(float *y, int rows, int cols, int64_t ld, CUstream_st *stream);
 // out [n_tokens, copies, dim] bf16-valued = rows ids[t] of table [vocab, dim] (bf16 bits), each

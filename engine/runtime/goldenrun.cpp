@@ -141,6 +141,7 @@ Result<LogitsResult> runLogits(V4Forward &forward,
     std::vector<SequenceState> states(B, SequenceState(config, request.historyTokens));
     ForwardOptions opt;
     opt.routing = request.routing;
+    opt.tap = request.tap;
     std::vector<float> logits(static_cast<size_t>(B * V));
     const size_t chunk = request.chunk > 0 ? static_cast<size_t>(request.chunk) : S;
     for (size_t p0 = 0; p0 < S; p0 += chunk) {

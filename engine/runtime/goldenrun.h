@@ -66,6 +66,7 @@ struct LogitsRequest
     std::vector<std::vector<int32_t>> decode; // [B][T] (may be empty)
     int chunk = 0;                            // 0 = whole prompt in one call
     const RoutingOverride *routing = nullptr;
+    Tap *tap = nullptr; // every forward call's intermediates (ForwardOptions::tap)
     int64_t historyTokens = 1024;
 };
 

@@ -5,7 +5,10 @@
 (FATHOM_BENCH_NCU=1: two eager steps; tests/gpu/run-device-checks.sh). For each kernel (by
 demangled base name, with its grid and block): launches per step, device time per step, DRAM
 bytes read + written per step and the bandwidth that makes, against the copy bandwidth given
-(GB/s, read + written). Slowest first; the last row sums the step.
+(GB/s, read + written). Slowest first; the last row sums the step. With --bw, a second table
+splits the step into streaming kernels (>= half the copy bandwidth) and latency-bound ones, with
+the time each class loses against the bandwidth (session 16: which lever the decode goals need;
+kernels are grouped by name, so one kernel serving large and small shapes lands in one class).
 
     ncu_summary.py LOG [--steps 2] [--bw 4238]
 """
@@ -103,7 +106,37 @@ def main():
     gbs = total_b / (total_us * 1e-6) / 1e9 if total_us > 0 else 0.0
     pct = f"{100 * gbs / a.bw:.0f}" if a.bw > 0 else "-"
     print(f"| all kernels | | {total_us:.1f} | {total_b / 1e6:.2f} | {gbs:.0f} | {pct} | |")
+    if a.bw > 0 and total_us > 0:
+        split(agg, a.steps, a.bw)
     return 0
+
+
+def split(agg, steps, bw):
+    """Where a step's kernel time goes against the copy bandwidth (bw GB/s): the streaming
+    kernels (>= half of it) and the latency-bound rest. For each class: time, bytes and the time
+    those bytes need at bw; the difference is what the class loses to the weight stream - in the
+    streaming kernels the kernels' own rate (kernel work), in the latency-bound ones time when
+    DRAM idles (a persistent layer kernel or prefetching later weights during them; ncu runs the
+    kernels one at a time, so graph gaps and PDL overlap are not in these figures)."""
+    rows = {"streaming (>= 50 % of copy bw)": [0, 0.0, 0.0], "latency-bound (< 50 %)": [0, 0.0, 0.0]}
+    for n, us, b, _, _ in agg.values():
+        us /= steps
+        b /= steps
+        rate = b / (us * 1e-6) / 1e9 if us > 0 else 0.0
+        r = rows["streaming (>= 50 % of copy bw)" if rate >= 0.5 * bw else "latency-bound (< 50 %)"]
+        r[0] += n / steps
+        r[1] += us
+        r[2] += b
+    total_us = sum(r[1] for r in rows.values())
+    total_b = sum(r[2] for r in rows.values())
+    ideal = total_b / (bw * 1e9) * 1e6
+    print()
+    print("| kernel class (ncu, per decode step) | launches | us | DRAM MB | us at copy bw | us lost | % of the step's kernel time |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, (n, us, b) in rows.items():
+        at = b / (bw * 1e9) * 1e6
+        print(f"| {name} | {n:g} | {us:.1f} | {b / 1e6:.2f} | {at:.1f} | {us - at:.1f} | {100 * us / total_us:.0f} |")
+    print(f"| all kernels | | {total_us:.1f} | {total_b / 1e6:.2f} | {ideal:.1f} | {total_us - ideal:.1f} | 100 |")
 
 
 if __name__ == "__main__":

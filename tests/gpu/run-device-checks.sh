@@ -402,7 +402,7 @@ stamp "done"
         grep -E "^\| (prefill tokens|prefill last-row logits|  time in|  host|  op |GEMM rate)" "$L"
     }
     [ -f "$LOGS/peer.log" ] && { echo "peer:"; grep -E "^\|" "$LOGS/peer.log"; }
-    [ -f "$LOGS/ncu-decode.txt" ] && { echo "decode step per kernel (ncu):"; head -30 "$LOGS/ncu-decode.txt"; }
+    [ -f "$LOGS/ncu-decode.txt" ] && { echo "decode step per kernel (ncu; then streaming vs latency-bound):"; head -60 "$LOGS/ncu-decode.txt"; }
     # A bench log's closing table, or its rows so far when the stage timed out.
     bench_table() {
         [ -f "$1" ] || return 0

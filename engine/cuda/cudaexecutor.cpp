@@ -218,6 +218,10 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // rowchains: FATHOM_CUDA_ROW_CHAINS_FUSED=0 runs the queries' (and the indexer queries') row
     // chains a launch each, not in the kv chain's and appends' launch (rowChainAppend's `with`).
     x->m_rowChainsFused = switchOn("FATHOM_CUDA_ROW_CHAINS_FUSED");
+    // rowchains: that launch asks L2 for the first FATHOM_CUDA_L2_AHEAD_MB MiB (default 24, 0:
+    // none) of the block's wo_a, then wo_b (ChainsWith::prefetch), while no weights stream.
+    if (const char *ahead = std::getenv("FATHOM_CUDA_L2_AHEAD_MB"))
+        x->m_l2AheadBytes = std::max(0L, std::strtol(ahead, nullptr, 10)) * (int64_t(1) << 20);
     // packedkv: the packed §5.2 state by default; FATHOM_CUDA_KV_LAYOUT=bf16 keeps session 7's
     // bf16 rows, FATHOM_CUDA_FP32_STATE=1 (or FATHOM_CUDA_KV_LAYOUT=fp32) the fp32 ones.
     const char *fp32State = std::getenv("FATHOM_CUDA_FP32_STATE");
@@ -3045,6 +3049,20 @@ Result<void> CudaExecutor::launchAppends(const kernels::RowChainParams *chain,
             w.chain[k] = *with->chains[k];
             w.chain[k].norm_weight = device(with->chains[k]->norm_weight);
             w.chain[k].freqs = device(with->chains[k]->freqs);
+        }
+        // The weights' first m_l2AheadBytes (uploaded, 16-byte aligned; whole 16-byte pieces).
+        int64_t ahead = m_l2AheadBytes;
+        for (int j = 0; j < kernels::k_row_chains_prefetch && ahead > 0; ++j) {
+            const LinearWeight *lw = with->prefetch[j];
+            if (!lw || !lw->valid())
+                continue;
+            const void *dw = device(lw->weight);
+            if (dw == lw->weight || reinterpret_cast<uintptr_t>(dw) % 16 != 0)
+                continue;
+            const int64_t bytes = std::min(lw->bytes(), ahead) / 16 * 16;
+            w.prefetch[j] = dw;
+            w.prefetch_bytes[j] = bytes;
+            ahead -= bytes;
         }
         FATHOM_CUDA_OP("row_chains_append",
                        kernels::row_chains_append_cuda(d, p, w, m_stateInexact, m_stream));

@@ -448,6 +448,8 @@ private:
     bool m_chainAppends = true; // rowChainAppend in one launch (FATHOM_CUDA_FUSED_APPENDS=2: not)
     // rowchains: rowChainAppend's `with` chains in its launch (FATHOM_CUDA_ROW_CHAINS_FUSED).
     bool m_rowChainsFused = true;
+    // rowchains: the bytes of `with`'s weights its launch asks L2 for (FATHOM_CUDA_L2_AHEAD_MB).
+    int64_t m_l2AheadBytes = int64_t(24) << 20;
     // appendStateRows / rowChainAppend (chain: nullptr for the appends alone) as one launch;
     // with (chain given only): rowChainAppend's chains in it too.
     Result<void> launchAppends(const kernels::RowChainParams *chain,

@@ -1157,6 +1157,10 @@ Result<void> V4Forward::attention(
     with.chains[with.count++] = &qc;
     if (m == 4)
         with.chains[with.count++] = &ic;
+    // Asked for in L2 by that launch (a device's): the attention output's weights, which the
+    // latency-bound launches up to the attention (~4-6 of them) leave DRAM idle for.
+    with.prefetch[0] = &bw.woA;
+    with.prefetch[1] = &bw.woB;
     // The block's appends with the kv chain as one op where the executor has it (fusedAppends),
     // else the chain, then the appends one by one.
     FATHOM_TRY_ASSIGN(const bool appended,

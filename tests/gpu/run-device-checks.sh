@@ -322,6 +322,9 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         # launch each again, not in the kv chain + appends launch (1-2 graph nodes a layer).
         stage bench-rowchains0 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_ROW_CHAINS_FUSED=0 \
             "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
+        # The merged launch without its wo_a / wo_b L2 prefetch (rowchains part 2).
+        stage bench-l2ahead0 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_L2_AHEAD_MB=0 \
+            "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
         # The FP4 expert GEMMs without the per-128 scale folding (docs/perf/cuda.md "Session 12:
         # FP4 folding on mma.sync"): the 8K prefill's A/B.
         [ "${SKIP_FOLD0:-0}" != "1" ] && stage bench-fold0 40 env FATHOM_CUDA_EXACT_LINEAR=0 \
@@ -380,7 +383,7 @@ stamp "done"
         echo "decode-step replay (host time per replayed / recorded step):"
         grep -h "^REPLAY:" "$G" | cut -c1-220 | sed 's/^REPLAY: /  /'
     }
-    for ab in gemvtc0 s12off idxtopk0 rowchains0 fold0 denselt0 unfused eager exact merge-fused; do
+    for ab in gemvtc0 s12off idxtopk0 rowchains0 l2ahead0 fold0 denselt0 unfused eager exact merge-fused; do
         L="$LOGS/bench-$ab.log"
         [ -f "$L" ] || continue
         echo "bench_cuda decode, $ab:"

@@ -314,17 +314,16 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         # mHC latency cut off (docs/perf/cuda.md "Session 12" sections; both keep the bits).
         stage bench-s12off 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_GEMV_PIPELINE=0 \
             FATHOM_CUDA_MHC_FAST=0 "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
-        # Session 16's decode indexer: scores and top-k as two launches again (idxtopk; the
-        # fused launch saves one graph node per CSA layer).
-        stage bench-idxtopk0 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_IDX_TOPK_FUSED=0 \
-            "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
-        # Session 16's row chains (rowchains): the queries' and the indexer queries' chains a
-        # launch each again, not in the kv chain + appends launch (1-2 graph nodes a layer).
-        stage bench-rowchains0 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_ROW_CHAINS_FUSED=0 \
-            "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
-        # The merged launch without its wo_a / wo_b L2 prefetch (rowchains part 2).
-        stage bench-l2ahead0 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_L2_AHEAD_MB=0 \
-            "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
+        # Session 16's decode changes off together, on the slice with as many layers as fit
+        # (decode only; bench-full's decode rows are the other side): the indexer's scores and
+        # top-k as two launches (idxtopk), the queries' and indexer queries' row chains a launch
+        # each (rowchains), no wo_a / wo_b L2 prefetch in that launch (l2ahead), no MoE weight
+        # prefetches before the wait (moeprefetch). One switch at a time: run this stage's
+        # command with only that variable.
+        stage bench-s16off 100 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_BENCH_GEMVS=0 \
+            FATHOM_CUDA_IDX_TOPK_FUSED=0 FATHOM_CUDA_ROW_CHAINS_FUSED=0 FATHOM_CUDA_L2_AHEAD_MB=0 \
+            FATHOM_CUDA_MOE_PREFETCH=0 "$BIN/bench_cuda" "${BENCH[@]}" --repeat "${REPEAT:-fit}" \
+            "${SHORT[@]}"
         # The FP4 expert GEMMs without the per-128 scale folding (docs/perf/cuda.md "Session 12:
         # FP4 folding on mma.sync"): the 8K prefill's A/B.
         [ "${SKIP_FOLD0:-0}" != "1" ] && stage bench-fold0 40 env FATHOM_CUDA_EXACT_LINEAR=0 \
@@ -383,7 +382,7 @@ stamp "done"
         echo "decode-step replay (host time per replayed / recorded step):"
         grep -h "^REPLAY:" "$G" | cut -c1-220 | sed 's/^REPLAY: /  /'
     }
-    for ab in gemvtc0 s12off idxtopk0 rowchains0 l2ahead0 fold0 denselt0 unfused eager exact merge-fused; do
+    for ab in gemvtc0 s12off s16off fold0 denselt0 unfused eager exact merge-fused; do
         L="$LOGS/bench-$ab.log"
         [ -f "$L" ] || continue
         echo "bench_cuda decode, $ab:"

@@ -227,15 +227,11 @@ Status indexer_topk_rows_cuda(const IndexerScoreParams &p,
                               const IndexerTopkOut &o,
                               CUstream_st *stream)
 {
-    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && !p.keys_packed) || !p.scores
-        || p.n_heads <= 0 || p.dim <= 0 || scores_ld < p.n_keys || !o.out || !o.counters
-        || o.out_ld < o.k || (p.n_keys + k_keys - 1) / k_keys > 65535)
+    if (const Status st = cuda::indexer_topk_rows_check(p, n_q, scores_ld, o, false); !st.ok())
+        return st;
+    if ((p.n_keys + k_keys - 1) / k_keys > 65535)
         return Status::invalid("indexer_topk_rows_cuda: bad arguments");
     const TopkIndexRows ix = o.index_rows ? *o.index_rows : TopkIndexRows{};
-    if (ix.out && (!ix.step || ix.n_idx <= 0 || ix.window < 0 || ix.n_win < 0))
-        return Status::invalid("indexer_topk_rows_cuda: bad index rows");
-    if (!indexer_topk_fused_fits(p, n_q, o.k))
-        return Status::unsupported("indexer_topk_rows_cuda: shape outside the fused launch");
     const size_t scoring = smem_bytes(p.n_heads, p.dim);
     if (scoring > 48 * 1024)
         return Status::unsupported("indexer_topk_rows_cuda: n_heads * dim too large (max ~11.5K)");

@@ -328,6 +328,14 @@ constexpr int k_dntiles = k_dkeys / 8;
 // fall on 2-way bank conflicts instead of 8-way; the per-key sum reads are conflict-free.
 constexpr int k_dpr_stride = k_dkeys + 8;
 
+// The decode kernels' shared memory (the key tile, then the per-head partial products), for
+// indexer_scores_rows_fast_cuda and indexer_topk_rows_fast_cuda's scoring part.
+inline size_t decode_smem_bytes(int n_heads, int dim)
+{
+    const int heads16 = (n_heads + 15) / 16 * 16;
+    return sizeof(uint32_t) * k_dkeys * (dim / 2 + 4) + sizeof(float) * heads16 * k_dpr_stride;
+}
+
 // One decode block's tile (the kernels below); returns at once past the row's visible keys.
 __device__ inline void decode_tile(uint32_t *sk, // [k_dkeys][stride_w] bf16 pairs, then the terms
                                    const float *q_all,
@@ -767,9 +775,7 @@ static Status indexer_scores_decode_fast_cuda(const IndexerScoreParams &p,
         return Status::invalid("indexer_scores_rows_fast_cuda: bad arguments");
     if (p.n_keys == 0 || n_q == 0)
         return Status::success();
-    const int heads16 = (p.n_heads + 15) / 16 * 16;
-    const size_t smem = sizeof(uint32_t) * k_dkeys * (p.dim / 2 + 4)
-                        + sizeof(float) * heads16 * k_dpr_stride;
+    const size_t smem = decode_smem_bytes(p.n_heads, p.dim);
     if (smem > 227 * 1024)
         return indexer_scores_rows_cuda(p, n_q, scores_ld, stream, row_n); // > 448 heads
     if (const cudaError_t err = cuda::allow_smem(indexer_scores_mma_decode_kernel, smem);
@@ -837,21 +843,14 @@ Status indexer_topk_rows_fast_cuda(const IndexerScoreParams &p,
                                    CUstream_st *stream)
 {
     // indexer_scores_rows_fast_cuda's choices for decode rows (n_q < k_min_fast_rows).
-    const int heads16 = (p.n_heads + 15) / 16 * 16;
-    const size_t scoring = sizeof(uint32_t) * k_dkeys * (p.dim / 2 + 4)
-                           + sizeof(float) * heads16 * k_dpr_stride;
+    const size_t scoring = decode_smem_bytes(p.n_heads, p.dim);
     if (!indexer_scores_mma_supported(p.n_heads, p.dim) || !aligned16(p.q) || !aligned16(p.keys)
         || (reinterpret_cast<uintptr_t>(p.keys_bf16) & 7u) != 0 || n_q >= k_min_fast_rows
         || scoring > 227 * 1024)
         return indexer_topk_rows_cuda(p, n_q, scores_ld, row_n, o, stream);
-    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && !p.keys_packed) || !p.scores
-        || scores_ld < p.n_keys || !o.out || !o.counters || o.out_ld < o.k)
-        return Status::invalid("indexer_topk_rows_fast_cuda: bad arguments");
+    if (const Status st = cuda::indexer_topk_rows_check(p, n_q, scores_ld, o, true); !st.ok())
+        return st;
     const TopkIndexRows ix = o.index_rows ? *o.index_rows : TopkIndexRows{};
-    if (ix.out && (!ix.step || ix.n_idx <= 0 || ix.window < 0 || ix.n_win < 0))
-        return Status::invalid("indexer_topk_rows_fast_cuda: bad index rows");
-    if (!indexer_topk_fused_fits(p, n_q, o.k))
-        return Status::unsupported("indexer_topk_rows_fast_cuda: shape outside the fused launch");
     const size_t tail = cuda::indexer_topk_smem(o.k, p.n_keys);
     const size_t smem = scoring > tail ? scoring : tail;
     if (smem > 227 * 1024)

@@ -291,6 +291,28 @@ __device__ inline void topk_row(const float *v,
 
 namespace fathom::kernels::cuda {
 
+// idxtopk: the arguments both fused launchers take (indexer_topk_rows_cuda, fast = false, and
+// indexer_topk_rows_fast_cuda), checked in one place: an error naming the launcher when they are
+// bad or outside the fused launch, success when the launch may go ahead.
+inline Status indexer_topk_rows_check(
+    const IndexerScoreParams &p, int n_q, int64_t scores_ld, const IndexerTopkOut &o, bool fast)
+{
+    if (!p.q || !p.weights || (!p.keys && !p.keys_bf16 && !p.keys_packed) || !p.scores
+        || p.n_heads <= 0 || p.dim <= 0 || scores_ld < p.n_keys || !o.out || !o.counters
+        || o.out_ld < o.k)
+        return Status::invalid(fast ? "indexer_topk_rows_fast_cuda: bad arguments"
+                                    : "indexer_topk_rows_cuda: bad arguments");
+    const TopkIndexRows *ix = o.index_rows;
+    if (ix && ix->out && (!ix->step || ix->n_idx <= 0 || ix->window < 0 || ix->n_win < 0))
+        return Status::invalid(fast ? "indexer_topk_rows_fast_cuda: bad index rows"
+                                    : "indexer_topk_rows_cuda: bad index rows");
+    if (!indexer_topk_fused_fits(p, n_q, o.k))
+        return Status::unsupported(fast ? "indexer_topk_rows_fast_cuda: shape outside the fused "
+                                          "launch"
+                                        : "indexer_topk_rows_cuda: shape outside the fused launch");
+    return Status::success();
+}
+
 // idxtopk: the fused indexer's shared memory for its top-k tail (topk_row's pairs and histogram,
 // then the row's n scores): the launch gives max(this, the scoring's) bytes.
 __host__ __device__ inline size_t indexer_topk_smem(int k, int n)

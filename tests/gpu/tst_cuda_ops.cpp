@@ -2995,6 +2995,43 @@ void testIdxTopk()
     big.dim = 128;
     big.n_keys = 40000;
     report(!k::indexer_topk_fused_fits(big, 1, 512), "idxtopk: 40000 keys take the two launches");
+    // Both launchers refuse, nothing launched: that shape (unsupported), and (invalid) a missing
+    // counter buffer or a bad index row.
+    Dev<float> dq(64 * 128), dwt(64), dkeys(static_cast<size_t>(40000) * 128), dsc(40000);
+    Dev<int32_t> dsel(512), dstep(4), didx(1024);
+    Dev<int> dcnt(std::vector<int>{0});
+    big.q = dq.get();
+    big.weights = dwt.get();
+    big.keys = dkeys.get();
+    big.scores = dsc.get();
+    k::IndexerTopkOut o;
+    o.out = dsel.get();
+    o.counters = dcnt.get();
+    o.out_ld = 512;
+    o.k = 512;
+    k::IndexerScoreParams small = big;
+    small.n_keys = 1000;
+    k::IndexerTopkOut noCounters = o;
+    noCounters.counters = nullptr;
+    k::TopkIndexRows badRows;
+    badRows.out = didx.get();
+    badRows.step = nullptr; // an index row without its step scalars
+    badRows.n_idx = 640;
+    k::IndexerTopkOut withBadRows = o;
+    withBadRows.index_rows = &badRows;
+    for (bool fast : {false, true}) {
+        auto launch = [&](const k::IndexerScoreParams &p, const k::IndexerTopkOut &out) {
+            return (fast ? k::indexer_topk_rows_fast_cuda
+                         : k::indexer_topk_rows_cuda)(p, 1, p.n_keys, nullptr, out, nullptr);
+        };
+        const std::string name = fast ? "indexer_topk_rows_fast_cuda" : "indexer_topk_rows_cuda";
+        report(launch(big, o).code == k::StatusCode::Unsupported
+                   && launch(small, noCounters).code == k::StatusCode::InvalidArgument
+                   && launch(small, withBadRows).code == k::StatusCode::InvalidArgument,
+               "idxtopk: " + name
+                   + " refuses 40000 keys (unsupported), no counters and an index "
+                     "row without its step (invalid)");
+    }
 }
 
 // gemvtc: the tensor-core GEMV (linear_cuda at m <= 4 with accum fp32, FP8 / FP4 / bf16 weights)
@@ -5147,6 +5184,32 @@ void testStateAppends()
            "append_state_rows refuses ape on packed rows and a ring of 6 slots");
 }
 
+// The kv rows' chain of a decode step (forward.cpp's kc): RMSNorm, RoPE of the last 64 dims,
+// e4m3 of the others in blocks of 64 - the chain the append checks run with.
+k::RowChainParams kvChainParams(float *x,
+                                int rows,
+                                int dim,
+                                const float *normWeight,
+                                const int32_t *positions,
+                                const float *freqs)
+{
+    k::RowChainParams c;
+    c.x = x;
+    c.rows = rows;
+    c.dim = dim;
+    c.norm = k::RowNorm::Rms;
+    c.norm_weight = normWeight;
+    c.eps = 1e-6f;
+    c.positions = positions;
+    c.freqs = freqs;
+    c.rope_offset = dim - 64;
+    c.rope_dim = 64;
+    c.quant = k::RowQuant::E4m3;
+    c.quant_dims = dim - 64;
+    c.quant_block = 64;
+    return c;
+}
+
 // appends: row_chain_append_cuda (the kv rows' chain and the block's appends as one launch, the
 // window rows stored from the chain's results) against row_chain_cuda then append_state_rows_cuda
 // (each checked against its CPU twin above), bit for bit: the chain's rows, every ring, the gate
@@ -5201,19 +5264,7 @@ void testRowChainAppend()
         Run r;
         r.x = std::make_unique<Dev<float>>(x);
         r.count = std::make_unique<Dev<int>>(std::vector<int>{0});
-        r.chain.x = r.x->get();
-        r.chain.rows = rows;
-        r.chain.dim = dim;
-        r.chain.norm = k::RowNorm::Rms;
-        r.chain.norm_weight = dw.get();
-        r.chain.eps = 1e-6f;
-        r.chain.positions = dpos.get();
-        r.chain.freqs = df.get();
-        r.chain.rope_offset = dim - 64;
-        r.chain.rope_dim = 64;
-        r.chain.quant = k::RowQuant::E4m3;
-        r.chain.quant_dims = dim - 64;
-        r.chain.quant_block = 64;
+        r.chain = kvChainParams(r.x->get(), rows, dim, dw.get(), dpos.get(), df.get());
         r.appends.segments = static_cast<int>(segs.size());
         r.appends.positions = dpos.get();
         for (size_t i = 0; i < segs.size(); ++i) {
@@ -5342,19 +5393,7 @@ void testRowChainsCase(int items, bool csa)
         r.q = std::make_unique<Dev<float>>(xq);
         r.qi = std::make_unique<Dev<float>>(xi);
         r.count = std::make_unique<Dev<int>>(std::vector<int>{0});
-        r.chain.x = r.kv->get();
-        r.chain.rows = items;
-        r.chain.dim = dim;
-        r.chain.norm = k::RowNorm::Rms;
-        r.chain.norm_weight = dw.get();
-        r.chain.eps = 1e-6f;
-        r.chain.positions = dpos.get();
-        r.chain.freqs = df.get();
-        r.chain.rope_offset = dim - 64;
-        r.chain.rope_dim = 64;
-        r.chain.quant = k::RowQuant::E4m3;
-        r.chain.quant_dims = dim - 64;
-        r.chain.quant_block = 64;
+        r.chain = kvChainParams(r.kv->get(), items, dim, dw.get(), dpos.get(), df.get());
         r.qc.x = r.q->get();
         r.qc.rows = items * heads;
         r.qc.dim = dim;

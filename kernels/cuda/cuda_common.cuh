@@ -216,6 +216,100 @@ __device__ inline bool arrive_last(int *counter, int blocks)
     return true;
 }
 
+// ---- grid barrier (cooperative GEMV chains) ------------------------------------------------------
+
+// The state of one grid barrier, in device memory, zeroed once before its first use: every
+// barrier leaves `arrived` at 0 again, so the state serves any number of launches and graph
+// replays, one launch at a time (a kernel uses it only after FATHOM_PDL_WAIT(), when the launch
+// before it has completed). `timed_out` is set when a wait gave up (never cleared here: the host
+// reads it, reports it and zeroes the state).
+struct grid_barrier_state
+{
+    unsigned int arrived;    // blocks arrived at the current barrier
+    unsigned int generation; // barriers completed
+    int timed_out;
+    int pad_;
+};
+
+// How long a block waits for the others before it gives up (~0.14 s at 1.98 GHz): a grid whose
+// blocks are not all resident at once would otherwise hang the device.
+constexpr long long k_grid_barrier_timeout_cycles = 1ll << 28;
+
+#ifdef FATHOM_CUDA_EMULATION
+inline unsigned int load_acquire_gpu(const unsigned int *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+#else
+__device__ inline unsigned int load_acquire_gpu(const unsigned int *p)
+{
+    unsigned int v;
+    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+#endif
+
+// Every thread of every block of the (1-D) grid calls it, with blocks = gridDim.x; none returns
+// before every block has arrived, and then each sees the stores every block made before it. The
+// grid's blocks must all be resident at once (co_resident_blocks below bounds the grid). The
+// block's thread 0 reads the generation, fences (the block's stores, which the __syncthreads
+// before it ordered, device-wide first: the fence is cumulative), counts itself in `arrived`;
+// the last arriver zeroes `arrived` and then bumps the generation, the others spin on it with
+// an acquiring load. Returns false in every thread of a block whose wait timed out (the state's
+// timed_out set): the kernel must then stop using the barrier's results.
+__device__ inline bool grid_barrier(grid_barrier_state *s, unsigned int blocks)
+{
+    __shared__ int s_ok;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int ok = 1;
+        const unsigned int gen = load_acquire_gpu(&s->generation);
+        device_fence();
+        if (atomicAdd(&s->arrived, 1u) == blocks - 1) {
+            s->arrived = 0;
+            device_fence();
+            atomicAdd(&s->generation, 1u);
+        } else {
+#ifdef FATHOM_CUDA_EMULATION
+            while (load_acquire_gpu(&s->generation) == gen) {
+                if (!::emu::grid_spin()) { // every resident block waits: a deadlock
+                    atomicExch(&s->timed_out, 1);
+                    ok = 0;
+                    break;
+                }
+            }
+#else
+            const long long t0 = clock64();
+            while (load_acquire_gpu(&s->generation) == gen) {
+                if (clock64() - t0 > k_grid_barrier_timeout_cycles) {
+                    atomicExch(&s->timed_out, 1);
+                    ok = 0;
+                    break;
+                }
+            }
+#endif
+        }
+        device_fence();
+        s_ok = ok;
+    }
+    __syncthreads();
+    return s_ok != 0;
+}
+
+// The most blocks of `kernel` (threads a block, smem bytes of dynamic shared memory) that the
+// current device holds at once: the occupancy times the SM count; 0 when it cannot be asked.
+template<typename K>
+int co_resident_blocks(K *kernel, int threads, size_t smem)
+{
+    int dev = 0, sms = 0, per_sm = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess
+        || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess
+        || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, smem)
+               != cudaSuccess)
+        return 0;
+    return sms * per_sm;
+}
+
 // ---- bf16 ---------------------------------------------------------------------------------------
 
 __host__ __device__ inline float bf16_bits_to_f32(uint16_t h)

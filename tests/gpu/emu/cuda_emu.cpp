@@ -1473,6 +1473,10 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int)
         *value = 9;
         return cudaSuccess;
     }
+    if (attr == cudaDevAttrMultiProcessorCount) {
+        *value = 132;
+        return cudaSuccess;
+    }
     *value = 227 * 1024; // as an H100/H200
     return cudaSuccess;
 }
@@ -1486,6 +1490,22 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int)
     prop->multiProcessorCount = 132;
     return cudaSuccess;
 }
+
+namespace emu {
+// Placeholder until the cooperative mode: the blocks of a grid run one after another, so a block
+// that waits at a grid barrier for the others waits forever.
+int blocks_per_sm(const void *, int threads, size_t smem)
+{
+    const int by_threads = 2048 / std::max(threads, 1);
+    const int by_smem = static_cast<int>((228u * 1024u) / (smem + 1024u));
+    return std::max(0, std::min({by_threads, by_smem, 32}));
+}
+bool grid_spin()
+{
+    error("grid barrier: the blocks of a grid run one after another in this emulation");
+    return false;
+}
+} // namespace emu
 
 // ---- streams, graphs, events ----------------------------------------------------------------------
 

@@ -153,6 +153,7 @@ enum cudaMemcpyKind {
 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 enum cudaDeviceAttr {
+    cudaDevAttrMultiProcessorCount = 16,
     cudaDevAttrComputeCapabilityMajor = 75,
     cudaDevAttrMaxSharedMemoryPerBlockOptin = 97
 };
@@ -498,6 +499,18 @@ inline int atomicAdd(int *a, int v)
     *a += v;
     return old;
 }
+inline unsigned atomicAdd(unsigned *a, unsigned v)
+{
+    const unsigned old = *a;
+    *a += v;
+    return old;
+}
+inline int atomicExch(int *a, int v)
+{
+    const int old = *a;
+    *a = v;
+    return old;
+}
 
 // Correctly rounded single operations (tests build with -ffp-contract=off).
 inline float __fmul_rn(float a, float b)
@@ -615,6 +628,20 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t stop)
 cudaError_t cudaEventDestroy(cudaEvent_t event);
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device);
+namespace emu {
+// The occupancy the emulated device reports for a kernel of `threads` threads and `smem` bytes of
+// dynamic shared memory a block (cudaOccupancyMaxActiveBlocksPerMultiprocessor).
+int blocks_per_sm(const void *kernel, int threads, size_t smem);
+// A grid barrier's spin (kernels/cuda/cuda_common.cuh grid_barrier): false when the other blocks
+// cannot arrive (the barrier would hang the device).
+bool grid_spin();
+} // namespace emu
+template<typename F>
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *n, F *f, int threads, size_t smem)
+{
+    *n = emu::blocks_per_sm(reinterpret_cast<const void *>(f), threads, smem);
+    return cudaSuccess;
+}
 namespace emu {
 // The kernel's dynamic shared-memory limit as cudaFuncSetAttribute raised it (run_kernel refuses
 // a launch over 48 KB without it, as the real runtime does).

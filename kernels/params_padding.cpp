@@ -31,3 +31,6 @@
 #include "kernels/rope.h"
 #include "kernels/row_chain.h"
 #include "kernels/sparse_attn.h"
+
+// Launch-argument structs private to kernels/cuda (plain C++ headers).
+#include "cuda/indexer_rows.h"

@@ -16,6 +16,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "indexer_rows.h"
 #include "kv_packed.cuh"
 #include "topk_row.cuh"
 
@@ -28,19 +29,15 @@ constexpr int k_groups = 16; // head groups per block
 constexpr int k_threads = k_keys * k_groups;
 
 // One block's tile (the kernels below); returns at once when no key of the tile is visible.
-__device__ inline void score_tile(float *smem,
-                                  const float *q_all,
-                                  const float *w_all,
-                                  const float *keys,
-                                  const uint16_t *keys_bf16,
-                                  const uint8_t *keys_packed,
-                                  float *scores_all,
-                                  int n_heads,
-                                  int dim,
-                                  int n_keys,
-                                  int64_t scores_ld,
-                                  const int32_t *row_n)
+__device__ inline void score_tile(float *smem, const cuda::IndexerRowsArgs &a)
 {
+    const float *q_all = a.p.q, *w_all = a.p.weights, *keys = a.p.keys;
+    const uint16_t *keys_bf16 = a.p.keys_bf16;
+    const uint8_t *keys_packed = a.p.keys_packed;
+    float *scores_all = a.p.scores;
+    const int n_heads = a.p.n_heads, dim = a.p.dim, n_keys = a.p.n_keys;
+    const int64_t scores_ld = a.scores_ld;
+    const int32_t *row_n = a.row_n;
     float *sq = smem;               // [n_heads * dim]
     float *sw = sq + n_heads * dim; // [n_heads]
     float *sk = sw + n_heads;       // [k_keys][dim + 1]
@@ -100,79 +97,32 @@ __device__ inline void score_tile(float *smem,
     }
 }
 
-__global__ void indexer_scores_kernel(const float *q_all,
-                                      const float *w_all,
-                                      const float *keys,
-                                      const uint16_t *keys_bf16,
-                                      const uint8_t *keys_packed,
-                                      float *scores_all,
-                                      int n_heads,
-                                      int dim,
-                                      int n_keys,
-                                      int64_t scores_ld,
-                                      const int32_t *row_n)
+__global__ void indexer_scores_kernel(cuda::IndexerRowsArgs a)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(float, smem);
-    score_tile(smem,
-               q_all,
-               w_all,
-               keys,
-               keys_bf16,
-               keys_packed,
-               scores_all,
-               n_heads,
-               dim,
-               n_keys,
-               scores_ld,
-               row_n);
+    score_tile(smem, a);
 }
 
 // idxtopk: the same tiles, then the row's last block (counters[row], gridDim.y blocks) runs the
 // row's top-k and index row (topk_row.cuh indexer_topk_tail).
-__global__ void indexer_topk_kernel(const float *q_all,
-                                    const float *w_all,
-                                    const float *keys,
-                                    const uint16_t *keys_bf16,
-                                    const uint8_t *keys_packed,
-                                    float *scores_all,
-                                    int n_heads,
-                                    int dim,
-                                    int n_keys,
-                                    int64_t scores_ld,
-                                    const int32_t *row_n,
-                                    int k,
-                                    int32_t *out,
-                                    int64_t out_ld,
-                                    TopkIndexRows ix,
-                                    int *counters)
+__global__ void indexer_topk_kernel(cuda::IndexerRowsArgs a)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(float, smem);
-    score_tile(smem,
-               q_all,
-               w_all,
-               keys,
-               keys_bf16,
-               keys_packed,
-               scores_all,
-               n_heads,
-               dim,
-               n_keys,
-               scores_ld,
-               row_n);
+    score_tile(smem, a);
     const int r = blockIdx.x;
-    cuda::indexer_topk_tail(scores_all + static_cast<int64_t>(r) * scores_ld,
-                            n_keys,
-                            row_n,
+    cuda::indexer_topk_tail(a.p.scores + static_cast<int64_t>(r) * a.scores_ld,
+                            a.p.n_keys,
+                            a.row_n,
                             r,
-                            k,
-                            out,
-                            out_ld,
-                            ix,
-                            counters + r,
+                            a.k,
+                            a.out,
+                            a.out_ld,
+                            a.ix,
+                            a.counters + r,
                             static_cast<int>(gridDim.y),
                             smem);
 }
@@ -200,17 +150,7 @@ Status indexer_scores_rows_cuda(const IndexerScoreParams &p,
         return Status::success();
     const dim3 grid(n_q, (p.n_keys + k_keys - 1) / k_keys);
     FATHOM_LAUNCH(grid, k_threads, smem_bytes(p.n_heads, p.dim), stream, indexer_scores_kernel)
-    (p.q,
-     p.weights,
-     p.keys,
-     p.keys_bf16,
-     p.keys_packed,
-     p.scores,
-     p.n_heads,
-     p.dim,
-     p.n_keys,
-     scores_ld,
-     row_n);
+    (cuda::indexer_rows_args(p, n_q, scores_ld, row_n));
     return cuda::launch_status();
 }
 
@@ -231,7 +171,6 @@ Status indexer_topk_rows_cuda(const IndexerScoreParams &p,
         return st;
     if ((p.n_keys + k_keys - 1) / k_keys > 65535)
         return Status::invalid("indexer_topk_rows_cuda: bad arguments");
-    const TopkIndexRows ix = o.index_rows ? *o.index_rows : TopkIndexRows{};
     const size_t scoring = smem_bytes(p.n_heads, p.dim);
     if (scoring > 48 * 1024)
         return Status::unsupported("indexer_topk_rows_cuda: n_heads * dim too large (max ~11.5K)");
@@ -241,22 +180,7 @@ Status indexer_topk_rows_cuda(const IndexerScoreParams &p,
         return cuda_status(err);
     const dim3 grid(n_q, (p.n_keys + k_keys - 1) / k_keys);
     FATHOM_LAUNCH(grid, k_threads, smem, stream, indexer_topk_kernel)
-    (p.q,
-     p.weights,
-     p.keys,
-     p.keys_bf16,
-     p.keys_packed,
-     p.scores,
-     p.n_heads,
-     p.dim,
-     p.n_keys,
-     scores_ld,
-     row_n,
-     o.k,
-     o.out,
-     o.out_ld,
-     ix,
-     o.counters);
+    (cuda::indexer_rows_args(p, n_q, scores_ld, row_n, &o));
     return cuda::launch_status();
 }
 

@@ -32,6 +32,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "indexer_rows.h"
 #include "kv_packed.cuh"
 #include "linear_internal.cuh"
 #include "mma_sync.cuh"
@@ -235,21 +236,18 @@ __device__ __forceinline__ void head_terms(float pr[4],
     round_bf16x2(pr[2], pr[3]);
 }
 
-__global__ void __launch_bounds__(k_warps * 32) indexer_scores_mma_kernel(const float *q_all,
-                                                                          const float *w_all,
-                                                                          const float *keys,
-                                                                          const uint16_t *keys16,
-                                                                          const uint8_t *keys8,
-                                                                          float *scores,
-                                                                          int n_q,
-                                                                          int n_heads,
-                                                                          int dim,
-                                                                          int n_keys,
-                                                                          int64_t ld,
-                                                                          const int32_t *row_n)
+__global__ void __launch_bounds__(k_warps * 32)
+    indexer_scores_mma_kernel(cuda::IndexerRowsArgs args)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
+    const float *q_all = args.p.q, *w_all = args.p.weights, *keys = args.p.keys;
+    const uint16_t *keys16 = args.p.keys_bf16;
+    const uint8_t *keys8 = args.p.keys_packed;
+    float *scores = args.p.scores;
+    const int n_q = args.n_q, n_heads = args.p.n_heads, dim = args.p.dim, n_keys = args.p.n_keys;
+    const int64_t ld = args.scores_ld;
+    const int32_t *row_n = args.row_n;
     FATHOM_EXTERN_SHARED(uint32_t, sk); // [k_keys][stride_w] bf16 pairs
     __shared__ int s_lim[k_warps];
     const int stride_w = dim / 2 + 4; // words per key row (== 4 mod 8: conflict-free B reads)
@@ -338,18 +336,15 @@ inline size_t decode_smem_bytes(int n_heads, int dim)
 
 // One decode block's tile (the kernels below); returns at once past the row's visible keys.
 __device__ inline void decode_tile(uint32_t *sk, // [k_dkeys][stride_w] bf16 pairs, then the terms
-                                   const float *q_all,
-                                   const float *w_all,
-                                   const float *keys,
-                                   const uint16_t *keys16,
-                                   const uint8_t *keys8,
-                                   float *scores,
-                                   int n_heads,
-                                   int dim,
-                                   int n_keys,
-                                   int64_t ld,
-                                   const int32_t *row_n)
+                                   const cuda::IndexerRowsArgs &args)
 {
+    const float *q_all = args.p.q, *w_all = args.p.weights, *keys = args.p.keys;
+    const uint16_t *keys16 = args.p.keys_bf16;
+    const uint8_t *keys8 = args.p.keys_packed;
+    float *scores = args.p.scores;
+    const int n_heads = args.p.n_heads, dim = args.p.dim, n_keys = args.p.n_keys;
+    const int64_t ld = args.scores_ld;
+    const int32_t *row_n = args.row_n;
     const int stride_w = dim / 2 + 4;
     float *s_pr = reinterpret_cast<float *>(sk + k_dkeys * stride_w); // [heads16][k_dpr_stride]
     const int ksteps = dim / 16;
@@ -412,58 +407,33 @@ __device__ inline void decode_tile(uint32_t *sk, // [k_dkeys][stride_w] bf16 pai
 }
 
 __global__ void __launch_bounds__(k_warps * 32)
-    indexer_scores_mma_decode_kernel(const float *q_all,
-                                     const float *w_all,
-                                     const float *keys,
-                                     const uint16_t *keys16,
-                                     const uint8_t *keys8,
-                                     float *scores,
-                                     int n_heads,
-                                     int dim,
-                                     int n_keys,
-                                     int64_t ld,
-                                     const int32_t *row_n)
+    indexer_scores_mma_decode_kernel(cuda::IndexerRowsArgs args)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(uint32_t, sk);
-    decode_tile(sk, q_all, w_all, keys, keys16, keys8, scores, n_heads, dim, n_keys, ld, row_n);
+    decode_tile(sk, args);
 }
 
 // idxtopk: the same tiles, then the row's last block (counters[row], gridDim.x blocks) runs the
 // row's top-k and index row with its 128 threads (topk_row.cuh indexer_topk_tail).
 __global__ void __launch_bounds__(k_warps * 32)
-    indexer_topk_mma_decode_kernel(const float *q_all,
-                                   const float *w_all,
-                                   const float *keys,
-                                   const uint16_t *keys16,
-                                   const uint8_t *keys8,
-                                   float *scores,
-                                   int n_heads,
-                                   int dim,
-                                   int n_keys,
-                                   int64_t ld,
-                                   const int32_t *row_n,
-                                   int k,
-                                   int32_t *out,
-                                   int64_t out_ld,
-                                   TopkIndexRows ix,
-                                   int *counters)
+    indexer_topk_mma_decode_kernel(cuda::IndexerRowsArgs args)
 {
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(uint32_t, sk);
-    decode_tile(sk, q_all, w_all, keys, keys16, keys8, scores, n_heads, dim, n_keys, ld, row_n);
+    decode_tile(sk, args);
     const int r = blockIdx.y;
-    cuda::indexer_topk_tail(scores + static_cast<int64_t>(r) * ld,
-                            n_keys,
-                            row_n,
+    cuda::indexer_topk_tail(args.p.scores + static_cast<int64_t>(r) * args.scores_ld,
+                            args.p.n_keys,
+                            args.row_n,
                             r,
-                            k,
-                            out,
-                            out_ld,
-                            ix,
-                            counters + r,
+                            args.k,
+                            args.out,
+                            args.out_ld,
+                            args.ix,
+                            args.counters + r,
                             static_cast<int>(gridDim.x),
                             sk);
 }
@@ -783,17 +753,7 @@ static Status indexer_scores_decode_fast_cuda(const IndexerScoreParams &p,
         return cuda_status(err);
     const dim3 grid((p.n_keys + k_dkeys - 1) / k_dkeys, n_q);
     FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_mma_decode_kernel)
-    (p.q,
-     p.weights,
-     p.keys,
-     p.keys_bf16,
-     p.keys_packed,
-     p.scores,
-     p.n_heads,
-     p.dim,
-     p.n_keys,
-     scores_ld,
-     row_n);
+    (cuda::indexer_rows_args(p, n_q, scores_ld, row_n));
     return cuda::launch_status();
 }
 
@@ -820,18 +780,7 @@ Status indexer_scores_rows_fast_cuda(const IndexerScoreParams &p,
         return cuda_status(err);
     const dim3 grid((n_q + k_rows - 1) / k_rows, (p.n_keys + k_keys - 1) / k_keys);
     FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_scores_mma_kernel)
-    (p.q,
-     p.weights,
-     p.keys,
-     p.keys_bf16,
-     p.keys_packed,
-     p.scores,
-     n_q,
-     p.n_heads,
-     p.dim,
-     p.n_keys,
-     scores_ld,
-     row_n);
+    (cuda::indexer_rows_args(p, n_q, scores_ld, row_n));
     return cuda::launch_status();
 }
 
@@ -850,7 +799,6 @@ Status indexer_topk_rows_fast_cuda(const IndexerScoreParams &p,
         return indexer_topk_rows_cuda(p, n_q, scores_ld, row_n, o, stream);
     if (const Status st = cuda::indexer_topk_rows_check(p, n_q, scores_ld, o, true); !st.ok())
         return st;
-    const TopkIndexRows ix = o.index_rows ? *o.index_rows : TopkIndexRows{};
     const size_t tail = cuda::indexer_topk_smem(o.k, p.n_keys);
     const size_t smem = scoring > tail ? scoring : tail;
     if (smem > 227 * 1024)
@@ -860,22 +808,7 @@ Status indexer_topk_rows_fast_cuda(const IndexerScoreParams &p,
         return cuda_status(err);
     const dim3 grid((p.n_keys + k_dkeys - 1) / k_dkeys, n_q);
     FATHOM_LAUNCH(grid, k_warps * 32, smem, stream, indexer_topk_mma_decode_kernel)
-    (p.q,
-     p.weights,
-     p.keys,
-     p.keys_bf16,
-     p.keys_packed,
-     p.scores,
-     p.n_heads,
-     p.dim,
-     p.n_keys,
-     scores_ld,
-     row_n,
-     o.k,
-     o.out,
-     o.out_ld,
-     ix,
-     o.counters);
+    (cuda::indexer_rows_args(p, n_q, scores_ld, row_n, &o));
     return cuda::launch_status();
 }
 

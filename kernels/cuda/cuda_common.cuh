@@ -238,6 +238,7 @@ constexpr long long k_grid_barrier_timeout_cycles = 1ll << 28;
 #ifdef FATHOM_CUDA_EMULATION
 inline unsigned int load_acquire_gpu(const unsigned int *p)
 {
+    ::emu::grid_preempt(); // shuffled block order: other blocks may run before the load
     return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 #else
@@ -257,6 +258,10 @@ __device__ inline unsigned int load_acquire_gpu(const unsigned int *p)
 // the last arriver zeroes `arrived` and then bumps the generation, the others spin on it with
 // an acquiring load. Returns false in every thread of a block whose wait timed out (the state's
 // timed_out set): the kernel must then stop using the barrier's results.
+// Emulation: a spinning block is parked and the others run (tests/gpu/emu/cuda_runtime.h,
+// "Cooperative launches"); static __shared__ is one copy for all blocks there, so a kernel must
+// not keep a value in static shared memory across a grid barrier (dynamic shared memory is the
+// block's own).
 __device__ inline bool grid_barrier(grid_barrier_state *s, unsigned int blocks)
 {
     __shared__ int s_ok;

@@ -65,7 +65,8 @@ namespace emu {
 
 namespace {
 
-enum class State { Ready, AtBarrier, AtWarp, Done };
+// Spin: the thread waits at a grid barrier (grid_spin); its block is parked (cooperative mode).
+enum class State { Ready, AtBarrier, AtWarp, Spin, Done };
 
 struct Fiber
 {
@@ -87,6 +88,7 @@ struct Fiber
     std::vector<Copy> copies; // queued cp.async copies, in issue order
     long long committed = 0;  // cp.async groups committed so far (the open group's index)
     bool pdlWaited = false;   // this thread has passed pdl_wait() (the prefetch log's order)
+    bool spun = false;        // spinning at a grid barrier since its last synchronisation point
 };
 
 constexpr size_t k_stack = 256 * 1024;
@@ -106,10 +108,45 @@ struct Block
     ucontext_t sched;
     void *sched_sp = nullptr;
     int cur = -1;
+    char *stacks = nullptr; // the fibers' stacks: a slab of the pool (acquire_stacks)
+    // The PDL state of a parked block (g_pdl's blockWaited / closed while it runs).
+    bool pdlWaited = false, pdlClosed = false;
 };
 
 Block *g_block = nullptr;
-char *g_stacks = nullptr;
+// Fiber stack slabs (k_stack x k_max_threads each, reserved, not committed: MAP_NORESERVE); a
+// block holds one from its start to its end, so a launch whose blocks never park uses one slab.
+std::vector<char *> g_stackPool;
+// Fiber steps other than a grid barrier's spin (synchronisation points, fibers finishing, resumes
+// from grid_preempt): a resume round of parked blocks that adds none made no progress.
+long long g_steps = 0;
+// The running launch gave up on its grid barriers (a deadlock): grid_spin() returns false.
+bool g_spinFailed = false;
+
+char *acquire_stacks()
+{
+    if (!g_stackPool.empty()) {
+        char *p = g_stackPool.back();
+        g_stackPool.pop_back();
+        return p;
+    }
+    void *p = mmap(nullptr,
+                   k_stack * k_max_threads,
+                   PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1,
+                   0);
+    if (p == MAP_FAILED) {
+        std::fprintf(stderr, "cuda emulation: no memory for fiber stacks\n");
+        std::abort();
+    }
+    return static_cast<char *>(p);
+}
+void release_stacks(char *p)
+{
+    if (p)
+        g_stackPool.push_back(p);
+}
 // PDL (cuda_runtime.h): the running kernel was launched with the attribute; the running block's
 // non-weight memory is closed (strict mode) until its first pdl_wait(); waits seen in the kernel.
 struct PdlRun
@@ -172,6 +209,7 @@ void fiber_main()
     Block &b = *g_block;
     (*b.body)();
     b.fibers[b.cur].state = State::Done;
+    ++g_steps;
 #ifdef FATHOM_EMU_FAST_SWITCH
     fathom_emu_switch(&b.fibers[b.cur].sp, b.sched_sp); // never comes back
     std::abort();
@@ -184,6 +222,10 @@ void yield(State s)
     Block &b = *g_block;
     Fiber &f = b.fibers[b.cur];
     f.state = s;
+    if (s != State::Spin) {
+        ++g_steps;
+        f.spun = false;
+    }
 #ifdef FATHOM_EMU_FAST_SWITCH
     fathom_emu_switch(&f.sp, b.sched_sp);
 #else
@@ -193,7 +235,7 @@ void yield(State s)
 
 void start_fiber(Block &b, Fiber &f, int i)
 {
-    char *base = g_stacks + static_cast<size_t>(i) * k_stack;
+    char *base = b.stacks + static_cast<size_t>(i) * k_stack;
 #ifdef FATHOM_EMU_FAST_SWITCH
     // The frame fathom_emu_switch pops: FP control words, r15 .. rbp, then fiber_main as the
     // return address above a zero fake return address (entry with rsp = 8 mod 16, as a call).
@@ -215,7 +257,7 @@ void start_fiber(Block &b, Fiber &f, int i)
 #endif
 }
 
-void run_block(Block &b)
+void init_block(Block &b)
 {
     const int n = static_cast<int>(b.block.x * b.block.y * b.block.z);
     b.fibers.assign(n, Fiber{});
@@ -224,6 +266,16 @@ void run_block(Block &b)
         f.tid = dim3(i % b.block.x, (i / b.block.x) % b.block.y, i / (b.block.x * b.block.y));
         start_fiber(b, f, i);
     }
+}
+
+// Done: every thread finished; Parked: a thread spins at a grid barrier (grid_spin) and no other
+// can go on; Failed: an error was reported (the block is abandoned).
+enum class Run { Done, Parked, Failed };
+
+// Runs the block's fibers until it is done, parked or failed (g_block = &b).
+Run run_block(Block &b)
+{
+    const int n = static_cast<int>(b.fibers.size());
     const int warps = (n + 31) / 32;
     for (;;) {
         bool ran = false;
@@ -254,7 +306,7 @@ void run_block(Block &b)
             if (at != l1 - l0) {
                 if (at + done + barrier == l1 - l0) {
                     error("warp operation reached by only part of a warp");
-                    return;
+                    return Run::Failed;
                 }
                 continue;
             }
@@ -269,7 +321,7 @@ void run_block(Block &b)
                               ? "lanes of a warp at different warp operations"
                               : "warpgroup collective (wgmma) in a warpgroup of fewer than 128 "
                                 "threads");
-                    return;
+                    return Run::Failed;
                 }
                 if (w != g0 + 3)
                     continue; // the warpgroup's last warp checks the other three
@@ -301,7 +353,7 @@ void run_block(Block &b)
                 if (!same) {
                     error(l1 - l0 != 32 ? "warp collective (mma) in a warp of fewer than 32 threads"
                                         : "lanes of a warp at different warp operations");
-                    return;
+                    return Run::Failed;
                 }
                 void *lanes[32];
                 for (int i = l0; i < l1; ++i)
@@ -334,13 +386,14 @@ void run_block(Block &b)
         }
         if (released)
             continue;
-        int done = 0, barrier = 0;
+        int done = 0, barrier = 0, spin = 0;
         for (const Fiber &f : b.fibers) {
             done += f.state == State::Done;
             barrier += f.state == State::AtBarrier;
+            spin += f.state == State::Spin;
         }
         if (done == n)
-            return;
+            return Run::Done;
         if (done + barrier == n) {
             for (Fiber &f : b.fibers)
                 if (f.state == State::AtBarrier)
@@ -353,8 +406,10 @@ void run_block(Block &b)
             }
             continue;
         }
+        if (spin != 0)
+            return Run::Parked; // the others wait for the spinning thread(s)
         error("deadlock: threads wait at different synchronisation points");
-        return;
+        return Run::Failed;
     }
 }
 
@@ -582,6 +637,26 @@ BlockOrder &block_order()
     return o;
 }
 
+// FATHOM_EMU_SMS (read once): the emulated SM count (default 132, an H100/H200's), reported by
+// cudaGetDeviceProperties and cudaDevAttrMultiProcessorCount and the factor of a kernel's
+// co-resident capacity (blocks_per_sm x SMs): a test can make a cooperative grid small.
+int emulated_sms()
+{
+    static const int sms = [] {
+        const char *env = std::getenv("FATHOM_EMU_SMS");
+        if (!env || !*env)
+            return 132;
+        const long n = std::strtol(env, nullptr, 10);
+        if (n < 1 || n > 4096) {
+            std::fprintf(stderr, "cuda emulation: FATHOM_EMU_SMS=%s not understood; 132\n", env);
+            return 132;
+        }
+        std::fprintf(stderr, "cuda emulation: %ld SMs\n", n);
+        return static_cast<int>(n);
+    }();
+    return sms;
+}
+
 } // namespace
 
 cudaError_t set_max_dynamic_smem(const void *kernel, int bytes)
@@ -624,27 +699,25 @@ void run_kernel(dim3 grid,
             return;
         }
     }
-    if (!g_stacks) {
-        void *p = mmap(nullptr,
-                       k_stack * k_max_threads,
-                       PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                       -1,
-                       0);
-        if (p == MAP_FAILED) {
-            std::fprintf(stderr, "cuda emulation: no memory for fiber stacks\n");
-            std::abort();
-        }
-        g_stacks = static_cast<char *>(p);
-    }
     ++g_launches;
     DeviceAccess open;
-    Block b;
-    b.grid = grid;
-    b.block = block;
-    b.body = &body;
-    b.smem.assign(smem + 16, 0xFF);
-    g_block = &b;
+    // The blocks start one after another in the block order; a block whose thread spins at a
+    // grid barrier is parked with its fibers (its own Block and stack slab) and the next one
+    // starts, until every block has started or the parked ones fill the kernel's co-resident
+    // capacity; then the parked blocks are resumed round-robin (see cuda_runtime.h).
+    auto fresh = [&] {
+        auto nb = std::make_unique<Block>();
+        nb->grid = grid;
+        nb->block = block;
+        nb->body = &body;
+        nb->smem.assign(smem + 16, 0xFF);
+        nb->stacks = acquire_stacks();
+        return nb;
+    };
+    std::unique_ptr<Block> cur = fresh();
+    std::vector<std::unique_ptr<Block>> parked;
+    g_block = cur.get();
+    g_spinFailed = false;
     g_pdl = PdlRun{};
     g_pdl.on = pdl;
     g_pdl.kernel = kernel;
@@ -656,29 +729,97 @@ void run_kernel(dim3 grid,
         std::iota(order.perm.begin(), order.perm.end(), 0u);
         std::shuffle(order.perm.begin(), order.perm.end(), order.rng);
     }
-    for (uint64_t k = 0; k < nblocks; ++k) {
-        const uint64_t i = order.kind == BlockOrder::Forward   ? k
-                           : order.kind == BlockOrder::Reverse ? nblocks - 1 - k
-                                                               : order.perm[k];
-        b.bid = dim3(static_cast<unsigned>(i % grid.x),
-                     static_cast<unsigned>(i / grid.x % grid.y),
-                     static_cast<unsigned>(i / grid.x / grid.y));
-        std::fill(b.smem.begin(), b.smem.end(), 0xFF);
-        b.async_smem = b.smem;
-        b.proxy_fence_pending = false;
-        b.bar_or_pending = b.bar_or_result = 0;
-        b.wg_state.clear();
-        if (pdl) {
-            ++g_pdlCounts.blocks;
-            g_pdl.blockWaited = false;
-            g_pdl.closed = pdl_close();
-        }
-        run_block(b);
+    // The most blocks resident at once (asked only once a block has parked).
+    uint64_t capacity = 0;
+    auto room = [&] {
+        if (parked.empty())
+            return true;
+        if (capacity == 0)
+            capacity = 1ull * blocks_per_sm(kernel, static_cast<int>(threads), smem) * emulated_sms();
+        return parked.size() < capacity;
+    };
+    // A block leaves the device: its PDL state kept, the device region open again.
+    auto leave = [](Block &lb) {
+        lb.pdlWaited = g_pdl.blockWaited;
+        lb.pdlClosed = g_pdl.closed;
         if (g_pdl.closed) {
             g_pdl.closed = false;
             pdl_open();
         }
+    };
+    uint64_t k = 0;
+    for (;;) {
+        for (; k < nblocks && room(); ++k) {
+            const uint64_t i = order.kind == BlockOrder::Forward   ? k
+                               : order.kind == BlockOrder::Reverse ? nblocks - 1 - k
+                                                                   : order.perm[k];
+            Block &b = *cur;
+            g_block = &b;
+            b.bid = dim3(static_cast<unsigned>(i % grid.x),
+                         static_cast<unsigned>(i / grid.x % grid.y),
+                         static_cast<unsigned>(i / grid.x / grid.y));
+            std::fill(b.smem.begin(), b.smem.end(), 0xFF);
+            b.async_smem = b.smem;
+            b.proxy_fence_pending = false;
+            b.bar_or_pending = b.bar_or_result = 0;
+            b.wg_state.clear();
+            if (pdl) {
+                ++g_pdlCounts.blocks;
+                g_pdl.blockWaited = false;
+                g_pdl.closed = pdl_close();
+            }
+            init_block(b);
+            const Run r = run_block(b);
+            leave(b);
+            if (r == Run::Parked) {
+                parked.push_back(std::move(cur));
+                cur = fresh();
+            }
+        }
+        if (parked.empty())
+            break;
+        // A resume round: each parked block once, its spinning threads' grid_spin() returning.
+        const long long steps = g_steps;
+        const size_t alive = parked.size();
+        for (size_t j = 0; j < parked.size();) {
+            Block &b = *parked[j];
+            g_block = &b;
+            g_pdl.blockWaited = b.pdlWaited;
+            g_pdl.closed = b.pdlClosed && pdl_close();
+            for (Fiber &f : b.fibers)
+                if (f.state == State::Spin)
+                    f.state = State::Ready;
+            const Run r = run_block(b);
+            leave(b);
+            if (r == Run::Parked) {
+                ++j;
+                continue;
+            }
+            release_stacks(b.stacks);
+            parked.erase(parked.begin() + static_cast<std::ptrdiff_t>(j));
+        }
+        if (!g_spinFailed && parked.size() == alive && g_steps == steps) {
+            // Every resumed spinner spun again and none may start: memory cannot change.
+            char buf[320];
+            std::snprintf(buf,
+                          sizeof buf,
+                          "kernel 0x%zx (addr2line -f -C -e <test> 0x%zx): deadlock at a grid "
+                          "barrier, %s (%zu of %llu blocks parked, %llu never started; %llu "
+                          "resident at most)",
+                          static_cast<size_t>(image_offset(kernel)),
+                          static_cast<size_t>(image_offset(kernel)),
+                          k < nblocks ? "more blocks wait at a grid barrier than can be resident"
+                                      : "a block never arrives",
+                          parked.size(),
+                          static_cast<unsigned long long>(nblocks),
+                          static_cast<unsigned long long>(nblocks - k),
+                          static_cast<unsigned long long>(capacity));
+            report(buf);
+            g_spinFailed = true; // the next round's spinners give up (the device's time-out)
+        }
     }
+    release_stacks(cur->stacks);
+    cur.reset();
     g_block = nullptr;
     if (pdl && g_pdl.waits == 0) {
         ++g_pdlCounts.noWait;
@@ -1474,7 +1615,7 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int)
         return cudaSuccess;
     }
     if (attr == cudaDevAttrMultiProcessorCount) {
-        *value = 132;
+        *value = emu::emulated_sms();
         return cudaSuccess;
     }
     *value = 227 * 1024; // as an H100/H200
@@ -1487,23 +1628,44 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int)
     prop->totalGlobalMem = emu::k_region;
     prop->major = 9;
     prop->minor = 0;
-    prop->multiProcessorCount = 132;
+    prop->multiProcessorCount = emu::emulated_sms();
     return cudaSuccess;
 }
 
 namespace emu {
-// Placeholder until the cooperative mode: the blocks of a grid run one after another, so a block
-// that waits at a grid barrier for the others waits forever.
+// A plausible model of an sm_90 SM's occupancy (not the real calculator): 2048 threads, 228 KiB
+// of shared memory of which each block also takes 1 KiB reserved, at most 32 blocks; registers
+// and static shared memory are not counted (the kernels here stay within them).
 int blocks_per_sm(const void *, int threads, size_t smem)
 {
     const int by_threads = 2048 / std::max(threads, 1);
     const int by_smem = static_cast<int>((228u * 1024u) / (smem + 1024u));
     return std::max(0, std::min({by_threads, by_smem, 32}));
 }
+// The block is parked (run_kernel resumes it when no other block may start); false once the
+// launch has been found deadlocked (every spinner then gives up, as the device's time-out).
 bool grid_spin()
 {
-    error("grid barrier: the blocks of a grid run one after another in this emulation");
-    return false;
+    if (!g_block || g_block->cur < 0) {
+        report("grid barrier spin outside a kernel");
+        return false;
+    }
+    if (g_spinFailed)
+        return false;
+    g_block->fibers[g_block->cur].spun = true;
+    yield(State::Spin);
+    return !g_spinFailed;
+}
+void grid_preempt()
+{
+    BlockOrder &o = block_order();
+    if (o.kind != BlockOrder::Shuffle || g_spinFailed || !g_block || g_block->cur < 0
+        || g_block->fibers[g_block->cur].spun)
+        return; // not inside a spin loop: a resume there must show whether the spinner spun again
+    if (std::uniform_int_distribution<int>(0, 1)(o.rng) != 0) {
+        yield(State::Spin);
+        ++g_steps; // resumed: it may change memory now (arrive), which is progress
+    }
 }
 } // namespace emu
 

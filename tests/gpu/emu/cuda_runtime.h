@@ -19,6 +19,30 @@
   (NaN for floats), so reads of unwritten shared memory show up; static __shared__ arrays are
   zero-initialised once and keep their values between blocks.
 
+  Cooperative launches (grid barriers: kernels/cuda/cuda_common.cuh grid_barrier). A thread that
+  spins at a grid barrier calls emu::grid_spin(); its block is then parked, whole (its fibers,
+  dynamic and async shared memory, warpgroup state, cp.async queues, PDL wait state and the
+  strict mode's closed memory), and the launch starts the next block in the block order. Once
+  every block has started, or the parked blocks fill the kernel's co-resident capacity
+  (blocks_per_sm x the emulated SM count, FATHOM_EMU_SMS, default 132), the parked blocks are
+  resumed round-robin: each spinner's grid_spin() returns true and it re-reads the barrier; new
+  blocks start again when blocks finish. A resume round in which no resumed block did anything
+  but spin again, with no block free to start, is a deadlock (memory cannot change any more):
+  the emulator reports it, naming the kernel ("more blocks wait at a grid barrier than can be
+  resident" or "a block never arrives"), and every grid_spin() of the launch returns false from
+  then on (the barrier gives up and sets timed_out, as the device's time-out). Under
+  FATHOM_EMU_BLOCK_ORDER=shuffle a block may also be parked at a barrier's acquiring loads
+  (emu::grid_preempt), so the window between a block's arrival and its read of the generation
+  is open to the other blocks. A block that never
+  spins runs exactly as before: one after another, to completion. Blocks interleave only at grid
+  barriers, so static __shared__ (one copy for all blocks here) stays correct as long as no
+  kernel keeps a value in it across a grid barrier. Each alive block has its own fiber-stack
+  slab (256 KiB x 1024 threads of address space, reserved with MAP_NORESERVE; only the touched
+  pages cost memory, a few KiB a thread), taken from a pool and returned when the block ends: a
+  launch whose blocks never park uses one slab as before; a cooperative grid of n blocks of t
+  threads costs about n x t x (the stack a thread touches) while its blocks are parked, so the
+  tests keep such grids small (FATHOM_EMU_SMS=2 makes the capacity small too).
+
   Runtime API: "device" memory comes from one reserved region (cudaMalloc is a first-fit
   allocator over it, so an impossible request fails with cudaErrorMemoryAllocation as on the
   device). Streams execute in order at once (asynchronous calls complete before they return),
@@ -43,9 +67,11 @@
   a kernel must never see).
 
   Not modelled: memory races between threads (fibers never interleave between sync points;
-  blocks never interleave at all, and memory is coherent: a missing fence or an L1-cached read of
-  another block's stores passes here in any block order),
-  device math accuracy (the host's libm is used), timing. Only for tests.
+  blocks interleave only at grid barriers, and memory is coherent: a missing fence or an
+  L1-cached read of another block's stores passes here in any block order; a grid barrier's
+  acquire and fences are no-ops here), the real occupancy calculator (blocks_per_sm is a model:
+  registers and static shared memory not counted), device math accuracy (the host's libm is
+  used), timing. Only for tests.
 */
 
 #define FATHOM_CUDA_EMULATION 1
@@ -630,11 +656,23 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device);
 namespace emu {
 // The occupancy the emulated device reports for a kernel of `threads` threads and `smem` bytes of
-// dynamic shared memory a block (cudaOccupancyMaxActiveBlocksPerMultiprocessor).
+// dynamic shared memory a block (cudaOccupancyMaxActiveBlocksPerMultiprocessor): a model of an
+// sm_90 SM (2048 threads, 228 KiB of shared memory with 1 KiB reserved a block, at most 32
+// blocks); registers and static shared memory are not counted.
 int blocks_per_sm(const void *kernel, int threads, size_t smem);
-// A grid barrier's spin (kernels/cuda/cuda_common.cuh grid_barrier): false when the other blocks
-// cannot arrive (the barrier would hang the device).
+// A grid barrier's spin (kernels/cuda/cuda_common.cuh grid_barrier): parks the calling block
+// until the scheduler resumes it (see "Cooperative launches" above); true: re-read the barrier;
+// false: the launch is deadlocked (the other blocks cannot arrive: the barrier would hang the
+// device), give up.
 bool grid_spin();
+// A point where another block may run first (a grid barrier's acquiring loads): under
+// FATHOM_EMU_BLOCK_ORDER=shuffle the block is parked there at random (one draw in two), except
+// inside a spin loop (after a grid_spin() of the thread since its last synchronisation point);
+// else nothing. So a barrier that reads its generation after arriving (a race on the device: the
+// last arriver may bump it in between) deadlocks in shuffled order. A block resumed from such a
+// point counts as progress (it may arrive next); at most two a barrier, so a deadlock is still
+// found.
+void grid_preempt();
 } // namespace emu
 template<typename F>
 cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *n, F *f, int threads, size_t smem)

@@ -1150,15 +1150,24 @@ void opRows(const CudaExecutor::Profile &prof, int steps, double bw, size_t limi
 constexpr double kFitReserve = 20.0 * (1ull << 30);
 constexpr int kFlashLayers = 43;
 
-// --repeat: the number of main layers (> the folder's to repeat, else the folder's own).
-int repeatedLayers(const ModelWeights &w, int repeat, int firstLayer)
+// --repeat: the number of main layers (> the folder's to repeat, else the folder's own), from
+// the folder's config and tensor sizes (its mapping: the one model load follows this).
+int repeatedLayers(const std::string &dir, const ModelConfig &config, int repeat, int firstLayer)
 {
-    const int written = w.config().numHiddenLayers;
+    const int written = config.numHiddenLayers;
     if (repeat >= 0)
         return std::max(repeat, written);
+    auto store = TensorStore::open(dir);
+    if (!store)
+        return written; // the load that follows reports it
+    // As loaded: ModelWeights converts an FP8 folder's wo_a weights to bf16 (fromStore), which
+    // replace the FP8 ones under the same names (the same sums in the same order).
+    const bool fp8 = config.linearFormat() == WeightFormat::Fp8;
     double layerBytes = 0, otherBytes = 0;
-    for (const TensorView *v : w.store().tensors()) {
-        const double bytes = double((v->bytes + 255) / 256 * 256); // as uploaded
+    for (const TensorView *v : (*store)->tensors()) {
+        const bool woA = fp8 && v->name.ends_with("attn.wo_a.weight");
+        const size_t loaded = woA ? static_cast<size_t>(v->numel()) * 2 : v->bytes;
+        const double bytes = double((loaded + 255) / 256 * 256); // as uploaded
         (v->name.rfind("layers.", 0) == 0 ? layerBytes : otherBytes) += bytes;
     }
     size_t freeB = 0, totalB = 0;
@@ -1250,28 +1259,29 @@ int main(int argc, char **argv)
         }
         std::printf("  written in %.1f s\n", seconds(t0, std::chrono::steady_clock::now()));
     }
-    auto weights = ModelWeights::load(dir);
+    // --repeat: the layer count first (config and tensor sizes), then one load.
+    int written = 0, n = 0;
+    if (repeat != 0) {
+        auto config = loadModelConfig(dir);
+        if (!config) {
+            std::printf("FAIL: %s\n", config.error().toString().c_str());
+            return 1;
+        }
+        written = config->numHiddenLayers;
+        n = repeatedLayers(dir, *config, repeat, firstLayer);
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    auto weights = n > written ? ModelWeights::loadRepeated(dir, n) : ModelWeights::load(dir);
     if (!weights) {
         std::printf("FAIL: %s\n", weights.error().toString().c_str());
         return 1;
     }
-    if (repeat != 0) {
-        const int written = (*weights)->config().numHiddenLayers;
-        const int n = repeatedLayers(**weights, repeat, firstLayer);
-        if (n > written) {
-            const auto t0 = std::chrono::steady_clock::now();
-            weights = ModelWeights::loadRepeated(dir, n);
-            if (!weights) {
-                std::printf("FAIL: %s\n", weights.error().toString().c_str());
-                return 1;
-            }
-            row("slice: written layers repeated",
-                fmt("%.0f layers", n),
-                fmt("(layer l = written layer l mod %.0f, ", written)
-                    + fmt("distinct device copies; mapped in %.1f s)",
-                          seconds(t0, std::chrono::steady_clock::now())));
-        }
-    }
+    if (n > written)
+        row("slice: written layers repeated",
+            fmt("%.0f layers", n),
+            fmt("(layer l = written layer l mod %.0f, ", written)
+                + fmt("distinct device copies; mapped in %.1f s)",
+                      seconds(t0, std::chrono::steady_clock::now())));
     auto model = V4Model::create(**weights);
     if (!model) {
         std::printf("FAIL: %s\n", model.error().toString().c_str());

@@ -6818,6 +6818,251 @@ void testLtExperts()
 #endif
 }
 
+// ---- the grid barrier (cuda_common.cuh grid_barrier; grid_barrier_probe.cu) ---------------------
+
+// The probe's CPU twin: slots [phases][blocks] (see cuda_ops.h grid_barrier_probe_cuda).
+std::vector<uint32_t> gridBarrierTwin(int blocks, int phases)
+{
+    std::vector<uint32_t> v(static_cast<size_t>(blocks) * phases);
+    for (int b = 0; b < blocks; ++b)
+        v[b] = static_cast<uint32_t>(b) * 2654435761u + 12345u;
+    for (int p = 1; p < phases; ++p) {
+        uint32_t sum = 0;
+        for (int b = 0; b < blocks; ++b)
+            sum += v[static_cast<size_t>(p - 1) * blocks + b];
+        for (int b = 0; b < blocks; ++b)
+            v[static_cast<size_t>(p) * blocks + b] = sum * 31u + static_cast<uint32_t>(b + p);
+    }
+    return v;
+}
+
+#ifdef FATHOM_CUDA_EMULATION
+// A grid barrier one block more than the grid has: every block waits for a block that never
+// arrives (the emulator reports the deadlock, the barrier gives up and sets timed_out).
+void gridBarrierNeverKernel(k::cuda::grid_barrier_state *s, int *passed)
+{
+    if (k::cuda::grid_barrier(s, gridDim.x + 1) && threadIdx.x == 0)
+        atomicAdd(passed, 1);
+}
+#endif
+
+void testGridBarrier()
+{
+    const int most = k::grid_barrier_probe_max_blocks();
+    int sms = 0;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    report(most > 0 && sms > 0 && most % sms == 0,
+           "grid barrier: the probe's co-resident capacity " + std::to_string(most) + " blocks on "
+               + std::to_string(sms) + " SMs");
+    if (most <= 0)
+        return;
+    cudaStream_t stream = nullptr;
+    if (!cudaOk(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "grid barrier stream"))
+        return;
+    const std::string pdl = k::cuda_pdl_enabled() ? "PDL on" : "PDL off";
+    Dev<uint32_t> state(4); // cuda::grid_barrier_state: arrived, generation, timed_out, pad
+    cudaMemset(state.get(), 0, 16);
+    uint32_t generation = 0;
+    // The state after the launches so far: arrived 0, the generation counted on, no time-out.
+    auto stateOk = [&](uint32_t barriers) {
+        generation += barriers;
+        const auto st = state.host();
+        return st[0] == 0 && st[1] == generation && st[2] == 0;
+    };
+
+    // Several shapes, each twice on the same state (eager launches, the slots poisoned before).
+    std::vector<std::pair<int, int>> shapes = {{1, 1}, {1, 4}, {2, 2}, {3, 5}, {16, 7}, {33, 3}};
+    shapes.push_back({std::min(most, 132), 4});
+#ifndef FATHOM_CUDA_EMULATION
+    shapes.push_back({std::min(most, 264), 100});
+    shapes.push_back({most, 5}); // every block the device holds at once
+#endif
+    for (const auto &[blocks0, phases] : shapes) {
+        const int blocks = std::min(blocks0, most);
+        const auto want = gridBarrierTwin(blocks, phases);
+        Dev<uint32_t> slots(want.size());
+        bool ok = true;
+        for (int run = 0; run < 2; ++run) {
+            cudaMemset(slots.get(), 0xFF, want.size() * 4);
+            ok = ok && statusOk(k::grid_barrier_probe_cuda(state.get(), slots.get(), blocks, phases,
+                                                           stream),
+                                "grid_barrier_probe_cuda");
+            ok = ok && cudaOk(cudaStreamSynchronize(stream), "grid barrier probe sync");
+            ok = ok && slots.host() == want && stateOk(static_cast<uint32_t>(phases - 1));
+        }
+        report(ok,
+               "grid barrier probe: " + std::to_string(blocks) + " blocks, "
+                   + std::to_string(phases) + " phases, twice on one state, equal to the twin, "
+                   + "state reset (" + pdl + ")");
+    }
+
+    // Under a graph: poison + probe captured, replayed 3 times; the state persists across
+    // replays (the generation counts on, arrived back to 0 after each).
+    {
+        const int blocks = std::min(most, 24), phases = 6;
+        const auto want = gridBarrierTwin(blocks, phases);
+        Dev<uint32_t> slots(want.size());
+        cudaGraph_t graph = nullptr;
+        cudaGraphExec_t exec = nullptr;
+        bool ok = cudaOk(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal),
+                         "grid barrier capture");
+        if (ok) {
+            cudaMemsetAsync(slots.get(), 0xFF, want.size() * 4, stream);
+            const k::Status st = k::grid_barrier_probe_cuda(state.get(), slots.get(), blocks,
+                                                            phases, stream);
+            ok = cudaOk(cudaStreamEndCapture(stream, &graph), "grid barrier end capture")
+                 && statusOk(st, "grid_barrier_probe_cuda (captured)")
+                 && cudaOk(cudaGraphInstantiate(&exec, graph, 0), "grid barrier instantiate");
+        }
+        for (int r = 0; ok && r < 3; ++r) {
+            ok = cudaOk(cudaGraphLaunch(exec, stream), "grid barrier replay")
+                 && cudaOk(cudaStreamSynchronize(stream), "grid barrier replay sync")
+                 && slots.host() == want && stateOk(static_cast<uint32_t>(phases - 1));
+        }
+        report(ok,
+               "grid barrier probe under a graph: 3 replays of " + std::to_string(blocks)
+                   + " blocks x " + std::to_string(phases) + " phases on one state (" + pdl + ")");
+        if (exec)
+            cudaGraphExecDestroy(exec);
+        if (graph)
+            cudaGraphDestroy(graph);
+    }
+
+#ifdef FATHOM_CUDA_EMULATION
+    // Strict mode (the whole-model test's): every PDL block starts with the device region closed
+    // until its wait; the parked blocks' wait state is switched with them.
+    {
+        const int blocks = std::min(most, 12), phases = 4;
+        const auto want = gridBarrierTwin(blocks, phases);
+        Dev<uint32_t> slots(want.size());
+        cudaMemset(slots.get(), 0xFF, want.size() * 4);
+        const int before = emu::error_count();
+        emu::set_strict(true);
+        const k::Status st = k::grid_barrier_probe_cuda(state.get(), slots.get(), blocks, phases,
+                                                        stream);
+        cudaStreamSynchronize(stream);
+        emu::set_strict(false);
+        report(st.ok() && emu::error_count() == before && slots.host() == want
+                   && stateOk(static_cast<uint32_t>(phases - 1)),
+               "grid barrier probe in strict mode: " + std::to_string(blocks) + " blocks x "
+                   + std::to_string(phases) + " phases (" + pdl + ")");
+    }
+#endif
+
+    // The launcher refuses a grid the device cannot hold at once (nothing launched).
+    {
+        Dev<uint32_t> slots(static_cast<size_t>(most + 1) * 2);
+        const k::Status st = k::grid_barrier_probe_cuda(state.get(), slots.get(), most + 1, 2,
+                                                        stream);
+        report(st.code == k::StatusCode::InvalidArgument && stateOk(0),
+               std::string("grid barrier probe: a grid of capacity + 1 blocks refused (")
+                   + st.message + ")");
+    }
+
+#ifdef FATHOM_CUDA_EMULATION
+    // The emulator's deadlocks (small emulated devices only: FATHOM_EMU_SMS <= 4 keeps the parked
+    // blocks few): an oversize grid launched past the check, and a block that never arrives.
+    if (most <= 64) {
+        const int blocks = most + 1, phases = 3;
+        Dev<uint32_t> slots(static_cast<size_t>(blocks) * phases);
+        (void) cudaGetLastError();
+        const int before = emu::error_count();
+        const k::Status st = k::grid_barrier_probe_cuda(state.get(), slots.get(), blocks, phases,
+                                                        stream, false);
+        cudaStreamSynchronize(stream);
+        const int errors = emu::error_count() - before;
+        (void) cudaGetLastError();
+        const auto s = state.host();
+        report(errors >= 1 && s[2] == 1,
+               "grid barrier probe: " + std::to_string(blocks) + " blocks on a device of "
+                   + std::to_string(most)
+                   + " (check skipped): the emulator reports the deadlock (" + std::to_string(errors)
+                   + " errors, launch status: " + (st.ok() ? "ok" : st.message) + "), timed_out "
+                   + std::to_string(s[2]));
+        cudaMemset(state.get(), 0, 16);
+        generation = 0;
+
+        Dev<int> passed(1);
+        cudaMemset(passed.get(), 0, 4);
+        const int before2 = emu::error_count();
+        FATHOM_EMU_LAUNCH(4, 64, 0, stream, gridBarrierNeverKernel)
+        (reinterpret_cast<k::cuda::grid_barrier_state *>(state.get()), passed.get());
+        cudaStreamSynchronize(stream);
+        const int errors2 = emu::error_count() - before2;
+        (void) cudaGetLastError();
+        const auto s2 = state.host();
+        const auto p2 = passed.host();
+        report(errors2 >= 1 && s2[2] == 1 && p2[0] == 0,
+               "grid barrier: a barrier one block never reaches: the emulator reports the "
+               "deadlock ("
+                   + std::to_string(errors2) + " errors), timed_out " + std::to_string(s2[2])
+                   + ", no block passed");
+        cudaMemset(state.get(), 0, 16);
+    } else {
+        std::printf("NOTE: grid barrier deadlock checks skipped (%d co-resident blocks; "
+                    "FATHOM_EMU_SMS=2 runs them)\n",
+                    most);
+    }
+#else
+    // The barrier's cost: 1000 graph replays of a 100-phase probe against a 1-phase one.
+    {
+        std::string line = "GRIDBARRIER us/barrier";
+        bool ok = true;
+        for (int blocks : {132, 264}) {
+            if (blocks > most)
+                continue;
+            Dev<uint32_t> slots(static_cast<size_t>(blocks) * 100);
+            float ms[2] = {0, 0};
+            for (int v = 0; ok && v < 2; ++v) {
+                const int phases = v == 0 ? 100 : 1;
+                cudaGraph_t graph = nullptr;
+                cudaGraphExec_t exec = nullptr;
+                cudaEvent_t e0 = nullptr, e1 = nullptr;
+                ok = cudaOk(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal), "capture");
+                if (!ok)
+                    break;
+                const k::Status st
+                    = k::grid_barrier_probe_cuda(state.get(), slots.get(), blocks, phases, stream);
+                ok = cudaOk(cudaStreamEndCapture(stream, &graph), "end capture")
+                     && statusOk(st, "grid_barrier_probe_cuda (timing)")
+                     && cudaOk(cudaGraphInstantiate(&exec, graph, 0), "instantiate")
+                     && cudaOk(cudaEventCreate(&e0), "event") && cudaOk(cudaEventCreate(&e1), "event");
+                for (int r = 0; ok && r < 20; ++r) // warm-up
+                    ok = cudaOk(cudaGraphLaunch(exec, stream), "replay");
+                ok = ok && cudaOk(cudaEventRecord(e0, stream), "record");
+                for (int r = 0; ok && r < 1000; ++r)
+                    ok = cudaOk(cudaGraphLaunch(exec, stream), "replay");
+                ok = ok && cudaOk(cudaEventRecord(e1, stream), "record")
+                     && cudaOk(cudaEventSynchronize(e1), "sync")
+                     && cudaOk(cudaEventElapsedTime(&ms[v], e0, e1), "elapsed");
+                if (e0)
+                    cudaEventDestroy(e0);
+                if (e1)
+                    cudaEventDestroy(e1);
+                if (exec)
+                    cudaGraphExecDestroy(exec);
+                if (graph)
+                    cudaGraphDestroy(graph);
+            }
+            const auto st = state.host();
+            ok = ok && st[2] == 0 && st[0] == 0;
+            char buf[160];
+            std::snprintf(buf,
+                          sizeof buf,
+                          " %d blocks %.3f (100 phases %.1f us, 1 phase %.1f us a launch)",
+                          blocks,
+                          (ms[0] - ms[1]) * 1000.0 / 1000.0 / 99.0,
+                          ms[0],
+                          ms[1]);
+            line += buf;
+        }
+        std::printf("%s\n", line.c_str());
+        report(ok, "grid barrier timing: no time-out, arrived back to 0 (" + pdl + ")");
+    }
+#endif
+    cudaStreamDestroy(stream);
+}
+
 } // namespace
 
 int main()
@@ -6886,6 +7131,9 @@ int main()
         {"mhc", {testMhc, testMhcPreNorm, testMhcPostPreNorm, testMhcFastBits, testMhcDotsTile}},
         // prefillother: the 8K prefill's other ops (the tiled mHC dots, the compressor's runs).
         {"prefillother", {testMhcDotsTile, testCompressorRuns}},
+        // The grid barrier of cooperative launches (coopemu): the probe against its twin, graph
+        // replays, the launcher's refusal, the emulator's deadlocks (FATHOM_EMU_SMS <= 4).
+        {"gridbarrier", {testGridBarrier}},
         // The kernels whose last block finishes the others' work: the mHC pre and post+pre
         // launches, routing + grouping, the attention's split merge, the w2 launch's MoE combine.
         {"handoff",
@@ -6957,6 +7205,7 @@ int main()
     testConversions();
     testBf16State();
     testSampling();
+    testGridBarrier();
 #ifdef FATHOM_CUDA_EMULATION
     {
         // pdl: with PDL on (the default) every kernel above was launched with the attribute, and

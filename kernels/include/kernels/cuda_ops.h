@@ -351,6 +351,21 @@ Status linear_grouped_tc_cuda(const linear_params *items,
 // b [32][2], c/d [32][4] by lane; kind 1: m16n8k16 bf16, same shapes). mma_sync.cuh's layout.
 Status mma_probe_cuda(
     int kind, const uint32_t *a, const uint32_t *b, const float *c, float *d, CUstream_st *stream);
+// Test probe of the grid barrier (kernels/cuda/cuda_common.cuh grid_barrier, grid_barrier_probe.cu):
+// a grid of `blocks` blocks runs `phases` phases with a grid barrier between each two; phase 0
+// writes slots[0][b] = b * 2654435761 + 12345, phase p > 0 slots[p][b] = (sum of slots[p - 1][*])
+// * 31 + b + p (uint32, wrapping). slots [phases, blocks]; state: 16 bytes of device memory
+// (cuda::grid_barrier_state), zeroed once, its third 32-bit word nonzero after a wait timed out.
+// InvalidArgument when blocks exceed what the device holds at once; check_resident = false skips
+// that check (tests: an oversize grid on purpose, which times out on the device).
+Status grid_barrier_probe_cuda(void *state,
+                               uint32_t *slots,
+                               int blocks,
+                               int phases,
+                               CUstream_st *stream,
+                               bool check_resident = true);
+// The most blocks grid_barrier_probe_cuda takes on the current device (0: cannot be asked).
+int grid_barrier_probe_max_blocks();
 
 /** Device-resident grouping of the rows of a MoE layer by expert (moe_group_cuda). */
 struct expert_group

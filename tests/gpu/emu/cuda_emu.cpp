@@ -800,6 +800,9 @@ void run_kernel(dim3 grid,
         }
         if (!g_spinFailed && parked.size() == alive && g_steps == steps) {
             // Every resumed spinner spun again and none may start: memory cannot change.
+            if (capacity == 0)
+                capacity = 1ull * blocks_per_sm(kernel, static_cast<int>(threads), smem)
+                           * emulated_sms();
             char buf[320];
             std::snprintf(buf,
                           sizeof buf,

@@ -113,18 +113,7 @@ __global__ void indexer_topk_kernel(cuda::IndexerRowsArgs a)
     FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(float, smem);
     score_tile(smem, a);
-    const int r = blockIdx.x;
-    cuda::indexer_topk_tail(a.p.scores + static_cast<int64_t>(r) * a.scores_ld,
-                            a.p.n_keys,
-                            a.row_n,
-                            r,
-                            a.k,
-                            a.out,
-                            a.out_ld,
-                            a.ix,
-                            a.counters + r,
-                            static_cast<int>(gridDim.y),
-                            smem);
+    cuda::indexer_topk_tail(a, blockIdx.x, static_cast<int>(gridDim.y), smem);
 }
 
 size_t smem_bytes(int n_heads, int dim)

@@ -424,18 +424,7 @@ __global__ void __launch_bounds__(k_warps * 32)
     FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(uint32_t, sk);
     decode_tile(sk, args);
-    const int r = blockIdx.y;
-    cuda::indexer_topk_tail(args.p.scores + static_cast<int64_t>(r) * args.scores_ld,
-                            args.p.n_keys,
-                            args.row_n,
-                            r,
-                            args.k,
-                            args.out,
-                            args.out_ld,
-                            args.ix,
-                            args.counters + r,
-                            static_cast<int>(gridDim.x),
-                            sk);
+    cuda::indexer_topk_tail(args, blockIdx.y, static_cast<int>(gridDim.x), sk);
 }
 
 /*

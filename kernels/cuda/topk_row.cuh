@@ -23,6 +23,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "cuda_common.cuh"
+#include "indexer_rows.h"
 
 namespace fathom::kernels::cuda {
 
@@ -322,40 +323,32 @@ __host__ __device__ inline size_t indexer_topk_smem(int k, int n)
 }
 
 /*
-  idxtopk: the tail of a fused indexer launch (indexer_topk_rows_cuda): every block of row r's
-  scoring (blocks of them, counting on *counter) calls it after storing its scores, none having
-  returned; the last (cuda::arrive_last) stages the row's visible scores (row_n[r] clamped to
-  [0, n]; row_n null: n) from scores_row into shared memory (smem, indexer_topk_smem(k, n) bytes;
-  the scoring's shared memory is dead by then) past L1, and runs topk_row on them: topk_kernel's
-  result, bit for bit.
+  idxtopk: the tail of a fused indexer launch (indexer_topk_rows_cuda; its arguments a,
+  indexer_rows.h): every block of row r's scoring (blocks of them, counting on a.counters[r])
+  calls it after storing its scores, none having returned; the last (cuda::arrive_last) stages
+  the row's visible scores (a.row_n[r] clamped to [0, n_keys]; row_n null: n_keys) from its
+  scores row into shared memory (smem, indexer_topk_smem(k, n_keys) bytes; the scoring's shared
+  memory is dead by then) past L1, and runs topk_row on them: topk_kernel's result, bit for bit.
 */
-__device__ inline void indexer_topk_tail(const float *scores_row,
-                                         int n,
-                                         const int32_t *row_n,
-                                         int r,
-                                         int k,
-                                         int32_t *out,
-                                         int64_t out_ld,
-                                         const TopkIndexRows &ix,
-                                         int *counter,
-                                         int blocks,
-                                         void *smem)
+__device__ inline void indexer_topk_tail(const IndexerRowsArgs &a, int r, int blocks, void *smem)
 {
-    if (!arrive_last(counter, blocks))
+    if (!arrive_last(a.counters + r, blocks))
         return;
+    const int n = a.p.n_keys;
     int nr = n;
-    if (row_n) {
-        nr = row_n[r];
+    if (a.row_n) {
+        nr = a.row_n[r];
         nr = nr < 0 ? 0 : (nr > n ? n : nr);
     }
+    const float *scores_row = a.p.scores + static_cast<int64_t>(r) * a.scores_ld;
     auto *buf = static_cast<unsigned long long *>(smem);
-    int *hist = reinterpret_cast<int *>(buf + topk_sort_entries(k));
+    int *hist = reinterpret_cast<int *>(buf + topk_sort_entries(a.k));
     float *vals = reinterpret_cast<float *>(hist + 256);
 #pragma unroll 4
     for (int i = threadIdx.x; i < nr; i += blockDim.x)
         vals[i] = load_cg(scores_row + i);
     __syncthreads();
-    topk_row(vals, nr, k, out + static_cast<int64_t>(r) * out_ld, ix, r, hist, buf);
+    topk_row(vals, nr, a.k, a.out + static_cast<int64_t>(r) * a.out_ld, a.ix, r, hist, buf);
 }
 
 } // namespace fathom::kernels::cuda

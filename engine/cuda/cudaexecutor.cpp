@@ -237,7 +237,7 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // moe_route_group_cuda's (m_mhcCounters[kMhcCounterTokens]), the MoE combine's, the
     // attention merge's and the decode indexer's top-k (idxtopk).
     constexpr int64_t kCounterInts = 1 + (kMhcCounterTokens + 1) + kCombineCounters + kAttnCounters
-                                     + kIdxTopkCounters;
+                                     + kIdxTopkCounters + kChainBarrierInts;
     void *counters = nullptr;
     FATHOM_TRY(x->cudaCheck(cudaMalloc(&counters, sizeof(int) * kCounterInts),
                             "allocating the device counters"));
@@ -249,6 +249,18 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     x->m_combineCounters = x->m_mhcCounters + kMhcCounterTokens + 1;
     x->m_attnCounters = x->m_combineCounters + kCombineCounters;
     x->m_idxTopkCounters = x->m_attnCounters + kAttnCounters; // idxtopk
+    static_assert(sizeof(int) * kChainBarrierInts == kernels::k_linear_chain_barrier_bytes);
+    x->m_chainBarrier = reinterpret_cast<unsigned *>(x->m_idxTopkCounters + kIdxTopkCounters);
+    // Cooperative GEMV chains: FATHOM_CUDA_GEMV_CHAINS=0 launches linearChain()'s steps one by one
+    // (the attention's projections of x then of cq, wo_a then wo_b).
+    x->m_gemvChains = switchOn("FATHOM_CUDA_GEMV_CHAINS");
+    if (x->m_gemvChains) {
+        void *flag = nullptr;
+        FATHOM_TRY(x->cudaCheck(cudaMallocHost(&flag, sizeof(int)),
+                                "allocating the GEMV chains' pinned flag"));
+        x->m_chainFlagHost = static_cast<int *>(flag);
+        *x->m_chainFlagHost = 0;
+    }
     // ltexperts: FATHOM_CUDA_EXPERTS_LT=0 keeps the prefill's FP4 experts on the grouped kernel.
     x->m_expertsLt = switchOn("FATHOM_CUDA_EXPERTS_LT");
     if (const char *r = std::getenv("FATHOM_CUDA_EXPERTS_RESIDENT"); r && *r)
@@ -313,6 +325,8 @@ CudaExecutor::~CudaExecutor()
     }
     if (m_weights)
         cudaFree(m_weights);
+    if (m_chainFlagHost)
+        cudaFreeHost(m_chainFlagHost);
     for (auto &[key, f] : m_folded)
         cudaFree(f.block);
     if (m_counters)
@@ -694,7 +708,30 @@ Result<void> CudaExecutor::synchronize()
         return fail(Error::Kind::Internal,
                     "waiting for the device inside a graphed decode step",
                     m_deviceName);
-    return cudaCheck(cudaStreamSynchronize(m_stream), "waiting for the device");
+    if (m_chainsLaunched)
+        cudaMemcpyAsync(m_chainFlagHost,
+                        m_chainBarrier + 2,
+                        sizeof(int),
+                        cudaMemcpyDeviceToHost,
+                        m_stream);
+    return chainBarrierCheck(cudaCheck(cudaStreamSynchronize(m_stream), "waiting for the device"));
+}
+
+// After a wait that followed GEMV chains: their barrier's timed-out flag, read into the pinned
+// word by a copy queued before the wait. A timeout means a chain's grid was not all resident (a
+// bug, or another process's work on the device): its results are wrong, so the op fails, the
+// state is zeroed and the chains are off from here on (the steps run one launch each).
+Result<void> CudaExecutor::chainBarrierCheck(Result<void> waited)
+{
+    if (!waited || !m_chainsLaunched || !m_chainFlagHost || *m_chainFlagHost == 0)
+        return waited;
+    *m_chainFlagHost = 0;
+    m_gemvChains = false;
+    (void) cudaMemset(m_chainBarrier, 0, kernels::k_linear_chain_barrier_bytes);
+    return fail(Error::Kind::Internal,
+                "a GEMV chain's grid barrier timed out (its blocks were not all resident at once); "
+                "the chains are off for this executor (FATHOM_CUDA_GEMV_CHAINS=0 keeps them off)",
+                m_deviceName);
 }
 
 Result<const char *> CudaExecutor::stageUpload(const void *hostSrc, size_t bytes, const void *dst)
@@ -1454,8 +1491,19 @@ Result<void> CudaExecutor::runStep(CUgraphExec_st *exec)
                       "reading back a decode step's results");
         ++m_stepStats.readbacks;
     }
+    // The chains' timed-out flag every kChainCheckSteps graphed steps (a step's one read-back
+    // stays one otherwise; every synchronize() reads it too).
+    if (r && m_chainsLaunched && ++m_chainUncheckedSteps >= kChainCheckSteps) {
+        m_chainUncheckedSteps = 0;
+        cudaMemcpyAsync(m_chainFlagHost,
+                        m_chainBarrier + 2,
+                        sizeof(int),
+                        cudaMemcpyDeviceToHost,
+                        m_stream);
+    }
     // Always wait: the staging blocks are rewritten by the next step (and faults surface here).
-    if (const auto w = cudaCheck(cudaStreamSynchronize(m_stream), "waiting for a decode step");
+    if (const auto w = chainBarrierCheck(
+            cudaCheck(cudaStreamSynchronize(m_stream), "waiting for a decode step"));
         r && !w)
         r = w;
     if (r)
@@ -1750,65 +1798,42 @@ Result<void> CudaExecutor::linear(const LinearWeight &w,
     return {};
 }
 
-Result<void> CudaExecutor::linearGroup(const float *x,
-                                       int m,
-                                       const std::vector<LinearJob> &jobs,
-                                       int64_t ldx)
+bool CudaExecutor::groupItems(const float *x,
+                              int m,
+                              const std::vector<LinearJob> &jobs,
+                              int64_t ldx,
+                              std::vector<kernels::linear_params> &items,
+                              std::vector<float> &scales) const
 {
-    if (m == 0 || jobs.empty())
-        return {};
-    if (m_groupLinear && m <= 4 && jobs.size() > 1) {
-        CudaOpTimer timer(*this, "gemm");
-        std::vector<kernels::linear_params> items;
-        items.reserve(jobs.size());
-        std::vector<float> scales; // idxchain: the jobs' scaleRound in the group's epilogue
-        bool scaled = false;
-        for (const LinearJob &j : jobs) {
-            if (!j.w || !j.w->valid())
-                return fail(Error::Kind::InvalidArgument,
-                            "linearGroup: missing weight",
-                            "CudaExecutor");
-            scales.push_back(m_indexerFused && j.out == LinearOutput::Bf16 ? j.scaleRound : 0.0f);
-            scaled = scaled || scales.back() != 0.0f;
-            // As linear() (its GEMV takes any accum for FP8/FP4: their block sums are exact).
-            kernels::linear_params p = linearParams(*j.w, j.x ? j.x : x, j.y, m);
-            p.ldx = ldx;
-            p.ldy = j.ldy;
-            p.y_round_bf16 = j.out == LinearOutput::Bf16 ? 1 : 0;
-            gemvTcAccum(p, m_exactLinear);
-            items.push_back(p);
-        }
-        const int count = static_cast<int>(items.size());
-        if (kernels::linear_group_gemv_fits(items.data(), count)) {
-            for (size_t i = 0; i < jobs.size(); ++i) {
-                m_gemmFlops += 2.0 * m * jobs[i].w->outFeatures * jobs[i].w->inFeatures;
-                timer.note(weightName(*jobs[i].w), weightBytes(items[i]));
-            }
-            FATHOM_CUDA_OP("linear group",
-                           kernels::linear_group_gemv_cuda(items.data(),
-                                                           count,
-                                                           m_stream,
-                                                           scaled ? scales.data() : nullptr));
-            for (size_t i = 0; i < jobs.size(); ++i)
-                if (scales[i] == 0.0f)
-                    FATHOM_TRY(scaleRoundJob(jobs[i], m)); // none, or not folded
-            return {};
-        }
+    items.clear();
+    scales.clear();
+    for (const LinearJob &j : jobs) {
+        if (!j.w || !j.w->valid())
+            return false;
+        // idxchain: the job's scaleRound in the group's epilogue.
+        scales.push_back(m_indexerFused && j.out == LinearOutput::Bf16 ? j.scaleRound : 0.0f);
+        // As linear() (its GEMV takes any accum for FP8/FP4: their block sums are exact).
+        kernels::linear_params p = linearParams(*j.w, j.x ? j.x : x, j.y, m);
+        p.ldx = ldx;
+        p.ldy = j.ldy;
+        p.y_round_bf16 = j.out == LinearOutput::Bf16 ? 1 : 0;
+        gemvTcAccum(p, m_exactLinear);
+        items.push_back(p);
     }
-    return Executor::linearGroup(x, m, jobs, ldx); // one linear() each
+    return kernels::linear_group_gemv_fits(items.data(), static_cast<int>(items.size()));
 }
 
-Result<void> CudaExecutor::normLinearGroup(const kernels::RmsNormParams &np,
-                                           const std::vector<LinearJob> &jobs)
+bool CudaExecutor::prenormItems(const kernels::RmsNormParams &np,
+                                const std::vector<LinearJob> &jobs,
+                                std::vector<kernels::linear_params> &items) const
 {
+    items.clear();
     const int m = np.rows;
-    bool fold = m_gemvPreNorm && m > 0 && m <= 4 && !jobs.empty() && np.x && np.dim > 0;
-    std::vector<kernels::linear_params> items;
+    if (!m_gemvPreNorm || m <= 0 || m > 4 || jobs.empty() || !np.x || np.dim <= 0)
+        return false;
     for (const LinearJob &j : jobs) {
-        fold = fold && j.w && j.w->valid() && !j.x && j.w->inFeatures == np.dim
-               && j.scaleRound == 0.0f;
-        if (!fold)
-            break;
+        if (!j.w || !j.w->valid() || j.x || j.w->inFeatures != np.dim || j.scaleRound != 0.0f)
+            return false;
         // As linearGroup() / linear() on the normalised rows, reading x itself.
         kernels::linear_params p = linearParams(*j.w, np.x, j.y, m);
         p.ldx = np.x_stride;
@@ -1817,20 +1842,104 @@ Result<void> CudaExecutor::normLinearGroup(const kernels::RmsNormParams &np,
         gemvTcAccum(p, m_exactLinear);
         items.push_back(p);
     }
-    const int count = static_cast<int>(items.size());
-    if (!fold || !kernels::linear_group_gemv_fits(items.data(), count))
+    return kernels::linear_group_gemv_fits(items.data(), static_cast<int>(items.size()));
+}
+
+Result<void> CudaExecutor::linearGroup(const float *x,
+                                       int m,
+                                       const std::vector<LinearJob> &jobs,
+                                       int64_t ldx)
+{
+    if (m == 0 || jobs.empty())
+        return {};
+    for (const LinearJob &j : jobs)
+        if (!j.w || !j.w->valid())
+            return fail(Error::Kind::InvalidArgument, "linearGroup: missing weight", "CudaExecutor");
+    std::vector<kernels::linear_params> items;
+    std::vector<float> scales;
+    if (m_groupLinear && m <= 4 && jobs.size() > 1 && groupItems(x, m, jobs, ldx, items, scales)) {
+        CudaOpTimer timer(*this, "gemm");
+        const bool scaled = std::any_of(scales.begin(), scales.end(), [](float v) { return v != 0; });
+        for (size_t i = 0; i < jobs.size(); ++i) {
+            m_gemmFlops += 2.0 * m * jobs[i].w->outFeatures * jobs[i].w->inFeatures;
+            timer.note(weightName(*jobs[i].w), weightBytes(items[i]));
+        }
+        FATHOM_CUDA_OP("linear group",
+                       kernels::linear_group_gemv_cuda(items.data(),
+                                                       static_cast<int>(items.size()),
+                                                       m_stream,
+                                                       scaled ? scales.data() : nullptr));
+        for (size_t i = 0; i < jobs.size(); ++i)
+            if (scales[i] == 0.0f)
+                FATHOM_TRY(scaleRoundJob(jobs[i], m)); // none, or not folded
+        return {};
+    }
+    return Executor::linearGroup(x, m, jobs, ldx); // one linear() each
+}
+
+Result<void> CudaExecutor::normLinearGroup(const kernels::RmsNormParams &np,
+                                           const std::vector<LinearJob> &jobs)
+{
+    std::vector<kernels::linear_params> items;
+    if (!prenormItems(np, jobs, items))
         return Executor::normLinearGroup(np, jobs); // rmsNorm(), then the group
     CudaOpTimer timer(*this, "gemm");
     for (size_t i = 0; i < jobs.size(); ++i) {
-        m_gemmFlops += 2.0 * m * jobs[i].w->outFeatures * jobs[i].w->inFeatures;
+        m_gemmFlops += 2.0 * np.rows * jobs[i].w->outFeatures * jobs[i].w->inFeatures;
         timer.note(weightName(*jobs[i].w), weightBytes(items[i]));
     }
     FATHOM_CUDA_OP("linear prenorm",
                    kernels::linear_prenorm_gemv_cuda(device(np.weight),
                                                      np.eps,
                                                      items.data(),
-                                                     count,
+                                                     static_cast<int>(items.size()),
                                                      m_stream));
+    return {};
+}
+
+Result<void> CudaExecutor::linearChain(int m, const std::vector<LinearChainStep> &steps)
+{
+    const int count = static_cast<int>(steps.size());
+    if (!m_gemvChains || !m_groupLinear || m <= 0 || m > 4 || count < 2
+        || count > kernels::k_linear_chain_max)
+        return Executor::linearChain(m, steps);
+    // Each step's items as its own launch would take them; a scaleRound that the group's
+    // epilogue does not fold (a pass after the launch) would come after the later steps' reads.
+    std::vector<kernels::linear_params> items[kernels::k_linear_chain_max];
+    std::vector<float> scales[kernels::k_linear_chain_max];
+    kernels::linear_chain_phase phases[kernels::k_linear_chain_max];
+    for (int s = 0; s < count; ++s) {
+        const LinearChainStep &st = steps[s];
+        if (st.norm ? (st.norm->rows != m || !prenormItems(*st.norm, st.jobs, items[s]))
+                    : !groupItems(st.x, m, st.jobs, st.ldx, items[s], scales[s]))
+            return Executor::linearChain(m, steps);
+        for (size_t i = 0; i < scales[s].size(); ++i)
+            if (scales[s][i] == 0.0f && st.jobs[i].scaleRound != 0.0f)
+                return Executor::linearChain(m, steps);
+        phases[s].items = items[s].data();
+        phases[s].count = static_cast<int32_t>(items[s].size());
+        if (st.norm) {
+            phases[s].norm = 1;
+            phases[s].norm_weight = static_cast<const float *>(device(st.norm->weight));
+            phases[s].norm_eps = st.norm->eps;
+        }
+        const bool scaled = std::any_of(scales[s].begin(), scales[s].end(), [](float v) {
+            return v != 0;
+        });
+        phases[s].y_scales = scaled ? scales[s].data() : nullptr;
+    }
+    if (!kernels::linear_chain_gemv_fits(phases, count))
+        return Executor::linearChain(m, steps);
+    CudaOpTimer timer(*this, "gemm");
+    for (int s = 0; s < count; ++s)
+        for (size_t i = 0; i < steps[s].jobs.size(); ++i) {
+            const LinearWeight &w = *steps[s].jobs[i].w;
+            m_gemmFlops += 2.0 * m * w.outFeatures * w.inFeatures;
+            timer.note(weightName(w), weightBytes(items[s][i]));
+        }
+    m_chainsLaunched = true;
+    FATHOM_CUDA_OP("linear chain",
+                   kernels::linear_chain_gemv_cuda(phases, count, m_chainBarrier, m_stream));
     return {};
 }
 

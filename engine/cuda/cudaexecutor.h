@@ -284,6 +284,9 @@ public:
     // ffnnodes: decode-sized rows: the norm in the GEMVs' staging of x (one launch, no rmsnorm).
     Result<void> normLinearGroup(const kernels::RmsNormParams &np,
                                  const std::vector<LinearJob> &jobs) override;
+    // Decode-sized m (<= 4): the steps as one cooperative GEMV chain (linear_group.h
+    // linear_chain_gemv_cuda) where they fit it (FATHOM_CUDA_GEMV_CHAINS).
+    Result<void> linearChain(int m, const std::vector<LinearChainStep> &steps) override;
     Result<void> rmsNorm(const kernels::RmsNormParams &p) override;
     Result<void> headRmsNormBf16(float *x, int rows, int dim, float eps) override;
     Result<void> rope(const kernels::RopeParams &p) override;
@@ -458,6 +461,27 @@ private:
                                const int32_t *hostPositions,
                                int positions,
                                const ChainsWith *with = nullptr);
+    // linearGroup's / normLinearGroup's GEMV items for the jobs (false: the jobs do not take the
+    // group GEMV; scales: each job's scaleRound folded into the epilogue, else 0).
+    bool groupItems(const float *x,
+                    int m,
+                    const std::vector<LinearJob> &jobs,
+                    int64_t ldx,
+                    std::vector<kernels::linear_params> &items,
+                    std::vector<float> &scales) const;
+    bool prenormItems(const kernels::RmsNormParams &np,
+                      const std::vector<LinearJob> &jobs,
+                      std::vector<kernels::linear_params> &items) const;
+    // Cooperative GEMV chains (FATHOM_CUDA_GEMV_CHAINS): the chains' grid-barrier state (in the
+    // counters block) and a pinned word its timed-out flag is read into at every synchronize()
+    // and every kChainCheckSteps graphed decode steps.
+    bool m_gemvChains = true;
+    bool m_chainsLaunched = false;
+    static constexpr int kChainCheckSteps = 256;
+    int m_chainUncheckedSteps = 0;
+    unsigned *m_chainBarrier = nullptr;
+    int *m_chainFlagHost = nullptr;
+    Result<void> chainBarrierCheck(Result<void> waited);
     bool m_groupLinear = true; // linearGroup() in one launch where it can (FATHOM_CUDA_GROUP_LINEAR)
     KvLayout m_kvLayout = KvLayout::Packed;
     int *m_counters = nullptr;     // one zeroed block: the four counter sets below point into it
@@ -476,7 +500,9 @@ private:
     bool m_indexerFused = true;   // idxchain: FATHOM_CUDA_INDEXER_FUSED
     bool m_idxTopkFused = true;   // idxtopk: FATHOM_CUDA_IDX_TOPK_FUSED
     // idxtopk: the decode indexer's fused top-k, a zeroed counter per row (it leaves them 0).
-    static constexpr int kIdxTopkCounters = 8; // kernels::k_min_fast_rows (asserted)
+    static constexpr int kIdxTopkCounters = 8;  // kernels::k_min_fast_rows (asserted)
+    static constexpr int kChainBarrierInts = 4; // kernels::k_linear_chain_barrier_bytes
+
     int *m_idxTopkCounters = nullptr;
     bool m_denseFp32 = true;      // FATHOM_CUDA_DENSE_FP32: non-exact dense prefill GEMMs in fp32
     static constexpr int kDenseFp32Rows = 64;

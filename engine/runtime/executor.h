@@ -83,6 +83,16 @@ struct LinearJob
     float scaleRound = 0.0f;
 };
 
+/** One step of a chain of linear groups (Executor::linearChain): linearGroup(x, m, jobs, ldx), or
+    with norm set normLinearGroup(*norm, jobs) (x and ldx unused). */
+struct LinearChainStep
+{
+    const float *x = nullptr;
+    int64_t ldx = 0;
+    std::vector<LinearJob> jobs;
+    const kernels::RmsNormParams *norm = nullptr;
+};
+
 /** One staged piece of a graphed decode step (Executor::stepPieces). */
 struct StepPiece
 {
@@ -153,6 +163,16 @@ public:
     {
         FATHOM_TRY(rmsNorm(np));
         return linearGroup(np.y, np.rows, jobs, np.y_stride);
+    }
+    /** The steps in order over m rows, each reading what the steps before it wrote, bit for bit
+        as linearGroup() / normLinearGroup() of each in turn; a device may run them in one launch
+        (decode: a cooperative GEMV chain). The default runs them one by one. */
+    virtual Result<void> linearChain(int m, const std::vector<LinearChainStep> &steps)
+    {
+        for (const LinearChainStep &s : steps)
+            FATHOM_TRY(s.norm ? normLinearGroup(*s.norm, s.jobs)
+                              : linearGroup(s.x, m, s.jobs, s.ldx));
+        return {};
     }
     virtual Result<void> rmsNorm(const kernels::RmsNormParams &p) = 0;
     virtual Result<void> headRmsNormBf16(float *x, int rows, int dim, float eps) = 0;

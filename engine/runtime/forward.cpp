@@ -1072,7 +1072,9 @@ Result<void> V4Forward::attention(
                                               * std::pow(static_cast<double>(c.indexNHeads), -0.5));
         xJobs.push_back(wiJob);
     }
-    FATHOM_TRY(m_exec.linearGroup(x, N, xJobs));
+    // (In a decode step without a tap, as one chain with the query path's group below.)
+    if (tap)
+        FATHOM_TRY(m_exec.linearGroup(x, N, xJobs));
 
     // Query path (§3.4).
     kernels::RmsNormParams np;
@@ -1099,7 +1101,17 @@ Result<void> V4Forward::attention(
                                  "indexer queries"));
         cqJobs.push_back({&bw.idxWqB, qi.data(), LinearOutput::Bf16});
     }
-    FATHOM_TRY(tap ? m_exec.linearGroup(cq.data(), N, cqJobs) : m_exec.normLinearGroup(np, cqJobs));
+    if (tap) {
+        FATHOM_TRY(m_exec.linearGroup(cq.data(), N, cqJobs));
+    } else {
+        // x's projections, then the normalised cq's: a device may run both as one launch.
+        std::vector<LinearChainStep> qSteps(2);
+        qSteps[0].x = x;
+        qSteps[0].jobs = std::move(xJobs);
+        qSteps[1].jobs = std::move(cqJobs);
+        qSteps[1].norm = &np;
+        FATHOM_TRY(m_exec.linearChain(N, qSteps));
+    }
     kernels::RopeParams rp;
     rp.x = q.data();
     rp.positions = positions;
@@ -1524,8 +1536,14 @@ Result<void> V4Forward::attention(
                       static_cast<int64_t>(G) * OL,
                       o.data() + static_cast<int64_t>(gi) * hpg * D};
     }
-    FATHOM_TRY(m_exec.linearGroup(o.data(), N, groups, static_cast<int64_t>(H) * D));
-    FATHOM_TRY(m_exec.linear(bw.woB, rg.data(), N, y, LinearOutput::Bf16));
+    // Then wo_b on the groups' rows; a device may run both as one launch (linearChain).
+    std::vector<LinearChainStep> woSteps(2);
+    woSteps[0].x = o.data();
+    woSteps[0].ldx = static_cast<int64_t>(H) * D;
+    woSteps[0].jobs = std::move(groups);
+    woSteps[1].x = rg.data();
+    woSteps[1].jobs = {{&bw.woB, y, LinearOutput::Bf16}};
+    FATHOM_TRY(m_exec.linearChain(N, woSteps));
     tapRows(m_exec,
             tap,
             bw.prefix,

@@ -171,6 +171,49 @@ Status linear_group_gemv_cuda(const linear_params *items,
     return Status::success();
 }
 
+namespace {
+
+// Why linear_chain_gemv_cuda cannot take the phases (success: it can).
+Status chain_check(const linear_chain_phase *phases, int count)
+{
+    if (count < 2 || count > k_linear_chain_max || !phases)
+        return Status::unsupported("linear_chain_gemv_cuda: 2 to 3 phases");
+    for (int ph = 0; ph < count; ++ph) {
+        const linear_chain_phase &f = phases[ph];
+        if (f.count <= 0 || f.count > k_linear_group_max)
+            return Status::unsupported("linear_chain_gemv_cuda: a phase of 1 to 8 items");
+        if (Status st = group_check(f.items, f.count); !st.ok())
+            return st;
+        if (f.items[0].m <= 0 || f.items[0].m != phases[0].items[0].m)
+            return Status::unsupported("linear_chain_gemv_cuda: phases of different rows");
+        for (int i = 0; f.y_scales && i < f.count; ++i)
+            if (f.y_scales[i] != 0.0f
+                && (f.items[i].y_type != act_type::f32 || !f.items[i].y_round_bf16))
+                return Status::invalid(
+                    "linear_chain_gemv_cuda: y_scales on an item without bf16-rounded f32 y");
+    }
+    return cuda::linear_chain_gemv_launch(phases, count, nullptr, nullptr, true);
+}
+
+} // namespace
+
+bool linear_chain_gemv_fits(const linear_chain_phase *phases, int count)
+{
+    return chain_check(phases, count).ok();
+}
+
+Status linear_chain_gemv_cuda(const linear_chain_phase *phases,
+                              int count,
+                              void *barrier,
+                              CUstream_st *stream)
+{
+    if (!barrier)
+        return Status::invalid("linear_chain_gemv_cuda: no barrier state");
+    if (Status st = chain_check(phases, count); !st.ok())
+        return st;
+    return cuda::linear_chain_gemv_launch(phases, count, barrier, stream, false);
+}
+
 Status linear_prenorm_gemv_cuda(const float *norm_weight,
                                 float norm_eps,
                                 const linear_params *items,

@@ -1179,21 +1179,35 @@ struct gemv_group
 // Tc: every item on the tensor-core block (linear_group_gemv_launch decides). No second block an
 // SM forced: at 64 registers ptxas spills (76 bytes) with three kinds inlined; the group's big
 // items (the head) are long blocks whose ring keeps 64 KiB an SM in flight anyway.
-template<linear_accum Accum, bool Pipe, bool Tc = false>
-__global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
+// The item of the group that block b of its grid serves.
+__device__ inline int group_item(const gemv_group &gp, int b)
 {
-    // Before the wait only the arguments and the items' (dense) weights are read.
-    const int b = static_cast<int>(blockIdx.x);
     int it = 0;
     while (it + 1 < gp.count && gp.block0[it + 1] <= b)
         ++it;
+    return it;
+}
+
+// Block b's weight columns asked of L2 (prefetch_weights for its item).
+__device__ inline void group_prefetch(const gemv_group &gp, int b)
+{
+    const int it = group_item(gp, b);
+    prefetch_weights(gp.items[it],
+                     static_cast<GemvKind>(gp.kind[it]),
+                     gp.cpw[it],
+                     b - gp.block0[it]);
+}
+
+// Block b of the group's grid (after the PDL wait): its item's columns, then the item's y_scale.
+template<linear_accum Accum, bool Pipe, bool Tc>
+__device__ __forceinline__ void group_block(const gemv_group &gp,
+                                            int b,
+                                            unsigned char *smem,
+                                            terms_t *terms)
+{
+    const int it = group_item(gp, b);
     const linear_params p = gp.items[it];
     const int64_t block = b - gp.block0[it];
-    prefetch_weights(p, static_cast<GemvKind>(gp.kind[it]), gp.cpw[it], block);
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_EXTERN_SHARED(unsigned char, smem);
-    __shared__ float terms[k_warps][k_max_m][32];
     const int64_t ldx = p.ldx ? p.ldx : p.k, ldy = p.ldy ? p.ldy : p.n;
     gemv_epilogue ep;
     ep.norm = gp.norm;
@@ -1217,6 +1231,62 @@ __global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
         for (int r = 0; r < p.m; ++r)
             for (int64_t j = col0; j < col0 + cpw && j < p.n; ++j)
                 y[r * ldy + j] = round_bf16(__fmul_rn(y[r * ldy + j], ys));
+    }
+}
+
+template<linear_accum Accum, bool Pipe, bool Tc = false>
+__global__ void __launch_bounds__(k_threads) gemv_group_kernel(gemv_group gp)
+{
+    // Before the wait only the arguments and the items' (dense) weights are read.
+    group_prefetch(gp, static_cast<int>(blockIdx.x));
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
+    __shared__ float terms[k_warps][k_max_m][32];
+    group_block<Accum, Pipe, Tc>(gp, static_cast<int>(blockIdx.x), smem, terms);
+}
+
+/*
+  Cooperative GEMV chains (linear_group.h linear_chain_gemv_cuda): the phases - groups as
+  gemv_group_kernel takes them, each reading what the phases before it wrote - in one launch.
+  The grid (at most the device's co-resident blocks: every block must be resident for the
+  barrier) runs each phase's blocks as virtual blocks vb = blockIdx.x, + gridDim.x, ..., each
+  exactly gemv_group_kernel's block vb, so every phase's bits are its own launch's. Between the
+  phases a grid barrier (cuda::grid_barrier: the phase's stores visible to every block after it);
+  before it, each block asks L2 for its share of the next phase's weights, which then stream
+  while the slowest block finishes and the barrier settles (a separate launch would start them
+  only when the previous grid triggers its dependents). Static shared memory (terms) holds
+  nothing across a barrier or a virtual block.
+*/
+struct gemv_chain
+{
+    gemv_group phase[k_linear_chain_max];
+    int32_t blocks[k_linear_chain_max]; // the phase's grid as its own launch
+    int32_t count;
+    grid_barrier_state *barrier;
+};
+
+template<linear_accum Accum, bool Pipe, bool Tc>
+__global__ void __launch_bounds__(k_threads) gemv_chain_kernel(gemv_chain ch)
+{
+    const int b0 = static_cast<int>(blockIdx.x), stride = static_cast<int>(gridDim.x);
+    for (int vb = b0; vb < ch.blocks[0]; vb += stride)
+        group_prefetch(ch.phase[0], vb);
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
+    __shared__ float terms[k_warps][k_max_m][32];
+    for (int ph = 0; ph < ch.count; ++ph) {
+        for (int vb = b0; vb < ch.blocks[ph]; vb += stride) {
+            __syncthreads(); // the previous virtual block's reads of smem / terms are done
+            group_block<Accum, Pipe, Tc>(ch.phase[ph], vb, smem, terms);
+        }
+        if (ph + 1 == ch.count)
+            break;
+        for (int vb = b0; vb < ch.blocks[ph + 1]; vb += stride)
+            group_prefetch(ch.phase[ph + 1], vb);
+        if (!grid_barrier(ch.barrier, static_cast<unsigned>(stride)))
+            return; // timed out (the state says so): the next phase's inputs are not all there
     }
 }
 
@@ -1570,27 +1640,41 @@ Status linear_experts_ffn_launch(const linear_params &base,
     return launch_status();
 }
 
-Status linear_group_gemv_launch(const linear_params *items,
-                                int count,
-                                CUstream_st *stream,
-                                const float *norm_weight,
-                                float norm_eps,
-                                bool norm,
-                                const float *y_scales)
+namespace {
+
+// The kernel instance a group's items take: every item on the tensor-core block, else the
+// pipelined blocks where every item's ring fits.
+void group_instance(const linear_params *items, int count, bool &tc, bool &pipe)
 {
-    if (count <= 0 || count > k_max_group)
-        return Status::invalid("linear_group_gemv: 1 to 8 items");
-    gemv_group gp;
-    std::memset(static_cast<void *>(&gp), 0, sizeof gp); // defined parameter bytes (graphs)
-    long long blocks = 0;
-    linear_accum accum = linear_accum::exact;
-    bool pipe = true, tc = true;
+    pipe = tc = true;
     for (int i = 0; i < count; ++i) {
         pipe = pipe && use_pipeline(kind_of(items[i].w_type), items[i].m, items[i].k);
         tc = tc && tc_fits(items[i], kind_of(items[i].w_type));
     }
     pipe = pipe && !tc;
-    size_t bytes = 0;
+}
+
+// gp, its grid (blocks), dynamic shared memory (bytes) and the dense items' accum for the items
+// on the instance (tc, pipe).
+Status build_group(const linear_params *items,
+                   int count,
+                   const float *norm_weight,
+                   float norm_eps,
+                   bool norm,
+                   const float *y_scales,
+                   bool tc,
+                   bool pipe,
+                   gemv_group &gp,
+                   long long &blocks,
+                   size_t &bytes,
+                   linear_accum &accum)
+{
+    if (count <= 0 || count > k_max_group)
+        return Status::invalid("linear_group_gemv: 1 to 8 items");
+    std::memset(static_cast<void *>(&gp), 0, sizeof gp); // defined parameter bytes (graphs)
+    blocks = 0;
+    bytes = 0;
+    accum = linear_accum::exact;
     for (int i = 0; i < count; ++i) {
         const linear_params &p = items[i];
         const GemvKind kind = kind_of(p.w_type);
@@ -1611,21 +1695,139 @@ Status linear_group_gemv_launch(const linear_params *items,
     gp.norm.weight = norm_weight;
     gp.norm.eps = norm_eps;
     gp.norm.on = norm ? 1 : 0;
-    if (blocks == 0)
-        return Status::success();
     if (blocks > 0x7FFFFFFFLL)
         return Status::unsupported("linear_group_gemv: too many columns");
+    return Status::success();
+}
+
+// The instance of a group / chain kernel: Tc, else Pipe, else plain, in the dense items' accum.
+template<typename Arg, template<linear_accum, bool, bool> class K>
+void (*pick_instance(bool tc, bool pipe, linear_accum accum))(Arg)
+{
     const bool exact = accum == linear_accum::exact;
-    void (*const kernel)(gemv_group) = tc ? gemv_group_kernel<linear_accum::fp32, false, true>
-                                       : exact
-                                           ? (pipe ? gemv_group_kernel<linear_accum::exact, true>
-                                                   : gemv_group_kernel<linear_accum::exact, false>)
-                                           : (pipe ? gemv_group_kernel<linear_accum::fp32, true>
-                                                   : gemv_group_kernel<linear_accum::fp32, false>);
+    return tc      ? K<linear_accum::fp32, false, true>::fn
+           : exact ? (pipe ? K<linear_accum::exact, true, false>::fn
+                           : K<linear_accum::exact, false, false>::fn)
+                   : (pipe ? K<linear_accum::fp32, true, false>::fn
+                           : K<linear_accum::fp32, false, false>::fn);
+}
+template<linear_accum A, bool P, bool T>
+struct group_kernel_of
+{
+    static constexpr void (*fn)(gemv_group) = gemv_group_kernel<A, P, T>;
+};
+template<linear_accum A, bool P, bool T>
+struct chain_kernel_of
+{
+    static constexpr void (*fn)(gemv_chain) = gemv_chain_kernel<A, P, T>;
+};
+
+} // namespace
+
+Status linear_group_gemv_launch(const linear_params *items,
+                                int count,
+                                CUstream_st *stream,
+                                const float *norm_weight,
+                                float norm_eps,
+                                bool norm,
+                                const float *y_scales)
+{
+    gemv_group gp;
+    long long blocks = 0;
+    size_t bytes = 0;
+    linear_accum accum = linear_accum::exact;
+    bool tc = false, pipe = false;
+    group_instance(items, count > 0 && count <= k_max_group ? count : 0, tc, pipe);
+    if (Status st = build_group(
+            items, count, norm_weight, norm_eps, norm, y_scales, tc, pipe, gp, blocks, bytes, accum);
+        !st.ok() || blocks == 0)
+        return st;
+    void (*const kernel)(gemv_group) = pick_instance<gemv_group, group_kernel_of>(tc, pipe, accum);
     if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
     const unsigned grid = static_cast<unsigned>(blocks);
     FATHOM_LAUNCH(grid, k_threads, bytes, stream, kernel)(gp);
+    return launch_status();
+}
+
+// FATHOM_CUDA_GEMV_CHAIN_GRID=<n>: the chains' grid at most n blocks (a device A/B of the grid
+// size; default: the phases' largest grid, bounded by the co-resident blocks). Read once.
+int chain_grid_cap()
+{
+    static const int cap = [] {
+        const char *v = std::getenv("FATHOM_CUDA_GEMV_CHAIN_GRID");
+        return v && *v ? std::atoi(v) : 0;
+    }();
+    return cap;
+}
+
+Status linear_chain_gemv_launch(
+    const linear_chain_phase *phases, int count, void *barrier, CUstream_st *stream, bool plan_only)
+{
+    if (count < 2 || count > k_linear_chain_max || !phases || (!barrier && !plan_only))
+        return Status::invalid("linear_chain_gemv: 2 to 3 phases and a barrier");
+    gemv_chain ch;
+    std::memset(static_cast<void *>(&ch), 0, sizeof ch); // defined parameter bytes (graphs)
+    bool tc = false, pipe = false, dense = false;
+    linear_accum accum = linear_accum::exact;
+    size_t bytes = 0;
+    long long widest = 0;
+    for (int ph = 0; ph < count; ++ph) {
+        const linear_chain_phase &f = phases[ph];
+        if (f.count <= 0 || f.count > k_max_group)
+            return Status::unsupported("linear_chain_gemv: a phase of 1 to 8 items");
+        bool t = false, pp = false;
+        group_instance(f.items, f.count, t, pp);
+        if (ph > 0 && (t != tc || pp != pipe))
+            return Status::unsupported("linear_chain_gemv: the phases take different kernels");
+        tc = t;
+        pipe = pp;
+        long long blocks = 0;
+        size_t b = 0;
+        linear_accum a = linear_accum::exact;
+        if (Status st = build_group(f.items,
+                                    f.count,
+                                    f.norm_weight,
+                                    f.norm_eps,
+                                    f.norm != 0,
+                                    f.y_scales,
+                                    tc,
+                                    pipe,
+                                    ch.phase[ph],
+                                    blocks,
+                                    b,
+                                    a);
+            !st.ok())
+            return st;
+        if (blocks <= 0)
+            return Status::unsupported("linear_chain_gemv: an empty phase");
+        bool has_dense = false;
+        for (int i = 0; i < f.count; ++i)
+            has_dense = has_dense || !is_quantized(f.items[i].w_type);
+        if (has_dense && !tc) {
+            if (dense && a != accum)
+                return Status::unsupported("linear_chain_gemv: the dense items' accum differ");
+            dense = true;
+            accum = a;
+        }
+        ch.blocks[ph] = static_cast<int32_t>(blocks);
+        bytes = b > bytes ? b : bytes;
+        widest = blocks > widest ? blocks : widest;
+    }
+    ch.count = count;
+    ch.barrier = static_cast<grid_barrier_state *>(barrier);
+    void (*const kernel)(gemv_chain) = pick_instance<gemv_chain, chain_kernel_of>(tc, pipe, accum);
+    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
+        return cuda_status(err);
+    long long grid = co_resident_blocks(kernel, k_threads, bytes);
+    if (chain_grid_cap() > 0 && chain_grid_cap() < grid)
+        grid = chain_grid_cap();
+    if (grid <= 0)
+        return Status::unsupported("linear_chain_gemv: no block of the kernel fits an SM");
+    if (plan_only)
+        return Status::success();
+    grid = widest < grid ? widest : grid;
+    FATHOM_LAUNCH(static_cast<unsigned>(grid), k_threads, bytes, stream, kernel)(ch);
     return launch_status();
 }
 

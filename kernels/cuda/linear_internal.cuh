@@ -174,6 +174,14 @@ Status linear_group_gemv_launch(const linear_params *items,
                                 float norm_eps = 0.0f,
                                 bool norm = false,
                                 const float *y_scales = nullptr);
+// linear_gemv.cu: the phases of a cooperative GEMV chain in one launch (linear_group.h; the
+// phases' items already checked as groups). plan_only: no launch, Unsupported where the chain
+// cannot run as one launch.
+Status linear_chain_gemv_launch(const linear_chain_phase *phases,
+                                int count,
+                                void *barrier,
+                                CUstream_st *stream,
+                                bool plan_only);
 // linear_gemv.cu: the MoE FFN halves (linear_group.h linear_experts_ffn_gemv_cuda).
 bool linear_experts_ffn_fits(const linear_params &base, const expert_ffn &f);
 Status linear_experts_ffn_launch(const linear_params &base,

@@ -314,6 +314,13 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         # mHC latency cut off (docs/perf/cuda.md "Session 12" sections; both keep the bits).
         stage bench-s12off 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_GEMV_PIPELINE=0 \
             FATHOM_CUDA_MHC_FAST=0 "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
+        # Session 17's cooperative GEMV chains off (the attention's projections of x and cq, wo_a
+        # and wo_b, as two launches each again), on the slice with as many layers as fit (decode
+        # only; bench-full's decode rows are the other side). A grid barrier's cost against a
+        # launch boundary's (docs/perf/cuda.md "Session 17: cooperative GEMV chains").
+        stage bench-chains0 100 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_BENCH_GEMVS=0 \
+            FATHOM_CUDA_GEMV_CHAINS=0 "$BIN/bench_cuda" "${BENCH[@]}" --repeat "${REPEAT:-fit}" \
+            "${SHORT[@]}"
         # Session 16's decode changes off together, on the slice with as many layers as fit
         # (decode only; bench-full's decode rows are the other side): the indexer's scores and
         # top-k as two launches (idxtopk), the queries' and indexer queries' row chains a launch
@@ -382,7 +389,7 @@ stamp "done"
         echo "decode-step replay (host time per replayed / recorded step):"
         grep -h "^REPLAY:" "$G" | cut -c1-220 | sed 's/^REPLAY: /  /'
     }
-    for ab in gemvtc0 s12off s16off fold0 denselt0 unfused eager exact merge-fused; do
+    for ab in gemvtc0 s12off chains0 s16off fold0 denselt0 unfused eager exact merge-fused; do
         L="$LOGS/bench-$ab.log"
         [ -f "$L" ] || continue
         echo "bench_cuda decode, $ab:"

@@ -3311,6 +3311,190 @@ void testPreNormGemv()
            "prenorm gemv refuses more than 4 rows");
 }
 
+// Cooperative GEMV chains (linear_chain_gemv_cuda): 2 or 3 phases, each reading the previous
+// phase's first output - a group over x (every weight type, a strided output, an idxchain
+// y_scale), a pre-normed group over that output, and (3 phases) a group over the second phase's
+// output - against the same phases as their own launches (linear_group_gemv_cuda /
+// linear_prenorm_gemv_cuda one after another), bit for bit, and against the CPU twins (linear_ref
+// of each item on the host's results of the phase before, rmsnorm_cpu) within 1e-5 NMSE (fp32
+// accum) or bit for bit (exact FP8/FP4). The barrier's state: arrived back to 0, the generation
+// advanced by a barrier a phase boundary, no time-out; the chain twice on one state.
+void testGemvChainCase(const char *name, int m, int k0, int phases, k::linear_accum accum)
+{
+    using W = k::linear_weight_type;
+    struct Item
+    {
+        W type;
+        int n; // 0: the next phase's width
+        int round;
+        float yScale;
+    };
+    const bool fast = accum == k::linear_accum::fp32;
+    const int k1 = 384, k2 = 256; // the widths of phase 0's and phase 1's first outputs
+    // The tensor-core instance takes FP8, FP4 and bf16 only (every item of every phase).
+    const std::vector<std::vector<Item>> spec
+        = {{{W::bf16, k1, 1, 0.0f},
+            {W::fp8_e4m3, 300, 1, 0.0f},
+            {W::fp4_e2m1, 96, 0, 0.0f},
+            {fast ? W::bf16 : W::f32, 40, 1, 0.125f}},
+           {{W::fp8_e4m3, k2, 1, 0.0f}, {W::fp4_e2m1, 64, 1, 0.0f}, {W::bf16, 130, 0, 0.0f}},
+           {{W::fp4_e2m1, 1000, 1, 0.0f}, {W::bf16, 72, 0, 0.0f}}};
+    const int ks[3] = {k0, k1, k2};
+    const float eps = 1e-6f;
+    auto x = randomBf16(static_cast<size_t>(m) * k0, 1.5f);
+    auto nw = randomF32(k1, 0.25f);
+    for (float &v : nw)
+        v += 1.0f;
+    Dev<float> dx(x), dnw(nw);
+    std::vector<std::unique_ptr<Dev<uint8_t>>> keep;
+    std::vector<std::unique_ptr<Dev<float>>> dy, dy1;
+    std::vector<std::vector<k::linear_params>> items(phases), items1(phases);
+    std::vector<std::vector<float>> scales(phases);
+    std::vector<std::vector<std::vector<float>>> ref(phases);
+    std::vector<float> in = x; // the host twin's input of the phase
+    for (int ph = 0; ph < phases; ++ph) {
+        const int kd = ks[ph];
+        std::vector<float> xin = in;
+        if (ph == 1) { // rmsnorm_cpu of phase 0's first output
+            k::RmsNormParams np;
+            np.x = in.data();
+            np.weight = nw.data();
+            np.y = xin.data();
+            np.rows = m;
+            np.dim = kd;
+            np.eps = eps;
+            k::rmsnorm_cpu(np);
+        }
+        for (size_t i = 0; i < spec[ph].size(); ++i) {
+            const Item &it = spec[ph][i];
+            const HostWeight hw = randomWeight(it.type, it.n, kd);
+            std::vector<float> r(static_cast<size_t>(m) * it.n, 0.0f);
+            k::linear_params p;
+            p.x = xin.data();
+            p.x_type = k::act_type::f32;
+            p.w = hw.bytes.data();
+            p.w_scale = hw.scales.empty() ? nullptr : hw.scales.data();
+            p.w_type = it.type;
+            p.y = r.data();
+            p.y_type = k::act_type::f32;
+            p.m = m;
+            p.n = it.n;
+            p.k = kd;
+            p.accum = k::linear_accum::exact;
+            if (!statusOk(k::linear_ref(p), "linear_ref"))
+                return;
+            for (float &v : r) {
+                v = it.round ? k::round_bf16(v) : v;
+                v = it.yScale != 0.0f ? k::round_bf16(v * it.yScale) : v;
+            }
+            keep.push_back(std::make_unique<Dev<uint8_t>>(hw.bytes));
+            p.w = keep.back()->get();
+            keep.push_back(std::make_unique<Dev<uint8_t>>(hw.scales));
+            p.w_scale = hw.scales.empty() ? nullptr : keep.back()->get();
+            dy.push_back(std::make_unique<Dev<float>>(r.size()));
+            dy1.push_back(std::make_unique<Dev<float>>(r.size()));
+            p.accum = accum;
+            p.y_round_bf16 = it.round;
+            // The chain reads the previous phase's first output (the unchained launches read
+            // their own copy of it).
+            p.x = ph == 0 ? dx.get() : items[ph - 1][0].y;
+            p.y = dy.back()->get();
+            items[ph].push_back(p);
+            p.x = ph == 0 ? dx.get() : items1[ph - 1][0].y;
+            p.y = dy1.back()->get();
+            items1[ph].push_back(p);
+            scales[ph].push_back(it.yScale);
+            ref[ph].push_back(std::move(r));
+        }
+        in = ref[ph][0];
+    }
+    std::vector<k::linear_chain_phase> chain(phases);
+    for (int ph = 0; ph < phases; ++ph) {
+        chain[ph].items = items[ph].data();
+        chain[ph].count = static_cast<int>(items[ph].size());
+        chain[ph].y_scales = scales[ph].data();
+        if (ph == 1) {
+            chain[ph].norm = 1;
+            chain[ph].norm_weight = dnw.get();
+            chain[ph].norm_eps = eps;
+            chain[ph].y_scales = nullptr;
+        }
+    }
+    Dev<uint32_t> state(4);
+    cudaMemset(state.get(), 0, 16);
+    report(k::linear_chain_gemv_fits(chain.data(), phases), std::string(name) + ": fits");
+    for (int run = 0; run < 2; ++run)
+        if (!statusOk(k::linear_chain_gemv_cuda(chain.data(), phases, state.get(), nullptr), name)
+            || !synced(name))
+            return;
+    const auto st = state.host();
+    report(st[0] == 0 && st[1] == 2u * (phases - 1) && st[2] == 0,
+           std::string(name) + ": barrier state after two chains: arrived " + std::to_string(st[0])
+               + ", generation " + std::to_string(st[1]) + ", timed_out " + std::to_string(st[2]));
+    // The phases as their own launches.
+    for (int ph = 0; ph < phases; ++ph) {
+        const int c = static_cast<int>(items1[ph].size());
+        const k::Status s1
+            = ph == 1 ? k::linear_prenorm_gemv_cuda(dnw.get(), eps, items1[ph].data(), c, nullptr)
+                      : k::linear_group_gemv_cuda(items1[ph].data(), c, nullptr, scales[ph].data());
+        if (!statusOk(s1, name) || !synced(name))
+            return;
+    }
+    size_t at = 0;
+    for (int ph = 0; ph < phases; ++ph)
+        for (size_t i = 0; i < items[ph].size(); ++i, ++at) {
+            const std::string what = std::string(name) + " phase " + std::to_string(ph) + " item "
+                                     + std::to_string(i);
+            const auto got = dy[at]->host();
+            expectExact(dy1[at]->host(), got, what + " vs its own launch");
+            expectNmse(ref[ph][i], got, 1e-5, what + " vs the CPU twin");
+        }
+}
+
+void testGemvChain()
+{
+    const auto E = k::linear_accum::exact, F = k::linear_accum::fp32;
+    testGemvChainCase("gemv chain m=1 k=512 2 phases exact", 1, 512, 2, E);
+    testGemvChainCase("gemv chain m=3 k=256 3 phases exact", 3, 256, 3, E);
+    testGemvChainCase("gemv chain tc m=1 k=1024 3 phases", 1, 1024, 3, F);
+    testGemvChainCase("gemv chain tc m=4 k=512 2 phases", 4, 512, 2, F);
+    // Refusals: one phase; phases on different instances (an f32 item keeps the plain kernel
+    // while the other phase takes the tensor cores); no barrier.
+    std::vector<float> xv(64, 1.0f), yv(64, 0.0f);
+    std::vector<uint16_t> w(64 * 64, 0);
+    k::linear_params a;
+    a.x = xv.data();
+    a.x_type = k::act_type::f32;
+    a.w = w.data();
+    a.w_type = k::linear_weight_type::bf16;
+    a.y = yv.data();
+    a.y_type = k::act_type::f32;
+    a.m = 1;
+    a.n = 64;
+    a.k = 64;
+    a.accum = F;
+    k::linear_params b = a;
+    b.w_type = k::linear_weight_type::f32;
+    k::linear_chain_phase ph[2];
+    ph[0].items = &a;
+    ph[0].count = 1;
+    ph[1].items = &b;
+    ph[1].count = 1;
+    uint32_t dummy[4] = {};
+    report(!k::linear_chain_gemv_fits(ph, 1)
+               && k::linear_chain_gemv_cuda(ph, 1, dummy, nullptr).code
+                      == k::StatusCode::Unsupported,
+           "gemv chain refuses a single phase");
+    if (k::linear_gemv_tc_enabled())
+        report(!k::linear_chain_gemv_fits(ph, 2)
+                   && k::linear_chain_gemv_cuda(ph, 2, dummy, nullptr).code
+                          == k::StatusCode::Unsupported,
+               "gemv chain refuses phases that take different kernels (tensor-core bf16, f32)");
+    ph[1].items = &a;
+    report(k::linear_chain_gemv_cuda(ph, 2, nullptr, nullptr).code == k::StatusCode::InvalidArgument,
+           "gemv chain refuses a launch without a barrier state");
+}
+
 // The MoE FFN halves (linear_experts_ffn_gemv_cuda): routed experts of `rtype` and a shared
 // expert of `stype` against linear_ref per expert, round_bf16 and swiglu_cpu (the CPU's order),
 // bit for bit for FP8/FP4 weights.
@@ -7117,6 +7301,8 @@ int main()
          {testGemvTc, testLinears, testLinearGroup, testPreNormGemv, testExpertFfn, testIdxChain}},
         // The indexer chain's fused launches (idxchain).
         {"idxchain", {testIdxChain}},
+        // Cooperative GEMV chains (run under block orders and a small emulated device too).
+        {"gemvchain", {testGemvChain}},
         // The decode indexer's scores and top-k in one launch (idxtopk).
         {"idxtopk", {testIdxTopk}},
         // A decode layer's row chains and appends as one launch (rowchains).
@@ -7184,6 +7370,7 @@ int main()
     testIdxChain();
     testIdxTopk();
     testPreNormGemv();
+    testGemvChain();
     testExpertFfn();
     testGemvTc();
     testFp8BlockHelpers();

@@ -43,6 +43,41 @@ Status linear_group_gemv_cuda(const linear_params *items,
 bool linear_group_gemv_fits(const linear_params *items, int count);
 
 /**
+  Cooperative GEMV chains (decode): up to k_linear_chain_max groups of linears in one launch, one
+  after another, each phase reading what the phases before it wrote (the attention's output
+  projection: wo_a's groups, then wo_b on their rows). A phase is what linear_group_gemv_cuda
+  (norm_weight == nullptr and norm == 0) or linear_prenorm_gemv_cuda (norm != 0) takes, with at
+  most k_linear_group_max items, and y_scales as linear_group_gemv_cuda's. Every phase's results
+  are bit for bit those of its own launch: each block of the chain's grid runs the phase's
+  blocks as that launch's blocks, and a grid barrier separates the phases.
+  barrier: k_linear_chain_barrier_bytes of device memory, zeroed once before the first launch;
+  the launches that share it must not run concurrently (one stream). Its third 32-bit word is
+  nonzero after a barrier wait timed out (a grid that was not all resident: a bug), and the
+  state must then be zeroed again. The grid is bounded by the blocks the device holds at once.
+  Unsupported (nothing launched) when a phase does not fit the group GEMV, the phases need
+  different kernel instances (tensor-core vs not, dense accums), or fewer than 2 phases; the
+  caller then launches the phases one by one. The CPU twin: the phases' twins in order.
+*/
+constexpr int k_linear_chain_max = 3;
+constexpr size_t k_linear_chain_barrier_bytes = 16;
+struct linear_chain_phase
+{
+    const linear_params *items = nullptr;
+    const float *norm_weight = nullptr; // norm: the RMSNorm's weight [k] (nullptr: none)
+    const float *y_scales = nullptr;    // host [count] or nullptr
+    int32_t count = 0;
+    int32_t norm = 0;
+    float norm_eps = 0.0f;
+    int32_t pad_ = 0;
+};
+Status linear_chain_gemv_cuda(const linear_chain_phase *phases,
+                              int count,
+                              void *barrier,
+                              CUstream_st *stream);
+// Whether linear_chain_gemv_cuda launches for these phases (host-side checks only).
+bool linear_chain_gemv_fits(const linear_chain_phase *phases, int count);
+
+/**
   The two halves of a MoE layer's expert FFNs in decode, one launch each (linear_experts_gemv_cuda's
   grouped experts, see cuda_ops.h, plus the shared expert as one more grid row):
   - swiglu set (w1/w3 half; base.w / w_table are w1): per row of an expert

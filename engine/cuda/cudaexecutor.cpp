@@ -2062,13 +2062,18 @@ Result<bool> CudaExecutor::compressorPoolSlots(const kernels::CompressorPoolPara
     return true;
 }
 
-Result<void> CudaExecutor::rowChain(const kernels::RowChainParams &p)
+kernels::RowChainParams CudaExecutor::deviceChain(const kernels::RowChainParams &p) const
 {
-    CudaOpTimer timer(*this, "other");
     kernels::RowChainParams d = p;
     d.norm_weight = device(p.norm_weight);
     d.freqs = device(p.freqs);
-    FATHOM_CUDA_OP("row_chain", kernels::row_chain_cuda(d, m_stream));
+    return d;
+}
+
+Result<void> CudaExecutor::rowChain(const kernels::RowChainParams &p)
+{
+    CudaOpTimer timer(*this, "other");
+    FATHOM_CUDA_OP("row_chain", kernels::row_chain_cuda(deviceChain(p), m_stream));
     return {};
 }
 
@@ -3148,17 +3153,12 @@ Result<void> CudaExecutor::launchAppends(const kernels::RowChainParams *chain,
                        kernels::append_state_rows_cuda(p, m_stateInexact, m_stream));
         return {};
     }
-    kernels::RowChainParams d = *chain;
-    d.norm_weight = device(chain->norm_weight);
-    d.freqs = device(chain->freqs);
+    const kernels::RowChainParams d = deviceChain(*chain);
     if (with && with->count > 0) {
         kernels::RowChainsWith w;
         w.count = with->count;
-        for (int k = 0; k < w.count; ++k) {
-            w.chain[k] = *with->chains[k];
-            w.chain[k].norm_weight = device(with->chains[k]->norm_weight);
-            w.chain[k].freqs = device(with->chains[k]->freqs);
-        }
+        for (int k = 0; k < w.count; ++k)
+            w.chain[k] = deviceChain(*with->chains[k]);
         // The weights' first m_l2AheadBytes (uploaded, 16-byte aligned; whole 16-byte pieces).
         int64_t ahead = m_l2AheadBytes;
         for (int j = 0; j < kernels::k_row_chains_prefetch && ahead > 0; ++j) {

@@ -426,6 +426,8 @@ private:
     // device address of the staged bytes. `dst` is only hashed into the walk.
     Result<const char *> stageUpload(const void *hostSrc, size_t bytes, const void *dst);
     Result<void> makeCurrent() const;
+    // A row chain with its weights (norm_weight, freqs) at their device addresses.
+    kernels::RowChainParams deviceChain(const kernels::RowChainParams &p) const;
 
     int m_device = 0;
     std::string m_deviceName;

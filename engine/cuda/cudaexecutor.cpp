@@ -915,6 +915,10 @@ Result<void> CudaExecutor::uploadModel(const V4Model &model,
     constexpr size_t kChunk = 1u << 20; // a thread's share of a piece
 #endif
     StagedUpload staged(m_stream);
+    // A pool of this upload's own, not a shared one: a ThreadPool has one driving thread at a
+    // time (threadpool.h), and uploads may run at once (an executor per device, each on its
+    // caller's thread) next to the CPU executor's pool; starting and joining its threads costs
+    // a few milliseconds at most against an upload of seconds, and no idle threads stay behind.
     ThreadPool pool;
     for (const auto &[p, n] : merged) {
         for (size_t off = 0; off < n; off += kPiece) {

@@ -253,6 +253,9 @@ Result<std::unique_ptr<ModelWeights>> ModelWeights::fromStore(ModelConfig config
     if (config.linearFormat() == WeightFormat::Fp8) {
         // The reference runs wo_a as a bf16 einsum on the dequantised weight (convert.py).
         std::vector<std::pair<TensorView, std::vector<uint8_t>>> converted;
+        // The load's own pool (as CudaExecutor::uploadModel's): loads may run on any thread and
+        // at once, and a ThreadPool has one driving thread at a time; its start and join cost
+        // a few milliseconds at most against the conversion's seconds.
         ThreadPool pool;
         for (int layer = 0; layer < config.totalLayers(); ++layer) {
             const std::string name = blockPrefix(config, layer) + "attn.wo_a";

@@ -142,6 +142,16 @@ Status group_check(const linear_params *items, int count)
     return Status::success();
 }
 
+// idxchain: a y_scale only on an item whose y is f32 rounded to bf16.
+Status y_scales_check(const linear_params *items, int count, const float *y_scales)
+{
+    for (int i = 0; y_scales && i < count; ++i)
+        if (y_scales[i] != 0.0f && (items[i].y_type != act_type::f32 || !items[i].y_round_bf16))
+            return Status::invalid(
+                "linear_group_gemv: y_scales on an item without bf16-rounded f32 y");
+    return Status::success();
+}
+
 } // namespace
 
 bool linear_group_gemv_fits(const linear_params *items, int count)
@@ -156,10 +166,8 @@ Status linear_group_gemv_cuda(const linear_params *items,
 {
     if (Status st = group_check(items, count); !st.ok() || count == 0 || items[0].m == 0)
         return st;
-    for (int i = 0; y_scales && i < count; ++i)
-        if (y_scales[i] != 0.0f && (items[i].y_type != act_type::f32 || !items[i].y_round_bf16))
-            return Status::invalid(
-                "linear_group_gemv_cuda: y_scales on an item without bf16-rounded f32 y");
+    if (Status st = y_scales_check(items, count, y_scales); !st.ok())
+        return st;
     // More than k_linear_group_max items: one launch per chunk.
     for (int i = 0; i < count; i += k_linear_group_max) {
         const int c = count - i < k_linear_group_max ? count - i : k_linear_group_max;
@@ -186,11 +194,8 @@ Status chain_check(const linear_chain_phase *phases, int count)
             return st;
         if (f.items[0].m <= 0 || f.items[0].m != phases[0].items[0].m)
             return Status::unsupported("linear_chain_gemv_cuda: phases of different rows");
-        for (int i = 0; f.y_scales && i < f.count; ++i)
-            if (f.y_scales[i] != 0.0f
-                && (f.items[i].y_type != act_type::f32 || !f.items[i].y_round_bf16))
-                return Status::invalid(
-                    "linear_chain_gemv_cuda: y_scales on an item without bf16-rounded f32 y");
+        if (Status st = y_scales_check(f.items, f.count, f.y_scales); !st.ok())
+            return st;
     }
     return cuda::linear_chain_gemv_launch(phases, count, nullptr, nullptr, true);
 }

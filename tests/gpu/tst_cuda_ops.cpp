@@ -2562,6 +2562,23 @@ HostWeight randomWeight(k::linear_weight_type type, int n, int kd)
     return w;
 }
 
+// A bf16 LINEAR of m rows, 64 x 64, over host buffers: the refusal checks' item (nothing is
+// launched for it).
+k::linear_params refusalItem(const float *x, float *y, const uint16_t *w, int m)
+{
+    k::linear_params a;
+    a.x = x;
+    a.x_type = k::act_type::f32;
+    a.w = w;
+    a.w_type = k::linear_weight_type::bf16;
+    a.y = y;
+    a.y_type = k::act_type::f32;
+    a.m = m;
+    a.n = 64;
+    a.k = 64;
+    return a;
+}
+
 // Every item of a group against linear_ref (bit for bit for FP8/FP4, rounded to bf16 where asked)
 // and against its own linear_cuda launch (bit for bit: the group claims the same bits).
 void testLinearGroupCase(const char *name, int m, int kd, int64_t ldxPad)
@@ -2664,16 +2681,7 @@ void testLinearGroup()
     // Refusals: nothing launched, the caller runs the items one by one.
     std::vector<float> x(2 * 64, 0.0f), y(2 * 64, 0.0f), x2(x);
     std::vector<uint16_t> w(64 * 64, 0);
-    k::linear_params a;
-    a.x = x.data();
-    a.x_type = k::act_type::f32;
-    a.w = w.data();
-    a.w_type = k::linear_weight_type::bf16;
-    a.y = y.data();
-    a.y_type = k::act_type::f32;
-    a.m = 2;
-    a.n = 64;
-    a.k = 64;
+    k::linear_params a = refusalItem(x.data(), y.data(), w.data(), 2);
     k::linear_params items[2] = {a, a};
     items[1].x = x2.data();
     items[1].k = 48;
@@ -3296,16 +3304,7 @@ void testPreNormGemv()
     // Refusal: 5 rows (the caller runs rmsnorm + the linears).
     std::vector<float> xv(5 * 64, 1.0f), yv(5 * 64, 0.0f);
     std::vector<uint16_t> w(64 * 64, 0);
-    k::linear_params a;
-    a.x = xv.data();
-    a.x_type = k::act_type::f32;
-    a.w = w.data();
-    a.w_type = k::linear_weight_type::bf16;
-    a.y = yv.data();
-    a.y_type = k::act_type::f32;
-    a.m = 5;
-    a.n = 64;
-    a.k = 64;
+    k::linear_params a = refusalItem(xv.data(), yv.data(), w.data(), 5);
     report(k::linear_prenorm_gemv_cuda(nullptr, 1e-6f, &a, 1, nullptr).code
                == k::StatusCode::Unsupported,
            "prenorm gemv refuses more than 4 rows");
@@ -3462,16 +3461,7 @@ void testGemvChain()
     // while the other phase takes the tensor cores); no barrier.
     std::vector<float> xv(64, 1.0f), yv(64, 0.0f);
     std::vector<uint16_t> w(64 * 64, 0);
-    k::linear_params a;
-    a.x = xv.data();
-    a.x_type = k::act_type::f32;
-    a.w = w.data();
-    a.w_type = k::linear_weight_type::bf16;
-    a.y = yv.data();
-    a.y_type = k::act_type::f32;
-    a.m = 1;
-    a.n = 64;
-    a.k = 64;
+    k::linear_params a = refusalItem(xv.data(), yv.data(), w.data(), 1);
     a.accum = F;
     k::linear_params b = a;
     b.w_type = k::linear_weight_type::f32;
@@ -7318,8 +7308,9 @@ int main()
         // prefillother: the 8K prefill's other ops (the tiled mHC dots, the compressor's runs).
         {"prefillother", {testMhcDotsTile, testCompressorRuns}},
         // The grid barrier of cooperative launches (coopemu): the probe against its twin, graph
-        // replays, the launcher's refusal, the emulator's deadlocks (FATHOM_EMU_SMS <= 4).
-        {"gridbarrier", {testGridBarrier}},
+        // replays, the launcher's refusal, the emulator's deadlocks (FATHOM_EMU_SMS <= 4); the
+        // cooperative GEMV chains (lead) on the same block orders and small device.
+        {"gridbarrier", {testGridBarrier, testGemvChain}},
         // The kernels whose last block finishes the others' work: the mHC pre and post+pre
         // launches, routing + grouping, the attention's split merge, the w2 launch's MoE combine.
         {"handoff",

@@ -231,9 +231,11 @@ struct grid_barrier_state
     int pad_;
 };
 
-// How long a block waits for the others before it gives up (~0.14 s at 1.98 GHz): a grid whose
-// blocks are not all resident at once would otherwise hang the device.
-constexpr long long k_grid_barrier_timeout_cycles = 1ll << 28;
+// How long a block waits for the others before it gives up (~0.54 s at 1.98 GHz): a grid whose
+// blocks are not all resident at once would otherwise hang the device. Long against a phase
+// (microseconds), and against the time slices of another process sharing the GPU, during which
+// the SM clock runs on while the kernel is switched out (a spurious time-out fails a step).
+constexpr long long k_grid_barrier_timeout_cycles = 1ll << 30;
 
 #ifdef FATHOM_CUDA_EMULATION
 inline unsigned int load_acquire_gpu(const unsigned int *p)

@@ -380,6 +380,8 @@ stamp "done"
     echo
     echo "================ device checks $(date -u +%F) ================"
     cat "$SUMMARY"
+    # coopemu: a grid barrier's cost (the chains' phase boundary) at 132 and 264 blocks.
+    grep -h "^GRIDBARRIER" "$LOGS/tst_cuda_ops.log" 2>/dev/null
     G="$LOGS/tst_cuda_model.log"
     [ -f "$G" ] && grep -q "^STEP:" "$G" && {
         echo "decode-step overhead (tiny models, eager vs step graph):"

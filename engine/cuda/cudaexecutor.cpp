@@ -709,12 +709,15 @@ Result<void> CudaExecutor::synchronize()
                     "waiting for the device inside a graphed decode step",
                     m_deviceName);
     if (m_chainsLaunched)
-        cudaMemcpyAsync(m_chainFlagHost,
-                        m_chainBarrier + 2,
-                        sizeof(int),
-                        cudaMemcpyDeviceToHost,
-                        m_stream);
+        queueChainFlagRead();
     return chainBarrierCheck(cudaCheck(cudaStreamSynchronize(m_stream), "waiting for the device"));
+}
+
+// The chains' barrier state's timed_out word (kernels::k_linear_chain_barrier_bytes: arrived,
+// generation, timed_out, pad) into the pinned word, on the stream before a wait.
+void CudaExecutor::queueChainFlagRead()
+{
+    cudaMemcpyAsync(m_chainFlagHost, m_chainBarrier + 2, sizeof(int), cudaMemcpyDeviceToHost, m_stream);
 }
 
 // After a wait that followed GEMV chains: their barrier's timed-out flag, read into the pinned
@@ -1499,11 +1502,7 @@ Result<void> CudaExecutor::runStep(CUgraphExec_st *exec)
     // stays one otherwise; every synchronize() reads it too).
     if (r && m_chainsLaunched && ++m_chainUncheckedSteps >= kChainCheckSteps) {
         m_chainUncheckedSteps = 0;
-        cudaMemcpyAsync(m_chainFlagHost,
-                        m_chainBarrier + 2,
-                        sizeof(int),
-                        cudaMemcpyDeviceToHost,
-                        m_stream);
+        queueChainFlagRead();
     }
     // Always wait: the staging blocks are rewritten by the next step (and faults surface here).
     if (const auto w = chainBarrierCheck(

@@ -483,6 +483,7 @@ private:
     int m_chainUncheckedSteps = 0;
     unsigned *m_chainBarrier = nullptr;
     int *m_chainFlagHost = nullptr;
+    void queueChainFlagRead();
     Result<void> chainBarrierCheck(Result<void> waited);
     bool m_groupLinear = true; // linearGroup() in one launch where it can (FATHOM_CUDA_GROUP_LINEAR)
     KvLayout m_kvLayout = KvLayout::Packed;

@@ -1737,7 +1737,9 @@ Status linear_group_gemv_launch(const linear_params *items,
     size_t bytes = 0;
     linear_accum accum = linear_accum::exact;
     bool tc = false, pipe = false;
-    group_instance(items, count > 0 && count <= k_max_group ? count : 0, tc, pipe);
+    if (count <= 0 || count > k_max_group)
+        return Status::invalid("linear_group_gemv: 1 to 8 items");
+    group_instance(items, count, tc, pipe);
     if (Status st = build_group(
             items, count, norm_weight, norm_eps, norm, y_scales, tc, pipe, gp, blocks, bytes, accum);
         !st.ok() || blocks == 0)

@@ -28,6 +28,7 @@
 #include "moe_group.cuh"
 #include "moe_route.cuh"
 
+#include <algorithm>
 #include <cstring>
 
 namespace fathom::kernels::cuda {
@@ -1333,10 +1334,10 @@ struct ffn_combine_args
     int rows, k, n, cols_per_block;
 };
 
-__device__ inline void ffn_combine(const ffn_combine_args L)
+__device__ inline void ffn_combine(const ffn_combine_args L, int col, int grid_rows)
 {
     __shared__ int order[k_max_m][32];
-    if (!cuda::arrive_last(L.counters + blockIdx.x, static_cast<int>(gridDim.y)))
+    if (!cuda::arrive_last(L.counters + col, grid_rows))
         return;
     const int N = L.rows, K = L.k;
     if (static_cast<int>(threadIdx.x) < N) {
@@ -1356,7 +1357,7 @@ __device__ inline void ffn_combine(const ffn_combine_args L)
     }
     __syncthreads();
     const int n = L.n, cpb = L.cols_per_block;
-    const int64_t c0 = static_cast<int64_t>(blockIdx.x) * cpb;
+    const int64_t c0 = static_cast<int64_t>(col) * cpb;
     const int cols = static_cast<int>(n - c0 < cpb ? n - c0 : cpb);
 #pragma unroll 1
     for (int i = threadIdx.x; i < N * cols; i += blockDim.x) {
@@ -1394,61 +1395,58 @@ __device__ inline ffn_combine_args combine_args(const ffn_launch &L)
 // for its weight columns (prefetch_weights' columns; w3's too in the swiglu half). The shared
 // expert's weights are kernel arguments; a routed block's expert comes from the routing through
 // peek_settled (written two launches back; a bad id prefetches nothing).
-__device__ inline void ffn_prefetch(const ffn_launch &L)
+__device__ inline void ffn_prefetch(const ffn_launch &L, int bx, int by)
 {
-    if (static_cast<int>(blockIdx.y) >= L.g.slots) {
+    if (by >= L.g.slots) {
         if (!(L.prefetch & 1))
             return;
         const GemvKind kind = static_cast<GemvKind>(L.shared_kind);
         linear_params p = L.shared;
-        prefetch_weights(p, kind, L.cpw, blockIdx.x);
+        prefetch_weights(p, kind, L.cpw, bx);
         if (L.swiglu) {
             p.w = L.shared_w3;
-            prefetch_weights(p, kind, L.cpw, blockIdx.x);
+            prefetch_weights(p, kind, L.cpw, bx);
         }
         return;
     }
     if (!(L.prefetch & 2) || (threadIdx.x & 31) != 0)
         return;
-    const int e = peek_settled(L.g.active + blockIdx.y);
+    const int e = peek_settled(L.g.active + by);
     if (e < 0 || e >= L.g.n_experts)
         return;
     const GemvKind kind = static_cast<GemvKind>(L.kind);
     linear_params p = L.base;
     p.w = peek_settled(L.g.w_table + e);
     if (p.w)
-        prefetch_weights(p, kind, L.cpw, blockIdx.x);
+        prefetch_weights(p, kind, L.cpw, bx);
     if (L.swiglu) {
         p.w = peek_settled(L.w3_table + e);
         if (p.w)
-            prefetch_weights(p, kind, L.cpw, blockIdx.x);
+            prefetch_weights(p, kind, L.cpw, bx);
     }
 }
 
 // Tc: the routed and the shared expert on the tensor-core block (linear_experts_ffn_launch decides);
 // two blocks an SM (ptxas: 64 registers, no spills; 97 without the bound), so one block's x staging
 // and slice sums overlap the other's weight stream (the experts' blocks are short).
-template<linear_accum Accum, bool Pipe, bool Tc = false>
-__global__ void __launch_bounds__(k_threads, Tc ? 2 : 1) experts_ffn_kernel(ffn_launch L)
+// Block (bx, by) of the launch's grid (after the PDL wait): its expert's columns, then the
+// combine when its column is done. grid_rows: the grid's rows (the combine's count a column).
+template<linear_accum Accum, bool Pipe, bool Tc>
+__device__ __forceinline__ void experts_ffn_block(
+    const ffn_launch &L, int bx, int by, int grid_rows, unsigned char *smem, terms_t *terms)
 {
-    if (L.prefetch)
-        ffn_prefetch(L);
-    FATHOM_PDL_WAIT();
-    FATHOM_PDL_TRIGGER();
-    FATHOM_EXTERN_SHARED(unsigned char, smem);
-    __shared__ float terms[k_warps][k_max_m][32];
     linear_params p;
     gemv_epilogue ep;
     ep.limit = L.limit;
     ep.swiglu = L.swiglu;
     int kind;
-    if (static_cast<int>(blockIdx.y) < L.g.slots) {
-        const int e = L.g.active[blockIdx.y];
+    if (by < L.g.slots) {
+        const int e = L.g.active[by];
         const int r0 = e < 0 ? 0 : L.g.offsets[e];
         const int rows = e < 0 ? 0 : L.g.offsets[e + 1] - r0;
         if (rows <= 0) {
             if (L.combine_y) // counts itself done (block-uniform)
-                ffn_combine(combine_args(L));
+                ffn_combine(combine_args(L), bx, grid_rows);
             return;
         }
         p = L.base;
@@ -1485,12 +1483,25 @@ __global__ void __launch_bounds__(k_threads, Tc ? 2 : 1) experts_ffn_kernel(ffn_
                                     ldx,
                                     ldy,
                                     L.cpw,
-                                    blockIdx.x,
+                                    bx,
                                     smem,
                                     terms,
                                     ep);
     if (L.combine_y)
-        ffn_combine(combine_args(L));
+        ffn_combine(combine_args(L), bx, grid_rows);
+}
+
+template<linear_accum Accum, bool Pipe, bool Tc = false>
+__global__ void __launch_bounds__(k_threads, Tc ? 2 : 1) experts_ffn_kernel(ffn_launch L)
+{
+    const int bx = static_cast<int>(blockIdx.x), by = static_cast<int>(blockIdx.y);
+    if (L.prefetch)
+        ffn_prefetch(L, bx, by);
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
+    __shared__ float terms[k_warps][k_max_m][32];
+    experts_ffn_block<Accum, Pipe, Tc>(L, bx, by, static_cast<int>(gridDim.y), smem, terms);
 }
 
 // gate: the MoE gate GEMV and the routing + grouping in one decode launch
@@ -1531,6 +1542,18 @@ __device__ GEMV_OUT_OF_LINE void gate_route_tail(const gate_route_launch &L, int
                 start);
 }
 
+// Block b of the launch's blocks (after the PDL wait): its logits, then the routing and grouping
+// when it is the last to store them (the counter left at 0).
+template<GemvKind Kind, linear_accum Accum, bool Pipe>
+__device__ __forceinline__ void gate_route_block(
+    const gate_route_launch &L, int b, int blocks, unsigned char *smem, terms_t *terms)
+{
+    const int64_t ldx = L.p.ldx ? L.p.ldx : L.p.k, ldy = L.p.ldy ? L.p.ldy : L.p.n;
+    gemv_block<Kind, Accum, Pipe>(L.p, ldx, ldy, L.cpw, b, smem, terms);
+    if (arrive_last(L.counter, blocks))
+        gate_route_tail(L, reinterpret_cast<int *>(smem));
+}
+
 template<GemvKind Kind, linear_accum Accum, bool Pipe>
 __global__ void __launch_bounds__(k_threads) gate_route_kernel(gate_route_launch L)
 {
@@ -1539,11 +1562,93 @@ __global__ void __launch_bounds__(k_threads) gate_route_kernel(gate_route_launch
     FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ float terms[k_warps][k_max_m][32];
-    const int64_t ldx = L.p.ldx ? L.p.ldx : L.p.k, ldy = L.p.ldy ? L.p.ldy : L.p.n;
-    gemv_block<Kind, Accum, Pipe>(L.p, ldx, ldy, L.cpw, blockIdx.x, smem, terms);
-    // The last block to store its logits routes and groups (the counter left at 0).
-    if (arrive_last(L.counter, static_cast<int>(gridDim.x)))
-        gate_route_tail(L, reinterpret_cast<int *>(smem));
+    gate_route_block<Kind, Accum, Pipe>(L,
+                                        static_cast<int>(blockIdx.x),
+                                        static_cast<int>(gridDim.x),
+                                        smem,
+                                        terms);
+}
+
+/*
+  moechain: the decode MoE as one cooperative launch (linear_group.h linear_moe_chain_gemv_cuda):
+  the gate + routing + grouping (gate_route_kernel's blocks; optional), then the w1/w3 half, then
+  the w2 half (experts_ffn_kernel's blocks, the 2-D grid flattened row by row: virtual block vb
+  is grid block (vb % cols, vb / cols)), a grid barrier between the phases, as gemv_chain_kernel
+  does for groups. Every block body is its launch's (gate_route_block, experts_ffn_block), so the
+  bits are the three launches'; the hand-offs inside a phase count the phase's own blocks (the
+  routing's last block of the gate's grid, the combine's last block of a w2 column's rows).
+  L2 requests: before the wait the first phase's settled weights (the gate, or the w1/w3 half's
+  shared expert); before each barrier the next phase's settled ones (the w1/w3 half's shared
+  expert, or all of the w2 half: its routing is a barrier back); right after the gate's barrier
+  the routed experts' w1/w3 columns (their routing is now settled).
+  Gate: the gate phase, on the pipelined GEMV when Pipe || Tc (linear_moe_chain_launch holds the
+  gate to the instance). Static shared memory holds nothing across a virtual block or barrier.
+*/
+struct moe_chain
+{
+    gate_route_launch gate;
+    ffn_launch ffn[2]; // the w1/w3 half, the w2 half
+    int32_t cols[2];   // their grids as their own launches
+    int32_t rows[2];
+    int32_t gate_blocks;  // 0: no gate phase
+    int32_t routed_after; // moeprefetch bits of the w1/w3 half after the gate's barrier
+    grid_barrier_state *barrier;
+};
+
+// The virtual blocks of FFN half h that block b0 of a grid of `stride` serves, L2 requests
+// (ffn_prefetch) with the prefetch bits `bits` of its launch's.
+__device__ inline void chain_ffn_prefetch(const moe_chain &ch, int h, int bits, int b0, int stride)
+{
+    if (!bits)
+        return;
+    ffn_launch L = ch.ffn[h];
+    L.prefetch = bits;
+    const int cols = ch.cols[h];
+    for (int vb = b0; vb < cols * ch.rows[h]; vb += stride)
+        ffn_prefetch(L, vb % cols, vb / cols);
+}
+
+template<linear_accum Accum, bool Pipe, bool Tc, bool Gate>
+__global__ void __launch_bounds__(k_threads) moe_chain_kernel(moe_chain ch)
+{
+    constexpr bool gate_pipe = Pipe || Tc;
+    const int b0 = static_cast<int>(blockIdx.x), stride = static_cast<int>(gridDim.x);
+    if constexpr (Gate) {
+        for (int vb = b0; vb < ch.gate_blocks; vb += stride)
+            prefetch_weights(ch.gate.p, GemvKind::Bf16, ch.gate.cpw, vb);
+    } else {
+        chain_ffn_prefetch(ch, 0, ch.ffn[0].prefetch, b0, stride);
+    }
+    FATHOM_PDL_WAIT();
+    FATHOM_PDL_TRIGGER();
+    FATHOM_EXTERN_SHARED(unsigned char, smem);
+    __shared__ float terms[k_warps][k_max_m][32];
+    if constexpr (Gate) {
+        for (int vb = b0; vb < ch.gate_blocks; vb += stride) {
+            __syncthreads(); // the previous virtual block's reads of smem / terms are done
+            gate_route_block<GemvKind::Bf16, linear_accum::exact, gate_pipe>(ch.gate,
+                                                                             vb,
+                                                                             ch.gate_blocks,
+                                                                             smem,
+                                                                             terms);
+        }
+        chain_ffn_prefetch(ch, 0, ch.ffn[0].prefetch & 1, b0, stride);
+        if (!grid_barrier(ch.barrier, static_cast<unsigned>(stride)))
+            return; // timed out (the state says so): the routing is not all there
+        chain_ffn_prefetch(ch, 0, ch.routed_after, b0, stride);
+    }
+    for (int h = 0; h < 2; ++h) {
+        const int cols = ch.cols[h], rows = ch.rows[h];
+        for (int vb = b0; vb < cols * rows; vb += stride) {
+            __syncthreads();
+            experts_ffn_block<Accum, Pipe, Tc>(ch.ffn[h], vb % cols, vb / cols, rows, smem, terms);
+        }
+        if (h == 1)
+            break;
+        chain_ffn_prefetch(ch, 1, ch.ffn[1].prefetch, b0, stride);
+        if (!grid_barrier(ch.barrier, static_cast<unsigned>(stride)))
+            return;
+    }
 }
 
 } // namespace
@@ -1576,14 +1681,20 @@ bool linear_experts_ffn_fits(const linear_params &base, const expert_ffn &f)
     return !(dense_b && dense_s && base.accum != s.accum);
 }
 
-Status linear_experts_ffn_launch(const linear_params &base,
-                                 const expert_group &g,
-                                 const expert_ffn &f,
-                                 CUstream_st *stream)
+namespace {
+
+// L for a launch of the FFN half (base, g, f) and how it runs: the kernel instance (tc, pipe,
+// accum), its dynamic shared memory and grid. The caller checked linear_experts_ffn_fits.
+void build_ffn(const linear_params &base,
+               const expert_group &g,
+               const expert_ffn &f,
+               ffn_launch &L,
+               bool &tc,
+               bool &pipe,
+               linear_accum &accum,
+               size_t &bytes,
+               dim3 &grid)
 {
-    if (!linear_experts_ffn_fits(base, f))
-        return Status::unsupported("linear_experts_ffn: shape not supported");
-    ffn_launch L;
     std::memset(static_cast<void *>(&L), 0, sizeof L); // defined parameter bytes (graphs)
     L.base = base;
     L.g = g;
@@ -1610,22 +1721,41 @@ Status linear_experts_ffn_launch(const linear_params &base,
     L.shared_kind = static_cast<int32_t>(kind_of(f.shared.w_type));
     const bool has_shared = f.shared.m > 0;
     const GemvKind kb = kind_of(base.w_type), ks = kind_of(f.shared.w_type);
-    const bool tc = tc_fits(base, kb) && (!has_shared || tc_fits(f.shared, ks));
+    tc = tc_fits(base, kb) && (!has_shared || tc_fits(f.shared, ks));
     // The shared expert has the routed ones' n and k (linear_experts_ffn_fits).
     L.cpw = tc ? tc_columns_per_warp(kb, base.n, base.k, f.swiglu) : columns_per_warp(base.n);
-    const bool pipe = !tc && use_pipeline(kb, base.m, base.k)
-                      && (!has_shared || use_pipeline(ks, f.shared.m, f.shared.k));
+    pipe = !tc && use_pipeline(kb, base.m, base.k)
+           && (!has_shared || use_pipeline(ks, f.shared.m, f.shared.k));
     auto smem_of = [&](GemvKind kind, const linear_params &q) {
         return tc ? tc_smem_bytes(kind, q.m, q.k) : gemv_smem(kind, q.m, q.k, pipe);
     };
-    size_t bytes = smem_of(kb, base);
+    bytes = smem_of(kb, base);
     if (has_shared) {
         const size_t b = smem_of(ks, f.shared);
         bytes = b > bytes ? b : bytes;
     }
-    const linear_accum accum = !is_quantized(base.w_type)                     ? base.accum
-                               : has_shared && !is_quantized(f.shared.w_type) ? f.shared.accum
-                                                                              : linear_accum::exact;
+    accum = tc                                             ? linear_accum::fp32
+            : !is_quantized(base.w_type)                   ? base.accum
+            : has_shared && !is_quantized(f.shared.w_type) ? f.shared.accum
+                                                           : linear_accum::exact;
+    grid = dim3(grid_for(base.n, k_warps * L.cpw), g.slots + (has_shared ? 1 : 0));
+}
+
+} // namespace
+
+Status linear_experts_ffn_launch(const linear_params &base,
+                                 const expert_group &g,
+                                 const expert_ffn &f,
+                                 CUstream_st *stream)
+{
+    if (!linear_experts_ffn_fits(base, f))
+        return Status::unsupported("linear_experts_ffn: shape not supported");
+    ffn_launch L;
+    bool tc = false, pipe = false;
+    linear_accum accum = linear_accum::exact;
+    size_t bytes = 0;
+    dim3 grid;
+    build_ffn(base, g, f, L, tc, pipe, accum, bytes, grid);
     const bool exact = accum == linear_accum::exact;
     void (*const kernel)(ffn_launch) = tc ? experts_ffn_kernel<linear_accum::fp32, false, true>
                                        : exact
@@ -1635,7 +1765,6 @@ Status linear_experts_ffn_launch(const linear_params &base,
                                                    : experts_ffn_kernel<linear_accum::fp32, false>);
     if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
         return cuda_status(err);
-    const dim3 grid(grid_for(base.n, k_warps * L.cpw), g.slots + (has_shared ? 1 : 0));
     FATHOM_LAUNCH(grid, k_threads, bytes, stream, kernel)(L);
     return launch_status();
 }
@@ -1830,6 +1959,105 @@ Status linear_chain_gemv_launch(
         return Status::success();
     grid = widest < grid ? widest : grid;
     FATHOM_LAUNCH(static_cast<unsigned>(grid), k_threads, bytes, stream, kernel)(ch);
+    return launch_status();
+}
+
+Status linear_moe_chain_launch(const moe_chain_gate *gate,
+                               const linear_params &up_base,
+                               const expert_group &up_g,
+                               const expert_ffn &up,
+                               const linear_params &down_base,
+                               const expert_group &down_g,
+                               const expert_ffn &down,
+                               void *barrier,
+                               CUstream_st *stream,
+                               bool plan_only)
+{
+    if (!barrier && !plan_only)
+        return Status::invalid("linear_moe_chain: no barrier state");
+    if (!linear_experts_ffn_fits(up_base, up) || !linear_experts_ffn_fits(down_base, down)
+        || !up.swiglu || down.swiglu)
+        return Status::unsupported("linear_moe_chain: the FFN halves do not fit");
+    moe_chain ch;
+    std::memset(static_cast<void *>(&ch), 0, sizeof ch); // defined parameter bytes (graphs)
+    bool tc = false, pipe = false, tc2 = false, pipe2 = false;
+    linear_accum accum = linear_accum::exact, accum2 = linear_accum::exact;
+    size_t bytes = 0, bytes2 = 0;
+    dim3 grid, grid2;
+    build_ffn(up_base, up_g, up, ch.ffn[0], tc, pipe, accum, bytes, grid);
+    build_ffn(down_base, down_g, down, ch.ffn[1], tc2, pipe2, accum2, bytes2, grid2);
+    // The instances the chain has: the tensor-core block or exact accumulation, both halves alike.
+    if (tc != tc2 || pipe != pipe2 || accum != accum2 || (!tc && accum != linear_accum::exact))
+        return Status::unsupported("linear_moe_chain: the halves take another kernel");
+    bytes = bytes2 > bytes ? bytes2 : bytes;
+    for (int h = 0; h < 2; ++h) {
+        const dim3 g = h == 0 ? grid : grid2;
+        ch.cols[h] = static_cast<int32_t>(g.x);
+        ch.rows[h] = static_cast<int32_t>(g.y);
+    }
+    long long widest = static_cast<long long>(grid.x) * grid.y;
+    widest = std::max(widest, static_cast<long long>(grid2.x) * grid2.y);
+    // Before the wait the w1/w3 half's routing is not settled (the launch before, or the gate's
+    // phase): its routed blocks ask L2 only right after the gate's barrier.
+    ch.ffn[0].prefetch &= 1;
+    if (gate) {
+        if (!moe_gate_route_group_fits(gate->gate, gate->route))
+            return Status::unsupported("linear_moe_chain: the gate does not fit");
+        if (!route_group_args_ok(gate->route,
+                                 gate->offsets,
+                                 gate->active,
+                                 gate->slots,
+                                 gate->src_row,
+                                 gate->slot_index,
+                                 gate->counter))
+            return Status::invalid("linear_moe_chain: bad routing arguments");
+        // The halves read the grouping the gate's phase writes.
+        if (up_g.offsets != gate->offsets || down_g.offsets != gate->offsets
+            || up_g.active != gate->active || down_g.active != gate->active
+            || up_g.slots != gate->slots || down_g.slots != gate->slots
+            || up.x_rows != gate->src_row || up.slot_index != gate->slot_index
+            || down.slot_index != gate->slot_index)
+            return Status::invalid("linear_moe_chain: the halves do not read the gate's grouping");
+        const bool gate_pipe = use_pipeline(GemvKind::Bf16, gate->gate.m, gate->gate.k);
+        if (gate_pipe != (pipe || tc))
+            return Status::unsupported("linear_moe_chain: the gate takes another kernel");
+        gate_route_launch &L = ch.gate;
+        L.p = gate->gate;
+        L.r = gate->route;
+        L.offsets = gate->offsets;
+        L.active = gate->active;
+        L.src_row = gate->src_row;
+        L.slot_index = gate->slot_index;
+        L.counter = gate->counter;
+        L.slots = gate->slots;
+        L.cpw = columns_per_warp(gate->gate.n);
+        const size_t gb = std::max(group_smem_bytes(gate->route.n_experts),
+                                   gemv_smem(GemvKind::Bf16, gate->gate.m, gate->gate.k, gate_pipe));
+        bytes = gb > bytes ? gb : bytes;
+        ch.gate_blocks = static_cast<int32_t>(grid_for(gate->gate.n, k_warps * L.cpw));
+        widest = std::max(widest, static_cast<long long>(ch.gate_blocks));
+        ch.routed_after = up.prefetch_routed && up_g.n_experts > 0 ? 2 : 0;
+    }
+    ch.barrier = static_cast<grid_barrier_state *>(barrier);
+    // Six instances: tensor-core / exact pipelined / exact plain, with or without the gate.
+    void (*const kernel)(moe_chain)
+        = tc     ? (gate ? moe_chain_kernel<linear_accum::fp32, false, true, true>
+                         : moe_chain_kernel<linear_accum::fp32, false, true, false>)
+          : pipe ? (gate ? moe_chain_kernel<linear_accum::exact, true, false, true>
+                         : moe_chain_kernel<linear_accum::exact, true, false, false>)
+                 : (gate ? moe_chain_kernel<linear_accum::exact, false, false, true>
+                         : moe_chain_kernel<linear_accum::exact, false, false, false>);
+    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
+        return cuda_status(err);
+    long long blocks = co_resident_blocks(kernel, k_threads, bytes);
+    if (chain_grid_cap() > 0 && chain_grid_cap() < blocks)
+        blocks = chain_grid_cap();
+    if (blocks <= 0)
+        return Status::unsupported("linear_moe_chain: no block of the kernel fits an SM");
+    if (plan_only)
+        return Status::success();
+    blocks = widest < blocks ? widest : blocks;
+    FATHOM_LAUNCH(static_cast<unsigned>(blocks), k_threads, bytes, stream, kernel)(ch);
     return launch_status();
 }
 

@@ -188,6 +188,19 @@ Status linear_experts_ffn_launch(const linear_params &base,
                                  const expert_group &g,
                                  const expert_ffn &f,
                                  CUstream_st *stream);
+// linear_gemv.cu: the decode MoE as one launch (linear_group.h linear_moe_chain_gemv_cuda; the
+// halves already checked as linear_experts_ffn_gemv_cuda's). plan_only: no launch, Unsupported
+// where the chain cannot run as one launch.
+Status linear_moe_chain_launch(const moe_chain_gate *gate,
+                               const linear_params &up_base,
+                               const expert_group &up_g,
+                               const expert_ffn &up,
+                               const linear_params &down_base,
+                               const expert_group &down_g,
+                               const expert_ffn &down,
+                               void *barrier,
+                               CUstream_st *stream,
+                               bool plan_only);
 // linear_tiled.cu: any shape.
 Status linear_tiled_launch(const linear_params &p, CUstream_st *stream);
 // linear_mma.cu: whether the current device has e4m3 mma.sync (sm_89+; queried once per device),

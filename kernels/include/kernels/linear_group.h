@@ -139,6 +139,56 @@ Status linear_experts_ffn_gemv_cuda(const linear_params &base,
 bool linear_experts_ffn_gemv_fits(const linear_params &base, const expert_ffn &f);
 
 /**
+  moechain: a decode MoE layer as ONE cooperative launch - optionally the gate, routing and
+  grouping (moe_gate_route_group_cuda's launch), then the w1/w3 half (up: swiglu set) and the w2
+  half (down: swiglu 0) of linear_experts_ffn_gemv_cuda - the phases separated by a grid barrier
+  as in linear_chain_gemv_cuda. Every phase's results are bit for bit those of its own launch:
+  each block of the chain's grid runs the phase's blocks as that launch's blocks (the halves' 2-D
+  grids flattened row by row), and the hand-offs inside a phase (the routing's last block, the
+  combine's last block of a column) count the phase's own blocks.
+  gate: nullptr (two phases; the ids were grouped before), or the gate phase's arguments as
+  moe_gate_route_group_cuda takes them; the halves must then read that grouping (up_g / down_g
+  offsets, active and slots, up.x_rows == src_row, up / down slot_index == slot_index). L2
+  requests (hints, as expert_ffn's prefetch flags allow): the w1/w3 half's routed experts right
+  after the gate's barrier (never before: their routing is not settled), the w2 half's before
+  the barrier that precedes it.
+  barrier: as linear_chain_gemv_cuda's (one state may serve every chain of a stream).
+  Unsupported (nothing launched) where a half does not fit linear_experts_ffn_gemv_cuda, the gate
+  moe_gate_route_group_fits, or the halves and the gate need kernels the chain does not have
+  (it has the tensor-core block and exact accumulation, each half alike, the gate pipelined
+  exactly when the halves are or take the tensor cores); the caller then launches the phases one
+  by one. The CPU twin: the phases' twins in order.
+*/
+struct moe_chain_gate
+{
+    linear_params gate; // y == route.logits
+    MoeRouteParams route;
+    int32_t *offsets = nullptr;
+    int32_t *active = nullptr;
+    int32_t *src_row = nullptr;
+    int32_t *slot_index = nullptr;
+    int *counter = nullptr; // 0 on entry, left 0
+    int32_t slots = 0;
+};
+Status linear_moe_chain_gemv_cuda(const moe_chain_gate *gate,
+                                  const linear_params &up_base,
+                                  const expert_group &up_g,
+                                  const expert_ffn &up,
+                                  const linear_params &down_base,
+                                  const expert_group &down_g,
+                                  const expert_ffn &down,
+                                  void *barrier,
+                                  CUstream_st *stream);
+// Whether linear_moe_chain_gemv_cuda launches for these arguments (host-side checks only).
+bool linear_moe_chain_gemv_fits(const moe_chain_gate *gate,
+                                const linear_params &up_base,
+                                const expert_group &up_g,
+                                const expert_ffn &up,
+                                const linear_params &down_base,
+                                const expert_group &down_g,
+                                const expert_ffn &down);
+
+/**
   ffnnodes: an RMSNorm of x's rows (rmsnorm.h with weight norm_weight [k] or nullptr, eps; x's
   rows are the items' common input) folded into the GEMVs' staging of x, then the items as
   linear_group_gemv_cuda (one item: linear_cuda's GEMV). Every block normalises the rows it

@@ -3895,6 +3895,399 @@ void testExpertFfn()
     testExpertFfnCase("experts ffn tc fp8, w2 exact (k 96)", W::fp8_e4m3, W::fp8_e4m3, F, 96);
 }
 
+// moechain: a decode MoE layer as one cooperative launch (linear_moe_chain_gemv_cuda) against the
+// separate launches on the same inputs (moe_gate_route_group_cuda - or linear_cuda,
+// moe_route_cuda and moe_group_cuda - then linear_experts_ffn_gemv_cuda's w1/w3 and w2 halves)
+// into separate buffers, every output bit for bit: logits, selection scores, ids, weights, the
+// grouping, the halves' routed and shared outputs and the combined y. Both modes (exact: the
+// pipelined or plain GEMV; accum fp32: the tensor-core block), 1-4 rows, scored and forced
+// routing (forced ids shared by the rows: active slots left -1, experts without rows), the
+// 2-phase form (gate == nullptr: the grouping launched before), the combine fused or not, the L2
+// prefetch flags on (hints: the separate launches run without them, the bits must not change).
+// Each chain runs twice on one barrier state, its outputs poisoned before each run: the routing
+// counter and the combine counters back at 0, the state's arrived count and timed-out word 0,
+// its generation counted on by the chain's barriers (2 with the gate, 1 without).
+struct MoeChainCase
+{
+    const char *name;
+    k::linear_weight_type rtype, stype;
+    k::linear_accum accum;
+    int I, rows, topk;
+    int gate;   // 1: the gate phase; 0: two phases, grouped by linear_cuda + moe_route_cuda +
+                // moe_group_cuda before; 2: two phases, grouped by moe_gate_route_group_cuda
+    int forced; // 0: scored; 1: forced hash-style ids; 2: forced ids shared by the rows
+    bool combine, prefetch, refusals;
+};
+
+// One set of the MoE's device outputs (poisoned: the Dev constructor's NaN bytes).
+struct MoeChainBuffers
+{
+    Dev<float> logits, sel, weights, g, hs, yr, ys, y;
+    Dev<int32_t> ids, off, act, src, slot, counter, cnt;
+    MoeChainBuffers(int N, int E, int K, int slots, int I, int d)
+        : logits(static_cast<size_t>(N) * E)
+        , sel(static_cast<size_t>(N) * E)
+        , weights(static_cast<size_t>(N) * K)
+        , g(static_cast<size_t>(N) * K * I)
+        , hs(static_cast<size_t>(N) * I)
+        , yr(static_cast<size_t>(N) * K * d)
+        , ys(static_cast<size_t>(N) * d)
+        , y(static_cast<size_t>(N) * d)
+        , ids(static_cast<size_t>(N) * K)
+        , off(E + 1)
+        , act(slots)
+        , src(static_cast<size_t>(N) * K)
+        , slot(static_cast<size_t>(N) * K)
+        , counter(std::vector<int32_t>{0})
+        , cnt(std::vector<int32_t>(64, 0))
+    {}
+};
+
+void testMoeChainCase(const MoeChainCase &c)
+{
+    using W = k::linear_weight_type;
+    const int E = 32, d = 256, I = c.I, N = c.rows, K = c.topk, NK = N * K;
+    const int slots = std::min(E, NK);
+    const float limit = 3.0f;
+    const std::string name = std::string("moe chain ") + c.name;
+    // accum fp32 takes the tensor-core block where it is on (FATHOM_CUDA_GEMV_TC), else the
+    // FP8/FP4 halves accumulate exactly (as their own launches do).
+    const bool tc = c.accum == k::linear_accum::fp32 && k::linear_gemv_tc_enabled();
+    const char *pipeEnv = std::getenv("FATHOM_CUDA_GEMV_PIPELINE");
+    const bool pipeOn = !(pipeEnv && std::strcmp(pipeEnv, "0") == 0);
+    // The chain has the tensor-core block (its gate on the pipelined GEMV) and exact
+    // accumulation (plain or pipelined, the gate alike): a tensor-core chain's gate without the
+    // pipeline (FATHOM_CUDA_GEMV_PIPELINE=0) is refused.
+    const bool expectFit = !tc || c.gate != 1 || pipeOn;
+
+    auto x = randomBf16(static_cast<size_t>(N) * d, 2.0f);
+    auto gw = randomBf16(static_cast<size_t>(E) * d, 1.0f / std::sqrt(static_cast<float>(d)));
+    std::vector<uint16_t> gwb(gw.size());
+    for (size_t i = 0; i < gw.size(); ++i)
+        gwb[i] = k::f32_to_bf16(gw[i]);
+    auto bias = randomF32(E, 0.1f);
+    std::vector<int32_t> fids(static_cast<size_t>(NK));
+    for (int t = 0; t < N; ++t)
+        for (int j = 0; j < K; ++j)
+            fids[static_cast<size_t>(t) * K + j] = c.forced == 2 ? (j * 5 + t % 2) % E
+                                                                 : (t * 37 + j * 41 + 5) % E;
+    // Weights: [expert][w1, w2, w3], the shared expert last; the tables as CudaExecutor builds
+    // them ([w1 | w2 | w3 | s1 | s2 | s3] x E).
+    std::vector<std::unique_ptr<Dev<uint8_t>>> keep;
+    auto up = [&](const std::vector<uint8_t> &v) -> const void * {
+        if (v.empty())
+            return nullptr;
+        keep.push_back(std::make_unique<Dev<uint8_t>>(v));
+        return keep.back()->get();
+    };
+    std::vector<const void *> table(6 * E), sharedW(3), sharedS(3);
+    for (int e = 0; e <= E; ++e) {
+        const W t = e < E ? c.rtype : c.stype;
+        for (int w = 0; w < 3; ++w) {
+            const HostWeight hw = randomWeight(t, w == 1 ? d : I, w == 1 ? I : d);
+            const void *dw = up(hw.bytes), *ds = up(hw.scales);
+            if (e < E) {
+                table[w * E + e] = dw;
+                table[(3 + w) * E + e] = ds;
+            } else {
+                sharedW[w] = dw;
+                sharedS[w] = ds;
+            }
+        }
+    }
+    Dev<uint64_t> dtable(table.size());
+    cudaMemcpy(dtable.get(), table.data(), table.size() * sizeof(void *), cudaMemcpyHostToDevice);
+    const void *const *tab = reinterpret_cast<const void *const *>(dtable.get());
+    Dev<uint16_t> dgw(gwb);
+    Dev<float> dx(x), dbias(bias);
+    Dev<int32_t> dfids(fids);
+
+    // u: the separate launches; ch: the chain's. Two-phase chains read u's routing and grouping.
+    MoeChainBuffers u(N, E, K, slots, I, d), ch(N, E, K, slots, I, d);
+    auto gateOf = [&](MoeChainBuffers &b, k::linear_params &g, k::MoeRouteParams &r) {
+        g = k::linear_params{};
+        g.x = dx.get();
+        g.x_type = k::act_type::f32;
+        g.w = dgw.get();
+        g.w_type = W::bf16;
+        g.y = b.logits.get();
+        g.y_type = k::act_type::f32;
+        g.m = N;
+        g.n = E;
+        g.k = d;
+        g.accum = k::linear_accum::exact;
+        r = k::MoeRouteParams{};
+        r.logits = b.logits.get();
+        r.bias = dbias.get();
+        r.forced_ids = c.forced ? dfids.get() : nullptr;
+        r.select_scores = b.sel.get();
+        r.ids = b.ids.get();
+        r.weights = b.weights.get();
+        r.tokens = N;
+        r.n_experts = E;
+        r.topk = K;
+        r.route_scale = 1.5f;
+    };
+    auto params = [&](W t, int which, const void *w, const void *sc, const float *xin, float *y) {
+        k::linear_params p;
+        p.x = xin;
+        p.x_type = k::act_type::f32;
+        p.w = w;
+        p.w_scale = static_cast<const uint8_t *>(sc);
+        p.w_type = t;
+        p.n = which == 1 ? d : I;
+        p.k = which == 1 ? I : d;
+        p.m = N;
+        p.y = y;
+        p.y_type = k::act_type::f32;
+        p.y_round_bf16 = 1;
+        p.accum = c.accum;
+        return p;
+    };
+    struct Halves
+    {
+        k::linear_params b1, b2;
+        k::expert_group g1, g2;
+        k::expert_ffn f1, f2;
+    };
+    // The halves as moeOnDevice puts them together: outputs in o, routing and grouping from r.
+    auto halves = [&](MoeChainBuffers &o, MoeChainBuffers &r, bool prefetch) {
+        Halves h;
+        for (int which : {0, 1}) {
+            k::expert_group &g = which == 0 ? h.g1 : h.g2;
+            g.offsets = r.off.get();
+            g.active = r.act.get();
+            g.slots = slots;
+            g.n_experts = E;
+            g.w_table = tab + static_cast<size_t>(which) * E;
+            g.scale_table = reinterpret_cast<const uint8_t *const *>(
+                tab + static_cast<size_t>(3 + which) * E);
+        }
+        h.b1 = params(c.rtype, 0, table[0], table[3 * E], dx.get(), o.g.get());
+        h.f1.w3_table = tab + static_cast<size_t>(2) * E;
+        h.f1.scale3_table = reinterpret_cast<const uint8_t *const *>(tab
+                                                                     + static_cast<size_t>(5) * E);
+        h.f1.row_weights = r.weights.get();
+        h.f1.limit = limit;
+        h.f1.swiglu = 1;
+        h.f1.shared = params(c.stype, 0, sharedW[0], sharedS[0], dx.get(), o.hs.get());
+        h.f1.shared_w3 = sharedW[2];
+        h.f1.shared_scale3 = static_cast<const uint8_t *>(sharedS[2]);
+        h.f1.x_rows = r.src.get();
+        h.f1.slot_index = r.slot.get();
+        h.b2 = params(c.rtype, 1, table[E], table[4 * E], o.g.get(), o.yr.get());
+        h.f2.shared = params(c.stype, 1, sharedW[1], sharedS[1], o.hs.get(), o.ys.get());
+        h.f2.slot_index = r.slot.get();
+        h.f2.y_by_slot = 1;
+        if (c.combine) {
+            h.f2.combine_y = o.y.get();
+            h.f2.combine_ids = r.ids.get();
+            h.f2.combine_counters = o.cnt.get();
+            h.f2.combine_k = K;
+            h.f2.combine_counter_count = 64;
+        }
+        if (prefetch)
+            h.f1.prefetch_shared = h.f1.prefetch_routed = h.f2.prefetch_shared
+                = h.f2.prefetch_routed = 1;
+        return h;
+    };
+
+    // The separate launches.
+    k::linear_params gu, gc;
+    k::MoeRouteParams ru, rc;
+    gateOf(u, gu, ru);
+    gateOf(ch, gc, rc);
+    bool ok = true;
+    if (c.gate == 0)
+        ok = statusOk(k::linear_cuda(gu, nullptr), name.c_str())
+             && statusOk(k::moe_route_cuda(ru, nullptr), name.c_str())
+             && statusOk(k::moe_group_cuda(u.ids.get(),
+                                           N,
+                                           K,
+                                           E,
+                                           u.off.get(),
+                                           u.act.get(),
+                                           slots,
+                                           u.src.get(),
+                                           u.slot.get(),
+                                           nullptr),
+                         name.c_str());
+    else
+        ok = statusOk(k::moe_gate_route_group_cuda(gu,
+                                                   ru,
+                                                   u.off.get(),
+                                                   u.act.get(),
+                                                   slots,
+                                                   u.src.get(),
+                                                   u.slot.get(),
+                                                   u.counter.get(),
+                                                   nullptr),
+                      name.c_str());
+    const Halves hu = halves(u, u, false);
+    ok = ok && statusOk(k::linear_experts_ffn_gemv_cuda(hu.b1, hu.g1, hu.f1, nullptr), name.c_str())
+         && statusOk(k::linear_experts_ffn_gemv_cuda(hu.b2, hu.g2, hu.f2, nullptr), name.c_str())
+         && synced(name.c_str());
+    if (!ok)
+        return;
+
+    // The chain.
+    MoeChainBuffers &routing = c.gate == 1 ? ch : u;
+    const Halves hc = halves(ch, routing, c.prefetch);
+    k::moe_chain_gate cg;
+    cg.gate = gc;
+    cg.route = rc;
+    cg.offsets = ch.off.get();
+    cg.active = ch.act.get();
+    cg.src_row = ch.src.get();
+    cg.slot_index = ch.slot.get();
+    cg.counter = ch.counter.get();
+    cg.slots = slots;
+    const k::moe_chain_gate *gp = c.gate == 1 ? &cg : nullptr;
+    Dev<uint32_t> state(4);
+    cudaMemset(state.get(), 0, 16);
+    const bool fits
+        = k::linear_moe_chain_gemv_fits(gp, hc.b1, hc.g1, hc.f1, hc.b2, hc.g2, hc.f2);
+    if (!expectFit) {
+        report(!fits
+                   && k::linear_moe_chain_gemv_cuda(
+                              gp, hc.b1, hc.g1, hc.f1, hc.b2, hc.g2, hc.f2, state.get(), nullptr)
+                              .code
+                          == k::StatusCode::Unsupported,
+               name + ": refused (a tensor-core chain's gate without the pipeline)");
+        return;
+    }
+    report(fits, name + ": fits");
+    const uint32_t barriers = c.gate == 1 ? 2 : 1;
+    for (int run = 0; run < 2; ++run) {
+        // Poison the chain's outputs: each run must write them all again.
+        for (Dev<float> *b : {&ch.logits, &ch.sel, &ch.weights})
+            cudaMemset(b->get(), 0xFF, static_cast<size_t>(N) * (b == &ch.weights ? K : E) * 4);
+        cudaMemset(ch.g.get(), 0xFF, static_cast<size_t>(NK) * I * 4);
+        cudaMemset(ch.hs.get(), 0xFF, static_cast<size_t>(N) * I * 4);
+        cudaMemset(ch.yr.get(), 0xFF, static_cast<size_t>(NK) * d * 4);
+        cudaMemset(ch.ys.get(), 0xFF, static_cast<size_t>(N) * d * 4);
+        cudaMemset(ch.y.get(), 0xFF, static_cast<size_t>(N) * d * 4);
+        cudaMemset(ch.ids.get(), 0xFF, static_cast<size_t>(NK) * 4);
+        cudaMemset(ch.off.get(), 0xFF, static_cast<size_t>(E + 1) * 4);
+        cudaMemset(ch.act.get(), 0xFF, static_cast<size_t>(slots) * 4);
+        cudaMemset(ch.src.get(), 0xFF, static_cast<size_t>(NK) * 4);
+        cudaMemset(ch.slot.get(), 0xFF, static_cast<size_t>(NK) * 4);
+        if (!statusOk(k::linear_moe_chain_gemv_cuda(
+                          gp, hc.b1, hc.g1, hc.f1, hc.b2, hc.g2, hc.f2, state.get(), nullptr),
+                      name.c_str())
+            || !synced(name.c_str()))
+            return;
+        const std::string n2 = name + (run ? " (again)" : "");
+        if (c.gate == 1) {
+            expectExact(u.logits.host(), ch.logits.host(), n2 + " logits");
+            expectExact(u.sel.host(), ch.sel.host(), n2 + " selection scores");
+            expectEqual(u.ids.host(), ch.ids.host(), n2 + " ids");
+            expectExact(u.weights.host(), ch.weights.host(), n2 + " weights");
+            expectEqual(u.off.host(), ch.off.host(), n2 + " offsets");
+            expectEqual(u.act.host(), ch.act.host(), n2 + " active");
+            expectEqual(u.src.host(), ch.src.host(), n2 + " source rows");
+            expectEqual(u.slot.host(), ch.slot.host(), n2 + " slot index");
+            expectEqual(std::vector<int32_t>{0}, ch.counter.host(), n2 + " routing counter at 0");
+        }
+        expectExact(u.g.host(), ch.g.host(), n2 + " routed w1/w3 + SwiGLU");
+        expectExact(u.hs.host(), ch.hs.host(), n2 + " shared w1/w3 + SwiGLU");
+        expectExact(u.yr.host(), ch.yr.host(), n2 + " routed w2 by slot");
+        expectExact(u.ys.host(), ch.ys.host(), n2 + " shared w2");
+        if (c.combine) {
+            expectExact(u.y.host(), ch.y.host(), n2 + " combined y");
+            const auto cnt = ch.cnt.host();
+            report(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }),
+                   n2 + ": combine counters back at 0");
+        }
+        const auto st = state.host();
+        report(st[0] == 0 && st[1] == barriers * (run + 1) && st[2] == 0,
+               n2 + ": barrier state arrived " + std::to_string(st[0]) + ", generation "
+                   + std::to_string(st[1]) + ", timed_out " + std::to_string(st[2]));
+    }
+    // The separate launches wrote every output (so that equal poison cannot pass), and the
+    // forced shared ids left slots unused.
+    bool written = true;
+    for (const Dev<float> *b : {&u.g, &u.hs, &u.yr, &u.ys})
+        for (float v : b->host())
+            written = written && std::isfinite(v);
+    if (c.combine)
+        for (float v : u.y.host())
+            written = written && std::isfinite(v);
+    report(written, name + ": the separate launches wrote finite outputs everywhere");
+    if (c.forced == 2) {
+        const auto act = u.act.host();
+        report(std::count(act.begin(), act.end(), -1) > 0,
+               name + ": the case has unused slots (" + std::to_string(slots) + " slots)");
+    }
+    if (!c.refusals)
+        return;
+    // Refusals (nothing launched): a gate whose grouping the halves do not read, no barrier
+    // state, a gate off exact accumulation, halves on different kernels.
+    k::moe_chain_gate other = cg;
+    other.offsets = u.off.get();
+    report(!k::linear_moe_chain_gemv_fits(&other, hc.b1, hc.g1, hc.f1, hc.b2, hc.g2, hc.f2)
+               && k::linear_moe_chain_gemv_cuda(
+                      &other, hc.b1, hc.g1, hc.f1, hc.b2, hc.g2, hc.f2, state.get(), nullptr)
+                          .code
+                      == k::StatusCode::InvalidArgument,
+           name + ": refuses a gate whose grouping the halves do not read");
+    const Halves h1 = halves(ch, ch, false);
+    report(k::linear_moe_chain_gemv_cuda(&cg, h1.b1, h1.g1, h1.f1, h1.b2, h1.g2, h1.f2, nullptr,
+                                         nullptr)
+                   .code
+               == k::StatusCode::InvalidArgument,
+           name + ": refuses a launch without a barrier state");
+    other = cg;
+    other.gate.accum = k::linear_accum::fp32;
+    report(!k::linear_moe_chain_gemv_fits(&other, h1.b1, h1.g1, h1.f1, h1.b2, h1.g2, h1.f2)
+               && k::linear_moe_chain_gemv_cuda(
+                      &other, h1.b1, h1.g1, h1.f1, h1.b2, h1.g2, h1.f2, state.get(), nullptr)
+                          .code
+                      == k::StatusCode::Unsupported,
+           name + ": refuses a gate off exact accumulation");
+    if (tc) {
+        Halves mixed = h1;
+        mixed.b1.accum = mixed.f1.shared.accum = k::linear_accum::exact;
+        report(!k::linear_moe_chain_gemv_fits(
+                   &cg, mixed.b1, mixed.g1, mixed.f1, mixed.b2, mixed.g2, mixed.f2)
+                   && k::linear_moe_chain_gemv_cuda(&cg, mixed.b1, mixed.g1, mixed.f1, mixed.b2,
+                                                    mixed.g2, mixed.f2, state.get(), nullptr)
+                              .code
+                          == k::StatusCode::Unsupported,
+               name + ": refuses halves on different kernels (w1/w3 exact, w2 tensor cores)");
+    }
+    const auto st = state.host();
+    report(st[0] == 0 && st[1] == 2 * barriers && st[2] == 0,
+           name + ": the refusals launched nothing (barrier state unchanged)");
+}
+
+void testMoeChain()
+{
+    using W = k::linear_weight_type;
+    const auto X = k::linear_accum::exact, F = k::linear_accum::fp32;
+    const MoeChainCase cases[] = {
+        // name, routed, shared, accum, I, rows, topk, gate, forced, combine, prefetch, refusals
+        {"fp4 exact rows=1 gate scored", W::fp4_e2m1, W::fp4_e2m1, X, 96, 1, 3, 1, 0, true, false,
+         true},
+        {"fp4 exact rows=3 gate forced shared ids (unused slots) prefetch", W::fp4_e2m1,
+         W::fp4_e2m1, X, 96, 3, 3, 1, 2, true, true, false},
+        {"fp8 exact rows=2 gate forced hash no combine prefetch", W::fp8_e4m3, W::fp8_e4m3, X, 96,
+         2, 2, 1, 1, false, true, false},
+        {"fp4 routed fp8 shared exact rows=4 2-phase (moe_group) prefetch", W::fp4_e2m1,
+         W::fp8_e4m3, X, 96, 4, 2, 0, 0, true, true, false},
+        {"tc fp4 rows=1 gate scored prefetch", W::fp4_e2m1, W::fp4_e2m1, F, 128, 1, 3, 1, 0, true,
+         true, false},
+        {"tc fp4 rows=4 gate forced shared ids (unused slots)", W::fp4_e2m1, W::fp4_e2m1, F, 128,
+         4, 3, 1, 2, true, false, true},
+        {"tc fp8 rows=2 2-phase (gate_route_group) no combine prefetch", W::fp8_e4m3, W::fp8_e4m3,
+         F, 128, 2, 2, 2, 0, false, true, false},
+        {"tc fp4 rows=3 2-phase (moe_group) forced hash", W::fp4_e2m1, W::fp4_e2m1, F, 128, 3, 2,
+         0, 1, true, false, false},
+    };
+    for (const MoeChainCase &c : cases)
+        testMoeChainCase(c);
+}
+
 // cublaslt: the device helpers of the cuBLASLt path (also under the emulation): the activation
 // quantiser on strided x against quant.h bit for bit, the bf16 widening, the weight scale layout.
 void testFp8BlockHelpers()
@@ -7293,6 +7686,9 @@ int main()
         {"idxchain", {testIdxChain}},
         // Cooperative GEMV chains (run under block orders and a small emulated device too).
         {"gemvchain", {testGemvChain}},
+        // The decode MoE as one cooperative launch (moechain): gate + routing + grouping, the
+        // w1/w3 and the w2 half (with the combine) against the separate launches.
+        {"moechain", {testMoeChain}},
         // The decode indexer's scores and top-k in one launch (idxtopk).
         {"idxtopk", {testIdxTopk}},
         // A decode layer's row chains and appends as one launch (rowchains).
@@ -7309,8 +7705,9 @@ int main()
         {"prefillother", {testMhcDotsTile, testCompressorRuns}},
         // The grid barrier of cooperative launches (coopemu): the probe against its twin, graph
         // replays, the launcher's refusal, the emulator's deadlocks (FATHOM_EMU_SMS <= 4); the
-        // cooperative GEMV chains (lead) on the same block orders and small device.
-        {"gridbarrier", {testGridBarrier, testGemvChain}},
+        // cooperative GEMV chains (lead) and the MoE chain (moechain) on the same block orders and
+        // small device.
+        {"gridbarrier", {testGridBarrier, testGemvChain, testMoeChain}},
         // The kernels whose last block finishes the others' work: the mHC pre and post+pre
         // launches, routing + grouping, the attention's split merge, the w2 launch's MoE combine.
         {"handoff",
@@ -7363,6 +7760,7 @@ int main()
     testPreNormGemv();
     testGemvChain();
     testExpertFfn();
+    testMoeChain();
     testGemvTc();
     testFp8BlockHelpers();
     testFp4FoldE4m3();

@@ -3917,6 +3917,7 @@ struct MoeChainCase
                 // moe_group_cuda before; 2: two phases, grouped by moe_gate_route_group_cuda
     int forced; // 0: scored; 1: forced hash-style ids; 2: forced ids shared by the rows
     bool combine, prefetch, refusals;
+    bool noScores = false; // the routing without select_scores (nullptr)
 };
 
 // One set of the MoE's device outputs (poisoned: the Dev constructor's NaN bytes).
@@ -4020,7 +4021,7 @@ void testMoeChainCase(const MoeChainCase &c)
         r.logits = b.logits.get();
         r.bias = dbias.get();
         r.forced_ids = c.forced ? dfids.get() : nullptr;
-        r.select_scores = b.sel.get();
+        r.select_scores = c.noScores ? nullptr : b.sel.get();
         r.ids = b.ids.get();
         r.weights = b.weights.get();
         r.tokens = N;
@@ -4180,7 +4181,8 @@ void testMoeChainCase(const MoeChainCase &c)
         const std::string n2 = name + (run ? " (again)" : "");
         if (c.gate == 1) {
             expectExact(u.logits.host(), ch.logits.host(), n2 + " logits");
-            expectExact(u.sel.host(), ch.sel.host(), n2 + " selection scores");
+            if (!c.noScores)
+                expectExact(u.sel.host(), ch.sel.host(), n2 + " selection scores");
             expectEqual(u.ids.host(), ch.ids.host(), n2 + " ids");
             expectExact(u.weights.host(), ch.weights.host(), n2 + " weights");
             expectEqual(u.off.host(), ch.off.host(), n2 + " offsets");
@@ -4266,17 +4268,18 @@ void testMoeChain()
     using W = k::linear_weight_type;
     const auto X = k::linear_accum::exact, F = k::linear_accum::fp32;
     const MoeChainCase cases[] = {
-        // name, routed, shared, accum, I, rows, topk, gate, forced, combine, prefetch, refusals
+        // name, routed, shared, accum, I, rows, topk, gate, forced, combine, prefetch, refusals,
+        // noScores
         {"fp4 exact rows=1 gate scored", W::fp4_e2m1, W::fp4_e2m1, X, 96, 1, 3, 1, 0, true, false,
          true},
         {"fp4 exact rows=3 gate forced shared ids (unused slots) prefetch", W::fp4_e2m1,
          W::fp4_e2m1, X, 96, 3, 3, 1, 2, true, true, false},
-        {"fp8 exact rows=2 gate forced hash no combine prefetch", W::fp8_e4m3, W::fp8_e4m3, X, 96,
-         2, 2, 1, 1, false, true, false},
+        {"fp8 exact rows=2 gate forced hash no combine prefetch no scores", W::fp8_e4m3,
+         W::fp8_e4m3, X, 96, 2, 2, 1, 1, false, true, false, true},
         {"fp4 routed fp8 shared exact rows=4 2-phase (moe_group) prefetch", W::fp4_e2m1,
          W::fp8_e4m3, X, 96, 4, 2, 0, 0, true, true, false},
-        {"tc fp4 rows=1 gate scored prefetch", W::fp4_e2m1, W::fp4_e2m1, F, 128, 1, 3, 1, 0, true,
-         true, false},
+        {"tc fp4 rows=1 gate scored prefetch no scores", W::fp4_e2m1, W::fp4_e2m1, F, 128, 1, 3, 1,
+         0, true, true, false, true},
         {"tc fp4 rows=4 gate forced shared ids (unused slots)", W::fp4_e2m1, W::fp4_e2m1, F, 128,
          4, 3, 1, 2, true, false, true},
         {"tc fp8 rows=2 2-phase (gate_route_group) no combine prefetch", W::fp8_e4m3, W::fp8_e4m3,

@@ -1583,6 +1583,9 @@ __global__ void __launch_bounds__(k_threads) gate_route_kernel(gate_route_launch
   the routed experts' w1/w3 columns (their routing is now settled).
   Gate: the gate phase, on the pipelined GEMV when Pipe || Tc (linear_moe_chain_launch holds the
   gate to the instance). Static shared memory holds nothing across a virtual block or barrier.
+  Tc: two blocks an SM as experts_ffn_kernel (the halves' grids are 2-4 waves of an SM's one
+  block at V4-Flash's shapes: a block's x staging and sums overlap the other's weight stream);
+  ptxas sm_90a: 64 registers, no spills, with the gate's exact bf16 GEMV too. Exact: 121-128.
 */
 struct moe_chain
 {
@@ -1609,7 +1612,7 @@ __device__ inline void chain_ffn_prefetch(const moe_chain &ch, int h, int bits, 
 }
 
 template<linear_accum Accum, bool Pipe, bool Tc, bool Gate>
-__global__ void __launch_bounds__(k_threads) moe_chain_kernel(moe_chain ch)
+__global__ void __launch_bounds__(k_threads, Tc ? 2 : 1) moe_chain_kernel(moe_chain ch)
 {
     constexpr bool gate_pipe = Pipe || Tc;
     const int b0 = static_cast<int>(blockIdx.x), stride = static_cast<int>(gridDim.x);
@@ -2016,7 +2019,8 @@ Status linear_moe_chain_launch(const moe_chain_gate *gate,
             || up_g.active != gate->active || down_g.active != gate->active
             || up_g.slots != gate->slots || down_g.slots != gate->slots
             || up.x_rows != gate->src_row || up.slot_index != gate->slot_index
-            || down.slot_index != gate->slot_index)
+            || down.slot_index != gate->slot_index || up.row_weights != gate->route.weights
+            || (down.combine_y && down.combine_ids != gate->route.ids))
             return Status::invalid("linear_moe_chain: the halves do not read the gate's grouping");
         const bool gate_pipe = use_pipeline(GemvKind::Bf16, gate->gate.m, gate->gate.k);
         if (gate_pipe != (pipe || tc))

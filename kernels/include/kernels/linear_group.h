@@ -148,7 +148,8 @@ bool linear_experts_ffn_gemv_fits(const linear_params &base, const expert_ffn &f
   combine's last block of a column) count the phase's own blocks.
   gate: nullptr (two phases; the ids were grouped before), or the gate phase's arguments as
   moe_gate_route_group_cuda takes them; the halves must then read that grouping (up_g / down_g
-  offsets, active and slots, up.x_rows == src_row, up / down slot_index == slot_index). L2
+  offsets, active and slots, up.x_rows == src_row, up / down slot_index == slot_index,
+  up.row_weights == route.weights, a combine's ids == route.ids). L2
   requests (hints, as expert_ffn's prefetch flags allow): the w1/w3 half's routed experts right
   after the gate's barrier (never before: their routing is not settled), the w2 half's before
   the barrier that precedes it.

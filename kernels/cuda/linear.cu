@@ -292,58 +292,44 @@ namespace {
 
 // Why linear_moe_chain_gemv_cuda cannot take the arguments (success: it can).
 Status moe_chain_check(const moe_chain_gate *gate,
-                       const linear_params &up_base,
-                       const expert_group &up_g,
-                       const expert_ffn &up,
-                       const linear_params &down_base,
-                       const expert_group &down_g,
-                       const expert_ffn &down)
+                       const moe_chain_half &up,
+                       const moe_chain_half &down)
 {
-    if (Status st = ffn_check(up_base, up_g, up); !st.ok())
-        return st;
-    if (Status st = ffn_check(down_base, down_g, down); !st.ok())
-        return st;
-    if (up_base.m == 0 || up_base.n == 0 || down_base.m == 0 || down_base.n == 0)
-        return Status::unsupported("linear_moe_chain_gemv_cuda: an empty half");
+    for (const moe_chain_half *h : {&up, &down}) {
+        if (Status st = ffn_check(h->base, h->g, h->f); !st.ok())
+            return st;
+        if (h->base.m == 0 || h->base.n == 0)
+            return Status::unsupported("linear_moe_chain_gemv_cuda: an empty half");
+    }
     if (gate && (gate->gate.m <= 0 || gate->route.tokens <= 0))
         return Status::unsupported("linear_moe_chain_gemv_cuda: no gate rows");
     if (gate) {
         if (Status st = check(gate->gate); !st.ok())
             return st;
     }
-    return cuda::linear_moe_chain_launch(
-        gate, up_base, up_g, up, down_base, down_g, down, nullptr, nullptr, true);
+    return cuda::linear_moe_chain_launch(gate, up, down, nullptr, nullptr, true);
 }
 
 } // namespace
 
 bool linear_moe_chain_gemv_fits(const moe_chain_gate *gate,
-                                const linear_params &up_base,
-                                const expert_group &up_g,
-                                const expert_ffn &up,
-                                const linear_params &down_base,
-                                const expert_group &down_g,
-                                const expert_ffn &down)
+                                const moe_chain_half &up,
+                                const moe_chain_half &down)
 {
-    return moe_chain_check(gate, up_base, up_g, up, down_base, down_g, down).ok();
+    return moe_chain_check(gate, up, down).ok();
 }
 
 Status linear_moe_chain_gemv_cuda(const moe_chain_gate *gate,
-                                  const linear_params &up_base,
-                                  const expert_group &up_g,
-                                  const expert_ffn &up,
-                                  const linear_params &down_base,
-                                  const expert_group &down_g,
-                                  const expert_ffn &down,
+                                  const moe_chain_half &up,
+                                  const moe_chain_half &down,
                                   void *barrier,
                                   CUstream_st *stream)
 {
     if (!barrier)
         return Status::invalid("linear_moe_chain_gemv_cuda: no barrier state");
-    if (Status st = moe_chain_check(gate, up_base, up_g, up, down_base, down_g, down); !st.ok())
+    if (Status st = moe_chain_check(gate, up, down); !st.ok())
         return st;
-    return cuda::linear_moe_chain_launch(
-        gate, up_base, up_g, up, down_base, down_g, down, barrier, stream, false);
+    return cuda::linear_moe_chain_launch(gate, up, down, barrier, stream, false);
 }
 
 Status linear_experts_gemv_cuda(const linear_params &base,

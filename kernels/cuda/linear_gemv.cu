@@ -1966,20 +1966,16 @@ Status linear_chain_gemv_launch(
 }
 
 Status linear_moe_chain_launch(const moe_chain_gate *gate,
-                               const linear_params &up_base,
-                               const expert_group &up_g,
-                               const expert_ffn &up,
-                               const linear_params &down_base,
-                               const expert_group &down_g,
-                               const expert_ffn &down,
+                               const moe_chain_half &up,
+                               const moe_chain_half &down,
                                void *barrier,
                                CUstream_st *stream,
                                bool plan_only)
 {
     if (!barrier && !plan_only)
         return Status::invalid("linear_moe_chain: no barrier state");
-    if (!linear_experts_ffn_fits(up_base, up) || !linear_experts_ffn_fits(down_base, down)
-        || !up.swiglu || down.swiglu)
+    if (!linear_experts_ffn_fits(up.base, up.f) || !linear_experts_ffn_fits(down.base, down.f)
+        || !up.f.swiglu || down.f.swiglu)
         return Status::unsupported("linear_moe_chain: the FFN halves do not fit");
     moe_chain ch;
     std::memset(static_cast<void *>(&ch), 0, sizeof ch); // defined parameter bytes (graphs)
@@ -1987,8 +1983,8 @@ Status linear_moe_chain_launch(const moe_chain_gate *gate,
     linear_accum accum = linear_accum::exact, accum2 = linear_accum::exact;
     size_t bytes = 0, bytes2 = 0;
     dim3 grid, grid2;
-    build_ffn(up_base, up_g, up, ch.ffn[0], tc, pipe, accum, bytes, grid);
-    build_ffn(down_base, down_g, down, ch.ffn[1], tc2, pipe2, accum2, bytes2, grid2);
+    build_ffn(up.base, up.g, up.f, ch.ffn[0], tc, pipe, accum, bytes, grid);
+    build_ffn(down.base, down.g, down.f, ch.ffn[1], tc2, pipe2, accum2, bytes2, grid2);
     // The instances the chain has: the tensor-core block or exact accumulation, both halves alike.
     if (tc != tc2 || pipe != pipe2 || accum != accum2 || (!tc && accum != linear_accum::exact))
         return Status::unsupported("linear_moe_chain: the halves take another kernel");
@@ -2015,12 +2011,13 @@ Status linear_moe_chain_launch(const moe_chain_gate *gate,
                                  gate->counter))
             return Status::invalid("linear_moe_chain: bad routing arguments");
         // The halves read the grouping the gate's phase writes.
-        if (up_g.offsets != gate->offsets || down_g.offsets != gate->offsets
-            || up_g.active != gate->active || down_g.active != gate->active
-            || up_g.slots != gate->slots || down_g.slots != gate->slots
-            || up.x_rows != gate->src_row || up.slot_index != gate->slot_index
-            || down.slot_index != gate->slot_index || up.row_weights != gate->route.weights
-            || (down.combine_y && down.combine_ids != gate->route.ids))
+        for (const moe_chain_half *h : {&up, &down})
+            if (h->g.offsets != gate->offsets || h->g.active != gate->active
+                || h->g.slots != gate->slots || h->f.slot_index != gate->slot_index)
+                return Status::invalid(
+                    "linear_moe_chain: the halves do not read the gate's grouping");
+        if (up.f.x_rows != gate->src_row || up.f.row_weights != gate->route.weights
+            || (down.f.combine_y && down.f.combine_ids != gate->route.ids))
             return Status::invalid("linear_moe_chain: the halves do not read the gate's grouping");
         const bool gate_pipe = use_pipeline(GemvKind::Bf16, gate->gate.m, gate->gate.k);
         if (gate_pipe != (pipe || tc))
@@ -2040,7 +2037,7 @@ Status linear_moe_chain_launch(const moe_chain_gate *gate,
         bytes = gb > bytes ? gb : bytes;
         ch.gate_blocks = static_cast<int32_t>(grid_for(gate->gate.n, k_warps * L.cpw));
         widest = std::max(widest, static_cast<long long>(ch.gate_blocks));
-        ch.routed_after = up.prefetch_routed && up_g.n_experts > 0 ? 2 : 0;
+        ch.routed_after = up.f.prefetch_routed && up.g.n_experts > 0 ? 2 : 0;
     }
     ch.barrier = static_cast<grid_barrier_state *>(barrier);
     // Six instances: tensor-core / exact pipelined / exact plain, with or without the gate.

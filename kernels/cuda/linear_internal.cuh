@@ -192,12 +192,8 @@ Status linear_experts_ffn_launch(const linear_params &base,
 // halves already checked as linear_experts_ffn_gemv_cuda's). plan_only: no launch, Unsupported
 // where the chain cannot run as one launch.
 Status linear_moe_chain_launch(const moe_chain_gate *gate,
-                               const linear_params &up_base,
-                               const expert_group &up_g,
-                               const expert_ffn &up,
-                               const linear_params &down_base,
-                               const expert_group &down_g,
-                               const expert_ffn &down,
+                               const moe_chain_half &up,
+                               const moe_chain_half &down,
                                void *barrier,
                                CUstream_st *stream,
                                bool plan_only);

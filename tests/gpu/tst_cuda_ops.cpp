@@ -4047,15 +4047,13 @@ void testMoeChainCase(const MoeChainCase &c)
     };
     struct Halves
     {
-        k::linear_params b1, b2;
-        k::expert_group g1, g2;
-        k::expert_ffn f1, f2;
+        k::moe_chain_half up, down;
     };
     // The halves as moeOnDevice puts them together: outputs in o, routing and grouping from r.
     auto halves = [&](MoeChainBuffers &o, MoeChainBuffers &r, bool prefetch) {
         Halves h;
         for (int which : {0, 1}) {
-            k::expert_group &g = which == 0 ? h.g1 : h.g2;
+            k::expert_group &g = which == 0 ? h.up.g : h.down.g;
             g.offsets = r.off.get();
             g.active = r.act.get();
             g.slots = slots;
@@ -4064,32 +4062,32 @@ void testMoeChainCase(const MoeChainCase &c)
             g.scale_table = reinterpret_cast<const uint8_t *const *>(
                 tab + static_cast<size_t>(3 + which) * E);
         }
-        h.b1 = params(c.rtype, 0, table[0], table[3 * E], dx.get(), o.g.get());
-        h.f1.w3_table = tab + static_cast<size_t>(2) * E;
-        h.f1.scale3_table = reinterpret_cast<const uint8_t *const *>(tab
-                                                                     + static_cast<size_t>(5) * E);
-        h.f1.row_weights = r.weights.get();
-        h.f1.limit = limit;
-        h.f1.swiglu = 1;
-        h.f1.shared = params(c.stype, 0, sharedW[0], sharedS[0], dx.get(), o.hs.get());
-        h.f1.shared_w3 = sharedW[2];
-        h.f1.shared_scale3 = static_cast<const uint8_t *>(sharedS[2]);
-        h.f1.x_rows = r.src.get();
-        h.f1.slot_index = r.slot.get();
-        h.b2 = params(c.rtype, 1, table[E], table[4 * E], o.g.get(), o.yr.get());
-        h.f2.shared = params(c.stype, 1, sharedW[1], sharedS[1], o.hs.get(), o.ys.get());
-        h.f2.slot_index = r.slot.get();
-        h.f2.y_by_slot = 1;
+        h.up.base = params(c.rtype, 0, table[0], table[3 * E], dx.get(), o.g.get());
+        h.up.f.w3_table = tab + static_cast<size_t>(2) * E;
+        h.up.f.scale3_table = reinterpret_cast<const uint8_t *const *>(
+            tab + static_cast<size_t>(5) * E);
+        h.up.f.row_weights = r.weights.get();
+        h.up.f.limit = limit;
+        h.up.f.swiglu = 1;
+        h.up.f.shared = params(c.stype, 0, sharedW[0], sharedS[0], dx.get(), o.hs.get());
+        h.up.f.shared_w3 = sharedW[2];
+        h.up.f.shared_scale3 = static_cast<const uint8_t *>(sharedS[2]);
+        h.up.f.x_rows = r.src.get();
+        h.up.f.slot_index = r.slot.get();
+        h.down.base = params(c.rtype, 1, table[E], table[4 * E], o.g.get(), o.yr.get());
+        h.down.f.shared = params(c.stype, 1, sharedW[1], sharedS[1], o.hs.get(), o.ys.get());
+        h.down.f.slot_index = r.slot.get();
+        h.down.f.y_by_slot = 1;
         if (c.combine) {
-            h.f2.combine_y = o.y.get();
-            h.f2.combine_ids = r.ids.get();
-            h.f2.combine_counters = o.cnt.get();
-            h.f2.combine_k = K;
-            h.f2.combine_counter_count = 64;
+            h.down.f.combine_y = o.y.get();
+            h.down.f.combine_ids = r.ids.get();
+            h.down.f.combine_counters = o.cnt.get();
+            h.down.f.combine_k = K;
+            h.down.f.combine_counter_count = 64;
         }
         if (prefetch)
-            h.f1.prefetch_shared = h.f1.prefetch_routed = h.f2.prefetch_shared
-                = h.f2.prefetch_routed = 1;
+            h.up.f.prefetch_shared = h.up.f.prefetch_routed = h.down.f.prefetch_shared
+                = h.down.f.prefetch_routed = 1;
         return h;
     };
 
@@ -4125,8 +4123,11 @@ void testMoeChainCase(const MoeChainCase &c)
                                                    nullptr),
                       name.c_str());
     const Halves hu = halves(u, u, false);
-    ok = ok && statusOk(k::linear_experts_ffn_gemv_cuda(hu.b1, hu.g1, hu.f1, nullptr), name.c_str())
-         && statusOk(k::linear_experts_ffn_gemv_cuda(hu.b2, hu.g2, hu.f2, nullptr), name.c_str())
+    ok = ok
+         && statusOk(k::linear_experts_ffn_gemv_cuda(hu.up.base, hu.up.g, hu.up.f, nullptr),
+                     name.c_str())
+         && statusOk(k::linear_experts_ffn_gemv_cuda(hu.down.base, hu.down.g, hu.down.f, nullptr),
+                     name.c_str())
          && synced(name.c_str());
     if (!ok)
         return;
@@ -4146,13 +4147,10 @@ void testMoeChainCase(const MoeChainCase &c)
     const k::moe_chain_gate *gp = c.gate == 1 ? &cg : nullptr;
     Dev<uint32_t> state(4);
     cudaMemset(state.get(), 0, 16);
-    const bool fits
-        = k::linear_moe_chain_gemv_fits(gp, hc.b1, hc.g1, hc.f1, hc.b2, hc.g2, hc.f2);
+    const bool fits = k::linear_moe_chain_gemv_fits(gp, hc.up, hc.down);
     if (!expectFit) {
         report(!fits
-                   && k::linear_moe_chain_gemv_cuda(
-                              gp, hc.b1, hc.g1, hc.f1, hc.b2, hc.g2, hc.f2, state.get(), nullptr)
-                              .code
+                   && k::linear_moe_chain_gemv_cuda(gp, hc.up, hc.down, state.get(), nullptr).code
                           == k::StatusCode::Unsupported,
                name + ": refused (a tensor-core chain's gate without the pipeline)");
         return;
@@ -4173,8 +4171,7 @@ void testMoeChainCase(const MoeChainCase &c)
         cudaMemset(ch.act.get(), 0xFF, static_cast<size_t>(slots) * 4);
         cudaMemset(ch.src.get(), 0xFF, static_cast<size_t>(NK) * 4);
         cudaMemset(ch.slot.get(), 0xFF, static_cast<size_t>(NK) * 4);
-        if (!statusOk(k::linear_moe_chain_gemv_cuda(
-                          gp, hc.b1, hc.g1, hc.f1, hc.b2, hc.g2, hc.f2, state.get(), nullptr),
+        if (!statusOk(k::linear_moe_chain_gemv_cuda(gp, hc.up, hc.down, state.get(), nullptr),
                       name.c_str())
             || !synced(name.c_str()))
             return;
@@ -4227,33 +4224,25 @@ void testMoeChainCase(const MoeChainCase &c)
     // state, a gate off exact accumulation, halves on different kernels.
     k::moe_chain_gate other = cg;
     other.offsets = u.off.get();
-    report(!k::linear_moe_chain_gemv_fits(&other, hc.b1, hc.g1, hc.f1, hc.b2, hc.g2, hc.f2)
-               && k::linear_moe_chain_gemv_cuda(
-                      &other, hc.b1, hc.g1, hc.f1, hc.b2, hc.g2, hc.f2, state.get(), nullptr)
-                          .code
+    report(!k::linear_moe_chain_gemv_fits(&other, hc.up, hc.down)
+               && k::linear_moe_chain_gemv_cuda(&other, hc.up, hc.down, state.get(), nullptr).code
                       == k::StatusCode::InvalidArgument,
            name + ": refuses a gate whose grouping the halves do not read");
     const Halves h1 = halves(ch, ch, false);
-    report(k::linear_moe_chain_gemv_cuda(&cg, h1.b1, h1.g1, h1.f1, h1.b2, h1.g2, h1.f2, nullptr,
-                                         nullptr)
-                   .code
+    report(k::linear_moe_chain_gemv_cuda(&cg, h1.up, h1.down, nullptr, nullptr).code
                == k::StatusCode::InvalidArgument,
            name + ": refuses a launch without a barrier state");
     other = cg;
     other.gate.accum = k::linear_accum::fp32;
-    report(!k::linear_moe_chain_gemv_fits(&other, h1.b1, h1.g1, h1.f1, h1.b2, h1.g2, h1.f2)
-               && k::linear_moe_chain_gemv_cuda(
-                      &other, h1.b1, h1.g1, h1.f1, h1.b2, h1.g2, h1.f2, state.get(), nullptr)
-                          .code
+    report(!k::linear_moe_chain_gemv_fits(&other, h1.up, h1.down)
+               && k::linear_moe_chain_gemv_cuda(&other, h1.up, h1.down, state.get(), nullptr).code
                       == k::StatusCode::Unsupported,
            name + ": refuses a gate off exact accumulation");
     if (tc) {
         Halves mixed = h1;
-        mixed.b1.accum = mixed.f1.shared.accum = k::linear_accum::exact;
-        report(!k::linear_moe_chain_gemv_fits(
-                   &cg, mixed.b1, mixed.g1, mixed.f1, mixed.b2, mixed.g2, mixed.f2)
-                   && k::linear_moe_chain_gemv_cuda(&cg, mixed.b1, mixed.g1, mixed.f1, mixed.b2,
-                                                    mixed.g2, mixed.f2, state.get(), nullptr)
+        mixed.up.base.accum = mixed.up.f.shared.accum = k::linear_accum::exact;
+        report(!k::linear_moe_chain_gemv_fits(&cg, mixed.up, mixed.down)
+                   && k::linear_moe_chain_gemv_cuda(&cg, mixed.up, mixed.down, state.get(), nullptr)
                               .code
                           == k::StatusCode::Unsupported,
                name + ": refuses halves on different kernels (w1/w3 exact, w2 tensor cores)");

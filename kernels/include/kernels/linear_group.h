@@ -147,9 +147,9 @@ bool linear_experts_ffn_gemv_fits(const linear_params &base, const expert_ffn &f
   grids flattened row by row), and the hand-offs inside a phase (the routing's last block, the
   combine's last block of a column) count the phase's own blocks.
   gate: nullptr (two phases; the ids were grouped before), or the gate phase's arguments as
-  moe_gate_route_group_cuda takes them; the halves must then read that grouping (up_g / down_g
-  offsets, active and slots, up.x_rows == src_row, up / down slot_index == slot_index,
-  up.row_weights == route.weights, a combine's ids == route.ids). L2
+  moe_gate_route_group_cuda takes them; the halves must then read that grouping (both halves' g
+  offsets, active and slots, up.f.x_rows == src_row, both f.slot_index == slot_index,
+  up.f.row_weights == route.weights, a combine's ids == route.ids). L2
   requests (hints, as expert_ffn's prefetch flags allow): the w1/w3 half's routed experts right
   after the gate's barrier (never before: their routing is not settled), the w2 half's before
   the barrier that precedes it.
@@ -171,23 +171,22 @@ struct moe_chain_gate
     int *counter = nullptr; // 0 on entry, left 0
     int32_t slots = 0;
 };
+// One FFN half as linear_experts_ffn_gemv_cuda takes it.
+struct moe_chain_half
+{
+    linear_params base;
+    expert_group g;
+    expert_ffn f;
+};
 Status linear_moe_chain_gemv_cuda(const moe_chain_gate *gate,
-                                  const linear_params &up_base,
-                                  const expert_group &up_g,
-                                  const expert_ffn &up,
-                                  const linear_params &down_base,
-                                  const expert_group &down_g,
-                                  const expert_ffn &down,
+                                  const moe_chain_half &up,
+                                  const moe_chain_half &down,
                                   void *barrier,
                                   CUstream_st *stream);
 // Whether linear_moe_chain_gemv_cuda launches for these arguments (host-side checks only).
 bool linear_moe_chain_gemv_fits(const moe_chain_gate *gate,
-                                const linear_params &up_base,
-                                const expert_group &up_g,
-                                const expert_ffn &up,
-                                const linear_params &down_base,
-                                const expert_group &down_g,
-                                const expert_ffn &down);
+                                const moe_chain_half &up,
+                                const moe_chain_half &down);
 
 /**
   ffnnodes: an RMSNorm of x's rows (rmsnorm.h with weight norm_weight [k] or nullptr, eps; x's

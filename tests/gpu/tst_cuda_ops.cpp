@@ -4252,6 +4252,104 @@ void testMoeChainCase(const MoeChainCase &c)
            name + ": the refusals launched nothing (barrier state unchanged)");
 }
 
+// moechain at the real models' shapes (V4-Flash: d 4096, I 2048, 256 experts; V4-Pro: 7168, 3072,
+// 384; top-6, FP4 routed and FP8 shared experts, a bf16 gate): the chain must take the decode
+// MoE as moeOnDevice puts it together, gate included, in both modes at 1 and 4 rows - else a
+// device run would measure the three launches without saying so. Host-side checks only
+// (linear_moe_chain_gemv_fits: shapes, shared memory, co-resident blocks); no launch.
+void testMoeChainModelShapes()
+{
+    using W = k::linear_weight_type;
+    Dev<float> any(64); // every pointer (the checks read none of them)
+    float *p = any.get();
+    const auto *tab = reinterpret_cast<const void *const *>(p);
+    struct Shape
+    {
+        const char *name;
+        int d, I, E;
+    };
+    for (const Shape &m : {Shape{"V4-Flash", 4096, 2048, 256}, Shape{"V4-Pro", 7168, 3072, 384}})
+        for (const k::linear_accum accum : {k::linear_accum::exact, k::linear_accum::fp32})
+            for (const int N : {1, 4}) {
+                const int K = 6, slots = std::min(m.E, N * K);
+                auto lin = [&](W t, int n, int kk, k::linear_accum a) {
+                    k::linear_params q;
+                    q.x = p;
+                    q.x_type = k::act_type::f32;
+                    q.w = p;
+                    q.w_scale = t == W::bf16 ? nullptr : reinterpret_cast<const uint8_t *>(p);
+                    q.w_type = t;
+                    q.y = p;
+                    q.y_type = k::act_type::f32;
+                    q.y_round_bf16 = t == W::bf16 ? 0 : 1;
+                    q.m = N;
+                    q.n = n;
+                    q.k = kk;
+                    q.accum = a;
+                    return q;
+                };
+                k::moe_chain_gate cg;
+                cg.gate = lin(W::bf16, m.E, m.d, k::linear_accum::exact);
+                cg.route.logits = p;
+                cg.route.select_scores = p;
+                cg.route.ids = reinterpret_cast<int32_t *>(p);
+                cg.route.weights = p;
+                cg.route.tokens = N;
+                cg.route.n_experts = m.E;
+                cg.route.topk = K;
+                cg.route.route_scale = 2.5f;
+                auto *ip = reinterpret_cast<int32_t *>(p);
+                cg.offsets = cg.active = cg.src_row = cg.slot_index = ip;
+                cg.counter = ip;
+                cg.slots = slots;
+                k::moe_chain_half up, down;
+                for (k::moe_chain_half *h : {&up, &down}) {
+                    const bool u = h == &up;
+                    h->base = lin(W::fp4_e2m1, u ? m.I : m.d, u ? m.d : m.I, accum);
+                    h->g.offsets = h->g.active = ip;
+                    h->g.slots = slots;
+                    h->g.n_experts = m.E;
+                    h->g.w_table = tab;
+                    h->g.scale_table = reinterpret_cast<const uint8_t *const *>(tab);
+                    h->f.shared = lin(W::fp8_e4m3, u ? m.I : m.d, u ? m.d : m.I, accum);
+                    h->f.slot_index = ip;
+                    h->f.prefetch_shared = h->f.prefetch_routed = 1;
+                }
+                up.f.swiglu = 1;
+                up.f.limit = 10.0f;
+                up.f.w3_table = tab;
+                up.f.scale3_table = reinterpret_cast<const uint8_t *const *>(tab);
+                up.f.shared_w3 = p;
+                up.f.shared_scale3 = reinterpret_cast<const uint8_t *>(p);
+                up.f.row_weights = p;
+                up.f.x_rows = ip;
+                down.f.y_by_slot = 1;
+                down.f.combine_y = p;
+                down.f.combine_ids = ip;
+                down.f.combine_counters = ip;
+                down.f.combine_k = K;
+                down.f.combine_counter_count = 1024; // CudaExecutor's kCombineCounters
+                const std::string what = std::string(m.name) + " MoE chain, "
+                                         + (accum == k::linear_accum::exact ? "exact" : "fp32")
+                                         + ", rows " + std::to_string(N);
+                // Where the three launches take the shapes, the chain must; V4-Flash (the
+                // device slice) everywhere. V4-Pro at 4 rows: the gate's and the FP8 shared
+                // expert's 4 x 7168 staged rows exceed the GEMV's shared memory (both modes),
+                // so moeOnDevice does not take that job at all.
+                const bool halves = k::linear_experts_ffn_gemv_fits(up.base, up.f)
+                                    && k::linear_experts_ffn_gemv_fits(down.base, down.f);
+                const bool gate = k::moe_gate_route_group_fits(cg.gate, cg.route);
+                const bool flash = m.d == 4096;
+                if (flash)
+                    report(halves && gate, what + ": the three launches take the shapes");
+                report(k::linear_moe_chain_gemv_fits(&cg, up, down) == (halves && gate),
+                       what + ": fits with the gate wherever the launches do ("
+                           + (halves && gate ? "they do" : "they do not") + ")");
+                report(k::linear_moe_chain_gemv_fits(nullptr, up, down) == halves,
+                       what + ": fits as 2 phases wherever the halves do");
+            }
+}
+
 void testMoeChain()
 {
     using W = k::linear_weight_type;
@@ -4278,6 +4376,7 @@ void testMoeChain()
     };
     for (const MoeChainCase &c : cases)
         testMoeChainCase(c);
+    testMoeChainModelShapes();
 }
 
 // cublaslt: the device helpers of the cuBLASLt path (also under the emulation): the activation

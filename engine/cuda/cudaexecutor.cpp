@@ -280,6 +280,9 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // moeprefetch: FATHOM_CUDA_MOE_PREFETCH=0 drops the decode MoE launches' L2 prefetches
     // before their wait (the shared expert's weights; the w2 half's routed experts).
     x->m_moePrefetch = switchOn("FATHOM_CUDA_MOE_PREFETCH");
+    // moechain: FATHOM_CUDA_MOE_CHAIN=0 launches the decode MoE's gate + routing, w1/w3 and w2
+    // one by one (the chain also needs FATHOM_CUDA_GEMV_CHAINS: its barrier state and checks).
+    x->m_moeChain = switchOn("FATHOM_CUDA_MOE_CHAIN");
     // gate: FATHOM_CUDA_GATE_ROUTE_FUSED=0 launches the MoE gate GEMV apart from the routing.
     x->m_gateRouteFused = switchOn("FATHOM_CUDA_GATE_ROUTE_FUSED");
     // idxchain: FATHOM_CUDA_INDEXER_FUSED=0 keeps the indexer's head-weight scaling and the CSA
@@ -1016,11 +1019,48 @@ Result<void> CudaExecutor::buildExpertTables(const V4Model &model)
     return synchronize(); // the host table vectors go out of scope
 }
 
+bool CudaExecutor::moeJobUsable(const MoeDeviceJob &job) const
+{
+    const auto it = m_expertTables.find(job.experts);
+    return job.rows > 0 && job.rows <= 4 && job.k > 0 && job.experts && job.shared
+           && it != m_expertTables.end() && it->second.usable;
+}
+
 Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
 {
+    return moeOnDevice(job, nullptr);
+}
+
+// moechain: the gate + routing + grouping (gateRoute()'s launch) joins moeOnDevice()'s halves
+// as the first phase of one cooperative launch where the chain takes the whole job; else the
+// gate's launch runs first in here, and the halves as moeOnDevice() runs them. Declined (false,
+// nothing done) where moeOnDevice() or the fused gate launch would not take the job: the
+// forward pass then calls gateRoute() and moeOnDevice().
+Result<bool> CudaExecutor::gateMoeOnDevice(const LinearWeight &gate,
+                                           const float *x,
+                                           float *logits,
+                                           const kernels::MoeRouteParams &p,
+                                           const MoeDeviceJob &job)
+{
+    if (!m_moeChain || !m_gemvChains || !m_gateRouteFused || !m_mhcCounters || !gate.valid()
+        || !moeJobUsable(job) || p.logits != logits || p.tokens != job.rows || p.topk != job.k
+        || p.n_experts != job.nExperts || p.ids != job.ids || p.weights != job.weights)
+        return false;
+    MoeGate g;
+    g.weight = &gate;
+    g.route = p;
+    g.route.bias = device(p.bias);
+    g.route.forced_ids = device(p.forced_ids);
+    g.gate = linearParams(gate, x, logits, p.tokens);
+    if (!kernels::moe_gate_route_group_fits(g.gate, g.route))
+        return false;
+    return moeOnDevice(job, &g);
+}
+
+Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job, const MoeGate *gate)
+{
     auto it = m_expertTables.find(job.experts);
-    if (job.rows <= 0 || job.rows > 4 || job.k <= 0 || !job.experts || !job.shared
-        || it == m_expertTables.end() || !it->second.usable) {
+    if (!moeJobUsable(job)) {
         // The forward pass would read the ids back: a recorded step cannot (see beginStep).
         m_stepNeedsHost = m_stepNeedsHost || m_inStep;
         m_routedGroup = RoutedGroup{};
@@ -1082,10 +1122,30 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
                               + weightBytes(linearParams(e0.w3, job.x, nullptr, N));
         timer.note(std::to_string(slots) + " routed experts" + (fused ? " + shared" : ""),
                    expert * (slots + (fused ? 1 : 0)));
+        if (gate)
+            timer.note(weightName(*gate->weight), weightBytes(gate->gate));
     }
     Buffer<int32_t> offsets, active, srcRow, slotIndex;
     RoutedGroup routed = std::move(m_routedGroup);
     m_routedGroup = RoutedGroup{};
+    if (gate) {
+        // The gate's grouping, written by its launch (launchGate) or the chain's first phase.
+        m_gemmFlops += 2.0 * N * gate->weight->outFeatures * gate->weight->inFeatures;
+        FATHOM_TRY_ASSIGN(routed, newRoutedGroup(gate->route));
+    }
+    auto launchGate = [&]() -> Result<void> {
+        FATHOM_CUDA_OP("gate+route",
+                       kernels::moe_gate_route_group_cuda(gate->gate,
+                                                          gate->route,
+                                                          offsets.data(),
+                                                          active.data(),
+                                                          slots,
+                                                          srcRow.data(),
+                                                          slotIndex.data(),
+                                                          m_mhcCounters + kMhcCounterTokens,
+                                                          m_stream));
+        return {};
+    };
     if (routed.ids == job.ids && routed.rows == N && routed.k == K && routed.nExperts == E
         && routed.slots == slots) {
         // moeRoute() grouped these ids in its launch.
@@ -1110,6 +1170,8 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
                                                slotIndex.data(),
                                                m_stream));
     }
+    if (gate && !fused)
+        FATHOM_TRY(launchGate());
     // The routed outputs back to slot order, then the weighted sum with the shared expert's.
     auto combine = [&](const float *ye) -> Result<bool> {
         FATHOM_TRY_ASSIGN(Buffer<float> yr,
@@ -1160,11 +1222,6 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
         upF.x_rows = srcRow.data();
         upF.slot_index = slotIndex.data();
         upF.shared.y = hs.data();
-        FATHOM_CUDA_OP("expert w1/w3 swiglu",
-                       kernels::linear_experts_ffn_gemv_cuda(base(e0.w1, job.x, g.data()),
-                                                             group(0),
-                                                             upF,
-                                                             m_stream));
         FATHOM_TRY_ASSIGN(Buffer<float> yr,
                           Buffer<float>::make(*this,
                                               static_cast<int64_t>(NK) * d,
@@ -1181,14 +1238,59 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
         combined.combine_counters = m_combineCounters;
         combined.combine_k = K;
         combined.combine_counter_count = kCombineCounters;
+        const kernels::linear_params b1 = base(e0.w1, job.x, g.data());
         const kernels::linear_params b2 = base(e0.w2, g.data(), yr.data());
         const bool combineFused = m_moeCombineFused && m_combineCounters
                                   && kernels::linear_experts_ffn_gemv_fits(b2, combined);
-        FATHOM_CUDA_OP("expert w2",
-                       kernels::linear_experts_ffn_gemv_cuda(b2,
-                                                             group(1),
-                                                             combineFused ? combined : downF,
-                                                             m_stream));
+        // moechain: the halves (and the gate) as one cooperative launch where it takes them.
+        bool chained = false, gateDone = !gate;
+        if (m_moeChain && m_gemvChains) {
+            kernels::moe_chain_gate cg;
+            if (gate) {
+                cg.gate = gate->gate;
+                cg.route = gate->route;
+                cg.offsets = offsets.data();
+                cg.active = active.data();
+                cg.src_row = srcRow.data();
+                cg.slot_index = slotIndex.data();
+                cg.counter = m_mhcCounters + kMhcCounterTokens;
+                cg.slots = slots;
+            }
+            kernels::moe_chain_half up{b1, group(0), upF},
+                down{b2, group(1), combineFused ? combined : downF};
+            // After the gate's barrier the routing is the chain's own: the routed w1/w3 columns
+            // may be asked of L2 there (the launch asks for them only after a gate phase).
+            up.f.prefetch_routed = gate && m_moePrefetch ? 1 : 0;
+            // The gate as the chain's first phase where the chain takes it; else its own launch
+            // first and the halves as a 2-phase chain (a tensor-core chain's gate needs the
+            // pipelined GEMV: FATHOM_CUDA_GEMV_PIPELINE=0 leaves it apart).
+            const kernels::moe_chain_gate *cgp
+                = gate && kernels::linear_moe_chain_gemv_fits(&cg, up, down) ? &cg : nullptr;
+            chained = cgp || kernels::linear_moe_chain_gemv_fits(nullptr, up, down);
+            if (!gateDone && !cgp)
+                FATHOM_TRY(launchGate());
+            gateDone = true;
+            if (chained) {
+                m_chainsLaunched = true;
+                FATHOM_CUDA_OP("moe chain",
+                               kernels::linear_moe_chain_gemv_cuda(cgp,
+                                                                   up,
+                                                                   down,
+                                                                   m_chainBarrier,
+                                                                   m_stream));
+            }
+        }
+        if (!chained) {
+            if (!gateDone)
+                FATHOM_TRY(launchGate());
+            FATHOM_CUDA_OP("expert w1/w3 swiglu",
+                           kernels::linear_experts_ffn_gemv_cuda(b1, group(0), upF, m_stream));
+            FATHOM_CUDA_OP("expert w2",
+                           kernels::linear_experts_ffn_gemv_cuda(b2,
+                                                                 group(1),
+                                                                 combineFused ? combined : downF,
+                                                                 m_stream));
+        }
         if (combineFused)
             return true;
         FATHOM_TRY(FATHOM_CUDA_GLUE(

@@ -352,6 +352,13 @@ public:
     // routed experts in one grouped launch per projection (linear_experts_gemv_cuda), a fixed
     // launch sequence whatever the routing. Larger batches: false (host grouping).
     Result<bool> moeOnDevice(const MoeDeviceJob &job) override;
+    // moechain: the gate + routing + grouping and the two FFN halves as one cooperative launch
+    // (linear_moe_chain_gemv_cuda) where the job fits it (FATHOM_CUDA_MOE_CHAIN).
+    Result<bool> gateMoeOnDevice(const LinearWeight &gate,
+                                 const float *x,
+                                 float *logits,
+                                 const kernels::MoeRouteParams &p,
+                                 const MoeDeviceJob &job) override;
 
     Result<void> embedRows(const uint16_t *table,
                            const int32_t *hostIds,
@@ -499,6 +506,7 @@ private:
     bool m_gemvPreNorm = true;
     bool m_moeCombineFused = true;
     bool m_moePrefetch = true; // moeprefetch: FATHOM_CUDA_MOE_PREFETCH
+    bool m_moeChain = true;    // moechain: FATHOM_CUDA_MOE_CHAIN (with the GEMV chains' barrier)
     bool m_gateRouteFused = true; // gate: FATHOM_CUDA_GATE_ROUTE_FUSED
     bool m_indexerFused = true;   // idxchain: FATHOM_CUDA_INDEXER_FUSED
     bool m_idxTopkFused = true;   // idxtopk: FATHOM_CUDA_IDX_TOPK_FUSED
@@ -672,6 +680,18 @@ private:
     RoutedGroup m_routedGroup;
     // The buffers of a decode-sized routing's grouping (moeRoute(), gateRoute()).
     Result<RoutedGroup> newRoutedGroup(const kernels::MoeRouteParams &p);
+    // gateMoeOnDevice()'s gate: the gate GEMV's params and the device routing params.
+    struct MoeGate
+    {
+        const LinearWeight *weight = nullptr;
+        kernels::linear_params gate;
+        kernels::MoeRouteParams route;
+    };
+    // moeOnDevice() with the gate (gateMoeOnDevice) or without it (nullptr); one name, so the
+    // profile names both ops moeOnDevice.
+    Result<bool> moeOnDevice(const MoeDeviceJob &job, const MoeGate *gate);
+    // Whether moeOnDevice() has a path for the job (no side effects).
+    bool moeJobUsable(const MoeDeviceJob &job) const;
     Result<void> buildExpertTables(const V4Model &model);
 
     // Uploaded model: ranges sorted by host address.

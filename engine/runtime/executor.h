@@ -311,6 +311,23 @@ public:
         round trip there. Returns false where the executor has no such path for this job (the
         default); the forward pass then reads the ids back and groups on the host. */
     virtual Result<bool> moeOnDevice(const MoeDeviceJob &) { return false; }
+    /** Optional (moechain): gateRoute(gate, x, logits, p) followed by moeOnDevice(job) as one
+        op (p routes job's rows into job.ids / job.weights), so a device can run the gate, the
+        routing and the experts as one launch at decode. Returns false, having done nothing,
+        where the executor has no such path (the default); the forward pass then calls the two. */
+    virtual Result<bool> gateMoeOnDevice(const LinearWeight &gate,
+                                         const float *x,
+                                         float *logits,
+                                         const kernels::MoeRouteParams &p,
+                                         const MoeDeviceJob &job)
+    {
+        (void) gate;
+        (void) x;
+        (void) logits;
+        (void) p;
+        (void) job;
+        return false;
+    }
 
     /** Optional, for a device executor: indexerSelect() with the selections left in executor
         memory (`out` [rows, k], -1 padded; p.n_keys may exceed the largest visible count - the

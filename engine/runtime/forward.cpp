@@ -1624,6 +1624,23 @@ Result<void> V4Forward::moe(
             }
         }
     }
+    // The expert part of the layer as one executor op (moeOnDevice / gateMoeOnDevice).
+    auto moeJob = [&] {
+        MoeDeviceJob job;
+        job.experts = bw.experts.data();
+        job.shared = &bw.shared;
+        job.nExperts = static_cast<int>(bw.experts.size());
+        job.x = x;
+        job.ids = ids.data();
+        job.weights = weights.data();
+        job.y = y;
+        job.rows = N;
+        job.k = K;
+        job.d = d;
+        job.inter = I;
+        job.limit = static_cast<float>(c.swigluLimit);
+        return job;
+    };
     // gate: rows that are all forced or all free (one routing call) and no taps: the gate and the
     // routing as one executor op (a device runs them as one launch at decode); else the gate
     // here, in its old place among the executor's ops, and the routing run by run.
@@ -1653,28 +1670,22 @@ Result<void> V4Forward::moe(
         mp.n_experts = E;
         mp.topk = K;
         mp.route_scale = static_cast<float>(c.routedScalingFactor);
-        if (gateRoute) // one run: r0 == 0, r1 == N
+        if (gateRoute) { // one run: r0 == 0, r1 == N
+            // moechain: the gate, the routing and the experts as one executor op where it has
+            // one (gateRoute: no tap).
+            FATHOM_TRY_ASSIGN(const bool done,
+                              m_exec.gateMoeOnDevice(bw.gate, x, logits.data(), mp, moeJob()));
+            if (done)
+                return {};
             FATHOM_TRY(m_exec.gateRoute(bw.gate, x, logits.data(), mp));
-        else
+        } else {
             FATHOM_TRY(m_exec.moeRoute(mp));
+        }
         r0 = r1;
     }
     // A device executor may group the rows by expert itself (no read-back of the ids).
     if (!tap) {
-        MoeDeviceJob job;
-        job.experts = bw.experts.data();
-        job.shared = &bw.shared;
-        job.nExperts = static_cast<int>(bw.experts.size());
-        job.x = x;
-        job.ids = ids.data();
-        job.weights = weights.data();
-        job.y = y;
-        job.rows = N;
-        job.k = K;
-        job.d = d;
-        job.inter = I;
-        job.limit = static_cast<float>(c.swigluLimit);
-        FATHOM_TRY_ASSIGN(const bool done, m_exec.moeOnDevice(job));
+        FATHOM_TRY_ASSIGN(const bool done, m_exec.moeOnDevice(moeJob()));
         if (done)
             return {};
     }

@@ -321,6 +321,12 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         stage bench-chains0 100 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_BENCH_GEMVS=0 \
             FATHOM_CUDA_GEMV_CHAINS=0 "$BIN/bench_cuda" "${BENCH[@]}" --repeat "${REPEAT:-fit}" \
             "${SHORT[@]}"
+        # Session 18's MoE chain off alone (the gate + routing, w1/w3 and w2 as three launches
+        # again; the GEMV chains stay on): what its 2 boundaries a layer cost against a barrier
+        # (docs/perf/cuda.md "Session 18: the decode MoE as one chain"). bench-chains0 has both off.
+        stage bench-moechain0 100 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_BENCH_GEMVS=0 \
+            FATHOM_CUDA_MOE_CHAIN=0 "$BIN/bench_cuda" "${BENCH[@]}" --repeat "${REPEAT:-fit}" \
+            "${SHORT[@]}"
         # Session 16's decode changes off together, on the slice with as many layers as fit
         # (decode only; bench-full's decode rows are the other side): the indexer's scores and
         # top-k as two launches (idxtopk), the queries' and indexer queries' row chains a launch
@@ -391,7 +397,7 @@ stamp "done"
         echo "decode-step replay (host time per replayed / recorded step):"
         grep -h "^REPLAY:" "$G" | cut -c1-220 | sed 's/^REPLAY: /  /'
     }
-    for ab in gemvtc0 s12off chains0 s16off fold0 denselt0 unfused eager exact merge-fused; do
+    for ab in gemvtc0 s12off chains0 moechain0 s16off fold0 denselt0 unfused eager exact merge-fused; do
         L="$LOGS/bench-$ab.log"
         [ -f "$L" ] || continue
         echo "bench_cuda decode, $ab:"

@@ -3485,6 +3485,74 @@ void testGemvChain()
            "gemv chain refuses a launch without a barrier state");
 }
 
+// The experts' weights hw [expert][w1, w2, w3] (the shared expert last) on the device, in the
+// tables CudaExecutor builds ([w1 | w2 | w3 | s1 | s2 | s3] x E, host copy `table`, device copy
+// tab()) and the shared expert's weights and scales apart.
+struct DeviceExperts
+{
+    std::vector<std::unique_ptr<Dev<uint8_t>>> keep;
+    std::vector<const void *> table;
+    const void *sharedW[3] = {}, *sharedS[3] = {};
+    std::unique_ptr<Dev<uint64_t>> dtable;
+    explicit DeviceExperts(const std::vector<std::array<HostWeight, 3>> &hw)
+    {
+        const int E = static_cast<int>(hw.size()) - 1;
+        auto up = [&](const std::vector<uint8_t> &v) -> const void * {
+            if (v.empty())
+                return nullptr;
+            keep.push_back(std::make_unique<Dev<uint8_t>>(v));
+            return keep.back()->get();
+        };
+        table.assign(static_cast<size_t>(6) * E, nullptr);
+        for (int e = 0; e <= E; ++e)
+            for (int w = 0; w < 3; ++w) {
+                const void *dw = up(hw[e][w].bytes), *ds = up(hw[e][w].scales);
+                if (e < E) {
+                    table[w * E + e] = dw;
+                    table[(3 + w) * E + e] = ds;
+                } else {
+                    sharedW[w] = dw;
+                    sharedS[w] = ds;
+                }
+            }
+        dtable = std::make_unique<Dev<uint64_t>>(table.size());
+        cudaMemcpy(dtable->get(),
+                   table.data(),
+                   table.size() * sizeof(void *),
+                   cudaMemcpyHostToDevice);
+    }
+    const void *const *tab() const { return reinterpret_cast<const void *const *>(dtable->get()); }
+};
+
+// An expert projection as moeOnDevice passes it: w1 / w3 (which 0 or 2: [I, d]) or w2 (which 1:
+// [d, I]) over `rows` f32 rows, f32 outputs rounded to bf16.
+k::linear_params expertLinear(k::linear_weight_type t,
+                              int which,
+                              int d,
+                              int I,
+                              int rows,
+                              const void *w,
+                              const void *sc,
+                              const float *x,
+                              float *y,
+                              k::linear_accum accum)
+{
+    k::linear_params p;
+    p.x = x;
+    p.x_type = k::act_type::f32;
+    p.w = w;
+    p.w_scale = static_cast<const uint8_t *>(sc);
+    p.w_type = t;
+    p.n = which == 1 ? d : I;
+    p.k = which == 1 ? I : d;
+    p.m = rows;
+    p.y = y;
+    p.y_type = k::act_type::f32;
+    p.y_round_bf16 = 1;
+    p.accum = accum;
+    return p;
+}
+
 // The MoE FFN halves (linear_experts_ffn_gemv_cuda): routed experts of `rtype` and a shared
 // expert of `stype` against linear_ref per expert, round_bf16 and swiglu_cpu (the CPU's order),
 // bit for bit for FP8/FP4 weights.
@@ -3570,29 +3638,11 @@ void testExpertFfnCase(const char *name,
     }
     ffn(E, x.data(), N, nullptr, hidS.data(), outS.data());
 
-    // Device: the expert tables as CudaExecutor builds them ([w1 | w2 | w3 | s1 | s2 | s3] x E).
-    std::vector<std::unique_ptr<Dev<uint8_t>>> keep;
-    auto up = [&](const std::vector<uint8_t> &v) -> const void * {
-        if (v.empty())
-            return nullptr;
-        keep.push_back(std::make_unique<Dev<uint8_t>>(v));
-        return keep.back()->get();
-    };
-    std::vector<const void *> table(6 * E), sharedW(3), sharedS(3);
-    for (int e = 0; e <= E; ++e)
-        for (int w = 0; w < 3; ++w) {
-            const void *dw = up(hw[e][w].bytes), *ds = up(hw[e][w].scales);
-            if (e < E) {
-                table[w * E + e] = dw;
-                table[(3 + w) * E + e] = ds;
-            } else {
-                sharedW[w] = dw;
-                sharedS[w] = ds;
-            }
-        }
-    Dev<uint64_t> dtable(table.size());
-    cudaMemcpy(dtable.get(), table.data(), table.size() * sizeof(void *), cudaMemcpyHostToDevice);
-    const void *const *tab = reinterpret_cast<const void *const *>(dtable.get());
+    // Device: the expert tables as CudaExecutor builds them.
+    const DeviceExperts dev(hw);
+    const std::vector<const void *> &table = dev.table;
+    const void *const *sharedW = dev.sharedW, *const *sharedS = dev.sharedS;
+    const void *const *tab = dev.tab();
     Dev<int32_t> doff(offsets), dact(active);
     Dev<float> dx(x), dxe(xe), drw(rw), dh(hid.size()), dhs(hidS.size()), dout(out.size()),
         douts(outS.size());
@@ -3608,20 +3658,7 @@ void testExpertFfnCase(const char *name,
     };
     auto params =
         [&](W t, int which, const void *w, const void *sc, const float *xin, float *y, int rows) {
-            k::linear_params p;
-            p.x = xin;
-            p.x_type = k::act_type::f32;
-            p.w = w;
-            p.w_scale = static_cast<const uint8_t *>(sc);
-            p.w_type = t;
-            p.n = which == 1 ? d : I;
-            p.k = which == 1 ? I : d;
-            p.m = rows;
-            p.y = y;
-            p.y_type = k::act_type::f32;
-            p.y_round_bf16 = 1;
-            p.accum = accum;
-            return p;
+            return expertLinear(t, which, d, I, rows, w, sc, xin, y, accum);
         };
     k::expert_ffn f1;
     f1.w3_table = tab + static_cast<size_t>(2) * E;
@@ -3973,32 +4010,15 @@ void testMoeChainCase(const MoeChainCase &c)
             fids[static_cast<size_t>(t) * K + j] = c.forced == 2 ? (j * 5 + t % 2) % E
                                                                  : (t * 37 + j * 41 + 5) % E;
     // Weights: [expert][w1, w2, w3], the shared expert last; the tables as CudaExecutor builds
-    // them ([w1 | w2 | w3 | s1 | s2 | s3] x E).
-    std::vector<std::unique_ptr<Dev<uint8_t>>> keep;
-    auto up = [&](const std::vector<uint8_t> &v) -> const void * {
-        if (v.empty())
-            return nullptr;
-        keep.push_back(std::make_unique<Dev<uint8_t>>(v));
-        return keep.back()->get();
-    };
-    std::vector<const void *> table(6 * E), sharedW(3), sharedS(3);
-    for (int e = 0; e <= E; ++e) {
-        const W t = e < E ? c.rtype : c.stype;
-        for (int w = 0; w < 3; ++w) {
-            const HostWeight hw = randomWeight(t, w == 1 ? d : I, w == 1 ? I : d);
-            const void *dw = up(hw.bytes), *ds = up(hw.scales);
-            if (e < E) {
-                table[w * E + e] = dw;
-                table[(3 + w) * E + e] = ds;
-            } else {
-                sharedW[w] = dw;
-                sharedS[w] = ds;
-            }
-        }
-    }
-    Dev<uint64_t> dtable(table.size());
-    cudaMemcpy(dtable.get(), table.data(), table.size() * sizeof(void *), cudaMemcpyHostToDevice);
-    const void *const *tab = reinterpret_cast<const void *const *>(dtable.get());
+    // them.
+    std::vector<std::array<HostWeight, 3>> hw(E + 1);
+    for (int e = 0; e <= E; ++e)
+        for (int w = 0; w < 3; ++w)
+            hw[e][w] = randomWeight(e < E ? c.rtype : c.stype, w == 1 ? d : I, w == 1 ? I : d);
+    const DeviceExperts dev(hw);
+    const std::vector<const void *> &table = dev.table;
+    const void *const *sharedW = dev.sharedW, *const *sharedS = dev.sharedS;
+    const void *const *tab = dev.tab();
     Dev<uint16_t> dgw(gwb);
     Dev<float> dx(x), dbias(bias);
     Dev<int32_t> dfids(fids);
@@ -4030,20 +4050,7 @@ void testMoeChainCase(const MoeChainCase &c)
         r.route_scale = 1.5f;
     };
     auto params = [&](W t, int which, const void *w, const void *sc, const float *xin, float *y) {
-        k::linear_params p;
-        p.x = xin;
-        p.x_type = k::act_type::f32;
-        p.w = w;
-        p.w_scale = static_cast<const uint8_t *>(sc);
-        p.w_type = t;
-        p.n = which == 1 ? d : I;
-        p.k = which == 1 ? I : d;
-        p.m = N;
-        p.y = y;
-        p.y_type = k::act_type::f32;
-        p.y_round_bf16 = 1;
-        p.accum = c.accum;
-        return p;
+        return expertLinear(t, which, d, I, N, w, sc, xin, y, c.accum);
     };
     struct Halves
     {

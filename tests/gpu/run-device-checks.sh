@@ -312,6 +312,8 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
             "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
         # Session 12's decode changes A/B (decode only): the GEMVs' cp.async weight ring and the
         # mHC latency cut off (docs/perf/cuda.md "Session 12" sections; both keep the bits).
+        # Since session 18 this also takes the MoE chain's gate apart (a tensor-core chain's gate
+        # is the pipelined GEMV): one launch more a layer in this stage, ~3 us a layer to allow.
         stage bench-s12off 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_GEMV_PIPELINE=0 \
             FATHOM_CUDA_MHC_FAST=0 "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
         # Session 17's cooperative GEMV chains off (the attention's projections of x and cq, wo_a

@@ -3524,6 +3524,54 @@ struct DeviceExperts
     const void *const *tab() const { return reinterpret_cast<const void *const *>(dtable->get()); }
 };
 
+// The CPU twin of one expert's FFN over `rows` rows of x [rows, d] (weights w = w1, w2, w3 of
+// `type`): h [rows, I] = swiglu_cpu(bf16(x w1), bf16(x w3)) with the rows' weights rw (nullptr:
+// none) and limit, y [rows, d] = bf16(h w2); linear_ref's exact sums.
+void hostExpertFfn(const std::array<HostWeight, 3> &w,
+                   k::linear_weight_type type,
+                   int d,
+                   int I,
+                   float limit,
+                   const float *x,
+                   int rows,
+                   const float *rw,
+                   float *h,
+                   float *y)
+{
+    auto lin = [&](int which, const float *xin, std::vector<float> &out) {
+        k::linear_params p;
+        p.x = xin;
+        p.x_type = k::act_type::f32;
+        p.w = w[which].bytes.data();
+        p.w_scale = w[which].scales.empty() ? nullptr : w[which].scales.data();
+        p.w_type = type;
+        p.n = which == 1 ? d : I;
+        p.k = which == 1 ? I : d;
+        p.m = rows;
+        out.assign(static_cast<size_t>(rows) * p.n, 0.0f);
+        p.y = out.data();
+        p.y_type = k::act_type::f32;
+        p.accum = k::linear_accum::exact;
+        (void) k::linear_ref(p);
+        for (float &v : out)
+            v = k::round_bf16(v);
+    };
+    std::vector<float> g, u, o;
+    lin(0, x, g);
+    lin(2, x, u);
+    k::SwigluParams sp;
+    sp.gate = g.data();
+    sp.up = u.data();
+    sp.row_weights = rw;
+    sp.out = h;
+    sp.rows = rows;
+    sp.inter = I;
+    sp.limit = limit;
+    (void) k::swiglu_cpu(sp);
+    lin(1, h, o);
+    std::copy(o.begin(), o.end(), y);
+}
+
 // An expert projection as moeOnDevice passes it: w1 / w3 (which 0 or 2: [I, d]) or w2 (which 1:
 // [d, I]) over `rows` f32 rows, f32 outputs rounded to bf16.
 k::linear_params expertLinear(k::linear_weight_type t,
@@ -3588,43 +3636,11 @@ void testExpertFfnCase(const char *name,
         hw[e][1] = randomWeight(t, d, I);
         hw[e][2] = randomWeight(t, I, d);
     }
-    auto hostLinear = [&](int e, int which, const float *xin, int rows, std::vector<float> &y) {
-        const W t = e < E ? rtype : stype;
-        k::linear_params p;
-        p.x = xin;
-        p.x_type = k::act_type::f32;
-        p.w = hw[e][which].bytes.data();
-        p.w_scale = hw[e][which].scales.empty() ? nullptr : hw[e][which].scales.data();
-        p.w_type = t;
-        p.n = which == 1 ? d : I;
-        p.k = which == 1 ? I : d;
-        p.m = rows;
-        y.assign(static_cast<size_t>(rows) * p.n, 0.0f);
-        p.y = y.data();
-        p.y_type = k::act_type::f32;
-        p.accum = k::linear_accum::exact;
-        (void) k::linear_ref(p);
-        for (float &v : y)
-            v = k::round_bf16(v);
-    };
     // Expected: hidden rows (routed by expert-sorted row, shared by row), then outputs.
     std::vector<float> hid(static_cast<size_t>(NK) * I), hidS(static_cast<size_t>(N) * I);
     std::vector<float> out(static_cast<size_t>(NK) * d), outS(static_cast<size_t>(N) * d);
     auto ffn = [&](int e, const float *xin, int rows, const float *w, float *h, float *o) {
-        std::vector<float> g, u, y;
-        hostLinear(e, 0, xin, rows, g);
-        hostLinear(e, 2, xin, rows, u);
-        k::SwigluParams sp;
-        sp.gate = g.data();
-        sp.up = u.data();
-        sp.row_weights = w;
-        sp.out = h;
-        sp.rows = rows;
-        sp.inter = I;
-        sp.limit = limit;
-        (void) k::swiglu_cpu(sp);
-        hostLinear(e, 1, h, rows, y);
-        std::copy(y.begin(), y.end(), o);
+        hostExpertFfn(hw[e], e < E ? rtype : stype, d, I, limit, xin, rows, w, h, o);
     };
     for (int e = 0; e < E; ++e) {
         const int r0 = offsets[e], rows = offsets[e + 1] - r0;
@@ -4138,6 +4154,75 @@ void testMoeChainCase(const MoeChainCase &c)
          && synced(name.c_str());
     if (!ok)
         return;
+    // The separate launches against the CPU twins (so that the chain, equal to them bit for bit
+    // below, is checked against an independent reference): moe_route_cpu on the device logits
+    // (the gate GEMV's own check is testGateRoute's), a host grouping, the experts' FFNs by
+    // hostExpertFfn and moeCombine's sum (fp32 0 + the k slots by increasing expert id, stable,
+    // + the shared expert; bf16). Bit for bit in the exact mode, NMSE 1e-5 on the tensor cores.
+    {
+        const auto logits = u.logits.host();
+        std::vector<int32_t> ids(static_cast<size_t>(NK));
+        std::vector<float> w(ids.size());
+        k::MoeRouteParams cp;
+        cp.logits = logits.data();
+        cp.bias = bias.data();
+        cp.forced_ids = c.forced ? fids.data() : nullptr;
+        cp.ids = ids.data();
+        cp.weights = w.data();
+        cp.tokens = N;
+        cp.n_experts = E;
+        cp.topk = K;
+        cp.route_scale = 1.5f;
+        if (!statusOk(k::moe_route_cpu(cp), "moe_route_cpu"))
+            return;
+        expectEqual(ids, u.ids.host(), name + " ids vs moe_route_cpu");
+        expectNmse(w, u.weights.host(), 1e-14, name + " weights vs moe_route_cpu");
+        const HostGrouping hg = hostGrouping(ids, E, K, slots);
+        expectEqual(hg.offsets, u.off.host(), name + " offsets vs host grouping");
+        expectEqual(hg.src, u.src.host(), name + " source rows vs host grouping");
+        // Slot t·K + j: row t through expert ids[t·K + j] with weight w[t·K + j].
+        const auto rwDev = u.weights.host();
+        std::vector<float> g(static_cast<size_t>(NK) * I), yr(static_cast<size_t>(NK) * d);
+        std::vector<float> hs(static_cast<size_t>(N) * I), ys(static_cast<size_t>(N) * d);
+        for (int s = 0; s < NK; ++s)
+            hostExpertFfn(hw[ids[s]],
+                          c.rtype,
+                          d,
+                          I,
+                          limit,
+                          x.data() + static_cast<size_t>(s / K) * d,
+                          1,
+                          rwDev.data() + s,
+                          g.data() + static_cast<size_t>(s) * I,
+                          yr.data() + static_cast<size_t>(s) * d);
+        hostExpertFfn(hw[E], c.stype, d, I, limit, x.data(), N, nullptr, hs.data(), ys.data());
+        std::vector<float> y(static_cast<size_t>(N) * d);
+        for (int t = 0; t < N; ++t) {
+            std::vector<int> order(static_cast<size_t>(K));
+            std::iota(order.begin(), order.end(), 0);
+            std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+                return ids[static_cast<size_t>(t) * K + a] < ids[static_cast<size_t>(t) * K + b];
+            });
+            for (int e = 0; e < d; ++e) {
+                float acc = 0.0f;
+                for (int j : order)
+                    acc += yr[(static_cast<size_t>(t) * K + j) * d + e];
+                acc += ys[static_cast<size_t>(t) * d + e];
+                y[static_cast<size_t>(t) * d + e] = k::round_bf16(acc);
+            }
+        }
+        auto expect = [&](const std::vector<float> &ref, const Dev<float> &got, const char *what) {
+            if (tc)
+                expectNmse(ref, got.host(), 1e-5, name + " " + what + " vs the CPU twins");
+            else
+                expectExact(ref, got.host(), name + " " + what + " vs the CPU twins");
+        };
+        expect(yr, u.yr, "routed w2 by slot");
+        expect(ys, u.ys, "shared w2");
+        expect(hs, u.hs, "shared w1/w3 + SwiGLU");
+        if (c.combine)
+            expect(y, u.y, "combined y");
+    }
 
     // The chain.
     MoeChainBuffers &routing = c.gate == 1 ? ch : u;

@@ -1019,11 +1019,12 @@ Result<void> CudaExecutor::buildExpertTables(const V4Model &model)
     return synchronize(); // the host table vectors go out of scope
 }
 
-bool CudaExecutor::moeJobUsable(const MoeDeviceJob &job) const
+const CudaExecutor::ExpertTable *CudaExecutor::usableExpertTable(const MoeDeviceJob &job) const
 {
     const auto it = m_expertTables.find(job.experts);
-    return job.rows > 0 && job.rows <= 4 && job.k > 0 && job.experts && job.shared
-           && it != m_expertTables.end() && it->second.usable;
+    const bool ok = job.rows > 0 && job.rows <= 4 && job.k > 0 && job.experts && job.shared
+                    && it != m_expertTables.end() && it->second.usable;
+    return ok ? &it->second : nullptr;
 }
 
 Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job)
@@ -1042,25 +1043,20 @@ Result<bool> CudaExecutor::gateMoeOnDevice(const LinearWeight &gate,
                                            const kernels::MoeRouteParams &p,
                                            const MoeDeviceJob &job)
 {
-    if (!m_moeChain || !m_gemvChains || !m_gateRouteFused || !m_mhcCounters || !gate.valid()
-        || !moeJobUsable(job) || p.logits != logits || p.tokens != job.rows || p.topk != job.k
-        || p.n_experts != job.nExperts || p.ids != job.ids || p.weights != job.weights)
+    if (!m_moeChain || !m_gemvChains || !usableExpertTable(job) || p.tokens != job.rows
+        || p.topk != job.k || p.n_experts != job.nExperts || p.ids != job.ids
+        || p.weights != job.weights)
         return false;
-    MoeGate g;
-    g.weight = &gate;
-    g.route = p;
-    g.route.bias = device(p.bias);
-    g.route.forced_ids = device(p.forced_ids);
-    g.gate = linearParams(gate, x, logits, p.tokens);
-    if (!kernels::moe_gate_route_group_fits(g.gate, g.route))
+    const std::optional<MoeGate> g = fusedGate(gate, x, logits, p);
+    if (!g)
         return false;
-    return moeOnDevice(job, &g);
+    return moeOnDevice(job, &*g);
 }
 
 Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job, const MoeGate *gate)
 {
-    auto it = m_expertTables.find(job.experts);
-    if (!moeJobUsable(job)) {
+    const ExpertTable *expertTable = usableExpertTable(job);
+    if (!expertTable) {
         // The forward pass would read the ids back: a recorded step cannot (see beginStep).
         m_stepNeedsHost = m_stepNeedsHost || m_inStep;
         m_routedGroup = RoutedGroup{};
@@ -1090,7 +1086,7 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job, const MoeGate *g
     downF.shared = linearParams(sh.w2, nullptr, nullptr, N);
     downF.shared.y_round_bf16 = 1;
     gemvTcAccum(downF.shared, m_exactLinear);
-    const void *const *table = static_cast<const void *const *>(it->second.table);
+    const void *const *table = static_cast<const void *const *>(expertTable->table);
     upF.w3_table = table + static_cast<size_t>(2) * E;
     upF.scale3_table = reinterpret_cast<const uint8_t *const *>(table + static_cast<size_t>(5) * E);
     // The routed experts' projections (at most N rows per expert: the k ids of a row are
@@ -1133,18 +1129,13 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job, const MoeGate *g
         m_gemmFlops += 2.0 * N * gate->weight->outFeatures * gate->weight->inFeatures;
         FATHOM_TRY_ASSIGN(routed, newRoutedGroup(gate->route));
     }
-    auto launchGate = [&]() -> Result<void> {
-        FATHOM_CUDA_OP("gate+route",
-                       kernels::moe_gate_route_group_cuda(gate->gate,
-                                                          gate->route,
-                                                          offsets.data(),
-                                                          active.data(),
-                                                          slots,
-                                                          srcRow.data(),
-                                                          slotIndex.data(),
-                                                          m_mhcCounters + kMhcCounterTokens,
-                                                          m_stream));
-        return {};
+    auto launchGate = [&] {
+        return launchGateRoute(*gate,
+                               offsets.data(),
+                               active.data(),
+                               slots,
+                               srcRow.data(),
+                               slotIndex.data());
     };
     if (routed.ids == job.ids && routed.rows == N && routed.k == K && routed.nExperts == E
         && routed.slots == slots) {
@@ -1242,10 +1233,13 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job, const MoeGate *g
         const kernels::linear_params b2 = base(e0.w2, g.data(), yr.data());
         const bool combineFused = m_moeCombineFused && m_combineCounters
                                   && kernels::linear_experts_ffn_gemv_fits(b2, combined);
-        // moechain: the halves (and the gate) as one cooperative launch where it takes them.
-        bool chained = false, gateDone = !gate;
+        // moechain: the chain's phases - the gate where the chain takes it, then the halves.
+        kernels::moe_chain_gate cg;
+        const kernels::moe_chain_gate *chainGate = nullptr;
+        bool chained = false;
+        kernels::moe_chain_half up{b1, group(0), upF},
+            down{b2, group(1), combineFused ? combined : downF};
         if (m_moeChain && m_gemvChains) {
-            kernels::moe_chain_gate cg;
             if (gate) {
                 cg.gate = gate->gate;
                 cg.route = gate->route;
@@ -1255,34 +1249,27 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job, const MoeGate *g
                 cg.slot_index = slotIndex.data();
                 cg.counter = m_mhcCounters + kMhcCounterTokens;
                 cg.slots = slots;
+                // After the gate's barrier the routing is the chain's own: the routed w1/w3
+                // columns may be asked of L2 there (the launch asks only after a gate phase).
+                up.f.prefetch_routed = m_moePrefetch ? 1 : 0;
+                // A tensor-core chain's gate needs the pipelined GEMV (FATHOM_CUDA_GEMV_PIPELINE=0
+                // leaves it to its own launch, the halves still chained).
+                if (kernels::linear_moe_chain_gemv_fits(&cg, up, down))
+                    chainGate = &cg;
             }
-            kernels::moe_chain_half up{b1, group(0), upF},
-                down{b2, group(1), combineFused ? combined : downF};
-            // After the gate's barrier the routing is the chain's own: the routed w1/w3 columns
-            // may be asked of L2 there (the launch asks for them only after a gate phase).
-            up.f.prefetch_routed = gate && m_moePrefetch ? 1 : 0;
-            // The gate as the chain's first phase where the chain takes it; else its own launch
-            // first and the halves as a 2-phase chain (a tensor-core chain's gate needs the
-            // pipelined GEMV: FATHOM_CUDA_GEMV_PIPELINE=0 leaves it apart).
-            const kernels::moe_chain_gate *cgp
-                = gate && kernels::linear_moe_chain_gemv_fits(&cg, up, down) ? &cg : nullptr;
-            chained = cgp || kernels::linear_moe_chain_gemv_fits(nullptr, up, down);
-            if (!gateDone && !cgp)
-                FATHOM_TRY(launchGate());
-            gateDone = true;
-            if (chained) {
-                m_chainsLaunched = true;
-                FATHOM_CUDA_OP("moe chain",
-                               kernels::linear_moe_chain_gemv_cuda(cgp,
-                                                                   up,
-                                                                   down,
-                                                                   m_chainBarrier,
-                                                                   m_stream));
-            }
+            chained = chainGate || kernels::linear_moe_chain_gemv_fits(nullptr, up, down);
         }
-        if (!chained) {
-            if (!gateDone)
-                FATHOM_TRY(launchGate());
+        if (gate && !chainGate)
+            FATHOM_TRY(launchGate());
+        if (chained) {
+            m_chainsLaunched = true;
+            FATHOM_CUDA_OP("moe chain",
+                           kernels::linear_moe_chain_gemv_cuda(chainGate,
+                                                               up,
+                                                               down,
+                                                               m_chainBarrier,
+                                                               m_stream));
+        } else {
             FATHOM_CUDA_OP("expert w1/w3 swiglu",
                            kernels::linear_experts_ffn_gemv_cuda(b1, group(0), upF, m_stream));
             FATHOM_CUDA_OP("expert w2",
@@ -2520,33 +2507,61 @@ Result<void> CudaExecutor::gateRoute(const LinearWeight &gate,
                                      float *logits,
                                      const kernels::MoeRouteParams &p)
 {
-    if (m_gateRouteFused && gate.valid() && p.tokens > 0 && p.tokens <= 4 && p.logits == logits
-        && m_mhcCounters) {
-        kernels::MoeRouteParams d = p;
-        d.bias = device(p.bias);
-        d.forced_ids = device(p.forced_ids);
-        const kernels::linear_params g = linearParams(gate, x, logits, p.tokens);
-        if (kernels::moe_gate_route_group_fits(g, d)) {
-            CudaOpTimer timer(*this, "gemm");
-            timer.note(weightName(gate), weightBytes(g));
-            m_routedGroup = RoutedGroup{};
-            m_gemmFlops += 2.0 * p.tokens * gate.outFeatures * gate.inFeatures;
-            FATHOM_TRY_ASSIGN(RoutedGroup rg, newRoutedGroup(p));
-            FATHOM_CUDA_OP("gate+route",
-                           kernels::moe_gate_route_group_cuda(g,
-                                                              d,
-                                                              rg.offsets.data(),
-                                                              rg.active.data(),
-                                                              rg.slots,
-                                                              rg.srcRow.data(),
-                                                              rg.slotIndex.data(),
-                                                              m_mhcCounters + kMhcCounterTokens,
-                                                              m_stream));
-            m_routedGroup = std::move(rg);
-            return {};
-        }
+    if (const std::optional<MoeGate> g = fusedGate(gate, x, logits, p)) {
+        CudaOpTimer timer(*this, "gemm");
+        timer.note(weightName(gate), weightBytes(g->gate));
+        m_routedGroup = RoutedGroup{};
+        m_gemmFlops += 2.0 * p.tokens * gate.outFeatures * gate.inFeatures;
+        FATHOM_TRY_ASSIGN(RoutedGroup rg, newRoutedGroup(p));
+        FATHOM_TRY(launchGateRoute(*g,
+                                   rg.offsets.data(),
+                                   rg.active.data(),
+                                   rg.slots,
+                                   rg.srcRow.data(),
+                                   rg.slotIndex.data()));
+        m_routedGroup = std::move(rg);
+        return {};
     }
     return Executor::gateRoute(gate, x, logits, p);
+}
+
+std::optional<CudaExecutor::MoeGate> CudaExecutor::fusedGate(const LinearWeight &gate,
+                                                             const float *x,
+                                                             float *logits,
+                                                             const kernels::MoeRouteParams &p)
+{
+    if (!m_gateRouteFused || !gate.valid() || p.tokens <= 0 || p.tokens > 4 || p.logits != logits
+        || !m_mhcCounters)
+        return std::nullopt;
+    MoeGate g;
+    g.weight = &gate;
+    g.route = p;
+    g.route.bias = device(p.bias);
+    g.route.forced_ids = device(p.forced_ids);
+    g.gate = linearParams(gate, x, logits, p.tokens);
+    if (!kernels::moe_gate_route_group_fits(g.gate, g.route))
+        return std::nullopt;
+    return g;
+}
+
+Result<void> CudaExecutor::launchGateRoute(const MoeGate &g,
+                                           int32_t *offsets,
+                                           int32_t *active,
+                                           int slots,
+                                           int32_t *srcRow,
+                                           int32_t *slotIndex)
+{
+    FATHOM_CUDA_OP("gate+route",
+                   kernels::moe_gate_route_group_cuda(g.gate,
+                                                      g.route,
+                                                      offsets,
+                                                      active,
+                                                      slots,
+                                                      srcRow,
+                                                      slotIndex,
+                                                      m_mhcCounters + kMhcCounterTokens,
+                                                      m_stream));
+    return {};
 }
 
 Result<void> CudaExecutor::swiglu(const kernels::SwigluParams &p)

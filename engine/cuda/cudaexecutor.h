@@ -47,6 +47,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -687,11 +688,24 @@ private:
         kernels::linear_params gate;
         kernels::MoeRouteParams route;
     };
+    // gateRoute()'s gate and routing where its fused launch takes them (else nullopt), and that
+    // launch on a grouping's buffers.
+    std::optional<MoeGate> fusedGate(const LinearWeight &gate,
+                                     const float *x,
+                                     float *logits,
+                                     const kernels::MoeRouteParams &p);
+    Result<void> launchGateRoute(const MoeGate &g,
+                                 int32_t *offsets,
+                                 int32_t *active,
+                                 int slots,
+                                 int32_t *srcRow,
+                                 int32_t *slotIndex);
     // moeOnDevice() with the gate (gateMoeOnDevice) or without it (nullptr); one name, so the
     // profile names both ops moeOnDevice.
     Result<bool> moeOnDevice(const MoeDeviceJob &job, const MoeGate *gate);
-    // Whether moeOnDevice() has a path for the job (no side effects).
-    bool moeJobUsable(const MoeDeviceJob &job) const;
+    // The job's expert table where moeOnDevice() has a path for the job, else nullptr (no side
+    // effects).
+    const ExpertTable *usableExpertTable(const MoeDeviceJob &job) const;
     Result<void> buildExpertTables(const V4Model &model);
 
     // Uploaded model: ranges sorted by host address.

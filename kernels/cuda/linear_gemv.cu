@@ -1569,6 +1569,34 @@ __global__ void __launch_bounds__(k_threads) gate_route_kernel(gate_route_launch
                                         terms);
 }
 
+// L for the gate + routing launch (moe_gate_route_group_cuda's arguments, already checked), whether
+// its GEMV takes the pipeline, and its dynamic shared memory (the GEMV's or the grouping's).
+void build_gate(const linear_params &gate,
+                const MoeRouteParams &p,
+                int32_t *offsets,
+                int32_t *active,
+                int slots,
+                int32_t *src_row,
+                int32_t *slot_index,
+                int *counter,
+                gate_route_launch &L,
+                bool &pipe,
+                size_t &bytes)
+{
+    std::memset(static_cast<void *>(&L), 0, sizeof L); // defined parameter bytes (graphs)
+    L.p = gate;
+    L.r = p;
+    L.offsets = offsets;
+    L.active = active;
+    L.src_row = src_row;
+    L.slot_index = slot_index;
+    L.counter = counter;
+    L.slots = slots;
+    L.cpw = columns_per_warp(gate.n);
+    pipe = use_pipeline(GemvKind::Bf16, gate.m, gate.k);
+    bytes = std::max(group_smem_bytes(p.n_experts), gemv_smem(GemvKind::Bf16, gate.m, gate.k, pipe));
+}
+
 /*
   moechain: the decode MoE as one cooperative launch (linear_group.h linear_moe_chain_gemv_cuda):
   the gate + routing + grouping (gate_route_kernel's blocks; optional), then the w1/w3 half, then
@@ -1895,6 +1923,23 @@ int chain_grid_cap()
     return cap;
 }
 
+// A cooperative chain's grid (grid_barrier: every block resident at once): the phases' widest
+// grid, at most the kernel's co-resident blocks at `bytes` of shared memory (and the A/B cap);
+// Unsupported where no block fits an SM.
+template<typename Arg>
+Status chain_grid(void (*kernel)(Arg), size_t bytes, long long widest, unsigned &grid)
+{
+    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
+        return cuda_status(err);
+    long long blocks = co_resident_blocks(kernel, k_threads, bytes);
+    if (chain_grid_cap() > 0 && chain_grid_cap() < blocks)
+        blocks = chain_grid_cap();
+    if (blocks <= 0)
+        return Status::unsupported("cooperative chain: no block of the kernel fits an SM");
+    grid = static_cast<unsigned>(widest < blocks ? widest : blocks);
+    return Status::success();
+}
+
 Status linear_chain_gemv_launch(
     const linear_chain_phase *phases, int count, void *barrier, CUstream_st *stream, bool plan_only)
 {
@@ -1951,17 +1996,10 @@ Status linear_chain_gemv_launch(
     ch.count = count;
     ch.barrier = static_cast<grid_barrier_state *>(barrier);
     void (*const kernel)(gemv_chain) = pick_instance<gemv_chain, chain_kernel_of>(tc, pipe, accum);
-    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
-        return cuda_status(err);
-    long long grid = co_resident_blocks(kernel, k_threads, bytes);
-    if (chain_grid_cap() > 0 && chain_grid_cap() < grid)
-        grid = chain_grid_cap();
-    if (grid <= 0)
-        return Status::unsupported("linear_chain_gemv: no block of the kernel fits an SM");
-    if (plan_only)
-        return Status::success();
-    grid = widest < grid ? widest : grid;
-    FATHOM_LAUNCH(static_cast<unsigned>(grid), k_threads, bytes, stream, kernel)(ch);
+    unsigned grid = 0;
+    if (Status st = chain_grid(kernel, bytes, widest, grid); !st.ok() || plan_only)
+        return st;
+    FATHOM_LAUNCH(grid, k_threads, bytes, stream, kernel)(ch);
     return launch_status();
 }
 
@@ -2019,23 +2057,23 @@ Status linear_moe_chain_launch(const moe_chain_gate *gate,
         if (up.f.x_rows != gate->src_row || up.f.row_weights != gate->route.weights
             || (down.f.combine_y && down.f.combine_ids != gate->route.ids))
             return Status::invalid("linear_moe_chain: the halves do not read the gate's grouping");
-        const bool gate_pipe = use_pipeline(GemvKind::Bf16, gate->gate.m, gate->gate.k);
+        bool gate_pipe = false;
+        size_t gb = 0;
+        build_gate(gate->gate,
+                   gate->route,
+                   gate->offsets,
+                   gate->active,
+                   gate->slots,
+                   gate->src_row,
+                   gate->slot_index,
+                   gate->counter,
+                   ch.gate,
+                   gate_pipe,
+                   gb);
         if (gate_pipe != (pipe || tc))
             return Status::unsupported("linear_moe_chain: the gate takes another kernel");
-        gate_route_launch &L = ch.gate;
-        L.p = gate->gate;
-        L.r = gate->route;
-        L.offsets = gate->offsets;
-        L.active = gate->active;
-        L.src_row = gate->src_row;
-        L.slot_index = gate->slot_index;
-        L.counter = gate->counter;
-        L.slots = gate->slots;
-        L.cpw = columns_per_warp(gate->gate.n);
-        const size_t gb = std::max(group_smem_bytes(gate->route.n_experts),
-                                   gemv_smem(GemvKind::Bf16, gate->gate.m, gate->gate.k, gate_pipe));
         bytes = gb > bytes ? gb : bytes;
-        ch.gate_blocks = static_cast<int32_t>(grid_for(gate->gate.n, k_warps * L.cpw));
+        ch.gate_blocks = static_cast<int32_t>(grid_for(gate->gate.n, k_warps * ch.gate.cpw));
         widest = std::max(widest, static_cast<long long>(ch.gate_blocks));
         ch.routed_after = up.f.prefetch_routed && up.g.n_experts > 0 ? 2 : 0;
     }
@@ -2048,17 +2086,10 @@ Status linear_moe_chain_launch(const moe_chain_gate *gate,
                          : moe_chain_kernel<linear_accum::exact, true, false, false>)
                  : (gate ? moe_chain_kernel<linear_accum::exact, false, false, true>
                          : moe_chain_kernel<linear_accum::exact, false, false, false>);
-    if (const cudaError_t err = cuda::allow_smem(kernel, bytes); err != cudaSuccess)
-        return cuda_status(err);
-    long long blocks = co_resident_blocks(kernel, k_threads, bytes);
-    if (chain_grid_cap() > 0 && chain_grid_cap() < blocks)
-        blocks = chain_grid_cap();
-    if (blocks <= 0)
-        return Status::unsupported("linear_moe_chain: no block of the kernel fits an SM");
-    if (plan_only)
-        return Status::success();
-    blocks = widest < blocks ? widest : blocks;
-    FATHOM_LAUNCH(static_cast<unsigned>(blocks), k_threads, bytes, stream, kernel)(ch);
+    unsigned grid_blocks = 0;
+    if (Status st = chain_grid(kernel, bytes, widest, grid_blocks); !st.ok() || plan_only)
+        return st;
+    FATHOM_LAUNCH(grid_blocks, k_threads, bytes, stream, kernel)(ch);
     return launch_status();
 }
 
@@ -2137,20 +2168,9 @@ Status moe_gate_route_group_cuda(const linear_params &gate,
     if (!moe_gate_route_group_fits(gate, p))
         return Status::unsupported("moe_gate_route_group_cuda: shape not supported");
     gate_route_launch L;
-    std::memset(static_cast<void *>(&L), 0, sizeof L); // defined parameter bytes (graphs)
-    L.p = gate;
-    L.r = p;
-    L.offsets = offsets;
-    L.active = active;
-    L.src_row = src_row;
-    L.slot_index = slot_index;
-    L.counter = counter;
-    L.slots = slots;
-    L.cpw = columns_per_warp(gate.n);
-    const size_t group_bytes = group_smem_bytes(p.n_experts);
-    const bool pipe = use_pipeline(GemvKind::Bf16, gate.m, gate.k);
-    const size_t gemv_bytes = gemv_smem(GemvKind::Bf16, gate.m, gate.k, pipe);
-    const size_t bytes = gemv_bytes > group_bytes ? gemv_bytes : group_bytes;
+    bool pipe = false;
+    size_t bytes = 0;
+    build_gate(gate, p, offsets, active, slots, src_row, slot_index, counter, L, pipe, bytes);
     void (*const kernel)(gate_route_launch)
         = pipe ? gate_route_kernel<GemvKind::Bf16, linear_accum::exact, true>
                : gate_route_kernel<GemvKind::Bf16, linear_accum::exact, false>;

@@ -301,9 +301,9 @@ Status moe_chain_check(const moe_chain_gate *gate,
         if (h->base.m == 0 || h->base.n == 0)
             return Status::unsupported("linear_moe_chain_gemv_cuda: an empty half");
     }
-    if (gate && (gate->gate.m <= 0 || gate->route.tokens <= 0))
-        return Status::unsupported("linear_moe_chain_gemv_cuda: no gate rows");
     if (gate) {
+        if (gate->gate.m <= 0 || gate->route.tokens <= 0)
+            return Status::unsupported("linear_moe_chain_gemv_cuda: no gate rows");
         if (Status st = check(gate->gate); !st.ok())
             return st;
     }

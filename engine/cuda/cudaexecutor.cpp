@@ -283,6 +283,9 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // moechain: FATHOM_CUDA_MOE_CHAIN=0 launches the decode MoE's gate + routing, w1/w3 and w2
     // one by one (the chain also needs FATHOM_CUDA_GEMV_CHAINS: its barrier state and checks).
     x->m_moeChain = switchOn("FATHOM_CUDA_MOE_CHAIN");
+    // mhcchain: FATHOM_CUDA_MHC_CHAIN=0 launches the mHC post + pre handed to linearChain() /
+    // gateMoeOnDevice() on its own instead of as their chain's first phase.
+    x->m_mhcChain = switchOn("FATHOM_CUDA_MHC_CHAIN");
     // gate: FATHOM_CUDA_GATE_ROUTE_FUSED=0 launches the MoE gate GEMV apart from the routing.
     x->m_gateRouteFused = switchOn("FATHOM_CUDA_GATE_ROUTE_FUSED");
     // idxchain: FATHOM_CUDA_INDEXER_FUSED=0 keeps the indexer's head-weight scaling and the CSA
@@ -1041,22 +1044,50 @@ Result<bool> CudaExecutor::gateMoeOnDevice(const LinearWeight &gate,
                                            const float *x,
                                            float *logits,
                                            const kernels::MoeRouteParams &p,
-                                           const MoeDeviceJob &job)
+                                           const MoeDeviceJob &job,
+                                           const MhcPostPreOp *first)
 {
-    if (!m_moeChain || !m_gemvChains || !usableExpertTable(job) || p.tokens != job.rows
-        || p.topk != job.k || p.n_experts != job.nExperts || p.ids != job.ids
-        || p.weights != job.weights)
+    const bool takes = m_moeChain && m_gemvChains && usableExpertTable(job) && p.tokens == job.rows
+                       && p.topk == job.k && p.n_experts == job.nExperts && p.ids == job.ids
+                       && p.weights == job.weights;
+    const std::optional<MoeGate> g = takes ? fusedGate(gate, x, logits, p) : std::nullopt;
+    if (!g) {
+        FATHOM_TRY(runFirst(first));
         return false;
-    const std::optional<MoeGate> g = fusedGate(gate, x, logits, p);
-    if (!g)
-        return false;
-    return moeOnDevice(job, &*g);
+    }
+    return moeOnDevice(job, &*g, first);
 }
 
-Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job, const MoeGate *gate)
+std::optional<kernels::mhc_chain_prologue> CudaExecutor::chainPrologue(const MhcPostPreOp *first)
+{
+    // As mhcPostPreNorm()'s one launch: its counters, up to kMhcCounterTokens tokens.
+    if (!first || !m_mhcChain || !m_mhcPostPre || !m_mhcCounters
+        || first->pre.tokens > kMhcCounterTokens)
+        return std::nullopt;
+    kernels::mhc_chain_prologue m;
+    m.post = first->post;
+    m.pre = mhcOnDevice(first->pre);
+    m.norm_weight = device(first->normWeight);
+    m.counters = m_mhcCounters;
+    m.norm_eps = first->eps;
+    return m;
+}
+
+Result<void> CudaExecutor::runFirst(const MhcPostPreOp *&first)
+{
+    if (!first)
+        return {};
+    const MhcPostPreOp *f = std::exchange(first, nullptr);
+    return mhcPostPreNorm(f->post, f->pre, f->normWeight, f->eps);
+}
+
+Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job,
+                                       const MoeGate *gate,
+                                       const MhcPostPreOp *first)
 {
     const ExpertTable *expertTable = usableExpertTable(job);
     if (!expertTable) {
+        FATHOM_TRY(runFirst(first));
         // The forward pass would read the ids back: a recorded step cannot (see beginStep).
         m_stepNeedsHost = m_stepNeedsHost || m_inStep;
         m_routedGroup = RoutedGroup{};
@@ -1102,6 +1133,10 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job, const MoeGate *g
           && kernels::linear_experts_ffn_gemv_fits(routedParams(e0.w2, job.x, nullptr), downF);
     FATHOM_TRY_ASSIGN(Buffer<float> ys,
                       Buffer<float>::make(*this, static_cast<int64_t>(N) * d, "shared expert out"));
+    // mhcchain: first runs here (before the profile's bracket of this op) unless the chain
+    // below may take it; where that chain does not, it runs before the gate's launch.
+    if (!fused || !m_moeChain || !m_gemvChains || !gate || !chainPrologue(first))
+        FATHOM_TRY(runFirst(first));
     if (!fused) {
         // The shared expert first, as expertFfn does it (its own profiling bracket).
         std::vector<ExpertJob> shared;
@@ -1259,6 +1294,15 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job, const MoeGate *g
             }
             chained = chainGate || kernels::linear_moe_chain_gemv_fits(nullptr, up, down);
         }
+        // mhcchain: the mHC post + pre as the chain's first phase, before the gate; only with
+        // the gate in the chain (else the gate's own launch reads u first).
+        std::optional<kernels::mhc_chain_prologue> pro = chainGate ? chainPrologue(first)
+                                                                   : std::nullopt;
+        if (pro && !kernels::linear_moe_chain_gemv_fits(chainGate, up, down, &*pro))
+            pro.reset();
+        if (pro)
+            first = nullptr;
+        FATHOM_TRY(runFirst(first));
         if (gate && !chainGate)
             FATHOM_TRY(launchGate());
         if (chained) {
@@ -1268,7 +1312,8 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job, const MoeGate *g
                                                                up,
                                                                down,
                                                                m_chainBarrier,
-                                                               m_stream));
+                                                               m_stream,
+                                                               pro ? &*pro : nullptr));
         } else {
             FATHOM_CUDA_OP("expert w1/w3 swiglu",
                            kernels::linear_experts_ffn_gemv_cuda(b1, group(0), upF, m_stream));
@@ -1989,12 +2034,14 @@ Result<void> CudaExecutor::normLinearGroup(const kernels::RmsNormParams &np,
     return {};
 }
 
-Result<void> CudaExecutor::linearChain(int m, const std::vector<LinearChainStep> &steps)
+Result<void> CudaExecutor::linearChain(int m,
+                                       const std::vector<LinearChainStep> &steps,
+                                       const MhcPostPreOp *first)
 {
     const int count = static_cast<int>(steps.size());
     if (!m_gemvChains || !m_groupLinear || m <= 0 || m > 4 || count < 2
         || count > kernels::k_linear_chain_max)
-        return Executor::linearChain(m, steps);
+        return Executor::linearChain(m, steps, first);
     // Each step's items as its own launch would take them; a scaleRound that the group's
     // epilogue does not fold (a pass after the launch) would come after the later steps' reads.
     std::vector<kernels::linear_params> items[kernels::k_linear_chain_max];
@@ -2004,10 +2051,10 @@ Result<void> CudaExecutor::linearChain(int m, const std::vector<LinearChainStep>
         const LinearChainStep &st = steps[s];
         if (st.norm ? (st.norm->rows != m || !prenormItems(*st.norm, st.jobs, items[s]))
                     : !groupItems(st.x, m, st.jobs, st.ldx, items[s], scales[s]))
-            return Executor::linearChain(m, steps);
+            return Executor::linearChain(m, steps, first);
         for (size_t i = 0; i < scales[s].size(); ++i)
             if (scales[s][i] == 0.0f && st.jobs[i].scaleRound != 0.0f)
-                return Executor::linearChain(m, steps);
+                return Executor::linearChain(m, steps, first);
         phases[s].items = items[s].data();
         phases[s].count = static_cast<int32_t>(items[s].size());
         if (st.norm) {
@@ -2021,7 +2068,14 @@ Result<void> CudaExecutor::linearChain(int m, const std::vector<LinearChainStep>
         phases[s].y_scales = scaled ? scales[s].data() : nullptr;
     }
     if (!kernels::linear_chain_gemv_fits(phases, count))
-        return Executor::linearChain(m, steps);
+        return Executor::linearChain(m, steps, first);
+    // mhcchain: first as the chain's first phase where it fits, else its own launch before.
+    std::optional<kernels::mhc_chain_prologue> pro = chainPrologue(first);
+    if (pro && !kernels::linear_chain_gemv_fits(phases, count, &*pro))
+        pro.reset();
+    if (pro)
+        first = nullptr;
+    FATHOM_TRY(runFirst(first));
     CudaOpTimer timer(*this, "gemm");
     for (int s = 0; s < count; ++s)
         for (size_t i = 0; i < steps[s].jobs.size(); ++i) {
@@ -2031,7 +2085,11 @@ Result<void> CudaExecutor::linearChain(int m, const std::vector<LinearChainStep>
         }
     m_chainsLaunched = true;
     FATHOM_CUDA_OP("linear chain",
-                   kernels::linear_chain_gemv_cuda(phases, count, m_chainBarrier, m_stream));
+                   kernels::linear_chain_gemv_cuda(phases,
+                                                   count,
+                                                   m_chainBarrier,
+                                                   m_stream,
+                                                   pro ? &*pro : nullptr));
     return {};
 }
 

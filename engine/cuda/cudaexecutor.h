@@ -42,6 +42,7 @@
 
 #include "engine/cuda/kvlayout.h"
 #include "engine/runtime/executor.h"
+#include "kernels/linear_group.h" // mhc_chain_prologue
 
 #include <chrono>
 #include <functional>
@@ -286,8 +287,11 @@ public:
     Result<void> normLinearGroup(const kernels::RmsNormParams &np,
                                  const std::vector<LinearJob> &jobs) override;
     // Decode-sized m (<= 4): the steps as one cooperative GEMV chain (linear_group.h
-    // linear_chain_gemv_cuda) where they fit it (FATHOM_CUDA_GEMV_CHAINS).
-    Result<void> linearChain(int m, const std::vector<LinearChainStep> &steps) override;
+    // linear_chain_gemv_cuda) where they fit it (FATHOM_CUDA_GEMV_CHAINS); first as the chain's
+    // mHC phase where it fits too (FATHOM_CUDA_MHC_CHAIN), else its own launch before.
+    Result<void> linearChain(int m,
+                             const std::vector<LinearChainStep> &steps,
+                             const MhcPostPreOp *first = nullptr) override;
     Result<void> rmsNorm(const kernels::RmsNormParams &p) override;
     Result<void> headRmsNormBf16(float *x, int rows, int dim, float eps) override;
     Result<void> rope(const kernels::RopeParams &p) override;
@@ -354,12 +358,14 @@ public:
     // launch sequence whatever the routing. Larger batches: false (host grouping).
     Result<bool> moeOnDevice(const MoeDeviceJob &job) override;
     // moechain: the gate + routing + grouping and the two FFN halves as one cooperative launch
-    // (linear_moe_chain_gemv_cuda) where the job fits it (FATHOM_CUDA_MOE_CHAIN).
+    // (linear_moe_chain_gemv_cuda) where the job fits it (FATHOM_CUDA_MOE_CHAIN); first as the
+    // chain's mHC phase where it fits too (FATHOM_CUDA_MHC_CHAIN), else its own launch before.
     Result<bool> gateMoeOnDevice(const LinearWeight &gate,
                                  const float *x,
                                  float *logits,
                                  const kernels::MoeRouteParams &p,
-                                 const MoeDeviceJob &job) override;
+                                 const MoeDeviceJob &job,
+                                 const MhcPostPreOp *first = nullptr) override;
 
     Result<void> embedRows(const uint16_t *table,
                            const int32_t *hostIds,
@@ -508,6 +514,7 @@ private:
     bool m_moeCombineFused = true;
     bool m_moePrefetch = true; // moeprefetch: FATHOM_CUDA_MOE_PREFETCH
     bool m_moeChain = true;    // moechain: FATHOM_CUDA_MOE_CHAIN (with the GEMV chains' barrier)
+    bool m_mhcChain = true;    // mhcchain: FATHOM_CUDA_MHC_CHAIN (into the chains above)
     bool m_gateRouteFused = true; // gate: FATHOM_CUDA_GATE_ROUTE_FUSED
     bool m_indexerFused = true;   // idxchain: FATHOM_CUDA_INDEXER_FUSED
     bool m_idxTopkFused = true;   // idxtopk: FATHOM_CUDA_IDX_TOPK_FUSED
@@ -701,8 +708,15 @@ private:
                                  int32_t *srcRow,
                                  int32_t *slotIndex);
     // moeOnDevice() with the gate (gateMoeOnDevice) or without it (nullptr); one name, so the
-    // profile names both ops moeOnDevice.
-    Result<bool> moeOnDevice(const MoeDeviceJob &job, const MoeGate *gate);
+    // profile names both ops moeOnDevice. first: gateMoeOnDevice's (run in every case).
+    Result<bool> moeOnDevice(const MoeDeviceJob &job,
+                             const MoeGate *gate,
+                             const MhcPostPreOp *first = nullptr);
+    // mhcchain: a chain's mHC phase for `first` on the device's pointers where the chains may
+    // take it (the switch, the fused post + pre's counters), else nullopt; runFirst() runs it as
+    // its own op (mhcPostPreNorm) and clears it (nothing when nullptr).
+    std::optional<kernels::mhc_chain_prologue> chainPrologue(const MhcPostPreOp *first);
+    Result<void> runFirst(const MhcPostPreOp *&first);
     // The job's expert table where moeOnDevice() has a path for the job, else nullptr (no side
     // effects).
     const ExpertTable *usableExpertTable(const MoeDeviceJob &job) const;

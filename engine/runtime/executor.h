@@ -93,6 +93,17 @@ struct LinearChainStep
     const kernels::RmsNormParams *norm = nullptr;
 };
 
+/** mhcchain: an mHC post + pre (Executor::mhcPostPreNorm()'s arguments) handed to the op that
+    first reads pre.u (linearChain, gateMoeOnDevice: their `first`), which runs it before anything
+    else, in every case: a device may fold it into its launch (a cooperative chain's phase 0). */
+struct MhcPostPreOp
+{
+    kernels::MhcPostParams post;
+    kernels::MhcPreParams pre;
+    const float *normWeight = nullptr;
+    float eps = 0.0f;
+};
+
 /** One staged piece of a graphed decode step (Executor::stepPieces). */
 struct StepPiece
 {
@@ -166,9 +177,15 @@ public:
     }
     /** The steps in order over m rows, each reading what the steps before it wrote, bit for bit
         as linearGroup() / normLinearGroup() of each in turn; a device may run them in one launch
-        (decode: a cooperative GEMV chain). The default runs them one by one. */
-    virtual Result<void> linearChain(int m, const std::vector<LinearChainStep> &steps)
+        (decode: a cooperative GEMV chain). first (or nullptr): an mHC post + pre run before the
+        steps (mhcPostPreNorm; a device may take it into the launch). The default runs them one
+        by one. */
+    virtual Result<void> linearChain(int m,
+                                     const std::vector<LinearChainStep> &steps,
+                                     const MhcPostPreOp *first = nullptr)
     {
+        if (first)
+            FATHOM_TRY(mhcPostPreNorm(first->post, first->pre, first->normWeight, first->eps));
         for (const LinearChainStep &s : steps)
             FATHOM_TRY(s.norm ? normLinearGroup(*s.norm, s.jobs)
                               : linearGroup(s.x, m, s.jobs, s.ldx));
@@ -313,19 +330,24 @@ public:
     virtual Result<bool> moeOnDevice(const MoeDeviceJob &) { return false; }
     /** Optional (moechain): gateRoute(gate, x, logits, p) followed by moeOnDevice(job) as one
         op (p routes job's rows into job.ids / job.weights), so a device can run the gate, the
-        routing and the experts as one launch at decode. Returns false, having done nothing,
-        where the executor has no such path (the default); the forward pass then calls the two. */
+        routing and the experts as one launch at decode. first (or nullptr): an mHC post + pre
+        whose u is x, run before anything else in every case (mhcPostPreNorm; a device may take it
+        into the launch). Returns false, having done nothing else, where the executor has no such
+        path (the default); the forward pass then calls the two. */
     virtual Result<bool> gateMoeOnDevice(const LinearWeight &gate,
                                          const float *x,
                                          float *logits,
                                          const kernels::MoeRouteParams &p,
-                                         const MoeDeviceJob &job)
+                                         const MoeDeviceJob &job,
+                                         const MhcPostPreOp *first = nullptr)
     {
         (void) gate;
         (void) x;
         (void) logits;
         (void) p;
         (void) job;
+        if (first)
+            FATHOM_TRY(mhcPostPreNorm(first->post, first->pre, first->normWeight, first->eps));
         return false;
     }
 

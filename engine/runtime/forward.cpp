@@ -610,10 +610,13 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     hp.sinkhorn_iters = c.hcSinkhornIters;
     hp.norm_eps = eps;
     hp.hc_eps = static_cast<float>(c.hcEps);
-    // The pre and the sublayer's RMSNorm of u as one op (no tap reads u between them).
+    // The pre and the sublayer's RMSNorm of u as one op (no tap reads u between them); folded
+    // with the pending post, handed to the sublayer's first op that reads u (mhcchain), which
+    // runs it before anything else.
     if (fold) {
-        FATHOM_TRY(m_exec.mhcPostPreNorm(m_pendingPost.p, hp, norm.data(), eps));
-        m_pendingPost = PendingPost{}; // its buffers go back after the op (stream order)
+        m_pendingPost.first = MhcPostPreOp{m_pendingPost.p, hp, norm.data(), eps};
+        m_pendingPost.handed = true;
+        m_pendingPost.active = false;
     } else {
         FATHOM_TRY(m_exec.mhcPreNorm(hp, norm.data(), eps));
     }
@@ -624,6 +627,10 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
 
     FATHOM_TRY_ASSIGN(Floats y, floats(m_exec, static_cast<int64_t>(N) * d, "sublayer output"));
     FATHOM_TRY(inner(u.data(), y.data()));
+    if (m_pendingPost.handed) // a sublayer path that read u without running the handed op first
+        return fail(Error::Kind::Internal,
+                    std::string("the mHC post + pre handed to the ") + kind
+                        + " sublayer was not run");
 
     kernels::MhcPostParams pp;
     pp.x = x;
@@ -645,6 +652,27 @@ Result<void> V4Forward::hyperConnected(const HcWeights &hc,
     FATHOM_TRY(m_exec.mhcPost(pp));
     tapRows(m_exec, tap, prefix, outName, out, n * d, {n, d}, items);
     return {};
+}
+
+const MhcPostPreOp *V4Forward::handedFirst() const
+{
+    return m_pendingPost.handed ? &m_pendingPost.first : nullptr;
+}
+
+void V4Forward::tookFirst()
+{
+    if (m_pendingPost.handed)
+        m_pendingPost = PendingPost{}; // its buffers go back after the op (stream order)
+}
+
+Result<void> V4Forward::runFirst()
+{
+    if (!m_pendingPost.handed)
+        return {};
+    const MhcPostPreOp &f = m_pendingPost.first;
+    Result<void> r = m_exec.mhcPostPreNorm(f.post, f.pre, f.normWeight, f.eps);
+    m_pendingPost = PendingPost{};
+    return r;
 }
 
 Result<void> V4Forward::flushPost()
@@ -1110,7 +1138,8 @@ Result<void> V4Forward::attention(
         qSteps[0].jobs = std::move(xJobs);
         qSteps[1].jobs = std::move(cqJobs);
         qSteps[1].norm = &np;
-        FATHOM_TRY(m_exec.linearChain(N, qSteps));
+        FATHOM_TRY(m_exec.linearChain(N, qSteps, handedFirst()));
+        tookFirst();
     }
     kernels::RopeParams rp;
     rp.x = q.data();
@@ -1648,8 +1677,10 @@ Result<void> V4Forward::moe(
                            && std::all_of(isForced.begin(), isForced.end(), [&](uint8_t f) {
                                   return f == isForced[0];
                               });
-    if (!gateRoute)
+    if (!gateRoute) {
+        FATHOM_TRY(runFirst()); // mhcchain: x is the handed op's u
         FATHOM_TRY(m_exec.linear(bw.gate, x, N, logits.data(), LinearOutput::F32));
+    }
     Ints forcedOnExec;
     const size_t stagedF = stagedUploads();
     FATHOM_TRY_ASSIGN(const int32_t *forcedForOp,
@@ -1674,7 +1705,13 @@ Result<void> V4Forward::moe(
             // moechain: the gate, the routing and the experts as one executor op where it has
             // one (gateRoute: no tap).
             FATHOM_TRY_ASSIGN(const bool done,
-                              m_exec.gateMoeOnDevice(bw.gate, x, logits.data(), mp, moeJob()));
+                              m_exec.gateMoeOnDevice(bw.gate,
+                                                     x,
+                                                     logits.data(),
+                                                     mp,
+                                                     moeJob(),
+                                                     handedFirst()));
+            tookFirst(); // run in every case
             if (done)
                 return {};
             FATHOM_TRY(m_exec.gateRoute(bw.gate, x, logits.data(), mp));

@@ -233,8 +233,18 @@ private:
         Buffer<float> x; // the streams it reads, when their owner (runBlock's mid) returns first
         kernels::MhcPostParams p;
         bool active = false;
+        // mhcchain: folded with the next sublayer's pre into `first`, handed to that sublayer's
+        // first op that reads u (linearChain / gateMoeOnDevice, which run it before anything
+        // else: a device as its chain's first phase); the buffers above are held until then.
+        MhcPostPreOp first;
+        bool handed = false;
     };
     PendingPost m_pendingPost;
+    // mhcchain: the handed post + pre for the op about to be issued (nullptr: none), and after
+    // that op its buffers' release (takeFirst); runFirst() runs it as its own op instead.
+    const MhcPostPreOp *handedFirst() const;
+    void tookFirst();
+    Result<void> runFirst();
     bool m_deferPost = false;
     Result<void> flushPost();
     // Deferral on for one layer loop; off again (pending dropped on an error) when it ends.

@@ -36,6 +36,16 @@
 #ifndef FATHOM_CUDA_EMULATION
 #define FATHOM_EXTERN_SHARED(type, name) extern __shared__ __align__(16) type name[]
 #endif
+// FATHOM_NOINLINE: a device function ptxas allocates registers for on its own (a cold phase kept
+// out of a hot kernel's allocation); FATHOM_GRID_CONSTANT: a const kernel parameter whose address
+// may be taken without a copy to local memory (sm_70+). Both nothing to the emulation.
+#ifdef FATHOM_CUDA_EMULATION
+#define FATHOM_NOINLINE
+#define FATHOM_GRID_CONSTANT
+#else
+#define FATHOM_NOINLINE __noinline__
+#define FATHOM_GRID_CONSTANT __grid_constant__
+#endif
 // FATHOM_LAUNCH(grid, block, smem, stream, kernel)(args...): cudaLaunchKernelEx, with the PDL
 // attribute when pdl_enabled() (below). The emulator implements cudaLaunchKernelEx and records the
 // attribute, so this is the one launch path of every kernel in both builds.

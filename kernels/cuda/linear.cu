@@ -14,6 +14,7 @@
 #include "kernels/cuda_ops.h"
 
 #include "linear_internal.cuh"
+#include "mhc_block.cuh"
 
 namespace fathom::kernels {
 
@@ -181,8 +182,22 @@ Status linear_group_gemv_cuda(const linear_params *items,
 
 namespace {
 
+// mhcchain: why a chain cannot take this mHC phase for its `rows` rows (success: it can, or
+// there is none).
+Status mhc_phase_check(const mhc_chain_prologue *mhc, int rows)
+{
+    if (!mhc)
+        return Status::success();
+    if (!cuda::post_pre_args_ok(mhc->post, mhc->pre, mhc->norm_weight, mhc->counters))
+        return Status::invalid("cooperative chain: bad mHC phase arguments (as "
+                               "mhc_post_pre_norm_cuda's)");
+    if (mhc->pre.tokens != rows)
+        return Status::unsupported("cooperative chain: the mHC phase's tokens are not its rows");
+    return Status::success();
+}
+
 // Why linear_chain_gemv_cuda cannot take the phases (success: it can).
-Status chain_check(const linear_chain_phase *phases, int count)
+Status chain_check(const linear_chain_phase *phases, int count, const mhc_chain_prologue *mhc)
 {
     if (count < 2 || count > k_linear_chain_max || !phases)
         return Status::unsupported("linear_chain_gemv_cuda: 2 to 3 phases");
@@ -197,26 +212,31 @@ Status chain_check(const linear_chain_phase *phases, int count)
         if (Status st = y_scales_check(f.items, f.count, f.y_scales); !st.ok())
             return st;
     }
-    return cuda::linear_chain_gemv_launch(phases, count, nullptr, nullptr, true);
+    if (Status st = mhc_phase_check(mhc, phases[0].items[0].m); !st.ok())
+        return st;
+    return cuda::linear_chain_gemv_launch(phases, count, nullptr, nullptr, true, mhc);
 }
 
 } // namespace
 
-bool linear_chain_gemv_fits(const linear_chain_phase *phases, int count)
+bool linear_chain_gemv_fits(const linear_chain_phase *phases,
+                            int count,
+                            const mhc_chain_prologue *mhc)
 {
-    return chain_check(phases, count).ok();
+    return chain_check(phases, count, mhc).ok();
 }
 
 Status linear_chain_gemv_cuda(const linear_chain_phase *phases,
                               int count,
                               void *barrier,
-                              CUstream_st *stream)
+                              CUstream_st *stream,
+                              const mhc_chain_prologue *mhc)
 {
     if (!barrier)
         return Status::invalid("linear_chain_gemv_cuda: no barrier state");
-    if (Status st = chain_check(phases, count); !st.ok())
+    if (Status st = chain_check(phases, count, mhc); !st.ok())
         return st;
-    return cuda::linear_chain_gemv_launch(phases, count, barrier, stream, false);
+    return cuda::linear_chain_gemv_launch(phases, count, barrier, stream, false, mhc);
 }
 
 Status linear_prenorm_gemv_cuda(const float *norm_weight,
@@ -293,7 +313,8 @@ namespace {
 // Why linear_moe_chain_gemv_cuda cannot take the arguments (success: it can).
 Status moe_chain_check(const moe_chain_gate *gate,
                        const moe_chain_half &up,
-                       const moe_chain_half &down)
+                       const moe_chain_half &down,
+                       const mhc_chain_prologue *mhc)
 {
     for (const moe_chain_half *h : {&up, &down}) {
         if (Status st = ffn_check(h->base, h->g, h->f); !st.ok())
@@ -307,29 +328,34 @@ Status moe_chain_check(const moe_chain_gate *gate,
         if (Status st = check(gate->gate); !st.ok())
             return st;
     }
-    return cuda::linear_moe_chain_launch(gate, up, down, nullptr, nullptr, true);
+    // The token rows: the gate's, else the shared expert's (the routed rows are k a token).
+    if (Status st = mhc_phase_check(mhc, gate ? gate->gate.m : up.f.shared.m); !st.ok())
+        return st;
+    return cuda::linear_moe_chain_launch(gate, up, down, nullptr, nullptr, true, mhc);
 }
 
 } // namespace
 
 bool linear_moe_chain_gemv_fits(const moe_chain_gate *gate,
                                 const moe_chain_half &up,
-                                const moe_chain_half &down)
+                                const moe_chain_half &down,
+                                const mhc_chain_prologue *mhc)
 {
-    return moe_chain_check(gate, up, down).ok();
+    return moe_chain_check(gate, up, down, mhc).ok();
 }
 
 Status linear_moe_chain_gemv_cuda(const moe_chain_gate *gate,
                                   const moe_chain_half &up,
                                   const moe_chain_half &down,
                                   void *barrier,
-                                  CUstream_st *stream)
+                                  CUstream_st *stream,
+                                  const mhc_chain_prologue *mhc)
 {
     if (!barrier)
         return Status::invalid("linear_moe_chain_gemv_cuda: no barrier state");
-    if (Status st = moe_chain_check(gate, up, down); !st.ok())
+    if (Status st = moe_chain_check(gate, up, down, mhc); !st.ok())
         return st;
-    return cuda::linear_moe_chain_launch(gate, up, down, barrier, stream, false);
+    return cuda::linear_moe_chain_launch(gate, up, down, barrier, stream, false, mhc);
 }
 
 Status linear_experts_gemv_cuda(const linear_params &base,

@@ -24,6 +24,7 @@
 
 #include "async_copy.cuh"
 #include "linear_internal.cuh"
+#include "mhc_block.cuh"
 #include "mma_sync.cuh"
 #include "moe_group.cuh"
 #include "moe_route.cuh"
@@ -1264,19 +1265,64 @@ struct gemv_chain
     gemv_group phase[k_linear_chain_max];
     int32_t blocks[k_linear_chain_max]; // the phase's grid as its own launch
     int32_t count;
+    int32_t mhc_blocks; // mhcchain: the mHC phase's blocks (0: none)
+    mhc_chain_prologue mhc;
     grid_barrier_state *barrier;
 };
 
+/*
+  mhcchain: a chain's mHC phase 0 (linear_group.h mhc_chain_prologue): mhc_post_pre_fused_kernel's
+  blocks (t, r) of its grid (tokens, rows + 1) as the chain's virtual blocks vb = t + r·tokens,
+  each post_pre_block<true> (mhc_block.cuh; the fast code: the same bits as either setting of
+  FATHOM_CUDA_MHC_FAST), so the phase's bits are the launch's. The token's last block (its
+  counter) finishes the token as the launch's does: the count is the phase's own blocks. Before
+  the PDL wait token 0's blocks ask L2 for their φ row, as the launch's do.
+*/
+__device__ inline void mhc_phase_prefetch(const mhc_chain_prologue &m,
+                                          int blocks,
+                                          int b0,
+                                          int stride)
+{
+    const int tokens = m.pre.tokens, n = m.pre.n_hc;
+    for (int vb = b0; vb < blocks; vb += stride)
+        prefetch_fn_row(vb % tokens, vb / tokens, m.pre.fn, (2 + n) * n, n * m.pre.d);
+}
+
+__device__ FATHOM_NOINLINE void mhc_phase(const mhc_chain_prologue &m,
+                                          int blocks,
+                                          int b0,
+                                          int stride)
+{
+    const int tokens = m.pre.tokens;
+    for (int vb = b0; vb < blocks; vb += stride) {
+        __syncthreads(); // the previous virtual block's reads of static shared memory are done
+        post_pre_block<true>(m.post,
+                             m.pre,
+                             m.norm_weight,
+                             m.norm_eps,
+                             m.counters,
+                             vb % tokens,
+                             vb / tokens);
+    }
+}
+
 template<linear_accum Accum, bool Pipe, bool Tc>
-__global__ void __launch_bounds__(k_threads) gemv_chain_kernel(gemv_chain ch)
+__global__ void __launch_bounds__(k_threads)
+    gemv_chain_kernel(const FATHOM_GRID_CONSTANT gemv_chain ch)
 {
     const int b0 = static_cast<int>(blockIdx.x), stride = static_cast<int>(gridDim.x);
+    mhc_phase_prefetch(ch.mhc, ch.mhc_blocks, b0, stride);
     for (int vb = b0; vb < ch.blocks[0]; vb += stride)
         group_prefetch(ch.phase[0], vb);
     FATHOM_PDL_WAIT();
     FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ float terms[k_warps][k_max_m][32];
+    if (ch.mhc_blocks > 0) {
+        mhc_phase(ch.mhc, ch.mhc_blocks, b0, stride);
+        if (!grid_barrier(ch.barrier, static_cast<unsigned>(stride)))
+            return; // timed out (the state says so): u is not all there
+    }
     for (int ph = 0; ph < ch.count; ++ph) {
         for (int vb = b0; vb < ch.blocks[ph]; vb += stride) {
             __syncthreads(); // the previous virtual block's reads of smem / terms are done
@@ -1623,6 +1669,8 @@ struct moe_chain
     int32_t rows[2];
     int32_t gate_blocks;  // 0: no gate phase
     int32_t routed_after; // moeprefetch bits of the w1/w3 half after the gate's barrier
+    int32_t mhc_blocks;   // mhcchain: the mHC phase's blocks (0: none)
+    mhc_chain_prologue mhc;
     grid_barrier_state *barrier;
 };
 
@@ -1640,11 +1688,13 @@ __device__ inline void chain_ffn_prefetch(const moe_chain &ch, int h, int bits, 
 }
 
 template<linear_accum Accum, bool Pipe, bool Tc, bool Gate>
-__global__ void __launch_bounds__(k_threads, Tc ? 2 : 1) moe_chain_kernel(moe_chain ch)
+__global__ void __launch_bounds__(k_threads, Tc ? 2 : 1)
+    moe_chain_kernel(const FATHOM_GRID_CONSTANT moe_chain ch)
 {
     constexpr bool gate_pipe = Pipe || Tc;
     const int b0 = static_cast<int>(blockIdx.x), stride = static_cast<int>(gridDim.x);
     if constexpr (Gate) {
+        mhc_phase_prefetch(ch.mhc, ch.mhc_blocks, b0, stride);
         for (int vb = b0; vb < ch.gate_blocks; vb += stride)
             prefetch_weights(ch.gate.p, GemvKind::Bf16, ch.gate.cpw, vb);
     } else {
@@ -1654,6 +1704,13 @@ __global__ void __launch_bounds__(k_threads, Tc ? 2 : 1) moe_chain_kernel(moe_ch
     FATHOM_PDL_TRIGGER();
     FATHOM_EXTERN_SHARED(unsigned char, smem);
     __shared__ float terms[k_warps][k_max_m][32];
+    if constexpr (Gate) { // mhcchain: the mHC phase only before a gate phase (the host holds it)
+        if (ch.mhc_blocks > 0) {
+            mhc_phase(ch.mhc, ch.mhc_blocks, b0, stride);
+            if (!grid_barrier(ch.barrier, static_cast<unsigned>(stride)))
+                return; // timed out (the state says so): u is not all there
+        }
+    }
     if constexpr (Gate) {
         for (int vb = b0; vb < ch.gate_blocks; vb += stride) {
             __syncthreads(); // the previous virtual block's reads of smem / terms are done
@@ -1940,8 +1997,27 @@ Status chain_grid(void (*kernel)(Arg), size_t bytes, long long widest, unsigned 
     return Status::success();
 }
 
-Status linear_chain_gemv_launch(
-    const linear_chain_phase *phases, int count, void *barrier, CUstream_st *stream, bool plan_only)
+// mhcchain: the chain's mHC phase (checked: linear.cu mhc_phase_check), widening `widest` to its
+// grid.
+void build_mhc_phase(const mhc_chain_prologue *mhc,
+                     mhc_chain_prologue &out,
+                     int32_t &blocks,
+                     long long &widest)
+{
+    if (!mhc || mhc->pre.tokens <= 0)
+        return;
+    out = *mhc;
+    const int n = mhc->pre.n_hc;
+    blocks = static_cast<int32_t>(mhc->pre.tokens * ((2 + n) * n + 1));
+    widest = blocks > widest ? blocks : widest;
+}
+
+Status linear_chain_gemv_launch(const linear_chain_phase *phases,
+                                int count,
+                                void *barrier,
+                                CUstream_st *stream,
+                                bool plan_only,
+                                const mhc_chain_prologue *mhc)
 {
     if (count < 2 || count > k_linear_chain_max || !phases || (!barrier && !plan_only))
         return Status::invalid("linear_chain_gemv: 2 to 3 phases and a barrier");
@@ -1994,6 +2070,7 @@ Status linear_chain_gemv_launch(
         widest = blocks > widest ? blocks : widest;
     }
     ch.count = count;
+    build_mhc_phase(mhc, ch.mhc, ch.mhc_blocks, widest);
     ch.barrier = static_cast<grid_barrier_state *>(barrier);
     void (*const kernel)(gemv_chain) = pick_instance<gemv_chain, chain_kernel_of>(tc, pipe, accum);
     unsigned grid = 0;
@@ -2008,7 +2085,8 @@ Status linear_moe_chain_launch(const moe_chain_gate *gate,
                                const moe_chain_half &down,
                                void *barrier,
                                CUstream_st *stream,
-                               bool plan_only)
+                               bool plan_only,
+                               const mhc_chain_prologue *mhc)
 {
     if (!barrier && !plan_only)
         return Status::invalid("linear_moe_chain: no barrier state");
@@ -2077,6 +2155,11 @@ Status linear_moe_chain_launch(const moe_chain_gate *gate,
         widest = std::max(widest, static_cast<long long>(ch.gate_blocks));
         ch.routed_after = up.f.prefetch_routed && up.g.n_experts > 0 ? 2 : 0;
     }
+    // The mHC phase only with the gate's (the instances without the gate do not have it: their
+    // register allocation stays the FFN kernel's).
+    if (mhc && mhc->pre.tokens > 0 && !gate)
+        return Status::unsupported("linear_moe_chain: an mHC phase needs the gate phase");
+    build_mhc_phase(mhc, ch.mhc, ch.mhc_blocks, widest);
     ch.barrier = static_cast<grid_barrier_state *>(barrier);
     // Six instances: tensor-core / exact pipelined / exact plain, with or without the gate.
     void (*const kernel)(moe_chain)

@@ -176,12 +176,13 @@ Status linear_group_gemv_launch(const linear_params *items,
                                 const float *y_scales = nullptr);
 // linear_gemv.cu: the phases of a cooperative GEMV chain in one launch (linear_group.h; the
 // phases' items already checked as groups). plan_only: no launch, Unsupported where the chain
-// cannot run as one launch.
+// cannot run as one launch. mhc: the mHC phase before them (checked), or nullptr.
 Status linear_chain_gemv_launch(const linear_chain_phase *phases,
                                 int count,
                                 void *barrier,
                                 CUstream_st *stream,
-                                bool plan_only);
+                                bool plan_only,
+                                const mhc_chain_prologue *mhc);
 // linear_gemv.cu: the MoE FFN halves (linear_group.h linear_experts_ffn_gemv_cuda).
 bool linear_experts_ffn_fits(const linear_params &base, const expert_ffn &f);
 Status linear_experts_ffn_launch(const linear_params &base,
@@ -190,13 +191,14 @@ Status linear_experts_ffn_launch(const linear_params &base,
                                  CUstream_st *stream);
 // linear_gemv.cu: the decode MoE as one launch (linear_group.h linear_moe_chain_gemv_cuda; the
 // halves already checked as linear_experts_ffn_gemv_cuda's). plan_only: no launch, Unsupported
-// where the chain cannot run as one launch.
+// where the chain cannot run as one launch. mhc: the mHC phase before them (checked), or nullptr.
 Status linear_moe_chain_launch(const moe_chain_gate *gate,
                                const moe_chain_half &up,
                                const moe_chain_half &down,
                                void *barrier,
                                CUstream_st *stream,
-                               bool plan_only);
+                               bool plan_only,
+                               const mhc_chain_prologue *mhc);
 // linear_tiled.cu: any shape.
 Status linear_tiled_launch(const linear_params &p, CUstream_st *stream);
 // linear_mma.cu: whether the current device has e4m3 mma.sync (sm_89+; queried once per device),

@@ -43,6 +43,24 @@ Status linear_group_gemv_cuda(const linear_params *items,
 bool linear_group_gemv_fits(const linear_params *items, int count);
 
 /**
+  mhcchain: an mHC post + pre as a cooperative chain's phase 0 (linear_chain_gemv_cuda,
+  linear_moe_chain_gemv_cuda): the post of one sublayer and the pre + RMSNorm of the next,
+  exactly mhc_post_pre_norm_cuda's operation on these arguments (cuda_ops.h; post.out == pre.x,
+  counters: one int per token, zero, left zero), bit for bit, a grid barrier after it. The
+  chain's later phases read pre.u (the sublayer's input). pre.tokens must be the chain's rows.
+  The blocks of the phase are mhc_post_pre_norm_cuda's grid, run as virtual blocks of the chain.
+*/
+struct mhc_chain_prologue
+{
+    MhcPostParams post;
+    MhcPreParams pre;
+    const float *norm_weight = nullptr;
+    int *counters = nullptr;
+    float norm_eps = 0.0f;
+    int32_t pad_ = 0;
+};
+
+/**
   Cooperative GEMV chains (decode): up to k_linear_chain_max groups of linears in one launch, one
   after another, each phase reading what the phases before it wrote (the attention's output
   projection: wo_a's groups, then wo_b on their rows). A phase is what linear_group_gemv_cuda
@@ -70,12 +88,16 @@ struct linear_chain_phase
     float norm_eps = 0.0f;
     int32_t pad_ = 0;
 };
+// mhc: an mHC phase before the first (nullptr: none).
 Status linear_chain_gemv_cuda(const linear_chain_phase *phases,
                               int count,
                               void *barrier,
-                              CUstream_st *stream);
+                              CUstream_st *stream,
+                              const mhc_chain_prologue *mhc = nullptr);
 // Whether linear_chain_gemv_cuda launches for these phases (host-side checks only).
-bool linear_chain_gemv_fits(const linear_chain_phase *phases, int count);
+bool linear_chain_gemv_fits(const linear_chain_phase *phases,
+                            int count,
+                            const mhc_chain_prologue *mhc = nullptr);
 
 /**
   The two halves of a MoE layer's expert FFNs in decode, one launch each (linear_experts_gemv_cuda's
@@ -178,15 +200,18 @@ struct moe_chain_half
     expert_group g;
     expert_ffn f;
 };
+// mhc: an mHC phase before the gate phase (nullptr: none); Unsupported without a gate.
 Status linear_moe_chain_gemv_cuda(const moe_chain_gate *gate,
                                   const moe_chain_half &up,
                                   const moe_chain_half &down,
                                   void *barrier,
-                                  CUstream_st *stream);
+                                  CUstream_st *stream,
+                                  const mhc_chain_prologue *mhc = nullptr);
 // Whether linear_moe_chain_gemv_cuda launches for these arguments (host-side checks only).
 bool linear_moe_chain_gemv_fits(const moe_chain_gate *gate,
                                 const moe_chain_half &up,
-                                const moe_chain_half &down);
+                                const moe_chain_half &down,
+                                const mhc_chain_prologue *mhc = nullptr);
 
 /**
   ffnnodes: an RMSNorm of x's rows (rmsnorm.h with weight norm_weight [k] or nullptr, eps; x's

@@ -313,7 +313,10 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         # Session 12's decode changes A/B (decode only): the GEMVs' cp.async weight ring and the
         # mHC latency cut off (docs/perf/cuda.md "Session 12" sections; both keep the bits).
         # Since session 18 this also takes the MoE chain's gate apart (a tensor-core chain's gate
-        # is the pipelined GEMV): one launch more a layer in this stage, ~3 us a layer to allow.
+        # is the pipelined GEMV), and since session 19 with it the mHC post + pre before the MoE
+        # (the MoE chain takes that phase only with its gate): two launches more a layer in this
+        # stage, ~6 us a layer to allow. The attention chain's mHC phase runs the fast mHC code
+        # whatever FATHOM_CUDA_MHC_FAST says (bench-mhcchain0 + this switch: the old code there).
         stage bench-s12off 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_GEMV_PIPELINE=0 \
             FATHOM_CUDA_MHC_FAST=0 "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
         # Session 17's cooperative GEMV chains off (the attention's projections of x and cq, wo_a
@@ -328,6 +331,12 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         # (docs/perf/cuda.md "Session 18: the decode MoE as one chain"). bench-chains0 has both off.
         stage bench-moechain0 100 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_BENCH_GEMVS=0 \
             FATHOM_CUDA_MOE_CHAIN=0 "$BIN/bench_cuda" "${BENCH[@]}" --repeat "${REPEAT:-fit}" \
+            "${SHORT[@]}"
+        # Session 19's mHC phase in the chains off alone (the mHC post + pre between sublayers
+        # as its own launch again, 2 a layer): a grid barrier after a latency-bound phase against
+        # a launch boundary (docs/perf/cuda.md "Session 19: the mHC launches into the chains").
+        stage bench-mhcchain0 100 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_BENCH_GEMVS=0 \
+            FATHOM_CUDA_MHC_CHAIN=0 "$BIN/bench_cuda" "${BENCH[@]}" --repeat "${REPEAT:-fit}" \
             "${SHORT[@]}"
         # Session 16's decode changes off together, on the slice with as many layers as fit
         # (decode only; bench-full's decode rows are the other side): the indexer's scores and
@@ -399,7 +408,7 @@ stamp "done"
         echo "decode-step replay (host time per replayed / recorded step):"
         grep -h "^REPLAY:" "$G" | cut -c1-220 | sed 's/^REPLAY: /  /'
     }
-    for ab in gemvtc0 s12off chains0 moechain0 s16off fold0 denselt0 unfused eager exact merge-fused; do
+    for ab in gemvtc0 s12off chains0 moechain0 mhcchain0 s16off fold0 denselt0 unfused eager exact merge-fused; do
         L="$LOGS/bench-$ab.log"
         [ -f "$L" ] || continue
         echo "bench_cuda decode, $ab:"

@@ -328,8 +328,11 @@ Status moe_chain_check(const moe_chain_gate *gate,
         if (Status st = check(gate->gate); !st.ok())
             return st;
     }
-    // The token rows: the gate's, else the shared expert's (the routed rows are k a token).
-    if (Status st = mhc_phase_check(mhc, gate ? gate->gate.m : up.f.shared.m); !st.ok())
+    // The mHC phase only with the gate's (the instances without the gate do not have it: their
+    // register allocation stays the FFN kernel's); its tokens are the gate's rows.
+    if (mhc && !gate)
+        return Status::unsupported("linear_moe_chain_gemv_cuda: an mHC phase needs the gate phase");
+    if (Status st = mhc_phase_check(mhc, gate ? gate->gate.m : 0); !st.ok())
         return st;
     return cuda::linear_moe_chain_launch(gate, up, down, nullptr, nullptr, true, mhc);
 }

@@ -2155,10 +2155,8 @@ Status linear_moe_chain_launch(const moe_chain_gate *gate,
         widest = std::max(widest, static_cast<long long>(ch.gate_blocks));
         ch.routed_after = up.f.prefetch_routed && up.g.n_experts > 0 ? 2 : 0;
     }
-    // The mHC phase only with the gate's (the instances without the gate do not have it: their
-    // register allocation stays the FFN kernel's).
-    if (mhc && mhc->pre.tokens > 0 && !gate)
-        return Status::unsupported("linear_moe_chain: an mHC phase needs the gate phase");
+    // The mHC phase only with the gate's (linear.cu refused it without: the instances without
+    // the gate do not have the phase).
     build_mhc_phase(mhc, ch.mhc, ch.mhc_blocks, widest);
     ch.barrier = static_cast<grid_barrier_state *>(barrier);
     // Six instances: tensor-core / exact pipelined / exact plain, with or without the gate.

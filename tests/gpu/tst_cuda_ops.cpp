@@ -4478,6 +4478,657 @@ void testMoeChain()
     testMoeChainModelShapes();
 }
 
+// ---- mhcchain: an mHC post + pre as a cooperative chain's phase 0 -------------------------------
+
+// The mHC phase's inputs on the host and the device: `tokens` rows of n streams of width d (the
+// post's x), the sublayer's output y, the post's post and comb mixes, the next pre's φ, base and
+// scale, and the RMSNorm's weight (bf16-valued).
+struct MhcChainInputs
+{
+    int tokens, n, d;
+    std::vector<float> x, y, postW, combW, fn, base, scale, w;
+    Dev<float> dx, dy, dpw, dcw, dfn, db, ds, dw;
+    static std::vector<float> shifted(std::vector<float> v, bool absolute, bool bf16)
+    {
+        for (float &a : v)
+            a = absolute ? std::fabs(a) : (bf16 ? k::round_bf16(a + 1.0f) : a + 1.0f);
+        return v;
+    }
+    MhcChainInputs(int tokens_, int n_, int d_)
+        : tokens(tokens_)
+        , n(n_)
+        , d(d_)
+        , x(randomBf16(static_cast<size_t>(tokens) * n * d))
+        , y(randomBf16(static_cast<size_t>(tokens) * d))
+        , postW(shifted(randomF32(static_cast<size_t>(tokens) * n, 0.5f), false, false))
+        , combW(shifted(randomF32(static_cast<size_t>(tokens) * n * n, 0.5f), true, false))
+        , fn(randomF32(static_cast<size_t>((2 + n) * n) * n * d, 0.02f))
+        , base(randomF32(static_cast<size_t>((2 + n) * n), 0.5f))
+        , scale({0.7f, 0.4f, 1.3f})
+        , w(shifted(randomF32(d, 0.3f), false, true))
+        , dx(x)
+        , dy(y)
+        , dpw(postW)
+        , dcw(combW)
+        , dfn(fn)
+        , db(base)
+        , ds(scale)
+        , dw(w)
+    {}
+};
+
+// One set of the mHC phase's outputs (poisoned: NaN bytes) and its counters (zero).
+struct MhcChainOutputs
+{
+    Dev<float> out, pre, post, comb, u;
+    Dev<int32_t> counters;
+    explicit MhcChainOutputs(const MhcChainInputs &in)
+        : out(static_cast<size_t>(in.tokens) * in.n * in.d)
+        , pre(static_cast<size_t>(in.tokens) * in.n)
+        , post(static_cast<size_t>(in.tokens) * in.n)
+        , comb(static_cast<size_t>(in.tokens) * in.n * in.n)
+        , u(static_cast<size_t>(in.tokens) * in.d)
+        , counters(std::vector<int32_t>(in.tokens, 0))
+    {}
+    std::vector<const Dev<float> *> all() const { return {&out, &pre, &post, &comb, &u}; }
+    void poison(const MhcChainInputs &in)
+    {
+        const size_t t = in.tokens, n = in.n, d = in.d;
+        cudaMemset(out.get(), 0xFF, t * n * d * 4);
+        cudaMemset(pre.get(), 0xFF, t * n * 4);
+        cudaMemset(post.get(), 0xFF, t * n * 4);
+        cudaMemset(comb.get(), 0xFF, t * n * n * 4);
+        cudaMemset(u.get(), 0xFF, t * d * 4);
+    }
+};
+
+// The RMSNorm's eps of the mHC phase: not the pre's norm_eps (1e-6), so that a mix-up of the
+// two changes u's bits.
+constexpr float k_mhc_rms_eps = 1e-3f;
+
+// The mHC phase on `in` writing `o`, exactly mhc_post_pre_norm_cuda's arguments.
+k::mhc_chain_prologue mhcPrologue(const MhcChainInputs &in, MhcChainOutputs &o)
+{
+    k::mhc_chain_prologue m;
+    m.post.x = in.dx.get();
+    m.post.y = in.dy.get();
+    m.post.post = in.dpw.get();
+    m.post.comb = in.dcw.get();
+    m.post.out = o.out.get();
+    m.post.tokens = in.tokens;
+    m.post.n_hc = in.n;
+    m.post.d = in.d;
+    m.pre.x = o.out.get();
+    m.pre.fn = in.dfn.get();
+    m.pre.base = in.db.get();
+    m.pre.scale = in.ds.get();
+    m.pre.pre = o.pre.get();
+    m.pre.post = o.post.get();
+    m.pre.comb = o.comb.get();
+    m.pre.u = o.u.get();
+    m.pre.tokens = in.tokens;
+    m.pre.n_hc = in.n;
+    m.pre.d = in.d;
+    m.norm_weight = in.dw.get();
+    m.counters = o.counters.get();
+    m.norm_eps = k_mhc_rms_eps;
+    return m;
+}
+
+bool mhcAlone(const k::mhc_chain_prologue &m, const std::string &name)
+{
+    return statusOk(k::mhc_post_pre_norm_cuda(m.post,
+                                              m.pre,
+                                              m.norm_weight,
+                                              m.norm_eps,
+                                              m.counters,
+                                              nullptr),
+                    name.c_str());
+}
+
+// Every float of the buffers finite (written: equal NaN poison would pass a bit comparison).
+bool allFinite(const std::vector<const Dev<float> *> &bufs)
+{
+    for (const Dev<float> *b : bufs)
+        for (float v : b->host())
+            if (!std::isfinite(v))
+                return false;
+    return true;
+}
+
+// Every float of the buffers still the NaN poison (0xFF bytes): nothing was written.
+bool allPoison(const std::vector<const Dev<float> *> &bufs)
+{
+    for (const Dev<float> *b : bufs)
+        for (float v : b->host()) {
+            uint32_t bits;
+            std::memcpy(&bits, &v, 4);
+            if (bits != 0xFFFFFFFFu)
+                return false;
+        }
+    return true;
+}
+
+// The mHC outputs of mhc_post_pre_norm_cuda (b) against the CPU twins: the streams against
+// mhc_post_cpu bit for bit, pre / post / comb / u against mhc_pre_cpu + rmsnorm_cpu (eps
+// k_mhc_rms_eps) on those streams (NMSE 1e-12, testMhc's and testMhcPostPreNorm's bounds); and
+// written everywhere.
+void expectMhcTwins(const MhcChainInputs &in, const MhcChainOutputs &b, const std::string &name)
+{
+    const int tokens = in.tokens, n = in.n, d = in.d;
+    std::vector<float> out(in.x.size()), pre(tokens * n), post(tokens * n), comb(tokens * n * n),
+        u(static_cast<size_t>(tokens) * d);
+    k::MhcPostParams q;
+    q.x = in.x.data();
+    q.y = in.y.data();
+    q.post = in.postW.data();
+    q.comb = in.combW.data();
+    q.out = out.data();
+    q.tokens = tokens;
+    q.n_hc = n;
+    q.d = d;
+    k::mhc_post_cpu(q);
+    mhcPreCpu(out, in.fn, in.base, in.scale, tokens, n, d, pre, post, comb, u);
+    k::RmsNormParams np;
+    np.x = np.y = u.data();
+    np.weight = in.w.data();
+    np.rows = tokens;
+    np.dim = d;
+    np.eps = k_mhc_rms_eps;
+    k::rmsnorm_cpu(np);
+    report(allFinite(b.all()), name + ": mhc_post_pre_norm_cuda wrote every mHC output");
+    expectExact(out, b.out.host(), name + " mHC alone: streams vs mhc_post_cpu");
+    expectNmse(pre, b.pre.host(), 1e-12, name + " mHC alone: pre vs mhc_pre_cpu");
+    expectNmse(post, b.post.host(), 1e-12, name + " mHC alone: post vs mhc_pre_cpu");
+    expectNmse(comb, b.comb.host(), 1e-12, name + " mHC alone: comb vs mhc_pre_cpu");
+    expectNmse(u, b.u.host(), 1e-12, name + " mHC alone: u vs mhc_pre_cpu + rmsnorm_cpu");
+}
+
+// The chain's mHC outputs (a) against mhc_post_pre_norm_cuda's (b) bit for bit, every one, and
+// the chain's counters back at 0.
+void expectMhcSame(const MhcChainOutputs &b, const MhcChainOutputs &a, const std::string &name)
+{
+    expectExact(b.out.host(), a.out.host(), name + " mHC streams (post.out)");
+    expectExact(b.pre.host(), a.pre.host(), name + " mHC pre");
+    expectExact(b.post.host(), a.post.host(), name + " mHC post");
+    expectExact(b.comb.host(), a.comb.host(), name + " mHC comb");
+    expectExact(b.u.host(), a.u.host(), name + " mHC u");
+    const auto cnt = a.counters.host();
+    report(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }),
+           name + ": mHC counters back at 0");
+}
+
+// mhcchain: linear_chain_gemv_cuda with an mHC phase 0 (mhc_chain_prologue) - (A) the chain with
+// it against (B) mhc_post_pre_norm_cuda launched alone followed by the chain without it, on the
+// same inputs into separate buffers, every output bit for bit: the streams, pre, post, comb, u
+// and both phases' items (a group over u: every weight type the instance takes, an idxchain
+// y_scale; a pre-normed group over its first output). (B)'s mHC outputs against the CPU twins.
+// (A) twice on one barrier state and one set of counters, its outputs poisoned before each run:
+// the counters back at 0, the generation counted on by phases barriers a run (the mHC phase's
+// one more). Refusals (nothing written): pre.tokens != the chain's rows (Unsupported), post.out
+// != pre.x and no counters (InvalidArgument).
+void testMhcGemvChainCase(
+    const char *cname, int tokens, int n, int d, k::linear_accum accum, bool refusals)
+{
+    using W = k::linear_weight_type;
+    const std::string name = std::string("mhc gemv chain ") + cname;
+    struct Item
+    {
+        W type;
+        int n; // 0: the next phase's width
+        int round;
+        float yScale;
+    };
+    const bool fast = accum == k::linear_accum::fp32;
+    const int k1 = 384, phases = 2;
+    const std::vector<std::vector<Item>> spec = {{{W::bf16, k1, 1, 0.0f},
+                                                  {W::fp8_e4m3, 300, 1, 0.0f},
+                                                  {W::fp4_e2m1, 96, 0, 0.0f},
+                                                  {fast ? W::bf16 : W::f32, 40, 1, 0.125f}},
+                                                 {{W::fp8_e4m3, 256, 1, 0.0f},
+                                                  {W::bf16, 130, 0, 0.0f}}};
+    const int ks[2] = {d, k1};
+    const float eps = 1e-6f;
+    MhcChainInputs in(tokens, n, d);
+    MhcChainOutputs ma(in), mb(in);
+    auto nw = randomF32(k1, 0.25f);
+    for (float &v : nw)
+        v += 1.0f;
+    Dev<float> dnw(nw);
+    std::vector<std::unique_ptr<Dev<uint8_t>>> keep;
+    std::vector<std::unique_ptr<Dev<float>>> ya, yb;
+    std::vector<std::vector<k::linear_params>> ia(phases), ib(phases);
+    std::vector<std::vector<float>> scales(phases);
+    for (int ph = 0; ph < phases; ++ph)
+        for (const Item &it : spec[ph]) {
+            const HostWeight hw = randomWeight(it.type, it.n, ks[ph]);
+            keep.push_back(std::make_unique<Dev<uint8_t>>(hw.bytes));
+            const void *w = keep.back()->get();
+            keep.push_back(std::make_unique<Dev<uint8_t>>(hw.scales));
+            k::linear_params p;
+            p.x_type = k::act_type::f32;
+            p.w = w;
+            p.w_scale = hw.scales.empty() ? nullptr : keep.back()->get();
+            p.w_type = it.type;
+            p.y_type = k::act_type::f32;
+            p.m = tokens;
+            p.n = it.n;
+            p.k = ks[ph];
+            p.accum = accum;
+            p.y_round_bf16 = it.round;
+            // Phase 0 reads u (the mHC phase's), phase 1 phase 0's first output.
+            ya.push_back(std::make_unique<Dev<float>>(static_cast<size_t>(tokens) * it.n));
+            yb.push_back(std::make_unique<Dev<float>>(static_cast<size_t>(tokens) * it.n));
+            p.x = ph == 0 ? ma.u.get() : ia[0][0].y;
+            p.y = ya.back()->get();
+            ia[ph].push_back(p);
+            p.x = ph == 0 ? mb.u.get() : ib[0][0].y;
+            p.y = yb.back()->get();
+            ib[ph].push_back(p);
+            scales[ph].push_back(it.yScale);
+        }
+    auto chainOf = [&](std::vector<std::vector<k::linear_params>> &items) {
+        std::vector<k::linear_chain_phase> chain(phases);
+        for (int ph = 0; ph < phases; ++ph) {
+            chain[ph].items = items[ph].data();
+            chain[ph].count = static_cast<int>(items[ph].size());
+            chain[ph].y_scales = ph == 0 ? scales[ph].data() : nullptr;
+            chain[ph].norm = ph == 1;
+            chain[ph].norm_weight = ph == 1 ? dnw.get() : nullptr;
+            chain[ph].norm_eps = eps;
+        }
+        return chain;
+    };
+    const auto ca = chainOf(ia), cb = chainOf(ib);
+    std::vector<const Dev<float> *> outA, outB;
+    for (size_t i = 0; i < ya.size(); ++i) {
+        outA.push_back(ya[i].get());
+        outB.push_back(yb[i].get());
+    }
+    auto poisonA = [&] {
+        size_t at = 0;
+        for (int ph = 0; ph < phases; ++ph)
+            for (const k::linear_params &p : ia[ph])
+                cudaMemset(ya[at++]->get(), 0xFF, static_cast<size_t>(tokens) * p.n * 4);
+    };
+    const k::mhc_chain_prologue pa = mhcPrologue(in, ma), pb = mhcPrologue(in, mb);
+    // (B): the mHC launch, then the chain without it.
+    Dev<uint32_t> sa(4), sb(4);
+    cudaMemset(sa.get(), 0, 16);
+    cudaMemset(sb.get(), 0, 16);
+    if (!mhcAlone(pb, name)
+        || !statusOk(k::linear_chain_gemv_cuda(cb.data(), phases, sb.get(), nullptr), name.c_str())
+        || !synced(name.c_str()))
+        return;
+    expectMhcTwins(in, mb, name);
+    report(allFinite(outB), name + ": the chain after the mHC launch wrote every output");
+    // (A): the chain with the mHC phase, twice.
+    report(k::linear_chain_gemv_fits(ca.data(), phases, &pa), name + ": fits with the mHC phase");
+    for (int run = 0; run < 2; ++run) {
+        ma.poison(in);
+        poisonA();
+        if (!statusOk(k::linear_chain_gemv_cuda(ca.data(), phases, sa.get(), nullptr, &pa),
+                      name.c_str())
+            || !synced(name.c_str()))
+            return;
+        const std::string n2 = name + (run ? " (again)" : "");
+        expectMhcSame(mb, ma, n2);
+        size_t at = 0;
+        for (int ph = 0; ph < phases; ++ph)
+            for (size_t i = 0; i < ia[ph].size(); ++i, ++at)
+                expectExact(yb[at]->host(),
+                            ya[at]->host(),
+                            n2 + " phase " + std::to_string(ph) + " item " + std::to_string(i));
+        const auto st = sa.host();
+        report(st[0] == 0 && st[1] == static_cast<uint32_t>(phases * (run + 1)) && st[2] == 0,
+               n2 + ": barrier state arrived " + std::to_string(st[0]) + ", generation "
+                   + std::to_string(st[1]) + ", timed_out " + std::to_string(st[2]));
+    }
+    if (!refusals)
+        return;
+    // Refusals: nothing launched, nothing written (the outputs stay poisoned, the counters and
+    // the barrier state as they were).
+    ma.poison(in);
+    poisonA();
+    // Both asked (no short cut): a launch that went ahead must show in the outputs below.
+    auto refused = [&](const k::mhc_chain_prologue &m, k::StatusCode want) {
+        const bool fits = k::linear_chain_gemv_fits(ca.data(), phases, &m);
+        const k::StatusCode got
+            = k::linear_chain_gemv_cuda(ca.data(), phases, sa.get(), nullptr, &m).code;
+        return !fits && got == want;
+    };
+    k::mhc_chain_prologue bad = pa;
+    bad.pre.tokens = bad.post.tokens = tokens > 1 ? tokens - 1 : 2;
+    report(refused(bad, k::StatusCode::Unsupported),
+           name + ": refuses an mHC phase of " + std::to_string(bad.pre.tokens)
+               + " tokens on a chain of " + std::to_string(tokens) + " rows (Unsupported)");
+    bad = pa;
+    bad.post.out = mb.out.get();
+    report(refused(bad, k::StatusCode::InvalidArgument),
+           name + ": refuses post.out != pre.x (InvalidArgument)");
+    bad = pa;
+    bad.counters = nullptr;
+    report(refused(bad, k::StatusCode::InvalidArgument),
+           name + ": refuses an mHC phase without counters (InvalidArgument)");
+    if (!synced(name.c_str()))
+        return;
+    std::vector<const Dev<float> *> untouched = ma.all();
+    untouched.insert(untouched.end(), outA.begin(), outA.end());
+    report(allPoison(untouched), name + ": the refusals wrote nothing");
+    const auto cnt = ma.counters.host();
+    const auto st = sa.host();
+    report(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }) && st[0] == 0
+               && st[1] == static_cast<uint32_t>(2 * phases) && st[2] == 0,
+           name + ": the refusals launched nothing (counters at 0, barrier state unchanged)");
+}
+
+// Poison (NaN / -1 bytes) a MoeChainBuffers' outputs of N rows, E experts, top-K, `slots` slots,
+// I and d wide (each run of a chain must write them all again).
+void poisonMoe(MoeChainBuffers &b, int N, int E, int K, int slots, int I, int d)
+{
+    const size_t n = N, nk = static_cast<size_t>(N) * K;
+    cudaMemset(b.logits.get(), 0xFF, n * E * 4);
+    cudaMemset(b.sel.get(), 0xFF, n * E * 4);
+    cudaMemset(b.weights.get(), 0xFF, nk * 4);
+    cudaMemset(b.g.get(), 0xFF, nk * I * 4);
+    cudaMemset(b.hs.get(), 0xFF, n * I * 4);
+    cudaMemset(b.yr.get(), 0xFF, nk * d * 4);
+    cudaMemset(b.ys.get(), 0xFF, n * d * 4);
+    cudaMemset(b.y.get(), 0xFF, n * d * 4);
+    cudaMemset(b.ids.get(), 0xFF, nk * 4);
+    cudaMemset(b.off.get(), 0xFF, static_cast<size_t>(E + 1) * 4);
+    cudaMemset(b.act.get(), 0xFF, static_cast<size_t>(slots) * 4);
+    cudaMemset(b.src.get(), 0xFF, nk * 4);
+    cudaMemset(b.slot.get(), 0xFF, nk * 4);
+}
+
+// mhcchain on the MoE chain (linear_moe_chain_gemv_cuda): (A) the chain with the mHC phase
+// against (B) mhc_post_pre_norm_cuda alone followed by the chain without it, every output bit for
+// bit: the mHC's, the gate's logits, selection scores, ids, weights and grouping, the halves'
+// routed and shared outputs, the combined y. (B)'s mHC outputs against the CPU twins; (A) twice
+// on one barrier state and one set of counters (back at 0; the generation counted on by the mHC
+// phase's barrier too). Refusals, nothing written: pre.tokens != the gate's rows (Unsupported),
+// post.out != pre.x (InvalidArgument), and (gate false) an mHC phase on the two-phase chain
+// (Unsupported: linear_group.h; (B) then groups (B)'s u with moe_gate_route_group_cuda first).
+struct MhcMoeCase
+{
+    int tokens, n;
+    k::linear_weight_type rtype, stype;
+    k::linear_accum accum;
+    int I, topk;
+    bool gate, combine, prefetch, refusals;
+};
+
+void testMhcMoeChainCase(const MhcMoeCase &c)
+{
+    using W = k::linear_weight_type;
+    const int E = 32, d = 256, I = c.I, N = c.tokens, K = c.topk, NK = N * K;
+    const int slots = std::min(E, NK);
+    const float limit = 3.0f;
+    auto typeName = [](W t) {
+        return t == W::fp4_e2m1 ? "fp4" : t == W::fp8_e4m3 ? "fp8" : "other";
+    };
+    const std::string name = std::string("mhc moe chain ")
+                             + (c.accum == k::linear_accum::fp32 ? "tc " : "exact ")
+                             + typeName(c.rtype) + "/" + typeName(c.stype)
+                             + " tokens=" + std::to_string(N) + " n=" + std::to_string(c.n)
+                             + (c.gate ? " gate" : " 2-phase") + (c.combine ? " combine" : "")
+                             + (c.prefetch ? " prefetch" : "");
+    // As testMoeChainCase: a tensor-core chain's gate needs the pipelined GEMV.
+    const bool tc = c.accum == k::linear_accum::fp32 && k::linear_gemv_tc_enabled();
+    const char *pipeEnv = std::getenv("FATHOM_CUDA_GEMV_PIPELINE");
+    const bool pipeOn = !(pipeEnv && std::strcmp(pipeEnv, "0") == 0);
+    const bool expectFit = !tc || !c.gate || pipeOn;
+
+    MhcChainInputs in(N, c.n, d);
+    MhcChainOutputs ma(in), mb(in);
+    auto gw = randomBf16(static_cast<size_t>(E) * d, 1.0f / std::sqrt(static_cast<float>(d)));
+    std::vector<uint16_t> gwb(gw.size());
+    for (size_t i = 0; i < gw.size(); ++i)
+        gwb[i] = k::f32_to_bf16(gw[i]);
+    auto bias = randomF32(E, 0.1f);
+    std::vector<std::array<HostWeight, 3>> hw(E + 1);
+    for (int e = 0; e <= E; ++e)
+        for (int w = 0; w < 3; ++w)
+            hw[e][w] = randomWeight(e < E ? c.rtype : c.stype, w == 1 ? d : I, w == 1 ? I : d);
+    const DeviceExperts dev(hw);
+    const void *const *tab = dev.tab();
+    Dev<uint16_t> dgw(gwb);
+    Dev<float> dbias(bias);
+    MoeChainBuffers a(N, E, K, slots, I, d), b(N, E, K, slots, I, d);
+
+    // The gate on rows x writing o (its routing and grouping).
+    auto gateOf = [&](MoeChainBuffers &o, const float *x) {
+        k::moe_chain_gate cg;
+        cg.gate.x = x;
+        cg.gate.x_type = k::act_type::f32;
+        cg.gate.w = dgw.get();
+        cg.gate.w_type = W::bf16;
+        cg.gate.y = o.logits.get();
+        cg.gate.y_type = k::act_type::f32;
+        cg.gate.m = N;
+        cg.gate.n = E;
+        cg.gate.k = d;
+        cg.gate.accum = k::linear_accum::exact;
+        cg.route.logits = o.logits.get();
+        cg.route.bias = dbias.get();
+        cg.route.select_scores = o.sel.get();
+        cg.route.ids = o.ids.get();
+        cg.route.weights = o.weights.get();
+        cg.route.tokens = N;
+        cg.route.n_experts = E;
+        cg.route.topk = K;
+        cg.route.route_scale = 1.5f;
+        cg.offsets = o.off.get();
+        cg.active = o.act.get();
+        cg.src_row = o.src.get();
+        cg.slot_index = o.slot.get();
+        cg.counter = o.counter.get();
+        cg.slots = slots;
+        return cg;
+    };
+    auto params = [&](W t, int which, const void *w, const void *sc, const float *xin, float *y) {
+        return expertLinear(t, which, d, I, N, w, sc, xin, y, c.accum);
+    };
+    struct Halves
+    {
+        k::moe_chain_half up, down;
+    };
+    // The halves on rows x: outputs in o, routing and grouping from r (moeOnDevice's wiring).
+    auto halves = [&](MoeChainBuffers &o, MoeChainBuffers &r, const float *x) {
+        Halves h;
+        for (int which : {0, 1}) {
+            k::expert_group &g = which == 0 ? h.up.g : h.down.g;
+            g.offsets = r.off.get();
+            g.active = r.act.get();
+            g.slots = slots;
+            g.n_experts = E;
+            g.w_table = tab + static_cast<size_t>(which) * E;
+            g.scale_table = reinterpret_cast<const uint8_t *const *>(
+                tab + static_cast<size_t>(3 + which) * E);
+        }
+        h.up.base = params(c.rtype, 0, dev.table[0], dev.table[3 * E], x, o.g.get());
+        h.up.f.w3_table = tab + static_cast<size_t>(2) * E;
+        h.up.f.scale3_table = reinterpret_cast<const uint8_t *const *>(
+            tab + static_cast<size_t>(5) * E);
+        h.up.f.row_weights = r.weights.get();
+        h.up.f.limit = limit;
+        h.up.f.swiglu = 1;
+        h.up.f.shared = params(c.stype, 0, dev.sharedW[0], dev.sharedS[0], x, o.hs.get());
+        h.up.f.shared_w3 = dev.sharedW[2];
+        h.up.f.shared_scale3 = static_cast<const uint8_t *>(dev.sharedS[2]);
+        h.up.f.x_rows = r.src.get();
+        h.up.f.slot_index = r.slot.get();
+        h.down.base = params(c.rtype, 1, dev.table[E], dev.table[4 * E], o.g.get(), o.yr.get());
+        const void *sw2 = dev.sharedW[1], *ss2 = dev.sharedS[1];
+        h.down.f.shared = params(c.stype, 1, sw2, ss2, o.hs.get(), o.ys.get());
+        h.down.f.slot_index = r.slot.get();
+        h.down.f.y_by_slot = 1;
+        if (c.combine) {
+            h.down.f.combine_y = o.y.get();
+            h.down.f.combine_ids = r.ids.get();
+            h.down.f.combine_counters = o.cnt.get();
+            h.down.f.combine_k = K;
+            h.down.f.combine_counter_count = 64;
+        }
+        if (c.prefetch)
+            h.up.f.prefetch_shared = h.up.f.prefetch_routed = h.down.f.prefetch_shared
+                = h.down.f.prefetch_routed = 1;
+        return h;
+    };
+
+    const k::mhc_chain_prologue pa = mhcPrologue(in, ma), pb = mhcPrologue(in, mb);
+    const k::moe_chain_gate gb = gateOf(b, mb.u.get()), ga = gateOf(a, ma.u.get());
+    // Without the gate both chains read the grouping of (B)'s u.
+    const Halves hb = halves(b, b, mb.u.get()), ha = halves(a, c.gate ? a : b, ma.u.get());
+    const k::moe_chain_gate *gpa = c.gate ? &ga : nullptr, *gpb = c.gate ? &gb : nullptr;
+    Dev<uint32_t> sa(4), sb(4);
+    cudaMemset(sa.get(), 0, 16);
+    cudaMemset(sb.get(), 0, 16);
+    // (A)'s chain with the mHC phase m.
+    auto fitsA = [&](const k::mhc_chain_prologue *m) {
+        return k::linear_moe_chain_gemv_fits(gpa, ha.up, ha.down, m);
+    };
+    auto launchA = [&](const k::mhc_chain_prologue *m) {
+        return k::linear_moe_chain_gemv_cuda(gpa, ha.up, ha.down, sa.get(), nullptr, m);
+    };
+    // A refusal: fits and the launch both asked (no short cut: a launch that went ahead must show
+    // in the outputs, which the caller checks).
+    auto refused = [&](const k::mhc_chain_prologue &m, k::StatusCode want) {
+        const bool fits = fitsA(&m);
+        const k::StatusCode got = launchA(&m).code;
+        return !fits && got == want;
+    };
+    // Nothing written by (A) (its outputs still poisoned), its counters at 0, its barrier state's
+    // generation at `generation`.
+    auto untouchedA = [&](uint32_t generation) {
+        if (!synced(name.c_str()))
+            return;
+        std::vector<const Dev<float> *> untouched = ma.all();
+        for (const Dev<float> *p : {&a.g, &a.hs, &a.yr, &a.ys, &a.logits, &a.weights})
+            untouched.push_back(p);
+        report(allPoison(untouched), name + ": the refusals wrote nothing");
+        const auto cnt = ma.counters.host();
+        const auto st = sa.host();
+        report(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }) && st[0] == 0
+                   && st[1] == generation && st[2] == 0,
+               name + ": the refusals launched nothing (counters at 0, barrier state unchanged)");
+    };
+    if (!expectFit) {
+        report(!fitsA(&pa) && launchA(&pa).code == k::StatusCode::Unsupported,
+               name + ": refused (a tensor-core chain's gate without the pipeline)");
+        return;
+    }
+    // (B): the mHC launch, (no gate: the gate + routing + grouping launch,) the chain.
+    bool ok = mhcAlone(pb, name);
+    if (!c.gate)
+        ok = ok
+             && statusOk(k::moe_gate_route_group_cuda(gb.gate,
+                                                      gb.route,
+                                                      gb.offsets,
+                                                      gb.active,
+                                                      gb.slots,
+                                                      gb.src_row,
+                                                      gb.slot_index,
+                                                      gb.counter,
+                                                      nullptr),
+                         name.c_str());
+    ok = ok
+         && statusOk(k::linear_moe_chain_gemv_cuda(gpb, hb.up, hb.down, sb.get(), nullptr),
+                     name.c_str())
+         && synced(name.c_str());
+    if (!ok)
+        return;
+    expectMhcTwins(in, mb, name);
+    std::vector<const Dev<float> *> outB = {&b.g, &b.hs, &b.yr, &b.ys, &b.logits, &b.weights};
+    if (c.combine)
+        outB.push_back(&b.y);
+    report(allFinite(outB), name + ": the chain after the mHC launch wrote every output");
+    if (!c.gate) {
+        // The two-phase chain has no mHC phase (linear_group.h: Unsupported without a gate).
+        ma.poison(in);
+        poisonMoe(a, N, E, K, slots, I, d);
+        report(refused(pa, k::StatusCode::Unsupported),
+               name + ": refuses an mHC phase without the gate phase (Unsupported)");
+        untouchedA(0);
+        return;
+    }
+
+    // (A): the chain with the mHC phase, twice.
+    report(fitsA(&pa), name + ": fits with the mHC phase");
+    const uint32_t barriers = (c.gate ? 2 : 1) + 1;
+    for (int run = 0; run < 2; ++run) {
+        ma.poison(in);
+        poisonMoe(a, N, E, K, slots, I, d);
+        if (!statusOk(launchA(&pa), name.c_str()) || !synced(name.c_str()))
+            return;
+        const std::string n2 = name + (run ? " (again)" : "");
+        expectMhcSame(mb, ma, n2);
+        if (c.gate) {
+            expectExact(b.logits.host(), a.logits.host(), n2 + " logits");
+            expectExact(b.sel.host(), a.sel.host(), n2 + " selection scores");
+            expectEqual(b.ids.host(), a.ids.host(), n2 + " ids");
+            expectExact(b.weights.host(), a.weights.host(), n2 + " weights");
+            expectEqual(b.off.host(), a.off.host(), n2 + " offsets");
+            expectEqual(b.act.host(), a.act.host(), n2 + " active");
+            expectEqual(b.src.host(), a.src.host(), n2 + " source rows");
+            expectEqual(b.slot.host(), a.slot.host(), n2 + " slot index");
+            expectEqual(std::vector<int32_t>{0}, a.counter.host(), n2 + " routing counter at 0");
+        }
+        expectExact(b.g.host(), a.g.host(), n2 + " routed w1/w3 + SwiGLU");
+        expectExact(b.hs.host(), a.hs.host(), n2 + " shared w1/w3 + SwiGLU");
+        expectExact(b.yr.host(), a.yr.host(), n2 + " routed w2 by slot");
+        expectExact(b.ys.host(), a.ys.host(), n2 + " shared w2");
+        if (c.combine) {
+            expectExact(b.y.host(), a.y.host(), n2 + " combined y");
+            const auto cnt = a.cnt.host();
+            report(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }),
+                   n2 + ": combine counters back at 0");
+        }
+        const auto st = sa.host();
+        report(st[0] == 0 && st[1] == barriers * (run + 1) && st[2] == 0,
+               n2 + ": barrier state arrived " + std::to_string(st[0]) + ", generation "
+                   + std::to_string(st[1]) + ", timed_out " + std::to_string(st[2]));
+    }
+    if (!c.refusals)
+        return;
+    // Refusals: nothing launched, nothing written.
+    ma.poison(in);
+    poisonMoe(a, N, E, K, slots, I, d);
+    k::mhc_chain_prologue bad = pa;
+    bad.pre.tokens = bad.post.tokens = N > 1 ? N - 1 : 2;
+    report(refused(bad, k::StatusCode::Unsupported),
+           name + ": refuses an mHC phase of " + std::to_string(bad.pre.tokens)
+               + " tokens on a chain of " + std::to_string(N) + " rows (Unsupported)");
+    bad = pa;
+    bad.post.out = mb.out.get();
+    report(refused(bad, k::StatusCode::InvalidArgument),
+           name + ": refuses post.out != pre.x (InvalidArgument)");
+    untouchedA(2 * barriers);
+}
+
+void testMhcChain()
+{
+    using W = k::linear_weight_type;
+    const auto X = k::linear_accum::exact, F = k::linear_accum::fp32;
+    // name, tokens, n_hc, d, accum, refusals
+    testMhcGemvChainCase("exact tokens=1 n=4 d=256", 1, 4, 256, X, false);
+    testMhcGemvChainCase("exact tokens=3 n=2 d=512", 3, 2, 512, X, true);
+    testMhcGemvChainCase("tc tokens=4 n=4 d=512", 4, 4, 512, F, false);
+    testMhcGemvChainCase("tc tokens=2 n=4 d=256", 2, 4, 256, F, true);
+    const MhcMoeCase cases[] = {
+        // tokens, n_hc, routed, shared, accum, I, topk, gate, combine, prefetch, refusals
+        {1, 4, W::fp4_e2m1, W::fp4_e2m1, X, 96, 3, true, true, false, false},
+        {3, 4, W::fp4_e2m1, W::fp8_e4m3, X, 96, 2, true, true, true, true},
+        {4, 4, W::fp4_e2m1, W::fp4_e2m1, F, 128, 3, true, true, true, true},
+        {2, 2, W::fp8_e4m3, W::fp8_e4m3, F, 128, 2, true, false, false, false},
+        // Without the gate: refused (two phases have no mHC phase).
+        {3, 4, W::fp4_e2m1, W::fp8_e4m3, X, 96, 2, false, true, true, false},
+    };
+    for (const MhcMoeCase &c : cases)
+        testMhcMoeChainCase(c);
+}
+
 // cublaslt: the device helpers of the cuBLASLt path (also under the emulation): the activation
 // quantiser on strided x against quant.h bit for bit, the bf16 widening, the weight scale layout.
 void testFp8BlockHelpers()
@@ -7879,6 +8530,9 @@ int main()
         // The decode MoE as one cooperative launch (moechain): gate + routing + grouping, the
         // w1/w3 and the w2 half (with the combine) against the separate launches.
         {"moechain", {testMoeChain}},
+        // An mHC post + pre as the cooperative chains' phase 0 (mhcchain): the GEMV chain and
+        // the MoE chain (with and without the gate) against mhc_post_pre_norm_cuda + the chain.
+        {"mhcchain", {testMhcChain}},
         // The decode indexer's scores and top-k in one launch (idxtopk).
         {"idxtopk", {testIdxTopk}},
         // A decode layer's row chains and appends as one launch (rowchains).
@@ -7951,6 +8605,7 @@ int main()
     testGemvChain();
     testExpertFfn();
     testMoeChain();
+    testMhcChain();
     testGemvTc();
     testFp8BlockHelpers();
     testFp4FoldE4m3();

@@ -241,7 +241,7 @@ private:
     };
     PendingPost m_pendingPost;
     // mhcchain: the handed post + pre for the op about to be issued (nullptr: none), and after
-    // that op its buffers' release (takeFirst); runFirst() runs it as its own op instead.
+    // that op its buffers' release (tookFirst); runFirst() runs it as its own op instead.
     const MhcPostPreOp *handedFirst() const;
     void tookFirst();
     Result<void> runFirst();

@@ -3995,7 +3995,65 @@ struct MoeChainBuffers
         , counter(std::vector<int32_t>{0})
         , cnt(std::vector<int32_t>(64, 0))
     {}
+    // Every output NaN / 0xFF bytes again (the counters stay: a launch leaves them 0).
+    void poison(int N, int E, int K, int slots, int I, int d)
+    {
+        const size_t n = N, nk = static_cast<size_t>(N) * K;
+        cudaMemset(logits.get(), 0xFF, n * E * 4);
+        cudaMemset(sel.get(), 0xFF, n * E * 4);
+        cudaMemset(weights.get(), 0xFF, nk * 4);
+        cudaMemset(g.get(), 0xFF, nk * I * 4);
+        cudaMemset(hs.get(), 0xFF, n * I * 4);
+        cudaMemset(yr.get(), 0xFF, nk * d * 4);
+        cudaMemset(ys.get(), 0xFF, n * d * 4);
+        cudaMemset(y.get(), 0xFF, n * d * 4);
+        cudaMemset(ids.get(), 0xFF, nk * 4);
+        cudaMemset(off.get(), 0xFF, static_cast<size_t>(E + 1) * 4);
+        cudaMemset(act.get(), 0xFF, static_cast<size_t>(slots) * 4);
+        cudaMemset(src.get(), 0xFF, nk * 4);
+        cudaMemset(slot.get(), 0xFF, nk * 4);
+    }
 };
+
+// got's outputs against ref's bit for bit (gate: the routing and grouping too; scores: the
+// selection scores; combine: the combined y and the combine counters back at 0), and the
+// chain's barrier state after `generation` barriers (arrived 0, not timed out).
+void expectMoeChainSame(const MoeChainBuffers &ref,
+                        const MoeChainBuffers &got,
+                        bool gate,
+                        bool scores,
+                        bool combine,
+                        const Dev<uint32_t> &state,
+                        uint32_t generation,
+                        const std::string &n2)
+{
+    if (gate) {
+        expectExact(ref.logits.host(), got.logits.host(), n2 + " logits");
+        if (scores)
+            expectExact(ref.sel.host(), got.sel.host(), n2 + " selection scores");
+        expectEqual(ref.ids.host(), got.ids.host(), n2 + " ids");
+        expectExact(ref.weights.host(), got.weights.host(), n2 + " weights");
+        expectEqual(ref.off.host(), got.off.host(), n2 + " offsets");
+        expectEqual(ref.act.host(), got.act.host(), n2 + " active");
+        expectEqual(ref.src.host(), got.src.host(), n2 + " source rows");
+        expectEqual(ref.slot.host(), got.slot.host(), n2 + " slot index");
+        expectEqual(std::vector<int32_t>{0}, got.counter.host(), n2 + " routing counter at 0");
+    }
+    expectExact(ref.g.host(), got.g.host(), n2 + " routed w1/w3 + SwiGLU");
+    expectExact(ref.hs.host(), got.hs.host(), n2 + " shared w1/w3 + SwiGLU");
+    expectExact(ref.yr.host(), got.yr.host(), n2 + " routed w2 by slot");
+    expectExact(ref.ys.host(), got.ys.host(), n2 + " shared w2");
+    if (combine) {
+        expectExact(ref.y.host(), got.y.host(), n2 + " combined y");
+        const auto cnt = got.cnt.host();
+        report(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }),
+               n2 + ": combine counters back at 0");
+    }
+    const auto st = state.host();
+    report(st[0] == 0 && st[1] == generation && st[2] == 0,
+           n2 + ": barrier state arrived " + std::to_string(st[0]) + ", generation "
+               + std::to_string(st[1]) + ", timed_out " + std::to_string(st[2]));
+}
 
 void testMoeChainCase(const MoeChainCase &c)
 {
@@ -4251,49 +4309,20 @@ void testMoeChainCase(const MoeChainCase &c)
     const uint32_t barriers = c.gate == 1 ? 2 : 1;
     for (int run = 0; run < 2; ++run) {
         // Poison the chain's outputs: each run must write them all again.
-        for (Dev<float> *b : {&ch.logits, &ch.sel, &ch.weights})
-            cudaMemset(b->get(), 0xFF, static_cast<size_t>(N) * (b == &ch.weights ? K : E) * 4);
-        cudaMemset(ch.g.get(), 0xFF, static_cast<size_t>(NK) * I * 4);
-        cudaMemset(ch.hs.get(), 0xFF, static_cast<size_t>(N) * I * 4);
-        cudaMemset(ch.yr.get(), 0xFF, static_cast<size_t>(NK) * d * 4);
-        cudaMemset(ch.ys.get(), 0xFF, static_cast<size_t>(N) * d * 4);
-        cudaMemset(ch.y.get(), 0xFF, static_cast<size_t>(N) * d * 4);
-        cudaMemset(ch.ids.get(), 0xFF, static_cast<size_t>(NK) * 4);
-        cudaMemset(ch.off.get(), 0xFF, static_cast<size_t>(E + 1) * 4);
-        cudaMemset(ch.act.get(), 0xFF, static_cast<size_t>(slots) * 4);
-        cudaMemset(ch.src.get(), 0xFF, static_cast<size_t>(NK) * 4);
-        cudaMemset(ch.slot.get(), 0xFF, static_cast<size_t>(NK) * 4);
+        ch.poison(N, E, K, slots, I, d);
         if (!statusOk(k::linear_moe_chain_gemv_cuda(gp, hc.up, hc.down, state.get(), nullptr),
                       name.c_str())
             || !synced(name.c_str()))
             return;
         const std::string n2 = name + (run ? " (again)" : "");
-        if (c.gate == 1) {
-            expectExact(u.logits.host(), ch.logits.host(), n2 + " logits");
-            if (!c.noScores)
-                expectExact(u.sel.host(), ch.sel.host(), n2 + " selection scores");
-            expectEqual(u.ids.host(), ch.ids.host(), n2 + " ids");
-            expectExact(u.weights.host(), ch.weights.host(), n2 + " weights");
-            expectEqual(u.off.host(), ch.off.host(), n2 + " offsets");
-            expectEqual(u.act.host(), ch.act.host(), n2 + " active");
-            expectEqual(u.src.host(), ch.src.host(), n2 + " source rows");
-            expectEqual(u.slot.host(), ch.slot.host(), n2 + " slot index");
-            expectEqual(std::vector<int32_t>{0}, ch.counter.host(), n2 + " routing counter at 0");
-        }
-        expectExact(u.g.host(), ch.g.host(), n2 + " routed w1/w3 + SwiGLU");
-        expectExact(u.hs.host(), ch.hs.host(), n2 + " shared w1/w3 + SwiGLU");
-        expectExact(u.yr.host(), ch.yr.host(), n2 + " routed w2 by slot");
-        expectExact(u.ys.host(), ch.ys.host(), n2 + " shared w2");
-        if (c.combine) {
-            expectExact(u.y.host(), ch.y.host(), n2 + " combined y");
-            const auto cnt = ch.cnt.host();
-            report(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }),
-                   n2 + ": combine counters back at 0");
-        }
-        const auto st = state.host();
-        report(st[0] == 0 && st[1] == barriers * (run + 1) && st[2] == 0,
-               n2 + ": barrier state arrived " + std::to_string(st[0]) + ", generation "
-                   + std::to_string(st[1]) + ", timed_out " + std::to_string(st[2]));
+        expectMoeChainSame(u,
+                           ch,
+                           c.gate == 1,
+                           !c.noScores,
+                           c.combine,
+                           state,
+                           barriers * (run + 1),
+                           n2);
     }
     // The separate launches wrote every output (so that equal poison cannot pass), and the
     // forced shared ids left slots unused.
@@ -4824,24 +4853,6 @@ void testMhcGemvChainCase(
 
 // Poison (NaN / -1 bytes) a MoeChainBuffers' outputs of N rows, E experts, top-K, `slots` slots,
 // I and d wide (each run of a chain must write them all again).
-void poisonMoe(MoeChainBuffers &b, int N, int E, int K, int slots, int I, int d)
-{
-    const size_t n = N, nk = static_cast<size_t>(N) * K;
-    cudaMemset(b.logits.get(), 0xFF, n * E * 4);
-    cudaMemset(b.sel.get(), 0xFF, n * E * 4);
-    cudaMemset(b.weights.get(), 0xFF, nk * 4);
-    cudaMemset(b.g.get(), 0xFF, nk * I * 4);
-    cudaMemset(b.hs.get(), 0xFF, n * I * 4);
-    cudaMemset(b.yr.get(), 0xFF, nk * d * 4);
-    cudaMemset(b.ys.get(), 0xFF, n * d * 4);
-    cudaMemset(b.y.get(), 0xFF, n * d * 4);
-    cudaMemset(b.ids.get(), 0xFF, nk * 4);
-    cudaMemset(b.off.get(), 0xFF, static_cast<size_t>(E + 1) * 4);
-    cudaMemset(b.act.get(), 0xFF, static_cast<size_t>(slots) * 4);
-    cudaMemset(b.src.get(), 0xFF, nk * 4);
-    cudaMemset(b.slot.get(), 0xFF, nk * 4);
-}
-
 // mhcchain on the MoE chain (linear_moe_chain_gemv_cuda): (A) the chain with the mHC phase
 // against (B) mhc_post_pre_norm_cuda alone followed by the chain without it, every output bit for
 // bit: the mHC's, the gate's logits, selection scores, ids, weights and grouping, the halves'
@@ -5047,7 +5058,7 @@ void testMhcMoeChainCase(const MhcMoeCase &c)
     if (!c.gate) {
         // The two-phase chain has no mHC phase (linear_group.h: Unsupported without a gate).
         ma.poison(in);
-        poisonMoe(a, N, E, K, slots, I, d);
+        a.poison(N, E, K, slots, I, d);
         report(refused(pa, k::StatusCode::Unsupported),
                name + ": refuses an mHC phase without the gate phase (Unsupported)");
         untouchedA(0);
@@ -5059,42 +5070,18 @@ void testMhcMoeChainCase(const MhcMoeCase &c)
     const uint32_t barriers = (c.gate ? 2 : 1) + 1;
     for (int run = 0; run < 2; ++run) {
         ma.poison(in);
-        poisonMoe(a, N, E, K, slots, I, d);
+        a.poison(N, E, K, slots, I, d);
         if (!statusOk(launchA(&pa), name.c_str()) || !synced(name.c_str()))
             return;
         const std::string n2 = name + (run ? " (again)" : "");
         expectMhcSame(mb, ma, n2);
-        if (c.gate) {
-            expectExact(b.logits.host(), a.logits.host(), n2 + " logits");
-            expectExact(b.sel.host(), a.sel.host(), n2 + " selection scores");
-            expectEqual(b.ids.host(), a.ids.host(), n2 + " ids");
-            expectExact(b.weights.host(), a.weights.host(), n2 + " weights");
-            expectEqual(b.off.host(), a.off.host(), n2 + " offsets");
-            expectEqual(b.act.host(), a.act.host(), n2 + " active");
-            expectEqual(b.src.host(), a.src.host(), n2 + " source rows");
-            expectEqual(b.slot.host(), a.slot.host(), n2 + " slot index");
-            expectEqual(std::vector<int32_t>{0}, a.counter.host(), n2 + " routing counter at 0");
-        }
-        expectExact(b.g.host(), a.g.host(), n2 + " routed w1/w3 + SwiGLU");
-        expectExact(b.hs.host(), a.hs.host(), n2 + " shared w1/w3 + SwiGLU");
-        expectExact(b.yr.host(), a.yr.host(), n2 + " routed w2 by slot");
-        expectExact(b.ys.host(), a.ys.host(), n2 + " shared w2");
-        if (c.combine) {
-            expectExact(b.y.host(), a.y.host(), n2 + " combined y");
-            const auto cnt = a.cnt.host();
-            report(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }),
-                   n2 + ": combine counters back at 0");
-        }
-        const auto st = sa.host();
-        report(st[0] == 0 && st[1] == barriers * (run + 1) && st[2] == 0,
-               n2 + ": barrier state arrived " + std::to_string(st[0]) + ", generation "
-                   + std::to_string(st[1]) + ", timed_out " + std::to_string(st[2]));
+        expectMoeChainSame(b, a, c.gate, true, c.combine, sa, barriers * (run + 1), n2);
     }
     if (!c.refusals)
         return;
     // Refusals: nothing launched, nothing written.
     ma.poison(in);
-    poisonMoe(a, N, E, K, slots, I, d);
+    a.poison(N, E, K, slots, I, d);
     k::mhc_chain_prologue bad = pa;
     bad.pre.tokens = bad.post.tokens = N > 1 ? N - 1 : 2;
     report(refused(bad, k::StatusCode::Unsupported),

@@ -284,8 +284,10 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::create(int device)
     // one by one (the chain also needs FATHOM_CUDA_GEMV_CHAINS: its barrier state and checks).
     x->m_moeChain = switchOn("FATHOM_CUDA_MOE_CHAIN");
     // mhcchain: FATHOM_CUDA_MHC_CHAIN=0 launches the mHC post + pre handed to linearChain() /
-    // gateMoeOnDevice() on its own instead of as their chain's first phase.
-    x->m_mhcChain = switchOn("FATHOM_CUDA_MHC_CHAIN");
+    // gateMoeOnDevice() on its own instead of as their chain's first phase. So does
+    // FATHOM_CUDA_MHC_FAST=0: the chains' mHC phase has the fast mHC code only, and that switch
+    // asks for the previous code (mhc.cu's launches read it too; the same bits either way).
+    x->m_mhcChain = switchOn("FATHOM_CUDA_MHC_CHAIN") && switchOn("FATHOM_CUDA_MHC_FAST");
     // gate: FATHOM_CUDA_GATE_ROUTE_FUSED=0 launches the MoE gate GEMV apart from the routing.
     x->m_gateRouteFused = switchOn("FATHOM_CUDA_GATE_ROUTE_FUSED");
     // idxchain: FATHOM_CUDA_INDEXER_FUSED=0 keeps the indexer's head-weight scaling and the CSA
@@ -413,6 +415,13 @@ public:
         m_t.detail += what;
         m_t.bytes += bytes;
     }
+    // A suffix of the op's name in the profile (a literal): "+mhc" where the op's launch ran
+    // an mHC post + pre as its chain's first phase (its time is in this op's).
+    void suffix(const char *s)
+    {
+        if (m_x.m_profiling)
+            m_t.suffix = s;
+    }
     ~CudaOpTimer()
     {
         if (!m_x.m_profiling || !m_t.start || !m_t.stop)
@@ -492,7 +501,8 @@ Result<CudaExecutor::Profile> CudaExecutor::takeProfile()
                                  static_cast<cudaEvent_t>(t.stop))
             == cudaSuccess) {
             p.ms[t.category] += ms;
-            auto &op = p.byOp[opName(t.op) + (t.detail.empty() ? "" : " [" + t.detail + "]")];
+            auto &op
+                = p.byOp[opName(t.op) + t.suffix + (t.detail.empty() ? "" : " [" + t.detail + "]")];
             op.ms += ms;
             ++op.calls;
             op.bytes += t.bytes;
@@ -1058,11 +1068,13 @@ Result<bool> CudaExecutor::gateMoeOnDevice(const LinearWeight &gate,
     return moeOnDevice(job, &*g, first);
 }
 
-std::optional<kernels::mhc_chain_prologue> CudaExecutor::chainPrologue(const MhcPostPreOp *first)
+std::optional<kernels::mhc_chain_prologue> CudaExecutor::chainPrologue(const MhcPostPreOp *first,
+                                                                       int rows)
 {
-    // As mhcPostPreNorm()'s one launch: its counters, up to kMhcCounterTokens tokens.
+    // As mhcPostPreNorm()'s one launch: its counters, up to kMhcCounterTokens tokens; a token a
+    // row of the chain (linear_group.h).
     if (!first || !m_mhcChain || !m_mhcPostPre || !m_mhcCounters
-        || first->pre.tokens > kMhcCounterTokens)
+        || first->pre.tokens > kMhcCounterTokens || first->pre.tokens != rows)
         return std::nullopt;
     kernels::mhc_chain_prologue m;
     m.post = first->post;
@@ -1133,9 +1145,14 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job,
           && kernels::linear_experts_ffn_gemv_fits(routedParams(e0.w2, job.x, nullptr), downF);
     FATHOM_TRY_ASSIGN(Buffer<float> ys,
                       Buffer<float>::make(*this, static_cast<int64_t>(N) * d, "shared expert out"));
-    // mhcchain: first runs here (before the profile's bracket of this op) unless the chain
-    // below may take it; where that chain does not, it runs before the gate's launch.
-    if (!fused || !m_moeChain || !m_gemvChains || !gate || !chainPrologue(first))
+    // mhcchain: first as the MoE chain's first phase (built once, here), before the gate: only
+    // with the gate in the chain (else the gate's own launch reads u first). It runs here
+    // (before the profile's bracket of this op) unless the chain below may take it; where that
+    // chain does not, it runs before the gate's launch.
+    std::optional<kernels::mhc_chain_prologue> pro = fused && m_moeChain && m_gemvChains && gate
+                                                         ? chainPrologue(first, N)
+                                                         : std::nullopt;
+    if (!pro)
         FATHOM_TRY(runFirst(first));
     if (!fused) {
         // The shared expert first, as expertFfn does it (its own profiling bracket).
@@ -1288,20 +1305,21 @@ Result<bool> CudaExecutor::moeOnDevice(const MoeDeviceJob &job,
                 // columns may be asked of L2 there (the launch asks only after a gate phase).
                 up.f.prefetch_routed = m_moePrefetch ? 1 : 0;
                 // A tensor-core chain's gate needs the pipelined GEMV (FATHOM_CUDA_GEMV_PIPELINE=0
-                // leaves it to its own launch, the halves still chained).
-                if (kernels::linear_moe_chain_gemv_fits(&cg, up, down))
+                // leaves it to its own launch, the halves still chained). Asked once, with the
+                // mHC phase where there is one: the phase refuses nothing but bad arguments
+                // (chainPrologue matched its tokens to the rows), which its own launch
+                // (runFirst below) reports as well.
+                if (kernels::linear_moe_chain_gemv_fits(&cg, up, down, pro ? &*pro : nullptr))
                     chainGate = &cg;
             }
             chained = chainGate || kernels::linear_moe_chain_gemv_fits(nullptr, up, down);
         }
-        // mhcchain: the mHC post + pre as the chain's first phase, before the gate; only with
-        // the gate in the chain (else the gate's own launch reads u first).
-        std::optional<kernels::mhc_chain_prologue> pro = chainGate ? chainPrologue(first)
-                                                                   : std::nullopt;
-        if (pro && !kernels::linear_moe_chain_gemv_fits(chainGate, up, down, &*pro))
+        if (!chainGate)
             pro.reset();
-        if (pro)
+        if (pro) {
             first = nullptr;
+            timer.suffix("+mhc");
+        }
         FATHOM_TRY(runFirst(first));
         if (gate && !chainGate)
             FATHOM_TRY(launchGate());
@@ -2067,16 +2085,18 @@ Result<void> CudaExecutor::linearChain(int m,
         });
         phases[s].y_scales = scaled ? scales[s].data() : nullptr;
     }
-    if (!kernels::linear_chain_gemv_fits(phases, count))
+    // mhcchain: first as the chain's first phase where the chains may take it, else its own
+    // launch before. Asked once, with the phase: it refuses nothing but bad arguments
+    // (chainPrologue matched its tokens to the rows), which its own launch reports as well.
+    std::optional<kernels::mhc_chain_prologue> pro = chainPrologue(first, m);
+    if (!kernels::linear_chain_gemv_fits(phases, count, pro ? &*pro : nullptr))
         return Executor::linearChain(m, steps, first);
-    // mhcchain: first as the chain's first phase where it fits, else its own launch before.
-    std::optional<kernels::mhc_chain_prologue> pro = chainPrologue(first);
-    if (pro && !kernels::linear_chain_gemv_fits(phases, count, &*pro))
-        pro.reset();
     if (pro)
         first = nullptr;
     FATHOM_TRY(runFirst(first));
     CudaOpTimer timer(*this, "gemm");
+    if (pro)
+        timer.suffix("+mhc");
     for (int s = 0; s < count; ++s)
         for (size_t i = 0; i < steps[s].jobs.size(); ++i) {
             const LinearWeight &w = *steps[s].jobs[i].w;

@@ -452,9 +452,10 @@ private:
     struct Timed
     {
         const char *category;
-        const char *op;     // the CudaExecutor member that launched it (std::source_location)
-        std::string detail; // what it ran on (weight names), where the member says
-        double bytes = 0;   // weight bytes it read, where known
+        const char *op;          // the CudaExecutor member that launched it (std::source_location)
+        std::string detail;      // what it ran on (weight names), where the member says
+        const char *suffix = ""; // of the op's name ("+mhc": a chain's folded mHC phase)
+        double bytes = 0;        // weight bytes it read, where known
         void *start = nullptr, *stop = nullptr; // cudaEvent_t
     };
     std::vector<Timed> m_timed;
@@ -514,7 +515,7 @@ private:
     bool m_moeCombineFused = true;
     bool m_moePrefetch = true; // moeprefetch: FATHOM_CUDA_MOE_PREFETCH
     bool m_moeChain = true;    // moechain: FATHOM_CUDA_MOE_CHAIN (with the GEMV chains' barrier)
-    bool m_mhcChain = true;    // mhcchain: FATHOM_CUDA_MHC_CHAIN (into the chains above)
+    bool m_mhcChain = true;    // mhcchain: FATHOM_CUDA_MHC_CHAIN and _MHC_FAST (into the chains)
     bool m_gateRouteFused = true; // gate: FATHOM_CUDA_GATE_ROUTE_FUSED
     bool m_indexerFused = true;   // idxchain: FATHOM_CUDA_INDEXER_FUSED
     bool m_idxTopkFused = true;   // idxtopk: FATHOM_CUDA_IDX_TOPK_FUSED
@@ -712,10 +713,11 @@ private:
     Result<bool> moeOnDevice(const MoeDeviceJob &job,
                              const MoeGate *gate,
                              const MhcPostPreOp *first = nullptr);
-    // mhcchain: a chain's mHC phase for `first` on the device's pointers where the chains may
-    // take it (the switch, the fused post + pre's counters), else nullopt; runFirst() runs it as
-    // its own op (mhcPostPreNorm) and clears it (nothing when nullptr).
-    std::optional<kernels::mhc_chain_prologue> chainPrologue(const MhcPostPreOp *first);
+    // mhcchain: a chain's mHC phase for `first` on the device's pointers where a chain of `rows`
+    // rows may take it (the switches, the fused post + pre's counters, a token a row), else
+    // nullopt; runFirst() runs it as its own op (mhcPostPreNorm) and clears it (nothing when
+    // nullptr).
+    std::optional<kernels::mhc_chain_prologue> chainPrologue(const MhcPostPreOp *first, int rows);
     Result<void> runFirst(const MhcPostPreOp *&first);
     // The job's expert table where moeOnDevice() has a path for the job, else nullptr (no side
     // effects).

@@ -1615,32 +1615,24 @@ __global__ void __launch_bounds__(k_threads) gate_route_kernel(gate_route_launch
                                         terms);
 }
 
-// L for the gate + routing launch (moe_gate_route_group_cuda's arguments, already checked), whether
-// its GEMV takes the pipeline, and its dynamic shared memory (the GEMV's or the grouping's).
-void build_gate(const linear_params &gate,
-                const MoeRouteParams &p,
-                int32_t *offsets,
-                int32_t *active,
-                int slots,
-                int32_t *src_row,
-                int32_t *slot_index,
-                int *counter,
-                gate_route_launch &L,
-                bool &pipe,
-                size_t &bytes)
+// L for the gate + routing launch (moe_gate_route_group_cuda's arguments as moe_chain_gate holds
+// them, already checked), whether its GEMV takes the pipeline, and its dynamic shared memory (the
+// GEMV's or the grouping's).
+void build_gate(const moe_chain_gate &g, gate_route_launch &L, bool &pipe, size_t &bytes)
 {
     std::memset(static_cast<void *>(&L), 0, sizeof L); // defined parameter bytes (graphs)
-    L.p = gate;
-    L.r = p;
-    L.offsets = offsets;
-    L.active = active;
-    L.src_row = src_row;
-    L.slot_index = slot_index;
-    L.counter = counter;
-    L.slots = slots;
-    L.cpw = columns_per_warp(gate.n);
-    pipe = use_pipeline(GemvKind::Bf16, gate.m, gate.k);
-    bytes = std::max(group_smem_bytes(p.n_experts), gemv_smem(GemvKind::Bf16, gate.m, gate.k, pipe));
+    L.p = g.gate;
+    L.r = g.route;
+    L.offsets = g.offsets;
+    L.active = g.active;
+    L.src_row = g.src_row;
+    L.slot_index = g.slot_index;
+    L.counter = g.counter;
+    L.slots = g.slots;
+    L.cpw = columns_per_warp(g.gate.n);
+    pipe = use_pipeline(GemvKind::Bf16, g.gate.m, g.gate.k);
+    bytes = std::max(group_smem_bytes(g.route.n_experts),
+                     gemv_smem(GemvKind::Bf16, g.gate.m, g.gate.k, pipe));
 }
 
 /*
@@ -2137,17 +2129,7 @@ Status linear_moe_chain_launch(const moe_chain_gate *gate,
             return Status::invalid("linear_moe_chain: the halves do not read the gate's grouping");
         bool gate_pipe = false;
         size_t gb = 0;
-        build_gate(gate->gate,
-                   gate->route,
-                   gate->offsets,
-                   gate->active,
-                   gate->slots,
-                   gate->src_row,
-                   gate->slot_index,
-                   gate->counter,
-                   ch.gate,
-                   gate_pipe,
-                   gb);
+        build_gate(*gate, ch.gate, gate_pipe, gb);
         if (gate_pipe != (pipe || tc))
             return Status::unsupported("linear_moe_chain: the gate takes another kernel");
         bytes = gb > bytes ? gb : bytes;
@@ -2248,10 +2230,19 @@ Status moe_gate_route_group_cuda(const linear_params &gate,
         return Status::success();
     if (!moe_gate_route_group_fits(gate, p))
         return Status::unsupported("moe_gate_route_group_cuda: shape not supported");
+    moe_chain_gate g;
+    g.gate = gate;
+    g.route = p;
+    g.offsets = offsets;
+    g.active = active;
+    g.src_row = src_row;
+    g.slot_index = slot_index;
+    g.counter = counter;
+    g.slots = slots;
     gate_route_launch L;
     bool pipe = false;
     size_t bytes = 0;
-    build_gate(gate, p, offsets, active, slots, src_row, slot_index, counter, L, pipe, bytes);
+    build_gate(g, L, pipe, bytes);
     void (*const kernel)(gate_route_launch)
         = pipe ? gate_route_kernel<GemvKind::Bf16, linear_accum::exact, true>
                : gate_route_kernel<GemvKind::Bf16, linear_accum::exact, false>;

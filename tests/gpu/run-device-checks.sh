@@ -315,8 +315,10 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
         # Since session 18 this also takes the MoE chain's gate apart (a tensor-core chain's gate
         # is the pipelined GEMV), and since session 19 with it the mHC post + pre before the MoE
         # (the MoE chain takes that phase only with its gate): two launches more a layer in this
-        # stage, ~6 us a layer to allow. The attention chain's mHC phase runs the fast mHC code
-        # whatever FATHOM_CUDA_MHC_FAST says (bench-mhcchain0 + this switch: the old code there).
+        # stage. Since session 20 FATHOM_CUDA_MHC_FAST=0 also keeps the mHC post + pre out of
+        # the attention's x -> cq chain (the chains' mHC phase has the fast code only; the
+        # switch now means the old code everywhere): three launches more a layer in all, ~9 us
+        # a layer to allow (tiny models, B=1, this stage's switches: 41 nodes, the default 30).
         stage bench-s12off 40 env FATHOM_CUDA_EXACT_LINEAR=0 FATHOM_CUDA_GEMV_PIPELINE=0 \
             FATHOM_CUDA_MHC_FAST=0 "$BIN/bench_cuda" "${BENCH[@]}" "${SHORT[@]}"
         # Session 17's cooperative GEMV chains off (the attention's projections of x and cq, wo_a

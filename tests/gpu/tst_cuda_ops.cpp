@@ -4055,9 +4055,123 @@ void expectMoeChainSame(const MoeChainBuffers &ref,
                + std::to_string(st[1]) + ", timed_out " + std::to_string(st[2]));
 }
 
+// The two FFN halves of a MoE chain.
+struct MoeChainHalves
+{
+    k::moe_chain_half up, down;
+};
+
+// A decode MoE wired as moeOnDevice puts it together, for the chain's checks (moechain,
+// mhcchain): E routed experts of `dev` (the shared expert apart) of rtype / stype, d wide, I
+// inner, N rows, top-K into `slots` slots, the SwiGLU limit; accum: the halves' (the gate's is
+// exact); combine: the w2 half sums into y (64 combine counters).
+struct MoeChainWiring
+{
+    const DeviceExperts &dev;
+    k::linear_weight_type rtype, stype;
+    k::linear_accum accum;
+    int N, E, K, slots, I, d;
+    float limit;
+    bool combine;
+
+    // The gate [E, d] (bf16 gw, bias) on rows x, writing o's logits, routing (forced ids where
+    // forced is set; the selection scores unless !scores) and grouping.
+    k::moe_chain_gate gate(MoeChainBuffers &o,
+                           const float *x,
+                           const uint16_t *gw,
+                           const float *bias,
+                           const int32_t *forced,
+                           bool scores) const
+    {
+        k::moe_chain_gate cg{};
+        cg.gate.x = x;
+        cg.gate.x_type = k::act_type::f32;
+        cg.gate.w = gw;
+        cg.gate.w_type = k::linear_weight_type::bf16;
+        cg.gate.y = o.logits.get();
+        cg.gate.y_type = k::act_type::f32;
+        cg.gate.m = N;
+        cg.gate.n = E;
+        cg.gate.k = d;
+        cg.gate.accum = k::linear_accum::exact;
+        cg.route.logits = o.logits.get();
+        cg.route.bias = bias;
+        cg.route.forced_ids = forced;
+        cg.route.select_scores = scores ? o.sel.get() : nullptr;
+        cg.route.ids = o.ids.get();
+        cg.route.weights = o.weights.get();
+        cg.route.tokens = N;
+        cg.route.n_experts = E;
+        cg.route.topk = K;
+        cg.route.route_scale = 1.5f;
+        cg.offsets = o.off.get();
+        cg.active = o.act.get();
+        cg.src_row = o.src.get();
+        cg.slot_index = o.slot.get();
+        cg.counter = o.counter.get();
+        cg.slots = slots;
+        return cg;
+    }
+
+    // The halves on rows x (moeOnDevice's wiring): outputs in o, routing and grouping from r;
+    // prefetch: every L2 prefetch flag on (hints: the same bits).
+    MoeChainHalves halves(MoeChainBuffers &o,
+                          const MoeChainBuffers &r,
+                          const float *x,
+                          bool prefetch) const
+    {
+        auto params = [&](k::linear_weight_type t,
+                          int which,
+                          const void *w,
+                          const void *sc,
+                          const float *xin,
+                          float *y) {
+            return expertLinear(t, which, d, I, N, w, sc, xin, y, accum);
+        };
+        const void *const *tab = dev.tab();
+        MoeChainHalves h;
+        for (int which : {0, 1}) {
+            k::expert_group &g = which == 0 ? h.up.g : h.down.g;
+            g.offsets = r.off.get();
+            g.active = r.act.get();
+            g.slots = slots;
+            g.n_experts = E;
+            g.w_table = tab + static_cast<size_t>(which) * E;
+            g.scale_table = reinterpret_cast<const uint8_t *const *>(
+                tab + static_cast<size_t>(3 + which) * E);
+        }
+        h.up.base = params(rtype, 0, dev.table[0], dev.table[3 * E], x, o.g.get());
+        h.up.f.w3_table = tab + static_cast<size_t>(2) * E;
+        h.up.f.scale3_table = reinterpret_cast<const uint8_t *const *>(
+            tab + static_cast<size_t>(5) * E);
+        h.up.f.row_weights = r.weights.get();
+        h.up.f.limit = limit;
+        h.up.f.swiglu = 1;
+        h.up.f.shared = params(stype, 0, dev.sharedW[0], dev.sharedS[0], x, o.hs.get());
+        h.up.f.shared_w3 = dev.sharedW[2];
+        h.up.f.shared_scale3 = static_cast<const uint8_t *>(dev.sharedS[2]);
+        h.up.f.x_rows = r.src.get();
+        h.up.f.slot_index = r.slot.get();
+        h.down.base = params(rtype, 1, dev.table[E], dev.table[4 * E], o.g.get(), o.yr.get());
+        h.down.f.shared = params(stype, 1, dev.sharedW[1], dev.sharedS[1], o.hs.get(), o.ys.get());
+        h.down.f.slot_index = r.slot.get();
+        h.down.f.y_by_slot = 1;
+        if (combine) {
+            h.down.f.combine_y = o.y.get();
+            h.down.f.combine_ids = r.ids.get();
+            h.down.f.combine_counters = o.cnt.get();
+            h.down.f.combine_k = K;
+            h.down.f.combine_counter_count = 64;
+        }
+        if (prefetch)
+            h.up.f.prefetch_shared = h.up.f.prefetch_routed = h.down.f.prefetch_shared
+                = h.down.f.prefetch_routed = 1;
+        return h;
+    }
+};
+
 void testMoeChainCase(const MoeChainCase &c)
 {
-    using W = k::linear_weight_type;
     const int E = 32, d = 256, I = c.I, N = c.rows, K = c.topk, NK = N * K;
     const int slots = std::min(E, NK);
     const float limit = 3.0f;
@@ -4090,93 +4204,22 @@ void testMoeChainCase(const MoeChainCase &c)
         for (int w = 0; w < 3; ++w)
             hw[e][w] = randomWeight(e < E ? c.rtype : c.stype, w == 1 ? d : I, w == 1 ? I : d);
     const DeviceExperts dev(hw);
-    const std::vector<const void *> &table = dev.table;
-    const void *const *sharedW = dev.sharedW, *const *sharedS = dev.sharedS;
-    const void *const *tab = dev.tab();
     Dev<uint16_t> dgw(gwb);
     Dev<float> dx(x), dbias(bias);
     Dev<int32_t> dfids(fids);
+    const MoeChainWiring
+        wiring{dev, c.rtype, c.stype, c.accum, N, E, K, slots, I, d, limit, c.combine};
 
     // u: the separate launches; ch: the chain's. Two-phase chains read u's routing and grouping.
     MoeChainBuffers u(N, E, K, slots, I, d), ch(N, E, K, slots, I, d);
-    auto gateOf = [&](MoeChainBuffers &b, k::linear_params &g, k::MoeRouteParams &r) {
-        g = k::linear_params{};
-        g.x = dx.get();
-        g.x_type = k::act_type::f32;
-        g.w = dgw.get();
-        g.w_type = W::bf16;
-        g.y = b.logits.get();
-        g.y_type = k::act_type::f32;
-        g.m = N;
-        g.n = E;
-        g.k = d;
-        g.accum = k::linear_accum::exact;
-        r = k::MoeRouteParams{};
-        r.logits = b.logits.get();
-        r.bias = dbias.get();
-        r.forced_ids = c.forced ? dfids.get() : nullptr;
-        r.select_scores = c.noScores ? nullptr : b.sel.get();
-        r.ids = b.ids.get();
-        r.weights = b.weights.get();
-        r.tokens = N;
-        r.n_experts = E;
-        r.topk = K;
-        r.route_scale = 1.5f;
-    };
-    auto params = [&](W t, int which, const void *w, const void *sc, const float *xin, float *y) {
-        return expertLinear(t, which, d, I, N, w, sc, xin, y, c.accum);
-    };
-    struct Halves
-    {
-        k::moe_chain_half up, down;
-    };
-    // The halves as moeOnDevice puts them together: outputs in o, routing and grouping from r.
-    auto halves = [&](MoeChainBuffers &o, MoeChainBuffers &r, bool prefetch) {
-        Halves h;
-        for (int which : {0, 1}) {
-            k::expert_group &g = which == 0 ? h.up.g : h.down.g;
-            g.offsets = r.off.get();
-            g.active = r.act.get();
-            g.slots = slots;
-            g.n_experts = E;
-            g.w_table = tab + static_cast<size_t>(which) * E;
-            g.scale_table = reinterpret_cast<const uint8_t *const *>(
-                tab + static_cast<size_t>(3 + which) * E);
-        }
-        h.up.base = params(c.rtype, 0, table[0], table[3 * E], dx.get(), o.g.get());
-        h.up.f.w3_table = tab + static_cast<size_t>(2) * E;
-        h.up.f.scale3_table = reinterpret_cast<const uint8_t *const *>(
-            tab + static_cast<size_t>(5) * E);
-        h.up.f.row_weights = r.weights.get();
-        h.up.f.limit = limit;
-        h.up.f.swiglu = 1;
-        h.up.f.shared = params(c.stype, 0, sharedW[0], sharedS[0], dx.get(), o.hs.get());
-        h.up.f.shared_w3 = sharedW[2];
-        h.up.f.shared_scale3 = static_cast<const uint8_t *>(sharedS[2]);
-        h.up.f.x_rows = r.src.get();
-        h.up.f.slot_index = r.slot.get();
-        h.down.base = params(c.rtype, 1, table[E], table[4 * E], o.g.get(), o.yr.get());
-        h.down.f.shared = params(c.stype, 1, sharedW[1], sharedS[1], o.hs.get(), o.ys.get());
-        h.down.f.slot_index = r.slot.get();
-        h.down.f.y_by_slot = 1;
-        if (c.combine) {
-            h.down.f.combine_y = o.y.get();
-            h.down.f.combine_ids = r.ids.get();
-            h.down.f.combine_counters = o.cnt.get();
-            h.down.f.combine_k = K;
-            h.down.f.combine_counter_count = 64;
-        }
-        if (prefetch)
-            h.up.f.prefetch_shared = h.up.f.prefetch_routed = h.down.f.prefetch_shared
-                = h.down.f.prefetch_routed = 1;
-        return h;
-    };
-
-    // The separate launches.
-    k::linear_params gu, gc;
-    k::MoeRouteParams ru, rc;
-    gateOf(u, gu, ru);
-    gateOf(ch, gc, rc);
+    // The separate launches (u's gate; the chain's, cg, writes ch).
+    const int32_t *forced = c.forced ? dfids.get() : nullptr;
+    const k::moe_chain_gate gateU
+        = wiring.gate(u, dx.get(), dgw.get(), dbias.get(), forced, !c.noScores);
+    const k::moe_chain_gate cg
+        = wiring.gate(ch, dx.get(), dgw.get(), dbias.get(), forced, !c.noScores);
+    const k::linear_params &gu = gateU.gate;
+    const k::MoeRouteParams &ru = gateU.route;
     bool ok = true;
     if (c.gate == 0)
         ok = statusOk(k::linear_cuda(gu, nullptr), name.c_str())
@@ -4203,7 +4246,7 @@ void testMoeChainCase(const MoeChainCase &c)
                                                    u.counter.get(),
                                                    nullptr),
                       name.c_str());
-    const Halves hu = halves(u, u, false);
+    const MoeChainHalves hu = wiring.halves(u, u, dx.get(), false);
     ok = ok
          && statusOk(k::linear_experts_ffn_gemv_cuda(hu.up.base, hu.up.g, hu.up.f, nullptr),
                      name.c_str())
@@ -4284,16 +4327,7 @@ void testMoeChainCase(const MoeChainCase &c)
 
     // The chain.
     MoeChainBuffers &routing = c.gate == 1 ? ch : u;
-    const Halves hc = halves(ch, routing, c.prefetch);
-    k::moe_chain_gate cg;
-    cg.gate = gc;
-    cg.route = rc;
-    cg.offsets = ch.off.get();
-    cg.active = ch.act.get();
-    cg.src_row = ch.src.get();
-    cg.slot_index = ch.slot.get();
-    cg.counter = ch.counter.get();
-    cg.slots = slots;
+    const MoeChainHalves hc = wiring.halves(ch, routing, dx.get(), c.prefetch);
     const k::moe_chain_gate *gp = c.gate == 1 ? &cg : nullptr;
     Dev<uint32_t> state(4);
     cudaMemset(state.get(), 0, 16);
@@ -4349,7 +4383,7 @@ void testMoeChainCase(const MoeChainCase &c)
                && k::linear_moe_chain_gemv_cuda(&other, hc.up, hc.down, state.get(), nullptr).code
                       == k::StatusCode::InvalidArgument,
            name + ": refuses a gate whose grouping the halves do not read");
-    const Halves h1 = halves(ch, ch, false);
+    const MoeChainHalves h1 = wiring.halves(ch, ch, dx.get(), false);
     report(k::linear_moe_chain_gemv_cuda(&cg, h1.up, h1.down, nullptr, nullptr).code
                == k::StatusCode::InvalidArgument,
            name + ": refuses a launch without a barrier state");
@@ -4360,7 +4394,7 @@ void testMoeChainCase(const MoeChainCase &c)
                       == k::StatusCode::Unsupported,
            name + ": refuses a gate off exact accumulation");
     if (tc) {
-        Halves mixed = h1;
+        MoeChainHalves mixed = h1;
         mixed.up.base.accum = mixed.up.f.shared.accum = k::linear_accum::exact;
         report(!k::linear_moe_chain_gemv_fits(&cg, mixed.up, mixed.down)
                    && k::linear_moe_chain_gemv_cuda(&cg, mixed.up, mixed.down, state.get(), nullptr)
@@ -4851,8 +4885,6 @@ void testMhcGemvChainCase(
            name + ": the refusals launched nothing (counters at 0, barrier state unchanged)");
 }
 
-// Poison (NaN / -1 bytes) a MoeChainBuffers' outputs of N rows, E experts, top-K, `slots` slots,
-// I and d wide (each run of a chain must write them all again).
 // mhcchain on the MoE chain (linear_moe_chain_gemv_cuda): (A) the chain with the mHC phase
 // against (B) mhc_post_pre_norm_cuda alone followed by the chain without it, every output bit for
 // bit: the mHC's, the gate's logits, selection scores, ids, weights and grouping, the halves'
@@ -4903,95 +4935,19 @@ void testMhcMoeChainCase(const MhcMoeCase &c)
         for (int w = 0; w < 3; ++w)
             hw[e][w] = randomWeight(e < E ? c.rtype : c.stype, w == 1 ? d : I, w == 1 ? I : d);
     const DeviceExperts dev(hw);
-    const void *const *tab = dev.tab();
     Dev<uint16_t> dgw(gwb);
     Dev<float> dbias(bias);
     MoeChainBuffers a(N, E, K, slots, I, d), b(N, E, K, slots, I, d);
-
-    // The gate on rows x writing o (its routing and grouping).
-    auto gateOf = [&](MoeChainBuffers &o, const float *x) {
-        k::moe_chain_gate cg;
-        cg.gate.x = x;
-        cg.gate.x_type = k::act_type::f32;
-        cg.gate.w = dgw.get();
-        cg.gate.w_type = W::bf16;
-        cg.gate.y = o.logits.get();
-        cg.gate.y_type = k::act_type::f32;
-        cg.gate.m = N;
-        cg.gate.n = E;
-        cg.gate.k = d;
-        cg.gate.accum = k::linear_accum::exact;
-        cg.route.logits = o.logits.get();
-        cg.route.bias = dbias.get();
-        cg.route.select_scores = o.sel.get();
-        cg.route.ids = o.ids.get();
-        cg.route.weights = o.weights.get();
-        cg.route.tokens = N;
-        cg.route.n_experts = E;
-        cg.route.topk = K;
-        cg.route.route_scale = 1.5f;
-        cg.offsets = o.off.get();
-        cg.active = o.act.get();
-        cg.src_row = o.src.get();
-        cg.slot_index = o.slot.get();
-        cg.counter = o.counter.get();
-        cg.slots = slots;
-        return cg;
-    };
-    auto params = [&](W t, int which, const void *w, const void *sc, const float *xin, float *y) {
-        return expertLinear(t, which, d, I, N, w, sc, xin, y, c.accum);
-    };
-    struct Halves
-    {
-        k::moe_chain_half up, down;
-    };
-    // The halves on rows x: outputs in o, routing and grouping from r (moeOnDevice's wiring).
-    auto halves = [&](MoeChainBuffers &o, MoeChainBuffers &r, const float *x) {
-        Halves h;
-        for (int which : {0, 1}) {
-            k::expert_group &g = which == 0 ? h.up.g : h.down.g;
-            g.offsets = r.off.get();
-            g.active = r.act.get();
-            g.slots = slots;
-            g.n_experts = E;
-            g.w_table = tab + static_cast<size_t>(which) * E;
-            g.scale_table = reinterpret_cast<const uint8_t *const *>(
-                tab + static_cast<size_t>(3 + which) * E);
-        }
-        h.up.base = params(c.rtype, 0, dev.table[0], dev.table[3 * E], x, o.g.get());
-        h.up.f.w3_table = tab + static_cast<size_t>(2) * E;
-        h.up.f.scale3_table = reinterpret_cast<const uint8_t *const *>(
-            tab + static_cast<size_t>(5) * E);
-        h.up.f.row_weights = r.weights.get();
-        h.up.f.limit = limit;
-        h.up.f.swiglu = 1;
-        h.up.f.shared = params(c.stype, 0, dev.sharedW[0], dev.sharedS[0], x, o.hs.get());
-        h.up.f.shared_w3 = dev.sharedW[2];
-        h.up.f.shared_scale3 = static_cast<const uint8_t *>(dev.sharedS[2]);
-        h.up.f.x_rows = r.src.get();
-        h.up.f.slot_index = r.slot.get();
-        h.down.base = params(c.rtype, 1, dev.table[E], dev.table[4 * E], o.g.get(), o.yr.get());
-        const void *sw2 = dev.sharedW[1], *ss2 = dev.sharedS[1];
-        h.down.f.shared = params(c.stype, 1, sw2, ss2, o.hs.get(), o.ys.get());
-        h.down.f.slot_index = r.slot.get();
-        h.down.f.y_by_slot = 1;
-        if (c.combine) {
-            h.down.f.combine_y = o.y.get();
-            h.down.f.combine_ids = r.ids.get();
-            h.down.f.combine_counters = o.cnt.get();
-            h.down.f.combine_k = K;
-            h.down.f.combine_counter_count = 64;
-        }
-        if (c.prefetch)
-            h.up.f.prefetch_shared = h.up.f.prefetch_routed = h.down.f.prefetch_shared
-                = h.down.f.prefetch_routed = 1;
-        return h;
-    };
+    const MoeChainWiring
+        wiring{dev, c.rtype, c.stype, c.accum, N, E, K, slots, I, d, limit, c.combine};
 
     const k::mhc_chain_prologue pa = mhcPrologue(in, ma), pb = mhcPrologue(in, mb);
-    const k::moe_chain_gate gb = gateOf(b, mb.u.get()), ga = gateOf(a, ma.u.get());
+    // The gate on (B)'s / (A)'s u.
+    const k::moe_chain_gate gb = wiring.gate(b, mb.u.get(), dgw.get(), dbias.get(), nullptr, true),
+                            ga = wiring.gate(a, ma.u.get(), dgw.get(), dbias.get(), nullptr, true);
     // Without the gate both chains read the grouping of (B)'s u.
-    const Halves hb = halves(b, b, mb.u.get()), ha = halves(a, c.gate ? a : b, ma.u.get());
+    const MoeChainHalves hb = wiring.halves(b, b, mb.u.get(), c.prefetch),
+                         ha = wiring.halves(a, c.gate ? a : b, ma.u.get(), c.prefetch);
     const k::moe_chain_gate *gpa = c.gate ? &ga : nullptr, *gpb = c.gate ? &gb : nullptr;
     Dev<uint32_t> sa(4), sb(4);
     cudaMemset(sa.get(), 0, 16);

@@ -272,25 +272,102 @@ void init_block(Block &b)
 // can go on; Failed: an error was reported (the block is abandoned).
 enum class Run { Done, Parked, Failed };
 
+bool shuffle_seed(const char *env, unsigned long long &seed);
+
+// FATHOM_EMU_THREAD_ORDER (read once): the order run_block runs a block's Ready fibers in, each
+// round (every Ready fiber once, to its next synchronisation point; then the warp operations whose
+// warps have all arrived are released). forward (the default): 0 .. n-1; reverse: n-1 .. 0;
+// shuffle[:seed]: a fresh permutation each round, and at the block's start, each __syncthreads
+// release and each resume from a grid barrier every warp is drawn early or late (one half each):
+// a late warp's fibers run only in rounds where no early fiber is Ready, so an early warp runs
+// through all its warp operations up to the next __syncthreads (or its end, or a grid barrier)
+// before a late warp starts the same stretch. Between two sync points a thread's code still runs
+// in one piece; the release of warp operations, warpgroup collectives and barriers is unchanged.
+struct ThreadOrder
+{
+    enum Kind { Forward, Reverse, Shuffle } kind = Forward;
+    std::mt19937_64 rng;
+    std::vector<int> perm;           // the round's order (shuffle), reused
+    std::vector<unsigned char> late; // per warp (shuffle), reused
+};
+
+ThreadOrder &thread_order()
+{
+    static ThreadOrder o = [] {
+        ThreadOrder t;
+        const char *env = std::getenv("FATHOM_EMU_THREAD_ORDER");
+        if (!env || !*env || std::strcmp(env, "forward") == 0)
+            return t;
+        if (std::strcmp(env, "reverse") == 0) {
+            t.kind = ThreadOrder::Reverse;
+            std::fprintf(stderr, "cuda emulation: threads in reverse order\n");
+            return t;
+        }
+        if (unsigned long long seed = 0; shuffle_seed(env, seed)) {
+            t.kind = ThreadOrder::Shuffle;
+            t.rng.seed(seed);
+            std::fprintf(stderr,
+                         "cuda emulation: threads in shuffled order "
+                         "(FATHOM_EMU_THREAD_ORDER=shuffle:%llu repeats it)\n",
+                         seed);
+            return t;
+        }
+        std::fprintf(stderr,
+                     "cuda emulation: FATHOM_EMU_THREAD_ORDER=%s not understood "
+                     "(forward, reverse, shuffle[:seed]); forward\n",
+                     env);
+        return t;
+    }();
+    return o;
+}
+
+// Shuffle: draws each warp early or late for the block's next stretch between sync points.
+void draw_late(ThreadOrder &o, int warps)
+{
+    o.late.resize(static_cast<size_t>(warps));
+    for (int w = 0; w < warps; w += 64) {
+        const uint64_t bits = o.rng();
+        for (int k = 0; k < 64 && w + k < warps; ++k)
+            o.late[w + k] = (bits >> k) & 1u;
+    }
+}
+
 // Runs the block's fibers until it is done, parked or failed (g_block = &b).
 Run run_block(Block &b)
 {
     const int n = static_cast<int>(b.fibers.size());
     const int warps = (n + 31) / 32;
-    for (;;) {
-        bool ran = false;
-        for (int i = 0; i < n; ++i) {
-            if (b.fibers[i].state != State::Ready)
-                continue;
-            b.cur = i;
+    ThreadOrder &order = thread_order();
+    const auto step = [&b](int i) {
+        b.cur = i;
 #ifdef FATHOM_EMU_FAST_SWITCH
-            fathom_emu_switch(&b.sched_sp, b.fibers[i].sp);
+        fathom_emu_switch(&b.sched_sp, b.fibers[i].sp);
 #else
-            swapcontext(&b.sched, &b.fibers[i].ctx);
+        swapcontext(&b.sched, &b.fibers[i].ctx);
 #endif
-            ran = true;
+    };
+    if (order.kind == ThreadOrder::Shuffle)
+        draw_late(order, warps);
+    for (;;) {
+        if (order.kind == ThreadOrder::Forward) {
+            for (int i = 0; i < n; ++i)
+                if (b.fibers[i].state == State::Ready)
+                    step(i);
+        } else if (order.kind == ThreadOrder::Reverse) {
+            for (int i = n - 1; i >= 0; --i)
+                if (b.fibers[i].state == State::Ready)
+                    step(i);
+        } else {
+            order.perm.resize(static_cast<size_t>(n));
+            std::iota(order.perm.begin(), order.perm.end(), 0);
+            std::shuffle(order.perm.begin(), order.perm.end(), order.rng);
+            bool early = false; // an early warp's fiber is Ready: the late ones wait this round
+            for (int i = 0; i < n && !early; ++i)
+                early = b.fibers[i].state == State::Ready && !order.late[i / 32];
+            for (int i : order.perm)
+                if (b.fibers[i].state == State::Ready && !(early && order.late[i / 32]))
+                    step(i);
         }
-        (void) ran;
         // Warp operations whose whole warp has arrived.
         bool released = false;
         for (int w = 0; w < warps; ++w) {
@@ -386,12 +463,15 @@ Run run_block(Block &b)
         }
         if (released)
             continue;
-        int done = 0, barrier = 0, spin = 0;
+        int done = 0, barrier = 0, spin = 0, ready = 0;
         for (const Fiber &f : b.fibers) {
             done += f.state == State::Done;
             barrier += f.state == State::AtBarrier;
             spin += f.state == State::Spin;
+            ready += f.state == State::Ready;
         }
+        if (ready != 0)
+            continue; // late warps held back this round (shuffle)
         if (done == n)
             return Run::Done;
         if (done + barrier == n) {
@@ -404,6 +484,8 @@ Run run_block(Block &b)
                 b.async_smem = b.smem;
                 b.proxy_fence_pending = false;
             }
+            if (order.kind == ThreadOrder::Shuffle)
+                draw_late(order, warps);
             continue;
         }
         if (spin != 0)

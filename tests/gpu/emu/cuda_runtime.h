@@ -13,11 +13,26 @@
   calling thread. A fiber runs until it reaches a synchronisation point: __syncthreads() waits
   for every thread of the block that has not exited, a warp operation (__shfl_*_sync,
   __syncwarp) waits for all 32 lanes of its warp and then exchanges values exactly as the
-  hardware does. Warp operations reached by only part of a
-  warp (divergence, early exit) are reported as errors, so a kernel that would be undefined on
-  the device fails here too. Dynamic shared memory starts every block filled with 0xFF bytes
-  (NaN for floats), so reads of unwritten shared memory show up; static __shared__ arrays are
-  zero-initialised once and keep their values between blocks.
+  hardware does. Warp operations reached by only part of a warp (divergence, early exit) are
+  reported as errors, so a kernel that would be undefined on the device fails here too. Dynamic
+  shared memory starts every block filled with 0xFF bytes (NaN for floats), so reads of unwritten
+  shared memory show up; static __shared__ arrays are zero-initialised once and keep their
+  values between blocks.
+
+  Thread order. A block's fibers run in rounds: each runnable fiber once, to its next
+  synchronisation point; then the warp operations whose warps have all arrived are released (a
+  __syncthreads once no fiber can run). FATHOM_EMU_THREAD_ORDER (read once) sets a round's
+  order: forward (the default; thread 0 first), reverse (the highest thread first) or
+  shuffle[:seed] (a fresh permutation per round from one generator seeded once, the seed printed;
+  and at a block's start, at each __syncthreads release and at each resume from a grid barrier
+  every warp is drawn early or late, one half each: a late warp runs only in rounds where no
+  early fiber can, so an early warp runs through all its warp operations up to its next
+  __syncthreads, grid barrier or end before a late warp starts that stretch). Forward hides a
+  missing barrier wherever the lower thread's access comes first in the intended order (its
+  store, then a higher thread's read); reverse shows those. A thread that would run several warp
+  operations ahead of another (a read in one stretch, another warp's store after a few shuffles)
+  is reordered only by shuffle's late warps. Releases of warp operations, warpgroup collectives
+  and barriers are the same in every order.
 
   Cooperative launches (grid barriers: kernels/cuda/cuda_common.cuh grid_barrier). A thread that
   spins at a grid barrier calls emu::grid_spin(); its block is then parked, whole (its fibers,
@@ -66,12 +81,16 @@
   point into a range registered with emu::register_host_range() (the model's host tensors, which
   a kernel must never see).
 
-  Not modelled: memory races between threads (fibers never interleave between sync points;
-  blocks interleave only at grid barriers, and memory is coherent: a missing fence or an
-  L1-cached read of another block's stores passes here in any block order; a grid barrier's
-  acquire and fences are no-ops here), the real occupancy calculator (blocks_per_sm is a model:
-  registers and static shared memory not counted), device math accuracy (the host's libm is
-  used), timing. Only for tests.
+  Not modelled: memory races between threads in full. A thread's code between two sync points
+  runs in one piece, so only the order of whole stretches varies: a race inside one stretch
+  (two threads' read-modify-write of one word without an atomic) passes; lanes of one warp meet
+  at every warp operation, so a __shfl_*_sync stands in for the __syncwarp that orders memory on
+  the device (independent thread scheduling); the thread orders sample interleavings, they do not
+  prove their absence (no happens-before check). Blocks interleave only at grid barriers, and
+  memory is coherent: a missing fence or an L1-cached read of another block's stores passes here
+  in any block order; a grid barrier's acquire and fences are no-ops here. Also not modelled: the
+  real occupancy calculator (blocks_per_sm is a model: registers and static shared memory not
+  counted), device math accuracy (the host's libm is used), timing. Only for tests.
 */
 
 #define FATHOM_CUDA_EMULATION 1

@@ -272,7 +272,13 @@ void init_block(Block &b)
 // can go on; Failed: an error was reported (the block is abandoned).
 enum class Run { Done, Parked, Failed };
 
-bool shuffle_seed(const char *env, unsigned long long &seed);
+// forward, reverse or shuffle[:seed]: the values of FATHOM_EMU_THREAD_ORDER and _BLOCK_ORDER.
+enum class Order { Forward, Reverse, Shuffle };
+
+// `var`'s order, read from the environment (unset or an unknown value: forward, the latter with
+// a message); reported on stderr unless forward, as the order of `what` ("threads", "blocks").
+// Shuffle seeds `rng` (a random seed where none is given; printed, so a run can be repeated).
+Order read_order(const char *var, const char *what, std::mt19937_64 &rng);
 
 // FATHOM_EMU_THREAD_ORDER (read once): the order run_block runs a block's Ready fibers in, each
 // round (every Ready fiber once, to its next synchronisation point; then the warp operations whose
@@ -285,7 +291,7 @@ bool shuffle_seed(const char *env, unsigned long long &seed);
 // in one piece; the release of warp operations, warpgroup collectives and barriers is unchanged.
 struct ThreadOrder
 {
-    enum Kind { Forward, Reverse, Shuffle } kind = Forward;
+    Order kind = Order::Forward;
     std::mt19937_64 rng;
     std::vector<int> perm;           // the round's order (shuffle), reused
     std::vector<unsigned char> late; // per warp (shuffle), reused
@@ -295,27 +301,7 @@ ThreadOrder &thread_order()
 {
     static ThreadOrder o = [] {
         ThreadOrder t;
-        const char *env = std::getenv("FATHOM_EMU_THREAD_ORDER");
-        if (!env || !*env || std::strcmp(env, "forward") == 0)
-            return t;
-        if (std::strcmp(env, "reverse") == 0) {
-            t.kind = ThreadOrder::Reverse;
-            std::fprintf(stderr, "cuda emulation: threads in reverse order\n");
-            return t;
-        }
-        if (unsigned long long seed = 0; shuffle_seed(env, seed)) {
-            t.kind = ThreadOrder::Shuffle;
-            t.rng.seed(seed);
-            std::fprintf(stderr,
-                         "cuda emulation: threads in shuffled order "
-                         "(FATHOM_EMU_THREAD_ORDER=shuffle:%llu repeats it)\n",
-                         seed);
-            return t;
-        }
-        std::fprintf(stderr,
-                     "cuda emulation: FATHOM_EMU_THREAD_ORDER=%s not understood "
-                     "(forward, reverse, shuffle[:seed]); forward\n",
-                     env);
+        t.kind = read_order("FATHOM_EMU_THREAD_ORDER", "threads", t.rng);
         return t;
     }();
     return o;
@@ -346,14 +332,14 @@ Run run_block(Block &b)
         swapcontext(&b.sched, &b.fibers[i].ctx);
 #endif
     };
-    if (order.kind == ThreadOrder::Shuffle)
+    if (order.kind == Order::Shuffle)
         draw_late(order, warps);
     for (;;) {
-        if (order.kind == ThreadOrder::Forward) {
+        if (order.kind == Order::Forward) {
             for (int i = 0; i < n; ++i)
                 if (b.fibers[i].state == State::Ready)
                     step(i);
-        } else if (order.kind == ThreadOrder::Reverse) {
+        } else if (order.kind == Order::Reverse) {
             for (int i = n - 1; i >= 0; --i)
                 if (b.fibers[i].state == State::Ready)
                     step(i);
@@ -484,7 +470,7 @@ Run run_block(Block &b)
                 b.async_smem = b.smem;
                 b.proxy_fence_pending = false;
             }
-            if (order.kind == ThreadOrder::Shuffle)
+            if (order.kind == Order::Shuffle)
                 draw_late(order, warps);
             continue;
         }
@@ -684,36 +670,42 @@ bool shuffle_seed(const char *env, unsigned long long &seed)
 
 struct BlockOrder
 {
-    enum Kind { Forward, Reverse, Shuffle } kind = Forward;
+    Order kind = Order::Forward;
     std::mt19937_64 rng;
     std::vector<uint32_t> perm;
 };
+
+Order read_order(const char *var, const char *what, std::mt19937_64 &rng)
+{
+    const char *env = std::getenv(var);
+    if (!env || !*env || std::strcmp(env, "forward") == 0)
+        return Order::Forward;
+    if (std::strcmp(env, "reverse") == 0) {
+        std::fprintf(stderr, "cuda emulation: %s in reverse order\n", what);
+        return Order::Reverse;
+    }
+    if (unsigned long long seed = 0; shuffle_seed(env, seed)) {
+        rng.seed(seed);
+        std::fprintf(stderr,
+                     "cuda emulation: %s in shuffled order (%s=shuffle:%llu repeats it)\n",
+                     what,
+                     var,
+                     seed);
+        return Order::Shuffle;
+    }
+    std::fprintf(stderr,
+                 "cuda emulation: %s=%s not understood (forward, reverse, shuffle[:seed]); "
+                 "forward\n",
+                 var,
+                 env);
+    return Order::Forward;
+}
 
 BlockOrder &block_order()
 {
     static BlockOrder o = [] {
         BlockOrder b;
-        const char *env = std::getenv("FATHOM_EMU_BLOCK_ORDER");
-        if (!env || !*env || std::strcmp(env, "forward") == 0)
-            return b;
-        if (std::strcmp(env, "reverse") == 0) {
-            b.kind = BlockOrder::Reverse;
-            std::fprintf(stderr, "cuda emulation: blocks in reverse order\n");
-            return b;
-        }
-        if (unsigned long long seed = 0; shuffle_seed(env, seed)) {
-            b.kind = BlockOrder::Shuffle;
-            b.rng.seed(seed);
-            std::fprintf(stderr,
-                         "cuda emulation: blocks in shuffled order "
-                         "(FATHOM_EMU_BLOCK_ORDER=shuffle:%llu repeats it)\n",
-                         seed);
-            return b;
-        }
-        std::fprintf(stderr,
-                     "cuda emulation: FATHOM_EMU_BLOCK_ORDER=%s not understood "
-                     "(forward, reverse, shuffle[:seed]); forward\n",
-                     env);
+        b.kind = read_order("FATHOM_EMU_BLOCK_ORDER", "blocks", b.rng);
         return b;
     }();
     return o;
@@ -806,7 +798,7 @@ void run_kernel(dim3 grid,
     g_pdlCounts.kernels += pdl;
     BlockOrder &order = block_order();
     const uint64_t nblocks = 1ull * grid.x * grid.y * grid.z;
-    if (order.kind == BlockOrder::Shuffle) {
+    if (order.kind == Order::Shuffle) {
         order.perm.resize(nblocks);
         std::iota(order.perm.begin(), order.perm.end(), 0u);
         std::shuffle(order.perm.begin(), order.perm.end(), order.rng);
@@ -817,7 +809,8 @@ void run_kernel(dim3 grid,
         if (parked.empty())
             return true;
         if (capacity == 0)
-            capacity = 1ull * blocks_per_sm(kernel, static_cast<int>(threads), smem) * emulated_sms();
+            capacity = 1ull * blocks_per_sm(kernel, static_cast<int>(threads), smem)
+                       * emulated_sms();
         return parked.size() < capacity;
     };
     // A block leaves the device: its PDL state kept, the device region open again.
@@ -832,9 +825,9 @@ void run_kernel(dim3 grid,
     uint64_t k = 0;
     for (;;) {
         for (; k < nblocks && room(); ++k) {
-            const uint64_t i = order.kind == BlockOrder::Forward   ? k
-                               : order.kind == BlockOrder::Reverse ? nblocks - 1 - k
-                                                                   : order.perm[k];
+            const uint64_t i = order.kind == Order::Forward   ? k
+                               : order.kind == Order::Reverse ? nblocks - 1 - k
+                                                              : order.perm[k];
             Block &b = *cur;
             g_block = &b;
             b.bid = dim3(static_cast<unsigned>(i % grid.x),
@@ -1744,7 +1737,7 @@ bool grid_spin()
 void grid_preempt()
 {
     BlockOrder &o = block_order();
-    if (o.kind != BlockOrder::Shuffle || g_spinFailed || !g_block || g_block->cur < 0
+    if (o.kind != Order::Shuffle || g_spinFailed || !g_block || g_block->cur < 0
         || g_block->fibers[g_block->cur].spun)
         return; // not inside a spin loop: a resume there must show whether the spinner spun again
     if (std::uniform_int_distribution<int>(0, 1)(o.rng) != 0) {

@@ -988,13 +988,15 @@ void decodeRoundTrips(Variant &v, CudaExecutor &gpu)
 // read-back and one wait (counted by the emulator's runtime under emulation, by the executor's
 // own statistics on a GPU). Also times both (on a GPU: the per-step overhead of a tiny model,
 // where the arithmetic is negligible; printed as a STEP line for run-device-checks.sh).
-void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
+// Returns the graph nodes of a recorded step closing no window (under emulation without the
+// test's poison memsets), -1 where there was none.
+long long decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
 {
     const ModelConfig &c = v.model->config();
     auto prompt = goldenInts(*v.expected, "prompt_tokens");
     if (!prompt) {
         check(false, v.name + " step graph: golden tensors missing");
-        return;
+        return -1;
     }
     const int S = static_cast<int>(v.expected->find("prompt_tokens")->dim(1));
     B = std::min(B, static_cast<int>(v.expected->find("prompt_tokens")->dim(0)));
@@ -1145,7 +1147,7 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
     gpu.setStepGraphs(was);
     if (!r) {
         check(false, v.name + " step graph: " + r.error().toString());
-        return;
+        return -1;
     }
     const CudaExecutor::StepStats after = gpu.stepStats();
     const V4Forward::ScriptStats scriptsAfter = fwd.scriptStats();
@@ -1327,7 +1329,67 @@ void decodeStepGraph(Variant &v, CudaExecutor &gpu, int B, int steps)
     for (int b = 0; b < B; ++b)
         statesEqual = statesEqual && eager[b] == graph[b];
     check(statesEqual, v.name + ": sequence states after graphed and eager decode are equal");
+#ifdef FATHOM_CUDA_EMULATION
+    return openCensus ? openCensus->production() : -1;
+#else
+    return openNodes;
+#endif
 }
+
+#ifdef FATHOM_CUDA_EMULATION
+// The mHC switches' launches (docs/perf/cuda.md, sessions 19-20): with the mHC post of one
+// sublayer and the pre + RMSNorm of the next folded into the next sublayer's first chain (the
+// attention's x -> cq chain, the MoE chain with its gate), a decode step has 2 launches a layer
+// fewer than with FATHOM_CUDA_MHC_CHAIN=0, less 1 (layer 0's attention has no post before it).
+// FATHOM_CUDA_MHC_FAST=0 asks for the previous mHC code, which the chains' phase does not have:
+// it keeps them out too. Each setting is its own executor (it reads the switches when created);
+// the other switches at their defaults (FATHOM_EMU_ONLY=switches, its own ctest).
+void switchNodes(const std::string &root)
+{
+    struct Setting
+    {
+        const char *chain, *fast;
+        long long nodes = -1;
+    } settings[] = {{"1", "1"}, {"0", "1"}, {"1", "0"}};
+    int layers = 0;
+    bool ran = true;
+    for (Setting &s : settings) {
+        setenv("FATHOM_CUDA_MHC_CHAIN", s.chain, 1);
+        setenv("FATHOM_CUDA_MHC_FAST", s.fast, 1);
+        auto gpu = CudaExecutor::create(0);
+        auto v = loadVariant(root + "/v4/tiny-bf16", "tiny-bf16");
+        if (!gpu || !v) {
+            check(false,
+                  std::string("mHC switches: no executor or model: ")
+                      + (gpu ? "tiny-bf16 not loaded" : gpu.error().toString()));
+            ran = false;
+            break;
+        }
+        if (auto r = (*gpu)->uploadModel(*v->model); !r) {
+            check(false, "mHC switches: upload: " + r.error().toString());
+            ran = false;
+            break;
+        }
+        layers = v->model->config().numHiddenLayers;
+        s.nodes = decodeStepGraph(*v, **gpu, 1, 4);
+    }
+    unsetenv("FATHOM_CUDA_MHC_CHAIN");
+    unsetenv("FATHOM_CUDA_MHC_FAST");
+    if (!ran)
+        return;
+    const long long folded = settings[0].nodes, apart = settings[1].nodes, slow = settings[2].nodes;
+    check(
+        apart > 0 && folded == apart - (2 * layers - 1),
+        "mHC switches: a decode step with the mHC post + pre in the chains has 2 launches a layer "
+        "fewer, less 1, than with FATHOM_CUDA_MHC_CHAIN=0 (tiny-bf16, "
+            + std::to_string(layers) + " layers, B=1: " + std::to_string(folded) + " nodes, "
+            + std::to_string(apart) + " apart)");
+    check(apart > 0 && slow == apart,
+          "mHC switches: FATHOM_CUDA_MHC_FAST=0 keeps the mHC post + pre out of the chains as "
+          "FATHOM_CUDA_MHC_CHAIN=0 does ("
+              + std::to_string(slow) + " nodes, " + std::to_string(apart) + ")");
+}
+#endif
 // The rings in the whole model: a CPU prefill of 250 tokens (16 tokens of history, so the rows
 // stay few), the state moved to the GPU, then graphed decode steps across position 256, where
 // every ring (256 slots) wraps: the window of the attention spans the wrap, compressor windows
@@ -1509,9 +1571,13 @@ int main()
     if (only.empty() || only == "repeat")
 #endif
         repeatedLayers(**gpu);
+#ifdef FATHOM_CUDA_EMULATION
+    if (only == "switches")
+        switchNodes(root);
+#endif
     for (const char *name : {"tiny-bf16", "tiny-quant"}) {
 #ifdef FATHOM_CUDA_EMULATION
-        if (only == "repeat")
+        if (only == "repeat" || only == "switches")
             break;
 #endif
         const bool quant = std::string(name) == "tiny-quant";

@@ -1351,17 +1351,19 @@ void switchNodes(const std::string &root)
         const char *chain, *fast;
         long long nodes = -1;
     } settings[] = {{"1", "1"}, {"0", "1"}, {"1", "0"}};
-    int layers = 0;
+    auto v = loadVariant(root + "/v4/tiny-bf16", "tiny-bf16");
+    if (!v) {
+        check(false, "mHC switches: tiny-bf16 not loaded");
+        return;
+    }
+    const int layers = v->model->config().numHiddenLayers;
     bool ran = true;
     for (Setting &s : settings) {
         setenv("FATHOM_CUDA_MHC_CHAIN", s.chain, 1);
         setenv("FATHOM_CUDA_MHC_FAST", s.fast, 1);
         auto gpu = CudaExecutor::create(0);
-        auto v = loadVariant(root + "/v4/tiny-bf16", "tiny-bf16");
-        if (!gpu || !v) {
-            check(false,
-                  std::string("mHC switches: no executor or model: ")
-                      + (gpu ? "tiny-bf16 not loaded" : gpu.error().toString()));
+        if (!gpu) {
+            check(false, "mHC switches: " + gpu.error().toString());
             ran = false;
             break;
         }
@@ -1370,7 +1372,6 @@ void switchNodes(const std::string &root)
             ran = false;
             break;
         }
-        layers = v->model->config().numHiddenLayers;
         s.nodes = decodeStepGraph(*v, **gpu, 1, 4);
     }
     unsetenv("FATHOM_CUDA_MHC_CHAIN");

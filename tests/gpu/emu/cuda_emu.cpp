@@ -280,6 +280,16 @@ enum class Order { Forward, Reverse, Shuffle };
 // Shuffle seeds `rng` (a random seed where none is given; printed, so a run can be repeated).
 Order read_order(const char *var, const char *what, std::mt19937_64 &rng);
 
+// An order read once from `var` (read_order) and its generator (shuffle).
+struct EnvOrder
+{
+    std::mt19937_64 rng; // before kind: read_order seeds it
+    Order kind;
+    EnvOrder(const char *var, const char *what)
+        : kind(read_order(var, what, rng))
+    {}
+};
+
 // FATHOM_EMU_THREAD_ORDER (read once): the order run_block runs a block's Ready fibers in, each
 // round (every Ready fiber once, to its next synchronisation point; then the warp operations whose
 // warps have all arrived are released). forward (the default): 0 .. n-1; reverse: n-1 .. 0;
@@ -289,21 +299,18 @@ Order read_order(const char *var, const char *what, std::mt19937_64 &rng);
 // through all its warp operations up to the next __syncthreads (or its end, or a grid barrier)
 // before a late warp starts the same stretch. Between two sync points a thread's code still runs
 // in one piece; the release of warp operations, warpgroup collectives and barriers is unchanged.
-struct ThreadOrder
+struct ThreadOrder : EnvOrder
 {
-    Order kind = Order::Forward;
-    std::mt19937_64 rng;
     std::vector<int> perm;           // the round's order (shuffle), reused
     std::vector<unsigned char> late; // per warp (shuffle), reused
+    ThreadOrder()
+        : EnvOrder("FATHOM_EMU_THREAD_ORDER", "threads")
+    {}
 };
 
 ThreadOrder &thread_order()
 {
-    static ThreadOrder o = [] {
-        ThreadOrder t;
-        t.kind = read_order("FATHOM_EMU_THREAD_ORDER", "threads", t.rng);
-        return t;
-    }();
+    static ThreadOrder o;
     return o;
 }
 
@@ -668,11 +675,12 @@ bool shuffle_seed(const char *env, unsigned long long &seed)
     return true;
 }
 
-struct BlockOrder
+struct BlockOrder : EnvOrder
 {
-    Order kind = Order::Forward;
-    std::mt19937_64 rng;
     std::vector<uint32_t> perm;
+    BlockOrder()
+        : EnvOrder("FATHOM_EMU_BLOCK_ORDER", "blocks")
+    {}
 };
 
 Order read_order(const char *var, const char *what, std::mt19937_64 &rng)
@@ -703,11 +711,7 @@ Order read_order(const char *var, const char *what, std::mt19937_64 &rng)
 
 BlockOrder &block_order()
 {
-    static BlockOrder o = [] {
-        BlockOrder b;
-        b.kind = read_order("FATHOM_EMU_BLOCK_ORDER", "blocks", b.rng);
-        return b;
-    }();
+    static BlockOrder o;
     return o;
 }
 
